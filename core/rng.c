@@ -1,0 +1,58 @@
+#include "core/rng.h"
+
+#include "core/assert.h"
+
+#define PCG_MULT 6364136223846793005ULL
+
+void p2p_rng_init(struct p2p_rng *rng, uint64_t seed, uint64_t stream)
+{
+    rng->state = 0;
+    rng->inc = (stream << 1u) | 1u;
+    (void)p2p_rng_u32(rng);
+    rng->state += seed;
+    (void)p2p_rng_u32(rng);
+}
+
+uint32_t p2p_rng_u32(struct p2p_rng *rng)
+{
+    uint64_t old = rng->state;
+    rng->state = old * PCG_MULT + rng->inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+    uint32_t rot = (uint32_t)(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((-rot) & 31u));
+}
+
+uint64_t p2p_rng_u64(struct p2p_rng *rng)
+{
+    uint64_t hi = p2p_rng_u32(rng);
+    return (hi << 32) | p2p_rng_u32(rng);
+}
+
+uint64_t p2p_rng_below(struct p2p_rng *rng, uint64_t bound)
+{
+    P2P_ASSERT(bound > 0);
+    /* Reject the low values that would bias the modulo. */
+    uint64_t threshold = (0 - bound) % bound;
+    for (;;) {
+        uint64_t r = p2p_rng_u64(rng);
+        if (r >= threshold)
+            return r % bound;
+    }
+}
+
+int p2p_rng_chance_ppm(struct p2p_rng *rng, uint32_t ppm)
+{
+    if (ppm == 0)
+        return 0;
+    return p2p_rng_below(rng, 1000000) < ppm;
+}
+
+uint64_t p2p_rng_jitter(struct p2p_rng *rng, uint64_t value,
+                        uint32_t jitter_pct)
+{
+    if (jitter_pct == 0 || value == 0)
+        return value;
+    uint64_t span = value / 100 * jitter_pct * 2 + 1;
+    uint64_t low = value - value / 100 * jitter_pct;
+    return low + p2p_rng_below(rng, span);
+}
