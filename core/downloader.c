@@ -1,0 +1,412 @@
+/* The artifact downloader: one download per advertised id that is not in
+ * the pool, fetched from one advertiser at a time (least loaded first, ties
+ * broken by the node's PRNG), verified against its id, retried on another
+ * advertiser, and backed off once every advertiser failed in a round. The
+ * bouncer is asked before every attempt and on every refresh
+ * (IC-REFERENCE 12.5, 12.6). */
+#include <string.h>
+
+#include "p2p.pb-c.h"
+
+#include "core/assert.h"
+#include "core/err.h"
+#include "core/node.h"
+#include "core/wire.h"
+#include "core/wire_pack.h"
+
+/* How long a download waits when every untried advertiser is at its
+ * concurrency limit, before looking again. */
+#define DOWNLOAD_BUSY_RETRY_NS (100 * P2P_NS_PER_MS)
+
+enum drop_reason { DROP_UNWANTED = 1, DROP_NO_ADVERTISER = 2,
+                   DROP_POOL_REFUSED = 3 };
+
+static struct p2p_download *dl_at(const struct p2p_node *n, uint32_t i)
+{
+    return p2p__table_at(&n->downloads, i);
+}
+
+static bool find(const struct p2p_node *n, const struct p2p_artifact_id *id,
+                 uint32_t *index)
+{
+    struct p2p_key key;
+    p2p__id_key(id, &key);
+    return p2p_keymap_get(&n->download_by_id, &key, index);
+}
+
+static void schedule_refresh(struct p2p_node *n, p2p_time now)
+{
+    if (n->refresh_scheduled)
+        return;
+    n->refresh_scheduled = true;
+    p2p__timer(n, now + n->cfg.bouncer_refresh_ns, TIMER_BOUNCER_REFRESH, 0, 0);
+}
+
+/* Frees the record; aborts a fetch in flight. */
+static void release(struct p2p_node *n, uint32_t i)
+{
+    struct p2p_download *d = dl_at(n, i);
+    if (d->state == DL_FETCHING) {
+        p2p__stream_abort(n, d->stream);
+        n->peers[d->fetching_from].fetches_inflight--;
+    }
+    struct p2p_key key;
+    p2p__id_key(&d->id, &key);
+    int rc = p2p_keymap_del(&n->download_by_id, &key);
+    P2P_ASSERT(rc == 0);
+    p2p_mem_free(n->mem, P2P_MEM_DOWNLOADER, d->advs);
+    d->advs = NULL;
+    d->advs_count = d->advs_capacity = 0;
+    d->used = false;
+    p2p__table_give(&n->downloads, i);
+}
+
+static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason)
+{
+    n->metrics.downloads_dropped++;
+    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_DROP, P2P_NODE_NONE,
+                     &dl_at(n, i)->id, reason);
+    release(n, i);
+}
+
+/* The advertiser to try next: untried this round and under its per-peer
+ * limit, fewest fetches in flight first. *busy is set when some untried
+ * advertiser exists but all are at their limit. */
+static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
+{
+    uint32_t best_load = UINT32_MAX, ties = 0;
+    int best = -1;
+    *busy = false;
+    for (uint32_t k = 0; k < d->advs_count; k++) {
+        const struct p2p_advertiser *a = &d->advs[k];
+        if (a->failed)
+            continue;
+        uint32_t load = n->peers[a->peer].fetches_inflight;
+        if (load >= n->cfg.fetches_per_peer_max) {
+            *busy = true;
+            continue;
+        }
+        if (load < best_load) {
+            best_load = load;
+            best = (int)k;
+            ties = 1;
+        } else if (load == best_load && p2p_rng_below(&n->rng, ++ties) == 0) {
+            best = (int)k; /* reservoir choice among equals */
+        }
+    }
+    return best;
+}
+
+static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
+                       p2p_time delay)
+{
+    struct p2p_download *d = dl_at(n, i);
+    d->state = DL_BACKOFF;
+    d->backoff_until = now + delay;
+    p2p__timer(n, d->backoff_until, TIMER_DOWNLOAD, i, d->gen);
+}
+
+static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
+                      p2p_node_id peer)
+{
+    struct p2p_download *d = dl_at(n, i);
+    P2p__V1__FetchRequest req = P2P__V1__FETCH_REQUEST__INIT;
+    req.id.data = d->id.b;
+    req.id.len = P2P_ID_BYTES;
+    uint8_t *body;
+    size_t len;
+    int rc = p2p_wire_pack(n->mem, &req.base, &body, &len);
+    if (rc != 0)
+        return rc;
+    uint32_t stream;
+    p2p_time timeout = p2p_backoff_base(&n->cfg.fetch_backoff, d->round);
+    rc = p2p__stream_request(n, now, peer, P2P_ROUTE_ARTIFACT_RPC,
+                             P2P_TRAFFIC_FETCH, body, len,
+                             OWNER_DOWNLOADER, i, d->gen, timeout, &stream);
+    p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
+    if (rc != 0)
+        return rc;
+    d = dl_at(n, i);
+    d->state = DL_FETCHING;
+    d->stream = stream;
+    d->fetching_from = peer;
+    n->peers[peer].fetches_inflight++;
+    n->metrics.fetches_started++;
+    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_START, peer, &d->id, d->round);
+    return 0;
+}
+
+/* Starts a fetch from the best advertiser, or waits. */
+static void attempt(struct p2p_node *n, p2p_time now, uint32_t i)
+{
+    struct p2p_download *d = dl_at(n, i);
+    bool busy;
+    int k = pick(n, d, &busy);
+    if (k >= 0) {
+        if (send_fetch(n, now, i, d->advs[k].peer) != 0)
+            wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS);
+        return;
+    }
+    if (busy) {
+        wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS);
+        return;
+    }
+    /* Every advertiser failed this round: back off, then start over. */
+    p2p_time delay = p2p_backoff_delay(&n->cfg.fetch_backoff, d->round, &n->rng);
+    d->round++;
+    for (uint32_t a = 0; a < d->advs_count; a++)
+        d->advs[a].failed = false;
+    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_BACKOFF, P2P_NODE_NONE, &d->id,
+                     (int64_t)delay);
+    wait_until(n, now, i, delay);
+}
+
+/* Asks the bouncer, then fetches, parks or drops. */
+static void consult(struct p2p_node *n, p2p_time now, uint32_t i)
+{
+    struct p2p_download *d = dl_at(n, i);
+    switch (n->bouncer(n->bouncer_ctx, &d->id, d->kind, d->size)) {
+    case P2P_WANTS:
+        attempt(n, now, i);
+        break;
+    case P2P_MAYBE_WANTS_LATER:
+        d->state = DL_WAIT_BOUNCER;
+        break;
+    case P2P_UNWANTED:
+        drop(n, i, DROP_UNWANTED);
+        break;
+    }
+}
+
+static int add_advertiser(struct p2p_node *n, struct p2p_download *d,
+                          p2p_node_id peer)
+{
+    for (uint32_t k = 0; k < d->advs_count; k++) {
+        if (d->advs[k].peer == peer) {
+            d->advs[k].refs++;
+            return 0;
+        }
+    }
+    if (d->advs_count == d->advs_capacity) {
+        uint32_t capacity = d->advs_capacity ? d->advs_capacity * 2 : 4;
+        struct p2p_advertiser *advs = p2p_mem_realloc(
+            n->mem, P2P_MEM_DOWNLOADER, d->advs, capacity * sizeof(*advs));
+        if (advs == NULL)
+            return P2P_ERR_NOMEM;
+        d->advs = advs;
+        d->advs_capacity = capacity;
+    }
+    d->advs[d->advs_count++] = (struct p2p_advertiser){peer, 1, false};
+    return 0;
+}
+
+static int create(struct p2p_node *n, p2p_time now,
+                  const struct p2p_artifact_id *id,
+                  enum p2p_artifact_kind kind, uint64_t size, uint32_t *index)
+{
+    int rc = p2p__table_take(&n->downloads, n->mem, index);
+    if (rc != 0)
+        return rc;
+    struct p2p_key key;
+    p2p__id_key(id, &key);
+    rc = p2p_keymap_put(&n->download_by_id, &key, *index);
+    if (rc != 0) {
+        p2p__table_give(&n->downloads, *index);
+        return rc;
+    }
+    struct p2p_download *d = dl_at(n, *index);
+    d->used = true;
+    d->id = *id;
+    d->kind = kind;
+    d->size = size;
+    d->state = DL_READY;
+    d->stream = P2P_INDEX_NONE;
+    d->fetching_from = P2P_NODE_NONE;
+    schedule_refresh(n, now);
+    return 0;
+}
+
+void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
+                                p2p_node_id peer,
+                                const struct p2p_artifact_id *id,
+                                enum p2p_artifact_kind kind, uint64_t size)
+{
+    uint32_t i;
+    bool created = false;
+    if (!find(n, id, &i)) {
+        if (create(n, now, id, kind, size, &i) != 0) {
+            n->metrics.downloads_refused++;
+            return;
+        }
+        created = true;
+    }
+    if (add_advertiser(n, dl_at(n, i), peer) != 0) {
+        if (created)
+            release(n, i);
+        return;
+    }
+    /* A new download, or a new advertiser for one that is waiting out a
+     * backoff: try now. */
+    if (created || dl_at(n, i)->state == DL_BACKOFF)
+        consult(n, now, i);
+}
+
+void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
+                                  p2p_node_id peer,
+                                  const struct p2p_artifact_id *id)
+{
+    (void)now;
+    uint32_t i;
+    if (!find(n, id, &i))
+        return;
+    struct p2p_download *d = dl_at(n, i);
+    for (uint32_t k = 0; k < d->advs_count; k++) {
+        if (d->advs[k].peer != peer)
+            continue;
+        if (--d->advs[k].refs == 0) {
+            memmove(&d->advs[k], &d->advs[k + 1],
+                    (d->advs_count - k - 1) * sizeof(d->advs[0]));
+            d->advs_count--;
+        }
+        break;
+    }
+    /* No peer offers it any more: abort without inserting (IC 12.4 #5). */
+    if (d->advs_count == 0)
+        drop(n, i, DROP_NO_ADVERTISER);
+}
+
+void p2p__downloader_done(struct p2p_node *n, const struct p2p_artifact_id *id)
+{
+    uint32_t i;
+    if (find(n, id, &i))
+        release(n, i);
+}
+
+static void mark_failed(struct p2p_download *d, p2p_node_id peer)
+{
+    for (uint32_t k = 0; k < d->advs_count; k++)
+        if (d->advs[k].peer == peer)
+            d->advs[k].failed = true;
+}
+
+/* Decodes a 200 response and checks the body against the id; on success
+ * the artifact goes to the pool, which ends the download. */
+static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
+                         p2p_node_id peer, const struct p2p_frame *f)
+{
+    struct p2p_download *d = dl_at(n, i);
+    ProtobufCAllocator alloc;
+    p2p_wire_allocator(n->mem, &alloc);
+    P2p__V1__Artifact *art =
+        p2p__v1__artifact__unpack(&alloc, f->body_len, f->body);
+    if (art == NULL || art->kind >= P2P_KINDS_COUNT) {
+        if (art != NULL)
+            p2p__v1__artifact__free_unpacked(art, &alloc);
+        return P2P_ERR_DECODE;
+    }
+    struct p2p_artifact_id got;
+    p2p_id_of(art->body.data, art->body.len, &got);
+    if (!p2p_id_eq(&got, &d->id)) {
+        p2p__v1__artifact__free_unpacked(art, &alloc);
+        n->metrics.id_mismatches++;
+        p2p_outbox_event(&n->outbox, P2P_EV_ID_MISMATCH, peer, &d->id, 0);
+        return P2P_ERR_ID_MISMATCH;
+    }
+    n->metrics.fetches_succeeded++;
+    struct p2p_artifact_id id = d->id;
+    int rc = p2p__receiver_accept(n, now, peer, &id, art->kind, art->body.data,
+                                  art->body.len);
+    p2p__v1__artifact__free_unpacked(art, &alloc);
+    if (rc != 0 && find(n, &id, &i))
+        drop(n, i, DROP_POOL_REFUSED);
+    return 0;
+}
+
+void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
+                                 uint32_t dl, uint32_t gen, int err,
+                                 const struct p2p_frame *f)
+{
+    if (dl >= n->downloads.capacity)
+        return;
+    struct p2p_download *d = dl_at(n, dl);
+    if (!d->used || d->gen != gen || d->state != DL_FETCHING)
+        return;
+    p2p_node_id peer = d->fetching_from;
+    n->peers[peer].fetches_inflight--;
+    d->state = DL_READY;
+    d->stream = P2P_INDEX_NONE;
+    d->fetching_from = P2P_NODE_NONE;
+    if (err == 0 && f->status == 200) {
+        err = take_artifact(n, now, dl, peer, f);
+        if (err == 0)
+            return;
+    } else if (err == 0) {
+        err = P2P_ERR_NOT_FOUND; /* 204: the peer no longer holds it */
+    }
+    n->metrics.fetches_failed++;
+    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_FAIL, peer, &d->id, err);
+    mark_failed(d, peer);
+    consult(n, now, dl);
+}
+
+void p2p__downloader_on_timer(struct p2p_node *n, p2p_time now, uint32_t dl,
+                              uint32_t gen)
+{
+    if (dl >= n->downloads.capacity)
+        return;
+    struct p2p_download *d = dl_at(n, dl);
+    if (!d->used || d->gen != gen || d->state != DL_BACKOFF ||
+        now < d->backoff_until)
+        return;
+    d->state = DL_READY;
+    consult(n, now, dl);
+}
+
+static void refresh_all(struct p2p_node *n, p2p_time now)
+{
+    for (uint32_t i = 0; i < n->downloads.capacity; i++) {
+        struct p2p_download *d = dl_at(n, i);
+        if (!d->used)
+            continue;
+        if (d->state == DL_WAIT_BOUNCER) {
+            consult(n, now, i);
+        } else if (n->bouncer(n->bouncer_ctx, &d->id, d->kind, d->size) ==
+                   P2P_UNWANTED) {
+            drop(n, i, DROP_UNWANTED); /* cancels a fetch in flight */
+        }
+    }
+}
+
+void p2p__downloader_refresh(struct p2p_node *n, p2p_time now)
+{
+    refresh_all(n, now);
+}
+
+void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now)
+{
+    n->refresh_scheduled = false;
+    refresh_all(n, now);
+    if (n->downloads.count > 0)
+        schedule_refresh(n, now);
+}
+
+int p2p__downloader_check(const struct p2p_node *n)
+{
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < n->downloads.capacity; i++) {
+        const struct p2p_download *d = dl_at(n, i);
+        if (!d->used)
+            continue;
+        used++;
+        if (d->advs_count == 0)
+            return P2P_ERR_INTERNAL;
+        if ((d->state == DL_FETCHING) != (d->stream != P2P_INDEX_NONE))
+            return P2P_ERR_INTERNAL;
+        /* Nothing is downloaded that the pool already holds. */
+        if (p2p_pool_get(&n->pool, &d->id) != NULL)
+            return P2P_ERR_INTERNAL;
+    }
+    if (used != n->downloads.count || n->download_by_id.count != used)
+        return P2P_ERR_INTERNAL;
+    return 0;
+}

@@ -1,0 +1,255 @@
+/* The consensus manager's receiver and the artifact RPC server: per-peer
+ * slot views (a newer commit id replaces an older one), pushed artifacts go
+ * to the unvalidated pool, adverts go to the downloader; fetches of our
+ * validated artifacts are answered (IC-REFERENCE 12.4, 12.5). */
+#include <string.h>
+
+#include "p2p.pb-c.h"
+
+#include "core/assert.h"
+#include "core/err.h"
+#include "core/node.h"
+#include "core/wire.h"
+#include "core/wire_pack.h"
+
+enum { STATUS_OK = 200, STATUS_NO_CONTENT = 204, STATUS_BAD_REQUEST = 400 };
+
+static int respond_packed(struct p2p_node *n, p2p_node_id peer,
+                          uint64_t stream_id, enum p2p_traffic traffic,
+                          uint32_t status, const ProtobufCMessage *msg)
+{
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if (msg != NULL) {
+        int rc = p2p_wire_pack(n->mem, msg, &body, &len);
+        if (rc != 0)
+            return rc;
+    }
+    int rc = p2p__stream_respond(n, peer, stream_id, traffic, status, body,
+                                 len);
+    p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
+    return rc;
+}
+
+int p2p__receiver_accept(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                         const struct p2p_artifact_id *id,
+                         enum p2p_artifact_kind kind, const uint8_t *body,
+                         size_t len)
+{
+    if (p2p_pool_get(&n->pool, id) != NULL)
+        return P2P_ERR_EXISTS;
+    int rc = p2p_pool_insert(&n->pool, P2P_POOL_UNVALIDATED, id, kind, body,
+                             len, peer, now);
+    if (rc == P2P_ERR_LIMIT) {
+        n->metrics.pool_full++;
+        p2p_outbox_event(&n->outbox, P2P_EV_POOL_FULL, peer, id, (int64_t)len);
+    }
+    if (rc != 0)
+        return rc;
+    p2p__downloader_done(n, id);
+    struct p2p_action a = {.type = P2P_ACT_ARTIFACT_RECEIVED, .peer = peer,
+                           .id = *id, .kind = kind, .size = len};
+    rc = p2p_outbox_push(&n->outbox, &a);
+    P2P_ASSERT(rc == 0 || rc == P2P_ERR_LIMIT);
+    n->metrics.artifacts_received++;
+    return 0;
+}
+
+/* Checks a decoded update's content before any state changes. */
+static int check_update(const struct p2p_node *n, const P2p__V1__SlotUpdate *u)
+{
+    if (u->slot_id >= n->cfg.slots_per_peer_max)
+        return P2P_ERR_LIMIT;
+    switch (u->update_case) {
+    case P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT:
+        if (u->artifact == NULL || u->artifact->kind >= P2P_KINDS_COUNT)
+            return P2P_ERR_DECODE;
+        return 0;
+    case P2P__V1__SLOT_UPDATE__UPDATE_REF:
+        if (u->ref == NULL || u->ref->id.len != P2P_ID_BYTES ||
+            u->ref->kind >= P2P_KINDS_COUNT)
+            return P2P_ERR_DECODE;
+        return 0;
+    case P2P__V1__SLOT_UPDATE__UPDATE_DELETED:
+        return 0;
+    default:
+        return P2P_ERR_DECODE;
+    }
+}
+
+static int grow_view(struct p2p_node *n, struct p2p_peer *p, uint32_t slot_id)
+{
+    if (slot_id < p->slots_capacity)
+        return 0;
+    uint32_t capacity = p->slots_capacity ? p->slots_capacity : 16;
+    while (capacity <= slot_id)
+        capacity *= 2;
+    if (capacity > n->cfg.slots_per_peer_max)
+        capacity = n->cfg.slots_per_peer_max;
+    struct p2p_slot_view *slots = p2p_mem_realloc(
+        n->mem, P2P_MEM_RECEIVER, p->slots, capacity * sizeof(*slots));
+    if (slots == NULL)
+        return P2P_ERR_NOMEM;
+    memset(slots + p->slots_capacity, 0,
+           (capacity - p->slots_capacity) * sizeof(*slots));
+    p->slots = slots;
+    p->slots_capacity = capacity;
+    return 0;
+}
+
+/* Acts on the slot's new content: pushed bodies are offered to the pool,
+ * advertised ids to the downloader. */
+static void act_on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                          const P2p__V1__SlotUpdate *u,
+                          const struct p2p_artifact_id *id)
+{
+    if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT) {
+        n->metrics.pushes_received++;
+        if (p2p_pool_get(&n->pool, id) != NULL)
+            return;
+        enum p2p_artifact_kind kind = u->artifact->kind;
+        uint64_t size = u->artifact->body.len;
+        switch (n->bouncer(n->bouncer_ctx, id, kind, size)) {
+        case P2P_WANTS:
+            (void)p2p__receiver_accept(n, now, peer, id, kind,
+                                       u->artifact->body.data, size);
+            break;
+        case P2P_MAYBE_WANTS_LATER:
+            /* Drop the bytes; fetch from this peer when wanted. */
+            p2p__downloader_advertised(n, now, peer, id, kind, size);
+            break;
+        case P2P_UNWANTED:
+            break;
+        }
+    } else if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF) {
+        n->metrics.adverts_received++;
+        if (p2p_pool_get(&n->pool, id) == NULL)
+            p2p__downloader_advertised(n, now, peer, id, u->ref->kind,
+                                       u->ref->size);
+    }
+}
+
+static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                     const P2p__V1__SlotUpdate *u)
+{
+    int rc = check_update(n, u);
+    if (rc != 0)
+        return rc;
+    struct p2p_peer *p = p2p__peer_up(n, peer);
+    P2P_ASSERT(p != NULL);
+    rc = grow_view(n, p, (uint32_t)u->slot_id);
+    if (rc != 0)
+        return rc;
+    n->metrics.updates_received++;
+    struct p2p_slot_view *v = &p->slots[u->slot_id];
+    if (v->used && u->commit_id <= v->commit_id) {
+        n->metrics.updates_stale++;
+        p2p_outbox_event(&n->outbox, P2P_EV_UPDATE_STALE, peer, &v->id,
+                         (int64_t)u->commit_id);
+        return 0;
+    }
+    struct p2p_slot_view old = *v;
+    struct p2p_artifact_id id = {{0}};
+    if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT)
+        p2p_id_of(u->artifact->body.data, u->artifact->body.len, &id);
+    else if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF)
+        memcpy(id.b, u->ref->id.data, P2P_ID_BYTES);
+    bool deleted = u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
+    v->used = !deleted;
+    v->commit_id = u->commit_id;
+    v->id = id;
+    p->slots_used += (uint32_t)v->used - (uint32_t)old.used;
+    /* Advertise the new id before withdrawing the old one, so an id that
+     * stays in the slot keeps its download. */
+    act_on_update(n, now, peer, u, &id);
+    if (old.used)
+        p2p__downloader_unadvertised(n, now, peer, &old.id);
+    return 0;
+}
+
+static int serve_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        uint64_t stream_id, const struct p2p_frame *f)
+{
+    ProtobufCAllocator alloc;
+    p2p_wire_allocator(n->mem, &alloc);
+    P2p__V1__SlotUpdate *u =
+        p2p__v1__slot_update__unpack(&alloc, f->body_len, f->body);
+    int rc = u == NULL ? P2P_ERR_DECODE : on_update(n, now, peer, u);
+    if (rc != 0) {
+        n->metrics.updates_rejected++;
+        if (u != NULL)
+            p2p__v1__slot_update__free_unpacked(u, &alloc);
+        (void)respond_packed(n, peer, stream_id, P2P_TRAFFIC_OTHER,
+                             STATUS_BAD_REQUEST, NULL);
+        return rc;
+    }
+    P2p__V1__UpdateAck ack = P2P__V1__UPDATE_ACK__INIT;
+    ack.slot_id = u->slot_id;
+    ack.commit_id = u->commit_id;
+    p2p__v1__slot_update__free_unpacked(u, &alloc);
+    return respond_packed(n, peer, stream_id, P2P_TRAFFIC_ACK, STATUS_OK,
+                          &ack.base);
+}
+
+static int serve_fetch(struct p2p_node *n, p2p_node_id peer,
+                       uint64_t stream_id, const struct p2p_frame *f)
+{
+    ProtobufCAllocator alloc;
+    p2p_wire_allocator(n->mem, &alloc);
+    P2p__V1__FetchRequest *req =
+        p2p__v1__fetch_request__unpack(&alloc, f->body_len, f->body);
+    if (req == NULL || req->id.len != P2P_ID_BYTES) {
+        if (req != NULL)
+            p2p__v1__fetch_request__free_unpacked(req, &alloc);
+        (void)respond_packed(n, peer, stream_id, P2P_TRAFFIC_OTHER,
+                             STATUS_BAD_REQUEST, NULL);
+        return P2P_ERR_DECODE;
+    }
+    struct p2p_artifact_id id;
+    memcpy(id.b, req->id.data, P2P_ID_BYTES);
+    p2p__v1__fetch_request__free_unpacked(req, &alloc);
+    const struct p2p_pool_entry *e = p2p_pool_get(&n->pool, &id);
+    if (e == NULL || e->section != P2P_POOL_VALIDATED) {
+        n->metrics.fetches_not_found++;
+        return respond_packed(n, peer, stream_id, P2P_TRAFFIC_ARTIFACT,
+                              STATUS_NO_CONTENT, NULL);
+    }
+    P2p__V1__Artifact art = P2P__V1__ARTIFACT__INIT;
+    art.kind = e->kind;
+    art.body.data = e->body;
+    art.body.len = e->len;
+    n->metrics.fetches_served++;
+    return respond_packed(n, peer, stream_id, P2P_TRAFFIC_ARTIFACT, STATUS_OK,
+                          &art.base);
+}
+
+int p2p__receiver_on_request(struct p2p_node *n, p2p_time now,
+                             p2p_node_id peer, uint64_t stream_id,
+                             const struct p2p_frame *f)
+{
+    switch (f->route) {
+    case P2P_ROUTE_ARTIFACT_UPDATE:
+        return serve_update(n, now, peer, stream_id, f);
+    case P2P_ROUTE_ARTIFACT_RPC:
+        return serve_fetch(n, peer, stream_id, f);
+    default:
+        (void)respond_packed(n, peer, stream_id, P2P_TRAFFIC_OTHER,
+                             STATUS_BAD_REQUEST, NULL);
+        return P2P_ERR_NO_ROUTE;
+    }
+}
+
+void p2p__receiver_peer_down(struct p2p_node *n, p2p_time now,
+                             p2p_node_id peer)
+{
+    struct p2p_peer *p = p2p__peer_up(n, peer);
+    if (p == NULL)
+        return;
+    for (uint32_t i = 0; i < p->slots_capacity; i++)
+        if (p->slots[i].used)
+            p2p__downloader_unadvertised(n, now, peer, &p->slots[i].id);
+    p2p_mem_free(n->mem, P2P_MEM_RECEIVER, p->slots);
+    p->slots = NULL;
+    p->slots_capacity = 0;
+    p->slots_used = 0;
+}

@@ -1,0 +1,39 @@
+/* Per-node protocol counters. A plain struct for now: the Prometheus-style
+ * registry that prod exposes on /metrics will be built over these names. */
+#ifndef P2P_CORE_METRICS_H
+#define P2P_CORE_METRICS_H
+
+#include <stdint.h>
+
+#define P2P_METRICS_FIELDS(X)                                                 \
+    X(updates_sent)           /* slot updates sent (incl. retries) */         \
+    X(updates_acked)                                                          \
+    X(updates_retried)                                                        \
+    X(updates_received)                                                       \
+    X(updates_stale)          /* older commit than held: ignored */           \
+    X(updates_rejected)       /* bad slot id or body: answered 400 */         \
+    X(pushes_received)                                                        \
+    X(adverts_received)                                                       \
+    X(fetches_started)                                                        \
+    X(fetches_succeeded)                                                      \
+    X(fetches_failed)                                                         \
+    X(fetches_served)                                                         \
+    X(fetches_not_found)      /* answered 204 */                              \
+    X(id_mismatches)                                                          \
+    X(artifacts_received)     /* entered the unvalidated pool */              \
+    X(artifacts_validated)                                                    \
+    X(artifacts_rejected)                                                     \
+    X(artifacts_removed)                                                      \
+    X(downloads_dropped)      /* unwanted, no advertiser left, or full */     \
+    X(downloads_refused)      /* downloads_max reached */                     \
+    X(pool_full)                                                              \
+    X(streams_refused)        /* streams_max reached */                       \
+    X(stream_errors)          /* bad frames, oversize, read deadline */
+
+struct p2p_metrics {
+#define P2P_METRICS_DECLARE(name) uint64_t name;
+    P2P_METRICS_FIELDS(P2P_METRICS_DECLARE)
+#undef P2P_METRICS_DECLARE
+};
+
+#endif

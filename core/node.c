@@ -1,0 +1,416 @@
+/* The node: composes pools, streams, sender, receiver and downloader behind
+ * the shim's entry points, and runs the node's timers. */
+#include "core/node.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/err.h"
+
+void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
+{
+    memset(c, 0, sizeof(*c));
+    c->self = self;
+    c->seed = seed;
+    c->node_ids_max = 4096;
+    c->slots_max = 65536;
+    c->slots_per_peer_max = 50000;  /* the IC's ingress slot limit */
+    c->downloads_max = 65536;
+    c->fetches_per_peer_max = 64;
+    c->streams_max = 65536;
+    c->outbox_actions_max = 1u << 20;
+    c->timers_max = 1u << 22;
+    c->pool.count_max[P2P_POOL_UNVALIDATED] = 100000;
+    c->pool.count_max[P2P_POOL_VALIDATED] = 100000;
+    c->pool.bytes_max[P2P_POOL_UNVALIDATED] = 1ULL << 30;
+    c->pool.bytes_max[P2P_POOL_VALIDATED] = 2ULL << 30;
+    p2p_route_limits_default(&c->routes);
+    c->push_threshold_bytes = 1024;
+    c->relay_advert = false;
+    c->update_backoff = (struct p2p_backoff){250 * P2P_NS_PER_MS,
+                                             60 * P2P_NS_PER_S, 2000, 50};
+    c->update_timeout_ns = 30 * P2P_NS_PER_S;
+    c->fetch_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
+                                            120 * P2P_NS_PER_S, 1500, 50};
+    c->stream_read_timeout_ns = 60 * P2P_NS_PER_S;
+    c->bouncer_refresh_ns = 1 * P2P_NS_PER_S;
+    c->events = false;
+}
+
+int p2p_config_check(const struct p2p_config *c)
+{
+    if (c->self >= c->node_ids_max || c->node_ids_max == 0 ||
+        c->slots_max == 0 || c->slots_per_peer_max == 0 ||
+        c->downloads_max == 0 || c->fetches_per_peer_max == 0 ||
+        c->streams_max == 0 || c->outbox_actions_max == 0 ||
+        c->timers_max == 0)
+        return P2P_ERR_INVALID_ARG;
+    if (c->update_backoff.factor_permille < 1000 ||
+        c->fetch_backoff.factor_permille < 1000 ||
+        c->update_backoff.jitter_pct > 100 || c->fetch_backoff.jitter_pct > 100 ||
+        c->update_backoff.initial_ns == 0 || c->fetch_backoff.initial_ns == 0)
+        return P2P_ERR_INVALID_ARG;
+    if (c->update_timeout_ns == 0 || c->stream_read_timeout_ns == 0 ||
+        c->bouncer_refresh_ns == 0)
+        return P2P_ERR_INVALID_ARG;
+    return 0;
+}
+
+/* ---- tables ---- */
+
+void p2p__table_init(struct p2p_table *t, size_t item_bytes,
+                     size_t next_free_offset, size_t gen_offset, uint32_t max,
+                     enum p2p_mem_module module)
+{
+    memset(t, 0, sizeof(*t));
+    t->item_bytes = item_bytes;
+    t->next_free_offset = next_free_offset;
+    t->gen_offset = gen_offset;
+    t->max = max;
+    t->module = module;
+    t->free_head = P2P_INDEX_NONE;
+}
+
+void p2p__table_fini(struct p2p_table *t, struct p2p_mem *mem)
+{
+    p2p_mem_free(mem, t->module, t->items);
+    t->items = NULL;
+    t->capacity = t->count = 0;
+    t->free_head = P2P_INDEX_NONE;
+}
+
+static uint32_t *next_free_of(struct p2p_table *t, uint32_t index)
+{
+    return (uint32_t *)((char *)p2p__table_at(t, index) + t->next_free_offset);
+}
+
+int p2p__table_take(struct p2p_table *t, struct p2p_mem *mem, uint32_t *index)
+{
+    if (t->count >= t->max)
+        return P2P_ERR_LIMIT;
+    if (t->free_head == P2P_INDEX_NONE) {
+        uint32_t capacity = t->capacity ? t->capacity * 2 : 16;
+        if (capacity > t->max)
+            capacity = t->max;
+        void *items = p2p_mem_realloc(mem, t->module, t->items,
+                                      (size_t)capacity * t->item_bytes);
+        if (items == NULL)
+            return P2P_ERR_NOMEM;
+        t->items = items;
+        /* Thread new records onto the free list, lowest index first. */
+        for (uint32_t i = capacity; i-- > t->capacity;) {
+            memset(p2p__table_at(t, i), 0, t->item_bytes);
+            *next_free_of(t, i) = t->free_head;
+            t->free_head = i;
+        }
+        t->capacity = capacity;
+    }
+    *index = t->free_head;
+    t->free_head = *next_free_of(t, *index);
+    char *record = p2p__table_at(t, *index);
+    uint32_t gen;
+    memcpy(&gen, record + t->gen_offset, sizeof(gen));
+    memset(record, 0, t->item_bytes);
+    gen++;
+    memcpy(record + t->gen_offset, &gen, sizeof(gen));
+    t->count++;
+    return 0;
+}
+
+void p2p__table_give(struct p2p_table *t, uint32_t index)
+{
+    P2P_ASSERT(t->count > 0);
+    *next_free_of(t, index) = t->free_head;
+    t->free_head = index;
+    t->count--;
+}
+
+/* ---- lifecycle ---- */
+
+int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
+                 struct p2p_node **out)
+{
+    int rc = p2p_config_check(c);
+    if (rc != 0)
+        return rc;
+    struct p2p_node *n = p2p_mem_alloc(mem, P2P_MEM_OTHER, sizeof(*n));
+    if (n == NULL)
+        return P2P_ERR_NOMEM;
+    n->cfg = *c;
+    n->mem = mem;
+    p2p_rng_init(&n->rng, c->seed, c->self);
+    p2p_outbox_init(&n->outbox, mem, c->outbox_actions_max);
+    n->outbox.events_enabled = c->events;
+    p2p_timer_heap_init(&n->timers, mem, c->timers_max);
+    p2p_pool_init(&n->pool, mem, &c->pool);
+    n->bouncer = p2p_bouncer_wants_all;
+    p2p__table_init(&n->streams, sizeof(struct p2p_stream),
+                    offsetof(struct p2p_stream, next_free),
+                    offsetof(struct p2p_stream, gen), c->streams_max,
+                    P2P_MEM_STREAMS);
+    p2p_keymap_init(&n->stream_by_key, mem, P2P_MEM_STREAMS, c->streams_max);
+    n->next_stream_id = 1;
+    p2p__table_init(&n->slots, sizeof(struct p2p_slot),
+                    offsetof(struct p2p_slot, next_free),
+                    offsetof(struct p2p_slot, gen), c->slots_max,
+                    P2P_MEM_SENDER);
+    p2p_keymap_init(&n->slot_by_id, mem, P2P_MEM_SENDER, c->slots_max);
+    p2p__table_init(&n->txs, sizeof(struct p2p_tx),
+                    offsetof(struct p2p_tx, next_free),
+                    offsetof(struct p2p_tx, gen),
+                    c->slots_max < UINT32_MAX / 64 ? c->slots_max * 64
+                                                   : UINT32_MAX - 1,
+                    P2P_MEM_SENDER);
+    p2p__table_init(&n->downloads, sizeof(struct p2p_download),
+                    offsetof(struct p2p_download, next_free),
+                    offsetof(struct p2p_download, gen), c->downloads_max,
+                    P2P_MEM_DOWNLOADER);
+    p2p_keymap_init(&n->download_by_id, mem, P2P_MEM_DOWNLOADER,
+                    c->downloads_max);
+    *out = n;
+    return 0;
+}
+
+void p2p_node_del(struct p2p_node *n)
+{
+    if (n == NULL)
+        return;
+    struct p2p_mem *mem = n->mem;
+    for (uint32_t i = 0; i < n->streams.capacity; i++) {
+        struct p2p_stream *s = p2p__table_at(&n->streams, i);
+        if (s->used)
+            p2p_frame_reader_fini(&s->reader);
+    }
+    for (uint32_t i = 0; i < n->downloads.capacity; i++) {
+        struct p2p_download *d = p2p__table_at(&n->downloads, i);
+        p2p_mem_free(mem, P2P_MEM_DOWNLOADER, d->advs);
+    }
+    for (uint32_t i = 0; i < n->peers_capacity; i++)
+        p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers[i].slots);
+    p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers);
+    p2p__table_fini(&n->streams, mem);
+    p2p_keymap_fini(&n->stream_by_key);
+    p2p__table_fini(&n->slots, mem);
+    p2p_keymap_fini(&n->slot_by_id);
+    p2p__table_fini(&n->txs, mem);
+    p2p__table_fini(&n->downloads, mem);
+    p2p_keymap_fini(&n->download_by_id);
+    p2p_pool_fini(&n->pool);
+    p2p_timer_heap_fini(&n->timers);
+    p2p_outbox_fini(&n->outbox);
+    p2p_mem_free(mem, P2P_MEM_OTHER, n);
+}
+
+/* ---- timers ---- */
+
+void p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
+                uint32_t index, uint32_t gen)
+{
+    int rc = p2p_timer_heap_push(&n->timers, deadline, kind, index, gen);
+    /* The heap is sized far above every table that schedules into it. */
+    P2P_ASSERT(rc == 0);
+}
+
+p2p_time p2p_node_next_deadline(const struct p2p_node *n)
+{
+    return p2p_timer_heap_next(&n->timers);
+}
+
+int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
+{
+    struct p2p_timer t;
+    while (p2p_timer_heap_pop_due(&n->timers, now, &t)) {
+        switch ((enum timer_kind)t.kind) {
+        case TIMER_STREAM_DEADLINE:
+            p2p__stream_on_deadline(n, now, t.index, t.gen);
+            break;
+        case TIMER_TX_RETRY:
+            p2p__sender_on_retry(n, now, t.index, t.gen);
+            break;
+        case TIMER_DOWNLOAD:
+            p2p__downloader_on_timer(n, now, t.index, t.gen);
+            break;
+        case TIMER_BOUNCER_REFRESH:
+            p2p__downloader_on_refresh_timer(n, now);
+            break;
+        default:
+            P2P_UNREACHABLE();
+        }
+    }
+    return 0;
+}
+
+/* ---- peers ---- */
+
+struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id)
+{
+    if (id >= n->peers_capacity || !n->peers[id].up)
+        return NULL;
+    return &n->peers[id];
+}
+
+static int grow_peers(struct p2p_node *n, p2p_node_id id)
+{
+    if (id < n->peers_capacity)
+        return 0;
+    uint32_t capacity = n->peers_capacity ? n->peers_capacity : 16;
+    while (capacity <= id)
+        capacity *= 2;
+    if (capacity > n->cfg.node_ids_max)
+        capacity = n->cfg.node_ids_max;
+    struct p2p_peer *peers = p2p_mem_realloc(n->mem, P2P_MEM_RECEIVER, n->peers,
+                                             capacity * sizeof(*peers));
+    if (peers == NULL)
+        return P2P_ERR_NOMEM;
+    memset(peers + n->peers_capacity, 0,
+           (capacity - n->peers_capacity) * sizeof(*peers));
+    n->peers = peers;
+    n->peers_capacity = capacity;
+    return 0;
+}
+
+int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    if (peer >= n->cfg.node_ids_max || peer == n->cfg.self)
+        return P2P_ERR_INVALID_ARG;
+    int rc = grow_peers(n, peer);
+    if (rc != 0)
+        return rc;
+    if (n->peers[peer].up)
+        return P2P_ERR_STATE;
+    n->peers[peer].up = true;
+    p2p__sender_peer_up(n, now, peer);
+    return 0;
+}
+
+int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    if (p2p__peer_up(n, peer) == NULL)
+        return P2P_ERR_NOT_FOUND;
+    p2p__streams_peer_down(n, now, peer);
+    p2p__sender_peer_down(n, peer);
+    p2p__receiver_peer_down(n, now, peer);
+    n->peers[peer].up = false;
+    return 0;
+}
+
+int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                            uint64_t stream_id, bool inbound,
+                            const uint8_t *data, size_t len, bool fin)
+{
+    if (p2p__peer_up(n, peer) == NULL)
+        return P2P_ERR_NOT_FOUND;
+    return p2p__stream_on_data(n, now, peer, stream_id, inbound, data, len, fin);
+}
+
+int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now,
+                             p2p_node_id peer, uint64_t stream_id, bool inbound)
+{
+    return p2p__stream_on_reset(n, now, peer, stream_id, inbound);
+}
+
+/* ---- client calls ---- */
+
+int p2p_node_insert(struct p2p_node *n, p2p_time now,
+                    enum p2p_artifact_kind kind, const uint8_t *body,
+                    size_t len, struct p2p_artifact_id *id_out)
+{
+    if (kind >= P2P_KINDS_COUNT || (body == NULL && len > 0))
+        return P2P_ERR_INVALID_ARG;
+    struct p2p_artifact_id id;
+    p2p_id_of(body, len, &id);
+    int rc = p2p_pool_insert(&n->pool, P2P_POOL_VALIDATED, &id, kind, body,
+                             len, P2P_NODE_NONE, now);
+    if (rc != 0)
+        return rc;
+    rc = p2p__sender_add(n, now, p2p_pool_get(&n->pool, &id), false);
+    if (rc != 0) {
+        (void)p2p_pool_remove(&n->pool, &id);
+        return rc;
+    }
+    p2p__downloader_done(n, &id);
+    if (id_out != NULL)
+        *id_out = id;
+    return 0;
+}
+
+int p2p_node_validate(struct p2p_node *n, p2p_time now,
+                      const struct p2p_artifact_id *id, bool accept)
+{
+    const struct p2p_pool_entry *e = p2p_pool_get(&n->pool, id);
+    if (e == NULL)
+        return P2P_ERR_NOT_FOUND;
+    if (e->section != P2P_POOL_UNVALIDATED)
+        return P2P_ERR_STATE;
+    if (!accept) {
+        n->metrics.artifacts_rejected++;
+        return p2p_pool_remove(&n->pool, id);
+    }
+    int rc = p2p_pool_promote(&n->pool, id);
+    if (rc != 0)
+        return rc;
+    rc = p2p__sender_add(n, now, p2p_pool_get(&n->pool, id), true);
+    if (rc != 0)
+        return rc; /* validated but not relayed: slot table full */
+    n->metrics.artifacts_validated++;
+    return 0;
+}
+
+int p2p_node_remove(struct p2p_node *n, p2p_time now,
+                    const struct p2p_artifact_id *id)
+{
+    (void)now;
+    int rc = p2p_pool_remove(&n->pool, id);
+    if (rc != 0)
+        return rc;
+    p2p__sender_remove(n, id);
+    n->metrics.artifacts_removed++;
+    return 0;
+}
+
+void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
+                          void *ctx)
+{
+    n->bouncer = fn != NULL ? fn : p2p_bouncer_wants_all;
+    n->bouncer_ctx = ctx;
+    p2p__downloader_refresh(n, now);
+}
+
+struct p2p_outbox *p2p_node_outbox(struct p2p_node *n) { return &n->outbox; }
+const struct p2p_pool *p2p_node_pool(const struct p2p_node *n)
+{
+    return &n->pool;
+}
+const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n)
+{
+    return &n->metrics;
+}
+const struct p2p_config *p2p_node_config(const struct p2p_node *n)
+{
+    return &n->cfg;
+}
+
+int p2p_node_check_invariants(const struct p2p_node *n)
+{
+    uint32_t slots_used = 0;
+    for (uint32_t i = 0; i < n->slots.capacity; i++) {
+        const struct p2p_slot *s = p2p__table_at(&n->slots, i);
+        if (!s->used)
+            continue;
+        slots_used++;
+        const struct p2p_pool_entry *e = p2p_pool_get(&n->pool, &s->id);
+        /* Every slot broadcasts something the validated pool holds. */
+        if (e == NULL || e->section != P2P_POOL_VALIDATED)
+            return P2P_ERR_INTERNAL;
+    }
+    if (slots_used != n->slots.count || n->slot_by_id.count != slots_used)
+        return P2P_ERR_INTERNAL;
+    if (n->stream_by_key.count != n->streams.count)
+        return P2P_ERR_INTERNAL;
+    if (n->pool.count[P2P_POOL_VALIDATED] > n->cfg.pool.count_max[P2P_POOL_VALIDATED] ||
+        n->pool.bytes[P2P_POOL_UNVALIDATED] > n->cfg.pool.bytes_max[P2P_POOL_UNVALIDATED])
+        return P2P_ERR_INTERNAL;
+    return p2p__downloader_check(n);
+}

@@ -1,0 +1,243 @@
+/* Internal: the node's state, shared by the modules that make up a node
+ * (node.c, streams.c, gossip_sender.c, gossip_receiver.c, downloader.c).
+ * Backends use core/shim.h only. Cross-file internal functions carry the
+ * p2p__ prefix. */
+#ifndef P2P_CORE_NODE_H
+#define P2P_CORE_NODE_H
+
+#include "core/keymap.h"
+#include "core/rng.h"
+#include "core/shim.h"
+#include "core/timer_heap.h"
+
+#define P2P_INDEX_NONE UINT32_MAX
+
+/* Who waits for an outbound stream's response. */
+enum stream_owner { OWNER_NONE, OWNER_SENDER, OWNER_DOWNLOADER };
+
+struct p2p_stream {
+    bool used;
+    bool inbound;
+    p2p_node_id peer;
+    uint64_t stream_id;
+    uint32_t gen;
+    enum p2p_route route;
+    enum stream_owner owner;
+    uint32_t owner_index;
+    uint32_t owner_gen;
+    struct p2p_frame_reader reader;
+    uint32_t next_free;
+};
+
+/* The sender's per-artifact slot. */
+struct p2p_slot {
+    bool used;
+    uint32_t gen;
+    struct p2p_artifact_id id;
+    enum p2p_artifact_kind kind;
+    uint64_t size;
+    uint64_t commit_id;
+    bool push;                 /* the update carries the body */
+    uint32_t next_free;        /* LIFO free list, as in the IC */
+};
+
+/* One slot update in flight to one peer, or waiting to be retried. */
+struct p2p_tx {
+    bool used;
+    uint32_t gen;
+    uint32_t slot;
+    p2p_node_id peer;
+    uint32_t stream;           /* P2P_INDEX_NONE while waiting to retry */
+    uint32_t attempt;
+    uint32_t next_free;
+};
+
+/* What a peer's slot holds, as this node last heard it. */
+struct p2p_slot_view {
+    bool used;
+    uint64_t commit_id;
+    struct p2p_artifact_id id;
+};
+
+struct p2p_peer {
+    bool up;
+    struct p2p_slot_view *slots; /* owned; grows up to slots_per_peer_max */
+    uint32_t slots_capacity;
+    uint32_t slots_used;
+    uint32_t fetches_inflight;
+};
+
+enum download_state { DL_WAIT_BOUNCER, DL_READY, DL_FETCHING, DL_BACKOFF };
+
+struct p2p_advertiser {
+    p2p_node_id peer;
+    uint32_t refs;             /* slots of that peer naming the id */
+    bool failed;               /* failed in the current round */
+};
+
+struct p2p_download {
+    bool used;
+    uint32_t gen;
+    struct p2p_artifact_id id;
+    enum p2p_artifact_kind kind;
+    uint64_t size;
+    enum download_state state;
+    struct p2p_advertiser *advs; /* owned */
+    uint32_t advs_count, advs_capacity;
+    uint32_t round;            /* rounds of every advertiser failing */
+    p2p_time backoff_until;    /* while DL_BACKOFF */
+    uint32_t stream;           /* while fetching */
+    p2p_node_id fetching_from;
+    uint32_t next_free;
+};
+
+enum timer_kind {
+    TIMER_STREAM_DEADLINE,
+    TIMER_TX_RETRY,
+    TIMER_DOWNLOAD,
+    TIMER_BOUNCER_REFRESH,
+};
+
+/* A growable array of fixed-size records with a free list threaded through
+ * the records' next_free field, bounded by max. */
+struct p2p_table {
+    void *items;
+    uint32_t capacity, count, max, free_head;
+    size_t item_bytes;
+    size_t next_free_offset;
+    size_t gen_offset;         /* each record's uint32 generation */
+    enum p2p_mem_module module;
+};
+
+struct p2p_node {
+    struct p2p_config cfg;
+    struct p2p_mem *mem;       /* borrowed */
+    struct p2p_rng rng;
+    struct p2p_outbox outbox;
+    struct p2p_timer_heap timers;
+    struct p2p_pool pool;
+    struct p2p_metrics metrics;
+    p2p_bouncer_fn bouncer;
+    void *bouncer_ctx;         /* borrowed */
+
+    struct p2p_peer *peers;    /* owned; indexed by node id */
+    uint32_t peers_capacity;
+
+    struct p2p_table streams;  /* of struct p2p_stream */
+    struct p2p_keymap stream_by_key;
+    uint64_t next_stream_id;
+
+    struct p2p_table slots;    /* of struct p2p_slot */
+    struct p2p_keymap slot_by_id;
+    uint64_t commit_id;
+    struct p2p_table txs;      /* of struct p2p_tx */
+
+    struct p2p_table downloads; /* of struct p2p_download */
+    struct p2p_keymap download_by_id;
+    bool refresh_scheduled;    /* a bouncer refresh timer is pending */
+};
+
+/* ---- tables (node.c) ---- */
+void p2p__table_init(struct p2p_table *t, size_t item_bytes,
+                     size_t next_free_offset, size_t gen_offset, uint32_t max,
+                     enum p2p_mem_module module);
+void p2p__table_fini(struct p2p_table *t, struct p2p_mem *mem);
+/* Takes a zeroed record whose generation is one more than its previous
+ * use's, so timers and streams naming the old use are recognised as stale.
+ * Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
+int p2p__table_take(struct p2p_table *t, struct p2p_mem *mem, uint32_t *index);
+void p2p__table_give(struct p2p_table *t, uint32_t index);
+static inline void *p2p__table_at(const struct p2p_table *t, uint32_t index)
+{
+    return (char *)t->items + (size_t)index * t->item_bytes;
+}
+
+/* ---- peers (node.c) ---- */
+/* The peer record for id, or NULL if the id is out of range or down. */
+struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id);
+
+/* ---- streams (streams.c) ---- */
+/* Opens an outbound stream carrying one request; the response is routed to
+ * (owner, owner_index, owner_gen). *stream_out gets the stream's index.
+ * On error nothing was sent. */
+int p2p__stream_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        enum p2p_route route, enum p2p_traffic traffic,
+                        const uint8_t *body, size_t len,
+                        enum stream_owner owner, uint32_t owner_index,
+                        uint32_t owner_gen, p2p_time timeout_ns,
+                        uint32_t *stream_out);
+/* Resets and forgets a stream (no owner callback). */
+void p2p__stream_abort(struct p2p_node *n, uint32_t index);
+/* Sends a response on an inbound stream. */
+int p2p__stream_respond(struct p2p_node *n, p2p_node_id peer,
+                        uint64_t stream_id, enum p2p_traffic traffic,
+                        uint32_t status,
+                        const uint8_t *body, size_t len);
+int p2p__stream_on_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        uint64_t stream_id, bool inbound, const uint8_t *data,
+                        size_t len, bool fin);
+int p2p__stream_on_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                         uint64_t stream_id, bool inbound);
+void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
+                             uint32_t gen);
+/* Fails every stream with peer (its connection is gone). */
+void p2p__streams_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+
+/* ---- sender (gossip_sender.c) ---- */
+int p2p__sender_add(struct p2p_node *n, p2p_time now,
+                    const struct p2p_pool_entry *e, bool relayed);
+void p2p__sender_remove(struct p2p_node *n, const struct p2p_artifact_id *id);
+void p2p__sender_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+void p2p__sender_peer_down(struct p2p_node *n, p2p_node_id peer);
+void p2p__sender_on_response(struct p2p_node *n, p2p_time now, uint32_t tx,
+                             uint32_t gen, int err, const struct p2p_frame *f);
+void p2p__sender_on_retry(struct p2p_node *n, p2p_time now, uint32_t tx,
+                          uint32_t gen);
+
+/* ---- receiver (gossip_receiver.c) ---- */
+/* Handles a request on an inbound stream; writes the response. */
+int p2p__receiver_on_request(struct p2p_node *n, p2p_time now,
+                             p2p_node_id peer, uint64_t stream_id,
+                             const struct p2p_frame *f);
+void p2p__receiver_peer_down(struct p2p_node *n, p2p_time now,
+                             p2p_node_id peer);
+/* An artifact body arrived (push or fetch) and hashes to id: into the
+ * unvalidated pool, unless held already or unwanted. */
+int p2p__receiver_accept(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                         const struct p2p_artifact_id *id,
+                         enum p2p_artifact_kind kind, const uint8_t *body,
+                         size_t len);
+
+/* ---- downloader (downloader.c) ---- */
+void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
+                                p2p_node_id peer,
+                                const struct p2p_artifact_id *id,
+                                enum p2p_artifact_kind kind, uint64_t size);
+void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
+                                  p2p_node_id peer,
+                                  const struct p2p_artifact_id *id);
+/* The artifact arrived by some route: its download, if any, ends. */
+void p2p__downloader_done(struct p2p_node *n, const struct p2p_artifact_id *id);
+void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
+                                 uint32_t dl, uint32_t gen, int err,
+                                 const struct p2p_frame *f);
+void p2p__downloader_on_timer(struct p2p_node *n, p2p_time now, uint32_t dl,
+                              uint32_t gen);
+/* Re-asks the bouncer for every download (a new bouncer was installed). */
+void p2p__downloader_refresh(struct p2p_node *n, p2p_time now);
+/* The periodic refresh: re-asks, then re-arms while downloads exist. */
+void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now);
+int p2p__downloader_check(const struct p2p_node *n);
+
+/* Schedules a node timer; a failure (timer table full) is fatal to the
+ * node's liveness, so it is counted and asserted in debug builds. */
+void p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
+                uint32_t index, uint32_t gen);
+
+static inline void p2p__id_key(const struct p2p_artifact_id *id,
+                               struct p2p_key *key)
+{
+    memcpy(key->b, id->b, P2P_KEY_BYTES);
+}
+
+#endif

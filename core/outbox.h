@@ -1,0 +1,114 @@
+/* The outbox: typed actions core asks its backend to carry out.
+ *
+ * Handlers append; the backend drains after every call into core (read
+ * p2p_outbox_count()/p2p_outbox_at(), then p2p_outbox_clear()). Payload bytes
+ * belong to the outbox until clear: a backend that keeps them copies them.
+ * Bounded by actions_max; an append past it fails with P2P_ERR_LIMIT. */
+#ifndef P2P_CORE_OUTBOX_H
+#define P2P_CORE_OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/mem.h"
+#include "core/types.h"
+
+enum p2p_action_type {
+    /* Open a new bidirectional stream to `peer` with id `stream_id`, write
+     * `bytes` (one request envelope) and end our half. */
+    P2P_ACT_STREAM_OPEN,
+    /* Write `bytes` (one response envelope) on the inbound stream
+     * (`peer`, `stream_id`) and end our half. */
+    P2P_ACT_STREAM_RESPOND,
+    /* Abandon a stream: `inbound` tells which side opened it. */
+    P2P_ACT_STREAM_RESET,
+    /* An artifact entered the unvalidated pool; the client should validate
+     * it (p2p_node_validate). `peer` is the node it came from. */
+    P2P_ACT_ARTIFACT_RECEIVED,
+    /* Something worth a trace line happened; see enum p2p_event. */
+    P2P_ACT_EVENT,
+};
+
+/* Protocol events reported for traces and debugging (P2P_ACT_EVENT). */
+enum p2p_event {
+    P2P_EV_UPDATE_STALE,      /* a slot update older than the one held */
+    P2P_EV_DOWNLOAD_START,    /* a fetch of `id` from `peer` began */
+    P2P_EV_DOWNLOAD_FAIL,     /* that fetch failed (value = error code) */
+    P2P_EV_DOWNLOAD_BACKOFF,  /* every advertiser failed; waiting value ns */
+    P2P_EV_DOWNLOAD_DROP,     /* download abandoned (value = reason code) */
+    P2P_EV_ID_MISMATCH,       /* `peer` sent bytes that do not hash to id */
+    P2P_EV_UPDATE_RETRY,      /* a slot update to `peer` is retried */
+    P2P_EV_STREAM_ERROR,      /* a stream from `peer` failed (value = error) */
+    P2P_EV_POOL_FULL,         /* an artifact was refused: pool at its bound */
+};
+
+const char *p2p_event_name(enum p2p_event ev);
+
+/* What a stream's bytes carry, so backends can account bytes per purpose. */
+enum p2p_traffic {
+    P2P_TRAFFIC_PUSH,      /* slot update carrying an artifact body */
+    P2P_TRAFFIC_ADVERT,    /* slot update carrying only an id */
+    P2P_TRAFFIC_ACK,       /* response to a slot update */
+    P2P_TRAFFIC_FETCH,     /* artifact fetch request */
+    P2P_TRAFFIC_ARTIFACT,  /* fetch response (body, or 204) */
+    P2P_TRAFFIC_OTHER,     /* rejections and anything else */
+    P2P_TRAFFIC_COUNT
+};
+
+const char *p2p_traffic_name(enum p2p_traffic t);
+
+struct p2p_action {
+    enum p2p_action_type type;
+    p2p_node_id peer;
+    uint64_t stream_id;
+    uint32_t route;          /* OPEN: enum p2p_route of the request */
+    uint32_t status;         /* RESPOND: the response status */
+    enum p2p_traffic traffic; /* OPEN/RESPOND: what the bytes carry */
+    bool inbound;            /* RESET: the peer opened the stream */
+    uint8_t *bytes;          /* OPEN/RESPOND: owned by the outbox */
+    size_t len;
+    struct p2p_artifact_id id; /* RECEIVED, EVENT */
+    enum p2p_artifact_kind kind;
+    uint64_t size;           /* RECEIVED: body bytes */
+    enum p2p_event event;    /* EVENT */
+    int64_t value;           /* EVENT: event-specific */
+};
+
+struct p2p_outbox {
+    struct p2p_mem *mem;      /* borrowed */
+    struct p2p_action *items; /* owned */
+    size_t count, capacity, actions_max;
+    bool events_enabled;      /* P2P_ACT_EVENT actions are only kept if set */
+};
+
+void p2p_outbox_init(struct p2p_outbox *o, struct p2p_mem *mem,
+                     size_t actions_max);
+/* Frees every pending action and the array. */
+void p2p_outbox_fini(struct p2p_outbox *o);
+
+/* Appends a copy of *a; on success the outbox owns a->bytes (allocated from
+ * the outbox's mem under P2P_MEM_OUTBOX). On error nothing is appended and
+ * the caller still owns a->bytes. Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
+int p2p_outbox_push(struct p2p_outbox *o, const struct p2p_action *a);
+
+/* Appends an event action; silently nothing when events are disabled or the
+ * outbox is full (events are best effort). */
+void p2p_outbox_event(struct p2p_outbox *o, enum p2p_event ev, p2p_node_id peer,
+                      const struct p2p_artifact_id *id, int64_t value);
+
+static inline size_t p2p_outbox_count(const struct p2p_outbox *o)
+{
+    return o->count;
+}
+
+static inline const struct p2p_action *p2p_outbox_at(const struct p2p_outbox *o,
+                                                     size_t i)
+{
+    return &o->items[i];
+}
+
+/* Drops every action and frees their bytes. */
+void p2p_outbox_clear(struct p2p_outbox *o);
+
+#endif

@@ -1,0 +1,79 @@
+/* Artifact pools: unvalidated (arrived from peers) and validated (accepted by
+ * the client), keyed by artifact id.
+ *
+ * Each section is bounded by a count and a byte limit; an insert or promote
+ * past either is refused with P2P_ERR_LIMIT and changes nothing. Entries live
+ * in one array with a free list, so iteration order (by index) depends only
+ * on the sequence of calls. */
+#ifndef P2P_CORE_POOL_H
+#define P2P_CORE_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/keymap.h"
+#include "core/mem.h"
+#include "core/types.h"
+
+enum p2p_pool_section { P2P_POOL_UNVALIDATED, P2P_POOL_VALIDATED,
+                        P2P_POOL_SECTIONS };
+
+struct p2p_pool_limits {
+    size_t count_max[P2P_POOL_SECTIONS];
+    uint64_t bytes_max[P2P_POOL_SECTIONS];
+};
+
+struct p2p_pool_entry {
+    bool used;
+    enum p2p_pool_section section;
+    struct p2p_artifact_id id;
+    enum p2p_artifact_kind kind;
+    uint8_t *body;            /* owned */
+    size_t len;
+    p2p_node_id from;         /* P2P_NODE_NONE when made locally */
+    p2p_time inserted_ns;
+    uint32_t next_free;
+};
+
+struct p2p_pool {
+    struct p2p_mem *mem;      /* borrowed */
+    struct p2p_pool_limits limits;
+    struct p2p_pool_entry *entries; /* owned */
+    uint32_t capacity;
+    uint32_t free_head;       /* UINT32_MAX when none */
+    struct p2p_keymap by_id;
+    size_t count[P2P_POOL_SECTIONS];
+    uint64_t bytes[P2P_POOL_SECTIONS];
+};
+
+void p2p_pool_init(struct p2p_pool *p, struct p2p_mem *mem,
+                   const struct p2p_pool_limits *limits);
+void p2p_pool_fini(struct p2p_pool *p);
+
+/* Inserts a copy of body into section. Errors: P2P_ERR_EXISTS (the id is in
+ * either section), P2P_ERR_LIMIT (section bound), P2P_ERR_NOMEM. */
+int p2p_pool_insert(struct p2p_pool *p, enum p2p_pool_section section,
+                    const struct p2p_artifact_id *id,
+                    enum p2p_artifact_kind kind, const uint8_t *body,
+                    size_t len, p2p_node_id from, p2p_time now);
+
+/* Moves an unvalidated entry to the validated section. Errors:
+ * P2P_ERR_NOT_FOUND, P2P_ERR_STATE (already validated), P2P_ERR_LIMIT. */
+int p2p_pool_promote(struct p2p_pool *p, const struct p2p_artifact_id *id);
+
+/* Removes the entry from whichever section holds it; P2P_ERR_NOT_FOUND. */
+int p2p_pool_remove(struct p2p_pool *p, const struct p2p_artifact_id *id);
+
+/* The entry for id, or NULL. Borrowed; valid until the next change. */
+const struct p2p_pool_entry *p2p_pool_get(const struct p2p_pool *p,
+                                          const struct p2p_artifact_id *id);
+
+/* Entry slot i (0 <= i < p->capacity); check ->used. */
+static inline const struct p2p_pool_entry *
+p2p_pool_at(const struct p2p_pool *p, uint32_t i)
+{
+    return &p->entries[i];
+}
+
+#endif

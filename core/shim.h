@@ -1,0 +1,140 @@
+/* The I/O shim: the one interface between core and a backend (sim or prod).
+ *
+ * A p2p_node is one replica's P2P layer: artifact pools, the gossip sender
+ * and receiver, the downloader and the stream table. It never touches a
+ * clock, socket, thread or libc PRNG: time arrives as `now` (nanoseconds,
+ * monotonic per node), randomness comes from a PRNG seeded by config, and
+ * every effect is an action appended to the node's outbox (core/outbox.h).
+ *
+ * A backend's loop, for every input:
+ *   1. call one entry point below with the current time;
+ *   2. drain p2p_node_outbox(): carry out each action, then clear it;
+ *   3. arm one timer at p2p_node_next_deadline() and call p2p_node_on_timer
+ *      when it is reached.
+ *
+ * Entry points return 0 or a negative P2P_ERR_*. Errors above P2P_ERR_FATAL
+ * describe bad peer or caller input: the node stays consistent (a stream that
+ * carried bad input has been closed through the outbox). Fatal errors leave
+ * only p2p_node_del() callable. */
+#ifndef P2P_CORE_SHIM_H
+#define P2P_CORE_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/backoff.h"
+#include "core/bouncer.h"
+#include "core/framing.h"
+#include "core/mem.h"
+#include "core/metrics.h"
+#include "core/outbox.h"
+#include "core/pool.h"
+#include "core/types.h"
+
+/* Every limit and timeout of a node; p2p_config_default() fills the IC's
+ * values (see docs/architecture.md for where each comes from). */
+struct p2p_config {
+    p2p_node_id self;
+    uint64_t seed;                 /* seeds the node's PRNG */
+    uint32_t node_ids_max;         /* peers must have ids below this */
+    uint32_t slots_max;            /* sender: active slots (artifacts) */
+    uint32_t slots_per_peer_max;   /* receiver: slot ids accepted per peer */
+    uint32_t downloads_max;        /* receiver: pending downloads */
+    uint32_t fetches_per_peer_max; /* receiver: concurrent fetches per peer */
+    uint32_t streams_max;          /* open streams, both directions */
+    uint32_t outbox_actions_max;
+    uint32_t timers_max;
+    struct p2p_pool_limits pool;
+    struct p2p_route_limits routes;
+    uint64_t push_threshold_bytes; /* bodies below this are pushed */
+    bool relay_advert;             /* relayers advertise ids, never push */
+    struct p2p_backoff update_backoff; /* slot update retransmission */
+    p2p_time update_timeout_ns;    /* an unacknowledged update is retried */
+    struct p2p_backoff fetch_backoff;  /* fetch attempt deadline growth */
+    p2p_time stream_read_timeout_ns;   /* an inbound stream must end by then */
+    p2p_time bouncer_refresh_ns;   /* MaybeWantsLater ids are re-asked */
+    bool events;                   /* emit P2P_ACT_EVENT actions */
+};
+
+/* Fills *c with defaults for node `self`. */
+void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed);
+
+/* Checks every field's range; P2P_ERR_INVALID_ARG when one is off. */
+int p2p_config_check(const struct p2p_config *c);
+
+struct p2p_node;
+
+/* Creates a node. mem is borrowed and must outlive the node; every byte the
+ * node holds is charged to it. Errors: P2P_ERR_INVALID_ARG, P2P_ERR_NOMEM. */
+int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
+                 struct p2p_node **out);
+
+/* Frees the node and everything it holds (pending actions too). */
+void p2p_node_del(struct p2p_node *n);
+
+/* ---- inputs from the backend ---- */
+
+/* A connection to peer is up: the node starts sending it every slot. */
+int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+
+/* The connection to peer is gone: its streams fail, its slot view and
+ * advertisements are forgotten. */
+int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+
+/* Bytes arrived on a stream. inbound = the peer opened it (we read a
+ * request); otherwise it is one we opened (we read the response). fin marks
+ * the end of the peer's half. Errors (the stream is then closed):
+ * P2P_ERR_OVERSIZE, P2P_ERR_DECODE, P2P_ERR_TRUNCATED, P2P_ERR_NO_ROUTE,
+ * P2P_ERR_LIMIT (too many streams), P2P_ERR_NOT_FOUND (unknown stream). */
+int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                            uint64_t stream_id, bool inbound,
+                            const uint8_t *data, size_t len, bool fin);
+
+/* The transport reset or lost a stream. */
+int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now,
+                             p2p_node_id peer, uint64_t stream_id,
+                             bool inbound);
+
+/* Fires every deadline <= now. */
+int p2p_node_on_timer(struct p2p_node *n, p2p_time now);
+
+/* The earliest time on_timer has work, or P2P_TIME_NEVER. */
+p2p_time p2p_node_next_deadline(const struct p2p_node *n);
+
+/* ---- calls from the node's clients ---- */
+
+/* A locally made artifact enters the validated pool and is broadcast.
+ * *id_out (may be NULL) receives its id. Errors: P2P_ERR_EXISTS,
+ * P2P_ERR_LIMIT (pool or slot table full), P2P_ERR_NOMEM. */
+int p2p_node_insert(struct p2p_node *n, p2p_time now,
+                    enum p2p_artifact_kind kind, const uint8_t *body,
+                    size_t len, struct p2p_artifact_id *id_out);
+
+/* The client judged an unvalidated artifact: accepted ones move to the
+ * validated pool and are relayed, rejected ones are dropped. Errors:
+ * P2P_ERR_NOT_FOUND, P2P_ERR_STATE, P2P_ERR_LIMIT. */
+int p2p_node_validate(struct p2p_node *n, p2p_time now,
+                      const struct p2p_artifact_id *id, bool accept);
+
+/* Purges an artifact from the pools; its broadcast is aborted.
+ * P2P_ERR_NOT_FOUND when absent. */
+int p2p_node_remove(struct p2p_node *n, p2p_time now,
+                    const struct p2p_artifact_id *id);
+
+/* Installs the client's bouncer (borrowed ctx); re-evaluates pending
+ * downloads at once. */
+void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now,
+                          p2p_bouncer_fn fn, void *ctx);
+
+/* ---- observation ---- */
+
+struct p2p_outbox *p2p_node_outbox(struct p2p_node *n);
+const struct p2p_pool *p2p_node_pool(const struct p2p_node *n);
+const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n);
+const struct p2p_config *p2p_node_config(const struct p2p_node *n);
+
+/* Checks the node's invariants; 0 or P2P_ERR_INTERNAL. Cheap enough to run
+ * after every event in the simulator's test builds. */
+int p2p_node_check_invariants(const struct p2p_node *n);
+
+#endif

@@ -1,0 +1,308 @@
+/* The stream table: every open RPC stream, inbound (we read a request and
+ * answer it) or outbound (we wait for the response to our request). Each has
+ * a deadline, so no peer can pin a stream open. */
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/err.h"
+#include "core/node.h"
+
+static void stream_key(bool inbound, p2p_node_id peer, uint64_t stream_id,
+                       struct p2p_key *key)
+{
+    memset(key, 0, sizeof(*key));
+    key->b[0] = inbound ? 1 : 2;
+    memcpy(key->b + 1, &peer, sizeof(peer));
+    memcpy(key->b + 8, &stream_id, sizeof(stream_id));
+}
+
+static struct p2p_stream *stream_at(struct p2p_node *n, uint32_t index)
+{
+    return p2p__table_at(&n->streams, index);
+}
+
+static bool find(struct p2p_node *n, bool inbound, p2p_node_id peer,
+                 uint64_t stream_id, uint32_t *index)
+{
+    struct p2p_key key;
+    stream_key(inbound, peer, stream_id, &key);
+    return p2p_keymap_get(&n->stream_by_key, &key, index);
+}
+
+static int open_record(struct p2p_node *n, bool inbound, p2p_node_id peer,
+                       uint64_t stream_id, uint32_t *index)
+{
+    int rc = p2p__table_take(&n->streams, n->mem, index);
+    if (rc != 0)
+        return rc;
+    struct p2p_key key;
+    stream_key(inbound, peer, stream_id, &key);
+    rc = p2p_keymap_put(&n->stream_by_key, &key, *index);
+    if (rc != 0) {
+        p2p__table_give(&n->streams, *index);
+        return rc;
+    }
+    struct p2p_stream *s = stream_at(n, *index);
+    s->used = true;
+    s->inbound = inbound;
+    s->peer = peer;
+    s->stream_id = stream_id;
+    return 0;
+}
+
+/* Forgets the record and hands its reader to the caller, who must fini it. */
+static void close_record(struct p2p_node *n, uint32_t index,
+                         struct p2p_frame_reader *reader_out)
+{
+    struct p2p_stream *s = stream_at(n, index);
+    P2P_ASSERT(s->used);
+    struct p2p_key key;
+    stream_key(s->inbound, s->peer, s->stream_id, &key);
+    int rc = p2p_keymap_del(&n->stream_by_key, &key);
+    P2P_ASSERT(rc == 0);
+    if (reader_out != NULL)
+        *reader_out = s->reader;
+    else
+        p2p_frame_reader_fini(&s->reader);
+    s->used = false;
+    p2p__table_give(&n->streams, index);
+}
+
+static void push_reset(struct p2p_node *n, p2p_node_id peer,
+                       uint64_t stream_id, bool inbound)
+{
+    struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
+                           .stream_id = stream_id, .inbound = inbound};
+    (void)p2p_outbox_push(&n->outbox, &a); /* best effort: peer times out */
+}
+
+int p2p__stream_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        enum p2p_route route, enum p2p_traffic traffic,
+                        const uint8_t *body, size_t len,
+                        enum stream_owner owner, uint32_t owner_index,
+                        uint32_t owner_gen, p2p_time timeout_ns,
+                        uint32_t *stream_out)
+{
+    uint8_t *frame;
+    size_t frame_len;
+    int rc = p2p_frame_encode_request(n->mem, P2P_MEM_OUTBOX, route, body, len,
+                                      &frame, &frame_len);
+    if (rc != 0)
+        return rc;
+    uint64_t stream_id = n->next_stream_id;
+    uint32_t index;
+    rc = open_record(n, false, peer, stream_id, &index);
+    if (rc != 0)
+        goto fail_free_frame;
+    struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN, .peer = peer,
+                           .stream_id = stream_id, .route = route,
+                           .traffic = traffic, .bytes = frame,
+                           .len = frame_len};
+    rc = p2p_outbox_push(&n->outbox, &a);
+    if (rc != 0)
+        goto fail_close_record;
+    n->next_stream_id++;
+    struct p2p_stream *s = stream_at(n, index);
+    s->route = route;
+    s->owner = owner;
+    s->owner_index = owner_index;
+    s->owner_gen = owner_gen;
+    p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_RESPONSE,
+                          &n->cfg.routes, route);
+    p2p__timer(n, now + timeout_ns, TIMER_STREAM_DEADLINE, index, s->gen);
+    *stream_out = index;
+    return 0;
+
+fail_close_record:
+    p2p_frame_reader_init(&stream_at(n, index)->reader, n->mem,
+                          P2P_FRAME_RESPONSE, &n->cfg.routes, route);
+    close_record(n, index, NULL);
+fail_free_frame:
+    p2p_mem_free(n->mem, P2P_MEM_OUTBOX, frame);
+    return rc;
+}
+
+void p2p__stream_abort(struct p2p_node *n, uint32_t index)
+{
+    struct p2p_stream *s = stream_at(n, index);
+    P2P_ASSERT(s->used && !s->inbound);
+    push_reset(n, s->peer, s->stream_id, false);
+    close_record(n, index, NULL);
+}
+
+int p2p__stream_respond(struct p2p_node *n, p2p_node_id peer,
+                        uint64_t stream_id, enum p2p_traffic traffic,
+                        uint32_t status,
+                        const uint8_t *body, size_t len)
+{
+    uint8_t *frame;
+    size_t frame_len;
+    int rc = p2p_frame_encode_response(n->mem, P2P_MEM_OUTBOX, status, body,
+                                       len, &frame, &frame_len);
+    if (rc != 0)
+        return rc;
+    struct p2p_action a = {.type = P2P_ACT_STREAM_RESPOND, .peer = peer,
+                           .stream_id = stream_id, .status = status,
+                           .traffic = traffic, .bytes = frame,
+                           .len = frame_len};
+    rc = p2p_outbox_push(&n->outbox, &a);
+    if (rc != 0)
+        p2p_mem_free(n->mem, P2P_MEM_OUTBOX, frame);
+    return rc;
+}
+
+/* Hands an outbound stream's outcome to whoever waits for it. */
+static void deliver_to_owner(struct p2p_node *n, p2p_time now,
+                             enum stream_owner owner, uint32_t owner_index,
+                             uint32_t owner_gen, int err,
+                             const struct p2p_frame *f)
+{
+    switch (owner) {
+    case OWNER_SENDER:
+        p2p__sender_on_response(n, now, owner_index, owner_gen, err, f);
+        break;
+    case OWNER_DOWNLOADER:
+        p2p__downloader_on_response(n, now, owner_index, owner_gen, err, f);
+        break;
+    case OWNER_NONE:
+        break;
+    }
+}
+
+/* Closes an outbound stream and tells its owner it failed with err. */
+static void fail_outbound(struct p2p_node *n, p2p_time now, uint32_t index,
+                          int err, bool reset)
+{
+    struct p2p_stream s = *stream_at(n, index);
+    if (reset)
+        push_reset(n, s.peer, s.stream_id, false);
+    close_record(n, index, NULL);
+    deliver_to_owner(n, now, s.owner, s.owner_index, s.owner_gen, err, NULL);
+}
+
+static void fail_inbound(struct p2p_node *n, uint32_t index, int err)
+{
+    struct p2p_stream *s = stream_at(n, index);
+    n->metrics.stream_errors++;
+    p2p_outbox_event(&n->outbox, P2P_EV_STREAM_ERROR, s->peer, NULL, err);
+    push_reset(n, s->peer, s->stream_id, true);
+    close_record(n, index, NULL);
+}
+
+static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        uint64_t stream_id, const uint8_t *data, size_t len,
+                        bool fin)
+{
+    uint32_t index;
+    if (!find(n, true, peer, stream_id, &index)) {
+        int rc = open_record(n, true, peer, stream_id, &index);
+        if (rc != 0) {
+            n->metrics.streams_refused++;
+            push_reset(n, peer, stream_id, true);
+            return rc;
+        }
+        struct p2p_stream *s = stream_at(n, index);
+        p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_REQUEST,
+                              &n->cfg.routes, 0);
+        p2p__timer(n, now + n->cfg.stream_read_timeout_ns,
+                   TIMER_STREAM_DEADLINE, index, s->gen);
+    }
+    int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
+    if (rc != 0) {
+        fail_inbound(n, index, rc);
+        return rc;
+    }
+    if (!fin)
+        return 0;
+    struct p2p_frame f;
+    rc = p2p_frame_reader_finish(&stream_at(n, index)->reader, &f);
+    if (rc != 0) {
+        fail_inbound(n, index, rc);
+        return rc;
+    }
+    struct p2p_frame_reader reader;
+    close_record(n, index, &reader);
+    rc = p2p__receiver_on_request(n, now, peer, stream_id, &f);
+    p2p_frame_reader_fini(&reader);
+    return rc;
+}
+
+static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                         uint64_t stream_id, const uint8_t *data, size_t len,
+                         bool fin)
+{
+    uint32_t index;
+    /* A response to a stream we already abandoned is normal: ignore it. */
+    if (!find(n, false, peer, stream_id, &index))
+        return P2P_ERR_NOT_FOUND;
+    int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
+    if (rc != 0) {
+        n->metrics.stream_errors++;
+        fail_outbound(n, now, index, rc, true);
+        return rc;
+    }
+    if (!fin)
+        return 0;
+    struct p2p_frame f;
+    rc = p2p_frame_reader_finish(&stream_at(n, index)->reader, &f);
+    if (rc != 0) {
+        n->metrics.stream_errors++;
+        fail_outbound(n, now, index, rc, false);
+        return rc;
+    }
+    struct p2p_stream s = *stream_at(n, index);
+    struct p2p_frame_reader reader;
+    close_record(n, index, &reader);
+    deliver_to_owner(n, now, s.owner, s.owner_index, s.owner_gen, 0, &f);
+    p2p_frame_reader_fini(&reader);
+    return 0;
+}
+
+int p2p__stream_on_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        uint64_t stream_id, bool inbound, const uint8_t *data,
+                        size_t len, bool fin)
+{
+    if (inbound)
+        return inbound_data(n, now, peer, stream_id, data, len, fin);
+    return outbound_data(n, now, peer, stream_id, data, len, fin);
+}
+
+int p2p__stream_on_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                         uint64_t stream_id, bool inbound)
+{
+    uint32_t index;
+    if (!find(n, inbound, peer, stream_id, &index))
+        return P2P_ERR_NOT_FOUND;
+    if (inbound)
+        close_record(n, index, NULL);
+    else
+        fail_outbound(n, now, index, P2P_ERR_READ, false);
+    return 0;
+}
+
+void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
+                             uint32_t gen)
+{
+    if (index >= n->streams.capacity)
+        return;
+    struct p2p_stream *s = stream_at(n, index);
+    if (!s->used || s->gen != gen)
+        return;
+    if (s->inbound)
+        fail_inbound(n, index, P2P_ERR_TIMEOUT);
+    else
+        fail_outbound(n, now, index, P2P_ERR_TIMEOUT, true);
+}
+
+void p2p__streams_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    for (uint32_t i = 0; i < n->streams.capacity; i++) {
+        struct p2p_stream *s = stream_at(n, i);
+        if (!s->used || s->peer != peer)
+            continue;
+        if (s->inbound)
+            close_record(n, i, NULL);
+        else
+            fail_outbound(n, now, i, P2P_ERR_CONN_LOST, false);
+    }
+}

@@ -1,0 +1,272 @@
+/* p2p-sim: the simulator's command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim/report.h"
+#include "sim/scenario.h"
+#include "sim/world.h"
+
+enum exit_code { EXIT_OK = 0, EXIT_EXPECTATION = 1, EXIT_BAD_INPUT = 2 };
+
+struct run_args {
+    const char *path;
+    struct sim_options opt;
+    const char *trace_path;
+    bool json;
+    bool check_determinism;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: p2p-sim run FILE.yaml [options]\n"
+        "\n"
+        "Runs a scenario in the deterministic network simulator and judges its\n"
+        "expectations. Exit status: 0 all expectations hold, 1 one failed (the\n"
+        "seed and the replay command are printed), 2 bad input.\n"
+        "\n"
+        "options:\n"
+        "  --seed N              override the scenario's seed\n"
+        "  --trace FILE          write the trace, one event a line\n"
+        "                        (docs/trace-format.md); '-' for stdout\n"
+        "  --events              include core protocol events in the trace\n"
+        "  --json                print the summary as one JSON object\n"
+        "  --check-determinism   run twice in this process and compare every\n"
+        "                        event; names the first divergence\n"
+        "  --invariants          check every node's invariants after every event\n"
+        "  --quiet               no progress lines on stderr\n"
+        "  -h, --help            this text\n");
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (s[0] == '-' || s[0] == '\0')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_run_args(int argc, char **argv, struct run_args *a)
+{
+    static const struct option longopts[] = {
+        {"seed", required_argument, NULL, 's'},
+        {"trace", required_argument, NULL, 't'},
+        {"events", no_argument, NULL, 'e'},
+        {"json", no_argument, NULL, 'j'},
+        {"check-determinism", no_argument, NULL, 'd'},
+        {"invariants", no_argument, NULL, 'i'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof(*a));
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            if (parse_u64(optarg, &a->opt.seed) != 0) {
+                fprintf(stderr, "p2p-sim: --seed: '%s' is not a non-negative integer\n", optarg);
+                return EXIT_BAD_INPUT;
+            }
+            a->opt.has_seed = true;
+            break;
+        case 't': a->trace_path = optarg; break;
+        case 'e': a->opt.events = true; break;
+        case 'j': a->json = true; break;
+        case 'd': a->check_determinism = true; break;
+        case 'i': a->opt.invariants = true; break;
+        case 'q': a->opt.quiet = true; break;
+        case 'h': usage(stdout); exit(EXIT_OK);
+        default: usage(stderr); return EXIT_BAD_INPUT;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "p2p-sim run: expected exactly one scenario file\n");
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    a->path = argv[optind];
+    return EXIT_OK;
+}
+
+/* Scenario features whose simulation later issues add; refusing them is
+ * better than silently ignoring them. */
+static int check_supported(const struct sim_scenario *sc, const char *path)
+{
+    static const char *const fault_names[SIM_FAULT_KINDS_COUNT] = {
+        "partition", "heal", "crash", "restart", "leave", "join",
+        "byzantine", "skew", "loss",
+    };
+    for (size_t k = 0; k < sc->faults_count; k++) {
+        const struct sim_fault *f = &sc->faults[k];
+        if (f->kind != SIM_FAULT_LOSS) {
+            fprintf(stderr, "%s:%d: fault '%s' is not simulated yet (only "
+                    "'loss' is)\n", path, f->line, fault_names[f->kind]);
+            return -1;
+        }
+    }
+    for (size_t k = 0; k < sc->expects_count; k++) {
+        if (sc->expects[k].kind == SIM_EXPECT_STATE_SYNCED) {
+            fprintf(stderr, "%s:%d: 'state_synced' is not simulated yet\n",
+                    path, sc->expects[k].line);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_replay(const struct run_args *a, uint64_t seed, FILE *out)
+{
+    fprintf(out, "replay: p2p-sim run %s --seed %" PRIu64 "\n", a->path, seed);
+}
+
+/* Runs the scenario again to recover the text of trace line `line`. */
+static void capture_line(const struct sim_scenario *sc, const struct run_args *a,
+                         uint64_t line, char *buf, size_t len)
+{
+    struct sim_options opt = a->opt;
+    opt.quiet = true;
+    opt.trace_file = NULL;
+    opt.record_hashes = true;
+    opt.capture_line = line;
+    struct sim_world w;
+    buf[0] = '\0';
+    if (sim_world_run(&w, sc, &opt) == 0)
+        snprintf(buf, len, "%s", w.trace.found_line[0] ? w.trace.found_line
+                                                       : "(no such event)");
+    sim_world_fini(&w);
+}
+
+static int check_determinism(const struct sim_scenario *sc,
+                             const struct run_args *a)
+{
+    struct sim_world w1, w2;
+    struct sim_options opt = a->opt;
+    opt.record_hashes = true;
+    opt.quiet = true;
+    opt.trace_file = NULL;
+    if (sim_world_run(&w1, sc, &opt) != 0 || sim_world_run(&w2, sc, &opt) != 0)
+        return EXIT_BAD_INPUT;
+    size_t n = w1.trace.hashes_count < w2.trace.hashes_count
+                   ? w1.trace.hashes_count : w2.trace.hashes_count;
+    size_t i = 0;
+    while (i < n && w1.trace.hashes[i] == w2.trace.hashes[i])
+        i++;
+    int rc = EXIT_OK;
+    if (i == n && w1.trace.hashes_count == w2.trace.hashes_count) {
+        printf("deterministic: %zu events, trace hash %016" PRIx64 " in both runs\n",
+               n, w1.trace.hash);
+    } else {
+        char first[512], second[512];
+        capture_line(sc, a, i + 1, first, sizeof(first));
+        capture_line(sc, a, i + 1, second, sizeof(second));
+        printf("NOT deterministic: runs diverge at event %zu (of %zu and %zu)\n"
+               "  run 1: %s\n  run 2: %s\n",
+               i + 1, w1.trace.hashes_count, w2.trace.hashes_count, first,
+               second);
+        print_replay(a, w1.seed, stdout);
+        rc = EXIT_EXPECTATION;
+    }
+    sim_world_fini(&w1);
+    sim_world_fini(&w2);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct run_args a;
+    int rc = parse_run_args(argc, argv, &a);
+    if (rc != EXIT_OK)
+        return rc;
+    struct sim_scenario sc;
+    struct sim_scenario_error err;
+    if (sim_scenario_load_file(a.path, &sc, &err) != 0) {
+        char msg[512];
+        sim_scenario_error_format(&err, a.path, msg, sizeof(msg));
+        fprintf(stderr, "%s\n", msg);
+        sim_scenario_fini(&sc);
+        return EXIT_BAD_INPUT;
+    }
+    if (check_supported(&sc, a.path) != 0) {
+        sim_scenario_fini(&sc);
+        return EXIT_BAD_INPUT;
+    }
+    uint64_t seed = a.opt.has_seed ? a.opt.seed : sc.seed;
+    fprintf(stderr, "p2p-sim: scenario %s, seed %" PRIu64 "; ", a.path, seed);
+    print_replay(&a, seed, stderr);
+    if (a.check_determinism) {
+        rc = check_determinism(&sc, &a);
+        sim_scenario_fini(&sc);
+        return rc;
+    }
+    FILE *trace = NULL;
+    if (a.trace_path != NULL) {
+        trace = strcmp(a.trace_path, "-") == 0 ? stdout : fopen(a.trace_path, "w");
+        if (trace == NULL) {
+            fprintf(stderr, "p2p-sim: cannot write trace %s: %s\n", a.trace_path,
+                    strerror(errno));
+            sim_scenario_fini(&sc);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    a.opt.trace_file = trace;
+    struct sim_world w;
+    double t0 = wall_now();
+    rc = sim_world_run(&w, &sc, &a.opt);
+    double wall = wall_now() - t0;
+    if (trace != NULL && trace != stdout && fclose(trace) != 0) {
+        fprintf(stderr, "p2p-sim: writing trace %s failed\n", a.trace_path);
+        rc = -1;
+    }
+    if (rc != 0) {
+        sim_world_fini(&w);
+        sim_scenario_fini(&sc);
+        return EXIT_BAD_INPUT;
+    }
+    struct sim_report r;
+    sim_report_build(&w, wall, &r);
+    sim_report_print(&w, &r, a.json, stdout);
+    if (!r.ok) {
+        fprintf(stderr, "p2p-sim: FAILED with seed %" PRIu64 "; ", w.seed);
+        print_replay(&a, w.seed, stderr);
+    }
+    sim_world_fini(&w);
+    sim_scenario_fini(&sc);
+    return r.ok ? EXIT_OK : EXIT_EXPECTATION;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_BAD_INPUT;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    fprintf(stderr, "p2p-sim: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_BAD_INPUT;
+}

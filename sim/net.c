@@ -1,0 +1,113 @@
+#include "sim/net.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
+                 uint32_t nodes, uint64_t seed)
+{
+    memset(net, 0, sizeof(*net));
+    net->nodes = nodes;
+    size_t n = nodes;
+    net->links = calloc(n * n, sizeof(*net->links));
+    net->uplink_bps = calloc(n, sizeof(uint64_t));
+    net->downlink_bps = calloc(n, sizeof(uint64_t));
+    net->uplink_free = calloc(n, sizeof(p2p_time));
+    net->downlink_free = calloc(n, sizeof(p2p_time));
+    if (!net->links || !net->uplink_bps || !net->downlink_bps ||
+        !net->uplink_free || !net->downlink_free) {
+        sim_net_fini(net);
+        return -1;
+    }
+    for (size_t i = 0; i < n * n; i++)
+        net->links[i] = (struct sim_link){s->net.latency_ns, s->net.jitter_ns,
+                                          s->net.loss_ppm};
+    for (size_t i = 0; i < n; i++)
+        net->uplink_bps[i] = net->downlink_bps[i] = s->net.bandwidth_bps;
+    for (size_t k = 0; k < s->net.links_count; k++) {
+        const struct sim_link_override *o = &s->net.links[k];
+        for (int dir = 0; dir < (o->both_directions ? 2 : 1); dir++) {
+            uint32_t from = dir ? o->to : o->from, to = dir ? o->from : o->to;
+            if (from >= nodes || to >= nodes)
+                continue;
+            struct sim_link *l = &net->links[(size_t)from * n + to];
+            if (o->has_latency)
+                l->latency_ns = o->latency_ns;
+            if (o->has_jitter)
+                l->jitter_ns = o->jitter_ns;
+            if (o->has_loss)
+                l->loss_ppm = o->loss_ppm;
+            /* A link's bandwidth caps the sender's uplink in this model. */
+            if (o->has_bandwidth && o->bandwidth_bps < net->uplink_bps[from])
+                net->uplink_bps[from] = o->bandwidth_bps;
+        }
+    }
+    p2p_rng_init(&net->rng, seed, 0x6e6574 /* "net" */);
+    return 0;
+}
+
+void sim_net_fini(struct sim_net *net)
+{
+    free(net->links);
+    free(net->uplink_bps);
+    free(net->downlink_bps);
+    free(net->uplink_free);
+    free(net->downlink_free);
+    memset(net, 0, sizeof(*net));
+}
+
+static p2p_time transfer_ns(uint64_t len, uint64_t bps)
+{
+    /* len * 8e9 fits in 64 bits for len up to ~2 GiB. */
+    return bps ? (p2p_time)((len * 8 * P2P_NS_PER_S + bps - 1) / bps) : 0;
+}
+
+static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
+                           uint64_t len)
+{
+    uint64_t ppm = l->loss_ppm + net->burst_loss_ppm;
+    if (ppm == 0)
+        return 0;
+    if (ppm > 999999)
+        ppm = 999999;
+    uint64_t packets = (len + SIM_NET_PACKET_BYTES - 1) / SIM_NET_PACKET_BYTES;
+    if (packets == 0)
+        packets = 1;
+    /* Chance that at least one packet of the message is lost. */
+    double p = 1.0 - pow(1.0 - (double)ppm / 1e6, (double)packets);
+    uint32_t msg_ppm = p >= 0.999999 ? 999999 : (uint32_t)(p * 1e6);
+    p2p_time rto = 4 * l->latency_ns;
+    if (rto < P2P_NS_PER_MS)
+        rto = P2P_NS_PER_MS;
+    p2p_time delay = 0;
+    for (int i = 0; i < 64 && p2p_rng_chance_ppm(&net->rng, msg_ppm); i++)
+        delay += rto;
+    return delay;
+}
+
+p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
+                      uint32_t to, uint64_t len)
+{
+    const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
+    p2p_time start = now > net->uplink_free[from] ? now : net->uplink_free[from];
+    p2p_time sent = start + transfer_ns(len, net->uplink_bps[from]);
+    net->uplink_free[from] = sent;
+    int64_t flight = (int64_t)l->latency_ns;
+    if (l->jitter_ns > 0)
+        flight += (int64_t)p2p_rng_below(&net->rng, 2 * l->jitter_ns + 1) -
+                  (int64_t)l->jitter_ns;
+    if (flight < 0)
+        flight = 0;
+    p2p_time first_byte = start + (p2p_time)flight + loss_delay(net, l, len);
+    p2p_time last_byte = sent + (p2p_time)flight;
+    if (first_byte > last_byte)
+        last_byte = first_byte + (sent - start);
+    p2p_time down_start = first_byte > net->downlink_free[to]
+                              ? first_byte : net->downlink_free[to];
+    p2p_time done = down_start + transfer_ns(len, net->downlink_bps[to]);
+    if (done < last_byte)
+        done = last_byte;
+    net->downlink_free[to] = done;
+    return done;
+}

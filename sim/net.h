@@ -1,0 +1,46 @@
+/* The message-level network model.
+ *
+ * A message from a to b: serialises on a's uplink (size / bandwidth, FIFO),
+ * crosses the link (latency + uniform jitter in [-jitter, +jitter], never
+ * below zero), then occupies b's downlink (size / bandwidth). Downlink time
+ * is reserved when the message is sent, in send order: an approximation
+ * that keeps one event per message. Loss is modelled as retransmission
+ * delay: with the chance that at least one of the message's packets is lost,
+ * the message is late by one retransmission timeout (two round trips), and
+ * again with the same chance. */
+#ifndef P2P_SIM_NET_H
+#define P2P_SIM_NET_H
+
+#include <stdint.h>
+
+#include "core/rng.h"
+#include "core/types.h"
+#include "sim/scenario.h"
+
+#define SIM_NET_PACKET_BYTES 1200u  /* QUIC-sized packets, for loss */
+
+struct sim_link {
+    uint64_t latency_ns, jitter_ns;
+    uint32_t loss_ppm;
+};
+
+struct sim_net {
+    uint32_t nodes;
+    struct sim_link *links;       /* nodes x nodes, [from * nodes + to] */
+    uint64_t *uplink_bps, *downlink_bps;
+    p2p_time *uplink_free, *downlink_free;
+    uint32_t burst_loss_ppm;      /* extra loss on every link (a loss fault) */
+    struct p2p_rng rng;           /* the network's own stream */
+};
+
+/* Builds the link matrix from the scenario; -1 on allocation failure. */
+int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
+                 uint32_t nodes, uint64_t seed);
+void sim_net_fini(struct sim_net *net);
+
+/* When a message of len bytes sent by `from` at `now` is fully received
+ * by `to`. Updates the uplink and downlink reservations. */
+p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
+                      uint32_t to, uint64_t len);
+
+#endif

@@ -1,0 +1,218 @@
+#include "sim/report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of a sorted array. */
+static uint64_t percentile(const uint64_t *v, size_t n, unsigned pct)
+{
+    if (n == 0)
+        return 0;
+    size_t rank = (n * pct + 99) / 100;
+    return v[rank ? rank - 1 : 0];
+}
+
+static bool delivered_to(const struct sim_artifact *a, uint32_t node)
+{
+    return (a->delivered[node / 8] >> (node % 8)) & 1u;
+}
+
+/* A pair (artifact, node) is owed a delivery unless the artifact was purged
+ * from every pool before `within` had passed (before the end of the run when
+ * within is 0) and had not reached the node: DESIGN.md 7 judges only
+ * artifacts still in some honest validated pool. */
+static bool owed(const struct sim_artifact *a, uint32_t node, p2p_time within)
+{
+    if (delivered_to(a, node))
+        return true;
+    if (within == 0)
+        return a->expired == P2P_TIME_NEVER;
+    return a->expired >= a->created + within;
+}
+
+static void judge_delivered(const struct sim_world *w, const struct sim_expect *e,
+                            struct sim_expect_result *res)
+{
+    uint64_t pairs = 0, missing = 0, late = 0;
+    for (size_t i = 0; i < w->artifacts_count; i++) {
+        const struct sim_artifact *a = &w->artifacts[i];
+        for (uint32_t n = 0; n < w->nodes_count; n++) {
+            if (n == a->creator)
+                continue;
+            if (!owed(a, n, e->within_ns))
+                continue;
+            pairs++;
+            missing += !delivered_to(a, n);
+        }
+    }
+    for (size_t i = 0; i < w->stats.latencies_count; i++)
+        late += w->stats.latencies_ns[i] > e->within_ns;
+    res->ok = missing == 0 && late == 0;
+    snprintf(res->name, sizeof(res->name), "delivered all within %.3gs",
+             (double)e->within_ns / 1e9);
+    snprintf(res->detail, sizeof(res->detail),
+             "%llu of %llu deliveries, %llu missing, %llu later than %.3gs",
+             (unsigned long long)(pairs - missing), (unsigned long long)pairs,
+             (unsigned long long)missing, (unsigned long long)late,
+             (double)e->within_ns / 1e9);
+}
+
+static void judge_memory(const struct sim_world *w, const struct sim_expect *e,
+                         struct sim_expect_result *res)
+{
+    res->ok = w->stats.peak_memory_bytes <= e->bytes;
+    snprintf(res->name, sizeof(res->name), "max_memory_per_node %.1f MiB",
+             (double)e->bytes / 1048576.0);
+    snprintf(res->detail, sizeof(res->detail),
+             "peak %.1f MiB of core memory, at node %u",
+             (double)w->stats.peak_memory_bytes / 1048576.0,
+             w->stats.peak_memory_node);
+}
+
+static void count_deliveries(const struct sim_world *w, struct sim_report *r)
+{
+    for (size_t i = 0; i < w->artifacts_count; i++) {
+        const struct sim_artifact *a = &w->artifacts[i];
+        r->deliveries += a->deliveries;
+        for (uint32_t n = 0; n < w->nodes_count; n++)
+            if (n != a->creator && owed(a, n, w->delivered_within_ns))
+                r->deliveries_expected++;
+    }
+}
+
+void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->wall_s = wall_s;
+    r->artifacts = w->artifacts_count;
+    count_deliveries(w, r);
+    uint64_t *lat = w->stats.latencies_ns;
+    size_t n = w->stats.latencies_count;
+    qsort(lat, n, sizeof(*lat), cmp_u64);
+    r->p50_ns = percentile(lat, n, 50);
+    r->p90_ns = percentile(lat, n, 90);
+    r->p99_ns = percentile(lat, n, 99);
+    r->max_ns = n ? lat[n - 1] : 0;
+    r->ok = w->stats.violation[0] == '\0';
+    if (!r->ok) {
+        struct sim_expect_result *res = &r->expects[r->expects_count++];
+        snprintf(res->name, sizeof(res->name), "invariants");
+        snprintf(res->detail, sizeof(res->detail), "%s", w->stats.violation);
+    }
+    for (size_t k = 0; k < w->sc->expects_count &&
+                       r->expects_count < SIM_REPORT_EXPECTS_MAX; k++) {
+        const struct sim_expect *e = &w->sc->expects[k];
+        struct sim_expect_result *res = &r->expects[r->expects_count++];
+        if (e->kind == SIM_EXPECT_DELIVERED)
+            judge_delivered(w, e, res);
+        else if (e->kind == SIM_EXPECT_MAX_MEMORY)
+            judge_memory(w, e, res);
+        r->ok = r->ok && res->ok;
+    }
+}
+
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputc(c, out);
+    }
+    fputc('"', out);
+}
+
+static double ms(uint64_t ns) { return (double)ns / 1e6; }
+
+static uint64_t advert_bytes(const struct sim_stats *st)
+{
+    return st->bytes_by_traffic[P2P_TRAFFIC_ADVERT] +
+           st->bytes_by_traffic[P2P_TRAFFIC_FETCH] +
+           st->bytes_by_traffic[P2P_TRAFFIC_ARTIFACT];
+}
+
+static void print_json(const struct sim_world *w, const struct sim_report *r,
+                       FILE *out)
+{
+    const struct sim_stats *st = &w->stats;
+    fprintf(out, "{\"scenario\": ");
+    json_string(out, w->sc->name ? w->sc->name : "");
+    fprintf(out,
+            ", \"seed\": %llu, \"ok\": %s, \"artifacts\": %llu, "
+            "\"deliveries_expected\": %llu, \"deliveries\": %llu, "
+            "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
+            "\"max\": %.3f}, \"bytes_sent\": %llu, \"bytes_ideal\": %llu, "
+            "\"bytes_push\": %llu, \"bytes_advert\": %llu, \"bytes_ack\": %llu, "
+            "\"messages\": %llu, \"peak_memory_bytes\": %zu, "
+            "\"events\": %llu, \"sim_s\": %.3f, \"wall_s\": %.3f, "
+            "\"expectations\": [",
+            (unsigned long long)w->seed, r->ok ? "true" : "false",
+            (unsigned long long)r->artifacts,
+            (unsigned long long)r->deliveries_expected,
+            (unsigned long long)r->deliveries, ms(r->p50_ns), ms(r->p90_ns),
+            ms(r->p99_ns), ms(r->max_ns), (unsigned long long)st->bytes_sent,
+            (unsigned long long)st->bytes_ideal,
+            (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_PUSH],
+            (unsigned long long)advert_bytes(st),
+            (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_ACK],
+            (unsigned long long)st->messages_sent, st->peak_memory_bytes,
+            (unsigned long long)st->events, (double)w->now / 1e9, r->wall_s);
+    for (size_t i = 0; i < r->expects_count; i++) {
+        fprintf(out, "%s{\"name\": ", i ? ", " : "");
+        json_string(out, r->expects[i].name);
+        fprintf(out, ", \"ok\": %s, \"detail\": ",
+                r->expects[i].ok ? "true" : "false");
+        json_string(out, r->expects[i].detail);
+        fputc('}', out);
+    }
+    fprintf(out, "]}\n");
+}
+
+static void print_text(const struct sim_world *w, const struct sim_report *r,
+                       FILE *out)
+{
+    const struct sim_stats *st = &w->stats;
+    double ideal = st->bytes_ideal ? (double)st->bytes_ideal : 1.0;
+    fprintf(out, "scenario %s, seed %llu: %s\n", w->sc->name ? w->sc->name : "",
+            (unsigned long long)w->seed, r->ok ? "OK" : "FAILED");
+    fprintf(out, "  artifacts %llu, deliveries %llu of %llu\n",
+            (unsigned long long)r->artifacts, (unsigned long long)r->deliveries,
+            (unsigned long long)r->deliveries_expected);
+    fprintf(out, "  latency ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f\n",
+            ms(r->p50_ns), ms(r->p90_ns), ms(r->p99_ns), ms(r->max_ns));
+    fprintf(out,
+            "  bytes sent %.1f MiB = %.2fx ideal (push %.1f MiB, advert+fetch "
+            "%.1f MiB, acks %.1f MiB)\n",
+            (double)st->bytes_sent / 1048576.0, (double)st->bytes_sent / ideal,
+            (double)st->bytes_by_traffic[P2P_TRAFFIC_PUSH] / 1048576.0,
+            (double)advert_bytes(st) / 1048576.0,
+            (double)st->bytes_by_traffic[P2P_TRAFFIC_ACK] / 1048576.0);
+    fprintf(out,
+            "  %llu events, %.1f s simulated in %.2f s wall (%.0fx real time), "
+            "peak core memory %.1f MiB (node %u)\n",
+            (unsigned long long)st->events, (double)w->now / 1e9, r->wall_s,
+            r->wall_s > 0 ? (double)w->now / 1e9 / r->wall_s : 0.0,
+            (double)st->peak_memory_bytes / 1048576.0, st->peak_memory_node);
+    for (size_t i = 0; i < r->expects_count; i++)
+        fprintf(out, "  %s %s: %s\n", r->expects[i].ok ? "ok  " : "FAIL",
+                r->expects[i].name, r->expects[i].detail);
+}
+
+void sim_report_print(const struct sim_world *w, const struct sim_report *r,
+                      bool json, FILE *out)
+{
+    if (json)
+        print_json(w, r, out);
+    else
+        print_text(w, r, out);
+}

@@ -1,0 +1,159 @@
+/* The workload: artifacts the nodes' clients make, from the scenario's
+ * workload items, with sizes, senders and gaps drawn from the workload's
+ * own PRNG stream. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "sim/world.h"
+
+int64_t sim_artifact_find(const struct sim_world *w,
+                          const struct p2p_artifact_id *id)
+{
+    struct p2p_key key;
+    memcpy(key.b, id->b, P2P_KEY_BYTES);
+    uint32_t idx;
+    return p2p_keymap_get(&w->artifact_by_id, &key, &idx) ? (int64_t)idx : -1;
+}
+
+/* Gap to the item's next artifact: fixed, or exponential with that mean. */
+static p2p_time next_gap(struct sim_world *w, const struct sim_workload_item *it)
+{
+    if (!it->poisson)
+        return it->interval_ns;
+    /* u in (0, 1]: 53 random bits. */
+    double u = ((double)(p2p_rng_u64(&w->workload_rng) >> 11) + 1.0) /
+               9007199254740992.0;
+    double gap = -log(u) * (double)it->interval_ns;
+    return gap < 1.0 ? 1 : (p2p_time)gap;
+}
+
+void sim_workload_start(struct sim_world *w)
+{
+    const struct sim_scenario *sc = w->sc;
+    w->round_robin_next = calloc(sc->workload_count ? sc->workload_count : 1,
+                                 sizeof(uint32_t));
+    for (size_t i = 0; i < sc->workload_count; i++) {
+        const struct sim_workload_item *it = &sc->workload[i];
+        p2p_time first = it->start_ns + next_gap(w, it);
+        if (first < it->stop_ns && first < sc->duration_ns)
+            (void)sim_eq_push(&w->queue, first, SIM_EV_WORKLOAD, 0, i, NULL);
+    }
+}
+
+static uint32_t pick_creator(struct sim_world *w, uint32_t item)
+{
+    const struct sim_workload_item *it = &w->sc->workload[item];
+    switch (it->from) {
+    case SIM_FROM_NODE:
+        return it->from_node;
+    case SIM_FROM_ANY:
+        return (uint32_t)p2p_rng_below(&w->workload_rng, w->nodes_count);
+    case SIM_FROM_ROUND_ROBIN:
+    default: {
+        uint32_t node = w->round_robin_next[item] % w->nodes_count;
+        w->round_robin_next[item] = node + 1;
+        return node;
+    }
+    }
+}
+
+/* Unique content: the artifact's sequence number and the seed up front, the
+ * rest from a PRNG stream of its own. */
+static uint8_t *make_body(struct sim_world *w, uint64_t size)
+{
+    uint8_t *body = malloc(size);
+    if (body == NULL)
+        return NULL;
+    struct p2p_rng r;
+    uint64_t seq = w->artifacts_count;
+    p2p_rng_init(&r, w->seed, 0x617274ULL + seq);
+    size_t i = 0;
+    for (; i + 4 <= size; i += 4) {
+        uint32_t x = p2p_rng_u32(&r);
+        memcpy(body + i, &x, 4);
+    }
+    for (; i < size; i++)
+        body[i] = (uint8_t)p2p_rng_u32(&r);
+    for (size_t k = 0; k < 8 && k < size; k++)
+        body[k] = (uint8_t)(seq >> (8 * k));
+    return body;
+}
+
+static int record(struct sim_world *w, const struct p2p_artifact_id *id,
+                  enum p2p_artifact_kind kind, uint64_t size, uint32_t creator)
+{
+    if (w->artifacts_count == w->artifacts_capacity) {
+        size_t cap = w->artifacts_capacity ? w->artifacts_capacity * 2 : 1024;
+        struct sim_artifact *a = realloc(w->artifacts, cap * sizeof(*a));
+        if (a == NULL)
+            return -1;
+        w->artifacts = a;
+        w->artifacts_capacity = cap;
+    }
+    struct sim_artifact *art = &w->artifacts[w->artifacts_count];
+    memset(art, 0, sizeof(*art));
+    art->delivered = calloc((w->nodes_count + 7) / 8, 1);
+    if (art->delivered == NULL)
+        return -1;
+    struct p2p_key key;
+    memcpy(key.b, id->b, P2P_KEY_BYTES);
+    if (p2p_keymap_put(&w->artifact_by_id, &key,
+                       (uint32_t)w->artifacts_count) != 0) {
+        free(art->delivered);
+        return -1;
+    }
+    art->id = *id;
+    art->kind = kind;
+    art->size = size;
+    art->creator = creator;
+    art->created = w->now;
+    art->expired = P2P_TIME_NEVER;
+    w->artifacts_count++;
+    w->stats.bytes_ideal += size * (w->nodes_count - 1);
+    return 0;
+}
+
+void sim_workload_fire(struct sim_world *w, uint32_t item)
+{
+    const struct sim_workload_item *it = &w->sc->workload[item];
+    uint32_t creator = pick_creator(w, item);
+    uint64_t size = it->size_bytes;
+    if (it->size_max_bytes > it->size_bytes)
+        size += p2p_rng_below(&w->workload_rng,
+                              it->size_max_bytes - it->size_bytes + 1);
+    uint8_t *body = make_body(w, size);
+    if (body == NULL) {
+        sim_violation(w, "out of memory making a %llu-byte artifact",
+                      (unsigned long long)size);
+        return;
+    }
+    struct p2p_artifact_id id;
+    p2p_id_of(body, size, &id);
+    if (record(w, &id, it->kind, size, creator) != 0) {
+        free(body);
+        sim_violation(w, "artifact table bound (%u) reached", SIM_ARTIFACTS_MAX);
+        return;
+    }
+    int rc = p2p_node_insert(w->nodes[creator].core, w->now, it->kind, body,
+                             size, NULL);
+    free(body);
+    char hex[17];
+    p2p_id_hex(&id, hex, 16);
+    if (w->trace.file != NULL || w->trace.record)
+        sim_trace_line(&w->trace, w->now, creator, "create",
+                       "id=%s %s bytes=%llu rc=%d", hex, p2p_kind_name(it->kind),
+                       (unsigned long long)size, rc);
+    if (rc != 0)
+        sim_violation(w, "node %u refused its own artifact %s: %s", creator,
+                      hex, p2p_strerror(rc));
+    sim_node_drain(w, creator);
+    p2p_time expire = w->now + w->artifact_ttl_ns;
+    if (expire <= w->end)
+        (void)sim_eq_push(&w->queue, expire, SIM_EV_EXPIRE, creator,
+                          w->artifacts_count - 1, NULL);
+    p2p_time next = w->now + next_gap(w, it);
+    if (next < it->stop_ns && next < w->sc->duration_ns)
+        (void)sim_eq_push(&w->queue, next, SIM_EV_WORKLOAD, 0, item, NULL);
+}

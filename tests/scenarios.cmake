@@ -1,0 +1,19 @@
+# Scenario tests: every scenarios/*.yaml runs in the simulator with the
+# invariant checker on and must meet its expectations.
+file(GLOB SCENARIO_FILES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/scenarios/*.yaml)
+foreach(file ${SCENARIO_FILES})
+  get_filename_component(name ${file} NAME_WE)
+  add_test(NAME scenario.${name}
+           COMMAND $<TARGET_FILE:p2p-sim> run ${file} --quiet --invariants)
+  set_tests_properties(scenario.${name} PROPERTIES TIMEOUT 900)
+endforeach()
+
+# Determinism: same seed twice gives identical traces, another seed differs,
+# and --check-determinism finds no divergence.
+add_test(NAME sim.determinism
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/determinism.sh $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_SOURCE_DIR}/scenarios/quickstart.yaml)
+# Bad input exits 2 and names the file and line.
+add_test(NAME sim.bad_scenario
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bad-input.sh $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data)

@@ -1,0 +1,344 @@
+/* The receiver and the downloader: slot views (newer commit replaces older,
+ * stale ignored, bounds), fetch from advertisers with verification, retry on
+ * another advertiser, backoff once all failed, the bouncer's three answers,
+ * and every cancellation path. */
+#include "harness.h"
+
+static uint8_t body[5000];
+static struct p2p_artifact_id body_id;
+
+static void setup(void)
+{
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (uint8_t)(i * 7);
+    p2p_id_of(body, sizeof(body), &body_id);
+}
+
+START_TEST(newer_commit_replaces_older_stale_is_ignored)
+{
+    struct harness h;
+    h_init(&h, 1);
+    struct p2p_artifact_id other = {{9}};
+    ck_assert_int_eq(h_advert(&h, 1, 0, 5, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    ck_assert_uint_eq(h_response_status(&h, 0), 200);
+    h_clear(&h);
+    /* Older commit for the same slot: acknowledged, ignored. */
+    ck_assert_int_eq(h_advert(&h, 1, 0, 4, &other, 10), 0);
+    ck_assert_uint_eq(h_response_status(&h, 0), 200);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_stale, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    /* Equal commit: stale too. */
+    ck_assert_int_eq(h_advert(&h, 1, 0, 5, &other, 10), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_stale, 2);
+    h_clear(&h);
+    /* Newer commit: the slot now names `other`; body_id has no advertiser
+     * left, so its fetch is cancelled (RESET) and `other` is fetched. */
+    ck_assert_int_eq(h_advert(&h, 1, 0, 6, &other, 10), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 1);
+    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+START_TEST(slot_id_past_limit_is_rejected)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.slots_per_peer_max = 8;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    ck_assert_int_eq(h_advert(&h, 1, 7, 1, &body_id, 10), 0);
+    ck_assert_uint_eq(h_response_status(&h, 0), 200);
+    h_clear(&h);
+    ck_assert_int_eq(h_advert(&h, 1, 8, 2, &body_id, 10), P2P_ERR_LIMIT);
+    ck_assert_uint_eq(h_response_status(&h, 0), 400);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_rejected, 1);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+START_TEST(fetched_artifact_is_verified_and_delivered)
+{
+    struct harness h;
+    h_init(&h, 2);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    const struct p2p_action *fetch = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_uint_eq(fetch->peer, 1);
+    struct p2p_action f = *fetch;
+    h_clear(&h);
+    ck_assert_int_eq(h_serve(&h, &f, body, sizeof(body)), 0);
+    const struct p2p_action *got = h_find(&h, P2P_ACT_ARTIFACT_RECEIVED, -1, 0);
+    ck_assert_ptr_nonnull(got);
+    ck_assert(p2p_id_eq(&got->id, &body_id));
+    ck_assert_uint_eq(got->peer, 1);
+    h_clear(&h);
+    /* Validation moves it to the validated pool and relays it to both
+     * peers (the one it came from included, as in the IC). */
+    ck_assert_int_eq(p2p_node_validate(h.node, h.now, &body_id, true), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 2);
+    h_clear(&h);
+    /* A second advert for an artifact held: no fetch. */
+    ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* Wrong bytes from one advertiser: counted, and the next advertiser is
+ * tried at once; when every advertiser failed, back off, then retry. */
+START_TEST(wrong_bytes_retry_elsewhere_then_backoff)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.fetch_backoff.jitter_pct = 0;
+    struct harness h;
+    h_init_cfg(&h, &c, 2);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    struct p2p_action f1 = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    uint8_t wrong[10] = {0};
+    ck_assert_int_eq(h_serve(&h, &f1, wrong, sizeof(wrong)), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->id_mismatches, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    struct p2p_action f2 = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_uint_ne(f2.peer, f1.peer);
+    h_clear(&h);
+    /* The other answers 204 (not held): all failed, back off 5 s. */
+    ck_assert_int_eq(h_respond(&h, f2.peer, f2.stream_id, 204, NULL), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, 5 * P2P_NS_PER_S - 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    struct p2p_action f3 = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_serve(&h, &f3, body, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->fetches_failed, 2);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* A fetch nobody answers hits its attempt deadline (5 s in round 0). */
+START_TEST(fetch_times_out_and_moves_on)
+{
+    struct harness h;
+    h_init(&h, 2);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, sizeof(body)), 0);
+    p2p_node_id first = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0)->peer;
+    h_clear(&h);
+    h_advance(&h, 5 * P2P_NS_PER_S - 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    const struct p2p_action *next = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_ptr_nonnull(next);
+    ck_assert_uint_ne(next->peer, first);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+static enum p2p_verdict verdict_now;
+static enum p2p_verdict test_bouncer(void *ctx, const struct p2p_artifact_id *id,
+                                     enum p2p_artifact_kind kind, uint64_t size)
+{
+    (void)ctx; (void)id; (void)kind; (void)size;
+    return verdict_now;
+}
+
+START_TEST(bouncer_wants_fetches)
+{
+    struct harness h;
+    h_init(&h, 1);
+    verdict_now = P2P_WANTS;
+    p2p_node_set_bouncer(h.node, h.now, test_bouncer, NULL);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* MaybeWantsLater parks the advert; it is fetched once the bouncer's
+ * refresh says Wants. */
+START_TEST(bouncer_maybe_later_is_reasked_on_refresh)
+{
+    struct harness h;
+    h_init(&h, 1);
+    verdict_now = P2P_MAYBE_WANTS_LATER;
+    p2p_node_set_bouncer(h.node, h.now, test_bouncer, NULL);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 0);
+    h_clear(&h);
+    h_advance(&h, h.cfg.bouncer_refresh_ns);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    verdict_now = P2P_WANTS;
+    h_advance(&h, h.cfg.bouncer_refresh_ns - 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+START_TEST(bouncer_unwanted_drops)
+{
+    struct harness h;
+    h_init(&h, 1);
+    verdict_now = P2P_UNWANTED;
+    p2p_node_set_bouncer(h.node, h.now, test_bouncer, NULL);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 1);
+    /* An unwanted push is not delivered either. */
+    uint8_t small[50] = {5};
+    ck_assert_int_eq(h_push(&h, 1, 1, 2, small, sizeof(small)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* Cancellation: the bouncer turns Unwanted while a fetch is in flight. */
+START_TEST(cancel_when_bouncer_turns_unwanted)
+{
+    struct harness h;
+    h_init(&h, 1);
+    verdict_now = P2P_WANTS;
+    p2p_node_set_bouncer(h.node, h.now, test_bouncer, NULL);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    struct p2p_action f = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    verdict_now = P2P_UNWANTED;
+    h_advance(&h, h.cfg.bouncer_refresh_ns);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    h_clear(&h);
+    /* The late response is ignored: nothing delivered. */
+    ck_assert_int_eq(h_serve(&h, &f, body, sizeof(body)), P2P_ERR_NOT_FOUND);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    h_fini(&h);
+}
+END_TEST
+
+/* Cancellation: the artifact arrives by another route (a push). */
+START_TEST(cancel_when_artifact_arrives_elsewhere)
+{
+    struct harness h;
+    h_init(&h, 2);
+    uint8_t small[600];
+    memset(small, 3, sizeof(small));
+    struct p2p_artifact_id small_id;
+    p2p_id_of(small, sizeof(small), &small_id);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &small_id, sizeof(small)), 0);
+    struct p2p_action f = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_push(&h, 2, 0, 1, small, sizeof(small)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    h_clear(&h);
+    /* The fetch's answer arrives anyway: no second delivery. */
+    (void)h_serve(&h, &f, small, sizeof(small));
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    /* Neither does a second push of the same bytes. */
+    ck_assert_int_eq(h_push(&h, 2, 1, 2, small, sizeof(small)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* Cancellation: the only advertiser disconnects. */
+START_TEST(cancel_when_advertiser_leaves)
+{
+    struct harness h;
+    h_init(&h, 1);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 1);
+    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    h_clear(&h);
+    h_advance(&h, 300 * P2P_NS_PER_S);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_fini(&h);
+}
+END_TEST
+
+START_TEST(downloads_bound)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.downloads_max = 2;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    struct p2p_artifact_id ids[3] = {{{1}}, {{2}}, {{3}}};
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(h_advert(&h, 1, (uint64_t)i, 1, &ids[i], 5000), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 2);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_refused, 1);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+START_TEST(fetch_is_served_from_validated_pool)
+{
+    struct harness h;
+    h_init(&h, 1);
+    struct p2p_artifact_id id;
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body, sizeof(body), &id), 0);
+    h_clear(&h);
+    P2p__V1__FetchRequest req = P2P__V1__FETCH_REQUEST__INIT;
+    req.id.data = id.b;
+    req.id.len = P2P_ID_BYTES;
+    ck_assert_int_eq(h_request(&h, 1, P2P_ROUTE_ARTIFACT_RPC, &req.base), 0);
+    ck_assert_uint_eq(h_response_status(&h, 0), 200);
+    ck_assert_uint_gt(h_find(&h, P2P_ACT_STREAM_RESPOND, -1, 0)->len, sizeof(body));
+    h_clear(&h);
+    struct p2p_artifact_id unknown = {{0xee}};
+    req.id.data = unknown.b;
+    ck_assert_int_eq(h_request(&h, 1, P2P_ROUTE_ARTIFACT_RPC, &req.base), 0);
+    ck_assert_uint_eq(h_response_status(&h, 0), 204);
+    h_clear(&h);
+    req.id.len = 5; /* malformed id */
+    ck_assert_int_eq(h_request(&h, 1, P2P_ROUTE_ARTIFACT_RPC, &req.base), P2P_ERR_DECODE);
+    ck_assert_uint_eq(h_response_status(&h, 0), 400);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+int main(void)
+{
+    setup();
+    Suite *s = suite_create("gossip_receiver");
+    TCase *tc = tcase_create("receiver");
+    tcase_add_test(tc, newer_commit_replaces_older_stale_is_ignored);
+    tcase_add_test(tc, slot_id_past_limit_is_rejected);
+    tcase_add_test(tc, fetched_artifact_is_verified_and_delivered);
+    tcase_add_test(tc, wrong_bytes_retry_elsewhere_then_backoff);
+    tcase_add_test(tc, fetch_times_out_and_moves_on);
+    tcase_add_test(tc, bouncer_wants_fetches);
+    tcase_add_test(tc, bouncer_maybe_later_is_reasked_on_refresh);
+    tcase_add_test(tc, bouncer_unwanted_drops);
+    tcase_add_test(tc, cancel_when_bouncer_turns_unwanted);
+    tcase_add_test(tc, cancel_when_artifact_arrives_elsewhere);
+    tcase_add_test(tc, cancel_when_advertiser_leaves);
+    tcase_add_test(tc, downloads_bound);
+    tcase_add_test(tc, fetch_is_served_from_validated_pool);
+    suite_add_tcase(s, tc);
+    return h_run_suite(s);
+}
