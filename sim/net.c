@@ -63,6 +63,10 @@ static p2p_time transfer_ns(uint64_t len, uint64_t bps)
     return bps ? (p2p_time)((len * 8 * P2P_NS_PER_S + bps - 1) / bps) : 0;
 }
 
+/* Recovery time of a message whose packets are each lost with rate ppm.
+ * Lost packets are resent in rounds, each costing one retransmission
+ * timeout (two round trips); round k is needed when some packet was lost k
+ * times, which for P packets happens with chance 1 - (1 - p^k)^P. */
 static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
                            uint64_t len)
 {
@@ -74,15 +78,18 @@ static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
     uint64_t packets = (len + SIM_NET_PACKET_BYTES - 1) / SIM_NET_PACKET_BYTES;
     if (packets == 0)
         packets = 1;
-    /* Chance that at least one packet of the message is lost. */
-    double p = 1.0 - pow(1.0 - (double)ppm / 1e6, (double)packets);
-    uint32_t msg_ppm = p >= 0.999999 ? 999999 : (uint32_t)(p * 1e6);
     p2p_time rto = 4 * l->latency_ns;
     if (rto < P2P_NS_PER_MS)
         rto = P2P_NS_PER_MS;
+    double p = (double)ppm / 1e6, pk = p;
     p2p_time delay = 0;
-    for (int i = 0; i < 64 && p2p_rng_chance_ppm(&net->rng, msg_ppm); i++)
+    for (int round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++, pk *= p) {
+        double chance = 1.0 - pow(1.0 - pk, (double)packets);
+        uint32_t chance_ppm = chance >= 0.999999 ? 999999 : (uint32_t)(chance * 1e6);
+        if (!p2p_rng_chance_ppm(&net->rng, chance_ppm))
+            break;
         delay += rto;
+    }
     return delay;
 }
 
@@ -99,15 +106,15 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
                   (int64_t)l->jitter_ns;
     if (flight < 0)
         flight = 0;
-    p2p_time first_byte = start + (p2p_time)flight + loss_delay(net, l, len);
+    p2p_time first_byte = start + (p2p_time)flight;
     p2p_time last_byte = sent + (p2p_time)flight;
-    if (first_byte > last_byte)
-        last_byte = first_byte + (sent - start);
     p2p_time down_start = first_byte > net->downlink_free[to]
                               ? first_byte : net->downlink_free[to];
     p2p_time done = down_start + transfer_ns(len, net->downlink_bps[to]);
     if (done < last_byte)
         done = last_byte;
     net->downlink_free[to] = done;
-    return done;
+    /* Recovery from loss delays this message, not the links: QUIC keeps
+     * sending other streams' data while it resends lost packets. */
+    return done + loss_delay(net, l, len);
 }

@@ -6,8 +6,9 @@
  * is reserved when the message is sent, in send order: an approximation
  * that keeps one event per message. Loss is modelled as retransmission
  * delay: with the chance that at least one of the message's packets is lost,
- * the message is late by one retransmission timeout (two round trips), and
- * again with the same chance. */
+ * the message is late by one retransmission timeout (two round trips); a
+ * further round is needed when some packet was lost twice, and so on. The
+ * recovery delays that message only, not the links' reservations. */
 #ifndef P2P_SIM_NET_H
 #define P2P_SIM_NET_H
 
@@ -18,6 +19,7 @@
 #include "sim/scenario.h"
 
 #define SIM_NET_PACKET_BYTES 1200u  /* QUIC-sized packets, for loss */
+#define SIM_NET_LOSS_ROUNDS_MAX 16   /* retransmission rounds modelled */
 
 struct sim_link {
     uint64_t latency_ns, jitter_ns;

@@ -13,7 +13,7 @@
 struct sim_expect_result {
     char name[96];
     bool ok;
-    char detail[256];
+    char detail[640];
 };
 
 struct sim_report {

@@ -1,0 +1,463 @@
+/* Envelopes, routes and the stream reader. The reader decodes by hand so
+ * that the body is borrowed from the reassembly buffer instead of copied (a
+ * body can be 128 MiB), and so that every length is checked against what
+ * actually arrived. Encoding uses protobuf-c. */
+#include "core/framing.h"
+
+#include <string.h>
+
+#include "p2p.pb-c.h"
+
+#include "core/assert.h"
+#include "core/err.h"
+
+/* Protobuf wire types (the low three bits of a tag). */
+enum wire_type { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+enum { FIELD_PATH = 1, FIELD_STATUS = 1, FIELD_BODY = 2 };
+
+/* The first tag of every request: field 1, length-delimited. */
+#define TAG_PATH ((FIELD_PATH << 3) | WT_LEN)
+
+/* Varints longer than this are malformed: 10 bytes carry 64 bits; tags and
+ * lengths are 32-bit, 5 bytes (protobuf-c reads no more). */
+#define VARINT64_BYTES_MAX 10
+#define VARINT32_BYTES_MAX 5
+
+/* The smallest buffer the reader allocates; it doubles from there. */
+#define READER_BUF_BYTES_MIN 128
+
+/* A scan result meaning "the bytes end inside this item"; never returned
+ * by a public function. */
+#define MORE 1
+
+static const char *const route_paths[P2P_ROUTES_COUNT] = {
+    [P2P_ROUTE_ARTIFACT_UPDATE] = "/artifact/update",
+    [P2P_ROUTE_ARTIFACT_RPC] = "/artifact/rpc",
+};
+
+const char *p2p_route_path(enum p2p_route r)
+{
+    return (unsigned)r < P2P_ROUTES_COUNT ? route_paths[r] : NULL;
+}
+
+int p2p_route_lookup(const uint8_t *path, size_t len, enum p2p_route *out)
+{
+    for (unsigned r = 0; r < P2P_ROUTES_COUNT; r++) {
+        const char *p = route_paths[r];
+        if (strlen(p) == len && len != 0 && memcmp(p, path, len) == 0) {
+            *out = (enum p2p_route)r;
+            return 0;
+        }
+    }
+    return P2P_ERR_NO_ROUTE;
+}
+
+void p2p_route_limits_default(struct p2p_route_limits *l)
+{
+    memset(l, 0, sizeof(*l));
+    l->request_bytes_max[P2P_ROUTE_ARTIFACT_UPDATE] = P2P_FRAME_MESSAGE_BYTES_MAX;
+    l->response_bytes_max[P2P_ROUTE_ARTIFACT_UPDATE] = P2P_FRAME_ACK_BYTES_MAX;
+    l->request_bytes_max[P2P_ROUTE_ARTIFACT_RPC] =
+        P2P_FRAME_FETCH_REQUEST_BYTES_MAX;
+    l->response_bytes_max[P2P_ROUTE_ARTIFACT_RPC] = P2P_FRAME_MESSAGE_BYTES_MAX;
+}
+
+/* ---- encoding ---- */
+
+static int pack(struct p2p_mem *mem, enum p2p_mem_module module,
+                const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n > P2P_FRAME_MESSAGE_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    /* An all-default response packs to nothing; keep a freeable block. */
+    uint8_t *buf = p2p_mem_alloc(mem, module, n != 0 ? n : 1);
+    if (buf == NULL)
+        return P2P_ERR_NOMEM;
+    size_t packed = protobuf_c_message_pack(msg, buf);
+    P2P_ASSERT(packed == n);
+    *out = buf;
+    *out_len = n;
+    return 0;
+}
+
+/* Rejects bodies that cannot fit before protobuf-c sizes them, so that no
+ * size arithmetic can wrap. */
+static int check_body(const uint8_t *body, size_t body_len)
+{
+    if (body == NULL && body_len != 0)
+        return P2P_ERR_INVALID_ARG;
+    return body_len > P2P_FRAME_MESSAGE_BYTES_MAX ? P2P_ERR_OVERSIZE : 0;
+}
+
+int p2p_frame_encode_request(struct p2p_mem *mem, enum p2p_mem_module module,
+                             enum p2p_route route, const uint8_t *body,
+                             size_t body_len, uint8_t **out, size_t *out_len)
+{
+    const char *path = p2p_route_path(route);
+    if (path == NULL)
+        return P2P_ERR_INVALID_ARG;
+    int rc = check_body(body, body_len);
+    if (rc != 0)
+        return rc;
+    P2p__V1__Request req = P2P__V1__REQUEST__INIT;
+    req.path = (char *)path;          /* only read by pack */
+    req.body.data = (uint8_t *)body;  /* only read by pack */
+    req.body.len = body_len;
+    return pack(mem, module, &req.base, out, out_len);
+}
+
+int p2p_frame_encode_response(struct p2p_mem *mem, enum p2p_mem_module module,
+                              uint32_t status, const uint8_t *body,
+                              size_t body_len, uint8_t **out, size_t *out_len)
+{
+    int rc = check_body(body, body_len);
+    if (rc != 0)
+        return rc;
+    P2p__V1__Response resp = P2P__V1__RESPONSE__INIT;
+    resp.status = status;
+    resp.body.data = (uint8_t *)body; /* only read by pack */
+    resp.body.len = body_len;
+    return pack(mem, module, &resp.base, out, out_len);
+}
+
+/* ---- wire scanning ---- */
+
+/* Reads a varint of at most bytes_max bytes from p[0..avail). Returns 0
+ * with *v and *used set, MORE if the bytes end inside it, or
+ * P2P_ERR_DECODE if it is too long or overflows its width. */
+static int scan_varint(const uint8_t *p, size_t avail, unsigned bytes_max,
+                       uint64_t *v, size_t *used)
+{
+    uint64_t x = 0;
+    for (unsigned i = 0; i < bytes_max; i++) {
+        if (i == avail)
+            return MORE;
+        if (i == VARINT64_BYTES_MAX - 1 && p[i] > 1)
+            return P2P_ERR_DECODE; /* bits past 64 */
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if ((p[i] & 0x80) == 0) {
+            if (bytes_max == VARINT32_BYTES_MAX && x > UINT32_MAX)
+                return P2P_ERR_DECODE;
+            *v = x;
+            *used = i + 1;
+            return 0;
+        }
+    }
+    return P2P_ERR_DECODE;
+}
+
+/* One field as it sits in a buffer. */
+struct field {
+    uint32_t number;
+    unsigned wire;
+    uint64_t value;   /* WT_VARINT */
+    size_t data_off;  /* WT_LEN: where the bytes start */
+    size_t data_len;  /* WT_LEN */
+};
+
+/* Reads the tag of the field at buf[*pos..len). */
+static int scan_tag(const uint8_t *buf, size_t len, size_t *pos,
+                    struct field *f)
+{
+    uint64_t tag;
+    size_t used;
+    int rc = scan_varint(buf + *pos, len - *pos, VARINT32_BYTES_MAX, &tag,
+                         &used);
+    if (rc != 0)
+        return rc;
+    f->number = (uint32_t)(tag >> 3);
+    f->wire = (unsigned)(tag & 7);
+    if (f->number == 0)
+        return P2P_ERR_DECODE;
+    *pos += used;
+    return 0;
+}
+
+/* Reads the value of a field whose tag ends at *pos; moves *pos past it. */
+static int scan_value(const uint8_t *buf, size_t len, size_t *pos,
+                      struct field *f)
+{
+    size_t avail = len - *pos, used = 0;
+    uint64_t n = 0;
+    int rc;
+    switch (f->wire) {
+    case WT_VARINT:
+        rc = scan_varint(buf + *pos, avail, VARINT64_BYTES_MAX, &f->value,
+                         &used);
+        break;
+    case WT_I64:
+    case WT_I32:
+        used = f->wire == WT_I64 ? 8 : 4;
+        rc = avail < used ? MORE : 0;
+        break;
+    case WT_LEN:
+        rc = scan_varint(buf + *pos, avail, VARINT32_BYTES_MAX, &n, &used);
+        if (rc == 0 && n > avail - used)
+            rc = MORE;
+        f->data_off = *pos + used;
+        f->data_len = (size_t)n;
+        used += (size_t)n;
+        break;
+    default:
+        return P2P_ERR_DECODE; /* groups (3, 4) and 6, 7 */
+    }
+    if (rc == 0)
+        *pos += used;
+    return rc;
+}
+
+static int scan_field(const uint8_t *buf, size_t len, size_t *pos,
+                      struct field *f)
+{
+    int rc = scan_tag(buf, len, pos, f);
+    if (rc != 0)
+        return rc;
+    return scan_value(buf, len, pos, f);
+}
+
+/* ---- the reader ---- */
+
+static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+static size_t capped(size_t limit)
+{
+    return min_size(limit, P2P_FRAME_MESSAGE_BYTES_MAX);
+}
+
+static void invariants(const struct p2p_frame_reader *r)
+{
+    P2P_DASSERT(r->len <= r->cap);
+    P2P_DASSERT((r->buf == NULL) == (r->cap == 0));
+    P2P_DASSERT(r->err != 0 || r->len <= r->limit);
+    P2P_DASSERT(r->cap <= r->limit || r->cap <= P2P_FRAME_PREFIX_BYTES_MAX);
+    P2P_DASSERT(r->route_known || r->mode == P2P_FRAME_REQUEST);
+    (void)r;
+}
+
+void p2p_frame_reader_init(struct p2p_frame_reader *r, struct p2p_mem *mem,
+                           enum p2p_frame_mode mode,
+                           const struct p2p_route_limits *limits,
+                           enum p2p_route response_route)
+{
+    P2P_ASSERT(r != NULL && mem != NULL && limits != NULL);
+    memset(r, 0, sizeof(*r));
+    r->mem = mem;
+    r->limits = limits;
+    r->mode = mode;
+    if (mode == P2P_FRAME_REQUEST) {
+        r->limit = P2P_FRAME_PREFIX_BYTES_MAX;
+    } else if (mode == P2P_FRAME_RESPONSE &&
+               (unsigned)response_route < P2P_ROUTES_COUNT) {
+        r->route = response_route;
+        r->route_known = true;
+        r->limit = capped(limits->response_bytes_max[response_route]);
+    } else {
+        r->err = P2P_ERR_INVALID_ARG;
+    }
+    invariants(r);
+}
+
+/* Grows buf geometrically to hold need bytes, never past cap_max. */
+static int reserve(struct p2p_frame_reader *r, size_t need, size_t cap_max)
+{
+    P2P_ASSERT(need <= cap_max);
+    if (need <= r->cap)
+        return 0;
+    size_t cap = r->cap != 0 ? r->cap : READER_BUF_BYTES_MIN;
+    while (cap < need)
+        cap = cap > cap_max / 2 ? cap_max : cap * 2;
+    cap = min_size(cap, cap_max);
+    uint8_t *buf = p2p_mem_realloc(r->mem, P2P_MEM_STREAMS, r->buf, cap);
+    if (buf == NULL)
+        return P2P_ERR_NOMEM;
+    r->buf = buf;
+    r->cap = cap;
+    return 0;
+}
+
+/* Appends len bytes, or refuses them whole when the total would pass the
+ * limit (nothing is buffered then). */
+static int append(struct p2p_frame_reader *r, const uint8_t *data, size_t len)
+{
+    if (len > r->limit - r->len)
+        return P2P_ERR_OVERSIZE;
+    if (len == 0)
+        return 0;
+    int rc = reserve(r, r->len + len, r->limit);
+    if (rc != 0)
+        return rc;
+    memcpy(r->buf + r->len, data, len);
+    r->len += len;
+    return 0;
+}
+
+/* Parses the path from the buffered prefix. Returns 0 once the route is
+ * known (and switches the limit to it), MORE while the path is incomplete,
+ * or an error. */
+static int learn_route(struct p2p_frame_reader *r)
+{
+    size_t pos = 0;
+    struct field f;
+    int rc = scan_tag(r->buf, r->len, &pos, &f);
+    if (rc == 0 && (f.number != FIELD_PATH || f.wire != WT_LEN))
+        rc = P2P_ERR_DECODE; /* the path must come first */
+    uint64_t n = 0;
+    size_t used;
+    if (rc == 0)
+        rc = scan_varint(r->buf + pos, r->len - pos, VARINT32_BYTES_MAX, &n,
+                         &used);
+    if (rc != 0)
+        return rc;
+    if (n > P2P_FRAME_PATH_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    pos += used;
+    if (r->len - pos < n)
+        return MORE;
+    rc = p2p_route_lookup(r->buf + pos, (size_t)n, &r->route);
+    if (rc != 0)
+        return rc;
+    r->route_known = true;
+    r->limit = capped(r->limits->request_bytes_max[r->route]);
+    return r->len > r->limit ? P2P_ERR_OVERSIZE : 0;
+}
+
+/* Request mode before the route is known: takes only as many bytes as the
+ * prefix may hold, then tries to read the path. *taken says how many. */
+static int feed_prefix(struct p2p_frame_reader *r, const uint8_t *data,
+                       size_t len, size_t *taken)
+{
+    *taken = min_size(len, P2P_FRAME_PREFIX_BYTES_MAX - r->len);
+    int rc = append(r, data, *taken);
+    if (rc != 0 || r->len == 0)
+        return rc;
+    rc = learn_route(r);
+    if (rc == MORE) {
+        /* The prefix cap covers the longest valid tag, length and path. */
+        P2P_ASSERT(*taken == len);
+        return 0;
+    }
+    return rc;
+}
+
+static int fail(struct p2p_frame_reader *r, int err)
+{
+    r->err = err;
+    invariants(r);
+    return err;
+}
+
+int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
+                          size_t len)
+{
+    if (r->err != 0)
+        return r->err;
+    if (r->finished)
+        return P2P_ERR_STATE;
+    if (data == NULL && len != 0)
+        return fail(r, P2P_ERR_INVALID_ARG);
+    if (!r->route_known) {
+        size_t taken;
+        int rc = feed_prefix(r, data, len, &taken);
+        if (rc != 0)
+            return fail(r, rc);
+        data += taken;
+        len -= taken;
+    }
+    int rc = append(r, data, len);
+    if (rc != 0)
+        return fail(r, rc);
+    invariants(r);
+    return 0;
+}
+
+/* Decodes a request whose route is known; the path is the first field. */
+static int decode_request(const struct p2p_frame_reader *r,
+                          struct p2p_frame *out)
+{
+    size_t pos = 0;
+    struct field f;
+    int rc = scan_field(r->buf, r->len, &pos, &f);
+    P2P_ASSERT(rc == 0 && f.number == FIELD_PATH); /* learn_route saw it */
+    out->route = r->route;
+    out->status = 0;
+    out->body = r->buf + pos; /* any in-bounds pointer for an empty body */
+    out->body_len = 0;
+    while (pos < r->len) {
+        rc = scan_field(r->buf, r->len, &pos, &f);
+        if (rc != 0)
+            return rc;
+        if (f.number == FIELD_PATH)
+            return P2P_ERR_DECODE; /* a second path could change the route */
+        if (f.number != FIELD_BODY)
+            continue; /* unknown field: skip, as protobuf does */
+        if (f.wire != WT_LEN)
+            return P2P_ERR_DECODE;
+        out->body = r->buf + f.data_off;
+        out->body_len = f.data_len;
+    }
+    return 0;
+}
+
+static int decode_response(const struct p2p_frame_reader *r,
+                           struct p2p_frame *out)
+{
+    out->route = r->route;
+    out->status = 0;
+    out->body = r->buf;
+    out->body_len = 0;
+    size_t pos = 0;
+    while (pos < r->len) {
+        struct field f;
+        int rc = scan_field(r->buf, r->len, &pos, &f);
+        if (rc != 0)
+            return rc;
+        if (f.number == FIELD_STATUS) {
+            if (f.wire != WT_VARINT)
+                return P2P_ERR_DECODE;
+            out->status = (uint32_t)f.value; /* protobuf uint32: low bits */
+        } else if (f.number == FIELD_BODY) {
+            if (f.wire != WT_LEN)
+                return P2P_ERR_DECODE;
+            out->body = r->buf + f.data_off;
+            out->body_len = f.data_len;
+        }
+    }
+    return 0;
+}
+
+int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out)
+{
+    if (r->err != 0)
+        return r->err;
+    /* Nothing arrived, or a request ended before its path was complete. */
+    if (r->len == 0 || !r->route_known)
+        return fail(r, P2P_ERR_TRUNCATED);
+    struct p2p_frame f;
+    int rc = r->mode == P2P_FRAME_REQUEST ? decode_request(r, &f)
+                                          : decode_response(r, &f);
+    if (rc == MORE)
+        rc = P2P_ERR_TRUNCATED;
+    if (rc != 0)
+        return fail(r, rc);
+    P2P_DASSERT(f.body >= r->buf && f.body_len <= r->len);
+    r->finished = true;
+    *out = f;
+    invariants(r);
+    return 0;
+}
+
+void p2p_frame_reader_fini(struct p2p_frame_reader *r)
+{
+    if (r->buf != NULL)
+        p2p_mem_free(r->mem, P2P_MEM_STREAMS, r->buf);
+    r->buf = NULL;
+    r->len = 0;
+    r->cap = 0;
+}
+
+size_t p2p_frame_reader_buffered(const struct p2p_frame_reader *r)
+{
+    return r->cap;
+}

@@ -1,0 +1,1584 @@
+/* Scenario loader: libyaml document API -> struct sim_scenario.
+ *
+ * The document is walked once, following the schema; every node is taken
+ * through take(), which refuses a node seen before (an alias), so the work
+ * and memory spent are bounded by the size of the file. Node ids are checked
+ * against subnet.nodes plus the ids any join fault names (a pre-pass collects
+ * those), because later faults and expectations may refer to joined nodes. */
+#include "sim/scenario.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "core/assert.h"
+#include "core/err.h"
+#include "sim/units.h"
+
+#define VALUE_BYTES_MAX 64 /* longest scalar accepted for a number or unit */
+#define MAP_KEYS_MAX 16    /* most keys any mapping of the schema has */
+#define WHAT_BYTES 96      /* "faults[65535].partition" and the like */
+
+struct loader {
+    yaml_document_t *doc;            /* borrowed */
+    struct sim_scenario *sc;         /* borrowed; being filled */
+    struct sim_scenario_error *err;  /* borrowed */
+    uint8_t *visited;                /* owned; one per document node */
+    size_t doc_nodes_count;
+    uint32_t id_cap;   /* nodes + SIM_SCENARIO_JOIN_IDS_MAX */
+    uint8_t *id_seen;  /* owned; id_cap flags, all 0 between id lists */
+    uint8_t *joinable; /* owned; id_cap flags: ids >= nodes named by a join */
+};
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int mark_line(size_t zero_based)
+{
+    return zero_based >= (size_t)INT32_MAX ? INT32_MAX : (int)zero_based + 1;
+}
+
+#ifdef __GNUC__
+__attribute__((format(printf, 4, 5)))
+#endif
+static int fail(struct loader *ld, const yaml_node_t *node, int code,
+                const char *fmt, ...)
+{
+    va_list ap;
+    ld->err->line = node ? mark_line(node->start_mark.line) : 0;
+    ld->err->column = node ? mark_line(node->start_mark.column) : 0;
+    va_start(ap, fmt);
+    vsnprintf(ld->err->message, sizeof ld->err->message, fmt, ap);
+    va_end(ap);
+    P2P_ASSERT(code < 0);
+    return code;
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_SCALAR_NODE:
+        return n->data.scalar.length == 0 ? "nothing" : "a plain value";
+    default:
+        return "an empty node";
+    }
+}
+
+static bool is_null(const yaml_node_t *n)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++) {
+        if (n->data.scalar.length == strlen(nulls[i]) &&
+            memcmp(n->data.scalar.value, nulls[i], n->data.scalar.length) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool scalar_is(const yaml_node_t *n, const char *word)
+{
+    return n->type == YAML_SCALAR_NODE &&
+           n->data.scalar.length == strlen(word) &&
+           memcmp(n->data.scalar.value, word, n->data.scalar.length) == 0;
+}
+
+/* ---- node access ----------------------------------------------------- */
+
+/* Returns the node at index and marks it; NULL (with *rc set) when the node
+ * was taken before, i.e. reached again through an alias. `from` is the node
+ * that refers to it, for the error's line. */
+static yaml_node_t *take(struct loader *ld, int index, const yaml_node_t *from,
+                         int *rc)
+{
+    yaml_node_t *n = yaml_document_get_node(ld->doc, index);
+    P2P_ASSERT(n != NULL);
+    size_t i = (size_t)(n - ld->doc->nodes.start);
+    P2P_ASSERT(i < ld->doc_nodes_count);
+    if (ld->visited[i]) {
+        *rc = fail(ld, from, P2P_ERR_DECODE,
+                   "aliases are not supported (this reuses the node at line %d)",
+                   mark_line(n->start_mark.line));
+        return NULL;
+    }
+    ld->visited[i] = 1;
+    return n;
+}
+
+static const char *join_what(char *buf, size_t len, const char *a,
+                             const char *b)
+{
+    if (a[0] == '\0')
+        snprintf(buf, len, "%s", b);
+    else
+        snprintf(buf, len, "%s.%s", a, b);
+    return buf;
+}
+
+/* Checks that map is a mapping whose keys are all in keys[] and unique, and
+ * sets vals[i] to the value of keys[i] (NULL when absent). `where` names the
+ * mapping in messages ("network", "faults[2]"). */
+static int map_fields(struct loader *ld, const yaml_node_t *map,
+                      const char *where, const char *const *keys,
+                      size_t keys_count, yaml_node_t **vals)
+{
+    yaml_node_t *key_nodes[MAP_KEYS_MAX] = {0};
+    int rc = 0;
+    P2P_ASSERT(keys_count <= MAP_KEYS_MAX);
+    for (size_t i = 0; i < keys_count; i++)
+        vals[i] = NULL;
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(ld, map, P2P_ERR_DECODE, "%s: expected a mapping, got %s",
+                    where, type_name(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = take(ld, p->key, map, &rc);
+        if (k == NULL)
+            return rc;
+        yaml_node_t *v = take(ld, p->value, k, &rc);
+        if (v == NULL)
+            return rc;
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(ld, k, P2P_ERR_DECODE,
+                        "%s: a key must be a plain word, got %s", where,
+                        type_name(k));
+        size_t i = 0;
+        while (i < keys_count && !scalar_is(k, keys[i]))
+            i++;
+        if (i == keys_count) {
+            char expected[256] = "";
+            size_t used = 0;
+            for (size_t j = 0; j < keys_count && used < sizeof expected; j++)
+                used += (size_t)snprintf(expected + used, sizeof expected - used,
+                                         "%s%s", j ? ", " : "", keys[j]);
+            return fail(ld, k, P2P_ERR_DECODE,
+                        "unknown key '%.*s' in %s (expected %s)",
+                        (int)(k->data.scalar.length > 40 ? 40 : k->data.scalar.length),
+                        (const char *)k->data.scalar.value, where, expected);
+        }
+        if (key_nodes[i] != NULL)
+            return fail(ld, k, P2P_ERR_DECODE,
+                        "duplicate key '%s' in %s (first at line %d)", keys[i],
+                        where, mark_line(key_nodes[i]->start_mark.line));
+        key_nodes[i] = k;
+        vals[i] = v;
+    }
+    return 0;
+}
+
+/* Checks that n is a list of at most max entries; a null value counts as an
+ * empty list when null_is_empty. */
+static int seq_check(struct loader *ld, const yaml_node_t *n, const char *what,
+                     size_t max, bool null_is_empty, size_t *count)
+{
+    if (null_is_empty && is_null(n)) {
+        *count = 0;
+        return 0;
+    }
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: expected a list, got %s", what,
+                    type_name(n));
+    size_t c = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (c > max)
+        return fail(ld, n, P2P_ERR_LIMIT,
+                    "%s: %zu entries, more than the limit of %zu", what, c, max);
+    *count = c;
+    return 0;
+}
+
+/* ---- scalars --------------------------------------------------------- */
+
+/* Copies scalar n to buf as a C string; `noun` describes what was expected. */
+static int scalar_text(struct loader *ld, const yaml_node_t *n,
+                       const char *what, const char *noun, char *buf,
+                       size_t len)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: expected %s, got %s", what,
+                    noun, type_name(n));
+    size_t l = n->data.scalar.length;
+    if (l >= len)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: value is too long (at most %zu characters)", what,
+                    len - 1);
+    if (memchr(n->data.scalar.value, '\0', l) != NULL)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: value contains a NUL character",
+                    what);
+    memcpy(buf, n->data.scalar.value, l);
+    buf[l] = '\0';
+    return 0;
+}
+
+static int get_u64(struct loader *ld, const yaml_node_t *n, const char *what,
+                   uint64_t *out)
+{
+    char buf[VALUE_BYTES_MAX];
+    uint64_t v = 0;
+    int rc = scalar_text(ld, n, what, "a whole number", buf, sizeof buf);
+    if (rc != 0)
+        return rc;
+    if (buf[0] == '\0')
+        return fail(ld, n, P2P_ERR_DECODE, "%s: missing value (expected a whole number)",
+                    what);
+    for (const char *p = buf; *p; p++) {
+        uint64_t digit = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9')
+            return fail(ld, n, P2P_ERR_DECODE,
+                        "%s: '%s' is not a whole number", what, buf);
+        if (v > (UINT64_MAX - digit) / 10)
+            return fail(ld, n, P2P_ERR_DECODE, "%s: '%s' is too large", what,
+                        buf);
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Node id check: ids < nodes exist; ids up to id_cap exist when named by a
+ * join (for_join: any id < id_cap may be named). */
+static int get_node_id(struct loader *ld, const yaml_node_t *n,
+                       const char *what, bool for_join, uint32_t *out)
+{
+    uint64_t v;
+    int rc = get_u64(ld, n, what, &v);
+    if (rc != 0)
+        return rc;
+    if (v < ld->sc->nodes ||
+        (v < ld->id_cap && (for_join || ld->joinable[v]))) {
+        *out = (uint32_t)v;
+        return 0;
+    }
+    if (for_join)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: node %llu is out of range (a join may name ids 0..%u)",
+                    what, (unsigned long long)v, ld->id_cap - 1);
+    return fail(ld, n, P2P_ERR_DECODE,
+                "%s: node %llu is out of range (the subnet has nodes 0..%u; "
+                "higher ids must be added by a join fault)",
+                what, (unsigned long long)v, ld->sc->nodes - 1);
+}
+
+static int get_bool(struct loader *ld, const yaml_node_t *n, const char *what,
+                    bool *out)
+{
+    static const char *const yes[] = {"true", "True", "TRUE"};
+    static const char *const no[] = {"false", "False", "FALSE"};
+    for (size_t i = 0; i < 3; i++) {
+        if (scalar_is(n, yes[i]) || scalar_is(n, no[i])) {
+            *out = scalar_is(n, yes[i]);
+            return 0;
+        }
+    }
+    return fail(ld, n, P2P_ERR_DECODE, "%s: expected true or false", what);
+}
+
+/* Matches n against words[]; *index gets the position. */
+static int get_word(struct loader *ld, const yaml_node_t *n, const char *what,
+                    const char *const *words, size_t words_count,
+                    const char *expected, size_t *index)
+{
+    char buf[VALUE_BYTES_MAX];
+    int rc = scalar_text(ld, n, what, expected, buf, sizeof buf);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < words_count; i++) {
+        if (strcmp(buf, words[i]) == 0) {
+            *index = i;
+            return 0;
+        }
+    }
+    return fail(ld, n, P2P_ERR_DECODE, "%s: unknown value '%s' (expected %s)",
+                what, buf, expected);
+}
+
+/* One getter per unit family; each checks the type, parses and range-checks
+ * against the family's scenario-wide limit. */
+#define UNIT_GETTER(fn, type, parser, noun)                                   \
+    static int fn(struct loader *ld, const yaml_node_t *n, const char *what,  \
+                  type *out)                                                  \
+    {                                                                         \
+        char buf[VALUE_BYTES_MAX], msg[160];                                  \
+        int rc = scalar_text(ld, n, what, noun, buf, sizeof buf);             \
+        if (rc != 0)                                                          \
+            return rc;                                                        \
+        if (parser(buf, out, msg, sizeof msg) != 0)                           \
+            return fail(ld, n, P2P_ERR_DECODE, "%s: %s", what, msg);          \
+        return 0;                                                             \
+    }
+
+UNIT_GETTER(get_duration_raw, uint64_t, sim_units_parse_duration,
+            "a duration (e.g. 40ms)")
+UNIT_GETTER(get_offset_raw, int64_t, sim_units_parse_offset,
+            "a duration (e.g. -2s)")
+UNIT_GETTER(get_size, uint64_t, sim_units_parse_size, "a size (e.g. 4MiB)")
+UNIT_GETTER(get_bandwidth, uint64_t, sim_units_parse_bandwidth,
+            "a bandwidth (e.g. 1Gbit)")
+UNIT_GETTER(get_percent, uint32_t, sim_units_parse_percent,
+            "a percentage (e.g. 0.5%)")
+UNIT_GETTER(get_ppm, int64_t, sim_units_parse_ppm, "a ppm value (e.g. 100ppm)")
+UNIT_GETTER(get_rate, uint64_t, sim_units_parse_rate, "a rate (e.g. 100/s)")
+
+static int get_duration(struct loader *ld, const yaml_node_t *n,
+                        const char *what, uint64_t *out)
+{
+    int rc = get_duration_raw(ld, n, what, out);
+    if (rc == 0 && *out > SIM_SCENARIO_TIME_MAX_NS)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: more than the limit of 30 days", what);
+    return rc;
+}
+
+static int get_positive_duration(struct loader *ld, const yaml_node_t *n,
+                                 const char *what, uint64_t *out)
+{
+    int rc = get_duration(ld, n, what, out);
+    if (rc == 0 && *out == 0)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: must be greater than 0", what);
+    return rc;
+}
+
+static int get_offset(struct loader *ld, const yaml_node_t *n,
+                      const char *what, int64_t *out)
+{
+    int rc = get_offset_raw(ld, n, what, out);
+    if (rc == 0 && (*out > (int64_t)SIM_SCENARIO_TIME_MAX_NS ||
+                    *out < -(int64_t)SIM_SCENARIO_TIME_MAX_NS))
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: more than the limit of 30 days", what);
+    return rc;
+}
+
+/* A loss rate: 0% up to but excluding 100%. */
+static int get_loss(struct loader *ld, const yaml_node_t *n, const char *what,
+                    uint32_t *out)
+{
+    int rc = get_percent(ld, n, what, out);
+    if (rc == 0 && *out >= 1000000)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: out of range (a loss rate must be below 100%%)", what);
+    return rc;
+}
+
+static int missing(struct loader *ld, const yaml_node_t *map, const char *where,
+                   const char *key)
+{
+    if (where[0] == '\0')
+        return fail(ld, map, P2P_ERR_DECODE, "missing required key '%s'", key);
+    return fail(ld, map, P2P_ERR_DECODE, "%s: missing required key '%s'", where,
+                key);
+}
+
+/* ---- node id lists --------------------------------------------------- */
+
+/* Parses a non-empty list of distinct node ids into a new array. Ids stay
+ * marked in id_seen when keep_marks (the caller clears them). */
+static int get_id_list(struct loader *ld, const yaml_node_t *n,
+                       const char *what, bool for_join, bool keep_marks,
+                       uint32_t **out, size_t *out_count)
+{
+    size_t count;
+    int rc = seq_check(ld, n, what, SIZE_MAX, false, &count);
+    if (rc != 0)
+        return rc;
+    if (count == 0)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: the list of nodes is empty",
+                    what);
+    uint32_t *ids = malloc(count * sizeof *ids);
+    if (ids == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    *out = ids; /* owned by the caller's struct from here on */
+    *out_count = 0;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
+        if (item == NULL)
+            return rc;
+        rc = get_node_id(ld, item, what, for_join, &ids[i]);
+        if (rc != 0)
+            return rc;
+        if (ld->id_seen[ids[i]])
+            return fail(ld, item, P2P_ERR_DECODE,
+                        "%s: node %u is listed more than once", what, ids[i]);
+        ld->id_seen[ids[i]] = 1;
+        *out_count = i + 1;
+    }
+    if (!keep_marks) {
+        for (size_t i = 0; i < count; i++)
+            ld->id_seen[ids[i]] = 0;
+    }
+    return 0;
+}
+
+/* Collects the ids >= nodes named by join faults, before the faults are
+ * parsed for real (errors are left to that pass). */
+static void collect_joins(struct loader *ld, const yaml_node_t *faults)
+{
+    if (faults == NULL || faults->type != YAML_SEQUENCE_NODE)
+        return;
+    for (yaml_node_item_t *it = faults->data.sequence.items.start;
+         it < faults->data.sequence.items.top; it++) {
+        yaml_node_t *f = yaml_document_get_node(ld->doc, *it);
+        if (f == NULL || f->type != YAML_MAPPING_NODE)
+            continue;
+        for (yaml_node_pair_t *p = f->data.mapping.pairs.start;
+             p < f->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+            if (k == NULL || v == NULL || !scalar_is(k, "join") ||
+                v->type != YAML_SEQUENCE_NODE)
+                continue;
+            for (yaml_node_item_t *j = v->data.sequence.items.start;
+                 j < v->data.sequence.items.top; j++) {
+                yaml_node_t *id = yaml_document_get_node(ld->doc, *j);
+                uint64_t x = 0;
+                if (id == NULL || id->type != YAML_SCALAR_NODE ||
+                    id->data.scalar.length == 0 || id->data.scalar.length > 6)
+                    continue;
+                bool digits = true;
+                for (size_t c = 0; c < id->data.scalar.length; c++) {
+                    unsigned char ch = id->data.scalar.value[c];
+                    digits = digits && ch >= '0' && ch <= '9';
+                    x = x * 10 + (uint64_t)(ch - '0');
+                }
+                if (digits && x >= ld->sc->nodes && x < ld->id_cap) {
+                    ld->joinable[x] = 1;
+                    if (x + 1 > ld->sc->node_ids_count)
+                        ld->sc->node_ids_count = (uint32_t)x + 1;
+                }
+            }
+        }
+    }
+}
+
+/* ---- sections -------------------------------------------------------- */
+
+static int parse_subnet(struct loader *ld, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"nodes"};
+    yaml_node_t *v[1];
+    uint64_t nodes;
+    int rc = map_fields(ld, n, "subnet", keys, 1, v);
+    if (rc != 0)
+        return rc;
+    if (v[0] == NULL)
+        return missing(ld, n, "subnet", "nodes");
+    if ((rc = get_u64(ld, v[0], "subnet.nodes", &nodes)) != 0)
+        return rc;
+    if (nodes < 1 || nodes > SIM_SCENARIO_NODES_MAX)
+        return fail(ld, v[0], P2P_ERR_DECODE,
+                    "subnet.nodes: %llu is out of range (1..%u)",
+                    (unsigned long long)nodes, SIM_SCENARIO_NODES_MAX);
+    ld->sc->nodes = (uint32_t)nodes;
+    ld->sc->node_ids_count = (uint32_t)nodes;
+    return 0;
+}
+
+static bool links_clash(const struct sim_link_override *a,
+                        const struct sim_link_override *b)
+{
+    return (a->from == b->from && a->to == b->to) ||
+           ((a->both_directions || b->both_directions) && a->from == b->to &&
+            a->to == b->from);
+}
+
+static int parse_link(struct loader *ld, const yaml_node_t *n, size_t index,
+                      struct sim_link_override *l)
+{
+    static const char *const keys[] = {"from", "to", "latency", "jitter",
+                                       "bandwidth", "loss", "both"};
+    enum { FROM, TO, LATENCY, JITTER, BANDWIDTH, LOSS, BOTH, KEYS };
+    yaml_node_t *v[KEYS];
+    char where[WHAT_BYTES], what[WHAT_BYTES];
+    int rc;
+    snprintf(where, sizeof where, "network.links[%zu]", index);
+    l->line = mark_line(n->start_mark.line);
+    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+        return rc;
+    if (v[FROM] == NULL)
+        return missing(ld, n, where, "from");
+    if (v[TO] == NULL)
+        return missing(ld, n, where, "to");
+    if ((rc = get_node_id(ld, v[FROM], join_what(what, sizeof what, where, "from"),
+                          false, &l->from)) != 0 ||
+        (rc = get_node_id(ld, v[TO], join_what(what, sizeof what, where, "to"),
+                          false, &l->to)) != 0)
+        return rc;
+    if (l->from == l->to)
+        return fail(ld, v[TO], P2P_ERR_DECODE,
+                    "%s: a link needs two different nodes (from = to = %u)",
+                    where, l->from);
+    if (v[LATENCY] != NULL) {
+        l->has_latency = true;
+        rc = get_duration(ld, v[LATENCY], join_what(what, sizeof what, where, "latency"),
+                          &l->latency_ns);
+        if (rc != 0)
+            return rc;
+    }
+    if (v[JITTER] != NULL) {
+        l->has_jitter = true;
+        rc = get_duration(ld, v[JITTER], join_what(what, sizeof what, where, "jitter"),
+                          &l->jitter_ns);
+        if (rc != 0)
+            return rc;
+    }
+    if (v[BANDWIDTH] != NULL) {
+        l->has_bandwidth = true;
+        join_what(what, sizeof what, where, "bandwidth");
+        if ((rc = get_bandwidth(ld, v[BANDWIDTH], what, &l->bandwidth_bps)) != 0)
+            return rc;
+        if (l->bandwidth_bps == 0)
+            return fail(ld, v[BANDWIDTH], P2P_ERR_DECODE,
+                        "%s: must be greater than 0", what);
+    }
+    if (v[LOSS] != NULL) {
+        l->has_loss = true;
+        rc = get_loss(ld, v[LOSS], join_what(what, sizeof what, where, "loss"),
+                      &l->loss_ppm);
+        if (rc != 0)
+            return rc;
+    }
+    if (v[BOTH] != NULL &&
+        (rc = get_bool(ld, v[BOTH], join_what(what, sizeof what, where, "both"),
+                       &l->both_directions)) != 0)
+        return rc;
+    if (!l->has_latency && !l->has_jitter && !l->has_bandwidth && !l->has_loss)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: sets nothing (give latency, jitter, bandwidth or loss)",
+                    where);
+    return 0;
+}
+
+static int parse_links(struct loader *ld, const yaml_node_t *n)
+{
+    struct sim_network *net = &ld->sc->net;
+    size_t count;
+    int rc = seq_check(ld, n, "network.links", SIM_SCENARIO_LINKS_MAX, true,
+                       &count);
+    if (rc != 0 || count == 0)
+        return rc;
+    net->links = calloc(count, sizeof *net->links);
+    if (net->links == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    net->links_count = count;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
+        if (item == NULL)
+            return rc;
+        if ((rc = parse_link(ld, item, i, &net->links[i])) != 0)
+            return rc;
+        for (size_t j = 0; j < i; j++) {
+            if (links_clash(&net->links[i], &net->links[j]))
+                return fail(ld, item, P2P_ERR_DECODE,
+                            "network.links[%zu]: overrides link %u->%u again "
+                            "(already at line %d)",
+                            i, net->links[i].from, net->links[i].to,
+                            net->links[j].line);
+        }
+    }
+    return 0;
+}
+
+static int parse_network(struct loader *ld, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"latency", "jitter", "bandwidth", "loss",
+                                       "links"};
+    enum { LATENCY, JITTER, BANDWIDTH, LOSS, LINKS, KEYS };
+    struct sim_network *net = &ld->sc->net;
+    yaml_node_t *v[KEYS];
+    int rc;
+    if (is_null(n))
+        return 0;
+    if ((rc = map_fields(ld, n, "network", keys, KEYS, v)) != 0)
+        return rc;
+    if (v[LATENCY] != NULL &&
+        (rc = get_duration(ld, v[LATENCY], "network.latency", &net->latency_ns)) != 0)
+        return rc;
+    if (v[JITTER] != NULL &&
+        (rc = get_duration(ld, v[JITTER], "network.jitter", &net->jitter_ns)) != 0)
+        return rc;
+    if (v[BANDWIDTH] != NULL) {
+        if ((rc = get_bandwidth(ld, v[BANDWIDTH], "network.bandwidth",
+                                &net->bandwidth_bps)) != 0)
+            return rc;
+        if (net->bandwidth_bps == 0)
+            return fail(ld, v[BANDWIDTH], P2P_ERR_DECODE,
+                        "network.bandwidth: must be greater than 0");
+    }
+    if (v[LOSS] != NULL &&
+        (rc = get_loss(ld, v[LOSS], "network.loss", &net->loss_ppm)) != 0)
+        return rc;
+    if (v[LINKS] != NULL)
+        return parse_links(ld, v[LINKS]);
+    return 0;
+}
+
+static int parse_state(struct loader *ld, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"size", "chunk", "checkpoint_every",
+                                       "churn"};
+    enum { SIZE, CHUNK, EVERY, CHURN, KEYS };
+    struct sim_state_cfg *st = &ld->sc->state;
+    yaml_node_t *v[KEYS];
+    int rc;
+    if (is_null(n))
+        return 0;
+    if ((rc = map_fields(ld, n, "state", keys, KEYS, v)) != 0)
+        return rc;
+    st->present = true;
+    if (v[SIZE] == NULL)
+        return missing(ld, n, "state", "size");
+    if (v[EVERY] == NULL)
+        return missing(ld, n, "state", "checkpoint_every");
+    if ((rc = get_size(ld, v[SIZE], "state.size", &st->size_bytes)) != 0)
+        return rc;
+    if (st->size_bytes == 0)
+        return fail(ld, v[SIZE], P2P_ERR_DECODE, "state.size: must be greater than 0");
+    if ((rc = get_positive_duration(ld, v[EVERY], "state.checkpoint_every",
+                                    &st->checkpoint_every_ns)) != 0)
+        return rc;
+    st->chunk_bytes = st->size_bytes < SIM_SCENARIO_DEFAULT_CHUNK_BYTES
+                          ? st->size_bytes
+                          : SIM_SCENARIO_DEFAULT_CHUNK_BYTES;
+    if (v[CHUNK] != NULL) {
+        if ((rc = get_size(ld, v[CHUNK], "state.chunk", &st->chunk_bytes)) != 0)
+            return rc;
+        if (st->chunk_bytes == 0 || st->chunk_bytes > st->size_bytes)
+            return fail(ld, v[CHUNK], P2P_ERR_DECODE,
+                        "state.chunk: out of range (1B up to state.size)");
+    }
+    uint64_t chunks = st->size_bytes / st->chunk_bytes +
+                      (st->size_bytes % st->chunk_bytes != 0);
+    if (chunks > SIM_SCENARIO_STATE_CHUNKS_MAX)
+        return fail(ld, v[CHUNK] ? v[CHUNK] : v[SIZE], P2P_ERR_DECODE,
+                    "state: %llu chunks per checkpoint, more than the limit of "
+                    "%llu (use a larger chunk)",
+                    (unsigned long long)chunks,
+                    (unsigned long long)SIM_SCENARIO_STATE_CHUNKS_MAX);
+    if (v[CHURN] != NULL &&
+        (rc = get_percent(ld, v[CHURN], "state.churn", &st->churn_ppm)) != 0)
+        return rc;
+    return 0;
+}
+
+static int parse_protocol(struct loader *ld, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"push_threshold", "validation_delay",
+                                       "artifact_ttl", "relay"};
+    static const char *const relays[] = {"push", "advert"};
+    enum { PUSH, DELAY, TTL, RELAY, KEYS };
+    struct sim_protocol *pr = &ld->sc->protocol;
+    yaml_node_t *v[KEYS];
+    int rc;
+    if (is_null(n))
+        return 0;
+    if ((rc = map_fields(ld, n, "protocol", keys, KEYS, v)) != 0)
+        return rc;
+    if (v[PUSH] != NULL) {
+        pr->has_push_threshold = true;
+        if ((rc = get_size(ld, v[PUSH], "protocol.push_threshold",
+                           &pr->push_threshold_bytes)) != 0)
+            return rc;
+    }
+    if (v[DELAY] != NULL) {
+        pr->has_validation_delay = true;
+        if ((rc = get_duration(ld, v[DELAY], "protocol.validation_delay",
+                               &pr->validation_delay_ns)) != 0)
+            return rc;
+    }
+    if (v[TTL] != NULL) {
+        pr->has_artifact_ttl = true;
+        if ((rc = get_positive_duration(ld, v[TTL], "protocol.artifact_ttl",
+                                        &pr->artifact_ttl_ns)) != 0)
+            return rc;
+    }
+    if (v[RELAY] != NULL) {
+        size_t i;
+        pr->has_relay = true;
+        if ((rc = get_word(ld, v[RELAY], "protocol.relay", relays, 2,
+                           "push or advert", &i)) != 0)
+            return rc;
+        pr->relay_advert = i == 1;
+    }
+    return 0;
+}
+
+static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
+                               size_t index, struct sim_workload_item *w)
+{
+    static const char *const keys[] = {"kind", "every", "rate",  "size",
+                                       "size_max", "from", "start", "stop"};
+    static const char *const kinds[] = {"push", "advert"};
+    enum { KIND, EVERY, RATE, SIZE, SIZE_MAX_, FROM, START, STOP, KEYS };
+    yaml_node_t *v[KEYS];
+    char where[WHAT_BYTES], what[WHAT_BYTES];
+    size_t i;
+    int rc;
+    snprintf(where, sizeof where, "workload[%zu]", index);
+    w->line = mark_line(n->start_mark.line);
+    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+        return rc;
+    if (v[KIND] == NULL)
+        return missing(ld, n, where, "kind");
+    if (v[SIZE] == NULL)
+        return missing(ld, n, where, "size");
+    if (v[EVERY] == NULL && v[RATE] == NULL)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: needs 'every' or 'rate'", where);
+    if (v[EVERY] != NULL && v[RATE] != NULL)
+        return fail(ld, v[RATE], P2P_ERR_DECODE,
+                    "%s: give 'every' or 'rate', not both", where);
+    if ((rc = get_word(ld, v[KIND], join_what(what, sizeof what, where, "kind"),
+                       kinds, 2, "push or advert", &i)) != 0)
+        return rc;
+    w->kind = i == 0 ? P2P_KIND_PUSH : P2P_KIND_ADVERT;
+    if (v[EVERY] != NULL) {
+        rc = get_positive_duration(ld, v[EVERY],
+                                   join_what(what, sizeof what, where, "every"),
+                                   &w->interval_ns);
+    } else {
+        w->poisson = true;
+        rc = get_rate(ld, v[RATE], join_what(what, sizeof what, where, "rate"),
+                      &w->interval_ns);
+    }
+    if (rc != 0)
+        return rc;
+    join_what(what, sizeof what, where, "size");
+    if ((rc = get_size(ld, v[SIZE], what, &w->size_bytes)) != 0)
+        return rc;
+    if (w->size_bytes == 0 || w->size_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
+        return fail(ld, v[SIZE], P2P_ERR_DECODE,
+                    "%s: out of range (1B up to 1GiB)", what);
+    w->size_max_bytes = w->size_bytes;
+    if (v[SIZE_MAX_] != NULL) {
+        join_what(what, sizeof what, where, "size_max");
+        if ((rc = get_size(ld, v[SIZE_MAX_], what, &w->size_max_bytes)) != 0)
+            return rc;
+        if (w->size_max_bytes < w->size_bytes)
+            return fail(ld, v[SIZE_MAX_], P2P_ERR_DECODE,
+                        "%s: must be at least size", what);
+        if (w->size_max_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
+            return fail(ld, v[SIZE_MAX_], P2P_ERR_DECODE,
+                        "%s: out of range (up to 1GiB)", what);
+    }
+    w->from = SIM_FROM_ROUND_ROBIN;
+    if (v[FROM] != NULL) {
+        join_what(what, sizeof what, where, "from");
+        if (scalar_is(v[FROM], "round-robin")) {
+            w->from = SIM_FROM_ROUND_ROBIN;
+        } else if (scalar_is(v[FROM], "any")) {
+            w->from = SIM_FROM_ANY;
+        } else {
+            w->from = SIM_FROM_NODE;
+            if ((rc = get_node_id(ld, v[FROM], what, false, &w->from_node)) != 0)
+                return rc;
+        }
+    }
+    w->stop_ns = ld->sc->duration_ns;
+    if (v[START] != NULL &&
+        (rc = get_duration(ld, v[START], join_what(what, sizeof what, where, "start"),
+                           &w->start_ns)) != 0)
+        return rc;
+    if (v[STOP] != NULL) {
+        join_what(what, sizeof what, where, "stop");
+        if ((rc = get_duration(ld, v[STOP], what, &w->stop_ns)) != 0)
+            return rc;
+        if (w->stop_ns > ld->sc->duration_ns)
+            return fail(ld, v[STOP], P2P_ERR_DECODE,
+                        "%s: beyond the scenario's duration", what);
+    }
+    if (w->start_ns >= w->stop_ns)
+        return fail(ld, v[START] ? v[START] : n, P2P_ERR_DECODE,
+                    "%s: start must be before stop", where);
+    return 0;
+}
+
+static int parse_workload(struct loader *ld, const yaml_node_t *n)
+{
+    struct sim_scenario *sc = ld->sc;
+    size_t count;
+    int rc = seq_check(ld, n, "workload", SIM_SCENARIO_WORKLOAD_MAX, true, &count);
+    if (rc != 0 || count == 0)
+        return rc;
+    sc->workload = calloc(count, sizeof *sc->workload);
+    if (sc->workload == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    sc->workload_count = count;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
+        if (item == NULL)
+            return rc;
+        if ((rc = parse_workload_item(ld, item, i, &sc->workload[i])) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_partition(struct loader *ld, const yaml_node_t *n,
+                           const char *what, struct sim_fault *f)
+{
+    size_t count;
+    int rc = seq_check(ld, n, what, SIZE_MAX, false, &count);
+    if (rc != 0)
+        return rc;
+    if (count == 0 || count > ld->id_cap)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: expected a list of node groups, e.g. [[0,1],[2,3]]",
+                    what);
+    f->groups = calloc(count, sizeof *f->groups);
+    f->group_sizes = calloc(count, sizeof *f->group_sizes);
+    if (f->groups == NULL || f->group_sizes == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    f->groups_count = count;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        yaml_node_t *g = take(ld, n->data.sequence.items.start[i], n, &rc);
+        if (g == NULL)
+            break;
+        if (g->type != YAML_SEQUENCE_NODE) {
+            rc = fail(ld, g, P2P_ERR_DECODE,
+                      "%s: expected a list of node groups, e.g. [[0,1],[2,3]]",
+                      what);
+            break;
+        }
+        rc = get_id_list(ld, g, what, false, true, &f->groups[i],
+                         &f->group_sizes[i]);
+    }
+    /* Groups must be disjoint, so the marks stay set across groups. */
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = 0; j < f->group_sizes[i]; j++)
+            ld->id_seen[f->groups[i][j]] = 0;
+    }
+    return rc;
+}
+
+static int parse_byzantine(struct loader *ld, const yaml_node_t *n,
+                           const char *what, struct sim_fault *f)
+{
+    static const char *const keys[] = {"nodes", "behaviour"};
+    static const char *const names[] = {
+        "silent",       "slow-reader", "garbage",      "oversize",
+        "advert-flood", "wrong-bytes", "stale-commit", "bad-chunks"};
+    char sub[WHAT_BYTES];
+    yaml_node_t *v[2];
+    size_t i;
+    int rc;
+    if ((rc = map_fields(ld, n, what, keys, 2, v)) != 0)
+        return rc;
+    if (v[0] == NULL)
+        return missing(ld, n, what, "nodes");
+    if (v[1] == NULL)
+        return missing(ld, n, what, "behaviour");
+    if ((rc = get_id_list(ld, v[0], join_what(sub, sizeof sub, what, "nodes"),
+                          false, false, &f->nodes, &f->nodes_count)) != 0)
+        return rc;
+    if ((rc = get_word(ld, v[1], join_what(sub, sizeof sub, what, "behaviour"),
+                       names, SIM_BYZ_COUNT,
+                       "silent, slow-reader, garbage, oversize, advert-flood, "
+                       "wrong-bytes, stale-commit or bad-chunks",
+                       &i)) != 0)
+        return rc;
+    f->behaviour = (enum sim_byzantine)i;
+    return 0;
+}
+
+static int parse_skew(struct loader *ld, const yaml_node_t *n, const char *what,
+                      struct sim_fault *f)
+{
+    static const char *const keys[] = {"nodes", "offset", "drift"};
+    char sub[WHAT_BYTES];
+    yaml_node_t *v[3];
+    int rc;
+    if ((rc = map_fields(ld, n, what, keys, 3, v)) != 0)
+        return rc;
+    if (v[0] == NULL)
+        return missing(ld, n, what, "nodes");
+    if (v[1] == NULL && v[2] == NULL)
+        return fail(ld, n, P2P_ERR_DECODE, "%s: needs 'offset' or 'drift'",
+                    what);
+    if ((rc = get_id_list(ld, v[0], join_what(sub, sizeof sub, what, "nodes"),
+                          false, false, &f->nodes, &f->nodes_count)) != 0)
+        return rc;
+    if (v[1] != NULL &&
+        (rc = get_offset(ld, v[1], join_what(sub, sizeof sub, what, "offset"),
+                         &f->skew_offset_ns)) != 0)
+        return rc;
+    if (v[2] != NULL) {
+        join_what(sub, sizeof sub, what, "drift");
+        if ((rc = get_ppm(ld, v[2], sub, &f->drift_ppm)) != 0)
+            return rc;
+        if (f->drift_ppm > SIM_SCENARIO_DRIFT_PPM_MAX ||
+            f->drift_ppm < -SIM_SCENARIO_DRIFT_PPM_MAX)
+            return fail(ld, v[2], P2P_ERR_DECODE,
+                        "%s: out of range (-%dppm..%dppm)", sub,
+                        SIM_SCENARIO_DRIFT_PPM_MAX, SIM_SCENARIO_DRIFT_PPM_MAX);
+    }
+    return 0;
+}
+
+static int parse_loss_fault(struct loader *ld, const yaml_node_t *n,
+                            const char *what, struct sim_fault *f)
+{
+    static const char *const keys[] = {"links", "rate", "for"};
+    char sub[WHAT_BYTES];
+    yaml_node_t *v[3];
+    int rc;
+    if ((rc = map_fields(ld, n, what, keys, 3, v)) != 0)
+        return rc;
+    for (size_t i = 0; i < 3; i++) {
+        if (v[i] == NULL)
+            return missing(ld, n, what, keys[i]);
+    }
+    if (!scalar_is(v[0], "all"))
+        return fail(ld, v[0], P2P_ERR_DECODE, "%s.links: expected 'all'", what);
+    f->loss_all_links = true;
+    if ((rc = get_loss(ld, v[1], join_what(sub, sizeof sub, what, "rate"),
+                       &f->loss_ppm)) != 0)
+        return rc;
+    return get_positive_duration(ld, v[2], join_what(sub, sizeof sub, what, "for"),
+                                 &f->for_ns);
+}
+
+static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
+                       struct sim_fault *f)
+{
+    /* keys[1 + kind] is the key of fault kind `kind`. */
+    static const char *const keys[] = {"at",   "partition", "heal",
+                                       "crash", "restart",  "leave",
+                                       "join", "byzantine", "skew",
+                                       "loss"};
+    enum { AT, KEYS = 1 + SIM_FAULT_KINDS_COUNT };
+    yaml_node_t *v[KEYS];
+    char where[WHAT_BYTES], what[WHAT_BYTES], at[32], dur[32];
+    int rc, kind = -1;
+    snprintf(where, sizeof where, "faults[%zu]", index);
+    f->line = mark_line(n->start_mark.line);
+    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+        return rc;
+    if (v[AT] == NULL)
+        return missing(ld, n, where, "at");
+    for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++) {
+        if (v[1 + k] == NULL)
+            continue;
+        if (kind >= 0)
+            return fail(ld, v[1 + k], P2P_ERR_DECODE,
+                        "%s: has both '%s' and '%s' (one fault per entry)",
+                        where, keys[1 + kind], keys[1 + k]);
+        kind = k;
+    }
+    if (kind < 0)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: needs one of partition, heal, crash, restart, leave, "
+                    "join, byzantine, skew, loss",
+                    where);
+    f->kind = (enum sim_fault_kind)kind;
+    join_what(what, sizeof what, where, "at");
+    if ((rc = get_duration(ld, v[AT], what, &f->at_ns)) != 0)
+        return rc;
+    if (f->at_ns > ld->sc->duration_ns) {
+        sim_units_format_duration(f->at_ns, at, sizeof at);
+        sim_units_format_duration(ld->sc->duration_ns, dur, sizeof dur);
+        return fail(ld, v[AT], P2P_ERR_DECODE,
+                    "%s: %s is beyond the scenario's duration (%s)", what, at,
+                    dur);
+    }
+    const yaml_node_t *a = v[1 + kind];
+    join_what(what, sizeof what, where, keys[1 + kind]);
+    switch (f->kind) {
+    case SIM_FAULT_PARTITION:
+        return parse_partition(ld, a, what, f);
+    case SIM_FAULT_HEAL:
+        if (!scalar_is(a, "all"))
+            return fail(ld, a, P2P_ERR_DECODE, "%s: expected 'all'", what);
+        return 0;
+    case SIM_FAULT_CRASH:
+    case SIM_FAULT_RESTART:
+    case SIM_FAULT_LEAVE:
+    case SIM_FAULT_JOIN:
+        return get_id_list(ld, a, what, f->kind == SIM_FAULT_JOIN, false,
+                           &f->nodes, &f->nodes_count);
+    case SIM_FAULT_BYZANTINE:
+        return parse_byzantine(ld, a, what, f);
+    case SIM_FAULT_SKEW:
+        return parse_skew(ld, a, what, f);
+    case SIM_FAULT_LOSS:
+        return parse_loss_fault(ld, a, what, f);
+    default:
+        P2P_UNREACHABLE();
+        return P2P_ERR_INTERNAL;
+    }
+}
+
+/* Stable merge sort of faults by at_ns. */
+static int sort_faults(struct sim_fault *a, size_t n)
+{
+    size_t i = 1;
+    while (i < n && a[i - 1].at_ns <= a[i].at_ns)
+        i++;
+    if (i >= n)
+        return 0;
+    struct sim_fault *tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL)
+        return P2P_ERR_NOMEM;
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t l = lo, r = mid, o = lo;
+            while (l < mid && r < hi)
+                tmp[o++] = a[r].at_ns < a[l].at_ns ? a[r++] : a[l++];
+            while (l < mid)
+                tmp[o++] = a[l++];
+            while (r < hi)
+                tmp[o++] = a[r++];
+        }
+        memcpy(a, tmp, n * sizeof *a);
+    }
+    free(tmp);
+    return 0;
+}
+
+static int parse_faults(struct loader *ld, const yaml_node_t *n)
+{
+    struct sim_scenario *sc = ld->sc;
+    size_t count;
+    int rc = seq_check(ld, n, "faults", SIM_SCENARIO_FAULTS_MAX, true, &count);
+    if (rc != 0 || count == 0)
+        return rc;
+    sc->faults = calloc(count, sizeof *sc->faults);
+    if (sc->faults == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    sc->faults_count = count;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
+        if (item == NULL)
+            return rc;
+        if ((rc = parse_fault(ld, item, i, &sc->faults[i])) != 0)
+            return rc;
+    }
+    if (sort_faults(sc->faults, count) != 0)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
+                             size_t index, struct sim_expect *e)
+{
+    static const char *const keys[] = {"delivered", "state_synced",
+                                       "max_memory_per_node", "within"};
+    enum { DELIVERED, SYNCED, MEMORY, WITHIN, KEYS };
+    yaml_node_t *v[KEYS];
+    char where[WHAT_BYTES], what[WHAT_BYTES];
+    int rc, kind = -1;
+    snprintf(where, sizeof where, "expect[%zu]", index);
+    e->line = mark_line(n->start_mark.line);
+    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+        return rc;
+    for (int k = DELIVERED; k <= MEMORY; k++) {
+        if (v[k] == NULL)
+            continue;
+        if (kind >= 0)
+            return fail(ld, v[k], P2P_ERR_DECODE,
+                        "%s: has both '%s' and '%s' (one expectation per entry)",
+                        where, keys[kind], keys[k]);
+        kind = k;
+    }
+    if (kind < 0)
+        return fail(ld, n, P2P_ERR_DECODE,
+                    "%s: needs one of delivered, state_synced, "
+                    "max_memory_per_node",
+                    where);
+    join_what(what, sizeof what, where, keys[kind]);
+    switch (kind) {
+    case DELIVERED:
+        e->kind = SIM_EXPECT_DELIVERED;
+        if (!scalar_is(v[DELIVERED], "all"))
+            return fail(ld, v[DELIVERED], P2P_ERR_DECODE, "%s: expected 'all'",
+                        what);
+        break;
+    case SYNCED:
+        e->kind = SIM_EXPECT_STATE_SYNCED;
+        if (!ld->sc->state.present)
+            return fail(ld, v[SYNCED], P2P_ERR_DECODE,
+                        "%s: needs a 'state' section", what);
+        if ((rc = get_id_list(ld, v[SYNCED], what, false, false, &e->nodes,
+                              &e->nodes_count)) != 0)
+            return rc;
+        break;
+    default:
+        e->kind = SIM_EXPECT_MAX_MEMORY;
+        if ((rc = get_size(ld, v[MEMORY], what, &e->bytes)) != 0)
+            return rc;
+        if (e->bytes == 0)
+            return fail(ld, v[MEMORY], P2P_ERR_DECODE,
+                        "%s: must be greater than 0", what);
+        if (v[WITHIN] != NULL)
+            return fail(ld, v[WITHIN], P2P_ERR_DECODE,
+                        "%s: 'within' does not apply to max_memory_per_node",
+                        where);
+        return 0;
+    }
+    if (v[WITHIN] == NULL)
+        return missing(ld, n, where, "within");
+    return get_positive_duration(ld, v[WITHIN],
+                                 join_what(what, sizeof what, where, "within"),
+                                 &e->within_ns);
+}
+
+static int parse_expects(struct loader *ld, const yaml_node_t *n)
+{
+    struct sim_scenario *sc = ld->sc;
+    size_t count;
+    int rc = seq_check(ld, n, "expect", SIM_SCENARIO_EXPECTS_MAX, true, &count);
+    if (rc != 0 || count == 0)
+        return rc;
+    sc->expects = calloc(count, sizeof *sc->expects);
+    if (sc->expects == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    sc->expects_count = count;
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
+        if (item == NULL)
+            return rc;
+        if ((rc = parse_expect_item(ld, item, i, &sc->expects[i])) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* name: given, or the path's base name without .yaml/.yml. */
+static int parse_name(struct loader *ld, const yaml_node_t *n)
+{
+    struct sim_scenario *sc = ld->sc;
+    const char *src;
+    size_t len;
+    if (n != NULL) {
+        if (n->type != YAML_SCALAR_NODE)
+            return fail(ld, n, P2P_ERR_DECODE, "name: expected text, got %s",
+                        type_name(n));
+        src = (const char *)n->data.scalar.value;
+        len = n->data.scalar.length;
+        if (len == 0 || len > SIM_SCENARIO_NAME_BYTES_MAX)
+            return fail(ld, n, P2P_ERR_DECODE,
+                        "name: must be 1 to %u characters long",
+                        SIM_SCENARIO_NAME_BYTES_MAX);
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)src[i];
+            if (c < 0x20 || c == 0x7f)
+                return fail(ld, n, P2P_ERR_DECODE,
+                            "name: must not contain control characters");
+        }
+    } else if (sc->path != NULL) {
+        const char *slash = strrchr(sc->path, '/');
+        src = slash ? slash + 1 : sc->path;
+        len = strlen(src);
+        if (len > 5 && strcmp(src + len - 5, ".yaml") == 0)
+            len -= 5;
+        else if (len > 4 && strcmp(src + len - 4, ".yml") == 0)
+            len -= 4;
+        if (len > SIM_SCENARIO_NAME_BYTES_MAX)
+            len = SIM_SCENARIO_NAME_BYTES_MAX;
+        if (len == 0) {
+            src = "scenario";
+            len = strlen(src);
+        }
+    } else {
+        src = "scenario";
+        len = strlen(src);
+    }
+    sc->name = malloc(len + 1);
+    if (sc->name == NULL)
+        return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
+    memcpy(sc->name, src, len);
+    sc->name[len] = '\0';
+    return 0;
+}
+
+static int parse_root(struct loader *ld, const yaml_node_t *root)
+{
+    static const char *const keys[] = {"name",     "seed",  "duration",
+                                       "subnet",   "network", "workload",
+                                       "state",    "faults", "expect",
+                                       "protocol"};
+    enum { NAME, SEED, DURATION, SUBNET, NETWORK, WORKLOAD, STATE, FAULTS,
+           EXPECT, PROTOCOL, KEYS };
+    struct sim_scenario *sc = ld->sc;
+    yaml_node_t *v[KEYS];
+    int rc;
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(ld, root, P2P_ERR_DECODE,
+                    "a scenario must be a mapping (name: ..., duration: ...), "
+                    "got %s",
+                    type_name(root));
+    if ((rc = map_fields(ld, root, "the scenario", keys, KEYS, v)) != 0)
+        return rc;
+    if (v[DURATION] == NULL)
+        return missing(ld, root, "", "duration");
+    if (v[SUBNET] == NULL)
+        return missing(ld, root, "", "subnet");
+    /* Order matters: ids need nodes, times need duration, state_synced
+     * needs state. */
+    if ((rc = parse_subnet(ld, v[SUBNET])) != 0 ||
+        (rc = get_positive_duration(ld, v[DURATION], "duration",
+                                    &sc->duration_ns)) != 0)
+        return rc;
+    sc->seed = SIM_SCENARIO_DEFAULT_SEED;
+    if (v[SEED] != NULL) {
+        sc->has_seed = true;
+        if ((rc = get_u64(ld, v[SEED], "seed", &sc->seed)) != 0)
+            return rc;
+    }
+    if ((rc = parse_name(ld, v[NAME])) != 0)
+        return rc;
+    ld->id_cap = sc->nodes + SIM_SCENARIO_JOIN_IDS_MAX;
+    ld->id_seen = calloc(ld->id_cap, 1);
+    ld->joinable = calloc(ld->id_cap, 1);
+    if (ld->id_seen == NULL || ld->joinable == NULL)
+        return fail(ld, NULL, P2P_ERR_NOMEM, "out of memory");
+    collect_joins(ld, v[FAULTS]);
+    sc->net.latency_ns = SIM_SCENARIO_DEFAULT_LATENCY_NS;
+    sc->net.bandwidth_bps = SIM_SCENARIO_DEFAULT_BANDWIDTH_BPS;
+    if (v[NETWORK] != NULL && (rc = parse_network(ld, v[NETWORK])) != 0)
+        return rc;
+    if (v[STATE] != NULL && (rc = parse_state(ld, v[STATE])) != 0)
+        return rc;
+    if (v[PROTOCOL] != NULL && (rc = parse_protocol(ld, v[PROTOCOL])) != 0)
+        return rc;
+    if (v[WORKLOAD] != NULL && (rc = parse_workload(ld, v[WORKLOAD])) != 0)
+        return rc;
+    if (v[FAULTS] != NULL && (rc = parse_faults(ld, v[FAULTS])) != 0)
+        return rc;
+    if (v[EXPECT] != NULL && (rc = parse_expects(ld, v[EXPECT])) != 0)
+        return rc;
+    return 0;
+}
+
+/* ---- entry points ---------------------------------------------------- */
+
+static int syntax_error(const yaml_parser_t *p, const char *text, size_t len,
+                        struct sim_scenario_error *err)
+{
+    if (p->error == YAML_MEMORY_ERROR) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    if (p->error == YAML_READER_ERROR) {
+        size_t line = 0, col = 0;
+        for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+            col = text[i] == '\n' ? 0 : col + 1;
+            line += text[i] == '\n';
+        }
+        err->line = mark_line(line);
+        err->column = mark_line(col);
+        snprintf(err->message, sizeof err->message, "invalid text: %s",
+                 p->problem ? p->problem : "unreadable input");
+        return P2P_ERR_DECODE;
+    }
+    err->line = mark_line(p->problem_mark.line);
+    err->column = mark_line(p->problem_mark.column);
+    if (p->context != NULL)
+        snprintf(err->message, sizeof err->message,
+                 "YAML syntax error: %s (%s started at line %d)",
+                 p->problem ? p->problem : "malformed YAML", p->context,
+                 mark_line(p->context_mark.line));
+    else
+        snprintf(err->message, sizeof err->message, "YAML syntax error: %s",
+                 p->problem ? p->problem : "malformed YAML");
+    return P2P_ERR_DECODE;
+}
+
+/* Counts the YAML nodes in text with the event API, so that a hostile file
+ * cannot make the document API build millions of nodes (about 100 bytes
+ * each) before the schema rejects it. */
+static int count_nodes(const char *text, size_t len,
+                       struct sim_scenario_error *err)
+{
+    yaml_parser_t parser;
+    yaml_event_t event;
+    size_t nodes = 0;
+    int rc = 0;
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    for (;;) {
+        if (!yaml_parser_parse(&parser, &event)) {
+            rc = syntax_error(&parser, text, len, err);
+            break;
+        }
+        yaml_event_type_t type = event.type;
+        yaml_mark_t mark = event.start_mark;
+        yaml_event_delete(&event);
+        if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT ||
+            type == YAML_MAPPING_START_EVENT || type == YAML_ALIAS_EVENT)
+            nodes++;
+        if (nodes > SIM_SCENARIO_YAML_NODES_MAX) {
+            err->line = mark_line(mark.line);
+            err->column = mark_line(mark.column);
+            snprintf(err->message, sizeof err->message,
+                     "more than the limit of %u YAML nodes (values, lists "
+                     "and mappings)",
+                     SIM_SCENARIO_YAML_NODES_MAX);
+            rc = P2P_ERR_LIMIT;
+            break;
+        }
+        if (type == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* Parses text into *doc, refusing a second document after the first. */
+static int load_yaml(const char *text, size_t len, yaml_document_t *doc,
+                     struct sim_scenario_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t extra;
+    int rc = count_nodes(text, len, err);
+    if (rc != 0)
+        return rc;
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, doc)) {
+        rc = syntax_error(&parser, text, len, err);
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    if (yaml_document_get_root_node(doc) != NULL) {
+        if (!yaml_parser_load(&parser, &extra)) {
+            rc = syntax_error(&parser, text, len, err);
+        } else {
+            yaml_node_t *root = yaml_document_get_root_node(&extra);
+            if (root != NULL) {
+                err->line = mark_line(root->start_mark.line);
+                err->column = mark_line(root->start_mark.column);
+                snprintf(err->message, sizeof err->message,
+                         "a second YAML document; a file holds one scenario");
+                rc = P2P_ERR_DECODE;
+            }
+            yaml_document_delete(&extra);
+        }
+    }
+    yaml_parser_delete(&parser);
+    if (rc != 0)
+        yaml_document_delete(doc);
+    return rc;
+}
+
+int sim_scenario_load_string(const char *text, size_t len,
+                             const char *name_for_errors,
+                             struct sim_scenario *out,
+                             struct sim_scenario_error *err)
+{
+    struct sim_scenario_error local;
+    struct loader ld;
+    yaml_document_t doc;
+    int rc;
+    P2P_ASSERT(out != NULL);
+    P2P_ASSERT(text != NULL || len == 0);
+    if (err == NULL)
+        err = &local;
+    memset(err, 0, sizeof *err);
+    memset(out, 0, sizeof *out);
+    if (len > SIM_SCENARIO_FILE_BYTES_MAX) {
+        snprintf(err->message, sizeof err->message,
+                 "the file is %zu bytes, more than the limit of 16 MiB", len);
+        return P2P_ERR_OVERSIZE;
+    }
+    if (name_for_errors != NULL) {
+        out->path = strdup(name_for_errors);
+        if (out->path == NULL) {
+            snprintf(err->message, sizeof err->message, "out of memory");
+            return P2P_ERR_NOMEM;
+        }
+    }
+    if ((rc = load_yaml(text ? text : "", len, &doc, err)) != 0)
+        goto fail_free_out;
+    memset(&ld, 0, sizeof ld);
+    ld.doc = &doc;
+    ld.sc = out;
+    ld.err = err;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root == NULL) {
+        err->line = 1;
+        snprintf(err->message, sizeof err->message,
+                 "the file is empty (expected a scenario: duration, subnet, ...)");
+        rc = P2P_ERR_DECODE;
+        goto fail_delete_doc;
+    }
+    ld.doc_nodes_count = (size_t)(doc.nodes.top - doc.nodes.start);
+    ld.visited = calloc(ld.doc_nodes_count, 1);
+    if (ld.visited == NULL) {
+        rc = fail(&ld, NULL, P2P_ERR_NOMEM, "out of memory");
+        goto fail_delete_doc;
+    }
+    ld.visited[root - doc.nodes.start] = 1;
+    rc = parse_root(&ld, root);
+    free(ld.visited);
+    free(ld.id_seen);
+    free(ld.joinable);
+fail_delete_doc:
+    yaml_document_delete(&doc);
+    if (rc == 0) {
+        P2P_ASSERT(out->nodes >= 1 && out->duration_ns > 0);
+        P2P_ASSERT(out->node_ids_count >= out->nodes);
+        return 0;
+    }
+fail_free_out:
+    sim_scenario_fini(out);
+    return rc;
+}
+
+int sim_scenario_load_file(const char *path, struct sim_scenario *out,
+                           struct sim_scenario_error *err)
+{
+    struct sim_scenario_error local;
+    size_t cap = 64 * 1024, len = 0;
+    char *buf;
+    FILE *fp;
+    int rc;
+    P2P_ASSERT(path != NULL && out != NULL);
+    if (err == NULL)
+        err = &local;
+    memset(err, 0, sizeof *err);
+    memset(out, 0, sizeof *out);
+    fp = fopen(path, "rb");
+    if (fp == NULL) {
+        snprintf(err->message, sizeof err->message, "cannot open: %s",
+                 strerror(errno));
+        return P2P_ERR_READ;
+    }
+    buf = malloc(cap);
+    if (buf == NULL) {
+        fclose(fp);
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    for (;;) {
+        if (len == cap) {
+            /* Full: grow, to one byte past the limit at most. */
+            if (cap > SIM_SCENARIO_FILE_BYTES_MAX) {
+                snprintf(err->message, sizeof err->message,
+                         "the file is larger than the limit of 16 MiB");
+                rc = P2P_ERR_OVERSIZE;
+                goto fail_close;
+            }
+            size_t next = cap * 2 > SIM_SCENARIO_FILE_BYTES_MAX + 1
+                              ? SIM_SCENARIO_FILE_BYTES_MAX + 1
+                              : cap * 2;
+            char *grown = realloc(buf, next);
+            if (grown == NULL) {
+                snprintf(err->message, sizeof err->message, "out of memory");
+                rc = P2P_ERR_NOMEM;
+                goto fail_close;
+            }
+            buf = grown;
+            cap = next;
+        }
+        size_t got = fread(buf + len, 1, cap - len, fp);
+        len += got;
+        if (got == 0) {
+            if (ferror(fp)) {
+                snprintf(err->message, sizeof err->message, "cannot read: %s",
+                         strerror(errno));
+                rc = P2P_ERR_READ;
+                goto fail_close;
+            }
+            break;
+        }
+    }
+    fclose(fp);
+    rc = sim_scenario_load_string(buf, len, path, out, err);
+    free(buf);
+    return rc;
+
+fail_close:
+    fclose(fp);
+    free(buf);
+    return rc;
+}
+
+void sim_scenario_fini(struct sim_scenario *s)
+{
+    if (s == NULL)
+        return;
+    free(s->name);
+    free(s->path);
+    free(s->net.links);
+    free(s->workload);
+    for (size_t i = 0; s->faults != NULL && i < s->faults_count; i++) {
+        struct sim_fault *f = &s->faults[i];
+        free(f->nodes);
+        for (size_t g = 0; f->groups != NULL && g < f->groups_count; g++)
+            free(f->groups[g]);
+        free(f->groups);
+        free(f->group_sizes);
+    }
+    free(s->faults);
+    for (size_t i = 0; s->expects != NULL && i < s->expects_count; i++)
+        free(s->expects[i].nodes);
+    free(s->expects);
+    memset(s, 0, sizeof *s);
+}
+
+void sim_scenario_error_format(const struct sim_scenario_error *err,
+                               const char *path, char *buf, size_t len)
+{
+    P2P_ASSERT(err != NULL && buf != NULL && len > 0);
+    if (path == NULL)
+        path = "<scenario>";
+    if (err->line > 0)
+        snprintf(buf, len, "%s:%d: %s", path, err->line, err->message);
+    else
+        snprintf(buf, len, "%s: %s", path, err->message);
+}
+
+const char *sim_fault_kind_name(enum sim_fault_kind kind)
+{
+    static const char *const names[] = {"partition", "heal",  "crash",
+                                        "restart",   "leave", "join",
+                                        "byzantine", "skew",  "loss"};
+    return (unsigned)kind < SIM_FAULT_KINDS_COUNT ? names[kind] : "?";
+}
+
+const char *sim_byzantine_name(enum sim_byzantine behaviour)
+{
+    static const char *const names[] = {
+        "silent",       "slow-reader", "garbage",      "oversize",
+        "advert-flood", "wrong-bytes", "stale-commit", "bad-chunks"};
+    return (unsigned)behaviour < SIM_BYZ_COUNT ? names[behaviour] : "?";
+}
+
+const char *sim_expect_kind_name(enum sim_expect_kind kind)
+{
+    switch (kind) {
+    case SIM_EXPECT_DELIVERED:
+        return "delivered";
+    case SIM_EXPECT_STATE_SYNCED:
+        return "state_synced";
+    case SIM_EXPECT_MAX_MEMORY:
+        return "max_memory_per_node";
+    }
+    return "?";
+}
+
+const char *sim_from_mode_name(enum sim_from_mode from)
+{
+    switch (from) {
+    case SIM_FROM_ROUND_ROBIN:
+        return "round-robin";
+    case SIM_FROM_ANY:
+        return "any";
+    case SIM_FROM_NODE:
+        return "node";
+    }
+    return "?";
+}
