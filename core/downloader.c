@@ -106,6 +106,20 @@ static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
     p2p__timer(n, d->backoff_until, TIMER_DOWNLOAD, i, d->gen);
 }
 
+/* The attempt deadline: the IC's growing base, plus transfer time for the
+ * advertised size at the configured minimum rate. */
+static p2p_time fetch_timeout(const struct p2p_node *n,
+                              const struct p2p_download *d)
+{
+    p2p_time t = p2p_backoff_base(&n->cfg.fetch_backoff, d->round);
+    uint64_t rate = n->cfg.fetch_bytes_per_s_min;
+    uint64_t size = d->size < P2P_FRAME_MESSAGE_BYTES_MAX
+                        ? d->size : P2P_FRAME_MESSAGE_BYTES_MAX;
+    if (rate > 0)
+        t += size * P2P_NS_PER_S / rate;
+    return t;
+}
+
 static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
                       p2p_node_id peer)
 {
@@ -119,7 +133,7 @@ static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
     if (rc != 0)
         return rc;
     uint32_t stream;
-    p2p_time timeout = p2p_backoff_base(&n->cfg.fetch_backoff, d->round);
+    p2p_time timeout = fetch_timeout(n, d);
     rc = p2p__stream_request(n, now, peer, P2P_ROUTE_ARTIFACT_RPC,
                              P2P_TRAFFIC_FETCH, body, len,
                              OWNER_DOWNLOADER, i, d->gen, timeout, &stream);

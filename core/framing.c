@@ -232,7 +232,8 @@ static void invariants(const struct p2p_frame_reader *r)
     P2P_DASSERT((r->buf == NULL) == (r->cap == 0));
     P2P_DASSERT(r->err != 0 || r->len <= r->limit);
     P2P_DASSERT(r->cap <= r->limit || r->cap <= P2P_FRAME_PREFIX_BYTES_MAX);
-    P2P_DASSERT(r->route_known || r->mode == P2P_FRAME_REQUEST);
+    P2P_DASSERT(r->err != 0 || r->route_known ||
+                r->mode == P2P_FRAME_REQUEST);
     (void)r;
 }
 

@@ -34,6 +34,7 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->update_timeout_ns = 30 * P2P_NS_PER_S;
     c->fetch_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
                                             120 * P2P_NS_PER_S, 1500, 50};
+    c->fetch_bytes_per_s_min = 1000000;
     c->stream_read_timeout_ns = 60 * P2P_NS_PER_S;
     c->bouncer_refresh_ns = 1 * P2P_NS_PER_S;
     c->events = false;

@@ -51,6 +51,10 @@ struct p2p_config {
     struct p2p_backoff update_backoff; /* slot update retransmission */
     p2p_time update_timeout_ns;    /* an unacknowledged update is retried */
     struct p2p_backoff fetch_backoff;  /* fetch attempt deadline growth */
+    /* A fetch's deadline also allows size / this rate, so that a large
+     * artifact from a busy uplink is not abandoned half-way (0 = off, the
+     * IC's behaviour). */
+    uint64_t fetch_bytes_per_s_min;
     p2p_time stream_read_timeout_ns;   /* an inbound stream must end by then */
     p2p_time bouncer_refresh_ns;   /* MaybeWantsLater ids are re-asked */
     bool events;                   /* emit P2P_ACT_EVENT actions */
