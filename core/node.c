@@ -395,6 +395,22 @@ const struct p2p_config *p2p_node_config(const struct p2p_node *n)
 
 int p2p_node_check_invariants(const struct p2p_node *n)
 {
+    if (n->slot_by_id.count != n->slots.count ||
+        n->stream_by_key.count != n->streams.count ||
+        n->download_by_id.count != n->downloads.count)
+        return P2P_ERR_INTERNAL;
+    for (int s = 0; s < P2P_POOL_SECTIONS; s++)
+        if (n->pool.count[s] > n->cfg.pool.count_max[s] ||
+            n->pool.bytes[s] > n->cfg.pool.bytes_max[s])
+            return P2P_ERR_INTERNAL;
+    return 0;
+}
+
+int p2p_node_check_invariants_deep(const struct p2p_node *n)
+{
+    int rc = p2p_node_check_invariants(n);
+    if (rc != 0)
+        return rc;
     uint32_t slots_used = 0;
     for (uint32_t i = 0; i < n->slots.capacity; i++) {
         const struct p2p_slot *s = p2p__table_at(&n->slots, i);
@@ -406,12 +422,7 @@ int p2p_node_check_invariants(const struct p2p_node *n)
         if (e == NULL || e->section != P2P_POOL_VALIDATED)
             return P2P_ERR_INTERNAL;
     }
-    if (slots_used != n->slots.count || n->slot_by_id.count != slots_used)
-        return P2P_ERR_INTERNAL;
-    if (n->stream_by_key.count != n->streams.count)
-        return P2P_ERR_INTERNAL;
-    if (n->pool.count[P2P_POOL_VALIDATED] > n->cfg.pool.count_max[P2P_POOL_VALIDATED] ||
-        n->pool.bytes[P2P_POOL_UNVALIDATED] > n->cfg.pool.bytes_max[P2P_POOL_UNVALIDATED])
+    if (slots_used != n->slots.count)
         return P2P_ERR_INTERNAL;
     return p2p__downloader_check(n);
 }

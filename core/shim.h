@@ -137,8 +137,14 @@ const struct p2p_pool *p2p_node_pool(const struct p2p_node *n);
 const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n);
 const struct p2p_config *p2p_node_config(const struct p2p_node *n);
 
-/* Checks the node's invariants; 0 or P2P_ERR_INTERNAL. Cheap enough to run
- * after every event in the simulator's test builds. */
+/* Checks the node's invariants that cost O(1): table counts agree with
+ * their indexes, pools within their bounds. 0 or P2P_ERR_INTERNAL. Cheap
+ * enough to run after every event. */
 int p2p_node_check_invariants(const struct p2p_node *n);
+
+/* Also walks every slot and download: each slot broadcasts a validated
+ * artifact, no download is for an artifact already held, every fetch has
+ * its stream. O(slots + downloads). */
+int p2p_node_check_invariants_deep(const struct p2p_node *n);
 
 #endif

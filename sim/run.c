@@ -251,12 +251,25 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     free_event(e);
 }
 
+/* Cheap invariants after every event; the deep walk every
+ * SIM_DEEP_CHECK_EVERY events of a node. */
 static void check_invariants(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
-    if (p2p_node_check_invariants(sn->core) != 0)
-        sim_violation(w, "node %u broke a core invariant at t=%llu ns", node,
-                      (unsigned long long)w->now);
+    bool deep = ++sn->events % SIM_DEEP_CHECK_EVERY == 0;
+    int rc = deep ? p2p_node_check_invariants_deep(sn->core)
+                  : p2p_node_check_invariants(sn->core);
+    if (rc != 0)
+        sim_violation(w, "node %u broke a core invariant%s at t=%llu ns", node,
+                      deep ? " (deep check)" : "", (unsigned long long)w->now);
+}
+
+static void check_all_deep(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < w->nodes_count && !w->stop; i++)
+        if (p2p_node_check_invariants_deep(w->nodes[i].core) != 0)
+            sim_violation(w, "node %u broke a core invariant (final deep "
+                          "check)", i);
 }
 
 static void progress(struct sim_world *w, struct timespec *last)
@@ -397,6 +410,8 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
         if (!w->opt.quiet && (w->stats.events % PROGRESS_EVERY_EVENTS) == 0)
             progress(w, &last);
     }
+    if (w->opt.invariants)
+        check_all_deep(w);
     return 0;
 }
 

@@ -115,10 +115,12 @@ static yaml_node_t *take(struct loader *ld, int index, const yaml_node_t *from,
 static const char *join_what(char *buf, size_t len, const char *a,
                              const char *b)
 {
-    if (a[0] == '\0')
-        snprintf(buf, len, "%s", b);
-    else
-        snprintf(buf, len, "%s.%s", a, b);
+    /* Using the result tells gcc that truncation is handled: a cut name
+     * only shortens an error message. */
+    int n = a[0] == '\0' ? snprintf(buf, len, "%s", b)
+                         : snprintf(buf, len, "%s.%s", a, b);
+    if (n < 0 && len > 0)
+        buf[0] = '\0';
     return buf;
 }
 
@@ -698,7 +700,7 @@ static int parse_protocol(struct loader *ld, const yaml_node_t *n)
             return rc;
     }
     if (v[RELAY] != NULL) {
-        size_t i;
+        size_t i = 0;
         pr->has_relay = true;
         if ((rc = get_word(ld, v[RELAY], "protocol.relay", relays, 2,
                            "push or advert", &i)) != 0)
@@ -717,7 +719,7 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     enum { KIND, EVERY, RATE, SIZE, SIZE_MAX_, FROM, START, STOP, KEYS };
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES];
-    size_t i;
+    size_t i = 0;
     int rc;
     snprintf(where, sizeof where, "workload[%zu]", index);
     w->line = mark_line(n->start_mark.line);
@@ -793,7 +795,9 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     }
     if (w->start_ns >= w->stop_ns)
         return fail(ld, v[START] ? v[START] : n, P2P_ERR_DECODE,
-                    "%s: start must be before stop", where);
+                    "%s: start must be before stop (which defaults to the "
+                    "duration)",
+                    where);
     return 0;
 }
 
@@ -864,7 +868,7 @@ static int parse_byzantine(struct loader *ld, const yaml_node_t *n,
         "advert-flood", "wrong-bytes", "stale-commit", "bad-chunks"};
     char sub[WHAT_BYTES];
     yaml_node_t *v[2];
-    size_t i;
+    size_t i = 0;
     int rc;
     if ((rc = map_fields(ld, n, what, keys, 2, v)) != 0)
         return rc;
@@ -1290,15 +1294,16 @@ static int syntax_error(const yaml_parser_t *p, const char *text, size_t len,
     return P2P_ERR_DECODE;
 }
 
-/* Counts the YAML nodes in text with the event API, so that a hostile file
- * cannot make the document API build millions of nodes (about 100 bytes
- * each) before the schema rejects it. */
+/* Counts the YAML nodes and nesting depth of text with the event API, so
+ * that a hostile file cannot make the document API build millions of nodes
+ * (about 100 bytes each) before the schema rejects them, nor make libyaml's
+ * scanner, whose time grows with the square of the nesting depth, crawl. */
 static int count_nodes(const char *text, size_t len,
                        struct sim_scenario_error *err)
 {
     yaml_parser_t parser;
     yaml_event_t event;
-    size_t nodes = 0;
+    size_t nodes = 0, depth = 0;
     int rc = 0;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err->message, sizeof err->message, "out of memory");
@@ -1316,6 +1321,19 @@ static int count_nodes(const char *text, size_t len,
         if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT ||
             type == YAML_MAPPING_START_EVENT || type == YAML_ALIAS_EVENT)
             nodes++;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT)
+            depth++;
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (depth > SIM_SCENARIO_YAML_DEPTH_MAX) {
+            err->line = mark_line(mark.line);
+            err->column = mark_line(mark.column);
+            snprintf(err->message, sizeof err->message,
+                     "lists and mappings nested more than %u deep",
+                     SIM_SCENARIO_YAML_DEPTH_MAX);
+            rc = P2P_ERR_LIMIT;
+            break;
+        }
         if (nodes > SIM_SCENARIO_YAML_NODES_MAX) {
             err->line = mark_line(mark.line);
             err->column = mark_line(mark.column);

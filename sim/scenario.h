@@ -18,6 +18,7 @@
 /* Limits: a file exceeding one is rejected with an error naming the limit. */
 #define SIM_SCENARIO_FILE_BYTES_MAX (16u * 1024u * 1024u)
 #define SIM_SCENARIO_YAML_NODES_MAX (1u << 20) /* values, lists and mappings */
+#define SIM_SCENARIO_YAML_DEPTH_MAX 16u         /* lists and mappings nested */
 #define SIM_SCENARIO_NODES_MAX 10000u      /* subnet.nodes */
 #define SIM_SCENARIO_JOIN_IDS_MAX 1000u    /* join ids are < nodes + this */
 #define SIM_SCENARIO_WORKLOAD_MAX 1024u    /* workload items */
@@ -199,7 +200,8 @@ struct sim_scenario_error {
  *   P2P_ERR_OVERSIZE  the file is larger than SIM_SCENARIO_FILE_BYTES_MAX,
  *   P2P_ERR_DECODE    YAML syntax error or any schema or range error,
  *   P2P_ERR_LIMIT     a list is longer than its SIM_SCENARIO_*_MAX, or the
- *                     file has more than SIM_SCENARIO_YAML_NODES_MAX nodes,
+ *                     file has more than SIM_SCENARIO_YAML_NODES_MAX nodes
+ *                     or nests deeper than SIM_SCENARIO_YAML_DEPTH_MAX,
  *   P2P_ERR_NOMEM     an allocation failed (fatal). */
 int sim_scenario_load_file(const char *path, struct sim_scenario *out,
                            struct sim_scenario_error *err);

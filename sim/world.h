@@ -19,6 +19,7 @@
 
 #define SIM_EVENTS_QUEUED_MAX (64u << 20)  /* pending events, all kinds */
 #define SIM_ARTIFACTS_MAX (4u << 20)       /* artifacts one run may create */
+#define SIM_DEEP_CHECK_EVERY 1024u         /* --invariants: deep walk period */
 #define SIM_DEFAULT_VALIDATION_DELAY_NS (1 * P2P_NS_PER_MS)
 #define SIM_DEFAULT_ARTIFACT_TTL_NS (120 * P2P_NS_PER_S)
 
@@ -48,6 +49,7 @@ struct sim_node {
     struct p2p_node *core;
     struct p2p_mem mem;
     p2p_time armed;      /* deadline of the SIM_EV_TIMER in the queue */
+    uint64_t events;     /* events handled, for the invariant checker */
 };
 
 struct sim_artifact {

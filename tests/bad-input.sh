@@ -13,7 +13,7 @@ expect_exit2() {
   case "$err" in *"$want"*) ;; *) echo "FAIL: '$*' said: $err (want '$want')"; exit 1;; esac
   echo "ok: $* -> exit 2: $err"
 }
-line=$(grep -n 'latncy' "$data/bad-typo.yaml" | head -1 | cut -d: -f1)
+line=$(grep -n '^ *latncy:' "$data/bad-typo.yaml" | head -1 | cut -d: -f1)
 expect_exit2 "bad-typo.yaml:$line:" "$sim" run "$data/bad-typo.yaml"
 expect_exit2 "nonexistent.yaml" "$sim" run "$data/nonexistent.yaml"
 expect_exit2 "--seed" "$sim" run "$data/bad-typo.yaml" --seed -3

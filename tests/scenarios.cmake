@@ -12,7 +12,7 @@ endforeach()
 # and --check-determinism finds no divergence.
 add_test(NAME sim.determinism
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/determinism.sh $<TARGET_FILE:p2p-sim>
-                 ${CMAKE_SOURCE_DIR}/scenarios/quickstart.yaml)
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/determinism.yaml)
 # Bad input exits 2 and names the file and line.
 add_test(NAME sim.bad_scenario
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bad-input.sh $<TARGET_FILE:p2p-sim>

@@ -38,7 +38,7 @@ START_TEST(newer_commit_replaces_older_stale_is_ignored)
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
     ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 1);
-    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_fini(&h);
 }
@@ -128,11 +128,15 @@ START_TEST(wrong_bytes_retry_elsewhere_then_backoff)
 }
 END_TEST
 
-/* A fetch nobody answers hits its attempt deadline (5 s in round 0). */
+/* A fetch nobody answers hits its attempt deadline (5 s in round 0, the
+ * IC's value, when the size allowance is off). */
 START_TEST(fetch_times_out_and_moves_on)
 {
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.fetch_bytes_per_s_min = 0;
     struct harness h;
-    h_init(&h, 2);
+    h_init_cfg(&h, &c, 2);
     ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
     ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, sizeof(body)), 0);
     p2p_node_id first = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0)->peer;
@@ -144,6 +148,25 @@ START_TEST(fetch_times_out_and_moves_on)
     const struct p2p_action *next = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
     ck_assert_ptr_nonnull(next);
     ck_assert_uint_ne(next->peer, first);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* With the size allowance, a 5000-byte artifact at 1000 B/s gets 5 s more. */
+START_TEST(fetch_deadline_grows_with_size)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.fetch_bytes_per_s_min = 1000;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    h_clear(&h);
+    h_advance(&h, 10 * P2P_NS_PER_S - 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
     h_clear(&h);
     h_fini(&h);
 }
@@ -254,7 +277,7 @@ START_TEST(cancel_when_artifact_arrives_elsewhere)
     /* Neither does a second push of the same bytes. */
     ck_assert_int_eq(h_push(&h, 2, 1, 2, small, sizeof(small)), 0);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
-    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_fini(&h);
 }
@@ -269,7 +292,7 @@ START_TEST(cancel_when_advertiser_leaves)
     h_clear(&h);
     ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 1), 0);
     ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 1);
-    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_advance(&h, 300 * P2P_NS_PER_S);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
@@ -331,6 +354,7 @@ int main(void)
     tcase_add_test(tc, fetched_artifact_is_verified_and_delivered);
     tcase_add_test(tc, wrong_bytes_retry_elsewhere_then_backoff);
     tcase_add_test(tc, fetch_times_out_and_moves_on);
+    tcase_add_test(tc, fetch_deadline_grows_with_size);
     tcase_add_test(tc, bouncer_wants_fetches);
     tcase_add_test(tc, bouncer_maybe_later_is_reasked_on_refresh);
     tcase_add_test(tc, bouncer_unwanted_drops);

@@ -190,7 +190,7 @@ START_TEST(slot_table_bound)
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[1], 10, NULL), 0);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[2], 10, NULL), P2P_ERR_LIMIT);
     ck_assert_uint_eq(p2p_node_pool(h.node)->count[P2P_POOL_VALIDATED], 2);
-    ck_assert_int_eq(p2p_node_check_invariants(h.node), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_fini(&h);
 }

@@ -960,6 +960,32 @@ START_TEST(test_yaml_nodes_limit)
 }
 END_TEST
 
+/* The root mapping is level 1, so k nested lists under 'faults' reach 1 + k. */
+START_TEST(test_yaml_depth_limit)
+{
+    char text[256];
+    struct sim_scenario sc;
+    struct sim_scenario_error err;
+    for (size_t k = SIM_SCENARIO_YAML_DEPTH_MAX - 1; k <= SIM_SCENARIO_YAML_DEPTH_MAX; k++) {
+        int used = snprintf(text, sizeof text, "duration: 1s\nsubnet: {nodes: 1}\nfaults: ");
+        for (size_t i = 0; i < k; i++)
+            text[used++] = '[';
+        for (size_t i = 0; i < k; i++)
+            text[used++] = ']';
+        text[used] = '\0';
+        int rc = sim_scenario_load_string(text, (size_t)used, NULL, &sc, &err);
+        ck_assert_int_eq(err.line, 3);
+        if (k < SIM_SCENARIO_YAML_DEPTH_MAX) {
+            ck_assert_int_eq(rc, P2P_ERR_DECODE);
+            ck_assert_str_eq(err.message, "faults[0]: expected a mapping, got a list");
+        } else {
+            ck_assert_int_eq(rc, P2P_ERR_LIMIT);
+            ck_assert_str_eq(err.message, "lists and mappings nested more than 16 deep");
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_fini_zeroed)
 {
     struct sim_scenario sc;
@@ -1005,6 +1031,7 @@ static Suite *scenario_suite(void)
     tcase_add_test(load, test_file_ok_roundtrip);
     tcase_add_test(load, test_oversize);
     tcase_add_test(load, test_yaml_nodes_limit);
+    tcase_add_test(load, test_yaml_depth_limit);
     tcase_add_test(load, test_fini_zeroed);
     suite_add_tcase(s, load);
     return s;
