@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -134,6 +135,15 @@ static void json_string(FILE *out, const char *s)
 
 static double ms(uint64_t ns) { return (double)ns / 1e6; }
 
+/* The simulator process's peak resident set, in bytes. */
+static uint64_t peak_rss_bytes(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)ru.ru_maxrss * 1024;
+}
+
 static uint64_t advert_bytes(const struct sim_stats *st)
 {
     return st->bytes_by_traffic[P2P_TRAFFIC_ADVERT] +
@@ -154,6 +164,7 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
             "\"max\": %.3f}, \"bytes_sent\": %llu, \"bytes_ideal\": %llu, "
             "\"bytes_push\": %llu, \"bytes_advert\": %llu, \"bytes_ack\": %llu, "
             "\"messages\": %llu, \"peak_memory_bytes\": %zu, "
+            "\"peak_rss_bytes\": %llu, "
             "\"events\": %llu, \"sim_s\": %.3f, \"wall_s\": %.3f, "
             "\"expectations\": [",
             (unsigned long long)w->seed, r->ok ? "true" : "false",
@@ -166,6 +177,7 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
             (unsigned long long)advert_bytes(st),
             (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_ACK],
             (unsigned long long)st->messages_sent, st->peak_memory_bytes,
+            (unsigned long long)peak_rss_bytes(),
             (unsigned long long)st->events, (double)w->now / 1e9, r->wall_s);
     for (size_t i = 0; i < r->expects_count; i++) {
         fprintf(out, "%s{\"name\": ", i ? ", " : "");

@@ -85,7 +85,7 @@ struct sim_network {
 struct sim_state_cfg {
     bool present;                 /* the section was given */
     uint64_t size_bytes;          /* 'size' (required), > 0 */
-    uint64_t chunk_bytes;         /* 'chunk', default 1MiB, 1..size */
+    uint64_t chunk_bytes;         /* 'chunk', default min(1MiB, size) */
     uint64_t checkpoint_every_ns; /* 'checkpoint_every' (required), > 0 */
     uint32_t churn_ppm;           /* 'churn', default 0%, up to 100% */
 };
