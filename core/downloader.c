@@ -129,7 +129,7 @@ static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
     req.id.len = P2P_ID_BYTES;
     uint8_t *body;
     size_t len;
-    int rc = p2p_wire_pack(n->mem, &req.base, &body, &len);
+    int rc = p2p_wire_pack(n->mem, P2P_MEM_WIRE, &req.base, &body, &len);
     if (rc != 0)
         return rc;
     uint32_t stream;

@@ -3,6 +3,7 @@
  * body can be 128 MiB), and so that every length is checked against what
  * actually arrived. Encoding uses protobuf-c. */
 #include "core/framing.h"
+#include "core/wire_pack.h"
 
 #include <string.h>
 
@@ -68,18 +69,9 @@ void p2p_route_limits_default(struct p2p_route_limits *l)
 static int pack(struct p2p_mem *mem, enum p2p_mem_module module,
                 const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
 {
-    size_t n = protobuf_c_message_get_packed_size(msg);
-    if (n > P2P_FRAME_MESSAGE_BYTES_MAX)
+    if (protobuf_c_message_get_packed_size(msg) > P2P_FRAME_MESSAGE_BYTES_MAX)
         return P2P_ERR_OVERSIZE;
-    /* An all-default response packs to nothing; keep a freeable block. */
-    uint8_t *buf = p2p_mem_alloc(mem, module, n != 0 ? n : 1);
-    if (buf == NULL)
-        return P2P_ERR_NOMEM;
-    size_t packed = protobuf_c_message_pack(msg, buf);
-    P2P_ASSERT(packed == n);
-    *out = buf;
-    *out_len = n;
-    return 0;
+    return p2p_wire_pack(mem, module, msg, out, out_len);
 }
 
 /* Rejects bodies that cannot fit before protobuf-c sizes them, so that no

@@ -21,7 +21,7 @@ static int respond_packed(struct p2p_node *n, p2p_node_id peer,
     uint8_t *body = NULL;
     size_t len = 0;
     if (msg != NULL) {
-        int rc = p2p_wire_pack(n->mem, msg, &body, &len);
+        int rc = p2p_wire_pack(n->mem, P2P_MEM_WIRE, msg, &body, &len);
         if (rc != 0)
             return rc;
     }

@@ -55,7 +55,7 @@ static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
         msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
         msg.ref = &ref;
     }
-    return p2p_wire_pack(n->mem, &msg.base, out, out_len);
+    return p2p_wire_pack(n->mem, P2P_MEM_WIRE, &msg.base, out, out_len);
 }
 
 static void schedule_retry(struct p2p_node *n, p2p_time now, uint32_t tx_index)

@@ -38,6 +38,11 @@ void p2p_mem_init(struct p2p_mem *mem);
  * returned block is zeroed. */
 void *p2p_mem_alloc(struct p2p_mem *mem, enum p2p_mem_module module, size_t n);
 
+/* As p2p_mem_alloc, but the block is not zeroed: for buffers the caller
+ * fills completely at once (packed messages, copies of bodies). */
+void *p2p_mem_alloc_raw(struct p2p_mem *mem, enum p2p_mem_module module,
+                        size_t n);
+
 /* Resizes a block from p2p_mem_alloc (p may be NULL). On failure returns NULL
  * and p stays valid. New bytes are not zeroed. */
 void *p2p_mem_realloc(struct p2p_mem *mem, enum p2p_mem_module module, void *p,

@@ -8,9 +8,10 @@
 
 #include "core/mem.h"
 
-/* Packs msg into a new buffer charged to P2P_MEM_WIRE; the caller frees it
- * with p2p_mem_free(mem, P2P_MEM_WIRE, *out). Errors: P2P_ERR_NOMEM. */
-int p2p_wire_pack(struct p2p_mem *mem, const ProtobufCMessage *msg,
-                  uint8_t **out, size_t *out_len);
+/* Packs msg into a new buffer charged to module; the caller frees it with
+ * p2p_mem_free(mem, module, *out). An empty message still gets a freeable
+ * block. Errors: P2P_ERR_NOMEM. */
+int p2p_wire_pack(struct p2p_mem *mem, enum p2p_mem_module module,
+                  const ProtobufCMessage *msg, uint8_t **out, size_t *out_len);
 
 #endif
