@@ -19,7 +19,7 @@
 #define DOWNLOAD_BUSY_RETRY_NS (100 * P2P_NS_PER_MS)
 
 enum drop_reason { DROP_UNWANTED = 1, DROP_NO_ADVERTISER = 2,
-                   DROP_POOL_REFUSED = 3 };
+                   DROP_POOL_REFUSED = 3, DROP_NO_TIMER = 4 };
 
 static struct p2p_download *dl_at(const struct p2p_node *n, uint32_t i)
 {
@@ -38,8 +38,9 @@ static void schedule_refresh(struct p2p_node *n, p2p_time now)
 {
     if (n->refresh_scheduled)
         return;
-    n->refresh_scheduled = true;
-    p2p__timer(n, now + n->cfg.bouncer_refresh_ns, TIMER_BOUNCER_REFRESH, 0, 0);
+    /* Without a timer, the next download created tries again. */
+    n->refresh_scheduled = p2p__timer(n, now + n->cfg.bouncer_refresh_ns,
+                                      TIMER_BOUNCER_REFRESH, 0, 0) == 0;
 }
 
 /* Frees the record; aborts a fetch in flight. */
@@ -97,13 +98,18 @@ static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
     return best;
 }
 
+static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason);
+
+/* Parks the download until now + delay; without a timer it is dropped (a
+ * later advert starts it again). */
 static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
                        p2p_time delay)
 {
     struct p2p_download *d = dl_at(n, i);
     d->state = DL_BACKOFF;
     d->backoff_until = now + delay;
-    p2p__timer(n, d->backoff_until, TIMER_DOWNLOAD, i, d->gen);
+    if (p2p__timer(n, d->backoff_until, TIMER_DOWNLOAD, i, d->gen) != 0)
+        drop(n, i, DROP_NO_TIMER);
 }
 
 /* The attempt deadline: the IC's growing base, plus transfer time for the

@@ -58,6 +58,10 @@ static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
     return p2p_wire_pack(n->mem, P2P_MEM_WIRE, &msg.base, out, out_len);
 }
 
+static void tx_free(struct p2p_node *n, uint32_t tx_index);
+
+/* Waits out the backoff. Without a timer the transmission is given up; the
+ * peer gets the slot again when it reconnects. */
 static void schedule_retry(struct p2p_node *n, p2p_time now, uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(n, tx_index);
@@ -65,7 +69,8 @@ static void schedule_retry(struct p2p_node *n, p2p_time now, uint32_t tx_index)
                                        &n->rng);
     tx->attempt++;
     tx->stream = P2P_INDEX_NONE;
-    p2p__timer(n, now + delay, TIMER_TX_RETRY, tx_index, tx->gen);
+    if (p2p__timer(n, now + delay, TIMER_TX_RETRY, tx_index, tx->gen) != 0)
+        tx_free(n, tx_index);
 }
 
 /* Sends the slot's current update on a fresh stream; on a local failure

@@ -28,6 +28,7 @@
     X(downloads_refused)      /* downloads_max reached */                     \
     X(pool_full)                                                              \
     X(streams_refused)        /* streams_max reached */                       \
+    X(timers_refused)         /* timer table full or out of memory */         \
     X(stream_errors)          /* bad frames, oversize, read deadline */
 
 struct p2p_metrics {

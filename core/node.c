@@ -206,12 +206,13 @@ void p2p_node_del(struct p2p_node *n)
 
 /* ---- timers ---- */
 
-void p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
-                uint32_t index, uint32_t gen)
+int p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
+               uint32_t index, uint32_t gen)
 {
     int rc = p2p_timer_heap_push(&n->timers, deadline, kind, index, gen);
-    /* The heap is sized far above every table that schedules into it. */
-    P2P_ASSERT(rc == 0);
+    if (rc != 0)
+        n->metrics.timers_refused++;
+    return rc;
 }
 
 p2p_time p2p_node_next_deadline(const struct p2p_node *n)

@@ -229,9 +229,9 @@ void p2p__downloader_refresh(struct p2p_node *n, p2p_time now);
 void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now);
 int p2p__downloader_check(const struct p2p_node *n);
 
-/* Schedules a node timer; a failure (timer table full) is fatal to the
- * node's liveness, so it is counted and asserted in debug builds. */
-void p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
+/* Schedules a node timer. Errors: P2P_ERR_LIMIT (timers_max reached),
+ * P2P_ERR_NOMEM; the caller then gives up what needed the timer. */
+int p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
                 uint32_t index, uint32_t gen);
 
 static inline void p2p__id_key(const struct p2p_artifact_id *id,

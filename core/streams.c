@@ -94,6 +94,18 @@ int p2p__stream_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     rc = open_record(n, false, peer, stream_id, &index);
     if (rc != 0)
         goto fail_free_frame;
+    struct p2p_stream *s = stream_at(n, index);
+    s->route = route;
+    s->owner = owner;
+    s->owner_index = owner_index;
+    s->owner_gen = owner_gen;
+    p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_RESPONSE,
+                          &n->cfg.routes, route);
+    /* A stale deadline is harmless if the push below fails: the record's
+     * generation moves on when it is reused. */
+    rc = p2p__timer(n, now + timeout_ns, TIMER_STREAM_DEADLINE, index, s->gen);
+    if (rc != 0)
+        goto fail_close_record;
     struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN, .peer = peer,
                            .stream_id = stream_id, .route = route,
                            .traffic = traffic, .bytes = frame,
@@ -102,20 +114,10 @@ int p2p__stream_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     if (rc != 0)
         goto fail_close_record;
     n->next_stream_id++;
-    struct p2p_stream *s = stream_at(n, index);
-    s->route = route;
-    s->owner = owner;
-    s->owner_index = owner_index;
-    s->owner_gen = owner_gen;
-    p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_RESPONSE,
-                          &n->cfg.routes, route);
-    p2p__timer(n, now + timeout_ns, TIMER_STREAM_DEADLINE, index, s->gen);
     *stream_out = index;
     return 0;
 
 fail_close_record:
-    p2p_frame_reader_init(&stream_at(n, index)->reader, n->mem,
-                          P2P_FRAME_RESPONSE, &n->cfg.routes, route);
     close_record(n, index, NULL);
 fail_free_frame:
     p2p_mem_free(n->mem, P2P_MEM_OUTBOX, frame);
@@ -204,8 +206,14 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         struct p2p_stream *s = stream_at(n, index);
         p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_REQUEST,
                               &n->cfg.routes, 0);
-        p2p__timer(n, now + n->cfg.stream_read_timeout_ns,
-                   TIMER_STREAM_DEADLINE, index, s->gen);
+        /* No stream stays open without its read deadline. */
+        rc = p2p__timer(n, now + n->cfg.stream_read_timeout_ns,
+                        TIMER_STREAM_DEADLINE, index, s->gen);
+        if (rc != 0) {
+            close_record(n, index, NULL);
+            push_reset(n, peer, stream_id, true);
+            return rc;
+        }
     }
     int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
     if (rc != 0) {
