@@ -62,7 +62,8 @@ static int check_update(const struct p2p_node *n, const P2p__V1__SlotUpdate *u)
         return P2P_ERR_LIMIT;
     switch (u->update_case) {
     case P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT:
-        if (u->artifact == NULL || u->artifact->kind >= P2P_KINDS_COUNT)
+        if (u->artifact == NULL || u->artifact->kind >= P2P_KINDS_COUNT ||
+            (u->artifact->id.len != 0 && u->artifact->id.len != P2P_ID_BYTES))
             return P2P_ERR_DECODE;
         return 0;
     case P2P__V1__SLOT_UPDATE__UPDATE_REF:
@@ -129,6 +130,35 @@ static void act_on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     }
 }
 
+/* The id a slot update names. A push's claimed id is trusted only when we
+ * already hold that artifact (its body is then ignored); otherwise the body
+ * is hashed and must match the claim. */
+static int update_id(struct p2p_node *n, const P2p__V1__SlotUpdate *u,
+                     struct p2p_artifact_id *id)
+{
+    memset(id, 0, sizeof(*id));
+    if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF) {
+        memcpy(id->b, u->ref->id.data, P2P_ID_BYTES);
+        return 0;
+    }
+    if (u->update_case != P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT)
+        return 0;
+    const P2p__V1__Artifact *art = u->artifact;
+    if (art->id.len == P2P_ID_BYTES) {
+        memcpy(id->b, art->id.data, P2P_ID_BYTES);
+        if (p2p_pool_get(&n->pool, id) != NULL)
+            return 0;
+    }
+    struct p2p_artifact_id got;
+    p2p_id_of(art->body.data, art->body.len, &got);
+    if (art->id.len == P2P_ID_BYTES && !p2p_id_eq(&got, id)) {
+        n->metrics.id_mismatches++;
+        return P2P_ERR_ID_MISMATCH;
+    }
+    *id = got;
+    return 0;
+}
+
 static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                      const P2p__V1__SlotUpdate *u)
 {
@@ -148,12 +178,11 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                          (int64_t)u->commit_id);
         return 0;
     }
+    struct p2p_artifact_id id;
+    rc = update_id(n, u, &id);
+    if (rc != 0)
+        return rc;
     struct p2p_slot_view old = *v;
-    struct p2p_artifact_id id = {{0}};
-    if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT)
-        p2p_id_of(u->artifact->body.data, u->artifact->body.len, &id);
-    else if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF)
-        memcpy(id.b, u->ref->id.data, P2P_ID_BYTES);
     bool deleted = u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
     v->used = !deleted;
     v->commit_id = u->commit_id;

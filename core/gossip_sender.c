@@ -31,6 +31,8 @@ static bool should_push(const struct p2p_node *n, enum p2p_artifact_kind kind,
     return kind == P2P_KIND_PUSH || size < n->cfg.push_threshold_bytes;
 }
 
+/* Packs the slot's update once; every peer gets the same bytes. Pushes
+ * also carry the id, so a receiver holding it skips hashing the body. */
 static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
                          uint32_t slot_index, uint8_t **out, size_t *out_len)
 {
@@ -45,6 +47,8 @@ static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
         art.kind = slot->kind;
         art.body.data = e->body;
         art.body.len = e->len;
+        art.id.data = (uint8_t *)slot->id.b;
+        art.id.len = P2P_ID_BYTES;
         msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT;
         msg.artifact = &art;
     } else {
@@ -55,7 +59,7 @@ static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
         msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
         msg.ref = &ref;
     }
-    return p2p_wire_pack(n->mem, P2P_MEM_WIRE, &msg.base, out, out_len);
+    return p2p_wire_pack(n->mem, P2P_MEM_SENDER, &msg.base, out, out_len);
 }
 
 static void tx_free(struct p2p_node *n, uint32_t tx_index);
@@ -79,23 +83,17 @@ static void transmit(struct p2p_node *n, p2p_time now, uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(n, tx_index);
     const struct p2p_slot *slot = slot_at(n, tx->slot);
-    uint8_t *body;
-    size_t len;
-    int rc = encode_update(n, slot, tx->slot, &body, &len);
-    if (rc == 0) {
-        uint32_t stream;
-        rc = p2p__stream_request(n, now, tx->peer, P2P_ROUTE_ARTIFACT_UPDATE,
+    uint32_t stream;
+    int rc = p2p__stream_request(n, now, tx->peer, P2P_ROUTE_ARTIFACT_UPDATE,
                                  slot->push ? P2P_TRAFFIC_PUSH
                                             : P2P_TRAFFIC_ADVERT,
-                                 body, len, OWNER_SENDER, tx_index, tx->gen,
-                                 n->cfg.update_timeout_ns, &stream);
-        p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
-        tx = tx_at(n, tx_index);
-        if (rc == 0) {
-            tx->stream = stream;
-            n->metrics.updates_sent++;
-            return;
-        }
+                                 slot->update, slot->update_len, OWNER_SENDER,
+                                 tx_index, tx->gen, n->cfg.update_timeout_ns,
+                                 &stream);
+    if (rc == 0) {
+        tx->stream = stream;
+        n->metrics.updates_sent++;
+        return;
     }
     schedule_retry(n, now, tx_index);
 }
@@ -145,8 +143,16 @@ int p2p__sender_add(struct p2p_node *n, p2p_time now,
     slot->id = e->id;
     slot->kind = e->kind;
     slot->size = e->len;
-    slot->commit_id = n->commit_id++;
+    slot->commit_id = n->commit_id;
     slot->push = should_push(n, e->kind, e->len, relayed);
+    rc = encode_update(n, slot, index, &slot->update, &slot->update_len);
+    if (rc != 0) {
+        (void)p2p_keymap_del(&n->slot_by_id, &key);
+        slot->used = false;
+        p2p__table_give(&n->slots, index);
+        return rc;
+    }
+    n->commit_id++;
     for (p2p_node_id peer = 0; peer < n->peers_capacity; peer++)
         if (n->peers[peer].up)
             tx_start(n, now, index, peer);
@@ -167,7 +173,10 @@ void p2p__sender_remove(struct p2p_node *n, const struct p2p_artifact_id *id)
     }
     int rc = p2p_keymap_del(&n->slot_by_id, &key);
     P2P_ASSERT(rc == 0);
-    slot_at(n, index)->used = false;
+    struct p2p_slot *slot = slot_at(n, index);
+    p2p_mem_free(n->mem, P2P_MEM_SENDER, slot->update);
+    slot->update = NULL;
+    slot->used = false;
     p2p__table_give(&n->slots, index);
     n->commit_id++;
 }

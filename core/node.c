@@ -190,6 +190,11 @@ void p2p_node_del(struct p2p_node *n)
     }
     for (uint32_t i = 0; i < n->peers_capacity; i++)
         p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers[i].slots);
+    for (uint32_t i = 0; i < n->slots.capacity; i++) {
+        struct p2p_slot *s = p2p__table_at(&n->slots, i);
+        if (s->used)
+            p2p_mem_free(mem, P2P_MEM_SENDER, s->update);
+    }
     p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers);
     p2p__table_fini(&n->streams, mem);
     p2p_keymap_fini(&n->stream_by_key);

@@ -38,6 +38,9 @@ struct p2p_slot {
     uint64_t size;
     uint64_t commit_id;
     bool push;                 /* the update carries the body */
+    uint8_t *update;           /* owned: the packed SlotUpdate, encoded once
+                                  and sent to every peer */
+    size_t update_len;
     uint32_t next_free;        /* LIFO free list, as in the IC */
 };
 

@@ -283,6 +283,40 @@ START_TEST(cancel_when_artifact_arrives_elsewhere)
 }
 END_TEST
 
+/* A push claiming an id its body does not hash to is refused with 400. */
+START_TEST(push_with_wrong_claimed_id_is_refused)
+{
+    struct harness h;
+    h_init(&h, 1);
+    uint8_t small[64] = {4};
+    P2p__V1__SlotUpdate u = P2P__V1__SLOT_UPDATE__INIT;
+    P2p__V1__Artifact art = P2P__V1__ARTIFACT__INIT;
+    art.kind = P2P_KIND_PUSH;
+    art.body.data = small;
+    art.body.len = sizeof(small);
+    art.id.data = body_id.b; /* someone else's id */
+    art.id.len = P2P_ID_BYTES;
+    u.slot_id = 0;
+    u.commit_id = 1;
+    u.update_case = P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT;
+    u.artifact = &art;
+    ck_assert_int_eq(h_request(&h, 1, P2P_ROUTE_ARTIFACT_UPDATE, &u.base), P2P_ERR_ID_MISMATCH);
+    ck_assert_uint_eq(h_response_status(&h, 0), 400);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->id_mismatches, 1);
+    h_clear(&h);
+    /* With the right id it is accepted. */
+    struct p2p_artifact_id right;
+    p2p_id_of(small, sizeof(small), &right);
+    art.id.data = right.b;
+    u.commit_id = 2;
+    ck_assert_int_eq(h_request(&h, 1, P2P_ROUTE_ARTIFACT_UPDATE, &u.base), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* Cancellation: the only advertiser disconnects. */
 START_TEST(cancel_when_advertiser_leaves)
 {
@@ -388,6 +422,7 @@ int main(void)
     tcase_add_test(tc, cancel_when_bouncer_turns_unwanted);
     tcase_add_test(tc, cancel_when_artifact_arrives_elsewhere);
     tcase_add_test(tc, cancel_when_advertiser_leaves);
+    tcase_add_test(tc, push_with_wrong_claimed_id_is_refused);
     tcase_add_test(tc, downloads_bound);
     tcase_add_test(tc, fetch_is_served_from_validated_pool);
     tcase_add_test(tc, every_allocation_failure_is_survived);
