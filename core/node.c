@@ -211,9 +211,45 @@ void p2p_node_del(struct p2p_node *n)
 
 /* ---- timers ---- */
 
+/* Whether a timer's owner still waits for it; stale ones are skipped when
+ * they fire, and purged when the heap would otherwise grow. */
+static bool timer_live(const void *ctx, const struct p2p_timer *t)
+{
+    const struct p2p_node *n = ctx;
+    switch ((enum timer_kind)t->kind) {
+    case TIMER_STREAM_DEADLINE: {
+        if (t->index >= n->streams.capacity)
+            return false;
+        const struct p2p_stream *s = p2p__table_at(&n->streams, t->index);
+        return s->used && s->gen == t->gen;
+    }
+    case TIMER_TX_RETRY: {
+        if (t->index >= n->txs.capacity)
+            return false;
+        const struct p2p_tx *tx = p2p__table_at(&n->txs, t->index);
+        return tx->used && tx->gen == t->gen && tx->stream == P2P_INDEX_NONE;
+    }
+    case TIMER_DOWNLOAD: {
+        if (t->index >= n->downloads.capacity)
+            return false;
+        const struct p2p_download *d = p2p__table_at(&n->downloads, t->index);
+        return d->used && d->gen == t->gen && d->state == DL_BACKOFF &&
+               d->backoff_until == t->deadline;
+    }
+    case TIMER_BOUNCER_REFRESH:
+        return true;
+    }
+    return true;
+}
+
 int p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
                uint32_t index, uint32_t gen)
 {
+    /* Before the heap grows, drop timers nobody waits for any more: closed
+     * streams leave their deadlines behind, and at n peers that is most of
+     * the heap. */
+    if (n->timers.count == n->timers.capacity && n->timers.count > 0)
+        (void)p2p_timer_heap_compact(&n->timers, timer_live, n);
     int rc = p2p_timer_heap_push(&n->timers, deadline, kind, index, gen);
     if (rc != 0)
         n->metrics.timers_refused++;

@@ -66,14 +66,8 @@ p2p_time p2p_timer_heap_next(const struct p2p_timer_heap *h)
     return h->count ? h->items[0].deadline : P2P_TIME_NEVER;
 }
 
-int p2p_timer_heap_pop_due(struct p2p_timer_heap *h, p2p_time now,
-                           struct p2p_timer *out)
+static void sift_down(struct p2p_timer_heap *h, size_t i)
 {
-    if (h->count == 0 || h->items[0].deadline > now)
-        return 0;
-    *out = h->items[0];
-    h->items[0] = h->items[--h->count];
-    size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < h->count && before(&h->items[l], &h->items[m]))
@@ -81,9 +75,33 @@ int p2p_timer_heap_pop_due(struct p2p_timer_heap *h, p2p_time now,
         if (r < h->count && before(&h->items[r], &h->items[m]))
             m = r;
         if (m == i)
-            break;
+            return;
         swap(&h->items[i], &h->items[m]);
         i = m;
     }
+}
+
+size_t p2p_timer_heap_compact(struct p2p_timer_heap *h, p2p_timer_live_fn live,
+                              const void *ctx)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < h->count; i++)
+        if (live(ctx, &h->items[i]))
+            h->items[kept++] = h->items[i];
+    size_t dropped = h->count - kept;
+    h->count = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        sift_down(h, i);
+    return dropped;
+}
+
+int p2p_timer_heap_pop_due(struct p2p_timer_heap *h, p2p_time now,
+                           struct p2p_timer *out)
+{
+    if (h->count == 0 || h->items[0].deadline > now)
+        return 0;
+    *out = h->items[0];
+    h->items[0] = h->items[--h->count];
+    sift_down(h, 0);
     return 1;
 }

@@ -6,6 +6,7 @@
 #ifndef P2P_CORE_TIMER_HEAP_H
 #define P2P_CORE_TIMER_HEAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,15 @@ void p2p_timer_heap_fini(struct p2p_timer_heap *h);
 /* Schedules a timer. Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
 int p2p_timer_heap_push(struct p2p_timer_heap *h, p2p_time deadline,
                         uint32_t kind, uint32_t index, uint32_t gen);
+
+/* Says whether a scheduled timer still matters to its owner. */
+typedef bool (*p2p_timer_live_fn)(const void *ctx, const struct p2p_timer *t);
+
+/* Drops every timer `live` rejects and restores the heap order. Firing
+ * order of the survivors is unchanged: it depends only on (deadline, seq).
+ * Returns how many were dropped. */
+size_t p2p_timer_heap_compact(struct p2p_timer_heap *h, p2p_timer_live_fn live,
+                              const void *ctx);
 
 /* Earliest deadline, or P2P_TIME_NEVER when empty. */
 p2p_time p2p_timer_heap_next(const struct p2p_timer_heap *h);
