@@ -26,7 +26,6 @@ struct p2p_keymap {
     struct p2p_keymap_slot *slots; /* owned; capacity is a power of two */
     size_t capacity;
     size_t count;                 /* live entries */
-    size_t used;                  /* live + tombstones */
     size_t entries_max;
 };
 
