@@ -103,10 +103,11 @@ static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason);
 /* Parks the download until now + delay; without a timer it is dropped (a
  * later advert starts it again). */
 static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
-                       p2p_time delay)
+                       p2p_time delay, bool round_backoff)
 {
     struct p2p_download *d = dl_at(n, i);
     d->state = DL_BACKOFF;
+    d->round_backoff = round_backoff;
     d->backoff_until = now + delay;
     if (p2p__timer(n, d->backoff_until, TIMER_DOWNLOAD, i, d->gen) != 0)
         drop(n, i, DROP_NO_TIMER);
@@ -164,11 +165,11 @@ static void attempt(struct p2p_node *n, p2p_time now, uint32_t i)
     int k = pick(n, d, &busy);
     if (k >= 0) {
         if (send_fetch(n, now, i, d->advs[k].peer) != 0)
-            wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS);
+            wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS, false);
         return;
     }
     if (busy) {
-        wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS);
+        wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS, false);
         return;
     }
     /* Every advertiser failed this round: back off, then start over. */
@@ -178,7 +179,7 @@ static void attempt(struct p2p_node *n, p2p_time now, uint32_t i)
         d->advs[a].failed = false;
     p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_BACKOFF, P2P_NODE_NONE, &d->id,
                      (int64_t)delay);
-    wait_until(n, now, i, delay);
+    wait_until(n, now, i, delay, true);
 }
 
 /* Asks the bouncer, then fetches, parks or drops. */
@@ -198,15 +199,19 @@ static void consult(struct p2p_node *n, p2p_time now, uint32_t i)
     }
 }
 
+/* Adds one reference from peer; *is_new tells whether the peer was not an
+ * advertiser before. */
 static int add_advertiser(struct p2p_node *n, struct p2p_download *d,
-                          p2p_node_id peer)
+                          p2p_node_id peer, bool *is_new)
 {
+    *is_new = false;
     for (uint32_t k = 0; k < d->advs_count; k++) {
         if (d->advs[k].peer == peer) {
             d->advs[k].refs++;
             return 0;
         }
     }
+    *is_new = true;
     if (d->advs_count == d->advs_capacity) {
         uint32_t capacity = d->advs_capacity ? d->advs_capacity * 2 : 4;
         struct p2p_advertiser *advs = p2p_mem_realloc(
@@ -260,14 +265,17 @@ void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
         }
         created = true;
     }
-    if (add_advertiser(n, dl_at(n, i), peer) != 0) {
+    bool is_new;
+    if (add_advertiser(n, dl_at(n, i), peer, &is_new) != 0) {
         if (created)
             release(n, i);
         return;
     }
-    /* A new download, or a new advertiser for one that is waiting out a
-     * backoff: try now. */
-    if (created || dl_at(n, i)->state == DL_BACKOFF)
+    /* A new download, or a peer we have not tried yet for one that waits
+     * for a free advertiser (not a round's backoff): try now. A peer that
+     * re-advertises cannot cut a backoff short, so none is hammered. */
+    struct p2p_download *d = dl_at(n, i);
+    if (created || (is_new && d->state == DL_BACKOFF && !d->round_backoff))
         consult(n, now, i);
 }
 

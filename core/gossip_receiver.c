@@ -20,14 +20,19 @@ static int respond_packed(struct p2p_node *n, p2p_node_id peer,
 {
     uint8_t *body = NULL;
     size_t len = 0;
-    if (msg != NULL) {
-        int rc = p2p_wire_pack(n->mem, P2P_MEM_WIRE, msg, &body, &len);
-        if (rc != 0)
-            return rc;
-    }
-    int rc = p2p__stream_respond(n, peer, stream_id, traffic, status, body,
+    int rc = 0;
+    if (msg != NULL)
+        rc = p2p_wire_pack(n->mem, P2P_MEM_WIRE, msg, &body, &len);
+    if (rc == 0)
+        rc = p2p__stream_respond(n, peer, stream_id, traffic, status, body,
                                  len);
     p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
+    if (rc != 0) {
+        /* Never leave a requester waiting out its deadline. */
+        struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
+                               .stream_id = stream_id, .inbound = true};
+        (void)p2p_outbox_push(&n->outbox, &a);
+    }
     return rc;
 }
 
@@ -46,11 +51,15 @@ int p2p__receiver_accept(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     }
     if (rc != 0)
         return rc;
-    p2p__downloader_done(n, id);
     struct p2p_action a = {.type = P2P_ACT_ARTIFACT_RECEIVED, .peer = peer,
                            .id = *id, .kind = kind, .size = len};
     rc = p2p_outbox_push(&n->outbox, &a);
-    P2P_ASSERT(rc == 0 || rc == P2P_ERR_LIMIT);
+    if (rc != 0) {
+        /* The client would never hear of it: take it back out. */
+        (void)p2p_pool_remove(&n->pool, id);
+        return rc;
+    }
+    p2p__downloader_done(n, id);
     n->metrics.artifacts_received++;
     return 0;
 }
@@ -172,7 +181,7 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         return rc;
     n->metrics.updates_received++;
     struct p2p_slot_view *v = &p->slots[u->slot_id];
-    if (v->used && u->commit_id <= v->commit_id) {
+    if (v->seen && u->commit_id <= v->commit_id) {
         n->metrics.updates_stale++;
         p2p_outbox_event(&n->outbox, P2P_EV_UPDATE_STALE, peer, &v->id,
                          (int64_t)u->commit_id);
@@ -185,6 +194,7 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     struct p2p_slot_view old = *v;
     bool deleted = u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
     v->used = !deleted;
+    v->seen = true;
     v->commit_id = u->commit_id;
     v->id = id;
     p->slots_used += (uint32_t)v->used - (uint32_t)old.used;

@@ -18,9 +18,11 @@ struct p2p_keymap_slot {
 #define KEYMAP_CAPACITY_MIN 16
 
 void p2p_keymap_init(struct p2p_keymap *m, struct p2p_mem *mem,
-                     enum p2p_mem_module module, size_t entries_max)
+                     enum p2p_mem_module module, size_t entries_max,
+                     uint64_t hash_key)
 {
     memset(m, 0, sizeof(*m));
+    m->hash_key = hash_key;
     m->mem = mem;
     m->module = module;
     m->entries_max = entries_max;
@@ -33,9 +35,12 @@ void p2p_keymap_fini(struct p2p_keymap *m)
     m->capacity = m->count = 0;
 }
 
-static uint32_t tag_of(const struct p2p_key *key)
+/* A keyed mix of the key's words. Without hash_key, equal-hash keys are
+ * easy to compute; with it they need the key. Not a cryptographic PRF: a
+ * future change may switch to SipHash (nettle 3.8 has none). */
+static uint32_t tag_of(const struct p2p_keymap *m, const struct p2p_key *key)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ULL;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ m->hash_key;
     for (size_t i = 0; i < P2P_KEY_BYTES; i += 8) {
         uint64_t w;
         memcpy(&w, key->b + i, 8);
@@ -76,7 +81,7 @@ bool p2p_keymap_get(const struct p2p_keymap *m, const struct p2p_key *key,
     if (m->count == 0)
         return false;
     bool found;
-    size_t i = probe(m, key, tag_of(key), &found);
+    size_t i = probe(m, key, tag_of(m, key), &found);
     if (found && value != NULL)
         *value = m->slots[i].value;
     return found;
@@ -117,7 +122,7 @@ int p2p_keymap_put(struct p2p_keymap *m, const struct p2p_key *key,
         if (rc != 0)
             return rc;
     }
-    uint32_t tag = tag_of(key);
+    uint32_t tag = tag_of(m, key);
     bool found;
     size_t i = probe(m, key, tag, &found);
     P2P_ASSERT(!found);
@@ -138,7 +143,7 @@ int p2p_keymap_del(struct p2p_keymap *m, const struct p2p_key *key)
     if (m->count == 0)
         return P2P_ERR_NOT_FOUND;
     bool found;
-    size_t hole = probe(m, key, tag_of(key), &found);
+    size_t hole = probe(m, key, tag_of(m, key), &found);
     if (!found)
         return P2P_ERR_NOT_FOUND;
     size_t mask = m->capacity - 1;

@@ -27,11 +27,16 @@ struct p2p_keymap {
     size_t capacity;
     size_t count;                 /* live entries */
     size_t entries_max;
+    uint64_t hash_key;            /* secret per map: peers choose the keys,
+                                     so they must not predict collisions */
 };
 
-/* Prepares an empty map that holds at most entries_max entries. */
+/* Prepares an empty map that holds at most entries_max entries. hash_key
+ * seeds the hash (draw it from the node's PRNG): lookups never depend on
+ * it, only their cost does. */
 void p2p_keymap_init(struct p2p_keymap *m, struct p2p_mem *mem,
-                     enum p2p_mem_module module, size_t entries_max);
+                     enum p2p_mem_module module, size_t entries_max,
+                     uint64_t hash_key);
 
 /* Frees the table. */
 void p2p_keymap_fini(struct p2p_keymap *m);

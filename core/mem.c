@@ -103,6 +103,8 @@ void p2p_mem_free(struct p2p_mem *mem, enum p2p_mem_module module, void *p)
 void *p2p_mem_dup(struct p2p_mem *mem, enum p2p_mem_module module,
                   const void *src, size_t n)
 {
+    if (n == 0)
+        return NULL;
     void *p = p2p_mem_alloc_raw(mem, module, n);
     if (p != NULL)
         memcpy(p, src, n);

@@ -51,7 +51,7 @@ void *p2p_mem_realloc(struct p2p_mem *mem, enum p2p_mem_module module, void *p,
 /* Frees a block from p2p_mem_alloc (NULL is allowed). */
 void p2p_mem_free(struct p2p_mem *mem, enum p2p_mem_module module, void *p);
 
-/* Duplicates n bytes; NULL when refused. */
+/* Duplicates n > 0 bytes; NULL when refused or n == 0. */
 void *p2p_mem_dup(struct p2p_mem *mem, enum p2p_mem_module module,
                   const void *src, size_t n);
 

@@ -15,7 +15,7 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->self = self;
     c->seed = seed;
     c->node_ids_max = 4096;
-    c->slots_max = 65536;
+    c->slots_max = 50000;           /* <= what a peer accepts of us */
     c->slots_per_peer_max = 50000;  /* the IC's ingress slot limit */
     c->downloads_max = 65536;
     c->fetches_per_peer_max = 64;
@@ -42,6 +42,17 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
 
 int p2p_config_check(const struct p2p_config *c)
 {
+    /* Tables grow by doubling: keep every bound far from 2^32. */
+    if (c->node_ids_max > P2P_CONFIG_TABLE_MAX ||
+        c->slots_max > P2P_CONFIG_TABLE_MAX ||
+        c->slots_per_peer_max > P2P_CONFIG_TABLE_MAX ||
+        c->downloads_max > P2P_CONFIG_TABLE_MAX ||
+        c->streams_max > P2P_CONFIG_TABLE_MAX)
+        return P2P_ERR_INVALID_ARG;
+    /* A sender must never use a slot id its (identically configured)
+     * peers refuse. */
+    if (c->slots_max > c->slots_per_peer_max)
+        return P2P_ERR_INVALID_ARG;
     if (c->self >= c->node_ids_max || c->node_ids_max == 0 ||
         c->slots_max == 0 || c->slots_per_peer_max == 0 ||
         c->downloads_max == 0 || c->fetches_per_peer_max == 0 ||
@@ -142,22 +153,28 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
     n->cfg = *c;
     n->mem = mem;
     p2p_rng_init(&n->rng, c->seed, c->self);
+    /* Hash keys come from a stream of their own, so the protocol's draws
+     * are the same whatever the tables do. */
+    struct p2p_rng keys;
+    p2p_rng_init(&keys, c->seed, ((uint64_t)c->self << 32) | 0x6b657973u);
     p2p_outbox_init(&n->outbox, mem, c->outbox_actions_max);
     n->outbox.events_enabled = c->events;
     p2p_timer_heap_init(&n->timers, mem, c->timers_max);
-    p2p_pool_init(&n->pool, mem, &c->pool);
+    p2p_pool_init(&n->pool, mem, &c->pool, p2p_rng_u64(&keys));
     n->bouncer = p2p_bouncer_wants_all;
     p2p__table_init(&n->streams, sizeof(struct p2p_stream),
                     offsetof(struct p2p_stream, next_free),
                     offsetof(struct p2p_stream, gen), c->streams_max,
                     P2P_MEM_STREAMS);
-    p2p_keymap_init(&n->stream_by_key, mem, P2P_MEM_STREAMS, c->streams_max);
+    p2p_keymap_init(&n->stream_by_key, mem, P2P_MEM_STREAMS, c->streams_max,
+                    p2p_rng_u64(&keys));
     n->next_stream_id = 1;
     p2p__table_init(&n->slots, sizeof(struct p2p_slot),
                     offsetof(struct p2p_slot, next_free),
                     offsetof(struct p2p_slot, gen), c->slots_max,
                     P2P_MEM_SENDER);
-    p2p_keymap_init(&n->slot_by_id, mem, P2P_MEM_SENDER, c->slots_max);
+    p2p_keymap_init(&n->slot_by_id, mem, P2P_MEM_SENDER, c->slots_max,
+                    p2p_rng_u64(&keys));
     p2p__table_init(&n->txs, sizeof(struct p2p_tx),
                     offsetof(struct p2p_tx, next_free),
                     offsetof(struct p2p_tx, gen),
@@ -169,7 +186,7 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
                     offsetof(struct p2p_download, gen), c->downloads_max,
                     P2P_MEM_DOWNLOADER);
     p2p_keymap_init(&n->download_by_id, mem, P2P_MEM_DOWNLOADER,
-                    c->downloads_max);
+                    c->downloads_max, p2p_rng_u64(&keys));
     *out = n;
     return 0;
 }
@@ -362,6 +379,9 @@ int p2p_node_insert(struct p2p_node *n, p2p_time now,
 {
     if (kind >= P2P_KINDS_COUNT || (body == NULL && len > 0))
         return P2P_ERR_INVALID_ARG;
+    /* It must fit, with its envelope, in one message to be sent at all. */
+    if (len > P2P_ARTIFACT_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
     struct p2p_artifact_id id;
     p2p_id_of(body, len, &id);
     int rc = p2p_pool_insert(&n->pool, P2P_POOL_VALIDATED, &id, kind, body,
@@ -391,12 +411,16 @@ int p2p_node_validate(struct p2p_node *n, p2p_time now,
         n->metrics.artifacts_rejected++;
         return p2p_pool_remove(&n->pool, id);
     }
+    /* Check the slot table first, so a refusal leaves the artifact
+     * unvalidated rather than validated but never relayed. */
+    if (n->slots.count >= n->cfg.slots_max)
+        return P2P_ERR_LIMIT;
     int rc = p2p_pool_promote(&n->pool, id);
     if (rc != 0)
         return rc;
     rc = p2p__sender_add(n, now, p2p_pool_get(&n->pool, id), true);
     if (rc != 0)
-        return rc; /* validated but not relayed: slot table full */
+        return rc; /* out of memory: validated, relayed on no peer */
     n->metrics.artifacts_validated++;
     return 0;
 }

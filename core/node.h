@@ -57,7 +57,9 @@ struct p2p_tx {
 
 /* What a peer's slot holds, as this node last heard it. */
 struct p2p_slot_view {
-    bool used;
+    bool used;                 /* names an artifact now */
+    bool seen;                 /* ever written: commit_id is meaningful,
+                                  also after a deletion */
     uint64_t commit_id;
     struct p2p_artifact_id id;
 };
@@ -89,6 +91,8 @@ struct p2p_download {
     uint32_t advs_count, advs_capacity;
     uint32_t round;            /* rounds of every advertiser failing */
     p2p_time backoff_until;    /* while DL_BACKOFF */
+    bool round_backoff;        /* the wait is a round's backoff, not a
+                                  wait for a free advertiser */
     uint32_t stream;           /* while fetching */
     p2p_node_id fetching_from;
     uint32_t next_free;

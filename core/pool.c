@@ -13,13 +13,14 @@ static size_t total_count_max(const struct p2p_pool_limits *l)
 }
 
 void p2p_pool_init(struct p2p_pool *p, struct p2p_mem *mem,
-                   const struct p2p_pool_limits *limits)
+                   const struct p2p_pool_limits *limits, uint64_t hash_key)
 {
     memset(p, 0, sizeof(*p));
     p->mem = mem;
     p->limits = *limits;
     p->free_head = NO_FREE;
-    p2p_keymap_init(&p->by_id, mem, P2P_MEM_POOL, total_count_max(limits));
+    p2p_keymap_init(&p->by_id, mem, P2P_MEM_POOL, total_count_max(limits),
+                    hash_key);
 }
 
 void p2p_pool_fini(struct p2p_pool *p)
@@ -92,7 +93,9 @@ int p2p_pool_insert(struct p2p_pool *p, enum p2p_pool_section section,
         return P2P_ERR_EXISTS;
     if (!fits(p, section, len))
         return P2P_ERR_LIMIT;
-    uint8_t *copy = p2p_mem_dup(p->mem, P2P_MEM_POOL, body, len ? len : 1);
+    /* An empty body (body may then be NULL) still gets a freeable block. */
+    uint8_t *copy = len ? p2p_mem_dup(p->mem, P2P_MEM_POOL, body, len)
+                        : p2p_mem_alloc(p->mem, P2P_MEM_POOL, 1);
     if (copy == NULL)
         return P2P_ERR_NOMEM;
     uint32_t index;

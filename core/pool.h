@@ -47,8 +47,9 @@ struct p2p_pool {
     uint64_t bytes[P2P_POOL_SECTIONS];
 };
 
+/* hash_key seeds the id index (see p2p_keymap_init). */
 void p2p_pool_init(struct p2p_pool *p, struct p2p_mem *mem,
-                   const struct p2p_pool_limits *limits);
+                   const struct p2p_pool_limits *limits, uint64_t hash_key);
 void p2p_pool_fini(struct p2p_pool *p);
 
 /* Inserts a copy of body into section. Errors: P2P_ERR_EXISTS (the id is in

@@ -31,6 +31,12 @@
 #include "core/pool.h"
 #include "core/types.h"
 
+/* Every table bound must stay at or below this. */
+#define P2P_CONFIG_TABLE_MAX (1u << 28)
+/* The largest artifact body: a slot update or fetch response carrying it,
+ * with its envelope, must fit in one message. */
+#define P2P_ARTIFACT_BYTES_MAX (P2P_FRAME_MESSAGE_BYTES_MAX - 1024u)
+
 /* Every limit and timeout of a node; p2p_config_default() fills the IC's
  * values (see docs/architecture.md for where each comes from). */
 struct p2p_config {
@@ -109,7 +115,8 @@ p2p_time p2p_node_next_deadline(const struct p2p_node *n);
 
 /* A locally made artifact enters the validated pool and is broadcast.
  * *id_out (may be NULL) receives its id. Errors: P2P_ERR_EXISTS,
- * P2P_ERR_LIMIT (pool or slot table full), P2P_ERR_NOMEM. */
+ * P2P_ERR_OVERSIZE (len > P2P_ARTIFACT_BYTES_MAX), P2P_ERR_LIMIT (pool or
+ * slot table full), P2P_ERR_NOMEM. */
 int p2p_node_insert(struct p2p_node *n, p2p_time now,
                     enum p2p_artifact_kind kind, const uint8_t *body,
                     size_t len, struct p2p_artifact_id *id_out);

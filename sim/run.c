@@ -206,7 +206,11 @@ static void on_expire(struct sim_world *w, uint64_t idx)
 static void on_loss(struct sim_world *w, uint64_t fault, bool start)
 {
     const struct sim_fault *f = &w->sc->faults[fault];
-    w->net.burst_loss_ppm = start ? f->loss_ppm : 0;
+    /* Overlapping bursts add up (capped where the loss is applied). */
+    if (start)
+        w->net.burst_loss_ppm += f->loss_ppm;
+    else
+        w->net.burst_loss_ppm -= f->loss_ppm;
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, 0, start ? "loss_start" : "loss_end",
                        "rate_ppm=%u", f->loss_ppm);
@@ -383,7 +387,7 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     sim_eq_init(&w->queue, SIM_EVENTS_QUEUED_MAX);
     p2p_mem_init(&w->index_mem);
     p2p_keymap_init(&w->artifact_by_id, &w->index_mem, P2P_MEM_OTHER,
-                    SIM_ARTIFACTS_MAX);
+                    SIM_ARTIFACTS_MAX, w->seed);
     p2p_rng_init(&w->workload_rng, w->seed, 0x776b6c64 /* "wkld" */);
     set_horizon(w);
     if (sim_net_init(&w->net, sc, w->nodes_count, w->seed) != 0 ||

@@ -752,9 +752,11 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     join_what(what, sizeof what, where, "size");
     if ((rc = get_size(ld, v[SIZE], what, &w->size_bytes)) != 0)
         return rc;
-    if (w->size_bytes == 0 || w->size_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
+    if (w->size_bytes < SIM_SCENARIO_ARTIFACT_BYTES_MIN ||
+        w->size_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
         return fail(ld, v[SIZE], P2P_ERR_DECODE,
-                    "%s: out of range (1B up to 1GiB)", what);
+                    "%s: out of range (16B up to 131071KiB, 128MiB less 1KiB)",
+                    what);
     w->size_max_bytes = w->size_bytes;
     if (v[SIZE_MAX_] != NULL) {
         join_what(what, sizeof what, where, "size_max");
@@ -765,7 +767,8 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
                         "%s: must be at least size", what);
         if (w->size_max_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
             return fail(ld, v[SIZE_MAX_], P2P_ERR_DECODE,
-                        "%s: out of range (up to 1GiB)", what);
+                        "%s: out of range (up to 131071KiB, 128MiB less "
+                        "1KiB)", what);
     }
     w->from = SIM_FROM_ROUND_ROBIN;
     if (v[FROM] != NULL) {

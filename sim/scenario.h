@@ -29,7 +29,11 @@
 /* Every duration in a file (duration, latency, within, ...) is at most 30
  * days, so that sums of times can never overflow. */
 #define SIM_SCENARIO_TIME_MAX_NS (30ULL * 24 * 3600 * P2P_NS_PER_S)
-#define SIM_SCENARIO_ARTIFACT_BYTES_MAX (1ULL << 30) /* workload size(_max) */
+/* Workload sizes: at least 16 B, so that every artifact's body (which
+ * starts with its sequence number) is unique; at most what core can send
+ * in one message (P2P_ARTIFACT_BYTES_MAX, 128 MiB less 1 KiB). */
+#define SIM_SCENARIO_ARTIFACT_BYTES_MIN 16ULL
+#define SIM_SCENARIO_ARTIFACT_BYTES_MAX ((128ULL << 20) - 1024)
 #define SIM_SCENARIO_STATE_CHUNKS_MAX (1ULL << 20)   /* ceil(size / chunk) */
 #define SIM_SCENARIO_DRIFT_PPM_MAX 500000            /* |skew drift| */
 
@@ -51,7 +55,7 @@ struct sim_workload_item {
     enum p2p_artifact_kind kind; /* 'kind: push|advert' (required) */
     uint64_t interval_ns; /* 'every: T' (fixed) or from 'rate: N/s' (mean) */
     bool poisson;         /* true for 'rate' (exponential gaps) */
-    uint64_t size_bytes;     /* 'size' (required), 1..ARTIFACT_BYTES_MAX */
+    uint64_t size_bytes;     /* 'size' (required), ARTIFACT_BYTES_MIN..MAX */
     uint64_t size_max_bytes; /* 'size_max' (>= size) or = size_bytes; sizes
                                 are uniform in [size_bytes, size_max_bytes] */
     enum sim_from_mode from; /* 'from', default round-robin */

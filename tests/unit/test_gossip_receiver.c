@@ -49,6 +49,7 @@ START_TEST(slot_id_past_limit_is_rejected)
     struct p2p_config c;
     p2p_config_default(&c, 0, 1);
     c.slots_per_peer_max = 8;
+    c.slots_max = 8;
     struct harness h;
     h_init_cfg(&h, &c, 1);
     ck_assert_int_eq(h_advert(&h, 1, 7, 1, &body_id, 10), 0);
@@ -317,6 +318,68 @@ START_TEST(push_with_wrong_claimed_id_is_refused)
 }
 END_TEST
 
+/* Review finding: an empty pushed body (NULL data in protobuf-c) once
+ * crashed the node. It is a valid, if useless, artifact. */
+START_TEST(empty_push_is_survived)
+{
+    struct harness h;
+    h_init(&h, 1);
+    ck_assert_int_eq(h_push(&h, 1, 0, 1, NULL, 0), 0);
+    ck_assert_uint_eq(h_response_status(&h, 0), 200);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, NULL, 0, NULL), P2P_ERR_EXISTS);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* A deleted slot remembers its commit: a late older update is stale. */
+START_TEST(deleted_slot_keeps_its_commit)
+{
+    struct harness h;
+    h_init(&h, 1);
+    P2p__V1__SlotUpdate u = P2P__V1__SLOT_UPDATE__INIT;
+    u.slot_id = 0;
+    u.commit_id = 6;
+    u.update_case = P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
+    u.deleted = 1;
+    ck_assert_int_eq(h_request(&h, 1, P2P_ROUTE_ARTIFACT_UPDATE, &u.base), 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 5, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_stale, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* A peer re-advertising an id (another slot, a newer commit) cannot cut a
+ * round's backoff short; a peer never tried can. */
+START_TEST(readvert_does_not_cut_backoff)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.fetch_backoff.jitter_pct = 0;
+    struct harness h;
+    h_init_cfg(&h, &c, 2);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    struct p2p_action f = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_respond(&h, f.peer, f.stream_id, 204, NULL), 0);
+    h_clear(&h); /* all (one) advertisers failed: backing off */
+    for (uint64_t k = 1; k <= 5; k++)
+        ck_assert_int_eq(h_advert(&h, 1, k, k + 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* Cancellation: the only advertiser disconnects. */
 START_TEST(cancel_when_advertiser_leaves)
 {
@@ -423,6 +486,9 @@ int main(void)
     tcase_add_test(tc, cancel_when_artifact_arrives_elsewhere);
     tcase_add_test(tc, cancel_when_advertiser_leaves);
     tcase_add_test(tc, push_with_wrong_claimed_id_is_refused);
+    tcase_add_test(tc, empty_push_is_survived);
+    tcase_add_test(tc, deleted_slot_keeps_its_commit);
+    tcase_add_test(tc, readvert_does_not_cut_backoff);
     tcase_add_test(tc, downloads_bound);
     tcase_add_test(tc, fetch_is_served_from_validated_pool);
     tcase_add_test(tc, every_allocation_failure_is_survived);

@@ -178,6 +178,28 @@ START_TEST(reconnected_peer_gets_every_slot)
 }
 END_TEST
 
+/* Config: a sender may not use slot ids its peers refuse; bounds stay
+ * far from 2^32; oversize artifacts are refused at insert. */
+START_TEST(config_and_insert_bounds)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    ck_assert_int_eq(p2p_config_check(&c), 0);
+    c.slots_max = c.slots_per_peer_max + 1;
+    ck_assert_int_eq(p2p_config_check(&c), P2P_ERR_INVALID_ARG);
+    p2p_config_default(&c, 0, 1);
+    c.downloads_max = P2P_CONFIG_TABLE_MAX + 1;
+    ck_assert_int_eq(p2p_config_check(&c), P2P_ERR_INVALID_ARG);
+    struct harness h;
+    h_init(&h, 1);
+    static const uint8_t dummy[1];
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, dummy,
+                                     P2P_ARTIFACT_BYTES_MAX + 1, NULL), P2P_ERR_OVERSIZE);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_fini(&h);
+}
+END_TEST
+
 START_TEST(slot_table_bound)
 {
     struct p2p_config c;
@@ -243,6 +265,7 @@ int main(void)
     tcase_add_test(tc, remove_aborts_transmissions);
     tcase_add_test(tc, reconnected_peer_gets_every_slot);
     tcase_add_test(tc, slot_table_bound);
+    tcase_add_test(tc, config_and_insert_bounds);
     tcase_add_test(tc, every_allocation_failure_is_survived);
     suite_add_tcase(s, tc);
     return h_run_suite(s);

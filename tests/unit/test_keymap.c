@@ -20,7 +20,7 @@ START_TEST(matches_a_reference_model_under_churn)
     struct p2p_mem mem;
     p2p_mem_init(&mem);
     struct p2p_keymap m;
-    p2p_keymap_init(&m, &mem, P2P_MEM_OTHER, MODEL_KEYS);
+    p2p_keymap_init(&m, &mem, P2P_MEM_OTHER, MODEL_KEYS, 0x1234);
     int64_t model[MODEL_KEYS];
     for (int i = 0; i < MODEL_KEYS; i++)
         model[i] = -1;
@@ -72,7 +72,7 @@ START_TEST(bound_limit_and_limit_plus_one)
     struct p2p_mem mem;
     p2p_mem_init(&mem);
     struct p2p_keymap m;
-    p2p_keymap_init(&m, &mem, P2P_MEM_OTHER, 3);
+    p2p_keymap_init(&m, &mem, P2P_MEM_OTHER, 3, 7);
     for (uint32_t i = 0; i < 3; i++) {
         struct p2p_key k = key_n(i);
         ck_assert_int_eq(p2p_keymap_put(&m, &k, i), 0);

@@ -28,7 +28,7 @@ START_TEST(count_bound_limit_and_limit_plus_one)
     p2p_mem_init(&mem);
     struct p2p_pool p;
     struct p2p_pool_limits l = limits(3, 1 << 20);
-    p2p_pool_init(&p, &mem, &l);
+    p2p_pool_init(&p, &mem, &l, 99);
     uint8_t b[4] = {1, 2, 3, 4};
     for (uint8_t i = 0; i < 3; i++) {
         struct p2p_artifact_id id = id_n(i);
@@ -51,7 +51,7 @@ START_TEST(byte_bound_exact_fit_and_one_over)
     p2p_mem_init(&mem);
     struct p2p_pool p;
     struct p2p_pool_limits l = limits(100, 1000);
-    p2p_pool_init(&p, &mem, &l);
+    p2p_pool_init(&p, &mem, &l, 99);
     static uint8_t b[1001];
     struct p2p_artifact_id a = id_n(1), c = id_n(2);
     ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_ADVERT, b, 1001, 1, 0), P2P_ERR_LIMIT);
@@ -73,7 +73,7 @@ START_TEST(duplicates_promotion_and_removal)
     struct p2p_pool p;
     struct p2p_pool_limits l = limits(10, 1 << 20);
     l.count_max[P2P_POOL_VALIDATED] = 1;
-    p2p_pool_init(&p, &mem, &l);
+    p2p_pool_init(&p, &mem, &l, 99);
     uint8_t b[8] = {0};
     struct p2p_artifact_id a = id_n(1), c = id_n(2), missing = id_n(3);
     ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_PUSH, b, 8, 2, 5), 0);
@@ -105,7 +105,7 @@ START_TEST(allocation_failures_leave_pool_unchanged)
         p2p_mem_init(&mem);
         struct p2p_pool p;
         struct p2p_pool_limits l = limits(10, 1 << 20);
-        p2p_pool_init(&p, &mem, &l);
+        p2p_pool_init(&p, &mem, &l, 99);
         mem.fail_at = n;
         struct p2p_artifact_id a = id_n(1);
         int rc = p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_PUSH, b, 16, 1, 0);
