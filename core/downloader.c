@@ -18,6 +18,10 @@
  * concurrency limit, before looking again. */
 #define DOWNLOAD_BUSY_RETRY_NS (100 * P2P_NS_PER_MS)
 
+/* Response and Artifact envelopes around a body: tags, lengths, status,
+ * kind (and an optional id), with room to spare. */
+#define P2P_FETCH_ENVELOPE_BYTES 128u
+
 enum drop_reason { DROP_UNWANTED = 1, DROP_NO_ADVERTISER = 2,
                    DROP_POOL_REFUSED = 3, DROP_NO_TIMER = 4 };
 
@@ -148,6 +152,10 @@ static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
     if (rc != 0)
         return rc;
     d = dl_at(n, i);
+    /* The answer is the advertised artifact: a peer cannot make us buffer
+     * more than its size (plus envelopes) whatever the route allows. */
+    struct p2p_stream *s = p2p__table_at(&n->streams, stream);
+    p2p_frame_reader_cap(&s->reader, d->size + P2P_FETCH_ENVELOPE_BYTES);
     d->state = DL_FETCHING;
     d->stream = stream;
     d->fetching_from = peer;
@@ -265,6 +273,11 @@ void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
         }
         created = true;
     }
+    /* Plan for the largest size any advertiser claims (bounded): a peer
+     * claiming less cannot shrink honest answers' room or deadline. */
+    struct p2p_download *dl = dl_at(n, i);
+    if (size > dl->size)
+        dl->size = size < P2P_ARTIFACT_BYTES_MAX ? size : P2P_ARTIFACT_BYTES_MAX;
     bool is_new;
     if (add_advertiser(n, dl_at(n, i), peer, &is_new) != 0) {
         if (created)

@@ -213,6 +213,13 @@ static int scan_field(const uint8_t *buf, size_t len, size_t *pos,
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 
+void p2p_frame_reader_cap(struct p2p_frame_reader *r, size_t bytes_max)
+{
+    P2P_ASSERT(r->mode == P2P_FRAME_RESPONSE && r->len == 0);
+    if (bytes_max < r->limit)
+        r->limit = bytes_max;
+}
+
 static size_t capped(size_t limit)
 {
     return min_size(limit, P2P_FRAME_MESSAGE_BYTES_MAX);

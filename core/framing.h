@@ -175,6 +175,11 @@ int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out);
  * and in any state; afterwards only init may be called. */
 void p2p_frame_reader_fini(struct p2p_frame_reader *r);
 
+/* Lowers a RESPONSE-mode reader's limit to bytes_max when that is smaller
+ * (e.g. to what an advertised artifact size needs); never raises it. Call
+ * before the first feed. */
+void p2p_frame_reader_cap(struct p2p_frame_reader *r, size_t bytes_max);
+
 /* Bytes of buffer r holds (allocated capacity, >= bytes received), for
  * per-stream memory accounting. */
 size_t p2p_frame_reader_buffered(const struct p2p_frame_reader *r);

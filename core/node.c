@@ -20,6 +20,8 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->downloads_max = 65536;
     c->fetches_per_peer_max = 64;
     c->streams_max = 65536;
+    c->streams_in_per_peer_max = 1000;  /* the IC's bidi streams per connection */
+    c->stream_bytes_in_per_peer_max = 2ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     c->outbox_actions_max = 1u << 20;
     c->timers_max = 1u << 22;
     c->pool.count_max[P2P_POOL_UNVALIDATED] = 100000;
@@ -57,6 +59,8 @@ int p2p_config_check(const struct p2p_config *c)
         c->slots_max == 0 || c->slots_per_peer_max == 0 ||
         c->downloads_max == 0 || c->fetches_per_peer_max == 0 ||
         c->streams_max == 0 || c->outbox_actions_max == 0 ||
+        c->streams_in_per_peer_max == 0 ||
+        c->stream_bytes_in_per_peer_max < P2P_FRAME_MESSAGE_BYTES_MAX ||
         c->timers_max == 0)
         return P2P_ERR_INVALID_ARG;
     if (c->update_backoff.factor_permille < 1000 ||

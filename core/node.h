@@ -26,6 +26,7 @@ struct p2p_stream {
     uint32_t owner_index;
     uint32_t owner_gen;
     struct p2p_frame_reader reader;
+    uint64_t bytes_in;         /* inbound: bytes fed so far */
     uint32_t next_free;
 };
 
@@ -70,6 +71,8 @@ struct p2p_peer {
     uint32_t slots_capacity;
     uint32_t slots_used;
     uint32_t fetches_inflight;
+    uint32_t streams_in;       /* inbound streams open */
+    uint64_t bytes_in;         /* bytes buffered on them */
 };
 
 enum download_state { DL_WAIT_BOUNCER, DL_READY, DL_FETCHING, DL_BACKOFF };

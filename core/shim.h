@@ -48,6 +48,8 @@ struct p2p_config {
     uint32_t downloads_max;        /* receiver: pending downloads */
     uint32_t fetches_per_peer_max; /* receiver: concurrent fetches per peer */
     uint32_t streams_max;          /* open streams, both directions */
+    uint32_t streams_in_per_peer_max;  /* streams one peer may hold open */
+    uint64_t stream_bytes_in_per_peer_max; /* bytes buffered from one peer */
     uint32_t outbox_actions_max;
     uint32_t timers_max;
     struct p2p_pool_limits pool;

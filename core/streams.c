@@ -56,6 +56,12 @@ static void close_record(struct p2p_node *n, uint32_t index,
 {
     struct p2p_stream *s = stream_at(n, index);
     P2P_ASSERT(s->used);
+    if (s->inbound && s->peer < n->peers_capacity) {
+        struct p2p_peer *p = &n->peers[s->peer];
+        P2P_ASSERT(p->streams_in > 0 && p->bytes_in >= s->bytes_in);
+        p->streams_in--;
+        p->bytes_in -= s->bytes_in;
+    }
     struct p2p_key key;
     stream_key(s->inbound, s->peer, s->stream_id, &key);
     int rc = p2p_keymap_del(&n->stream_by_key, &key);
@@ -196,13 +202,18 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                         bool fin)
 {
     uint32_t index;
+    struct p2p_peer *p = &n->peers[peer];
     if (!find(n, true, peer, stream_id, &index)) {
-        int rc = open_record(n, true, peer, stream_id, &index);
+        /* One peer may not take the whole stream table. */
+        int rc = p->streams_in >= n->cfg.streams_in_per_peer_max
+                     ? P2P_ERR_LIMIT
+                     : open_record(n, true, peer, stream_id, &index);
         if (rc != 0) {
             n->metrics.streams_refused++;
             push_reset(n, peer, stream_id, true);
             return rc;
         }
+        p->streams_in++;
         struct p2p_stream *s = stream_at(n, index);
         p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_REQUEST,
                               &n->cfg.routes, 0);
@@ -215,11 +226,17 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
             return rc;
         }
     }
-    int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
+    /* Nor buffer more than its share of bytes across its streams. */
+    int rc = len > n->cfg.stream_bytes_in_per_peer_max - p->bytes_in
+                 ? P2P_ERR_LIMIT
+                 : p2p_frame_reader_feed(&stream_at(n, index)->reader, data,
+                                         len);
     if (rc != 0) {
         fail_inbound(n, index, rc);
         return rc;
     }
+    stream_at(n, index)->bytes_in += len;
+    p->bytes_in += len;
     if (!fin)
         return 0;
     struct p2p_frame f;

@@ -380,6 +380,54 @@ START_TEST(readvert_does_not_cut_backoff)
 }
 END_TEST
 
+/* One peer cannot hold more than streams_in_per_peer_max streams open;
+ * others are unaffected, and closing one frees room. */
+START_TEST(per_peer_inbound_stream_bound)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.streams_in_per_peer_max = 2;
+    struct harness h;
+    h_init_cfg(&h, &c, 2);
+    uint8_t partial[3] = {0x0a, 0x10, '/'}; /* a path, never finished */
+    for (uint64_t s = 1; s <= 2; s++)
+        ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, s, true, partial, 3, false), 0);
+    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 3, true, partial, 3, false), P2P_ERR_LIMIT);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->streams_refused, 1);
+    h_clear(&h);
+    uint8_t small[50] = {9};
+    ck_assert_int_eq(h_push(&h, 2, 0, 1, small, sizeof(small)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_on_stream_reset(h.node, h.now, 1, 1, true), 0);
+    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 4, true, partial, 3, false), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* A fetch answer larger than the advertised size is refused as it
+ * arrives, and the next advertiser is tried. */
+START_TEST(fetch_answer_past_advertised_size_is_refused)
+{
+    struct harness h;
+    h_init(&h, 2);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, 100), 0); /* claims 100 B */
+    ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, 100), 0);
+    struct p2p_action f = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_serve(&h, &f, body, sizeof(body)), P2P_ERR_OVERSIZE);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 0);
+    const struct p2p_action *next = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_ptr_nonnull(next);
+    ck_assert_uint_ne(next->peer, f.peer);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* Cancellation: the only advertiser disconnects. */
 START_TEST(cancel_when_advertiser_leaves)
 {
@@ -489,6 +537,8 @@ int main(void)
     tcase_add_test(tc, empty_push_is_survived);
     tcase_add_test(tc, deleted_slot_keeps_its_commit);
     tcase_add_test(tc, readvert_does_not_cut_backoff);
+    tcase_add_test(tc, per_peer_inbound_stream_bound);
+    tcase_add_test(tc, fetch_answer_past_advertised_size_is_refused);
     tcase_add_test(tc, downloads_bound);
     tcase_add_test(tc, fetch_is_served_from_validated_pool);
     tcase_add_test(tc, every_allocation_failure_is_survived);
