@@ -55,6 +55,8 @@ static void release(struct p2p_node *n, uint32_t i)
         p2p__stream_abort(n, d->stream);
         n->peers[d->fetching_from].fetches_inflight--;
     }
+    for (uint32_t k = 0; k < d->advs_count; k++)
+        n->peers[d->advs[k].peer].advertising--;
     struct p2p_key key;
     p2p__id_key(&d->id, &key);
     int rc = p2p_keymap_del(&n->download_by_id, &key);
@@ -71,6 +73,13 @@ static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason)
     n->metrics.downloads_dropped++;
     p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_DROP, P2P_NODE_NONE,
                      &dl_at(n, i)->id, reason);
+    /* Ended for lack of room while still advertised: offer it again
+     * later (IC-REFERENCE 12.4 #7). */
+    if (reason == DROP_POOL_REFUSED || reason == DROP_NO_TIMER) {
+        struct p2p_download *d = dl_at(n, i);
+        for (uint32_t k = 0; k < d->advs_count; k++)
+            p2p__receiver_mark_pending(n, 0, d->advs[k].peer, &d->id);
+    }
     release(n, i);
 }
 
@@ -220,6 +229,7 @@ static int add_advertiser(struct p2p_node *n, struct p2p_download *d,
         }
     }
     *is_new = true;
+    n->peers[peer].advertising++;
     if (d->advs_count == d->advs_capacity) {
         uint32_t capacity = d->advs_capacity ? d->advs_capacity * 2 : 4;
         struct p2p_advertiser *advs = p2p_mem_realloc(
@@ -259,17 +269,20 @@ static int create(struct p2p_node *n, p2p_time now,
     return 0;
 }
 
-void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
-                                p2p_node_id peer,
-                                const struct p2p_artifact_id *id,
-                                enum p2p_artifact_kind kind, uint64_t size)
+int p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
+                               p2p_node_id peer,
+                               const struct p2p_artifact_id *id,
+                               enum p2p_artifact_kind kind, uint64_t size)
 {
     uint32_t i;
     bool created = false;
     if (!find(n, id, &i)) {
-        if (create(n, now, id, kind, size, &i) != 0) {
+        /* No peer may fill the table with its adverts alone. */
+        if (n->peers[peer].advertising >= n->cfg.downloads_per_peer_max ||
+            create(n, now, id, kind, size, &i) != 0) {
             n->metrics.downloads_refused++;
-            return;
+            schedule_refresh(n, now);
+            return P2P_ERR_LIMIT;
         }
         created = true;
     }
@@ -282,7 +295,8 @@ void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
     if (add_advertiser(n, dl_at(n, i), peer, &is_new) != 0) {
         if (created)
             release(n, i);
-        return;
+        schedule_refresh(n, now);
+        return P2P_ERR_LIMIT;
     }
     /* A new download, or a peer we have not tried yet for one that waits
      * for a free advertiser (not a round's backoff): try now. A peer that
@@ -290,6 +304,7 @@ void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
     struct p2p_download *d = dl_at(n, i);
     if (created || (is_new && d->state == DL_BACKOFF && !d->round_backoff))
         consult(n, now, i);
+    return 0;
 }
 
 void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
@@ -305,6 +320,7 @@ void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
         if (d->advs[k].peer != peer)
             continue;
         if (--d->advs[k].refs == 0) {
+            n->peers[peer].advertising--;
             memmove(&d->advs[k], &d->advs[k + 1],
                     (d->advs_count - k - 1) * sizeof(d->advs[0]));
             d->advs_count--;
@@ -427,7 +443,9 @@ void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now)
 {
     n->refresh_scheduled = false;
     refresh_all(n, now);
-    if (n->downloads.count > 0)
+    if (n->views_pending > 0)
+        p2p__receiver_retry_pending(n, now);
+    if (n->downloads.count > 0 || n->views_pending > 0)
         schedule_refresh(n, now);
 }
 

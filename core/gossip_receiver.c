@@ -107,10 +107,63 @@ static int grow_view(struct p2p_node *n, struct p2p_peer *p, uint32_t slot_id)
     return 0;
 }
 
+static void set_pending(struct p2p_node *n, struct p2p_slot_view *v,
+                        bool pending)
+{
+    if (v->pending == pending)
+        return;
+    v->pending = pending;
+    if (pending)
+        n->views_pending++;
+    else
+        n->views_pending--;
+}
+
+/* Offers an advertised id to the downloader; when there is no room now,
+ * the view remembers it. */
+static void offer(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                  struct p2p_slot_view *v, enum p2p_artifact_kind kind,
+                  uint64_t size)
+{
+    v->kind = kind;
+    v->size = size;
+    int rc = p2p__downloader_advertised(n, now, peer, &v->id, kind, size);
+    set_pending(n, v, rc != 0);
+}
+
+void p2p__receiver_mark_pending(struct p2p_node *n, p2p_time now,
+                                p2p_node_id peer,
+                                const struct p2p_artifact_id *id)
+{
+    (void)now;
+    if (peer >= n->peers_capacity)
+        return;
+    struct p2p_peer *p = &n->peers[peer];
+    for (uint32_t s = 0; s < p->slots_capacity; s++)
+        if (p->slots[s].used && p2p_id_eq(&p->slots[s].id, id))
+            set_pending(n, &p->slots[s], true);
+}
+
+void p2p__receiver_retry_pending(struct p2p_node *n, p2p_time now)
+{
+    for (p2p_node_id peer = 0; peer < n->peers_capacity; peer++) {
+        struct p2p_peer *p = &n->peers[peer];
+        for (uint32_t s = 0; s < p->slots_capacity && n->views_pending; s++) {
+            struct p2p_slot_view *v = &p->slots[s];
+            if (!v->pending)
+                continue;
+            if (p2p_pool_get(&n->pool, &v->id) != NULL)
+                set_pending(n, v, false);
+            else
+                offer(n, now, peer, v, v->kind, v->size);
+        }
+    }
+}
+
 /* Acts on the slot's new content: pushed bodies are offered to the pool,
  * advertised ids to the downloader. */
 static void act_on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                          const P2p__V1__SlotUpdate *u,
+                          struct p2p_slot_view *v, const P2p__V1__SlotUpdate *u,
                           const struct p2p_artifact_id *id)
 {
     if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT) {
@@ -126,7 +179,7 @@ static void act_on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
             break;
         case P2P_MAYBE_WANTS_LATER:
             /* Drop the bytes; fetch from this peer when wanted. */
-            p2p__downloader_advertised(n, now, peer, id, kind, size);
+            offer(n, now, peer, v, kind, size);
             break;
         case P2P_UNWANTED:
             break;
@@ -134,8 +187,7 @@ static void act_on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     } else if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF) {
         n->metrics.adverts_received++;
         if (p2p_pool_get(&n->pool, id) == NULL)
-            p2p__downloader_advertised(n, now, peer, id, u->ref->kind,
-                                       u->ref->size);
+            offer(n, now, peer, v, u->ref->kind, u->ref->size);
     }
 }
 
@@ -192,6 +244,7 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     if (rc != 0)
         return rc;
     struct p2p_slot_view old = *v;
+    set_pending(n, v, false);
     bool deleted = u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
     v->used = !deleted;
     v->seen = true;
@@ -200,7 +253,7 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     p->slots_used += (uint32_t)v->used - (uint32_t)old.used;
     /* Advertise the new id before withdrawing the old one, so an id that
      * stays in the slot keeps its download. */
-    act_on_update(n, now, peer, u, &id);
+    act_on_update(n, now, peer, v, u, &id);
     if (old.used)
         p2p__downloader_unadvertised(n, now, peer, &old.id);
     return 0;
@@ -284,9 +337,11 @@ void p2p__receiver_peer_down(struct p2p_node *n, p2p_time now,
     struct p2p_peer *p = p2p__peer_up(n, peer);
     if (p == NULL)
         return;
-    for (uint32_t i = 0; i < p->slots_capacity; i++)
+    for (uint32_t i = 0; i < p->slots_capacity; i++) {
+        set_pending(n, &p->slots[i], false);
         if (p->slots[i].used)
             p2p__downloader_unadvertised(n, now, peer, &p->slots[i].id);
+    }
     p2p_mem_free(n->mem, P2P_MEM_RECEIVER, p->slots);
     p->slots = NULL;
     p->slots_capacity = 0;

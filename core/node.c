@@ -18,6 +18,7 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->slots_max = 50000;           /* <= what a peer accepts of us */
     c->slots_per_peer_max = 50000;  /* the IC's ingress slot limit */
     c->downloads_max = 65536;
+    c->downloads_per_peer_max = 16384;
     c->fetches_per_peer_max = 64;
     c->streams_max = 65536;
     c->streams_in_per_peer_max = 1000;  /* the IC's bidi streams per connection */
@@ -58,6 +59,7 @@ int p2p_config_check(const struct p2p_config *c)
     if (c->self >= c->node_ids_max || c->node_ids_max == 0 ||
         c->slots_max == 0 || c->slots_per_peer_max == 0 ||
         c->downloads_max == 0 || c->fetches_per_peer_max == 0 ||
+        c->downloads_per_peer_max == 0 ||
         c->streams_max == 0 || c->outbox_actions_max == 0 ||
         c->streams_in_per_peer_max == 0 ||
         c->stream_bytes_in_per_peer_max < P2P_FRAME_MESSAGE_BYTES_MAX ||
@@ -493,6 +495,12 @@ int p2p_node_check_invariants_deep(const struct p2p_node *n)
             return P2P_ERR_INTERNAL;
     }
     if (slots_used != n->slots.count)
+        return P2P_ERR_INTERNAL;
+    uint32_t pending = 0;
+    for (uint32_t p = 0; p < n->peers_capacity; p++)
+        for (uint32_t s = 0; s < n->peers[p].slots_capacity; s++)
+            pending += n->peers[p].slots[s].pending;
+    if (pending != n->views_pending)
         return P2P_ERR_INTERNAL;
     return p2p__downloader_check(n);
 }

@@ -61,6 +61,10 @@ struct p2p_slot_view {
     bool used;                 /* names an artifact now */
     bool seen;                 /* ever written: commit_id is meaningful,
                                   also after a deletion */
+    bool pending;              /* its download was refused for lack of
+                                  room: retried on the refresh timer */
+    enum p2p_artifact_kind kind; /* as advertised, for the retry */
+    uint64_t size;
     uint64_t commit_id;
     struct p2p_artifact_id id;
 };
@@ -71,6 +75,7 @@ struct p2p_peer {
     uint32_t slots_capacity;
     uint32_t slots_used;
     uint32_t fetches_inflight;
+    uint32_t advertising;      /* downloads this peer advertises */
     uint32_t streams_in;       /* inbound streams open */
     uint64_t bytes_in;         /* bytes buffered on them */
 };
@@ -145,6 +150,7 @@ struct p2p_node {
     struct p2p_table downloads; /* of struct p2p_download */
     struct p2p_keymap download_by_id;
     bool refresh_scheduled;    /* a bouncer refresh timer is pending */
+    uint32_t views_pending;    /* slot views with pending set */
 };
 
 /* ---- tables (node.c) ---- */
@@ -219,10 +225,20 @@ int p2p__receiver_accept(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                          size_t len);
 
 /* ---- downloader (downloader.c) ---- */
-void p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
+/* peer advertises id. 0, or P2P_ERR_LIMIT when no download could be made
+ * for it now (table or the peer's quota full): the caller marks its slot
+ * view pending, and the refresh timer offers it again. */
+int p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
+                               p2p_node_id peer,
+                               const struct p2p_artifact_id *id,
+                               enum p2p_artifact_kind kind, uint64_t size);
+/* Offers every pending slot view to the downloader again (receiver). */
+void p2p__receiver_retry_pending(struct p2p_node *n, p2p_time now);
+/* Marks the views of the download's advertisers that name id pending
+ * (the download ended without the artifact while still advertised). */
+void p2p__receiver_mark_pending(struct p2p_node *n, p2p_time now,
                                 p2p_node_id peer,
-                                const struct p2p_artifact_id *id,
-                                enum p2p_artifact_kind kind, uint64_t size);
+                                const struct p2p_artifact_id *id);
 void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
                                   p2p_node_id peer,
                                   const struct p2p_artifact_id *id);

@@ -46,6 +46,8 @@ struct p2p_config {
     uint32_t slots_max;            /* sender: active slots (artifacts) */
     uint32_t slots_per_peer_max;   /* receiver: slot ids accepted per peer */
     uint32_t downloads_max;        /* receiver: pending downloads */
+    uint32_t downloads_per_peer_max; /* downloads one peer's adverts may
+                                        start; past it they wait */
     uint32_t fetches_per_peer_max; /* receiver: concurrent fetches per peer */
     uint32_t streams_max;          /* open streams, both directions */
     uint32_t streams_in_per_peer_max;  /* streams one peer may hold open */

@@ -428,6 +428,41 @@ START_TEST(fetch_answer_past_advertised_size_is_refused)
 }
 END_TEST
 
+/* A peer past its download quota waits; its advert is fetched once room
+ * frees up (on the refresh timer), not lost. */
+START_TEST(quota_refused_advert_is_retried)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.downloads_per_peer_max = 1;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    uint8_t other[3000];
+    memset(other, 1, sizeof(other));
+    struct p2p_artifact_id other_id;
+    p2p_id_of(other, sizeof(other), &other_id);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+    ck_assert_int_eq(h_advert(&h, 1, 1, 2, &other_id, sizeof(other)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_refused, 1);
+    struct p2p_action f = *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    ck_assert_int_eq(h_serve(&h, &f, body, sizeof(body)), 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_advance(&h, h.cfg.bouncer_refresh_ns);
+    const struct p2p_action *g = h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_ptr_nonnull(g);
+    struct p2p_action gc = *g;
+    h_clear(&h);
+    ck_assert_int_eq(h_serve(&h, &gc, other, sizeof(other)), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* Cancellation: the only advertiser disconnects. */
 START_TEST(cancel_when_advertiser_leaves)
 {
@@ -538,6 +573,7 @@ int main(void)
     tcase_add_test(tc, deleted_slot_keeps_its_commit);
     tcase_add_test(tc, readvert_does_not_cut_backoff);
     tcase_add_test(tc, per_peer_inbound_stream_bound);
+    tcase_add_test(tc, quota_refused_advert_is_retried);
     tcase_add_test(tc, fetch_answer_past_advertised_size_is_refused);
     tcase_add_test(tc, downloads_bound);
     tcase_add_test(tc, fetch_is_served_from_validated_pool);
