@@ -24,17 +24,36 @@ static bool delivered_to(const struct sim_artifact *a, uint32_t node)
     return (a->delivered[node / 8] >> (node % 8)) & 1u;
 }
 
+/* When an artifact made at `created` must have arrived: within T of its
+ * creation, or within T of the end of the last fault that interfered (a
+ * loss burst overlapping that window), whichever is later (DESIGN.md 7). */
+static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
+                            p2p_time within)
+{
+    p2p_time deadline = created + within;
+    for (size_t k = 0; k < w->sc->faults_count; k++) {
+        const struct sim_fault *f = &w->sc->faults[k]; /* sorted by at */
+        if (f->kind != SIM_FAULT_LOSS || f->at_ns > deadline)
+            continue;
+        p2p_time end = f->at_ns + f->for_ns;
+        if (end >= created && end + within > deadline)
+            deadline = end + within;
+    }
+    return deadline;
+}
+
 /* A pair (artifact, node) is owed a delivery unless the artifact was purged
  * from every pool before `within` had passed (before the end of the run when
  * within is 0) and had not reached the node: DESIGN.md 7 judges only
  * artifacts still in some honest validated pool. */
-static bool owed(const struct sim_artifact *a, uint32_t node, p2p_time within)
+static bool owed(const struct sim_world *w, const struct sim_artifact *a,
+                 uint32_t node, p2p_time within)
 {
     if (delivered_to(a, node))
         return true;
     if (within == 0)
         return a->expired == P2P_TIME_NEVER;
-    return a->expired >= a->created + within;
+    return a->expired >= deadline_of(w, a->created, within);
 }
 
 static void judge_delivered(const struct sim_world *w, const struct sim_expect *e,
@@ -46,14 +65,17 @@ static void judge_delivered(const struct sim_world *w, const struct sim_expect *
         for (uint32_t n = 0; n < w->nodes_count; n++) {
             if (n == a->creator)
                 continue;
-            if (!owed(a, n, e->within_ns))
+            if (!owed(w, a, n, e->within_ns))
                 continue;
             pairs++;
             missing += !delivered_to(a, n);
         }
     }
-    for (size_t i = 0; i < w->stats.latencies_count; i++)
-        late += w->stats.latencies_ns[i] > e->within_ns;
+    for (size_t i = 0; i < w->stats.latencies_count; i++) {
+        p2p_time created = w->stats.created_ns[i];
+        late += created + w->stats.latencies_ns[i] >
+                deadline_of(w, created, e->within_ns);
+    }
     res->ok = missing == 0 && late == 0;
     snprintf(res->name, sizeof(res->name), "delivered all within %.3gs",
              (double)e->within_ns / 1e9);
@@ -82,7 +104,7 @@ static void count_deliveries(const struct sim_world *w, struct sim_report *r)
         const struct sim_artifact *a = &w->artifacts[i];
         r->deliveries += a->deliveries;
         for (uint32_t n = 0; n < w->nodes_count; n++)
-            if (n != a->creator && owed(a, n, w->delivered_within_ns))
+            if (n != a->creator && owed(w, a, n, w->delivered_within_ns))
                 r->deliveries_expected++;
     }
 }
@@ -93,19 +115,13 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
     r->wall_s = wall_s;
     r->artifacts = w->artifacts_count;
     count_deliveries(w, r);
-    uint64_t *lat = w->stats.latencies_ns;
-    size_t n = w->stats.latencies_count;
-    qsort(lat, n, sizeof(*lat), cmp_u64);
-    r->p50_ns = percentile(lat, n, 50);
-    r->p90_ns = percentile(lat, n, 90);
-    r->p99_ns = percentile(lat, n, 99);
-    r->max_ns = n ? lat[n - 1] : 0;
     r->ok = w->stats.violation[0] == '\0';
     if (!r->ok) {
         struct sim_expect_result *res = &r->expects[r->expects_count++];
         snprintf(res->name, sizeof(res->name), "invariants");
         snprintf(res->detail, sizeof(res->detail), "%s", w->stats.violation);
     }
+    /* Judge first: it reads latencies alongside their creation times. */
     for (size_t k = 0; k < w->sc->expects_count &&
                        r->expects_count < SIM_REPORT_EXPECTS_MAX; k++) {
         const struct sim_expect *e = &w->sc->expects[k];
@@ -116,6 +132,13 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
             judge_memory(w, e, res);
         r->ok = r->ok && res->ok;
     }
+    uint64_t *lat = w->stats.latencies_ns;
+    size_t n = w->stats.latencies_count;
+    qsort(lat, n, sizeof(*lat), cmp_u64); /* created_ns no longer parallel */
+    r->p50_ns = percentile(lat, n, 50);
+    r->p90_ns = percentile(lat, n, 90);
+    r->p99_ns = percentile(lat, n, 99);
+    r->max_ns = n ? lat[n - 1] : 0;
 }
 
 static void json_string(FILE *out, const char *s)

@@ -26,7 +26,8 @@ struct sim_report {
     double wall_s;
 };
 
-/* Judges the run; sorts the world's latency array in place. */
+/* Judges the run, then sorts the world's latency array in place (for the
+ * percentiles); call once. */
 void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r);
 
 /* Prints the summary to out, as text or as one JSON object. */

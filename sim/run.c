@@ -98,16 +98,19 @@ static void on_received(struct sim_world *w, uint32_t node,
     if (st->latencies_count == st->latencies_capacity) {
         size_t cap = st->latencies_capacity ? st->latencies_capacity * 2 : 4096;
         uint64_t *l = realloc(st->latencies_ns, cap * sizeof(*l));
-        if (l == NULL) {
+        if (l != NULL)
+            st->latencies_ns = l;
+        p2p_time *c = realloc(st->created_ns, cap * sizeof(*c));
+        if (c != NULL)
+            st->created_ns = c;
+        if (l == NULL || c == NULL) {
             sim_violation(w, "out of memory recording latencies");
             return;
         }
-        st->latencies_ns = l;
         st->latencies_capacity = cap;
     }
+    st->created_ns[st->latencies_count] = art->created;
     st->latencies_ns[st->latencies_count++] = latency;
-    if (w->delivered_within_ns && latency > w->delivered_within_ns)
-        st->late_deliveries++;
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, node, "deliver",
                        "peer=%u id=%s bytes=%llu latency_us=%llu", a->peer, hex,
@@ -365,7 +368,15 @@ static void set_horizon(struct sim_world *w)
             (w->delivered_within_ns == 0 || e->within_ns < w->delivered_within_ns))
             w->delivered_within_ns = e->within_ns;
     }
-    w->end = sc->duration_ns + drain;
+    /* Drain until every `within` has passed, counted from the end of the
+     * run or of the last fault, whichever is later. */
+    p2p_time last = sc->duration_ns;
+    for (size_t k = 0; k < sc->faults_count; k++) {
+        const struct sim_fault *f = &sc->faults[k];
+        if (f->kind == SIM_FAULT_LOSS && f->at_ns + f->for_ns > last)
+            last = f->at_ns + f->for_ns;
+    }
+    w->end = last + drain;
 }
 
 int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
@@ -435,6 +446,7 @@ void sim_world_fini(struct sim_world *w)
     p2p_keymap_fini(&w->artifact_by_id);
     sim_net_fini(&w->net);
     free(w->stats.latencies_ns);
+    free(w->stats.created_ns);
     sim_trace_fini(&w->trace);
     w->nodes = NULL;
     w->artifacts = NULL;

@@ -81,8 +81,9 @@ struct sim_stats {
     uint64_t messages_sent;
     uint64_t bytes_ideal;     /* each artifact's body once per receiver */
     uint64_t *latencies_ns;   /* owned; one per delivery */
+    p2p_time *created_ns;     /* owned; the delivered artifact's creation,
+                                 parallel to latencies_ns until sorted */
     size_t latencies_count, latencies_capacity;
-    uint64_t late_deliveries; /* after their `within` bound */
     size_t peak_memory_bytes; /* max over nodes of the core's peak */
     uint32_t peak_memory_node;
     char violation[512];      /* first invariant violation, or "" */
