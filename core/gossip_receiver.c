@@ -87,26 +87,6 @@ static int check_update(const struct p2p_node *n, const P2p__V1__SlotUpdate *u)
     }
 }
 
-static int grow_view(struct p2p_node *n, struct p2p_peer *p, uint32_t slot_id)
-{
-    if (slot_id < p->slots_capacity)
-        return 0;
-    uint32_t capacity = p->slots_capacity ? p->slots_capacity : 16;
-    while (capacity <= slot_id)
-        capacity *= 2;
-    if (capacity > n->cfg.slots_per_peer_max)
-        capacity = n->cfg.slots_per_peer_max;
-    struct p2p_slot_view *slots = p2p_mem_realloc(
-        n->mem, P2P_MEM_RECEIVER, p->slots, capacity * sizeof(*slots));
-    if (slots == NULL)
-        return P2P_ERR_NOMEM;
-    memset(slots + p->slots_capacity, 0,
-           (capacity - p->slots_capacity) * sizeof(*slots));
-    p->slots = slots;
-    p->slots_capacity = capacity;
-    return 0;
-}
-
 static void set_pending(struct p2p_node *n, struct p2p_slot_view *v,
                         bool pending)
 {
@@ -228,7 +208,9 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         return rc;
     struct p2p_peer *p = p2p__peer_up(n, peer);
     P2P_ASSERT(p != NULL);
-    rc = grow_view(n, p, (uint32_t)u->slot_id);
+    rc = p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&p->slots,
+                        &p->slots_capacity, sizeof(*p->slots),
+                        (uint32_t)u->slot_id, n->cfg.slots_per_peer_max);
     if (rc != 0)
         return rc;
     n->metrics.updates_received++;

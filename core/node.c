@@ -317,23 +317,25 @@ struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id)
     return &n->peers[id];
 }
 
-static int grow_peers(struct p2p_node *n, p2p_node_id id)
+int p2p__array_fit(struct p2p_mem *mem, enum p2p_mem_module module,
+                   void **items, uint32_t *capacity, size_t item_bytes,
+                   uint32_t index, uint32_t max)
 {
-    if (id < n->peers_capacity)
+    P2P_ASSERT(index < max && max <= P2P_CONFIG_TABLE_MAX);
+    if (index < *capacity)
         return 0;
-    uint32_t capacity = n->peers_capacity ? n->peers_capacity : 16;
-    while (capacity <= id)
-        capacity *= 2;
-    if (capacity > n->cfg.node_ids_max)
-        capacity = n->cfg.node_ids_max;
-    struct p2p_peer *peers = p2p_mem_realloc(n->mem, P2P_MEM_RECEIVER, n->peers,
-                                             capacity * sizeof(*peers));
-    if (peers == NULL)
+    uint32_t grown = *capacity ? *capacity : 16;
+    while (grown <= index)
+        grown *= 2;
+    if (grown > max)
+        grown = max;
+    char *p = p2p_mem_realloc(mem, module, *items, (size_t)grown * item_bytes);
+    if (p == NULL)
         return P2P_ERR_NOMEM;
-    memset(peers + n->peers_capacity, 0,
-           (capacity - n->peers_capacity) * sizeof(*peers));
-    n->peers = peers;
-    n->peers_capacity = capacity;
+    memset(p + (size_t)*capacity * item_bytes, 0,
+           (size_t)(grown - *capacity) * item_bytes);
+    *items = p;
+    *capacity = grown;
     return 0;
 }
 
@@ -341,7 +343,9 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 {
     if (peer >= n->cfg.node_ids_max || peer == n->cfg.self)
         return P2P_ERR_INVALID_ARG;
-    int rc = grow_peers(n, peer);
+    int rc = p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
+                            &n->peers_capacity, sizeof(*n->peers), peer,
+                            n->cfg.node_ids_max);
     if (rc != 0)
         return rc;
     if (n->peers[peer].up)

@@ -168,6 +168,13 @@ static inline void *p2p__table_at(const struct p2p_table *t, uint32_t index)
     return (char *)t->items + (size_t)index * t->item_bytes;
 }
 
+/* Grows a zeroed array (*items, *capacity records of item_bytes) by
+ * doubling until index fits, never past max records (index < max). New
+ * records are zeroed. Errors: P2P_ERR_NOMEM. */
+int p2p__array_fit(struct p2p_mem *mem, enum p2p_mem_module module,
+                   void **items, uint32_t *capacity, size_t item_bytes,
+                   uint32_t index, uint32_t max);
+
 /* ---- peers (node.c) ---- */
 /* The peer record for id, or NULL if the id is out of range or down. */
 struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id);
