@@ -279,8 +279,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "run") == 0)
+    if (strcmp(argv[1], "run") == 0) {
+        argv[1] = "p2p-sim run"; /* how getopt names us in its errors */
         return cmd_run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "p2p-sim: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_BAD_INPUT;
