@@ -2,7 +2,9 @@
  *
  * A message from a to b: serialises on a's uplink (size / bandwidth, FIFO),
  * crosses the link (latency + uniform jitter in [-jitter, +jitter], never
- * below zero), then occupies b's downlink (size / bandwidth). Downlink time
+ * below zero), and occupies b's downlink (size / bandwidth) from its first
+ * byte's arrival: pipelined, so an idle path costs latency + one transfer
+ * time, and a busy uplink or downlink queues it. Downlink time
  * is reserved when the message is sent, in send order: an approximation
  * that keeps one event per message. Loss is modelled as retransmission
  * delay: with the chance that at least one of the message's packets is lost,
