@@ -357,6 +357,8 @@ int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
         return P2P_ERR_STATE;
     if (data == NULL && len != 0)
         return fail(r, P2P_ERR_INVALID_ARG);
+    if (len == 0)
+        return 0; /* nothing to do; and no arithmetic on a NULL data */
     if (!r->route_known) {
         size_t taken;
         int rc = feed_prefix(r, data, len, &taken);
