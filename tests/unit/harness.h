@@ -226,6 +226,27 @@ static inline uint32_t h_response_status(struct harness *h, size_t k)
     return a->status;
 }
 
+/* Runs op on a fresh node (peers 1..peers up) with its N-th allocation
+ * failing, for N = 1, 2, ... until op completes without a failure: the node
+ * must never crash, must keep its invariants, and must free everything. */
+static inline void h_walk_allocation_failures(unsigned peers,
+                                              void (*op)(struct harness *h))
+{
+    for (uint64_t n = 1; n < 400; n++) {
+        struct harness h;
+        h_init(&h, peers);
+        h.mem.fail_at = h.mem.allocs + n;
+        op(&h);
+        ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+        bool done = h.mem.allocs < h.mem.fail_at;
+        h_clear(&h);
+        h_fini(&h);
+        if (done)
+            return; /* no allocation failed: every point was walked */
+    }
+    ck_abort_msg("sequence still failing after 400 allocations");
+}
+
 /* A run function for suites: returns the number of failures. */
 static inline int h_run_suite(Suite *s)
 {
