@@ -359,6 +359,7 @@ static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
     if (art == NULL || art->kind >= P2P_KINDS_COUNT) {
         if (art != NULL)
             p2p__v1__artifact__free_unpacked(art, &alloc);
+        p2p__penalise(n, now, peer, P2P_PENALTY_BAD_FRAME);
         return P2P_ERR_DECODE;
     }
     struct p2p_artifact_id got;
@@ -366,6 +367,7 @@ static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
     if (!p2p_id_eq(&got, &d->id)) {
         p2p__v1__artifact__free_unpacked(art, &alloc);
         n->metrics.id_mismatches++;
+        p2p__penalise(n, now, peer, P2P_PENALTY_WRONG_BYTES);
         p2p_outbox_event(&n->outbox, P2P_EV_ID_MISMATCH, peer, &d->id, 0);
         return P2P_ERR_ID_MISMATCH;
     }
@@ -399,6 +401,9 @@ void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
             return;
     } else if (err == 0) {
         err = P2P_ERR_NOT_FOUND; /* 204: the peer no longer holds it */
+        /* Honest only in a race with a purge; an advert flood does it
+         * all the time. */
+        p2p__penalise(n, now, peer, P2P_PENALTY_NOT_SERVED);
     }
     n->metrics.fetches_failed++;
     p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_FAIL, peer, &d->id, err);

@@ -217,6 +217,9 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     struct p2p_slot_view *v = &p->slots[u->slot_id];
     if (v->seen && u->commit_id <= v->commit_id) {
         n->metrics.updates_stale++;
+        /* A repeat of the same commit is a harmless retransmission. */
+        if (u->commit_id < v->commit_id)
+            p2p__penalise(n, now, peer, P2P_PENALTY_STALE_UPDATE);
         p2p_outbox_event(&n->outbox, P2P_EV_UPDATE_STALE, peer, &v->id,
                          (int64_t)u->commit_id);
         return 0;
@@ -251,6 +254,10 @@ static int serve_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     int rc = u == NULL ? P2P_ERR_DECODE : on_update(n, now, peer, u);
     if (rc != 0) {
         n->metrics.updates_rejected++;
+        if (rc == P2P_ERR_ID_MISMATCH)
+            p2p__penalise(n, now, peer, P2P_PENALTY_WRONG_BYTES);
+        else if (rc == P2P_ERR_DECODE || rc == P2P_ERR_LIMIT)
+            p2p__penalise(n, now, peer, P2P_PENALTY_BAD_UPDATE);
         if (u != NULL)
             p2p__v1__slot_update__free_unpacked(u, &alloc);
         (void)respond_packed(n, peer, stream_id, P2P_TRAFFIC_OTHER,

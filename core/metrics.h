@@ -29,7 +29,18 @@
     X(pool_full)                                                              \
     X(streams_refused)        /* streams_max reached */                       \
     X(timers_refused)         /* timer table full or out of memory */         \
-    X(stream_errors)          /* bad frames, oversize, read deadline */
+    X(stream_errors)          /* bad frames, oversize, read deadline */      \
+    X(outbox_refused)         /* an action did not fit in the outbox */      \
+    X(topology_changes)       /* registry versions applied */                \
+    X(conns_dialed)                                                           \
+    X(conns_dial_failed)                                                      \
+    X(conns_up)               /* connections established, both sides */      \
+    X(conns_replaced)         /* a newer connection replaced an older one */ \
+    X(conns_lost)             /* the backend reported a connection gone */   \
+    X(conns_closed)           /* closed by core: non-member or banned */     \
+    X(conns_refused)          /* a connection from a non-member or banned */ \
+    X(penalties)              /* misbehaviour penalties given to peers */    \
+    X(peers_banned)           /* peers disconnected for misbehaviour */
 
 struct p2p_metrics {
 #define P2P_METRICS_DECLARE(name) uint64_t name;

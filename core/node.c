@@ -40,6 +40,16 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->fetch_bytes_per_s_min = 1000000;
     c->stream_read_timeout_ns = 60 * P2P_NS_PER_S;
     c->bouncer_refresh_ns = 1 * P2P_NS_PER_S;
+    /* IC-REFERENCE 12.1: keepalive 1 s < idle 5 s <= connect 10 s; redial
+     * 5 s after a failure, here growing x2 to 20 s with +-20 % jitter. */
+    c->keepalive_ns = 1 * P2P_NS_PER_S;
+    c->idle_timeout_ns = 5 * P2P_NS_PER_S;
+    c->dial_timeout_ns = 10 * P2P_NS_PER_S;
+    c->redial_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
+                                             20 * P2P_NS_PER_S, 2000, 20};
+    c->penalty_ban_points = 100;
+    c->penalty_decay_per_s = 1;
+    c->ban_ns = 60 * P2P_NS_PER_S;
     c->events = false;
 }
 
@@ -72,6 +82,12 @@ int p2p_config_check(const struct p2p_config *c)
         return P2P_ERR_INVALID_ARG;
     if (c->update_timeout_ns == 0 || c->stream_read_timeout_ns == 0 ||
         c->bouncer_refresh_ns == 0)
+        return P2P_ERR_INVALID_ARG;
+    /* The IC's ordering: a keepalive comes well before the idle timeout. */
+    if (c->keepalive_ns == 0 || c->keepalive_ns >= c->idle_timeout_ns ||
+        c->dial_timeout_ns == 0 || c->redial_backoff.initial_ns == 0 ||
+        c->redial_backoff.factor_permille < 1000 ||
+        c->redial_backoff.jitter_pct > 100 || c->penalty_ban_points == 0)
         return P2P_ERR_INVALID_ARG;
     return 0;
 }
@@ -219,6 +235,7 @@ void p2p_node_del(struct p2p_node *n)
             p2p_mem_free(mem, P2P_MEM_SENDER, s->update);
     }
     p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers);
+    p2p_topology_fini(&n->topology, mem);
     p2p__table_fini(&n->streams, mem);
     p2p_keymap_fini(&n->stream_by_key);
     p2p__table_fini(&n->slots, mem);
@@ -261,6 +278,8 @@ static bool timer_live(const void *ctx, const struct p2p_timer *t)
     }
     case TIMER_BOUNCER_REFRESH:
         return true;
+    case TIMER_REDIAL:
+        return p2p__redial_live(n, t->index, t->gen);
     }
     return true;
 }
@@ -301,10 +320,14 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
         case TIMER_BOUNCER_REFRESH:
             p2p__downloader_on_refresh_timer(n, now);
             break;
+        case TIMER_REDIAL:
+            p2p__conn_on_redial(n, now, t.index, t.gen);
+            break;
         default:
             P2P_UNREACHABLE();
         }
     }
+    p2p__conn_apply_bans(n, now);
     return 0;
 }
 
@@ -339,40 +362,16 @@ int p2p__array_fit(struct p2p_mem *mem, enum p2p_mem_module module,
     return 0;
 }
 
-int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
-{
-    if (peer >= n->cfg.node_ids_max || peer == n->cfg.self)
-        return P2P_ERR_INVALID_ARG;
-    int rc = p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
-                            &n->peers_capacity, sizeof(*n->peers), peer,
-                            n->cfg.node_ids_max);
-    if (rc != 0)
-        return rc;
-    if (n->peers[peer].up)
-        return P2P_ERR_STATE;
-    n->peers[peer].up = true;
-    p2p__sender_peer_up(n, now, peer);
-    return 0;
-}
-
-int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
-{
-    if (p2p__peer_up(n, peer) == NULL)
-        return P2P_ERR_NOT_FOUND;
-    p2p__streams_peer_down(n, now, peer);
-    p2p__sender_peer_down(n, peer);
-    p2p__receiver_peer_down(n, now, peer);
-    n->peers[peer].up = false;
-    return 0;
-}
-
 int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                             uint64_t stream_id, bool inbound,
                             const uint8_t *data, size_t len, bool fin)
 {
     if (p2p__peer_up(n, peer) == NULL)
         return P2P_ERR_NOT_FOUND;
-    return p2p__stream_on_data(n, now, peer, stream_id, inbound, data, len, fin);
+    int rc = p2p__stream_on_data(n, now, peer, stream_id, inbound, data, len,
+                                 fin);
+    p2p__conn_apply_bans(n, now);
+    return rc;
 }
 
 int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now,

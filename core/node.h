@@ -9,6 +9,7 @@
 #include "core/rng.h"
 #include "core/shim.h"
 #include "core/timer_heap.h"
+#include "core/topology.h"
 
 #define P2P_INDEX_NONE UINT32_MAX
 
@@ -70,7 +71,18 @@ struct p2p_slot_view {
 };
 
 struct p2p_peer {
-    bool up;
+    bool up;                   /* a connection is established */
+    enum p2p_conn_state conn;  /* the connection manager's view */
+    uint32_t conn_gen;         /* names the current redial timer */
+    uint32_t dial_failures;    /* in a row, for the redial backoff */
+    p2p_time redial_at;        /* while P2P_CONN_WAIT */
+    uint32_t penalty;          /* misbehaviour points, decaying */
+    p2p_time penalty_at;       /* when penalty was last decayed */
+    uint64_t penalty_total;    /* every point ever given */
+    uint32_t bans;             /* times disconnected for misbehaviour */
+    p2p_time banned_until;     /* refused until then */
+    bool ban_pending;          /* reached the limit: banned at the end of
+                                  the current entry point */
     struct p2p_slot_view *slots; /* owned; grows up to slots_per_peer_max */
     uint32_t slots_capacity;
     uint32_t slots_used;
@@ -111,6 +123,7 @@ enum timer_kind {
     TIMER_TX_RETRY,
     TIMER_DOWNLOAD,
     TIMER_BOUNCER_REFRESH,
+    TIMER_REDIAL,              /* index: peer id; gen: its conn_gen */
 };
 
 /* A growable array of fixed-size records with a free list threaded through
@@ -137,6 +150,8 @@ struct p2p_node {
 
     struct p2p_peer *peers;    /* owned; indexed by node id */
     uint32_t peers_capacity;
+    struct p2p_topology topology; /* the latest registry version */
+    uint32_t bans_pending;     /* peers with ban_pending set */
 
     struct p2p_table streams;  /* of struct p2p_stream */
     struct p2p_keymap stream_by_key;
@@ -178,6 +193,27 @@ int p2p__array_fit(struct p2p_mem *mem, enum p2p_mem_module module,
 /* ---- peers (node.c) ---- */
 /* The peer record for id, or NULL if the id is out of range or down. */
 struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id);
+
+/* ---- connections and misbehaviour (conn_manager.c) ---- */
+bool p2p__is_member(const struct p2p_node *n, p2p_node_id id);
+void p2p__conn_on_redial(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                         uint32_t gen);
+bool p2p__redial_live(const struct p2p_node *n, p2p_node_id peer, uint32_t gen);
+/* Adds misbehaviour points to peer (decaying at cfg.penalty_decay_per_s);
+ * at cfg.penalty_ban_points the peer is disconnected and banned for
+ * cfg.ban_ns, when the current entry point returns. */
+void p2p__penalise(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                   uint32_t points);
+void p2p__conn_apply_bans(struct p2p_node *n, p2p_time now);
+
+/* Penalty points per kind of misbehaviour (out of cfg.penalty_ban_points,
+ * 100 by default): a malformed frame or a wrong artifact is never an honest
+ * mistake; a stale update can be (a late retransmission). */
+#define P2P_PENALTY_BAD_FRAME 25u
+#define P2P_PENALTY_BAD_UPDATE 25u
+#define P2P_PENALTY_WRONG_BYTES 34u
+#define P2P_PENALTY_STALE_UPDATE 2u
+#define P2P_PENALTY_NOT_SERVED 2u   /* advertised, then answered 204 */
 
 /* ---- streams (streams.c) ---- */
 /* Opens an outbound stream carrying one request; the response is routed to

@@ -28,6 +28,13 @@ enum p2p_action_type {
     P2P_ACT_ARTIFACT_RECEIVED,
     /* Something worth a trace line happened; see enum p2p_event. */
     P2P_ACT_EVENT,
+    /* Open a connection to `peer` (core/conn_manager.c); the backend
+     * answers with p2p_node_on_peer_up or p2p_node_on_dial_failed. */
+    P2P_ACT_CONN_DIAL,
+    /* Close the connection to `peer`, or abandon dialling it; `value` is
+     * the reason (a P2P_ERR_*). Core already treats the peer as down: the
+     * backend does not call p2p_node_on_peer_down for it. */
+    P2P_ACT_CONN_CLOSE,
 };
 
 /* Protocol events reported for traces and debugging (P2P_ACT_EVENT). */
@@ -72,7 +79,7 @@ struct p2p_action {
     enum p2p_artifact_kind kind;
     uint64_t size;           /* RECEIVED: body bytes */
     enum p2p_event event;    /* EVENT */
-    int64_t value;           /* EVENT: event-specific */
+    int64_t value;           /* EVENT: event-specific; CONN_CLOSE: reason */
 };
 
 struct p2p_outbox {

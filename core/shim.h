@@ -29,6 +29,7 @@
 #include "core/metrics.h"
 #include "core/outbox.h"
 #include "core/pool.h"
+#include "core/topology.h"
 #include "core/types.h"
 
 /* Every table bound must stay at or below this. */
@@ -67,6 +68,15 @@ struct p2p_config {
     uint64_t fetch_bytes_per_s_min;
     p2p_time stream_read_timeout_ns;   /* an inbound stream must end by then */
     p2p_time bouncer_refresh_ns;   /* MaybeWantsLater ids are re-asked */
+    /* Connections (core/conn_manager.c); the backend enforces the first
+     * three in its transport's terms. */
+    p2p_time keepalive_ns;         /* a quiet connection is pinged */
+    p2p_time idle_timeout_ns;      /* silence after which it is lost */
+    p2p_time dial_timeout_ns;      /* a dial that has not completed fails */
+    struct p2p_backoff redial_backoff; /* after a failed dial */
+    uint32_t penalty_ban_points;   /* misbehaviour points that ban a peer */
+    uint32_t penalty_decay_per_s;  /* points forgiven per second */
+    p2p_time ban_ns;               /* how long a banned peer is refused */
     bool events;                   /* emit P2P_ACT_EVENT actions */
 };
 
@@ -78,6 +88,28 @@ int p2p_config_check(const struct p2p_config *c);
 
 struct p2p_node;
 
+/* A connection as the connection manager sees it. */
+enum p2p_conn_state {
+    P2P_CONN_IDLE,     /* none, and none being made by us */
+    P2P_CONN_DIALING,  /* P2P_ACT_CONN_DIAL emitted, no answer yet */
+    P2P_CONN_UP,
+    P2P_CONN_WAIT,     /* waiting to redial (backoff or ban) */
+};
+
+/* What a node knows of one peer, for reports and tests. */
+struct p2p_peer_info {
+    bool member;            /* in the latest topology */
+    bool up;
+    enum p2p_conn_state conn;
+    uint32_t penalty;       /* current points */
+    uint64_t penalty_total; /* all points ever given */
+    uint32_t bans;          /* disconnections for misbehaviour */
+    p2p_time banned_until;
+};
+
+/* The deterministic dial rule: true when self dials peer (lower id). */
+bool p2p_conn_should_dial(p2p_node_id self, p2p_node_id peer);
+
 /* Creates a node. mem is borrowed and must outlive the node; every byte the
  * node holds is charged to it. Errors: P2P_ERR_INVALID_ARG, P2P_ERR_NOMEM. */
 int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
@@ -88,12 +120,36 @@ void p2p_node_del(struct p2p_node *n);
 
 /* ---- inputs from the backend ---- */
 
-/* A connection to peer is up: the node starts sending it every slot. */
+/* A new registry version: members[0..count) (copied). Connections to ids
+ * that are no longer members are closed (all of them when self is not a
+ * member), members this node must dial are dialled. Errors as
+ * p2p_topology_set. */
+int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
+                         uint64_t earliest_version,
+                         const struct p2p_member *members, uint32_t count);
+
+/* Whether an inbound connection from peer may be accepted now: both are
+ * members, peer has the lower id, and peer is not banned. A backend asks
+ * before completing a handshake. */
+bool p2p_node_accepts_peer(const struct p2p_node *n, p2p_time now,
+                           p2p_node_id peer);
+
+/* A connection to peer is up (dialled or accepted): the node starts
+ * sending it every slot. A newer connection replaces an older one. A
+ * non-member or banned peer is refused: P2P_ERR_REFUSED, with a
+ * P2P_ACT_CONN_CLOSE for it. */
 int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer);
 
 /* The connection to peer is gone: its streams fail, its slot view and
- * advertisements are forgotten. */
+ * advertisements are forgotten; if it is ours to dial, it is redialled at
+ * once. P2P_ERR_NOT_FOUND when it was not up. */
 int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+
+/* A P2P_ACT_CONN_DIAL failed (timeout, refused, unreachable): the dial is
+ * retried after cfg.redial_backoff. P2P_ERR_STATE when no dial was
+ * pending. */
+int p2p_node_on_dial_failed(struct p2p_node *n, p2p_time now,
+                            p2p_node_id peer);
 
 /* Bytes arrived on a stream. inbound = the peer opened it (we read a
  * request); otherwise it is one we opened (we read the response). fin marks
@@ -147,6 +203,10 @@ struct p2p_outbox *p2p_node_outbox(struct p2p_node *n);
 const struct p2p_pool *p2p_node_pool(const struct p2p_node *n);
 const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n);
 const struct p2p_config *p2p_node_config(const struct p2p_node *n);
+const struct p2p_topology *p2p_node_topology(const struct p2p_node *n);
+/* P2P_ERR_INVALID_ARG for an id >= cfg.node_ids_max. */
+int p2p_node_peer_info(const struct p2p_node *n, p2p_node_id peer,
+                       struct p2p_peer_info *out);
 
 /* Checks the node's invariants that cost O(1): table counts agree with
  * their indexes, pools within their bounds. 0 or P2P_ERR_INTERNAL. Cheap

@@ -188,10 +188,20 @@ static void fail_outbound(struct p2p_node *n, p2p_time now, uint32_t index,
     deliver_to_owner(n, now, s.owner, s.owner_index, s.owner_gen, err, NULL);
 }
 
-static void fail_inbound(struct p2p_node *n, uint32_t index, int err)
+/* Bytes no honest peer sends: a malformed or over-limit frame. */
+static bool malformed(int err)
+{
+    return err == P2P_ERR_DECODE || err == P2P_ERR_OVERSIZE ||
+           err == P2P_ERR_NO_ROUTE || err == P2P_ERR_TRUNCATED;
+}
+
+static void fail_inbound(struct p2p_node *n, p2p_time now, uint32_t index,
+                         int err)
 {
     struct p2p_stream *s = stream_at(n, index);
     n->metrics.stream_errors++;
+    if (malformed(err))
+        p2p__penalise(n, now, s->peer, P2P_PENALTY_BAD_FRAME);
     p2p_outbox_event(&n->outbox, P2P_EV_STREAM_ERROR, s->peer, NULL, err);
     push_reset(n, s->peer, s->stream_id, true);
     close_record(n, index, NULL);
@@ -232,7 +242,7 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                  : p2p_frame_reader_feed(&stream_at(n, index)->reader, data,
                                          len);
     if (rc != 0) {
-        fail_inbound(n, index, rc);
+        fail_inbound(n, now, index, rc);
         return rc;
     }
     stream_at(n, index)->bytes_in += len;
@@ -242,7 +252,7 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     struct p2p_frame f;
     rc = p2p_frame_reader_finish(&stream_at(n, index)->reader, &f);
     if (rc != 0) {
-        fail_inbound(n, index, rc);
+        fail_inbound(n, now, index, rc);
         return rc;
     }
     struct p2p_frame_reader reader;
@@ -263,6 +273,8 @@ static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
     if (rc != 0) {
         n->metrics.stream_errors++;
+        if (malformed(rc))
+            p2p__penalise(n, now, peer, P2P_PENALTY_BAD_FRAME);
         fail_outbound(n, now, index, rc, true);
         return rc;
     }
@@ -272,6 +284,8 @@ static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     rc = p2p_frame_reader_finish(&stream_at(n, index)->reader, &f);
     if (rc != 0) {
         n->metrics.stream_errors++;
+        if (malformed(rc))
+            p2p__penalise(n, now, peer, P2P_PENALTY_BAD_FRAME);
         fail_outbound(n, now, index, rc, false);
         return rc;
     }
@@ -314,7 +328,7 @@ void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
     if (!s->used || s->gen != gen)
         return;
     if (s->inbound)
-        fail_inbound(n, index, P2P_ERR_TIMEOUT);
+        fail_inbound(n, now, index, P2P_ERR_TIMEOUT);
     else
         fail_outbound(n, now, index, P2P_ERR_TIMEOUT, true);
 }

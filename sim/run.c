@@ -9,7 +9,7 @@
 #include "core/err.h"
 #include "sim/world.h"
 
-#define TRACING(w) ((w)->trace.file != NULL || (w)->trace.record)
+#define TRACING(w) SIM_TRACING(w)
 #define PROGRESS_EVERY_EVENTS (1u << 16)
 #define PROGRESS_WALL_S 2.0
 
@@ -24,22 +24,72 @@ void sim_violation(struct sim_world *w, const char *fmt, ...)
     w->stop = true;
 }
 
-static void push_event(struct sim_world *w, p2p_time t, uint32_t type,
-                       uint32_t node, uint64_t arg, void *ptr)
+void sim_push_event(struct sim_world *w, p2p_time t, uint32_t type,
+                    uint32_t node, uint64_t arg, void *ptr)
 {
-    if (sim_eq_push(&w->queue, t, type, node, arg, ptr) != 0)
+    if (sim_eq_push(&w->queue, t, type, node, arg, ptr) != 0) {
         sim_violation(w, "event queue bound (%u events) reached",
                       SIM_EVENTS_QUEUED_MAX);
+        if (type == SIM_EV_MESSAGE)
+            sim_msg_free(ptr);
+    }
+}
+#define push_event sim_push_event
+
+void sim_msg_free(struct sim_msg *m)
+{
+    if (m != NULL) {
+        free(m->bytes);
+        free(m);
+    }
 }
 
+p2p_time sim_local_now(struct sim_world *w, uint32_t node)
+{
+    return sim_clock_local(&w->nodes[node].clock, w->now);
+}
+
+bool sim_node_live_honest(const struct sim_world *w, uint32_t node)
+{
+    const struct sim_node *sn = &w->nodes[node];
+    return sn->running && sn->member && !sn->byzantine;
+}
+
+/* Arms the node's next core deadline, converted to global time. */
 static void rearm(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
-    p2p_time d = p2p_node_next_deadline(sn->core);
+    p2p_time local = p2p_node_next_deadline(sn->core);
+    p2p_time d = sim_clock_global(&sn->clock, w->now, local);
     if (d >= sn->armed)
         return;
     sn->armed = d < w->now ? w->now : d;
     push_event(w, sn->armed, SIM_EV_TIMER, node, 0, NULL);
+}
+
+void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
+{
+    struct sim_conn *c = sim_conn_of(w, from, m->to);
+    if (c->state != SIM_CONN_UP) {
+        /* The core has not yet heard that its connection is gone. */
+        w->stats.messages_dropped++;
+        sim_msg_free(m);
+        return;
+    }
+    m->conn_gen = c->gen;
+    p2p_time at = sim_net_send(&w->net, w->now, from, m->to, m->len);
+    if (m->kind == SIM_MSG_DATA) {
+        w->stats.bytes_sent += m->len;
+        w->stats.bytes_by_traffic[m->traffic] += m->len;
+        w->stats.messages_sent++;
+    }
+    if (TRACING(w))
+        sim_trace_line(&w->trace, w->now, from,
+                       m->kind == SIM_MSG_RESET ? "reset" : "send",
+                       "peer=%u stream=%llu %s bytes=%zu", m->to,
+                       (unsigned long long)m->stream_id,
+                       p2p_traffic_name(m->traffic), m->len);
+    push_event(w, at, SIM_EV_MESSAGE, m->to, 0, m);
 }
 
 static void send_msg(struct sim_world *w, uint32_t from,
@@ -54,25 +104,18 @@ static void send_msg(struct sim_world *w, uint32_t from,
     }
     m->kind = kind;
     m->from = from;
+    m->to = a->peer;
     m->stream_id = a->stream_id;
     m->inbound = inbound;
     m->traffic = a->traffic;
     m->len = a->len;
     if (a->len > 0)
         memcpy(m->bytes, a->bytes, a->len);
-    p2p_time at = sim_net_send(&w->net, w->now, from, a->peer, a->len);
-    if (kind == SIM_MSG_DATA) {
-        w->stats.bytes_sent += a->len;
-        w->stats.bytes_by_traffic[a->traffic] += a->len;
-        w->stats.messages_sent++;
+    if (!sim_byzantine_outgoing(w, from, m, a)) {
+        sim_msg_free(m);
+        return;
     }
-    if (TRACING(w))
-        sim_trace_line(&w->trace, w->now, from,
-                       kind == SIM_MSG_RESET ? "reset" : "send",
-                       "peer=%u stream=%llu %s bytes=%zu", a->peer,
-                       (unsigned long long)a->stream_id,
-                       p2p_traffic_name(a->traffic), a->len);
-    push_event(w, at, SIM_EV_MESSAGE, a->peer, 0, m);
+    sim_send(w, from, m);
 }
 
 static void on_received(struct sim_world *w, uint32_t node,
@@ -139,6 +182,12 @@ void sim_node_drain(struct sim_world *w, uint32_t node)
         case P2P_ACT_ARTIFACT_RECEIVED:
             on_received(w, node, a);
             break;
+        case P2P_ACT_CONN_DIAL:
+            sim_conn_dial(w, node, a->peer);
+            break;
+        case P2P_ACT_CONN_CLOSE:
+            sim_conn_close(w, node, a->peer);
+            break;
         case P2P_ACT_EVENT:
             if (TRACING(w)) {
                 char hex[17];
@@ -162,26 +211,35 @@ void sim_node_drain(struct sim_world *w, uint32_t node)
 
 static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
 {
+    if (!sim_conn_accept_msg(w, m))
+        return; /* dropped with its connection, or held by a partition */
     struct p2p_node *core = w->nodes[node].core;
+    p2p_time now = sim_local_now(w, node);
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, node,
                        m->kind == SIM_MSG_RESET ? "recv_reset" : "recv",
                        "peer=%u stream=%llu %s bytes=%zu", m->from,
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
-    if (m->kind == SIM_MSG_DATA)
-        (void)p2p_node_on_stream_data(core, w->now, m->from, m->stream_id,
+    if (!sim_byzantine_reads(w, node))
+        ; /* a silent node swallows everything */
+    else if (m->kind == SIM_MSG_DATA)
+        (void)p2p_node_on_stream_data(core, now, m->from, m->stream_id,
                                       m->inbound, m->bytes, m->len, true);
     else
-        (void)p2p_node_on_stream_reset(core, w->now, m->from, m->stream_id,
+        (void)p2p_node_on_stream_reset(core, now, m->from, m->stream_id,
                                        m->inbound);
+    sim_msg_free(m);
     sim_node_drain(w, node);
 }
 
 static void on_validate(struct sim_world *w, uint32_t node, uint64_t idx)
 {
     const struct sim_artifact *art = &w->artifacts[idx];
-    int rc = p2p_node_validate(w->nodes[node].core, w->now, &art->id, true);
+    if (!w->nodes[node].running)
+        return; /* crashed before validating: lost with its memory */
+    int rc = p2p_node_validate(w->nodes[node].core, sim_local_now(w, node),
+                               &art->id, true);
     if (TRACING(w)) {
         char hex[17];
         p2p_id_hex(&art->id, hex, 16);
@@ -201,8 +259,17 @@ static void on_expire(struct sim_world *w, uint64_t idx)
         sim_trace_line(&w->trace, w->now, art->creator, "expire", "id=%s", hex);
     }
     for (uint32_t i = 0; i < w->nodes_count; i++) {
-        if (p2p_node_remove(w->nodes[i].core, w->now, &art->id) == 0)
+        if (w->nodes[i].running &&
+            p2p_node_remove(w->nodes[i].core, sim_local_now(w, i),
+                            &art->id) == 0)
             sim_node_drain(w, i);
+    }
+    /* A crashed node's persisted copy is purged too. */
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        struct sim_node *sn = &w->nodes[i];
+        for (size_t k = 0; k < sn->persisted_count; k++)
+            if (sn->persisted[k] == idx)
+                sn->persisted[k] = sn->persisted[--sn->persisted_count];
     }
 }
 
@@ -219,13 +286,12 @@ static void on_loss(struct sim_world *w, uint64_t fault, bool start)
                        "rate_ppm=%u", f->loss_ppm);
 }
 
+/* Frees what an event owns once dispatched or discarded. Messages are
+ * owned by their handler once dispatched. */
 static void free_event(struct sim_event *e)
 {
-    if (e->type == SIM_EV_MESSAGE) {
-        struct sim_msg *m = e->ptr;
-        free(m->bytes);
-        free(m);
-    }
+    if (e->type == SIM_EV_MESSAGE)
+        sim_msg_free(e->ptr);
 }
 
 static void dispatch(struct sim_world *w, struct sim_event *e)
@@ -233,12 +299,13 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     switch ((enum sim_event_type)e->type) {
     case SIM_EV_MESSAGE:
         on_message(w, e->node, e->ptr);
-        break;
+        return; /* on_message owns the message */
     case SIM_EV_TIMER:
-        if (w->nodes[e->node].armed != e->time)
-            break; /* superseded by an earlier deadline */
+        if (!w->nodes[e->node].running || w->nodes[e->node].armed != e->time)
+            break; /* superseded by an earlier deadline, or crashed */
         w->nodes[e->node].armed = P2P_TIME_NEVER;
-        (void)p2p_node_on_timer(w->nodes[e->node].core, w->now);
+        (void)p2p_node_on_timer(w->nodes[e->node].core,
+                                sim_local_now(w, e->node));
         sim_node_drain(w, e->node);
         break;
     case SIM_EV_WORKLOAD:
@@ -254,6 +321,18 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     case SIM_EV_LOSS_END:
         on_loss(w, e->arg, e->type == SIM_EV_LOSS_START);
         break;
+    case SIM_EV_FAULT:
+        sim_fault_fire(w, e->arg);
+        break;
+    case SIM_EV_CONN_ESTABLISH:
+    case SIM_EV_DIAL_TIMEOUT:
+    case SIM_EV_CONN_IDLE:
+    case SIM_EV_CONN_CLOSED:
+        sim_conn_on_event(w, e->type, e->node, e->arg);
+        break;
+    case SIM_EV_BYZANTINE:
+        sim_byzantine_tick(w, e->node);
+        break;
     }
     free_event(e);
 }
@@ -263,6 +342,8 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
 static void check_invariants(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
+    if (!sn->running)
+        return;
     bool deep = ++sn->events % SIM_DEEP_CHECK_EVERY == 0;
     int rc = deep ? p2p_node_check_invariants_deep(sn->core)
                   : p2p_node_check_invariants(sn->core);
@@ -274,7 +355,8 @@ static void check_invariants(struct sim_world *w, uint32_t node)
 static void check_all_deep(struct sim_world *w)
 {
     for (uint32_t i = 0; i < w->nodes_count && !w->stop; i++)
-        if (p2p_node_check_invariants_deep(w->nodes[i].core) != 0)
+        if (w->nodes[i].running &&
+            p2p_node_check_invariants_deep(w->nodes[i].core) != 0)
             sim_violation(w, "node %u broke a core invariant (final deep "
                           "check)", i);
 }
@@ -293,67 +375,27 @@ static void progress(struct sim_world *w, struct timespec *last)
             (unsigned long long)w->stats.events, w->stats.latencies_count);
 }
 
+/* The subnet at time 0: nodes 0..N-1 are members of registry version 1;
+ * ids that join later start then. */
 static int init_nodes(struct sim_world *w)
 {
-    const struct sim_scenario *sc = w->sc;
     w->nodes = calloc(w->nodes_count, sizeof(*w->nodes));
-    if (w->nodes == NULL)
+    if (w->nodes == NULL || sim_conn_init(w) != 0)
         return -1;
     for (uint32_t i = 0; i < w->nodes_count; i++) {
         struct sim_node *sn = &w->nodes[i];
         p2p_mem_init(&sn->mem);
+        sim_clock_init(&sn->clock);
         sn->armed = P2P_TIME_NEVER;
-        struct p2p_config c;
-        p2p_config_default(&c, i, w->seed ^ (0x9e3779b97f4a7c15ULL * (i + 1)));
-        c.node_ids_max = w->nodes_count + SIM_SCENARIO_JOIN_IDS_MAX + 1;
-        c.events = w->opt.events && TRACING(w);
-        if (sc->protocol.has_push_threshold)
-            c.push_threshold_bytes = sc->protocol.push_threshold_bytes;
-        if (sc->protocol.has_relay)
-            c.relay_advert = sc->protocol.relay_advert;
-        int rc = p2p_node_new(&c, &sn->mem, &sn->core);
-        if (rc != 0) {
-            fprintf(stderr, "p2p-sim: node %u: %s\n", i, p2p_strerror(rc));
+        sn->member = i < w->sc->nodes;
+    }
+    w->registry_version = 1;
+    for (uint32_t i = 0; i < w->sc->nodes; i++)
+        if (sim_node_start(w, i) != 0)
             return -1;
-        }
-    }
+    /* Dials made before their peer had started now get through. */
+    sim_conn_paths_changed(w);
     return 0;
-}
-
-static enum p2p_verdict sim_bouncer(void *ctx, const struct p2p_artifact_id *id,
-                                    enum p2p_artifact_kind kind, uint64_t size)
-{
-    (void)kind;
-    (void)size;
-    struct sim_world *w = ctx;
-    int64_t idx = sim_artifact_find(w, id);
-    /* The client no longer wants what it has purged by age. */
-    if (idx >= 0 && w->artifacts[idx].expired <= w->now)
-        return P2P_UNWANTED;
-    return P2P_WANTS;
-}
-
-static void connect_all(struct sim_world *w)
-{
-    for (uint32_t i = 0; i < w->nodes_count; i++) {
-        p2p_node_set_bouncer(w->nodes[i].core, 0, sim_bouncer, w);
-        for (uint32_t j = 0; j < w->nodes_count; j++)
-            if (i != j)
-                (void)p2p_node_on_peer_up(w->nodes[i].core, 0, j);
-    }
-    for (uint32_t i = 0; i < w->nodes_count; i++)
-        sim_node_drain(w, i);
-}
-
-static void schedule_faults(struct sim_world *w)
-{
-    for (size_t k = 0; k < w->sc->faults_count; k++) {
-        const struct sim_fault *f = &w->sc->faults[k];
-        if (f->kind != SIM_FAULT_LOSS)
-            continue;
-        push_event(w, f->at_ns, SIM_EV_LOSS_START, 0, k, NULL);
-        push_event(w, f->at_ns + f->for_ns, SIM_EV_LOSS_END, 0, k, NULL);
-    }
 }
 
 static void set_horizon(struct sim_world *w)
@@ -386,7 +428,8 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     w->sc = sc;
     w->opt = *opt;
     w->seed = opt->has_seed ? opt->seed : sc->seed;
-    w->nodes_count = sc->nodes;
+    w->nodes_count = sc->node_ids_count > sc->nodes ? sc->node_ids_count
+                                                    : sc->nodes;
     w->validation_delay_ns = sc->protocol.has_validation_delay
                                  ? sc->protocol.validation_delay_ns
                                  : SIM_DEFAULT_VALIDATION_DELAY_NS;
@@ -400,12 +443,12 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     p2p_keymap_init(&w->artifact_by_id, &w->index_mem, P2P_MEM_OTHER,
                     SIM_ARTIFACTS_MAX, w->seed);
     p2p_rng_init(&w->workload_rng, w->seed, 0x776b6c64 /* "wkld" */);
+    p2p_rng_init(&w->fault_rng, w->seed, 0x666c7473 /* "flts" */);
     set_horizon(w);
     if (sim_net_init(&w->net, sc, w->nodes_count, w->seed) != 0 ||
         init_nodes(w) != 0)
         return -1;
-    connect_all(w);
-    schedule_faults(w);
+    sim_faults_schedule(w);
     sim_workload_start(w);
 
     struct timespec last;
@@ -436,9 +479,16 @@ void sim_world_fini(struct sim_world *w)
     while (sim_eq_pop(&w->queue, &e))
         free_event(&e);
     sim_eq_fini(&w->queue);
-    for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++)
+    for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
+        free(w->nodes[i].persisted);
+        sim_byzantine_fini(&w->nodes[i]);
+    }
     free(w->nodes);
+    free(w->conns);
+    for (size_t i = 0; i < w->held_count; i++)
+        sim_msg_free(w->held[i]);
+    free(w->held);
     for (size_t i = 0; i < w->artifacts_count; i++)
         free(w->artifacts[i].delivered);
     free(w->artifacts);

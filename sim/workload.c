@@ -42,32 +42,54 @@ void sim_workload_start(struct sim_world *w)
     }
 }
 
+/* Artifacts are made by live honest members only; P2P_NODE_NONE when the
+ * item's node is not one now (that artifact is skipped). */
 static uint32_t pick_creator(struct sim_world *w, uint32_t item)
 {
     const struct sim_workload_item *it = &w->sc->workload[item];
+    uint32_t n = w->nodes_count;
     switch (it->from) {
     case SIM_FROM_NODE:
-        return it->from_node;
-    case SIM_FROM_ANY:
-        return (uint32_t)p2p_rng_below(&w->workload_rng, w->nodes_count);
+        return sim_node_live_honest(w, it->from_node) ? it->from_node
+                                                      : P2P_NODE_NONE;
+    case SIM_FROM_ANY: {
+        /* A uniform draw, then the next live one: one draw per artifact
+         * whatever the faults, so the stream stays aligned. */
+        uint32_t start = (uint32_t)p2p_rng_below(&w->workload_rng, n);
+        for (uint32_t k = 0; k < n; k++)
+            if (sim_node_live_honest(w, (start + k) % n))
+                return (start + k) % n;
+        return P2P_NODE_NONE;
+    }
     case SIM_FROM_ROUND_ROBIN:
-    default: {
-        uint32_t node = w->round_robin_next[item] % w->nodes_count;
-        w->round_robin_next[item] = node + 1;
-        return node;
+    default:
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t node = w->round_robin_next[item] % n;
+            w->round_robin_next[item] = node + 1;
+            if (sim_node_live_honest(w, node))
+                return node;
+        }
+        return P2P_NODE_NONE;
     }
-    }
+}
+
+static uint32_t live_honest_count(const struct sim_world *w)
+{
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < w->nodes_count; i++)
+        c += sim_node_live_honest(w, i);
+    return c;
 }
 
 /* Unique content: the artifact's sequence number and the seed up front, the
  * rest from a PRNG stream of its own. */
-static uint8_t *make_body(struct sim_world *w, uint64_t size)
+static uint8_t *make_body(const struct sim_world *w, uint64_t seq,
+                          uint64_t size)
 {
     uint8_t *body = malloc(size);
     if (body == NULL)
         return NULL;
     struct p2p_rng r;
-    uint64_t seq = w->artifacts_count;
     p2p_rng_init(&r, w->seed, 0x617274ULL + seq);
     size_t i = 0;
     for (; i + 4 <= size; i += 4) {
@@ -79,6 +101,11 @@ static uint8_t *make_body(struct sim_world *w, uint64_t size)
     for (size_t k = 0; k < 8 && k < size; k++)
         body[k] = (uint8_t)(seq >> (8 * k));
     return body;
+}
+
+uint8_t *sim_artifact_body(const struct sim_world *w, size_t index)
+{
+    return make_body(w, index, w->artifacts[index].size);
 }
 
 static int record(struct sim_world *w, const struct p2p_artifact_id *id,
@@ -111,7 +138,7 @@ static int record(struct sim_world *w, const struct p2p_artifact_id *id,
     art->created = w->now;
     art->expired = P2P_TIME_NEVER;
     w->artifacts_count++;
-    w->stats.bytes_ideal += size * (w->nodes_count - 1);
+    w->stats.bytes_ideal += size * (live_honest_count(w) - 1);
     return 0;
 }
 
@@ -119,11 +146,16 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
 {
     const struct sim_workload_item *it = &w->sc->workload[item];
     uint32_t creator = pick_creator(w, item);
+    p2p_time next = w->now + next_gap(w, it);
+    if (next < it->stop_ns && next < w->sc->duration_ns)
+        (void)sim_eq_push(&w->queue, next, SIM_EV_WORKLOAD, 0, item, NULL);
+    if (creator == P2P_NODE_NONE)
+        return;
     uint64_t size = it->size_bytes;
     if (it->size_max_bytes > it->size_bytes)
         size += p2p_rng_below(&w->workload_rng,
                               it->size_max_bytes - it->size_bytes + 1);
-    uint8_t *body = make_body(w, size);
+    uint8_t *body = make_body(w, w->artifacts_count, size);
     if (body == NULL) {
         sim_violation(w, "out of memory making a %llu-byte artifact",
                       (unsigned long long)size);
@@ -136,12 +168,13 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
         sim_violation(w, "artifact table bound (%u) reached", SIM_ARTIFACTS_MAX);
         return;
     }
-    int rc = p2p_node_insert(w->nodes[creator].core, w->now, it->kind, body,
-                             size, NULL);
+    int rc = p2p_node_insert(w->nodes[creator].core,
+                             sim_local_now(w, creator), it->kind, body, size,
+                             NULL);
     free(body);
     char hex[17];
     p2p_id_hex(&id, hex, 16);
-    if (w->trace.file != NULL || w->trace.record)
+    if (SIM_TRACING(w))
         sim_trace_line(&w->trace, w->now, creator, "create",
                        "id=%s %s bytes=%llu rc=%d", hex, p2p_kind_name(it->kind),
                        (unsigned long long)size, rc);
@@ -153,7 +186,4 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
     if (expire <= w->end)
         (void)sim_eq_push(&w->queue, expire, SIM_EV_EXPIRE, creator,
                           w->artifacts_count - 1, NULL);
-    p2p_time next = w->now + next_gap(w, it);
-    if (next < it->stop_ns && next < w->sc->duration_ns)
-        (void)sim_eq_push(&w->queue, next, SIM_EV_WORKLOAD, 0, item, NULL);
 }

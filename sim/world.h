@@ -12,6 +12,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/shim.h"
+#include "sim/clock.h"
 #include "sim/event_queue.h"
 #include "sim/net.h"
 #include "sim/scenario.h"
@@ -31,6 +32,28 @@ enum sim_event_type {
     SIM_EV_EXPIRE,      /* arg: artifact index; every pool purges it */
     SIM_EV_LOSS_START,  /* arg: fault index */
     SIM_EV_LOSS_END,    /* arg: fault index */
+    SIM_EV_FAULT,       /* arg: fault index (every kind but loss) */
+    SIM_EV_CONN_ESTABLISH, /* node: dialer; arg: SIM_CONN_ARG(peer, gen) */
+    SIM_EV_DIAL_TIMEOUT,   /* node: dialer; arg: SIM_CONN_ARG(peer, gen) */
+    SIM_EV_CONN_IDLE,      /* node: one end; arg: SIM_CONN_ARG(other, gen) */
+    SIM_EV_CONN_CLOSED,    /* node: told the peer closed; arg as above */
+    SIM_EV_BYZANTINE,      /* node: a byzantine node's next misdeed */
+};
+
+/* Connection events carry the other end and the connection's generation. */
+#define SIM_CONN_ARG(peer, gen) (((uint64_t)(gen) << 32) | (uint32_t)(peer))
+#define SIM_CONN_ARG_PEER(arg) ((uint32_t)(arg))
+#define SIM_CONN_ARG_GEN(arg) ((uint32_t)((arg) >> 32))
+
+/* One connection per node pair (sim/conn.c). */
+enum sim_conn_state { SIM_CONN_NONE, SIM_CONN_DIALING, SIM_CONN_UP };
+
+struct sim_conn {
+    uint32_t gen;        /* bumped on every change: stale events and
+                            messages of an older connection are dropped */
+    uint8_t state;       /* enum sim_conn_state */
+    uint32_t dialer;     /* while DIALING */
+    p2p_time cut_since;  /* P2P_TIME_NEVER while the path is open */
 };
 
 enum sim_msg_kind { SIM_MSG_DATA, SIM_MSG_RESET };
@@ -40,16 +63,33 @@ struct sim_msg {
     uint32_t from;
     uint64_t stream_id;
     bool inbound;        /* at the receiver: the sender opened the stream */
+    uint32_t to;
+    uint32_t conn_gen;   /* the connection it travels on */
     enum p2p_traffic traffic;
     uint8_t *bytes;      /* owned */
     size_t len;
 };
 
 struct sim_node {
-    struct p2p_node *core;
+    struct p2p_node *core; /* NULL while not running */
     struct p2p_mem mem;
     p2p_time armed;      /* deadline of the SIM_EV_TIMER in the queue */
     uint64_t events;     /* events handled, for the invariant checker */
+    bool running;        /* started (or joined) and not crashed */
+    bool member;         /* in the current registry version */
+    bool byzantine;      /* misbehaves from byzantine_at on */
+    enum sim_byzantine behaviour;
+    uint32_t incarnation; /* restarts so far */
+    uint32_t group;      /* partition group; links across groups are cut */
+    struct sim_clock clock; /* the node's local clock (skew, drift) */
+    uint32_t *persisted; /* owned: artifact indexes its validated pool held
+                            when it crashed, re-inserted at restart */
+    size_t persisted_count;
+    uint64_t byz_next_stream; /* stream ids for forged requests */
+    uint32_t byz_next_slot;   /* advert flood: next slot id */
+    struct sim_msg **byz_replay; /* stale-commit: updates it sent, owned */
+    size_t byz_replay_count, byz_replay_next;
+    uint64_t byz_misdeeds;    /* forged or corrupted messages sent */
 };
 
 struct sim_artifact {
@@ -80,6 +120,8 @@ struct sim_stats {
     uint64_t bytes_by_traffic[P2P_TRAFFIC_COUNT];
     uint64_t messages_sent;
     uint64_t bytes_ideal;     /* each artifact's body once per receiver */
+    uint64_t messages_dropped; /* lost with their connection */
+    uint64_t conns_established, dials_failed, conns_broken;
     uint64_t *latencies_ns;   /* owned; one per delivery */
     p2p_time *created_ns;     /* owned; the delivered artifact's creation,
                                  parallel to latencies_ns until sorted */
@@ -93,8 +135,13 @@ struct sim_world {
     const struct sim_scenario *sc; /* borrowed */
     struct sim_options opt;
     uint64_t seed;
-    uint32_t nodes_count;
+    uint32_t nodes_count;          /* every id the run may use (joins too) */
     struct sim_node *nodes;        /* owned */
+    struct sim_conn *conns;        /* owned; nodes_count^2, [lo * n + hi] */
+    struct sim_msg **held;         /* owned: messages waiting for a heal */
+    size_t held_count, held_capacity;
+    uint64_t registry_version;
+    struct p2p_rng fault_rng;      /* byzantine choices: its own stream */
     struct sim_event_queue queue;
     struct sim_net net;
     struct p2p_rng workload_rng;   /* its own stream: see DESIGN.md 5 */
@@ -125,9 +172,63 @@ void sim_workload_fire(struct sim_world *w, uint32_t item);
 /* Looks an artifact up by id; -1 when unknown. */
 int64_t sim_artifact_find(const struct sim_world *w,
                           const struct p2p_artifact_id *id);
+/* Artifact `index`'s body, made again from the seed (malloc'd). */
+uint8_t *sim_artifact_body(const struct sim_world *w, size_t index);
 
 /* run.c: after any call into a node, carry out its actions and re-arm. */
 void sim_node_drain(struct sim_world *w, uint32_t node);
+/* The node's local time now (its clock's reading of w->now). */
+p2p_time sim_local_now(struct sim_world *w, uint32_t node);
+void sim_push_event(struct sim_world *w, p2p_time t, uint32_t type,
+                    uint32_t node, uint64_t arg, void *ptr);
+/* Puts a message on the wire from `from` to m->to over their connection
+ * (m is owned by the callee from here on). */
+void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m);
+void sim_msg_free(struct sim_msg *m);
+/* Whether artifacts are made by, and judged at, this node: running, a
+ * member and honest. */
+bool sim_node_live_honest(const struct sim_world *w, uint32_t node);
+#define SIM_TRACING(w) ((w)->trace.file != NULL || (w)->trace.record)
+
+/* conn.c: the connection model. */
+int sim_conn_init(struct sim_world *w);
+struct sim_conn *sim_conn_of(struct sim_world *w, uint32_t a, uint32_t b);
+/* The path between a and b is cut (partition, or an end not running). */
+bool sim_path_cut(const struct sim_world *w, uint32_t a, uint32_t b);
+void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to);
+void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to);
+void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
+                       uint64_t arg);
+/* Paths changed (partition, heal, crash, restart): start idle clocks on
+ * newly cut connections, complete dials and release held messages on
+ * newly open ones. */
+void sim_conn_paths_changed(struct sim_world *w);
+/* A restarted node's old connections are refused by its new incarnation:
+ * their other ends learn it at once. */
+void sim_conn_node_restarted(struct sim_world *w, uint32_t node);
+/* A message arrived: false when it is dropped or held (the callee owns it
+ * then). */
+bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m);
+
+/* faults.c */
+void sim_faults_schedule(struct sim_world *w);
+void sim_fault_fire(struct sim_world *w, uint64_t fault);
+/* Creates and starts node i's core (at the start, a join or a restart). */
+int sim_node_start(struct sim_world *w, uint32_t node);
+/* Checks the fault timeline (restart only of crashed nodes, ...); prints
+ * "file:line: message" and returns -1 on the first error. */
+int sim_faults_check(const struct sim_scenario *sc, FILE *err);
+
+/* byzantine.c */
+void sim_byzantine_start(struct sim_world *w, uint32_t node);
+void sim_byzantine_tick(struct sim_world *w, uint32_t node);
+/* Filters a byzantine node's outgoing message: false drops it; it may also
+ * be rewritten in place. */
+bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
+                            struct sim_msg *m, const struct p2p_action *a);
+/* Whether a byzantine node's core reads this incoming message. */
+bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
+void sim_byzantine_fini(struct sim_node *sn);
 /* Records an invariant violation; the run stops after the current event. */
 void sim_violation(struct sim_world *w, const char *fmt, ...);
 

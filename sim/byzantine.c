@@ -1,0 +1,235 @@
+/* Byzantine peers (DESIGN.md 5, the scenario's `byzantine` fault). A
+ * byzantine node keeps its honest core for connections, and the simulator
+ * makes it misbehave around it:
+ *   silent        accepts connections and streams, never reads or answers;
+ *   slow-reader   reads at 1 KiB/s (its downlink);
+ *   garbage       opens streams carrying bytes that are no envelope;
+ *   oversize      opens streams whose body is past the route's limit;
+ *   advert-flood  adverts for ids that never exist, in ever new slots;
+ *   wrong-bytes   answers fetches with bytes that do not match the id;
+ *   stale-commit  replays its own older slot updates.
+ * Forged bytes come from sim/byzantine_forge.c; choices from the fault
+ * PRNG stream, so honest nodes' randomness is untouched. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "sim/byzantine_forge.h"
+#include "sim/world.h"
+
+#define SLOW_READER_BPS 8192ULL           /* 1 KiB/s */
+#define GARBAGE_EVERY_NS (100 * P2P_NS_PER_MS)
+#define OVERSIZE_EVERY_NS (200 * P2P_NS_PER_MS)
+#define FLOOD_EVERY_NS (20 * P2P_NS_PER_MS)
+#define REPLAY_EVERY_NS (100 * P2P_NS_PER_MS)
+#define FLOOD_SLOTS 100000u   /* past the honest per-peer slot limit */
+#define REPLAY_KEEP 256u      /* own updates kept for replaying */
+#define FORGED_STREAM_BASE (1ULL << 62) /* clear of the core's stream ids */
+
+static p2p_time period(enum sim_byzantine b)
+{
+    switch (b) {
+    case SIM_BYZ_GARBAGE: return GARBAGE_EVERY_NS;
+    case SIM_BYZ_OVERSIZE: return OVERSIZE_EVERY_NS;
+    case SIM_BYZ_ADVERT_FLOOD: return FLOOD_EVERY_NS;
+    case SIM_BYZ_STALE_COMMIT: return REPLAY_EVERY_NS;
+    default: return 0;
+    }
+}
+
+void sim_byzantine_start(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (sn->byz_next_stream == 0)
+        sn->byz_next_stream = FORGED_STREAM_BASE;
+    if (sn->behaviour == SIM_BYZ_SLOW_READER)
+        w->net.downlink_bps[node] = SLOW_READER_BPS;
+    p2p_time p = period(sn->behaviour);
+    if (p != 0)
+        sim_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
+}
+
+bool sim_byzantine_reads(const struct sim_world *w, uint32_t node)
+{
+    const struct sim_node *sn = &w->nodes[node];
+    return !(sn->byzantine && sn->behaviour == SIM_BYZ_SILENT);
+}
+
+static struct sim_msg *new_msg(uint32_t to, uint64_t stream_id,
+                               enum p2p_traffic traffic, uint8_t *bytes,
+                               size_t len)
+{
+    struct sim_msg *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->kind = SIM_MSG_DATA;
+    m->to = to;
+    m->stream_id = stream_id;
+    m->inbound = true;
+    m->traffic = traffic;
+    m->bytes = bytes;
+    m->len = len;
+    return m;
+}
+
+static void send_forged(struct sim_world *w, uint32_t node, uint32_t peer,
+                        enum p2p_traffic traffic, uint8_t *bytes, size_t len)
+{
+    struct sim_node *sn = &w->nodes[node];
+    struct sim_msg *m = new_msg(peer, sn->byz_next_stream++, traffic, bytes,
+                                len);
+    if (m == NULL) {
+        free(bytes);
+        sim_violation(w, "out of memory forging a message");
+        return;
+    }
+    m->from = node;
+    sn->byz_misdeeds++;
+    sim_send(w, node, m);
+}
+
+static void replay(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (sn->byz_replay_count == 0)
+        return;
+    /* The oldest update kept: by now its slot holds a newer commit. */
+    size_t i = sn->byz_replay_next % sn->byz_replay_count;
+    sn->byz_replay_next++;
+    const struct sim_msg *old = sn->byz_replay[i];
+    if (sim_conn_of(w, node, old->to)->state != SIM_CONN_UP)
+        return;
+    uint8_t *copy = malloc(old->len ? old->len : 1);
+    if (copy == NULL)
+        return;
+    memcpy(copy, old->bytes, old->len);
+    send_forged(w, node, old->to, old->traffic, copy, old->len);
+}
+
+static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
+{
+    struct sim_node *sn = &w->nodes[node];
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    int rc = 0;
+    enum p2p_traffic traffic = P2P_TRAFFIC_OTHER;
+    switch (sn->behaviour) {
+    case SIM_BYZ_GARBAGE:
+        len = 64 + p2p_rng_below(&w->fault_rng, 4096);
+        rc = sim_forge_garbage(&w->fault_rng, len, &bytes);
+        break;
+    case SIM_BYZ_OVERSIZE: {
+        struct p2p_route_limits limits;
+        p2p_route_limits_default(&limits);
+        rc = sim_forge_oversize(P2P_ROUTE_ARTIFACT_UPDATE, &limits, 4096,
+                                &bytes, &len);
+        break;
+    }
+    case SIM_BYZ_ADVERT_FLOOD: {
+        struct p2p_artifact_id id;
+        for (size_t k = 0; k < P2P_ID_BYTES; k += 4) {
+            uint32_t x = p2p_rng_u32(&w->fault_rng);
+            memcpy(id.b + k, &x, 4);
+        }
+        uint32_t slot = sn->byz_next_slot++ % FLOOD_SLOTS;
+        uint64_t size = 1024 + p2p_rng_below(&w->fault_rng, 1u << 20);
+        rc = sim_forge_advert(slot, sn->byz_next_stream, &id, P2P_KIND_ADVERT,
+                              size, &bytes, &len);
+        traffic = P2P_TRAFFIC_ADVERT;
+        break;
+    }
+    default:
+        return;
+    }
+    if (rc != 0) {
+        sim_violation(w, "byzantine node %u could not forge: %s", node,
+                      p2p_strerror(rc));
+        return;
+    }
+    send_forged(w, node, peer, traffic, bytes, len);
+}
+
+void sim_byzantine_tick(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (!sn->running || !sn->byzantine)
+        return;
+    if (sn->behaviour == SIM_BYZ_STALE_COMMIT) {
+        replay(w, node);
+    } else {
+        for (uint32_t p = 0; p < w->nodes_count && !w->stop; p++)
+            if (p != node && sim_conn_of(w, node, p)->state == SIM_CONN_UP)
+                misdeed(w, node, p);
+    }
+    sim_push_event(w, w->now + period(sn->behaviour), SIM_EV_BYZANTINE, node,
+                   0, NULL);
+}
+
+/* Keeps a copy of an update the node sends, for replaying it later. */
+static void keep_for_replay(struct sim_world *w, uint32_t node,
+                            const struct sim_msg *m)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (sn->byz_replay == NULL) {
+        sn->byz_replay = calloc(REPLAY_KEEP, sizeof(*sn->byz_replay));
+        if (sn->byz_replay == NULL)
+            return;
+    }
+    struct sim_msg *copy = new_msg(m->to, 0, m->traffic, NULL, m->len);
+    if (copy == NULL || (copy->bytes = malloc(m->len ? m->len : 1)) == NULL) {
+        free(copy);
+        return;
+    }
+    memcpy(copy->bytes, m->bytes, m->len);
+    if (sn->byz_replay_count < REPLAY_KEEP) {
+        sn->byz_replay[sn->byz_replay_count++] = copy;
+    } else {
+        /* Replace one at random: old ones stay, so most replays are
+         * stale. */
+        size_t i = p2p_rng_below(&w->fault_rng, REPLAY_KEEP);
+        sim_msg_free(sn->byz_replay[i]);
+        sn->byz_replay[i] = copy;
+    }
+}
+
+bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
+                            struct sim_msg *m, const struct p2p_action *a)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (!sn->byzantine)
+        return true;
+    switch (sn->behaviour) {
+    case SIM_BYZ_SILENT:
+        return false;
+    case SIM_BYZ_WRONG_BYTES: {
+        if (a->type != P2P_ACT_STREAM_RESPOND ||
+            a->traffic != P2P_TRAFFIC_ARTIFACT)
+            return true;
+        uint8_t *out = NULL;
+        size_t len = 0;
+        if (sim_forge_corrupt_response(m->bytes, m->len, &out, &len) == 1) {
+            free(m->bytes);
+            m->bytes = out;
+            m->len = len;
+            sn->byz_misdeeds++;
+        }
+        return true;
+    }
+    case SIM_BYZ_STALE_COMMIT:
+        if (a->type == P2P_ACT_STREAM_OPEN &&
+            (a->traffic == P2P_TRAFFIC_ADVERT || a->traffic == P2P_TRAFFIC_PUSH))
+            keep_for_replay(w, node, m);
+        return true;
+    default:
+        return true;
+    }
+}
+
+void sim_byzantine_fini(struct sim_node *sn)
+{
+    for (size_t i = 0; i < sn->byz_replay_count; i++)
+        sim_msg_free(sn->byz_replay[i]);
+    free(sn->byz_replay);
+    sn->byz_replay = NULL;
+    sn->byz_replay_count = 0;
+}

@@ -1,0 +1,299 @@
+/* The connection model: one connection per node pair, as QUIC gives the
+ * real replica (DESIGN.md 5; core/conn_manager.c decides who dials).
+ *
+ * A dial completes after a round trip if the path is open, or as soon as
+ * it opens again (a heal, a restart) while the dial is younger than the
+ * dialler's dial timeout; the acceptor's core may refuse it. A connection
+ * whose path is cut (partition, crashed end) survives for the idle
+ * timeout, holding its messages, which are delivered after a heal as
+ * QUIC's retransmissions would; past the idle timeout both ends are told
+ * it is lost and its messages are dropped. A close by one end reaches the
+ * other after the one-way latency. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "sim/world.h"
+
+#define HELD_MAX (4u << 20) /* messages waiting for a heal */
+
+int sim_conn_init(struct sim_world *w)
+{
+    size_t n = w->nodes_count;
+    w->conns = calloc(n * n, sizeof(*w->conns));
+    if (w->conns == NULL)
+        return -1;
+    for (size_t i = 0; i < n * n; i++)
+        w->conns[i].cut_since = P2P_TIME_NEVER;
+    return 0;
+}
+
+struct sim_conn *sim_conn_of(struct sim_world *w, uint32_t a, uint32_t b)
+{
+    uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
+    return &w->conns[(size_t)lo * w->nodes_count + hi];
+}
+
+bool sim_path_cut(const struct sim_world *w, uint32_t a, uint32_t b)
+{
+    return !w->nodes[a].running || !w->nodes[b].running ||
+           w->nodes[a].group != w->nodes[b].group;
+}
+
+static p2p_time one_way(const struct sim_world *w, uint32_t a, uint32_t b)
+{
+    return w->net.links[(size_t)a * w->net.nodes + b].latency_ns;
+}
+
+/* A running node's connection settings. */
+static const struct p2p_config *cfg(const struct sim_world *w, uint32_t node)
+{
+    return p2p_node_config(w->nodes[node].core);
+}
+
+static void trace_conn(struct sim_world *w, uint32_t node, const char *what,
+                       uint32_t peer, const char *detail)
+{
+    if (SIM_TRACING(w))
+        sim_trace_line(&w->trace, w->now, node, what, "peer=%u%s%s", peer,
+                       detail[0] ? " " : "", detail);
+}
+
+void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to)
+{
+    struct sim_conn *c = sim_conn_of(w, from, to);
+    /* A dial replaces whatever the pair had: the acceptor treats the new
+     * connection as replacing an older one. */
+    c->gen++;
+    c->state = SIM_CONN_DIALING;
+    c->dialer = from;
+    trace_conn(w, from, "dial", to, "");
+    uint64_t arg = SIM_CONN_ARG(to, c->gen);
+    sim_push_event(w, w->now + cfg(w, from)->dial_timeout_ns,
+                   SIM_EV_DIAL_TIMEOUT, from, arg, NULL);
+    if (!sim_path_cut(w, from, to))
+        sim_push_event(w, w->now + one_way(w, from, to) + one_way(w, to, from),
+                       SIM_EV_CONN_ESTABLISH, from, arg, NULL);
+}
+
+static void tell_down(struct sim_world *w, uint32_t node, uint32_t peer)
+{
+    if (!w->nodes[node].running)
+        return;
+    if (p2p_node_on_peer_down(w->nodes[node].core, sim_local_now(w, node),
+                              peer) == 0)
+        trace_conn(w, node, "conn_down", peer, "");
+    sim_node_drain(w, node);
+}
+
+void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
+{
+    struct sim_conn *c = sim_conn_of(w, from, to);
+    if (c->state == SIM_CONN_NONE)
+        return;
+    bool was_up = c->state == SIM_CONN_UP;
+    c->gen++;
+    c->state = SIM_CONN_NONE;
+    trace_conn(w, from, "conn_close", to, "");
+    /* The other end hears of it one latency later (a dial being abandoned
+     * never reached it as a connection). */
+    if (was_up)
+        sim_push_event(w, w->now + one_way(w, from, to), SIM_EV_CONN_CLOSED,
+                       to, SIM_CONN_ARG(from, c->gen), NULL);
+}
+
+static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
+{
+    struct sim_conn *c = sim_conn_of(w, dialer, peer);
+    struct p2p_node *acceptor = w->nodes[peer].core;
+    if (!p2p_node_accepts_peer(acceptor, sim_local_now(w, peer), dialer)) {
+        c->gen++;
+        c->state = SIM_CONN_NONE;
+        w->stats.dials_failed++;
+        trace_conn(w, dialer, "dial_refused", peer, "");
+        (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
+                                      sim_local_now(w, dialer), peer);
+        sim_node_drain(w, dialer);
+        return;
+    }
+    c->gen++;
+    c->state = SIM_CONN_UP;
+    c->cut_since = P2P_TIME_NEVER;
+    w->stats.conns_established++;
+    trace_conn(w, dialer, "conn_up", peer, "");
+    int rc = p2p_node_on_peer_up(acceptor, sim_local_now(w, peer), dialer);
+    sim_node_drain(w, peer);
+    if (rc != 0 || c->state != SIM_CONN_UP) {
+        /* Refused after all: the dialler learns it as a failed dial. */
+        c->gen++;
+        c->state = SIM_CONN_NONE;
+        w->stats.dials_failed++;
+        (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
+                                      sim_local_now(w, dialer), peer);
+        sim_node_drain(w, dialer);
+        return;
+    }
+    (void)p2p_node_on_peer_up(w->nodes[dialer].core, sim_local_now(w, dialer),
+                              peer);
+    sim_node_drain(w, dialer);
+}
+
+/* Both ends lose the connection (idle timeout on a cut path). */
+static void break_conn(struct sim_world *w, uint32_t a, uint32_t b)
+{
+    struct sim_conn *c = sim_conn_of(w, a, b);
+    c->gen++;
+    c->state = SIM_CONN_NONE;
+    c->cut_since = P2P_TIME_NEVER;
+    w->stats.conns_broken++;
+    trace_conn(w, a, "conn_lost", b, "idle timeout");
+    tell_down(w, a, b);
+    tell_down(w, b, a);
+}
+
+void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
+                       uint64_t arg)
+{
+    uint32_t peer = SIM_CONN_ARG_PEER(arg);
+    struct sim_conn *c = sim_conn_of(w, node, peer);
+    if (type == SIM_EV_CONN_CLOSED) {
+        /* Unless a newer connection already replaced it at both ends. */
+        if (c->state != SIM_CONN_UP || c->gen == SIM_CONN_ARG_GEN(arg))
+            tell_down(w, node, peer);
+        return;
+    }
+    if (c->gen != SIM_CONN_ARG_GEN(arg))
+        return; /* the connection changed since */
+    switch (type) {
+    case SIM_EV_CONN_ESTABLISH:
+        if (c->state == SIM_CONN_DIALING && w->nodes[node].running &&
+            !sim_path_cut(w, node, peer))
+            establish(w, node, peer);
+        break;
+    case SIM_EV_DIAL_TIMEOUT:
+        if (c->state != SIM_CONN_DIALING || !w->nodes[node].running)
+            break;
+        c->gen++;
+        c->state = SIM_CONN_NONE;
+        w->stats.dials_failed++;
+        trace_conn(w, node, "dial_timeout", peer, "");
+        (void)p2p_node_on_dial_failed(w->nodes[node].core,
+                                      sim_local_now(w, node), peer);
+        sim_node_drain(w, node);
+        break;
+    case SIM_EV_CONN_IDLE:
+        if (c->state == SIM_CONN_UP && c->cut_since != P2P_TIME_NEVER &&
+            sim_path_cut(w, node, peer))
+            break_conn(w, node, peer);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The idle timeout of the end that notices first. */
+static p2p_time idle_timeout(const struct sim_world *w, uint32_t a, uint32_t b)
+{
+    p2p_time t = P2P_TIME_NEVER;
+    if (w->nodes[a].running)
+        t = cfg(w, a)->idle_timeout_ns;
+    if (w->nodes[b].running && cfg(w, b)->idle_timeout_ns < t)
+        t = cfg(w, b)->idle_timeout_ns;
+    return t;
+}
+
+static void release_held(struct sim_world *w)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < w->held_count; i++) {
+        struct sim_msg *m = w->held[i];
+        struct sim_conn *c = sim_conn_of(w, m->from, m->to);
+        if (c->gen != m->conn_gen || c->state != SIM_CONN_UP) {
+            w->stats.messages_dropped++;
+            sim_msg_free(m);
+        } else if (!sim_path_cut(w, m->from, m->to)) {
+            sim_push_event(w, w->now + one_way(w, m->from, m->to),
+                           SIM_EV_MESSAGE, m->to, 0, m);
+        } else {
+            w->held[kept++] = m;
+        }
+    }
+    w->held_count = kept;
+}
+
+void sim_conn_paths_changed(struct sim_world *w)
+{
+    uint32_t n = w->nodes_count;
+    for (uint32_t a = 0; a < n; a++) {
+        for (uint32_t b = a + 1; b < n; b++) {
+            struct sim_conn *c = &w->conns[(size_t)a * n + b];
+            if (c->state == SIM_CONN_NONE)
+                continue;
+            bool cut = sim_path_cut(w, a, b);
+            if (c->state == SIM_CONN_UP) {
+                if (cut && c->cut_since == P2P_TIME_NEVER) {
+                    c->cut_since = w->now;
+                    p2p_time idle = idle_timeout(w, a, b);
+                    if (idle != P2P_TIME_NEVER)
+                        sim_push_event(w, w->now + idle, SIM_EV_CONN_IDLE, a,
+                                       SIM_CONN_ARG(b, c->gen), NULL);
+                } else if (!cut) {
+                    c->cut_since = P2P_TIME_NEVER;
+                }
+            } else if (!cut && w->nodes[c->dialer].running) {
+                /* A dial in progress gets through once the path opens. */
+                uint32_t d = c->dialer, p = d == a ? b : a;
+                sim_push_event(w, w->now + one_way(w, d, p) + one_way(w, p, d),
+                               SIM_EV_CONN_ESTABLISH, d,
+                               SIM_CONN_ARG(p, c->gen), NULL);
+            }
+        }
+    }
+    release_held(w);
+}
+
+void sim_conn_node_restarted(struct sim_world *w, uint32_t node)
+{
+    for (uint32_t p = 0; p < w->nodes_count; p++) {
+        if (p == node)
+            continue;
+        struct sim_conn *c = sim_conn_of(w, node, p);
+        if (c->state == SIM_CONN_NONE)
+            continue;
+        bool was_up = c->state == SIM_CONN_UP;
+        c->gen++;
+        c->state = SIM_CONN_NONE;
+        c->cut_since = P2P_TIME_NEVER;
+        if (was_up)
+            sim_push_event(w, w->now + one_way(w, node, p), SIM_EV_CONN_CLOSED,
+                           p, SIM_CONN_ARG(node, c->gen), NULL);
+    }
+}
+
+bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m)
+{
+    struct sim_conn *c = sim_conn_of(w, m->from, m->to);
+    if (c->gen != m->conn_gen || c->state != SIM_CONN_UP ||
+        !w->nodes[m->to].running) {
+        w->stats.messages_dropped++;
+        sim_msg_free(m);
+        return false;
+    }
+    if (!sim_path_cut(w, m->from, m->to))
+        return true;
+    if (w->held_count == w->held_capacity) {
+        size_t cap = w->held_capacity ? w->held_capacity * 2 : 256;
+        struct sim_msg **h =
+            cap > HELD_MAX ? NULL : realloc(w->held, cap * sizeof(*h));
+        if (h == NULL) {
+            sim_violation(w, "more than %u messages held by partitions",
+                          HELD_MAX);
+            sim_msg_free(m);
+            return false;
+        }
+        w->held = h;
+        w->held_capacity = cap;
+    }
+    w->held[w->held_count++] = m;
+    return false;
+}

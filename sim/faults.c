@@ -1,0 +1,354 @@
+/* Faults from the scenario's timeline (DESIGN.md 5 and 7): partitions and
+ * heals, crashes and restarts, registry changes (join, leave), clock skew
+ * and byzantine behaviour. Loss bursts are in run.c, the connections they
+ * break in conn.c, byzantine behaviour itself in byzantine.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "sim/world.h"
+
+static void trace_fault(struct sim_world *w, uint32_t node, const char *what,
+                        const char *fmt, unsigned long long v)
+{
+    if (SIM_TRACING(w))
+        sim_trace_line(&w->trace, w->now, node, what, fmt, v);
+}
+
+/* The current registry version's members, in id order. */
+static struct p2p_member *members_now(const struct sim_world *w, uint32_t *count)
+{
+    struct p2p_member *m = calloc(w->nodes_count, sizeof(*m));
+    *count = 0;
+    if (m == NULL)
+        return NULL;
+    for (uint32_t i = 0; i < w->nodes_count; i++)
+        if (w->nodes[i].member)
+            m[(*count)++].id = i;
+    return m;
+}
+
+static int give_topology(struct sim_world *w, uint32_t node,
+                         const struct p2p_member *m, uint32_t count)
+{
+    int rc = p2p_node_on_topology(w->nodes[node].core, sim_local_now(w, node),
+                                  w->registry_version, 1, m, count);
+    sim_node_drain(w, node);
+    return rc;
+}
+
+/* A new registry version reaches every running node at once (in the sim
+ * the registry has no propagation delay). */
+static void publish_topology(struct sim_world *w)
+{
+    w->registry_version++;
+    uint32_t count;
+    struct p2p_member *m = members_now(w, &count);
+    if (m == NULL) {
+        sim_violation(w, "out of memory publishing a topology");
+        return;
+    }
+    trace_fault(w, 0, "registry", "version=%llu",
+                (unsigned long long)w->registry_version);
+    for (uint32_t i = 0; i < w->nodes_count; i++)
+        if (w->nodes[i].running && give_topology(w, i, m, count) != 0)
+            sim_violation(w, "node %u refused registry version %llu", i,
+                          (unsigned long long)w->registry_version);
+    free(m);
+}
+
+static enum p2p_verdict sim_bouncer(void *ctx, const struct p2p_artifact_id *id,
+                                    enum p2p_artifact_kind kind, uint64_t size)
+{
+    (void)kind;
+    (void)size;
+    struct sim_world *w = ctx;
+    int64_t idx = sim_artifact_find(w, id);
+    /* The client no longer wants what it has purged by age. */
+    if (idx >= 0 && w->artifacts[idx].expired <= w->now)
+        return P2P_UNWANTED;
+    return P2P_WANTS;
+}
+
+/* What the node persisted survives a crash: its validated pool. */
+static void reinsert_persisted(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    for (size_t k = 0; k < sn->persisted_count; k++) {
+        const struct sim_artifact *a = &w->artifacts[sn->persisted[k]];
+        if (a->expired <= w->now)
+            continue;
+        uint8_t *body = sim_artifact_body(w, sn->persisted[k]);
+        if (body == NULL) {
+            sim_violation(w, "out of memory restoring node %u", node);
+            break;
+        }
+        int rc = p2p_node_insert(sn->core, sim_local_now(w, node), a->kind,
+                                 body, a->size, NULL);
+        free(body);
+        if (rc != 0)
+            sim_violation(w, "node %u could not restore an artifact: %s",
+                          node, p2p_strerror(rc));
+    }
+    free(sn->persisted);
+    sn->persisted = NULL;
+    sn->persisted_count = 0;
+}
+
+int sim_node_start(struct sim_world *w, uint32_t node)
+{
+    const struct sim_scenario *sc = w->sc;
+    struct sim_node *sn = &w->nodes[node];
+    struct p2p_config c;
+    p2p_config_default(&c, node,
+                       w->seed ^ (0x9e3779b97f4a7c15ULL * (node + 1)) ^
+                           ((uint64_t)sn->incarnation << 48));
+    c.node_ids_max = w->nodes_count;
+    c.events = w->opt.events && SIM_TRACING(w);
+    if (sc->protocol.has_push_threshold)
+        c.push_threshold_bytes = sc->protocol.push_threshold_bytes;
+    if (sc->protocol.has_relay)
+        c.relay_advert = sc->protocol.relay_advert;
+    int rc = p2p_node_new(&c, &sn->mem, &sn->core);
+    if (rc != 0) {
+        fprintf(stderr, "p2p-sim: node %u: %s\n", node, p2p_strerror(rc));
+        return -1;
+    }
+    sn->running = true;
+    sn->armed = P2P_TIME_NEVER;
+    p2p_time now = sim_local_now(w, node);
+    p2p_node_set_bouncer(sn->core, now, sim_bouncer, w);
+    if (w->registry_version > 0) {
+        uint32_t count;
+        struct p2p_member *m = members_now(w, &count);
+        if (m == NULL || give_topology(w, node, m, count) != 0) {
+            free(m);
+            fprintf(stderr, "p2p-sim: node %u refused the topology\n", node);
+            return -1;
+        }
+        free(m);
+    }
+    reinsert_persisted(w, node);
+    sim_node_drain(w, node);
+    return 0;
+}
+
+static bool bit(const uint8_t *bits, uint32_t i)
+{
+    return (bits[i / 8] >> (i % 8)) & 1u;
+}
+
+/* Volatile state is lost; the validated pool is what the node persisted.
+ * Deliveries it had not yet validated are lost with it, and may happen
+ * again after the restart. */
+static void crash(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (!sn->running)
+        return;
+    const struct p2p_pool *pool = p2p_node_pool(sn->core);
+    free(sn->persisted);
+    sn->persisted = NULL;
+    sn->persisted_count = 0;
+    size_t cap = 0;
+    for (size_t i = 0; i < w->artifacts_count; i++) {
+        struct sim_artifact *a = &w->artifacts[i];
+        const struct p2p_pool_entry *e = p2p_pool_get(pool, &a->id);
+        if (e != NULL && e->section == P2P_POOL_VALIDATED) {
+            if (sn->persisted_count == cap) {
+                cap = cap ? cap * 2 : 64;
+                uint32_t *p = realloc(sn->persisted, cap * sizeof(*p));
+                if (p == NULL) {
+                    sim_violation(w, "out of memory crashing node %u", node);
+                    return;
+                }
+                sn->persisted = p;
+            }
+            sn->persisted[sn->persisted_count++] = (uint32_t)i;
+        } else if (bit(a->delivered, node)) {
+            a->delivered[node / 8] &= (uint8_t)~(1u << (node % 8));
+            a->deliveries--;
+        }
+    }
+    p2p_node_del(sn->core);
+    sn->core = NULL;
+    sn->running = false;
+    sn->armed = P2P_TIME_NEVER;
+    trace_fault(w, node, "crash", "persisted=%llu",
+                (unsigned long long)sn->persisted_count);
+}
+
+static void partition(struct sim_world *w, const struct sim_fault *f)
+{
+    for (uint32_t i = 0; i < w->nodes_count; i++)
+        w->nodes[i].group = 0;
+    for (size_t g = 0; g < f->groups_count; g++)
+        for (size_t k = 0; k < f->group_sizes[g]; k++)
+            w->nodes[f->groups[g][k]].group = (uint32_t)g + 1;
+    trace_fault(w, 0, "partition", "groups=%llu",
+                (unsigned long long)f->groups_count);
+}
+
+void sim_fault_fire(struct sim_world *w, uint64_t fault)
+{
+    const struct sim_fault *f = &w->sc->faults[fault];
+    switch (f->kind) {
+    case SIM_FAULT_PARTITION:
+        partition(w, f);
+        sim_conn_paths_changed(w);
+        break;
+    case SIM_FAULT_HEAL:
+        for (uint32_t i = 0; i < w->nodes_count; i++)
+            w->nodes[i].group = 0;
+        trace_fault(w, 0, "heal", "groups=%llu", 1);
+        sim_conn_paths_changed(w);
+        break;
+    case SIM_FAULT_CRASH:
+        for (size_t k = 0; k < f->nodes_count; k++)
+            crash(w, f->nodes[k]);
+        sim_conn_paths_changed(w);
+        break;
+    case SIM_FAULT_RESTART:
+        for (size_t k = 0; k < f->nodes_count; k++) {
+            uint32_t node = f->nodes[k];
+            if (w->nodes[node].running)
+                continue;
+            w->nodes[node].incarnation++;
+            sim_conn_node_restarted(w, node);
+            trace_fault(w, node, "restart", "incarnation=%llu",
+                        w->nodes[node].incarnation);
+            if (sim_node_start(w, node) != 0)
+                sim_violation(w, "node %u could not restart", node);
+        }
+        sim_conn_paths_changed(w);
+        break;
+    case SIM_FAULT_LEAVE:
+        for (size_t k = 0; k < f->nodes_count; k++)
+            w->nodes[f->nodes[k]].member = false;
+        publish_topology(w);
+        break;
+    case SIM_FAULT_JOIN:
+        for (size_t k = 0; k < f->nodes_count; k++)
+            w->nodes[f->nodes[k]].member = true;
+        publish_topology(w);
+        for (size_t k = 0; k < f->nodes_count; k++) {
+            uint32_t node = f->nodes[k];
+            if (w->nodes[node].running || w->nodes[node].incarnation > 0 ||
+                w->nodes[node].persisted != NULL)
+                continue; /* a member again, or crashed: not a new node */
+            trace_fault(w, node, "join", "version=%llu",
+                        (unsigned long long)w->registry_version);
+            if (sim_node_start(w, node) != 0)
+                sim_violation(w, "node %u could not join", node);
+        }
+        sim_conn_paths_changed(w);
+        break;
+    case SIM_FAULT_BYZANTINE:
+        for (size_t k = 0; k < f->nodes_count; k++) {
+            struct sim_node *sn = &w->nodes[f->nodes[k]];
+            sn->byzantine = true;
+            sn->behaviour = f->behaviour;
+            trace_fault(w, f->nodes[k], "byzantine", "behaviour=%llu",
+                        (unsigned long long)f->behaviour);
+            sim_byzantine_start(w, f->nodes[k]);
+        }
+        break;
+    case SIM_FAULT_SKEW:
+        for (size_t k = 0; k < f->nodes_count; k++) {
+            struct sim_node *sn = &w->nodes[f->nodes[k]];
+            (void)sim_clock_skew(&sn->clock, w->now, f->skew_offset_ns,
+                                 f->drift_ppm);
+            trace_fault(w, f->nodes[k], "skew", "offset_ns=%lld",
+                        (unsigned long long)f->skew_offset_ns);
+        }
+        break;
+    case SIM_FAULT_LOSS:
+    case SIM_FAULT_KINDS_COUNT:
+        break;
+    }
+}
+
+void sim_faults_schedule(struct sim_world *w)
+{
+    for (size_t k = 0; k < w->sc->faults_count; k++) {
+        const struct sim_fault *f = &w->sc->faults[k];
+        if (f->kind == SIM_FAULT_LOSS) {
+            sim_push_event(w, f->at_ns, SIM_EV_LOSS_START, 0, k, NULL);
+            sim_push_event(w, f->at_ns + f->for_ns, SIM_EV_LOSS_END, 0, k,
+                           NULL);
+        } else {
+            sim_push_event(w, f->at_ns, SIM_EV_FAULT, 0, k, NULL);
+        }
+    }
+}
+
+/* ---- checking the timeline before a run ---- */
+
+static int bad(FILE *err, const struct sim_scenario *sc,
+               const struct sim_fault *f, const char *msg, uint32_t node)
+{
+    fprintf(err, "%s:%d: %s fault: node %u %s\n", sc->path ? sc->path : "",
+            f->line, sim_fault_kind_name(f->kind), node, msg);
+    return -1;
+}
+
+int sim_faults_check(const struct sim_scenario *sc, FILE *err)
+{
+    uint32_t n = sc->node_ids_count;
+    /* 1 running, 2 crashed; 0 never started. */
+    uint8_t *state = calloc(n ? n : 1, 1);
+    bool *member = calloc(n ? n : 1, sizeof(bool));
+    int rc = state == NULL || member == NULL ? -1 : 0;
+    if (rc != 0)
+        fprintf(err, "p2p-sim: out of memory\n");
+    for (uint32_t i = 0; rc == 0 && i < sc->nodes; i++) {
+        state[i] = 1;
+        member[i] = true;
+    }
+    for (size_t k = 0; rc == 0 && k < sc->faults_count; k++) {
+        const struct sim_fault *f = &sc->faults[k];
+        if (f->kind == SIM_FAULT_BYZANTINE && f->behaviour == SIM_BYZ_BAD_CHUNKS) {
+            fprintf(err, "%s:%d: byzantine behaviour 'bad-chunks' needs state "
+                    "sync, which is not simulated yet\n",
+                    sc->path ? sc->path : "", f->line);
+            rc = -1;
+        }
+        for (size_t j = 0; rc == 0 && j < f->nodes_count; j++) {
+            uint32_t v = f->nodes[j];
+            switch (f->kind) {
+            case SIM_FAULT_CRASH:
+                if (state[v] != 1)
+                    rc = bad(err, sc, f, "is not running", v);
+                state[v] = 2;
+                break;
+            case SIM_FAULT_RESTART:
+                if (state[v] != 2)
+                    rc = bad(err, sc, f, "has not crashed", v);
+                state[v] = 1;
+                break;
+            case SIM_FAULT_LEAVE:
+                if (!member[v])
+                    rc = bad(err, sc, f, "is not a member", v);
+                member[v] = false;
+                break;
+            case SIM_FAULT_JOIN:
+                if (member[v])
+                    rc = bad(err, sc, f, "is a member already", v);
+                member[v] = true;
+                if (state[v] == 0)
+                    state[v] = 1;
+                break;
+            case SIM_FAULT_BYZANTINE:
+            case SIM_FAULT_SKEW:
+                if (state[v] == 0)
+                    rc = bad(err, sc, f, "has not joined yet", v);
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    free(state);
+    free(member);
+    return rc;
+}
