@@ -11,6 +11,7 @@
 #include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/world.h"
+#include "sim/world.h"
 
 enum exit_code { EXIT_OK = 0, EXIT_EXPECTATION = 1, EXIT_BAD_INPUT = 2 };
 
@@ -101,22 +102,10 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
     return EXIT_OK;
 }
 
-/* Scenario features whose simulation later issues add; refusing them is
- * better than silently ignoring them. */
+/* Scenario features whose simulation later issues add are refused, and
+ * so is a fault timeline that cannot happen (restarting a running node). */
 static int check_supported(const struct sim_scenario *sc, const char *path)
 {
-    static const char *const fault_names[SIM_FAULT_KINDS_COUNT] = {
-        "partition", "heal", "crash", "restart", "leave", "join",
-        "byzantine", "skew", "loss",
-    };
-    for (size_t k = 0; k < sc->faults_count; k++) {
-        const struct sim_fault *f = &sc->faults[k];
-        if (f->kind != SIM_FAULT_LOSS) {
-            fprintf(stderr, "%s:%d: fault '%s' is not simulated yet (only "
-                    "'loss' is)\n", path, f->line, fault_names[f->kind]);
-            return -1;
-        }
-    }
     for (size_t k = 0; k < sc->expects_count; k++) {
         if (sc->expects[k].kind == SIM_EXPECT_STATE_SYNCED) {
             fprintf(stderr, "%s:%d: 'state_synced' is not simulated yet\n",
@@ -124,7 +113,7 @@ static int check_supported(const struct sim_scenario *sc, const char *path)
             return -1;
         }
     }
-    return 0;
+    return sim_faults_check(sc, stderr);
 }
 
 static double wall_now(void)
