@@ -341,6 +341,39 @@ static int feed_prefix(struct p2p_frame_reader *r, const uint8_t *data,
     return rc;
 }
 
+/* Walks the top-level field headers buffered so far: a length-delimited
+ * field declaring more bytes than the limit leaves room for fails at once,
+ * before those bytes arrive (DESIGN.md 4: the limit is enforced as bytes
+ * arrive, before buffering more). Other malformations are left for
+ * finish, which reports them with the whole message in view. */
+static int check_declared(struct p2p_frame_reader *r)
+{
+    while (r->scan_pos < r->len) {
+        size_t pos = r->scan_pos;
+        struct field f;
+        if (scan_tag(r->buf, r->len, &pos, &f) != 0)
+            return 0;
+        if (f.wire != WT_LEN) {
+            if (scan_value(r->buf, r->len, &pos, &f) != 0)
+                return 0;
+            r->scan_pos = pos;
+            continue;
+        }
+        uint64_t n;
+        size_t used;
+        if (scan_varint(r->buf + pos, r->len - pos, VARINT32_BYTES_MAX, &n,
+                        &used) != 0)
+            return 0;
+        pos += used; /* <= len <= limit */
+        if (n > r->limit - pos)
+            return P2P_ERR_OVERSIZE;
+        if (n > r->len - pos)
+            return 0; /* its bytes are still coming */
+        r->scan_pos = pos + (size_t)n;
+    }
+    return 0;
+}
+
 static int fail(struct p2p_frame_reader *r, int err)
 {
     r->err = err;
@@ -368,6 +401,8 @@ int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
         len -= taken;
     }
     int rc = append(r, data, len);
+    if (rc == 0 && r->route_known)
+        rc = check_declared(r);
     if (rc != 0)
         return fail(r, rc);
     invariants(r);

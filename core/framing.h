@@ -120,6 +120,8 @@ struct p2p_frame_reader {
     size_t cap;            /* bytes allocated for buf */
     size_t limit;          /* envelope cap; the prefix cap until the
                             * request's route is known */
+    size_t scan_pos;       /* next top-level field header not yet checked
+                            * against the limit */
     enum p2p_frame_mode mode;
     enum p2p_route route;  /* valid once route_known */
     bool route_known;

@@ -41,12 +41,12 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->stream_read_timeout_ns = 60 * P2P_NS_PER_S;
     c->bouncer_refresh_ns = 1 * P2P_NS_PER_S;
     /* IC-REFERENCE 12.1: keepalive 1 s < idle 5 s <= connect 10 s; redial
-     * 5 s after a failure, here growing x2 to 20 s with +-20 % jitter. */
+     * 5 s after a failure, here growing x2 to 10 s with +-20 % jitter. */
     c->keepalive_ns = 1 * P2P_NS_PER_S;
     c->idle_timeout_ns = 5 * P2P_NS_PER_S;
     c->dial_timeout_ns = 10 * P2P_NS_PER_S;
     c->redial_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
-                                             20 * P2P_NS_PER_S, 2000, 20};
+                                             10 * P2P_NS_PER_S, 2000, 20};
     c->penalty_ban_points = 100;
     c->penalty_decay_per_s = 1;
     c->ban_ns = 60 * P2P_NS_PER_S;

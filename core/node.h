@@ -214,6 +214,7 @@ void p2p__conn_apply_bans(struct p2p_node *n, p2p_time now);
 #define P2P_PENALTY_WRONG_BYTES 34u
 #define P2P_PENALTY_STALE_UPDATE 2u
 #define P2P_PENALTY_NOT_SERVED 2u   /* advertised, then answered 204 */
+#define P2P_PENALTY_TIMEOUT 1u      /* a stream with it timed out */
 
 /* ---- streams (streams.c) ---- */
 /* Opens an outbound stream carrying one request; the response is routed to

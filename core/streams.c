@@ -327,6 +327,9 @@ void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
     struct p2p_stream *s = stream_at(n, index);
     if (!s->used || s->gen != gen)
         return;
+    /* A peer that lets streams time out is slow or silent: a point each,
+     * which an honest peer's rare timeout never accumulates. */
+    p2p__penalise(n, now, s->peer, P2P_PENALTY_TIMEOUT);
     if (s->inbound)
         fail_inbound(n, now, index, P2P_ERR_TIMEOUT);
     else

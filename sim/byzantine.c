@@ -7,7 +7,9 @@
  *   oversize      opens streams whose body is past the route's limit;
  *   advert-flood  adverts for ids that never exist, in ever new slots;
  *   wrong-bytes   answers fetches with bytes that do not match the id;
- *   stale-commit  replays its own older slot updates.
+ *   stale-commit  slot updates with commit ids older than the slot's;
+ * and wrong-bytes also makes artifacts of its own to serve wrongly, so
+ * that honest nodes fetch from it even when others are quicker. 
  * Forged bytes come from sim/byzantine_forge.c; choices from the fault
  * PRNG stream, so honest nodes' randomness is untouched. */
 #include <stdlib.h>
@@ -21,9 +23,11 @@
 #define GARBAGE_EVERY_NS (100 * P2P_NS_PER_MS)
 #define OVERSIZE_EVERY_NS (200 * P2P_NS_PER_MS)
 #define FLOOD_EVERY_NS (20 * P2P_NS_PER_MS)
-#define REPLAY_EVERY_NS (100 * P2P_NS_PER_MS)
+#define STALE_EVERY_NS (100 * P2P_NS_PER_MS)
+#define OWN_ARTIFACT_EVERY_NS (200 * P2P_NS_PER_MS)
+#define OWN_ARTIFACT_BYTES 4096u
 #define FLOOD_SLOTS 100000u   /* past the honest per-peer slot limit */
-#define REPLAY_KEEP 256u      /* own updates kept for replaying */
+#define STALE_SLOTS 64u       /* the low slots an honest sender uses first */
 #define FORGED_STREAM_BASE (1ULL << 62) /* clear of the core's stream ids */
 
 static p2p_time period(enum sim_byzantine b)
@@ -32,7 +36,8 @@ static p2p_time period(enum sim_byzantine b)
     case SIM_BYZ_GARBAGE: return GARBAGE_EVERY_NS;
     case SIM_BYZ_OVERSIZE: return OVERSIZE_EVERY_NS;
     case SIM_BYZ_ADVERT_FLOOD: return FLOOD_EVERY_NS;
-    case SIM_BYZ_STALE_COMMIT: return REPLAY_EVERY_NS;
+    case SIM_BYZ_STALE_COMMIT: return STALE_EVERY_NS;
+    case SIM_BYZ_WRONG_BYTES: return OWN_ARTIFACT_EVERY_NS;
     default: return 0;
     }
 }
@@ -88,22 +93,26 @@ static void send_forged(struct sim_world *w, uint32_t node, uint32_t peer,
     sim_send(w, node, m);
 }
 
-static void replay(struct sim_world *w, uint32_t node)
+static void random_id(struct sim_world *w, struct p2p_artifact_id *id)
 {
-    struct sim_node *sn = &w->nodes[node];
-    if (sn->byz_replay_count == 0)
-        return;
-    /* The oldest update kept: by now its slot holds a newer commit. */
-    size_t i = sn->byz_replay_next % sn->byz_replay_count;
-    sn->byz_replay_next++;
-    const struct sim_msg *old = sn->byz_replay[i];
-    if (sim_conn_of(w, node, old->to)->state != SIM_CONN_UP)
-        return;
-    uint8_t *copy = malloc(old->len ? old->len : 1);
-    if (copy == NULL)
-        return;
-    memcpy(copy, old->bytes, old->len);
-    send_forged(w, node, old->to, old->traffic, copy, old->len);
+    for (size_t k = 0; k < P2P_ID_BYTES; k += 4) {
+        uint32_t x = p2p_rng_u32(&w->fault_rng);
+        memcpy(id->b + k, &x, 4);
+    }
+}
+
+/* wrong-bytes: an artifact only it holds, so honest nodes must fetch it
+ * from this node (and always get wrong bytes). Never owed to anyone. */
+static void make_own_artifact(struct sim_world *w, uint32_t node)
+{
+    uint8_t body[OWN_ARTIFACT_BYTES];
+    for (size_t k = 0; k < sizeof(body); k += 4) {
+        uint32_t x = p2p_rng_u32(&w->fault_rng);
+        memcpy(body + k, &x, 4);
+    }
+    (void)p2p_node_insert(w->nodes[node].core, sim_local_now(w, node),
+                          P2P_KIND_ADVERT, body, sizeof(body), NULL);
+    sim_node_drain(w, node);
 }
 
 static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
@@ -118,19 +127,25 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
         len = 64 + p2p_rng_below(&w->fault_rng, 4096);
         rc = sim_forge_garbage(&w->fault_rng, len, &bytes);
         break;
-    case SIM_BYZ_OVERSIZE: {
-        struct p2p_route_limits limits;
-        p2p_route_limits_default(&limits);
-        rc = sim_forge_oversize(P2P_ROUTE_ARTIFACT_UPDATE, &limits, 4096,
-                                &bytes, &len);
+    case SIM_BYZ_OVERSIZE:
+        /* Past the target's own limit, which it learns from the length
+         * before any body byte. */
+        rc = sim_forge_oversize(P2P_ROUTE_ARTIFACT_UPDATE,
+                                &p2p_node_config(w->nodes[peer].core)->routes,
+                                4096, &bytes, &len);
+        break;
+    case SIM_BYZ_STALE_COMMIT: {
+        struct p2p_artifact_id id;
+        random_id(w, &id);
+        uint32_t slot = (uint32_t)p2p_rng_below(&w->fault_rng, STALE_SLOTS);
+        rc = sim_forge_advert(slot, 0, &id, P2P_KIND_ADVERT, 1024, &bytes,
+                              &len);
+        traffic = P2P_TRAFFIC_ADVERT;
         break;
     }
     case SIM_BYZ_ADVERT_FLOOD: {
         struct p2p_artifact_id id;
-        for (size_t k = 0; k < P2P_ID_BYTES; k += 4) {
-            uint32_t x = p2p_rng_u32(&w->fault_rng);
-            memcpy(id.b + k, &x, 4);
-        }
+        random_id(w, &id);
         uint32_t slot = sn->byz_next_slot++ % FLOOD_SLOTS;
         uint64_t size = 1024 + p2p_rng_below(&w->fault_rng, 1u << 20);
         rc = sim_forge_advert(slot, sn->byz_next_stream, &id, P2P_KIND_ADVERT,
@@ -154,8 +169,8 @@ void sim_byzantine_tick(struct sim_world *w, uint32_t node)
     struct sim_node *sn = &w->nodes[node];
     if (!sn->running || !sn->byzantine)
         return;
-    if (sn->behaviour == SIM_BYZ_STALE_COMMIT) {
-        replay(w, node);
+    if (sn->behaviour == SIM_BYZ_WRONG_BYTES) {
+        make_own_artifact(w, node);
     } else {
         for (uint32_t p = 0; p < w->nodes_count && !w->stop; p++)
             if (p != node && sim_conn_of(w, node, p)->state == SIM_CONN_UP)
@@ -163,33 +178,6 @@ void sim_byzantine_tick(struct sim_world *w, uint32_t node)
     }
     sim_push_event(w, w->now + period(sn->behaviour), SIM_EV_BYZANTINE, node,
                    0, NULL);
-}
-
-/* Keeps a copy of an update the node sends, for replaying it later. */
-static void keep_for_replay(struct sim_world *w, uint32_t node,
-                            const struct sim_msg *m)
-{
-    struct sim_node *sn = &w->nodes[node];
-    if (sn->byz_replay == NULL) {
-        sn->byz_replay = calloc(REPLAY_KEEP, sizeof(*sn->byz_replay));
-        if (sn->byz_replay == NULL)
-            return;
-    }
-    struct sim_msg *copy = new_msg(m->to, 0, m->traffic, NULL, m->len);
-    if (copy == NULL || (copy->bytes = malloc(m->len ? m->len : 1)) == NULL) {
-        free(copy);
-        return;
-    }
-    memcpy(copy->bytes, m->bytes, m->len);
-    if (sn->byz_replay_count < REPLAY_KEEP) {
-        sn->byz_replay[sn->byz_replay_count++] = copy;
-    } else {
-        /* Replace one at random: old ones stay, so most replays are
-         * stale. */
-        size_t i = p2p_rng_below(&w->fault_rng, REPLAY_KEEP);
-        sim_msg_free(sn->byz_replay[i]);
-        sn->byz_replay[i] = copy;
-    }
 }
 
 bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
@@ -215,21 +203,8 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
         }
         return true;
     }
-    case SIM_BYZ_STALE_COMMIT:
-        if (a->type == P2P_ACT_STREAM_OPEN &&
-            (a->traffic == P2P_TRAFFIC_ADVERT || a->traffic == P2P_TRAFFIC_PUSH))
-            keep_for_replay(w, node, m);
-        return true;
     default:
         return true;
     }
 }
 
-void sim_byzantine_fini(struct sim_node *sn)
-{
-    for (size_t i = 0; i < sn->byz_replay_count; i++)
-        sim_msg_free(sn->byz_replay[i]);
-    free(sn->byz_replay);
-    sn->byz_replay = NULL;
-    sn->byz_replay_count = 0;
-}

@@ -116,6 +116,7 @@ int sim_node_start(struct sim_world *w, uint32_t node)
     }
     sn->running = true;
     sn->armed = P2P_TIME_NEVER;
+    sn->live_since = w->now;
     p2p_time now = sim_local_now(w, node);
     p2p_node_set_bouncer(sn->core, now, sim_bouncer, w);
     if (w->registry_version > 0) {
@@ -228,8 +229,10 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
         publish_topology(w);
         break;
     case SIM_FAULT_JOIN:
-        for (size_t k = 0; k < f->nodes_count; k++)
+        for (size_t k = 0; k < f->nodes_count; k++) {
             w->nodes[f->nodes[k]].member = true;
+            w->nodes[f->nodes[k]].live_since = w->now;
+        }
         publish_topology(w);
         for (size_t k = 0; k < f->nodes_count; k++) {
             uint32_t node = f->nodes[k];

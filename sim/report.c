@@ -24,36 +24,95 @@ static bool delivered_to(const struct sim_artifact *a, uint32_t node)
     return (a->delivered[node / 8] >> (node % 8)) & 1u;
 }
 
-/* When an artifact made at `created` must have arrived: within T of its
- * creation, or within T of the end of the last fault that interfered (a
- * loss burst overlapping that window), whichever is later (DESIGN.md 7). */
+/* The end of the interference a fault causes: a partition lasts until
+ * the next heal, a crash until that node's restart, a loss burst for its
+ * `for`; every other fault is an instant. */
+static p2p_time fault_end(const struct sim_scenario *sc, size_t k)
+{
+    const struct sim_fault *f = &sc->faults[k];
+    switch (f->kind) {
+    case SIM_FAULT_LOSS:
+        return f->at_ns + f->for_ns;
+    case SIM_FAULT_PARTITION:
+        for (size_t j = k + 1; j < sc->faults_count; j++)
+            if (sc->faults[j].kind == SIM_FAULT_HEAL)
+                return sc->faults[j].at_ns;
+        return f->at_ns;
+    case SIM_FAULT_CRASH: {
+        p2p_time end = f->at_ns;
+        for (size_t i = 0; i < f->nodes_count; i++)
+            for (size_t j = k + 1; j < sc->faults_count; j++) {
+                const struct sim_fault *g = &sc->faults[j];
+                bool restarts = false;
+                for (size_t m = 0; g->kind == SIM_FAULT_RESTART &&
+                                   m < g->nodes_count; m++)
+                    restarts |= g->nodes[m] == f->nodes[i];
+                if (restarts) {
+                    if (g->at_ns > end)
+                        end = g->at_ns;
+                    break;
+                }
+            }
+        return end;
+    }
+    default:
+        return f->at_ns;
+    }
+}
+
+/* When an artifact made at `created` must have reached `node`: within T of
+ * its creation, or within T of the end of the last fault that interfered
+ * (one that started before the deadline and ended after the creation),
+ * whichever is later (DESIGN.md 7); and a node that started, joined or
+ * restarted after the creation has T from then. */
 static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
-                            p2p_time within)
+                            uint32_t node, p2p_time within)
 {
     p2p_time deadline = created + within;
-    for (size_t k = 0; k < w->sc->faults_count; k++) {
-        const struct sim_fault *f = &w->sc->faults[k]; /* sorted by at */
-        if (f->kind != SIM_FAULT_LOSS || f->at_ns > deadline)
-            continue;
-        p2p_time end = f->at_ns + f->for_ns;
+    const struct sim_scenario *sc = w->sc;
+    for (size_t k = 0; k < sc->faults_count; k++) { /* sorted by at */
+        const struct sim_fault *f = &sc->faults[k];
+        if (f->at_ns > deadline)
+            break;
+        p2p_time end = fault_end(sc, k);
         if (end >= created && end + within > deadline)
             deadline = end + within;
     }
+    p2p_time since = w->nodes[node].live_since;
+    if (since > created && since + within > deadline)
+        deadline = since + within;
     return deadline;
 }
 
-/* A pair (artifact, node) is owed a delivery unless the artifact was purged
- * from every pool before `within` had passed (before the end of the run when
- * within is 0) and had not reached the node: DESIGN.md 7 judges only
+/* Some live honest node holds the artifact: DESIGN.md 7 judges only
  * artifacts still in some honest validated pool. */
-static bool owed(const struct sim_world *w, const struct sim_artifact *a,
-                 uint32_t node, p2p_time within)
+static bool held_by_honest(const struct sim_world *w,
+                           const struct sim_artifact *a)
 {
+    if (sim_node_live_honest(w, a->creator))
+        return true;
+    for (uint32_t n = 0; n < w->nodes_count; n++)
+        if (delivered_to(a, n) && sim_node_live_honest(w, n))
+            return true;
+    return false;
+}
+
+/* A pair (artifact, node) is owed a delivery when the node is a live
+ * honest member at the end and the artifact reached it, or it was still
+ * held by an honest node and not purged before its deadline (before the
+ * end of the run when within is 0). */
+static bool owed(const struct sim_world *w, const struct sim_artifact *a,
+                 uint32_t node, p2p_time within, bool held)
+{
+    if (node == a->creator || !sim_node_live_honest(w, node))
+        return false;
     if (delivered_to(a, node))
         return true;
+    if (!held)
+        return false;
     if (within == 0)
         return a->expired == P2P_TIME_NEVER;
-    return a->expired >= deadline_of(w, a->created, within);
+    return a->expired >= deadline_of(w, a->created, node, within);
 }
 
 static void judge_delivered(const struct sim_world *w, const struct sim_expect *e,
@@ -62,19 +121,21 @@ static void judge_delivered(const struct sim_world *w, const struct sim_expect *
     uint64_t pairs = 0, missing = 0, late = 0;
     for (size_t i = 0; i < w->artifacts_count; i++) {
         const struct sim_artifact *a = &w->artifacts[i];
+        bool held = held_by_honest(w, a);
         for (uint32_t n = 0; n < w->nodes_count; n++) {
-            if (n == a->creator)
-                continue;
-            if (!owed(w, a, n, e->within_ns))
+            if (!owed(w, a, n, e->within_ns, held))
                 continue;
             pairs++;
             missing += !delivered_to(a, n);
         }
     }
     for (size_t i = 0; i < w->stats.latencies_count; i++) {
-        p2p_time created = w->stats.created_ns[i];
+        const struct sim_delivery *d = &w->stats.deliveries[i];
+        if (!sim_node_live_honest(w, d->node))
+            continue;
+        p2p_time created = w->artifacts[d->artifact].created;
         late += created + w->stats.latencies_ns[i] >
-                deadline_of(w, created, e->within_ns);
+                deadline_of(w, created, d->node, e->within_ns);
     }
     res->ok = missing == 0 && late == 0;
     snprintf(res->name, sizeof(res->name), "delivered all within %.3gs",
@@ -102,10 +163,52 @@ static void count_deliveries(const struct sim_world *w, struct sim_report *r)
 {
     for (size_t i = 0; i < w->artifacts_count; i++) {
         const struct sim_artifact *a = &w->artifacts[i];
-        r->deliveries += a->deliveries;
-        for (uint32_t n = 0; n < w->nodes_count; n++)
-            if (n != a->creator && owed(w, a, n, w->delivered_within_ns))
+        bool held = held_by_honest(w, a);
+        for (uint32_t n = 0; n < w->nodes_count; n++) {
+            if (owed(w, a, n, w->delivered_within_ns, held)) {
                 r->deliveries_expected++;
+                r->deliveries += delivered_to(a, n);
+            }
+        }
+    }
+}
+
+/* How the honest nodes treated each byzantine node. */
+static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
+{
+    /* Honest nodes banning each other would be a protocol bug. */
+    for (uint32_t h = 0; h < w->nodes_count; h++) {
+        if (!w->nodes[h].running)
+            continue;
+        for (uint32_t p = 0; p < w->nodes_count; p++) {
+            struct p2p_peer_info info;
+            if (p != h && !w->nodes[p].byzantine &&
+                p2p_node_peer_info(w->nodes[h].core, p, &info) == 0)
+                r->honest_bans += info.bans;
+        }
+    }
+    for (uint32_t b = 0; b < w->nodes_count && r->byz_count < SIM_REPORT_BYZ_MAX;
+         b++) {
+        const struct sim_node *bn = &w->nodes[b];
+        if (!bn->byzantine)
+            continue;
+        struct sim_byz_result *res = &r->byz[r->byz_count++];
+        res->node = b;
+        res->behaviour = bn->behaviour;
+        res->misdeeds = bn->byz_misdeeds;
+        for (uint32_t h = 0; h < w->nodes_count; h++) {
+            if (!sim_node_live_honest(w, h))
+                continue;
+            struct p2p_peer_info info;
+            if (p2p_node_peer_info(w->nodes[h].core, b, &info) != 0)
+                continue;
+            res->honest++;
+            res->points += info.penalty_total;
+            res->penalised_by += info.penalty_total > 0;
+            res->bans += info.bans;
+            res->banned_now += info.banned_until > sim_local_now(
+                                   (struct sim_world *)w, h);
+        }
     }
 }
 
@@ -115,6 +218,7 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
     r->wall_s = wall_s;
     r->artifacts = w->artifacts_count;
     count_deliveries(w, r);
+    judge_byzantine(w, r);
     r->ok = w->stats.violation[0] == '\0';
     if (!r->ok) {
         struct sim_expect_result *res = &r->expects[r->expects_count++];
@@ -134,7 +238,7 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
     }
     uint64_t *lat = w->stats.latencies_ns;
     size_t n = w->stats.latencies_count;
-    qsort(lat, n, sizeof(*lat), cmp_u64); /* created_ns no longer parallel */
+    qsort(lat, n, sizeof(*lat), cmp_u64); /* deliveries no longer parallel */
     r->p50_ns = percentile(lat, n, 50);
     r->p90_ns = percentile(lat, n, 90);
     r->p99_ns = percentile(lat, n, 99);
@@ -210,6 +314,26 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
         json_string(out, r->expects[i].detail);
         fputc('}', out);
     }
+    fprintf(out, "], \"connections\": {\"established\": %llu, "
+            "\"dials_failed\": %llu, \"broken\": %llu, "
+            "\"messages_dropped\": %llu, \"honest_bans\": %llu}, "
+            "\"byzantine\": [",
+            (unsigned long long)st->conns_established,
+            (unsigned long long)st->dials_failed,
+            (unsigned long long)st->conns_broken,
+            (unsigned long long)st->messages_dropped,
+            (unsigned long long)r->honest_bans);
+    for (size_t i = 0; i < r->byz_count; i++) {
+        const struct sim_byz_result *b = &r->byz[i];
+        fprintf(out, "%s{\"node\": %u, \"behaviour\": \"%s\", "
+                "\"misdeeds\": %llu, \"penalty_points\": %llu, "
+                "\"penalised_by\": %u, \"honest\": %u, \"bans\": %u, "
+                "\"banned_now_by\": %u}",
+                i ? ", " : "", b->node, sim_byzantine_name(b->behaviour),
+                (unsigned long long)b->misdeeds,
+                (unsigned long long)b->points, b->penalised_by, b->honest,
+                b->bans, b->banned_now);
+    }
     fprintf(out, "]}\n");
 }
 
@@ -238,6 +362,26 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
             (unsigned long long)st->events, (double)w->now / 1e9, r->wall_s,
             r->wall_s > 0 ? (double)w->now / 1e9 / r->wall_s : 0.0,
             (double)st->peak_memory_bytes / 1048576.0, st->peak_memory_node);
+    fprintf(out,
+            "  connections: %llu established, %llu dials failed, %llu broken "
+            "by idle timeout, %llu messages lost with them, %llu bans of "
+            "honest peers\n",
+            (unsigned long long)st->conns_established,
+            (unsigned long long)st->dials_failed,
+            (unsigned long long)st->conns_broken,
+            (unsigned long long)st->messages_dropped,
+            (unsigned long long)r->honest_bans);
+    for (size_t i = 0; i < r->byz_count; i++) {
+        const struct sim_byz_result *b = &r->byz[i];
+        fprintf(out,
+                "  byzantine node %u (%s, %llu misdeeds): penalised %llu "
+                "points by %u of %u honest nodes, disconnected %u times, "
+                "banned by %u now\n",
+                b->node, sim_byzantine_name(b->behaviour),
+                (unsigned long long)b->misdeeds,
+                (unsigned long long)b->points, b->penalised_by, b->honest,
+                b->bans, b->banned_now);
+    }
     for (size_t i = 0; i < r->expects_count; i++)
         fprintf(out, "  %s %s: %s\n", r->expects[i].ok ? "ok  " : "FAIL",
                 r->expects[i].name, r->expects[i].detail);

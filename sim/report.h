@@ -16,6 +16,19 @@ struct sim_expect_result {
     char detail[640];
 };
 
+#define SIM_REPORT_BYZ_MAX 64 /* byzantine nodes summarised */
+
+struct sim_byz_result {
+    uint32_t node;
+    enum sim_byzantine behaviour;
+    uint64_t misdeeds;      /* forged or corrupted messages it sent */
+    uint64_t points;        /* penalty points the honest nodes gave it */
+    uint32_t penalised_by;  /* honest nodes that penalised it */
+    uint32_t honest;        /* live honest nodes asked */
+    uint32_t bans;          /* disconnections for misbehaviour, summed */
+    uint32_t banned_now;    /* honest nodes refusing it at the end */
+};
+
 struct sim_report {
     bool ok;
     uint64_t artifacts;
@@ -23,6 +36,9 @@ struct sim_report {
     uint64_t p50_ns, p90_ns, p99_ns, max_ns;
     struct sim_expect_result expects[SIM_REPORT_EXPECTS_MAX];
     size_t expects_count;
+    struct sim_byz_result byz[SIM_REPORT_BYZ_MAX];
+    size_t byz_count;
+    uint64_t honest_bans;   /* honest nodes banning honest peers */
     double wall_s;
 };
 

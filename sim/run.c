@@ -143,16 +143,17 @@ static void on_received(struct sim_world *w, uint32_t node,
         uint64_t *l = realloc(st->latencies_ns, cap * sizeof(*l));
         if (l != NULL)
             st->latencies_ns = l;
-        p2p_time *c = realloc(st->created_ns, cap * sizeof(*c));
+        struct sim_delivery *c = realloc(st->deliveries, cap * sizeof(*c));
         if (c != NULL)
-            st->created_ns = c;
+            st->deliveries = c;
         if (l == NULL || c == NULL) {
             sim_violation(w, "out of memory recording latencies");
             return;
         }
         st->latencies_capacity = cap;
     }
-    st->created_ns[st->latencies_count] = art->created;
+    st->deliveries[st->latencies_count] =
+        (struct sim_delivery){(uint32_t)idx, node};
     st->latencies_ns[st->latencies_count++] = latency;
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, node, "deliver",
@@ -482,7 +483,6 @@ void sim_world_fini(struct sim_world *w)
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);
-        sim_byzantine_fini(&w->nodes[i]);
     }
     free(w->nodes);
     free(w->conns);
@@ -496,7 +496,7 @@ void sim_world_fini(struct sim_world *w)
     p2p_keymap_fini(&w->artifact_by_id);
     sim_net_fini(&w->net);
     free(w->stats.latencies_ns);
-    free(w->stats.created_ns);
+    free(w->stats.deliveries);
     sim_trace_fini(&w->trace);
     w->nodes = NULL;
     w->artifacts = NULL;

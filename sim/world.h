@@ -80,6 +80,8 @@ struct sim_node {
     bool byzantine;      /* misbehaves from byzantine_at on */
     enum sim_byzantine behaviour;
     uint32_t incarnation; /* restarts so far */
+    p2p_time live_since; /* last start, join or restart: it is owed what
+                            was made before only from then on */
     uint32_t group;      /* partition group; links across groups are cut */
     struct sim_clock clock; /* the node's local clock (skew, drift) */
     uint32_t *persisted; /* owned: artifact indexes its validated pool held
@@ -87,8 +89,6 @@ struct sim_node {
     size_t persisted_count;
     uint64_t byz_next_stream; /* stream ids for forged requests */
     uint32_t byz_next_slot;   /* advert flood: next slot id */
-    struct sim_msg **byz_replay; /* stale-commit: updates it sent, owned */
-    size_t byz_replay_count, byz_replay_next;
     uint64_t byz_misdeeds;    /* forged or corrupted messages sent */
 };
 
@@ -101,6 +101,11 @@ struct sim_artifact {
     p2p_time expired;     /* P2P_TIME_NEVER while in the pools */
     uint32_t deliveries;  /* nodes other than the creator that received it */
     uint8_t *delivered;   /* owned bitmap over nodes */
+};
+
+struct sim_delivery {
+    uint32_t artifact;
+    uint32_t node;
 };
 
 struct sim_options {
@@ -123,8 +128,8 @@ struct sim_stats {
     uint64_t messages_dropped; /* lost with their connection */
     uint64_t conns_established, dials_failed, conns_broken;
     uint64_t *latencies_ns;   /* owned; one per delivery */
-    p2p_time *created_ns;     /* owned; the delivered artifact's creation,
-                                 parallel to latencies_ns until sorted */
+    struct sim_delivery *deliveries; /* owned; which artifact reached which
+                                 node, parallel to latencies_ns until sorted */
     size_t latencies_count, latencies_capacity;
     size_t peak_memory_bytes; /* max over nodes of the core's peak */
     uint32_t peak_memory_node;
@@ -228,7 +233,6 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
                             struct sim_msg *m, const struct p2p_action *a);
 /* Whether a byzantine node's core reads this incoming message. */
 bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
-void sim_byzantine_fini(struct sim_node *sn);
 /* Records an invariant violation; the run stops after the current event. */
 void sim_violation(struct sim_world *w, const char *fmt, ...);
 

@@ -484,8 +484,9 @@ START_TEST(limit_is_inclusive)
 }
 END_TEST
 
-/* The last byte that passes the limit is refused by the feed that brings
- * it, wherever the feeds are cut. */
+/* A body whose declared length passes the limit is refused by the feed
+ * that completes the declaration, before any of its bytes arrive: fed one
+ * byte at a time, nothing past the length header is buffered. */
 START_TEST(oversize_detected_at_the_crossing_byte)
 {
     struct p2p_mem mem;
@@ -496,10 +497,14 @@ START_TEST(oversize_detected_at_the_crossing_byte)
     msg_sized(&mem, P2P_FRAME_REQUEST, P2P_ROUTE_ARTIFACT_UPDATE, 301, &over);
     struct p2p_frame_reader r;
     p2p_frame_reader_init(&r, &mem, P2P_FRAME_REQUEST, &l, 0);
-    ck_assert_int_eq(p2p_frame_reader_feed(&r, over.bytes, 300), 0);
-    ck_assert_int_eq(p2p_frame_reader_feed(&r, over.bytes + 300, 1),
-                     P2P_ERR_OVERSIZE);
-    ck_assert_uint_le(p2p_frame_reader_buffered(&r), 300);
+    size_t fed = 0;
+    int rc = 0;
+    while (rc == 0 && fed < over.len)
+        rc = p2p_frame_reader_feed(&r, over.bytes + fed++, 1);
+    ck_assert_int_eq(rc, P2P_ERR_OVERSIZE);
+    /* The path field, then the body's tag and two length bytes. */
+    ck_assert_uint_lt(fed, 300 - 256);
+    ck_assert_uint_le(p2p_frame_reader_buffered(&r), P2P_FRAME_PREFIX_BYTES_MAX);
     ck_assert_int_eq(p2p_frame_reader_feed(&r, over.bytes, 0), P2P_ERR_OVERSIZE);
     p2p_frame_reader_fini(&r);
     msg_free(&mem, &over);
@@ -662,8 +667,10 @@ static const struct {
     RESP("tag past 32 bits", "\xf8\xff\xff\xff\x7f\x00", P2P_ERR_DECODE, 0, 0),
     RESP("length past 32 bits", "\x12\xff\xff\xff\xff\x1f", P2P_ERR_DECODE, 0,
          0),
-    RESP("length beyond the bytes", "\x12\xff\xff\xff\xff\x0f",
-         P2P_ERR_TRUNCATED, 0, 0),
+    /* Declares 4 GiB: refused from the declaration, before any body. */
+    RESP("length beyond the limit", "\x12\xff\xff\xff\xff\x0f",
+         P2P_ERR_OVERSIZE, 0, 0),
+    RESP("length beyond the bytes", "\x12\x05" "ab", P2P_ERR_TRUNCATED, 0, 0),
     RESP("unknown fields skipped", "\x18\x05\x12\x01" "A" "\x25" "1234"
          "\x08\xc8\x01", 0, 200, 1),
 #undef REQ
