@@ -15,7 +15,8 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
     net->downlink_bps = calloc(n, sizeof(uint64_t));
     net->uplink_free = calloc(n, sizeof(p2p_time));
     net->downlink_free = calloc(n, sizeof(p2p_time));
-    if (!net->links || !net->uplink_bps || !net->downlink_bps ||
+    net->downlink_busy_from = calloc(n, sizeof(p2p_time));
+    if (!net->downlink_busy_from || !net->links || !net->uplink_bps || !net->downlink_bps ||
         !net->uplink_free || !net->downlink_free) {
         sim_net_fini(net);
         return -1;
@@ -54,6 +55,7 @@ void sim_net_fini(struct sim_net *net)
     free(net->downlink_bps);
     free(net->uplink_free);
     free(net->downlink_free);
+    free(net->downlink_busy_from);
     memset(net, 0, sizeof(*net));
 }
 
@@ -108,12 +110,25 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
         flight = 0;
     p2p_time first_byte = start + (p2p_time)flight;
     p2p_time last_byte = sent + (p2p_time)flight;
-    p2p_time down_start = first_byte > net->downlink_free[to]
-                              ? first_byte : net->downlink_free[to];
-    p2p_time done = down_start + transfer_ns(len, net->downlink_bps[to]);
+    p2p_time down = transfer_ns(len, net->downlink_bps[to]);
+    p2p_time done;
+    if (first_byte < net->downlink_busy_from[to]) {
+        /* It arrives before the downlink's latest busy period begins (that
+         * was reserved by a message sent earlier over a longer link): it
+         * goes first, and the period's end moves by its transfer time so
+         * the downlink's capacity is still respected. */
+        done = first_byte + down;
+        net->downlink_free[to] += down;
+    } else {
+        p2p_time queued = first_byte > net->downlink_free[to]
+                             ? first_byte : net->downlink_free[to];
+        if (first_byte > net->downlink_free[to])
+            net->downlink_busy_from[to] = first_byte;
+        done = queued + down;
+        net->downlink_free[to] = done;
+    }
     if (done < last_byte)
         done = last_byte;
-    net->downlink_free[to] = done;
     /* Recovery from loss delays this message, not the links: QUIC keeps
      * sending other streams' data while it resends lost packets. */
     return done + loss_delay(net, l, len);

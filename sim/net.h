@@ -4,9 +4,11 @@
  * crosses the link (latency + uniform jitter in [-jitter, +jitter], never
  * below zero), and occupies b's downlink (size / bandwidth) from its first
  * byte's arrival: pipelined, so an idle path costs latency + one transfer
- * time, and a busy uplink or downlink queues it. Downlink time
- * is reserved when the message is sent, in send order: an approximation
- * that keeps one event per message. Loss is modelled as retransmission
+ * time, and a busy uplink or downlink queues it. Downlink time is
+ * reserved when the message is sent (one event per message): a message
+ * queues behind the downlink's current busy period, or, when it arrives
+ * before that period begins (it was reserved by a message sent earlier
+ * over a longer link), goes first and pushes the period's end back. Loss is modelled as retransmission
  * delay: with the chance that at least one of the message's packets is lost,
  * the message is late by one retransmission timeout (two round trips); a
  * further round is needed when some packet was lost twice, and so on. The
@@ -33,6 +35,7 @@ struct sim_net {
     struct sim_link *links;       /* nodes x nodes, [from * nodes + to] */
     uint64_t *uplink_bps, *downlink_bps;
     p2p_time *uplink_free, *downlink_free;
+    p2p_time *downlink_busy_from; /* start of the latest busy period */
     uint32_t burst_loss_ppm;      /* extra loss on every link (a loss fault) */
     struct p2p_rng rng;           /* the network's own stream */
 };
