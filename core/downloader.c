@@ -373,6 +373,14 @@ static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
     }
     n->metrics.fetches_succeeded++;
     struct p2p_artifact_id id = d->id;
+    /* The bouncer may have turned since the last refresh: an Unwanted
+     * artifact never reaches the pool. */
+    if (n->bouncer(n->bouncer_ctx, &id, art->kind, art->body.len) ==
+        P2P_UNWANTED) {
+        p2p__v1__artifact__free_unpacked(art, &alloc);
+        drop(n, i, DROP_UNWANTED);
+        return 0;
+    }
     int rc = p2p__receiver_accept(n, now, peer, &id, art->kind, art->body.data,
                                   art->body.len);
     p2p__v1__artifact__free_unpacked(art, &alloc);

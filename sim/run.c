@@ -134,6 +134,25 @@ static void on_received(struct sim_world *w, uint32_t node,
         sim_violation(w, "artifact %s delivered twice to node %u", hex, node);
         return;
     }
+    if (art->expired <= w->now) {
+        sim_violation(w, "node %u took artifact %s that its bouncer calls "
+                      "Unwanted (purged %.3fs ago)", node, hex,
+                      (double)(w->now - art->expired) / 1e9);
+        return;
+    }
+    if (w->opt.invariants) {
+        /* The pool's bytes are the artifact's: they hash to its id. */
+        const struct p2p_pool_entry *e =
+            p2p_pool_get(p2p_node_pool(w->nodes[node].core), &a->id);
+        struct p2p_artifact_id got;
+        if (e != NULL)
+            p2p_id_of(e->body, e->len, &got);
+        if (e == NULL || e->len != art->size || !p2p_id_eq(&got, &art->id)) {
+            sim_violation(w, "node %u took bytes for artifact %s that do not "
+                          "match its id", node, hex);
+            return;
+        }
+    }
     art->delivered[node / 8] |= (uint8_t)(1u << (node % 8));
     art->deliveries++;
     p2p_time latency = w->now - art->created;
