@@ -15,8 +15,10 @@
 #include "core/wire_pack.h"
 
 /* How long a download waits when every untried advertiser is at its
- * concurrency limit, before looking again. */
+ * concurrency limit, before looking again: latency-sensitive (push kind)
+ * artifacts look again sooner. */
 #define DOWNLOAD_BUSY_RETRY_NS (100 * P2P_NS_PER_MS)
+#define DOWNLOAD_BUSY_RETRY_PUSH_NS (10 * P2P_NS_PER_MS)
 
 /* Response and Artifact envelopes around a body: tags, lengths, status,
  * kind (and an optional id), with room to spare. */
@@ -83,12 +85,34 @@ static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason)
     release(n, i);
 }
 
+/* The priority order: latency-sensitive (push kind) artifacts may use
+ * every fetch slot of a peer; the others leave a quarter of them free, so a
+ * backlog of bulk downloads never delays a push-kind one behind it. (What
+ * the bouncer answers MaybeWantsLater is not fetched at all until it
+ * turns to Wants.) */
+static uint32_t fetch_slots(const struct p2p_node *n,
+                            const struct p2p_download *d)
+{
+    uint32_t all = n->cfg.fetches_per_peer_max;
+    if (d->kind == P2P_KIND_PUSH || all < 4)
+        return all;
+    return all - all / 4;
+}
+
+static p2p_time busy_retry(const struct p2p_download *d)
+{
+    return d->kind == P2P_KIND_PUSH ? DOWNLOAD_BUSY_RETRY_PUSH_NS
+                                    : DOWNLOAD_BUSY_RETRY_NS;
+}
+
 /* The advertiser to try next: untried this round and under its per-peer
- * limit, fewest fetches in flight first. *busy is set when some untried
- * advertiser exists but all are at their limit. */
+ * limit for the download's priority, fewest fetches in flight first.
+ * *busy is set when some untried advertiser exists but all are at their
+ * limit. */
 static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
 {
     uint32_t best_load = UINT32_MAX, ties = 0;
+    uint32_t slots = fetch_slots(n, d);
     int best = -1;
     *busy = false;
     for (uint32_t k = 0; k < d->advs_count; k++) {
@@ -96,7 +120,7 @@ static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
         if (a->failed)
             continue;
         uint32_t load = n->peers[a->peer].fetches_inflight;
-        if (load >= n->cfg.fetches_per_peer_max) {
+        if (load >= slots) {
             *busy = true;
             continue;
         }
@@ -182,11 +206,11 @@ static void attempt(struct p2p_node *n, p2p_time now, uint32_t i)
     int k = pick(n, d, &busy);
     if (k >= 0) {
         if (send_fetch(n, now, i, d->advs[k].peer) != 0)
-            wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS, false);
+            wait_until(n, now, i, busy_retry(d), false);
         return;
     }
     if (busy) {
-        wait_until(n, now, i, DOWNLOAD_BUSY_RETRY_NS, false);
+        wait_until(n, now, i, busy_retry(d), false);
         return;
     }
     /* Every advertiser failed this round: back off, then start over. */

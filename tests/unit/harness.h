@@ -173,22 +173,31 @@ static inline int h_request(struct harness *h, p2p_node_id peer,
     return rc;
 }
 
-/* A peer's slot update advertising id (kind advert, size). */
-static inline int h_advert(struct harness *h, p2p_node_id peer, uint64_t slot,
-                           uint64_t commit, const struct p2p_artifact_id *id,
-                           uint64_t size)
+/* A peer's slot update advertising id (of the given kind, size). */
+static inline int h_advert_kind(struct harness *h, p2p_node_id peer,
+                                uint64_t slot, uint64_t commit,
+                                const struct p2p_artifact_id *id,
+                                enum p2p_artifact_kind kind, uint64_t size)
 {
     P2p__V1__SlotUpdate u = P2P__V1__SLOT_UPDATE__INIT;
     P2p__V1__ArtifactRef ref = P2P__V1__ARTIFACT_REF__INIT;
     ref.id.data = (uint8_t *)id->b;
     ref.id.len = P2P_ID_BYTES;
-    ref.kind = P2P_KIND_ADVERT;
+    ref.kind = kind;
     ref.size = size;
     u.slot_id = slot;
     u.commit_id = commit;
     u.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
     u.ref = &ref;
     return h_request(h, peer, P2P_ROUTE_ARTIFACT_UPDATE, &u.base);
+}
+
+/* A peer's slot update advertising id (kind advert, size). */
+static inline int h_advert(struct harness *h, p2p_node_id peer, uint64_t slot,
+                           uint64_t commit, const struct p2p_artifact_id *id,
+                           uint64_t size)
+{
+    return h_advert_kind(h, peer, slot, commit, id, P2P_KIND_ADVERT, size);
 }
 
 /* A peer's slot update pushing body. */

@@ -497,6 +497,34 @@ START_TEST(downloads_bound)
 }
 END_TEST
 
+/* The priority order: advert-kind downloads leave a quarter of a peer's
+ * fetch slots free, which a push-kind (latency-sensitive) download takes
+ * at once; the waiting advert-kind one starts when a slot frees up. */
+START_TEST(push_kind_downloads_jump_the_queue)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    c.fetches_per_peer_max = 4;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    struct p2p_artifact_id ids[5] = {{{1}}, {{2}}, {{3}}, {{4}}, {{5}}};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(h_advert(&h, 1, (uint64_t)i, 1, &ids[i], 5000), 0);
+    /* Three of four slots for bulk; the fourth advert waits. */
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 3);
+    h_clear(&h);
+    ck_assert_int_eq(h_advert_kind(&h, 1, 4, 1, &ids[4], P2P_KIND_PUSH, 5000), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 1);
+    h_clear(&h);
+    /* Every slot is busy now: the waiting bulk download stays parked. */
+    h_advance(&h, 200 * P2P_NS_PER_MS);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->fetches_started, 4);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 START_TEST(fetch_is_served_from_validated_pool)
 {
     struct harness h;
@@ -569,6 +597,7 @@ int main(void)
     tcase_add_test(tc, quota_refused_advert_is_retried);
     tcase_add_test(tc, fetch_answer_past_advertised_size_is_refused);
     tcase_add_test(tc, downloads_bound);
+    tcase_add_test(tc, push_kind_downloads_jump_the_queue);
     tcase_add_test(tc, fetch_is_served_from_validated_pool);
     tcase_add_test(tc, every_allocation_failure_is_survived);
     suite_add_tcase(s, tc);
