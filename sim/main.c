@@ -113,6 +113,13 @@ static int check_supported(const struct sim_scenario *sc, const char *path)
             return -1;
         }
     }
+    uint32_t ids = sc->node_ids_count > sc->nodes ? sc->node_ids_count
+                                                  : sc->nodes;
+    if (ids > SIM_CONN_NODE_IDS_MAX) {
+        fprintf(stderr, "%s: %u node ids; the simulator's connection model "
+                "supports at most %u\n", path, ids, SIM_CONN_NODE_IDS_MAX);
+        return -1;
+    }
     return sim_faults_check(sc, stderr);
 }
 

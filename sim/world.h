@@ -21,6 +21,7 @@
 #define SIM_EVENTS_QUEUED_MAX (64u << 20)  /* pending events, all kinds */
 #define SIM_ARTIFACTS_MAX (4u << 20)       /* artifacts one run may create */
 #define SIM_DEEP_CHECK_EVERY 1024u         /* --invariants: deep walk period */
+#define SIM_CONN_NODE_IDS_MAX 4096u        /* the pair matrix stays < 400 MiB */
 #define SIM_DEFAULT_VALIDATION_DELAY_NS (1 * P2P_NS_PER_MS)
 #define SIM_DEFAULT_ARTIFACT_TTL_NS (120 * P2P_NS_PER_S)
 

@@ -258,6 +258,18 @@ static uint8_t *decode_own(struct fz *f, enum p2p_frame_mode mode,
     return copy;
 }
 
+/* The connection to peer is gone: its streams with it, without resets. */
+static void forget_peer(struct fz *f, p2p_node_id peer)
+{
+    f->up[peer] = false;
+    for (size_t i = f->out_count; i-- > 0;)
+        if (f->out[i].peer == peer)
+            f->out[i] = f->out[--f->out_count];
+    for (size_t i = f->in_count; i-- > 0;)
+        if (f->in[i].peer == peer)
+            f->in[i] = f->in[--f->in_count];
+}
+
 static void on_open(struct fz *f, const struct p2p_action *a)
 {
     FUZZ_CHECK(a->peer >= 1 && a->peer <= PEERS && f->up[a->peer]);
@@ -338,8 +350,14 @@ static void drain(struct fz *f)
             break;
         case P2P_ACT_EVENT:
             break;
+        case P2P_ACT_CONN_CLOSE:
+            /* A ban: core already treats the peer as down. */
+            FUZZ_CHECK(a->peer >= 1 && a->peer <= PEERS);
+            forget_peer(f, a->peer);
+            break;
         default:
-            FUZZ_CHECK(!"unknown action type");
+            /* No topology is installed, so nothing is ever dialled. */
+            FUZZ_CHECK(!"unexpected action type");
         }
     }
     p2p_outbox_clear(o);
@@ -693,23 +711,19 @@ static void op_client(struct fz *f, struct input *in)
     }
 }
 
-/* (g) a connection goes down or comes back. */
+/* (g) a connection goes down or comes back; a banned peer is refused. */
 static void op_peer(struct fz *f, struct input *in)
 {
     p2p_node_id peer = pick_peer(in);
     if (f->up[peer]) {
         FUZZ_CHECK(p2p_node_on_peer_down(f->node, f->now, peer) == 0);
-        f->up[peer] = false;
-        /* Its streams are gone, without resets. */
-        for (size_t i = f->out_count; i-- > 0;)
-            if (f->out[i].peer == peer)
-                f->out[i] = f->out[--f->out_count];
-        for (size_t i = f->in_count; i-- > 0;)
-            if (f->in[i].peer == peer)
-                f->in[i] = f->in[--f->in_count];
+        forget_peer(f, peer);
     } else {
-        FUZZ_CHECK(p2p_node_on_peer_up(f->node, f->now, peer) == 0);
-        f->up[peer] = true;
+        struct p2p_peer_info info;
+        FUZZ_CHECK(p2p_node_peer_info(f->node, peer, &info) == 0);
+        int rc = p2p_node_on_peer_up(f->node, f->now, peer);
+        FUZZ_CHECK(rc == (info.banned_until > f->now ? P2P_ERR_REFUSED : 0));
+        f->up[peer] = rc == 0;
     }
 }
 
