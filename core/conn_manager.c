@@ -51,6 +51,11 @@ static struct p2p_peer *peer_record(struct p2p_node *n, p2p_node_id id)
     return &n->peers[id];
 }
 
+static bool banned(const struct p2p_peer *p, p2p_time now)
+{
+    return p->banned_until > now;
+}
+
 static void push_conn_action(struct p2p_node *n, enum p2p_action_type type,
                              p2p_node_id peer, int64_t reason)
 {
@@ -63,24 +68,12 @@ static void push_conn_action(struct p2p_node *n, enum p2p_action_type type,
         n->metrics.outbox_refused++;
 }
 
-static bool banned(const struct p2p_peer *p, p2p_time now)
-{
-    return p->banned_until > now;
-}
 
 /* Whether this node should hold a connection to id right now. */
 static bool wanted(const struct p2p_node *n, p2p_node_id id)
 {
     return id != n->cfg.self && p2p__is_member(n, id) &&
            p2p__is_member(n, n->cfg.self);
-}
-
-static void dial(struct p2p_node *n, p2p_node_id id, struct p2p_peer *p)
-{
-    p->conn = P2P_CONN_DIALING;
-    p->conn_gen++;
-    n->metrics.conns_dialed++;
-    push_conn_action(n, P2P_ACT_CONN_DIAL, id, 0);
 }
 
 /* Waits `delay` before dialling again. */
@@ -94,18 +87,46 @@ static void wait_redial(struct p2p_node *n, p2p_time now, p2p_node_id id,
         p->conn = P2P_CONN_IDLE; /* retried at the next topology change */
 }
 
+static void dial(struct p2p_node *n, p2p_time now, p2p_node_id id,
+                 struct p2p_peer *p)
+{
+    struct p2p_action a;
+    memset(&a, 0, sizeof(a));
+    a.type = P2P_ACT_CONN_DIAL;
+    a.peer = id;
+    if (p2p_outbox_push(&n->outbox, &a) != 0) {
+        /* No room to ask: try again after a failed dial's backoff rather
+         * than wait for an answer that cannot come. */
+        n->metrics.outbox_refused++;
+        wait_redial(n, now, id, p,
+                    p2p_backoff_delay(&n->cfg.redial_backoff, 0, &n->rng));
+        return;
+    }
+    p->conn = P2P_CONN_DIALING;
+    p->conn_gen++;
+    n->metrics.conns_dialed++;
+}
+
+/* Dials now, or when the peer's ban ends. */
+static void dial_when_allowed(struct p2p_node *n, p2p_time now, p2p_node_id id,
+                              struct p2p_peer *p)
+{
+    if (p->banned_until > now)
+        wait_redial(n, now, id, p, p->banned_until - now);
+    else
+        dial(n, now, id, p);
+}
+
 /* After a connection ends or a ban starts: dial again if it is ours to
  * dial (at once, or when the ban ends), else wait for the peer. */
 static void after_close(struct p2p_node *n, p2p_time now, p2p_node_id id,
                         struct p2p_peer *p)
 {
     p->conn = P2P_CONN_IDLE;
-    if (!wanted(n, id) || !p2p_conn_should_dial(n->cfg.self, id))
-        return;
-    if (banned(p, now))
-        wait_redial(n, now, id, p, p->banned_until - now);
-    else
-        dial(n, id, p);
+    if (!topology_installed(n) || !wanted(n, id) ||
+        !p2p_conn_should_dial(n->cfg.self, id))
+        return; /* the peer dials, or (no topology) the backend decides */
+    dial_when_allowed(n, now, id, p);
 }
 
 /* The connection's streams fail, its slot views and adverts are
@@ -125,13 +146,15 @@ static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
     struct p2p_peer *p = &n->peers[id];
     if (!p->up && p->conn == P2P_CONN_IDLE)
         return;
-    if (p->up)
-        connection_gone(n, now, id);
+    /* Tell the backend first: connection_gone clears `up`. */
     if (p->up || p->conn == P2P_CONN_DIALING)
         push_conn_action(n, P2P_ACT_CONN_CLOSE, id, reason);
+    if (p->up || p->conn == P2P_CONN_DIALING)
+        n->metrics.conns_closed++;
+    if (p->up)
+        connection_gone(n, now, id);
     p->conn = P2P_CONN_IDLE;
     p->conn_gen++;
-    n->metrics.conns_closed++;
 }
 
 bool p2p_node_accepts_peer(const struct p2p_node *n, p2p_time now,
@@ -167,8 +190,8 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
         struct p2p_peer *p = peer_record(n, id);
         if (p == NULL)
             return P2P_ERR_NOMEM;
-        if (!p->up && p->conn == P2P_CONN_IDLE && !banned(p, now))
-            dial(n, id, p);
+        if (!p->up && p->conn == P2P_CONN_IDLE)
+            dial_when_allowed(n, now, id, p);
     }
     return 0;
 }
@@ -239,8 +262,8 @@ void p2p__conn_on_redial(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         return;
     p->conn = P2P_CONN_IDLE;
     if (wanted(n, peer) && p2p_conn_should_dial(n->cfg.self, peer) &&
-        !p->up && !banned(p, now))
-        dial(n, peer, p);
+        !p->up)
+        dial_when_allowed(n, now, peer, p);
 }
 
 bool p2p__redial_live(const struct p2p_node *n, p2p_node_id peer, uint32_t gen)
