@@ -172,6 +172,17 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
                          uint64_t earliest_version,
                          const struct p2p_member *members, uint32_t count)
 {
+    /* Make room for every member's record first, so that running out of
+     * memory changes nothing. */
+    p2p_node_id top = 0;
+    for (uint32_t i = 0; i < count && members != NULL; i++)
+        if (members[i].id > top && members[i].id < n->cfg.node_ids_max)
+            top = members[i].id;
+    if (count > 0 &&
+        p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
+                       &n->peers_capacity, sizeof(*n->peers), top,
+                       n->cfg.node_ids_max) != 0)
+        return P2P_ERR_NOMEM;
     int rc = p2p_topology_set(&n->topology, n->mem, version, earliest_version,
                               members, count, n->cfg.node_ids_max);
     if (rc != 0)
@@ -317,7 +328,7 @@ void p2p__conn_apply_bans(struct p2p_node *n, p2p_time now)
         p->bans++;
         p->banned_until = now + n->cfg.ban_ns;
         n->metrics.peers_banned++;
-        close_conn(n, now, id, P2P_ERR_REFUSED);
+        close_conn(n, now, id, P2P_ERR_MISBEHAVED);
         after_close(n, now, id, p); /* redials when the ban ends */
     }
 }

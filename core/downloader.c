@@ -10,6 +10,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/metrics_registry.h"
 #include "core/node.h"
 #include "core/wire.h"
 #include "core/wire_pack.h"
@@ -289,6 +290,7 @@ static int create(struct p2p_node *n, p2p_time now,
     d->state = DL_READY;
     d->stream = P2P_INDEX_NONE;
     d->fetching_from = P2P_NODE_NONE;
+    d->created_ns = now;
     schedule_refresh(n, now);
     return 0;
 }
@@ -405,10 +407,14 @@ static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
         drop(n, i, DROP_UNWANTED);
         return 0;
     }
+    p2p_time created = d->created_ns;
     int rc = p2p__receiver_accept(n, now, peer, &id, art->kind, art->body.data,
                                   art->body.len);
     p2p__v1__artifact__free_unpacked(art, &alloc);
-    if (rc != 0 && find(n, &id, &i))
+    if (rc == 0) /* in the unvalidated pool; the download has ended */
+        p2p_histogram_observe(&n->hists[P2P_HIST_DOWNLOAD], P2P_HIST_DOWNLOAD,
+                              now > created ? now - created : 0);
+    else if (find(n, &id, &i))
         drop(n, i, DROP_POOL_REFUSED);
     return 0;
 }

@@ -21,6 +21,7 @@ const char *p2p_strerror(int err)
     case P2P_ERR_CONN_LOST: return "connection lost";
     case P2P_ERR_TIMEOUT: return "timed out";
     case P2P_ERR_REFUSED: return "peer refused";
+    case P2P_ERR_MISBEHAVED: return "peer banned for misbehaviour";
     case P2P_ERR_NOMEM: return "out of memory";
     case P2P_ERR_INTERNAL: return "internal error";
     default: return "unknown error";

@@ -26,6 +26,7 @@ enum p2p_err {
     P2P_ERR_CONN_LOST = -15,       /* transport: connection lost */
     P2P_ERR_TIMEOUT = -16,         /* a deadline passed */
     P2P_ERR_REFUSED = -17,         /* a peer is not (or no longer) accepted */
+    P2P_ERR_MISBEHAVED = -18,      /* a peer was banned for misbehaviour */
     P2P_ERR_FATAL = -100,          /* threshold: codes <= this are fatal */
     P2P_ERR_NOMEM = -101,          /* the allocator refused */
     P2P_ERR_INTERNAL = -102,       /* an invariant was broken */

@@ -8,6 +8,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/metrics_registry.h"
 #include "core/node.h"
 #include "core/wire_pack.h"
 
@@ -118,6 +119,7 @@ static void tx_start(struct p2p_node *n, p2p_time now, uint32_t slot_index,
     tx->slot = slot_index;
     tx->peer = peer;
     tx->stream = P2P_INDEX_NONE;
+    tx->started_ns = now;
     transmit(n, now, tx_index);
 }
 
@@ -208,6 +210,9 @@ void p2p__sender_on_response(struct p2p_node *n, p2p_time now, uint32_t tx,
     t->stream = P2P_INDEX_NONE; /* the stream is closed either way */
     if (err == 0 && f->status == 200) {
         n->metrics.updates_acked++;
+        p2p_histogram_observe(&n->hists[P2P_HIST_UPDATE_ACK],
+                              P2P_HIST_UPDATE_ACK,
+                              now > t->started_ns ? now - t->started_ns : 0);
         tx_free(n, tx);
         return;
     }

@@ -1,5 +1,9 @@
-/* Per-node protocol counters. A plain struct for now: the Prometheus-style
- * registry that prod exposes on /metrics will be built over these names. */
+/* Per-node protocol counters and latency histograms.
+ *
+ * The counters are a plain struct that core's modules bump; the registry in
+ * core/metrics_registry.h gives each a Prometheus name and HELP text, adds
+ * gauges computed from the node's state, and writes the text exposition the
+ * simulator saves per node and prod serves on /metrics. */
 #ifndef P2P_CORE_METRICS_H
 #define P2P_CORE_METRICS_H
 
@@ -46,6 +50,30 @@ struct p2p_metrics {
 #define P2P_METRICS_DECLARE(name) uint64_t name;
     P2P_METRICS_FIELDS(P2P_METRICS_DECLARE)
 #undef P2P_METRICS_DECLARE
+};
+
+/* The node's latency histograms. Their names and fixed bucket bounds are
+ * in core/metrics_registry.c (p2p_hist_spec); values are observed in
+ * nanoseconds of the node's own clock and exposed in seconds. */
+enum p2p_hist {
+    P2P_HIST_DOWNLOAD,    /* download created -> fetched artifact in the
+                             unvalidated pool (downloader.c) */
+    P2P_HIST_UPDATE_ACK,  /* slot update first sent to a peer -> that peer
+                             acknowledged it, retries included
+                             (gossip_sender.c) */
+    P2P_HISTS_COUNT
+};
+
+/* Most bucket bounds one histogram may have (the +Inf bucket excluded). */
+#define P2P_HIST_BOUNDS_MAX 16u
+
+struct p2p_histogram {
+    /* Observations per bucket, not cumulative: buckets[i] counts values
+     * in (bound[i-1], bound[i]]; buckets[bounds_count] those above the
+     * last bound (the exposition's +Inf adds them all). */
+    uint64_t buckets[P2P_HIST_BOUNDS_MAX + 1];
+    uint64_t count;
+    uint64_t sum_ns;      /* saturates at UINT64_MAX */
 };
 
 #endif

@@ -309,7 +309,11 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
     while (p2p_timer_heap_pop_due(&n->timers, now, &t)) {
         switch ((enum timer_kind)t.kind) {
         case TIMER_STREAM_DEADLINE:
-            p2p__stream_on_deadline(n, now, t.index, t.gen);
+            /* A deadline found long after it passed means this node
+             * stalled (a paused process, a clock step): not the peer's
+             * fault, so no penalty. */
+            p2p__stream_on_deadline(n, now, t.index, t.gen,
+                                    now - t.deadline <= P2P_TIMER_STALL_NS);
             break;
         case TIMER_TX_RETRY:
             p2p__sender_on_retry(n, now, t.index, t.gen);

@@ -55,6 +55,7 @@ struct p2p_tx {
     uint32_t stream;           /* P2P_INDEX_NONE while waiting to retry */
     uint32_t attempt;
     uint32_t next_free;
+    p2p_time started_ns;       /* first transmission: P2P_HIST_UPDATE_ACK */
 };
 
 /* What a peer's slot holds, as this node last heard it. */
@@ -116,6 +117,7 @@ struct p2p_download {
     uint32_t stream;           /* while fetching */
     p2p_node_id fetching_from;
     uint32_t next_free;
+    p2p_time created_ns;       /* for P2P_HIST_DOWNLOAD */
 };
 
 enum timer_kind {
@@ -145,6 +147,7 @@ struct p2p_node {
     struct p2p_timer_heap timers;
     struct p2p_pool pool;
     struct p2p_metrics metrics;
+    struct p2p_histogram hists[P2P_HISTS_COUNT]; /* core/metrics_registry.h */
     p2p_bouncer_fn bouncer;
     void *bouncer_ctx;         /* borrowed */
 
@@ -238,8 +241,10 @@ int p2p__stream_on_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                         size_t len, bool fin);
 int p2p__stream_on_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                          uint64_t stream_id, bool inbound);
+/* How late a timer may fire before core assumes it stalled itself. */
+#define P2P_TIMER_STALL_NS (1 * P2P_NS_PER_S)
 void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
-                             uint32_t gen);
+                             uint32_t gen, bool blame_peer);
 /* Fails every stream with peer (its connection is gone). */
 void p2p__streams_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
 

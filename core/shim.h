@@ -201,6 +201,9 @@ void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now,
 
 struct p2p_outbox *p2p_node_outbox(struct p2p_node *n);
 const struct p2p_pool *p2p_node_pool(const struct p2p_node *n);
+/* The node's counters (core/metrics.h). Their Prometheus names, the
+ * gauges, the histograms and the text exposition for /metrics are in
+ * core/metrics_registry.h (p2p_node_metrics_format). */
 const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n);
 const struct p2p_config *p2p_node_config(const struct p2p_node *n);
 const struct p2p_topology *p2p_node_topology(const struct p2p_node *n);

@@ -320,7 +320,7 @@ int p2p__stream_on_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 }
 
 void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
-                             uint32_t gen)
+                             uint32_t gen, bool blame_peer)
 {
     if (index >= n->streams.capacity)
         return;
@@ -329,7 +329,8 @@ void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
         return;
     /* A peer that lets streams time out is slow or silent: a point each,
      * which an honest peer's rare timeout never accumulates. */
-    p2p__penalise(n, now, s->peer, P2P_PENALTY_TIMEOUT);
+    if (blame_peer)
+        p2p__penalise(n, now, s->peer, P2P_PENALTY_TIMEOUT);
     if (s->inbound)
         fail_inbound(n, now, index, P2P_ERR_TIMEOUT);
     else

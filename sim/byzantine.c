@@ -50,8 +50,10 @@ void sim_byzantine_start(struct sim_world *w, uint32_t node)
     if (sn->behaviour == SIM_BYZ_SLOW_READER)
         w->net.downlink_bps[node] = SLOW_READER_BPS;
     p2p_time p = period(sn->behaviour);
-    if (p != 0)
+    if (p != 0 && !sn->byz_ticking) {
+        sn->byz_ticking = true;
         sim_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
+    }
 }
 
 bool sim_byzantine_reads(const struct sim_world *w, uint32_t node)
@@ -128,11 +130,11 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
         rc = sim_forge_garbage(&w->fault_rng, len, &bytes);
         break;
     case SIM_BYZ_OVERSIZE:
-        /* Past the target's own limit, which it learns from the length
-         * before any body byte. */
+        /* Past the route's limit (every node is configured alike), which
+         * the target learns from the length before any body byte. */
         rc = sim_forge_oversize(P2P_ROUTE_ARTIFACT_UPDATE,
-                                &p2p_node_config(w->nodes[peer].core)->routes,
-                                4096, &bytes, &len);
+                                &p2p_node_config(sn->core)->routes, 4096,
+                                &bytes, &len);
         break;
     case SIM_BYZ_STALE_COMMIT: {
         struct p2p_artifact_id id;
@@ -167,17 +169,24 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
 void sim_byzantine_tick(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
-    if (!sn->running || !sn->byzantine)
+    if (!sn->running || !sn->byzantine) {
+        sn->byz_ticking = false; /* a restart starts it again */
         return;
+    }
     if (sn->behaviour == SIM_BYZ_WRONG_BYTES) {
         make_own_artifact(w, node);
     } else {
         for (uint32_t p = 0; p < w->nodes_count && !w->stop; p++)
-            if (p != node && sim_conn_of(w, node, p)->state == SIM_CONN_UP)
+            if (p != node && w->nodes[p].running &&
+                sim_conn_of(w, node, p)->state == SIM_CONN_UP)
                 misdeed(w, node, p);
     }
-    sim_push_event(w, w->now + period(sn->behaviour), SIM_EV_BYZANTINE, node,
-                   0, NULL);
+    p2p_time p = period(sn->behaviour);
+    if (p == 0) {
+        sn->byz_ticking = false; /* its behaviour changed to a passive one */
+        return;
+    }
+    sim_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
 }
 
 bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,

@@ -119,8 +119,6 @@ static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
     c->gen++;
     c->state = SIM_CONN_UP;
     c->cut_since = P2P_TIME_NEVER;
-    w->stats.conns_established++;
-    trace_conn(w, dialer, "conn_up", peer, "");
     int rc = p2p_node_on_peer_up(acceptor, sim_local_now(w, peer), dialer);
     sim_node_drain(w, peer);
     if (rc != 0 || c->state != SIM_CONN_UP) {
@@ -128,11 +126,14 @@ static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
         c->gen++;
         c->state = SIM_CONN_NONE;
         w->stats.dials_failed++;
+        trace_conn(w, dialer, "dial_refused", peer, "");
         (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
                                       sim_local_now(w, dialer), peer);
         sim_node_drain(w, dialer);
         return;
     }
+    w->stats.conns_established++;
+    trace_conn(w, dialer, "conn_up", peer, "");
     (void)p2p_node_on_peer_up(w->nodes[dialer].core, sim_local_now(w, dialer),
                               peer);
     sim_node_drain(w, dialer);
@@ -149,6 +150,17 @@ static void break_conn(struct sim_world *w, uint32_t a, uint32_t b)
     trace_conn(w, a, "conn_lost", b, "idle timeout");
     tell_down(w, a, b);
     tell_down(w, b, a);
+}
+
+/* The idle timeout of the end that notices first. */
+static p2p_time idle_timeout(const struct sim_world *w, uint32_t a, uint32_t b)
+{
+    p2p_time t = P2P_TIME_NEVER;
+    if (w->nodes[a].running)
+        t = cfg(w, a)->idle_timeout_ns;
+    if (w->nodes[b].running && cfg(w, b)->idle_timeout_ns < t)
+        t = cfg(w, b)->idle_timeout_ns;
+    return t;
 }
 
 void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
@@ -182,24 +194,16 @@ void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
         sim_node_drain(w, node);
         break;
     case SIM_EV_CONN_IDLE:
+        /* Only a cut that has lasted the whole idle timeout (an event left
+         * from an earlier cut that healed does not count). */
         if (c->state == SIM_CONN_UP && c->cut_since != P2P_TIME_NEVER &&
-            sim_path_cut(w, node, peer))
+            sim_path_cut(w, node, peer) &&
+            w->now - c->cut_since >= idle_timeout(w, node, peer))
             break_conn(w, node, peer);
         break;
     default:
         break;
     }
-}
-
-/* The idle timeout of the end that notices first. */
-static p2p_time idle_timeout(const struct sim_world *w, uint32_t a, uint32_t b)
-{
-    p2p_time t = P2P_TIME_NEVER;
-    if (w->nodes[a].running)
-        t = cfg(w, a)->idle_timeout_ns;
-    if (w->nodes[b].running && cfg(w, b)->idle_timeout_ns < t)
-        t = cfg(w, b)->idle_timeout_ns;
-    return t;
 }
 
 static void release_held(struct sim_world *w)
@@ -258,7 +262,10 @@ void sim_conn_node_restarted(struct sim_world *w, uint32_t node)
         if (p == node)
             continue;
         struct sim_conn *c = sim_conn_of(w, node, p);
-        if (c->state == SIM_CONN_NONE)
+        /* A dial by the other end goes on: it reaches the new incarnation
+         * once the path is open (sim_conn_paths_changed). */
+        if (c->state == SIM_CONN_NONE ||
+            (c->state == SIM_CONN_DIALING && c->dialer != node))
             continue;
         bool was_up = c->state == SIM_CONN_UP;
         c->gen++;

@@ -174,6 +174,7 @@ static void crash(struct sim_world *w, uint32_t node)
     p2p_node_del(sn->core);
     sn->core = NULL;
     sn->running = false;
+    sn->crashed = true;
     sn->armed = P2P_TIME_NEVER;
     trace_fault(w, node, "crash", "persisted=%llu",
                 (unsigned long long)sn->persisted_count);
@@ -201,7 +202,8 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
     case SIM_FAULT_HEAL:
         for (uint32_t i = 0; i < w->nodes_count; i++)
             w->nodes[i].group = 0;
-        trace_fault(w, 0, "heal", "groups=%llu", 1);
+        if (SIM_TRACING(w))
+            sim_trace_line(&w->trace, w->now, 0, "heal", "all");
         sim_conn_paths_changed(w);
         break;
     case SIM_FAULT_CRASH:
@@ -215,11 +217,14 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             if (w->nodes[node].running)
                 continue;
             w->nodes[node].incarnation++;
+            w->nodes[node].crashed = false;
             sim_conn_node_restarted(w, node);
             trace_fault(w, node, "restart", "incarnation=%llu",
                         w->nodes[node].incarnation);
             if (sim_node_start(w, node) != 0)
                 sim_violation(w, "node %u could not restart", node);
+            else if (w->nodes[node].byzantine)
+                sim_byzantine_start(w, node);
         }
         sim_conn_paths_changed(w);
         break;
@@ -236,8 +241,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
         publish_topology(w);
         for (size_t k = 0; k < f->nodes_count; k++) {
             uint32_t node = f->nodes[k];
-            if (w->nodes[node].running || w->nodes[node].incarnation > 0 ||
-                w->nodes[node].persisted != NULL)
+            if (w->nodes[node].running || w->nodes[node].crashed)
                 continue; /* a member again, or crashed: not a new node */
             trace_fault(w, node, "join", "version=%llu",
                         (unsigned long long)w->registry_version);
@@ -251,8 +255,10 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             struct sim_node *sn = &w->nodes[f->nodes[k]];
             sn->byzantine = true;
             sn->behaviour = f->behaviour;
-            trace_fault(w, f->nodes[k], "byzantine", "behaviour=%llu",
-                        (unsigned long long)f->behaviour);
+            if (SIM_TRACING(w))
+                sim_trace_line(&w->trace, w->now, f->nodes[k], "byzantine",
+                               "behaviour=%s",
+                               sim_byzantine_name(f->behaviour));
             sim_byzantine_start(w, f->nodes[k]);
         }
         break;
@@ -261,8 +267,13 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             struct sim_node *sn = &w->nodes[f->nodes[k]];
             (void)sim_clock_skew(&sn->clock, w->now, f->skew_offset_ns,
                                  f->drift_ppm);
-            trace_fault(w, f->nodes[k], "skew", "offset_ns=%lld",
-                        (unsigned long long)f->skew_offset_ns);
+            if (sn->running)
+                sim_node_drain(w, f->nodes[k]); /* re-arms on the new clock */
+            if (SIM_TRACING(w))
+                sim_trace_line(&w->trace, w->now, f->nodes[k], "skew",
+                               "offset_ns=%lld drift_ppm=%lld",
+                               (long long)f->skew_offset_ns,
+                               (long long)f->drift_ppm);
         }
         break;
     case SIM_FAULT_LOSS:

@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "sim/report.h"
+#include "sim/report_html.h"
+#include "sim/trace_filter.h"
 #include "sim/scenario.h"
-#include "sim/world.h"
+#include "sim/units.h"
 #include "sim/world.h"
 
 enum exit_code { EXIT_OK = 0, EXIT_EXPECTATION = 1, EXIT_BAD_INPUT = 2 };
@@ -21,6 +23,8 @@ struct run_args {
     const char *trace_path;
     bool json;
     bool check_determinism;
+    const char *metrics_every; /* --metrics-every, as given */
+    const char *report_path;   /* --report FILE.html */
 };
 
 static void usage(FILE *out)
@@ -38,6 +42,17 @@ static void usage(FILE *out)
         "                        (docs/trace-format.md); '-' for stdout\n"
         "  --events              include core protocol events in the trace\n"
         "  --json                print the summary as one JSON object\n"
+        "  --metrics DIR         write each node's final metrics (DIR/node-<id>.prom,\n"
+        "                        Prometheus text format) and a time series\n"
+        "                        (DIR/timeseries.csv); DIR is created if missing.\n"
+        "                        Changes nothing else: same seed, same trace.\n"
+        "                        Formats: docs/metrics.md\n"
+        "  --metrics-every T     time-series sampling period in virtual time\n"
+        "                        (default 1s; units ns us ms s m h)\n"
+        "  --report FILE.html    write a self-contained HTML report with plots\n"
+        "                        (latency CDF per kind, bytes per node over\n"
+        "                        time, delivery progress and the fault\n"
+        "                        timeline, expectations); needs gnuplot\n"
         "  --check-determinism   run twice in this process and compare every\n"
         "                        event; names the first divergence\n"
         "  --invariants          check every node's invariants after every event\n"
@@ -58,6 +73,40 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+/* --metrics DIR [--metrics-every T]: the period is checked and DIR made
+ * before the run, so a bad flag costs nothing. */
+static int parse_metrics_args(struct run_args *a)
+{
+    a->opt.metrics_every_ns = SIM_METRICS_EVERY_DEFAULT_NS;
+    if (a->metrics_every != NULL) {
+        char msg[128];
+        if (a->opt.metrics_dir == NULL) {
+            fprintf(stderr, "p2p-sim run: --metrics-every needs --metrics DIR\n");
+            return EXIT_BAD_INPUT;
+        }
+        if (sim_units_parse_duration(a->metrics_every,
+                                     &a->opt.metrics_every_ns, msg,
+                                     sizeof(msg)) != 0) {
+            fprintf(stderr, "p2p-sim run: --metrics-every: '%s': %s\n",
+                    a->metrics_every, msg);
+            return EXIT_BAD_INPUT;
+        }
+        if (a->opt.metrics_every_ns == 0) {
+            fprintf(stderr, "p2p-sim run: --metrics-every: must be more "
+                    "than 0\n");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (a->opt.metrics_dir != NULL) {
+        char msg[512];
+        if (sim_metrics_mkdir(a->opt.metrics_dir, msg, sizeof(msg)) != 0) {
+            fprintf(stderr, "p2p-sim run: --metrics: %s\n", msg);
+            return EXIT_BAD_INPUT;
+        }
+    }
+    return EXIT_OK;
+}
+
 static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
     static const struct option longopts[] = {
@@ -68,6 +117,9 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         {"check-determinism", no_argument, NULL, 'd'},
         {"invariants", no_argument, NULL, 'i'},
         {"quiet", no_argument, NULL, 'q'},
+        {"metrics", required_argument, NULL, 'm'},
+        {"metrics-every", required_argument, NULL, 'M'},
+        {"report", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -89,6 +141,9 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         case 'd': a->check_determinism = true; break;
         case 'i': a->opt.invariants = true; break;
         case 'q': a->opt.quiet = true; break;
+        case 'm': a->opt.metrics_dir = optarg; break;
+        case 'M': a->metrics_every = optarg; break;
+        case 'r': a->report_path = optarg; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         default: usage(stderr); return EXIT_BAD_INPUT;
         }
@@ -99,7 +154,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         return EXIT_BAD_INPUT;
     }
     a->path = argv[optind];
-    return EXIT_OK;
+    return parse_metrics_args(a);
 }
 
 /* Scenario features whose simulation later issues add are refused, and
@@ -144,6 +199,7 @@ static void capture_line(const struct sim_scenario *sc, const struct run_args *a
     opt.trace_file = NULL;
     opt.record_hashes = true;
     opt.capture_line = line;
+    opt.metrics_dir = NULL;
     struct sim_world w;
     buf[0] = '\0';
     if (sim_world_run(&w, sc, &opt) == 0)
@@ -152,6 +208,8 @@ static void capture_line(const struct sim_scenario *sc, const struct run_args *a
     sim_world_fini(&w);
 }
 
+/* With --metrics, the first run writes them and the second does not, so
+ * the check also shows that metrics change nothing. */
 static int check_determinism(const struct sim_scenario *sc,
                              const struct run_args *a)
 {
@@ -160,8 +218,16 @@ static int check_determinism(const struct sim_scenario *sc,
     opt.record_hashes = true;
     opt.quiet = true;
     opt.trace_file = NULL;
-    if (sim_world_run(&w1, sc, &opt) != 0 || sim_world_run(&w2, sc, &opt) != 0)
+    struct sim_options opt2 = opt;
+    opt2.metrics_dir = NULL;
+    int rc1 = sim_world_run(&w1, sc, &opt);
+    int rc2 = rc1 == 0 ? sim_world_run(&w2, sc, &opt2) : -1;
+    if (rc1 != 0 || rc2 != 0) {
+        sim_world_fini(&w1);
+        if (rc1 == 0)
+            sim_world_fini(&w2);
         return EXIT_BAD_INPUT;
+    }
     size_t n = w1.trace.hashes_count < w2.trace.hashes_count
                    ? w1.trace.hashes_count : w2.trace.hashes_count;
     size_t i = 0;
@@ -169,8 +235,9 @@ static int check_determinism(const struct sim_scenario *sc,
         i++;
     int rc = EXIT_OK;
     if (i == n && w1.trace.hashes_count == w2.trace.hashes_count) {
-        printf("deterministic: %zu events, trace hash %016" PRIx64 " in both runs\n",
-               n, w1.trace.hash);
+        printf("deterministic: %zu events, trace hash %016" PRIx64 " in both "
+               "runs%s\n", n, w1.trace.hash,
+               opt.metrics_dir != NULL ? " (the first with --metrics)" : "");
     } else {
         char first[512], second[512];
         capture_line(sc, a, i + 1, first, sizeof(first));
@@ -225,6 +292,7 @@ static int cmd_run(int argc, char **argv)
         }
     }
     a.opt.trace_file = trace;
+    a.opt.series = a.report_path != NULL;
     struct sim_world w;
     double t0 = wall_now();
     rc = sim_world_run(&w, &sc, &a.opt);
@@ -238,15 +306,34 @@ static int cmd_run(int argc, char **argv)
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;
     }
+    struct sim_report_html_data html;
+    if (a.report_path != NULL && sim_report_html_prepare(&w, &html) != 0) {
+        fprintf(stderr, "p2p-sim: out of memory preparing the report\n");
+        a.report_path = NULL;
+        rc = -1;
+    }
     struct sim_report r;
     sim_report_build(&w, wall, &r);
-    sim_report_print(&w, &r, a.json, stdout);
+    /* With the trace on stdout, the summary goes to stderr so the trace
+     * can be piped (into `p2p-sim trace -`, say). */
+    sim_report_print(&w, &r, a.json, trace == stdout ? stderr : stdout);
+    if (a.report_path != NULL) {
+        char replay[640];
+        snprintf(replay, sizeof(replay), "p2p-sim run %s --seed %" PRIu64,
+                 a.path, w.seed);
+        if (sim_report_html_write(&w, &r, &w.series, &html, a.report_path,
+                                  replay, stderr) != 0)
+            rc = -1;
+        sim_report_html_data_fini(&html);
+    }
     if (!r.ok) {
         fprintf(stderr, "p2p-sim: FAILED with seed %" PRIu64 "; ", w.seed);
         print_replay(&a, w.seed, stderr);
     }
     sim_world_fini(&w);
     sim_scenario_fini(&sc);
+    if (rc != 0)
+        return EXIT_BAD_INPUT; /* the report could not be written */
     return r.ok ? EXIT_OK : EXIT_EXPECTATION;
 }
 
@@ -279,6 +366,8 @@ int main(int argc, char **argv)
         argv[1] = "p2p-sim run"; /* how getopt names us in its errors */
         return cmd_run(argc - 1, argv + 1);
     }
+    if (strcmp(argv[1], "trace") == 0)
+        return sim_trace_filter_main(argc - 1, argv + 1);
     fprintf(stderr, "p2p-sim: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_BAD_INPUT;

@@ -24,10 +24,23 @@ static bool delivered_to(const struct sim_artifact *a, uint32_t node)
     return (a->delivered[node / 8] >> (node % 8)) & 1u;
 }
 
-/* The end of the interference a fault causes: a partition lasts until
- * the next heal, a crash until that node's restart, a loss burst for its
- * `for`; every other fault is an instant. */
-static p2p_time fault_end(const struct sim_scenario *sc, size_t k)
+static bool names(const struct sim_fault *f, uint32_t node)
+{
+    for (size_t i = 0; i < f->nodes_count; i++)
+        if (f->nodes[i] == node)
+            return true;
+    return false;
+}
+
+/* The end of the interference a fault causes to the pair (an artifact made
+ * by `creator`, delivered to `node`), or P2P_TIME_NEVER when it causes
+ * none. DESIGN.md 7 counts a heal, a restart, a join and the end of a loss
+ * burst: a partition (every pair) lasts until the next heal, a crash (of
+ * the creator or the node) until that node's restart, a loss burst (every
+ * pair) for its `for`. A join is judged by the joiner's own start
+ * (deadline_of); skew, leave and byzantine behaviour earn no extra time. */
+static p2p_time fault_end(const struct sim_scenario *sc, size_t k,
+                          uint32_t creator, uint32_t node)
 {
     const struct sim_fault *f = &sc->faults[k];
     switch (f->kind) {
@@ -37,36 +50,37 @@ static p2p_time fault_end(const struct sim_scenario *sc, size_t k)
         for (size_t j = k + 1; j < sc->faults_count; j++)
             if (sc->faults[j].kind == SIM_FAULT_HEAL)
                 return sc->faults[j].at_ns;
-        return f->at_ns;
+        return P2P_TIME_NEVER; /* never healed: no time is owed for it */
     case SIM_FAULT_CRASH: {
-        p2p_time end = f->at_ns;
-        for (size_t i = 0; i < f->nodes_count; i++)
+        p2p_time end = P2P_TIME_NEVER;
+        for (size_t i = 0; i < f->nodes_count; i++) {
+            uint32_t v = f->nodes[i];
+            if (v != creator && v != node)
+                continue;
             for (size_t j = k + 1; j < sc->faults_count; j++) {
                 const struct sim_fault *g = &sc->faults[j];
-                bool restarts = false;
-                for (size_t m = 0; g->kind == SIM_FAULT_RESTART &&
-                                   m < g->nodes_count; m++)
-                    restarts |= g->nodes[m] == f->nodes[i];
-                if (restarts) {
-                    if (g->at_ns > end)
+                if (g->kind == SIM_FAULT_RESTART && names(g, v)) {
+                    if (end == P2P_TIME_NEVER || g->at_ns > end)
                         end = g->at_ns;
                     break;
                 }
             }
+        }
         return end;
     }
     default:
-        return f->at_ns;
+        return P2P_TIME_NEVER;
     }
 }
 
-/* When an artifact made at `created` must have reached `node`: within T of
- * its creation, or within T of the end of the last fault that interfered
- * (one that started before the deadline and ended after the creation),
- * whichever is later (DESIGN.md 7); and a node that started, joined or
- * restarted after the creation has T from then. */
+/* When an artifact made at `created` by `creator` must have reached
+ * `node`: within T of its creation, or within T of the end of the last
+ * fault that interfered (one that started before the deadline so far and
+ * ended after the creation; interference chains), whichever is later
+ * (DESIGN.md 7); and a node that started, joined or restarted after the
+ * creation has T from then. */
 static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
-                            uint32_t node, p2p_time within)
+                            uint32_t creator, uint32_t node, p2p_time within)
 {
     p2p_time deadline = created + within;
     const struct sim_scenario *sc = w->sc;
@@ -74,8 +88,8 @@ static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
         const struct sim_fault *f = &sc->faults[k];
         if (f->at_ns > deadline)
             break;
-        p2p_time end = fault_end(sc, k);
-        if (end >= created && end + within > deadline)
+        p2p_time end = fault_end(sc, k, creator, node);
+        if (end != P2P_TIME_NEVER && end >= created && end + within > deadline)
             deadline = end + within;
     }
     p2p_time since = w->nodes[node].live_since;
@@ -112,7 +126,7 @@ static bool owed(const struct sim_world *w, const struct sim_artifact *a,
         return false;
     if (within == 0)
         return a->expired == P2P_TIME_NEVER;
-    return a->expired >= deadline_of(w, a->created, node, within);
+    return a->expired >= deadline_of(w, a->created, a->creator, node, within);
 }
 
 static void judge_delivered(const struct sim_world *w, const struct sim_expect *e,
@@ -133,9 +147,9 @@ static void judge_delivered(const struct sim_world *w, const struct sim_expect *
         const struct sim_delivery *d = &w->stats.deliveries[i];
         if (!sim_node_live_honest(w, d->node))
             continue;
-        p2p_time created = w->artifacts[d->artifact].created;
-        late += created + w->stats.latencies_ns[i] >
-                deadline_of(w, created, d->node, e->within_ns);
+        const struct sim_artifact *a = &w->artifacts[d->artifact];
+        late += a->created + w->stats.latencies_ns[i] >
+                deadline_of(w, a->created, a->creator, d->node, e->within_ns);
     }
     res->ok = missing == 0 && late == 0;
     snprintf(res->name, sizeof(res->name), "delivered all within %.3gs",
@@ -176,17 +190,7 @@ static void count_deliveries(const struct sim_world *w, struct sim_report *r)
 /* How the honest nodes treated each byzantine node. */
 static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
 {
-    /* Honest nodes banning each other would be a protocol bug. */
-    for (uint32_t h = 0; h < w->nodes_count; h++) {
-        if (!w->nodes[h].running)
-            continue;
-        for (uint32_t p = 0; p < w->nodes_count; p++) {
-            struct p2p_peer_info info;
-            if (p != h && !w->nodes[p].byzantine &&
-                p2p_node_peer_info(w->nodes[h].core, p, &info) == 0)
-                r->honest_bans += info.bans;
-        }
-    }
+    r->honest_bans = w->stats.honest_bans; /* counted as they happen */
     for (uint32_t b = 0; b < w->nodes_count && r->byz_count < SIM_REPORT_BYZ_MAX;
          b++) {
         const struct sim_node *bn = &w->nodes[b];
@@ -212,6 +216,21 @@ static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
     }
 }
 
+/* {penalised: byzantine}: every byzantine node was penalised by every
+ * live honest member (judge_byzantine has counted). */
+static void judge_penalised(const struct sim_report *r,
+                            struct sim_expect_result *res)
+{
+    uint32_t short_of = 0;
+    for (size_t i = 0; i < r->byz_count; i++)
+        short_of += r->byz[i].penalised_by < r->byz[i].honest;
+    res->ok = r->byz_count > 0 && short_of == 0;
+    snprintf(res->name, sizeof(res->name), "byzantine nodes penalised");
+    snprintf(res->detail, sizeof(res->detail),
+             "%zu byzantine nodes, %u not penalised by every honest node",
+             r->byz_count, short_of);
+}
+
 void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
 {
     memset(r, 0, sizeof(*r));
@@ -225,6 +244,15 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
         snprintf(res->name, sizeof(res->name), "invariants");
         snprintf(res->detail, sizeof(res->detail), "%s", w->stats.violation);
     }
+    /* Always judged: honest nodes never ban each other. */
+    if (r->honest_bans > 0) {
+        struct sim_expect_result *res = &r->expects[r->expects_count++];
+        snprintf(res->name, sizeof(res->name), "no honest peer banned");
+        snprintf(res->detail, sizeof(res->detail),
+                 "%llu bans of honest peers by honest nodes",
+                 (unsigned long long)r->honest_bans);
+        r->ok = false;
+    }
     /* Judge first: it reads latencies alongside their creation times. */
     for (size_t k = 0; k < w->sc->expects_count &&
                        r->expects_count < SIM_REPORT_EXPECTS_MAX; k++) {
@@ -234,6 +262,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
             judge_delivered(w, e, res);
         else if (e->kind == SIM_EXPECT_MAX_MEMORY)
             judge_memory(w, e, res);
+        else if (e->kind == SIM_EXPECT_PENALISED)
+            judge_penalised(r, res);
         r->ok = r->ok && res->ok;
     }
     uint64_t *lat = w->stats.latencies_ns;

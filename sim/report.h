@@ -8,7 +8,7 @@
 
 #include "sim/world.h"
 
-#define SIM_REPORT_EXPECTS_MAX SIM_SCENARIO_EXPECTS_MAX
+#define SIM_REPORT_EXPECTS_MAX (SIM_SCENARIO_EXPECTS_MAX + 2) /* + invariants, bans */
 
 struct sim_expect_result {
     char name[96];

@@ -78,10 +78,14 @@ void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
     }
     m->conn_gen = c->gen;
     p2p_time at = sim_net_send(&w->net, w->now, from, m->to, m->len);
+    if (m->kind == SIM_MSG_DATA && w->opt.series)
+        sim_series_add(&w->series, w->now, from, true, m->len);
     if (m->kind == SIM_MSG_DATA) {
         w->stats.bytes_sent += m->len;
         w->stats.bytes_by_traffic[m->traffic] += m->len;
         w->stats.messages_sent++;
+        w->nodes[from].bytes_sent[m->traffic] += m->len;
+        w->nodes[from].messages_sent++;
     }
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, from,
@@ -155,6 +159,7 @@ static void on_received(struct sim_world *w, uint32_t node,
     }
     art->delivered[node / 8] |= (uint8_t)(1u << (node % 8));
     art->deliveries++;
+    w->nodes[node].deliveries++;
     p2p_time latency = w->now - art->created;
     struct sim_stats *st = &w->stats;
     if (st->latencies_count == st->latencies_capacity) {
@@ -206,6 +211,10 @@ void sim_node_drain(struct sim_world *w, uint32_t node)
             sim_conn_dial(w, node, a->peer);
             break;
         case P2P_ACT_CONN_CLOSE:
+            /* Honest nodes must never ban each other. */
+            if (a->value == P2P_ERR_MISBEHAVED && !w->nodes[node].byzantine &&
+                !w->nodes[a->peer].byzantine)
+                w->stats.honest_bans++;
             sim_conn_close(w, node, a->peer);
             break;
         case P2P_ACT_EVENT:
@@ -235,12 +244,18 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
         return; /* dropped with its connection, or held by a partition */
     struct p2p_node *core = w->nodes[node].core;
     p2p_time now = sim_local_now(w, node);
+    if (m->kind == SIM_MSG_DATA) {
+        w->nodes[node].bytes_received[m->traffic] += m->len;
+        w->nodes[node].messages_received++;
+    }
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, node,
                        m->kind == SIM_MSG_RESET ? "recv_reset" : "recv",
                        "peer=%u stream=%llu %s bytes=%zu", m->from,
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
+    if (m->kind == SIM_MSG_DATA && w->opt.series)
+        sim_series_add(&w->series, w->now, node, false, m->len);
     if (!sim_byzantine_reads(w, node))
         ; /* a silent node swallows everything */
     else if (m->kind == SIM_MSG_DATA)
@@ -342,6 +357,8 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         on_loss(w, e->arg, e->type == SIM_EV_LOSS_START);
         break;
     case SIM_EV_FAULT:
+        if (w->metrics != NULL)
+            sim_metrics_before_fault(w, e->arg);
         sim_fault_fire(w, e->arg);
         break;
     case SIM_EV_CONN_ESTABLISH:
@@ -353,8 +370,28 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     case SIM_EV_BYZANTINE:
         sim_byzantine_tick(w, e->node);
         break;
+    case SIM_EV_METRICS:
+        break; /* taken by the loop before dispatch */
     }
     free_event(e);
+}
+
+/* A core that waits for a dial's answer has a dial in progress in the
+ * connection model, or no answer would ever come. */
+static void check_dials(struct sim_world *w, uint32_t node)
+{
+    for (uint32_t p = 0; p < w->nodes_count && !w->stop; p++) {
+        struct p2p_peer_info info;
+        if (p == node ||
+            p2p_node_peer_info(w->nodes[node].core, p, &info) != 0 ||
+            info.conn != P2P_CONN_DIALING)
+            continue;
+        const struct sim_conn *c = sim_conn_of(w, node, p);
+        if (c->state != SIM_CONN_DIALING || c->dialer != node)
+            sim_violation(w, "node %u waits for a dial to %u that the "
+                          "network is not making (t=%llu ns)", node, p,
+                          (unsigned long long)w->now);
+    }
 }
 
 /* Cheap invariants after every event; the deep walk every
@@ -370,15 +407,19 @@ static void check_invariants(struct sim_world *w, uint32_t node)
     if (rc != 0)
         sim_violation(w, "node %u broke a core invariant%s at t=%llu ns", node,
                       deep ? " (deep check)" : "", (unsigned long long)w->now);
+    if (deep)
+        check_dials(w, node);
 }
 
 static void check_all_deep(struct sim_world *w)
 {
     for (uint32_t i = 0; i < w->nodes_count && !w->stop; i++)
-        if (w->nodes[i].running &&
-            p2p_node_check_invariants_deep(w->nodes[i].core) != 0)
-            sim_violation(w, "node %u broke a core invariant (final deep "
-                          "check)", i);
+        if (w->nodes[i].running) {
+            if (p2p_node_check_invariants_deep(w->nodes[i].core) != 0)
+                sim_violation(w, "node %u broke a core invariant (final deep "
+                              "check)", i);
+            check_dials(w, i);
+        }
 }
 
 static void progress(struct sim_world *w, struct timespec *last)
@@ -465,11 +506,15 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     p2p_rng_init(&w->workload_rng, w->seed, 0x776b6c64 /* "wkld" */);
     p2p_rng_init(&w->fault_rng, w->seed, 0x666c7473 /* "flts" */);
     set_horizon(w);
-    if (sim_net_init(&w->net, sc, w->nodes_count, w->seed) != 0 ||
+    if ((w->opt.series &&
+         sim_series_init(&w->series, w->nodes_count, w->end) != 0) ||
+        sim_net_init(&w->net, sc, w->nodes_count, w->seed) != 0 ||
         init_nodes(w) != 0)
         return -1;
     sim_faults_schedule(w);
     sim_workload_start(w);
+    if (opt->metrics_dir != NULL && sim_metrics_start(w) != 0)
+        return -1;
 
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
@@ -478,6 +523,12 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
         if (e.time > w->end) {
             free_event(&e);
             break;
+        }
+        if (e.type == SIM_EV_METRICS) {
+            /* Observation only: the clock, the event count, the trace and
+             * the invariant checker never see it. */
+            sim_metrics_sample(w, e.time);
+            continue;
         }
         w->now = e.time;
         uint32_t node = e.node;
@@ -490,6 +541,8 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     }
     if (w->opt.invariants)
         check_all_deep(w);
+    if (w->metrics != NULL && sim_metrics_finish(w) != 0)
+        return -1;
     return 0;
 }
 
@@ -516,7 +569,9 @@ void sim_world_fini(struct sim_world *w)
     sim_net_fini(&w->net);
     free(w->stats.latencies_ns);
     free(w->stats.deliveries);
+    sim_series_fini(&w->series);
     sim_trace_fini(&w->trace);
+    sim_metrics_fini(w);
     w->nodes = NULL;
     w->artifacts = NULL;
 }

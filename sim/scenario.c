@@ -1075,8 +1075,9 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
                              size_t index, struct sim_expect *e)
 {
     static const char *const keys[] = {"delivered", "state_synced",
-                                       "max_memory_per_node", "within"};
-    enum { DELIVERED, SYNCED, MEMORY, WITHIN, KEYS };
+                                       "max_memory_per_node", "penalised",
+                                       "within"};
+    enum { DELIVERED, SYNCED, MEMORY, PENALISED, WITHIN, KEYS };
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES];
     int rc, kind = -1;
@@ -1084,7 +1085,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     e->line = mark_line(n->start_mark.line);
     if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
         return rc;
-    for (int k = DELIVERED; k <= MEMORY; k++) {
+    for (int k = DELIVERED; k <= PENALISED; k++) {
         if (v[k] == NULL)
             continue;
         if (kind >= 0)
@@ -1096,7 +1097,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     if (kind < 0)
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: needs one of delivered, state_synced, "
-                    "max_memory_per_node",
+                    "max_memory_per_node, penalised",
                     where);
     join_what(what, sizeof what, where, keys[kind]);
     switch (kind) {
@@ -1115,6 +1116,15 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
                               &e->nodes_count)) != 0)
             return rc;
         break;
+    case PENALISED:
+        e->kind = SIM_EXPECT_PENALISED;
+        if (!scalar_is(v[PENALISED], "byzantine"))
+            return fail(ld, v[PENALISED], P2P_ERR_DECODE,
+                        "%s: expected 'byzantine'", what);
+        if (v[WITHIN] != NULL)
+            return fail(ld, v[WITHIN], P2P_ERR_DECODE,
+                        "%s: 'within' does not apply to penalised", where);
+        return 0;
     default:
         e->kind = SIM_EXPECT_MAX_MEMORY;
         if ((rc = get_size(ld, v[MEMORY], what, &e->bytes)) != 0)
@@ -1587,6 +1597,8 @@ const char *sim_expect_kind_name(enum sim_expect_kind kind)
         return "state_synced";
     case SIM_EXPECT_MAX_MEMORY:
         return "max_memory_per_node";
+    case SIM_EXPECT_PENALISED:
+        return "penalised";
     }
     return "?";
 }

@@ -143,7 +143,9 @@ struct sim_fault {
 enum sim_expect_kind {
     SIM_EXPECT_DELIVERED,    /* {delivered: all, within: T} */
     SIM_EXPECT_STATE_SYNCED, /* {state_synced: [ids], within: T} */
-    SIM_EXPECT_MAX_MEMORY    /* {max_memory_per_node: SIZE} */
+    SIM_EXPECT_MAX_MEMORY,   /* {max_memory_per_node: SIZE} */
+    SIM_EXPECT_PENALISED     /* {penalised: byzantine}: every byzantine node
+                                is penalised by every live honest member */
 };
 
 struct sim_expect {

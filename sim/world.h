@@ -15,6 +15,7 @@
 #include "sim/clock.h"
 #include "sim/event_queue.h"
 #include "sim/net.h"
+#include "sim/report_html.h"
 #include "sim/scenario.h"
 #include "sim/trace.h"
 
@@ -39,6 +40,9 @@ enum sim_event_type {
     SIM_EV_CONN_IDLE,      /* node: one end; arg: SIM_CONN_ARG(other, gen) */
     SIM_EV_CONN_CLOSED,    /* node: told the peer closed; arg as above */
     SIM_EV_BYZANTINE,      /* node: a byzantine node's next misdeed */
+    SIM_EV_METRICS,        /* --metrics: sample every running node; seen
+                              by no node, the clock, the trace or the
+                              event count (sim/metrics_out.c) */
 };
 
 /* Connection events carry the other end and the connection's generation. */
@@ -91,6 +95,14 @@ struct sim_node {
     uint64_t byz_next_stream; /* stream ids for forged requests */
     uint32_t byz_next_slot;   /* advert flood: next slot id */
     uint64_t byz_misdeeds;    /* forged or corrupted messages sent */
+    bool byz_ticking;         /* a SIM_EV_BYZANTINE is queued for it */
+    bool crashed;             /* crashed and not restarted */
+    /* What the network carried for this node id over the whole run (all
+     * incarnations), for --metrics: data messages, not resets. */
+    uint64_t bytes_sent[P2P_TRAFFIC_COUNT];
+    uint64_t bytes_received[P2P_TRAFFIC_COUNT];
+    uint64_t messages_sent, messages_received;
+    uint64_t deliveries;      /* artifacts delivered to it (run.c) */
 };
 
 struct sim_artifact {
@@ -118,6 +130,9 @@ struct sim_options {
     bool invariants;          /* check every node after every event */
     bool quiet;               /* no progress lines */
     bool events;              /* core protocol events in the trace */
+    bool series;              /* record bytes per node over time (--report) */
+    const char *metrics_dir;  /* borrowed; NULL: no --metrics output */
+    p2p_time metrics_every_ns; /* sampling period, virtual time (> 0) */
 };
 
 struct sim_stats {
@@ -128,6 +143,7 @@ struct sim_stats {
     uint64_t bytes_ideal;     /* each artifact's body once per receiver */
     uint64_t messages_dropped; /* lost with their connection */
     uint64_t conns_established, dials_failed, conns_broken;
+    uint64_t honest_bans;     /* an honest node banned an honest peer */
     uint64_t *latencies_ns;   /* owned; one per delivery */
     struct sim_delivery *deliveries; /* owned; which artifact reached which
                                  node, parallel to latencies_ns until sorted */
@@ -163,8 +179,12 @@ struct sim_world {
     uint32_t *round_robin_next;    /* per workload item */
     struct sim_trace trace;
     struct sim_stats stats;
+    struct sim_series series;      /* --report: bytes per node over time */
+    struct sim_metrics_out *metrics; /* owned; NULL without --metrics */
     bool stop;                     /* an invariant failed */
 };
+
+struct sim_metrics_out;
 
 /* Runs one scenario to the end; 0 when the run completed (expectations are
  * judged by report.c), -1 on an internal failure (message printed). */
@@ -236,5 +256,25 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
 bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
 /* Records an invariant violation; the run stops after the current event. */
 void sim_violation(struct sim_world *w, const char *fmt, ...);
+
+/* metrics_out.c: --metrics DIR (formats in docs/metrics.md). */
+#define SIM_METRICS_EVERY_DEFAULT_NS (1 * P2P_NS_PER_S)
+/* Creates dir (and missing parents); -1 with a reason in msg otherwise. */
+int sim_metrics_mkdir(const char *dir, char *msg, size_t msg_len);
+/* Opens DIR/timeseries.csv and schedules the first sample (t = 0); -1
+ * (message printed) when the file cannot be written. */
+int sim_metrics_start(struct sim_world *w);
+/* SIM_EV_METRICS at virtual time t: one row per running node, then the
+ * next sample if it falls within the run. Changes no simulation state. */
+void sim_metrics_sample(struct sim_world *w, p2p_time t);
+/* Before fault `fault` fires: keeps the exposition of each node a crash
+ * is about to stop, so its file holds its last values. */
+void sim_metrics_before_fault(struct sim_world *w, uint64_t fault);
+/* At the end of the run: writes DIR/node-<id>.prom for every node that
+ * ran, closes the time series and prints one line saying what was
+ * written; -1 (message printed) on a write error. */
+int sim_metrics_finish(struct sim_world *w);
+/* Frees what --metrics holds (closing the series if still open). */
+void sim_metrics_fini(struct sim_world *w);
 
 #endif

@@ -721,7 +721,7 @@ START_TEST(bad_frames_ban_a_peer_that_dials_us)
     h_clear(&h);
 
     strike(&h, 1, 1);
-    expect_close_of_open(&h, 1, P2P_ERR_REFUSED);
+    expect_close_of_open(&h, 1, P2P_ERR_MISBEHAVED);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_CONN_DIAL, -1), 0);
     struct p2p_peer_info info = ch_info(&h, 1);
     ck_assert(!info.up && info.member);
@@ -755,7 +755,7 @@ START_TEST(bad_frames_ban_a_peer_that_dials_us)
     ck_assert_uint_eq(info.bans, 2);
     ck_assert(!info.up);
     ck_assert_uint_eq(metrics(&h)->peers_banned, 2);
-    expect_close_of_open(&h, 1, P2P_ERR_REFUSED);
+    expect_close_of_open(&h, 1, P2P_ERR_MISBEHAVED);
     h_fini(&h);
 }
 END_TEST
@@ -772,7 +772,7 @@ START_TEST(banned_peer_we_dial_is_redialled_after_ban)
     ch_up(&h, 2);
     h_clear(&h);
     strike(&h, 1, 4);
-    expect_close_of_open(&h, 1, P2P_ERR_REFUSED);
+    expect_close_of_open(&h, 1, P2P_ERR_MISBEHAVED);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_CONN_DIAL, -1), 0);
     struct p2p_peer_info info = ch_info(&h, 1);
     ck_assert_int_eq(info.conn, P2P_CONN_WAIT);
@@ -830,7 +830,7 @@ START_TEST(penalty_decays_per_second)
     ck_assert_uint_eq(info.bans, decays[_i].banned ? 1 : 0);
     ck_assert(info.up == !decays[_i].banned);
     if (decays[_i].banned)
-        expect_close_of_open(&h, 1, P2P_ERR_REFUSED);
+        expect_close_of_open(&h, 1, P2P_ERR_MISBEHAVED);
     else
         ck_assert_uint_eq(ch_count_to(&h, P2P_ACT_CONN_CLOSE, 1), 0);
     ck_assert_uint_eq(info.penalty, decays[_i].penalty_after);
