@@ -431,9 +431,14 @@ static void progress(struct sim_world *w, struct timespec *last)
     if (dt < PROGRESS_WALL_S)
         return;
     *last = ts;
-    fprintf(stderr, "progress: t=%.1fs of %.1fs, %llu events, %zu deliveries\n",
+    uint64_t done = w->stats.events - w->progress_events;
+    w->progress_events = w->stats.events;
+    fprintf(stderr,
+            "progress: t=%.1fs of %.1fs, %llu events (%.0f/s), %zu "
+            "deliveries\n",
             (double)w->now / 1e9, (double)w->end / 1e9,
-            (unsigned long long)w->stats.events, w->stats.latencies_count);
+            (unsigned long long)w->stats.events, (double)done / dt,
+            w->stats.latencies_count);
 }
 
 /* The subnet at time 0: nodes 0..N-1 are members of registry version 1;

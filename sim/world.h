@@ -182,6 +182,7 @@ struct sim_world {
     struct sim_series series;      /* --report: bytes per node over time */
     struct sim_metrics_out *metrics; /* owned; NULL without --metrics */
     bool stop;                     /* an invariant failed */
+    uint64_t progress_events;      /* events at the last progress line */
 };
 
 struct sim_metrics_out;
