@@ -2,8 +2,9 @@
  *
  * Node 0 runs with small limits; peers 1..3 start up. The input is decoded
  * as a sequence of operations (at most OPS_MAX), each a peer message, a
- * response to one of the node's outbound streams, a reset, a clock step or
- * a client call. Peers' well-formed messages are built with the real wire
+ * response to one of the node's outbound streams, a reset, a clock step, a
+ * client call, a new registry version (a random subset of ids 0..PEERS as
+ * members) or the transport's answer to a dial the node asked for. Peers' well-formed messages are built with the real wire
  * code (protobuf-c and p2p_frame_encode_*), as in tests/unit/harness.h;
  * others are raw input bytes. After every operation the harness drains the
  * outbox (checking that every request and response the node wrote decodes,
@@ -116,6 +117,8 @@ struct fz {
     p2p_time now;
     uint64_t next_stream;
     bool up[PEERS + 1];
+    bool dialing[PEERS + 1];   /* a CONN_DIAL awaits the transport's answer */
+    uint64_t version;          /* registry versions installed */
     uint8_t bouncer_mode;
     struct out_stream out[OUT_OPEN_MAX];
     size_t out_count;
@@ -351,12 +354,21 @@ static void drain(struct fz *f)
         case P2P_ACT_EVENT:
             break;
         case P2P_ACT_CONN_CLOSE:
-            /* A ban: core already treats the peer as down. */
+            /* A ban, a refusal or a member that left: core already treats
+             * the peer as down; a dial in progress is abandoned. */
             FUZZ_CHECK(a->peer >= 1 && a->peer <= PEERS);
             forget_peer(f, a->peer);
+            f->dialing[a->peer] = false;
+            break;
+        case P2P_ACT_CONN_DIAL:
+            /* Only after a topology, only higher ids (node 0 dials all),
+             * never one that is up or already being dialled. */
+            FUZZ_CHECK(f->version > 0);
+            FUZZ_CHECK(a->peer >= 1 && a->peer <= PEERS);
+            FUZZ_CHECK(!f->up[a->peer] && !f->dialing[a->peer]);
+            f->dialing[a->peer] = true;
             break;
         default:
-            /* No topology is installed, so nothing is ever dialled. */
             FUZZ_CHECK(!"unexpected action type");
         }
     }
@@ -722,9 +734,48 @@ static void op_peer(struct fz *f, struct input *in)
         struct p2p_peer_info info;
         FUZZ_CHECK(p2p_node_peer_info(f->node, peer, &info) == 0);
         int rc = p2p_node_on_peer_up(f->node, f->now, peer);
-        FUZZ_CHECK(rc == (info.banned_until > f->now ? P2P_ERR_REFUSED : 0));
+        if (f->version == 0)
+            FUZZ_CHECK(rc == (info.banned_until > f->now ? P2P_ERR_REFUSED
+                                                         : 0));
+        else /* also refused when it (or node 0) is not a member */
+            FUZZ_CHECK(rc == 0 || rc == P2P_ERR_REFUSED);
         f->up[peer] = rc == 0;
+        if (rc == 0)
+            f->dialing[peer] = false; /* the connection answered the dial */
     }
+}
+
+/* (h) a new registry version: ids 0..PEERS whose bit is set are members
+ * (node 0 itself may be left out, which closes everything). */
+static void op_topology(struct fz *f, struct input *in)
+{
+    uint8_t mask = u8(in);
+    struct p2p_member m[PEERS + 1];
+    uint32_t count = 0;
+    memset(m, 0, sizeof(m));
+    for (p2p_node_id id = 0; id <= PEERS; id++)
+        if (mask & (1u << id))
+            m[count++].id = id;
+    f->version++;
+    FUZZ_CHECK(p2p_node_on_topology(f->node, f->now, f->version, 1, m,
+                                    count) == 0);
+}
+
+/* (i) the transport answers a dial: connected, or failed. */
+static void op_dial_answer(struct fz *f, struct input *in)
+{
+    uint8_t sel = u8(in);
+    p2p_node_id peer = 1 + sel % PEERS;
+    if (!f->dialing[peer])
+        return;
+    f->dialing[peer] = false;
+    if (sel & 0x80) {
+        FUZZ_CHECK(p2p_node_on_dial_failed(f->node, f->now, peer) == 0);
+        return;
+    }
+    int rc = p2p_node_on_peer_up(f->node, f->now, peer);
+    FUZZ_CHECK(rc == 0 || rc == P2P_ERR_REFUSED);
+    f->up[peer] = rc == 0;
 }
 
 /* The client's bouncer: a pure function of bouncer_mode, which changes only
@@ -802,9 +853,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned ops = 0; ops < OPS_MAX && in.n > 0; ops++) {
 #ifdef FUZZ_NODE_TRACE
         if (in.n > 0)
-            fprintf(stderr, "op %u: %u\n", ops, (unsigned)(in.p[0] % 12));
+            fprintf(stderr, "op %u: %u\n", ops, (unsigned)(in.p[0] % 14));
 #endif
-        switch (u8(&in) % 12) {
+        switch (u8(&in) % 14) {
         case 0: op_raw_request(f, &in); break;
         case 1: op_framed_request(f, &in); break;
         case 2:
@@ -816,6 +867,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 8: op_client(f, &in); break;
         case 9: op_peer(f, &in); break;
         case 10: op_bouncer(f, &in); break;
+        case 11: op_topology(f, &in); break;
+        case 12: op_dial_answer(f, &in); break;
         default: op_fetch(f, &in); break;
         }
         drain(f);
