@@ -35,7 +35,9 @@ static void args_split(struct args *a, const char *cmd)
 static int parse(const char *cmd, struct sim_trace_filter_args *out,
                  char *msg, size_t msg_len)
 {
-    struct args a;
+    /* Static: the parsed args point into these strings, and callers read
+     * them after we return (until the next parse). */
+    static struct args a;
     args_split(&a, cmd);
     return sim_trace_filter_parse_args(a.argc, a.argv, out, msg, msg_len);
 }
