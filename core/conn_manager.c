@@ -126,6 +126,11 @@ static void after_close(struct p2p_node *n, p2p_time now, p2p_node_id id,
     if (!topology_installed(n) || !wanted(n, id) ||
         !p2p_conn_should_dial(n->cfg.self, id))
         return; /* the peer dials, or (no topology) the backend decides */
+    if (P2P_BUGGIFY_AT(n, P2P_BUGGIFY_REDIAL_LATE) && !banned(p, now)) {
+        wait_redial(n, now, id, p,
+                    p2p_backoff_delay(&n->cfg.redial_backoff, 0, &n->rng));
+        return;
+    }
     dial_when_allowed(n, now, id, p);
 }
 

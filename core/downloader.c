@@ -114,6 +114,8 @@ static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
 {
     uint32_t best_load = UINT32_MAX, ties = 0;
     uint32_t slots = fetch_slots(n, d);
+    /* Buggified: any eligible advertiser, uniformly, not the least loaded. */
+    bool any = P2P_BUGGIFY_AT(n, P2P_BUGGIFY_ANY_ADVERTISER);
     int best = -1;
     *busy = false;
     for (uint32_t k = 0; k < d->advs_count; k++) {
@@ -125,11 +127,12 @@ static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
             *busy = true;
             continue;
         }
-        if (load < best_load) {
+        if (load < best_load && !any) {
             best_load = load;
             best = (int)k;
             ties = 1;
-        } else if (load == best_load && p2p_rng_below(&n->rng, ++ties) == 0) {
+        } else if ((load == best_load || any) &&
+                   p2p_rng_below(&n->rng, ++ties) == 0) {
             best = (int)k; /* reservoir choice among equals */
         }
     }
@@ -485,9 +488,11 @@ void p2p__downloader_refresh(struct p2p_node *n, p2p_time now)
 void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now)
 {
     n->refresh_scheduled = false;
-    refresh_all(n, now);
-    if (n->views_pending > 0)
-        p2p__receiver_retry_pending(n, now);
+    if (!P2P_BUGGIFY_AT(n, P2P_BUGGIFY_SKIP_REFRESH)) {
+        refresh_all(n, now);
+        if (n->views_pending > 0)
+            p2p__receiver_retry_pending(n, now);
+    }
     if (n->downloads.count > 0 || n->views_pending > 0)
         schedule_refresh(n, now);
 }

@@ -84,6 +84,10 @@ static void transmit(struct p2p_node *n, p2p_time now, uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(n, tx_index);
     const struct p2p_slot *slot = slot_at(n, tx->slot);
+    if (P2P_BUGGIFY_AT(n, P2P_BUGGIFY_DEFER_UPDATE)) {
+        schedule_retry(n, now, tx_index);
+        return;
+    }
     uint32_t stream;
     int rc = p2p__stream_request(n, now, tx->peer, P2P_ROUTE_ARTIFACT_UPDATE,
                                  slot->push ? P2P_TRAFFIC_PUSH

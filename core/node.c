@@ -83,6 +83,10 @@ int p2p_config_check(const struct p2p_config *c)
     if (c->update_timeout_ns == 0 || c->stream_read_timeout_ns == 0 ||
         c->bouncer_refresh_ns == 0)
         return P2P_ERR_INVALID_ARG;
+#ifndef P2P_BUGGIFY
+    if (c->buggify)
+        return P2P_ERR_INVALID_ARG; /* not compiled in: never in production */
+#endif
     /* The IC's ordering: a keepalive comes well before the idle timeout. */
     if (c->keepalive_ns == 0 || c->keepalive_ns >= c->idle_timeout_ns ||
         c->dial_timeout_ns == 0 || c->redial_backoff.initial_ns == 0 ||
@@ -179,6 +183,9 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
      * are the same whatever the tables do. */
     struct p2p_rng keys;
     p2p_rng_init(&keys, c->seed, ((uint64_t)c->self << 32) | 0x6b657973u);
+#ifdef P2P_BUGGIFY
+    p2p__buggify_init(n);
+#endif
     p2p_outbox_init(&n->outbox, mem, c->outbox_actions_max);
     n->outbox.events_enabled = c->events;
     p2p_timer_heap_init(&n->timers, mem, c->timers_max);
@@ -290,7 +297,8 @@ int p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
     /* Before the heap grows, drop timers nobody waits for any more: closed
      * streams leave their deadlines behind, and at n peers that is most of
      * the heap. */
-    if (n->timers.count == n->timers.capacity && n->timers.count > 0)
+    if ((n->timers.count == n->timers.capacity && n->timers.count > 0) ||
+        P2P_BUGGIFY_AT(n, P2P_BUGGIFY_COMPACT_TIMERS))
         (void)p2p_timer_heap_compact(&n->timers, timer_live, n);
     int rc = p2p_timer_heap_push(&n->timers, deadline, kind, index, gen);
     if (rc != 0)

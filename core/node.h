@@ -5,6 +5,7 @@
 #ifndef P2P_CORE_NODE_H
 #define P2P_CORE_NODE_H
 
+#include "core/buggify.h"
 #include "core/keymap.h"
 #include "core/rng.h"
 #include "core/shim.h"
@@ -154,6 +155,9 @@ struct p2p_node {
     struct p2p_peer *peers;    /* owned; indexed by node id */
     uint32_t peers_capacity;
     struct p2p_topology topology; /* the latest registry version */
+    struct p2p_rng buggify_rng;   /* core/buggify.h: its own stream */
+    uint32_t buggify_on;          /* enabled points, a bit each */
+    uint64_t metrics_buggify_fired; /* fault points that fired */
     uint32_t bans_pending;     /* peers with ban_pending set */
 
     struct p2p_table streams;  /* of struct p2p_stream */

@@ -77,6 +77,9 @@ struct p2p_config {
     uint32_t penalty_ban_points;   /* misbehaviour points that ban a peer */
     uint32_t penalty_decay_per_s;  /* points forgiven per second */
     p2p_time ban_ns;               /* how long a banned peer is refused */
+    /* Enables core's BUGGIFY fault points (core/buggify.h); only in builds
+     * with P2P_BUGGIFY (the simulator's), refused otherwise. */
+    bool buggify;
     bool events;                   /* emit P2P_ACT_EVENT actions */
 };
 

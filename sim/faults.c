@@ -109,6 +109,8 @@ int sim_node_start(struct sim_world *w, uint32_t node)
         c.push_threshold_bytes = sc->protocol.push_threshold_bytes;
     if (sc->protocol.has_relay)
         c.relay_advert = sc->protocol.relay_advert;
+    if (sc->protocol.has_buggify)
+        c.buggify = sc->protocol.buggify;
     int rc = p2p_node_new(&c, &sn->mem, &sn->core);
     if (rc != 0) {
         fprintf(stderr, "p2p-sim: node %u: %s\n", node, p2p_strerror(rc));

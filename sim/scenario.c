@@ -671,9 +671,9 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
 static int parse_protocol(struct loader *ld, const yaml_node_t *n)
 {
     static const char *const keys[] = {"push_threshold", "validation_delay",
-                                       "artifact_ttl", "relay"};
+                                       "artifact_ttl", "relay", "buggify"};
     static const char *const relays[] = {"push", "advert"};
-    enum { PUSH, DELAY, TTL, RELAY, KEYS };
+    enum { PUSH, DELAY, TTL, RELAY, BUGGIFY, KEYS };
     struct sim_protocol *pr = &ld->sc->protocol;
     yaml_node_t *v[KEYS];
     int rc;
@@ -706,6 +706,12 @@ static int parse_protocol(struct loader *ld, const yaml_node_t *n)
                            "push or advert", &i)) != 0)
             return rc;
         pr->relay_advert = i == 1;
+    }
+    if (v[BUGGIFY] != NULL) {
+        pr->has_buggify = true;
+        if ((rc = get_bool(ld, v[BUGGIFY], "protocol.buggify",
+                           &pr->buggify)) != 0)
+            return rc;
     }
     return 0;
 }

@@ -167,6 +167,8 @@ struct sim_protocol {
     uint64_t artifact_ttl_ns;      /* 'artifact_ttl' (duration, > 0) */
     bool has_relay;
     bool relay_advert;             /* 'relay: advert' true, 'relay: push' false */
+    bool has_buggify;
+    bool buggify;                  /* 'buggify': core's fault points on */
 };
 
 struct sim_scenario {
