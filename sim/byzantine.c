@@ -107,13 +107,24 @@ static void random_id(struct sim_world *w, struct p2p_artifact_id *id)
  * from this node (and always get wrong bytes). Never owed to anyone. */
 static void make_own_artifact(struct sim_world *w, uint32_t node)
 {
-    uint8_t body[OWN_ARTIFACT_BYTES];
-    for (size_t k = 0; k < sizeof(body); k += 4) {
+    /* Past the push threshold, so it is advertised and fetched (a push
+     * would carry intact bytes: only fetch answers are corrupted). */
+    uint64_t size = p2p_node_config(w->nodes[node].core)->push_threshold_bytes;
+    size = size < OWN_ARTIFACT_BYTES ? OWN_ARTIFACT_BYTES : size + 4;
+    if (size > P2P_ARTIFACT_BYTES_MAX)
+        return; /* everything is pushed: nothing to serve wrongly */
+    uint8_t *body = malloc(size);
+    if (body == NULL) {
+        sim_violation(w, "out of memory forging an artifact");
+        return;
+    }
+    for (size_t k = 0; k + 4 <= size; k += 4) {
         uint32_t x = p2p_rng_u32(&w->fault_rng);
         memcpy(body + k, &x, 4);
     }
     (void)p2p_node_insert(w->nodes[node].core, sim_local_now(w, node),
-                          P2P_KIND_ADVERT, body, sizeof(body), NULL);
+                          P2P_KIND_ADVERT, body, size, NULL);
+    free(body);
     sim_node_drain(w, node);
 }
 

@@ -10,6 +10,7 @@
 
 #include "sim/report.h"
 #include "sim/report_html.h"
+#include "sim/swarm.h"
 #include "sim/trace_filter.h"
 #include "sim/scenario.h"
 #include "sim/units.h"
@@ -31,6 +32,9 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: p2p-sim run FILE.yaml [options]\n"
+        "       p2p-sim trace FILE [filters]     (p2p-sim trace --help)\n"
+        "       p2p-sim swarm --seeds N [...]    (p2p-sim swarm --help)\n"
+        "       p2p-sim shrink FILE [...]        (p2p-sim shrink --help)\n"
         "\n"
         "Runs a scenario in the deterministic network simulator and judges its\n"
         "expectations. Exit status: 0 all expectations hold, 1 one failed (the\n"
@@ -368,6 +372,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "trace") == 0)
         return sim_trace_filter_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "swarm") == 0)
+        return sim_swarm_main(argc - 1, argv + 1);
+    if (strcmp(argv[1], "shrink") == 0)
+        return sim_shrink_main(argc - 1, argv + 1);
     fprintf(stderr, "p2p-sim: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return EXIT_BAD_INPUT;

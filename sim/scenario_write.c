@@ -230,7 +230,7 @@ static void write_protocol(const struct sim_scenario *sc, FILE *out)
     const struct sim_protocol *p = &sc->protocol;
     char a[VALUE_BYTES];
     if (!p->has_push_threshold && !p->has_validation_delay &&
-        !p->has_artifact_ttl && !p->has_relay)
+        !p->has_artifact_ttl && !p->has_relay && !p->has_buggify)
         return;
     fprintf(out, "protocol:\n");
     if (p->has_push_threshold)
@@ -243,6 +243,8 @@ static void write_protocol(const struct sim_scenario *sc, FILE *out)
         fprintf(out, "  artifact_ttl: %s\n", duration(p->artifact_ttl_ns, a));
     if (p->has_relay)
         fprintf(out, "  relay: %s\n", p->relay_advert ? "advert" : "push");
+    if (p->has_buggify)
+        fprintf(out, "  buggify: %s\n", p->buggify ? "true" : "false");
 }
 
 static void write_fault(const struct sim_fault *f, FILE *out)
@@ -448,7 +450,9 @@ static bool same_protocol(const struct sim_protocol *a,
            a->has_artifact_ttl == b->has_artifact_ttl &&
            (!a->has_artifact_ttl || a->artifact_ttl_ns == b->artifact_ttl_ns) &&
            a->has_relay == b->has_relay &&
-           (!a->has_relay || a->relay_advert == b->relay_advert);
+           (!a->has_relay || a->relay_advert == b->relay_advert) &&
+           a->has_buggify == b->has_buggify &&
+           (!a->has_buggify || a->buggify == b->buggify);
 }
 
 static bool same_state(const struct sim_state_cfg *a,
@@ -456,7 +460,8 @@ static bool same_state(const struct sim_state_cfg *a,
 {
     return a->present == b->present &&
            (!a->present ||
-            (a->size_bytes == b->size_bytes && a->chunk_bytes == b->chunk_bytes &&
+            (a->size_bytes == b->size_bytes &&
+             a->chunk_bytes == b->chunk_bytes &&
              a->checkpoint_every_ns == b->checkpoint_every_ns &&
              a->churn_ppm == b->churn_ppm));
 }

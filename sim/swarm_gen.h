@@ -36,9 +36,9 @@
 /* Artifacts a run may make: the simulator's work grows with
  * artifacts x nodes^2 (every validator relays pushes to every peer), so the
  * budget is this divided by nodes^2, clamped to the two bounds below. */
-#define SIM_SWARM_ARTIFACT_WORK 120000u
-#define SIM_SWARM_ARTIFACTS_MIN 100u
-#define SIM_SWARM_ARTIFACTS_MAX 1500u
+#define SIM_SWARM_ARTIFACT_WORK 300000u
+#define SIM_SWARM_ARTIFACTS_MIN 200u
+#define SIM_SWARM_ARTIFACTS_MAX 2000u
 #define SIM_SWARM_POOL_BYTES_MAX (48ULL << 20) /* sum of all bodies */
 /* The delivery bound of the liveness phase. It must cover the IC's
  * connection constants after a heal or restart: idle timeout 5 s, dial

@@ -1,6 +1,8 @@
 # Scenario tests: every scenarios/*.yaml runs in the simulator with the
 # invariant checker on and must meet its expectations.
-file(GLOB SCENARIO_FILES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/scenarios/*.yaml)
+# scenarios/regressions/ holds shrunk scenarios of failures the swarm found.
+file(GLOB SCENARIO_FILES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/scenarios/*.yaml
+     ${CMAKE_SOURCE_DIR}/scenarios/regressions/*.yaml)
 foreach(file ${SCENARIO_FILES})
   get_filename_component(name ${file} NAME_WE)
   add_test(NAME scenario.${name}

@@ -1,0 +1,318 @@
+/* Unit tests for the swarm generator (sim/swarm_gen.c) and the scenario
+ * writer (sim/scenario_write.c): generation is a function of the seed;
+ * every generated scenario loads and passes the timeline check; the
+ * writer's text loads back to the same scenario for every file in
+ * scenarios/ and tests/data/ that loads, and for generated ones. Run from
+ * the source tree (CTest sets the working directory). */
+#include <check.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "sim/scenario.h"
+#include "sim/scenario_write.h"
+#include "sim/swarm.h"
+#include "sim/swarm_gen.h"
+#include "sim/units.h"
+
+#define SEEDS_CHECKED 200u
+#define PATHS_MAX 512u
+
+/* ---- helpers --------------------------------------------------------- */
+
+static void load_text(const char *text, size_t len, const char *name,
+                      struct sim_scenario *sc)
+{
+    struct sim_scenario_error err;
+    int rc = sim_scenario_load_string(text, len, name, sc, &err);
+    if (rc != 0) {
+        char msg[512];
+        sim_scenario_error_format(&err, name, msg, sizeof msg);
+        ck_abort_msg("%s does not load: %s\n%s", name, msg, text);
+    }
+}
+
+/* load(write(sc)) == sc. */
+static void check_round_trip(const struct sim_scenario *sc, const char *name)
+{
+    char *text = NULL, why[128];
+    size_t len = 0;
+    ck_assert_int_eq(sim_scenario_write_string(sc, &text, &len), 0);
+    ck_assert_uint_eq(strlen(text), len);
+    struct sim_scenario back;
+    load_text(text, len, name, &back);
+    ck_assert_msg(sim_scenario_equal(sc, &back, why, sizeof why),
+                  "%s: %s differs after write and load:\n%s", name, why, text);
+    /* A second round gives the same text. */
+    char *again = NULL;
+    size_t again_len = 0;
+    ck_assert_int_eq(sim_scenario_write_string(&back, &again, &again_len), 0);
+    ck_assert_str_eq(text, again);
+    free(again);
+    free(text);
+    sim_scenario_fini(&back);
+}
+
+/* The *.yaml files of dir that load (bad-input examples are skipped),
+ * sorted; returns how many. */
+static size_t scenario_files(const char *dir, char paths[][PATHS_MAX],
+                             size_t max)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    ck_assert_msg(d != NULL, "cannot open %s (run from the source tree)", dir);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < max) {
+        size_t l = strlen(e->d_name);
+        if (l <= 5 || strcmp(e->d_name + l - 5, ".yaml") != 0)
+            continue;
+        int w = snprintf(paths[n], PATHS_MAX, "%s/%s", dir, e->d_name);
+        if (w > 0 && w < (int)PATHS_MAX)
+            n++; /* a longer path is not one of ours */
+    }
+    closedir(d);
+    qsort(paths, n, PATHS_MAX, (int (*)(const void *, const void *))strcmp);
+    return n;
+}
+
+/* ---- the writer ------------------------------------------------------ */
+
+static char files[2 * PATHS_MAX][PATHS_MAX];
+
+START_TEST(test_write_round_trip_files)
+{
+    size_t n = scenario_files("scenarios", files, PATHS_MAX);
+    n += scenario_files("tests/data", files + n, PATHS_MAX);
+    ck_assert_uint_ge(n, 10);
+    size_t checked = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sim_scenario sc;
+        if (sim_scenario_load_file(files[i], &sc, NULL) != 0)
+            continue; /* tests/data holds deliberately bad files */
+        check_round_trip(&sc, files[i]);
+        sim_scenario_fini(&sc);
+        checked++;
+    }
+    ck_assert_uint_ge(checked, 10);
+}
+END_TEST
+
+/* Every section and key the format has, with values that need care: rates
+ * with decimals and per minute, negative offsets, links both ways, loss
+ * with decimals, state, a seed given or not, a name needing quotes. */
+static const char *const writer_cases[] = {
+    "name: 'quote \" and \\\\ back'\nduration: 1m\nsubnet: {nodes: 3}\n",
+    "seed: 18446744073709551615\nduration: 90s\nsubnet: {nodes: 4}\n"
+    "network: {latency: 1500us, jitter: 0, bandwidth: 2500Mbit, loss: 0.0001%,\n"
+    "  links: [{from: 0, to: 1, latency: 120ms, both: true},\n"
+    "          {from: 2, to: 3, bandwidth: 1bit}, {from: 3, to: 2, loss: 99.9999%},\n"
+    "          {from: 1, to: 2, jitter: 7ns}]}\n"
+    "workload:\n"
+    "  - {kind: push, rate: 3/s, size: 16B}\n"
+    "  - {kind: advert, rate: 0.7/s, size: 1000B, size_max: 131071KiB, from: any}\n"
+    "  - {kind: advert, rate: 7/m, size: 1MB, from: 5, start: 1s, stop: 80s}\n"
+    "  - {kind: push, rate: 1000000000/s, size: 17B, from: round-robin}\n"
+    "  - {kind: advert, every: 333ms, size: 1.5KiB}\n"
+    "  - {kind: advert, rate: 0.000000001/s, size: 16B}\n"
+    "state: {size: 1GiB, chunk: 3MB, checkpoint_every: 10s, churn: 12.5%}\n"
+    "protocol: {push_threshold: 0, validation_delay: 0, artifact_ttl: 1ns, "
+    "relay: advert, buggify: false}\n"
+    "faults:\n"
+    "  - {at: 5s, join: [5, 6]}\n"
+    "  - {at: 1s, partition: [[0, 2], [1]]}\n"
+    "  - {at: 2s, heal: all}\n"
+    "  - {at: 2s, crash: [1, 3]}\n"
+    "  - {at: 3s, restart: [3, 1]}\n"
+    "  - {at: 4s, leave: [0]}\n"
+    "  - {at: 6s, byzantine: {nodes: [6], behaviour: bad-chunks}}\n"
+    "  - {at: 7s, skew: {nodes: [2], offset: -1.5s}}\n"
+    "  - {at: 7s, skew: {nodes: [1], drift: -500000ppm}}\n"
+    "  - {at: 8s, loss: {links: all, rate: 0.5%, for: 100ms}}\n"
+    "expect:\n"
+    "  - {delivered: all, within: 1ms}\n"
+    "  - {state_synced: [5, 6], within: 30s}\n"
+    "  - {max_memory_per_node: 3KB}\n"
+    "  - {penalised: byzantine}\n",
+    "duration: 1s\nsubnet: {nodes: 2}\nprotocol: {buggify: True}\n",
+    "duration: 1s\nsubnet: {nodes: 1}\nnetwork:\nworkload:\nfaults:\n"
+    "expect:\nprotocol:\nstate:\n",
+};
+
+START_TEST(test_write_round_trip_cases)
+{
+    const char *text = writer_cases[_i];
+    struct sim_scenario sc;
+    load_text(text, strlen(text), "case.yaml", &sc);
+    check_round_trip(&sc, "case.yaml");
+    sim_scenario_fini(&sc);
+}
+END_TEST
+
+/* Rates: every interval a rate text gives has a text that gives it back;
+ * intervals of no rate text are refused. */
+static const struct {
+    const char *rate;   /* NULL: interval_ns has no text */
+    uint64_t interval_ns;
+} rate_cases[] = {
+    {"50/s", 0},       {"3/s", 0},           {"0.7/s", 0},
+    {"7/m", 0},        {"1000000000/s", 0},  {"0.000000001/s", 0},
+    {"1.5/m", 0},      {"123.456789/s", 0},  {"0.001/m", 0},
+    {NULL, 2600000000000000ULL + 7}, /* 30 days and 7 ns: no rate hits it */
+};
+
+START_TEST(test_format_rate)
+{
+    char buf[64];
+    uint64_t interval = rate_cases[_i].interval_ns, back = 0;
+    if (rate_cases[_i].rate == NULL) {
+        ck_assert_int_eq(sim_scenario_format_rate(interval, buf, sizeof buf),
+                         P2P_ERR_INVALID_ARG);
+        return;
+    }
+    ck_assert_int_eq(sim_units_parse_rate(rate_cases[_i].rate, &interval,
+                                          NULL, 0), 0);
+    ck_assert_int_eq(sim_scenario_format_rate(interval, buf, sizeof buf), 0);
+    ck_assert_int_eq(sim_units_parse_rate(buf, &back, NULL, 0), 0);
+    ck_assert_uint_eq(back, interval);
+    /* Too small a buffer is an error, not a cut text. */
+    ck_assert_int_eq(sim_scenario_format_rate(interval, buf, 2),
+                     P2P_ERR_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(test_equal_names_difference)
+{
+    const char *a = "duration: 10s\nsubnet: {nodes: 4}\n"
+                    "faults: [{at: 1s, crash: [2]}]\n";
+    const char *b = "duration: 10s\nsubnet: {nodes: 4}\n"
+                    "faults: [{at: 1s, crash: [3]}]\n";
+    struct sim_scenario sa, sb;
+    char why[128];
+    load_text(a, strlen(a), "a.yaml", &sa);
+    load_text(b, strlen(b), "a.yaml", &sb);
+    ck_assert(!sim_scenario_equal(&sa, &sb, why, sizeof why));
+    ck_assert_str_eq(why, "faults[0] (sorted by at)");
+    ck_assert(sim_scenario_equal(&sa, &sa, why, sizeof why));
+    sim_scenario_fini(&sa);
+    sim_scenario_fini(&sb);
+}
+END_TEST
+
+/* ---- the generator --------------------------------------------------- */
+
+START_TEST(test_generate_deterministic)
+{
+    for (uint64_t seed = 1; seed <= 50; seed++) {
+        char *a = NULL, *b = NULL;
+        size_t la = 0, lb = 0;
+        ck_assert_int_eq(sim_swarm_generate(seed, &a, &la), 0);
+        ck_assert_int_eq(sim_swarm_generate(seed, &b, &lb), 0);
+        ck_assert_uint_eq(la, lb);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+    }
+    /* Different seeds, different scenarios. */
+    char *x = NULL, *y = NULL;
+    size_t lx, ly;
+    ck_assert_int_eq(sim_swarm_generate(1, &x, &lx), 0);
+    ck_assert_int_eq(sim_swarm_generate(2, &y, &ly), 0);
+    ck_assert_str_ne(x, y);
+    free(x);
+    free(y);
+}
+END_TEST
+
+/* What a generated scenario promises (sim/swarm_gen.h). */
+static void check_generated(uint64_t seed, const struct sim_scenario *sc,
+                            uint32_t *kinds)
+{
+    ck_assert_uint_ge(sc->nodes, SIM_SWARM_NODES_MIN);
+    ck_assert_uint_le(sc->nodes, SIM_SWARM_NODES_MAX);
+    ck_assert_uint_le(sc->node_ids_count, sc->nodes + SIM_SWARM_JOIN_IDS_MAX);
+    ck_assert_uint_ge(sc->duration_ns, SIM_SWARM_DURATION_MIN_MS * P2P_NS_PER_MS);
+    ck_assert_uint_le(sc->duration_ns, SIM_SWARM_DURATION_MAX_MS * P2P_NS_PER_MS);
+    ck_assert(sc->has_seed && sc->seed == seed);
+    ck_assert_uint_ge(sc->workload_count, 1);
+    uint64_t window = SIM_SWARM_LIVENESS_MIN_MS * P2P_NS_PER_MS;
+    bool open = false;
+    for (size_t i = 0; i < sc->faults_count; i++) {
+        const struct sim_fault *f = &sc->faults[i];
+        uint64_t end = f->kind == SIM_FAULT_LOSS ? f->at_ns + f->for_ns : f->at_ns;
+        ck_assert_msg(end + window <= sc->duration_ns,
+                      "seed %" PRIu64 ": fault %zu ends in the liveness phase",
+                      seed, i);
+        ck_assert(!(f->kind == SIM_FAULT_BYZANTINE &&
+                    f->behaviour == SIM_BYZ_BAD_CHUNKS));
+        if (f->kind == SIM_FAULT_PARTITION)
+            open = true;
+        if (f->kind == SIM_FAULT_HEAL)
+            open = false;
+        kinds[f->kind]++;
+    }
+    ck_assert_msg(!open, "seed %" PRIu64 ": a partition is never healed", seed);
+    bool delivered = false;
+    for (size_t i = 0; i < sc->expects_count; i++)
+        delivered = delivered ||
+                    (sc->expects[i].kind == SIM_EXPECT_DELIVERED &&
+                     sc->expects[i].within_ns == SIM_SWARM_WITHIN_NS);
+    ck_assert(delivered);
+}
+
+START_TEST(test_generate_loads_and_checks)
+{
+    uint32_t kinds[SIM_FAULT_KINDS_COUNT] = {0};
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_ptr_nonnull(devnull);
+    for (uint64_t seed = 1; seed <= SEEDS_CHECKED; seed++) {
+        char *text = NULL, name[64];
+        size_t len = 0;
+        snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
+        ck_assert_int_eq(sim_swarm_generate(seed, &text, &len), 0);
+        struct sim_scenario sc;
+        load_text(text, len, name, &sc);
+        ck_assert_msg(sim_swarm_check(&sc, devnull) == 0,
+                      "seed %" PRIu64 " is refused:\n%s", seed, text);
+        check_generated(seed, &sc, kinds);
+        check_round_trip(&sc, name);
+        sim_scenario_fini(&sc);
+        free(text);
+    }
+    fclose(devnull);
+    /* 200 seeds use every fault kind. */
+    for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++)
+        ck_assert_msg(kinds[k] > 0, "no %s fault in %u seeds",
+                      sim_fault_kind_name((enum sim_fault_kind)k),
+                      SEEDS_CHECKED);
+}
+END_TEST
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *swarm_suite(void)
+{
+    Suite *s = suite_create("swarm");
+    TCase *w = tcase_create("writer");
+    tcase_add_test(w, test_write_round_trip_files);
+    tcase_add_loop_test(w, test_write_round_trip_cases, 0, COUNT(writer_cases));
+    tcase_add_loop_test(w, test_format_rate, 0, COUNT(rate_cases));
+    tcase_add_test(w, test_equal_names_difference);
+    suite_add_tcase(s, w);
+    TCase *g = tcase_create("generator");
+    tcase_add_test(g, test_generate_deterministic);
+    tcase_add_test(g, test_generate_loads_and_checks);
+    suite_add_tcase(s, g);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(swarm_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
