@@ -64,18 +64,6 @@ static void usage(FILE *out)
         "  -h, --help            this text\n");
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (s[0] == '-' || s[0] == '\0')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* --metrics DIR [--metrics-every T]: the period is checked and DIR made
  * before the run, so a bad flag costs nothing. */
@@ -133,7 +121,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (parse_u64(optarg, &a->opt.seed) != 0) {
+            if (sim_units_parse_u64(optarg, &a->opt.seed) != 0) {
                 fprintf(stderr, "p2p-sim: --seed: '%s' is not a non-negative integer\n", optarg);
                 return EXIT_BAD_INPUT;
             }
@@ -162,24 +150,10 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 }
 
 /* Scenario features whose simulation later issues add are refused, and
- * so is a fault timeline that cannot happen (restarting a running node). */
-static int check_supported(const struct sim_scenario *sc, const char *path)
+ * so is a fault timeline that cannot happen (the swarm refuses the same). */
+static int check_supported(const struct sim_scenario *sc)
 {
-    for (size_t k = 0; k < sc->expects_count; k++) {
-        if (sc->expects[k].kind == SIM_EXPECT_STATE_SYNCED) {
-            fprintf(stderr, "%s:%d: 'state_synced' is not simulated yet\n",
-                    path, sc->expects[k].line);
-            return -1;
-        }
-    }
-    uint32_t ids = sc->node_ids_count > sc->nodes ? sc->node_ids_count
-                                                  : sc->nodes;
-    if (ids > SIM_CONN_NODE_IDS_MAX) {
-        fprintf(stderr, "%s: %u node ids; the simulator's connection model "
-                "supports at most %u\n", path, ids, SIM_CONN_NODE_IDS_MAX);
-        return -1;
-    }
-    return sim_faults_check(sc, stderr);
+    return sim_swarm_check(sc, stderr);
 }
 
 static double wall_now(void)
@@ -273,7 +247,7 @@ static int cmd_run(int argc, char **argv)
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;
     }
-    if (check_supported(&sc, a.path) != 0) {
+    if (check_supported(&sc) != 0) {
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;
     }

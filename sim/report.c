@@ -268,7 +268,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
     }
     uint64_t *lat = w->stats.latencies_ns;
     size_t n = w->stats.latencies_count;
-    qsort(lat, n, sizeof(*lat), cmp_u64); /* deliveries no longer parallel */
+    if (n > 0) /* lat is NULL without deliveries, and qsort may not get it */
+        qsort(lat, n, sizeof(*lat), cmp_u64); /* deliveries no longer parallel */
     r->p50_ns = percentile(lat, n, 50);
     r->p90_ns = percentile(lat, n, 90);
     r->p99_ns = percentile(lat, n, 99);

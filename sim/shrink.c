@@ -665,18 +665,6 @@ static void usage(FILE *out)
         RUNS_MAX_DEFAULT, SIM_SWARM_TIMEOUT_DEFAULT_S);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static void default_out(const char *path, char *buf, size_t len)
 {
@@ -711,7 +699,7 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
         switch (c) {
         case 'o': out = optarg; break;
         case 's':
-            if (parse_u64(optarg, &a->seed) != 0) {
+            if (sim_units_parse_u64(optarg, &a->seed) != 0) {
                 fprintf(stderr, "p2p-sim shrink: --seed: '%s' is not a "
                         "non-negative integer\n", optarg);
                 return EXIT_BAD_INPUT;
@@ -719,7 +707,7 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
             a->has_seed = true;
             break;
         case 'r':
-            if (parse_u64(optarg, &v) != 0 || v == 0 || v > 1000000) {
+            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 1000000) {
                 fprintf(stderr, "p2p-sim shrink: --runs-max: '%s' is not in "
                         "1..1000000\n", optarg);
                 return EXIT_BAD_INPUT;
@@ -727,7 +715,7 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
             a->runs_max = (unsigned)v;
             break;
         case 't':
-            if (parse_u64(optarg, &v) != 0 || v == 0 || v > 86400) {
+            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400) {
                 fprintf(stderr, "p2p-sim shrink: --timeout: '%s' is not in "
                         "1..86400\n", optarg);
                 return EXIT_BAD_INPUT;

@@ -8,6 +8,7 @@
  * pipe. The parent prints the records in seed order. Seed ranges are
  * independent, so a fleet shards them with --from/--seeds (docs/swarm.md). */
 #include "sim/swarm.h"
+#include "sim/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -137,7 +138,8 @@ void sim_swarm_run(const struct sim_scenario *sc, const uint64_t *seed,
                                 sizeof out->signature);
         else
             snprintf(out->signature, sizeof out->signature, "%s", e->name);
-        snprintf(out->detail, sizeof out->detail, "%s: %s", e->name,
+        /* Bounded so it always fits: a name, then the detail's start. */
+        snprintf(out->detail, sizeof out->detail, "%.95s: %.500s", e->name,
                  e->detail);
         break;
     }
@@ -286,18 +288,6 @@ static void usage(FILE *out)
         JOBS_MAX, SIM_SWARM_TIMEOUT_DEFAULT_S);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static int bad_flag(const char *flag, const char *value, const char *why)
 {
@@ -333,22 +323,22 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse_u64(optarg, &a->seeds) != 0 || a->seeds == 0)
+            if (sim_units_parse_u64(optarg, &a->seeds) != 0 || a->seeds == 0)
                 return bad_flag("--seeds", optarg, "is not a positive integer");
             have_seeds = true;
             break;
         case 'f':
-            if (parse_u64(optarg, &a->from) != 0)
+            if (sim_units_parse_u64(optarg, &a->from) != 0)
                 return bad_flag("--from", optarg,
                                 "is not a non-negative integer");
             break;
         case 'j':
-            if (parse_u64(optarg, &v) != 0 || v == 0 || v > JOBS_MAX)
+            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > JOBS_MAX)
                 return bad_flag("--jobs", optarg, "is not in 1..256");
             a->jobs = (unsigned)v;
             break;
         case 't':
-            if (parse_u64(optarg, &v) != 0 || v == 0 || v > 86400)
+            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400)
                 return bad_flag("--timeout", optarg, "is not in 1..86400");
             a->timeout_s = (unsigned)v;
             break;

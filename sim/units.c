@@ -1,9 +1,11 @@
 /* Unit parsers for scenario files: integer arithmetic only. */
 #include "sim/units.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/assert.h"
@@ -383,4 +385,17 @@ void sim_units_format_size(uint64_t bytes, char *buf, size_t len)
     }
     /* Binary units only: B, KiB, MiB, GiB are the first four entries. */
     format_exact(bytes, size_units, 4, buf, len);
+}
+
+int sim_units_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
 }

@@ -24,6 +24,10 @@
 
 /* Duration with unit ns, us, ms, s, m (minutes) or h -> nanoseconds.
  * Negative values are errors. "0" is allowed. */
+/* A plain decimal count (a seed, a number of seeds): digits only, no sign,
+ * no unit, fits in 64 bits. 0, or -1 when it is not one. */
+int sim_units_parse_u64(const char *s, uint64_t *out);
+
 int sim_units_parse_duration(const char *s, uint64_t *out_ns, char *msg,
                              size_t msg_len);
 
