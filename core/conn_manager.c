@@ -56,18 +56,20 @@ static bool banned(const struct p2p_peer *p, p2p_time now)
     return p->banned_until > now;
 }
 
-static void push_conn_action(struct p2p_node *n, enum p2p_action_type type,
-                             p2p_node_id peer, int64_t reason)
+/* 0, or an error (counted) when the outbox is full. */
+static int push_conn_action(struct p2p_node *n, enum p2p_action_type type,
+                            p2p_node_id peer, int64_t reason)
 {
     struct p2p_action a;
     memset(&a, 0, sizeof(a));
     a.type = type;
     a.peer = peer;
     a.value = reason;
-    if (p2p_outbox_push(&n->outbox, &a) != 0)
+    int rc = p2p_outbox_push(&n->outbox, &a);
+    if (rc != 0)
         n->metrics.outbox_refused++;
+    return rc;
 }
-
 
 /* Whether this node should hold a connection to id right now. */
 static bool wanted(const struct p2p_node *n, p2p_node_id id)
@@ -90,14 +92,9 @@ static void wait_redial(struct p2p_node *n, p2p_time now, p2p_node_id id,
 static void dial(struct p2p_node *n, p2p_time now, p2p_node_id id,
                  struct p2p_peer *p)
 {
-    struct p2p_action a;
-    memset(&a, 0, sizeof(a));
-    a.type = P2P_ACT_CONN_DIAL;
-    a.peer = id;
-    if (p2p_outbox_push(&n->outbox, &a) != 0) {
+    if (push_conn_action(n, P2P_ACT_CONN_DIAL, id, 0) != 0) {
         /* No room to ask: try again after a failed dial's backoff rather
          * than wait for an answer that cannot come. */
-        n->metrics.outbox_refused++;
         wait_redial(n, now, id, p,
                     p2p_backoff_delay(&n->cfg.redial_backoff, 0, &n->rng));
         return;
@@ -111,7 +108,7 @@ static void dial(struct p2p_node *n, p2p_time now, p2p_node_id id,
 static void dial_when_allowed(struct p2p_node *n, p2p_time now, p2p_node_id id,
                               struct p2p_peer *p)
 {
-    if (p->banned_until > now)
+    if (banned(p, now))
         wait_redial(n, now, id, p, p->banned_until - now);
     else
         dial(n, now, id, p);
@@ -153,7 +150,7 @@ static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
         return;
     /* Tell the backend first: connection_gone clears `up`. */
     if (p->up || p->conn == P2P_CONN_DIALING)
-        push_conn_action(n, P2P_ACT_CONN_CLOSE, id, reason);
+        (void)push_conn_action(n, P2P_ACT_CONN_CLOSE, id, reason);
     if (p->up || p->conn == P2P_CONN_DIALING)
         n->metrics.conns_closed++;
     if (p->up)
@@ -221,7 +218,7 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
         return P2P_ERR_NOMEM;
     if (!wanted(n, peer) || banned(p, now)) {
         n->metrics.conns_refused++;
-        push_conn_action(n, P2P_ACT_CONN_CLOSE, peer, P2P_ERR_REFUSED);
+        (void)push_conn_action(n, P2P_ACT_CONN_CLOSE, peer, P2P_ERR_REFUSED);
         return P2P_ERR_REFUSED;
     }
     /* A newer connection replaces the older one (IC-REFERENCE 12.1 #2). */
