@@ -102,18 +102,26 @@ void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
                        to, SIM_CONN_ARG(from, c->gen), NULL);
 }
 
+/* The dial ends without a connection; the dialler's core hears of it. */
+static void fail_dial(struct sim_world *w, uint32_t dialer, uint32_t peer,
+                      const char *what)
+{
+    struct sim_conn *c = sim_conn_of(w, dialer, peer);
+    c->gen++;
+    c->state = SIM_CONN_NONE;
+    w->stats.dials_failed++;
+    trace_conn(w, dialer, what, peer, "");
+    (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
+                                  sim_local_now(w, dialer), peer);
+    sim_node_drain(w, dialer);
+}
+
 static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
 {
     struct sim_conn *c = sim_conn_of(w, dialer, peer);
     struct p2p_node *acceptor = w->nodes[peer].core;
     if (!p2p_node_accepts_peer(acceptor, sim_local_now(w, peer), dialer)) {
-        c->gen++;
-        c->state = SIM_CONN_NONE;
-        w->stats.dials_failed++;
-        trace_conn(w, dialer, "dial_refused", peer, "");
-        (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
-                                      sim_local_now(w, dialer), peer);
-        sim_node_drain(w, dialer);
+        fail_dial(w, dialer, peer, "dial_refused");
         return;
     }
     c->gen++;
@@ -123,13 +131,7 @@ static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
     sim_node_drain(w, peer);
     if (rc != 0 || c->state != SIM_CONN_UP) {
         /* Refused after all: the dialler learns it as a failed dial. */
-        c->gen++;
-        c->state = SIM_CONN_NONE;
-        w->stats.dials_failed++;
-        trace_conn(w, dialer, "dial_refused", peer, "");
-        (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
-                                      sim_local_now(w, dialer), peer);
-        sim_node_drain(w, dialer);
+        fail_dial(w, dialer, peer, "dial_refused");
         return;
     }
     w->stats.conns_established++;
@@ -169,8 +171,9 @@ void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
     uint32_t peer = SIM_CONN_ARG_PEER(arg);
     struct sim_conn *c = sim_conn_of(w, node, peer);
     if (type == SIM_EV_CONN_CLOSED) {
-        /* Unless a newer connection already replaced it at both ends. */
-        if (c->state != SIM_CONN_UP || c->gen == SIM_CONN_ARG_GEN(arg))
+        /* Unless a newer connection already replaced it at both ends (a
+         * close leaves the pair NONE, so UP here is always newer). */
+        if (c->state != SIM_CONN_UP)
             tell_down(w, node, peer);
         return;
     }
@@ -183,15 +186,8 @@ void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
             establish(w, node, peer);
         break;
     case SIM_EV_DIAL_TIMEOUT:
-        if (c->state != SIM_CONN_DIALING || !w->nodes[node].running)
-            break;
-        c->gen++;
-        c->state = SIM_CONN_NONE;
-        w->stats.dials_failed++;
-        trace_conn(w, node, "dial_timeout", peer, "");
-        (void)p2p_node_on_dial_failed(w->nodes[node].core,
-                                      sim_local_now(w, node), peer);
-        sim_node_drain(w, node);
+        if (c->state == SIM_CONN_DIALING && w->nodes[node].running)
+            fail_dial(w, node, peer, "dial_timeout");
         break;
     case SIM_EV_CONN_IDLE:
         /* Only a cut that has lasted the whole idle timeout (an event left
