@@ -135,6 +135,9 @@ static void after_close(struct p2p_node *n, p2p_time now, p2p_node_id id,
  * forgotten; the sender will resend every slot when it comes back. */
 static void connection_gone(struct p2p_node *n, p2p_time now, p2p_node_id id)
 {
+    /* State sync first, so that the failures of the peer's streams below
+     * cannot send its requests back to it. */
+    p2p__state_peer_down(n, now, id);
     p2p__streams_peer_down(n, now, id);
     p2p__sender_peer_down(n, id);
     p2p__receiver_peer_down(n, now, id);
@@ -232,6 +235,7 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
     p->dial_failures = 0;
     n->metrics.conns_up++;
     p2p__sender_peer_up(n, now, peer);
+    p2p__state_peer_up(n, now, peer);
     return 0;
 }
 

@@ -35,6 +35,8 @@ enum { FIELD_PATH = 1, FIELD_STATUS = 1, FIELD_BODY = 2 };
 static const char *const route_paths[P2P_ROUTES_COUNT] = {
     [P2P_ROUTE_ARTIFACT_UPDATE] = "/artifact/update",
     [P2P_ROUTE_ARTIFACT_RPC] = "/artifact/rpc",
+    [P2P_ROUTE_STATE_ADVERT] = "/state-sync/advert",
+    [P2P_ROUTE_STATE_CHUNK] = "/state-sync/chunk",
 };
 
 const char *p2p_route_path(enum p2p_route r)
@@ -62,6 +64,14 @@ void p2p_route_limits_default(struct p2p_route_limits *l)
     l->request_bytes_max[P2P_ROUTE_ARTIFACT_RPC] =
         P2P_FRAME_FETCH_REQUEST_BYTES_MAX;
     l->response_bytes_max[P2P_ROUTE_ARTIFACT_RPC] = P2P_FRAME_MESSAGE_BYTES_MAX;
+    l->request_bytes_max[P2P_ROUTE_STATE_ADVERT] =
+        P2P_FRAME_STATE_ADVERT_BYTES_MAX;
+    l->response_bytes_max[P2P_ROUTE_STATE_ADVERT] =
+        P2P_FRAME_STATE_ADVERT_RESPONSE_BYTES_MAX;
+    l->request_bytes_max[P2P_ROUTE_STATE_CHUNK] =
+        P2P_FRAME_CHUNK_REQUEST_BYTES_MAX;
+    l->response_bytes_max[P2P_ROUTE_STATE_CHUNK] =
+        P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX;
 }
 
 /* ---- encoding ---- */

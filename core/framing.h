@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/mem.h"
+#include "core/state_manifest.h"
 
 /* The transport's cap on one envelope (either direction), as in the IC. */
 #define P2P_FRAME_MESSAGE_BYTES_MAX (128u << 20)
@@ -36,16 +37,24 @@
  * slack lets a later version add fields without a flag day. */
 #define P2P_FRAME_ACK_BYTES_MAX 256
 #define P2P_FRAME_FETCH_REQUEST_BYTES_MAX 256
+/* State sync: an advert or a chunk request is under 70 bytes, and the
+ * answers to an advert are empty. A chunk response carries at most a
+ * whole manifest (the larger of a manifest and a chunk) and its envelope;
+ * the sync manager checks the exact size against the manifest. */
+#define P2P_FRAME_STATE_ADVERT_BYTES_MAX 256
+#define P2P_FRAME_STATE_ADVERT_RESPONSE_BYTES_MAX 64
+#define P2P_FRAME_CHUNK_REQUEST_BYTES_MAX 256
+#define P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX                                    \
+    (P2P_STATE_MANIFEST_BYTES_MAX + 64u)
 
 /* The routing table. Values index p2p_route_limits; they are also carried
  * in outbox actions, so only append. */
 enum p2p_route {
     P2P_ROUTE_ARTIFACT_UPDATE, /* "/artifact/update": SlotUpdate -> UpdateAck */
     P2P_ROUTE_ARTIFACT_RPC,    /* "/artifact/rpc": FetchRequest -> Artifact */
-    /* Reserved for state sync (a later issue), appended here together with
-     * their paths in framing.c and their default limits:
-     *   P2P_ROUTE_STATE_SYNC_ADVERT  "/state-sync/advert"
-     *   P2P_ROUTE_STATE_SYNC_CHUNK   "/state-sync/chunk" */
+    P2P_ROUTE_STATE_ADVERT,    /* "/state-sync/advert": StateAdvert -> 200 */
+    P2P_ROUTE_STATE_CHUNK,     /* "/state-sync/chunk": ChunkRequest ->
+                                  manifest or chunk bytes (200), 204 */
     P2P_ROUTES_COUNT
 };
 

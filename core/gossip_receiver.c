@@ -313,6 +313,9 @@ int p2p__receiver_on_request(struct p2p_node *n, p2p_time now,
         return serve_update(n, now, peer, stream_id, f);
     case P2P_ROUTE_ARTIFACT_RPC:
         return serve_fetch(n, peer, stream_id, f);
+    case P2P_ROUTE_STATE_ADVERT:
+    case P2P_ROUTE_STATE_CHUNK:
+        return p2p__state_on_request(n, now, peer, stream_id, f);
     default:
         (void)respond_packed(n, peer, stream_id, P2P_TRAFFIC_OTHER,
                              STATUS_BAD_REQUEST, NULL);

@@ -115,7 +115,7 @@ const char *p2p_mem_module_name(enum p2p_mem_module module)
 {
     static const char *const names[P2P_MEM_MODULES_COUNT] = {
         "pool", "sender", "receiver", "downloader",
-        "streams", "outbox", "wire", "other",
+        "streams", "outbox", "wire", "state_sync", "other",
     };
     return module < P2P_MEM_MODULES_COUNT ? names[module] : "?";
 }

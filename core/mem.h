@@ -18,6 +18,8 @@ enum p2p_mem_module {
     P2P_MEM_STREAMS,     /* stream reassembly buffers */
     P2P_MEM_OUTBOX,      /* actions and their payloads */
     P2P_MEM_WIRE,        /* protobuf encode/decode temporaries */
+    P2P_MEM_STATE_SYNC,  /* manifests, the chunk scheduler, served
+                            manifests */
     P2P_MEM_OTHER,
     P2P_MEM_MODULES_COUNT
 };

@@ -44,7 +44,21 @@
     X(conns_closed)           /* closed by core: non-member or banned */     \
     X(conns_refused)          /* a connection from a non-member or banned */ \
     X(penalties)              /* misbehaviour penalties given to peers */    \
-    X(peers_banned)           /* peers disconnected for misbehaviour */
+    X(peers_banned)           /* peers disconnected for misbehaviour */ \
+    X(state_adverts_sent)                                                     \
+    X(state_adverts_received)                                                 \
+    X(state_syncs_started)                                                    \
+    X(state_syncs_completed)                                                  \
+    X(state_syncs_cancelled)  /* not needed any more, or a newer state */    \
+    X(state_manifests_fetched)                                                \
+    X(state_chunks_requested)                                                 \
+    X(state_chunks_received)  /* verified and handed to the store */          \
+    X(state_chunk_bytes_received)                                             \
+    X(state_chunks_reused)    /* already held at the start of a sync */       \
+    X(state_chunks_failed)    /* errors, timeouts, 204 */                     \
+    X(state_bad_data)         /* manifests or chunks that did not match */    \
+    X(state_chunks_served)                                                    \
+    X(state_chunks_not_served) /* answered 204 */
 
 struct p2p_metrics {
 #define P2P_METRICS_DECLARE(name) uint64_t name;

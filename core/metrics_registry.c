@@ -105,6 +105,41 @@ static const struct p2p_counter_spec counters[] = {
             "Misbehaviour penalties given to peers."),
     COUNTER(peers_banned, "p2p_peer_bans_total",
             "Peers disconnected and banned for misbehaviour."),
+    /* state sync (core/state_sync.c) */
+    COUNTER(state_adverts_sent, "p2p_state_adverts_sent_total",
+            "State adverts (height and root hash of the newest state held) "
+            "sent to peers."),
+    COUNTER(state_adverts_received, "p2p_state_adverts_received_total",
+            "Well-formed state adverts received from peers."),
+    COUNTER(state_syncs_started, "p2p_state_syncs_started_total",
+            "State syncs started: a state newer than the one held was "
+            "advertised by enough peers."),
+    COUNTER(state_syncs_completed, "p2p_state_syncs_completed_total",
+            "State syncs that fetched every chunk and handed the state to the "
+            "store."),
+    COUNTER(state_syncs_cancelled, "p2p_state_syncs_cancelled_total",
+            "State syncs abandoned: no longer needed, or a newer state was "
+            "advertised."),
+    COUNTER(state_manifests_fetched, "p2p_state_manifests_fetched_total",
+            "Manifests fetched that matched the advertised root hash."),
+    COUNTER(state_chunks_requested, "p2p_state_chunks_requested_total",
+            "Chunk requests sent."),
+    COUNTER(state_chunks_received, "p2p_state_chunks_received_total",
+            "Chunks that matched the manifest and were handed to the store."),
+    COUNTER(state_chunk_bytes_received, "p2p_state_chunk_bytes_received_total",
+            "Bytes of the chunks counted by p2p_state_chunks_received_total."),
+    COUNTER(state_chunks_reused, "p2p_state_chunks_reused_total",
+            "Chunks the store already held when a sync started (resume after "
+            "a restart, or unchanged since an older state)."),
+    COUNTER(state_chunks_failed, "p2p_state_chunks_failed_total",
+            "Chunk requests that failed: error, timeout or 204."),
+    COUNTER(state_bad_data, "p2p_state_bad_data_total",
+            "Manifests or chunks whose bytes did not match the root hash or "
+            "the manifest."),
+    COUNTER(state_chunks_served, "p2p_state_chunks_served_total",
+            "Chunk and manifest requests answered with the bytes."),
+    COUNTER(state_chunks_not_served, "p2p_state_chunks_not_served_total",
+            "Chunk and manifest requests answered 204 (state not held)."),
 };
 
 _Static_assert(sizeof(counters) / sizeof(counters[0]) == P2P_COUNTERS_COUNT,

@@ -47,6 +47,13 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->dial_timeout_ns = 10 * P2P_NS_PER_S;
     c->redial_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
                                              10 * P2P_NS_PER_S, 2000, 20};
+    /* IC-REFERENCE 12.8: adverts every 5 s with a 3 s timeout; chunks
+     * 10 s, 10 in flight per peer. */
+    c->state_advert_every_ns = 5 * P2P_NS_PER_S;
+    c->state_advert_timeout_ns = 3 * P2P_NS_PER_S;
+    c->state_chunk_timeout_ns = 10 * P2P_NS_PER_S;
+    c->state_chunks_per_peer = 10;
+    c->state_sync_quorum = 0;
     c->penalty_ban_points = 100;
     c->penalty_decay_per_s = 1;
     c->ban_ns = 60 * P2P_NS_PER_S;
@@ -82,6 +89,11 @@ int p2p_config_check(const struct p2p_config *c)
         return P2P_ERR_INVALID_ARG;
     if (c->update_timeout_ns == 0 || c->stream_read_timeout_ns == 0 ||
         c->bouncer_refresh_ns == 0)
+        return P2P_ERR_INVALID_ARG;
+    if (c->state_advert_every_ns == 0 || c->state_advert_timeout_ns == 0 ||
+        c->state_chunk_timeout_ns == 0 || c->state_chunks_per_peer == 0 ||
+        c->state_chunks_per_peer > P2P_CHUNK_SCHED_PER_PEER_MAX ||
+        c->state_sync_quorum > c->node_ids_max)
         return P2P_ERR_INVALID_ARG;
 #ifndef P2P_BUGGIFY
     if (c->buggify)
@@ -216,6 +228,7 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
                     P2P_MEM_DOWNLOADER);
     p2p_keymap_init(&n->download_by_id, mem, P2P_MEM_DOWNLOADER,
                     c->downloads_max, p2p_rng_u64(&keys));
+    p2p__state_init(n);
     *out = n;
     return 0;
 }
@@ -225,6 +238,7 @@ void p2p_node_del(struct p2p_node *n)
     if (n == NULL)
         return;
     struct p2p_mem *mem = n->mem;
+    p2p__state_fini(n);
     for (uint32_t i = 0; i < n->streams.capacity; i++) {
         struct p2p_stream *s = p2p__table_at(&n->streams, i);
         if (s->used)
@@ -287,6 +301,9 @@ static bool timer_live(const void *ctx, const struct p2p_timer *t)
         return true;
     case TIMER_REDIAL:
         return p2p__redial_live(n, t->index, t->gen);
+    case TIMER_STATE_ADVERT:
+    case TIMER_STATE_SYNC:
+        return p2p__state_timer_live(n, t->kind, t->gen, t->deadline);
     }
     return true;
 }
@@ -334,6 +351,12 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
             break;
         case TIMER_REDIAL:
             p2p__conn_on_redial(n, now, t.index, t.gen);
+            break;
+        case TIMER_STATE_ADVERT:
+            p2p__state_on_advert_timer(n, now);
+            break;
+        case TIMER_STATE_SYNC:
+            p2p__state_on_sync_timer(n, now, t.gen);
             break;
         default:
             P2P_UNREACHABLE();

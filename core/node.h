@@ -15,7 +15,13 @@
 #define P2P_INDEX_NONE UINT32_MAX
 
 /* Who waits for an outbound stream's response. */
-enum stream_owner { OWNER_NONE, OWNER_SENDER, OWNER_DOWNLOADER };
+enum stream_owner {
+    OWNER_NONE,
+    OWNER_SENDER,
+    OWNER_DOWNLOADER,
+    OWNER_STATE_SYNC,    /* owner_index: chunk index or
+                            P2P_STATE_SYNC_MANIFEST; owner_gen: sync gen */
+};
 
 struct p2p_stream {
     bool used;
@@ -92,6 +98,9 @@ struct p2p_peer {
     uint32_t advertising;      /* downloads this peer advertises */
     uint32_t streams_in;       /* inbound streams open */
     uint64_t bytes_in;         /* bytes buffered on them */
+    bool state_advertised;     /* state_height/root hold its last advert */
+    uint64_t state_height;
+    struct p2p_state_hash state_root;
 };
 
 enum download_state { DL_WAIT_BOUNCER, DL_READY, DL_FETCHING, DL_BACKOFF };
@@ -127,6 +136,32 @@ enum timer_kind {
     TIMER_DOWNLOAD,
     TIMER_BOUNCER_REFRESH,
     TIMER_REDIAL,              /* index: peer id; gen: its conn_gen */
+    TIMER_STATE_ADVERT,        /* the periodic state advert */
+    TIMER_STATE_SYNC,          /* gen: the sync's gen */
+};
+
+/* owner_index of a manifest request. */
+#define P2P_STATE_SYNC_MANIFEST UINT32_MAX
+
+/* The state sync manager (state_sync.c): at most one sync at a time. */
+struct p2p_state_sync {
+    const struct p2p_state_store_ops *ops; /* borrowed; NULL: no sync */
+    void *ctx;                 /* borrowed */
+    struct p2p_rng rng;        /* the scheduler's draws: its own stream */
+    bool advert_timer;         /* the periodic advert is armed */
+    bool active;
+    uint32_t gen;              /* names the current sync's streams, timer */
+    uint64_t height;           /* the state being synced */
+    struct p2p_state_hash root;
+    p2p_time started_ns;
+    /* Manifest phase: one request at a time, to one advertiser. */
+    bool have_manifest;
+    bool manifest_inflight;
+    p2p_node_id manifest_peer; /* asked last */
+    p2p_time manifest_retry_at; /* P2P_TIME_NEVER unless waiting */
+    struct p2p_state_manifest manifest;  /* owned once have_manifest */
+    struct p2p_chunk_scheduler *sched;   /* owned once have_manifest */
+    p2p_time timer_at;         /* the TIMER_STATE_SYNC armed last */
 };
 
 /* A growable array of fixed-size records with a free list threaded through
@@ -173,6 +208,8 @@ struct p2p_node {
     struct p2p_keymap download_by_id;
     bool refresh_scheduled;    /* a bouncer refresh timer is pending */
     uint32_t views_pending;    /* slot views with pending set */
+
+    struct p2p_state_sync state;
 };
 
 /* ---- tables (node.c) ---- */
@@ -222,6 +259,7 @@ void p2p__conn_apply_bans(struct p2p_node *n, p2p_time now);
 #define P2P_PENALTY_STALE_UPDATE 2u
 #define P2P_PENALTY_NOT_SERVED 2u   /* advertised, then answered 204 */
 #define P2P_PENALTY_TIMEOUT 1u      /* a stream with it timed out */
+#define P2P_PENALTY_BAD_STATE P2P_PENALTY_WRONG_BYTES /* manifest, chunk */
 
 /* ---- streams (streams.c) ---- */
 /* Opens an outbound stream carrying one request; the response is routed to
@@ -307,6 +345,21 @@ void p2p__downloader_refresh(struct p2p_node *n, p2p_time now);
 /* The periodic refresh: re-asks, then re-arms while downloads exist. */
 void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now);
 int p2p__downloader_check(const struct p2p_node *n);
+
+/* ---- state sync (state_sync.c) ---- */
+void p2p__state_init(struct p2p_node *n);
+void p2p__state_fini(struct p2p_node *n);
+int p2p__state_on_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                          uint64_t stream_id, const struct p2p_frame *f);
+void p2p__state_on_response(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                            uint32_t index, uint32_t gen, int err,
+                            const struct p2p_frame *f);
+void p2p__state_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+void p2p__state_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
+void p2p__state_on_advert_timer(struct p2p_node *n, p2p_time now);
+void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen);
+bool p2p__state_timer_live(const struct p2p_node *n, uint32_t kind,
+                           uint32_t gen, p2p_time deadline);
 
 /* Schedules a node timer. Errors: P2P_ERR_LIMIT (timers_max reached),
  * P2P_ERR_NOMEM; the caller then gives up what needed the timer. */

@@ -78,6 +78,10 @@ const char *p2p_event_name(enum p2p_event ev)
     case P2P_EV_UPDATE_RETRY: return "update_retry";
     case P2P_EV_STREAM_ERROR: return "stream_error";
     case P2P_EV_POOL_FULL: return "pool_full";
+    case P2P_EV_STATE_SYNC_START: return "state_sync_start";
+    case P2P_EV_STATE_SYNC_DONE: return "state_sync_done";
+    case P2P_EV_STATE_SYNC_CANCEL: return "state_sync_cancel";
+    case P2P_EV_STATE_BAD_DATA: return "state_bad_data";
     default: return "?";
     }
 }
@@ -85,7 +89,7 @@ const char *p2p_event_name(enum p2p_event ev)
 const char *p2p_traffic_name(enum p2p_traffic t)
 {
     static const char *const names[P2P_TRAFFIC_COUNT] = {
-        "push", "advert", "ack", "fetch", "artifact", "other",
+        "push", "advert", "ack", "fetch", "artifact", "other", "state",
     };
     return t < P2P_TRAFFIC_COUNT ? names[t] : "?";
 }

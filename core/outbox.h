@@ -48,6 +48,12 @@ enum p2p_event {
     P2P_EV_UPDATE_RETRY,      /* a slot update to `peer` is retried */
     P2P_EV_STREAM_ERROR,      /* a stream from `peer` failed (value = error) */
     P2P_EV_POOL_FULL,         /* an artifact was refused: pool at its bound */
+    /* State sync; `id` carries the state's root hash, value its height. */
+    P2P_EV_STATE_SYNC_START,  /* a sync began (manifest asked of `peer`) */
+    P2P_EV_STATE_SYNC_DONE,   /* every chunk held: handed to the store */
+    P2P_EV_STATE_SYNC_CANCEL, /* abandoned: not needed, or a newer state */
+    P2P_EV_STATE_BAD_DATA,    /* `peer` served a manifest or chunk that did
+                                 not match (value = chunk index, or -1) */
 };
 
 const char *p2p_event_name(enum p2p_event ev);
@@ -60,6 +66,8 @@ enum p2p_traffic {
     P2P_TRAFFIC_FETCH,     /* artifact fetch request */
     P2P_TRAFFIC_ARTIFACT,  /* fetch response (body, or 204) */
     P2P_TRAFFIC_OTHER,     /* rejections and anything else */
+    P2P_TRAFFIC_STATE,     /* state sync: adverts, chunk requests and
+                              responses (manifests and chunks) */
     P2P_TRAFFIC_COUNT
 };
 

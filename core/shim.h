@@ -29,6 +29,8 @@
 #include "core/metrics.h"
 #include "core/outbox.h"
 #include "core/pool.h"
+#include "core/chunk_scheduler.h"
+#include "core/state_store.h"
 #include "core/topology.h"
 #include "core/types.h"
 
@@ -77,6 +79,15 @@ struct p2p_config {
     uint32_t penalty_ban_points;   /* misbehaviour points that ban a peer */
     uint32_t penalty_decay_per_s;  /* points forgiven per second */
     p2p_time ban_ns;               /* how long a banned peer is refused */
+    /* State sync (core/state_sync.c; IC-REFERENCE 12.8). */
+    p2p_time state_advert_every_ns;   /* adverts of the newest state */
+    p2p_time state_advert_timeout_ns; /* an advert's stream deadline */
+    p2p_time state_chunk_timeout_ns;  /* a manifest or chunk request */
+    uint32_t state_chunks_per_peer;   /* chunk requests in flight per peer */
+    /* Peers that must advertise the same newer state before a sync starts;
+     * 0: f + 1 of the current topology (n = 3f + 1), so that f liars
+     * cannot start one. */
+    uint32_t state_sync_quorum;
     /* Enables core's BUGGIFY fault points (core/buggify.h); only in builds
      * with P2P_BUGGIFY (the simulator's), refused otherwise. */
     bool buggify;
@@ -199,6 +210,38 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
  * downloads at once. */
 void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now,
                           p2p_bouncer_fn fn, void *ctx);
+
+/* Installs the client's state store (ops and ctx borrowed; NULL ops: no
+ * state sync, the default). The node advertises the store's newest state
+ * and serves it, and syncs newer states advertised by enough peers. */
+void p2p_node_set_state_store(struct p2p_node *n, p2p_time now,
+                              const struct p2p_state_store_ops *ops,
+                              void *ctx);
+
+/* The store's newest state changed (the client made a checkpoint): it is
+ * advertised to every peer at once, and a sync to a height no newer is
+ * cancelled. */
+void p2p_node_state_changed(struct p2p_node *n, p2p_time now);
+
+/* Where the node's state sync stands. */
+struct p2p_state_sync_info {
+    bool active;             /* a sync is under way */
+    uint32_t gen;            /* changes with every sync started */
+    uint64_t height;         /* of the state being synced */
+    struct p2p_state_hash root;
+    bool have_manifest;      /* chunks are being fetched */
+    p2p_time started_ns;     /* node clock */
+    uint32_t peers;          /* peers advertising that state, up */
+};
+
+/* Fills *info; O(1). */
+void p2p_node_state_sync_info(const struct p2p_node *n,
+                              struct p2p_state_sync_info *info);
+
+/* The chunk progress of the sync under way: false when no manifest is
+ * held yet. O(peers + chunks in flight). */
+bool p2p_node_state_sync_progress(const struct p2p_node *n,
+                                  struct p2p_chunk_progress *out);
 
 /* ---- observation ---- */
 

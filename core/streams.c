@@ -161,11 +161,14 @@ int p2p__stream_respond(struct p2p_node *n, p2p_node_id peer,
 
 /* Hands an outbound stream's outcome to whoever waits for it. */
 static void deliver_to_owner(struct p2p_node *n, p2p_time now,
-                             enum stream_owner owner, uint32_t owner_index,
-                             uint32_t owner_gen, int err,
+                             p2p_node_id peer, enum stream_owner owner,
+                             uint32_t owner_index, uint32_t owner_gen, int err,
                              const struct p2p_frame *f)
 {
     switch (owner) {
+    case OWNER_STATE_SYNC:
+        p2p__state_on_response(n, now, peer, owner_index, owner_gen, err, f);
+        break;
     case OWNER_SENDER:
         p2p__sender_on_response(n, now, owner_index, owner_gen, err, f);
         break;
@@ -185,7 +188,7 @@ static void fail_outbound(struct p2p_node *n, p2p_time now, uint32_t index,
     if (reset)
         push_reset(n, s.peer, s.stream_id, false);
     close_record(n, index, NULL);
-    deliver_to_owner(n, now, s.owner, s.owner_index, s.owner_gen, err, NULL);
+    deliver_to_owner(n, now, s.peer, s.owner, s.owner_index, s.owner_gen, err, NULL);
 }
 
 /* Bytes no honest peer sends: a malformed or over-limit frame. */
@@ -292,7 +295,7 @@ static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     struct p2p_stream s = *stream_at(n, index);
     struct p2p_frame_reader reader;
     close_record(n, index, &reader);
-    deliver_to_owner(n, now, s.owner, s.owner_index, s.owner_gen, 0, &f);
+    deliver_to_owner(n, now, s.peer, s.owner, s.owner_index, s.owner_gen, 0, &f);
     p2p_frame_reader_fini(&reader);
     return 0;
 }

@@ -224,7 +224,8 @@ START_TEST(route_lookup_rejects_near_misses)
         {"/artifact/UPDATE", 16},
         {"/artifact/update\0", 17}, /* embedded NUL */
         {"artifact/rpc", 12},
-        {"/state-sync/chunk", 17}, /* not routed yet */
+        {"/state-sync/chun", 16},
+        {"/state-sync/chunks", 18},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         enum p2p_route got = P2P_ROUTES_COUNT;
