@@ -8,6 +8,8 @@
  *   advert-flood  adverts for ids that never exist, in ever new slots;
  *   wrong-bytes   answers fetches with bytes that do not match the id;
  *   stale-commit  slot updates with commit ids older than the slot's;
+ *   bad-chunks    serves state chunks whose bytes do not match (its
+ *                 store flips a byte of every chunk it serves);
  * and wrong-bytes also makes artifacts of its own to serve wrongly, so
  * that honest nodes fetch from it even when others are quicker. 
  * Forged bytes come from sim/byzantine_forge.c; choices from the fault
@@ -49,6 +51,8 @@ void sim_byzantine_start(struct sim_world *w, uint32_t node)
         sn->byz_next_stream = FORGED_STREAM_BASE;
     if (sn->behaviour == SIM_BYZ_SLOW_READER)
         w->net.downlink_bps[node] = SLOW_READER_BPS;
+    if (sn->behaviour == SIM_BYZ_BAD_CHUNKS && sn->store_ready)
+        sn->store.corrupt = true;
     p2p_time p = period(sn->behaviour);
     if (p != 0 && !sn->byz_ticking) {
         sn->byz_ticking = true;

@@ -132,6 +132,7 @@ int sim_node_start(struct sim_world *w, uint32_t node)
         free(m);
     }
     reinsert_persisted(w, node);
+    sim_state_node_started(w, node);
     sim_node_drain(w, node);
     return 0;
 }
@@ -173,6 +174,7 @@ static void crash(struct sim_world *w, uint32_t node)
             a->deliveries--;
         }
     }
+    sim_state_node_crashed(w, node);
     p2p_node_del(sn->core);
     sn->core = NULL;
     sn->running = false;
@@ -323,9 +325,10 @@ int sim_faults_check(const struct sim_scenario *sc, FILE *err)
     }
     for (size_t k = 0; rc == 0 && k < sc->faults_count; k++) {
         const struct sim_fault *f = &sc->faults[k];
-        if (f->kind == SIM_FAULT_BYZANTINE && f->behaviour == SIM_BYZ_BAD_CHUNKS) {
-            fprintf(err, "%s:%d: byzantine behaviour 'bad-chunks' needs state "
-                    "sync, which is not simulated yet\n",
+        if (f->kind == SIM_FAULT_BYZANTINE &&
+            f->behaviour == SIM_BYZ_BAD_CHUNKS && !sc->state.present) {
+            fprintf(err, "%s:%d: byzantine behaviour 'bad-chunks' needs a "
+                    "'state' section (it serves wrong state chunks)\n",
                     sc->path ? sc->path : "", f->line);
             rc = -1;
         }

@@ -264,6 +264,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
             judge_memory(w, e, res);
         else if (e->kind == SIM_EXPECT_PENALISED)
             judge_penalised(r, res);
+        else if (e->kind == SIM_EXPECT_STATE_SYNCED)
+            sim_report_judge_state_synced(w, e, res);
         r->ok = r->ok && res->ok;
     }
     uint64_t *lat = w->stats.latencies_ns;
@@ -365,7 +367,9 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
                 (unsigned long long)b->points, b->penalised_by, b->honest,
                 b->bans, b->banned_now);
     }
-    fprintf(out, "]}\n");
+    fputc(']', out);
+    sim_report_state_json(w, out);
+    fprintf(out, "}\n");
 }
 
 static void print_text(const struct sim_world *w, const struct sim_report *r,
@@ -413,6 +417,7 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
                 (unsigned long long)b->points, b->penalised_by, b->honest,
                 b->bans, b->banned_now);
     }
+    sim_report_state_text(w, out);
     for (size_t i = 0; i < r->expects_count; i++)
         fprintf(out, "  %s %s: %s\n", r->expects[i].ok ? "ok  " : "FAIL",
                 r->expects[i].name, r->expects[i].detail);

@@ -46,6 +46,19 @@ struct sim_report {
  * percentiles); call once. */
 void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r);
 
+/* report_state.c: state sync. The ratio of the completed syncs' summed
+ * durations to their summed ideal durations; false when none counts. */
+bool sim_report_state_efficiency(const struct sim_world *w, double *out);
+void sim_report_judge_state_synced(const struct sim_world *w,
+                                   const struct sim_expect *e,
+                                   struct sim_expect_result *res);
+/* Text lines (one per completed sync, then a total), nothing without a
+ * 'state' section. */
+void sim_report_state_text(const struct sim_world *w, FILE *out);
+/* The JSON fields bytes_state, state_height, state_sync_efficiency and
+ * state_syncs, each after ", ". */
+void sim_report_state_json(const struct sim_world *w, FILE *out);
+
 /* Prints the summary to out, as text or as one JSON object. */
 void sim_report_print(const struct sim_world *w, const struct sim_report *r,
                       bool json, FILE *out);

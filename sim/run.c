@@ -81,7 +81,10 @@ void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
     if (m->kind == SIM_MSG_DATA && w->opt.series)
         sim_series_add(&w->series, w->now, from, true, m->len);
     if (m->kind == SIM_MSG_DATA) {
-        w->stats.bytes_sent += m->len;
+        /* bytes_sent is the artifacts' traffic (against bytes_ideal);
+         * state sync's is counted apart. */
+        if (m->traffic != P2P_TRAFFIC_STATE)
+            w->stats.bytes_sent += m->len;
         w->stats.bytes_by_traffic[m->traffic] += m->len;
         w->stats.messages_sent++;
         w->nodes[from].bytes_sent[m->traffic] += m->len;
@@ -235,6 +238,7 @@ void sim_node_drain(struct sim_world *w, uint32_t node)
         w->stats.peak_memory_bytes = mem->bytes_peak;
         w->stats.peak_memory_node = node;
     }
+    sim_state_observe(w, node);
     rearm(w, node);
 }
 
@@ -369,6 +373,9 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         break;
     case SIM_EV_BYZANTINE:
         sim_byzantine_tick(w, e->node);
+        break;
+    case SIM_EV_CHECKPOINT:
+        sim_state_checkpoint(w);
         break;
     case SIM_EV_METRICS:
         break; /* taken by the loop before dispatch */
@@ -514,9 +521,10 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     if ((w->opt.series &&
          sim_series_init(&w->series, w->nodes_count, w->end) != 0) ||
         sim_net_init(&w->net, sc, w->nodes_count, w->seed) != 0 ||
-        init_nodes(w) != 0)
+        sim_state_init(w) != 0 || init_nodes(w) != 0)
         return -1;
     sim_faults_schedule(w);
+    sim_state_schedule(w);
     sim_workload_start(w);
     if (opt->metrics_dir != NULL && sim_metrics_start(w) != 0)
         return -1;
@@ -561,6 +569,7 @@ void sim_world_fini(struct sim_world *w)
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);
     }
+    sim_state_fini(w);
     free(w->nodes);
     free(w->conns);
     for (size_t i = 0; i < w->held_count; i++)

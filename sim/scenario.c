@@ -6,6 +6,7 @@
  * against subnet.nodes plus the ids any join fault names (a pre-pass collects
  * those), because later faults and expectations may refer to joined nodes. */
 #include "sim/scenario.h"
+#include "core/state_manifest.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -650,9 +651,11 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
     if (v[CHUNK] != NULL) {
         if ((rc = get_size(ld, v[CHUNK], "state.chunk", &st->chunk_bytes)) != 0)
             return rc;
-        if (st->chunk_bytes == 0 || st->chunk_bytes > st->size_bytes)
+        if (st->chunk_bytes == 0 || st->chunk_bytes > st->size_bytes ||
+            st->chunk_bytes > P2P_STATE_CHUNK_BYTES_MAX)
             return fail(ld, v[CHUNK], P2P_ERR_DECODE,
-                        "state.chunk: out of range (1B up to state.size)");
+                        "state.chunk: out of range (1B up to state.size and "
+                        "8MiB, the largest chunk)");
     }
     uint64_t chunks = st->size_bytes / st->chunk_bytes +
                       (st->size_bytes % st->chunk_bytes != 0);

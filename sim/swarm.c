@@ -49,13 +49,6 @@ static double wall_now(void)
 int sim_swarm_check(const struct sim_scenario *sc, FILE *err)
 {
     P2P_ASSERT(sc != NULL && err != NULL);
-    for (size_t k = 0; k < sc->expects_count; k++) {
-        if (sc->expects[k].kind == SIM_EXPECT_STATE_SYNCED) {
-            fprintf(err, "%s:%d: 'state_synced' is not simulated yet\n",
-                    sc->path ? sc->path : "", sc->expects[k].line);
-            return -1;
-        }
-    }
     uint32_t ids = sc->node_ids_count > sc->nodes ? sc->node_ids_count
                                                   : sc->nodes;
     if (ids > SIM_CONN_NODE_IDS_MAX) {

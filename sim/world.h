@@ -17,6 +17,7 @@
 #include "sim/net.h"
 #include "sim/report_html.h"
 #include "sim/scenario.h"
+#include "sim/state_store.h"
 #include "sim/trace.h"
 
 #define SIM_EVENTS_QUEUED_MAX (64u << 20)  /* pending events, all kinds */
@@ -40,6 +41,8 @@ enum sim_event_type {
     SIM_EV_CONN_IDLE,      /* node: one end; arg: SIM_CONN_ARG(other, gen) */
     SIM_EV_CONN_CLOSED,    /* node: told the peer closed; arg as above */
     SIM_EV_BYZANTINE,      /* node: a byzantine node's next misdeed */
+    SIM_EV_CHECKPOINT,     /* the subnet's next state height
+                              (sim/state_run.c) */
     SIM_EV_METRICS,        /* --metrics: sample every running node; seen
                               by no node, the clock, the trace or the
                               event count (sim/metrics_out.c) */
@@ -103,6 +106,31 @@ struct sim_node {
     uint64_t bytes_received[P2P_TRAFFIC_COUNT];
     uint64_t messages_sent, messages_received;
     uint64_t deliveries;      /* artifacts delivered to it (run.c) */
+    /* State sync (sim/state_run.c). The store is the node's disk: it
+     * survives a crash. */
+    struct sim_state_store store;
+    bool store_ready;         /* store initialised */
+    uint32_t sync_gen;        /* the core's sync gen last seen */
+    int64_t sync_record;      /* index in w->syncs of the sync under way,
+                                 or -1 */
+    uint64_t sync_chunks_seen; /* state_chunks_received last seen */
+    p2p_time caught_up_at;    /* first time since live_since its state was
+                                 the subnet's newest; NEVER until then */
+};
+
+/* One state sync a node ran, for the summary (sim/state_run.c). */
+struct sim_sync_record {
+    uint32_t node;
+    uint64_t height;
+    p2p_time started, ended;  /* virtual time; ended NEVER while running */
+    bool completed;           /* false: cancelled, or the node crashed */
+    uint32_t chunks_total, chunks_reused, chunks_fetched;
+    uint64_t bytes_total, bytes_fetched;
+    uint64_t bytes_base;      /* the node's chunk bytes counter at start */
+    uint64_t reused_base;     /* and its reused chunks counter */
+    uint32_t peers;           /* peers serving it at the start */
+    uint64_t ideal_bps;       /* min(sum of their uplinks, own downlink) */
+    uint32_t decile_printed;  /* progress lines: the last tenth printed */
 };
 
 struct sim_artifact {
@@ -181,6 +209,15 @@ struct sim_world {
     struct sim_stats stats;
     struct sim_series series;      /* --report: bytes per node over time */
     struct sim_metrics_out *metrics; /* owned; NULL without --metrics */
+    /* State sync (sim/state_run.c); states_on when the scenario has a
+     * 'state' section. */
+    bool states_on;
+    struct p2p_mem state_mem;      /* the states' and stores' memory: the
+                                      nodes' disks, not core memory */
+    struct sim_states states;
+    uint64_t state_height;         /* the subnet's newest checkpoint */
+    struct sim_sync_record *syncs; /* owned */
+    size_t syncs_count, syncs_capacity;
     bool stop;                     /* an invariant failed */
     uint64_t progress_events;      /* events at the last progress line */
 };
@@ -257,6 +294,26 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
 bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
 /* Records an invariant violation; the run stops after the current event. */
 void sim_violation(struct sim_world *w, const char *fmt, ...);
+
+/* state_run.c: state sync in the simulation. */
+#define SIM_SYNCS_MAX 65536u       /* sync records one run keeps */
+/* Before the first node starts: builds height 1 when the scenario has a
+ * 'state' section. -1 (message printed) on failure. */
+int sim_state_init(struct sim_world *w);
+/* Schedules the checkpoints. */
+void sim_state_schedule(struct sim_world *w);
+/* A node (re)started: nodes of the initial subnet hold the newest state,
+ * others start empty or with what their disk kept; the store is given to
+ * the core. */
+void sim_state_node_started(struct sim_world *w, uint32_t node);
+/* The node crashed: its sync under way, if any, ends. */
+void sim_state_node_crashed(struct sim_world *w, uint32_t node);
+/* SIM_EV_CHECKPOINT. */
+void sim_state_checkpoint(struct sim_world *w);
+/* After every drain: follows the node's sync (start, progress lines,
+ * completion) and whether it caught up. */
+void sim_state_observe(struct sim_world *w, uint32_t node);
+void sim_state_fini(struct sim_world *w);
 
 /* metrics_out.c: --metrics DIR (formats in docs/metrics.md). */
 #define SIM_METRICS_EVERY_DEFAULT_NS (1 * P2P_NS_PER_S)

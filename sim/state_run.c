@@ -1,0 +1,272 @@
+/* State sync in the simulation (DESIGN.md 3, "State sync"; the scenario's
+ * 'state' section, docs/scenario-format.md).
+ *
+ * The subnet's state advances one height every state.checkpoint_every: a
+ * running node that holds the previous height executes to the new one
+ * (its store's height moves); a node that holds an older state, or none
+ * (it joined late, or was down while checkpoints passed), cannot execute
+ * and has to state-sync. Nodes of the initial subnet hold height 1 at
+ * time 0. Every node's store is its disk (sim/state_store.h): it keeps its
+ * complete state and the chunks of an interrupted sync across a crash.
+ *
+ * Each sync a core runs is recorded (start, chunks, bytes, serving peers,
+ * end) for progress lines, the summary and the efficiency figure:
+ * duration / ideal, where ideal = bytes fetched / min(sum of the serving
+ * peers' uplinks, the node's downlink). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "sim/world.h"
+
+static bool can_serve(const struct sim_world *w, uint32_t node,
+                      uint64_t height)
+{
+    const struct sim_node *sn = &w->nodes[node];
+    return sn->running && sn->store_ready &&
+           sn->store.held_height >= height &&
+           sn->store.held_height < height + SIM_STATE_HEIGHTS_KEPT;
+}
+
+int sim_state_init(struct sim_world *w)
+{
+    const struct sim_state_cfg *cfg = &w->sc->state;
+    if (!cfg->present)
+        return 0;
+    p2p_mem_init(&w->state_mem);
+    int rc = sim_states_init(&w->states, &w->state_mem, w->seed,
+                             cfg->size_bytes, (uint32_t)cfg->chunk_bytes,
+                             cfg->churn_ppm);
+    const struct p2p_state_manifest *m;
+    struct p2p_state_hash root;
+    if (rc == 0)
+        rc = sim_states_get(&w->states, 1, &m, &root);
+    if (rc != 0) {
+        fprintf(stderr, "p2p-sim: cannot build the state: %s\n",
+                p2p_strerror(rc));
+        return -1;
+    }
+    w->states_on = true;
+    w->state_height = 1;
+    return 0;
+}
+
+void sim_state_schedule(struct sim_world *w)
+{
+    if (w->states_on)
+        sim_push_event(w, w->sc->state.checkpoint_every_ns,
+                       SIM_EV_CHECKPOINT, 0, 0, NULL);
+}
+
+static void note_caught_up(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (sn->caught_up_at == P2P_TIME_NEVER &&
+        sn->store.held_height == w->state_height)
+        sn->caught_up_at = w->now;
+}
+
+void sim_state_node_started(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    sn->sync_record = -1;
+    sn->caught_up_at = P2P_TIME_NEVER;
+    if (!w->states_on)
+        return;
+    if (!sn->store_ready) {
+        if (sim_state_store_init(&sn->store, &w->states, &w->state_mem) != 0) {
+            sim_violation(w, "node %u: no memory for its state store", node);
+            return;
+        }
+        sn->store_ready = true;
+        /* The initial subnet starts with the genesis state. */
+        if (w->now == 0 && node < w->sc->nodes)
+            sim_state_store_set_height(&sn->store, w->state_height);
+    }
+    sn->store.corrupt =
+        sn->byzantine && sn->behaviour == SIM_BYZ_BAD_CHUNKS;
+    struct p2p_state_sync_info info;
+    p2p_node_state_sync_info(sn->core, &info);
+    sn->sync_gen = info.gen;
+    sn->sync_chunks_seen = p2p_node_metrics(sn->core)->state_chunks_received;
+    p2p_node_set_state_store(sn->core, sim_local_now(w, node),
+                             &sim_state_store_ops, &sn->store);
+    note_caught_up(w, node);
+}
+
+static void end_record(struct sim_world *w, uint32_t node, bool completed)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (sn->sync_record < 0)
+        return;
+    struct sim_sync_record *r = &w->syncs[sn->sync_record];
+    r->ended = w->now;
+    r->completed = completed;
+    sn->sync_record = -1;
+    const struct p2p_state_manifest *m;
+    struct p2p_state_hash root;
+    if (completed && r->chunks_total == 0 &&
+        sim_states_get(&w->states, r->height, &m, &root) == 0) {
+        /* Held entirely before any chunk came: nothing was fetched. */
+        r->chunks_total = m->chunks_count;
+        r->bytes_total = m->total_bytes;
+        r->chunks_reused = m->chunks_count;
+    }
+    if (completed)
+        r->chunks_fetched = r->chunks_total - r->chunks_reused;
+    if (!w->opt.quiet && completed) {
+        double s = (double)(r->ended - r->started) / 1e9;
+        fprintf(stderr,
+                "state sync: t=%.1fs node %u height %llu done: %u chunks "
+                "(%u reused), %.1f MiB in %.2f s from %u peers (%.1f MB/s)\n",
+                (double)w->now / 1e9, node, (unsigned long long)r->height,
+                r->chunks_total, r->chunks_reused,
+                (double)r->bytes_fetched / 1048576.0, s, r->peers,
+                s > 0 ? (double)r->bytes_fetched / 1e6 / s : 0.0);
+    }
+}
+
+void sim_state_node_crashed(struct sim_world *w, uint32_t node)
+{
+    if (w->states_on)
+        end_record(w, node, false);
+}
+
+void sim_state_checkpoint(struct sim_world *w)
+{
+    w->state_height++;
+    const struct p2p_state_manifest *m;
+    struct p2p_state_hash root;
+    int rc = sim_states_get(&w->states, w->state_height, &m, &root);
+    if (rc != 0) {
+        sim_violation(w, "cannot build state height %llu: %s",
+                      (unsigned long long)w->state_height, p2p_strerror(rc));
+        return;
+    }
+    if (SIM_TRACING(w)) {
+        char hex[17];
+        struct p2p_artifact_id id;
+        memcpy(id.b, root.b, sizeof(id.b));
+        p2p_id_hex(&id, hex, 16);
+        sim_trace_line(&w->trace, w->now, 0, "checkpoint",
+                       "height=%llu root=%s",
+                       (unsigned long long)w->state_height, hex);
+    }
+    /* Only a node holding the previous height can execute to this one. */
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        struct sim_node *sn = &w->nodes[i];
+        if (!sn->running || !sn->store_ready ||
+            sn->store.held_height + 1 != w->state_height)
+            continue;
+        sim_state_store_set_height(&sn->store, w->state_height);
+        p2p_node_state_changed(sn->core, sim_local_now(w, i));
+        sim_node_drain(w, i);
+    }
+    if (w->now + w->sc->state.checkpoint_every_ns <= w->sc->duration_ns)
+        sim_push_event(w, w->now + w->sc->state.checkpoint_every_ns,
+                       SIM_EV_CHECKPOINT, 0, 0, NULL);
+}
+
+static void begin_record(struct sim_world *w, uint32_t node,
+                         const struct p2p_state_sync_info *info)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (w->syncs_count == w->syncs_capacity) {
+        if (w->syncs_capacity >= SIM_SYNCS_MAX)
+            return; /* recorded no more; the run goes on */
+        size_t cap = w->syncs_capacity ? w->syncs_capacity * 2 : 16;
+        struct sim_sync_record *s = realloc(w->syncs, cap * sizeof(*s));
+        if (s == NULL) {
+            sim_violation(w, "out of memory recording a state sync");
+            return;
+        }
+        w->syncs = s;
+        w->syncs_capacity = cap;
+    }
+    struct sim_sync_record *r = &w->syncs[w->syncs_count];
+    memset(r, 0, sizeof(*r));
+    r->node = node;
+    r->height = info->height;
+    r->started = w->now;
+    r->ended = P2P_TIME_NEVER;
+    r->bytes_base = p2p_node_metrics(sn->core)->state_chunk_bytes_received;
+    r->reused_base = p2p_node_metrics(sn->core)->state_chunks_reused;
+    uint64_t up = 0;
+    for (uint32_t i = 0; i < w->nodes_count; i++)
+        if (i != node && can_serve(w, i, info->height)) {
+            r->peers++;
+            up += w->net.uplink_bps[i];
+        }
+    uint64_t down = w->net.downlink_bps[node];
+    r->ideal_bps = up < down ? up : down;
+    sn->sync_record = (int64_t)w->syncs_count++;
+}
+
+/* Called when the node's chunk count moved: the record's figures, and a
+ * progress line at every tenth. */
+static void update_record(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    struct p2p_chunk_progress pr;
+    if (sn->sync_record < 0 || !p2p_node_state_sync_progress(sn->core, &pr))
+        return;
+    struct sim_sync_record *r = &w->syncs[sn->sync_record];
+    r->chunks_total = pr.chunks_total;
+    r->bytes_total = pr.bytes_total;
+    r->chunks_reused = (uint32_t)(p2p_node_metrics(sn->core)->state_chunks_reused -
+                                  r->reused_base);
+    r->chunks_fetched = pr.chunks_held - r->chunks_reused;
+    uint32_t decile = pr.chunks_total ? pr.chunks_held * 10 / pr.chunks_total
+                                      : 10;
+    if (decile > r->decile_printed && decile < 10 && !w->opt.quiet) {
+        r->decile_printed = decile;
+        double s = (double)(w->now - r->started) / 1e9;
+        fprintf(stderr,
+                "state sync: t=%.1fs node %u height %llu: %u/%u chunks, "
+                "%.1f MB/s\n",
+                (double)w->now / 1e9, node, (unsigned long long)r->height,
+                pr.chunks_held, pr.chunks_total,
+                s > 0 ? (double)r->bytes_fetched / 1e6 / s : 0.0);
+    }
+}
+
+void sim_state_observe(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    if (!w->states_on || !sn->running || !sn->store_ready)
+        return;
+    const struct p2p_metrics *mt = p2p_node_metrics(sn->core);
+    if (sn->sync_record >= 0 && mt->state_chunks_received != sn->sync_chunks_seen) {
+        struct sim_sync_record *r = &w->syncs[sn->sync_record];
+        r->bytes_fetched = mt->state_chunk_bytes_received - r->bytes_base;
+        update_record(w, node);
+    }
+    sn->sync_chunks_seen = mt->state_chunks_received;
+    struct p2p_state_sync_info info;
+    p2p_node_state_sync_info(sn->core, &info);
+    if (info.gen != sn->sync_gen) {
+        /* The sync under way ended (done or cancelled), and maybe another
+         * began: a completed one shows as the store's new height. */
+        if (sn->sync_record >= 0) {
+            uint64_t h = w->syncs[sn->sync_record].height;
+            end_record(w, node, sn->store.last_complete_height == h &&
+                                    sn->store.held_height >= h);
+        }
+        sn->sync_gen = info.gen;
+        if (info.active)
+            begin_record(w, node, &info);
+    }
+    note_caught_up(w, node);
+}
+
+void sim_state_fini(struct sim_world *w)
+{
+    if (!w->states_on)
+        return;
+    for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++)
+        if (w->nodes[i].store_ready)
+            sim_state_store_fini(&w->nodes[i].store);
+    sim_states_fini(&w->states);
+    free(w->syncs);
+    w->syncs = NULL;
+}
