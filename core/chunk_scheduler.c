@@ -724,6 +724,20 @@ size_t p2p_chunk_scheduler_inflight(const struct p2p_chunk_scheduler *s,
     return n;
 }
 
+bool p2p_chunk_scheduler_request_deadline(const struct p2p_chunk_scheduler *s,
+                                          p2p_node_id peer, uint32_t index,
+                                          p2p_time *deadline)
+{
+    uint32_t i = find_peer(s, peer);
+    if (i == NONE)
+        return false;
+    uint32_t k = find_req(s, i, index);
+    if (k == NONE)
+        return false;
+    *deadline = req_at(s, i, k)->deadline;
+    return true;
+}
+
 static bool bits_ok(const struct p2p_chunk_scheduler *s)
 {
     uint32_t held = 0, started = 0;

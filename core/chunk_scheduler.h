@@ -239,6 +239,13 @@ bool p2p_chunk_scheduler_take_complete(struct p2p_chunk_scheduler *s);
 size_t p2p_chunk_scheduler_inflight(const struct p2p_chunk_scheduler *s,
                                     struct p2p_chunk_request *out, size_t cap);
 
+/* The deadline of the request in flight for chunk index to peer: true
+ * with *deadline set, false when there is none. O(per_peer_inflight_max
+ * + peers). The request was issued at deadline - chunk_timeout_ns. */
+bool p2p_chunk_scheduler_request_deadline(const struct p2p_chunk_scheduler *s,
+                                          p2p_node_id peer, uint32_t index,
+                                          p2p_time *deadline);
+
 /* Checks the internal invariants (bit counts, records, per-peer slots);
  * O(chunks / 64 + chunks_active_max + peers * per_peer). Returns 0 or
  * P2P_ERR_INTERNAL. Run at the end of every entry point in debug

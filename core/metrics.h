@@ -56,6 +56,7 @@
     X(state_chunk_bytes_received)                                             \
     X(state_chunks_reused)    /* already held at the start of a sync */       \
     X(state_chunks_failed)    /* errors, timeouts, 204 */                     \
+    X(state_chunks_slow)      /* failed early: far slower than the rest */   \
     X(state_bad_data)         /* manifests or chunks that did not match */    \
     X(state_chunks_served)                                                    \
     X(state_chunks_not_served) /* answered 204 */

@@ -133,6 +133,9 @@ static const struct p2p_counter_spec counters[] = {
             "a restart, or unchanged since an older state)."),
     COUNTER(state_chunks_failed, "p2p_state_chunks_failed_total",
             "Chunk requests that failed: error, timeout or 204."),
+    COUNTER(state_chunks_slow, "p2p_state_chunks_slow_total",
+            "Chunk requests failed early because they took far longer than "
+            "the sync's recent chunks (asked again elsewhere)."),
     COUNTER(state_bad_data, "p2p_state_bad_data_total",
             "Manifests or chunks whose bytes did not match the root hash or "
             "the manifest."),

@@ -304,6 +304,8 @@ static bool timer_live(const void *ctx, const struct p2p_timer *t)
     case TIMER_STATE_ADVERT:
     case TIMER_STATE_SYNC:
         return p2p__state_timer_live(n, t->kind, t->gen, t->deadline);
+    case TIMER_STATE_SLOW:
+        return n->state.active && n->state.gen == t->gen;
     }
     return true;
 }
@@ -357,6 +359,9 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
             break;
         case TIMER_STATE_SYNC:
             p2p__state_on_sync_timer(n, now, t.gen);
+            break;
+        case TIMER_STATE_SLOW:
+            p2p__state_slow_on_timer(n, now, t.gen);
             break;
         default:
             P2P_UNREACHABLE();

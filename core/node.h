@@ -138,7 +138,11 @@ enum timer_kind {
     TIMER_REDIAL,              /* index: peer id; gen: its conn_gen */
     TIMER_STATE_ADVERT,        /* the periodic state advert */
     TIMER_STATE_SYNC,          /* gen: the sync's gen */
+    TIMER_STATE_SLOW,          /* gen: the sync's gen; state_sync_slow.c */
 };
+
+/* Chunk latencies kept to judge what is slow (state_sync_slow.c). */
+#define P2P_STATE_LAT_SAMPLES 32u
 
 /* owner_index of a manifest request. */
 #define P2P_STATE_SYNC_MANIFEST UINT32_MAX
@@ -162,6 +166,10 @@ struct p2p_state_sync {
     struct p2p_state_manifest manifest;  /* owned once have_manifest */
     struct p2p_chunk_scheduler *sched;   /* owned once have_manifest */
     p2p_time timer_at;         /* the TIMER_STATE_SYNC armed last */
+    /* The latencies of the last chunks received (a ring), for the early
+     * failure of requests far slower than the rest. */
+    p2p_time lat[P2P_STATE_LAT_SAMPLES];
+    uint32_t lat_count, lat_next;
 };
 
 /* A growable array of fixed-size records with a free list threaded through
@@ -360,6 +368,18 @@ void p2p__state_on_advert_timer(struct p2p_node *n, p2p_time now);
 void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen);
 bool p2p__state_timer_live(const struct p2p_node *n, uint32_t kind,
                            uint32_t gen, p2p_time deadline);
+/* Issues what the scheduler allows, completes, re-arms (state_sync.c). */
+void p2p__state_pump(struct p2p_node *n, p2p_time now);
+/* Aborts the sync's streams to peer for chunk index (state_sync.c). */
+void p2p__state_abort_request(struct p2p_node *n, p2p_node_id peer,
+                              uint32_t index);
+/* state_sync_slow.c: a chunk from peer arrived (before the scheduler
+ * hears of it): its latency is sampled. */
+void p2p__state_slow_sample(struct p2p_node *n, p2p_time now,
+                            p2p_node_id peer, uint32_t index);
+/* The chunk phase began: the periodic check is armed. */
+void p2p__state_slow_start(struct p2p_node *n, p2p_time now);
+void p2p__state_slow_on_timer(struct p2p_node *n, p2p_time now, uint32_t gen);
 
 /* Schedules a node timer. Errors: P2P_ERR_LIMIT (timers_max reached),
  * P2P_ERR_NOMEM; the caller then gives up what needed the timer. */

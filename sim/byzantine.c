@@ -1,7 +1,8 @@
 /* Byzantine peers (DESIGN.md 5, the scenario's `byzantine` fault). A
  * byzantine node keeps its honest core for connections, and the simulator
  * makes it misbehave around it:
- *   silent        accepts connections and streams, never reads or answers;
+ *   silent        accepts connections and streams, never reads or answers
+ *                 (it only sends its state adverts);
  *   slow-reader   reads at 1 KiB/s (its downlink);
  *   garbage       opens streams carrying bytes that are no envelope;
  *   oversize      opens streams whose body is past the route's limit;
@@ -212,7 +213,10 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
         return true;
     switch (sn->behaviour) {
     case SIM_BYZ_SILENT:
-        return false;
+        /* It still announces its state: the worst case for a syncer, which
+         * sends it requests that can only time out. */
+        return a->type == P2P_ACT_STREAM_OPEN &&
+               a->route == P2P_ROUTE_STATE_ADVERT;
     case SIM_BYZ_WRONG_BYTES: {
         if (a->type != P2P_ACT_STREAM_RESPOND ||
             a->traffic != P2P_TRAFFIC_ARTIFACT)

@@ -200,6 +200,8 @@ static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
         res->node = b;
         res->behaviour = bn->behaviour;
         res->misdeeds = bn->byz_misdeeds;
+        if (bn->behaviour == SIM_BYZ_BAD_CHUNKS && bn->store_ready)
+            res->misdeeds += bn->store.chunks_served; /* all corrupted */
         for (uint32_t h = 0; h < w->nodes_count; h++) {
             if (!sim_node_live_honest(w, h))
                 continue;
