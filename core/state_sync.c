@@ -292,6 +292,7 @@ static void begin_chunks(struct p2p_node *n, p2p_time now)
     for (uint32_t id = 0; id < n->peers_capacity; id++)
         if (advertises(n, id, st->height, &st->root))
             (void)p2p_chunk_scheduler_add_peer(st->sched, now, id);
+    p2p__state_slow_start(n, now);
     pump(n, now);
 }
 
@@ -338,6 +339,7 @@ static void on_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 {
     struct p2p_state_sync *st = &n->state;
     if (err == 0 && f->status == STATUS_OK) {
+        p2p__state_slow_sample(n, now, peer, index);
         enum p2p_chunk_verdict v;
         if (p2p_chunk_scheduler_on_chunk_ok(st->sched, now, peer, index,
                                             f->body, f->body_len, &v) != 0)
@@ -415,6 +417,14 @@ void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen)
         }
     } while (k == EXPIRED_BATCH);
     pump(n, now);
+}
+
+void p2p__state_pump(struct p2p_node *n, p2p_time now) { pump(n, now); }
+
+void p2p__state_abort_request(struct p2p_node *n, p2p_node_id peer,
+                              uint32_t index)
+{
+    abort_streams(n, peer, index);
 }
 
 /* ---- choosing a state ---- */
