@@ -35,6 +35,28 @@ enum { STATUS_OK = 200, STATUS_NO_CONTENT = 204, STATUS_BAD_REQUEST = 400 };
 /* Timed-out chunk requests handled per scheduler call. */
 #define EXPIRED_BATCH 64u
 
+#ifdef P2P_DEBUG
+/* The manager's invariants, O(1) (the scheduler checks its own): checked
+ * at the end of its entry points in debug builds. */
+static bool invariants_ok(const struct p2p_node *n)
+{
+    const struct p2p_state_sync *st = &n->state;
+    if (!st->active)
+        return st->sched == NULL && !st->have_manifest &&
+               !st->manifest_inflight && st->manifest.chunks == NULL &&
+               st->timer_at == P2P_TIME_NEVER;
+    if (st->ops == NULL)
+        return false;
+    if (st->have_manifest)
+        return st->sched != NULL && !st->manifest_inflight &&
+               st->manifest.height == st->height;
+    return st->sched == NULL && st->manifest.chunks == NULL;
+}
+#define CHECK(n) P2P_ASSERT(invariants_ok(n))
+#else
+#define CHECK(n) ((void)0)
+#endif
+
 /* ---- small helpers ---- */
 
 static const struct p2p_state_manifest *latest(struct p2p_node *n,
@@ -179,6 +201,10 @@ static void start(struct p2p_node *n, p2p_time now, uint64_t height,
     st->timer_at = P2P_TIME_NEVER;
     n->metrics.state_syncs_started++;
     request_manifest(n, now);
+    /* Once per sync, naming the advertiser asked first for the manifest
+     * (retries and other advertisers show in the stream actions). */
+    event(n, P2P_EV_STATE_SYNC_START, st->manifest_peer, &st->root,
+          (int64_t)st->height);
 }
 
 static void finish(struct p2p_node *n, p2p_time now)
@@ -261,38 +287,117 @@ static void request_manifest(struct p2p_node *n, p2p_time now)
         return;
     }
     st->manifest_inflight = true;
-    event(n, P2P_EV_STATE_SYNC_START, peer, &st->root, (int64_t)st->height);
+}
+
+/* The scheduler's config: peers_max covers the topology (up to the
+ * scheduler's bound) and, as in its default, there are records for every
+ * peer's requests in flight plus as many waiting, within its bound. */
+static void sched_config(const struct p2p_node *n,
+                         struct p2p_chunk_scheduler_config *cfg)
+{
+    p2p_chunk_scheduler_config_default(cfg);
+    cfg->per_peer_inflight_max = n->cfg.state_chunks_per_peer;
+    cfg->chunk_timeout_ns = n->cfg.state_chunk_timeout_ns;
+    if (n->topology.count > cfg->peers_max)
+        cfg->peers_max = n->topology.count < P2P_CHUNK_SCHED_PEERS_MAX
+                             ? n->topology.count
+                             : P2P_CHUNK_SCHED_PEERS_MAX;
+    uint64_t active = 2ull * cfg->per_peer_inflight_max * cfg->peers_max;
+    cfg->chunks_active_max = active < P2P_CHUNK_SCHED_ACTIVE_MAX
+                                 ? (uint32_t)active
+                                 : P2P_CHUNK_SCHED_ACTIVE_MAX;
+}
+
+/* A scheduler for the held manifest with every current advertiser of the
+ * state. With prev (a stalled scheduler of the same sync), what prev holds
+ * is held and the peers prev excluded stay out; without, what the store
+ * already holds is held (counted as reused). Errors: P2P_ERR_NOMEM. */
+static int new_sched(struct p2p_node *n, p2p_time now,
+                     struct p2p_chunk_scheduler *prev,
+                     struct p2p_chunk_scheduler **out)
+{
+    struct p2p_state_sync *st = &n->state;
+    struct p2p_chunk_scheduler_config cfg;
+    sched_config(n, &cfg);
+    int rc = p2p_chunk_scheduler_new(&cfg, &st->manifest, n->mem,
+                                     P2P_MEM_STATE_SYNC, &st->rng, out);
+    if (rc != 0)
+        return rc;
+    for (uint32_t i = 0; i < st->manifest.chunks_count; i++) {
+        bool held = prev != NULL
+                        ? p2p_chunk_scheduler_is_held(prev, i)
+                        : st->ops->has_chunk(st->ctx, &st->manifest,
+                                             &st->root, i);
+        if (held && p2p_chunk_scheduler_mark_held(*out, i) == 0 &&
+            prev == NULL)
+            n->metrics.state_chunks_reused++;
+    }
+    for (uint32_t id = 0; id < n->peers_capacity; id++) {
+        if (!advertises(n, id, st->height, &st->root))
+            continue;
+        /* add_peer tells an excluded peer (prev is discarded after). */
+        if (prev != NULL && p2p_chunk_scheduler_add_peer(prev, now, id) ==
+                                P2P_ERR_MISBEHAVED)
+            continue;
+        (void)p2p_chunk_scheduler_add_peer(*out, now, id);
+    }
+    return 0;
 }
 
 /* The manifest is held: start fetching chunks from every advertiser. */
 static void begin_chunks(struct p2p_node *n, p2p_time now)
 {
     struct p2p_state_sync *st = &n->state;
-    struct p2p_chunk_scheduler_config cfg;
-    p2p_chunk_scheduler_config_default(&cfg);
-    cfg.per_peer_inflight_max = n->cfg.state_chunks_per_peer;
-    cfg.chunks_active_max = 2 * cfg.per_peer_inflight_max * cfg.peers_max;
-    cfg.chunk_timeout_ns = n->cfg.state_chunk_timeout_ns;
-    if (n->topology.count > cfg.peers_max)
-        cfg.peers_max = n->topology.count < P2P_CHUNK_SCHED_PEERS_MAX
-                            ? n->topology.count
-                            : P2P_CHUNK_SCHED_PEERS_MAX;
-    if (p2p_chunk_scheduler_new(&cfg, &st->manifest, n->mem,
-                                P2P_MEM_STATE_SYNC, &st->rng,
-                                &st->sched) != 0) {
+    if (new_sched(n, now, NULL, &st->sched) != 0) {
         cancel(n); /* out of memory: a later advert tries again */
         return;
     }
     st->have_manifest = true;
     n->metrics.state_manifests_fetched++;
-    for (uint32_t i = 0; i < st->manifest.chunks_count; i++)
-        if (st->ops->has_chunk(st->ctx, &st->manifest, &st->root, i) &&
-            p2p_chunk_scheduler_mark_held(st->sched, i) == 0)
-            n->metrics.state_chunks_reused++;
-    for (uint32_t id = 0; id < n->peers_capacity; id++)
-        if (advertises(n, id, st->height, &st->root))
-            (void)p2p_chunk_scheduler_add_peer(st->sched, now, id);
     p2p__state_slow_start(n, now);
+    pump(n, now);
+}
+
+static bool stalled(const struct p2p_state_sync *st)
+{
+    struct p2p_chunk_progress pr;
+    p2p_chunk_scheduler_progress(st->sched, &pr);
+    return pr.stalled;
+}
+
+/* The lowest id that advertises the sync's state and is not excluded from
+ * it, or P2P_NODE_NONE. add_peer is the probe: it refuses an excluded
+ * peer, and (re)adds an advertiser that is missing, as it should be. */
+static p2p_node_id first_server(struct p2p_node *n, p2p_time now)
+{
+    struct p2p_state_sync *st = &n->state;
+    for (uint32_t id = 0; id < n->peers_capacity; id++) {
+        if (!advertises(n, id, st->height, &st->root))
+            continue;
+        int rc = p2p_chunk_scheduler_add_peer(st->sched, now, id);
+        if (rc == 0 || rc == P2P_ERR_EXISTS)
+            return id;
+    }
+    return P2P_NODE_NONE;
+}
+
+/* peer, present in the sync, advertised its state again. If the sync is
+ * stalled (the scheduler ruled every missing chunk out on every present
+ * peer after 204s or failures, which may have passed: a store that was
+ * busy or restarting), it would wait forever: a fresh scheduler asks them
+ * again, keeping the manifest, the chunks held and the exclusions. Only
+ * on the adverts of one peer (the first that may serve), so at most once
+ * per cfg.state_advert_every_ns. */
+static void revive(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    struct p2p_state_sync *st = &n->state;
+    struct p2p_chunk_scheduler *fresh;
+    if (first_server(n, now) == peer && stalled(st) &&
+        new_sched(n, now, st->sched, &fresh) == 0) {
+        /* Stalled: nothing in flight, so no stream names the old one. */
+        p2p_chunk_scheduler_del(st->sched);
+        st->sched = fresh;
+    }
     pump(n, now);
 }
 
@@ -315,17 +420,22 @@ static void on_manifest(struct p2p_node *n, p2p_time now, p2p_node_id peer,
          * so a wrong manifest costs no allocation. */
         struct p2p_state_hash h;
         p2p_state_hash_of(f->body, f->body_len, &h);
-        if (p2p_state_hash_eq(&h, &st->root) &&
-            p2p_state_manifest_decode(&st->manifest, n->mem,
-                                      P2P_MEM_STATE_SYNC, f->body,
-                                      f->body_len) == 0) {
+        int rc = p2p_state_hash_eq(&h, &st->root)
+                     ? p2p_state_manifest_decode(&st->manifest, n->mem,
+                                                 P2P_MEM_STATE_SYNC, f->body,
+                                                 f->body_len)
+                     : P2P_ERR_ID_MISMATCH;
+        if (rc == 0) {
             if (st->manifest.height == st->height) {
                 begin_chunks(n, now);
                 return;
             }
             p2p_state_manifest_fini(&st->manifest);
+            rc = P2P_ERR_DECODE;
         }
-        bad_data(n, now, peer, -1);
+        /* Our own lack of memory is not the peer's fault. */
+        if (rc != P2P_ERR_NOMEM)
+            bad_data(n, now, peer, -1);
     }
     /* Another advertiser at once; the same one only after a pause. */
     if (pick_advertiser(n, peer) != peer)
@@ -390,6 +500,7 @@ void p2p__state_on_response(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     } else if (st->have_manifest) {
         on_chunk(n, now, peer, index, err, f);
     }
+    CHECK(n);
 }
 
 void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen)
@@ -401,6 +512,7 @@ void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen)
     if (!st->have_manifest) {
         if (!st->manifest_inflight)
             request_manifest(n, now);
+        CHECK(n);
         return;
     }
     struct p2p_chunk_request expired[EXPIRED_BATCH];
@@ -417,9 +529,14 @@ void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen)
         }
     } while (k == EXPIRED_BATCH);
     pump(n, now);
+    CHECK(n);
 }
 
-void p2p__state_pump(struct p2p_node *n, p2p_time now) { pump(n, now); }
+void p2p__state_pump(struct p2p_node *n, p2p_time now)
+{
+    pump(n, now);
+    CHECK(n);
+}
 
 void p2p__state_abort_request(struct p2p_node *n, p2p_node_id peer,
                               uint32_t index)
@@ -455,11 +572,7 @@ static bool may_switch(const struct p2p_node *n)
     const struct p2p_state_sync *st = &n->state;
     if (!st->active)
         return true;
-    if (!st->have_manifest)
-        return true;
-    struct p2p_chunk_progress pr;
-    p2p_chunk_scheduler_progress(st->sched, &pr);
-    return pr.stalled;
+    return !st->have_manifest || stalled(st);
 }
 
 /* Starts (or moves to) the newest state advertised by a quorum above the
@@ -554,6 +667,7 @@ void p2p__state_on_advert_timer(struct p2p_node *n, p2p_time now)
         return;
     advertise_all(n, now);
     arm_advert_timer(n, now);
+    CHECK(n);
 }
 
 bool p2p__state_timer_live(const struct p2p_node *n, uint32_t kind,
@@ -573,8 +687,11 @@ static void on_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer)
     if (st->active && p->state_height == st->height &&
         p2p_state_hash_eq(&p->state_root, &st->root)) {
         if (st->have_manifest) {
-            if (p2p_chunk_scheduler_add_peer(st->sched, now, peer) == 0)
+            int rc = p2p_chunk_scheduler_add_peer(st->sched, now, peer);
+            if (rc == 0)
                 pump(n, now);
+            else if (rc == P2P_ERR_EXISTS)
+                revive(n, now, peer);
         } else if (!st->manifest_inflight) {
             request_manifest(n, now);
         }
@@ -587,16 +704,64 @@ static void on_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 
 /* ---- serving ---- */
 
+/* protobuf-c's allocator over the node's (core/wire.h) that remembers a
+ * refusal: protobuf-c returns NULL both for bytes that are not a message
+ * and for a lack of memory, and only the first is the peer's fault. */
+struct unpack_alloc {
+    ProtobufCAllocator base; /* handed to protobuf-c; data: this struct */
+    ProtobufCAllocator node; /* p2p_wire_allocator's */
+    bool refused;
+};
+
+static void *unpack_alloc_fn(void *data, size_t size)
+{
+    struct unpack_alloc *u = data;
+    void *p = u->node.alloc(u->node.allocator_data, size);
+    if (p == NULL)
+        u->refused = true;
+    return p;
+}
+
+static void unpack_free_fn(void *data, void *p)
+{
+    struct unpack_alloc *u = data;
+    u->node.free(u->node.allocator_data, p);
+}
+
+static void unpack_alloc_init(struct unpack_alloc *u, struct p2p_mem *mem)
+{
+    p2p_wire_allocator(mem, &u->node);
+    u->base = (ProtobufCAllocator){.alloc = unpack_alloc_fn,
+                                   .free = unpack_free_fn,
+                                   .allocator_data = u};
+    u->refused = false;
+}
+
+/* A request this node could not unpack for lack of memory: the stream is
+ * reset, so the requester retries (elsewhere, or later) and blames no
+ * one; a 204 would rule this peer out for the chunk. */
+static int refuse_for_now(struct p2p_node *n, p2p_node_id peer,
+                          uint64_t stream_id)
+{
+    struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
+                           .stream_id = stream_id, .inbound = true};
+    (void)p2p_outbox_push(&n->outbox, &a);
+    return P2P_ERR_NOMEM;
+}
+
 static int serve_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                         uint64_t stream_id, const struct p2p_frame *f)
 {
-    ProtobufCAllocator alloc;
-    p2p_wire_allocator(n->mem, &alloc);
+    struct unpack_alloc ua;
+    unpack_alloc_init(&ua, n->mem);
+    ProtobufCAllocator *alloc = &ua.base;
     P2p__V1__StateAdvert *a =
-        p2p__v1__state_advert__unpack(&alloc, f->body_len, f->body);
+        p2p__v1__state_advert__unpack(alloc, f->body_len, f->body);
+    if (a == NULL && ua.refused)
+        return refuse_for_now(n, peer, stream_id);
     if (a == NULL || a->root.len != P2P_STATE_HASH_BYTES) {
         if (a != NULL)
-            p2p__v1__state_advert__free_unpacked(a, &alloc);
+            p2p__v1__state_advert__free_unpacked(a, alloc);
         p2p__penalise(n, now, peer, P2P_PENALTY_BAD_UPDATE);
         (void)respond(n, peer, stream_id, STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_DECODE;
@@ -605,7 +770,7 @@ static int serve_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     p->state_advertised = true;
     p->state_height = a->height;
     memcpy(p->state_root.b, a->root.data, P2P_STATE_HASH_BYTES);
-    p2p__v1__state_advert__free_unpacked(a, &alloc);
+    p2p__v1__state_advert__free_unpacked(a, alloc);
     n->metrics.state_adverts_received++;
     (void)respond(n, peer, stream_id, STATUS_OK, NULL, 0);
     on_advert(n, now, peer);
@@ -634,13 +799,16 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                        uint64_t stream_id, const struct p2p_frame *f)
 {
     struct p2p_state_sync *st = &n->state;
-    ProtobufCAllocator alloc;
-    p2p_wire_allocator(n->mem, &alloc);
+    struct unpack_alloc ua;
+    unpack_alloc_init(&ua, n->mem);
+    ProtobufCAllocator *alloc = &ua.base;
     P2p__V1__ChunkRequest *req =
-        p2p__v1__chunk_request__unpack(&alloc, f->body_len, f->body);
+        p2p__v1__chunk_request__unpack(alloc, f->body_len, f->body);
+    if (req == NULL && ua.refused)
+        return refuse_for_now(n, peer, stream_id);
     if (req == NULL || req->root.len != P2P_STATE_HASH_BYTES) {
         if (req != NULL)
-            p2p__v1__chunk_request__free_unpacked(req, &alloc);
+            p2p__v1__chunk_request__free_unpacked(req, alloc);
         p2p__penalise(n, now, peer, P2P_PENALTY_BAD_UPDATE);
         (void)respond(n, peer, stream_id, STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_DECODE;
@@ -650,7 +818,7 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     uint64_t height = req->height;
     bool want_manifest = req->manifest;
     uint32_t index = req->index;
-    p2p__v1__chunk_request__free_unpacked(req, &alloc);
+    p2p__v1__chunk_request__free_unpacked(req, alloc);
 
     const struct p2p_state_manifest *m =
         st->ops != NULL ? st->ops->manifest(st->ctx, height, &root) : NULL;
@@ -681,9 +849,11 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 int p2p__state_on_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                           uint64_t stream_id, const struct p2p_frame *f)
 {
-    if (f->route == P2P_ROUTE_STATE_ADVERT)
-        return serve_advert(n, now, peer, stream_id, f);
-    return serve_chunk(n, now, peer, stream_id, f);
+    int rc = f->route == P2P_ROUTE_STATE_ADVERT
+                 ? serve_advert(n, now, peer, stream_id, f)
+                 : serve_chunk(n, now, peer, stream_id, f);
+    CHECK(n);
+    return rc;
 }
 
 /* ---- peers and the shim ---- */
@@ -692,6 +862,9 @@ void p2p__state_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 {
     n->peers[peer].state_advertised = false;
     send_advert(n, now, peer);
+    /* The periodic advert may have failed to re-arm (timers full). */
+    arm_advert_timer(n, now);
+    CHECK(n);
 }
 
 void p2p__state_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
@@ -701,6 +874,7 @@ void p2p__state_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
     if (st->active && st->have_manifest &&
         p2p_chunk_scheduler_remove_peer(st->sched, now, peer) == 0)
         pump(n, now);
+    CHECK(n);
 }
 
 void p2p__state_init(struct p2p_node *n)
@@ -730,12 +904,13 @@ void p2p_node_set_state_store(struct p2p_node *n, p2p_time now,
     cancel(n);
     st->ops = ops;
     st->ctx = ctx;
-    if (ops == NULL)
-        return;
-    arm_advert_timer(n, now);
-    advertise_all(n, now);
-    evaluate(n, now);
-    p2p__conn_apply_bans(n, now);
+    if (ops != NULL) {
+        arm_advert_timer(n, now);
+        advertise_all(n, now);
+        evaluate(n, now);
+        p2p__conn_apply_bans(n, now);
+    }
+    CHECK(n);
 }
 
 void p2p_node_state_changed(struct p2p_node *n, p2p_time now)
@@ -745,9 +920,11 @@ void p2p_node_state_changed(struct p2p_node *n, p2p_time now)
         return;
     if (st->active && our_height(n) >= st->height)
         cancel(n);
+    arm_advert_timer(n, now); /* in case it failed to re-arm */
     advertise_all(n, now);
     evaluate(n, now);
     p2p__conn_apply_bans(n, now);
+    CHECK(n);
 }
 
 void p2p_node_state_sync_info(const struct p2p_node *n,
