@@ -249,6 +249,15 @@ void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
     out->slots_active = n->slots.count;
     out->transmissions = n->txs.count;
     out->topology_members = n->topology.count;
+    struct p2p_chunk_progress pr;
+    if (n->state.active)
+        out->state_sync_height = n->state.height;
+    if (p2p_node_state_sync_progress(n, &pr)) {
+        out->state_sync_chunks_total = pr.chunks_total;
+        out->state_sync_chunks_held = pr.chunks_held;
+        out->state_sync_bytes_total = pr.bytes_total;
+        out->state_sync_bytes_held = pr.bytes_held;
+    }
     out->topology_version = n->topology.version;
     for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
         out->mem_bytes[m] = n->mem->module_bytes[m];
@@ -483,6 +492,20 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
           g->topology_version);
     gauge(t, "p2p_topology_members",
           "Members of the latest registry version.", g->topology_members);
+    gauge(t, "p2p_state_sync_height",
+          "Height of the state being synced; 0 when no sync runs.",
+          g->state_sync_height);
+    gauge(t, "p2p_state_sync_chunks_total",
+          "Chunks of the state being synced (0 until its manifest is held).",
+          g->state_sync_chunks_total);
+    gauge(t, "p2p_state_sync_chunks_held",
+          "Chunks of the state being synced already held (fetched or "
+          "reused).", g->state_sync_chunks_held);
+    gauge(t, "p2p_state_sync_bytes_total",
+          "Bytes of the state being synced.", g->state_sync_bytes_total);
+    gauge(t, "p2p_state_sync_bytes_held",
+          "Bytes of the state being synced already held.",
+          g->state_sync_bytes_held);
     p2p_metrics_text_family(t, "p2p_core_memory_bytes", P2P_METRIC_GAUGE,
                             "Live bytes core holds, by module (p2p_mem).");
     for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)

@@ -98,6 +98,9 @@ struct p2p_gauges {
                                    retry, over every peer */
     uint32_t topology_members;  /* of the latest registry version */
     uint64_t topology_version;  /* 0 before the first one */
+    uint64_t state_sync_height; /* of the sync under way, 0 = none */
+    uint64_t state_sync_chunks_total, state_sync_chunks_held;
+    uint64_t state_sync_bytes_total, state_sync_bytes_held;
     uint64_t mem_bytes[P2P_MEM_MODULES_COUNT]; /* live core bytes */
     uint64_t mem_bytes_total;
     uint64_t mem_peak_bytes;

@@ -389,6 +389,21 @@ static const char small_node_text[] =
     "# HELP p2p_topology_members Members of the latest registry version.\n"
     "# TYPE p2p_topology_members gauge\n"
     "p2p_topology_members 0\n"
+    "# HELP p2p_state_sync_height Height of the state being synced; 0 when no sync runs.\n"
+    "# TYPE p2p_state_sync_height gauge\n"
+    "p2p_state_sync_height 0\n"
+    "# HELP p2p_state_sync_chunks_total Chunks of the state being synced (0 until its manifest is held).\n"
+    "# TYPE p2p_state_sync_chunks_total gauge\n"
+    "p2p_state_sync_chunks_total 0\n"
+    "# HELP p2p_state_sync_chunks_held Chunks of the state being synced already held (fetched or reused).\n"
+    "# TYPE p2p_state_sync_chunks_held gauge\n"
+    "p2p_state_sync_chunks_held 0\n"
+    "# HELP p2p_state_sync_bytes_total Bytes of the state being synced.\n"
+    "# TYPE p2p_state_sync_bytes_total gauge\n"
+    "p2p_state_sync_bytes_total 0\n"
+    "# HELP p2p_state_sync_bytes_held Bytes of the state being synced already held.\n"
+    "# TYPE p2p_state_sync_bytes_held gauge\n"
+    "p2p_state_sync_bytes_held 0\n"
     "# HELP p2p_core_memory_bytes Live bytes core holds, by module (p2p_mem).\n"
     "# TYPE p2p_core_memory_bytes gauge\n"
     "p2p_core_memory_bytes{module=\"pool\"} %zu\n"
@@ -717,7 +732,7 @@ START_TEST(exposition_is_well_formed)
             ck_assert(rest[0] == ' ' || rest[0] == '{');
         samples++;
     }
-    ck_assert_uint_eq(families, P2P_COUNTERS_COUNT + 13 + P2P_HISTS_COUNT);
+    ck_assert_uint_eq(families, P2P_COUNTERS_COUNT + 18 + P2P_HISTS_COUNT);
     ck_assert_uint_gt(samples, families);
     h_fini(&h);
 }
