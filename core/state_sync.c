@@ -16,8 +16,14 @@
  * and peers keep serving recent states. The sync finishes, and the newer
  * state is synced next, reusing every unchanged chunk. A sync that has no
  * manifest yet, or is stalled (no peer can serve what is missing), moves
- * to the newer state at once. A sync is cancelled when the store reaches
- * its height by itself. */
+ * to the newer state at once. A stalled sync whose peers still advertise
+ * its state asks them again on their next advert (their 204s or failures
+ * may have passed). A sync is cancelled when the store reaches its height
+ * by itself.
+ *
+ * A node's own lack of memory is never blamed on a peer: a request it
+ * cannot unpack is reset (not answered 400), a manifest it cannot decode
+ * is not "bad data". */
 #include <string.h>
 
 #include "p2p.pb-c.h"

@@ -18,9 +18,14 @@
  * at deadline - 1 and at the deadline; resume with chunks already held;
  * a peer going down in either phase; a newer state while fetching, while
  * in the manifest phase, and the own store reaching the sync height; a
- * store that fails to keep a chunk; serving (malformed requests, unknown
+ * store that fails to keep a chunk; a stalled sync revived by its peer's
+ * re-advert (exclusions kept), by a new peer or by a newer state; lost
+ * chunks and a lost manifest (204, retried after 1 s); no store, and the
+ * store removed and reinstalled mid-sync; topologies above the
+ * scheduler's default 128 peers; serving (malformed requests, unknown
  * roots, indexes at and past the manifest); determinism; memory; an
- * allocation-failure walk on either side of a sync. */
+ * allocation-failure walk on either side of a sync, in which no peer is
+ * ever penalised for the failing node's lack of memory. */
 #include <stdio.h>
 
 #include "harness.h"
