@@ -19,13 +19,14 @@
 #include "core/err.h"
 #include "sim/world.h"
 
-static bool can_serve(const struct sim_world *w, uint32_t node,
-                      uint64_t height)
+/* Whether node can serve the state a sync fetches: the store's own rule
+ * (a checkpoint it executed through, still in the window). */
+static bool can_serve(struct sim_world *w, uint32_t node, uint64_t height,
+                      const struct p2p_state_hash *root)
 {
-    const struct sim_node *sn = &w->nodes[node];
+    struct sim_node *sn = &w->nodes[node];
     return sn->running && sn->store_ready &&
-           sn->store.held_height >= height &&
-           sn->store.held_height < height + SIM_STATE_HEIGHTS_KEPT;
+           sim_state_store_ops.manifest(&sn->store, height, root) != NULL;
 }
 
 int sim_state_init(struct sim_world *w)
@@ -193,7 +194,7 @@ static void begin_record(struct sim_world *w, uint32_t node,
     r->reused_base = p2p_node_metrics(sn->core)->state_chunks_reused;
     uint64_t up = 0;
     for (uint32_t i = 0; i < w->nodes_count; i++)
-        if (i != node && can_serve(w, i, info->height)) {
+        if (i != node && can_serve(w, i, info->height, &info->root)) {
             r->peers++;
             up += w->net.uplink_bps[i];
         }
