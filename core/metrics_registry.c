@@ -495,13 +495,13 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
     gauge(t, "p2p_state_sync_height",
           "Height of the state being synced; 0 when no sync runs.",
           g->state_sync_height);
-    gauge(t, "p2p_state_sync_chunks_total",
+    gauge(t, "p2p_state_sync_chunks",
           "Chunks of the state being synced (0 until its manifest is held).",
           g->state_sync_chunks_total);
     gauge(t, "p2p_state_sync_chunks_held",
           "Chunks of the state being synced already held (fetched or "
           "reused).", g->state_sync_chunks_held);
-    gauge(t, "p2p_state_sync_bytes_total",
+    gauge(t, "p2p_state_sync_bytes",
           "Bytes of the state being synced.", g->state_sync_bytes_total);
     gauge(t, "p2p_state_sync_bytes_held",
           "Bytes of the state being synced already held.",

@@ -1,0 +1,107 @@
+/* The replica's admin HTTP API (docs/replica.md, "Admin HTTP API"):
+ * libmicrohttpd without a thread of its own, driven from the replica's
+ * libev loop (an ev_io on MHD's epoll descriptor and an ev_timer at MHD's
+ * next timeout). Every request is answered on the loop thread through a
+ * table of operations the replica provides, so the admin holds no state of
+ * the node.
+ *
+ *   POST /artifacts       201 {"id": "<hex>"}; header X-Artifact-Kind:
+ *                         push|advert (default advert), else 400; 413 too
+ *                         large, 409 exists, 507 pool full
+ *   GET  /artifacts       200 {"artifacts": ["<hex>", ...]}
+ *   GET  /artifacts/<hex> 200 the bytes; 400 not 64 hex digits, 404
+ *   POST /state           201 {"height": H, "root": "<hex>"}; 413
+ *   GET  /state           200 what state_json writes
+ *   GET  /health          200 (503 when unhealthy) what health_json writes
+ *   GET  /metrics         200 Prometheus text (version 0.0.4)
+ *
+ * Other paths get 404, other methods 405 (with Allow); HEAD is answered as
+ * GET without a body. Every error body is {"error": "..."}. */
+#ifndef P2P_PROD_ADMIN_H
+#define P2P_PROD_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/state_manifest.h"
+#include "core/types.h"
+
+struct ev_loop;
+
+/* Simultaneous admin connections; more wait in the listen backlog. */
+#define PROD_ADMIN_CONNECTIONS_MAX 64u
+/* A connection idle this long is closed. */
+#define PROD_ADMIN_CONNECTION_TIMEOUT_S 30u
+/* What state_json and health_json may write, NUL included. */
+#define PROD_ADMIN_JSON_BYTES_MAX (64u * 1024u)
+/* GET /artifacts lists at most this many ids (500 past it). */
+#define PROD_ADMIN_LIST_IDS_MAX (1u << 20)
+/* Body bytes read and dropped after an upload passed the body limit (or
+ * after an answer was queued); past this the connection is closed without
+ * an answer. libmicrohttpd 0.9.75 cannot answer while a body is still
+ * arriving, so a chunked upload's 413 comes once the body has ended. */
+#define PROD_ADMIN_DISCARD_BYTES_MAX (16u << 20)
+/* A chunked upload's buffer starts at this size and doubles up to the
+ * body limit. */
+#define PROD_ADMIN_CHUNKED_BYTES_MIN (64u * 1024u)
+
+/* What the admin asks of the replica. Every call runs on the loop thread,
+ * inside the admin's libev callbacks; none may re-enter the admin. */
+struct prod_admin_ops {
+    void *ctx;               /* borrowed; passed back to every call */
+    /* Adds an artifact made of body[0..len) (borrowed for the call): 0
+     * with *id, or P2P_ERR_EXISTS (409), P2P_ERR_OVERSIZE (413),
+     * P2P_ERR_LIMIT (507), P2P_ERR_WRITE or any other (500). */
+    int (*post_artifact)(void *ctx, enum p2p_artifact_kind kind,
+                         const uint8_t *body, size_t len,
+                         struct p2p_artifact_id *id);
+    /* Fills ids[0..max) with the validated pool's ids; returns the count,
+     * which may be > max (the admin calls again with more room). */
+    size_t (*list_artifacts)(void *ctx, struct p2p_artifact_id *ids,
+                             size_t max);
+    /* An artifact's bytes, borrowed until the next call into ctx: 0, or
+     * P2P_ERR_NOT_FOUND (404), others 500. */
+    int (*get_artifact)(void *ctx, const struct p2p_artifact_id *id,
+                        const uint8_t **bytes, size_t *len);
+    /* A new checkpoint from bytes[0..len) (borrowed for the call): 0 with
+     * *height and *root, or P2P_ERR_OVERSIZE (413), others 500. */
+    int (*post_state)(void *ctx, const uint8_t *bytes, size_t len,
+                      uint64_t *height, struct p2p_state_hash *root);
+    /* A JSON object written into buf[0..cap), NUL-terminated: its length
+     * (< cap), or a negative error (500). */
+    int (*state_json)(void *ctx, char *buf, size_t cap);
+    /* As state_json; *healthy = false answers 503 with the same body. */
+    int (*health_json)(void *ctx, char *buf, size_t cap, bool *healthy);
+    /* The whole /metrics text in *text (malloc'ed; the admin frees it),
+     * *len bytes: 0, or a negative error (500). */
+    int (*metrics_text)(void *ctx, char **text, size_t *len);
+};
+
+struct prod_admin;
+
+/* Listens on addr (IPv4 or IPv6; port 0 picks a free one) and serves the
+ * API from loop. Request bodies above body_bytes_max are answered 413
+ * without being buffered: at once when Content-Length says so (before the
+ * body is read), or at the end of a chunked upload that passed it (its
+ * rest is dropped as it arrives, PROD_ADMIN_DISCARD_BYTES_MAX at most). *ops is copied; ops->ctx must outlive
+ * the admin. Returns 0 with *out, or P2P_ERR_INVALID_ARG (a NULL
+ * operation, an address family other than AF_INET/AF_INET6),
+ * P2P_ERR_NOMEM, P2P_ERR_CONNECT (MHD could not start: the address is
+ * taken, say), with a message in err[0..err_len) (NUL-terminated, may be
+ * truncated). */
+int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
+                     socklen_t addr_len, size_t body_bytes_max,
+                     const struct prod_admin_ops *ops,
+                     struct prod_admin **out, char *err, size_t err_len);
+
+/* The port actually bound (the chosen one when addr's port was 0). */
+uint16_t prod_admin_port(const struct prod_admin *a);
+
+/* Stops the watchers, closes every connection (requests under way are
+ * dropped) and frees a. NULL is allowed. Call from the loop thread, not
+ * from inside an ops call. */
+void prod_admin_stop(struct prod_admin *a);
+
+#endif

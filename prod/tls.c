@@ -1,0 +1,155 @@
+/* GnuTLS sessions for the QUIC transport (see prod/tls.h). */
+#include "prod/tls.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/x509.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "core/err.h"
+
+/* TLS 1.3 only; AES-GCM first (ChaCha20 is 8x slower on machines with
+ * AES-NI). The compatibility mode must be off for QUIC. */
+static const char PRIORITY[] =
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+    "+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
+    "%DISABLE_TLS13_COMPAT_MODE";
+
+struct prod_tls {
+    gnutls_certificate_credentials_t cred;
+    gnutls_priority_t priority;
+};
+
+static int key_id_of_crt_der(const gnutls_datum_t *der,
+                             uint8_t key_id[PROD_KEY_ID_LEN])
+{
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return P2P_ERR_NOMEM;
+    size_t len = PROD_KEY_ID_LEN;
+    int rc = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER);
+    if (rc >= 0)
+        rc = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, key_id,
+                                        &len);
+    gnutls_x509_crt_deinit(crt);
+    return rc < 0 || len != PROD_KEY_ID_LEN ? P2P_ERR_DECODE : 0;
+}
+
+int prod_tls_new(const char *key_path, const char *cert_path,
+                 struct prod_tls **out, uint8_t self_key_id[PROD_KEY_ID_LEN],
+                 char *err, size_t err_len)
+{
+    struct prod_tls *tls = calloc(1, sizeof(*tls));
+    if (tls == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    int rc = gnutls_certificate_allocate_credentials(&tls->cred);
+    if (rc >= 0)
+        rc = gnutls_certificate_set_x509_key_file2(
+            tls->cred, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
+    if (rc < 0) {
+        snprintf(err, err_len, "%s / %s: %s", cert_path, key_path,
+                 gnutls_strerror(rc));
+        prod_tls_del(tls);
+        return P2P_ERR_INVALID_ARG;
+    }
+    gnutls_x509_crt_t *crts = NULL;
+    unsigned crts_count = 0;
+    rc = gnutls_certificate_get_x509_crt(tls->cred, 0, &crts, &crts_count);
+    if (rc < 0 || crts_count == 0) {
+        snprintf(err, err_len, "%s: no certificate: %s", cert_path,
+                 gnutls_strerror(rc));
+        prod_tls_del(tls);
+        return P2P_ERR_INVALID_ARG;
+    }
+    size_t len = PROD_KEY_ID_LEN;
+    rc = gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA256,
+                                    self_key_id, &len);
+    for (unsigned i = 0; i < crts_count; i++)
+        gnutls_x509_crt_deinit(crts[i]);
+    gnutls_free(crts);
+    if (rc < 0 || len != PROD_KEY_ID_LEN) {
+        snprintf(err, err_len, "%s: cannot read its key id", cert_path);
+        prod_tls_del(tls);
+        return P2P_ERR_INVALID_ARG;
+    }
+    const char *where = NULL;
+    rc = gnutls_priority_init(&tls->priority, PRIORITY, &where);
+    if (rc < 0) {
+        snprintf(err, err_len, "TLS priority string at \"%s\": %s",
+                 where ? where : "?", gnutls_strerror(rc));
+        prod_tls_del(tls);
+        return P2P_ERR_INTERNAL;
+    }
+    *out = tls;
+    return 0;
+}
+
+void prod_tls_del(struct prod_tls *tls)
+{
+    if (tls == NULL)
+        return;
+    if (tls->priority != NULL)
+        gnutls_priority_deinit(tls->priority);
+    if (tls->cred != NULL)
+        gnutls_certificate_free_credentials(tls->cred);
+    free(tls);
+}
+
+int prod_tls_session_new(struct prod_tls *tls, bool server, void *conn_ref,
+                         int (*verify)(gnutls_session_t),
+                         gnutls_session_t *out)
+{
+    gnutls_session_t s;
+    int rc = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) |
+                                 GNUTLS_NO_END_OF_EARLY_DATA);
+    if (rc < 0)
+        return P2P_ERR_NOMEM;
+    rc = server ? ngtcp2_crypto_gnutls_configure_server_session(s)
+                : ngtcp2_crypto_gnutls_configure_client_session(s);
+    if (rc == 0)
+        rc = gnutls_priority_set(s, tls->priority);
+    if (rc == 0)
+        rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls->cred);
+    gnutls_datum_t alpn = {(unsigned char *)PROD_ALPN,
+                           (unsigned)strlen(PROD_ALPN)};
+    if (rc == 0)
+        rc = gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY);
+    if (rc != 0) {
+        gnutls_deinit(s);
+        return P2P_ERR_INTERNAL;
+    }
+    if (server)
+        gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+    gnutls_session_set_verify_function(s, verify);
+    gnutls_session_set_ptr(s, conn_ref);
+    *out = s;
+    return 0;
+}
+
+int prod_tls_peer_key_id(gnutls_session_t s, uint8_t key_id[PROD_KEY_ID_LEN])
+{
+    unsigned n = 0;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
+    if (certs == NULL || n == 0)
+        return P2P_ERR_DECODE;
+    if (gnutls_certificate_type_get2(s, GNUTLS_CTYPE_PEERS) == GNUTLS_CRT_X509)
+        return key_id_of_crt_der(&certs[0], key_id);
+    /* A raw public key: certs[0] is the SPKI itself. */
+    gnutls_pubkey_t pk;
+    if (gnutls_pubkey_init(&pk) < 0)
+        return P2P_ERR_NOMEM;
+    size_t len = PROD_KEY_ID_LEN;
+    int rc = gnutls_pubkey_import(pk, &certs[0], GNUTLS_X509_FMT_DER);
+    if (rc >= 0)
+        rc = gnutls_pubkey_get_key_id(pk, GNUTLS_KEYID_USE_SHA256, key_id,
+                                      &len);
+    gnutls_pubkey_deinit(pk);
+    return rc < 0 || len != PROD_KEY_ID_LEN ? P2P_ERR_DECODE : 0;
+}

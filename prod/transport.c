@@ -1,0 +1,878 @@
+/* The QUIC transport: connections, packets in and out, timers and the
+ * public calls (see prod/transport.h; callbacks and streams are in
+ * prod/transport_stream.c). */
+#include "prod/transport_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <netinet/in.h>
+
+#include "core/err.h"
+
+/* Application error codes in CONNECTION_CLOSE: 0 = orderly, else
+ * 0x100 + |P2P_ERR_*| so a peer's log tells why. */
+#define PQ_APP_ERR_BASE 0x100u
+
+uint64_t pq_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void prod_transport_limits_default(struct prod_transport_limits *l)
+{
+    *l = (struct prod_transport_limits){
+        .streams_per_peer = 1000,
+        .idle_timeout_ns = 30ull * 1000000000ull,
+        .keepalive_ns = 5ull * 1000000000ull,
+        .dial_timeout_ns = 5ull * 1000000000ull,
+        .stream_window_bytes = 16ull << 20,
+        .conn_window_bytes = 64ull << 20,
+    };
+}
+
+/* ---- connection ids ---- */
+
+static uint32_t cid_hash(const uint8_t *d, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ d[i]) * 16777619u;
+    return h;
+}
+
+static struct pq_cid_slot *cid_find(struct prod_transport *t,
+                                    const uint8_t *d, size_t len)
+{
+    uint32_t i = cid_hash(d, len) & (PQ_CID_SLOTS - 1);
+    for (uint32_t probes = 0; probes < PQ_CID_SLOTS; probes++) {
+        struct pq_cid_slot *s = &t->cids[i];
+        if (s->len == 0 && !s->tomb)
+            return NULL;
+        if (s->len == len && memcmp(s->data, d, len) == 0)
+            return s;
+        i = (i + 1) & (PQ_CID_SLOTS - 1);
+    }
+    return NULL;
+}
+
+void pq_cid_add(struct prod_transport *t, const uint8_t *d, size_t len,
+                struct pq_conn *c)
+{
+    if (len == 0 || len > NGTCP2_MAX_CIDLEN || cid_find(t, d, len) != NULL)
+        return;
+    uint32_t i = cid_hash(d, len) & (PQ_CID_SLOTS - 1);
+    for (uint32_t probes = 0; probes < PQ_CID_SLOTS; probes++) {
+        struct pq_cid_slot *s = &t->cids[i];
+        if (s->len == 0) {
+            s->len = (uint8_t)len;
+            s->tomb = false;
+            memcpy(s->data, d, len);
+            s->conn = c;
+            return;
+        }
+        i = (i + 1) & (PQ_CID_SLOTS - 1);
+    }
+}
+
+void pq_cid_remove(struct prod_transport *t, const uint8_t *d, size_t len)
+{
+    struct pq_cid_slot *s = cid_find(t, d, len);
+    if (s != NULL) {
+        s->len = 0;
+        s->tomb = true;
+        s->conn = NULL;
+    }
+}
+
+static void cid_remove_conn(struct prod_transport *t, struct pq_conn *c)
+{
+    for (uint32_t i = 0; i < PQ_CID_SLOTS; i++)
+        if (t->cids[i].len != 0 && t->cids[i].conn == c) {
+            t->cids[i].len = 0;
+            t->cids[i].tomb = true;
+            t->cids[i].conn = NULL;
+        }
+}
+
+/* ---- connections ---- */
+
+void pq_mark_dirty(struct pq_conn *c)
+{
+    c->dirty = true;
+}
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+    return ((struct pq_conn *)ref->user_data)->qc;
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static struct pq_conn *conn_alloc(struct prod_transport *t, bool server)
+{
+    if (t->conns_count >= PROD_TRANSPORT_CONNS_MAX)
+        return NULL;
+    struct pq_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    uint32_t slot = 0;
+    while (t->conns[slot] != NULL)
+        slot++;
+    t->conns[slot] = c;
+    t->conns_count++;
+    c->slot = slot;
+    c->t = t;
+    c->server = server;
+    c->peer = PQ_PEER_NONE;
+    c->conn_ref.get_conn = get_conn;
+    c->conn_ref.user_data = c;
+    ev_init(&c->timer, conn_timer_cb);
+    c->timer.data = c;
+    return c;
+}
+
+static void conn_free(struct pq_conn *c)
+{
+    struct prod_transport *t = c->t;
+    ev_timer_stop(t->loop, &c->timer);
+    cid_remove_conn(t, c);
+    while (c->streams != NULL)
+        pq_stream_free(c->streams);
+    if (c->qc != NULL)
+        ngtcp2_conn_del(c->qc);
+    if (c->tls != NULL)
+        gnutls_deinit(c->tls);
+    if (c->peer != PQ_PEER_NONE && t->by_peer[c->peer] == c)
+        t->by_peer[c->peer] = NULL;
+    if (c->state == PQ_UP && t->tot.conns_up > 0)
+        t->tot.conns_up--;
+    t->conns[c->slot] = NULL;
+    t->conns_count--;
+    t->tot.conns_closed++;
+    free(c->pend);
+    free(c);
+}
+
+/* Forgets c; tells the owner when it mattered (an up connection is down,
+ * a dial failed). */
+static void conn_drop(struct pq_conn *c, int reason, bool notify)
+{
+    struct prod_transport *t = c->t;
+    uint32_t peer = c->peer;
+    bool was_up = c->state == PQ_UP;
+    bool owned = peer != PQ_PEER_NONE && t->by_peer[peer] == c;
+    bool dialling = !c->server && !was_up && owned;
+    if (owned)
+        t->by_peer[peer] = NULL;
+    conn_free(c);
+    if (!notify)
+        return;
+    if (was_up && owned)
+        t->cbs.peer_down(t->cbs.ctx, peer, reason);
+    else if (dialling)
+        t->cbs.dial_failed(t->cbs.ctx, peer, reason);
+}
+
+static void send_raw(struct pq_conn *c, const uint8_t *buf, size_t len,
+                     size_t seg)
+{
+    ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
+                              c->local_len, (struct sockaddr *)&c->remote,
+                              c->remote_len, buf, len, seg);
+    if (n >= 0) {
+        c->t->tot.udp_bytes_out += (uint64_t)n;
+        c->t->tot.udp_datagrams_out += ((uint64_t)n + seg - 1) / seg;
+    }
+}
+
+/* Sends a CONNECTION_CLOSE (best effort) and forgets c. */
+static void conn_close_now(struct pq_conn *c, ngtcp2_connection_close_error *e,
+                           int reason, bool notify)
+{
+    if (c->qc != NULL && !ngtcp2_conn_is_in_closing_period(c->qc) &&
+        !ngtcp2_conn_is_in_draining_period(c->qc)) {
+        uint8_t buf[PQ_PKT_BYTES];
+        ngtcp2_path_storage ps;
+        ngtcp2_path_storage_zero(&ps);
+        ngtcp2_pkt_info pi = {0};
+        ngtcp2_ssize n = ngtcp2_conn_write_connection_close(
+            c->qc, &ps.path, &pi, buf, sizeof(buf), e, pq_now());
+        if (n > 0)
+            send_raw(c, buf, (size_t)n, (size_t)n);
+    }
+    conn_drop(c, reason, notify);
+}
+
+static void conn_close_app(struct pq_conn *c, int reason, bool notify)
+{
+    ngtcp2_connection_close_error e;
+    ngtcp2_connection_close_error_default(&e);
+    uint64_t code = reason == 0 ? 0 : PQ_APP_ERR_BASE + (uint64_t)(-reason);
+    ngtcp2_connection_close_error_set_application_error(&e, code, NULL, 0);
+    conn_close_now(c, &e, reason, notify);
+}
+
+static void fill_settings(struct prod_transport *t, ngtcp2_settings *s,
+                          ngtcp2_transport_params *p)
+{
+    ngtcp2_settings_default(s);
+    s->initial_ts = pq_now();
+    s->handshake_timeout = t->limits.dial_timeout_ns;
+    s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
+    s->max_window = t->limits.conn_window_bytes * 4;
+    s->max_stream_window = t->limits.stream_window_bytes * 4;
+    ngtcp2_transport_params_default(p);
+    p->initial_max_data = t->limits.conn_window_bytes;
+    p->initial_max_stream_data_bidi_local = t->limits.stream_window_bytes;
+    p->initial_max_stream_data_bidi_remote = t->limits.stream_window_bytes;
+    p->initial_max_stream_data_uni = 0;
+    p->initial_max_streams_bidi = t->limits.streams_per_peer;
+    p->initial_max_streams_uni = 0;
+    p->max_idle_timeout = t->limits.idle_timeout_ns;
+}
+
+static int conn_start_tls(struct pq_conn *c)
+{
+    if (prod_tls_session_new(c->t->tls, c->server, &c->conn_ref,
+                             pq_verify_peer, &c->tls) != 0)
+        return P2P_ERR_INTERNAL;
+    ngtcp2_conn_set_tls_native_handle(c->qc, c->tls);
+    if (c->t->limits.keepalive_ns > 0)
+        ngtcp2_conn_set_keep_alive_timeout(c->qc, c->t->limits.keepalive_ns);
+    return 0;
+}
+
+static void rand_bytes(uint8_t *d, size_t n)
+{
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, d, n);
+}
+
+/* The local address packets to remote leave from: the bound one, or, on a
+ * wildcard bind, what the kernel's routing picks (so that ngtcp2's path
+ * matches the one packets arrive on). */
+static void local_for(struct prod_transport *t, const struct sockaddr *remote,
+                      socklen_t remote_len, struct sockaddr_storage *out,
+                      socklen_t *out_len)
+{
+    memcpy(out, &t->local, t->local_len);
+    *out_len = t->local_len;
+    if (!t->wildcard)
+        return;
+    int fd = socket(remote->sa_family, SOCK_DGRAM, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (connect(fd, remote, remote_len) == 0 &&
+        getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+        /* Keep our port, take the routed address. */
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port =
+                ((struct sockaddr_in *)&t->local)->sin_port;
+        else
+            ((struct sockaddr_in6 *)&ss)->sin6_port =
+                ((struct sockaddr_in6 *)&t->local)->sin6_port;
+        memcpy(out, &ss, len);
+        *out_len = len;
+    }
+    close(fd);
+}
+
+/* ---- writing ---- */
+
+static void rearm(struct pq_conn *c)
+{
+    ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(c->qc);
+    ev_timer_stop(c->t->loop, &c->timer);
+    if (expiry == UINT64_MAX)
+        return;
+    uint64_t now = pq_now();
+    double after = expiry <= now ? 0.0 : (double)(expiry - now) / 1e9;
+    ev_timer_set(&c->timer, after, 0.0);
+    ev_timer_start(c->t->loop, &c->timer);
+}
+
+/* Sends the packets the socket refused earlier; false while it still
+ * refuses. */
+static bool flush_pending(struct pq_conn *c)
+{
+    if (c->pend_len == 0)
+        return true;
+    ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
+                              c->local_len, (struct sockaddr *)&c->remote,
+                              c->remote_len, c->pend, c->pend_len,
+                              c->pend_seg);
+    if (n < 0) {
+        c->pend_len = 0; /* a real socket error: QUIC retransmits */
+        return true;
+    }
+    c->t->tot.udp_bytes_out += (uint64_t)n;
+    memmove(c->pend, c->pend + n, c->pend_len - (size_t)n);
+    c->pend_len -= (size_t)n;
+    if (c->pend_len == 0)
+        return true;
+    c->t->blocked = true;
+    ev_io_start(c->t->loop, &c->t->wio);
+    return false;
+}
+
+/* Sends buf[0..len) (packets of seg bytes); keeps what the socket
+ * refuses. */
+static bool send_batch(struct pq_conn *c, const uint8_t *buf, size_t len,
+                       size_t seg)
+{
+    ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
+                              c->local_len, (struct sockaddr *)&c->remote,
+                              c->remote_len, buf, len, seg);
+    if (n < 0)
+        return true; /* dropped: QUIC's loss recovery resends */
+    c->t->tot.udp_bytes_out += (uint64_t)n;
+    c->t->tot.udp_datagrams_out += ((uint64_t)n + seg - 1) / seg;
+    if ((size_t)n == len)
+        return true;
+    size_t rest = len - (size_t)n;
+    uint8_t *p = realloc(c->pend, rest);
+    if (p == NULL)
+        return true;
+    memcpy(p, buf + n, rest);
+    c->pend = p;
+    c->pend_len = rest;
+    c->pend_seg = seg;
+    c->t->blocked = true;
+    ev_io_start(c->t->loop, &c->t->wio);
+    return false;
+}
+
+static void handle_fatal(struct pq_conn *c, int rv);
+
+/* Writes what c has to send: at most one burst (the send quantum), as GSO
+ * batches of equal-sized packets. */
+static void conn_write(struct pq_conn *c)
+{
+    struct prod_transport *t = c->t;
+    c->dirty = false;
+    if (!flush_pending(c))
+        return;
+    pq_streams_prepare(c);
+    uint64_t ts = pq_now();
+    size_t maxpl = ngtcp2_conn_get_max_tx_udp_payload_size(c->qc);
+    if (maxpl > PQ_PKT_BYTES)
+        maxpl = PQ_PKT_BYTES;
+    size_t burst = ngtcp2_conn_get_send_quantum(c->qc) / maxpl;
+    if (burst < 1)
+        burst = 1;
+    size_t off = 0, seg = 0, in_batch = 0, sent = 0;
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    for (;;) {
+        struct pq_stream *s = c->send_head;
+        ngtcp2_vec vec;
+        size_t nvec = 0;
+        int64_t sid = -1;
+        uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+        if (s != NULL) {
+            sid = s->sid;
+            vec.base = s->buf + s->sent;
+            vec.len = s->len - s->sent;
+            nvec = vec.len > 0 ? 1 : 0;
+            flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+        }
+        ngtcp2_ssize ndata = -1;
+        ngtcp2_pkt_info pi = {0};
+        ngtcp2_ssize n = ngtcp2_conn_writev_stream(
+            c->qc, &ps.path, &pi, t->txbuf + off, maxpl, &ndata, flags, sid,
+            nvec ? &vec : NULL, nvec, ts);
+        if (s != NULL && ndata >= 0) {
+            s->sent += (size_t)ndata;
+            if (c->peer != PQ_PEER_NONE)
+                t->peers[c->peer].bytes_sent += (uint64_t)ndata;
+            if (s->sent == s->len) {
+                /* With FIN: everything of this stream is written. */
+                s->fin_sent = true;
+                c->send_head = s->send_next;
+                if (c->send_tail == s)
+                    c->send_tail = NULL;
+                s->queued = false;
+                s->send_next = NULL;
+            }
+        }
+        if (n == NGTCP2_ERR_WRITE_MORE)
+            continue;
+        if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
+            n == NGTCP2_ERR_STREAM_SHUT_WR ||
+            n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+            /* Off the queue until credit returns (or for good). */
+            c->send_head = s->send_next;
+            if (c->send_tail == s)
+                c->send_tail = NULL;
+            s->queued = false;
+            s->send_next = NULL;
+            s->blocked = n == NGTCP2_ERR_STREAM_DATA_BLOCKED;
+            continue;
+        }
+        if (n < 0) {
+            handle_fatal(c, (int)n);
+            return;
+        }
+        if (n == 0)
+            break;
+        /* Round robin: a stream still sending goes to the back. */
+        if (c->send_head != NULL && c->send_head->send_next != NULL) {
+            struct pq_stream *h = c->send_head;
+            c->send_head = h->send_next;
+            h->send_next = NULL;
+            c->send_tail->send_next = h;
+            c->send_tail = h;
+        }
+        size_t plen = (size_t)n;
+        if (in_batch == 0) {
+            seg = plen;
+        } else if (plen > seg) {
+            /* GSO needs equal sizes but a shorter last one: send what we
+             * have, restart the batch with this packet. */
+            if (!send_batch(c, t->txbuf, off, seg))
+                goto out;
+            memmove(t->txbuf, t->txbuf + off, plen);
+            off = 0;
+            in_batch = 0;
+            seg = plen;
+        }
+        off += plen;
+        in_batch++;
+        sent++;
+        if (plen < seg || in_batch == PROD_UDP_GSO_SEGMENTS_MAX ||
+            sent >= burst) {
+            if (!send_batch(c, t->txbuf, off, seg))
+                goto out;
+            off = 0;
+            in_batch = 0;
+        }
+        if (sent >= burst)
+            break;
+    }
+    if (in_batch > 0)
+        (void)send_batch(c, t->txbuf, off, seg);
+out:
+    /* Pacing only once the handshake is done: before, a pacing gap
+     * computed from the initial RTT stalls the handshake for a PTO. The
+     * expiry includes the pacing time, so the timer sends the next
+     * burst. */
+    if (ngtcp2_conn_get_handshake_completed(c->qc))
+        ngtcp2_conn_update_pkt_tx_time(c->qc, ts);
+    rearm(c);
+}
+
+static void handle_fatal(struct pq_conn *c, int rv)
+{
+    struct prod_transport *t = c->t;
+    if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_DROP_CONN ||
+        rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+        conn_drop(c, rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ? P2P_ERR_TIMEOUT
+                                                         : P2P_ERR_CONN_LOST,
+                  true);
+        return;
+    }
+    ngtcp2_connection_close_error e;
+    ngtcp2_connection_close_error_default(&e);
+    if (rv == NGTCP2_ERR_CRYPTO) {
+        uint8_t alert = ngtcp2_conn_get_tls_alert(c->qc);
+        ngtcp2_connection_close_error_set_transport_error_tls_alert(
+            &e, alert, NULL, 0);
+        if (c->refused)
+            t->tot.refusals[c->refusal]++;
+        else
+            t->tot.refusals[PROD_REFUSE_TLS]++;
+    } else {
+        ngtcp2_connection_close_error_set_transport_error_liberr(&e, rv,
+                                                                 NULL, 0);
+    }
+    conn_close_now(c, &e,
+                   rv == NGTCP2_ERR_CRYPTO ? P2P_ERR_REFUSED
+                                           : P2P_ERR_CONN_LOST,
+                   true);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct pq_conn *c = w->data;
+    int rv = ngtcp2_conn_handle_expiry(c->qc, pq_now());
+    if (rv != 0) {
+        handle_fatal(c, rv);
+        return;
+    }
+    conn_write(c);
+}
+
+/* Writes every dirty connection, closes those asked to close. Runs before
+ * the loop waits, so everything queued in callbacks goes out at once. */
+static void flush_all(struct prod_transport *t)
+{
+    /* Callbacks during a pass can dirty connections already passed (a
+     * peer down makes core dial another): a few passes settle it. */
+    for (int pass = 0; pass < 4; pass++) {
+        bool again = false;
+        for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX && !t->blocked;
+             i++) {
+            struct pq_conn *c = t->conns[i];
+            if (c == NULL)
+                continue;
+            if (c->close_pending) {
+                conn_close_app(c, c->close_reason, false);
+                again = true;
+            } else if (c->dirty) {
+                conn_write(c);
+                again = true;
+            }
+        }
+        if (!again || t->blocked)
+            return;
+    }
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    flush_all(w->data);
+}
+
+static void writable_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct prod_transport *t = w->data;
+    ev_io_stop(loop, w);
+    t->blocked = false;
+    for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX; i++)
+        if (t->conns[i] != NULL && t->conns[i]->pend_len > 0)
+            t->conns[i]->dirty = true;
+}
+
+/* ---- reading ---- */
+
+static struct pq_conn *accept_conn(struct prod_transport *t,
+                                   const struct sockaddr *local,
+                                   socklen_t local_len,
+                                   const struct sockaddr *remote,
+                                   socklen_t remote_len, const uint8_t *pkt,
+                                   size_t len)
+{
+    ngtcp2_pkt_hd hd;
+    if (ngtcp2_accept(&hd, pkt, len) != 0)
+        return NULL;
+    struct pq_conn *c = conn_alloc(t, true);
+    if (c == NULL) {
+        t->tot.refusals[PROD_REFUSE_LIMIT]++;
+        return NULL;
+    }
+    memcpy(&c->local, local, local_len);
+    c->local_len = local_len;
+    memcpy(&c->remote, remote, remote_len);
+    c->remote_len = remote_len;
+    ngtcp2_settings s;
+    ngtcp2_transport_params p;
+    fill_settings(t, &s, &p);
+    p.original_dcid = hd.dcid;
+    p.stateless_reset_token_present = 1;
+    rand_bytes(p.stateless_reset_token, sizeof(p.stateless_reset_token));
+    ngtcp2_cid scid;
+    scid.datalen = PQ_CID_LEN;
+    rand_bytes(scid.data, PQ_CID_LEN);
+    ngtcp2_path path = {
+        .local = {(ngtcp2_sockaddr *)&c->local, c->local_len},
+        .remote = {(ngtcp2_sockaddr *)&c->remote, c->remote_len},
+    };
+    if (ngtcp2_conn_server_new(&c->qc, &hd.scid, &scid, &path, hd.version,
+                               &t->server_cb, &s, &p, NULL, c) != 0 ||
+        conn_start_tls(c) != 0) {
+        conn_free(c);
+        return NULL;
+    }
+    pq_cid_add(t, scid.data, scid.datalen, c);
+    pq_cid_add(t, hd.dcid.data, hd.dcid.datalen, c);
+    t->tot.conns_accepted++;
+    return c;
+}
+
+static void on_packet(void *ctx, const struct sockaddr *local,
+                      socklen_t local_len, const struct sockaddr *remote,
+                      socklen_t remote_len, const uint8_t *pkt, size_t len)
+{
+    struct prod_transport *t = ctx;
+    t->tot.udp_datagrams_in++;
+    ngtcp2_version_cid vc;
+    if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, PQ_CID_LEN) != 0)
+        return;
+    struct pq_cid_slot *slot = cid_find(t, vc.dcid, vc.dcidlen);
+    struct pq_conn *c = slot != NULL ? slot->conn : NULL;
+    if (c == NULL) {
+        c = accept_conn(t, local, local_len, remote, remote_len, pkt, len);
+        if (c == NULL)
+            return;
+    }
+    ngtcp2_path path = {
+        .local = {(ngtcp2_sockaddr *)local, local_len},
+        .remote = {(ngtcp2_sockaddr *)remote, remote_len},
+    };
+    ngtcp2_pkt_info pi = {0};
+    int rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, pkt, len, pq_now());
+    if (rv != 0) {
+        handle_fatal(c, rv);
+        return;
+    }
+    c->dirty = true;
+}
+
+static void readable_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct prod_transport *t = w->data;
+    uint64_t bytes = 0;
+    (void)prod_udp_recv(t->udp, on_packet, t, 64, &bytes);
+    t->tot.udp_bytes_in += bytes;
+}
+
+/* ---- the public calls ---- */
+
+int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
+                       socklen_t addr_len,
+                       const struct prod_transport_limits *limits,
+                       struct prod_tls *tls,
+                       const struct prod_transport_cbs *cbs,
+                       struct prod_transport **out, char *err,
+                       size_t err_len)
+{
+    struct prod_transport *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    t->txbuf = malloc((size_t)PROD_UDP_GSO_SEGMENTS_MAX * PQ_PKT_BYTES);
+    if (t->txbuf == NULL) {
+        free(t);
+        snprintf(err, err_len, "out of memory");
+        return P2P_ERR_NOMEM;
+    }
+    int rc = prod_udp_open(addr, addr_len, &t->udp, err, err_len);
+    if (rc != 0) {
+        free(t->txbuf);
+        free(t);
+        return rc;
+    }
+    prod_udp_local(t->udp, &t->local, &t->local_len);
+    if (t->local.ss_family == AF_INET)
+        t->wildcard = ((struct sockaddr_in *)&t->local)->sin_addr.s_addr ==
+                      htonl(INADDR_ANY);
+    else
+        t->wildcard = memcmp(&((struct sockaddr_in6 *)&t->local)->sin6_addr,
+                             &in6addr_any, sizeof(in6addr_any)) == 0;
+    t->loop = loop;
+    t->tls = tls;
+    t->cbs = *cbs;
+    t->limits = *limits;
+    pq_callbacks(&t->client_cb, &t->server_cb);
+    for (uint32_t i = 0; i < PROD_TRANSPORT_PEERS_MAX; i++) {
+        t->peers[i].index = i;
+        t->peers[i].conn_state = "idle";
+    }
+    ev_io_init(&t->rio, readable_cb, prod_udp_fd(t->udp), EV_READ);
+    t->rio.data = t;
+    ev_io_start(loop, &t->rio);
+    ev_io_init(&t->wio, writable_cb, prod_udp_fd(t->udp), EV_WRITE);
+    t->wio.data = t;
+    ev_prepare_init(&t->prep, prepare_cb);
+    t->prep.data = t;
+    ev_prepare_start(loop, &t->prep);
+    *out = t;
+    return 0;
+}
+
+void prod_transport_del(struct prod_transport *t)
+{
+    if (t == NULL)
+        return;
+    for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX; i++)
+        if (t->conns[i] != NULL)
+            conn_close_app(t->conns[i], 0, false);
+    ev_io_stop(t->loop, &t->rio);
+    ev_io_stop(t->loop, &t->wio);
+    ev_prepare_stop(t->loop, &t->prep);
+    prod_udp_close(t->udp);
+    free(t->txbuf);
+    free(t);
+}
+
+void prod_transport_local(const struct prod_transport *t,
+                          struct sockaddr_storage *addr, socklen_t *len)
+{
+    memcpy(addr, &t->local, t->local_len);
+    *len = t->local_len;
+}
+
+int prod_transport_dial(struct prod_transport *t, uint32_t peer,
+                        const struct sockaddr *addr, socklen_t addr_len,
+                        const uint8_t key_id[PROD_KEY_ID_LEN])
+{
+    if (peer >= PROD_TRANSPORT_PEERS_MAX)
+        return P2P_ERR_INVALID_ARG;
+    if (t->by_peer[peer] != NULL)
+        return P2P_ERR_EXISTS;
+    struct pq_conn *c = conn_alloc(t, false);
+    if (c == NULL)
+        return P2P_ERR_LIMIT;
+    c->peer = peer;
+    memcpy(c->expect_key, key_id, PROD_KEY_ID_LEN);
+    memcpy(&c->remote, addr, addr_len);
+    c->remote_len = addr_len;
+    local_for(t, addr, addr_len, &c->local, &c->local_len);
+    ngtcp2_settings s;
+    ngtcp2_transport_params p;
+    fill_settings(t, &s, &p);
+    ngtcp2_cid dcid, scid;
+    dcid.datalen = PQ_CID_LEN;
+    rand_bytes(dcid.data, PQ_CID_LEN);
+    scid.datalen = PQ_CID_LEN;
+    rand_bytes(scid.data, PQ_CID_LEN);
+    ngtcp2_path path = {
+        .local = {(ngtcp2_sockaddr *)&c->local, c->local_len},
+        .remote = {(ngtcp2_sockaddr *)&c->remote, c->remote_len},
+    };
+    if (ngtcp2_conn_client_new(&c->qc, &dcid, &scid, &path,
+                               NGTCP2_PROTO_VER_V1, &t->client_cb, &s, &p,
+                               NULL, c) != 0 ||
+        conn_start_tls(c) != 0) {
+        c->peer = PQ_PEER_NONE;
+        conn_free(c);
+        return P2P_ERR_INTERNAL;
+    }
+    pq_cid_add(t, scid.data, scid.datalen, c);
+    t->by_peer[peer] = c;
+    t->tot.conns_dialled++;
+    c->dirty = true;
+    return 0;
+}
+
+void prod_transport_close(struct prod_transport *t, uint32_t peer,
+                          int reason)
+{
+    if (peer >= PROD_TRANSPORT_PEERS_MAX || t->by_peer[peer] == NULL)
+        return;
+    struct pq_conn *c = t->by_peer[peer];
+    /* No callback for it from now on; the close itself waits for the
+     * flush (we may be inside one of its callbacks). */
+    t->by_peer[peer] = NULL;
+    if (c->state == PQ_UP && t->tot.conns_up > 0)
+        t->tot.conns_up--;
+    c->state = PQ_HANDSHAKE;
+    c->peer = PQ_PEER_NONE;
+    for (struct pq_stream *s = c->streams; s != NULL; s = s->next)
+        s->core_open = false;
+    c->close_pending = true;
+    c->close_reason = reason;
+}
+
+static struct pq_conn *up_conn(struct prod_transport *t, uint32_t peer)
+{
+    if (peer >= PROD_TRANSPORT_PEERS_MAX)
+        return NULL;
+    struct pq_conn *c = t->by_peer[peer];
+    return c != NULL && c->state == PQ_UP && !c->close_pending ? c : NULL;
+}
+
+static int queue_send(struct pq_conn *c, struct pq_stream *s,
+                      const uint8_t *bytes, size_t len)
+{
+    if (c->send_bytes + len > PROD_TRANSPORT_SEND_BYTES_MAX)
+        return P2P_ERR_LIMIT;
+    s->buf = malloc(len > 0 ? len : 1);
+    if (s->buf == NULL)
+        return P2P_ERR_NOMEM;
+    memcpy(s->buf, bytes, len);
+    s->len = len;
+    c->send_bytes += len;
+    return 0;
+}
+
+int prod_transport_open(struct prod_transport *t, uint32_t peer,
+                        uint64_t stream_id, const uint8_t *bytes, size_t len)
+{
+    struct pq_conn *c = up_conn(t, peer);
+    if (c == NULL)
+        return P2P_ERR_NOT_FOUND;
+    struct pq_stream *s = pq_stream_new(c, false, stream_id);
+    if (s == NULL)
+        return P2P_ERR_NOMEM;
+    int rc = queue_send(c, s, bytes, len);
+    if (rc != 0) {
+        s->core_open = false;
+        pq_stream_free(s);
+        return rc;
+    }
+    s->waiting_id = true;
+    c->opens_pending++;
+    t->peers[peer].messages_sent++;
+    pq_mark_dirty(c);
+    return 0;
+}
+
+int prod_transport_respond(struct prod_transport *t, uint32_t peer,
+                           uint64_t stream_id, const uint8_t *bytes,
+                           size_t len)
+{
+    struct pq_conn *c = up_conn(t, peer);
+    if (c == NULL)
+        return P2P_ERR_NOT_FOUND;
+    struct pq_stream *s = pq_stream_find(c, true, stream_id);
+    if (s == NULL || s->buf != NULL || s->fin_sent)
+        return P2P_ERR_NOT_FOUND;
+    int rc = queue_send(c, s, bytes, len);
+    if (rc != 0)
+        return rc;
+    /* Core is done with it once it answers. */
+    s->core_open = false;
+    t->peers[peer].messages_sent++;
+    pq_stream_enqueue(s);
+    return 0;
+}
+
+void prod_transport_reset(struct prod_transport *t, uint32_t peer,
+                          uint64_t stream_id, bool inbound)
+{
+    struct pq_conn *c = up_conn(t, peer);
+    if (c == NULL)
+        return;
+    struct pq_stream *s = pq_stream_find(c, inbound, stream_id);
+    if (s == NULL)
+        return;
+    s->core_open = false;
+    s->reset_pending = true;
+    pq_mark_dirty(c);
+}
+
+void prod_transport_totals(const struct prod_transport *t,
+                           struct prod_transport_totals *tot)
+{
+    *tot = t->tot;
+}
+
+bool prod_transport_peer_stats(const struct prod_transport *t, uint32_t peer,
+                               struct prod_peer_stats *out)
+{
+    if (peer >= PROD_TRANSPORT_PEERS_MAX)
+        return false;
+    *out = t->peers[peer];
+    const struct pq_conn *c = t->by_peer[peer];
+    out->conn_state = c == NULL ? "idle"
+                      : c->state == PQ_UP ? "up"
+                                          : "dialing";
+    out->rtt_us = 0;
+    if (c != NULL && c->state == PQ_UP) {
+        ngtcp2_conn_stat st;
+        ngtcp2_conn_get_conn_stat(c->qc, &st);
+        out->rtt_us = st.smoothed_rtt / 1000u;
+    }
+    return true;
+}

@@ -1,0 +1,121 @@
+/* The transport's internals, shared by prod/transport.c (connections,
+ * packets, the public calls) and prod/transport_stream.c (ngtcp2's
+ * callbacks and the stream table). Not for other modules. */
+#ifndef P2P_PROD_TRANSPORT_INT_H
+#define P2P_PROD_TRANSPORT_INT_H
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include "prod/transport.h"
+#include "prod/udp.h"
+
+/* Peers are registry indexes below this. */
+#define PROD_TRANSPORT_PEERS_MAX 4096u
+/* Our connection ids: random, this long (routing needs a fixed length). */
+#define PQ_CID_LEN 16u
+/* The connection-id table: open addressing, a power of two, at least
+ * twice the ids it can hold (8 per connection). */
+#define PQ_CID_SLOTS 16384u
+#define PQ_CIDS_PER_CONN 8u
+/* Bytes of one packet buffer. */
+#define PQ_PKT_BYTES 1500u
+#define PQ_PEER_NONE UINT32_MAX
+
+struct pq_conn;
+
+struct pq_stream {
+    struct pq_conn *conn;
+    int64_t sid;            /* QUIC stream id; -1 until opened */
+    uint64_t core_id;       /* core's id (== sid for inbound streams) */
+    bool inbound;           /* the peer opened it */
+    bool waiting_id;        /* outbound, not yet given a QUIC stream id */
+    bool core_open;         /* core still tracks it: tell it of a reset */
+    bool reset_pending;     /* shut it down at the next flush */
+    bool fin_sent;
+    bool blocked;           /* flow control: off the send queue */
+    bool queued;            /* on the send queue */
+    uint8_t *buf;           /* what we send (owned), NULL once acked */
+    size_t len, sent;
+    struct pq_stream *next, *prev;      /* all streams of the conn */
+    struct pq_stream *send_next;        /* send queue */
+};
+
+enum pq_conn_state { PQ_HANDSHAKE, PQ_UP };
+
+struct pq_conn {
+    ngtcp2_crypto_conn_ref conn_ref; /* the TLS session's pointer slot */
+    struct prod_transport *t;
+    uint32_t slot;            /* index in t->conns */
+    ngtcp2_conn *qc;
+    gnutls_session_t tls;
+    bool server;
+    enum pq_conn_state state;
+    uint32_t peer;            /* PQ_PEER_NONE until known */
+    uint8_t expect_key[PROD_KEY_ID_LEN]; /* client: the peer's key id */
+    enum prod_refusal refusal; /* why the verify hook refused */
+    bool refused;
+    struct sockaddr_storage local, remote;
+    socklen_t local_len, remote_len;
+    ev_timer timer;
+    bool dirty;
+    bool close_pending;       /* close at the next flush */
+    int close_reason;
+    struct pq_stream *streams;
+    struct pq_stream *send_head, *send_tail;
+    uint32_t opens_pending;   /* streams waiting for a stream id */
+    uint64_t send_bytes;      /* queued, not yet acknowledged */
+    uint8_t *pend;            /* packets the socket refused (EAGAIN) */
+    size_t pend_len, pend_seg;
+};
+
+struct pq_cid_slot {
+    uint8_t len;              /* 0: empty */
+    bool tomb;
+    uint8_t data[NGTCP2_MAX_CIDLEN];
+    struct pq_conn *conn;
+};
+
+struct prod_transport {
+    struct ev_loop *loop;
+    struct prod_udp *udp;
+    struct sockaddr_storage local;
+    socklen_t local_len;
+    bool wildcard;            /* bound to 0.0.0.0 or :: */
+    ev_io rio, wio;
+    ev_prepare prep;
+    struct prod_tls *tls;
+    struct prod_transport_cbs cbs;
+    struct prod_transport_limits limits;
+    ngtcp2_callbacks client_cb, server_cb;
+    struct pq_conn *conns[PROD_TRANSPORT_CONNS_MAX];
+    uint32_t conns_count;
+    struct pq_conn *by_peer[PROD_TRANSPORT_PEERS_MAX];
+    struct pq_cid_slot cids[PQ_CID_SLOTS];
+    bool blocked;             /* the socket is full: wait for writable */
+    uint8_t *txbuf;           /* PROD_UDP_GSO_SEGMENTS_MAX packets */
+    struct prod_peer_stats peers[PROD_TRANSPORT_PEERS_MAX];
+    struct prod_transport_totals tot;
+};
+
+uint64_t pq_now(void);
+void pq_mark_dirty(struct pq_conn *c);
+void pq_cid_add(struct prod_transport *t, const uint8_t *data, size_t len,
+                struct pq_conn *c);
+void pq_cid_remove(struct prod_transport *t, const uint8_t *data,
+                   size_t len);
+/* Fills the ngtcp2 callback tables (prod/transport_stream.c). */
+void pq_callbacks(ngtcp2_callbacks *client, ngtcp2_callbacks *server);
+/* The verify hook of every session (prod/transport_stream.c). */
+int pq_verify_peer(gnutls_session_t s);
+/* Streams (prod/transport_stream.c). */
+struct pq_stream *pq_stream_new(struct pq_conn *c, bool inbound,
+                                uint64_t core_id);
+struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
+                                 uint64_t core_id);
+void pq_stream_free(struct pq_stream *s);
+void pq_stream_enqueue(struct pq_stream *s);
+/* Opens streams waiting for an id; shuts down streams reset by core. */
+void pq_streams_prepare(struct pq_conn *c);
+
+#endif

@@ -1,0 +1,362 @@
+/* The transport's ngtcp2 callbacks and stream table (see
+ * prod/transport_int.h). Callbacks run inside ngtcp2_conn_read_pkt,
+ * _writev_stream or _handle_expiry: they only record what happened, call
+ * the owner's callbacks, and leave every write to the next flush. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "core/err.h"
+#include "prod/transport_int.h"
+
+/* ---- streams ---- */
+
+struct pq_stream *pq_stream_new(struct pq_conn *c, bool inbound,
+                                uint64_t core_id)
+{
+    struct pq_stream *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->conn = c;
+    s->sid = -1;
+    s->core_id = core_id;
+    s->inbound = inbound;
+    s->core_open = true;
+    s->next = c->streams;
+    if (c->streams != NULL)
+        c->streams->prev = s;
+    c->streams = s;
+    return s;
+}
+
+struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
+                                 uint64_t core_id)
+{
+    for (struct pq_stream *s = c->streams; s != NULL; s = s->next)
+        if (s->inbound == inbound && s->core_id == core_id)
+            return s;
+    return NULL;
+}
+
+static void unqueue(struct pq_stream *s)
+{
+    if (!s->queued)
+        return;
+    struct pq_conn *c = s->conn;
+    struct pq_stream **p = &c->send_head, *prev = NULL;
+    while (*p != NULL && *p != s) {
+        prev = *p;
+        p = &(*p)->send_next;
+    }
+    if (*p == s) {
+        *p = s->send_next;
+        if (c->send_tail == s)
+            c->send_tail = prev;
+    }
+    s->send_next = NULL;
+    s->queued = false;
+}
+
+static void drop_buf(struct pq_stream *s)
+{
+    if (s->buf == NULL)
+        return;
+    s->conn->send_bytes -= s->len;
+    free(s->buf);
+    s->buf = NULL;
+}
+
+void pq_stream_free(struct pq_stream *s)
+{
+    struct pq_conn *c = s->conn;
+    unqueue(s);
+    if (s->waiting_id)
+        c->opens_pending--;
+    drop_buf(s);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        c->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    if (s->sid >= 0 && c->qc != NULL)
+        ngtcp2_conn_set_stream_user_data(c->qc, s->sid, NULL);
+    free(s);
+}
+
+void pq_stream_enqueue(struct pq_stream *s)
+{
+    if (s->queued || s->sid < 0 || s->blocked)
+        return;
+    struct pq_conn *c = s->conn;
+    s->send_next = NULL;
+    if (c->send_tail != NULL)
+        c->send_tail->send_next = s;
+    else
+        c->send_head = s;
+    c->send_tail = s;
+    s->queued = true;
+    pq_mark_dirty(c);
+}
+
+void pq_streams_prepare(struct pq_conn *c)
+{
+    struct pq_stream *s = c->streams;
+    while (s != NULL) {
+        struct pq_stream *next = s->next;
+        if (s->reset_pending) {
+            if (s->sid >= 0)
+                (void)ngtcp2_conn_shutdown_stream(c->qc, s->sid, 1);
+            pq_stream_free(s);
+        } else if (s->waiting_id) {
+            int64_t sid;
+            int rv = ngtcp2_conn_open_bidi_stream(c->qc, &sid, s);
+            if (rv == 0) {
+                s->sid = sid;
+                s->waiting_id = false;
+                c->opens_pending--;
+                pq_stream_enqueue(s);
+            }
+            /* NGTCP2_ERR_STREAM_ID_BLOCKED: wait for more credit
+             * (extend_max_local_streams_bidi marks the conn dirty). */
+        }
+        s = next;
+    }
+}
+
+/* ---- callbacks ---- */
+
+static struct pq_conn *conn_of(void *user_data)
+{
+    return user_data;
+}
+
+static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+    (void)ctx;
+    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+}
+
+static int new_cid_cb(ngtcp2_conn *qc, ngtcp2_cid *cid, uint8_t *token,
+                      size_t cidlen, void *user_data)
+{
+    struct pq_conn *c = conn_of(user_data);
+    if (cidlen != PQ_CID_LEN ||
+        gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
+        gnutls_rnd(GNUTLS_RND_RANDOM, token,
+                   NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    cid->datalen = cidlen;
+    pq_cid_add(c->t, cid->data, cid->datalen, c);
+    return 0;
+}
+
+static int remove_cid_cb(ngtcp2_conn *qc, const ngtcp2_cid *cid,
+                         void *user_data)
+{
+    pq_cid_remove(conn_of(user_data)->t, cid->data, cid->datalen);
+    return 0;
+}
+
+static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
+{
+    struct pq_conn *c = conn_of(user_data);
+    struct prod_transport *t = c->t;
+    if (c->peer == PQ_PEER_NONE)
+        return NGTCP2_ERR_CALLBACK_FAILURE; /* verify hook never ran */
+    c->state = PQ_UP;
+    struct pq_conn *old = t->by_peer[c->peer];
+    if (old != NULL && old != c) {
+        /* A newer connection replaces the old one; core hears of the new
+         * one only (p2p_node_on_peer_up). */
+        old->peer = PQ_PEER_NONE;
+        old->state = PQ_HANDSHAKE;
+        old->close_pending = true;
+        old->close_reason = P2P_ERR_CONN_LOST;
+        pq_mark_dirty(old);
+    }
+    t->by_peer[c->peer] = c;
+    t->peers[c->peer].handshakes++;
+    t->tot.conns_up++;
+    t->cbs.peer_up(t->cbs.ctx, c->peer);
+    return 0;
+}
+
+static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
+{
+    struct pq_conn *c = conn_of(user_data);
+    if (!ngtcp2_is_bidi_stream(sid) || ngtcp2_conn_is_local_stream(qc, sid))
+        return 0;
+    struct pq_stream *s = pq_stream_new(c, true, (uint64_t)sid);
+    if (s == NULL)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    s->sid = sid;
+    ngtcp2_conn_set_stream_user_data(qc, sid, s);
+    return 0;
+}
+
+static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
+                               uint64_t offset, const uint8_t *data,
+                               size_t len, void *user_data, void *sud)
+{
+    struct pq_conn *c = conn_of(user_data);
+    struct pq_stream *s = sud;
+    /* Core copies what it keeps (and bounds it), so the credit goes back
+     * at once. */
+    ngtcp2_conn_extend_max_stream_offset(qc, sid, len);
+    ngtcp2_conn_extend_max_offset(qc, len);
+    if (s == NULL || !s->core_open || c->state != PQ_UP)
+        return 0;
+    bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
+    struct prod_peer_stats *ps = &c->t->peers[c->peer];
+    ps->bytes_received += len;
+    if (fin) {
+        ps->messages_received++;
+        /* A response is complete: core is done with the stream. */
+        if (!s->inbound)
+            s->core_open = false;
+    }
+    c->t->cbs.stream_data(c->t->cbs.ctx, c->peer, s->core_id, s->inbound,
+                          data, len, fin);
+    return 0;
+}
+
+static int acked_cb(ngtcp2_conn *qc, int64_t sid, uint64_t offset,
+                    uint64_t len, void *user_data, void *sud)
+{
+    struct pq_stream *s = sud;
+    if (s != NULL && s->buf != NULL && s->fin_sent && offset + len >= s->len)
+        drop_buf(s);
+    return 0;
+}
+
+/* The peer abandoned the stream: core forgets it, and we stop too. */
+static void peer_reset(struct pq_stream *s)
+{
+    struct pq_conn *c = s->conn;
+    if (s->core_open && c->state == PQ_UP) {
+        s->core_open = false;
+        c->t->peers[c->peer].streams_reset++;
+        c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
+                               s->inbound);
+    }
+    s->core_open = false;
+    s->reset_pending = true;
+    pq_mark_dirty(c);
+}
+
+static int stream_reset_cb(ngtcp2_conn *qc, int64_t sid, uint64_t final_size,
+                           uint64_t code, void *user_data, void *sud)
+{
+    if (sud != NULL)
+        peer_reset(sud);
+    return 0;
+}
+
+static int stop_sending_cb(ngtcp2_conn *qc, int64_t sid, uint64_t code,
+                           void *user_data, void *sud)
+{
+    if (sud != NULL)
+        peer_reset(sud);
+    return 0;
+}
+
+static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
+                           uint64_t code, void *user_data, void *sud)
+{
+    struct pq_stream *s = sud;
+    if (s == NULL)
+        return 0;
+    struct pq_conn *c = s->conn;
+    if (s->core_open && c->state == PQ_UP) {
+        s->core_open = false;
+        c->t->peers[c->peer].streams_reset++;
+        c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
+                               s->inbound);
+    }
+    pq_stream_free(s);
+    return 0;
+}
+
+static int extend_streams_cb(ngtcp2_conn *qc, uint64_t max, void *user_data)
+{
+    pq_mark_dirty(conn_of(user_data));
+    return 0;
+}
+
+static int extend_data_cb(ngtcp2_conn *qc, int64_t sid, uint64_t max,
+                          void *user_data, void *sud)
+{
+    struct pq_stream *s = sud;
+    if (s != NULL && s->blocked) {
+        s->blocked = false;
+        pq_stream_enqueue(s);
+    }
+    return 0;
+}
+
+int pq_verify_peer(gnutls_session_t session)
+{
+    ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
+    struct pq_conn *c = ref->user_data;
+    struct prod_transport *t = c->t;
+    uint8_t key[PROD_KEY_ID_LEN];
+    if (prod_tls_peer_key_id(session, key) != 0) {
+        c->refused = true;
+        c->refusal = PROD_REFUSE_NO_CERT;
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    if (!c->server) {
+        /* We dialled a member: its certificate must carry its key. */
+        if (memcmp(key, c->expect_key, PROD_KEY_ID_LEN) != 0) {
+            c->refused = true;
+            c->refusal = PROD_REFUSE_NOT_MEMBER;
+            return GNUTLS_E_CERTIFICATE_ERROR;
+        }
+        return 0;
+    }
+    uint32_t peer = PQ_PEER_NONE;
+    enum prod_refusal why = PROD_REFUSE_NOT_MEMBER;
+    if (!t->cbs.accept_key(t->cbs.ctx, key, &peer, &why) ||
+        peer >= PROD_TRANSPORT_PEERS_MAX) {
+        c->refused = true;
+        c->refusal = why;
+        return GNUTLS_E_CERTIFICATE_ERROR;
+    }
+    c->peer = peer;
+    return 0;
+}
+
+void pq_callbacks(ngtcp2_callbacks *client, ngtcp2_callbacks *server)
+{
+    ngtcp2_callbacks cb;
+    memset(&cb, 0, sizeof(cb));
+    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb.encrypt = ngtcp2_crypto_encrypt_cb;
+    cb.decrypt = ngtcp2_crypto_decrypt_cb;
+    cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
+    cb.update_key = ngtcp2_crypto_update_key_cb;
+    cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    cb.rand = rand_cb;
+    cb.get_new_connection_id = new_cid_cb;
+    cb.remove_connection_id = remove_cid_cb;
+    cb.handshake_completed = handshake_completed_cb;
+    cb.stream_open = stream_open_cb;
+    cb.recv_stream_data = recv_stream_data_cb;
+    cb.acked_stream_data_offset = acked_cb;
+    cb.stream_reset = stream_reset_cb;
+    cb.stream_stop_sending = stop_sending_cb;
+    cb.stream_close = stream_close_cb;
+    cb.extend_max_local_streams_bidi = extend_streams_cb;
+    cb.extend_max_stream_data = extend_data_cb;
+    *client = cb;
+    client->client_initial = ngtcp2_crypto_client_initial_cb;
+    client->recv_retry = ngtcp2_crypto_recv_retry_cb;
+    *server = cb;
+    server->recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+}

@@ -1,0 +1,1044 @@
+/* The replica's admin HTTP API (prod/admin.c) and its Prometheus families
+ * (prod/admin_metrics.c). The admin runs on 127.0.0.1 port 0 over a fake
+ * operations table (an in-memory pool and state); libcurl's multi
+ * interface sends each request while the same thread turns the libev loop,
+ * so server and client share one thread and no sleeps are needed. Checks
+ * every route, status code and content type, the body limit on both sides
+ * (Content-Length and chunked), and that core's families plus the
+ * replica's pass `promtool check metrics` (skipped with a notice when
+ * promtool is not installed). */
+#include <check.h>
+#include <curl/curl.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/metrics_registry.h"
+#include "core/shim.h"
+#include "prod/admin.h"
+#include "prod/admin_metrics.h"
+
+/* The test's body limit: small, so both sides of it are cheap. */
+#define BODY_MAX 1024u
+/* Artifacts the fake pool holds; more than the admin's first list call
+ * asks for, so the second call is exercised. */
+#define FAKE_ARTIFACTS_MAX 1500u
+/* A reply body kept by the client (the largest is the /metrics text). */
+#define REPLY_BYTES_MAX (1u << 20)
+/* Wall-clock bound on one request. */
+#define REQUEST_TIMEOUT_S 10
+
+/* ---- the fake replica ---- */
+
+struct fake_artifact {
+    struct p2p_artifact_id id;
+    enum p2p_artifact_kind kind;
+    uint8_t *bytes;
+    size_t len;
+};
+
+struct fake {
+    struct fake_artifact items[FAKE_ARTIFACTS_MAX];
+    size_t count;
+    size_t pool_max;          /* past it, post answers P2P_ERR_LIMIT */
+    int post_err;             /* forced post_artifact error, 0 = none */
+    size_t list_calls;
+    uint64_t height;
+    struct p2p_state_hash root;
+    size_t state_bytes;
+    bool healthy;
+    bool fail_reads;          /* state_json, health_json, metrics_text fail */
+    struct p2p_mem mem;
+    struct p2p_node *node;    /* core's families for /metrics */
+};
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static int fake_post(void *ctx, enum p2p_artifact_kind kind,
+                     const uint8_t *body, size_t len,
+                     struct p2p_artifact_id *id)
+{
+    struct fake *f = ctx;
+    if (f->post_err != 0)
+        return f->post_err;
+    p2p_id_of(body, len, id);
+    for (size_t i = 0; i < f->count; i++)
+        if (p2p_id_eq(&f->items[i].id, id))
+            return P2P_ERR_EXISTS;
+    if (f->count == f->pool_max)
+        return P2P_ERR_LIMIT;
+    struct fake_artifact *a = &f->items[f->count++];
+    a->id = *id;
+    a->kind = kind;
+    a->len = len;
+    a->bytes = malloc(len > 0 ? len : 1);
+    ck_assert_ptr_nonnull(a->bytes);
+    if (len > 0)
+        memcpy(a->bytes, body, len);
+    return 0;
+}
+
+static size_t fake_list(void *ctx, struct p2p_artifact_id *ids, size_t max)
+{
+    struct fake *f = ctx;
+    f->list_calls++;
+    for (size_t i = 0; i < f->count && i < max; i++)
+        ids[i] = f->items[i].id;
+    return f->count;
+}
+
+static int fake_get(void *ctx, const struct p2p_artifact_id *id,
+                    const uint8_t **bytes, size_t *len)
+{
+    struct fake *f = ctx;
+    for (size_t i = 0; i < f->count; i++) {
+        if (p2p_id_eq(&f->items[i].id, id)) {
+            *bytes = f->items[i].bytes;
+            *len = f->items[i].len;
+            return 0;
+        }
+    }
+    return P2P_ERR_NOT_FOUND;
+}
+
+static int fake_post_state(void *ctx, const uint8_t *bytes, size_t len,
+                           uint64_t *height, struct p2p_state_hash *root)
+{
+    struct fake *f = ctx;
+    if (len == 0)
+        return P2P_ERR_DECODE;
+    p2p_state_hash_of(bytes, len, &f->root);
+    f->height++;
+    f->state_bytes = len;
+    *height = f->height;
+    *root = f->root;
+    return 0;
+}
+
+static int fake_state_json(void *ctx, char *buf, size_t cap)
+{
+    struct fake *f = ctx;
+    if (f->fail_reads)
+        return P2P_ERR_INTERNAL;
+    char root[2 * P2P_STATE_HASH_BYTES + 1];
+    hex(f->root.b, P2P_STATE_HASH_BYTES, root);
+    return snprintf(buf, cap, "{\"height\": %llu, \"root\": \"%s\", "
+                    "\"bytes\": %zu}", (unsigned long long)f->height, root,
+                    f->state_bytes);
+}
+
+static int fake_health_json(void *ctx, char *buf, size_t cap, bool *healthy)
+{
+    struct fake *f = ctx;
+    *healthy = f->healthy;
+    if (f->fail_reads) /* as if the JSON did not fit */
+        return (int)cap;
+    return snprintf(buf, cap, "{\"ok\": %s, \"node\": 0}",
+                    f->healthy ? "true" : "false");
+}
+
+/* Two peers in different states, one with an awkward state string. */
+static void sample_stats(struct prod_peer_stats peers[2],
+                         struct prod_transport_totals *tot)
+{
+    memset(peers, 0, 2 * sizeof(peers[0]));
+    memset(tot, 0, sizeof(*tot));
+    peers[0].index = 1;
+    memset(peers[0].id_hex, 'a', 64);
+    peers[0].conn_state = "up";
+    peers[0].bytes_sent = 1000;
+    peers[0].bytes_received = 2000;
+    peers[0].messages_sent = 3;
+    peers[0].messages_received = 4;
+    peers[0].streams_reset = 5;
+    peers[0].handshakes = 6;
+    peers[0].rtt_us = 1500;
+    peers[1].index = 2;
+    memset(peers[1].id_hex, 'b', 64);
+    peers[1].conn_state = "we\"ird\\";
+    peers[1].rtt_us = 7;
+    tot->refusals[PROD_REFUSE_NOT_MEMBER] = 2;
+    tot->conns_dialled = 8;
+    tot->conns_accepted = 9;
+    tot->conns_closed = 10;
+    tot->conns_up = 1;
+    tot->udp_datagrams_in = 11;
+    tot->udp_datagrams_out = 12;
+    tot->udp_bytes_in = 13;
+    tot->udp_bytes_out = 14;
+}
+
+/* Core's families of a fresh node, then the replica's: malloc'ed. */
+static char *full_metrics(struct p2p_node *node, size_t *len)
+{
+    struct prod_peer_stats peers[2];
+    struct prod_transport_totals tot;
+    sample_stats(peers, &tot);
+    struct p2p_metrics_text t;
+    p2p_metrics_text_init(&t, NULL, 0);
+    p2p_node_metrics_write(node, 0, &t);
+    prod_admin_metrics_write(&t, peers, 2, &tot);
+    size_t need = t.len + 1;
+    char *buf = malloc(need);
+    ck_assert_ptr_nonnull(buf);
+    p2p_metrics_text_init(&t, buf, need);
+    p2p_node_metrics_write(node, 0, &t);
+    prod_admin_metrics_write(&t, peers, 2, &tot);
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, len), 0);
+    ck_assert_uint_eq(*len, need - 1);
+    return buf;
+}
+
+static int fake_metrics(void *ctx, char **text, size_t *len)
+{
+    struct fake *f = ctx;
+    if (f->fail_reads)
+        return P2P_ERR_NOMEM;
+    *text = full_metrics(f->node, len);
+    return 0;
+}
+
+/* ---- the fixture: a loop, a fake and an admin ---- */
+
+static struct fake *fk;
+static struct ev_loop *loop;
+static struct prod_admin *admin;
+static CURLM *multi;
+
+static const struct prod_admin_ops fake_ops_template = {
+    .post_artifact = fake_post,
+    .list_artifacts = fake_list,
+    .get_artifact = fake_get,
+    .post_state = fake_post_state,
+    .state_json = fake_state_json,
+    .health_json = fake_health_json,
+    .metrics_text = fake_metrics,
+};
+
+static void loopback(struct sockaddr_in *sin, uint16_t port)
+{
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+static void setup(void)
+{
+    fk = calloc(1, sizeof(*fk));
+    ck_assert_ptr_nonnull(fk);
+    fk->pool_max = FAKE_ARTIFACTS_MAX;
+    fk->healthy = true;
+    p2p_mem_init(&fk->mem);
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 1);
+    ck_assert_int_eq(p2p_node_new(&c, &fk->mem, &fk->node), 0);
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    struct prod_admin_ops ops = fake_ops_template;
+    ops.ctx = fk;
+    struct sockaddr_in sin;
+    loopback(&sin, 0);
+    char err[256];
+    int rc = prod_admin_start(loop, (const struct sockaddr *)&sin,
+                              sizeof(sin), BODY_MAX, &ops, &admin, err,
+                              sizeof(err));
+    ck_assert_msg(rc == 0, "start: %d %s", rc, err);
+    ck_assert_uint_ne(prod_admin_port(admin), 0);
+    multi = curl_multi_init();
+    ck_assert_ptr_nonnull(multi);
+}
+
+static void teardown(void)
+{
+    curl_multi_cleanup(multi);
+    prod_admin_stop(admin);
+    ev_loop_destroy(loop);
+    for (size_t i = 0; i < fk->count; i++)
+        free(fk->items[i].bytes);
+    p2p_node_del(fk->node);
+    free(fk);
+}
+
+/* ---- the client ---- */
+
+struct reply {
+    CURLcode result;
+    long status;
+    char type[128];
+    char allow[64];
+    char body[REPLY_BYTES_MAX + 1]; /* NUL-terminated */
+    size_t len;
+};
+
+/* A request's body, sent through the read callback (chunked uploads). */
+struct upload {
+    const uint8_t *data;
+    size_t len, off;
+    size_t piece;             /* at most this much per callback */
+};
+
+struct request_opts {
+    const char *method;       /* GET when NULL */
+    const char *path;
+    const char *header;       /* one extra header line, or NULL */
+    const void *body;
+    size_t len;
+    bool chunked;             /* Transfer-Encoding: chunked */
+    bool expect_continue;     /* Expect: 100-continue */
+    size_t piece;             /* chunked: bytes per chunk (default 100) */
+    bool may_fail;            /* the transfer may end in a curl error */
+};
+
+static size_t on_body(char *data, size_t size, size_t n, void *user)
+{
+    struct reply *r = user;
+    size_t k = size * n;
+    ck_assert_uint_le(k, REPLY_BYTES_MAX - r->len);
+    memcpy(r->body + r->len, data, k);
+    r->len += k;
+    r->body[r->len] = '\0';
+    return k;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *user)
+{
+    struct reply *r = user;
+    size_t k = size * n;
+    if (k > 7 && strncasecmp(data, "Allow: ", 7) == 0) {
+        size_t v = k - 7 < sizeof(r->allow) ? k - 7 : sizeof(r->allow) - 1;
+        memcpy(r->allow, data + 7, v);
+        r->allow[v] = '\0';
+        r->allow[strcspn(r->allow, "\r\n")] = '\0';
+    }
+    return k;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *user)
+{
+    struct upload *u = user;
+    size_t k = size * n;
+    if (k > u->len - u->off)
+        k = u->len - u->off;
+    if (k > u->piece)
+        k = u->piece;
+    memcpy(buf, u->data + u->off, k);
+    u->off += k;
+    return k;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs the request to completion, turning the admin's loop meanwhile. */
+static CURLcode drive(CURL *e)
+{
+    double deadline = now_s() + REQUEST_TIMEOUT_S;
+    ck_assert_int_eq(curl_multi_add_handle(multi, e), CURLM_OK);
+    int running = 1;
+    while (running > 0) {
+        ck_assert_int_eq(curl_multi_perform(multi, &running), CURLM_OK);
+        if (running == 0)
+            break;
+        ck_assert_int_eq(curl_multi_poll(multi, NULL, 0, 1, NULL), CURLM_OK);
+        ev_run(loop, EVRUN_NOWAIT);
+        ck_assert_msg(now_s() < deadline, "request timed out");
+    }
+    int left = 0;
+    CURLMsg *m = curl_multi_info_read(multi, &left);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(m->msg, CURLMSG_DONE);
+    CURLcode result = m->data.result;
+    curl_multi_remove_handle(multi, e);
+    return result;
+}
+
+static struct reply *request(const struct request_opts *o)
+{
+    static struct reply reply;
+    struct reply *r = &reply;
+    memset(r, 0, offsetof(struct reply, body) + 1);
+    r->len = 0;
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s",
+             (unsigned)prod_admin_port(admin), o->path);
+    CURL *e = curl_easy_init();
+    ck_assert_ptr_nonnull(e);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    struct curl_slist *hdrs = NULL;
+    if (o->header != NULL)
+        hdrs = curl_slist_append(hdrs, o->header);
+    /* curl adds Expect on its own for large bodies; say which we want. */
+    hdrs = curl_slist_append(hdrs, o->expect_continue ? "Expect: 100-continue"
+                                                      : "Expect:");
+    struct upload up = {.data = o->body, .len = o->len,
+                        .piece = o->piece != 0 ? o->piece : 100};
+    const char *method = o->method != NULL ? o->method : "GET";
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(e, CURLOPT_POST, 1L);
+        if (o->chunked) {
+            hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+            curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+            curl_easy_setopt(e, CURLOPT_READDATA, &up);
+        } else {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body != NULL ? o->body
+                                                                    : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                             (curl_off_t)o->len);
+        }
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+    r->result = drive(e);
+    ck_assert_msg(o->may_fail || r->result == CURLE_OK, "curl: %s",
+                  curl_easy_strerror(r->result));
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    char *type = NULL;
+    curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &type);
+    if (type != NULL)
+        snprintf(r->type, sizeof(r->type), "%s", type);
+    curl_easy_cleanup(e);
+    curl_slist_free_all(hdrs);
+    return r;
+}
+
+static struct reply *get(const char *path)
+{
+    return request(&(struct request_opts){.path = path});
+}
+
+static struct reply *post(const char *path, const char *header,
+                          const void *body, size_t len)
+{
+    return request(&(struct request_opts){
+        .method = "POST", .path = path, .header = header, .body = body,
+        .len = len});
+}
+
+/* An error answer: the status, JSON, and an "error" member. */
+static void assert_error(const struct reply *r, long status)
+{
+    ck_assert_int_eq(r->status, status);
+    ck_assert_str_eq(r->type, "application/json");
+    ck_assert_msg(strncmp(r->body, "{\"error\": \"", 11) == 0 &&
+                      r->body[r->len - 1] == '}',
+                  "error body: %s", r->body);
+}
+
+static void id_hex_of(const void *body, size_t len, char out[65])
+{
+    struct p2p_artifact_id id;
+    p2p_id_of(body, len, &id);
+    hex(id.b, P2P_ID_BYTES, out);
+}
+
+/* ---- POST /artifacts ---- */
+
+START_TEST(post_push_and_advert)
+{
+    char want[65], body[128];
+    id_hex_of("hello", 5, want);
+    struct reply *r = post("/artifacts", "X-Artifact-Kind: push", "hello", 5);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_str_eq(r->type, "application/json");
+    snprintf(body, sizeof(body), "{\"id\": \"%s\"}", want);
+    ck_assert_str_eq(r->body, body);
+    ck_assert_uint_eq(fk->count, 1);
+    ck_assert_int_eq(fk->items[0].kind, P2P_KIND_PUSH);
+    ck_assert_uint_eq(fk->items[0].len, 5);
+    ck_assert_mem_eq(fk->items[0].bytes, "hello", 5);
+
+    /* No header: advert. */
+    r = post("/artifacts", NULL, "world", 5);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_int_eq(fk->items[1].kind, P2P_KIND_ADVERT);
+    r = post("/artifacts", "X-Artifact-Kind: advert", "third", 5);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_int_eq(fk->items[2].kind, P2P_KIND_ADVERT);
+    ck_assert_uint_eq(fk->count, 3);
+}
+END_TEST
+
+START_TEST(post_bad_kind_is_400)
+{
+    struct reply *r = post("/artifacts", "X-Artifact-Kind: gossip", "x", 1);
+    assert_error(r, 400);
+    r = post("/artifacts", "X-Artifact-Kind: PUSH2", "x", 1);
+    assert_error(r, 400);
+    r = post("/artifacts", "X-Artifact-Kind;", "x", 1); /* empty value */
+    assert_error(r, 400);
+    ck_assert_uint_eq(fk->count, 0);
+    r = post("/artifacts", "X-Artifact-Kind: PUSH", "x", 1);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_int_eq(fk->items[0].kind, P2P_KIND_PUSH);
+}
+END_TEST
+
+/* Each error of post_artifact has its status. */
+START_TEST(post_errors_map_to_status)
+{
+    ck_assert_int_eq(post("/artifacts", NULL, "dup", 3)->status, 201);
+    assert_error(post("/artifacts", NULL, "dup", 3), 409);
+    fk->pool_max = 1;
+    assert_error(post("/artifacts", NULL, "new", 3), 507);
+    fk->post_err = P2P_ERR_OVERSIZE;
+    assert_error(post("/artifacts", NULL, "new", 3), 413);
+    fk->post_err = P2P_ERR_WRITE;
+    assert_error(post("/artifacts", NULL, "new", 3), 500);
+    fk->post_err = P2P_ERR_INTERNAL;
+    assert_error(post("/artifacts", NULL, "new", 3), 500);
+    ck_assert_uint_eq(fk->count, 1);
+}
+END_TEST
+
+/* Content-Length at the limit is accepted, one byte over is 413. */
+START_TEST(body_limit_with_content_length)
+{
+    static uint8_t body[BODY_MAX + 1];
+    memset(body, 'a', sizeof(body));
+    assert_error(post("/artifacts", NULL, body, BODY_MAX + 1), 413);
+    ck_assert_uint_eq(fk->count, 0);
+    ck_assert_int_eq(post("/artifacts", NULL, body, BODY_MAX)->status, 201);
+    ck_assert_uint_eq(fk->count, 1);
+    ck_assert_uint_eq(fk->items[0].len, BODY_MAX);
+}
+END_TEST
+
+/* A large body announced with Expect: 100-continue is refused before it
+ * is sent. */
+START_TEST(large_body_refused_before_upload)
+{
+    size_t len = 4u << 20;
+    uint8_t *body = malloc(len);
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'b', len);
+    struct reply *r = request(&(struct request_opts){
+        .method = "POST", .path = "/artifacts", .body = body, .len = len,
+        .expect_continue = true});
+    assert_error(r, 413);
+    r = request(&(struct request_opts){
+        .method = "POST", .path = "/state", .body = body, .len = len,
+        .expect_continue = true});
+    assert_error(r, 413);
+    free(body);
+    ck_assert_uint_eq(fk->count, 0);
+    ck_assert_uint_eq(fk->height, 0);
+}
+END_TEST
+
+/* Chunked uploads: the limit holds without a Content-Length. */
+START_TEST(body_limit_chunked)
+{
+    static uint8_t body[BODY_MAX + 1];
+    memset(body, 'c', sizeof(body));
+    struct reply *r = request(&(struct request_opts){
+        .method = "POST", .path = "/artifacts", .body = body,
+        .len = BODY_MAX + 1, .chunked = true});
+    assert_error(r, 413);
+    ck_assert_uint_eq(fk->count, 0);
+    r = request(&(struct request_opts){
+        .method = "POST", .path = "/artifacts", .body = body,
+        .len = BODY_MAX, .chunked = true});
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_uint_eq(fk->count, 1);
+    ck_assert_uint_eq(fk->items[0].len, BODY_MAX);
+    ck_assert_mem_eq(fk->items[0].bytes, body, BODY_MAX);
+}
+END_TEST
+
+/* A chunked upload far past the limit is dropped as it comes and answered
+ * 413 at its end; past PROD_ADMIN_DISCARD_BYTES_MAX dropped bytes the
+ * connection is closed instead. */
+START_TEST(chunked_overflow_is_dropped)
+{
+    /* Dropped bytes are at most len, and at least len - BODY_MAX. */
+    size_t len = PROD_ADMIN_DISCARD_BYTES_MAX;
+    size_t too_long = PROD_ADMIN_DISCARD_BYTES_MAX + BODY_MAX + 1;
+    uint8_t *body = malloc(too_long);
+    ck_assert_ptr_nonnull(body);
+    memset(body, 'd', too_long);
+    struct reply *r = request(&(struct request_opts){
+        .method = "POST", .path = "/artifacts", .body = body, .len = len,
+        .chunked = true, .piece = 64u << 10});
+    assert_error(r, 413);
+    r = request(&(struct request_opts){
+        .method = "POST", .path = "/artifacts", .body = body,
+        .len = too_long, .chunked = true, .piece = 64u << 10,
+        .may_fail = true});
+    ck_assert_msg(r->result != CURLE_OK && r->status == 0,
+                  "curl %d, status %ld", r->result, r->status);
+    free(body);
+    ck_assert_uint_eq(fk->count, 0);
+    /* The admin still answers. */
+    ck_assert_int_eq(get("/health")->status, 200);
+}
+END_TEST
+
+/* ---- GET /artifacts ---- */
+
+START_TEST(list_artifacts)
+{
+    struct reply *r = get("/artifacts");
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->type, "application/json");
+    ck_assert_str_eq(r->body, "{\"artifacts\": []}");
+    char a[65], b[65], want[256];
+    id_hex_of("one", 3, a);
+    id_hex_of("two", 3, b);
+    ck_assert_int_eq(post("/artifacts", NULL, "one", 3)->status, 201);
+    ck_assert_int_eq(post("/artifacts", NULL, "two", 3)->status, 201);
+    r = get("/artifacts");
+    ck_assert_int_eq(r->status, 200);
+    snprintf(want, sizeof(want), "{\"artifacts\": [\"%s\", \"%s\"]}", a, b);
+    ck_assert_str_eq(r->body, want);
+}
+END_TEST
+
+/* More ids than the admin's first call makes room for. */
+START_TEST(list_many_artifacts)
+{
+    for (uint32_t i = 0; i < FAKE_ARTIFACTS_MAX; i++) {
+        struct p2p_artifact_id id;
+        ck_assert_int_eq(fake_post(fk, P2P_KIND_PUSH, (const uint8_t *)&i,
+                                   sizeof(i), &id), 0);
+    }
+    fk->list_calls = 0;
+    struct reply *r = get("/artifacts");
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(fk->list_calls, 2);
+    size_t want = strlen("{\"artifacts\": []}") +
+                  FAKE_ARTIFACTS_MAX * 66 + (FAKE_ARTIFACTS_MAX - 1) * 2;
+    ck_assert_uint_eq(r->len, want);
+    char last[65];
+    hex(fk->items[FAKE_ARTIFACTS_MAX - 1].id.b, P2P_ID_BYTES, last);
+    ck_assert_ptr_nonnull(strstr(r->body, last));
+}
+END_TEST
+
+/* ---- GET /artifacts/<hex> ---- */
+
+START_TEST(get_artifact_by_id)
+{
+    static const uint8_t bytes[] = {0, 1, 2, 0xff, 0, 'z'};
+    char id[65], path[128];
+    id_hex_of(bytes, sizeof(bytes), id);
+    ck_assert_int_eq(post("/artifacts", NULL, bytes, sizeof(bytes))->status,
+                     201);
+    snprintf(path, sizeof(path), "/artifacts/%s", id);
+    struct reply *r = get(path);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->type, "application/octet-stream");
+    ck_assert_uint_eq(r->len, sizeof(bytes));
+    ck_assert_mem_eq(r->body, bytes, sizeof(bytes));
+    /* Upper-case hex names the same id. */
+    for (char *p = path + strlen("/artifacts/"); *p != '\0'; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    ck_assert_int_eq(get(path)->status, 200);
+}
+END_TEST
+
+START_TEST(get_artifact_bad_or_unknown)
+{
+    char path[128], id[65];
+    id_hex_of("absent", 6, id);
+    snprintf(path, sizeof(path), "/artifacts/%s", id);
+    assert_error(get(path), 404);
+    /* 63 digits, 65 digits, a non-hex digit, nothing. */
+    snprintf(path, sizeof(path), "/artifacts/%.63s", id);
+    assert_error(get(path), 400);
+    snprintf(path, sizeof(path), "/artifacts/%s0", id);
+    assert_error(get(path), 400);
+    snprintf(path, sizeof(path), "/artifacts/%.63sg", id);
+    assert_error(get(path), 400);
+    assert_error(get("/artifacts/"), 400);
+}
+END_TEST
+
+/* ---- routing ---- */
+
+START_TEST(unknown_path_is_404)
+{
+    assert_error(get("/"), 404);
+    assert_error(get("/nope"), 404);
+    assert_error(get("/artifactsx"), 404);
+    assert_error(get("/health/"), 404);
+    assert_error(post("/nope", NULL, "x", 1), 404);
+    ck_assert_uint_eq(fk->count, 0);
+}
+END_TEST
+
+START_TEST(wrong_method_is_405)
+{
+    struct reply *r =
+        request(&(struct request_opts){.method = "DELETE",
+                                       .path = "/artifacts"});
+    assert_error(r, 405);
+    ck_assert_str_eq(r->allow, "GET, HEAD, POST");
+    r = post("/health", NULL, "x", 1);
+    assert_error(r, 405);
+    ck_assert_str_eq(r->allow, "GET, HEAD");
+    r = post("/metrics", NULL, "x", 1);
+    assert_error(r, 405);
+    char path[128], id[65];
+    id_hex_of("x", 1, id);
+    snprintf(path, sizeof(path), "/artifacts/%s", id);
+    r = post(path, NULL, "x", 1);
+    assert_error(r, 405);
+    ck_assert_str_eq(r->allow, "GET, HEAD");
+    r = request(&(struct request_opts){.method = "PUT", .path = "/state"});
+    assert_error(r, 405);
+    ck_assert_uint_eq(fk->count, 0);
+    ck_assert_uint_eq(fk->height, 0);
+}
+END_TEST
+
+/* ---- /health, /state ---- */
+
+START_TEST(health_ok_and_unhealthy)
+{
+    struct reply *r = get("/health");
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->type, "application/json");
+    ck_assert_str_eq(r->body, "{\"ok\": true, \"node\": 0}");
+    r = request(&(struct request_opts){.method = "HEAD", .path = "/health"});
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->len, 0);
+    fk->healthy = false;
+    r = get("/health");
+    ck_assert_int_eq(r->status, 503);
+    ck_assert_str_eq(r->body, "{\"ok\": false, \"node\": 0}");
+}
+END_TEST
+
+START_TEST(state_post_and_get)
+{
+    static const char bytes[] = "some state bytes";
+    struct p2p_state_hash root;
+    char root_hex[65], want[256];
+    p2p_state_hash_of((const uint8_t *)bytes, strlen(bytes), &root);
+    hex(root.b, P2P_STATE_HASH_BYTES, root_hex);
+    struct reply *r = post("/state", NULL, bytes, strlen(bytes));
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_str_eq(r->type, "application/json");
+    snprintf(want, sizeof(want), "{\"height\": 1, \"root\": \"%s\"}",
+             root_hex);
+    ck_assert_str_eq(r->body, want);
+    r = get("/state");
+    ck_assert_int_eq(r->status, 200);
+    snprintf(want, sizeof(want),
+             "{\"height\": 1, \"root\": \"%s\", \"bytes\": %zu}", root_hex,
+             strlen(bytes));
+    ck_assert_str_eq(r->body, want);
+    /* The replica's own refusal (here: an empty state) is a 500. */
+    assert_error(post("/state", NULL, "", 0), 500);
+    ck_assert_uint_eq(fk->height, 1);
+    /* Over the body limit: 413 and no checkpoint. */
+    static uint8_t big[BODY_MAX + 1];
+    assert_error(post("/state", NULL, big, sizeof(big)), 413);
+    ck_assert_uint_eq(fk->height, 1);
+}
+END_TEST
+
+/* The replica's failures (an error, a JSON too long) are 500s. */
+START_TEST(read_failures_are_500)
+{
+    fk->fail_reads = true;
+    assert_error(get("/state"), 500);
+    assert_error(get("/health"), 500);
+    assert_error(get("/metrics"), 500);
+    fk->fail_reads = false;
+    ck_assert_int_eq(get("/metrics")->status, 200);
+}
+END_TEST
+
+/* ---- /metrics and promtool ---- */
+
+static bool have_promtool(void)
+{
+    return system("command -v promtool >/dev/null 2>&1") == 0;
+}
+
+/* What promtool says of a text: its exit status (0 clean, 3 lint
+ * problems only, else not parseable) and its output. */
+struct promtool_verdict {
+    int status;
+    char output[8192];
+};
+
+static void promtool_run(const char *text, size_t len,
+                         struct promtool_verdict *v)
+{
+    char in[] = "/tmp/test_prod_admin_in_XXXXXX";
+    char out[] = "/tmp/test_prod_admin_out_XXXXXX";
+    int fd = mkstemp(in);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    int ofd = mkstemp(out);
+    ck_assert_int_ge(ofd, 0);
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s > %s 2>&1", in,
+             out);
+    int st = system(cmd);
+    v->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    ssize_t n = read(ofd, v->output, sizeof(v->output) - 1);
+    v->output[n > 0 ? n : 0] = '\0';
+    close(ofd);
+    unlink(in);
+    unlink(out);
+}
+
+/* The text parses and promtool's linter finds nothing in it (core's
+ * families and the replica's alike). */
+static void assert_promtool_clean(const char *text, size_t len)
+{
+    struct promtool_verdict v;
+    promtool_run(text, len, &v);
+    ck_assert_msg(v.status == 0, "promtool %d: %s", v.status, v.output);
+}
+
+static void promtool_missing_notice(void)
+{
+    printf("NOTICE: promtool not found (Debian package prometheus); "
+           "metrics not checked by it\n");
+}
+
+START_TEST(metrics_endpoint)
+{
+    struct reply *r = get("/metrics");
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->type, "text/plain; version=0.0.4; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(r->body, "\np2p_artifacts_validated_total "));
+    ck_assert_ptr_nonnull(
+        strstr(r->body, "\np2p_replica_peer_connected{peer=\"1\"} 1\n"));
+    if (!have_promtool()) {
+        promtool_missing_notice();
+        return;
+    }
+    assert_promtool_clean(r->body, r->len);
+}
+END_TEST
+
+/* Core's families of a fresh node plus the replica's parse; the
+ * replica's own pass promtool's linter without a finding, with peers and
+ * without. */
+START_TEST(metrics_pass_promtool)
+{
+    if (!have_promtool()) {
+        promtool_missing_notice();
+        return;
+    }
+    size_t len = 0;
+    char *text = full_metrics(fk->node, &len);
+    struct promtool_verdict v;
+    promtool_run(text, len, &v);
+    free(text);
+    ck_assert_msg(v.status == 0, "promtool %d: %s", v.status, v.output);
+
+    struct prod_peer_stats peers[2];
+    struct prod_transport_totals tot;
+    sample_stats(peers, &tot);
+    static char buf[16384];
+    struct p2p_metrics_text t;
+    for (uint32_t count = 0; count <= 2; count += 2) {
+        p2p_metrics_text_init(&t, buf, sizeof(buf));
+        prod_admin_metrics_write(&t, peers, count, &tot);
+        ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+        promtool_run(buf, len, &v);
+        ck_assert_msg(v.status == 0, "promtool %d: %s", v.status, v.output);
+    }
+}
+END_TEST
+
+/* The replica's families, line by line. */
+START_TEST(metrics_writer_lines)
+{
+    struct prod_peer_stats peers[2];
+    struct prod_transport_totals tot;
+    sample_stats(peers, &tot);
+    static char buf[16384];
+    struct p2p_metrics_text t;
+    p2p_metrics_text_init(&t, buf, sizeof(buf));
+    prod_admin_metrics_write(&t, peers, 2, &tot);
+    size_t len = 0;
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+    static const char *const lines[] = {
+        "# TYPE p2p_replica_peer_info gauge\n",
+        "p2p_replica_peer_info{peer=\"1\",id=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"} 1\n",
+        "p2p_replica_peer_connected{peer=\"1\"} 1\n",
+        "p2p_replica_peer_connected{peer=\"2\"} 0\n",
+        "p2p_replica_peer_state{peer=\"1\",state=\"up\"} 1\n",
+        "p2p_replica_peer_state{peer=\"1\",state=\"wait\"} 0\n",
+        "p2p_replica_peer_state{peer=\"2\",state=\"up\"} 0\n",
+        "p2p_replica_peer_state{peer=\"2\",state=\"we\\\"ird\\\\\"} 1\n",
+        "# TYPE p2p_replica_peer_bytes_sent_total counter\n",
+        "p2p_replica_peer_bytes_sent_total{peer=\"1\"} 1000\n",
+        "p2p_replica_peer_bytes_received_total{peer=\"1\"} 2000\n",
+        "p2p_replica_peer_messages_sent_total{peer=\"1\"} 3\n",
+        "p2p_replica_peer_messages_received_total{peer=\"1\"} 4\n",
+        "p2p_replica_peer_streams_reset_total{peer=\"1\"} 5\n",
+        "p2p_replica_peer_handshakes_total{peer=\"1\"} 6\n",
+        "p2p_replica_peer_handshakes_total{peer=\"2\"} 0\n",
+        "# TYPE p2p_replica_peer_rtt_seconds gauge\n",
+        "p2p_replica_peer_rtt_seconds{peer=\"1\"} 0.0015\n",
+        "p2p_replica_handshake_refusals_total{reason=\"not_member\"} 2\n",
+        "p2p_replica_handshake_refusals_total{reason=\"limit\"} 0\n",
+        "p2p_replica_connections_dialled_total 8\n",
+        "p2p_replica_connections_accepted_total 9\n",
+        "p2p_replica_connections_closed_total 10\n",
+        "# TYPE p2p_replica_connections_up gauge\n",
+        "p2p_replica_connections_up 1\n",
+        "p2p_replica_udp_datagrams_in_total 11\n",
+        "p2p_replica_udp_datagrams_out_total 12\n",
+        "p2p_replica_udp_bytes_in_total 13\n",
+        "p2p_replica_udp_bytes_out_total 14\n",
+    };
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        ck_assert_msg(strstr(buf, lines[i]) != NULL, "missing %s", lines[i]);
+    /* A peer that is not up has no RTT sample. */
+    ck_assert_ptr_null(strstr(buf, "p2p_replica_peer_rtt_seconds{peer=\"2\""));
+
+    /* A too-small buffer reports the size needed and writes no further. */
+    char small[64];
+    memset(small, 'x', sizeof(small));
+    p2p_metrics_text_init(&t, small, 32);
+    prod_admin_metrics_write(&t, peers, 2, &tot);
+    size_t need = 0;
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, &need), P2P_ERR_LIMIT);
+    ck_assert_uint_eq(need, len);
+    ck_assert_mem_eq(small, buf, 32);
+    ck_assert_int_eq(small[32], 'x');
+}
+END_TEST
+
+/* RTT seconds: whole, fractional, sub-millisecond. */
+START_TEST(metrics_rtt_formatting)
+{
+    static const struct {
+        uint64_t us;
+        const char *text;
+    } cases[] = {
+        {0, "0"}, {1, "0.000001"}, {1000, "0.001"}, {1000000, "1"},
+        {2500000, "2.5"}, {123456789, "123.456789"},
+    };
+    struct prod_transport_totals tot = {0};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct prod_peer_stats p = {.index = 0, .conn_state = "up",
+                                    .rtt_us = cases[i].us};
+        char buf[8192], want[96];
+        struct p2p_metrics_text t;
+        p2p_metrics_text_init(&t, buf, sizeof(buf));
+        prod_admin_metrics_write(&t, &p, 1, &tot);
+        size_t len;
+        ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+        snprintf(want, sizeof(want),
+                 "\np2p_replica_peer_rtt_seconds{peer=\"0\"} %s\n",
+                 cases[i].text);
+        ck_assert_msg(strstr(buf, want) != NULL, "want %s", want);
+    }
+}
+END_TEST
+
+/* ---- start ---- */
+
+START_TEST(start_errors)
+{
+    struct prod_admin_ops ops = fake_ops_template;
+    ops.ctx = fk;
+    struct sockaddr_in sin;
+    loopback(&sin, prod_admin_port(admin));
+    struct prod_admin *other = NULL;
+    char err[256];
+    /* The port is taken. */
+    int rc = prod_admin_start(loop, (const struct sockaddr *)&sin,
+                              sizeof(sin), BODY_MAX, &ops, &other, err,
+                              sizeof(err));
+    ck_assert_int_eq(rc, P2P_ERR_CONNECT);
+    ck_assert_ptr_null(other);
+    char port[8];
+    snprintf(port, sizeof(port), "%u", (unsigned)prod_admin_port(admin));
+    ck_assert_msg(strstr(err, "127.0.0.1") != NULL && strstr(err, port),
+                  "err: %s", err);
+    /* A missing operation. */
+    ops.metrics_text = NULL;
+    loopback(&sin, 0);
+    rc = prod_admin_start(loop, (const struct sockaddr *)&sin, sizeof(sin),
+                          BODY_MAX, &ops, &other, err, sizeof(err));
+    ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
+    /* Not an IP address. */
+    ops = fake_ops_template;
+    struct sockaddr unix_addr = {.sa_family = AF_UNIX};
+    rc = prod_admin_start(loop, &unix_addr, sizeof(unix_addr), BODY_MAX, &ops,
+                          &other, err, sizeof(err));
+    ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
+    ck_assert_ptr_null(other);
+    /* The first admin still answers. */
+    ck_assert_int_eq(get("/health")->status, 200);
+}
+END_TEST
+
+int main(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "curl_global_init failed\n");
+        return EXIT_FAILURE;
+    }
+    Suite *s = suite_create("prod_admin");
+    TCase *tc = tcase_create("admin");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, post_push_and_advert);
+    tcase_add_test(tc, post_bad_kind_is_400);
+    tcase_add_test(tc, post_errors_map_to_status);
+    tcase_add_test(tc, body_limit_with_content_length);
+    tcase_add_test(tc, large_body_refused_before_upload);
+    tcase_add_test(tc, body_limit_chunked);
+    tcase_add_test(tc, chunked_overflow_is_dropped);
+    tcase_add_test(tc, list_artifacts);
+    tcase_add_test(tc, list_many_artifacts);
+    tcase_add_test(tc, get_artifact_by_id);
+    tcase_add_test(tc, get_artifact_bad_or_unknown);
+    tcase_add_test(tc, unknown_path_is_404);
+    tcase_add_test(tc, wrong_method_is_405);
+    tcase_add_test(tc, health_ok_and_unhealthy);
+    tcase_add_test(tc, state_post_and_get);
+    tcase_add_test(tc, read_failures_are_500);
+    tcase_add_test(tc, metrics_endpoint);
+    tcase_add_test(tc, metrics_pass_promtool);
+    tcase_add_test(tc, metrics_writer_lines);
+    tcase_add_test(tc, metrics_rtt_formatting);
+    tcase_add_test(tc, start_errors);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
