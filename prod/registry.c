@@ -1,0 +1,283 @@
+/* The registry file: YAML -> struct prod_registry (docs/replica.md), with
+ * the helpers of prod/yaml_doc.h; member certificates are checked with
+ * GnuTLS. */
+#include "prod/registry.h"
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/assert.h"
+#include "core/err.h"
+#include "prod/yaml_doc.h"
+
+enum root_key { K_VERSION, K_MEMBERS, K_COUNT };
+static const char *const root_keys[K_COUNT] = {"version", "members"};
+
+enum member_key { M_INDEX, M_ID, M_ADDR, M_CERT, M_COUNT };
+static const char *const member_keys[M_COUNT] = {"index", "id", "addr",
+                                                 "cert"};
+
+/* Where each member was in the file, for duplicate messages. */
+struct member_pos {
+    int index_line;
+    int id_line;
+};
+
+struct loader {
+    const struct prod_yaml_doc *d; /* borrowed */
+    const char *base_dir;          /* borrowed: the registry's folder */
+    char *cert_path;               /* owned: PROD_PATH_BYTES scratch */
+    struct member_pos *pos;        /* owned: one per member */
+    /* Position + 1 of the member holding each index (0: none). */
+    uint16_t by_index[PROD_REGISTRY_INDEX_MAX];
+};
+
+#define PATH_BYTES 4096u
+
+/* Reads the PEM certificate at ld->cert_path and checks that its key id is
+ * m's. `at` is the cert value's node. */
+static int check_cert(struct loader *ld, const yaml_node_t *at,
+                      const char *what, const struct prod_member *m)
+{
+    char msg[256];
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    gnutls_x509_crt_t crt = NULL;
+    uint8_t key_id[64];
+    size_t key_id_len = sizeof key_id;
+    int rc;
+    /* The reader names the file; our message names the key first. */
+    rc = prod_yaml_read_file(ld->cert_path, PROD_REGISTRY_CERT_BYTES_MAX, &pem,
+                             &pem_len, msg, sizeof msg);
+    if (rc != 0)
+        return prod_yaml_fail(ld->d, at, rc, what, "%s", msg);
+    if (gnutls_x509_crt_init(&crt) < 0) {
+        rc = prod_yaml_fail(ld->d, at, P2P_ERR_NOMEM, what, "out of memory");
+        goto done;
+    }
+    gnutls_datum_t datum = {pem, (unsigned)pem_len};
+    int grc = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM);
+    if (grc < 0) {
+        rc = prod_yaml_fail(ld->d, at, P2P_ERR_DECODE, what,
+                            "%s is not a PEM X.509 certificate (%s)",
+                            ld->cert_path, gnutls_strerror(grc));
+        goto done;
+    }
+    grc = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, key_id,
+                                     &key_id_len);
+    if (grc < 0 || key_id_len != 32) {
+        rc = prod_yaml_fail(ld->d, at, P2P_ERR_DECODE, what,
+                            "cannot compute the key id of %s (%s)",
+                            ld->cert_path,
+                            grc < 0 ? gnutls_strerror(grc) : "not SHA-256");
+        goto done;
+    }
+    if (memcmp(key_id, m->key_id, 32) != 0) {
+        char hex[65];
+        for (size_t i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", key_id[i]);
+        rc = prod_yaml_fail(ld->d, at, P2P_ERR_ID_MISMATCH, what,
+                            "the certificate's key id is %s, not the "
+                            "member's id %s",
+                            hex, m->id_hex);
+        goto done;
+    }
+    rc = 0;
+done:
+    if (crt != NULL)
+        gnutls_x509_crt_deinit(crt);
+    free(pem);
+    return rc;
+}
+
+/* Parses entry i of members into out->members[i]; duplicates of the
+ * entries before it are errors. */
+static int parse_member(struct loader *ld, const yaml_node_t *n, size_t i,
+                        struct prod_registry *out)
+{
+    const struct prod_yaml_doc *d = ld->d;
+    char where[PROD_YAML_WHAT_BYTES], what[PROD_YAML_WHAT_BYTES];
+    yaml_node_t *v[M_COUNT];
+    struct prod_member *m = &out->members[i];
+    uint64_t index;
+    int rc;
+    snprintf(where, sizeof where, "members[%zu]", i);
+    if ((rc = prod_yaml_map(d, n, where, member_keys, M_COUNT, v)) != 0)
+        return rc;
+    for (size_t k = 0; k < M_CERT; k++) /* cert is optional */
+        if (v[k] == NULL)
+            return prod_yaml_missing(d, n, where, member_keys[k]);
+
+    prod_yaml_what(what, sizeof what, where, "index");
+    if ((rc = prod_yaml_u64(d, v[M_INDEX], what, 0,
+                            PROD_REGISTRY_INDEX_MAX - 1, &index)) != 0)
+        return rc;
+    if (ld->by_index[index] != 0) {
+        size_t first = ld->by_index[index] - 1u;
+        return prod_yaml_fail(d, v[M_INDEX], P2P_ERR_DECODE, what,
+                              "%llu is also the index of members[%zu] "
+                              "(line %d)",
+                              (unsigned long long)index, first,
+                              ld->pos[first].index_line);
+    }
+    ld->by_index[index] = (uint16_t)(i + 1);
+    m->index = (uint32_t)index;
+    ld->pos[i].index_line = prod_yaml_line(v[M_INDEX]);
+
+    prod_yaml_what(what, sizeof what, where, "id");
+    if ((rc = prod_yaml_hex32(d, v[M_ID], what, m->key_id, m->id_hex)) != 0)
+        return rc;
+    /* Quadratic, but at most 1024^2 / 2 comparisons of 32 bytes. */
+    for (size_t j = 0; j < i; j++)
+        if (memcmp(out->members[j].key_id, m->key_id, 32) == 0)
+            return prod_yaml_fail(d, v[M_ID], P2P_ERR_DECODE, what,
+                                  "the same id as members[%zu] (line %d)", j,
+                                  ld->pos[j].id_line);
+    ld->pos[i].id_line = prod_yaml_line(v[M_ID]);
+
+    prod_yaml_what(what, sizeof what, where, "addr");
+    if ((rc = prod_yaml_addr(d, v[M_ADDR], what, 1, &m->addr, &m->addr_len,
+                             m->addr_text)) != 0)
+        return rc;
+
+    if (v[M_CERT] != NULL) {
+        prod_yaml_what(what, sizeof what, where, "cert");
+        if ((rc = prod_yaml_path(d, v[M_CERT], what, ld->base_dir,
+                                 ld->cert_path, PATH_BYTES)) != 0)
+            return rc;
+        if ((rc = check_cert(ld, v[M_CERT], what, m)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int by_index_cmp(const void *a, const void *b)
+{
+    const struct prod_member *x = a, *y = b;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static int parse_root(struct loader *ld, const yaml_node_t *root,
+                      struct prod_registry *out)
+{
+    const struct prod_yaml_doc *d = ld->d;
+    yaml_node_t *v[K_COUNT];
+    size_t count;
+    int rc = prod_yaml_map(d, root, "", root_keys, K_COUNT, v);
+    if (rc != 0)
+        return rc;
+    for (size_t k = 0; k < K_COUNT; k++)
+        if (v[k] == NULL)
+            return prod_yaml_missing(d, root, "", root_keys[k]);
+    if ((rc = prod_yaml_u64(d, v[K_VERSION], "version", 1, UINT64_MAX,
+                            &out->version)) != 0)
+        return rc;
+    if ((rc = prod_yaml_seq(d, v[K_MEMBERS], "members",
+                            PROD_REGISTRY_MEMBERS_MAX, &count)) != 0)
+        return rc;
+    ld->pos = calloc(count, sizeof *ld->pos);
+    if (ld->pos == NULL)
+        return prod_yaml_fail(d, NULL, P2P_ERR_NOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        rc = parse_member(ld, prod_yaml_seq_item(d, v[K_MEMBERS], i), i, out);
+        if (rc != 0)
+            return rc;
+    }
+    out->count = (uint32_t)count;
+    qsort(out->members, count, sizeof out->members[0], by_index_cmp);
+    return 0;
+}
+
+int prod_registry_load_mem(const uint8_t *data, size_t len, const char *name,
+                           struct prod_registry *out, char *err,
+                           size_t err_len)
+{
+    struct prod_yaml_doc d;
+    char base_dir[PATH_BYTES];
+    struct loader *ld = NULL;
+    P2P_ASSERT(out != NULL && name != NULL);
+    memset(out, 0, sizeof *out);
+    int rc = prod_yaml_load(&d, data, len, name, err, err_len);
+    if (rc != 0)
+        return rc;
+    if (prod_yaml_dir_of(name, base_dir, sizeof base_dir) != 0) {
+        rc = prod_yaml_fail(&d, NULL, P2P_ERR_DECODE, NULL,
+                            "the file's path is too long");
+        goto done;
+    }
+    yaml_node_t *root = prod_yaml_root_map(&d, "version, members");
+    if (root == NULL) {
+        rc = P2P_ERR_DECODE;
+        goto done;
+    }
+    /* The loader holds an 8 KiB index table: heap, not stack. */
+    ld = calloc(1, sizeof *ld);
+    char *cert_path = malloc(PATH_BYTES);
+    if (ld == NULL || cert_path == NULL) {
+        free(cert_path);
+        rc = prod_yaml_fail(&d, NULL, P2P_ERR_NOMEM, NULL, "out of memory");
+        goto done;
+    }
+    ld->d = &d;
+    ld->base_dir = base_dir;
+    ld->cert_path = cert_path;
+    rc = parse_root(ld, root, out);
+    free(ld->pos);
+    free(ld->cert_path);
+done:
+    free(ld);
+    prod_yaml_fini(&d);
+    if (rc != 0) {
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    P2P_ASSERT(out->version >= 1);
+    P2P_ASSERT(out->count >= 1 && out->count <= PROD_REGISTRY_MEMBERS_MAX);
+    for (uint32_t i = 1; i < out->count; i++)
+        P2P_ASSERT(out->members[i - 1].index < out->members[i].index);
+    return 0;
+}
+
+int prod_registry_load(const char *path, struct prod_registry *out, char *err,
+                       size_t err_len)
+{
+    uint8_t *data;
+    size_t len;
+    P2P_ASSERT(path != NULL && out != NULL);
+    memset(out, 0, sizeof *out);
+    int rc = prod_yaml_read_file(path, PROD_YAML_FILE_BYTES_MAX, &data, &len,
+                                 err, err_len);
+    if (rc != 0)
+        return rc;
+    rc = prod_registry_load_mem(data, len, path, out, err, err_len);
+    free(data);
+    return rc;
+}
+
+const struct prod_member *prod_registry_by_key(const struct prod_registry *r,
+                                               const uint8_t key_id[32])
+{
+    P2P_ASSERT(r->count <= PROD_REGISTRY_MEMBERS_MAX);
+    for (uint32_t i = 0; i < r->count; i++)
+        if (memcmp(r->members[i].key_id, key_id, 32) == 0)
+            return &r->members[i];
+    return NULL;
+}
+
+const struct prod_member *prod_registry_by_index(const struct prod_registry *r,
+                                                 uint32_t index)
+{
+    uint32_t lo = 0, hi = r->count;
+    P2P_ASSERT(r->count <= PROD_REGISTRY_MEMBERS_MAX);
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->members[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < r->count && r->members[lo].index == index ? &r->members[lo]
+                                                           : NULL;
+}
