@@ -1,0 +1,83 @@
+/* Node identities: Ed25519 keys and self-signed X.509 certificates (GnuTLS).
+ *
+ * A node's id is the SHA-256 of its public key's SubjectPublicKeyInfo (DER),
+ * the value gnutls_x509_crt_get_key_id(..., GNUTLS_KEYID_USE_SHA256) and
+ * certtool's "Public Key ID: sha256:" give; written as 64 lowercase hex
+ * digits. Also `p2p-replica keygen`. docs/replica.md, "Node identity". */
+#ifndef P2P_PROD_IDENTITY_H
+#define P2P_PROD_IDENTITY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <gnutls/x509.h>
+
+#define PROD_KEY_ID_BYTES 32
+#define PROD_KEY_ID_HEX_LEN (2 * PROD_KEY_ID_BYTES) /* without the NUL */
+/* Largest key or certificate PEM file read; ours are under 1 KiB. */
+#define PROD_IDENTITY_PEM_BYTES_MAX (64 * 1024)
+/* Subject and issuer CN of the certificates made here. */
+#define PROD_IDENTITY_CN "p2p-replica"
+#define PROD_IDENTITY_VALID_YEARS 10
+
+/* Generates an Ed25519 key and a self-signed X.509 v3 certificate for it
+ * (CN = "p2p-replica", valid from now for 10 years, random positive serial,
+ * usable for TLS client and server authentication), writes key_path (PKCS#8
+ * PEM, mode 0600) and then cert_path (PEM, mode 0644), each atomically
+ * (prod_identity_write_atomic), and sets key_id to the node id. Existing
+ * files are replaced. Returns 0, or P2P_ERR_INTERNAL (GnuTLS failed) /
+ * P2P_ERR_WRITE (a file could not be written), with a message in err. */
+int prod_identity_generate(const char *key_path, const char *cert_path,
+                           uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                           size_t err_len);
+
+/* The node id of the certificate in a PEM file. Returns 0,
+ * P2P_ERR_READ (cannot read, or larger than PROD_IDENTITY_PEM_BYTES_MAX) or
+ * P2P_ERR_DECODE (not a PEM certificate), with a message in err. */
+int prod_identity_cert_file_key_id(const char *cert_path,
+                                   uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                                   size_t err_len);
+
+/* The node id of a parsed certificate (borrowed). Returns 0 or
+ * P2P_ERR_DECODE. */
+int prod_identity_crt_key_id(gnutls_x509_crt_t crt,
+                             uint8_t key_id[PROD_KEY_ID_BYTES]);
+
+/* The node id of a raw SubjectPublicKeyInfo in DER (e.g. a TLS raw public
+ * key): its SHA-256. Returns 0 or P2P_ERR_INVALID_ARG (empty input). */
+int prod_identity_spki_key_id(const uint8_t *spki_der, size_t len,
+                              uint8_t key_id[PROD_KEY_ID_BYTES]);
+
+/* Checks that key_path holds an Ed25519 private key (PEM, PKCS#8 or the
+ * older forms GnuTLS reads) whose public part is the key of the certificate
+ * in cert_path; on success sets key_id to the node id. Returns 0,
+ * P2P_ERR_READ, P2P_ERR_DECODE (a file is not a key / certificate, or the key
+ * is not Ed25519) or P2P_ERR_ID_MISMATCH (the two do not belong together),
+ * with a message naming the file in err. */
+int prod_identity_check_pair(const char *key_path, const char *cert_path,
+                             uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                             size_t err_len);
+
+/* Writes key_id as 64 lowercase hex digits and a NUL. */
+void prod_identity_hex(const uint8_t key_id[PROD_KEY_ID_BYTES],
+                       char out[PROD_KEY_ID_HEX_LEN + 1]);
+
+/* Parses exactly 64 hex digits (either case, nothing before or after).
+ * Returns 0 or P2P_ERR_DECODE (key_id then unchanged). */
+int prod_identity_parse_hex(const char *hex, uint8_t key_id[PROD_KEY_ID_BYTES]);
+
+/* Writes len bytes to path atomically: path.tmp is written with the given
+ * mode, fsynced and renamed over path, then path's folder is fsynced, so a
+ * crash leaves either the old file or the new one. Shared with testnet.c.
+ * Returns 0 or P2P_ERR_WRITE with a message naming the file in err. */
+int prod_identity_write_atomic(const char *path, const void *data, size_t len,
+                               mode_t mode, char *err, size_t err_len);
+
+/* `p2p-replica keygen --key K --cert C` (argv[0] = "keygen"): makes a new
+ * identity, printing its node id on stdout; refuses to replace an existing
+ * key file. --help prints usage. Returns the exit status: 0 done, 1 failed,
+ * 2 bad flags (usage on stderr). */
+int prod_keygen_cmd(int argc, char **argv);
+
+#endif

@@ -1,0 +1,302 @@
+/* `p2p-replica probe`: dials one member with this node's identity and says
+ * whether the handshake is accepted; optionally sends it a bad stream
+ * (garbage bytes, or a request past its route's limit) and says what the
+ * peer did. For operators (can this node reach that one?) and for the
+ * end-to-end tests of refusals and of bad input (tests/e2e/). */
+#include "prod/probe.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+
+#include "core/err.h"
+#include "core/framing.h"
+#include "prod/config.h"
+#include "prod/identity.h"
+#include "prod/registry.h"
+#include "prod/transport.h"
+#include "prod/udp.h"
+
+/* The most garbage one probe sends. */
+#define PROBE_GARBAGE_BYTES_MAX (64u << 20)
+/* How long a connection must stay up to count as accepted: a server
+ * judges our certificate after our side of the handshake is done. */
+#define PROBE_SETTLE_S 1.0
+
+enum probe_outcome {
+    PROBE_WAITING,
+    PROBE_UP,
+    PROBE_REFUSED,     /* the dial failed or was closed before settling */
+    PROBE_CLOSED,      /* up, then closed by the peer */
+};
+
+struct probe {
+    struct ev_loop *loop;
+    struct prod_transport *t;
+    uint32_t peer;
+    enum probe_outcome outcome;
+    int reason;
+    const uint8_t *send;      /* the bad stream, once up */
+    size_t send_len;
+    bool stream_reset;
+    size_t response_bytes;
+    bool response_fin;
+    ev_timer settle, deadline;
+};
+
+static bool refuse_all(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
+                       uint32_t *peer, enum prod_refusal *why)
+{
+    *why = PROD_REFUSE_NOT_MEMBER;
+    return false;
+}
+
+static void up_cb(void *ctx, uint32_t peer)
+{
+    struct probe *p = ctx;
+    p->outcome = PROBE_UP;
+    if (p->send != NULL)
+        (void)prod_transport_open(p->t, peer, 1, p->send, p->send_len);
+    ev_timer_start(p->loop, &p->settle);
+}
+
+static void down_cb(void *ctx, uint32_t peer, int reason)
+{
+    struct probe *p = ctx;
+    /* Closed before it settled: the peer refused us after our side of the
+     * handshake was done (TLS 1.3). */
+    p->outcome = ev_is_active(&p->settle) && p->send == NULL ? PROBE_REFUSED
+                                                              : PROBE_CLOSED;
+    p->reason = reason;
+    ev_break(p->loop, EVBREAK_ALL);
+}
+
+static void failed_cb(void *ctx, uint32_t peer, int reason)
+{
+    struct probe *p = ctx;
+    p->outcome = PROBE_REFUSED;
+    p->reason = reason;
+    ev_break(p->loop, EVBREAK_ALL);
+}
+
+static void data_cb(void *ctx, uint32_t peer, uint64_t stream_id,
+                    bool inbound, const uint8_t *data, size_t len, bool fin)
+{
+    struct probe *p = ctx;
+    p->response_bytes += len;
+    p->response_fin |= fin;
+}
+
+static void reset_cb(void *ctx, uint32_t peer, uint64_t stream_id,
+                     bool inbound)
+{
+    struct probe *p = ctx;
+    p->stream_reset = true;
+}
+
+static void settle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct probe *p = w->data;
+    /* Without a bad stream, settling is the answer; with one, wait for
+     * the peer's reaction until the deadline. */
+    if (p->send == NULL || p->stream_reset || p->response_fin)
+        ev_break(loop, EVBREAK_ALL);
+    else
+        ev_timer_again(loop, w);
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: p2p-replica probe --config FILE --peer INDEX [options]\n"
+            "\n"
+            "Dials registry member INDEX with the identity of FILE's node\n"
+            "and prints whether the handshake is accepted.\n"
+            "\n"
+            "  --garbage BYTES  once connected, send BYTES random bytes on a\n"
+            "                   stream and print what the peer did\n"
+            "  --oversize       once connected, send a fetch request past\n"
+            "                   its route's size limit\n"
+            "  --timeout S      give up after S seconds (default 10)\n"
+            "  --help           this text\n"
+            "\n"
+            "Exit: 0 accepted, 3 refused, 4 no answer, 2 bad input.\n");
+}
+
+static int make_oversize(uint8_t **out, size_t *len)
+{
+    /* A valid envelope for /artifact/rpc whose body is 64x the route's
+     * request limit: the peer must stop reading it as the bytes arrive. */
+    size_t body_len = (size_t)P2P_FRAME_FETCH_REQUEST_BYTES_MAX * 64u;
+    uint8_t *body = calloc(1, body_len);
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    uint8_t *env = NULL;
+    int rc = body == NULL ? P2P_ERR_NOMEM
+                          : p2p_frame_encode_request(
+                                &mem, P2P_MEM_OTHER, P2P_ROUTE_ARTIFACT_RPC,
+                                body, body_len, &env, len);
+    free(body);
+    if (rc != 0)
+        return rc;
+    *out = malloc(*len);
+    if (*out != NULL)
+        memcpy(*out, env, *len);
+    p2p_mem_free(&mem, P2P_MEM_OTHER, env);
+    return *out == NULL ? P2P_ERR_NOMEM : 0;
+}
+
+int prod_probe_cmd(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"peer", required_argument, NULL, 'p'},
+        {"garbage", required_argument, NULL, 'g'},
+        {"oversize", no_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    long peer = -1, garbage = 0;
+    double timeout = 10.0;
+    bool oversize = false;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (ch) {
+        case 'c': config = optarg; break;
+        case 'p': peer = strtol(optarg, &end, 10); break;
+        case 'g': garbage = strtol(optarg, &end, 10); break;
+        case 'o': oversize = true; break;
+        case 't': timeout = strtod(optarg, &end); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (end != NULL && (*end != '\0' || end == optarg)) {
+            fprintf(stderr, "p2p-replica probe: bad number \"%s\"\n", optarg);
+            return 2;
+        }
+    }
+    if (config == NULL || peer < 0 || optind != argc || timeout <= 0 ||
+        garbage < 0 || (size_t)garbage > PROBE_GARBAGE_BYTES_MAX ||
+        (garbage > 0 && oversize)) {
+        fprintf(stderr, "p2p-replica probe: need --config and --peer (and "
+                        "at most one of --garbage 1..%u, --oversize)\n",
+                PROBE_GARBAGE_BYTES_MAX);
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    struct prod_config cfg;
+    struct prod_registry *reg = calloc(1, sizeof(*reg));
+    if (reg == NULL)
+        return 1;
+    if (prod_config_load(config, &cfg, err, sizeof(err)) != 0 ||
+        prod_registry_load(cfg.registry_path, reg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "p2p-replica probe: %s\n", err);
+        free(reg);
+        return 2;
+    }
+    const struct prod_member *m = prod_registry_by_index(reg, (uint32_t)peer);
+    if (m == NULL) {
+        fprintf(stderr, "p2p-replica probe: no member %ld in %s\n", peer,
+                cfg.registry_path);
+        free(reg);
+        return 2;
+    }
+    uint8_t self_key[PROD_KEY_ID_LEN];
+    struct prod_tls *tls = NULL;
+    if (prod_tls_new(cfg.key_path, cfg.cert_path, &tls, self_key, err,
+                     sizeof(err)) != 0) {
+        fprintf(stderr, "p2p-replica probe: %s\n", err);
+        free(reg);
+        return 2;
+    }
+    struct probe p = {.loop = ev_loop_new(EVFLAG_AUTO), .peer = (uint32_t)peer};
+    uint8_t *bad = NULL;
+    size_t bad_len = 0;
+    if (garbage > 0) {
+        bad = malloc((size_t)garbage);
+        if (bad != NULL)
+            (void)gnutls_rnd(GNUTLS_RND_NONCE, bad, (size_t)garbage);
+        bad_len = (size_t)garbage;
+    } else if (oversize && make_oversize(&bad, &bad_len) != 0) {
+        bad = NULL;
+    }
+    if ((garbage > 0 || oversize) && bad == NULL) {
+        fprintf(stderr, "p2p-replica probe: out of memory\n");
+        return 1;
+    }
+    p.send = bad;
+    p.send_len = bad_len;
+    struct prod_transport_limits lim;
+    prod_transport_limits_default(&lim);
+    lim.dial_timeout_ns = (uint64_t)(timeout * 1e9);
+    struct prod_transport_cbs cbs = {
+        .ctx = &p, .accept_key = refuse_all, .peer_up = up_cb,
+        .peer_down = down_cb, .dial_failed = failed_cb,
+        .stream_data = data_cb, .stream_reset = reset_cb};
+    struct sockaddr_storage any;
+    socklen_t any_len;
+    (void)prod_udp_parse_addr(m->addr.ss_family == AF_INET6 ? "[::1]:0"
+                                                            : "127.0.0.1:0",
+                              &any, &any_len);
+    if (prod_transport_new(p.loop, (struct sockaddr *)&any, any_len, &lim,
+                           tls, &cbs, &p.t, err, sizeof(err)) != 0) {
+        fprintf(stderr, "p2p-replica probe: %s\n", err);
+        return 1;
+    }
+    ev_timer_init(&p.settle, settle_cb, PROBE_SETTLE_S, PROBE_SETTLE_S);
+    p.settle.data = &p;
+    ev_timer_init(&p.deadline, deadline_cb, timeout, 0.0);
+    ev_timer_start(p.loop, &p.deadline);
+    int rc = prod_transport_dial(p.t, p.peer, (struct sockaddr *)&m->addr,
+                                 m->addr_len, m->key_id);
+    if (rc == 0)
+        ev_run(p.loop, 0);
+    int code;
+    switch (p.outcome) {
+    case PROBE_UP:
+    case PROBE_CLOSED:
+        if (p.outcome == PROBE_CLOSED && p.send == NULL) {
+            printf("refused: node %u closed the connection (%s)\n", p.peer,
+                   p2p_strerror(p.reason));
+            code = 3;
+            break;
+        }
+        printf("accepted: node %u at %s\n", p.peer, m->addr_text);
+        if (p.send != NULL)
+            printf("bad stream (%zu bytes): %s\n", p.send_len,
+                   p.stream_reset          ? "reset by the peer"
+                   : p.outcome == PROBE_CLOSED ? "connection closed by the peer"
+                   : p.response_fin        ? "answered"
+                                           : "no reaction");
+        code = 0;
+        break;
+    case PROBE_REFUSED:
+        printf("refused: node %u at %s (%s)\n", p.peer, m->addr_text,
+               p2p_strerror(p.reason));
+        code = 3;
+        break;
+    default:
+        printf("no answer from node %u at %s within %.1f s\n", p.peer,
+               m->addr_text, timeout);
+        code = 4;
+        break;
+    }
+    prod_transport_del(p.t);
+    ev_loop_destroy(p.loop);
+    prod_tls_del(tls);
+    free(bad);
+    free(reg);
+    return code;
+}

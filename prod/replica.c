@@ -1,0 +1,555 @@
+/* The replica's loop: startup, the registry, transport events into core,
+ * core's outbox into the transport (see prod/replica.h). */
+#include "prod/replica.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+
+#include "core/err.h"
+#include "prod/identity.h"
+#include "prod/replica_int.h"
+
+static const char *const LEVEL_NAMES[] = {"error", "warn", "info", "debug"};
+
+uint64_t prod_replica_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * P2P_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+void prod_replica_log(const struct prod_replica *r, enum prod_log_level level,
+                      const char *fmt, ...)
+{
+    if ((int)level > r->cfg.log_level)
+        return;
+    char when[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    char who[32];
+    if (r->self == UINT32_MAX)
+        snprintf(who, sizeof(who), "%.8s", r->self_hex);
+    else
+        snprintf(who, sizeof(who), "node %u", r->self);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s.%03ldZ p2p-replica[%s] %s: %s\n", when,
+            ts.tv_nsec / 1000000, who, LEVEL_NAMES[level], msg);
+}
+
+/* ---- core's outbox ---- */
+
+static void rearm_core(struct prod_replica *r)
+{
+    ev_timer_stop(r->loop, &r->core_timer);
+    if (r->node == NULL)
+        return;
+    p2p_time next = p2p_node_next_deadline(r->node);
+    if (next == P2P_TIME_NEVER)
+        return;
+    p2p_time now = prod_replica_now();
+    double after = next <= now ? 0.0 : (double)(next - now) / 1e9;
+    ev_timer_set(&r->core_timer, after, 0.0);
+    ev_timer_start(r->loop, &r->core_timer);
+}
+
+static void carry_out(struct prod_replica *r, const struct p2p_action *a)
+{
+    int rc;
+    switch (a->type) {
+    case P2P_ACT_STREAM_OPEN:
+        rc = prod_transport_open(r->transport, a->peer, a->stream_id,
+                                 a->bytes, a->len);
+        if (rc != 0 && r->feedback_count < PROD_REPLICA_FEEDBACK_MAX)
+            r->feedback[r->feedback_count++] = (struct prod_feedback){
+                .dial = false, .peer = a->peer, .stream_id = a->stream_id};
+        break;
+    case P2P_ACT_STREAM_RESPOND:
+        (void)prod_transport_respond(r->transport, a->peer, a->stream_id,
+                                     a->bytes, a->len);
+        break;
+    case P2P_ACT_STREAM_RESET:
+        prod_transport_reset(r->transport, a->peer, a->stream_id,
+                             a->inbound);
+        break;
+    case P2P_ACT_ARTIFACT_RECEIVED:
+        if (r->validate_count < PROD_REPLICA_VALIDATE_MAX)
+            r->validate[r->validate_count++] = a->id;
+        else
+            prod_replica_log(r, PROD_LOG_WARN,
+                             "validation queue full: an artifact waits");
+        break;
+    case P2P_ACT_CONN_DIAL: {
+        const struct prod_member *m =
+            prod_registry_by_index(r->reg, a->peer);
+        rc = m == NULL ? P2P_ERR_NOT_FOUND
+                       : prod_transport_dial(r->transport, a->peer,
+                                             (const struct sockaddr *)&m->addr,
+                                             m->addr_len, m->key_id);
+        if (rc == 0)
+            prod_replica_log(r, PROD_LOG_DEBUG, "dialling node %u at %s",
+                             a->peer, m->addr_text);
+        else if (rc != P2P_ERR_EXISTS &&
+                 r->feedback_count < PROD_REPLICA_FEEDBACK_MAX)
+            r->feedback[r->feedback_count++] =
+                (struct prod_feedback){.dial = true, .peer = a->peer};
+        break;
+    }
+    case P2P_ACT_CONN_CLOSE:
+        prod_replica_log(r, a->value == P2P_ERR_MISBEHAVED ? PROD_LOG_WARN
+                                                            : PROD_LOG_INFO,
+                         "closing the connection to node %u: %s", a->peer,
+                         p2p_strerror((int)a->value));
+        prod_transport_close(r->transport, a->peer, (int)a->value);
+        break;
+    case P2P_ACT_EVENT:
+        if (r->cfg.log_level >= PROD_LOG_DEBUG) {
+            char hex[17];
+            p2p_id_hex(&a->id, hex, 16);
+            prod_replica_log(r, PROD_LOG_DEBUG, "%s peer=%d id=%s value=%lld",
+                             p2p_event_name(a->event),
+                             a->peer == P2P_NODE_NONE ? -1 : (int)a->peer,
+                             hex, (long long)a->value);
+        }
+        break;
+    }
+}
+
+/* Accepts a received artifact and makes it durable. Every artifact that
+ * hashes to its id is valid here: the replica has no application to ask.
+ * A crash before the file is written loses nothing a peer cannot send
+ * again. */
+static void validate_one(struct prod_replica *r,
+                         const struct p2p_artifact_id *id, p2p_time now)
+{
+    int rc = p2p_node_validate(r->node, now, id, true);
+    if (rc != 0)
+        return;
+    const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(r->node), id);
+    if (e == NULL)
+        return;
+    rc = prod_disk_pool_put(r->disk_pool, id, e->kind, e->body, e->len);
+    if (rc == 0) {
+        r->artifacts_persisted++;
+    } else {
+        r->persist_failures++;
+        prod_replica_log(r, PROD_LOG_ERROR, "cannot persist an artifact: %s",
+                         p2p_strerror(rc));
+    }
+}
+
+void prod_replica_drain(struct prod_replica *r)
+{
+    if (r->node == NULL || r->draining)
+        return;
+    r->draining = true;
+    /* Validation and feedback make new actions: a few rounds settle. */
+    for (int round = 0; round < 64; round++) {
+        struct p2p_outbox *o = p2p_node_outbox(r->node);
+        for (size_t i = 0; i < p2p_outbox_count(o); i++)
+            carry_out(r, p2p_outbox_at(o, i));
+        p2p_outbox_clear(o);
+        if (r->validate_count == 0 && r->feedback_count == 0)
+            break;
+        p2p_time now = prod_replica_now();
+        uint32_t nv = r->validate_count, nf = r->feedback_count;
+        r->validate_count = 0;
+        r->feedback_count = 0;
+        for (uint32_t i = 0; i < nv; i++)
+            validate_one(r, &r->validate[i], now);
+        for (uint32_t i = 0; i < nf; i++) {
+            const struct prod_feedback *f = &r->feedback[i];
+            if (f->dial)
+                (void)p2p_node_on_dial_failed(r->node, now, f->peer);
+            else
+                (void)p2p_node_on_stream_reset(r->node, now, f->peer,
+                                               f->stream_id, false);
+        }
+    }
+    r->draining = false;
+    rearm_core(r);
+}
+
+static void core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct prod_replica *r = w->data;
+    int rc = p2p_node_on_timer(r->node, prod_replica_now());
+    if (p2p_err_is_fatal(rc)) {
+        r->failed = true;
+        prod_replica_log(r, PROD_LOG_ERROR, "core failed: %s",
+                         p2p_strerror(rc));
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    prod_replica_drain(r);
+}
+
+/* ---- transport events ---- */
+
+static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
+                       uint32_t *peer, enum prod_refusal *why)
+{
+    struct prod_replica *r = ctx;
+    const struct prod_member *m = prod_registry_by_key(r->reg, key_id);
+    char hex[65];
+    prod_identity_hex(key_id, hex);
+    if (m == NULL || r->node == NULL) {
+        *why = PROD_REFUSE_NOT_MEMBER;
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "refused a handshake: key %.16s is not a member of "
+                         "registry version %llu",
+                         hex, (unsigned long long)r->reg->version);
+        return false;
+    }
+    if (!p2p_node_accepts_peer(r->node, prod_replica_now(), m->index)) {
+        *why = PROD_REFUSE_BANNED;
+        prod_replica_log(r, PROD_LOG_INFO,
+                         "refused a handshake from node %u (banned, or it "
+                         "is ours to dial)",
+                         m->index);
+        return false;
+    }
+    *peer = m->index;
+    return true;
+}
+
+static void on_core_rc(struct prod_replica *r, int rc)
+{
+    if (p2p_err_is_fatal(rc)) {
+        r->failed = true;
+        prod_replica_log(r, PROD_LOG_ERROR, "core failed: %s",
+                         p2p_strerror(rc));
+        ev_break(r->loop, EVBREAK_ALL);
+    }
+}
+
+static void peer_up(void *ctx, uint32_t peer)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL) {
+        prod_transport_close(r->transport, peer, P2P_ERR_REFUSED);
+        return;
+    }
+    prod_replica_log(r, PROD_LOG_INFO, "connected to node %u", peer);
+    on_core_rc(r, p2p_node_on_peer_up(r->node, prod_replica_now(), peer));
+    prod_replica_drain(r);
+}
+
+static void peer_down(void *ctx, uint32_t peer, int reason)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return;
+    prod_replica_log(r, PROD_LOG_INFO, "lost node %u: %s", peer,
+                     p2p_strerror(reason));
+    (void)p2p_node_on_peer_down(r->node, prod_replica_now(), peer);
+    prod_replica_drain(r);
+}
+
+static void dial_failed(void *ctx, uint32_t peer, int reason)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return;
+    prod_replica_log(r, PROD_LOG_DEBUG, "dial of node %u failed: %s", peer,
+                     p2p_strerror(reason));
+    (void)p2p_node_on_dial_failed(r->node, prod_replica_now(), peer);
+    prod_replica_drain(r);
+}
+
+static void stream_data(void *ctx, uint32_t peer, uint64_t stream_id,
+                        bool inbound, const uint8_t *data, size_t len,
+                        bool fin)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return;
+    int rc = p2p_node_on_stream_data(r->node, prod_replica_now(), peer,
+                                     stream_id, inbound, data, len, fin);
+    if (rc != 0 && !p2p_err_is_fatal(rc))
+        prod_replica_log(r, PROD_LOG_DEBUG, "stream %llu from node %u: %s",
+                         (unsigned long long)stream_id, peer,
+                         p2p_strerror(rc));
+    on_core_rc(r, rc);
+    prod_replica_drain(r);
+}
+
+static void stream_reset(void *ctx, uint32_t peer, uint64_t stream_id,
+                         bool inbound)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return;
+    (void)p2p_node_on_stream_reset(r->node, prod_replica_now(), peer,
+                                   stream_id, inbound);
+    prod_replica_drain(r);
+}
+
+/* ---- the registry ---- */
+
+static int load_pool(void *ctx, const struct p2p_artifact_id *id,
+                     enum p2p_artifact_kind kind, const uint8_t *body,
+                     size_t len)
+{
+    struct prod_replica *r = ctx;
+    int rc = p2p_node_insert(r->node, prod_replica_now(), kind, body, len,
+                             NULL);
+    if (rc != 0 && rc != P2P_ERR_EXISTS)
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "an artifact on disk was not loaded: %s",
+                         p2p_strerror(rc));
+    prod_replica_drain(r);
+    return 0;
+}
+
+static int apply_topology(struct prod_replica *r)
+{
+    const struct prod_registry *g = r->reg;
+    struct p2p_member *members = calloc(g->count ? g->count : 1,
+                                        sizeof(*members));
+    if (members == NULL)
+        return P2P_ERR_NOMEM;
+    for (uint32_t i = 0; i < g->count; i++) {
+        members[i].id = g->members[i].index;
+        snprintf(members[i].addr, sizeof(members[i].addr), "%s",
+                 g->members[i].addr_text);
+    }
+    int rc = p2p_node_on_topology(r->node, prod_replica_now(), g->version,
+                                  g->version, members, g->count);
+    free(members);
+    prod_replica_drain(r);
+    return rc;
+}
+
+/* Makes the core node once the registry lists our key. */
+static int start_node(struct prod_replica *r, uint32_t self)
+{
+    uint64_t seed;
+    (void)gnutls_rnd(GNUTLS_RND_NONCE, &seed, sizeof(seed));
+    struct p2p_config c;
+    p2p_config_default(&c, self, seed);
+    prod_config_apply(&r->cfg, &c);
+    c.node_ids_max = PROD_REGISTRY_INDEX_MAX;
+    c.events = r->cfg.log_level >= PROD_LOG_DEBUG;
+    int rc = p2p_config_check(&c);
+    if (rc == 0)
+        rc = p2p_node_new(&c, &r->mem, &r->node);
+    if (rc != 0) {
+        prod_replica_log(r, PROD_LOG_ERROR, "cannot start core: %s",
+                         p2p_strerror(rc));
+        return rc;
+    }
+    r->self = self;
+    p2p_node_set_state_store(r->node, prod_replica_now(),
+                             prod_disk_state_ops(), r->disk_state);
+    uint32_t dropped = 0;
+    rc = prod_disk_pool_load(r->disk_pool, load_pool, r, &dropped);
+    if (dropped > 0)
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "dropped %u torn or corrupt artifact files", dropped);
+    prod_replica_log(r, PROD_LOG_INFO,
+                     "started as node %u of registry version %llu (%u "
+                     "artifacts loaded)",
+                     self, (unsigned long long)r->reg->version,
+                     (unsigned)p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
+    return apply_topology(r);
+}
+
+static int apply_registry(struct prod_replica *r)
+{
+    const struct prod_member *me = prod_registry_by_key(r->reg, r->self_key);
+    if (r->node == NULL) {
+        if (me == NULL) {
+            prod_replica_log(r, PROD_LOG_WARN,
+                             "registry version %llu does not list this "
+                             "node's key %.16s: waiting for one that does",
+                             (unsigned long long)r->reg->version,
+                             r->self_hex);
+            return 0;
+        }
+        int rc = start_node(r, me->index);
+        if (rc != 0) {
+            r->failed = true;
+            ev_break(r->loop, EVBREAK_ALL);
+        }
+        return rc;
+    }
+    if (me != NULL && me->index != r->self)
+        prod_replica_log(r, PROD_LOG_ERROR,
+                         "registry version %llu moved this node from index "
+                         "%u to %u: restart the replica",
+                         (unsigned long long)r->reg->version, r->self,
+                         me->index);
+    int rc = apply_topology(r);
+    if (rc != 0)
+        prod_replica_log(r, PROD_LOG_ERROR, "registry version %llu: %s",
+                         (unsigned long long)r->reg->version,
+                         p2p_strerror(rc));
+    return 0;
+}
+
+static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct prod_replica *r = w->data;
+    char err[512];
+    if (prod_registry_load(r->cfg.registry_path, r->next, err,
+                           sizeof(err)) != 0) {
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "registry not reloaded (keeping version %llu): %s",
+                         (unsigned long long)r->reg->version, err);
+        return;
+    }
+    if (r->next->version <= r->reg->version)
+        return;
+    prod_replica_log(r, PROD_LOG_INFO, "registry version %llu -> %llu",
+                     (unsigned long long)r->reg->version,
+                     (unsigned long long)r->next->version);
+    struct prod_registry *old = r->reg;
+    r->reg = r->next;
+    r->next = old;
+    (void)apply_registry(r);
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct prod_replica *r = w->data;
+    prod_replica_log(r, PROD_LOG_INFO, "signal %d: stopping", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- startup and shutdown ---- */
+
+static void teardown(struct prod_replica *r)
+{
+    if (r->admin != NULL)
+        prod_admin_stop(r->admin);
+    if (r->transport != NULL)
+        prod_transport_del(r->transport);
+    if (r->node != NULL)
+        p2p_node_del(r->node);
+    prod_tls_del(r->tls);
+    if (r->disk_pool != NULL)
+        prod_disk_pool_close(r->disk_pool);
+    if (r->disk_state != NULL)
+        prod_disk_state_close(r->disk_state);
+    free(r->reg);
+    free(r->next);
+    if (r->loop != NULL)
+        ev_loop_destroy(r->loop);
+}
+
+static int open_parts(struct prod_replica *r, char *err, size_t err_len)
+{
+    const struct prod_config *c = &r->cfg;
+    int rc = prod_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key,
+                          err, err_len);
+    if (rc != 0)
+        return 2;
+    prod_identity_hex(r->self_key, r->self_hex);
+    if (c->node_id_hex[0] != '\0' && strcmp(c->node_id_hex, r->self_hex) != 0) {
+        snprintf(err, err_len,
+                 "node_id %.64s does not match the key of %.512s (%.64s)",
+                 c->node_id_hex, c->cert_path, r->self_hex);
+        return 2;
+    }
+    if (prod_registry_load(c->registry_path, r->reg, err, err_len) != 0)
+        return 2;
+    if (prod_disk_pool_open(c->data_dir, c->artifact_bytes_max,
+                            &r->disk_pool, err, err_len) != 0 ||
+        prod_disk_state_open(c->data_dir, 4, &r->disk_state, err,
+                             err_len) != 0)
+        return 1;
+    struct prod_transport_limits lim;
+    prod_transport_limits_default(&lim);
+    lim.streams_per_peer = c->streams_per_peer_max;
+    lim.idle_timeout_ns = c->idle_timeout_ns;
+    lim.keepalive_ns = c->keepalive_ns;
+    lim.dial_timeout_ns = c->dial_timeout_ns;
+    static const struct prod_transport_cbs CBS = {
+        .accept_key = accept_key, .peer_up = peer_up,
+        .peer_down = peer_down, .dial_failed = dial_failed,
+        .stream_data = stream_data, .stream_reset = stream_reset};
+    struct prod_transport_cbs cbs = CBS;
+    cbs.ctx = r;
+    if (prod_transport_new(r->loop, (const struct sockaddr *)&c->listen,
+                           c->listen_len, &lim, r->tls, &cbs, &r->transport,
+                           err, err_len) != 0)
+        return 1;
+    struct prod_admin_ops ops;
+    if (prod_admin_start(r->loop, (const struct sockaddr *)&c->admin,
+                         c->admin_len, c->admin_body_bytes_max,
+                         prod_replica_admin_ops(r, &ops), &r->admin, err,
+                         err_len) != 0)
+        return 1;
+    return 0;
+}
+
+int prod_replica_run(const char *config_path)
+{
+    struct prod_replica *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        fprintf(stderr, "p2p-replica: out of memory\n");
+        return 1;
+    }
+    r->self = UINT32_MAX;
+    r->cfg.log_level = PROD_LOG_INFO;
+    p2p_mem_init(&r->mem);
+    char err[1024];
+    if (prod_config_load(config_path, &r->cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "p2p-replica: %s\n", err);
+        free(r);
+        return 2;
+    }
+    r->reg = calloc(1, sizeof(*r->reg));
+    r->next = calloc(1, sizeof(*r->next));
+    r->loop = ev_loop_new(EVFLAG_AUTO);
+    if (r->reg == NULL || r->next == NULL || r->loop == NULL) {
+        fprintf(stderr, "p2p-replica: out of memory\n");
+        teardown(r);
+        free(r);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int code = open_parts(r, err, sizeof(err));
+    if (code != 0) {
+        fprintf(stderr, "p2p-replica: %s\n", err);
+        teardown(r);
+        free(r);
+        return code;
+    }
+    ev_init(&r->core_timer, core_timer_cb);
+    r->core_timer.data = r;
+    ev_timer_init(&r->poll_timer, poll_cb, 0.0,
+                  (double)r->cfg.registry_poll_ns / 1e9);
+    r->poll_timer.data = r;
+    ev_timer_again(r->loop, &r->poll_timer);
+    ev_signal_init(&r->sigint, stop_cb, SIGINT);
+    r->sigint.data = r;
+    ev_signal_start(r->loop, &r->sigint);
+    ev_signal_init(&r->sigterm, stop_cb, SIGTERM);
+    r->sigterm.data = r;
+    ev_signal_start(r->loop, &r->sigterm);
+    prod_replica_log(r, PROD_LOG_INFO,
+                     "key %s, QUIC on %s, admin on http://%s, data in %s",
+                     r->self_hex, r->cfg.listen_text, r->cfg.admin_text,
+                     r->cfg.data_dir);
+    if (apply_registry(r) == 0)
+        ev_run(r->loop, 0);
+    code = r->failed ? 1 : 0;
+    prod_replica_log(r, PROD_LOG_INFO, "stopped");
+    teardown(r);
+    free(r);
+    return code;
+}

@@ -1,0 +1,236 @@
+/* The admin API's operations on the replica (see prod/admin.h): artifacts
+ * in and out of the validated pool, checkpoints, health and /metrics. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/metrics_registry.h"
+#include "prod/admin_metrics.h"
+#include "prod/replica_int.h"
+
+/* The /metrics text starts with this much room and grows to what it
+ * needs, up to the cap. */
+#define PROD_METRICS_TEXT_BYTES 65536u
+#define PROD_METRICS_TEXT_BYTES_MAX (16u << 20)
+
+static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
+                         const uint8_t *body, size_t len,
+                         struct p2p_artifact_id *id)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return P2P_ERR_STATE;
+    if (len > r->cfg.artifact_bytes_max || len > P2P_ARTIFACT_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    p2p_id_of(body, len, id);
+    if (p2p_pool_get(p2p_node_pool(r->node), id) != NULL)
+        return P2P_ERR_EXISTS;
+    /* Durable first: once the client hears 201, a SIGKILL loses nothing. */
+    int rc = prod_disk_pool_put(r->disk_pool, id, kind, body, len);
+    if (rc != 0)
+        return P2P_ERR_WRITE;
+    rc = p2p_node_insert(r->node, prod_replica_now(), kind, body, len, NULL);
+    if (rc != 0) {
+        (void)prod_disk_pool_remove(r->disk_pool, id);
+        return rc;
+    }
+    r->artifacts_persisted++;
+    prod_replica_drain(r);
+    return 0;
+}
+
+static size_t list_artifacts(void *ctx, struct p2p_artifact_id *ids,
+                             size_t max)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return 0;
+    const struct p2p_pool *p = p2p_node_pool(r->node);
+    size_t n = 0;
+    for (uint32_t i = 0; i < p->capacity; i++) {
+        const struct p2p_pool_entry *e = &p->entries[i];
+        if (!e->used || e->section != P2P_POOL_VALIDATED)
+            continue;
+        if (n < max)
+            ids[n] = e->id;
+        n++;
+    }
+    return n;
+}
+
+static int get_artifact(void *ctx, const struct p2p_artifact_id *id,
+                        const uint8_t **bytes, size_t *len)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return P2P_ERR_NOT_FOUND;
+    const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(r->node), id);
+    if (e == NULL || e->section != P2P_POOL_VALIDATED)
+        return P2P_ERR_NOT_FOUND;
+    *bytes = e->body;
+    *len = e->len;
+    return 0;
+}
+
+static int post_state(void *ctx, const uint8_t *bytes, size_t len,
+                      uint64_t *height, struct p2p_state_hash *root)
+{
+    struct prod_replica *r = ctx;
+    if (len > r->cfg.state_bytes_max)
+        return P2P_ERR_OVERSIZE;
+    int rc = prod_disk_state_checkpoint(r->disk_state, bytes, len,
+                                        (uint32_t)r->cfg.state_chunk_bytes,
+                                        height, root);
+    if (rc != 0)
+        return rc;
+    if (r->node != NULL) {
+        p2p_node_state_changed(r->node, prod_replica_now());
+        prod_replica_drain(r);
+    }
+    return 0;
+}
+
+static void hex_of(const uint8_t *b, size_t n, char *out)
+{
+    static const char D[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = D[b[i] >> 4];
+        out[2 * i + 1] = D[b[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int state_json(void *ctx, char *buf, size_t cap)
+{
+    struct prod_replica *r = ctx;
+    uint64_t height = 0, bytes = 0;
+    uint32_t chunks = 0;
+    struct p2p_state_hash root;
+    memset(&root, 0, sizeof(root));
+    prod_disk_state_latest_info(r->disk_state, &height, &root, &chunks,
+                                &bytes);
+    char root_hex[65];
+    hex_of(root.b, sizeof(root.b), root_hex);
+    struct p2p_state_sync_info si;
+    memset(&si, 0, sizeof(si));
+    struct p2p_chunk_progress pr;
+    memset(&pr, 0, sizeof(pr));
+    bool progress = false;
+    if (r->node != NULL) {
+        p2p_node_state_sync_info(r->node, &si);
+        progress = p2p_node_state_sync_progress(r->node, &pr);
+    }
+    int n = snprintf(buf, cap,
+                     "{\"height\": %" PRIu64 ", \"root\": \"%s\", "
+                     "\"chunks\": %u, \"bytes\": %" PRIu64 ", \"sync\": "
+                     "{\"active\": %s, \"height\": %" PRIu64
+                     ", \"peers\": %u, \"have_manifest\": %s",
+                     height, height ? root_hex : "", chunks, bytes,
+                     si.active ? "true" : "false", si.height, si.peers,
+                     si.have_manifest ? "true" : "false");
+    if (n >= 0 && (size_t)n < cap && progress)
+        n += snprintf(buf + n, cap - (size_t)n,
+                      ", \"chunks_total\": %u, \"chunks_held\": %u",
+                      pr.chunks_total, pr.chunks_held);
+    if (n >= 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, "}}");
+    return n < 0 || (size_t)n >= cap ? P2P_ERR_LIMIT : n;
+}
+
+static uint32_t peers_up(const struct prod_replica *r)
+{
+    uint32_t up = 0;
+    for (uint32_t i = 0; i < r->reg->count; i++) {
+        struct p2p_peer_info pi;
+        uint32_t idx = r->reg->members[i].index;
+        if (idx != r->self && r->node != NULL &&
+            p2p_node_peer_info(r->node, idx, &pi) == 0 && pi.up)
+            up++;
+    }
+    return up;
+}
+
+static int health_json(void *ctx, char *buf, size_t cap, bool *healthy)
+{
+    struct prod_replica *r = ctx;
+    *healthy = r->node != NULL;
+    int n;
+    if (r->node == NULL)
+        n = snprintf(buf, cap,
+                     "{\"ok\": false, \"reason\": \"registry version %" PRIu64
+                     " does not list this node\", \"id\": \"%s\"}",
+                     r->reg->version, r->self_hex);
+    else
+        n = snprintf(buf, cap,
+                     "{\"ok\": true, \"node\": %u, \"id\": \"%s\", "
+                     "\"registry_version\": %" PRIu64
+                     ", \"members\": %u, \"peers_up\": %u, "
+                     "\"artifacts\": %zu}",
+                     r->self, r->self_hex, r->reg->version, r->reg->count,
+                     peers_up(r),
+                     p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
+    return n < 0 || (size_t)n >= cap ? P2P_ERR_LIMIT : n;
+}
+
+static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
+{
+    if (r->node != NULL)
+        p2p_node_metrics_write(r->node, prod_replica_now(), t);
+    struct prod_transport_totals tot;
+    prod_transport_totals(r->transport, &tot);
+    struct prod_peer_stats *peers =
+        calloc(r->reg->count ? r->reg->count : 1, sizeof(*peers));
+    uint32_t n = 0;
+    for (uint32_t i = 0; peers != NULL && i < r->reg->count; i++) {
+        const struct prod_member *m = &r->reg->members[i];
+        if (m->index == r->self ||
+            !prod_transport_peer_stats(r->transport, m->index, &peers[n]))
+            continue;
+        memcpy(peers[n].id_hex, m->id_hex, sizeof(peers[n].id_hex));
+        n++;
+    }
+    prod_admin_metrics_write(t, peers, n, &tot);
+    free(peers);
+}
+
+static int metrics_text(void *ctx, char **text, size_t *len)
+{
+    struct prod_replica *r = ctx;
+    size_t cap = PROD_METRICS_TEXT_BYTES;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (buf == NULL)
+            return P2P_ERR_NOMEM;
+        struct p2p_metrics_text t;
+        p2p_metrics_text_init(&t, buf, cap);
+        write_all(r, &t);
+        size_t need = 0;
+        if (p2p_metrics_text_finish(&t, &need) == 0) {
+            *text = buf;
+            *len = need;
+            return 0;
+        }
+        free(buf);
+        if (need + 1 > PROD_METRICS_TEXT_BYTES_MAX)
+            return P2P_ERR_LIMIT;
+        cap = need + 1;
+    }
+}
+
+const struct prod_admin_ops *prod_replica_admin_ops(struct prod_replica *r,
+                                                    struct prod_admin_ops *ops)
+{
+    *ops = (struct prod_admin_ops){
+        .ctx = r,
+        .post_artifact = post_artifact,
+        .list_artifacts = list_artifacts,
+        .get_artifact = get_artifact,
+        .post_state = post_state,
+        .state_json = state_json,
+        .health_json = health_json,
+        .metrics_text = metrics_text,
+    };
+    return ops;
+}

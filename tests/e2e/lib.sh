@@ -1,0 +1,136 @@
+# Shared helpers of the replica's end-to-end tests (sourced, not run).
+# Each test makes its own folder under $E2E_TMP, starts replicas on
+# loopback, and stops every process it started when it exits, pass or fail.
+set -euo pipefail
+
+REPLICA=${REPLICA:?set REPLICA to the p2p-replica binary}
+E2E_TMP=${E2E_TMP:-/tmp}
+WORK=$(mktemp -d "$E2E_TMP/p2p-e2e.XXXXXX")
+PIDS=()
+TESTNET_DIRS=()
+
+cleanup() {
+    local rc=$?
+    for d in "${TESTNET_DIRS[@]}"; do
+        "$REPLICA" testnet --stop --dir "$d" >/dev/null 2>&1 || true
+    done
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ]; then
+        echo "--- logs (test failed, rc=$rc) ---" >&2
+        for f in $(find "$WORK" -name '*.log' | sort); do
+            echo "== $f" >&2
+            tail -n 25 "$f" >&2
+        done
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+log() {
+    echo "[$(date +%H:%M:%S)] $*"
+}
+
+# A free base port: each test uses a block of 2000 (QUIC at B.., admin at
+# B+1000..), picked from the process id so parallel tests do not collide.
+base_port() {
+    echo $(( 20000 + ($$ % 20) * 2000 ))
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s.
+wait_until() {
+    local limit=$1 what=$2
+    shift 2
+    local end=$(( $(date +%s) + limit ))
+    while ! "$@" >/dev/null 2>&1; do
+        if [ "$(date +%s)" -ge "$end" ]; then
+            fail "timed out after ${limit}s waiting for: $what"
+        fi
+        sleep 0.2
+    done
+}
+
+healthy() {
+    curl -sf --max-time 1 "$1/health" >/dev/null
+}
+
+# count_artifacts ADMIN_URL: how many ids GET /artifacts lists.
+count_artifacts() {
+    curl -sf --max-time 5 "$1/artifacts" | grep -o '"[0-9a-f]\{64\}"' | wc -l
+}
+
+has_count() {
+    [ "$(count_artifacts "$1")" -ge "$2" ]
+}
+
+# post ADMIN_URL KIND FILE: prints the artifact's id.
+post() {
+    curl -sf --max-time 60 -X POST -H "X-Artifact-Kind: $2" \
+        --data-binary "@$3" "$1/artifacts" | sed -n 's/.*"id": *"\([0-9a-f]*\)".*/\1/p'
+}
+
+# make_identity DIR: key.pem and cert.pem in DIR; prints the node id.
+make_identity() {
+    mkdir -p "$1"
+    "$REPLICA" keygen --key "$1/key.pem" --cert "$1/cert.pem" | grep -o '[0-9a-f]\{64\}' | head -n1
+}
+
+# write_config DIR INDEX_PORT ADMIN_PORT REGISTRY: DIR/config.yaml.
+write_config() {
+    cat >"$1/config.yaml" <<YAML
+key: key.pem
+cert: cert.pem
+listen: 127.0.0.1:$2
+registry: $4
+registry_poll: 200ms
+data_dir: data
+admin: 127.0.0.1:$3
+YAML
+}
+
+# start_replica DIR: runs DIR/config.yaml in the background (log in DIR).
+start_replica() {
+    "$REPLICA" run --config "$1/config.yaml" >>"$1/replica.log" 2>&1 &
+    PIDS+=($!)
+    echo $!
+}
+
+# make_net N: identities for members 1..N in $WORK/node<i> and one more,
+# $WORK/node0, that is NOT in the registry; a registry (version 1) of
+# members 1..N; a config per node. Sets NET_ADMIN[i] and NET_IDS[i].
+make_net() {
+    local n=$1 b
+    b=$(base_port)
+    NET_REG=$WORK/registry.yaml
+    NET_ADMIN=()
+    NET_IDS=()
+    for i in $(seq 0 "$n"); do
+        NET_IDS[$i]=$(make_identity "$WORK/node$i")
+        [ ${#NET_IDS[$i]} -eq 64 ] || fail "keygen gave no node id"
+        write_config "$WORK/node$i" $((b + i)) $((b + 1000 + i)) "$NET_REG"
+        NET_ADMIN[$i]="http://127.0.0.1:$((b + 1000 + i))"
+    done
+    write_registry 1 1 "$n"
+}
+
+# write_registry VERSION FIRST LAST: members FIRST..LAST, atomically.
+write_registry() {
+    local b tmp
+    b=$(base_port)
+    tmp=$NET_REG.tmp
+    { echo "version: $1"; echo "members:"
+      for i in $(seq "$2" "$3"); do
+          echo "  - {index: $i, id: ${NET_IDS[$i]}, addr: 127.0.0.1:$((b + i))}"
+      done; } >"$tmp"
+    mv "$tmp" "$NET_REG"
+}
