@@ -642,10 +642,14 @@ static struct MHD_Daemon *start_daemon(struct prod_admin *a,
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* The logger comes first, so that it sees every message. */
+    /* The logger comes first, so that it sees every message. A restarted
+     * replica must get its port back while old connections sit in
+     * TIME_WAIT: SO_REUSEADDR. */
     return MHD_start_daemon(
         flags, port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
-        on_log, a, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
+        on_log, a, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)PROD_ADMIN_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)PROD_ADMIN_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, a, MHD_OPTION_END);

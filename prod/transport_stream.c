@@ -266,6 +266,11 @@ static int stop_sending_cb(ngtcp2_conn *qc, int64_t sid, uint64_t code,
 static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
                            uint64_t code, void *user_data, void *sud)
 {
+    /* ngtcp2 does not give the peer a new stream for one that closed:
+     * without this, a peer can open streams_per_peer streams in the
+     * connection's lifetime. (Core bounds the streams open at once.) */
+    if (ngtcp2_is_bidi_stream(sid) && !ngtcp2_conn_is_local_stream(qc, sid))
+        ngtcp2_conn_extend_max_streams_bidi(qc, 1);
     struct pq_stream *s = sud;
     if (s == NULL)
         return 0;

@@ -42,9 +42,24 @@ log() {
 }
 
 # A free base port: each test uses a block of 2000 (QUIC at B.., admin at
-# B+1000..), picked from the process id so parallel tests do not collide.
+# B+1000..), picked at random once per test among blocks with nothing
+# bound (listening or in TIME_WAIT) on their first ports.
+pick_base() {
+    local b tries=0
+    while :; do
+        b=$(( 12000 + (RANDOM % 24) * 2000 ))
+        if ! ss -Htuan 2>/dev/null | awk '{print $5}' |
+            grep -Eq ":($b|$((b + 1))|$((b + 2))|$((b + 3))|$((b + 4))|$((b + 1000))|$((b + 1001))|$((b + 1002))|$((b + 1003))|$((b + 1004)))\$"; then
+            echo "$b"
+            return
+        fi
+        tries=$((tries + 1))
+        [ "$tries" -lt 50 ] || fail "no free port block"
+    done
+}
+E2E_BASE=$(pick_base)
 base_port() {
-    echo $(( 20000 + ($$ % 20) * 2000 ))
+    echo "$E2E_BASE"
 }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s.
