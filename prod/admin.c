@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "core/assert.h"
 #include "core/err.h"
@@ -635,24 +638,50 @@ static bool port_of(const struct sockaddr *addr, socklen_t addr_len,
     return false;
 }
 
+/* The listening socket, made here so that it gets SO_REUSEADDR (a
+ * restarted replica must get its port back while connections of the old
+ * one sit in TIME_WAIT) but not SO_REUSEPORT, which MHD's own reuse
+ * option adds and which would let two replicas share a port. -1 with
+ * errno on failure. */
+static int listen_socket(const struct sockaddr *addr, socklen_t addr_len)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, addr, addr_len) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 static struct MHD_Daemon *start_daemon(struct prod_admin *a,
                                        const struct sockaddr *addr,
-                                       uint16_t port)
+                                       socklen_t addr_len, uint16_t port)
 {
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (addr->sa_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    /* The logger comes first, so that it sees every message. A restarted
-     * replica must get its port back while old connections sit in
-     * TIME_WAIT: SO_REUSEADDR. */
-    return MHD_start_daemon(
+    int fd = listen_socket(addr, addr_len);
+    if (fd < 0) {
+        snprintf(a->start_log, sizeof(a->start_log), "%s", strerror(errno));
+        return NULL;
+    }
+    /* The logger comes first, so that it sees every message. MHD owns fd
+     * from here (it closes it when it stops). */
+    struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
-        on_log, a, MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_CONNECTION_LIMIT,
+        on_log, a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)PROD_ADMIN_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)PROD_ADMIN_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, a, MHD_OPTION_END);
+    if (d == NULL)
+        close(fd);
+    return d;
 }
 
 int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
@@ -680,7 +709,7 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
     a->ops = *ops;
     a->body_bytes_max = body_bytes_max;
     a->starting = true;
-    a->daemon = start_daemon(a, addr, port);
+    a->daemon = start_daemon(a, addr, addr_len, port);
     a->starting = false;
     if (a->daemon == NULL) {
         char host[NI_MAXHOST] = "?";
