@@ -57,6 +57,7 @@ static void release(struct p2p_node *n, uint32_t i)
     if (d->state == DL_FETCHING) {
         p2p__stream_abort(n, d->stream);
         n->peers[d->fetching_from].fetches_inflight--;
+        n->peers[d->fetching_from].fetch_bytes_inflight -= d->fetch_bytes;
     }
     for (uint32_t k = 0; k < d->advs_count; k++)
         n->peers[d->advs[k].peer].advertising--;
@@ -122,8 +123,11 @@ static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
         const struct p2p_advertiser *a = &d->advs[k];
         if (a->failed)
             continue;
-        uint32_t load = n->peers[a->peer].fetches_inflight;
-        if (load >= slots) {
+        const struct p2p_peer *pp = &n->peers[a->peer];
+        uint32_t load = pp->fetches_inflight;
+        if (load >= slots ||
+            (load > 0 && pp->fetch_bytes_inflight + d->size >
+                             n->cfg.fetch_bytes_per_peer_max)) {
             *busy = true;
             continue;
         }
@@ -197,6 +201,8 @@ static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
     d->stream = stream;
     d->fetching_from = peer;
     n->peers[peer].fetches_inflight++;
+    d->fetch_bytes = d->size; /* the size may grow while it runs */
+    n->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
     n->metrics.fetches_started++;
     p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_START, peer, &d->id, d->round);
     return 0;
@@ -433,6 +439,7 @@ void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
         return;
     p2p_node_id peer = d->fetching_from;
     n->peers[peer].fetches_inflight--;
+    n->peers[peer].fetch_bytes_inflight -= d->fetch_bytes;
     d->state = DL_READY;
     d->stream = P2P_INDEX_NONE;
     d->fetching_from = P2P_NODE_NONE;

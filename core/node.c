@@ -20,6 +20,7 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->downloads_max = 65536;
     c->downloads_per_peer_max = 16384;
     c->fetches_per_peer_max = 64;
+    c->fetch_bytes_per_peer_max = 2ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     c->streams_max = 65536;
     c->streams_in_per_peer_max = 1000;  /* the IC's bidi streams per connection */
     c->stream_bytes_in_per_peer_max = 2ull * P2P_FRAME_MESSAGE_BYTES_MAX;
@@ -76,6 +77,7 @@ int p2p_config_check(const struct p2p_config *c)
     if (c->self >= c->node_ids_max || c->node_ids_max == 0 ||
         c->slots_max == 0 || c->slots_per_peer_max == 0 ||
         c->downloads_max == 0 || c->fetches_per_peer_max == 0 ||
+        c->fetch_bytes_per_peer_max == 0 ||
         c->downloads_per_peer_max == 0 ||
         c->streams_max == 0 || c->outbox_actions_max == 0 ||
         c->streams_in_per_peer_max == 0 ||

@@ -95,6 +95,7 @@ struct p2p_peer {
     uint32_t slots_capacity;
     uint32_t slots_used;
     uint32_t fetches_inflight;
+    uint64_t fetch_bytes_inflight; /* advertised sizes of those fetches */
     uint32_t advertising;      /* downloads this peer advertises */
     uint32_t streams_in;       /* inbound streams open */
     uint64_t bytes_in;         /* bytes buffered on them */
@@ -117,6 +118,7 @@ struct p2p_download {
     struct p2p_artifact_id id;
     enum p2p_artifact_kind kind;
     uint64_t size;
+    uint64_t fetch_bytes;      /* size charged to the peer fetched from */
     enum download_state state;
     struct p2p_advertiser *advs; /* owned */
     uint32_t advs_count, advs_capacity;

@@ -52,6 +52,11 @@ struct p2p_config {
     uint32_t downloads_per_peer_max; /* downloads one peer's adverts may
                                         start; past it they wait */
     uint32_t fetches_per_peer_max; /* receiver: concurrent fetches per peer */
+    /* Receiver: advertised bytes of the fetches in flight to one peer; a
+     * peer with none in flight may always be asked for one, however
+     * large. Bounds what a peer's answers can make us buffer, and what we
+     * make it queue for us. */
+    uint64_t fetch_bytes_per_peer_max;
     uint32_t streams_max;          /* open streams, both directions */
     uint32_t streams_in_per_peer_max;  /* streams one peer may hold open */
     uint64_t stream_bytes_in_per_peer_max; /* bytes buffered from one peer */

@@ -77,8 +77,11 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
                 .dial = false, .peer = a->peer, .stream_id = a->stream_id};
         break;
     case P2P_ACT_STREAM_RESPOND:
-        (void)prod_transport_respond(r->transport, a->peer, a->stream_id,
-                                     a->bytes, a->len);
+        /* Past the connection's send budget: the peer sees a reset and
+         * asks again later (or elsewhere). */
+        if (prod_transport_respond(r->transport, a->peer, a->stream_id,
+                                   a->bytes, a->len) != 0)
+            prod_transport_reset(r->transport, a->peer, a->stream_id, true);
         break;
     case P2P_ACT_STREAM_RESET:
         prod_transport_reset(r->transport, a->peer, a->stream_id,

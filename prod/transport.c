@@ -373,7 +373,8 @@ static void conn_write(struct pq_conn *c)
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     for (;;) {
-        struct pq_stream *s = c->send_head;
+        struct pq_stream *s =
+            c->small.head != NULL ? c->small.head : c->large.head;
         ngtcp2_vec vec;
         size_t nvec = 0;
         int64_t sid = -1;
@@ -397,11 +398,7 @@ static void conn_write(struct pq_conn *c)
             if (s->sent == s->len) {
                 /* With FIN: everything of this stream is written. */
                 s->fin_sent = true;
-                c->send_head = s->send_next;
-                if (c->send_tail == s)
-                    c->send_tail = NULL;
-                s->queued = false;
-                s->send_next = NULL;
+                pq_stream_dequeue_head(s);
             }
         }
         if (n == NGTCP2_ERR_WRITE_MORE)
@@ -410,11 +407,7 @@ static void conn_write(struct pq_conn *c)
             n == NGTCP2_ERR_STREAM_SHUT_WR ||
             n == NGTCP2_ERR_STREAM_NOT_FOUND) {
             /* Off the queue until credit returns (or for good). */
-            c->send_head = s->send_next;
-            if (c->send_tail == s)
-                c->send_tail = NULL;
-            s->queued = false;
-            s->send_next = NULL;
+            pq_stream_dequeue_head(s);
             s->blocked = n == NGTCP2_ERR_STREAM_DATA_BLOCKED;
             continue;
         }
@@ -424,14 +417,9 @@ static void conn_write(struct pq_conn *c)
         }
         if (n == 0)
             break;
-        /* Round robin: a stream still sending goes to the back. */
-        if (c->send_head != NULL && c->send_head->send_next != NULL) {
-            struct pq_stream *h = c->send_head;
-            c->send_head = h->send_next;
-            h->send_next = NULL;
-            c->send_tail->send_next = h;
-            c->send_tail = h;
-        }
+        /* Round robin among small streams (see struct pq_queue). */
+        if (s != NULL && s->queued)
+            pq_stream_rotate(s);
         size_t plen = (size_t)n;
         if (in_batch == 0) {
             seg = plen;

@@ -26,8 +26,9 @@
  * handshakes not yet judged). */
 #define PROD_TRANSPORT_CONNS_MAX 1024u
 /* Bytes queued for sending on one connection; a stream that would pass it
- * is refused (core sees a reset). Two 128 MiB messages fit. */
-#define PROD_TRANSPORT_SEND_BYTES_MAX (320ull << 20)
+ * is refused (core sees a reset). An honest peer asks for at most core's
+ * fetch_bytes_per_peer_max (256 MiB) of artifacts at once, plus one. */
+#define PROD_TRANSPORT_SEND_BYTES_MAX (400ull << 20)
 
 struct prod_transport_limits {
     uint32_t streams_per_peer;     /* bidi streams a peer may open at once */

@@ -34,11 +34,24 @@ struct pq_stream {
     bool reset_pending;     /* shut it down at the next flush */
     bool fin_sent;
     bool blocked;           /* flow control: off the send queue */
-    bool queued;            /* on the send queue */
+    bool queued;            /* on a send queue */
+    bool large;             /* on the large queue (see struct pq_queue) */
     uint8_t *buf;           /* what we send (owned), NULL once acked */
     size_t len, sent;
     struct pq_stream *next, *prev;      /* all streams of the conn */
     struct pq_stream *send_next;        /* send queue */
+};
+
+/* A stream sending more than this goes to the large queue. */
+#define PQ_SMALL_STREAM_BYTES (64u << 10)
+
+/* Streams with bytes to send. Small ones (requests, acks, small artifacts)
+ * share the link round robin and go before large ones; large ones go one
+ * after the other, so that a receiver holds one half-received large
+ * message per connection, not all of them at once, and each finishes as
+ * early as it can. */
+struct pq_queue {
+    struct pq_stream *head, *tail;
 };
 
 enum pq_conn_state { PQ_HANDSHAKE, PQ_UP };
@@ -62,7 +75,7 @@ struct pq_conn {
     bool close_pending;       /* close at the next flush */
     int close_reason;
     struct pq_stream *streams;
-    struct pq_stream *send_head, *send_tail;
+    struct pq_queue small, large; /* streams with bytes to send */
     uint32_t opens_pending;   /* streams waiting for a stream id */
     uint64_t send_bytes;      /* queued, not yet acknowledged */
     uint8_t *pend;            /* packets the socket refused (EAGAIN) */
@@ -115,6 +128,10 @@ struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
                                  uint64_t core_id);
 void pq_stream_free(struct pq_stream *s);
 void pq_stream_enqueue(struct pq_stream *s);
+/* Takes s (the head of its queue) off it; with rotate, a small stream
+ * that still has bytes goes to the back instead. */
+void pq_stream_dequeue_head(struct pq_stream *s);
+void pq_stream_rotate(struct pq_stream *s);
 /* Opens streams waiting for an id; shuts down streams reset by core. */
 void pq_streams_prepare(struct pq_conn *c);
 

@@ -40,23 +40,53 @@ struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
     return NULL;
 }
 
+static struct pq_queue *queue_of(struct pq_stream *s)
+{
+    return s->large ? &s->conn->large : &s->conn->small;
+}
+
 static void unqueue(struct pq_stream *s)
 {
     if (!s->queued)
         return;
-    struct pq_conn *c = s->conn;
-    struct pq_stream **p = &c->send_head, *prev = NULL;
+    struct pq_queue *q = queue_of(s);
+    struct pq_stream **p = &q->head, *prev = NULL;
     while (*p != NULL && *p != s) {
         prev = *p;
         p = &(*p)->send_next;
     }
     if (*p == s) {
         *p = s->send_next;
-        if (c->send_tail == s)
-            c->send_tail = prev;
+        if (q->tail == s)
+            q->tail = prev;
     }
     s->send_next = NULL;
     s->queued = false;
+}
+
+void pq_stream_dequeue_head(struct pq_stream *s)
+{
+    struct pq_queue *q = queue_of(s);
+    if (q->head != s) {
+        unqueue(s);
+        return;
+    }
+    q->head = s->send_next;
+    if (q->tail == s)
+        q->tail = NULL;
+    s->send_next = NULL;
+    s->queued = false;
+}
+
+void pq_stream_rotate(struct pq_stream *s)
+{
+    struct pq_queue *q = queue_of(s);
+    if (s->large || q->head != s || s->send_next == NULL)
+        return;
+    q->head = s->send_next;
+    s->send_next = NULL;
+    q->tail->send_next = s;
+    q->tail = s;
 }
 
 static void drop_buf(struct pq_stream *s)
@@ -91,12 +121,14 @@ void pq_stream_enqueue(struct pq_stream *s)
     if (s->queued || s->sid < 0 || s->blocked)
         return;
     struct pq_conn *c = s->conn;
+    s->large = s->len - s->sent > PQ_SMALL_STREAM_BYTES;
+    struct pq_queue *q = queue_of(s);
     s->send_next = NULL;
-    if (c->send_tail != NULL)
-        c->send_tail->send_next = s;
+    if (q->tail != NULL)
+        q->tail->send_next = s;
     else
-        c->send_head = s;
-    c->send_tail = s;
+        q->head = s;
+    q->tail = s;
     s->queued = true;
     pq_mark_dirty(c);
 }
