@@ -20,6 +20,15 @@ cleanup() {
     for p in "${PIDS[@]}"; do
         wait "$p" 2>/dev/null || true
     done
+    # A sanitizer report in any replica's log (ASan builds) fails the test,
+    # leaks found at a clean stop included.
+    local reports
+    reports=$(grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+        $(find "$WORK" -name '*.log') 2>/dev/null || true)
+    if [ -n "$reports" ]; then
+        echo "FAIL: sanitizer reports in: $reports" >&2
+        [ "$rc" -ne 0 ] || rc=1
+    fi
     if [ "$rc" -ne 0 ]; then
         echo "--- logs (test failed, rc=$rc) ---" >&2
         for f in $(find "$WORK" -name '*.log' | sort); do
