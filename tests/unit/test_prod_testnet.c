@@ -4,6 +4,7 @@
  * processes (`sleep` named p2p-replica), the flags, and the launch paths
  * that fail (a replica that exits, one that never becomes healthy). */
 #include <check.h>
+#include <errno.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,8 +27,56 @@
 #include "prod/registry.h"
 #include "prod/testnet.h"
 
-/* Far from the default ports, so a real testnet elsewhere cannot answer. */
-#define TEST_BASE_PORT 47300
+/* The suite's QUIC ports are test_base_port.. and its admin ports 1000
+ * above. They stay in 9300..10999: away from the default testnet (4100,
+ * 5100), below the blocks tests/e2e picks (12000 + k * 2000, admin 1000
+ * above) and below the kernel's ephemeral range (32768..), where any
+ * outgoing connection or auto-bound socket on the machine could hold
+ * them. Each run takes a slot by its pid (pick_base_port), so suites of
+ * several build dirs running at once (ctest in two builds) use different
+ * ports. */
+#define TEST_PORT_FIRST 9300
+#define TEST_PORT_SLOTS 350 /* of 2 nodes: QUIC 9300..9999, admin ..10999 */
+#define TEST_PORT_NODES 2   /* the most nodes a test here launches */
+
+/* Set once in main, before any test (forked tests inherit it). */
+static unsigned test_base_port;
+
+/* Whether a plain bind of 127.0.0.1:port (type SOCK_DGRAM or SOCK_STREAM)
+ * works now; anything already there, even a TIME_WAIT, makes it busy. */
+static bool port_bindable(int type, unsigned port)
+{
+    int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* The slot of this run: the one its pid names, or the next whose ports
+ * are all free (another run, or a testnet someone started, holds them). */
+static unsigned pick_base_port(void)
+{
+    unsigned first = (unsigned)getpid() % TEST_PORT_SLOTS;
+    for (unsigned t = 0; t < TEST_PORT_SLOTS; t++) {
+        unsigned base =
+            TEST_PORT_FIRST + TEST_PORT_NODES * ((first + t) % TEST_PORT_SLOTS);
+        bool all_free = true;
+        for (unsigned i = 0; i < TEST_PORT_NODES && all_free; i++)
+            all_free = port_bindable(SOCK_DGRAM, base + i) &&
+                    port_bindable(SOCK_STREAM, base + 1000 + i);
+        if (all_free)
+            return base;
+    }
+    /* All busy: the pid's slot, and the tests will say which port. */
+    return TEST_PORT_FIRST + TEST_PORT_NODES * first;
+}
 
 static char tmp_dir[64];
 static char work_dir[128]; /* where path_of points: tmp_dir or below it */
@@ -145,19 +194,19 @@ static void check_config(unsigned i, const struct prod_testnet_node *n)
     ck_assert_str_eq(y_str(&y, y.root, "node_id"), hex);
     ck_assert_str_eq(y_str(&y, y.root, "key"), "key.pem");
     ck_assert_str_eq(y_str(&y, y.root, "cert"), "cert.pem");
-    snprintf(text, sizeof(text), "127.0.0.1:%u", TEST_BASE_PORT + i);
+    snprintf(text, sizeof(text), "127.0.0.1:%u", test_base_port + i);
     ck_assert_str_eq(y_str(&y, y.root, "listen"), text);
     ck_assert_str_eq(y_str(&y, y.root, "registry"), "../registry.yaml");
     ck_assert_str_eq(y_str(&y, y.root, "data_dir"), "data");
-    snprintf(text, sizeof(text), "127.0.0.1:%u", TEST_BASE_PORT + 1000 + i);
+    snprintf(text, sizeof(text), "127.0.0.1:%u", test_base_port + 1000 + i);
     ck_assert_str_eq(y_str(&y, y.root, "admin"), text);
     yaml_document_delete(&y.doc);
 
     snprintf(text, sizeof(text), "http://127.0.0.1:%u",
-             TEST_BASE_PORT + 1000 + i);
+             test_base_port + 1000 + i);
     ck_assert_str_eq(n->admin_url, text);
-    ck_assert_uint_eq(n->port, TEST_BASE_PORT + i);
-    ck_assert_uint_eq(n->admin_port, TEST_BASE_PORT + 1000 + i);
+    ck_assert_uint_eq(n->port, test_base_port + i);
+    ck_assert_uint_eq(n->admin_port, test_base_port + 1000 + i);
     ck_assert_int_eq(n->pid, 0);
 
     /* The key and certificate are a pair with the node's id; the key is
@@ -200,7 +249,7 @@ static void check_registry(unsigned count)
         ck_assert_str_eq(y_str(&y, m, "index"), text);
         prod_identity_hex(nodes[i].id, hex);
         ck_assert_str_eq(y_str(&y, m, "id"), hex);
-        snprintf(text, sizeof(text), "127.0.0.1:%u", TEST_BASE_PORT + i);
+        snprintf(text, sizeof(text), "127.0.0.1:%u", test_base_port + i);
         ck_assert_str_eq(y_str(&y, m, "addr"), text);
         snprintf(text, sizeof(text), "node%u/cert.pem", i);
         ck_assert_str_eq(y_str(&y, m, "cert"), text);
@@ -222,7 +271,7 @@ START_TEST(generate_writes_registry_configs_and_identities)
     char dir[PATH_MAX];
     snprintf(dir, sizeof(dir), "%s/a/net", tmp_dir);
     ck_assert_int_eq(
-        prod_testnet_generate(dir, 3, TEST_BASE_PORT, nodes, err, sizeof(err)),
+        prod_testnet_generate(dir, 3, test_base_port, nodes, err, sizeof(err)),
         0);
     ck_assert_int_lt(snprintf(work_dir, sizeof(work_dir), "%s", dir),
                      (int)sizeof(work_dir));
@@ -243,7 +292,7 @@ END_TEST
 START_TEST(generated_files_load_in_the_replica)
 {
     char err[1024];
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
     struct prod_registry *reg = calloc(1, sizeof(*reg));
@@ -291,7 +340,7 @@ END_TEST
 START_TEST(generate_reuses_identities)
 {
     char err[512];
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
     uint8_t first[2][PROD_KEY_ID_BYTES];
@@ -301,7 +350,7 @@ START_TEST(generate_reuses_identities)
     read_text(path_of("node0/key.pem"), key0, sizeof(key0));
 
     /* A bigger testnet in the same folder keeps the first two. */
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
     ck_assert_mem_eq(nodes[0].id, first[0], PROD_KEY_ID_BYTES);
@@ -317,7 +366,7 @@ START_TEST(generate_reuses_identities)
     ck_assert_int_eq(unlink(path_of("node2/cert.pem")), 0);
     uint8_t old2[PROD_KEY_ID_BYTES];
     memcpy(old2, nodes[2].id, sizeof(old2));
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
     ck_assert_mem_ne(nodes[2].id, old2, PROD_KEY_ID_BYTES);
@@ -328,14 +377,14 @@ END_TEST
 START_TEST(generate_refuses_a_broken_pair)
 {
     char err[PATH_MAX * 2 + 128];
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
     char cert1[4096], cert0_after[4096], key0[4096], key0_after[4096];
     read_text(path_of("node1/cert.pem"), cert1, sizeof(cert1));
     read_text(path_of("node0/key.pem"), key0, sizeof(key0));
     write_text(path_of("node0/cert.pem"), cert1);
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, test_base_port, nodes,
                                            err, sizeof(err)),
                      P2P_ERR_ID_MISMATCH);
     ck_assert_ptr_nonnull(strstr(err, "node0/key.pem is not the key of"));
@@ -351,11 +400,11 @@ END_TEST
 START_TEST(generate_bounds)
 {
     char err[256];
-    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 0, TEST_BASE_PORT, nodes,
+    ck_assert_int_eq(prod_testnet_generate(tmp_dir, 0, test_base_port, nodes,
                                            err, sizeof(err)),
                      P2P_ERR_INVALID_ARG);
     ck_assert_int_eq(prod_testnet_generate(tmp_dir, PROD_TESTNET_NODES_MAX + 1,
-                                           TEST_BASE_PORT, nodes, err,
+                                           test_base_port, nodes, err,
                                            sizeof(err)),
                      P2P_ERR_INVALID_ARG);
     /* The last admin port is 65535 (fits), then 65536 (does not). */
@@ -372,7 +421,7 @@ START_TEST(generate_bounds)
         P2P_ERR_INVALID_ARG);
     /* A file where DIR should be. */
     write_text(path_of("file"), "x");
-    ck_assert_int_ne(prod_testnet_generate(path_of("file"), 1, TEST_BASE_PORT,
+    ck_assert_int_ne(prod_testnet_generate(path_of("file"), 1, test_base_port,
                                            nodes, err, sizeof(err)),
                      0);
 }
@@ -556,23 +605,40 @@ static pid_t spawn_fake(bool ignore_term)
 }
 
 /* A stand-in replica under a wrapper: a shell with the config path among
- * its arguments, exiting on SIGTERM. */
+ * its arguments, exiting on SIGTERM. Returns once its trap is set: the
+ * shell says so on fd 3 (a pipe). Waiting only for its command line is
+ * not enough: under load a SIGTERM could come before the trap and kill
+ * it, and a test expecting "exit 0" would fail. */
 static pid_t spawn_wrapped(const char *config)
 {
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
+        close(ready[0]);
+        if (ready[1] != 3) {
+            dup2(ready[1], 3);
+            close(ready[1]);
+        }
         char *argv[] = {"sh",
                         "-c",
-                        "trap 'exit 0' TERM; while :; do sleep 0.05; done",
+                        "trap 'exit 0' TERM; echo >&3; exec 3>&-; "
+                        "while :; do sleep 0.05; done",
                         "sh",
                         (char *)config,
                         NULL};
         execv("/bin/sh", argv);
         _exit(127);
     }
-    for (int i = 0; i < 400 && !prod_testnet_pid_alive(pid, config); i++)
-        usleep(5000);
+    close(ready[1]);
+    char byte;
+    ssize_t got;
+    do
+        got = read(ready[0], &byte, 1);
+    while (got < 0 && errno == EINTR);
+    close(ready[0]);
+    ck_assert_msg(got == 1, "the wrapper shell did not start");
     ck_assert(prod_testnet_pid_alive(pid, config));
     return pid;
 }
@@ -813,25 +879,25 @@ static int hold_port(int type, unsigned port)
 START_TEST(command_refuses_ports_in_use)
 {
     char out[8192], port[16], want[128];
-    snprintf(port, sizeof(port), "%u", TEST_BASE_PORT);
+    snprintf(port, sizeof(port), "%u", test_base_port);
     /* Node 1's admin port is taken (an older testnet's replica, say). */
-    int fd = hold_port(SOCK_STREAM, TEST_BASE_PORT + 1000 + 1);
+    int fd = hold_port(SOCK_STREAM, test_base_port + 1000 + 1);
     ck_assert_int_eq(run_cmd("/bin/false", out, sizeof(out),
                              ARGS("--dir", tmp_dir, "--nodes", "2",
                                   "--base-port", port)),
                      1);
     snprintf(want, sizeof(want), "127.0.0.1:%u (node 1, admin TCP) is in use",
-             TEST_BASE_PORT + 1000 + 1);
+             test_base_port + 1000 + 1);
     ck_assert_msg(strstr(out, want) != NULL, "%s", out);
     close(fd);
     /* Node 0's QUIC port. */
-    fd = hold_port(SOCK_DGRAM, TEST_BASE_PORT);
+    fd = hold_port(SOCK_DGRAM, test_base_port);
     ck_assert_int_eq(run_cmd("/bin/false", out, sizeof(out),
                              ARGS("--dir", tmp_dir, "--nodes", "2",
                                   "--base-port", port)),
                      1);
     snprintf(want, sizeof(want), "127.0.0.1:%u (node 0, QUIC UDP) is in use",
-             TEST_BASE_PORT);
+             test_base_port);
     ck_assert_msg(strstr(out, want) != NULL, "%s", out);
     close(fd);
     /* Nothing was made or started. */
@@ -843,7 +909,7 @@ END_TEST
 START_TEST(command_reports_a_replica_that_exits)
 {
     char out[16384], port[16];
-    snprintf(port, sizeof(port), "%u", TEST_BASE_PORT);
+    snprintf(port, sizeof(port), "%u", test_base_port);
     /* A testnet.json of dead replicas is stale: it does not block a start. */
     pid_t gone = spawn_fake(false);
     kill(gone, SIGKILL);
@@ -881,7 +947,7 @@ START_TEST(command_times_out_and_stops_its_replicas)
     snprintf(script, sizeof(script), "%s", path_of("fake-replica"));
     write_text(script, "#!/bin/sh\necho fake replica \"$@\"\nexec sleep 100\n");
     ck_assert_int_eq(chmod(script, 0755), 0);
-    snprintf(port, sizeof(port), "%u", TEST_BASE_PORT);
+    snprintf(port, sizeof(port), "%u", test_base_port);
     ck_assert_int_eq(run_cmd(script, out, sizeof(out),
                              ARGS("--dir", tmp_dir, "--nodes", "2",
                                   "--base-port", port, "--timeout", "1")),
@@ -905,6 +971,7 @@ END_TEST
 
 int main(void)
 {
+    test_base_port = pick_base_port();
     Suite *s = suite_create("prod_testnet");
     TCase *gen = tcase_create("generate");
     tcase_add_checked_fixture(gen, setup, teardown);
