@@ -377,8 +377,16 @@ static int check_declared(struct p2p_frame_reader *r)
         pos += used; /* <= len <= limit */
         if (n > r->limit - pos)
             return P2P_ERR_OVERSIZE;
-        if (n > r->len - pos)
-            return 0; /* its bytes are still coming */
+        if (n > r->len - pos) {
+            /* Its bytes are still coming. An answer we asked for (its cap
+             * is what we expect, e.g. the artifact's size) gets its whole
+             * buffer now rather than a doubling series of copies; a
+             * request's buffer grows with what actually arrives, so that
+             * declared lengths cost a peer nothing it has not sent. */
+            if (r->mode == P2P_FRAME_RESPONSE)
+                return reserve(r, pos + (size_t)n, r->limit);
+            return 0;
+        }
         r->scan_pos = pos + (size_t)n;
     }
     return 0;
