@@ -37,4 +37,17 @@ wait_until 20 "the new member healthy" healthy "${NET_ADMIN[0]}"
 wait_until 30 "the new member caught up" has_count "${NET_ADMIN[0]}" 1
 curl -sf "${NET_ADMIN[0]}/artifacts/$id" -o "$WORK/art.back"
 cmp -s "$WORK/art" "$WORK/art.back" || fail "artifact differs on the new member"
-log "PASS: refused while outside the registry, let in by version 2"
+log "registry version 3 removes member 3"
+{ echo "version: 3"; echo "members:"
+  for i in 1 2; do echo "  - {index: $i, id: ${NET_IDS[$i]}, addr: 127.0.0.1:$((b + i))}"; done
+  echo "  - {index: 4, id: ${NET_IDS[0]}, addr: 127.0.0.1:$b}"; } >"$NET_REG.tmp"
+mv "$NET_REG.tmp" "$NET_REG"
+wait_until 20 "node 1 connected to exactly members 2 and 4" bash -c \
+    "curl -sf ${NET_ADMIN[1]}/health | grep -q '\"members\": 3, \"peers_up\": 2'"
+set +e
+"$REPLICA" probe --config "$WORK/node3/config.yaml" --peer 4 --timeout 5 >"$WORK/probe3.out" 2>&1
+rc=$?
+set -e
+cat "$WORK/probe3.out"
+[ "$rc" -eq 3 ] || fail "the removed member was not refused (probe exit $rc)"
+log "PASS: refused while outside the registry, let in by version 2, removed by version 3"
