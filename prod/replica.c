@@ -211,10 +211,21 @@ static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
     prod_identity_hex(key_id, hex);
     if (m == NULL || r->node == NULL) {
         *why = PROD_REFUSE_NOT_MEMBER;
-        prod_replica_log(r, PROD_LOG_WARN,
-                         "refused a handshake: key %.16s is not a member of "
-                         "registry version %llu",
-                         hex, (unsigned long long)r->reg->version);
+        /* Anyone who reaches the port can cause this: one line a second
+         * at most (the metric counts them all). */
+        uint64_t now = prod_replica_now();
+        if (now >= r->refusal_logged_at + P2P_NS_PER_S) {
+            prod_replica_log(r, PROD_LOG_WARN,
+                             "refused a handshake: key %.16s is not a "
+                             "member of registry version %llu (%llu more "
+                             "refusals not logged)",
+                             hex, (unsigned long long)r->reg->version,
+                             (unsigned long long)r->refusals_unlogged);
+            r->refusal_logged_at = now;
+            r->refusals_unlogged = 0;
+        } else {
+            r->refusals_unlogged++;
+        }
         return false;
     }
     if (!p2p_node_accepts_peer(r->node, prod_replica_now(), m->index)) {
@@ -404,6 +415,30 @@ static int apply_registry(struct prod_replica *r)
     return 0;
 }
 
+/* A member whose key (or address) changed in the new version is
+ * disconnected: its connection was authenticated with a key the registry
+ * no longer names. Core redials it (or waits for it) with the new one. */
+static void drop_changed_members(struct prod_replica *r,
+                                 const struct prod_registry *old)
+{
+    for (uint32_t i = 0; i < r->reg->count; i++) {
+        const struct prod_member *m = &r->reg->members[i];
+        const struct prod_member *was = prod_registry_by_index(old, m->index);
+        if (was == NULL || m->index == r->self ||
+            (memcmp(was->key_id, m->key_id, PROD_KEY_ID_LEN) == 0 &&
+             strcmp(was->addr_text, m->addr_text) == 0))
+            continue;
+        prod_replica_log(r, PROD_LOG_INFO,
+                         "node %u has a new key or address: reconnecting",
+                         m->index);
+        prod_transport_close(r->transport, m->index, P2P_ERR_REFUSED);
+        if (r->node != NULL)
+            (void)p2p_node_on_peer_down(r->node, prod_replica_now(),
+                                        m->index);
+    }
+    prod_replica_drain(r);
+}
+
 static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct prod_replica *r = w->data;
@@ -423,6 +458,7 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct prod_registry *old = r->reg;
     r->reg = r->next;
     r->next = old;
+    drop_changed_members(r, old);
     (void)apply_registry(r);
 }
 

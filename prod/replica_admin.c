@@ -155,9 +155,10 @@ static uint32_t peers_up(const struct prod_replica *r)
 static int health_json(void *ctx, char *buf, size_t cap, bool *healthy)
 {
     struct prod_replica *r = ctx;
-    *healthy = r->node != NULL;
+    bool listed = prod_registry_by_key(r->reg, r->self_key) != NULL;
+    *healthy = r->node != NULL && listed;
     int n;
-    if (r->node == NULL)
+    if (!*healthy)
         n = snprintf(buf, cap,
                      "{\"ok\": false, \"reason\": \"registry version %" PRIu64
                      " does not list this node\", \"id\": \"%s\"}",

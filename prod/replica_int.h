@@ -55,6 +55,8 @@ struct prod_replica {
     bool draining;               /* inside drain: no nested drains */
     bool failed;                 /* a fatal error stopped the loop */
     uint64_t artifacts_persisted, persist_failures;
+    uint64_t refusal_logged_at;  /* when a refusal was last logged */
+    uint64_t refusals_unlogged;  /* refusals since then */
 };
 
 uint64_t prod_replica_now(void);

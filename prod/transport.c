@@ -72,6 +72,8 @@ void pq_cid_add(struct prod_transport *t, const uint8_t *d, size_t len,
     for (uint32_t probes = 0; probes < PQ_CID_SLOTS; probes++) {
         struct pq_cid_slot *s = &t->cids[i];
         if (s->len == 0) {
+            if (s->tomb && t->cid_tombs > 0)
+                t->cid_tombs--;
             s->len = (uint8_t)len;
             s->tomb = false;
             memcpy(s->data, d, len);
@@ -82,24 +84,42 @@ void pq_cid_add(struct prod_transport *t, const uint8_t *d, size_t len,
     }
 }
 
+/* Lookups stop at a never-used slot, so tombstones slow every miss:
+ * past a quarter of the table they are cleared by re-inserting every live
+ * id (an Initial flood cannot make each packet scan the whole table). */
+static void cid_tomb(struct prod_transport *t, struct pq_cid_slot *s)
+{
+    s->len = 0;
+    s->tomb = true;
+    s->conn = NULL;
+    if (++t->cid_tombs <= PQ_CID_SLOTS / 4)
+        return;
+    struct pq_cid_slot *live = malloc(sizeof(t->cids));
+    if (live == NULL)
+        return; /* slower lookups until the next try */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < PQ_CID_SLOTS; i++)
+        if (t->cids[i].len != 0)
+            live[n++] = t->cids[i];
+    memset(t->cids, 0, sizeof(t->cids));
+    t->cid_tombs = 0;
+    for (uint32_t i = 0; i < n; i++)
+        pq_cid_add(t, live[i].data, live[i].len, live[i].conn);
+    free(live);
+}
+
 void pq_cid_remove(struct prod_transport *t, const uint8_t *d, size_t len)
 {
     struct pq_cid_slot *s = cid_find(t, d, len);
-    if (s != NULL) {
-        s->len = 0;
-        s->tomb = true;
-        s->conn = NULL;
-    }
+    if (s != NULL)
+        cid_tomb(t, s);
 }
 
 static void cid_remove_conn(struct prod_transport *t, struct pq_conn *c)
 {
     for (uint32_t i = 0; i < PQ_CID_SLOTS; i++)
-        if (t->cids[i].len != 0 && t->cids[i].conn == c) {
-            t->cids[i].len = 0;
-            t->cids[i].tomb = true;
-            t->cids[i].conn = NULL;
-        }
+        if (t->cids[i].len != 0 && t->cids[i].conn == c)
+            cid_tomb(t, &t->cids[i]);
 }
 
 /* ---- connections ---- */
@@ -291,6 +311,8 @@ static void local_for(struct prod_transport *t, const struct sockaddr *remote,
 static void rearm(struct pq_conn *c)
 {
     ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(c->qc);
+    if (!c->server && c->state != PQ_UP && c->dial_deadline < expiry)
+        expiry = c->dial_deadline;
     ev_timer_stop(c->t->loop, &c->timer);
     if (expiry == UINT64_MAX)
         return;
@@ -409,6 +431,15 @@ static void conn_write(struct pq_conn *c)
             /* Off the queue until credit returns (or for good). */
             pq_stream_dequeue_head(s);
             s->blocked = n == NGTCP2_ERR_STREAM_DATA_BLOCKED;
+            if (n != NGTCP2_ERR_STREAM_DATA_BLOCKED && s->core_open &&
+                c->state == PQ_UP) {
+                /* The peer asked us to stop sending (STOP_SENDING): core
+                 * hears of it as a reset. */
+                s->core_open = false;
+                t->peers[c->peer].streams_reset++;
+                t->cbs.stream_reset(t->cbs.ctx, c->peer, s->core_id,
+                                    s->inbound);
+            }
             continue;
         }
         if (n < 0) {
@@ -474,9 +505,7 @@ static void handle_fatal(struct pq_conn *c, int rv)
         uint8_t alert = ngtcp2_conn_get_tls_alert(c->qc);
         ngtcp2_connection_close_error_set_transport_error_tls_alert(
             &e, alert, NULL, 0);
-        if (c->refused)
-            t->tot.refusals[c->refusal]++;
-        else
+        if (!c->refused) /* refusals by the verify hook are counted */
             t->tot.refusals[PROD_REFUSE_TLS]++;
     } else {
         ngtcp2_connection_close_error_set_transport_error_liberr(&e, rv,
@@ -491,7 +520,14 @@ static void handle_fatal(struct pq_conn *c, int rv)
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct pq_conn *c = w->data;
-    int rv = ngtcp2_conn_handle_expiry(c->qc, pq_now());
+    uint64_t now = pq_now();
+    if (!c->server && c->state != PQ_UP && now >= c->dial_deadline) {
+        /* Not accepted in time (ngtcp2's own handshake timeout stops at
+         * our side's completion, before the server has judged us). */
+        conn_close_app(c, P2P_ERR_TIMEOUT, true);
+        return;
+    }
+    int rv = ngtcp2_conn_handle_expiry(c->qc, now);
     if (rv != 0) {
         handle_fatal(c, rv);
         return;
@@ -505,7 +541,7 @@ static void flush_all(struct prod_transport *t)
 {
     /* Callbacks during a pass can dirty connections already passed (a
      * peer down makes core dial another): a few passes settle it. */
-    for (int pass = 0; pass < 4; pass++) {
+    for (int pass = 0; pass < PQ_FLUSH_PASSES; pass++) {
         bool again = false;
         for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX && !t->blocked;
              i++) {
@@ -523,6 +559,13 @@ static void flush_all(struct prod_transport *t)
         if (!again || t->blocked)
             return;
     }
+    /* Still dirty: do not let the loop sleep before the next pass. */
+    ev_idle_start(t->loop, &t->idle);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    ev_idle_stop(loop, w); /* the prepare watcher runs the next pass */
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -674,6 +717,8 @@ int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
     ev_prepare_init(&t->prep, prepare_cb);
     t->prep.data = t;
     ev_prepare_start(loop, &t->prep);
+    ev_idle_init(&t->idle, idle_cb);
+    t->idle.data = t;
     *out = t;
     return 0;
 }
@@ -688,6 +733,7 @@ void prod_transport_del(struct prod_transport *t)
     ev_io_stop(t->loop, &t->rio);
     ev_io_stop(t->loop, &t->wio);
     ev_prepare_stop(t->loop, &t->prep);
+    ev_idle_stop(t->loop, &t->idle);
     prod_udp_close(t->udp);
     free(t->txbuf);
     free(t);
@@ -712,6 +758,7 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
     if (c == NULL)
         return P2P_ERR_LIMIT;
     c->peer = peer;
+    c->dial_deadline = pq_now() + t->limits.dial_timeout_ns;
     memcpy(c->expect_key, key_id, PROD_KEY_ID_LEN);
     memcpy(&c->remote, addr, addr_len);
     c->remote_len = addr_len;
@@ -819,8 +866,11 @@ int prod_transport_respond(struct prod_transport *t, uint32_t peer,
     int rc = queue_send(c, s, bytes, len);
     if (rc != 0)
         return rc;
-    /* Core is done with it once it answers. */
+    /* Core is done with it once it answers; what the peer still sends on
+     * it would only be dropped: stop it. */
     s->core_open = false;
+    if (!s->fin_received)
+        s->stop_read_pending = true;
     t->peers[peer].messages_sent++;
     pq_stream_enqueue(s);
     return 0;

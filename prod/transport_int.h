@@ -21,6 +21,8 @@
 /* Bytes of one packet buffer. */
 #define PQ_PKT_BYTES 1500u
 #define PQ_PEER_NONE UINT32_MAX
+/* Passes of the flush over dirty connections per loop iteration. */
+#define PQ_FLUSH_PASSES 16
 
 struct pq_conn;
 
@@ -32,6 +34,10 @@ struct pq_stream {
     bool waiting_id;        /* outbound, not yet given a QUIC stream id */
     bool core_open;         /* core still tracks it: tell it of a reset */
     bool reset_pending;     /* shut it down at the next flush */
+    bool closing;           /* shut down: kept (buffer included) until
+                               ngtcp2 closes it; invisible to lookups */
+    bool fin_received;      /* the peer's half has ended */
+    bool stop_read_pending; /* stop reading it at the next flush */
     bool fin_sent;
     bool blocked;           /* flow control: off the send queue */
     bool queued;            /* on a send queue */
@@ -68,6 +74,8 @@ struct pq_conn {
     uint8_t expect_key[PROD_KEY_ID_LEN]; /* client: the peer's key id */
     enum prod_refusal refusal; /* why the verify hook refused */
     bool refused;
+    uint64_t dial_deadline;   /* client: up (confirmed) by then, or the
+                                 dial fails */
     struct sockaddr_storage local, remote;
     socklen_t local_len, remote_len;
     ev_timer timer;
@@ -97,6 +105,7 @@ struct prod_transport {
     bool wildcard;            /* bound to 0.0.0.0 or :: */
     ev_io rio, wio;
     ev_prepare prep;
+    ev_idle idle;             /* keeps the loop awake while conns are dirty */
     struct prod_tls *tls;
     struct prod_transport_cbs cbs;
     struct prod_transport_limits limits;
@@ -105,6 +114,7 @@ struct prod_transport {
     uint32_t conns_count;
     struct pq_conn *by_peer[PROD_TRANSPORT_PEERS_MAX];
     struct pq_cid_slot cids[PQ_CID_SLOTS];
+    uint32_t cid_tombs;       /* removed slots not yet reused */
     bool blocked;             /* the socket is full: wait for writable */
     uint8_t *txbuf;           /* PROD_UDP_GSO_SEGMENTS_MAX packets */
     struct prod_peer_stats peers[PROD_TRANSPORT_PEERS_MAX];

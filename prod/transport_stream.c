@@ -35,7 +35,7 @@ struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
                                  uint64_t core_id)
 {
     for (struct pq_stream *s = c->streams; s != NULL; s = s->next)
-        if (s->inbound == inbound && s->core_id == core_id)
+        if (s->inbound == inbound && s->core_id == core_id && !s->closing)
             return s;
     return NULL;
 }
@@ -138,10 +138,20 @@ void pq_streams_prepare(struct pq_conn *c)
     struct pq_stream *s = c->streams;
     while (s != NULL) {
         struct pq_stream *next = s->next;
-        if (s->reset_pending) {
-            if (s->sid >= 0)
-                (void)ngtcp2_conn_shutdown_stream(c->qc, s->sid, 1);
-            pq_stream_free(s);
+        if (s->reset_pending && s->sid < 0) {
+            pq_stream_free(s); /* never reached the wire */
+        } else if (s->reset_pending) {
+            /* ngtcp2 0.12 may still resend lost STREAM frames of a reset
+             * stream from our buffer (fixed upstream in 1.3): the buffer
+             * lives until ngtcp2 closes the stream (stream_close_cb). */
+            (void)ngtcp2_conn_shutdown_stream(c->qc, s->sid, 1);
+            unqueue(s);
+            s->reset_pending = false;
+            s->closing = true;
+        } else if (s->stop_read_pending) {
+            /* Answered before the request's end: read no more of it. */
+            (void)ngtcp2_conn_shutdown_stream_read(c->qc, s->sid, 0);
+            s->stop_read_pending = false;
         } else if (s->waiting_id) {
             int64_t sid;
             int rv = ngtcp2_conn_open_bidi_stream(c->qc, &sid, s);
@@ -192,9 +202,9 @@ static int remove_cid_cb(ngtcp2_conn *qc, const ngtcp2_cid *cid,
     return 0;
 }
 
-static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
+/* The connection is up: the peer accepted us and we accepted it. */
+static int conn_up(struct pq_conn *c)
 {
-    struct pq_conn *c = conn_of(user_data);
     struct prod_transport *t = c->t;
     if (c->peer == PQ_PEER_NONE)
         return NGTCP2_ERR_CALLBACK_FAILURE; /* verify hook never ran */
@@ -203,6 +213,8 @@ static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
     if (old != NULL && old != c) {
         /* A newer connection replaces the old one; core hears of the new
          * one only (p2p_node_on_peer_up). */
+        if (old->state == PQ_UP && t->tot.conns_up > 0)
+            t->tot.conns_up--;
         old->peer = PQ_PEER_NONE;
         old->state = PQ_HANDSHAKE;
         old->close_pending = true;
@@ -214,6 +226,23 @@ static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
     t->tot.conns_up++;
     t->cbs.peer_up(t->cbs.ctx, c->peer);
     return 0;
+}
+
+/* A server has judged the client's certificate when its handshake
+ * completes. A client's completes before the server has (TLS 1.3): it
+ * waits for HANDSHAKE_DONE, which the server sends only after accepting
+ * it, so that a refusal is a failed dial (with core's backoff), not a
+ * connection that came up and went down. */
+static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
+{
+    struct pq_conn *c = conn_of(user_data);
+    return c->server ? conn_up(c) : 0;
+}
+
+static int handshake_confirmed_cb(ngtcp2_conn *qc, void *user_data)
+{
+    struct pq_conn *c = conn_of(user_data);
+    return c->server ? 0 : conn_up(c);
 }
 
 static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
@@ -239,9 +268,11 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
      * at once. */
     ngtcp2_conn_extend_max_stream_offset(qc, sid, len);
     ngtcp2_conn_extend_max_offset(qc, len);
+    bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
+    if (s != NULL && fin)
+        s->fin_received = true;
     if (s == NULL || !s->core_open || c->state != PQ_UP)
         return 0;
-    bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
     struct prod_peer_stats *ps = &c->t->peers[c->peer];
     ps->bytes_received += len;
     if (fin) {
@@ -287,14 +318,6 @@ static int stream_reset_cb(ngtcp2_conn *qc, int64_t sid, uint64_t final_size,
     return 0;
 }
 
-static int stop_sending_cb(ngtcp2_conn *qc, int64_t sid, uint64_t code,
-                           void *user_data, void *sud)
-{
-    if (sud != NULL)
-        peer_reset(sud);
-    return 0;
-}
-
 static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
                            uint64_t code, void *user_data, void *sud)
 {
@@ -334,34 +357,35 @@ static int extend_data_cb(ngtcp2_conn *qc, int64_t sid, uint64_t max,
     return 0;
 }
 
+/* Counted here, where the decision is made: however the handshake's
+ * failure surfaces afterwards. */
+static int refuse(struct pq_conn *c, enum prod_refusal why)
+{
+    c->refused = true;
+    c->refusal = why;
+    c->t->tot.refusals[why]++;
+    return GNUTLS_E_CERTIFICATE_ERROR;
+}
+
 int pq_verify_peer(gnutls_session_t session)
 {
     ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
     struct pq_conn *c = ref->user_data;
     struct prod_transport *t = c->t;
     uint8_t key[PROD_KEY_ID_LEN];
-    if (prod_tls_peer_key_id(session, key) != 0) {
-        c->refused = true;
-        c->refusal = PROD_REFUSE_NO_CERT;
-        return GNUTLS_E_CERTIFICATE_ERROR;
-    }
+    if (prod_tls_peer_key_id(session, key) != 0)
+        return refuse(c, PROD_REFUSE_NO_CERT);
     if (!c->server) {
         /* We dialled a member: its certificate must carry its key. */
-        if (memcmp(key, c->expect_key, PROD_KEY_ID_LEN) != 0) {
-            c->refused = true;
-            c->refusal = PROD_REFUSE_NOT_MEMBER;
-            return GNUTLS_E_CERTIFICATE_ERROR;
-        }
+        if (memcmp(key, c->expect_key, PROD_KEY_ID_LEN) != 0)
+            return refuse(c, PROD_REFUSE_NOT_MEMBER);
         return 0;
     }
     uint32_t peer = PQ_PEER_NONE;
     enum prod_refusal why = PROD_REFUSE_NOT_MEMBER;
     if (!t->cbs.accept_key(t->cbs.ctx, key, &peer, &why) ||
-        peer >= PROD_TRANSPORT_PEERS_MAX) {
-        c->refused = true;
-        c->refusal = why;
-        return GNUTLS_E_CERTIFICATE_ERROR;
-    }
+        peer >= PROD_TRANSPORT_PEERS_MAX)
+        return refuse(c, why);
     c->peer = peer;
     return 0;
 }
@@ -383,11 +407,11 @@ void pq_callbacks(ngtcp2_callbacks *client, ngtcp2_callbacks *server)
     cb.get_new_connection_id = new_cid_cb;
     cb.remove_connection_id = remove_cid_cb;
     cb.handshake_completed = handshake_completed_cb;
+    cb.handshake_confirmed = handshake_confirmed_cb;
     cb.stream_open = stream_open_cb;
     cb.recv_stream_data = recv_stream_data_cb;
     cb.acked_stream_data_offset = acked_cb;
     cb.stream_reset = stream_reset_cb;
-    cb.stream_stop_sending = stop_sending_cb;
     cb.stream_close = stream_close_cb;
     cb.extend_max_local_streams_bidi = extend_streams_cb;
     cb.extend_max_stream_data = extend_data_cb;

@@ -84,6 +84,13 @@ wait_until() {
     done
 }
 
+# body URL: prints the answer (a failed request prints nothing). Tests
+# grep this, never `curl | grep -q` directly: with pipefail, grep -q
+# closing the pipe early makes curl fail with SIGPIPE.
+body() {
+    curl -sf --max-time 5 "$1" 2>/dev/null || true
+}
+
 healthy() {
     curl -sf --max-time 1 "$1/health" >/dev/null
 }
