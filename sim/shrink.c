@@ -11,9 +11,17 @@
  *   - drop one node from a fault that names several;
  *   - remove a workload item, an expectation, a link override, a protocol
  *     knob; zero the network's loss and jitter;
+ *   - remove the state section (with its state_synced expectations and
+ *     bad-chunks faults, which need it), or make it smaller: one chunk,
+ *     half its size, no churn, double its checkpoint interval or chunk;
+ *     drop one node from a state_synced list;
  *   - halve the duration (or end it just after the last fault);
  *   - remove the highest node id when nothing names it;
  *   - halve an item's rate, then its size.
+ * After every edit, a state_synced list loses the nodes the edit left not
+ * running at the end (a restart removed) or not existing (a join
+ * removed), and goes when empty: a node made to stay down would fail it
+ * in another way under the same name.
  * Rounds repeat until one keeps nothing, or the run budget is spent. Every
  * candidate runs in a child (sim_swarm_run_isolated), so a crash is a
  * signature like any other. */
@@ -27,6 +35,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/state_manifest.h"
 #include "sim/scenario_write.h"
 #include "sim/swarm.h"
 #include "sim/units.h"
@@ -304,6 +313,15 @@ static bool cut_workload(struct sim_scenario *s, size_t k, char *desc,
     return true;
 }
 
+static void drop_expect(struct sim_scenario *s, size_t k)
+{
+    P2P_ASSERT(k < s->expects_count);
+    free(s->expects[k].nodes);
+    memmove(&s->expects[k], &s->expects[k + 1],
+            (s->expects_count - k - 1) * sizeof s->expects[0]);
+    s->expects_count--;
+}
+
 static bool cut_expect(struct sim_scenario *s, size_t k, char *desc,
                        size_t len)
 {
@@ -311,10 +329,7 @@ static bool cut_expect(struct sim_scenario *s, size_t k, char *desc,
         return false;
     snprintf(desc, len, "removed expectation %s",
              sim_expect_kind_name(s->expects[k].kind));
-    free(s->expects[k].nodes);
-    memmove(&s->expects[k], &s->expects[k + 1],
-            (s->expects_count - k - 1) * sizeof s->expects[0]);
-    s->expects_count--;
+    drop_expect(s, k);
     return true;
 }
 
@@ -376,6 +391,138 @@ static bool simplify(struct sim_scenario *s, size_t k, char *desc, size_t len)
             return false;
         p->has_buggify = false;
         snprintf(desc, len, "removed protocol.buggify");
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- state sync ---------------------------------------------------------- */
+
+/* Whether node v exists and runs at the end of s's timeline (faults are
+ * sorted by time): started with the subnet or by a join, and not crashed
+ * after its last start. */
+static bool runs_at_end(const struct sim_scenario *s, uint32_t v)
+{
+    bool running = v < s->nodes, crashed = false, exists = v < s->nodes;
+    for (size_t i = 0; i < s->faults_count; i++) {
+        const struct sim_fault *f = &s->faults[i];
+        if (!names(f, v))
+            continue;
+        switch (f->kind) {
+        case SIM_FAULT_JOIN:
+            exists = true;
+            if (!running && !crashed)
+                running = true;
+            break;
+        case SIM_FAULT_CRASH:
+            running = false;
+            crashed = true;
+            break;
+        case SIM_FAULT_RESTART:
+            running = true;
+            crashed = false;
+            break;
+        default:
+            break;
+        }
+    }
+    return exists && running;
+}
+
+/* Drops from every state_synced list of s the nodes that ran at the end
+ * of `before` (s before an edit) and no longer do in s, and the lists left
+ * empty; every list when s has no state section. */
+static void prune_synced(struct sim_scenario *s,
+                         const struct sim_scenario *before)
+{
+    for (size_t k = s->expects_count; k-- > 0;) {
+        struct sim_expect *e = &s->expects[k];
+        if (e->kind != SIM_EXPECT_STATE_SYNCED)
+            continue;
+        size_t left = 0;
+        for (size_t j = 0; j < e->nodes_count; j++) {
+            uint32_t v = e->nodes[j];
+            if (s->state.present &&
+                (runs_at_end(s, v) || !runs_at_end(before, v)))
+                e->nodes[left++] = v;
+        }
+        e->nodes_count = left;
+        if (left == 0)
+            drop_expect(s, k);
+    }
+}
+
+/* Removes the state section, with the faults and expectations that need
+ * it (bad-chunks byzantine nodes, state_synced). */
+static bool cut_state(struct sim_scenario *s, size_t k, char *desc,
+                      size_t len)
+{
+    if (k != 0 || !s->state.present)
+        return false;
+    size_t bad = 0;
+    for (size_t i = s->faults_count; i-- > 0;) {
+        if (s->faults[i].kind == SIM_FAULT_BYZANTINE &&
+            s->faults[i].behaviour == SIM_BYZ_BAD_CHUNKS) {
+            drop_fault(s, i);
+            bad++;
+        }
+    }
+    memset(&s->state, 0, sizeof s->state);
+    prune_synced(s, s);
+    snprintf(desc, len, "removed the state section%s",
+             bad > 0 ? " and its bad-chunks faults" : "");
+    return true;
+}
+
+/* A smaller or quieter state: k = 0 cuts it to one chunk, 1 halves its
+ * size, 2 drops its churn, 3 doubles its checkpoint interval (while below
+ * the duration), 4 doubles its chunk (within the size and core's chunk
+ * limit). */
+static bool lighten_state(struct sim_scenario *s, size_t k, char *desc,
+                          size_t len)
+{
+    struct sim_state_cfg *st = &s->state;
+    char buf[32];
+    if (!st->present)
+        return false;
+    switch (k) {
+    case 0:
+        if (st->size_bytes <= st->chunk_bytes)
+            return false;
+        st->size_bytes = st->chunk_bytes;
+        sim_units_format_size(st->size_bytes, buf, sizeof buf);
+        snprintf(desc, len, "cut the state to one chunk of %s", buf);
+        return true;
+    case 1:
+        if (st->size_bytes < 2)
+            return false;
+        st->size_bytes /= 2;
+        if (st->chunk_bytes > st->size_bytes)
+            st->chunk_bytes = st->size_bytes;
+        sim_units_format_size(st->size_bytes, buf, sizeof buf);
+        snprintf(desc, len, "halved state.size to %s", buf);
+        return true;
+    case 2:
+        if (st->churn_ppm == 0)
+            return false;
+        st->churn_ppm = 0;
+        snprintf(desc, len, "set state.churn to 0");
+        return true;
+    case 3:
+        if (st->checkpoint_every_ns >= s->duration_ns)
+            return false;
+        st->checkpoint_every_ns *= 2;
+        sim_units_format_duration(st->checkpoint_every_ns, buf, sizeof buf);
+        snprintf(desc, len, "doubled state.checkpoint_every to %s", buf);
+        return true;
+    case 4:
+        if (st->chunk_bytes * 2 > st->size_bytes ||
+            st->chunk_bytes * 2 > P2P_STATE_CHUNK_BYTES_MAX)
+            return false;
+        st->chunk_bytes *= 2;
+        sim_units_format_size(st->chunk_bytes, buf, sizeof buf);
+        snprintf(desc, len, "doubled state.chunk to %s", buf);
         return true;
     default:
         return false;
@@ -515,6 +662,8 @@ static int attempt(struct shrinker *sh, edit_fn edit, size_t k)
     if (reload(&sh->cur, sh->cur.path, &cand) != 0)
         return -1;
     bool applied = edit(&cand, k, desc, sizeof desc);
+    if (applied)
+        prune_synced(&cand, &sh->cur);
     int rc = applied ? reload(&cand, sh->cur.path, &clean) : -1;
     sim_scenario_fini(&cand);
     if (rc != 0)
@@ -585,6 +734,8 @@ COUNT_FN(n_simplify, 7)
 COUNT_FN(n_shorten, 3)
 COUNT_FN(n_top, 1)
 COUNT_FN(n_lighten, 2 * s->workload_count)
+COUNT_FN(n_state, 1)
+COUNT_FN(n_lighten_state, 5)
 
 /* Fault-node edits are numbered fault * width + node. */
 #define FAULT_NODES_WIDTH 1024u
@@ -610,6 +761,35 @@ static bool fault_node_exists(const struct sim_scenario *s, size_t k)
     return total >= 2 && k % FAULT_NODES_WIDTH < total;
 }
 
+/* state_synced node edits are numbered expectation * width + node. */
+static size_t n_expect_nodes(const struct sim_scenario *s)
+{
+    return s->expects_count * FAULT_NODES_WIDTH;
+}
+
+static bool expect_node_exists(const struct sim_scenario *s, size_t k)
+{
+    const struct sim_expect *e = &s->expects[k / FAULT_NODES_WIDTH];
+    return e->kind == SIM_EXPECT_STATE_SYNCED && e->nodes_count >= 2 &&
+           k % FAULT_NODES_WIDTH < e->nodes_count;
+}
+
+static bool cut_expect_node(struct sim_scenario *s, size_t k, char *desc,
+                            size_t len)
+{
+    struct sim_expect *e = &s->expects[k / FAULT_NODES_WIDTH];
+    size_t j = k % FAULT_NODES_WIDTH;
+    if (e->kind != SIM_EXPECT_STATE_SYNCED || e->nodes_count < 2 ||
+        j >= e->nodes_count)
+        return false;
+    snprintf(desc, len, "dropped node %" PRIu32 " from state_synced",
+             e->nodes[j]);
+    memmove(&e->nodes[j], &e->nodes[j + 1],
+            (e->nodes_count - j - 1) * sizeof e->nodes[0]);
+    e->nodes_count--;
+    return true;
+}
+
 static int shrink_rounds(struct shrinker *sh)
 {
     static const struct {
@@ -623,9 +803,12 @@ static int shrink_rounds(struct shrinker *sh)
         {cut_top_node, n_top, NULL},
         {cut_one_fault_node, n_fault_nodes, fault_node_exists},
         {cut_expect, n_expects, NULL},
+        {cut_expect_node, n_expect_nodes, expect_node_exists},
+        {cut_state, n_state, NULL},
         {cut_link, n_links, NULL},
         {simplify, n_simplify, NULL},
         {lighten, n_lighten, NULL},
+        {lighten_state, n_lighten_state, NULL},
     };
     for (;;) {
         bool kept = false;

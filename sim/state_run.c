@@ -62,6 +62,11 @@ void sim_state_schedule(struct sim_world *w)
 static void note_caught_up(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
+    /* A join of a node still running (a member again) moves live_since
+     * without a restart: catching up before it does not count, or
+     * state_synced would measure caught_up_at - live_since below zero. */
+    if (sn->caught_up_at != P2P_TIME_NEVER && sn->caught_up_at < sn->live_since)
+        sn->caught_up_at = P2P_TIME_NEVER;
     if (sn->caught_up_at == P2P_TIME_NEVER &&
         sn->store.held_height == w->state_height)
         sn->caught_up_at = w->now;
@@ -108,10 +113,15 @@ static void end_record(struct sim_world *w, uint32_t node, bool completed)
     struct p2p_state_hash root;
     if (completed && r->chunks_total == 0 &&
         sim_states_get(&w->states, r->height, &m, &root) == 0) {
-        /* Held entirely before any chunk came: nothing was fetched. */
+        /* Done before its progress was seen: held entirely at its start,
+         * or a state so small that its chunks came in the same step as
+         * the end. The core's counter says which chunks were reused. */
+        uint64_t reused =
+            p2p_node_metrics(sn->core)->state_chunks_reused - r->reused_base;
         r->chunks_total = m->chunks_count;
         r->bytes_total = m->total_bytes;
-        r->chunks_reused = m->chunks_count;
+        r->chunks_reused = reused < m->chunks_count ? (uint32_t)reused
+                                                    : m->chunks_count;
     }
     if (completed)
         r->chunks_fetched = r->chunks_total - r->chunks_reused;

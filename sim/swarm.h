@@ -39,8 +39,8 @@ struct sim_swarm_outcome {
                                              failure; "" when OK */
 };
 
-/* What `p2p-sim run` refuses before running (exit 2): a state_synced
- * expectation, more node ids than the connection model holds, or a fault
+/* What `p2p-sim run` refuses before running (exit 2): more node ids than
+ * the connection model holds, or a fault
  * timeline that cannot happen (sim_faults_check). Prints the reason to err
  * (borrowed) and returns -1; 0 when sc (borrowed) can run. */
 int sim_swarm_check(const struct sim_scenario *sc, FILE *err);

@@ -1,8 +1,9 @@
 /* Swarm scenario generator: seed -> scenario YAML (sim/swarm_gen.h).
  *
  * Decisions first (subnet, network, workload, protocol, fault steps while
- * tracking every node's state so that each fault is legal when it fires),
- * then the text. Times are whole milliseconds. */
+ * tracking every node's state so that each fault is legal when it fires,
+ * then state sync from its own PRNG stream), then the text. Times are
+ * whole milliseconds. */
 #include "sim/swarm_gen.h"
 
 #include <inttypes.h>
@@ -20,7 +21,7 @@
 #define IDS_MAX (SIM_SWARM_NODES_MAX + SIM_SWARM_JOIN_IDS_MAX)
 /* Steps, then at most one heal and one restart per id to close them. */
 #define FAULTS_MAX (SIM_SWARM_STEPS_MAX + 1 + IDS_MAX)
-#define BYZ_BEHAVIOURS 7 /* the menu without bad-chunks (no state sync) */
+#define BYZ_BEHAVIOURS 7 /* the menu without bad-chunks (gen_state's) */
 #define SCALE_ROUNDS_MAX 24
 
 enum node_state { NODE_NEW, NODE_RUNNING, NODE_CRASHED };
@@ -31,6 +32,8 @@ struct gen_node {
     bool byzantine;
     bool restart_owed;    /* crashed, and a restart is to come */
     bool ever_crashed, ever_left;
+    bool late_start;      /* a join or a restart named it */
+    uint64_t live_since_ms; /* its latest join or restart */
     enum sim_byzantine behaviour;
 };
 
@@ -90,6 +93,14 @@ struct gen {
     size_t faults_count;
     bool partitioned;
     uint32_t byz_count, byz_max;
+    /* State sync, all drawn from srng (see sim/swarm_gen.h). */
+    struct p2p_rng srng;
+    bool has_state;
+    uint64_t state_size, state_chunk, state_every_ms;
+    uint32_t state_churn_ppm;
+    uint32_t synced[IDS_MAX];    /* state_synced: [...] */
+    size_t synced_count;         /* 0: no such expectation */
+    uint64_t synced_within_ms;
 };
 
 /* ---- random helpers -------------------------------------------------- */
@@ -505,6 +516,8 @@ static void step_restart(struct gen *g, uint64_t t)
         f->nodes[f->nodes_count++] = v;
         g->node[v].state = NODE_RUNNING;
         g->node[v].restart_owed = false;
+        g->node[v].late_start = true;
+        g->node[v].live_since_ms = t;
     }
 }
 
@@ -527,6 +540,8 @@ static void step_join(struct gen *g, uint64_t t)
     struct gen_fault *f = new_fault(g, SIM_FAULT_JOIN, t);
     f->nodes[f->nodes_count++] = v;
     g->node[v].member = true;
+    g->node[v].late_start = true;
+    g->node[v].live_since_ms = t; /* also for a member again (simulator) */
     if (g->node[v].state == NODE_NEW)
         g->node[v].state = NODE_RUNNING;
 }
@@ -642,7 +657,103 @@ static void gen_faults(struct gen *g)
         f->nodes[f->nodes_count++] = i;
         g->node[i].state = NODE_RUNNING;
         g->node[i].restart_owed = false;
+        g->node[i].late_start = true;
+        g->node[i].live_since_ms = f->at_ms;
     }
+}
+
+/* ---- state sync --------------------------------------------------------- */
+
+static uint64_t state_range(struct gen *g, uint64_t lo, uint64_t hi)
+{
+    P2P_ASSERT(lo <= hi);
+    return lo + p2p_rng_below(&g->srng, hi - lo + 1);
+}
+
+/* The nodes that must catch up with the subnet's state: every honest
+ * running member that a join or a restart named (a node started with the
+ * subnet never falls behind). They need f + 1 members advertising the
+ * newest state (core's default quorum, of the final topology), counted
+ * here among honest members that never crashed: those executed every
+ * checkpoint themselves. Without them no expectation is added. The
+ * deadline, from the earliest of their latest starts: the rest of the
+ * fault phase, the liveness bound (connections back after every fault),
+ * two full syncs on the thinnest link (the workload shares it; a newer
+ * checkpoint's changed chunks follow) and one checkpoint interval. */
+static void gen_state_synced(struct gen *g)
+{
+    uint32_t members = 0, anchors = 0;
+    uint64_t since = g->faults_end_ms;
+    for (uint32_t i = 0; i < g->ids; i++) {
+        const struct gen_node *n = &g->node[i];
+        members += n->member;
+        anchors += i < g->nodes && live_honest(n) && !n->ever_crashed;
+    }
+    uint32_t quorum = members > 0 ? (members - 1) / 3 + 1 : 1;
+    if (anchors < quorum)
+        return;
+    for (uint32_t i = 0; i < g->ids; i++) {
+        const struct gen_node *n = &g->node[i];
+        if (!n->late_start || !live_honest(n))
+            continue;
+        g->synced[g->synced_count++] = i;
+        if (n->live_since_ms < since)
+            since = n->live_since_ms;
+    }
+    if (g->synced_count == 0)
+        return;
+    uint64_t bw = bw_min_mbit(g);
+    uint64_t sync_ms = (g->state_size * 8 + bw * 1000 - 1) / (bw * 1000);
+    uint64_t within = g->faults_end_ms - since +
+                      SIM_SWARM_WITHIN_NS / P2P_NS_PER_MS + 2 * sync_ms +
+                      g->state_every_ms;
+    g->synced_within_ms = (within + 999) / 1000 * 1000;
+}
+
+/* With SIM_SWARM_STATE_PERCENT chance: a state small enough to sync
+ * quickly on the thinnest link, in chunks small enough that what a sync
+ * asks for at once crosses it within SIM_SWARM_STATE_BURST_MS. Then some
+ * byzantine turns become bad-chunks, and the state_synced expectation. */
+static void gen_state(struct gen *g)
+{
+    p2p_rng_init(&g->srng, g->seed, SIM_SWARM_STATE_RNG_STREAM);
+    if (p2p_rng_below(&g->srng, 100) >= SIM_SWARM_STATE_PERCENT)
+        return;
+    g->has_state = true;
+    uint64_t bw = bw_min_mbit(g);
+    uint64_t bytes_per_s = bw * 1000000 / 8;
+    uint64_t burst = bytes_per_s * SIM_SWARM_STATE_BURST_MS / 1000;
+    uint64_t peers = g->ids - 1;
+    uint64_t chunk = SIM_SWARM_STATE_CHUNK_MAX;
+    while (chunk > SIM_SWARM_STATE_CHUNK_MIN &&
+           SIM_SWARM_STATE_CHUNKS_PER_PEER * peers * chunk > burst)
+        chunk /= 2;
+    uint64_t mib_max = (bytes_per_s * SIM_SWARM_STATE_SYNC_S_MAX) >> 20;
+    if (mib_max > SIM_SWARM_STATE_MIB_MAX)
+        mib_max = SIM_SWARM_STATE_MIB_MAX;
+    if (mib_max < SIM_SWARM_STATE_MIB_MIN)
+        mib_max = SIM_SWARM_STATE_MIB_MIN;
+    g->state_chunk = chunk;
+    g->state_size = state_range(g, SIM_SWARM_STATE_MIB_MIN, mib_max) << 20;
+    if (p2p_rng_below(&g->srng, 3) == 0) /* a short last chunk */
+        g->state_size += state_range(g, 1, chunk - 1);
+    g->state_every_ms = state_range(g, SIM_SWARM_STATE_EVERY_MS_MIN / 100,
+                                    SIM_SWARM_STATE_EVERY_MS_MAX / 100) * 100;
+    g->state_churn_ppm =
+        p2p_rng_below(&g->srng, 4) == 0
+            ? 0
+            : (uint32_t)state_range(g, 1, SIM_SWARM_STATE_CHURN_PERMILLE_MAX) *
+                  1000;
+    for (size_t k = 0; k < g->faults_count; k++) {
+        struct gen_fault *f = &g->faults[k];
+        if (f->kind != SIM_FAULT_BYZANTINE ||
+            p2p_rng_below(&g->srng, SIM_SWARM_BAD_CHUNKS_ONE_IN) != 0)
+            continue;
+        f->behaviour = SIM_BYZ_BAD_CHUNKS;
+        for (size_t j = 0; j < f->nodes_count; j++)
+            g->node[f->nodes[j]].behaviour = SIM_BYZ_BAD_CHUNKS;
+    }
+    gen_state_synced(g);
 }
 
 /* {penalised: byzantine} must hold when every byzantine node keeps
@@ -776,6 +887,17 @@ static void write_protocol(const struct gen *g, FILE *out)
         fprintf(out, "  buggify: true\n");
 }
 
+static void write_state(const struct gen *g, FILE *out)
+{
+    if (!g->has_state)
+        return;
+    put_size(out, "state: {size: ", g->state_size);
+    put_size(out, ", chunk: ", g->state_chunk);
+    put_ms(out, ", checkpoint_every: ", g->state_every_ms);
+    put_ppm(out, ", churn: ", g->state_churn_ppm);
+    fprintf(out, "}\n");
+}
+
 static void write_fault(const struct gen *g, const struct gen_fault *f,
                         FILE *out)
 {
@@ -839,6 +961,7 @@ static void write_scenario(const struct gen *g, FILE *out)
     fprintf(out, "\nsubnet: {nodes: %" PRIu32 "}\n", g->nodes);
     write_network(g, out);
     write_workload(g, out);
+    write_state(g, out);
     write_protocol(g, out);
     if (g->faults_count > 0) {
         fprintf(out, "faults:\n");
@@ -850,6 +973,12 @@ static void write_scenario(const struct gen *g, FILE *out)
     fprintf(out, "}\n");
     if (penalised_must_hold(g))
         fprintf(out, "  - {penalised: byzantine}\n");
+    if (g->synced_count > 0) {
+        fprintf(out, "  - {state_synced: ");
+        put_ids(out, g->synced, g->synced_count);
+        put_ms(out, ", within: ", g->synced_within_ms);
+        fprintf(out, "}\n");
+    }
 }
 
 int sim_swarm_generate(uint64_t seed, char **text, size_t *len)
@@ -885,6 +1014,7 @@ int sim_swarm_generate(uint64_t seed, char **text, size_t *len)
                  i == 0 ? (unsigned)below(g, 2) : (unsigned)below(g, 3));
     fit_workload(g);
     gen_faults(g);
+    gen_state(g);
     P2P_ASSERT(live_honest_count(g) >= SIM_SWARM_HONEST_LIVE_MIN);
     P2P_ASSERT(!g->partitioned);
 

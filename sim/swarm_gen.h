@@ -13,8 +13,17 @@
  * long after the run), to stay within SIM_SWARM_MEMORY_BYTES, and, when it
  * must hold, to have penalised the byzantine nodes.
  *
- * Generation is a pure function of the seed: integer arithmetic and one
- * p2p_rng stream, so the same seed gives the same text on every machine. */
+ * In SIM_SWARM_STATE_PERCENT of the seeds the scenario also has a `state`
+ * section (state sync, docs/state-sync.md), some byzantine nodes may then
+ * serve bad chunks, and every honest node that joined or restarted must
+ * catch up with the subnet's state (`state_synced`) by a deadline that
+ * covers the fault phase, the liveness bound and the transfer.
+ *
+ * Generation is a pure function of the seed: integer arithmetic and two
+ * p2p_rng streams, so the same seed gives the same text on every machine.
+ * Everything about state sync is drawn from the second stream, after the
+ * rest: a seed's scenario without its state section is the one it gave
+ * before state sync was generated. */
 #ifndef P2P_SIM_SWARM_GEN_H
 #define P2P_SIM_SWARM_GEN_H
 
@@ -47,6 +56,27 @@
 #define SIM_SWARM_WITHIN_NS (40 * P2P_NS_PER_S)
 #define SIM_SWARM_MEMORY_BYTES (256ULL << 20)
 #define SIM_SWARM_RNG_STREAM 0x7377726dULL /* "swrm" */
+/* State sync: a state section in this share of the seeds. */
+#define SIM_SWARM_STATE_PERCENT 35u
+#define SIM_SWARM_STATE_RNG_STREAM 0x73746174ULL /* "stat" */
+#define SIM_SWARM_STATE_MIB_MIN 16u   /* state.size */
+#define SIM_SWARM_STATE_MIB_MAX 128u
+/* A full sync should take at most this long on the thinnest link. */
+#define SIM_SWARM_STATE_SYNC_S_MAX 8u
+#define SIM_SWARM_STATE_CHUNK_MIN (16u << 10) /* state.chunk, a power of 2 */
+#define SIM_SWARM_STATE_CHUNK_MAX (1u << 20)
+/* What a sync asks for at once (10 chunks per peer) must cross the
+ * syncing node's downlink in this long: chunks are made smaller on thin
+ * links. Beyond a few seconds, every request to and from that node waits
+ * behind the chunks, fetches and chunk requests time out, and it ends up
+ * banning its honest peers or banned by them (docs/swarm.md). */
+#define SIM_SWARM_STATE_BURST_MS 2000u
+#define SIM_SWARM_STATE_CHUNKS_PER_PEER 10u /* core's default in flight */
+#define SIM_SWARM_STATE_EVERY_MS_MIN 3000u  /* state.checkpoint_every */
+#define SIM_SWARM_STATE_EVERY_MS_MAX 12000u
+#define SIM_SWARM_STATE_CHURN_PERMILLE_MAX 100u /* state.churn, 0..10 % */
+/* One byzantine turn in this many serves bad chunks when state is on. */
+#define SIM_SWARM_BAD_CHUNKS_ONE_IN 4u
 
 /* Writes the scenario of `seed` as YAML into a new NUL-terminated malloc'd
  * buffer: *text (owned by the caller, free()) of length *len. The scenario

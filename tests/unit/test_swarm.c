@@ -2,14 +2,18 @@
  * writer (sim/scenario_write.c): generation is a function of the seed;
  * every generated scenario loads and passes the timeline check; the
  * writer's text loads back to the same scenario for every file in
- * scenarios/ and tests/data/ that loads, and for generated ones. Run from
- * the source tree (CTest sets the working directory). */
+ * scenarios/ and tests/data/ that loads, and for generated ones; a share
+ * of the seeds has state sync within the generator's bounds; the
+ * shrinker (sim/shrink.c) takes a state section out when the failure
+ * does not need it. Run from the source tree (CTest sets the working
+ * directory). */
 #include <check.h>
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "sim/scenario.h"
@@ -245,8 +249,9 @@ static void check_generated(uint64_t seed, const struct sim_scenario *sc,
         ck_assert_msg(end + window <= sc->duration_ns,
                       "seed %" PRIu64 ": fault %zu ends in the liveness phase",
                       seed, i);
-        ck_assert(!(f->kind == SIM_FAULT_BYZANTINE &&
-                    f->behaviour == SIM_BYZ_BAD_CHUNKS));
+        /* The loader refuses bad-chunks without a state section. */
+        ck_assert(sc->state.present || !(f->kind == SIM_FAULT_BYZANTINE &&
+                                         f->behaviour == SIM_BYZ_BAD_CHUNKS));
         if (f->kind == SIM_FAULT_PARTITION)
             open = true;
         if (f->kind == SIM_FAULT_HEAL)
@@ -290,6 +295,233 @@ START_TEST(test_generate_loads_and_checks)
 }
 END_TEST
 
+/* ---- state sync in generated scenarios -------------------------------- */
+
+/* The thinnest bandwidth of sc's network, in bits per second. */
+static uint64_t thinnest_bps(const struct sim_scenario *sc)
+{
+    uint64_t bw = sc->net.bandwidth_bps;
+    for (size_t i = 0; i < sc->net.links_count; i++)
+        if (sc->net.links[i].has_bandwidth &&
+            sc->net.links[i].bandwidth_bps < bw)
+            bw = sc->net.links[i].bandwidth_bps;
+    return bw;
+}
+
+/* Whether a join or a restart names v. */
+static bool started_by_fault(const struct sim_scenario *sc, uint32_t v)
+{
+    for (size_t i = 0; i < sc->faults_count; i++) {
+        const struct sim_fault *f = &sc->faults[i];
+        if (f->kind != SIM_FAULT_JOIN && f->kind != SIM_FAULT_RESTART)
+            continue;
+        for (size_t j = 0; j < f->nodes_count; j++)
+            if (f->nodes[j] == v)
+                return true;
+    }
+    return false;
+}
+
+/* The bounds sim/swarm_gen.h promises for a state section, and for the
+ * state_synced expectation. Returns how many nodes it lists. */
+static size_t check_state(uint64_t seed, const struct sim_scenario *sc)
+{
+    const struct sim_state_cfg *st = &sc->state;
+    uint64_t chunk = st->chunk_bytes;
+    ck_assert_msg(chunk >= SIM_SWARM_STATE_CHUNK_MIN &&
+                  chunk <= SIM_SWARM_STATE_CHUNK_MAX && (chunk & (chunk - 1)) == 0,
+                  "seed %" PRIu64 ": chunk %" PRIu64, seed, chunk);
+    ck_assert_uint_ge(st->size_bytes, (uint64_t)SIM_SWARM_STATE_MIB_MIN << 20);
+    ck_assert_uint_lt(st->size_bytes,
+                      ((uint64_t)SIM_SWARM_STATE_MIB_MAX << 20) + chunk);
+    ck_assert_uint_ge(st->checkpoint_every_ns,
+                      SIM_SWARM_STATE_EVERY_MS_MIN * P2P_NS_PER_MS);
+    ck_assert_uint_le(st->checkpoint_every_ns,
+                      SIM_SWARM_STATE_EVERY_MS_MAX * P2P_NS_PER_MS);
+    ck_assert_uint_le(st->churn_ppm, SIM_SWARM_STATE_CHURN_PERMILLE_MAX * 1000);
+    /* What a sync asks for at once crosses the thinnest link in the
+     * burst time, unless the chunk is already the smallest. */
+    uint64_t bps = thinnest_bps(sc);
+    uint64_t asked = (uint64_t)SIM_SWARM_STATE_CHUNKS_PER_PEER *
+                     (sc->node_ids_count - 1) * chunk;
+    ck_assert_msg(chunk == SIM_SWARM_STATE_CHUNK_MIN ||
+                  asked * 8 * 1000 <= bps * SIM_SWARM_STATE_BURST_MS,
+                  "seed %" PRIu64 ": %" PRIu64 " bytes asked at once on %"
+                  PRIu64 " bit/s", seed, asked, bps);
+    size_t listed = 0;
+    for (size_t i = 0; i < sc->expects_count; i++) {
+        const struct sim_expect *e = &sc->expects[i];
+        if (e->kind != SIM_EXPECT_STATE_SYNCED)
+            continue;
+        /* Past the fault phase and the liveness bound, at least. */
+        ck_assert_uint_gt(e->within_ns, SIM_SWARM_WITHIN_NS);
+        for (size_t j = 0; j < e->nodes_count; j++)
+            ck_assert_msg(started_by_fault(sc, e->nodes[j]),
+                          "seed %" PRIu64 ": node %" PRIu32 " never joined "
+                          "nor restarted", seed, e->nodes[j]);
+        listed += e->nodes_count;
+    }
+    return listed;
+}
+
+#define STATE_SEEDS 400u
+
+START_TEST(test_generate_state)
+{
+    unsigned with_state = 0, with_synced = 0, bad_chunks = 0, short_last = 0;
+    uint64_t chunk_sizes = 0; /* bit k: a chunk of 2^k bytes was seen */
+    for (uint64_t seed = 1; seed <= STATE_SEEDS; seed++) {
+        char *text = NULL, name[64];
+        size_t len = 0;
+        snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
+        ck_assert_int_eq(sim_swarm_generate(seed, &text, &len), 0);
+        struct sim_scenario sc;
+        load_text(text, len, name, &sc);
+        bool synced = false;
+        for (size_t i = 0; i < sc.expects_count; i++)
+            synced = synced || sc.expects[i].kind == SIM_EXPECT_STATE_SYNCED;
+        ck_assert_msg(sc.state.present || !synced,
+                      "seed %" PRIu64 ": state_synced without state", seed);
+        if (sc.state.present) {
+            with_state++;
+            with_synced += check_state(seed, &sc) > 0;
+            short_last += sc.state.size_bytes % sc.state.chunk_bytes != 0;
+            chunk_sizes |= sc.state.chunk_bytes;
+            for (size_t i = 0; i < sc.faults_count; i++)
+                bad_chunks += sc.faults[i].kind == SIM_FAULT_BYZANTINE &&
+                              sc.faults[i].behaviour == SIM_BYZ_BAD_CHUNKS;
+            check_round_trip(&sc, name);
+        }
+        sim_scenario_fini(&sc);
+        free(text);
+    }
+    /* About SIM_SWARM_STATE_PERCENT of the seeds; most of those have a
+     * node that joined or restarted, some a bad-chunks peer, some a
+     * short last chunk, and chunks of several sizes. */
+    ck_assert_uint_ge(with_state * 100, STATE_SEEDS * (SIM_SWARM_STATE_PERCENT - 10));
+    ck_assert_uint_le(with_state * 100, STATE_SEEDS * (SIM_SWARM_STATE_PERCENT + 10));
+    ck_assert_uint_ge(with_synced * 3, with_state);
+    ck_assert_uint_gt(bad_chunks, 0);
+    ck_assert_uint_gt(short_last, 0);
+    ck_assert_uint_ge(__builtin_popcountll(chunk_sizes), 3);
+}
+END_TEST
+
+/* ---- shrinking a state section away ----------------------------------- */
+
+/* Fails through `delivered` (1 ms cannot be met), which needs no state:
+ * the shrinker must take the state section out, and with it the
+ * bad-chunks fault and the state_synced expectation that need it. */
+static const char shrink_state_case[] =
+    "name: shrink-state\n"
+    "seed: 3\n"
+    "duration: 3s\n"
+    "subnet: {nodes: 4}\n"
+    "network: {latency: 5ms, bandwidth: 1Gbit}\n"
+    "workload:\n"
+    "  - {kind: push, every: 200ms, size: 1KiB, from: round-robin}\n"
+    "state: {size: 2MiB, chunk: 64KiB, checkpoint_every: 1s, churn: 10%}\n"
+    "faults:\n"
+    "  - {at: 500ms, byzantine: {nodes: [3], behaviour: bad-chunks}}\n"
+    "  - {at: 1s, join: [4]}\n"
+    "expect:\n"
+    "  - {delivered: all, within: 1ms}\n"
+    "  - {state_synced: [4], within: 10s}\n";
+
+START_TEST(test_shrink_removes_state)
+{
+    char dir[] = "/tmp/p2p-test-swarm-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char in[PATHS_MAX], out[PATHS_MAX];
+    snprintf(in, sizeof in, "%s/in.yaml", dir);
+    snprintf(out, sizeof out, "%s/out.yaml", dir);
+    FILE *f = fopen(in, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(shrink_state_case, 1, sizeof shrink_state_case - 1,
+                             f), sizeof shrink_state_case - 1);
+    ck_assert_int_eq(fclose(f), 0);
+    char *argv[] = {"shrink", in, "--out", out, "--quiet", "--runs-max", "60",
+                    "--timeout", "60", NULL};
+    fflush(stdout);
+    ck_assert_int_eq(sim_shrink_main(9, argv), 0);
+    struct sim_scenario sc;
+    struct sim_scenario_error err;
+    ck_assert_int_eq(sim_scenario_load_file(out, &sc, &err), 0);
+    ck_assert(!sc.state.present);
+    for (size_t i = 0; i < sc.faults_count; i++)
+        ck_assert(!(sc.faults[i].kind == SIM_FAULT_BYZANTINE &&
+                    sc.faults[i].behaviour == SIM_BYZ_BAD_CHUNKS));
+    for (size_t i = 0; i < sc.expects_count; i++)
+        ck_assert_int_ne(sc.expects[i].kind, SIM_EXPECT_STATE_SYNCED);
+    /* Still the same failure. */
+    ck_assert_uint_ge(sc.expects_count, 1);
+    ck_assert_int_eq(sc.expects[0].kind, SIM_EXPECT_DELIVERED);
+    struct sim_swarm_outcome o;
+    sim_swarm_run(&sc, NULL, &o);
+    ck_assert_int_eq(o.status, SIM_SWARM_FAILED);
+    ck_assert_str_eq(o.signature, "delivered all within 0.001s");
+    sim_scenario_fini(&sc);
+    unlink(out);
+    unlink(in);
+    rmdir(dir);
+}
+END_TEST
+
+/* A state_synced failure keeps its state section; the shrinker makes it
+ * smaller instead (halves the size, drops churn, ...). */
+static const char shrink_synced_case[] =
+    "name: shrink-synced\n"
+    "seed: 5\n"
+    "duration: 4s\n"
+    "subnet: {nodes: 4}\n"
+    "network: {latency: 5ms, bandwidth: 1Gbit}\n"
+    "workload:\n"
+    "  - {kind: push, every: 500ms, size: 1KiB, from: round-robin}\n"
+    "state: {size: 8MiB, chunk: 64KiB, checkpoint_every: 1s, churn: 10%}\n"
+    "faults:\n"
+    "  - {at: 1s, join: [4]}\n"
+    "  - {at: 1500ms, join: [5]}\n"
+    "expect:\n"
+    "  - {delivered: all, within: 10s}\n"
+    "  - {state_synced: [4, 5], within: 1ns}\n";
+
+START_TEST(test_shrink_keeps_needed_state)
+{
+    char dir[] = "/tmp/p2p-test-swarm-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char in[PATHS_MAX], out[PATHS_MAX];
+    snprintf(in, sizeof in, "%s/in.yaml", dir);
+    snprintf(out, sizeof out, "%s/out.yaml", dir);
+    FILE *f = fopen(in, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(shrink_synced_case, 1,
+                             sizeof shrink_synced_case - 1, f),
+                      sizeof shrink_synced_case - 1);
+    ck_assert_int_eq(fclose(f), 0);
+    char *argv[] = {"shrink", in, "--out", out, "--quiet", "--runs-max", "80",
+                    "--timeout", "60", NULL};
+    fflush(stdout);
+    ck_assert_int_eq(sim_shrink_main(9, argv), 0);
+    struct sim_scenario sc;
+    struct sim_scenario_error err;
+    ck_assert_int_eq(sim_scenario_load_file(out, &sc, &err), 0);
+    ck_assert(sc.state.present);
+    ck_assert_uint_lt(sc.state.size_bytes, 8u << 20);
+    ck_assert_uint_eq(sc.state.churn_ppm, 0);
+    size_t synced = 0;
+    for (size_t i = 0; i < sc.expects_count; i++)
+        if (sc.expects[i].kind == SIM_EXPECT_STATE_SYNCED) {
+            synced++;
+            ck_assert_uint_eq(sc.expects[i].nodes_count, 1); /* one left */
+        }
+    ck_assert_uint_eq(synced, 1);
+    sim_scenario_fini(&sc);
+    unlink(out);
+    unlink(in);
+    rmdir(dir);
+}
+END_TEST
+
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *swarm_suite(void)
@@ -304,7 +536,13 @@ static Suite *swarm_suite(void)
     TCase *g = tcase_create("generator");
     tcase_add_test(g, test_generate_deterministic);
     tcase_add_test(g, test_generate_loads_and_checks);
+    tcase_add_test(g, test_generate_state);
     suite_add_tcase(s, g);
+    TCase *k = tcase_create("shrink");
+    tcase_set_timeout(k, 120);
+    tcase_add_test(k, test_shrink_removes_state);
+    tcase_add_test(k, test_shrink_keeps_needed_state);
+    suite_add_tcase(s, k);
     return s;
 }
 
