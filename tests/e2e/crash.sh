@@ -32,7 +32,7 @@ wait_until 20 "node 3 healthy again" healthy "${ADMIN[3]}"
 curl -sf "${ADMIN[3]}/artifacts/$acked" -o "$WORK/acked.back" ||
     fail "node 3 lost the artifact it acknowledged before SIGKILL"
 cmp -s "$WORK/acked" "$WORK/acked.back" || fail "node 3's acknowledged artifact differs"
-wait_until 60 "node 3 caught up (201 artifacts)" has_count "${ADMIN[3]}" 201
+wait_until 120 "node 3 caught up (201 artifacts)" has_count "${ADMIN[3]}" 201
 for a in "${ADMIN[@]}"; do
     wait_until 30 "201 artifacts on $a" has_count "$a" 201
 done

@@ -36,7 +36,7 @@ big=$(post "${ADMIN[0]}" advert "$WORK/big")
 [ ${#big} -eq 64 ] || fail "the 64 MiB POST returned no id"
 
 for a in "${ADMIN[@]}"; do
-    wait_until 60 "1001 artifacts on $a" has_count "$a" 1001
+    wait_until 150 "1001 artifacts on $a" has_count "$a" 1001
 done
 log "all 4 nodes list 1001 artifacts; checking bytes"
 
