@@ -502,22 +502,37 @@ int prod_yaml_u64(const struct prod_yaml_doc *d, const yaml_node_t *n,
     return 0;
 }
 
-int prod_yaml_size(const struct prod_yaml_doc *d, const yaml_node_t *n,
-                   const char *what, uint64_t min, uint64_t max, uint64_t *out)
+/* A quantity with units (sim/units.h): how to parse and print it, and an
+ * example for messages. */
+struct unit_kind {
+    const char *example;
+    int (*parse)(const char *s, uint64_t *out, char *msg, size_t msg_len);
+    void (*format)(uint64_t v, char *buf, size_t len);
+};
+
+static const struct unit_kind SIZE_UNITS = {
+    "a size such as 64MiB", sim_units_parse_size, sim_units_format_size};
+static const struct unit_kind DURATION_UNITS = {
+    "a duration such as 5s", sim_units_parse_duration,
+    sim_units_format_duration};
+
+static int with_units(const struct prod_yaml_doc *d, const yaml_node_t *n,
+                      const char *what, const struct unit_kind *k,
+                      uint64_t min, uint64_t max, uint64_t *out)
 {
     char buf[VALUE_BYTES_MAX], reason[REASON_BYTES_MAX];
     char lo[32], hi[32], got[32];
     uint64_t v;
-    int rc = scalar_text(d, n, what, "a size such as 64MiB", buf, sizeof buf);
+    int rc = scalar_text(d, n, what, k->example, buf, sizeof buf);
     if (rc != 0)
         return rc;
-    if (sim_units_parse_size(buf, &v, reason, sizeof reason) != 0)
-        return prod_yaml_fail(d, n, P2P_ERR_DECODE, what,
-                              "expected a size such as 64MiB (%s)", reason);
+    if (k->parse(buf, &v, reason, sizeof reason) != 0)
+        return prod_yaml_fail(d, n, P2P_ERR_DECODE, what, "expected %s (%s)",
+                              k->example, reason);
     if (v < min || v > max) {
-        sim_units_format_size(v, got, sizeof got);
-        sim_units_format_size(min, lo, sizeof lo);
-        sim_units_format_size(max, hi, sizeof hi);
+        k->format(v, got, sizeof got);
+        k->format(min, lo, sizeof lo);
+        k->format(max, hi, sizeof hi);
         return prod_yaml_fail(d, n, P2P_ERR_DECODE, what,
                               "%s is out of range (%s..%s)", got, lo, hi);
     }
@@ -525,28 +540,17 @@ int prod_yaml_size(const struct prod_yaml_doc *d, const yaml_node_t *n,
     return 0;
 }
 
+int prod_yaml_size(const struct prod_yaml_doc *d, const yaml_node_t *n,
+                   const char *what, uint64_t min, uint64_t max, uint64_t *out)
+{
+    return with_units(d, n, what, &SIZE_UNITS, min, max, out);
+}
+
 int prod_yaml_duration(const struct prod_yaml_doc *d, const yaml_node_t *n,
                        const char *what, uint64_t min, uint64_t max,
                        uint64_t *out)
 {
-    char buf[VALUE_BYTES_MAX], reason[REASON_BYTES_MAX];
-    char lo[32], hi[32], got[32];
-    uint64_t v;
-    int rc = scalar_text(d, n, what, "a duration such as 5s", buf, sizeof buf);
-    if (rc != 0)
-        return rc;
-    if (sim_units_parse_duration(buf, &v, reason, sizeof reason) != 0)
-        return prod_yaml_fail(d, n, P2P_ERR_DECODE, what,
-                              "expected a duration such as 5s (%s)", reason);
-    if (v < min || v > max) {
-        sim_units_format_duration(v, got, sizeof got);
-        sim_units_format_duration(min, lo, sizeof lo);
-        sim_units_format_duration(max, hi, sizeof hi);
-        return prod_yaml_fail(d, n, P2P_ERR_DECODE, what,
-                              "%s is out of range (%s..%s)", got, lo, hi);
-    }
-    *out = v;
-    return 0;
+    return with_units(d, n, what, &DURATION_UNITS, min, max, out);
 }
 
 int prod_yaml_bool(const struct prod_yaml_doc *d, const yaml_node_t *n,
