@@ -118,7 +118,7 @@ void pq_stream_free(struct pq_stream *s)
 
 void pq_stream_enqueue(struct pq_stream *s)
 {
-    if (s->queued || s->sid < 0 || s->blocked)
+    if (s->queued || s->sid < 0 || s->blocked || s->closing)
         return;
     struct pq_conn *c = s->conn;
     s->large = s->len - s->sent > PQ_SMALL_STREAM_BYTES;
