@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/metrics_registry.h"
 #include "prod/admin_metrics.h"
+#include "prod/identity.h"
 #include "prod/replica_int.h"
 
 /* The /metrics text starts with this much room and grows to what it
@@ -92,16 +93,6 @@ static int post_state(void *ctx, const uint8_t *bytes, size_t len,
     return 0;
 }
 
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-    static const char D[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = D[b[i] >> 4];
-        out[2 * i + 1] = D[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int state_json(void *ctx, char *buf, size_t cap)
 {
     struct prod_replica *r = ctx;
@@ -112,7 +103,9 @@ static int state_json(void *ctx, char *buf, size_t cap)
     prod_disk_state_latest_info(r->disk_state, &height, &root, &chunks,
                                 &bytes);
     char root_hex[65];
-    hex_of(root.b, sizeof(root.b), root_hex);
+    /* A state root and a node id are both SHA-256 digests. */
+    _Static_assert(sizeof(root.b) == PROD_KEY_ID_BYTES, "digest sizes");
+    prod_identity_hex(root.b, root_hex);
     struct p2p_state_sync_info si;
     memset(&si, 0, sizeof(si));
     struct p2p_chunk_progress pr;
