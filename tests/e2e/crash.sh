@@ -18,7 +18,7 @@ head -c 5000 /dev/urandom >"$WORK/acked"
 acked=$(post "${ADMIN[3]}" advert "$WORK/acked")
 [ ${#acked} -eq 64 ] || fail "POST to node 3 failed"
 kill -KILL "$pid3"
-sleep 0.3
+wait_until 10 "node 3 gone after SIGKILL" gone "$pid3"
 
 log "posting 200 artifacts to node 0 while node 3 is down"
 for i in $(seq 1 200); do

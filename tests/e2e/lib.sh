@@ -95,6 +95,20 @@ healthy() {
     curl -sf --max-time 1 "$1/health" >/dev/null
 }
 
+# answers URL: the server sent an HTTP answer, whatever its status (a
+# replica outside the registry answers /health with 503).
+answers() {
+    local code
+    code=$(curl -s --max-time 1 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null) || true
+    [ -n "$code" ] && [ "$code" != 000 ]
+}
+
+# gone PID: no process PID exists any more (a killed replica was reaped
+# by init, or is a zombie of ours).
+gone() {
+    ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = Z ]
+}
+
 # count_artifacts ADMIN_URL: how many ids GET /artifacts lists.
 count_artifacts() {
     curl -sf --max-time 5 "$1/artifacts" | grep -o '"[0-9a-f]\{64\}"' | wc -l

@@ -23,8 +23,9 @@ grep -q '^p2p_replica_handshake_refusals_total{reason="not_member"} [1-9]' "$WOR
 
 log "the outsider runs, waiting for a registry that lists it"
 start_replica "$WORK/node0" >/dev/null
-sleep 1
-[[ "$(curl -s "${NET_ADMIN[0]}/health")" == *'"ok": false'* ]] || fail "outsider healthy before it is a member"
+wait_until 20 "the outsider's admin API answering" answers "${NET_ADMIN[0]}/health"
+[[ "$(curl -s --max-time 5 "${NET_ADMIN[0]}/health")" == *'"ok": false'* ]] ||
+    fail "outsider healthy before it is a member"
 
 log "registry version 2 adds it as member 4"
 NET_IDS[4]=${NET_IDS[0]}
