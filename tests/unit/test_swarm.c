@@ -141,8 +141,8 @@ static const char *const writer_cases[] = {
     "  - {max_memory_per_node: 3KB}\n"
     "  - {penalised: byzantine}\n",
     "duration: 1s\nsubnet: {nodes: 2}\nprotocol: {buggify: True}\n",
-    "duration: 1s\nsubnet: {nodes: 1}\nnetwork:\nworkload:\nfaults:\n"
-    "expect:\nprotocol:\nstate:\n",
+    ("duration: 1s\nsubnet: {nodes: 1}\nnetwork:\nworkload:\nfaults:\n"
+     "expect:\nprotocol:\nstate:\n"),
 };
 
 START_TEST(test_write_round_trip_cases)
