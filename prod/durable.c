@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,7 +183,12 @@ static int read_exact(int fd, uint8_t *buf, size_t size, const char *path,
 static int open_regular(const char *path, size_t *size, char *err,
                         size_t err_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* No symbolic link is followed and no FIFO waited on: the caller
+     * learns it is not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0 && errno == ELOOP)
+        return fail(err, err_len, P2P_ERR_READ, "not a regular file:", path,
+                    ELOOP);
     if (fd < 0)
         return fail(err, err_len, io_code(errno, P2P_ERR_READ), "open", path,
                     errno);
@@ -378,6 +384,84 @@ int prod_durable_rename(const char *from, const char *to, char *err,
     if (rc == 0 && strcmp(a, b) != 0)
         rc = prod_durable_fsync_dir(a, err, err_len);
     return rc;
+}
+
+/* The pid written in an open lock file, or 0 when it holds none. */
+static long lock_holder(int fd)
+{
+    char text[32];
+    ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    char *end = NULL;
+    long pid = strtol(text, &end, 10);
+    return end != text && pid > 0 ? pid : 0;
+}
+
+/* Writes "<pid>\n" over the lock file's contents (informational: not
+ * fsynced, a reader that finds none says so). */
+static void lock_write_pid(int fd)
+{
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
+    /* Written first, then cut to length: a reader sees the old pid or
+     * the new one, never an empty file. */
+    if (pwrite(fd, text, (size_t)n, 0) == (ssize_t)n)
+        (void)!ftruncate(fd, n);
+}
+
+int prod_durable_lock(const char *dir, int *fd, char *err, size_t err_len)
+{
+    char path[PROD_DURABLE_PATH_MAX];
+    if (prod_durable_path(path, "%s/" PROD_DURABLE_LOCK_NAME, dir) != 0)
+        return fail(err, err_len, P2P_ERR_INVALID_ARG, "path too long:", dir,
+                    ENAMETOOLONG);
+    int rc = prod_durable_mkdirs(dir, err, err_len);
+    if (rc != 0)
+        return rc;
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                 0644);
+    if (f < 0)
+        return fail(err, err_len, P2P_ERR_WRITE, "open lock file", path,
+                    errno);
+    struct stat st;
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = fail(err, err_len, P2P_ERR_WRITE, "lock file is not a regular "
+                  "file:", path, EINVAL);
+        goto fail_close;
+    }
+    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        if (e != EWOULDBLOCK) {
+            rc = fail(err, err_len, P2P_ERR_WRITE, "flock", path, e);
+            goto fail_close;
+        }
+        long pid = lock_holder(f);
+        char who[48] = "another process";
+        if (pid > 0)
+            snprintf(who, sizeof(who), "another process (pid %ld)", pid);
+        if (err != NULL && err_len > 0)
+            snprintf(err, err_len,
+                     "data directory %s is in use: %s holds its lock %s; "
+                     "one replica per data directory",
+                     dir, who, path);
+        rc = P2P_ERR_STATE;
+        goto fail_close;
+    }
+    lock_write_pid(f);
+    *fd = f;
+    return 0;
+
+fail_close:
+    close(f);
+    return rc;
+}
+
+void prod_durable_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
 }
 
 static int name_cmp(const void *a, const void *b)

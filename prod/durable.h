@@ -47,7 +47,9 @@ int prod_durable_write_direct(const char *path, const void *bytes, size_t len,
  * caller free()s it; at least 1 byte is allocated so *out is never NULL
  * on success) of *len bytes. P2P_ERR_OVERSIZE when the file is larger
  * than size_max (checked with fstat before allocating); P2P_ERR_READ when
- * it is not a regular file or changes size while read. */
+ * it is not a regular file (a symbolic link is never followed, a FIFO
+ * never waited on: nothing the data directory holds is either) or changes
+ * size while read. */
 int prod_durable_read(const char *path, size_t size_max, uint8_t **out,
                       size_t *len, char *err, size_t err_len);
 
@@ -83,6 +85,27 @@ int prod_durable_rename(const char *from, const char *to, char *err,
 /* fsyncs the folder dir, making its entries (new, renamed, removed files)
  * durable. */
 int prod_durable_fsync_dir(const char *dir, char *err, size_t err_len);
+
+/* The lock file of a data directory (docs/replica.md, "Data directory"). */
+#define PROD_DURABLE_LOCK_NAME "lock"
+
+/* Takes the data directory dir for this process: creates dir when missing,
+ * opens (creating) dir/PROD_DURABLE_LOCK_NAME without following a symbolic
+ * link, takes flock(LOCK_EX | LOCK_NB) on it and writes this process's pid
+ * into it. The lock lasts until *fd is closed (prod_durable_unlock) or the
+ * process ends, however it ends: the kernel drops it, so a lock is never
+ * stale. It must be taken before anything else in dir is read or changed;
+ * a process that cannot take it changes nothing in dir (the file exists
+ * once a replica has run there: it is never removed). Errors:
+ * P2P_ERR_STATE (another process holds it: err names dir and, when the
+ * file says, the holder's pid), P2P_ERR_INVALID_ARG (path too long),
+ * P2P_ERR_WRITE (dir or the file cannot be made or opened, or is not a
+ * regular file). */
+int prod_durable_lock(const char *dir, int *fd, char *err, size_t err_len);
+
+/* Releases a lock of prod_durable_lock (fd < 0 is allowed: nothing). The
+ * file stays: removing it would let two processes lock two files. */
+void prod_durable_unlock(int fd);
 
 /* A name slot of prod_durable_list, NUL included. */
 #define PROD_DURABLE_NAME_MAX 96

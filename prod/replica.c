@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 
 #include "core/err.h"
+#include "prod/durable.h"
 #include "prod/identity.h"
 #include "prod/replica_int.h"
 
@@ -488,12 +489,20 @@ static void teardown(struct prod_replica *r)
     free(r->next);
     if (r->loop != NULL)
         ev_loop_destroy(r->loop);
+    /* Last: nothing of the data directory is open any more. */
+    prod_durable_unlock(r->datadir_lock);
+    r->datadir_lock = -1;
 }
 
 static int open_parts(struct prod_replica *r, char *err, size_t err_len)
 {
     const struct prod_config *c = &r->cfg;
-    int rc = prod_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key,
+    /* Before anything else reads or changes the data directory: a second
+     * replica on it would remove the files the first is still writing. */
+    int rc = prod_durable_lock(c->data_dir, &r->datadir_lock, err, err_len);
+    if (rc != 0)
+        return rc == P2P_ERR_STATE ? 2 : 1;
+    rc = prod_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key,
                           err, err_len);
     if (rc != 0)
         return 2;
@@ -544,6 +553,7 @@ int prod_replica_run(const char *config_path)
         return 1;
     }
     r->self = UINT32_MAX;
+    r->datadir_lock = -1;
     r->cfg.log_level = PROD_LOG_INFO;
     p2p_mem_init(&r->mem);
     char err[1024];

@@ -41,6 +41,7 @@ struct prod_replica {
     uint32_t self;               /* registry index; UINT32_MAX: not yet */
     struct prod_tls *tls;
     struct prod_transport *transport;
+    int datadir_lock;            /* prod_durable_lock's fd; -1: none */
     struct prod_disk_pool *disk_pool;
     struct prod_disk_state *disk_state;
     struct prod_admin *admin;
