@@ -2,10 +2,13 @@
  * artifact, checked against its name when loaded. */
 #include "prod/disk_pool.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/err.h"
 #include "prod/durable.h"
@@ -13,21 +16,27 @@
 #define HEX_CHARS (2 * P2P_ID_BYTES)
 
 struct prod_disk_pool {
-    char dir[PROD_DURABLE_PATH_MAX]; /* DATA/pool */
+    char dir[PROD_DURABLE_PATH_MAX];        /* DATA/pool */
+    char quarantine[PROD_DURABLE_PATH_MAX]; /* DATA/quarantine/pool */
     uint64_t artifact_bytes_max;
+    struct prod_disk_pool_stats stats;
     char error[PROD_DISK_POOL_ERROR_MAX];
 };
 
-/* Room left in a path for "/<64 hex>.advert.tmp" and a NUL. */
-#define POOL_NAME_ROOM (1 + HEX_CHARS + sizeof(".advert.tmp"))
+/* Room left after the data directory for the longest path made:
+ * "/quarantine/pool/<a listed name>.<copy>" and a NUL. */
+#define POOL_NAME_ROOM                                                     \
+    (sizeof("/" PROD_DISK_POOL_QUARANTINE "/") + PROD_DURABLE_NAME_MAX +   \
+     sizeof(".99"))
+_Static_assert(PROD_DISK_POOL_QUARANTINE_COPIES_MAX <= 100,
+               "a copy number fits POOL_NAME_ROOM");
 
 int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
                         struct prod_disk_pool **out, char *err,
                         size_t err_len)
 {
     if (artifact_bytes_max == 0 ||
-        strlen(data_dir) + sizeof("/pool") + POOL_NAME_ROOM >
-            PROD_DURABLE_PATH_MAX) {
+        strlen(data_dir) + POOL_NAME_ROOM > PROD_DURABLE_PATH_MAX) {
         if (err != NULL && err_len > 0)
             snprintf(err, err_len, "pool: bad data dir or artifact limit");
         return P2P_ERR_INVALID_ARG;
@@ -36,6 +45,8 @@ int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
     if (p == NULL)
         return P2P_ERR_NOMEM;
     (void)prod_durable_path(p->dir, "%s/pool", data_dir);
+    (void)prod_durable_path(p->quarantine, "%s/" PROD_DISK_POOL_QUARANTINE,
+                            data_dir);
     p->artifact_bytes_max = artifact_bytes_max;
     int rc = prod_durable_mkdirs(p->dir, err, err_len);
     if (rc != 0) {
@@ -166,22 +177,184 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Removes a file of ours that must not be loaded; counts it. */
-static void drop(struct prod_disk_pool *p, const char *path, uint32_t *dropped)
+static const char *const REASON_NAMES[PROD_DISK_POOL_DROP_REASONS_COUNT] = {
+    "leftover", "duplicate", "not_regular", "oversize", "corrupt",
+};
+
+const char *prod_disk_pool_drop_reason_name(enum prod_disk_pool_drop_reason r)
 {
-    (void)prod_durable_remove(path, p->error, sizeof(p->error));
-    (*dropped)++;
+    return (unsigned)r < PROD_DISK_POOL_DROP_REASONS_COUNT ? REASON_NAMES[r]
+                                                           : "unknown";
+}
+
+void prod_disk_pool_get_stats(const struct prod_disk_pool *p,
+                              struct prod_disk_pool_stats *out)
+{
+    *out = p->stats;
+}
+
+static const char *type_name(mode_t mode)
+{
+    if (S_ISLNK(mode))
+        return "a symbolic link (never followed)";
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "not a regular file";
+}
+
+/* One walk's state: the caller's hook and its tally. */
+struct walk {
+    struct prod_disk_pool *p;
+    void (*on_drop)(void *ctx, const struct prod_disk_pool_drop *d);
+    void *ctx;
+    uint32_t dropped;
+};
+
+/* Moves path (the pool entry `name`, of type mode) into the quarantine
+ * under the first free name; *to gets that path. Deletes a non-folder
+ * when every name is taken. Returns the fate; detail gets an error's
+ * text. */
+static enum prod_disk_pool_fate quarantine(struct prod_disk_pool *p,
+                                           const char *path, const char *name,
+                                           mode_t mode, char *to,
+                                           char *detail, size_t detail_len)
+{
+    if (prod_durable_mkdirs(p->quarantine, detail, detail_len) != 0)
+        return PROD_DISK_POOL_LEFT;
+    for (unsigned copy = 0; copy < PROD_DISK_POOL_QUARANTINE_COPIES_MAX;
+         copy++) {
+        if (copy == 0)
+            (void)prod_durable_path(to, "%s/%s", p->quarantine, name);
+        else
+            (void)prod_durable_path(to, "%s/%s.%u", p->quarantine, name, copy);
+        struct stat st;
+        if (lstat(to, &st) == 0)
+            continue; /* taken: the lock keeps anyone else from taking it */
+        if (prod_durable_rename(path, to, detail, detail_len) != 0)
+            return PROD_DISK_POOL_LEFT;
+        return PROD_DISK_POOL_QUARANTINED;
+    }
+    to[0] = '\0';
+    if (S_ISDIR(mode)) {
+        snprintf(detail, detail_len, "%u copies already quarantined",
+                 PROD_DISK_POOL_QUARANTINE_COPIES_MAX);
+        return PROD_DISK_POOL_LEFT;
+    }
+    return prod_durable_remove(path, detail, detail_len) == 0
+               ? PROD_DISK_POOL_DELETED
+               : PROD_DISK_POOL_LEFT;
+}
+
+/* Sets the entry `name` (at path, of type mode) aside for reason: deletes
+ * a leftover or a duplicate, quarantines the rest; counts and reports
+ * it. why says what was wrong. */
+static void drop(struct walk *w, const char *path, const char *name,
+                 mode_t mode, enum prod_disk_pool_drop_reason reason,
+                 const char *why)
+{
+    struct prod_disk_pool *p = w->p;
+    char to[PROD_DURABLE_PATH_MAX] = "";
+    char failure[PROD_DISK_POOL_ERROR_MAX] = "";
+    enum prod_disk_pool_fate fate;
+    if (reason == PROD_DISK_POOL_DROP_LEFTOVER ||
+        reason == PROD_DISK_POOL_DROP_DUPLICATE) {
+        int rc = prod_durable_remove(path, failure, sizeof(failure));
+        fate = rc == 0 || rc == P2P_ERR_NOT_FOUND ? PROD_DISK_POOL_DELETED
+                                                  : PROD_DISK_POOL_LEFT;
+    } else {
+        fate = quarantine(p, path, name, mode, to, failure, sizeof(failure));
+    }
+    p->stats.dropped[reason]++;
+    p->stats.quarantined += fate == PROD_DISK_POOL_QUARANTINED;
+    if (fate == PROD_DISK_POOL_LEFT) {
+        p->stats.left++;
+        memcpy(p->error, failure, sizeof(p->error));
+    }
+    w->dropped++;
+    if (w->on_drop == NULL)
+        return;
+    char detail[2 * PROD_DISK_POOL_ERROR_MAX];
+    if (fate == PROD_DISK_POOL_LEFT)
+        snprintf(detail, sizeof(detail), "%s; left in place: %s", why,
+                 failure);
+    else
+        snprintf(detail, sizeof(detail), "%s", why);
+    struct prod_disk_pool_drop d = {.reason = reason, .fate = fate,
+                                    .path = path, .moved_to = to,
+                                    .detail = detail};
+    w->on_drop(w->ctx, &d);
+}
+
+/* Reads the regular file at path (size bytes by lstat) and checks it is
+ * artifact id: 0 with *body (the caller frees it), 1 when it was dropped
+ * or vanished, P2P_ERR_NOMEM. */
+static int read_checked(struct walk *w, const char *path, const char *name,
+                        const struct stat *st,
+                        const struct p2p_artifact_id *id, uint8_t **body,
+                        size_t *len)
+{
+    struct prod_disk_pool *p = w->p;
+    char why[PROD_DISK_POOL_ERROR_MAX + 64];
+    if ((uint64_t)st->st_size > p->artifact_bytes_max) {
+        snprintf(why, sizeof(why),
+                 "%" PRIu64 " bytes, above artifact_bytes (%" PRIu64 ")",
+                 (uint64_t)st->st_size, p->artifact_bytes_max);
+        drop(w, path, name, st->st_mode, PROD_DISK_POOL_DROP_OVERSIZE, why);
+        return 1;
+    }
+    char err[PROD_DISK_POOL_ERROR_MAX] = "";
+    size_t cap = p->artifact_bytes_max > SIZE_MAX
+                     ? SIZE_MAX
+                     : (size_t)p->artifact_bytes_max;
+    int rc = prod_durable_read(path, cap, body, len, err, sizeof(err));
+    if (rc == P2P_ERR_NOT_FOUND)
+        return 1; /* gone since it was listed */
+    if (rc == P2P_ERR_NOMEM) {
+        memcpy(p->error, err, sizeof(p->error));
+        return rc;
+    }
+    if (rc == P2P_ERR_OVERSIZE) {
+        snprintf(why, sizeof(why), "above artifact_bytes (%" PRIu64 ")",
+                 p->artifact_bytes_max);
+        drop(w, path, name, st->st_mode, PROD_DISK_POOL_DROP_OVERSIZE, why);
+        return 1;
+    }
+    if (rc != 0) {
+        snprintf(why, sizeof(why), "unreadable: %s", err);
+        drop(w, path, name, st->st_mode, PROD_DISK_POOL_DROP_CORRUPT, why);
+        return 1;
+    }
+    struct p2p_artifact_id got;
+    p2p_id_of(*body, *len, &got);
+    if (!p2p_id_eq(&got, id)) {
+        free(*body);
+        *body = NULL;
+        snprintf(why, sizeof(why),
+                 "its %zu bytes do not hash to its name (torn or damaged)",
+                 *len);
+        drop(w, path, name, st->st_mode, PROD_DISK_POOL_DROP_CORRUPT, why);
+        return 1;
+    }
+    return 0;
 }
 
 int prod_disk_pool_load(struct prod_disk_pool *p,
                         int (*fn)(void *ctx, const struct p2p_artifact_id *id,
                                   enum p2p_artifact_kind kind,
                                   const uint8_t *body, size_t len),
+                        void (*on_drop)(void *ctx,
+                                        const struct prod_disk_pool_drop *d),
                         void *ctx, uint32_t *dropped)
 {
-    uint32_t dropped_local = 0;
-    uint32_t *drops = dropped != NULL ? dropped : &dropped_local;
-    *drops = 0;
+    struct walk w = {.p = p, .on_drop = on_drop, .ctx = ctx};
+    if (dropped != NULL)
+        *dropped = 0;
     char *names = NULL;
     size_t count = 0;
     int rc = prod_durable_list(p->dir, PROD_DISK_POOL_FILES_MAX, &names,
@@ -190,42 +363,45 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
         return rc;
     struct p2p_artifact_id last;
     bool have_last = false;
-    size_t cap = p->artifact_bytes_max > SIZE_MAX ? SIZE_MAX
-                                                  : (size_t)p->artifact_bytes_max;
     for (size_t i = 0; i < count && rc == 0; i++) {
         const char *name = names + i * PROD_DURABLE_NAME_MAX;
+        struct p2p_artifact_id id;
+        enum p2p_artifact_kind kind = P2P_KIND_ADVERT;
+        bool artifact = parse_name(name, &id, &kind);
+        if (!artifact && !ends_with(name, ".tmp"))
+            continue; /* none of ours */
         char path[PROD_DURABLE_PATH_MAX];
         (void)prod_durable_path(path, "%s/%s", p->dir, name);
-        struct p2p_artifact_id id;
-        enum p2p_artifact_kind kind;
-        if (!parse_name(name, &id, &kind)) {
-            if (ends_with(name, ".tmp"))
-                drop(p, path, drops); /* a write a crash interrupted */
+        struct stat st;
+        if (lstat(path, &st) != 0) {
+            if (errno != ENOENT) /* gone since it was listed: nothing */
+                drop(&w, path, name, 0, PROD_DISK_POOL_DROP_CORRUPT,
+                     strerror(errno));
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            drop(&w, path, name, st.st_mode, PROD_DISK_POOL_DROP_NOT_REGULAR,
+                 type_name(st.st_mode));
+            continue;
+        }
+        if (!artifact) {
+            drop(&w, path, name, st.st_mode, PROD_DISK_POOL_DROP_LEFTOVER,
+                 "a write a crash interrupted");
             continue;
         }
         if (have_last && p2p_id_eq(&id, &last)) {
-            drop(p, path, drops);
+            drop(&w, path, name, st.st_mode, PROD_DISK_POOL_DROP_DUPLICATE,
+                 "a second file of an artifact already loaded");
             continue;
         }
         uint8_t *body = NULL;
         size_t len = 0;
-        int r = prod_durable_read(path, cap, &body, &len, p->error,
-                                  sizeof(p->error));
-        if (r == P2P_ERR_OVERSIZE || r == P2P_ERR_NOT_FOUND) {
-            (*drops) += r == P2P_ERR_OVERSIZE;
+        int r = read_checked(&w, path, name, &st, &id, &body, &len);
+        if (r == 1)
             continue;
-        }
-        if (r == P2P_ERR_NOMEM) {
+        if (r != 0) {
             rc = r;
             break;
-        }
-        struct p2p_artifact_id got;
-        if (r == 0)
-            p2p_id_of(body, len, &got);
-        if (r != 0 || !p2p_id_eq(&got, &id)) {
-            free(body);
-            drop(p, path, drops); /* torn, corrupt or unreadable */
-            continue;
         }
         last = id;
         have_last = true;
@@ -233,5 +409,7 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
         free(body);
     }
     free(names);
+    if (dropped != NULL)
+        *dropped = w.dropped;
     return rc;
 }

@@ -23,7 +23,7 @@
 struct prod_disk_pool;  /* DATA/pool/<64hex>.<push|advert> */
 
 /* Opens (creating when missing) DATA/pool under data_dir. Artifacts above
- * artifact_bytes_max are refused by put and skipped by load. *out is
+ * artifact_bytes_max are refused by put and quarantined by load. *out is
  * owned by the caller (prod_disk_pool_close). Errors, with a message in
  * err: P2P_ERR_INVALID_ARG (data_dir too long, artifact_bytes_max 0),
  * P2P_ERR_WRITE (the folder cannot be made), P2P_ERR_NOMEM. */
@@ -60,22 +60,91 @@ int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
 int prod_disk_pool_remove(struct prod_disk_pool *p,
                           const struct p2p_artifact_id *id);
 
+/* Why prod_disk_pool_load set a pool entry aside (docs/replica.md, "Data
+ * directory"). Leftovers and duplicates are by-products of the pool's own
+ * crash-safe writes and are deleted; everything else is quarantined: moved,
+ * never read again, into DATA/quarantine/pool/ (PROD_DISK_POOL_QUARANTINE). */
+enum prod_disk_pool_drop_reason {
+    PROD_DISK_POOL_DROP_LEFTOVER = 0, /* a *.tmp regular file: a put a crash
+                                         interrupted; deleted */
+    PROD_DISK_POOL_DROP_DUPLICATE,    /* a second regular file of an id
+                                         already loaded (a crash inside a put
+                                         that changed the kind); deleted */
+    PROD_DISK_POOL_DROP_NOT_REGULAR,  /* an artifact's or a *.tmp name on a
+                                         symbolic link (never followed), a
+                                         folder, a FIFO...; quarantined */
+    PROD_DISK_POOL_DROP_OVERSIZE,     /* above artifact_bytes_max;
+                                         quarantined (a lower limit must not
+                                         destroy data) */
+    PROD_DISK_POOL_DROP_CORRUPT,      /* unreadable, or bytes that do not
+                                         hash to the name (torn, damaged);
+                                         quarantined */
+    PROD_DISK_POOL_DROP_REASONS_COUNT
+};
+
+/* What became of a dropped entry. */
+enum prod_disk_pool_fate {
+    PROD_DISK_POOL_DELETED = 0,
+    PROD_DISK_POOL_QUARANTINED,
+    PROD_DISK_POOL_LEFT,   /* could be neither (an I/O error, or every
+                              quarantine name of it taken by a folder): in
+                              place, dropped again at the next load */
+};
+
+/* The quarantine folder, under the data directory. */
+#define PROD_DISK_POOL_QUARANTINE "quarantine/pool"
+/* Names one entry may take in the quarantine: NAME, then NAME.1 ..
+ * NAME.<max - 1>; when every one is taken, a file (or link) is deleted
+ * instead and a folder left in place. Bounds the quarantine to this many
+ * entries per pool name. */
+#define PROD_DISK_POOL_QUARANTINE_COPIES_MAX 8u
+
+/* One dropped entry, for the caller's log. Every pointer is borrowed for
+ * the call. */
+struct prod_disk_pool_drop {
+    enum prod_disk_pool_drop_reason reason;
+    enum prod_disk_pool_fate fate;
+    const char *path;      /* where it was: DATA/pool/NAME */
+    const char *moved_to;  /* QUARANTINED: where it is now; else "" */
+    const char *detail;    /* why, in words ("a symbolic link", sizes, the
+                              errno text of a failed read or move) */
+};
+
+/* What the pool dropped since it was opened, for /metrics. */
+struct prod_disk_pool_stats {
+    uint64_t dropped[PROD_DISK_POOL_DROP_REASONS_COUNT]; /* by reason */
+    uint64_t quarantined;   /* entries moved into the quarantine */
+    uint64_t left;          /* entries that could be neither deleted nor
+                               moved (fate LEFT) */
+};
+
+/* The reason's name as a metrics label: "leftover", "duplicate",
+ * "not_regular", "oversize", "corrupt" (static). */
+const char *prod_disk_pool_drop_reason_name(enum prod_disk_pool_drop_reason r);
+
 /* Calls fn for every stored artifact whose bytes hash to its file name
- * (body borrowed for the call); others — torn or corrupt, leftover *.tmp,
- * a second file of an id already seen (a crash during a put that changed
- * the kind: "<id>.advert" sorts first and wins) — are removed and counted
- * in *dropped (may be NULL). Files above artifact_bytes_max are skipped
- * and counted but left in place (a lower limit in the config must not
- * destroy data). Names that are none of ours are ignored. The walk is in
- * file-name order so it is deterministic. fn returning non-zero stops
- * the walk and load returns that value; else 0, or P2P_ERR_READ (the
+ * (body borrowed for the call); every other entry with a name of ours is
+ * dropped (see enum prod_disk_pool_drop_reason: deleted or quarantined),
+ * counted in *dropped (may be NULL) and in the stats, and reported to
+ * on_drop (may be NULL) with its reason and path. "<id>.advert" sorts
+ * before "<id>.push", so of two valid files of one id the advert wins.
+ * Nothing is read through a symbolic link. Names that are none of ours
+ * (neither "<64 hex>.<push|advert>" nor "*.tmp") are ignored and left. The
+ * walk is in file-name order so it is deterministic. fn returning non-zero
+ * stops the walk and load returns that value; else 0, or P2P_ERR_READ (the
  * folder cannot be listed), P2P_ERR_LIMIT (more than
  * PROD_DISK_POOL_FILES_MAX names), P2P_ERR_NOMEM. */
 int prod_disk_pool_load(struct prod_disk_pool *p,
                         int (*fn)(void *ctx, const struct p2p_artifact_id *id,
                                   enum p2p_artifact_kind kind,
                                   const uint8_t *body, size_t len),
+                        void (*on_drop)(void *ctx,
+                                        const struct prod_disk_pool_drop *d),
                         void *ctx, uint32_t *dropped);
+
+/* The counters (see struct prod_disk_pool_stats). */
+void prod_disk_pool_get_stats(const struct prod_disk_pool *p,
+                              struct prod_disk_pool_stats *out);
 
 /* The message of the last failed call ("" when none); borrowed. */
 const char *prod_disk_pool_error(const struct prod_disk_pool *p);

@@ -330,6 +330,23 @@ static int load_pool(void *ctx, const struct p2p_artifact_id *id,
     return 0;
 }
 
+/* Every pool entry the loader set aside, with its reason and fate. */
+static void pool_dropped(void *ctx, const struct prod_disk_pool_drop *d)
+{
+    struct prod_replica *r = ctx;
+    if (d->fate == PROD_DISK_POOL_QUARANTINED)
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "pool: dropped %s (%s): %s; moved to %s", d->path,
+                         prod_disk_pool_drop_reason_name(d->reason),
+                         d->detail, d->moved_to);
+    else
+        prod_replica_log(r, PROD_LOG_WARN, "pool: dropped %s (%s): %s; %s",
+                         d->path, prod_disk_pool_drop_reason_name(d->reason),
+                         d->detail,
+                         d->fate == PROD_DISK_POOL_DELETED ? "deleted"
+                                                           : "left in place");
+}
+
 static int apply_topology(struct prod_replica *r)
 {
     const struct prod_registry *g = r->reg;
@@ -371,10 +388,15 @@ static int start_node(struct prod_replica *r, uint32_t self)
     p2p_node_set_state_store(r->node, prod_replica_now(),
                              prod_disk_state_ops(), r->disk_state);
     uint32_t dropped = 0;
-    rc = prod_disk_pool_load(r->disk_pool, load_pool, r, &dropped);
+    rc = prod_disk_pool_load(r->disk_pool, load_pool, pool_dropped, r,
+                             &dropped);
+    if (rc != 0)
+        prod_replica_log(r, PROD_LOG_ERROR, "pool: load stopped: %s (%s)",
+                         p2p_strerror(rc), prod_disk_pool_error(r->disk_pool));
     if (dropped > 0)
         prod_replica_log(r, PROD_LOG_WARN,
-                         "dropped %u torn or corrupt artifact files", dropped);
+                         "pool: %u entries dropped at load (see above)",
+                         dropped);
     prod_replica_log(r, PROD_LOG_INFO,
                      "started as node %u of registry version %llu (%u "
                      "artifacts loaded)",

@@ -155,7 +155,27 @@ struct loaded {
     enum p2p_artifact_kind kinds[LOADED_MAX];
     size_t lens[LOADED_MAX];
     uint32_t stop_after; /* 0 = never */
+    /* What on_drop was told. */
+    uint32_t drops;
+    enum prod_disk_pool_drop_reason reasons[LOADED_MAX];
+    enum prod_disk_pool_fate fates[LOADED_MAX];
+    char paths[LOADED_MAX][512];
+    char moved_to[LOADED_MAX][512];
 };
+
+static void on_drop(void *ctx, const struct prod_disk_pool_drop *d)
+{
+    struct loaded *l = ctx;
+    ck_assert_uint_lt(l->drops, LOADED_MAX);
+    ck_assert_ptr_nonnull(d->detail);
+    ck_assert_uint_gt(strlen(d->detail), 0);
+    l->reasons[l->drops] = d->reason;
+    l->fates[l->drops] = d->fate;
+    snprintf(l->paths[l->drops], sizeof(l->paths[0]), "%s", d->path);
+    snprintf(l->moved_to[l->drops], sizeof(l->moved_to[0]), "%s",
+             d->moved_to);
+    l->drops++;
+}
 
 static int on_artifact(void *ctx, const struct p2p_artifact_id *id,
                        enum p2p_artifact_kind kind, const uint8_t *body,
@@ -216,7 +236,7 @@ START_TEST(pool_round_trip_in_name_order)
     p = pool_open(d, 1000);
     struct loaded l = {0};
     uint32_t dropped = 7;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, &dropped), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(dropped, 0);
     ck_assert_uint_eq(l.count, 5);
     for (uint32_t i = 1; i < l.count; i++) /* file-name order */
@@ -236,7 +256,7 @@ START_TEST(pool_round_trip_in_name_order)
     }
     /* fn's non-zero stops the walk and is returned. */
     struct loaded stop = {.stop_after = 2};
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &stop, NULL), 42);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &stop, NULL), 42);
     ck_assert_uint_eq(stop.count, 2);
     prod_disk_pool_close(p);
     tmpdir_del(d);
@@ -266,12 +286,48 @@ START_TEST(pool_torn_corrupt_and_tmp_files_dropped_at_load)
 
     struct loaded l = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, &dropped), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert(p2p_id_eq(&l.ids[0], &good));
     ck_assert_uint_eq(dropped, 3);
     ck_assert_int_eq(prod_durable_path(path, "%s/pool", d), 0);
     ck_assert_uint_eq(count_entries(path), 2); /* good + README */
+    /* Each drop reported: the leftover deleted, the damaged two moved to
+     * the quarantine with their bytes. */
+    ck_assert_uint_eq(l.drops, 3);
+    uint32_t corrupt = 0, leftover = 0;
+    for (uint32_t i = 0; i < l.drops; i++) {
+        if (l.reasons[i] == PROD_DISK_POOL_DROP_LEFTOVER) {
+            leftover++;
+            ck_assert_int_eq(l.fates[i], PROD_DISK_POOL_DELETED);
+            ck_assert_str_eq(l.moved_to[i], "");
+            continue;
+        }
+        corrupt++;
+        ck_assert_int_eq(l.reasons[i], PROD_DISK_POOL_DROP_CORRUPT);
+        ck_assert_int_eq(l.fates[i], PROD_DISK_POOL_QUARANTINED);
+        ck_assert(!exists(l.paths[i]));
+        ck_assert(strstr(l.moved_to[i], "/quarantine/pool/") != NULL);
+        uint8_t *back = NULL;
+        size_t len = 0;
+        ck_assert_int_eq(prod_durable_read(l.moved_to[i], 1000, &back, &len,
+                                           NULL, 0), 0);
+        ck_assert_uint_eq(len, strstr(l.moved_to[i], ".push") ? 60 : 100);
+        free(back);
+    }
+    ck_assert_uint_eq(corrupt, 2);
+    ck_assert_uint_eq(leftover, 1);
+    struct prod_disk_pool_stats st;
+    prod_disk_pool_get_stats(p, &st);
+    ck_assert_uint_eq(st.dropped[PROD_DISK_POOL_DROP_CORRUPT], 2);
+    ck_assert_uint_eq(st.dropped[PROD_DISK_POOL_DROP_LEFTOVER], 1);
+    ck_assert_uint_eq(st.quarantined, 2);
+    ck_assert_uint_eq(st.left, 0);
+    /* Set aside once: the next load finds nothing to drop. */
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_uint_eq(dropped, 0);
     prod_disk_pool_close(p);
     tmpdir_del(d);
 }
@@ -298,7 +354,7 @@ START_TEST(pool_remove_kind_change_and_limits)
     ck_assert_int_eq(prod_durable_path(path, "%s/pool", d), 0);
     ck_assert_uint_eq(count_entries(path), 1);
     struct loaded l = {0};
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, NULL), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, NULL), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_int_eq(l.kinds[0], P2P_KIND_ADVERT);
     /* Both kinds on disk (a crash inside a put): the advert wins. */
@@ -307,7 +363,7 @@ START_TEST(pool_remove_kind_change_and_limits)
     write_raw(path, b, 100);
     uint32_t dropped = 0;
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, &dropped), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_int_eq(l.kinds[0], P2P_KIND_ADVERT);
     ck_assert_uint_eq(dropped, 1);
@@ -316,36 +372,208 @@ START_TEST(pool_remove_kind_change_and_limits)
     ck_assert_int_eq(prod_disk_pool_remove(p, &a), 0);
     ck_assert_int_eq(prod_disk_pool_remove(p, &a), P2P_ERR_NOT_FOUND);
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, NULL), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, NULL), 0);
     ck_assert_uint_eq(l.count, 0);
     prod_disk_pool_close(p);
     tmpdir_del(d);
 }
 END_TEST
 
-START_TEST(pool_files_above_a_lowered_limit_are_skipped_not_deleted)
+START_TEST(pool_files_above_the_limit_are_quarantined_once)
 {
     char *d = tmpdir_new();
     struct prod_disk_pool *p = pool_open(d, 100);
-    pool_put(p, 1, 100, P2P_KIND_PUSH);
+    struct p2p_artifact_id big = pool_put(p, 1, 100, P2P_KIND_PUSH);
     pool_put(p, 2, 50, P2P_KIND_PUSH);
     prod_disk_pool_close(p);
+    /* A lower limit: the larger file is set aside, never read, not lost. */
     p = pool_open(d, 50);
     struct loaded l = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, &dropped), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(l.lens[0], 50);
     ck_assert_uint_eq(dropped, 1);
+    ck_assert_uint_eq(l.drops, 1);
+    ck_assert_int_eq(l.reasons[0], PROD_DISK_POOL_DROP_OVERSIZE);
+    ck_assert_int_eq(l.fates[0], PROD_DISK_POOL_QUARANTINED);
+    char path[PROD_DURABLE_PATH_MAX], q[PROD_DURABLE_PATH_MAX];
+    pool_path(d, &big, ".push", path);
+    ck_assert_str_eq(l.paths[0], path);
+    char h[65];
+    p2p_id_hex(&big, h, 64);
+    ck_assert_int_eq(prod_durable_path(q, "%s/quarantine/pool/%s.push", d, h), 0);
+    ck_assert_str_eq(l.moved_to[0], q);
+    ck_assert(!exists(path));
+    /* Not counted again at the next start. */
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_uint_eq(dropped, 0);
     prod_disk_pool_close(p);
+    /* Restored by hand with a higher limit: loaded again. */
+    ck_assert_int_eq(rename(q, path), 0);
     p = pool_open(d, 100);
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, &l, &dropped), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 2);
     ck_assert_uint_eq(dropped, 0);
     prod_disk_pool_close(p);
-    struct prod_disk_pool *q = NULL;
-    ck_assert_int_eq(prod_disk_pool_open(d, 0, &q, NULL, 0), P2P_ERR_INVALID_ARG);
+    struct prod_disk_pool *bad = NULL;
+    ck_assert_int_eq(prod_disk_pool_open(d, 0, &bad, NULL, 0), P2P_ERR_INVALID_ARG);
+    tmpdir_del(d);
+}
+END_TEST
+
+/* A symbolic link named like an artifact is never followed, even to the
+ * artifact's very bytes (or to /etc/passwd): moved to the quarantine as a
+ * link, its target untouched. */
+START_TEST(pool_symbolic_links_are_never_followed)
+{
+    char *d = tmpdir_new();
+    struct prod_disk_pool *p = pool_open(d, 1000);
+    uint8_t b[100];
+    fill(b, 100, 5);
+    struct p2p_artifact_id id;
+    p2p_id_of(b, 100, &id);
+    char target[PROD_DURABLE_PATH_MAX], link_path[PROD_DURABLE_PATH_MAX];
+    ck_assert_int_eq(prod_durable_path(target, "%s/outside", d), 0);
+    write_raw(target, b, 100);
+    pool_path(d, &id, ".push", link_path);
+    ck_assert_int_eq(symlink(target, link_path), 0);
+    struct p2p_artifact_id other = id;
+    other.b[0] ^= 1;
+    char other_path[PROD_DURABLE_PATH_MAX];
+    pool_path(d, &other, ".advert", other_path);
+    ck_assert_int_eq(symlink("/etc/passwd", other_path), 0);
+    pool_path(d, &other, ".push.tmp", other_path);
+    ck_assert_int_eq(symlink("/nonexistent", other_path), 0); /* dangling */
+
+    struct loaded l = {0};
+    uint32_t dropped = 0;
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
+    ck_assert_uint_eq(l.count, 0);
+    ck_assert_uint_eq(dropped, 3);
+    ck_assert_uint_eq(l.drops, 3);
+    for (uint32_t i = 0; i < l.drops; i++) {
+        ck_assert_int_eq(l.reasons[i], PROD_DISK_POOL_DROP_NOT_REGULAR);
+        ck_assert_int_eq(l.fates[i], PROD_DISK_POOL_QUARANTINED);
+        struct stat st;
+        ck_assert_int_eq(lstat(l.moved_to[i], &st), 0);
+        ck_assert(S_ISLNK(st.st_mode));
+    }
+    uint8_t *back = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(prod_durable_read(target, 1000, &back, &len, NULL, 0), 0);
+    ck_assert_uint_eq(len, 100);
+    ck_assert_int_eq(memcmp(back, b, 100), 0);
+    free(back);
+    /* Reads refuse a link too. */
+    char err[256] = "";
+    ck_assert_int_eq(prod_durable_read(l.moved_to[0], 1000, &back, &len, err,
+                                       sizeof(err)), P2P_ERR_READ);
+    ck_assert(strstr(err, "not a regular file") != NULL);
+    ck_assert_int_eq(prod_durable_path(target, "%s/pool", d), 0);
+    ck_assert_uint_eq(count_entries(target), 0);
+    prod_disk_pool_close(p);
+    tmpdir_del(d);
+}
+END_TEST
+
+/* A folder or a FIFO named like an artifact: quarantined (never opened for
+ * reading, so a FIFO does not block the load), not found again. */
+START_TEST(pool_folders_and_fifos_named_like_artifacts_are_quarantined)
+{
+    char *d = tmpdir_new();
+    struct prod_disk_pool *p = pool_open(d, 1000);
+    struct p2p_artifact_id good = pool_put(p, 1, 100, P2P_KIND_PUSH);
+    struct p2p_artifact_id a = good, f = good;
+    a.b[31] ^= 1;
+    f.b[31] ^= 2;
+    char dir[PROD_DURABLE_PATH_MAX], inner[PROD_DURABLE_PATH_MAX];
+    char fifo[PROD_DURABLE_PATH_MAX];
+    pool_path(d, &a, ".advert", dir);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(prod_durable_path(inner, "%s/kept", dir), 0);
+    write_raw(inner, "bytes", 5);
+    pool_path(d, &f, ".push", fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+
+    struct loaded l = {0};
+    uint32_t dropped = 0;
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert(p2p_id_eq(&l.ids[0], &good));
+    ck_assert_uint_eq(dropped, 2);
+    for (uint32_t i = 0; i < l.drops; i++) {
+        ck_assert_int_eq(l.reasons[i], PROD_DISK_POOL_DROP_NOT_REGULAR);
+        ck_assert_int_eq(l.fates[i], PROD_DISK_POOL_QUARANTINED);
+        ck_assert(!exists(l.paths[i]));
+        ck_assert(exists(l.moved_to[i]));
+    }
+    /* The folder moved whole. */
+    char moved[PROD_DURABLE_PATH_MAX];
+    char h[65];
+    p2p_id_hex(&a, h, 64);
+    ck_assert_int_eq(prod_durable_path(moved, "%s/quarantine/pool/%s.advert/kept",
+                                       d, h), 0);
+    ck_assert(exists(moved));
+    memset(&l, 0, sizeof(l));
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
+    ck_assert_uint_eq(l.count, 1);
+    ck_assert_uint_eq(dropped, 0);
+    struct prod_disk_pool_stats st;
+    prod_disk_pool_get_stats(p, &st);
+    ck_assert_uint_eq(st.dropped[PROD_DISK_POOL_DROP_NOT_REGULAR], 2);
+    ck_assert_uint_eq(st.quarantined, 2);
+    prod_disk_pool_close(p);
+    tmpdir_del(d);
+}
+END_TEST
+
+/* The same name damaged again and again: NAME, NAME.1 .. in the
+ * quarantine, then deleted once PROD_DISK_POOL_QUARANTINE_COPIES_MAX are
+ * kept; a folder with every name taken stays in place, reported as such. */
+START_TEST(pool_quarantine_keeps_a_bounded_number_of_copies)
+{
+    char *d = tmpdir_new();
+    struct prod_disk_pool *p = pool_open(d, 1000);
+    uint8_t b[100];
+    fill(b, 100, 8);
+    struct p2p_artifact_id id;
+    p2p_id_of(b, 100, &id);
+    char path[PROD_DURABLE_PATH_MAX];
+    pool_path(d, &id, ".push", path);
+    for (unsigned i = 0; i <= PROD_DISK_POOL_QUARANTINE_COPIES_MAX; i++) {
+        write_raw(path, b, 50 + i); /* torn */
+        struct loaded l = {0};
+        ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, NULL), 0);
+        ck_assert_uint_eq(l.drops, 1);
+        ck_assert_int_eq(l.reasons[0], PROD_DISK_POOL_DROP_CORRUPT);
+        ck_assert_int_eq(l.fates[0], i < PROD_DISK_POOL_QUARANTINE_COPIES_MAX
+                                         ? PROD_DISK_POOL_QUARANTINED
+                                         : PROD_DISK_POOL_DELETED);
+        ck_assert(!exists(path));
+    }
+    char q[PROD_DURABLE_PATH_MAX];
+    ck_assert_int_eq(prod_durable_path(q, "%s/quarantine/pool", d), 0);
+    ck_assert_uint_eq(count_entries(q), PROD_DISK_POOL_QUARANTINE_COPIES_MAX);
+    /* A folder: left where it is when every name is taken. */
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    struct loaded l = {0};
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, NULL), 0);
+    ck_assert_uint_eq(l.drops, 1);
+    ck_assert_int_eq(l.fates[0], PROD_DISK_POOL_LEFT);
+    ck_assert(exists(path));
+    struct prod_disk_pool_stats st;
+    prod_disk_pool_get_stats(p, &st);
+    ck_assert_uint_eq(st.quarantined, PROD_DISK_POOL_QUARANTINE_COPIES_MAX);
+    ck_assert_uint_eq(st.left, 1);
+    ck_assert_uint_eq(st.dropped[PROD_DISK_POOL_DROP_CORRUPT],
+                      PROD_DISK_POOL_QUARANTINE_COPIES_MAX + 1);
+    ck_assert_str_eq(prod_disk_pool_drop_reason_name(PROD_DISK_POOL_DROP_OVERSIZE),
+                     "oversize");
+    prod_disk_pool_close(p);
     tmpdir_del(d);
 }
 END_TEST
@@ -1026,7 +1254,7 @@ static void check_after_kill(const char *d, const struct ack *acks, size_t n,
     struct prod_disk_pool *p = pool_open(d, 1 << 16);
     struct collected c = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, collect, &c, &dropped), 0);
+    ck_assert_int_eq(prod_disk_pool_load(p, collect, NULL, &c, &dropped), 0);
     char path[PROD_DURABLE_PATH_MAX];
     ck_assert_int_eq(prod_durable_path(path, "%s/pool", d), 0);
     ck_assert_uint_eq(count_entries(path), c.count);
@@ -1173,7 +1401,10 @@ static Suite *suite(void)
     tcase_add_test(t, pool_round_trip_in_name_order);
     tcase_add_test(t, pool_torn_corrupt_and_tmp_files_dropped_at_load);
     tcase_add_test(t, pool_remove_kind_change_and_limits);
-    tcase_add_test(t, pool_files_above_a_lowered_limit_are_skipped_not_deleted);
+    tcase_add_test(t, pool_files_above_the_limit_are_quarantined_once);
+    tcase_add_test(t, pool_symbolic_links_are_never_followed);
+    tcase_add_test(t, pool_folders_and_fifos_named_like_artifacts_are_quarantined);
+    tcase_add_test(t, pool_quarantine_keeps_a_bounded_number_of_copies);
     suite_add_tcase(s, t);
     t = tcase_create("state");
     tcase_add_test(t, state_checkpoint_survives_reopen);
