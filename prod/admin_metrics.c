@@ -122,6 +122,10 @@ static const struct peer_field peer_fields[] = {
     {"p2p_replica_peer_handshakes_total", P2P_METRIC_COUNTER,
      "Completed QUIC handshakes with the peer, either direction.",
      offsetof(struct prod_peer_stats, handshakes)},
+    {"p2p_replica_duplicate_identity_total", P2P_METRIC_COUNTER,
+     "Handshakes refused because the peer's key already had a live "
+     "connection from another address (two processes, one identity).",
+     offsetof(struct prod_peer_stats, duplicates)},
 };
 
 static uint64_t peer_value(const struct prod_peer_stats *p, size_t offset)
@@ -244,10 +248,32 @@ static void write_totals(struct p2p_metrics_text *t,
         p2p_metrics_text_sample(t, "p2p_replica_handshake_refusals_total",
                                 "reason", prod_refusal_name(r),
                                 tot->refusals[r]);
+    p2p_metrics_text_family(t, "p2p_replica_initials_dropped_total", C,
+                            "Packets of unknown connections that made no "
+                            "accepted connection (refusals apart), by "
+                            "reason.");
+    for (int d = 0; d < PROD_DROP_COUNT; d++)
+        p2p_metrics_text_sample(t, "p2p_replica_initials_dropped_total",
+                                "reason", prod_initial_drop_name(d),
+                                tot->initials_dropped[d]);
+    single(t, "p2p_replica_stateless_resets_sent_total", C,
+           "Stateless resets sent for packets of unknown connections.",
+           tot->resets_sent);
+    single(t, "p2p_replica_stateless_resets_received_total", C,
+           "Connections ended by a stateless reset from the peer.",
+           tot->resets_received);
+    p2p_metrics_text_family(t, "p2p_replica_stateless_resets_unsent_total", C,
+                            "Short packets of unknown connections not "
+                            "answered with a stateless reset, by reason.");
+    for (int u = 0; u < PROD_RESET_UNSENT_COUNT; u++)
+        p2p_metrics_text_sample(t, "p2p_replica_stateless_resets_unsent_total",
+                                "reason", prod_reset_unsent_name(u),
+                                tot->resets_unsent[u]);
     single(t, "p2p_replica_connections_dialled_total", C,
            "QUIC connections this replica dialled.", tot->conns_dialled);
     single(t, "p2p_replica_connections_accepted_total", C,
-           "QUIC connections this replica accepted.", tot->conns_accepted);
+           "Inbound QUIC connections whose handshake completed.",
+           tot->conns_accepted);
     single(t, "p2p_replica_connections_closed_total", C,
            "QUIC connections closed, for any reason.", tot->conns_closed);
     single(t, "p2p_replica_connections_up", P2P_METRIC_GAUGE,

@@ -7,6 +7,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -284,6 +285,75 @@ int prod_identity_check_pair(const char *key_path, const char *cert_path,
 out_key:
     gnutls_x509_privkey_deinit(key);
     return rc;
+}
+
+/* ---- checking a peer's certificate ---------------------------------- */
+
+const char *prod_cert_problem_name(enum prod_cert_problem p)
+{
+    switch (p) {
+    case PROD_CERT_OK: return "ok";
+    case PROD_CERT_UNREADABLE: return "unreadable";
+    case PROD_CERT_NOT_V3: return "not X.509 v3";
+    case PROD_CERT_NOT_ED25519: return "not Ed25519";
+    case PROD_CERT_NOT_SELF_ISSUED: return "issuer is not the subject";
+    case PROD_CERT_BAD_SIGNATURE: return "self-signature does not verify";
+    case PROD_CERT_NOT_YET_VALID: return "not yet valid";
+    case PROD_CERT_EXPIRED: return "expired";
+    }
+    return "unknown";
+}
+
+/* Whether crt's signature verifies with crt's own public key. GnuTLS
+ * takes a certificate found in the trusted list as trusted without
+ * checking its signature: DO_NOT_ALLOW_SAME makes it verify crt as issued
+ * by the anchor crt. Our certificates are not CAs (DISABLE_CA_SIGN), and
+ * the validity period is checked against the caller's clock, not
+ * GnuTLS's. */
+static bool self_signature_verifies(gnutls_x509_crt_t crt)
+{
+    unsigned status = 0;
+    unsigned flags = GNUTLS_VERIFY_DO_NOT_ALLOW_SAME |
+                     GNUTLS_VERIFY_DISABLE_CA_SIGN |
+                     GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
+                     GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS;
+    return gnutls_x509_crt_verify(crt, &crt, 1, flags, &status) == 0 &&
+           status == 0;
+}
+
+static enum prod_cert_problem cert_problem(gnutls_x509_crt_t crt,
+                                           int64_t now_s)
+{
+    if (crt == NULL)
+        return PROD_CERT_UNREADABLE;
+    if (gnutls_x509_crt_get_version(crt) != 3)
+        return PROD_CERT_NOT_V3;
+    if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) !=
+            GNUTLS_PK_EDDSA_ED25519 ||
+        gnutls_x509_crt_get_signature_algorithm(crt) !=
+            GNUTLS_SIGN_EDDSA_ED25519)
+        return PROD_CERT_NOT_ED25519;
+    if (gnutls_x509_crt_check_issuer(crt, crt) != 1)
+        return PROD_CERT_NOT_SELF_ISSUED;
+    if (!self_signature_verifies(crt))
+        return PROD_CERT_BAD_SIGNATURE;
+    time_t not_before = gnutls_x509_crt_get_activation_time(crt);
+    time_t not_after = gnutls_x509_crt_get_expiration_time(crt);
+    if (not_before == (time_t)-1 || not_after == (time_t)-1)
+        return PROD_CERT_UNREADABLE;
+    if (now_s < (int64_t)not_before)
+        return PROD_CERT_NOT_YET_VALID;
+    if ((int64_t)not_after != PROD_CERT_NO_EXPIRY_S &&
+        now_s > (int64_t)not_after)
+        return PROD_CERT_EXPIRED;
+    return PROD_CERT_OK;
+}
+
+int prod_identity_check_cert(gnutls_x509_crt_t crt, int64_t now_s,
+                             enum prod_cert_problem *problem)
+{
+    *problem = cert_problem(crt, now_s);
+    return *problem == PROD_CERT_OK ? 0 : P2P_ERR_REFUSED;
 }
 
 /* ---- generation ----------------------------------------------------- */

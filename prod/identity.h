@@ -49,6 +49,37 @@ int prod_identity_crt_key_id(gnutls_x509_crt_t crt,
 int prod_identity_spki_key_id(const uint8_t *spki_der, size_t len,
                               uint8_t key_id[PROD_KEY_ID_BYTES]);
 
+/* What is wrong with a node's certificate (prod_identity_check_cert). */
+enum prod_cert_problem {
+    PROD_CERT_OK,
+    PROD_CERT_UNREADABLE,      /* a field GnuTLS cannot read */
+    PROD_CERT_NOT_V3,          /* not an X.509 version 3 certificate */
+    PROD_CERT_NOT_ED25519,     /* its key or its signature is not Ed25519 */
+    PROD_CERT_NOT_SELF_ISSUED, /* its issuer is not its subject */
+    PROD_CERT_BAD_SIGNATURE,   /* the signature does not verify with the
+                                  certificate's own key */
+    PROD_CERT_NOT_YET_VALID,   /* now is before notBefore */
+    PROD_CERT_EXPIRED,         /* now is after notAfter */
+};
+
+/* notAfter 99991231235959Z (RFC 5280 4.1.2.5: "no well-defined expiration
+ * date"), as GnuTLS reads it: a certificate with it never expires. */
+#define PROD_CERT_NO_EXPIRY_S 253402300799LL
+
+/* A short name for a problem, for logs ("expired", ...). */
+const char *prod_cert_problem_name(enum prod_cert_problem p);
+
+/* Checks crt (borrowed) as the IC checks a node's certificate: X.509 v3,
+ * an Ed25519 key, self-signed (issuer = subject, and the signature
+ * verifies with the certificate's own public key) and valid at now_s:
+ * notBefore <= now_s <= notAfter, where a notAfter of 99991231235959Z
+ * never passes. now_s is wall-clock seconds since the epoch, taken as an
+ * argument so the caller owns the clock (the transport passes time(NULL);
+ * tests pass the boundaries). The key id is not checked here. Returns 0
+ * (*problem = PROD_CERT_OK) or P2P_ERR_REFUSED with *problem saying why. */
+int prod_identity_check_cert(gnutls_x509_crt_t crt, int64_t now_s,
+                             enum prod_cert_problem *problem);
+
 /* Checks that key_path holds an Ed25519 private key (PEM, PKCS#8 or the
  * older forms GnuTLS reads) whose public part is the key of the certificate
  * in cert_path; on success sets key_id to the node id. Returns 0,

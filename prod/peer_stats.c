@@ -8,7 +8,33 @@ const char *prod_refusal_name(enum prod_refusal r)
     case PROD_REFUSE_BANNED: return "banned";
     case PROD_REFUSE_TLS: return "tls";
     case PROD_REFUSE_LIMIT: return "limit";
+    case PROD_REFUSE_BAD_CERT: return "bad_cert";
+    case PROD_REFUSE_DUPLICATE: return "duplicate_identity";
     case PROD_REFUSE_COUNT: break;
+    }
+    return "unknown";
+}
+
+const char *prod_initial_drop_name(enum prod_initial_drop d)
+{
+    switch (d) {
+    case PROD_DROP_MALFORMED: return "malformed";
+    case PROD_DROP_VERSION: return "version";
+    case PROD_DROP_NOT_INITIAL: return "not_initial";
+    case PROD_DROP_BAD_INITIAL: return "bad_initial";
+    case PROD_DROP_TIMEOUT: return "timeout";
+    case PROD_DROP_ABORTED: return "aborted";
+    case PROD_DROP_COUNT: break;
+    }
+    return "unknown";
+}
+
+const char *prod_reset_unsent_name(enum prod_reset_unsent u)
+{
+    switch (u) {
+    case PROD_RESET_UNSENT_SMALL: return "small";
+    case PROD_RESET_UNSENT_RATE: return "rate";
+    case PROD_RESET_UNSENT_COUNT: break;
     }
     return "unknown";
 }

@@ -12,10 +12,48 @@ enum prod_refusal {
     PROD_REFUSE_BANNED,      /* core refuses the peer (ban, dial rule) */
     PROD_REFUSE_TLS,         /* any other TLS failure (ALPN, alert) */
     PROD_REFUSE_LIMIT,       /* too many connections */
+    PROD_REFUSE_BAD_CERT,    /* a certificate the IC would refuse: not
+                                Ed25519, not self-signed, a self-signature
+                                that does not verify, outside its validity
+                                period (prod_identity_check_cert) */
+    PROD_REFUSE_DUPLICATE,   /* the key already has a live connection from
+                                another address: a second process with the
+                                same identity (docs/replica.md) */
     PROD_REFUSE_COUNT
 };
 
 const char *prod_refusal_name(enum prod_refusal r);
+
+/* Why a packet with an unknown connection id started no connection, or
+ * why a connection it started never completed its handshake (refusals
+ * excluded: they are counted by enum prod_refusal). Every Initial that
+ * made a connection ends as exactly one of: accepted (handshake done),
+ * a refusal, or PROD_DROP_BAD_INITIAL / _TIMEOUT / _ABORTED. */
+enum prod_initial_drop {
+    PROD_DROP_MALFORMED,     /* not a QUIC packet header we can read */
+    PROD_DROP_VERSION,       /* a long header of a QUIC version we lack */
+    PROD_DROP_NOT_INITIAL,   /* a long header that is not a client Initial
+                                (or one shorter than 1200 bytes) */
+    PROD_DROP_BAD_INITIAL,   /* an Initial whose first packet did not
+                                decrypt or parse */
+    PROD_DROP_TIMEOUT,       /* the handshake did not finish in time */
+    PROD_DROP_ABORTED,       /* the handshake ended otherwise (the client
+                                closed it, a protocol error, shutdown) */
+    PROD_DROP_COUNT
+};
+
+const char *prod_initial_drop_name(enum prod_initial_drop d);
+
+/* Why a stateless reset was not sent for a short-header packet with an
+ * unknown connection id. */
+enum prod_reset_unsent {
+    PROD_RESET_UNSENT_SMALL, /* the packet was too small to answer: a
+                                reset must be smaller than its trigger */
+    PROD_RESET_UNSENT_RATE,  /* past PROD_TRANSPORT_RESETS_PER_S */
+    PROD_RESET_UNSENT_COUNT
+};
+
+const char *prod_reset_unsent_name(enum prod_reset_unsent u);
 
 /* One registry member as the transport sees it. */
 struct prod_peer_stats {
@@ -26,12 +64,17 @@ struct prod_peer_stats {
     uint64_t messages_sent, messages_received; /* streams (one RPC each) */
     uint64_t streams_reset;
     uint64_t handshakes;      /* completed connections, both directions */
+    uint64_t duplicates;      /* handshakes refused as PROD_REFUSE_DUPLICATE */
     uint64_t rtt_us;          /* smoothed RTT of the current connection */
 };
 
 struct prod_transport_totals {
     uint64_t refusals[PROD_REFUSE_COUNT];
+    uint64_t initials_dropped[PROD_DROP_COUNT];
+    /* conns_accepted: inbound connections whose handshake completed. */
     uint64_t conns_dialled, conns_accepted, conns_closed;
+    uint64_t resets_sent, resets_received;
+    uint64_t resets_unsent[PROD_RESET_UNSENT_COUNT];
     uint64_t udp_datagrams_in, udp_datagrams_out;
     uint64_t udp_bytes_in, udp_bytes_out;
     uint64_t conns_up;        /* gauge */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
@@ -20,24 +21,37 @@ static const char PRIORITY[] =
     "+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
     "%DISABLE_TLS13_COMPAT_MODE";
 
+/* The label of the static secret: changing it changes every token. */
+static const char SECRET_LABEL[] = "p2p-replica stateless reset secret v1";
+
 struct prod_tls {
     gnutls_certificate_credentials_t cred;
     gnutls_priority_t priority;
+    uint8_t secret[PROD_TLS_SECRET_LEN];
 };
 
-static int key_id_of_crt_der(const gnutls_datum_t *der,
-                             uint8_t key_id[PROD_KEY_ID_LEN])
+/* HMAC-SHA256(key = the Ed25519 private key's 32 bytes, SECRET_LABEL). */
+static int derive_secret(struct prod_tls *tls)
 {
-    gnutls_x509_crt_t crt;
-    if (gnutls_x509_crt_init(&crt) < 0)
-        return P2P_ERR_NOMEM;
-    size_t len = PROD_KEY_ID_LEN;
-    int rc = gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER);
+    gnutls_x509_privkey_t key = NULL;
+    if (gnutls_certificate_get_x509_key(tls->cred, 0, &key) < 0)
+        return P2P_ERR_INVALID_ARG;
+    gnutls_ecc_curve_t curve;
+    gnutls_datum_t x = {NULL, 0}, y = {NULL, 0}, k = {NULL, 0};
+    int rc = gnutls_x509_privkey_export_ecc_raw(key, &curve, &x, &y, &k);
+    if (rc >= 0 && (curve != GNUTLS_ECC_CURVE_ED25519 || k.size == 0))
+        rc = -1;
     if (rc >= 0)
-        rc = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, key_id,
-                                        &len);
-    gnutls_x509_crt_deinit(crt);
-    return rc < 0 || len != PROD_KEY_ID_LEN ? P2P_ERR_DECODE : 0;
+        rc = gnutls_hmac_fast(GNUTLS_MAC_SHA256, k.data, k.size, SECRET_LABEL,
+                              sizeof(SECRET_LABEL) - 1, tls->secret);
+    if (k.data != NULL) {
+        gnutls_memset(k.data, 0, k.size);
+        gnutls_free(k.data);
+    }
+    gnutls_free(x.data);
+    gnutls_free(y.data);
+    gnutls_x509_privkey_deinit(key);
+    return rc < 0 ? P2P_ERR_INVALID_ARG : 0;
 }
 
 int prod_tls_new(const char *key_path, const char *cert_path,
@@ -79,6 +93,11 @@ int prod_tls_new(const char *key_path, const char *cert_path,
         prod_tls_del(tls);
         return P2P_ERR_INVALID_ARG;
     }
+    if (derive_secret(tls) != 0) {
+        snprintf(err, err_len, "%s: not an Ed25519 key", key_path);
+        prod_tls_del(tls);
+        return P2P_ERR_INVALID_ARG;
+    }
     const char *where = NULL;
     rc = gnutls_priority_init(&tls->priority, PRIORITY, &where);
     if (rc < 0) {
@@ -99,6 +118,7 @@ void prod_tls_del(struct prod_tls *tls)
         gnutls_priority_deinit(tls->priority);
     if (tls->cred != NULL)
         gnutls_certificate_free_credentials(tls->cred);
+    gnutls_memset(tls->secret, 0, sizeof(tls->secret));
     free(tls);
 }
 
@@ -133,23 +153,29 @@ int prod_tls_session_new(struct prod_tls *tls, bool server, void *conn_ref,
     return 0;
 }
 
-int prod_tls_peer_key_id(gnutls_session_t s, uint8_t key_id[PROD_KEY_ID_LEN])
+void prod_tls_reset_secret(const struct prod_tls *tls,
+                           uint8_t out[PROD_TLS_SECRET_LEN])
 {
+    memcpy(out, tls->secret, PROD_TLS_SECRET_LEN);
+}
+
+int prod_tls_peer_identity(gnutls_session_t s, int64_t now_s,
+                           uint8_t key_id[PROD_KEY_ID_LEN],
+                           enum prod_cert_problem *problem)
+{
+    *problem = PROD_CERT_UNREADABLE;
     unsigned n = 0;
     const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
-    if (certs == NULL || n == 0)
+    if (certs == NULL || n == 0 ||
+        gnutls_certificate_type_get2(s, GNUTLS_CTYPE_PEERS) != GNUTLS_CRT_X509)
         return P2P_ERR_DECODE;
-    if (gnutls_certificate_type_get2(s, GNUTLS_CTYPE_PEERS) == GNUTLS_CRT_X509)
-        return key_id_of_crt_der(&certs[0], key_id);
-    /* A raw public key: certs[0] is the SPKI itself. */
-    gnutls_pubkey_t pk;
-    if (gnutls_pubkey_init(&pk) < 0)
+    gnutls_x509_crt_t crt;
+    if (gnutls_x509_crt_init(&crt) < 0)
         return P2P_ERR_NOMEM;
-    size_t len = PROD_KEY_ID_LEN;
-    int rc = gnutls_pubkey_import(pk, &certs[0], GNUTLS_X509_FMT_DER);
-    if (rc >= 0)
-        rc = gnutls_pubkey_get_key_id(pk, GNUTLS_KEYID_USE_SHA256, key_id,
-                                      &len);
-    gnutls_pubkey_deinit(pk);
-    return rc < 0 || len != PROD_KEY_ID_LEN ? P2P_ERR_DECODE : 0;
+    int rc = P2P_ERR_DECODE;
+    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
+        prod_identity_crt_key_id(crt, key_id) == 0)
+        rc = prod_identity_check_cert(crt, now_s, problem);
+    gnutls_x509_crt_deinit(crt);
+    return rc;
 }

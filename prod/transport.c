@@ -3,7 +3,9 @@
  * prod/transport_stream.c). */
 #include "prod/transport_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +14,15 @@
 
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
+#include <ngtcp2/ngtcp2_crypto.h>
 
 #include "core/err.h"
 
 /* Application error codes in CONNECTION_CLOSE: 0 = orderly, else
  * 0x100 + |P2P_ERR_*| so a peer's log tells why. */
 #define PQ_APP_ERR_BASE 0x100u
+/* The first bit of a QUIC packet: 1 for a long header (RFC 9000 17.2). */
+#define PQ_LONG_HEADER_BIT 0x80u
 
 uint64_t pq_now(void)
 {
@@ -36,6 +41,90 @@ void prod_transport_limits_default(struct prod_transport_limits *l)
         .stream_window_bytes = 16ull << 20,
         .conn_window_bytes = 64ull << 20,
     };
+}
+
+/* ---- addresses, warnings, reset tokens ---- */
+
+bool pq_addr_eq(const struct sockaddr_storage *a,
+                const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+        const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+        return x->sin_port == y->sin_port &&
+               x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) ==
+                   0;
+    }
+    return false;
+}
+
+void pq_addr_text(const struct sockaddr_storage *addr, char *out, size_t cap)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (addr->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+        snprintf(out, cap, "%s:%u", host, port);
+        return;
+    }
+    if (addr->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, cap, "[%s]:%u", host, port);
+}
+
+void pq_warn(struct prod_transport *t, uint64_t now, const char *fmt, ...)
+{
+    if (t->warned_ns != 0 && now < t->warned_ns + PROD_TRANSPORT_WARN_INTERVAL_NS) {
+        t->warns_unlogged++;
+        return;
+    }
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(msg) && t->warns_unlogged > 0)
+        snprintf(msg + n, sizeof(msg) - (size_t)n,
+                 " (%llu more warnings not logged)",
+                 (unsigned long long)t->warns_unlogged);
+    t->warned_ns = now;
+    t->warns_unlogged = 0;
+    if (t->cbs.warn != NULL) {
+        t->cbs.warn(t->cbs.ctx, msg);
+        return;
+    }
+    char when[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03ldZ p2p-replica[transport] warn: %s\n", when,
+            ts.tv_nsec / 1000000, msg);
+}
+
+int pq_reset_token(const struct prod_transport *t, const uint8_t *cid,
+                   size_t len, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN])
+{
+    if (len > NGTCP2_MAX_CIDLEN)
+        return -1;
+    ngtcp2_cid id;
+    ngtcp2_cid_init(&id, cid, len);
+    return ngtcp2_crypto_generate_stateless_reset_token(
+        token, t->reset_secret, sizeof(t->reset_secret), &id);
 }
 
 /* ---- connection ids ---- */
@@ -154,6 +243,7 @@ static struct pq_conn *conn_alloc(struct prod_transport *t, bool server)
     c->peer = PQ_PEER_NONE;
     c->conn_ref.get_conn = get_conn;
     c->conn_ref.user_data = c;
+    c->drop = PROD_DROP_BAD_INITIAL;
     ev_init(&c->timer, conn_timer_cb);
     c->timer.data = c;
     return c;
@@ -174,6 +264,9 @@ static void conn_free(struct pq_conn *c)
         t->by_peer[c->peer] = NULL;
     if (c->state == PQ_UP && t->tot.conns_up > 0)
         t->tot.conns_up--;
+    /* An inbound handshake that ends neither accepted nor refused. */
+    if (c->server && !c->completed && !c->refused)
+        t->tot.initials_dropped[c->drop]++;
     t->conns[c->slot] = NULL;
     t->conns_count--;
     t->tot.conns_closed++;
@@ -492,6 +585,9 @@ out:
 static void handle_fatal(struct pq_conn *c, int rv)
 {
     struct prod_transport *t = c->t;
+    if ((rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) &&
+        c->drop != PROD_DROP_BAD_INITIAL)
+        c->drop = PROD_DROP_TIMEOUT;
     if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_DROP_CONN ||
         rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
         conn_drop(c, rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ? P2P_ERR_TIMEOUT
@@ -505,8 +601,10 @@ static void handle_fatal(struct pq_conn *c, int rv)
         uint8_t alert = ngtcp2_conn_get_tls_alert(c->qc);
         ngtcp2_connection_close_error_set_transport_error_tls_alert(
             &e, alert, NULL, 0);
-        if (!c->refused) /* refusals by the verify hook are counted */
+        if (!c->refused) { /* refusals by the verify hook are counted */
             t->tot.refusals[PROD_REFUSE_TLS]++;
+            c->refused = true;
+        }
     } else {
         ngtcp2_connection_close_error_set_transport_error_liberr(&e, rv,
                                                                  NULL, 0);
@@ -593,8 +691,10 @@ static struct pq_conn *accept_conn(struct prod_transport *t,
                                    size_t len)
 {
     ngtcp2_pkt_hd hd;
-    if (ngtcp2_accept(&hd, pkt, len) != 0)
+    if (ngtcp2_accept(&hd, pkt, len) != 0) {
+        t->tot.initials_dropped[PROD_DROP_NOT_INITIAL]++;
         return NULL;
+    }
     struct pq_conn *c = conn_alloc(t, true);
     if (c == NULL) {
         t->tot.refusals[PROD_REFUSE_LIMIT]++;
@@ -609,7 +709,6 @@ static struct pq_conn *accept_conn(struct prod_transport *t,
     fill_settings(t, &s, &p);
     p.original_dcid = hd.dcid;
     p.stateless_reset_token_present = 1;
-    rand_bytes(p.stateless_reset_token, sizeof(p.stateless_reset_token));
     ngtcp2_cid scid;
     scid.datalen = PQ_CID_LEN;
     rand_bytes(scid.data, PQ_CID_LEN);
@@ -617,7 +716,10 @@ static struct pq_conn *accept_conn(struct prod_transport *t,
         .local = {(ngtcp2_sockaddr *)&c->local, c->local_len},
         .remote = {(ngtcp2_sockaddr *)&c->remote, c->remote_len},
     };
-    if (ngtcp2_conn_server_new(&c->qc, &hd.scid, &scid, &path, hd.version,
+    /* The token of our first id, derived like every other one. */
+    if (pq_reset_token(t, scid.data, scid.datalen,
+                       p.stateless_reset_token) != 0 ||
+        ngtcp2_conn_server_new(&c->qc, &hd.scid, &scid, &path, hd.version,
                                &t->server_cb, &s, &p, NULL, c) != 0 ||
         conn_start_tls(c) != 0) {
         conn_free(c);
@@ -625,8 +727,108 @@ static struct pq_conn *accept_conn(struct prod_transport *t,
     }
     pq_cid_add(t, scid.data, scid.datalen, c);
     pq_cid_add(t, hd.dcid.data, hd.dcid.datalen, c);
-    t->tot.conns_accepted++;
     return c;
+}
+
+/* Whether one of c's peer-given reset tokens ends pkt. */
+static bool conn_has_reset_token(struct pq_conn *c, const uint8_t *pkt,
+                                 size_t len)
+{
+    const uint8_t *token = pkt + len - NGTCP2_STATELESS_RESET_TOKENLEN;
+    size_t n = ngtcp2_conn_get_num_active_dcid(c->qc);
+    if (n == 0)
+        return false; /* handshake not done: ngtcp2 takes no reset */
+    if (n > PQ_DCID_TOKENS_MAX)
+        return true;  /* let ngtcp2 judge */
+    ngtcp2_cid_token ids[PQ_DCID_TOKENS_MAX];
+    n = ngtcp2_conn_get_active_dcid(c->qc, ids);
+    for (size_t i = 0; i < n && i < PQ_DCID_TOKENS_MAX; i++)
+        if (ids[i].token_present &&
+            memcmp(ids[i].token, token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0)
+            return true;
+    return false;
+}
+
+/* A short packet for no id of ours may be a stateless reset from a peer
+ * that lost one of our connections (it restarted): hands it to the
+ * connection with that peer whose token it carries, and ngtcp2 drops the
+ * connection (NGTCP2_ERR_DRAINING). True when some connection took it. */
+static bool take_reset(struct prod_transport *t, const ngtcp2_path *path,
+                       const struct sockaddr_storage *remote,
+                       const uint8_t *pkt, size_t len, uint64_t now)
+{
+    if (len < NGTCP2_MIN_STATELESS_RESET_RANDLEN +
+                  NGTCP2_STATELESS_RESET_TOKENLEN)
+        return false;
+    for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX; i++) {
+        struct pq_conn *c = t->conns[i];
+        if (c == NULL || c->qc == NULL || !pq_addr_eq(&c->remote, remote) ||
+            !conn_has_reset_token(c, pkt, len))
+            continue;
+        ngtcp2_pkt_info pi = {0};
+        int rv = ngtcp2_conn_read_pkt(c->qc, path, &pi, pkt, len, now);
+        if (rv != 0)
+            handle_fatal(c, rv);
+        return true;
+    }
+    return false;
+}
+
+/* Takes one reset from the budget (PROD_TRANSPORT_RESETS_PER_S, refilled
+ * continuously). */
+static bool reset_budget_take(struct prod_transport *t, uint64_t now)
+{
+    const uint64_t every_ns = 1000000000ull / PROD_TRANSPORT_RESETS_PER_S;
+    if (now > t->reset_refill_ns) {
+        uint64_t grown = (now - t->reset_refill_ns) / every_ns;
+        if (t->reset_budget + grown >= PROD_TRANSPORT_RESETS_PER_S) {
+            t->reset_budget = PROD_TRANSPORT_RESETS_PER_S;
+            t->reset_refill_ns = now;
+        } else {
+            t->reset_budget += (uint32_t)grown;
+            t->reset_refill_ns += grown * every_ns;
+        }
+    }
+    if (t->reset_budget == 0)
+        return false;
+    t->reset_budget--;
+    return true;
+}
+
+/* Answers a short packet for an unknown id with a stateless reset: one
+ * byte shorter than it (at most PQ_SR_BYTES_MAX), within the budget. */
+static void send_reset(struct prod_transport *t, const struct sockaddr *local,
+                       socklen_t local_len, const struct sockaddr *remote,
+                       socklen_t remote_len, const uint8_t *dcid,
+                       size_t dcid_len, size_t trigger_len, uint64_t now)
+{
+    if (trigger_len <= PQ_SR_BYTES_MIN) {
+        t->tot.resets_unsent[PROD_RESET_UNSENT_SMALL]++;
+        return;
+    }
+    if (!reset_budget_take(t, now)) {
+        t->tot.resets_unsent[PROD_RESET_UNSENT_RATE]++;
+        return;
+    }
+    uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
+    if (pq_reset_token(t, dcid, dcid_len, token) != 0)
+        return;
+    size_t n = trigger_len - 1 < PQ_SR_BYTES_MAX ? trigger_len - 1
+                                                 : PQ_SR_BYTES_MAX;
+    uint8_t rnd[PQ_SR_BYTES_MAX], buf[PQ_SR_BYTES_MAX];
+    size_t rnd_len = n - NGTCP2_STATELESS_RESET_TOKENLEN;
+    rand_bytes(rnd, rnd_len);
+    ngtcp2_ssize w =
+        ngtcp2_pkt_write_stateless_reset(buf, n, token, rnd, rnd_len);
+    if (w <= 0)
+        return;
+    ssize_t sent = prod_udp_send(t->udp, local, local_len, remote,
+                                 remote_len, buf, (size_t)w, (size_t)w);
+    if (sent > 0) {
+        t->tot.resets_sent++;
+        t->tot.udp_datagrams_out++;
+        t->tot.udp_bytes_out += (uint64_t)sent;
+    }
 }
 
 static void on_packet(void *ctx, const struct sockaddr *local,
@@ -635,26 +837,43 @@ static void on_packet(void *ctx, const struct sockaddr *local,
 {
     struct prod_transport *t = ctx;
     t->tot.udp_datagrams_in++;
+    uint64_t now = pq_now();
     ngtcp2_version_cid vc;
-    if (ngtcp2_pkt_decode_version_cid(&vc, pkt, len, PQ_CID_LEN) != 0)
+    int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, PQ_CID_LEN);
+    if (rv != 0) {
+        t->tot.initials_dropped[rv == NGTCP2_ERR_VERSION_NEGOTIATION
+                                    ? PROD_DROP_VERSION
+                                    : PROD_DROP_MALFORMED]++;
         return;
-    struct pq_cid_slot *slot = cid_find(t, vc.dcid, vc.dcidlen);
-    struct pq_conn *c = slot != NULL ? slot->conn : NULL;
-    if (c == NULL) {
-        c = accept_conn(t, local, local_len, remote, remote_len, pkt, len);
-        if (c == NULL)
-            return;
     }
     ngtcp2_path path = {
         .local = {(ngtcp2_sockaddr *)local, local_len},
         .remote = {(ngtcp2_sockaddr *)remote, remote_len},
     };
+    struct pq_cid_slot *slot = cid_find(t, vc.dcid, vc.dcidlen);
+    struct pq_conn *c = slot != NULL ? slot->conn : NULL;
+    if (c == NULL && (pkt[0] & PQ_LONG_HEADER_BIT) == 0) {
+        struct sockaddr_storage from;
+        memcpy(&from, remote, remote_len);
+        if (!take_reset(t, &path, &from, pkt, len, now))
+            send_reset(t, local, local_len, remote, remote_len, vc.dcid,
+                       vc.dcidlen, len, now);
+        return;
+    }
+    if (c == NULL) {
+        c = accept_conn(t, local, local_len, remote, remote_len, pkt, len);
+        if (c == NULL)
+            return;
+    }
     ngtcp2_pkt_info pi = {0};
-    int rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, pkt, len, pq_now());
+    rv = ngtcp2_conn_read_pkt(c->qc, &path, &pi, pkt, len, now);
     if (rv != 0) {
         handle_fatal(c, rv);
         return;
     }
+    c->last_rx_ns = now;
+    if (c->drop == PROD_DROP_BAD_INITIAL)
+        c->drop = PROD_DROP_ABORTED; /* its first packet was good */
     c->dirty = true;
 }
 
@@ -704,6 +923,9 @@ int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
     t->tls = tls;
     t->cbs = *cbs;
     t->limits = *limits;
+    prod_tls_reset_secret(tls, t->reset_secret);
+    t->reset_budget = PROD_TRANSPORT_RESETS_PER_S;
+    t->reset_refill_ns = pq_now();
     pq_callbacks(&t->client_cb, &t->server_cb);
     for (uint32_t i = 0; i < PROD_TRANSPORT_PEERS_MAX; i++) {
         t->peers[i].index = i;
@@ -736,6 +958,7 @@ void prod_transport_del(struct prod_transport *t)
     ev_idle_stop(t->loop, &t->idle);
     prod_udp_close(t->udp);
     free(t->txbuf);
+    gnutls_memset(t->reset_secret, 0, sizeof(t->reset_secret));
     free(t);
 }
 

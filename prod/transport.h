@@ -8,7 +8,22 @@
  * ngtcp2 directly: they queue work on the connection and mark it dirty;
  * the loop's prepare watcher writes every dirty connection once per loop
  * iteration. So a callback (which runs inside ngtcp2_conn_read_pkt) may
- * call back into the transport safely. */
+ * call back into the transport safely.
+ *
+ * Stateless resets (RFC 9000 10.3): a short-header packet for a
+ * connection id we do not know is answered with a reset whose token is
+ * derived from that id and the node's static secret (prod_tls.h), the same
+ * derivation as the tokens we hand out, so that a restarted process resets
+ * its predecessor's connections and their peers redial at once. Resets
+ * are rate-limited, always smaller than the packet they answer, and a
+ * reset received for one of our connections drops it at once.
+ *
+ * Duplicate identities: a handshake from a member whose key already has a
+ * live connection (a packet within PROD_TRANSPORT_LIVE_KEEPALIVES
+ * keepalive periods) from another address is refused (reason
+ * "duplicate_identity"), counted per peer and logged; the live one stays.
+ * Two processes sharing a key then do not replace each other's connection
+ * in a loop: the newcomer's dials fail and back off. */
 #ifndef P2P_PROD_TRANSPORT_H
 #define P2P_PROD_TRANSPORT_H
 
@@ -29,6 +44,14 @@
  * is refused (core sees a reset). An honest peer asks for at most core's
  * fetch_bytes_per_peer_max (256 MiB) of artifacts at once, plus one. */
 #define PROD_TRANSPORT_SEND_BYTES_MAX (400ull << 20)
+/* Stateless resets sent per second at most (a token bucket as deep). */
+#define PROD_TRANSPORT_RESETS_PER_S 100u
+/* A connection that received a packet within this many keepalive periods
+ * (the idle timeout when keepalives are off) is live: a handshake with its
+ * key from another address is a duplicate identity. */
+#define PROD_TRANSPORT_LIVE_KEEPALIVES 2u
+/* Duplicate-identity warnings logged per second at most. */
+#define PROD_TRANSPORT_WARN_INTERVAL_NS 1000000000ull
 
 struct prod_transport_limits {
     uint32_t streams_per_peer;     /* bidi streams a peer may open at once */
@@ -61,6 +84,9 @@ struct prod_transport_cbs {
                         bool fin);
     void (*stream_reset)(void *ctx, uint32_t peer, uint64_t stream_id,
                          bool inbound);
+    /* Optional: a warning for the log (one line, no newline). When NULL
+     * the transport writes it to stderr itself. */
+    void (*warn)(void *ctx, const char *msg);
 };
 
 struct prod_transport;

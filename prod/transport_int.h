@@ -23,6 +23,17 @@
 #define PQ_PEER_NONE UINT32_MAX
 /* Passes of the flush over dirty connections per loop iteration. */
 #define PQ_FLUSH_PASSES 16
+/* Stateless resets are sent only for packets longer than PQ_SR_BYTES_MIN
+ * and are one byte shorter than their trigger, at most PQ_SR_BYTES_MAX:
+ * two endpoints that both lack the state stop after a few rounds. The
+ * smallest short-header packet a peer of ours sends is 37 bytes (1 + a
+ * 16-byte id + 4 bytes of packet number and frames + a 16-byte tag), so
+ * every real packet is answered. */
+#define PQ_SR_BYTES_MIN 36u
+#define PQ_SR_BYTES_MAX 43u
+/* Destination ids of a connection whose reset tokens are compared with a
+ * received packet's last 16 bytes. */
+#define PQ_DCID_TOKENS_MAX 8u
 
 struct pq_conn;
 
@@ -73,7 +84,11 @@ struct pq_conn {
     uint32_t peer;            /* PQ_PEER_NONE until known */
     uint8_t expect_key[PROD_KEY_ID_LEN]; /* client: the peer's key id */
     enum prod_refusal refusal; /* why the verify hook refused */
-    bool refused;
+    bool refused;             /* counted as a refusal */
+    bool completed;           /* server: counted as accepted */
+    enum prod_initial_drop drop; /* server: how it is counted if it ends
+                                    before either of the above */
+    uint64_t last_rx_ns;      /* last packet ngtcp2 took */
     uint64_t dial_deadline;   /* client: up (confirmed) by then, or the
                                  dial fails */
     struct sockaddr_storage local, remote;
@@ -119,10 +134,30 @@ struct prod_transport {
     uint8_t *txbuf;           /* PROD_UDP_GSO_SEGMENTS_MAX packets */
     struct prod_peer_stats peers[PROD_TRANSPORT_PEERS_MAX];
     struct prod_transport_totals tot;
+    uint8_t reset_secret[PROD_TLS_SECRET_LEN];
+    uint32_t reset_budget;    /* resets that may go out now */
+    uint64_t reset_refill_ns; /* when the budget last grew */
+    uint64_t warned_ns;       /* when a warning was last logged */
+    uint64_t warns_unlogged;  /* warnings since then */
 };
 
 uint64_t pq_now(void);
 void pq_mark_dirty(struct pq_conn *c);
+/* The stateless reset token of one of our connection ids: HKDF of the id
+ * with the node's static secret. 0, or -1 if the crypto failed. */
+int pq_reset_token(const struct prod_transport *t, const uint8_t *cid,
+                   size_t len, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]);
+/* Whether two addresses are the same (family, address, port). */
+bool pq_addr_eq(const struct sockaddr_storage *a,
+                const struct sockaddr_storage *b);
+/* Logs a warning through cbs.warn, at most one per
+ * PROD_TRANSPORT_WARN_INTERVAL_NS (the others are counted and the count
+ * goes with the next one). */
+void pq_warn(struct prod_transport *t, uint64_t now, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Writes addr as "a.b.c.d:port" or "[v6]:port". */
+void pq_addr_text(const struct sockaddr_storage *addr, char *out,
+                  size_t cap);
 void pq_cid_add(struct prod_transport *t, const uint8_t *data, size_t len,
                 struct pq_conn *c);
 void pq_cid_remove(struct prod_transport *t, const uint8_t *data,

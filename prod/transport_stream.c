@@ -4,6 +4,7 @@
  * the owner's callbacks, and leave every write to the next flush. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
@@ -185,10 +186,11 @@ static int new_cid_cb(ngtcp2_conn *qc, ngtcp2_cid *cid, uint8_t *token,
                       size_t cidlen, void *user_data)
 {
     struct pq_conn *c = conn_of(user_data);
+    /* The token is derived from the id, so a restarted process (same key)
+     * can reset the connection (prod/transport.h). */
     if (cidlen != PQ_CID_LEN ||
         gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
-        gnutls_rnd(GNUTLS_RND_RANDOM, token,
-                   NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
+        pq_reset_token(c->t, cid->data, cidlen, token) != 0)
         return NGTCP2_ERR_CALLBACK_FAILURE;
     cid->datalen = cidlen;
     pq_cid_add(c->t, cid->data, cid->datalen, c);
@@ -224,6 +226,10 @@ static int conn_up(struct pq_conn *c)
     t->by_peer[c->peer] = c;
     t->peers[c->peer].handshakes++;
     t->tot.conns_up++;
+    if (c->server) {
+        c->completed = true;
+        t->tot.conns_accepted++;
+    }
     t->cbs.peer_up(t->cbs.ctx, c->peer);
     return 0;
 }
@@ -243,6 +249,16 @@ static int handshake_confirmed_cb(ngtcp2_conn *qc, void *user_data)
 {
     struct pq_conn *c = conn_of(user_data);
     return c->server ? 0 : conn_up(c);
+}
+
+/* The peer reset the connection (it lost its state: a restart). ngtcp2
+ * is draining it now and ngtcp2_conn_read_pkt returns
+ * NGTCP2_ERR_DRAINING, upon which it is dropped and core told. */
+static int recv_reset_cb(ngtcp2_conn *qc, const ngtcp2_pkt_stateless_reset *sr,
+                         void *user_data)
+{
+    conn_of(user_data)->t->tot.resets_received++;
+    return 0;
 }
 
 static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
@@ -367,13 +383,55 @@ static int refuse(struct pq_conn *c, enum prod_refusal why)
     return GNUTLS_E_CERTIFICATE_ERROR;
 }
 
+/* The live connection of peer whose place c would take, if it comes from
+ * another address: then two processes hold one key (prod/transport.h). */
+static struct pq_conn *duplicate_of(struct pq_conn *c, uint32_t peer,
+                                    uint64_t now)
+{
+    struct prod_transport *t = c->t;
+    struct pq_conn *old = t->by_peer[peer];
+    if (old == NULL || old == c || old->state != PQ_UP || old->close_pending ||
+        pq_addr_eq(&old->remote, &c->remote))
+        return NULL;
+    uint64_t live_ns = t->limits.keepalive_ns > 0
+                           ? t->limits.keepalive_ns *
+                                 PROD_TRANSPORT_LIVE_KEEPALIVES
+                           : t->limits.idle_timeout_ns;
+    return now - old->last_rx_ns <= live_ns ? old : NULL;
+}
+
+static int refuse_duplicate(struct pq_conn *c, struct pq_conn *old,
+                            uint32_t peer,
+                            const uint8_t key[PROD_KEY_ID_LEN], uint64_t now)
+{
+    struct prod_transport *t = c->t;
+    t->peers[peer].duplicates++;
+    char live[64], from[64], hex[PROD_KEY_ID_HEX_LEN + 1];
+    prod_identity_hex(key, hex);
+    pq_addr_text(&old->remote, live, sizeof(live));
+    pq_addr_text(&c->remote, from, sizeof(from));
+    pq_warn(t, now,
+            "duplicate identity: node %u (key %.16s) is connected from %s "
+            "and a handshake with its key came from %s: two processes share "
+            "one key? Refused the newcomer (%llu so far)",
+            peer, hex, live, from,
+            (unsigned long long)t->peers[peer].duplicates);
+    return refuse(c, PROD_REFUSE_DUPLICATE);
+}
+
 int pq_verify_peer(gnutls_session_t session)
 {
     ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
     struct pq_conn *c = ref->user_data;
     struct prod_transport *t = c->t;
     uint8_t key[PROD_KEY_ID_LEN];
-    if (prod_tls_peer_key_id(session, key) != 0)
+    enum prod_cert_problem problem;
+    /* Certificates are judged by the wall clock (validity dates). */
+    int rc = prod_tls_peer_identity(session, (int64_t)time(NULL), key,
+                                    &problem);
+    if (rc == P2P_ERR_REFUSED)
+        return refuse(c, PROD_REFUSE_BAD_CERT);
+    if (rc != 0)
         return refuse(c, PROD_REFUSE_NO_CERT);
     if (!c->server) {
         /* We dialled a member: its certificate must carry its key. */
@@ -386,6 +444,10 @@ int pq_verify_peer(gnutls_session_t session)
     if (!t->cbs.accept_key(t->cbs.ctx, key, &peer, &why) ||
         peer >= PROD_TRANSPORT_PEERS_MAX)
         return refuse(c, why);
+    uint64_t now = pq_now();
+    struct pq_conn *old = duplicate_of(c, peer, now);
+    if (old != NULL)
+        return refuse_duplicate(c, old, peer, key, now);
     c->peer = peer;
     return 0;
 }
@@ -415,6 +477,7 @@ void pq_callbacks(ngtcp2_callbacks *client, ngtcp2_callbacks *server)
     cb.stream_close = stream_close_cb;
     cb.extend_max_local_streams_bidi = extend_streams_cb;
     cb.extend_max_stream_data = extend_data_cb;
+    cb.recv_stateless_reset = recv_reset_cb;
     *client = cb;
     client->client_initial = ngtcp2_crypto_client_initial_cb;
     client->recv_retry = ngtcp2_crypto_recv_retry_cb;
