@@ -67,6 +67,8 @@ struct prod_disk_state {
     uint8_t *buf;                          /* chunk reads; owned (mem) */
     size_t buf_cap;
     struct prod_disk_state_stats stats;
+    prod_disk_state_drop_fn on_drop;       /* may be NULL */
+    void *drop_ctx;
     char error[PROD_DISK_STATE_ERROR_MAX];
 };
 
@@ -357,6 +359,35 @@ static void insert(struct prod_disk_state *s, struct ckpt *c)
 
 /* ---- folder checks at open ----------------------------------------------- */
 
+/* Removes path (a folder: first, when not NULL, first) because of why:
+ * counts it and tells the hook, with the removal's error if it failed
+ * (the entry is then found again at the next open). */
+static void drop(struct prod_disk_state *s, const char *path,
+                 const char *first, const char *why)
+{
+    char err[PROD_DISK_STATE_ERROR_MAX] = "";
+    int rc = prod_durable_remove_tree(path, first, err, sizeof(err));
+    s->stats.dropped_at_open++;
+    if (rc != 0 && rc != P2P_ERR_NOT_FOUND)
+        memcpy(s->error, err, sizeof(s->error));
+    if (s->on_drop == NULL)
+        return;
+    char text[2 * PROD_DISK_STATE_ERROR_MAX];
+    if (rc != 0 && rc != P2P_ERR_NOT_FOUND)
+        snprintf(text, sizeof(text), "%s; not removed: %s", why, err);
+    else
+        snprintf(text, sizeof(text), "%s; removed", why);
+    s->on_drop(s->drop_ctx, path, text);
+}
+
+/* Whether path is a folder itself (lstat: a symbolic link to one is
+ * not, and is never followed). */
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Removes every entry of dir but the manifest and chunk-<i> (i < count):
  * leftovers of interrupted writes. */
 static void clean_folder(struct prod_disk_state *s, const char *dir,
@@ -373,9 +404,8 @@ static void clean_folder(struct prod_disk_state *s, const char *dir,
             continue;
         char path[PROD_DURABLE_PATH_MAX];
         join(dir, name, path);
-        if (prod_durable_remove_tree(path, NULL, s->error,
-                                     sizeof(s->error)) == 0)
-            s->stats.dropped_at_open++;
+        drop(s, path, NULL, "not a file of the checkpoint or sync it is in "
+                            "(a leftover of an interrupted write)");
     }
     free(names);
 }
@@ -421,10 +451,11 @@ static bool chunks_present(struct prod_disk_state *s, const char *dir,
         char path[PROD_DURABLE_PATH_MAX];
         chunk_path(dir, i, path);
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+        if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
             (uint64_t)st.st_size != m->chunks[i].size) {
-            errorf(s, "%s: missing or wrong size",
-                     path);
+            errorf(s, "chunk-%" PRIu32 " missing, not a regular file or "
+                   "not of the manifest's size (%" PRIu32 " bytes)",
+                   i, m->chunks[i].size);
             return false;
         }
     }
@@ -439,13 +470,24 @@ static void open_ckpt(struct prod_disk_state *s, const char *name,
     join(s->state_dir, name, dir);
     struct ckpt c = {.height = height, .root = *root};
     p2p_state_manifest_init(&c.m);
+    char why[PROD_DISK_STATE_ERROR_MAX + 128];
+    if (!is_dir(dir)) {
+        snprintf(why, sizeof(why), "checkpoint %" PRIu64 " dropped: not a "
+                 "folder (a symbolic link is never followed)", height);
+        drop(s, dir, NULL, why);
+        return;
+    }
     int rc = read_manifest(s, dir, root, height, &c.m);
     if (rc == P2P_ERR_NOMEM)
         return; /* not the folder's fault: left for the next open */
+    if (rc == P2P_ERR_NOT_FOUND)
+        errorf(s, "no manifest (a checkpoint a crash interrupted before its "
+               "commit)");
     if (rc != 0 || !chunks_present(s, dir, &c.m)) {
         p2p_state_manifest_fini(&c.m);
-        remove_ckpt_dir(s, dir);
-        s->stats.dropped_at_open++;
+        snprintf(why, sizeof(why), "checkpoint %" PRIu64 " dropped: %s",
+                 height, s->error);
+        drop(s, dir, MANIFEST_NAME, why);
         return;
     }
     clean_folder(s, dir, c.m.chunks_count);
@@ -472,9 +514,7 @@ static int scan_ckpts(struct prod_disk_state *s)
         }
         char path[PROD_DURABLE_PATH_MAX];
         join(s->state_dir, name, path);
-        if (prod_durable_remove_tree(path, NULL, s->error,
-                                     sizeof(s->error)) == 0)
-            s->stats.dropped_at_open++;
+        drop(s, path, NULL, "not a checkpoint's name (<height>-<root hex>)");
     }
     free(names);
     return 0;
@@ -532,17 +572,33 @@ static void open_sync(struct prod_disk_state *s, const char *name)
     struct p2p_state_hash root;
     struct p2p_state_manifest m;
     p2p_state_manifest_init(&m);
-    int rc = parse_root(name, &root)
-                 ? read_manifest(s, dir, &root, 0, &m)
-                 : P2P_ERR_DECODE;
+    bool named = parse_root(name, &root), folder = is_dir(dir);
+    int rc = named && folder ? read_manifest(s, dir, &root, 0, &m)
+                             : P2P_ERR_DECODE;
     if (rc == P2P_ERR_NOMEM)
         return;
-    if (rc == 0 && m.height > latest_height(s) && !root_is_ckpt(s, &root)) {
+    char why[PROD_DISK_STATE_ERROR_MAX + 64];
+    if (!named)
+        snprintf(why, sizeof(why), "not a sync folder's name (<root hex>)");
+    else if (!folder)
+        snprintf(why, sizeof(why), "not a folder (a symbolic link is never "
+                 "followed)");
+    else if (rc != 0)
+        snprintf(why, sizeof(why), "sync dropped: %s", s->error);
+    else if (m.height <= latest_height(s))
+        snprintf(why, sizeof(why), "sync of height %" PRIu64 " dropped: not "
+                 "above the newest checkpoint (%" PRIu64 ")", m.height,
+                 latest_height(s));
+    else if (root_is_ckpt(s, &root))
+        snprintf(why, sizeof(why), "sync dropped: its root is a checkpoint "
+                 "already");
+    else
+        why[0] = '\0';
+    if (why[0] == '\0') {
         clean_folder(s, dir, m.chunks_count);
         sync_add(s, m.height, &root);
-    } else if (prod_durable_remove_tree(dir, NULL, s->error,
-                                        sizeof(s->error)) == 0) {
-        s->stats.dropped_at_open++;
+    } else {
+        drop(s, dir, NULL, why);
     }
     p2p_state_manifest_fini(&m);
 }
@@ -573,6 +629,7 @@ static uint64_t draw_hash_key(void)
 }
 
 int prod_disk_state_open(const char *data_dir, uint32_t keep_heights,
+                         prod_disk_state_drop_fn on_drop, void *drop_ctx,
                          struct prod_disk_state **out, char *err,
                          size_t err_len)
 {
@@ -588,6 +645,8 @@ int prod_disk_state_open(const char *data_dir, uint32_t keep_heights,
         return P2P_ERR_NOMEM;
     p2p_mem_init(&s->mem);
     s->keep = keep_heights;
+    s->on_drop = on_drop;
+    s->drop_ctx = drop_ctx;
     s->hash_key = draw_hash_key();
     p2p_keymap_init(&s->by_hash, &s->mem, MOD, 0, s->hash_key);
     (void)prod_durable_path(s->state_dir, "%s/state", data_dir);

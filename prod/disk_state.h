@@ -63,19 +63,31 @@ struct prod_disk_state_stats {
                                       checkpoint (hard link or copy) */
     uint64_t chunks_corrupt;       /* files whose bytes did not match the
                                       manifest (not served, not reused) */
-    uint64_t dropped_at_open;      /* incomplete or stray folders and files
-                                      removed at open */
+    uint64_t dropped_at_open;      /* incomplete, damaged or stray folders
+                                      and files removed (at open, or strays
+                                      when a sync completes) */
     uint64_t pruned;               /* checkpoints removed by keep_heights */
 };
 
+/* Told of every folder or file the store removes as damaged, incomplete
+ * or stray (at open, and strays found when a sync completes): its path
+ * and why, in words ("checkpoint 7 dropped: ...; removed"). Both borrowed
+ * for the call. Every such removal is also counted in dropped_at_open. */
+typedef void (*prod_disk_state_drop_fn)(void *ctx, const char *path,
+                                        const char *why);
+
 /* Opens (creating when missing) DATA/state under data_dir, loads every
- * complete checkpoint (removing incomplete ones and strays), keeps the
- * keep_heights highest (1..PROD_DISK_STATE_KEEP_MAX; e.g. 4) and applies
- * the sync folder rule. *out is owned by the caller
- * (prod_disk_state_close). Errors, with a message in err:
- * P2P_ERR_INVALID_ARG (keep_heights, data_dir too long), P2P_ERR_WRITE /
- * P2P_ERR_READ (the folders cannot be made or listed), P2P_ERR_NOMEM. */
+ * complete checkpoint (removing incomplete ones and strays; entries named
+ * like checkpoints or syncs that are not folders, symbolic links
+ * included, are removed without being followed), keeps the keep_heights
+ * highest (1..PROD_DISK_STATE_KEEP_MAX; e.g. 4) and applies the sync
+ * folder rule. on_drop (may be NULL; drop_ctx is its ctx) hears of each
+ * removal. *out is owned by the caller (prod_disk_state_close). Errors,
+ * with a message in err: P2P_ERR_INVALID_ARG (keep_heights, data_dir too
+ * long), P2P_ERR_WRITE / P2P_ERR_READ (the folders cannot be made or
+ * listed), P2P_ERR_NOMEM. */
 int prod_disk_state_open(const char *data_dir, uint32_t keep_heights /* e.g. 4 */,
+                         prod_disk_state_drop_fn on_drop, void *drop_ctx,
                          struct prod_disk_state **out, char *err,
                          size_t err_len);
 

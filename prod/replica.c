@@ -516,6 +516,33 @@ static void teardown(struct prod_replica *r)
     r->datadir_lock = -1;
 }
 
+/* Every checkpoint, sync or stray the state store removed as damaged or
+ * incomplete. */
+static void state_dropped(void *ctx, const char *path, const char *why)
+{
+    prod_replica_log(ctx, PROD_LOG_WARN, "state: %s: %s", path, why);
+}
+
+static int open_disk(struct prod_replica *r, char *err, size_t err_len)
+{
+    const struct prod_config *c = &r->cfg;
+    if (prod_disk_pool_open(c->data_dir, c->artifact_bytes_max,
+                            &r->disk_pool, err, err_len) != 0 ||
+        prod_disk_state_open(c->data_dir, 4, state_dropped, r,
+                             &r->disk_state, err, err_len) != 0)
+        return 1;
+    struct prod_disk_state_stats st;
+    prod_disk_state_get_stats(r->disk_state, &st);
+    uint64_t height = 0;
+    prod_disk_state_latest_info(r->disk_state, &height, NULL, NULL, NULL);
+    prod_replica_log(r, st.dropped_at_open > 0 ? PROD_LOG_WARN : PROD_LOG_INFO,
+                     "state: newest checkpoint at height %llu (%llu entries "
+                     "dropped at open)",
+                     (unsigned long long)height,
+                     (unsigned long long)st.dropped_at_open);
+    return 0;
+}
+
 static int open_parts(struct prod_replica *r, char *err, size_t err_len)
 {
     const struct prod_config *c = &r->cfg;
@@ -537,10 +564,7 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     }
     if (prod_registry_load(c->registry_path, r->reg, err, err_len) != 0)
         return 2;
-    if (prod_disk_pool_open(c->data_dir, c->artifact_bytes_max,
-                            &r->disk_pool, err, err_len) != 0 ||
-        prod_disk_state_open(c->data_dir, 4, &r->disk_state, err,
-                             err_len) != 0)
+    if (open_disk(r, err, err_len) != 0)
         return 1;
     struct prod_transport_limits lim;
     prod_transport_limits_default(&lim);

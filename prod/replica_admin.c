@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/metrics_registry.h"
 #include "prod/admin_metrics.h"
+#include "prod/disk_metrics.h"
 #include "prod/identity.h"
 #include "prod/replica_int.h"
 
@@ -187,6 +188,15 @@ static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
     }
     prod_admin_metrics_write(t, peers, n, &tot);
     free(peers);
+    struct prod_disk_metrics dm = {
+        .artifacts_persisted = r->artifacts_persisted,
+        .persist_failures = r->persist_failures,
+    };
+    prod_disk_pool_get_stats(r->disk_pool, &dm.pool);
+    prod_disk_state_get_stats(r->disk_state, &dm.state);
+    prod_disk_state_latest_info(r->disk_state, &dm.state_height, NULL, NULL,
+                                NULL);
+    prod_disk_metrics_write(t, &dm);
 }
 
 static int metrics_text(void *ctx, char **text, size_t *len)

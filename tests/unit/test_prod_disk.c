@@ -23,6 +23,8 @@
 #include "core/err.h"
 #include "core/rng.h"
 #include "core/state_manifest.h"
+#include "core/metrics_registry.h"
+#include "prod/disk_metrics.h"
 #include "prod/disk_pool.h"
 #include "prod/disk_state.h"
 #include "prod/durable.h"
@@ -578,13 +580,181 @@ START_TEST(pool_quarantine_keeps_a_bounded_number_of_copies)
 }
 END_TEST
 
+/* ---- the data directory's lock ------------------------------------------ */
+
+/* One holder at a time, even within one process (flock locks belong to
+ * open files): the second is refused with the directory and the holder's
+ * pid named, and changes nothing; a holder's death (SIGKILL) frees it. */
+START_TEST(durable_lock_is_exclusive_and_names_the_holder)
+{
+    char *d = tmpdir_new();
+    char data[PROD_DURABLE_PATH_MAX], lock[PROD_DURABLE_PATH_MAX];
+    ck_assert_int_eq(prod_durable_path(data, "%s/data", d), 0);
+    ck_assert_int_eq(prod_durable_path(lock, "%s/lock", data), 0);
+    int fd = -1, fd2 = -1;
+    char err[1024] = "";
+    ck_assert_int_eq(prod_durable_lock(data, &fd, err, sizeof(err)), 0);
+    ck_assert_int_ge(fd, 0);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(prod_durable_read(lock, 64, &b, &len, NULL, 0), 0);
+    char want[32];
+    snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert_int_eq(memcmp(b, want, len), 0);
+    free(b);
+    struct stat before, after;
+    ck_assert_int_eq(stat(lock, &before), 0);
+    ck_assert_int_eq(prod_durable_lock(data, &fd2, err, sizeof(err)),
+                     P2P_ERR_STATE);
+    ck_assert_int_eq(fd2, -1);
+    ck_assert_msg(strstr(err, data) != NULL, "%s", err);
+    snprintf(want, sizeof(want), "pid %ld", (long)getpid());
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    ck_assert_int_eq(stat(lock, &after), 0);
+    ck_assert_int_eq(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+    ck_assert_int_eq(before.st_size, after.st_size);
+    prod_durable_unlock(fd);
+    ck_assert_int_eq(prod_durable_lock(data, &fd, err, sizeof(err)), 0);
+    prod_durable_unlock(fd);
+
+    /* Another process holds it until it is killed. */
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        int cfd = -1;
+        char c = prod_durable_lock(data, &cfd, NULL, 0) == 0 ? 'y' : 'n';
+        (void)!write(ready[1], &c, 1);
+        for (;;)
+            pause();
+    }
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    ck_assert_int_eq(prod_durable_lock(data, &fd, err, sizeof(err)),
+                     P2P_ERR_STATE);
+    snprintf(want, sizeof(want), "pid %ld", (long)child);
+    ck_assert_msg(strstr(err, want) != NULL, "%s", err);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    ck_assert_int_eq(prod_durable_lock(data, &fd, err, sizeof(err)), 0);
+    prod_durable_unlock(fd);
+    close(ready[0]);
+    close(ready[1]);
+
+    /* A lock file that is a link is refused, not followed. */
+    ck_assert_int_eq(unlink(lock), 0);
+    ck_assert_int_eq(symlink("/etc/passwd", lock), 0);
+    ck_assert_int_eq(prod_durable_lock(data, &fd, err, sizeof(err)),
+                     P2P_ERR_WRITE);
+    tmpdir_del(d);
+}
+END_TEST
+
+/* ---- the data directory's /metrics families ------------------------------ */
+
+static const char *const DISK_FAMILIES[] = {
+    "p2p_replica_artifacts_persisted_total",
+    "p2p_replica_artifact_persist_failures_total",
+    "p2p_replica_pool_files_dropped_total",
+    "p2p_replica_pool_files_quarantined_total",
+    "p2p_replica_pool_files_left_total",
+    "p2p_replica_state_checkpoints_made_total",
+    "p2p_replica_state_syncs_completed_total",
+    "p2p_replica_state_complete_errors_total",
+    "p2p_replica_state_chunks_linked_total",
+    "p2p_replica_state_chunks_corrupt_total",
+    "p2p_replica_state_dropped_at_open_total",
+    "p2p_replica_state_checkpoints_pruned_total",
+    "p2p_replica_state_checkpoint_height",
+};
+
+/* Every family with HELP and TYPE, every value where it belongs, and (when
+ * promtool is installed) a text promtool accepts without a lint. */
+START_TEST(disk_metrics_families)
+{
+    struct prod_disk_metrics m = {
+        .artifacts_persisted = 11, .persist_failures = 12,
+        .state_height = 13,
+        .pool = {.dropped = {1, 2, 3, 4, 5}, .quarantined = 6, .left = 7},
+        .state = {.checkpoints_made = 21, .syncs_completed = 22,
+                  .complete_errors = 23, .chunks_linked = 24,
+                  .chunks_corrupt = 25, .dropped_at_open = 26, .pruned = 27},
+    };
+    char buf[16384];
+    struct p2p_metrics_text t;
+    p2p_metrics_text_init(&t, buf, sizeof(buf));
+    prod_disk_metrics_write(&t, &m);
+    size_t len = 0;
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+    for (size_t i = 0; i < sizeof(DISK_FAMILIES) / sizeof(DISK_FAMILIES[0]);
+         i++) {
+        char line[160];
+        snprintf(line, sizeof(line), "# HELP %s ", DISK_FAMILIES[i]);
+        ck_assert_msg(strstr(buf, line) != NULL, "%s", line);
+        snprintf(line, sizeof(line), "# TYPE %s %s\n", DISK_FAMILIES[i],
+                 strstr(DISK_FAMILIES[i], "_total") ? "counter" : "gauge");
+        ck_assert_msg(strstr(buf, line) != NULL, "%s", line);
+    }
+    static const char *const samples[] = {
+        "\np2p_replica_artifacts_persisted_total 11\n",
+        "\np2p_replica_artifact_persist_failures_total 12\n",
+        "\np2p_replica_pool_files_dropped_total{reason=\"leftover\"} 1\n",
+        "\np2p_replica_pool_files_dropped_total{reason=\"duplicate\"} 2\n",
+        "\np2p_replica_pool_files_dropped_total{reason=\"not_regular\"} 3\n",
+        "\np2p_replica_pool_files_dropped_total{reason=\"oversize\"} 4\n",
+        "\np2p_replica_pool_files_dropped_total{reason=\"corrupt\"} 5\n",
+        "\np2p_replica_pool_files_quarantined_total 6\n",
+        "\np2p_replica_pool_files_left_total 7\n",
+        "\np2p_replica_state_checkpoints_made_total 21\n",
+        "\np2p_replica_state_syncs_completed_total 22\n",
+        "\np2p_replica_state_complete_errors_total 23\n",
+        "\np2p_replica_state_chunks_linked_total 24\n",
+        "\np2p_replica_state_chunks_corrupt_total 25\n",
+        "\np2p_replica_state_dropped_at_open_total 26\n",
+        "\np2p_replica_state_checkpoints_pruned_total 27\n",
+        "\np2p_replica_state_checkpoint_height 13\n",
+    };
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+        ck_assert_msg(strstr(buf, samples[i]) != NULL, "%s", samples[i]);
+    /* Too small a buffer: the size needed, as every writer reports it. */
+    struct p2p_metrics_text small;
+    p2p_metrics_text_init(&small, buf, 10);
+    prod_disk_metrics_write(&small, &m);
+    size_t need = 0;
+    ck_assert_int_eq(p2p_metrics_text_finish(&small, &need), P2P_ERR_LIMIT);
+    ck_assert_uint_eq(need, len);
+    /* promtool, when installed. */
+    if (system("command -v promtool >/dev/null 2>&1") != 0) {
+        printf("NOTICE: promtool not found; disk metrics not checked by it\n");
+        return;
+    }
+    p2p_metrics_text_init(&t, buf, sizeof(buf));
+    prod_disk_metrics_write(&t, &m);
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+    char in[] = "/tmp/test_prod_disk_metrics_XXXXXX";
+    int fd = mkstemp(in);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s", in);
+    int st = system(cmd);
+    unlink(in);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "promtool rejected the disk families (status %d)", st);
+}
+END_TEST
+
 /* ---- state -------------------------------------------------------------- */
 
 static struct prod_disk_state *state_open(const char *dir, uint32_t keep)
 {
     struct prod_disk_state *s = NULL;
     char err[512] = "";
-    int rc = prod_disk_state_open(dir, keep, &s, err, sizeof(err));
+    int rc = prod_disk_state_open(dir, keep, NULL, NULL, &s, err, sizeof(err));
     ck_assert_msg(rc == 0, "open: %s", err);
     return s;
 }
@@ -687,8 +857,8 @@ START_TEST(state_checkpoint_survives_reopen)
                      P2P_ERR_OVERSIZE);
     check_latest(s, 2, &empty);
     prod_disk_state_close(s);
-    ck_assert_int_eq(prod_disk_state_open(d, 0, &s, NULL, 0), P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(prod_disk_state_open(d, PROD_DISK_STATE_KEEP_MAX + 1, &s,
+    ck_assert_int_eq(prod_disk_state_open(d, 0, NULL, NULL, &s, NULL, 0), P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(prod_disk_state_open(d, PROD_DISK_STATE_KEEP_MAX + 1, NULL, NULL, &s,
                                           NULL, 0),
                      P2P_ERR_INVALID_ARG);
     s = state_open(d, PROD_DISK_STATE_KEEP_MAX);
@@ -994,6 +1164,122 @@ START_TEST(state_damaged_folders_dropped_at_open)
 }
 END_TEST
 
+/* What a store's drop hook was told. */
+#define SEEN_MAX 16
+struct seen {
+    uint32_t count;
+    char paths[SEEN_MAX][512];
+    char whys[SEEN_MAX][1024];
+};
+
+static void on_state_drop(void *ctx, const char *path, const char *why)
+{
+    struct seen *w = ctx;
+    ck_assert_uint_lt(w->count, SEEN_MAX);
+    snprintf(w->paths[w->count], sizeof(w->paths[0]), "%s", path);
+    snprintf(w->whys[w->count], sizeof(w->whys[0]), "%s", why);
+    w->count++;
+}
+
+/* The entry of w whose path is path, or -1. */
+static int seen_find(const struct seen *w, const char *path)
+{
+    for (uint32_t i = 0; i < w->count; i++)
+        if (strcmp(w->paths[i], path) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A corrupt newest checkpoint is dropped with a word to the hook (its
+ * path, its height, why) and a count; so are entries named like
+ * checkpoints or syncs that are symbolic links, which are removed without
+ * being followed (the folder they point to, outside the data directory,
+ * is untouched), and a checkpoint whose chunk is a link. */
+START_TEST(state_drops_at_open_are_reported_and_links_never_followed)
+{
+    char *d = tmpdir_new(), *out = tmpdir_new();
+    struct prod_disk_state *s = state_open(d, 8);
+    uint8_t bytes[1000];
+    fill(bytes, sizeof(bytes), 6);
+    struct p2p_state_hash r[4];
+    for (int i = 0; i < 4; i++) {
+        bytes[0] = (uint8_t)i;
+        checkpoint(s, bytes, sizeof(bytes), 100, &r[i]);
+    }
+    prod_disk_state_close(s);
+    /* Outside: a copy of checkpoint 3 whose manifest is damaged. */
+    char dir2[PROD_DURABLE_PATH_MAX], dir3[PROD_DURABLE_PATH_MAX];
+    char path[PROD_DURABLE_PATH_MAX], outside[PROD_DURABLE_PATH_MAX];
+    ckpt_dir(d, 3, &r[2], dir2);
+    ckpt_dir(d, 4, &r[3], dir3);
+    char cmd[3 * PROD_DURABLE_PATH_MAX];
+    snprintf(cmd, sizeof(cmd), "cp -r '%s' '%s/copy'", dir2, out);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(prod_durable_path(outside, "%s/copy/manifest", out), 0);
+    uint8_t *b;
+    size_t len;
+    ck_assert_int_eq(prod_durable_read(outside, 1u << 20, &b, &len, NULL, 0), 0);
+    b[len - 1] ^= 0x80;
+    write_raw(outside, b, len);
+    /* 4, the newest: a manifest not its own. */
+    ck_assert_int_eq(prod_durable_path(path, "%s/manifest", dir3), 0);
+    write_raw(path, b, len); /* not 3's manifest at all */
+    free(b);
+    /* 3: replaced by a link to the damaged copy outside. */
+    ck_assert_int_eq(prod_durable_remove_tree(dir2, "manifest", NULL, 0), 0);
+    ck_assert_int_eq(prod_durable_path(path, "%s/copy", out), 0);
+    ck_assert_int_eq(symlink(path, dir2), 0);
+    /* 2: a chunk that is a link to the same bytes. */
+    char dir1[PROD_DURABLE_PATH_MAX], chunk[PROD_DURABLE_PATH_MAX];
+    ckpt_dir(d, 2, &r[1], dir1);
+    ck_assert_int_eq(prod_durable_path(chunk, "%s/chunk-0", dir1), 0);
+    ck_assert_int_eq(prod_durable_path(path, "%s/chunk-0", out), 0);
+    ck_assert_int_eq(rename(chunk, path), 0);
+    ck_assert_int_eq(symlink(path, chunk), 0);
+    /* A sync folder that is a link. */
+    char sync_link[PROD_DURABLE_PATH_MAX];
+    char hex_root[65];
+    hex(&r[3], hex_root);
+    ck_assert_int_eq(prod_durable_path(sync_link, "%s/state/sync/%s", d,
+                                       hex_root), 0);
+    ck_assert_int_eq(symlink(out, sync_link), 0);
+
+    struct seen w = {0};
+    char err[512] = "";
+    ck_assert_int_eq(prod_disk_state_open(d, 8, on_state_drop, &w, &s, err,
+                                          sizeof(err)), 0);
+    check_latest(s, 1, &r[0]); /* fell back: and said so */
+    struct prod_disk_state_stats st;
+    prod_disk_state_get_stats(s, &st);
+    ck_assert_uint_eq(st.dropped_at_open, 4);
+    ck_assert_uint_eq(w.count, 4);
+    int i3 = seen_find(&w, dir3), i2 = seen_find(&w, dir2),
+        i1 = seen_find(&w, dir1), is = seen_find(&w, sync_link);
+    ck_assert_int_ge(i3, 0);
+    ck_assert_int_ge(i2, 0);
+    ck_assert_int_ge(i1, 0);
+    ck_assert_int_ge(is, 0);
+    ck_assert_msg(strstr(w.whys[i3], "checkpoint 4 dropped") != NULL, "%s",
+                  w.whys[i3]);
+    ck_assert_msg(strstr(w.whys[i3], "not the folder's root") != NULL, "%s",
+                  w.whys[i3]);
+    ck_assert_msg(strstr(w.whys[i2], "not a folder") != NULL, "%s",
+                  w.whys[i2]);
+    ck_assert_msg(strstr(w.whys[i1], "chunk-0") != NULL, "%s", w.whys[i1]);
+    ck_assert_msg(strstr(w.whys[is], "not a folder") != NULL, "%s",
+                  w.whys[is]);
+    /* Nothing outside was touched; the links are gone. */
+    ck_assert(exists(outside));
+    ck_assert(exists(path));
+    struct stat lst;
+    ck_assert_int_ne(lstat(dir2, &lst), 0);
+    ck_assert_int_ne(lstat(sync_link, &lst), 0);
+    prod_disk_state_close(s);
+    tmpdir_del(d);
+    tmpdir_del(out);
+}
+END_TEST
+
 START_TEST(state_chunk_file_damaged_after_open_is_not_served)
 {
     char *d = tmpdir_new();
@@ -1187,8 +1473,8 @@ static void writer(const char *d, int fd, uint64_t seed)
     char d2[PROD_DURABLE_PATH_MAX];
     if (prod_durable_path(d2, "%s/b", d) != 0 ||
         prod_disk_pool_open(d, 1 << 16, &p, NULL, 0) != 0 ||
-        prod_disk_state_open(d, 3, &s, NULL, 0) != 0 ||
-        prod_disk_state_open(d2, 3, &s2, NULL, 0) != 0)
+        prod_disk_state_open(d, 3, NULL, NULL, &s, NULL, 0) != 0 ||
+        prod_disk_state_open(d2, 3, NULL, NULL, &s2, NULL, 0) != 0)
         _exit(3);
     struct p2p_rng rng;
     p2p_rng_init(&rng, seed, 1);
@@ -1405,6 +1691,8 @@ static Suite *suite(void)
     tcase_add_test(t, pool_symbolic_links_are_never_followed);
     tcase_add_test(t, pool_folders_and_fifos_named_like_artifacts_are_quarantined);
     tcase_add_test(t, pool_quarantine_keeps_a_bounded_number_of_copies);
+    tcase_add_test(t, durable_lock_is_exclusive_and_names_the_holder);
+    tcase_add_test(t, disk_metrics_families);
     suite_add_tcase(s, t);
     t = tcase_create("state");
     tcase_add_test(t, state_checkpoint_survives_reopen);
@@ -1413,6 +1701,7 @@ static Suite *suite(void)
     tcase_add_test(t, state_has_chunk_needs_the_older_file_still_there);
     tcase_add_test(t, state_complete_refuses_a_wrong_root_or_missing_chunks);
     tcase_add_test(t, state_damaged_folders_dropped_at_open);
+    tcase_add_test(t, state_drops_at_open_are_reported_and_links_never_followed);
     tcase_add_test(t, state_chunk_file_damaged_after_open_is_not_served);
     tcase_add_test(t, state_prune_keeps_keep_heights);
     tcase_add_test(t, state_sync_folder_rule);
