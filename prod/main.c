@@ -39,7 +39,9 @@ static int run_cmd(int argc, char **argv)
             printf("usage: p2p-replica run --config FILE\n\n"
                    "Runs one replica until SIGINT or SIGTERM. The config\n"
                    "file's format is in docs/replica.md. Exit: 0 after a\n"
-                   "clean stop, 1 on a runtime failure, 2 on bad input.\n");
+                   "clean stop, 1 on a runtime failure, 2 on bad input or\n"
+                   "when another process holds the data directory (its\n"
+                   "lock file DATA/lock names the holder's pid).\n");
             return 0;
         }
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc && config == NULL)
