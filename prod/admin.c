@@ -1,8 +1,11 @@
 /* The admin HTTP API on libmicrohttpd (see admin.h). libmicrohttpd parses
- * HTTP; this file routes requests, bounds request bodies, maps the
- * replica's answers to status codes and JSON, and drives MHD from libev:
- * MHD runs in "external" mode with epoll, so one descriptor (MHD's epoll
- * set) and one timeout say when MHD_run has work. */
+ * HTTP; this file routes requests, bounds request bodies and the bytes
+ * buffered across connections, maps the replica's answers to status codes
+ * and JSON, and drives MHD from libev: MHD runs in "external" mode with
+ * epoll and without a listening socket, so one descriptor (MHD's epoll
+ * set) and one timeout say when MHD_run has work; the gate
+ * (prod/admin_gate.c) accepts connections and hands MHD the ones whose
+ * request head passed its checks. */
 #include "prod/admin.h"
 
 #include <ev.h>
@@ -31,14 +34,23 @@
 #define LIST_IDS_FIRST 1024u
 /* One id in the list: quotes, 64 hex digits, ", ". */
 #define LIST_ID_JSON_BYTES (2u + 64u + 2u)
+/* MHD's own connection limit: above ours (the gate admits no more than
+ * PROD_ADMIN_CONNECTIONS_MAX), so that MHD never refuses one itself. */
+#define MHD_CONNECTIONS_MAX (2u * PROD_ADMIN_CONNECTIONS_MAX)
+/* The 503 of a spent budget. */
+#define BUSY_MESSAGE "too many bytes buffered, retry later"
 
 struct prod_admin {
     struct ev_loop *loop;         /* borrowed */
     struct MHD_Daemon *daemon;    /* owned */
+    struct prod_admin_gate *gate; /* owned */
     ev_io io;                     /* MHD's epoll descriptor readable */
     ev_timer timer;               /* MHD's next timeout */
     struct prod_admin_ops ops;
-    size_t body_bytes_max;
+    struct prod_admin_limits limits;
+    size_t serving;               /* connections MHD has */
+    size_t buffered_bytes;        /* sum of every request's held */
+    uint64_t refused_buffer_total;
     uint16_t port;
     bool starting;                /* MHD's first log message is kept */
     char start_log[ERROR_BODY_BYTES_MAX];
@@ -58,15 +70,52 @@ struct request {
     enum route route;
     bool post;                   /* else GET or HEAD */
     bool answered;               /* a response is queued */
-    int body_err;                /* P2P_ERR_OVERSIZE (past body_bytes_max)
-                                    or P2P_ERR_NOMEM: answered so */
+    unsigned fail_status;        /* the body could not be kept (413 past
+                                    body_bytes_max, 503 past the budget,
+                                    500 no memory): answered so */
+    const char *fail_message;    /* static */
     enum p2p_artifact_kind kind; /* POST /artifacts */
     uint8_t *body;               /* owned; cap bytes */
     size_t len, cap;
     size_t dropped;              /* body bytes read and not kept */
+    size_t held;                 /* bytes counted in a->buffered_bytes */
 };
 
+/* An artifact's answer, read from the pool block by block. */
+struct artifact_read {
+    struct prod_admin *a;        /* borrowed */
+    struct p2p_artifact_id id;
+    size_t len;
+};
+
+/* ---- the budget of buffered bytes ---- */
+
+/* Counts n more bytes for r: false (nothing counted) past the budget. */
+static bool budget_take(struct prod_admin *a, struct request *r, size_t n)
+{
+    P2P_ASSERT(a->buffered_bytes <= a->limits.buffered_bytes_max);
+    if (n > a->limits.buffered_bytes_max - a->buffered_bytes) {
+        a->refused_buffer_total++;
+        return false;
+    }
+    a->buffered_bytes += n;
+    r->held += n;
+    return true;
+}
+
+/* Returns everything r holds (its request is over). */
+static void budget_give(struct prod_admin *a, struct request *r)
+{
+    P2P_ASSERT(r->held <= a->buffered_bytes);
+    a->buffered_bytes -= r->held;
+    r->held = 0;
+}
+
 /* ---- responses ---- */
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct request *r,
+                             unsigned status, const char *type,
+                             struct MHD_Response *resp);
 
 /* Queues a response; MHD takes or copies data as mode says. */
 static enum MHD_Result respond(struct MHD_Connection *c, struct request *r,
@@ -80,8 +129,21 @@ static enum MHD_Result respond(struct MHD_Connection *c, struct request *r,
             free(data);
         return MHD_NO;
     }
+    return queue(c, r, status, type, resp);
+}
+
+/* Queues resp (it is destroyed here, queued or not) with its headers. */
+static enum MHD_Result queue(struct MHD_Connection *c, struct request *r,
+                             unsigned status, const char *type,
+                             struct MHD_Response *resp)
+{
     if (type != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    /* One request per connection: the gate checks only a connection's
+     * first head. */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
         const char *allow = r->route == ROUTE_ARTIFACT ? "GET, HEAD"
                             : r->route == ROUTE_ARTIFACTS ||
@@ -117,7 +179,9 @@ static enum MHD_Result respond_error(struct MHD_Connection *c,
     return respond_json(c, r, status, body, (size_t)n);
 }
 
-/* The status and message for an ops error; known codes get their own. */
+/* The status and message for an ops error; known codes get their own.
+ * One wording per failure whatever the route: a failed write (a full
+ * disk, say) is "write failed" for an artifact and a state alike. */
 static enum MHD_Result respond_ops_error(struct MHD_Connection *c,
                                         struct request *r, int err)
 {
@@ -140,6 +204,22 @@ static enum MHD_Result respond_ops_error(struct MHD_Connection *c,
     default:
         return respond_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                              "internal error");
+    }
+}
+
+/* A body that could not be kept: err from append. */
+static void fail_body(struct request *r, int err)
+{
+    P2P_ASSERT(r->fail_status == 0);
+    if (err == P2P_ERR_OVERSIZE) {
+        r->fail_status = MHD_HTTP_CONTENT_TOO_LARGE;
+        r->fail_message = "too large";
+    } else if (err == P2P_ERR_LIMIT) {
+        r->fail_status = MHD_HTTP_SERVICE_UNAVAILABLE;
+        r->fail_message = BUSY_MESSAGE;
+    } else {
+        r->fail_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        r->fail_message = "out of memory";
     }
 }
 
@@ -223,7 +303,7 @@ static bool kind_of(struct MHD_Connection *c, enum p2p_artifact_kind *kind)
 }
 
 /* Content-Length as a number: 1 with *len, 0 when absent (chunked), -1
- * when malformed. */
+ * when malformed. A number past 2^64 - 1 is UINT64_MAX (too large). */
 static int content_length(struct MHD_Connection *c, uint64_t *len)
 {
     const char *v = MHD_lookup_connection_value(
@@ -234,9 +314,10 @@ static int content_length(struct MHD_Connection *c, uint64_t *len)
     if (*v == '\0')
         return -1;
     for (; *v != '\0'; v++) {
-        if (*v < '0' || *v > '9' || n > (UINT64_MAX - 9) / 10)
+        if (*v < '0' || *v > '9')
             return -1;
-        n = n * 10 + (uint64_t)(*v - '0');
+        unsigned d = (unsigned)(*v - '0');
+        n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
     }
     *len = n;
     return 1;
@@ -257,10 +338,13 @@ static enum MHD_Result begin_post(struct prod_admin *a,
     if (has < 0)
         return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
                              "bad Content-Length");
-    if (has > 0 && len > a->body_bytes_max)
+    if (has > 0 && len > a->limits.body_bytes_max)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too large");
     /* Known length: one buffer of that size. Chunked: grown on demand. */
     if (has > 0 && len > 0) {
+        if (!budget_take(a, r, (size_t)len))
+            return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 BUSY_MESSAGE);
         r->body = malloc((size_t)len);
         if (r->body == NULL)
             return respond_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -290,24 +374,27 @@ static enum MHD_Result begin(struct prod_admin *a, struct MHD_Connection *c,
 /* ---- upload data ---- */
 
 /* Appends data to r's body, growing a chunked upload's buffer up to the
- * limit: 0, P2P_ERR_OVERSIZE (it would pass body_bytes_max) or
- * P2P_ERR_NOMEM. */
+ * limit: 0, P2P_ERR_OVERSIZE (it would pass body_bytes_max), P2P_ERR_LIMIT
+ * (the growth would pass the budget) or P2P_ERR_NOMEM. */
 static int append(struct prod_admin *a, struct request *r, const char *data,
                   size_t n)
 {
-    if (n > a->body_bytes_max - r->len)
+    size_t max = a->limits.body_bytes_max;
+    if (n > max - r->len)
         return P2P_ERR_OVERSIZE;
     if (n > r->cap - r->len) {
         size_t cap = r->cap < PROD_ADMIN_CHUNKED_BYTES_MIN
                          ? PROD_ADMIN_CHUNKED_BYTES_MIN
                          : r->cap;
-        while (cap - r->len < n && cap < a->body_bytes_max)
-            cap = cap > a->body_bytes_max / 2 ? a->body_bytes_max : cap * 2;
-        if (cap > a->body_bytes_max)
-            cap = a->body_bytes_max;
+        while (cap - r->len < n && cap < max)
+            cap = cap > max / 2 ? max : cap * 2;
+        if (cap > max)
+            cap = max;
+        if (!budget_take(a, r, cap - r->cap))
+            return P2P_ERR_LIMIT;
         uint8_t *body = realloc(r->body, cap);
         if (body == NULL)
-            return P2P_ERR_NOMEM;
+            return P2P_ERR_NOMEM; /* r->held is returned at completion */
         r->body = body;
         r->cap = cap;
     }
@@ -384,6 +471,11 @@ static enum MHD_Result get_list(struct prod_admin *a,
                                                   : "out of memory");
     }
     size_t cap = sizeof("{\"artifacts\": []}") + count * LIST_ID_JSON_BYTES;
+    if (!budget_take(a, r, cap)) {
+        free(ids);
+        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             BUSY_MESSAGE);
+    }
     char *json = malloc(cap);
     if (json == NULL) {
         free(ids);
@@ -410,6 +502,22 @@ static enum MHD_Result get_list(struct prod_admin *a,
                    MHD_RESPMEM_MUST_FREE);
 }
 
+/* MHD asks for the bytes at pos, at most max of them. */
+static ssize_t read_artifact(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct artifact_read *rd = cls;
+    const uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (rd->a->ops.get_artifact(rd->a->ops.ctx, &rd->id, &bytes, &len) != 0 ||
+        len != rd->len)
+        return MHD_CONTENT_READER_END_WITH_ERROR; /* gone: cut short */
+    if (pos >= len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = len - (size_t)pos < max ? len - (size_t)pos : max;
+    memcpy(buf, bytes + pos, n);
+    return (ssize_t)n;
+}
+
 static enum MHD_Result get_artifact(struct prod_admin *a,
                                     struct MHD_Connection *c,
                                     struct request *r, const char *url)
@@ -425,9 +533,24 @@ static enum MHD_Result get_artifact(struct prod_admin *a,
         return respond_ops_error(c, r, err == P2P_ERR_NOT_FOUND
                                            ? err
                                            : P2P_ERR_INTERNAL);
-    /* The bytes are borrowed only until the next ops call: copy. */
-    return respond(c, r, MHD_HTTP_OK, CONTENT_TYPE_BYTES, (void *)bytes, len,
-                   MHD_RESPMEM_MUST_COPY);
+    if (len == 0)
+        return respond(c, r, MHD_HTTP_OK, CONTENT_TYPE_BYTES, NULL, 0,
+                       MHD_RESPMEM_PERSISTENT);
+    /* The bytes are borrowed only until the next ops call, and the pool
+     * may drop the artifact while it is sent: no copy and no pointer is
+     * kept, every block is looked up again (read_artifact). */
+    struct artifact_read *rd = malloc(sizeof(*rd));
+    if (rd == NULL)
+        return respond_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                             "out of memory");
+    *rd = (struct artifact_read){.a = a, .id = id, .len = len};
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        len, PROD_ADMIN_ARTIFACT_BLOCK_BYTES, read_artifact, rd, free);
+    if (resp == NULL) {
+        free(rd);
+        return MHD_NO;
+    }
+    return queue(c, r, MHD_HTTP_OK, CONTENT_TYPE_BYTES, resp);
 }
 
 static enum MHD_Result post_state(struct prod_admin *a,
@@ -438,9 +561,12 @@ static enum MHD_Result post_state(struct prod_admin *a,
     int err =
         a->ops.post_state(a->ops.ctx, body_of(r), r->len, &height, &root);
     if (err != 0)
-        return respond_ops_error(c, r, err == P2P_ERR_OVERSIZE
-                                           ? err
-                                           : P2P_ERR_INTERNAL);
+        return respond_ops_error(c, r,
+                                 err == P2P_ERR_OVERSIZE ||
+                                         err == P2P_ERR_WRITE ||
+                                         err == P2P_ERR_NOMEM
+                                     ? err
+                                     : P2P_ERR_INTERNAL);
     char hex[2 * P2P_STATE_HASH_BYTES + 1];
     char body[sizeof("{\"height\": , \"root\": \"\"}") + 20 +
               2 * P2P_STATE_HASH_BYTES];
@@ -480,6 +606,11 @@ static enum MHD_Result get_metrics(struct prod_admin *a,
         return respond_error(c, r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                              "internal error");
     }
+    if (!budget_take(a, r, len)) {
+        free(text);
+        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             BUSY_MESSAGE);
+    }
     return respond(c, r, MHD_HTTP_OK, CONTENT_TYPE_METRICS, text, len,
                    MHD_RESPMEM_MUST_FREE);
 }
@@ -487,8 +618,8 @@ static enum MHD_Result get_metrics(struct prod_admin *a,
 static enum MHD_Result answer(struct prod_admin *a, struct MHD_Connection *c,
                               struct request *r, const char *url)
 {
-    if (r->body_err != 0)
-        return respond_ops_error(c, r, r->body_err);
+    if (r->fail_status != 0)
+        return respond_error(c, r, r->fail_status, r->fail_message);
     switch (r->route) {
     case ROUTE_ARTIFACTS:
         return r->post ? post_artifact(a, c, r) : get_list(a, c, r);
@@ -528,13 +659,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     if (*upload_size > 0) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (!r->answered && r->body_err == 0 && r->post) {
-            r->body_err = append(a, r, upload_data, n);
-            if (r->body_err == 0)
+        if (!r->answered && r->fail_status == 0 && r->post) {
+            int err = append(a, r, upload_data, n);
+            if (err == 0)
                 return MHD_YES;
+            fail_body(r, err);
+            /* The buffer is of no more use: its bytes go back now. */
+            free(r->body);
+            r->body = NULL;
+            r->len = r->cap = 0;
+            budget_give(a, r);
             /* MHD 0.9.75 refuses an answer before the body's end (then
              * it comes at the end); later versions may take it now. */
-            respond_ops_error(c, r, r->body_err);
+            respond_error(c, r, r->fail_status, r->fail_message);
         }
         /* Dropped unbuffered; an endless upload is cut off. */
         r->dropped += n;
@@ -548,12 +685,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
+    struct prod_admin *a = cls;
     struct request *r = *con_cls;
     if (r == NULL)
         return;
+    budget_give(a, r);
     free(r->body);
     free(r);
     *con_cls = NULL;
+}
+
+/* MHD's connections come and go: the gate counts them as served. */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct prod_admin *a = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        a->serving++;
+    } else {
+        P2P_ASSERT(a->serving > 0);
+        a->serving--;
+    }
 }
 
 /* MHD's log: only the first message while starting is kept (it says
@@ -640,17 +793,19 @@ static bool port_of(const struct sockaddr *addr, socklen_t addr_len,
 
 /* The listening socket, made here so that it gets SO_REUSEADDR (a
  * restarted replica must get its port back while connections of the old
- * one sit in TIME_WAIT) but not SO_REUSEPORT, which MHD's own reuse
- * option adds and which would let two replicas share a port. -1 with
- * errno on failure. */
+ * one sit in TIME_WAIT) but not SO_REUSEPORT (two replicas must not share
+ * a port), non-blocking for the gate's accept loop. -1 with errno on
+ * failure. */
 static int listen_socket(const struct sockaddr *addr, socklen_t addr_len)
 {
-    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(addr->sa_family,
+                    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, addr, addr_len) != 0 || listen(fd, 64) != 0) {
+        bind(fd, addr, addr_len) != 0 ||
+        listen(fd, (int)PROD_ADMIN_CONNECTIONS_MAX) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -659,33 +814,66 @@ static int listen_socket(const struct sockaddr *addr, socklen_t addr_len)
     return fd;
 }
 
-static struct MHD_Daemon *start_daemon(struct prod_admin *a,
-                                       const struct sockaddr *addr,
-                                       socklen_t addr_len, uint16_t port)
+/* The port fd is bound to (host order), or 0. */
+static uint16_t bound_port(int fd)
 {
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    if (addr->sa_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    int fd = listen_socket(addr, addr_len);
-    if (fd < 0) {
-        snprintf(a->start_log, sizeof(a->start_log), "%s", strerror(errno));
-        return NULL;
-    }
-    /* The logger comes first, so that it sees every message. MHD owns fd
-     * from here (it closes it when it stops). */
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER,
-        on_log, a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)PROD_ADMIN_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)PROD_ADMIN_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, a, MHD_OPTION_END);
-    if (d == NULL)
-        close(fd);
-    return d;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    uint16_t port = 0;
+    return port_of((const struct sockaddr *)&ss, len, &port) ? port : 0;
+}
+
+/* MHD without a listening socket: the gate hands it connections. */
+static struct MHD_Daemon *start_daemon(struct prod_admin *a)
+{
+    /* The logger comes first, so that it sees every message. */
+    return MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_log, a,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MHD_CONNECTIONS_MAX,
+        MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)PROD_ADMIN_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)PROD_ADMIN_CONNECTION_MEMORY_BYTES,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_END);
+}
+
+/* ---- the gate's calls ---- */
+
+static size_t gate_serving(void *ctx)
+{
+    struct prod_admin *a = ctx;
+    return a->serving;
+}
+
+static void gate_admit(void *ctx, int fd, const struct sockaddr *addr,
+                       socklen_t addr_len)
+{
+    struct prod_admin *a = ctx;
+    /* On failure MHD has closed fd (the client sees the connection end). */
+    if (MHD_add_connection(a->daemon, fd, addr, addr_len) == MHD_YES)
+        pump(a);
+}
+
+static int start_gate(struct prod_admin *a, int fd)
+{
+    struct prod_admin_gate_opts opts = {
+        .head = {.head_bytes_max = PROD_ADMIN_HEAD_BYTES_MAX,
+                 .fields_max = PROD_ADMIN_HEAD_FIELDS_MAX,
+                 .body_bytes_max = a->limits.body_bytes_max},
+        .connections_max = PROD_ADMIN_CONNECTIONS_MAX,
+        .head_timeout_ms = PROD_ADMIN_HEAD_TIMEOUT_S * 1000u,
+    };
+    struct prod_admin_gate_ops ops = {
+        .ctx = a, .serving = gate_serving, .admit = gate_admit};
+    return prod_admin_gate_start(a->loop, fd, &opts, &ops, &a->gate);
 }
 
 int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
-                     socklen_t addr_len, size_t body_bytes_max,
+                     socklen_t addr_len, const struct prod_admin_limits *limits,
                      const struct prod_admin_ops *ops,
                      struct prod_admin **out, char *err, size_t err_len)
 {
@@ -694,6 +882,12 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
     uint16_t port = 0;
     if (!ops_complete(ops) || !port_of(addr, addr_len, &port)) {
         set_err(err, err_len, "admin: bad address or operations");
+        return P2P_ERR_INVALID_ARG;
+    }
+    if (limits == NULL ||
+        limits->buffered_bytes_max < limits->body_bytes_max) {
+        set_err(err, err_len,
+                "admin: the buffer budget is below the body limit");
         return P2P_ERR_INVALID_ARG;
     }
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES) {
@@ -707,28 +901,39 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
     }
     a->loop = loop;
     a->ops = *ops;
-    a->body_bytes_max = body_bytes_max;
-    a->starting = true;
-    a->daemon = start_daemon(a, addr, addr_len, port);
-    a->starting = false;
-    if (a->daemon == NULL) {
+    a->limits = *limits;
+    int fd = listen_socket(addr, addr_len);
+    if (fd < 0) {
         char host[NI_MAXHOST] = "?";
         getnameinfo(addr, addr_len, host, sizeof(host), NULL, 0,
                     NI_NUMERICHOST);
         set_err(err, err_len, "admin: cannot listen on %s port %u: %s", host,
-                (unsigned)port,
+                (unsigned)port, strerror(errno));
+        goto fail_free_admin;
+    }
+    a->port = bound_port(fd);
+    a->starting = true;
+    a->daemon = start_daemon(a);
+    a->starting = false;
+    if (a->daemon == NULL) {
+        set_err(err, err_len, "admin: libmicrohttpd did not start: %s",
                 a->start_log[0] != '\0' ? a->start_log : "MHD failed");
+        close(fd);
         goto fail_free_admin;
     }
     const union MHD_DaemonInfo *epoll_info =
         MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    const union MHD_DaemonInfo *port_info =
-        MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (epoll_info == NULL || port_info == NULL) {
-        set_err(err, err_len, "admin: no epoll descriptor or port from MHD");
+    if (epoll_info == NULL || a->port == 0) {
+        set_err(err, err_len, "admin: no epoll descriptor or port");
+        close(fd);
         goto fail_stop_daemon;
     }
-    a->port = port_info->port;
+    int rc = start_gate(a, fd); /* owns fd from here */
+    if (rc != 0) {
+        set_err(err, err_len, "admin: the gate did not start: %s",
+                p2p_strerror(rc));
+        goto fail_stop_daemon;
+    }
     ev_io_init(&a->io, on_io, epoll_info->epoll_fd, EV_READ);
     a->io.data = a;
     ev_init(&a->timer, on_timer);
@@ -740,11 +945,19 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
 
 fail_stop_daemon:
     MHD_stop_daemon(a->daemon);
-    free(a);
-    return P2P_ERR_CONNECT;
 fail_free_admin:
     free(a);
     return P2P_ERR_CONNECT;
+}
+
+void prod_admin_get_stats(const struct prod_admin *a,
+                          struct prod_admin_stats *out)
+{
+    P2P_ASSERT(a != NULL && out != NULL);
+    out->serving = a->serving;
+    out->buffered_bytes = a->buffered_bytes;
+    out->refused_buffer_total = a->refused_buffer_total;
+    prod_admin_gate_get_stats(a->gate, &out->gate);
 }
 
 uint16_t prod_admin_port(const struct prod_admin *a)
@@ -757,8 +970,10 @@ void prod_admin_stop(struct prod_admin *a)
 {
     if (a == NULL)
         return;
+    prod_admin_gate_stop(a->gate);
     ev_io_stop(a->loop, &a->io);
     ev_timer_stop(a->loop, &a->timer);
     MHD_stop_daemon(a->daemon); /* runs on_completed for open requests */
+    P2P_ASSERT(a->buffered_bytes == 0);
     free(a);
 }

@@ -16,7 +16,22 @@
  *   GET  /metrics         200 Prometheus text (version 0.0.4)
  *
  * Other paths get 404, other methods 405 (with Allow); HEAD is answered as
- * GET without a body. Every error body is {"error": "..."}. */
+ * GET without a body. Every error body is {"error": "..."}, also for a
+ * request libmicrohttpd would refuse itself: prod/admin_gate.c accepts
+ * every connection, checks each request head before libmicrohttpd reads
+ * it and answers a bad one itself (400, 413, 414, 431, 501, 505, 408 when
+ * the head does not come in time), and answers 503 past
+ * PROD_ADMIN_CONNECTIONS_MAX connections. Every answer closes its
+ * connection (one request per connection: a second request on a kept
+ * connection would reach libmicrohttpd unchecked).
+ *
+ * Memory: request bodies, and answers built whole (the artifact list,
+ * /metrics), count against limits->buffered_bytes_max, summed over every
+ * connection; one that would pass it is answered 503 before it is
+ * buffered and its bytes are returned when its request completes. An
+ * artifact is sent from the pool in blocks (never copied whole). Beyond
+ * that budget the admin holds at most PROD_ADMIN_CONNECTIONS_MAX x
+ * PROD_ADMIN_CONNECTION_MEMORY_BYTES of libmicrohttpd buffers. */
 #ifndef P2P_PROD_ADMIN_H
 #define P2P_PROD_ADMIN_H
 
@@ -27,13 +42,27 @@
 
 #include "core/state_manifest.h"
 #include "core/types.h"
+#include "prod/admin_gate.h"
 
 struct ev_loop;
 
-/* Simultaneous admin connections; more wait in the listen backlog. */
+/* Connections served at once (waiting for their request head, or with
+ * libmicrohttpd); more are answered 503 at once. */
 #define PROD_ADMIN_CONNECTIONS_MAX 64u
-/* A connection idle this long is closed. */
+/* A connection idle this long once its head has come is closed. */
 #define PROD_ADMIN_CONNECTION_TIMEOUT_S 30u
+/* A request head must be complete this long after the accept (408). */
+#define PROD_ADMIN_HEAD_TIMEOUT_S 10u
+/* A request head's bytes (414 or 431 past it) and fields (431). */
+#define PROD_ADMIN_HEAD_BYTES_MAX 8192u
+#define PROD_ADMIN_HEAD_FIELDS_MAX 64u
+/* libmicrohttpd's buffers for one connection (the head, the answer's
+ * headers, a block of an answer being sent). */
+#define PROD_ADMIN_CONNECTION_MEMORY_BYTES (64u * 1024u)
+/* An artifact is sent in blocks of at most this size. */
+#define PROD_ADMIN_ARTIFACT_BLOCK_BYTES (32u * 1024u)
+/* The default of limits->buffered_bytes_max (limits.admin_buffer). */
+#define PROD_ADMIN_BUFFERED_BYTES_DEFAULT (256ull << 20)
 /* What state_json and health_json may write, NUL included. */
 #define PROD_ADMIN_JSON_BYTES_MAX (64u * 1024u)
 /* GET /artifacts lists at most this many ids (500 past it). */
@@ -62,7 +91,9 @@ struct prod_admin_ops {
     size_t (*list_artifacts)(void *ctx, struct p2p_artifact_id *ids,
                              size_t max);
     /* An artifact's bytes, borrowed until the next call into ctx: 0, or
-     * P2P_ERR_NOT_FOUND (404), others 500. */
+     * P2P_ERR_NOT_FOUND (404), others 500. Called again for every block
+     * of the answer while it is sent; once the artifact is gone (or its
+     * length changed) the connection is closed, the answer cut short. */
     int (*get_artifact)(void *ctx, const struct p2p_artifact_id *id,
                         const uint8_t **bytes, size_t *len);
     /* A new checkpoint from bytes[0..len) (borrowed for the call): 0 with
@@ -79,22 +110,43 @@ struct prod_admin_ops {
     int (*metrics_text)(void *ctx, char **text, size_t *len);
 };
 
+/* The admin's memory limits. */
+struct prod_admin_limits {
+    size_t body_bytes_max;     /* one request body (limits.admin_body) */
+    size_t buffered_bytes_max; /* all connections' bodies and whole
+                                  answers together (limits.admin_buffer);
+                                  at least body_bytes_max */
+};
+
+/* What the admin holds now, and the gate's counters. */
+struct prod_admin_stats {
+    size_t serving;            /* connections libmicrohttpd has */
+    size_t buffered_bytes;     /* of limits->buffered_bytes_max */
+    uint64_t refused_buffer_total; /* 503: the budget was spent */
+    struct prod_admin_gate_stats gate;
+};
+
 struct prod_admin;
 
 /* Listens on addr (IPv4 or IPv6; port 0 picks a free one) and serves the
- * API from loop. Request bodies above body_bytes_max are answered 413
- * without being buffered: at once when Content-Length says so (before the
- * body is read), or at the end of a chunked upload that passed it (its
- * rest is dropped as it arrives, PROD_ADMIN_DISCARD_BYTES_MAX at most). *ops is copied; ops->ctx must outlive
- * the admin. Returns 0 with *out, or P2P_ERR_INVALID_ARG (a NULL
- * operation, an address family other than AF_INET/AF_INET6),
- * P2P_ERR_NOMEM, P2P_ERR_CONNECT (MHD could not start: the address is
- * taken, say), with a message in err[0..err_len) (NUL-terminated, may be
- * truncated). */
+ * API from loop. Request bodies above limits->body_bytes_max are answered
+ * 413 without being buffered: at once when Content-Length says so (before
+ * the body is read), or at the end of a chunked upload that passed it (its
+ * rest is dropped as it arrives, PROD_ADMIN_DISCARD_BYTES_MAX at most);
+ * likewise 503 for a body past what is left of
+ * limits->buffered_bytes_max. *limits and *ops are copied; ops->ctx must
+ * outlive the admin. Returns 0 with *out, or P2P_ERR_INVALID_ARG (a NULL
+ * operation, an address family other than AF_INET/AF_INET6, a budget
+ * below the body limit), P2P_ERR_NOMEM, P2P_ERR_CONNECT (no listening
+ * socket or MHD could not start: the address is taken, say), with a
+ * message in err[0..err_len) (NUL-terminated, may be truncated). */
 int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
-                     socklen_t addr_len, size_t body_bytes_max,
+                     socklen_t addr_len, const struct prod_admin_limits *limits,
                      const struct prod_admin_ops *ops,
                      struct prod_admin **out, char *err, size_t err_len);
+
+void prod_admin_get_stats(const struct prod_admin *a,
+                          struct prod_admin_stats *out);
 
 /* The port actually bound (the chosen one when addr's port was 0). */
 uint16_t prod_admin_port(const struct prod_admin *a);

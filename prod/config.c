@@ -58,8 +58,11 @@ static const struct field limit_fields[] = {
      PROD_CONFIG_BYTES_MAX},
     {"admin_body", F_SIZE, U64_FIELD(admin_body_bytes_max), 1,
      PROD_CONFIG_BYTES_MAX},
+    {"admin_buffer", F_SIZE, U64_FIELD(admin_buffered_bytes_max), 1,
+     PROD_CONFIG_BYTES_MAX},
 };
-enum { LIMIT_STATE_CHUNK = 5, LIMIT_STATE_BYTES = 6 };
+enum { LIMIT_STATE_CHUNK = 5, LIMIT_STATE_BYTES = 6, LIMIT_ADMIN_BODY = 7,
+       LIMIT_ADMIN_BUFFER = 8 };
 
 static const struct field timeout_fields[] = {
     {"keepalive", F_DURATION, U64_FIELD(keepalive_ns), 1,
@@ -73,7 +76,7 @@ static const struct field timeout_fields[] = {
 };
 enum { TIMEOUT_KEEPALIVE = 0, TIMEOUT_IDLE = 1 };
 
-#define FIELDS_MAX 8
+#define FIELDS_MAX 16
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 void prod_config_default(struct prod_config *c)
@@ -90,6 +93,7 @@ void prod_config_default(struct prod_config *c)
     c->state_chunk_bytes = P2P_STATE_CHUNK_BYTES_DEFAULT;
     c->state_bytes_max = 1ULL << 30;
     c->admin_body_bytes_max = 128ULL << 20;
+    c->admin_buffered_bytes_max = 256ULL << 20;
     c->streams_max = core.streams_max;
     c->streams_per_peer_max = core.streams_in_per_peer_max;
     c->keepalive_ns = core.keepalive_ns;
@@ -192,6 +196,16 @@ static int check_cross(const struct prod_yaml_doc *d, const yaml_node_t *root,
                               "%llu chunks of state, more than the limit of "
                               "%u (raise state_chunk or lower state_bytes)",
                               (unsigned long long)chunks, P2P_STATE_CHUNKS_MAX);
+    }
+    /* The admin's budget must hold one body of the largest size. */
+    if (c->admin_buffered_bytes_max < c->admin_body_bytes_max) {
+        at = pick(root, limits[LIMIT_ADMIN_BUFFER], "limits.admin_buffer",
+                  limits[LIMIT_ADMIN_BODY], "limits.admin_body", &what);
+        return prod_yaml_fail(d, at, P2P_ERR_DECODE, what,
+                              "admin_buffer (%llu bytes) must be at least "
+                              "admin_body (%llu bytes)",
+                              (unsigned long long)c->admin_buffered_bytes_max,
+                              (unsigned long long)c->admin_body_bytes_max);
     }
     return 0;
 }

@@ -55,6 +55,9 @@ struct prod_config {
     uint64_t state_chunk_bytes;    /* 1..P2P_STATE_CHUNK_BYTES_MAX; 1 MiB */
     uint64_t state_bytes_max;      /* largest state POSTed; 1 GiB */
     uint64_t admin_body_bytes_max; /* largest admin request body; 128 MiB */
+    uint64_t admin_buffered_bytes_max; /* admin bodies and answers buffered
+                                      at once, all connections; 256 MiB,
+                                      at least admin_body_bytes_max */
     uint32_t streams_max;          /* 1..P2P_CONFIG_TABLE_MAX; core's */
     uint32_t streams_per_peer_max; /* inbound per peer; core's */
     /* timeouts (ns, > 0, at most PROD_CONFIG_DURATION_MAX_NS; core's

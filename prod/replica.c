@@ -583,8 +583,11 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
                            err, err_len) != 0)
         return 1;
     struct prod_admin_ops ops;
+    struct prod_admin_limits admin_limits = {
+        .body_bytes_max = (size_t)c->admin_body_bytes_max,
+        .buffered_bytes_max = (size_t)c->admin_buffered_bytes_max};
     if (prod_admin_start(r->loop, (const struct sockaddr *)&c->admin,
-                         c->admin_len, c->admin_body_bytes_max,
+                         c->admin_len, &admin_limits,
                          prod_replica_admin_ops(r, &ops), &r->admin, err,
                          err_len) != 0)
         return 1;

@@ -28,6 +28,9 @@
 
 /* The test's body limit: small, so both sides of it are cheap. */
 #define BODY_MAX 1024u
+/* The fixture's budget of buffered bytes: room for the largest answer
+ * built whole here (the /metrics text, the list of 1500 ids). */
+#define BUFFER_MAX (8u << 20)
 /* Artifacts the fake pool holds; more than the admin's first list call
  * asks for, so the second call is exercised. */
 #define FAKE_ARTIFACTS_MAX 1500u
@@ -217,6 +220,9 @@ static struct ev_loop *loop;
 static struct prod_admin *admin;
 static CURLM *multi;
 
+static const struct prod_admin_limits test_limits = {
+    .body_bytes_max = BODY_MAX, .buffered_bytes_max = BUFFER_MAX};
+
 static const struct prod_admin_ops fake_ops_template = {
     .post_artifact = fake_post,
     .list_artifacts = fake_list,
@@ -253,7 +259,7 @@ static void setup(void)
     loopback(&sin, 0);
     char err[256];
     int rc = prod_admin_start(loop, (const struct sockaddr *)&sin,
-                              sizeof(sin), BODY_MAX, &ops, &admin, err,
+                              sizeof(sin), &test_limits, &ops, &admin, err,
                               sizeof(err));
     ck_assert_msg(rc == 0, "start: %d %s", rc, err);
     ck_assert_uint_ne(prod_admin_port(admin), 0);
@@ -977,7 +983,7 @@ START_TEST(start_errors)
     char err[256];
     /* The port is taken. */
     int rc = prod_admin_start(loop, (const struct sockaddr *)&sin,
-                              sizeof(sin), BODY_MAX, &ops, &other, err,
+                              sizeof(sin), &test_limits, &ops, &other, err,
                               sizeof(err));
     ck_assert_int_eq(rc, P2P_ERR_CONNECT);
     ck_assert_ptr_null(other);
@@ -989,12 +995,12 @@ START_TEST(start_errors)
     ops.metrics_text = NULL;
     loopback(&sin, 0);
     rc = prod_admin_start(loop, (const struct sockaddr *)&sin, sizeof(sin),
-                          BODY_MAX, &ops, &other, err, sizeof(err));
+                          &test_limits, &ops, &other, err, sizeof(err));
     ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
     /* Not an IP address. */
     ops = fake_ops_template;
     struct sockaddr unix_addr = {.sa_family = AF_UNIX};
-    rc = prod_admin_start(loop, &unix_addr, sizeof(unix_addr), BODY_MAX, &ops,
+    rc = prod_admin_start(loop, &unix_addr, sizeof(unix_addr), &test_limits, &ops,
                           &other, err, sizeof(err));
     ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
     ck_assert_ptr_null(other);
