@@ -17,7 +17,8 @@ metric() {
     curl -sf --max-time 5 "$ADMIN/metrics" | awk -v n="$1" '$1 == n {print $2}'
 }
 
-pid=$(start_replica "$NODE")
+start_replica "$NODE" >/dev/null
+pid=${PIDS[-1]} # not $(start_replica): PIDS must grow in this shell
 wait_until 20 "node 1 healthy" healthy "$ADMIN"
 for i in 1 2; do
     head -c 200000 /dev/urandom >"$WORK/state$i"
@@ -46,7 +47,8 @@ mkdir "$DATA/pool/$dir_name"
 printf 'limits:\n  artifact_bytes: 4KiB\n' >>"$NODE/config.yaml"
 : >"$NODE/replica.log"
 
-pid=$(start_replica "$NODE")
+start_replica "$NODE" >/dev/null
+pid=${PIDS[-1]} # not $(start_replica): PIDS must grow in this shell
 wait_until 20 "node 1 healthy after the restart" healthy "$ADMIN"
 grep -q "state: $newest: checkpoint 2 dropped: .*not the folder's root" \
     "$NODE/replica.log" || fail "no log line for the damaged checkpoint"
@@ -90,7 +92,8 @@ log "a second restart drops nothing"
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null || true
 : >"$NODE/replica.log"
-pid=$(start_replica "$NODE")
+start_replica "$NODE" >/dev/null
+pid=${PIDS[-1]} # not $(start_replica): PIDS must grow in this shell
 wait_until 20 "node 1 healthy after the second restart" healthy "$ADMIN"
 [ "$(metric p2p_replica_state_dropped_at_open_total)" = 0 ] ||
     fail "the second start dropped checkpoints"

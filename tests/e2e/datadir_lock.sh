@@ -27,7 +27,8 @@ second_run() {
     echo "$rc"
 }
 
-pid=$(start_replica "$NODE")
+start_replica "$NODE" >/dev/null
+pid=${PIDS[-1]} # not $(start_replica): PIDS must grow in this shell
 wait_until 20 "node 1 healthy" healthy "$ADMIN"
 head -c 300000 /dev/urandom >"$WORK/state"
 curl -sf --max-time 60 -X POST --data-binary "@$WORK/state" "$ADMIN/state" \
@@ -63,7 +64,8 @@ cmp -s "$WORK/art" "$WORK/art.back" || fail "artifact differs"
 log "SIGKILL: the lock goes with the process"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
-pid=$(start_replica "$NODE")
+start_replica "$NODE" >/dev/null
+pid=${PIDS[-1]} # not $(start_replica): PIDS must grow in this shell
 wait_until 20 "node 1 healthy after the restart" healthy "$ADMIN"
 [ "$(cat "$DATA/lock")" = "$pid" ] || fail "lock file does not hold the new pid"
 grep -q '"height": 1' <<<"$(body "$ADMIN/state")" || fail "checkpoint 1 lost"
