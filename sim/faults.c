@@ -175,6 +175,7 @@ static void crash(struct sim_world *w, uint32_t node)
         }
     }
     sim_state_node_crashed(w, node);
+    sim_bulk_drop(w, node); /* its unsent messages die with it */
     p2p_node_del(sn->core);
     sn->core = NULL;
     sn->running = false;

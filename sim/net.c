@@ -16,8 +16,11 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
     net->uplink_free = calloc(n, sizeof(p2p_time));
     net->downlink_free = calloc(n, sizeof(p2p_time));
     net->downlink_busy_from = calloc(n, sizeof(p2p_time));
+    net->small_up_free = calloc(n, sizeof(p2p_time));
+    net->small_down_free = calloc(n, sizeof(p2p_time));
     if (!net->downlink_busy_from || !net->links || !net->uplink_bps || !net->downlink_bps ||
-        !net->uplink_free || !net->downlink_free) {
+        !net->uplink_free || !net->downlink_free || !net->small_up_free ||
+        !net->small_down_free) {
         sim_net_fini(net);
         return -1;
     }
@@ -56,6 +59,8 @@ void sim_net_fini(struct sim_net *net)
     free(net->uplink_free);
     free(net->downlink_free);
     free(net->downlink_busy_from);
+    free(net->small_up_free);
+    free(net->small_down_free);
     memset(net, 0, sizeof(*net));
 }
 
@@ -95,19 +100,54 @@ static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
     return delay;
 }
 
-p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
-                      uint32_t to, uint64_t len)
+static p2p_time later(p2p_time a, p2p_time b) { return a > b ? a : b; }
+
+static p2p_time flight_ns(struct sim_net *net, const struct sim_link *l)
 {
-    const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
-    p2p_time start = now > net->uplink_free[from] ? now : net->uplink_free[from];
-    p2p_time sent = start + transfer_ns(len, net->uplink_bps[from]);
-    net->uplink_free[from] = sent;
     int64_t flight = (int64_t)l->latency_ns;
     if (l->jitter_ns > 0)
         flight += (int64_t)p2p_rng_below(&net->rng, 2 * l->jitter_ns + 1) -
                   (int64_t)l->jitter_ns;
-    if (flight < 0)
-        flight = 0;
+    return flight < 0 ? 0 : (p2p_time)flight;
+}
+
+/* A small message: it queues behind small ones only, and the large
+ * class's busy periods that it cuts into last its transfer time longer. */
+static p2p_time send_small(struct sim_net *net, const struct sim_link *l,
+                           p2p_time now, uint32_t from, uint32_t to,
+                           uint64_t len)
+{
+    p2p_time up = transfer_ns(len, net->uplink_bps[from]);
+    p2p_time start = later(now, net->small_up_free[from]);
+    p2p_time sent = start + up;
+    net->small_up_free[from] = sent;
+    if (net->uplink_free[from] > start)
+        net->uplink_free[from] += up;
+    p2p_time flight = flight_ns(net, l);
+    p2p_time first_byte = start + flight;
+    p2p_time down = transfer_ns(len, net->downlink_bps[to]);
+    p2p_time done = later(first_byte, net->small_down_free[to]) + down;
+    net->small_down_free[to] = done;
+    if (net->downlink_free[to] > first_byte)
+        net->downlink_free[to] += down;
+    return later(done, sent + flight) + loss_delay(net, l, len);
+}
+
+p2p_time sim_net_uplink_free(const struct sim_net *net, uint32_t node)
+{
+    return net->uplink_free[node];
+}
+
+p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
+                      uint32_t to, uint64_t len)
+{
+    const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
+    if (len <= SIM_NET_SMALL_BYTES)
+        return send_small(net, l, now, from, to, len);
+    p2p_time start = now > net->uplink_free[from] ? now : net->uplink_free[from];
+    p2p_time sent = start + transfer_ns(len, net->uplink_bps[from]);
+    net->uplink_free[from] = sent;
+    p2p_time flight = flight_ns(net, l);
     p2p_time first_byte = start + (p2p_time)flight;
     p2p_time last_byte = sent + (p2p_time)flight;
     p2p_time down = transfer_ns(len, net->downlink_bps[to]);

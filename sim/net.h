@@ -1,5 +1,14 @@
 /* The message-level network model.
  *
+ * Two classes of messages, as the replica's transport sends them: small
+ * ones (at most SIM_NET_SMALL_BYTES: updates, acknowledgements, requests)
+ * go ahead of large ones on both ends, queueing only behind other small
+ * ones, and push the large class's reservations back by their own transfer
+ * time, so each link's capacity is still respected; large ones (artifact
+ * and chunk answers, big pushes) are sent one at a time (sim/run.c queues
+ * them and hands them here when the uplink is free, so a stream reset
+ * before a large message starts frees its uplink time).
+ *
  * A message from a to b: serialises on a's uplink (size / bandwidth, FIFO),
  * crosses the link (latency + uniform jitter in [-jitter, +jitter], never
  * below zero), and occupies b's downlink (size / bandwidth) from its first
@@ -23,6 +32,7 @@
 #include "sim/scenario.h"
 
 #define SIM_NET_PACKET_BYTES 1200u  /* QUIC-sized packets, for loss */
+#define SIM_NET_SMALL_BYTES (64u << 10) /* the replica's small streams */
 #define SIM_NET_LOSS_ROUNDS_MAX 16   /* retransmission rounds modelled */
 
 struct sim_link {
@@ -36,6 +46,7 @@ struct sim_net {
     uint64_t *uplink_bps, *downlink_bps;
     p2p_time *uplink_free, *downlink_free;
     p2p_time *downlink_busy_from; /* start of the latest busy period */
+    p2p_time *small_up_free, *small_down_free; /* the small class's */
     uint32_t burst_loss_ppm;      /* extra loss on every link (a loss fault) */
     struct p2p_rng rng;           /* the network's own stream */
 };
@@ -46,8 +57,12 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
 void sim_net_fini(struct sim_net *net);
 
 /* When a message of len bytes sent by `from` at `now` is fully received
- * by `to`. Updates the uplink and downlink reservations. */
+ * by `to`. Updates the uplink and downlink reservations (of the small
+ * class when len <= SIM_NET_SMALL_BYTES). */
 p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
                       uint32_t to, uint64_t len);
+
+/* When `node`'s uplink has sent every large message handed to it. */
+p2p_time sim_net_uplink_free(const struct sim_net *net, uint32_t node);
 
 #endif

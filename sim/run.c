@@ -67,16 +67,9 @@ static void rearm(struct sim_world *w, uint32_t node)
     push_event(w, sn->armed, SIM_EV_TIMER, node, 0, NULL);
 }
 
-void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
+/* Puts m on the wire now. */
+static void transmit(struct sim_world *w, uint32_t from, struct sim_msg *m)
 {
-    struct sim_conn *c = sim_conn_of(w, from, m->to);
-    if (c->state != SIM_CONN_UP) {
-        /* The core has not yet heard that its connection is gone. */
-        w->stats.messages_dropped++;
-        sim_msg_free(m);
-        return;
-    }
-    m->conn_gen = c->gen;
     p2p_time at = sim_net_send(&w->net, w->now, from, m->to, m->len);
     if (m->kind == SIM_MSG_DATA && w->opt.series)
         sim_series_add(&w->series, w->now, from, true, m->len);
@@ -97,6 +90,106 @@ void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
     push_event(w, at, SIM_EV_MESSAGE, m->to, 0, m);
+}
+
+static bool large(const struct sim_msg *m)
+{
+    return m->kind == SIM_MSG_DATA && m->len > SIM_NET_SMALL_BYTES;
+}
+
+/* Sends the next queued large message of node whose connection is still
+ * the one it was queued on, and wakes when the uplink is free again. */
+static void bulk_next(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    sn->bulk_busy = false;
+    p2p_time free_at = sim_net_uplink_free(&w->net, node);
+    if (free_at > w->now && sn->bulk_head != NULL) {
+        /* Small messages cut in since: wait for what they took. */
+        sn->bulk_busy = true;
+        push_event(w, free_at, SIM_EV_UPLINK, node, 0, NULL);
+        return;
+    }
+    while (sn->bulk_head != NULL) {
+        struct sim_msg *m = sn->bulk_head;
+        sn->bulk_head = m->next;
+        if (sn->bulk_head == NULL)
+            sn->bulk_tail = NULL;
+        m->next = NULL;
+        const struct sim_conn *c = sim_conn_of(w, node, m->to);
+        if (c->state != SIM_CONN_UP || c->gen != m->conn_gen) {
+            w->stats.messages_dropped++;
+            sim_msg_free(m);
+            continue;
+        }
+        transmit(w, node, m);
+        sn->bulk_busy = true;
+        push_event(w, sim_net_uplink_free(&w->net, node), SIM_EV_UPLINK, node,
+                   0, NULL);
+        return;
+    }
+}
+
+/* Removes node's queued large messages on the stream a reset names: the
+ * reset node sent (to == peer, sent_inbound as its message's inbound) or
+ * one node received from peer (its inbound flag flipped). */
+static void bulk_cancel(struct sim_world *w, uint32_t node, uint32_t peer,
+                        uint64_t stream_id, bool inbound)
+{
+    struct sim_node *sn = &w->nodes[node];
+    struct sim_msg **link = &sn->bulk_head, *prev = NULL;
+    while (*link != NULL) {
+        struct sim_msg *m = *link;
+        if (m->to == peer && m->stream_id == stream_id &&
+            m->inbound == inbound) {
+            *link = m->next;
+            if (sn->bulk_tail == m)
+                sn->bulk_tail = prev;
+            sim_msg_free(m);
+            continue;
+        }
+        prev = m;
+        link = &m->next;
+    }
+}
+
+void sim_bulk_drop(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    while (sn->bulk_head != NULL) {
+        struct sim_msg *m = sn->bulk_head;
+        sn->bulk_head = m->next;
+        sim_msg_free(m);
+    }
+    sn->bulk_tail = NULL;
+}
+
+void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
+{
+    struct sim_conn *c = sim_conn_of(w, from, m->to);
+    if (c->state != SIM_CONN_UP) {
+        /* The core has not yet heard that its connection is gone. */
+        w->stats.messages_dropped++;
+        sim_msg_free(m);
+        return;
+    }
+    m->conn_gen = c->gen;
+    /* A reset drops what its stream still has queued on this side. */
+    if (m->kind == SIM_MSG_RESET)
+        bulk_cancel(w, from, m->to, m->stream_id, m->inbound);
+    if (!large(m)) {
+        transmit(w, from, m);
+        return;
+    }
+    struct sim_node *sn = &w->nodes[from];
+    m->next = NULL;
+    if (sn->bulk_tail != NULL)
+        sn->bulk_tail->next = m;
+    else
+        sn->bulk_head = m;
+    sn->bulk_tail = m;
+    if (!sn->bulk_busy)
+        bulk_next(w, from);
 }
 
 static void send_msg(struct sim_world *w, uint32_t from,
@@ -260,6 +353,10 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
                        p2p_traffic_name(m->traffic), m->len);
     if (m->kind == SIM_MSG_DATA && w->opt.series)
         sim_series_add(&w->series, w->now, node, false, m->len);
+    /* The peer reset the stream: what this node still had queued for it
+     * is not sent. */
+    if (m->kind == SIM_MSG_RESET)
+        bulk_cancel(w, node, m->from, m->stream_id, !m->inbound);
     if (!sim_byzantine_reads(w, node))
         ; /* a silent node swallows everything */
     else if (m->kind == SIM_MSG_DATA)
@@ -376,6 +473,9 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         break;
     case SIM_EV_CHECKPOINT:
         sim_state_checkpoint(w);
+        break;
+    case SIM_EV_UPLINK:
+        bulk_next(w, e->node);
         break;
     case SIM_EV_METRICS:
         break; /* taken by the loop before dispatch */
@@ -568,6 +668,7 @@ void sim_world_fini(struct sim_world *w)
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);
+        sim_bulk_drop(w, i);
     }
     sim_state_fini(w);
     free(w->nodes);

@@ -46,6 +46,8 @@ enum sim_event_type {
     SIM_EV_METRICS,        /* --metrics: sample every running node; seen
                               by no node, the clock, the trace or the
                               event count (sim/metrics_out.c) */
+    SIM_EV_UPLINK,         /* node: its uplink may take the next large
+                              message of its queue (run.c) */
 };
 
 /* Connection events carry the other end and the connection's generation. */
@@ -76,6 +78,7 @@ struct sim_msg {
     enum p2p_traffic traffic;
     uint8_t *bytes;      /* owned */
     size_t len;
+    struct sim_msg *next; /* in its sender's queue of large messages */
 };
 
 struct sim_node {
@@ -100,6 +103,11 @@ struct sim_node {
     uint64_t byz_misdeeds;    /* forged or corrupted messages sent */
     bool byz_ticking;         /* a SIM_EV_BYZANTINE is queued for it */
     bool crashed;             /* crashed and not restarted */
+    /* Large messages waiting for the uplink, sent one at a time (owned;
+     * a reset of their stream removes them, as the replica's transport
+     * drops a reset stream's unsent data). */
+    struct sim_msg *bulk_head, *bulk_tail;
+    bool bulk_busy;           /* a SIM_EV_UPLINK is queued for it */
     /* What the network carried for this node id over the whole run (all
      * incarnations), for --metrics: data messages, not resets. */
     uint64_t bytes_sent[P2P_TRAFFIC_COUNT];
@@ -248,6 +256,8 @@ void sim_push_event(struct sim_world *w, p2p_time t, uint32_t type,
 /* Puts a message on the wire from `from` to m->to over their connection
  * (m is owned by the callee from here on). */
 void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m);
+/* Drops the large messages node has queued (it crashed). */
+void sim_bulk_drop(struct sim_world *w, uint32_t node);
 void sim_msg_free(struct sim_msg *m);
 /* Whether artifacts are made by, and judged at, this node: running, a
  * member and honest. */
