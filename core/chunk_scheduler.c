@@ -39,6 +39,7 @@ struct sched_peer {
 
 struct sched_req {
     uint32_t rec;        /* record index, NONE when the slot is free */
+    p2p_time issued;     /* when next_request handed it out */
     p2p_time deadline;
 };
 
@@ -522,6 +523,7 @@ int p2p_chunk_scheduler_next_request(struct p2p_chunk_scheduler *s,
         k++; /* free_now says one is free */
     struct sched_req *q = req_at(s, peer, k);
     q->rec = rec;
+    q->issued = now;
     q->deadline = add_time(now, s->cfg.chunk_timeout_ns);
     s->peers[peer].inflight++;
     s->inflight_count++;
@@ -530,8 +532,10 @@ int p2p_chunk_scheduler_next_request(struct p2p_chunk_scheduler *s,
     r->peer = (uint16_t)peer;
     r->req = (uint16_t)k;
     s->requests++;
-    *out = (struct p2p_chunk_request){
-        .index = r->chunk, .peer = s->peers[peer].id, .deadline = q->deadline};
+    *out = (struct p2p_chunk_request){.index = r->chunk,
+                                      .peer = s->peers[peer].id,
+                                      .issued = now,
+                                      .deadline = q->deadline};
     CHECK(s);
     return 1;
 }
@@ -600,6 +604,21 @@ int p2p_chunk_scheduler_on_chunk_failed(struct p2p_chunk_scheduler *s,
     return 0;
 }
 
+void p2p_chunk_scheduler_on_progress(struct p2p_chunk_scheduler *s,
+                                     p2p_time now, p2p_node_id peer)
+{
+    uint32_t i = find_peer(s, peer);
+    if (i == NONE)
+        return;
+    p2p_time renewed = add_time(now, s->cfg.chunk_timeout_ns);
+    for (uint32_t k = 0; k < s->cfg.per_peer_inflight_max; k++) {
+        struct sched_req *q = req_at(s, i, k);
+        if (q->rec != NONE && q->deadline < renewed)
+            q->deadline = renewed;
+    }
+    CHECK(s);
+}
+
 /* True while some chunk is neither held nor in flight. */
 static bool work_left(const struct p2p_chunk_scheduler *s)
 {
@@ -640,7 +659,7 @@ size_t p2p_chunk_scheduler_on_time(struct p2p_chunk_scheduler *s, p2p_time now,
                     goto out;
                 expired[n] = (struct p2p_chunk_request){
                     .index = s->recs[q->rec].chunk, .peer = s->peers[i].id,
-                    .deadline = q->deadline};
+                    .issued = q->issued, .deadline = q->deadline};
             }
             fail_req(s, now, i, k, P2P_ERR_TIMEOUT);
             n++;
@@ -717,7 +736,7 @@ size_t p2p_chunk_scheduler_inflight(const struct p2p_chunk_scheduler *s,
             if (n < cap)
                 out[n] = (struct p2p_chunk_request){
                     .index = s->recs[q->rec].chunk, .peer = s->peers[i].id,
-                    .deadline = q->deadline};
+                    .issued = q->issued, .deadline = q->deadline};
             n++;
         }
     }
@@ -735,6 +754,18 @@ bool p2p_chunk_scheduler_request_deadline(const struct p2p_chunk_scheduler *s,
     if (k == NONE)
         return false;
     *deadline = req_at(s, i, k)->deadline;
+    return true;
+}
+
+bool p2p_chunk_scheduler_request_issued(const struct p2p_chunk_scheduler *s,
+                                        p2p_node_id peer, uint32_t index,
+                                        p2p_time *issued)
+{
+    uint32_t i = find_peer(s, peer);
+    uint32_t k = i == NONE ? NONE : find_req(s, i, index);
+    if (k == NONE)
+        return false;
+    *issued = req_at(s, i, k)->issued;
     return true;
 }
 

@@ -99,7 +99,9 @@ void p2p_chunk_scheduler_config_default(struct p2p_chunk_scheduler_config *c);
 struct p2p_chunk_request {
     uint32_t index;    /* chunk index in the manifest */
     p2p_node_id peer;
-    p2p_time deadline; /* when it times out */
+    p2p_time issued;   /* when next_request handed it out */
+    p2p_time deadline; /* when it times out (moves with the peer's
+                          progress: p2p_chunk_scheduler_on_progress) */
 };
 
 /* What to do with a chunk's bytes (p2p_chunk_scheduler_on_chunk_ok). */
@@ -208,6 +210,16 @@ int p2p_chunk_scheduler_on_chunk_failed(struct p2p_chunk_scheduler *s,
                                         p2p_time now, p2p_node_id peer,
                                         uint32_t index, int err);
 
+/* peer answered one of its requests (a chunk, good or bad, or a refusal)
+ * at now: it is making progress, so every request still in flight to it
+ * gets chunk_timeout_ns from now (a deadline never moves earlier). A peer
+ * serves its requests in turn, and the ones behind cannot be expected
+ * before the ones ahead: a request times out when its peer has answered
+ * nothing for chunk_timeout_ns, however deep the queue toward this node
+ * (a thin downlink shared by many peers). Unknown peers are ignored. */
+void p2p_chunk_scheduler_on_progress(struct p2p_chunk_scheduler *s,
+                                     p2p_time now, p2p_node_id peer);
+
 /* The earliest time at which on_time or next_request may have something
  * to do: a request's deadline, or the end of a peer's backoff while
  * chunks remain; P2P_TIME_NEVER when none. */
@@ -241,10 +253,18 @@ size_t p2p_chunk_scheduler_inflight(const struct p2p_chunk_scheduler *s,
 
 /* The deadline of the request in flight for chunk index to peer: true
  * with *deadline set, false when there is none. O(per_peer_inflight_max
- * + peers). The request was issued at deadline - chunk_timeout_ns. */
+ * + peers). The request was issued, or its peer last answered another
+ * one (p2p_chunk_scheduler_on_progress), at deadline - chunk_timeout_ns. */
 bool p2p_chunk_scheduler_request_deadline(const struct p2p_chunk_scheduler *s,
                                           p2p_node_id peer, uint32_t index,
                                           p2p_time *deadline);
+
+/* When the request in flight for chunk index to peer was issued: true
+ * with *issued set, false when there is none. O(per_peer_inflight_max +
+ * peers). */
+bool p2p_chunk_scheduler_request_issued(const struct p2p_chunk_scheduler *s,
+                                        p2p_node_id peer, uint32_t index,
+                                        p2p_time *issued);
 
 /* Checks the internal invariants (bit counts, records, per-peer slots);
  * O(chunks / 64 + chunks_active_max + peers * per_peer). Returns 0 or

@@ -158,17 +158,28 @@ static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
         drop(n, i, DROP_NO_TIMER);
 }
 
-/* The attempt deadline: the IC's growing base, plus transfer time for the
- * advertised size at the configured minimum rate. */
+/* Times a fetch's deadline may move while its peer is busy but alive and
+ * no other advertiser can be asked instead. */
+#define FETCH_EXTENSIONS_MAX 4u
+
+/* The attempt deadline: the IC's growing base, plus transfer time at the
+ * configured minimum rate for every byte this node has asked the peer for
+ * and not yet received (the fetches already in flight to it, which it
+ * serves first, and this one's advertised size). */
 static p2p_time fetch_timeout(const struct p2p_node *n,
-                              const struct p2p_download *d)
+                              const struct p2p_download *d, p2p_node_id peer)
 {
     p2p_time t = p2p_backoff_base(&n->cfg.fetch_backoff, d->round);
     uint64_t rate = n->cfg.fetch_bytes_per_s_min;
+    /* Bounded: at most fetch_bytes_per_peer_max ahead (plus one artifact),
+     * and each artifact is capped, so the product cannot overflow. */
+    uint64_t queued = n->peers[peer].fetch_bytes_inflight;
+    uint64_t cap = 4ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     uint64_t size = d->size < P2P_FRAME_MESSAGE_BYTES_MAX
                         ? d->size : P2P_FRAME_MESSAGE_BYTES_MAX;
+    uint64_t bytes = (queued < cap ? queued : cap) + size;
     if (rate > 0)
-        t += size * P2P_NS_PER_S / rate;
+        t += bytes * P2P_NS_PER_S / rate;
     return t;
 }
 
@@ -185,19 +196,21 @@ static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
     if (rc != 0)
         return rc;
     uint32_t stream;
-    p2p_time timeout = fetch_timeout(n, d);
-    rc = p2p__stream_request(n, now, peer, P2P_ROUTE_ARTIFACT_RPC,
-                             P2P_TRAFFIC_FETCH, body, len,
-                             OWNER_DOWNLOADER, i, d->gen, timeout, &stream);
+    /* The answer is the advertised artifact: a peer cannot make us buffer
+     * more than its size (plus envelopes) whatever the route allows. */
+    struct p2p_stream_req r = {
+        .peer = peer, .route = P2P_ROUTE_ARTIFACT_RPC,
+        .traffic = P2P_TRAFFIC_FETCH, .body = body, .len = len,
+        .owner = OWNER_DOWNLOADER, .owner_index = i, .owner_gen = d->gen,
+        .timeout_ns = fetch_timeout(n, d, peer),
+        .response_bytes_max = d->size + P2P_FETCH_ENVELOPE_BYTES};
+    rc = p2p__stream_request(n, now, &r, &stream);
     p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
     if (rc != 0)
         return rc;
     d = dl_at(n, i);
-    /* The answer is the advertised artifact: a peer cannot make us buffer
-     * more than its size (plus envelopes) whatever the route allows. */
-    struct p2p_stream *s = p2p__table_at(&n->streams, stream);
-    p2p_frame_reader_cap(&s->reader, d->size + P2P_FETCH_ENVELOPE_BYTES);
     d->state = DL_FETCHING;
+    d->extensions = 0;
     d->stream = stream;
     d->fetching_from = peer;
     n->peers[peer].fetches_inflight++;
@@ -457,6 +470,40 @@ void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
     p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_FAIL, peer, &d->id, err);
     mark_failed(d, peer);
     consult(n, now, dl);
+}
+
+/* A fetch's deadline passed. A peer that is alive (it has answered some
+ * request we made after this fetch: a busy peer still answers the small
+ * ones) is busy, not broken: its uplink serves the large answers one at a
+ * time, and ours waits behind the others'. Leaving its queue would gain
+ * nothing: every requester behind it sees the same other advertisers at
+ * the same moment (those that got the artifact first), and all would move
+ * to them together and queue there again, while the answers abandoned
+ * cost the peer its uplink until the resets reach it. So the fetch waits
+ * on, one fetch timeout at a time, at most FETCH_EXTENSIONS_MAX times; a
+ * silent peer's fetch fails at once and goes to another advertiser. */
+p2p_time p2p__downloader_more_time(struct p2p_node *n, p2p_time now,
+                                   uint32_t dl, uint32_t gen,
+                                   p2p_time opened_ns)
+{
+    (void)now;
+    if (dl >= n->downloads.capacity)
+        return 0;
+    struct p2p_download *d = dl_at(n, dl);
+    if (!d->used || d->gen != gen || d->state != DL_FETCHING ||
+        d->extensions >= FETCH_EXTENSIONS_MAX)
+        return 0;
+    p2p_node_id peer = d->fetching_from;
+    if (n->peers[peer].answered_ns <= opened_ns)
+        return 0;
+    d->extensions++;
+    /* This fetch's own bytes are in fetch_bytes_inflight already. */
+    n->peers[peer].fetch_bytes_inflight -= d->fetch_bytes;
+    p2p_time more = fetch_timeout(n, d, peer);
+    n->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
+    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_WAIT, peer, &d->id,
+                     (int64_t)more);
+    return more;
 }
 
 void p2p__downloader_on_timer(struct p2p_node *n, p2p_time now, uint32_t dl,

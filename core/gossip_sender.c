@@ -89,12 +89,14 @@ static void transmit(struct p2p_node *n, p2p_time now, uint32_t tx_index)
         return;
     }
     uint32_t stream;
-    int rc = p2p__stream_request(n, now, tx->peer, P2P_ROUTE_ARTIFACT_UPDATE,
-                                 slot->push ? P2P_TRAFFIC_PUSH
-                                            : P2P_TRAFFIC_ADVERT,
-                                 slot->update, slot->update_len, OWNER_SENDER,
-                                 tx_index, tx->gen, n->cfg.update_timeout_ns,
-                                 &stream);
+    struct p2p_stream_req req = {
+        .peer = tx->peer, .route = P2P_ROUTE_ARTIFACT_UPDATE,
+        .traffic = slot->push ? P2P_TRAFFIC_PUSH : P2P_TRAFFIC_ADVERT,
+        .body = slot->update, .len = slot->update_len,
+        .owner = OWNER_SENDER, .owner_index = tx_index, .owner_gen = tx->gen,
+        .timeout_ns = n->cfg.update_timeout_ns,
+        .response_bytes_max = 0 /* the route's: an acknowledgement */};
+    int rc = p2p__stream_request(n, now, &req, &stream);
     if (rc == 0) {
         tx->stream = stream;
         n->metrics.updates_sent++;

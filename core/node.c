@@ -284,7 +284,7 @@ static bool timer_live(const void *ctx, const struct p2p_timer *t)
         if (t->index >= n->streams.capacity)
             return false;
         const struct p2p_stream *s = p2p__table_at(&n->streams, t->index);
-        return s->used && s->gen == t->gen;
+        return s->used && s->gen == t->gen && t->deadline >= s->deadline_ns;
     }
     case TIMER_TX_RETRY: {
         if (t->index >= n->txs.capacity)

@@ -35,6 +35,9 @@ struct p2p_stream {
     uint32_t owner_gen;
     struct p2p_frame_reader reader;
     uint64_t bytes_in;         /* inbound: bytes fed so far */
+    p2p_time opened_ns;        /* outbound: when the request was sent */
+    p2p_time deadline_ns;      /* the armed deadline; an earlier timer
+                                  naming this stream is stale */
     uint32_t next_free;
 };
 
@@ -96,6 +99,10 @@ struct p2p_peer {
     uint32_t slots_used;
     uint32_t fetches_inflight;
     uint64_t fetch_bytes_inflight; /* advertised sizes of those fetches */
+    /* The latest opened_ns of our requests to this peer that it answered
+     * (response bytes or a reset): it has answered something we asked at
+     * or after this time (0 until it answers one). */
+    p2p_time answered_ns;
     uint32_t advertising;      /* downloads this peer advertises */
     uint32_t streams_in;       /* inbound streams open */
     uint64_t bytes_in;         /* bytes buffered on them */
@@ -128,6 +135,8 @@ struct p2p_download {
                                   wait for a free advertiser */
     uint32_t stream;           /* while fetching */
     p2p_node_id fetching_from;
+    uint32_t extensions;       /* the fetch's deadline moved (no other
+                                  advertiser, the peer busy but alive) */
     uint32_t next_free;
     p2p_time created_ns;       /* for P2P_HIST_DOWNLOAD */
 };
@@ -262,25 +271,50 @@ void p2p__conn_apply_bans(struct p2p_node *n, p2p_time now);
 
 /* Penalty points per kind of misbehaviour (out of cfg.penalty_ban_points,
  * 100 by default): a malformed frame or a wrong artifact is never an honest
- * mistake; a stale update can be (a late retransmission). */
+ * mistake; a stale update can be (a late retransmission). Slowness is not
+ * misbehaviour: a request that times out costs the peer its turn (the
+ * request goes elsewhere, the peer backs off) and no points. Only silence
+ * is penalised: a request timing out when the peer has answered none of
+ * the requests we made since, P2P_SILENCE_NS or longer ago (a busy honest
+ * peer still answers the small ones; see p2p__peer_silent). */
 #define P2P_PENALTY_BAD_FRAME 25u
 #define P2P_PENALTY_BAD_UPDATE 25u
 #define P2P_PENALTY_WRONG_BYTES 34u
 #define P2P_PENALTY_STALE_UPDATE 2u
 #define P2P_PENALTY_NOT_SERVED 2u   /* advertised, then answered 204 */
-#define P2P_PENALTY_TIMEOUT 1u      /* a stream with it timed out */
+#define P2P_PENALTY_SILENT 10u      /* a request timed out in silence */
 #define P2P_PENALTY_BAD_STATE P2P_PENALTY_WRONG_BYTES /* manifest, chunk */
 
+/* How long a peer must have answered nothing we asked before a timeout
+ * is blamed on it (the update timeout: an update to a live peer is
+ * acknowledged well within it, however busy its links are). */
+#define P2P_SILENCE_NS (30 * P2P_NS_PER_S)
+
 /* ---- streams (streams.c) ---- */
+/* One outbound request (p2p__stream_request's options). */
+struct p2p_stream_req {
+    p2p_node_id peer;
+    enum p2p_route route;
+    enum p2p_traffic traffic;
+    const uint8_t *body;       /* borrowed for the call */
+    size_t len;
+    enum stream_owner owner;   /* who gets the response */
+    uint32_t owner_index, owner_gen;
+    p2p_time timeout_ns;       /* the stream's deadline, from now */
+    /* The longest answer this request can honestly get (envelope
+     * included): a longer one is refused when its length is read, before
+     * it is buffered. 0: the route's response limit. */
+    size_t response_bytes_max;
+};
 /* Opens an outbound stream carrying one request; the response is routed to
  * (owner, owner_index, owner_gen). *stream_out gets the stream's index.
  * On error nothing was sent. */
-int p2p__stream_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                        enum p2p_route route, enum p2p_traffic traffic,
-                        const uint8_t *body, size_t len,
-                        enum stream_owner owner, uint32_t owner_index,
-                        uint32_t owner_gen, p2p_time timeout_ns,
-                        uint32_t *stream_out);
+int p2p__stream_request(struct p2p_node *n, p2p_time now,
+                        const struct p2p_stream_req *r, uint32_t *stream_out);
+/* True when peer has answered none of our requests opened at or after
+ * since, and since is at least P2P_SILENCE_NS before now. */
+bool p2p__peer_silent(const struct p2p_node *n, p2p_time now,
+                      p2p_node_id peer, p2p_time since);
 /* Resets and forgets a stream (no owner callback). */
 void p2p__stream_abort(struct p2p_node *n, uint32_t index);
 /* Sends a response on an inbound stream. */
@@ -350,6 +384,11 @@ void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
                                  const struct p2p_frame *f);
 void p2p__downloader_on_timer(struct p2p_node *n, p2p_time now, uint32_t dl,
                               uint32_t gen);
+/* The deadline of fetch stream (dl, gen) opened at opened_ns passed: how
+ * much longer to wait for it (0: fail it now). See downloader.c. */
+p2p_time p2p__downloader_more_time(struct p2p_node *n, p2p_time now,
+                                   uint32_t dl, uint32_t gen,
+                                   p2p_time opened_ns);
 /* Re-asks the bouncer for every download (a new bouncer was installed). */
 void p2p__downloader_refresh(struct p2p_node *n, p2p_time now);
 /* The periodic refresh: re-asks, then re-arms while downloads exist. */

@@ -82,6 +82,7 @@ const char *p2p_event_name(enum p2p_event ev)
     case P2P_EV_STATE_SYNC_DONE: return "state_sync_done";
     case P2P_EV_STATE_SYNC_CANCEL: return "state_sync_cancel";
     case P2P_EV_STATE_BAD_DATA: return "state_bad_data";
+    case P2P_EV_DOWNLOAD_WAIT: return "download_wait";
     default: return "?";
     }
 }

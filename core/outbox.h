@@ -54,6 +54,9 @@ enum p2p_event {
     P2P_EV_STATE_SYNC_CANCEL, /* abandoned: not needed, or a newer state */
     P2P_EV_STATE_BAD_DATA,    /* `peer` served a manifest or chunk that did
                                  not match (value = chunk index, or -1) */
+    P2P_EV_DOWNLOAD_WAIT,     /* a fetch's deadline passed; no other
+                                 advertiser, `peer` busy but alive: it
+                                 waits value ns more */
 };
 
 const char *p2p_event_name(enum p2p_event ev);

@@ -109,6 +109,22 @@ static int respond(struct p2p_node *n, p2p_node_id peer, uint64_t stream_id,
     return rc;
 }
 
+/* Response and envelope around a chunk or manifest: tags, lengths and
+ * status, with room to spare. */
+#define STATE_ENVELOPE_BYTES 64u
+
+/* The longest honest answer to a request for chunk index (or the
+ * manifest): the chunk's size in the manifest, or the manifest limit. A
+ * peer cannot make this node buffer more than that per request. */
+static size_t response_bytes_max(const struct p2p_state_sync *st,
+                                 uint32_t index)
+{
+    if (index == P2P_STATE_SYNC_MANIFEST || !st->have_manifest ||
+        index >= st->manifest.chunks_count)
+        return P2P_STATE_MANIFEST_BYTES_MAX + STATE_ENVELOPE_BYTES;
+    return (size_t)st->manifest.chunks[index].size + STATE_ENVELOPE_BYTES;
+}
+
 /* Sends one ChunkRequest (a chunk, or the manifest when index is
  * P2P_STATE_SYNC_MANIFEST) for the current sync. */
 static int send_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
@@ -127,9 +143,13 @@ static int send_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     if (rc != 0)
         return rc;
     uint32_t stream;
-    rc = p2p__stream_request(n, now, peer, P2P_ROUTE_STATE_CHUNK,
-                             P2P_TRAFFIC_STATE, body, len, OWNER_STATE_SYNC,
-                             index, st->gen, timeout_ns, &stream);
+    struct p2p_stream_req r = {
+        .peer = peer, .route = P2P_ROUTE_STATE_CHUNK,
+        .traffic = P2P_TRAFFIC_STATE, .body = body, .len = len,
+        .owner = OWNER_STATE_SYNC, .owner_index = index, .owner_gen = st->gen,
+        .timeout_ns = timeout_ns,
+        .response_bytes_max = response_bytes_max(st, index)};
+    rc = p2p__stream_request(n, now, &r, &stream);
     p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
     return rc;
 }
@@ -234,10 +254,16 @@ static void pump(struct p2p_node *n, p2p_time now)
         return;
     struct p2p_chunk_request r;
     while (p2p_chunk_scheduler_next_request(st->sched, now, &r) == 1) {
-        /* The stream's own deadline is a backstop: the scheduler times the
-         * request out first and aborts the stream. */
-        int rc = send_request(n, now, r.peer, r.index,
-                              r.deadline - now + P2P_TIMER_STALL_NS);
+        /* The stream's own deadline is a backstop against a request the
+         * scheduler forgot (its peer removed, its chunk held): the
+         * scheduler times the request out and aborts the stream first,
+         * each deadline at most chunk_timeout_ns after the peer's last
+         * answer, so a request waits behind at most the peer's other
+         * requests in flight. */
+        p2p_time backstop = (p2p_time)(n->cfg.state_chunks_per_peer + 1) *
+                                n->cfg.state_chunk_timeout_ns +
+                            P2P_TIMER_STALL_NS;
+        int rc = send_request(n, now, r.peer, r.index, backstop);
         if (rc == 0) {
             n->metrics.state_chunks_requested++;
             continue;
@@ -454,8 +480,11 @@ static void on_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                      uint32_t index, int err, const struct p2p_frame *f)
 {
     struct p2p_state_sync *st = &n->state;
+    /* Any answer shows the peer working through our requests: the ones
+     * behind this one are timed from now (after the latency sample). */
     if (err == 0 && f->status == STATUS_OK) {
         p2p__state_slow_sample(n, now, peer, index);
+        p2p_chunk_scheduler_on_progress(st->sched, now, peer);
         enum p2p_chunk_verdict v;
         if (p2p_chunk_scheduler_on_chunk_ok(st->sched, now, peer, index,
                                             f->body, f->body_len, &v) != 0)
@@ -483,6 +512,8 @@ static void on_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
             break;
         }
     } else {
+        if (err == 0)
+            p2p_chunk_scheduler_on_progress(st->sched, now, peer);
         int e = err != 0 ? err
                 : f->status == STATUS_NO_CONTENT ? P2P_ERR_NOT_FOUND
                                                  : P2P_ERR_DECODE;
@@ -526,12 +557,12 @@ void p2p__state_on_sync_timer(struct p2p_node *n, p2p_time now, uint32_t gen)
     do {
         k = p2p_chunk_scheduler_on_time(st->sched, now, expired,
                                         EXPIRED_BATCH);
+        /* A timed-out request goes to another peer and its peer backs
+         * off; no points: a peer that answers nothing at all is
+         * penalised by its other streams' deadlines (P2P_SILENCE_NS). */
         for (size_t i = 0; i < k; i++) {
             abort_streams(n, expired[i].peer, expired[i].index);
             n->metrics.state_chunks_failed++;
-            /* As for a stream deadline: not when this node stalled. */
-            if (now - expired[i].deadline <= P2P_TIMER_STALL_NS)
-                p2p__penalise(n, now, expired[i].peer, P2P_PENALTY_TIMEOUT);
         }
     } while (k == EXPIRED_BATCH);
     pump(n, now);
@@ -642,9 +673,12 @@ static void send_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer)
     if (p2p_wire_pack(n->mem, P2P_MEM_WIRE, &a.base, &body, &len) != 0)
         return; /* best effort, as in the IC: the next round sends it */
     uint32_t stream;
-    if (p2p__stream_request(n, now, peer, P2P_ROUTE_STATE_ADVERT,
-                            P2P_TRAFFIC_STATE, body, len, OWNER_NONE, 0, 0,
-                            n->cfg.state_advert_timeout_ns, &stream) == 0)
+    struct p2p_stream_req req = {
+        .peer = peer, .route = P2P_ROUTE_STATE_ADVERT,
+        .traffic = P2P_TRAFFIC_STATE, .body = body, .len = len,
+        .owner = OWNER_NONE, .timeout_ns = n->cfg.state_advert_timeout_ns,
+        .response_bytes_max = 0 /* the route's: an empty answer */};
+    if (p2p__stream_request(n, now, &req, &stream) == 0)
         n->metrics.state_adverts_sent++;
     p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
 }

@@ -3,14 +3,18 @@
  * The IC waits out a chunk request's 10 s timeout. A peer that advertises
  * a state and never answers (or answers at a trickle) then holds its 10
  * requests for 10 s, and the sync's tail waits for them: a 1 GiB sync that
- * needs 8.6 s at line rate takes 10.2 s. Here the sync keeps the latency of
- * its last P2P_STATE_LAT_SAMPLES chunks, and a request in flight longer
- * than SLOW_FACTOR x their median (and at least SLOW_MIN_NS) is failed
- * early as a timeout: the chunk goes to another peer at once and the slow
- * peer backs off. Every peer of a sync shares the node's downlink, so an
- * honest peer's chunks take about the median; only a peer far slower than
- * the rest is cut short. An early failure is not penalised (a slow peer
- * may be honest and busy); the full timeout still is. */
+ * needs 8.6 s at line rate takes 10.2 s. Here the sync keeps the latency
+ * (issue to arrival) of its last P2P_STATE_LAT_SAMPLES chunks, and a
+ * request that has waited longer than SLOW_FACTOR x their median (and at
+ * least SLOW_MIN_NS) is failed early as a timeout: the chunk goes to
+ * another peer at once and the slow peer backs off. A request waits from
+ * its issue or from its peer's last answer, whichever is later (the
+ * scheduler's deadline less its timeout): a peer serves its requests in
+ * turn, so one behind others that keep arriving is not slow, however deep
+ * the queue toward this node. Every peer of a sync shares the node's
+ * downlink, so an honest peer's chunks take about the median; only a peer
+ * far slower than the rest is cut short. No failure for time is
+ * penalised (a slow peer may be honest and busy). */
 #include "core/err.h"
 #include "core/node.h"
 
@@ -23,12 +27,10 @@ void p2p__state_slow_sample(struct p2p_node *n, p2p_time now,
                             p2p_node_id peer, uint32_t index)
 {
     struct p2p_state_sync *st = &n->state;
-    p2p_time deadline;
+    p2p_time issued;
     if (st->sched == NULL ||
-        !p2p_chunk_scheduler_request_deadline(st->sched, peer, index,
-                                              &deadline))
+        !p2p_chunk_scheduler_request_issued(st->sched, peer, index, &issued))
         return;
-    p2p_time issued = deadline - n->cfg.state_chunk_timeout_ns;
     st->lat[st->lat_next] = now > issued ? now - issued : 0;
     st->lat_next = (st->lat_next + 1) % P2P_STATE_LAT_SAMPLES;
     if (st->lat_count < P2P_STATE_LAT_SAMPLES)
@@ -80,9 +82,10 @@ void p2p__state_slow_on_timer(struct p2p_node *n, p2p_time now, uint32_t gen)
         if (req != NULL) {
             count = p2p_chunk_scheduler_inflight(st->sched, req, count);
             for (size_t i = 0; i < count; i++) {
-                p2p_time issued =
+                /* Waiting since its issue or its peer's last answer. */
+                p2p_time since =
                     req[i].deadline - n->cfg.state_chunk_timeout_ns;
-                if (now < issued + limit)
+                if (now < since + limit)
                     continue;
                 if (p2p_chunk_scheduler_on_chunk_failed(
                         st->sched, now, req[i].peer, req[i].index,

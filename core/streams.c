@@ -82,39 +82,41 @@ static void push_reset(struct p2p_node *n, p2p_node_id peer,
     (void)p2p_outbox_push(&n->outbox, &a); /* best effort: peer times out */
 }
 
-int p2p__stream_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                        enum p2p_route route, enum p2p_traffic traffic,
-                        const uint8_t *body, size_t len,
-                        enum stream_owner owner, uint32_t owner_index,
-                        uint32_t owner_gen, p2p_time timeout_ns,
-                        uint32_t *stream_out)
+int p2p__stream_request(struct p2p_node *n, p2p_time now,
+                        const struct p2p_stream_req *r, uint32_t *stream_out)
 {
     uint8_t *frame;
     size_t frame_len;
-    int rc = p2p_frame_encode_request(n->mem, P2P_MEM_OUTBOX, route, body, len,
-                                      &frame, &frame_len);
+    int rc = p2p_frame_encode_request(n->mem, P2P_MEM_OUTBOX, r->route,
+                                      r->body, r->len, &frame, &frame_len);
     if (rc != 0)
         return rc;
     uint64_t stream_id = n->next_stream_id;
     uint32_t index;
-    rc = open_record(n, false, peer, stream_id, &index);
+    rc = open_record(n, false, r->peer, stream_id, &index);
     if (rc != 0)
         goto fail_free_frame;
     struct p2p_stream *s = stream_at(n, index);
-    s->route = route;
-    s->owner = owner;
-    s->owner_index = owner_index;
-    s->owner_gen = owner_gen;
+    s->route = r->route;
+    s->owner = r->owner;
+    s->owner_index = r->owner_index;
+    s->owner_gen = r->owner_gen;
+    s->opened_ns = now;
+    s->deadline_ns = now + r->timeout_ns;
     p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_RESPONSE,
-                          &n->cfg.routes, route);
+                          &n->cfg.routes, r->route);
+    /* What this request can honestly be answered with: a longer answer is
+     * refused when its length is read, before it is buffered. */
+    if (r->response_bytes_max != 0)
+        p2p_frame_reader_cap(&s->reader, r->response_bytes_max);
     /* A stale deadline is harmless if the push below fails: the record's
      * generation moves on when it is reused. */
-    rc = p2p__timer(n, now + timeout_ns, TIMER_STREAM_DEADLINE, index, s->gen);
+    rc = p2p__timer(n, s->deadline_ns, TIMER_STREAM_DEADLINE, index, s->gen);
     if (rc != 0)
         goto fail_close_record;
-    struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN, .peer = peer,
-                           .stream_id = stream_id, .route = route,
-                           .traffic = traffic, .bytes = frame,
+    struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN, .peer = r->peer,
+                           .stream_id = stream_id, .route = r->route,
+                           .traffic = r->traffic, .bytes = frame,
                            .len = frame_len};
     rc = p2p_outbox_push(&n->outbox, &a);
     if (rc != 0)
@@ -231,8 +233,9 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_REQUEST,
                               &n->cfg.routes, 0);
         /* No stream stays open without its read deadline. */
-        rc = p2p__timer(n, now + n->cfg.stream_read_timeout_ns,
-                        TIMER_STREAM_DEADLINE, index, s->gen);
+        s->deadline_ns = now + n->cfg.stream_read_timeout_ns;
+        rc = p2p__timer(n, s->deadline_ns, TIMER_STREAM_DEADLINE, index,
+                        s->gen);
         if (rc != 0) {
             close_record(n, index, NULL);
             push_reset(n, peer, stream_id, true);
@@ -265,6 +268,23 @@ static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     return rc;
 }
 
+/* The peer answered (bytes or a reset) a request we made at opened_ns. */
+static void answered(struct p2p_node *n, p2p_node_id peer, p2p_time opened_ns)
+{
+    struct p2p_peer *p = &n->peers[peer];
+    if (opened_ns > p->answered_ns)
+        p->answered_ns = opened_ns;
+}
+
+bool p2p__peer_silent(const struct p2p_node *n, p2p_time now,
+                      p2p_node_id peer, p2p_time since)
+{
+    if (peer >= n->peers_capacity || now < since ||
+        now - since < P2P_SILENCE_NS)
+        return false;
+    return n->peers[peer].answered_ns < since;
+}
+
 static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                          uint64_t stream_id, const uint8_t *data, size_t len,
                          bool fin)
@@ -273,6 +293,7 @@ static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     /* A response to a stream we already abandoned is normal: ignore it. */
     if (!find(n, false, peer, stream_id, &index))
         return P2P_ERR_NOT_FOUND;
+    answered(n, peer, stream_at(n, index)->opened_ns);
     int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
     if (rc != 0) {
         n->metrics.stream_errors++;
@@ -315,10 +336,12 @@ int p2p__stream_on_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     uint32_t index;
     if (!find(n, inbound, peer, stream_id, &index))
         return P2P_ERR_NOT_FOUND;
-    if (inbound)
+    if (inbound) {
         close_record(n, index, NULL);
-    else
+    } else {
+        answered(n, peer, stream_at(n, index)->opened_ns);
         fail_outbound(n, now, index, P2P_ERR_READ, false);
+    }
     return 0;
 }
 
@@ -328,16 +351,30 @@ void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
     if (index >= n->streams.capacity)
         return;
     struct p2p_stream *s = stream_at(n, index);
-    if (!s->used || s->gen != gen)
-        return;
-    /* A peer that lets streams time out is slow or silent: a point each,
-     * which an honest peer's rare timeout never accumulates. */
-    if (blame_peer)
-        p2p__penalise(n, now, s->peer, P2P_PENALTY_TIMEOUT);
-    if (s->inbound)
+    if (!s->used || s->gen != gen || now < s->deadline_ns)
+        return; /* the deadline moved since this timer was armed */
+    if (s->inbound) {
+        /* A request still arriving: slow, not wrong (the stream is
+         * closed, which bounds what a slow peer holds). */
         fail_inbound(n, now, index, P2P_ERR_TIMEOUT);
-    else
-        fail_outbound(n, now, index, P2P_ERR_TIMEOUT, true);
+        return;
+    }
+    /* A busy peer with nothing better to ask: the owner may wait on. */
+    p2p_time more = s->owner == OWNER_DOWNLOADER
+                        ? p2p__downloader_more_time(n, now, s->owner_index,
+                                                    s->owner_gen, s->opened_ns)
+                        : 0;
+    if (more > 0 && p2p__timer(n, now + more, TIMER_STREAM_DEADLINE, index,
+                               s->gen) == 0) {
+        s->deadline_ns = now + more;
+        return;
+    }
+    /* Slowness costs the peer this request, not points: only a peer that
+     * has answered nothing we asked since this request, for
+     * P2P_SILENCE_NS, is penalised. */
+    if (blame_peer && p2p__peer_silent(n, now, s->peer, s->opened_ns))
+        p2p__penalise(n, now, s->peer, P2P_PENALTY_SILENT);
+    fail_outbound(n, now, index, P2P_ERR_TIMEOUT, true);
 }
 
 void p2p__streams_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)

@@ -1122,9 +1122,11 @@ END_TEST
  * so the manifest comes from node 1 and both get four chunk requests.
  * _i = 0: a chunk timeout (800 ms) below the slow-request rule's 1 s
  * floor, so the plain timeout fails node 2's requests, at deadline - 1
- * not yet, at the deadline all four, a penalty point each. _i = 1: the
- * default 10 s timeout, so the slow-request rule (core/state_sync_slow.c)
- * fails them at max(4 x median, 1 s) = 1 s, without a penalty. */
+ * not yet, at the deadline all four. _i = 1: the default 10 s timeout, so
+ * the slow-request rule (core/state_sync_slow.c) fails them at
+ * max(4 x median, 1 s) = 1 s. Neither costs node 2 a point: a timeout is
+ * not misbehaviour (a silent peer is penalised only after
+ * P2P_SILENCE_NS without answering anything). */
 START_TEST(silent_peer_times_out_at_the_deadline)
 {
     bool plain = _i == 0;
@@ -1169,7 +1171,7 @@ START_TEST(silent_peer_times_out_at_the_deadline)
     ck_assert_uint_eq(m0->state_chunks_slow, plain ? 0 : 4);
     ck_assert_uint_eq(w.resets_to[2], 4);
     ck_assert_uint_eq(w.inflight[2], 0);
-    ck_assert_uint_eq(peer_of(&w, 0, 2).penalty_total, plain ? 4 : 0);
+    ck_assert_uint_eq(peer_of(&w, 0, 2).penalty_total, 0);
     ck_assert_uint_eq(w.chunk_reqs[1], SS_CHUNKS);
     run_until_synced(&w, synced_once, 30 * SEC);
     assert_synced(&w, ST_2, 1);
