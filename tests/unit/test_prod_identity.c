@@ -15,6 +15,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "cert_harness.h"
 #include "core/err.h"
 #include "prod/identity.h"
 
@@ -479,6 +480,104 @@ START_TEST(keygen_flags)
 }
 END_TEST
 
+/* ---- the IC's certificate checks: one defect per row, each boundary
+ * on both sides ---- */
+
+/* A fixed "now" (2027-01-15T08:00:00Z) and valid dates around it. */
+#define NOW_S 1800000000LL
+#define DAY_S 86400LL
+
+static const struct cert_check_case {
+    const char *name;
+    struct cert_opts opts;
+    int64_t now_s;
+    enum prod_cert_problem want;
+} cert_cases[] = {
+    {"good", {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S},
+     NOW_S, PROD_CERT_OK},
+    {"bad signature (one bit)",
+     {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
+      .flip_signature = true},
+     NOW_S, PROD_CERT_BAD_SIGNATURE},
+    {"signed by another key",
+     {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
+      .other_signer = true},
+     NOW_S, PROD_CERT_BAD_SIGNATURE},
+    {"issuer is not the subject",
+     {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
+      .other_issuer = true},
+     NOW_S, PROD_CERT_NOT_SELF_ISSUED},
+    {"expired in 2001", {.not_before = CERT_2000_S, .not_after = CERT_2001_S},
+     NOW_S, PROD_CERT_EXPIRED},
+    {"not yet valid", {.not_before = NOW_S + DAY_S, .not_after = NOW_S + 9 * DAY_S},
+     NOW_S, PROD_CERT_NOT_YET_VALID},
+    /* notBefore <= now: valid from its first second, not one before. */
+    {"notBefore = now", {.not_before = NOW_S, .not_after = NOW_S + DAY_S},
+     NOW_S, PROD_CERT_OK},
+    {"notBefore = now + 1", {.not_before = NOW_S + 1, .not_after = NOW_S + DAY_S},
+     NOW_S, PROD_CERT_NOT_YET_VALID},
+    /* notAfter >= now: valid through its last second, not one after. */
+    {"notAfter = now", {.not_before = NOW_S - DAY_S, .not_after = NOW_S},
+     NOW_S, PROD_CERT_OK},
+    {"notAfter = now - 1", {.not_before = NOW_S - DAY_S, .not_after = NOW_S - 1},
+     NOW_S, PROD_CERT_EXPIRED},
+    {"no expiry (99991231235959Z), now in year 9999",
+     {.not_before = CERT_2000_S, .no_expiry = true},
+     PROD_CERT_NO_EXPIRY_S, PROD_CERT_OK},
+    {"no expiry, now past it", {.not_before = CERT_2000_S, .no_expiry = true},
+     PROD_CERT_NO_EXPIRY_S + 1, PROD_CERT_OK},
+    {"ECDSA key", {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
+                   .ecdsa = true},
+     NOW_S, PROD_CERT_NOT_ED25519},
+    {"X.509 v1", {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
+                  .version = 1},
+     NOW_S, PROD_CERT_NOT_V3},
+};
+
+START_TEST(check_cert_as_the_ic_does)
+{
+    const struct cert_check_case *c = &cert_cases[_i];
+    gnutls_x509_privkey_t key = cert_new_key(c->opts.ecdsa);
+    gnutls_x509_crt_t crt = cert_make(key, &c->opts);
+    enum prod_cert_problem got = PROD_CERT_UNREADABLE;
+    int rc = prod_identity_check_cert(crt, c->now_s, &got);
+    ck_assert_msg(got == c->want, "%s: %s, expected %s", c->name,
+                  prod_cert_problem_name(got),
+                  prod_cert_problem_name(c->want));
+    ck_assert_int_eq(rc, c->want == PROD_CERT_OK ? 0 : P2P_ERR_REFUSED);
+    gnutls_x509_crt_deinit(crt);
+    gnutls_x509_privkey_deinit(key);
+}
+END_TEST
+
+/* What keygen makes passes from its first second on, for ten years. */
+START_TEST(generated_certificate_passes_the_checks)
+{
+    uint8_t id[PROD_KEY_ID_BYTES];
+    char err[256];
+    ck_assert_int_eq(prod_identity_generate(path_of("key.pem"),
+                                            path_of("cert.pem"), id, err,
+                                            sizeof(err)),
+                     0);
+    gnutls_x509_crt_t crt = load_crt(path_of("cert.pem"));
+    int64_t from = (int64_t)gnutls_x509_crt_get_activation_time(crt);
+    int64_t to = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
+    enum prod_cert_problem p;
+    ck_assert_int_eq(prod_identity_check_cert(crt, from, &p), 0);
+    ck_assert_int_eq(prod_identity_check_cert(crt, to, &p), 0);
+    ck_assert_int_eq(prod_identity_check_cert(crt, from - 1, &p),
+                     P2P_ERR_REFUSED);
+    ck_assert_int_eq(p, PROD_CERT_NOT_YET_VALID);
+    ck_assert_int_eq(prod_identity_check_cert(crt, to + 1, &p),
+                     P2P_ERR_REFUSED);
+    ck_assert_int_eq(p, PROD_CERT_EXPIRED);
+    ck_assert_int_eq(prod_identity_check_cert(NULL, from, &p),
+                     P2P_ERR_REFUSED);
+    ck_assert_int_eq(p, PROD_CERT_UNREADABLE);
+    gnutls_x509_crt_deinit(crt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("prod_identity");
@@ -494,6 +593,9 @@ int main(void)
     tcase_add_test(tc, matches_certtool_public_key_id);
     tcase_add_test(tc, write_atomic_replaces_and_fails_cleanly);
     tcase_add_test(tc, keygen_flags);
+    tcase_add_loop_test(tc, check_cert_as_the_ic_does, 0,
+                        (int)(sizeof(cert_cases) / sizeof(cert_cases[0])));
+    tcase_add_test(tc, generated_certificate_passes_the_checks);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
