@@ -400,10 +400,16 @@ static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
                          p2p_node_id peer, const struct p2p_frame *f)
 {
     struct p2p_download *d = dl_at(n, i);
-    ProtobufCAllocator alloc;
-    p2p_wire_allocator(n->mem, &alloc);
+    struct p2p_wire_unpacker ua;
+    p2p_wire_unpacker_init(&ua, n->mem);
+    ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
     P2p__V1__Artifact *art =
         p2p__v1__artifact__unpack(&alloc, f->body_len, f->body);
+    if (art == NULL && ua.refused) {
+        /* Our own lack of memory: the attempt failed, the peer did not. */
+        n->metrics.requests_refused_nomem++;
+        return P2P_ERR_NOMEM;
+    }
     if (art == NULL || art->kind >= P2P_KINDS_COUNT) {
         if (art != NULL)
             p2p__v1__artifact__free_unpacked(art, &alloc);

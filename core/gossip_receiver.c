@@ -244,14 +244,35 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     return 0;
 }
 
+/* A request this node could not handle for lack of its own memory: the
+ * stream is reset, so the requester retries (here later, or elsewhere)
+ * and blames no one; a 400 would call the request malformed, a 204 would
+ * say the artifact is not held. */
+static int refuse_for_now(struct p2p_node *n, p2p_node_id peer,
+                          uint64_t stream_id)
+{
+    n->metrics.requests_refused_nomem++;
+    struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
+                           .stream_id = stream_id, .inbound = true};
+    (void)p2p_outbox_push(&n->outbox, &a);
+    return P2P_ERR_NOMEM;
+}
+
 static int serve_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                         uint64_t stream_id, const struct p2p_frame *f)
 {
-    ProtobufCAllocator alloc;
-    p2p_wire_allocator(n->mem, &alloc);
+    struct p2p_wire_unpacker ua;
+    p2p_wire_unpacker_init(&ua, n->mem);
+    ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
     P2p__V1__SlotUpdate *u =
         p2p__v1__slot_update__unpack(&alloc, f->body_len, f->body);
+    if (u == NULL && ua.refused)
+        return refuse_for_now(n, peer, stream_id); /* our memory, not them */
     int rc = u == NULL ? P2P_ERR_DECODE : on_update(n, now, peer, u);
+    if (rc == P2P_ERR_NOMEM) { /* the slot table could not grow */
+        p2p__v1__slot_update__free_unpacked(u, &alloc);
+        return refuse_for_now(n, peer, stream_id);
+    }
     if (rc != 0) {
         n->metrics.updates_rejected++;
         if (rc == P2P_ERR_ID_MISMATCH)
@@ -275,10 +296,13 @@ static int serve_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 static int serve_fetch(struct p2p_node *n, p2p_node_id peer,
                        uint64_t stream_id, const struct p2p_frame *f)
 {
-    ProtobufCAllocator alloc;
-    p2p_wire_allocator(n->mem, &alloc);
+    struct p2p_wire_unpacker ua;
+    p2p_wire_unpacker_init(&ua, n->mem);
+    ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
     P2p__V1__FetchRequest *req =
         p2p__v1__fetch_request__unpack(&alloc, f->body_len, f->body);
+    if (req == NULL && ua.refused)
+        return refuse_for_now(n, peer, stream_id);
     if (req == NULL || req->id.len != P2P_ID_BYTES) {
         if (req != NULL)
             p2p__v1__fetch_request__free_unpacked(req, &alloc);

@@ -59,7 +59,9 @@
     X(state_chunks_slow)      /* failed early: far slower than the rest */   \
     X(state_bad_data)         /* manifests or chunks that did not match */    \
     X(state_chunks_served)                                                    \
-    X(state_chunks_not_served) /* answered 204 */
+    X(state_chunks_not_served) /* answered 204 */                            \
+    X(requests_refused_nomem) /* our own memory ran out unpacking a peer's \
+                                 message: reset, never blamed on it */
 
 struct p2p_metrics {
 #define P2P_METRICS_DECLARE(name) uint64_t name;

@@ -143,6 +143,10 @@ static const struct p2p_counter_spec counters[] = {
             "Chunk and manifest requests answered with the bytes."),
     COUNTER(state_chunks_not_served, "p2p_state_chunks_not_served_total",
             "Chunk and manifest requests answered 204 (state not held)."),
+    COUNTER(requests_refused_nomem, "p2p_requests_refused_nomem_total",
+            "Peer messages this node could not unpack for lack of its own "
+            "memory (a request reset, a fetch answer dropped); never "
+            "blamed on the peer."),
 };
 
 _Static_assert(sizeof(counters) / sizeof(counters[0]) == P2P_COUNTERS_COUNT,

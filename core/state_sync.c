@@ -744,45 +744,13 @@ static void on_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 
 /* ---- serving ---- */
 
-/* protobuf-c's allocator over the node's (core/wire.h) that remembers a
- * refusal: protobuf-c returns NULL both for bytes that are not a message
- * and for a lack of memory, and only the first is the peer's fault. */
-struct unpack_alloc {
-    ProtobufCAllocator base; /* handed to protobuf-c; data: this struct */
-    ProtobufCAllocator node; /* p2p_wire_allocator's */
-    bool refused;
-};
-
-static void *unpack_alloc_fn(void *data, size_t size)
-{
-    struct unpack_alloc *u = data;
-    void *p = u->node.alloc(u->node.allocator_data, size);
-    if (p == NULL)
-        u->refused = true;
-    return p;
-}
-
-static void unpack_free_fn(void *data, void *p)
-{
-    struct unpack_alloc *u = data;
-    u->node.free(u->node.allocator_data, p);
-}
-
-static void unpack_alloc_init(struct unpack_alloc *u, struct p2p_mem *mem)
-{
-    p2p_wire_allocator(mem, &u->node);
-    u->base = (ProtobufCAllocator){.alloc = unpack_alloc_fn,
-                                   .free = unpack_free_fn,
-                                   .allocator_data = u};
-    u->refused = false;
-}
-
 /* A request this node could not unpack for lack of memory: the stream is
  * reset, so the requester retries (elsewhere, or later) and blames no
  * one; a 204 would rule this peer out for the chunk. */
 static int refuse_for_now(struct p2p_node *n, p2p_node_id peer,
                           uint64_t stream_id)
 {
+    n->metrics.requests_refused_nomem++;
     struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
                            .stream_id = stream_id, .inbound = true};
     (void)p2p_outbox_push(&n->outbox, &a);
@@ -792,8 +760,8 @@ static int refuse_for_now(struct p2p_node *n, p2p_node_id peer,
 static int serve_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                         uint64_t stream_id, const struct p2p_frame *f)
 {
-    struct unpack_alloc ua;
-    unpack_alloc_init(&ua, n->mem);
+    struct p2p_wire_unpacker ua;
+    p2p_wire_unpacker_init(&ua, n->mem);
     ProtobufCAllocator *alloc = &ua.base;
     P2p__V1__StateAdvert *a =
         p2p__v1__state_advert__unpack(alloc, f->body_len, f->body);
@@ -839,8 +807,8 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                        uint64_t stream_id, const struct p2p_frame *f)
 {
     struct p2p_state_sync *st = &n->state;
-    struct unpack_alloc ua;
-    unpack_alloc_init(&ua, n->mem);
+    struct p2p_wire_unpacker ua;
+    p2p_wire_unpacker_init(&ua, n->mem);
     ProtobufCAllocator *alloc = &ua.base;
     P2p__V1__ChunkRequest *req =
         p2p__v1__chunk_request__unpack(alloc, f->body_len, f->body);

@@ -21,3 +21,28 @@ void p2p_wire_allocator(struct p2p_mem *mem, ProtobufCAllocator *out)
     out->free = wire_free;
     out->allocator_data = mem;
 }
+
+static void *unpacker_alloc(void *data, size_t size)
+{
+    struct p2p_wire_unpacker *u = data;
+    void *p = u->node.alloc(u->node.allocator_data, size);
+    if (p == NULL)
+        u->refused = true;
+    return p;
+}
+
+static void unpacker_free(void *data, void *p)
+{
+    struct p2p_wire_unpacker *u = data;
+    u->node.free(u->node.allocator_data, p);
+}
+
+void p2p_wire_unpacker_init(struct p2p_wire_unpacker *u, struct p2p_mem *mem)
+{
+    P2P_ASSERT(u != NULL && mem != NULL);
+    p2p_wire_allocator(mem, &u->node);
+    u->base = (ProtobufCAllocator){.alloc = unpacker_alloc,
+                                   .free = unpacker_free,
+                                   .allocator_data = u};
+    u->refused = false;
+}

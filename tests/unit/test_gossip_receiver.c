@@ -428,6 +428,104 @@ START_TEST(fetch_answer_past_advertised_size_is_refused)
 }
 END_TEST
 
+/* The penalty points peer holds at h's node. */
+static uint64_t points_of(struct harness *h, p2p_node_id peer)
+{
+    struct p2p_peer_info pi;
+    ck_assert_int_eq(p2p_node_peer_info(h->node, peer, &pi), 0);
+    return pi.penalty_total;
+}
+
+/* Our own memory running out while unpacking a peer's push or fetch
+ * request is ours, not the peer's: for every allocation failing in turn,
+ * peer 1 is never penalised, and a request refused for it is reset (the
+ * sender retries), never answered 400. */
+START_TEST(own_oom_unpacking_a_request_is_not_blamed)
+{
+    for (uint64_t n = 1; n < 400; n++) {
+        struct harness h;
+        h_init(&h, 2);
+        h.mem.fail_at = h.mem.allocs + n;
+        (void)h_push(&h, 1, 0, 1, body, sizeof(body));
+        P2p__V1__FetchRequest req = P2P__V1__FETCH_REQUEST__INIT;
+        req.id.data = body_id.b;
+        req.id.len = P2P_ID_BYTES;
+        (void)h_request(&h, 1, P2P_ROUTE_ARTIFACT_RPC, &req.base);
+        bool failed = h.mem.allocs >= h.mem.fail_at;
+        ck_assert_msg(points_of(&h, 1) == 0,
+                      "allocation %llu failing cost the peer %llu points",
+                      (unsigned long long)n,
+                      (unsigned long long)points_of(&h, 1));
+        for (size_t k = 0; k < h_count(&h, P2P_ACT_STREAM_RESPOND, -1); k++)
+            ck_assert_uint_ne(h_response_status(&h, k), 400);
+        ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+        h_clear(&h);
+        h_fini(&h);
+        if (!failed)
+            return;
+    }
+    ck_abort_msg("still failing after 400 allocations");
+}
+END_TEST
+
+/* The same for a fetch answer: unpacking it fails for our memory, the
+ * attempt fails (no artifact, no points) and the download goes on. */
+START_TEST(own_oom_unpacking_a_fetch_answer_is_not_blamed)
+{
+    for (uint64_t n = 1; n < 400; n++) {
+        struct harness h;
+        h_init(&h, 2);
+        ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, sizeof(body)), 0);
+        ck_assert_int_eq(h_advert(&h, 2, 0, 1, &body_id, sizeof(body)), 0);
+        struct p2p_action f =
+            *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+        h_clear(&h);
+        uint64_t refused = p2p_node_metrics(h.node)->requests_refused_nomem;
+        h.mem.fail_at = h.mem.allocs + n;
+        (void)h_serve(&h, &f, body, sizeof(body));
+        bool failed = h.mem.allocs >= h.mem.fail_at;
+        ck_assert_msg(points_of(&h, f.peer) == 0,
+                      "allocation %llu failing cost the peer %llu points",
+                      (unsigned long long)n,
+                      (unsigned long long)points_of(&h, f.peer));
+        if (failed && h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1) == 0 &&
+            p2p_node_metrics(h.node)->requests_refused_nomem > refused)
+            ck_assert_uint_eq(p2p_node_metrics(h.node)->id_mismatches, 0);
+        ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+        h_clear(&h);
+        h_fini(&h);
+        if (!failed)
+            return;
+    }
+    ck_abort_msg("still failing after 400 allocations");
+}
+END_TEST
+
+/* A fetch answer declaring a body longer than the advertised size is
+ * refused as soon as its length is read: nothing of the body is buffered
+ * (the stream's reader never holds more than the header). */
+START_TEST(fetch_answer_over_its_cap_is_refused_at_its_length)
+{
+    struct harness h;
+    h_init(&h, 1);
+    ck_assert_int_eq(h_advert(&h, 1, 0, 1, &body_id, 100), 0);
+    struct p2p_action f =
+        *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    h_clear(&h);
+    /* Response {status: 200, body: <1 MiB declared>}, header only. */
+    const uint8_t head[] = {0x08, 0xc8, 0x01, 0x12, 0x80, 0x80, 0x40};
+    size_t before = h.mem.module_bytes[P2P_MEM_STREAMS];
+    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, f.stream_id,
+                                             false, head, sizeof(head),
+                                             false),
+                     P2P_ERR_OVERSIZE);
+    ck_assert_uint_le(h.mem.module_bytes[P2P_MEM_STREAMS], before);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* A peer past its download quota waits; its advert is fetched once room
  * frees up (on the refresh timer), not lost. */
 START_TEST(quota_refused_advert_is_retried)
@@ -600,6 +698,9 @@ int main(void)
     tcase_add_test(tc, push_kind_downloads_jump_the_queue);
     tcase_add_test(tc, fetch_is_served_from_validated_pool);
     tcase_add_test(tc, every_allocation_failure_is_survived);
+    tcase_add_test(tc, own_oom_unpacking_a_request_is_not_blamed);
+    tcase_add_test(tc, own_oom_unpacking_a_fetch_answer_is_not_blamed);
+    tcase_add_test(tc, fetch_answer_over_its_cap_is_refused_at_its_length);
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }

@@ -1217,6 +1217,40 @@ END_TEST
 
 /* ---- 8. a peer going down ---- */
 
+/* A chunk answer may be no longer than its chunk (plus the envelope),
+ * whatever the route allows (a whole manifest, 37.7 MB): one declaring
+ * 1 MiB for a 4 KiB chunk is refused as soon as its length is read,
+ * before a byte of it is buffered, and the chunk is asked again. */
+START_TEST(chunk_answer_over_its_cap_is_refused_at_its_length)
+{
+    struct world w;
+    w_init(&w);
+    w_add_default(&w, 0, NO_STATE);
+    w_add_default(&w, 1, ST_2);
+    w.nodes[1].delay_ns = 100 * MS;
+    w_connect(&w, 0, 1);
+    ck_assert(w_run(&w, w.now + 10 * SEC, have_manifest));
+    const struct wopen *o = NULL;
+    for (size_t i = 0; i < w.open_count && o == NULL; i++)
+        if (!w.open[i].manifest && w.open[i].peer == 1)
+            o = &w.open[i];
+    ck_assert_ptr_nonnull(o);
+    /* Response {status: 200, body: <1 MiB declared>}, the header only. */
+    const uint8_t head[] = {0x08, 0xc8, 0x01, 0x12, 0x80, 0x80, 0x40};
+    struct p2p_mem *mem = &w.nodes[0].mem;
+    size_t before = mem->module_bytes[P2P_MEM_STREAMS];
+    ck_assert_int_eq(p2p_node_on_stream_data(node_of(&w, 0), w.now, 1,
+                                             o->stream_id, false, head,
+                                             sizeof(head), false),
+                     P2P_ERR_OVERSIZE);
+    ck_assert_uint_le(mem->module_bytes[P2P_MEM_STREAMS], before);
+    w_drain(&w, 0);
+    run_until_synced(&w, synced_once, 30 * SEC);
+    assert_synced(&w, ST_2, 1);
+    w_fini(&w);
+}
+END_TEST
+
 START_TEST(peer_down_mid_fetch_moves_its_chunks)
 {
     struct world w;
@@ -2092,6 +2126,7 @@ int main(void)
     tcase_add_test(tc, wrong_manifest_asks_another_advertiser_at_once);
     tcase_add_loop_test(tc, silent_peer_times_out_at_the_deadline, 0, 2);
     tcase_add_test(tc, peer_down_mid_fetch_moves_its_chunks);
+    tcase_add_test(tc, chunk_answer_over_its_cap_is_refused_at_its_length);
     tcase_add_test(tc, peer_down_with_the_manifest_request_asks_another);
     tcase_add_test(tc, store_refusing_a_chunk_restarts_the_sync);
     suite_add_tcase(s, tc);
