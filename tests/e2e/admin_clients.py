@@ -11,7 +11,8 @@ Opens COUNT connections to 127.0.0.1:PORT and on each does MODE:
                         the connection open
   slowpost LEN SEND     POST /artifacts with Content-Length: LEN, sends SEND
                         bytes of it (SEND < LEN) and stalls
-  unreadget PATH        GET PATH and never reads the answer
+  unreadget PATH        GET PATH and never reads the answer (waits for its
+                        first bytes, peeked: their status is reported)
 
 then writes one line to STATUS_FILE (atomically, via a rename):
 "connected=C answered=A statuses=SxN,..." where S are the HTTP statuses
@@ -60,22 +61,27 @@ def status_of(head):
     return None
 
 
+def answer_of(s):
+    """What s has received so far, without waiting ("" if nothing or
+    only an error: a reset after an answer still leaves the answer)."""
+    try:
+        return s.recv(4096, socket.MSG_DONTWAIT)
+    except OSError:
+        return b""
+
+
 def send_all(socks, data_of):
     """Sends data_of(i) on socks[i] without blocking on any one of them;
-    a socket that the server closed or refused stops early. Returns the
-    statuses of answers that came while sending."""
+    a socket that the server answered or closed stops early. Returns the
+    statuses of the answers that came while sending, or within 1 s after
+    (a socket that failed to send is read for its answer too)."""
     left = {s: memoryview(data_of(i)) for i, s in enumerate(socks)}
     got = {}
     deadline = time.monotonic() + STEP_S
     while left and time.monotonic() < deadline:
         r, w, _ = select.select(list(left), list(left), [], 0.2)
         for s in r:
-            try:
-                chunk = s.recv(4096)
-            except OSError:
-                chunk = b""
-            if chunk:
-                got[s] = got.get(s, b"") + chunk
+            got[s] = answer_of(s)
             left.pop(s, None)   # answered or closed: stop sending
         for s in w:
             if s not in left:
@@ -84,10 +90,19 @@ def send_all(socks, data_of):
                 n = s.send(left[s][:65536])
             except OSError:
                 left.pop(s, None)
+                got[s] = answer_of(s)
                 continue
             left[s] = left[s][n:]
             if len(left[s]) == 0:
                 left.pop(s)
+    # Answers still on their way (a refusal after the whole body).
+    quiet = [s for s in socks if not got.get(s)]
+    deadline = time.monotonic() + 1.0
+    while quiet and time.monotonic() < deadline:
+        r, _, _ = select.select(quiet, [], [], 0.1)
+        for s in r:
+            got[s] = answer_of(s)
+            quiet.remove(s)
     return [status_of(v) for v in got.values() if status_of(v) is not None]
 
 
@@ -130,7 +145,20 @@ def main():
         for s in connected:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         req = ("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % args[0]).encode()
-        statuses = send_all(connected, lambda i: req)
+        for s in connected:
+            s.setblocking(True)
+            s.sendall(req)
+        # Wait until the server answers each (its first bytes arrive),
+        # peeking its status without reading the answer.
+        left = list(connected)
+        deadline = time.monotonic() + STEP_S
+        while left and time.monotonic() < deadline:
+            r, _, _ = select.select(left, [], [], 0.2)
+            for s in r:
+                left.remove(s)
+                st = status_of(s.recv(64, socket.MSG_PEEK))
+                if st is not None:
+                    statuses.append(st)
     elif mode != "idle":
         sys.exit("unknown mode " + mode)
     tmp = status_file + ".tmp"

@@ -46,7 +46,7 @@ health_within_1s() {
 # its connections; sets HOLDER (its pid).
 hold() {
     rm -f "$WORK/held"
-    python3 "$CLIENTS" "$PORT" "$1" "$2" "$WORK/held" &
+    python3 "$CLIENTS" "$PORT" "$1" "$2" "$WORK/held" "${@:3}" &
     HOLDER=$!
     PIDS+=("$HOLDER")
     wait_until 30 "$2 $1 connections held" test -s "$WORK/held"
