@@ -87,7 +87,8 @@ void pq_addr_text(const struct sockaddr_storage *addr, char *out, size_t cap)
 
 void pq_warn(struct prod_transport *t, uint64_t now, const char *fmt, ...)
 {
-    if (t->warned_ns != 0 && now < t->warned_ns + PROD_TRANSPORT_WARN_INTERVAL_NS) {
+    if (t->warned_ns != 0 &&
+        now < t->warned_ns + PROD_TRANSPORT_WARN_INTERVAL_NS) {
         t->warns_unlogged++;
         return;
     }

@@ -4,8 +4,10 @@
  * self-signature that does not verify, signed under another name) is
  * refused in the handshake on either side and counted under bad_cert, not
  * as accepted; a second process with the same key, from another address,
- * is refused as a duplicate identity while the first stays up; the static
- * secret behind stateless reset tokens depends on the key only. Real
+ * is refused as a duplicate identity while the first stays up; a server
+ * that "crashes" (gone without a CONNECTION_CLOSE) and restarts on its port
+ * with the same key resets the old connection, which its client drops at
+ * once; the static secret behind reset tokens depends on the key only. Real
  * sockets: these tests test the glue. No timed assertions: the loop runs
  * until the expected events or a generous deadline. */
 #include <check.h>
@@ -24,6 +26,7 @@
 #include "prod/identity.h"
 #include "prod/tls.h"
 #include "prod/transport.h"
+#include "prod/transport_int.h" /* its socket, to crash it silently */
 #include "prod/udp.h"
 
 /* Long enough for a handshake on a loaded machine; only a bound. */
@@ -161,7 +164,7 @@ static void on_warn(void *ctx, const char *msg)
     ((struct side *)ctx)->warns++;
 }
 
-static void start(struct side *s, const char *name)
+static void start_at(struct side *s, const char *name, const char *addr)
 {
     load_tls(s, name);
     struct prod_transport_limits lim;
@@ -173,11 +176,16 @@ static void start(struct side *s, const char *name)
         .stream_data = on_data, .stream_reset = on_reset, .warn = on_warn};
     struct sockaddr_storage any;
     socklen_t any_len;
-    ck_assert_int_eq(prod_udp_parse_addr("127.0.0.1:0", &any, &any_len), 0);
+    ck_assert_int_eq(prod_udp_parse_addr(addr, &any, &any_len), 0);
     char err[256];
     int rc = prod_transport_new(loop, (struct sockaddr *)&any, any_len, &lim,
                                 s->tls, &cbs, &s->t, err, sizeof(err));
     ck_assert_msg(rc == 0, "transport: %s", err);
+}
+
+static void start(struct side *s, const char *name)
+{
+    start_at(s, name, "127.0.0.1:0");
 }
 
 static void stop(struct side *s)
@@ -353,6 +361,45 @@ START_TEST(second_process_with_the_same_key_is_refused)
 }
 END_TEST
 
+static bool client_reset(struct side *client, struct side *server)
+{
+    return client->downs == 1 && totals(client).resets_received == 1;
+}
+
+/* The server process dies without a word (its socket refuses every
+ * packet, so no CONNECTION_CLOSE leaves) and a new one starts on the same
+ * port with the same key: the client's next packet (a keepalive) is
+ * answered with a stateless reset, and the client drops the connection
+ * and tells its owner (peer_down), long before the idle timeout (30 s). */
+START_TEST(restarted_server_resets_the_old_connection)
+{
+    struct side server = {0}, client = {0}, again = {0};
+    make_identity("server", NULL);
+    make_identity("client", NULL);
+    start(&server, "server");
+    start(&client, "client");
+    dial(&client, &server);
+    ck_assert(run_until(both_up, &client, &server));
+    struct sockaddr_storage addr;
+    socklen_t len;
+    prod_transport_local(server.t, &addr, &len);
+    char text[64];
+    pq_addr_text(&addr, text, sizeof(text));
+    struct prod_udp__test_hooks mute = {.send_budget_packets = 0};
+    prod_udp__set_test_hooks(server.t->udp, &mute);
+    stop(&server);
+    start_at(&again, "server", text);
+    ck_assert(run_until(client_reset, &client, &again));
+    ck_assert_uint_ge(totals(&again).resets_sent, 1);
+    ck_assert_uint_eq(client.dial_fails, 0);
+    struct prod_peer_stats ps;
+    ck_assert(prod_transport_peer_stats(client.t, SERVER_INDEX, &ps));
+    ck_assert_str_eq(ps.conn_state, "idle");
+    stop(&again);
+    stop(&client);
+}
+END_TEST
+
 /* The reset secret is a function of the key: the same after a restart
  * (a new prod_tls from the same files), different for another key. */
 START_TEST(reset_secret_depends_on_the_key_only)
@@ -388,6 +435,7 @@ int main(void)
     tcase_add_loop_test(tc, server_refuses_a_bad_client_certificate, 0, bad);
     tcase_add_loop_test(tc, client_refuses_a_bad_server_certificate, 0, bad);
     tcase_add_test(tc, second_process_with_the_same_key_is_refused);
+    tcase_add_test(tc, restarted_server_resets_the_old_connection);
     tcase_add_test(tc, reset_secret_depends_on_the_key_only);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
