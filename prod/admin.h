@@ -10,7 +10,8 @@
  *                         large, 409 exists, 507 pool full
  *   GET  /artifacts       200 {"artifacts": ["<hex>", ...]}
  *   GET  /artifacts/<hex> 200 the bytes; 400 not 64 hex digits, 404
- *   POST /state           201 {"height": H, "root": "<hex>"}; 413
+ *   POST /state           201 {"height": H, "root": "<hex>"}; 413; 500
+ *                         "write failed" as for artifacts
  *   GET  /state           200 what state_json writes
  *   GET  /health          200 (503 when unhealthy) what health_json writes
  *   GET  /metrics         200 Prometheus text (version 0.0.4)
