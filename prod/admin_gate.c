@@ -430,6 +430,7 @@ static void wait_head(struct prod_admin_gate *g, int fd,
 /* Arms the timer at the earliest deadline (none: stopped). */
 static void rearm(struct prod_admin_gate *g)
 {
+    invariants(g);
     ev_tstamp at = 0;
     bool any = false;
     for (size_t i = 0; i < g->opts.connections_max; i++) {
@@ -455,7 +456,6 @@ static void rearm(struct prod_admin_gate *g)
     ev_tstamp in = at - ev_now(g->loop);
     ev_timer_set(&g->timer, in > 0 ? in : 0, 0.0);
     ev_timer_start(g->loop, &g->timer);
-    invariants(g);
 }
 
 static void pause_accept(struct prod_admin_gate *g)
@@ -507,7 +507,8 @@ static void on_events(struct ev_loop *loop, ev_io *w, int revents)
     for (int k = 0; k < n; k++) {
         uint64_t tag = evs[k].data.u64 & ~TAG_INDEX_MASK;
         size_t i = (size_t)(evs[k].data.u64 & TAG_INDEX_MASK);
-        bool hung_up = (evs[k].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+        bool hung_up =
+            (evs[k].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
         /* A slot freed by an earlier event of this batch is skipped. */
         if (tag == TAG_WAITING && i < g->opts.connections_max &&
             g->waiting[i].fd >= 0)
@@ -527,6 +528,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     for (size_t i = 0; i < g->opts.connections_max; i++) {
         struct slot *s = &g->waiting[i];
         if (s->fd < 0 || s->deadline > now)
+            continue;
+        /* A head that came in time but whose event is still pending in
+         * this turn of the loop (a busy loop) is not late. */
+        check_head(g, i, false);
+        if (s->fd < 0)
             continue;
         int fd = s->fd;
         epoll_ctl(g->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
