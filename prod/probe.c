@@ -128,7 +128,11 @@ static void usage(FILE *f)
             "  --timeout S      give up after S seconds (default 10)\n"
             "  --help           this text\n"
             "\n"
-            "Exit: 0 accepted, 3 refused, 4 no answer, 2 bad input.\n");
+            "Exit: 0 accepted, 3 refused, 4 no answer, 2 bad input.\n"
+            "\n"
+            "With the identity of a member that is running and connected to\n"
+            "INDEX, the probe is a second process with that key: INDEX\n"
+            "refuses it (duplicate_identity).\n");
 }
 
 static int make_oversize(uint8_t **out, size_t *len)
