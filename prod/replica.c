@@ -274,6 +274,12 @@ static void peer_down(void *ctx, uint32_t peer, int reason)
     prod_replica_drain(r);
 }
 
+/* The transport's warnings (duplicate identities) in the replica's log. */
+static void transport_warn(void *ctx, const char *msg)
+{
+    prod_replica_log(ctx, PROD_LOG_WARN, "%s", msg);
+}
+
 static void dial_failed(void *ctx, uint32_t peer, int reason)
 {
     struct prod_replica *r = ctx;
@@ -575,7 +581,8 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     static const struct prod_transport_cbs CBS = {
         .accept_key = accept_key, .peer_up = peer_up,
         .peer_down = peer_down, .dial_failed = dial_failed,
-        .stream_data = stream_data, .stream_reset = stream_reset};
+        .stream_data = stream_data, .stream_reset = stream_reset,
+        .warn = transport_warn};
     struct prod_transport_cbs cbs = CBS;
     cbs.ctx = r;
     if (prod_transport_new(r->loop, (const struct sockaddr *)&c->listen,
