@@ -23,8 +23,8 @@ static const struct disk_family before_pool[] = {
      "received and validated).",
      offsetof(struct prod_disk_metrics, artifacts_persisted)},
     {"p2p_replica_artifact_persist_failures_total", P2P_METRIC_COUNTER,
-     "Received artifacts that could not be written to the pool on disk "
-     "(I/O errors; logged).",
+     "Artifacts (POSTed or received) that could not be written to the "
+     "pool on disk (I/O errors; logged).",
      offsetof(struct prod_disk_metrics, persist_failures)},
 };
 

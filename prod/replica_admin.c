@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/metrics_registry.h"
+#include "prod/admin_api_metrics.h"
 #include "prod/admin_metrics.h"
 #include "prod/disk_metrics.h"
 #include "prod/identity.h"
@@ -31,8 +32,13 @@ static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
         return P2P_ERR_EXISTS;
     /* Durable first: once the client hears 201, a SIGKILL loses nothing. */
     int rc = prod_disk_pool_put_hashed(r->disk_pool, id, kind, body, len);
-    if (rc != 0)
+    if (rc != 0) {
+        r->persist_failures++;
+        prod_replica_log(r, PROD_LOG_ERROR,
+                         "cannot persist a POSTed artifact: %s",
+                         p2p_strerror(rc));
         return P2P_ERR_WRITE;
+    }
     rc = p2p_node_insert(r->node, prod_replica_now(), kind, body, len, NULL);
     if (rc != 0) {
         (void)prod_disk_pool_remove(r->disk_pool, id);
@@ -197,6 +203,11 @@ static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
     prod_disk_state_latest_info(r->disk_state, &dm.state_height, NULL, NULL,
                                 NULL);
     prod_disk_metrics_write(t, &dm);
+    if (r->admin != NULL) {
+        struct prod_admin_stats as;
+        prod_admin_get_stats(r->admin, &as);
+        prod_admin_api_metrics_write(t, &as);
+    }
 }
 
 static int metrics_text(void *ctx, char **text, size_t *len)

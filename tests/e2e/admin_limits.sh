@@ -75,4 +75,8 @@ hold idle 200
 health_within_1s 200 503
 release
 health_within_1s 200
+body "$URL/metrics" >"$WORK/metrics.txt"
+grep -E '^p2p_replica_admin_(refusals_total|connections)' "$WORK/metrics.txt" || true
+grep -Eq '^p2p_replica_admin_refusals_total\{reason="connections"\} [1-9]' "$WORK/metrics.txt" ||
+    fail "/metrics does not count the connections refused at the limit"
 log "PASS: the admin API answers at and after its connection limit"
