@@ -71,7 +71,9 @@ struct gen_link {
     uint64_t bw_mbit;     /* 0: not overridden */
 };
 
-static const char *const profile_names[] = {"lan", "wan", "lossy", "slow"};
+static const char *const profile_names[] = {"lan", "wan", "lossy", "slow",
+                                            "thin"};
+enum { PROFILE_THIN = 4, PROFILES_COUNT = 5 };
 
 struct gen {
     struct p2p_rng rng;
@@ -125,7 +127,7 @@ static void gen_network(struct gen *g)
 {
     static const uint64_t wan_bw[] = {100, 200, 500, 1000};
     static const uint64_t slow_bw[] = {50, 100, 200};
-    g->profile = (unsigned)below(g, 4);
+    g->profile = (unsigned)below(g, PROFILES_COUNT);
     switch (g->profile) {
     case 0: /* lan */
         g->latency_us = range(g, 1, 5) * 1000;
@@ -144,11 +146,17 @@ static void gen_network(struct gen *g)
         g->bw_mbit = 1000;
         g->loss_ppm = (uint32_t)range(g, 10, 50) * 1000; /* 1..5 % */
         break;
-    default: /* slow */
+    case 3: /* slow */
         g->latency_us = range(g, 100, 250) * 1000;
         g->jitter_us = range(g, 10, 30) * 1000;
         g->bw_mbit = slow_bw[below(g, 3)];
         g->loss_ppm = (uint32_t)below(g, 6) * 1000; /* 0..0.5 % */
+        break;
+    default: /* thin: 10 or 20 Mbit, with multi-MiB adverts (gen_item) */
+        g->latency_us = range(g, 20, 60) * 1000;
+        g->jitter_us = below(g, g->latency_us / 3 + 1) / 1000 * 1000;
+        g->bw_mbit = one_in(g, 2) ? 10 : 20;
+        g->loss_ppm = (uint32_t)below(g, 11) * 1000; /* 0..1 % */
         break;
     }
     if (!one_in(g, 3))
@@ -195,6 +203,22 @@ static uint64_t bw_min_mbit(const struct gen *g)
     return bw;
 }
 
+/* Thin links: large adverts of at least this size (halved rates keep
+ * them, see fit_workload), at most what the creator's uplink serves to
+ * every other id, one answer at a time, in THIN_SERVE_S. */
+#define THIN_ADVERT_MIN (1ULL << 20)
+#define THIN_SERVE_S 16u
+
+static void fit_thin_advert(const struct gen *g, struct gen_item *it)
+{
+    uint64_t bytes = bw_min_mbit(g) * 1000000 / 8 * THIN_SERVE_S;
+    while (it->size > THIN_ADVERT_MIN && (g->ids - 1) * it->size_max > bytes) {
+        it->size /= 2;
+        it->size_max = it->size_max / 2 < it->size ? it->size
+                                                   : it->size_max / 2;
+    }
+}
+
 /* An item of kind `type`: 0 small pushes, 1 small adverts (the bulk),
  * 2 large adverts. */
 static void gen_item(struct gen *g, struct gen_item *it, unsigned type)
@@ -220,11 +244,15 @@ static void gen_item(struct gen *g, struct gen_item *it, unsigned type)
         it->per_min = range(g, 6, 60);
         unsigned shift = (unsigned)below(g, bw_min_mbit(g) >= 1000 ? 8 : 7);
         it->size = (16ULL << 10) << shift; /* 16 KiB .. 1 or 2 MiB */
+        if (g->profile == PROFILE_THIN)
+            it->size = THIN_ADVERT_MIN << below(g, 4); /* 1 .. 8 MiB */
         break;
     }
     }
     it->size_max = one_in(g, 3) ? it->size + below(g, it->size + 1)
                                 : it->size;
+    if (type == 2 && g->profile == PROFILE_THIN)
+        fit_thin_advert(g, it);
     /* Streams of small artifacts (the first item is one) come from many
      * nodes, so that a crash or a byzantine turn does not silence them. */
     switch (below(g, type < 2 ? 3 : 4)) {
@@ -290,7 +318,9 @@ static void fit_workload(struct gen *g)
         budget = SIM_SWARM_ARTIFACTS_MIN;
     if (budget > SIM_SWARM_ARTIFACTS_MAX)
         budget = SIM_SWARM_ARTIFACTS_MAX;
-    uint64_t down_max = bw_min_mbit(g) * 1000000 / 8 / 5;
+    /* Thin links carry multi-MiB adverts: a third of the link. */
+    uint64_t down_max = bw_min_mbit(g) * 1000000 / 8 /
+                        (g->profile == PROFILE_THIN ? 3 : 5);
     for (unsigned round = 0; round < SCALE_ROUNDS_MAX * SIM_SWARM_ITEMS_MAX;
          round++) {
         struct load sum = {0, 0, 0}, l[SIM_SWARM_ITEMS_MAX];
@@ -319,12 +349,43 @@ static void fit_workload(struct gen *g)
             it->per_min /= 2;
         else if (!it->poisson && it->every_ms < g->duration_ms)
             it->every_ms *= 2;
-        else if (it->size > 2 * SIM_SCENARIO_ARTIFACT_BYTES_MIN) {
+        else if (it->size > 2 * SIM_SCENARIO_ARTIFACT_BYTES_MIN &&
+                 !(g->profile == PROFILE_THIN && it->size <= THIN_ADVERT_MIN &&
+                   it->size_max >= THIN_ADVERT_MIN)) {
             it->size /= 2;
             it->size_max = it->size_max / 2 < it->size ? it->size
                                                        : it->size_max / 2;
         } else {
             return; /* as light as it gets */
+        }
+    }
+}
+
+/* Thin links: the fetch protocol moves whole artifacts, and every node
+ * asks the creator first, so each multi-MiB item's creators must be able
+ * to serve every other id in turn: at most half their uplink on average
+ * (one creator for `from: N`, all nodes sharing otherwise). */
+static void fit_thin_creators(struct gen *g)
+{
+    if (g->profile != PROFILE_THIN)
+        return;
+    uint64_t half = bw_min_mbit(g) * 1000000 / 8 / 2;
+    for (size_t i = 0; i < g->items_count; i++) {
+        struct gen_item *it = &g->items[i];
+        if (it->push || it->size_max < THIN_ADVERT_MIN)
+            continue;
+        uint64_t creators = it->from == FROM_NODE ? 1 : g->nodes;
+        for (unsigned round = 0; round < SCALE_ROUNDS_MAX; round++) {
+            uint64_t avg = (it->size + it->size_max) / 2;
+            uint64_t up = (g->ids - 1) * avg * 1000000 / gap_us(it) / creators;
+            if (up <= half)
+                break;
+            if (it->poisson && it->per_min > 1)
+                it->per_min /= 2;
+            else if (!it->poisson && it->every_ms < g->duration_ms)
+                it->every_ms *= 2;
+            else
+                break;
         }
     }
 }
@@ -1007,12 +1068,19 @@ int sim_swarm_generate(uint64_t seed, char **text, size_t *len)
     gen_network(g);
     gen_protocol(g);
     g->items_count = (size_t)range(g, 1, SIM_SWARM_ITEMS_MAX);
+    bool thin = g->profile == PROFILE_THIN;
+    if (thin && g->items_count < 2)
+        g->items_count = 2;
     /* The first item is a steady stream of small artifacts, so that every
-     * run has traffic to disturb; the others are of any kind. */
+     * run has traffic to disturb; the others are of any kind (on thin
+     * links the second is multi-MiB adverts). */
     for (size_t i = 0; i < g->items_count; i++)
         gen_item(g, &g->items[i],
-                 i == 0 ? (unsigned)below(g, 2) : (unsigned)below(g, 3));
+                 i == 0 ? (unsigned)below(g, 2)
+                 : i == 1 && thin ? 2u
+                                  : (unsigned)below(g, 3));
     fit_workload(g);
+    fit_thin_creators(g);
     gen_faults(g);
     gen_state(g);
     P2P_ASSERT(live_honest_count(g) >= SIM_SWARM_HONEST_LIVE_MIN);
