@@ -2,6 +2,7 @@
  * retransmission with backoff until acknowledged, abort on removal, resend
  * to a peer that reconnects. */
 #include "harness.h"
+#include "core/node.h" /* P2P_PENALTY_SILENT */
 
 static const uint8_t small_body[100] = {1, 2, 3};
 static uint8_t big_body[4096];
@@ -86,6 +87,47 @@ START_TEST(acknowledged_update_is_not_resent)
     for (int i = 0; i < 100; i++)
         h_advance(&h, 10 * P2P_NS_PER_S);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_fini(&h);
+}
+END_TEST
+
+static uint64_t points_of(struct harness *h, p2p_node_id peer)
+{
+    struct p2p_peer_info pi;
+    ck_assert_int_eq(p2p_node_peer_info(h->node, peer, &pi), 0);
+    return pi.penalty_total;
+}
+
+/* Timeouts and penalties (docs/architecture.md): an update that times out
+ * (30 s) costs a peer no point while it answers something we asked at or
+ * after it (_i = 0: the second update is acknowledged: slow, alive); a
+ * peer that answered nothing we asked since, for P2P_SILENCE_NS, gets
+ * P2P_PENALTY_SILENT (_i = 1), and only at the deadline, not at - 1. */
+START_TEST(update_timeout_penalises_silence_not_slowness)
+{
+    bool answers = _i == 0;
+    struct harness h;
+    h_init(&h, 1);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
+                                     sizeof(small_body), NULL), 0);
+    p2p_time first = h.now;
+    h_clear(&h);
+    h_advance(&h, 1 * P2P_NS_PER_S);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, big_body,
+                                     sizeof(big_body), NULL), 0);
+    uint64_t second = h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->stream_id;
+    h_clear(&h);
+    if (answers) {
+        P2p__V1__UpdateAck ack = P2P__V1__UPDATE_ACK__INIT;
+        ck_assert_int_eq(h_respond(&h, 1, second, 200, &ack.base), 0);
+    }
+    h_advance(&h, first + h.cfg.update_timeout_ns - 1 - h.now);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_retried, 0);
+    ck_assert_uint_eq(points_of(&h, 1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_retried, 1);
+    ck_assert_uint_eq(points_of(&h, 1), answers ? 0 : P2P_PENALTY_SILENT);
+    h_clear(&h);
     h_fini(&h);
 }
 END_TEST
@@ -260,6 +302,7 @@ int main(void)
     tcase_add_test(tc, slot_table_bound);
     tcase_add_test(tc, config_and_insert_bounds);
     tcase_add_test(tc, every_allocation_failure_is_survived);
+    tcase_add_loop_test(tc, update_timeout_penalises_silence_not_slowness, 0, 2);
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }
