@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "prod/build_info.h"
 #include "prod/identity.h"
 #include "prod/probe.h"
 #include "prod/replica.h"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
             "  keygen --key K --cert C  make an identity; prints the node id\n"
             "  probe --config FILE --peer INDEX [--garbage B | --oversize]\n"
             "                         try a handshake with a member\n"
+            "  --version              the version, the commit it was built\n"
+            "                         from and the libraries' versions\n"
             "\n"
             "`p2p-replica COMMAND --help` explains each. docs/replica.md has\n"
             "the config and registry formats and the admin API.\n");
@@ -99,6 +102,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 ||
         strcmp(cmd, "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        prod_build_info_print(stdout);
         return 0;
     }
     if (strcmp(cmd, "run") == 0)

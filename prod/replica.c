@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include <gnutls/crypto.h>
+#include <systemd/sd-daemon.h>
 
 #include "core/err.h"
 #include "prod/durable.h"
@@ -372,6 +373,26 @@ static int apply_topology(struct prod_replica *r)
     return rc;
 }
 
+/* Tells systemd (Type=notify) what the replica is doing; READY=1 the
+ * first time, once both sockets listen and the pool is loaded.
+ * sd_notify does nothing when NOTIFY_SOCKET is unset (not under
+ * systemd). */
+static void notify_status(const struct prod_replica *r, bool ready)
+{
+    char msg[256];
+    if (r->node != NULL)
+        snprintf(msg, sizeof(msg),
+                 "%sSTATUS=node %u of registry version %llu (%u artifacts)",
+                 ready ? "READY=1\n" : "", r->self,
+                 (unsigned long long)r->reg->version,
+                 (unsigned)p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
+    else
+        snprintf(msg, sizeof(msg),
+                 "%sSTATUS=waiting for a registry version that lists this "
+                 "node's key", ready ? "READY=1\n" : "");
+    (void)sd_notify(0, msg);
+}
+
 /* Makes the core node once the registry lists our key. */
 static int start_node(struct prod_replica *r, uint32_t self)
 {
@@ -408,6 +429,7 @@ static int start_node(struct prod_replica *r, uint32_t self)
                      "artifacts loaded)",
                      self, (unsigned long long)r->reg->version,
                      (unsigned)p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
+    notify_status(r, false);
     return apply_topology(r);
 }
 
@@ -651,8 +673,11 @@ int prod_replica_run(const char *config_path)
                      "key %s, QUIC on %s, admin on http://%s, data in %s",
                      r->self_hex, r->cfg.listen_text, r->cfg.admin_text,
                      r->cfg.data_dir);
-    if (apply_registry(r) == 0)
+    if (apply_registry(r) == 0) {
+        notify_status(r, true);
         ev_run(r->loop, 0);
+    }
+    (void)sd_notify(0, "STOPPING=1");
     code = r->failed ? 1 : 0;
     prod_replica_log(r, PROD_LOG_INFO, "stopped");
     teardown(r);

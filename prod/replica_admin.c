@@ -11,6 +11,7 @@
 #include "prod/admin_metrics.h"
 #include "prod/disk_metrics.h"
 #include "prod/identity.h"
+#include "prod/process_metrics.h"
 #include "prod/replica_int.h"
 
 /* The /metrics text starts with this much room and grows to what it
@@ -208,6 +209,7 @@ static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
         prod_admin_get_stats(r->admin, &as);
         prod_admin_api_metrics_write(t, &as);
     }
+    prod_process_metrics_write_self(t);
 }
 
 static int metrics_text(void *ctx, char **text, size_t *len)

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "p2p_version.h"
+
 #include "sim/report.h"
 #include "sim/report_html.h"
 #include "sim/swarm.h"
@@ -35,6 +37,7 @@ static void usage(FILE *out)
         "       p2p-sim trace FILE [filters]     (p2p-sim trace --help)\n"
         "       p2p-sim swarm --seeds N [...]    (p2p-sim swarm --help)\n"
         "       p2p-sim shrink FILE [...]        (p2p-sim shrink --help)\n"
+        "       p2p-sim --version\n"
         "\n"
         "Runs a scenario in the deterministic network simulator and judges its\n"
         "expectations. Exit status: 0 all expectations hold, 1 one failed (the\n"
@@ -338,6 +341,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("p2p-sim %s (commit %s)\n", P2P_VERSION, P2P_COMMIT);
         return EXIT_OK;
     }
     if (strcmp(argv[1], "run") == 0) {
