@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # --version of both binaries: the same "VERSION (commit C)" after each
 # program's name, VERSION the project's (CMake's project(VERSION), passed
-# as $3), C the source tree's git commit (12 hex digits, "-dirty" when
-# tracked files differ) or "unknown" outside a work tree ($4: the tree).
+# as $3), C a git commit of the source tree $4 (12 hex digits, "-dirty"
+# when tracked files differed) or "unknown" outside a work tree.
 set -euo pipefail
 replica=$1 sim=$2 version=$3 tree=$4
 r=$("$replica" --version)
@@ -20,10 +20,12 @@ rest=${s#p2p-sim }
 [ "${BASH_REMATCH[1]}" = "$version" ] ||
     { echo "FAIL: version ${BASH_REMATCH[1]}, CMake says $version" >&2; exit 1; }
 commit=${BASH_REMATCH[2]}
+# The commit is one of the tree's history (HEAD when just built; an
+# older one when commits came after the build).
 if [ -e "$tree/.git" ] && command -v git >/dev/null; then
-    head=$(git -C "$tree" rev-parse --short=12 HEAD)
-    [ "${commit%-dirty}" = "$head" ] ||
-        { echo "FAIL: commit $commit, the tree is at $head (rebuild?)" >&2; exit 1; }
+    [ "$commit" != unknown ] || { echo "FAIL: commit unknown in a work tree" >&2; exit 1; }
+    git -C "$tree" merge-base --is-ancestor "${commit%-dirty}" HEAD ||
+        { echo "FAIL: commit $commit is not in the tree's history" >&2; exit 1; }
 fi
 # The second line of the replica's: the libraries it runs with.
 printf '%s\n' "$r" | sed -n 2p | grep -Eq '^ngtcp2 [0-9.]+, GnuTLS [0-9.]+, libmicrohttpd [0-9.]+, libev [0-9.]+$' ||
