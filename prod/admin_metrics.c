@@ -16,9 +16,12 @@
 /* A peer index as a label value: at most 10 digits. */
 #define INDEX_LABEL_BYTES 12
 
-/* The states a transport reports (prod_peer_stats.conn_state). */
+/* The states a transport reports (prod_peer_stats.conn_state). "idle"
+ * (no QUIC connection: waiting to redial, or for the peer to dial us) is
+ * not core's "waiting" (p2p_connections), which counts only peers this
+ * node redials. */
 static const char *const peer_states[PROD_ADMIN_PEER_STATES_COUNT] = {
-    "up", "dialing", "idle", "wait",
+    "up", "dialing", "idle",
 };
 
 /* ---- the local writer: raw bytes with core's put semantics ---- */
@@ -116,9 +119,6 @@ static const struct peer_field peer_fields[] = {
     {"p2p_replica_peer_messages_received_total", P2P_METRIC_COUNTER,
      "Messages (streams, one RPC each) received from the peer.",
      offsetof(struct prod_peer_stats, messages_received)},
-    {"p2p_replica_peer_streams_reset_total", P2P_METRIC_COUNTER,
-     "Streams with the peer that ended in a reset.",
-     offsetof(struct prod_peer_stats, streams_reset)},
     {"p2p_replica_peer_handshakes_total", P2P_METRIC_COUNTER,
      "Completed QUIC handshakes with the peer, either direction.",
      offsetof(struct prod_peer_stats, handshakes)},
@@ -133,6 +133,26 @@ static uint64_t peer_value(const struct prod_peer_stats *p, size_t offset)
     uint64_t v;
     memcpy(&v, (const char *)p + offset, sizeof(v));
     return v;
+}
+
+/* Streams reset per peer, by who reset them. */
+static void write_peer_resets(struct p2p_metrics_text *t,
+                              const struct prod_peer_stats *peers,
+                              uint32_t count)
+{
+    static const char *const name = "p2p_replica_peer_streams_reset_total";
+    char idx[INDEX_LABEL_BYTES], v[24];
+    p2p_metrics_text_family(t, name, P2P_METRIC_COUNTER,
+                            "Streams with the peer ended by a reset while "
+                            "open: sent (this replica abandoned them) or "
+                            "received (the peer did).");
+    for (uint32_t i = 0; i < count; i++) {
+        index_label(peers[i].index, idx);
+        snprintf(v, sizeof(v), "%" PRIu64, peers[i].streams_reset_sent);
+        sample2(t, name, "peer", idx, "direction", "sent", v);
+        snprintf(v, sizeof(v), "%" PRIu64, peers[i].streams_reset_received);
+        sample2(t, name, "peer", idx, "direction", "received", v);
+    }
 }
 
 static bool is_up(const struct prod_peer_stats *p)
@@ -154,13 +174,6 @@ static void write_peer_identity(struct p2p_metrics_text *t,
         memcpy(id, peers[i].id_hex, sizeof(id));
         id[sizeof(id) - 1] = '\0';
         sample2(t, "p2p_replica_peer_info", "peer", idx, "id", id, "1");
-    }
-    p2p_metrics_text_family(t, "p2p_replica_peer_connected", P2P_METRIC_GAUGE,
-                            "1 when a connection to the peer is up, else 0.");
-    for (uint32_t i = 0; i < count; i++) {
-        index_label(peers[i].index, idx);
-        p2p_metrics_text_sample(t, "p2p_replica_peer_connected", "peer", idx,
-                                is_up(&peers[i]) ? 1 : 0);
     }
 }
 
@@ -237,6 +250,41 @@ static void single(struct p2p_metrics_text *t, const char *name,
     p2p_metrics_text_sample(t, name, NULL, NULL, value);
 }
 
+/* The families the simulator writes too (docs/metrics.md, "Shared
+ * vocabulary"): same names, labels and meaning. */
+static void write_shared(struct p2p_metrics_text *t,
+                         const struct prod_transport_totals *tot)
+{
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } bytes[] = {
+        {"p2p_transport_bytes_sent_total",
+         "Stream payload bytes this node sent, by what they carry.",
+         offsetof(struct prod_transport_totals, bytes_sent)},
+        {"p2p_transport_bytes_received_total",
+         "Stream payload bytes that reached this node, by what they carry.",
+         offsetof(struct prod_transport_totals, bytes_received)},
+    };
+    for (size_t b = 0; b < sizeof(bytes) / sizeof(bytes[0]); b++) {
+        const uint64_t *v =
+            (const uint64_t *)((const char *)tot + bytes[b].offset);
+        p2p_metrics_text_family(t, bytes[b].name, P2P_METRIC_COUNTER,
+                                bytes[b].help);
+        for (int k = 0; k < P2P_TRAFFIC_COUNT; k++)
+            p2p_metrics_text_sample(t, bytes[b].name, "traffic",
+                                    p2p_traffic_name((enum p2p_traffic)k),
+                                    v[k]);
+    }
+    single(t, "p2p_transport_messages_sent_total", P2P_METRIC_COUNTER,
+           "Stream messages (requests and responses) this node sent.",
+           tot->messages_sent);
+    single(t, "p2p_transport_messages_received_total", P2P_METRIC_COUNTER,
+           "Stream messages (requests and responses) that reached this "
+           "node.",
+           tot->messages_received);
+}
+
 static void write_totals(struct p2p_metrics_text *t,
                          const struct prod_transport_totals *tot)
 {
@@ -269,16 +317,14 @@ static void write_totals(struct p2p_metrics_text *t,
         p2p_metrics_text_sample(t, "p2p_replica_stateless_resets_unsent_total",
                                 "reason", prod_reset_unsent_name(u),
                                 tot->resets_unsent[u]);
-    single(t, "p2p_replica_connections_dialled_total", C,
-           "QUIC connections this replica dialled.", tot->conns_dialled);
     single(t, "p2p_replica_connections_accepted_total", C,
            "Inbound QUIC connections whose handshake completed.",
            tot->conns_accepted);
     single(t, "p2p_replica_connections_closed_total", C,
-           "QUIC connections closed, for any reason.", tot->conns_closed);
-    single(t, "p2p_replica_connections_up", P2P_METRIC_GAUGE,
-           "QUIC connections with a completed handshake right now.",
-           tot->conns_up);
+           "QUIC connections ended, for any reason, handshakes that never "
+           "completed included (core's p2p_connections_closed_total counts "
+           "only the closes core decided).",
+           tot->conns_closed);
     single(t, "p2p_replica_udp_datagrams_in_total", C,
            "UDP datagrams received.", tot->udp_datagrams_in);
     single(t, "p2p_replica_udp_datagrams_out_total", C,
@@ -300,7 +346,9 @@ void prod_admin_metrics_write(struct p2p_metrics_text *t,
     write_peer_identity(t, peers, count);
     write_peer_states(t, peers, count);
     write_peer_counters(t, peers, count);
+    write_peer_resets(t, peers, count);
     write_peer_rtt(t, peers, count);
+    write_shared(t, tot);
     write_totals(t, tot);
     P2P_ASSERT(t->len > before);
 }

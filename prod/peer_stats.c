@@ -1,5 +1,7 @@
 #include "prod/peer_stats.h"
 
+#include <string.h>
+
 const char *prod_refusal_name(enum prod_refusal r)
 {
     switch (r) {
@@ -10,9 +12,24 @@ const char *prod_refusal_name(enum prod_refusal r)
     case PROD_REFUSE_LIMIT: return "limit";
     case PROD_REFUSE_BAD_CERT: return "bad_cert";
     case PROD_REFUSE_DUPLICATE: return "duplicate_identity";
+    case PROD_REFUSE_OURS_TO_DIAL: return "ours_to_dial";
     case PROD_REFUSE_COUNT: break;
     }
     return "unknown";
+}
+
+bool prod_refusal_from_name(const char *phrase, size_t len,
+                            enum prod_refusal *out)
+{
+    for (int r = 0; r < PROD_REFUSE_COUNT; r++) {
+        const char *name = prod_refusal_name((enum prod_refusal)r);
+        if (phrase != NULL && strlen(name) == len &&
+            memcmp(name, phrase, len) == 0) {
+            *out = (enum prod_refusal)r;
+            return true;
+        }
+    }
+    return false;
 }
 
 const char *prod_initial_drop_name(enum prod_initial_drop d)

@@ -3,13 +3,18 @@
 #ifndef P2P_PROD_PEER_STATS_H
 #define P2P_PROD_PEER_STATS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "core/outbox.h"
 
 /* Why a handshake was refused before any protocol message was read. */
 enum prod_refusal {
     PROD_REFUSE_NOT_MEMBER,  /* the peer's key is not in the registry */
     PROD_REFUSE_NO_CERT,     /* no certificate, or one we cannot parse */
-    PROD_REFUSE_BANNED,      /* core refuses the peer (ban, dial rule) */
+    PROD_REFUSE_BANNED,      /* core refuses the peer: banned for
+                                misbehaviour */
     PROD_REFUSE_TLS,         /* any other TLS failure (ALPN, alert) */
     PROD_REFUSE_LIMIT,       /* too many connections */
     PROD_REFUSE_BAD_CERT,    /* a certificate the IC would refuse: not
@@ -18,11 +23,23 @@ enum prod_refusal {
                                 period (prod_identity_check_cert) */
     PROD_REFUSE_DUPLICATE,   /* the key already has a live connection from
                                 another address: a second process with the
-                                same identity (docs/replica.md) */
+                                same identity (docs/replica.md); also our
+                                own key from elsewhere */
+    PROD_REFUSE_OURS_TO_DIAL, /* a member with a higher id than ours: the
+                                lower id dials (core's dial rule), so we
+                                dial it and take no handshake from it */
     PROD_REFUSE_COUNT
 };
 
+/* The reason's name: the label value of handshake_refusals_total and the
+ * reason phrase of the CONNECTION_CLOSE that refuses the handshake, so
+ * that the refused side (p2p-replica probe) can say why. */
 const char *prod_refusal_name(enum prod_refusal r);
+
+/* The reason named by phrase[0..len) (not NUL-terminated): true with *out,
+ * false when no reason has that name. */
+bool prod_refusal_from_name(const char *phrase, size_t len,
+                            enum prod_refusal *out);
 
 /* Why a packet with an unknown connection id started no connection, or
  * why a connection it started never completed its handshake (refusals
@@ -55,6 +72,13 @@ enum prod_reset_unsent {
 
 const char *prod_reset_unsent_name(enum prod_reset_unsent u);
 
+/* Room for a peer's reason phrase (longer ones are cut). */
+#define PROD_REMOTE_CLOSE_BYTES 32
+
+/* The reason phrase of a connection closed because a newer one with the
+ * same key came up (from the same address, or the old one was quiet). */
+#define PROD_CLOSE_REPLACED "replaced"
+
 /* One registry member as the transport sees it. */
 struct prod_peer_stats {
     uint32_t index;           /* core's node id */
@@ -62,10 +86,18 @@ struct prod_peer_stats {
     const char *conn_state;   /* "up", "dialing", "idle", "wait" */
     uint64_t bytes_sent, bytes_received;       /* stream payload bytes */
     uint64_t messages_sent, messages_received; /* streams (one RPC each) */
-    uint64_t streams_reset;
+    /* Streams with the peer ended by a reset, while core still had them:
+     * received (the peer reset or stopped them, or they closed under
+     * core), sent (core abandoned them: a deadline, a refusal, an answer
+     * past the send budget). */
+    uint64_t streams_reset_received, streams_reset_sent;
     uint64_t handshakes;      /* completed connections, both directions */
     uint64_t duplicates;      /* handshakes refused as PROD_REFUSE_DUPLICATE */
     uint64_t rtt_us;          /* smoothed RTT of the current connection */
+    /* The reason phrase of the last CONNECTION_CLOSE the peer sent us
+     * (a refusal's prod_refusal_name, "replaced", ...; printable ASCII),
+     * "" when it sent none. */
+    char remote_close[PROD_REMOTE_CLOSE_BYTES];
 };
 
 struct prod_transport_totals {
@@ -78,6 +110,11 @@ struct prod_transport_totals {
     uint64_t udp_datagrams_in, udp_datagrams_out;
     uint64_t udp_bytes_in, udp_bytes_out;
     uint64_t conns_up;        /* gauge */
+    /* Stream payload bytes by traffic class (prod/stream_traffic.h), as
+     * the simulator counts them; their sums equal the per-peer bytes. */
+    uint64_t bytes_sent[P2P_TRAFFIC_COUNT], bytes_received[P2P_TRAFFIC_COUNT];
+    /* Messages (one envelope each: a request or a response). */
+    uint64_t messages_sent, messages_received;
 };
 
 #endif

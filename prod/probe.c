@@ -1,14 +1,22 @@
-/* `p2p-replica probe`: dials one member with this node's identity and says
- * whether the handshake is accepted; optionally sends it a bad stream
- * (garbage bytes, or a request past its route's limit) and says what the
- * peer did. For operators (can this node reach that one?) and for the
- * end-to-end tests of refusals and of bad input (tests/e2e/). */
+/* `p2p-replica probe`: dials one member and says what it answered, as it
+ * said it: accepted; refused, with the peer's reason (the refusal's name
+ * travels as the CONNECTION_CLOSE's reason phrase: not_member,
+ * duplicate_identity, ours_to_dial, ...); accepted and then closed (a
+ * connection replaced by the member's own); or nothing. With --anonymous
+ * it dials with a key made for this probe alone, which no registry lists:
+ * the expected answer, "refused: not_member", shows the peer is up and
+ * its QUIC and TLS answer, and no member's connection is touched.
+ * Optionally it sends a bad stream (garbage bytes, or a request past its
+ * route's limit) and says what the peer did. For operators (can this node
+ * reach that one?) and for the end-to-end tests of refusals and of bad
+ * input (tests/e2e/). */
 #include "prod/probe.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/crypto.h>
 
@@ -22,14 +30,27 @@
 
 /* The most garbage one probe sends. */
 #define PROBE_GARBAGE_BYTES_MAX (64u << 20)
-/* How long a connection must stay up to count as accepted: a server
- * judges our certificate after our side of the handshake is done. */
+/* How long an accepted connection must stay up to count as accepted for
+ * good: a peer that takes our key but then prefers another connection
+ * with it (the member's own) closes ours soon after. */
 #define PROBE_SETTLE_S 1.0
+
+/* Exit codes (docs/replica.md, probe --help). */
+enum {
+    PROBE_EXIT_EXPECTED = 0, /* accepted; --anonymous: refused as
+                                not_member */
+    PROBE_EXIT_FAILURE = 1,
+    PROBE_EXIT_USAGE = 2,
+    PROBE_EXIT_REFUSED = 3,  /* refused (--anonymous: for another reason) */
+    PROBE_EXIT_NO_ANSWER = 4,
+    PROBE_EXIT_CLOSED = 5,   /* accepted, then closed within the settle */
+    PROBE_EXIT_ANON_ACCEPTED = 6, /* --anonymous was let in */
+};
 
 enum probe_outcome {
     PROBE_WAITING,
-    PROBE_UP,
-    PROBE_REFUSED,     /* the dial failed or was closed before settling */
+    PROBE_UP,          /* accepted (HANDSHAKE_DONE), still up */
+    PROBE_REFUSED,     /* the handshake failed: refused or cut */
     PROBE_CLOSED,      /* up, then closed by the peer */
 };
 
@@ -39,6 +60,7 @@ struct probe {
     uint32_t peer;
     enum probe_outcome outcome;
     int reason;
+    ev_tstamp up_at, closed_at;
     const uint8_t *send;      /* the bad stream, once up */
     size_t send_len;
     bool stream_reset;
@@ -58,6 +80,7 @@ static void up_cb(void *ctx, uint32_t peer)
 {
     struct probe *p = ctx;
     p->outcome = PROBE_UP;
+    p->up_at = ev_now(p->loop);
     if (p->send != NULL)
         (void)prod_transport_open(p->t, peer, 1, p->send, p->send_len);
     ev_timer_start(p->loop, &p->settle);
@@ -66,11 +89,10 @@ static void up_cb(void *ctx, uint32_t peer)
 static void down_cb(void *ctx, uint32_t peer, int reason)
 {
     struct probe *p = ctx;
-    /* Closed before it settled: the peer refused us after our side of the
-     * handshake was done (TLS 1.3). */
-    p->outcome = ev_is_active(&p->settle) && p->send == NULL ? PROBE_REFUSED
-                                                              : PROBE_CLOSED;
+    p->outcome = PROBE_CLOSED;
     p->reason = reason;
+    ev_now_update(p->loop);
+    p->closed_at = ev_now(p->loop);
     ev_break(p->loop, EVBREAK_ALL);
 }
 
@@ -118,9 +140,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: p2p-replica probe --config FILE --peer INDEX [options]\n"
             "\n"
-            "Dials registry member INDEX with the identity of FILE's node\n"
-            "and prints whether the handshake is accepted.\n"
+            "Dials registry member INDEX (the registry of FILE) and prints\n"
+            "what it answered.\n"
             "\n"
+            "  --anonymous      dial with a key made for this probe alone\n"
+            "                   (no registry lists it) instead of FILE's\n"
+            "                   identity: the expected answer is\n"
+            "                   \"refused: ... said not_member\"; it disturbs\n"
+            "                   no member\n"
             "  --garbage BYTES  once connected, send BYTES random bytes on a\n"
             "                   stream and print what the peer did\n"
             "  --oversize       once connected, send a fetch request past\n"
@@ -128,11 +155,131 @@ static void usage(FILE *f)
             "  --timeout S      give up after S seconds (default 10)\n"
             "  --help           this text\n"
             "\n"
-            "Exit: 0 accepted, 3 refused, 4 no answer, 2 bad input.\n"
-            "\n"
-            "With the identity of a member that is running and connected to\n"
-            "INDEX, the probe is a second process with that key: INDEX\n"
-            "refuses it (duplicate_identity).\n");
+            "Answers (one line), and the exit code:\n"
+            "  accepted: ...                   0 (--anonymous: 6, a key no\n"
+            "                                    registry lists was let in)\n"
+            "  refused: ... said REASON (...)  3; --anonymous: 0 when REASON\n"
+            "                                    is not_member, else 3\n"
+            "  accepted, then closed: ...      5: the peer took the key, then\n"
+            "                                    closed within 1 s (replaced:\n"
+            "                                    the member's own connection\n"
+            "                                    came back)\n"
+            "  no answer ...                   4\n"
+            "  bad input 2, local failure 1.\n"
+            "REASON is the peer's: not_member, duplicate_identity (the\n"
+            "member whose identity FILE holds is running and connected to\n"
+            "INDEX), ours_to_dial (INDEX dials that member itself: the lower\n"
+            "id dials), banned, bad_cert, no_cert, limit, tls.\n");
+}
+
+/* What the peer's refusal means, for the answer line. */
+static const char *refusal_meaning(const char *reason)
+{
+    static const struct {
+        const char *name, *meaning;
+    } m[] = {
+        {"not_member", "the key is not in its registry"},
+        {"duplicate_identity",
+         "the key already has a live connection from another address: the "
+         "member is running"},
+        {"ours_to_dial",
+         "it dials that member itself (the lower id dials) and takes no "
+         "handshake from it"},
+        {"banned", "it has banned that member for misbehaviour"},
+        {"bad_cert", "the certificate is not one the IC accepts"},
+        {"no_cert", "it could not read our certificate"},
+        {"limit", "it is at its connection limit"},
+        {"tls", "the TLS handshake failed"},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+        if (strcmp(reason, m[i].name) == 0)
+            return m[i].meaning;
+    return "a reason this probe does not know";
+}
+
+/* A fresh identity in a private temporary folder, loaded and deleted at
+ * once: only the TLS object keeps it. */
+static int anonymous_tls(struct prod_tls **tls, uint8_t key_id[PROD_KEY_ID_LEN],
+                         char *err, size_t err_len)
+{
+    const char *tmp = getenv("TMPDIR");
+    char dir[512], key[600], cert[600];
+    snprintf(dir, sizeof(dir), "%s/p2p-probe.XXXXXX",
+             tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL) {
+        snprintf(err, err_len, "cannot make a temporary folder in %s",
+                 tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+        return P2P_ERR_WRITE;
+    }
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    int rc = prod_identity_generate(key, cert, key_id, err, err_len);
+    if (rc == 0)
+        rc = prod_tls_new(key, cert, tls, key_id, err, err_len);
+    (void)unlink(key);
+    (void)unlink(cert);
+    (void)rmdir(dir);
+    return rc;
+}
+
+/* Prints the answer; returns the exit code. */
+static int report(const struct probe *p, const struct prod_member *m,
+                  const struct prod_transport_totals *tot,
+                  const struct prod_peer_stats *st, bool anonymous,
+                  double timeout)
+{
+    const char *said = st->remote_close;
+    switch (p->outcome) {
+    case PROBE_UP:
+    case PROBE_CLOSED:
+        if (p->outcome == PROBE_CLOSED && p->send == NULL) {
+            printf("accepted, then closed: node %u at %s closed the "
+                   "connection after %.2f s (%s%s%s)\n",
+                   p->peer, m->addr_text, p->closed_at - p->up_at,
+                   said[0] != '\0' ? said : p2p_strerror(p->reason),
+                   strcmp(said, PROD_CLOSE_REPLACED) == 0
+                       ? ": a newer connection with this key took its place"
+                       : "",
+                   anonymous ? "; a key no registry lists was let in" : "");
+            return anonymous ? PROBE_EXIT_ANON_ACCEPTED : PROBE_EXIT_CLOSED;
+        }
+        printf("accepted: node %u at %s%s\n", p->peer, m->addr_text,
+               anonymous ? " (a key no registry lists was let in)" : "");
+        if (p->send != NULL)
+            printf("bad stream (%zu bytes): %s\n", p->send_len,
+                   p->stream_reset          ? "reset by the peer"
+                   : p->outcome == PROBE_CLOSED ? "connection closed by the peer"
+                   : p->response_fin        ? "answered"
+                                            : "no reaction");
+        return anonymous ? PROBE_EXIT_ANON_ACCEPTED : PROBE_EXIT_EXPECTED;
+    case PROBE_REFUSED:
+        if (p->reason == P2P_ERR_TIMEOUT)
+            break;
+        for (int r = 0; r < PROD_REFUSE_COUNT; r++)
+            if (tot->refusals[r] > 0) {
+                printf("refused: node %u at %s: we refused its certificate "
+                       "(%s: not the registry's key for it)\n",
+                       p->peer, m->addr_text,
+                       prod_refusal_name((enum prod_refusal)r));
+                return PROBE_EXIT_REFUSED;
+            }
+        if (p->reason == P2P_ERR_REFUSED && said[0] != '\0') {
+            printf("refused: node %u at %s said %s (%s)\n", p->peer,
+                   m->addr_text, said, refusal_meaning(said));
+            return anonymous && strcmp(said, "not_member") == 0
+                       ? PROBE_EXIT_EXPECTED
+                       : PROBE_EXIT_REFUSED;
+        }
+        printf("refused: node %u at %s ended the handshake without a reason "
+               "(%s)\n",
+               p->peer, m->addr_text, p2p_strerror(p->reason));
+        return PROBE_EXIT_REFUSED;
+    default:
+        break;
+    }
+    printf("no answer from node %u at %s within %.1f s\n", p->peer,
+           m->addr_text, timeout);
+    return PROBE_EXIT_NO_ANSWER;
 }
 
 static int make_oversize(uint8_t **out, size_t *len)
@@ -165,13 +312,14 @@ int prod_probe_cmd(int argc, char **argv)
         {"peer", required_argument, NULL, 'p'},
         {"garbage", required_argument, NULL, 'g'},
         {"oversize", no_argument, NULL, 'o'},
+        {"anonymous", no_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *config = NULL;
     long peer = -1, garbage = 0;
     double timeout = 10.0;
-    bool oversize = false;
+    bool oversize = false, anonymous = false;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -181,6 +329,7 @@ int prod_probe_cmd(int argc, char **argv)
         case 'p': peer = strtol(optarg, &end, 10); break;
         case 'g': garbage = strtol(optarg, &end, 10); break;
         case 'o': oversize = true; break;
+        case 'a': anonymous = true; break;
         case 't': timeout = strtod(optarg, &end); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -219,11 +368,12 @@ int prod_probe_cmd(int argc, char **argv)
     }
     uint8_t self_key[PROD_KEY_ID_LEN];
     struct prod_tls *tls = NULL;
-    if (prod_tls_new(cfg.key_path, cfg.cert_path, &tls, self_key, err,
-                     sizeof(err)) != 0) {
+    if (anonymous ? anonymous_tls(&tls, self_key, err, sizeof(err)) != 0
+                  : prod_tls_new(cfg.key_path, cfg.cert_path, &tls, self_key,
+                                 err, sizeof(err)) != 0) {
         fprintf(stderr, "p2p-replica probe: %s\n", err);
         free(reg);
-        return 2;
+        return anonymous ? PROBE_EXIT_FAILURE : PROBE_EXIT_USAGE;
     }
     struct probe p = {.loop = ev_loop_new(EVFLAG_AUTO), .peer = (uint32_t)peer};
     uint8_t *bad = NULL;
@@ -267,36 +417,12 @@ int prod_probe_cmd(int argc, char **argv)
                                  m->addr_len, m->key_id);
     if (rc == 0)
         ev_run(p.loop, 0);
-    int code;
-    switch (p.outcome) {
-    case PROBE_UP:
-    case PROBE_CLOSED:
-        if (p.outcome == PROBE_CLOSED && p.send == NULL) {
-            printf("refused: node %u closed the connection (%s)\n", p.peer,
-                   p2p_strerror(p.reason));
-            code = 3;
-            break;
-        }
-        printf("accepted: node %u at %s\n", p.peer, m->addr_text);
-        if (p.send != NULL)
-            printf("bad stream (%zu bytes): %s\n", p.send_len,
-                   p.stream_reset          ? "reset by the peer"
-                   : p.outcome == PROBE_CLOSED ? "connection closed by the peer"
-                   : p.response_fin        ? "answered"
-                                           : "no reaction");
-        code = 0;
-        break;
-    case PROBE_REFUSED:
-        printf("refused: node %u at %s (%s)\n", p.peer, m->addr_text,
-               p2p_strerror(p.reason));
-        code = 3;
-        break;
-    default:
-        printf("no answer from node %u at %s within %.1f s\n", p.peer,
-               m->addr_text, timeout);
-        code = 4;
-        break;
-    }
+    struct prod_transport_totals tot;
+    struct prod_peer_stats st;
+    prod_transport_totals(p.t, &tot);
+    if (!prod_transport_peer_stats(p.t, p.peer, &st))
+        memset(&st, 0, sizeof(st));
+    int code = report(&p, m, &tot, &st, anonymous, timeout);
     prod_transport_del(p.t);
     ev_loop_destroy(p.loop);
     prod_tls_del(tls);

@@ -231,11 +231,16 @@ static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
         return false;
     }
     if (!p2p_node_accepts_peer(r->node, prod_replica_now(), m->index)) {
-        *why = PROD_REFUSE_BANNED;
+        /* Our own key from elsewhere is a second process with our
+         * identity; a higher id is one we dial (the lower id dials), not
+         * a ban. */
+        *why = m->index == r->self ? PROD_REFUSE_DUPLICATE
+               : p2p_conn_should_dial(r->self, m->index)
+                   ? PROD_REFUSE_OURS_TO_DIAL
+                   : PROD_REFUSE_BANNED;
         prod_replica_log(r, PROD_LOG_INFO,
-                         "refused a handshake from node %u (banned, or it "
-                         "is ours to dial)",
-                         m->index);
+                         "refused a handshake from node %u (%s)", m->index,
+                         prod_refusal_name(*why));
         return false;
     }
     *peer = m->index;

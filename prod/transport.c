@@ -330,7 +330,9 @@ static void conn_close_app(struct pq_conn *c, int reason, bool notify)
     ngtcp2_connection_close_error e;
     ngtcp2_connection_close_error_default(&e);
     uint64_t code = reason == 0 ? 0 : PQ_APP_ERR_BASE + (uint64_t)(-reason);
-    ngtcp2_connection_close_error_set_application_error(&e, code, NULL, 0);
+    const char *phrase = c->close_phrase;
+    ngtcp2_connection_close_error_set_application_error(
+        &e, code, (const uint8_t *)phrase, phrase != NULL ? strlen(phrase) : 0);
     conn_close_now(c, &e, reason, notify);
 }
 
@@ -509,8 +511,10 @@ static void conn_write(struct pq_conn *c)
             nvec ? &vec : NULL, nvec, ts);
         if (s != NULL && ndata >= 0) {
             s->sent += (size_t)ndata;
-            if (c->peer != PQ_PEER_NONE)
+            if (c->peer != PQ_PEER_NONE) {
                 t->peers[c->peer].bytes_sent += (uint64_t)ndata;
+                t->tot.bytes_sent[s->tx_traffic] += (uint64_t)ndata;
+            }
             if (s->sent == s->len) {
                 /* With FIN: everything of this stream is written. */
                 s->fin_sent = true;
@@ -530,7 +534,7 @@ static void conn_write(struct pq_conn *c)
                 /* The peer asked us to stop sending (STOP_SENDING): core
                  * hears of it as a reset. */
                 s->core_open = false;
-                t->peers[c->peer].streams_reset++;
+                t->peers[c->peer].streams_reset_received++;
                 t->cbs.stream_reset(t->cbs.ctx, c->peer, s->core_id,
                                     s->inbound);
             }
@@ -583,6 +587,36 @@ out:
     rearm(c);
 }
 
+/* What the peer said as it closed c (its CONNECTION_CLOSE): the reason
+ * phrase goes to the peer's stats (p2p-replica probe reports it), and the
+ * reason for our owner: P2P_ERR_REFUSED for a refused handshake (a TLS
+ * alert), the peer's own reason for an application close, else
+ * P2P_ERR_CONN_LOST. */
+static int remote_close(struct pq_conn *c)
+{
+    ngtcp2_connection_close_error e;
+    ngtcp2_conn_get_connection_close_error(c->qc, &e);
+    int reason = P2P_ERR_CONN_LOST;
+    if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT &&
+        (e.error_code & ~(uint64_t)0xff) == NGTCP2_CRYPTO_ERROR)
+        reason = P2P_ERR_REFUSED;
+    else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
+             e.error_code > PQ_APP_ERR_BASE &&
+             e.error_code < PQ_APP_ERR_BASE - (uint64_t)P2P_ERR_FATAL)
+        reason = -(int)(e.error_code - PQ_APP_ERR_BASE);
+    if (c->peer < PROD_TRANSPORT_PEERS_MAX) {
+        char *out = c->t->peers[c->peer].remote_close;
+        size_t n = 0;
+        for (size_t i = 0; e.reason != NULL && i < e.reasonlen &&
+                           n + 1 < PROD_REMOTE_CLOSE_BYTES;
+             i++)
+            if (e.reason[i] >= 0x20 && e.reason[i] < 0x7f)
+                out[n++] = (char)e.reason[i];
+        out[n] = '\0';
+    }
+    return reason;
+}
+
 static void handle_fatal(struct pq_conn *c, int rv)
 {
     struct prod_transport *t = c->t;
@@ -592,7 +626,8 @@ static void handle_fatal(struct pq_conn *c, int rv)
     if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_DROP_CONN ||
         rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
         conn_drop(c, rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ? P2P_ERR_TIMEOUT
-                                                         : P2P_ERR_CONN_LOST,
+                     : rv == NGTCP2_ERR_DRAINING       ? remote_close(c)
+                                                       : P2P_ERR_CONN_LOST,
                   true);
         return;
     }
@@ -600,12 +635,16 @@ static void handle_fatal(struct pq_conn *c, int rv)
     ngtcp2_connection_close_error_default(&e);
     if (rv == NGTCP2_ERR_CRYPTO) {
         uint8_t alert = ngtcp2_conn_get_tls_alert(c->qc);
-        ngtcp2_connection_close_error_set_transport_error_tls_alert(
-            &e, alert, NULL, 0);
         if (!c->refused) { /* refusals by the verify hook are counted */
             t->tot.refusals[PROD_REFUSE_TLS]++;
             c->refused = true;
+            c->refusal = PROD_REFUSE_TLS;
         }
+        /* The refusal's name as the reason phrase: the refused side can
+         * tell "not a member" from "duplicate identity" (probe). */
+        const char *why = prod_refusal_name(c->refusal);
+        ngtcp2_connection_close_error_set_transport_error_tls_alert(
+            &e, alert, (const uint8_t *)why, strlen(why));
     } else {
         ngtcp2_connection_close_error_set_transport_error_liberr(&e, rv,
                                                                  NULL, 0);
@@ -1052,6 +1091,7 @@ static int queue_send(struct pq_conn *c, struct pq_stream *s,
     memcpy(s->buf, bytes, len);
     s->len = len;
     c->send_bytes += len;
+    pq_stream_set_tx(s, bytes, len);
     return 0;
 }
 
@@ -1073,6 +1113,7 @@ int prod_transport_open(struct prod_transport *t, uint32_t peer,
     s->waiting_id = true;
     c->opens_pending++;
     t->peers[peer].messages_sent++;
+    t->tot.messages_sent++;
     pq_mark_dirty(c);
     return 0;
 }
@@ -1096,6 +1137,7 @@ int prod_transport_respond(struct prod_transport *t, uint32_t peer,
     if (!s->fin_received)
         s->stop_read_pending = true;
     t->peers[peer].messages_sent++;
+    t->tot.messages_sent++;
     pq_stream_enqueue(s);
     return 0;
 }
@@ -1109,6 +1151,8 @@ void prod_transport_reset(struct prod_transport *t, uint32_t peer,
     struct pq_stream *s = pq_stream_find(c, inbound, stream_id);
     if (s == NULL)
         return;
+    if (!s->reset_pending)
+        t->peers[peer].streams_reset_sent++;
     s->core_open = false;
     s->reset_pending = true;
     pq_mark_dirty(c);

@@ -7,6 +7,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include "prod/stream_traffic.h"
 #include "prod/transport.h"
 #include "prod/udp.h"
 
@@ -55,6 +56,16 @@ struct pq_stream {
     bool large;             /* on the large queue (see struct pq_queue) */
     uint8_t *buf;           /* what we send (owned), NULL once acked */
     size_t len, sent;
+    /* Traffic classes for the totals (prod/stream_traffic.h): of what we
+     * send (decided when it is queued), of what we receive (decided from
+     * its first bytes, kept in head; rx_pending bytes wait for it), and
+     * the request's route, which decides its response's class. */
+    uint8_t route;
+    uint8_t tx_traffic, rx_traffic;
+    bool rx_known;
+    uint8_t head_len;
+    uint8_t head[PROD_TRAFFIC_HEAD_BYTES];
+    uint64_t rx_pending;
     struct pq_stream *next, *prev;      /* all streams of the conn */
     struct pq_stream *send_next;        /* send queue */
 };
@@ -97,6 +108,7 @@ struct pq_conn {
     bool dirty;
     bool close_pending;       /* close at the next flush */
     int close_reason;
+    const char *close_phrase; /* static; the close's reason phrase */
     struct pq_stream *streams;
     struct pq_queue small, large; /* streams with bytes to send */
     uint32_t opens_pending;   /* streams waiting for a stream id */
@@ -179,5 +191,11 @@ void pq_stream_dequeue_head(struct pq_stream *s);
 void pq_stream_rotate(struct pq_stream *s);
 /* Opens streams waiting for an id; shuts down streams reset by core. */
 void pq_streams_prepare(struct pq_conn *c);
+/* Counts len received bytes of s (data, the next of them) by traffic
+ * class; fin: they are the last. */
+void pq_stream_count_rx(struct pq_stream *s, const uint8_t *data, size_t len,
+                        bool fin);
+/* Decides the class of what s sends, bytes[0..len) (the whole message). */
+void pq_stream_set_tx(struct pq_stream *s, const uint8_t *bytes, size_t len);
 
 #endif

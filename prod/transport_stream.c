@@ -25,6 +25,9 @@ struct pq_stream *pq_stream_new(struct pq_conn *c, bool inbound,
     s->core_id = core_id;
     s->inbound = inbound;
     s->core_open = true;
+    s->route = PROD_TRAFFIC_ROUTE_NONE;
+    s->tx_traffic = P2P_TRAFFIC_OTHER;
+    s->rx_traffic = P2P_TRAFFIC_OTHER;
     s->next = c->streams;
     if (c->streams != NULL)
         c->streams->prev = s;
@@ -99,9 +102,66 @@ static void drop_buf(struct pq_stream *s)
     s->buf = NULL;
 }
 
+/* Decides the class of what s receives from its head, if it can (always
+ * when complete), and counts the bytes that waited for it. */
+static void rx_decide(struct pq_stream *s, bool complete)
+{
+    enum p2p_traffic tr;
+    bool decided;
+    if (s->inbound) {
+        uint8_t route;
+        decided = prod_traffic_of_request(s->head, s->head_len, complete, &tr,
+                                          &route);
+        if (decided)
+            s->route = route;
+    } else {
+        decided = prod_traffic_of_response(s->route, s->head, s->head_len,
+                                           complete, &tr);
+    }
+    if (!decided)
+        return;
+    s->rx_known = true;
+    s->rx_traffic = (uint8_t)tr;
+    s->conn->t->tot.bytes_received[tr] += s->rx_pending;
+    s->rx_pending = 0;
+}
+
+void pq_stream_count_rx(struct pq_stream *s, const uint8_t *data, size_t len,
+                        bool fin)
+{
+    struct prod_transport *t = s->conn->t;
+    if (s->rx_known) {
+        t->tot.bytes_received[s->rx_traffic] += len;
+        return;
+    }
+    size_t room = sizeof(s->head) - s->head_len;
+    size_t n = len < room ? len : room;
+    if (n > 0)
+        memcpy(s->head + s->head_len, data, n);
+    s->head_len = (uint8_t)(s->head_len + n);
+    s->rx_pending += len;
+    rx_decide(s, fin || s->head_len == sizeof(s->head));
+}
+
+void pq_stream_set_tx(struct pq_stream *s, const uint8_t *bytes, size_t len)
+{
+    enum p2p_traffic tr;
+    if (!s->inbound) {
+        (void)prod_traffic_of_request(bytes, len, true, &tr, &s->route);
+    } else {
+        /* An answer before the request's end: judge what came. */
+        if (!s->rx_known)
+            rx_decide(s, true);
+        (void)prod_traffic_of_response(s->route, bytes, len, true, &tr);
+    }
+    s->tx_traffic = (uint8_t)tr;
+}
+
 void pq_stream_free(struct pq_stream *s)
 {
     struct pq_conn *c = s->conn;
+    if (!s->rx_known && s->rx_pending > 0)
+        rx_decide(s, true);
     unqueue(s);
     if (s->waiting_id)
         c->opens_pending--;
@@ -221,6 +281,7 @@ static int conn_up(struct pq_conn *c)
         old->state = PQ_HANDSHAKE;
         old->close_pending = true;
         old->close_reason = P2P_ERR_CONN_LOST;
+        old->close_phrase = PROD_CLOSE_REPLACED;
         pq_mark_dirty(old);
     }
     t->by_peer[c->peer] = c;
@@ -291,8 +352,10 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
         return 0;
     struct prod_peer_stats *ps = &c->t->peers[c->peer];
     ps->bytes_received += len;
+    pq_stream_count_rx(s, data, len, fin);
     if (fin) {
         ps->messages_received++;
+        c->t->tot.messages_received++;
         /* A response is complete: core is done with the stream. */
         if (!s->inbound)
             s->core_open = false;
@@ -317,7 +380,7 @@ static void peer_reset(struct pq_stream *s)
     struct pq_conn *c = s->conn;
     if (s->core_open && c->state == PQ_UP) {
         s->core_open = false;
-        c->t->peers[c->peer].streams_reset++;
+        c->t->peers[c->peer].streams_reset_received++;
         c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
                                s->inbound);
     }
@@ -348,7 +411,7 @@ static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
     struct pq_conn *c = s->conn;
     if (s->core_open && c->state == PQ_UP) {
         s->core_open = false;
-        c->t->peers[c->peer].streams_reset++;
+        c->t->peers[c->peer].streams_reset_received++;
         c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
                                s->inbound);
     }

@@ -40,7 +40,7 @@ body "${NET_ADMIN[2]}/metrics" |
 log "handshakes of node 2 with node 1's key: $h0 when the duplicate was seen, $h1 after the next refusal"
 [ "$h1" -eq "$h0" ] || fail "handshakes went on while the twin was refused ($h0 -> $h1)"
 [ "$h0" -le 2 ] || fail "$h0 handshakes before the duplicate was caught"
-[ "$(metric 'p2p_replica_peer_connected{peer="1"}')" -eq 1 ] || fail "node 2 lost node 1"
+[ "$(metric 'p2p_replica_peer_state{peer="1",state="up"}')" -eq 1 ] || fail "node 2 lost node 1"
 grep -q "duplicate identity: node 1" "$WORK/node2/replica.log" ||
     fail "node 2 did not log the duplicate"
 [ "$(metric 'p2p_replica_handshake_refusals_total{reason="duplicate_identity"}')" -ge 2 ] ||

@@ -44,6 +44,6 @@ body "${NET_ADMIN[2]}/metrics" | grep -E '^p2p_replica_(initials_dropped|statele
 log "accepted after the flood: $accepted_after; dropped: $(( $(dropped) - dropped_before ))"
 [ "$accepted_after" -eq "$accepted_before" ] ||
     fail "the flood raised connections_accepted_total from $accepted_before to $accepted_after"
-[ "$(metric p2p_replica_connections_up)" -eq 1 ] || fail "node 2 lost its peer"
+[ "$(metric 'p2p_connections{state="up"}')" -eq 1 ] || fail "node 2 lost its peer"
 healthy "${NET_ADMIN[2]}" || fail "node 2 stopped answering"
 log "PASS: $FLOOD garbage datagrams, no connection accepted"

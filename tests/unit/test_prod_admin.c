@@ -182,7 +182,8 @@ static void sample_stats(struct prod_peer_stats peers[2],
     peers[0].bytes_received = 2000;
     peers[0].messages_sent = 3;
     peers[0].messages_received = 4;
-    peers[0].streams_reset = 5;
+    peers[0].streams_reset_received = 5;
+    peers[0].streams_reset_sent = 15;
     peers[0].handshakes = 6;
     peers[0].rtt_us = 1500;
     peers[1].index = 2;
@@ -198,6 +199,10 @@ static void sample_stats(struct prod_peer_stats peers[2],
     tot->udp_datagrams_out = 12;
     tot->udp_bytes_in = 13;
     tot->udp_bytes_out = 14;
+    tot->bytes_sent[P2P_TRAFFIC_PUSH] = 16;
+    tot->bytes_received[P2P_TRAFFIC_STATE] = 17;
+    tot->messages_sent = 18;
+    tot->messages_received = 19;
 }
 
 /* Core's families of a fresh node, then the replica's: malloc'ed. */
@@ -858,7 +863,8 @@ START_TEST(metrics_endpoint)
     ck_assert_str_eq(r->type, "text/plain; version=0.0.4; charset=utf-8");
     ck_assert_ptr_nonnull(strstr(r->body, "\np2p_artifacts_validated_total "));
     ck_assert_ptr_nonnull(
-        strstr(r->body, "\np2p_replica_peer_connected{peer=\"1\"} 1\n"));
+        strstr(r->body,
+               "\np2p_replica_peer_state{peer=\"1\",state=\"up\"} 1\n"));
     if (!have_promtool()) {
         promtool_missing_notice();
         return;
@@ -917,10 +923,8 @@ START_TEST(metrics_writer_lines)
          * missing comma. */
         ("p2p_replica_peer_info{peer=\"1\",id=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"} 1\n"),
-        "p2p_replica_peer_connected{peer=\"1\"} 1\n",
-        "p2p_replica_peer_connected{peer=\"2\"} 0\n",
         "p2p_replica_peer_state{peer=\"1\",state=\"up\"} 1\n",
-        "p2p_replica_peer_state{peer=\"1\",state=\"wait\"} 0\n",
+        "p2p_replica_peer_state{peer=\"1\",state=\"idle\"} 0\n",
         "p2p_replica_peer_state{peer=\"2\",state=\"up\"} 0\n",
         "p2p_replica_peer_state{peer=\"2\",state=\"we\\\"ird\\\\\"} 1\n",
         "# TYPE p2p_replica_peer_bytes_sent_total counter\n",
@@ -928,18 +932,24 @@ START_TEST(metrics_writer_lines)
         "p2p_replica_peer_bytes_received_total{peer=\"1\"} 2000\n",
         "p2p_replica_peer_messages_sent_total{peer=\"1\"} 3\n",
         "p2p_replica_peer_messages_received_total{peer=\"1\"} 4\n",
-        "p2p_replica_peer_streams_reset_total{peer=\"1\"} 5\n",
+        ("p2p_replica_peer_streams_reset_total{peer=\"1\",direction="
+         "\"sent\"} 15\n"),
+        ("p2p_replica_peer_streams_reset_total{peer=\"1\",direction="
+         "\"received\"} 5\n"),
         "p2p_replica_peer_handshakes_total{peer=\"1\"} 6\n",
         "p2p_replica_peer_handshakes_total{peer=\"2\"} 0\n",
         "# TYPE p2p_replica_peer_rtt_seconds gauge\n",
         "p2p_replica_peer_rtt_seconds{peer=\"1\"} 0.0015\n",
         "p2p_replica_handshake_refusals_total{reason=\"not_member\"} 2\n",
         "p2p_replica_handshake_refusals_total{reason=\"limit\"} 0\n",
-        "p2p_replica_connections_dialled_total 8\n",
         "p2p_replica_connections_accepted_total 9\n",
         "p2p_replica_connections_closed_total 10\n",
-        "# TYPE p2p_replica_connections_up gauge\n",
-        "p2p_replica_connections_up 1\n",
+        "# TYPE p2p_transport_bytes_sent_total counter\n",
+        "p2p_transport_bytes_sent_total{traffic=\"push\"} 16\n",
+        "p2p_transport_bytes_sent_total{traffic=\"state\"} 0\n",
+        "p2p_transport_bytes_received_total{traffic=\"state\"} 17\n",
+        "p2p_transport_messages_sent_total 18\n",
+        "p2p_transport_messages_received_total 19\n",
         "p2p_replica_udp_datagrams_in_total 11\n",
         "p2p_replica_udp_datagrams_out_total 12\n",
         "p2p_replica_udp_bytes_in_total 13\n",
@@ -947,6 +957,13 @@ START_TEST(metrics_writer_lines)
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
         ck_assert_msg(strstr(buf, lines[i]) != NULL, "missing %s", lines[i]);
+    /* One name per concept: connections up and dials are core's. */
+    static const char *const gone[] = {
+        "p2p_replica_peer_connected", "p2p_replica_connections_up",
+        "p2p_replica_connections_dialled_total", "state=\"wait\"",
+    };
+    for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+        ck_assert_msg(strstr(buf, gone[i]) == NULL, "still has %s", gone[i]);
     /* A peer that is not up has no RTT sample. */
     ck_assert_ptr_null(strstr(buf, "p2p_replica_peer_rtt_seconds{peer=\"2\""));
 
