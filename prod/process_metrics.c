@@ -228,6 +228,7 @@ static void put_label(struct p2p_metrics_text *t, const char *name,
 static void build_info(struct p2p_metrics_text *t,
                        const struct prod_build_info *b)
 {
+    P2P_ASSERT(b->version != NULL && b->commit != NULL);
     p2p_metrics_text_family(
         t, "p2p_build_info", P2P_METRIC_GAUGE,
         "Always 1: the replica's version, the git commit it was built "
@@ -262,8 +263,8 @@ void prod_process_metrics_write(struct p2p_metrics_text *t,
                                 const struct prod_build_info *b,
                                 const struct prod_process_stats *s)
 {
-    P2P_ASSERT(b != NULL && b->version != NULL && b->commit != NULL);
-    build_info(t, b);
+    if (b != NULL)
+        build_info(t, b);
     if (s == NULL)
         return;
     /* The names, types and help texts of the Prometheus client
@@ -283,11 +284,41 @@ void prod_process_metrics_write(struct p2p_metrics_text *t,
             s->start_time_ms);
 }
 
-void prod_process_metrics_write_self(struct p2p_metrics_text *t)
+void prod_limits_metrics_write(struct p2p_metrics_text *t,
+                               const struct prod_config *cfg)
+{
+    const struct {
+        const char *name;
+        uint64_t value;
+    } limits[] = {
+        {"artifact_bytes", cfg->artifact_bytes_max},
+        {"pool_bytes", cfg->pool_bytes_max},
+        {"pool_artifacts", cfg->pool_artifacts_max},
+        {"streams", cfg->streams_max},
+        {"streams_per_peer", cfg->streams_per_peer_max},
+        {"state_bytes", cfg->state_bytes_max},
+        {"admin_body", cfg->admin_body_bytes_max},
+        {"admin_buffer", cfg->admin_buffered_bytes_max},
+    };
+    p2p_metrics_text_family(
+        t, "p2p_replica_limit", P2P_METRIC_GAUGE,
+        "Configured limits by their config key under limits: (bytes or "
+        "counts; the defaults when the file sets none). The pool limits "
+        "are the validated section's.");
+    for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+        p2p_metrics_text_sample(t, "p2p_replica_limit", "limit",
+                                limits[i].name, limits[i].value);
+}
+
+void prod_process_metrics_write_self(struct p2p_metrics_text *t,
+                                     const struct prod_config *cfg)
 {
     struct prod_build_info b;
     prod_build_info_get(&b);
     struct prod_process_stats s;
     bool have = prod_process_stats_read(&s) == 0;
-    prod_process_metrics_write(t, &b, have ? &s : NULL);
+    build_info(t, &b);
+    prod_limits_metrics_write(t, cfg);
+    if (have)
+        prod_process_metrics_write(t, NULL, &s);
 }

@@ -1,9 +1,10 @@
 /* The process's own Prometheus families for /metrics: p2p_build_info
- * (version, commit and the libraries' versions as labels, value 1) and
- * the standard process_* families every Prometheus client library serves
- * (CPU seconds, resident and virtual memory, start time, open and maximum
- * file descriptors), read from /proc/self. Written after the replica's
- * other families. docs/metrics.md, "The replica's process". */
+ * (version, commit and the libraries' versions as labels, value 1), the
+ * configured limits (p2p_replica_limit{limit=...}, what alerts compare
+ * the pool and the admin buffer with) and the standard process_* families
+ * every Prometheus client library serves (CPU seconds, resident and
+ * virtual memory, start time, open and maximum file descriptors), read
+ * from /proc/self. Written after the replica's other families. */
 #ifndef P2P_PROD_PROCESS_METRICS_H
 #define P2P_PROD_PROCESS_METRICS_H
 
@@ -12,6 +13,7 @@
 
 #include "core/metrics_registry.h"
 #include "prod/build_info.h"
+#include "prod/config.h"
 
 /* The fields of /proc/self/stat this module reads (proc(5)). */
 struct prod_proc_stat {
@@ -47,18 +49,26 @@ struct prod_process_stats {
  * be read or parsed (*out is then unspecified). */
 int prod_process_stats_read(struct prod_process_stats *out);
 
-/* Appends p2p_build_info with *b's labels (version, commit, ngtcp2,
- * gnutls; values escaped) and, when s is not NULL, the six process_*
- * families of *s (both borrowed). Seconds are written with up to three
+/* Appends, when b is not NULL, p2p_build_info with *b's labels (version,
+ * commit, ngtcp2, gnutls; values escaped) and, when s is not NULL, the
+ * six process_* families of *s (both borrowed). Seconds are written with up to three
  * decimals. Like every p2p_metrics_text writer, a too-small buffer only
  * makes p2p_metrics_text_finish report the size needed. */
 void prod_process_metrics_write(struct p2p_metrics_text *t,
                                 const struct prod_build_info *b,
                                 const struct prod_process_stats *s);
 
-/* prod_process_metrics_write with this process's build info and
- * values; the process_* families are left out when /proc/self cannot be
- * read. What /metrics calls. */
-void prod_process_metrics_write_self(struct p2p_metrics_text *t);
+/* Appends p2p_replica_limit, one sample per limit of *cfg (borrowed),
+ * zeroes included, labelled limit= with the config file's key under
+ * limits: (artifact_bytes, pool_bytes, pool_artifacts, streams,
+ * streams_per_peer, state_bytes, admin_body, admin_buffer). */
+void prod_limits_metrics_write(struct p2p_metrics_text *t,
+                               const struct prod_config *cfg);
+
+/* What /metrics calls: p2p_build_info with this binary's build info,
+ * p2p_replica_limit of *cfg (borrowed), then the process_* families of
+ * this process (left out when /proc/self cannot be read). */
+void prod_process_metrics_write_self(struct p2p_metrics_text *t,
+                                     const struct prod_config *cfg);
 
 #endif

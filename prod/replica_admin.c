@@ -209,7 +209,7 @@ static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
         prod_admin_get_stats(r->admin, &as);
         prod_admin_api_metrics_write(t, &as);
     }
-    prod_process_metrics_write_self(t);
+    prod_process_metrics_write_self(t, &r->cfg);
 }
 
 static int metrics_text(void *ctx, char **text, size_t *len)

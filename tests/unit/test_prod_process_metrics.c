@@ -2,7 +2,7 @@
  * parsing (command names with spaces and parentheses, every malformed
  * shape), the exact text of p2p_build_info and the process_* families
  * (seconds at their decimal boundaries, escaped labels, a too-small
- * buffer), this process's values against what the kernel says by other
+ * buffer), the configured limits, this process's values against what the kernel says by other
  * means (opened descriptors counted, RLIMIT_NOFILE, boot time, RSS), and
  * promtool's verdict on the text (skipped with a notice when promtool is
  * not installed). */
@@ -181,7 +181,8 @@ START_TEST(text_seconds)
 }
 END_TEST
 
-/* Labels are escaped; without process values only p2p_build_info. */
+/* Labels are escaped; without process values only p2p_build_info;
+ * without build info only the process values. */
 START_TEST(text_escaped_no_process)
 {
     struct prod_build_info b = INFO;
@@ -192,6 +193,12 @@ START_TEST(text_escaped_no_process)
     ck_assert_int_eq(rc, 0);
     ck_assert_ptr_nonnull(strstr(text, ",commit=\"a\\\"b\\\\c\\nd\","));
     ck_assert_ptr_null(strstr(text, "process_"));
+    free(text);
+    struct prod_process_stats ps = {.open_fds = 3};
+    text = write_text(NULL, &ps, 4096, &len, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_ptr_null(strstr(text, "p2p_build_info"));
+    ck_assert_ptr_nonnull(strstr(text, "\nprocess_open_fds 3\n"));
     free(text);
 }
 END_TEST
@@ -319,20 +326,60 @@ static void assert_promtool_clean(const char *text, size_t len)
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "promtool: %s", out);
 }
 
+/* Every limit, in the config's order, with the config's values. */
+START_TEST(limits_text)
+{
+    struct prod_config *c = calloc(1, sizeof(*c));
+    ck_assert_ptr_nonnull(c);
+    prod_config_default(c);
+    c->pool_bytes_max = 1u << 30;
+    c->pool_artifacts_max = 0; /* zeroes are written too */
+    char buf[2048];
+    struct p2p_metrics_text t;
+    p2p_metrics_text_init(&t, buf, sizeof(buf));
+    prod_limits_metrics_write(&t, c);
+    size_t len;
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+    const char *samples = strstr(buf, "\np2p_replica_limit{");
+    ck_assert_ptr_nonnull(samples);
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "\np2p_replica_limit{limit=\"artifact_bytes\"} %llu\n"
+             "p2p_replica_limit{limit=\"pool_bytes\"} 1073741824\n"
+             "p2p_replica_limit{limit=\"pool_artifacts\"} 0\n"
+             "p2p_replica_limit{limit=\"streams\"} %u\n"
+             "p2p_replica_limit{limit=\"streams_per_peer\"} %u\n"
+             "p2p_replica_limit{limit=\"state_bytes\"} %llu\n"
+             "p2p_replica_limit{limit=\"admin_body\"} %llu\n"
+             "p2p_replica_limit{limit=\"admin_buffer\"} %llu\n",
+             (unsigned long long)c->artifact_bytes_max, c->streams_max,
+             c->streams_per_peer_max, (unsigned long long)c->state_bytes_max,
+             (unsigned long long)c->admin_body_bytes_max,
+             (unsigned long long)c->admin_buffered_bytes_max);
+    ck_assert_str_eq(samples, want);
+    free(c);
+}
+END_TEST
+
 START_TEST(self_text_promtool)
 {
     size_t cap = 8192, len;
     char *buf = malloc(cap);
     ck_assert_ptr_nonnull(buf);
+    struct prod_config *c = calloc(1, sizeof(*c));
+    ck_assert_ptr_nonnull(c);
+    prod_config_default(c);
     struct p2p_metrics_text t;
     p2p_metrics_text_init(&t, buf, cap);
-    prod_process_metrics_write_self(&t);
+    prod_process_metrics_write_self(&t, c);
+    free(c);
     ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
     char want[128];
     snprintf(want, sizeof(want), "p2p_build_info{version=\"%s\",commit=\"%s\",",
              P2P_VERSION, P2P_COMMIT);
     ck_assert_ptr_nonnull(strstr(buf, want));
     ck_assert_ptr_nonnull(strstr(buf, "\nprocess_start_time_seconds "));
+    ck_assert_ptr_nonnull(strstr(buf, "\np2p_replica_limit{limit=\"pool_bytes\"} "));
     if (!have_promtool())
         printf("NOTICE: promtool not found (Debian package prometheus); "
                "text not checked by it\n");
@@ -355,6 +402,7 @@ static Suite *process_metrics_suite(void)
     tcase_add_test(tc, text_too_small);
     tcase_add_test(tc, self_values);
     tcase_add_test(tc, build_info_values);
+    tcase_add_test(tc, limits_text);
     tcase_add_test(tc, self_text_promtool);
     suite_add_tcase(s, tc);
     return s;
