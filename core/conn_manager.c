@@ -44,7 +44,7 @@ static struct p2p_peer *peer_record(struct p2p_node *n, p2p_node_id id)
 {
     if (id >= n->cfg.node_ids_max || id == n->cfg.self)
         return NULL;
-    if (p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
+    if (p2p__table_array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
                        &n->peers_capacity, sizeof(*n->peers), id,
                        n->cfg.node_ids_max) != 0)
         return NULL;
@@ -184,7 +184,7 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
         if (members[i].id > top && members[i].id < n->cfg.node_ids_max)
             top = members[i].id;
     if (count > 0 &&
-        p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
+        p2p__table_array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
                        &n->peers_capacity, sizeof(*n->peers), top,
                        n->cfg.node_ids_max) != 0)
         return P2P_ERR_NOMEM;

@@ -37,7 +37,7 @@ static bool find(const struct p2p_node *n, const struct p2p_artifact_id *id,
                  uint32_t *index)
 {
     struct p2p_key key;
-    p2p__id_key(id, &key);
+    p2p__table_id_key(id, &key);
     return p2p_keymap_get(&n->download_by_id, &key, index);
 }
 
@@ -62,7 +62,7 @@ static void release(struct p2p_node *n, uint32_t i)
     for (uint32_t k = 0; k < d->advs_count; k++)
         n->peers[d->advs[k].peer].advertising--;
     struct p2p_key key;
-    p2p__id_key(&d->id, &key);
+    p2p__table_id_key(&d->id, &key);
     int rc = p2p_keymap_del(&n->download_by_id, &key);
     P2P_ASSERT(rc == 0);
     p2p_mem_free(n->mem, P2P_MEM_DOWNLOADER, d->advs);
@@ -298,7 +298,7 @@ static int create(struct p2p_node *n, p2p_time now,
     if (rc != 0)
         return rc;
     struct p2p_key key;
-    p2p__id_key(id, &key);
+    p2p__table_id_key(id, &key);
     rc = p2p_keymap_put(&n->download_by_id, &key, *index);
     if (rc != 0) {
         p2p__table_give(&n->downloads, *index);

@@ -208,7 +208,7 @@ static int on_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         return rc;
     struct p2p_peer *p = p2p__peer_up(n, peer);
     P2P_ASSERT(p != NULL);
-    rc = p2p__array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&p->slots,
+    rc = p2p__table_array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&p->slots,
                         &p->slots_capacity, sizeof(*p->slots),
                         (uint32_t)u->slot_id, n->cfg.slots_per_peer_max);
     if (rc != 0)

@@ -134,7 +134,7 @@ int p2p__sender_add(struct p2p_node *n, p2p_time now,
 {
     P2P_ASSERT(e != NULL && e->section == P2P_POOL_VALIDATED);
     struct p2p_key key;
-    p2p__id_key(&e->id, &key);
+    p2p__table_id_key(&e->id, &key);
     if (p2p_keymap_get(&n->slot_by_id, &key, NULL))
         return 0; /* a duplicate Deliver is a no-op */
     uint32_t index;
@@ -170,7 +170,7 @@ int p2p__sender_add(struct p2p_node *n, p2p_time now,
 void p2p__sender_remove(struct p2p_node *n, const struct p2p_artifact_id *id)
 {
     struct p2p_key key;
-    p2p__id_key(id, &key);
+    p2p__table_id_key(id, &key);
     uint32_t index;
     if (!p2p_keymap_get(&n->slot_by_id, &key, &index))
         return;

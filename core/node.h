@@ -9,10 +9,10 @@
 #include "core/keymap.h"
 #include "core/rng.h"
 #include "core/shim.h"
+#include "core/table.h"
 #include "core/timer_heap.h"
 #include "core/topology.h"
 
-#define P2P_INDEX_NONE UINT32_MAX
 
 /* Who waits for an outbound stream's response. */
 enum stream_owner {
@@ -183,17 +183,6 @@ struct p2p_state_sync {
     uint32_t lat_count, lat_next;
 };
 
-/* A growable array of fixed-size records with a free list threaded through
- * the records' next_free field, bounded by max. */
-struct p2p_table {
-    void *items;
-    uint32_t capacity, count, max, free_head;
-    size_t item_bytes;
-    size_t next_free_offset;
-    size_t gen_offset;         /* each record's uint32 generation */
-    enum p2p_mem_module module;
-};
-
 struct p2p_node {
     struct p2p_config cfg;
     struct p2p_mem *mem;       /* borrowed */
@@ -230,28 +219,6 @@ struct p2p_node {
 
     struct p2p_state_sync state;
 };
-
-/* ---- tables (node.c) ---- */
-void p2p__table_init(struct p2p_table *t, size_t item_bytes,
-                     size_t next_free_offset, size_t gen_offset, uint32_t max,
-                     enum p2p_mem_module module);
-void p2p__table_fini(struct p2p_table *t, struct p2p_mem *mem);
-/* Takes a zeroed record whose generation is one more than its previous
- * use's, so timers and streams naming the old use are recognised as stale.
- * Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
-int p2p__table_take(struct p2p_table *t, struct p2p_mem *mem, uint32_t *index);
-void p2p__table_give(struct p2p_table *t, uint32_t index);
-static inline void *p2p__table_at(const struct p2p_table *t, uint32_t index)
-{
-    return (char *)t->items + (size_t)index * t->item_bytes;
-}
-
-/* Grows a zeroed array (*items, *capacity records of item_bytes) by
- * doubling until index fits, never past max records (index < max). New
- * records are zeroed. Errors: P2P_ERR_NOMEM. */
-int p2p__array_fit(struct p2p_mem *mem, enum p2p_mem_module module,
-                   void **items, uint32_t *capacity, size_t item_bytes,
-                   uint32_t index, uint32_t max);
 
 /* ---- peers (node.c) ---- */
 /* The peer record for id, or NULL if the id is out of range or down. */
@@ -427,10 +394,5 @@ void p2p__state_slow_on_timer(struct p2p_node *n, p2p_time now, uint32_t gen);
 int p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
                 uint32_t index, uint32_t gen);
 
-static inline void p2p__id_key(const struct p2p_artifact_id *id,
-                               struct p2p_key *key)
-{
-    memcpy(key->b, id->b, P2P_KEY_BYTES);
-}
 
 #endif
