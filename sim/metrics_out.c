@@ -1,8 +1,11 @@
-/* --metrics DIR: every node's metrics as the replica will expose them on
+/* --metrics DIR: every node's metrics as the replica exposes them on
  * /metrics (DIR/node-<id>.prom, Prometheus text format 0.0.4, written at
  * the end of the run) and a time series of the main counters and gauges
  * (DIR/timeseries.csv, one row per sample time and running node, sampled
- * every --metrics-every of virtual time). Formats: docs/metrics.md.
+ * every --metrics-every of virtual time); with --metrics-format
+ * openmetrics also DIR/metrics.om: every family of every running node at
+ * every sample, labelled node, timestamped from SIM_METRICS_OM_EPOCH_S.
+ * Formats: docs/metrics.md.
  *
  * Sampling is a SIM_EV_METRICS event that only reads: it calls no node
  * entry point, draws no randomness, writes no trace line, does not move
@@ -24,6 +27,40 @@
 
 #define TEXT_CAP_INITIAL (64u << 10)
 
+/* One family of the exposition, for DIR/metrics.om. */
+struct om_family {
+    char *name;               /* owned; as written (counters end _total) */
+    char *help;               /* owned; escaped as written */
+    char type[16];            /* counter, gauge, histogram */
+    uint32_t first, count;    /* its sample lines: keys[first..+count) */
+};
+
+/* A node's exposition at one sample: its values, in key order, each
+ * ending in a NUL, from vals[off]. */
+struct om_record {
+    uint32_t node;
+    p2p_time t;
+    size_t off;
+};
+
+/* Every sample of every running node, kept until the end of the run:
+ * OpenMetrics wants each family's samples together and each series' in
+ * time order. The exposition has the same lines at every sample (core's
+ * registry and the transport families are fixed), so the keys are kept
+ * once, from the first, and each sample keeps only its values. */
+struct om_spool {
+    struct om_family *fams;   /* owned */
+    uint32_t fams_count, fams_cap;
+    char **keys;              /* owned: sample names with their labels */
+    uint32_t keys_count, keys_cap;
+    struct om_record *recs;   /* owned */
+    size_t recs_count, recs_cap;
+    char *vals;               /* owned */
+    size_t vals_len, vals_cap;
+    bool failed;              /* out of memory, or an exposition whose
+                                 lines were not the first's */
+};
+
 struct sim_metrics_out {
     char *dir;                /* owned copy of --metrics */
     char *path;               /* owned scratch: dir + "/node-<id>.prom" */
@@ -37,6 +74,7 @@ struct sim_metrics_out {
     size_t *last_len;
     char *text;               /* owned scratch for one exposition */
     size_t text_cap;
+    struct om_spool *om;      /* owned; NULL without openmetrics */
 };
 
 /* Columns of DIR/timeseries.csv, in order (docs/metrics.md). */
@@ -114,6 +152,11 @@ int sim_metrics_start(struct sim_world *w)
         goto fail_oom;
     memcpy(mo->dir, w->opt.metrics_dir, n + 1);
     mo->text_cap = TEXT_CAP_INITIAL;
+    if (w->opt.metrics_openmetrics) {
+        mo->om = calloc(1, sizeof(*mo->om));
+        if (mo->om == NULL)
+            goto fail_oom;
+    }
     mo->every_ns = w->opt.metrics_every_ns > 0 ? w->opt.metrics_every_ns
                                                : SIM_METRICS_EVERY_DEFAULT_NS;
     snprintf(mo->path, n + 32, "%s/timeseries.csv", mo->dir);
@@ -166,12 +209,24 @@ static void series_row(struct sim_world *w, uint32_t node, p2p_time t)
     w->metrics->rows++;
 }
 
+static int format_node(struct sim_world *w, uint32_t node, p2p_time t,
+                       const char *state, size_t *len);
+static bool om_record(struct om_spool *sp, uint32_t node, p2p_time t,
+                      const char *text, size_t len);
+
 void sim_metrics_sample(struct sim_world *w, p2p_time t)
 {
     struct sim_metrics_out *mo = w->metrics;
-    for (uint32_t i = 0; i < w->nodes_count; i++)
-        if (w->nodes[i].running)
-            series_row(w, i, t);
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        if (!w->nodes[i].running)
+            continue;
+        series_row(w, i, t);
+        size_t len;
+        if (mo->om != NULL && !mo->om->failed &&
+            (format_node(w, i, t, "sampled", &len) != 0 ||
+             !om_record(mo->om, i, t, mo->text, len)))
+            mo->om->failed = true;
+    }
     mo->samples++;
     if (w->end >= mo->every_ns && t <= w->end - mo->every_ns)
         sim_push_event(w, t + mo->every_ns, SIM_EV_METRICS, 0, 0, NULL);
@@ -257,6 +312,266 @@ static int format_node(struct sim_world *w, uint32_t node, p2p_time t,
     }
 }
 
+/* ---- DIR/metrics.om (--metrics-format openmetrics) ---- */
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap > 0 ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * size);
+    if (q == NULL)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* The first exposition: its families and sample keys. */
+static bool om_template_line(struct om_spool *sp, const char *line,
+                             size_t n)
+{
+    if (n > 7 && memcmp(line, "# TYPE ", 7) == 0) {
+        const char *name = line + 7, *sp1 = memchr(name, ' ', n - 7);
+        size_t cap = sp->fams_cap;
+        if (sp1 == NULL ||
+            !grow((void **)&sp->fams, &cap, sp->fams_count + 1,
+                  sizeof(*sp->fams)))
+            return false;
+        sp->fams_cap = (uint32_t)cap;
+        struct om_family *f = &sp->fams[sp->fams_count];
+        size_t tlen = (size_t)(line + n - (sp1 + 1));
+        if (tlen >= sizeof(f->type))
+            return false;
+        *f = (struct om_family){.first = sp->keys_count};
+        memcpy(f->type, sp1 + 1, tlen);
+        f->name = dup_n(name, (size_t)(sp1 - name));
+        if (f->name == NULL)
+            return false;
+        sp->fams_count++;
+        return true;
+    }
+    if (n > 7 && memcmp(line, "# HELP ", 7) == 0)
+        return true; /* kept when its TYPE comes (below) */
+    if (line[0] == '#')
+        return true;
+    const char *value = NULL;
+    for (size_t i = n; i > 0; i--)
+        if (line[i - 1] == ' ') {
+            value = line + i;
+            break;
+        }
+    size_t cap = sp->keys_cap;
+    if (value == NULL || sp->fams_count == 0 ||
+        !grow((void **)&sp->keys, &cap, sp->keys_count + 1,
+              sizeof(*sp->keys)))
+        return false;
+    sp->keys_cap = (uint32_t)cap;
+    sp->keys[sp->keys_count] = dup_n(line, (size_t)(value - 1 - line));
+    if (sp->keys[sp->keys_count] == NULL)
+        return false;
+    sp->keys_count++;
+    sp->fams[sp->fams_count - 1].count++;
+    return true;
+}
+
+/* HELP lines come before their TYPE: a second pass gives each family its
+ * text. */
+static bool om_template_help(struct om_spool *sp, const char *text,
+                             size_t len)
+{
+    uint32_t f = 0;
+    for (const char *p = text, *end = text + len; p < end && f < sp->fams_count;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+        size_t name_len = strlen(sp->fams[f].name);
+        if (n > 7 + name_len + 1 && memcmp(p, "# HELP ", 7) == 0 &&
+            memcmp(p + 7, sp->fams[f].name, name_len) == 0 &&
+            p[7 + name_len] == ' ') {
+            sp->fams[f].help = dup_n(p + 8 + name_len, n - 8 - name_len);
+            if (sp->fams[f].help == NULL)
+                return false;
+        } else if (n > 7 && memcmp(p, "# TYPE ", 7) == 0) {
+            f++;
+        }
+        p += n + 1;
+    }
+    return true;
+}
+
+/* Appends node's values at t from its exposition text[0..len). */
+static bool om_record(struct om_spool *sp, uint32_t node, p2p_time t,
+                      const char *text, size_t len)
+{
+    bool first = sp->fams_count == 0;
+    size_t cap = sp->recs_cap;
+    if (!grow((void **)&sp->recs, &cap, sp->recs_count + 1,
+              sizeof(*sp->recs)))
+        return false;
+    sp->recs_cap = cap;
+    size_t start = sp->vals_len;
+    uint32_t k = 0;
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
+        if (n > 0 && first && !om_template_line(sp, p, n))
+            return false;
+        if (n > 0 && p[0] != '#') {
+            /* key value: the key must be the template's k-th. */
+            size_t klen = k < sp->keys_count ? strlen(sp->keys[k]) : 0;
+            if (k >= sp->keys_count || n <= klen + 1 ||
+                memcmp(p, sp->keys[k], klen) != 0 || p[klen] != ' ')
+                return false;
+            size_t vlen = n - klen - 1;
+            size_t vcap = sp->vals_cap;
+            if (!grow((void **)&sp->vals, &vcap, sp->vals_len + vlen + 1, 1))
+                return false;
+            sp->vals_cap = vcap;
+            memcpy(sp->vals + sp->vals_len, p + klen + 1, vlen);
+            sp->vals_len += vlen;
+            sp->vals[sp->vals_len++] = '\0';
+            k++;
+        }
+        p += n + 1;
+    }
+    if (k != sp->keys_count || (first && !om_template_help(sp, text, len)))
+        return false;
+    sp->recs[sp->recs_count++] = (struct om_record){node, t, start};
+    return true;
+}
+
+static void om_free(struct om_spool *sp)
+{
+    if (sp == NULL)
+        return;
+    for (uint32_t i = 0; i < sp->fams_count; i++) {
+        free(sp->fams[i].name);
+        free(sp->fams[i].help);
+    }
+    for (uint32_t i = 0; i < sp->keys_count; i++)
+        free(sp->keys[i]);
+    free(sp->fams);
+    free(sp->keys);
+    free(sp->recs);
+    free(sp->vals);
+    free(sp);
+}
+
+/* key with node="<node>" as its first label. */
+static void om_put_key(FILE *f, const char *key, uint32_t node)
+{
+    const char *brace = strchr(key, '{');
+    if (brace == NULL) {
+        fprintf(f, "%s{node=\"%" PRIu32 "\"}", key, node);
+        return;
+    }
+    fprintf(f, "%.*s{node=\"%" PRIu32 "\",%s", (int)(brace - key), key, node,
+            brace + 1);
+}
+
+/* One sample line: key, value (advancing *cur past it), timestamp in
+ * seconds with milliseconds. */
+static void om_put_sample(FILE *f, const struct om_spool *sp, uint32_t k,
+                          const struct om_record *r, size_t *cur)
+{
+    const char *v = sp->vals + *cur;
+    *cur += strlen(v) + 1;
+    uint64_t ms = r->t / (P2P_NS_PER_S / 1000);
+    om_put_key(f, sp->keys[k], r->node);
+    fprintf(f, " %s %" PRIu64 ".%03" PRIu64 "\n", v,
+            (uint64_t)SIM_METRICS_OM_EPOCH_S + ms / 1000, ms % 1000);
+}
+
+/* The family's name in OpenMetrics: a counter's without _total. */
+static void om_put_family(FILE *f, const struct om_family *fam)
+{
+    size_t n = strlen(fam->name);
+    if (strcmp(fam->type, "counter") == 0 && n > 6 &&
+        strcmp(fam->name + n - 6, "_total") == 0)
+        n -= 6;
+    fprintf(f, "# TYPE %.*s %s\n", (int)n, fam->name, fam->type);
+    if (fam->help == NULL)
+        return;
+    fprintf(f, "# HELP %.*s ", (int)n, fam->name);
+    for (const char *h = fam->help; *h != '\0'; h++)
+        fputs(*h == '"' ? "\\\"" : (char[2]){*h, '\0'}, f);
+    fputc('\n', f);
+}
+
+/* Writes DIR/metrics.om: each family, each series (node and labels) in
+ * time order; a histogram's buckets, sum and count together per sample.
+ * Every record's values are read in key order, each once: a cursor per
+ * record walks them as the keys go by. */
+static int om_write(struct sim_metrics_out *mo, uint32_t nodes)
+{
+    struct om_spool *sp = mo->om;
+    size_t n = sp->recs_count;
+    size_t *cur = malloc((n > 0 ? n : 1) * sizeof(*cur));
+    size_t *order = malloc((n > 0 ? n : 1) * sizeof(*order));
+    size_t *start = calloc((size_t)nodes + 1, sizeof(*start));
+    if (cur == NULL || order == NULL || start == NULL) {
+        free(cur);
+        free(order);
+        free(start);
+        fprintf(stderr, "p2p-sim: --metrics: out of memory\n");
+        return -1;
+    }
+    /* Records by node, in time order within each (counting sort). */
+    for (size_t r = 0; r < n; r++) {
+        cur[r] = sp->recs[r].off;
+        start[sp->recs[r].node + 1]++;
+    }
+    for (uint32_t i = 0; i < nodes; i++)
+        start[i + 1] += start[i];
+    size_t *fill = calloc((size_t)nodes + 1, sizeof(*fill));
+    for (size_t r = 0; fill != NULL && r < n; r++) {
+        uint32_t node = sp->recs[r].node;
+        order[start[node] + fill[node]++] = r;
+    }
+    snprintf(mo->path, strlen(mo->dir) + 32, "%s/metrics.om", mo->dir);
+    FILE *f = fill != NULL ? fopen(mo->path, "w") : NULL;
+    int rc = -1;
+    if (f == NULL) {
+        fprintf(stderr, "p2p-sim: --metrics: cannot write %s\n", mo->path);
+        goto out;
+    }
+    for (uint32_t fi = 0; fi < sp->fams_count; fi++) {
+        const struct om_family *fam = &sp->fams[fi];
+        om_put_family(f, fam);
+        bool hist = strcmp(fam->type, "histogram") == 0;
+        uint32_t end = fam->first + fam->count;
+        for (uint32_t k = fam->first; k < end; k = hist ? end : k + 1)
+            for (uint32_t node = 0; node < nodes; node++)
+                for (size_t i = start[node]; i < start[node + 1]; i++) {
+                    size_t r = order[i];
+                    for (uint32_t j = k; j < (hist ? end : k + 1); j++)
+                        om_put_sample(f, sp, j, &sp->recs[r], &cur[r]);
+                }
+    }
+    fputs("# EOF\n", f);
+    rc = fclose(f) == 0 ? 0 : -1;
+    if (rc != 0)
+        fprintf(stderr, "p2p-sim: --metrics: writing %s failed\n", mo->path);
+out:
+    free(fill);
+    free(cur);
+    free(order);
+    free(start);
+    return rc;
+}
+
 void sim_metrics_before_fault(struct sim_world *w, uint64_t fault)
 {
     const struct sim_fault *f = &w->sc->faults[fault];
@@ -325,6 +640,13 @@ int sim_metrics_finish(struct sim_world *w)
         if (write_file(node_path(mo, i), text, len) != 0)
             return -1;
     }
+    if (mo->om != NULL && mo->om->failed) {
+        fprintf(stderr, "p2p-sim: --metrics: metrics.om: out of memory, or "
+                "a node's families changed between samples\n");
+        return -1;
+    }
+    if (mo->om != NULL && om_write(mo, w->nodes_count) != 0)
+        return -1;
     FILE *series = mo->series;
     mo->series = NULL;
     if (fclose(series) != 0 || mo->series_failed) {
@@ -338,8 +660,9 @@ int sim_metrics_finish(struct sim_world *w)
             "p2p-sim: metrics in %s: node-<id>.prom for %" PRIu32
             " running node(s), %" PRIu32 " crashed (values from just before "
             "the crash), %" PRIu32 " never started (no file); timeseries.csv: "
-            "%" PRIu64 " samples every %s, %" PRIu64 " rows\n",
-            mo->dir, running, stopped, never, mo->samples, every, mo->rows);
+            "%" PRIu64 " samples every %s, %" PRIu64 " rows%s\n",
+            mo->dir, running, stopped, never, mo->samples, every, mo->rows,
+            mo->om != NULL ? "; metrics.om: every sample" : "");
     return 0;
 }
 
@@ -355,6 +678,7 @@ void sim_metrics_fini(struct sim_world *w)
     free(mo->last);
     free(mo->last_len);
     free(mo->text);
+    om_free(mo->om);
     free(mo->path);
     free(mo->dir);
     free(mo);

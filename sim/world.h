@@ -169,6 +169,7 @@ struct sim_options {
     bool series;              /* record bytes per node over time (--report) */
     const char *metrics_dir;  /* borrowed; NULL: no --metrics output */
     p2p_time metrics_every_ns; /* sampling period, virtual time (> 0) */
+    bool metrics_openmetrics; /* also DIR/metrics.om (--metrics-format) */
 };
 
 struct sim_stats {
@@ -327,6 +328,11 @@ void sim_state_fini(struct sim_world *w);
 
 /* metrics_out.c: --metrics DIR (formats in docs/metrics.md). */
 #define SIM_METRICS_EVERY_DEFAULT_NS (1 * P2P_NS_PER_S)
+/* --metrics-format openmetrics: the shortest period (Prometheus keeps
+ * milliseconds), and the Unix time of virtual time 0 in DIR/metrics.om
+ * (2024-01-01T00:00:00Z), so that the same run makes the same samples. */
+#define SIM_METRICS_OM_EVERY_MIN_NS (P2P_NS_PER_S / 1000)
+#define SIM_METRICS_OM_EPOCH_S 1704067200u
 /* Creates dir (and missing parents); -1 with a reason in msg otherwise. */
 int sim_metrics_mkdir(const char *dir, char *msg, size_t msg_len);
 /* Opens DIR/timeseries.csv and schedules the first sample (t = 0); -1
