@@ -1,16 +1,17 @@
 /* The replica's config file: YAML -> struct prod_config, following the
- * schema of docs/replica.md, with the helpers of prod/yaml_doc.h. */
+ * schema of docs/replica.md, with the helpers of conf/yaml.h as
+ * prod/yaml_doc.h sets them up. */
 #include "prod/config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
 #include "core/shim.h"
 #include "core/state_manifest.h"
 #include "prod/yaml_doc.h"
-#include "sim/units.h"
 
 /* Bytes an envelope adds around an artifact (P2P_ARTIFACT_BYTES_MAX leaves
  * this much of a message for it). */
@@ -104,7 +105,7 @@ void prod_config_default(struct prod_config *c)
 
 /* Parses the numeric keys of one section (limits or timeouts); vals[i]
  * (may be NULL) is the value of fields[i]. */
-static int parse_fields(const struct prod_yaml_doc *d, const char *section,
+static int parse_fields(struct conf_yaml_doc *d, const char *section,
                         const struct field *fields, size_t count,
                         yaml_node_t *const *vals, struct prod_config *out)
 {
@@ -115,13 +116,14 @@ static int parse_fields(const struct prod_yaml_doc *d, const char *section,
         int rc;
         if (vals[i] == NULL)
             continue;
-        prod_yaml_what(what, sizeof what, section, f->key);
+        conf_yaml_what(what, sizeof what, section, f->key);
+        const struct conf_yaml_quantity q = {NULL, f->min, f->max};
         if (f->kind == F_SIZE)
-            rc = prod_yaml_size(d, vals[i], what, f->min, f->max, &v);
+            rc = conf_yaml_size(d, vals[i], what, &q, &v);
         else if (f->kind == F_COUNT)
-            rc = prod_yaml_u64(d, vals[i], what, f->min, f->max, &v);
+            rc = conf_yaml_u64(d, vals[i], what, f->min, f->max, &v);
         else
-            rc = prod_yaml_duration(d, vals[i], what, f->min, f->max, &v);
+            rc = conf_yaml_duration(d, vals[i], what, &q, &v);
         if (rc != 0)
             return rc;
         uint8_t *p = (uint8_t *)out + f->offset;
@@ -137,7 +139,7 @@ static int parse_fields(const struct prod_yaml_doc *d, const char *section,
 }
 
 /* An optional section: NULL or null means absent (all defaults). */
-static int parse_section(const struct prod_yaml_doc *d, const yaml_node_t *n,
+static int parse_section(struct conf_yaml_doc *d, const yaml_node_t *n,
                          const char *section, const struct field *fields,
                          size_t count, yaml_node_t **vals,
                          struct prod_config *out)
@@ -146,11 +148,11 @@ static int parse_section(const struct prod_yaml_doc *d, const yaml_node_t *n,
     P2P_ASSERT(count <= FIELDS_MAX);
     for (size_t i = 0; i < count; i++)
         vals[i] = NULL;
-    if (n == NULL || prod_yaml_is_null(n))
+    if (n == NULL || conf_yaml_is_null(n))
         return 0;
     for (size_t i = 0; i < count; i++)
         keys[i] = fields[i].key;
-    int rc = prod_yaml_map(d, n, section, keys, count, vals);
+    int rc = conf_yaml_map(d, n, section, keys, count, vals);
     if (rc != 0)
         return rc;
     return parse_fields(d, section, fields, count, vals, out);
@@ -168,7 +170,7 @@ static const yaml_node_t *pick(const yaml_node_t *root, const yaml_node_t *a,
 
 /* Checks that involve two keys; the error points at the first of the pair
  * that the file sets. */
-static int check_cross(const struct prod_yaml_doc *d, const yaml_node_t *root,
+static int check_cross(struct conf_yaml_doc *d, const yaml_node_t *root,
                        yaml_node_t *const *limits, yaml_node_t *const *timeouts,
                        const struct prod_config *c)
 {
@@ -179,9 +181,9 @@ static int check_cross(const struct prod_yaml_doc *d, const yaml_node_t *root,
         at = pick(root, timeouts[TIMEOUT_KEEPALIVE], "timeouts.keepalive",
                   timeouts[TIMEOUT_IDLE], "timeouts.idle", &what);
         char ka[32], idle[32];
-        sim_units_format_duration(c->keepalive_ns, ka, sizeof ka);
-        sim_units_format_duration(c->idle_timeout_ns, idle, sizeof idle);
-        return prod_yaml_fail(d, at, P2P_ERR_DECODE, what,
+        conf_units_format_duration(c->keepalive_ns, ka, sizeof ka);
+        conf_units_format_duration(c->idle_timeout_ns, idle, sizeof idle);
+        return conf_yaml_fail(d, at, P2P_ERR_DECODE, what,
                               "the keepalive (%s) must be shorter than the "
                               "idle timeout (%s)",
                               ka, idle);
@@ -192,7 +194,7 @@ static int check_cross(const struct prod_yaml_doc *d, const yaml_node_t *root,
     if (chunks > P2P_STATE_CHUNKS_MAX) {
         at = pick(root, limits[LIMIT_STATE_BYTES], "limits.state_bytes",
                   limits[LIMIT_STATE_CHUNK], "limits.state_chunk", &what);
-        return prod_yaml_fail(d, at, P2P_ERR_DECODE, what,
+        return conf_yaml_fail(d, at, P2P_ERR_DECODE, what,
                               "%llu chunks of state, more than the limit of "
                               "%u (raise state_chunk or lower state_bytes)",
                               (unsigned long long)chunks, P2P_STATE_CHUNKS_MAX);
@@ -201,7 +203,7 @@ static int check_cross(const struct prod_yaml_doc *d, const yaml_node_t *root,
     if (c->admin_buffered_bytes_max < c->admin_body_bytes_max) {
         at = pick(root, limits[LIMIT_ADMIN_BUFFER], "limits.admin_buffer",
                   limits[LIMIT_ADMIN_BODY], "limits.admin_body", &what);
-        return prod_yaml_fail(d, at, P2P_ERR_DECODE, what,
+        return conf_yaml_fail(d, at, P2P_ERR_DECODE, what,
                               "admin_buffer (%llu bytes) must be at least "
                               "admin_body (%llu bytes)",
                               (unsigned long long)c->admin_buffered_bytes_max,
@@ -210,24 +212,26 @@ static int check_cross(const struct prod_yaml_doc *d, const yaml_node_t *root,
     return 0;
 }
 
-static int parse_root(const struct prod_yaml_doc *d, const yaml_node_t *root,
+static int parse_root(struct conf_yaml_doc *d, const yaml_node_t *root,
                       const char *base_dir, struct prod_config *out)
 {
     static const enum root_key required[] = {K_KEY, K_CERT, K_LISTEN,
                                              K_REGISTRY, K_DATA_DIR, K_ADMIN};
+    static const struct conf_yaml_quantity poll_range = {
+        NULL, P2P_NS_PER_MS, PROD_CONFIG_DURATION_MAX_NS};
     yaml_node_t *v[K_COUNT], *limits[FIELDS_MAX], *timeouts[FIELDS_MAX];
     bool admin_public = false;
-    int rc = prod_yaml_map(d, root, "", root_keys, K_COUNT, v);
+    int rc = conf_yaml_map(d, root, "", root_keys, K_COUNT, v);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < COUNT(required); i++)
         if (v[required[i]] == NULL)
-            return prod_yaml_missing(d, root, "", root_keys[required[i]]);
+            return conf_yaml_missing(d, root, "", root_keys[required[i]]);
 
     uint8_t id[32];
     if (v[K_NODE_ID] != NULL &&
-        (rc = prod_yaml_hex32(d, v[K_NODE_ID], "node_id", id,
-                              out->node_id_hex)) != 0)
+        (rc = prod_yaml_doc_node_id(d, v[K_NODE_ID], "node_id", id,
+                                    out->node_id_hex)) != 0)
         return rc;
     static const struct {
         enum root_key key;
@@ -240,37 +244,36 @@ static int parse_root(const struct prod_yaml_doc *d, const yaml_node_t *root,
     };
     for (size_t i = 0; i < COUNT(paths); i++) {
         char *dst = (char *)out + paths[i].offset;
-        rc = prod_yaml_path(d, v[paths[i].key], root_keys[paths[i].key],
+        rc = conf_yaml_path(d, v[paths[i].key], root_keys[paths[i].key],
                             base_dir, dst, PROD_PATH_BYTES_MAX);
         if (rc != 0)
             return rc;
     }
-    if ((rc = prod_yaml_addr(d, v[K_LISTEN], "listen", 0, &out->listen,
-                             &out->listen_len, out->listen_text)) != 0)
+    if ((rc = prod_yaml_doc_addr(d, v[K_LISTEN], "listen", 0, &out->listen,
+                                 &out->listen_len, out->listen_text)) != 0)
         return rc;
-    if ((rc = prod_yaml_addr(d, v[K_ADMIN], "admin", 0, &out->admin,
-                             &out->admin_len, out->admin_text)) != 0)
+    if ((rc = prod_yaml_doc_addr(d, v[K_ADMIN], "admin", 0, &out->admin,
+                                 &out->admin_len, out->admin_text)) != 0)
         return rc;
     if (v[K_ADMIN_PUBLIC] != NULL &&
-        (rc = prod_yaml_bool(d, v[K_ADMIN_PUBLIC], "admin_public",
+        (rc = conf_yaml_bool(d, v[K_ADMIN_PUBLIC], "admin_public",
                              &admin_public)) != 0)
         return rc;
     out->admin_public = admin_public;
-    if (!admin_public && !prod_yaml_addr_is_loopback(&out->admin))
-        return prod_yaml_fail(d, v[K_ADMIN], P2P_ERR_DECODE, "admin",
+    if (!admin_public && !prod_addr_is_loopback(&out->admin))
+        return conf_yaml_fail(d, v[K_ADMIN], P2P_ERR_DECODE, "admin",
                               "%s is not a loopback address; the admin API "
                               "has no authentication (set admin_public: "
                               "true to allow it)",
                               out->admin_text);
     if (v[K_REGISTRY_POLL] != NULL &&
-        (rc = prod_yaml_duration(d, v[K_REGISTRY_POLL], "registry_poll",
-                                 P2P_NS_PER_MS, PROD_CONFIG_DURATION_MAX_NS,
-                                 &out->registry_poll_ns)) != 0)
+        (rc = conf_yaml_duration(d, v[K_REGISTRY_POLL], "registry_poll",
+                                 &poll_range, &out->registry_poll_ns)) != 0)
         return rc;
     if (v[K_LOG] != NULL) {
         size_t level;
-        if ((rc = prod_yaml_word(d, v[K_LOG], "log", log_words,
-                                 COUNT(log_words), &level)) != 0)
+        if ((rc = conf_yaml_word(d, v[K_LOG], "log", log_words,
+                                 COUNT(log_words), NULL, &level)) != 0)
             return rc;
         out->log_level = (int)level;
     }
@@ -286,22 +289,22 @@ static int parse_root(const struct prod_yaml_doc *d, const yaml_node_t *root,
 int prod_config_load_mem(const uint8_t *data, size_t len, const char *name,
                          struct prod_config *out, char *err, size_t err_len)
 {
-    struct prod_yaml_doc d;
+    struct conf_yaml_doc d;
     char base_dir[PROD_PATH_BYTES_MAX];
     P2P_ASSERT(out != NULL && name != NULL);
     prod_config_default(out);
-    int rc = prod_yaml_load(&d, data, len, name, err, err_len);
+    int rc = prod_yaml_doc_load(&d, data, len, name, err, err_len);
     if (rc != 0)
         return rc;
-    if (prod_yaml_dir_of(name, base_dir, sizeof base_dir) != 0) {
-        rc = prod_yaml_fail(&d, NULL, P2P_ERR_DECODE, NULL,
+    if (conf_yaml_dir_of(name, base_dir, sizeof base_dir) != 0) {
+        rc = conf_yaml_fail(&d, NULL, P2P_ERR_DECODE, NULL,
                             "the file's path is too long");
         goto done;
     }
-    yaml_node_t *root = prod_yaml_root_map(&d, root_expected);
+    yaml_node_t *root = conf_yaml_root_map(&d, root_expected);
     rc = root == NULL ? P2P_ERR_DECODE : parse_root(&d, root, base_dir, out);
 done:
-    prod_yaml_fini(&d);
+    conf_yaml_fini(&d);
     if (rc != 0) {
         prod_config_default(out);
         return rc;
@@ -319,8 +322,8 @@ int prod_config_load(const char *path, struct prod_config *out, char *err,
     size_t len;
     P2P_ASSERT(path != NULL && out != NULL);
     prod_config_default(out);
-    int rc = prod_yaml_read_file(path, PROD_YAML_FILE_BYTES_MAX, &data, &len,
-                                 err, err_len);
+    int rc = prod_yaml_doc_read_file(path, PROD_YAML_FILE_BYTES_MAX, &data,
+                                     &len, err, err_len);
     if (rc != 0)
         return rc;
     rc = prod_config_load_mem(data, len, path, out, err, err_len);

@@ -1,6 +1,6 @@
 /* The registry file: YAML -> struct prod_registry (docs/replica.md), with
- * the helpers of prod/yaml_doc.h; member certificates are checked with
- * GnuTLS. */
+ * the helpers of conf/yaml.h (prod/yaml_doc.h); member certificates are
+ * checked with GnuTLS. */
 #include "prod/registry.h"
 
 #include <gnutls/gnutls.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/hex.h"
 #include "core/assert.h"
 #include "core/err.h"
 #include "prod/yaml_doc.h"
@@ -26,7 +27,7 @@ struct member_pos {
 };
 
 struct loader {
-    const struct prod_yaml_doc *d; /* borrowed */
+    struct conf_yaml_doc *d;       /* borrowed */
     const char *base_dir;          /* borrowed: the registry's folder */
     char *cert_path;               /* owned: PROD_PATH_BYTES scratch */
     struct member_pos *pos;        /* owned: one per member */
@@ -49,18 +50,18 @@ static int check_cert(struct loader *ld, const yaml_node_t *at,
     size_t key_id_len = sizeof key_id;
     int rc;
     /* The reader names the file; our message names the key first. */
-    rc = prod_yaml_read_file(ld->cert_path, PROD_REGISTRY_CERT_BYTES_MAX, &pem,
-                             &pem_len, msg, sizeof msg);
+    rc = prod_yaml_doc_read_file(ld->cert_path, PROD_REGISTRY_CERT_BYTES_MAX,
+                                 &pem, &pem_len, msg, sizeof msg);
     if (rc != 0)
-        return prod_yaml_fail(ld->d, at, rc, what, "%s", msg);
+        return conf_yaml_fail(ld->d, at, rc, what, "%s", msg);
     if (gnutls_x509_crt_init(&crt) < 0) {
-        rc = prod_yaml_fail(ld->d, at, P2P_ERR_NOMEM, what, "out of memory");
+        rc = conf_yaml_fail(ld->d, at, P2P_ERR_NOMEM, what, "out of memory");
         goto done;
     }
     gnutls_datum_t datum = {pem, (unsigned)pem_len};
     int grc = gnutls_x509_crt_import(crt, &datum, GNUTLS_X509_FMT_PEM);
     if (grc < 0) {
-        rc = prod_yaml_fail(ld->d, at, P2P_ERR_DECODE, what,
+        rc = conf_yaml_fail(ld->d, at, P2P_ERR_DECODE, what,
                             "%s is not a PEM X.509 certificate (%s)",
                             ld->cert_path, gnutls_strerror(grc));
         goto done;
@@ -68,7 +69,7 @@ static int check_cert(struct loader *ld, const yaml_node_t *at,
     grc = gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, key_id,
                                      &key_id_len);
     if (grc < 0 || key_id_len != 32) {
-        rc = prod_yaml_fail(ld->d, at, P2P_ERR_DECODE, what,
+        rc = conf_yaml_fail(ld->d, at, P2P_ERR_DECODE, what,
                             "cannot compute the key id of %s (%s)",
                             ld->cert_path,
                             grc < 0 ? gnutls_strerror(grc) : "not SHA-256");
@@ -76,9 +77,8 @@ static int check_cert(struct loader *ld, const yaml_node_t *at,
     }
     if (memcmp(key_id, m->key_id, 32) != 0) {
         char hex[65];
-        for (size_t i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", key_id[i]);
-        rc = prod_yaml_fail(ld->d, at, P2P_ERR_ID_MISMATCH, what,
+        conf_hex_encode(key_id, 32, hex, sizeof hex);
+        rc = conf_yaml_fail(ld->d, at, P2P_ERR_ID_MISMATCH, what,
                             "the certificate's key id is %s, not the "
                             "member's id %s",
                             hex, m->id_hex);
@@ -97,26 +97,26 @@ done:
 static int parse_member(struct loader *ld, const yaml_node_t *n, size_t i,
                         struct prod_registry *out)
 {
-    const struct prod_yaml_doc *d = ld->d;
+    struct conf_yaml_doc *d = ld->d;
     char where[PROD_YAML_WHAT_BYTES], what[PROD_YAML_WHAT_BYTES];
     yaml_node_t *v[M_COUNT];
     struct prod_member *m = &out->members[i];
     uint64_t index;
     int rc;
     snprintf(where, sizeof where, "members[%zu]", i);
-    if ((rc = prod_yaml_map(d, n, where, member_keys, M_COUNT, v)) != 0)
+    if ((rc = conf_yaml_map(d, n, where, member_keys, M_COUNT, v)) != 0)
         return rc;
     for (size_t k = 0; k < M_CERT; k++) /* cert is optional */
         if (v[k] == NULL)
-            return prod_yaml_missing(d, n, where, member_keys[k]);
+            return conf_yaml_missing(d, n, where, member_keys[k]);
 
-    prod_yaml_what(what, sizeof what, where, "index");
-    if ((rc = prod_yaml_u64(d, v[M_INDEX], what, 0,
-                            PROD_REGISTRY_INDEX_MAX - 1, &index)) != 0)
+    conf_yaml_what(what, sizeof what, where, "index");
+    if ((rc = conf_yaml_u64(d, v[M_INDEX], what, 0, PROD_REGISTRY_INDEX_MAX - 1,
+                            &index)) != 0)
         return rc;
     if (ld->by_index[index] != 0) {
         size_t first = ld->by_index[index] - 1u;
-        return prod_yaml_fail(d, v[M_INDEX], P2P_ERR_DECODE, what,
+        return conf_yaml_fail(d, v[M_INDEX], P2P_ERR_DECODE, what,
                               "%llu is also the index of members[%zu] "
                               "(line %d)",
                               (unsigned long long)index, first,
@@ -124,27 +124,28 @@ static int parse_member(struct loader *ld, const yaml_node_t *n, size_t i,
     }
     ld->by_index[index] = (uint16_t)(i + 1);
     m->index = (uint32_t)index;
-    ld->pos[i].index_line = prod_yaml_line(v[M_INDEX]);
+    ld->pos[i].index_line = conf_yaml_line(v[M_INDEX]);
 
-    prod_yaml_what(what, sizeof what, where, "id");
-    if ((rc = prod_yaml_hex32(d, v[M_ID], what, m->key_id, m->id_hex)) != 0)
+    conf_yaml_what(what, sizeof what, where, "id");
+    if ((rc = prod_yaml_doc_node_id(d, v[M_ID], what, m->key_id, m->id_hex)) !=
+        0)
         return rc;
     /* Quadratic, but at most 1024^2 / 2 comparisons of 32 bytes. */
     for (size_t j = 0; j < i; j++)
         if (memcmp(out->members[j].key_id, m->key_id, 32) == 0)
-            return prod_yaml_fail(d, v[M_ID], P2P_ERR_DECODE, what,
+            return conf_yaml_fail(d, v[M_ID], P2P_ERR_DECODE, what,
                                   "the same id as members[%zu] (line %d)", j,
                                   ld->pos[j].id_line);
-    ld->pos[i].id_line = prod_yaml_line(v[M_ID]);
+    ld->pos[i].id_line = conf_yaml_line(v[M_ID]);
 
-    prod_yaml_what(what, sizeof what, where, "addr");
-    if ((rc = prod_yaml_addr(d, v[M_ADDR], what, 1, &m->addr, &m->addr_len,
-                             m->addr_text)) != 0)
+    conf_yaml_what(what, sizeof what, where, "addr");
+    if ((rc = prod_yaml_doc_addr(d, v[M_ADDR], what, 1, &m->addr, &m->addr_len,
+                                 m->addr_text)) != 0)
         return rc;
 
     if (v[M_CERT] != NULL) {
-        prod_yaml_what(what, sizeof what, where, "cert");
-        if ((rc = prod_yaml_path(d, v[M_CERT], what, ld->base_dir,
+        conf_yaml_what(what, sizeof what, where, "cert");
+        if ((rc = conf_yaml_path(d, v[M_CERT], what, ld->base_dir,
                                  ld->cert_path, PATH_BYTES)) != 0)
             return rc;
         if ((rc = check_cert(ld, v[M_CERT], what, m)) != 0)
@@ -162,27 +163,28 @@ static int by_index_cmp(const void *a, const void *b)
 static int parse_root(struct loader *ld, const yaml_node_t *root,
                       struct prod_registry *out)
 {
-    const struct prod_yaml_doc *d = ld->d;
+    struct conf_yaml_doc *d = ld->d;
     yaml_node_t *v[K_COUNT];
     size_t count;
-    int rc = prod_yaml_map(d, root, "", root_keys, K_COUNT, v);
+    int rc = conf_yaml_map(d, root, "", root_keys, K_COUNT, v);
     if (rc != 0)
         return rc;
     for (size_t k = 0; k < K_COUNT; k++)
         if (v[k] == NULL)
-            return prod_yaml_missing(d, root, "", root_keys[k]);
-    if ((rc = prod_yaml_u64(d, v[K_VERSION], "version", 1, UINT64_MAX,
+            return conf_yaml_missing(d, root, "", root_keys[k]);
+    if ((rc = conf_yaml_u64(d, v[K_VERSION], "version", 1, UINT64_MAX,
                             &out->version)) != 0)
         return rc;
-    if ((rc = prod_yaml_seq(d, v[K_MEMBERS], "members",
+    if ((rc = conf_yaml_seq(d, v[K_MEMBERS], "members", CONF_YAML_SEQ_NOT_EMPTY,
                             PROD_REGISTRY_MEMBERS_MAX, &count)) != 0)
         return rc;
     ld->pos = calloc(count, sizeof *ld->pos);
     if (ld->pos == NULL)
-        return prod_yaml_fail(d, NULL, P2P_ERR_NOMEM, NULL, "out of memory");
+        return conf_yaml_fail(d, NULL, P2P_ERR_NOMEM, NULL, "out of memory");
     for (size_t i = 0; i < count; i++) {
-        rc = parse_member(ld, prod_yaml_seq_item(d, v[K_MEMBERS], i), i, out);
-        if (rc != 0)
+        yaml_node_t *item;
+        if ((rc = conf_yaml_seq_item(d, v[K_MEMBERS], i, &item)) != 0 ||
+            (rc = parse_member(ld, item, i, out)) != 0)
             return rc;
     }
     out->count = (uint32_t)count;
@@ -194,20 +196,20 @@ int prod_registry_load_mem(const uint8_t *data, size_t len, const char *name,
                            struct prod_registry *out, char *err,
                            size_t err_len)
 {
-    struct prod_yaml_doc d;
+    struct conf_yaml_doc d;
     char base_dir[PATH_BYTES];
     struct loader *ld = NULL;
     P2P_ASSERT(out != NULL && name != NULL);
     memset(out, 0, sizeof *out);
-    int rc = prod_yaml_load(&d, data, len, name, err, err_len);
+    int rc = prod_yaml_doc_load(&d, data, len, name, err, err_len);
     if (rc != 0)
         return rc;
-    if (prod_yaml_dir_of(name, base_dir, sizeof base_dir) != 0) {
-        rc = prod_yaml_fail(&d, NULL, P2P_ERR_DECODE, NULL,
+    if (conf_yaml_dir_of(name, base_dir, sizeof base_dir) != 0) {
+        rc = conf_yaml_fail(&d, NULL, P2P_ERR_DECODE, NULL,
                             "the file's path is too long");
         goto done;
     }
-    yaml_node_t *root = prod_yaml_root_map(&d, "version, members");
+    yaml_node_t *root = conf_yaml_root_map(&d, "version, members");
     if (root == NULL) {
         rc = P2P_ERR_DECODE;
         goto done;
@@ -217,7 +219,7 @@ int prod_registry_load_mem(const uint8_t *data, size_t len, const char *name,
     char *cert_path = malloc(PATH_BYTES);
     if (ld == NULL || cert_path == NULL) {
         free(cert_path);
-        rc = prod_yaml_fail(&d, NULL, P2P_ERR_NOMEM, NULL, "out of memory");
+        rc = conf_yaml_fail(&d, NULL, P2P_ERR_NOMEM, NULL, "out of memory");
         goto done;
     }
     ld->d = &d;
@@ -228,7 +230,7 @@ int prod_registry_load_mem(const uint8_t *data, size_t len, const char *name,
     free(ld->cert_path);
 done:
     free(ld);
-    prod_yaml_fini(&d);
+    conf_yaml_fini(&d);
     if (rc != 0) {
         memset(out, 0, sizeof *out);
         return rc;
@@ -247,8 +249,8 @@ int prod_registry_load(const char *path, struct prod_registry *out, char *err,
     size_t len;
     P2P_ASSERT(path != NULL && out != NULL);
     memset(out, 0, sizeof *out);
-    int rc = prod_yaml_read_file(path, PROD_YAML_FILE_BYTES_MAX, &data, &len,
-                                 err, err_len);
+    int rc = prod_yaml_doc_read_file(path, PROD_YAML_FILE_BYTES_MAX, &data,
+                                     &len, err, err_len);
     if (rc != 0)
         return rc;
     rc = prod_registry_load_mem(data, len, path, out, err, err_len);

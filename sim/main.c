@@ -154,7 +154,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
-            if (sim_units_parse_u64(optarg, &a->opt.seed) != 0) {
+            if (conf_units_parse_u64(optarg, &a->opt.seed) != 0) {
                 fprintf(stderr, "p2p-sim: --seed: '%s' is not a non-negative integer\n", optarg);
                 return EXIT_BAD_INPUT;
             }

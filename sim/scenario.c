@@ -15,9 +15,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
-#include "sim/units.h"
 
 #define VALUE_BYTES_MAX 64 /* longest scalar accepted for a number or unit */
 #define MAP_KEYS_MAX 16    /* most keys any mapping of the schema has */
@@ -316,17 +316,17 @@ static int get_word(struct loader *ld, const yaml_node_t *n, const char *what,
         return 0;                                                             \
     }
 
-UNIT_GETTER(get_duration_raw, uint64_t, sim_units_parse_duration,
+UNIT_GETTER(get_duration_raw, uint64_t, conf_units_parse_duration,
             "a duration (e.g. 40ms)")
-UNIT_GETTER(get_offset_raw, int64_t, sim_units_parse_offset,
+UNIT_GETTER(get_offset_raw, int64_t, conf_units_parse_offset,
             "a duration (e.g. -2s)")
-UNIT_GETTER(get_size, uint64_t, sim_units_parse_size, "a size (e.g. 4MiB)")
-UNIT_GETTER(get_bandwidth, uint64_t, sim_units_parse_bandwidth,
+UNIT_GETTER(get_size, uint64_t, conf_units_parse_size, "a size (e.g. 4MiB)")
+UNIT_GETTER(get_bandwidth, uint64_t, conf_units_parse_bandwidth,
             "a bandwidth (e.g. 1Gbit)")
-UNIT_GETTER(get_percent, uint32_t, sim_units_parse_percent,
+UNIT_GETTER(get_percent, uint32_t, conf_units_parse_percent,
             "a percentage (e.g. 0.5%)")
-UNIT_GETTER(get_ppm, int64_t, sim_units_parse_ppm, "a ppm value (e.g. 100ppm)")
-UNIT_GETTER(get_rate, uint64_t, sim_units_parse_rate, "a rate (e.g. 100/s)")
+UNIT_GETTER(get_ppm, int64_t, conf_units_parse_ppm, "a ppm value (e.g. 100ppm)")
+UNIT_GETTER(get_rate, uint64_t, conf_units_parse_rate, "a rate (e.g. 100/s)")
 
 static int get_duration(struct loader *ld, const yaml_node_t *n,
                         const char *what, uint64_t *out)
@@ -995,8 +995,8 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
     if ((rc = get_duration(ld, v[AT], what, &f->at_ns)) != 0)
         return rc;
     if (f->at_ns > ld->sc->duration_ns) {
-        sim_units_format_duration(f->at_ns, at, sizeof at);
-        sim_units_format_duration(ld->sc->duration_ns, dur, sizeof dur);
+        conf_units_format_duration(f->at_ns, at, sizeof at);
+        conf_units_format_duration(ld->sc->duration_ns, dur, sizeof dur);
         return fail(ld, v[AT], P2P_ERR_DECODE,
                     "%s: %s is beyond the scenario's duration (%s)", what, at,
                     dur);

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
-#include "sim/units.h"
 
 #define VALUE_BYTES 64 /* longest value text written ("123.456789012/m") */
 #define DECIMALS_MAX 9 /* as the unit parser accepts */
@@ -18,13 +18,13 @@
 
 static const char *duration(uint64_t ns, char *buf)
 {
-    sim_units_format_duration(ns, buf, VALUE_BYTES);
+    conf_units_format_duration(ns, buf, VALUE_BYTES);
     return buf;
 }
 
 static const char *size(uint64_t bytes, char *buf)
 {
-    sim_units_format_size(bytes, buf, VALUE_BYTES);
+    conf_units_format_size(bytes, buf, VALUE_BYTES);
     return buf;
 }
 
@@ -32,10 +32,10 @@ static const char *offset(int64_t ns, char *buf)
 {
     /* |ns| <= SIM_SCENARIO_TIME_MAX_NS, so the negation cannot overflow. */
     if (ns >= 0) {
-        sim_units_format_duration((uint64_t)ns, buf, VALUE_BYTES);
+        conf_units_format_duration((uint64_t)ns, buf, VALUE_BYTES);
     } else {
         buf[0] = '-';
-        sim_units_format_duration((uint64_t)-ns, buf + 1, VALUE_BYTES - 1);
+        conf_units_format_duration((uint64_t)-ns, buf + 1, VALUE_BYTES - 1);
     }
     return buf;
 }
@@ -119,7 +119,7 @@ int sim_scenario_format_rate(uint64_t interval_ns, char *buf, size_t len)
             char text[VALUE_BYTES];
             uint64_t back = 0;
             rate_text(events, d, units[u].name, text, sizeof text);
-            if (sim_units_parse_rate(text, &back, NULL, 0) != 0 ||
+            if (conf_units_parse_rate(text, &back, NULL, 0) != 0 ||
                 back != interval_ns || strlen(text) >= len)
                 continue;
             memcpy(buf, text, strlen(text) + 1);

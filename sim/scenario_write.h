@@ -4,7 +4,7 @@
  * the writer's contract is that loading its text gives back the same
  * scenario: sim_scenario_equal(load(write(s)), s) for every s the loader
  * produced (line numbers and path aside). Values are written in exact units
- * (sim_units_format_*), lists in flow style, one fault or workload item a
+ * (conf_units_format_*), lists in flow style, one fault or workload item a
  * line, in the loaded order (faults sorted by `at`). */
 #ifndef P2P_SIM_SCENARIO_WRITE_H
 #define P2P_SIM_SCENARIO_WRITE_H

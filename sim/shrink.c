@@ -34,11 +34,11 @@
 #include <time.h>
 
 #include "core/assert.h"
+#include "conf/units.h"
 #include "core/err.h"
 #include "core/state_manifest.h"
 #include "sim/scenario_write.h"
 #include "sim/swarm.h"
-#include "sim/units.h"
 
 #define RUNS_MAX_DEFAULT 400u
 #define DESC_BYTES 256u
@@ -148,7 +148,7 @@ static bool partitioned_before(const struct sim_scenario *s, size_t k)
 static void describe_fault(const struct sim_fault *f, char *buf, size_t len)
 {
     char at[32];
-    sim_units_format_duration(f->at_ns, at, sizeof at);
+    conf_units_format_duration(f->at_ns, at, sizeof at);
     int n = snprintf(buf, len, "%s at %s", sim_fault_kind_name(f->kind), at);
     if (f->nodes_count > 0 && n > 0 && (size_t)n < len) {
         n += snprintf(buf + n, len - (size_t)n, " [");
@@ -491,7 +491,7 @@ static bool lighten_state(struct sim_scenario *s, size_t k, char *desc,
         if (st->size_bytes <= st->chunk_bytes)
             return false;
         st->size_bytes = st->chunk_bytes;
-        sim_units_format_size(st->size_bytes, buf, sizeof buf);
+        conf_units_format_size(st->size_bytes, buf, sizeof buf);
         snprintf(desc, len, "cut the state to one chunk of %s", buf);
         return true;
     case 1:
@@ -500,7 +500,7 @@ static bool lighten_state(struct sim_scenario *s, size_t k, char *desc,
         st->size_bytes /= 2;
         if (st->chunk_bytes > st->size_bytes)
             st->chunk_bytes = st->size_bytes;
-        sim_units_format_size(st->size_bytes, buf, sizeof buf);
+        conf_units_format_size(st->size_bytes, buf, sizeof buf);
         snprintf(desc, len, "halved state.size to %s", buf);
         return true;
     case 2:
@@ -513,7 +513,7 @@ static bool lighten_state(struct sim_scenario *s, size_t k, char *desc,
         if (st->checkpoint_every_ns >= s->duration_ns)
             return false;
         st->checkpoint_every_ns *= 2;
-        sim_units_format_duration(st->checkpoint_every_ns, buf, sizeof buf);
+        conf_units_format_duration(st->checkpoint_every_ns, buf, sizeof buf);
         snprintf(desc, len, "doubled state.checkpoint_every to %s", buf);
         return true;
     case 4:
@@ -521,7 +521,7 @@ static bool lighten_state(struct sim_scenario *s, size_t k, char *desc,
             st->chunk_bytes * 2 > P2P_STATE_CHUNK_BYTES_MAX)
             return false;
         st->chunk_bytes *= 2;
-        sim_units_format_size(st->chunk_bytes, buf, sizeof buf);
+        conf_units_format_size(st->chunk_bytes, buf, sizeof buf);
         snprintf(desc, len, "doubled state.chunk to %s", buf);
         return true;
     default:
@@ -556,8 +556,8 @@ static bool shorten(struct sim_scenario *s, size_t k, char *desc, size_t len)
             return false;
     }
     char was[32], now[32];
-    sim_units_format_duration(s->duration_ns, was, sizeof was);
-    sim_units_format_duration(d, now, sizeof now);
+    conf_units_format_duration(s->duration_ns, was, sizeof was);
+    conf_units_format_duration(d, now, sizeof now);
     snprintf(desc, len, "duration %s -> %s", was, now);
     s->duration_ns = d;
     return true;
@@ -882,7 +882,7 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
         switch (c) {
         case 'o': out = optarg; break;
         case 's':
-            if (sim_units_parse_u64(optarg, &a->seed) != 0) {
+            if (conf_units_parse_u64(optarg, &a->seed) != 0) {
                 fprintf(stderr, "p2p-sim shrink: --seed: '%s' is not a "
                         "non-negative integer\n", optarg);
                 return EXIT_BAD_INPUT;
@@ -890,7 +890,7 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
             a->has_seed = true;
             break;
         case 'r':
-            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 1000000) {
+            if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 1000000) {
                 fprintf(stderr, "p2p-sim shrink: --runs-max: '%s' is not in "
                         "1..1000000\n", optarg);
                 return EXIT_BAD_INPUT;
@@ -898,7 +898,7 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
             a->runs_max = (unsigned)v;
             break;
         case 't':
-            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400) {
+            if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400) {
                 fprintf(stderr, "p2p-sim shrink: --timeout: '%s' is not in "
                         "1..86400\n", optarg);
                 return EXIT_BAD_INPUT;
@@ -1007,8 +1007,8 @@ int sim_shrink_main(int argc, char **argv)
                 "smallest so far\n");
     rc = write_result(&sh);
     char d0[32], d1[32];
-    sim_units_format_duration(duration0, d0, sizeof d0);
-    sim_units_format_duration(sh.cur.duration_ns, d1, sizeof d1);
+    conf_units_format_duration(duration0, d0, sizeof d0);
+    conf_units_format_duration(sh.cur.duration_ns, d1, sizeof d1);
     if (rc == 0)
         printf("shrink: wrote %s: %zu faults (was %zu), %" PRIu32 " nodes "
                "(was %" PRIu32 "), %zu workload items (was %zu), duration "

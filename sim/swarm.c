@@ -8,7 +8,6 @@
  * pipe. The parent prints the records in seed order. Seed ranges are
  * independent, so a fleet shards them with --from/--seeds (docs/swarm.md). */
 #include "sim/swarm.h"
-#include "sim/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
 #include "sim/report.h"
@@ -316,22 +316,22 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (sim_units_parse_u64(optarg, &a->seeds) != 0 || a->seeds == 0)
+            if (conf_units_parse_u64(optarg, &a->seeds) != 0 || a->seeds == 0)
                 return bad_flag("--seeds", optarg, "is not a positive integer");
             have_seeds = true;
             break;
         case 'f':
-            if (sim_units_parse_u64(optarg, &a->from) != 0)
+            if (conf_units_parse_u64(optarg, &a->from) != 0)
                 return bad_flag("--from", optarg,
                                 "is not a non-negative integer");
             break;
         case 'j':
-            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > JOBS_MAX)
+            if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > JOBS_MAX)
                 return bad_flag("--jobs", optarg, "is not in 1..256");
             a->jobs = (unsigned)v;
             break;
         case 't':
-            if (sim_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400)
+            if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400)
                 return bad_flag("--timeout", optarg, "is not in 1..86400");
             a->timeout_s = (unsigned)v;
             break;

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
 #include "core/rng.h"
 #include "sim/scenario.h"
-#include "sim/units.h"
 
 #define IDS_MAX (SIM_SWARM_NODES_MAX + SIM_SWARM_JOIN_IDS_MAX)
 /* Steps, then at most one heal and one restart per id to close them. */
@@ -845,14 +845,14 @@ static bool penalised_must_hold(const struct gen *g)
 static void put_ms(FILE *out, const char *key, uint64_t ms)
 {
     char buf[32];
-    sim_units_format_duration(ms * P2P_NS_PER_MS, buf, sizeof buf);
+    conf_units_format_duration(ms * P2P_NS_PER_MS, buf, sizeof buf);
     fprintf(out, "%s%s", key, buf);
 }
 
 static void put_size(FILE *out, const char *key, uint64_t bytes)
 {
     char buf[32];
-    sim_units_format_size(bytes, buf, sizeof buf);
+    conf_units_format_size(bytes, buf, sizeof buf);
     fprintf(out, "%s%s", key, buf);
 }
 
@@ -875,9 +875,9 @@ static void write_network(const struct gen *g, FILE *out)
     char buf[32];
     fprintf(out, "network:                     # profile %s\n",
             profile_names[g->profile]);
-    sim_units_format_duration(g->latency_us * P2P_NS_PER_US, buf, sizeof buf);
+    conf_units_format_duration(g->latency_us * P2P_NS_PER_US, buf, sizeof buf);
     fprintf(out, "  latency: %s\n", buf);
-    sim_units_format_duration(g->jitter_us * P2P_NS_PER_US, buf, sizeof buf);
+    conf_units_format_duration(g->jitter_us * P2P_NS_PER_US, buf, sizeof buf);
     fprintf(out, "  jitter: %s\n  bandwidth: %" PRIu64 "Mbit\n", buf,
             g->bw_mbit);
     put_ppm(out, "  loss: ", g->loss_ppm);
@@ -1010,7 +1010,7 @@ static void write_fault(const struct gen *g, const struct gen_fault *f,
 static void write_scenario(const struct gen *g, FILE *out)
 {
     char within[32];
-    sim_units_format_duration(SIM_SWARM_WITHIN_NS, within, sizeof within);
+    conf_units_format_duration(SIM_SWARM_WITHIN_NS, within, sizeof within);
     fprintf(out,
             "# p2p-sim swarm, seed %" PRIu64 ": generated (sim/swarm_gen.c).\n"
             "# Faults end by %" PRIu64 "ms; then the liveness phase: every "

@@ -7,9 +7,9 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "conf/units.h"
 #include "core/assert.h"
 #include "core/types.h"
-#include "sim/units.h"
 
 /* The exit statuses of p2p-sim (sim/main.c). */
 enum exit_code { EXIT_OK = 0, EXIT_BAD_INPUT = 2 };
@@ -553,7 +553,7 @@ static int set_time(const char *flag, const char *arg, bool *has,
         say(msg, msg_len, "%s given twice", flag);
         return -1;
     }
-    if (sim_units_parse_duration(arg, out_ns, reason, sizeof(reason)) != 0) {
+    if (conf_units_parse_duration(arg, out_ns, reason, sizeof(reason)) != 0) {
         say(msg, msg_len, "%s: %s", flag, reason);
         return -1;
     }
@@ -635,8 +635,8 @@ int sim_trace_filter_parse_args(int argc, char **argv,
     a.path = argv[optind];
     if (a.filter.has_to && a.filter.to_ns <= a.filter.from_ns) {
         char from[32], to[32];
-        sim_units_format_duration(a.filter.from_ns, from, sizeof(from));
-        sim_units_format_duration(a.filter.to_ns, to, sizeof(to));
+        conf_units_format_duration(a.filter.from_ns, from, sizeof(from));
+        conf_units_format_duration(a.filter.to_ns, to, sizeof(to));
         say(msg, msg_len, "--to %s is not after --from %s (the window is "
             "from <= t < to)", to, from);
         return -1;

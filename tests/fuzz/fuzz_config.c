@@ -51,8 +51,8 @@ static void check_addr(const struct sockaddr_storage *ss, socklen_t len,
     FUZZ_CHECK(strnlen(text, 64) < 64);
     FUZZ_CHECK(ss->ss_family == AF_INET || ss->ss_family == AF_INET6);
     FUZZ_CHECK(len > 0 && len <= sizeof *ss);
-    FUZZ_CHECK(prod_yaml_parse_addr(text, 0, &again, &again_len, msg,
-                                    sizeof msg) == 0);
+    FUZZ_CHECK(prod_addr_parse(text, 0, &again, &again_len, msg,
+                               sizeof msg) == 0);
     FUZZ_CHECK(again_len == len && memcmp(&again, ss, len) == 0);
 }
 
@@ -70,7 +70,7 @@ static void check_loaded(const struct prod_config *c)
     check_addr(&c->listen, c->listen_len, c->listen_text);
     check_addr(&c->admin, c->admin_len, c->admin_text);
     FUZZ_CHECK(c->admin_public == 0 || c->admin_public == 1);
-    FUZZ_CHECK(c->admin_public || prod_yaml_addr_is_loopback(&c->admin));
+    FUZZ_CHECK(c->admin_public || prod_addr_is_loopback(&c->admin));
     FUZZ_CHECK(c->registry_poll_ns >= P2P_NS_PER_MS &&
                c->registry_poll_ns <= PROD_CONFIG_DURATION_MAX_NS);
     FUZZ_CHECK(c->log_level >= PROD_LOG_ERROR && c->log_level <= PROD_LOG_DEBUG);

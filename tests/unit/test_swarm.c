@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "conf/units.h"
 #include "sim/scenario.h"
 #include "sim/scenario_write.h"
 #include "sim/swarm.h"
 #include "sim/swarm_gen.h"
-#include "sim/units.h"
 
 #define SEEDS_CHECKED 200u
 #define PATHS_MAX 512u
@@ -176,10 +176,10 @@ START_TEST(test_format_rate)
                          P2P_ERR_INVALID_ARG);
         return;
     }
-    ck_assert_int_eq(sim_units_parse_rate(rate_cases[_i].rate, &interval,
+    ck_assert_int_eq(conf_units_parse_rate(rate_cases[_i].rate, &interval,
                                           NULL, 0), 0);
     ck_assert_int_eq(sim_scenario_format_rate(interval, buf, sizeof buf), 0);
-    ck_assert_int_eq(sim_units_parse_rate(buf, &back, NULL, 0), 0);
+    ck_assert_int_eq(conf_units_parse_rate(buf, &back, NULL, 0), 0);
     ck_assert_uint_eq(back, interval);
     /* Too small a buffer is an error, not a cut text. */
     ck_assert_int_eq(sim_scenario_format_rate(interval, buf, 2),

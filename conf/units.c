@@ -1,14 +1,16 @@
-/* Unit parsers for scenario files: integer arithmetic only. */
-#include "sim/units.h"
+/* Unit parsers for configuration and scenario files: integer arithmetic
+ * only. */
+#include "conf/units.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/errmsg.h"
 #include "core/assert.h"
+#include "core/err.h"
 
 struct unit {
     const char *name;
@@ -85,19 +87,6 @@ struct decimal {
     const char *unit; /* what follows the number and any spaces; borrowed */
 };
 
-#ifdef __GNUC__
-__attribute__((format(printf, 3, 4)))
-#endif
-static void say(char *msg, size_t msg_len, const char *fmt, ...)
-{
-    if (msg == NULL || msg_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-}
-
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
@@ -117,44 +106,48 @@ static bool add_u64(uint64_t a, uint64_t b, uint64_t *out)
 }
 
 static int parse_decimal(const char *s, bool allow_negative,
-                         const struct family *fam, struct decimal *d,
-                         char *msg, size_t msg_len)
+                         const struct family *fam, struct decimal *d, char *msg,
+                         size_t msg_len)
 {
     const char *p = s;
     memset(d, 0, sizeof *d);
     d->pow = 1;
     if (*p == '\0') {
-        say(msg, msg_len, "empty %s (expected a number and one of %s)",
-            fam->what, fam->expected);
-        return -1;
+        conf_errmsg_set(msg, msg_len,
+                        "empty %s (expected a number and one of %s)", fam->what,
+                        fam->expected);
+        return P2P_ERR_DECODE;
     }
     if (*p == '-') {
         if (!allow_negative) {
-            say(msg, msg_len, "negative %s '%.40s' is not allowed", fam->what,
-                s);
-            return -1;
+            conf_errmsg_set(msg, msg_len, "negative %s '%.40s' is not allowed",
+                            fam->what, s);
+            return P2P_ERR_DECODE;
         }
         d->negative = true;
         p++;
     }
     if (!is_digit(*p)) {
-        say(msg, msg_len, "'%.40s' is not a %s (expected a number and one of %s)",
-            s, fam->what, fam->expected);
-        return -1;
+        conf_errmsg_set(msg, msg_len,
+                        "'%.40s' is not a %s (expected a number and one of %s)",
+                        s, fam->what, fam->expected);
+        return P2P_ERR_DECODE;
     }
     for (; is_digit(*p); p++) {
         uint64_t digit = (uint64_t)(*p - '0');
         if (d->ip > (UINT64_MAX - digit) / 10) {
-            say(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
-            return -1;
+            conf_errmsg_set(msg, msg_len, "%s '%.40s' is too large", fam->what,
+                            s);
+            return P2P_ERR_DECODE;
         }
         d->ip = d->ip * 10 + digit;
     }
     if (*p == '.') {
         p++;
         if (!is_digit(*p)) {
-            say(msg, msg_len, "'%.40s': expected digits after '.'", s);
-            return -1;
+            conf_errmsg_set(msg, msg_len, "'%.40s': expected digits after '.'",
+                            s);
+            return P2P_ERR_DECODE;
         }
         const char *start = p;
         while (is_digit(*p))
@@ -162,10 +155,11 @@ static int parse_decimal(const char *s, bool allow_negative,
         const char *end = p;
         while (end > start && end[-1] == '0')
             end--;
-        if (end - start > SIM_UNITS_DECIMALS_MAX) {
-            say(msg, msg_len, "'%.40s' has more than %d decimal places", s,
-                SIM_UNITS_DECIMALS_MAX);
-            return -1;
+        if (end - start > CONF_UNITS_DECIMALS_MAX) {
+            conf_errmsg_set(msg, msg_len,
+                            "'%.40s' has more than %d decimal places", s,
+                            CONF_UNITS_DECIMALS_MAX);
+            return P2P_ERR_DECODE;
         }
         for (const char *q = start; q < end; q++) {
             d->frac = d->frac * 10 + (uint64_t)(*q - '0');
@@ -195,9 +189,10 @@ static int find_unit(const char *s, const struct decimal *d,
             *mult = 0;
             return 0;
         }
-        say(msg, msg_len, "missing unit in '%.40s' (expected one of %s)", s,
-            fam->expected);
-        return -1;
+        conf_errmsg_set(msg, msg_len,
+                        "missing unit in '%.40s' (expected one of %s)", s,
+                        fam->expected);
+        return P2P_ERR_DECODE;
     }
     for (size_t i = 0; i < fam->units_count; i++) {
         if (strcmp(d->unit, fam->units[i].name) == 0) {
@@ -205,9 +200,10 @@ static int find_unit(const char *s, const struct decimal *d,
             return 0;
         }
     }
-    say(msg, msg_len, "unknown unit '%.24s' in '%.40s' (expected one of %s)",
-        d->unit, s, fam->expected);
-    return -1;
+    conf_errmsg_set(msg, msg_len,
+                    "unknown unit '%.24s' in '%.40s' (expected one of %s)",
+                    d->unit, s, fam->expected);
+    return P2P_ERR_DECODE;
 }
 
 /* out = d * mult exactly (ignoring the sign); fails on overflow or when the
@@ -218,20 +214,21 @@ static int scale(const char *s, const struct decimal *d,
 {
     uint64_t whole, q = mult / d->pow, r = mult % d->pow;
     if (!mul_u64(d->ip, mult, &whole)) {
-        say(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
+        return P2P_ERR_DECODE;
     }
     /* frac < pow <= 1e9 and r < pow, so neither product overflows. */
     uint64_t part = d->frac * q;
     uint64_t rest = d->frac * r;
     if (rest % d->pow != 0) {
-        say(msg, msg_len, "'%.40s' is not a whole number of %s", s, fam->base);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "'%.40s' is not a whole number of %s", s,
+                        fam->base);
+        return P2P_ERR_DECODE;
     }
     uint64_t sum;
     if (!add_u64(whole, part, &sum) || !add_u64(sum, rest / d->pow, &sum)) {
-        say(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
+        return P2P_ERR_DECODE;
     }
     *out = sum;
     return 0;
@@ -244,11 +241,11 @@ static int parse_unsigned(const char *s, const struct family *fam,
     uint64_t mult, v;
     P2P_ASSERT(s != NULL);
     if (parse_decimal(s, false, fam, &d, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (find_unit(s, &d, fam, true, &mult, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (scale(s, &d, fam, mult, &v, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     *out = v;
     return 0;
 }
@@ -260,92 +257,95 @@ static int parse_signed(const char *s, const struct family *fam, int64_t *out,
     uint64_t mult, v;
     P2P_ASSERT(s != NULL);
     if (parse_decimal(s, true, fam, &d, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (find_unit(s, &d, fam, true, &mult, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (scale(s, &d, fam, mult, &v, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (v > (uint64_t)INT64_MAX) {
-        say(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "%s '%.40s' is too large", fam->what, s);
+        return P2P_ERR_DECODE;
     }
     *out = d.negative ? -(int64_t)v : (int64_t)v;
     return 0;
 }
 
-int sim_units_parse_duration(const char *s, uint64_t *out_ns, char *msg,
-                             size_t msg_len)
+int conf_units_parse_duration(const char *s, uint64_t *out_ns, char *msg,
+                              size_t msg_len)
 {
     return parse_unsigned(s, &duration_family, out_ns, msg, msg_len);
 }
 
-int sim_units_parse_offset(const char *s, int64_t *out_ns, char *msg,
-                           size_t msg_len)
+int conf_units_parse_offset(const char *s, int64_t *out_ns, char *msg,
+                            size_t msg_len)
 {
     return parse_signed(s, &duration_family, out_ns, msg, msg_len);
 }
 
-int sim_units_parse_size(const char *s, uint64_t *out_bytes, char *msg,
-                         size_t msg_len)
+int conf_units_parse_size(const char *s, uint64_t *out_bytes, char *msg,
+                          size_t msg_len)
 {
     return parse_unsigned(s, &size_family, out_bytes, msg, msg_len);
 }
 
-int sim_units_parse_bandwidth(const char *s, uint64_t *out_bps, char *msg,
-                              size_t msg_len)
+int conf_units_parse_bandwidth(const char *s, uint64_t *out_bps, char *msg,
+                               size_t msg_len)
 {
     return parse_unsigned(s, &bandwidth_family, out_bps, msg, msg_len);
 }
 
-int sim_units_parse_percent(const char *s, uint32_t *out_ppm, char *msg,
-                            size_t msg_len)
+int conf_units_parse_percent(const char *s, uint32_t *out_ppm, char *msg,
+                             size_t msg_len)
 {
     uint64_t v;
     if (parse_unsigned(s, &percent_family, &v, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (v > 1000000) {
-        say(msg, msg_len, "percentage '%.40s' is more than 100%%", s);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "percentage '%.40s' is more than 100%%",
+                        s);
+        return P2P_ERR_DECODE;
     }
     *out_ppm = (uint32_t)v;
     return 0;
 }
 
-int sim_units_parse_ppm(const char *s, int64_t *out_ppm, char *msg,
-                        size_t msg_len)
+int conf_units_parse_ppm(const char *s, int64_t *out_ppm, char *msg,
+                         size_t msg_len)
 {
     return parse_signed(s, &ppm_family, out_ppm, msg, msg_len);
 }
 
-int sim_units_parse_rate(const char *s, uint64_t *out_interval_ns, char *msg,
-                         size_t msg_len)
+int conf_units_parse_rate(const char *s, uint64_t *out_interval_ns, char *msg,
+                          size_t msg_len)
 {
     struct decimal d;
     uint64_t unit_ns, events, span;
     P2P_ASSERT(s != NULL);
     if (parse_decimal(s, false, &rate_family, &d, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     if (find_unit(s, &d, &rate_family, false, &unit_ns, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     /* rate = (ip * pow + frac) / pow events per unit, so the interval is
      * unit_ns * pow / (ip * pow + frac). */
     if (!mul_u64(d.ip, d.pow, &events) || !add_u64(events, d.frac, &events)) {
-        say(msg, msg_len, "rate '%.40s' is too large", s);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "rate '%.40s' is too large", s);
+        return P2P_ERR_DECODE;
     }
     if (events == 0) {
-        say(msg, msg_len, "rate '%.40s' must be greater than 0", s);
-        return -1;
+        conf_errmsg_set(msg, msg_len, "rate '%.40s' must be greater than 0", s);
+        return P2P_ERR_DECODE;
     }
     if (!mul_u64(unit_ns, d.pow, &span)) {
-        say(msg, msg_len, "rate '%.40s' has too many decimal places", s);
-        return -1;
+        conf_errmsg_set(msg, msg_len,
+                        "rate '%.40s' has too many decimal places", s);
+        return P2P_ERR_DECODE;
     }
     if (span / events == 0) {
-        say(msg, msg_len,
+        conf_errmsg_set(
+            msg, msg_len,
             "rate '%.40s' is too high (events would be less than 1 ns apart)",
             s);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     *out_interval_ns = span / events;
     return 0;
@@ -365,7 +365,7 @@ static void format_exact(uint64_t v, const struct unit *units, size_t count,
              units[best].name);
 }
 
-void sim_units_format_duration(uint64_t ns, char *buf, size_t len)
+void conf_units_format_duration(uint64_t ns, char *buf, size_t len)
 {
     P2P_ASSERT(buf != NULL && len > 0);
     if (ns == 0) {
@@ -376,7 +376,7 @@ void sim_units_format_duration(uint64_t ns, char *buf, size_t len)
                  sizeof duration_units / sizeof duration_units[0], buf, len);
 }
 
-void sim_units_format_size(uint64_t bytes, char *buf, size_t len)
+void conf_units_format_size(uint64_t bytes, char *buf, size_t len)
 {
     P2P_ASSERT(buf != NULL && len > 0);
     if (bytes == 0) {
@@ -387,15 +387,15 @@ void sim_units_format_size(uint64_t bytes, char *buf, size_t len)
     format_exact(bytes, size_units, 4, buf, len);
 }
 
-int sim_units_parse_u64(const char *s, uint64_t *out)
+int conf_units_parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     if (s[0] < '0' || s[0] > '9')
-        return -1;
+        return P2P_ERR_DECODE;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0 || *end != '\0')
-        return -1;
+        return P2P_ERR_DECODE;
     *out = v;
     return 0;
 }
