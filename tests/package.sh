@@ -99,7 +99,9 @@ fi
 grep -q '^u p2p-replica ' "$root/usr/lib/sysusers.d/p2p-replica.conf" || fail "sysusers file"
 if command -v systemd-sysusers >/dev/null; then
     mkdir -p "$root/etc"
-    systemd-sysusers --root="$root" >/dev/null 2>&1 || fail "systemd-sysusers --root"
+    # What postinst runs, in the scratch root.
+    systemd-sysusers --root="$root" p2p-replica.conf >/dev/null 2>&1 ||
+        fail "systemd-sysusers --root=$root p2p-replica.conf"
     grep -q '^p2p-replica:x:[0-9]*:[0-9]*:.*:/var/lib/p2p-replica:/usr/sbin/nologin$' "$root/etc/passwd" ||
         fail "sysusers made no p2p-replica user: $(cat "$root/etc/passwd")"
     grep -q '^p2p-replica:' "$root/etc/group" || fail "no p2p-replica group"
@@ -112,4 +114,5 @@ for s in postinst prerm postrm; do
     sh -n "$work/control/$s" || fail "$s: syntax"
 done
 grep -q 'systemd-sysusers p2p-replica.conf' "$work/control/postinst" || fail "postinst runs no systemd-sysusers"
+! grep -n '@[A-Z_]*@' "$unit" || fail "unreplaced template variables in the installed unit"
 echo "OK: $(basename "$deb") ($(stat -c %s "$deb") bytes)"
