@@ -232,8 +232,10 @@ void sim_metrics_sample(struct sim_world *w, p2p_time t)
         sim_push_event(w, t + mo->every_ns, SIM_EV_METRICS, 0, 0, NULL);
 }
 
-/* Families the simulator adds, as prod's transport will: what the network
- * carried for this node id over the whole run (every incarnation). */
+/* The transport families, which the replica writes too with the same
+ * names, labels and meaning (prod/admin_metrics.c; docs/metrics.md,
+ * "Shared vocabulary"): what the network carried for this node id over
+ * the whole run (every incarnation). Then the simulator's own, p2p_sim_. */
 static void write_transport(const struct sim_world *w, uint32_t node,
                             struct p2p_metrics_text *t)
 {
