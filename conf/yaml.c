@@ -42,7 +42,10 @@ static int mark_line(size_t zero_based)
     return zero_based >= (size_t)INT32_MAX ? INT32_MAX : (int)zero_based + 1;
 }
 
-int conf_yaml_line(const yaml_node_t *n) { return mark_line(n->start_mark.line); }
+int conf_yaml_line(const yaml_node_t *n)
+{
+    return mark_line(n->start_mark.line);
+}
 
 int conf_yaml_column(const yaml_node_t *n)
 {
@@ -66,7 +69,8 @@ static const char *quote(char buf[CONF_YAML_QUOTE_BYTES], const void *text,
                          size_t len)
 {
     const unsigned char *s = text;
-    size_t n = len < CONF_YAML_QUOTE_BYTES - 1 ? len : CONF_YAML_QUOTE_BYTES - 1;
+    size_t n =
+        len < CONF_YAML_QUOTE_BYTES - 1 ? len : CONF_YAML_QUOTE_BYTES - 1;
     for (size_t i = 0; i < n; i++)
         buf[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
     buf[n] = '\0';
@@ -131,10 +135,9 @@ static int report(struct conf_yaml_doc *d, const yaml_node_t *n, int code,
                      code, p);
 }
 
-int conf_yaml_fail(struct conf_yaml_doc *d, const yaml_node_t *at, int code,
-                   const char *what, const char *fmt, ...)
+int conf_yaml_vfail(struct conf_yaml_doc *d, const yaml_node_t *at, int code,
+                    const char *what, const char *fmt, va_list ap)
 {
-    va_list ap;
     P2P_ASSERT(code < 0);
     size_t used = at ? begin(d, conf_yaml_line(at), conf_yaml_column(at))
                      : begin(d, 0, 0);
@@ -142,12 +145,19 @@ int conf_yaml_fail(struct conf_yaml_doc *d, const yaml_node_t *at, int code,
         conf_errmsg_append(d->err, d->err_len, "%s: ", what);
         used = strnlen(d->err, d->err_len);
     }
-    if (used < d->err_len) {
-        va_start(ap, fmt);
+    if (used < d->err_len)
         conf_errmsg_vset(d->err + used, d->err_len - used, fmt, ap);
-        va_end(ap);
-    }
     finish(d);
+    return code;
+}
+
+int conf_yaml_fail(struct conf_yaml_doc *d, const yaml_node_t *at, int code,
+                   const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    conf_yaml_vfail(d, at, code, what, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -246,9 +256,8 @@ void conf_yaml_words_default(const struct conf_yaml_problem *p, char *buf,
             conf_errmsg_append(buf, len, "YAML syntax error: %s", p->text);
         break;
     case CONF_YAML_DEPTH:
-        conf_errmsg_append(buf, len,
-                           "lists and mappings nested more than %llu deep",
-                           limit);
+        conf_errmsg_append(
+            buf, len, "lists and mappings nested more than %llu deep", limit);
         break;
     case CONF_YAML_NODES:
         conf_errmsg_append(buf, len,
@@ -270,7 +279,8 @@ void conf_yaml_words_default(const struct conf_yaml_problem *p, char *buf,
                            "a second YAML document (a file holds one)");
         break;
     case CONF_YAML_EMPTY_FILE:
-        conf_errmsg_append(buf, len, "the file is empty (expected a mapping: %s)",
+        conf_errmsg_append(buf, len,
+                           "the file is empty (expected a mapping: %s)",
                            p->expected);
         break;
     case CONF_YAML_NOT_MAPPING:
@@ -299,8 +309,9 @@ void conf_yaml_words_default(const struct conf_yaml_problem *p, char *buf,
         conf_errmsg_append(buf, len, "the list is empty");
         break;
     case CONF_YAML_LIST_LONG:
-        conf_errmsg_append(buf, len, "%llu entries, more than the limit of %llu",
-                           count, limit);
+        conf_errmsg_append(buf, len,
+                           "%llu entries, more than the limit of %llu", count,
+                           limit);
         break;
     case CONF_YAML_NOT_SCALAR:
         conf_errmsg_append(buf, len, "expected %s, got %s", p->expected,
@@ -346,9 +357,8 @@ void conf_yaml_words_default(const struct conf_yaml_problem *p, char *buf,
                            p->expected, count);
         break;
     case CONF_YAML_PATH_LONG:
-        conf_errmsg_append(buf, len,
-                           "too long with its folder (at most %llu bytes)",
-                           limit);
+        conf_errmsg_append(
+            buf, len, "too long with its folder (at most %llu bytes)", limit);
         break;
     }
 }
@@ -364,8 +374,8 @@ static int read_all(struct conf_yaml_doc *d, int fd, size_t size_hint,
     size_t cap = size_hint < bytes_max ? size_hint + 1 : bytes_max + 1;
     size_t len = 0;
     if (cap < READ_CHUNK_BYTES)
-        cap = READ_CHUNK_BYTES < bytes_max + 1 ? READ_CHUNK_BYTES
-                                              : bytes_max + 1;
+        cap =
+            READ_CHUNK_BYTES < bytes_max + 1 ? READ_CHUNK_BYTES : bytes_max + 1;
     uint8_t *buf = malloc(cap + 1);
     if (buf == NULL)
         return report(d, NULL, P2P_ERR_NOMEM, &p);
@@ -473,8 +483,8 @@ static int syntax_error(struct conf_yaml_doc *d, const yaml_parser_t *p,
         pr = (struct conf_yaml_problem){
             .kind = CONF_YAML_TEXT,
             .text = p->problem ? p->problem : "unreadable input"};
-        return report_at(d, mark_line(line), mark_line(column),
-                         P2P_ERR_DECODE, &pr);
+        return report_at(d, mark_line(line), mark_line(column), P2P_ERR_DECODE,
+                         &pr);
     }
     pr = (struct conf_yaml_problem){
         .kind = CONF_YAML_SYNTAX,
@@ -534,8 +544,7 @@ static int scan_event(struct conf_yaml_doc *d, struct scan *s,
  * the depth), refuses aliases (a node reached twice would let a small file
  * expand into a huge walk) unless the walk refuses them, and a second
  * document (which yaml_parser_load would silently leave unread). */
-static int scan_events(struct conf_yaml_doc *d, const uint8_t *data,
-                       size_t len)
+static int scan_events(struct conf_yaml_doc *d, const uint8_t *data, size_t len)
 {
     struct conf_yaml_problem p = {.kind = CONF_YAML_NOMEM};
     struct scan s = {0};
@@ -562,12 +571,10 @@ static int scan_events(struct conf_yaml_doc *d, const uint8_t *data,
 
 int conf_yaml_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
                    size_t bytes_max, const char *name,
-                   const struct conf_yaml_opts *opts, char *err,
-                   size_t err_len)
+                   const struct conf_yaml_opts *opts, char *err, size_t err_len)
 {
-    struct conf_yaml_problem p = {.kind = CONF_YAML_FILE_SIZE,
-                                  .count = len,
-                                  .limit = bytes_max};
+    struct conf_yaml_problem p = {
+        .kind = CONF_YAML_FILE_SIZE, .count = len, .limit = bytes_max};
     yaml_parser_t parser;
     int rc;
     P2P_ASSERT(d != NULL && (data != NULL || len == 0));
@@ -628,9 +635,8 @@ static int take(struct conf_yaml_doc *d, int index, const yaml_node_t *from,
         size_t i = (size_t)(n - d->doc.nodes.start);
         P2P_ASSERT(i < d->nodes_count);
         if (d->taken[i]) {
-            struct conf_yaml_problem p = {
-                .kind = CONF_YAML_ALIAS,
-                .count = (uint64_t)conf_yaml_line(n)};
+            struct conf_yaml_problem p = {.kind = CONF_YAML_ALIAS,
+                                          .count = (uint64_t)conf_yaml_line(n)};
             return report(d, from, P2P_ERR_DECODE, &p);
         }
         d->taken[i] = 1;
@@ -678,12 +684,11 @@ static const char *word_list(char *buf, size_t len, const char *const *words,
 }
 
 int conf_yaml_map(struct conf_yaml_doc *d, const yaml_node_t *map,
-                  const char *where, const char *const *keys,
-                  size_t keys_count, yaml_node_t **vals)
+                  const char *where, const char *const *keys, size_t keys_count,
+                  yaml_node_t **vals)
 {
     const yaml_node_t *key_nodes[CONF_YAML_MAP_KEYS_MAX] = {0};
-    struct conf_yaml_problem p = {.kind = CONF_YAML_NOT_MAPPING,
-                                  .what = where};
+    struct conf_yaml_problem p = {.kind = CONF_YAML_NOT_MAPPING, .what = where};
     char expected[256];
     int rc;
     P2P_ASSERT(keys_count <= CONF_YAML_MAP_KEYS_MAX);
@@ -747,8 +752,8 @@ int conf_yaml_seq(struct conf_yaml_doc *d, const yaml_node_t *n,
     }
     if (n->type != YAML_SEQUENCE_NODE)
         return report(d, n, P2P_ERR_DECODE, &p);
-    size_t c = (size_t)(n->data.sequence.items.top -
-                        n->data.sequence.items.start);
+    size_t c =
+        (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (c == 0 && (flags & CONF_YAML_SEQ_NOT_EMPTY)) {
         p.kind = CONF_YAML_LIST_EMPTY;
         return report(d, n, P2P_ERR_DECODE, &p);
@@ -763,8 +768,8 @@ int conf_yaml_seq(struct conf_yaml_doc *d, const yaml_node_t *n,
     return 0;
 }
 
-int conf_yaml_seq_item(struct conf_yaml_doc *d, const yaml_node_t *n,
-                       size_t i, yaml_node_t **out)
+int conf_yaml_seq_item(struct conf_yaml_doc *d, const yaml_node_t *n, size_t i,
+                       yaml_node_t **out)
 {
     P2P_ASSERT(n->type == YAML_SEQUENCE_NODE);
     P2P_ASSERT(i < (size_t)(n->data.sequence.items.top -
@@ -819,9 +824,8 @@ int conf_yaml_u64(struct conf_yaml_doc *d, const yaml_node_t *n,
                   const char *what, uint64_t min, uint64_t max, uint64_t *out)
 {
     static const char noun[] = "a whole number";
-    struct conf_yaml_problem p = {.kind = CONF_YAML_VALUE_MISSING,
-                                  .what = what,
-                                  .expected = noun};
+    struct conf_yaml_problem p = {
+        .kind = CONF_YAML_VALUE_MISSING, .what = what, .expected = noun};
     char buf[CONF_YAML_VALUE_BYTES_MAX], lo[24], hi[24];
     uint64_t v = 0;
     int rc = scalar_text(d, n, what, noun, buf, sizeof buf);
@@ -897,8 +901,8 @@ int conf_yaml_word(struct conf_yaml_doc *d, const yaml_node_t *n,
     size_t l = n->data.scalar.length < sizeof text - 1 ? n->data.scalar.length
                                                        : sizeof text - 1;
     for (size_t i = 0; i < l; i++)
-        text[i] = n->data.scalar.value[i] == 0 ? '?'
-                                               : (char)n->data.scalar.value[i];
+        text[i] =
+            n->data.scalar.value[i] == 0 ? '?' : (char)n->data.scalar.value[i];
     text[l] = '\0';
     p.text = text;
     p.expected = expected;
@@ -916,9 +920,9 @@ struct unit_kind {
 
 static const struct unit_kind SIZE_UNITS = {
     "a size such as 64MiB", conf_units_parse_size, conf_units_format_size};
-static const struct unit_kind DURATION_UNITS = {
-    "a duration such as 5s", conf_units_parse_duration,
-    conf_units_format_duration};
+static const struct unit_kind DURATION_UNITS = {"a duration such as 5s",
+                                                conf_units_parse_duration,
+                                                conf_units_format_duration};
 static const struct unit_kind BANDWIDTH_UNITS = {
     "a bandwidth such as 1Gbit", conf_units_parse_bandwidth, NULL};
 static const struct unit_kind RATE_UNITS = {"a rate such as 100/s",
@@ -935,9 +939,10 @@ static int units_text(struct conf_yaml_doc *d, const yaml_node_t *n,
 static int bad_units(struct conf_yaml_doc *d, const yaml_node_t *n,
                      const char *what, const char *noun, const char *reason)
 {
-    struct conf_yaml_problem p = {
-        .kind = CONF_YAML_BAD_UNITS, .what = what, .expected = noun,
-        .text = reason};
+    struct conf_yaml_problem p = {.kind = CONF_YAML_BAD_UNITS,
+                                  .what = what,
+                                  .expected = noun,
+                                  .text = reason};
     return report(d, n, P2P_ERR_DECODE, &p);
 }
 
@@ -955,9 +960,11 @@ static int with_units(struct conf_yaml_doc *d, const yaml_node_t *n,
     if (k->parse(buf, &v, reason, sizeof reason) != 0)
         return bad_units(d, n, what, noun, reason);
     if (v < q->min || v > q->max) {
-        struct conf_yaml_problem p = {
-            .kind = CONF_YAML_RANGE, .what = what, .text = got, .lo = lo,
-            .hi = hi};
+        struct conf_yaml_problem p = {.kind = CONF_YAML_RANGE,
+                                      .what = what,
+                                      .text = got,
+                                      .lo = lo,
+                                      .hi = hi};
         if (k->format != NULL) {
             k->format(v, got, sizeof got);
             k->format(q->min, lo, sizeof lo);

@@ -29,6 +29,7 @@
 #ifndef P2P_CONF_YAML_H
 #define P2P_CONF_YAML_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,41 +64,41 @@ enum conf_yaml_problem_kind {
     CONF_YAML_ALIAS,       /* count: the line of the node an alias reuses,
                               or 0 when the pre-pass refused it */
     CONF_YAML_SECOND_DOCUMENT,
-    CONF_YAML_EMPTY_FILE,  /* expected: the keys a file should have */
-    CONF_YAML_NOT_MAPPING, /* expected: keys to mention, or NULL */
+    CONF_YAML_EMPTY_FILE,   /* expected: the keys a file should have */
+    CONF_YAML_NOT_MAPPING,  /* expected: keys to mention, or NULL */
     CONF_YAML_KEY_NOT_WORD, /* what: the mapping; got: the key's type */
-    CONF_YAML_KEY_UNKNOWN, /* what: the mapping; key; expected: the keys */
-    CONF_YAML_KEY_TWICE,   /* what: the mapping; key; count: first line */
-    CONF_YAML_KEY_MISSING, /* what: the mapping; key */
+    CONF_YAML_KEY_UNKNOWN,  /* what: the mapping; key; expected: the keys */
+    CONF_YAML_KEY_TWICE,    /* what: the mapping; key; count: first line */
+    CONF_YAML_KEY_MISSING,  /* what: the mapping; key */
     CONF_YAML_NOT_LIST,
     CONF_YAML_LIST_EMPTY,
-    CONF_YAML_LIST_LONG,   /* count: entries; limit: the most allowed */
-    CONF_YAML_NOT_SCALAR,  /* expected: a noun ("a whole number") */
+    CONF_YAML_LIST_LONG,     /* count: entries; limit: the most allowed */
+    CONF_YAML_NOT_SCALAR,    /* expected: a noun ("a whole number") */
     CONF_YAML_VALUE_MISSING, /* expected: a noun */
-    CONF_YAML_VALUE_LONG,  /* limit: the most bytes allowed */
-    CONF_YAML_VALUE_NUL,   /* the value holds a NUL byte */
-    CONF_YAML_NOT_NUMBER,  /* text: the value */
-    CONF_YAML_NUMBER_LARGE, /* text: the value (more than 2^64 - 1) */
-    CONF_YAML_RANGE,       /* text: the value; lo, hi: the bounds */
+    CONF_YAML_VALUE_LONG,    /* limit: the most bytes allowed */
+    CONF_YAML_VALUE_NUL,     /* the value holds a NUL byte */
+    CONF_YAML_NOT_NUMBER,    /* text: the value */
+    CONF_YAML_NUMBER_LARGE,  /* text: the value (more than 2^64 - 1) */
+    CONF_YAML_RANGE,         /* text: the value; lo, hi: the bounds */
     CONF_YAML_NOT_BOOL,
-    CONF_YAML_NOT_WORD,    /* text: the value (as written, may hold control
-                              bytes); expected: the words */
-    CONF_YAML_BAD_UNITS,   /* expected: a noun; text: conf/units.h's reason */
-    CONF_YAML_HEX_LENGTH,  /* expected: a noun; count: characters given */
-    CONF_YAML_HEX_DIGIT,   /* expected: a noun; count: the 1-based position
-                              of the first character that is not a digit */
-    CONF_YAML_PATH_LONG,   /* limit: the most bytes a path may have */
+    CONF_YAML_NOT_WORD,   /* text: the value (as written, may hold control
+                             bytes); expected: the words */
+    CONF_YAML_BAD_UNITS,  /* expected: a noun; text: conf/units.h's reason */
+    CONF_YAML_HEX_LENGTH, /* expected: a noun; count: characters given */
+    CONF_YAML_HEX_DIGIT,  /* expected: a noun; count: the 1-based position
+                             of the first character that is not a digit */
+    CONF_YAML_PATH_LONG,  /* limit: the most bytes a path may have */
 };
 
 /* One problem, for the words that describe it. Pointers are borrowed for
  * the call to the words function only. */
 struct conf_yaml_problem {
     enum conf_yaml_problem_kind kind;
-    const char *what;     /* key path of the value or mapping ("": none) */
-    const char *got;      /* the YAML type found, as the options name it */
-    const char *text;     /* NUL-terminated; see the kind */
-    const char *key;      /* KEY_*: the key as written, key_len bytes, not
-                             NUL-terminated; may hold control bytes */
+    const char *what; /* key path of the value or mapping ("": none) */
+    const char *got;  /* the YAML type found, as the options name it */
+    const char *text; /* NUL-terminated; see the kind */
+    const char *key;  /* KEY_*: the key as written, key_len bytes, not
+                         NUL-terminated; may hold control bytes */
     size_t key_len;
     const char *expected; /* see the kind */
     const char *lo, *hi;  /* RANGE: the bounds, as text */
@@ -147,12 +148,12 @@ struct conf_yaml_doc {
     yaml_document_t doc; /* owned between a successful load and fini */
     bool loaded;
     const struct conf_yaml_opts *opts; /* borrowed */
-    const char *name;   /* borrowed: the file name in messages */
-    char *err;          /* borrowed: the caller's message buffer */
+    const char *name;                  /* borrowed: the file name in messages */
+    char *err; /* borrowed: the caller's message buffer */
     size_t err_len;
-    int err_line;       /* of the last error, 1-based; 0: the whole file */
+    int err_line; /* of the last error, 1-based; 0: the whole file */
     int err_column;
-    uint8_t *taken;     /* owned when aliases_at_walk: per node, reached */
+    uint8_t *taken; /* owned when aliases_at_walk: per node, reached */
     size_t nodes_count;
 };
 
@@ -190,8 +191,7 @@ yaml_node_t *conf_yaml_root(struct conf_yaml_doc *d);
  * the message when the file is empty or the root is not a mapping
  * ("key, cert, listen, ..."). NULL with the message written
  * (P2P_ERR_DECODE) otherwise. */
-yaml_node_t *conf_yaml_root_map(struct conf_yaml_doc *d,
-                                const char *expected);
+yaml_node_t *conf_yaml_root_map(struct conf_yaml_doc *d, const char *expected);
 
 /* ---- messages ---- */
 
@@ -204,6 +204,13 @@ __attribute__((format(printf, 5, 6)))
 #endif
 int conf_yaml_fail(struct conf_yaml_doc *d, const yaml_node_t *at, int code,
                    const char *what, const char *fmt, ...);
+
+/* conf_yaml_fail with a va_list (ap is consumed). */
+#ifdef __GNUC__
+__attribute__((format(printf, 5, 0)))
+#endif
+int conf_yaml_vfail(struct conf_yaml_doc *d, const yaml_node_t *at, int code,
+                    const char *what, const char *fmt, va_list ap);
 
 /* The 1-based line and column where node n starts. */
 int conf_yaml_line(const yaml_node_t *n);
@@ -235,8 +242,8 @@ void conf_yaml_words_default(const struct conf_yaml_problem *p, char *buf,
  * value of keys[i], NULL when absent. `where` is the mapping's key path
  * ("" for the top level, "limits", "members[2]"). */
 int conf_yaml_map(struct conf_yaml_doc *d, const yaml_node_t *map,
-                  const char *where, const char *const *keys,
-                  size_t keys_count, yaml_node_t **vals);
+                  const char *where, const char *const *keys, size_t keys_count,
+                  yaml_node_t **vals);
 
 /* Reports key `key` of the mapping at `where` as missing, at map's line. */
 int conf_yaml_missing(struct conf_yaml_doc *d, const yaml_node_t *map,
@@ -249,13 +256,12 @@ int conf_yaml_missing(struct conf_yaml_doc *d, const yaml_node_t *map,
 /* Checks that n is a list of at most max entries (P2P_ERR_LIMIT beyond)
  * and sets *count. */
 int conf_yaml_seq(struct conf_yaml_doc *d, const yaml_node_t *n,
-                  const char *what, unsigned flags, size_t max,
-                  size_t *count);
+                  const char *what, unsigned flags, size_t max, size_t *count);
 
 /* Entry i (< the count conf_yaml_seq gave) of list n into *out. Fails only
  * when aliases_at_walk and the entry was reached before (P2P_ERR_DECODE). */
-int conf_yaml_seq_item(struct conf_yaml_doc *d, const yaml_node_t *n,
-                       size_t i, yaml_node_t **out);
+int conf_yaml_seq_item(struct conf_yaml_doc *d, const yaml_node_t *n, size_t i,
+                       yaml_node_t **out);
 
 /* ---- scalar getters: each writes *out only on success ---- */
 
@@ -270,8 +276,7 @@ int conf_yaml_string(struct conf_yaml_doc *d, const yaml_node_t *n,
 
 /* A plain decimal number in min..max. */
 int conf_yaml_u64(struct conf_yaml_doc *d, const yaml_node_t *n,
-                  const char *what, uint64_t min, uint64_t max,
-                  uint64_t *out);
+                  const char *what, uint64_t min, uint64_t max, uint64_t *out);
 
 /* true or false (also True/TRUE, False/FALSE). */
 int conf_yaml_bool(struct conf_yaml_doc *d, const yaml_node_t *n,

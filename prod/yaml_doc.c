@@ -22,9 +22,8 @@ int prod_yaml_doc_read_file(const char *path, size_t bytes_max, uint8_t **out,
                                err_len);
 }
 
-int prod_yaml_doc_load(struct conf_yaml_doc *d, const uint8_t *data,
-                       size_t len, const char *name, char *err,
-                       size_t err_len)
+int prod_yaml_doc_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
+                       const char *name, char *err, size_t err_len)
 {
     return conf_yaml_load(d, data, len, PROD_YAML_FILE_BYTES_MAX, name, &OPTS,
                           err, err_len);
@@ -45,8 +44,8 @@ int prod_yaml_doc_addr(struct conf_yaml_doc *d, const yaml_node_t *n,
     char buf[PROD_ADDR_TEXT_BYTES], reason[REASON_BYTES_MAX];
     struct sockaddr_storage ss;
     socklen_t ss_len;
-    int rc = conf_yaml_text(d, n, what, "host:port such as 127.0.0.1:4100",
-                            buf, sizeof buf);
+    int rc = conf_yaml_text(d, n, what, "host:port such as 127.0.0.1:4100", buf,
+                            sizeof buf);
     if (rc != 0)
         return rc;
     if (prod_addr_parse(buf, port_min, &ss, &ss_len, reason, sizeof reason) !=

@@ -36,9 +36,8 @@ int prod_yaml_doc_read_file(const char *path, size_t bytes_max, uint8_t **out,
 
 /* conf_yaml_load with the replica's limits and messages; name, err borrowed
  * for d's lifetime. */
-int prod_yaml_doc_load(struct conf_yaml_doc *d, const uint8_t *data,
-                       size_t len, const char *name, char *err,
-                       size_t err_len);
+int prod_yaml_doc_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
+                       const char *name, char *err, size_t err_len);
 
 /* A node id: 64 hex digits (either case) -> 32 bytes, and the lowercase
  * text into hex[65]. */

@@ -1,14 +1,16 @@
-/* Scenario loader: libyaml document API -> struct sim_scenario.
+/* Scenario loader: libyaml document API -> struct sim_scenario, with the
+ * helpers of conf/yaml.h.
  *
  * The document is walked once, following the schema; every node is taken
- * through take(), which refuses a node seen before (an alias), so the work
- * and memory spent are bounded by the size of the file. Node ids are checked
- * against subnet.nodes plus the ids any join fault names (a pre-pass collects
- * those), because later faults and expectations may refer to joined nodes. */
+ * through the library's walk (conf_yaml_map, conf_yaml_seq_item), which
+ * refuses a node seen before (an alias), so the work and memory spent are
+ * bounded by the size of the file. Node ids are checked against
+ * subnet.nodes plus the ids any join fault names (a pre-pass collects
+ * those), because later faults and expectations may refer to joined nodes.
+ * Scenario files word their errors their own way (scenario_words). */
 #include "sim/scenario.h"
 #include "core/state_manifest.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,46 +18,21 @@
 #include <yaml.h>
 
 #include "conf/units.h"
+#include "conf/yaml.h"
 #include "core/assert.h"
 #include "core/err.h"
 
-#define VALUE_BYTES_MAX 64 /* longest scalar accepted for a number or unit */
-#define MAP_KEYS_MAX 16    /* most keys any mapping of the schema has */
-#define WHAT_BYTES 96      /* "faults[65535].partition" and the like */
+#define WHAT_BYTES 96 /* "faults[65535].partition" and the like */
 
 struct loader {
-    yaml_document_t *doc;            /* borrowed */
-    struct sim_scenario *sc;         /* borrowed; being filled */
-    struct sim_scenario_error *err;  /* borrowed */
-    uint8_t *visited;                /* owned; one per document node */
-    size_t doc_nodes_count;
+    struct conf_yaml_doc *d; /* borrowed */
+    struct sim_scenario *sc; /* borrowed; being filled */
     uint32_t id_cap;   /* nodes + SIM_SCENARIO_JOIN_IDS_MAX */
     uint8_t *id_seen;  /* owned; id_cap flags, all 0 between id lists */
     uint8_t *joinable; /* owned; id_cap flags: ids >= nodes named by a join */
 };
 
-/* ---- errors ---------------------------------------------------------- */
-
-static int mark_line(size_t zero_based)
-{
-    return zero_based >= (size_t)INT32_MAX ? INT32_MAX : (int)zero_based + 1;
-}
-
-#ifdef __GNUC__
-__attribute__((format(printf, 4, 5)))
-#endif
-static int fail(struct loader *ld, const yaml_node_t *node, int code,
-                const char *fmt, ...)
-{
-    va_list ap;
-    ld->err->line = node ? mark_line(node->start_mark.line) : 0;
-    ld->err->column = node ? mark_line(node->start_mark.column) : 0;
-    va_start(ap, fmt);
-    vsnprintf(ld->err->message, sizeof ld->err->message, fmt, ap);
-    va_end(ap);
-    P2P_ASSERT(code < 0);
-    return code;
-}
+/* ---- how scenario files read ------------------------------------------ */
 
 static const char *type_name(const yaml_node_t *n)
 {
@@ -71,177 +48,120 @@ static const char *type_name(const yaml_node_t *n)
     }
 }
 
-static bool is_null(const yaml_node_t *n)
+/* Scenario messages: "WHAT: problem", and keys named in quotes ("unknown
+ * key 'latncy' in network"); the rest as the library words them. */
+static void scenario_words(const struct conf_yaml_problem *p, char *buf,
+                           size_t len)
 {
-    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return false;
-    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++) {
-        if (n->data.scalar.length == strlen(nulls[i]) &&
-            memcmp(n->data.scalar.value, nulls[i], n->data.scalar.length) == 0)
-            return true;
+    int key_len = (int)(p->key_len > 40 ? 40 : p->key_len);
+    unsigned long long count = p->count, limit = p->limit;
+    switch (p->kind) {
+    case CONF_YAML_FILE_SIZE:
+        if (count > 0)
+            snprintf(buf, len,
+                     "the file is %llu bytes, more than the limit of %llu MiB",
+                     count, limit >> 20);
+        else
+            snprintf(buf, len, "the file is larger than the limit of %llu MiB",
+                     limit >> 20);
+        return;
+    case CONF_YAML_NODES:
+        snprintf(buf, len,
+                 "more than the limit of %llu YAML nodes (values, lists and "
+                 "mappings)",
+                 limit);
+        return;
+    case CONF_YAML_SECOND_DOCUMENT:
+        snprintf(buf, len, "a second YAML document; a file holds one scenario");
+        return;
+    case CONF_YAML_KEY_NOT_WORD:
+        snprintf(buf, len, "%s: a key must be a plain word, got %s", p->what,
+                 p->got);
+        return;
+    case CONF_YAML_KEY_UNKNOWN:
+        snprintf(buf, len, "unknown key '%.*s' in %s (expected %s)", key_len,
+                 p->key, p->what, p->expected);
+        return;
+    case CONF_YAML_KEY_TWICE:
+        snprintf(buf, len, "duplicate key '%.*s' in %s (first at line %llu)",
+                 key_len, p->key, p->what, count);
+        return;
+    case CONF_YAML_KEY_MISSING:
+        if (p->what[0] == '\0')
+            snprintf(buf, len, "missing required key '%.*s'", key_len, p->key);
+        else
+            snprintf(buf, len, "%s: missing required key '%.*s'", p->what,
+                     key_len, p->key);
+        return;
+    case CONF_YAML_VALUE_LONG:
+        snprintf(buf, len, "%s: value is too long (at most %llu characters)",
+                 p->what, limit);
+        return;
+    case CONF_YAML_VALUE_NUL:
+        snprintf(buf, len, "%s: value contains a NUL character", p->what);
+        return;
+    case CONF_YAML_NOT_NUMBER:
+        snprintf(buf, len, "%s: '%s' is not a whole number", p->what, p->text);
+        return;
+    case CONF_YAML_NUMBER_LARGE:
+        snprintf(buf, len, "%s: '%s' is too large", p->what, p->text);
+        return;
+    case CONF_YAML_NOT_WORD:
+        snprintf(buf, len, "%s: unknown value '%s' (expected %s)", p->what,
+                 p->text, p->expected);
+        return;
+    case CONF_YAML_BAD_UNITS:
+        snprintf(buf, len, "%s: %s", p->what, p->text);
+        return;
+    default:
+        conf_yaml_words_default(p, buf, len);
+        return;
     }
-    return false;
 }
 
-static bool scalar_is(const yaml_node_t *n, const char *word)
-{
-    return n->type == YAML_SCALAR_NODE &&
-           n->data.scalar.length == strlen(word) &&
-           memcmp(n->data.scalar.value, word, n->data.scalar.length) == 0;
-}
+/* Scenario files: any file (a process substitution too), aliases allowed
+ * until the walk reaches a node twice, empty values handed to the parsers,
+ * the line kept in struct sim_scenario_error rather than in the text. */
+static const struct conf_yaml_opts SCENARIO_YAML = {
+    .nodes_max = SIM_SCENARIO_YAML_NODES_MAX,
+    .depth_max = SIM_SCENARIO_YAML_DEPTH_MAX,
+    .any_file = true,
+    .aliases_at_walk = true,
+    .second_document_at_node = true,
+    .empty_is_value = true,
+    .type_name = type_name,
+    .words = scenario_words,
+};
 
-/* ---- node access ----------------------------------------------------- */
+/* What each quantity is called in messages; any value the parser takes. */
+static const struct conf_yaml_quantity Q_DURATION = {"a duration (e.g. 40ms)",
+                                                     0, UINT64_MAX};
+static const struct conf_yaml_quantity Q_SIZE = {"a size (e.g. 4MiB)", 0,
+                                                 UINT64_MAX};
+static const struct conf_yaml_quantity Q_BANDWIDTH = {
+    "a bandwidth (e.g. 1Gbit)", 0, UINT64_MAX};
+static const struct conf_yaml_quantity Q_RATE = {"a rate (e.g. 100/s)", 0,
+                                                 UINT64_MAX};
 
-/* Returns the node at index and marks it; NULL (with *rc set) when the node
- * was taken before, i.e. reached again through an alias. `from` is the node
- * that refers to it, for the error's line. */
-static yaml_node_t *take(struct loader *ld, int index, const yaml_node_t *from,
-                         int *rc)
+#ifdef __GNUC__
+__attribute__((format(printf, 4, 5)))
+#endif
+static int
+fail(struct loader *ld, const yaml_node_t *node, int code, const char *fmt, ...)
 {
-    yaml_node_t *n = yaml_document_get_node(ld->doc, index);
-    P2P_ASSERT(n != NULL);
-    size_t i = (size_t)(n - ld->doc->nodes.start);
-    P2P_ASSERT(i < ld->doc_nodes_count);
-    if (ld->visited[i]) {
-        *rc = fail(ld, from, P2P_ERR_DECODE,
-                   "aliases are not supported (this reuses the node at line %d)",
-                   mark_line(n->start_mark.line));
-        return NULL;
-    }
-    ld->visited[i] = 1;
-    return n;
-}
-
-static const char *join_what(char *buf, size_t len, const char *a,
-                             const char *b)
-{
-    /* Using the result tells gcc that truncation is handled: a cut name
-     * only shortens an error message. */
-    int n = a[0] == '\0' ? snprintf(buf, len, "%s", b)
-                         : snprintf(buf, len, "%s.%s", a, b);
-    if (n < 0 && len > 0)
-        buf[0] = '\0';
-    return buf;
-}
-
-/* Checks that map is a mapping whose keys are all in keys[] and unique, and
- * sets vals[i] to the value of keys[i] (NULL when absent). `where` names the
- * mapping in messages ("network", "faults[2]"). */
-static int map_fields(struct loader *ld, const yaml_node_t *map,
-                      const char *where, const char *const *keys,
-                      size_t keys_count, yaml_node_t **vals)
-{
-    yaml_node_t *key_nodes[MAP_KEYS_MAX] = {0};
-    int rc = 0;
-    P2P_ASSERT(keys_count <= MAP_KEYS_MAX);
-    for (size_t i = 0; i < keys_count; i++)
-        vals[i] = NULL;
-    if (map->type != YAML_MAPPING_NODE)
-        return fail(ld, map, P2P_ERR_DECODE, "%s: expected a mapping, got %s",
-                    where, type_name(map));
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-         p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = take(ld, p->key, map, &rc);
-        if (k == NULL)
-            return rc;
-        yaml_node_t *v = take(ld, p->value, k, &rc);
-        if (v == NULL)
-            return rc;
-        if (k->type != YAML_SCALAR_NODE)
-            return fail(ld, k, P2P_ERR_DECODE,
-                        "%s: a key must be a plain word, got %s", where,
-                        type_name(k));
-        size_t i = 0;
-        while (i < keys_count && !scalar_is(k, keys[i]))
-            i++;
-        if (i == keys_count) {
-            char expected[256] = "";
-            size_t used = 0;
-            for (size_t j = 0; j < keys_count && used < sizeof expected; j++)
-                used += (size_t)snprintf(expected + used, sizeof expected - used,
-                                         "%s%s", j ? ", " : "", keys[j]);
-            return fail(ld, k, P2P_ERR_DECODE,
-                        "unknown key '%.*s' in %s (expected %s)",
-                        (int)(k->data.scalar.length > 40 ? 40 : k->data.scalar.length),
-                        (const char *)k->data.scalar.value, where, expected);
-        }
-        if (key_nodes[i] != NULL)
-            return fail(ld, k, P2P_ERR_DECODE,
-                        "duplicate key '%s' in %s (first at line %d)", keys[i],
-                        where, mark_line(key_nodes[i]->start_mark.line));
-        key_nodes[i] = k;
-        vals[i] = v;
-    }
-    return 0;
-}
-
-/* Checks that n is a list of at most max entries; a null value counts as an
- * empty list when null_is_empty. */
-static int seq_check(struct loader *ld, const yaml_node_t *n, const char *what,
-                     size_t max, bool null_is_empty, size_t *count)
-{
-    if (null_is_empty && is_null(n)) {
-        *count = 0;
-        return 0;
-    }
-    if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, P2P_ERR_DECODE, "%s: expected a list, got %s", what,
-                    type_name(n));
-    size_t c = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    if (c > max)
-        return fail(ld, n, P2P_ERR_LIMIT,
-                    "%s: %zu entries, more than the limit of %zu", what, c, max);
-    *count = c;
-    return 0;
+    va_list ap;
+    va_start(ap, fmt);
+    conf_yaml_vfail(ld->d, node, code, NULL, fmt, ap);
+    va_end(ap);
+    return code;
 }
 
 /* ---- scalars --------------------------------------------------------- */
 
-/* Copies scalar n to buf as a C string; `noun` describes what was expected. */
-static int scalar_text(struct loader *ld, const yaml_node_t *n,
-                       const char *what, const char *noun, char *buf,
-                       size_t len)
-{
-    if (n->type != YAML_SCALAR_NODE)
-        return fail(ld, n, P2P_ERR_DECODE, "%s: expected %s, got %s", what,
-                    noun, type_name(n));
-    size_t l = n->data.scalar.length;
-    if (l >= len)
-        return fail(ld, n, P2P_ERR_DECODE,
-                    "%s: value is too long (at most %zu characters)", what,
-                    len - 1);
-    if (memchr(n->data.scalar.value, '\0', l) != NULL)
-        return fail(ld, n, P2P_ERR_DECODE, "%s: value contains a NUL character",
-                    what);
-    memcpy(buf, n->data.scalar.value, l);
-    buf[l] = '\0';
-    return 0;
-}
-
 static int get_u64(struct loader *ld, const yaml_node_t *n, const char *what,
                    uint64_t *out)
 {
-    char buf[VALUE_BYTES_MAX];
-    uint64_t v = 0;
-    int rc = scalar_text(ld, n, what, "a whole number", buf, sizeof buf);
-    if (rc != 0)
-        return rc;
-    if (buf[0] == '\0')
-        return fail(ld, n, P2P_ERR_DECODE, "%s: missing value (expected a whole number)",
-                    what);
-    for (const char *p = buf; *p; p++) {
-        uint64_t digit = (uint64_t)(*p - '0');
-        if (*p < '0' || *p > '9')
-            return fail(ld, n, P2P_ERR_DECODE,
-                        "%s: '%s' is not a whole number", what, buf);
-        if (v > (UINT64_MAX - digit) / 10)
-            return fail(ld, n, P2P_ERR_DECODE, "%s: '%s' is too large", what,
-                        buf);
-        v = v * 10 + digit;
-    }
-    *out = v;
-    return 0;
+    return conf_yaml_u64(ld->d, n, what, 0, UINT64_MAX, out);
 }
 
 /* Node id check: ids < nodes exist; ids up to id_cap exist when named by a
@@ -268,70 +188,10 @@ static int get_node_id(struct loader *ld, const yaml_node_t *n,
                 what, (unsigned long long)v, ld->sc->nodes - 1);
 }
 
-static int get_bool(struct loader *ld, const yaml_node_t *n, const char *what,
-                    bool *out)
-{
-    static const char *const yes[] = {"true", "True", "TRUE"};
-    static const char *const no[] = {"false", "False", "FALSE"};
-    for (size_t i = 0; i < 3; i++) {
-        if (scalar_is(n, yes[i]) || scalar_is(n, no[i])) {
-            *out = scalar_is(n, yes[i]);
-            return 0;
-        }
-    }
-    return fail(ld, n, P2P_ERR_DECODE, "%s: expected true or false", what);
-}
-
-/* Matches n against words[]; *index gets the position. */
-static int get_word(struct loader *ld, const yaml_node_t *n, const char *what,
-                    const char *const *words, size_t words_count,
-                    const char *expected, size_t *index)
-{
-    char buf[VALUE_BYTES_MAX];
-    int rc = scalar_text(ld, n, what, expected, buf, sizeof buf);
-    if (rc != 0)
-        return rc;
-    for (size_t i = 0; i < words_count; i++) {
-        if (strcmp(buf, words[i]) == 0) {
-            *index = i;
-            return 0;
-        }
-    }
-    return fail(ld, n, P2P_ERR_DECODE, "%s: unknown value '%s' (expected %s)",
-                what, buf, expected);
-}
-
-/* One getter per unit family; each checks the type, parses and range-checks
- * against the family's scenario-wide limit. */
-#define UNIT_GETTER(fn, type, parser, noun)                                   \
-    static int fn(struct loader *ld, const yaml_node_t *n, const char *what,  \
-                  type *out)                                                  \
-    {                                                                         \
-        char buf[VALUE_BYTES_MAX], msg[160];                                  \
-        int rc = scalar_text(ld, n, what, noun, buf, sizeof buf);             \
-        if (rc != 0)                                                          \
-            return rc;                                                        \
-        if (parser(buf, out, msg, sizeof msg) != 0)                           \
-            return fail(ld, n, P2P_ERR_DECODE, "%s: %s", what, msg);          \
-        return 0;                                                             \
-    }
-
-UNIT_GETTER(get_duration_raw, uint64_t, conf_units_parse_duration,
-            "a duration (e.g. 40ms)")
-UNIT_GETTER(get_offset_raw, int64_t, conf_units_parse_offset,
-            "a duration (e.g. -2s)")
-UNIT_GETTER(get_size, uint64_t, conf_units_parse_size, "a size (e.g. 4MiB)")
-UNIT_GETTER(get_bandwidth, uint64_t, conf_units_parse_bandwidth,
-            "a bandwidth (e.g. 1Gbit)")
-UNIT_GETTER(get_percent, uint32_t, conf_units_parse_percent,
-            "a percentage (e.g. 0.5%)")
-UNIT_GETTER(get_ppm, int64_t, conf_units_parse_ppm, "a ppm value (e.g. 100ppm)")
-UNIT_GETTER(get_rate, uint64_t, conf_units_parse_rate, "a rate (e.g. 100/s)")
-
 static int get_duration(struct loader *ld, const yaml_node_t *n,
                         const char *what, uint64_t *out)
 {
-    int rc = get_duration_raw(ld, n, what, out);
+    int rc = conf_yaml_duration(ld->d, n, what, &Q_DURATION, out);
     if (rc == 0 && *out > SIM_SCENARIO_TIME_MAX_NS)
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: more than the limit of 30 days", what);
@@ -350,12 +210,18 @@ static int get_positive_duration(struct loader *ld, const yaml_node_t *n,
 static int get_offset(struct loader *ld, const yaml_node_t *n,
                       const char *what, int64_t *out)
 {
-    int rc = get_offset_raw(ld, n, what, out);
+    int rc = conf_yaml_offset(ld->d, n, what, "a duration (e.g. -2s)", out);
     if (rc == 0 && (*out > (int64_t)SIM_SCENARIO_TIME_MAX_NS ||
                     *out < -(int64_t)SIM_SCENARIO_TIME_MAX_NS))
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: more than the limit of 30 days", what);
     return rc;
+}
+
+static int get_percent(struct loader *ld, const yaml_node_t *n,
+                       const char *what, uint32_t *out)
+{
+    return conf_yaml_percent(ld->d, n, what, "a percentage (e.g. 0.5%)", out);
 }
 
 /* A loss rate: 0% up to but excluding 100%. */
@@ -369,15 +235,6 @@ static int get_loss(struct loader *ld, const yaml_node_t *n, const char *what,
     return rc;
 }
 
-static int missing(struct loader *ld, const yaml_node_t *map, const char *where,
-                   const char *key)
-{
-    if (where[0] == '\0')
-        return fail(ld, map, P2P_ERR_DECODE, "missing required key '%s'", key);
-    return fail(ld, map, P2P_ERR_DECODE, "%s: missing required key '%s'", where,
-                key);
-}
-
 /* ---- node id lists --------------------------------------------------- */
 
 /* Parses a non-empty list of distinct node ids into a new array. Ids stay
@@ -387,7 +244,7 @@ static int get_id_list(struct loader *ld, const yaml_node_t *n,
                        uint32_t **out, size_t *out_count)
 {
     size_t count;
-    int rc = seq_check(ld, n, what, SIZE_MAX, false, &count);
+    int rc = conf_yaml_seq(ld->d, n, what, 0, SIZE_MAX, &count);
     if (rc != 0)
         return rc;
     if (count == 0)
@@ -399,8 +256,8 @@ static int get_id_list(struct loader *ld, const yaml_node_t *n,
     *out = ids; /* owned by the caller's struct from here on */
     *out_count = 0;
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
-        if (item == NULL)
+        yaml_node_t *item;
+        if ((rc = conf_yaml_seq_item(ld->d, n, i, &item)) != 0)
             return rc;
         rc = get_node_id(ld, item, what, for_join, &ids[i]);
         if (rc != 0)
@@ -426,19 +283,19 @@ static void collect_joins(struct loader *ld, const yaml_node_t *faults)
         return;
     for (yaml_node_item_t *it = faults->data.sequence.items.start;
          it < faults->data.sequence.items.top; it++) {
-        yaml_node_t *f = yaml_document_get_node(ld->doc, *it);
+        yaml_node_t *f = yaml_document_get_node(&ld->d->doc, *it);
         if (f == NULL || f->type != YAML_MAPPING_NODE)
             continue;
         for (yaml_node_pair_t *p = f->data.mapping.pairs.start;
              p < f->data.mapping.pairs.top; p++) {
-            yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-            yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-            if (k == NULL || v == NULL || !scalar_is(k, "join") ||
+            yaml_node_t *k = yaml_document_get_node(&ld->d->doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(&ld->d->doc, p->value);
+            if (k == NULL || v == NULL || !conf_yaml_scalar_is(k, "join") ||
                 v->type != YAML_SEQUENCE_NODE)
                 continue;
             for (yaml_node_item_t *j = v->data.sequence.items.start;
                  j < v->data.sequence.items.top; j++) {
-                yaml_node_t *id = yaml_document_get_node(ld->doc, *j);
+                yaml_node_t *id = yaml_document_get_node(&ld->d->doc, *j);
                 uint64_t x = 0;
                 if (id == NULL || id->type != YAML_SCALAR_NODE ||
                     id->data.scalar.length == 0 || id->data.scalar.length > 6)
@@ -466,11 +323,11 @@ static int parse_subnet(struct loader *ld, const yaml_node_t *n)
     static const char *const keys[] = {"nodes"};
     yaml_node_t *v[1];
     uint64_t nodes;
-    int rc = map_fields(ld, n, "subnet", keys, 1, v);
+    int rc = conf_yaml_map(ld->d, n, "subnet", keys, 1, v);
     if (rc != 0)
         return rc;
     if (v[0] == NULL)
-        return missing(ld, n, "subnet", "nodes");
+        return conf_yaml_missing(ld->d, n, "subnet", "nodes");
     if ((rc = get_u64(ld, v[0], "subnet.nodes", &nodes)) != 0)
         return rc;
     if (nodes < 1 || nodes > SIM_SCENARIO_NODES_MAX)
@@ -500,17 +357,19 @@ static int parse_link(struct loader *ld, const yaml_node_t *n, size_t index,
     char where[WHAT_BYTES], what[WHAT_BYTES];
     int rc;
     snprintf(where, sizeof where, "network.links[%zu]", index);
-    l->line = mark_line(n->start_mark.line);
-    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+    l->line = conf_yaml_line(n);
+    if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
     if (v[FROM] == NULL)
-        return missing(ld, n, where, "from");
+        return conf_yaml_missing(ld->d, n, where, "from");
     if (v[TO] == NULL)
-        return missing(ld, n, where, "to");
-    if ((rc = get_node_id(ld, v[FROM], join_what(what, sizeof what, where, "from"),
+        return conf_yaml_missing(ld->d, n, where, "to");
+    if ((rc = get_node_id(ld, v[FROM],
+                          conf_yaml_what(what, sizeof what, where, "from"),
                           false, &l->from)) != 0 ||
-        (rc = get_node_id(ld, v[TO], join_what(what, sizeof what, where, "to"),
-                          false, &l->to)) != 0)
+        (rc = get_node_id(ld, v[TO],
+                          conf_yaml_what(what, sizeof what, where, "to"), false,
+                          &l->to)) != 0)
         return rc;
     if (l->from == l->to)
         return fail(ld, v[TO], P2P_ERR_DECODE,
@@ -518,22 +377,25 @@ static int parse_link(struct loader *ld, const yaml_node_t *n, size_t index,
                     where, l->from);
     if (v[LATENCY] != NULL) {
         l->has_latency = true;
-        rc = get_duration(ld, v[LATENCY], join_what(what, sizeof what, where, "latency"),
+        rc = get_duration(ld, v[LATENCY],
+                          conf_yaml_what(what, sizeof what, where, "latency"),
                           &l->latency_ns);
         if (rc != 0)
             return rc;
     }
     if (v[JITTER] != NULL) {
         l->has_jitter = true;
-        rc = get_duration(ld, v[JITTER], join_what(what, sizeof what, where, "jitter"),
+        rc = get_duration(ld, v[JITTER],
+                          conf_yaml_what(what, sizeof what, where, "jitter"),
                           &l->jitter_ns);
         if (rc != 0)
             return rc;
     }
     if (v[BANDWIDTH] != NULL) {
         l->has_bandwidth = true;
-        join_what(what, sizeof what, where, "bandwidth");
-        if ((rc = get_bandwidth(ld, v[BANDWIDTH], what, &l->bandwidth_bps)) != 0)
+        conf_yaml_what(what, sizeof what, where, "bandwidth");
+        if ((rc = conf_yaml_bandwidth(ld->d, v[BANDWIDTH], what, &Q_BANDWIDTH,
+                                      &l->bandwidth_bps)) != 0)
             return rc;
         if (l->bandwidth_bps == 0)
             return fail(ld, v[BANDWIDTH], P2P_ERR_DECODE,
@@ -541,14 +403,16 @@ static int parse_link(struct loader *ld, const yaml_node_t *n, size_t index,
     }
     if (v[LOSS] != NULL) {
         l->has_loss = true;
-        rc = get_loss(ld, v[LOSS], join_what(what, sizeof what, where, "loss"),
+        rc = get_loss(ld, v[LOSS],
+                      conf_yaml_what(what, sizeof what, where, "loss"),
                       &l->loss_ppm);
         if (rc != 0)
             return rc;
     }
     if (v[BOTH] != NULL &&
-        (rc = get_bool(ld, v[BOTH], join_what(what, sizeof what, where, "both"),
-                       &l->both_directions)) != 0)
+        (rc = conf_yaml_bool(ld->d, v[BOTH],
+                             conf_yaml_what(what, sizeof what, where, "both"),
+                             &l->both_directions)) != 0)
         return rc;
     if (!l->has_latency && !l->has_jitter && !l->has_bandwidth && !l->has_loss)
         return fail(ld, n, P2P_ERR_DECODE,
@@ -561,8 +425,8 @@ static int parse_links(struct loader *ld, const yaml_node_t *n)
 {
     struct sim_network *net = &ld->sc->net;
     size_t count;
-    int rc = seq_check(ld, n, "network.links", SIM_SCENARIO_LINKS_MAX, true,
-                       &count);
+    int rc = conf_yaml_seq(ld->d, n, "network.links", CONF_YAML_SEQ_NULL_EMPTY,
+                           SIM_SCENARIO_LINKS_MAX, &count);
     if (rc != 0 || count == 0)
         return rc;
     net->links = calloc(count, sizeof *net->links);
@@ -570,8 +434,8 @@ static int parse_links(struct loader *ld, const yaml_node_t *n)
         return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
     net->links_count = count;
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
-        if (item == NULL)
+        yaml_node_t *item;
+        if ((rc = conf_yaml_seq_item(ld->d, n, i, &item)) != 0)
             return rc;
         if ((rc = parse_link(ld, item, i, &net->links[i])) != 0)
             return rc;
@@ -595,9 +459,9 @@ static int parse_network(struct loader *ld, const yaml_node_t *n)
     struct sim_network *net = &ld->sc->net;
     yaml_node_t *v[KEYS];
     int rc;
-    if (is_null(n))
+    if (conf_yaml_is_null(n))
         return 0;
-    if ((rc = map_fields(ld, n, "network", keys, KEYS, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, n, "network", keys, KEYS, v)) != 0)
         return rc;
     if (v[LATENCY] != NULL &&
         (rc = get_duration(ld, v[LATENCY], "network.latency", &net->latency_ns)) != 0)
@@ -606,8 +470,8 @@ static int parse_network(struct loader *ld, const yaml_node_t *n)
         (rc = get_duration(ld, v[JITTER], "network.jitter", &net->jitter_ns)) != 0)
         return rc;
     if (v[BANDWIDTH] != NULL) {
-        if ((rc = get_bandwidth(ld, v[BANDWIDTH], "network.bandwidth",
-                                &net->bandwidth_bps)) != 0)
+        if ((rc = conf_yaml_bandwidth(ld->d, v[BANDWIDTH], "network.bandwidth",
+                                      &Q_BANDWIDTH, &net->bandwidth_bps)) != 0)
             return rc;
         if (net->bandwidth_bps == 0)
             return fail(ld, v[BANDWIDTH], P2P_ERR_DECODE,
@@ -629,16 +493,17 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
     struct sim_state_cfg *st = &ld->sc->state;
     yaml_node_t *v[KEYS];
     int rc;
-    if (is_null(n))
+    if (conf_yaml_is_null(n))
         return 0;
-    if ((rc = map_fields(ld, n, "state", keys, KEYS, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, n, "state", keys, KEYS, v)) != 0)
         return rc;
     st->present = true;
     if (v[SIZE] == NULL)
-        return missing(ld, n, "state", "size");
+        return conf_yaml_missing(ld->d, n, "state", "size");
     if (v[EVERY] == NULL)
-        return missing(ld, n, "state", "checkpoint_every");
-    if ((rc = get_size(ld, v[SIZE], "state.size", &st->size_bytes)) != 0)
+        return conf_yaml_missing(ld->d, n, "state", "checkpoint_every");
+    if ((rc = conf_yaml_size(ld->d, v[SIZE], "state.size", &Q_SIZE,
+                             &st->size_bytes)) != 0)
         return rc;
     if (st->size_bytes == 0)
         return fail(ld, v[SIZE], P2P_ERR_DECODE, "state.size: must be greater than 0");
@@ -649,7 +514,8 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
                           ? st->size_bytes
                           : SIM_SCENARIO_DEFAULT_CHUNK_BYTES;
     if (v[CHUNK] != NULL) {
-        if ((rc = get_size(ld, v[CHUNK], "state.chunk", &st->chunk_bytes)) != 0)
+        if ((rc = conf_yaml_size(ld->d, v[CHUNK], "state.chunk", &Q_SIZE,
+                                 &st->chunk_bytes)) != 0)
             return rc;
         if (st->chunk_bytes == 0 || st->chunk_bytes > st->size_bytes ||
             st->chunk_bytes > P2P_STATE_CHUNK_BYTES_MAX)
@@ -680,14 +546,14 @@ static int parse_protocol(struct loader *ld, const yaml_node_t *n)
     struct sim_protocol *pr = &ld->sc->protocol;
     yaml_node_t *v[KEYS];
     int rc;
-    if (is_null(n))
+    if (conf_yaml_is_null(n))
         return 0;
-    if ((rc = map_fields(ld, n, "protocol", keys, KEYS, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, n, "protocol", keys, KEYS, v)) != 0)
         return rc;
     if (v[PUSH] != NULL) {
         pr->has_push_threshold = true;
-        if ((rc = get_size(ld, v[PUSH], "protocol.push_threshold",
-                           &pr->push_threshold_bytes)) != 0)
+        if ((rc = conf_yaml_size(ld->d, v[PUSH], "protocol.push_threshold",
+                                 &Q_SIZE, &pr->push_threshold_bytes)) != 0)
             return rc;
     }
     if (v[DELAY] != NULL) {
@@ -705,15 +571,15 @@ static int parse_protocol(struct loader *ld, const yaml_node_t *n)
     if (v[RELAY] != NULL) {
         size_t i = 0;
         pr->has_relay = true;
-        if ((rc = get_word(ld, v[RELAY], "protocol.relay", relays, 2,
-                           "push or advert", &i)) != 0)
+        if ((rc = conf_yaml_word(ld->d, v[RELAY], "protocol.relay", relays, 2,
+                                 "push or advert", &i)) != 0)
             return rc;
         pr->relay_advert = i == 1;
     }
     if (v[BUGGIFY] != NULL) {
         pr->has_buggify = true;
-        if ((rc = get_bool(ld, v[BUGGIFY], "protocol.buggify",
-                           &pr->buggify)) != 0)
+        if ((rc = conf_yaml_bool(ld->d, v[BUGGIFY], "protocol.buggify",
+                                 &pr->buggify)) != 0)
             return rc;
     }
     return 0;
@@ -731,35 +597,38 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     size_t i = 0;
     int rc;
     snprintf(where, sizeof where, "workload[%zu]", index);
-    w->line = mark_line(n->start_mark.line);
-    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+    w->line = conf_yaml_line(n);
+    if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
     if (v[KIND] == NULL)
-        return missing(ld, n, where, "kind");
+        return conf_yaml_missing(ld->d, n, where, "kind");
     if (v[SIZE] == NULL)
-        return missing(ld, n, where, "size");
+        return conf_yaml_missing(ld->d, n, where, "size");
     if (v[EVERY] == NULL && v[RATE] == NULL)
         return fail(ld, n, P2P_ERR_DECODE, "%s: needs 'every' or 'rate'", where);
     if (v[EVERY] != NULL && v[RATE] != NULL)
         return fail(ld, v[RATE], P2P_ERR_DECODE,
                     "%s: give 'every' or 'rate', not both", where);
-    if ((rc = get_word(ld, v[KIND], join_what(what, sizeof what, where, "kind"),
-                       kinds, 2, "push or advert", &i)) != 0)
+    if ((rc = conf_yaml_word(ld->d, v[KIND],
+                             conf_yaml_what(what, sizeof what, where, "kind"),
+                             kinds, 2, "push or advert", &i)) != 0)
         return rc;
     w->kind = i == 0 ? P2P_KIND_PUSH : P2P_KIND_ADVERT;
     if (v[EVERY] != NULL) {
-        rc = get_positive_duration(ld, v[EVERY],
-                                   join_what(what, sizeof what, where, "every"),
-                                   &w->interval_ns);
+        rc = get_positive_duration(
+            ld, v[EVERY], conf_yaml_what(what, sizeof what, where, "every"),
+            &w->interval_ns);
     } else {
         w->poisson = true;
-        rc = get_rate(ld, v[RATE], join_what(what, sizeof what, where, "rate"),
-                      &w->interval_ns);
+        rc = conf_yaml_rate(ld->d, v[RATE],
+                            conf_yaml_what(what, sizeof what, where, "rate"),
+                            &Q_RATE, &w->interval_ns);
     }
     if (rc != 0)
         return rc;
-    join_what(what, sizeof what, where, "size");
-    if ((rc = get_size(ld, v[SIZE], what, &w->size_bytes)) != 0)
+    conf_yaml_what(what, sizeof what, where, "size");
+    if ((rc = conf_yaml_size(ld->d, v[SIZE], what, &Q_SIZE, &w->size_bytes)) !=
+        0)
         return rc;
     if (w->size_bytes < SIM_SCENARIO_ARTIFACT_BYTES_MIN ||
         w->size_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
@@ -768,8 +637,9 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
                     what);
     w->size_max_bytes = w->size_bytes;
     if (v[SIZE_MAX_] != NULL) {
-        join_what(what, sizeof what, where, "size_max");
-        if ((rc = get_size(ld, v[SIZE_MAX_], what, &w->size_max_bytes)) != 0)
+        conf_yaml_what(what, sizeof what, where, "size_max");
+        if ((rc = conf_yaml_size(ld->d, v[SIZE_MAX_], what, &Q_SIZE,
+                                 &w->size_max_bytes)) != 0)
             return rc;
         if (w->size_max_bytes < w->size_bytes)
             return fail(ld, v[SIZE_MAX_], P2P_ERR_DECODE,
@@ -781,10 +651,10 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     }
     w->from = SIM_FROM_ROUND_ROBIN;
     if (v[FROM] != NULL) {
-        join_what(what, sizeof what, where, "from");
-        if (scalar_is(v[FROM], "round-robin")) {
+        conf_yaml_what(what, sizeof what, where, "from");
+        if (conf_yaml_scalar_is(v[FROM], "round-robin")) {
             w->from = SIM_FROM_ROUND_ROBIN;
-        } else if (scalar_is(v[FROM], "any")) {
+        } else if (conf_yaml_scalar_is(v[FROM], "any")) {
             w->from = SIM_FROM_ANY;
         } else {
             w->from = SIM_FROM_NODE;
@@ -794,11 +664,12 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     }
     w->stop_ns = ld->sc->duration_ns;
     if (v[START] != NULL &&
-        (rc = get_duration(ld, v[START], join_what(what, sizeof what, where, "start"),
+        (rc = get_duration(ld, v[START],
+                           conf_yaml_what(what, sizeof what, where, "start"),
                            &w->start_ns)) != 0)
         return rc;
     if (v[STOP] != NULL) {
-        join_what(what, sizeof what, where, "stop");
+        conf_yaml_what(what, sizeof what, where, "stop");
         if ((rc = get_duration(ld, v[STOP], what, &w->stop_ns)) != 0)
             return rc;
         if (w->stop_ns > ld->sc->duration_ns)
@@ -817,7 +688,8 @@ static int parse_workload(struct loader *ld, const yaml_node_t *n)
 {
     struct sim_scenario *sc = ld->sc;
     size_t count;
-    int rc = seq_check(ld, n, "workload", SIM_SCENARIO_WORKLOAD_MAX, true, &count);
+    int rc = conf_yaml_seq(ld->d, n, "workload", CONF_YAML_SEQ_NULL_EMPTY,
+                           SIM_SCENARIO_WORKLOAD_MAX, &count);
     if (rc != 0 || count == 0)
         return rc;
     sc->workload = calloc(count, sizeof *sc->workload);
@@ -825,8 +697,8 @@ static int parse_workload(struct loader *ld, const yaml_node_t *n)
         return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
     sc->workload_count = count;
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
-        if (item == NULL)
+        yaml_node_t *item;
+        if ((rc = conf_yaml_seq_item(ld->d, n, i, &item)) != 0)
             return rc;
         if ((rc = parse_workload_item(ld, item, i, &sc->workload[i])) != 0)
             return rc;
@@ -838,7 +710,7 @@ static int parse_partition(struct loader *ld, const yaml_node_t *n,
                            const char *what, struct sim_fault *f)
 {
     size_t count;
-    int rc = seq_check(ld, n, what, SIZE_MAX, false, &count);
+    int rc = conf_yaml_seq(ld->d, n, what, 0, SIZE_MAX, &count);
     if (rc != 0)
         return rc;
     if (count == 0 || count > ld->id_cap)
@@ -851,8 +723,8 @@ static int parse_partition(struct loader *ld, const yaml_node_t *n,
         return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
     f->groups_count = count;
     for (size_t i = 0; i < count && rc == 0; i++) {
-        yaml_node_t *g = take(ld, n->data.sequence.items.start[i], n, &rc);
-        if (g == NULL)
+        yaml_node_t *g;
+        if ((rc = conf_yaml_seq_item(ld->d, n, i, &g)) != 0)
             break;
         if (g->type != YAML_SEQUENCE_NODE) {
             rc = fail(ld, g, P2P_ERR_DECODE,
@@ -882,20 +754,22 @@ static int parse_byzantine(struct loader *ld, const yaml_node_t *n,
     yaml_node_t *v[2];
     size_t i = 0;
     int rc;
-    if ((rc = map_fields(ld, n, what, keys, 2, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, n, what, keys, 2, v)) != 0)
         return rc;
     if (v[0] == NULL)
-        return missing(ld, n, what, "nodes");
+        return conf_yaml_missing(ld->d, n, what, "nodes");
     if (v[1] == NULL)
-        return missing(ld, n, what, "behaviour");
-    if ((rc = get_id_list(ld, v[0], join_what(sub, sizeof sub, what, "nodes"),
-                          false, false, &f->nodes, &f->nodes_count)) != 0)
+        return conf_yaml_missing(ld->d, n, what, "behaviour");
+    if ((rc = get_id_list(ld, v[0],
+                          conf_yaml_what(sub, sizeof sub, what, "nodes"), false,
+                          false, &f->nodes, &f->nodes_count)) != 0)
         return rc;
-    if ((rc = get_word(ld, v[1], join_what(sub, sizeof sub, what, "behaviour"),
-                       names, SIM_BYZ_COUNT,
-                       "silent, slow-reader, garbage, oversize, advert-flood, "
-                       "wrong-bytes, stale-commit or bad-chunks",
-                       &i)) != 0)
+    if ((rc = conf_yaml_word(
+             ld->d, v[1], conf_yaml_what(sub, sizeof sub, what, "behaviour"),
+             names, SIM_BYZ_COUNT,
+             "silent, slow-reader, garbage, oversize, advert-flood, "
+             "wrong-bytes, stale-commit or bad-chunks",
+             &i)) != 0)
         return rc;
     f->behaviour = (enum sim_byzantine)i;
     return 0;
@@ -908,23 +782,26 @@ static int parse_skew(struct loader *ld, const yaml_node_t *n, const char *what,
     char sub[WHAT_BYTES];
     yaml_node_t *v[3];
     int rc;
-    if ((rc = map_fields(ld, n, what, keys, 3, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, n, what, keys, 3, v)) != 0)
         return rc;
     if (v[0] == NULL)
-        return missing(ld, n, what, "nodes");
+        return conf_yaml_missing(ld->d, n, what, "nodes");
     if (v[1] == NULL && v[2] == NULL)
         return fail(ld, n, P2P_ERR_DECODE, "%s: needs 'offset' or 'drift'",
                     what);
-    if ((rc = get_id_list(ld, v[0], join_what(sub, sizeof sub, what, "nodes"),
-                          false, false, &f->nodes, &f->nodes_count)) != 0)
+    if ((rc = get_id_list(ld, v[0],
+                          conf_yaml_what(sub, sizeof sub, what, "nodes"), false,
+                          false, &f->nodes, &f->nodes_count)) != 0)
         return rc;
     if (v[1] != NULL &&
-        (rc = get_offset(ld, v[1], join_what(sub, sizeof sub, what, "offset"),
+        (rc = get_offset(ld, v[1],
+                         conf_yaml_what(sub, sizeof sub, what, "offset"),
                          &f->skew_offset_ns)) != 0)
         return rc;
     if (v[2] != NULL) {
-        join_what(sub, sizeof sub, what, "drift");
-        if ((rc = get_ppm(ld, v[2], sub, &f->drift_ppm)) != 0)
+        conf_yaml_what(sub, sizeof sub, what, "drift");
+        if ((rc = conf_yaml_ppm(ld->d, v[2], sub, "a ppm value (e.g. 100ppm)",
+                                &f->drift_ppm)) != 0)
             return rc;
         if (f->drift_ppm > SIM_SCENARIO_DRIFT_PPM_MAX ||
             f->drift_ppm < -SIM_SCENARIO_DRIFT_PPM_MAX)
@@ -942,20 +819,20 @@ static int parse_loss_fault(struct loader *ld, const yaml_node_t *n,
     char sub[WHAT_BYTES];
     yaml_node_t *v[3];
     int rc;
-    if ((rc = map_fields(ld, n, what, keys, 3, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, n, what, keys, 3, v)) != 0)
         return rc;
     for (size_t i = 0; i < 3; i++) {
         if (v[i] == NULL)
-            return missing(ld, n, what, keys[i]);
+            return conf_yaml_missing(ld->d, n, what, keys[i]);
     }
-    if (!scalar_is(v[0], "all"))
+    if (!conf_yaml_scalar_is(v[0], "all"))
         return fail(ld, v[0], P2P_ERR_DECODE, "%s.links: expected 'all'", what);
     f->loss_all_links = true;
-    if ((rc = get_loss(ld, v[1], join_what(sub, sizeof sub, what, "rate"),
+    if ((rc = get_loss(ld, v[1], conf_yaml_what(sub, sizeof sub, what, "rate"),
                        &f->loss_ppm)) != 0)
         return rc;
-    return get_positive_duration(ld, v[2], join_what(sub, sizeof sub, what, "for"),
-                                 &f->for_ns);
+    return get_positive_duration(
+        ld, v[2], conf_yaml_what(sub, sizeof sub, what, "for"), &f->for_ns);
 }
 
 static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
@@ -971,11 +848,11 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
     char where[WHAT_BYTES], what[WHAT_BYTES], at[32], dur[32];
     int rc, kind = -1;
     snprintf(where, sizeof where, "faults[%zu]", index);
-    f->line = mark_line(n->start_mark.line);
-    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+    f->line = conf_yaml_line(n);
+    if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
     if (v[AT] == NULL)
-        return missing(ld, n, where, "at");
+        return conf_yaml_missing(ld->d, n, where, "at");
     for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++) {
         if (v[1 + k] == NULL)
             continue;
@@ -991,7 +868,7 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
                     "join, byzantine, skew, loss",
                     where);
     f->kind = (enum sim_fault_kind)kind;
-    join_what(what, sizeof what, where, "at");
+    conf_yaml_what(what, sizeof what, where, "at");
     if ((rc = get_duration(ld, v[AT], what, &f->at_ns)) != 0)
         return rc;
     if (f->at_ns > ld->sc->duration_ns) {
@@ -1002,12 +879,12 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
                     dur);
     }
     const yaml_node_t *a = v[1 + kind];
-    join_what(what, sizeof what, where, keys[1 + kind]);
+    conf_yaml_what(what, sizeof what, where, keys[1 + kind]);
     switch (f->kind) {
     case SIM_FAULT_PARTITION:
         return parse_partition(ld, a, what, f);
     case SIM_FAULT_HEAL:
-        if (!scalar_is(a, "all"))
+        if (!conf_yaml_scalar_is(a, "all"))
             return fail(ld, a, P2P_ERR_DECODE, "%s: expected 'all'", what);
         return 0;
     case SIM_FAULT_CRASH:
@@ -1061,7 +938,8 @@ static int parse_faults(struct loader *ld, const yaml_node_t *n)
 {
     struct sim_scenario *sc = ld->sc;
     size_t count;
-    int rc = seq_check(ld, n, "faults", SIM_SCENARIO_FAULTS_MAX, true, &count);
+    int rc = conf_yaml_seq(ld->d, n, "faults", CONF_YAML_SEQ_NULL_EMPTY,
+                           SIM_SCENARIO_FAULTS_MAX, &count);
     if (rc != 0 || count == 0)
         return rc;
     sc->faults = calloc(count, sizeof *sc->faults);
@@ -1069,8 +947,8 @@ static int parse_faults(struct loader *ld, const yaml_node_t *n)
         return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
     sc->faults_count = count;
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
-        if (item == NULL)
+        yaml_node_t *item;
+        if ((rc = conf_yaml_seq_item(ld->d, n, i, &item)) != 0)
             return rc;
         if ((rc = parse_fault(ld, item, i, &sc->faults[i])) != 0)
             return rc;
@@ -1091,8 +969,8 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     char where[WHAT_BYTES], what[WHAT_BYTES];
     int rc, kind = -1;
     snprintf(where, sizeof where, "expect[%zu]", index);
-    e->line = mark_line(n->start_mark.line);
-    if ((rc = map_fields(ld, n, where, keys, KEYS, v)) != 0)
+    e->line = conf_yaml_line(n);
+    if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
     for (int k = DELIVERED; k <= PENALISED; k++) {
         if (v[k] == NULL)
@@ -1108,11 +986,11 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
                     "%s: needs one of delivered, state_synced, "
                     "max_memory_per_node, penalised",
                     where);
-    join_what(what, sizeof what, where, keys[kind]);
+    conf_yaml_what(what, sizeof what, where, keys[kind]);
     switch (kind) {
     case DELIVERED:
         e->kind = SIM_EXPECT_DELIVERED;
-        if (!scalar_is(v[DELIVERED], "all"))
+        if (!conf_yaml_scalar_is(v[DELIVERED], "all"))
             return fail(ld, v[DELIVERED], P2P_ERR_DECODE, "%s: expected 'all'",
                         what);
         break;
@@ -1127,7 +1005,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         break;
     case PENALISED:
         e->kind = SIM_EXPECT_PENALISED;
-        if (!scalar_is(v[PENALISED], "byzantine"))
+        if (!conf_yaml_scalar_is(v[PENALISED], "byzantine"))
             return fail(ld, v[PENALISED], P2P_ERR_DECODE,
                         "%s: expected 'byzantine'", what);
         if (v[WITHIN] != NULL)
@@ -1136,7 +1014,8 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         return 0;
     default:
         e->kind = SIM_EXPECT_MAX_MEMORY;
-        if ((rc = get_size(ld, v[MEMORY], what, &e->bytes)) != 0)
+        if ((rc = conf_yaml_size(ld->d, v[MEMORY], what, &Q_SIZE, &e->bytes)) !=
+            0)
             return rc;
         if (e->bytes == 0)
             return fail(ld, v[MEMORY], P2P_ERR_DECODE,
@@ -1148,17 +1027,18 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         return 0;
     }
     if (v[WITHIN] == NULL)
-        return missing(ld, n, where, "within");
-    return get_positive_duration(ld, v[WITHIN],
-                                 join_what(what, sizeof what, where, "within"),
-                                 &e->within_ns);
+        return conf_yaml_missing(ld->d, n, where, "within");
+    return get_positive_duration(
+        ld, v[WITHIN], conf_yaml_what(what, sizeof what, where, "within"),
+        &e->within_ns);
 }
 
 static int parse_expects(struct loader *ld, const yaml_node_t *n)
 {
     struct sim_scenario *sc = ld->sc;
     size_t count;
-    int rc = seq_check(ld, n, "expect", SIM_SCENARIO_EXPECTS_MAX, true, &count);
+    int rc = conf_yaml_seq(ld->d, n, "expect", CONF_YAML_SEQ_NULL_EMPTY,
+                           SIM_SCENARIO_EXPECTS_MAX, &count);
     if (rc != 0 || count == 0)
         return rc;
     sc->expects = calloc(count, sizeof *sc->expects);
@@ -1166,8 +1046,8 @@ static int parse_expects(struct loader *ld, const yaml_node_t *n)
         return fail(ld, n, P2P_ERR_NOMEM, "out of memory");
     sc->expects_count = count;
     for (size_t i = 0; i < count; i++) {
-        yaml_node_t *item = take(ld, n->data.sequence.items.start[i], n, &rc);
-        if (item == NULL)
+        yaml_node_t *item;
+        if ((rc = conf_yaml_seq_item(ld->d, n, i, &item)) != 0)
             return rc;
         if ((rc = parse_expect_item(ld, item, i, &sc->expects[i])) != 0)
             return rc;
@@ -1239,12 +1119,12 @@ static int parse_root(struct loader *ld, const yaml_node_t *root)
                     "a scenario must be a mapping (name: ..., duration: ...), "
                     "got %s",
                     type_name(root));
-    if ((rc = map_fields(ld, root, "the scenario", keys, KEYS, v)) != 0)
+    if ((rc = conf_yaml_map(ld->d, root, "the scenario", keys, KEYS, v)) != 0)
         return rc;
     if (v[DURATION] == NULL)
-        return missing(ld, root, "", "duration");
+        return conf_yaml_missing(ld->d, root, "", "duration");
     if (v[SUBNET] == NULL)
-        return missing(ld, root, "", "subnet");
+        return conf_yaml_missing(ld->d, root, "", "subnet");
     /* Order matters: ids need nodes, times need duration, state_synced
      * needs state. */
     if ((rc = parse_subnet(ld, v[SUBNET])) != 0 ||
@@ -1284,132 +1164,22 @@ static int parse_root(struct loader *ld, const yaml_node_t *root)
 
 /* ---- entry points ---------------------------------------------------- */
 
-static int syntax_error(const yaml_parser_t *p, const char *text, size_t len,
-                        struct sim_scenario_error *err)
-{
-    if (p->error == YAML_MEMORY_ERROR) {
-        snprintf(err->message, sizeof err->message, "out of memory");
-        return P2P_ERR_NOMEM;
-    }
-    if (p->error == YAML_READER_ERROR) {
-        size_t line = 0, col = 0;
-        for (size_t i = 0; i < p->problem_offset && i < len; i++) {
-            col = text[i] == '\n' ? 0 : col + 1;
-            line += text[i] == '\n';
-        }
-        err->line = mark_line(line);
-        err->column = mark_line(col);
-        snprintf(err->message, sizeof err->message, "invalid text: %s",
-                 p->problem ? p->problem : "unreadable input");
-        return P2P_ERR_DECODE;
-    }
-    err->line = mark_line(p->problem_mark.line);
-    err->column = mark_line(p->problem_mark.column);
-    if (p->context != NULL)
-        snprintf(err->message, sizeof err->message,
-                 "YAML syntax error: %s (%s started at line %d)",
-                 p->problem ? p->problem : "malformed YAML", p->context,
-                 mark_line(p->context_mark.line));
-    else
-        snprintf(err->message, sizeof err->message, "YAML syntax error: %s",
-                 p->problem ? p->problem : "malformed YAML");
-    return P2P_ERR_DECODE;
-}
-
-/* Counts the YAML nodes and nesting depth of text with the event API, so
- * that a hostile file cannot make the document API build millions of nodes
- * (about 100 bytes each) before the schema rejects them, nor make libyaml's
- * scanner, whose time grows with the square of the nesting depth, crawl. */
-static int count_nodes(const char *text, size_t len,
-                       struct sim_scenario_error *err)
-{
-    yaml_parser_t parser;
-    yaml_event_t event;
-    size_t nodes = 0, depth = 0;
-    int rc = 0;
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err->message, sizeof err->message, "out of memory");
-        return P2P_ERR_NOMEM;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    for (;;) {
-        if (!yaml_parser_parse(&parser, &event)) {
-            rc = syntax_error(&parser, text, len, err);
-            break;
-        }
-        yaml_event_type_t type = event.type;
-        yaml_mark_t mark = event.start_mark;
-        yaml_event_delete(&event);
-        if (type == YAML_SCALAR_EVENT || type == YAML_SEQUENCE_START_EVENT ||
-            type == YAML_MAPPING_START_EVENT || type == YAML_ALIAS_EVENT)
-            nodes++;
-        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT)
-            depth++;
-        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
-            depth--;
-        if (depth > SIM_SCENARIO_YAML_DEPTH_MAX) {
-            err->line = mark_line(mark.line);
-            err->column = mark_line(mark.column);
-            snprintf(err->message, sizeof err->message,
-                     "lists and mappings nested more than %u deep",
-                     SIM_SCENARIO_YAML_DEPTH_MAX);
-            rc = P2P_ERR_LIMIT;
-            break;
-        }
-        if (nodes > SIM_SCENARIO_YAML_NODES_MAX) {
-            err->line = mark_line(mark.line);
-            err->column = mark_line(mark.column);
-            snprintf(err->message, sizeof err->message,
-                     "more than the limit of %u YAML nodes (values, lists "
-                     "and mappings)",
-                     SIM_SCENARIO_YAML_NODES_MAX);
-            rc = P2P_ERR_LIMIT;
-            break;
-        }
-        if (type == YAML_STREAM_END_EVENT)
-            break;
-    }
-    yaml_parser_delete(&parser);
-    return rc;
-}
-
-/* Parses text into *doc, refusing a second document after the first. */
-static int load_yaml(const char *text, size_t len, yaml_document_t *doc,
+/* Walks a loaded document into out. */
+static int parse_doc(struct conf_yaml_doc *d, struct sim_scenario *out,
                      struct sim_scenario_error *err)
 {
-    yaml_parser_t parser;
-    yaml_document_t extra;
-    int rc = count_nodes(text, len, err);
-    if (rc != 0)
-        return rc;
-    if (!yaml_parser_initialize(&parser)) {
-        snprintf(err->message, sizeof err->message, "out of memory");
-        return P2P_ERR_NOMEM;
+    struct loader ld = {.d = d, .sc = out};
+    yaml_node_t *root = conf_yaml_root(d);
+    if (root == NULL) {
+        err->line = 1;
+        snprintf(err->message, sizeof err->message,
+                 "the file is empty (expected a scenario: duration, subnet, "
+                 "...)");
+        return P2P_ERR_DECODE;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, doc)) {
-        rc = syntax_error(&parser, text, len, err);
-        yaml_parser_delete(&parser);
-        return rc;
-    }
-    if (yaml_document_get_root_node(doc) != NULL) {
-        if (!yaml_parser_load(&parser, &extra)) {
-            rc = syntax_error(&parser, text, len, err);
-        } else {
-            yaml_node_t *root = yaml_document_get_root_node(&extra);
-            if (root != NULL) {
-                err->line = mark_line(root->start_mark.line);
-                err->column = mark_line(root->start_mark.column);
-                snprintf(err->message, sizeof err->message,
-                         "a second YAML document; a file holds one scenario");
-                rc = P2P_ERR_DECODE;
-            }
-            yaml_document_delete(&extra);
-        }
-    }
-    yaml_parser_delete(&parser);
-    if (rc != 0)
-        yaml_document_delete(doc);
+    int rc = parse_root(&ld, root);
+    free(ld.id_seen);
+    free(ld.joinable);
     return rc;
 }
 
@@ -1419,8 +1189,7 @@ int sim_scenario_load_string(const char *text, size_t len,
                              struct sim_scenario_error *err)
 {
     struct sim_scenario_error local;
-    struct loader ld;
-    yaml_document_t doc;
+    struct conf_yaml_doc d;
     int rc;
     P2P_ASSERT(out != NULL);
     P2P_ASSERT(text != NULL || len == 0);
@@ -1428,120 +1197,49 @@ int sim_scenario_load_string(const char *text, size_t len,
         err = &local;
     memset(err, 0, sizeof *err);
     memset(out, 0, sizeof *out);
-    if (len > SIM_SCENARIO_FILE_BYTES_MAX) {
-        snprintf(err->message, sizeof err->message,
-                 "the file is %zu bytes, more than the limit of 16 MiB", len);
-        return P2P_ERR_OVERSIZE;
-    }
-    if (name_for_errors != NULL) {
+    if (name_for_errors != NULL && len <= SIM_SCENARIO_FILE_BYTES_MAX) {
         out->path = strdup(name_for_errors);
         if (out->path == NULL) {
             snprintf(err->message, sizeof err->message, "out of memory");
             return P2P_ERR_NOMEM;
         }
     }
-    if ((rc = load_yaml(text ? text : "", len, &doc, err)) != 0)
-        goto fail_free_out;
-    memset(&ld, 0, sizeof ld);
-    ld.doc = &doc;
-    ld.sc = out;
-    ld.err = err;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (root == NULL) {
-        err->line = 1;
-        snprintf(err->message, sizeof err->message,
-                 "the file is empty (expected a scenario: duration, subnet, ...)");
-        rc = P2P_ERR_DECODE;
-        goto fail_delete_doc;
+    rc = conf_yaml_load(&d, (const uint8_t *)text, len,
+                        SIM_SCENARIO_FILE_BYTES_MAX, name_for_errors,
+                        &SCENARIO_YAML, err->message, sizeof err->message);
+    if (rc == 0)
+        rc = parse_doc(&d, out, err);
+    if (rc != 0 && err->line == 0) {
+        err->line = d.err_line;
+        err->column = d.err_column;
     }
-    ld.doc_nodes_count = (size_t)(doc.nodes.top - doc.nodes.start);
-    ld.visited = calloc(ld.doc_nodes_count, 1);
-    if (ld.visited == NULL) {
-        rc = fail(&ld, NULL, P2P_ERR_NOMEM, "out of memory");
-        goto fail_delete_doc;
+    conf_yaml_fini(&d);
+    if (rc != 0) {
+        sim_scenario_fini(out);
+        return rc;
     }
-    ld.visited[root - doc.nodes.start] = 1;
-    rc = parse_root(&ld, root);
-    free(ld.visited);
-    free(ld.id_seen);
-    free(ld.joinable);
-fail_delete_doc:
-    yaml_document_delete(&doc);
-    if (rc == 0) {
-        P2P_ASSERT(out->nodes >= 1 && out->duration_ns > 0);
-        P2P_ASSERT(out->node_ids_count >= out->nodes);
-        return 0;
-    }
-fail_free_out:
-    sim_scenario_fini(out);
-    return rc;
+    P2P_ASSERT(out->nodes >= 1 && out->duration_ns > 0);
+    P2P_ASSERT(out->node_ids_count >= out->nodes);
+    return 0;
 }
 
 int sim_scenario_load_file(const char *path, struct sim_scenario *out,
                            struct sim_scenario_error *err)
 {
     struct sim_scenario_error local;
-    size_t cap = 64 * 1024, len = 0;
-    char *buf;
-    FILE *fp;
-    int rc;
+    uint8_t *buf;
+    size_t len;
     P2P_ASSERT(path != NULL && out != NULL);
     if (err == NULL)
         err = &local;
     memset(err, 0, sizeof *err);
     memset(out, 0, sizeof *out);
-    fp = fopen(path, "rb");
-    if (fp == NULL) {
-        snprintf(err->message, sizeof err->message, "cannot open: %s",
-                 strerror(errno));
-        return P2P_ERR_READ;
-    }
-    buf = malloc(cap);
-    if (buf == NULL) {
-        fclose(fp);
-        snprintf(err->message, sizeof err->message, "out of memory");
-        return P2P_ERR_NOMEM;
-    }
-    for (;;) {
-        if (len == cap) {
-            /* Full: grow, to one byte past the limit at most. */
-            if (cap > SIM_SCENARIO_FILE_BYTES_MAX) {
-                snprintf(err->message, sizeof err->message,
-                         "the file is larger than the limit of 16 MiB");
-                rc = P2P_ERR_OVERSIZE;
-                goto fail_close;
-            }
-            size_t next = cap * 2 > SIM_SCENARIO_FILE_BYTES_MAX + 1
-                              ? SIM_SCENARIO_FILE_BYTES_MAX + 1
-                              : cap * 2;
-            char *grown = realloc(buf, next);
-            if (grown == NULL) {
-                snprintf(err->message, sizeof err->message, "out of memory");
-                rc = P2P_ERR_NOMEM;
-                goto fail_close;
-            }
-            buf = grown;
-            cap = next;
-        }
-        size_t got = fread(buf + len, 1, cap - len, fp);
-        len += got;
-        if (got == 0) {
-            if (ferror(fp)) {
-                snprintf(err->message, sizeof err->message, "cannot read: %s",
-                         strerror(errno));
-                rc = P2P_ERR_READ;
-                goto fail_close;
-            }
-            break;
-        }
-    }
-    fclose(fp);
-    rc = sim_scenario_load_string(buf, len, path, out, err);
-    free(buf);
-    return rc;
-
-fail_close:
-    fclose(fp);
+    int rc =
+        conf_yaml_read_file(path, SIM_SCENARIO_FILE_BYTES_MAX, &SCENARIO_YAML,
+                            &buf, &len, err->message, sizeof err->message);
+    if (rc != 0)
+        return rc;
+    rc = sim_scenario_load_string((const char *)buf, len, path, out, err);
     free(buf);
     return rc;
 }

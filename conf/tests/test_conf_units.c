@@ -16,7 +16,9 @@
 #define SEC P2P_NS_PER_S
 
 
-enum unit_kind { U_DURATION, U_OFFSET, U_SIZE, U_BANDWIDTH, U_PERCENT, U_PPM, U_RATE };
+enum unit_kind {
+    U_DURATION, U_OFFSET, U_SIZE, U_BANDWIDTH, U_PERCENT, U_PPM, U_RATE
+};
 
 struct unit_good {
     enum unit_kind kind;
@@ -123,7 +125,8 @@ static const struct unit_good unit_goods[] = {
 static const struct unit_bad unit_bads[] = {
     {U_DURATION, "", "empty duration"},
     {U_DURATION, "1", "missing unit in '1'"},
-    {U_DURATION, "1x", "unknown unit 'x' in '1x' (expected one of ns, us, ms, s, m, h)"},
+    {U_DURATION, "1x",
+     "unknown unit 'x' in '1x' (expected one of ns, us, ms, s, m, h)"},
     {U_DURATION, "40mss", "unknown unit 'mss'"},
     {U_DURATION, "1S", "unknown unit 'S'"},
     {U_DURATION, "1s x", "unknown unit 's x'"},
@@ -260,7 +263,8 @@ START_TEST(test_units_bad)
     ck_assert_uint_eq(u, 12345);
     ck_assert_int_eq(s, 12345);
     /* A NULL message buffer is allowed. */
-    ck_assert_int_eq(parse_unit(c->kind, c->in, &u, &s, NULL, 0), P2P_ERR_DECODE);
+    ck_assert_int_eq(parse_unit(c->kind, c->in, &u, &s, NULL, 0),
+                     P2P_ERR_DECODE);
 }
 END_TEST
 

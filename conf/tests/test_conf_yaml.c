@@ -299,7 +299,8 @@ static const struct map_case map_cases[] = {
      "t.yaml:3: sec.a: given twice (first at line 1)"},
     {"? [x]\n: 1\n", P2P_ERR_DECODE, 1,
      "t.yaml:1: sec: a key must be a word, got a list"},
-    {"- a\n", P2P_ERR_DECODE, 1, "t.yaml:1: sec: expected a mapping, got a list"},
+    {"- a\n", P2P_ERR_DECODE, 1,
+     "t.yaml:1: sec: expected a mapping, got a list"},
     {"\"a\\nb\": 1\n", P2P_ERR_DECODE, 1,
      "t.yaml:1: sec.a?b: unknown key (expected a, b, c)"},
 };
@@ -330,7 +331,8 @@ START_TEST(test_root_map)
 {
     ck_assert_int_eq(load("# nothing\n", NULL), 0);
     ck_assert_ptr_null(conf_yaml_root_map(&doc, "a, b"));
-    ck_assert_str_eq(err, "t.yaml: the file is empty (expected a mapping: a, b)");
+    ck_assert_str_eq(err,
+                     "t.yaml: the file is empty (expected a mapping: a, b)");
     ck_assert_int_eq(doc.err_line, 0);
     conf_yaml_fini(&doc);
     ck_assert_int_eq(load("\n- 1\n", NULL), 0);
@@ -453,7 +455,8 @@ START_TEST(test_second_document)
     struct conf_yaml_opts at_node = {.nodes_max = 100, .depth_max = 4,
                                      .second_document_at_node = true};
     ck_assert_int_eq(load("a: 1\n---\nb: 2\n", NULL), P2P_ERR_DECODE);
-    ck_assert_str_eq(err, "t.yaml:2: a second YAML document (a file holds one)");
+    ck_assert_str_eq(err,
+                     "t.yaml:2: a second YAML document (a file holds one)");
     conf_yaml_fini(&doc);
     ck_assert_int_eq(load("a: 1\n---\nb: 2\n", &at_node), P2P_ERR_DECODE);
     ck_assert_int_eq(doc.err_line, 3);
@@ -511,8 +514,8 @@ START_TEST(test_own_words)
                      P2P_ERR_DECODE);
     ck_assert_str_eq(err, "a: expected a whole number, got a sequence");
     /* An empty value is a value: a string may be empty, a number not. */
-    ck_assert_int_eq(conf_yaml_string(&doc, value_of("b"), "b", buf, sizeof buf),
-                     0);
+    ck_assert_int_eq(
+        conf_yaml_string(&doc, value_of("b"), "b", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "");
     ck_assert_int_eq(conf_yaml_u64(&doc, value_of("b"), "b", 0, 9, &u),
                      P2P_ERR_DECODE);
