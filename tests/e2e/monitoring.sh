@@ -14,7 +14,9 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 command -v python3 >/dev/null || fail "python3 missing"
 t0=$(date +%s)
 make_net 2
-pid=$(start_replica "$WORK/node1")
+# Not in $(...): a subshell's PIDS+= would not reach cleanup.
+start_replica "$WORK/node1" >/dev/null
+pid=${PIDS[-1]}
 start_replica "$WORK/node2" >/dev/null
 for i in 1 2; do wait_until 20 "node $i healthy" healthy "${NET_ADMIN[$i]}"; done
 wait_until 20 "connected" bash -c "curl -sf ${NET_ADMIN[1]}/health | grep -q '\"peers_up\": 1'"

@@ -42,17 +42,20 @@ notify_listen() {
     PIDS+=($!)
     wait_until 10 "listener $1" test -S "$WORK/$1.sock"
 }
+# start_notified DIR NAME: DIR's replica with NOTIFY_SOCKET=$WORK/NAME.sock;
+# its pid is ${PIDS[-1]} (never called in $(...): a subshell's PIDS+=
+# would not reach cleanup).
 start_notified() {
     NOTIFY_SOCKET=$WORK/$2.sock "$REPLICA" run --config "$1/config.yaml" >>"$1/replica.log" 2>&1 &
     PIDS+=($!)
-    echo $!
 }
 notified() { grep -q "$2" "$WORK/$1.notify" 2>/dev/null; }
 
 make_net 1
 # A member: ready with /health answering 200.
 notify_listen a "${NET_ADMIN[1]}"
-pid=$(start_notified "$WORK/node1" a)
+start_notified "$WORK/node1" a
+pid=${PIDS[-1]}
 wait_until 20 "READY=1" notified a '^READY=1'
 wait_until 10 "health at ready" notified a '^health-at-ready'
 grep -q '^health-at-ready 200$' "$WORK/a.notify" || fail "at READY=1 /health said: $(grep health-at "$WORK/a.notify")"
@@ -66,7 +69,8 @@ wait_until 20 "stopped" gone "$pid"
 
 # Restarted on its data directory: READY=1 comes after the pool is loaded.
 notify_listen b "${NET_ADMIN[1]}"
-pid=$(start_notified "$WORK/node1" b)
+start_notified "$WORK/node1" b
+pid=${PIDS[-1]}
 wait_until 20 "READY=1 after restart" notified b '^READY=1'
 grep -q '^READY=1|STATUS=node 1 of registry version 1 (1 artifacts)$' "$WORK/b.notify" ||
     fail "READY line after restart: $(cat "$WORK/b.notify")"
@@ -75,7 +79,7 @@ grep -q '^READY=1|STATUS=node 1 of registry version 1 (1 artifacts)$' "$WORK/b.n
 # Not in the registry: ready (its sockets listen), STATUS says it waits;
 # /health answers 503.
 notify_listen c "${NET_ADMIN[0]}"
-start_notified "$WORK/node0" c >/dev/null
+start_notified "$WORK/node0" c
 wait_until 20 "READY=1 of a non-member" notified c '^READY=1'
 grep -q '^READY=1|STATUS=waiting for a registry version that lists this node.s key$' "$WORK/c.notify" ||
     fail "non-member's READY line: $(cat "$WORK/c.notify")"
@@ -85,6 +89,6 @@ grep -q '^health-at-ready 503$' "$WORK/c.notify" || fail "non-member /health: $(
 # Nobody listening on NOTIFY_SOCKET: the replica runs as usual.
 kill -TERM "$pid"
 wait_until 20 "stopped" gone "$pid"
-pid=$(NOTIFY_SOCKET=$WORK/nobody.sock start_replica "$WORK/node1")
+NOTIFY_SOCKET=$WORK/nobody.sock start_replica "$WORK/node1" >/dev/null
 wait_until 20 "healthy without a listener" healthy "${NET_ADMIN[1]}"
 log "PASS: READY=1 with /health answering and the pool loaded, STOPPING=1 at SIGTERM, waiting status for a non-member"

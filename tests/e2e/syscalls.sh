@@ -40,19 +40,28 @@ comm -23 "$WORK/allow.s" "$WORK/deny.s" >"$WORK/allowed"
 grep -qx setrlimit "$WORK/deny.s" || fail "@resources not denied?"
 log "the unit allows $(wc -l <"$WORK/allowed") system calls"
 
-# start_traced DIR: the replica of DIR under strace; prints strace's pid.
+# start_traced DIR: the replica of DIR under strace, strace's pid in
+# ${PIDS[-1]} (not called in $(...): a subshell's PIDS+= would not reach
+# cleanup).
 start_traced() {
     GLIBC_TUNABLES=glibc.malloc.hugetlb=1 strace -f -c -o "$1/strace.txt" \
         "$REPLICA" run --config "$1/config.yaml" >>"$1/replica.log" 2>&1 &
     PIDS+=($!)
-    echo $!
 }
 child_of() { ps -o pid= --ppid "$1" | tr -d ' '; }
 
 make_net 2
-s1=$(start_traced "$WORK/node1")
-s2=$(start_traced "$WORK/node2")
+start_traced "$WORK/node1"
+s1=${PIDS[-1]}
+start_traced "$WORK/node2"
+s2=${PIDS[-1]}
 for i in 1 2; do wait_until 60 "node $i healthy" healthy "${NET_ADMIN[$i]}"; done
+# The replicas too, for cleanup: strace's death need not end them.
+for s in "$s1" "$s2"; do
+    c=$(child_of "$s")
+    [ -n "$c" ] || fail "no replica under strace $s"
+    PIDS+=("$c")
+done
 wait_until 60 "connected" bash -c "curl -sf ${NET_ADMIN[1]}/health | grep -q '\"peers_up\": 1'"
 head -c $((4 << 20)) /dev/urandom >"$WORK/a1"
 head -c $((4 << 20)) /dev/urandom >"$WORK/a2"
