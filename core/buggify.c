@@ -1,29 +1,29 @@
 /* BUGGIFY fault points (see buggify.h). */
 #include "core/buggify.h"
 
-#include "core/node.h"
+#include <string.h>
 
 #ifdef P2P_BUGGIFY
 
-void p2p__buggify_init(struct p2p_node *n)
+void p2p__buggify_init(struct p2p_buggify *b, const struct p2p_config *cfg)
 {
-    n->buggify_on = 0;
-    if (!n->cfg.buggify)
+    memset(b, 0, sizeof(*b));
+    if (!cfg->buggify)
         return;
-    p2p_rng_init(&n->buggify_rng, n->cfg.seed,
-                 ((uint64_t)n->cfg.self << 32) | 0x62756767u /* "bugg" */);
+    p2p_rng_init(&b->rng, cfg->seed,
+                 ((uint64_t)cfg->self << 32) | 0x62756767u /* "bugg" */);
     for (unsigned p = 0; p < P2P_BUGGIFY_POINTS; p++)
-        if (p2p_rng_below(&n->buggify_rng, 100) < P2P_BUGGIFY_ENABLE_PCT)
-            n->buggify_on |= 1u << p;
+        if (p2p_rng_below(&b->rng, 100) < P2P_BUGGIFY_ENABLE_PCT)
+            b->on |= 1u << p;
 }
 
-bool p2p__buggify(struct p2p_node *n, enum p2p_buggify_point point)
+bool p2p__buggify(struct p2p_buggify *b, enum p2p_buggify_point point)
 {
-    if (!(n->buggify_on & (1u << point)))
+    if (!(b->on & (1u << point)))
         return false;
-    if (p2p_rng_below(&n->buggify_rng, 100) >= P2P_BUGGIFY_FIRE_PCT)
+    if (p2p_rng_below(&b->rng, 100) >= P2P_BUGGIFY_FIRE_PCT)
         return false;
-    n->metrics_buggify_fired++;
+    b->fired++;
     return true;
 }
 

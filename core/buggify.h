@@ -29,16 +29,24 @@ enum p2p_buggify_point {
     P2P_BUGGIFY_POINTS
 };
 
-struct p2p_node;
+#include "core/config.h"
+#include "core/rng.h"
+
+/* A node's fault points: which are enabled, and their own PRNG stream. */
+struct p2p_buggify {
+    struct p2p_rng rng;
+    uint32_t on;               /* enabled points, a bit each */
+    uint64_t fired;            /* fault points that fired */
+};
 
 #ifdef P2P_BUGGIFY
-/* Decides which points are enabled for this node (cfg.buggify set). */
-void p2p__buggify_init(struct p2p_node *n);
+/* Decides which points are enabled (none unless cfg->buggify). */
+void p2p__buggify_init(struct p2p_buggify *b, const struct p2p_config *cfg);
 /* True when the point is enabled and fires this time. */
-bool p2p__buggify(struct p2p_node *n, enum p2p_buggify_point point);
-#define P2P_BUGGIFY_AT(n, point) p2p__buggify((n), (point))
+bool p2p__buggify(struct p2p_buggify *b, enum p2p_buggify_point point);
+#define P2P_BUGGIFY_AT(b, point) p2p__buggify((b), (point))
 #else
-#define P2P_BUGGIFY_AT(n, point) ((void)(n), false)
+#define P2P_BUGGIFY_AT(b, point) ((void)(b), false)
 #endif
 
 #endif

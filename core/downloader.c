@@ -1,17 +1,15 @@
-/* The artifact downloader: one download per advertised id that is not in
- * the pool, fetched from one advertiser at a time (least loaded first, ties
- * broken by the node's PRNG), verified against its id, retried on another
- * advertiser, and backed off once every advertiser failed in a round. The
- * bouncer is asked before every attempt and on every refresh
- * (IC-REFERENCE 12.5, 12.6). */
+/* The artifact downloader (core/downloader.h). */
+#include "core/downloader.h"
+
 #include <string.h>
 
 #include "p2p.pb-c.h"
 
 #include "core/assert.h"
 #include "core/err.h"
-#include "core/metrics_registry.h"
-#include "core/node.h"
+#include "core/histogram.h"
+#include "core/intake.h"
+#include "core/status.h"
 #include "core/wire.h"
 #include "core/wire_pack.h"
 
@@ -28,63 +26,156 @@
 enum drop_reason { DROP_UNWANTED = 1, DROP_NO_ADVERTISER = 2,
                    DROP_POOL_REFUSED = 3, DROP_NO_TIMER = 4 };
 
-static struct p2p_download *dl_at(const struct p2p_node *n, uint32_t i)
+static struct p2p_download *dl_at(const struct p2p_downloader *dl, uint32_t i)
 {
-    return p2p__table_at(&n->downloads, i);
+    return p2p__table_at(&dl->downloads, i);
 }
 
-static bool find(const struct p2p_node *n, const struct p2p_artifact_id *id,
+static bool find(const struct p2p_downloader *dl, const struct p2p_artifact_id *id,
                  uint32_t *index)
 {
     struct p2p_key key;
     p2p__table_id_key(id, &key);
-    return p2p_keymap_get(&n->download_by_id, &key, index);
+    return p2p_keymap_get(&dl->by_id, &key, index);
 }
 
-static void schedule_refresh(struct p2p_node *n, p2p_time now)
+void p2p__downloader_init(struct p2p_downloader *dl, const struct p2p_env *env,
+                          struct p2p_streams *streams, uint64_t key_seed)
 {
-    if (n->refresh_scheduled)
+    memset(dl, 0, sizeof(*dl));
+    dl->env = env;
+    dl->streams = streams;
+    p2p__table_init(&dl->downloads, sizeof(struct p2p_download),
+                    offsetof(struct p2p_download, next_free),
+                    offsetof(struct p2p_download, gen),
+                    env->cfg->downloads_max, P2P_MEM_DOWNLOADER);
+    p2p_keymap_init(&dl->by_id, env->mem, P2P_MEM_DOWNLOADER,
+                    env->cfg->downloads_max, key_seed);
+}
+
+void p2p__downloader_fini(struct p2p_downloader *dl)
+{
+    struct p2p_mem *mem = dl->env->mem;
+    for (uint32_t i = 0; i < dl->downloads.capacity; i++)
+        p2p_mem_free(mem, P2P_MEM_DOWNLOADER, dl_at(dl, i)->advs);
+    for (uint32_t p = 0; p < dl->peers_capacity; p++)
+        p2p_mem_free(mem, P2P_MEM_RECEIVER, dl->peers[p].adverts);
+    p2p_mem_free(mem, P2P_MEM_DOWNLOADER, dl->peers);
+    p2p__table_fini(&dl->downloads, mem);
+    p2p_keymap_fini(&dl->by_id);
+    dl->peers = NULL;
+    dl->peers_capacity = 0;
+}
+
+int p2p__downloader_peer_fit(struct p2p_downloader *dl, p2p_node_id peer)
+{
+    return p2p__table_array_fit(dl->env->mem, P2P_MEM_DOWNLOADER,
+                                (void **)&dl->peers, &dl->peers_capacity,
+                                sizeof(*dl->peers), peer,
+                                dl->env->cfg->node_ids_max);
+}
+
+uint32_t p2p__downloader_fetches(const struct p2p_downloader *dl,
+                                 p2p_node_id peer)
+{
+    return peer < dl->peers_capacity ? dl->peers[peer].fetches_inflight : 0;
+}
+
+/* ---- the retry list: adverts refused for lack of room ---- */
+
+static void set_pending(struct p2p_downloader *dl, struct p2p_dl_advert *v,
+                        bool pending)
+{
+    if (v->pending == pending)
+        return;
+    v->pending = pending;
+    if (pending)
+        dl->pending++;
+    else
+        dl->pending--;
+}
+
+void p2p__downloader_slot_changed(struct p2p_downloader *dl, p2p_node_id peer,
+                                  uint32_t slot)
+{
+    if (peer >= dl->peers_capacity)
+        return;
+    struct p2p_dl_peer *p = &dl->peers[peer];
+    if (slot >= p->adverts_capacity)
+        return;
+    set_pending(dl, &p->adverts[slot], false);
+    p->adverts[slot].offered = false;
+}
+
+void p2p__downloader_peer_down(struct p2p_downloader *dl, p2p_node_id peer)
+{
+    if (peer >= dl->peers_capacity)
+        return;
+    struct p2p_dl_peer *p = &dl->peers[peer];
+    for (uint32_t s = 0; s < p->adverts_capacity; s++)
+        set_pending(dl, &p->adverts[s], false);
+    p2p_mem_free(dl->env->mem, P2P_MEM_RECEIVER, p->adverts);
+    p->adverts = NULL;
+    p->adverts_capacity = 0;
+}
+
+/* Marks the adverts of peer that name id pending: the download ended
+ * without the artifact while still advertised (IC-REFERENCE 12.4 #7). */
+static void mark_pending(struct p2p_downloader *dl, p2p_node_id peer,
+                         const struct p2p_artifact_id *id)
+{
+    if (peer >= dl->peers_capacity)
+        return;
+    struct p2p_dl_peer *p = &dl->peers[peer];
+    for (uint32_t s = 0; s < p->adverts_capacity; s++)
+        if (p->adverts[s].offered && p2p_id_eq(&p->adverts[s].id, id))
+            set_pending(dl, &p->adverts[s], true);
+}
+
+static void schedule_refresh(struct p2p_downloader *dl, p2p_time now)
+{
+    if (dl->refresh_scheduled)
         return;
     /* Without a timer, the next download created tries again. */
-    n->refresh_scheduled = p2p__timer(n, now + n->cfg.bouncer_refresh_ns,
-                                      TIMER_BOUNCER_REFRESH, 0, 0) == 0;
+    dl->refresh_scheduled = p2p__timers_add(dl->env->timers, now + dl->env->cfg->bouncer_refresh_ns,
+                                      P2P_TIMER_BOUNCER_REFRESH, 0, 0) == 0;
 }
 
 /* Frees the record; aborts a fetch in flight. */
-static void release(struct p2p_node *n, uint32_t i)
+static void release(struct p2p_downloader *dl, uint32_t i)
 {
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     if (d->state == DL_FETCHING) {
-        p2p__stream_abort(n, d->stream);
-        n->peers[d->fetching_from].fetches_inflight--;
-        n->peers[d->fetching_from].fetch_bytes_inflight -= d->fetch_bytes;
+        p2p__streams_abort(dl->streams, d->stream);
+        dl->peers[d->fetching_from].fetches_inflight--;
+        dl->peers[d->fetching_from].fetch_bytes_inflight -= d->fetch_bytes;
     }
     for (uint32_t k = 0; k < d->advs_count; k++)
-        n->peers[d->advs[k].peer].advertising--;
+        dl->peers[d->advs[k].peer].advertising--;
     struct p2p_key key;
     p2p__table_id_key(&d->id, &key);
-    int rc = p2p_keymap_del(&n->download_by_id, &key);
+    int rc = p2p_keymap_del(&dl->by_id, &key);
     P2P_ASSERT(rc == 0);
-    p2p_mem_free(n->mem, P2P_MEM_DOWNLOADER, d->advs);
+    p2p_mem_free(dl->env->mem, P2P_MEM_DOWNLOADER, d->advs);
     d->advs = NULL;
     d->advs_count = d->advs_capacity = 0;
     d->used = false;
-    p2p__table_give(&n->downloads, i);
+    p2p__table_give(&dl->downloads, i);
 }
 
-static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason)
+static void drop(struct p2p_downloader *dl, uint32_t i, enum drop_reason reason)
 {
-    n->metrics.downloads_dropped++;
-    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_DROP, P2P_NODE_NONE,
-                     &dl_at(n, i)->id, reason);
+    dl->env->metrics->downloads_dropped++;
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_DROP, P2P_NODE_NONE,
+                     &dl_at(dl, i)->id, reason);
     /* Ended for lack of room while still advertised: offer it again
      * later (IC-REFERENCE 12.4 #7). */
     if (reason == DROP_POOL_REFUSED || reason == DROP_NO_TIMER) {
-        struct p2p_download *d = dl_at(n, i);
+        struct p2p_download *d = dl_at(dl, i);
         for (uint32_t k = 0; k < d->advs_count; k++)
-            p2p__receiver_mark_pending(n, 0, d->advs[k].peer, &d->id);
+            mark_pending(dl, d->advs[k].peer, &d->id);
     }
-    release(n, i);
+    release(dl, i);
 }
 
 /* The priority order: latency-sensitive (push kind) artifacts may use
@@ -92,10 +183,10 @@ static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason)
  * backlog of bulk downloads never delays a push-kind one behind it. (What
  * the bouncer answers MaybeWantsLater is not fetched at all until it
  * turns to Wants.) */
-static uint32_t fetch_slots(const struct p2p_node *n,
+static uint32_t fetch_slots(const struct p2p_downloader *dl,
                             const struct p2p_download *d)
 {
-    uint32_t all = n->cfg.fetches_per_peer_max;
+    uint32_t all = dl->env->cfg->fetches_per_peer_max;
     if (d->kind == P2P_KIND_PUSH || all < 4)
         return all;
     return all - all / 4;
@@ -111,23 +202,23 @@ static p2p_time busy_retry(const struct p2p_download *d)
  * limit for the download's priority, fewest fetches in flight first.
  * *busy is set when some untried advertiser exists but all are at their
  * limit. */
-static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
+static int pick(struct p2p_downloader *dl, const struct p2p_download *d, bool *busy)
 {
     uint32_t best_load = UINT32_MAX, ties = 0;
-    uint32_t slots = fetch_slots(n, d);
+    uint32_t slots = fetch_slots(dl, d);
     /* Buggified: any eligible advertiser, uniformly, not the least loaded. */
-    bool any = P2P_BUGGIFY_AT(n, P2P_BUGGIFY_ANY_ADVERTISER);
+    bool any = P2P_BUGGIFY_AT(dl->env->bug, P2P_BUGGIFY_ANY_ADVERTISER);
     int best = -1;
     *busy = false;
     for (uint32_t k = 0; k < d->advs_count; k++) {
         const struct p2p_advertiser *a = &d->advs[k];
         if (a->failed)
             continue;
-        const struct p2p_peer *pp = &n->peers[a->peer];
+        const struct p2p_dl_peer *pp = &dl->peers[a->peer];
         uint32_t load = pp->fetches_inflight;
         if (load >= slots ||
             (load > 0 && pp->fetch_bytes_inflight + d->size >
-                             n->cfg.fetch_bytes_per_peer_max)) {
+                             dl->env->cfg->fetch_bytes_per_peer_max)) {
             *busy = true;
             continue;
         }
@@ -136,26 +227,26 @@ static int pick(struct p2p_node *n, const struct p2p_download *d, bool *busy)
             best = (int)k;
             ties = 1;
         } else if ((load == best_load || any) &&
-                   p2p_rng_below(&n->rng, ++ties) == 0) {
+                   p2p_rng_below(dl->env->rng, ++ties) == 0) {
             best = (int)k; /* reservoir choice among equals */
         }
     }
     return best;
 }
 
-static void drop(struct p2p_node *n, uint32_t i, enum drop_reason reason);
+static void drop(struct p2p_downloader *dl, uint32_t i, enum drop_reason reason);
 
 /* Parks the download until now + delay; without a timer it is dropped (a
  * later advert starts it again). */
-static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
+static void wait_until(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                        p2p_time delay, bool round_backoff)
 {
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     d->state = DL_BACKOFF;
     d->round_backoff = round_backoff;
     d->backoff_until = now + delay;
-    if (p2p__timer(n, d->backoff_until, TIMER_DOWNLOAD, i, d->gen) != 0)
-        drop(n, i, DROP_NO_TIMER);
+    if (p2p__timers_add(dl->env->timers, d->backoff_until, P2P_TIMER_DOWNLOAD, i, d->gen) != 0)
+        drop(dl, i, DROP_NO_TIMER);
 }
 
 /* Times a fetch's deadline may move while its peer is busy but alive and
@@ -166,14 +257,14 @@ static void wait_until(struct p2p_node *n, p2p_time now, uint32_t i,
  * configured minimum rate for every byte this node has asked the peer for
  * and not yet received (the fetches already in flight to it, which it
  * serves first, and this one's advertised size). */
-static p2p_time fetch_timeout(const struct p2p_node *n,
+static p2p_time fetch_timeout(const struct p2p_downloader *dl,
                               const struct p2p_download *d, p2p_node_id peer)
 {
-    p2p_time t = p2p_backoff_base(&n->cfg.fetch_backoff, d->round);
-    uint64_t rate = n->cfg.fetch_bytes_per_s_min;
+    p2p_time t = p2p_backoff_base(&dl->env->cfg->fetch_backoff, d->round);
+    uint64_t rate = dl->env->cfg->fetch_bytes_per_s_min;
     /* Bounded: at most fetch_bytes_per_peer_max ahead (plus one artifact),
      * and each artifact is capped, so the product cannot overflow. */
-    uint64_t queued = n->peers[peer].fetch_bytes_inflight;
+    uint64_t queued = dl->peers[peer].fetch_bytes_inflight;
     uint64_t cap = 4ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     uint64_t size = d->size < P2P_FRAME_MESSAGE_BYTES_MAX
                         ? d->size : P2P_FRAME_MESSAGE_BYTES_MAX;
@@ -183,16 +274,16 @@ static p2p_time fetch_timeout(const struct p2p_node *n,
     return t;
 }
 
-static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
+static int send_fetch(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                       p2p_node_id peer)
 {
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     P2p__V1__FetchRequest req = P2P__V1__FETCH_REQUEST__INIT;
     req.id.data = d->id.b;
     req.id.len = P2P_ID_BYTES;
     uint8_t *body;
     size_t len;
-    int rc = p2p_wire_pack(n->mem, P2P_MEM_WIRE, &req.base, &body, &len);
+    int rc = p2p_wire_pack(dl->env->mem, P2P_MEM_WIRE, &req.base, &body, &len);
     if (rc != 0)
         return rc;
     uint32_t stream;
@@ -201,71 +292,71 @@ static int send_fetch(struct p2p_node *n, p2p_time now, uint32_t i,
     struct p2p_stream_req r = {
         .peer = peer, .route = P2P_ROUTE_ARTIFACT_RPC,
         .traffic = P2P_TRAFFIC_FETCH, .body = body, .len = len,
-        .owner = OWNER_DOWNLOADER, .owner_index = i, .owner_gen = d->gen,
-        .timeout_ns = fetch_timeout(n, d, peer),
+        .owner = P2P_OWNER_DOWNLOADER, .owner_index = i, .owner_gen = d->gen,
+        .timeout_ns = fetch_timeout(dl, d, peer),
         .response_bytes_max = d->size + P2P_FETCH_ENVELOPE_BYTES};
-    rc = p2p__stream_request(n, now, &r, &stream);
-    p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
+    rc = p2p__streams_request(dl->streams, now, &r, &stream);
+    p2p_mem_free(dl->env->mem, P2P_MEM_WIRE, body);
     if (rc != 0)
         return rc;
-    d = dl_at(n, i);
+    d = dl_at(dl, i);
     d->state = DL_FETCHING;
     d->extensions = 0;
     d->stream = stream;
     d->fetching_from = peer;
-    n->peers[peer].fetches_inflight++;
+    dl->peers[peer].fetches_inflight++;
     d->fetch_bytes = d->size; /* the size may grow while it runs */
-    n->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
-    n->metrics.fetches_started++;
-    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_START, peer, &d->id, d->round);
+    dl->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
+    dl->env->metrics->fetches_started++;
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_START, peer, &d->id, d->round);
     return 0;
 }
 
 /* Starts a fetch from the best advertiser, or waits. */
-static void attempt(struct p2p_node *n, p2p_time now, uint32_t i)
+static void attempt(struct p2p_downloader *dl, p2p_time now, uint32_t i)
 {
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     bool busy;
-    int k = pick(n, d, &busy);
+    int k = pick(dl, d, &busy);
     if (k >= 0) {
-        if (send_fetch(n, now, i, d->advs[k].peer) != 0)
-            wait_until(n, now, i, busy_retry(d), false);
+        if (send_fetch(dl, now, i, d->advs[k].peer) != 0)
+            wait_until(dl, now, i, busy_retry(d), false);
         return;
     }
     if (busy) {
-        wait_until(n, now, i, busy_retry(d), false);
+        wait_until(dl, now, i, busy_retry(d), false);
         return;
     }
     /* Every advertiser failed this round: back off, then start over. */
-    p2p_time delay = p2p_backoff_delay(&n->cfg.fetch_backoff, d->round, &n->rng);
+    p2p_time delay = p2p_backoff_delay(&dl->env->cfg->fetch_backoff, d->round, dl->env->rng);
     d->round++;
     for (uint32_t a = 0; a < d->advs_count; a++)
         d->advs[a].failed = false;
-    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_BACKOFF, P2P_NODE_NONE, &d->id,
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_BACKOFF, P2P_NODE_NONE, &d->id,
                      (int64_t)delay);
-    wait_until(n, now, i, delay, true);
+    wait_until(dl, now, i, delay, true);
 }
 
 /* Asks the bouncer, then fetches, parks or drops. */
-static void consult(struct p2p_node *n, p2p_time now, uint32_t i)
+static void consult(struct p2p_downloader *dl, p2p_time now, uint32_t i)
 {
-    struct p2p_download *d = dl_at(n, i);
-    switch (n->bouncer(n->bouncer_ctx, &d->id, d->kind, d->size)) {
+    struct p2p_download *d = dl_at(dl, i);
+    switch (dl->env->bouncer(dl->env->bouncer_ctx, &d->id, d->kind, d->size)) {
     case P2P_WANTS:
-        attempt(n, now, i);
+        attempt(dl, now, i);
         break;
     case P2P_MAYBE_WANTS_LATER:
         d->state = DL_WAIT_BOUNCER;
         break;
     case P2P_UNWANTED:
-        drop(n, i, DROP_UNWANTED);
+        drop(dl, i, DROP_UNWANTED);
         break;
     }
 }
 
 /* Adds one reference from peer; *is_new tells whether the peer was not an
  * advertiser before. */
-static int add_advertiser(struct p2p_node *n, struct p2p_download *d,
+static int add_advertiser(struct p2p_downloader *dl, struct p2p_download *d,
                           p2p_node_id peer, bool *is_new)
 {
     *is_new = false;
@@ -276,11 +367,11 @@ static int add_advertiser(struct p2p_node *n, struct p2p_download *d,
         }
     }
     *is_new = true;
-    n->peers[peer].advertising++;
+    dl->peers[peer].advertising++;
     if (d->advs_count == d->advs_capacity) {
         uint32_t capacity = d->advs_capacity ? d->advs_capacity * 2 : 4;
         struct p2p_advertiser *advs = p2p_mem_realloc(
-            n->mem, P2P_MEM_DOWNLOADER, d->advs, capacity * sizeof(*advs));
+            dl->env->mem, P2P_MEM_DOWNLOADER, d->advs, capacity * sizeof(*advs));
         if (advs == NULL)
             return P2P_ERR_NOMEM;
         d->advs = advs;
@@ -290,21 +381,21 @@ static int add_advertiser(struct p2p_node *n, struct p2p_download *d,
     return 0;
 }
 
-static int create(struct p2p_node *n, p2p_time now,
+static int create(struct p2p_downloader *dl, p2p_time now,
                   const struct p2p_artifact_id *id,
                   enum p2p_artifact_kind kind, uint64_t size, uint32_t *index)
 {
-    int rc = p2p__table_take(&n->downloads, n->mem, index);
+    int rc = p2p__table_take(&dl->downloads, dl->env->mem, index);
     if (rc != 0)
         return rc;
     struct p2p_key key;
     p2p__table_id_key(id, &key);
-    rc = p2p_keymap_put(&n->download_by_id, &key, *index);
+    rc = p2p_keymap_put(&dl->by_id, &key, *index);
     if (rc != 0) {
-        p2p__table_give(&n->downloads, *index);
+        p2p__table_give(&dl->downloads, *index);
         return rc;
     }
-    struct p2p_download *d = dl_at(n, *index);
+    struct p2p_download *d = dl_at(dl, *index);
     d->used = true;
     d->id = *id;
     d->kind = kind;
@@ -313,62 +404,106 @@ static int create(struct p2p_node *n, p2p_time now,
     d->stream = P2P_INDEX_NONE;
     d->fetching_from = P2P_NODE_NONE;
     d->created_ns = now;
-    schedule_refresh(n, now);
+    schedule_refresh(dl, now);
     return 0;
 }
 
-int p2p__downloader_advertised(struct p2p_node *n, p2p_time now,
-                               p2p_node_id peer,
-                               const struct p2p_artifact_id *id,
-                               enum p2p_artifact_kind kind, uint64_t size)
+/* peer advertises id: a new download, or one more advertiser. */
+static int advertise(struct p2p_downloader *dl, p2p_time now, p2p_node_id peer,
+                     const struct p2p_artifact_id *id,
+                     enum p2p_artifact_kind kind, uint64_t size)
 {
     uint32_t i;
     bool created = false;
-    if (!find(n, id, &i)) {
+    if (!find(dl, id, &i)) {
         /* No peer may fill the table with its adverts alone. */
-        if (n->peers[peer].advertising >= n->cfg.downloads_per_peer_max ||
-            create(n, now, id, kind, size, &i) != 0) {
-            n->metrics.downloads_refused++;
-            schedule_refresh(n, now);
+        if (dl->peers[peer].advertising >= dl->env->cfg->downloads_per_peer_max ||
+            create(dl, now, id, kind, size, &i) != 0) {
+            dl->env->metrics->downloads_refused++;
+            schedule_refresh(dl, now);
             return P2P_ERR_LIMIT;
         }
         created = true;
     }
     /* Plan for the largest size any advertiser claims (bounded): a peer
      * claiming less cannot shrink honest answers' room or deadline. */
-    struct p2p_download *dl = dl_at(n, i);
-    if (size > dl->size)
-        dl->size = size < P2P_ARTIFACT_BYTES_MAX ? size : P2P_ARTIFACT_BYTES_MAX;
+    struct p2p_download *grown = dl_at(dl, i);
+    if (size > grown->size)
+        grown->size = size < P2P_ARTIFACT_BYTES_MAX ? size
+                                                    : P2P_ARTIFACT_BYTES_MAX;
     bool is_new;
-    if (add_advertiser(n, dl_at(n, i), peer, &is_new) != 0) {
+    if (add_advertiser(dl, dl_at(dl, i), peer, &is_new) != 0) {
         if (created)
-            release(n, i);
-        schedule_refresh(n, now);
+            release(dl, i);
+        schedule_refresh(dl, now);
         return P2P_ERR_LIMIT;
     }
     /* A new download, or a peer we have not tried yet for one that waits
      * for a free advertiser (not a round's backoff): try now. A peer that
      * re-advertises cannot cut a backoff short, so none is hammered. */
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     if (created || (is_new && d->state == DL_BACKOFF && !d->round_backoff))
-        consult(n, now, i);
+        consult(dl, now, i);
     return 0;
 }
 
-void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
+int p2p__downloader_advertised(struct p2p_downloader *dl, p2p_time now,
+                               p2p_node_id peer, uint32_t slot,
+                               const struct p2p_artifact_id *id,
+                               enum p2p_artifact_kind kind, uint64_t size)
+{
+    P2P_ASSERT(peer < dl->peers_capacity);
+    struct p2p_dl_peer *p = &dl->peers[peer];
+    if (p2p__table_array_fit(dl->env->mem, P2P_MEM_RECEIVER,
+                             (void **)&p->adverts, &p->adverts_capacity,
+                             sizeof(*p->adverts), slot,
+                             dl->env->cfg->slots_per_peer_max) != 0)
+        return P2P_ERR_LIMIT; /* no room to remember it: a later advert */
+    struct p2p_dl_advert *v = &p->adverts[slot];
+    v->offered = true;
+    v->id = *id;
+    v->kind = kind;
+    v->size = size;
+    int rc = advertise(dl, now, peer, id, kind, size);
+    set_pending(dl, &p->adverts[slot], rc != 0);
+    return rc;
+}
+
+/* Offers every advert on the retry list again, in (peer, slot) order. */
+static void retry_pending(struct p2p_downloader *dl, p2p_time now)
+{
+    for (p2p_node_id peer = 0; peer < dl->peers_capacity; peer++) {
+        struct p2p_dl_peer *p = &dl->peers[peer];
+        for (uint32_t s = 0; s < p->adverts_capacity && dl->pending; s++) {
+            struct p2p_dl_advert *v = &p->adverts[s];
+            if (!v->pending)
+                continue;
+            if (p2p_pool_get(dl->env->pool, &v->id) != NULL) {
+                set_pending(dl, v, false);
+                continue;
+            }
+            struct p2p_artifact_id id = v->id;
+            int rc = advertise(dl, now, peer, &id, v->kind, v->size);
+            /* The list may have grown: look the record up again. */
+            set_pending(dl, &dl->peers[peer].adverts[s], rc != 0);
+        }
+    }
+}
+
+void p2p__downloader_unadvertised(struct p2p_downloader *dl, p2p_time now,
                                   p2p_node_id peer,
                                   const struct p2p_artifact_id *id)
 {
     (void)now;
     uint32_t i;
-    if (!find(n, id, &i))
+    if (!find(dl, id, &i))
         return;
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     for (uint32_t k = 0; k < d->advs_count; k++) {
         if (d->advs[k].peer != peer)
             continue;
         if (--d->advs[k].refs == 0) {
-            n->peers[peer].advertising--;
+            dl->peers[peer].advertising--;
             memmove(&d->advs[k], &d->advs[k + 1],
                     (d->advs_count - k - 1) * sizeof(d->advs[0]));
             d->advs_count--;
@@ -377,14 +512,14 @@ void p2p__downloader_unadvertised(struct p2p_node *n, p2p_time now,
     }
     /* No peer offers it any more: abort without inserting (IC 12.4 #5). */
     if (d->advs_count == 0)
-        drop(n, i, DROP_NO_ADVERTISER);
+        drop(dl, i, DROP_NO_ADVERTISER);
 }
 
-void p2p__downloader_done(struct p2p_node *n, const struct p2p_artifact_id *id)
+void p2p__downloader_done(struct p2p_downloader *dl, const struct p2p_artifact_id *id)
 {
     uint32_t i;
-    if (find(n, id, &i))
-        release(n, i);
+    if (find(dl, id, &i))
+        release(dl, i);
 }
 
 static void mark_failed(struct p2p_download *d, p2p_node_id peer)
@@ -396,86 +531,89 @@ static void mark_failed(struct p2p_download *d, p2p_node_id peer)
 
 /* Decodes a 200 response and checks the body against the id; on success
  * the artifact goes to the pool, which ends the download. */
-static int take_artifact(struct p2p_node *n, p2p_time now, uint32_t i,
+static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                          p2p_node_id peer, const struct p2p_frame *f)
 {
-    struct p2p_download *d = dl_at(n, i);
+    struct p2p_download *d = dl_at(dl, i);
     struct p2p_wire_unpacker ua;
-    p2p_wire_unpacker_init(&ua, n->mem);
+    p2p_wire_unpacker_init(&ua, dl->env->mem);
     ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
     P2p__V1__Artifact *art =
         p2p__v1__artifact__unpack(&alloc, f->body_len, f->body);
     if (art == NULL && ua.refused) {
         /* Our own lack of memory: the attempt failed, the peer did not. */
-        n->metrics.requests_refused_nomem++;
+        dl->env->metrics->requests_refused_nomem++;
         return P2P_ERR_NOMEM;
     }
     if (art == NULL || art->kind >= P2P_KINDS_COUNT) {
         if (art != NULL)
             p2p__v1__artifact__free_unpacked(art, &alloc);
-        p2p__penalise(n, now, peer, P2P_PENALTY_BAD_FRAME);
+        p2p__ledger_penalise(dl->env->ledger, now, peer, P2P_PENALTY_BAD_FRAME);
         return P2P_ERR_DECODE;
     }
     struct p2p_artifact_id got;
     p2p_id_of(art->body.data, art->body.len, &got);
     if (!p2p_id_eq(&got, &d->id)) {
         p2p__v1__artifact__free_unpacked(art, &alloc);
-        n->metrics.id_mismatches++;
-        p2p__penalise(n, now, peer, P2P_PENALTY_WRONG_BYTES);
-        p2p_outbox_event(&n->outbox, P2P_EV_ID_MISMATCH, peer, &d->id, 0);
+        dl->env->metrics->id_mismatches++;
+        p2p__ledger_penalise(dl->env->ledger, now, peer, P2P_PENALTY_WRONG_BYTES);
+        p2p_outbox_event(dl->env->outbox, P2P_EV_ID_MISMATCH, peer, &d->id, 0);
         return P2P_ERR_ID_MISMATCH;
     }
-    n->metrics.fetches_succeeded++;
+    dl->env->metrics->fetches_succeeded++;
     struct p2p_artifact_id id = d->id;
     /* The bouncer may have turned since the last refresh: an Unwanted
      * artifact never reaches the pool. */
-    if (n->bouncer(n->bouncer_ctx, &id, art->kind, art->body.len) ==
+    if (dl->env->bouncer(dl->env->bouncer_ctx, &id, art->kind, art->body.len) ==
         P2P_UNWANTED) {
         p2p__v1__artifact__free_unpacked(art, &alloc);
-        drop(n, i, DROP_UNWANTED);
+        drop(dl, i, DROP_UNWANTED);
         return 0;
     }
     p2p_time created = d->created_ns;
-    int rc = p2p__receiver_accept(n, now, peer, &id, art->kind, art->body.data,
-                                  art->body.len);
+    struct p2p_intake in = {.peer = peer, .id = &id, .kind = art->kind,
+                            .body = art->body.data, .len = art->body.len};
+    int rc = p2p__intake_accept(dl->env, now, &in);
+    if (rc == 0)
+        p2p__downloader_done(dl, &id);
     p2p__v1__artifact__free_unpacked(art, &alloc);
     if (rc == 0) /* in the unvalidated pool; the download has ended */
-        p2p_histogram_observe(&n->hists[P2P_HIST_DOWNLOAD], P2P_HIST_DOWNLOAD,
+        p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD], P2P_HIST_DOWNLOAD,
                               now > created ? now - created : 0);
-    else if (find(n, &id, &i))
-        drop(n, i, DROP_POOL_REFUSED);
+    else if (find(dl, &id, &i))
+        drop(dl, i, DROP_POOL_REFUSED);
     return 0;
 }
 
-void p2p__downloader_on_response(struct p2p_node *n, p2p_time now,
-                                 uint32_t dl, uint32_t gen, int err,
+void p2p__downloader_on_response(struct p2p_downloader *dl, p2p_time now,
+                                 uint32_t i, uint32_t gen, int err,
                                  const struct p2p_frame *f)
 {
-    if (dl >= n->downloads.capacity)
+    if (i >= dl->downloads.capacity)
         return;
-    struct p2p_download *d = dl_at(n, dl);
+    struct p2p_download *d = dl_at(dl, i);
     if (!d->used || d->gen != gen || d->state != DL_FETCHING)
         return;
     p2p_node_id peer = d->fetching_from;
-    n->peers[peer].fetches_inflight--;
-    n->peers[peer].fetch_bytes_inflight -= d->fetch_bytes;
+    dl->peers[peer].fetches_inflight--;
+    dl->peers[peer].fetch_bytes_inflight -= d->fetch_bytes;
     d->state = DL_READY;
     d->stream = P2P_INDEX_NONE;
     d->fetching_from = P2P_NODE_NONE;
-    if (err == 0 && f->status == 200) {
-        err = take_artifact(n, now, dl, peer, f);
+    if (err == 0 && f->status == P2P_STATUS_OK) {
+        err = take_artifact(dl, now, i, peer, f);
         if (err == 0)
             return;
     } else if (err == 0) {
         err = P2P_ERR_NOT_FOUND; /* 204: the peer no longer holds it */
         /* Honest only in a race with a purge; an advert flood does it
          * all the time. */
-        p2p__penalise(n, now, peer, P2P_PENALTY_NOT_SERVED);
+        p2p__ledger_penalise(dl->env->ledger, now, peer, P2P_PENALTY_NOT_SERVED);
     }
-    n->metrics.fetches_failed++;
-    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_FAIL, peer, &d->id, err);
+    dl->env->metrics->fetches_failed++;
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_FAIL, peer, &d->id, err);
     mark_failed(d, peer);
-    consult(n, now, dl);
+    consult(dl, now, i);
 }
 
 /* Whether the download has an advertiser other than the one it is
@@ -500,80 +638,80 @@ static bool has_alternative(const struct p2p_download *d)
  * moving at once would pile them all onto those (measured: a 7-node
  * 10 Mbit subnet, 8 MiB adverts, scenarios/thin-links.yaml). A silent
  * peer's fetch fails at once and goes elsewhere. */
-p2p_time p2p__downloader_more_time(struct p2p_node *n, p2p_time now,
-                                   uint32_t dl, uint32_t gen,
-                                   p2p_time opened_ns)
+p2p_time p2p__downloader_more_time(struct p2p_downloader *dl, p2p_time now,
+                                   uint32_t i, uint32_t gen,
+                                   p2p_time opened_ns, p2p_time answered_ns)
 {
     (void)now;
-    if (dl >= n->downloads.capacity)
+    if (i >= dl->downloads.capacity)
         return 0;
-    struct p2p_download *d = dl_at(n, dl);
+    struct p2p_download *d = dl_at(dl, i);
     if (!d->used || d->gen != gen || d->state != DL_FETCHING ||
         d->extensions >= (has_alternative(d) ? 1u : FETCH_EXTENSIONS_MAX))
         return 0;
     p2p_node_id peer = d->fetching_from;
-    if (n->peers[peer].answered_ns <= opened_ns)
+    if (answered_ns <= opened_ns)
         return 0;
     d->extensions++;
     /* This fetch's own bytes are in fetch_bytes_inflight already. */
-    n->peers[peer].fetch_bytes_inflight -= d->fetch_bytes;
-    p2p_time more = fetch_timeout(n, d, peer);
-    n->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
-    p2p_outbox_event(&n->outbox, P2P_EV_DOWNLOAD_WAIT, peer, &d->id,
+    dl->peers[peer].fetch_bytes_inflight -= d->fetch_bytes;
+    p2p_time more = fetch_timeout(dl, d, peer);
+    dl->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_WAIT, peer, &d->id,
                      (int64_t)more);
     return more;
 }
 
-void p2p__downloader_on_timer(struct p2p_node *n, p2p_time now, uint32_t dl,
-                              uint32_t gen)
+void p2p__downloader_on_timer(struct p2p_downloader *dl, p2p_time now,
+                              uint32_t i, uint32_t gen)
 {
-    if (dl >= n->downloads.capacity)
+    if (i >= dl->downloads.capacity)
         return;
-    struct p2p_download *d = dl_at(n, dl);
+    struct p2p_download *d = dl_at(dl, i);
     if (!d->used || d->gen != gen || d->state != DL_BACKOFF ||
         now < d->backoff_until)
         return;
     d->state = DL_READY;
-    consult(n, now, dl);
+    consult(dl, now, i);
 }
 
-static void refresh_all(struct p2p_node *n, p2p_time now)
+static void refresh_all(struct p2p_downloader *dl, p2p_time now)
 {
-    for (uint32_t i = 0; i < n->downloads.capacity; i++) {
-        struct p2p_download *d = dl_at(n, i);
+    for (uint32_t i = 0; i < dl->downloads.capacity; i++) {
+        struct p2p_download *d = dl_at(dl, i);
         if (!d->used)
             continue;
         if (d->state == DL_WAIT_BOUNCER) {
-            consult(n, now, i);
-        } else if (n->bouncer(n->bouncer_ctx, &d->id, d->kind, d->size) ==
+            consult(dl, now, i);
+        } else if (dl->env->bouncer(dl->env->bouncer_ctx, &d->id, d->kind, d->size) ==
                    P2P_UNWANTED) {
-            drop(n, i, DROP_UNWANTED); /* cancels a fetch in flight */
+            drop(dl, i, DROP_UNWANTED); /* cancels a fetch in flight */
         }
     }
 }
 
-void p2p__downloader_refresh(struct p2p_node *n, p2p_time now)
+void p2p__downloader_refresh(struct p2p_downloader *dl, p2p_time now)
 {
-    refresh_all(n, now);
+    refresh_all(dl, now);
 }
 
-void p2p__downloader_on_refresh_timer(struct p2p_node *n, p2p_time now)
+void p2p__downloader_on_refresh_timer(struct p2p_downloader *dl, p2p_time now)
 {
-    n->refresh_scheduled = false;
-    if (!P2P_BUGGIFY_AT(n, P2P_BUGGIFY_SKIP_REFRESH)) {
-        refresh_all(n, now);
-        if (n->views_pending > 0)
-            p2p__receiver_retry_pending(n, now);
+    dl->refresh_scheduled = false;
+    if (!P2P_BUGGIFY_AT(dl->env->bug, P2P_BUGGIFY_SKIP_REFRESH)) {
+        refresh_all(dl, now);
+        if (dl->pending > 0)
+            retry_pending(dl, now);
     }
-    if (n->downloads.count > 0 || n->views_pending > 0)
-        schedule_refresh(n, now);
+    if (dl->downloads.count > 0 || dl->pending > 0)
+        schedule_refresh(dl, now);
 }
 
-int p2p__downloader_check(const struct p2p_node *n)
+int p2p__downloader_check(const struct p2p_downloader *dl)
 {
     uint32_t used = 0;
-    for (uint32_t i = 0; i < n->downloads.capacity; i++) {
-        const struct p2p_download *d = dl_at(n, i);
+    for (uint32_t i = 0; i < dl->downloads.capacity; i++) {
+        const struct p2p_download *d = dl_at(dl, i);
         if (!d->used)
             continue;
         used++;
@@ -582,10 +720,28 @@ int p2p__downloader_check(const struct p2p_node *n)
         if ((d->state == DL_FETCHING) != (d->stream != P2P_INDEX_NONE))
             return P2P_ERR_INTERNAL;
         /* Nothing is downloaded that the pool already holds. */
-        if (p2p_pool_get(&n->pool, &d->id) != NULL)
+        if (p2p_pool_get(dl->env->pool, &d->id) != NULL)
             return P2P_ERR_INTERNAL;
     }
-    if (used != n->downloads.count || n->download_by_id.count != used)
+    if (used != dl->downloads.count || dl->by_id.count != used)
         return P2P_ERR_INTERNAL;
-    return 0;
+    uint32_t pending = 0;
+    for (uint32_t p = 0; p < dl->peers_capacity; p++)
+        for (uint32_t s = 0; s < dl->peers[p].adverts_capacity; s++) {
+            const struct p2p_dl_advert *v = &dl->peers[p].adverts[s];
+            if (v->pending && !v->offered)
+                return P2P_ERR_INTERNAL;
+            pending += v->pending;
+        }
+    return pending == dl->pending ? 0 : P2P_ERR_INTERNAL;
+}
+
+bool p2p__downloader_timer_live(const struct p2p_downloader *dl, uint32_t i,
+                                uint32_t gen, p2p_time deadline)
+{
+    if (i >= dl->downloads.capacity)
+        return false;
+    const struct p2p_download *d = dl_at(dl, i);
+    return d->used && d->gen == gen && d->state == DL_BACKOFF &&
+           d->backoff_until == deadline;
 }

@@ -1,40 +1,128 @@
-/* The consensus manager's sender: a slot table of the artifacts in the
- * validated pool, each slot update sent to every connected peer and
- * retransmitted with backoff until acknowledged; removing the artifact frees
- * the slot and aborts its transmissions (IC-REFERENCE 12.3). */
+/* The consensus manager's sender (core/gossip_sender.h). */
+#include "core/gossip_sender.h"
+
 #include <string.h>
 
 #include "p2p.pb-c.h"
 
 #include "core/assert.h"
 #include "core/err.h"
-#include "core/metrics_registry.h"
-#include "core/node.h"
+#include "core/histogram.h"
+#include "core/status.h"
 #include "core/wire_pack.h"
 
-static struct p2p_slot *slot_at(struct p2p_node *n, uint32_t i)
+static struct p2p_slot *slot_at(const struct p2p_gossip_sender *s, uint32_t i)
 {
-    return p2p__table_at(&n->slots, i);
+    return p2p__table_at(&s->slots, i);
 }
 
-static struct p2p_tx *tx_at(struct p2p_node *n, uint32_t i)
+static struct p2p_tx *tx_at(const struct p2p_gossip_sender *s, uint32_t i)
 {
-    return p2p__table_at(&n->txs, i);
+    return p2p__table_at(&s->txs, i);
 }
 
 /* Push the body when it is small or latency sensitive, unless this node only
  * relays it and the relay policy says relayers advertise. */
-static bool should_push(const struct p2p_node *n, enum p2p_artifact_kind kind,
+void p2p__gossip_sender_init(struct p2p_gossip_sender *s,
+                             const struct p2p_env *env,
+                             struct p2p_streams *streams, uint64_t key_seed)
+{
+    const struct p2p_config *c = env->cfg;
+    memset(s, 0, sizeof(*s));
+    s->env = env;
+    s->streams = streams;
+    p2p__table_init(&s->slots, sizeof(struct p2p_slot),
+                    offsetof(struct p2p_slot, next_free),
+                    offsetof(struct p2p_slot, gen), c->slots_max,
+                    P2P_MEM_SENDER);
+    p2p_keymap_init(&s->slot_by_id, env->mem, P2P_MEM_SENDER, c->slots_max,
+                    key_seed);
+    p2p__table_init(&s->txs, sizeof(struct p2p_tx),
+                    offsetof(struct p2p_tx, next_free),
+                    offsetof(struct p2p_tx, gen),
+                    c->slots_max < UINT32_MAX / 64 ? c->slots_max * 64
+                                                   : UINT32_MAX - 1,
+                    P2P_MEM_SENDER);
+}
+
+void p2p__gossip_sender_fini(struct p2p_gossip_sender *s)
+{
+    struct p2p_mem *mem = s->env->mem;
+    for (uint32_t i = 0; i < s->slots.capacity; i++) {
+        struct p2p_slot *slot = slot_at(s, i);
+        if (slot->used)
+            p2p_mem_free(mem, P2P_MEM_SENDER, slot->update);
+    }
+    p2p__table_fini(&s->slots, mem);
+    p2p_keymap_fini(&s->slot_by_id);
+    p2p__table_fini(&s->txs, mem);
+    p2p_mem_free(mem, P2P_MEM_SENDER, s->up);
+    s->up = NULL;
+    s->up_capacity = 0;
+}
+
+int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s,
+                                p2p_node_id peer)
+{
+    return p2p__table_array_fit(s->env->mem, P2P_MEM_SENDER, (void **)&s->up,
+                                &s->up_capacity, sizeof(*s->up), peer,
+                                s->env->cfg->node_ids_max);
+}
+
+bool p2p__gossip_sender_full(const struct p2p_gossip_sender *s)
+{
+    return s->slots.count >= s->env->cfg->slots_max;
+}
+
+bool p2p__gossip_sender_timer_live(const struct p2p_gossip_sender *s,
+                                   uint32_t tx, uint32_t gen)
+{
+    if (tx >= s->txs.capacity)
+        return false;
+    const struct p2p_tx *t = tx_at(s, tx);
+    return t->used && t->gen == gen && t->stream == P2P_INDEX_NONE;
+}
+
+int p2p__gossip_sender_check(const struct p2p_gossip_sender *s)
+{
+    if (s->slot_by_id.count != s->slots.count)
+        return P2P_ERR_INTERNAL;
+    uint32_t slots_used = 0;
+    for (uint32_t i = 0; i < s->slots.capacity; i++) {
+        const struct p2p_slot *slot = slot_at(s, i);
+        if (!slot->used)
+            continue;
+        slots_used++;
+        const struct p2p_pool_entry *e = p2p_pool_get(s->env->pool, &slot->id);
+        /* Every slot broadcasts something the validated pool holds. */
+        if (e == NULL || e->section != P2P_POOL_VALIDATED)
+            return P2P_ERR_INTERNAL;
+    }
+    uint32_t txs_used = 0;
+    for (uint32_t i = 0; i < s->txs.capacity; i++) {
+        const struct p2p_tx *t = tx_at(s, i);
+        if (!t->used)
+            continue;
+        txs_used++;
+        if (t->slot >= s->slots.capacity || !slot_at(s, t->slot)->used)
+            return P2P_ERR_INTERNAL;
+    }
+    return slots_used == s->slots.count && txs_used == s->txs.count
+               ? 0
+               : P2P_ERR_INTERNAL;
+}
+
+static bool should_push(const struct p2p_gossip_sender *s, enum p2p_artifact_kind kind,
                         uint64_t size, bool relayed)
 {
-    if (relayed && n->cfg.relay_advert)
+    if (relayed && s->env->cfg->relay_advert)
         return false;
-    return kind == P2P_KIND_PUSH || size < n->cfg.push_threshold_bytes;
+    return kind == P2P_KIND_PUSH || size < s->env->cfg->push_threshold_bytes;
 }
 
 /* Packs the slot's update once; every peer gets the same bytes. Pushes
  * also carry the id, so a receiver holding it skips hashing the body. */
-static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
+static int encode_update(struct p2p_gossip_sender *s, const struct p2p_slot *slot,
                          uint32_t slot_index, uint8_t **out, size_t *out_len)
 {
     P2p__V1__SlotUpdate msg = P2P__V1__SLOT_UPDATE__INIT;
@@ -43,7 +131,7 @@ static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
     msg.commit_id = slot->commit_id;
     msg.slot_id = slot_index;
     if (slot->push) {
-        const struct p2p_pool_entry *e = p2p_pool_get(&n->pool, &slot->id);
+        const struct p2p_pool_entry *e = p2p_pool_get(s->env->pool, &slot->id);
         P2P_ASSERT(e != NULL);
         art.kind = slot->kind;
         art.body.data = e->body;
@@ -60,32 +148,32 @@ static int encode_update(struct p2p_node *n, const struct p2p_slot *slot,
         msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
         msg.ref = &ref;
     }
-    return p2p_wire_pack(n->mem, P2P_MEM_SENDER, &msg.base, out, out_len);
+    return p2p_wire_pack(s->env->mem, P2P_MEM_SENDER, &msg.base, out, out_len);
 }
 
-static void tx_free(struct p2p_node *n, uint32_t tx_index);
+static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index);
 
 /* Waits out the backoff. Without a timer the transmission is given up; the
  * peer gets the slot again when it reconnects. */
-static void schedule_retry(struct p2p_node *n, p2p_time now, uint32_t tx_index)
+static void schedule_retry(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx_index)
 {
-    struct p2p_tx *tx = tx_at(n, tx_index);
-    p2p_time delay = p2p_backoff_delay(&n->cfg.update_backoff, tx->attempt,
-                                       &n->rng);
+    struct p2p_tx *tx = tx_at(s, tx_index);
+    p2p_time delay = p2p_backoff_delay(&s->env->cfg->update_backoff, tx->attempt,
+                                       s->env->rng);
     tx->attempt++;
     tx->stream = P2P_INDEX_NONE;
-    if (p2p__timer(n, now + delay, TIMER_TX_RETRY, tx_index, tx->gen) != 0)
-        tx_free(n, tx_index);
+    if (p2p__timers_add(s->env->timers, now + delay, P2P_TIMER_TX_RETRY, tx_index, tx->gen) != 0)
+        tx_free(s, tx_index);
 }
 
 /* Sends the slot's current update on a fresh stream; on a local failure
  * (tables full) the transmission is retried later like a lost one. */
-static void transmit(struct p2p_node *n, p2p_time now, uint32_t tx_index)
+static void transmit(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx_index)
 {
-    struct p2p_tx *tx = tx_at(n, tx_index);
-    const struct p2p_slot *slot = slot_at(n, tx->slot);
-    if (P2P_BUGGIFY_AT(n, P2P_BUGGIFY_DEFER_UPDATE)) {
-        schedule_retry(n, now, tx_index);
+    struct p2p_tx *tx = tx_at(s, tx_index);
+    const struct p2p_slot *slot = slot_at(s, tx->slot);
+    if (P2P_BUGGIFY_AT(s->env->bug, P2P_BUGGIFY_DEFER_UPDATE)) {
+        schedule_retry(s, now, tx_index);
         return;
     }
     uint32_t stream;
@@ -93,152 +181,158 @@ static void transmit(struct p2p_node *n, p2p_time now, uint32_t tx_index)
         .peer = tx->peer, .route = P2P_ROUTE_ARTIFACT_UPDATE,
         .traffic = slot->push ? P2P_TRAFFIC_PUSH : P2P_TRAFFIC_ADVERT,
         .body = slot->update, .len = slot->update_len,
-        .owner = OWNER_SENDER, .owner_index = tx_index, .owner_gen = tx->gen,
-        .timeout_ns = n->cfg.update_timeout_ns,
+        .owner = P2P_OWNER_SENDER, .owner_index = tx_index, .owner_gen = tx->gen,
+        .timeout_ns = s->env->cfg->update_timeout_ns,
         .response_bytes_max = 0 /* the route's: an acknowledgement */};
-    int rc = p2p__stream_request(n, now, &req, &stream);
+    int rc = p2p__streams_request(s->streams, now, &req, &stream);
     if (rc == 0) {
         tx->stream = stream;
-        n->metrics.updates_sent++;
+        s->env->metrics->updates_sent++;
         return;
     }
-    schedule_retry(n, now, tx_index);
+    schedule_retry(s, now, tx_index);
 }
 
-static void tx_free(struct p2p_node *n, uint32_t tx_index)
+static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index)
 {
-    struct p2p_tx *tx = tx_at(n, tx_index);
+    struct p2p_tx *tx = tx_at(s, tx_index);
     if (tx->stream != P2P_INDEX_NONE)
-        p2p__stream_abort(n, tx->stream);
+        p2p__streams_abort(s->streams, tx->stream);
     tx->used = false;
-    p2p__table_give(&n->txs, tx_index);
+    p2p__table_give(&s->txs, tx_index);
 }
 
-static void tx_start(struct p2p_node *n, p2p_time now, uint32_t slot_index,
+static void tx_start(struct p2p_gossip_sender *s, p2p_time now, uint32_t slot_index,
                      p2p_node_id peer)
 {
     uint32_t tx_index;
-    if (p2p__table_take(&n->txs, n->mem, &tx_index) != 0)
+    if (p2p__table_take(&s->txs, s->env->mem, &tx_index) != 0)
         return; /* bounded: the peer gets this slot when it reconnects */
-    struct p2p_tx *tx = tx_at(n, tx_index);
+    struct p2p_tx *tx = tx_at(s, tx_index);
     tx->used = true;
     tx->slot = slot_index;
     tx->peer = peer;
     tx->stream = P2P_INDEX_NONE;
     tx->started_ns = now;
-    transmit(n, now, tx_index);
+    transmit(s, now, tx_index);
 }
 
-int p2p__sender_add(struct p2p_node *n, p2p_time now,
+int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
                     const struct p2p_pool_entry *e, bool relayed)
 {
     P2P_ASSERT(e != NULL && e->section == P2P_POOL_VALIDATED);
     struct p2p_key key;
     p2p__table_id_key(&e->id, &key);
-    if (p2p_keymap_get(&n->slot_by_id, &key, NULL))
+    if (p2p_keymap_get(&s->slot_by_id, &key, NULL))
         return 0; /* a duplicate Deliver is a no-op */
     uint32_t index;
-    int rc = p2p__table_take(&n->slots, n->mem, &index);
+    int rc = p2p__table_take(&s->slots, s->env->mem, &index);
     if (rc != 0)
         return rc;
-    rc = p2p_keymap_put(&n->slot_by_id, &key, index);
+    rc = p2p_keymap_put(&s->slot_by_id, &key, index);
     if (rc != 0) {
-        p2p__table_give(&n->slots, index);
+        p2p__table_give(&s->slots, index);
         return rc;
     }
-    struct p2p_slot *slot = slot_at(n, index);
+    struct p2p_slot *slot = slot_at(s, index);
     slot->used = true;
     slot->id = e->id;
     slot->kind = e->kind;
     slot->size = e->len;
-    slot->commit_id = n->commit_id;
-    slot->push = should_push(n, e->kind, e->len, relayed);
-    rc = encode_update(n, slot, index, &slot->update, &slot->update_len);
+    slot->commit_id = s->commit_id;
+    slot->push = should_push(s, e->kind, e->len, relayed);
+    rc = encode_update(s, slot, index, &slot->update, &slot->update_len);
     if (rc != 0) {
-        (void)p2p_keymap_del(&n->slot_by_id, &key);
+        (void)p2p_keymap_del(&s->slot_by_id, &key);
         slot->used = false;
-        p2p__table_give(&n->slots, index);
+        p2p__table_give(&s->slots, index);
         return rc;
     }
-    n->commit_id++;
-    for (p2p_node_id peer = 0; peer < n->peers_capacity; peer++)
-        if (n->peers[peer].up)
-            tx_start(n, now, index, peer);
+    s->commit_id++;
+    for (p2p_node_id peer = 0; peer < s->up_capacity; peer++)
+        if (s->up[peer])
+            tx_start(s, now, index, peer);
     return 0;
 }
 
-void p2p__sender_remove(struct p2p_node *n, const struct p2p_artifact_id *id)
+void p2p__gossip_sender_remove(struct p2p_gossip_sender *s, const struct p2p_artifact_id *id)
 {
     struct p2p_key key;
     p2p__table_id_key(id, &key);
     uint32_t index;
-    if (!p2p_keymap_get(&n->slot_by_id, &key, &index))
+    if (!p2p_keymap_get(&s->slot_by_id, &key, &index))
         return;
-    for (uint32_t i = 0; i < n->txs.capacity; i++) {
-        struct p2p_tx *tx = tx_at(n, i);
+    for (uint32_t i = 0; i < s->txs.capacity; i++) {
+        struct p2p_tx *tx = tx_at(s, i);
         if (tx->used && tx->slot == index)
-            tx_free(n, i);
+            tx_free(s, i);
     }
-    int rc = p2p_keymap_del(&n->slot_by_id, &key);
+    int rc = p2p_keymap_del(&s->slot_by_id, &key);
     P2P_ASSERT(rc == 0);
-    struct p2p_slot *slot = slot_at(n, index);
-    p2p_mem_free(n->mem, P2P_MEM_SENDER, slot->update);
+    struct p2p_slot *slot = slot_at(s, index);
+    p2p_mem_free(s->env->mem, P2P_MEM_SENDER, slot->update);
     slot->update = NULL;
     slot->used = false;
-    p2p__table_give(&n->slots, index);
-    n->commit_id++;
+    p2p__table_give(&s->slots, index);
+    s->commit_id++;
 }
 
-void p2p__sender_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
+                                p2p_node_id peer)
 {
-    for (uint32_t i = 0; i < n->slots.capacity; i++)
-        if (slot_at(n, i)->used)
-            tx_start(n, now, i, peer);
+    P2P_ASSERT(peer < s->up_capacity && !s->up[peer]);
+    s->up[peer] = true;
+    for (uint32_t i = 0; i < s->slots.capacity; i++)
+        if (slot_at(s, i)->used)
+            tx_start(s, now, i, peer);
 }
 
-void p2p__sender_peer_down(struct p2p_node *n, p2p_node_id peer)
+void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s,
+                                  p2p_node_id peer)
 {
-    for (uint32_t i = 0; i < n->txs.capacity; i++) {
-        struct p2p_tx *tx = tx_at(n, i);
+    P2P_ASSERT(peer < s->up_capacity && s->up[peer]);
+    s->up[peer] = false;
+    for (uint32_t i = 0; i < s->txs.capacity; i++) {
+        struct p2p_tx *tx = tx_at(s, i);
         if (tx->used && tx->peer == peer)
-            tx_free(n, i);
+            tx_free(s, i);
     }
 }
 
-void p2p__sender_on_response(struct p2p_node *n, p2p_time now, uint32_t tx,
+void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx,
                              uint32_t gen, int err, const struct p2p_frame *f)
 {
-    if (tx >= n->txs.capacity)
+    if (tx >= s->txs.capacity)
         return;
-    struct p2p_tx *t = tx_at(n, tx);
+    struct p2p_tx *t = tx_at(s, tx);
     if (!t->used || t->gen != gen)
         return;
     t->stream = P2P_INDEX_NONE; /* the stream is closed either way */
-    if (err == 0 && f->status == 200) {
-        n->metrics.updates_acked++;
-        p2p_histogram_observe(&n->hists[P2P_HIST_UPDATE_ACK],
+    if (err == 0 && f->status == P2P_STATUS_OK) {
+        s->env->metrics->updates_acked++;
+        p2p_histogram_observe(&s->env->hists[P2P_HIST_UPDATE_ACK],
                               P2P_HIST_UPDATE_ACK,
                               now > t->started_ns ? now - t->started_ns : 0);
-        tx_free(n, tx);
+        tx_free(s, tx);
         return;
     }
-    n->metrics.updates_retried++;
-    p2p_outbox_event(&n->outbox, P2P_EV_UPDATE_RETRY, t->peer,
-                     &slot_at(n, t->slot)->id, err ? err : (int64_t)f->status);
-    schedule_retry(n, now, tx);
+    s->env->metrics->updates_retried++;
+    p2p_outbox_event(s->env->outbox, P2P_EV_UPDATE_RETRY, t->peer,
+                     &slot_at(s, t->slot)->id, err ? err : (int64_t)f->status);
+    schedule_retry(s, now, tx);
 }
 
-void p2p__sender_on_retry(struct p2p_node *n, p2p_time now, uint32_t tx,
+void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx,
                           uint32_t gen)
 {
-    if (tx >= n->txs.capacity)
+    if (tx >= s->txs.capacity)
         return;
-    struct p2p_tx *t = tx_at(n, tx);
+    struct p2p_tx *t = tx_at(s, tx);
     if (!t->used || t->gen != gen || t->stream != P2P_INDEX_NONE)
         return;
-    if (p2p__peer_up(n, t->peer) == NULL) {
-        tx_free(n, tx);
+    if (t->peer >= s->up_capacity || !s->up[t->peer]) {
+        tx_free(s, tx);
         return;
     }
-    transmit(n, now, tx);
+    transmit(s, now, tx);
 }

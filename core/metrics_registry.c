@@ -2,6 +2,8 @@
  * (core/metrics_registry.h; every name is listed in docs/metrics.md). */
 #include "core/metrics_registry.h"
 
+#include "core/histogram.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -154,29 +156,6 @@ _Static_assert(sizeof(counters) / sizeof(counters[0]) == P2P_COUNTERS_COUNT,
 _Static_assert(sizeof(struct p2p_metrics) % sizeof(uint64_t) == 0,
                "p2p_metrics holds only uint64_t fields");
 
-/* Latency buckets: Prometheus' default bounds (5 ms .. 10 s) extended to
- * the protocol's longest waits (fetch backoff to 120 s). */
-#define LATENCY_BOUNDS_NS                                                     \
-    {5 * P2P_NS_PER_MS, 10 * P2P_NS_PER_MS, 25 * P2P_NS_PER_MS,               \
-     50 * P2P_NS_PER_MS, 100 * P2P_NS_PER_MS, 250 * P2P_NS_PER_MS,            \
-     500 * P2P_NS_PER_MS, 1 * P2P_NS_PER_S, 2500 * P2P_NS_PER_MS,             \
-     5 * P2P_NS_PER_S, 10 * P2P_NS_PER_S, 30 * P2P_NS_PER_S,                  \
-     60 * P2P_NS_PER_S, 120 * P2P_NS_PER_S}
-#define LATENCY_BOUNDS_COUNT 14u
-
-static const struct p2p_hist_spec hists[P2P_HISTS_COUNT] = {
-    [P2P_HIST_DOWNLOAD] = {
-        "p2p_download_duration_seconds",
-        "Time from a download's creation (first advert) to its fetched "
-        "artifact entering the unvalidated pool.",
-        LATENCY_BOUNDS_COUNT, LATENCY_BOUNDS_NS},
-    [P2P_HIST_UPDATE_ACK] = {
-        "p2p_update_ack_seconds",
-        "Time from a slot update's first transmission to a peer until that "
-        "peer acknowledged it, retransmissions included.",
-        LATENCY_BOUNDS_COUNT, LATENCY_BOUNDS_NS},
-};
-
 const char *p2p_metric_type_name(enum p2p_metric_type type)
 {
     switch (type) {
@@ -201,26 +180,6 @@ uint64_t p2p_counter_value(const struct p2p_metrics *m, uint32_t i)
     return v;
 }
 
-const struct p2p_hist_spec *p2p_hist_spec(enum p2p_hist h)
-{
-    P2P_ASSERT((unsigned)h < P2P_HISTS_COUNT);
-    return &hists[h];
-}
-
-void p2p_histogram_observe(struct p2p_histogram *hist, enum p2p_hist h,
-                           uint64_t value_ns)
-{
-    const struct p2p_hist_spec *spec = p2p_hist_spec(h);
-    uint32_t b = 0;
-    while (b < spec->bounds_count && value_ns > spec->bounds_ns[b])
-        b++;
-    P2P_ASSERT(b <= spec->bounds_count && b <= P2P_HIST_BOUNDS_MAX);
-    hist->buckets[b]++;
-    hist->count++;
-    hist->sum_ns = value_ns > UINT64_MAX - hist->sum_ns ? UINT64_MAX
-                                                        : hist->sum_ns + value_ns;
-}
-
 const struct p2p_histogram *p2p_node_histogram(const struct p2p_node *n,
                                                enum p2p_hist h)
 {
@@ -237,22 +196,22 @@ void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
         out->pool_bytes[s] = n->pool.bytes[s];
     }
     for (uint32_t id = 0; id < n->peers_capacity; id++) {
-        const struct p2p_peer *p = &n->peers[id];
-        if (p->up)
+        const struct p2p_conn_peer *c = p2p__conn_manager_peer(&n->conns, id);
+        if (c->up)
             out->conns_up++;
-        else if (p->conn == P2P_CONN_DIALING)
+        else if (c->conn == P2P_CONN_DIALING)
             out->conns_dialing++;
-        else if (p->conn == P2P_CONN_WAIT)
+        else if (c->conn == P2P_CONN_WAIT)
             out->conns_waiting++;
-        if (p->banned_until > now)
+        if (p2p__ledger_banned(&n->ledger, id, now))
             out->peers_banned++;
-        out->fetches_inflight += p->fetches_inflight;
+        out->fetches_inflight += p2p__downloader_fetches(&n->dl, id);
     }
-    out->streams_open = n->streams.count;
-    out->downloads_pending = n->downloads.count;
-    out->slots_active = n->slots.count;
-    out->transmissions = n->txs.count;
-    out->topology_members = n->topology.count;
+    out->streams_open = p2p__streams_count(&n->streams);
+    out->downloads_pending = p2p__downloader_count(&n->dl);
+    out->slots_active = p2p__gossip_sender_slots(&n->sender);
+    out->transmissions = p2p__gossip_sender_txs(&n->sender);
+    out->topology_members = p2p__conn_manager_topology(&n->conns)->count;
     struct p2p_chunk_progress pr;
     if (n->state.active)
         out->state_sync_height = n->state.height;
@@ -262,7 +221,7 @@ void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
         out->state_sync_bytes_total = pr.bytes_total;
         out->state_sync_bytes_held = pr.bytes_held;
     }
-    out->topology_version = n->topology.version;
+    out->topology_version = p2p__conn_manager_topology(&n->conns)->version;
     for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
         out->mem_bytes[m] = n->mem->module_bytes[m];
     out->mem_bytes_total = n->mem->bytes;
@@ -534,7 +493,7 @@ void p2p_node_metrics_write(const struct p2p_node *n, p2p_time now,
     p2p_node_gauges(n, now, &g);
     write_gauges(t, &g);
     for (int h = 0; h < P2P_HISTS_COUNT; h++)
-        p2p_metrics_text_histogram(t, &hists[h], &n->hists[h]);
+        p2p_metrics_text_histogram(t, p2p_hist_spec(h), &n->hists[h]);
 }
 
 int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/mem.h"
+#include "core/histogram.h"
 #include "core/metrics.h"
 #include "core/pool.h"
 #include "core/types.h"
@@ -58,23 +59,6 @@ const struct p2p_counter_spec *p2p_counter_spec(uint32_t i);
 uint64_t p2p_counter_value(const struct p2p_metrics *m, uint32_t i);
 
 /* ---- histograms ---- */
-
-struct p2p_hist_spec {
-    const char *name;       /* Prometheus name, ends in _seconds */
-    const char *help;
-    uint32_t bounds_count;  /* <= P2P_HIST_BOUNDS_MAX */
-    uint64_t bounds_ns[P2P_HIST_BOUNDS_MAX]; /* strictly increasing upper
-                                                bounds (le), inclusive */
-};
-
-/* The spec of histogram h (h < P2P_HISTS_COUNT). */
-const struct p2p_hist_spec *p2p_hist_spec(enum p2p_hist h);
-
-/* Counts one observation of value_ns in *hist, which has spec h's
- * buckets: the first bucket whose bound is >= value_ns, else +Inf. The
- * sum saturates instead of wrapping. */
-void p2p_histogram_observe(struct p2p_histogram *hist, enum p2p_hist h,
-                           uint64_t value_ns);
 
 /* The node's histogram h (borrowed; valid while the node lives). */
 const struct p2p_histogram *p2p_node_histogram(const struct p2p_node *n,

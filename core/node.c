@@ -11,6 +11,12 @@
 
 /* ---- lifecycle ---- */
 
+static bool timer_live(const void *ctx, const struct p2p_timer *t);
+static void on_stream_deadline(struct p2p_node *n, p2p_time now,
+                               uint32_t index, uint32_t gen, bool blame_peer);
+static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
+                       int64_t reason);
+
 int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
                  struct p2p_node **out)
 {
@@ -28,38 +34,27 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
     struct p2p_rng keys;
     p2p_rng_init(&keys, c->seed, ((uint64_t)c->self << 32) | 0x6b657973u);
 #ifdef P2P_BUGGIFY
-    p2p__buggify_init(n);
+    p2p__buggify_init(&n->bug, &n->cfg);
 #endif
     p2p_outbox_init(&n->outbox, mem, c->outbox_actions_max);
     n->outbox.events_enabled = c->events;
-    p2p_timer_heap_init(&n->timers, mem, c->timers_max);
+    p2p__timers_init(&n->timers, mem, c->timers_max, &n->metrics, &n->bug);
+    n->timers.live = timer_live;
+    n->timers.live_ctx = n;
     p2p_pool_init(&n->pool, mem, &c->pool, p2p_rng_u64(&keys));
     n->bouncer = p2p_bouncer_wants_all;
-    p2p__table_init(&n->streams, sizeof(struct p2p_stream),
-                    offsetof(struct p2p_stream, next_free),
-                    offsetof(struct p2p_stream, gen), c->streams_max,
-                    P2P_MEM_STREAMS);
-    p2p_keymap_init(&n->stream_by_key, mem, P2P_MEM_STREAMS, c->streams_max,
-                    p2p_rng_u64(&keys));
-    n->next_stream_id = 1;
-    p2p__table_init(&n->slots, sizeof(struct p2p_slot),
-                    offsetof(struct p2p_slot, next_free),
-                    offsetof(struct p2p_slot, gen), c->slots_max,
-                    P2P_MEM_SENDER);
-    p2p_keymap_init(&n->slot_by_id, mem, P2P_MEM_SENDER, c->slots_max,
-                    p2p_rng_u64(&keys));
-    p2p__table_init(&n->txs, sizeof(struct p2p_tx),
-                    offsetof(struct p2p_tx, next_free),
-                    offsetof(struct p2p_tx, gen),
-                    c->slots_max < UINT32_MAX / 64 ? c->slots_max * 64
-                                                   : UINT32_MAX - 1,
-                    P2P_MEM_SENDER);
-    p2p__table_init(&n->downloads, sizeof(struct p2p_download),
-                    offsetof(struct p2p_download, next_free),
-                    offsetof(struct p2p_download, gen), c->downloads_max,
-                    P2P_MEM_DOWNLOADER);
-    p2p_keymap_init(&n->download_by_id, mem, P2P_MEM_DOWNLOADER,
-                    c->downloads_max, p2p_rng_u64(&keys));
+    p2p__ledger_init(&n->ledger, &n->cfg, mem, &n->metrics);
+    n->env = (struct p2p_env){
+        .cfg = &n->cfg, .mem = mem, .outbox = &n->outbox,
+        .timers = &n->timers, .rng = &n->rng, .metrics = &n->metrics,
+        .hists = n->hists, .bug = &n->bug, .ledger = &n->ledger,
+        .pool = &n->pool, .bouncer = p2p_bouncer_wants_all};
+    p2p__streams_init(&n->streams, &n->env, p2p_rng_u64(&keys));
+    p2p__conn_manager_init(&n->conns, &n->env);
+    p2p__gossip_sender_init(&n->sender, &n->env, &n->streams,
+                            p2p_rng_u64(&keys));
+    p2p__downloader_init(&n->dl, &n->env, &n->streams, p2p_rng_u64(&keys));
+    p2p__gossip_receiver_init(&n->receiver, &n->env, &n->streams, &n->dl);
     p2p__state_init(n);
     *out = n;
     return 0;
@@ -71,33 +66,15 @@ void p2p_node_del(struct p2p_node *n)
         return;
     struct p2p_mem *mem = n->mem;
     p2p__state_fini(n);
-    for (uint32_t i = 0; i < n->streams.capacity; i++) {
-        struct p2p_stream *s = p2p__table_at(&n->streams, i);
-        if (s->used)
-            p2p_frame_reader_fini(&s->reader);
-    }
-    for (uint32_t i = 0; i < n->downloads.capacity; i++) {
-        struct p2p_download *d = p2p__table_at(&n->downloads, i);
-        p2p_mem_free(mem, P2P_MEM_DOWNLOADER, d->advs);
-    }
-    for (uint32_t i = 0; i < n->peers_capacity; i++)
-        p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers[i].slots);
-    for (uint32_t i = 0; i < n->slots.capacity; i++) {
-        struct p2p_slot *s = p2p__table_at(&n->slots, i);
-        if (s->used)
-            p2p_mem_free(mem, P2P_MEM_SENDER, s->update);
-    }
+    p2p__streams_fini(&n->streams);
+    p2p__gossip_receiver_fini(&n->receiver);
     p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers);
-    p2p_topology_fini(&n->topology, mem);
-    p2p__table_fini(&n->streams, mem);
-    p2p_keymap_fini(&n->stream_by_key);
-    p2p__table_fini(&n->slots, mem);
-    p2p_keymap_fini(&n->slot_by_id);
-    p2p__table_fini(&n->txs, mem);
-    p2p__table_fini(&n->downloads, mem);
-    p2p_keymap_fini(&n->download_by_id);
+    p2p__conn_manager_fini(&n->conns);
+    p2p__ledger_fini(&n->ledger);
+    p2p__gossip_sender_fini(&n->sender);
+    p2p__downloader_fini(&n->dl);
     p2p_pool_fini(&n->pool);
-    p2p_timer_heap_fini(&n->timers);
+    p2p__timers_fini(&n->timers);
     p2p_outbox_fini(&n->outbox);
     p2p_mem_free(mem, P2P_MEM_OTHER, n);
 }
@@ -109,97 +86,77 @@ void p2p_node_del(struct p2p_node *n)
 static bool timer_live(const void *ctx, const struct p2p_timer *t)
 {
     const struct p2p_node *n = ctx;
-    switch ((enum timer_kind)t->kind) {
-    case TIMER_STREAM_DEADLINE: {
-        if (t->index >= n->streams.capacity)
-            return false;
-        const struct p2p_stream *s = p2p__table_at(&n->streams, t->index);
-        return s->used && s->gen == t->gen && t->deadline >= s->deadline_ns;
-    }
-    case TIMER_TX_RETRY: {
-        if (t->index >= n->txs.capacity)
-            return false;
-        const struct p2p_tx *tx = p2p__table_at(&n->txs, t->index);
-        return tx->used && tx->gen == t->gen && tx->stream == P2P_INDEX_NONE;
-    }
-    case TIMER_DOWNLOAD: {
-        if (t->index >= n->downloads.capacity)
-            return false;
-        const struct p2p_download *d = p2p__table_at(&n->downloads, t->index);
-        return d->used && d->gen == t->gen && d->state == DL_BACKOFF &&
-               d->backoff_until == t->deadline;
-    }
-    case TIMER_BOUNCER_REFRESH:
+    switch ((enum p2p_timer_kind)t->kind) {
+    case P2P_TIMER_STREAM_DEADLINE:
+        return p2p__streams_timer_live(&n->streams, t->index, t->gen,
+                                       t->deadline);
+    case P2P_TIMER_TX_RETRY:
+        return p2p__gossip_sender_timer_live(&n->sender, t->index, t->gen);
+    case P2P_TIMER_DOWNLOAD:
+        return p2p__downloader_timer_live(&n->dl, t->index, t->gen,
+                                          t->deadline);
+    case P2P_TIMER_BOUNCER_REFRESH:
         return true;
-    case TIMER_REDIAL:
-        return p2p__redial_live(n, t->index, t->gen);
-    case TIMER_STATE_ADVERT:
-    case TIMER_STATE_SYNC:
+    case P2P_TIMER_REDIAL:
+        return p2p__conn_manager_redial_live(&n->conns, t->index, t->gen);
+    case P2P_TIMER_STATE_ADVERT:
+    case P2P_TIMER_STATE_SYNC:
         return p2p__state_timer_live(n, t->kind, t->gen, t->deadline);
-    case TIMER_STATE_SLOW:
+    case P2P_TIMER_STATE_SLOW:
         return n->state.active && n->state.gen == t->gen;
     }
     return true;
 }
 
-int p2p__timer(struct p2p_node *n, p2p_time deadline, enum timer_kind kind,
-               uint32_t index, uint32_t gen)
+int p2p__timer(struct p2p_node *n, p2p_time deadline,
+               enum p2p_timer_kind kind, uint32_t index, uint32_t gen)
 {
-    /* Before the heap grows, drop timers nobody waits for any more: closed
-     * streams leave their deadlines behind, and at n peers that is most of
-     * the heap. */
-    if ((n->timers.count == n->timers.capacity && n->timers.count > 0) ||
-        P2P_BUGGIFY_AT(n, P2P_BUGGIFY_COMPACT_TIMERS))
-        (void)p2p_timer_heap_compact(&n->timers, timer_live, n);
-    int rc = p2p_timer_heap_push(&n->timers, deadline, kind, index, gen);
-    if (rc != 0)
-        n->metrics.timers_refused++;
-    return rc;
+    return p2p__timers_add(&n->timers, deadline, kind, index, gen);
 }
 
 p2p_time p2p_node_next_deadline(const struct p2p_node *n)
 {
-    return p2p_timer_heap_next(&n->timers);
+    return p2p_timer_heap_next(&n->timers.heap);
 }
 
 int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
 {
     struct p2p_timer t;
-    while (p2p_timer_heap_pop_due(&n->timers, now, &t)) {
-        switch ((enum timer_kind)t.kind) {
-        case TIMER_STREAM_DEADLINE:
+    while (p2p_timer_heap_pop_due(&n->timers.heap, now, &t)) {
+        switch ((enum p2p_timer_kind)t.kind) {
+        case P2P_TIMER_STREAM_DEADLINE:
             /* A deadline found long after it passed means this node
              * stalled (a paused process, a clock step): not the peer's
              * fault, so no penalty. */
-            p2p__stream_on_deadline(n, now, t.index, t.gen,
-                                    now - t.deadline <= P2P_TIMER_STALL_NS);
+            on_stream_deadline(n, now, t.index, t.gen,
+                               now - t.deadline <= P2P_TIMER_STALL_NS);
             break;
-        case TIMER_TX_RETRY:
-            p2p__sender_on_retry(n, now, t.index, t.gen);
+        case P2P_TIMER_TX_RETRY:
+            p2p__gossip_sender_on_retry(&n->sender, now, t.index, t.gen);
             break;
-        case TIMER_DOWNLOAD:
-            p2p__downloader_on_timer(n, now, t.index, t.gen);
+        case P2P_TIMER_DOWNLOAD:
+            p2p__downloader_on_timer(&n->dl, now, t.index, t.gen);
             break;
-        case TIMER_BOUNCER_REFRESH:
-            p2p__downloader_on_refresh_timer(n, now);
+        case P2P_TIMER_BOUNCER_REFRESH:
+            p2p__downloader_on_refresh_timer(&n->dl, now);
             break;
-        case TIMER_REDIAL:
-            p2p__conn_on_redial(n, now, t.index, t.gen);
+        case P2P_TIMER_REDIAL:
+            p2p__conn_manager_on_redial(&n->conns, now, t.index, t.gen);
             break;
-        case TIMER_STATE_ADVERT:
+        case P2P_TIMER_STATE_ADVERT:
             p2p__state_on_advert_timer(n, now);
             break;
-        case TIMER_STATE_SYNC:
+        case P2P_TIMER_STATE_SYNC:
             p2p__state_on_sync_timer(n, now, t.gen);
             break;
-        case TIMER_STATE_SLOW:
+        case P2P_TIMER_STATE_SLOW:
             p2p__state_slow_on_timer(n, now, t.gen);
             break;
         default:
             P2P_UNREACHABLE();
         }
     }
-    p2p__conn_apply_bans(n, now);
+    p2p__node_epilogue(n, now);
     return 0;
 }
 
@@ -207,9 +164,286 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
 
 struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id)
 {
-    if (id >= n->peers_capacity || !n->peers[id].up)
+    if (id >= n->peers_capacity || !p2p__conn_manager_is_up(&n->conns, id))
         return NULL;
     return &n->peers[id];
+}
+
+int p2p__node_peer_fit(struct p2p_node *n, p2p_node_id peer)
+{
+    int rc = p2p__table_array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
+                                  &n->peers_capacity, sizeof(*n->peers), peer,
+                                  n->cfg.node_ids_max);
+    if (rc == 0)
+        rc = p2p__conn_manager_fit(&n->conns, peer);
+    if (rc == 0)
+        rc = p2p__ledger_fit(&n->ledger, peer);
+    if (rc == 0)
+        rc = p2p__downloader_peer_fit(&n->dl, peer);
+    if (rc == 0)
+        rc = p2p__gossip_sender_peer_fit(&n->sender, peer);
+    if (rc == 0)
+        rc = p2p__gossip_receiver_peer_fit(&n->receiver, peer);
+    if (rc == 0)
+        rc = p2p__streams_peer_fit(&n->streams, peer);
+    return rc;
+}
+
+/* ---- the router: connections ---- */
+
+/* The connection to id is gone: its streams fail, its slot views and
+ * adverts are forgotten; the sender will resend every slot when it comes
+ * back. The peer counts as up until the end. */
+static void connection_gone(struct p2p_node *n, p2p_time now, p2p_node_id id)
+{
+    /* State sync first, so that the failures of the peer's streams below
+     * cannot send its requests back to it. */
+    p2p__state_peer_down(n, now, id);
+    p2p__node_streams_peer_down(n, now, id);
+    p2p__gossip_sender_peer_down(&n->sender, id);
+    p2p__gossip_receiver_peer_down(&n->receiver, now, id);
+    p2p__conn_manager_gone(&n->conns, id);
+}
+
+/* Closes (or stops dialling) a connection core no longer wants. */
+static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
+                       int64_t reason)
+{
+    enum p2p_conn_close c = p2p__conn_manager_close(&n->conns, id, reason);
+    if (c == P2P_CONN_CLOSE_NOTHING)
+        return;
+    if (c == P2P_CONN_CLOSE_WAS_UP)
+        connection_gone(n, now, id);
+    p2p__conn_manager_closed(&n->conns, id);
+}
+
+bool p2p_node_accepts_peer(const struct p2p_node *n, p2p_time now,
+                           p2p_node_id peer)
+{
+    return p2p__conn_manager_accepts(&n->conns, now, peer);
+}
+
+int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
+                         uint64_t earliest_version,
+                         const struct p2p_member *members, uint32_t count)
+{
+    /* Make room for every member's record first, so that running out of
+     * memory changes nothing. */
+    p2p_node_id top = 0;
+    for (uint32_t i = 0; i < count && members != NULL; i++)
+        if (members[i].id > top && members[i].id < n->cfg.node_ids_max)
+            top = members[i].id;
+    if (count > 0 && p2p__node_peer_fit(n, top) != 0)
+        return P2P_ERR_NOMEM;
+    int rc = p2p__conn_manager_set_topology(&n->conns, version,
+                                            earliest_version, members, count);
+    if (rc != 0)
+        return rc;
+    /* Close what is no longer wanted: ids that left, or all of them when
+     * this node itself left. */
+    for (p2p_node_id id = 0; id < n->peers_capacity; id++)
+        if (id != n->cfg.self && !p2p__conn_manager_wanted(&n->conns, id))
+            close_conn(n, now, id, P2P_ERR_STATE);
+    /* Dial the members that are ours to dial. */
+    const struct p2p_topology *t = p2p__conn_manager_topology(&n->conns);
+    for (uint32_t i = 0; i < t->count; i++) {
+        p2p_node_id id = t->members[i].id;
+        if (!p2p__conn_manager_wanted(&n->conns, id) ||
+            !p2p_conn_should_dial(n->cfg.self, id))
+            continue;
+        if (p2p__node_peer_fit(n, id) != 0)
+            return P2P_ERR_NOMEM;
+        p2p__conn_manager_dial_member(&n->conns, now, id);
+    }
+    p2p__node_epilogue(n, now);
+    return 0;
+}
+
+int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    if (peer >= n->cfg.node_ids_max || peer == n->cfg.self)
+        return P2P_ERR_INVALID_ARG;
+    if (p2p__node_peer_fit(n, peer) != 0)
+        return P2P_ERR_NOMEM;
+    if (!p2p__conn_manager_admit(&n->conns, now, peer))
+        return P2P_ERR_REFUSED;
+    /* A newer connection replaces the older one (IC-REFERENCE 12.1 #2). */
+    if (p2p__conn_manager_is_up(&n->conns, peer)) {
+        connection_gone(n, now, peer);
+        n->metrics.conns_replaced++;
+    }
+    p2p__conn_manager_up(&n->conns, peer);
+    p2p__gossip_sender_peer_up(&n->sender, now, peer);
+    p2p__state_peer_up(n, now, peer);
+    p2p__node_epilogue(n, now);
+    return 0;
+}
+
+int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    if (p2p__peer_up(n, peer) == NULL)
+        return P2P_ERR_NOT_FOUND;
+    connection_gone(n, now, peer);
+    n->metrics.conns_lost++;
+    /* The IC redials at once after a loss. */
+    p2p__conn_manager_after_close(&n->conns, now, peer);
+    p2p__node_epilogue(n, now);
+    return 0;
+}
+
+int p2p_node_on_dial_failed(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+{
+    int rc = p2p__conn_manager_dial_failed(&n->conns, now, peer);
+    p2p__node_epilogue(n, now);
+    return rc;
+}
+
+int p2p_node_peer_info(const struct p2p_node *n, p2p_node_id peer,
+                       struct p2p_peer_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (peer >= n->cfg.node_ids_max)
+        return P2P_ERR_INVALID_ARG;
+    out->member = p2p__conn_manager_is_member(&n->conns, peer);
+    const struct p2p_conn_peer *c = p2p__conn_manager_peer(&n->conns, peer);
+    if (c == NULL)
+        return 0;
+    out->up = c->up;
+    out->conn = c->conn;
+    const struct p2p_ledger_peer *l = p2p__ledger_peer(&n->ledger, peer);
+    if (l != NULL) {
+        out->penalty = l->penalty;
+        out->penalty_total = l->penalty_total;
+        out->bans = l->bans;
+        out->banned_until = l->banned_until;
+    }
+    return 0;
+}
+
+const struct p2p_topology *p2p_node_topology(const struct p2p_node *n)
+{
+    return p2p__conn_manager_topology(&n->conns);
+}
+
+/* ---- the router: streams ---- */
+
+/* An answer to a request no route takes. */
+static int no_route(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                    uint64_t stream_id, const struct p2p_frame *f)
+{
+    (void)now;
+    (void)f;
+    struct p2p_stream_resp r = {.peer = peer, .stream_id = stream_id,
+                                .traffic = P2P_TRAFFIC_OTHER,
+                                .status = P2P_STATUS_BAD_REQUEST};
+    (void)p2p__streams_respond(&n->streams, &r);
+    return P2P_ERR_NO_ROUTE;
+}
+
+static int serve_update(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        uint64_t stream_id, const struct p2p_frame *f)
+{
+    return p2p__gossip_receiver_on_update(&n->receiver, now, peer, stream_id,
+                                          f);
+}
+
+static int serve_fetch(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                       uint64_t stream_id, const struct p2p_frame *f)
+{
+    (void)now;
+    return p2p__gossip_receiver_on_fetch(&n->receiver, peer, stream_id, f);
+}
+
+static int serve_state(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                       uint64_t stream_id, const struct p2p_frame *f)
+{
+    return p2p__state_on_request(n, now, peer, stream_id, f);
+}
+
+/* The inbound route table: which module serves each route. */
+typedef int (*route_fn)(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                        uint64_t stream_id, const struct p2p_frame *f);
+static const route_fn routes[P2P_ROUTES_COUNT] = {
+    [P2P_ROUTE_ARTIFACT_UPDATE] = serve_update,
+    [P2P_ROUTE_ARTIFACT_RPC] = serve_fetch,
+    [P2P_ROUTE_STATE_ADVERT] = serve_state,
+    [P2P_ROUTE_STATE_CHUNK] = serve_state,
+};
+
+/* Hands a stream's outcome to the module it belongs to: a request to its
+ * route's server, a response to the owner that waits for it. Returns the
+ * server's result for a request, 0 otherwise. */
+static int dispatch(struct p2p_node *n, p2p_time now,
+                    struct p2p_stream_done *d)
+{
+    int rc = 0;
+    const struct p2p_frame *f = d->err == 0 ? &d->frame : NULL;
+    if (d->end == P2P_STREAM_END_REQUEST) {
+        route_fn fn = (unsigned)d->frame.route < P2P_ROUTES_COUNT
+                          ? routes[d->frame.route]
+                          : NULL;
+        rc = (fn != NULL ? fn : no_route)(n, now, d->peer, d->stream_id, f);
+    } else if (d->end == P2P_STREAM_END_RESPONSE) {
+        switch (d->owner) {
+        case P2P_OWNER_STATE_SYNC:
+            p2p__state_on_response(n, now, d->peer, d->owner_index,
+                                   d->owner_gen, d->err, f);
+            break;
+        case P2P_OWNER_SENDER:
+            p2p__gossip_sender_on_response(&n->sender, now, d->owner_index,
+                                           d->owner_gen,
+                                    d->err, f);
+            break;
+        case P2P_OWNER_DOWNLOADER:
+            p2p__downloader_on_response(&n->dl, now, d->owner_index, d->owner_gen,
+                                        d->err, f);
+            break;
+        case P2P_OWNER_NONE:
+            break;
+        }
+    }
+    p2p__streams_done_fini(d);
+    return rc;
+}
+
+/* A stream deadline fired: an outbound one's owner may wait on (the
+ * downloader, for a busy but alive peer), else it fails. */
+static void on_stream_deadline(struct p2p_node *n, p2p_time now,
+                               uint32_t index, uint32_t gen, bool blame_peer)
+{
+    struct p2p_stream_due due;
+    if (!p2p__streams_due(&n->streams, now, index, gen, &due))
+        return;
+    p2p_time more =
+        due.owner == P2P_OWNER_DOWNLOADER
+            ? p2p__downloader_more_time(
+                  &n->dl, now, due.owner_index, due.owner_gen, due.opened_ns,
+                  p2p__streams_answered_ns(&n->streams, due.peer))
+            : 0;
+    if (more > 0 && p2p__streams_extend(&n->streams, now, index, more) == 0)
+        return;
+    struct p2p_stream_done d;
+    p2p__streams_expire(&n->streams, now, index, blame_peer, &d);
+    (void)dispatch(n, now, &d);
+}
+
+void p2p__node_streams_peer_down(struct p2p_node *n, p2p_time now,
+                                 p2p_node_id peer)
+{
+    uint32_t cursor = 0;
+    struct p2p_stream_done d;
+    while (p2p__streams_peer_down_next(&n->streams, peer, &cursor, &d))
+        (void)dispatch(n, now, &d);
+}
+
+void p2p__node_epilogue(struct p2p_node *n, p2p_time now)
+{
+    /* Bans wait until here: no handler still uses the peer. */
+    for (p2p_node_id id = 0; p2p__ledger_take_ban(&n->ledger, now, &id);
+         id++) {
+        close_conn(n, now, id, P2P_ERR_MISBEHAVED);
+        p2p__conn_manager_after_close(&n->conns, now, id); /* at its end */
+    }
 }
 
 int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
@@ -218,16 +452,27 @@ int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 {
     if (p2p__peer_up(n, peer) == NULL)
         return P2P_ERR_NOT_FOUND;
-    int rc = p2p__stream_on_data(n, now, peer, stream_id, inbound, data, len,
-                                 fin);
-    p2p__conn_apply_bans(n, now);
+    struct p2p_stream_bytes in = {.peer = peer, .stream_id = stream_id,
+                                  .inbound = inbound, .data = data,
+                                  .len = len, .fin = fin};
+    struct p2p_stream_done d;
+    int rc = p2p__streams_on_data(&n->streams, now, &in, &d);
+    if (d.end == P2P_STREAM_END_REQUEST)
+        rc = dispatch(n, now, &d);
+    else
+        (void)dispatch(n, now, &d);
+    p2p__node_epilogue(n, now);
     return rc;
 }
 
 int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now,
                              p2p_node_id peer, uint64_t stream_id, bool inbound)
 {
-    return p2p__stream_on_reset(n, now, peer, stream_id, inbound);
+    struct p2p_stream_done d;
+    int rc = p2p__streams_on_reset(&n->streams, now, peer, stream_id, inbound,
+                                   &d);
+    (void)dispatch(n, now, &d);
+    return rc;
 }
 
 /* ---- client calls ---- */
@@ -247,12 +492,12 @@ int p2p_node_insert(struct p2p_node *n, p2p_time now,
                              len, P2P_NODE_NONE, now);
     if (rc != 0)
         return rc;
-    rc = p2p__sender_add(n, now, p2p_pool_get(&n->pool, &id), false);
+    rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, &id), false);
     if (rc != 0) {
         (void)p2p_pool_remove(&n->pool, &id);
         return rc;
     }
-    p2p__downloader_done(n, &id);
+    p2p__downloader_done(&n->dl, &id);
     if (id_out != NULL)
         *id_out = id;
     return 0;
@@ -272,12 +517,12 @@ int p2p_node_validate(struct p2p_node *n, p2p_time now,
     }
     /* Check the slot table first, so a refusal leaves the artifact
      * unvalidated rather than validated but never relayed. */
-    if (n->slots.count >= n->cfg.slots_max)
+    if (p2p__gossip_sender_full(&n->sender))
         return P2P_ERR_LIMIT;
     int rc = p2p_pool_promote(&n->pool, id);
     if (rc != 0)
         return rc;
-    rc = p2p__sender_add(n, now, p2p_pool_get(&n->pool, id), true);
+    rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, id), true);
     if (rc != 0)
         return rc; /* out of memory: validated, relayed on no peer */
     n->metrics.artifacts_validated++;
@@ -291,7 +536,7 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
     int rc = p2p_pool_remove(&n->pool, id);
     if (rc != 0)
         return rc;
-    p2p__sender_remove(n, id);
+    p2p__gossip_sender_remove(&n->sender, id);
     n->metrics.artifacts_removed++;
     return 0;
 }
@@ -301,7 +546,9 @@ void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
 {
     n->bouncer = fn != NULL ? fn : p2p_bouncer_wants_all;
     n->bouncer_ctx = ctx;
-    p2p__downloader_refresh(n, now);
+    n->env.bouncer = n->bouncer;
+    n->env.bouncer_ctx = ctx;
+    p2p__downloader_refresh(&n->dl, now);
 }
 
 struct p2p_outbox *p2p_node_outbox(struct p2p_node *n) { return &n->outbox; }
@@ -320,9 +567,9 @@ const struct p2p_config *p2p_node_config(const struct p2p_node *n)
 
 int p2p_node_check_invariants(const struct p2p_node *n)
 {
-    if (n->slot_by_id.count != n->slots.count ||
-        n->stream_by_key.count != n->streams.count ||
-        n->download_by_id.count != n->downloads.count)
+    if (n->sender.slot_by_id.count != n->sender.slots.count ||
+        n->streams.by_key.count != n->streams.table.count ||
+        n->dl.by_id.count != n->dl.downloads.count)
         return P2P_ERR_INTERNAL;
     for (int s = 0; s < P2P_POOL_SECTIONS; s++)
         if (n->pool.count[s] > n->cfg.pool.count_max[s] ||
@@ -336,24 +583,13 @@ int p2p_node_check_invariants_deep(const struct p2p_node *n)
     int rc = p2p_node_check_invariants(n);
     if (rc != 0)
         return rc;
-    uint32_t slots_used = 0;
-    for (uint32_t i = 0; i < n->slots.capacity; i++) {
-        const struct p2p_slot *s = p2p__table_at(&n->slots, i);
-        if (!s->used)
-            continue;
-        slots_used++;
-        const struct p2p_pool_entry *e = p2p_pool_get(&n->pool, &s->id);
-        /* Every slot broadcasts something the validated pool holds. */
-        if (e == NULL || e->section != P2P_POOL_VALIDATED)
-            return P2P_ERR_INTERNAL;
-    }
-    if (slots_used != n->slots.count)
-        return P2P_ERR_INTERNAL;
-    uint32_t pending = 0;
-    for (uint32_t p = 0; p < n->peers_capacity; p++)
-        for (uint32_t s = 0; s < n->peers[p].slots_capacity; s++)
-            pending += n->peers[p].slots[s].pending;
-    if (pending != n->views_pending)
-        return P2P_ERR_INTERNAL;
-    return p2p__downloader_check(n);
+    rc = p2p__gossip_sender_check(&n->sender);
+    if (rc == 0)
+        rc = p2p__gossip_receiver_check(&n->receiver);
+    if (rc != 0)
+        return rc;
+    rc = p2p__streams_check(&n->streams);
+    if (rc == 0)
+        rc = p2p__ledger_check(&n->ledger);
+    return rc != 0 ? rc : p2p__downloader_check(&n->dl);
 }

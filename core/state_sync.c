@@ -31,10 +31,9 @@
 #include "core/assert.h"
 #include "core/err.h"
 #include "core/node.h"
+#include "core/status.h"
 #include "core/wire.h"
 #include "core/wire_pack.h"
-
-enum { STATUS_OK = 200, STATUS_NO_CONTENT = 204, STATUS_BAD_REQUEST = 400 };
 
 /* No advertiser could be asked for the manifest: look again after this. */
 #define MANIFEST_RETRY_NS (1 * P2P_NS_PER_S)
@@ -83,7 +82,7 @@ static bool advertises(const struct p2p_node *n, p2p_node_id id,
                        uint64_t height, const struct p2p_state_hash *root)
 {
     const struct p2p_peer *p = &n->peers[id];
-    return p->up && p->state_advertised && p->state_height == height &&
+    return p2p__conn_manager_is_up(&n->conns, id) && p->state_advertised && p->state_height == height &&
            p2p_state_hash_eq(&p->state_root, root);
 }
 
@@ -99,14 +98,10 @@ static void event(struct p2p_node *n, enum p2p_event ev, p2p_node_id peer,
 static int respond(struct p2p_node *n, p2p_node_id peer, uint64_t stream_id,
                    uint32_t status, const uint8_t *body, size_t len)
 {
-    int rc = p2p__stream_respond(n, peer, stream_id, P2P_TRAFFIC_STATE, status,
-                                 body, len);
-    if (rc != 0) {
-        struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
-                               .stream_id = stream_id, .inbound = true};
-        (void)p2p_outbox_push(&n->outbox, &a);
-    }
-    return rc;
+    struct p2p_stream_resp r = {.peer = peer, .stream_id = stream_id,
+                                .traffic = P2P_TRAFFIC_STATE, .status = status,
+                                .body = body, .len = len};
+    return p2p__streams_respond(&n->streams, &r); /* resets on failure */
 }
 
 /* Response and envelope around a chunk or manifest: tags, lengths and
@@ -146,10 +141,10 @@ static int send_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     struct p2p_stream_req r = {
         .peer = peer, .route = P2P_ROUTE_STATE_CHUNK,
         .traffic = P2P_TRAFFIC_STATE, .body = body, .len = len,
-        .owner = OWNER_STATE_SYNC, .owner_index = index, .owner_gen = st->gen,
+        .owner = P2P_OWNER_STATE_SYNC, .owner_index = index, .owner_gen = st->gen,
         .timeout_ns = timeout_ns,
         .response_bytes_max = response_bytes_max(st, index)};
-    rc = p2p__stream_request(n, now, &r, &stream);
+    rc = p2p__streams_request(&n->streams, now, &r, &stream);
     p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
     return rc;
 }
@@ -160,15 +155,8 @@ static int send_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 #define ANY_INDEX (P2P_STATE_SYNC_MANIFEST - 1u)
 static void abort_streams(struct p2p_node *n, p2p_node_id peer, uint32_t index)
 {
-    for (uint32_t i = 0; i < n->streams.capacity; i++) {
-        const struct p2p_stream *s = p2p__table_at(&n->streams, i);
-        if (!s->used || s->inbound || s->owner != OWNER_STATE_SYNC)
-            continue;
-        if ((peer != P2P_NODE_NONE && s->peer != peer) ||
-            (index != ANY_INDEX && s->owner_index != index))
-            continue;
-        p2p__stream_abort(n, i);
-    }
+    p2p__streams_abort_owned(&n->streams, P2P_OWNER_STATE_SYNC, peer, index,
+                             index == ANY_INDEX);
 }
 
 /* Arms the sync's one timer at `at` unless it is armed there already. */
@@ -177,7 +165,7 @@ static void arm_sync_timer(struct p2p_node *n, p2p_time at)
     struct p2p_state_sync *st = &n->state;
     if (at == P2P_TIME_NEVER || at == st->timer_at)
         return;
-    if (p2p__timer(n, at, TIMER_STATE_SYNC, 0, st->gen) == 0)
+    if (p2p__timer(n, at, P2P_TIMER_STATE_SYNC, 0, st->gen) == 0)
         st->timer_at = at;
 }
 
@@ -330,9 +318,9 @@ static void sched_config(const struct p2p_node *n,
     p2p_chunk_scheduler_config_default(cfg);
     cfg->per_peer_inflight_max = n->cfg.state_chunks_per_peer;
     cfg->chunk_timeout_ns = n->cfg.state_chunk_timeout_ns;
-    if (n->topology.count > cfg->peers_max)
-        cfg->peers_max = n->topology.count < P2P_CHUNK_SCHED_PEERS_MAX
-                             ? n->topology.count
+    if (p2p__conn_manager_topology(&n->conns)->count > cfg->peers_max)
+        cfg->peers_max = p2p__conn_manager_topology(&n->conns)->count < P2P_CHUNK_SCHED_PEERS_MAX
+                             ? p2p__conn_manager_topology(&n->conns)->count
                              : P2P_CHUNK_SCHED_PEERS_MAX;
     uint64_t active = 2ull * cfg->per_peer_inflight_max * cfg->peers_max;
     cfg->chunks_active_max = active < P2P_CHUNK_SCHED_ACTIVE_MAX
@@ -439,7 +427,7 @@ static void bad_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 {
     n->metrics.state_bad_data++;
     event(n, P2P_EV_STATE_BAD_DATA, peer, &n->state.root, index);
-    p2p__penalise(n, now, peer, P2P_PENALTY_BAD_STATE);
+    p2p__ledger_penalise(&n->ledger, now, peer, P2P_PENALTY_BAD_STATE);
 }
 
 static void on_manifest(struct p2p_node *n, p2p_time now, p2p_node_id peer,
@@ -447,7 +435,7 @@ static void on_manifest(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 {
     struct p2p_state_sync *st = &n->state;
     st->manifest_inflight = false;
-    if (err == 0 && f->status == STATUS_OK) {
+    if (err == 0 && f->status == P2P_STATUS_OK) {
         /* The encoding is canonical: hash the bytes before decoding them,
          * so a wrong manifest costs no allocation. */
         struct p2p_state_hash h;
@@ -482,7 +470,7 @@ static void on_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     struct p2p_state_sync *st = &n->state;
     /* Any answer shows the peer working through our requests: the ones
      * behind this one are timed from now (after the latency sample). */
-    if (err == 0 && f->status == STATUS_OK) {
+    if (err == 0 && f->status == P2P_STATUS_OK) {
         p2p__state_slow_sample(n, now, peer, index);
         p2p_chunk_scheduler_on_progress(st->sched, now, peer);
         enum p2p_chunk_verdict v;
@@ -515,7 +503,7 @@ static void on_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         if (err == 0)
             p2p_chunk_scheduler_on_progress(st->sched, now, peer);
         int e = err != 0 ? err
-                : f->status == STATUS_NO_CONTENT ? P2P_ERR_NOT_FOUND
+                : f->status == P2P_STATUS_NO_CONTENT ? P2P_ERR_NOT_FOUND
                                                  : P2P_ERR_DECODE;
         if (p2p_chunk_scheduler_on_chunk_failed(st->sched, now, peer, index,
                                                 e) == 0)
@@ -589,7 +577,7 @@ static uint32_t quorum(const struct p2p_node *n)
 {
     if (n->cfg.state_sync_quorum != 0)
         return n->cfg.state_sync_quorum;
-    uint32_t members = n->topology.count;
+    uint32_t members = p2p__conn_manager_topology(&n->conns)->count;
     return members > 0 ? (members - 1) / 3 + 1 : 1;
 }
 
@@ -627,7 +615,7 @@ static void evaluate(struct p2p_node *n, p2p_time now)
     uint32_t best_count = 0;
     for (uint32_t id = 0; id < n->peers_capacity; id++) {
         const struct p2p_peer *p = &n->peers[id];
-        if (!p->up || !p->state_advertised || p->state_height <= floor)
+        if (!p2p__conn_manager_is_up(&n->conns, id) || !p->state_advertised || p->state_height <= floor)
             continue;
         if (best != P2P_NODE_NONE) {
             const struct p2p_peer *b = &n->peers[best];
@@ -676,9 +664,9 @@ static void send_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer)
     struct p2p_stream_req req = {
         .peer = peer, .route = P2P_ROUTE_STATE_ADVERT,
         .traffic = P2P_TRAFFIC_STATE, .body = body, .len = len,
-        .owner = OWNER_NONE, .timeout_ns = n->cfg.state_advert_timeout_ns,
+        .owner = P2P_OWNER_NONE, .timeout_ns = n->cfg.state_advert_timeout_ns,
         .response_bytes_max = 0 /* the route's: an empty answer */};
-    if (p2p__stream_request(n, now, &req, &stream) == 0)
+    if (p2p__streams_request(&n->streams, now, &req, &stream) == 0)
         n->metrics.state_adverts_sent++;
     p2p_mem_free(n->mem, P2P_MEM_WIRE, body);
 }
@@ -686,7 +674,7 @@ static void send_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 static void advertise_all(struct p2p_node *n, p2p_time now)
 {
     for (uint32_t id = 0; id < n->peers_capacity; id++)
-        if (n->peers[id].up)
+        if (p2p__conn_manager_is_up(&n->conns, id))
             send_advert(n, now, id);
 }
 
@@ -695,7 +683,7 @@ static void arm_advert_timer(struct p2p_node *n, p2p_time now)
     struct p2p_state_sync *st = &n->state;
     if (st->ops == NULL || st->advert_timer)
         return;
-    if (p2p__timer(n, now + n->cfg.state_advert_every_ns, TIMER_STATE_ADVERT,
+    if (p2p__timer(n, now + n->cfg.state_advert_every_ns, P2P_TIMER_STATE_ADVERT,
                    0, 0) == 0)
         st->advert_timer = true;
 }
@@ -714,7 +702,7 @@ bool p2p__state_timer_live(const struct p2p_node *n, uint32_t kind,
                            uint32_t gen, p2p_time deadline)
 {
     const struct p2p_state_sync *st = &n->state;
-    if (kind == TIMER_STATE_ADVERT)
+    if (kind == P2P_TIMER_STATE_ADVERT)
         return st->advert_timer;
     return st->active && gen == st->gen && deadline == st->timer_at;
 }
@@ -751,9 +739,7 @@ static int refuse_for_now(struct p2p_node *n, p2p_node_id peer,
                           uint64_t stream_id)
 {
     n->metrics.requests_refused_nomem++;
-    struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
-                           .stream_id = stream_id, .inbound = true};
-    (void)p2p_outbox_push(&n->outbox, &a);
+    p2p__streams_reset(&n->streams, peer, stream_id);
     return P2P_ERR_NOMEM;
 }
 
@@ -770,8 +756,8 @@ static int serve_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     if (a == NULL || a->root.len != P2P_STATE_HASH_BYTES) {
         if (a != NULL)
             p2p__v1__state_advert__free_unpacked(a, alloc);
-        p2p__penalise(n, now, peer, P2P_PENALTY_BAD_UPDATE);
-        (void)respond(n, peer, stream_id, STATUS_BAD_REQUEST, NULL, 0);
+        p2p__ledger_penalise(&n->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+        (void)respond(n, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_DECODE;
     }
     struct p2p_peer *p = &n->peers[peer];
@@ -780,7 +766,7 @@ static int serve_advert(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     memcpy(p->state_root.b, a->root.data, P2P_STATE_HASH_BYTES);
     p2p__v1__state_advert__free_unpacked(a, alloc);
     n->metrics.state_adverts_received++;
-    (void)respond(n, peer, stream_id, STATUS_OK, NULL, 0);
+    (void)respond(n, peer, stream_id, P2P_STATUS_OK, NULL, 0);
     on_advert(n, now, peer);
     return 0;
 }
@@ -793,12 +779,12 @@ static int serve_manifest(struct p2p_node *n, p2p_node_id peer,
     size_t len = p2p_state_manifest_encoded_len(m);
     uint8_t *buf = p2p_mem_alloc(n->mem, P2P_MEM_STATE_SYNC, len);
     if (buf == NULL) {
-        (void)respond(n, peer, stream_id, STATUS_NO_CONTENT, NULL, 0);
+        (void)respond(n, peer, stream_id, P2P_STATUS_NO_CONTENT, NULL, 0);
         return P2P_ERR_NOMEM;
     }
     int rc = p2p_state_manifest_encode(m, buf, len);
     P2P_ASSERT(rc == 0);
-    rc = respond(n, peer, stream_id, STATUS_OK, buf, len);
+    rc = respond(n, peer, stream_id, P2P_STATUS_OK, buf, len);
     p2p_mem_free(n->mem, P2P_MEM_STATE_SYNC, buf);
     return rc;
 }
@@ -817,8 +803,8 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     if (req == NULL || req->root.len != P2P_STATE_HASH_BYTES) {
         if (req != NULL)
             p2p__v1__chunk_request__free_unpacked(req, alloc);
-        p2p__penalise(n, now, peer, P2P_PENALTY_BAD_UPDATE);
-        (void)respond(n, peer, stream_id, STATUS_BAD_REQUEST, NULL, 0);
+        p2p__ledger_penalise(&n->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+        (void)respond(n, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_DECODE;
     }
     struct p2p_state_hash root;
@@ -832,7 +818,7 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         st->ops != NULL ? st->ops->manifest(st->ctx, height, &root) : NULL;
     if (m == NULL) {
         n->metrics.state_chunks_not_served++;
-        return respond(n, peer, stream_id, STATUS_NO_CONTENT, NULL, 0);
+        return respond(n, peer, stream_id, P2P_STATUS_NO_CONTENT, NULL, 0);
     }
     if (want_manifest) {
         n->metrics.state_chunks_served++;
@@ -840,18 +826,18 @@ static int serve_chunk(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     }
     if (index >= m->chunks_count) {
         /* No honest peer asks past the manifest it checked. */
-        p2p__penalise(n, now, peer, P2P_PENALTY_BAD_UPDATE);
-        (void)respond(n, peer, stream_id, STATUS_BAD_REQUEST, NULL, 0);
+        p2p__ledger_penalise(&n->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+        (void)respond(n, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_INVALID_ARG;
     }
     const uint8_t *bytes;
     size_t len;
     if (st->ops->chunk(st->ctx, height, &root, index, &bytes, &len) != 0) {
         n->metrics.state_chunks_not_served++;
-        return respond(n, peer, stream_id, STATUS_NO_CONTENT, NULL, 0);
+        return respond(n, peer, stream_id, P2P_STATUS_NO_CONTENT, NULL, 0);
     }
     n->metrics.state_chunks_served++;
-    return respond(n, peer, stream_id, STATUS_OK, bytes, len);
+    return respond(n, peer, stream_id, P2P_STATUS_OK, bytes, len);
 }
 
 int p2p__state_on_request(struct p2p_node *n, p2p_time now, p2p_node_id peer,
@@ -916,7 +902,7 @@ void p2p_node_set_state_store(struct p2p_node *n, p2p_time now,
         arm_advert_timer(n, now);
         advertise_all(n, now);
         evaluate(n, now);
-        p2p__conn_apply_bans(n, now);
+        p2p__node_epilogue(n, now);
     }
     CHECK(n);
 }
@@ -931,7 +917,7 @@ void p2p_node_state_changed(struct p2p_node *n, p2p_time now)
     arm_advert_timer(n, now); /* in case it failed to re-arm */
     advertise_all(n, now);
     evaluate(n, now);
-    p2p__conn_apply_bans(n, now);
+    p2p__node_epilogue(n, now);
     CHECK(n);
 }
 

@@ -54,7 +54,7 @@ static p2p_time median(const struct p2p_state_sync *st)
 
 static void arm(struct p2p_node *n, p2p_time now)
 {
-    (void)p2p__timer(n, now + SLOW_CHECK_EVERY_NS, TIMER_STATE_SLOW, 0,
+    (void)p2p__timer(n, now + SLOW_CHECK_EVERY_NS, P2P_TIMER_STATE_SLOW, 0,
                      n->state.gen);
 }
 

@@ -1,11 +1,12 @@
-/* The stream table: every open RPC stream, inbound (we read a request and
- * answer it) or outbound (we wait for the response to our request). Each has
- * a deadline, so no peer can pin a stream open. */
+/* The stream table (core/streams.h): every open RPC stream, inbound (we
+ * read a request and answer it) or outbound (we wait for the response to
+ * our request). Each has a deadline, so no peer can pin a stream open. */
+#include "core/streams.h"
+
 #include <string.h>
 
 #include "core/assert.h"
 #include "core/err.h"
-#include "core/node.h"
 
 static void stream_key(bool inbound, p2p_node_id peer, uint64_t stream_id,
                        struct p2p_key *key)
@@ -16,181 +17,234 @@ static void stream_key(bool inbound, p2p_node_id peer, uint64_t stream_id,
     memcpy(key->b + 8, &stream_id, sizeof(stream_id));
 }
 
-static struct p2p_stream *stream_at(struct p2p_node *n, uint32_t index)
+static struct p2p_stream *stream_at(const struct p2p_streams *s,
+                                    uint32_t index)
 {
-    return p2p__table_at(&n->streams, index);
+    return p2p__table_at(&s->table, index);
 }
 
-static bool find(struct p2p_node *n, bool inbound, p2p_node_id peer,
+/* The O(1) invariants, at the end of every entry point; the walk of
+ * p2p__streams_check runs with the node's deep check. */
+#define CHECK(s)                                                              \
+    P2P_ASSERT((s)->by_key.count == (s)->table.count &&                       \
+               (s)->table.count <= (s)->table.max)
+
+void p2p__streams_init(struct p2p_streams *s, const struct p2p_env *env,
+                       uint64_t key_seed)
+{
+    memset(s, 0, sizeof(*s));
+    s->env = env;
+    p2p__table_init(&s->table, sizeof(struct p2p_stream),
+                    offsetof(struct p2p_stream, next_free),
+                    offsetof(struct p2p_stream, gen), env->cfg->streams_max,
+                    P2P_MEM_STREAMS);
+    p2p_keymap_init(&s->by_key, env->mem, P2P_MEM_STREAMS,
+                    env->cfg->streams_max, key_seed);
+    s->next_stream_id = 1;
+}
+
+void p2p__streams_fini(struct p2p_streams *s)
+{
+    for (uint32_t i = 0; i < s->table.capacity; i++) {
+        struct p2p_stream *st = stream_at(s, i);
+        if (st->used)
+            p2p_frame_reader_fini(&st->reader);
+    }
+    p2p__table_fini(&s->table, s->env->mem);
+    p2p_keymap_fini(&s->by_key);
+    p2p_mem_free(s->env->mem, P2P_MEM_STREAMS, s->peers);
+    s->peers = NULL;
+    s->peers_capacity = 0;
+}
+
+int p2p__streams_peer_fit(struct p2p_streams *s, p2p_node_id peer)
+{
+    return p2p__table_array_fit(s->env->mem, P2P_MEM_STREAMS,
+                                (void **)&s->peers, &s->peers_capacity,
+                                sizeof(*s->peers), peer,
+                                s->env->cfg->node_ids_max);
+}
+
+static bool find(const struct p2p_streams *s, bool inbound, p2p_node_id peer,
                  uint64_t stream_id, uint32_t *index)
 {
     struct p2p_key key;
     stream_key(inbound, peer, stream_id, &key);
-    return p2p_keymap_get(&n->stream_by_key, &key, index);
+    return p2p_keymap_get(&s->by_key, &key, index);
 }
 
-static int open_record(struct p2p_node *n, bool inbound, p2p_node_id peer,
+static int open_record(struct p2p_streams *s, bool inbound, p2p_node_id peer,
                        uint64_t stream_id, uint32_t *index)
 {
-    int rc = p2p__table_take(&n->streams, n->mem, index);
+    int rc = p2p__table_take(&s->table, s->env->mem, index);
     if (rc != 0)
         return rc;
     struct p2p_key key;
     stream_key(inbound, peer, stream_id, &key);
-    rc = p2p_keymap_put(&n->stream_by_key, &key, *index);
+    rc = p2p_keymap_put(&s->by_key, &key, *index);
     if (rc != 0) {
-        p2p__table_give(&n->streams, *index);
+        p2p__table_give(&s->table, *index);
         return rc;
     }
-    struct p2p_stream *s = stream_at(n, *index);
-    s->used = true;
-    s->inbound = inbound;
-    s->peer = peer;
-    s->stream_id = stream_id;
+    struct p2p_stream *st = stream_at(s, *index);
+    st->used = true;
+    st->inbound = inbound;
+    st->peer = peer;
+    st->stream_id = stream_id;
     return 0;
 }
 
 /* Forgets the record and hands its reader to the caller, who must fini it. */
-static void close_record(struct p2p_node *n, uint32_t index,
+static void close_record(struct p2p_streams *s, uint32_t index,
                          struct p2p_frame_reader *reader_out)
 {
-    struct p2p_stream *s = stream_at(n, index);
-    P2P_ASSERT(s->used);
-    if (s->inbound && s->peer < n->peers_capacity) {
-        struct p2p_peer *p = &n->peers[s->peer];
-        P2P_ASSERT(p->streams_in > 0 && p->bytes_in >= s->bytes_in);
+    struct p2p_stream *st = stream_at(s, index);
+    P2P_ASSERT(st->used);
+    if (st->inbound && st->peer < s->peers_capacity) {
+        struct p2p_stream_peer *p = &s->peers[st->peer];
+        P2P_ASSERT(p->streams_in > 0 && p->bytes_in >= st->bytes_in);
         p->streams_in--;
-        p->bytes_in -= s->bytes_in;
+        p->bytes_in -= st->bytes_in;
     }
     struct p2p_key key;
-    stream_key(s->inbound, s->peer, s->stream_id, &key);
-    int rc = p2p_keymap_del(&n->stream_by_key, &key);
+    stream_key(st->inbound, st->peer, st->stream_id, &key);
+    int rc = p2p_keymap_del(&s->by_key, &key);
     P2P_ASSERT(rc == 0);
     if (reader_out != NULL)
-        *reader_out = s->reader;
+        *reader_out = st->reader;
     else
-        p2p_frame_reader_fini(&s->reader);
-    s->used = false;
-    p2p__table_give(&n->streams, index);
+        p2p_frame_reader_fini(&st->reader);
+    st->used = false;
+    p2p__table_give(&s->table, index);
 }
 
-static void push_reset(struct p2p_node *n, p2p_node_id peer,
+static void push_reset(struct p2p_streams *s, p2p_node_id peer,
                        uint64_t stream_id, bool inbound)
 {
     struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
                            .stream_id = stream_id, .inbound = inbound};
-    (void)p2p_outbox_push(&n->outbox, &a); /* best effort: peer times out */
+    (void)p2p_outbox_push(s->env->outbox, &a); /* best effort: peer times out */
 }
 
-int p2p__stream_request(struct p2p_node *n, p2p_time now,
-                        const struct p2p_stream_req *r, uint32_t *stream_out)
+int p2p__streams_request(struct p2p_streams *s, p2p_time now,
+                         const struct p2p_stream_req *r, uint32_t *index_out)
 {
+    const struct p2p_env *env = s->env;
     uint8_t *frame;
     size_t frame_len;
-    int rc = p2p_frame_encode_request(n->mem, P2P_MEM_OUTBOX, r->route,
+    int rc = p2p_frame_encode_request(env->mem, P2P_MEM_OUTBOX, r->route,
                                       r->body, r->len, &frame, &frame_len);
     if (rc != 0)
         return rc;
-    uint64_t stream_id = n->next_stream_id;
+    uint64_t stream_id = s->next_stream_id;
     uint32_t index;
-    rc = open_record(n, false, r->peer, stream_id, &index);
+    rc = open_record(s, false, r->peer, stream_id, &index);
     if (rc != 0)
         goto fail_free_frame;
-    struct p2p_stream *s = stream_at(n, index);
-    s->route = r->route;
-    s->owner = r->owner;
-    s->owner_index = r->owner_index;
-    s->owner_gen = r->owner_gen;
-    s->opened_ns = now;
-    s->deadline_ns = now + r->timeout_ns;
-    p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_RESPONSE,
-                          &n->cfg.routes, r->route);
+    struct p2p_stream *st = stream_at(s, index);
+    st->route = r->route;
+    st->owner = r->owner;
+    st->owner_index = r->owner_index;
+    st->owner_gen = r->owner_gen;
+    st->opened_ns = now;
+    st->deadline_ns = now + r->timeout_ns;
+    p2p_frame_reader_init(&st->reader, env->mem, P2P_FRAME_RESPONSE,
+                          &env->cfg->routes, r->route);
     /* What this request can honestly be answered with: a longer answer is
      * refused when its length is read, before it is buffered. */
     if (r->response_bytes_max != 0)
-        p2p_frame_reader_cap(&s->reader, r->response_bytes_max);
+        p2p_frame_reader_cap(&st->reader, r->response_bytes_max);
     /* A stale deadline is harmless if the push below fails: the record's
      * generation moves on when it is reused. */
-    rc = p2p__timer(n, s->deadline_ns, TIMER_STREAM_DEADLINE, index, s->gen);
+    rc = p2p__timers_add(env->timers, st->deadline_ns,
+                         P2P_TIMER_STREAM_DEADLINE, index, st->gen);
     if (rc != 0)
         goto fail_close_record;
     struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN, .peer = r->peer,
                            .stream_id = stream_id, .route = r->route,
                            .traffic = r->traffic, .bytes = frame,
                            .len = frame_len};
-    rc = p2p_outbox_push(&n->outbox, &a);
+    rc = p2p_outbox_push(env->outbox, &a);
     if (rc != 0)
         goto fail_close_record;
-    n->next_stream_id++;
-    *stream_out = index;
+    s->next_stream_id++;
+    *index_out = index;
+    CHECK(s);
     return 0;
 
 fail_close_record:
-    close_record(n, index, NULL);
+    close_record(s, index, NULL);
 fail_free_frame:
-    p2p_mem_free(n->mem, P2P_MEM_OUTBOX, frame);
+    p2p_mem_free(env->mem, P2P_MEM_OUTBOX, frame);
     return rc;
 }
 
-void p2p__stream_abort(struct p2p_node *n, uint32_t index)
+void p2p__streams_abort(struct p2p_streams *s, uint32_t index)
 {
-    struct p2p_stream *s = stream_at(n, index);
-    P2P_ASSERT(s->used && !s->inbound);
-    push_reset(n, s->peer, s->stream_id, false);
-    close_record(n, index, NULL);
+    struct p2p_stream *st = stream_at(s, index);
+    P2P_ASSERT(st->used && !st->inbound);
+    push_reset(s, st->peer, st->stream_id, false);
+    close_record(s, index, NULL);
 }
 
-int p2p__stream_respond(struct p2p_node *n, p2p_node_id peer,
-                        uint64_t stream_id, enum p2p_traffic traffic,
-                        uint32_t status,
-                        const uint8_t *body, size_t len)
+void p2p__streams_abort_owned(struct p2p_streams *s,
+                              enum p2p_stream_owner owner, p2p_node_id peer,
+                              uint32_t index, bool any_index)
 {
-    uint8_t *frame;
-    size_t frame_len;
-    int rc = p2p_frame_encode_response(n->mem, P2P_MEM_OUTBOX, status, body,
-                                       len, &frame, &frame_len);
-    if (rc != 0)
-        return rc;
-    struct p2p_action a = {.type = P2P_ACT_STREAM_RESPOND, .peer = peer,
-                           .stream_id = stream_id, .status = status,
-                           .traffic = traffic, .bytes = frame,
-                           .len = frame_len};
-    rc = p2p_outbox_push(&n->outbox, &a);
-    if (rc != 0)
-        p2p_mem_free(n->mem, P2P_MEM_OUTBOX, frame);
-    return rc;
-}
-
-/* Hands an outbound stream's outcome to whoever waits for it. */
-static void deliver_to_owner(struct p2p_node *n, p2p_time now,
-                             p2p_node_id peer, enum stream_owner owner,
-                             uint32_t owner_index, uint32_t owner_gen, int err,
-                             const struct p2p_frame *f)
-{
-    switch (owner) {
-    case OWNER_STATE_SYNC:
-        p2p__state_on_response(n, now, peer, owner_index, owner_gen, err, f);
-        break;
-    case OWNER_SENDER:
-        p2p__sender_on_response(n, now, owner_index, owner_gen, err, f);
-        break;
-    case OWNER_DOWNLOADER:
-        p2p__downloader_on_response(n, now, owner_index, owner_gen, err, f);
-        break;
-    case OWNER_NONE:
-        break;
+    for (uint32_t i = 0; i < s->table.capacity; i++) {
+        const struct p2p_stream *st = stream_at(s, i);
+        if (!st->used || st->inbound || st->owner != owner)
+            continue;
+        if ((peer != P2P_NODE_NONE && st->peer != peer) ||
+            (!any_index && st->owner_index != index))
+            continue;
+        p2p__streams_abort(s, i);
     }
 }
 
-/* Closes an outbound stream and tells its owner it failed with err. */
-static void fail_outbound(struct p2p_node *n, p2p_time now, uint32_t index,
-                          int err, bool reset)
+int p2p__streams_respond(struct p2p_streams *s,
+                         const struct p2p_stream_resp *r)
 {
-    struct p2p_stream s = *stream_at(n, index);
+    uint8_t *frame;
+    size_t frame_len;
+    int rc = p2p_frame_encode_response(s->env->mem, P2P_MEM_OUTBOX, r->status,
+                                       r->body, r->len, &frame, &frame_len);
+    if (rc == 0) {
+        struct p2p_action a = {.type = P2P_ACT_STREAM_RESPOND,
+                               .peer = r->peer, .stream_id = r->stream_id,
+                               .status = r->status, .traffic = r->traffic,
+                               .bytes = frame, .len = frame_len};
+        rc = p2p_outbox_push(s->env->outbox, &a);
+        if (rc != 0)
+            p2p_mem_free(s->env->mem, P2P_MEM_OUTBOX, frame);
+    }
+    /* Never leave a requester waiting out its deadline. */
+    if (rc != 0)
+        push_reset(s, r->peer, r->stream_id, true);
+    return rc;
+}
+
+void p2p__streams_reset(struct p2p_streams *s, p2p_node_id peer,
+                        uint64_t stream_id)
+{
+    push_reset(s, peer, stream_id, true);
+}
+
+/* Closes an outbound stream and reports that it failed with err. */
+static void fail_outbound(struct p2p_streams *s, uint32_t index, int err,
+                          bool reset, struct p2p_stream_done *done)
+{
+    struct p2p_stream st = *stream_at(s, index);
     if (reset)
-        push_reset(n, s.peer, s.stream_id, false);
-    close_record(n, index, NULL);
-    deliver_to_owner(n, now, s.peer, s.owner, s.owner_index, s.owner_gen, err, NULL);
+        push_reset(s, st.peer, st.stream_id, false);
+    close_record(s, index, NULL);
+    done->end = P2P_STREAM_END_RESPONSE;
+    done->peer = st.peer;
+    done->stream_id = st.stream_id;
+    done->owner = st.owner;
+    done->owner_index = st.owner_index;
+    done->owner_gen = st.owner_gen;
+    done->err = err;
 }
 
 /* Bytes no honest peer sends: a malformed or over-limit frame. */
@@ -200,192 +254,312 @@ static bool malformed(int err)
            err == P2P_ERR_NO_ROUTE || err == P2P_ERR_TRUNCATED;
 }
 
-static void fail_inbound(struct p2p_node *n, p2p_time now, uint32_t index,
+static void fail_inbound(struct p2p_streams *s, p2p_time now, uint32_t index,
                          int err)
 {
-    struct p2p_stream *s = stream_at(n, index);
-    n->metrics.stream_errors++;
+    const struct p2p_env *env = s->env;
+    struct p2p_stream *st = stream_at(s, index);
+    env->metrics->stream_errors++;
     if (malformed(err))
-        p2p__penalise(n, now, s->peer, P2P_PENALTY_BAD_FRAME);
-    p2p_outbox_event(&n->outbox, P2P_EV_STREAM_ERROR, s->peer, NULL, err);
-    push_reset(n, s->peer, s->stream_id, true);
-    close_record(n, index, NULL);
+        p2p__ledger_penalise(env->ledger, now, st->peer,
+                             P2P_PENALTY_BAD_FRAME);
+    p2p_outbox_event(env->outbox, P2P_EV_STREAM_ERROR, st->peer, NULL, err);
+    push_reset(s, st->peer, st->stream_id, true);
+    close_record(s, index, NULL);
 }
 
-static int inbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                        uint64_t stream_id, const uint8_t *data, size_t len,
-                        bool fin)
+/* Finds or opens the inbound stream for in; on error it is refused. */
+static int inbound_open(struct p2p_streams *s, p2p_time now,
+                        const struct p2p_stream_bytes *in, uint32_t *index)
 {
-    uint32_t index;
-    struct p2p_peer *p = &n->peers[peer];
-    if (!find(n, true, peer, stream_id, &index)) {
-        /* One peer may not take the whole stream table. */
-        int rc = p->streams_in >= n->cfg.streams_in_per_peer_max
-                     ? P2P_ERR_LIMIT
-                     : open_record(n, true, peer, stream_id, &index);
-        if (rc != 0) {
-            n->metrics.streams_refused++;
-            push_reset(n, peer, stream_id, true);
-            return rc;
-        }
-        p->streams_in++;
-        struct p2p_stream *s = stream_at(n, index);
-        p2p_frame_reader_init(&s->reader, n->mem, P2P_FRAME_REQUEST,
-                              &n->cfg.routes, 0);
-        /* No stream stays open without its read deadline. */
-        s->deadline_ns = now + n->cfg.stream_read_timeout_ns;
-        rc = p2p__timer(n, s->deadline_ns, TIMER_STREAM_DEADLINE, index,
-                        s->gen);
-        if (rc != 0) {
-            close_record(n, index, NULL);
-            push_reset(n, peer, stream_id, true);
-            return rc;
-        }
-    }
-    /* Nor buffer more than its share of bytes across its streams. */
-    int rc = len > n->cfg.stream_bytes_in_per_peer_max - p->bytes_in
-                 ? P2P_ERR_LIMIT
-                 : p2p_frame_reader_feed(&stream_at(n, index)->reader, data,
-                                         len);
-    if (rc != 0) {
-        fail_inbound(n, now, index, rc);
-        return rc;
-    }
-    stream_at(n, index)->bytes_in += len;
-    p->bytes_in += len;
-    if (!fin)
+    const struct p2p_config *cfg = s->env->cfg;
+    if (find(s, true, in->peer, in->stream_id, index))
         return 0;
-    struct p2p_frame f;
-    rc = p2p_frame_reader_finish(&stream_at(n, index)->reader, &f);
+    struct p2p_stream_peer *p = &s->peers[in->peer];
+    /* One peer may not take the whole stream table. */
+    int rc = p->streams_in >= cfg->streams_in_per_peer_max
+                 ? P2P_ERR_LIMIT
+                 : open_record(s, true, in->peer, in->stream_id, index);
     if (rc != 0) {
-        fail_inbound(n, now, index, rc);
+        s->env->metrics->streams_refused++;
+        push_reset(s, in->peer, in->stream_id, true);
         return rc;
     }
-    struct p2p_frame_reader reader;
-    close_record(n, index, &reader);
-    rc = p2p__receiver_on_request(n, now, peer, stream_id, &f);
-    p2p_frame_reader_fini(&reader);
+    p->streams_in++;
+    struct p2p_stream *st = stream_at(s, *index);
+    p2p_frame_reader_init(&st->reader, s->env->mem, P2P_FRAME_REQUEST,
+                          &cfg->routes, 0);
+    /* No stream stays open without its read deadline. */
+    st->deadline_ns = now + cfg->stream_read_timeout_ns;
+    rc = p2p__timers_add(s->env->timers, st->deadline_ns,
+                         P2P_TIMER_STREAM_DEADLINE, *index, st->gen);
+    if (rc != 0) {
+        close_record(s, *index, NULL);
+        push_reset(s, in->peer, in->stream_id, true);
+    }
     return rc;
 }
 
-/* The peer answered (bytes or a reset) a request we made at opened_ns. */
-static void answered(struct p2p_node *n, p2p_node_id peer, p2p_time opened_ns)
+static int inbound_data(struct p2p_streams *s, p2p_time now,
+                        const struct p2p_stream_bytes *in,
+                        struct p2p_stream_done *done)
 {
-    struct p2p_peer *p = &n->peers[peer];
+    P2P_ASSERT(in->peer < s->peers_capacity);
+    uint32_t index;
+    int rc = inbound_open(s, now, in, &index);
+    if (rc != 0)
+        return rc;
+    struct p2p_stream_peer *p = &s->peers[in->peer];
+    /* Nor buffer more than its share of bytes across its streams. */
+    rc = in->len > s->env->cfg->stream_bytes_in_per_peer_max - p->bytes_in
+             ? P2P_ERR_LIMIT
+             : p2p_frame_reader_feed(&stream_at(s, index)->reader, in->data,
+                                     in->len);
+    if (rc != 0) {
+        fail_inbound(s, now, index, rc);
+        return rc;
+    }
+    stream_at(s, index)->bytes_in += in->len;
+    p->bytes_in += in->len;
+    if (!in->fin)
+        return 0;
+    rc = p2p_frame_reader_finish(&stream_at(s, index)->reader, &done->frame);
+    if (rc != 0) {
+        fail_inbound(s, now, index, rc);
+        return rc;
+    }
+    close_record(s, index, &done->reader);
+    done->has_reader = true;
+    done->end = P2P_STREAM_END_REQUEST;
+    done->peer = in->peer;
+    done->stream_id = in->stream_id;
+    return 0;
+}
+
+/* The peer answered (bytes or a reset) a request we made at opened_ns. */
+static void answered(struct p2p_streams *s, p2p_node_id peer,
+                     p2p_time opened_ns)
+{
+    P2P_ASSERT(peer < s->peers_capacity);
+    struct p2p_stream_peer *p = &s->peers[peer];
     if (opened_ns > p->answered_ns)
         p->answered_ns = opened_ns;
 }
 
-bool p2p__peer_silent(const struct p2p_node *n, p2p_time now,
-                      p2p_node_id peer, p2p_time since)
+bool p2p__streams_peer_silent(const struct p2p_streams *s, p2p_time now,
+                              p2p_node_id peer, p2p_time since)
 {
-    if (peer >= n->peers_capacity || now < since ||
+    if (peer >= s->peers_capacity || now < since ||
         now - since < P2P_SILENCE_NS)
         return false;
-    return n->peers[peer].answered_ns < since;
+    return s->peers[peer].answered_ns < since;
 }
 
-static int outbound_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                         uint64_t stream_id, const uint8_t *data, size_t len,
-                         bool fin)
+p2p_time p2p__streams_answered_ns(const struct p2p_streams *s,
+                                  p2p_node_id peer)
+{
+    return peer < s->peers_capacity ? s->peers[peer].answered_ns : 0;
+}
+
+/* A bad response: counted, a malformed one penalised, the stream failed. */
+static void bad_response(struct p2p_streams *s, p2p_time now, uint32_t index,
+                         int err, bool reset, struct p2p_stream_done *done)
+{
+    const struct p2p_env *env = s->env;
+    env->metrics->stream_errors++;
+    if (malformed(err))
+        p2p__ledger_penalise(env->ledger, now, stream_at(s, index)->peer,
+                             P2P_PENALTY_BAD_FRAME);
+    fail_outbound(s, index, err, reset, done);
+}
+
+static int outbound_data(struct p2p_streams *s, p2p_time now,
+                         const struct p2p_stream_bytes *in,
+                         struct p2p_stream_done *done)
 {
     uint32_t index;
     /* A response to a stream we already abandoned is normal: ignore it. */
-    if (!find(n, false, peer, stream_id, &index))
+    if (!find(s, false, in->peer, in->stream_id, &index))
         return P2P_ERR_NOT_FOUND;
-    answered(n, peer, stream_at(n, index)->opened_ns);
-    int rc = p2p_frame_reader_feed(&stream_at(n, index)->reader, data, len);
+    answered(s, in->peer, stream_at(s, index)->opened_ns);
+    int rc = p2p_frame_reader_feed(&stream_at(s, index)->reader, in->data,
+                                   in->len);
     if (rc != 0) {
-        n->metrics.stream_errors++;
-        if (malformed(rc))
-            p2p__penalise(n, now, peer, P2P_PENALTY_BAD_FRAME);
-        fail_outbound(n, now, index, rc, true);
+        bad_response(s, now, index, rc, true, done);
         return rc;
     }
-    if (!fin)
+    if (!in->fin)
         return 0;
     struct p2p_frame f;
-    rc = p2p_frame_reader_finish(&stream_at(n, index)->reader, &f);
+    rc = p2p_frame_reader_finish(&stream_at(s, index)->reader, &f);
     if (rc != 0) {
-        n->metrics.stream_errors++;
-        if (malformed(rc))
-            p2p__penalise(n, now, peer, P2P_PENALTY_BAD_FRAME);
-        fail_outbound(n, now, index, rc, false);
+        bad_response(s, now, index, rc, false, done);
         return rc;
     }
-    struct p2p_stream s = *stream_at(n, index);
-    struct p2p_frame_reader reader;
-    close_record(n, index, &reader);
-    deliver_to_owner(n, now, s.peer, s.owner, s.owner_index, s.owner_gen, 0, &f);
-    p2p_frame_reader_fini(&reader);
+    struct p2p_stream st = *stream_at(s, index);
+    close_record(s, index, &done->reader);
+    done->has_reader = true;
+    done->end = P2P_STREAM_END_RESPONSE;
+    done->peer = st.peer;
+    done->stream_id = st.stream_id;
+    done->owner = st.owner;
+    done->owner_index = st.owner_index;
+    done->owner_gen = st.owner_gen;
+    done->frame = f;
+    done->err = 0;
     return 0;
 }
 
-int p2p__stream_on_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                        uint64_t stream_id, bool inbound, const uint8_t *data,
-                        size_t len, bool fin)
+int p2p__streams_on_data(struct p2p_streams *s, p2p_time now,
+                         const struct p2p_stream_bytes *in,
+                         struct p2p_stream_done *done)
 {
-    if (inbound)
-        return inbound_data(n, now, peer, stream_id, data, len, fin);
-    return outbound_data(n, now, peer, stream_id, data, len, fin);
+    memset(done, 0, sizeof(*done));
+    int rc = in->inbound ? inbound_data(s, now, in, done)
+                         : outbound_data(s, now, in, done);
+    CHECK(s);
+    return rc;
 }
 
-int p2p__stream_on_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                         uint64_t stream_id, bool inbound)
+int p2p__streams_on_reset(struct p2p_streams *s, p2p_time now,
+                          p2p_node_id peer, uint64_t stream_id, bool inbound,
+                          struct p2p_stream_done *done)
 {
+    (void)now;
+    memset(done, 0, sizeof(*done));
     uint32_t index;
-    if (!find(n, inbound, peer, stream_id, &index))
+    if (!find(s, inbound, peer, stream_id, &index))
         return P2P_ERR_NOT_FOUND;
     if (inbound) {
-        close_record(n, index, NULL);
+        close_record(s, index, NULL);
     } else {
-        answered(n, peer, stream_at(n, index)->opened_ns);
-        fail_outbound(n, now, index, P2P_ERR_READ, false);
+        answered(s, peer, stream_at(s, index)->opened_ns);
+        fail_outbound(s, index, P2P_ERR_READ, false, done);
     }
+    CHECK(s);
     return 0;
 }
 
-void p2p__stream_on_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
-                             uint32_t gen, bool blame_peer)
+bool p2p__streams_due(struct p2p_streams *s, p2p_time now, uint32_t index,
+                      uint32_t gen, struct p2p_stream_due *due)
 {
-    if (index >= n->streams.capacity)
-        return;
-    struct p2p_stream *s = stream_at(n, index);
-    if (!s->used || s->gen != gen || now < s->deadline_ns)
-        return; /* the deadline moved since this timer was armed */
-    if (s->inbound) {
+    if (index >= s->table.capacity)
+        return false;
+    struct p2p_stream *st = stream_at(s, index);
+    if (!st->used || st->gen != gen || now < st->deadline_ns)
+        return false; /* the deadline moved since this timer was armed */
+    if (st->inbound) {
         /* A request still arriving: slow, not wrong (the stream is
          * closed, which bounds what a slow peer holds). */
-        fail_inbound(n, now, index, P2P_ERR_TIMEOUT);
-        return;
+        fail_inbound(s, now, index, P2P_ERR_TIMEOUT);
+        CHECK(s);
+        return false;
     }
-    /* A busy peer with nothing better to ask: the owner may wait on. */
-    p2p_time more = s->owner == OWNER_DOWNLOADER
-                        ? p2p__downloader_more_time(n, now, s->owner_index,
-                                                    s->owner_gen, s->opened_ns)
-                        : 0;
-    if (more > 0 && p2p__timer(n, now + more, TIMER_STREAM_DEADLINE, index,
-                               s->gen) == 0) {
-        s->deadline_ns = now + more;
-        return;
-    }
+    due->peer = st->peer;
+    due->owner = st->owner;
+    due->owner_index = st->owner_index;
+    due->owner_gen = st->owner_gen;
+    due->opened_ns = st->opened_ns;
+    return true;
+}
+
+int p2p__streams_extend(struct p2p_streams *s, p2p_time now, uint32_t index,
+                        p2p_time more_ns)
+{
+    struct p2p_stream *st = stream_at(s, index);
+    P2P_ASSERT(st->used && !st->inbound && more_ns > 0);
+    int rc = p2p__timers_add(s->env->timers, now + more_ns,
+                             P2P_TIMER_STREAM_DEADLINE, index, st->gen);
+    if (rc == 0)
+        st->deadline_ns = now + more_ns;
+    return rc;
+}
+
+void p2p__streams_expire(struct p2p_streams *s, p2p_time now, uint32_t index,
+                         bool blame_peer, struct p2p_stream_done *done)
+{
+    memset(done, 0, sizeof(*done));
+    struct p2p_stream *st = stream_at(s, index);
+    P2P_ASSERT(st->used && !st->inbound);
     /* Slowness costs the peer this request, not points: only a peer that
      * has answered nothing we asked since this request, for
      * P2P_SILENCE_NS, is penalised. */
-    if (blame_peer && p2p__peer_silent(n, now, s->peer, s->opened_ns))
-        p2p__penalise(n, now, s->peer, P2P_PENALTY_SILENT);
-    fail_outbound(n, now, index, P2P_ERR_TIMEOUT, true);
+    if (blame_peer && p2p__streams_peer_silent(s, now, st->peer, st->opened_ns))
+        p2p__ledger_penalise(s->env->ledger, now, st->peer,
+                             P2P_PENALTY_SILENT);
+    fail_outbound(s, index, P2P_ERR_TIMEOUT, true, done);
+    CHECK(s);
 }
 
-void p2p__streams_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
+bool p2p__streams_peer_down_next(struct p2p_streams *s, p2p_node_id peer,
+                                 uint32_t *cursor,
+                                 struct p2p_stream_done *done)
 {
-    for (uint32_t i = 0; i < n->streams.capacity; i++) {
-        struct p2p_stream *s = stream_at(n, i);
-        if (!s->used || s->peer != peer)
+    memset(done, 0, sizeof(*done));
+    for (; *cursor < s->table.capacity; (*cursor)++) {
+        struct p2p_stream *st = stream_at(s, *cursor);
+        if (!st->used || st->peer != peer)
             continue;
-        if (s->inbound)
-            close_record(n, i, NULL);
-        else
-            fail_outbound(n, now, i, P2P_ERR_CONN_LOST, false);
+        if (st->inbound) {
+            close_record(s, *cursor, NULL);
+            continue;
+        }
+        fail_outbound(s, (*cursor)++, P2P_ERR_CONN_LOST, false, done);
+        return true;
     }
+    CHECK(s);
+    return false;
+}
+
+void p2p__streams_done_fini(struct p2p_stream_done *done)
+{
+    if (done->has_reader)
+        p2p_frame_reader_fini(&done->reader);
+    done->has_reader = false;
+    done->end = P2P_STREAM_END_NONE;
+}
+
+bool p2p__streams_timer_live(const struct p2p_streams *s, uint32_t index,
+                             uint32_t gen, p2p_time deadline)
+{
+    if (index >= s->table.capacity)
+        return false;
+    const struct p2p_stream *st = stream_at(s, index);
+    return st->used && st->gen == gen && deadline >= st->deadline_ns;
+}
+
+int p2p__streams_check(const struct p2p_streams *s)
+{
+    if (s->by_key.count != s->table.count)
+        return P2P_ERR_INTERNAL;
+    uint32_t used = 0;
+    for (uint32_t i = 0; i < s->table.capacity; i++) {
+        const struct p2p_stream *st = stream_at(s, i);
+        if (!st->used)
+            continue;
+        used++;
+        uint32_t found;
+        if (!find(s, st->inbound, st->peer, st->stream_id, &found) ||
+            found != i)
+            return P2P_ERR_INTERNAL;
+    }
+    if (used != s->table.count)
+        return P2P_ERR_INTERNAL;
+    /* The peers' counts add up to the inbound streams' (O(streams +
+     * peers)). */
+    uint64_t open = 0, bytes = 0;
+    for (uint32_t i = 0; i < s->table.capacity; i++) {
+        const struct p2p_stream *st = stream_at(s, i);
+        if (st->used && st->inbound && st->peer < s->peers_capacity) {
+            open++;
+            bytes += st->bytes_in;
+        }
+    }
+    for (uint32_t id = 0; id < s->peers_capacity; id++) {
+        open -= s->peers[id].streams_in;
+        bytes -= s->peers[id].bytes_in;
+    }
+    if (open != 0 || bytes != 0)
+        return P2P_ERR_INTERNAL;
+    return 0;
 }

@@ -9,7 +9,7 @@
 
 #include "conn_harness.h"
 
-#include "core/node.h" /* P2P_PENALTY_* */
+#include "core/ledger.h" /* P2P_PENALTY_* */
 
 static const struct p2p_metrics *metrics(struct harness *h)
 {

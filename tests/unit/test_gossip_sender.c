@@ -2,7 +2,7 @@
  * retransmission with backoff until acknowledged, abort on removal, resend
  * to a peer that reconnects. */
 #include "harness.h"
-#include "core/node.h" /* P2P_PENALTY_SILENT */
+#include "core/ledger.h" /* P2P_PENALTY_SILENT */
 
 static const uint8_t small_body[100] = {1, 2, 3};
 static uint8_t big_body[4096];

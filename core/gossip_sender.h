@@ -1,0 +1,115 @@
+/* Internal: the consensus manager's sender (IC-REFERENCE 12.3). A slot
+ * table of the artifacts in the validated pool; each slot's update is
+ * packed once and sent to every connected peer, retransmitted with
+ * backoff (cfg.update_backoff) until acknowledged; removing the artifact
+ * frees the slot and aborts its transmissions. Every slot and
+ * transmission table is bounded (cfg.slots_max, 64 transmissions per
+ * slot); a transmission that finds no record or no timer is given up, and
+ * the peer gets the slot again when it reconnects.
+ *
+ * The sender keeps its own record of which peers are up (the router tells
+ * it). Cross-file internal names carry p2p__gossip_sender_. */
+#ifndef P2P_CORE_GOSSIP_SENDER_H
+#define P2P_CORE_GOSSIP_SENDER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/env.h"
+#include "core/framing.h"
+#include "core/keymap.h"
+#include "core/streams.h"
+#include "core/table.h"
+
+/* The sender's per-artifact slot. */
+struct p2p_slot {
+    bool used;
+    uint32_t gen;
+    struct p2p_artifact_id id;
+    enum p2p_artifact_kind kind;
+    uint64_t size;
+    uint64_t commit_id;
+    bool push;                 /* the update carries the body */
+    uint8_t *update;           /* owned: the packed SlotUpdate, encoded once
+                                  and sent to every peer */
+    size_t update_len;
+    uint32_t next_free;        /* LIFO free list, as in the IC */
+};
+
+/* One slot update in flight to one peer, or waiting to be retried. */
+struct p2p_tx {
+    bool used;
+    uint32_t gen;
+    uint32_t slot;
+    p2p_node_id peer;
+    uint32_t stream;           /* P2P_INDEX_NONE while waiting to retry */
+    uint32_t attempt;
+    uint32_t next_free;
+    p2p_time started_ns;       /* first transmission: P2P_HIST_UPDATE_ACK */
+};
+
+/* The module's state (caller storage; fields private to gossip_sender.c). */
+struct p2p_gossip_sender {
+    const struct p2p_env *env; /* borrowed */
+    struct p2p_streams *streams; /* borrowed: updates go out on it */
+    struct p2p_table slots;    /* of struct p2p_slot */
+    struct p2p_keymap slot_by_id;
+    uint64_t commit_id;        /* the next update's */
+    struct p2p_table txs;      /* of struct p2p_tx */
+    bool *up;                  /* owned; indexed by node id: peers up */
+    uint32_t up_capacity;
+};
+
+/* An empty sender; env and streams are borrowed and outlive it. */
+void p2p__gossip_sender_init(struct p2p_gossip_sender *s,
+                             const struct p2p_env *env,
+                             struct p2p_streams *streams, uint64_t key_seed);
+/* Frees every slot (streams are left to their table's fini). */
+void p2p__gossip_sender_fini(struct p2p_gossip_sender *s);
+/* Makes room for peer's record (peer < cfg.node_ids_max). Errors:
+ * P2P_ERR_NOMEM. */
+int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s,
+                                p2p_node_id peer);
+/* Broadcasts validated pool entry e (borrowed for the call) in a new
+ * slot; a relayed one is advertised when cfg.relay_advert. A duplicate is
+ * a no-op. Errors: P2P_ERR_LIMIT (slot table full), P2P_ERR_NOMEM. */
+int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
+                           const struct p2p_pool_entry *e, bool relayed);
+/* Frees id's slot, aborting its transmissions; none: a no-op. */
+void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
+                               const struct p2p_artifact_id *id);
+/* Whether the slot table is full. */
+bool p2p__gossip_sender_full(const struct p2p_gossip_sender *s);
+/* peer is up: every slot is sent to it. */
+void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
+                                p2p_node_id peer);
+/* peer is down: its transmissions are given up. */
+void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s,
+                                  p2p_node_id peer);
+/* An update stream (tx, gen) ended: err 0 with its frame, or why not. */
+void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s,
+                                    p2p_time now, uint32_t tx, uint32_t gen,
+                                    int err, const struct p2p_frame *f);
+/* A P2P_TIMER_TX_RETRY fired. */
+void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
+                                 uint32_t tx, uint32_t gen);
+/* Whether a P2P_TIMER_TX_RETRY (tx, gen) still matters. */
+bool p2p__gossip_sender_timer_live(const struct p2p_gossip_sender *s,
+                                   uint32_t tx, uint32_t gen);
+/* Slots in use, and transmissions in flight or waiting. */
+static inline uint32_t p2p__gossip_sender_slots(
+    const struct p2p_gossip_sender *s)
+{
+    return s->slots.count;
+}
+static inline uint32_t p2p__gossip_sender_txs(
+    const struct p2p_gossip_sender *s)
+{
+    return s->txs.count;
+}
+/* 0, or P2P_ERR_INTERNAL: a slot whose artifact is not validated in the
+ * pool, a transmission of a free slot, counts that disagree. O(slots +
+ * transmissions). */
+int p2p__gossip_sender_check(const struct p2p_gossip_sender *s);
+
+#endif

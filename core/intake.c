@@ -1,0 +1,33 @@
+/* The intake (core/intake.h). */
+#include "core/intake.h"
+
+#include "core/assert.h"
+#include "core/err.h"
+
+int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
+                       const struct p2p_intake *a)
+{
+    P2P_ASSERT(a->id != NULL && (a->body != NULL || a->len == 0));
+    if (p2p_pool_get(env->pool, a->id) != NULL)
+        return P2P_ERR_EXISTS;
+    int rc = p2p_pool_insert(env->pool, P2P_POOL_UNVALIDATED, a->id, a->kind,
+                             a->body, a->len, a->peer, now);
+    if (rc == P2P_ERR_LIMIT) {
+        env->metrics->pool_full++;
+        p2p_outbox_event(env->outbox, P2P_EV_POOL_FULL, a->peer, a->id,
+                         (int64_t)a->len);
+    }
+    if (rc != 0)
+        return rc;
+    struct p2p_action act = {.type = P2P_ACT_ARTIFACT_RECEIVED,
+                             .peer = a->peer, .id = *a->id, .kind = a->kind,
+                             .size = a->len};
+    rc = p2p_outbox_push(env->outbox, &act);
+    if (rc != 0) {
+        /* The client would never hear of it: take it back out. */
+        (void)p2p_pool_remove(env->pool, a->id);
+        return rc;
+    }
+    env->metrics->artifacts_received++;
+    return 0;
+}

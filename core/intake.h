@@ -1,0 +1,30 @@
+/* Internal: the intake, where an artifact body from a peer (pushed, or
+ * fetched by the downloader) enters the unvalidated pool and the client
+ * hears of it. A leaf: it borrows the pool, the outbox and the counters
+ * from the environment. Cross-file internal names carry p2p__intake_. */
+#ifndef P2P_CORE_INTAKE_H
+#define P2P_CORE_INTAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/env.h"
+
+/* An artifact body that hashes to id (p2p__intake_accept's options). */
+struct p2p_intake {
+    p2p_node_id peer;          /* who sent it */
+    const struct p2p_artifact_id *id; /* borrowed for the call */
+    enum p2p_artifact_kind kind;
+    const uint8_t *body;       /* borrowed for the call (copied) */
+    size_t len;
+};
+
+/* Into the unvalidated pool, with a P2P_ACT_ARTIFACT_RECEIVED for the
+ * client. Errors (nothing kept): P2P_ERR_EXISTS (held already),
+ * P2P_ERR_LIMIT (the pool's bound: counted in pool_full, with an event),
+ * P2P_ERR_NOMEM, and the outbox's errors. The caller then ends the id's
+ * download on success. */
+int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
+                       const struct p2p_intake *a);
+
+#endif
