@@ -39,6 +39,16 @@ int conf_hex_decode(const char *text, size_t text_len, uint8_t *out,
     return 0;
 }
 
+int conf_hex_decode_canonical(const char *text, size_t text_len, uint8_t *out,
+                              size_t out_len)
+{
+    P2P_ASSERT(text != NULL || text_len == 0);
+    for (size_t i = 0; i < text_len; i++)
+        if (text[i] >= 'A' && text[i] <= 'F')
+            return P2P_ERR_DECODE;
+    return conf_hex_decode(text, text_len, out, out_len, NULL);
+}
+
 void conf_hex_encode(const uint8_t *bytes, size_t len, char *out,
                      size_t out_len)
 {

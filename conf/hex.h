@@ -22,6 +22,12 @@ int conf_hex_digit(char c);
 int conf_hex_decode(const char *text, size_t text_len, uint8_t *out,
                     size_t out_len, size_t *bad_at);
 
+/* conf_hex_decode for names this project writes (file names): lowercase
+ * digits only, as conf_hex_encode writes them; uppercase is refused
+ * (P2P_ERR_DECODE). */
+int conf_hex_decode_canonical(const char *text, size_t text_len, uint8_t *out,
+                              size_t out_len);
+
 /* Writes bytes[0..len) as 2 * len lowercase digits and a NUL into
  * out[0..out_len); out_len must be at least 2 * len + 1 (asserted). */
 void conf_hex_encode(const uint8_t *bytes, size_t len, char *out,

@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf/errmsg.h"
+#include "conf/hex.h"
 #include "core/assert.h"
 #include "core/err.h"
 
@@ -225,39 +227,10 @@ static void fail_body(struct request *r, int err)
 
 /* ---- routing ---- */
 
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static int hex_digit(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* Exactly 2 * P2P_ID_BYTES hex digits into *id. */
 static bool parse_id(const char *s, struct p2p_artifact_id *id)
 {
-    if (strlen(s) != 2 * P2P_ID_BYTES)
-        return false;
-    for (size_t i = 0; i < P2P_ID_BYTES; i++) {
-        int hi = hex_digit(s[2 * i]), lo = hex_digit(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        id->b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
+    return conf_hex_decode(s, strlen(s), id->b, P2P_ID_BYTES, NULL) == 0;
 }
 
 /* The route of url, or false (404). */
@@ -426,7 +399,7 @@ static enum MHD_Result post_artifact(struct prod_admin *a,
                                            : err);
     char body[sizeof("{\"id\": \"\"}") + 2 * P2P_ID_BYTES];
     char hex[2 * P2P_ID_BYTES + 1];
-    hex_of(id.b, P2P_ID_BYTES, hex);
+    conf_hex_encode(id.b, P2P_ID_BYTES, hex, 2 * P2P_ID_BYTES + 1);
     int n = snprintf(body, sizeof(body), "{\"id\": \"%s\"}", hex);
     P2P_ASSERT(n > 0 && (size_t)n < sizeof(body));
     return respond_json(c, r, MHD_HTTP_CREATED, body, (size_t)n);
@@ -490,7 +463,8 @@ static enum MHD_Result get_list(struct prod_admin *a,
             len += 2;
         }
         json[len++] = '"';
-        hex_of(ids[i].b, P2P_ID_BYTES, json + len);
+        conf_hex_encode(ids[i].b, P2P_ID_BYTES, json + len,
+                        2 * P2P_ID_BYTES + 1);
         len += 2 * P2P_ID_BYTES;
         json[len++] = '"';
     }
@@ -570,7 +544,8 @@ static enum MHD_Result post_state(struct prod_admin *a,
     char hex[2 * P2P_STATE_HASH_BYTES + 1];
     char body[sizeof("{\"height\": , \"root\": \"\"}") + 20 +
               2 * P2P_STATE_HASH_BYTES];
-    hex_of(root.b, P2P_STATE_HASH_BYTES, hex);
+    conf_hex_encode(root.b, P2P_STATE_HASH_BYTES, hex,
+                    2 * P2P_STATE_HASH_BYTES + 1);
     int n = snprintf(body, sizeof(body),
                      "{\"height\": %" PRIu64 ", \"root\": \"%s\"}", height,
                      hex);
@@ -754,16 +729,6 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- start and stop ---- */
 
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 static bool ops_complete(const struct prod_admin_ops *ops)
 {
     return ops != NULL && ops->post_artifact != NULL &&
@@ -878,25 +843,26 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
                      struct prod_admin **out, char *err, size_t err_len)
 {
     P2P_ASSERT(loop != NULL && addr != NULL && out != NULL);
-    set_err(err, err_len, "");
+    conf_errmsg_set(err, err_len, "%s", "");
     uint16_t port = 0;
     if (!ops_complete(ops) || !port_of(addr, addr_len, &port)) {
-        set_err(err, err_len, "admin: bad address or operations");
+        conf_errmsg_set(err, err_len, "admin: bad address or operations");
         return P2P_ERR_INVALID_ARG;
     }
     if (limits == NULL ||
         limits->buffered_bytes_max < limits->body_bytes_max) {
-        set_err(err, err_len,
-                "admin: the buffer budget is below the body limit");
+        conf_errmsg_set(err, err_len,
+                        "admin: the buffer budget is below the body limit");
         return P2P_ERR_INVALID_ARG;
     }
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES) {
-        set_err(err, err_len, "admin: libmicrohttpd was built without epoll");
+        conf_errmsg_set(err, err_len,
+                        "admin: libmicrohttpd was built without epoll");
         return P2P_ERR_INVALID_ARG;
     }
     struct prod_admin *a = calloc(1, sizeof(*a));
     if (a == NULL) {
-        set_err(err, err_len, "admin: out of memory");
+        conf_errmsg_set(err, err_len, "admin: out of memory");
         return P2P_ERR_NOMEM;
     }
     a->loop = loop;
@@ -907,8 +873,8 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
         char host[NI_MAXHOST] = "?";
         getnameinfo(addr, addr_len, host, sizeof(host), NULL, 0,
                     NI_NUMERICHOST);
-        set_err(err, err_len, "admin: cannot listen on %s port %u: %s", host,
-                (unsigned)port, strerror(errno));
+        conf_errmsg_set(err, err_len, "admin: cannot listen on %s port %u: %s",
+                        host, (unsigned)port, strerror(errno));
         goto fail_free_admin;
     }
     a->port = bound_port(fd);
@@ -916,22 +882,22 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
     a->daemon = start_daemon(a);
     a->starting = false;
     if (a->daemon == NULL) {
-        set_err(err, err_len, "admin: libmicrohttpd did not start: %s",
-                a->start_log[0] != '\0' ? a->start_log : "MHD failed");
+        conf_errmsg_set(err, err_len, "admin: libmicrohttpd did not start: %s",
+                        a->start_log[0] != '\0' ? a->start_log : "MHD failed");
         close(fd);
         goto fail_free_admin;
     }
     const union MHD_DaemonInfo *epoll_info =
         MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (epoll_info == NULL || a->port == 0) {
-        set_err(err, err_len, "admin: no epoll descriptor or port");
+        conf_errmsg_set(err, err_len, "admin: no epoll descriptor or port");
         close(fd);
         goto fail_stop_daemon;
     }
     int rc = start_gate(a, fd); /* owns fd from here */
     if (rc != 0) {
-        set_err(err, err_len, "admin: the gate did not start: %s",
-                p2p_strerror(rc));
+        conf_errmsg_set(err, err_len, "admin: the gate did not start: %s",
+                        p2p_strerror(rc));
         goto fail_stop_daemon;
     }
     ev_io_init(&a->io, on_io, epoll_info->epoll_fd, EV_READ);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "conf/hex.h"
 #include "core/err.h"
 #include "prod/durable.h"
 
@@ -140,27 +141,14 @@ int prod_disk_pool_remove(struct prod_disk_pool *p,
     return found ? 0 : P2P_ERR_NOT_FOUND;
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* uppercase is not a name we write */
-}
-
 /* Parses "<64 lowercase hex>.<push|advert>"; false for any other name. */
 static bool parse_name(const char *name, struct p2p_artifact_id *id,
                        enum p2p_artifact_kind *kind)
 {
-    if (strlen(name) < HEX_CHARS + 1 || name[HEX_CHARS] != '.')
+    /* Uppercase is not a name we write. */
+    if (strlen(name) < HEX_CHARS + 1 || name[HEX_CHARS] != '.' ||
+        conf_hex_decode_canonical(name, HEX_CHARS, id->b, P2P_ID_BYTES) != 0)
         return false;
-    for (size_t i = 0; i < P2P_ID_BYTES; i++) {
-        int hi = hex_val(name[2 * i]), lo = hex_val(name[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        id->b[i] = (uint8_t)(hi << 4 | lo);
-    }
     const char *suffix = name + HEX_CHARS + 1;
     for (int k = 0; k < P2P_KINDS_COUNT; k++) {
         if (strcmp(suffix, p2p_kind_name((enum p2p_artifact_kind)k)) == 0) {

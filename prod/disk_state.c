@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/errmsg.h"
+#include "conf/hex.h"
 #include "core/assert.h"
 #include "core/err.h"
 #include "core/keymap.h"
@@ -78,7 +80,7 @@ static void errorf(struct prod_disk_state *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(s->error, sizeof(s->error), fmt, ap);
+    conf_errmsg_vset(s->error, sizeof(s->error), fmt, ap);
     va_end(ap);
 }
 
@@ -86,35 +88,15 @@ static void errorf(struct prod_disk_state *s, const char *fmt, ...)
 
 static void hex_of(const struct p2p_state_hash *h, char out[HEX_CHARS + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < P2P_STATE_HASH_BYTES; i++) {
-        out[2 * i] = digits[h->b[i] >> 4];
-        out[2 * i + 1] = digits[h->b[i] & 0xf];
-    }
-    out[HEX_CHARS] = '\0';
+    conf_hex_encode(h->b, P2P_STATE_HASH_BYTES, out, HEX_CHARS + 1);
 }
 
-static int hex_val(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* uppercase is not a name the store writes */
-}
-
-/* Parses exactly 64 lowercase hex digits. */
+/* Parses exactly 64 lowercase hex digits (uppercase is not a name the
+ * store writes). */
 static bool parse_root(const char *s, struct p2p_state_hash *out)
 {
-    if (strlen(s) != HEX_CHARS)
-        return false;
-    for (size_t i = 0; i < P2P_STATE_HASH_BYTES; i++) {
-        int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out->b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
+    return conf_hex_decode_canonical(s, strlen(s), out->b,
+                                     P2P_STATE_HASH_BYTES) == 0;
 }
 
 /* Parses s[0..len) as a canonical decimal (no sign, no leading zero) of at

@@ -18,23 +18,12 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "conf/errmsg.h"
+#include "conf/hex.h"
 #include "core/err.h"
 
 #define SERIAL_BYTES 16
 #define SECONDS_PER_YEAR (365LL * 24 * 3600 + 6 * 3600) /* Julian year */
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- files ---------------------------------------------------------- */
 
@@ -58,13 +47,13 @@ int prod_identity_write_atomic(const char *path, const void *data, size_t len,
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-        set_err(err, err_len, "%s: path too long", path);
+        conf_errmsg_set(err, err_len, "%s: path too long", path);
         return P2P_ERR_WRITE;
     }
     int saved;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0) {
-        set_err(err, err_len, "%s: %s", tmp, strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: %s", tmp, strerror(errno));
         return P2P_ERR_WRITE;
     }
     /* An old tmp file may have had other permissions; umask may have
@@ -92,8 +81,8 @@ int prod_identity_write_atomic(const char *path, const void *data, size_t len,
     if (rename(tmp, path) != 0)
         goto fail_unlink;
     if (fsync_parent_dir(path) != 0) {
-        set_err(err, err_len, "%s: fsync of its folder: %s", path,
-                strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: fsync of its folder: %s", path,
+                        strerror(errno));
         return P2P_ERR_WRITE;
     }
     return 0;
@@ -105,7 +94,7 @@ fail_close:
 fail_unlink:
     saved = errno;
     unlink(tmp);
-    set_err(err, err_len, "%s: %s", tmp, strerror(saved));
+    conf_errmsg_set(err, err_len, "%s: %s", tmp, strerror(saved));
     return P2P_ERR_WRITE;
 }
 
@@ -116,18 +105,18 @@ static int read_pem(const char *path, gnutls_datum_t *out, char *err,
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_len, "%s: %s", path, strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: %s", path, strerror(errno));
         return P2P_ERR_READ;
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, err_len, "%s: not a regular file", path);
+        conf_errmsg_set(err, err_len, "%s: not a regular file", path);
         close(fd);
         return P2P_ERR_READ;
     }
     if (st.st_size > PROD_IDENTITY_PEM_BYTES_MAX) {
-        set_err(err, err_len, "%s: larger than %d bytes", path,
-                PROD_IDENTITY_PEM_BYTES_MAX);
+        conf_errmsg_set(err, err_len, "%s: larger than %d bytes", path,
+                        PROD_IDENTITY_PEM_BYTES_MAX);
         close(fd);
         return P2P_ERR_READ;
     }
@@ -135,7 +124,7 @@ static int read_pem(const char *path, gnutls_datum_t *out, char *err,
     uint8_t *buf = gnutls_malloc(PROD_IDENTITY_PEM_BYTES_MAX + 1);
     if (buf == NULL) {
         close(fd);
-        set_err(err, err_len, "%s: out of memory", path);
+        conf_errmsg_set(err, err_len, "%s: out of memory", path);
         return P2P_ERR_NOMEM;
     }
     size_t have = 0;
@@ -145,7 +134,7 @@ static int read_pem(const char *path, gnutls_datum_t *out, char *err,
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            set_err(err, err_len, "%s: %s", path, strerror(errno));
+            conf_errmsg_set(err, err_len, "%s: %s", path, strerror(errno));
             gnutls_free(buf);
             close(fd);
             return P2P_ERR_READ;
@@ -156,8 +145,8 @@ static int read_pem(const char *path, gnutls_datum_t *out, char *err,
     }
     close(fd);
     if (have > PROD_IDENTITY_PEM_BYTES_MAX) {
-        set_err(err, err_len, "%s: larger than %d bytes", path,
-                PROD_IDENTITY_PEM_BYTES_MAX);
+        conf_errmsg_set(err, err_len, "%s: larger than %d bytes", path,
+                        PROD_IDENTITY_PEM_BYTES_MAX);
         gnutls_free(buf);
         return P2P_ERR_READ;
     }
@@ -202,15 +191,15 @@ static int load_crt(const char *path, gnutls_x509_crt_t *crt, char *err,
         return rc;
     if (gnutls_x509_crt_init(crt) < 0) {
         gnutls_free(pem.data);
-        set_err(err, err_len, "%s: out of memory", path);
+        conf_errmsg_set(err, err_len, "%s: out of memory", path);
         return P2P_ERR_NOMEM;
     }
     int g = gnutls_x509_crt_import(*crt, &pem, GNUTLS_X509_FMT_PEM);
     gnutls_free(pem.data);
     if (g < 0) {
         gnutls_x509_crt_deinit(*crt);
-        set_err(err, err_len, "%s: not a PEM certificate: %s", path,
-                gnutls_strerror(g));
+        conf_errmsg_set(err, err_len, "%s: not a PEM certificate: %s", path,
+                        gnutls_strerror(g));
         return P2P_ERR_DECODE;
     }
     return 0;
@@ -227,7 +216,8 @@ int prod_identity_cert_file_key_id(const char *cert_path,
     rc = prod_identity_crt_key_id(crt, key_id);
     gnutls_x509_crt_deinit(crt);
     if (rc != 0)
-        set_err(err, err_len, "%s: cannot compute the key id", cert_path);
+        conf_errmsg_set(err, err_len, "%s: cannot compute the key id",
+                        cert_path);
     return rc;
 }
 
@@ -247,7 +237,7 @@ int prod_identity_check_pair(const char *key_path, const char *cert_path,
     gnutls_x509_privkey_t key;
     if (gnutls_x509_privkey_init(&key) < 0) {
         gnutls_free(pem.data);
-        set_err(err, err_len, "%s: out of memory", key_path);
+        conf_errmsg_set(err, err_len, "%s: out of memory", key_path);
         return P2P_ERR_NOMEM;
     }
     /* import2 reads PKCS#8 (what we write) as well as the legacy forms. */
@@ -256,13 +246,13 @@ int prod_identity_check_pair(const char *key_path, const char *cert_path,
     gnutls_memset(pem.data, 0, pem.size);
     gnutls_free(pem.data);
     if (g < 0) {
-        set_err(err, err_len, "%s: not a PEM private key: %s", key_path,
-                gnutls_strerror(g));
+        conf_errmsg_set(err, err_len, "%s: not a PEM private key: %s", key_path,
+                        gnutls_strerror(g));
         rc = P2P_ERR_DECODE;
         goto out_key;
     }
     if (gnutls_x509_privkey_get_pk_algorithm(key) != GNUTLS_PK_EDDSA_ED25519) {
-        set_err(err, err_len, "%s: not an Ed25519 key", key_path);
+        conf_errmsg_set(err, err_len, "%s: not an Ed25519 key", key_path);
         rc = P2P_ERR_DECODE;
         goto out_key;
     }
@@ -271,12 +261,14 @@ int prod_identity_check_pair(const char *key_path, const char *cert_path,
     if (gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, buf,
                                        &size) < 0 ||
         size != PROD_KEY_ID_BYTES) {
-        set_err(err, err_len, "%s: cannot compute the key id", key_path);
+        conf_errmsg_set(err, err_len, "%s: cannot compute the key id",
+                        key_path);
         rc = P2P_ERR_DECODE;
         goto out_key;
     }
     if (memcmp(buf, cert_id, PROD_KEY_ID_BYTES) != 0) {
-        set_err(err, err_len, "%s is not the key of %s", key_path, cert_path);
+        conf_errmsg_set(err, err_len, "%s is not the key of %s", key_path,
+                        cert_path);
         rc = P2P_ERR_ID_MISMATCH;
         goto out_key;
     }
@@ -424,8 +416,8 @@ int prod_identity_generate(const char *key_path, const char *cert_path,
     goto out;
 
 fail_gnutls:
-    set_err(err, err_len,
-            "GnuTLS could not make an Ed25519 key and certificate");
+    conf_errmsg_set(err, err_len,
+                    "GnuTLS could not make an Ed25519 key and certificate");
     rc = P2P_ERR_INTERNAL;
 out:
     if (key_pem.data != NULL) {
@@ -445,39 +437,15 @@ out:
 void prod_identity_hex(const uint8_t key_id[PROD_KEY_ID_BYTES],
                        char out[PROD_KEY_ID_HEX_LEN + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < PROD_KEY_ID_BYTES; i++) {
-        out[2 * i] = digits[key_id[i] >> 4];
-        out[2 * i + 1] = digits[key_id[i] & 0xf];
-    }
-    out[PROD_KEY_ID_HEX_LEN] = '\0';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    conf_hex_encode(key_id, PROD_KEY_ID_BYTES, out, PROD_KEY_ID_HEX_LEN + 1);
 }
 
 int prod_identity_parse_hex(const char *hex, uint8_t key_id[PROD_KEY_ID_BYTES])
 {
-    if (hex == NULL ||
-        strnlen(hex, PROD_KEY_ID_HEX_LEN + 1) != PROD_KEY_ID_HEX_LEN)
+    if (hex == NULL)
         return P2P_ERR_DECODE;
-    uint8_t out[PROD_KEY_ID_BYTES];
-    for (size_t i = 0; i < PROD_KEY_ID_BYTES; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return P2P_ERR_DECODE;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    memcpy(key_id, out, sizeof(out));
-    return 0;
+    return conf_hex_decode(hex, strnlen(hex, PROD_KEY_ID_HEX_LEN + 1), key_id,
+                           PROD_KEY_ID_BYTES, NULL);
 }
 
 /* ---- keygen --------------------------------------------------------- */

@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <yaml.h>
 
+#include "conf/errmsg.h"
 #include "core/err.h"
 
 #define NODE_DIR_FMT "%s/node%u"
@@ -46,19 +47,6 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     stop_signals++;
-}
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
 }
 
 /* snprintf for paths: false when the result would not fit. */
@@ -96,7 +84,7 @@ static int make_dirs(const char *path, char *err, size_t err_len)
     char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof(buf)) {
-        set_err(err, err_len, "%s: bad folder name", path);
+        conf_errmsg_set(err, err_len, "%s: bad folder name", path);
         return P2P_ERR_INVALID_ARG;
     }
     memcpy(buf, path, len + 1);
@@ -106,14 +94,14 @@ static int make_dirs(const char *path, char *err, size_t err_len)
         char saved = buf[i];
         buf[i] = '\0';
         if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            set_err(err, err_len, "%s: %s", buf, strerror(errno));
+            conf_errmsg_set(err, err_len, "%s: %s", buf, strerror(errno));
             return P2P_ERR_WRITE;
         }
         buf[i] = saved;
     }
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_err(err, err_len, "%s: not a folder", path);
+        conf_errmsg_set(err, err_len, "%s: not a folder", path);
         return P2P_ERR_WRITE;
     }
     return 0;
@@ -126,15 +114,16 @@ static int node_identity(const char *node_dir, uint8_t id[PROD_KEY_ID_BYTES],
     char key[PATH_MAX], cert[PATH_MAX];
     if (!fmt_path(key, sizeof(key), "%s/key.pem", node_dir) ||
         !fmt_path(cert, sizeof(cert), "%s/cert.pem", node_dir)) {
-        set_err(err, err_len, "%s: path too long", node_dir);
+        conf_errmsg_set(err, err_len, "%s: path too long", node_dir);
         return P2P_ERR_INVALID_ARG;
     }
     if (access(key, F_OK) == 0 && access(cert, F_OK) == 0) {
         char why[PATH_MAX * 2 + 64];
         int rc = prod_identity_check_pair(key, cert, id, why, sizeof(why));
         if (rc != 0)
-            set_err(err, err_len,
-                    "%s; remove both files to make a new identity", why);
+            conf_errmsg_set(err, err_len,
+                            "%s; remove both files to make a new identity",
+                            why);
         return rc;
     }
     /* A crash between the key and the certificate leaves a key alone: it
@@ -160,11 +149,11 @@ static int write_node_config(const char *node_dir,
                        "admin: 127.0.0.1:%u\n",
                        hex, (unsigned)n->port, (unsigned)n->admin_port);
     if (len < 0 || len >= (int)sizeof(text)) {
-        set_err(err, err_len, "config text too long");
+        conf_errmsg_set(err, err_len, "config text too long");
         return P2P_ERR_INTERNAL;
     }
     if (!fmt_path(path, sizeof(path), "%s/config.yaml", node_dir)) {
-        set_err(err, err_len, "%s: path too long", node_dir);
+        conf_errmsg_set(err, err_len, "%s: path too long", node_dir);
         return P2P_ERR_INVALID_ARG;
     }
     return prod_identity_write_atomic(path, text, (size_t)len, 0644, err,
@@ -179,7 +168,7 @@ static int write_registry(const char *dir,
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (f == NULL) {
-        set_err(err, err_len, "out of memory");
+        conf_errmsg_set(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     fprintf(f, "# Written by p2p-replica testnet. Paths are relative to "
@@ -195,12 +184,12 @@ static int write_registry(const char *dir,
     }
     if (fclose(f) != 0) {
         free(text);
-        set_err(err, err_len, "out of memory");
+        conf_errmsg_set(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     if (!fmt_path(path, sizeof(path), "%s/registry.yaml", dir)) {
         free(text);
-        set_err(err, err_len, "%s: path too long", dir);
+        conf_errmsg_set(err, err_len, "%s: path too long", dir);
         return P2P_ERR_INVALID_ARG;
     }
     int rc = prod_identity_write_atomic(path, text, len, 0644, err, err_len);
@@ -213,14 +202,15 @@ int prod_testnet_generate(const char *dir, unsigned nodes, unsigned base_port,
                           size_t err_len)
 {
     if (nodes < 1 || nodes > PROD_TESTNET_NODES_MAX) {
-        set_err(err, err_len, "nodes must be 1..%d", PROD_TESTNET_NODES_MAX);
+        conf_errmsg_set(err, err_len, "nodes must be 1..%d",
+                        PROD_TESTNET_NODES_MAX);
         return P2P_ERR_INVALID_ARG;
     }
     if (base_port < 1 ||
         base_port + PROD_TESTNET_ADMIN_OFFSET + nodes - 1 > 65535) {
-        set_err(err, err_len, "base port %u: ports %u..%u do not fit",
-                base_port, base_port,
-                base_port + PROD_TESTNET_ADMIN_OFFSET + nodes - 1);
+        conf_errmsg_set(err, err_len, "base port %u: ports %u..%u do not fit",
+                        base_port, base_port,
+                        base_port + PROD_TESTNET_ADMIN_OFFSET + nodes - 1);
         return P2P_ERR_INVALID_ARG;
     }
     int rc = make_dirs(dir, err, err_len);
@@ -228,11 +218,11 @@ int prod_testnet_generate(const char *dir, unsigned nodes, unsigned base_port,
         return rc;
     char abs[PATH_MAX];
     if (realpath(dir, abs) == NULL) {
-        set_err(err, err_len, "%s: %s", dir, strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: %s", dir, strerror(errno));
         return P2P_ERR_WRITE;
     }
     if (strlen(abs) > DIR_LEN_MAX) {
-        set_err(err, err_len, "%s: path too long", abs);
+        conf_errmsg_set(err, err_len, "%s: path too long", abs);
         return P2P_ERR_INVALID_ARG;
     }
     for (unsigned i = 0; i < nodes; i++) {
@@ -249,7 +239,7 @@ int prod_testnet_generate(const char *dir, unsigned nodes, unsigned base_port,
             !fmt_path(data_dir, sizeof(data_dir), "%s/data", node_dir) ||
             !fmt_path(n->config, sizeof(n->config), "%s/config.yaml",
                       node_dir)) {
-            set_err(err, err_len, "%s: path too long", abs);
+            conf_errmsg_set(err, err_len, "%s: path too long", abs);
             return P2P_ERR_INVALID_ARG;
         }
         if ((rc = make_dirs(data_dir, err, err_len)) != 0 ||
@@ -285,7 +275,7 @@ int prod_testnet_write_json(const char *dir,
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (f == NULL) {
-        set_err(err, err_len, "out of memory");
+        conf_errmsg_set(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     fprintf(f, "{\"nodes\": [");
@@ -302,13 +292,13 @@ int prod_testnet_write_json(const char *dir,
     fprintf(f, "\n]}\n");
     if (fclose(f) != 0) {
         free(text);
-        set_err(err, err_len, "out of memory");
+        conf_errmsg_set(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     if (snprintf(path, sizeof(path), "%s/testnet.json", dir) >=
         (int)sizeof(path)) {
         free(text);
-        set_err(err, err_len, "%s: path too long", dir);
+        conf_errmsg_set(err, err_len, "%s: path too long", dir);
         return P2P_ERR_WRITE;
     }
     int rc = prod_identity_write_atomic(path, text, len, 0644, err, err_len);
@@ -322,21 +312,22 @@ static int read_bounded(const char *path, size_t max, char **out, size_t *len,
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        set_err(err, err_len, "%s: %s", path, strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? P2P_ERR_NOT_FOUND : P2P_ERR_READ;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
         (uint64_t)st.st_size > max) {
         fclose(f);
-        set_err(err, err_len, "%s: not a regular file of at most %zu bytes",
-                path, max);
+        conf_errmsg_set(err, err_len,
+                        "%s: not a regular file of at most %zu bytes", path,
+                        max);
         return P2P_ERR_OVERSIZE;
     }
     char *buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL) {
         fclose(f);
-        set_err(err, err_len, "%s: out of memory", path);
+        conf_errmsg_set(err, err_len, "%s: out of memory", path);
         return P2P_ERR_NOMEM;
     }
     /* The file may have changed size since fstat: read what is there, up
@@ -346,7 +337,7 @@ static int read_bounded(const char *path, size_t max, char **out, size_t *len,
     fclose(f);
     if (more) {
         free(buf);
-        set_err(err, err_len, "%s: grew while being read", path);
+        conf_errmsg_set(err, err_len, "%s: grew while being read", path);
         return P2P_ERR_READ;
     }
     buf[n] = '\0';
@@ -384,7 +375,8 @@ static int read_json_node(yaml_document_t *doc, yaml_node_t *map,
     bool seen[JK_COUNT] = {false};
     unsigned line = (unsigned)map->start_mark.line + 1;
     if (map->type != YAML_MAPPING_NODE) {
-        set_err(err, err_len, "%s:%u: a node must be an object", path, line);
+        conf_errmsg_set(err, err_len, "%s:%u: a node must be an object", path,
+                        line);
         return P2P_ERR_DECODE;
     }
     memset(n, 0, sizeof(*n));
@@ -394,7 +386,8 @@ static int read_json_node(yaml_document_t *doc, yaml_node_t *map,
         yaml_node_t *v = yaml_document_get_node(doc, p->value);
         if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE ||
             v->type != YAML_SCALAR_NODE) {
-            set_err(err, err_len, "%s:%u: expected \"key\": value", path, line);
+            conf_errmsg_set(err, err_len, "%s:%u: expected \"key\": value",
+                            path, line);
             return P2P_ERR_DECODE;
         }
         line = (unsigned)k->start_mark.line + 1;
@@ -407,8 +400,8 @@ static int read_json_node(yaml_document_t *doc, yaml_node_t *map,
             if (strcmp(key, json_key_names[j]) == 0)
                 which = j;
         if (which < 0 || seen[which]) {
-            set_err(err, err_len, "%s:%u: %s key \"%s\"", path, line,
-                    which < 0 ? "unknown" : "repeated", key);
+            conf_errmsg_set(err, err_len, "%s:%u: %s key \"%s\"", path, line,
+                            which < 0 ? "unknown" : "repeated", key);
             return P2P_ERR_DECODE;
         }
         seen[which] = true;
@@ -440,15 +433,16 @@ static int read_json_node(yaml_document_t *doc, yaml_node_t *map,
             break;
         }
         if (!ok) {
-            set_err(err, err_len, "%s:%u: bad value for \"%s\"", path, line,
-                    key);
+            conf_errmsg_set(err, err_len, "%s:%u: bad value for \"%s\"", path,
+                            line, key);
             return P2P_ERR_DECODE;
         }
     }
     for (int j = 0; j < JK_COUNT; j++) {
         if (!seen[j]) {
-            set_err(err, err_len, "%s:%u: a node lacks \"%s\"", path,
-                    (unsigned)map->start_mark.line + 1, json_key_names[j]);
+            conf_errmsg_set(err, err_len, "%s:%u: a node lacks \"%s\"", path,
+                            (unsigned)map->start_mark.line + 1,
+                            json_key_names[j]);
             return P2P_ERR_DECODE;
         }
     }
@@ -463,7 +457,7 @@ static int read_json_doc(yaml_document_t *doc, struct prod_testnet_node *out,
     yaml_node_t *root = yaml_document_get_root_node(doc);
     if (root == NULL || root->type != YAML_MAPPING_NODE ||
         root->data.mapping.pairs.top - root->data.mapping.pairs.start != 1) {
-        set_err(err, err_len, "%s: expected {\"nodes\": [...]}", path);
+        conf_errmsg_set(err, err_len, "%s: expected {\"nodes\": [...]}", path);
         return P2P_ERR_DECODE;
     }
     yaml_node_pair_t *p = root->data.mapping.pairs.start;
@@ -472,7 +466,7 @@ static int read_json_doc(yaml_document_t *doc, struct prod_testnet_node *out,
     if (k == NULL || k->type != YAML_SCALAR_NODE ||
         strcmp((const char *)k->data.scalar.value, "nodes") != 0 ||
         seq == NULL || seq->type != YAML_SEQUENCE_NODE) {
-        set_err(err, err_len, "%s: expected {\"nodes\": [...]}", path);
+        conf_errmsg_set(err, err_len, "%s: expected {\"nodes\": [...]}", path);
         return P2P_ERR_DECODE;
     }
     unsigned n = 0;
@@ -483,17 +477,17 @@ static int read_json_doc(yaml_document_t *doc, struct prod_testnet_node *out,
         if (item == NULL)
             return P2P_ERR_DECODE;
         if (n >= max) {
-            set_err(err, err_len, "%s:%u: more than %u nodes", path,
-                    (unsigned)item->start_mark.line + 1, max);
+            conf_errmsg_set(err, err_len, "%s:%u: more than %u nodes", path,
+                            (unsigned)item->start_mark.line + 1, max);
             return P2P_ERR_DECODE;
         }
         int rc = read_json_node(doc, item, &out[n], path, err, err_len);
         if (rc != 0)
             return rc;
         if (index_seen[out[n].index]) {
-            set_err(err, err_len, "%s:%u: index %u twice", path,
-                    (unsigned)item->start_mark.line + 1,
-                    (unsigned)out[n].index);
+            conf_errmsg_set(err, err_len, "%s:%u: index %u twice", path,
+                            (unsigned)item->start_mark.line + 1,
+                            (unsigned)out[n].index);
             return P2P_ERR_DECODE;
         }
         index_seen[out[n].index] = true;
@@ -516,14 +510,14 @@ int prod_testnet_read_json(const char *path, struct prod_testnet_node *out,
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
         free(text);
-        set_err(err, err_len, "out of memory");
+        conf_errmsg_set(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        set_err(err, err_len, "%s:%u: %s", path,
-                (unsigned)parser.problem_mark.line + 1,
-                parser.problem != NULL ? parser.problem : "not JSON");
+        conf_errmsg_set(err, err_len, "%s:%u: %s", path,
+                        (unsigned)parser.problem_mark.line + 1,
+                        parser.problem != NULL ? parser.problem : "not JSON");
         rc = P2P_ERR_DECODE;
     } else {
         rc = read_json_doc(&doc, out, max, n, path, err, err_len);
@@ -636,20 +630,20 @@ static int launch(struct prod_testnet_node *n, const char *self_exe, char *err,
     snprintf(config, sizeof(config), "%s", n->config);
     char *slash = strrchr(config, '/');
     if (slash == NULL) {
-        set_err(err, err_len, "%s: not an absolute path", n->config);
+        conf_errmsg_set(err, err_len, "%s: not an absolute path", n->config);
         return P2P_ERR_INVALID_ARG;
     }
     snprintf(log, sizeof(log), "%.*s/replica.log", (int)(slash - config),
              config);
     int log_fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (log_fd < 0) {
-        set_err(err, err_len, "%s: %s", log, strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: %s", log, strerror(errno));
         return P2P_ERR_WRITE;
     }
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) {
         close(log_fd);
-        set_err(err, err_len, "/dev/null: %s", strerror(errno));
+        conf_errmsg_set(err, err_len, "/dev/null: %s", strerror(errno));
         return P2P_ERR_INTERNAL;
     }
     char *argv[] = {REPLICA_ARGV0, "run", "--config", config, NULL};
@@ -658,7 +652,7 @@ static int launch(struct prod_testnet_node *n, const char *self_exe, char *err,
     if (pid < 0) {
         close(log_fd);
         close(null_fd);
-        set_err(err, err_len, "fork: %s", strerror(errno));
+        conf_errmsg_set(err, err_len, "fork: %s", strerror(errno));
         return P2P_ERR_INTERNAL;
     }
     if (pid == 0) {
@@ -854,13 +848,13 @@ int prod_testnet_stop(const char *dir, FILE *out, char *err, size_t err_len)
     char path[PATH_MAX];
     if (snprintf(path, sizeof(path), "%s/testnet.json", dir) >=
         (int)sizeof(path)) {
-        set_err(err, err_len, "%s: path too long", dir);
+        conf_errmsg_set(err, err_len, "%s: path too long", dir);
         return P2P_ERR_INVALID_ARG;
     }
     struct prod_testnet_node *nodes =
         calloc(PROD_TESTNET_NODES_MAX, sizeof(*nodes));
     if (nodes == NULL) {
-        set_err(err, err_len, "out of memory");
+        conf_errmsg_set(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     unsigned count = 0;
@@ -911,7 +905,7 @@ int prod_testnet_stop(const char *dir, FILE *out, char *err, size_t err_len)
     }
     free(nodes);
     if (unlink(path) != 0 && errno != ENOENT) {
-        set_err(err, err_len, "%s: %s", path, strerror(errno));
+        conf_errmsg_set(err, err_len, "%s: %s", path, strerror(errno));
         return P2P_ERR_WRITE;
     }
     return 0;

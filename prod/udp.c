@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conf/errmsg.h"
 #include "core/assert.h"
 #include "core/err.h"
 
@@ -50,8 +51,7 @@ union recv_cmsg {
 static void set_err(char *err, size_t err_len, const char *where,
                     const char *step, const char *reason)
 {
-    if (err != NULL && err_len > 0)
-        snprintf(err, err_len, "udp %s: %s: %s", where, step, reason);
+    conf_errmsg_set(err, err_len, "udp %s: %s: %s", where, step, reason);
 }
 
 static void addr_str(const struct sockaddr *a, char *out, size_t out_len)

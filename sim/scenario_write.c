@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf/errmsg.h"
 #include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
@@ -368,12 +369,10 @@ __attribute__((format(printf, 3, 4)))
 #endif
 static bool differ(char *why, size_t why_len, const char *fmt, ...)
 {
-    if (why != NULL && why_len > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    conf_errmsg_vset(why, why_len, fmt, ap);
+    va_end(ap);
     return false;
 }
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "conf/errmsg.h"
 #include "conf/units.h"
 #include "core/assert.h"
 #include "core/types.h"
@@ -32,19 +33,6 @@ struct fields {
     int64_t peer; /* -1: the event has no peer */
     struct span id; /* len 0: no id= */
 };
-
-#ifdef __GNUC__
-__attribute__((format(printf, 3, 4)))
-#endif
-static void say(char *msg, size_t msg_len, const char *fmt, ...)
-{
-    if (msg == NULL || msg_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, msg_len, fmt, ap);
-    va_end(ap);
-}
 
 /* For "%.*s": how much of a span to quote. */
 static int quoted_len(struct span v)
@@ -135,19 +123,23 @@ static bool parse_time(struct span v, uint64_t *out_ns)
 static int check_bytes(const char *line, size_t len, char *msg, size_t msg_len)
 {
     if (len == 0) {
-        say(msg, msg_len, "empty line");
+        conf_errmsg_set(msg, msg_len, "empty line");
         return -1;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if (c < 0x20 || c > 0x7e) {
-            say(msg, msg_len, "byte 0x%02x at column %zu is not printable "
-                "ASCII%s", c, i + 1, c == '\r' ? " (CRLF line ends?)" : "");
+            conf_errmsg_set(msg, msg_len,
+                            "byte 0x%02x at column %zu is not printable "
+                            "ASCII%s",
+                            c, i + 1, c == '\r' ? " (CRLF line ends?)" : "");
             return -1;
         }
         if (c == ' ' && (i == 0 || i == len - 1 || line[i - 1] == ' ')) {
-            say(msg, msg_len, "empty field at column %zu (fields are "
-                "separated by one space)", i + 1);
+            conf_errmsg_set(msg, msg_len,
+                            "empty field at column %zu (fields are "
+                            "separated by one space)",
+                            i + 1);
             return -1;
         }
     }
@@ -176,17 +168,18 @@ static int parse_pair(struct span v, struct fields *out, char *msg,
     struct span key = {v.s, (size_t)(eq - v.s)};
     struct span val = {eq + 1, v.len - key.len - 1};
     if (key.len == 0 || val.len == 0) {
-        say(msg, msg_len, "'%.*s' is not key=value", quoted_len(v), v.s);
+        conf_errmsg_set(msg, msg_len, "'%.*s' is not key=value", quoted_len(v),
+                        v.s);
         return -1;
     }
     if (span_is(key, "peer")) {
         if (out->has_peer) {
-            say(msg, msg_len, "peer= given twice");
+            conf_errmsg_set(msg, msg_len, "peer= given twice");
             return -1;
         }
         if (!parse_peer(val, false, &out->peer)) {
-            say(msg, msg_len, "peer '%.*s' is not a node id or -1",
-                quoted_len(val), val.s);
+            conf_errmsg_set(msg, msg_len, "peer '%.*s' is not a node id or -1",
+                            quoted_len(val), val.s);
             return -1;
         }
         out->has_peer = true;
@@ -195,12 +188,13 @@ static int parse_pair(struct span v, struct fields *out, char *msg,
         for (size_t i = 0; hex && i < val.len; i++)
             hex = is_hex(val.s[i]);
         if (out->id.len > 0) {
-            say(msg, msg_len, "id= given twice");
+            conf_errmsg_set(msg, msg_len, "id= given twice");
             return -1;
         }
         if (!hex) {
-            say(msg, msg_len, "id '%.*s' is not 1 to %u hex digits",
-                quoted_len(val), val.s, SIM_TRACE_FILTER_ID_HEX_MAX);
+            conf_errmsg_set(msg, msg_len, "id '%.*s' is not 1 to %u hex digits",
+                            quoted_len(val), val.s,
+                            SIM_TRACE_FILTER_ID_HEX_MAX);
             return -1;
         }
         out->id = val;
@@ -218,22 +212,26 @@ static int parse_line(const char *line, size_t len, struct fields *out,
     memset(out, 0, sizeof(*out));
     struct span v = next_field(line, len, &pos);
     if (!parse_time(v, &out->time_ns)) {
-        say(msg, msg_len, "'%.*s' is not a virtual time (<seconds>.<9 "
-            "digits>)", quoted_len(v), v.s);
+        conf_errmsg_set(msg, msg_len,
+                        "'%.*s' is not a virtual time (<seconds>.<9 "
+                        "digits>)",
+                        quoted_len(v), v.s);
         return -1;
     }
     v = next_field(line, len, &pos);
     if (v.len == 0) {
-        say(msg, msg_len, "missing the node after the time");
+        conf_errmsg_set(msg, msg_len, "missing the node after the time");
         return -1;
     }
     if (v.s[0] != 'n' || !parse_node(v, true, &out->node)) {
-        say(msg, msg_len, "'%.*s' is not a node (n<id>)", quoted_len(v), v.s);
+        conf_errmsg_set(msg, msg_len, "'%.*s' is not a node (n<id>)",
+                        quoted_len(v), v.s);
         return -1;
     }
     v = next_field(line, len, &pos);
     if (v.len == 0 || memchr(v.s, '=', v.len) != NULL) {
-        say(msg, msg_len, "missing the event kind after the node%s%.*s%s",
+        conf_errmsg_set(
+            msg, msg_len, "missing the event kind after the node%s%.*s%s",
             v.len ? " (found '" : "", quoted_len(v), v.s, v.len ? "')" : "");
         return -1;
     }
@@ -385,15 +383,16 @@ static int filter_line(const struct sim_trace_filter *f, const char *line,
     bool match;
     if (sim_trace_filter_match_line(f, line, len, &match, reason,
                                     sizeof(reason)) != 0) {
-        say(msg, msg_len, "%s:%llu: %s", name, (unsigned long long)st->lines,
-            reason);
+        conf_errmsg_set(msg, msg_len, "%s:%llu: %s", name,
+                        (unsigned long long)st->lines, reason);
         return -1;
     }
     if (!match)
         return 0;
     st->matched++;
     if (fwrite(line, 1, len, out) != len || (newline && fputc('\n', out) == EOF)) {
-        say(msg, msg_len, "writing the output failed: %s", strerror(errno));
+        conf_errmsg_set(msg, msg_len, "writing the output failed: %s",
+                        strerror(errno));
         return -1;
     }
     return 0;
@@ -421,16 +420,19 @@ int sim_trace_filter_stream(const struct sim_trace_filter *f, FILE *in,
         rc = filter_line(f, line, len, newline, out, &st, name, msg, msg_len);
     }
     if (rc == 0 && res == READ_TOO_LONG) {
-        say(msg, msg_len, "%s:%llu: line longer than %u bytes (not a trace?)",
-            name, (unsigned long long)st.lines + 1,
-            SIM_TRACE_FILTER_LINE_BYTES_MAX);
+        conf_errmsg_set(msg, msg_len,
+                        "%s:%llu: line longer than %u bytes (not a trace?)",
+                        name, (unsigned long long)st.lines + 1,
+                        SIM_TRACE_FILTER_LINE_BYTES_MAX);
         rc = -1;
     } else if (rc == 0 && res == READ_ERROR) {
-        say(msg, msg_len, "%s: read failed: %s", name, strerror(errno));
+        conf_errmsg_set(msg, msg_len, "%s: read failed: %s", name,
+                        strerror(errno));
         rc = -1;
     }
     if (fflush(out) != 0 && rc == 0) {
-        say(msg, msg_len, "writing the output failed: %s", strerror(errno));
+        conf_errmsg_set(msg, msg_len, "writing the output failed: %s",
+                        strerror(errno));
         rc = -1;
     }
     if (stats != NULL)
@@ -449,8 +451,8 @@ static bool full(const char *flag, size_t count, char *msg, size_t msg_len)
 {
     if (count < SIM_TRACE_FILTER_VALUES_MAX)
         return false;
-    say(msg, msg_len, "%s: more than %u values", flag,
-        SIM_TRACE_FILTER_VALUES_MAX);
+    conf_errmsg_set(msg, msg_len, "%s: more than %u values", flag,
+                    SIM_TRACE_FILTER_VALUES_MAX);
     return true;
 }
 
@@ -460,8 +462,8 @@ static int add_node(struct sim_trace_filter *f, const char *flag,
     if (full(flag, f->nodes_count, msg, msg_len))
         return -1;
     if (!parse_node(v, true, &f->nodes[f->nodes_count])) {
-        say(msg, msg_len, "%s: '%.*s' is not a node id (3 or n3)", flag,
-            quoted_len(v), v.s);
+        conf_errmsg_set(msg, msg_len, "%s: '%.*s' is not a node id (3 or n3)",
+                        flag, quoted_len(v), v.s);
         return -1;
     }
     f->nodes_count++;
@@ -474,8 +476,9 @@ static int add_peer(struct sim_trace_filter *f, const char *flag,
     if (full(flag, f->peers_count, msg, msg_len))
         return -1;
     if (!parse_peer(v, true, &f->peers[f->peers_count])) {
-        say(msg, msg_len, "%s: '%.*s' is not a node id (3 or n3) or -1", flag,
-            quoted_len(v), v.s);
+        conf_errmsg_set(msg, msg_len,
+                        "%s: '%.*s' is not a node id (3 or n3) or -1", flag,
+                        quoted_len(v), v.s);
         return -1;
     }
     f->peers_count++;
@@ -489,9 +492,11 @@ static int add_kind(struct sim_trace_filter *f, const char *flag,
         return -1;
     if (v.len > SIM_TRACE_FILTER_KIND_BYTES_MAX ||
         memchr(v.s, '=', v.len) != NULL || memchr(v.s, ' ', v.len) != NULL) {
-        say(msg, msg_len, "%s: '%.*s' is not an event kind (a word of at "
-            "most %u characters, such as deliver)", flag, quoted_len(v), v.s,
-            SIM_TRACE_FILTER_KIND_BYTES_MAX);
+        conf_errmsg_set(msg, msg_len,
+                        "%s: '%.*s' is not an event kind (a word of at "
+                        "most %u characters, such as deliver)",
+                        flag, quoted_len(v), v.s,
+                        SIM_TRACE_FILTER_KIND_BYTES_MAX);
         return -1;
     }
     memcpy(f->kinds[f->kinds_count], v.s, v.len);
@@ -510,9 +515,11 @@ static int add_artifact(struct sim_trace_filter *f, const char *flag,
     if (full(flag, f->artifacts_count, msg, msg_len))
         return -1;
     if (!hex) {
-        say(msg, msg_len, "%s: '%.*s' is not an artifact id prefix (%u to %u "
-            "hex digits)", flag, quoted_len(v), v.s,
-            SIM_TRACE_FILTER_ID_HEX_MIN, SIM_TRACE_FILTER_ID_HEX_MAX);
+        conf_errmsg_set(msg, msg_len,
+                        "%s: '%.*s' is not an artifact id prefix (%u to %u "
+                        "hex digits)",
+                        flag, quoted_len(v), v.s, SIM_TRACE_FILTER_ID_HEX_MIN,
+                        SIM_TRACE_FILTER_ID_HEX_MAX);
         return -1;
     }
     char *dst = f->artifacts[f->artifacts_count++];
@@ -533,8 +540,8 @@ static int add_list(struct sim_trace_filter *f, const char *flag,
         struct span v = {arg + pos, comma ? (size_t)(comma - arg) - pos
                                           : len - pos};
         if (v.len == 0) {
-            say(msg, msg_len, "%s: empty value in '%.*s'", flag,
-                (int)(len < QUOTE_MAX ? len : QUOTE_MAX), arg);
+            conf_errmsg_set(msg, msg_len, "%s: empty value in '%.*s'", flag,
+                            (int)(len < QUOTE_MAX ? len : QUOTE_MAX), arg);
             return -1;
         }
         if (add(f, flag, v, msg, msg_len) != 0)
@@ -550,11 +557,11 @@ static int set_time(const char *flag, const char *arg, bool *has,
 {
     char reason[128];
     if (*has) {
-        say(msg, msg_len, "%s given twice", flag);
+        conf_errmsg_set(msg, msg_len, "%s given twice", flag);
         return -1;
     }
     if (conf_units_parse_duration(arg, out_ns, reason, sizeof(reason)) != 0) {
-        say(msg, msg_len, "%s: %s", flag, reason);
+        conf_errmsg_set(msg, msg_len, "%s: %s", flag, reason);
         return -1;
     }
     *has = true;
@@ -590,10 +597,12 @@ static int take_option(int c, int argc, char **argv,
         return set_time("--to", optarg, &f->has_to, &f->to_ns, msg, msg_len);
     case 'h': a->help = true; return 0;
     case ':':
-        say(msg, msg_len, "option '%s' needs a value", bad_flag(argc, argv));
+        conf_errmsg_set(msg, msg_len, "option '%s' needs a value",
+                        bad_flag(argc, argv));
         return -1;
     default:
-        say(msg, msg_len, "unknown option '%s'", bad_flag(argc, argv));
+        conf_errmsg_set(msg, msg_len, "unknown option '%s'",
+                        bad_flag(argc, argv));
         return -1;
     }
 }
@@ -628,8 +637,10 @@ int sim_trace_filter_parse_args(int argc, char **argv,
         }
     }
     if (optind != argc - 1) {
-        say(msg, msg_len, "expected one trace FILE ('-' for standard input), "
-            "got %d", argc - optind);
+        conf_errmsg_set(msg, msg_len,
+                        "expected one trace FILE ('-' for standard input), "
+                        "got %d",
+                        argc - optind);
         return -1;
     }
     a.path = argv[optind];
@@ -637,8 +648,10 @@ int sim_trace_filter_parse_args(int argc, char **argv,
         char from[32], to[32];
         conf_units_format_duration(a.filter.from_ns, from, sizeof(from));
         conf_units_format_duration(a.filter.to_ns, to, sizeof(to));
-        say(msg, msg_len, "--to %s is not after --from %s (the window is "
-            "from <= t < to)", to, from);
+        conf_errmsg_set(msg, msg_len,
+                        "--to %s is not after --from %s (the window is "
+                        "from <= t < to)",
+                        to, from);
         return -1;
     }
     invariants(&a.filter);

@@ -92,6 +92,29 @@ START_TEST(test_hex_decode_unterminated)
 }
 END_TEST
 
+/* File names: lowercase only, the same lengths. */
+START_TEST(test_hex_decode_canonical)
+{
+    uint8_t out[2] = {0x5a, 0x5a};
+    ck_assert_int_eq(conf_hex_decode_canonical("abcd", 4, out, 2), 0);
+    ck_assert_uint_eq(out[0], 0xab);
+    ck_assert_uint_eq(out[1], 0xcd);
+    out[0] = out[1] = 0x5a;
+    ck_assert_int_eq(conf_hex_decode_canonical("abcD", 4, out, 2),
+                     P2P_ERR_DECODE);
+    ck_assert_int_eq(conf_hex_decode_canonical("Abcd", 4, out, 2),
+                     P2P_ERR_DECODE);
+    ck_assert_int_eq(conf_hex_decode_canonical("abc", 3, out, 2),
+                     P2P_ERR_DECODE);
+    ck_assert_int_eq(conf_hex_decode_canonical("abcdef", 6, out, 2),
+                     P2P_ERR_DECODE);
+    ck_assert_int_eq(conf_hex_decode_canonical("abcg", 4, out, 2),
+                     P2P_ERR_DECODE);
+    ck_assert_uint_eq(out[0], 0x5a);
+    ck_assert_uint_eq(out[1], 0x5a);
+}
+END_TEST
+
 START_TEST(test_hex_encode)
 {
     const uint8_t bytes[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
@@ -129,6 +152,7 @@ static Suite *hex_suite(void)
     tcase_add_test(tc, test_hex_digit_table);
     tcase_add_loop_test(tc, test_hex_decode, 0, COUNT(decode_cases));
     tcase_add_test(tc, test_hex_decode_unterminated);
+    tcase_add_test(tc, test_hex_decode_canonical);
     tcase_add_test(tc, test_hex_encode);
     tcase_add_test(tc, test_hex_round_trip);
     suite_add_tcase(s, tc);
