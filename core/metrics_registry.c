@@ -9,7 +9,6 @@
 
 #include "core/assert.h"
 #include "core/err.h"
-#include "core/node.h"
 
 #define COUNTER(field, name, help)                                            \
     {name, help, offsetof(struct p2p_metrics, field)}
@@ -178,62 +177,6 @@ uint64_t p2p_counter_value(const struct p2p_metrics *m, uint32_t i)
     uint64_t v;
     memcpy(&v, (const char *)m + counters[i].offset, sizeof(v));
     return v;
-}
-
-const struct p2p_histogram *p2p_node_histogram(const struct p2p_node *n,
-                                               enum p2p_hist h)
-{
-    P2P_ASSERT((unsigned)h < P2P_HISTS_COUNT);
-    return &n->hists[h];
-}
-
-void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
-                     struct p2p_gauges *out)
-{
-    memset(out, 0, sizeof(*out));
-    for (int s = 0; s < P2P_POOL_SECTIONS; s++) {
-        out->pool_artifacts[s] = n->pool.count[s];
-        out->pool_bytes[s] = n->pool.bytes[s];
-    }
-    for (uint32_t id = 0; id < n->peers_capacity; id++) {
-        const struct p2p_conn_peer *c = p2p__conn_manager_peer(&n->conns, id);
-        if (c->up)
-            out->conns_up++;
-        else if (c->conn == P2P_CONN_DIALING)
-            out->conns_dialing++;
-        else if (c->conn == P2P_CONN_WAIT)
-            out->conns_waiting++;
-        if (p2p__ledger_banned(&n->ledger, id, now))
-            out->peers_banned++;
-        out->fetches_inflight += p2p__downloader_fetches(&n->dl, id);
-    }
-    out->streams_open = p2p__streams_count(&n->streams);
-    out->downloads_pending = p2p__downloader_count(&n->dl);
-    out->slots_active = p2p__gossip_sender_slots(&n->sender);
-    out->transmissions = p2p__gossip_sender_txs(&n->sender);
-    out->topology_members = p2p__conn_manager_topology(&n->conns)->count;
-    struct p2p_chunk_progress pr;
-    if (n->state.active)
-        out->state_sync_height = n->state.height;
-    if (p2p_node_state_sync_progress(n, &pr)) {
-        out->state_sync_chunks_total = pr.chunks_total;
-        out->state_sync_chunks_held = pr.chunks_held;
-        out->state_sync_bytes_total = pr.bytes_total;
-        out->state_sync_bytes_held = pr.bytes_held;
-    }
-    out->topology_version = p2p__conn_manager_topology(&n->conns)->version;
-    for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
-        out->mem_bytes[m] = n->mem->module_bytes[m];
-    out->mem_bytes_total = n->mem->bytes;
-    out->mem_peak_bytes = n->mem->bytes_peak;
-    P2P_ASSERT(out->conns_up + out->conns_dialing + out->conns_waiting <=
-               n->peers_capacity);
-#ifdef P2P_DEBUG
-    uint64_t sum = 0;
-    for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
-        sum += out->mem_bytes[m];
-    P2P_ASSERT(sum == out->mem_bytes_total);
-#endif
 }
 
 /* ---- the writer ---- */
@@ -480,27 +423,18 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
           g->mem_peak_bytes);
 }
 
-void p2p_node_metrics_write(const struct p2p_node *n, p2p_time now,
-                            struct p2p_metrics_text *t)
+void p2p_metrics_write_node(struct p2p_metrics_text *t,
+                            const struct p2p_metrics *m,
+                            const struct p2p_gauges *g,
+                            const struct p2p_histogram *hists)
 {
     for (uint32_t i = 0; i < P2P_COUNTERS_COUNT; i++) {
         const struct p2p_counter_spec *c = &counters[i];
         p2p_metrics_text_family(t, c->name, P2P_METRIC_COUNTER, c->help);
         p2p_metrics_text_sample(t, c->name, NULL, NULL,
-                                p2p_counter_value(&n->metrics, i));
+                                p2p_counter_value(m, i));
     }
-    struct p2p_gauges g;
-    p2p_node_gauges(n, now, &g);
-    write_gauges(t, &g);
+    write_gauges(t, g);
     for (int h = 0; h < P2P_HISTS_COUNT; h++)
-        p2p_metrics_text_histogram(t, p2p_hist_spec(h), &n->hists[h]);
-}
-
-int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,
-                            char *buf, size_t cap, size_t *len)
-{
-    struct p2p_metrics_text t;
-    p2p_metrics_text_init(&t, buf, cap);
-    p2p_node_metrics_write(n, now, &t);
-    return p2p_metrics_text_finish(&t, len);
+        p2p_metrics_text_histogram(t, p2p_hist_spec(h), &hists[h]);
 }

@@ -141,10 +141,12 @@ int p2p_metrics_text_finish(const struct p2p_metrics_text *t, size_t *len);
 void p2p_node_metrics_write(const struct p2p_node *n, p2p_time now,
                             struct p2p_metrics_text *t);
 
-/* The node's whole exposition into buf[0..cap): 0 with *len its length,
- * or P2P_ERR_LIMIT with *len the size needed (retry with cap > *len to
- * get the NUL too). Allocates nothing. */
-int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,
-                            char *buf, size_t cap, size_t *len);
+/* Appends every family of one node, in registry order: counters m,
+ * gauges g, histograms hists[0..P2P_HISTS_COUNT) (all borrowed for the
+ * call). p2p_node_metrics_write is this for a node. */
+void p2p_metrics_write_node(struct p2p_metrics_text *t,
+                            const struct p2p_metrics *m,
+                            const struct p2p_gauges *g,
+                            const struct p2p_histogram *hists);
 
 #endif

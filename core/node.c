@@ -8,6 +8,8 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/metrics_registry.h"
+#include "core/status.h"
 
 /* ---- lifecycle ---- */
 
@@ -16,6 +18,9 @@ static void on_stream_deadline(struct p2p_node *n, p2p_time now,
                                uint32_t index, uint32_t gen, bool blame_peer);
 static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
                        int64_t reason);
+static void streams_peer_down(struct p2p_node *n, p2p_time now,
+                              p2p_node_id peer);
+static void epilogue(struct p2p_node *n, p2p_time now);
 
 int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
                  struct p2p_node **out)
@@ -42,7 +47,6 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
     n->timers.live = timer_live;
     n->timers.live_ctx = n;
     p2p_pool_init(&n->pool, mem, &c->pool, p2p_rng_u64(&keys));
-    n->bouncer = p2p_bouncer_wants_all;
     p2p__ledger_init(&n->ledger, &n->cfg, mem, &n->metrics);
     n->env = (struct p2p_env){
         .cfg = &n->cfg, .mem = mem, .outbox = &n->outbox,
@@ -55,7 +59,8 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
                             p2p_rng_u64(&keys));
     p2p__downloader_init(&n->dl, &n->env, &n->streams, p2p_rng_u64(&keys));
     p2p__gossip_receiver_init(&n->receiver, &n->env, &n->streams, &n->dl);
-    p2p__state_init(n);
+    p2p__state_sync_init(&n->state, &n->env, &n->streams,
+                         p2p__conn_manager_topology(&n->conns));
     *out = n;
     return 0;
 }
@@ -65,10 +70,9 @@ void p2p_node_del(struct p2p_node *n)
     if (n == NULL)
         return;
     struct p2p_mem *mem = n->mem;
-    p2p__state_fini(n);
+    p2p__state_sync_fini(&n->state);
     p2p__streams_fini(&n->streams);
     p2p__gossip_receiver_fini(&n->receiver);
-    p2p_mem_free(mem, P2P_MEM_RECEIVER, n->peers);
     p2p__conn_manager_fini(&n->conns);
     p2p__ledger_fini(&n->ledger);
     p2p__gossip_sender_fini(&n->sender);
@@ -101,17 +105,11 @@ static bool timer_live(const void *ctx, const struct p2p_timer *t)
         return p2p__conn_manager_redial_live(&n->conns, t->index, t->gen);
     case P2P_TIMER_STATE_ADVERT:
     case P2P_TIMER_STATE_SYNC:
-        return p2p__state_timer_live(n, t->kind, t->gen, t->deadline);
     case P2P_TIMER_STATE_SLOW:
-        return n->state.active && n->state.gen == t->gen;
+        return p2p__state_sync_timer_live(&n->state, t->kind, t->gen,
+                                          t->deadline);
     }
     return true;
-}
-
-int p2p__timer(struct p2p_node *n, p2p_time deadline,
-               enum p2p_timer_kind kind, uint32_t index, uint32_t gen)
-{
-    return p2p__timers_add(&n->timers, deadline, kind, index, gen);
 }
 
 p2p_time p2p_node_next_deadline(const struct p2p_node *n)
@@ -144,38 +142,27 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
             p2p__conn_manager_on_redial(&n->conns, now, t.index, t.gen);
             break;
         case P2P_TIMER_STATE_ADVERT:
-            p2p__state_on_advert_timer(n, now);
+            p2p__state_sync_on_advert_timer(&n->state, now);
             break;
         case P2P_TIMER_STATE_SYNC:
-            p2p__state_on_sync_timer(n, now, t.gen);
+            p2p__state_sync_on_sync_timer(&n->state, now, t.gen);
             break;
         case P2P_TIMER_STATE_SLOW:
-            p2p__state_slow_on_timer(n, now, t.gen);
+            p2p__state_sync_on_slow_timer(&n->state, now, t.gen);
             break;
         default:
             P2P_UNREACHABLE();
         }
     }
-    p2p__node_epilogue(n, now);
+    epilogue(n, now);
     return 0;
 }
 
 /* ---- peers ---- */
 
-struct p2p_peer *p2p__peer_up(struct p2p_node *n, p2p_node_id id)
+static int peer_fit(struct p2p_node *n, p2p_node_id peer)
 {
-    if (id >= n->peers_capacity || !p2p__conn_manager_is_up(&n->conns, id))
-        return NULL;
-    return &n->peers[id];
-}
-
-int p2p__node_peer_fit(struct p2p_node *n, p2p_node_id peer)
-{
-    int rc = p2p__table_array_fit(n->mem, P2P_MEM_RECEIVER, (void **)&n->peers,
-                                  &n->peers_capacity, sizeof(*n->peers), peer,
-                                  n->cfg.node_ids_max);
-    if (rc == 0)
-        rc = p2p__conn_manager_fit(&n->conns, peer);
+    int rc = p2p__conn_manager_fit(&n->conns, peer);
     if (rc == 0)
         rc = p2p__ledger_fit(&n->ledger, peer);
     if (rc == 0)
@@ -184,6 +171,8 @@ int p2p__node_peer_fit(struct p2p_node *n, p2p_node_id peer)
         rc = p2p__gossip_sender_peer_fit(&n->sender, peer);
     if (rc == 0)
         rc = p2p__gossip_receiver_peer_fit(&n->receiver, peer);
+    if (rc == 0)
+        rc = p2p__state_sync_peer_fit(&n->state, peer);
     if (rc == 0)
         rc = p2p__streams_peer_fit(&n->streams, peer);
     return rc;
@@ -198,8 +187,8 @@ static void connection_gone(struct p2p_node *n, p2p_time now, p2p_node_id id)
 {
     /* State sync first, so that the failures of the peer's streams below
      * cannot send its requests back to it. */
-    p2p__state_peer_down(n, now, id);
-    p2p__node_streams_peer_down(n, now, id);
+    p2p__state_sync_peer_down(&n->state, now, id);
+    streams_peer_down(n, now, id);
     p2p__gossip_sender_peer_down(&n->sender, id);
     p2p__gossip_receiver_peer_down(&n->receiver, now, id);
     p2p__conn_manager_gone(&n->conns, id);
@@ -233,7 +222,7 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
     for (uint32_t i = 0; i < count && members != NULL; i++)
         if (members[i].id > top && members[i].id < n->cfg.node_ids_max)
             top = members[i].id;
-    if (count > 0 && p2p__node_peer_fit(n, top) != 0)
+    if (count > 0 && peer_fit(n, top) != 0)
         return P2P_ERR_NOMEM;
     int rc = p2p__conn_manager_set_topology(&n->conns, version,
                                             earliest_version, members, count);
@@ -241,7 +230,8 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
         return rc;
     /* Close what is no longer wanted: ids that left, or all of them when
      * this node itself left. */
-    for (p2p_node_id id = 0; id < n->peers_capacity; id++)
+    for (p2p_node_id id = 0; id < p2p__conn_manager_capacity(&n->conns);
+         id++)
         if (id != n->cfg.self && !p2p__conn_manager_wanted(&n->conns, id))
             close_conn(n, now, id, P2P_ERR_STATE);
     /* Dial the members that are ours to dial. */
@@ -251,11 +241,11 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
         if (!p2p__conn_manager_wanted(&n->conns, id) ||
             !p2p_conn_should_dial(n->cfg.self, id))
             continue;
-        if (p2p__node_peer_fit(n, id) != 0)
+        if (peer_fit(n, id) != 0)
             return P2P_ERR_NOMEM;
         p2p__conn_manager_dial_member(&n->conns, now, id);
     }
-    p2p__node_epilogue(n, now);
+    epilogue(n, now);
     return 0;
 }
 
@@ -263,7 +253,7 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 {
     if (peer >= n->cfg.node_ids_max || peer == n->cfg.self)
         return P2P_ERR_INVALID_ARG;
-    if (p2p__node_peer_fit(n, peer) != 0)
+    if (peer_fit(n, peer) != 0)
         return P2P_ERR_NOMEM;
     if (!p2p__conn_manager_admit(&n->conns, now, peer))
         return P2P_ERR_REFUSED;
@@ -274,27 +264,27 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
     }
     p2p__conn_manager_up(&n->conns, peer);
     p2p__gossip_sender_peer_up(&n->sender, now, peer);
-    p2p__state_peer_up(n, now, peer);
-    p2p__node_epilogue(n, now);
+    p2p__state_sync_peer_up(&n->state, now, peer);
+    epilogue(n, now);
     return 0;
 }
 
 int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 {
-    if (p2p__peer_up(n, peer) == NULL)
+    if (!p2p__conn_manager_is_up(&n->conns, peer))
         return P2P_ERR_NOT_FOUND;
     connection_gone(n, now, peer);
     n->metrics.conns_lost++;
     /* The IC redials at once after a loss. */
     p2p__conn_manager_after_close(&n->conns, now, peer);
-    p2p__node_epilogue(n, now);
+    epilogue(n, now);
     return 0;
 }
 
 int p2p_node_on_dial_failed(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 {
     int rc = p2p__conn_manager_dial_failed(&n->conns, now, peer);
-    p2p__node_epilogue(n, now);
+    epilogue(n, now);
     return rc;
 }
 
@@ -357,7 +347,7 @@ static int serve_fetch(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 static int serve_state(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                        uint64_t stream_id, const struct p2p_frame *f)
 {
-    return p2p__state_on_request(n, now, peer, stream_id, f);
+    return p2p__state_sync_on_request(&n->state, now, peer, stream_id, f);
 }
 
 /* The inbound route table: which module serves each route. */
@@ -386,7 +376,7 @@ static int dispatch(struct p2p_node *n, p2p_time now,
     } else if (d->end == P2P_STREAM_END_RESPONSE) {
         switch (d->owner) {
         case P2P_OWNER_STATE_SYNC:
-            p2p__state_on_response(n, now, d->peer, d->owner_index,
+            p2p__state_sync_on_response(&n->state, now, d->peer, d->owner_index,
                                    d->owner_gen, d->err, f);
             break;
         case P2P_OWNER_SENDER:
@@ -427,8 +417,8 @@ static void on_stream_deadline(struct p2p_node *n, p2p_time now,
     (void)dispatch(n, now, &d);
 }
 
-void p2p__node_streams_peer_down(struct p2p_node *n, p2p_time now,
-                                 p2p_node_id peer)
+static void streams_peer_down(struct p2p_node *n, p2p_time now,
+                              p2p_node_id peer)
 {
     uint32_t cursor = 0;
     struct p2p_stream_done d;
@@ -436,7 +426,7 @@ void p2p__node_streams_peer_down(struct p2p_node *n, p2p_time now,
         (void)dispatch(n, now, &d);
 }
 
-void p2p__node_epilogue(struct p2p_node *n, p2p_time now)
+static void epilogue(struct p2p_node *n, p2p_time now)
 {
     /* Bans wait until here: no handler still uses the peer. */
     for (p2p_node_id id = 0; p2p__ledger_take_ban(&n->ledger, now, &id);
@@ -450,7 +440,7 @@ int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                             uint64_t stream_id, bool inbound,
                             const uint8_t *data, size_t len, bool fin)
 {
-    if (p2p__peer_up(n, peer) == NULL)
+    if (!p2p__conn_manager_is_up(&n->conns, peer))
         return P2P_ERR_NOT_FOUND;
     struct p2p_stream_bytes in = {.peer = peer, .stream_id = stream_id,
                                   .inbound = inbound, .data = data,
@@ -461,7 +451,7 @@ int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
         rc = dispatch(n, now, &d);
     else
         (void)dispatch(n, now, &d);
-    p2p__node_epilogue(n, now);
+    epilogue(n, now);
     return rc;
 }
 
@@ -544,9 +534,7 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
 void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
                           void *ctx)
 {
-    n->bouncer = fn != NULL ? fn : p2p_bouncer_wants_all;
-    n->bouncer_ctx = ctx;
-    n->env.bouncer = n->bouncer;
+    n->env.bouncer = fn != NULL ? fn : p2p_bouncer_wants_all;
     n->env.bouncer_ctx = ctx;
     p2p__downloader_refresh(&n->dl, now);
 }
@@ -592,4 +580,109 @@ int p2p_node_check_invariants_deep(const struct p2p_node *n)
     if (rc == 0)
         rc = p2p__ledger_check(&n->ledger);
     return rc != 0 ? rc : p2p__downloader_check(&n->dl);
+}
+
+/* ---- state sync ---- */
+
+void p2p_node_set_state_store(struct p2p_node *n, p2p_time now,
+                              const struct p2p_state_store_ops *ops,
+                              void *ctx)
+{
+    p2p__state_sync_set_store(&n->state, now, ops, ctx);
+    epilogue(n, now);
+}
+
+void p2p_node_state_changed(struct p2p_node *n, p2p_time now)
+{
+    p2p__state_sync_changed(&n->state, now);
+    epilogue(n, now);
+}
+
+void p2p_node_state_sync_info(const struct p2p_node *n,
+                              struct p2p_state_sync_info *info)
+{
+    p2p__state_sync_info(&n->state, info);
+}
+
+bool p2p_node_state_sync_progress(const struct p2p_node *n,
+                                  struct p2p_chunk_progress *out)
+{
+    return p2p__state_sync_progress(&n->state, out);
+}
+
+/* ---- metrics (core/metrics_registry.h) ---- */
+
+const struct p2p_histogram *p2p_node_histogram(const struct p2p_node *n,
+                                               enum p2p_hist h)
+{
+    P2P_ASSERT((unsigned)h < P2P_HISTS_COUNT);
+    return &n->hists[h];
+}
+
+void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
+                     struct p2p_gauges *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int s = 0; s < P2P_POOL_SECTIONS; s++) {
+        out->pool_artifacts[s] = n->pool.count[s];
+        out->pool_bytes[s] = n->pool.bytes[s];
+    }
+    for (uint32_t id = 0; id < p2p__conn_manager_capacity(&n->conns); id++) {
+        const struct p2p_conn_peer *c = p2p__conn_manager_peer(&n->conns, id);
+        if (c->up)
+            out->conns_up++;
+        else if (c->conn == P2P_CONN_DIALING)
+            out->conns_dialing++;
+        else if (c->conn == P2P_CONN_WAIT)
+            out->conns_waiting++;
+        if (p2p__ledger_banned(&n->ledger, id, now))
+            out->peers_banned++;
+        out->fetches_inflight += p2p__downloader_fetches(&n->dl, id);
+    }
+    out->streams_open = p2p__streams_count(&n->streams);
+    out->downloads_pending = p2p__downloader_count(&n->dl);
+    out->slots_active = p2p__gossip_sender_slots(&n->sender);
+    out->transmissions = p2p__gossip_sender_txs(&n->sender);
+    out->topology_members = p2p__conn_manager_topology(&n->conns)->count;
+    struct p2p_chunk_progress pr;
+    struct p2p_state_sync_info info;
+    p2p_node_state_sync_info(n, &info);
+    if (info.active)
+        out->state_sync_height = info.height;
+    if (p2p_node_state_sync_progress(n, &pr)) {
+        out->state_sync_chunks_total = pr.chunks_total;
+        out->state_sync_chunks_held = pr.chunks_held;
+        out->state_sync_bytes_total = pr.bytes_total;
+        out->state_sync_bytes_held = pr.bytes_held;
+    }
+    out->topology_version = p2p__conn_manager_topology(&n->conns)->version;
+    for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
+        out->mem_bytes[m] = n->mem->module_bytes[m];
+    out->mem_bytes_total = n->mem->bytes;
+    out->mem_peak_bytes = n->mem->bytes_peak;
+    P2P_ASSERT(out->conns_up + out->conns_dialing + out->conns_waiting <=
+               p2p__conn_manager_capacity(&n->conns));
+#ifdef P2P_DEBUG
+    uint64_t sum = 0;
+    for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
+        sum += out->mem_bytes[m];
+    P2P_ASSERT(sum == out->mem_bytes_total);
+#endif
+}
+
+void p2p_node_metrics_write(const struct p2p_node *n, p2p_time now,
+                            struct p2p_metrics_text *t)
+{
+    struct p2p_gauges g;
+    p2p_node_gauges(n, now, &g);
+    p2p_metrics_write_node(t, &n->metrics, &g, n->hists);
+}
+
+int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,
+                            char *buf, size_t cap, size_t *len)
+{
+    struct p2p_metrics_text t;
+    p2p_metrics_text_init(&t, buf, cap);
+    p2p_node_metrics_write(n, now, &t);
+    return p2p_metrics_text_finish(&t, len);
 }

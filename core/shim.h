@@ -187,6 +187,12 @@ const struct p2p_pool *p2p_node_pool(const struct p2p_node *n);
  * gauges, the histograms and the text exposition for /metrics are in
  * core/metrics_registry.h (p2p_node_metrics_format). */
 const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n);
+/* The node's whole exposition into buf[0..cap): 0 with *len its length,
+ * or P2P_ERR_LIMIT with *len the size needed (retry with cap > *len to
+ * get the NUL too). Allocates nothing. */
+int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,
+                            char *buf, size_t cap, size_t *len);
+
 const struct p2p_config *p2p_node_config(const struct p2p_node *n);
 const struct p2p_topology *p2p_node_topology(const struct p2p_node *n);
 /* P2P_ERR_INVALID_ARG for an id >= cfg.node_ids_max. */
