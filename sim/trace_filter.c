@@ -10,6 +10,7 @@
 #include "conf/errmsg.h"
 #include "conf/units.h"
 #include "core/assert.h"
+#include "core/outbox.h"
 #include "core/types.h"
 
 /* The exit statuses of p2p-sim (sim/main.c). */
@@ -485,6 +486,99 @@ static int add_peer(struct sim_trace_filter *f, const char *flag,
     return 0;
 }
 
+/* ---- event kinds -------------------------------------------------------- */
+
+/* The simulator's own event kinds (docs/trace-format.md's table, in its
+ * order); core's protocol events (--events) follow, by p2p_event_name. */
+static const char *const sim_kinds[] = {
+    "create",     "send",         "recv",         "reset",
+    "recv_reset", "deliver",      "validate",     "expire",
+    "loss_start", "loss_end",     "dial",         "conn_up",
+    "dial_refused", "dial_timeout", "conn_close", "conn_lost",
+    "conn_down",  "partition",    "heal",         "crash",
+    "restart",    "join",         "registry",     "byzantine",
+    "checkpoint", "skew",
+};
+#define SIM_KINDS_COUNT (sizeof(sim_kinds) / sizeof(sim_kinds[0]))
+/* Core's events are numbered from 0 up; p2p_event_name says "?" past the
+ * last. This bounds the walk. */
+#define CORE_EVENTS_MAX 64u
+
+size_t sim_trace_filter_kinds(const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < SIM_KINDS_COUNT; i++, n++)
+        if (n < cap)
+            out[n] = sim_kinds[i];
+    for (unsigned e = 0; e < CORE_EVENTS_MAX; e++, n++) {
+        const char *name = p2p_event_name((enum p2p_event)e);
+        if (strcmp(name, "?") == 0)
+            break;
+        if (n < cap)
+            out[n] = name;
+    }
+    return n;
+}
+
+/* Edit distance (insert, delete, substitute: 1 each) between v and word,
+ * both at most SIM_TRACE_FILTER_KIND_BYTES_MAX long. */
+static size_t edit_distance(struct span v, const char *word)
+{
+    size_t m = strlen(word);
+    size_t row[SIM_TRACE_FILTER_KIND_BYTES_MAX + 1];
+    P2P_ASSERT(v.len <= SIM_TRACE_FILTER_KIND_BYTES_MAX &&
+               m <= SIM_TRACE_FILTER_KIND_BYTES_MAX);
+    for (size_t j = 0; j <= m; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= v.len; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t up = row[j];
+            size_t best = diag + (lower(v.s[i - 1]) != word[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[m];
+}
+
+/* The known kind nearest to v: one that v begins (v is a cut-short kind)
+ * first, then the fewest edits; ties go to the earlier kind. */
+static const char *nearest_kind(struct span v)
+{
+    const char *kinds[SIM_KINDS_COUNT + CORE_EVENTS_MAX];
+    size_t n = sim_trace_filter_kinds(kinds, sizeof(kinds) / sizeof(kinds[0]));
+    const char *best = kinds[0];
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < n; i++) {
+        bool prefix = v.len > 0 && v.len < strlen(kinds[i]) &&
+                      memcmp(kinds[i], v.s, v.len) == 0;
+        /* A prefix counts as one edit: it beats any typo but an exact
+         * match, which never gets here. */
+        size_t d = prefix ? 1 : edit_distance(v, kinds[i]) + 1;
+        if (d < best_d) {
+            best_d = d;
+            best = kinds[i];
+        }
+    }
+    return best;
+}
+
+static bool known_kind(struct span v)
+{
+    const char *kinds[SIM_KINDS_COUNT + CORE_EVENTS_MAX];
+    size_t n = sim_trace_filter_kinds(kinds, sizeof(kinds) / sizeof(kinds[0]));
+    for (size_t i = 0; i < n; i++)
+        if (span_is(v, kinds[i]))
+            return true;
+    return false;
+}
+
 static int add_kind(struct sim_trace_filter *f, const char *flag,
                     struct span v, char *msg, size_t msg_len)
 {
@@ -497,6 +591,13 @@ static int add_kind(struct sim_trace_filter *f, const char *flag,
                         "most %u characters, such as deliver)",
                         flag, quoted_len(v), v.s,
                         SIM_TRACE_FILTER_KIND_BYTES_MAX);
+        return -1;
+    }
+    if (!known_kind(v)) {
+        conf_errmsg_set(msg, msg_len,
+                        "%s: '%.*s' is not an event kind; did you mean "
+                        "'%s'?",
+                        flag, quoted_len(v), v.s, nearest_kind(v));
         return -1;
     }
     memcpy(f->kinds[f->kinds_count], v.s, v.len);
@@ -682,6 +783,20 @@ static void usage(FILE *out)
         "  --to T                 events before virtual time T\n"
         "  -h, --help             this text\n",
         SIM_TRACE_FILTER_ID_HEX_MIN, SIM_TRACE_FILTER_ID_HEX_MAX);
+    const char *kinds[SIM_KINDS_COUNT + CORE_EVENTS_MAX];
+    size_t n = sim_trace_filter_kinds(kinds, sizeof(kinds) / sizeof(kinds[0]));
+    fprintf(out, "\nevent kinds (the last %zu with 'p2p-sim run --events'):",
+            n - SIM_KINDS_COUNT);
+    for (size_t i = 0, col = 80; i < n; i++) {
+        size_t w = strlen(kinds[i]) + 1;
+        if (col + w > 78) {
+            fputs("\n ", out);
+            col = 1;
+        }
+        fprintf(out, " %s", kinds[i]);
+        col += w;
+    }
+    fputc('\n', out);
 }
 
 int sim_trace_filter_main(int argc, char **argv)
@@ -690,7 +805,8 @@ int sim_trace_filter_main(int argc, char **argv)
     char msg[512];
     if (sim_trace_filter_parse_args(argc, argv, &a, msg, sizeof(msg)) != 0) {
         fprintf(stderr, "p2p-sim trace: %s\n"
-                "(p2p-sim trace --help lists the options)\n", msg);
+                "(p2p-sim trace --help lists the options and the event "
+                "kinds)\n", msg);
         return EXIT_BAD_INPUT;
     }
     if (a.help) {

@@ -111,6 +111,13 @@ int sim_trace_filter_stream(const struct sim_trace_filter *f, FILE *in,
                             struct sim_trace_filter_stats *stats, char *msg,
                             size_t msg_len);
 
+/* The event kinds a trace may hold: the simulator's own (the table in
+ * docs/trace-format.md) and then core's protocol events (--events). Stores
+ * up to cap static names in out (borrowed; out may be NULL when cap is 0)
+ * and returns how many there are, so a cap below it truncates. --kind
+ * takes only these; an unknown value is refused naming the nearest. */
+size_t sim_trace_filter_kinds(const char **out, size_t cap);
+
 /* The `p2p-sim trace` command: argv[0] is "trace". Writes matching lines to
  * stdout, usage (for --help) to stdout, errors to stderr. Returns the
  * process's exit status: 0 done (also when no line matched), 2 bad flag,

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Usage: trace-filter.sh P2P_SIM SCENARIO
+# Usage: trace-filter.sh P2P_SIM SCENARIO [TRACE_FORMAT_MD]
 # `p2p-sim trace` against an independent awk reading of the same trace: for
 # node, artifact, peer, kind and time filters every output line matches and
 # the count (or the whole output) equals awk's; the window is from <= t < to
 # at an event's exact time; '-' reads stdin; headers pass. Bad flags and a
-# malformed or too long line exit 2 naming the flag or FILE:LINE.
+# malformed or too long line exit 2 naming the flag or FILE:LINE. --kind
+# takes the kinds --help lists, which are the kinds docs/trace-format.md
+# names and include every kind the trace holds; an unknown kind is refused
+# naming the nearest one.
 set -euo pipefail
-sim=$1 scenario=$2
+sim=$1 scenario=$2 doc=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -117,4 +120,32 @@ printf '1.000000000 n0 send peer=1\r\n' >"$tmp/crlf.trace"
 expect_exit2 "<stdin>:1:" "$sim" trace - <"$tmp/crlf.trace"
 
 "$sim" trace --help | grep -q '^usage: p2p-sim trace' || fail "--help"
+
+# --kind: an unknown kind is refused with the nearest known one.
+expect_exit2 "--kind: 'delivr' is not an event kind; did you mean 'deliver'?" \
+  "$sim" trace "$tmp/t" --kind delivr
+expect_exit2 "'conn_lots' is not an event kind; did you mean 'conn_lost'?" \
+  "$sim" trace "$tmp/t" --kind send,conn_lots
+expect_exit2 "did you mean 'download_start'?" "$sim" trace "$tmp/t" --kind downlaod_start
+# The kinds --help lists (after its "event kinds" line).
+"$sim" trace --help | sed -n '/^event kinds/,$p' | tail -n +2 | tr ' ' '\n' |
+  grep . | sort >"$tmp/kinds"
+[ "$(wc -l <"$tmp/kinds")" -gt 30 ] || fail "--help lists $(wc -l <"$tmp/kinds") kinds"
+# Every kind in the trace is one of them, and --kind keeps exactly its lines.
+for k in $(awk '{ print $3 }' "$tmp/t" | sort -u); do
+  grep -qx "$k" "$tmp/kinds" || fail "the trace has kind '$k' that --help does not list"
+  filter --kind "$k"
+  [ "$got" -eq "$(count "\$3 == \"$k\"")" ] || fail "--kind $k count"
+done
+echo "ok: --kind takes every kind of the trace ($(awk '{ print $3 }' "$tmp/t" | sort -u | wc -l) kinds)"
+# docs/trace-format.md names the same kinds: its table's first column and
+# the --events paragraph.
+if [ -n "$doc" ]; then
+  { awk -F'|' '/^\| `/ { print $2 }' "$doc"
+    sed -n '/^With `--events`/,/^## /p' "$doc"; } |
+    grep -o '`[a-z_]*`' | tr -d '`' | grep . | sort -u >"$tmp/doc-kinds"
+  diff "$tmp/doc-kinds" "$tmp/kinds" >"$tmp/kinds.diff" ||
+    { cat "$tmp/kinds.diff"; fail "docs/trace-format.md (<) and --help (>) name different kinds"; }
+  echo "ok: docs/trace-format.md names the $(wc -l <"$tmp/kinds") kinds --help lists"
+fi
 echo "ok: all trace filter checks passed"

@@ -73,9 +73,9 @@ static const struct keep_case keep_cases[] = {
     {"trace --peer 0 F", LOSS, false},
     {"trace --peer -1 F", BACKOFF, true},
     {"trace --peer=-1 F", SEND, false},
-    /* --kind: whole words only */
+    /* --kind: whole words only (a cut-short word is refused: test_bad_args) */
     {"trace --kind send F", SEND, true},
-    {"trace --kind sen F", SEND, false},
+    {"trace --kind download_wait F", BACKOFF, false},
     {"trace --kind recv,send F", SEND, true},
     {"trace --kind deliver F", SEND, false},
     /* --artifact: a prefix of id=, any case; no id= never matches */
@@ -170,6 +170,13 @@ static const struct bad_case bad_args[] = {
     {"trace F --peer -2", "--peer: '-2' is not a node id"},
     {"trace F --kind a=b", "--kind: 'a=b' is not an event kind"},
     {"trace F --kind 012345678901234567890123456789012", "is not an event kind"},
+    /* an unknown kind names the nearest known one */
+    {"trace F --kind sen", "--kind: 'sen' is not an event kind; did you mean 'send'?"},
+    {"trace F --kind delivr", "did you mean 'deliver'?"},
+    {"trace F --kind send,conn_lots", "'conn_lots' is not an event kind; did you mean 'conn_lost'?"},
+    {"trace F --kind downlaod_backof", "did you mean 'download_backoff'?"},
+    {"trace F --kind Crash", "did you mean 'crash'?"},
+    {"trace F --kind state_sync", "did you mean 'state_sync_start'?"},
     {"trace F --artifact 6a6", "--artifact: '6a6' is not an artifact id prefix"},
     {"trace F --artifact 6a6g", "is not an artifact id prefix"},
     {"trace F --artifact "
@@ -210,6 +217,34 @@ START_TEST(test_values_limit)
     strcat(cmd, " --node 99");
     ck_assert_int_eq(parse(cmd, &a, msg, sizeof(msg)), -1);
     ck_assert_ptr_nonnull(strstr(msg, "--node: more than 64 values"));
+}
+END_TEST
+
+/* The kinds --kind takes: the simulator's and then core's, each once; a
+ * small cap truncates but still counts them all. */
+START_TEST(test_kinds)
+{
+    const char *kinds[128];
+    size_t n = sim_trace_filter_kinds(kinds, 128);
+    ck_assert_uint_gt(n, 26);
+    ck_assert_uint_le(n, 128);
+    ck_assert_str_eq(kinds[0], "create");
+    ck_assert_str_eq(kinds[n - 1], "download_wait");
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_le(strlen(kinds[i]), SIM_TRACE_FILTER_KIND_BYTES_MAX);
+        for (size_t j = i + 1; j < n; j++)
+            ck_assert_str_ne(kinds[i], kinds[j]);
+        /* each is accepted */
+        char cmd[96];
+        struct sim_trace_filter_args a;
+        char msg[256] = "";
+        snprintf(cmd, sizeof(cmd), "trace F --kind %s", kinds[i]);
+        ck_assert_msg(parse(cmd, &a, msg, sizeof(msg)) == 0, "%s: %s", cmd, msg);
+    }
+    ck_assert_uint_eq(sim_trace_filter_kinds(NULL, 0), n);
+    const char *two[2];
+    ck_assert_uint_eq(sim_trace_filter_kinds(two, 2), n);
+    ck_assert_str_eq(two[1], "send");
 }
 END_TEST
 
@@ -403,6 +438,7 @@ static Suite *trace_filter_suite(void)
     tcase_add_test(args, test_help);
     tcase_add_loop_test(args, test_bad_args, 0, COUNT(bad_args));
     tcase_add_test(args, test_values_limit);
+    tcase_add_test(args, test_kinds);
     suite_add_tcase(s, args);
 
     TCase *lines = tcase_create("lines");
