@@ -17,7 +17,7 @@ void p2p__buggify_init(struct p2p_buggify *b, const struct p2p_config *cfg)
             b->on |= 1u << p;
 }
 
-bool p2p__buggify(struct p2p_buggify *b, enum p2p_buggify_point point)
+bool p2p__buggify_fire(struct p2p_buggify *b, enum p2p_buggify_point point)
 {
     if (!(b->on & (1u << point)))
         return false;

@@ -43,8 +43,8 @@ struct p2p_buggify {
 /* Decides which points are enabled (none unless cfg->buggify). */
 void p2p__buggify_init(struct p2p_buggify *b, const struct p2p_config *cfg);
 /* True when the point is enabled and fires this time. */
-bool p2p__buggify(struct p2p_buggify *b, enum p2p_buggify_point point);
-#define P2P_BUGGIFY_AT(b, point) p2p__buggify((b), (point))
+bool p2p__buggify_fire(struct p2p_buggify *b, enum p2p_buggify_point point);
+#define P2P_BUGGIFY_AT(b, point) p2p__buggify_fire((b), (point))
 #else
 #define P2P_BUGGIFY_AT(b, point) ((void)(b), false)
 #endif
