@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "p2p_version.h"
 
@@ -19,6 +21,8 @@
 #include "sim/world.h"
 
 enum exit_code { EXIT_OK = 0, EXIT_EXPECTATION = 1, EXIT_BAD_INPUT = 2 };
+
+#define REPLAY_BYTES 4096u /* the replay command line, quoted */
 
 struct run_args {
     const char *path;
@@ -74,6 +78,103 @@ static void usage(FILE *out)
         "  -h, --help            this text\n");
 }
 
+
+/* Whether a new or existing file at path can be written: an existing one
+ * must be a writable non-folder, a new one needs a writable folder. Checks
+ * without creating anything; false with the reason in msg. */
+static bool writable_file(const char *path, char *msg, size_t len)
+{
+    struct stat st;
+    if (path[0] == '\0') {
+        snprintf(msg, len, "empty path");
+        return false;
+    }
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            snprintf(msg, len, "%s is a folder", path);
+            return false;
+        }
+        if (access(path, W_OK) != 0) {
+            snprintf(msg, len, "cannot write %s: %s", path, strerror(errno));
+            return false;
+        }
+        return true;
+    }
+    if (errno != ENOENT) {
+        snprintf(msg, len, "cannot write %s: %s", path, strerror(errno));
+        return false;
+    }
+    /* A new file: its folder must exist and take it. */
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(msg, len, "cannot write %s: no folder %s", path, dir);
+        return false;
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        snprintf(msg, len, "cannot write %s: folder %s: %s", path, dir,
+                 strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Whether an executable named name is in PATH. */
+static bool in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL || path[0] == '\0')
+        path = "/usr/bin:/bin";
+    while (*path != '\0') {
+        size_t n = strcspn(path, ":");
+        char file[4096];
+        snprintf(file, sizeof(file), "%.*s/%s", (int)(n ? n : 1),
+                 n ? path : ".", name);
+        if (access(file, X_OK) == 0)
+            return true;
+        path += n + (path[n] == ':');
+    }
+    return false;
+}
+
+/* Every output the run will write (--report, --metrics, --trace) is
+ * checked before it starts, so a typo costs no run: 0, or EXIT_BAD_INPUT
+ * with a message. Nothing is created here (--metrics DIR was made while
+ * parsing). */
+static int check_outputs(const struct run_args *a)
+{
+    char msg[4400];
+    if (a->report_path != NULL) {
+        if (!writable_file(a->report_path, msg, sizeof(msg))) {
+            fprintf(stderr, "p2p-sim run: --report: %s\n", msg);
+            return EXIT_BAD_INPUT;
+        }
+        if (!in_path("gnuplot")) {
+            fprintf(stderr, "p2p-sim run: --report draws its plots with "
+                    "gnuplot, which is not in PATH (Debian package "
+                    "gnuplot-nox)\n");
+            return EXIT_BAD_INPUT;
+        }
+    }
+    if (a->opt.metrics_dir != NULL &&
+        access(a->opt.metrics_dir, W_OK | X_OK) != 0) {
+        fprintf(stderr, "p2p-sim run: --metrics: cannot write in %s: %s\n",
+                a->opt.metrics_dir, strerror(errno));
+        return EXIT_BAD_INPUT;
+    }
+    if (a->trace_path != NULL && strcmp(a->trace_path, "-") != 0 &&
+        !writable_file(a->trace_path, msg, sizeof(msg))) {
+        fprintf(stderr, "p2p-sim run: --trace: %s\n", msg);
+        return EXIT_BAD_INPUT;
+    }
+    return EXIT_OK;
+}
 
 /* --metrics DIR [--metrics-every T]: the period is checked and DIR made
  * before the run, so a bad flag costs nothing. */
@@ -180,7 +281,8 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         return EXIT_BAD_INPUT;
     }
     a->path = argv[optind];
-    return parse_metrics_args(a);
+    int rc = parse_metrics_args(a);
+    return rc == EXIT_OK ? check_outputs(a) : rc;
 }
 
 /* Scenario features whose simulation later issues add are refused, and
@@ -197,9 +299,68 @@ static double wall_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* How this program was invoked (argv[0]): a path when it has a slash, a
+ * name found in PATH otherwise, so the replay command runs as printed in
+ * the directory the user ran it from. */
+static const char *prog_name = "p2p-sim";
+
+/* Puts c at buf[*at] when there is room (one byte is kept for the NUL). */
+static void put(char *buf, size_t len, size_t *at, char c)
+{
+    if (*at + 1 < len)
+        buf[*at] = c;
+    (*at)++;
+}
+
+/* Appends word to buf[0..len) at *at, after a space unless first, in single
+ * quotes unless every byte is one a POSIX shell takes literally. A command
+ * longer than len is cut (the caller's buffer holds any sane path). */
+static void append_word(char *buf, size_t len, size_t *at, const char *word)
+{
+    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                "0123456789_-./=:,+@%";
+    bool quote = word[0] == '\0' || strspn(word, plain) != strlen(word);
+    if (*at > 0)
+        put(buf, len, at, ' ');
+    if (quote)
+        put(buf, len, at, '\'');
+    for (const char *c = word; *c != '\0'; c++) {
+        if (*c == '\'') { /* close the quotes, an escaped quote, reopen */
+            put(buf, len, at, '\'');
+            put(buf, len, at, '\\');
+            put(buf, len, at, '\'');
+        }
+        put(buf, len, at, *c);
+    }
+    if (quote)
+        put(buf, len, at, '\'');
+    buf[*at < len ? *at : len - 1] = '\0';
+}
+
+/* The command line that replays the run: the program as invoked, the
+ * scenario as given, the seed, and --invariants when given (it can stop a
+ * run). Quoted for a POSIX shell. */
+static void replay_command(const struct run_args *a, uint64_t seed, char *buf,
+                           size_t len)
+{
+    size_t at = 0;
+    char seed_text[24];
+    snprintf(seed_text, sizeof(seed_text), "%" PRIu64, seed);
+    buf[0] = '\0';
+    append_word(buf, len, &at, prog_name);
+    append_word(buf, len, &at, "run");
+    append_word(buf, len, &at, a->path);
+    append_word(buf, len, &at, "--seed");
+    append_word(buf, len, &at, seed_text);
+    if (a->opt.invariants)
+        append_word(buf, len, &at, "--invariants");
+}
+
 static void print_replay(const struct run_args *a, uint64_t seed, FILE *out)
 {
-    fprintf(out, "replay: p2p-sim run %s --seed %" PRIu64 "\n", a->path, seed);
+    char cmd[REPLAY_BYTES];
+    replay_command(a, seed, cmd, sizeof(cmd));
+    fprintf(out, "replay: %s\n", cmd);
 }
 
 /* Runs the scenario again to recover the text of trace line `line`. */
@@ -330,9 +491,8 @@ static int cmd_run(int argc, char **argv)
      * can be piped (into `p2p-sim trace -`, say). */
     sim_report_print(&w, &r, a.json, trace == stdout ? stderr : stdout);
     if (a.report_path != NULL) {
-        char replay[640];
-        snprintf(replay, sizeof(replay), "p2p-sim run %s --seed %" PRIu64,
-                 a.path, w.seed);
+        char replay[REPLAY_BYTES];
+        replay_command(&a, w.seed, replay, sizeof(replay));
         if (sim_report_html_write(&w, &r, &w.series, &html, a.report_path,
                                   replay, stderr) != 0)
             rc = -1;
@@ -378,6 +538,7 @@ int main(int argc, char **argv)
         printf("p2p-sim %s (commit %s)\n", P2P_VERSION, P2P_COMMIT);
         return EXIT_OK;
     }
+    prog_name = argv[0] != NULL && argv[0][0] != '\0' ? argv[0] : "p2p-sim";
     if (strcmp(argv[1], "run") == 0) {
         argv[1] = "p2p-sim run"; /* how getopt names us in its errors */
         return cmd_run(argc - 1, argv + 1);

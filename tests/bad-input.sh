@@ -18,3 +18,38 @@ expect_exit2 "bad-typo.yaml:$line:" "$sim" run "$data/bad-typo.yaml"
 expect_exit2 "nonexistent.yaml" "$sim" run "$data/nonexistent.yaml"
 expect_exit2 "--seed" "$sim" run "$data/bad-typo.yaml" --seed -3
 expect_exit2 "unknown command" "$sim" frobnicate
+
+# Output paths (--report, --metrics, --trace) are checked before the run:
+# a bad one exits 2 with nothing run (no scenario header, no summary) and
+# no other output touched (an existing trace file keeps its content).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+good="$data/determinism.yaml"
+echo keep >"$tmp/old.trace"
+nothing_run() {
+  local want=$1; shift
+  set +e
+  "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  set -e
+  [ "$rc" -eq 2 ] || { cat "$tmp/err"; echo "FAIL: '$*' exited $rc, want 2"; exit 1; }
+  grep -q -- "$want" "$tmp/err" || { echo "FAIL: '$*' said: $(cat "$tmp/err") (want '$want')"; exit 1; }
+  if [ -s "$tmp/out" ] || grep -q 'scenario\|progress' "$tmp/err"; then
+    echo "FAIL: '$*' ran: $(cat "$tmp/out" "$tmp/err")"; exit 1
+  fi
+  [ "$(cat "$tmp/old.trace")" = keep ] || { echo "FAIL: '$*' truncated the trace"; exit 1; }
+  echo "ok: $* -> exit 2, nothing run: $(head -1 "$tmp/err")"
+}
+nothing_run "--report: cannot write $tmp/no/r.html: no folder $tmp/no" \
+  "$sim" run "$good" --trace "$tmp/old.trace" --report "$tmp/no/r.html"
+nothing_run "--report: $tmp is a folder" \
+  "$sim" run "$good" --trace "$tmp/old.trace" --report "$tmp"
+nothing_run "--report: cannot write $tmp/old.trace/r.html" \
+  "$sim" run "$good" --report "$tmp/old.trace/r.html"
+nothing_run "--trace: cannot write $tmp/no/t: no folder $tmp/no" \
+  "$sim" run "$good" --report "$tmp/r.html" --trace "$tmp/no/t"
+nothing_run "--trace: $tmp is a folder" "$sim" run "$good" --trace "$tmp"
+nothing_run "--metrics: '$tmp/old.trace' exists and is not a directory" \
+  "$sim" run "$good" --trace "$tmp/r.trace" --metrics "$tmp/old.trace"
+[ ! -e "$tmp/r.html" ] && [ ! -e "$tmp/r.trace" ] || { echo "FAIL: an output was created"; exit 1; }
+nothing_run "gnuplot, which is not in PATH" \
+  env PATH=/nonexistent "$sim" run "$good" --trace "$tmp/old.trace" --report "$tmp/r.html"

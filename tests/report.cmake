@@ -5,3 +5,19 @@ add_test(NAME sim.report_browser
                  $<TARGET_FILE:p2p-sim>
                  ${CMAKE_SOURCE_DIR}/scenarios/partition-heal.yaml)
 set_tests_properties(sim.report_browser PROPERTIES TIMEOUT 300)
+
+# The replay command p2p-sim prints runs as printed from the user's
+# directory (binary by a relative path, a scenario path needing quotes)
+# and replays the run's trace byte for byte.
+add_test(NAME sim.replay_command
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/replay-command.sh
+                 $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/determinism.yaml)
+set_tests_properties(sim.replay_command PROPERTIES TIMEOUT 300)
+
+# README's --json key list is the output's (keys, nesting and order).
+add_test(NAME sim.readme_json
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/readme-json.sh
+                 $<TARGET_FILE:p2p-sim> ${CMAKE_SOURCE_DIR}/README.md
+                 ${CMAKE_SOURCE_DIR}/scenarios/state-sync-byzantine.yaml)
+set_tests_properties(sim.readme_json PROPERTIES TIMEOUT 300)
