@@ -138,6 +138,22 @@ p2p_time sim_net_uplink_free(const struct sim_net *net, uint32_t node)
     return net->uplink_free[node];
 }
 
+void sim_net_uplink_span(const struct sim_net *net, uint32_t from,
+                         uint64_t len, p2p_time *start, p2p_time *end)
+{
+    /* Each class's free time is where sim_net_send just ended it. */
+    *end = len <= SIM_NET_SMALL_BYTES ? net->small_up_free[from]
+                                      : net->uplink_free[from];
+    p2p_time took = transfer_ns(len, net->uplink_bps[from]);
+    *start = *end > took ? *end - took : 0;
+}
+
+p2p_time sim_net_downlink_ns(const struct sim_net *net, uint32_t node,
+                             uint64_t len)
+{
+    return transfer_ns(len, net->downlink_bps[node]);
+}
+
 p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
                       uint32_t to, uint64_t len)
 {

@@ -65,4 +65,14 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
 /* When `node`'s uplink has sent every large message handed to it. */
 p2p_time sim_net_uplink_free(const struct sim_net *net, uint32_t node);
 
+/* For reports; these change nothing. Right after sim_net_send(.., from,
+ * .., len): the interval [*start, *end) in which `from`'s uplink
+ * serialised that message (a later small message cutting into a large
+ * one's interval moves the large one's real end, not what this said). */
+void sim_net_uplink_span(const struct sim_net *net, uint32_t from,
+                         uint64_t len, p2p_time *start, p2p_time *end);
+/* How long `node`'s downlink takes to take in len bytes. */
+p2p_time sim_net_downlink_ns(const struct sim_net *net, uint32_t node,
+                             uint64_t len);
+
 #endif
