@@ -5,6 +5,7 @@
 
 #include "core/chunk_scheduler.h"
 #include "core/err.h"
+#include "core/framing.h"
 
 void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
 {

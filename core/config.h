@@ -7,8 +7,8 @@
 #include <stdint.h>
 
 #include "core/backoff.h"
-#include "core/framing.h"
-#include "core/pool.h"
+#include "core/pool_limits.h"
+#include "core/routes.h"
 #include "core/types.h"
 
 /* Every table bound must stay at or below this. */

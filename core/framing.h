@@ -19,10 +19,9 @@
 #include <stdint.h>
 
 #include "core/mem.h"
+#include "core/routes.h"
 #include "core/state_manifest.h"
 
-/* The transport's cap on one envelope (either direction), as in the IC. */
-#define P2P_FRAME_MESSAGE_BYTES_MAX (128u << 20)
 
 /* The longest request path a reader accepts; longer is P2P_ERR_OVERSIZE. */
 #define P2P_FRAME_PATH_BYTES_MAX 64
@@ -47,16 +46,6 @@
 #define P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX                                    \
     (P2P_STATE_MANIFEST_BYTES_MAX + 64u)
 
-/* The routing table. Values index p2p_route_limits; they are also carried
- * in outbox actions, so only append. */
-enum p2p_route {
-    P2P_ROUTE_ARTIFACT_UPDATE, /* "/artifact/update": SlotUpdate -> UpdateAck */
-    P2P_ROUTE_ARTIFACT_RPC,    /* "/artifact/rpc": FetchRequest -> Artifact */
-    P2P_ROUTE_STATE_ADVERT,    /* "/state-sync/advert": StateAdvert -> 200 */
-    P2P_ROUTE_STATE_CHUNK,     /* "/state-sync/chunk": ChunkRequest ->
-                                  manifest or chunk bytes (200), 204 */
-    P2P_ROUTES_COUNT
-};
 
 /* Returns the route's path as a static NUL-terminated string, or NULL when
  * r is not a route. */
@@ -67,12 +56,6 @@ const char *p2p_route_path(enum p2p_route r);
  * Errors: P2P_ERR_NO_ROUTE when no route has that path (*out untouched). */
 int p2p_route_lookup(const uint8_t *path, size_t len, enum p2p_route *out);
 
-/* Per-route limits on the whole encoded envelope, in bytes. A reader also
- * caps every limit at P2P_FRAME_MESSAGE_BYTES_MAX. */
-struct p2p_route_limits {
-    size_t request_bytes_max[P2P_ROUTES_COUNT];  /* what a peer may send us */
-    size_t response_bytes_max[P2P_ROUTES_COUNT]; /* what a peer may answer */
-};
 
 /* Fills l with the defaults: update requests (a push carries the artifact)
  * and rpc responses (the artifact) P2P_FRAME_MESSAGE_BYTES_MAX; update

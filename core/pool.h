@@ -14,15 +14,9 @@
 
 #include "core/keymap.h"
 #include "core/mem.h"
+#include "core/pool_limits.h"
 #include "core/types.h"
 
-enum p2p_pool_section { P2P_POOL_UNVALIDATED, P2P_POOL_VALIDATED,
-                        P2P_POOL_SECTIONS };
-
-struct p2p_pool_limits {
-    size_t count_max[P2P_POOL_SECTIONS];
-    uint64_t bytes_max[P2P_POOL_SECTIONS];
-};
 
 struct p2p_pool_entry {
     bool used;

@@ -24,12 +24,12 @@
 
 #include "core/backoff.h"
 #include "core/bouncer.h"
-#include "core/framing.h"
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/outbox.h"
-#include "core/pool.h"
+/* For the backends that use them through the shim; to go (docs/architecture.md). */
 #include "core/chunk_scheduler.h"
+#include "core/pool.h"
 #include "core/config.h"
 #include "core/state_store.h"
 #include "core/topology.h"
@@ -37,6 +37,8 @@
 
 
 struct p2p_node;
+struct p2p_pool;           /* core/pool.h */
+struct p2p_chunk_progress; /* core/chunk_scheduler.h */
 
 /* A connection as the connection manager sees it. */
 enum p2p_conn_state {
