@@ -25,8 +25,11 @@ void p2p_id_hex(const struct p2p_artifact_id *id, char *out, size_t chars)
 const char *p2p_kind_name(enum p2p_artifact_kind kind)
 {
     switch (kind) {
-    case P2P_KIND_PUSH: return "push";
-    case P2P_KIND_ADVERT: return "advert";
-    default: return "?";
+    case P2P_KIND_PUSH:
+        return "push";
+    case P2P_KIND_ADVERT:
+        return "advert";
+    default:
+        return "?";
     }
 }

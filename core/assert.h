@@ -5,13 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define P2P_ASSERT(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
+#define P2P_ASSERT(cond)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__,         \
+                    __LINE__, #cond);                                          \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 #ifdef P2P_DEBUG

@@ -35,8 +35,8 @@ enum p2p_buggify_point {
 /* A node's fault points: which are enabled, and their own PRNG stream. */
 struct p2p_buggify {
     struct p2p_rng rng;
-    uint32_t on;               /* enabled points, a bit each */
-    uint64_t fired;            /* fault points that fired */
+    uint32_t on;    /* enabled points, a bit each */
+    uint64_t fired; /* fault points that fired */
 };
 
 #ifdef P2P_BUGGIFY

@@ -12,34 +12,34 @@ enum rec_state { REC_FREE = 0, REC_WAITING = 1, REC_INFLIGHT = 2 };
 
 /* How often a peer failed one chunk. */
 struct sched_tried {
-    uint16_t peer;  /* peer slot */
-    uint8_t fails;  /* <= attempts_per_peer_max */
+    uint16_t peer; /* peer slot */
+    uint8_t fails; /* <= attempts_per_peer_max */
 };
 
 /* A chunk started and not yet held. */
 struct sched_rec {
-    uint32_t chunk;      /* when free: the next free record, or NONE */
-    uint8_t state;       /* enum rec_state */
+    uint32_t chunk; /* when free: the next free record, or NONE */
+    uint8_t state;  /* enum rec_state */
     uint8_t tried_count;
-    uint16_t peer;       /* when in flight: peer slot */
-    uint16_t req;        /* when in flight: request slot of that peer */
+    uint16_t peer; /* when in flight: peer slot */
+    uint16_t req;  /* when in flight: request slot of that peer */
     struct sched_tried tried[P2P_CHUNK_SCHED_TRIED_MAX];
 };
 
 struct sched_peer {
     p2p_node_id id;
-    bool present;        /* advertises the state */
-    bool excluded;       /* served bad_chunks_max bad chunks */
-    bool free_now;       /* scratch for next_request */
+    bool present;  /* advertises the state */
+    bool excluded; /* served bad_chunks_max bad chunks */
+    bool free_now; /* scratch for next_request */
     uint32_t inflight;
     uint32_t bad_chunks;
     uint32_t failures_in_row;
-    p2p_time ready_at;   /* backing off until then; 0 = not */
+    p2p_time ready_at; /* backing off until then; 0 = not */
 };
 
 struct sched_req {
-    uint32_t rec;        /* record index, NONE when the slot is free */
-    p2p_time issued;     /* when next_request handed it out */
+    uint32_t rec;    /* record index, NONE when the slot is free */
+    p2p_time issued; /* when next_request handed it out */
     p2p_time deadline;
 };
 
@@ -48,24 +48,24 @@ struct p2p_chunk_scheduler {
     const struct p2p_state_manifest *manifest; /* borrowed */
     struct p2p_mem *mem;                       /* borrowed */
     enum p2p_mem_module module;
-    struct p2p_rng *rng;                       /* borrowed */
+    struct p2p_rng *rng; /* borrowed */
     uint32_t chunks_count;
-    size_t words;           /* of each bitset */
-    uint64_t *held;         /* owned; bit per chunk */
-    uint64_t *started;      /* owned; bit per chunk with a record */
+    size_t words;      /* of each bitset */
+    uint64_t *held;    /* owned; bit per chunk */
+    uint64_t *started; /* owned; bit per chunk with a record */
     uint32_t held_count;
     uint32_t started_count; /* records in use */
     uint32_t waiting_count; /* records waiting */
     uint32_t inflight_count;
     uint64_t bytes_held;
-    uint32_t cursor;        /* every chunk below is held or started */
+    uint32_t cursor;          /* every chunk below is held or started */
     struct sched_peer *peers; /* owned; peers_max, first peers_count used */
     uint32_t peers_count;
     struct sched_req *reqs; /* owned; per_peer_inflight_max per peer */
     struct sched_rec *recs; /* owned; recs_count */
     uint32_t recs_count;
-    uint32_t recs_free;     /* free list head, NONE when all in use */
-    bool complete_pending;  /* every chunk held, not yet taken */
+    uint32_t recs_free;    /* free list head, NONE when all in use */
+    bool complete_pending; /* every chunk held, not yet taken */
     uint64_t requests, failures, timeouts, bad_chunks;
 };
 
@@ -106,7 +106,10 @@ static bool bit(const uint64_t *set, uint32_t i)
     return (set[i / 64] >> (i % 64)) & 1u;
 }
 
-static void bit_set(uint64_t *set, uint32_t i) { set[i / 64] |= 1ULL << (i % 64); }
+static void bit_set(uint64_t *set, uint32_t i)
+{
+    set[i / 64] |= 1ULL << (i % 64);
+}
 
 static void bit_clear(uint64_t *set, uint32_t i)
 {
@@ -158,17 +161,21 @@ static int alloc_tables(struct p2p_chunk_scheduler *s)
     const struct p2p_chunk_scheduler_config *c = &s->cfg;
     if (s->words > 0) {
         s->held = p2p_mem_alloc(s->mem, s->module, s->words * sizeof(uint64_t));
-        s->started = p2p_mem_alloc(s->mem, s->module, s->words * sizeof(uint64_t));
+        s->started =
+            p2p_mem_alloc(s->mem, s->module, s->words * sizeof(uint64_t));
         if (s->held == NULL || s->started == NULL)
             return P2P_ERR_NOMEM;
     }
-    s->peers = p2p_mem_alloc(s->mem, s->module, c->peers_max * sizeof(*s->peers));
-    s->reqs = p2p_mem_alloc(s->mem, s->module, (size_t)c->peers_max *
-                            c->per_peer_inflight_max * sizeof(*s->reqs));
+    s->peers =
+        p2p_mem_alloc(s->mem, s->module, c->peers_max * sizeof(*s->peers));
+    s->reqs = p2p_mem_alloc(s->mem, s->module,
+                            (size_t)c->peers_max * c->per_peer_inflight_max *
+                                sizeof(*s->reqs));
     if (s->peers == NULL || s->reqs == NULL)
         return P2P_ERR_NOMEM;
     if (s->recs_count > 0) {
-        s->recs = p2p_mem_alloc(s->mem, s->module, s->recs_count * sizeof(*s->recs));
+        s->recs =
+            p2p_mem_alloc(s->mem, s->module, s->recs_count * sizeof(*s->recs));
         if (s->recs == NULL)
             return P2P_ERR_NOMEM;
     }
@@ -196,12 +203,14 @@ int p2p_chunk_scheduler_new(const struct p2p_chunk_scheduler_config *cfg,
     s->words = ((size_t)s->chunks_count + 63) / 64;
     /* No more records than chunks: a small state costs little. */
     s->recs_count = cfg->chunks_active_max < s->chunks_count
-                        ? cfg->chunks_active_max : s->chunks_count;
+                        ? cfg->chunks_active_max
+                        : s->chunks_count;
     if (alloc_tables(s) != 0) {
         free_all(s);
         return P2P_ERR_NOMEM;
     }
-    for (size_t i = 0; i < (size_t)cfg->peers_max * cfg->per_peer_inflight_max; i++)
+    for (size_t i = 0; i < (size_t)cfg->peers_max * cfg->per_peer_inflight_max;
+         i++)
         s->reqs[i].rec = NONE;
     s->recs_free = s->recs_count > 0 ? 0 : NONE;
     for (uint32_t i = 0; i < s->recs_count; i++)
@@ -321,8 +330,8 @@ static void peer_failed(struct p2p_chunk_scheduler *s, p2p_time now,
         return;
     if (p->failures_in_row < UINT32_MAX)
         p->failures_in_row++;
-    p2p_time delay = p2p_backoff_delay(&s->cfg.peer_backoff,
-                                       p->failures_in_row - 1, s->rng);
+    p2p_time delay =
+        p2p_backoff_delay(&s->cfg.peer_backoff, p->failures_in_row - 1, s->rng);
     p->ready_at = add_time(now, delay);
 }
 
@@ -358,13 +367,14 @@ int p2p_chunk_scheduler_add_peer(struct p2p_chunk_scheduler *s, p2p_time now,
     }
     if (s->peers_count == s->cfg.peers_max)
         return P2P_ERR_LIMIT;
-    s->peers[s->peers_count++] = (struct sched_peer){.id = peer, .present = true};
+    s->peers[s->peers_count++] =
+        (struct sched_peer){.id = peer, .present = true};
     CHECK(s);
     return 0;
 }
 
-int p2p_chunk_scheduler_remove_peer(struct p2p_chunk_scheduler *s,
-                                    p2p_time now, p2p_node_id peer)
+int p2p_chunk_scheduler_remove_peer(struct p2p_chunk_scheduler *s, p2p_time now,
+                                    p2p_node_id peer)
 {
     (void)now;
     uint32_t i = find_peer(s, peer);
@@ -382,8 +392,7 @@ bool p2p_chunk_scheduler_is_held(const struct p2p_chunk_scheduler *s,
     return index < s->chunks_count && bit(s->held, index);
 }
 
-int p2p_chunk_scheduler_mark_held(struct p2p_chunk_scheduler *s,
-                                  uint32_t index)
+int p2p_chunk_scheduler_mark_held(struct p2p_chunk_scheduler *s, uint32_t index)
 {
     if (index >= s->chunks_count)
         return P2P_ERR_INVALID_ARG;
@@ -540,10 +549,9 @@ int p2p_chunk_scheduler_next_request(struct p2p_chunk_scheduler *s,
     return 1;
 }
 
-int p2p_chunk_scheduler_on_chunk_ok(struct p2p_chunk_scheduler *s,
-                                    p2p_time now, p2p_node_id peer,
-                                    uint32_t index, const uint8_t *bytes,
-                                    size_t len,
+int p2p_chunk_scheduler_on_chunk_ok(struct p2p_chunk_scheduler *s, p2p_time now,
+                                    p2p_node_id peer, uint32_t index,
+                                    const uint8_t *bytes, size_t len,
                                     enum p2p_chunk_verdict *verdict)
 {
     if (index >= s->chunks_count)
@@ -579,8 +587,8 @@ int p2p_chunk_scheduler_on_chunk_ok(struct p2p_chunk_scheduler *s,
     return 0;
 }
 
-static void fail_req(struct p2p_chunk_scheduler *s, p2p_time now,
-                     uint32_t peer, uint32_t k, int err)
+static void fail_req(struct p2p_chunk_scheduler *s, p2p_time now, uint32_t peer,
+                     uint32_t k, int err)
 {
     uint32_t rec = release_req(s, peer, k);
     add_fail(s, &s->recs[rec], peer, err == P2P_ERR_NOT_FOUND);
@@ -634,7 +642,8 @@ p2p_time p2p_chunk_scheduler_next_deadline(const struct p2p_chunk_scheduler *s)
         if (work && p->present && !p->excluded && p->ready_at != 0 &&
             p->ready_at < next)
             next = p->ready_at;
-        for (uint32_t k = 0; k < s->cfg.per_peer_inflight_max && p->inflight > 0; k++) {
+        for (uint32_t k = 0;
+             k < s->cfg.per_peer_inflight_max && p->inflight > 0; k++) {
             const struct sched_req *q = req_at(s, i, k);
             if (q->rec != NONE && q->deadline < next)
                 next = q->deadline;
@@ -657,9 +666,11 @@ size_t p2p_chunk_scheduler_on_time(struct p2p_chunk_scheduler *s, p2p_time now,
             if (expired != NULL) {
                 if (n == expired_cap)
                     goto out;
-                expired[n] = (struct p2p_chunk_request){
-                    .index = s->recs[q->rec].chunk, .peer = s->peers[i].id,
-                    .issued = q->issued, .deadline = q->deadline};
+                expired[n] =
+                    (struct p2p_chunk_request){.index = s->recs[q->rec].chunk,
+                                               .peer = s->peers[i].id,
+                                               .issued = q->issued,
+                                               .deadline = q->deadline};
             }
             fail_req(s, now, i, k, P2P_ERR_TIMEOUT);
             n++;
@@ -677,8 +688,8 @@ static uint32_t exhausted_present(const struct p2p_chunk_scheduler *s,
     uint32_t n = 0;
     for (uint32_t t = 0; t < r->tried_count; t++) {
         const struct sched_peer *p = &s->peers[r->tried[t].peer];
-        n += r->tried[t].fails >= s->cfg.attempts_per_peer_max &&
-             p->present && !p->excluded;
+        n += r->tried[t].fails >= s->cfg.attempts_per_peer_max && p->present &&
+             !p->excluded;
     }
     return n;
 }
@@ -702,10 +713,10 @@ void p2p_chunk_scheduler_progress(const struct p2p_chunk_scheduler *s,
             exhausted_present(s, &s->recs[i]) == out->peers_present)
             out->chunks_blocked++;
     uint32_t fresh = s->chunks_count - s->held_count - s->started_count;
-    out->stalled = s->held_count < s->chunks_count && s->inflight_count == 0 &&
-                   (out->peers_present == 0 ||
-                    (out->chunks_blocked == s->waiting_count &&
-                     (fresh == 0 || s->recs_free == NONE)));
+    out->stalled =
+        s->held_count < s->chunks_count && s->inflight_count == 0 &&
+        (out->peers_present == 0 || (out->chunks_blocked == s->waiting_count &&
+                                     (fresh == 0 || s->recs_free == NONE)));
     out->requests = s->requests;
     out->failures = s->failures;
     out->timeouts = s->timeouts;
@@ -734,9 +745,11 @@ size_t p2p_chunk_scheduler_inflight(const struct p2p_chunk_scheduler *s,
             if (q->rec == NONE)
                 continue;
             if (n < cap)
-                out[n] = (struct p2p_chunk_request){
-                    .index = s->recs[q->rec].chunk, .peer = s->peers[i].id,
-                    .issued = q->issued, .deadline = q->deadline};
+                out[n] =
+                    (struct p2p_chunk_request){.index = s->recs[q->rec].chunk,
+                                               .peer = s->peers[i].id,
+                                               .issued = q->issued,
+                                               .deadline = q->deadline};
             n++;
         }
     }
@@ -834,7 +847,8 @@ static bool peers_ok(const struct p2p_chunk_scheduler *s)
             if (q->rec == NONE)
                 continue;
             n++;
-            if (q->rec >= s->recs_count || s->recs[q->rec].state != REC_INFLIGHT ||
+            if (q->rec >= s->recs_count ||
+                s->recs[q->rec].state != REC_INFLIGHT ||
                 s->recs[q->rec].peer != i || s->recs[q->rec].req != k)
                 return false;
         }

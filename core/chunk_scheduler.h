@@ -53,10 +53,10 @@
 #include "core/types.h"
 
 /* Hard bounds on the config fields. */
-#define P2P_CHUNK_SCHED_PEERS_MAX 1024u        /* peers_max */
-#define P2P_CHUNK_SCHED_PER_PEER_MAX 1024u     /* per_peer_inflight_max */
-#define P2P_CHUNK_SCHED_ACTIVE_MAX (1u << 20)  /* chunks_active_max */
-#define P2P_CHUNK_SCHED_ATTEMPTS_MAX 255u      /* attempts_per_peer_max */
+#define P2P_CHUNK_SCHED_PEERS_MAX 1024u       /* peers_max */
+#define P2P_CHUNK_SCHED_PER_PEER_MAX 1024u    /* per_peer_inflight_max */
+#define P2P_CHUNK_SCHED_ACTIVE_MAX (1u << 20) /* chunks_active_max */
+#define P2P_CHUNK_SCHED_ATTEMPTS_MAX 255u     /* attempts_per_peer_max */
 /* Peers whose failures one chunk remembers; past that the entry with the
  * fewest failures is forgotten (that peer may be asked again). */
 #define P2P_CHUNK_SCHED_TRIED_MAX 8u
@@ -97,7 +97,7 @@ void p2p_chunk_scheduler_config_default(struct p2p_chunk_scheduler_config *c);
 /* A request to issue (from next_request) or one that expired (from
  * on_time). */
 struct p2p_chunk_request {
-    uint32_t index;    /* chunk index in the manifest */
+    uint32_t index; /* chunk index in the manifest */
     p2p_node_id peer;
     p2p_time issued;   /* when next_request handed it out */
     p2p_time deadline; /* when it times out (moves with the peer's
@@ -121,17 +121,17 @@ struct p2p_chunk_progress {
     uint32_t chunks_total;
     uint32_t chunks_held;
     uint32_t chunks_inflight;
-    uint32_t chunks_waiting;  /* started, failed, to be asked again */
-    uint32_t chunks_blocked;  /* waiting, and no present peer may be asked */
+    uint32_t chunks_waiting; /* started, failed, to be asked again */
+    uint32_t chunks_blocked; /* waiting, and no present peer may be asked */
     uint64_t bytes_total;
     uint64_t bytes_held;
-    uint32_t peers_present;   /* advertising and not excluded */
+    uint32_t peers_present; /* advertising and not excluded */
     uint32_t peers_excluded;
     /* Nothing in flight and nothing can be asked even once backoffs end:
      * the sync waits for a new peer (IC: it ends when no peers remain). */
     bool stalled;
-    uint64_t requests;        /* counters over the sync's life */
-    uint64_t failures;        /* errors and timeouts */
+    uint64_t requests; /* counters over the sync's life */
+    uint64_t failures; /* errors and timeouts */
     uint64_t timeouts;
     uint64_t bad_chunks;
 };
@@ -168,8 +168,8 @@ int p2p_chunk_scheduler_add_peer(struct p2p_chunk_scheduler *s, p2p_time now,
  * Its requests in flight are forgotten (their answers will be STALE) and
  * their chunks go to other peers. Errors: P2P_ERR_NOT_FOUND (not
  * present). */
-int p2p_chunk_scheduler_remove_peer(struct p2p_chunk_scheduler *s,
-                                    p2p_time now, p2p_node_id peer);
+int p2p_chunk_scheduler_remove_peer(struct p2p_chunk_scheduler *s, p2p_time now,
+                                    p2p_node_id peer);
 
 /* The caller already holds chunk index, verified (resume after a restart,
  * or reuse from an older state through p2p_state_manifest_diff). A request
@@ -194,10 +194,9 @@ int p2p_chunk_scheduler_next_request(struct p2p_chunk_scheduler *s,
  * for the call). *verdict says what to do with them; see
  * enum p2p_chunk_verdict. Errors: P2P_ERR_INVALID_ARG (index out of
  * range). */
-int p2p_chunk_scheduler_on_chunk_ok(struct p2p_chunk_scheduler *s,
-                                    p2p_time now, p2p_node_id peer,
-                                    uint32_t index, const uint8_t *bytes,
-                                    size_t len,
+int p2p_chunk_scheduler_on_chunk_ok(struct p2p_chunk_scheduler *s, p2p_time now,
+                                    p2p_node_id peer, uint32_t index,
+                                    const uint8_t *bytes, size_t len,
                                     enum p2p_chunk_verdict *verdict);
 
 /* The request for chunk index to peer failed with err (< 0; e.g.

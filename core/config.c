@@ -13,14 +13,15 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->self = self;
     c->seed = seed;
     c->node_ids_max = 4096;
-    c->slots_max = 50000;           /* <= what a peer accepts of us */
-    c->slots_per_peer_max = 50000;  /* the IC's ingress slot limit */
+    c->slots_max = 50000;          /* <= what a peer accepts of us */
+    c->slots_per_peer_max = 50000; /* the IC's ingress slot limit */
     c->downloads_max = 65536;
     c->downloads_per_peer_max = 16384;
     c->fetches_per_peer_max = 64;
     c->fetch_bytes_per_peer_max = 2ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     c->streams_max = 65536;
-    c->streams_in_per_peer_max = 1000;  /* the IC's bidi streams per connection */
+    c->streams_in_per_peer_max =
+        1000; /* the IC's bidi streams per connection */
     c->stream_bytes_in_per_peer_max = 2ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     c->outbox_actions_max = 1u << 20;
     c->timers_max = 1u << 22;
@@ -31,11 +32,11 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     p2p_route_limits_default(&c->routes);
     c->push_threshold_bytes = 1024;
     c->relay_advert = false;
-    c->update_backoff = (struct p2p_backoff){250 * P2P_NS_PER_MS,
-                                             60 * P2P_NS_PER_S, 2000, 50};
+    c->update_backoff =
+        (struct p2p_backoff){250 * P2P_NS_PER_MS, 60 * P2P_NS_PER_S, 2000, 50};
     c->update_timeout_ns = 30 * P2P_NS_PER_S;
-    c->fetch_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
-                                            120 * P2P_NS_PER_S, 1500, 50};
+    c->fetch_backoff =
+        (struct p2p_backoff){5 * P2P_NS_PER_S, 120 * P2P_NS_PER_S, 1500, 50};
     c->fetch_bytes_per_s_min = 1000000;
     c->stream_read_timeout_ns = 60 * P2P_NS_PER_S;
     c->bouncer_refresh_ns = 1 * P2P_NS_PER_S;
@@ -44,8 +45,8 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->keepalive_ns = 1 * P2P_NS_PER_S;
     c->idle_timeout_ns = 5 * P2P_NS_PER_S;
     c->dial_timeout_ns = 10 * P2P_NS_PER_S;
-    c->redial_backoff = (struct p2p_backoff){5 * P2P_NS_PER_S,
-                                             10 * P2P_NS_PER_S, 2000, 20};
+    c->redial_backoff =
+        (struct p2p_backoff){5 * P2P_NS_PER_S, 10 * P2P_NS_PER_S, 2000, 20};
     /* IC-REFERENCE 12.8: adverts every 5 s with a 3 s timeout; chunks
      * 10 s, 10 in flight per peer. */
     c->state_advert_every_ns = 5 * P2P_NS_PER_S;
@@ -75,8 +76,7 @@ int p2p_config_check(const struct p2p_config *c)
     if (c->self >= c->node_ids_max || c->node_ids_max == 0 ||
         c->slots_max == 0 || c->slots_per_peer_max == 0 ||
         c->downloads_max == 0 || c->fetches_per_peer_max == 0 ||
-        c->fetch_bytes_per_peer_max == 0 ||
-        c->downloads_per_peer_max == 0 ||
+        c->fetch_bytes_per_peer_max == 0 || c->downloads_per_peer_max == 0 ||
         c->streams_max == 0 || c->outbox_actions_max == 0 ||
         c->streams_in_per_peer_max == 0 ||
         c->stream_bytes_in_per_peer_max < P2P_FRAME_MESSAGE_BYTES_MAX ||
@@ -84,7 +84,8 @@ int p2p_config_check(const struct p2p_config *c)
         return P2P_ERR_INVALID_ARG;
     if (c->update_backoff.factor_permille < 1000 ||
         c->fetch_backoff.factor_permille < 1000 ||
-        c->update_backoff.jitter_pct > 100 || c->fetch_backoff.jitter_pct > 100 ||
+        c->update_backoff.jitter_pct > 100 ||
+        c->fetch_backoff.jitter_pct > 100 ||
         c->update_backoff.initial_ns == 0 || c->fetch_backoff.initial_ns == 0)
         return P2P_ERR_INVALID_ARG;
     if (c->update_timeout_ns == 0 || c->stream_read_timeout_ns == 0 ||

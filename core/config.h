@@ -21,46 +21,46 @@
  * values (see docs/architecture.md for where each comes from). */
 struct p2p_config {
     p2p_node_id self;
-    uint64_t seed;                 /* seeds the node's PRNG */
-    uint32_t node_ids_max;         /* peers must have ids below this */
-    uint32_t slots_max;            /* sender: active slots (artifacts) */
-    uint32_t slots_per_peer_max;   /* receiver: slot ids accepted per peer */
-    uint32_t downloads_max;        /* receiver: pending downloads */
+    uint64_t seed;                   /* seeds the node's PRNG */
+    uint32_t node_ids_max;           /* peers must have ids below this */
+    uint32_t slots_max;              /* sender: active slots (artifacts) */
+    uint32_t slots_per_peer_max;     /* receiver: slot ids accepted per peer */
+    uint32_t downloads_max;          /* receiver: pending downloads */
     uint32_t downloads_per_peer_max; /* downloads one peer's adverts may
                                         start; past it they wait */
-    uint32_t fetches_per_peer_max; /* receiver: concurrent fetches per peer */
+    uint32_t fetches_per_peer_max;   /* receiver: concurrent fetches per peer */
     /* Receiver: advertised bytes of the fetches in flight to one peer; a
      * peer with none in flight may always be asked for one, however
      * large. Bounds what a peer's answers can make us buffer, and what we
      * make it queue for us. */
     uint64_t fetch_bytes_per_peer_max;
-    uint32_t streams_max;          /* open streams, both directions */
-    uint32_t streams_in_per_peer_max;  /* streams one peer may hold open */
+    uint32_t streams_max;                  /* open streams, both directions */
+    uint32_t streams_in_per_peer_max;      /* streams one peer may hold open */
     uint64_t stream_bytes_in_per_peer_max; /* bytes buffered from one peer */
     uint32_t outbox_actions_max;
     uint32_t timers_max;
     struct p2p_pool_limits pool;
     struct p2p_route_limits routes;
-    uint64_t push_threshold_bytes; /* bodies below this are pushed */
-    bool relay_advert;             /* relayers advertise ids, never push */
+    uint64_t push_threshold_bytes;     /* bodies below this are pushed */
+    bool relay_advert;                 /* relayers advertise ids, never push */
     struct p2p_backoff update_backoff; /* slot update retransmission */
-    p2p_time update_timeout_ns;    /* an unacknowledged update is retried */
+    p2p_time update_timeout_ns;        /* an unacknowledged update is retried */
     struct p2p_backoff fetch_backoff;  /* fetch attempt deadline growth */
     /* A fetch's deadline also allows size / this rate, so that a large
      * artifact from a busy uplink is not abandoned half-way (0 = off, the
      * IC's behaviour). */
     uint64_t fetch_bytes_per_s_min;
-    p2p_time stream_read_timeout_ns;   /* an inbound stream must end by then */
-    p2p_time bouncer_refresh_ns;   /* MaybeWantsLater ids are re-asked */
+    p2p_time stream_read_timeout_ns; /* an inbound stream must end by then */
+    p2p_time bouncer_refresh_ns;     /* MaybeWantsLater ids are re-asked */
     /* Connections (core/conn_manager.c); the backend enforces the first
      * three in its transport's terms. */
-    p2p_time keepalive_ns;         /* a quiet connection is pinged */
-    p2p_time idle_timeout_ns;      /* silence after which it is lost */
-    p2p_time dial_timeout_ns;      /* a dial that has not completed fails */
+    p2p_time keepalive_ns;             /* a quiet connection is pinged */
+    p2p_time idle_timeout_ns;          /* silence after which it is lost */
+    p2p_time dial_timeout_ns;          /* a dial that has not completed fails */
     struct p2p_backoff redial_backoff; /* after a failed dial */
-    uint32_t penalty_ban_points;   /* misbehaviour points that ban a peer */
-    uint32_t penalty_decay_per_s;  /* points forgiven per second */
-    p2p_time ban_ns;               /* how long a banned peer is refused */
+    uint32_t penalty_ban_points;       /* misbehaviour points that ban a peer */
+    uint32_t penalty_decay_per_s;      /* points forgiven per second */
+    p2p_time ban_ns;                   /* how long a banned peer is refused */
     /* State sync (core/state_sync.c; IC-REFERENCE 12.8). */
     p2p_time state_advert_every_ns;   /* adverts of the newest state */
     p2p_time state_advert_timeout_ns; /* an advert's stream deadline */
@@ -73,7 +73,7 @@ struct p2p_config {
     /* Enables core's BUGGIFY fault points (core/buggify.h); only in builds
      * with P2P_BUGGIFY (the simulator's), refused otherwise. */
     bool buggify;
-    bool events;                   /* emit P2P_ACT_EVENT actions */
+    bool events; /* emit P2P_ACT_EVENT actions */
 };
 
 /* Fills *c with defaults for node `self`. */

@@ -34,10 +34,9 @@ void p2p__conn_manager_fini(struct p2p_conn_manager *cm)
 
 int p2p__conn_manager_fit(struct p2p_conn_manager *cm, p2p_node_id peer)
 {
-    return p2p__table_array_fit(cm->env->mem, P2P_MEM_OTHER,
-                                (void **)&cm->peers, &cm->peers_capacity,
-                                sizeof(*cm->peers), peer,
-                                cm->env->cfg->node_ids_max);
+    return p2p__table_array_fit(
+        cm->env->mem, P2P_MEM_OTHER, (void **)&cm->peers, &cm->peers_capacity,
+        sizeof(*cm->peers), peer, cm->env->cfg->node_ids_max);
 }
 
 static bool topology_installed(const struct p2p_conn_manager *cm)
@@ -59,16 +58,14 @@ bool p2p_conn_should_dial(p2p_node_id self, p2p_node_id peer)
     return self < peer;
 }
 
-bool p2p__conn_manager_wanted(const struct p2p_conn_manager *cm,
-                              p2p_node_id id)
+bool p2p__conn_manager_wanted(const struct p2p_conn_manager *cm, p2p_node_id id)
 {
     p2p_node_id self = cm->env->cfg->self;
     return id != self && p2p__conn_manager_is_member(cm, id) &&
            p2p__conn_manager_is_member(cm, self);
 }
 
-bool p2p__conn_manager_is_up(const struct p2p_conn_manager *cm,
-                             p2p_node_id id)
+bool p2p__conn_manager_is_up(const struct p2p_conn_manager *cm, p2p_node_id id)
 {
     return id < cm->peers_capacity && cm->peers[id].up;
 }
@@ -197,8 +194,8 @@ void p2p__conn_manager_gone(struct p2p_conn_manager *cm, p2p_node_id id)
     cm->peers[id].up = false;
 }
 
-bool p2p__conn_manager_accepts(const struct p2p_conn_manager *cm,
-                               p2p_time now, p2p_node_id peer)
+bool p2p__conn_manager_accepts(const struct p2p_conn_manager *cm, p2p_time now,
+                               p2p_node_id peer)
 {
     if (!p2p__conn_manager_wanted(cm, peer) || banned(cm, peer, now))
         return false;
@@ -212,9 +209,9 @@ int p2p__conn_manager_set_topology(struct p2p_conn_manager *cm,
                                    const struct p2p_member *members,
                                    uint32_t count)
 {
-    int rc = p2p_topology_set(&cm->topology, cm->env->mem, version,
-                              earliest_version, members, count,
-                              cm->env->cfg->node_ids_max);
+    int rc =
+        p2p_topology_set(&cm->topology, cm->env->mem, version, earliest_version,
+                         members, count, cm->env->cfg->node_ids_max);
     if (rc == 0)
         cm->env->metrics->topology_changes++;
     return rc;
@@ -286,8 +283,7 @@ void p2p__conn_manager_on_redial(struct p2p_conn_manager *cm, p2p_time now,
 bool p2p__conn_manager_redial_live(const struct p2p_conn_manager *cm,
                                    p2p_node_id peer, uint32_t gen)
 {
-    return peer < cm->peers_capacity &&
-           cm->peers[peer].conn == P2P_CONN_WAIT &&
+    return peer < cm->peers_capacity && cm->peers[peer].conn == P2P_CONN_WAIT &&
            cm->peers[peer].conn_gen == gen;
 }
 

@@ -27,26 +27,26 @@
 
 /* One peer's connection, as this node sees it. */
 struct p2p_conn_peer {
-    bool up;                   /* a connection is established */
+    bool up; /* a connection is established */
     enum p2p_conn_state conn;
-    uint32_t conn_gen;         /* names the current redial timer */
-    uint32_t dial_failures;    /* in a row, for the redial backoff */
-    p2p_time redial_at;        /* while P2P_CONN_WAIT */
+    uint32_t conn_gen;      /* names the current redial timer */
+    uint32_t dial_failures; /* in a row, for the redial backoff */
+    p2p_time redial_at;     /* while P2P_CONN_WAIT */
 };
 
 /* The module's state (caller storage; fields private to conn_manager.c). */
 struct p2p_conn_manager {
-    const struct p2p_env *env; /* borrowed */
+    const struct p2p_env *env;    /* borrowed */
     struct p2p_topology topology; /* the latest registry version */
-    struct p2p_conn_peer *peers; /* owned; indexed by node id */
+    struct p2p_conn_peer *peers;  /* owned; indexed by node id */
     uint32_t peers_capacity;
 };
 
 /* What p2p__conn_manager_close found. */
 enum p2p_conn_close {
-    P2P_CONN_CLOSE_NOTHING,    /* no connection, no dial: nothing done */
-    P2P_CONN_CLOSE_STOPPED,    /* a dial or a wait was stopped */
-    P2P_CONN_CLOSE_WAS_UP,     /* an up connection: fan the loss out, then
+    P2P_CONN_CLOSE_NOTHING, /* no connection, no dial: nothing done */
+    P2P_CONN_CLOSE_STOPPED, /* a dial or a wait was stopped */
+    P2P_CONN_CLOSE_WAS_UP,  /* an up connection: fan the loss out, then
                                   p2p__conn_manager_gone */
 };
 
@@ -71,8 +71,7 @@ bool p2p__conn_manager_is_member(const struct p2p_conn_manager *cm,
 bool p2p__conn_manager_wanted(const struct p2p_conn_manager *cm,
                               p2p_node_id id);
 /* Whether a connection to id is established. */
-bool p2p__conn_manager_is_up(const struct p2p_conn_manager *cm,
-                             p2p_node_id id);
+bool p2p__conn_manager_is_up(const struct p2p_conn_manager *cm, p2p_node_id id);
 /* id's record, or NULL when it has none. */
 const struct p2p_conn_peer *p2p__conn_manager_peer(
     const struct p2p_conn_manager *cm, p2p_node_id id);
@@ -90,8 +89,8 @@ int p2p__conn_manager_set_topology(struct p2p_conn_manager *cm,
 void p2p__conn_manager_dial_member(struct p2p_conn_manager *cm, p2p_time now,
                                    p2p_node_id id);
 /* Whether an inbound connection from peer may be accepted now. */
-bool p2p__conn_manager_accepts(const struct p2p_conn_manager *cm,
-                               p2p_time now, p2p_node_id peer);
+bool p2p__conn_manager_accepts(const struct p2p_conn_manager *cm, p2p_time now,
+                               p2p_node_id peer);
 /* A connection from or to peer came up (its record exists). false: it
  * is refused (not wanted, or banned), with a P2P_ACT_CONN_CLOSE. */
 bool p2p__conn_manager_admit(struct p2p_conn_manager *cm, p2p_time now,

@@ -23,16 +23,20 @@
  * kind (and an optional id), with room to spare. */
 #define P2P_FETCH_ENVELOPE_BYTES 128u
 
-enum drop_reason { DROP_UNWANTED = 1, DROP_NO_ADVERTISER = 2,
-                   DROP_POOL_REFUSED = 3, DROP_NO_TIMER = 4 };
+enum drop_reason {
+    DROP_UNWANTED = 1,
+    DROP_NO_ADVERTISER = 2,
+    DROP_POOL_REFUSED = 3,
+    DROP_NO_TIMER = 4
+};
 
 static struct p2p_download *dl_at(const struct p2p_downloader *dl, uint32_t i)
 {
     return p2p__table_at(&dl->downloads, i);
 }
 
-static bool find(const struct p2p_downloader *dl, const struct p2p_artifact_id *id,
-                 uint32_t *index)
+static bool find(const struct p2p_downloader *dl,
+                 const struct p2p_artifact_id *id, uint32_t *index)
 {
     struct p2p_key key;
     p2p__table_id_key(id, &key);
@@ -47,8 +51,8 @@ void p2p__downloader_init(struct p2p_downloader *dl, const struct p2p_env *env,
     dl->streams = streams;
     p2p__table_init(&dl->downloads, sizeof(struct p2p_download),
                     offsetof(struct p2p_download, next_free),
-                    offsetof(struct p2p_download, gen),
-                    env->cfg->downloads_max, P2P_MEM_DOWNLOADER);
+                    offsetof(struct p2p_download, gen), env->cfg->downloads_max,
+                    P2P_MEM_DOWNLOADER);
     p2p_keymap_init(&dl->by_id, env->mem, P2P_MEM_DOWNLOADER,
                     env->cfg->downloads_max, key_seed);
 }
@@ -137,8 +141,9 @@ static void schedule_refresh(struct p2p_downloader *dl, p2p_time now)
     if (dl->refresh_scheduled)
         return;
     /* Without a timer, the next download created tries again. */
-    dl->refresh_scheduled = p2p__timers_add(dl->env->timers, now + dl->env->cfg->bouncer_refresh_ns,
-                                      P2P_TIMER_BOUNCER_REFRESH, 0, 0) == 0;
+    dl->refresh_scheduled =
+        p2p__timers_add(dl->env->timers, now + dl->env->cfg->bouncer_refresh_ns,
+                        P2P_TIMER_BOUNCER_REFRESH, 0, 0) == 0;
 }
 
 /* Frees the record; aborts a fetch in flight. */
@@ -202,7 +207,8 @@ static p2p_time busy_retry(const struct p2p_download *d)
  * limit for the download's priority, fewest fetches in flight first.
  * *busy is set when some untried advertiser exists but all are at their
  * limit. */
-static int pick(struct p2p_downloader *dl, const struct p2p_download *d, bool *busy)
+static int pick(struct p2p_downloader *dl, const struct p2p_download *d,
+                bool *busy)
 {
     uint32_t best_load = UINT32_MAX, ties = 0;
     uint32_t slots = fetch_slots(dl, d);
@@ -234,7 +240,8 @@ static int pick(struct p2p_downloader *dl, const struct p2p_download *d, bool *b
     return best;
 }
 
-static void drop(struct p2p_downloader *dl, uint32_t i, enum drop_reason reason);
+static void drop(struct p2p_downloader *dl, uint32_t i,
+                 enum drop_reason reason);
 
 /* Parks the download until now + delay; without a timer it is dropped (a
  * later advert starts it again). */
@@ -245,7 +252,8 @@ static void wait_until(struct p2p_downloader *dl, p2p_time now, uint32_t i,
     d->state = DL_BACKOFF;
     d->round_backoff = round_backoff;
     d->backoff_until = now + delay;
-    if (p2p__timers_add(dl->env->timers, d->backoff_until, P2P_TIMER_DOWNLOAD, i, d->gen) != 0)
+    if (p2p__timers_add(dl->env->timers, d->backoff_until, P2P_TIMER_DOWNLOAD,
+                        i, d->gen) != 0)
         drop(dl, i, DROP_NO_TIMER);
 }
 
@@ -267,7 +275,8 @@ static p2p_time fetch_timeout(const struct p2p_downloader *dl,
     uint64_t queued = dl->peers[peer].fetch_bytes_inflight;
     uint64_t cap = 4ull * P2P_FRAME_MESSAGE_BYTES_MAX;
     uint64_t size = d->size < P2P_FRAME_MESSAGE_BYTES_MAX
-                        ? d->size : P2P_FRAME_MESSAGE_BYTES_MAX;
+                        ? d->size
+                        : P2P_FRAME_MESSAGE_BYTES_MAX;
     uint64_t bytes = (queued < cap ? queued : cap) + size;
     if (rate > 0)
         t += bytes * P2P_NS_PER_S / rate;
@@ -289,12 +298,17 @@ static int send_fetch(struct p2p_downloader *dl, p2p_time now, uint32_t i,
     uint32_t stream;
     /* The answer is the advertised artifact: a peer cannot make us buffer
      * more than its size (plus envelopes) whatever the route allows. */
-    struct p2p_stream_req r = {
-        .peer = peer, .route = P2P_ROUTE_ARTIFACT_RPC,
-        .traffic = P2P_TRAFFIC_FETCH, .body = body, .len = len,
-        .owner = P2P_OWNER_DOWNLOADER, .owner_index = i, .owner_gen = d->gen,
-        .timeout_ns = fetch_timeout(dl, d, peer),
-        .response_bytes_max = d->size + P2P_FETCH_ENVELOPE_BYTES};
+    struct p2p_stream_req r = {.peer = peer,
+                               .route = P2P_ROUTE_ARTIFACT_RPC,
+                               .traffic = P2P_TRAFFIC_FETCH,
+                               .body = body,
+                               .len = len,
+                               .owner = P2P_OWNER_DOWNLOADER,
+                               .owner_index = i,
+                               .owner_gen = d->gen,
+                               .timeout_ns = fetch_timeout(dl, d, peer),
+                               .response_bytes_max =
+                                   d->size + P2P_FETCH_ENVELOPE_BYTES};
     rc = p2p__streams_request(dl->streams, now, &r, &stream);
     p2p_mem_free(dl->env->mem, P2P_MEM_WIRE, body);
     if (rc != 0)
@@ -308,7 +322,8 @@ static int send_fetch(struct p2p_downloader *dl, p2p_time now, uint32_t i,
     d->fetch_bytes = d->size; /* the size may grow while it runs */
     dl->peers[peer].fetch_bytes_inflight += d->fetch_bytes;
     dl->env->metrics->fetches_started++;
-    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_START, peer, &d->id, d->round);
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_START, peer, &d->id,
+                     d->round);
     return 0;
 }
 
@@ -328,12 +343,13 @@ static void attempt(struct p2p_downloader *dl, p2p_time now, uint32_t i)
         return;
     }
     /* Every advertiser failed this round: back off, then start over. */
-    p2p_time delay = p2p_backoff_delay(&dl->env->cfg->fetch_backoff, d->round, dl->env->rng);
+    p2p_time delay =
+        p2p_backoff_delay(&dl->env->cfg->fetch_backoff, d->round, dl->env->rng);
     d->round++;
     for (uint32_t a = 0; a < d->advs_count; a++)
         d->advs[a].failed = false;
-    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_BACKOFF, P2P_NODE_NONE, &d->id,
-                     (int64_t)delay);
+    p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_BACKOFF, P2P_NODE_NONE,
+                     &d->id, (int64_t)delay);
     wait_until(dl, now, i, delay, true);
 }
 
@@ -370,8 +386,9 @@ static int add_advertiser(struct p2p_downloader *dl, struct p2p_download *d,
     dl->peers[peer].advertising++;
     if (d->advs_count == d->advs_capacity) {
         uint32_t capacity = d->advs_capacity ? d->advs_capacity * 2 : 4;
-        struct p2p_advertiser *advs = p2p_mem_realloc(
-            dl->env->mem, P2P_MEM_DOWNLOADER, d->advs, capacity * sizeof(*advs));
+        struct p2p_advertiser *advs =
+            p2p_mem_realloc(dl->env->mem, P2P_MEM_DOWNLOADER, d->advs,
+                            capacity * sizeof(*advs));
         if (advs == NULL)
             return P2P_ERR_NOMEM;
         d->advs = advs;
@@ -382,8 +399,8 @@ static int add_advertiser(struct p2p_downloader *dl, struct p2p_download *d,
 }
 
 static int create(struct p2p_downloader *dl, p2p_time now,
-                  const struct p2p_artifact_id *id,
-                  enum p2p_artifact_kind kind, uint64_t size, uint32_t *index)
+                  const struct p2p_artifact_id *id, enum p2p_artifact_kind kind,
+                  uint64_t size, uint32_t *index)
 {
     int rc = p2p__table_take(&dl->downloads, dl->env->mem, index);
     if (rc != 0)
@@ -417,7 +434,8 @@ static int advertise(struct p2p_downloader *dl, p2p_time now, p2p_node_id peer,
     bool created = false;
     if (!find(dl, id, &i)) {
         /* No peer may fill the table with its adverts alone. */
-        if (dl->peers[peer].advertising >= dl->env->cfg->downloads_per_peer_max ||
+        if (dl->peers[peer].advertising >=
+                dl->env->cfg->downloads_per_peer_max ||
             create(dl, now, id, kind, size, &i) != 0) {
             dl->env->metrics->downloads_refused++;
             schedule_refresh(dl, now);
@@ -429,8 +447,8 @@ static int advertise(struct p2p_downloader *dl, p2p_time now, p2p_node_id peer,
      * claiming less cannot shrink honest answers' room or deadline. */
     struct p2p_download *grown = dl_at(dl, i);
     if (size > grown->size)
-        grown->size = size < P2P_ARTIFACT_BYTES_MAX ? size
-                                                    : P2P_ARTIFACT_BYTES_MAX;
+        grown->size =
+            size < P2P_ARTIFACT_BYTES_MAX ? size : P2P_ARTIFACT_BYTES_MAX;
     bool is_new;
     if (add_advertiser(dl, dl_at(dl, i), peer, &is_new) != 0) {
         if (created)
@@ -515,7 +533,8 @@ void p2p__downloader_unadvertised(struct p2p_downloader *dl, p2p_time now,
         drop(dl, i, DROP_NO_ADVERTISER);
 }
 
-void p2p__downloader_done(struct p2p_downloader *dl, const struct p2p_artifact_id *id)
+void p2p__downloader_done(struct p2p_downloader *dl,
+                          const struct p2p_artifact_id *id)
 {
     uint32_t i;
     if (find(dl, id, &i))
@@ -556,7 +575,8 @@ static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
     if (!p2p_id_eq(&got, &d->id)) {
         p2p__v1__artifact__free_unpacked(art, &alloc);
         dl->env->metrics->id_mismatches++;
-        p2p__ledger_penalise(dl->env->ledger, now, peer, P2P_PENALTY_WRONG_BYTES);
+        p2p__ledger_penalise(dl->env->ledger, now, peer,
+                             P2P_PENALTY_WRONG_BYTES);
         p2p_outbox_event(dl->env->outbox, P2P_EV_ID_MISMATCH, peer, &d->id, 0);
         return P2P_ERR_ID_MISMATCH;
     }
@@ -571,14 +591,18 @@ static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
         return 0;
     }
     p2p_time created = d->created_ns;
-    struct p2p_intake in = {.peer = peer, .id = &id, .kind = art->kind,
-                            .body = art->body.data, .len = art->body.len};
+    struct p2p_intake in = {.peer = peer,
+                            .id = &id,
+                            .kind = art->kind,
+                            .body = art->body.data,
+                            .len = art->body.len};
     int rc = p2p__intake_accept(dl->env, now, &in);
     if (rc == 0)
         p2p__downloader_done(dl, &id);
     p2p__v1__artifact__free_unpacked(art, &alloc);
     if (rc == 0) /* in the unvalidated pool; the download has ended */
-        p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD], P2P_HIST_DOWNLOAD,
+        p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD],
+                              P2P_HIST_DOWNLOAD,
                               now > created ? now - created : 0);
     else if (find(dl, &id, &i))
         drop(dl, i, DROP_POOL_REFUSED);
@@ -608,7 +632,8 @@ void p2p__downloader_on_response(struct p2p_downloader *dl, p2p_time now,
         err = P2P_ERR_NOT_FOUND; /* 204: the peer no longer holds it */
         /* Honest only in a race with a purge; an advert flood does it
          * all the time. */
-        p2p__ledger_penalise(dl->env->ledger, now, peer, P2P_PENALTY_NOT_SERVED);
+        p2p__ledger_penalise(dl->env->ledger, now, peer,
+                             P2P_PENALTY_NOT_SERVED);
     }
     dl->env->metrics->fetches_failed++;
     p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_FAIL, peer, &d->id, err);
@@ -639,8 +664,8 @@ static bool has_alternative(const struct p2p_download *d)
  * 10 Mbit subnet, 8 MiB adverts, scenarios/thin-links.yaml). A silent
  * peer's fetch fails at once and goes elsewhere. */
 p2p_time p2p__downloader_more_time(struct p2p_downloader *dl, p2p_time now,
-                                   uint32_t i, uint32_t gen,
-                                   p2p_time opened_ns, p2p_time answered_ns)
+                                   uint32_t i, uint32_t gen, p2p_time opened_ns,
+                                   p2p_time answered_ns)
 {
     (void)now;
     if (i >= dl->downloads.capacity)
@@ -683,8 +708,8 @@ static void refresh_all(struct p2p_downloader *dl, p2p_time now)
             continue;
         if (d->state == DL_WAIT_BOUNCER) {
             consult(dl, now, i);
-        } else if (dl->env->bouncer(dl->env->bouncer_ctx, &d->id, d->kind, d->size) ==
-                   P2P_UNWANTED) {
+        } else if (dl->env->bouncer(dl->env->bouncer_ctx, &d->id, d->kind,
+                                    d->size) == P2P_UNWANTED) {
             drop(dl, i, DROP_UNWANTED); /* cancels a fetch in flight */
         }
     }

@@ -31,8 +31,8 @@ enum p2p_download_state { DL_WAIT_BOUNCER, DL_READY, DL_FETCHING, DL_BACKOFF };
 
 struct p2p_advertiser {
     p2p_node_id peer;
-    uint32_t refs;             /* slots of that peer naming the id */
-    bool failed;               /* failed in the current round */
+    uint32_t refs; /* slots of that peer naming the id */
+    bool failed;   /* failed in the current round */
 };
 
 struct p2p_download {
@@ -41,27 +41,27 @@ struct p2p_download {
     struct p2p_artifact_id id;
     enum p2p_artifact_kind kind;
     uint64_t size;
-    uint64_t fetch_bytes;      /* size charged to the peer fetched from */
+    uint64_t fetch_bytes; /* size charged to the peer fetched from */
     enum p2p_download_state state;
     struct p2p_advertiser *advs; /* owned */
     uint32_t advs_count, advs_capacity;
-    uint32_t round;            /* rounds of every advertiser failing */
-    p2p_time backoff_until;    /* while DL_BACKOFF */
-    bool round_backoff;        /* the wait is a round's backoff, not a
+    uint32_t round;         /* rounds of every advertiser failing */
+    p2p_time backoff_until; /* while DL_BACKOFF */
+    bool round_backoff;     /* the wait is a round's backoff, not a
                                   wait for a free advertiser */
-    uint32_t stream;           /* while fetching */
+    uint32_t stream;        /* while fetching */
     p2p_node_id fetching_from;
-    uint32_t extensions;       /* the fetch's deadline moved (no other
+    uint32_t extensions; /* the fetch's deadline moved (no other
                                   advertiser, the peer busy but alive) */
     uint32_t next_free;
-    p2p_time created_ns;       /* for P2P_HIST_DOWNLOAD */
+    p2p_time created_ns; /* for P2P_HIST_DOWNLOAD */
 };
 
 /* The advert a peer's slot made, while the slot still names it. */
 struct p2p_dl_advert {
-    bool offered;              /* the slot's id was offered (and the slot
+    bool offered;                /* the slot's id was offered (and the slot
                                   has not changed since) */
-    bool pending;              /* on the retry list: refused for room */
+    bool pending;                /* on the retry list: refused for room */
     enum p2p_artifact_kind kind; /* as advertised, for the retry */
     uint64_t size;
     struct p2p_artifact_id id;
@@ -71,16 +71,16 @@ struct p2p_dl_advert {
 struct p2p_dl_peer {
     uint32_t fetches_inflight;
     uint64_t fetch_bytes_inflight; /* advertised sizes of those fetches */
-    uint32_t advertising;      /* downloads this peer advertises */
+    uint32_t advertising;          /* downloads this peer advertises */
     struct p2p_dl_advert *adverts; /* owned; indexed by slot id */
     uint32_t adverts_capacity;
 };
 
 /* The module's state (caller storage; fields private to downloader.c). */
 struct p2p_downloader {
-    const struct p2p_env *env; /* borrowed */
+    const struct p2p_env *env;   /* borrowed */
     struct p2p_streams *streams; /* borrowed: fetches go out on it */
-    struct p2p_table downloads; /* of struct p2p_download */
+    struct p2p_table downloads;  /* of struct p2p_download */
     struct p2p_keymap by_id;
     bool refresh_scheduled;    /* a P2P_TIMER_BOUNCER_REFRESH is pending */
     uint32_t pending;          /* adverts on the retry list */

@@ -24,14 +24,14 @@ struct p2p_env {
     struct p2p_mem *mem;
     struct p2p_outbox *outbox;
     struct p2p_timers *timers;
-    struct p2p_rng *rng;          /* the protocol's draws, in event order */
+    struct p2p_rng *rng; /* the protocol's draws, in event order */
     struct p2p_metrics *metrics;
-    struct p2p_histogram *hists;  /* P2P_HISTS_COUNT of them */
+    struct p2p_histogram *hists; /* P2P_HISTS_COUNT of them */
     struct p2p_buggify *bug;
     struct p2p_ledger *ledger;
     struct p2p_pool *pool;
-    p2p_bouncer_fn bouncer;       /* never NULL */
-    void *bouncer_ctx;            /* borrowed */
+    p2p_bouncer_fn bouncer; /* never NULL */
+    void *bouncer_ctx;      /* borrowed */
 };
 
 #endif

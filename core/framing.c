@@ -59,7 +59,8 @@ int p2p_route_lookup(const uint8_t *path, size_t len, enum p2p_route *out)
 void p2p_route_limits_default(struct p2p_route_limits *l)
 {
     memset(l, 0, sizeof(*l));
-    l->request_bytes_max[P2P_ROUTE_ARTIFACT_UPDATE] = P2P_FRAME_MESSAGE_BYTES_MAX;
+    l->request_bytes_max[P2P_ROUTE_ARTIFACT_UPDATE] =
+        P2P_FRAME_MESSAGE_BYTES_MAX;
     l->response_bytes_max[P2P_ROUTE_ARTIFACT_UPDATE] = P2P_FRAME_ACK_BYTES_MAX;
     l->request_bytes_max[P2P_ROUTE_ARTIFACT_RPC] =
         P2P_FRAME_FETCH_REQUEST_BYTES_MAX;
@@ -104,8 +105,8 @@ int p2p_frame_encode_request(struct p2p_mem *mem, enum p2p_mem_module module,
     if (rc != 0)
         return rc;
     P2p__V1__Request req = P2P__V1__REQUEST__INIT;
-    req.path = (char *)path;          /* only read by pack */
-    req.body.data = (uint8_t *)body;  /* only read by pack */
+    req.path = (char *)path;         /* only read by pack */
+    req.body.data = (uint8_t *)body; /* only read by pack */
     req.body.len = body_len;
     return pack(mem, module, &req.base, out, out_len);
 }
@@ -154,9 +155,9 @@ static int scan_varint(const uint8_t *p, size_t avail, unsigned bytes_max,
 struct field {
     uint32_t number;
     unsigned wire;
-    uint64_t value;   /* WT_VARINT */
-    size_t data_off;  /* WT_LEN: where the bytes start */
-    size_t data_len;  /* WT_LEN */
+    uint64_t value;  /* WT_VARINT */
+    size_t data_off; /* WT_LEN: where the bytes start */
+    size_t data_len; /* WT_LEN */
 };
 
 /* Reads the tag of the field at buf[*pos..len). */
@@ -165,8 +166,8 @@ static int scan_tag(const uint8_t *buf, size_t len, size_t *pos,
 {
     uint64_t tag;
     size_t used;
-    int rc = scan_varint(buf + *pos, len - *pos, VARINT32_BYTES_MAX, &tag,
-                         &used);
+    int rc =
+        scan_varint(buf + *pos, len - *pos, VARINT32_BYTES_MAX, &tag, &used);
     if (rc != 0)
         return rc;
     f->number = (uint32_t)(tag >> 3);
@@ -221,7 +222,10 @@ static int scan_field(const uint8_t *buf, size_t len, size_t *pos,
 
 /* ---- the reader ---- */
 
-static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
 
 void p2p_frame_reader_cap(struct p2p_frame_reader *r, size_t bytes_max)
 {
@@ -241,8 +245,7 @@ static void invariants(const struct p2p_frame_reader *r)
     P2P_DASSERT((r->buf == NULL) == (r->cap == 0));
     P2P_DASSERT(r->err != 0 || r->len <= r->limit);
     P2P_DASSERT(r->cap <= r->limit || r->cap <= P2P_FRAME_PREFIX_BYTES_MAX);
-    P2P_DASSERT(r->err != 0 || r->route_known ||
-                r->mode == P2P_FRAME_REQUEST);
+    P2P_DASSERT(r->err != 0 || r->route_known || r->mode == P2P_FRAME_REQUEST);
     (void)r;
 }
 

@@ -22,7 +22,6 @@
 #include "core/routes.h"
 #include "core/state_manifest.h"
 
-
 /* The longest request path a reader accepts; longer is P2P_ERR_OVERSIZE. */
 #define P2P_FRAME_PATH_BYTES_MAX 64
 
@@ -43,9 +42,7 @@
 #define P2P_FRAME_STATE_ADVERT_BYTES_MAX 256
 #define P2P_FRAME_STATE_ADVERT_RESPONSE_BYTES_MAX 64
 #define P2P_FRAME_CHUNK_REQUEST_BYTES_MAX 256
-#define P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX                                    \
-    (P2P_STATE_MANIFEST_BYTES_MAX + 64u)
-
+#define P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX (P2P_STATE_MANIFEST_BYTES_MAX + 64u)
 
 /* Returns the route's path as a static NUL-terminated string, or NULL when
  * r is not a route. */
@@ -55,7 +52,6 @@ const char *p2p_route_path(enum p2p_route r);
  * is borrowed and may be NULL when len is 0) and stores it in *out.
  * Errors: P2P_ERR_NO_ROUTE when no route has that path (*out untouched). */
 int p2p_route_lookup(const uint8_t *path, size_t len, enum p2p_route *out);
-
 
 /* Fills l with the defaults: update requests (a push carries the artifact)
  * and rpc responses (the artifact) P2P_FRAME_MESSAGE_BYTES_MAX; update
@@ -92,10 +88,10 @@ enum p2p_frame_mode {
 
 /* A decoded envelope. */
 struct p2p_frame {
-    enum p2p_route route;  /* request: from the path; response: the route
+    enum p2p_route route; /* request: from the path; response: the route
                             * the reader was given */
-    uint32_t status;       /* response only (0 for requests) */
-    const uint8_t *body;   /* borrowed from the reader, valid until its
+    uint32_t status;      /* response only (0 for requests) */
+    const uint8_t *body;  /* borrowed from the reader, valid until its
                             * fini; never NULL, even when body_len is 0 */
     size_t body_len;
 };
@@ -107,18 +103,18 @@ struct p2p_frame {
 struct p2p_frame_reader {
     struct p2p_mem *mem;                   /* borrowed */
     const struct p2p_route_limits *limits; /* borrowed, outlives the reader */
-    uint8_t *buf;          /* owned, P2P_MEM_STREAMS; NULL until a byte */
-    size_t len;            /* bytes received, all buffered */
-    size_t cap;            /* bytes allocated for buf */
-    size_t limit;          /* envelope cap; the prefix cap until the
+    uint8_t *buf;    /* owned, P2P_MEM_STREAMS; NULL until a byte */
+    size_t len;      /* bytes received, all buffered */
+    size_t cap;      /* bytes allocated for buf */
+    size_t limit;    /* envelope cap; the prefix cap until the
                             * request's route is known */
-    size_t scan_pos;       /* next top-level field header not yet checked
+    size_t scan_pos; /* next top-level field header not yet checked
                             * against the limit */
     enum p2p_frame_mode mode;
-    enum p2p_route route;  /* valid once route_known */
+    enum p2p_route route; /* valid once route_known */
     bool route_known;
-    bool finished;         /* finish() succeeded */
-    int err;               /* sticky: 0, or the first error returned */
+    bool finished; /* finish() succeeded */
+    int err;       /* sticky: 0, or the first error returned */
 };
 
 /* Prepares r for one stream direction. mem and limits are borrowed and

@@ -38,10 +38,9 @@ void p2p__gossip_receiver_fini(struct p2p_gossip_receiver *r)
 int p2p__gossip_receiver_peer_fit(struct p2p_gossip_receiver *r,
                                   p2p_node_id peer)
 {
-    return p2p__table_array_fit(r->env->mem, P2P_MEM_RECEIVER,
-                                (void **)&r->peers, &r->peers_capacity,
-                                sizeof(*r->peers), peer,
-                                r->env->cfg->node_ids_max);
+    return p2p__table_array_fit(
+        r->env->mem, P2P_MEM_RECEIVER, (void **)&r->peers, &r->peers_capacity,
+        sizeof(*r->peers), peer, r->env->cfg->node_ids_max);
 }
 
 int p2p__gossip_receiver_check(const struct p2p_gossip_receiver *r)
@@ -67,9 +66,12 @@ static int respond_packed(struct p2p_gossip_receiver *r, p2p_node_id peer,
     if (msg != NULL)
         rc = p2p_wire_pack(r->env->mem, P2P_MEM_WIRE, msg, &body, &len);
     if (rc == 0) {
-        struct p2p_stream_resp resp = {.peer = peer, .stream_id = stream_id,
-                                       .traffic = traffic, .status = status,
-                                       .body = body, .len = len};
+        struct p2p_stream_resp resp = {.peer = peer,
+                                       .stream_id = stream_id,
+                                       .traffic = traffic,
+                                       .status = status,
+                                       .body = body,
+                                       .len = len};
         rc = p2p__streams_respond(r->streams, &resp); /* resets on failure */
     } else {
         /* Never leave a requester waiting out its deadline. */
@@ -81,19 +83,19 @@ static int respond_packed(struct p2p_gossip_receiver *r, p2p_node_id peer,
 
 /* A pushed body the bouncer wants: into the unvalidated pool, which ends
  * its download if any. */
-static void accept(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
-                   const struct p2p_artifact_id *id,
-                   enum p2p_artifact_kind kind, const uint8_t *body,
-                   size_t len)
+static void accept(struct p2p_gossip_receiver *r, p2p_time now,
+                   p2p_node_id peer, const struct p2p_artifact_id *id,
+                   enum p2p_artifact_kind kind, const uint8_t *body, size_t len)
 {
-    struct p2p_intake in = {.peer = peer, .id = id, .kind = kind,
-                            .body = body, .len = len};
+    struct p2p_intake in = {
+        .peer = peer, .id = id, .kind = kind, .body = body, .len = len};
     if (p2p__intake_accept(r->env, now, &in) == 0)
         p2p__downloader_done(r->dl, id);
 }
 
 /* Checks a decoded update's content before any state changes. */
-static int check_update(const struct p2p_gossip_receiver *r, const P2p__V1__SlotUpdate *u)
+static int check_update(const struct p2p_gossip_receiver *r,
+                        const P2p__V1__SlotUpdate *u)
 {
     if (u->slot_id >= r->env->cfg->slots_per_peer_max)
         return P2P_ERR_LIMIT;
@@ -127,8 +129,8 @@ static void offer(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
 
 /* Acts on the slot's new content: pushed bodies are offered to the pool,
  * advertised ids to the downloader. */
-static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
-                          const struct p2p_slot_view *v,
+static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now,
+                          p2p_node_id peer, const struct p2p_slot_view *v,
                           const P2p__V1__SlotUpdate *u,
                           const struct p2p_artifact_id *id)
 {
@@ -160,8 +162,8 @@ static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_
 /* The id a slot update names. A push's claimed id is trusted only when we
  * already hold that artifact (its body is then ignored); otherwise the body
  * is hashed and must match the claim. */
-static int update_id(struct p2p_gossip_receiver *r, const P2p__V1__SlotUpdate *u,
-                     struct p2p_artifact_id *id)
+static int update_id(struct p2p_gossip_receiver *r,
+                     const P2p__V1__SlotUpdate *u, struct p2p_artifact_id *id)
 {
     memset(id, 0, sizeof(*id));
     if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF) {
@@ -186,8 +188,8 @@ static int update_id(struct p2p_gossip_receiver *r, const P2p__V1__SlotUpdate *u
     return 0;
 }
 
-static int on_update(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
-                     const P2p__V1__SlotUpdate *u)
+static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
+                     p2p_node_id peer, const P2p__V1__SlotUpdate *u)
 {
     int rc = check_update(r, u);
     if (rc != 0)
@@ -195,8 +197,9 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id pe
     P2P_ASSERT(peer < r->peers_capacity);
     struct p2p_rx_peer *p = &r->peers[peer];
     rc = p2p__table_array_fit(r->env->mem, P2P_MEM_RECEIVER, (void **)&p->slots,
-                        &p->slots_capacity, sizeof(*p->slots),
-                        (uint32_t)u->slot_id, r->env->cfg->slots_per_peer_max);
+                              &p->slots_capacity, sizeof(*p->slots),
+                              (uint32_t)u->slot_id,
+                              r->env->cfg->slots_per_peer_max);
     if (rc != 0)
         return rc;
     r->env->metrics->updates_received++;
@@ -205,7 +208,8 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id pe
         r->env->metrics->updates_stale++;
         /* A repeat of the same commit is a harmless retransmission. */
         if (u->commit_id < v->commit_id)
-            p2p__ledger_penalise(r->env->ledger, now, peer, P2P_PENALTY_STALE_UPDATE);
+            p2p__ledger_penalise(r->env->ledger, now, peer,
+                                 P2P_PENALTY_STALE_UPDATE);
         p2p_outbox_event(r->env->outbox, P2P_EV_UPDATE_STALE, peer, &v->id,
                          (int64_t)u->commit_id);
         return 0;
@@ -243,8 +247,8 @@ static int refuse_for_now(struct p2p_gossip_receiver *r, p2p_node_id peer,
 }
 
 int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
-                            p2p_node_id peer, uint64_t stream_id,
-                            const struct p2p_frame *f)
+                                   p2p_node_id peer, uint64_t stream_id,
+                                   const struct p2p_frame *f)
 {
     struct p2p_wire_unpacker ua;
     p2p_wire_unpacker_init(&ua, r->env->mem);
@@ -261,9 +265,11 @@ int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
     if (rc != 0) {
         r->env->metrics->updates_rejected++;
         if (rc == P2P_ERR_ID_MISMATCH)
-            p2p__ledger_penalise(r->env->ledger, now, peer, P2P_PENALTY_WRONG_BYTES);
+            p2p__ledger_penalise(r->env->ledger, now, peer,
+                                 P2P_PENALTY_WRONG_BYTES);
         else if (rc == P2P_ERR_DECODE || rc == P2P_ERR_LIMIT)
-            p2p__ledger_penalise(r->env->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+            p2p__ledger_penalise(r->env->ledger, now, peer,
+                                 P2P_PENALTY_BAD_UPDATE);
         if (u != NULL)
             p2p__v1__slot_update__free_unpacked(u, &alloc);
         (void)respond_packed(r, peer, stream_id, P2P_TRAFFIC_OTHER,
@@ -278,8 +284,9 @@ int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
                           &ack.base);
 }
 
-int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r, p2p_node_id peer,
-                           uint64_t stream_id, const struct p2p_frame *f)
+int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
+                                  p2p_node_id peer, uint64_t stream_id,
+                                  const struct p2p_frame *f)
 {
     struct p2p_wire_unpacker ua;
     p2p_wire_unpacker_init(&ua, r->env->mem);
@@ -309,12 +316,12 @@ int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r, p2p_node_id pee
     art.body.data = e->body;
     art.body.len = e->len;
     r->env->metrics->fetches_served++;
-    return respond_packed(r, peer, stream_id, P2P_TRAFFIC_ARTIFACT, P2P_STATUS_OK,
-                          &art.base);
+    return respond_packed(r, peer, stream_id, P2P_TRAFFIC_ARTIFACT,
+                          P2P_STATUS_OK, &art.base);
 }
 
 void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
-                             p2p_node_id peer)
+                                    p2p_node_id peer)
 {
     P2P_ASSERT(peer < r->peers_capacity);
     struct p2p_rx_peer *p = &r->peers[peer];

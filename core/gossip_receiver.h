@@ -18,8 +18,8 @@
 
 /* What a peer's slot holds, as this node last heard it. */
 struct p2p_slot_view {
-    bool used;                 /* names an artifact now */
-    bool seen;                 /* ever written: commit_id is meaningful,
+    bool used; /* names an artifact now */
+    bool seen; /* ever written: commit_id is meaningful,
                                   also after a deletion */
     uint64_t commit_id;
     struct p2p_artifact_id id;
@@ -34,10 +34,10 @@ struct p2p_rx_peer {
 /* The module's state (caller storage; fields private to
  * gossip_receiver.c). */
 struct p2p_gossip_receiver {
-    const struct p2p_env *env; /* borrowed */
+    const struct p2p_env *env;   /* borrowed */
     struct p2p_streams *streams; /* borrowed: answers go out on it */
-    struct p2p_downloader *dl; /* borrowed: adverts go to it */
-    struct p2p_rx_peer *peers; /* owned; indexed by node id */
+    struct p2p_downloader *dl;   /* borrowed: adverts go to it */
+    struct p2p_rx_peer *peers;   /* owned; indexed by node id */
     uint32_t peers_capacity;
 };
 
@@ -54,9 +54,8 @@ int p2p__gossip_receiver_peer_fit(struct p2p_gossip_receiver *r,
 /* A slot update arrived on an inbound stream from peer (up); answered
  * 200 with an ack, 400 (malformed: points in the ledger), or reset (our
  * own lack of memory, P2P_ERR_NOMEM). */
-int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r,
-                                   p2p_time now, p2p_node_id peer,
-                                   uint64_t stream_id,
+int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
+                                   p2p_node_id peer, uint64_t stream_id,
                                    const struct p2p_frame *f);
 /* A fetch request arrived on an inbound stream: answered 200 with the
  * validated artifact, 204 when not held, 400 when malformed. */
@@ -65,8 +64,8 @@ int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
                                   const struct p2p_frame *f);
 /* peer's connection is gone: its slot views are forgotten and their
  * adverts withdrawn. */
-void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r,
-                                    p2p_time now, p2p_node_id peer);
+void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
+                                    p2p_node_id peer);
 /* 0, or P2P_ERR_INTERNAL when a peer's slots_used disagrees with its
  * views. O(views). */
 int p2p__gossip_receiver_check(const struct p2p_gossip_receiver *r);

@@ -37,12 +37,11 @@ void p2p__gossip_sender_init(struct p2p_gossip_sender *s,
                     P2P_MEM_SENDER);
     p2p_keymap_init(&s->slot_by_id, env->mem, P2P_MEM_SENDER, c->slots_max,
                     key_seed);
-    p2p__table_init(&s->txs, sizeof(struct p2p_tx),
-                    offsetof(struct p2p_tx, next_free),
-                    offsetof(struct p2p_tx, gen),
-                    c->slots_max < UINT32_MAX / 64 ? c->slots_max * 64
-                                                   : UINT32_MAX - 1,
-                    P2P_MEM_SENDER);
+    p2p__table_init(
+        &s->txs, sizeof(struct p2p_tx), offsetof(struct p2p_tx, next_free),
+        offsetof(struct p2p_tx, gen),
+        c->slots_max < UINT32_MAX / 64 ? c->slots_max * 64 : UINT32_MAX - 1,
+        P2P_MEM_SENDER);
 }
 
 void p2p__gossip_sender_fini(struct p2p_gossip_sender *s)
@@ -61,8 +60,7 @@ void p2p__gossip_sender_fini(struct p2p_gossip_sender *s)
     s->up_capacity = 0;
 }
 
-int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s,
-                                p2p_node_id peer)
+int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s, p2p_node_id peer)
 {
     return p2p__table_array_fit(s->env->mem, P2P_MEM_SENDER, (void **)&s->up,
                                 &s->up_capacity, sizeof(*s->up), peer,
@@ -112,8 +110,9 @@ int p2p__gossip_sender_check(const struct p2p_gossip_sender *s)
                : P2P_ERR_INTERNAL;
 }
 
-static bool should_push(const struct p2p_gossip_sender *s, enum p2p_artifact_kind kind,
-                        uint64_t size, bool relayed)
+static bool should_push(const struct p2p_gossip_sender *s,
+                        enum p2p_artifact_kind kind, uint64_t size,
+                        bool relayed)
 {
     if (relayed && s->env->cfg->relay_advert)
         return false;
@@ -122,8 +121,9 @@ static bool should_push(const struct p2p_gossip_sender *s, enum p2p_artifact_kin
 
 /* Packs the slot's update once; every peer gets the same bytes. Pushes
  * also carry the id, so a receiver holding it skips hashing the body. */
-static int encode_update(struct p2p_gossip_sender *s, const struct p2p_slot *slot,
-                         uint32_t slot_index, uint8_t **out, size_t *out_len)
+static int encode_update(struct p2p_gossip_sender *s,
+                         const struct p2p_slot *slot, uint32_t slot_index,
+                         uint8_t **out, size_t *out_len)
 {
     P2p__V1__SlotUpdate msg = P2P__V1__SLOT_UPDATE__INIT;
     P2p__V1__Artifact art = P2P__V1__ARTIFACT__INIT;
@@ -155,20 +155,23 @@ static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index);
 
 /* Waits out the backoff. Without a timer the transmission is given up; the
  * peer gets the slot again when it reconnects. */
-static void schedule_retry(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx_index)
+static void schedule_retry(struct p2p_gossip_sender *s, p2p_time now,
+                           uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(s, tx_index);
-    p2p_time delay = p2p_backoff_delay(&s->env->cfg->update_backoff, tx->attempt,
-                                       s->env->rng);
+    p2p_time delay = p2p_backoff_delay(&s->env->cfg->update_backoff,
+                                       tx->attempt, s->env->rng);
     tx->attempt++;
     tx->stream = P2P_INDEX_NONE;
-    if (p2p__timers_add(s->env->timers, now + delay, P2P_TIMER_TX_RETRY, tx_index, tx->gen) != 0)
+    if (p2p__timers_add(s->env->timers, now + delay, P2P_TIMER_TX_RETRY,
+                        tx_index, tx->gen) != 0)
         tx_free(s, tx_index);
 }
 
 /* Sends the slot's current update on a fresh stream; on a local failure
  * (tables full) the transmission is retried later like a lost one. */
-static void transmit(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx_index)
+static void transmit(struct p2p_gossip_sender *s, p2p_time now,
+                     uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(s, tx_index);
     const struct p2p_slot *slot = slot_at(s, tx->slot);
@@ -178,10 +181,14 @@ static void transmit(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx_inde
     }
     uint32_t stream;
     struct p2p_stream_req req = {
-        .peer = tx->peer, .route = P2P_ROUTE_ARTIFACT_UPDATE,
+        .peer = tx->peer,
+        .route = P2P_ROUTE_ARTIFACT_UPDATE,
         .traffic = slot->push ? P2P_TRAFFIC_PUSH : P2P_TRAFFIC_ADVERT,
-        .body = slot->update, .len = slot->update_len,
-        .owner = P2P_OWNER_SENDER, .owner_index = tx_index, .owner_gen = tx->gen,
+        .body = slot->update,
+        .len = slot->update_len,
+        .owner = P2P_OWNER_SENDER,
+        .owner_index = tx_index,
+        .owner_gen = tx->gen,
         .timeout_ns = s->env->cfg->update_timeout_ns,
         .response_bytes_max = 0 /* the route's: an acknowledgement */};
     int rc = p2p__streams_request(s->streams, now, &req, &stream);
@@ -202,8 +209,8 @@ static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index)
     p2p__table_give(&s->txs, tx_index);
 }
 
-static void tx_start(struct p2p_gossip_sender *s, p2p_time now, uint32_t slot_index,
-                     p2p_node_id peer)
+static void tx_start(struct p2p_gossip_sender *s, p2p_time now,
+                     uint32_t slot_index, p2p_node_id peer)
 {
     uint32_t tx_index;
     if (p2p__table_take(&s->txs, s->env->mem, &tx_index) != 0)
@@ -218,7 +225,7 @@ static void tx_start(struct p2p_gossip_sender *s, p2p_time now, uint32_t slot_in
 }
 
 int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
-                    const struct p2p_pool_entry *e, bool relayed)
+                           const struct p2p_pool_entry *e, bool relayed)
 {
     P2P_ASSERT(e != NULL && e->section == P2P_POOL_VALIDATED);
     struct p2p_key key;
@@ -255,7 +262,8 @@ int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
     return 0;
 }
 
-void p2p__gossip_sender_remove(struct p2p_gossip_sender *s, const struct p2p_artifact_id *id)
+void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
+                               const struct p2p_artifact_id *id)
 {
     struct p2p_key key;
     p2p__table_id_key(id, &key);
@@ -287,8 +295,7 @@ void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
             tx_start(s, now, i, peer);
 }
 
-void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s,
-                                  p2p_node_id peer)
+void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s, p2p_node_id peer)
 {
     P2P_ASSERT(peer < s->up_capacity && s->up[peer]);
     s->up[peer] = false;
@@ -299,8 +306,9 @@ void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s,
     }
 }
 
-void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx,
-                             uint32_t gen, int err, const struct p2p_frame *f)
+void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now,
+                                    uint32_t tx, uint32_t gen, int err,
+                                    const struct p2p_frame *f)
 {
     if (tx >= s->txs.capacity)
         return;
@@ -322,8 +330,8 @@ void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now, u
     schedule_retry(s, now, tx);
 }
 
-void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now, uint32_t tx,
-                          uint32_t gen)
+void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
+                                 uint32_t tx, uint32_t gen)
 {
     if (tx >= s->txs.capacity)
         return;

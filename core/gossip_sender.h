@@ -29,11 +29,11 @@ struct p2p_slot {
     enum p2p_artifact_kind kind;
     uint64_t size;
     uint64_t commit_id;
-    bool push;                 /* the update carries the body */
-    uint8_t *update;           /* owned: the packed SlotUpdate, encoded once
+    bool push;       /* the update carries the body */
+    uint8_t *update; /* owned: the packed SlotUpdate, encoded once
                                   and sent to every peer */
     size_t update_len;
-    uint32_t next_free;        /* LIFO free list, as in the IC */
+    uint32_t next_free; /* LIFO free list, as in the IC */
 };
 
 /* One slot update in flight to one peer, or waiting to be retried. */
@@ -42,21 +42,21 @@ struct p2p_tx {
     uint32_t gen;
     uint32_t slot;
     p2p_node_id peer;
-    uint32_t stream;           /* P2P_INDEX_NONE while waiting to retry */
+    uint32_t stream; /* P2P_INDEX_NONE while waiting to retry */
     uint32_t attempt;
     uint32_t next_free;
-    p2p_time started_ns;       /* first transmission: P2P_HIST_UPDATE_ACK */
+    p2p_time started_ns; /* first transmission: P2P_HIST_UPDATE_ACK */
 };
 
 /* The module's state (caller storage; fields private to gossip_sender.c). */
 struct p2p_gossip_sender {
-    const struct p2p_env *env; /* borrowed */
+    const struct p2p_env *env;   /* borrowed */
     struct p2p_streams *streams; /* borrowed: updates go out on it */
-    struct p2p_table slots;    /* of struct p2p_slot */
+    struct p2p_table slots;      /* of struct p2p_slot */
     struct p2p_keymap slot_by_id;
-    uint64_t commit_id;        /* the next update's */
-    struct p2p_table txs;      /* of struct p2p_tx */
-    bool *up;                  /* owned; indexed by node id: peers up */
+    uint64_t commit_id;   /* the next update's */
+    struct p2p_table txs; /* of struct p2p_tx */
+    bool *up;             /* owned; indexed by node id: peers up */
     uint32_t up_capacity;
 };
 
@@ -68,8 +68,7 @@ void p2p__gossip_sender_init(struct p2p_gossip_sender *s,
 void p2p__gossip_sender_fini(struct p2p_gossip_sender *s);
 /* Makes room for peer's record (peer < cfg.node_ids_max). Errors:
  * P2P_ERR_NOMEM. */
-int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s,
-                                p2p_node_id peer);
+int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s, p2p_node_id peer);
 /* Broadcasts validated pool entry e (borrowed for the call) in a new
  * slot; a relayed one is advertised when cfg.relay_advert. A duplicate is
  * a no-op. Errors: P2P_ERR_LIMIT (slot table full), P2P_ERR_NOMEM. */
@@ -87,9 +86,9 @@ void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
 void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s,
                                   p2p_node_id peer);
 /* An update stream (tx, gen) ended: err 0 with its frame, or why not. */
-void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s,
-                                    p2p_time now, uint32_t tx, uint32_t gen,
-                                    int err, const struct p2p_frame *f);
+void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now,
+                                    uint32_t tx, uint32_t gen, int err,
+                                    const struct p2p_frame *f);
 /* A P2P_TIMER_TX_RETRY fired. */
 void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
                                  uint32_t tx, uint32_t gen);
@@ -102,8 +101,7 @@ static inline uint32_t p2p__gossip_sender_slots(
 {
     return s->slots.count;
 }
-static inline uint32_t p2p__gossip_sender_txs(
-    const struct p2p_gossip_sender *s)
+static inline uint32_t p2p__gossip_sender_txs(const struct p2p_gossip_sender *s)
 {
     return s->txs.count;
 }

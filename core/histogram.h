@@ -11,9 +11,9 @@
 #include "core/types.h"
 
 struct p2p_hist_spec {
-    const char *name;       /* Prometheus name, ends in _seconds */
+    const char *name; /* Prometheus name, ends in _seconds */
     const char *help;
-    uint32_t bounds_count;  /* <= P2P_HIST_BOUNDS_MAX */
+    uint32_t bounds_count;                   /* <= P2P_HIST_BOUNDS_MAX */
     uint64_t bounds_ns[P2P_HIST_BOUNDS_MAX]; /* strictly increasing upper
                                                 bounds (le), inclusive */
 };

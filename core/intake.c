@@ -20,7 +20,9 @@ int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
     if (rc != 0)
         return rc;
     struct p2p_action act = {.type = P2P_ACT_ARTIFACT_RECEIVED,
-                             .peer = a->peer, .id = *a->id, .kind = a->kind,
+                             .peer = a->peer,
+                             .id = *a->id,
+                             .kind = a->kind,
                              .size = a->len};
     rc = p2p_outbox_push(env->outbox, &act);
     if (rc != 0) {

@@ -12,10 +12,10 @@
 
 /* An artifact body that hashes to id (p2p__intake_accept's options). */
 struct p2p_intake {
-    p2p_node_id peer;          /* who sent it */
+    p2p_node_id peer;                 /* who sent it */
     const struct p2p_artifact_id *id; /* borrowed for the call */
     enum p2p_artifact_kind kind;
-    const uint8_t *body;       /* borrowed for the call (copied) */
+    const uint8_t *body; /* borrowed for the call (copied) */
     size_t len;
 };
 

@@ -147,7 +147,8 @@ int p2p_keymap_del(struct p2p_keymap *m, const struct p2p_key *key)
     if (!found)
         return P2P_ERR_NOT_FOUND;
     size_t mask = m->capacity - 1;
-    for (size_t j = (hole + 1) & mask; m->slots[j].tag != 0; j = (j + 1) & mask) {
+    for (size_t j = (hole + 1) & mask; m->slots[j].tag != 0;
+         j = (j + 1) & mask) {
         if (stays(hole, j, home_of(m, m->slots[j].tag)))
             continue;
         m->slots[hole] = m->slots[j];

@@ -21,13 +21,13 @@ struct p2p_key {
 struct p2p_keymap_slot;
 
 struct p2p_keymap {
-    struct p2p_mem *mem;          /* borrowed */
+    struct p2p_mem *mem; /* borrowed */
     enum p2p_mem_module module;
     struct p2p_keymap_slot *slots; /* owned; capacity is a power of two */
     size_t capacity;
-    size_t count;                 /* live entries */
+    size_t count; /* live entries */
     size_t entries_max;
-    uint64_t hash_key;            /* secret per map: peers choose the keys,
+    uint64_t hash_key; /* secret per map: peers choose the keys,
                                      so they must not predict collisions */
 };
 

@@ -34,23 +34,23 @@ static void decay(const struct p2p_ledger *l, struct p2p_ledger_peer *p,
                   p2p_time now)
 {
     if (now > p->penalty_at) {
-        uint64_t gone = (now - p->penalty_at) / P2P_NS_PER_S *
-                        l->cfg->penalty_decay_per_s;
+        uint64_t gone =
+            (now - p->penalty_at) / P2P_NS_PER_S * l->cfg->penalty_decay_per_s;
         p->penalty = gone >= p->penalty ? 0 : p->penalty - (uint32_t)gone;
         /* Keep the sub-second remainder so frequent calls still decay. */
         p->penalty_at = now - (now - p->penalty_at) % P2P_NS_PER_S;
     }
 }
 
-void p2p__ledger_penalise(struct p2p_ledger *l, p2p_time now,
-                          p2p_node_id peer, uint32_t points)
+void p2p__ledger_penalise(struct p2p_ledger *l, p2p_time now, p2p_node_id peer,
+                          uint32_t points)
 {
     if (points == 0 || peer >= l->peers_capacity)
         return;
     struct p2p_ledger_peer *p = &l->peers[peer];
     decay(l, p, now);
-    p->penalty = points > UINT32_MAX - p->penalty ? UINT32_MAX
-                                                  : p->penalty + points;
+    p->penalty =
+        points > UINT32_MAX - p->penalty ? UINT32_MAX : p->penalty + points;
     p->penalty_total += points;
     l->metrics->penalties++;
     if (p->penalty >= l->cfg->penalty_ban_points && !p->ban_pending) {
@@ -59,8 +59,7 @@ void p2p__ledger_penalise(struct p2p_ledger *l, p2p_time now,
     }
 }
 
-bool p2p__ledger_take_ban(struct p2p_ledger *l, p2p_time now,
-                          p2p_node_id *from)
+bool p2p__ledger_take_ban(struct p2p_ledger *l, p2p_time now, p2p_node_id *from)
 {
     for (p2p_node_id id = *from; l->pending > 0 && id < l->peers_capacity;
          id++) {

@@ -27,8 +27,8 @@
 #define P2P_PENALTY_BAD_UPDATE 25u
 #define P2P_PENALTY_WRONG_BYTES 34u
 #define P2P_PENALTY_STALE_UPDATE 2u
-#define P2P_PENALTY_NOT_SERVED 2u   /* advertised, then answered 204 */
-#define P2P_PENALTY_SILENT 10u      /* a request timed out in silence */
+#define P2P_PENALTY_NOT_SERVED 2u /* advertised, then answered 204 */
+#define P2P_PENALTY_SILENT 10u    /* a request timed out in silence */
 #define P2P_PENALTY_BAD_STATE P2P_PENALTY_WRONG_BYTES /* manifest, chunk */
 
 /* How long a peer must have answered nothing we asked before a timeout
@@ -38,22 +38,22 @@
 
 /* One peer's account. */
 struct p2p_ledger_peer {
-    uint32_t penalty;          /* misbehaviour points, decaying */
-    p2p_time penalty_at;       /* when penalty was last decayed */
-    uint64_t penalty_total;    /* every point ever given */
-    uint32_t bans;             /* times disconnected for misbehaviour */
-    p2p_time banned_until;     /* refused until then */
-    bool ban_pending;          /* reached the limit: banned in the
+    uint32_t penalty;       /* misbehaviour points, decaying */
+    p2p_time penalty_at;    /* when penalty was last decayed */
+    uint64_t penalty_total; /* every point ever given */
+    uint32_t bans;          /* times disconnected for misbehaviour */
+    p2p_time banned_until;  /* refused until then */
+    bool ban_pending;       /* reached the limit: banned in the
                                   epilogue of the current entry point */
 };
 
 struct p2p_ledger {
-    const struct p2p_config *cfg; /* borrowed */
-    struct p2p_mem *mem;       /* borrowed */
-    struct p2p_metrics *metrics; /* borrowed: penalties, peers_banned */
+    const struct p2p_config *cfg;  /* borrowed */
+    struct p2p_mem *mem;           /* borrowed */
+    struct p2p_metrics *metrics;   /* borrowed: penalties, peers_banned */
     struct p2p_ledger_peer *peers; /* owned; indexed by node id */
     uint32_t peers_capacity;
-    uint32_t pending;          /* peers with ban_pending set */
+    uint32_t pending; /* peers with ban_pending set */
 };
 
 void p2p__ledger_init(struct p2p_ledger *l, const struct p2p_config *cfg,
@@ -64,8 +64,8 @@ void p2p__ledger_fini(struct p2p_ledger *l);
 int p2p__ledger_fit(struct p2p_ledger *l, p2p_node_id peer);
 /* Adds points to peer (no account: ignored); at cfg.penalty_ban_points
  * the peer is marked for a ban. */
-void p2p__ledger_penalise(struct p2p_ledger *l, p2p_time now,
-                          p2p_node_id peer, uint32_t points);
+void p2p__ledger_penalise(struct p2p_ledger *l, p2p_time now, p2p_node_id peer,
+                          uint32_t points);
 /* True while some peer is marked for a ban. */
 static inline bool p2p__ledger_bans_pending(const struct p2p_ledger *l)
 {

@@ -48,8 +48,8 @@ static void *alloc_block(struct p2p_mem *mem, enum p2p_mem_module module,
         return NULL;
     if (refuse(mem, n))
         return NULL;
-    struct block_header *h = zero ? calloc(1, sizeof(*h) + n)
-                                  : malloc(sizeof(*h) + n);
+    struct block_header *h =
+        zero ? calloc(1, sizeof(*h) + n) : malloc(sizeof(*h) + n);
     if (h == NULL)
         return NULL;
     h->size = n;
@@ -114,8 +114,8 @@ void *p2p_mem_dup(struct p2p_mem *mem, enum p2p_mem_module module,
 const char *p2p_mem_module_name(enum p2p_mem_module module)
 {
     static const char *const names[P2P_MEM_MODULES_COUNT] = {
-        "pool", "sender", "receiver", "downloader",
-        "streams", "outbox", "wire", "state_sync", "other",
+        "pool",   "sender", "receiver",   "downloader", "streams",
+        "outbox", "wire",   "state_sync", "other",
     };
     return module < P2P_MEM_MODULES_COUNT ? names[module] : "?";
 }

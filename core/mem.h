@@ -11,14 +11,14 @@
 #include <stdint.h>
 
 enum p2p_mem_module {
-    P2P_MEM_POOL,        /* artifact bytes and pool tables */
-    P2P_MEM_SENDER,      /* slot table and per-peer transmissions */
-    P2P_MEM_RECEIVER,    /* per-peer slot views */
-    P2P_MEM_DOWNLOADER,  /* pending downloads */
-    P2P_MEM_STREAMS,     /* stream reassembly buffers */
-    P2P_MEM_OUTBOX,      /* actions and their payloads */
-    P2P_MEM_WIRE,        /* protobuf encode/decode temporaries */
-    P2P_MEM_STATE_SYNC,  /* manifests, the chunk scheduler, served
+    P2P_MEM_POOL,       /* artifact bytes and pool tables */
+    P2P_MEM_SENDER,     /* slot table and per-peer transmissions */
+    P2P_MEM_RECEIVER,   /* per-peer slot views */
+    P2P_MEM_DOWNLOADER, /* pending downloads */
+    P2P_MEM_STREAMS,    /* stream reassembly buffers */
+    P2P_MEM_OUTBOX,     /* actions and their payloads */
+    P2P_MEM_WIRE,       /* protobuf encode/decode temporaries */
+    P2P_MEM_STATE_SYNC, /* manifests, the chunk scheduler, served
                             manifests */
     P2P_MEM_OTHER,
     P2P_MEM_MODULES_COUNT
@@ -26,11 +26,11 @@ enum p2p_mem_module {
 
 struct p2p_mem {
     size_t module_bytes[P2P_MEM_MODULES_COUNT]; /* live bytes per module */
-    size_t bytes;          /* live bytes in total */
-    size_t bytes_peak;     /* highest value of bytes seen */
-    size_t bytes_budget;   /* 0 = unlimited; else allocations past it fail */
-    uint64_t allocs;       /* allocations attempted so far */
-    uint64_t fail_at;      /* 0 = never; else the fail_at-th attempt fails */
+    size_t bytes;                               /* live bytes in total */
+    size_t bytes_peak;   /* highest value of bytes seen */
+    size_t bytes_budget; /* 0 = unlimited; else allocations past it fail */
+    uint64_t allocs;     /* allocations attempted so far */
+    uint64_t fail_at;    /* 0 = never; else the fail_at-th attempt fails */
 };
 
 /* Zeroes the counters; no budget, no injected failure. */

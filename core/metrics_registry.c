@@ -10,8 +10,10 @@
 #include "core/assert.h"
 #include "core/err.h"
 
-#define COUNTER(field, name, help)                                            \
-    {name, help, offsetof(struct p2p_metrics, field)}
+#define COUNTER(field, name, help)                                             \
+    {                                                                          \
+        name, help, offsetof(struct p2p_metrics, field)                        \
+    }
 
 /* Exposition order. Every field of struct p2p_metrics appears once (the
  * static assertion below checks the count, the unit suite the offsets). */
@@ -158,9 +160,12 @@ _Static_assert(sizeof(struct p2p_metrics) % sizeof(uint64_t) == 0,
 const char *p2p_metric_type_name(enum p2p_metric_type type)
 {
     switch (type) {
-    case P2P_METRIC_COUNTER: return "counter";
-    case P2P_METRIC_GAUGE: return "gauge";
-    case P2P_METRIC_HISTOGRAM: return "histogram";
+    case P2P_METRIC_COUNTER:
+        return "counter";
+    case P2P_METRIC_GAUGE:
+        return "gauge";
+    case P2P_METRIC_HISTOGRAM:
+        return "histogram";
     }
     return "untyped";
 }
@@ -234,8 +239,7 @@ static void put_seconds(struct p2p_metrics_text *t, uint64_t ns)
 }
 
 /* Escapes for HELP (backslash, newline) or label values (and quotes). */
-static void put_escaped(struct p2p_metrics_text *t, const char *s,
-                        bool quotes)
+static void put_escaped(struct p2p_metrics_text *t, const char *s, bool quotes)
 {
     for (; *s != '\0'; s++) {
         if (*s == '\\')
@@ -365,8 +369,8 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
     p2p_metrics_text_family(t, "p2p_pool_artifacts", P2P_METRIC_GAUGE,
                             "Artifacts in each pool section.");
     for (int s = 0; s < P2P_POOL_SECTIONS; s++)
-        p2p_metrics_text_sample(t, "p2p_pool_artifacts", "section",
-                                sections[s], g->pool_artifacts[s]);
+        p2p_metrics_text_sample(t, "p2p_pool_artifacts", "section", sections[s],
+                                g->pool_artifacts[s]);
     p2p_metrics_text_family(t, "p2p_pool_bytes", P2P_METRIC_GAUGE,
                             "Artifact body bytes in each pool section.");
     for (int s = 0; s < P2P_POOL_SECTIONS; s++)
@@ -396,8 +400,8 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
           g->transmissions);
     gauge(t, "p2p_topology_version", "Latest registry version applied.",
           g->topology_version);
-    gauge(t, "p2p_topology_members",
-          "Members of the latest registry version.", g->topology_members);
+    gauge(t, "p2p_topology_members", "Members of the latest registry version.",
+          g->topology_members);
     gauge(t, "p2p_state_sync_height",
           "Height of the state being synced; 0 when no sync runs.",
           g->state_sync_height);
@@ -406,9 +410,10 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
           g->state_sync_chunks_total);
     gauge(t, "p2p_state_sync_chunks_held",
           "Chunks of the state being synced already held (fetched or "
-          "reused).", g->state_sync_chunks_held);
-    gauge(t, "p2p_state_sync_bytes",
-          "Bytes of the state being synced.", g->state_sync_bytes_total);
+          "reused).",
+          g->state_sync_chunks_held);
+    gauge(t, "p2p_state_sync_bytes", "Bytes of the state being synced.",
+          g->state_sync_bytes_total);
     gauge(t, "p2p_state_sync_bytes_held",
           "Bytes of the state being synced already held.",
           g->state_sync_bytes_held);

@@ -43,14 +43,13 @@ const char *p2p_metric_type_name(enum p2p_metric_type type);
 
 /* One field of struct p2p_metrics. */
 struct p2p_counter_spec {
-    const char *name;       /* Prometheus name, ends in _total */
+    const char *name; /* Prometheus name, ends in _total */
     const char *help;
-    size_t offset;          /* of its uint64_t in struct p2p_metrics */
+    size_t offset; /* of its uint64_t in struct p2p_metrics */
 };
 
 /* How many counters the registry names: one per p2p_metrics field. */
-#define P2P_COUNTERS_COUNT                                                    \
-    (sizeof(struct p2p_metrics) / sizeof(uint64_t))
+#define P2P_COUNTERS_COUNT (sizeof(struct p2p_metrics) / sizeof(uint64_t))
 
 /* Counter i (i < P2P_COUNTERS_COUNT), in exposition order. */
 const struct p2p_counter_spec *p2p_counter_spec(uint32_t i);
@@ -101,9 +100,9 @@ void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
  * past cap; len keeps counting, so a too-small buffer reports the size it
  * needs (as snprintf does). */
 struct p2p_metrics_text {
-    char *buf;              /* borrowed; may be NULL when cap is 0 */
+    char *buf; /* borrowed; may be NULL when cap is 0 */
     size_t cap;
-    size_t len;             /* bytes the text needs so far */
+    size_t len; /* bytes the text needs so far */
 };
 
 /* Starts an empty text over buf[0..cap) (borrowed until finish). */

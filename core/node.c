@@ -14,8 +14,8 @@
 /* ---- lifecycle ---- */
 
 static bool timer_live(const void *ctx, const struct p2p_timer *t);
-static void on_stream_deadline(struct p2p_node *n, p2p_time now,
-                               uint32_t index, uint32_t gen, bool blame_peer);
+static void on_stream_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
+                               uint32_t gen, bool blame_peer);
 static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
                        int64_t reason);
 static void streams_peer_down(struct p2p_node *n, p2p_time now,
@@ -48,11 +48,17 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
     n->timers.live_ctx = n;
     p2p_pool_init(&n->pool, mem, &c->pool, p2p_rng_u64(&keys));
     p2p__ledger_init(&n->ledger, &n->cfg, mem, &n->metrics);
-    n->env = (struct p2p_env){
-        .cfg = &n->cfg, .mem = mem, .outbox = &n->outbox,
-        .timers = &n->timers, .rng = &n->rng, .metrics = &n->metrics,
-        .hists = n->hists, .bug = &n->bug, .ledger = &n->ledger,
-        .pool = &n->pool, .bouncer = p2p_bouncer_wants_all};
+    n->env = (struct p2p_env){.cfg = &n->cfg,
+                              .mem = mem,
+                              .outbox = &n->outbox,
+                              .timers = &n->timers,
+                              .rng = &n->rng,
+                              .metrics = &n->metrics,
+                              .hists = n->hists,
+                              .bug = &n->bug,
+                              .ledger = &n->ledger,
+                              .pool = &n->pool,
+                              .bouncer = p2p_bouncer_wants_all};
     p2p__streams_init(&n->streams, &n->env, p2p_rng_u64(&keys));
     p2p__conn_manager_init(&n->conns, &n->env);
     p2p__gossip_sender_init(&n->sender, &n->env, &n->streams,
@@ -230,8 +236,7 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
         return rc;
     /* Close what is no longer wanted: ids that left, or all of them when
      * this node itself left. */
-    for (p2p_node_id id = 0; id < p2p__conn_manager_capacity(&n->conns);
-         id++)
+    for (p2p_node_id id = 0; id < p2p__conn_manager_capacity(&n->conns); id++)
         if (id != n->cfg.self && !p2p__conn_manager_wanted(&n->conns, id))
             close_conn(n, now, id, P2P_ERR_STATE);
     /* Dial the members that are ours to dial. */
@@ -323,7 +328,8 @@ static int no_route(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 {
     (void)now;
     (void)f;
-    struct p2p_stream_resp r = {.peer = peer, .stream_id = stream_id,
+    struct p2p_stream_resp r = {.peer = peer,
+                                .stream_id = stream_id,
                                 .traffic = P2P_TRAFFIC_OTHER,
                                 .status = P2P_STATUS_BAD_REQUEST};
     (void)p2p__streams_respond(&n->streams, &r);
@@ -363,8 +369,7 @@ static const route_fn routes[P2P_ROUTES_COUNT] = {
 /* Hands a stream's outcome to the module it belongs to: a request to its
  * route's server, a response to the owner that waits for it. Returns the
  * server's result for a request, 0 otherwise. */
-static int dispatch(struct p2p_node *n, p2p_time now,
-                    struct p2p_stream_done *d)
+static int dispatch(struct p2p_node *n, p2p_time now, struct p2p_stream_done *d)
 {
     int rc = 0;
     const struct p2p_frame *f = d->err == 0 ? &d->frame : NULL;
@@ -377,16 +382,15 @@ static int dispatch(struct p2p_node *n, p2p_time now,
         switch (d->owner) {
         case P2P_OWNER_STATE_SYNC:
             p2p__state_sync_on_response(&n->state, now, d->peer, d->owner_index,
-                                   d->owner_gen, d->err, f);
+                                        d->owner_gen, d->err, f);
             break;
         case P2P_OWNER_SENDER:
             p2p__gossip_sender_on_response(&n->sender, now, d->owner_index,
-                                           d->owner_gen,
-                                    d->err, f);
+                                           d->owner_gen, d->err, f);
             break;
         case P2P_OWNER_DOWNLOADER:
-            p2p__downloader_on_response(&n->dl, now, d->owner_index, d->owner_gen,
-                                        d->err, f);
+            p2p__downloader_on_response(&n->dl, now, d->owner_index,
+                                        d->owner_gen, d->err, f);
             break;
         case P2P_OWNER_NONE:
             break;
@@ -398,8 +402,8 @@ static int dispatch(struct p2p_node *n, p2p_time now,
 
 /* A stream deadline fired: an outbound one's owner may wait on (the
  * downloader, for a busy but alive peer), else it fails. */
-static void on_stream_deadline(struct p2p_node *n, p2p_time now,
-                               uint32_t index, uint32_t gen, bool blame_peer)
+static void on_stream_deadline(struct p2p_node *n, p2p_time now, uint32_t index,
+                               uint32_t gen, bool blame_peer)
 {
     struct p2p_stream_due due;
     if (!p2p__streams_due(&n->streams, now, index, gen, &due))
@@ -429,8 +433,7 @@ static void streams_peer_down(struct p2p_node *n, p2p_time now,
 static void epilogue(struct p2p_node *n, p2p_time now)
 {
     /* Bans wait until here: no handler still uses the peer. */
-    for (p2p_node_id id = 0; p2p__ledger_take_ban(&n->ledger, now, &id);
-         id++) {
+    for (p2p_node_id id = 0; p2p__ledger_take_ban(&n->ledger, now, &id); id++) {
         close_conn(n, now, id, P2P_ERR_MISBEHAVED);
         p2p__conn_manager_after_close(&n->conns, now, id); /* at its end */
     }
@@ -442,9 +445,12 @@ int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
 {
     if (!p2p__conn_manager_is_up(&n->conns, peer))
         return P2P_ERR_NOT_FOUND;
-    struct p2p_stream_bytes in = {.peer = peer, .stream_id = stream_id,
-                                  .inbound = inbound, .data = data,
-                                  .len = len, .fin = fin};
+    struct p2p_stream_bytes in = {.peer = peer,
+                                  .stream_id = stream_id,
+                                  .inbound = inbound,
+                                  .data = data,
+                                  .len = len,
+                                  .fin = fin};
     struct p2p_stream_done d;
     int rc = p2p__streams_on_data(&n->streams, now, &in, &d);
     if (d.end == P2P_STREAM_END_REQUEST)
@@ -455,12 +461,12 @@ int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
     return rc;
 }
 
-int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now,
-                             p2p_node_id peer, uint64_t stream_id, bool inbound)
+int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                             uint64_t stream_id, bool inbound)
 {
     struct p2p_stream_done d;
-    int rc = p2p__streams_on_reset(&n->streams, now, peer, stream_id, inbound,
-                                   &d);
+    int rc =
+        p2p__streams_on_reset(&n->streams, now, peer, stream_id, inbound, &d);
     (void)dispatch(n, now, &d);
     return rc;
 }
@@ -478,11 +484,12 @@ int p2p_node_insert(struct p2p_node *n, p2p_time now,
         return P2P_ERR_OVERSIZE;
     struct p2p_artifact_id id;
     p2p_id_of(body, len, &id);
-    int rc = p2p_pool_insert(&n->pool, P2P_POOL_VALIDATED, &id, kind, body,
-                             len, P2P_NODE_NONE, now);
+    int rc = p2p_pool_insert(&n->pool, P2P_POOL_VALIDATED, &id, kind, body, len,
+                             P2P_NODE_NONE, now);
     if (rc != 0)
         return rc;
-    rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, &id), false);
+    rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, &id),
+                                false);
     if (rc != 0) {
         (void)p2p_pool_remove(&n->pool, &id);
         return rc;
@@ -512,7 +519,8 @@ int p2p_node_validate(struct p2p_node *n, p2p_time now,
     int rc = p2p_pool_promote(&n->pool, id);
     if (rc != 0)
         return rc;
-    rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, id), true);
+    rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, id),
+                                true);
     if (rc != 0)
         return rc; /* out of memory: validated, relayed on no peer */
     n->metrics.artifacts_validated++;
@@ -539,7 +547,10 @@ void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
     p2p__downloader_refresh(&n->dl, now);
 }
 
-struct p2p_outbox *p2p_node_outbox(struct p2p_node *n) { return &n->outbox; }
+struct p2p_outbox *p2p_node_outbox(struct p2p_node *n)
+{
+    return &n->outbox;
+}
 const struct p2p_pool *p2p_node_pool(const struct p2p_node *n)
 {
     return &n->pool;
@@ -585,8 +596,7 @@ int p2p_node_check_invariants_deep(const struct p2p_node *n)
 /* ---- state sync ---- */
 
 void p2p_node_set_state_store(struct p2p_node *n, p2p_time now,
-                              const struct p2p_state_store_ops *ops,
-                              void *ctx)
+                              const struct p2p_state_store_ops *ops, void *ctx)
 {
     p2p__state_sync_set_store(&n->state, now, ops, ctx);
     epilogue(n, now);
@@ -678,8 +688,8 @@ void p2p_node_metrics_write(const struct p2p_node *n, p2p_time now,
     p2p_metrics_write_node(t, &n->metrics, &g, n->hists);
 }
 
-int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,
-                            char *buf, size_t cap, size_t *len)
+int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now, char *buf,
+                            size_t cap, size_t *len)
 {
     struct p2p_metrics_text t;
     p2p_metrics_text_init(&t, buf, cap);

@@ -22,10 +22,10 @@
 
 struct p2p_node {
     struct p2p_config cfg;
-    struct p2p_mem *mem;       /* borrowed */
-    struct p2p_env env;        /* what the modules borrow: pointers to the
+    struct p2p_mem *mem; /* borrowed */
+    struct p2p_env env;  /* what the modules borrow: pointers to the
                                   fields below, and the bouncer */
-    struct p2p_rng rng;        /* the protocol's draws */
+    struct p2p_rng rng;  /* the protocol's draws */
     struct p2p_outbox outbox;
     struct p2p_timers timers;
     struct p2p_buggify bug;

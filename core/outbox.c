@@ -52,8 +52,8 @@ void p2p_outbox_event(struct p2p_outbox *o, enum p2p_event ev, p2p_node_id peer,
 {
     if (!o->events_enabled)
         return;
-    struct p2p_action a = {.type = P2P_ACT_EVENT, .peer = peer,
-                           .event = ev, .value = value};
+    struct p2p_action a = {
+        .type = P2P_ACT_EVENT, .peer = peer, .event = ev, .value = value};
     if (id != NULL)
         a.id = *id;
     (void)p2p_outbox_push(o, &a);
@@ -69,21 +69,36 @@ void p2p_outbox_clear(struct p2p_outbox *o)
 const char *p2p_event_name(enum p2p_event ev)
 {
     switch (ev) {
-    case P2P_EV_UPDATE_STALE: return "update_stale";
-    case P2P_EV_DOWNLOAD_START: return "download_start";
-    case P2P_EV_DOWNLOAD_FAIL: return "download_fail";
-    case P2P_EV_DOWNLOAD_BACKOFF: return "download_backoff";
-    case P2P_EV_DOWNLOAD_DROP: return "download_drop";
-    case P2P_EV_ID_MISMATCH: return "id_mismatch";
-    case P2P_EV_UPDATE_RETRY: return "update_retry";
-    case P2P_EV_STREAM_ERROR: return "stream_error";
-    case P2P_EV_POOL_FULL: return "pool_full";
-    case P2P_EV_STATE_SYNC_START: return "state_sync_start";
-    case P2P_EV_STATE_SYNC_DONE: return "state_sync_done";
-    case P2P_EV_STATE_SYNC_CANCEL: return "state_sync_cancel";
-    case P2P_EV_STATE_BAD_DATA: return "state_bad_data";
-    case P2P_EV_DOWNLOAD_WAIT: return "download_wait";
-    default: return "?";
+    case P2P_EV_UPDATE_STALE:
+        return "update_stale";
+    case P2P_EV_DOWNLOAD_START:
+        return "download_start";
+    case P2P_EV_DOWNLOAD_FAIL:
+        return "download_fail";
+    case P2P_EV_DOWNLOAD_BACKOFF:
+        return "download_backoff";
+    case P2P_EV_DOWNLOAD_DROP:
+        return "download_drop";
+    case P2P_EV_ID_MISMATCH:
+        return "id_mismatch";
+    case P2P_EV_UPDATE_RETRY:
+        return "update_retry";
+    case P2P_EV_STREAM_ERROR:
+        return "stream_error";
+    case P2P_EV_POOL_FULL:
+        return "pool_full";
+    case P2P_EV_STATE_SYNC_START:
+        return "state_sync_start";
+    case P2P_EV_STATE_SYNC_DONE:
+        return "state_sync_done";
+    case P2P_EV_STATE_SYNC_CANCEL:
+        return "state_sync_cancel";
+    case P2P_EV_STATE_BAD_DATA:
+        return "state_bad_data";
+    case P2P_EV_DOWNLOAD_WAIT:
+        return "download_wait";
+    default:
+        return "?";
     }
 }
 

@@ -39,15 +39,15 @@ enum p2p_action_type {
 
 /* Protocol events reported for traces and debugging (P2P_ACT_EVENT). */
 enum p2p_event {
-    P2P_EV_UPDATE_STALE,      /* a slot update older than the one held */
-    P2P_EV_DOWNLOAD_START,    /* a fetch of `id` from `peer` began */
-    P2P_EV_DOWNLOAD_FAIL,     /* that fetch failed (value = error code) */
-    P2P_EV_DOWNLOAD_BACKOFF,  /* every advertiser failed; waiting value ns */
-    P2P_EV_DOWNLOAD_DROP,     /* download abandoned (value = reason code) */
-    P2P_EV_ID_MISMATCH,       /* `peer` sent bytes that do not hash to id */
-    P2P_EV_UPDATE_RETRY,      /* a slot update to `peer` is retried */
-    P2P_EV_STREAM_ERROR,      /* a stream from `peer` failed (value = error) */
-    P2P_EV_POOL_FULL,         /* an artifact was refused: pool at its bound */
+    P2P_EV_UPDATE_STALE,     /* a slot update older than the one held */
+    P2P_EV_DOWNLOAD_START,   /* a fetch of `id` from `peer` began */
+    P2P_EV_DOWNLOAD_FAIL,    /* that fetch failed (value = error code) */
+    P2P_EV_DOWNLOAD_BACKOFF, /* every advertiser failed; waiting value ns */
+    P2P_EV_DOWNLOAD_DROP,    /* download abandoned (value = reason code) */
+    P2P_EV_ID_MISMATCH,      /* `peer` sent bytes that do not hash to id */
+    P2P_EV_UPDATE_RETRY,     /* a slot update to `peer` is retried */
+    P2P_EV_STREAM_ERROR,     /* a stream from `peer` failed (value = error) */
+    P2P_EV_POOL_FULL,        /* an artifact was refused: pool at its bound */
     /* State sync; `id` carries the state's root hash, value its height. */
     P2P_EV_STATE_SYNC_START,  /* a sync began (manifest asked of `peer`) */
     P2P_EV_STATE_SYNC_DONE,   /* every chunk held: handed to the store */
@@ -63,13 +63,13 @@ const char *p2p_event_name(enum p2p_event ev);
 
 /* What a stream's bytes carry, so backends can account bytes per purpose. */
 enum p2p_traffic {
-    P2P_TRAFFIC_PUSH,      /* slot update carrying an artifact body */
-    P2P_TRAFFIC_ADVERT,    /* slot update carrying only an id */
-    P2P_TRAFFIC_ACK,       /* response to a slot update */
-    P2P_TRAFFIC_FETCH,     /* artifact fetch request */
-    P2P_TRAFFIC_ARTIFACT,  /* fetch response (body, or 204) */
-    P2P_TRAFFIC_OTHER,     /* rejections and anything else */
-    P2P_TRAFFIC_STATE,     /* state sync: adverts, chunk requests and
+    P2P_TRAFFIC_PUSH,     /* slot update carrying an artifact body */
+    P2P_TRAFFIC_ADVERT,   /* slot update carrying only an id */
+    P2P_TRAFFIC_ACK,      /* response to a slot update */
+    P2P_TRAFFIC_FETCH,    /* artifact fetch request */
+    P2P_TRAFFIC_ARTIFACT, /* fetch response (body, or 204) */
+    P2P_TRAFFIC_OTHER,    /* rejections and anything else */
+    P2P_TRAFFIC_STATE,    /* state sync: adverts, chunk requests and
                               responses (manifests and chunks) */
     P2P_TRAFFIC_COUNT
 };
@@ -80,24 +80,24 @@ struct p2p_action {
     enum p2p_action_type type;
     p2p_node_id peer;
     uint64_t stream_id;
-    uint32_t route;          /* OPEN: enum p2p_route of the request */
-    uint32_t status;         /* RESPOND: the response status */
+    uint32_t route;           /* OPEN: enum p2p_route of the request */
+    uint32_t status;          /* RESPOND: the response status */
     enum p2p_traffic traffic; /* OPEN/RESPOND: what the bytes carry */
-    bool inbound;            /* RESET: the peer opened the stream */
-    uint8_t *bytes;          /* OPEN/RESPOND: owned by the outbox */
+    bool inbound;             /* RESET: the peer opened the stream */
+    uint8_t *bytes;           /* OPEN/RESPOND: owned by the outbox */
     size_t len;
     struct p2p_artifact_id id; /* RECEIVED, EVENT */
     enum p2p_artifact_kind kind;
-    uint64_t size;           /* RECEIVED: body bytes */
-    enum p2p_event event;    /* EVENT */
-    int64_t value;           /* EVENT: event-specific; CONN_CLOSE: reason */
+    uint64_t size;        /* RECEIVED: body bytes */
+    enum p2p_event event; /* EVENT */
+    int64_t value;        /* EVENT: event-specific; CONN_CLOSE: reason */
 };
 
 struct p2p_outbox {
     struct p2p_mem *mem;      /* borrowed */
     struct p2p_action *items; /* owned */
     size_t count, capacity, actions_max;
-    bool events_enabled;      /* P2P_ACT_EVENT actions are only kept if set */
+    bool events_enabled; /* P2P_ACT_EVENT actions are only kept if set */
 };
 
 void p2p_outbox_init(struct p2p_outbox *o, struct p2p_mem *mem,

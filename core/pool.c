@@ -9,7 +9,8 @@
 
 static size_t total_count_max(const struct p2p_pool_limits *l)
 {
-    return l->count_max[P2P_POOL_UNVALIDATED] + l->count_max[P2P_POOL_VALIDATED];
+    return l->count_max[P2P_POOL_UNVALIDATED] +
+           l->count_max[P2P_POOL_VALIDATED];
 }
 
 void p2p_pool_init(struct p2p_pool *p, struct p2p_mem *mem,
@@ -108,8 +109,14 @@ int p2p_pool_insert(struct p2p_pool *p, enum p2p_pool_section section,
     if (rc != 0)
         goto fail_give_entry;
     p->entries[index] = (struct p2p_pool_entry){
-        .used = true, .section = section, .id = *id, .kind = kind,
-        .body = copy, .len = len, .from = from, .inserted_ns = now,
+        .used = true,
+        .section = section,
+        .id = *id,
+        .kind = kind,
+        .body = copy,
+        .len = len,
+        .from = from,
+        .inserted_ns = now,
     };
     p->count[section]++;
     p->bytes[section] += len;

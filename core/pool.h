@@ -17,25 +17,24 @@
 #include "core/pool_limits.h"
 #include "core/types.h"
 
-
 struct p2p_pool_entry {
     bool used;
     enum p2p_pool_section section;
     struct p2p_artifact_id id;
     enum p2p_artifact_kind kind;
-    uint8_t *body;            /* owned */
+    uint8_t *body; /* owned */
     size_t len;
-    p2p_node_id from;         /* P2P_NODE_NONE when made locally */
+    p2p_node_id from; /* P2P_NODE_NONE when made locally */
     p2p_time inserted_ns;
     uint32_t next_free;
 };
 
 struct p2p_pool {
-    struct p2p_mem *mem;      /* borrowed */
+    struct p2p_mem *mem; /* borrowed */
     struct p2p_pool_limits limits;
     struct p2p_pool_entry *entries; /* owned */
     uint32_t capacity;
-    uint32_t free_head;       /* UINT32_MAX when none */
+    uint32_t free_head; /* UINT32_MAX when none */
     struct p2p_keymap by_id;
     size_t count[P2P_POOL_SECTIONS];
     uint64_t bytes[P2P_POOL_SECTIONS];
@@ -65,8 +64,8 @@ const struct p2p_pool_entry *p2p_pool_get(const struct p2p_pool *p,
                                           const struct p2p_artifact_id *id);
 
 /* Entry slot i (0 <= i < p->capacity); check ->used. */
-static inline const struct p2p_pool_entry *
-p2p_pool_at(const struct p2p_pool *p, uint32_t i)
+static inline const struct p2p_pool_entry *p2p_pool_at(const struct p2p_pool *p,
+                                                       uint32_t i)
 {
     return &p->entries[i];
 }

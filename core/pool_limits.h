@@ -6,8 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum p2p_pool_section { P2P_POOL_UNVALIDATED, P2P_POOL_VALIDATED,
-                        P2P_POOL_SECTIONS };
+enum p2p_pool_section {
+    P2P_POOL_UNVALIDATED,
+    P2P_POOL_VALIDATED,
+    P2P_POOL_SECTIONS
+};
 
 struct p2p_pool_limits {
     size_t count_max[P2P_POOL_SECTIONS];

@@ -35,22 +35,21 @@
 #include "core/topology.h"
 #include "core/types.h"
 
-
 struct p2p_node;
 struct p2p_pool;           /* core/pool.h */
 struct p2p_chunk_progress; /* core/chunk_scheduler.h */
 
 /* A connection as the connection manager sees it. */
 enum p2p_conn_state {
-    P2P_CONN_IDLE,     /* none, and none being made by us */
-    P2P_CONN_DIALING,  /* P2P_ACT_CONN_DIAL emitted, no answer yet */
+    P2P_CONN_IDLE,    /* none, and none being made by us */
+    P2P_CONN_DIALING, /* P2P_ACT_CONN_DIAL emitted, no answer yet */
     P2P_CONN_UP,
-    P2P_CONN_WAIT,     /* waiting to redial (backoff or ban) */
+    P2P_CONN_WAIT, /* waiting to redial (backoff or ban) */
 };
 
 /* What a node knows of one peer, for reports and tests. */
 struct p2p_peer_info {
-    bool member;            /* in the latest topology */
+    bool member; /* in the latest topology */
     bool up;
     enum p2p_conn_state conn;
     uint32_t penalty;       /* current points */
@@ -100,8 +99,7 @@ int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
 /* A P2P_ACT_CONN_DIAL failed (timeout, refused, unreachable): the dial is
  * retried after cfg.redial_backoff. P2P_ERR_STATE when no dial was
  * pending. */
-int p2p_node_on_dial_failed(struct p2p_node *n, p2p_time now,
-                            p2p_node_id peer);
+int p2p_node_on_dial_failed(struct p2p_node *n, p2p_time now, p2p_node_id peer);
 
 /* Bytes arrived on a stream. inbound = the peer opened it (we read a
  * request); otherwise it is one we opened (we read the response). fin marks
@@ -113,9 +111,8 @@ int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
                             const uint8_t *data, size_t len, bool fin);
 
 /* The transport reset or lost a stream. */
-int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now,
-                             p2p_node_id peer, uint64_t stream_id,
-                             bool inbound);
+int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,
+                             uint64_t stream_id, bool inbound);
 
 /* Fires every deadline <= now. */
 int p2p_node_on_timer(struct p2p_node *n, p2p_time now);
@@ -146,15 +143,14 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
 
 /* Installs the client's bouncer (borrowed ctx); re-evaluates pending
  * downloads at once. */
-void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now,
-                          p2p_bouncer_fn fn, void *ctx);
+void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
+                          void *ctx);
 
 /* Installs the client's state store (ops and ctx borrowed; NULL ops: no
  * state sync, the default). The node advertises the store's newest state
  * and serves it, and syncs newer states advertised by enough peers. */
 void p2p_node_set_state_store(struct p2p_node *n, p2p_time now,
-                              const struct p2p_state_store_ops *ops,
-                              void *ctx);
+                              const struct p2p_state_store_ops *ops, void *ctx);
 
 /* The store's newest state changed (the client made a checkpoint): it is
  * advertised to every peer at once, and a sync to a height no newer is
@@ -163,13 +159,13 @@ void p2p_node_state_changed(struct p2p_node *n, p2p_time now);
 
 /* Where the node's state sync stands. */
 struct p2p_state_sync_info {
-    bool active;             /* a sync is under way */
-    uint32_t gen;            /* changes with every sync started */
-    uint64_t height;         /* of the state being synced */
+    bool active;     /* a sync is under way */
+    uint32_t gen;    /* changes with every sync started */
+    uint64_t height; /* of the state being synced */
     struct p2p_state_hash root;
-    bool have_manifest;      /* chunks are being fetched */
-    p2p_time started_ns;     /* node clock */
-    uint32_t peers;          /* peers advertising that state, up */
+    bool have_manifest;  /* chunks are being fetched */
+    p2p_time started_ns; /* node clock */
+    uint32_t peers;      /* peers advertising that state, up */
 };
 
 /* Fills *info; O(1). */
@@ -192,8 +188,8 @@ const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n);
 /* The node's whole exposition into buf[0..cap): 0 with *len its length,
  * or P2P_ERR_LIMIT with *len the size needed (retry with cap > *len to
  * get the NUL too). Allocates nothing. */
-int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now,
-                            char *buf, size_t cap, size_t *len);
+int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now, char *buf,
+                            size_t cap, size_t *len);
 
 const struct p2p_config *p2p_node_config(const struct p2p_node *n);
 const struct p2p_topology *p2p_node_topology(const struct p2p_node *n);

@@ -68,7 +68,8 @@ static int start(struct p2p_state_manifest *m, struct p2p_mem *mem,
     P2P_ASSERT(count <= P2P_STATE_CHUNKS_MAX);
     p2p_state_manifest_init(m);
     if (count > 0) {
-        m->chunks = p2p_mem_alloc(mem, module, (size_t)count * sizeof(*m->chunks));
+        m->chunks =
+            p2p_mem_alloc(mem, module, (size_t)count * sizeof(*m->chunks));
         if (m->chunks == NULL)
             return P2P_ERR_NOMEM;
     }
@@ -165,15 +166,16 @@ static void encode_entry(const struct p2p_state_chunk *c,
     memcpy(out + 4, c->hash.b, P2P_STATE_HASH_BYTES);
 }
 
-int p2p_state_manifest_encode(const struct p2p_state_manifest *m,
-                              uint8_t *out, size_t out_len)
+int p2p_state_manifest_encode(const struct p2p_state_manifest *m, uint8_t *out,
+                              size_t out_len)
 {
     size_t need = p2p_state_manifest_encoded_len(m);
     if (out == NULL || out_len < need)
         return P2P_ERR_INVALID_ARG;
     encode_header(m, out);
     uint8_t *p = out + P2P_STATE_MANIFEST_HEADER_BYTES;
-    for (uint32_t i = 0; i < m->chunks_count; i++, p += P2P_STATE_MANIFEST_ENTRY_BYTES)
+    for (uint32_t i = 0; i < m->chunks_count;
+         i++, p += P2P_STATE_MANIFEST_ENTRY_BYTES)
         encode_entry(&m->chunks[i], p);
     P2P_ASSERT((size_t)(p - out) == need);
     return 0;
@@ -198,7 +200,8 @@ static int decode_header(const uint8_t *bytes, size_t len, uint64_t *height,
     *count = get_u32(bytes + 25);
     if (*chunk_bytes == 0)
         return P2P_ERR_DECODE;
-    if (*chunk_bytes > P2P_STATE_CHUNK_BYTES_MAX || *count > P2P_STATE_CHUNKS_MAX)
+    if (*chunk_bytes > P2P_STATE_CHUNK_BYTES_MAX ||
+        *count > P2P_STATE_CHUNKS_MAX)
         return P2P_ERR_OVERSIZE;
     /* Cheap bounds on the total before reading any entry. */
     if (*total_bytes < *count || *total_bytes > (uint64_t)*count * *chunk_bytes)
@@ -209,9 +212,9 @@ static int decode_header(const uint8_t *bytes, size_t len, uint64_t *height,
     return 0;
 }
 
-int p2p_state_manifest_decode(struct p2p_state_manifest *m,
-                              struct p2p_mem *mem, enum p2p_mem_module module,
-                              const uint8_t *bytes, size_t len)
+int p2p_state_manifest_decode(struct p2p_state_manifest *m, struct p2p_mem *mem,
+                              enum p2p_mem_module module, const uint8_t *bytes,
+                              size_t len)
 {
     p2p_state_manifest_init(m);
     uint64_t height, total;

@@ -44,8 +44,8 @@
 #define P2P_STATE_MANIFEST_HEADER_BYTES 29u
 #define P2P_STATE_MANIFEST_ENTRY_BYTES (4u + P2P_STATE_HASH_BYTES)
 /* The longest valid encoding: header + P2P_STATE_CHUNKS_MAX entries. */
-#define P2P_STATE_MANIFEST_BYTES_MAX                                          \
-    ((size_t)P2P_STATE_MANIFEST_HEADER_BYTES +                                \
+#define P2P_STATE_MANIFEST_BYTES_MAX                                           \
+    ((size_t)P2P_STATE_MANIFEST_HEADER_BYTES +                                 \
      (size_t)P2P_STATE_CHUNKS_MAX * P2P_STATE_MANIFEST_ENTRY_BYTES)
 /* "No chunk" in chunk index arrays. */
 #define P2P_STATE_CHUNK_NONE UINT32_MAX
@@ -77,9 +77,9 @@ struct p2p_state_manifest {
     struct p2p_mem *mem;        /* borrowed; NULL while empty */
     enum p2p_mem_module module; /* what `chunks` is charged to */
     uint64_t height;
-    uint32_t chunk_bytes;       /* the largest chunk allowed */
-    uint64_t total_bytes;       /* the sum of the chunk sizes */
-    uint32_t chunks_count;      /* <= P2P_STATE_CHUNKS_MAX */
+    uint32_t chunk_bytes;           /* the largest chunk allowed */
+    uint64_t total_bytes;           /* the sum of the chunk sizes */
+    uint32_t chunks_count;          /* <= P2P_STATE_CHUNKS_MAX */
     struct p2p_state_chunk *chunks; /* owned; chunks_count entries */
 };
 
@@ -123,8 +123,8 @@ size_t p2p_state_manifest_encoded_len(const struct p2p_state_manifest *m);
 
 /* Writes m's encoding to out[0..encoded_len). Errors:
  * P2P_ERR_INVALID_ARG (out_len below p2p_state_manifest_encoded_len). */
-int p2p_state_manifest_encode(const struct p2p_state_manifest *m,
-                              uint8_t *out, size_t out_len);
+int p2p_state_manifest_encode(const struct p2p_state_manifest *m, uint8_t *out,
+                              size_t out_len);
 
 /* Decodes untrusted bytes[0..len) into *m, which must not hold a manifest.
  * Every length is checked before anything is allocated; the only
@@ -136,9 +136,9 @@ int p2p_state_manifest_encode(const struct p2p_state_manifest *m,
  * P2P_ERR_DECODE (short or long input, wrong magic or version,
  * chunk_bytes 0, a chunk size of 0 or above chunk_bytes, sizes that do
  * not add up to total_bytes), P2P_ERR_NOMEM. */
-int p2p_state_manifest_decode(struct p2p_state_manifest *m,
-                              struct p2p_mem *mem, enum p2p_mem_module module,
-                              const uint8_t *bytes, size_t len);
+int p2p_state_manifest_decode(struct p2p_state_manifest *m, struct p2p_mem *mem,
+                              enum p2p_mem_module module, const uint8_t *bytes,
+                              size_t len);
 
 /* The root hash: SHA-256 of m's encoding, hashed as it is produced (no
  * allocation). */

@@ -22,7 +22,7 @@ struct p2p_state_store_ops {
      * (borrowed until the next call into the store) and root hash; NULL
      * when it holds none. */
     const struct p2p_state_manifest *(*latest)(void *ctx,
-                                                struct p2p_state_hash *root);
+                                               struct p2p_state_hash *root);
     /* The manifest of a complete state the store still holds and serves:
      * the latest or a recent one (borrowed until the next call); NULL when
      * it holds no state with that height and root. Serving a few recent

@@ -91,8 +91,9 @@ static bool advertises(const struct p2p_state_sync *st, p2p_node_id id,
            p2p_state_hash_eq(&p->root, root);
 }
 
-static void event(struct p2p_state_sync *st, enum p2p_event ev, p2p_node_id peer,
-                  const struct p2p_state_hash *root, int64_t value)
+static void event(struct p2p_state_sync *st, enum p2p_event ev,
+                  p2p_node_id peer, const struct p2p_state_hash *root,
+                  int64_t value)
 {
     struct p2p_artifact_id id;
     memcpy(id.b, root->b, sizeof(id.b));
@@ -100,12 +101,16 @@ static void event(struct p2p_state_sync *st, enum p2p_event ev, p2p_node_id peer
 }
 
 /* Answers an inbound state request; never leaves the requester waiting. */
-static int respond(struct p2p_state_sync *st, p2p_node_id peer, uint64_t stream_id,
-                   uint32_t status, const uint8_t *body, size_t len)
+static int respond(struct p2p_state_sync *st, p2p_node_id peer,
+                   uint64_t stream_id, uint32_t status, const uint8_t *body,
+                   size_t len)
 {
-    struct p2p_stream_resp r = {.peer = peer, .stream_id = stream_id,
-                                .traffic = P2P_TRAFFIC_STATE, .status = status,
-                                .body = body, .len = len};
+    struct p2p_stream_resp r = {.peer = peer,
+                                .stream_id = stream_id,
+                                .traffic = P2P_TRAFFIC_STATE,
+                                .status = status,
+                                .body = body,
+                                .len = len};
     return p2p__streams_respond(st->streams, &r); /* resets on failure */
 }
 
@@ -127,8 +132,8 @@ static size_t response_bytes_max(const struct p2p_state_sync *st,
 
 /* Sends one ChunkRequest (a chunk, or the manifest when index is
  * P2P_STATE_SYNC_MANIFEST) for the current sync. */
-static int send_request(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
-                        uint32_t index, p2p_time timeout_ns)
+static int send_request(struct p2p_state_sync *st, p2p_time now,
+                        p2p_node_id peer, uint32_t index, p2p_time timeout_ns)
 {
     P2p__V1__ChunkRequest req = P2P__V1__CHUNK_REQUEST__INIT;
     req.height = st->height;
@@ -142,12 +147,17 @@ static int send_request(struct p2p_state_sync *st, p2p_time now, p2p_node_id pee
     if (rc != 0)
         return rc;
     uint32_t stream;
-    struct p2p_stream_req r = {
-        .peer = peer, .route = P2P_ROUTE_STATE_CHUNK,
-        .traffic = P2P_TRAFFIC_STATE, .body = body, .len = len,
-        .owner = P2P_OWNER_STATE_SYNC, .owner_index = index, .owner_gen = st->gen,
-        .timeout_ns = timeout_ns,
-        .response_bytes_max = response_bytes_max(st, index)};
+    struct p2p_stream_req r = {.peer = peer,
+                               .route = P2P_ROUTE_STATE_CHUNK,
+                               .traffic = P2P_TRAFFIC_STATE,
+                               .body = body,
+                               .len = len,
+                               .owner = P2P_OWNER_STATE_SYNC,
+                               .owner_index = index,
+                               .owner_gen = st->gen,
+                               .timeout_ns = timeout_ns,
+                               .response_bytes_max =
+                                   response_bytes_max(st, index)};
     rc = p2p__streams_request(st->streams, now, &r, &stream);
     p2p_mem_free(st->env->mem, P2P_MEM_WIRE, body);
     return rc;
@@ -157,7 +167,8 @@ static int send_request(struct p2p_state_sync *st, p2p_time now, p2p_node_id pee
  * P2P_NODE_NONE) for chunk index (or every request when index is
  * P2P_INDEX_NONE - 1, see ANY_INDEX). O(streams). */
 #define ANY_INDEX (P2P_STATE_SYNC_MANIFEST - 1u)
-static void abort_streams(struct p2p_state_sync *st, p2p_node_id peer, uint32_t index)
+static void abort_streams(struct p2p_state_sync *st, p2p_node_id peer,
+                          uint32_t index)
 {
     p2p__streams_abort_owned(st->streams, P2P_OWNER_STATE_SYNC, peer, index,
                              index == ANY_INDEX);
@@ -168,7 +179,8 @@ static void arm_sync_timer(struct p2p_state_sync *st, p2p_time at)
 {
     if (at == P2P_TIME_NEVER || at == st->timer_at)
         return;
-    if (p2p__timers_add(st->env->timers, at, P2P_TIMER_STATE_SYNC, 0, st->gen) == 0)
+    if (p2p__timers_add(st->env->timers, at, P2P_TIMER_STATE_SYNC, 0,
+                        st->gen) == 0)
         st->timer_at = at;
 }
 
@@ -246,9 +258,10 @@ static void pump(struct p2p_state_sync *st, p2p_time now)
          * each deadline at most chunk_timeout_ns after the peer's last
          * answer, so a request waits behind at most the peer's other
          * requests in flight. */
-        p2p_time backstop = (p2p_time)(st->env->cfg->state_chunks_per_peer + 1) *
-                                st->env->cfg->state_chunk_timeout_ns +
-                            P2P_TIMER_STALL_NS;
+        p2p_time backstop =
+            (p2p_time)(st->env->cfg->state_chunks_per_peer + 1) *
+                st->env->cfg->state_chunk_timeout_ns +
+            P2P_TIMER_STALL_NS;
         int rc = send_request(st, now, r.peer, r.index, backstop);
         if (rc == 0) {
             st->env->metrics->state_chunks_requested++;
@@ -339,20 +352,18 @@ static int new_sched(struct p2p_state_sync *st, p2p_time now,
     if (rc != 0)
         return rc;
     for (uint32_t i = 0; i < st->manifest.chunks_count; i++) {
-        bool held = prev != NULL
-                        ? p2p_chunk_scheduler_is_held(prev, i)
-                        : st->ops->has_chunk(st->ctx, &st->manifest,
-                                             &st->root, i);
-        if (held && p2p_chunk_scheduler_mark_held(*out, i) == 0 &&
-            prev == NULL)
+        bool held = prev != NULL ? p2p_chunk_scheduler_is_held(prev, i)
+                                 : st->ops->has_chunk(st->ctx, &st->manifest,
+                                                      &st->root, i);
+        if (held && p2p_chunk_scheduler_mark_held(*out, i) == 0 && prev == NULL)
             st->env->metrics->state_chunks_reused++;
     }
     for (uint32_t id = 0; id < st->peers_capacity; id++) {
         if (!advertises(st, id, st->height, &st->root))
             continue;
         /* add_peer tells an excluded peer (prev is discarded after). */
-        if (prev != NULL && p2p_chunk_scheduler_add_peer(prev, now, id) ==
-                                P2P_ERR_MISBEHAVED)
+        if (prev != NULL &&
+            p2p_chunk_scheduler_add_peer(prev, now, id) == P2P_ERR_MISBEHAVED)
             continue;
         (void)p2p_chunk_scheduler_add_peer(*out, now, id);
     }
@@ -422,8 +433,8 @@ static void bad_data(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
     p2p__ledger_penalise(st->env->ledger, now, peer, P2P_PENALTY_BAD_STATE);
 }
 
-static void on_manifest(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
-                        int err, const struct p2p_frame *f)
+static void on_manifest(struct p2p_state_sync *st, p2p_time now,
+                        p2p_node_id peer, int err, const struct p2p_frame *f)
 {
     st->manifest_inflight = false;
     if (err == 0 && f->status == P2P_STATUS_OK) {
@@ -492,9 +503,9 @@ static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
     } else {
         if (err == 0)
             p2p_chunk_scheduler_on_progress(st->sched, now, peer);
-        int e = err != 0 ? err
+        int e = err != 0                             ? err
                 : f->status == P2P_STATUS_NO_CONTENT ? P2P_ERR_NOT_FOUND
-                                                 : P2P_ERR_DECODE;
+                                                     : P2P_ERR_DECODE;
         if (p2p_chunk_scheduler_on_chunk_failed(st->sched, now, peer, index,
                                                 e) == 0)
             st->env->metrics->state_chunks_failed++;
@@ -502,9 +513,9 @@ static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
     pump(st, now);
 }
 
-void p2p__state_sync_on_response(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
-                            uint32_t index, uint32_t gen, int err,
-                            const struct p2p_frame *f)
+void p2p__state_sync_on_response(struct p2p_state_sync *st, p2p_time now,
+                                 p2p_node_id peer, uint32_t index, uint32_t gen,
+                                 int err, const struct p2p_frame *f)
 {
     if (!st->active || gen != st->gen)
         return; /* an older sync's answer */
@@ -517,7 +528,8 @@ void p2p__state_sync_on_response(struct p2p_state_sync *st, p2p_time now, p2p_no
     CHECK(st);
 }
 
-void p2p__state_sync_on_sync_timer(struct p2p_state_sync *st, p2p_time now, uint32_t gen)
+void p2p__state_sync_on_sync_timer(struct p2p_state_sync *st, p2p_time now,
+                                   uint32_t gen)
 {
     if (!st->active || gen != st->gen)
         return;
@@ -531,8 +543,7 @@ void p2p__state_sync_on_sync_timer(struct p2p_state_sync *st, p2p_time now, uint
     struct p2p_chunk_request expired[EXPIRED_BATCH];
     size_t k;
     do {
-        k = p2p_chunk_scheduler_on_time(st->sched, now, expired,
-                                        EXPIRED_BATCH);
+        k = p2p_chunk_scheduler_on_time(st->sched, now, expired, EXPIRED_BATCH);
         /* A timed-out request goes to another peer and its peer backs
          * off; no points: a peer that answers nothing at all is
          * penalised by its other streams' deadlines (P2P_SILENCE_NS). */
@@ -557,7 +568,8 @@ static uint32_t quorum(const struct p2p_state_sync *st)
     return members > 0 ? (members - 1) / 3 + 1 : 1;
 }
 
-static uint32_t count_advertisers(const struct p2p_state_sync *st, uint64_t height,
+static uint32_t count_advertisers(const struct p2p_state_sync *st,
+                                  uint64_t height,
                                   const struct p2p_state_hash *root)
 {
     uint32_t count = 0;
@@ -602,8 +614,8 @@ static void evaluate(struct p2p_state_sync *st, p2p_time now)
         if (c < need)
             continue;
         /* Higher first; at one height the root most peers agree on. */
-        if (best == P2P_NODE_NONE ||
-            p->height > st->peers[best].height || c > best_count) {
+        if (best == P2P_NODE_NONE || p->height > st->peers[best].height ||
+            c > best_count) {
             best = id;
             best_count = c;
         }
@@ -618,7 +630,8 @@ static void evaluate(struct p2p_state_sync *st, p2p_time now)
 
 /* ---- adverts ---- */
 
-static void send_advert(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer)
+static void send_advert(struct p2p_state_sync *st, p2p_time now,
+                        p2p_node_id peer)
 {
     struct p2p_state_hash root;
     const struct p2p_state_manifest *m = latest(st, &root);
@@ -636,9 +649,13 @@ static void send_advert(struct p2p_state_sync *st, p2p_time now, p2p_node_id pee
         return; /* best effort, as in the IC: the next round sends it */
     uint32_t stream;
     struct p2p_stream_req req = {
-        .peer = peer, .route = P2P_ROUTE_STATE_ADVERT,
-        .traffic = P2P_TRAFFIC_STATE, .body = body, .len = len,
-        .owner = P2P_OWNER_NONE, .timeout_ns = st->env->cfg->state_advert_timeout_ns,
+        .peer = peer,
+        .route = P2P_ROUTE_STATE_ADVERT,
+        .traffic = P2P_TRAFFIC_STATE,
+        .body = body,
+        .len = len,
+        .owner = P2P_OWNER_NONE,
+        .timeout_ns = st->env->cfg->state_advert_timeout_ns,
         .response_bytes_max = 0 /* the route's: an empty answer */};
     if (p2p__streams_request(st->streams, now, &req, &stream) == 0)
         st->env->metrics->state_adverts_sent++;
@@ -656,8 +673,9 @@ static void arm_advert_timer(struct p2p_state_sync *st, p2p_time now)
 {
     if (st->ops == NULL || st->advert_timer)
         return;
-    if (p2p__timers_add(st->env->timers, now + st->env->cfg->state_advert_every_ns, P2P_TIMER_STATE_ADVERT,
-                   0, 0) == 0)
+    if (p2p__timers_add(st->env->timers,
+                        now + st->env->cfg->state_advert_every_ns,
+                        P2P_TIMER_STATE_ADVERT, 0, 0) == 0)
         st->advert_timer = true;
 }
 
@@ -706,8 +724,9 @@ static int refuse_for_now(struct p2p_state_sync *st, p2p_node_id peer,
     return P2P_ERR_NOMEM;
 }
 
-static int serve_advert(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
-                        uint64_t stream_id, const struct p2p_frame *f)
+static int serve_advert(struct p2p_state_sync *st, p2p_time now,
+                        p2p_node_id peer, uint64_t stream_id,
+                        const struct p2p_frame *f)
 {
     struct p2p_wire_unpacker ua;
     p2p_wire_unpacker_init(&ua, st->env->mem);
@@ -719,7 +738,8 @@ static int serve_advert(struct p2p_state_sync *st, p2p_time now, p2p_node_id pee
     if (a == NULL || a->root.len != P2P_STATE_HASH_BYTES) {
         if (a != NULL)
             p2p__v1__state_advert__free_unpacked(a, alloc);
-        p2p__ledger_penalise(st->env->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+        p2p__ledger_penalise(st->env->ledger, now, peer,
+                             P2P_PENALTY_BAD_UPDATE);
         (void)respond(st, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_DECODE;
     }
@@ -752,8 +772,9 @@ static int serve_manifest(struct p2p_state_sync *st, p2p_node_id peer,
     return rc;
 }
 
-static int serve_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
-                       uint64_t stream_id, const struct p2p_frame *f)
+static int serve_chunk(struct p2p_state_sync *st, p2p_time now,
+                       p2p_node_id peer, uint64_t stream_id,
+                       const struct p2p_frame *f)
 {
     struct p2p_wire_unpacker ua;
     p2p_wire_unpacker_init(&ua, st->env->mem);
@@ -765,7 +786,8 @@ static int serve_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer
     if (req == NULL || req->root.len != P2P_STATE_HASH_BYTES) {
         if (req != NULL)
             p2p__v1__chunk_request__free_unpacked(req, alloc);
-        p2p__ledger_penalise(st->env->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+        p2p__ledger_penalise(st->env->ledger, now, peer,
+                             P2P_PENALTY_BAD_UPDATE);
         (void)respond(st, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_DECODE;
     }
@@ -788,7 +810,8 @@ static int serve_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer
     }
     if (index >= m->chunks_count) {
         /* No honest peer asks past the manifest it checked. */
-        p2p__ledger_penalise(st->env->ledger, now, peer, P2P_PENALTY_BAD_UPDATE);
+        p2p__ledger_penalise(st->env->ledger, now, peer,
+                             P2P_PENALTY_BAD_UPDATE);
         (void)respond(st, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_INVALID_ARG;
     }
@@ -802,8 +825,9 @@ static int serve_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer
     return respond(st, peer, stream_id, P2P_STATUS_OK, bytes, len);
 }
 
-int p2p__state_sync_on_request(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
-                          uint64_t stream_id, const struct p2p_frame *f)
+int p2p__state_sync_on_request(struct p2p_state_sync *st, p2p_time now,
+                               p2p_node_id peer, uint64_t stream_id,
+                               const struct p2p_frame *f)
 {
     int rc = f->route == P2P_ROUTE_STATE_ADVERT
                  ? serve_advert(st, now, peer, stream_id, f)
@@ -867,15 +891,13 @@ int p2p__state_sync_peer_fit(struct p2p_state_sync *st, p2p_node_id peer)
 {
     /* Per-peer bookkeeping, not the sync's data: P2P_MEM_OTHER, so a
      * node without a sync holds no state-sync bytes. */
-    return p2p__table_array_fit(st->env->mem, P2P_MEM_OTHER,
-                                (void **)&st->peers, &st->peers_capacity,
-                                sizeof(*st->peers), peer,
-                                st->env->cfg->node_ids_max);
+    return p2p__table_array_fit(
+        st->env->mem, P2P_MEM_OTHER, (void **)&st->peers, &st->peers_capacity,
+        sizeof(*st->peers), peer, st->env->cfg->node_ids_max);
 }
 
 void p2p__state_sync_set_store(struct p2p_state_sync *st, p2p_time now,
-                               const struct p2p_state_store_ops *ops,
-                               void *ctx)
+                               const struct p2p_state_store_ops *ops, void *ctx)
 {
     cancel(st);
     st->ops = ops;
@@ -940,8 +962,7 @@ static void slow_sample(struct p2p_state_sync *st, p2p_time now,
 
 static void slow_arm(struct p2p_state_sync *st, p2p_time now)
 {
-    (void)p2p__timers_add(st->env->timers,
-                          now + P2P_STATE_SLOW_CHECK_EVERY_NS,
+    (void)p2p__timers_add(st->env->timers, now + P2P_STATE_SLOW_CHECK_EVERY_NS,
                           P2P_TIMER_STATE_SLOW, 0, st->gen);
 }
 
@@ -953,8 +974,7 @@ static void slow_start(struct p2p_state_sync *st, p2p_time now)
 }
 
 /* Fails every request in flight that waited past the judge's limit. */
-static void fail_slow(struct p2p_state_sync *st, p2p_time now,
-                      p2p_time limit)
+static void fail_slow(struct p2p_state_sync *st, p2p_time now, p2p_time limit)
 {
     size_t count = p2p_chunk_scheduler_inflight(st->sched, NULL, 0);
     struct p2p_chunk_request *req =

@@ -31,34 +31,34 @@
 
 /* What the manager knows of one peer. */
 struct p2p_state_peer {
-    bool up;                   /* a connection is established */
-    bool advertised;           /* height/root hold its last advert */
+    bool up;         /* a connection is established */
+    bool advertised; /* height/root hold its last advert */
     uint64_t height;
     struct p2p_state_hash root;
 };
 
 /* The module's state (caller storage; fields private to state_sync.c). */
 struct p2p_state_sync {
-    const struct p2p_env *env; /* borrowed */
-    struct p2p_streams *streams; /* borrowed: requests and answers */
-    const struct p2p_topology *topology; /* borrowed: the quorum's n */
+    const struct p2p_env *env;             /* borrowed */
+    struct p2p_streams *streams;           /* borrowed: requests and answers */
+    const struct p2p_topology *topology;   /* borrowed: the quorum's n */
     const struct p2p_state_store_ops *ops; /* borrowed; NULL: no sync */
-    void *ctx;                 /* borrowed */
-    struct p2p_rng rng;        /* the scheduler's draws: its own stream */
-    bool advert_timer;         /* the periodic advert is armed */
+    void *ctx;                             /* borrowed */
+    struct p2p_rng rng; /* the scheduler's draws: its own stream */
+    bool advert_timer;  /* the periodic advert is armed */
     bool active;
-    uint32_t gen;              /* names the current sync's streams, timer */
-    uint64_t height;           /* the state being synced */
+    uint32_t gen;    /* names the current sync's streams, timer */
+    uint64_t height; /* the state being synced */
     struct p2p_state_hash root;
     p2p_time started_ns;
     /* Manifest phase: one request at a time, to one advertiser. */
     bool have_manifest;
     bool manifest_inflight;
-    p2p_node_id manifest_peer; /* asked last */
-    struct p2p_state_manifest manifest;  /* owned once have_manifest */
-    struct p2p_chunk_scheduler *sched;   /* owned once have_manifest */
-    p2p_time timer_at;         /* the P2P_TIMER_STATE_SYNC armed last */
-    struct p2p_state_slow slow; /* the latencies of the last chunks */
+    p2p_node_id manifest_peer;          /* asked last */
+    struct p2p_state_manifest manifest; /* owned once have_manifest */
+    struct p2p_chunk_scheduler *sched;  /* owned once have_manifest */
+    p2p_time timer_at;            /* the P2P_TIMER_STATE_SYNC armed last */
+    struct p2p_state_slow slow;   /* the latencies of the last chunks */
     struct p2p_state_peer *peers; /* owned; indexed by node id */
     uint32_t peers_capacity;
 };
@@ -88,9 +88,8 @@ int p2p__state_sync_on_request(struct p2p_state_sync *st, p2p_time now,
 /* A request of sync gen for chunk index (or P2P_STATE_SYNC_MANIFEST)
  * ended: err 0 with its frame, or why not. */
 void p2p__state_sync_on_response(struct p2p_state_sync *st, p2p_time now,
-                                 p2p_node_id peer, uint32_t index,
-                                 uint32_t gen, int err,
-                                 const struct p2p_frame *f);
+                                 p2p_node_id peer, uint32_t index, uint32_t gen,
+                                 int err, const struct p2p_frame *f);
 /* peer is up: it gets our advert. */
 void p2p__state_sync_peer_up(struct p2p_state_sync *st, p2p_time now,
                              p2p_node_id peer);

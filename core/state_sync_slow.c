@@ -7,7 +7,7 @@
 
 #define SLOW_FACTOR 4u
 #define SLOW_MIN_NS (1 * P2P_NS_PER_S)
-#define SLOW_SAMPLES_MIN 8u   /* no judgement before this many chunks */
+#define SLOW_SAMPLES_MIN 8u /* no judgement before this many chunks */
 
 void p2p__state_sync_slow_reset(struct p2p_state_slow *w)
 {
@@ -15,8 +15,7 @@ void p2p__state_sync_slow_reset(struct p2p_state_slow *w)
     w->lat_next = 0;
 }
 
-void p2p__state_sync_slow_sample(struct p2p_state_slow *w,
-                                 p2p_time latency_ns)
+void p2p__state_sync_slow_sample(struct p2p_state_slow *w, p2p_time latency_ns)
 {
     P2P_ASSERT(w->lat_next < P2P_STATE_LAT_SAMPLES);
     w->lat[w->lat_next] = latency_ns;

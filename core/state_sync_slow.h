@@ -39,8 +39,7 @@ struct p2p_state_slow {
 /* Forgets every sample (a new chunk phase). */
 void p2p__state_sync_slow_reset(struct p2p_state_slow *w);
 /* A chunk arrived latency_ns after its request was issued. */
-void p2p__state_sync_slow_sample(struct p2p_state_slow *w,
-                                 p2p_time latency_ns);
+void p2p__state_sync_slow_sample(struct p2p_state_slow *w, p2p_time latency_ns);
 /* How long a request may wait before it is slow: false while too few
  * chunks have been sampled to judge. */
 bool p2p__state_sync_slow_limit(const struct p2p_state_slow *w,

@@ -17,16 +17,15 @@ static void stream_key(bool inbound, p2p_node_id peer, uint64_t stream_id,
     memcpy(key->b + 8, &stream_id, sizeof(stream_id));
 }
 
-static struct p2p_stream *stream_at(const struct p2p_streams *s,
-                                    uint32_t index)
+static struct p2p_stream *stream_at(const struct p2p_streams *s, uint32_t index)
 {
     return p2p__table_at(&s->table, index);
 }
 
 /* The O(1) invariants, at the end of every entry point; the walk of
  * p2p__streams_check runs with the node's deep check. */
-#define CHECK(s)                                                              \
-    P2P_ASSERT((s)->by_key.count == (s)->table.count &&                       \
+#define CHECK(s)                                                               \
+    P2P_ASSERT((s)->by_key.count == (s)->table.count &&                        \
                (s)->table.count <= (s)->table.max)
 
 void p2p__streams_init(struct p2p_streams *s, const struct p2p_env *env,
@@ -59,10 +58,9 @@ void p2p__streams_fini(struct p2p_streams *s)
 
 int p2p__streams_peer_fit(struct p2p_streams *s, p2p_node_id peer)
 {
-    return p2p__table_array_fit(s->env->mem, P2P_MEM_STREAMS,
-                                (void **)&s->peers, &s->peers_capacity,
-                                sizeof(*s->peers), peer,
-                                s->env->cfg->node_ids_max);
+    return p2p__table_array_fit(
+        s->env->mem, P2P_MEM_STREAMS, (void **)&s->peers, &s->peers_capacity,
+        sizeof(*s->peers), peer, s->env->cfg->node_ids_max);
 }
 
 static bool find(const struct p2p_streams *s, bool inbound, p2p_node_id peer,
@@ -121,8 +119,10 @@ static void close_record(struct p2p_streams *s, uint32_t index,
 static void push_reset(struct p2p_streams *s, p2p_node_id peer,
                        uint64_t stream_id, bool inbound)
 {
-    struct p2p_action a = {.type = P2P_ACT_STREAM_RESET, .peer = peer,
-                           .stream_id = stream_id, .inbound = inbound};
+    struct p2p_action a = {.type = P2P_ACT_STREAM_RESET,
+                           .peer = peer,
+                           .stream_id = stream_id,
+                           .inbound = inbound};
     (void)p2p_outbox_push(s->env->outbox, &a); /* best effort: peer times out */
 }
 
@@ -160,9 +160,12 @@ int p2p__streams_request(struct p2p_streams *s, p2p_time now,
                          P2P_TIMER_STREAM_DEADLINE, index, st->gen);
     if (rc != 0)
         goto fail_close_record;
-    struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN, .peer = r->peer,
-                           .stream_id = stream_id, .route = r->route,
-                           .traffic = r->traffic, .bytes = frame,
+    struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN,
+                           .peer = r->peer,
+                           .stream_id = stream_id,
+                           .route = r->route,
+                           .traffic = r->traffic,
+                           .bytes = frame,
                            .len = frame_len};
     rc = p2p_outbox_push(env->outbox, &a);
     if (rc != 0)
@@ -202,8 +205,7 @@ void p2p__streams_abort_owned(struct p2p_streams *s,
     }
 }
 
-int p2p__streams_respond(struct p2p_streams *s,
-                         const struct p2p_stream_resp *r)
+int p2p__streams_respond(struct p2p_streams *s, const struct p2p_stream_resp *r)
 {
     uint8_t *frame;
     size_t frame_len;
@@ -211,9 +213,12 @@ int p2p__streams_respond(struct p2p_streams *s,
                                        r->body, r->len, &frame, &frame_len);
     if (rc == 0) {
         struct p2p_action a = {.type = P2P_ACT_STREAM_RESPOND,
-                               .peer = r->peer, .stream_id = r->stream_id,
-                               .status = r->status, .traffic = r->traffic,
-                               .bytes = frame, .len = frame_len};
+                               .peer = r->peer,
+                               .stream_id = r->stream_id,
+                               .status = r->status,
+                               .traffic = r->traffic,
+                               .bytes = frame,
+                               .len = frame_len};
         rc = p2p_outbox_push(s->env->outbox, &a);
         if (rc != 0)
             p2p_mem_free(s->env->mem, P2P_MEM_OUTBOX, frame);
@@ -261,8 +266,7 @@ static void fail_inbound(struct p2p_streams *s, p2p_time now, uint32_t index,
     struct p2p_stream *st = stream_at(s, index);
     env->metrics->stream_errors++;
     if (malformed(err))
-        p2p__ledger_penalise(env->ledger, now, st->peer,
-                             P2P_PENALTY_BAD_FRAME);
+        p2p__ledger_penalise(env->ledger, now, st->peer, P2P_PENALTY_BAD_FRAME);
     p2p_outbox_event(env->outbox, P2P_EV_STREAM_ERROR, st->peer, NULL, err);
     push_reset(s, st->peer, st->stream_id, true);
     close_record(s, index, NULL);
@@ -355,8 +359,7 @@ bool p2p__streams_peer_silent(const struct p2p_streams *s, p2p_time now,
     return s->peers[peer].answered_ns < since;
 }
 
-p2p_time p2p__streams_answered_ns(const struct p2p_streams *s,
-                                  p2p_node_id peer)
+p2p_time p2p__streams_answered_ns(const struct p2p_streams *s, p2p_node_id peer)
 {
     return peer < s->peers_capacity ? s->peers[peer].answered_ns : 0;
 }
@@ -382,8 +385,8 @@ static int outbound_data(struct p2p_streams *s, p2p_time now,
     if (!find(s, false, in->peer, in->stream_id, &index))
         return P2P_ERR_NOT_FOUND;
     answered(s, in->peer, stream_at(s, index)->opened_ns);
-    int rc = p2p_frame_reader_feed(&stream_at(s, index)->reader, in->data,
-                                   in->len);
+    int rc =
+        p2p_frame_reader_feed(&stream_at(s, index)->reader, in->data, in->len);
     if (rc != 0) {
         bad_response(s, now, index, rc, true, done);
         return rc;
@@ -421,8 +424,8 @@ int p2p__streams_on_data(struct p2p_streams *s, p2p_time now,
     return rc;
 }
 
-int p2p__streams_on_reset(struct p2p_streams *s, p2p_time now,
-                          p2p_node_id peer, uint64_t stream_id, bool inbound,
+int p2p__streams_on_reset(struct p2p_streams *s, p2p_time now, p2p_node_id peer,
+                          uint64_t stream_id, bool inbound,
                           struct p2p_stream_done *done)
 {
     (void)now;
@@ -485,15 +488,13 @@ void p2p__streams_expire(struct p2p_streams *s, p2p_time now, uint32_t index,
      * has answered nothing we asked since this request, for
      * P2P_SILENCE_NS, is penalised. */
     if (blame_peer && p2p__streams_peer_silent(s, now, st->peer, st->opened_ns))
-        p2p__ledger_penalise(s->env->ledger, now, st->peer,
-                             P2P_PENALTY_SILENT);
+        p2p__ledger_penalise(s->env->ledger, now, st->peer, P2P_PENALTY_SILENT);
     fail_outbound(s, index, P2P_ERR_TIMEOUT, true, done);
     CHECK(s);
 }
 
 bool p2p__streams_peer_down_next(struct p2p_streams *s, p2p_node_id peer,
-                                 uint32_t *cursor,
-                                 struct p2p_stream_done *done)
+                                 uint32_t *cursor, struct p2p_stream_done *done)
 {
     memset(done, 0, sizeof(*done));
     for (; *cursor < s->table.capacity; (*cursor)++) {

@@ -28,7 +28,7 @@ enum p2p_stream_owner {
     P2P_OWNER_NONE,
     P2P_OWNER_SENDER,
     P2P_OWNER_DOWNLOADER,
-    P2P_OWNER_STATE_SYNC,      /* owner_index: chunk index or
+    P2P_OWNER_STATE_SYNC, /* owner_index: chunk index or
                                   P2P_STATE_SYNC_MANIFEST; owner_gen: sync */
 };
 
@@ -43,9 +43,9 @@ struct p2p_stream {
     uint32_t owner_index;
     uint32_t owner_gen;
     struct p2p_frame_reader reader;
-    uint64_t bytes_in;         /* inbound: bytes fed so far */
-    p2p_time opened_ns;        /* outbound: when the request was sent */
-    p2p_time deadline_ns;      /* the armed deadline; an earlier timer
+    uint64_t bytes_in;    /* inbound: bytes fed so far */
+    p2p_time opened_ns;   /* outbound: when the request was sent */
+    p2p_time deadline_ns; /* the armed deadline; an earlier timer
                                   naming this stream is stale */
     uint32_t next_free;
 };
@@ -56,8 +56,8 @@ struct p2p_stream_peer {
      * (response bytes or a reset): it has answered something we asked at
      * or after this time (0 until it answers one). */
     p2p_time answered_ns;
-    uint32_t streams_in;       /* inbound streams open */
-    uint64_t bytes_in;         /* bytes buffered on them */
+    uint32_t streams_in; /* inbound streams open */
+    uint64_t bytes_in;   /* bytes buffered on them */
 };
 
 /* The module's state (caller storage; fields private to streams.c). */
@@ -75,11 +75,11 @@ struct p2p_stream_req {
     p2p_node_id peer;
     enum p2p_route route;
     enum p2p_traffic traffic;
-    const uint8_t *body;       /* borrowed for the call */
+    const uint8_t *body; /* borrowed for the call */
     size_t len;
     enum p2p_stream_owner owner; /* who gets the response */
     uint32_t owner_index, owner_gen;
-    p2p_time timeout_ns;       /* the stream's deadline, from now */
+    p2p_time timeout_ns; /* the stream's deadline, from now */
     /* The longest answer this request can honestly get (envelope
      * included): a longer one is refused when its length is read, before
      * it is buffered. 0: the route's response limit. */
@@ -91,8 +91,8 @@ struct p2p_stream_resp {
     p2p_node_id peer;
     uint64_t stream_id;
     enum p2p_traffic traffic;
-    uint32_t status;           /* HTTP-like, core/status.h */
-    const uint8_t *body;       /* borrowed for the call; NULL when len 0 */
+    uint32_t status;     /* HTTP-like, core/status.h */
+    const uint8_t *body; /* borrowed for the call; NULL when len 0 */
     size_t len;
 };
 
@@ -100,16 +100,16 @@ struct p2p_stream_resp {
 struct p2p_stream_bytes {
     p2p_node_id peer;
     uint64_t stream_id;
-    bool inbound;              /* the peer opened it */
-    const uint8_t *data;       /* borrowed for the call */
+    bool inbound;        /* the peer opened it */
+    const uint8_t *data; /* borrowed for the call */
     size_t len;
-    bool fin;                  /* the end of the peer's half */
+    bool fin; /* the end of the peer's half */
 };
 
 enum p2p_stream_end {
-    P2P_STREAM_END_NONE,       /* nothing to dispatch */
-    P2P_STREAM_END_REQUEST,    /* an inbound request is complete */
-    P2P_STREAM_END_RESPONSE,   /* an outbound stream ended (err says how) */
+    P2P_STREAM_END_NONE,     /* nothing to dispatch */
+    P2P_STREAM_END_REQUEST,  /* an inbound request is complete */
+    P2P_STREAM_END_RESPONSE, /* an outbound stream ended (err says how) */
 };
 
 /* A stream's outcome, for the router. Owns the frame's bytes until
@@ -117,11 +117,11 @@ enum p2p_stream_end {
 struct p2p_stream_done {
     enum p2p_stream_end end;
     p2p_node_id peer;
-    uint64_t stream_id;        /* REQUEST: the stream to answer on */
+    uint64_t stream_id;          /* REQUEST: the stream to answer on */
     enum p2p_stream_owner owner; /* RESPONSE: who waits */
     uint32_t owner_index, owner_gen;
-    int err;                   /* RESPONSE: 0 (frame valid) or why not */
-    struct p2p_frame frame;    /* REQUEST, or RESPONSE with err 0 */
+    int err;                        /* RESPONSE: 0 (frame valid) or why not */
+    struct p2p_frame frame;         /* REQUEST, or RESPONSE with err 0 */
     struct p2p_frame_reader reader; /* owned: the frame's bytes */
     bool has_reader;
 };
@@ -176,8 +176,8 @@ int p2p__streams_on_data(struct p2p_streams *s, p2p_time now,
                          struct p2p_stream_done *done);
 /* The transport reset a stream: an outbound one is reported failed
  * (P2P_ERR_READ). P2P_ERR_NOT_FOUND for an unknown stream. */
-int p2p__streams_on_reset(struct p2p_streams *s, p2p_time now,
-                          p2p_node_id peer, uint64_t stream_id, bool inbound,
+int p2p__streams_on_reset(struct p2p_streams *s, p2p_time now, p2p_node_id peer,
+                          uint64_t stream_id, bool inbound,
                           struct p2p_stream_done *done);
 /* A P2P_TIMER_STREAM_DEADLINE fired. An inbound stream still arriving is
  * failed here. true: an outbound stream's deadline passed; *due names its

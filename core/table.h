@@ -18,11 +18,11 @@
 #define P2P_INDEX_NONE UINT32_MAX
 
 struct p2p_table {
-    void *items;               /* owned */
+    void *items; /* owned */
     uint32_t capacity, count, max, free_head;
     size_t item_bytes;
-    size_t next_free_offset;   /* of each record's uint32 free-list link */
-    size_t gen_offset;         /* of each record's uint32 generation */
+    size_t next_free_offset; /* of each record's uint32 free-list link */
+    size_t gen_offset;       /* of each record's uint32 generation */
     enum p2p_mem_module module;
 };
 

@@ -15,14 +15,14 @@
 
 struct p2p_timer {
     p2p_time deadline;
-    uint64_t seq;     /* insertion order: ties fire first-scheduled first */
-    uint32_t kind;    /* owner-defined */
-    uint32_t index;   /* owner-defined, e.g. a table index */
-    uint32_t gen;     /* owner-defined generation for staleness checks */
+    uint64_t seq;   /* insertion order: ties fire first-scheduled first */
+    uint32_t kind;  /* owner-defined */
+    uint32_t index; /* owner-defined, e.g. a table index */
+    uint32_t gen;   /* owner-defined generation for staleness checks */
 };
 
 struct p2p_timer_heap {
-    struct p2p_mem *mem; /* borrowed */
+    struct p2p_mem *mem;     /* borrowed */
     struct p2p_timer *items; /* owned */
     size_t count, capacity, entries_max;
     uint64_t next_seq;

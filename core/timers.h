@@ -28,10 +28,10 @@ enum p2p_timer_kind {
 
 struct p2p_timers {
     struct p2p_timer_heap heap;
-    p2p_timer_live_fn live;    /* the router's; NULL: every timer lives */
-    const void *live_ctx;      /* borrowed */
+    p2p_timer_live_fn live;      /* the router's; NULL: every timer lives */
+    const void *live_ctx;        /* borrowed */
     struct p2p_metrics *metrics; /* borrowed: timers_refused */
-    struct p2p_buggify *bug;   /* borrowed */
+    struct p2p_buggify *bug;     /* borrowed */
 };
 
 /* At most entries_max timers; mem, metrics and bug are borrowed. */

@@ -40,7 +40,8 @@ int p2p_topology_set(struct p2p_topology *t, struct p2p_mem *mem,
             return P2P_ERR_INVALID_ARG;
     struct p2p_member *copy = NULL;
     if (count > 0) {
-        copy = p2p_mem_alloc_raw(mem, P2P_MEM_OTHER, (size_t)count * sizeof(*copy));
+        copy = p2p_mem_alloc_raw(mem, P2P_MEM_OTHER,
+                                 (size_t)count * sizeof(*copy));
         if (copy == NULL)
             return P2P_ERR_NOMEM;
         memcpy(copy, members, (size_t)count * sizeof(*copy));

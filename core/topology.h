@@ -23,8 +23,8 @@ struct p2p_member {
 };
 
 struct p2p_topology {
-    uint64_t version;          /* latest registry version; 0 = none yet */
-    uint64_t earliest_version; /* <= version */
+    uint64_t version;           /* latest registry version; 0 = none yet */
+    uint64_t earliest_version;  /* <= version */
     struct p2p_member *members; /* owned; sorted by id, unique */
     uint32_t count;
 };

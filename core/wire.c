@@ -41,8 +41,7 @@ void p2p_wire_unpacker_init(struct p2p_wire_unpacker *u, struct p2p_mem *mem)
 {
     P2P_ASSERT(u != NULL && mem != NULL);
     p2p_wire_allocator(mem, &u->node);
-    u->base = (ProtobufCAllocator){.alloc = unpacker_alloc,
-                                   .free = unpacker_free,
-                                   .allocator_data = u};
+    u->base = (ProtobufCAllocator){
+        .alloc = unpacker_alloc, .free = unpacker_free, .allocator_data = u};
     u->refused = false;
 }

@@ -26,9 +26,9 @@ void p2p_wire_allocator(struct p2p_mem *mem, ProtobufCAllocator *out);
  * allocator_data points at u, so u must not move while in use); free what
  * it unpacked with &u->base too. */
 struct p2p_wire_unpacker {
-    ProtobufCAllocator base;  /* handed to protobuf-c */
-    ProtobufCAllocator node;  /* p2p_wire_allocator's */
-    bool refused;             /* an allocation was refused since init */
+    ProtobufCAllocator base; /* handed to protobuf-c */
+    ProtobufCAllocator node; /* p2p_wire_allocator's */
+    bool refused;            /* an allocation was refused since init */
 };
 
 /* Prepares u over mem (borrowed, as for p2p_wire_allocator). */
