@@ -57,7 +57,7 @@ void sim_byzantine_start(struct sim_world *w, uint32_t node)
     p2p_time p = period(sn->behaviour);
     if (p != 0 && !sn->byz_ticking) {
         sn->byz_ticking = true;
-        sim_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
+        sim_world_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
     }
 }
 
@@ -92,12 +92,12 @@ static void send_forged(struct sim_world *w, uint32_t node, uint32_t peer,
                                 len);
     if (m == NULL) {
         free(bytes);
-        sim_violation(w, "out of memory forging a message");
+        sim_world_violation(w, "out of memory forging a message");
         return;
     }
     m->from = node;
     sn->byz_misdeeds++;
-    sim_send(w, node, m);
+    sim_uplink_send(w, node, m);
 }
 
 static void random_id(struct sim_world *w, struct p2p_artifact_id *id)
@@ -120,17 +120,17 @@ static void make_own_artifact(struct sim_world *w, uint32_t node)
         return; /* everything is pushed: nothing to serve wrongly */
     uint8_t *body = malloc(size);
     if (body == NULL) {
-        sim_violation(w, "out of memory forging an artifact");
+        sim_world_violation(w, "out of memory forging an artifact");
         return;
     }
     for (size_t k = 0; k + 4 <= size; k += 4) {
         uint32_t x = p2p_rng_u32(&w->fault_rng);
         memcpy(body + k, &x, 4);
     }
-    (void)p2p_node_insert(w->nodes[node].core, sim_local_now(w, node),
+    (void)p2p_node_insert(w->nodes[node].core, sim_world_local_now(w, node),
                           P2P_KIND_ADVERT, body, size, NULL);
     free(body);
-    sim_node_drain(w, node);
+    sim_world_mark(w, node);
 }
 
 static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
@@ -175,8 +175,8 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
         return;
     }
     if (rc != 0) {
-        sim_violation(w, "byzantine node %u could not forge: %s", node,
-                      p2p_strerror(rc));
+        sim_world_violation(w, "byzantine node %u could not forge: %s", node,
+                            p2p_strerror(rc));
         return;
     }
     send_forged(w, node, peer, traffic, bytes, len);
@@ -202,7 +202,8 @@ void sim_byzantine_tick(struct sim_world *w, uint32_t node)
         sn->byz_ticking = false; /* its behaviour changed to a passive one */
         return;
     }
-    sim_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
+    /* Queued after what its own artifact makes it send now. */
+    sim_world_push_after_drain(w, w->now + p, SIM_EV_BYZANTINE, node, 0, false);
 }
 
 bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,

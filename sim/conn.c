@@ -69,21 +69,22 @@ void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to)
     c->dialer = from;
     trace_conn(w, from, "dial", to, "");
     uint64_t arg = SIM_CONN_ARG(to, c->gen);
-    sim_push_event(w, w->now + cfg(w, from)->dial_timeout_ns,
-                   SIM_EV_DIAL_TIMEOUT, from, arg, NULL);
+    sim_world_push_event(w, w->now + cfg(w, from)->dial_timeout_ns,
+                         SIM_EV_DIAL_TIMEOUT, from, arg, NULL);
     if (!sim_path_cut(w, from, to))
-        sim_push_event(w, w->now + one_way(w, from, to) + one_way(w, to, from),
-                       SIM_EV_CONN_ESTABLISH, from, arg, NULL);
+        sim_world_push_event(
+            w, w->now + one_way(w, from, to) + one_way(w, to, from),
+            SIM_EV_CONN_ESTABLISH, from, arg, NULL);
 }
 
 static void tell_down(struct sim_world *w, uint32_t node, uint32_t peer)
 {
     if (!w->nodes[node].running)
         return;
-    if (p2p_node_on_peer_down(w->nodes[node].core, sim_local_now(w, node),
+    if (p2p_node_on_peer_down(w->nodes[node].core, sim_world_local_now(w, node),
                               peer) == 0)
         trace_conn(w, node, "conn_down", peer, "");
-    sim_node_drain(w, node);
+    sim_world_mark(w, node);
 }
 
 void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
@@ -98,8 +99,9 @@ void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
     /* The other end hears of it one latency later (a dial being abandoned
      * never reached it as a connection). */
     if (was_up)
-        sim_push_event(w, w->now + one_way(w, from, to), SIM_EV_CONN_CLOSED,
-                       to, SIM_CONN_ARG(from, c->gen), NULL);
+        sim_world_push_event(w, w->now + one_way(w, from, to),
+                             SIM_EV_CONN_CLOSED, to, SIM_CONN_ARG(from, c->gen),
+                             NULL);
 }
 
 /* The dial ends without a connection; the dialler's core hears of it. */
@@ -112,23 +114,28 @@ static void fail_dial(struct sim_world *w, uint32_t dialer, uint32_t peer,
     w->stats.dials_failed++;
     trace_conn(w, dialer, what, peer, "");
     (void)p2p_node_on_dial_failed(w->nodes[dialer].core,
-                                  sim_local_now(w, dialer), peer);
-    sim_node_drain(w, dialer);
+                                  sim_world_local_now(w, dialer), peer);
+    sim_world_mark(w, dialer);
 }
 
 static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
 {
     struct sim_conn *c = sim_conn_of(w, dialer, peer);
     struct p2p_node *acceptor = w->nodes[peer].core;
-    if (!p2p_node_accepts_peer(acceptor, sim_local_now(w, peer), dialer)) {
+    if (!p2p_node_accepts_peer(acceptor, sim_world_local_now(w, peer),
+                               dialer)) {
         fail_dial(w, dialer, peer, "dial_refused");
         return;
     }
     c->gen++;
     c->state = SIM_CONN_UP;
     c->cut_since = P2P_TIME_NEVER;
-    int rc = p2p_node_on_peer_up(acceptor, sim_local_now(w, peer), dialer);
-    sim_node_drain(w, peer);
+    int rc =
+        p2p_node_on_peer_up(acceptor, sim_world_local_now(w, peer), dialer);
+    /* What the acceptor does now (it may close the connection at once) is
+     * carried out before the dialler hears of it. */
+    sim_world_mark(w, peer);
+    sim_world_settle(w);
     if (rc != 0 || c->state != SIM_CONN_UP) {
         /* Refused after all: the dialler learns it as a failed dial. */
         fail_dial(w, dialer, peer, "dial_refused");
@@ -136,9 +143,9 @@ static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
     }
     w->stats.conns_established++;
     trace_conn(w, dialer, "conn_up", peer, "");
-    (void)p2p_node_on_peer_up(w->nodes[dialer].core, sim_local_now(w, dialer),
-                              peer);
-    sim_node_drain(w, dialer);
+    (void)p2p_node_on_peer_up(w->nodes[dialer].core,
+                              sim_world_local_now(w, dialer), peer);
+    sim_world_mark(w, dialer);
 }
 
 /* Both ends lose the connection (idle timeout on a cut path). */
@@ -150,7 +157,9 @@ static void break_conn(struct sim_world *w, uint32_t a, uint32_t b)
     c->cut_since = P2P_TIME_NEVER;
     w->stats.conns_broken++;
     trace_conn(w, a, "conn_lost", b, "idle timeout");
+    /* One end reacts (and its trace lines follow) before the other hears. */
     tell_down(w, a, b);
+    sim_world_settle(w);
     tell_down(w, b, a);
 }
 
@@ -210,10 +219,10 @@ static void release_held(struct sim_world *w)
         struct sim_conn *c = sim_conn_of(w, m->from, m->to);
         if (c->gen != m->conn_gen || c->state != SIM_CONN_UP) {
             w->stats.messages_dropped++;
-            sim_msg_free(m);
+            sim_world_msg_free(m);
         } else if (!sim_path_cut(w, m->from, m->to)) {
-            sim_push_event(w, w->now + one_way(w, m->from, m->to),
-                           SIM_EV_MESSAGE, m->to, 0, m);
+            sim_world_push_event(w, w->now + one_way(w, m->from, m->to),
+                                 SIM_EV_MESSAGE, m->to, 0, m);
         } else {
             w->held[kept++] = m;
         }
@@ -235,17 +244,17 @@ void sim_conn_paths_changed(struct sim_world *w)
                     c->cut_since = w->now;
                     p2p_time idle = idle_timeout(w, a, b);
                     if (idle != P2P_TIME_NEVER)
-                        sim_push_event(w, w->now + idle, SIM_EV_CONN_IDLE, a,
-                                       SIM_CONN_ARG(b, c->gen), NULL);
+                        sim_world_push_event(w, w->now + idle, SIM_EV_CONN_IDLE,
+                                             a, SIM_CONN_ARG(b, c->gen), NULL);
                 } else if (!cut) {
                     c->cut_since = P2P_TIME_NEVER;
                 }
             } else if (!cut && w->nodes[c->dialer].running) {
                 /* A dial in progress gets through once the path opens. */
                 uint32_t d = c->dialer, p = d == a ? b : a;
-                sim_push_event(w, w->now + one_way(w, d, p) + one_way(w, p, d),
-                               SIM_EV_CONN_ESTABLISH, d,
-                               SIM_CONN_ARG(p, c->gen), NULL);
+                sim_world_push_event(
+                    w, w->now + one_way(w, d, p) + one_way(w, p, d),
+                    SIM_EV_CONN_ESTABLISH, d, SIM_CONN_ARG(p, c->gen), NULL);
             }
         }
     }
@@ -268,8 +277,9 @@ void sim_conn_node_restarted(struct sim_world *w, uint32_t node)
         c->state = SIM_CONN_NONE;
         c->cut_since = P2P_TIME_NEVER;
         if (was_up)
-            sim_push_event(w, w->now + one_way(w, node, p), SIM_EV_CONN_CLOSED,
-                           p, SIM_CONN_ARG(node, c->gen), NULL);
+            sim_world_push_event(w, w->now + one_way(w, node, p),
+                                 SIM_EV_CONN_CLOSED, p,
+                                 SIM_CONN_ARG(node, c->gen), NULL);
     }
 }
 
@@ -279,7 +289,7 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m)
     if (c->gen != m->conn_gen || c->state != SIM_CONN_UP ||
         !w->nodes[m->to].running) {
         w->stats.messages_dropped++;
-        sim_msg_free(m);
+        sim_world_msg_free(m);
         return false;
     }
     if (!sim_path_cut(w, m->from, m->to))
@@ -289,9 +299,9 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m)
         struct sim_msg **h =
             cap > HELD_MAX ? NULL : realloc(w->held, cap * sizeof(*h));
         if (h == NULL) {
-            sim_violation(w, "more than %u messages held by partitions",
-                          HELD_MAX);
-            sim_msg_free(m);
+            sim_world_violation(w, "more than %u messages held by partitions",
+                                HELD_MAX);
+            sim_world_msg_free(m);
             return false;
         }
         w->held = h;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "sim/world.h"
 
@@ -31,9 +32,10 @@ static struct p2p_member *members_now(const struct sim_world *w, uint32_t *count
 static int give_topology(struct sim_world *w, uint32_t node,
                          const struct p2p_member *m, uint32_t count)
 {
-    int rc = p2p_node_on_topology(w->nodes[node].core, sim_local_now(w, node),
-                                  w->registry_version, 1, m, count);
-    sim_node_drain(w, node);
+    int rc =
+        p2p_node_on_topology(w->nodes[node].core, sim_world_local_now(w, node),
+                             w->registry_version, 1, m, count);
+    sim_world_mark(w, node);
     return rc;
 }
 
@@ -45,16 +47,19 @@ static void publish_topology(struct sim_world *w)
     uint32_t count;
     struct p2p_member *m = members_now(w, &count);
     if (m == NULL) {
-        sim_violation(w, "out of memory publishing a topology");
+        sim_world_violation(w, "out of memory publishing a topology");
         return;
     }
     trace_fault(w, 0, "registry", "version=%llu",
                 (unsigned long long)w->registry_version);
     for (uint32_t i = 0; i < w->nodes_count; i++)
         if (w->nodes[i].running && give_topology(w, i, m, count) != 0)
-            sim_violation(w, "node %u refused registry version %llu", i,
-                          (unsigned long long)w->registry_version);
+            sim_world_violation(w, "node %u refused registry version %llu", i,
+                                (unsigned long long)w->registry_version);
     free(m);
+    /* The running nodes react before anything else happens (a join then
+     * starts the new nodes). */
+    sim_world_settle(w);
 }
 
 static enum p2p_verdict sim_bouncer(void *ctx, const struct p2p_artifact_id *id,
@@ -80,15 +85,15 @@ static void reinsert_persisted(struct sim_world *w, uint32_t node)
             continue;
         uint8_t *body = sim_artifact_body(w, sn->persisted[k]);
         if (body == NULL) {
-            sim_violation(w, "out of memory restoring node %u", node);
+            sim_world_violation(w, "out of memory restoring node %u", node);
             break;
         }
-        int rc = p2p_node_insert(sn->core, sim_local_now(w, node), a->kind,
-                                 body, a->size, NULL);
+        int rc = p2p_node_insert(sn->core, sim_world_local_now(w, node),
+                                 a->kind, body, a->size, NULL);
         free(body);
         if (rc != 0)
-            sim_violation(w, "node %u could not restore an artifact: %s",
-                          node, p2p_strerror(rc));
+            sim_world_violation(w, "node %u could not restore an artifact: %s",
+                                node, p2p_strerror(rc));
     }
     free(sn->persisted);
     sn->persisted = NULL;
@@ -119,21 +124,25 @@ int sim_node_start(struct sim_world *w, uint32_t node)
     sn->running = true;
     sn->armed = P2P_TIME_NEVER;
     sn->live_since = w->now;
-    p2p_time now = sim_local_now(w, node);
+    p2p_time now = sim_world_local_now(w, node);
     p2p_node_set_bouncer(sn->core, now, sim_bouncer, w);
     if (w->registry_version > 0) {
         uint32_t count;
         struct p2p_member *m = members_now(w, &count);
-        if (m == NULL || give_topology(w, node, m, count) != 0) {
-            free(m);
+        rc = m == NULL ? P2P_ERR_NOMEM : give_topology(w, node, m, count);
+        free(m);
+        /* Its dials go out before its persisted artifacts return. */
+        sim_world_settle(w);
+        if (rc != 0) {
             fprintf(stderr, "p2p-sim: node %u refused the topology\n", node);
             return -1;
         }
-        free(m);
     }
     reinsert_persisted(w, node);
     sim_state_node_started(w, node);
-    sim_node_drain(w, node);
+    /* Started as a whole before the fault moves on to the next node. */
+    sim_world_mark(w, node);
+    sim_world_settle(w);
     return 0;
 }
 
@@ -163,7 +172,8 @@ static void crash(struct sim_world *w, uint32_t node)
                 cap = cap ? cap * 2 : 64;
                 uint32_t *p = realloc(sn->persisted, cap * sizeof(*p));
                 if (p == NULL) {
-                    sim_violation(w, "out of memory crashing node %u", node);
+                    sim_world_violation(w, "out of memory crashing node %u",
+                                        node);
                     return;
                 }
                 sn->persisted = p;
@@ -174,8 +184,9 @@ static void crash(struct sim_world *w, uint32_t node)
             a->deliveries--;
         }
     }
+    P2P_ASSERT(!sn->dirty); /* nothing called its core in this event */
     sim_state_node_crashed(w, node);
-    sim_bulk_drop(w, node); /* its unsent messages die with it */
+    sim_uplink_drop(w, node); /* its unsent messages die with it */
     p2p_node_del(sn->core);
     sn->core = NULL;
     sn->running = false;
@@ -227,7 +238,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             trace_fault(w, node, "restart", "incarnation=%llu",
                         w->nodes[node].incarnation);
             if (sim_node_start(w, node) != 0)
-                sim_violation(w, "node %u could not restart", node);
+                sim_world_violation(w, "node %u could not restart", node);
             else if (w->nodes[node].byzantine)
                 sim_byzantine_start(w, node);
         }
@@ -251,7 +262,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             trace_fault(w, node, "join", "version=%llu",
                         (unsigned long long)w->registry_version);
             if (sim_node_start(w, node) != 0)
-                sim_violation(w, "node %u could not join", node);
+                sim_world_violation(w, "node %u could not join", node);
         }
         sim_conn_paths_changed(w);
         break;
@@ -273,7 +284,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             (void)sim_clock_skew(&sn->clock, w->now, f->skew_offset_ns,
                                  f->drift_ppm);
             if (sn->running)
-                sim_node_drain(w, f->nodes[k]); /* re-arms on the new clock */
+                sim_world_mark(w, f->nodes[k]); /* re-arms on the new clock */
             if (SIM_TRACING(w))
                 sim_trace_line(&w->trace, w->now, f->nodes[k], "skew",
                                "offset_ns=%lld drift_ppm=%lld",
@@ -292,11 +303,11 @@ void sim_faults_schedule(struct sim_world *w)
     for (size_t k = 0; k < w->sc->faults_count; k++) {
         const struct sim_fault *f = &w->sc->faults[k];
         if (f->kind == SIM_FAULT_LOSS) {
-            sim_push_event(w, f->at_ns, SIM_EV_LOSS_START, 0, k, NULL);
-            sim_push_event(w, f->at_ns + f->for_ns, SIM_EV_LOSS_END, 0, k,
-                           NULL);
+            sim_world_push_event(w, f->at_ns, SIM_EV_LOSS_START, 0, k, NULL);
+            sim_world_push_event(w, f->at_ns + f->for_ns, SIM_EV_LOSS_END, 0, k,
+                                 NULL);
         } else {
-            sim_push_event(w, f->at_ns, SIM_EV_FAULT, 0, k, NULL);
+            sim_world_push_event(w, f->at_ns, SIM_EV_FAULT, 0, k, NULL);
         }
     }
 }

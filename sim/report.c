@@ -103,10 +103,10 @@ static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
 static bool held_by_honest(const struct sim_world *w,
                            const struct sim_artifact *a)
 {
-    if (sim_node_live_honest(w, a->creator))
+    if (sim_world_live_honest(w, a->creator))
         return true;
     for (uint32_t n = 0; n < w->nodes_count; n++)
-        if (delivered_to(a, n) && sim_node_live_honest(w, n))
+        if (delivered_to(a, n) && sim_world_live_honest(w, n))
             return true;
     return false;
 }
@@ -118,7 +118,7 @@ static bool held_by_honest(const struct sim_world *w,
 static bool owed(const struct sim_world *w, const struct sim_artifact *a,
                  uint32_t node, p2p_time within, bool held)
 {
-    if (node == a->creator || !sim_node_live_honest(w, node))
+    if (node == a->creator || !sim_world_live_honest(w, node))
         return false;
     if (delivered_to(a, node))
         return true;
@@ -145,7 +145,7 @@ static void judge_delivered(const struct sim_world *w, const struct sim_expect *
     }
     for (size_t i = 0; i < w->stats.latencies_count; i++) {
         const struct sim_delivery *d = &w->stats.deliveries[i];
-        if (!sim_node_live_honest(w, d->node))
+        if (!sim_world_live_honest(w, d->node))
             continue;
         const struct sim_artifact *a = &w->artifacts[d->artifact];
         late += a->created + w->stats.latencies_ns[i] >
@@ -203,7 +203,7 @@ static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
         if (bn->behaviour == SIM_BYZ_BAD_CHUNKS && bn->store_ready)
             res->misdeeds += bn->store.chunks_served; /* all corrupted */
         for (uint32_t h = 0; h < w->nodes_count; h++) {
-            if (!sim_node_live_honest(w, h))
+            if (!sim_world_live_honest(w, h))
                 continue;
             struct p2p_peer_info info;
             if (p2p_node_peer_info(w->nodes[h].core, b, &info) != 0)
@@ -212,8 +212,8 @@ static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
             res->points += info.penalty_total;
             res->penalised_by += info.penalty_total > 0;
             res->bans += info.bans;
-            res->banned_now += info.banned_until > sim_local_now(
-                                   (struct sim_world *)w, h);
+            res->banned_now += info.banned_until >
+                               sim_world_local_now((struct sim_world *)w, h);
         }
     }
 }

@@ -13,47 +13,7 @@
 #define PROGRESS_EVERY_EVENTS (1u << 16)
 #define PROGRESS_WALL_S 2.0
 
-void sim_violation(struct sim_world *w, const char *fmt, ...)
-{
-    if (w->stats.violation[0] != '\0')
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(w->stats.violation, sizeof(w->stats.violation), fmt, ap);
-    va_end(ap);
-    w->stop = true;
-}
-
-void sim_push_event(struct sim_world *w, p2p_time t, uint32_t type,
-                    uint32_t node, uint64_t arg, void *ptr)
-{
-    if (sim_eq_push(&w->queue, t, type, node, arg, ptr) != 0) {
-        sim_violation(w, "event queue bound (%u events) reached",
-                      SIM_EVENTS_QUEUED_MAX);
-        if (type == SIM_EV_MESSAGE)
-            sim_msg_free(ptr);
-    }
-}
-#define push_event sim_push_event
-
-void sim_msg_free(struct sim_msg *m)
-{
-    if (m != NULL) {
-        free(m->bytes);
-        free(m);
-    }
-}
-
-p2p_time sim_local_now(struct sim_world *w, uint32_t node)
-{
-    return sim_clock_local(&w->nodes[node].clock, w->now);
-}
-
-bool sim_node_live_honest(const struct sim_world *w, uint32_t node)
-{
-    const struct sim_node *sn = &w->nodes[node];
-    return sn->running && sn->member && !sn->byzantine;
-}
+#define push_event sim_world_push_event
 
 /* Arms the node's next core deadline, converted to global time. */
 static void rearm(struct sim_world *w, uint32_t node)
@@ -67,131 +27,6 @@ static void rearm(struct sim_world *w, uint32_t node)
     push_event(w, sn->armed, SIM_EV_TIMER, node, 0, NULL);
 }
 
-/* Puts m on the wire now. */
-static void transmit(struct sim_world *w, uint32_t from, struct sim_msg *m)
-{
-    p2p_time at = sim_net_send(&w->net, w->now, from, m->to, m->len);
-    if (m->kind == SIM_MSG_DATA && w->opt.series)
-        sim_series_add(&w->series, w->now, from, true, m->len);
-    if (m->kind == SIM_MSG_DATA) {
-        /* bytes_sent is the artifacts' traffic (against bytes_ideal);
-         * state sync's is counted apart. */
-        if (m->traffic != P2P_TRAFFIC_STATE)
-            w->stats.bytes_sent += m->len;
-        w->stats.bytes_by_traffic[m->traffic] += m->len;
-        w->stats.messages_sent++;
-        w->nodes[from].bytes_sent[m->traffic] += m->len;
-        w->nodes[from].messages_sent++;
-    }
-    if (TRACING(w))
-        sim_trace_line(&w->trace, w->now, from,
-                       m->kind == SIM_MSG_RESET ? "reset" : "send",
-                       "peer=%u stream=%llu %s bytes=%zu", m->to,
-                       (unsigned long long)m->stream_id,
-                       p2p_traffic_name(m->traffic), m->len);
-    push_event(w, at, SIM_EV_MESSAGE, m->to, 0, m);
-}
-
-static bool large(const struct sim_msg *m)
-{
-    return m->kind == SIM_MSG_DATA && m->len > SIM_NET_SMALL_BYTES;
-}
-
-/* Sends the next queued large message of node whose connection is still
- * the one it was queued on, and wakes when the uplink is free again. */
-static void bulk_next(struct sim_world *w, uint32_t node)
-{
-    struct sim_node *sn = &w->nodes[node];
-    sn->bulk_busy = false;
-    p2p_time free_at = sim_net_uplink_free(&w->net, node);
-    if (free_at > w->now && sn->bulk_head != NULL) {
-        /* Small messages cut in since: wait for what they took. */
-        sn->bulk_busy = true;
-        push_event(w, free_at, SIM_EV_UPLINK, node, 0, NULL);
-        return;
-    }
-    while (sn->bulk_head != NULL) {
-        struct sim_msg *m = sn->bulk_head;
-        sn->bulk_head = m->next;
-        if (sn->bulk_head == NULL)
-            sn->bulk_tail = NULL;
-        m->next = NULL;
-        const struct sim_conn *c = sim_conn_of(w, node, m->to);
-        if (c->state != SIM_CONN_UP || c->gen != m->conn_gen) {
-            w->stats.messages_dropped++;
-            sim_msg_free(m);
-            continue;
-        }
-        transmit(w, node, m);
-        sn->bulk_busy = true;
-        push_event(w, sim_net_uplink_free(&w->net, node), SIM_EV_UPLINK, node,
-                   0, NULL);
-        return;
-    }
-}
-
-/* Removes node's queued large messages on the stream a reset names: the
- * reset node sent (to == peer, sent_inbound as its message's inbound) or
- * one node received from peer (its inbound flag flipped). */
-static void bulk_cancel(struct sim_world *w, uint32_t node, uint32_t peer,
-                        uint64_t stream_id, bool inbound)
-{
-    struct sim_node *sn = &w->nodes[node];
-    struct sim_msg **link = &sn->bulk_head, *prev = NULL;
-    while (*link != NULL) {
-        struct sim_msg *m = *link;
-        if (m->to == peer && m->stream_id == stream_id &&
-            m->inbound == inbound) {
-            *link = m->next;
-            if (sn->bulk_tail == m)
-                sn->bulk_tail = prev;
-            sim_msg_free(m);
-            continue;
-        }
-        prev = m;
-        link = &m->next;
-    }
-}
-
-void sim_bulk_drop(struct sim_world *w, uint32_t node)
-{
-    struct sim_node *sn = &w->nodes[node];
-    while (sn->bulk_head != NULL) {
-        struct sim_msg *m = sn->bulk_head;
-        sn->bulk_head = m->next;
-        sim_msg_free(m);
-    }
-    sn->bulk_tail = NULL;
-}
-
-void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
-{
-    struct sim_conn *c = sim_conn_of(w, from, m->to);
-    if (c->state != SIM_CONN_UP) {
-        /* The core has not yet heard that its connection is gone. */
-        w->stats.messages_dropped++;
-        sim_msg_free(m);
-        return;
-    }
-    m->conn_gen = c->gen;
-    /* A reset drops what its stream still has queued on this side. */
-    if (m->kind == SIM_MSG_RESET)
-        bulk_cancel(w, from, m->to, m->stream_id, m->inbound);
-    if (!large(m)) {
-        transmit(w, from, m);
-        return;
-    }
-    struct sim_node *sn = &w->nodes[from];
-    m->next = NULL;
-    if (sn->bulk_tail != NULL)
-        sn->bulk_tail->next = m;
-    else
-        sn->bulk_head = m;
-    sn->bulk_tail = m;
-    if (!sn->bulk_busy)
-        bulk_next(w, from);
-}
-
 static void send_msg(struct sim_world *w, uint32_t from,
                      const struct p2p_action *a, enum sim_msg_kind kind,
                      bool inbound)
@@ -199,7 +34,7 @@ static void send_msg(struct sim_world *w, uint32_t from,
     struct sim_msg *m = calloc(1, sizeof(*m));
     if (m == NULL || (a->len > 0 && (m->bytes = malloc(a->len)) == NULL)) {
         free(m);
-        sim_violation(w, "out of memory carrying a message");
+        sim_world_violation(w, "out of memory carrying a message");
         return;
     }
     m->kind = kind;
@@ -212,10 +47,10 @@ static void send_msg(struct sim_world *w, uint32_t from,
     if (a->len > 0)
         memcpy(m->bytes, a->bytes, a->len);
     if (!sim_byzantine_outgoing(w, from, m, a)) {
-        sim_msg_free(m);
+        sim_world_msg_free(m);
         return;
     }
-    sim_send(w, from, m);
+    sim_uplink_send(w, from, m);
 }
 
 static void on_received(struct sim_world *w, uint32_t node,
@@ -225,19 +60,21 @@ static void on_received(struct sim_world *w, uint32_t node,
     char hex[17];
     p2p_id_hex(&a->id, hex, 16);
     if (idx < 0) {
-        sim_violation(w, "node %u received artifact %s that no node made",
-                      node, hex);
+        sim_world_violation(w, "node %u received artifact %s that no node made",
+                            node, hex);
         return;
     }
     struct sim_artifact *art = &w->artifacts[idx];
     if (node == art->creator || (art->delivered[node / 8] & (1u << (node % 8)))) {
-        sim_violation(w, "artifact %s delivered twice to node %u", hex, node);
+        sim_world_violation(w, "artifact %s delivered twice to node %u", hex,
+                            node);
         return;
     }
     if (art->expired <= w->now) {
-        sim_violation(w, "node %u took artifact %s that its bouncer calls "
-                      "Unwanted (purged %.3fs ago)", node, hex,
-                      (double)(w->now - art->expired) / 1e9);
+        sim_world_violation(w,
+                            "node %u took artifact %s that its bouncer calls "
+                            "Unwanted (purged %.3fs ago)",
+                            node, hex, (double)(w->now - art->expired) / 1e9);
         return;
     }
     if (w->opt.invariants) {
@@ -248,8 +85,11 @@ static void on_received(struct sim_world *w, uint32_t node,
         if (e != NULL)
             p2p_id_of(e->body, e->len, &got);
         if (e == NULL || e->len != art->size || !p2p_id_eq(&got, &art->id)) {
-            sim_violation(w, "node %u took bytes for artifact %s that do not "
-                          "match its id", node, hex);
+            sim_world_violation(
+                w,
+                "node %u took bytes for artifact %s that do not "
+                "match its id",
+                node, hex);
             return;
         }
     }
@@ -267,7 +107,7 @@ static void on_received(struct sim_world *w, uint32_t node,
         if (c != NULL)
             st->deliveries = c;
         if (l == NULL || c == NULL) {
-            sim_violation(w, "out of memory recording latencies");
+            sim_world_violation(w, "out of memory recording latencies");
             return;
         }
         st->latencies_capacity = cap;
@@ -284,7 +124,9 @@ static void on_received(struct sim_world *w, uint32_t node,
                (uint64_t)idx, NULL);
 }
 
-void sim_node_drain(struct sim_world *w, uint32_t node)
+/* Carries out the node's actions and re-arms its timer: after every call
+ * into its core (the end of an event, or sim_world_settle). */
+static void drain(struct sim_world *w, uint32_t node)
 {
     struct p2p_outbox *o = p2p_node_outbox(w->nodes[node].core);
     for (size_t i = 0; i < p2p_outbox_count(o); i++) {
@@ -340,7 +182,7 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
     if (!sim_conn_accept_msg(w, m))
         return; /* dropped with its connection, or held by a partition */
     struct p2p_node *core = w->nodes[node].core;
-    p2p_time now = sim_local_now(w, node);
+    p2p_time now = sim_world_local_now(w, node);
     if (m->kind == SIM_MSG_DATA) {
         w->nodes[node].bytes_received[m->traffic] += m->len;
         w->nodes[node].messages_received++;
@@ -356,7 +198,7 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
     /* The peer reset the stream: what this node still had queued for it
      * is not sent. */
     if (m->kind == SIM_MSG_RESET)
-        bulk_cancel(w, node, m->from, m->stream_id, !m->inbound);
+        sim_uplink_cancel(w, node, m->from, m->stream_id, !m->inbound);
     if (!sim_byzantine_reads(w, node))
         ; /* a silent node swallows everything */
     else if (m->kind == SIM_MSG_DATA)
@@ -365,8 +207,8 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
     else
         (void)p2p_node_on_stream_reset(core, now, m->from, m->stream_id,
                                        m->inbound);
-    sim_msg_free(m);
-    sim_node_drain(w, node);
+    sim_world_msg_free(m);
+    sim_world_mark(w, node);
 }
 
 static void on_validate(struct sim_world *w, uint32_t node, uint64_t idx)
@@ -374,15 +216,15 @@ static void on_validate(struct sim_world *w, uint32_t node, uint64_t idx)
     const struct sim_artifact *art = &w->artifacts[idx];
     if (!w->nodes[node].running)
         return; /* crashed before validating: lost with its memory */
-    int rc = p2p_node_validate(w->nodes[node].core, sim_local_now(w, node),
-                               &art->id, true);
+    int rc = p2p_node_validate(w->nodes[node].core,
+                               sim_world_local_now(w, node), &art->id, true);
     if (TRACING(w)) {
         char hex[17];
         p2p_id_hex(&art->id, hex, 16);
         sim_trace_line(&w->trace, w->now, node, "validate", "id=%s rc=%d", hex,
                        rc);
     }
-    sim_node_drain(w, node);
+    sim_world_mark(w, node);
 }
 
 static void on_expire(struct sim_world *w, uint64_t idx)
@@ -396,9 +238,9 @@ static void on_expire(struct sim_world *w, uint64_t idx)
     }
     for (uint32_t i = 0; i < w->nodes_count; i++) {
         if (w->nodes[i].running &&
-            p2p_node_remove(w->nodes[i].core, sim_local_now(w, i),
+            p2p_node_remove(w->nodes[i].core, sim_world_local_now(w, i),
                             &art->id) == 0)
-            sim_node_drain(w, i);
+            sim_world_mark(w, i);
     }
     /* A crashed node's persisted copy is purged too. */
     for (uint32_t i = 0; i < w->nodes_count; i++) {
@@ -427,7 +269,7 @@ static void on_loss(struct sim_world *w, uint64_t fault, bool start)
 static void free_event(struct sim_event *e)
 {
     if (e->type == SIM_EV_MESSAGE)
-        sim_msg_free(e->ptr);
+        sim_world_msg_free(e->ptr);
 }
 
 static void dispatch(struct sim_world *w, struct sim_event *e)
@@ -441,8 +283,8 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
             break; /* superseded by an earlier deadline, or crashed */
         w->nodes[e->node].armed = P2P_TIME_NEVER;
         (void)p2p_node_on_timer(w->nodes[e->node].core,
-                                sim_local_now(w, e->node));
-        sim_node_drain(w, e->node);
+                                sim_world_local_now(w, e->node));
+        sim_world_mark(w, e->node);
         break;
     case SIM_EV_WORKLOAD:
         sim_workload_fire(w, (uint32_t)e->arg);
@@ -475,7 +317,7 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         sim_state_checkpoint(w);
         break;
     case SIM_EV_UPLINK:
-        bulk_next(w, e->node);
+        sim_uplink_next(w, e->node);
         break;
     case SIM_EV_METRICS:
         break; /* taken by the loop before dispatch */
@@ -495,9 +337,10 @@ static void check_dials(struct sim_world *w, uint32_t node)
             continue;
         const struct sim_conn *c = sim_conn_of(w, node, p);
         if (c->state != SIM_CONN_DIALING || c->dialer != node)
-            sim_violation(w, "node %u waits for a dial to %u that the "
-                          "network is not making (t=%llu ns)", node, p,
-                          (unsigned long long)w->now);
+            sim_world_violation(w,
+                                "node %u waits for a dial to %u that the "
+                                "network is not making (t=%llu ns)",
+                                node, p, (unsigned long long)w->now);
     }
 }
 
@@ -512,8 +355,9 @@ static void check_invariants(struct sim_world *w, uint32_t node)
     int rc = deep ? p2p_node_check_invariants_deep(sn->core)
                   : p2p_node_check_invariants(sn->core);
     if (rc != 0)
-        sim_violation(w, "node %u broke a core invariant%s at t=%llu ns", node,
-                      deep ? " (deep check)" : "", (unsigned long long)w->now);
+        sim_world_violation(w, "node %u broke a core invariant%s at t=%llu ns",
+                            node, deep ? " (deep check)" : "",
+                            (unsigned long long)w->now);
     if (deep)
         check_dials(w, node);
 }
@@ -523,8 +367,11 @@ static void check_all_deep(struct sim_world *w)
     for (uint32_t i = 0; i < w->nodes_count && !w->stop; i++)
         if (w->nodes[i].running) {
             if (p2p_node_check_invariants_deep(w->nodes[i].core) != 0)
-                sim_violation(w, "node %u broke a core invariant (final deep "
-                              "check)", i);
+                sim_world_violation(
+                    w,
+                    "node %u broke a core invariant (final deep "
+                    "check)",
+                    i);
             check_dials(w, i);
         }
 }
@@ -553,8 +400,10 @@ static void progress(struct sim_world *w, struct timespec *last)
 static int init_nodes(struct sim_world *w)
 {
     w->nodes = calloc(w->nodes_count, sizeof(*w->nodes));
-    if (w->nodes == NULL || sim_conn_init(w) != 0)
+    w->dirty = calloc(w->nodes_count, sizeof(*w->dirty));
+    if (w->nodes == NULL || w->dirty == NULL || sim_conn_init(w) != 0)
         return -1;
+    w->drain = drain;
     for (uint32_t i = 0; i < w->nodes_count; i++) {
         struct sim_node *sn = &w->nodes[i];
         p2p_mem_init(&sn->mem);
@@ -646,6 +495,7 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
         w->now = e.time;
         uint32_t node = e.node;
         dispatch(w, &e);
+        sim_world_end_event(w);
         w->stats.events++;
         if (w->opt.invariants && node < w->nodes_count)
             check_invariants(w, node);
@@ -668,13 +518,14 @@ void sim_world_fini(struct sim_world *w)
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);
-        sim_bulk_drop(w, i);
+        sim_uplink_drop(w, i);
     }
     sim_state_fini(w);
     free(w->nodes);
+    free(w->dirty);
     free(w->conns);
     for (size_t i = 0; i < w->held_count; i++)
-        sim_msg_free(w->held[i]);
+        sim_world_msg_free(w->held[i]);
     free(w->held);
     for (size_t i = 0; i < w->artifacts_count; i++)
         free(w->artifacts[i].delivered);

@@ -55,8 +55,8 @@ int sim_state_init(struct sim_world *w)
 void sim_state_schedule(struct sim_world *w)
 {
     if (w->states_on)
-        sim_push_event(w, w->sc->state.checkpoint_every_ns,
-                       SIM_EV_CHECKPOINT, 0, 0, NULL);
+        sim_world_push_event(w, w->sc->state.checkpoint_every_ns,
+                             SIM_EV_CHECKPOINT, 0, 0, NULL);
 }
 
 static void note_caught_up(struct sim_world *w, uint32_t node)
@@ -81,7 +81,8 @@ void sim_state_node_started(struct sim_world *w, uint32_t node)
         return;
     if (!sn->store_ready) {
         if (sim_state_store_init(&sn->store, &w->states, &w->state_mem) != 0) {
-            sim_violation(w, "node %u: no memory for its state store", node);
+            sim_world_violation(w, "node %u: no memory for its state store",
+                                node);
             return;
         }
         sn->store_ready = true;
@@ -95,7 +96,7 @@ void sim_state_node_started(struct sim_world *w, uint32_t node)
     p2p_node_state_sync_info(sn->core, &info);
     sn->sync_gen = info.gen;
     sn->sync_chunks_seen = p2p_node_metrics(sn->core)->state_chunks_received;
-    p2p_node_set_state_store(sn->core, sim_local_now(w, node),
+    p2p_node_set_state_store(sn->core, sim_world_local_now(w, node),
                              &sim_state_store_ops, &sn->store);
     note_caught_up(w, node);
 }
@@ -150,8 +151,9 @@ void sim_state_checkpoint(struct sim_world *w)
     struct p2p_state_hash root;
     int rc = sim_states_get(&w->states, w->state_height, &m, &root);
     if (rc != 0) {
-        sim_violation(w, "cannot build state height %llu: %s",
-                      (unsigned long long)w->state_height, p2p_strerror(rc));
+        sim_world_violation(w, "cannot build state height %llu: %s",
+                            (unsigned long long)w->state_height,
+                            p2p_strerror(rc));
         return;
     }
     if (SIM_TRACING(w)) {
@@ -170,12 +172,13 @@ void sim_state_checkpoint(struct sim_world *w)
             sn->store.held_height + 1 != w->state_height)
             continue;
         sim_state_store_set_height(&sn->store, w->state_height);
-        p2p_node_state_changed(sn->core, sim_local_now(w, i));
-        sim_node_drain(w, i);
+        p2p_node_state_changed(sn->core, sim_world_local_now(w, i));
+        sim_world_mark(w, i);
     }
+    /* Queued after what those nodes send now. */
     if (w->now + w->sc->state.checkpoint_every_ns <= w->sc->duration_ns)
-        sim_push_event(w, w->now + w->sc->state.checkpoint_every_ns,
-                       SIM_EV_CHECKPOINT, 0, 0, NULL);
+        sim_world_push_after_drain(w, w->now + w->sc->state.checkpoint_every_ns,
+                                   SIM_EV_CHECKPOINT, 0, 0, false);
 }
 
 static void begin_record(struct sim_world *w, uint32_t node,
@@ -188,7 +191,7 @@ static void begin_record(struct sim_world *w, uint32_t node,
         size_t cap = w->syncs_capacity ? w->syncs_capacity * 2 : 16;
         struct sim_sync_record *s = realloc(w->syncs, cap * sizeof(*s));
         if (s == NULL) {
-            sim_violation(w, "out of memory recording a state sync");
+            sim_world_violation(w, "out of memory recording a state sync");
             return;
         }
         w->syncs = s;

@@ -50,14 +50,14 @@ static uint32_t pick_creator(struct sim_world *w, uint32_t item)
     uint32_t n = w->nodes_count;
     switch (it->from) {
     case SIM_FROM_NODE:
-        return sim_node_live_honest(w, it->from_node) ? it->from_node
-                                                      : P2P_NODE_NONE;
+        return sim_world_live_honest(w, it->from_node) ? it->from_node
+                                                       : P2P_NODE_NONE;
     case SIM_FROM_ANY: {
         /* A uniform draw, then the next live one: one draw per artifact
          * whatever the faults, so the stream stays aligned. */
         uint32_t start = (uint32_t)p2p_rng_below(&w->workload_rng, n);
         for (uint32_t k = 0; k < n; k++)
-            if (sim_node_live_honest(w, (start + k) % n))
+            if (sim_world_live_honest(w, (start + k) % n))
                 return (start + k) % n;
         return P2P_NODE_NONE;
     }
@@ -66,7 +66,7 @@ static uint32_t pick_creator(struct sim_world *w, uint32_t item)
         for (uint32_t k = 0; k < n; k++) {
             uint32_t node = w->round_robin_next[item] % n;
             w->round_robin_next[item] = node + 1;
-            if (sim_node_live_honest(w, node))
+            if (sim_world_live_honest(w, node))
                 return node;
         }
         return P2P_NODE_NONE;
@@ -77,7 +77,7 @@ static uint32_t live_honest_count(const struct sim_world *w)
 {
     uint32_t c = 0;
     for (uint32_t i = 0; i < w->nodes_count; i++)
-        c += sim_node_live_honest(w, i);
+        c += sim_world_live_honest(w, i);
     return c;
 }
 
@@ -157,20 +157,21 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
                               it->size_max_bytes - it->size_bytes + 1);
     uint8_t *body = make_body(w, w->artifacts_count, size);
     if (body == NULL) {
-        sim_violation(w, "out of memory making a %llu-byte artifact",
-                      (unsigned long long)size);
+        sim_world_violation(w, "out of memory making a %llu-byte artifact",
+                            (unsigned long long)size);
         return;
     }
     struct p2p_artifact_id id;
     p2p_id_of(body, size, &id);
     if (record(w, &id, it->kind, size, creator) != 0) {
         free(body);
-        sim_violation(w, "artifact table bound (%u) reached", SIM_ARTIFACTS_MAX);
+        sim_world_violation(w, "artifact table bound (%u) reached",
+                            SIM_ARTIFACTS_MAX);
         return;
     }
-    int rc = p2p_node_insert(w->nodes[creator].core,
-                             sim_local_now(w, creator), it->kind, body, size,
-                             NULL);
+    int rc =
+        p2p_node_insert(w->nodes[creator].core, sim_world_local_now(w, creator),
+                        it->kind, body, size, NULL);
     free(body);
     char hex[17];
     p2p_id_hex(&id, hex, 16);
@@ -179,11 +180,12 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
                        "id=%s %s bytes=%llu rc=%d", hex, p2p_kind_name(it->kind),
                        (unsigned long long)size, rc);
     if (rc != 0)
-        sim_violation(w, "node %u refused its own artifact %s: %s", creator,
-                      hex, p2p_strerror(rc));
-    sim_node_drain(w, creator);
+        sim_world_violation(w, "node %u refused its own artifact %s: %s",
+                            creator, hex, p2p_strerror(rc));
+    sim_world_mark(w, creator);
+    /* Queued after what the creator sends now. */
     p2p_time expire = w->now + w->artifact_ttl_ns;
     if (expire <= w->end)
-        (void)sim_eq_push(&w->queue, expire, SIM_EV_EXPIRE, creator,
-                          w->artifacts_count - 1, NULL);
+        sim_world_push_after_drain(w, expire, SIM_EV_EXPIRE, creator,
+                                   w->artifacts_count - 1, true);
 }

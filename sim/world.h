@@ -1,9 +1,16 @@
 /* Internal: the state of one simulation run, shared by the sim's files
  * (run.c drives it, workload.c makes artifacts, report.c judges and prints
- * the outcome). */
+ * the outcome), and the services below every handler (world.c).
+ *
+ * How the files depend on each other, bottom up, each calling only those
+ * before it: world.c (the event queue, violations, local time, marking
+ * nodes whose actions wait), conn.c (connections), uplink.c (sending),
+ * byzantine.c, workload.c, state_run.c, metrics_out.c, faults.c, and
+ * run.c on top (the loop, which carries out the nodes' actions). */
 #ifndef P2P_SIM_WORLD_H
 #define P2P_SIM_WORLD_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #define SIM_CONN_NODE_IDS_MAX 4096u        /* the pair matrix stays < 400 MiB */
 #define SIM_DEFAULT_VALIDATION_DELAY_NS (1 * P2P_NS_PER_MS)
 #define SIM_DEFAULT_ARTIFACT_TTL_NS (120 * P2P_NS_PER_S)
+#define SIM_AFTER_DRAIN_MAX 4u /* events one handler defers */
 
 enum sim_event_type {
     SIM_EV_MESSAGE,     /* ptr: struct sim_msg arriving at node */
@@ -103,6 +111,7 @@ struct sim_node {
     uint64_t byz_misdeeds;    /* forged or corrupted messages sent */
     bool byz_ticking;         /* a SIM_EV_BYZANTINE is queued for it */
     bool crashed;             /* crashed and not restarted */
+    bool dirty;               /* in w->dirty: its actions wait */
     /* Large messages waiting for the uplink, sent one at a time (owned;
      * a reset of their stream removes them, as the replica's transport
      * drops a reset stream's unsent data). */
@@ -190,6 +199,16 @@ struct sim_stats {
     char violation[512];      /* first invariant violation, or "" */
 };
 
+/* An event a handler schedules for after its nodes' actions are carried
+ * out (sim_world_push_after_drain). */
+struct sim_after_drain {
+    p2p_time time;
+    uint32_t type;
+    uint32_t node;
+    uint64_t arg;
+    bool droppable; /* a full queue drops it silently (else a violation) */
+};
+
 struct sim_world {
     const struct sim_scenario *sc; /* borrowed */
     struct sim_options opt;
@@ -227,6 +246,13 @@ struct sim_world {
     uint64_t state_height;         /* the subnet's newest checkpoint */
     struct sim_sync_record *syncs; /* owned */
     size_t syncs_count, syncs_capacity;
+    /* Nodes whose outbox waits to be carried out, in the order they were
+     * marked (owned; nodes_count), and what carries it out (run.c). */
+    uint32_t *dirty;
+    size_t dirty_count;
+    void (*drain)(struct sim_world *w, uint32_t node);
+    struct sim_after_drain after[SIM_AFTER_DRAIN_MAX];
+    size_t after_count;
     bool stop;                     /* an invariant failed */
     uint64_t progress_events;      /* events at the last progress line */
 };
@@ -248,22 +274,78 @@ int64_t sim_artifact_find(const struct sim_world *w,
 /* Artifact `index`'s body, made again from the seed (malloc'd). */
 uint8_t *sim_artifact_body(const struct sim_world *w, size_t index);
 
-/* run.c: after any call into a node, carry out its actions and re-arm. */
-void sim_node_drain(struct sim_world *w, uint32_t node);
+#define SIM_TRACING(w) ((w)->trace.file != NULL || (w)->trace.record)
+
+/* ---- world.c: services for every handler ---- */
+
+/* Records an invariant violation (the first one is kept); the run stops
+ * after the current event. */
+#ifdef __GNUC__
+__attribute__((format(printf, 2, 3)))
+#endif
+void sim_world_violation(struct sim_world *w, const char *fmt, ...);
+#ifdef __GNUC__
+__attribute__((format(printf, 2, 0)))
+#endif
+void sim_world_vviolation(struct sim_world *w, const char *fmt, va_list ap);
+/* Schedules an event at virtual time t (ptr owned by the event: a message
+ * is freed if the queue is full, which is a violation). */
+void sim_world_push_event(struct sim_world *w, p2p_time t, uint32_t type,
+                          uint32_t node, uint64_t arg, void *ptr);
+/* Schedules an event once the current event's nodes have had their
+ * actions carried out, so it is queued after what they send (the order
+ * of events at one instant). At most SIM_AFTER_DRAIN_MAX per event. */
+void sim_world_push_after_drain(struct sim_world *w, p2p_time t, uint32_t type,
+                                uint32_t node, uint64_t arg, bool droppable);
+void sim_world_msg_free(struct sim_msg *m);
 /* The node's local time now (its clock's reading of w->now). */
-p2p_time sim_local_now(struct sim_world *w, uint32_t node);
-void sim_push_event(struct sim_world *w, p2p_time t, uint32_t type,
-                    uint32_t node, uint64_t arg, void *ptr);
-/* Puts a message on the wire from `from` to m->to over their connection
- * (m is owned by the callee from here on). */
-void sim_send(struct sim_world *w, uint32_t from, struct sim_msg *m);
-/* Drops the large messages node has queued (it crashed). */
-void sim_bulk_drop(struct sim_world *w, uint32_t node);
-void sim_msg_free(struct sim_msg *m);
+p2p_time sim_world_local_now(struct sim_world *w, uint32_t node);
 /* Whether artifacts are made by, and judged at, this node: running, a
  * member and honest. */
-bool sim_node_live_honest(const struct sim_world *w, uint32_t node);
-#define SIM_TRACING(w) ((w)->trace.file != NULL || (w)->trace.record)
+bool sim_world_live_honest(const struct sim_world *w, uint32_t node);
+/* After a call into a running node's core: its actions are carried out
+ * (and its timer re-armed) when the current event ends, or at the next
+ * sim_world_settle; marking twice is marking once. */
+void sim_world_mark(struct sim_world *w, uint32_t node);
+/* Carries out the marked nodes' actions now, in the order they were
+ * marked. For a handler whose next step must follow them: its trace
+ * lines, or a decision that depends on what a node did. */
+void sim_world_settle(struct sim_world *w);
+/* The end of an event (run.c): settles, then queues the deferred events. */
+void sim_world_end_event(struct sim_world *w);
+
+/* Transitional names for sim/metrics_out.c until it uses the ones above. */
+static inline void sim_push_event(struct sim_world *w, p2p_time t,
+                                  uint32_t type, uint32_t node, uint64_t arg,
+                                  void *ptr)
+{
+    sim_world_push_event(w, t, type, node, arg, ptr);
+}
+#ifdef __GNUC__
+__attribute__((format(printf, 2, 3)))
+#endif
+static inline void
+sim_violation(struct sim_world *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sim_world_vviolation(w, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- uplink.c: sending ---- */
+
+/* Puts a message on the wire from `from` to m->to over their connection
+ * (m is owned by the callee from here on): small ones at once, large ones
+ * queued, one at a time. */
+void sim_uplink_send(struct sim_world *w, uint32_t from, struct sim_msg *m);
+/* SIM_EV_UPLINK: the node's uplink may take its next large message. */
+void sim_uplink_next(struct sim_world *w, uint32_t node);
+/* Drops node's queued large messages on the stream a reset names. */
+void sim_uplink_cancel(struct sim_world *w, uint32_t node, uint32_t peer,
+                       uint64_t stream_id, bool inbound);
+/* Drops every large message node has queued (it crashed). */
+void sim_uplink_drop(struct sim_world *w, uint32_t node);
 
 /* conn.c: the connection model. */
 int sim_conn_init(struct sim_world *w);
@@ -303,8 +385,6 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
                             struct sim_msg *m, const struct p2p_action *a);
 /* Whether a byzantine node's core reads this incoming message. */
 bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
-/* Records an invariant violation; the run stops after the current event. */
-void sim_violation(struct sim_world *w, const char *fmt, ...);
 
 /* state_run.c: state sync in the simulation. */
 #define SIM_SYNCS_MAX 65536u       /* sync records one run keeps */

@@ -1,0 +1,105 @@
+/* The services every part of a run uses: the event queue, violations, a
+ * node's local time, and the nodes whose actions wait to be carried out.
+ * Below every handler (run.c, conn.c, faults.c, workload.c, byzantine.c,
+ * state_run.c, metrics_out.c): it calls none of them. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/assert.h"
+#include "sim/world.h"
+
+void sim_world_vviolation(struct sim_world *w, const char *fmt, va_list ap)
+{
+    if (w->stats.violation[0] != '\0')
+        return;
+    vsnprintf(w->stats.violation, sizeof(w->stats.violation), fmt, ap);
+    w->stop = true;
+}
+
+void sim_world_violation(struct sim_world *w, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sim_world_vviolation(w, fmt, ap);
+    va_end(ap);
+}
+
+void sim_world_push_event(struct sim_world *w, p2p_time t, uint32_t type,
+                          uint32_t node, uint64_t arg, void *ptr)
+{
+    if (sim_eq_push(&w->queue, t, type, node, arg, ptr) != 0) {
+        sim_world_violation(w, "event queue bound (%u events) reached",
+                            SIM_EVENTS_QUEUED_MAX);
+        if (type == SIM_EV_MESSAGE)
+            sim_world_msg_free(ptr);
+    }
+}
+
+void sim_world_push_after_drain(struct sim_world *w, p2p_time t,
+                                uint32_t type, uint32_t node, uint64_t arg,
+                                bool droppable)
+{
+    P2P_ASSERT(type != SIM_EV_MESSAGE);
+    P2P_ASSERT(w->after_count < SIM_AFTER_DRAIN_MAX);
+    w->after[w->after_count++] = (struct sim_after_drain){
+        .time = t, .type = type, .node = node, .arg = arg,
+        .droppable = droppable};
+}
+
+void sim_world_msg_free(struct sim_msg *m)
+{
+    if (m != NULL) {
+        free(m->bytes);
+        free(m);
+    }
+}
+
+p2p_time sim_world_local_now(struct sim_world *w, uint32_t node)
+{
+    return sim_clock_local(&w->nodes[node].clock, w->now);
+}
+
+bool sim_world_live_honest(const struct sim_world *w, uint32_t node)
+{
+    const struct sim_node *sn = &w->nodes[node];
+    return sn->running && sn->member && !sn->byzantine;
+}
+
+void sim_world_mark(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    P2P_ASSERT(node < w->nodes_count && sn->running);
+    if (sn->dirty)
+        return;
+    P2P_ASSERT(w->dirty_count < w->nodes_count);
+    sn->dirty = true;
+    w->dirty[w->dirty_count++] = node;
+}
+
+void sim_world_settle(struct sim_world *w)
+{
+    P2P_ASSERT(w->drain != NULL || w->dirty_count == 0);
+    /* A drain marks no node; the loop still takes any marked meanwhile. */
+    for (size_t i = 0; i < w->dirty_count; i++) {
+        uint32_t node = w->dirty[i];
+        w->nodes[node].dirty = false;
+        if (w->nodes[node].running)
+            w->drain(w, node);
+    }
+    w->dirty_count = 0;
+}
+
+void sim_world_end_event(struct sim_world *w)
+{
+    sim_world_settle(w);
+    for (size_t i = 0; i < w->after_count; i++) {
+        const struct sim_after_drain *e = &w->after[i];
+        if (e->droppable)
+            (void)sim_eq_push(&w->queue, e->time, e->type, e->node, e->arg,
+                              NULL);
+        else
+            sim_world_push_event(w, e->time, e->type, e->node, e->arg, NULL);
+    }
+    w->after_count = 0;
+}
