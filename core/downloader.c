@@ -13,16 +13,6 @@
 #include "core/wire.h"
 #include "core/wire_pack.h"
 
-/* How long a download waits when every untried advertiser is at its
- * concurrency limit, before looking again: latency-sensitive (push kind)
- * artifacts look again sooner. */
-#define DOWNLOAD_BUSY_RETRY_NS (100 * P2P_NS_PER_MS)
-#define DOWNLOAD_BUSY_RETRY_PUSH_NS (10 * P2P_NS_PER_MS)
-
-/* Response and Artifact envelopes around a body: tags, lengths, status,
- * kind (and an optional id), with room to spare. */
-#define P2P_FETCH_ENVELOPE_BYTES 128u
-
 enum drop_reason {
     DROP_UNWANTED = 1,
     DROP_NO_ADVERTISER = 2,
@@ -199,8 +189,8 @@ static uint32_t fetch_slots(const struct p2p_downloader *dl,
 
 static p2p_time busy_retry(const struct p2p_download *d)
 {
-    return d->kind == P2P_KIND_PUSH ? DOWNLOAD_BUSY_RETRY_PUSH_NS
-                                    : DOWNLOAD_BUSY_RETRY_NS;
+    return d->kind == P2P_KIND_PUSH ? P2P_DOWNLOAD_BUSY_RETRY_PUSH_NS
+                                    : P2P_DOWNLOAD_BUSY_RETRY_NS;
 }
 
 /* The advertiser to try next: untried this round and under its per-peer
@@ -256,10 +246,6 @@ static void wait_until(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                         i, d->gen) != 0)
         drop(dl, i, DROP_NO_TIMER);
 }
-
-/* Times a fetch's deadline may move while its peer is busy but alive and
- * no other advertiser can be asked instead. */
-#define FETCH_EXTENSIONS_MAX 4u
 
 /* The attempt deadline: the IC's growing base, plus transfer time at the
  * configured minimum rate for every byte this node has asked the peer for
@@ -657,7 +643,7 @@ static bool has_alternative(const struct p2p_download *d)
  * time, and ours waits behind the others'. With no other advertiser,
  * giving up would only queue the request again at the back of the same
  * peer: the fetch waits on, one fetch timeout at a time, at most
- * FETCH_EXTENSIONS_MAX times. With others, it waits one more timeout
+ * P2P_FETCH_EXTENSIONS_MAX times. With others, it waits one more timeout
  * before moving: every requester behind the busy peer sees the same other
  * advertisers at the same moment (those that got the artifact first), and
  * moving at once would pile them all onto those (measured: a 7-node
@@ -672,7 +658,7 @@ p2p_time p2p__downloader_more_time(struct p2p_downloader *dl, p2p_time now,
         return 0;
     struct p2p_download *d = dl_at(dl, i);
     if (!d->used || d->gen != gen || d->state != DL_FETCHING ||
-        d->extensions >= (has_alternative(d) ? 1u : FETCH_EXTENSIONS_MAX))
+        d->extensions >= (has_alternative(d) ? 1u : P2P_FETCH_EXTENSIONS_MAX))
         return 0;
     p2p_node_id peer = d->fetching_from;
     if (answered_ns <= opened_ns)

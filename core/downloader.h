@@ -27,6 +27,19 @@
 #include "core/streams.h"
 #include "core/table.h"
 
+/* How long a download waits when every untried advertiser is at its
+ * concurrency limit, before looking again: latency-sensitive (push kind)
+ * artifacts look again sooner. */
+#define P2P_DOWNLOAD_BUSY_RETRY_NS (100 * P2P_NS_PER_MS)
+#define P2P_DOWNLOAD_BUSY_RETRY_PUSH_NS (10 * P2P_NS_PER_MS)
+/* Times a fetch's deadline may move while its peer is busy but alive and
+ * no other advertiser can be asked instead (once when there is one). */
+#define P2P_FETCH_EXTENSIONS_MAX 4u
+/* Response and Artifact envelopes around a body: tags, lengths, status,
+ * kind (and an optional id), with room to spare. A fetch's answer may be
+ * the largest advertised size plus this. */
+#define P2P_FETCH_ENVELOPE_BYTES 128u
+
 enum p2p_download_state { DL_WAIT_BOUNCER, DL_READY, DL_FETCHING, DL_BACKOFF };
 
 struct p2p_advertiser {

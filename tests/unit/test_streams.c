@@ -42,10 +42,14 @@ static void fx_init(struct fx *f)
     p2p__timers_init(&f->timers, &f->mem, 1000, &f->metrics, &f->bug);
     p2p__ledger_init(&f->ledger, &f->cfg, &f->mem, &f->metrics);
     p2p_rng_init(&f->rng, 7, 1);
-    f->env = (struct p2p_env){.cfg = &f->cfg, .mem = &f->mem,
-                              .outbox = &f->outbox, .timers = &f->timers,
-                              .rng = &f->rng, .metrics = &f->metrics,
-                              .hists = f->hists, .bug = &f->bug,
+    f->env = (struct p2p_env){.cfg = &f->cfg,
+                              .mem = &f->mem,
+                              .outbox = &f->outbox,
+                              .timers = &f->timers,
+                              .rng = &f->rng,
+                              .metrics = &f->metrics,
+                              .hists = f->hists,
+                              .bug = &f->bug,
                               .ledger = &f->ledger};
     p2p__streams_init(&f->s, &f->env, 42);
     for (p2p_node_id p = 0; p < f->cfg.node_ids_max; p++) {
@@ -136,9 +140,12 @@ static int feed(struct fx *f, p2p_time now, p2p_node_id peer, uint64_t id,
                 bool inbound, const uint8_t *data, size_t len, bool fin,
                 struct p2p_stream_done *done)
 {
-    struct p2p_stream_bytes in = {.peer = peer, .stream_id = id,
-                                  .inbound = inbound, .data = data,
-                                  .len = len, .fin = fin};
+    struct p2p_stream_bytes in = {.peer = peer,
+                                  .stream_id = id,
+                                  .inbound = inbound,
+                                  .data = data,
+                                  .len = len,
+                                  .fin = fin};
     return p2p__streams_on_data(&f->s, now, &in, done);
 }
 
@@ -247,16 +254,15 @@ START_TEST(silence_penalty_edges)
             uint64_t id;
             request(&f, T0 + 10, PEER, P2P_SILENCE_NS * 2, 0, &id);
             struct p2p_stream_done d;
-            ck_assert_int_eq(p2p__streams_on_reset(&f.s, T0 + 20, PEER, id,
-                                                   false, &d),
-                             0);
+            ck_assert_int_eq(
+                p2p__streams_on_reset(&f.s, T0 + 20, PEER, id, false, &d), 0);
             ck_assert_int_eq(d.err, P2P_ERR_READ);
             p2p__streams_done_fini(&d);
         }
-        ck_assert_msg(p2p__streams_peer_silent(&f.s, cases[i].expire_at, PEER,
-                                               T0) ==
-                          (cases[i].points != 0 || !cases[i].blame),
-                      "case %zu", i);
+        ck_assert_msg(
+            p2p__streams_peer_silent(&f.s, cases[i].expire_at, PEER, T0) ==
+                (cases[i].points != 0 || !cases[i].blame),
+            "case %zu", i);
         struct p2p_stream_done d;
         p2p__streams_expire(&f.s, cases[i].expire_at, index, cases[i].blame,
                             &d);
@@ -315,8 +321,10 @@ START_TEST(inbound_request_reported)
     p2p__streams_done_fini(&d);
     ck_assert_uint_eq(p2p__streams_count(&f.s), 0);
     /* The answer goes out; an answer that cannot (outbox full) resets. */
-    struct p2p_stream_resp r = {.peer = PEER, .stream_id = 9,
-                                .traffic = P2P_TRAFFIC_ACK, .status = 200};
+    struct p2p_stream_resp r = {.peer = PEER,
+                                .stream_id = 9,
+                                .traffic = P2P_TRAFFIC_ACK,
+                                .status = 200};
     ck_assert_int_eq(p2p__streams_respond(&f.s, &r), 0);
     ck_assert_int_eq(last(&f)->type, P2P_ACT_STREAM_RESPOND);
     f.outbox.actions_max = p2p_outbox_count(&f.outbox);
@@ -366,8 +374,7 @@ START_TEST(inbound_bytes_per_peer_limit)
     struct p2p_stream_done d;
     uint64_t max = f.cfg.stream_bytes_in_per_peer_max;
     ck_assert_int_eq(feed(&f, 0, PEER, 1, true, bytes, 32, false, &d), 0);
-    ck_assert_int_eq(feed(&f, 0, PEER, 2, true, bytes, max - 32, false, &d),
-                     0);
+    ck_assert_int_eq(feed(&f, 0, PEER, 2, true, bytes, max - 32, false, &d), 0);
     ck_assert_uint_eq(f.s.peers[PEER].bytes_in, max);
     ck_assert_int_eq(feed(&f, 0, PEER, 1, true, bytes + 32, 1, false, &d),
                      P2P_ERR_LIMIT);
@@ -397,9 +404,8 @@ START_TEST(answer_cap_both_sides)
         if (over) {
             ck_assert_int_eq(rc, P2P_ERR_OVERSIZE);
             ck_assert_int_eq(d.err, P2P_ERR_OVERSIZE);
-            ck_assert_uint_eq(
-                p2p__ledger_peer(&f.ledger, PEER)->penalty_total,
-                P2P_PENALTY_BAD_FRAME);
+            ck_assert_uint_eq(p2p__ledger_peer(&f.ledger, PEER)->penalty_total,
+                              P2P_PENALTY_BAD_FRAME);
         } else {
             ck_assert_int_eq(rc, 0);
             ck_assert_int_eq(d.err, 0);
@@ -422,8 +428,8 @@ START_TEST(table_limit)
         request(&f, 0, PEER, 1000, 0, NULL);
     size_t actions = p2p_outbox_count(&f.outbox);
     size_t bytes = f.mem.bytes;
-    struct p2p_stream_req r = {.peer = PEER, .route = P2P_ROUTE_ARTIFACT_RPC,
-                               .timeout_ns = 1000};
+    struct p2p_stream_req r = {
+        .peer = PEER, .route = P2P_ROUTE_ARTIFACT_RPC, .timeout_ns = 1000};
     uint32_t index;
     ck_assert_int_eq(p2p__streams_request(&f.s, 0, &r, &index), P2P_ERR_LIMIT);
     ck_assert_uint_eq(p2p_outbox_count(&f.outbox), actions);
@@ -496,7 +502,8 @@ START_TEST(request_allocation_failures)
         static const uint8_t body[] = "x";
         struct p2p_stream_req r = {.peer = PEER,
                                    .route = P2P_ROUTE_ARTIFACT_RPC,
-                                   .body = body, .len = 1,
+                                   .body = body,
+                                   .len = 1,
                                    .timeout_ns = 1000};
         uint32_t index;
         int rc = p2p__streams_request(&f.s, 0, &r, &index);
