@@ -159,6 +159,11 @@ static inline uint32_t p2p__downloader_count(const struct p2p_downloader *d)
 /* Fetches in flight to peer. */
 uint32_t p2p__downloader_fetches(const struct p2p_downloader *d,
                                  p2p_node_id peer);
+/* The O(1) part of p2p__downloader_check: index and table agree. */
+static inline bool p2p__downloader_counts_ok(const struct p2p_downloader *d)
+{
+    return d->by_id.count == d->downloads.count;
+}
 /* 0, or P2P_ERR_INTERNAL: a download without advertiser, a fetch without
  * its stream, a download of a held artifact, counts that disagree.
  * O(downloads + adverts). */

@@ -105,6 +105,12 @@ static inline uint32_t p2p__gossip_sender_txs(const struct p2p_gossip_sender *s)
 {
     return s->txs.count;
 }
+/* The O(1) part of p2p__gossip_sender_check: index and table agree. */
+static inline bool p2p__gossip_sender_counts_ok(
+    const struct p2p_gossip_sender *s)
+{
+    return s->slot_by_id.count == s->slots.count;
+}
 /* 0, or P2P_ERR_INTERNAL: a slot whose artifact is not validated in the
  * pool, a transmission of a free slot, counts that disagree. O(slots +
  * transmissions). */

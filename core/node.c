@@ -566,9 +566,9 @@ const struct p2p_config *p2p_node_config(const struct p2p_node *n)
 
 int p2p_node_check_invariants(const struct p2p_node *n)
 {
-    if (n->sender.slot_by_id.count != n->sender.slots.count ||
-        n->streams.by_key.count != n->streams.table.count ||
-        n->dl.by_id.count != n->dl.downloads.count)
+    if (!p2p__gossip_sender_counts_ok(&n->sender) ||
+        !p2p__streams_counts_ok(&n->streams) ||
+        !p2p__downloader_counts_ok(&n->dl))
         return P2P_ERR_INTERNAL;
     for (int s = 0; s < P2P_POOL_SECTIONS; s++)
         if (n->pool.count[s] > n->cfg.pool.count_max[s] ||

@@ -220,6 +220,11 @@ static inline uint32_t p2p__streams_count(const struct p2p_streams *s)
 {
     return s->table.count;
 }
+/* The O(1) part of p2p__streams_check: the index and the table agree. */
+static inline bool p2p__streams_counts_ok(const struct p2p_streams *s)
+{
+    return s->by_key.count == s->table.count;
+}
 /* 0, or P2P_ERR_INTERNAL when the index and the table disagree or a
  * peer's counts do not add up. O(streams + peers). */
 int p2p__streams_check(const struct p2p_streams *s);
