@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bulk transfer benchmark of the production replica (issue 5, item 9).
+# Bulk transfer benchmark of the production replica (docs/replica.md, "Measured").
 #
 # Two replicas on loopback: node 1 holds 1 GiB of artifacts (8 x 128 MiB,
 # POSTed before node 2 starts); node 2 starts, connects and fetches them

@@ -1,4 +1,4 @@
-/* The replica: core's p2p_node behind the production shim (DESIGN.md 6).
+/* The replica: core's p2p_node behind the production shim (docs/replica.md).
  *
  * One libev loop drives everything: the QUIC transport's events become
  * core inputs, core's outbox becomes transport calls, received artifacts

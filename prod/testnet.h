@@ -2,8 +2,8 @@
  * keys and certificates, writes the registry and one config per node,
  * spawns the replicas, waits until each answers GET /health with 200,
  * records them in DIR/testnet.json, and stops them (Ctrl-C, or
- * `testnet --stop --dir DIR` for a detached one). DESIGN.md section 7,
- * docs/replica.md.
+ * `testnet --stop --dir DIR` for a detached one). docs/replica.md,
+ * "Commands".
  *
  * Layout of DIR:
  *   registry.yaml                 version 1, every node (and its cert)

@@ -1,6 +1,6 @@
 /* The QUIC transport of the replica: one ngtcp2 connection per peer pair
  * over one UDP socket, mutual TLS 1.3 (prod/tls.h), every RPC on its own
- * bidirectional stream (DESIGN.md 3, "Transport"; docs/replica.md).
+ * bidirectional stream (docs/replica.md, "Transport").
  *
  * It knows peers by core's node id (the registry index) and nothing of the
  * protocol: the replica (prod/replica.c) turns its callbacks into core

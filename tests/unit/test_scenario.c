@@ -1,4 +1,4 @@
-/* Unit tests for sim/scenario: the DESIGN.md example scenario field by
+/* Unit tests for sim/scenario: the example scenario (docs/scenario-format.md) field by
  * field, and a table of malformed scenarios each with the line and message
  * it must fail with (the unit parsers have their own suite,
  * conf/tests/test_conf_units.c). */
@@ -14,7 +14,7 @@
 #define MS P2P_NS_PER_MS
 #define SEC P2P_NS_PER_S
 
-/* ---- the DESIGN.md example ------------------------------------------- */
+/* ---- the documented example ------------------------------------------ */
 
 static const char example_yaml[] =
     "name: quickstart\n"
