@@ -40,6 +40,10 @@ struct sim_report {
     size_t byz_count;
     uint64_t honest_bans;   /* honest nodes banning honest peers */
     double wall_s;
+    /* The run stopped before its end (SIGINT): the summary is what it had
+     * so far, and the expectations are not judged (ok is false). */
+    bool interrupted;
+    p2p_time end_ns, drain_ns; /* its planned end: duration + drain */
 };
 
 /* Judges the run, then sorts the world's latency array in place (for the

@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE /* mkdtemp */
 #include "sim/report_html.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,50 +11,11 @@
 #include <unistd.h>
 
 #include "sim/report.h"
+#include "sim/report_plots.h"
 #include "sim/world.h"
 
-#define POINTS_MAX 2000u          /* points per curve: the page stays small */
 #define SVG_BYTES_MAX (8u << 20)  /* one plot's SVG */
-#define PATH_BYTES 512u
 
-static const char *const plot_names[] = {"latency", "bytes_sent",
-                                         "bytes_received", "progress"};
-#define PLOTS (sizeof(plot_names) / sizeof(plot_names[0]))
-
-/* ---- the series ---- */
-
-int sim_series_init(struct sim_series *s, uint32_t nodes, p2p_time horizon_ns)
-{
-    memset(s, 0, sizeof(*s));
-    s->nodes = nodes;
-    s->buckets = SIM_SERIES_BUCKETS_MAX;
-    s->bucket_ns = horizon_ns / s->buckets + 1;
-    s->sent = calloc((size_t)nodes * s->buckets, sizeof(uint64_t));
-    s->received = calloc((size_t)nodes * s->buckets, sizeof(uint64_t));
-    if (s->sent == NULL || s->received == NULL) {
-        sim_series_fini(s);
-        return -1;
-    }
-    return 0;
-}
-
-void sim_series_add(struct sim_series *s, p2p_time t, uint32_t node, bool sent,
-                    uint64_t bytes)
-{
-    if (s->sent == NULL || node >= s->nodes)
-        return;
-    uint64_t b = t / s->bucket_ns;
-    if (b >= s->buckets)
-        b = s->buckets - 1; /* the drain's tail */
-    (sent ? s->sent : s->received)[(size_t)node * s->buckets + b] += bytes;
-}
-
-void sim_series_fini(struct sim_series *s)
-{
-    free(s->sent);
-    free(s->received);
-    memset(s, 0, sizeof(*s));
-}
 
 /* ---- data the report keeps before sim_report_build sorts ---- */
 
@@ -106,206 +68,6 @@ void sim_report_html_data_fini(struct sim_report_html_data *d)
     memset(d, 0, sizeof(*d));
 }
 
-/* ---- data files ---- */
-
-static FILE *open_in(const char *dir, const char *name, char *path)
-{
-    snprintf(path, PATH_BYTES, "%s/%s", dir, name);
-    return fopen(path, "w");
-}
-
-/* At most POINTS_MAX points of a sorted sample's CDF. */
-static void write_cdf(FILE *f, const double *v, size_t n)
-{
-    size_t step = n > POINTS_MAX ? n / POINTS_MAX : 1;
-    for (size_t i = 0; i < n; i += step)
-        fprintf(f, "%.6f %.6f\n", v[i] > 0.001 ? v[i] : 0.001,
-                (double)(i + 1) / (double)n);
-    if (n > 0)
-        fprintf(f, "%.6f 1\n", v[n - 1] > 0.001 ? v[n - 1] : 0.001);
-}
-
-static uint32_t plotted_nodes(const struct sim_series *s)
-{
-    return s->nodes < SIM_REPORT_NODES_PLOTTED_MAX
-               ? s->nodes : SIM_REPORT_NODES_PLOTTED_MAX;
-}
-
-/* Columns: time (s), then each plotted node's rate in MB/s. */
-static void write_rates(FILE *f, const struct sim_series *s,
-                        const uint64_t *bytes, p2p_time end)
-{
-    double secs = (double)s->bucket_ns / 1e9;
-    for (uint32_t b = 0; b < s->buckets; b++) {
-        if ((p2p_time)b * s->bucket_ns > end)
-            break;
-        fprintf(f, "%.3f", ((double)b + 0.5) * secs);
-        for (uint32_t n = 0; n < plotted_nodes(s); n++)
-            fprintf(f, " %.6f",
-                    (double)bytes[(size_t)n * s->buckets + b] / 1e6 / secs);
-        fputc('\n', f);
-    }
-}
-
-/* Fault rows for the timeline: each a bar [start, end] on a row per kind
- * (instants get a short bar so they show). */
-enum { ROW_PARTITION = 1, ROW_CRASH, ROW_LOSS, ROW_MEMBERSHIP, ROW_BYZANTINE,
-       ROW_SKEW, ROWS };
-static const char *const row_names[ROWS] = {
-    "", "partition", "crash", "loss", "join/leave", "byzantine", "skew"};
-
-static p2p_time fault_bar_end(const struct sim_scenario *sc, size_t k,
-                              p2p_time end)
-{
-    const struct sim_fault *f = &sc->faults[k];
-    switch (f->kind) {
-    case SIM_FAULT_LOSS:
-        return f->at_ns + f->for_ns;
-    case SIM_FAULT_PARTITION:
-        for (size_t j = k + 1; j < sc->faults_count; j++)
-            if (sc->faults[j].kind == SIM_FAULT_HEAL ||
-                sc->faults[j].kind == SIM_FAULT_PARTITION)
-                return sc->faults[j].at_ns;
-        return end;
-    case SIM_FAULT_CRASH: {
-        /* Until the last of its nodes is back (or the end). */
-        p2p_time last = f->at_ns;
-        for (size_t i = 0; i < f->nodes_count; i++) {
-            p2p_time back = end;
-            for (size_t j = k + 1; j < sc->faults_count && back == end; j++) {
-                const struct sim_fault *g = &sc->faults[j];
-                for (size_t m = 0; g->kind == SIM_FAULT_RESTART &&
-                                   m < g->nodes_count; m++)
-                    if (g->nodes[m] == f->nodes[i])
-                        back = g->at_ns;
-            }
-            if (back > last)
-                last = back;
-        }
-        return last;
-    }
-    case SIM_FAULT_BYZANTINE:
-        return end;
-    default:
-        return f->at_ns;
-    }
-}
-
-static int fault_row(enum sim_fault_kind kind)
-{
-    switch (kind) {
-    case SIM_FAULT_PARTITION: return ROW_PARTITION;
-    case SIM_FAULT_CRASH: return ROW_CRASH;
-    case SIM_FAULT_LOSS: return ROW_LOSS;
-    case SIM_FAULT_JOIN:
-    case SIM_FAULT_LEAVE: return ROW_MEMBERSHIP;
-    case SIM_FAULT_BYZANTINE: return ROW_BYZANTINE;
-    case SIM_FAULT_SKEW: return ROW_SKEW;
-    default: return 0; /* heal, restart: the ends of bars */
-    }
-}
-
-static size_t write_faults(FILE *f, const struct sim_world *w)
-{
-    const struct sim_scenario *sc = w->sc;
-    double min_bar = (double)w->now / 1e9 / 200.0;
-    size_t bars = 0;
-    for (size_t k = 0; k < sc->faults_count; k++) {
-        int row = fault_row(sc->faults[k].kind);
-        if (row == 0)
-            continue;
-        double a = (double)sc->faults[k].at_ns / 1e9;
-        double b = (double)fault_bar_end(sc, k, w->now) / 1e9;
-        if (b - a < min_bar)
-            b = a + min_bar;
-        fprintf(f, "%.6f %.6f %d\n", a, b, row);
-        bars++;
-    }
-    return bars;
-}
-
-static void write_progress(FILE *f, const struct sim_report_html_data *d)
-{
-    size_t n = d->delivered_count;
-    size_t step = n > POINTS_MAX ? n / POINTS_MAX : 1;
-    fprintf(f, "0 0\n");
-    for (size_t i = 0; i < n; i += step)
-        fprintf(f, "%.6f %zu\n", (double)d->delivered_at[i] / 1e9, i + 1);
-    if (n > 0)
-        fprintf(f, "%.6f %zu\n", (double)d->delivered_at[n - 1] / 1e9, n);
-}
-
-/* ---- the gnuplot script ---- */
-
-static void script_head(FILE *g, const char *dir, const char *name,
-                        int height)
-{
-    fprintf(g, "set terminal svg size 960,%d font 'sans,12' "
-            "background rgb 'white'\n", height);
-    fprintf(g, "set output '%s/%s.svg'\nreset\nset grid\n", dir, name);
-}
-
-static void script(FILE *g, const char *dir, const struct sim_world *w,
-                   const struct sim_series *s,
-                   const struct sim_report_html_data *d, size_t fault_bars)
-{
-    script_head(g, dir, "latency", 420);
-    fprintf(g, "set title 'Delivery latency CDF per artifact kind'\n"
-            "set xlabel 'latency (ms, log scale)'\n"
-            "set ylabel 'share of deliveries'\nset logscale x\n"
-            "set yrange [0:1.02]\nset key bottom right\n");
-    if (d->latency_count[0] + d->latency_count[1] == 0) {
-        fprintf(g, "set label 'no deliveries' at graph 0.5,0.5 center\n"
-                "set xrange [1:10]\nplot 2 notitle\n");
-    } else {
-        fprintf(g, "plot ");
-        const char *sep = "";
-        for (int k = 0; k < 2; k++) {
-            if (d->latency_count[k] == 0)
-                continue;
-            fprintf(g, "%s'%s/latency_%d.dat' using 1:2 with steps lw 2 "
-                    "title '%s (%zu)'", sep, dir, k, k ? "advert" : "push",
-                    d->latency_count[k]);
-            sep = ", ";
-        }
-        fputc('\n', g);
-    }
-    uint32_t nodes = plotted_nodes(s);
-    for (int r = 0; r < 2; r++) {
-        script_head(g, dir, r ? "bytes_received" : "bytes_sent", 420);
-        fprintf(g, "set title 'Bytes %s per node (%u nodes%s)'\n"
-                "set xlabel 'virtual time (s)'\nset ylabel 'MB/s'\n"
-                "set key outside right top horizontal maxcols 2 font ',9'\n",
-                r ? "received" : "sent", nodes,
-                s->nodes > nodes ? ", first shown" : "");
-        fprintf(g, "plot for [i=2:%u] '%s/%s.dat' using 1:i with lines "
-                "title sprintf('n%%d', i-2)\n", nodes + 1, dir,
-                r ? "received" : "sent");
-    }
-    script_head(g, dir, "progress", 560);
-    fprintf(g, "set multiplot layout 2,1 title 'Delivery progress and "
-            "faults'\n");
-    fprintf(g, "set lmargin 12\nset rmargin 4\nset xrange [0:%.3f]\n",
-            (double)w->now / 1e9);
-    fprintf(g, "set size 1,0.62\nset origin 0,0.36\n"
-            "set ylabel 'deliveries'\nset format x ''\n"
-            "plot '%s/progress.dat' using 1:2 with lines lw 2 "
-            "title 'deliveries so far'\n", dir);
-    fprintf(g, "set size 1,0.36\nset origin 0,0\nset format x '%%g'\n"
-            "set xlabel 'virtual time (s)'\nunset ylabel\n"
-            "set yrange [0.3:%d.7]\nset ytics (", ROWS - 1);
-    for (int row = 1; row < ROWS; row++)
-        fprintf(g, "%s'%s' %d", row > 1 ? ", " : "", row_names[row], row);
-    fprintf(g, ")\n");
-    if (fault_bars == 0)
-        fprintf(g, "set label 'no faults' at graph 0.5,0.5 center\n"
-                "plot 1/0 notitle\n");
-    else
-        fprintf(g, "plot '%s/faults.dat' using 1:3:($2-$1):(0) with vectors nohead "
-                "lw 12 lc rgb '#c0392b' notitle\n", dir);
-    fprintf(g, "unset multiplot\n");
-}
-
 /* ---- the page ---- */
 
 static void html_text(FILE *f, const char *s)
@@ -351,37 +113,70 @@ static int inline_svg(FILE *out, const char *path, FILE *err)
     return 0;
 }
 
-static void page_head(FILE *f, const struct sim_world *w,
-                      const struct sim_report *r, const char *replay)
+/* "60 s + 5 s drain": the run's planned end in its two parts. */
+static void format_end(const struct sim_report *r, char *buf, size_t len)
 {
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<title>p2p-sim report: ", f);
+    snprintf(buf, len, "%.3g s + %.3g s drain",
+             (double)(r->end_ns - r->drain_ns) / 1e9,
+             (double)r->drain_ns / 1e9);
+}
+
+static void page_status(FILE *f, const struct sim_world *w,
+                        const struct sim_report *r)
+{
+    char end[64];
+    format_end(r, end, sizeof(end));
     html_text(f, w->sc->name ? w->sc->name : "");
-    fputs("</title>\n<style>body{font-family:sans-serif;max-width:1000px;"
-          "margin:2em auto;color:#222}table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-          ".ok{color:#1e8449;font-weight:bold}.fail{color:#c0392b;"
-          "font-weight:bold}code{background:#f4f4f4;padding:2px 4px}"
-          "figure{margin:1.5em 0}</style></head><body>\n<h1>", f);
-    html_text(f, w->sc->name ? w->sc->name : "");
-    fprintf(f, " <span class=\"%s\">%s</span></h1>\n", r->ok ? "ok" : "fail",
-            r->ok ? "OK" : "FAILED");
-    fprintf(f, "<p>seed %llu; %.1f s of virtual time, %llu events; "
+    if (r->interrupted)
+        fputs(" <span class=\"fail\">INCOMPLETE</span></h1>\n", f);
+    else
+        fprintf(f, " <span class=\"%s\">%s</span></h1>\n",
+                r->ok ? "ok" : "fail", r->ok ? "OK" : "FAILED");
+    if (r->interrupted)
+        fprintf(f, "<p class=\"banner\" id=\"incomplete\">Incomplete: the run "
+                "was interrupted at %.2f s of virtual time, before its end at "
+                "%.2f s (%s). The plots stop there and the expectations were "
+                "not judged.</p>\n", (double)w->now / 1e9,
+                (double)r->end_ns / 1e9, end);
+}
+
+static void page_summary(FILE *f, const struct sim_world *w,
+                         const struct sim_report *r, const char *replay)
+{
+    const struct sim_stats *st = &w->stats;
+    char end[64];
+    format_end(r, end, sizeof(end));
+    fprintf(f, "<p>seed %llu; %.1f s of virtual time (%s), %llu events; "
             "%llu artifacts, %llu of %llu deliveries; latency p50 %.1f ms, "
-            "p99 %.1f ms; bytes sent %.2fx ideal.</p>\n",
-            (unsigned long long)w->seed, (double)w->now / 1e9,
-            (unsigned long long)w->stats.events,
-            (unsigned long long)r->artifacts,
+            "p99 %.1f ms; bytes sent %.1f MiB = %.2fx ideal.</p>\n",
+            (unsigned long long)w->seed, (double)w->now / 1e9, end,
+            (unsigned long long)st->events, (unsigned long long)r->artifacts,
             (unsigned long long)r->deliveries,
             (unsigned long long)r->deliveries_expected, (double)r->p50_ns / 1e6,
-            (double)r->p99_ns / 1e6,
-            w->stats.bytes_ideal
-                ? (double)w->stats.bytes_sent / (double)w->stats.bytes_ideal
-                : 0.0);
+            (double)r->p99_ns / 1e6, sim_plots_mib((double)st->bytes_sent),
+            st->bytes_ideal ? (double)st->bytes_sent / (double)st->bytes_ideal
+                            : 0.0);
+    char cwd[1024];
     fputs("<p>Replay: <code>", f);
     html_text(f, replay);
-    fputs("</code></p>\n<h2>Expectations</h2>\n<table><tr><th>result</th>"
-          "<th>expectation</th><th>detail</th></tr>\n", f);
+    fputs("</code>", f);
+    if (getcwd(cwd, sizeof(cwd)) != NULL) {
+        fputs(" (in <code>", f);
+        html_text(f, cwd);
+        fputs("</code>)", f);
+    }
+    fputs("</p>\n", f);
+}
+
+static void page_expectations(FILE *f, const struct sim_report *r)
+{
+    fputs("<h2>Expectations</h2>\n", f);
+    if (r->interrupted) {
+        fputs("<p>Not judged: the run did not reach its end.</p>\n", f);
+        return;
+    }
+    fputs("<table><tr><th>result</th><th>expectation</th><th>detail</th>"
+          "</tr>\n", f);
     for (size_t i = 0; i < r->expects_count; i++) {
         fprintf(f, "<tr><td class=\"%s\">%s</td><td>",
                 r->expects[i].ok ? "ok" : "fail",
@@ -400,35 +195,185 @@ static void page_head(FILE *f, const struct sim_world *w,
                 r->byz[i].honest, r->byz[i].bans);
 }
 
-static int page(const char *path, const char *dir, const struct sim_world *w,
+/* One figure: the SVG and its caption (caption is HTML). */
+static int figure(FILE *f, const char *dir, const char *name,
+                  const char *caption, FILE *err)
+{
+    char svg[SIM_PLOTS_PATH_BYTES];
+    snprintf(svg, sizeof(svg), "%s/%s.svg", dir, name);
+    fprintf(f, "<figure id=\"plot-%s\">", name);
+    int rc = inline_svg(f, svg, err);
+    fprintf(f, "<figcaption>%s</figcaption></figure>\n", caption);
+    return rc;
+}
+
+static void link_caption(const struct sim_plots *p, int dir, char *buf,
+                         size_t len)
+{
+    const struct sim_plot_link *l = &p->link[dir];
+    const char *link = dir == 0 ? "uplink" : "downlink";
+    int n = snprintf(buf, len,
+        "Bytes each node %s per %.0f ms of virtual time, in MiB/s: the "
+        "median, p90 and max across the %u nodes, and the %zu busiest "
+        "nodes. Each message is counted over the time its %s carried it "
+        "(%s). ",
+        dir == 0 ? "sent" : "received", (double)p->s->bucket_ns / 1e6,
+        p->s->nodes, l->top_count, link,
+        dir == 0 ? "its serialisation on the sender's uplink, small "
+                   "messages ahead of large ones"
+                 : "its transfer time on the receiver's downlink, ending "
+                   "when it arrived; a message that lost packets arrives "
+                   "late by its recovery time and is counted then, so after "
+                   "losses an interval can show more than the capacity");
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (l->capacities_count > 0)
+        snprintf(buf + n, len - (size_t)n,
+                 "Dashed: the %s capacity (%.1f MiB/s%s). Busiest: n%u at "
+                 "%.1f s, %.1f%% of its %s.",
+                 link, sim_plots_mib_s(l->capacity_bps[0]),
+                 l->capacities_count > 1 ? " and others" : "", l->peak_node,
+                 l->peak_t_s, l->peak_use * 100.0, link);
+}
+
+/* The fault table: every fault with its nodes or groups. */
+static void fault_table(FILE *f, const struct sim_world *w)
+{
+    const struct sim_scenario *sc = w->sc;
+    if (sc->faults_count == 0)
+        return;
+    fputs("<table id=\"faults\"><tr><th>at</th><th>fault</th><th>nodes and "
+          "details</th><th>until</th></tr>\n", f);
+    for (size_t k = 0; k < sc->faults_count; k++) {
+        const struct sim_fault *ft = &sc->faults[k];
+        char label[256];
+        sim_plots_fault_label(w, k, label, sizeof(label));
+        fprintf(f, "<tr><td>%.3f s</td><td>%s</td><td>",
+                (double)ft->at_ns / 1e9, sim_fault_kind_name(ft->kind));
+        html_text(f, label);
+        p2p_time end = sim_plots_fault_end(w, k, P2P_TIME_NEVER);
+        if (end == ft->at_ns)
+            fputs("</td><td></td></tr>\n", f);
+        else if (end == P2P_TIME_NEVER)
+            fputs("</td><td>the end</td></tr>\n", f);
+        else
+            fprintf(f, "</td><td>%.3f s</td></tr>\n", (double)end / 1e9);
+    }
+    fputs("</table>\n", f);
+}
+
+static void sync_table(FILE *f, const struct sim_world *w)
+{
+    fputs("<table id=\"syncs\"><tr><th>node</th><th>height</th><th>started"
+          "</th><th>took</th><th>chunks</th><th>reused</th><th>fetched</th>"
+          "<th>peers</th><th>outcome</th></tr>\n", f);
+    for (size_t i = 0; i < w->syncs_count; i++) {
+        const struct sim_sync_record *r = &w->syncs[i];
+        fprintf(f, "<tr><td>n%u</td><td>%llu</td><td>%.3f s</td><td>",
+                r->node, (unsigned long long)r->height,
+                (double)r->started / 1e9);
+        if (r->ended != P2P_TIME_NEVER)
+            fprintf(f, "%.3f s", (double)(r->ended - r->started) / 1e9);
+        fprintf(f, "</td><td>%u</td><td>%u</td><td>%.1f MiB</td><td>%u</td>"
+                "<td>%s</td></tr>\n", r->chunks_total, r->chunks_reused,
+                sim_plots_mib((double)r->bytes_fetched), r->peers,
+                r->completed ? "done"
+                : r->ended != P2P_TIME_NEVER ? "stopped (crashed or cancelled)"
+                                             : "running at the end");
+    }
+    fputs("</table>\n", f);
+}
+
+static int page_syncs(FILE *f, const struct sim_plots *p, FILE *err)
+{
+    const struct sim_world *w = p->w;
+    fputs("<h2>State sync</h2>\n", f);
+    if (!w->states_on) {
+        fputs("<p id=\"state-sync\">The scenario has no state section: no "
+              "node syncs state.</p>\n", f);
+        return 0;
+    }
+    if (w->syncs_count == 0) {
+        fputs("<p id=\"state-sync\">No node synced state in this run: every "
+              "node held the newest state.</p>\n", f);
+        return 0;
+    }
+    char caption[512];
+    snprintf(caption, sizeof(caption),
+             "Chunks each syncing node held over virtual time, one line per "
+             "sync (the first %zu of %zu): from its start (the chunks it "
+             "reused from its disk) to its end; a sync that stops short was "
+             "ended by a crash or cancelled, and the node's next sync "
+             "resumes from the chunks its store kept.",
+             p->syncs_plotted, w->syncs_count);
+    fputs("<div id=\"state-sync\">\n", f);
+    int rc = figure(f, p->dir, "state_sync", caption, err);
+    sync_table(f, w);
+    fputs("</div>\n", f);
+    return rc;
+}
+
+static int page_plots(FILE *f, const struct sim_plots *p, FILE *err)
+{
+    char caption[1024];
+    int rc = figure(f, p->dir, "latency",
+                    "Delivery latency per artifact kind (share of deliveries "
+                    "at or below a latency).", err);
+    for (int dir = 0; dir < 2 && rc == 0; dir++) {
+        link_caption(p, dir, caption, sizeof(caption));
+        rc = figure(f, p->dir, dir == 0 ? "bytes_sent" : "bytes_received",
+                    caption, err);
+    }
+    if (rc == 0) {
+        snprintf(caption, sizeof(caption),
+                 "Each node's use of its uplink and downlink over virtual "
+                 "time, in %% of its capacity (white: idle)%s.",
+                 p->heat_nodes_per_row > 1
+                     ? "; a row is several nodes, showing the busiest"
+                     : "");
+        rc = figure(f, p->dir, "link_heatmap", caption, err);
+    }
+    if (rc == 0)
+        rc = figure(f, p->dir, "progress",
+                    "Deliveries so far, with the faults of the scenario "
+                    "under them, each bar named by its nodes or groups "
+                    "(partitions until the heal, crashes until the restart, "
+                    "loss bursts, byzantine behaviour from its start; short "
+                    "bars: joins, leaves, skews). The table lists every "
+                    "fault.", err);
+    if (rc == 0)
+        fault_table(f, p->w);
+    return rc;
+}
+
+static int page(const char *path, const struct sim_plots *p,
                 const struct sim_report *r, const char *replay, FILE *err)
 {
+    const struct sim_world *w = p->w;
     FILE *f = fopen(path, "w");
     if (f == NULL) {
         fprintf(err, "p2p-sim: report: cannot write %s: %s\n", path,
                 strerror(errno));
         return -1;
     }
-    page_head(f, w, r, replay);
-    static const char *const captions[PLOTS] = {
-        "Delivery latency per artifact kind (share of deliveries at or "
-        "below a latency).",
-        "Bytes each node sent, per interval of virtual time.",
-        "Bytes each node received, per interval of virtual time.",
-        "Deliveries so far, with the faults of the scenario under them "
-        "(bars: partitions until the heal, crashes until the restart, loss "
-        "bursts, byzantine behaviour from its start; short bars: joins, "
-        "leaves, skews)."};
-    int rc = 0;
-    for (size_t i = 0; i < PLOTS && rc == 0; i++) {
-        char svg[PATH_BYTES];
-        snprintf(svg, sizeof(svg), "%s/%s.svg", dir, plot_names[i]);
-        fprintf(f, "<figure id=\"plot-%s\">", plot_names[i]);
-        rc = inline_svg(f, svg, err);
-        fprintf(f, "<figcaption>%s</figcaption></figure>\n", captions[i]);
-    }
-    fputs("<h2>State sync</h2>\n<p id=\"state-sync\">No node synced state in "
-          "this run (state sync is not simulated yet).</p>\n", f);
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+          "<title>p2p-sim report: ", f);
+    html_text(f, w->sc->name ? w->sc->name : "");
+    fputs("</title>\n<style>body{font-family:sans-serif;max-width:1000px;"
+          "margin:2em auto;color:#222}table{border-collapse:collapse;"
+          "margin:0.5em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+          "text-align:left}.ok{color:#1e8449;font-weight:bold}"
+          ".fail{color:#c0392b;font-weight:bold}.banner{background:#fdecea;"
+          "border:2px solid #c0392b;padding:0.6em}code{background:#f4f4f4;"
+          "padding:2px 4px}figure{margin:1.5em 0}"
+          "svg image{image-rendering:pixelated}</style></head><body>\n"
+          "<h1>", f);
+    page_status(f, w, r);
+    page_summary(f, w, r, replay);
+    page_expectations(f, r);
+    int rc = page_plots(f, p, err);
+    if (rc == 0)
+        rc = page_syncs(f, p, err);
     fputs("</body></html>\n", f);
     if (fclose(f) != 0 && rc == 0) {
         fprintf(err, "p2p-sim: report: writing %s failed\n", path);
@@ -461,52 +406,21 @@ static int run_gnuplot(const char *script_path, FILE *err)
     return 0;
 }
 
+/* Removes the temporary folder and every file in it (all ours). */
 static void remove_dir(const char *dir)
 {
-    static const char *const files[] = {
-        "latency_0.dat", "latency_1.dat", "sent.dat", "received.dat",
-        "progress.dat", "faults.dat", "plots.gp", "latency.svg",
-        "bytes_sent.svg", "bytes_received.svg", "progress.svg"};
-    char path[PATH_BYTES];
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[SIM_PLOTS_PATH_BYTES];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         (void)unlink(path);
     }
+    if (d != NULL)
+        closedir(d);
     (void)rmdir(dir);
-}
-
-static int write_data(const char *dir, const struct sim_world *w,
-                      const struct sim_series *s,
-                      const struct sim_report_html_data *d, size_t *bars)
-{
-    char path[PATH_BYTES];
-    FILE *f;
-    int rc = 0;
-    for (int k = 0; k < 2 && rc == 0; k++) {
-        char name[32];
-        snprintf(name, sizeof(name), "latency_%d.dat", k);
-        if ((f = open_in(dir, name, path)) == NULL)
-            return -1;
-        write_cdf(f, d->latency_ms[k], d->latency_count[k]);
-        rc |= fclose(f);
-    }
-    if ((f = open_in(dir, "sent.dat", path)) == NULL)
-        return -1;
-    write_rates(f, s, s->sent, w->now);
-    rc |= fclose(f);
-    if ((f = open_in(dir, "received.dat", path)) == NULL)
-        return -1;
-    write_rates(f, s, s->received, w->now);
-    rc |= fclose(f);
-    if ((f = open_in(dir, "progress.dat", path)) == NULL)
-        return -1;
-    write_progress(f, d);
-    rc |= fclose(f);
-    if ((f = open_in(dir, "faults.dat", path)) == NULL)
-        return -1;
-    *bars = write_faults(f, w);
-    rc |= fclose(f);
-    return rc == 0 ? 0 : -1;
 }
 
 int sim_report_html_write(const struct sim_world *w, const struct sim_report *r,
@@ -515,24 +429,28 @@ int sim_report_html_write(const struct sim_world *w, const struct sim_report *r,
                           const char *path, const char *replay, FILE *err)
 {
     char dir[] = "/tmp/p2p-report.XXXXXX";
+    if (s->sent == NULL) {
+        fprintf(err, "p2p-sim: report: the run kept no series\n");
+        return -1;
+    }
     if (mkdtemp(dir) == NULL) {
         fprintf(err, "p2p-sim: report: cannot make a temporary folder: %s\n",
                 strerror(errno));
         return -1;
     }
-    size_t bars = 0;
-    int rc = write_data(dir, w, s, d, &bars);
-    char gp[PATH_BYTES];
-    FILE *g = rc == 0 ? open_in(dir, "plots.gp", gp) : NULL;
-    if (g == NULL) {
+    struct sim_plots p = {.w = w, .s = s, .d = d, .dir = dir};
+    char gp[SIM_PLOTS_PATH_BYTES];
+    snprintf(gp, sizeof(gp), "%s/plots.gp", dir);
+    FILE *g = NULL;
+    if (sim_plots_write_data(&p) != 0 || (g = fopen(gp, "w")) == NULL) {
         fprintf(err, "p2p-sim: report: cannot write in %s\n", dir);
         remove_dir(dir);
         return -1;
     }
-    script(g, dir, w, s, d, bars);
-    rc = fclose(g) == 0 ? run_gnuplot(gp, err) : -1;
+    sim_plots_script(&p, g);
+    int rc = fclose(g) == 0 ? run_gnuplot(gp, err) : -1;
     if (rc == 0)
-        rc = page(path, dir, w, r, replay, err);
+        rc = page(path, &p, r, replay, err);
     remove_dir(dir);
     return rc;
 }

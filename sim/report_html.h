@@ -1,16 +1,23 @@
 /* `p2p-sim run --report FILE.html`: one self-contained HTML page with the
  * run's plots, drawn by gnuplot (SVG, inlined: the page needs no network
- * and no script):
+ * and no script), in MiB and MiB/s as the summary:
  *   - delivery latency CDF per artifact kind;
- *   - bytes sent and received per node over virtual time;
- *   - delivery progress over time with the fault timeline under it;
- *   - state-sync progress per syncing node (when the run has any);
- * and the expectations with pass/fail, the seed and the replay command.
+ *   - bytes sent per node (uplinks) and received (downlinks) over virtual
+ *     time, each message counted over the time its link carried it: the
+ *     median, p90 and max across nodes, the busiest nodes, and the links'
+ *     capacity as a reference line;
+ *   - a node x time heatmap of each node's uplink and downlink use in %
+ *     of its capacity;
+ *   - delivery progress over time with the fault timeline under it, each
+ *     bar named by its nodes or groups, and a table of every fault;
+ *   - chunks held over time per state sync (when the run has any);
+ * and the expectations with pass/fail, the seed and the replay command. A
+ * run interrupted before its end is marked incomplete.
  *
- * Use: sim_series_init before the run (run.c feeds it bytes as messages
- * move), sim_report_html_prepare after the run and before
- * sim_report_build (which sorts the latencies in place), then
- * sim_report_html_write. */
+ * Use: sim_series_init before the run (the network feeds it bytes as
+ * messages move, state sync its progress), sim_report_html_prepare after
+ * the run and before sim_report_build (which sorts the latencies in
+ * place), then sim_report_html_write. */
 #ifndef P2P_SIM_REPORT_HTML_H
 #define P2P_SIM_REPORT_HTML_H
 
@@ -24,20 +31,58 @@ struct sim_world;
 struct sim_report;
 
 #define SIM_SERIES_BUCKETS_MAX 240u  /* time buckets per plot */
-#define SIM_REPORT_NODES_PLOTTED_MAX 64u /* per-node lines drawn */
+#define SIM_SERIES_SYNCS_MAX 16u     /* state syncs whose progress is kept */
+#define SIM_SERIES_SYNC_POINTS_MAX 320u /* points kept per sync */
+#define SIM_SERIES_SYNC_STEPS 256u   /* a point every 1/STEPS of a sync */
 
-/* Bytes each node sent and received per bucket of virtual time. */
+struct sim_net;
+
+/* One sync's progress: chunks held at a time. */
+struct sim_series_point {
+    p2p_time t;
+    uint32_t chunks;
+};
+
+/* Bytes each node sent and received per bucket of virtual time, each
+ * message spread over the time its link took to carry it (sent: its
+ * uplink serialisation; received: its downlink transfer, ending when it
+ * arrived), and the progress of the first SIM_SERIES_SYNCS_MAX state
+ * syncs (sim_sync_record order). */
 struct sim_series {
     p2p_time bucket_ns;
     uint32_t nodes, buckets;
-    uint64_t *sent, *received; /* owned; [node * buckets + bucket] */
+    double *sent, *received; /* owned; bytes, [node * buckets + bucket] */
+    struct sim_series_point *sync_points; /* owned; [sync * POINTS_MAX + i] */
+    uint32_t sync_count[SIM_SERIES_SYNCS_MAX]; /* points kept per sync */
 };
 
-/* Buckets cover [0, horizon_ns]; -1 on allocation failure. */
+/* Buckets cover [0, horizon_ns] (later times go to the last one); -1 on
+ * allocation failure. */
 int sim_series_init(struct sim_series *s, uint32_t nodes, p2p_time horizon_ns);
+/* bytes that node sent (or received) evenly over [from_ns, to_ns); an
+ * empty interval puts them all at from_ns. Nothing before init. */
+void sim_series_add_span(struct sim_series *s, p2p_time from_ns,
+                         p2p_time to_ns, uint32_t node, bool sent,
+                         uint64_t bytes);
+/* Right after sim_net_send of len bytes from node (net borrowed): over the
+ * interval its uplink serialised them. */
+void sim_series_sent(struct sim_series *s, const struct sim_net *net,
+                     uint32_t node, uint64_t len);
+/* A message of len bytes arrived at node at now: over the time its
+ * downlink takes for them, ending now. */
+void sim_series_received(struct sim_series *s, const struct sim_net *net,
+                         p2p_time now, uint32_t node, uint64_t len);
+/* State sync number `sync` (its index in w->syncs) holds chunks of total
+ * at t. Keeps a point each 1/SIM_SERIES_SYNC_STEPS of total and the last;
+ * syncs from SIM_SERIES_SYNCS_MAX on are not kept. */
+void sim_series_sync(struct sim_series *s, size_t sync, p2p_time t,
+                     uint32_t chunks, uint32_t total);
+void sim_series_fini(struct sim_series *s);
+
+/* Transitional: bytes at one instant t (the call sites move to
+ * sim_series_sent and sim_series_received). */
 void sim_series_add(struct sim_series *s, p2p_time t, uint32_t node, bool sent,
                     uint64_t bytes);
-void sim_series_fini(struct sim_series *s);
 
 /* What the page needs from the run that sim_report_build disturbs. */
 struct sim_report_html_data {

@@ -1,10 +1,22 @@
 # --report: the HTML report opens in headless Chromium without console
 # messages and with every plot drawn (tests/report-browser.sh).
+# partition-heal: its fault bar and table name both groups.
 add_test(NAME sim.report_browser
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/report-browser.sh
                  $<TARGET_FILE:p2p-sim>
-                 ${CMAKE_SOURCE_DIR}/scenarios/partition-heal.yaml)
+                 ${CMAKE_SOURCE_DIR}/scenarios/partition-heal.yaml
+                 "n0-5 | n6-12" "uplink capacity 119.2 MiB/s")
 set_tests_properties(sim.report_browser PROPERTIES TIMEOUT 300)
+# state-sync-crash-resume: the state-sync plot, a line per sync (the one a
+# crash ended, the resumed one), and the crash bar naming n7.
+add_test(NAME sim.report_browser_state_sync
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/report-browser.sh
+                 $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_SOURCE_DIR}/scenarios/state-sync-crash-resume.yaml
+                 "n7 height 1: 512 chunks, 0 reused, crashed at 3.50 s"
+                 "272 reused, done in" "+n7")
+set_tests_properties(sim.report_browser_state_sync PROPERTIES TIMEOUT 300)
+
 
 # The replay command p2p-sim prints runs as printed from the user's
 # directory (binary by a relative path, a scenario path needing quotes)
