@@ -285,10 +285,10 @@ static int content_length(struct MHD_Connection *c, uint64_t *len)
         return 0;
     uint64_t n = 0;
     if (*v == '\0')
-        return -1;
+        return P2P_ERR_DECODE;
     for (; *v != '\0'; v++) {
         if (*v < '0' || *v > '9')
-            return -1;
+            return P2P_ERR_DECODE;
         unsigned d = (unsigned)(*v - '0');
         n = n > (UINT64_MAX - d) / 10 ? UINT64_MAX : n * 10 + d;
     }

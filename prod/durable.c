@@ -87,7 +87,7 @@ static int write_all(int fd, const uint8_t *bytes, size_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return -1;
+            return P2P_ERR_WRITE;
         }
         bytes += n;
         len -= (size_t)n;

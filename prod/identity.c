@@ -31,15 +31,15 @@ static int fsync_parent_dir(const char *path)
 {
     char copy[PATH_MAX];
     if (strlen(path) >= sizeof(copy))
-        return -1;
+        return P2P_ERR_INVALID_ARG;
     strcpy(copy, path);
     /* dirname() may modify its argument: it gets our copy. */
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return -1;
+        return P2P_ERR_WRITE;
     int rc = fsync(fd);
     close(fd);
-    return rc;
+    return rc == 0 ? 0 : P2P_ERR_WRITE;
 }
 
 int prod_identity_write_atomic(const char *path, const void *data, size_t len,
@@ -355,7 +355,7 @@ static int build_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
 {
     uint8_t serial[SERIAL_BYTES];
     if (gnutls_rnd(GNUTLS_RND_NONCE, serial, sizeof(serial)) < 0)
-        return -1;
+        return P2P_ERR_INTERNAL;
     /* Positive, and a nonzero top byte so the DER INTEGER is minimal. */
     serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
     time_t now = time(NULL);
@@ -375,10 +375,10 @@ static int build_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
             0 ||
         gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) <
             0)
-        return -1;
+        return P2P_ERR_INTERNAL;
     /* Ed25519 fixes its own hash: GNUTLS_DIG_UNKNOWN lets GnuTLS choose. */
     if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_UNKNOWN, 0) < 0)
-        return -1;
+        return P2P_ERR_INTERNAL;
     return 0;
 }
 
@@ -462,7 +462,7 @@ static void keygen_usage(FILE *f)
 
 /* Takes the value of a `--name VALUE` or `--name=VALUE` flag at argv[*i].
  * Returns 1 matched (value set, *i advanced past it), 0 not this flag,
- * -1 matched but the value is missing. */
+ * P2P_ERR_DECODE matched but the value is missing. */
 static int flag_value(int argc, char **argv, int *i, const char *name,
                       const char **value)
 {
@@ -477,7 +477,7 @@ static int flag_value(int argc, char **argv, int *i, const char *name,
     if (a[n] != '\0')
         return 0;
     if (*i + 1 >= argc)
-        return -1;
+        return P2P_ERR_DECODE;
     *value = argv[++*i];
     return 1;
 }

@@ -746,13 +746,13 @@ static int probe_health(CURL *curl, const struct prod_testnet_node *n,
     CURLcode c = curl_easy_perform(curl);
     if (c != CURLE_OK) {
         snprintf(why, why_len, "%s", curl_easy_strerror(c));
-        return -1;
+        return P2P_ERR_CONNECT;
     }
     long code = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200) {
         snprintf(why, why_len, "HTTP %ld", code);
-        return -1;
+        return P2P_ERR_CONNECT;
     }
     return 0;
 }
@@ -941,7 +941,7 @@ static void usage(FILE *f)
 }
 
 /* `--name VALUE` or `--name=VALUE` at argv[*i]: 1 matched (value set, *i
- * past it), 0 another flag, -1 value missing. */
+ * past it), 0 another flag, P2P_ERR_DECODE value missing. */
 static int flag_value(int argc, char **argv, int *i, const char *name,
                       const char **value)
 {
@@ -954,7 +954,7 @@ static int flag_value(int argc, char **argv, int *i, const char *name,
         return 1;
     }
     if (*i + 1 >= argc)
-        return -1;
+        return P2P_ERR_DECODE;
     *value = argv[++*i];
     return 1;
 }

@@ -22,7 +22,7 @@ int sim_conn_init(struct sim_world *w)
     size_t n = w->nodes_count;
     w->conns = calloc(n * n, sizeof(*w->conns));
     if (w->conns == NULL)
-        return -1;
+        return P2P_ERR_NOMEM;
     for (size_t i = 0; i < n * n; i++)
         w->conns[i].cut_since = P2P_TIME_NEVER;
     return 0;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+
 void sim_eq_init(struct sim_event_queue *q, size_t max)
 {
     memset(q, 0, sizeof(*q));
@@ -24,12 +26,12 @@ int sim_eq_push(struct sim_event_queue *q, p2p_time time, uint32_t type,
                 uint32_t node, uint64_t arg, void *ptr)
 {
     if (q->count >= q->max)
-        return -1;
+        return P2P_ERR_LIMIT;
     if (q->count == q->capacity) {
         size_t capacity = q->capacity ? q->capacity * 2 : 1024;
         struct sim_event *items = realloc(q->items, capacity * sizeof(*items));
         if (items == NULL)
-            return -1;
+            return P2P_ERR_NOMEM;
         q->items = items;
         q->capacity = capacity;
     }

@@ -119,7 +119,7 @@ int sim_node_start(struct sim_world *w, uint32_t node)
     int rc = p2p_node_new(&c, &sn->mem, &sn->core);
     if (rc != 0) {
         fprintf(stderr, "p2p-sim: node %u: %s\n", node, p2p_strerror(rc));
-        return -1;
+        return rc;
     }
     sn->running = true;
     sn->armed = P2P_TIME_NEVER;
@@ -135,7 +135,7 @@ int sim_node_start(struct sim_world *w, uint32_t node)
         sim_world_settle(w);
         if (rc != 0) {
             fprintf(stderr, "p2p-sim: node %u refused the topology\n", node);
-            return -1;
+            return rc;
         }
     }
     reinsert_persisted(w, node);
@@ -319,7 +319,7 @@ static int bad(FILE *err, const struct sim_scenario *sc,
 {
     fprintf(err, "%s:%d: %s fault: node %u %s\n", sc->path ? sc->path : "",
             f->line, sim_fault_kind_name(f->kind), node, msg);
-    return -1;
+    return P2P_ERR_DECODE;
 }
 
 int sim_faults_check(const struct sim_scenario *sc, FILE *err)
@@ -328,7 +328,7 @@ int sim_faults_check(const struct sim_scenario *sc, FILE *err)
     /* 1 running, 2 crashed; 0 never started. */
     uint8_t *state = calloc(n ? n : 1, 1);
     bool *member = calloc(n ? n : 1, sizeof(bool));
-    int rc = state == NULL || member == NULL ? -1 : 0;
+    int rc = state == NULL || member == NULL ? P2P_ERR_NOMEM : 0;
     if (rc != 0)
         fprintf(err, "p2p-sim: out of memory\n");
     for (uint32_t i = 0; rc == 0 && i < sc->nodes; i++) {
@@ -342,7 +342,7 @@ int sim_faults_check(const struct sim_scenario *sc, FILE *err)
             fprintf(err, "%s:%d: byzantine behaviour 'bad-chunks' needs a "
                     "'state' section (it serves wrong state chunks)\n",
                     sc->path ? sc->path : "", f->line);
-            rc = -1;
+            rc = P2P_ERR_DECODE;
         }
         for (size_t j = 0; rc == 0 && j < f->nodes_count; j++) {
             uint32_t v = f->nodes[j];

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
+
 int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
                  uint32_t nodes, uint64_t seed)
 {
@@ -22,7 +24,7 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
         !net->uplink_free || !net->downlink_free || !net->small_up_free ||
         !net->small_down_free) {
         sim_net_fini(net);
-        return -1;
+        return P2P_ERR_NOMEM;
     }
     for (size_t i = 0; i < n * n; i++)
         net->links[i] = (struct sim_link){s->net.latency_ns, s->net.jitter_ns,

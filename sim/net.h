@@ -51,7 +51,7 @@ struct sim_net {
     struct p2p_rng rng;           /* the network's own stream */
 };
 
-/* Builds the link matrix from the scenario; -1 on allocation failure. */
+/* Builds the link matrix from the scenario; 0 or P2P_ERR_NOMEM. */
 int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
                  uint32_t nodes, uint64_t seed);
 void sim_net_fini(struct sim_net *net);

@@ -401,8 +401,11 @@ static int init_nodes(struct sim_world *w)
 {
     w->nodes = calloc(w->nodes_count, sizeof(*w->nodes));
     w->dirty = calloc(w->nodes_count, sizeof(*w->dirty));
-    if (w->nodes == NULL || w->dirty == NULL || sim_conn_init(w) != 0)
-        return -1;
+    if (w->nodes == NULL || w->dirty == NULL)
+        return P2P_ERR_NOMEM;
+    int rc = sim_conn_init(w);
+    if (rc != 0)
+        return rc;
     w->drain = drain;
     for (uint32_t i = 0; i < w->nodes_count; i++) {
         struct sim_node *sn = &w->nodes[i];
@@ -413,8 +416,8 @@ static int init_nodes(struct sim_world *w)
     }
     w->registry_version = 1;
     for (uint32_t i = 0; i < w->sc->nodes; i++)
-        if (sim_node_start(w, i) != 0)
-            return -1;
+        if ((rc = sim_node_start(w, i)) != 0)
+            return rc;
     /* Dials made before their peer had started now get through. */
     sim_conn_paths_changed(w);
     return 0;
@@ -467,16 +470,17 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     p2p_rng_init(&w->workload_rng, w->seed, 0x776b6c64 /* "wkld" */);
     p2p_rng_init(&w->fault_rng, w->seed, 0x666c7473 /* "flts" */);
     set_horizon(w);
+    int rc = 0;
     if ((w->opt.series &&
          sim_series_init(&w->series, w->nodes_count, w->end) != 0) ||
-        sim_net_init(&w->net, sc, w->nodes_count, w->seed) != 0 ||
-        sim_state_init(w) != 0 || init_nodes(w) != 0)
-        return -1;
+        (rc = sim_net_init(&w->net, sc, w->nodes_count, w->seed)) != 0 ||
+        (rc = sim_state_init(w)) != 0 || (rc = init_nodes(w)) != 0)
+        return rc != 0 ? rc : P2P_ERR_NOMEM;
     sim_faults_schedule(w);
     sim_state_schedule(w);
     sim_workload_start(w);
     if (opt->metrics_dir != NULL && sim_metrics_start(w) != 0)
-        return -1;
+        return P2P_ERR_WRITE;
 
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
@@ -505,7 +509,7 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     if (w->opt.invariants)
         check_all_deep(w);
     if (w->metrics != NULL && sim_metrics_finish(w) != 0)
-        return -1;
+        return P2P_ERR_WRITE;
     return 0;
 }
 

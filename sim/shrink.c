@@ -651,20 +651,22 @@ typedef bool (*edit_fn)(struct sim_scenario *s, size_t k, char *desc,
                         size_t len);
 
 /* Applies edit k to a copy of the current scenario and keeps the copy when
- * it still fails the same way. Returns 1 kept, 0 not kept, -1 out of
- * memory or run budget. */
+ * it still fails the same way. Returns 1 kept, 0 not kept, P2P_ERR_LIMIT
+ * when the run budget is spent, or the error reloading the scenario
+ * (P2P_ERR_NOMEM). */
 static int attempt(struct shrinker *sh, edit_fn edit, size_t k)
 {
     struct sim_scenario cand, clean;
     char desc[DESC_BYTES] = "";
     if (sh->runs >= sh->a->runs_max)
-        return -1;
-    if (reload(&sh->cur, sh->cur.path, &cand) != 0)
-        return -1;
+        return P2P_ERR_LIMIT;
+    int rc = reload(&sh->cur, sh->cur.path, &cand);
+    if (rc != 0)
+        return rc;
     bool applied = edit(&cand, k, desc, sizeof desc);
     if (applied)
         prune_synced(&cand, &sh->cur);
-    int rc = applied ? reload(&cand, sh->cur.path, &clean) : -1;
+    rc = applied ? reload(&cand, sh->cur.path, &clean) : P2P_ERR_STATE;
     sim_scenario_fini(&cand);
     if (rc != 0)
         return 0; /* not applicable, or no longer a valid file */
@@ -930,7 +932,7 @@ static int write_result(const struct shrinker *sh)
     if (f == NULL) {
         fprintf(stderr, "p2p-sim shrink: cannot write %s: %s\n", a->out,
                 strerror(errno));
-        return -1;
+        return P2P_ERR_WRITE;
     }
     fprintf(f, "# Shrunk by p2p-sim shrink from %s (%u steps kept in %u "
             "runs).\n# It fails with: ", a->path, sh->kept, sh->runs);
@@ -940,7 +942,7 @@ static int write_result(const struct shrinker *sh)
     int rc = sim_scenario_write(&sh->cur, f);
     if (fclose(f) != 0 || rc != 0) {
         fprintf(stderr, "p2p-sim shrink: writing %s failed\n", a->out);
-        return -1;
+        return P2P_ERR_WRITE;
     }
     return 0;
 }

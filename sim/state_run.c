@@ -45,7 +45,7 @@ int sim_state_init(struct sim_world *w)
     if (rc != 0) {
         fprintf(stderr, "p2p-sim: cannot build the state: %s\n",
                 p2p_strerror(rc));
-        return -1;
+        return rc;
     }
     w->states_on = true;
     w->state_height = 1;

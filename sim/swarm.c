@@ -55,7 +55,7 @@ int sim_swarm_check(const struct sim_scenario *sc, FILE *err)
         fprintf(err, "%s: %u node ids; the simulator's connection model "
                 "supports at most %u\n", sc->path ? sc->path : "", ids,
                 SIM_CONN_NODE_IDS_MAX);
-        return -1;
+        return P2P_ERR_LIMIT;
     }
     return sim_faults_check(sc, err);
 }
@@ -148,7 +148,7 @@ static int write_all(int fd, const void *buf, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return -1;
+            return P2P_ERR_WRITE;
         p += n;
         len -= (size_t)n;
     }
@@ -183,7 +183,7 @@ int sim_swarm_run_isolated(const struct sim_scenario *sc, const uint64_t *seed,
     if (pipe(fds) != 0) {
         out->status = SIM_SWARM_ERROR;
         snprintf(out->detail, sizeof out->detail, "pipe: %s", strerror(errno));
-        return -1;
+        return P2P_ERR_LIMIT;
     }
     double t0 = wall_now();
     pid_t pid = fork();
@@ -192,7 +192,7 @@ int sim_swarm_run_isolated(const struct sim_scenario *sc, const uint64_t *seed,
         close(fds[1]);
         out->status = SIM_SWARM_ERROR;
         snprintf(out->detail, sizeof out->detail, "fork: %s", strerror(errno));
-        return -1;
+        return P2P_ERR_LIMIT;
     }
     if (pid == 0) {
         close(fds[0]);
@@ -434,7 +434,7 @@ static void run_seed(const struct swarm_args *a, uint64_t seed,
         char *msg = NULL;
         size_t msg_len = 0;
         FILE *m = open_memstream(&msg, &msg_len);
-        int check = m != NULL ? sim_swarm_check(&sc, m) : -1;
+        int check = m != NULL ? sim_swarm_check(&sc, m) : P2P_ERR_NOMEM;
         if (m != NULL)
             fclose(m);
         if (check != 0) {

@@ -42,7 +42,8 @@ struct sim_swarm_outcome {
 /* What `p2p-sim run` refuses before running (exit 2): more node ids than
  * the connection model holds, or a fault
  * timeline that cannot happen (sim_faults_check). Prints the reason to err
- * (borrowed) and returns -1; 0 when sc (borrowed) can run. */
+ * (borrowed) and returns P2P_ERR_LIMIT (too many ids) or P2P_ERR_DECODE (the
+ * timeline); 0 when sc (borrowed) can run. */
 int sim_swarm_check(const struct sim_scenario *sc, FILE *err);
 
 /* Runs sc (borrowed, checked) in this process with the invariant checker
@@ -54,8 +55,8 @@ void sim_swarm_run(const struct sim_scenario *sc, const uint64_t *seed,
 /* The same in a forked child, so that an assertion failure or a hang
  * (longer than timeout_s of wall time; 0: no limit) is an outcome too
  * (SIM_SWARM_CRASHED, SIM_SWARM_TIMEOUT) rather than the caller's end.
- * Returns 0, or -1 when no child could be made (out->status is then
- * SIM_SWARM_ERROR). */
+ * Returns 0, or P2P_ERR_LIMIT when no child could be made (no pipe or no
+ * process: out->status is then SIM_SWARM_ERROR). */
 int sim_swarm_run_isolated(const struct sim_scenario *sc, const uint64_t *seed,
                            unsigned timeout_s, struct sim_swarm_outcome *out);
 

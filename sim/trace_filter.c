@@ -10,6 +10,7 @@
 #include "conf/errmsg.h"
 #include "conf/units.h"
 #include "core/assert.h"
+#include "core/err.h"
 #include "core/outbox.h"
 #include "core/types.h"
 
@@ -125,7 +126,7 @@ static int check_bytes(const char *line, size_t len, char *msg, size_t msg_len)
 {
     if (len == 0) {
         conf_errmsg_set(msg, msg_len, "empty line");
-        return -1;
+        return P2P_ERR_DECODE;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
@@ -134,14 +135,14 @@ static int check_bytes(const char *line, size_t len, char *msg, size_t msg_len)
                             "byte 0x%02x at column %zu is not printable "
                             "ASCII%s",
                             c, i + 1, c == '\r' ? " (CRLF line ends?)" : "");
-            return -1;
+            return P2P_ERR_DECODE;
         }
         if (c == ' ' && (i == 0 || i == len - 1 || line[i - 1] == ' ')) {
             conf_errmsg_set(msg, msg_len,
                             "empty field at column %zu (fields are "
                             "separated by one space)",
                             i + 1);
-            return -1;
+            return P2P_ERR_DECODE;
         }
     }
     return 0;
@@ -171,17 +172,17 @@ static int parse_pair(struct span v, struct fields *out, char *msg,
     if (key.len == 0 || val.len == 0) {
         conf_errmsg_set(msg, msg_len, "'%.*s' is not key=value", quoted_len(v),
                         v.s);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     if (span_is(key, "peer")) {
         if (out->has_peer) {
             conf_errmsg_set(msg, msg_len, "peer= given twice");
-            return -1;
+            return P2P_ERR_DECODE;
         }
         if (!parse_peer(val, false, &out->peer)) {
             conf_errmsg_set(msg, msg_len, "peer '%.*s' is not a node id or -1",
                             quoted_len(val), val.s);
-            return -1;
+            return P2P_ERR_DECODE;
         }
         out->has_peer = true;
     } else if (span_is(key, "id")) {
@@ -190,13 +191,13 @@ static int parse_pair(struct span v, struct fields *out, char *msg,
             hex = is_hex(val.s[i]);
         if (out->id.len > 0) {
             conf_errmsg_set(msg, msg_len, "id= given twice");
-            return -1;
+            return P2P_ERR_DECODE;
         }
         if (!hex) {
             conf_errmsg_set(msg, msg_len, "id '%.*s' is not 1 to %u hex digits",
                             quoted_len(val), val.s,
                             SIM_TRACE_FILTER_ID_HEX_MAX);
-            return -1;
+            return P2P_ERR_DECODE;
         }
         out->id = val;
     }
@@ -209,7 +210,7 @@ static int parse_line(const char *line, size_t len, struct fields *out,
 {
     size_t pos = 0;
     if (check_bytes(line, len, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     memset(out, 0, sizeof(*out));
     struct span v = next_field(line, len, &pos);
     if (!parse_time(v, &out->time_ns)) {
@@ -217,29 +218,29 @@ static int parse_line(const char *line, size_t len, struct fields *out,
                         "'%.*s' is not a virtual time (<seconds>.<9 "
                         "digits>)",
                         quoted_len(v), v.s);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     v = next_field(line, len, &pos);
     if (v.len == 0) {
         conf_errmsg_set(msg, msg_len, "missing the node after the time");
-        return -1;
+        return P2P_ERR_DECODE;
     }
     if (v.s[0] != 'n' || !parse_node(v, true, &out->node)) {
         conf_errmsg_set(msg, msg_len, "'%.*s' is not a node (n<id>)",
                         quoted_len(v), v.s);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     v = next_field(line, len, &pos);
     if (v.len == 0 || memchr(v.s, '=', v.len) != NULL) {
         conf_errmsg_set(
             msg, msg_len, "missing the event kind after the node%s%.*s%s",
             v.len ? " (found '" : "", quoted_len(v), v.s, v.len ? "')" : "");
-        return -1;
+        return P2P_ERR_DECODE;
     }
     out->kind = v;
     while (pos < len) {
         if (parse_pair(next_field(line, len, &pos), out, msg, msg_len) != 0)
-            return -1;
+            return P2P_ERR_DECODE;
     }
     P2P_ASSERT(pos == len);
     return 0;
@@ -318,7 +319,7 @@ int sim_trace_filter_match_line(const struct sim_trace_filter *f,
         return 0;
     }
     if (parse_line(line, len, &l, msg, msg_len) != 0)
-        return -1;
+        return P2P_ERR_DECODE;
     *out_match = keeps(f, &l);
     return 0;
 }
@@ -386,7 +387,7 @@ static int filter_line(const struct sim_trace_filter *f, const char *line,
                                     sizeof(reason)) != 0) {
         conf_errmsg_set(msg, msg_len, "%s:%llu: %s", name,
                         (unsigned long long)st->lines, reason);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     if (!match)
         return 0;
@@ -394,7 +395,7 @@ static int filter_line(const struct sim_trace_filter *f, const char *line,
     if (fwrite(line, 1, len, out) != len || (newline && fputc('\n', out) == EOF)) {
         conf_errmsg_set(msg, msg_len, "writing the output failed: %s",
                         strerror(errno));
-        return -1;
+        return P2P_ERR_WRITE;
     }
     return 0;
 }
@@ -425,16 +426,16 @@ int sim_trace_filter_stream(const struct sim_trace_filter *f, FILE *in,
                         "%s:%llu: line longer than %u bytes (not a trace?)",
                         name, (unsigned long long)st.lines + 1,
                         SIM_TRACE_FILTER_LINE_BYTES_MAX);
-        rc = -1;
+        rc = P2P_ERR_OVERSIZE;
     } else if (rc == 0 && res == READ_ERROR) {
         conf_errmsg_set(msg, msg_len, "%s: read failed: %s", name,
                         strerror(errno));
-        rc = -1;
+        rc = P2P_ERR_READ;
     }
     if (fflush(out) != 0 && rc == 0) {
         conf_errmsg_set(msg, msg_len, "writing the output failed: %s",
                         strerror(errno));
-        rc = -1;
+        rc = P2P_ERR_WRITE;
     }
     if (stats != NULL)
         *stats = st;
@@ -444,7 +445,8 @@ int sim_trace_filter_stream(const struct sim_trace_filter *f, FILE *in,
 
 /* ---- the command line ------------------------------------------------- */
 
-/* Adds one value of a list flag; 0 or -1 with "FLAG: reason". */
+/* Adds one value of a list flag; 0, or P2P_ERR_DECODE (P2P_ERR_LIMIT for
+ * one value too many) with "FLAG: reason". */
 typedef int (*add_value_fn)(struct sim_trace_filter *f, const char *flag,
                             struct span v, char *msg, size_t msg_len);
 
@@ -461,11 +463,11 @@ static int add_node(struct sim_trace_filter *f, const char *flag,
                     struct span v, char *msg, size_t msg_len)
 {
     if (full(flag, f->nodes_count, msg, msg_len))
-        return -1;
+        return P2P_ERR_LIMIT;
     if (!parse_node(v, true, &f->nodes[f->nodes_count])) {
         conf_errmsg_set(msg, msg_len, "%s: '%.*s' is not a node id (3 or n3)",
                         flag, quoted_len(v), v.s);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     f->nodes_count++;
     return 0;
@@ -475,12 +477,12 @@ static int add_peer(struct sim_trace_filter *f, const char *flag,
                     struct span v, char *msg, size_t msg_len)
 {
     if (full(flag, f->peers_count, msg, msg_len))
-        return -1;
+        return P2P_ERR_LIMIT;
     if (!parse_peer(v, true, &f->peers[f->peers_count])) {
         conf_errmsg_set(msg, msg_len,
                         "%s: '%.*s' is not a node id (3 or n3) or -1", flag,
                         quoted_len(v), v.s);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     f->peers_count++;
     return 0;
@@ -583,7 +585,7 @@ static int add_kind(struct sim_trace_filter *f, const char *flag,
                     struct span v, char *msg, size_t msg_len)
 {
     if (full(flag, f->kinds_count, msg, msg_len))
-        return -1;
+        return P2P_ERR_LIMIT;
     if (v.len > SIM_TRACE_FILTER_KIND_BYTES_MAX ||
         memchr(v.s, '=', v.len) != NULL || memchr(v.s, ' ', v.len) != NULL) {
         conf_errmsg_set(msg, msg_len,
@@ -591,14 +593,14 @@ static int add_kind(struct sim_trace_filter *f, const char *flag,
                         "most %u characters, such as deliver)",
                         flag, quoted_len(v), v.s,
                         SIM_TRACE_FILTER_KIND_BYTES_MAX);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     if (!known_kind(v)) {
         conf_errmsg_set(msg, msg_len,
                         "%s: '%.*s' is not an event kind; did you mean "
                         "'%s'?",
                         flag, quoted_len(v), v.s, nearest_kind(v));
-        return -1;
+        return P2P_ERR_DECODE;
     }
     memcpy(f->kinds[f->kinds_count], v.s, v.len);
     f->kinds[f->kinds_count][v.len] = '\0';
@@ -614,14 +616,14 @@ static int add_artifact(struct sim_trace_filter *f, const char *flag,
     for (size_t i = 0; hex && i < v.len; i++)
         hex = is_hex(v.s[i]);
     if (full(flag, f->artifacts_count, msg, msg_len))
-        return -1;
+        return P2P_ERR_LIMIT;
     if (!hex) {
         conf_errmsg_set(msg, msg_len,
                         "%s: '%.*s' is not an artifact id prefix (%u to %u "
                         "hex digits)",
                         flag, quoted_len(v), v.s, SIM_TRACE_FILTER_ID_HEX_MIN,
                         SIM_TRACE_FILTER_ID_HEX_MAX);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     char *dst = f->artifacts[f->artifacts_count++];
     for (size_t i = 0; i < v.len; i++)
@@ -643,10 +645,11 @@ static int add_list(struct sim_trace_filter *f, const char *flag,
         if (v.len == 0) {
             conf_errmsg_set(msg, msg_len, "%s: empty value in '%.*s'", flag,
                             (int)(len < QUOTE_MAX ? len : QUOTE_MAX), arg);
-            return -1;
+            return P2P_ERR_DECODE;
         }
-        if (add(f, flag, v, msg, msg_len) != 0)
-            return -1;
+        int rc = add(f, flag, v, msg, msg_len);
+        if (rc != 0)
+            return rc;
         if (comma == NULL)
             return 0;
         pos += v.len + 1;
@@ -659,11 +662,11 @@ static int set_time(const char *flag, const char *arg, bool *has,
     char reason[128];
     if (*has) {
         conf_errmsg_set(msg, msg_len, "%s given twice", flag);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     if (conf_units_parse_duration(arg, out_ns, reason, sizeof(reason)) != 0) {
         conf_errmsg_set(msg, msg_len, "%s: %s", flag, reason);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     *has = true;
     return 0;
@@ -679,7 +682,7 @@ static const char *bad_flag(int argc, char **argv)
     return short_flag;
 }
 
-/* One option getopt returned; 0 or -1 with a message. */
+/* One option getopt returned; 0 or a P2P_ERR_* with a message. */
 static int take_option(int c, int argc, char **argv,
                        struct sim_trace_filter_args *a, char *msg,
                        size_t msg_len)
@@ -700,11 +703,11 @@ static int take_option(int c, int argc, char **argv,
     case ':':
         conf_errmsg_set(msg, msg_len, "option '%s' needs a value",
                         bad_flag(argc, argv));
-        return -1;
+        return P2P_ERR_DECODE;
     default:
         conf_errmsg_set(msg, msg_len, "unknown option '%s'",
                         bad_flag(argc, argv));
-        return -1;
+        return P2P_ERR_DECODE;
     }
 }
 
@@ -730,8 +733,9 @@ int sim_trace_filter_parse_args(int argc, char **argv,
     opterr = 0; /* the messages are ours */
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        if (take_option(c, argc, argv, &a, msg, msg_len) != 0)
-            return -1;
+        int rc = take_option(c, argc, argv, &a, msg, msg_len);
+        if (rc != 0)
+            return rc;
         if (a.help) {
             *out = a;
             return 0;
@@ -742,7 +746,7 @@ int sim_trace_filter_parse_args(int argc, char **argv,
                         "expected one trace FILE ('-' for standard input), "
                         "got %d",
                         argc - optind);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     a.path = argv[optind];
     if (a.filter.has_to && a.filter.to_ns <= a.filter.from_ns) {
@@ -753,7 +757,7 @@ int sim_trace_filter_parse_args(int argc, char **argv,
                         "--to %s is not after --from %s (the window is "
                         "from <= t < to)",
                         to, from);
-        return -1;
+        return P2P_ERR_DECODE;
     }
     invariants(&a.filter);
     *out = a;

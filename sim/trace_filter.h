@@ -14,9 +14,9 @@
  * first column) and the window is half-open: --from T keeps t >= T, --to T
  * keeps t < T, so consecutive windows never share a line.
  *
- * Functions that can fail return 0 or -1 and, on -1, write a one-line reason
- * (without a "p2p-sim trace:" prefix) to msg[0..msg_len) when msg is not
- * NULL. */
+ * Functions that can fail return 0 or a negative P2P_ERR_* (core/err.h)
+ * and then write a one-line reason (without a "p2p-sim trace:" prefix) to
+ * msg[0..msg_len) when msg is not NULL. */
 #ifndef P2P_SIM_TRACE_FILTER_H
 #define P2P_SIM_TRACE_FILTER_H
 
@@ -78,10 +78,11 @@ void sim_trace_filter_init(struct sim_trace_filter *f);
 
 /* Parses `trace [options] FILE` (argv[0] is the command's name and is not
  * read; argv is borrowed and may be permuted by getopt). On success fills
- * *out; with --help, out->help is set and path may be NULL. Returns -1 for
- * an unknown option, a missing or bad value (the message names the flag and
- * the value), a filter given more than VALUES_MAX values, --from or --to
- * given twice, --to not after --from, or not exactly one FILE. Resets
+ * *out; with --help, out->help is set and path may be NULL. Returns
+ * P2P_ERR_DECODE for an unknown option, a missing or bad value (the message
+ * names the flag and the value), --from or --to given twice, --to not after
+ * --from, or not exactly one FILE; P2P_ERR_LIMIT for a filter given more
+ * than VALUES_MAX values. Resets
  * getopt's state, so it may be called again, and sets opterr to 0 (the
  * messages are its own). */
 int sim_trace_filter_parse_args(int argc, char **argv,
@@ -93,8 +94,9 @@ int sim_trace_filter_parse_args(int argc, char **argv,
  * well formed, sets *out_match to whether f keeps it. A line starting with
  * '#' is kept and not checked. An --artifact value matches an id= value
  * when the shorter of the two is a prefix of the longer and they share at
- * least ID_HEX_MIN digits. Returns -1, with *out_match untouched, when the
- * line is malformed: the message says which field is wrong and how. */
+ * least ID_HEX_MIN digits. Returns P2P_ERR_DECODE, with *out_match
+ * untouched, when the line is malformed: the message says which field is
+ * wrong and how. */
 int sim_trace_filter_match_line(const struct sim_trace_filter *f,
                                 const char *line, size_t len, bool *out_match,
                                 char *msg, size_t msg_len);
@@ -102,9 +104,10 @@ int sim_trace_filter_match_line(const struct sim_trace_filter *f,
 /* Copies the lines of `in` that f keeps to `out`, byte for byte (a last
  * line without a newline is written without one). Both streams are
  * borrowed and left open; `out` is flushed. `name` (borrowed) is how errors
- * name the input. Stops at the first error and returns -1 with
- * "NAME:LINE: reason" for a malformed or too long line, or "NAME: reason"
- * for a read or write error; the lines before it have been written. *stats,
+ * name the input. Stops at the first error and returns P2P_ERR_DECODE
+ * (malformed) or P2P_ERR_OVERSIZE (too long) with "NAME:LINE: reason", or
+ * P2P_ERR_READ or P2P_ERR_WRITE with "NAME: reason"; the lines before it
+ * have been written. *stats,
  * when not NULL, is filled in either case. */
 int sim_trace_filter_stream(const struct sim_trace_filter *f, FILE *in,
                             const char *name, FILE *out,

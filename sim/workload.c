@@ -115,7 +115,7 @@ static int record(struct sim_world *w, const struct p2p_artifact_id *id,
         size_t cap = w->artifacts_capacity ? w->artifacts_capacity * 2 : 1024;
         struct sim_artifact *a = realloc(w->artifacts, cap * sizeof(*a));
         if (a == NULL)
-            return -1;
+            return P2P_ERR_NOMEM;
         w->artifacts = a;
         w->artifacts_capacity = cap;
     }
@@ -123,13 +123,14 @@ static int record(struct sim_world *w, const struct p2p_artifact_id *id,
     memset(art, 0, sizeof(*art));
     art->delivered = calloc((w->nodes_count + 7) / 8, 1);
     if (art->delivered == NULL)
-        return -1;
+        return P2P_ERR_NOMEM;
     struct p2p_key key;
     memcpy(key.b, id->b, P2P_KEY_BYTES);
-    if (p2p_keymap_put(&w->artifact_by_id, &key,
-                       (uint32_t)w->artifacts_count) != 0) {
+    int rc = p2p_keymap_put(&w->artifact_by_id, &key,
+                            (uint32_t)w->artifacts_count);
+    if (rc != 0) {
         free(art->delivered);
-        return -1;
+        return rc;
     }
     art->id = *id;
     art->kind = kind;

@@ -260,7 +260,8 @@ struct sim_world {
 struct sim_metrics_out;
 
 /* Runs one scenario to the end; 0 when the run completed (expectations are
- * judged by report.c), -1 on an internal failure (message printed). */
+ * judged by report.c), else a P2P_ERR_* (P2P_ERR_NOMEM, P2P_ERR_WRITE for
+ * --metrics; message printed). */
 int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
                   const struct sim_options *opt);
 void sim_world_fini(struct sim_world *w);
@@ -373,7 +374,8 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault);
 /* Creates and starts node i's core (at the start, a join or a restart). */
 int sim_node_start(struct sim_world *w, uint32_t node);
 /* Checks the fault timeline (restart only of crashed nodes, ...); prints
- * "file:line: message" and returns -1 on the first error. */
+ * "file:line: message" and returns P2P_ERR_DECODE on the first error
+ * (P2P_ERR_NOMEM when it cannot check). */
 int sim_faults_check(const struct sim_scenario *sc, FILE *err);
 
 /* byzantine.c */
@@ -389,7 +391,7 @@ bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
 /* state_run.c: state sync in the simulation. */
 #define SIM_SYNCS_MAX 65536u       /* sync records one run keeps */
 /* Before the first node starts: builds height 1 when the scenario has a
- * 'state' section. -1 (message printed) on failure. */
+ * 'state' section. 0, or the P2P_ERR_* building it gave (message printed). */
 int sim_state_init(struct sim_world *w);
 /* Schedules the checkpoints. */
 void sim_state_schedule(struct sim_world *w);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/err.h"
 #include "sim/trace_filter.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -197,8 +198,8 @@ START_TEST(test_bad_args)
     const struct bad_case *c = &bad_args[_i];
     struct sim_trace_filter_args a;
     char msg[256] = "";
-    ck_assert_msg(parse(c->in, &a, msg, sizeof(msg)) == -1, "%s: accepted",
-                  c->in);
+    ck_assert_msg(parse(c->in, &a, msg, sizeof(msg)) == P2P_ERR_DECODE,
+                  "%s: accepted", c->in);
     ck_assert_msg(strstr(msg, c->msg) != NULL, "%s: said '%s', want '%s'",
                   c->in, msg, c->msg);
 }
@@ -215,7 +216,7 @@ START_TEST(test_values_limit)
     ck_assert_int_eq(parse(cmd, &a, msg, sizeof(msg)), 0);
     ck_assert_uint_eq(a.filter.nodes_count, SIM_TRACE_FILTER_VALUES_MAX);
     strcat(cmd, " --node 99");
-    ck_assert_int_eq(parse(cmd, &a, msg, sizeof(msg)), -1);
+    ck_assert_int_eq(parse(cmd, &a, msg, sizeof(msg)), P2P_ERR_LIMIT);
     ck_assert_ptr_nonnull(strstr(msg, "--node: more than 64 values"));
 }
 END_TEST
@@ -290,7 +291,8 @@ START_TEST(test_bad_lines)
     bool keep = true;
     sim_trace_filter_init(&f);
     ck_assert_msg(sim_trace_filter_match_line(&f, c->in, strlen(c->in), &keep,
-                                              msg, sizeof(msg)) == -1,
+                                              msg, sizeof(msg)) ==
+                      P2P_ERR_DECODE,
                   "'%s': accepted", c->in);
     ck_assert_msg(strstr(msg, c->msg) != NULL, "'%s': said '%s', want '%s'",
                   c->in, msg, c->msg);
@@ -348,7 +350,7 @@ START_TEST(test_stream)
     if (c->err == NULL) {
         ck_assert_msg(rc == 0, "case %d: %s", _i, msg);
     } else {
-        ck_assert_int_eq(rc, -1);
+        ck_assert_int_eq(rc, P2P_ERR_DECODE);
         ck_assert_msg(strstr(msg, c->err) != NULL, "case %d: said '%s'", _i,
                       msg);
     }
@@ -396,7 +398,7 @@ START_TEST(test_line_limit)
     fclose(in);
     in = line_of(SIM_TRACE_FILTER_LINE_BYTES_MAX + 1);
     ck_assert_int_eq(sim_trace_filter_stream(&f, in, "T", out, &st, msg,
-                                             sizeof(msg)), -1);
+                                             sizeof(msg)), P2P_ERR_OVERSIZE);
     ck_assert_str_eq(msg, "T:1: line longer than 1024 bytes (not a trace?)");
     ck_assert_uint_eq(st.matched, 0);
     fclose(in);
