@@ -534,6 +534,35 @@ static void mark_failed(struct p2p_download *d, p2p_node_id peer)
             d->advs[k].failed = true;
 }
 
+/* A fetched artifact that matches its id (borrowed for the call): into
+ * the pool, which ends the download, unless the bouncer turned against it
+ * since the last refresh (an Unwanted artifact never reaches the pool). */
+static void keep(struct p2p_downloader *dl, p2p_time now, uint32_t i,
+                 p2p_node_id peer, const P2p__V1__Artifact *art)
+{
+    const struct p2p_download *d = dl_at(dl, i);
+    struct p2p_artifact_id id = d->id;
+    if (dl->env->bouncer(dl->env->bouncer_ctx, &id, art->kind, art->body.len) ==
+        P2P_UNWANTED) {
+        drop(dl, i, DROP_UNWANTED);
+        return;
+    }
+    p2p_time created = d->created_ns;
+    struct p2p_intake in = {.peer = peer,
+                            .id = &id,
+                            .kind = art->kind,
+                            .body = art->body.data,
+                            .len = art->body.len};
+    if (p2p__intake_accept(dl->env, now, &in) == 0) {
+        p2p__downloader_done(dl, &id); /* the download has ended */
+        p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD],
+                              P2P_HIST_DOWNLOAD,
+                              now > created ? now - created : 0);
+    } else if (find(dl, &id, &i)) {
+        drop(dl, i, DROP_POOL_REFUSED);
+    }
+}
+
 /* Decodes a 200 response and checks the body against the id; on success
  * the artifact goes to the pool, which ends the download. */
 static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
@@ -567,31 +596,8 @@ static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
         return P2P_ERR_ID_MISMATCH;
     }
     dl->env->metrics->fetches_succeeded++;
-    struct p2p_artifact_id id = d->id;
-    /* The bouncer may have turned since the last refresh: an Unwanted
-     * artifact never reaches the pool. */
-    if (dl->env->bouncer(dl->env->bouncer_ctx, &id, art->kind, art->body.len) ==
-        P2P_UNWANTED) {
-        p2p__v1__artifact__free_unpacked(art, &alloc);
-        drop(dl, i, DROP_UNWANTED);
-        return 0;
-    }
-    p2p_time created = d->created_ns;
-    struct p2p_intake in = {.peer = peer,
-                            .id = &id,
-                            .kind = art->kind,
-                            .body = art->body.data,
-                            .len = art->body.len};
-    int rc = p2p__intake_accept(dl->env, now, &in);
-    if (rc == 0)
-        p2p__downloader_done(dl, &id);
+    keep(dl, now, i, peer, art);
     p2p__v1__artifact__free_unpacked(art, &alloc);
-    if (rc == 0) /* in the unvalidated pool; the download has ended */
-        p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD],
-                              P2P_HIST_DOWNLOAD,
-                              now > created ? now - created : 0);
-    else if (find(dl, &id, &i))
-        drop(dl, i, DROP_POOL_REFUSED);
     return 0;
 }
 

@@ -126,6 +126,28 @@ static void push_reset(struct p2p_streams *s, p2p_node_id peer,
     (void)p2p_outbox_push(s->env->outbox, &a); /* best effort: peer times out */
 }
 
+/* Fills a fresh outbound record for request r. */
+static struct p2p_stream *set_outbound(struct p2p_streams *s, p2p_time now,
+                                       const struct p2p_stream_req *r,
+                                       uint32_t index)
+{
+    const struct p2p_env *env = s->env;
+    struct p2p_stream *st = stream_at(s, index);
+    st->route = r->route;
+    st->owner = r->owner;
+    st->owner_index = r->owner_index;
+    st->owner_gen = r->owner_gen;
+    st->opened_ns = now;
+    st->deadline_ns = now + r->timeout_ns;
+    p2p_frame_reader_init(&st->reader, env->mem, P2P_FRAME_RESPONSE,
+                          &env->cfg->routes, r->route);
+    /* What this request can honestly be answered with: a longer answer is
+     * refused when its length is read, before it is buffered. */
+    if (r->response_bytes_max != 0)
+        p2p_frame_reader_cap(&st->reader, r->response_bytes_max);
+    return st;
+}
+
 int p2p__streams_request(struct p2p_streams *s, p2p_time now,
                          const struct p2p_stream_req *r, uint32_t *index_out)
 {
@@ -141,19 +163,7 @@ int p2p__streams_request(struct p2p_streams *s, p2p_time now,
     rc = open_record(s, false, r->peer, stream_id, &index);
     if (rc != 0)
         goto fail_free_frame;
-    struct p2p_stream *st = stream_at(s, index);
-    st->route = r->route;
-    st->owner = r->owner;
-    st->owner_index = r->owner_index;
-    st->owner_gen = r->owner_gen;
-    st->opened_ns = now;
-    st->deadline_ns = now + r->timeout_ns;
-    p2p_frame_reader_init(&st->reader, env->mem, P2P_FRAME_RESPONSE,
-                          &env->cfg->routes, r->route);
-    /* What this request can honestly be answered with: a longer answer is
-     * refused when its length is read, before it is buffered. */
-    if (r->response_bytes_max != 0)
-        p2p_frame_reader_cap(&st->reader, r->response_bytes_max);
+    struct p2p_stream *st = set_outbound(s, now, r, index);
     /* A stale deadline is harmless if the push below fails: the record's
      * generation moves on when it is reused. */
     rc = p2p__timers_add(env->timers, st->deadline_ns,
@@ -235,14 +245,18 @@ void p2p__streams_reset(struct p2p_streams *s, p2p_node_id peer,
     push_reset(s, peer, stream_id, true);
 }
 
-/* Closes an outbound stream and reports that it failed with err. */
-static void fail_outbound(struct p2p_streams *s, uint32_t index, int err,
-                          bool reset, struct p2p_stream_done *done)
+/* Closes an outbound stream and reports its end to its owner: err, or 0
+ * with frame f (borrowed from the record's reader, which the report then
+ * owns). */
+static void close_outbound(struct p2p_streams *s, uint32_t index, int err,
+                           const struct p2p_frame *f,
+                           struct p2p_stream_done *done)
 {
     struct p2p_stream st = *stream_at(s, index);
-    if (reset)
-        push_reset(s, st.peer, st.stream_id, false);
-    close_record(s, index, NULL);
+    close_record(s, index, f != NULL ? &done->reader : NULL);
+    done->has_reader = f != NULL;
+    if (f != NULL)
+        done->frame = *f;
     done->end = P2P_STREAM_END_RESPONSE;
     done->peer = st.peer;
     done->stream_id = st.stream_id;
@@ -250,6 +264,16 @@ static void fail_outbound(struct p2p_streams *s, uint32_t index, int err,
     done->owner_index = st.owner_index;
     done->owner_gen = st.owner_gen;
     done->err = err;
+}
+
+/* Closes an outbound stream and reports that it failed with err. */
+static void fail_outbound(struct p2p_streams *s, uint32_t index, int err,
+                          bool reset, struct p2p_stream_done *done)
+{
+    const struct p2p_stream *st = stream_at(s, index);
+    if (reset)
+        push_reset(s, st->peer, st->stream_id, false);
+    close_outbound(s, index, err, NULL, done);
 }
 
 /* Bytes no honest peer sends: a malformed or over-limit frame. */
@@ -399,17 +423,7 @@ static int outbound_data(struct p2p_streams *s, p2p_time now,
         bad_response(s, now, index, rc, false, done);
         return rc;
     }
-    struct p2p_stream st = *stream_at(s, index);
-    close_record(s, index, &done->reader);
-    done->has_reader = true;
-    done->end = P2P_STREAM_END_RESPONSE;
-    done->peer = st.peer;
-    done->stream_id = st.stream_id;
-    done->owner = st.owner;
-    done->owner_index = st.owner_index;
-    done->owner_gen = st.owner_gen;
-    done->frame = f;
-    done->err = 0;
+    close_outbound(s, index, 0, &f, done);
     return 0;
 }
 
