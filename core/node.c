@@ -580,17 +580,21 @@ int p2p_node_check_invariants(const struct p2p_node *n)
 int p2p_node_check_invariants_deep(const struct p2p_node *n)
 {
     int rc = p2p_node_check_invariants(n);
-    if (rc != 0)
-        return rc;
-    rc = p2p__gossip_sender_check(&n->sender);
     if (rc == 0)
-        rc = p2p__gossip_receiver_check(&n->receiver);
-    if (rc != 0)
-        return rc;
-    rc = p2p__streams_check(&n->streams);
+        rc = p2p__streams_check(&n->streams);
     if (rc == 0)
         rc = p2p__ledger_check(&n->ledger);
-    return rc != 0 ? rc : p2p__downloader_check(&n->dl);
+    if (rc == 0)
+        rc = p2p__conn_manager_check(&n->conns);
+    if (rc == 0)
+        rc = p2p__downloader_check(&n->dl);
+    if (rc == 0)
+        rc = p2p__gossip_sender_check(&n->sender);
+    if (rc == 0)
+        rc = p2p__gossip_receiver_check(&n->receiver);
+    if (rc == 0)
+        rc = p2p__state_sync_check(&n->state);
+    return rc;
 }
 
 /* ---- state sync ---- */
