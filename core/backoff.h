@@ -1,7 +1,10 @@
 /* Exponential backoff with jitter, integer only.
  *
  * delay(attempt) = min(initial * factor^attempt, max), then +-jitter_pct %
- * from the caller's PRNG. factor is given in per-mille (2000 = x2). */
+ * from the caller's PRNG. factor is given in per-mille (2000 = x2); each
+ * step multiplies exactly and rounds down (so a small initial under a
+ * fractional factor may not grow), and the result saturates at max, never
+ * wrapping, whatever the values. */
 #ifndef P2P_CORE_BACKOFF_H
 #define P2P_CORE_BACKOFF_H
 

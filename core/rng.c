@@ -52,7 +52,12 @@ uint64_t p2p_rng_jitter(struct p2p_rng *rng, uint64_t value,
 {
     if (jitter_pct == 0 || value == 0)
         return value;
-    uint64_t span = value / 100 * jitter_pct * 2 + 1;
-    uint64_t low = value - value / 100 * jitter_pct;
-    return low + p2p_rng_below(rng, span);
+    /* [value - q, value + q], the top capped at UINT64_MAX (a base of
+     * P2P_TIME_NEVER must not wrap to an early time). */
+    uint64_t q = value / 100 * jitter_pct;
+    uint64_t low = value - q;
+    uint64_t high = q > UINT64_MAX - value ? UINT64_MAX : value + q;
+    if (high - low == UINT64_MAX)
+        return p2p_rng_u64(rng);
+    return low + p2p_rng_below(rng, high - low + 1);
 }

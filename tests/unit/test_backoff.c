@@ -259,52 +259,10 @@ START_TEST(delay_window_at_the_top_of_64_bits)
 }
 END_TEST
 
-#if 0
-/* BUGS: the code disagrees with core/backoff.h; not registered.
- *
- * 1. core/backoff.c p2p_backoff_base() saturates early. The guard
- *    `d > b->max_ns / b->factor_permille * 1000` rounds max_ns / factor
- *    down before multiplying back, so a d whose next step is still below
- *    max_ns already returns max_ns (by less than factor_permille ns); and
- *    the guard `d > UINT64_MAX / b->factor_permille` returns max_ns for any
- *    d above ~1.8e16 / x, where d * factor / 1000 still fits in 64 bits.
- *    Examples (header: min(initial * factor^attempt, max)):
- *      {1001, 2999, x2}, attempt 1: want 2002, got 2999
- *      {1500, 1999, x1}, attempt 1: want 1500, got 1999
- *      {1, 100, x1.5}, attempt 2: want 2 (or 1), got 100
- *      {2^62, UINT64_MAX, x2}, attempt 1: want 2^63, got UINT64_MAX
- *      {1, UINT64_MAX, x2}, attempt 63: want 2^63, got UINT64_MAX
- *    The node's defaults (max a whole number of seconds, factors 1500 and
- *    2000) are not hit. Proposed fix: take one step exactly, in 64 bits,
- *    as d * f / 1000 = (d / 1000) * f + (d % 1000) * f / 1000:
- *        uint64_t f = b->factor_permille, q = d / 1000, r = d % 1000;
- *        if (q > b->max_ns / f)          // q * f > max_ns
- *            return b->max_ns;
- *        uint64_t next = q * f, add = r * f / 1000; // r * f < 1000 * 2^32
- *        if (add >= b->max_ns - next)
- *            return b->max_ns;
- *        d = next + add;
- *    (drop both old guards).
- *
- * 2. core/rng.c p2p_rng_jitter() (which p2p_backoff_delay uses) wraps for
- *    bases near UINT64_MAX: low + p2p_rng_below(span) passes 2^64, and span
- *    itself (value / 100 * pct * 2 + 1) overflows for pct = 100 and
- *    value >= 2^63. A base of UINT64_MAX (max_ns = P2P_TIME_NEVER) with
- *    50 % jitter gives a delay below the window in about half the draws,
- *    so a retry meant for "never" comes early. Proposed fix: cap the top
- *    of the window, high = value + q > UINT64_MAX ? UINT64_MAX : value + q
- *    with q = value / 100 * pct, and draw low + below(high - low + 1),
- *    or p2p_rng_u64() when high - low == UINT64_MAX. Values that do not
- *    overflow draw exactly as today (trace hashes unchanged).
- *
- * 3. (Header or code.) The code rounds down at every step, the header's
- *    formula once: {1000, 1e9, x1.5}, attempt 6: formula 11390 (11390.625),
- *    code 11389. Either say "each step rounds down" in the header, or keep
- *    as is and accept; also a small initial never grows under a fractional
- *    factor ({1, ..., x1.5} stays 1). Further, the loop runs `attempt`
- *    times while d is below max and stops growing (factor 1000 or
- *    initial 0): attempt UINT32_MAX takes ~11 s; returning once
- *    d * f / 1000 == d would bound it. */
+/* Saturation is exact: a step whose result is still below max_ns is taken
+ * (an older guard rounded max_ns / factor down first and returned max_ns
+ * too early, and refused any d above UINT64_MAX / factor although
+ * d * factor / 1000 still fitted); each step rounds down. */
 START_TEST(base_saturates_exactly)
 {
     static const struct row bad[] = {
@@ -323,6 +281,9 @@ START_TEST(base_saturates_exactly)
 }
 END_TEST
 
+/* A base of UINT64_MAX (max_ns = P2P_TIME_NEVER) with 50 % jitter: the
+ * window's top is capped, so no draw wraps below the window (about half
+ * did when the top overflowed). */
 START_TEST(delay_does_not_wrap_near_uint64_max)
 {
     struct p2p_backoff b = {UINT64_MAX, UINT64_MAX, 2000, 50};
@@ -335,13 +296,17 @@ START_TEST(delay_does_not_wrap_near_uint64_max)
 }
 END_TEST
 
-START_TEST(base_rounds_once)
+/* A factor of 1000 never grows the base: the loop stops at once instead of
+ * running `attempt` times. */
+START_TEST(base_that_cannot_grow_stops_at_once)
 {
-    struct p2p_backoff b = {1000, 1000000000, 1500, 0};
-    ck_assert_uint_eq(p2p_backoff_base(&b, 6), 11390);
+    struct p2p_backoff b = {1000, 1000000, 1000, 0};
+    ck_assert_uint_eq(p2p_backoff_base(&b, UINT32_MAX), 1000);
+    struct p2p_backoff zero = {0, 1000000, 2000, 0};
+    ck_assert_uint_eq(p2p_backoff_base(&zero, UINT32_MAX), 0);
 }
 END_TEST
-#endif
+
 
 int main(void)
 {
@@ -349,6 +314,8 @@ int main(void)
     TCase *base = tcase_create("base");
     tcase_add_test(base, base_table);
     tcase_add_test(base, base_is_monotonic_and_capped);
+    tcase_add_test(base, base_saturates_exactly);
+    tcase_add_test(base, base_that_cannot_grow_stops_at_once);
     suite_add_tcase(s, base);
     TCase *jitter = tcase_create("jitter");
     tcase_add_test(jitter, delay_without_jitter_is_the_base);
@@ -356,6 +323,7 @@ int main(void)
     tcase_add_test(jitter, delay_spreads_over_both_sides);
     tcase_add_test(jitter, delay_replays_from_the_seed);
     tcase_add_test(jitter, delay_window_at_the_top_of_64_bits);
+    tcase_add_test(jitter, delay_does_not_wrap_near_uint64_max);
     suite_add_tcase(s, jitter);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

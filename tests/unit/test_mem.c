@@ -509,20 +509,8 @@ START_TEST(module_names)
 }
 END_TEST
 
-#if 0
-/* BUG (core/mem.c refuse(), not registered): the header promises that
- * "allocations past [the budget] fail", but the check
- * `mem->bytes + grow > mem->bytes_budget` wraps around when grow is near
- * SIZE_MAX, so with 100 live bytes a request of SIZE_MAX - 50 passes the
- * budget and reaches malloc(SIZE_MAX - 34). glibc then returns NULL, so a
- * plain build shows nothing; under ASan the oversized malloc aborts the
- * test ("requested allocation size exceeds maximum supported size").
- * Proposed fix in refuse():
- *     if (mem->bytes_budget != 0 &&
- *         (mem->bytes > mem->bytes_budget ||
- *          grow > mem->bytes_budget - mem->bytes))
- *         return 1;
- */
+/* With 100 live bytes, a request of SIZE_MAX - 50 is past the budget: the
+ * check must not wrap (it did, and the request reached malloc). */
 START_TEST(budget_check_does_not_wrap)
 {
     struct p2p_mem mem;
@@ -534,7 +522,6 @@ START_TEST(budget_check_does_not_wrap)
     p2p_mem_free(&mem, P2P_MEM_POOL, live);
 }
 END_TEST
-#endif
 
 int main(void)
 {
@@ -556,6 +543,7 @@ int main(void)
     tcase_add_test(refuse, fail_at_fails_exactly_the_nth_attempt);
     tcase_add_test(refuse, walk_every_allocation_failure);
     tcase_add_test(refuse, size_edges_are_refused_and_charge_nothing);
+    tcase_add_test(refuse, budget_check_does_not_wrap);
     suite_add_tcase(s, refuse);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
