@@ -143,21 +143,21 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
     switch (sn->behaviour) {
     case SIM_BYZ_GARBAGE:
         len = 64 + p2p_rng_below(&w->fault_rng, 4096);
-        rc = sim_forge_garbage(&w->fault_rng, len, &bytes);
+        rc = sim_byzantine_forge_garbage(&w->fault_rng, len, &bytes);
         break;
     case SIM_BYZ_OVERSIZE:
         /* Past the route's limit (every node is configured alike), which
          * the target learns from the length before any body byte. */
-        rc = sim_forge_oversize(P2P_ROUTE_ARTIFACT_UPDATE,
-                                &p2p_node_config(sn->core)->routes, 4096,
-                                &bytes, &len);
+        rc = sim_byzantine_forge_oversize(P2P_ROUTE_ARTIFACT_UPDATE,
+                                          &p2p_node_config(sn->core)->routes,
+                                          4096, &bytes, &len);
         break;
     case SIM_BYZ_STALE_COMMIT: {
         struct p2p_artifact_id id;
         random_id(w, &id);
         uint32_t slot = (uint32_t)p2p_rng_below(&w->fault_rng, STALE_SLOTS);
-        rc = sim_forge_advert(slot, 0, &id, P2P_KIND_ADVERT, 1024, &bytes,
-                              &len);
+        rc = sim_byzantine_forge_advert(slot, 0, &id, P2P_KIND_ADVERT, 1024,
+                                        &bytes, &len);
         traffic = P2P_TRAFFIC_ADVERT;
         break;
     }
@@ -166,8 +166,8 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
         random_id(w, &id);
         uint32_t slot = sn->byz_next_slot++ % FLOOD_SLOTS;
         uint64_t size = 1024 + p2p_rng_below(&w->fault_rng, 1u << 20);
-        rc = sim_forge_advert(slot, sn->byz_next_stream, &id, P2P_KIND_ADVERT,
-                              size, &bytes, &len);
+        rc = sim_byzantine_forge_advert(slot, sn->byz_next_stream, &id,
+                                        P2P_KIND_ADVERT, size, &bytes, &len);
         traffic = P2P_TRAFFIC_ADVERT;
         break;
     }
@@ -224,7 +224,8 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
             return true;
         uint8_t *out = NULL;
         size_t len = 0;
-        if (sim_forge_corrupt_response(m->bytes, m->len, &out, &len) == 1) {
+        if (sim_byzantine_forge_corrupt_response(m->bytes, m->len, &out,
+                                                 &len) == 1) {
             free(m->bytes);
             m->bytes = out;
             m->len = len;

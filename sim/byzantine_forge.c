@@ -54,7 +54,7 @@ static uint8_t bad_tag(uint32_t k)
     return tag;
 }
 
-int sim_forge_garbage(struct p2p_rng *rng, size_t len, uint8_t **out)
+int sim_byzantine_forge_garbage(struct p2p_rng *rng, size_t len, uint8_t **out)
 {
     if (rng == NULL || out == NULL || len == 0 ||
         len > SIM_FORGE_GARBAGE_BYTES_MAX)
@@ -124,9 +124,8 @@ static int oversize_prefix(enum p2p_route route,
     return 0;
 }
 
-int sim_forge_oversize_filler_min(enum p2p_route route,
-                                  const struct p2p_route_limits *limits,
-                                  size_t *filler)
+int sim_byzantine_forge_oversize_filler_min(
+    enum p2p_route route, const struct p2p_route_limits *limits, size_t *filler)
 {
     uint8_t prefix[OVERSIZE_PREFIX_BYTES_MAX];
     size_t n;
@@ -141,9 +140,9 @@ int sim_forge_oversize_filler_min(enum p2p_route route,
     return 0;
 }
 
-int sim_forge_oversize(enum p2p_route route,
-                       const struct p2p_route_limits *limits, size_t filler,
-                       uint8_t **out, size_t *len)
+int sim_byzantine_forge_oversize(enum p2p_route route,
+                                 const struct p2p_route_limits *limits,
+                                 size_t filler, uint8_t **out, size_t *len)
 {
     if (out == NULL || len == NULL || filler > SIM_FORGE_FILLER_BYTES_MAX)
         return P2P_ERR_INVALID_ARG;
@@ -164,10 +163,10 @@ int sim_forge_oversize(enum p2p_route route,
 
 /* ---- advert ---- */
 
-int sim_forge_advert(uint32_t slot, uint64_t commit_id,
-                     const struct p2p_artifact_id *id,
-                     enum p2p_artifact_kind kind, uint64_t size,
-                     uint8_t **out, size_t *len)
+int sim_byzantine_forge_advert(uint32_t slot, uint64_t commit_id,
+                               const struct p2p_artifact_id *id,
+                               enum p2p_artifact_kind kind, uint64_t size,
+                               uint8_t **out, size_t *len)
 {
     if (id == NULL || out == NULL || len == NULL ||
         (unsigned)kind >= P2P_KINDS_COUNT)
@@ -251,8 +250,8 @@ static int corrupt_frame(struct p2p_mem *mem, const struct p2p_frame *f,
     return rc;
 }
 
-int sim_forge_corrupt_response(const uint8_t *in, size_t len, uint8_t **out,
-                               size_t *out_len)
+int sim_byzantine_forge_corrupt_response(const uint8_t *in, size_t len,
+                                         uint8_t **out, size_t *out_len)
 {
     if ((in == NULL && len != 0) || out == NULL || out_len == NULL)
         return P2P_ERR_INVALID_ARG;

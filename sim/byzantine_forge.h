@@ -30,12 +30,12 @@
  * past any route's limit (limits are capped at the message maximum). */
 #define SIM_FORGE_FILLER_BYTES_MAX P2P_FRAME_MESSAGE_BYTES_MAX
 
-/* The largest response envelope sim_forge_corrupt_response takes: the
+/* The largest response envelope sim_byzantine_forge_corrupt_response takes: the
  * transport's cap, as for an honest one. */
 #define SIM_FORGE_RESPONSE_BYTES_MAX P2P_FRAME_MESSAGE_BYTES_MAX
 
-/* What sim_forge_corrupt_response XORs into one body byte: one bit, the
- * smallest change, which SHA-256 must still catch. */
+/* What sim_byzantine_forge_corrupt_response XORs into one body byte: one bit,
+ * the smallest change, which SHA-256 must still catch. */
 #define SIM_FORGE_CORRUPT_XOR 0x01u
 
 /* Makes len random bytes (1 <= len <= SIM_FORGE_GARBAGE_BYTES_MAX) that no
@@ -49,7 +49,7 @@
  * free()) holds len bytes.
  * Errors: P2P_ERR_INVALID_ARG (NULL rng or out, len 0 or above the
  * maximum), P2P_ERR_NOMEM. */
-int sim_forge_garbage(struct p2p_rng *rng, size_t len, uint8_t **out);
+int sim_byzantine_forge_garbage(struct p2p_rng *rng, size_t len, uint8_t **out);
 
 /* Makes the start of a request envelope for route whose body field
  * declares limit + 1 bytes, where limit is limits->request_bytes_max[route]
@@ -58,25 +58,25 @@ int sim_forge_garbage(struct p2p_rng *rng, size_t len, uint8_t **out);
  * is what p2p_frame_encode_request writes; the body's tag and length are
  * written here, since the declared body is never sent. No valid envelope
  * starts this way. A reader refuses it with P2P_ERR_OVERSIZE once the
- * bytes received pass the limit (see sim_forge_oversize_filler_min);
+ * bytes received pass the limit (see sim_byzantine_forge_oversize_filler_min);
  * before that, the current reader only reports P2P_ERR_TRUNCATED at the
  * stream's end (it checks bytes received, not lengths declared). limits
  * is borrowed. On success *out (owned, free()) holds *len bytes.
  * Errors: P2P_ERR_INVALID_ARG (route not in the table, NULL pointer,
  * filler above the maximum), P2P_ERR_NOMEM. */
-int sim_forge_oversize(enum p2p_route route,
-                       const struct p2p_route_limits *limits, size_t filler,
-                       uint8_t **out, size_t *len);
+int sim_byzantine_forge_oversize(enum p2p_route route,
+                                 const struct p2p_route_limits *limits,
+                                 size_t filler, uint8_t **out, size_t *len);
 
-/* Stores in *filler the least filler with which sim_forge_oversize's
+/* Stores in *filler the least filler with which sim_byzantine_forge_oversize's
  * envelope passes the route's limit, so that a reader fed it fails with
  * P2P_ERR_OVERSIZE before the stream ends (0 when the prefix alone passes
  * it). Always <= SIM_FORGE_FILLER_BYTES_MAX. limits is borrowed.
  * Errors: P2P_ERR_INVALID_ARG (route not in the table, NULL pointer),
  * P2P_ERR_NOMEM. */
-int sim_forge_oversize_filler_min(enum p2p_route route,
-                                  const struct p2p_route_limits *limits,
-                                  size_t *filler);
+int sim_byzantine_forge_oversize_filler_min(
+    enum p2p_route route, const struct p2p_route_limits *limits,
+    size_t *filler);
 
 /* Makes a complete request envelope on P2P_ROUTE_ARTIFACT_UPDATE carrying
  * a SlotUpdate {commit_id, slot_id = slot, ref = {id, kind, size}}: the
@@ -86,10 +86,10 @@ int sim_forge_oversize_filler_min(enum p2p_route route,
  * holds *len bytes.
  * Errors: P2P_ERR_INVALID_ARG (NULL pointer, kind not a p2p_artifact_kind),
  * P2P_ERR_NOMEM. */
-int sim_forge_advert(uint32_t slot, uint64_t commit_id,
-                     const struct p2p_artifact_id *id,
-                     enum p2p_artifact_kind kind, uint64_t size,
-                     uint8_t **out, size_t *len);
+int sim_byzantine_forge_advert(uint32_t slot, uint64_t commit_id,
+                               const struct p2p_artifact_id *id,
+                               enum p2p_artifact_kind kind, uint64_t size,
+                               uint8_t **out, size_t *len);
 
 /* Takes a response envelope in[0..len) as an honest node answers an
  * /artifact/rpc fetch (Response {status, body = Artifact}) and, when its
@@ -108,7 +108,7 @@ int sim_forge_advert(uint32_t slot, uint64_t commit_id,
  * SIM_FORGE_RESPONSE_BYTES_MAX), P2P_ERR_TRUNCATED or P2P_ERR_DECODE (not
  * a response envelope, as the reader says; or a body that is not an
  * Artifact), P2P_ERR_NOMEM. */
-int sim_forge_corrupt_response(const uint8_t *in, size_t len, uint8_t **out,
-                               size_t *out_len);
+int sim_byzantine_forge_corrupt_response(const uint8_t *in, size_t len,
+                                         uint8_t **out, size_t *out_len);
 
 #endif

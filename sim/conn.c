@@ -34,7 +34,7 @@ struct sim_conn *sim_conn_of(struct sim_world *w, uint32_t a, uint32_t b)
     return &w->conns[(size_t)lo * w->nodes_count + hi];
 }
 
-bool sim_path_cut(const struct sim_world *w, uint32_t a, uint32_t b)
+bool sim_conn_path_cut(const struct sim_world *w, uint32_t a, uint32_t b)
 {
     return !w->nodes[a].running || !w->nodes[b].running ||
            w->nodes[a].group != w->nodes[b].group;
@@ -71,7 +71,7 @@ void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to)
     uint64_t arg = SIM_CONN_ARG(to, c->gen);
     sim_world_push_event(w, w->now + cfg(w, from)->dial_timeout_ns,
                          SIM_EV_DIAL_TIMEOUT, from, arg, NULL);
-    if (!sim_path_cut(w, from, to))
+    if (!sim_conn_path_cut(w, from, to))
         sim_world_push_event(
             w, w->now + one_way(w, from, to) + one_way(w, to, from),
             SIM_EV_CONN_ESTABLISH, from, arg, NULL);
@@ -191,7 +191,7 @@ void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
     switch (type) {
     case SIM_EV_CONN_ESTABLISH:
         if (c->state == SIM_CONN_DIALING && w->nodes[node].running &&
-            !sim_path_cut(w, node, peer))
+            !sim_conn_path_cut(w, node, peer))
             establish(w, node, peer);
         break;
     case SIM_EV_DIAL_TIMEOUT:
@@ -202,7 +202,7 @@ void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
         /* Only a cut that has lasted the whole idle timeout (an event left
          * from an earlier cut that healed does not count). */
         if (c->state == SIM_CONN_UP && c->cut_since != P2P_TIME_NEVER &&
-            sim_path_cut(w, node, peer) &&
+            sim_conn_path_cut(w, node, peer) &&
             w->now - c->cut_since >= idle_timeout(w, node, peer))
             break_conn(w, node, peer);
         break;
@@ -220,7 +220,7 @@ static void release_held(struct sim_world *w)
         if (c->gen != m->conn_gen || c->state != SIM_CONN_UP) {
             w->stats.messages_dropped++;
             sim_world_msg_free(m);
-        } else if (!sim_path_cut(w, m->from, m->to)) {
+        } else if (!sim_conn_path_cut(w, m->from, m->to)) {
             sim_world_push_event(w, w->now + one_way(w, m->from, m->to),
                                  SIM_EV_MESSAGE, m->to, 0, m);
         } else {
@@ -238,7 +238,7 @@ void sim_conn_paths_changed(struct sim_world *w)
             struct sim_conn *c = &w->conns[(size_t)a * n + b];
             if (c->state == SIM_CONN_NONE)
                 continue;
-            bool cut = sim_path_cut(w, a, b);
+            bool cut = sim_conn_path_cut(w, a, b);
             if (c->state == SIM_CONN_UP) {
                 if (cut && c->cut_since == P2P_TIME_NEVER) {
                     c->cut_since = w->now;
@@ -292,7 +292,7 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m)
         sim_world_msg_free(m);
         return false;
     }
-    if (!sim_path_cut(w, m->from, m->to))
+    if (!sim_conn_path_cut(w, m->from, m->to))
         return true;
     if (w->held_count == w->held_capacity) {
         size_t cap = w->held_capacity ? w->held_capacity * 2 : 256;

@@ -5,13 +5,13 @@
 
 #include "core/err.h"
 
-void sim_eq_init(struct sim_event_queue *q, size_t max)
+void sim_event_queue_init(struct sim_event_queue *q, size_t max)
 {
     memset(q, 0, sizeof(*q));
     q->max = max;
 }
 
-void sim_eq_fini(struct sim_event_queue *q)
+void sim_event_queue_fini(struct sim_event_queue *q)
 {
     free(q->items);
     memset(q, 0, sizeof(*q));
@@ -22,8 +22,8 @@ static int before(const struct sim_event *a, const struct sim_event *b)
     return a->time != b->time ? a->time < b->time : a->seq < b->seq;
 }
 
-int sim_eq_push(struct sim_event_queue *q, p2p_time time, uint32_t type,
-                uint32_t node, uint64_t arg, void *ptr)
+int sim_event_queue_push(struct sim_event_queue *q, p2p_time time,
+                         uint32_t type, uint32_t node, uint64_t arg, void *ptr)
 {
     if (q->count >= q->max)
         return P2P_ERR_LIMIT;
@@ -48,7 +48,7 @@ int sim_eq_push(struct sim_event_queue *q, p2p_time time, uint32_t type,
     return 0;
 }
 
-int sim_eq_pop(struct sim_event_queue *q, struct sim_event *out)
+int sim_event_queue_pop(struct sim_event_queue *q, struct sim_event *out)
 {
     if (q->count == 0)
         return 0;

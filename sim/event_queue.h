@@ -24,14 +24,14 @@ struct sim_event_queue {
     uint64_t next_seq;
 };
 
-void sim_eq_init(struct sim_event_queue *q, size_t max);
-void sim_eq_fini(struct sim_event_queue *q);
+void sim_event_queue_init(struct sim_event_queue *q, size_t max);
+void sim_event_queue_fini(struct sim_event_queue *q);
 /* Schedules an event; returns 0, P2P_ERR_LIMIT when the queue is at its
  * bound or P2P_ERR_NOMEM (the run is then aborted: the bound is far above
  * any scenario). */
-int sim_eq_push(struct sim_event_queue *q, p2p_time time, uint32_t type,
-                uint32_t node, uint64_t arg, void *ptr);
+int sim_event_queue_push(struct sim_event_queue *q, p2p_time time,
+                         uint32_t type, uint32_t node, uint64_t arg, void *ptr);
 /* Pops the earliest event; 0 when empty. */
-int sim_eq_pop(struct sim_event_queue *q, struct sim_event *out);
+int sim_event_queue_pop(struct sim_event_queue *q, struct sim_event *out);
 
 #endif

@@ -68,7 +68,7 @@ static enum p2p_verdict sim_bouncer(void *ctx, const struct p2p_artifact_id *id,
     (void)kind;
     (void)size;
     struct sim_world *w = ctx;
-    int64_t idx = sim_artifact_find(w, id);
+    int64_t idx = sim_workload_artifact_find(w, id);
     /* The client no longer wants what it has purged by age. */
     if (idx >= 0 && w->artifacts[idx].expired <= w->now)
         return P2P_UNWANTED;
@@ -83,7 +83,7 @@ static void reinsert_persisted(struct sim_world *w, uint32_t node)
         const struct sim_artifact *a = &w->artifacts[sn->persisted[k]];
         if (a->expired <= w->now)
             continue;
-        uint8_t *body = sim_artifact_body(w, sn->persisted[k]);
+        uint8_t *body = sim_workload_artifact_body(w, sn->persisted[k]);
         if (body == NULL) {
             sim_world_violation(w, "out of memory restoring node %u", node);
             break;
@@ -100,7 +100,7 @@ static void reinsert_persisted(struct sim_world *w, uint32_t node)
     sn->persisted_count = 0;
 }
 
-int sim_node_start(struct sim_world *w, uint32_t node)
+int sim_faults_node_start(struct sim_world *w, uint32_t node)
 {
     const struct sim_scenario *sc = w->sc;
     struct sim_node *sn = &w->nodes[node];
@@ -139,7 +139,7 @@ int sim_node_start(struct sim_world *w, uint32_t node)
         }
     }
     reinsert_persisted(w, node);
-    sim_state_node_started(w, node);
+    sim_state_run_node_started(w, node);
     /* Started as a whole before the fault moves on to the next node. */
     sim_world_mark(w, node);
     sim_world_settle(w);
@@ -185,7 +185,7 @@ static void crash(struct sim_world *w, uint32_t node)
         }
     }
     P2P_ASSERT(!sn->dirty); /* nothing called its core in this event */
-    sim_state_node_crashed(w, node);
+    sim_state_run_node_crashed(w, node);
     sim_uplink_drop(w, node); /* its unsent messages die with it */
     p2p_node_del(sn->core);
     sn->core = NULL;
@@ -207,7 +207,7 @@ static void partition(struct sim_world *w, const struct sim_fault *f)
                 (unsigned long long)f->groups_count);
 }
 
-void sim_fault_fire(struct sim_world *w, uint64_t fault)
+void sim_faults_fire(struct sim_world *w, uint64_t fault)
 {
     const struct sim_fault *f = &w->sc->faults[fault];
     switch (f->kind) {
@@ -237,7 +237,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             sim_conn_node_restarted(w, node);
             trace_fault(w, node, "restart", "incarnation=%llu",
                         w->nodes[node].incarnation);
-            if (sim_node_start(w, node) != 0)
+            if (sim_faults_node_start(w, node) != 0)
                 sim_world_violation(w, "node %u could not restart", node);
             else if (w->nodes[node].byzantine)
                 sim_byzantine_start(w, node);
@@ -261,7 +261,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
                 continue; /* a member again, or crashed: not a new node */
             trace_fault(w, node, "join", "version=%llu",
                         (unsigned long long)w->registry_version);
-            if (sim_node_start(w, node) != 0)
+            if (sim_faults_node_start(w, node) != 0)
                 sim_world_violation(w, "node %u could not join", node);
         }
         sim_conn_paths_changed(w);
@@ -274,7 +274,7 @@ void sim_fault_fire(struct sim_world *w, uint64_t fault)
             if (SIM_TRACING(w))
                 sim_trace_line(&w->trace, w->now, f->nodes[k], "byzantine",
                                "behaviour=%s",
-                               sim_byzantine_name(f->behaviour));
+                               sim_scenario_byzantine_name(f->behaviour));
             sim_byzantine_start(w, f->nodes[k]);
         }
         break;
@@ -318,7 +318,7 @@ static int bad(FILE *err, const struct sim_scenario *sc,
                const struct sim_fault *f, const char *msg, uint32_t node)
 {
     fprintf(err, "%s:%d: %s fault: node %u %s\n", sc->path ? sc->path : "",
-            f->line, sim_fault_kind_name(f->kind), node, msg);
+            f->line, sim_scenario_fault_kind_name(f->kind), node, msg);
     return P2P_ERR_DECODE;
 }
 

@@ -56,7 +56,7 @@ static void send_msg(struct sim_world *w, uint32_t from,
 static void on_received(struct sim_world *w, uint32_t node,
                         const struct p2p_action *a)
 {
-    int64_t idx = sim_artifact_find(w, &a->id);
+    int64_t idx = sim_workload_artifact_find(w, &a->id);
     char hex[17];
     p2p_id_hex(&a->id, hex, 16);
     if (idx < 0) {
@@ -173,7 +173,7 @@ static void drain(struct sim_world *w, uint32_t node)
         w->stats.peak_memory_bytes = mem->bytes_peak;
         w->stats.peak_memory_node = node;
     }
-    sim_state_observe(w, node);
+    sim_state_run_observe(w, node);
     rearm(w, node);
 }
 
@@ -302,7 +302,7 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     case SIM_EV_FAULT:
         if (w->metrics != NULL)
             sim_metrics_before_fault(w, e->arg);
-        sim_fault_fire(w, e->arg);
+        sim_faults_fire(w, e->arg);
         break;
     case SIM_EV_CONN_ESTABLISH:
     case SIM_EV_DIAL_TIMEOUT:
@@ -314,7 +314,7 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         sim_byzantine_tick(w, e->node);
         break;
     case SIM_EV_CHECKPOINT:
-        sim_state_checkpoint(w);
+        sim_state_run_checkpoint(w);
         break;
     case SIM_EV_UPLINK:
         sim_uplink_next(w, e->node);
@@ -416,7 +416,7 @@ static int init_nodes(struct sim_world *w)
     }
     w->registry_version = 1;
     for (uint32_t i = 0; i < w->sc->nodes; i++)
-        if ((rc = sim_node_start(w, i)) != 0)
+        if ((rc = sim_faults_node_start(w, i)) != 0)
             return rc;
     /* Dials made before their peer had started now get through. */
     sim_conn_paths_changed(w);
@@ -446,7 +446,7 @@ static void set_horizon(struct sim_world *w)
     w->end = last + drain;
 }
 
-int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
+int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
                   const struct sim_options *opt)
 {
     memset(w, 0, sizeof(*w));
@@ -463,7 +463,7 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
                              : SIM_DEFAULT_ARTIFACT_TTL_NS;
     sim_trace_init(&w->trace, opt->trace_file, opt->record_hashes);
     w->trace.stop_at_line = opt->capture_line;
-    sim_eq_init(&w->queue, SIM_EVENTS_QUEUED_MAX);
+    sim_event_queue_init(&w->queue, SIM_EVENTS_QUEUED_MAX);
     p2p_mem_init(&w->index_mem);
     p2p_keymap_init(&w->artifact_by_id, &w->index_mem, P2P_MEM_OTHER,
                     SIM_ARTIFACTS_MAX, w->seed);
@@ -474,10 +474,10 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     if ((w->opt.series &&
          sim_series_init(&w->series, w->nodes_count, w->end) != 0) ||
         (rc = sim_net_init(&w->net, sc, w->nodes_count, w->seed)) != 0 ||
-        (rc = sim_state_init(w)) != 0 || (rc = init_nodes(w)) != 0)
+        (rc = sim_state_run_init(w)) != 0 || (rc = init_nodes(w)) != 0)
         return rc != 0 ? rc : P2P_ERR_NOMEM;
     sim_faults_schedule(w);
-    sim_state_schedule(w);
+    sim_state_run_schedule(w);
     sim_workload_start(w);
     if (opt->metrics_dir != NULL && sim_metrics_start(w) != 0)
         return P2P_ERR_WRITE;
@@ -485,7 +485,7 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
     struct sim_event e;
-    while (!w->stop && sim_eq_pop(&w->queue, &e)) {
+    while (!w->stop && sim_event_queue_pop(&w->queue, &e)) {
         if (e.time > w->end) {
             free_event(&e);
             break;
@@ -513,18 +513,18 @@ int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
     return 0;
 }
 
-void sim_world_fini(struct sim_world *w)
+void sim_run_fini(struct sim_world *w)
 {
     struct sim_event e;
-    while (sim_eq_pop(&w->queue, &e))
+    while (sim_event_queue_pop(&w->queue, &e))
         free_event(&e);
-    sim_eq_fini(&w->queue);
+    sim_event_queue_fini(&w->queue);
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);
         sim_uplink_drop(w, i);
     }
-    sim_state_fini(w);
+    sim_state_run_fini(w);
     free(w->nodes);
     free(w->dirty);
     free(w->conns);

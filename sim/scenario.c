@@ -1279,7 +1279,7 @@ void sim_scenario_error_format(const struct sim_scenario_error *err,
         snprintf(buf, len, "%s: %s", path, err->message);
 }
 
-const char *sim_fault_kind_name(enum sim_fault_kind kind)
+const char *sim_scenario_fault_kind_name(enum sim_fault_kind kind)
 {
     static const char *const names[] = {"partition", "heal",  "crash",
                                         "restart",   "leave", "join",
@@ -1287,7 +1287,7 @@ const char *sim_fault_kind_name(enum sim_fault_kind kind)
     return (unsigned)kind < SIM_FAULT_KINDS_COUNT ? names[kind] : "?";
 }
 
-const char *sim_byzantine_name(enum sim_byzantine behaviour)
+const char *sim_scenario_byzantine_name(enum sim_byzantine behaviour)
 {
     static const char *const names[] = {
         "silent",       "slow-reader", "garbage",      "oversize",
@@ -1295,7 +1295,7 @@ const char *sim_byzantine_name(enum sim_byzantine behaviour)
     return (unsigned)behaviour < SIM_BYZ_COUNT ? names[behaviour] : "?";
 }
 
-const char *sim_expect_kind_name(enum sim_expect_kind kind)
+const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind)
 {
     switch (kind) {
     case SIM_EXPECT_DELIVERED:
@@ -1310,7 +1310,7 @@ const char *sim_expect_kind_name(enum sim_expect_kind kind)
     return "?";
 }
 
-const char *sim_from_mode_name(enum sim_from_mode from)
+const char *sim_scenario_from_mode_name(enum sim_from_mode from)
 {
     switch (from) {
     case SIM_FROM_ROUND_ROBIN:

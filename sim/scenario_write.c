@@ -95,7 +95,7 @@ static void rate_text(uint64_t events, unsigned digits, const char *unit,
                  frac, unit);
 }
 
-int sim_scenario_format_rate(uint64_t interval_ns, char *buf, size_t len)
+int sim_scenario_write_rate(uint64_t interval_ns, char *buf, size_t len)
 {
     /* The loader stores floor(unit_ns * 10^d / events). For a given
      * (unit, d), events = floor(span / interval) is the largest count whose
@@ -189,7 +189,7 @@ static int write_workload(const struct sim_scenario *sc, FILE *out)
     for (size_t i = 0; i < sc->workload_count; i++) {
         const struct sim_workload_item *w = &sc->workload[i];
         if (w->poisson) {
-            if (sim_scenario_format_rate(w->interval_ns, b, sizeof b) != 0)
+            if (sim_scenario_write_rate(w->interval_ns, b, sizeof b) != 0)
                 return P2P_ERR_INVALID_ARG;
             fprintf(out, "  - {kind: %s, rate: %s",
                     w->kind == P2P_KIND_PUSH ? "push" : "advert", b);
@@ -204,7 +204,7 @@ static int write_workload(const struct sim_scenario *sc, FILE *out)
         if (w->from == SIM_FROM_NODE)
             fprintf(out, ", from: %" PRIu32, w->from_node);
         else
-            fprintf(out, ", from: %s", sim_from_mode_name(w->from));
+            fprintf(out, ", from: %s", sim_scenario_from_mode_name(w->from));
         if (w->start_ns != 0)
             fprintf(out, ", start: %s", duration(w->start_ns, a));
         if (w->stop_ns != sc->duration_ns)
@@ -252,7 +252,7 @@ static void write_fault(const struct sim_fault *f, FILE *out)
 {
     char a[VALUE_BYTES], b[VALUE_BYTES];
     fprintf(out, "  - {at: %s, %s: ", duration(f->at_ns, a),
-            sim_fault_kind_name(f->kind));
+            sim_scenario_fault_kind_name(f->kind));
     switch (f->kind) {
     case SIM_FAULT_PARTITION:
         fputc('[', out);
@@ -268,7 +268,8 @@ static void write_fault(const struct sim_fault *f, FILE *out)
     case SIM_FAULT_BYZANTINE:
         fprintf(out, "{nodes: ");
         ids(out, f->nodes, f->nodes_count);
-        fprintf(out, ", behaviour: %s}", sim_byzantine_name(f->behaviour));
+        fprintf(out, ", behaviour: %s}",
+                sim_scenario_byzantine_name(f->behaviour));
         break;
     case SIM_FAULT_SKEW:
         fprintf(out, "{nodes: ");
@@ -489,9 +490,9 @@ static bool same_header(const struct sim_scenario *a,
     return true;
 }
 
-bool sim_scenario_equal(const struct sim_scenario *a,
-                        const struct sim_scenario *b, char *why,
-                        size_t why_len)
+bool sim_scenario_write_equal(const struct sim_scenario *a,
+                              const struct sim_scenario *b, char *why,
+                              size_t why_len)
 {
     P2P_ASSERT(a != NULL && b != NULL);
     if (!same_header(a, b, why, why_len))

@@ -2,7 +2,7 @@
  *
  * The shrinker (sim/shrink.c) edits a loaded scenario and writes the result;
  * the writer's contract is that loading its text gives back the same
- * scenario: sim_scenario_equal(load(write(s)), s) for every s the loader
+ * scenario: sim_scenario_write_equal(load(write(s)), s) for every s the loader
  * produced (line numbers and path aside). Values are written in exact units
  * (conf_units_format_*), lists in flow style, one fault or workload item a
  * line, in the loaded order (faults sorted by `at`). */
@@ -35,13 +35,13 @@ int sim_scenario_write_string(const struct sim_scenario *sc, char **text,
  * arrivals, as the loader stores it) that parses back to exactly
  * interval_ns, e.g. "50/s" or "1.5/m", into buf[0..len). Returns 0, or
  * P2P_ERR_INVALID_ARG when no such text exists or it does not fit. */
-int sim_scenario_format_rate(uint64_t interval_ns, char *buf, size_t len);
+int sim_scenario_write_rate(uint64_t interval_ns, char *buf, size_t len);
 
 /* Compares every field the file determines (not `line` nor `path`).
  * Returns true when a and b (both borrowed) are equal; otherwise false, with
  * the first difference named in why[0..why_len) when why is not NULL. */
-bool sim_scenario_equal(const struct sim_scenario *a,
-                        const struct sim_scenario *b, char *why,
-                        size_t why_len);
+bool sim_scenario_write_equal(const struct sim_scenario *a,
+                              const struct sim_scenario *b, char *why,
+                              size_t why_len);
 
 #endif

@@ -149,7 +149,8 @@ static void describe_fault(const struct sim_fault *f, char *buf, size_t len)
 {
     char at[32];
     conf_units_format_duration(f->at_ns, at, sizeof at);
-    int n = snprintf(buf, len, "%s at %s", sim_fault_kind_name(f->kind), at);
+    int n = snprintf(buf, len, "%s at %s",
+                     sim_scenario_fault_kind_name(f->kind), at);
     if (f->nodes_count > 0 && n > 0 && (size_t)n < len) {
         n += snprintf(buf + n, len - (size_t)n, " [");
         for (size_t i = 0; i < f->nodes_count && (size_t)n < len; i++)
@@ -174,7 +175,7 @@ static void cut_with_partners(struct sim_scenario *s, size_t k,
         paired = paired ||
                  next_naming(s, k, partner, f->nodes[i]) < s->faults_count;
     snprintf(desc, len, "removed %s%s%s", what, paired ? " with its " : "",
-             paired ? sim_fault_kind_name(partner) : "");
+             paired ? sim_scenario_fault_kind_name(partner) : "");
     /* Partners emptied are dropped from the last, so indexes hold. */
     size_t empty[PARTNERS_MAX], count = 0;
     for (size_t i = 0; i < f->nodes_count; i++) {
@@ -328,7 +329,7 @@ static bool cut_expect(struct sim_scenario *s, size_t k, char *desc,
     if (k >= s->expects_count)
         return false;
     snprintf(desc, len, "removed expectation %s",
-             sim_expect_kind_name(s->expects[k].kind));
+             sim_scenario_expect_kind_name(s->expects[k].kind));
     drop_expect(s, k);
     return true;
 }

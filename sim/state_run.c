@@ -29,15 +29,19 @@ static bool can_serve(struct sim_world *w, uint32_t node, uint64_t height,
            sim_state_store_ops.manifest(&sn->store, height, root) != NULL;
 }
 
-int sim_state_init(struct sim_world *w)
+int sim_state_run_init(struct sim_world *w)
 {
     const struct sim_state_cfg *cfg = &w->sc->state;
     if (!cfg->present)
         return 0;
     p2p_mem_init(&w->state_mem);
-    int rc = sim_states_init(&w->states, &w->state_mem, w->seed,
-                             cfg->size_bytes, (uint32_t)cfg->chunk_bytes,
-                             cfg->churn_ppm);
+    const struct sim_states_cfg states = {
+        .seed = w->seed,
+        .size_bytes = cfg->size_bytes,
+        .chunk_bytes = (uint32_t)cfg->chunk_bytes,
+        .churn_ppm = cfg->churn_ppm,
+    };
+    int rc = sim_states_init(&w->states, &w->state_mem, &states);
     const struct p2p_state_manifest *m;
     struct p2p_state_hash root;
     if (rc == 0)
@@ -52,7 +56,7 @@ int sim_state_init(struct sim_world *w)
     return 0;
 }
 
-void sim_state_schedule(struct sim_world *w)
+void sim_state_run_schedule(struct sim_world *w)
 {
     if (w->states_on)
         sim_world_push_event(w, w->sc->state.checkpoint_every_ns,
@@ -72,7 +76,7 @@ static void note_caught_up(struct sim_world *w, uint32_t node)
         sn->caught_up_at = w->now;
 }
 
-void sim_state_node_started(struct sim_world *w, uint32_t node)
+void sim_state_run_node_started(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
     sn->sync_record = -1;
@@ -138,13 +142,13 @@ static void end_record(struct sim_world *w, uint32_t node, bool completed)
     }
 }
 
-void sim_state_node_crashed(struct sim_world *w, uint32_t node)
+void sim_state_run_node_crashed(struct sim_world *w, uint32_t node)
 {
     if (w->states_on)
         end_record(w, node, false);
 }
 
-void sim_state_checkpoint(struct sim_world *w)
+void sim_state_run_checkpoint(struct sim_world *w)
 {
     w->state_height++;
     const struct p2p_state_manifest *m;
@@ -230,6 +234,9 @@ static void update_record(struct sim_world *w, uint32_t node)
     r->chunks_reused = (uint32_t)(p2p_node_metrics(sn->core)->state_chunks_reused -
                                   r->reused_base);
     r->chunks_fetched = pr.chunks_held - r->chunks_reused;
+    if (w->opt.series)
+        sim_series_sync(&w->series, (size_t)sn->sync_record, w->now,
+                        pr.chunks_held, pr.chunks_total);
     uint32_t decile = pr.chunks_total ? pr.chunks_held * 10 / pr.chunks_total
                                       : 10;
     if (decile > r->decile_printed && decile < 10 && !w->opt.quiet) {
@@ -244,7 +251,7 @@ static void update_record(struct sim_world *w, uint32_t node)
     }
 }
 
-void sim_state_observe(struct sim_world *w, uint32_t node)
+void sim_state_run_observe(struct sim_world *w, uint32_t node)
 {
     struct sim_node *sn = &w->nodes[node];
     if (!w->states_on || !sn->running || !sn->store_ready)
@@ -273,7 +280,7 @@ void sim_state_observe(struct sim_world *w, uint32_t node)
     note_caught_up(w, node);
 }
 
-void sim_state_fini(struct sim_world *w)
+void sim_state_run_fini(struct sim_world *w)
 {
     if (!w->states_on)
         return;

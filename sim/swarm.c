@@ -101,7 +101,7 @@ void sim_swarm_run(const struct sim_scenario *sc, const uint64_t *seed,
     out->seed = seed != NULL ? *seed : sc->seed;
     struct sim_world w;
     double t0 = wall_now();
-    int rc = sim_world_run(&w, sc, &opt);
+    int rc = sim_run_world(&w, sc, &opt);
     out->wall_s = wall_now() - t0;
     out->events = w.stats.events;
     if (rc != 0) {
@@ -109,7 +109,7 @@ void sim_swarm_run(const struct sim_scenario *sc, const uint64_t *seed,
         snprintf(out->signature, sizeof out->signature, "error");
         snprintf(out->detail, sizeof out->detail,
                  "the simulator could not run the scenario");
-        sim_world_fini(&w);
+        sim_run_fini(&w);
         return;
     }
     struct sim_report *r = malloc(sizeof *r); /* large: off the stack */
@@ -117,7 +117,7 @@ void sim_swarm_run(const struct sim_scenario *sc, const uint64_t *seed,
         out->status = SIM_SWARM_ERROR;
         snprintf(out->signature, sizeof out->signature, "error");
         snprintf(out->detail, sizeof out->detail, "out of memory");
-        sim_world_fini(&w);
+        sim_run_fini(&w);
         return;
     }
     sim_report_build(&w, out->wall_s, r);
@@ -137,7 +137,7 @@ void sim_swarm_run(const struct sim_scenario *sc, const uint64_t *seed,
         break;
     }
     free(r);
-    sim_world_fini(&w);
+    sim_run_fini(&w);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -419,7 +419,7 @@ static void run_seed(const struct swarm_args *a, uint64_t seed,
     memset(rec, 0, sizeof *rec);
     rec->o.seed = seed;
     failure_path(a, seed, path, sizeof path);
-    if (sim_swarm_generate(seed, &text, &len) != 0) {
+    if (sim_swarm_gen_scenario(seed, &text, &len) != 0) {
         rec->o.status = SIM_SWARM_ERROR;
         snprintf(rec->o.detail, sizeof rec->o.detail, "out of memory");
         return;
@@ -470,7 +470,7 @@ static int print_scenarios(const struct swarm_args *a)
     for (uint64_t i = 0; i < a->seeds; i++) {
         char *text = NULL;
         size_t len = 0;
-        if (sim_swarm_generate(a->from + i, &text, &len) != 0) {
+        if (sim_swarm_gen_scenario(a->from + i, &text, &len) != 0) {
             fprintf(stderr, "p2p-sim swarm: out of memory\n");
             return EXIT_BAD_INPUT;
         }

@@ -963,7 +963,7 @@ static void write_fault(const struct gen *g, const struct gen_fault *f,
                         FILE *out)
 {
     put_ms(out, "  - {at: ", f->at_ms);
-    fprintf(out, ", %s: ", sim_fault_kind_name(f->kind));
+    fprintf(out, ", %s: ", sim_scenario_fault_kind_name(f->kind));
     switch (f->kind) {
     case SIM_FAULT_PARTITION:
         fputc('[', out);
@@ -984,7 +984,8 @@ static void write_fault(const struct gen *g, const struct gen_fault *f,
     case SIM_FAULT_BYZANTINE:
         fprintf(out, "{nodes: ");
         put_ids(out, f->nodes, f->nodes_count);
-        fprintf(out, ", behaviour: %s}", sim_byzantine_name(f->behaviour));
+        fprintf(out, ", behaviour: %s}",
+                sim_scenario_byzantine_name(f->behaviour));
         break;
     case SIM_FAULT_SKEW:
         fprintf(out, "{nodes: ");
@@ -1042,7 +1043,7 @@ static void write_scenario(const struct gen *g, FILE *out)
     }
 }
 
-int sim_swarm_generate(uint64_t seed, char **text, size_t *len)
+int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
 {
     P2P_ASSERT(text != NULL && len != NULL);
     *text = NULL;

@@ -82,6 +82,6 @@
  * buffer: *text (owned by the caller, free()) of length *len. The scenario
  * is named "swarm-<seed>" and carries `seed: <seed>`, so the text replays
  * on its own. Returns 0, or P2P_ERR_NOMEM (then *text is NULL). */
-int sim_swarm_generate(uint64_t seed, char **text, size_t *len);
+int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len);
 
 #endif

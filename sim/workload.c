@@ -8,8 +8,8 @@
 #include "core/err.h"
 #include "sim/world.h"
 
-int64_t sim_artifact_find(const struct sim_world *w,
-                          const struct p2p_artifact_id *id)
+int64_t sim_workload_artifact_find(const struct sim_world *w,
+                                   const struct p2p_artifact_id *id)
 {
     struct p2p_key key;
     memcpy(key.b, id->b, P2P_KEY_BYTES);
@@ -38,7 +38,8 @@ void sim_workload_start(struct sim_world *w)
         const struct sim_workload_item *it = &sc->workload[i];
         p2p_time first = it->start_ns + next_gap(w, it);
         if (first < it->stop_ns && first < sc->duration_ns)
-            (void)sim_eq_push(&w->queue, first, SIM_EV_WORKLOAD, 0, i, NULL);
+            (void)sim_event_queue_push(&w->queue, first, SIM_EV_WORKLOAD, 0, i,
+                                       NULL);
     }
 }
 
@@ -103,7 +104,7 @@ static uint8_t *make_body(const struct sim_world *w, uint64_t seq,
     return body;
 }
 
-uint8_t *sim_artifact_body(const struct sim_world *w, size_t index)
+uint8_t *sim_workload_artifact_body(const struct sim_world *w, size_t index)
 {
     return make_body(w, index, w->artifacts[index].size);
 }
@@ -149,7 +150,8 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
     uint32_t creator = pick_creator(w, item);
     p2p_time next = w->now + next_gap(w, it);
     if (next < it->stop_ns && next < w->sc->duration_ns)
-        (void)sim_eq_push(&w->queue, next, SIM_EV_WORKLOAD, 0, item, NULL);
+        (void)sim_event_queue_push(&w->queue, next, SIM_EV_WORKLOAD, 0, item,
+                                   NULL);
     if (creator == P2P_NODE_NONE)
         return;
     uint64_t size = it->size_bytes;

@@ -28,7 +28,7 @@ void sim_world_violation(struct sim_world *w, const char *fmt, ...)
 void sim_world_push_event(struct sim_world *w, p2p_time t, uint32_t type,
                           uint32_t node, uint64_t arg, void *ptr)
 {
-    if (sim_eq_push(&w->queue, t, type, node, arg, ptr) != 0) {
+    if (sim_event_queue_push(&w->queue, t, type, node, arg, ptr) != 0) {
         sim_world_violation(w, "event queue bound (%u events) reached",
                             SIM_EVENTS_QUEUED_MAX);
         if (type == SIM_EV_MESSAGE)
@@ -96,8 +96,8 @@ void sim_world_end_event(struct sim_world *w)
     for (size_t i = 0; i < w->after_count; i++) {
         const struct sim_after_drain *e = &w->after[i];
         if (e->droppable)
-            (void)sim_eq_push(&w->queue, e->time, e->type, e->node, e->arg,
-                              NULL);
+            (void)sim_event_queue_push(&w->queue, e->time, e->type, e->node,
+                                       e->arg, NULL);
         else
             sim_world_push_event(w, e->time, e->type, e->node, e->arg, NULL);
     }

@@ -262,18 +262,26 @@ struct sim_metrics_out;
 /* Runs one scenario to the end; 0 when the run completed (expectations are
  * judged by report.c), else a P2P_ERR_* (P2P_ERR_NOMEM, P2P_ERR_WRITE for
  * --metrics; message printed). */
-int sim_world_run(struct sim_world *w, const struct sim_scenario *sc,
+int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
                   const struct sim_options *opt);
-void sim_world_fini(struct sim_world *w);
+void sim_run_fini(struct sim_world *w);
+/* Transitional names for sim/main.c until it uses the two above. */
+static inline int sim_world_run(struct sim_world *w,
+                                const struct sim_scenario *sc,
+                                const struct sim_options *opt)
+{
+    return sim_run_world(w, sc, opt);
+}
+static inline void sim_world_fini(struct sim_world *w) { sim_run_fini(w); }
 
 /* workload.c */
 void sim_workload_start(struct sim_world *w);
 void sim_workload_fire(struct sim_world *w, uint32_t item);
 /* Looks an artifact up by id; -1 when unknown. */
-int64_t sim_artifact_find(const struct sim_world *w,
+int64_t sim_workload_artifact_find(const struct sim_world *w,
                           const struct p2p_artifact_id *id);
 /* Artifact `index`'s body, made again from the seed (malloc'd). */
-uint8_t *sim_artifact_body(const struct sim_world *w, size_t index);
+uint8_t *sim_workload_artifact_body(const struct sim_world *w, size_t index);
 
 #define SIM_TRACING(w) ((w)->trace.file != NULL || (w)->trace.record)
 
@@ -352,7 +360,7 @@ void sim_uplink_drop(struct sim_world *w, uint32_t node);
 int sim_conn_init(struct sim_world *w);
 struct sim_conn *sim_conn_of(struct sim_world *w, uint32_t a, uint32_t b);
 /* The path between a and b is cut (partition, or an end not running). */
-bool sim_path_cut(const struct sim_world *w, uint32_t a, uint32_t b);
+bool sim_conn_path_cut(const struct sim_world *w, uint32_t a, uint32_t b);
 void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to);
 void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to);
 void sim_conn_on_event(struct sim_world *w, uint32_t type, uint32_t node,
@@ -370,9 +378,9 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m);
 
 /* faults.c */
 void sim_faults_schedule(struct sim_world *w);
-void sim_fault_fire(struct sim_world *w, uint64_t fault);
+void sim_faults_fire(struct sim_world *w, uint64_t fault);
 /* Creates and starts node i's core (at the start, a join or a restart). */
-int sim_node_start(struct sim_world *w, uint32_t node);
+int sim_faults_node_start(struct sim_world *w, uint32_t node);
 /* Checks the fault timeline (restart only of crashed nodes, ...); prints
  * "file:line: message" and returns P2P_ERR_DECODE on the first error
  * (P2P_ERR_NOMEM when it cannot check). */
@@ -392,21 +400,21 @@ bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
 #define SIM_SYNCS_MAX 65536u       /* sync records one run keeps */
 /* Before the first node starts: builds height 1 when the scenario has a
  * 'state' section. 0, or the P2P_ERR_* building it gave (message printed). */
-int sim_state_init(struct sim_world *w);
+int sim_state_run_init(struct sim_world *w);
 /* Schedules the checkpoints. */
-void sim_state_schedule(struct sim_world *w);
+void sim_state_run_schedule(struct sim_world *w);
 /* A node (re)started: nodes of the initial subnet hold the newest state,
  * others start empty or with what their disk kept; the store is given to
  * the core. */
-void sim_state_node_started(struct sim_world *w, uint32_t node);
+void sim_state_run_node_started(struct sim_world *w, uint32_t node);
 /* The node crashed: its sync under way, if any, ends. */
-void sim_state_node_crashed(struct sim_world *w, uint32_t node);
+void sim_state_run_node_crashed(struct sim_world *w, uint32_t node);
 /* SIM_EV_CHECKPOINT. */
-void sim_state_checkpoint(struct sim_world *w);
+void sim_state_run_checkpoint(struct sim_world *w);
 /* After every drain: follows the node's sync (start, progress lines,
  * completion) and whether it caught up. */
-void sim_state_observe(struct sim_world *w, uint32_t node);
-void sim_state_fini(struct sim_world *w);
+void sim_state_run_observe(struct sim_world *w, uint32_t node);
+void sim_state_run_fini(struct sim_world *w);
 
 /* metrics_out.c: --metrics DIR (formats in docs/metrics.md). */
 #define SIM_METRICS_EVERY_DEFAULT_NS (1 * P2P_NS_PER_S)

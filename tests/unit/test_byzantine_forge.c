@@ -149,7 +149,7 @@ START_TEST(garbage_is_always_refused)
         struct p2p_rng rng;
         p2p_rng_init(&rng, seed, 11);
         uint8_t *g;
-        ck_assert_int_eq(sim_forge_garbage(&rng, n, &g), 0);
+        ck_assert_int_eq(sim_byzantine_forge_garbage(&rng, n, &g), 0);
         first_bytes[g[0]] = true;
 
         struct verdict v = judge(&l, P2P_FRAME_REQUEST, 0, g, n, 0);
@@ -192,15 +192,17 @@ START_TEST(garbage_length_is_bounded)
     uint8_t sentinel = 0, *g = &sentinel;
     static const size_t bad[] = {0, SIM_FORGE_GARBAGE_BYTES_MAX + 1, SIZE_MAX};
     for (int i = 0; i < COUNT(bad); i++) {
-        ck_assert_int_eq(sim_forge_garbage(&rng, bad[i], &g),
+        ck_assert_int_eq(sim_byzantine_forge_garbage(&rng, bad[i], &g),
                          P2P_ERR_INVALID_ARG);
         ck_assert_ptr_eq(g, &sentinel); /* untouched */
     }
-    ck_assert_int_eq(sim_forge_garbage(NULL, 1, &g), P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_garbage(&rng, 1, NULL), P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_garbage(NULL, 1, &g),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_garbage(&rng, 1, NULL),
+                     P2P_ERR_INVALID_ARG);
     ck_assert_ptr_eq(g, &sentinel);
-    ck_assert_int_eq(sim_forge_garbage(&rng, SIM_FORGE_GARBAGE_BYTES_MAX, &g),
-                     0);
+    ck_assert_int_eq(
+        sim_byzantine_forge_garbage(&rng, SIM_FORGE_GARBAGE_BYTES_MAX, &g), 0);
     free(g);
 }
 END_TEST
@@ -213,9 +215,9 @@ START_TEST(garbage_is_deterministic)
     p2p_rng_init(&r1, 99, 5);
     p2p_rng_init(&r2, 99, 5);
     p2p_rng_init(&r3, 100, 5);
-    ck_assert_int_eq(sim_forge_garbage(&r1, 1000, &a), 0);
-    ck_assert_int_eq(sim_forge_garbage(&r2, 1000, &b), 0);
-    ck_assert_int_eq(sim_forge_garbage(&r3, 1000, &c), 0);
+    ck_assert_int_eq(sim_byzantine_forge_garbage(&r1, 1000, &a), 0);
+    ck_assert_int_eq(sim_byzantine_forge_garbage(&r2, 1000, &b), 0);
+    ck_assert_int_eq(sim_byzantine_forge_garbage(&r3, 1000, &c), 0);
     ck_assert_mem_eq(a, b, 1000);
     ck_assert_int_ne(memcmp(a, c, 1000), 0);
     ck_assert_uint_eq(r1.state, r2.state); /* equal draws */
@@ -252,7 +254,7 @@ START_TEST(oversize_declares_limit_plus_one)
                             P2P_FRAME_MESSAGE_BYTES_MAX);
     uint8_t *b;
     size_t n;
-    ck_assert_int_eq(sim_forge_oversize(route, &l, 5, &b, &n), 0);
+    ck_assert_int_eq(sim_byzantine_forge_oversize(route, &l, 5, &b, &n), 0);
 
     struct p2p_mem mem;
     p2p_mem_init(&mem);
@@ -299,11 +301,13 @@ START_TEST(oversize_is_refused_once_past_the_limit)
     size_t limit = min_size(l.request_bytes_max[route],
                             P2P_FRAME_MESSAGE_BYTES_MAX);
     size_t filler;
-    ck_assert_int_eq(sim_forge_oversize_filler_min(route, &l, &filler), 0);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize_filler_min(route, &l, &filler), 0);
     ck_assert_uint_le(filler, SIM_FORGE_FILLER_BYTES_MAX);
     uint8_t *b;
     size_t n;
-    ck_assert_int_eq(sim_forge_oversize(route, &l, filler, &b, &n), 0);
+    ck_assert_int_eq(sim_byzantine_forge_oversize(route, &l, filler, &b, &n),
+                     0);
     ck_assert(n == limit + 1 || (filler == 0 && n > limit));
 
     /* One piece: nothing of the crossing feed is buffered. */
@@ -322,7 +326,8 @@ START_TEST(oversize_is_refused_once_past_the_limit)
     }
     free(b);
     /* More filler changes nothing. */
-    ck_assert_int_eq(sim_forge_oversize(route, &l, filler + 1, &b, &n), 0);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize(route, &l, filler + 1, &b, &n), 0);
     ck_assert_int_eq(judge(&l, P2P_FRAME_REQUEST, 0, b, n, 0).feed_rc,
                      P2P_ERR_OVERSIZE);
     free(b);
@@ -340,13 +345,15 @@ START_TEST(oversize_short_of_the_limit_is_never_accepted)
     oversize_limits_at(_i / P2P_ROUTES_COUNT, &l);
     enum p2p_route route = (enum p2p_route)(_i % P2P_ROUTES_COUNT);
     size_t crossing;
-    ck_assert_int_eq(sim_forge_oversize_filler_min(route, &l, &crossing), 0);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize_filler_min(route, &l, &crossing), 0);
     size_t fillers[] = {0, 1, crossing - 1};
     int cases = crossing == 0 ? 0 : crossing <= MIB ? 3 : 2;
     for (int i = 0; i < cases && fillers[i] < crossing; i++) {
         uint8_t *b;
         size_t n;
-        ck_assert_int_eq(sim_forge_oversize(route, &l, fillers[i], &b, &n), 0);
+        ck_assert_int_eq(
+            sim_byzantine_forge_oversize(route, &l, fillers[i], &b, &n), 0);
         struct verdict v = judge(&l, P2P_FRAME_REQUEST, 0, b, n, 0);
         ck_assert_int_ne(v.finish_rc, 0);
         if (v.feed_rc != 0)
@@ -364,32 +371,39 @@ START_TEST(oversize_arguments_are_checked)
     p2p_route_limits_default(&l);
     uint8_t sentinel = 0, *b = &sentinel;
     size_t n = 77, filler = 77;
-    ck_assert_int_eq(sim_forge_oversize(P2P_ROUTES_COUNT, &l, 0, &b, &n),
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize(P2P_ROUTES_COUNT, &l, 0, &b, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, NULL, 0, &b, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l,
+                                     SIM_FORGE_FILLER_BYTES_MAX + 1, &b, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l, 0, NULL, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l, 0, &b, NULL),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_oversize_filler_min(P2P_ROUTES_COUNT, &l, &filler),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_oversize_filler_min(
+                         P2P_ROUTE_ARTIFACT_RPC, NULL, &filler),
                      P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, NULL, 0, &b,
-                                        &n), P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l,
-                                        SIM_FORGE_FILLER_BYTES_MAX + 1, &b,
-                                        &n), P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l, 0, NULL,
-                                        &n), P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l, 0, &b,
-                                        NULL), P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize_filler_min(P2P_ROUTES_COUNT, &l,
-                                                   &filler),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize_filler_min(P2P_ROUTE_ARTIFACT_RPC,
-                                                   NULL, &filler),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_oversize_filler_min(P2P_ROUTE_ARTIFACT_RPC, &l,
-                                                   NULL),
+    ck_assert_int_eq(sim_byzantine_forge_oversize_filler_min(
+                         P2P_ROUTE_ARTIFACT_RPC, &l, NULL),
                      P2P_ERR_INVALID_ARG);
     ck_assert_ptr_eq(b, &sentinel);
     ck_assert_uint_eq(n, 77);
     ck_assert_uint_eq(filler, 77);
     /* The maximum filler is allowed. */
-    ck_assert_int_eq(sim_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l,
-                                        SIM_FORGE_FILLER_BYTES_MAX, &b, &n), 0);
+    ck_assert_int_eq(sim_byzantine_forge_oversize(P2P_ROUTE_ARTIFACT_RPC, &l,
+                                                  SIM_FORGE_FILLER_BYTES_MAX,
+                                                  &b, &n),
+                     0);
     ck_assert_uint_gt(n, SIM_FORGE_FILLER_BYTES_MAX);
     free(b);
 }
@@ -420,8 +434,9 @@ START_TEST(advert_round_trips)
     id.b[0] = (uint8_t)_i;
     uint8_t *b, *body;
     size_t n;
-    ck_assert_int_eq(sim_forge_advert(c->slot, c->commit_id, &id, c->kind,
-                                      c->size, &b, &n), 0);
+    ck_assert_int_eq(sim_byzantine_forge_advert(c->slot, c->commit_id, &id,
+                                                c->kind, c->size, &b, &n),
+                     0);
     struct p2p_route_limits l;
     p2p_route_limits_default(&l);
     ck_assert_int_eq(judge(&l, P2P_FRAME_REQUEST, 0, b, n, 1).finish_rc, 0);
@@ -467,9 +482,10 @@ START_TEST(advert_is_what_an_honest_sender_writes)
         ck_assert_uint_le(u->slot_id, UINT32_MAX);
         uint8_t *b;
         size_t n;
-        ck_assert_int_eq(sim_forge_advert((uint32_t)u->slot_id, u->commit_id,
-                                          &id, P2P_KIND_ADVERT, sizeof(big),
-                                          &b, &n), 0);
+        ck_assert_int_eq(
+            sim_byzantine_forge_advert((uint32_t)u->slot_id, u->commit_id, &id,
+                                       P2P_KIND_ADVERT, sizeof(big), &b, &n),
+            0);
         ck_assert_uint_eq(n, a->len);
         ck_assert_mem_eq(b, a->bytes, n);
         free(b);
@@ -485,14 +501,18 @@ START_TEST(advert_arguments_are_checked)
     struct p2p_artifact_id id = {{0}};
     uint8_t sentinel = 0, *b = &sentinel;
     size_t n = 77;
-    ck_assert_int_eq(sim_forge_advert(0, 1, &id, P2P_KINDS_COUNT, 1, &b, &n),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_advert(0, 1, NULL, P2P_KIND_ADVERT, 1, &b, &n),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_advert(0, 1, &id, P2P_KIND_ADVERT, 1, NULL, &n),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_advert(0, 1, &id, P2P_KIND_ADVERT, 1, &b, NULL),
-                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_advert(0, 1, &id, P2P_KINDS_COUNT, 1, &b, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_advert(0, 1, NULL, P2P_KIND_ADVERT, 1, &b, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_advert(0, 1, &id, P2P_KIND_ADVERT, 1, NULL, &n),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_advert(0, 1, &id, P2P_KIND_ADVERT, 1, &b, NULL),
+        P2P_ERR_INVALID_ARG);
     ck_assert_ptr_eq(b, &sentinel);
     ck_assert_uint_eq(n, 77);
 }
@@ -557,7 +577,8 @@ START_TEST(corrupt_changes_one_body_byte)
 
     uint8_t *bad = NULL;
     size_t bad_len = 0;
-    ck_assert_int_eq(sim_forge_corrupt_response(honest, n, &bad, &bad_len), 1);
+    ck_assert_int_eq(
+        sim_byzantine_forge_corrupt_response(honest, n, &bad, &bad_len), 1);
     ck_assert_ptr_nonnull(bad);
     ck_assert_uint_eq(bad_len, n);
     size_t at = 0;
@@ -599,8 +620,8 @@ START_TEST(corrupt_keeps_the_status)
         uint8_t *honest = honest_answer(statuses[i], P2P_KIND_PUSH, body,
                                         sizeof(body), true, &n);
         uint8_t *bad, *frame_body;
-        ck_assert_int_eq(sim_forge_corrupt_response(honest, n, &bad, &bad_len),
-                         1);
+        ck_assert_int_eq(
+            sim_byzantine_forge_corrupt_response(honest, n, &bad, &bad_len), 1);
         ck_assert_uint_eq(bad_len, n);
         ck_assert_uint_eq(differing(honest, bad, n, &at), 1);
         struct p2p_frame f = decode(P2P_FRAME_RESPONSE, bad, bad_len,
@@ -647,7 +668,8 @@ START_TEST(corrupt_without_a_body_returns_zero)
         }
         uint8_t sentinel = 0, *out = &sentinel;
         size_t out_len = 77;
-        ck_assert_int_eq(sim_forge_corrupt_response(in, n, &out, &out_len), 0);
+        ck_assert_int_eq(
+            sim_byzantine_forge_corrupt_response(in, n, &out, &out_len), 0);
         ck_assert_ptr_null(out);
         ck_assert_uint_eq(out_len, 0);
         free(in);
@@ -667,7 +689,7 @@ START_TEST(corrupt_refuses_what_is_not_an_answer)
     struct p2p_rng rng;
     p2p_rng_init(&rng, 5, 5);
     uint8_t *garbage;
-    ck_assert_int_eq(sim_forge_garbage(&rng, 64, &garbage), 0);
+    ck_assert_int_eq(sim_byzantine_forge_garbage(&rng, 64, &garbage), 0);
     /* Response {status 200, body = 0x0e}: a body that is no Artifact. */
     static const uint8_t not_artifact[] = {0x08, 0xc8, 0x01, 0x12, 0x01, 0x0e};
     static const uint8_t cut_kind[] = {0x08, 0xc8, 0x01, 0x12, 0x01, 0x08};
@@ -689,18 +711,20 @@ START_TEST(corrupt_refuses_what_is_not_an_answer)
     for (int i = 0; i < COUNT(cases); i++) {
         uint8_t sentinel = 0, *out = &sentinel;
         size_t out_len = 77;
-        ck_assert_int_eq(sim_forge_corrupt_response(cases[i].in, cases[i].len,
-                                                    &out, &out_len),
+        ck_assert_int_eq(sim_byzantine_forge_corrupt_response(
+                             cases[i].in, cases[i].len, &out, &out_len),
                          cases[i].want);
         ck_assert_ptr_eq(out, &sentinel);
         ck_assert_uint_eq(out_len, 77);
     }
     uint8_t *out;
     size_t out_len;
-    ck_assert_int_eq(sim_forge_corrupt_response(honest, n, NULL, &out_len),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(sim_forge_corrupt_response(honest, n, &out, NULL),
-                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_corrupt_response(honest, n, NULL, &out_len),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        sim_byzantine_forge_corrupt_response(honest, n, &out, NULL),
+        P2P_ERR_INVALID_ARG);
     free(garbage);
     free(honest);
 }
@@ -738,7 +762,8 @@ START_TEST(node_refuses_a_corrupted_fetch_answer)
 
     uint8_t *bad;
     size_t bad_len;
-    ck_assert_int_eq(sim_forge_corrupt_response(honest, n, &bad, &bad_len), 1);
+    ck_assert_int_eq(
+        sim_byzantine_forge_corrupt_response(honest, n, &bad, &bad_len), 1);
     size_t at;
     ck_assert_uint_eq(bad_len, n);
     ck_assert_uint_eq(differing(honest, bad, n, &at), 1);
@@ -777,7 +802,7 @@ START_TEST(node_refuses_garbage_and_oversize)
         p2p_rng_init(&rng, seed, 2);
         uint8_t *g;
         size_t n = 1 + (size_t)p2p_rng_below(&rng, 200);
-        ck_assert_int_eq(sim_forge_garbage(&rng, n, &g), 0);
+        ck_assert_int_eq(sim_byzantine_forge_garbage(&rng, n, &g), 0);
         ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 1, true, g,
                                                  n, false),
                          P2P_ERR_DECODE);
@@ -790,10 +815,11 @@ START_TEST(node_refuses_garbage_and_oversize)
         h_init(&h, 1);
         const struct p2p_route_limits *l = &p2p_node_config(h.node)->routes;
         size_t filler;
-        ck_assert_int_eq(sim_forge_oversize_filler_min(r, l, &filler), 0);
+        ck_assert_int_eq(sim_byzantine_forge_oversize_filler_min(r, l, &filler),
+                         0);
         uint8_t *b;
         size_t n;
-        ck_assert_int_eq(sim_forge_oversize(r, l, filler, &b, &n), 0);
+        ck_assert_int_eq(sim_byzantine_forge_oversize(r, l, filler, &b, &n), 0);
         ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 1, true, b,
                                                  n, false),
                          P2P_ERR_OVERSIZE);

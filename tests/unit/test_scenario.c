@@ -754,10 +754,13 @@ START_TEST(test_fini_zeroed)
     err.line = 12;
     sim_scenario_error_format(&err, "a.yaml", small, sizeof small);
     ck_assert_str_eq(small, "a.yaml:");
-    ck_assert_str_eq(sim_fault_kind_name(SIM_FAULT_LOSS), "loss");
-    ck_assert_str_eq(sim_byzantine_name(SIM_BYZ_SLOW_READER), "slow-reader");
-    ck_assert_str_eq(sim_expect_kind_name(SIM_EXPECT_STATE_SYNCED), "state_synced");
-    ck_assert_str_eq(sim_from_mode_name(SIM_FROM_ROUND_ROBIN), "round-robin");
+    ck_assert_str_eq(sim_scenario_fault_kind_name(SIM_FAULT_LOSS), "loss");
+    ck_assert_str_eq(sim_scenario_byzantine_name(SIM_BYZ_SLOW_READER),
+                     "slow-reader");
+    ck_assert_str_eq(sim_scenario_expect_kind_name(SIM_EXPECT_STATE_SYNCED),
+                     "state_synced");
+    ck_assert_str_eq(sim_scenario_from_mode_name(SIM_FROM_ROUND_ROBIN),
+                     "round-robin");
 }
 END_TEST
 

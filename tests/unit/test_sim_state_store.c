@@ -16,7 +16,8 @@
 static void states_init(struct sim_states *s, struct p2p_mem *mem, uint64_t seed,
                         uint64_t size, uint32_t chunk, uint32_t churn_ppm)
 {
-    ck_assert_int_eq(sim_states_init(s, mem, seed, size, chunk, churn_ppm), 0);
+    const struct sim_states_cfg cfg = {seed, size, chunk, churn_ppm};
+    ck_assert_int_eq(sim_states_init(s, mem, &cfg), 0);
 }
 
 static const struct p2p_state_manifest *get(struct sim_states *s, uint64_t h,
@@ -274,8 +275,9 @@ START_TEST(init_limits)
         struct p2p_mem mem;
         p2p_mem_init(&mem);
         struct sim_states s;
-        int rc = sim_states_init(&s, &mem, 1, cases[t].size, cases[t].chunk,
-                                 cases[t].churn);
+        const struct sim_states_cfg cfg = {1, cases[t].size, cases[t].chunk,
+                                           cases[t].churn};
+        int rc = sim_states_init(&s, &mem, &cfg);
         ck_assert_msg(rc == cases[t].rc, "case %zu: %d", t, rc);
         if (rc != 0)
             ck_assert_uint_eq(mem.bytes, 0);
@@ -495,7 +497,8 @@ static int alloc_pass(struct p2p_mem *mem)
     struct sim_state_store st;
     const struct p2p_state_manifest *m = NULL;
     struct p2p_state_hash r;
-    int rc = sim_states_init(&s, mem, 13, 300000, 1000, PPM_20);
+    const struct sim_states_cfg cfg = {13, 300000, 1000, PPM_20};
+    int rc = sim_states_init(&s, mem, &cfg);
     if (rc != 0)
         return rc;
     rc = sim_state_store_init(&st, &s, mem);

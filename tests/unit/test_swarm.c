@@ -48,7 +48,7 @@ static void check_round_trip(const struct sim_scenario *sc, const char *name)
     ck_assert_uint_eq(strlen(text), len);
     struct sim_scenario back;
     load_text(text, len, name, &back);
-    ck_assert_msg(sim_scenario_equal(sc, &back, why, sizeof why),
+    ck_assert_msg(sim_scenario_write_equal(sc, &back, why, sizeof why),
                   "%s: %s differs after write and load:\n%s", name, why, text);
     /* A second round gives the same text. */
     char *again = NULL;
@@ -172,17 +172,17 @@ START_TEST(test_format_rate)
     char buf[64];
     uint64_t interval = rate_cases[_i].interval_ns, back = 0;
     if (rate_cases[_i].rate == NULL) {
-        ck_assert_int_eq(sim_scenario_format_rate(interval, buf, sizeof buf),
+        ck_assert_int_eq(sim_scenario_write_rate(interval, buf, sizeof buf),
                          P2P_ERR_INVALID_ARG);
         return;
     }
     ck_assert_int_eq(conf_units_parse_rate(rate_cases[_i].rate, &interval,
                                           NULL, 0), 0);
-    ck_assert_int_eq(sim_scenario_format_rate(interval, buf, sizeof buf), 0);
+    ck_assert_int_eq(sim_scenario_write_rate(interval, buf, sizeof buf), 0);
     ck_assert_int_eq(conf_units_parse_rate(buf, &back, NULL, 0), 0);
     ck_assert_uint_eq(back, interval);
     /* Too small a buffer is an error, not a cut text. */
-    ck_assert_int_eq(sim_scenario_format_rate(interval, buf, 2),
+    ck_assert_int_eq(sim_scenario_write_rate(interval, buf, 2),
                      P2P_ERR_INVALID_ARG);
 }
 END_TEST
@@ -197,9 +197,9 @@ START_TEST(test_equal_names_difference)
     char why[128];
     load_text(a, strlen(a), "a.yaml", &sa);
     load_text(b, strlen(b), "a.yaml", &sb);
-    ck_assert(!sim_scenario_equal(&sa, &sb, why, sizeof why));
+    ck_assert(!sim_scenario_write_equal(&sa, &sb, why, sizeof why));
     ck_assert_str_eq(why, "faults[0] (sorted by at)");
-    ck_assert(sim_scenario_equal(&sa, &sa, why, sizeof why));
+    ck_assert(sim_scenario_write_equal(&sa, &sa, why, sizeof why));
     sim_scenario_fini(&sa);
     sim_scenario_fini(&sb);
 }
@@ -212,8 +212,8 @@ START_TEST(test_generate_deterministic)
     for (uint64_t seed = 1; seed <= 50; seed++) {
         char *a = NULL, *b = NULL;
         size_t la = 0, lb = 0;
-        ck_assert_int_eq(sim_swarm_generate(seed, &a, &la), 0);
-        ck_assert_int_eq(sim_swarm_generate(seed, &b, &lb), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &a, &la), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &b, &lb), 0);
         ck_assert_uint_eq(la, lb);
         ck_assert_str_eq(a, b);
         free(a);
@@ -222,8 +222,8 @@ START_TEST(test_generate_deterministic)
     /* Different seeds, different scenarios. */
     char *x = NULL, *y = NULL;
     size_t lx, ly;
-    ck_assert_int_eq(sim_swarm_generate(1, &x, &lx), 0);
-    ck_assert_int_eq(sim_swarm_generate(2, &y, &ly), 0);
+    ck_assert_int_eq(sim_swarm_gen_scenario(1, &x, &lx), 0);
+    ck_assert_int_eq(sim_swarm_gen_scenario(2, &y, &ly), 0);
     ck_assert_str_ne(x, y);
     free(x);
     free(y);
@@ -276,7 +276,7 @@ START_TEST(test_generate_loads_and_checks)
         char *text = NULL, name[64];
         size_t len = 0;
         snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
-        ck_assert_int_eq(sim_swarm_generate(seed, &text, &len), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &text, &len), 0);
         struct sim_scenario sc;
         load_text(text, len, name, &sc);
         ck_assert_msg(sim_swarm_check(&sc, devnull) == 0,
@@ -290,7 +290,7 @@ START_TEST(test_generate_loads_and_checks)
     /* 200 seeds use every fault kind. */
     for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++)
         ck_assert_msg(kinds[k] > 0, "no %s fault in %u seeds",
-                      sim_fault_kind_name((enum sim_fault_kind)k),
+                      sim_scenario_fault_kind_name((enum sim_fault_kind)k),
                       SEEDS_CHECKED);
 }
 END_TEST
@@ -374,7 +374,7 @@ START_TEST(test_generate_state)
         char *text = NULL, name[64];
         size_t len = 0;
         snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
-        ck_assert_int_eq(sim_swarm_generate(seed, &text, &len), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &text, &len), 0);
         struct sim_scenario sc;
         load_text(text, len, name, &sc);
         bool synced = false;
