@@ -1,5 +1,5 @@
 /* The chunk scheduler: which chunk of a state to ask which peer for, for
- * one sync of one manifest (DESIGN.md 3, "State sync"; IC-REFERENCE 12.8;
+ * one sync of one manifest (the IC's rs/p2p/state_sync_manager;
  * docs/state-sync.md).
  *
  * Pure and pulled, like the rest of core: the caller feeds what happened
@@ -25,7 +25,7 @@
  *   peer_backoff's delay for its number of consecutive failures (a success
  *   resets it; failures while it already backs off do not lengthen it).
  *   This is the "busy peer is retried with backoff, not hammered" rule of
- *   DESIGN.md 4a.
+ *   docs/architecture.md, "Deviations from the IC".
  * - A peer that served bad_chunks_max chunks whose bytes did not match the
  *   manifest is excluded for the rest of the sync: its requests in flight
  *   are forgotten and it is never asked again, even if re-added.
@@ -61,7 +61,7 @@
  * fewest failures is forgotten (that peer may be asked again). */
 #define P2P_CHUNK_SCHED_TRIED_MAX 8u
 
-/* Defaults (IC-REFERENCE, "Time constants"). */
+/* Defaults (the IC's time constants). */
 #define P2P_CHUNK_SCHED_DEFAULT_PEERS 128u
 #define P2P_CHUNK_SCHED_DEFAULT_PER_PEER 10u
 #define P2P_CHUNK_SCHED_DEFAULT_TIMEOUT_NS (10 * P2P_NS_PER_S)

@@ -40,14 +40,14 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->fetch_bytes_per_s_min = 1000000;
     c->stream_read_timeout_ns = 60 * P2P_NS_PER_S;
     c->bouncer_refresh_ns = 1 * P2P_NS_PER_S;
-    /* IC-REFERENCE 12.1: keepalive 1 s < idle 5 s <= connect 10 s; redial
+    /* The IC's transport: keepalive 1 s < idle 5 s <= connect 10 s; redial
      * 5 s after a failure, here growing x2 to 10 s with +-20 % jitter. */
     c->keepalive_ns = 1 * P2P_NS_PER_S;
     c->idle_timeout_ns = 5 * P2P_NS_PER_S;
     c->dial_timeout_ns = 10 * P2P_NS_PER_S;
     c->redial_backoff =
         (struct p2p_backoff){5 * P2P_NS_PER_S, 10 * P2P_NS_PER_S, 2000, 20};
-    /* IC-REFERENCE 12.8: adverts every 5 s with a 3 s timeout; chunks
+    /* The IC's state sync manager: adverts every 5 s with a 3 s timeout; chunks
      * 10 s, 10 in flight per peer. */
     c->state_advert_every_ns = 5 * P2P_NS_PER_S;
     c->state_advert_timeout_ns = 3 * P2P_NS_PER_S;

@@ -61,7 +61,7 @@ struct p2p_config {
     uint32_t penalty_ban_points;       /* misbehaviour points that ban a peer */
     uint32_t penalty_decay_per_s;      /* points forgiven per second */
     p2p_time ban_ns;                   /* how long a banned peer is refused */
-    /* State sync (core/state_sync.c; IC-REFERENCE 12.8). */
+    /* State sync (core/state_sync.c; the IC's state sync manager, rs/p2p/state_sync_manager). */
     p2p_time state_advert_every_ns;   /* adverts of the newest state */
     p2p_time state_advert_timeout_ns; /* an advert's stream deadline */
     p2p_time state_chunk_timeout_ns;  /* a manifest or chunk request */

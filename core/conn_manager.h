@@ -1,5 +1,4 @@
-/* Internal: the peer manager and connection manager (DESIGN.md 3,
- * "Transport" and "Peer manager"; IC-REFERENCE 12.1-12.2).
+/* Internal: the peer manager and connection manager (the IC's QUIC transport and peer manager, rs/p2p/quic_transport and rs/p2p/peer_manager).
  *
  * The topology (one registry version) decides who is a member. Between
  * two members the lower node id dials and the higher accepts; a connection

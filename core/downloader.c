@@ -114,7 +114,7 @@ void p2p__downloader_peer_down(struct p2p_downloader *dl, p2p_node_id peer)
 }
 
 /* Marks the adverts of peer that name id pending: the download ended
- * without the artifact while still advertised (IC-REFERENCE 12.4 #7). */
+ * without the artifact while still advertised (as the IC's receiver does). */
 static void mark_pending(struct p2p_downloader *dl, p2p_node_id peer,
                          const struct p2p_artifact_id *id)
 {
@@ -164,7 +164,7 @@ static void drop(struct p2p_downloader *dl, uint32_t i, enum drop_reason reason)
     p2p_outbox_event(dl->env->outbox, P2P_EV_DOWNLOAD_DROP, P2P_NODE_NONE,
                      &dl_at(dl, i)->id, reason);
     /* Ended for lack of room while still advertised: offer it again
-     * later (IC-REFERENCE 12.4 #7). */
+     * later (as the IC's receiver does). */
     if (reason == DROP_POOL_REFUSED || reason == DROP_NO_TIMER) {
         struct p2p_download *d = dl_at(dl, i);
         for (uint32_t k = 0; k < d->advs_count; k++)
@@ -514,7 +514,7 @@ void p2p__downloader_unadvertised(struct p2p_downloader *dl, p2p_time now,
         }
         break;
     }
-    /* No peer offers it any more: abort without inserting (IC 12.4 #5). */
+    /* No peer offers it any more: abort without inserting (as the IC's receiver does). */
     if (d->advs_count == 0)
         drop(dl, i, DROP_NO_ADVERTISER);
 }

@@ -1,4 +1,4 @@
-/* Internal: the artifact downloader (IC-REFERENCE 12.5, 12.6). One
+/* Internal: the artifact downloader (the IC's artifact assembler and bouncer, rs/p2p/artifact_downloader). One
  * download per advertised id that is not in the pool, fetched from one
  * advertiser at a time (least loaded first, ties broken by the node's
  * PRNG), verified against its id, retried on another advertiser, and
@@ -8,7 +8,7 @@
  * Adverts come from the receiver, one per peer's slot. An advert that
  * finds no room (the table or the peer's quota full), and the adverts of a
  * download that ended for lack of room while still advertised
- * (IC-REFERENCE 12.4 #7), go on the downloader's retry list and are
+ * (the IC restarts such a task), go on the downloader's retry list and are
  * offered again on every refresh (cfg.bouncer_refresh_ns) until they fit
  * or their slot changes.
  *

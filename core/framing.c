@@ -356,7 +356,7 @@ static int feed_prefix(struct p2p_frame_reader *r, const uint8_t *data,
 
 /* Walks the top-level field headers buffered so far: a length-delimited
  * field declaring more bytes than the limit leaves room for fails at once,
- * before those bytes arrive (DESIGN.md 4: the limit is enforced as bytes
+ * before those bytes arrive (the limit is enforced as bytes
  * arrive, before buffering more). Other malformations are left for
  * finish, which reports them with the whole message in view. */
 static int check_declared(struct p2p_frame_reader *r)

@@ -1,5 +1,5 @@
 /* Request/response envelopes, the URI routing table and an incremental
- * stream reader (DESIGN.md section 4).
+ * stream reader (docs/architecture.md).
  *
  * Every RPC uses a fresh bidirectional stream: the requester writes one
  * P2p__V1__Request {path = 1, body = 2} and ends its half (FIN); the

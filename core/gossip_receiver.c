@@ -1,7 +1,7 @@
 /* The consensus manager's receiver and the artifact RPC server: per-peer
  * slot views (a newer commit id replaces an older one), pushed artifacts go
  * to the unvalidated pool, adverts go to the downloader; fetches of our
- * validated artifacts are answered (IC-REFERENCE 12.4, 12.5). */
+ * validated artifacts are answered (the IC's consensus manager receiver and its artifact assembler). */
 #include "core/gossip_receiver.h"
 
 #include <string.h>

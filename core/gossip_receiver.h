@@ -1,5 +1,5 @@
 /* Internal: the consensus manager's receiver and the artifact RPC server
- * (IC-REFERENCE 12.4, 12.5). Per-peer slot views (a newer commit id
+ * (the IC's consensus manager receiver and its artifact assembler). Per-peer slot views (a newer commit id
  * replaces an older one, an older one is stale), pushed artifacts go to
  * the unvalidated pool through the intake, adverts go to the downloader;
  * fetches of our validated artifacts are answered. A peer may use slot ids

@@ -1,4 +1,4 @@
-/* Internal: the consensus manager's sender (IC-REFERENCE 12.3). A slot
+/* Internal: the consensus manager's sender (the IC's rs/p2p/consensus_manager). A slot
  * table of the artifacts in the validated pool; each slot's update is
  * packed once and sent to every connected peer, retransmitted with
  * backoff (cfg.update_backoff) until acknowledged; removing the artifact

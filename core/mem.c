@@ -23,9 +23,8 @@ static int refuse(struct p2p_mem *mem, size_t grow)
     mem->allocs++;
     if (mem->fail_at != 0 && mem->allocs == mem->fail_at)
         return 1;
-    if (mem->bytes_budget != 0 &&
-        (mem->bytes > mem->bytes_budget ||
-         grow > mem->bytes_budget - mem->bytes))
+    if (mem->bytes_budget != 0 && (mem->bytes > mem->bytes_budget ||
+                                   grow > mem->bytes_budget - mem->bytes))
         return 1; /* written so that a huge grow cannot wrap the sum */
     return 0;
 }

@@ -262,7 +262,7 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
         return P2P_ERR_NOMEM;
     if (!p2p__conn_manager_admit(&n->conns, now, peer))
         return P2P_ERR_REFUSED;
-    /* A newer connection replaces the older one (IC-REFERENCE 12.1 #2). */
+    /* A newer connection replaces the older one (the IC's peer manager). */
     if (p2p__conn_manager_is_up(&n->conns, peer)) {
         connection_gone(n, now, peer);
         n->metrics.conns_replaced++;

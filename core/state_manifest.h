@@ -1,5 +1,5 @@
 /* State manifests: what a state at a height is made of, for state sync
- * (DESIGN.md 3, "State sync"; docs/state-sync.md).
+ * (docs/state-sync.md).
  *
  * A state is a list of chunks; each chunk has a size (1..chunk_bytes) and
  * the SHA-256 of its bytes. The manifest names the height, the largest

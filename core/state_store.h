@@ -1,5 +1,5 @@
-/* The state store: what a node's client gives state sync (DESIGN.md 3,
- * "State sync"; docs/state-sync.md). Core serves the store's newest state
+/* The state store: what a node's client gives state sync
+ * (docs/state-sync.md). Core serves the store's newest state
  * to peers, and fills the store with the chunks of a newer state it
  * fetches. A backend implements these calls (the simulator: synthetic
  * states made from the seed; prod: checkpoints on disk) and installs them

@@ -1,4 +1,4 @@
-/* The state sync manager (DESIGN.md 3, "State sync"; IC-REFERENCE 12.8;
+/* The state sync manager (the IC's rs/p2p/state_sync_manager;
  * docs/state-sync.md).
  *
  * Every node advertises the newest state its store holds (height, root

@@ -1,5 +1,5 @@
-/* Internal: the state sync manager (DESIGN.md 3, "State sync";
- * IC-REFERENCE 12.8; docs/state-sync.md). At most one sync at a time:
+/* Internal: the state sync manager (docs/state-sync.md;
+ * the IC's rs/p2p/state_sync_manager). At most one sync at a time:
  * the manifest from one advertiser, checked against the advertised root
  * hash, then the chunks from every advertiser through the chunk scheduler
  * (core/chunk_scheduler.h), each checked against the manifest. It also

@@ -1,5 +1,5 @@
 /* Subnet topology: the members of one registry version, as the peer
- * manager publishes it (DESIGN.md 3, "Peer manager").
+ * manager publishes it (docs/architecture.md).
  *
  * A topology is a sorted set of node ids, each with an opaque address the
  * backend dials (sim: unused; prod: "host:port" from the registry file),
