@@ -206,9 +206,9 @@ static bool head_end(const struct head_scan *s,
     return decide(v, 0, NULL);
 }
 
-bool prod_admin_head_check(const char *buf, size_t len,
-                           const struct prod_admin_head_limits *lim,
-                           struct prod_admin_head_verdict *v)
+bool prod_admin_gate_head_check(const char *buf, size_t len,
+                                const struct prod_admin_head_limits *lim,
+                                struct prod_admin_head_verdict *v)
 {
     P2P_ASSERT(buf != NULL || len == 0);
     P2P_ASSERT(lim != NULL && v != NULL && lim->head_bytes_max > 0);
@@ -383,7 +383,7 @@ static void check_head(struct prod_admin_gate *g, size_t i, bool hung_up)
         return;
     }
     struct prod_admin_head_verdict v;
-    if (!prod_admin_head_check(g->scratch, (size_t)n, &g->opts.head, &v)) {
+    if (!prod_admin_gate_head_check(g->scratch, (size_t)n, &g->opts.head, &v)) {
         if (hung_up)
             waiting_free(g, i);
         return;

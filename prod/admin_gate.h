@@ -80,9 +80,9 @@ struct prod_admin_head_verdict {
  *        fields_max fields
  *   501  a Transfer-Encoding other than chunked
  *   505  an HTTP major version other than 1 */
-bool prod_admin_head_check(const char *buf, size_t len,
-                           const struct prod_admin_head_limits *lim,
-                           struct prod_admin_head_verdict *v);
+bool prod_admin_gate_head_check(const char *buf, size_t len,
+                                const struct prod_admin_head_limits *lim,
+                                struct prod_admin_head_verdict *v);
 
 /* Writes a whole HTTP/1.1 answer of status with the JSON body
  * {"error": "<message>"} (message: no quote or backslash), headers

@@ -281,7 +281,7 @@ out_key:
 
 /* ---- checking a peer's certificate ---------------------------------- */
 
-const char *prod_cert_problem_name(enum prod_cert_problem p)
+const char *prod_identity_cert_problem_name(enum prod_cert_problem p)
 {
     switch (p) {
     case PROD_CERT_OK: return "ok";
@@ -482,7 +482,7 @@ static int flag_value(int argc, char **argv, int *i, const char *name,
     return 1;
 }
 
-int prod_keygen_cmd(int argc, char **argv)
+int prod_identity_keygen_cmd(int argc, char **argv)
 {
     const char *key = NULL, *cert = NULL;
     for (int i = 1; i < argc; i++) {

@@ -67,7 +67,7 @@ enum prod_cert_problem {
 #define PROD_CERT_NO_EXPIRY_S 253402300799LL
 
 /* A short name for a problem, for logs ("expired", ...). */
-const char *prod_cert_problem_name(enum prod_cert_problem p);
+const char *prod_identity_cert_problem_name(enum prod_cert_problem p);
 
 /* Checks crt (borrowed) as the IC checks a node's certificate: X.509 v3,
  * an Ed25519 key, self-signed (issuer = subject, and the signature
@@ -109,6 +109,11 @@ int prod_identity_write_atomic(const char *path, const void *data, size_t len,
  * identity, printing its node id on stdout; refuses to replace an existing
  * key file. --help prints usage. Returns the exit status: 0 done, 1 failed,
  * 2 bad flags (usage on stderr). */
-int prod_keygen_cmd(int argc, char **argv);
+int prod_identity_keygen_cmd(int argc, char **argv);
+/* Transitional name for prod/main.c until it calls the one above. */
+static inline int prod_keygen_cmd(int argc, char **argv)
+{
+    return prod_identity_keygen_cmd(argc, argv);
+}
 
 #endif

@@ -20,11 +20,11 @@
 
 /* Application error codes in CONNECTION_CLOSE: 0 = orderly, else
  * 0x100 + |P2P_ERR_*| so a peer's log tells why. */
-#define PQ_APP_ERR_BASE 0x100u
+#define PROD_TRANSPORT_APP_ERR_BASE 0x100u
 /* The first bit of a QUIC packet: 1 for a long header (RFC 9000 17.2). */
-#define PQ_LONG_HEADER_BIT 0x80u
+#define PROD_TRANSPORT_LONG_HEADER_BIT 0x80u
 
-uint64_t pq_now(void)
+uint64_t prod_transport_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -45,8 +45,8 @@ void prod_transport_limits_default(struct prod_transport_limits *l)
 
 /* ---- addresses, warnings, reset tokens ---- */
 
-bool pq_addr_eq(const struct sockaddr_storage *a,
-                const struct sockaddr_storage *b)
+bool prod_transport_addr_eq(const struct sockaddr_storage *a,
+                            const struct sockaddr_storage *b)
 {
     if (a->ss_family != b->ss_family)
         return false;
@@ -66,7 +66,8 @@ bool pq_addr_eq(const struct sockaddr_storage *a,
     return false;
 }
 
-void pq_addr_text(const struct sockaddr_storage *addr, char *out, size_t cap)
+void prod_transport_addr_text(const struct sockaddr_storage *addr, char *out,
+                              size_t cap)
 {
     char host[INET6_ADDRSTRLEN] = "?";
     unsigned port = 0;
@@ -85,7 +86,8 @@ void pq_addr_text(const struct sockaddr_storage *addr, char *out, size_t cap)
     snprintf(out, cap, "[%s]:%u", host, port);
 }
 
-void pq_warn(struct prod_transport *t, uint64_t now, const char *fmt, ...)
+void prod_transport_warn(struct prod_transport *t, uint64_t now,
+                         const char *fmt, ...)
 {
     if (t->warned_ns != 0 &&
         now < t->warned_ns + PROD_TRANSPORT_WARN_INTERVAL_NS) {
@@ -117,8 +119,9 @@ void pq_warn(struct prod_transport *t, uint64_t now, const char *fmt, ...)
             ts.tv_nsec / 1000000, msg);
 }
 
-int pq_reset_token(const struct prod_transport *t, const uint8_t *cid,
-                   size_t len, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN])
+int prod_transport_reset_token(const struct prod_transport *t,
+                               const uint8_t *cid, size_t len,
+                               uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN])
 {
     if (len > NGTCP2_MAX_CIDLEN)
         return -1;
@@ -138,29 +141,29 @@ static uint32_t cid_hash(const uint8_t *d, size_t len)
     return h;
 }
 
-static struct pq_cid_slot *cid_find(struct prod_transport *t,
-                                    const uint8_t *d, size_t len)
+static struct prod_transport_cid_slot *cid_find(struct prod_transport *t,
+                                                const uint8_t *d, size_t len)
 {
-    uint32_t i = cid_hash(d, len) & (PQ_CID_SLOTS - 1);
-    for (uint32_t probes = 0; probes < PQ_CID_SLOTS; probes++) {
-        struct pq_cid_slot *s = &t->cids[i];
+    uint32_t i = cid_hash(d, len) & (PROD_TRANSPORT_CID_SLOTS - 1);
+    for (uint32_t probes = 0; probes < PROD_TRANSPORT_CID_SLOTS; probes++) {
+        struct prod_transport_cid_slot *s = &t->cids[i];
         if (s->len == 0 && !s->tomb)
             return NULL;
         if (s->len == len && memcmp(s->data, d, len) == 0)
             return s;
-        i = (i + 1) & (PQ_CID_SLOTS - 1);
+        i = (i + 1) & (PROD_TRANSPORT_CID_SLOTS - 1);
     }
     return NULL;
 }
 
-void pq_cid_add(struct prod_transport *t, const uint8_t *d, size_t len,
-                struct pq_conn *c)
+void prod_transport_cid_add(struct prod_transport *t, const uint8_t *d,
+                            size_t len, struct prod_transport_conn *c)
 {
     if (len == 0 || len > NGTCP2_MAX_CIDLEN || cid_find(t, d, len) != NULL)
         return;
-    uint32_t i = cid_hash(d, len) & (PQ_CID_SLOTS - 1);
-    for (uint32_t probes = 0; probes < PQ_CID_SLOTS; probes++) {
-        struct pq_cid_slot *s = &t->cids[i];
+    uint32_t i = cid_hash(d, len) & (PROD_TRANSPORT_CID_SLOTS - 1);
+    for (uint32_t probes = 0; probes < PROD_TRANSPORT_CID_SLOTS; probes++) {
+        struct prod_transport_cid_slot *s = &t->cids[i];
         if (s->len == 0) {
             if (s->tomb && t->cid_tombs > 0)
                 t->cid_tombs--;
@@ -170,67 +173,71 @@ void pq_cid_add(struct prod_transport *t, const uint8_t *d, size_t len,
             s->conn = c;
             return;
         }
-        i = (i + 1) & (PQ_CID_SLOTS - 1);
+        i = (i + 1) & (PROD_TRANSPORT_CID_SLOTS - 1);
     }
 }
 
 /* Lookups stop at a never-used slot, so tombstones slow every miss:
  * past a quarter of the table they are cleared by re-inserting every live
  * id (an Initial flood cannot make each packet scan the whole table). */
-static void cid_tomb(struct prod_transport *t, struct pq_cid_slot *s)
+static void cid_tomb(struct prod_transport *t,
+                     struct prod_transport_cid_slot *s)
 {
     s->len = 0;
     s->tomb = true;
     s->conn = NULL;
-    if (++t->cid_tombs <= PQ_CID_SLOTS / 4)
+    if (++t->cid_tombs <= PROD_TRANSPORT_CID_SLOTS / 4)
         return;
-    struct pq_cid_slot *live = malloc(sizeof(t->cids));
+    struct prod_transport_cid_slot *live = malloc(sizeof(t->cids));
     if (live == NULL)
         return; /* slower lookups until the next try */
     uint32_t n = 0;
-    for (uint32_t i = 0; i < PQ_CID_SLOTS; i++)
+    for (uint32_t i = 0; i < PROD_TRANSPORT_CID_SLOTS; i++)
         if (t->cids[i].len != 0)
             live[n++] = t->cids[i];
     memset(t->cids, 0, sizeof(t->cids));
     t->cid_tombs = 0;
     for (uint32_t i = 0; i < n; i++)
-        pq_cid_add(t, live[i].data, live[i].len, live[i].conn);
+        prod_transport_cid_add(t, live[i].data, live[i].len, live[i].conn);
     free(live);
 }
 
-void pq_cid_remove(struct prod_transport *t, const uint8_t *d, size_t len)
+void prod_transport_cid_remove(struct prod_transport *t, const uint8_t *d,
+                               size_t len)
 {
-    struct pq_cid_slot *s = cid_find(t, d, len);
+    struct prod_transport_cid_slot *s = cid_find(t, d, len);
     if (s != NULL)
         cid_tomb(t, s);
 }
 
-static void cid_remove_conn(struct prod_transport *t, struct pq_conn *c)
+static void cid_remove_conn(struct prod_transport *t,
+                            struct prod_transport_conn *c)
 {
-    for (uint32_t i = 0; i < PQ_CID_SLOTS; i++)
+    for (uint32_t i = 0; i < PROD_TRANSPORT_CID_SLOTS; i++)
         if (t->cids[i].len != 0 && t->cids[i].conn == c)
             cid_tomb(t, &t->cids[i]);
 }
 
 /* ---- connections ---- */
 
-void pq_mark_dirty(struct pq_conn *c)
+void prod_transport_mark_dirty(struct prod_transport_conn *c)
 {
     c->dirty = true;
 }
 
 static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref)
 {
-    return ((struct pq_conn *)ref->user_data)->qc;
+    return ((struct prod_transport_conn *)ref->user_data)->qc;
 }
 
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-static struct pq_conn *conn_alloc(struct prod_transport *t, bool server)
+static struct prod_transport_conn *conn_alloc(struct prod_transport *t,
+                                              bool server)
 {
     if (t->conns_count >= PROD_TRANSPORT_CONNS_MAX)
         return NULL;
-    struct pq_conn *c = calloc(1, sizeof(*c));
+    struct prod_transport_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     uint32_t slot = 0;
@@ -241,7 +248,7 @@ static struct pq_conn *conn_alloc(struct prod_transport *t, bool server)
     c->slot = slot;
     c->t = t;
     c->server = server;
-    c->peer = PQ_PEER_NONE;
+    c->peer = PROD_TRANSPORT_PEER_NONE;
     c->conn_ref.get_conn = get_conn;
     c->conn_ref.user_data = c;
     c->drop = PROD_DROP_BAD_INITIAL;
@@ -250,20 +257,20 @@ static struct pq_conn *conn_alloc(struct prod_transport *t, bool server)
     return c;
 }
 
-static void conn_free(struct pq_conn *c)
+static void conn_free(struct prod_transport_conn *c)
 {
     struct prod_transport *t = c->t;
     ev_timer_stop(t->loop, &c->timer);
     cid_remove_conn(t, c);
     while (c->streams != NULL)
-        pq_stream_free(c->streams);
+        prod_transport_stream_free(c->streams);
     if (c->qc != NULL)
         ngtcp2_conn_del(c->qc);
     if (c->tls != NULL)
         gnutls_deinit(c->tls);
-    if (c->peer != PQ_PEER_NONE && t->by_peer[c->peer] == c)
+    if (c->peer != PROD_TRANSPORT_PEER_NONE && t->by_peer[c->peer] == c)
         t->by_peer[c->peer] = NULL;
-    if (c->state == PQ_UP && t->tot.conns_up > 0)
+    if (c->state == PROD_TRANSPORT_UP && t->tot.conns_up > 0)
         t->tot.conns_up--;
     /* An inbound handshake that ends neither accepted nor refused. */
     if (c->server && !c->completed && !c->refused)
@@ -277,12 +284,12 @@ static void conn_free(struct pq_conn *c)
 
 /* Forgets c; tells the owner when it mattered (an up connection is down,
  * a dial failed). */
-static void conn_drop(struct pq_conn *c, int reason, bool notify)
+static void conn_drop(struct prod_transport_conn *c, int reason, bool notify)
 {
     struct prod_transport *t = c->t;
     uint32_t peer = c->peer;
-    bool was_up = c->state == PQ_UP;
-    bool owned = peer != PQ_PEER_NONE && t->by_peer[peer] == c;
+    bool was_up = c->state == PROD_TRANSPORT_UP;
+    bool owned = peer != PROD_TRANSPORT_PEER_NONE && t->by_peer[peer] == c;
     bool dialling = !c->server && !was_up && owned;
     if (owned)
         t->by_peer[peer] = NULL;
@@ -295,8 +302,8 @@ static void conn_drop(struct pq_conn *c, int reason, bool notify)
         t->cbs.dial_failed(t->cbs.ctx, peer, reason);
 }
 
-static void send_raw(struct pq_conn *c, const uint8_t *buf, size_t len,
-                     size_t seg)
+static void send_raw(struct prod_transport_conn *c, const uint8_t *buf,
+                     size_t len, size_t seg)
 {
     ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
                               c->local_len, (struct sockaddr *)&c->remote,
@@ -308,28 +315,31 @@ static void send_raw(struct pq_conn *c, const uint8_t *buf, size_t len,
 }
 
 /* Sends a CONNECTION_CLOSE (best effort) and forgets c. */
-static void conn_close_now(struct pq_conn *c, ngtcp2_connection_close_error *e,
-                           int reason, bool notify)
+static void conn_close_now(struct prod_transport_conn *c,
+                           ngtcp2_connection_close_error *e, int reason,
+                           bool notify)
 {
     if (c->qc != NULL && !ngtcp2_conn_is_in_closing_period(c->qc) &&
         !ngtcp2_conn_is_in_draining_period(c->qc)) {
-        uint8_t buf[PQ_PKT_BYTES];
+        uint8_t buf[PROD_TRANSPORT_PKT_BYTES];
         ngtcp2_path_storage ps;
         ngtcp2_path_storage_zero(&ps);
         ngtcp2_pkt_info pi = {0};
         ngtcp2_ssize n = ngtcp2_conn_write_connection_close(
-            c->qc, &ps.path, &pi, buf, sizeof(buf), e, pq_now());
+            c->qc, &ps.path, &pi, buf, sizeof(buf), e, prod_transport_now());
         if (n > 0)
             send_raw(c, buf, (size_t)n, (size_t)n);
     }
     conn_drop(c, reason, notify);
 }
 
-static void conn_close_app(struct pq_conn *c, int reason, bool notify)
+static void conn_close_app(struct prod_transport_conn *c, int reason,
+                           bool notify)
 {
     ngtcp2_connection_close_error e;
     ngtcp2_connection_close_error_default(&e);
-    uint64_t code = reason == 0 ? 0 : PQ_APP_ERR_BASE + (uint64_t)(-reason);
+    uint64_t code =
+        reason == 0 ? 0 : PROD_TRANSPORT_APP_ERR_BASE + (uint64_t)(-reason);
     const char *phrase = c->close_phrase;
     ngtcp2_connection_close_error_set_application_error(
         &e, code, (const uint8_t *)phrase, phrase != NULL ? strlen(phrase) : 0);
@@ -340,7 +350,7 @@ static void fill_settings(struct prod_transport *t, ngtcp2_settings *s,
                           ngtcp2_transport_params *p)
 {
     ngtcp2_settings_default(s);
-    s->initial_ts = pq_now();
+    s->initial_ts = prod_transport_now();
     s->handshake_timeout = t->limits.dial_timeout_ns;
     s->cc_algo = NGTCP2_CC_ALGO_CUBIC;
     s->max_window = t->limits.conn_window_bytes * 4;
@@ -355,10 +365,10 @@ static void fill_settings(struct prod_transport *t, ngtcp2_settings *s,
     p->max_idle_timeout = t->limits.idle_timeout_ns;
 }
 
-static int conn_start_tls(struct pq_conn *c)
+static int conn_start_tls(struct prod_transport_conn *c)
 {
     if (prod_tls_session_new(c->t->tls, c->server, &c->conn_ref,
-                             pq_verify_peer, &c->tls) != 0)
+                             prod_transport_stream_verify_peer, &c->tls) != 0)
         return P2P_ERR_INTERNAL;
     ngtcp2_conn_set_tls_native_handle(c->qc, c->tls);
     if (c->t->limits.keepalive_ns > 0)
@@ -404,15 +414,16 @@ static void local_for(struct prod_transport *t, const struct sockaddr *remote,
 
 /* ---- writing ---- */
 
-static void rearm(struct pq_conn *c)
+static void rearm(struct prod_transport_conn *c)
 {
     ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(c->qc);
-    if (!c->server && c->state != PQ_UP && c->dial_deadline < expiry)
+    if (!c->server && c->state != PROD_TRANSPORT_UP &&
+        c->dial_deadline < expiry)
         expiry = c->dial_deadline;
     ev_timer_stop(c->t->loop, &c->timer);
     if (expiry == UINT64_MAX)
         return;
-    uint64_t now = pq_now();
+    uint64_t now = prod_transport_now();
     double after = expiry <= now ? 0.0 : (double)(expiry - now) / 1e9;
     ev_timer_set(&c->timer, after, 0.0);
     ev_timer_start(c->t->loop, &c->timer);
@@ -420,7 +431,7 @@ static void rearm(struct pq_conn *c)
 
 /* Sends the packets the socket refused earlier; false while it still
  * refuses. */
-static bool flush_pending(struct pq_conn *c)
+static bool flush_pending(struct prod_transport_conn *c)
 {
     if (c->pend_len == 0)
         return true;
@@ -444,8 +455,8 @@ static bool flush_pending(struct pq_conn *c)
 
 /* Sends buf[0..len) (packets of seg bytes); keeps what the socket
  * refuses. */
-static bool send_batch(struct pq_conn *c, const uint8_t *buf, size_t len,
-                       size_t seg)
+static bool send_batch(struct prod_transport_conn *c, const uint8_t *buf,
+                       size_t len, size_t seg)
 {
     ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
                               c->local_len, (struct sockaddr *)&c->remote,
@@ -469,21 +480,21 @@ static bool send_batch(struct pq_conn *c, const uint8_t *buf, size_t len,
     return false;
 }
 
-static void handle_fatal(struct pq_conn *c, int rv);
+static void handle_fatal(struct prod_transport_conn *c, int rv);
 
 /* Writes what c has to send: at most one burst (the send quantum), as GSO
  * batches of equal-sized packets. */
-static void conn_write(struct pq_conn *c)
+static void conn_write(struct prod_transport_conn *c)
 {
     struct prod_transport *t = c->t;
     c->dirty = false;
     if (!flush_pending(c))
         return;
-    pq_streams_prepare(c);
-    uint64_t ts = pq_now();
+    prod_transport_stream_prepare(c);
+    uint64_t ts = prod_transport_now();
     size_t maxpl = ngtcp2_conn_get_max_tx_udp_payload_size(c->qc);
-    if (maxpl > PQ_PKT_BYTES)
-        maxpl = PQ_PKT_BYTES;
+    if (maxpl > PROD_TRANSPORT_PKT_BYTES)
+        maxpl = PROD_TRANSPORT_PKT_BYTES;
     size_t burst = ngtcp2_conn_get_send_quantum(c->qc) / maxpl;
     if (burst < 1)
         burst = 1;
@@ -491,7 +502,7 @@ static void conn_write(struct pq_conn *c)
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     for (;;) {
-        struct pq_stream *s =
+        struct prod_transport_stream *s =
             c->small.head != NULL ? c->small.head : c->large.head;
         ngtcp2_vec vec;
         size_t nvec = 0;
@@ -511,14 +522,14 @@ static void conn_write(struct pq_conn *c)
             nvec ? &vec : NULL, nvec, ts);
         if (s != NULL && ndata >= 0) {
             s->sent += (size_t)ndata;
-            if (c->peer != PQ_PEER_NONE) {
+            if (c->peer != PROD_TRANSPORT_PEER_NONE) {
                 t->peers[c->peer].bytes_sent += (uint64_t)ndata;
                 t->tot.bytes_sent[s->tx_traffic] += (uint64_t)ndata;
             }
             if (s->sent == s->len) {
                 /* With FIN: everything of this stream is written. */
                 s->fin_sent = true;
-                pq_stream_dequeue_head(s);
+                prod_transport_stream_dequeue_head(s);
             }
         }
         if (n == NGTCP2_ERR_WRITE_MORE)
@@ -527,10 +538,10 @@ static void conn_write(struct pq_conn *c)
             n == NGTCP2_ERR_STREAM_SHUT_WR ||
             n == NGTCP2_ERR_STREAM_NOT_FOUND) {
             /* Off the queue until credit returns (or for good). */
-            pq_stream_dequeue_head(s);
+            prod_transport_stream_dequeue_head(s);
             s->blocked = n == NGTCP2_ERR_STREAM_DATA_BLOCKED;
             if (n != NGTCP2_ERR_STREAM_DATA_BLOCKED && s->core_open &&
-                c->state == PQ_UP) {
+                c->state == PROD_TRANSPORT_UP) {
                 /* The peer asked us to stop sending (STOP_SENDING): core
                  * hears of it as a reset. */
                 s->core_open = false;
@@ -546,9 +557,9 @@ static void conn_write(struct pq_conn *c)
         }
         if (n == 0)
             break;
-        /* Round robin among small streams (see struct pq_queue). */
+        /* Round robin among small streams (see struct prod_transport_queue). */
         if (s != NULL && s->queued)
-            pq_stream_rotate(s);
+            prod_transport_stream_rotate(s);
         size_t plen = (size_t)n;
         if (in_batch == 0) {
             seg = plen;
@@ -592,7 +603,7 @@ out:
  * reason for our owner: P2P_ERR_REFUSED for a refused handshake (a TLS
  * alert), the peer's own reason for an application close, else
  * P2P_ERR_CONN_LOST. */
-static int remote_close(struct pq_conn *c)
+static int remote_close(struct prod_transport_conn *c)
 {
     ngtcp2_connection_close_error e;
     ngtcp2_conn_get_connection_close_error(c->qc, &e);
@@ -601,9 +612,10 @@ static int remote_close(struct pq_conn *c)
         (e.error_code & ~(uint64_t)0xff) == NGTCP2_CRYPTO_ERROR)
         reason = P2P_ERR_REFUSED;
     else if (e.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
-             e.error_code > PQ_APP_ERR_BASE &&
-             e.error_code < PQ_APP_ERR_BASE - (uint64_t)P2P_ERR_FATAL)
-        reason = -(int)(e.error_code - PQ_APP_ERR_BASE);
+             e.error_code > PROD_TRANSPORT_APP_ERR_BASE &&
+             e.error_code <
+                 PROD_TRANSPORT_APP_ERR_BASE - (uint64_t)P2P_ERR_FATAL)
+        reason = -(int)(e.error_code - PROD_TRANSPORT_APP_ERR_BASE);
     if (c->peer < PROD_TRANSPORT_PEERS_MAX) {
         char *out = c->t->peers[c->peer].remote_close;
         size_t n = 0;
@@ -617,7 +629,7 @@ static int remote_close(struct pq_conn *c)
     return reason;
 }
 
-static void handle_fatal(struct pq_conn *c, int rv)
+static void handle_fatal(struct prod_transport_conn *c, int rv)
 {
     struct prod_transport *t = c->t;
     if ((rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) &&
@@ -657,9 +669,10 @@ static void handle_fatal(struct pq_conn *c, int rv)
 
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct pq_conn *c = w->data;
-    uint64_t now = pq_now();
-    if (!c->server && c->state != PQ_UP && now >= c->dial_deadline) {
+    struct prod_transport_conn *c = w->data;
+    uint64_t now = prod_transport_now();
+    if (!c->server && c->state != PROD_TRANSPORT_UP &&
+        now >= c->dial_deadline) {
         /* Not accepted in time (ngtcp2's own handshake timeout stops at
          * our side's completion, before the server has judged us). */
         conn_close_app(c, P2P_ERR_TIMEOUT, true);
@@ -679,11 +692,11 @@ static void flush_all(struct prod_transport *t)
 {
     /* Callbacks during a pass can dirty connections already passed (a
      * peer down makes core dial another): a few passes settle it. */
-    for (int pass = 0; pass < PQ_FLUSH_PASSES; pass++) {
+    for (int pass = 0; pass < PROD_TRANSPORT_FLUSH_PASSES; pass++) {
         bool again = false;
         for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX && !t->blocked;
              i++) {
-            struct pq_conn *c = t->conns[i];
+            struct prod_transport_conn *c = t->conns[i];
             if (c == NULL)
                 continue;
             if (c->close_pending) {
@@ -723,19 +736,17 @@ static void writable_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- reading ---- */
 
-static struct pq_conn *accept_conn(struct prod_transport *t,
-                                   const struct sockaddr *local,
-                                   socklen_t local_len,
-                                   const struct sockaddr *remote,
-                                   socklen_t remote_len, const uint8_t *pkt,
-                                   size_t len)
+static struct prod_transport_conn *
+accept_conn(struct prod_transport *t, const struct sockaddr *local,
+            socklen_t local_len, const struct sockaddr *remote,
+            socklen_t remote_len, const uint8_t *pkt, size_t len)
 {
     ngtcp2_pkt_hd hd;
     if (ngtcp2_accept(&hd, pkt, len) != 0) {
         t->tot.initials_dropped[PROD_DROP_NOT_INITIAL]++;
         return NULL;
     }
-    struct pq_conn *c = conn_alloc(t, true);
+    struct prod_transport_conn *c = conn_alloc(t, true);
     if (c == NULL) {
         t->tot.refusals[PROD_REFUSE_LIMIT]++;
         return NULL;
@@ -750,39 +761,39 @@ static struct pq_conn *accept_conn(struct prod_transport *t,
     p.original_dcid = hd.dcid;
     p.stateless_reset_token_present = 1;
     ngtcp2_cid scid;
-    scid.datalen = PQ_CID_LEN;
-    rand_bytes(scid.data, PQ_CID_LEN);
+    scid.datalen = PROD_TRANSPORT_CID_LEN;
+    rand_bytes(scid.data, PROD_TRANSPORT_CID_LEN);
     ngtcp2_path path = {
         .local = {(ngtcp2_sockaddr *)&c->local, c->local_len},
         .remote = {(ngtcp2_sockaddr *)&c->remote, c->remote_len},
     };
     /* The token of our first id, derived like every other one. */
-    if (pq_reset_token(t, scid.data, scid.datalen,
-                       p.stateless_reset_token) != 0 ||
+    if (prod_transport_reset_token(t, scid.data, scid.datalen,
+                                   p.stateless_reset_token) != 0 ||
         ngtcp2_conn_server_new(&c->qc, &hd.scid, &scid, &path, hd.version,
                                &t->server_cb, &s, &p, NULL, c) != 0 ||
         conn_start_tls(c) != 0) {
         conn_free(c);
         return NULL;
     }
-    pq_cid_add(t, scid.data, scid.datalen, c);
-    pq_cid_add(t, hd.dcid.data, hd.dcid.datalen, c);
+    prod_transport_cid_add(t, scid.data, scid.datalen, c);
+    prod_transport_cid_add(t, hd.dcid.data, hd.dcid.datalen, c);
     return c;
 }
 
 /* Whether one of c's peer-given reset tokens ends pkt. */
-static bool conn_has_reset_token(struct pq_conn *c, const uint8_t *pkt,
-                                 size_t len)
+static bool conn_has_reset_token(struct prod_transport_conn *c,
+                                 const uint8_t *pkt, size_t len)
 {
     const uint8_t *token = pkt + len - NGTCP2_STATELESS_RESET_TOKENLEN;
     size_t n = ngtcp2_conn_get_num_active_dcid(c->qc);
     if (n == 0)
         return false; /* handshake not done: ngtcp2 takes no reset */
-    if (n > PQ_DCID_TOKENS_MAX)
+    if (n > PROD_TRANSPORT_DCID_TOKENS_MAX)
         return true;  /* let ngtcp2 judge */
-    ngtcp2_cid_token ids[PQ_DCID_TOKENS_MAX];
+    ngtcp2_cid_token ids[PROD_TRANSPORT_DCID_TOKENS_MAX];
     n = ngtcp2_conn_get_active_dcid(c->qc, ids);
-    for (size_t i = 0; i < n && i < PQ_DCID_TOKENS_MAX; i++)
+    for (size_t i = 0; i < n && i < PROD_TRANSPORT_DCID_TOKENS_MAX; i++)
         if (ids[i].token_present &&
             memcmp(ids[i].token, token, NGTCP2_STATELESS_RESET_TOKENLEN) == 0)
             return true;
@@ -801,8 +812,9 @@ static bool take_reset(struct prod_transport *t, const ngtcp2_path *path,
                   NGTCP2_STATELESS_RESET_TOKENLEN)
         return false;
     for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX; i++) {
-        struct pq_conn *c = t->conns[i];
-        if (c == NULL || c->qc == NULL || !pq_addr_eq(&c->remote, remote) ||
+        struct prod_transport_conn *c = t->conns[i];
+        if (c == NULL || c->qc == NULL ||
+            !prod_transport_addr_eq(&c->remote, remote) ||
             !conn_has_reset_token(c, pkt, len))
             continue;
         ngtcp2_pkt_info pi = {0};
@@ -836,13 +848,14 @@ static bool reset_budget_take(struct prod_transport *t, uint64_t now)
 }
 
 /* Answers a short packet for an unknown id with a stateless reset: one
- * byte shorter than it (at most PQ_SR_BYTES_MAX), within the budget. */
+ * byte shorter than it (at most PROD_TRANSPORT_SR_BYTES_MAX), within the
+ * budget. */
 static void send_reset(struct prod_transport *t, const struct sockaddr *local,
                        socklen_t local_len, const struct sockaddr *remote,
                        socklen_t remote_len, const uint8_t *dcid,
                        size_t dcid_len, size_t trigger_len, uint64_t now)
 {
-    if (trigger_len <= PQ_SR_BYTES_MIN) {
+    if (trigger_len <= PROD_TRANSPORT_SR_BYTES_MIN) {
         t->tot.resets_unsent[PROD_RESET_UNSENT_SMALL]++;
         return;
     }
@@ -851,11 +864,12 @@ static void send_reset(struct prod_transport *t, const struct sockaddr *local,
         return;
     }
     uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN];
-    if (pq_reset_token(t, dcid, dcid_len, token) != 0)
+    if (prod_transport_reset_token(t, dcid, dcid_len, token) != 0)
         return;
-    size_t n = trigger_len - 1 < PQ_SR_BYTES_MAX ? trigger_len - 1
-                                                 : PQ_SR_BYTES_MAX;
-    uint8_t rnd[PQ_SR_BYTES_MAX], buf[PQ_SR_BYTES_MAX];
+    size_t n = trigger_len - 1 < PROD_TRANSPORT_SR_BYTES_MAX
+                   ? trigger_len - 1
+                   : PROD_TRANSPORT_SR_BYTES_MAX;
+    uint8_t rnd[PROD_TRANSPORT_SR_BYTES_MAX], buf[PROD_TRANSPORT_SR_BYTES_MAX];
     size_t rnd_len = n - NGTCP2_STATELESS_RESET_TOKENLEN;
     rand_bytes(rnd, rnd_len);
     ngtcp2_ssize w =
@@ -877,9 +891,10 @@ static void on_packet(void *ctx, const struct sockaddr *local,
 {
     struct prod_transport *t = ctx;
     t->tot.udp_datagrams_in++;
-    uint64_t now = pq_now();
+    uint64_t now = prod_transport_now();
     ngtcp2_version_cid vc;
-    int rv = ngtcp2_pkt_decode_version_cid(&vc, pkt, len, PQ_CID_LEN);
+    int rv =
+        ngtcp2_pkt_decode_version_cid(&vc, pkt, len, PROD_TRANSPORT_CID_LEN);
     if (rv != 0) {
         t->tot.initials_dropped[rv == NGTCP2_ERR_VERSION_NEGOTIATION
                                     ? PROD_DROP_VERSION
@@ -890,9 +905,9 @@ static void on_packet(void *ctx, const struct sockaddr *local,
         .local = {(ngtcp2_sockaddr *)local, local_len},
         .remote = {(ngtcp2_sockaddr *)remote, remote_len},
     };
-    struct pq_cid_slot *slot = cid_find(t, vc.dcid, vc.dcidlen);
-    struct pq_conn *c = slot != NULL ? slot->conn : NULL;
-    if (c == NULL && (pkt[0] & PQ_LONG_HEADER_BIT) == 0) {
+    struct prod_transport_cid_slot *slot = cid_find(t, vc.dcid, vc.dcidlen);
+    struct prod_transport_conn *c = slot != NULL ? slot->conn : NULL;
+    if (c == NULL && (pkt[0] & PROD_TRANSPORT_LONG_HEADER_BIT) == 0) {
         struct sockaddr_storage from;
         memcpy(&from, remote, remote_len);
         if (!take_reset(t, &path, &from, pkt, len, now))
@@ -940,7 +955,8 @@ int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
         snprintf(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
-    t->txbuf = malloc((size_t)PROD_UDP_GSO_SEGMENTS_MAX * PQ_PKT_BYTES);
+    t->txbuf =
+        malloc((size_t)PROD_UDP_GSO_SEGMENTS_MAX * PROD_TRANSPORT_PKT_BYTES);
     if (t->txbuf == NULL) {
         free(t);
         snprintf(err, err_len, "out of memory");
@@ -965,8 +981,8 @@ int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
     t->limits = *limits;
     prod_tls_reset_secret(tls, t->reset_secret);
     t->reset_budget = PROD_TRANSPORT_RESETS_PER_S;
-    t->reset_refill_ns = pq_now();
-    pq_callbacks(&t->client_cb, &t->server_cb);
+    t->reset_refill_ns = prod_transport_now();
+    prod_transport_stream_callbacks(&t->client_cb, &t->server_cb);
     for (uint32_t i = 0; i < PROD_TRANSPORT_PEERS_MAX; i++) {
         t->peers[i].index = i;
         t->peers[i].conn_state = "idle";
@@ -1017,11 +1033,11 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
         return P2P_ERR_INVALID_ARG;
     if (t->by_peer[peer] != NULL)
         return P2P_ERR_EXISTS;
-    struct pq_conn *c = conn_alloc(t, false);
+    struct prod_transport_conn *c = conn_alloc(t, false);
     if (c == NULL)
         return P2P_ERR_LIMIT;
     c->peer = peer;
-    c->dial_deadline = pq_now() + t->limits.dial_timeout_ns;
+    c->dial_deadline = prod_transport_now() + t->limits.dial_timeout_ns;
     memcpy(c->expect_key, key_id, PROD_KEY_ID_LEN);
     memcpy(&c->remote, addr, addr_len);
     c->remote_len = addr_len;
@@ -1030,10 +1046,10 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
     ngtcp2_transport_params p;
     fill_settings(t, &s, &p);
     ngtcp2_cid dcid, scid;
-    dcid.datalen = PQ_CID_LEN;
-    rand_bytes(dcid.data, PQ_CID_LEN);
-    scid.datalen = PQ_CID_LEN;
-    rand_bytes(scid.data, PQ_CID_LEN);
+    dcid.datalen = PROD_TRANSPORT_CID_LEN;
+    rand_bytes(dcid.data, PROD_TRANSPORT_CID_LEN);
+    scid.datalen = PROD_TRANSPORT_CID_LEN;
+    rand_bytes(scid.data, PROD_TRANSPORT_CID_LEN);
     ngtcp2_path path = {
         .local = {(ngtcp2_sockaddr *)&c->local, c->local_len},
         .remote = {(ngtcp2_sockaddr *)&c->remote, c->remote_len},
@@ -1042,11 +1058,11 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
                                NGTCP2_PROTO_VER_V1, &t->client_cb, &s, &p,
                                NULL, c) != 0 ||
         conn_start_tls(c) != 0) {
-        c->peer = PQ_PEER_NONE;
+        c->peer = PROD_TRANSPORT_PEER_NONE;
         conn_free(c);
         return P2P_ERR_INTERNAL;
     }
-    pq_cid_add(t, scid.data, scid.datalen, c);
+    prod_transport_cid_add(t, scid.data, scid.datalen, c);
     t->by_peer[peer] = c;
     t->tot.conns_dialled++;
     c->dirty = true;
@@ -1058,30 +1074,34 @@ void prod_transport_close(struct prod_transport *t, uint32_t peer,
 {
     if (peer >= PROD_TRANSPORT_PEERS_MAX || t->by_peer[peer] == NULL)
         return;
-    struct pq_conn *c = t->by_peer[peer];
+    struct prod_transport_conn *c = t->by_peer[peer];
     /* No callback for it from now on; the close itself waits for the
      * flush (we may be inside one of its callbacks). */
     t->by_peer[peer] = NULL;
-    if (c->state == PQ_UP && t->tot.conns_up > 0)
+    if (c->state == PROD_TRANSPORT_UP && t->tot.conns_up > 0)
         t->tot.conns_up--;
-    c->state = PQ_HANDSHAKE;
-    c->peer = PQ_PEER_NONE;
-    for (struct pq_stream *s = c->streams; s != NULL; s = s->next)
+    c->state = PROD_TRANSPORT_HANDSHAKE;
+    c->peer = PROD_TRANSPORT_PEER_NONE;
+    for (struct prod_transport_stream *s = c->streams; s != NULL; s = s->next)
         s->core_open = false;
     c->close_pending = true;
     c->close_reason = reason;
 }
 
-static struct pq_conn *up_conn(struct prod_transport *t, uint32_t peer)
+static struct prod_transport_conn *up_conn(struct prod_transport *t,
+                                           uint32_t peer)
 {
     if (peer >= PROD_TRANSPORT_PEERS_MAX)
         return NULL;
-    struct pq_conn *c = t->by_peer[peer];
-    return c != NULL && c->state == PQ_UP && !c->close_pending ? c : NULL;
+    struct prod_transport_conn *c = t->by_peer[peer];
+    return c != NULL && c->state == PROD_TRANSPORT_UP && !c->close_pending
+               ? c
+               : NULL;
 }
 
-static int queue_send(struct pq_conn *c, struct pq_stream *s,
-                      const uint8_t *bytes, size_t len)
+static int queue_send(struct prod_transport_conn *c,
+                      struct prod_transport_stream *s, const uint8_t *bytes,
+                      size_t len)
 {
     if (c->send_bytes + len > PROD_TRANSPORT_SEND_BYTES_MAX)
         return P2P_ERR_LIMIT;
@@ -1091,30 +1111,31 @@ static int queue_send(struct pq_conn *c, struct pq_stream *s,
     memcpy(s->buf, bytes, len);
     s->len = len;
     c->send_bytes += len;
-    pq_stream_set_tx(s, bytes, len);
+    prod_transport_stream_set_tx(s, bytes, len);
     return 0;
 }
 
 int prod_transport_open(struct prod_transport *t, uint32_t peer,
                         uint64_t stream_id, const uint8_t *bytes, size_t len)
 {
-    struct pq_conn *c = up_conn(t, peer);
+    struct prod_transport_conn *c = up_conn(t, peer);
     if (c == NULL)
         return P2P_ERR_NOT_FOUND;
-    struct pq_stream *s = pq_stream_new(c, false, stream_id);
+    struct prod_transport_stream *s =
+        prod_transport_stream_new(c, false, stream_id);
     if (s == NULL)
         return P2P_ERR_NOMEM;
     int rc = queue_send(c, s, bytes, len);
     if (rc != 0) {
         s->core_open = false;
-        pq_stream_free(s);
+        prod_transport_stream_free(s);
         return rc;
     }
     s->waiting_id = true;
     c->opens_pending++;
     t->peers[peer].messages_sent++;
     t->tot.messages_sent++;
-    pq_mark_dirty(c);
+    prod_transport_mark_dirty(c);
     return 0;
 }
 
@@ -1122,10 +1143,11 @@ int prod_transport_respond(struct prod_transport *t, uint32_t peer,
                            uint64_t stream_id, const uint8_t *bytes,
                            size_t len)
 {
-    struct pq_conn *c = up_conn(t, peer);
+    struct prod_transport_conn *c = up_conn(t, peer);
     if (c == NULL)
         return P2P_ERR_NOT_FOUND;
-    struct pq_stream *s = pq_stream_find(c, true, stream_id);
+    struct prod_transport_stream *s =
+        prod_transport_stream_find(c, true, stream_id);
     if (s == NULL || s->buf != NULL || s->fin_sent)
         return P2P_ERR_NOT_FOUND;
     int rc = queue_send(c, s, bytes, len);
@@ -1138,24 +1160,25 @@ int prod_transport_respond(struct prod_transport *t, uint32_t peer,
         s->stop_read_pending = true;
     t->peers[peer].messages_sent++;
     t->tot.messages_sent++;
-    pq_stream_enqueue(s);
+    prod_transport_stream_enqueue(s);
     return 0;
 }
 
 void prod_transport_reset(struct prod_transport *t, uint32_t peer,
                           uint64_t stream_id, bool inbound)
 {
-    struct pq_conn *c = up_conn(t, peer);
+    struct prod_transport_conn *c = up_conn(t, peer);
     if (c == NULL)
         return;
-    struct pq_stream *s = pq_stream_find(c, inbound, stream_id);
+    struct prod_transport_stream *s =
+        prod_transport_stream_find(c, inbound, stream_id);
     if (s == NULL)
         return;
     if (!s->reset_pending)
         t->peers[peer].streams_reset_sent++;
     s->core_open = false;
     s->reset_pending = true;
-    pq_mark_dirty(c);
+    prod_transport_mark_dirty(c);
 }
 
 void prod_transport_totals(const struct prod_transport *t,
@@ -1170,12 +1193,12 @@ bool prod_transport_peer_stats(const struct prod_transport *t, uint32_t peer,
     if (peer >= PROD_TRANSPORT_PEERS_MAX)
         return false;
     *out = t->peers[peer];
-    const struct pq_conn *c = t->by_peer[peer];
-    out->conn_state = c == NULL ? "idle"
-                      : c->state == PQ_UP ? "up"
-                                          : "dialing";
+    const struct prod_transport_conn *c = t->by_peer[peer];
+    out->conn_state = c == NULL                       ? "idle"
+                      : c->state == PROD_TRANSPORT_UP ? "up"
+                                                      : "dialing";
     out->rtt_us = 0;
-    if (c != NULL && c->state == PQ_UP) {
+    if (c != NULL && c->state == PROD_TRANSPORT_UP) {
         ngtcp2_conn_stat st;
         ngtcp2_conn_get_conn_stat(c->qc, &st);
         out->rtt_us = st.smoothed_rtt / 1000u;

@@ -14,32 +14,32 @@
 /* Peers are registry indexes below this. */
 #define PROD_TRANSPORT_PEERS_MAX 4096u
 /* Our connection ids: random, this long (routing needs a fixed length). */
-#define PQ_CID_LEN 16u
+#define PROD_TRANSPORT_CID_LEN 16u
 /* The connection-id table: open addressing, a power of two, at least
  * twice the ids it can hold (8 per connection). */
-#define PQ_CID_SLOTS 16384u
-#define PQ_CIDS_PER_CONN 8u
+#define PROD_TRANSPORT_CID_SLOTS 16384u
+#define PROD_TRANSPORT_CIDS_PER_CONN 8u
 /* Bytes of one packet buffer. */
-#define PQ_PKT_BYTES 1500u
-#define PQ_PEER_NONE UINT32_MAX
+#define PROD_TRANSPORT_PKT_BYTES 1500u
+#define PROD_TRANSPORT_PEER_NONE UINT32_MAX
 /* Passes of the flush over dirty connections per loop iteration. */
-#define PQ_FLUSH_PASSES 16
-/* Stateless resets are sent only for packets longer than PQ_SR_BYTES_MIN
- * and are one byte shorter than their trigger, at most PQ_SR_BYTES_MAX:
- * two endpoints that both lack the state stop after a few rounds. The
- * smallest short-header packet a peer of ours sends is 37 bytes (1 + a
- * 16-byte id + 4 bytes of packet number and frames + a 16-byte tag), so
- * every real packet is answered. */
-#define PQ_SR_BYTES_MIN 36u
-#define PQ_SR_BYTES_MAX 43u
+#define PROD_TRANSPORT_FLUSH_PASSES 16
+/* Stateless resets are sent only for packets longer than
+ * PROD_TRANSPORT_SR_BYTES_MIN and are one byte shorter than their trigger, at
+ * most PROD_TRANSPORT_SR_BYTES_MAX: two endpoints that both lack the state stop
+ * after a few rounds. The smallest short-header packet a peer of ours sends is
+ * 37 bytes (1 + a 16-byte id + 4 bytes of packet number and frames + a 16-byte
+ * tag), so every real packet is answered. */
+#define PROD_TRANSPORT_SR_BYTES_MIN 36u
+#define PROD_TRANSPORT_SR_BYTES_MAX 43u
 /* Destination ids of a connection whose reset tokens are compared with a
  * received packet's last 16 bytes. */
-#define PQ_DCID_TOKENS_MAX 8u
+#define PROD_TRANSPORT_DCID_TOKENS_MAX 8u
 
-struct pq_conn;
+struct prod_transport_conn;
 
-struct pq_stream {
-    struct pq_conn *conn;
+struct prod_transport_stream {
+    struct prod_transport_conn *conn;
     int64_t sid;            /* QUIC stream id; -1 until opened */
     uint64_t core_id;       /* core's id (== sid for inbound streams) */
     bool inbound;           /* the peer opened it */
@@ -53,7 +53,7 @@ struct pq_stream {
     bool fin_sent;
     bool blocked;           /* flow control: off the send queue */
     bool queued;            /* on a send queue */
-    bool large;             /* on the large queue (see struct pq_queue) */
+    bool large; /* on the large queue (see struct prod_transport_queue) */
     uint8_t *buf;           /* what we send (owned), NULL once acked */
     size_t len, sent;
     /* Traffic classes for the totals (prod/stream_traffic.h): of what we
@@ -66,33 +66,33 @@ struct pq_stream {
     uint8_t head_len;
     uint8_t head[PROD_TRAFFIC_HEAD_BYTES];
     uint64_t rx_pending;
-    struct pq_stream *next, *prev;      /* all streams of the conn */
-    struct pq_stream *send_next;        /* send queue */
+    struct prod_transport_stream *next, *prev; /* all streams of the conn */
+    struct prod_transport_stream *send_next;   /* send queue */
 };
 
 /* A stream sending more than this goes to the large queue. */
-#define PQ_SMALL_STREAM_BYTES (64u << 10)
+#define PROD_TRANSPORT_SMALL_STREAM_BYTES (64u << 10)
 
 /* Streams with bytes to send. Small ones (requests, acks, small artifacts)
  * share the link round robin and go before large ones; large ones go one
  * after the other, so that a receiver holds one half-received large
  * message per connection, not all of them at once, and each finishes as
  * early as it can. */
-struct pq_queue {
-    struct pq_stream *head, *tail;
+struct prod_transport_queue {
+    struct prod_transport_stream *head, *tail;
 };
 
-enum pq_conn_state { PQ_HANDSHAKE, PQ_UP };
+enum prod_transport_conn_state { PROD_TRANSPORT_HANDSHAKE, PROD_TRANSPORT_UP };
 
-struct pq_conn {
+struct prod_transport_conn {
     ngtcp2_crypto_conn_ref conn_ref; /* the TLS session's pointer slot */
     struct prod_transport *t;
     uint32_t slot;            /* index in t->conns */
     ngtcp2_conn *qc;
     gnutls_session_t tls;
     bool server;
-    enum pq_conn_state state;
-    uint32_t peer;            /* PQ_PEER_NONE until known */
+    enum prod_transport_conn_state state;
+    uint32_t peer; /* PROD_TRANSPORT_PEER_NONE until known */
     uint8_t expect_key[PROD_KEY_ID_LEN]; /* client: the peer's key id */
     enum prod_refusal refusal; /* why the verify hook refused */
     bool refused;             /* counted as a refusal */
@@ -109,19 +109,19 @@ struct pq_conn {
     bool close_pending;       /* close at the next flush */
     int close_reason;
     const char *close_phrase; /* static; the close's reason phrase */
-    struct pq_stream *streams;
-    struct pq_queue small, large; /* streams with bytes to send */
+    struct prod_transport_stream *streams;
+    struct prod_transport_queue small, large; /* streams with bytes to send */
     uint32_t opens_pending;   /* streams waiting for a stream id */
     uint64_t send_bytes;      /* queued, not yet acknowledged */
     uint8_t *pend;            /* packets the socket refused (EAGAIN) */
     size_t pend_len, pend_seg;
 };
 
-struct pq_cid_slot {
+struct prod_transport_cid_slot {
     uint8_t len;              /* 0: empty */
     bool tomb;
     uint8_t data[NGTCP2_MAX_CIDLEN];
-    struct pq_conn *conn;
+    struct prod_transport_conn *conn;
 };
 
 struct prod_transport {
@@ -137,10 +137,10 @@ struct prod_transport {
     struct prod_transport_cbs cbs;
     struct prod_transport_limits limits;
     ngtcp2_callbacks client_cb, server_cb;
-    struct pq_conn *conns[PROD_TRANSPORT_CONNS_MAX];
+    struct prod_transport_conn *conns[PROD_TRANSPORT_CONNS_MAX];
     uint32_t conns_count;
-    struct pq_conn *by_peer[PROD_TRANSPORT_PEERS_MAX];
-    struct pq_cid_slot cids[PQ_CID_SLOTS];
+    struct prod_transport_conn *by_peer[PROD_TRANSPORT_PEERS_MAX];
+    struct prod_transport_cid_slot cids[PROD_TRANSPORT_CID_SLOTS];
     uint32_t cid_tombs;       /* removed slots not yet reused */
     bool blocked;             /* the socket is full: wait for writable */
     uint8_t *txbuf;           /* PROD_UDP_GSO_SEGMENTS_MAX packets */
@@ -153,49 +153,55 @@ struct prod_transport {
     uint64_t warns_unlogged;  /* warnings since then */
 };
 
-uint64_t pq_now(void);
-void pq_mark_dirty(struct pq_conn *c);
+uint64_t prod_transport_now(void);
+void prod_transport_mark_dirty(struct prod_transport_conn *c);
 /* The stateless reset token of one of our connection ids: HKDF of the id
  * with the node's static secret. 0, or -1 if the crypto failed. */
-int pq_reset_token(const struct prod_transport *t, const uint8_t *cid,
-                   size_t len, uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]);
+int prod_transport_reset_token(const struct prod_transport *t,
+                               const uint8_t *cid, size_t len,
+                               uint8_t token[NGTCP2_STATELESS_RESET_TOKENLEN]);
 /* Whether two addresses are the same (family, address, port). */
-bool pq_addr_eq(const struct sockaddr_storage *a,
-                const struct sockaddr_storage *b);
+bool prod_transport_addr_eq(const struct sockaddr_storage *a,
+                            const struct sockaddr_storage *b);
 /* Logs a warning through cbs.warn, at most one per
  * PROD_TRANSPORT_WARN_INTERVAL_NS (the others are counted and the count
  * goes with the next one). */
-void pq_warn(struct prod_transport *t, uint64_t now, const char *fmt, ...)
+void prod_transport_warn(struct prod_transport *t, uint64_t now,
+                         const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Writes addr as "a.b.c.d:port" or "[v6]:port". */
-void pq_addr_text(const struct sockaddr_storage *addr, char *out,
-                  size_t cap);
-void pq_cid_add(struct prod_transport *t, const uint8_t *data, size_t len,
-                struct pq_conn *c);
-void pq_cid_remove(struct prod_transport *t, const uint8_t *data,
-                   size_t len);
+void prod_transport_addr_text(const struct sockaddr_storage *addr, char *out,
+                              size_t cap);
+void prod_transport_cid_add(struct prod_transport *t, const uint8_t *data,
+                            size_t len, struct prod_transport_conn *c);
+void prod_transport_cid_remove(struct prod_transport *t, const uint8_t *data,
+                               size_t len);
 /* Fills the ngtcp2 callback tables (prod/transport_stream.c). */
-void pq_callbacks(ngtcp2_callbacks *client, ngtcp2_callbacks *server);
+void prod_transport_stream_callbacks(ngtcp2_callbacks *client,
+                                     ngtcp2_callbacks *server);
 /* The verify hook of every session (prod/transport_stream.c). */
-int pq_verify_peer(gnutls_session_t s);
+int prod_transport_stream_verify_peer(gnutls_session_t s);
 /* Streams (prod/transport_stream.c). */
-struct pq_stream *pq_stream_new(struct pq_conn *c, bool inbound,
-                                uint64_t core_id);
-struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
-                                 uint64_t core_id);
-void pq_stream_free(struct pq_stream *s);
-void pq_stream_enqueue(struct pq_stream *s);
+struct prod_transport_stream *
+prod_transport_stream_new(struct prod_transport_conn *c, bool inbound,
+                          uint64_t core_id);
+struct prod_transport_stream *
+prod_transport_stream_find(struct prod_transport_conn *c, bool inbound,
+                           uint64_t core_id);
+void prod_transport_stream_free(struct prod_transport_stream *s);
+void prod_transport_stream_enqueue(struct prod_transport_stream *s);
 /* Takes s (the head of its queue) off it; with rotate, a small stream
  * that still has bytes goes to the back instead. */
-void pq_stream_dequeue_head(struct pq_stream *s);
-void pq_stream_rotate(struct pq_stream *s);
+void prod_transport_stream_dequeue_head(struct prod_transport_stream *s);
+void prod_transport_stream_rotate(struct prod_transport_stream *s);
 /* Opens streams waiting for an id; shuts down streams reset by core. */
-void pq_streams_prepare(struct pq_conn *c);
+void prod_transport_stream_prepare(struct prod_transport_conn *c);
 /* Counts len received bytes of s (data, the next of them) by traffic
  * class; fin: they are the last. */
-void pq_stream_count_rx(struct pq_stream *s, const uint8_t *data, size_t len,
-                        bool fin);
+void prod_transport_stream_count_rx(struct prod_transport_stream *s,
+                                    const uint8_t *data, size_t len, bool fin);
 /* Decides the class of what s sends, bytes[0..len) (the whole message). */
-void pq_stream_set_tx(struct pq_stream *s, const uint8_t *bytes, size_t len);
+void prod_transport_stream_set_tx(struct prod_transport_stream *s,
+                                  const uint8_t *bytes, size_t len);
 
 #endif

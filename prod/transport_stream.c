@@ -14,10 +14,11 @@
 
 /* ---- streams ---- */
 
-struct pq_stream *pq_stream_new(struct pq_conn *c, bool inbound,
-                                uint64_t core_id)
+struct prod_transport_stream *
+prod_transport_stream_new(struct prod_transport_conn *c, bool inbound,
+                          uint64_t core_id)
 {
-    struct pq_stream *s = calloc(1, sizeof(*s));
+    struct prod_transport_stream *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->conn = c;
@@ -35,26 +36,27 @@ struct pq_stream *pq_stream_new(struct pq_conn *c, bool inbound,
     return s;
 }
 
-struct pq_stream *pq_stream_find(struct pq_conn *c, bool inbound,
-                                 uint64_t core_id)
+struct prod_transport_stream *
+prod_transport_stream_find(struct prod_transport_conn *c, bool inbound,
+                           uint64_t core_id)
 {
-    for (struct pq_stream *s = c->streams; s != NULL; s = s->next)
+    for (struct prod_transport_stream *s = c->streams; s != NULL; s = s->next)
         if (s->inbound == inbound && s->core_id == core_id && !s->closing)
             return s;
     return NULL;
 }
 
-static struct pq_queue *queue_of(struct pq_stream *s)
+static struct prod_transport_queue *queue_of(struct prod_transport_stream *s)
 {
     return s->large ? &s->conn->large : &s->conn->small;
 }
 
-static void unqueue(struct pq_stream *s)
+static void unqueue(struct prod_transport_stream *s)
 {
     if (!s->queued)
         return;
-    struct pq_queue *q = queue_of(s);
-    struct pq_stream **p = &q->head, *prev = NULL;
+    struct prod_transport_queue *q = queue_of(s);
+    struct prod_transport_stream **p = &q->head, *prev = NULL;
     while (*p != NULL && *p != s) {
         prev = *p;
         p = &(*p)->send_next;
@@ -68,9 +70,9 @@ static void unqueue(struct pq_stream *s)
     s->queued = false;
 }
 
-void pq_stream_dequeue_head(struct pq_stream *s)
+void prod_transport_stream_dequeue_head(struct prod_transport_stream *s)
 {
-    struct pq_queue *q = queue_of(s);
+    struct prod_transport_queue *q = queue_of(s);
     if (q->head != s) {
         unqueue(s);
         return;
@@ -82,9 +84,9 @@ void pq_stream_dequeue_head(struct pq_stream *s)
     s->queued = false;
 }
 
-void pq_stream_rotate(struct pq_stream *s)
+void prod_transport_stream_rotate(struct prod_transport_stream *s)
 {
-    struct pq_queue *q = queue_of(s);
+    struct prod_transport_queue *q = queue_of(s);
     if (s->large || q->head != s || s->send_next == NULL)
         return;
     q->head = s->send_next;
@@ -93,7 +95,7 @@ void pq_stream_rotate(struct pq_stream *s)
     q->tail = s;
 }
 
-static void drop_buf(struct pq_stream *s)
+static void drop_buf(struct prod_transport_stream *s)
 {
     if (s->buf == NULL)
         return;
@@ -104,7 +106,7 @@ static void drop_buf(struct pq_stream *s)
 
 /* Decides the class of what s receives from its head, if it can (always
  * when complete), and counts the bytes that waited for it. */
-static void rx_decide(struct pq_stream *s, bool complete)
+static void rx_decide(struct prod_transport_stream *s, bool complete)
 {
     enum p2p_traffic tr;
     bool decided;
@@ -126,8 +128,8 @@ static void rx_decide(struct pq_stream *s, bool complete)
     s->rx_pending = 0;
 }
 
-void pq_stream_count_rx(struct pq_stream *s, const uint8_t *data, size_t len,
-                        bool fin)
+void prod_transport_stream_count_rx(struct prod_transport_stream *s,
+                                    const uint8_t *data, size_t len, bool fin)
 {
     struct prod_transport *t = s->conn->t;
     if (s->rx_known) {
@@ -143,7 +145,8 @@ void pq_stream_count_rx(struct pq_stream *s, const uint8_t *data, size_t len,
     rx_decide(s, fin || s->head_len == sizeof(s->head));
 }
 
-void pq_stream_set_tx(struct pq_stream *s, const uint8_t *bytes, size_t len)
+void prod_transport_stream_set_tx(struct prod_transport_stream *s,
+                                  const uint8_t *bytes, size_t len)
 {
     enum p2p_traffic tr;
     if (!s->inbound) {
@@ -157,9 +160,9 @@ void pq_stream_set_tx(struct pq_stream *s, const uint8_t *bytes, size_t len)
     s->tx_traffic = (uint8_t)tr;
 }
 
-void pq_stream_free(struct pq_stream *s)
+void prod_transport_stream_free(struct prod_transport_stream *s)
 {
-    struct pq_conn *c = s->conn;
+    struct prod_transport_conn *c = s->conn;
     if (!s->rx_known && s->rx_pending > 0)
         rx_decide(s, true);
     unqueue(s);
@@ -177,13 +180,13 @@ void pq_stream_free(struct pq_stream *s)
     free(s);
 }
 
-void pq_stream_enqueue(struct pq_stream *s)
+void prod_transport_stream_enqueue(struct prod_transport_stream *s)
 {
     if (s->queued || s->sid < 0 || s->blocked || s->closing)
         return;
-    struct pq_conn *c = s->conn;
-    s->large = s->len - s->sent > PQ_SMALL_STREAM_BYTES;
-    struct pq_queue *q = queue_of(s);
+    struct prod_transport_conn *c = s->conn;
+    s->large = s->len - s->sent > PROD_TRANSPORT_SMALL_STREAM_BYTES;
+    struct prod_transport_queue *q = queue_of(s);
     s->send_next = NULL;
     if (q->tail != NULL)
         q->tail->send_next = s;
@@ -191,16 +194,16 @@ void pq_stream_enqueue(struct pq_stream *s)
         q->head = s;
     q->tail = s;
     s->queued = true;
-    pq_mark_dirty(c);
+    prod_transport_mark_dirty(c);
 }
 
-void pq_streams_prepare(struct pq_conn *c)
+void prod_transport_stream_prepare(struct prod_transport_conn *c)
 {
-    struct pq_stream *s = c->streams;
+    struct prod_transport_stream *s = c->streams;
     while (s != NULL) {
-        struct pq_stream *next = s->next;
+        struct prod_transport_stream *next = s->next;
         if (s->reset_pending && s->sid < 0) {
-            pq_stream_free(s); /* never reached the wire */
+            prod_transport_stream_free(s); /* never reached the wire */
         } else if (s->reset_pending) {
             /* ngtcp2 0.12 may still resend lost STREAM frames of a reset
              * stream from our buffer (fixed upstream in 1.3): the buffer
@@ -220,7 +223,7 @@ void pq_streams_prepare(struct pq_conn *c)
                 s->sid = sid;
                 s->waiting_id = false;
                 c->opens_pending--;
-                pq_stream_enqueue(s);
+                prod_transport_stream_enqueue(s);
             }
             /* NGTCP2_ERR_STREAM_ID_BLOCKED: wait for more credit
              * (extend_max_local_streams_bidi marks the conn dirty). */
@@ -231,7 +234,7 @@ void pq_streams_prepare(struct pq_conn *c)
 
 /* ---- callbacks ---- */
 
-static struct pq_conn *conn_of(void *user_data)
+static struct prod_transport_conn *conn_of(void *user_data)
 {
     return user_data;
 }
@@ -245,44 +248,44 @@ static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
 static int new_cid_cb(ngtcp2_conn *qc, ngtcp2_cid *cid, uint8_t *token,
                       size_t cidlen, void *user_data)
 {
-    struct pq_conn *c = conn_of(user_data);
+    struct prod_transport_conn *c = conn_of(user_data);
     /* The token is derived from the id, so a restarted process (same key)
      * can reset the connection (prod/transport.h). */
-    if (cidlen != PQ_CID_LEN ||
+    if (cidlen != PROD_TRANSPORT_CID_LEN ||
         gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
-        pq_reset_token(c->t, cid->data, cidlen, token) != 0)
+        prod_transport_reset_token(c->t, cid->data, cidlen, token) != 0)
         return NGTCP2_ERR_CALLBACK_FAILURE;
     cid->datalen = cidlen;
-    pq_cid_add(c->t, cid->data, cid->datalen, c);
+    prod_transport_cid_add(c->t, cid->data, cid->datalen, c);
     return 0;
 }
 
 static int remove_cid_cb(ngtcp2_conn *qc, const ngtcp2_cid *cid,
                          void *user_data)
 {
-    pq_cid_remove(conn_of(user_data)->t, cid->data, cid->datalen);
+    prod_transport_cid_remove(conn_of(user_data)->t, cid->data, cid->datalen);
     return 0;
 }
 
 /* The connection is up: the peer accepted us and we accepted it. */
-static int conn_up(struct pq_conn *c)
+static int conn_up(struct prod_transport_conn *c)
 {
     struct prod_transport *t = c->t;
-    if (c->peer == PQ_PEER_NONE)
+    if (c->peer == PROD_TRANSPORT_PEER_NONE)
         return NGTCP2_ERR_CALLBACK_FAILURE; /* verify hook never ran */
-    c->state = PQ_UP;
-    struct pq_conn *old = t->by_peer[c->peer];
+    c->state = PROD_TRANSPORT_UP;
+    struct prod_transport_conn *old = t->by_peer[c->peer];
     if (old != NULL && old != c) {
         /* A newer connection replaces the old one; core hears of the new
          * one only (p2p_node_on_peer_up). */
-        if (old->state == PQ_UP && t->tot.conns_up > 0)
+        if (old->state == PROD_TRANSPORT_UP && t->tot.conns_up > 0)
             t->tot.conns_up--;
-        old->peer = PQ_PEER_NONE;
-        old->state = PQ_HANDSHAKE;
+        old->peer = PROD_TRANSPORT_PEER_NONE;
+        old->state = PROD_TRANSPORT_HANDSHAKE;
         old->close_pending = true;
         old->close_reason = P2P_ERR_CONN_LOST;
         old->close_phrase = PROD_CLOSE_REPLACED;
-        pq_mark_dirty(old);
+        prod_transport_mark_dirty(old);
     }
     t->by_peer[c->peer] = c;
     t->peers[c->peer].handshakes++;
@@ -302,13 +305,13 @@ static int conn_up(struct pq_conn *c)
  * connection that came up and went down. */
 static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
 {
-    struct pq_conn *c = conn_of(user_data);
+    struct prod_transport_conn *c = conn_of(user_data);
     return c->server ? conn_up(c) : 0;
 }
 
 static int handshake_confirmed_cb(ngtcp2_conn *qc, void *user_data)
 {
-    struct pq_conn *c = conn_of(user_data);
+    struct prod_transport_conn *c = conn_of(user_data);
     return c->server ? 0 : conn_up(c);
 }
 
@@ -324,10 +327,11 @@ static int recv_reset_cb(ngtcp2_conn *qc, const ngtcp2_pkt_stateless_reset *sr,
 
 static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
 {
-    struct pq_conn *c = conn_of(user_data);
+    struct prod_transport_conn *c = conn_of(user_data);
     if (!ngtcp2_is_bidi_stream(sid) || ngtcp2_conn_is_local_stream(qc, sid))
         return 0;
-    struct pq_stream *s = pq_stream_new(c, true, (uint64_t)sid);
+    struct prod_transport_stream *s =
+        prod_transport_stream_new(c, true, (uint64_t)sid);
     if (s == NULL)
         return NGTCP2_ERR_CALLBACK_FAILURE;
     s->sid = sid;
@@ -339,8 +343,8 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
                                uint64_t offset, const uint8_t *data,
                                size_t len, void *user_data, void *sud)
 {
-    struct pq_conn *c = conn_of(user_data);
-    struct pq_stream *s = sud;
+    struct prod_transport_conn *c = conn_of(user_data);
+    struct prod_transport_stream *s = sud;
     /* Core copies what it keeps (and bounds it), so the credit goes back
      * at once. */
     ngtcp2_conn_extend_max_stream_offset(qc, sid, len);
@@ -348,11 +352,11 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
     bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
     if (s != NULL && fin)
         s->fin_received = true;
-    if (s == NULL || !s->core_open || c->state != PQ_UP)
+    if (s == NULL || !s->core_open || c->state != PROD_TRANSPORT_UP)
         return 0;
     struct prod_peer_stats *ps = &c->t->peers[c->peer];
     ps->bytes_received += len;
-    pq_stream_count_rx(s, data, len, fin);
+    prod_transport_stream_count_rx(s, data, len, fin);
     if (fin) {
         ps->messages_received++;
         c->t->tot.messages_received++;
@@ -368,17 +372,17 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
 static int acked_cb(ngtcp2_conn *qc, int64_t sid, uint64_t offset,
                     uint64_t len, void *user_data, void *sud)
 {
-    struct pq_stream *s = sud;
+    struct prod_transport_stream *s = sud;
     if (s != NULL && s->buf != NULL && s->fin_sent && offset + len >= s->len)
         drop_buf(s);
     return 0;
 }
 
 /* The peer abandoned the stream: core forgets it, and we stop too. */
-static void peer_reset(struct pq_stream *s)
+static void peer_reset(struct prod_transport_stream *s)
 {
-    struct pq_conn *c = s->conn;
-    if (s->core_open && c->state == PQ_UP) {
+    struct prod_transport_conn *c = s->conn;
+    if (s->core_open && c->state == PROD_TRANSPORT_UP) {
         s->core_open = false;
         c->t->peers[c->peer].streams_reset_received++;
         c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
@@ -386,7 +390,7 @@ static void peer_reset(struct pq_stream *s)
     }
     s->core_open = false;
     s->reset_pending = true;
-    pq_mark_dirty(c);
+    prod_transport_mark_dirty(c);
 }
 
 static int stream_reset_cb(ngtcp2_conn *qc, int64_t sid, uint64_t final_size,
@@ -405,40 +409,40 @@ static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
      * connection's lifetime. (Core bounds the streams open at once.) */
     if (ngtcp2_is_bidi_stream(sid) && !ngtcp2_conn_is_local_stream(qc, sid))
         ngtcp2_conn_extend_max_streams_bidi(qc, 1);
-    struct pq_stream *s = sud;
+    struct prod_transport_stream *s = sud;
     if (s == NULL)
         return 0;
-    struct pq_conn *c = s->conn;
-    if (s->core_open && c->state == PQ_UP) {
+    struct prod_transport_conn *c = s->conn;
+    if (s->core_open && c->state == PROD_TRANSPORT_UP) {
         s->core_open = false;
         c->t->peers[c->peer].streams_reset_received++;
         c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
                                s->inbound);
     }
-    pq_stream_free(s);
+    prod_transport_stream_free(s);
     return 0;
 }
 
 static int extend_streams_cb(ngtcp2_conn *qc, uint64_t max, void *user_data)
 {
-    pq_mark_dirty(conn_of(user_data));
+    prod_transport_mark_dirty(conn_of(user_data));
     return 0;
 }
 
 static int extend_data_cb(ngtcp2_conn *qc, int64_t sid, uint64_t max,
                           void *user_data, void *sud)
 {
-    struct pq_stream *s = sud;
+    struct prod_transport_stream *s = sud;
     if (s != NULL && s->blocked) {
         s->blocked = false;
-        pq_stream_enqueue(s);
+        prod_transport_stream_enqueue(s);
     }
     return 0;
 }
 
 /* Counted here, where the decision is made: however the handshake's
  * failure surfaces afterwards. */
-static int refuse(struct pq_conn *c, enum prod_refusal why)
+static int refuse(struct prod_transport_conn *c, enum prod_refusal why)
 {
     c->refused = true;
     c->refusal = why;
@@ -448,13 +452,13 @@ static int refuse(struct pq_conn *c, enum prod_refusal why)
 
 /* The live connection of peer whose place c would take, if it comes from
  * another address: then two processes hold one key (prod/transport.h). */
-static struct pq_conn *duplicate_of(struct pq_conn *c, uint32_t peer,
-                                    uint64_t now)
+static struct prod_transport_conn *duplicate_of(struct prod_transport_conn *c,
+                                                uint32_t peer, uint64_t now)
 {
     struct prod_transport *t = c->t;
-    struct pq_conn *old = t->by_peer[peer];
-    if (old == NULL || old == c || old->state != PQ_UP || old->close_pending ||
-        pq_addr_eq(&old->remote, &c->remote))
+    struct prod_transport_conn *old = t->by_peer[peer];
+    if (old == NULL || old == c || old->state != PROD_TRANSPORT_UP ||
+        old->close_pending || prod_transport_addr_eq(&old->remote, &c->remote))
         return NULL;
     uint64_t live_ns = t->limits.keepalive_ns > 0
                            ? t->limits.keepalive_ns *
@@ -463,29 +467,29 @@ static struct pq_conn *duplicate_of(struct pq_conn *c, uint32_t peer,
     return now - old->last_rx_ns <= live_ns ? old : NULL;
 }
 
-static int refuse_duplicate(struct pq_conn *c, struct pq_conn *old,
-                            uint32_t peer,
+static int refuse_duplicate(struct prod_transport_conn *c,
+                            struct prod_transport_conn *old, uint32_t peer,
                             const uint8_t key[PROD_KEY_ID_LEN], uint64_t now)
 {
     struct prod_transport *t = c->t;
     t->peers[peer].duplicates++;
     char live[64], from[64], hex[PROD_KEY_ID_HEX_LEN + 1];
     prod_identity_hex(key, hex);
-    pq_addr_text(&old->remote, live, sizeof(live));
-    pq_addr_text(&c->remote, from, sizeof(from));
-    pq_warn(t, now,
-            "duplicate identity: node %u (key %.16s) is connected from %s "
-            "and a handshake with its key came from %s: two processes share "
-            "one key? Refused the newcomer (%llu so far)",
-            peer, hex, live, from,
-            (unsigned long long)t->peers[peer].duplicates);
+    prod_transport_addr_text(&old->remote, live, sizeof(live));
+    prod_transport_addr_text(&c->remote, from, sizeof(from));
+    prod_transport_warn(
+        t, now,
+        "duplicate identity: node %u (key %.16s) is connected from %s "
+        "and a handshake with its key came from %s: two processes share "
+        "one key? Refused the newcomer (%llu so far)",
+        peer, hex, live, from, (unsigned long long)t->peers[peer].duplicates);
     return refuse(c, PROD_REFUSE_DUPLICATE);
 }
 
-int pq_verify_peer(gnutls_session_t session)
+int prod_transport_stream_verify_peer(gnutls_session_t session)
 {
     ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
-    struct pq_conn *c = ref->user_data;
+    struct prod_transport_conn *c = ref->user_data;
     struct prod_transport *t = c->t;
     uint8_t key[PROD_KEY_ID_LEN];
     enum prod_cert_problem problem;
@@ -502,20 +506,21 @@ int pq_verify_peer(gnutls_session_t session)
             return refuse(c, PROD_REFUSE_NOT_MEMBER);
         return 0;
     }
-    uint32_t peer = PQ_PEER_NONE;
+    uint32_t peer = PROD_TRANSPORT_PEER_NONE;
     enum prod_refusal why = PROD_REFUSE_NOT_MEMBER;
     if (!t->cbs.accept_key(t->cbs.ctx, key, &peer, &why) ||
         peer >= PROD_TRANSPORT_PEERS_MAX)
         return refuse(c, why);
-    uint64_t now = pq_now();
-    struct pq_conn *old = duplicate_of(c, peer, now);
+    uint64_t now = prod_transport_now();
+    struct prod_transport_conn *old = duplicate_of(c, peer, now);
     if (old != NULL)
         return refuse_duplicate(c, old, peer, key, now);
     c->peer = peer;
     return 0;
 }
 
-void pq_callbacks(ngtcp2_callbacks *client, ngtcp2_callbacks *server)
+void prod_transport_stream_callbacks(ngtcp2_callbacks *client,
+                                     ngtcp2_callbacks *server)
 {
     ngtcp2_callbacks cb;
     memset(&cb, 0, sizeof(cb));

@@ -22,7 +22,7 @@
 #include "core/err.h"
 #include "prod/admin_gate.h"
 
-/* ---- prod_admin_head_check ---- */
+/* ---- prod_admin_gate_head_check ---- */
 
 static const struct prod_admin_head_limits LIM = {
     .head_bytes_max = 256, .fields_max = 4, .body_bytes_max = 1000};
@@ -36,7 +36,8 @@ struct head_case {
 static void check_head_case(const struct head_case *c)
 {
     struct prod_admin_head_verdict v = {.status = 999};
-    bool decided = prod_admin_head_check(c->head, strlen(c->head), &LIM, &v);
+    bool decided =
+        prod_admin_gate_head_check(c->head, strlen(c->head), &LIM, &v);
     if (c->status < 0) {
         ck_assert_msg(!decided, "decided %u on: %s", v.status, c->head);
         return;
@@ -173,23 +174,24 @@ START_TEST(head_size_limit)
              "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
     ck_assert_uint_eq(strlen(buf), LIM.head_bytes_max);
     struct prod_admin_head_verdict v;
-    ck_assert(prod_admin_head_check(buf, strlen(buf), &LIM, &v));
+    ck_assert(prod_admin_gate_head_check(buf, strlen(buf), &LIM, &v));
     ck_assert_uint_eq(v.status, 0);
     /* One byte more in the Host value: the head no longer fits. */
     char longer[600];
     snprintf(longer, sizeof(longer), "%sx%s", start, buf + strlen(start));
-    ck_assert(!prod_admin_head_check(longer, LIM.head_bytes_max - 1, &LIM,
-                                     &v));
-    ck_assert(prod_admin_head_check(longer, strlen(longer), &LIM, &v));
+    ck_assert(
+        !prod_admin_gate_head_check(longer, LIM.head_bytes_max - 1, &LIM, &v));
+    ck_assert(prod_admin_gate_head_check(longer, strlen(longer), &LIM, &v));
     ck_assert_uint_eq(v.status, 431);
     ck_assert_str_eq(v.message, "request head too large");
     /* No end of the request line within the limit: 414. */
     char line[300];
     memset(line, 'a', sizeof(line));
     memcpy(line, "GET /", 5);
-    ck_assert(prod_admin_head_check(line, sizeof(line), &LIM, &v));
+    ck_assert(prod_admin_gate_head_check(line, sizeof(line), &LIM, &v));
     ck_assert_uint_eq(v.status, 414);
-    ck_assert(!prod_admin_head_check(line, LIM.head_bytes_max - 1, &LIM, &v));
+    ck_assert(
+        !prod_admin_gate_head_check(line, LIM.head_bytes_max - 1, &LIM, &v));
 }
 END_TEST
 

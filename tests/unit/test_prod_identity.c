@@ -441,7 +441,7 @@ static int run_keygen(const char *a1, const char *a2, const char *a3,
     int out = dup(1), errfd = dup(2);
     ck_assert(freopen("/dev/null", "w", stdout) != NULL);
     ck_assert(freopen("/dev/null", "w", stderr) != NULL);
-    int rc = prod_keygen_cmd(argc, argv);
+    int rc = prod_identity_keygen_cmd(argc, argv);
     fflush(stdout);
     fflush(stderr);
     dup2(out, 1);
@@ -545,8 +545,8 @@ START_TEST(check_cert_as_the_ic_does)
     enum prod_cert_problem got = PROD_CERT_UNREADABLE;
     int rc = prod_identity_check_cert(crt, c->now_s, &got);
     ck_assert_msg(got == c->want, "%s: %s, expected %s", c->name,
-                  prod_cert_problem_name(got),
-                  prod_cert_problem_name(c->want));
+                  prod_identity_cert_problem_name(got),
+                  prod_identity_cert_problem_name(c->want));
     ck_assert_int_eq(rc, c->want == PROD_CERT_OK ? 0 : P2P_ERR_REFUSED);
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_privkey_deinit(key);

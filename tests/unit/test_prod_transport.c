@@ -384,7 +384,7 @@ START_TEST(restarted_server_resets_the_old_connection)
     socklen_t len;
     prod_transport_local(server.t, &addr, &len);
     char text[64];
-    pq_addr_text(&addr, text, sizeof(text));
+    prod_transport_addr_text(&addr, text, sizeof(text));
     struct prod_udp__test_hooks mute = {.send_budget_packets = 0};
     prod_udp__set_test_hooks(server.t->udp, &mute);
     stop(&server);
