@@ -12,7 +12,6 @@
  * input (tests/e2e/). */
 #include "prod/probe.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include "core/err.h"
 #include "core/framing.h"
+#include "prod/cli.h"
 #include "prod/config.h"
 #include "prod/identity.h"
 #include "prod/registry.h"
@@ -305,7 +305,26 @@ static int make_oversize(uint8_t **out, size_t *len)
     return *out == NULL ? P2P_ERR_NOMEM : 0;
 }
 
-int prod_probe_cmd(int argc, char **argv)
+struct probe_args {
+    const char *config;
+    long peer, garbage;
+    double timeout;
+    bool oversize, anonymous, help;
+};
+
+/* A number flag's value, whole (strtol/strtod read all of it); prints
+ * what is wrong otherwise. */
+static bool whole_number(const char *flag, const char *v, const char *end)
+{
+    if (end != v && *end == '\0')
+        return true;
+    fprintf(stderr, "p2p-replica probe: --%s %s: not a number\n", flag, v);
+    return false;
+}
+
+/* Fills *a; returns 0, or PROBE_EXIT_USAGE after printing what is wrong
+ * and the usage on stderr. */
+static int parse_args(int argc, char **argv, struct probe_args *a)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -316,38 +335,71 @@ int prod_probe_cmd(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *config = NULL;
-    long peer = -1, garbage = 0;
-    double timeout = 10.0;
-    bool oversize = false, anonymous = false;
-    optind = 1;
+    *a = (struct probe_args){.peer = -1, .timeout = 10.0};
+    prod_cli_begin();
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         char *end = NULL;
+        bool ok = true;
         switch (ch) {
-        case 'c': config = optarg; break;
-        case 'p': peer = strtol(optarg, &end, 10); break;
-        case 'g': garbage = strtol(optarg, &end, 10); break;
-        case 'o': oversize = true; break;
-        case 'a': anonymous = true; break;
-        case 't': timeout = strtod(optarg, &end); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c': a->config = optarg; break;
+        case 'p':
+            a->peer = strtol(optarg, &end, 10);
+            ok = whole_number("peer", optarg, end);
+            break;
+        case 'g':
+            a->garbage = strtol(optarg, &end, 10);
+            ok = whole_number("garbage", optarg, end);
+            break;
+        case 'o': a->oversize = true; break;
+        case 'a': a->anonymous = true; break;
+        case 't':
+            a->timeout = strtod(optarg, &end);
+            ok = whole_number("timeout", optarg, end);
+            break;
+        case 'h': a->help = true; break;
+        default:
+            prod_cli_bad_flag(stderr, "p2p-replica probe", ch, argv, opts);
+            ok = false;
+            break;
         }
-        if (end != NULL && (*end != '\0' || end == optarg)) {
-            fprintf(stderr, "p2p-replica probe: bad number \"%s\"\n", optarg);
-            return 2;
+        if (!ok) {
+            usage(stderr);
+            return PROBE_EXIT_USAGE;
         }
     }
-    if (config == NULL || peer < 0 || optind != argc || timeout <= 0 ||
-        garbage < 0 || (size_t)garbage > PROBE_GARBAGE_BYTES_MAX ||
-        (garbage > 0 && oversize)) {
+    if (a->help)
+        return 0;
+    if (prod_cli_no_operands(stderr, "p2p-replica probe", argc, argv) != 0) {
+        usage(stderr);
+        return PROBE_EXIT_USAGE;
+    }
+    if (a->config == NULL || a->peer < 0 || !(a->timeout > 0) ||
+        a->garbage < 0 || (size_t)a->garbage > PROBE_GARBAGE_BYTES_MAX ||
+        (a->garbage > 0 && a->oversize)) {
         fprintf(stderr, "p2p-replica probe: need --config and --peer (and "
                         "at most one of --garbage 1..%u, --oversize)\n",
                 PROBE_GARBAGE_BYTES_MAX);
         usage(stderr);
-        return 2;
+        return PROBE_EXIT_USAGE;
     }
+    return 0;
+}
+
+int prod_probe_cmd(int argc, char **argv)
+{
+    struct probe_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    if (a.help) {
+        usage(stdout);
+        return 0;
+    }
+    const char *config = a.config;
+    long peer = a.peer, garbage = a.garbage;
+    double timeout = a.timeout;
+    bool oversize = a.oversize, anonymous = a.anonymous;
     char err[1024];
     struct prod_config cfg;
     struct prod_registry *reg = calloc(1, sizeof(*reg));
@@ -413,8 +465,8 @@ int prod_probe_cmd(int argc, char **argv)
     p.settle.data = &p;
     ev_timer_init(&p.deadline, deadline_cb, timeout, 0.0);
     ev_timer_start(p.loop, &p.deadline);
-    int rc = prod_transport_dial(p.t, p.peer, (struct sockaddr *)&m->addr,
-                                 m->addr_len, m->key_id);
+    rc = prod_transport_dial(p.t, p.peer, (struct sockaddr *)&m->addr,
+                             m->addr_len, m->key_id);
     if (rc == 0)
         ev_run(p.loop, 0);
     struct prod_transport_totals tot;

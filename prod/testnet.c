@@ -23,6 +23,7 @@
 
 #include "conf/errmsg.h"
 #include "core/err.h"
+#include "prod/cli.h"
 
 #define NODE_DIR_FMT "%s/node%u"
 #define LOG_TAIL_BYTES 4096
@@ -940,92 +941,82 @@ static void usage(FILE *f)
         PROD_TESTNET_ADMIN_OFFSET);
 }
 
-/* `--name VALUE` or `--name=VALUE` at argv[*i]: 1 matched (value set, *i
- * past it), 0 another flag, P2P_ERR_DECODE value missing. */
-static int flag_value(int argc, char **argv, int *i, const char *name,
-                      const char **value)
+/* A number flag's value in min..max; prints what is wrong otherwise. */
+static bool number_flag(const char *flag, const char *v, long min, long max,
+                        const char *expected, long *out)
 {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (*i + 1 >= argc)
-        return P2P_ERR_DECODE;
-    *value = argv[++*i];
-    return 1;
+    if (parse_long(v, min, max, out))
+        return true;
+    fprintf(stderr, "p2p-replica testnet: --%s %s: expected %s\n", flag, v,
+            expected);
+    return false;
 }
 
 /* Returns 0, or 2 after printing what is wrong. */
 static int parse_opts(int argc, char **argv, struct testnet_opts *o)
 {
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"nodes", required_argument, NULL, 'n'},
+        {"base-port", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"detach", no_argument, NULL, 'D'},
+        {"stop", no_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char nodes_range[32], timeout_range[48];
+    snprintf(nodes_range, sizeof(nodes_range), "1..%d",
+             PROD_TESTNET_NODES_MAX);
+    snprintf(timeout_range, sizeof(timeout_range), "1..%d seconds",
+             PROD_TESTNET_TIMEOUT_S_MAX);
     memset(o, 0, sizeof(*o));
     o->nodes = PROD_TESTNET_NODES_DEFAULT;
     o->base_port = PROD_TESTNET_BASE_PORT;
     o->timeout_s = PROD_TESTNET_TIMEOUT_S;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
+    prod_cli_begin();
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         long num = 0;
-        int m;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            o->help = true;
-        } else if (strcmp(a, "--detach") == 0) {
-            o->detach = true;
-        } else if (strcmp(a, "--stop") == 0) {
-            o->stop = true;
-        } else if ((m = flag_value(argc, argv, &i, "--dir", &v)) != 0) {
-            if (m < 0 || v[0] == '\0')
-                goto missing;
-            o->dir = v;
-        } else if ((m = flag_value(argc, argv, &i, "--nodes", &v)) != 0) {
-            if (m < 0)
-                goto missing;
-            if (!parse_long(v, 1, PROD_TESTNET_NODES_MAX, &num)) {
-                fprintf(stderr,
-                        "p2p-replica testnet: --nodes %s: expected 1..%d\n", v,
-                        PROD_TESTNET_NODES_MAX);
+        switch (ch) {
+        case 'h': o->help = true; break;
+        case 'D': o->detach = true; break;
+        case 's': o->stop = true; break;
+        case 'd':
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "p2p-replica testnet: --dir needs a value\n");
                 return 2;
             }
+            o->dir = optarg;
+            break;
+        case 'n':
+            if (!number_flag("nodes", optarg, 1, PROD_TESTNET_NODES_MAX,
+                             nodes_range, &num))
+                return 2;
             o->nodes = (unsigned)num;
             o->nodes_set = true;
-        } else if ((m = flag_value(argc, argv, &i, "--base-port", &v)) != 0) {
-            if (m < 0)
-                goto missing;
-            if (!parse_long(v, 1, 65535, &num)) {
-                fprintf(
-                    stderr,
-                    "p2p-replica testnet: --base-port %s: expected a port\n",
-                    v);
+            break;
+        case 'p':
+            if (!number_flag("base-port", optarg, 1, 65535, "a port", &num))
                 return 2;
-            }
             o->base_port = (unsigned)num;
             o->port_set = true;
-        } else if ((m = flag_value(argc, argv, &i, "--timeout", &v)) != 0) {
-            if (m < 0)
-                goto missing;
-            if (!parse_long(v, 1, PROD_TESTNET_TIMEOUT_S_MAX, &num)) {
-                fprintf(stderr,
-                        "p2p-replica testnet: --timeout %s: expected 1..%d "
-                        "seconds\n",
-                        v, PROD_TESTNET_TIMEOUT_S_MAX);
+            break;
+        case 't':
+            if (!number_flag("timeout", optarg, 1, PROD_TESTNET_TIMEOUT_S_MAX,
+                             timeout_range, &num))
                 return 2;
-            }
             o->timeout_s = (unsigned)num;
             o->timeout_set = true;
-        } else {
-            fprintf(stderr, "p2p-replica testnet: %s: unknown argument\n", a);
+            break;
+        default:
+            prod_cli_bad_flag(stderr, "p2p-replica testnet", ch, argv, opts);
             return 2;
         }
-        continue;
-    missing:
-        fprintf(stderr, "p2p-replica testnet: %s needs a value\n", a);
-        return 2;
     }
     if (o->help)
         return 0;
+    if (prod_cli_no_operands(stderr, "p2p-replica testnet", argc, argv) != 0)
+        return 2;
     if (o->dir == NULL) {
         fprintf(stderr, "p2p-replica testnet: --dir is required\n");
         return 2;
