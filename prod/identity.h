@@ -1,9 +1,10 @@
-/* Node identities: Ed25519 keys and self-signed X.509 certificates (GnuTLS).
+/* Node identities: Ed25519 keys and self-signed X.509 certificates (GnuTLS),
+ * as the replica reads and checks them (prod/keygen.h makes them).
  *
  * A node's id is the SHA-256 of its public key's SubjectPublicKeyInfo (DER),
  * the value gnutls_x509_crt_get_key_id(..., GNUTLS_KEYID_USE_SHA256) and
  * certtool's "Public Key ID: sha256:" give; written as 64 lowercase hex
- * digits. Also `p2p-replica keygen`. docs/replica.md, "Node identity". */
+ * digits. docs/replica.md, "Node identity". */
 #ifndef P2P_PROD_IDENTITY_H
 #define P2P_PROD_IDENTITY_H
 
@@ -17,20 +18,6 @@
 #define PROD_KEY_ID_HEX_LEN (2 * PROD_KEY_ID_BYTES) /* without the NUL */
 /* Largest key or certificate PEM file read; ours are under 1 KiB. */
 #define PROD_IDENTITY_PEM_BYTES_MAX (64 * 1024)
-/* Subject and issuer CN of the certificates made here. */
-#define PROD_IDENTITY_CN "p2p-replica"
-#define PROD_IDENTITY_VALID_YEARS 10
-
-/* Generates an Ed25519 key and a self-signed X.509 v3 certificate for it
- * (CN = "p2p-replica", valid from now for 10 years, random positive serial,
- * usable for TLS client and server authentication), writes key_path (PKCS#8
- * PEM, mode 0600) and then cert_path (PEM, mode 0644), each atomically
- * (prod_identity_write_atomic), and sets key_id to the node id. Existing
- * files are replaced. Returns 0, or P2P_ERR_INTERNAL (GnuTLS failed) /
- * P2P_ERR_WRITE (a file could not be written), with a message in err. */
-int prod_identity_generate(const char *key_path, const char *cert_path,
-                           uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
-                           size_t err_len);
 
 /* The node id of the certificate in a PEM file. Returns 0,
  * P2P_ERR_READ (cannot read, or larger than PROD_IDENTITY_PEM_BYTES_MAX) or
@@ -97,23 +84,5 @@ void prod_identity_hex(const uint8_t key_id[PROD_KEY_ID_BYTES],
 /* Parses exactly 64 hex digits (either case, nothing before or after).
  * Returns 0 or P2P_ERR_DECODE (key_id then unchanged). */
 int prod_identity_parse_hex(const char *hex, uint8_t key_id[PROD_KEY_ID_BYTES]);
-
-/* Writes len bytes to path atomically: path.tmp is written with the given
- * mode, fsynced and renamed over path, then path's folder is fsynced, so a
- * crash leaves either the old file or the new one. Shared with testnet.c.
- * Returns 0 or P2P_ERR_WRITE with a message naming the file in err. */
-int prod_identity_write_atomic(const char *path, const void *data, size_t len,
-                               mode_t mode, char *err, size_t err_len);
-
-/* `p2p-replica keygen --key K --cert C` (argv[0] = "keygen"): makes a new
- * identity, printing its node id on stdout; refuses to replace an existing
- * key file. --help prints usage. Returns the exit status: 0 done, 1 failed,
- * 2 bad flags (usage on stderr). */
-int prod_identity_keygen_cmd(int argc, char **argv);
-/* Transitional name for prod/main.c until it calls the one above. */
-static inline int prod_keygen_cmd(int argc, char **argv)
-{
-    return prod_identity_keygen_cmd(argc, argv);
-}
 
 #endif

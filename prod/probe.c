@@ -24,6 +24,7 @@
 #include "prod/cli.h"
 #include "prod/config.h"
 #include "prod/identity.h"
+#include "prod/keygen.h"
 #include "prod/registry.h"
 #include "prod/transport.h"
 #include "prod/udp.h"
@@ -213,7 +214,7 @@ static int anonymous_tls(struct prod_tls **tls, uint8_t key_id[PROD_KEY_ID_LEN],
     }
     snprintf(key, sizeof(key), "%s/key.pem", dir);
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    int rc = prod_identity_generate(key, cert, key_id, err, err_len);
+    int rc = prod_keygen_generate(key, cert, key_id, err, err_len);
     if (rc == 0)
         rc = prod_tls_new(key, cert, tls, key_id, err, err_len);
     (void)unlink(key);

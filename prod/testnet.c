@@ -24,6 +24,7 @@
 #include "conf/errmsg.h"
 #include "core/err.h"
 #include "prod/cli.h"
+#include "prod/keygen.h"
 
 #define NODE_DIR_FMT "%s/node%u"
 #define LOG_TAIL_BYTES 4096
@@ -129,7 +130,7 @@ static int node_identity(const char *node_dir, uint8_t id[PROD_KEY_ID_BYTES],
     }
     /* A crash between the key and the certificate leaves a key alone: it
      * has no registry entry yet, so making a new pair loses nothing. */
-    return prod_identity_generate(key, cert, id, err, err_len);
+    return prod_keygen_generate(key, cert, id, err, err_len);
 }
 
 static int write_node_config(const char *node_dir,
@@ -157,8 +158,8 @@ static int write_node_config(const char *node_dir,
         conf_errmsg_set(err, err_len, "%s: path too long", node_dir);
         return P2P_ERR_INVALID_ARG;
     }
-    return prod_identity_write_atomic(path, text, (size_t)len, 0644, err,
-                                      err_len);
+    return prod_keygen_write_atomic(path, text, (size_t)len, 0644, err,
+                                    err_len);
 }
 
 static int write_registry(const char *dir,
@@ -193,7 +194,7 @@ static int write_registry(const char *dir,
         conf_errmsg_set(err, err_len, "%s: path too long", dir);
         return P2P_ERR_INVALID_ARG;
     }
-    int rc = prod_identity_write_atomic(path, text, len, 0644, err, err_len);
+    int rc = prod_keygen_write_atomic(path, text, len, 0644, err, err_len);
     free(text);
     return rc;
 }
@@ -302,7 +303,7 @@ int prod_testnet_write_json(const char *dir,
         conf_errmsg_set(err, err_len, "%s: path too long", dir);
         return P2P_ERR_WRITE;
     }
-    int rc = prod_identity_write_atomic(path, text, len, 0644, err, err_len);
+    int rc = prod_keygen_write_atomic(path, text, len, 0644, err, err_len);
     free(text);
     return rc;
 }

@@ -12,7 +12,7 @@
 
 #include "prod/build_info.h"
 #include "prod/cli.h"
-#include "prod/identity.h"
+#include "prod/keygen.h"
 #include "prod/probe.h"
 #include "prod/testnet.h"
 

@@ -7,7 +7,8 @@
 # installed binary that runs --version, the unit's Documentation= file,
 # the sysusers.d file creating the user in the scratch root, the unit's
 # exposure (systemd-analyze security --offline) below 3.0 as installed,
-# docs, examples and monitoring files.
+# docs, examples and monitoring files; p2p-replica-tools beside
+# p2p-replica, which runs it for `p2p-replica keygen`.
 set -euo pipefail
 build=$1 src=$2 version=$3
 for t in cpack dpkg-deb dpkg-shlibdeps; do
@@ -38,7 +39,7 @@ echo "Depends: $depends"
 # ---- the files ----
 root=$work/root
 dpkg -x "$deb" "$root"
-for f in usr/bin/p2p-replica usr/bin/p2p-sim \
+for f in usr/bin/p2p-replica usr/bin/p2p-replica-tools usr/bin/p2p-sim \
          usr/lib/systemd/system/p2p-replica.service \
          usr/lib/sysusers.d/p2p-replica.conf \
          usr/share/doc/p2p-replica/README.md usr/share/doc/p2p-replica/LICENSE \
@@ -52,11 +53,17 @@ for f in $(cd "$src/dist/monitoring" 2>/dev/null && find . -type f | sort); do
         fail "monitoring file not shipped as is: $f"
 done
 # Stripped binaries (symbols are in the -dbgsym package).
-file "$root/usr/bin/p2p-replica" | grep -q ', stripped' || fail "p2p-replica not stripped"
+for bin in p2p-replica p2p-replica-tools; do
+    file "$root/usr/bin/$bin" | grep -q ', stripped' || fail "$bin not stripped"
+done
+# The installed replica finds its tools beside it.
+out=$("$root/usr/bin/p2p-replica" keygen --help) ||
+    fail "the installed p2p-replica cannot run p2p-replica-tools"
+[[ $out == "usage: p2p-replica keygen"* ]] || fail "p2p-replica keygen --help: $out"
 
 # Every library the binaries link (their NEEDED entries) comes from a
 # package Depends names.
-for bin in p2p-replica p2p-sim; do
+for bin in p2p-replica p2p-replica-tools p2p-sim; do
     needed=$(readelf -d "$root/usr/bin/$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
     [ -n "$needed" ] || fail "$bin: no NEEDED entries"
     for soname in $needed; do

@@ -18,6 +18,7 @@
 #include "cert_harness.h"
 #include "core/err.h"
 #include "prod/identity.h"
+#include "prod/keygen.h"
 
 static char tmp_dir[64];
 
@@ -75,8 +76,7 @@ START_TEST(generate_writes_pkcs8_key_and_cert_with_its_id)
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
     uint8_t id[PROD_KEY_ID_BYTES], file_id[PROD_KEY_ID_BYTES];
     char err[256] = "";
-    ck_assert_int_eq(prod_identity_generate(key, cert, id, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
 
     ck_assert_int_eq(
         prod_identity_cert_file_key_id(cert, file_id, err, sizeof(err)), 0);
@@ -98,9 +98,8 @@ START_TEST(generate_writes_pkcs8_key_and_cert_with_its_id)
 
     /* Two identities differ. */
     uint8_t id2[PROD_KEY_ID_BYTES];
-    ck_assert_int_eq(prod_identity_generate(path_of("k2.pem"),
-                                            path_of("c2.pem"), id2, err,
-                                            sizeof(err)),
+    ck_assert_int_eq(prod_keygen_generate(path_of("k2.pem"), path_of("c2.pem"),
+                                          id2, err, sizeof(err)),
                      0);
     ck_assert_mem_ne(id, id2, PROD_KEY_ID_BYTES);
 }
@@ -112,8 +111,7 @@ START_TEST(certificate_fields)
     uint8_t id[PROD_KEY_ID_BYTES], crt_id[PROD_KEY_ID_BYTES];
     char err[256];
     time_t before = time(NULL);
-    ck_assert_int_eq(prod_identity_generate(key, cert, id, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
     gnutls_x509_crt_t crt = load_crt(cert);
 
     ck_assert_int_eq(prod_identity_crt_key_id(crt, crt_id), 0);
@@ -173,8 +171,7 @@ START_TEST(pem_reloads_into_gnutls)
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
     uint8_t id[PROD_KEY_ID_BYTES];
     char err[256];
-    ck_assert_int_eq(prod_identity_generate(key, cert, id, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
 
     char pem[8192];
     size_t n = read_text(key, pem, sizeof(pem));
@@ -199,13 +196,11 @@ START_TEST(check_pair_accepts_own_key_and_refuses_others)
 {
     uint8_t a[PROD_KEY_ID_BYTES], b[PROD_KEY_ID_BYTES], got[PROD_KEY_ID_BYTES];
     char err[512];
-    ck_assert_int_eq(prod_identity_generate(path_of("ka.pem"),
-                                            path_of("ca.pem"), a, err,
-                                            sizeof(err)),
+    ck_assert_int_eq(prod_keygen_generate(path_of("ka.pem"), path_of("ca.pem"),
+                                          a, err, sizeof(err)),
                      0);
-    ck_assert_int_eq(prod_identity_generate(path_of("kb.pem"),
-                                            path_of("cb.pem"), b, err,
-                                            sizeof(err)),
+    ck_assert_int_eq(prod_keygen_generate(path_of("kb.pem"), path_of("cb.pem"),
+                                          b, err, sizeof(err)),
                      0);
     ck_assert_int_eq(prod_identity_check_pair(path_of("ka.pem"),
                                               path_of("ca.pem"), got, err,
@@ -269,13 +264,11 @@ START_TEST(check_pair_refuses_non_ed25519_keys)
                      0);
     ck_assert_int_ge(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cp), 0);
     char err[256];
-    ck_assert_int_eq(prod_identity_write_atomic(path_of("ek.pem"), kp.data,
-                                                kp.size, 0600, err,
-                                                sizeof(err)),
+    ck_assert_int_eq(prod_keygen_write_atomic(path_of("ek.pem"), kp.data,
+                                              kp.size, 0600, err, sizeof(err)),
                      0);
-    ck_assert_int_eq(prod_identity_write_atomic(path_of("ec.pem"), cp.data,
-                                                cp.size, 0644, err,
-                                                sizeof(err)),
+    ck_assert_int_eq(prod_keygen_write_atomic(path_of("ec.pem"), cp.data,
+                                              cp.size, 0644, err, sizeof(err)),
                      0);
     gnutls_free(kp.data);
     gnutls_free(cp.data);
@@ -298,16 +291,16 @@ START_TEST(oversized_and_garbage_files)
     static char big[PROD_IDENTITY_PEM_BYTES_MAX + 1];
     memset(big, 'A', sizeof(big));
     /* At the limit: read, but not a certificate. One more byte: refused. */
-    ck_assert_int_eq(prod_identity_write_atomic(path_of("limit.pem"), big,
-                                                PROD_IDENTITY_PEM_BYTES_MAX,
-                                                0644, err, sizeof(err)),
+    ck_assert_int_eq(prod_keygen_write_atomic(path_of("limit.pem"), big,
+                                              PROD_IDENTITY_PEM_BYTES_MAX, 0644,
+                                              err, sizeof(err)),
                      0);
     ck_assert_int_eq(prod_identity_cert_file_key_id(path_of("limit.pem"), id,
                                                     err, sizeof(err)),
                      P2P_ERR_DECODE);
-    ck_assert_int_eq(prod_identity_write_atomic(path_of("big.pem"), big,
-                                                sizeof(big), 0644, err,
-                                                sizeof(err)),
+    ck_assert_int_eq(prod_keygen_write_atomic(path_of("big.pem"), big,
+                                              sizeof(big), 0644, err,
+                                              sizeof(err)),
                      0);
     ck_assert_int_eq(prod_identity_cert_file_key_id(path_of("big.pem"), id, err,
                                                     sizeof(err)),
@@ -373,8 +366,7 @@ START_TEST(matches_certtool_public_key_id)
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
     uint8_t id[PROD_KEY_ID_BYTES];
     char err[256];
-    ck_assert_int_eq(prod_identity_generate(key, cert, id, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
     char cmd[PATH_MAX + 64];
     snprintf(cmd, sizeof(cmd), "certtool -i --infile '%s' 2>/dev/null", cert);
     FILE *p = popen(cmd, "r");
@@ -400,29 +392,29 @@ START_TEST(write_atomic_replaces_and_fails_cleanly)
     char err[512];
     const char *f = path_of("f.txt");
     ck_assert_int_eq(
-        prod_identity_write_atomic(f, "old", 3, 0600, err, sizeof(err)), 0);
+        prod_keygen_write_atomic(f, "old", 3, 0600, err, sizeof(err)), 0);
     ck_assert_int_eq(
-        prod_identity_write_atomic(f, "new!", 4, 0644, err, sizeof(err)), 0);
+        prod_keygen_write_atomic(f, "new!", 4, 0644, err, sizeof(err)), 0);
     char text[16];
     ck_assert_uint_eq(read_text(f, text, sizeof(text)), 4);
     ck_assert_str_eq(text, "new!");
     struct stat st;
     ck_assert_int_eq(stat(f, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0644);
-    ck_assert_int_eq(
-        prod_identity_write_atomic(f, "", 0, 0644, err, sizeof(err)), 0);
+    ck_assert_int_eq(prod_keygen_write_atomic(f, "", 0, 0644, err, sizeof(err)),
+                     0);
     ck_assert_int_eq(stat(f, &st), 0);
     ck_assert_int_eq(st.st_size, 0);
 
-    ck_assert_int_eq(prod_identity_write_atomic(path_of("no/such/dir/f"), "x",
-                                                1, 0644, err, sizeof(err)),
+    ck_assert_int_eq(prod_keygen_write_atomic(path_of("no/such/dir/f"), "x", 1,
+                                              0644, err, sizeof(err)),
                      P2P_ERR_WRITE);
     ck_assert_ptr_nonnull(strstr(err, "no/such/dir/f.tmp"));
     /* Generation into a missing folder fails the same way. */
     uint8_t id[PROD_KEY_ID_BYTES];
-    ck_assert_int_eq(prod_identity_generate(path_of("nope/k.pem"),
-                                            path_of("nope/c.pem"), id, err,
-                                            sizeof(err)),
+    ck_assert_int_eq(prod_keygen_generate(path_of("nope/k.pem"),
+                                          path_of("nope/c.pem"), id, err,
+                                          sizeof(err)),
                      P2P_ERR_WRITE);
 }
 END_TEST
@@ -441,7 +433,7 @@ static int run_keygen(const char *a1, const char *a2, const char *a3,
     int out = dup(1), errfd = dup(2);
     ck_assert(freopen("/dev/null", "w", stdout) != NULL);
     ck_assert(freopen("/dev/null", "w", stderr) != NULL);
-    int rc = prod_identity_keygen_cmd(argc, argv);
+    int rc = prod_keygen_cmd(argc, argv);
     fflush(stdout);
     fflush(stderr);
     dup2(out, 1);
@@ -558,9 +550,9 @@ START_TEST(generated_certificate_passes_the_checks)
 {
     uint8_t id[PROD_KEY_ID_BYTES];
     char err[256];
-    ck_assert_int_eq(prod_identity_generate(path_of("key.pem"),
-                                            path_of("cert.pem"), id, err,
-                                            sizeof(err)),
+    ck_assert_int_eq(prod_keygen_generate(path_of("key.pem"),
+                                          path_of("cert.pem"), id, err,
+                                          sizeof(err)),
                      0);
     gnutls_x509_crt_t crt = load_crt(path_of("cert.pem"));
     int64_t from = (int64_t)gnutls_x509_crt_get_activation_time(crt);

@@ -24,6 +24,7 @@
 #include "cert_harness.h"
 #include "core/err.h"
 #include "prod/identity.h"
+#include "prod/keygen.h"
 #include "prod/tls.h"
 #include "prod/transport.h"
 #include "prod/transport_int.h" /* its socket, to crash it silently */
@@ -89,8 +90,7 @@ static void make_identity(const char *name, const struct cert_opts *opts)
     strcat(crt, ".crt");
     if (opts == NULL) {
         uint8_t id[PROD_KEY_ID_BYTES];
-        ck_assert_int_eq(prod_identity_generate(key, crt, id, err,
-                                                sizeof(err)),
+        ck_assert_int_eq(prod_keygen_generate(key, crt, id, err, sizeof(err)),
                          0);
         return;
     }
@@ -102,12 +102,10 @@ static void make_identity(const char *name, const struct cert_opts *opts)
                      0);
     ck_assert_int_ge(gnutls_x509_crt_export2(c, GNUTLS_X509_FMT_PEM, &cp), 0);
     ck_assert_int_eq(
-        prod_identity_write_atomic(key, kp.data, kp.size, 0600, err,
-                                   sizeof(err)),
+        prod_keygen_write_atomic(key, kp.data, kp.size, 0600, err, sizeof(err)),
         0);
     ck_assert_int_eq(
-        prod_identity_write_atomic(crt, cp.data, cp.size, 0644, err,
-                                   sizeof(err)),
+        prod_keygen_write_atomic(crt, cp.data, cp.size, 0644, err, sizeof(err)),
         0);
     gnutls_free(kp.data);
     gnutls_free(cp.data);
