@@ -24,6 +24,7 @@
 #define READ_CHUNK_BYTES (64u * 1024u)
 
 static const struct conf_yaml_opts DEFAULT_OPTS = {
+    .bytes_max = 1u << 20,
     .nodes_max = 1u << 16,
     .depth_max = 8u,
     .located = true,
@@ -417,13 +418,14 @@ static int read_all(struct conf_yaml_doc *d, int fd, size_t size_hint,
     return 0;
 }
 
-int conf_yaml_read_file(const char *path, size_t bytes_max,
-                        const struct conf_yaml_opts *opts, uint8_t **out,
-                        size_t *out_len, char *err, size_t err_len)
+int conf_yaml_read_file(const char *path, const struct conf_yaml_opts *opts,
+                        uint8_t **out, size_t *out_len, char *err,
+                        size_t err_len)
 {
     struct conf_yaml_doc d = {
         .opts = opts, .name = path, .err = err, .err_len = err_len};
     struct conf_yaml_problem p = {.kind = CONF_YAML_OPEN};
+    size_t bytes_max = opts_of(&d)->bytes_max;
     struct stat st;
     int rc;
     P2P_ASSERT(path != NULL && out != NULL && out_len != NULL);
@@ -570,11 +572,9 @@ static int scan_events(struct conf_yaml_doc *d, const uint8_t *data, size_t len)
 }
 
 int conf_yaml_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
-                   size_t bytes_max, const char *name,
-                   const struct conf_yaml_opts *opts, char *err, size_t err_len)
+                   const char *name, const struct conf_yaml_opts *opts,
+                   char *err, size_t err_len)
 {
-    struct conf_yaml_problem p = {
-        .kind = CONF_YAML_FILE_SIZE, .count = len, .limit = bytes_max};
     yaml_parser_t parser;
     int rc;
     P2P_ASSERT(d != NULL && (data != NULL || len == 0));
@@ -583,9 +583,12 @@ int conf_yaml_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
     d->name = name;
     d->err = err;
     d->err_len = err_len;
+    struct conf_yaml_problem p = {.kind = CONF_YAML_FILE_SIZE,
+                                  .count = len,
+                                  .limit = opts_of(d)->bytes_max};
     if (err != NULL && err_len > 0)
         err[0] = '\0';
-    if (len > bytes_max)
+    if (len > p.limit)
         return report(d, NULL, P2P_ERR_OVERSIZE, &p);
     if (data == NULL)
         data = (const uint8_t *)"";

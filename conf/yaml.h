@@ -117,6 +117,7 @@ typedef const char *conf_yaml_type_fn(const yaml_node_t *n);
 
 /* How one family of files is read and how its errors read. */
 struct conf_yaml_opts {
+    size_t bytes_max; /* the largest file (conf_yaml_read_file, _load) */
     size_t nodes_max; /* values, lists and mappings (and aliases) */
     size_t depth_max; /* lists and mappings nested */
     /* true: files that are not regular (a FIFO, a process substitution)
@@ -160,26 +161,27 @@ struct conf_yaml_doc {
 /* ---- reading and loading ---- */
 
 /* Reads the whole file at path into a new buffer (*out, freed by the
- * caller with free(); a NUL follows the last byte), at most bytes_max
- * bytes. Messages name the file ("PATH: ..." when located; opts borrowed
- * for the call). err[0..err_len) is the caller's buffer (may be NULL).
- * Errors: P2P_ERR_READ (cannot open, not a regular file when refused,
- * read error), P2P_ERR_OVERSIZE (more than bytes_max), P2P_ERR_NOMEM. */
-int conf_yaml_read_file(const char *path, size_t bytes_max,
-                        const struct conf_yaml_opts *opts, uint8_t **out,
-                        size_t *out_len, char *err, size_t err_len);
+ * caller with free(); a NUL follows the last byte), at most
+ * opts->bytes_max bytes. Messages name the file ("PATH: ..." when located;
+ * opts borrowed for the call). err[0..err_len) is the caller's buffer (may
+ * be NULL). Errors: P2P_ERR_READ (cannot open, not a regular file when
+ * refused, read error), P2P_ERR_OVERSIZE (more than bytes_max),
+ * P2P_ERR_NOMEM. */
+int conf_yaml_read_file(const char *path, const struct conf_yaml_opts *opts,
+                        uint8_t **out, size_t *out_len, char *err,
+                        size_t err_len);
 
 /* Parses data[0..len) (borrowed; need not be NUL-terminated) into d.
- * name (may be NULL: "(input)"), opts and err[0..err_len) are borrowed for
- * d's lifetime. On success d must be released with conf_yaml_fini(); on
- * error nothing needs releasing (fini is still safe). Errors:
- * P2P_ERR_OVERSIZE (len > bytes_max), P2P_ERR_DECODE (syntax, an alias
- * refused by the pre-pass, a second document), P2P_ERR_LIMIT (more than
- * nodes_max nodes, deeper than depth_max), P2P_ERR_NOMEM. */
+ * name (may be NULL: "(input)"), opts (NULL: the library's, 1 MiB and the
+ * replica's messages) and err[0..err_len) are borrowed for d's lifetime.
+ * On success d must be released with conf_yaml_fini(); on error nothing
+ * needs releasing (fini is still safe). Errors: P2P_ERR_OVERSIZE (len >
+ * bytes_max), P2P_ERR_DECODE (syntax, an alias refused by the pre-pass, a
+ * second document), P2P_ERR_LIMIT (more than nodes_max nodes, deeper than
+ * depth_max), P2P_ERR_NOMEM. */
 int conf_yaml_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
-                   size_t bytes_max, const char *name,
-                   const struct conf_yaml_opts *opts, char *err,
-                   size_t err_len);
+                   const char *name, const struct conf_yaml_opts *opts,
+                   char *err, size_t err_len);
 
 /* Releases what conf_yaml_load built; safe on a failed or zeroed d. */
 void conf_yaml_fini(struct conf_yaml_doc *d);

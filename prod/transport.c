@@ -302,12 +302,19 @@ static void conn_drop(struct prod_transport_conn *c, int reason, bool notify)
         t->cbs.dial_failed(t->cbs.ctx, peer, reason);
 }
 
+/* The path c's packets take. */
+static struct prod_udp_path path_of(const struct prod_transport_conn *c)
+{
+    return (struct prod_udp_path){
+        (const struct sockaddr *)&c->local, c->local_len,
+        (const struct sockaddr *)&c->remote, c->remote_len};
+}
+
 static void send_raw(struct prod_transport_conn *c, const uint8_t *buf,
                      size_t len, size_t seg)
 {
-    ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
-                              c->local_len, (struct sockaddr *)&c->remote,
-                              c->remote_len, buf, len, seg);
+    const struct prod_udp_path path = path_of(c);
+    ssize_t n = prod_udp_send(c->t->udp, &path, buf, len, seg);
     if (n >= 0) {
         c->t->tot.udp_bytes_out += (uint64_t)n;
         c->t->tot.udp_datagrams_out += ((uint64_t)n + seg - 1) / seg;
@@ -435,10 +442,9 @@ static bool flush_pending(struct prod_transport_conn *c)
 {
     if (c->pend_len == 0)
         return true;
-    ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
-                              c->local_len, (struct sockaddr *)&c->remote,
-                              c->remote_len, c->pend, c->pend_len,
-                              c->pend_seg);
+    const struct prod_udp_path path = path_of(c);
+    ssize_t n =
+        prod_udp_send(c->t->udp, &path, c->pend, c->pend_len, c->pend_seg);
     if (n < 0) {
         c->pend_len = 0; /* a real socket error: QUIC retransmits */
         return true;
@@ -458,9 +464,8 @@ static bool flush_pending(struct prod_transport_conn *c)
 static bool send_batch(struct prod_transport_conn *c, const uint8_t *buf,
                        size_t len, size_t seg)
 {
-    ssize_t n = prod_udp_send(c->t->udp, (struct sockaddr *)&c->local,
-                              c->local_len, (struct sockaddr *)&c->remote,
-                              c->remote_len, buf, len, seg);
+    const struct prod_udp_path path = path_of(c);
+    ssize_t n = prod_udp_send(c->t->udp, &path, buf, len, seg);
     if (n < 0)
         return true; /* dropped: QUIC's loss recovery resends */
     c->t->tot.udp_bytes_out += (uint64_t)n;
@@ -876,8 +881,8 @@ static void send_reset(struct prod_transport *t, const struct sockaddr *local,
         ngtcp2_pkt_write_stateless_reset(buf, n, token, rnd, rnd_len);
     if (w <= 0)
         return;
-    ssize_t sent = prod_udp_send(t->udp, local, local_len, remote,
-                                 remote_len, buf, (size_t)w, (size_t)w);
+    const struct prod_udp_path path = {local, local_len, remote, remote_len};
+    ssize_t sent = prod_udp_send(t->udp, &path, buf, (size_t)w, (size_t)w);
     if (sent > 0) {
         t->tot.resets_sent++;
         t->tot.udp_datagrams_out++;

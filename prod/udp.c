@@ -511,12 +511,12 @@ static int send_each(struct prod_udp *u, const struct sockaddr_storage *dst,
     return 0;
 }
 
-ssize_t prod_udp_send(struct prod_udp *u, const struct sockaddr *local,
-                      socklen_t local_len, const struct sockaddr *remote,
-                      socklen_t remote_len, const uint8_t *buf, size_t len,
-                      size_t seg_size)
+ssize_t prod_udp_send(struct prod_udp *u, const struct prod_udp_path *path,
+                      const uint8_t *buf, size_t len, size_t seg_size)
 {
-    P2P_ASSERT(u != NULL && (buf != NULL || len == 0));
+    P2P_ASSERT(u != NULL && path != NULL && (buf != NULL || len == 0));
+    const struct sockaddr *local = path->local, *remote = path->remote;
+    socklen_t local_len = path->local_len, remote_len = path->remote_len;
     if (seg_size == 0 || seg_size > PROD_UDP_PAYLOAD_BYTES_MAX ||
         (len + seg_size - 1) / seg_size > PROD_UDP_GSO_SEGMENTS_MAX)
         return P2P_ERR_INVALID_ARG;

@@ -88,14 +88,23 @@ typedef void (*prod_udp_recv_fn)(void *ctx, const struct sockaddr *local,
 int prod_udp_recv(struct prod_udp *u, prod_udp_recv_fn fn, void *ctx,
                   uint32_t max_reads, uint64_t *bytes_in);
 
+/* Where datagrams go: to remote, from local. local (may be NULL) is the
+ * source address (e.g. the local address a packet of this path arrived
+ * on); it is used only when the socket is bound to a wildcard address.
+ * remote may be AF_INET on an IPv6 socket (sent v4-mapped). Both
+ * borrowed. */
+struct prod_udp_path {
+    const struct sockaddr *local;
+    socklen_t local_len;
+    const struct sockaddr *remote;
+    socklen_t remote_len;
+};
+
 /* Sends buf[0..len) to remote as packets of seg_size bytes (the last may be
  * shorter), at most PROD_UDP_GSO_SEGMENTS_MAX packets. With GSO, packets go
  * out in as few sendmsg calls as PROD_UDP_PAYLOAD_BYTES_MAX allows (one per
  * call for 54 packets of 1200 bytes, 45 of 1444); without it, sendmmsg
- * batches of single packets. local (may be NULL) is the source address
- * (e.g. the local address a packet of this path arrived on); it is used
- * only when the socket is bound to a wildcard address. remote may be AF_INET
- * on an IPv6 socket (sent v4-mapped).
+ * batches of single packets, along path (borrowed for the call).
  * If a GSO sendmsg fails with EIO or EINVAL, the packets are sent one by
  * one; if that works the device or route cannot segment and GSO is turned
  * off for this socket (if it fails too, the send itself was bad, e.g. a
@@ -112,10 +121,8 @@ int prod_udp_recv(struct prod_udp *u, prod_udp_recv_fn fn, void *ctx,
  * P2P_ERR_WRITE if the kernel refused the send for another reason (no
  * route, EPERM from a firewall, ...): the unsent packets are lost, the
  * socket stays usable. */
-ssize_t prod_udp_send(struct prod_udp *u, const struct sockaddr *local,
-                      socklen_t local_len, const struct sockaddr *remote,
-                      socklen_t remote_len, const uint8_t *buf, size_t len,
-                      size_t seg_size);
+ssize_t prod_udp_send(struct prod_udp *u, const struct prod_udp_path *path,
+                      const uint8_t *buf, size_t len, size_t seg_size);
 
 /* Parses "127.0.0.1:4100", "[::1]:4100" or "localhost:4100" (= 127.0.0.1)
  * into *out and *len. Numeric addresses only (no DNS), port 0..65535 in

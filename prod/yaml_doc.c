@@ -9,6 +9,7 @@
 #define REASON_BYTES_MAX 160u
 
 static const struct conf_yaml_opts OPTS = {
+    .bytes_max = PROD_YAML_FILE_BYTES_MAX,
     .nodes_max = PROD_YAML_NODES_MAX,
     .depth_max = PROD_YAML_DEPTH_MAX,
     .located = true,
@@ -18,15 +19,15 @@ static const struct conf_yaml_opts OPTS = {
 int prod_yaml_doc_read_file(const char *path, size_t bytes_max, uint8_t **out,
                             size_t *out_len, char *err, size_t err_len)
 {
-    return conf_yaml_read_file(path, bytes_max, &OPTS, out, out_len, err,
-                               err_len);
+    struct conf_yaml_opts o = OPTS;
+    o.bytes_max = bytes_max;
+    return conf_yaml_read_file(path, &o, out, out_len, err, err_len);
 }
 
 int prod_yaml_doc_load(struct conf_yaml_doc *d, const uint8_t *data, size_t len,
                        const char *name, char *err, size_t err_len)
 {
-    return conf_yaml_load(d, data, len, PROD_YAML_FILE_BYTES_MAX, name, &OPTS,
-                          err, err_len);
+    return conf_yaml_load(d, data, len, name, &OPTS, err, err_len);
 }
 
 int prod_yaml_doc_node_id(struct conf_yaml_doc *d, const yaml_node_t *n,

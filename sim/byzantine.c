@@ -156,8 +156,9 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
         struct p2p_artifact_id id;
         random_id(w, &id);
         uint32_t slot = (uint32_t)p2p_rng_below(&w->fault_rng, STALE_SLOTS);
-        rc = sim_byzantine_forge_advert(slot, 0, &id, P2P_KIND_ADVERT, 1024,
-                                        &bytes, &len);
+        const struct sim_byzantine_forge_advert_spec spec = {
+            .slot = slot, .id = &id, .kind = P2P_KIND_ADVERT, .size = 1024};
+        rc = sim_byzantine_forge_advert(&spec, &bytes, &len);
         traffic = P2P_TRAFFIC_ADVERT;
         break;
     }
@@ -166,8 +167,13 @@ static void misdeed(struct sim_world *w, uint32_t node, uint32_t peer)
         random_id(w, &id);
         uint32_t slot = sn->byz_next_slot++ % FLOOD_SLOTS;
         uint64_t size = 1024 + p2p_rng_below(&w->fault_rng, 1u << 20);
-        rc = sim_byzantine_forge_advert(slot, sn->byz_next_stream, &id,
-                                        P2P_KIND_ADVERT, size, &bytes, &len);
+        const struct sim_byzantine_forge_advert_spec spec = {
+            .slot = slot,
+            .commit_id = sn->byz_next_stream,
+            .id = &id,
+            .kind = P2P_KIND_ADVERT,
+            .size = size};
+        rc = sim_byzantine_forge_advert(&spec, &bytes, &len);
         traffic = P2P_TRAFFIC_ADVERT;
         break;
     }

@@ -163,23 +163,22 @@ int sim_byzantine_forge_oversize(enum p2p_route route,
 
 /* ---- advert ---- */
 
-int sim_byzantine_forge_advert(uint32_t slot, uint64_t commit_id,
-                               const struct p2p_artifact_id *id,
-                               enum p2p_artifact_kind kind, uint64_t size,
+int sim_byzantine_forge_advert(const struct sim_byzantine_forge_advert_spec *a,
                                uint8_t **out, size_t *len)
 {
-    if (id == NULL || out == NULL || len == NULL ||
-        (unsigned)kind >= P2P_KINDS_COUNT)
+    if (a == NULL || a->id == NULL || out == NULL || len == NULL ||
+        (unsigned)a->kind >= P2P_KINDS_COUNT)
         return P2P_ERR_INVALID_ARG;
+    const struct p2p_artifact_id *id = a->id;
     /* As the sender's encode_update writes an advert. */
     P2p__V1__SlotUpdate msg = P2P__V1__SLOT_UPDATE__INIT;
     P2p__V1__ArtifactRef ref = P2P__V1__ARTIFACT_REF__INIT;
-    msg.commit_id = commit_id;
-    msg.slot_id = slot;
+    msg.commit_id = a->commit_id;
+    msg.slot_id = a->slot;
     ref.id.data = (uint8_t *)id->b; /* only read by pack */
     ref.id.len = P2P_ID_BYTES;
-    ref.kind = kind;
-    ref.size = size;
+    ref.kind = a->kind;
+    ref.size = a->size;
     msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
     msg.ref = &ref;
 

@@ -78,17 +78,25 @@ int sim_byzantine_forge_oversize_filler_min(
     enum p2p_route route, const struct p2p_route_limits *limits,
     size_t *filler);
 
+/* What a forged advert says: slot `slot` holds, since commit commit_id,
+ * the artifact id (borrowed) of this kind and size. */
+struct sim_byzantine_forge_advert_spec {
+    uint32_t slot;
+    uint64_t commit_id;
+    const struct p2p_artifact_id *id;
+    enum p2p_artifact_kind kind;
+    uint64_t size;
+};
+
 /* Makes a complete request envelope on P2P_ROUTE_ARTIFACT_UPDATE carrying
- * a SlotUpdate {commit_id, slot_id = slot, ref = {id, kind, size}}: the
- * bytes an honest sender writes to advertise id, built with the same
- * message and encoders. A byzantine node adverts what it will not serve
- * (or claims any size). id is borrowed. On success *out (owned, free())
+ * a SlotUpdate {commit_id, slot_id = slot, ref = {id, kind, size}} as a
+ * (borrowed) says: the bytes an honest sender writes to advertise id,
+ * built with the same message and encoders. A byzantine node adverts what
+ * it will not serve (or claims any size). On success *out (owned, free())
  * holds *len bytes.
  * Errors: P2P_ERR_INVALID_ARG (NULL pointer, kind not a p2p_artifact_kind),
  * P2P_ERR_NOMEM. */
-int sim_byzantine_forge_advert(uint32_t slot, uint64_t commit_id,
-                               const struct p2p_artifact_id *id,
-                               enum p2p_artifact_kind kind, uint64_t size,
+int sim_byzantine_forge_advert(const struct sim_byzantine_forge_advert_spec *a,
                                uint8_t **out, size_t *len);
 
 /* Takes a response envelope in[0..len) as an honest node answers an

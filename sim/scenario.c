@@ -123,6 +123,7 @@ static void scenario_words(const struct conf_yaml_problem *p, char *buf,
  * until the walk reaches a node twice, empty values handed to the parsers,
  * the line kept in struct sim_scenario_error rather than in the text. */
 static const struct conf_yaml_opts SCENARIO_YAML = {
+    .bytes_max = SIM_SCENARIO_FILE_BYTES_MAX,
     .nodes_max = SIM_SCENARIO_YAML_NODES_MAX,
     .depth_max = SIM_SCENARIO_YAML_DEPTH_MAX,
     .any_file = true,
@@ -1204,8 +1205,7 @@ int sim_scenario_load_string(const char *text, size_t len,
             return P2P_ERR_NOMEM;
         }
     }
-    rc = conf_yaml_load(&d, (const uint8_t *)text, len,
-                        SIM_SCENARIO_FILE_BYTES_MAX, name_for_errors,
+    rc = conf_yaml_load(&d, (const uint8_t *)text, len, name_for_errors,
                         &SCENARIO_YAML, err->message, sizeof err->message);
     if (rc == 0)
         rc = parse_doc(&d, out, err);
@@ -1235,8 +1235,8 @@ int sim_scenario_load_file(const char *path, struct sim_scenario *out,
     memset(err, 0, sizeof *err);
     memset(out, 0, sizeof *out);
     int rc =
-        conf_yaml_read_file(path, SIM_SCENARIO_FILE_BYTES_MAX, &SCENARIO_YAML,
-                            &buf, &len, err->message, sizeof err->message);
+        conf_yaml_read_file(path, &SCENARIO_YAML, &buf, &len, err->message,
+                            sizeof err->message);
     if (rc != 0)
         return rc;
     rc = sim_scenario_load_string((const char *)buf, len, path, out, err);

@@ -21,8 +21,8 @@ static char err[256];
 static int load(const char *text, const struct conf_yaml_opts *opts)
 {
     memset(err, 0, sizeof err);
-    return conf_yaml_load(&doc, (const uint8_t *)text, strlen(text), 1u << 20,
-                          "t.yaml", opts, err, sizeof err);
+    return conf_yaml_load(&doc, (const uint8_t *)text, strlen(text), "t.yaml",
+                          opts, err, sizeof err);
 }
 
 /* The value of key in the root mapping; fails the test when absent. */
@@ -383,7 +383,8 @@ static char *nested(size_t depth)
 
 START_TEST(test_depth_limit)
 {
-    struct conf_yaml_opts o = {.nodes_max = 100, .depth_max = 4};
+    struct conf_yaml_opts o = {
+        .bytes_max = 1024, .nodes_max = 100, .depth_max = 4};
     char *t = nested(4);
     ck_assert_int_eq(load(t, &o), 0);
     free(t);
@@ -400,8 +401,8 @@ END_TEST
 START_TEST(test_nodes_limit)
 {
     /* A list of 4 values is 5 nodes. */
-    struct conf_yaml_opts o = {.nodes_max = 5, .depth_max = 4,
-                               .located = true};
+    struct conf_yaml_opts o = {.bytes_max = 1024, .nodes_max = 5,
+                               .depth_max = 4, .located = true};
     ck_assert_int_eq(load("[1, 2, 3, 4]\n", &o), 0);
     conf_yaml_fini(&doc);
     ck_assert_int_eq(load("[1, 2,\n 3, 4, 5]\n", &o), P2P_ERR_LIMIT);
@@ -428,8 +429,8 @@ START_TEST(test_aliases)
 {
     static const char *const keys[] = {"a", "b"};
     static const char text[] = "a: &x [1]\nb: *x\n";
-    struct conf_yaml_opts walk = {.nodes_max = 100, .depth_max = 4,
-                                  .aliases_at_walk = true};
+    struct conf_yaml_opts walk = {.bytes_max = 1024, .nodes_max = 100,
+                                  .depth_max = 4, .aliases_at_walk = true};
     yaml_node_t *vals[2];
     ck_assert_int_eq(load(text, NULL), P2P_ERR_DECODE);
     ck_assert_str_eq(err, "t.yaml:2: aliases (*name) are not supported");
@@ -452,7 +453,9 @@ END_TEST
 
 START_TEST(test_second_document)
 {
-    struct conf_yaml_opts at_node = {.nodes_max = 100, .depth_max = 4,
+    struct conf_yaml_opts at_node = {.bytes_max = 1024,
+                                     .nodes_max = 100,
+                                     .depth_max = 4,
                                      .second_document_at_node = true};
     ck_assert_int_eq(load("a: 1\n---\nb: 2\n", NULL), P2P_ERR_DECODE);
     ck_assert_str_eq(err,
@@ -494,8 +497,11 @@ static const char *my_type(const yaml_node_t *n)
 START_TEST(test_own_words)
 {
     static const char *const keys[] = {"a"};
-    struct conf_yaml_opts o = {.nodes_max = 100, .depth_max = 4,
-                               .words = my_words, .type_name = my_type,
+    struct conf_yaml_opts o = {.bytes_max = 1024,
+                               .nodes_max = 100,
+                               .depth_max = 4,
+                               .words = my_words,
+                               .type_name = my_type,
                                .empty_is_value = true};
     yaml_node_t *vals[1];
     char buf[8];
@@ -533,15 +539,15 @@ START_TEST(test_short_buffer)
 {
     char small[12];
     memset(small, 'z', sizeof small);
-    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: [", 4, 64,
+    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: [", 4,
                                     "long-name.yaml", NULL, small, 10),
                      P2P_ERR_DECODE);
     ck_assert_str_eq(small, "long-name");
     ck_assert_int_eq(small[10], 'z');
     /* No buffer at all. */
-    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: [", 4, 64, NULL,
-                                    NULL, NULL, 0),
-                     P2P_ERR_DECODE);
+    ck_assert_int_eq(
+        conf_yaml_load(&doc, (const uint8_t *)"a: [", 4, NULL, NULL, NULL, 0),
+        P2P_ERR_DECODE);
     ck_assert_int_gt(doc.err_line, 0);
 }
 END_TEST
@@ -567,52 +573,52 @@ static void write_bytes(const char *path, size_t n)
 
 START_TEST(test_read_file)
 {
-    const struct conf_yaml_opts regular = {.located = true};
+    struct conf_yaml_opts regular = {.bytes_max = 100, .located = true};
     char path[128], msg[256];
     uint8_t *data = NULL;
     size_t len = 0;
     make_dir();
     snprintf(path, sizeof path, "%s/none.yaml", dir);
-    ck_assert_int_eq(conf_yaml_read_file(path, 100, &regular, &data, &len, msg,
-                                         sizeof msg),
-                     P2P_ERR_READ);
+    ck_assert_int_eq(
+        conf_yaml_read_file(path, &regular, &data, &len, msg, sizeof msg),
+        P2P_ERR_READ);
     ck_assert_msg(strstr(msg, "none.yaml: cannot open: No such file") != NULL,
                   "%s", msg);
     /* At the cap, and one byte past it. */
     snprintf(path, sizeof path, "%s/f.yaml", dir);
     write_bytes(path, 100);
-    ck_assert_int_eq(conf_yaml_read_file(path, 100, &regular, &data, &len, msg,
-                                         sizeof msg),
-                     0);
+    ck_assert_int_eq(
+        conf_yaml_read_file(path, &regular, &data, &len, msg, sizeof msg), 0);
     ck_assert_uint_eq(len, 100);
     ck_assert_int_eq(data[100], 0);
     free(data);
-    ck_assert_int_eq(conf_yaml_read_file(path, 99, &regular, &data, &len, msg,
-                                         sizeof msg),
-                     P2P_ERR_OVERSIZE);
+    regular.bytes_max = 99;
+    ck_assert_int_eq(
+        conf_yaml_read_file(path, &regular, &data, &len, msg, sizeof msg),
+        P2P_ERR_OVERSIZE);
     ck_assert_msg(strstr(msg, "f.yaml: the file is 100 bytes, more than the "
                               "limit of 99") != NULL,
                   "%s", msg);
     /* A large file read in several steps. */
     write_bytes(path, 300000);
-    ck_assert_int_eq(conf_yaml_read_file(path, 300000, &regular, &data, &len,
-                                         msg, sizeof msg),
-                     0);
+    regular.bytes_max = 300000;
+    ck_assert_int_eq(
+        conf_yaml_read_file(path, &regular, &data, &len, msg, sizeof msg), 0);
     ck_assert_uint_eq(len, 300000);
     free(data);
     unlink(path);
     /* A FIFO is refused without blocking; a folder cannot be read. */
     snprintf(path, sizeof path, "%s/fifo", dir);
     ck_assert_int_eq(mkfifo(path, 0600), 0);
-    ck_assert_int_eq(conf_yaml_read_file(path, 100, &regular, &data, &len, msg,
-                                         sizeof msg),
-                     P2P_ERR_READ);
+    ck_assert_int_eq(
+        conf_yaml_read_file(path, &regular, &data, &len, msg, sizeof msg),
+        P2P_ERR_READ);
     ck_assert_msg(strstr(msg, "fifo: not a regular file") != NULL, "%s", msg);
     unlink(path);
-    const struct conf_yaml_opts any = {.any_file = true};
-    ck_assert_int_eq(conf_yaml_read_file(dir, 100, &any, &data, &len, msg,
-                                         sizeof msg),
-                     P2P_ERR_READ);
+    const struct conf_yaml_opts any = {.bytes_max = 100, .any_file = true};
+    ck_assert_int_eq(
+        conf_yaml_read_file(dir, &any, &data, &len, msg, sizeof msg),
+        P2P_ERR_READ);
     ck_assert_msg(strstr(msg, "cannot read: Is a directory") == msg, "%s", msg);
     rmdir(dir);
 }
@@ -637,13 +643,16 @@ END_TEST
 
 START_TEST(test_load_oversize)
 {
-    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: 1\n", 5, 4,
-                                    "t.yaml", NULL, err, sizeof err),
+    struct conf_yaml_opts o = {
+        .bytes_max = 4, .nodes_max = 8, .depth_max = 2, .located = true};
+    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: 1\n", 5,
+                                    "t.yaml", &o, err, sizeof err),
                      P2P_ERR_OVERSIZE);
     ck_assert_str_eq(err, "t.yaml: the file is 5 bytes, more than the limit "
                           "of 4");
-    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: 1\n", 5, 5,
-                                    "t.yaml", NULL, err, sizeof err),
+    o.bytes_max = 5;
+    ck_assert_int_eq(conf_yaml_load(&doc, (const uint8_t *)"a: 1\n", 5,
+                                    "t.yaml", &o, err, sizeof err),
                      0);
 }
 END_TEST

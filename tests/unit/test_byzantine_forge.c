@@ -434,9 +434,9 @@ START_TEST(advert_round_trips)
     id.b[0] = (uint8_t)_i;
     uint8_t *b, *body;
     size_t n;
-    ck_assert_int_eq(sim_byzantine_forge_advert(c->slot, c->commit_id, &id,
-                                                c->kind, c->size, &b, &n),
-                     0);
+    const struct sim_byzantine_forge_advert_spec spec = {c->slot, c->commit_id,
+                                                         &id, c->kind, c->size};
+    ck_assert_int_eq(sim_byzantine_forge_advert(&spec, &b, &n), 0);
     struct p2p_route_limits l;
     p2p_route_limits_default(&l);
     ck_assert_int_eq(judge(&l, P2P_FRAME_REQUEST, 0, b, n, 1).finish_rc, 0);
@@ -482,10 +482,12 @@ START_TEST(advert_is_what_an_honest_sender_writes)
         ck_assert_uint_le(u->slot_id, UINT32_MAX);
         uint8_t *b;
         size_t n;
-        ck_assert_int_eq(
-            sim_byzantine_forge_advert((uint32_t)u->slot_id, u->commit_id, &id,
-                                       P2P_KIND_ADVERT, sizeof(big), &b, &n),
-            0);
+        ck_assert_int_eq(sim_byzantine_forge_advert(
+                             &(struct sim_byzantine_forge_advert_spec){
+                                 (uint32_t)u->slot_id, u->commit_id, &id,
+                                 P2P_KIND_ADVERT, sizeof(big)},
+                             &b, &n),
+                         0);
         ck_assert_uint_eq(n, a->len);
         ck_assert_mem_eq(b, a->bytes, n);
         free(b);
@@ -501,18 +503,22 @@ START_TEST(advert_arguments_are_checked)
     struct p2p_artifact_id id = {{0}};
     uint8_t sentinel = 0, *b = &sentinel;
     size_t n = 77;
-    ck_assert_int_eq(
-        sim_byzantine_forge_advert(0, 1, &id, P2P_KINDS_COUNT, 1, &b, &n),
-        P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(
-        sim_byzantine_forge_advert(0, 1, NULL, P2P_KIND_ADVERT, 1, &b, &n),
-        P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(
-        sim_byzantine_forge_advert(0, 1, &id, P2P_KIND_ADVERT, 1, NULL, &n),
-        P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(
-        sim_byzantine_forge_advert(0, 1, &id, P2P_KIND_ADVERT, 1, &b, NULL),
-        P2P_ERR_INVALID_ARG);
+    const struct sim_byzantine_forge_advert_spec ok = {0, 1, &id,
+                                                       P2P_KIND_ADVERT, 1};
+    const struct sim_byzantine_forge_advert_spec bad_kind = {
+        0, 1, &id, P2P_KINDS_COUNT, 1};
+    const struct sim_byzantine_forge_advert_spec no_id = {0, 1, NULL,
+                                                          P2P_KIND_ADVERT, 1};
+    ck_assert_int_eq(sim_byzantine_forge_advert(&bad_kind, &b, &n),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_advert(&no_id, &b, &n),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_advert(NULL, &b, &n),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_advert(&ok, NULL, &n),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(sim_byzantine_forge_advert(&ok, &b, NULL),
+                     P2P_ERR_INVALID_ARG);
     ck_assert_ptr_eq(b, &sentinel);
     ck_assert_uint_eq(n, 77);
 }

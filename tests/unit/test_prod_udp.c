@@ -167,8 +167,8 @@ static ssize_t send_to(struct prod_udp *from, const struct prod_udp *to,
     struct sockaddr_storage dst;
     socklen_t dst_len;
     prod_udp_local(to, &dst, &dst_len);
-    return prod_udp_send(from, NULL, 0, (struct sockaddr *)&dst, dst_len, buf,
-                         len, seg);
+    const struct prod_udp_path p = {NULL, 0, (struct sockaddr *)&dst, dst_len};
+    return prod_udp_send(from, &p, buf, len, seg);
 }
 
 START_TEST(round_trip_reports_local_and_remote)
@@ -198,10 +198,11 @@ START_TEST(round_trip_reports_local_and_remote)
     /* Reply to what was reported, from the reported local address. */
     static struct seen r;
     memset(&r, 0, sizeof(r));
-    ck_assert_int_eq(prod_udp_send(b, (struct sockaddr *)&s.local,
-                                   s.local_len, (struct sockaddr *)&s.remote,
-                                   s.remote_len, (const uint8_t *)"ok", 2,
-                                   1200),
+    /* Back along the path it came: from its local to its remote. */
+    const struct prod_udp_path back = {(struct sockaddr *)&s.local, s.local_len,
+                                       (struct sockaddr *)&s.remote,
+                                       s.remote_len};
+    ck_assert_int_eq(prod_udp_send(b, &back, (const uint8_t *)"ok", 2, 1200),
                      2);
     recv_until(a, &r, 1);
     ck_assert_mem_eq(r.data[0], "ok", 2);
@@ -221,9 +222,8 @@ START_TEST(wildcard_bind_reports_and_uses_packet_addresses)
     prod_udp_local(a, &la, &la_len);
     /* Sent to 127.0.0.3: the wildcard socket names that, not 0.0.0.0. */
     struct sockaddr_storage to = at_port_of("127.0.0.3:0", w, &to_len);
-    ck_assert_int_eq(prod_udp_send(a, NULL, 0, (struct sockaddr *)&to, to_len,
-                                   (const uint8_t *)"x", 1, 1200),
-                     1);
+    const struct prod_udp_path to_w = {NULL, 0, (struct sockaddr *)&to, to_len};
+    ck_assert_int_eq(prod_udp_send(a, &to_w, (const uint8_t *)"x", 1, 1200), 1);
     static struct seen s;
     memset(&s, 0, sizeof(s));
     recv_until(w, &s, 1);
@@ -233,10 +233,9 @@ START_TEST(wildcard_bind_reports_and_uses_packet_addresses)
     /* The reply leaves from the given source address (IP_PKTINFO). */
     socklen_t src_len;
     struct sockaddr_storage src = at_port_of("127.0.0.2:0", w, &src_len);
-    ck_assert_int_eq(prod_udp_send(w, (struct sockaddr *)&src, src_len,
-                                   (struct sockaddr *)&la, la_len,
-                                   (const uint8_t *)"y", 1, 1200),
-                     1);
+    const struct prod_udp_path to_a = {(struct sockaddr *)&src, src_len,
+                                       (struct sockaddr *)&la, la_len};
+    ck_assert_int_eq(prod_udp_send(w, &to_a, (const uint8_t *)"y", 1, 1200), 1);
     static struct seen r;
     memset(&r, 0, sizeof(r));
     recv_until(a, &r, 1);
@@ -384,11 +383,10 @@ START_TEST(gso_refused_by_device_falls_back_to_single_packets)
     socklen_t src_len, dst_len;
     struct sockaddr_storage src = addr_of("192.0.2.1:1", &src_len);
     struct sockaddr_storage dst = at_port_of("127.0.0.1:0", b, &dst_len);
+    const struct prod_udp_path p = {(struct sockaddr *)&src, src_len,
+                                    (struct sockaddr *)&dst, dst_len};
     if (prod_udp_has_gso(w))
-        ck_assert_int_eq(prod_udp_send(w, (struct sockaddr *)&src, src_len,
-                                       (struct sockaddr *)&dst, dst_len, big,
-                                       2400, 1200),
-                         P2P_ERR_WRITE);
+        ck_assert_int_eq(prod_udp_send(w, &p, big, 2400, 1200), P2P_ERR_WRITE);
     ck_assert(prod_udp_has_gso(w));
     prod_udp_close(w);
     /* Any other GSO failure is the caller's to see. */
@@ -417,9 +415,9 @@ START_TEST(closed_port_does_not_break_recv)
     memset(&s, 0, sizeof(s));
     for (int i = 0; i < 3; i++) {
         /* Port unreachable comes back as ICMP; unconnected: never seen. */
-        ck_assert_int_eq(prod_udp_send(a, NULL, 0, (struct sockaddr *)&dead,
-                                       dead_len, (const uint8_t *)"zz", 2,
-                                       1200),
+        const struct prod_udp_path p = {NULL, 0, (struct sockaddr *)&dead,
+                                        dead_len};
+        ck_assert_int_eq(prod_udp_send(a, &p, (const uint8_t *)"zz", 2, 1200),
                          2);
         ck_assert_int_eq(prod_udp_recv(a, on_pkt, &s, 8, NULL), 0);
     }
@@ -491,8 +489,8 @@ START_TEST(dual_stack_reports_ipv4_as_ipv4)
     socklen_t la_len, to_len;
     prod_udp_local(a, &la, &la_len);
     struct sockaddr_storage to = at_port_of("127.0.0.1:0", w, &to_len);
-    ck_assert_int_eq(prod_udp_send(a, NULL, 0, (struct sockaddr *)&to, to_len,
-                                   (const uint8_t *)"v4", 2, 1200),
+    const struct prod_udp_path to_w = {NULL, 0, (struct sockaddr *)&to, to_len};
+    ck_assert_int_eq(prod_udp_send(a, &to_w, (const uint8_t *)"v4", 2, 1200),
                      2);
     static struct seen s;
     memset(&s, 0, sizeof(s));
@@ -502,10 +500,10 @@ START_TEST(dual_stack_reports_ipv4_as_ipv4)
     ck_assert(addr_eq(&s.local, s.local_len, &to, to_len));
     /* The reply, AF_INET addresses on an AF_INET6 socket, a GSO batch. */
     size_t len = fill_pkts(big, 3, 1200, 1200);
-    ck_assert_int_eq(prod_udp_send(w, (struct sockaddr *)&s.local,
-                                   s.local_len, (struct sockaddr *)&s.remote,
-                                   s.remote_len, big, len, 1200),
-                     (ssize_t)len);
+    const struct prod_udp_path back = {(struct sockaddr *)&s.local, s.local_len,
+                                       (struct sockaddr *)&s.remote,
+                                       s.remote_len};
+    ck_assert_int_eq(prod_udp_send(w, &back, big, len, 1200), (ssize_t)len);
     static struct seen r;
     memset(&r, 0, sizeof(r));
     recv_until(a, &r, 3);
