@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,12 @@
 #include "sim/units.h"
 #include "sim/world.h"
 
-enum exit_code { EXIT_OK = 0, EXIT_EXPECTATION = 1, EXIT_BAD_INPUT = 2 };
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_EXPECTATION = 1,
+    EXIT_BAD_INPUT = 2,
+    EXIT_INTERRUPTED = 128 + SIGINT, /* as a shell reports a SIGINT death */
+};
 
 #define REPLAY_BYTES 4096u /* the replay command line, quoted */
 
@@ -46,7 +52,9 @@ static void usage(FILE *out)
         "\n"
         "Runs a scenario in the deterministic network simulator and judges its\n"
         "expectations. Exit status: 0 all expectations hold, 1 one failed (the\n"
-        "seed and the replay command are printed), 2 bad input.\n"
+        "seed and the replay command are printed), 2 bad input (output paths\n"
+        "are checked before the run), 130 interrupted by SIGINT (the summary\n"
+        "so far is printed and the report marked incomplete).\n"
         "\n"
         "options:\n"
         "  --seed N              override the scenario's seed\n"
@@ -68,9 +76,11 @@ static void usage(FILE *out)
         "                        promtool tsdb create-blocks-from openmetrics;\n"
         "                        needs --metrics-every of at least 1ms\n"
         "  --report FILE.html    write a self-contained HTML report with plots\n"
-        "                        (latency CDF per kind, bytes per node over\n"
-        "                        time, delivery progress and the fault\n"
-        "                        timeline, expectations); needs gnuplot\n"
+        "                        (latency CDF per kind, bytes sent and received\n"
+        "                        per node as the links carried them, a node x\n"
+        "                        time heatmap of link use, delivery progress\n"
+        "                        and the fault timeline, state-sync progress,\n"
+        "                        expectations); needs gnuplot\n"
         "  --check-determinism   run twice in this process and compare every\n"
         "                        event; names the first divergence\n"
         "  --invariants          check every node's invariants after every event\n"
@@ -427,6 +437,28 @@ static int check_determinism(const struct sim_scenario *sc,
     return rc;
 }
 
+/* Set by SIGINT during a run; the run's loop polls it (sim_options). */
+static volatile sig_atomic_t sigint_seen;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    sigint_seen = 1;
+}
+
+/* The first SIGINT stops the run at its next event (the summary and the
+ * report follow, marked incomplete); the handler resets, so a second one
+ * ends the process at once. */
+static void catch_sigint(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    (void)sigaction(SIGINT, &sa, NULL);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     struct run_args a;
@@ -466,6 +498,8 @@ static int cmd_run(int argc, char **argv)
     }
     a.opt.trace_file = trace;
     a.opt.series = a.report_path != NULL;
+    a.opt.interrupt = &sigint_seen;
+    catch_sigint();
     struct sim_world w;
     double t0 = wall_now();
     rc = sim_world_run(&w, &sc, &a.opt);
@@ -498,7 +532,11 @@ static int cmd_run(int argc, char **argv)
             rc = -1;
         sim_report_html_data_fini(&html);
     }
-    if (!r.ok) {
+    if (r.interrupted) {
+        fprintf(stderr, "p2p-sim: interrupted at %.1f s of %.1f s; ",
+                (double)w.now / 1e9, (double)w.end / 1e9);
+        print_replay(&a, w.seed, stderr);
+    } else if (!r.ok) {
         fprintf(stderr, "p2p-sim: FAILED with seed %" PRIu64 "; ", w.seed);
         print_replay(&a, w.seed, stderr);
     }
@@ -506,6 +544,8 @@ static int cmd_run(int argc, char **argv)
     sim_scenario_fini(&sc);
     if (rc != 0)
         return EXIT_BAD_INPUT; /* the report could not be written */
+    if (r.interrupted)
+        return EXIT_INTERRUPTED;
     return r.ok ? EXIT_OK : EXIT_EXPECTATION;
 }
 

@@ -238,10 +238,13 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
     memset(r, 0, sizeof(*r));
     r->wall_s = wall_s;
     r->artifacts = w->artifacts_count;
+    r->interrupted = w->interrupted;
+    r->end_ns = w->end;
+    r->drain_ns = w->drain_ns;
     count_deliveries(w, r);
     judge_byzantine(w, r);
-    r->ok = w->stats.violation[0] == '\0';
-    if (!r->ok) {
+    r->ok = w->stats.violation[0] == '\0' && !r->interrupted;
+    if (w->stats.violation[0] != '\0') {
         struct sim_expect_result *res = &r->expects[r->expects_count++];
         snprintf(res->name, sizeof(res->name), "invariants");
         snprintf(res->detail, sizeof(res->detail), "%s", w->stats.violation);
@@ -255,9 +258,11 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
                  (unsigned long long)r->honest_bans);
         r->ok = false;
     }
-    /* Judge first: it reads latencies alongside their creation times. */
-    for (size_t k = 0; k < w->sc->expects_count &&
-                       r->expects_count < SIM_REPORT_EXPECTS_MAX; k++) {
+    /* Judge first: it reads latencies alongside their creation times. An
+     * interrupted run is judged on nothing: its deadlines had not come. */
+    for (size_t k = 0; !r->interrupted && k < w->sc->expects_count &&
+                       r->expects_count < SIM_REPORT_EXPECTS_MAX;
+         k++) {
         const struct sim_expect *e = &w->sc->expects[k];
         struct sim_expect_result *res = &r->expects[r->expects_count++];
         if (e->kind == SIM_EXPECT_DELIVERED)
@@ -319,28 +324,32 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
     const struct sim_stats *st = &w->stats;
     fprintf(out, "{\"scenario\": ");
     json_string(out, w->sc->name ? w->sc->name : "");
-    fprintf(out,
-            ", \"seed\": %llu, \"ok\": %s, \"artifacts\": %llu, "
-            "\"deliveries_expected\": %llu, \"deliveries\": %llu, "
-            "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
-            "\"max\": %.3f}, \"bytes_sent\": %llu, \"bytes_ideal\": %llu, "
-            "\"bytes_push\": %llu, \"bytes_advert\": %llu, \"bytes_ack\": %llu, "
-            "\"messages\": %llu, \"peak_memory_bytes\": %zu, "
-            "\"peak_rss_bytes\": %llu, "
-            "\"events\": %llu, \"sim_s\": %.3f, \"wall_s\": %.3f, "
-            "\"expectations\": [",
-            (unsigned long long)w->seed, r->ok ? "true" : "false",
-            (unsigned long long)r->artifacts,
-            (unsigned long long)r->deliveries_expected,
-            (unsigned long long)r->deliveries, ms(r->p50_ns), ms(r->p90_ns),
-            ms(r->p99_ns), ms(r->max_ns), (unsigned long long)st->bytes_sent,
-            (unsigned long long)st->bytes_ideal,
-            (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_PUSH],
-            (unsigned long long)advert_bytes(st),
-            (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_ACK],
-            (unsigned long long)st->messages_sent, st->peak_memory_bytes,
-            (unsigned long long)peak_rss_bytes(),
-            (unsigned long long)st->events, (double)w->now / 1e9, r->wall_s);
+    fprintf(
+        out,
+        ", \"seed\": %llu, \"ok\": %s, \"artifacts\": %llu, "
+        "\"deliveries_expected\": %llu, \"deliveries\": %llu, "
+        "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
+        "\"max\": %.3f}, \"bytes_sent\": %llu, \"bytes_ideal\": %llu, "
+        "\"bytes_push\": %llu, \"bytes_advert\": %llu, \"bytes_ack\": %llu, "
+        "\"messages\": %llu, \"peak_memory_bytes\": %zu, "
+        "\"peak_rss_bytes\": %llu, "
+        "\"events\": %llu, \"sim_s\": %.3f, \"end_s\": %.3f, "
+        "\"drain_s\": %.3f, \"complete\": %s, \"wall_s\": %.3f, "
+        "\"expectations\": [",
+        (unsigned long long)w->seed, r->ok ? "true" : "false",
+        (unsigned long long)r->artifacts,
+        (unsigned long long)r->deliveries_expected,
+        (unsigned long long)r->deliveries, ms(r->p50_ns), ms(r->p90_ns),
+        ms(r->p99_ns), ms(r->max_ns), (unsigned long long)st->bytes_sent,
+        (unsigned long long)st->bytes_ideal,
+        (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_PUSH],
+        (unsigned long long)advert_bytes(st),
+        (unsigned long long)st->bytes_by_traffic[P2P_TRAFFIC_ACK],
+        (unsigned long long)st->messages_sent, st->peak_memory_bytes,
+        (unsigned long long)peak_rss_bytes(), (unsigned long long)st->events,
+        (double)w->now / 1e9, (double)r->end_ns / 1e9,
+        (double)r->drain_ns / 1e9, r->interrupted ? "false" : "true",
+        r->wall_s);
     for (size_t i = 0; i < r->expects_count; i++) {
         fprintf(out, "%s{\"name\": ", i ? ", " : "");
         json_string(out, r->expects[i].name);
@@ -379,8 +388,17 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
 {
     const struct sim_stats *st = &w->stats;
     double ideal = st->bytes_ideal ? (double)st->bytes_ideal : 1.0;
-    fprintf(out, "scenario %s, seed %llu: %s\n", w->sc->name ? w->sc->name : "",
-            (unsigned long long)w->seed, r->ok ? "OK" : "FAILED");
+    fprintf(out, "scenario %s, seed %llu: %s", w->sc->name ? w->sc->name : "",
+            (unsigned long long)w->seed,
+            r->interrupted ? "INCOMPLETE"
+            : r->ok        ? "OK"
+                           : "FAILED");
+    if (r->interrupted)
+        fprintf(out,
+                " (interrupted at %.1f s of %.1f s: the figures so far, "
+                "expectations not judged)",
+                (double)w->now / 1e9, (double)r->end_ns / 1e9);
+    fputc('\n', out);
     fprintf(out, "  artifacts %llu, deliveries %llu of %llu\n",
             (unsigned long long)r->artifacts, (unsigned long long)r->deliveries,
             (unsigned long long)r->deliveries_expected);
@@ -394,10 +412,13 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
             (double)advert_bytes(st) / 1048576.0,
             (double)st->bytes_by_traffic[P2P_TRAFFIC_ACK] / 1048576.0);
     fprintf(out,
-            "  %llu events, %.1f s simulated in %.2f s wall (%.0fx real time), "
-            "peak core memory %.1f MiB (node %u)\n",
-            (unsigned long long)st->events, (double)w->now / 1e9, r->wall_s,
-            r->wall_s > 0 ? (double)w->now / 1e9 / r->wall_s : 0.0,
+            "  %llu events, %.1f s simulated (%s%.3g s + %.3g s drain) in "
+            "%.2f s wall (%.0fx real time), peak core memory %.1f MiB (node "
+            "%u)\n",
+            (unsigned long long)st->events, (double)w->now / 1e9,
+            r->interrupted ? "of " : "",
+            (double)(r->end_ns - r->drain_ns) / 1e9, (double)r->drain_ns / 1e9,
+            r->wall_s, r->wall_s > 0 ? (double)w->now / 1e9 / r->wall_s : 0.0,
             (double)st->peak_memory_bytes / 1048576.0, st->peak_memory_node);
     fprintf(out,
             "  connections: %llu established, %llu dials failed, %llu broken "

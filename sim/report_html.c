@@ -146,10 +146,11 @@ static void page_summary(FILE *f, const struct sim_world *w,
     const struct sim_stats *st = &w->stats;
     char end[64];
     format_end(r, end, sizeof(end));
-    fprintf(f, "<p>seed %llu; %.1f s of virtual time (%s), %llu events; "
+    fprintf(f, "<p>seed %llu; %.1f s of virtual time (%s%s), %llu events; "
             "%llu artifacts, %llu of %llu deliveries; latency p50 %.1f ms, "
             "p99 %.1f ms; bytes sent %.1f MiB = %.2fx ideal.</p>\n",
-            (unsigned long long)w->seed, (double)w->now / 1e9, end,
+            (unsigned long long)w->seed, (double)w->now / 1e9,
+            r->interrupted ? "of " : "", end,
             (unsigned long long)st->events, (unsigned long long)r->artifacts,
             (unsigned long long)r->deliveries,
             (unsigned long long)r->deliveries_expected, (double)r->p50_ns / 1e6,

@@ -79,11 +79,6 @@ void sim_series_sync(struct sim_series *s, size_t sync, p2p_time t,
                      uint32_t chunks, uint32_t total);
 void sim_series_fini(struct sim_series *s);
 
-/* Transitional: bytes at one instant t (the call sites move to
- * sim_series_sent and sim_series_received). */
-void sim_series_add(struct sim_series *s, p2p_time t, uint32_t node, bool sent,
-                    uint64_t bytes);
-
 /* What the page needs from the run that sim_report_build disturbs. */
 struct sim_report_html_data {
     double *latency_ms[2];    /* owned; per artifact kind, sorted */

@@ -221,6 +221,8 @@ static int write_links(struct sim_plots *p)
         p->heat_nodes_per_row = 1;
     p->heat_rows = (s->nodes + p->heat_nodes_per_row - 1) /
                    p->heat_nodes_per_row;
+    P2P_ASSERT(p->heat_rows <= SIM_PLOTS_HEAT_ROWS_MAX &&
+               p->heat_rows * p->heat_nodes_per_row >= s->nodes);
     int rc = 0;
     for (int dir = 0; dir < 2; dir++) {
         struct sim_plot_link *l = &p->link[dir];
@@ -228,6 +230,8 @@ static int write_links(struct sim_plots *p)
         l->sent = dir == 0;
         find_top(p, dir, l);
         find_peak(p, dir, l);
+        P2P_ASSERT(l->top_count <= SIM_PLOTS_TOP_NODES &&
+                   l->capacities_count <= SIM_PLOTS_CAPACITIES_MAX);
         FILE *f = open_in(p->dir, rates[dir]);
         if (f == NULL)
             return -1;

@@ -48,6 +48,7 @@ static void spread(struct sim_series *s, p2p_time from_ns, p2p_time to_ns,
     /* Each bucket gets the share of the interval it covers. */
     double per_ns = bytes / (double)(to_ns - from_ns);
     uint64_t last = bucket_of(s, to_ns - 1);
+    P2P_ASSERT(first < last && last < s->buckets);
     for (uint64_t b = first; b <= last; b++) {
         p2p_time lo = b * s->bucket_ns, hi = lo + s->bucket_ns;
         if (b == s->buckets - 1)
@@ -64,12 +65,6 @@ void sim_series_add_span(struct sim_series *s, p2p_time from_ns,
                          uint64_t bytes)
 {
     spread(s, from_ns, to_ns, node, sent, (double)bytes);
-}
-
-void sim_series_add(struct sim_series *s, p2p_time t, uint32_t node, bool sent,
-                    uint64_t bytes)
-{
-    sim_series_add_span(s, t, t, node, sent, bytes);
 }
 
 void sim_series_sent(struct sim_series *s, const struct sim_net *net,
@@ -89,6 +84,7 @@ void sim_series_sent(struct sim_series *s, const struct sim_net *net,
     if (large_end <= start + up)
         return;
     p2p_time before = large_end - up; /* the large one's end until now */
+    P2P_ASSERT(before > start);
     p2p_time overlap = (before < end ? before : end) - start;
     double moved = (double)overlap * (double)net->uplink_bps[node] / 8.0 /
                    (double)P2P_NS_PER_S;

@@ -194,7 +194,7 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
     if (m->kind == SIM_MSG_DATA && w->opt.series)
-        sim_series_add(&w->series, w->now, node, false, m->len);
+        sim_series_received(&w->series, &w->net, w->now, node, m->len);
     /* The peer reset the stream: what this node still had queued for it
      * is not sent. */
     if (m->kind == SIM_MSG_RESET)
@@ -376,23 +376,45 @@ static void check_all_deep(struct sim_world *w)
         }
 }
 
-static void progress(struct sim_world *w, struct timespec *last)
+static double seconds_between(const struct timespec *a,
+                              const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) +
+           (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Every PROGRESS_WALL_S of wall time: the share of the run's real end
+ * (duration + drain, as the summary states it) reached, the wall time so
+ * far and, at that pace, what is left. */
+static void progress(struct sim_world *w, const struct timespec *start,
+                     struct timespec *last)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    double dt = (double)(ts.tv_sec - last->tv_sec) +
-                (double)(ts.tv_nsec - last->tv_nsec) / 1e9;
+    double dt = seconds_between(last, &ts);
     if (dt < PROGRESS_WALL_S)
         return;
     *last = ts;
+    double wall = seconds_between(start, &ts);
+    double done_share = w->end ? (double)w->now / (double)w->end : 1.0;
+    double eta = done_share > 0 ? wall * (1.0 - done_share) / done_share : 0;
     uint64_t done = w->stats.events - w->progress_events;
     w->progress_events = w->stats.events;
     fprintf(stderr,
-            "progress: t=%.1fs of %.1fs, %llu events (%.0f/s), %zu "
-            "deliveries\n",
-            (double)w->now / 1e9, (double)w->end / 1e9,
-            (unsigned long long)w->stats.events, (double)done / dt,
+            "progress: %3.0f%% t=%.1fs of %.1fs (%.3g s + %.3g s drain), "
+            "wall %.1fs, ETA %.0fs, %llu events (%.0f/s), %zu deliveries\n",
+            done_share * 100.0, (double)w->now / 1e9, (double)w->end / 1e9,
+            (double)(w->end - w->drain_ns) / 1e9, (double)w->drain_ns / 1e9,
+            wall, eta, (unsigned long long)w->stats.events, (double)done / dt,
             w->stats.latencies_count);
+}
+
+/* SIGINT (sim/main.c) asks the loop to stop before its next event. */
+static bool interrupted(struct sim_world *w)
+{
+    if (w->opt.interrupt != NULL && *w->opt.interrupt != 0)
+        w->interrupted = true;
+    return w->interrupted;
 }
 
 /* The subnet at time 0: nodes 0..N-1 are members of registry version 1;
@@ -444,6 +466,7 @@ static void set_horizon(struct sim_world *w)
             last = f->at_ns + f->for_ns;
     }
     w->end = last + drain;
+    w->drain_ns = drain;
 }
 
 int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
@@ -482,10 +505,11 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     if (opt->metrics_dir != NULL && sim_metrics_start(w) != 0)
         return P2P_ERR_WRITE;
 
-    struct timespec last;
-    clock_gettime(CLOCK_MONOTONIC, &last);
+    struct timespec start, last;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    last = start;
     struct sim_event e;
-    while (!w->stop && sim_event_queue_pop(&w->queue, &e)) {
+    while (!w->stop && !interrupted(w) && sim_event_queue_pop(&w->queue, &e)) {
         if (e.time > w->end) {
             free_event(&e);
             break;
@@ -504,7 +528,7 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
         if (w->opt.invariants && node < w->nodes_count)
             check_invariants(w, node);
         if (!w->opt.quiet && (w->stats.events % PROGRESS_EVERY_EVENTS) == 0)
-            progress(w, &last);
+            progress(w, &start, &last);
     }
     if (w->opt.invariants)
         check_all_deep(w);

@@ -10,6 +10,7 @@
 #ifndef P2P_SIM_WORLD_H
 #define P2P_SIM_WORLD_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -179,6 +180,9 @@ struct sim_options {
     const char *metrics_dir;  /* borrowed; NULL: no --metrics output */
     p2p_time metrics_every_ns; /* sampling period, virtual time (> 0) */
     bool metrics_openmetrics; /* also DIR/metrics.om (--metrics-format) */
+    /* Borrowed; NULL: never. The loop stops before its next event once
+     * this reads non-zero (sim/main.c's SIGINT handler sets it). */
+    const volatile sig_atomic_t *interrupt;
 };
 
 struct sim_stats {
@@ -254,6 +258,9 @@ struct sim_world {
     struct sim_after_drain after[SIM_AFTER_DRAIN_MAX];
     size_t after_count;
     bool stop;                     /* an invariant failed */
+    bool interrupted;              /* stopped at opt.interrupt, before end */
+    p2p_time drain_ns;             /* the part of end after the run: the
+                                      longest 'within' (run.c) */
     uint64_t progress_events;      /* events at the last progress line */
 };
 

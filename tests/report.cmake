@@ -17,6 +17,15 @@ add_test(NAME sim.report_browser_state_sync
                  "272 reused, done in" "+n7")
 set_tests_properties(sim.report_browser_state_sync PROPERTIES TIMEOUT 300)
 
+# The bytes-sent plot is truthful: bytes are counted while the uplink
+# carries them, so no node's busiest interval exceeds its uplink's
+# capacity (thin-links: 10 Mbit links under 8 MiB artifacts).
+add_test(NAME sim.report_uplink_capacity
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/report-uplink.sh
+                 $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_SOURCE_DIR}/scenarios/thin-links.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/large-artifacts.yaml)
+set_tests_properties(sim.report_uplink_capacity PROPERTIES TIMEOUT 300)
 
 # The replay command p2p-sim prints runs as printed from the user's
 # directory (binary by a relative path, a scenario path needing quotes)
@@ -33,3 +42,11 @@ add_test(NAME sim.readme_json
                  $<TARGET_FILE:p2p-sim> ${CMAKE_SOURCE_DIR}/README.md
                  ${CMAKE_SOURCE_DIR}/scenarios/state-sync-byzantine.yaml)
 set_tests_properties(sim.readme_json PROPERTIES TIMEOUT 300)
+
+# SIGINT stops a long run: exit 130, the summary so far (INCOMPLETE, the
+# end as duration + drain), the report marked incomplete, a whole trace;
+# the progress line before it gives percent, wall time, ETA and the end.
+add_test(NAME sim.sigint
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/sigint.sh $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/long-run.yaml)
+set_tests_properties(sim.sigint PROPERTIES TIMEOUT 300)
