@@ -14,13 +14,15 @@ TOOLS=$(dirname "$REPLICA")/p2p-replica-tools
 
 # expect CODE NAME CMD...: runs CMD (bounded) with its stdout in
 # $WORK/NAME.out and its stderr in $WORK/NAME.err; fails unless it exits
-# with CODE.
+# with CODE and without a sanitizer report (ASan builds).
 expect() {
     local want=$1 name=$2 rc=0
     shift 2
     timeout 60 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" || rc=$?
     [ "$rc" -eq "$want" ] ||
         fail "$* exited $rc, want $want: $(cat "$WORK/$name.out" "$WORK/$name.err")"
+    ! grep -Eq "ERROR: (Address|Leak)Sanitizer|runtime error:" "$WORK/$name.err" ||
+        fail "$*: sanitizer report: $(cat "$WORK/$name.err")"
 }
 
 # says NAME out|err TEXT: that output of NAME holds TEXT (a fixed string).
