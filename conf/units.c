@@ -234,17 +234,26 @@ static int scale(const char *s, const struct decimal *d,
     return 0;
 }
 
+/* s as a number of fam's base units, sign aside (*d says it). */
+static int parse_magnitude(const char *s, bool allow_negative,
+                           const struct family *fam, struct decimal *d,
+                           uint64_t *out, char *msg, size_t msg_len)
+{
+    uint64_t mult;
+    P2P_ASSERT(s != NULL);
+    if (parse_decimal(s, allow_negative, fam, d, msg, msg_len) != 0 ||
+        find_unit(s, d, fam, true, &mult, msg, msg_len) != 0 ||
+        scale(s, d, fam, mult, out, msg, msg_len) != 0)
+        return P2P_ERR_DECODE;
+    return 0;
+}
+
 static int parse_unsigned(const char *s, const struct family *fam,
                           uint64_t *out, char *msg, size_t msg_len)
 {
     struct decimal d;
-    uint64_t mult, v;
-    P2P_ASSERT(s != NULL);
-    if (parse_decimal(s, false, fam, &d, msg, msg_len) != 0)
-        return P2P_ERR_DECODE;
-    if (find_unit(s, &d, fam, true, &mult, msg, msg_len) != 0)
-        return P2P_ERR_DECODE;
-    if (scale(s, &d, fam, mult, &v, msg, msg_len) != 0)
+    uint64_t v;
+    if (parse_magnitude(s, false, fam, &d, &v, msg, msg_len) != 0)
         return P2P_ERR_DECODE;
     *out = v;
     return 0;
@@ -254,13 +263,8 @@ static int parse_signed(const char *s, const struct family *fam, int64_t *out,
                         char *msg, size_t msg_len)
 {
     struct decimal d;
-    uint64_t mult, v;
-    P2P_ASSERT(s != NULL);
-    if (parse_decimal(s, true, fam, &d, msg, msg_len) != 0)
-        return P2P_ERR_DECODE;
-    if (find_unit(s, &d, fam, true, &mult, msg, msg_len) != 0)
-        return P2P_ERR_DECODE;
-    if (scale(s, &d, fam, mult, &v, msg, msg_len) != 0)
+    uint64_t v;
+    if (parse_magnitude(s, true, fam, &d, &v, msg, msg_len) != 0)
         return P2P_ERR_DECODE;
     if (v > (uint64_t)INT64_MAX) {
         conf_errmsg_set(msg, msg_len, "%s '%.40s' is too large", fam->what, s);

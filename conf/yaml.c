@@ -1022,26 +1022,31 @@ int conf_yaml_percent(struct conf_yaml_doc *d, const yaml_node_t *n,
     return rc;
 }
 
+/* A signed quantity: parse is conf_units_parse_offset or _ppm. */
+static int signed_units(struct conf_yaml_doc *d, const yaml_node_t *n,
+                        const char *what, const char *noun,
+                        int (*parse)(const char *, int64_t *, char *, size_t),
+                        int64_t *out)
+{
+    char buf[CONF_YAML_VALUE_BYTES_MAX], reason[REASON_BYTES_MAX];
+    int rc = units_text(d, n, what, noun, buf);
+    if (rc == 0 && parse(buf, out, reason, sizeof reason) != 0)
+        rc = bad_units(d, n, what, noun, reason);
+    return rc;
+}
+
 int conf_yaml_offset(struct conf_yaml_doc *d, const yaml_node_t *n,
                      const char *what, const char *noun, int64_t *out)
 {
-    char buf[CONF_YAML_VALUE_BYTES_MAX], reason[REASON_BYTES_MAX];
-    noun = noun != NULL ? noun : "a duration such as -2s";
-    int rc = units_text(d, n, what, noun, buf);
-    if (rc == 0 && conf_units_parse_offset(buf, out, reason, sizeof reason))
-        rc = bad_units(d, n, what, noun, reason);
-    return rc;
+    return signed_units(d, n, what, noun ? noun : "a duration such as -2s",
+                        conf_units_parse_offset, out);
 }
 
 int conf_yaml_ppm(struct conf_yaml_doc *d, const yaml_node_t *n,
                   const char *what, const char *noun, int64_t *out)
 {
-    char buf[CONF_YAML_VALUE_BYTES_MAX], reason[REASON_BYTES_MAX];
-    noun = noun != NULL ? noun : "a ppm value such as 100ppm";
-    int rc = units_text(d, n, what, noun, buf);
-    if (rc == 0 && conf_units_parse_ppm(buf, out, reason, sizeof reason))
-        rc = bad_units(d, n, what, noun, reason);
-    return rc;
+    return signed_units(d, n, what, noun ? noun : "a ppm value such as 100ppm",
+                        conf_units_parse_ppm, out);
 }
 
 /* ---- hex, paths ------------------------------------------------------ */
