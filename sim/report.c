@@ -34,11 +34,12 @@ static bool names(const struct sim_fault *f, uint32_t node)
 
 /* The end of the interference a fault causes to the pair (an artifact made
  * by `creator`, delivered to `node`), or P2P_TIME_NEVER when it causes
- * none. DESIGN.md 7 counts a heal, a restart, a join and the end of a loss
- * burst: a partition (every pair) lasts until the next heal, a crash (of
- * the creator or the node) until that node's restart, a loss burst (every
- * pair) for its `for`. A join is judged by the joiner's own start
- * (deadline_of); skew, leave and byzantine behaviour earn no extra time. */
+ * none. 'delivered' (docs/scenario-format.md) counts a heal, a restart, a
+ * join and the end of a loss burst: a partition (every pair) lasts until
+ * the next heal, a crash (of the creator or the node) until that node's
+ * restart, a loss burst (every pair) for its `for`. A join is judged by
+ * the joiner's own start (deadline_of); skew, leave and byzantine
+ * behaviour earn no extra time. */
 static p2p_time fault_end(const struct sim_scenario *sc, size_t k,
                           uint32_t creator, uint32_t node)
 {
@@ -77,8 +78,8 @@ static p2p_time fault_end(const struct sim_scenario *sc, size_t k,
  * `node`: within T of its creation, or within T of the end of the last
  * fault that interfered (one that started before the deadline so far and
  * ended after the creation; interference chains), whichever is later
- * (DESIGN.md 7); and a node that started, joined or restarted after the
- * creation has T from then. */
+ * (docs/scenario-format.md); and a node that started, joined or restarted
+ * after the creation has T from then. */
 static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
                             uint32_t creator, uint32_t node, p2p_time within)
 {
@@ -98,7 +99,7 @@ static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
     return deadline;
 }
 
-/* Some live honest node holds the artifact: DESIGN.md 7 judges only
+/* Some live honest node holds the artifact: 'delivered' judges only
  * artifacts still in some honest validated pool. */
 static bool held_by_honest(const struct sim_world *w,
                            const struct sim_artifact *a)

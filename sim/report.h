@@ -1,5 +1,5 @@
 /* Judging a finished run against its expectations and printing the summary
- * (human text, or one JSON object as DESIGN.md section 7 specifies). */
+ * (human text, or one JSON object: README.md lists its keys). */
 #ifndef P2P_SIM_REPORT_H
 #define P2P_SIM_REPORT_H
 
