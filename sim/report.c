@@ -384,10 +384,28 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
     fprintf(out, "}\n");
 }
 
+void sim_report_end_text(const struct sim_world *w, const struct sim_report *r,
+                         char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "%.3g s + %.3g s drain",
+                     (double)(r->end_ns - r->drain_ns) / 1e9,
+                     (double)r->drain_ns / 1e9);
+    if (n < 0 || (size_t)n >= len)
+        return;
+    if (r->interrupted)
+        snprintf(buf + n, len - (size_t)n, " (interrupted)");
+    else if (w->now < r->end_ns)
+        snprintf(buf + n, len - (size_t)n,
+                 " (nothing was left to happen after %.2f s)",
+                 (double)w->now / 1e9);
+}
+
 static void print_text(const struct sim_world *w, const struct sim_report *r,
                        FILE *out)
 {
     const struct sim_stats *st = &w->stats;
+    char end[96];
+    sim_report_end_text(w, r, end, sizeof(end));
     double ideal = st->bytes_ideal ? (double)st->bytes_ideal : 1.0;
     fprintf(out, "scenario %s, seed %llu: %s", w->sc->name ? w->sc->name : "",
             (unsigned long long)w->seed,
@@ -413,12 +431,9 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
             (double)advert_bytes(st) / 1048576.0,
             (double)st->bytes_by_traffic[P2P_TRAFFIC_ACK] / 1048576.0);
     fprintf(out,
-            "  %llu events, %.1f s simulated (%s%.3g s + %.3g s drain) in "
-            "%.2f s wall (%.0fx real time), peak core memory %.1f MiB (node "
-            "%u)\n",
-            (unsigned long long)st->events, (double)w->now / 1e9,
-            r->interrupted ? "of " : "",
-            (double)(r->end_ns - r->drain_ns) / 1e9, (double)r->drain_ns / 1e9,
+            "  %llu events, %.1f s simulated of %s in %.2f s wall (%.0fx real "
+            "time), peak core memory %.1f MiB (node %u)\n",
+            (unsigned long long)st->events, (double)w->now / 1e9, end,
             r->wall_s, r->wall_s > 0 ? (double)w->now / 1e9 / r->wall_s : 0.0,
             (double)st->peak_memory_bytes / 1048576.0, st->peak_memory_node);
     fprintf(out,

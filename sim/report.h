@@ -63,6 +63,12 @@ void sim_report_state_text(const struct sim_world *w, FILE *out);
  * state_syncs, each after ", ". */
 void sim_report_state_json(const struct sim_world *w, FILE *out);
 
+/* The run's planned end for people: "60 s + 5 s drain", and why the run
+ * stopped short of it when it did ("(interrupted)", "(nothing was left to
+ * happen after 65.0 s)"). */
+void sim_report_end_text(const struct sim_world *w, const struct sim_report *r,
+                         char *buf, size_t len);
+
 /* Prints the summary to out, as text or as one JSON object. */
 void sim_report_print(const struct sim_world *w, const struct sim_report *r,
                       bool json, FILE *out);

@@ -113,19 +113,9 @@ static int inline_svg(FILE *out, const char *path, FILE *err)
     return 0;
 }
 
-/* "60 s + 5 s drain": the run's planned end in its two parts. */
-static void format_end(const struct sim_report *r, char *buf, size_t len)
-{
-    snprintf(buf, len, "%.3g s + %.3g s drain",
-             (double)(r->end_ns - r->drain_ns) / 1e9,
-             (double)r->drain_ns / 1e9);
-}
-
 static void page_status(FILE *f, const struct sim_world *w,
                         const struct sim_report *r)
 {
-    char end[64];
-    format_end(r, end, sizeof(end));
     html_text(f, w->sc->name ? w->sc->name : "");
     if (r->interrupted)
         fputs(" <span class=\"fail\">INCOMPLETE</span></h1>\n", f);
@@ -135,22 +125,23 @@ static void page_status(FILE *f, const struct sim_world *w,
     if (r->interrupted)
         fprintf(f, "<p class=\"banner\" id=\"incomplete\">Incomplete: the run "
                 "was interrupted at %.2f s of virtual time, before its end at "
-                "%.2f s (%s). The plots stop there and the expectations were "
-                "not judged.</p>\n", (double)w->now / 1e9,
-                (double)r->end_ns / 1e9, end);
+                "%.2f s (%.3g s + %.3g s drain). The plots stop there and the "
+                "expectations were not judged.</p>\n", (double)w->now / 1e9,
+                (double)r->end_ns / 1e9,
+                (double)(r->end_ns - r->drain_ns) / 1e9,
+                (double)r->drain_ns / 1e9);
 }
 
 static void page_summary(FILE *f, const struct sim_world *w,
                          const struct sim_report *r, const char *replay)
 {
     const struct sim_stats *st = &w->stats;
-    char end[64];
-    format_end(r, end, sizeof(end));
-    fprintf(f, "<p>seed %llu; %.1f s of virtual time (%s%s), %llu events; "
+    char end[96];
+    sim_report_end_text(w, r, end, sizeof(end));
+    fprintf(f, "<p>seed %llu; %.1f s of virtual time of %s, %llu events; "
             "%llu artifacts, %llu of %llu deliveries; latency p50 %.1f ms, "
             "p99 %.1f ms; bytes sent %.1f MiB = %.2fx ideal.</p>\n",
-            (unsigned long long)w->seed, (double)w->now / 1e9,
-            r->interrupted ? "of " : "", end,
+            (unsigned long long)w->seed, (double)w->now / 1e9, end,
             (unsigned long long)st->events, (unsigned long long)r->artifacts,
             (unsigned long long)r->deliveries,
             (unsigned long long)r->deliveries_expected, (double)r->p50_ns / 1e6,

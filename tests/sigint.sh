@@ -49,7 +49,7 @@ rc=$(cat "$tmp/rc")
 [ "$rc" -eq 130 ] || fail "exited $rc after SIGINT, want 130"
 grep -q '^scenario long-run, seed 1: INCOMPLETE (interrupted at [0-9.]* s of 605.0 s' "$tmp/out" ||
   { cat "$tmp/out"; fail "no INCOMPLETE summary"; }
-grep -q 'simulated (of 600 s + 5 s drain)' "$tmp/out" || fail "the summary does not state 600 s + 5 s drain"
+grep -q 'simulated of 600 s + 5 s drain (interrupted)' "$tmp/out" || fail "the summary does not state 600 s + 5 s drain"
 grep -q 'artifacts [1-9][0-9]*, deliveries [1-9]' "$tmp/out" || fail "the summary so far has no figures"
 grep -q '^  \(ok  \|FAIL\) ' "$tmp/out" && fail "expectations were judged on a cut run"
 grep -q 'id="incomplete"' "$tmp/r.html" || fail "the report is not marked incomplete"
