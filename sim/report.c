@@ -81,9 +81,12 @@ static p2p_time fault_end(const struct sim_scenario *sc, size_t k,
  * (docs/scenario-format.md); and a node that started, joined or restarted
  * after the creation has T from then. */
 static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
-                            uint32_t creator, uint32_t node, p2p_time within)
+                            uint32_t creator, uint32_t node, p2p_time within,
+                            p2p_time relayed)
 {
     p2p_time deadline = created + within;
+    if (relayed != 0 && relayed != P2P_TIME_NEVER && relayed + within > deadline)
+        deadline = relayed + within;
     const struct sim_scenario *sc = w->sc;
     for (size_t k = 0; k < sc->faults_count; k++) { /* sorted by at */
         const struct sim_fault *f = &sc->faults[k];
@@ -97,6 +100,58 @@ static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
     if (since > created && since + within > deadline)
         deadline = since + within;
     return deadline;
+}
+
+/* When the creator of the artifact made at `created` turned byzantine, at
+ * or after that time; P2P_TIME_NEVER when it did not. */
+static p2p_time creator_turned_at(const struct sim_scenario *sc,
+                                  uint32_t creator, p2p_time created)
+{
+    for (size_t k = 0; k < sc->faults_count; k++) { /* sorted by at */
+        const struct sim_fault *f = &sc->faults[k];
+        if (f->kind == SIM_FAULT_BYZANTINE && f->at_ns >= created &&
+            names(f, creator))
+            return f->at_ns;
+    }
+    return P2P_TIME_NEVER;
+}
+
+/* For every artifact, when its relay began, as the deadline clock sees it:
+ * 0 (the clock starts at its creation), or, when its creator turned
+ * byzantine before any honest node held it, the time the first honest node
+ * received it (P2P_TIME_NEVER if none ever did). Until then only a
+ * byzantine node held it, so nothing was owed (docs/scenario-format.md,
+ * `delivered`). Owned by the caller (free); NULL when out of memory, which
+ * judges as if no creator turned. */
+static p2p_time *relay_starts(const struct sim_world *w)
+{
+    if (w->artifacts_count == 0)
+        return NULL;
+    p2p_time *first = malloc(w->artifacts_count * sizeof(*first));
+    if (first == NULL)
+        return NULL;
+    for (size_t i = 0; i < w->artifacts_count; i++)
+        first[i] = P2P_TIME_NEVER;
+    for (size_t i = 0; i < w->stats.latencies_count; i++) {
+        const struct sim_delivery *d = &w->stats.deliveries[i];
+        const struct sim_artifact *a = &w->artifacts[d->artifact];
+        p2p_time at = a->created + w->stats.latencies_ns[i];
+        if (d->node != a->creator && !w->nodes[d->node].byzantine &&
+            at < first[d->artifact])
+            first[d->artifact] = at;
+    }
+    for (size_t i = 0; i < w->artifacts_count; i++) {
+        const struct sim_artifact *a = &w->artifacts[i];
+        p2p_time turned = creator_turned_at(w->sc, a->creator, a->created);
+        if (turned == P2P_TIME_NEVER || first[i] <= turned)
+            first[i] = 0;
+    }
+    return first;
+}
+
+static p2p_time relay_start_of(const p2p_time *starts, size_t artifact)
+{
+    return starts != NULL ? starts[artifact] : 0;
 }
 
 /* Some live honest node holds the artifact: 'delivered' judges only
@@ -117,7 +172,7 @@ static bool held_by_honest(const struct sim_world *w,
  * held by an honest node and not purged before its deadline (before the
  * end of the run when within is 0). */
 static bool owed(const struct sim_world *w, const struct sim_artifact *a,
-                 uint32_t node, p2p_time within, bool held)
+                 uint32_t node, p2p_time within, bool held, p2p_time relayed)
 {
     if (node == a->creator || !sim_world_live_honest(w, node))
         return false;
@@ -127,18 +182,21 @@ static bool owed(const struct sim_world *w, const struct sim_artifact *a,
         return false;
     if (within == 0)
         return a->expired == P2P_TIME_NEVER;
-    return a->expired >= deadline_of(w, a->created, a->creator, node, within);
+    return a->expired >=
+           deadline_of(w, a->created, a->creator, node, within, relayed);
 }
 
 static void judge_delivered(const struct sim_world *w, const struct sim_expect *e,
                             struct sim_expect_result *res)
 {
     uint64_t pairs = 0, missing = 0, late = 0;
+    p2p_time *relayed = relay_starts(w);
     for (size_t i = 0; i < w->artifacts_count; i++) {
         const struct sim_artifact *a = &w->artifacts[i];
         bool held = held_by_honest(w, a);
         for (uint32_t n = 0; n < w->nodes_count; n++) {
-            if (!owed(w, a, n, e->within_ns, held))
+            if (!owed(w, a, n, e->within_ns, held,
+                      relay_start_of(relayed, i)))
                 continue;
             pairs++;
             missing += !delivered_to(a, n);
@@ -150,8 +208,10 @@ static void judge_delivered(const struct sim_world *w, const struct sim_expect *
             continue;
         const struct sim_artifact *a = &w->artifacts[d->artifact];
         late += a->created + w->stats.latencies_ns[i] >
-                deadline_of(w, a->created, a->creator, d->node, e->within_ns);
+                deadline_of(w, a->created, a->creator, d->node, e->within_ns,
+                            relay_start_of(relayed, d->artifact));
     }
+    free(relayed);
     res->ok = missing == 0 && late == 0;
     snprintf(res->name, sizeof(res->name), "delivered all within %.3gs",
              (double)e->within_ns / 1e9);
@@ -176,16 +236,19 @@ static void judge_memory(const struct sim_world *w, const struct sim_expect *e,
 
 static void count_deliveries(const struct sim_world *w, struct sim_report *r)
 {
+    p2p_time *relayed = relay_starts(w);
     for (size_t i = 0; i < w->artifacts_count; i++) {
         const struct sim_artifact *a = &w->artifacts[i];
         bool held = held_by_honest(w, a);
         for (uint32_t n = 0; n < w->nodes_count; n++) {
-            if (owed(w, a, n, w->delivered_within_ns, held)) {
+            if (owed(w, a, n, w->delivered_within_ns, held,
+                     relay_start_of(relayed, i))) {
                 r->deliveries_expected++;
                 r->deliveries += delivered_to(a, n);
             }
         }
     }
+    free(relayed);
 }
 
 /* How the honest nodes treated each byzantine node. */
