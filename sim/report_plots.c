@@ -587,7 +587,9 @@ static void script_rates(const struct sim_plots *p, int dir, FILE *g)
         "lc rgb '#2980b9' title 'p90 of the nodes', '' using 1:%zu with "
         "lines lw 2 lc rgb '#27ae60' title 'median node'",
         p->dir, file, c + 4, c + 3, c + 2);
-    for (size_t t = 0; t < l->top_count; t++)
+    /* top_count <= SIM_PLOTS_TOP_NODES (checked when filled); the second
+     * bound lets -O3 see that top_colours[t] is never past its end. */
+    for (size_t t = 0; t < l->top_count && t < SIM_PLOTS_TOP_NODES; t++)
         add(plot, sizeof(plot), &at,
             ", '' using 1:%zu with lines lw 1.5 dt %d lc rgb '%s' "
             "title 'n%u: %.1f MiB in all%s'",
