@@ -1,4 +1,4 @@
-/* Byzantine peers (DESIGN.md 5, the scenario's `byzantine` fault). A
+/* Byzantine peers (the scenario's `byzantine` fault, docs/scenario-format.md). A
  * byzantine node keeps its honest core for connections, and the simulator
  * makes it misbehave around it:
  *   silent        accepts connections and streams, never reads or answers

@@ -1,6 +1,6 @@
 /* Forged wire bytes for byzantine nodes in the simulator.
  *
- * A byzantine node misbehaves on the wire (DESIGN.md section 5: garbage
+ * A byzantine node misbehaves on the wire (docs/scenario-format.md: garbage
  * frames, oversized frames, adverts it cannot serve, wrong bytes for an
  * id). These pure functions make the bytes; the simulator decides when to
  * send them. Every forged message is built from core's own encoders

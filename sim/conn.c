@@ -1,5 +1,5 @@
 /* The connection model: one connection per node pair, as QUIC gives the
- * real replica (DESIGN.md 5; core/conn_manager.c decides who dials).
+ * real replica (core/conn_manager.c decides who dials).
  *
  * A dial completes after a round trip if the path is open, or as soon as
  * it opens again (a heal, a restart) while the dial is younger than the

@@ -1,4 +1,4 @@
-/* Faults from the scenario's timeline (DESIGN.md 5 and 7): partitions and
+/* Faults from the scenario's timeline (docs/scenario-format.md, "faults"): partitions and
  * heals, crashes and restarts, registry changes (join, leave), clock skew
  * and byzantine behaviour. Loss bursts are in run.c, the connections they
  * break in conn.c, byzantine behaviour itself in byzantine.c. */

@@ -1,4 +1,4 @@
-/* State sync in the simulation (DESIGN.md 3, "State sync"; the scenario's
+/* State sync in the simulation (docs/state-sync.md; the scenario's
  * 'state' section, docs/scenario-format.md).
  *
  * The subnet's state advances one height every state.checkpoint_every: a

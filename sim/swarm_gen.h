@@ -1,4 +1,4 @@
-/* Swarm testing: one random scenario per seed (DESIGN.md 5, "Swarm mode").
+/* Swarm testing: one random scenario per seed (docs/swarm.md).
  *
  * A seed picks a small subnet, a link profile, a workload mix, the
  * protocol's knobs and a fault timeline using every fault kind the

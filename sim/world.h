@@ -226,7 +226,7 @@ struct sim_world {
     struct p2p_rng fault_rng;      /* byzantine choices: its own stream */
     struct sim_event_queue queue;
     struct sim_net net;
-    struct p2p_rng workload_rng;   /* its own stream: see DESIGN.md 5 */
+    struct p2p_rng workload_rng;   /* its own stream (docs/scenario-format.md) */
     p2p_time now;
     p2p_time end;                  /* duration + drain */
     p2p_time validation_delay_ns;
