@@ -294,7 +294,7 @@ static void write_totals(struct p2p_metrics_text *t,
                             "message, by reason.");
     for (int r = 0; r < PROD_REFUSE_COUNT; r++)
         p2p_metrics_text_sample(t, "p2p_replica_handshake_refusals_total",
-                                "reason", prod_refusal_name(r),
+                                "reason", prod_peer_stats_refusal_name(r),
                                 tot->refusals[r]);
     p2p_metrics_text_family(t, "p2p_replica_initials_dropped_total", C,
                             "Packets of unknown connections that made no "
@@ -302,7 +302,7 @@ static void write_totals(struct p2p_metrics_text *t,
                             "reason.");
     for (int d = 0; d < PROD_DROP_COUNT; d++)
         p2p_metrics_text_sample(t, "p2p_replica_initials_dropped_total",
-                                "reason", prod_initial_drop_name(d),
+                                "reason", prod_peer_stats_initial_drop_name(d),
                                 tot->initials_dropped[d]);
     single(t, "p2p_replica_stateless_resets_sent_total", C,
            "Stateless resets sent for packets of unknown connections.",
@@ -315,7 +315,7 @@ static void write_totals(struct p2p_metrics_text *t,
                             "answered with a stateless reset, by reason.");
     for (int u = 0; u < PROD_RESET_UNSENT_COUNT; u++)
         p2p_metrics_text_sample(t, "p2p_replica_stateless_resets_unsent_total",
-                                "reason", prod_reset_unsent_name(u),
+                                "reason", prod_peer_stats_reset_unsent_name(u),
                                 tot->resets_unsent[u]);
     single(t, "p2p_replica_connections_accepted_total", C,
            "Inbound QUIC connections whose handshake completed.",

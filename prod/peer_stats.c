@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-const char *prod_refusal_name(enum prod_refusal r)
+const char *prod_peer_stats_refusal_name(enum prod_refusal r)
 {
     switch (r) {
     case PROD_REFUSE_NOT_MEMBER: return "not_member";
@@ -18,11 +18,11 @@ const char *prod_refusal_name(enum prod_refusal r)
     return "unknown";
 }
 
-bool prod_refusal_from_name(const char *phrase, size_t len,
-                            enum prod_refusal *out)
+bool prod_peer_stats_refusal_from_name(const char *phrase, size_t len,
+                                       enum prod_refusal *out)
 {
     for (int r = 0; r < PROD_REFUSE_COUNT; r++) {
-        const char *name = prod_refusal_name((enum prod_refusal)r);
+        const char *name = prod_peer_stats_refusal_name((enum prod_refusal)r);
         if (phrase != NULL && strlen(name) == len &&
             memcmp(name, phrase, len) == 0) {
             *out = (enum prod_refusal)r;
@@ -32,7 +32,7 @@ bool prod_refusal_from_name(const char *phrase, size_t len,
     return false;
 }
 
-const char *prod_initial_drop_name(enum prod_initial_drop d)
+const char *prod_peer_stats_initial_drop_name(enum prod_initial_drop d)
 {
     switch (d) {
     case PROD_DROP_MALFORMED: return "malformed";
@@ -46,7 +46,7 @@ const char *prod_initial_drop_name(enum prod_initial_drop d)
     return "unknown";
 }
 
-const char *prod_reset_unsent_name(enum prod_reset_unsent u)
+const char *prod_peer_stats_reset_unsent_name(enum prod_reset_unsent u)
 {
     switch (u) {
     case PROD_RESET_UNSENT_SMALL: return "small";

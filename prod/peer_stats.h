@@ -34,12 +34,17 @@ enum prod_refusal {
 /* The reason's name: the label value of handshake_refusals_total and the
  * reason phrase of the CONNECTION_CLOSE that refuses the handshake, so
  * that the refused side (p2p-replica probe) can say why. */
-const char *prod_refusal_name(enum prod_refusal r);
+const char *prod_peer_stats_refusal_name(enum prod_refusal r);
+/* Transitional name for prod/probe.c until it uses the one above. */
+static inline const char *prod_refusal_name(enum prod_refusal r)
+{
+    return prod_peer_stats_refusal_name(r);
+}
 
 /* The reason named by phrase[0..len) (not NUL-terminated): true with *out,
  * false when no reason has that name. */
-bool prod_refusal_from_name(const char *phrase, size_t len,
-                            enum prod_refusal *out);
+bool prod_peer_stats_refusal_from_name(const char *phrase, size_t len,
+                                       enum prod_refusal *out);
 
 /* Why a packet with an unknown connection id started no connection, or
  * why a connection it started never completed its handshake (refusals
@@ -59,7 +64,7 @@ enum prod_initial_drop {
     PROD_DROP_COUNT
 };
 
-const char *prod_initial_drop_name(enum prod_initial_drop d);
+const char *prod_peer_stats_initial_drop_name(enum prod_initial_drop d);
 
 /* Why a stateless reset was not sent for a short-header packet with an
  * unknown connection id. */
@@ -70,7 +75,7 @@ enum prod_reset_unsent {
     PROD_RESET_UNSENT_COUNT
 };
 
-const char *prod_reset_unsent_name(enum prod_reset_unsent u);
+const char *prod_peer_stats_reset_unsent_name(enum prod_reset_unsent u);
 
 /* Room for a peer's reason phrase (longer ones are cut). */
 #define PROD_REMOTE_CLOSE_BYTES 32
@@ -95,8 +100,8 @@ struct prod_peer_stats {
     uint64_t duplicates;      /* handshakes refused as PROD_REFUSE_DUPLICATE */
     uint64_t rtt_us;          /* smoothed RTT of the current connection */
     /* The reason phrase of the last CONNECTION_CLOSE the peer sent us
-     * (a refusal's prod_refusal_name, "replaced", ...; printable ASCII),
-     * "" when it sent none. */
+     * (a refusal's prod_peer_stats_refusal_name, "replaced", ...;
+     * printable ASCII), "" when it sent none. */
     char remote_close[PROD_REMOTE_CLOSE_BYTES];
 };
 

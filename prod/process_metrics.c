@@ -55,8 +55,8 @@ static bool field_u64(const char *text, size_t len, size_t *i, uint64_t *v)
     return true;
 }
 
-int prod_proc_stat_parse(const char *text, size_t len,
-                         struct prod_proc_stat *out)
+int prod_process_metrics_stat_parse(const char *text, size_t len,
+                                    struct prod_proc_stat *out)
 {
     size_t close = len;
     for (size_t i = 0; i < len; i++)
@@ -108,7 +108,8 @@ static int read_stat(struct prod_proc_stat *st)
             break;
     }
     close(fd);
-    return prod_proc_stat_parse(buf, len, st) == 0 ? 0 : P2P_ERR_READ;
+    return prod_process_metrics_stat_parse(buf, len, st) == 0 ? 0
+                                                              : P2P_ERR_READ;
 }
 
 /* Entries of /proc/self/fd, less the one the listing itself holds. */
@@ -132,7 +133,7 @@ static uint64_t ns_of(const struct timespec *ts)
     return (uint64_t)ts->tv_sec * NS_PER_S + (uint64_t)ts->tv_nsec;
 }
 
-int prod_process_stats_read(struct prod_process_stats *out)
+int prod_process_metrics_stats_read(struct prod_process_stats *out)
 {
     long hz = sysconf(_SC_CLK_TCK);
     long page = sysconf(_SC_PAGESIZE);
@@ -284,8 +285,8 @@ void prod_process_metrics_write(struct p2p_metrics_text *t,
             s->start_time_ms);
 }
 
-void prod_limits_metrics_write(struct p2p_metrics_text *t,
-                               const struct prod_config *cfg)
+void prod_process_metrics_write_limits(struct p2p_metrics_text *t,
+                                       const struct prod_config *cfg)
 {
     const struct {
         const char *name;
@@ -316,9 +317,9 @@ void prod_process_metrics_write_self(struct p2p_metrics_text *t,
     struct prod_build_info b;
     prod_build_info_get(&b);
     struct prod_process_stats s;
-    bool have = prod_process_stats_read(&s) == 0;
+    bool have = prod_process_metrics_stats_read(&s) == 0;
     build_info(t, &b);
-    prod_limits_metrics_write(t, cfg);
+    prod_process_metrics_write_limits(t, cfg);
     if (have)
         prod_process_metrics_write(t, NULL, &s);
 }

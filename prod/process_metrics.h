@@ -28,8 +28,8 @@ struct prod_proc_stat {
  * needed) into *out. The command name may hold spaces and parentheses:
  * fields are counted from its last ')'. Returns 0, or P2P_ERR_DECODE
  * when a field is missing or not a number (*out is then unspecified). */
-int prod_proc_stat_parse(const char *text, size_t len,
-                         struct prod_proc_stat *out);
+int prod_process_metrics_stat_parse(const char *text, size_t len,
+                                    struct prod_proc_stat *out);
 
 /* The process_* values, in the units the families are written in. */
 struct prod_process_stats {
@@ -47,7 +47,7 @@ struct prod_process_stats {
  * /proc/stat is not needed (systemd's ProcSubset=pid hides it); it is
  * rounded to the tick. Returns 0, or P2P_ERR_READ when /proc/self cannot
  * be read or parsed (*out is then unspecified). */
-int prod_process_stats_read(struct prod_process_stats *out);
+int prod_process_metrics_stats_read(struct prod_process_stats *out);
 
 /* Appends, when b is not NULL, p2p_build_info with *b's labels (version,
  * commit, ngtcp2, gnutls; values escaped) and, when s is not NULL, the
@@ -62,8 +62,8 @@ void prod_process_metrics_write(struct p2p_metrics_text *t,
  * zeroes included, labelled limit= with the config file's key under
  * limits: (artifact_bytes, pool_bytes, pool_artifacts, streams,
  * streams_per_peer, state_bytes, admin_body, admin_buffer). */
-void prod_limits_metrics_write(struct p2p_metrics_text *t,
-                               const struct prod_config *cfg);
+void prod_process_metrics_write_limits(struct p2p_metrics_text *t,
+                                       const struct prod_config *cfg);
 
 /* What /metrics calls: p2p_build_info with this binary's build info,
  * p2p_replica_limit of *cfg (borrowed), then the process_* families of

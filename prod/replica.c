@@ -240,7 +240,7 @@ static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
                    : PROD_REFUSE_BANNED;
         prod_replica_log(r, PROD_LOG_INFO,
                          "refused a handshake from node %u (%s)", m->index,
-                         prod_refusal_name(*why));
+                         prod_peer_stats_refusal_name(*why));
         return false;
     }
     *peer = m->index;

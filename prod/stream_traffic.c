@@ -97,8 +97,8 @@ static bool slot_update(const uint8_t *b, size_t len, size_t pos,
     return true;
 }
 
-bool prod_traffic_of_request(const uint8_t *b, size_t len, bool complete,
-                             enum p2p_traffic *traffic, uint8_t *route)
+bool prod_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
+                                    enum p2p_traffic *traffic, uint8_t *route)
 {
     P2P_ASSERT(b != NULL || len == 0);
     P2P_ASSERT(traffic != NULL && route != NULL);
@@ -152,8 +152,9 @@ bool prod_traffic_of_request(const uint8_t *b, size_t len, bool complete,
     return slot_update(b, len, pos, body_len, complete, traffic);
 }
 
-bool prod_traffic_of_response(uint8_t route, const uint8_t *b, size_t len,
-                              bool complete, enum p2p_traffic *traffic)
+bool prod_stream_traffic_of_response(uint8_t route, const uint8_t *b,
+                                     size_t len, bool complete,
+                                     enum p2p_traffic *traffic)
 {
     P2P_ASSERT(b != NULL || len == 0);
     P2P_ASSERT(traffic != NULL);

@@ -40,13 +40,14 @@
  * route) when decided; false when more bytes could still decide. With
  * complete (the envelope ends at b + len, or no more bytes will be
  * looked at) it always decides. */
-bool prod_traffic_of_request(const uint8_t *b, size_t len, bool complete,
-                             enum p2p_traffic *traffic, uint8_t *route);
+bool prod_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
+                                    enum p2p_traffic *traffic, uint8_t *route);
 
 /* The class of a response envelope to a request on route (as
- * prod_traffic_of_request found it), from its first len bytes b; same
+ * prod_stream_traffic_of_request found it), from its first len bytes b; same
  * contract. */
-bool prod_traffic_of_response(uint8_t route, const uint8_t *b, size_t len,
-                              bool complete, enum p2p_traffic *traffic);
+bool prod_stream_traffic_of_response(uint8_t route, const uint8_t *b,
+                                     size_t len, bool complete,
+                                     enum p2p_traffic *traffic);
 
 #endif

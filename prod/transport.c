@@ -659,7 +659,7 @@ static void handle_fatal(struct prod_transport_conn *c, int rv)
         }
         /* The refusal's name as the reason phrase: the refused side can
          * tell "not a member" from "duplicate identity" (probe). */
-        const char *why = prod_refusal_name(c->refusal);
+        const char *why = prod_peer_stats_refusal_name(c->refusal);
         ngtcp2_connection_close_error_set_transport_error_tls_alert(
             &e, alert, (const uint8_t *)why, strlen(why));
     } else {

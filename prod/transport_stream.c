@@ -112,13 +112,13 @@ static void rx_decide(struct prod_transport_stream *s, bool complete)
     bool decided;
     if (s->inbound) {
         uint8_t route;
-        decided = prod_traffic_of_request(s->head, s->head_len, complete, &tr,
-                                          &route);
+        decided = prod_stream_traffic_of_request(s->head, s->head_len, complete,
+                                                 &tr, &route);
         if (decided)
             s->route = route;
     } else {
-        decided = prod_traffic_of_response(s->route, s->head, s->head_len,
-                                           complete, &tr);
+        decided = prod_stream_traffic_of_response(s->route, s->head,
+                                                  s->head_len, complete, &tr);
     }
     if (!decided)
         return;
@@ -150,12 +150,12 @@ void prod_transport_stream_set_tx(struct prod_transport_stream *s,
 {
     enum p2p_traffic tr;
     if (!s->inbound) {
-        (void)prod_traffic_of_request(bytes, len, true, &tr, &s->route);
+        (void)prod_stream_traffic_of_request(bytes, len, true, &tr, &s->route);
     } else {
         /* An answer before the request's end: judge what came. */
         if (!s->rx_known)
             rx_decide(s, true);
-        (void)prod_traffic_of_response(s->route, bytes, len, true, &tr);
+        (void)prod_stream_traffic_of_response(s->route, bytes, len, true, &tr);
     }
     s->tx_traffic = (uint8_t)tr;
 }

@@ -18,7 +18,7 @@
 #include "sim/swarm.h"
 #include "sim/trace_filter.h"
 #include "sim/scenario.h"
-#include "sim/units.h"
+#include "conf/units.h"
 #include "sim/world.h"
 
 enum exit_code {
@@ -197,9 +197,9 @@ static int parse_metrics_args(struct run_args *a)
             fprintf(stderr, "p2p-sim run: --metrics-every needs --metrics DIR\n");
             return EXIT_BAD_INPUT;
         }
-        if (sim_units_parse_duration(a->metrics_every,
-                                     &a->opt.metrics_every_ns, msg,
-                                     sizeof(msg)) != 0) {
+        if (conf_units_parse_duration(a->metrics_every,
+                                      &a->opt.metrics_every_ns, msg,
+                                      sizeof(msg)) != 0) {
             fprintf(stderr, "p2p-sim run: --metrics-every: '%s': %s\n",
                     a->metrics_every, msg);
             return EXIT_BAD_INPUT;
@@ -234,7 +234,7 @@ static int parse_metrics_args(struct run_args *a)
     }
     if (a->opt.metrics_dir != NULL) {
         char msg[512];
-        if (sim_metrics_mkdir(a->opt.metrics_dir, msg, sizeof(msg)) != 0) {
+        if (sim_metrics_out_mkdir(a->opt.metrics_dir, msg, sizeof(msg)) != 0) {
             fprintf(stderr, "p2p-sim run: --metrics: %s\n", msg);
             return EXIT_BAD_INPUT;
         }
@@ -385,10 +385,10 @@ static void capture_line(const struct sim_scenario *sc, const struct run_args *a
     opt.metrics_dir = NULL;
     struct sim_world w;
     buf[0] = '\0';
-    if (sim_world_run(&w, sc, &opt) == 0)
+    if (sim_run_world(&w, sc, &opt) == 0)
         snprintf(buf, len, "%s", w.trace.found_line[0] ? w.trace.found_line
                                                        : "(no such event)");
-    sim_world_fini(&w);
+    sim_run_fini(&w);
 }
 
 /* With --metrics, the first run writes them and the second does not, so
@@ -403,12 +403,12 @@ static int check_determinism(const struct sim_scenario *sc,
     opt.trace_file = NULL;
     struct sim_options opt2 = opt;
     opt2.metrics_dir = NULL;
-    int rc1 = sim_world_run(&w1, sc, &opt);
-    int rc2 = rc1 == 0 ? sim_world_run(&w2, sc, &opt2) : -1;
+    int rc1 = sim_run_world(&w1, sc, &opt);
+    int rc2 = rc1 == 0 ? sim_run_world(&w2, sc, &opt2) : -1;
     if (rc1 != 0 || rc2 != 0) {
-        sim_world_fini(&w1);
+        sim_run_fini(&w1);
         if (rc1 == 0)
-            sim_world_fini(&w2);
+            sim_run_fini(&w2);
         return EXIT_BAD_INPUT;
     }
     size_t n = w1.trace.hashes_count < w2.trace.hashes_count
@@ -432,8 +432,8 @@ static int check_determinism(const struct sim_scenario *sc,
         print_replay(a, w1.seed, stdout);
         rc = EXIT_EXPECTATION;
     }
-    sim_world_fini(&w1);
-    sim_world_fini(&w2);
+    sim_run_fini(&w1);
+    sim_run_fini(&w2);
     return rc;
 }
 
@@ -502,14 +502,14 @@ static int cmd_run(int argc, char **argv)
     catch_sigint();
     struct sim_world w;
     double t0 = wall_now();
-    rc = sim_world_run(&w, &sc, &a.opt);
+    rc = sim_run_world(&w, &sc, &a.opt);
     double wall = wall_now() - t0;
     if (trace != NULL && trace != stdout && fclose(trace) != 0) {
         fprintf(stderr, "p2p-sim: writing trace %s failed\n", a.trace_path);
         rc = -1;
     }
     if (rc != 0) {
-        sim_world_fini(&w);
+        sim_run_fini(&w);
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;
     }
@@ -540,7 +540,7 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "p2p-sim: FAILED with seed %" PRIu64 "; ", w.seed);
         print_replay(&a, w.seed, stderr);
     }
-    sim_world_fini(&w);
+    sim_run_fini(&w);
     sim_scenario_fini(&sc);
     if (rc != 0)
         return EXIT_BAD_INPUT; /* the report could not be written */

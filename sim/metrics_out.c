@@ -22,7 +22,7 @@
 
 #include "core/err.h"
 #include "core/metrics_registry.h"
-#include "sim/units.h"
+#include "conf/units.h"
 #include "sim/world.h"
 
 #define TEXT_CAP_INITIAL (64u << 10)
@@ -87,7 +87,7 @@ static const char series_header[] =
     "slots_active,updates_sent,updates_retried,fetches_started,"
     "fetches_failed,core_memory_bytes\n";
 
-int sim_metrics_mkdir(const char *dir, char *msg, size_t msg_len)
+int sim_metrics_out_mkdir(const char *dir, char *msg, size_t msg_len)
 {
     size_t n = strlen(dir);
     char *p = malloc(n + 1);
@@ -135,12 +135,12 @@ static const char *node_path(struct sim_metrics_out *mo, uint32_t node)
     return mo->path;
 }
 
-int sim_metrics_start(struct sim_world *w)
+int sim_metrics_out_start(struct sim_world *w)
 {
     struct sim_metrics_out *mo = calloc(1, sizeof(*mo));
     if (mo == NULL)
         goto fail_oom;
-    w->metrics = mo; /* freed by sim_metrics_fini, whatever happens next */
+    w->metrics = mo; /* freed by sim_metrics_out_fini, whatever happens next */
     size_t n = strlen(w->opt.metrics_dir);
     mo->dir = malloc(n + 1);
     mo->path = malloc(n + 32);
@@ -167,7 +167,7 @@ int sim_metrics_start(struct sim_world *w)
         return -1;
     }
     fputs(series_header, mo->series);
-    sim_push_event(w, 0, SIM_EV_METRICS, 0, 0, NULL);
+    sim_world_push_event(w, 0, SIM_EV_METRICS, 0, 0, NULL);
     return 0;
 fail_oom:
     fprintf(stderr, "p2p-sim: --metrics: out of memory\n");
@@ -214,7 +214,7 @@ static int format_node(struct sim_world *w, uint32_t node, p2p_time t,
 static bool om_record(struct om_spool *sp, uint32_t node, p2p_time t,
                       const char *text, size_t len);
 
-void sim_metrics_sample(struct sim_world *w, p2p_time t)
+void sim_metrics_out_sample(struct sim_world *w, p2p_time t)
 {
     struct sim_metrics_out *mo = w->metrics;
     for (uint32_t i = 0; i < w->nodes_count; i++) {
@@ -229,7 +229,7 @@ void sim_metrics_sample(struct sim_world *w, p2p_time t)
     }
     mo->samples++;
     if (w->end >= mo->every_ns && t <= w->end - mo->every_ns)
-        sim_push_event(w, t + mo->every_ns, SIM_EV_METRICS, 0, 0, NULL);
+        sim_world_push_event(w, t + mo->every_ns, SIM_EV_METRICS, 0, 0, NULL);
 }
 
 /* The transport families, which the replica writes too with the same
@@ -574,7 +574,7 @@ out:
     return rc;
 }
 
-void sim_metrics_before_fault(struct sim_world *w, uint64_t fault)
+void sim_metrics_out_before_fault(struct sim_world *w, uint64_t fault)
 {
     const struct sim_fault *f = &w->sc->faults[fault];
     if (f->kind != SIM_FAULT_CRASH)
@@ -587,12 +587,14 @@ void sim_metrics_before_fault(struct sim_world *w, uint64_t fault)
             continue;
         if (format_node(w, node, w->now, "its last values, taken as it "
                         "crashed", &len) != 0) {
-            sim_violation(w, "out of memory keeping node %u's metrics", node);
+            sim_world_violation(w, "out of memory keeping node %u's metrics",
+                                node);
             return;
         }
         char *copy = malloc(len);
         if (copy == NULL) {
-            sim_violation(w, "out of memory keeping node %u's metrics", node);
+            sim_world_violation(w, "out of memory keeping node %u's metrics",
+                                node);
             return;
         }
         memcpy(copy, mo->text, len);
@@ -618,7 +620,7 @@ static int write_file(const char *path, const char *text, size_t len)
     return 0;
 }
 
-int sim_metrics_finish(struct sim_world *w)
+int sim_metrics_out_finish(struct sim_world *w)
 {
     struct sim_metrics_out *mo = w->metrics;
     uint32_t running = 0, stopped = 0, never = 0;
@@ -657,7 +659,7 @@ int sim_metrics_finish(struct sim_world *w)
         return -1;
     }
     char every[32];
-    sim_units_format_duration(mo->every_ns, every, sizeof(every));
+    conf_units_format_duration(mo->every_ns, every, sizeof(every));
     fprintf(stderr,
             "p2p-sim: metrics in %s: node-<id>.prom for %" PRIu32
             " running node(s), %" PRIu32 " crashed (values from just before "
@@ -668,7 +670,7 @@ int sim_metrics_finish(struct sim_world *w)
     return 0;
 }
 
-void sim_metrics_fini(struct sim_world *w)
+void sim_metrics_out_fini(struct sim_world *w)
 {
     struct sim_metrics_out *mo = w->metrics;
     if (mo == NULL)

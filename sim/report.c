@@ -336,7 +336,7 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
         else if (e->kind == SIM_EXPECT_PENALISED)
             judge_penalised(r, res);
         else if (e->kind == SIM_EXPECT_STATE_SYNCED)
-            sim_report_judge_state_synced(w, e, res);
+            sim_report_state_judge_synced(w, e, res);
         r->ok = r->ok && res->ok;
     }
     uint64_t *lat = w->stats.latencies_ns;
@@ -433,14 +433,15 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
             (unsigned long long)r->honest_bans);
     for (size_t i = 0; i < r->byz_count; i++) {
         const struct sim_byz_result *b = &r->byz[i];
-        fprintf(out, "%s{\"node\": %u, \"behaviour\": \"%s\", "
+        fprintf(out,
+                "%s{\"node\": %u, \"behaviour\": \"%s\", "
                 "\"misdeeds\": %llu, \"penalty_points\": %llu, "
                 "\"penalised_by\": %u, \"honest\": %u, \"bans\": %u, "
                 "\"banned_now_by\": %u}",
-                i ? ", " : "", b->node, sim_byzantine_name(b->behaviour),
-                (unsigned long long)b->misdeeds,
-                (unsigned long long)b->points, b->penalised_by, b->honest,
-                b->bans, b->banned_now);
+                i ? ", " : "", b->node,
+                sim_scenario_byzantine_name(b->behaviour),
+                (unsigned long long)b->misdeeds, (unsigned long long)b->points,
+                b->penalised_by, b->honest, b->bans, b->banned_now);
     }
     fputc(']', out);
     sim_report_state_json(w, out);
@@ -514,10 +515,9 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
                 "  byzantine node %u (%s, %llu misdeeds): penalised %llu "
                 "points by %u of %u honest nodes, disconnected %u times, "
                 "banned by %u now\n",
-                b->node, sim_byzantine_name(b->behaviour),
-                (unsigned long long)b->misdeeds,
-                (unsigned long long)b->points, b->penalised_by, b->honest,
-                b->bans, b->banned_now);
+                b->node, sim_scenario_byzantine_name(b->behaviour),
+                (unsigned long long)b->misdeeds, (unsigned long long)b->points,
+                b->penalised_by, b->honest, b->bans, b->banned_now);
     }
     sim_report_state_text(w, out);
     for (size_t i = 0; i < r->expects_count; i++)

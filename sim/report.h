@@ -53,7 +53,7 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r);
 /* report_state.c: state sync. The ratio of the completed syncs' summed
  * durations to their summed ideal durations; false when none counts. */
 bool sim_report_state_efficiency(const struct sim_world *w, double *out);
-void sim_report_judge_state_synced(const struct sim_world *w,
+void sim_report_state_judge_synced(const struct sim_world *w,
                                    const struct sim_expect *e,
                                    struct sim_expect_result *res);
 /* Text lines (one per completed sync, then a total), nothing without a

@@ -138,14 +138,16 @@ static void page_summary(FILE *f, const struct sim_world *w,
     const struct sim_stats *st = &w->stats;
     char end[96];
     sim_report_end_text(w, r, end, sizeof(end));
-    fprintf(f, "<p>seed %llu; %.1f s of virtual time of %s, %llu events; "
+    fprintf(f,
+            "<p>seed %llu; %.1f s of virtual time of %s, %llu events; "
             "%llu artifacts, %llu of %llu deliveries; latency p50 %.1f ms, "
             "p99 %.1f ms; bytes sent %.1f MiB = %.2fx ideal.</p>\n",
             (unsigned long long)w->seed, (double)w->now / 1e9, end,
             (unsigned long long)st->events, (unsigned long long)r->artifacts,
             (unsigned long long)r->deliveries,
             (unsigned long long)r->deliveries_expected, (double)r->p50_ns / 1e6,
-            (double)r->p99_ns / 1e6, sim_plots_mib((double)st->bytes_sent),
+            (double)r->p99_ns / 1e6,
+            sim_report_plots_mib((double)st->bytes_sent),
             st->bytes_ideal ? (double)st->bytes_sent / (double)st->bytes_ideal
                             : 0.0);
     char cwd[1024];
@@ -180,9 +182,11 @@ static void page_expectations(FILE *f, const struct sim_report *r)
     }
     fputs("</table>\n", f);
     for (size_t i = 0; i < r->byz_count; i++)
-        fprintf(f, "<p>Byzantine node %u (%s): penalised %llu points by %u of "
+        fprintf(f,
+                "<p>Byzantine node %u (%s): penalised %llu points by %u of "
                 "%u honest nodes, disconnected %u times.</p>\n",
-                r->byz[i].node, sim_byzantine_name(r->byz[i].behaviour),
+                r->byz[i].node,
+                sim_scenario_byzantine_name(r->byz[i].behaviour),
                 (unsigned long long)r->byz[i].points, r->byz[i].penalised_by,
                 r->byz[i].honest, r->byz[i].bans);
 }
@@ -191,7 +195,7 @@ static void page_expectations(FILE *f, const struct sim_report *r)
 static int figure(FILE *f, const char *dir, const char *name,
                   const char *caption, FILE *err)
 {
-    char svg[SIM_PLOTS_PATH_BYTES];
+    char svg[SIM_REPORT_PLOTS_PATH_BYTES];
     snprintf(svg, sizeof(svg), "%s/%s.svg", dir, name);
     fprintf(f, "<figure id=\"plot-%s\">", name);
     int rc = inline_svg(f, svg, err);
@@ -199,7 +203,7 @@ static int figure(FILE *f, const char *dir, const char *name,
     return rc;
 }
 
-static void link_caption(const struct sim_plots *p, int dir, char *buf,
+static void link_caption(const struct sim_report_plots *p, int dir, char *buf,
                          size_t len)
 {
     const struct sim_plot_link *l = &p->link[dir];
@@ -223,7 +227,7 @@ static void link_caption(const struct sim_plots *p, int dir, char *buf,
         snprintf(buf + n, len - (size_t)n,
                  "Dashed: the %s capacity (%.1f MiB/s%s). Busiest: n%u at "
                  "%.1f s, %.1f%% of its %s.",
-                 link, sim_plots_mib_s(l->capacity_bps[0]),
+                 link, sim_report_plots_mib_s(l->capacity_bps[0]),
                  l->capacities_count > 1 ? " and others" : "", l->peak_node,
                  l->peak_t_s, l->peak_use * 100.0, link);
 }
@@ -239,11 +243,12 @@ static void fault_table(FILE *f, const struct sim_world *w)
     for (size_t k = 0; k < sc->faults_count; k++) {
         const struct sim_fault *ft = &sc->faults[k];
         char label[256];
-        sim_plots_fault_label(w, k, label, sizeof(label));
+        sim_report_plots_fault_label(w, k, label, sizeof(label));
         fprintf(f, "<tr><td>%.3f s</td><td>%s</td><td>",
-                (double)ft->at_ns / 1e9, sim_fault_kind_name(ft->kind));
+                (double)ft->at_ns / 1e9,
+                sim_scenario_fault_kind_name(ft->kind));
         html_text(f, label);
-        p2p_time end = sim_plots_fault_end(w, k, P2P_TIME_NEVER);
+        p2p_time end = sim_report_plots_fault_end(w, k, P2P_TIME_NEVER);
         if (end == ft->at_ns)
             fputs("</td><td></td></tr>\n", f);
         else if (end == P2P_TIME_NEVER)
@@ -266,17 +271,19 @@ static void sync_table(FILE *f, const struct sim_world *w)
                 (double)r->started / 1e9);
         if (r->ended != P2P_TIME_NEVER)
             fprintf(f, "%.3f s", (double)(r->ended - r->started) / 1e9);
-        fprintf(f, "</td><td>%u</td><td>%u</td><td>%.1f MiB</td><td>%u</td>"
-                "<td>%s</td></tr>\n", r->chunks_total, r->chunks_reused,
-                sim_plots_mib((double)r->bytes_fetched), r->peers,
-                r->completed ? "done"
+        fprintf(f,
+                "</td><td>%u</td><td>%u</td><td>%.1f MiB</td><td>%u</td>"
+                "<td>%s</td></tr>\n",
+                r->chunks_total, r->chunks_reused,
+                sim_report_plots_mib((double)r->bytes_fetched), r->peers,
+                r->completed                 ? "done"
                 : r->ended != P2P_TIME_NEVER ? "stopped (crashed or cancelled)"
                                              : "running at the end");
     }
     fputs("</table>\n", f);
 }
 
-static int page_syncs(FILE *f, const struct sim_plots *p, FILE *err)
+static int page_syncs(FILE *f, const struct sim_report_plots *p, FILE *err)
 {
     const struct sim_world *w = p->w;
     fputs("<h2>State sync</h2>\n", f);
@@ -305,7 +312,7 @@ static int page_syncs(FILE *f, const struct sim_plots *p, FILE *err)
     return rc;
 }
 
-static int page_plots(FILE *f, const struct sim_plots *p, FILE *err)
+static int page_plots(FILE *f, const struct sim_report_plots *p, FILE *err)
 {
     char caption[1024];
     int rc = figure(f, p->dir, "latency",
@@ -338,7 +345,7 @@ static int page_plots(FILE *f, const struct sim_plots *p, FILE *err)
     return rc;
 }
 
-static int page(const char *path, const struct sim_plots *p,
+static int page(const char *path, const struct sim_report_plots *p,
                 const struct sim_report *r, const char *replay, FILE *err)
 {
     const struct sim_world *w = p->w;
@@ -403,7 +410,7 @@ static void remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    char path[SIM_PLOTS_PATH_BYTES];
+    char path[SIM_REPORT_PLOTS_PATH_BYTES];
     while (d != NULL && (e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
@@ -416,7 +423,7 @@ static void remove_dir(const char *dir)
 }
 
 int sim_report_html_write(const struct sim_world *w, const struct sim_report *r,
-                          const struct sim_series *s,
+                          const struct sim_report_series *s,
                           const struct sim_report_html_data *d,
                           const char *path, const char *replay, FILE *err)
 {
@@ -430,16 +437,16 @@ int sim_report_html_write(const struct sim_world *w, const struct sim_report *r,
                 strerror(errno));
         return -1;
     }
-    struct sim_plots p = {.w = w, .s = s, .d = d, .dir = dir};
-    char gp[SIM_PLOTS_PATH_BYTES];
+    struct sim_report_plots p = {.w = w, .s = s, .d = d, .dir = dir};
+    char gp[SIM_REPORT_PLOTS_PATH_BYTES];
     snprintf(gp, sizeof(gp), "%s/plots.gp", dir);
     FILE *g = NULL;
-    if (sim_plots_write_data(&p) != 0 || (g = fopen(gp, "w")) == NULL) {
+    if (sim_report_plots_write_data(&p) != 0 || (g = fopen(gp, "w")) == NULL) {
         fprintf(err, "p2p-sim: report: cannot write in %s\n", dir);
         remove_dir(dir);
         return -1;
     }
-    sim_plots_script(&p, g);
+    sim_report_plots_script(&p, g);
     int rc = fclose(g) == 0 ? run_gnuplot(gp, err) : -1;
     if (rc == 0)
         rc = page(path, &p, r, replay, err);

@@ -17,28 +17,35 @@
  * and the caption gives the capacity instead. */
 #define CAPACITY_DRAWN_MIN_USE 0.10
 
-double sim_plots_mib(double bytes) { return bytes / MIB; }
+double sim_report_plots_mib(double bytes)
+{
+    return bytes / MIB;
+}
 
-double sim_plots_mib_s(uint64_t bps) { return (double)bps / 8.0 / MIB; }
+double sim_report_plots_mib_s(uint64_t bps)
+{
+    return (double)bps / 8.0 / MIB;
+}
 
 static FILE *open_in(const char *dir, const char *name)
 {
-    char path[SIM_PLOTS_PATH_BYTES];
+    char path[SIM_REPORT_PLOTS_PATH_BYTES];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     return fopen(path, "w");
 }
 
-static double bucket_s(const struct sim_plots *p)
+static double bucket_s(const struct sim_report_plots *p)
 {
     return (double)p->s->bucket_ns / 1e9;
 }
 
-static const double *link_bytes(const struct sim_plots *p, int dir)
+static const double *link_bytes(const struct sim_report_plots *p, int dir)
 {
     return dir == 0 ? p->s->sent : p->s->received;
 }
 
-static uint64_t link_bps(const struct sim_plots *p, int dir, uint32_t node)
+static uint64_t link_bps(const struct sim_report_plots *p, int dir,
+                         uint32_t node)
 {
     const struct sim_net *net = &p->w->net;
     return dir == 0 ? net->uplink_bps[node] : net->downlink_bps[node];
@@ -77,10 +84,10 @@ static int cmp_double(const void *a, const void *b)
 }
 
 /* The busiest nodes by bytes over the run. */
-static void find_top(const struct sim_plots *p, int dir,
+static void find_top(const struct sim_report_plots *p, int dir,
                      struct sim_plot_link *l)
 {
-    const struct sim_series *s = p->s;
+    const struct sim_report_series *s = p->s;
     const double *bytes = link_bytes(p, dir);
     l->top_count = 0;
     for (uint32_t n = 0; n < s->nodes; n++) {
@@ -92,34 +99,35 @@ static void find_top(const struct sim_plots *p, int dir,
         size_t at = l->top_count;
         while (at > 0 && l->top_bytes[at - 1] < total)
             at--;
-        if (at >= SIM_PLOTS_TOP_NODES)
+        if (at >= SIM_REPORT_PLOTS_TOP_NODES)
             continue;
-        size_t last = l->top_count < SIM_PLOTS_TOP_NODES ? l->top_count
-                                                         : SIM_PLOTS_TOP_NODES - 1;
+        size_t last = l->top_count < SIM_REPORT_PLOTS_TOP_NODES
+                          ? l->top_count
+                          : SIM_REPORT_PLOTS_TOP_NODES - 1;
         for (size_t i = last; i > at; i--) {
             l->top[i] = l->top[i - 1];
             l->top_bytes[i] = l->top_bytes[i - 1];
         }
         l->top[at] = n;
         l->top_bytes[at] = total;
-        if (l->top_count < SIM_PLOTS_TOP_NODES)
+        if (l->top_count < SIM_REPORT_PLOTS_TOP_NODES)
             l->top_count++;
     }
 }
 
 /* The busiest bucket of any node, against that node's capacity, and the
  * distinct capacities. */
-static void find_peak(const struct sim_plots *p, int dir,
+static void find_peak(const struct sim_report_plots *p, int dir,
                       struct sim_plot_link *l)
 {
-    const struct sim_series *s = p->s;
+    const struct sim_report_series *s = p->s;
     const double *bytes = link_bytes(p, dir);
     double secs = bucket_s(p);
     for (uint32_t n = 0; n < s->nodes; n++) {
         uint64_t bps = link_bps(p, dir, n);
         for (uint32_t b = 0; b < p->buckets_shown; b++) {
             double rate = bytes[(size_t)n * s->buckets + b] / MIB / secs;
-            double use = bps ? rate / sim_plots_mib_s(bps) : 0;
+            double use = bps ? rate / sim_report_plots_mib_s(bps) : 0;
             if (rate > l->peak_rate)
                 l->peak_rate = rate;
             if (use > l->peak_use) {
@@ -139,17 +147,18 @@ static void find_peak(const struct sim_plots *p, int dir,
         size_t at = l->capacities_count;
         while (at > 0 && l->capacity_bps[at - 1] < bps)
             at--;
-        if (at >= SIM_PLOTS_CAPACITIES_MAX)
+        if (at >= SIM_REPORT_PLOTS_CAPACITIES_MAX)
             continue;
-        size_t last = l->capacities_count < SIM_PLOTS_CAPACITIES_MAX
-                          ? l->capacities_count : SIM_PLOTS_CAPACITIES_MAX - 1;
+        size_t last = l->capacities_count < SIM_REPORT_PLOTS_CAPACITIES_MAX
+                          ? l->capacities_count
+                          : SIM_REPORT_PLOTS_CAPACITIES_MAX - 1;
         for (size_t i = last; i > at; i--) {
             l->capacity_bps[i] = l->capacity_bps[i - 1];
             l->capacity_nodes[i] = l->capacity_nodes[i - 1];
         }
         l->capacity_bps[at] = bps;
         l->capacity_nodes[at] = 1;
-        if (l->capacities_count < SIM_PLOTS_CAPACITIES_MAX)
+        if (l->capacities_count < SIM_REPORT_PLOTS_CAPACITIES_MAX)
             l->capacities_count++;
     }
 }
@@ -163,9 +172,9 @@ static double percentile(const double *v, size_t n, unsigned pct)
 
 /* Columns: time (s), the median, p90 and max of the nodes' rates, then
  * each top node's rate (MiB/s). */
-static int write_rates(const struct sim_plots *p, int dir, FILE *f)
+static int write_rates(const struct sim_report_plots *p, int dir, FILE *f)
 {
-    const struct sim_series *s = p->s;
+    const struct sim_report_series *s = p->s;
     const struct sim_plot_link *l = &p->link[dir];
     const double *bytes = link_bytes(p, dir);
     double secs = bucket_s(p);
@@ -186,11 +195,11 @@ static int write_rates(const struct sim_plots *p, int dir, FILE *f)
     return 0;
 }
 
-/* Rows of nodes (several per row past SIM_PLOTS_HEAT_ROWS_MAX), each the
+/* Rows of nodes (several per row past SIM_REPORT_PLOTS_HEAT_ROWS_MAX), each the
  * highest use of its nodes in % of their capacity, per bucket. */
-static void write_heat(const struct sim_plots *p, int dir, FILE *f)
+static void write_heat(const struct sim_report_plots *p, int dir, FILE *f)
 {
-    const struct sim_series *s = p->s;
+    const struct sim_report_series *s = p->s;
     const double *bytes = link_bytes(p, dir);
     double secs = bucket_s(p);
     for (uint32_t r = 0; r < p->heat_rows; r++) {
@@ -200,7 +209,8 @@ static void write_heat(const struct sim_plots *p, int dir, FILE *f)
                  n < (r + 1) * p->heat_nodes_per_row && n < s->nodes; n++) {
                 uint64_t bps = link_bps(p, dir, n);
                 double use = bps ? bytes[(size_t)n * s->buckets + b] / MIB /
-                                       secs / sim_plots_mib_s(bps) * 100.0
+                                       secs / sim_report_plots_mib_s(bps) *
+                                       100.0
                                  : 0;
                 most = use > most ? use : most;
             }
@@ -210,18 +220,18 @@ static void write_heat(const struct sim_plots *p, int dir, FILE *f)
     }
 }
 
-static int write_links(struct sim_plots *p)
+static int write_links(struct sim_report_plots *p)
 {
     static const char *const rates[2] = {"sent.dat", "received.dat"};
     static const char *const heats[2] = {"heat_sent.dat", "heat_received.dat"};
-    const struct sim_series *s = p->s;
-    p->heat_nodes_per_row = (s->nodes + SIM_PLOTS_HEAT_ROWS_MAX - 1) /
-                            SIM_PLOTS_HEAT_ROWS_MAX;
+    const struct sim_report_series *s = p->s;
+    p->heat_nodes_per_row = (s->nodes + SIM_REPORT_PLOTS_HEAT_ROWS_MAX - 1) /
+                            SIM_REPORT_PLOTS_HEAT_ROWS_MAX;
     if (p->heat_nodes_per_row == 0)
         p->heat_nodes_per_row = 1;
     p->heat_rows = (s->nodes + p->heat_nodes_per_row - 1) /
                    p->heat_nodes_per_row;
-    P2P_ASSERT(p->heat_rows <= SIM_PLOTS_HEAT_ROWS_MAX &&
+    P2P_ASSERT(p->heat_rows <= SIM_REPORT_PLOTS_HEAT_ROWS_MAX &&
                p->heat_rows * p->heat_nodes_per_row >= s->nodes);
     int rc = 0;
     for (int dir = 0; dir < 2; dir++) {
@@ -230,8 +240,8 @@ static int write_links(struct sim_plots *p)
         l->sent = dir == 0;
         find_top(p, dir, l);
         find_peak(p, dir, l);
-        P2P_ASSERT(l->top_count <= SIM_PLOTS_TOP_NODES &&
-                   l->capacities_count <= SIM_PLOTS_CAPACITIES_MAX);
+        P2P_ASSERT(l->top_count <= SIM_REPORT_PLOTS_TOP_NODES &&
+                   l->capacities_count <= SIM_REPORT_PLOTS_CAPACITIES_MAX);
         FILE *f = open_in(p->dir, rates[dir]);
         if (f == NULL)
             return -1;
@@ -281,7 +291,8 @@ static p2p_time restart_of(const struct sim_scenario *sc, size_t k,
     return end;
 }
 
-p2p_time sim_plots_fault_end(const struct sim_world *w, size_t k, p2p_time end)
+p2p_time sim_report_plots_fault_end(const struct sim_world *w, size_t k,
+                                    p2p_time end)
 {
     const struct sim_scenario *sc = w->sc;
     const struct sim_fault *f = &sc->faults[k];
@@ -352,8 +363,8 @@ static void add_nodes(char *buf, size_t len, size_t *at, const uint32_t *ids,
         add(buf, len, at, ",...");
 }
 
-void sim_plots_fault_label(const struct sim_world *w, size_t fault, char *buf,
-                           size_t len)
+void sim_report_plots_fault_label(const struct sim_world *w, size_t fault,
+                                  char *buf, size_t len)
 {
     const struct sim_fault *f = &w->sc->faults[fault];
     size_t at = 0;
@@ -385,7 +396,7 @@ void sim_plots_fault_label(const struct sim_world *w, size_t fault, char *buf,
         break;
     case SIM_FAULT_BYZANTINE:
         add_nodes(buf, len, &at, f->nodes, f->nodes_count);
-        add(buf, len, &at, " %s", sim_byzantine_name(f->behaviour));
+        add(buf, len, &at, " %s", sim_scenario_byzantine_name(f->behaviour));
         break;
     case SIM_FAULT_SKEW:
         add_nodes(buf, len, &at, f->nodes, f->nodes_count);
@@ -401,7 +412,7 @@ void sim_plots_fault_label(const struct sim_world *w, size_t fault, char *buf,
 /* Bars (faults.dat: from, to, row) and their labels (fault_labels.dat:
  * x, y, "text"); a label that would run into the previous one on its row
  * is left out (the fault table under the plot has them all). */
-static int write_faults(struct sim_plots *p)
+static int write_faults(struct sim_report_plots *p)
 {
     const struct sim_world *w = p->w;
     const struct sim_scenario *sc = w->sc;
@@ -424,14 +435,14 @@ static int write_faults(struct sim_plots *p)
         if (row == 0 || sc->faults[k].at_ns > w->now)
             continue;
         double a = (double)sc->faults[k].at_ns / 1e9;
-        double b = (double)sim_plots_fault_end(w, k, w->now) / 1e9;
+        double b = (double)sim_report_plots_fault_end(w, k, w->now) / 1e9;
         b = b > span_s ? span_s : b;
         if (b - a < min_bar)
             b = a + min_bar;
         fprintf(bars, "%.6f %.6f %d\n", a, b, row);
         p->fault_bars++;
         char text[160];
-        sim_plots_fault_label(w, k, text, sizeof(text));
+        sim_report_plots_fault_label(w, k, text, sizeof(text));
         if (a < label_end[row])
             continue;
         label_end[row] = a + (double)(strlen(text) + 2) * s_per_char;
@@ -445,17 +456,18 @@ static int write_faults(struct sim_plots *p)
 
 /* One block per plotted sync (gnuplot's index): time (s) and chunks
  * held, from its start to its end. */
-static int write_syncs(struct sim_plots *p)
+static int write_syncs(struct sim_report_plots *p)
 {
     const struct sim_world *w = p->w;
     FILE *f = open_in(p->dir, "sync.dat");
     if (f == NULL)
         return -1;
     p->syncs_plotted = 0;
-    for (size_t i = 0; i < w->syncs_count && i < SIM_SERIES_SYNCS_MAX; i++) {
+    for (size_t i = 0; i < w->syncs_count && i < SIM_REPORT_SERIES_SYNCS_MAX;
+         i++) {
         const struct sim_sync_record *r = &w->syncs[i];
-        const struct sim_series_point *pt =
-            p->s->sync_points + i * SIM_SERIES_SYNC_POINTS_MAX;
+        const struct sim_report_series_point *pt =
+            p->s->sync_points + i * SIM_REPORT_SERIES_SYNC_POINTS_MAX;
         uint32_t n = p->s->sync_count[i];
         fprintf(f, "%s%.6f %u\n", i ? "\n\n" : "", (double)r->started / 1e9,
                 r->chunks_reused);
@@ -473,7 +485,7 @@ static int write_syncs(struct sim_plots *p)
     return fclose(f) == 0 ? 0 : -1;
 }
 
-int sim_plots_write_data(struct sim_plots *p)
+int sim_report_plots_write_data(struct sim_report_plots *p)
 {
     const struct sim_report_html_data *d = p->d;
     uint64_t last = p->w->now / p->s->bucket_ns;
@@ -510,7 +522,7 @@ static void head(FILE *g, const char *dir, const char *name, int height)
     fprintf(g, "set output '%s/%s.svg'\nset grid\n", dir, name);
 }
 
-static void script_latency(const struct sim_plots *p, FILE *g)
+static void script_latency(const struct sim_report_plots *p, FILE *g)
 {
     const struct sim_report_html_data *d = p->d;
     head(g, p->dir, "latency", 420);
@@ -538,14 +550,14 @@ static void script_latency(const struct sim_plots *p, FILE *g)
 
 /* The capacity lines of one direction, or a note when they are off the
  * scale; sets the y range. */
-static void capacity_lines(const struct sim_plots *p, int dir, FILE *g,
+static void capacity_lines(const struct sim_report_plots *p, int dir, FILE *g,
                            char *plot, size_t len, size_t *at)
 {
     const struct sim_plot_link *l = &p->link[dir];
     const char *link = dir == 0 ? "uplink" : "downlink";
     if (l->capacities_count == 0)
         return;
-    double top = sim_plots_mib_s(l->capacity_bps[0]);
+    double top = sim_report_plots_mib_s(l->capacity_bps[0]);
     if (l->peak_rate < CAPACITY_DRAWN_MIN_USE * top) {
         fprintf(g, "set yrange [0:*]\nset label 'the %s capacity, %.1f MiB/s, "
                 "is off this scale' at graph 0.01,0.95 left font ',10'\n",
@@ -558,16 +570,18 @@ static void capacity_lines(const struct sim_plots *p, int dir, FILE *g,
         char who[48] = "";
         if (l->capacity_nodes[c] != p->s->nodes)
             snprintf(who, sizeof(who), " (%u nodes)", l->capacity_nodes[c]);
-        add(plot, len, at, ", %.6f with lines dt 2 lw 2 lc rgb '%s' "
+        add(plot, len, at,
+            ", %.6f with lines dt 2 lw 2 lc rgb '%s' "
             "title '%s capacity %.1f MiB/s%s'",
-            sim_plots_mib_s(l->capacity_bps[c]), c ? "#e67e22" : "#c0392b",
-            link, sim_plots_mib_s(l->capacity_bps[c]), who);
+            sim_report_plots_mib_s(l->capacity_bps[c]),
+            c ? "#e67e22" : "#c0392b", link,
+            sim_report_plots_mib_s(l->capacity_bps[c]), who);
     }
 }
 
-static void script_rates(const struct sim_plots *p, int dir, FILE *g)
+static void script_rates(const struct sim_report_plots *p, int dir, FILE *g)
 {
-    static const char *const top_colours[SIM_PLOTS_TOP_NODES] = {
+    static const char *const top_colours[SIM_REPORT_PLOTS_TOP_NODES] = {
         "#8e44ad", "#16a085", "#d35400"};
     const struct sim_plot_link *l = &p->link[dir];
     const char *file = dir == 0 ? "sent.dat" : "received.dat";
@@ -587,19 +601,19 @@ static void script_rates(const struct sim_plots *p, int dir, FILE *g)
         "lc rgb '#2980b9' title 'p90 of the nodes', '' using 1:%zu with "
         "lines lw 2 lc rgb '#27ae60' title 'median node'",
         p->dir, file, c + 4, c + 3, c + 2);
-    /* top_count <= SIM_PLOTS_TOP_NODES (checked when filled); the second
+    /* top_count <= SIM_REPORT_PLOTS_TOP_NODES (checked when filled); the second
      * bound lets -O3 see that top_colours[t] is never past its end. */
-    for (size_t t = 0; t < l->top_count && t < SIM_PLOTS_TOP_NODES; t++)
+    for (size_t t = 0; t < l->top_count && t < SIM_REPORT_PLOTS_TOP_NODES; t++)
         add(plot, sizeof(plot), &at,
             ", '' using 1:%zu with lines lw 1.5 dt %d lc rgb '%s' "
             "title 'n%u: %.1f MiB in all%s'",
             t + 2, t ? 3 : 1, top_colours[t], l->top[t],
-            sim_plots_mib(l->top_bytes[t]), t ? "" : " (busiest)");
+            sim_report_plots_mib(l->top_bytes[t]), t ? "" : " (busiest)");
     capacity_lines(p, dir, g, plot, sizeof(plot), &at);
     fprintf(g, "%s\n", plot);
 }
 
-static void heat_panel(const struct sim_plots *p, int dir, FILE *g)
+static void heat_panel(const struct sim_report_plots *p, int dir, FILE *g)
 {
     double secs = bucket_s(p);
     fprintf(g, "set title '%s use per node, %% of its capacity'\n"
@@ -621,7 +635,7 @@ static void heat_panel(const struct sim_plots *p, int dir, FILE *g)
             secs);
 }
 
-static void script_heat(const struct sim_plots *p, FILE *g)
+static void script_heat(const struct sim_report_plots *p, FILE *g)
 {
     int panel = 60 + (int)p->heat_rows * 14;
     panel = panel < 200 ? 200 : panel > 480 ? 480 : panel;
@@ -638,7 +652,7 @@ static void script_heat(const struct sim_plots *p, FILE *g)
     fprintf(g, "unset multiplot\n");
 }
 
-static void script_progress(const struct sim_plots *p, FILE *g)
+static void script_progress(const struct sim_report_plots *p, FILE *g)
 {
     head(g, p->dir, "progress", 600);
     fprintf(g, "set multiplot layout 2,1 title 'Delivery progress and "
@@ -679,7 +693,7 @@ static bool crashed_at(const struct sim_world *w, uint32_t node, p2p_time t)
     return false;
 }
 
-static void script_syncs(const struct sim_plots *p, FILE *g)
+static void script_syncs(const struct sim_report_plots *p, FILE *g)
 {
     const struct sim_world *w = p->w;
     head(g, p->dir, "state_sync", 440);
@@ -710,7 +724,7 @@ static void script_syncs(const struct sim_plots *p, FILE *g)
     fputc('\n', g);
 }
 
-void sim_plots_script(const struct sim_plots *p, FILE *g)
+void sim_report_plots_script(const struct sim_report_plots *p, FILE *g)
 {
     script_latency(p, g);
     script_rates(p, 0, g);

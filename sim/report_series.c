@@ -9,33 +9,34 @@
 #include "sim/net.h"
 #include "sim/report_html.h"
 
-int sim_series_init(struct sim_series *s, uint32_t nodes, p2p_time horizon_ns)
+int sim_report_series_init(struct sim_report_series *s, uint32_t nodes,
+                           p2p_time horizon_ns)
 {
     memset(s, 0, sizeof(*s));
     s->nodes = nodes;
-    s->buckets = SIM_SERIES_BUCKETS_MAX;
+    s->buckets = SIM_REPORT_SERIES_BUCKETS_MAX;
     s->bucket_ns = horizon_ns / s->buckets + 1;
     s->sent = calloc((size_t)nodes * s->buckets, sizeof(double));
     s->received = calloc((size_t)nodes * s->buckets, sizeof(double));
-    s->sync_points = calloc((size_t)SIM_SERIES_SYNCS_MAX *
-                                SIM_SERIES_SYNC_POINTS_MAX,
+    s->sync_points = calloc((size_t)SIM_REPORT_SERIES_SYNCS_MAX *
+                                SIM_REPORT_SERIES_SYNC_POINTS_MAX,
                             sizeof(*s->sync_points));
     if (s->sent == NULL || s->received == NULL || s->sync_points == NULL) {
-        sim_series_fini(s);
+        sim_report_series_fini(s);
         return -1;
     }
     return 0;
 }
 
-static uint64_t bucket_of(const struct sim_series *s, p2p_time t)
+static uint64_t bucket_of(const struct sim_report_series *s, p2p_time t)
 {
     uint64_t b = t / s->bucket_ns;
     return b < s->buckets ? b : s->buckets - 1; /* the drain's tail */
 }
 
 /* bytes (negative: taken back) spread evenly over [from_ns, to_ns). */
-static void spread(struct sim_series *s, p2p_time from_ns, p2p_time to_ns,
-                   uint32_t node, bool sent, double bytes)
+static void spread(struct sim_report_series *s, p2p_time from_ns,
+                   p2p_time to_ns, uint32_t node, bool sent, double bytes)
 {
     if (s->sent == NULL || node >= s->nodes || bytes == 0)
         return;
@@ -60,19 +61,20 @@ static void spread(struct sim_series *s, p2p_time from_ns, p2p_time to_ns,
     }
 }
 
-void sim_series_add_span(struct sim_series *s, p2p_time from_ns,
-                         p2p_time to_ns, uint32_t node, bool sent,
-                         uint64_t bytes)
+void sim_report_series_add_span(struct sim_report_series *s, p2p_time from_ns,
+                                p2p_time to_ns, uint32_t node, bool sent,
+                                uint64_t bytes)
 {
     spread(s, from_ns, to_ns, node, sent, (double)bytes);
 }
 
-void sim_series_sent(struct sim_series *s, const struct sim_net *net,
-                     uint32_t node, uint64_t len)
+void sim_report_series_sent(struct sim_report_series *s,
+                            const struct sim_net *net, uint32_t node,
+                            uint64_t len)
 {
     p2p_time start, end;
     sim_net_uplink_span(net, node, len, &start, &end);
-    sim_series_add_span(s, start, end, node, true, len);
+    sim_report_series_add_span(s, start, end, node, true, len);
     if (len > SIM_NET_SMALL_BYTES)
         return;
     /* A small message that cut into the large one being serialised
@@ -92,33 +94,36 @@ void sim_series_sent(struct sim_series *s, const struct sim_net *net,
     spread(s, before, before + overlap, node, true, moved);
 }
 
-void sim_series_received(struct sim_series *s, const struct sim_net *net,
-                         p2p_time now, uint32_t node, uint64_t len)
+void sim_report_series_received(struct sim_report_series *s,
+                                const struct sim_net *net, p2p_time now,
+                                uint32_t node, uint64_t len)
 {
     p2p_time took = sim_net_downlink_ns(net, node, len);
-    sim_series_add_span(s, now > took ? now - took : 0, now, node, false, len);
+    sim_report_series_add_span(s, now > took ? now - took : 0, now, node, false,
+                               len);
 }
 
-void sim_series_sync(struct sim_series *s, size_t sync, p2p_time t,
-                     uint32_t chunks, uint32_t total)
+void sim_report_series_sync(struct sim_report_series *s, size_t sync,
+                            p2p_time t, uint32_t chunks, uint32_t total)
 {
-    if (s->sync_points == NULL || sync >= SIM_SERIES_SYNCS_MAX)
+    if (s->sync_points == NULL || sync >= SIM_REPORT_SERIES_SYNCS_MAX)
         return;
-    struct sim_series_point *p =
-        s->sync_points + sync * SIM_SERIES_SYNC_POINTS_MAX;
+    struct sim_report_series_point *p =
+        s->sync_points + sync * SIM_REPORT_SERIES_SYNC_POINTS_MAX;
     uint32_t *n = &s->sync_count[sync];
-    uint32_t step = total / SIM_SERIES_SYNC_STEPS ? total / SIM_SERIES_SYNC_STEPS
-                                                  : 1;
+    uint32_t step = total / SIM_REPORT_SERIES_SYNC_STEPS
+                        ? total / SIM_REPORT_SERIES_SYNC_STEPS
+                        : 1;
     if (*n > 0 && chunks != total && chunks < p[*n - 1].chunks + step &&
         chunks >= p[*n - 1].chunks)
         return; /* less than a step since the last point */
-    if (*n == SIM_SERIES_SYNC_POINTS_MAX)
+    if (*n == SIM_REPORT_SERIES_SYNC_POINTS_MAX)
         (*n)--; /* full (only when chunks went back): the last point moves */
-    p[(*n)++] = (struct sim_series_point){t, chunks};
-    P2P_ASSERT(*n <= SIM_SERIES_SYNC_POINTS_MAX);
+    p[(*n)++] = (struct sim_report_series_point){t, chunks};
+    P2P_ASSERT(*n <= SIM_REPORT_SERIES_SYNC_POINTS_MAX);
 }
 
-void sim_series_fini(struct sim_series *s)
+void sim_report_series_fini(struct sim_report_series *s)
 {
     free(s->sent);
     free(s->received);

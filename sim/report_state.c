@@ -36,7 +36,7 @@ bool sim_report_state_efficiency(const struct sim_world *w, double *out)
     return ideal > 0;
 }
 
-void sim_report_judge_state_synced(const struct sim_world *w,
+void sim_report_state_judge_synced(const struct sim_world *w,
                                    const struct sim_expect *e,
                                    struct sim_expect_result *res)
 {

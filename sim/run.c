@@ -194,7 +194,7 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
     if (m->kind == SIM_MSG_DATA && w->opt.series)
-        sim_series_received(&w->series, &w->net, w->now, node, m->len);
+        sim_report_series_received(&w->series, &w->net, w->now, node, m->len);
     /* The peer reset the stream: what this node still had queued for it
      * is not sent. */
     if (m->kind == SIM_MSG_RESET)
@@ -301,7 +301,7 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         break;
     case SIM_EV_FAULT:
         if (w->metrics != NULL)
-            sim_metrics_before_fault(w, e->arg);
+            sim_metrics_out_before_fault(w, e->arg);
         sim_faults_fire(w, e->arg);
         break;
     case SIM_EV_CONN_ESTABLISH:
@@ -495,14 +495,14 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     set_horizon(w);
     int rc = 0;
     if ((w->opt.series &&
-         sim_series_init(&w->series, w->nodes_count, w->end) != 0) ||
+         sim_report_series_init(&w->series, w->nodes_count, w->end) != 0) ||
         (rc = sim_net_init(&w->net, sc, w->nodes_count, w->seed)) != 0 ||
         (rc = sim_state_run_init(w)) != 0 || (rc = init_nodes(w)) != 0)
         return rc != 0 ? rc : P2P_ERR_NOMEM;
     sim_faults_schedule(w);
     sim_state_run_schedule(w);
     sim_workload_start(w);
-    if (opt->metrics_dir != NULL && sim_metrics_start(w) != 0)
+    if (opt->metrics_dir != NULL && sim_metrics_out_start(w) != 0)
         return P2P_ERR_WRITE;
 
     struct timespec start, last;
@@ -517,7 +517,7 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
         if (e.type == SIM_EV_METRICS) {
             /* Observation only: the clock, the event count, the trace and
              * the invariant checker never see it. */
-            sim_metrics_sample(w, e.time);
+            sim_metrics_out_sample(w, e.time);
             continue;
         }
         w->now = e.time;
@@ -532,7 +532,7 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     }
     if (w->opt.invariants)
         check_all_deep(w);
-    if (w->metrics != NULL && sim_metrics_finish(w) != 0)
+    if (w->metrics != NULL && sim_metrics_out_finish(w) != 0)
         return P2P_ERR_WRITE;
     return 0;
 }
@@ -563,9 +563,9 @@ void sim_run_fini(struct sim_world *w)
     sim_net_fini(&w->net);
     free(w->stats.latencies_ns);
     free(w->stats.deliveries);
-    sim_series_fini(&w->series);
+    sim_report_series_fini(&w->series);
     sim_trace_fini(&w->trace);
-    sim_metrics_fini(w);
+    sim_metrics_out_fini(w);
     w->nodes = NULL;
     w->artifacts = NULL;
 }

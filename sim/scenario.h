@@ -239,14 +239,4 @@ const char *sim_scenario_byzantine_name(enum sim_byzantine behaviour);
 const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind);
 const char *sim_scenario_from_mode_name(enum sim_from_mode from);
 
-/* Transitional names for sim/report*.c until they use the ones above. */
-static inline const char *sim_fault_kind_name(enum sim_fault_kind kind)
-{
-    return sim_scenario_fault_kind_name(kind);
-}
-static inline const char *sim_byzantine_name(enum sim_byzantine behaviour)
-{
-    return sim_scenario_byzantine_name(behaviour);
-}
-
 #endif

@@ -235,8 +235,8 @@ static void update_record(struct sim_world *w, uint32_t node)
                                   r->reused_base);
     r->chunks_fetched = pr.chunks_held - r->chunks_reused;
     if (w->opt.series)
-        sim_series_sync(&w->series, (size_t)sn->sync_record, w->now,
-                        pr.chunks_held, pr.chunks_total);
+        sim_report_series_sync(&w->series, (size_t)sn->sync_record, w->now,
+                               pr.chunks_held, pr.chunks_total);
     uint32_t decile = pr.chunks_total ? pr.chunks_held * 10 / pr.chunks_total
                                       : 10;
     if (decile > r->decile_printed && decile < 10 && !w->opt.quiet) {

@@ -376,7 +376,7 @@ static void write_failure(const struct swarm_args *a, const char *text,
                           const struct sim_swarm_outcome *o)
 {
     char path[PATH_BYTES], msg[512];
-    if (sim_metrics_mkdir(a->out_dir, msg, sizeof msg) != 0) {
+    if (sim_metrics_out_mkdir(a->out_dir, msg, sizeof msg) != 0) {
         fprintf(stderr, "p2p-sim swarm: --out: %s\n", msg);
         return;
     }

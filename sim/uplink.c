@@ -11,7 +11,7 @@ static void transmit(struct sim_world *w, uint32_t from, struct sim_msg *m)
 {
     p2p_time at = sim_net_send(&w->net, w->now, from, m->to, m->len);
     if (m->kind == SIM_MSG_DATA && w->opt.series)
-        sim_series_sent(&w->series, &w->net, from, m->len);
+        sim_report_series_sent(&w->series, &w->net, from, m->len);
     if (m->kind == SIM_MSG_DATA) {
         /* bytes_sent is the artifacts' traffic (against bytes_ideal);
          * state sync's is counted apart. */

@@ -239,7 +239,7 @@ struct sim_world {
     uint32_t *round_robin_next;    /* per workload item */
     struct sim_trace trace;
     struct sim_stats stats;
-    struct sim_series series;      /* --report: bytes per node over time */
+    struct sim_report_series series; /* --report: bytes per node over time */
     struct sim_metrics_out *metrics; /* owned; NULL without --metrics */
     /* State sync (sim/state_run.c); states_on when the scenario has a
      * 'state' section. */
@@ -272,14 +272,6 @@ struct sim_metrics_out;
 int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
                   const struct sim_options *opt);
 void sim_run_fini(struct sim_world *w);
-/* Transitional names for sim/main.c until it uses the two above. */
-static inline int sim_world_run(struct sim_world *w,
-                                const struct sim_scenario *sc,
-                                const struct sim_options *opt)
-{
-    return sim_run_world(w, sc, opt);
-}
-static inline void sim_world_fini(struct sim_world *w) { sim_run_fini(w); }
 
 /* workload.c */
 void sim_workload_start(struct sim_world *w);
@@ -329,25 +321,6 @@ void sim_world_mark(struct sim_world *w, uint32_t node);
 void sim_world_settle(struct sim_world *w);
 /* The end of an event (run.c): settles, then queues the deferred events. */
 void sim_world_end_event(struct sim_world *w);
-
-/* Transitional names for sim/metrics_out.c until it uses the ones above. */
-static inline void sim_push_event(struct sim_world *w, p2p_time t,
-                                  uint32_t type, uint32_t node, uint64_t arg,
-                                  void *ptr)
-{
-    sim_world_push_event(w, t, type, node, arg, ptr);
-}
-#ifdef __GNUC__
-__attribute__((format(printf, 2, 3)))
-#endif
-static inline void
-sim_violation(struct sim_world *w, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    sim_world_vviolation(w, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- uplink.c: sending ---- */
 
@@ -431,21 +404,21 @@ void sim_state_run_fini(struct sim_world *w);
 #define SIM_METRICS_OM_EVERY_MIN_NS (P2P_NS_PER_S / 1000)
 #define SIM_METRICS_OM_EPOCH_S 1704067200u
 /* Creates dir (and missing parents); -1 with a reason in msg otherwise. */
-int sim_metrics_mkdir(const char *dir, char *msg, size_t msg_len);
+int sim_metrics_out_mkdir(const char *dir, char *msg, size_t msg_len);
 /* Opens DIR/timeseries.csv and schedules the first sample (t = 0); -1
  * (message printed) when the file cannot be written. */
-int sim_metrics_start(struct sim_world *w);
+int sim_metrics_out_start(struct sim_world *w);
 /* SIM_EV_METRICS at virtual time t: one row per running node, then the
  * next sample if it falls within the run. Changes no simulation state. */
-void sim_metrics_sample(struct sim_world *w, p2p_time t);
+void sim_metrics_out_sample(struct sim_world *w, p2p_time t);
 /* Before fault `fault` fires: keeps the exposition of each node a crash
  * is about to stop, so its file holds its last values. */
-void sim_metrics_before_fault(struct sim_world *w, uint64_t fault);
+void sim_metrics_out_before_fault(struct sim_world *w, uint64_t fault);
 /* At the end of the run: writes DIR/node-<id>.prom for every node that
  * ran, closes the time series and prints one line saying what was
  * written; -1 (message printed) on a write error. */
-int sim_metrics_finish(struct sim_world *w);
+int sim_metrics_out_finish(struct sim_world *w);
 /* Frees what --metrics holds (closing the series if still open). */
-void sim_metrics_fini(struct sim_world *w);
+void sim_metrics_out_fini(struct sim_world *w);
 
 #endif

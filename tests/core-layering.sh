@@ -3,7 +3,7 @@
 # include only core/ headers, the generated protobuf header, protobuf-c,
 # nettle and the C library; its modules form no circle of includes or
 # calls (ci/core-graph); its cross-file internal names carry their file's
-# prefix (ci/core-names).
+# prefix (ci/names core).
 #   tests/core-layering.sh [SOURCE_DIR]
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
@@ -19,7 +19,7 @@ while IFS= read -r line; do
   fi
 done < <(grep -Hn '^#[[:space:]]*include' core/*.c core/*.h)
 ./ci/core-graph --check || fail=1
-./ci/core-names || fail=1
+./ci/names core || fail=1
 if [ "$fail" -ne 0 ]; then
   echo "core-layering: FAIL" >&2
   exit 1

@@ -42,8 +42,9 @@ START_TEST(stat_parse_fields)
     };
     for (int i = 0; i < COUNT(lines); i++) {
         struct prod_proc_stat st;
-        ck_assert_int_eq(prod_proc_stat_parse(lines[i], strlen(lines[i]), &st),
-                         0);
+        ck_assert_int_eq(
+            prod_process_metrics_stat_parse(lines[i], strlen(lines[i]), &st),
+            0);
         ck_assert_uint_eq(st.utime_ticks, 171);
         ck_assert_uint_eq(st.stime_ticks, 42);
         ck_assert_uint_eq(st.start_ticks, 98765);
@@ -61,12 +62,14 @@ START_TEST(stat_parse_ends_at_rss)
                        "9 100 5 18446744073709551615";
     size_t cut = strlen(full) - strlen(" 18446744073709551615");
     struct prod_proc_stat st;
-    ck_assert_int_eq(prod_proc_stat_parse(full, cut, &st), 0);
+    ck_assert_int_eq(prod_process_metrics_stat_parse(full, cut, &st), 0);
     ck_assert_uint_eq(st.rss_pages, 5);
     ck_assert_uint_eq(st.utime_ticks + st.stime_ticks, 15);
     /* Without rss: the text ends after vsize's space, or at vsize. */
-    ck_assert_int_eq(prod_proc_stat_parse(full, cut - 1, &st), P2P_ERR_DECODE);
-    ck_assert_int_eq(prod_proc_stat_parse(full, cut - 2, &st), P2P_ERR_DECODE);
+    ck_assert_int_eq(prod_process_metrics_stat_parse(full, cut - 1, &st),
+                     P2P_ERR_DECODE);
+    ck_assert_int_eq(prod_process_metrics_stat_parse(full, cut - 2, &st),
+                     P2P_ERR_DECODE);
 }
 END_TEST
 
@@ -89,7 +92,8 @@ START_TEST(stat_parse_refuses)
 {
     struct prod_proc_stat st;
     const char *s = bad_stats[_i];
-    ck_assert_msg(prod_proc_stat_parse(s, strlen(s), &st) == P2P_ERR_DECODE,
+    ck_assert_msg(prod_process_metrics_stat_parse(s, strlen(s), &st) ==
+                      P2P_ERR_DECODE,
                   "accepted: %s", s);
 }
 END_TEST
@@ -246,14 +250,14 @@ static uint64_t boot_time_s(void)
 START_TEST(self_values)
 {
     struct prod_process_stats a, b;
-    ck_assert_int_eq(prod_process_stats_read(&a), 0);
+    ck_assert_int_eq(prod_process_metrics_stats_read(&a), 0);
     /* Descriptors: exactly the ones opened in between are counted. */
     int fds[5];
     for (int i = 0; i < COUNT(fds); i++) {
         fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
         ck_assert_int_ge(fds[i], 0);
     }
-    ck_assert_int_eq(prod_process_stats_read(&b), 0);
+    ck_assert_int_eq(prod_process_metrics_stats_read(&b), 0);
     ck_assert_uint_eq(b.open_fds, a.open_fds + COUNT(fds));
     for (int i = 0; i < COUNT(fds); i++)
         close(fds[i]);
@@ -337,7 +341,7 @@ START_TEST(limits_text)
     char buf[2048];
     struct p2p_metrics_text t;
     p2p_metrics_text_init(&t, buf, sizeof(buf));
-    prod_limits_metrics_write(&t, c);
+    prod_process_metrics_write_limits(&t, c);
     size_t len;
     ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
     const char *samples = strstr(buf, "\np2p_replica_limit{");

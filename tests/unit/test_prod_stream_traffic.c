@@ -60,7 +60,8 @@ static void check_request(const struct env *e, enum p2p_traffic want,
     for (size_t k = 0; k <= e->len; k++) {
         enum p2p_traffic t;
         uint8_t route;
-        bool d = prod_traffic_of_request(e->b, k, k == e->len, &t, &route);
+        bool d =
+            prod_stream_traffic_of_request(e->b, k, k == e->len, &t, &route);
         ck_assert_msg(!decided || d, "undecided again at %zu bytes", k);
         if (d) {
             ck_assert_msg(t == want, "%s at %zu of %zu bytes, want %s",
@@ -70,7 +71,7 @@ static void check_request(const struct env *e, enum p2p_traffic want,
             decided = true;
         }
         /* A prefix declared complete always decides. */
-        ck_assert(prod_traffic_of_request(e->b, k, true, &t, &route));
+        ck_assert(prod_stream_traffic_of_request(e->b, k, true, &t, &route));
     }
     ck_assert(decided);
 }
@@ -81,14 +82,15 @@ static void check_response(uint8_t route, const struct env *e,
     bool decided = false;
     for (size_t k = 0; k <= e->len; k++) {
         enum p2p_traffic t;
-        bool d = prod_traffic_of_response(route, e->b, k, k == e->len, &t);
+        bool d =
+            prod_stream_traffic_of_response(route, e->b, k, k == e->len, &t);
         ck_assert(!decided || d);
         if (d) {
             ck_assert_msg(t == want, "%s at %zu bytes, want %s",
                           p2p_traffic_name(t), k, p2p_traffic_name(want));
             decided = true;
         }
-        ck_assert(prod_traffic_of_response(route, e->b, k, true, &t));
+        ck_assert(prod_stream_traffic_of_response(route, e->b, k, true, &t));
     }
     ck_assert(decided);
 }
@@ -191,8 +193,8 @@ START_TEST(malformed_requests)
     /* Empty and complete: other. */
     enum p2p_traffic t;
     uint8_t route;
-    ck_assert(!prod_traffic_of_request(NULL, 0, false, &t, &route));
-    ck_assert(prod_traffic_of_request(NULL, 0, true, &t, &route));
+    ck_assert(!prod_stream_traffic_of_request(NULL, 0, false, &t, &route));
+    ck_assert(prod_stream_traffic_of_request(NULL, 0, true, &t, &route));
     ck_assert_int_eq(t, P2P_TRAFFIC_OTHER);
 }
 END_TEST
