@@ -27,9 +27,6 @@
 #include "core/mem.h"
 #include "core/metrics.h"
 #include "core/outbox.h"
-/* For the backends that use them through the shim; to go. */
-#include "core/chunk_scheduler.h"
-#include "core/pool.h"
 #include "core/config.h"
 #include "core/state_store.h"
 #include "core/topology.h"

@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "core/err.h"
+#include "core/pool.h"
 #include "prod/durable.h"
 #include "prod/identity.h"
 #include "prod/replica_int.h"

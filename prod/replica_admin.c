@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/chunk_scheduler.h"
 #include "core/err.h"
 #include "core/metrics_registry.h"
 #include "prod/admin_api_metrics.h"

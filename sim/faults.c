@@ -7,6 +7,7 @@
 
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/pool.h"
 #include "sim/world.h"
 
 static void trace_fault(struct sim_world *w, uint32_t node, const char *what,

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/pool.h"
 #include "sim/world.h"
 
 #define TRACING(w) SIM_TRACING(w)

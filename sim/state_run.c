@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/chunk_scheduler.h"
 #include "core/err.h"
 #include "sim/world.h"
 

@@ -22,6 +22,7 @@
 
 #include "core/err.h"
 #include "core/framing.h"
+#include "core/pool.h"
 #include "core/shim.h"
 
 #define FUZZ_CHECK(cond)                                                      \

@@ -10,6 +10,7 @@
 #include "conn_harness.h"
 
 #include "core/ledger.h" /* P2P_PENALTY_* */
+#include "core/pool.h"
 
 static const struct p2p_metrics *metrics(struct harness *h)
 {

@@ -3,6 +3,7 @@
  * to a peer that reconnects. */
 #include "harness.h"
 #include "core/ledger.h" /* P2P_PENALTY_SILENT */
+#include "core/pool.h"
 
 static const uint8_t small_body[100] = {1, 2, 3};
 static uint8_t big_body[4096];

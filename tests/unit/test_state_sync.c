@@ -29,6 +29,7 @@
 #include <stdio.h>
 
 #include "harness.h"
+#include "core/chunk_scheduler.h"
 
 #define SS_CHUNK_BYTES 4096u
 #define SS_STATE_BYTES (64u * 1024u)
