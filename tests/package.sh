@@ -44,6 +44,8 @@ for f in usr/bin/p2p-replica usr/bin/p2p-replica-tools usr/bin/p2p-sim \
          usr/lib/sysusers.d/p2p-replica.conf \
          usr/share/doc/p2p-replica/README.md usr/share/doc/p2p-replica/LICENSE \
          usr/share/doc/p2p-replica/replica.md usr/share/doc/p2p-replica/metrics.md \
+         usr/share/doc/p2p-replica/troubleshooting.md \
+         usr/share/doc/p2p-replica/limitations.md \
          usr/share/p2p-replica/examples/config.yaml \
          usr/share/p2p-replica/examples/registry.yaml; do
     [ -s "$root/$f" ] || fail "missing or empty in the package: /$f"
