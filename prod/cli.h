@@ -1,53 +1,16 @@
-/* The command-line conventions every p2p-replica and p2p-replica-tools
- * command follows (docs/replica.md, "Commands"): flags are parsed by
- * getopt_long, so `--flag VALUE` and `--flag=VALUE` are the same, a
- * unique prefix of a long flag stands for it, and `-h`/`--help` prints
- * the usage on stdout (exit 0). A bad flag is one line on stderr naming
- * it as typed, then the usage, exit 2:
- *
- *   PROG: --bogus: unknown option
- *   PROG: --dir needs a value
- *   PROG: --detach takes no value
- *   PROG: --n: ambiguous option
- *   PROG: extra: unexpected argument
- *
- * Each parser starts with prod_cli_begin() and passes an option string
- * that begins with ':' (after a '+' when it stops at the first
- * non-option), so getopt_long reports a missing value as ':' rather
- * than '?' and prints nothing itself. */
+/* The replica's two binaries (docs/replica.md, "Commands"). Their flags
+ * follow conf/cli.h, as p2p-sim's do. */
 #ifndef P2P_PROD_CLI_H
 #define P2P_PROD_CLI_H
 
-#include <getopt.h>
 #include <stddef.h>
-#include <stdio.h>
 
-/* The exit status of a command given bad flags or arguments. */
-#define PROD_CLI_EXIT_USAGE 2
+#include "conf/cli.h"
 
 /* The two binaries, installed side by side: the replica, and the tools
  * (testnet, probe, keygen) it hands those commands to. */
 #define PROD_CLI_REPLICA_NAME "p2p-replica"
 #define PROD_CLI_TOOLS_NAME "p2p-replica-tools"
-
-/* Prepares getopt_long for a new parse: optind = 0 (glibc then reads the
- * option string afresh, so a '+' of an earlier parse does not carry over)
- * and opterr = 0 (the messages are prod_cli_bad_flag's). */
-void prod_cli_begin(void);
-
-/* After getopt_long returned '?' or ':' for argv (borrowed, as parsed)
- * with the options opts (borrowed, ending in a zero entry): prints one
- * line on f, "PROG: ..." naming the flag as typed (the part before any
- * '='), and says why: unknown, ambiguous, needs a value, takes no value.
- * Reads optind and optopt, changes nothing. */
-void prod_cli_bad_flag(FILE *f, const char *prog, int ch, char *const argv[],
-                       const struct option *opts);
-
-/* For a command that takes no positional arguments: when optind < argc,
- * prints "PROG: ARG: unexpected argument" on f for the first one and
- * returns PROD_CLI_EXIT_USAGE; otherwise returns 0. */
-int prod_cli_no_operands(FILE *f, const char *prog, int argc,
-                         char *const argv[]);
 
 /* The path of the binary called name in the folder of the running one
  * (/proc/self/exe, symbolic links resolved) into out[0..len). Does not

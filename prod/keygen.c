@@ -205,7 +205,7 @@ static int parse_args(int argc, char **argv, const char **key,
         {NULL, 0, NULL, 0}};
     *key = *cert = NULL;
     *help = false;
-    prod_cli_begin();
+    conf_cli_begin();
     int ch;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
@@ -213,27 +213,27 @@ static int parse_args(int argc, char **argv, const char **key,
         case 'c': *cert = optarg; break;
         case 'h': *help = true; break;
         default:
-            prod_cli_bad_flag(stderr, "p2p-replica keygen", ch, argv, opts);
+            conf_cli_bad_flag(stderr, "p2p-replica keygen", ch, argv, opts);
             usage(stderr);
-            return PROD_CLI_EXIT_USAGE;
+            return CONF_CLI_EXIT_USAGE;
         }
     }
     if (*help)
         return 0;
-    if (prod_cli_no_operands(stderr, "p2p-replica keygen", argc, argv) != 0) {
+    if (conf_cli_no_operands(stderr, "p2p-replica keygen", argc, argv) != 0) {
         usage(stderr);
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     if (*key == NULL || *cert == NULL || (*key)[0] == '\0' ||
         (*cert)[0] == '\0') {
         fprintf(stderr, "p2p-replica keygen: --key and --cert are required\n");
         usage(stderr);
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     if (strcmp(*key, *cert) == 0) {
         fprintf(stderr,
                 "p2p-replica keygen: --key and --cert name the same file\n");
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     return 0;
 }

@@ -63,7 +63,7 @@ static int run_cmd(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     const char *config = NULL;
     bool help = false;
-    prod_cli_begin();
+    conf_cli_begin();
     int ch;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (ch == 'h') {
@@ -73,25 +73,25 @@ static int run_cmd(int argc, char **argv)
         } else if (ch == 'c') {
             fprintf(stderr, "p2p-replica run: --config given twice\n");
             run_usage(stderr);
-            return PROD_CLI_EXIT_USAGE;
+            return CONF_CLI_EXIT_USAGE;
         } else {
-            prod_cli_bad_flag(stderr, "p2p-replica run", ch, argv, opts);
+            conf_cli_bad_flag(stderr, "p2p-replica run", ch, argv, opts);
             run_usage(stderr);
-            return PROD_CLI_EXIT_USAGE;
+            return CONF_CLI_EXIT_USAGE;
         }
     }
     if (help) {
         run_usage(stdout);
         return 0;
     }
-    if (prod_cli_no_operands(stderr, "p2p-replica run", argc, argv) != 0) {
+    if (conf_cli_no_operands(stderr, "p2p-replica run", argc, argv) != 0) {
         run_usage(stderr);
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     if (config == NULL || config[0] == '\0') {
         fprintf(stderr, "p2p-replica run: --config FILE is required\n");
         run_usage(stderr);
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     return prod_replica_run(config);
 }
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     keep_freed_memory();
-    prod_cli_begin();
+    conf_cli_begin();
     int ch;
     /* '+': the options before the command are the program's; the rest
      * are the command's. */
@@ -160,14 +160,14 @@ int main(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'V': prod_build_info_print(stdout); return 0;
         default:
-            prod_cli_bad_flag(stderr, "p2p-replica", ch, argv, opts);
+            conf_cli_bad_flag(stderr, "p2p-replica", ch, argv, opts);
             usage(stderr);
-            return PROD_CLI_EXIT_USAGE;
+            return CONF_CLI_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     const char *cmd = argv[optind];
     if (strcmp(cmd, "help") == 0) {
@@ -184,5 +184,5 @@ int main(int argc, char **argv)
         return hand_to_tools(argc - optind, argv + optind);
     fprintf(stderr, "p2p-replica: unknown command \"%s\"\n", cmd);
     usage(stderr);
-    return PROD_CLI_EXIT_USAGE;
+    return CONF_CLI_EXIT_USAGE;
 }

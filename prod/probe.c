@@ -337,7 +337,7 @@ static int parse_args(int argc, char **argv, struct probe_args *a)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     *a = (struct probe_args){.peer = -1, .timeout = 10.0};
-    prod_cli_begin();
+    conf_cli_begin();
     int ch;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         char *end = NULL;
@@ -360,7 +360,7 @@ static int parse_args(int argc, char **argv, struct probe_args *a)
             break;
         case 'h': a->help = true; break;
         default:
-            prod_cli_bad_flag(stderr, "p2p-replica probe", ch, argv, opts);
+            conf_cli_bad_flag(stderr, "p2p-replica probe", ch, argv, opts);
             ok = false;
             break;
         }
@@ -371,7 +371,7 @@ static int parse_args(int argc, char **argv, struct probe_args *a)
     }
     if (a->help)
         return 0;
-    if (prod_cli_no_operands(stderr, "p2p-replica probe", argc, argv) != 0) {
+    if (conf_cli_no_operands(stderr, "p2p-replica probe", argc, argv) != 0) {
         usage(stderr);
         return PROBE_EXIT_USAGE;
     }

@@ -974,7 +974,7 @@ static int parse_opts(int argc, char **argv, struct testnet_opts *o)
     o->nodes = PROD_TESTNET_NODES_DEFAULT;
     o->base_port = PROD_TESTNET_BASE_PORT;
     o->timeout_s = PROD_TESTNET_TIMEOUT_S;
-    prod_cli_begin();
+    conf_cli_begin();
     int ch;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         long num = 0;
@@ -1010,13 +1010,13 @@ static int parse_opts(int argc, char **argv, struct testnet_opts *o)
             o->timeout_set = true;
             break;
         default:
-            prod_cli_bad_flag(stderr, "p2p-replica testnet", ch, argv, opts);
+            conf_cli_bad_flag(stderr, "p2p-replica testnet", ch, argv, opts);
             return 2;
         }
     }
     if (o->help)
         return 0;
-    if (prod_cli_no_operands(stderr, "p2p-replica testnet", argc, argv) != 0)
+    if (conf_cli_no_operands(stderr, "p2p-replica testnet", argc, argv) != 0)
         return 2;
     if (o->dir == NULL) {
         fprintf(stderr, "p2p-replica testnet: --dir is required\n");

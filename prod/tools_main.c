@@ -89,7 +89,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
-    prod_cli_begin();
+    conf_cli_begin();
     int ch;
     /* '+': the options before the command are the program's. */
     while ((ch = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
@@ -97,14 +97,14 @@ int main(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'V': version(stdout); return 0;
         default:
-            prod_cli_bad_flag(stderr, PROD_CLI_TOOLS_NAME, ch, argv, opts);
+            conf_cli_bad_flag(stderr, PROD_CLI_TOOLS_NAME, ch, argv, opts);
             usage(stderr);
-            return PROD_CLI_EXIT_USAGE;
+            return CONF_CLI_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         usage(stderr);
-        return PROD_CLI_EXIT_USAGE;
+        return CONF_CLI_EXIT_USAGE;
     }
     const char *cmd = argv[optind];
     argc -= optind;
@@ -125,5 +125,5 @@ int main(int argc, char **argv)
         return prod_probe_cmd(argc, argv);
     fprintf(stderr, PROD_CLI_TOOLS_NAME ": unknown command \"%s\"\n", cmd);
     usage(stderr);
-    return PROD_CLI_EXIT_USAGE;
+    return CONF_CLI_EXIT_USAGE;
 }

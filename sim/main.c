@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/cli.h"
 #include "p2p_version.h"
 
 #include "sim/report.h"
@@ -260,9 +261,9 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
-    optind = 1;
+    conf_cli_begin();
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 's':
             if (conf_units_parse_u64(optarg, &a->opt.seed) != 0) {
@@ -282,7 +283,10 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         case 'F': a->metrics_format = optarg; break;
         case 'r': a->report_path = optarg; break;
         case 'h': usage(stdout); exit(EXIT_OK);
-        default: usage(stderr); return EXIT_BAD_INPUT;
+        default:
+            conf_cli_bad_flag(stderr, "p2p-sim run", c, argv, longopts);
+            usage(stderr);
+            return EXIT_BAD_INPUT;
         }
     }
     if (optind != argc - 1) {
@@ -574,15 +578,13 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
         printf("p2p-sim %s (commit %s)\n", P2P_VERSION, P2P_COMMIT);
         return EXIT_OK;
     }
     prog_name = argv[0] != NULL && argv[0][0] != '\0' ? argv[0] : "p2p-sim";
-    if (strcmp(argv[1], "run") == 0) {
-        argv[1] = "p2p-sim run"; /* how getopt names us in its errors */
+    if (strcmp(argv[1], "run") == 0)
         return cmd_run(argc - 1, argv + 1);
-    }
     if (strcmp(argv[1], "trace") == 0)
         return sim_trace_filter_main(argc - 1, argv + 1);
     if (strcmp(argv[1], "swarm") == 0)

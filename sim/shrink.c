@@ -33,8 +33,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/assert.h"
+#include "conf/cli.h"
 #include "conf/units.h"
+#include "core/assert.h"
 #include "core/err.h"
 #include "core/state_manifest.h"
 #include "sim/scenario_write.h"
@@ -879,9 +880,9 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
     memset(a, 0, sizeof *a);
     a->timeout_s = SIM_SWARM_TIMEOUT_DEFAULT_S;
     a->runs_max = RUNS_MAX_DEFAULT;
-    optind = 1;
+    conf_cli_begin();
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
         case 's':
@@ -910,7 +911,10 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
             break;
         case 'q': a->quiet = true; break;
         case 'h': usage(stdout); exit(EXIT_OK);
-        default: usage(stderr); return EXIT_BAD_INPUT;
+        default:
+            conf_cli_bad_flag(stderr, "p2p-sim shrink", c, argv, longopts);
+            usage(stderr);
+            return EXIT_BAD_INPUT;
         }
     }
     if (optind != argc - 1) {
@@ -958,8 +962,6 @@ static double wall_now(void)
 int sim_shrink_main(int argc, char **argv)
 {
     struct shrink_args a;
-    if (argc > 0)
-        argv[0] = "p2p-sim shrink"; /* how getopt names us in its errors */
     int rc = parse_args(argc, argv, &a);
     if (rc != EXIT_OK)
         return rc;

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf/cli.h"
 #include "conf/units.h"
 #include "core/assert.h"
 #include "core/err.h"
@@ -311,9 +312,9 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
     a->jobs = 1;
     a->timeout_s = SIM_SWARM_TIMEOUT_DEFAULT_S;
     a->out_dir = "swarm-failures";
-    optind = 1;
+    conf_cli_begin();
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
             if (conf_units_parse_u64(optarg, &a->seeds) != 0 || a->seeds == 0)
@@ -342,7 +343,10 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
         case 'v': a->verbose = true; break;
         case 'q': a->quiet = true; break;
         case 'h': usage(stdout); exit(EXIT_OK);
-        default: usage(stderr); return EXIT_BAD_INPUT;
+        default:
+            conf_cli_bad_flag(stderr, "p2p-sim swarm", c, argv, longopts);
+            usage(stderr);
+            return EXIT_BAD_INPUT;
         }
     }
     if (optind != argc) {
@@ -624,8 +628,6 @@ static void print_summary(const struct swarm_state *s, double wall)
 int sim_swarm_main(int argc, char **argv)
 {
     struct swarm_args a;
-    if (argc > 0)
-        argv[0] = "p2p-sim swarm"; /* how getopt names us in its errors */
     int rc = parse_args(argc, argv, &a);
     if (rc != EXIT_OK)
         return rc;

@@ -18,7 +18,7 @@ static const struct option opts[] = {{"dir", required_argument, NULL, 'd'},
 
 /* Parses argv (NULL-terminated, argv[0] the command) as a command does;
  * returns the first error getopt_long reported (0: none) and what
- * prod_cli_bad_flag printed for it in out. */
+ * conf_cli_bad_flag printed for it in out. */
 static int parse(char **argv, char *out, size_t out_len)
 {
     int argc = 0;
@@ -28,17 +28,17 @@ static int parse(char **argv, char *out, size_t out_len)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     ck_assert_ptr_nonnull(f);
-    prod_cli_begin();
+    conf_cli_begin();
     int ch, bad = 0;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (ch == '?' || ch == ':') {
-            prod_cli_bad_flag(f, "p2p-replica testnet", ch, argv, opts);
+            conf_cli_bad_flag(f, "p2p-replica testnet", ch, argv, opts);
             bad = ch;
             break;
         }
     }
-    if (bad == 0 && prod_cli_no_operands(f, "p2p-replica testnet", argc,
-                                         argv) != 0)
+    if (bad == 0 &&
+        conf_cli_no_operands(f, "p2p-replica testnet", argc, argv) != 0)
         bad = 'x';
     fclose(f);
     snprintf(out, out_len, "%s", text);
@@ -93,7 +93,7 @@ END_TEST
 START_TEST(parses_start_afresh)
 {
     char *top[] = {"p2p-replica", "testnet", "extra", "--dir=d", NULL};
-    prod_cli_begin();
+    conf_cli_begin();
     ck_assert_int_eq(getopt_long(4, top, "+:h", opts, NULL), -1);
     ck_assert_int_eq(optind, 1);
     char out[256];

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Usage: sim-cli.sh P2P_SIM SCENARIO
+# p2p-sim parses flags as the replica's commands do (conf/cli.h): a bad
+# flag is one line naming it, then the usage, exit 2, nothing run;
+# --flag=VALUE equals --flag VALUE; --version and `version` agree.
+set -euo pipefail
+sim=$1 scenario=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# expect_bad WANT_LINE ARGS...: exit 2, first stderr line WANT_LINE,
+# nothing on stdout.
+expect_bad() {
+    local want=$1 rc=0
+    shift
+    "$sim" "$@" >"$tmp/out" 2>"$tmp/err" || rc=$?
+    [ "$rc" -eq 2 ] || fail "p2p-sim $*: exit $rc, not 2"
+    [ ! -s "$tmp/out" ] || fail "p2p-sim $*: wrote to stdout"
+    [ "$(head -n 1 "$tmp/err")" = "$want" ] ||
+        fail "p2p-sim $*: said '$(head -n 1 "$tmp/err")', not '$want'"
+}
+expect_bad "p2p-sim run: --bogus: unknown option" run --bogus "$scenario"
+expect_bad "p2p-sim run: --seed needs a value" run "$scenario" --seed
+expect_bad "p2p-sim run: --quiet takes no value" run "$scenario" --quiet=1
+expect_bad "p2p-sim run: --m: ambiguous option" run "$scenario" --m x
+expect_bad "p2p-sim swarm: --seeds needs a value" swarm --seeds
+expect_bad "p2p-sim swarm: --bogus: unknown option" swarm --seeds 1 --bogus
+expect_bad "p2p-sim shrink: --x: unknown option" shrink --x=1 "$scenario"
+expect_bad "p2p-sim: unknown command 'bogus'" bogus
+
+"$sim" run "$scenario" --quiet --seed 3 --trace "$tmp/a" >/dev/null
+"$sim" run "$scenario" --quiet --seed=3 --trace="$tmp/b" >/dev/null
+cmp -s "$tmp/a" "$tmp/b" || fail "--seed=3 --trace=F differs from --seed 3 --trace F"
+v1=$("$sim" --version)
+v2=$("$sim" version)
+[ "$v1" = "$v2" ] && [ -n "$v1" ] || fail "--version '$v1' and version '$v2' differ"
+echo "ok: bad flags named (exit 2), --flag=VALUE, $v1"
