@@ -16,10 +16,12 @@
  * and peers keep serving recent states. The sync finishes, and the newer
  * state is synced next, reusing every unchanged chunk. A sync that has no
  * manifest yet, or is stalled (no peer can serve what is missing), moves
- * to the newer state at once. A stalled sync whose peers still advertise
- * its state asks them again on their next advert (their 204s or failures
- * may have passed). A sync is cancelled when the store reaches its height
- * by itself.
+ * to the newer state at once. A peer that answers 204 and no longer
+ * advertises the sync's state has dropped it: it leaves the sync, and a
+ * sync left without a peer moves at once. A stalled sync whose peers still
+ * advertise its state asks them again on their next advert (their 204s or
+ * failures may have passed). A sync is cancelled when the store reaches
+ * its height by itself.
  *
  * A node's own lack of memory is never blamed on a peer: a request it
  * cannot unpack is reset (not answered 400), a manifest it cannot decode
@@ -466,9 +468,37 @@ static void on_manifest(struct p2p_state_sync *st, p2p_time now,
         arm_sync_timer(st, now + MANIFEST_RETRY_NS);
 }
 
+/* peer answered 204 ("not held") for a chunk and no longer advertises
+ * the sync's state: it moved on and dropped the state, so every other
+ * chunk would be refused too. It leaves the sync (its requests in flight
+ * are abandoned and go to the other advertisers) instead of being ruled
+ * out one chunk and one backoff at a time, and comes back if it
+ * advertises the state again. True when it left. */
+static bool drop_moved_on(struct p2p_state_sync *st, p2p_time now,
+                          p2p_node_id peer)
+{
+    if (advertises(st, peer, st->height, &st->root) ||
+        p2p_chunk_scheduler_remove_peer(st->sched, now, peer) != 0)
+        return false;
+    abort_streams(st, peer, ANY_INDEX);
+    return true;
+}
+
+/* A peer left the sync: if no one left can serve what is missing, the
+ * sync gives way to the newest state a quorum advertises now, rather than
+ * on that state's next advert. */
+static void after_peer_left(struct p2p_state_sync *st, p2p_time now,
+                            uint32_t gen)
+{
+    if (st->active && st->gen == gen && st->have_manifest && stalled(st))
+        evaluate(st, now);
+}
+
 static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
                      uint32_t index, int err, const struct p2p_frame *f)
 {
+    uint32_t gen = st->gen;
+    bool left = false;
     /* Any answer shows the peer working through our requests: the ones
      * behind this one are timed from now (after the latency sample). */
     if (err == 0 && f->status == P2P_STATUS_OK) {
@@ -509,8 +539,12 @@ static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
         if (p2p_chunk_scheduler_on_chunk_failed(st->sched, now, peer, index,
                                                 e) == 0)
             st->env->metrics->state_chunks_failed++;
+        if (e == P2P_ERR_NOT_FOUND)
+            left = drop_moved_on(st, now, peer);
     }
     pump(st, now);
+    if (left)
+        after_peer_left(st, now, gen);
 }
 
 void p2p__state_sync_on_response(struct p2p_state_sync *st, p2p_time now,
