@@ -205,13 +205,10 @@ bool p2p__conn_manager_accepts(const struct p2p_conn_manager *cm, p2p_time now,
 }
 
 int p2p__conn_manager_set_topology(struct p2p_conn_manager *cm,
-                                   uint64_t version, uint64_t earliest_version,
-                                   const struct p2p_member *members,
-                                   uint32_t count)
+                                   const struct p2p_topology_update *u)
 {
-    int rc =
-        p2p_topology_set(&cm->topology, cm->env->mem, version, earliest_version,
-                         members, count, cm->env->cfg->node_ids_max);
+    int rc = p2p_topology_set(&cm->topology, cm->env->mem, u,
+                              cm->env->cfg->node_ids_max);
     if (rc == 0)
         cm->env->metrics->topology_changes++;
     return rc;

@@ -80,9 +80,7 @@ const struct p2p_topology *p2p__conn_manager_topology(
 /* Installs a registry version (copied; records fitted by the caller).
  * Errors: those of p2p_topology_set (nothing changed). */
 int p2p__conn_manager_set_topology(struct p2p_conn_manager *cm,
-                                   uint64_t version, uint64_t earliest_version,
-                                   const struct p2p_member *members,
-                                   uint32_t count);
+                                   const struct p2p_topology_update *u);
 /* Dials member id if it is ours to dial and neither up nor being dialled
  * (or, while banned, when the ban ends). Its record exists. */
 void p2p__conn_manager_dial_member(struct p2p_conn_manager *cm, p2p_time now,

@@ -94,35 +94,35 @@ static int check_body(const uint8_t *body, size_t body_len)
     return body_len > P2P_FRAME_MESSAGE_BYTES_MAX ? P2P_ERR_OVERSIZE : 0;
 }
 
-int p2p_frame_encode_request(struct p2p_mem *mem, enum p2p_mem_module module,
-                             enum p2p_route route, const uint8_t *body,
-                             size_t body_len, uint8_t **out, size_t *out_len)
+int p2p_frame_request_encode(struct p2p_mem *mem, enum p2p_mem_module module,
+                             const struct p2p_frame_request *req, uint8_t **out,
+                             size_t *out_len)
 {
-    const char *path = p2p_route_path(route);
+    const char *path = p2p_route_path(req->route);
     if (path == NULL)
         return P2P_ERR_INVALID_ARG;
-    int rc = check_body(body, body_len);
+    int rc = check_body(req->body, req->body_len);
     if (rc != 0)
         return rc;
-    P2p__V1__Request req = P2P__V1__REQUEST__INIT;
-    req.path = (char *)path;         /* only read by pack */
-    req.body.data = (uint8_t *)body; /* only read by pack */
-    req.body.len = body_len;
-    return pack(mem, module, &req.base, out, out_len);
+    P2p__V1__Request msg = P2P__V1__REQUEST__INIT;
+    msg.path = (char *)path;              /* only read by pack */
+    msg.body.data = (uint8_t *)req->body; /* only read by pack */
+    msg.body.len = req->body_len;
+    return pack(mem, module, &msg.base, out, out_len);
 }
 
-int p2p_frame_encode_response(struct p2p_mem *mem, enum p2p_mem_module module,
-                              uint32_t status, const uint8_t *body,
-                              size_t body_len, uint8_t **out, size_t *out_len)
+int p2p_frame_response_encode(struct p2p_mem *mem, enum p2p_mem_module module,
+                              const struct p2p_frame_response *resp,
+                              uint8_t **out, size_t *out_len)
 {
-    int rc = check_body(body, body_len);
+    int rc = check_body(resp->body, resp->body_len);
     if (rc != 0)
         return rc;
-    P2p__V1__Response resp = P2P__V1__RESPONSE__INIT;
-    resp.status = status;
-    resp.body.data = (uint8_t *)body; /* only read by pack */
-    resp.body.len = body_len;
-    return pack(mem, module, &resp.base, out, out_len);
+    P2p__V1__Response msg = P2P__V1__RESPONSE__INIT;
+    msg.status = resp->status;
+    msg.body.data = (uint8_t *)resp->body; /* only read by pack */
+    msg.body.len = resp->body_len;
+    return pack(mem, module, &msg.base, out, out_len);
 }
 
 /* ---- wire scanning ---- */

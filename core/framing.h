@@ -59,26 +59,51 @@ int p2p_route_lookup(const uint8_t *path, size_t len, enum p2p_route *out);
  * P2P_FRAME_FETCH_REQUEST_BYTES_MAX. */
 void p2p_route_limits_default(struct p2p_route_limits *l);
 
-/* Encodes Request {path of route, body} into a new buffer allocated from
- * mem under module; on success the caller owns *out and frees it with
- * p2p_mem_free(mem, module, *out). body is borrowed (may be NULL when
- * body_len is 0). On error *out and *out_len are untouched and nothing is
- * allocated.
+/* A request envelope to encode (p2p_frame_request_encode's options). */
+struct p2p_frame_request {
+    enum p2p_route route; /* its path goes on the wire */
+    const uint8_t *body;  /* borrowed for the call; NULL when body_len 0 */
+    size_t body_len;
+};
+
+/* A response envelope to encode (p2p_frame_response_encode's options). */
+struct p2p_frame_response {
+    uint32_t status;     /* HTTP-like, core/status.h */
+    const uint8_t *body; /* borrowed for the call; NULL when body_len 0 */
+    size_t body_len;
+};
+
+/* Encodes Request {path of req->route, body} into a new buffer allocated
+ * from mem under module; on success the caller owns *out and frees it with
+ * p2p_mem_free(mem, module, *out). On error *out and *out_len are untouched
+ * and nothing is allocated.
  * Errors: P2P_ERR_INVALID_ARG (no such route, NULL body with body_len > 0),
  * P2P_ERR_OVERSIZE (the envelope would exceed P2P_FRAME_MESSAGE_BYTES_MAX),
  * P2P_ERR_NOMEM. */
-int p2p_frame_encode_request(struct p2p_mem *mem, enum p2p_mem_module module,
-                             enum p2p_route route, const uint8_t *body,
-                             size_t body_len, uint8_t **out, size_t *out_len);
+int p2p_frame_request_encode(struct p2p_mem *mem, enum p2p_mem_module module,
+                             const struct p2p_frame_request *req, uint8_t **out,
+                             size_t *out_len);
 
-/* Encodes Response {status, body} like p2p_frame_encode_request (same
+/* Transitional name for prod/probe.c until it uses the one above. */
+static inline int p2p_frame_encode_request(struct p2p_mem *mem,
+                                           enum p2p_mem_module module,
+                                           enum p2p_route route,
+                                           const uint8_t *body, size_t body_len,
+                                           uint8_t **out, size_t *out_len)
+{
+    struct p2p_frame_request req = {
+        .route = route, .body = body, .body_len = body_len};
+    return p2p_frame_request_encode(mem, module, &req, out, out_len);
+}
+
+/* Encodes Response {status, body} like p2p_frame_request_encode (same
  * ownership and errors, without the route check). An envelope with status 0
  * and an empty body encodes to zero bytes (*out_len = 0, *out still a
  * freeable one-byte block); readers refuse it as P2P_ERR_TRUNCATED, so
  * responders always send a non-zero status. */
-int p2p_frame_encode_response(struct p2p_mem *mem, enum p2p_mem_module module,
-                              uint32_t status, const uint8_t *body,
-                              size_t body_len, uint8_t **out, size_t *out_len);
+int p2p_frame_response_encode(struct p2p_mem *mem, enum p2p_mem_module module,
+                              const struct p2p_frame_response *resp,
+                              uint8_t **out, size_t *out_len);
 
 /* Which envelope a reader expects. */
 enum p2p_frame_mode {

@@ -10,8 +10,13 @@ int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
     P2P_ASSERT(a->id != NULL && (a->body != NULL || a->len == 0));
     if (p2p_pool_get(env->pool, a->id) != NULL)
         return P2P_ERR_EXISTS;
-    int rc = p2p_pool_insert(env->pool, P2P_POOL_UNVALIDATED, a->id, a->kind,
-                             a->body, a->len, a->peer, now);
+    struct p2p_pool_item item = {.section = P2P_POOL_UNVALIDATED,
+                                 .id = a->id,
+                                 .kind = a->kind,
+                                 .body = a->body,
+                                 .len = a->len,
+                                 .from = a->peer};
+    int rc = p2p_pool_insert(env->pool, now, &item);
     if (rc == P2P_ERR_LIMIT) {
         env->metrics->pool_full++;
         p2p_outbox_event(env->outbox, P2P_EV_POOL_FULL, a->peer, a->id,

@@ -218,20 +218,18 @@ bool p2p_node_accepts_peer(const struct p2p_node *n, p2p_time now,
     return p2p__conn_manager_accepts(&n->conns, now, peer);
 }
 
-int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
-                         uint64_t earliest_version,
-                         const struct p2p_member *members, uint32_t count)
+int p2p_node_on_topology(struct p2p_node *n, p2p_time now,
+                         const struct p2p_topology_update *u)
 {
     /* Make room for every member's record first, so that running out of
      * memory changes nothing. */
     p2p_node_id top = 0;
-    for (uint32_t i = 0; i < count && members != NULL; i++)
-        if (members[i].id > top && members[i].id < n->cfg.node_ids_max)
-            top = members[i].id;
-    if (count > 0 && peer_fit(n, top) != 0)
+    for (uint32_t i = 0; i < u->count && u->members != NULL; i++)
+        if (u->members[i].id > top && u->members[i].id < n->cfg.node_ids_max)
+            top = u->members[i].id;
+    if (u->count > 0 && peer_fit(n, top) != 0)
         return P2P_ERR_NOMEM;
-    int rc = p2p__conn_manager_set_topology(&n->conns, version,
-                                            earliest_version, members, count);
+    int rc = p2p__conn_manager_set_topology(&n->conns, u);
     if (rc != 0)
         return rc;
     /* Close what is no longer wanted: ids that left, or all of them when
@@ -439,20 +437,13 @@ static void epilogue(struct p2p_node *n, p2p_time now)
     }
 }
 
-int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                            uint64_t stream_id, bool inbound,
-                            const uint8_t *data, size_t len, bool fin)
+int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now,
+                            const struct p2p_stream_bytes *in)
 {
-    if (!p2p__conn_manager_is_up(&n->conns, peer))
+    if (!p2p__conn_manager_is_up(&n->conns, in->peer))
         return P2P_ERR_NOT_FOUND;
-    struct p2p_stream_bytes in = {.peer = peer,
-                                  .stream_id = stream_id,
-                                  .inbound = inbound,
-                                  .data = data,
-                                  .len = len,
-                                  .fin = fin};
     struct p2p_stream_done d;
-    int rc = p2p__streams_on_data(&n->streams, now, &in, &d);
+    int rc = p2p__streams_on_data(&n->streams, now, in, &d);
     if (d.end == P2P_STREAM_END_REQUEST)
         rc = dispatch(n, now, &d);
     else
@@ -484,8 +475,13 @@ int p2p_node_insert(struct p2p_node *n, p2p_time now,
         return P2P_ERR_OVERSIZE;
     struct p2p_artifact_id id;
     p2p_id_of(body, len, &id);
-    int rc = p2p_pool_insert(&n->pool, P2P_POOL_VALIDATED, &id, kind, body, len,
-                             P2P_NODE_NONE, now);
+    struct p2p_pool_item item = {.section = P2P_POOL_VALIDATED,
+                                 .id = &id,
+                                 .kind = kind,
+                                 .body = body,
+                                 .len = len,
+                                 .from = P2P_NODE_NONE};
+    int rc = p2p_pool_insert(&n->pool, now, &item);
     if (rc != 0)
         return rc;
     rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, &id),

@@ -84,19 +84,19 @@ static void give_entry(struct p2p_pool *p, uint32_t index)
     p->free_head = index;
 }
 
-int p2p_pool_insert(struct p2p_pool *p, enum p2p_pool_section section,
-                    const struct p2p_artifact_id *id,
-                    enum p2p_artifact_kind kind, const uint8_t *body,
-                    size_t len, p2p_node_id from, p2p_time now)
+int p2p_pool_insert(struct p2p_pool *p, p2p_time now,
+                    const struct p2p_pool_item *item)
 {
-    P2P_ASSERT(section < P2P_POOL_SECTIONS);
-    if (lookup(p, id, NULL) == 0)
+    P2P_ASSERT(item->section < P2P_POOL_SECTIONS);
+    P2P_ASSERT(item->id != NULL && (item->body != NULL || item->len == 0));
+    if (lookup(p, item->id, NULL) == 0)
         return P2P_ERR_EXISTS;
-    if (!fits(p, section, len))
+    if (!fits(p, item->section, item->len))
         return P2P_ERR_LIMIT;
     /* An empty body (body may then be NULL) still gets a freeable block. */
-    uint8_t *copy = len ? p2p_mem_dup(p->mem, P2P_MEM_POOL, body, len)
-                        : p2p_mem_alloc(p->mem, P2P_MEM_POOL, 1);
+    uint8_t *copy =
+        item->len ? p2p_mem_dup(p->mem, P2P_MEM_POOL, item->body, item->len)
+                  : p2p_mem_alloc(p->mem, P2P_MEM_POOL, 1);
     if (copy == NULL)
         return P2P_ERR_NOMEM;
     uint32_t index;
@@ -104,22 +104,22 @@ int p2p_pool_insert(struct p2p_pool *p, enum p2p_pool_section section,
     if (rc != 0)
         goto fail_free_copy;
     struct p2p_key key;
-    key_of(id, &key);
+    key_of(item->id, &key);
     rc = p2p_keymap_put(&p->by_id, &key, index);
     if (rc != 0)
         goto fail_give_entry;
     p->entries[index] = (struct p2p_pool_entry){
         .used = true,
-        .section = section,
-        .id = *id,
-        .kind = kind,
+        .section = item->section,
+        .id = *item->id,
+        .kind = item->kind,
         .body = copy,
-        .len = len,
-        .from = from,
+        .len = item->len,
+        .from = item->from,
         .inserted_ns = now,
     };
-    p->count[section]++;
-    p->bytes[section] += len;
+    p->count[item->section]++;
+    p->bytes[item->section] += item->len;
     return 0;
 
 fail_give_entry:

@@ -45,12 +45,21 @@ void p2p_pool_init(struct p2p_pool *p, struct p2p_mem *mem,
                    const struct p2p_pool_limits *limits, uint64_t hash_key);
 void p2p_pool_fini(struct p2p_pool *p);
 
-/* Inserts a copy of body into section. Errors: P2P_ERR_EXISTS (the id is in
- * either section), P2P_ERR_LIMIT (section bound), P2P_ERR_NOMEM. */
-int p2p_pool_insert(struct p2p_pool *p, enum p2p_pool_section section,
-                    const struct p2p_artifact_id *id,
-                    enum p2p_artifact_kind kind, const uint8_t *body,
-                    size_t len, p2p_node_id from, p2p_time now);
+/* One artifact to insert (p2p_pool_insert's options). */
+struct p2p_pool_item {
+    enum p2p_pool_section section;
+    const struct p2p_artifact_id *id; /* borrowed for the call */
+    enum p2p_artifact_kind kind;
+    const uint8_t *body; /* borrowed for the call (copied); NULL if len 0 */
+    size_t len;
+    p2p_node_id from; /* P2P_NODE_NONE when made locally */
+};
+
+/* Inserts a copy of item->body into item->section, inserted at now.
+ * Errors, changing nothing: P2P_ERR_EXISTS (the id is in either section),
+ * P2P_ERR_LIMIT (section bound), P2P_ERR_NOMEM. */
+int p2p_pool_insert(struct p2p_pool *p, p2p_time now,
+                    const struct p2p_pool_item *item);
 
 /* Moves an unvalidated entry to the validated section. Errors:
  * P2P_ERR_NOT_FOUND, P2P_ERR_STATE (already validated), P2P_ERR_LIMIT. */

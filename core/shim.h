@@ -68,13 +68,12 @@ void p2p_node_del(struct p2p_node *n);
 
 /* ---- inputs from the backend ---- */
 
-/* A new registry version: members[0..count) (copied). Connections to ids
- * that are no longer members are closed (all of them when self is not a
- * member), members this node must dial are dialled. Errors as
- * p2p_topology_set. */
-int p2p_node_on_topology(struct p2p_node *n, p2p_time now, uint64_t version,
-                         uint64_t earliest_version,
-                         const struct p2p_member *members, uint32_t count);
+/* A new registry version (u and its members borrowed for the call, copied;
+ * core/topology.h). Connections to ids that are no longer members are
+ * closed (all of them when self is not a member), members this node must
+ * dial are dialled. Errors as p2p_topology_set. */
+int p2p_node_on_topology(struct p2p_node *n, p2p_time now,
+                         const struct p2p_topology_update *u);
 
 /* Whether an inbound connection from peer may be accepted now: both are
  * members, peer has the lower id, and peer is not banned. A backend asks
@@ -98,14 +97,15 @@ int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer);
  * pending. */
 int p2p_node_on_dial_failed(struct p2p_node *n, p2p_time now, p2p_node_id peer);
 
-/* Bytes arrived on a stream. inbound = the peer opened it (we read a
- * request); otherwise it is one we opened (we read the response). fin marks
- * the end of the peer's half. Errors (the stream is then closed):
- * P2P_ERR_OVERSIZE, P2P_ERR_DECODE, P2P_ERR_TRUNCATED, P2P_ERR_NO_ROUTE,
- * P2P_ERR_LIMIT (too many streams), P2P_ERR_NOT_FOUND (unknown stream). */
-int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now, p2p_node_id peer,
-                            uint64_t stream_id, bool inbound,
-                            const uint8_t *data, size_t len, bool fin);
+/* Bytes arrived on a stream (in, core/types.h, borrowed for the call).
+ * in->inbound: the peer opened it (we read a request); otherwise it is one
+ * we opened (we read the response). in->fin marks the end of the peer's
+ * half. Errors (the stream is then closed): P2P_ERR_OVERSIZE,
+ * P2P_ERR_DECODE, P2P_ERR_TRUNCATED, P2P_ERR_NO_ROUTE, P2P_ERR_LIMIT (too
+ * many streams), P2P_ERR_NOT_FOUND (unknown stream, or its peer is not
+ * up). */
+int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now,
+                            const struct p2p_stream_bytes *in);
 
 /* The transport reset or lost a stream. */
 int p2p_node_on_stream_reset(struct p2p_node *n, p2p_time now, p2p_node_id peer,

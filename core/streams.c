@@ -154,8 +154,10 @@ int p2p__streams_request(struct p2p_streams *s, p2p_time now,
     const struct p2p_env *env = s->env;
     uint8_t *frame;
     size_t frame_len;
-    int rc = p2p_frame_encode_request(env->mem, P2P_MEM_OUTBOX, r->route,
-                                      r->body, r->len, &frame, &frame_len);
+    struct p2p_frame_request req = {
+        .route = r->route, .body = r->body, .body_len = r->len};
+    int rc = p2p_frame_request_encode(env->mem, P2P_MEM_OUTBOX, &req, &frame,
+                                      &frame_len);
     if (rc != 0)
         return rc;
     uint64_t stream_id = s->next_stream_id;
@@ -219,8 +221,10 @@ int p2p__streams_respond(struct p2p_streams *s, const struct p2p_stream_resp *r)
 {
     uint8_t *frame;
     size_t frame_len;
-    int rc = p2p_frame_encode_response(s->env->mem, P2P_MEM_OUTBOX, r->status,
-                                       r->body, r->len, &frame, &frame_len);
+    struct p2p_frame_response resp = {
+        .status = r->status, .body = r->body, .body_len = r->len};
+    int rc = p2p_frame_response_encode(s->env->mem, P2P_MEM_OUTBOX, &resp,
+                                       &frame, &frame_len);
     if (rc == 0) {
         struct p2p_action a = {.type = P2P_ACT_STREAM_RESPOND,
                                .peer = r->peer,

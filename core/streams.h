@@ -96,16 +96,6 @@ struct p2p_stream_resp {
     size_t len;
 };
 
-/* Bytes that arrived on a stream (p2p__streams_on_data's input). */
-struct p2p_stream_bytes {
-    p2p_node_id peer;
-    uint64_t stream_id;
-    bool inbound;        /* the peer opened it */
-    const uint8_t *data; /* borrowed for the call */
-    size_t len;
-    bool fin; /* the end of the peer's half */
-};
-
 enum p2p_stream_end {
     P2P_STREAM_END_NONE,     /* nothing to dispatch */
     P2P_STREAM_END_REQUEST,  /* an inbound request is complete */

@@ -25,14 +25,14 @@ static int by_id(const void *a, const void *b)
 }
 
 int p2p_topology_set(struct p2p_topology *t, struct p2p_mem *mem,
-                     uint64_t version, uint64_t earliest_version,
-                     const struct p2p_member *members, uint32_t count,
-                     uint32_t ids_max)
+                     const struct p2p_topology_update *u, uint32_t ids_max)
 {
+    const struct p2p_member *members = u->members;
+    uint32_t count = u->count;
     if (count > P2P_TOPOLOGY_MEMBERS_MAX || (members == NULL && count > 0) ||
-        earliest_version > version)
+        u->earliest_version > u->version)
         return P2P_ERR_INVALID_ARG;
-    if (version <= t->version)
+    if (u->version <= t->version)
         return P2P_ERR_STATE;
     for (uint32_t i = 0; i < count; i++)
         if (members[i].id >= ids_max ||
@@ -57,8 +57,8 @@ int p2p_topology_set(struct p2p_topology *t, struct p2p_mem *mem,
     p2p_mem_free(mem, P2P_MEM_OTHER, t->members);
     t->members = copy;
     t->count = count;
-    t->version = version;
-    t->earliest_version = earliest_version;
+    t->version = u->version;
+    t->earliest_version = u->earliest_version;
     return 0;
 }
 

@@ -32,15 +32,23 @@ struct p2p_topology {
 void p2p_topology_init(struct p2p_topology *t);
 void p2p_topology_fini(struct p2p_topology *t, struct p2p_mem *mem);
 
-/* Replaces *t with version `version` holding members[0..count) (copied,
+/* One registry version (p2p_topology_set's and p2p_node_on_topology's
+ * options). */
+struct p2p_topology_update {
+    uint64_t version;          /* the latest registry version */
+    uint64_t earliest_version; /* the earliest still in use, <= version */
+    const struct p2p_member *members; /* borrowed for the call (copied);
+                                         NULL when count is 0 */
+    uint32_t count;
+};
+
+/* Replaces *t with registry version u->version holding u->members (copied,
  * sorted). Errors, leaving *t unchanged: P2P_ERR_INVALID_ARG (count above
  * P2P_TOPOLOGY_MEMBERS_MAX, an id >= ids_max, an address without its NUL,
  * earliest > version, a duplicate id), P2P_ERR_STATE (version not newer
  * than t's), P2P_ERR_NOMEM. */
 int p2p_topology_set(struct p2p_topology *t, struct p2p_mem *mem,
-                     uint64_t version, uint64_t earliest_version,
-                     const struct p2p_member *members, uint32_t count,
-                     uint32_t ids_max);
+                     const struct p2p_topology_update *u, uint32_t ids_max);
 
 /* Binary search; O(log count). */
 const struct p2p_member *p2p_topology_find(const struct p2p_topology *t,

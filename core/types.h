@@ -48,4 +48,17 @@ enum p2p_artifact_kind {
 
 const char *p2p_kind_name(enum p2p_artifact_kind kind);
 
+/* Bytes that arrived on a stream: the backend's report to
+ * p2p_node_on_stream_data (core/shim.h), which node.c hands to the stream
+ * table. */
+struct p2p_stream_bytes {
+    p2p_node_id peer;
+    uint64_t stream_id;
+    bool inbound;        /* the peer opened it: we read a request; else one
+                            we opened: we read the response */
+    const uint8_t *data; /* borrowed for the call */
+    size_t len;
+    bool fin; /* the end of the peer's half */
+};
+
 #endif

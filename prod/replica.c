@@ -305,8 +305,13 @@ static void stream_data(void *ctx, uint32_t peer, uint64_t stream_id,
     struct prod_replica *r = ctx;
     if (r->node == NULL)
         return;
-    int rc = p2p_node_on_stream_data(r->node, prod_replica_now(), peer,
-                                     stream_id, inbound, data, len, fin);
+    struct p2p_stream_bytes in = {.peer = peer,
+                                  .stream_id = stream_id,
+                                  .inbound = inbound,
+                                  .data = data,
+                                  .len = len,
+                                  .fin = fin};
+    int rc = p2p_node_on_stream_data(r->node, prod_replica_now(), &in);
     if (rc != 0 && !p2p_err_is_fatal(rc))
         prod_replica_log(r, PROD_LOG_DEBUG, "stream %llu from node %u: %s",
                          (unsigned long long)stream_id, peer,
@@ -372,8 +377,11 @@ static int apply_topology(struct prod_replica *r)
         snprintf(members[i].addr, sizeof(members[i].addr), "%s",
                  g->members[i].addr_text);
     }
-    int rc = p2p_node_on_topology(r->node, prod_replica_now(), g->version,
-                                  g->version, members, g->count);
+    struct p2p_topology_update u = {.version = g->version,
+                                    .earliest_version = g->version,
+                                    .members = members,
+                                    .count = g->count};
+    int rc = p2p_node_on_topology(r->node, prod_replica_now(), &u);
     free(members);
     prod_replica_drain(r);
     return rc;

@@ -57,7 +57,9 @@ void sim_byzantine_start(struct sim_world *w, uint32_t node)
     p2p_time p = period(sn->behaviour);
     if (p != 0 && !sn->byz_ticking) {
         sn->byz_ticking = true;
-        sim_world_push_event(w, w->now + p, SIM_EV_BYZANTINE, node, 0, NULL);
+        sim_world_push_event(w, &(struct sim_event){.time = w->now + p,
+                                                    .type = SIM_EV_BYZANTINE,
+                                                    .node = node});
     }
 }
 
@@ -209,7 +211,11 @@ void sim_byzantine_tick(struct sim_world *w, uint32_t node)
         return;
     }
     /* Queued after what its own artifact makes it send now. */
-    sim_world_push_after_drain(w, w->now + p, SIM_EV_BYZANTINE, node, 0, false);
+    sim_world_push_after_drain(w,
+                               &(struct sim_event){.time = w->now + p,
+                                                   .type = SIM_EV_BYZANTINE,
+                                                   .node = node},
+                               false);
 }
 
 bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,

@@ -108,8 +108,9 @@ static int oversize_prefix(enum p2p_route route,
     p2p_mem_init(&mem);
     uint8_t *path_part;
     size_t n;
-    int rc = p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route, NULL, 0,
-                                      &path_part, &n);
+    struct p2p_frame_request req = {.route = route};
+    int rc =
+        p2p_frame_request_encode(&mem, P2P_MEM_OTHER, &req, &path_part, &n);
     if (rc != 0)
         return rc;
     /* An empty body is left out, so this is the path field alone. */
@@ -189,9 +190,10 @@ int sim_byzantine_forge_advert(const struct sim_byzantine_forge_advert_spec *a,
     int rc = p2p_wire_pack(&mem, P2P_MEM_WIRE, &msg.base, &body, &body_len);
     if (rc != 0)
         return rc;
-    rc = p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                  P2P_ROUTE_ARTIFACT_UPDATE, body, body_len,
-                                  &frame, &frame_len);
+    struct p2p_frame_request req = {
+        .route = P2P_ROUTE_ARTIFACT_UPDATE, .body = body, .body_len = body_len};
+    rc =
+        p2p_frame_request_encode(&mem, P2P_MEM_OTHER, &req, &frame, &frame_len);
     p2p_mem_free(&mem, P2P_MEM_WIRE, body);
     if (rc == 0)
         rc = to_heap(&mem, P2P_MEM_OTHER, frame, frame_len, out);
@@ -214,8 +216,10 @@ static int encode_corrupt(struct p2p_mem *mem, uint32_t status,
     int rc = p2p_wire_pack(mem, P2P_MEM_WIRE, &art->base, &body, &body_len);
     if (rc != 0)
         return rc;
-    rc = p2p_frame_encode_response(mem, P2P_MEM_OTHER, status, body, body_len,
-                                   &frame, &frame_len);
+    struct p2p_frame_response resp = {
+        .status = status, .body = body, .body_len = body_len};
+    rc = p2p_frame_response_encode(mem, P2P_MEM_OTHER, &resp, &frame,
+                                   &frame_len);
     p2p_mem_free(mem, P2P_MEM_WIRE, body);
     if (rc == 0)
         rc = to_heap(mem, P2P_MEM_OTHER, frame, frame_len, out);

@@ -55,7 +55,7 @@ int sim_byzantine_forge_garbage(struct p2p_rng *rng, size_t len, uint8_t **out);
  * declares limit + 1 bytes, where limit is limits->request_bytes_max[route]
  * capped at P2P_FRAME_MESSAGE_BYTES_MAX as the reader caps it, followed by
  * filler zero bytes (filler <= SIM_FORGE_FILLER_BYTES_MAX). The path part
- * is what p2p_frame_encode_request writes; the body's tag and length are
+ * is what p2p_frame_request_encode writes; the body's tag and length are
  * written here, since the declared body is never sent. No valid envelope
  * starts this way. A reader refuses it with P2P_ERR_OVERSIZE once the
  * bytes received pass the limit (see sim_byzantine_forge_oversize_filler_min);

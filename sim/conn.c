@@ -68,13 +68,16 @@ void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to)
     c->state = SIM_CONN_DIALING;
     c->dialer = from;
     trace_conn(w, from, "dial", to, "");
-    uint64_t arg = SIM_CONN_ARG(to, c->gen);
-    sim_world_push_event(w, w->now + cfg(w, from)->dial_timeout_ns,
-                         SIM_EV_DIAL_TIMEOUT, from, arg, NULL);
+    struct sim_event e = {.time = w->now + cfg(w, from)->dial_timeout_ns,
+                          .type = SIM_EV_DIAL_TIMEOUT,
+                          .node = from,
+                          .arg = SIM_CONN_ARG(to, c->gen)};
+    sim_world_push_event(w, &e);
+    /* The handshake's round trip, unless the path is cut. */
+    e.time = w->now + one_way(w, from, to) + one_way(w, to, from);
+    e.type = SIM_EV_CONN_ESTABLISH;
     if (!sim_conn_path_cut(w, from, to))
-        sim_world_push_event(
-            w, w->now + one_way(w, from, to) + one_way(w, to, from),
-            SIM_EV_CONN_ESTABLISH, from, arg, NULL);
+        sim_world_push_event(w, &e);
 }
 
 static void tell_down(struct sim_world *w, uint32_t node, uint32_t peer)
@@ -99,9 +102,11 @@ void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
     /* The other end hears of it one latency later (a dial being abandoned
      * never reached it as a connection). */
     if (was_up)
-        sim_world_push_event(w, w->now + one_way(w, from, to),
-                             SIM_EV_CONN_CLOSED, to, SIM_CONN_ARG(from, c->gen),
-                             NULL);
+        sim_world_push_event(
+            w, &(struct sim_event){.time = w->now + one_way(w, from, to),
+                                   .type = SIM_EV_CONN_CLOSED,
+                                   .node = to,
+                                   .arg = SIM_CONN_ARG(from, c->gen)});
 }
 
 /* The dial ends without a connection; the dialler's core hears of it. */
@@ -221,8 +226,12 @@ static void release_held(struct sim_world *w)
             w->stats.messages_dropped++;
             sim_world_msg_free(m);
         } else if (!sim_conn_path_cut(w, m->from, m->to)) {
-            sim_world_push_event(w, w->now + one_way(w, m->from, m->to),
-                                 SIM_EV_MESSAGE, m->to, 0, m);
+            sim_world_push_event(
+                w,
+                &(struct sim_event){.time = w->now + one_way(w, m->from, m->to),
+                                    .type = SIM_EV_MESSAGE,
+                                    .node = m->to,
+                                    .ptr = m});
         } else {
             w->held[kept++] = m;
         }
@@ -243,18 +252,24 @@ void sim_conn_paths_changed(struct sim_world *w)
                 if (cut && c->cut_since == P2P_TIME_NEVER) {
                     c->cut_since = w->now;
                     p2p_time idle = idle_timeout(w, a, b);
+                    struct sim_event e = {.time = w->now + idle,
+                                          .type = SIM_EV_CONN_IDLE,
+                                          .node = a,
+                                          .arg = SIM_CONN_ARG(b, c->gen)};
                     if (idle != P2P_TIME_NEVER)
-                        sim_world_push_event(w, w->now + idle, SIM_EV_CONN_IDLE,
-                                             a, SIM_CONN_ARG(b, c->gen), NULL);
+                        sim_world_push_event(w, &e);
                 } else if (!cut) {
                     c->cut_since = P2P_TIME_NEVER;
                 }
             } else if (!cut && w->nodes[c->dialer].running) {
                 /* A dial in progress gets through once the path opens. */
                 uint32_t d = c->dialer, p = d == a ? b : a;
-                sim_world_push_event(
-                    w, w->now + one_way(w, d, p) + one_way(w, p, d),
-                    SIM_EV_CONN_ESTABLISH, d, SIM_CONN_ARG(p, c->gen), NULL);
+                struct sim_event e = {
+                    .time = w->now + one_way(w, d, p) + one_way(w, p, d),
+                    .type = SIM_EV_CONN_ESTABLISH,
+                    .node = d,
+                    .arg = SIM_CONN_ARG(p, c->gen)};
+                sim_world_push_event(w, &e);
             }
         }
     }
@@ -277,9 +292,11 @@ void sim_conn_node_restarted(struct sim_world *w, uint32_t node)
         c->state = SIM_CONN_NONE;
         c->cut_since = P2P_TIME_NEVER;
         if (was_up)
-            sim_world_push_event(w, w->now + one_way(w, node, p),
-                                 SIM_EV_CONN_CLOSED, p,
-                                 SIM_CONN_ARG(node, c->gen), NULL);
+            sim_world_push_event(
+                w, &(struct sim_event){.time = w->now + one_way(w, node, p),
+                                       .type = SIM_EV_CONN_CLOSED,
+                                       .node = p,
+                                       .arg = SIM_CONN_ARG(node, c->gen)});
     }
 }
 

@@ -22,8 +22,7 @@ static int before(const struct sim_event *a, const struct sim_event *b)
     return a->time != b->time ? a->time < b->time : a->seq < b->seq;
 }
 
-int sim_event_queue_push(struct sim_event_queue *q, p2p_time time,
-                         uint32_t type, uint32_t node, uint64_t arg, void *ptr)
+int sim_event_queue_push(struct sim_event_queue *q, const struct sim_event *in)
 {
     if (q->count >= q->max)
         return P2P_ERR_LIMIT;
@@ -36,7 +35,8 @@ int sim_event_queue_push(struct sim_event_queue *q, p2p_time time,
         q->capacity = capacity;
     }
     size_t i = q->count++;
-    struct sim_event e = {time, q->next_seq++, type, node, arg, ptr};
+    struct sim_event e = *in;
+    e.seq = q->next_seq++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;
         if (!before(&e, &q->items[parent]))

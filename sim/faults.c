@@ -33,9 +33,12 @@ static struct p2p_member *members_now(const struct sim_world *w, uint32_t *count
 static int give_topology(struct sim_world *w, uint32_t node,
                          const struct p2p_member *m, uint32_t count)
 {
-    int rc =
-        p2p_node_on_topology(w->nodes[node].core, sim_world_local_now(w, node),
-                             w->registry_version, 1, m, count);
+    struct p2p_topology_update u = {.version = w->registry_version,
+                                    .earliest_version = 1,
+                                    .members = m,
+                                    .count = count};
+    int rc = p2p_node_on_topology(w->nodes[node].core,
+                                  sim_world_local_now(w, node), &u);
     sim_world_mark(w, node);
     return rc;
 }
@@ -304,11 +307,21 @@ void sim_faults_schedule(struct sim_world *w)
     for (size_t k = 0; k < w->sc->faults_count; k++) {
         const struct sim_fault *f = &w->sc->faults[k];
         if (f->kind == SIM_FAULT_LOSS) {
-            sim_world_push_event(w, f->at_ns, SIM_EV_LOSS_START, 0, k, NULL);
-            sim_world_push_event(w, f->at_ns + f->for_ns, SIM_EV_LOSS_END, 0, k,
-                                 NULL);
+            sim_world_push_event(w,
+                                 &(struct sim_event){.time = f->at_ns,
+                                                     .type = SIM_EV_LOSS_START,
+                                                     .node = 0,
+                                                     .arg = k});
+            sim_world_push_event(
+                w, &(struct sim_event){.time = f->at_ns + f->for_ns,
+                                       .type = SIM_EV_LOSS_END,
+                                       .node = 0,
+                                       .arg = k});
         } else {
-            sim_world_push_event(w, f->at_ns, SIM_EV_FAULT, 0, k, NULL);
+            sim_world_push_event(w, &(struct sim_event){.time = f->at_ns,
+                                                        .type = SIM_EV_FAULT,
+                                                        .node = 0,
+                                                        .arg = k});
         }
     }
 }

@@ -167,7 +167,8 @@ int sim_metrics_out_start(struct sim_world *w)
         return -1;
     }
     fputs(series_header, mo->series);
-    sim_world_push_event(w, 0, SIM_EV_METRICS, 0, 0, NULL);
+    sim_world_push_event(
+        w, &(struct sim_event){.time = 0, .type = SIM_EV_METRICS, .node = 0});
     return 0;
 fail_oom:
     fprintf(stderr, "p2p-sim: --metrics: out of memory\n");
@@ -229,7 +230,9 @@ void sim_metrics_out_sample(struct sim_world *w, p2p_time t)
     }
     mo->samples++;
     if (w->end >= mo->every_ns && t <= w->end - mo->every_ns)
-        sim_world_push_event(w, t + mo->every_ns, SIM_EV_METRICS, 0, 0, NULL);
+        sim_world_push_event(w, &(struct sim_event){.time = t + mo->every_ns,
+                                                    .type = SIM_EV_METRICS,
+                                                    .node = 0});
 }
 
 /* The transport families, which the replica writes too with the same

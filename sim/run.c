@@ -14,8 +14,6 @@
 #define PROGRESS_EVERY_EVENTS (1u << 16)
 #define PROGRESS_WALL_S 2.0
 
-#define push_event sim_world_push_event
-
 /* Arms the node's next core deadline, converted to global time. */
 static void rearm(struct sim_world *w, uint32_t node)
 {
@@ -25,7 +23,9 @@ static void rearm(struct sim_world *w, uint32_t node)
     if (d >= sn->armed)
         return;
     sn->armed = d < w->now ? w->now : d;
-    push_event(w, sn->armed, SIM_EV_TIMER, node, 0, NULL);
+    sim_world_push_event(w, &(struct sim_event){.time = sn->armed,
+                                                .type = SIM_EV_TIMER,
+                                                .node = node});
 }
 
 static void send_msg(struct sim_world *w, uint32_t from,
@@ -121,8 +121,11 @@ static void on_received(struct sim_world *w, uint32_t node,
                        "peer=%u id=%s bytes=%llu latency_us=%llu", a->peer, hex,
                        (unsigned long long)a->size,
                        (unsigned long long)(latency / P2P_NS_PER_US));
-    push_event(w, w->now + w->validation_delay_ns, SIM_EV_VALIDATE, node,
-               (uint64_t)idx, NULL);
+    sim_world_push_event(
+        w, &(struct sim_event){.time = w->now + w->validation_delay_ns,
+                               .type = SIM_EV_VALIDATE,
+                               .node = node,
+                               .arg = (uint64_t)idx});
 }
 
 /* Carries out the node's actions and re-arms its timer: after every call
@@ -200,14 +203,20 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
      * is not sent. */
     if (m->kind == SIM_MSG_RESET)
         sim_uplink_cancel(w, node, m->from, m->stream_id, !m->inbound);
-    if (!sim_byzantine_reads(w, node))
+    if (!sim_byzantine_reads(w, node)) {
         ; /* a silent node swallows everything */
-    else if (m->kind == SIM_MSG_DATA)
-        (void)p2p_node_on_stream_data(core, now, m->from, m->stream_id,
-                                      m->inbound, m->bytes, m->len, true);
-    else
+    } else if (m->kind == SIM_MSG_DATA) {
+        struct p2p_stream_bytes in = {.peer = m->from,
+                                      .stream_id = m->stream_id,
+                                      .inbound = m->inbound,
+                                      .data = m->bytes,
+                                      .len = m->len,
+                                      .fin = true};
+        (void)p2p_node_on_stream_data(core, now, &in);
+    } else {
         (void)p2p_node_on_stream_reset(core, now, m->from, m->stream_id,
                                        m->inbound);
+    }
     sim_world_msg_free(m);
     sim_world_mark(w, node);
 }

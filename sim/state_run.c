@@ -60,8 +60,10 @@ int sim_state_run_init(struct sim_world *w)
 void sim_state_run_schedule(struct sim_world *w)
 {
     if (w->states_on)
-        sim_world_push_event(w, w->sc->state.checkpoint_every_ns,
-                             SIM_EV_CHECKPOINT, 0, 0, NULL);
+        sim_world_push_event(
+            w, &(struct sim_event){.time = w->sc->state.checkpoint_every_ns,
+                                   .type = SIM_EV_CHECKPOINT,
+                                   .node = 0});
 }
 
 static void note_caught_up(struct sim_world *w, uint32_t node)
@@ -181,9 +183,10 @@ void sim_state_run_checkpoint(struct sim_world *w)
         sim_world_mark(w, i);
     }
     /* Queued after what those nodes send now. */
-    if (w->now + w->sc->state.checkpoint_every_ns <= w->sc->duration_ns)
-        sim_world_push_after_drain(w, w->now + w->sc->state.checkpoint_every_ns,
-                                   SIM_EV_CHECKPOINT, 0, 0, false);
+    struct sim_event next = {.time = w->now + w->sc->state.checkpoint_every_ns,
+                             .type = SIM_EV_CHECKPOINT};
+    if (next.time <= w->sc->duration_ns)
+        sim_world_push_after_drain(w, &next, false);
 }
 
 static void begin_record(struct sim_world *w, uint32_t node,

@@ -28,7 +28,9 @@ static void transmit(struct sim_world *w, uint32_t from, struct sim_msg *m)
                        "peer=%u stream=%llu %s bytes=%zu", m->to,
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
-    sim_world_push_event(w, at, SIM_EV_MESSAGE, m->to, 0, m);
+    sim_world_push_event(
+        w, &(struct sim_event){
+               .time = at, .type = SIM_EV_MESSAGE, .node = m->to, .ptr = m});
 }
 
 static bool large(const struct sim_msg *m)
@@ -44,7 +46,9 @@ void sim_uplink_next(struct sim_world *w, uint32_t node)
     if (free_at > w->now && sn->bulk_head != NULL) {
         /* Small messages cut in since: wait for what they took. */
         sn->bulk_busy = true;
-        sim_world_push_event(w, free_at, SIM_EV_UPLINK, node, 0, NULL);
+        sim_world_push_event(w, &(struct sim_event){.time = free_at,
+                                                    .type = SIM_EV_UPLINK,
+                                                    .node = node});
         return;
     }
     while (sn->bulk_head != NULL) {
@@ -61,8 +65,10 @@ void sim_uplink_next(struct sim_world *w, uint32_t node)
         }
         transmit(w, node, m);
         sn->bulk_busy = true;
-        sim_world_push_event(w, sim_net_uplink_free(&w->net, node),
-                             SIM_EV_UPLINK, node, 0, NULL);
+        sim_world_push_event(
+            w, &(struct sim_event){.time = sim_net_uplink_free(&w->net, node),
+                                   .type = SIM_EV_UPLINK,
+                                   .node = node});
         return;
     }
 }

@@ -38,8 +38,11 @@ void sim_workload_start(struct sim_world *w)
         const struct sim_workload_item *it = &sc->workload[i];
         p2p_time first = it->start_ns + next_gap(w, it);
         if (first < it->stop_ns && first < sc->duration_ns)
-            (void)sim_event_queue_push(&w->queue, first, SIM_EV_WORKLOAD, 0, i,
-                                       NULL);
+            (void)sim_event_queue_push(
+                &w->queue, &(struct sim_event){.time = first,
+                                               .type = SIM_EV_WORKLOAD,
+                                               .node = 0,
+                                               .arg = i});
     }
 }
 
@@ -150,8 +153,10 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
     uint32_t creator = pick_creator(w, item);
     p2p_time next = w->now + next_gap(w, it);
     if (next < it->stop_ns && next < w->sc->duration_ns)
-        (void)sim_event_queue_push(&w->queue, next, SIM_EV_WORKLOAD, 0, item,
-                                   NULL);
+        (void)sim_event_queue_push(
+            &w->queue,
+            &(struct sim_event){
+                .time = next, .type = SIM_EV_WORKLOAD, .node = 0, .arg = item});
     if (creator == P2P_NODE_NONE)
         return;
     uint64_t size = it->size_bytes;
@@ -187,8 +192,10 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
                             creator, hex, p2p_strerror(rc));
     sim_world_mark(w, creator);
     /* Queued after what the creator sends now. */
-    p2p_time expire = w->now + w->artifact_ttl_ns;
-    if (expire <= w->end)
-        sim_world_push_after_drain(w, expire, SIM_EV_EXPIRE, creator,
-                                   w->artifacts_count - 1, true);
+    struct sim_event expire = {.time = w->now + w->artifact_ttl_ns,
+                               .type = SIM_EV_EXPIRE,
+                               .node = creator,
+                               .arg = w->artifacts_count - 1};
+    if (expire.time <= w->end)
+        sim_world_push_after_drain(w, &expire, true);
 }

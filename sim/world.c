@@ -25,26 +25,23 @@ void sim_world_violation(struct sim_world *w, const char *fmt, ...)
     va_end(ap);
 }
 
-void sim_world_push_event(struct sim_world *w, p2p_time t, uint32_t type,
-                          uint32_t node, uint64_t arg, void *ptr)
+void sim_world_push_event(struct sim_world *w, const struct sim_event *e)
 {
-    if (sim_event_queue_push(&w->queue, t, type, node, arg, ptr) != 0) {
+    if (sim_event_queue_push(&w->queue, e) != 0) {
         sim_world_violation(w, "event queue bound (%u events) reached",
                             SIM_EVENTS_QUEUED_MAX);
-        if (type == SIM_EV_MESSAGE)
-            sim_world_msg_free(ptr);
+        if (e->type == SIM_EV_MESSAGE)
+            sim_world_msg_free(e->ptr);
     }
 }
 
-void sim_world_push_after_drain(struct sim_world *w, p2p_time t,
-                                uint32_t type, uint32_t node, uint64_t arg,
+void sim_world_push_after_drain(struct sim_world *w, const struct sim_event *e,
                                 bool droppable)
 {
-    P2P_ASSERT(type != SIM_EV_MESSAGE);
+    P2P_ASSERT(e->type != SIM_EV_MESSAGE && e->ptr == NULL);
     P2P_ASSERT(w->after_count < SIM_AFTER_DRAIN_MAX);
-    w->after[w->after_count++] = (struct sim_after_drain){
-        .time = t, .type = type, .node = node, .arg = arg,
-        .droppable = droppable};
+    w->after[w->after_count++] =
+        (struct sim_after_drain){.event = *e, .droppable = droppable};
 }
 
 void sim_world_msg_free(struct sim_msg *m)
@@ -94,12 +91,11 @@ void sim_world_end_event(struct sim_world *w)
 {
     sim_world_settle(w);
     for (size_t i = 0; i < w->after_count; i++) {
-        const struct sim_after_drain *e = &w->after[i];
-        if (e->droppable)
-            (void)sim_event_queue_push(&w->queue, e->time, e->type, e->node,
-                                       e->arg, NULL);
+        const struct sim_after_drain *a = &w->after[i];
+        if (a->droppable)
+            (void)sim_event_queue_push(&w->queue, &a->event);
         else
-            sim_world_push_event(w, e->time, e->type, e->node, e->arg, NULL);
+            sim_world_push_event(w, &a->event);
     }
     w->after_count = 0;
 }

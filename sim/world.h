@@ -206,10 +206,7 @@ struct sim_stats {
 /* An event a handler schedules for after its nodes' actions are carried
  * out (sim_world_push_after_drain). */
 struct sim_after_drain {
-    p2p_time time;
-    uint32_t type;
-    uint32_t node;
-    uint64_t arg;
+    struct sim_event event; /* ptr NULL */
     bool droppable; /* a full queue drops it silently (else a violation) */
 };
 
@@ -296,15 +293,17 @@ void sim_world_violation(struct sim_world *w, const char *fmt, ...);
 __attribute__((format(printf, 2, 0)))
 #endif
 void sim_world_vviolation(struct sim_world *w, const char *fmt, va_list ap);
-/* Schedules an event at virtual time t (ptr owned by the event: a message
- * is freed if the queue is full, which is a violation). */
-void sim_world_push_event(struct sim_world *w, p2p_time t, uint32_t type,
-                          uint32_t node, uint64_t arg, void *ptr);
-/* Schedules an event once the current event's nodes have had their
- * actions carried out, so it is queued after what they send (the order
- * of events at one instant). At most SIM_AFTER_DRAIN_MAX per event. */
-void sim_world_push_after_drain(struct sim_world *w, p2p_time t, uint32_t type,
-                                uint32_t node, uint64_t arg, bool droppable);
+/* Schedules a copy of *e (borrowed) at virtual time e->time; e->ptr is
+ * owned by the event from here on: a message is freed if the queue is
+ * full, which is a violation. */
+void sim_world_push_event(struct sim_world *w, const struct sim_event *e);
+/* Schedules a copy of *e (e->ptr NULL) once the current event's nodes have
+ * had their actions carried out, so it is queued after what they send
+ * (the order of events at one instant). A droppable one is dropped
+ * silently if the queue is full (else that is a violation). At most
+ * SIM_AFTER_DRAIN_MAX per event. */
+void sim_world_push_after_drain(struct sim_world *w, const struct sim_event *e,
+                                bool droppable);
 void sim_world_msg_free(struct sim_msg *m);
 /* The node's local time now (its clock's reading of w->now). */
 p2p_time sim_world_local_now(struct sim_world *w, uint32_t node);

@@ -64,12 +64,14 @@ static void check_reencode(const struct p2p_frame *f, enum p2p_frame_mode mode)
     p2p_mem_init(&mem);
     uint8_t *enc = NULL;
     size_t enc_len = 0;
+    struct p2p_frame_request req = {
+        .route = f->route, .body = f->body, .body_len = f->body_len};
+    struct p2p_frame_response resp = {
+        .status = f->status, .body = f->body, .body_len = f->body_len};
     int rc = mode == P2P_FRAME_REQUEST
-                 ? p2p_frame_encode_request(&mem, P2P_MEM_OTHER, f->route,
-                                            f->body, f->body_len, &enc,
+                 ? p2p_frame_request_encode(&mem, P2P_MEM_OTHER, &req, &enc,
                                             &enc_len)
-                 : p2p_frame_encode_response(&mem, P2P_MEM_OTHER, f->status,
-                                             f->body, f->body_len, &enc,
+                 : p2p_frame_response_encode(&mem, P2P_MEM_OTHER, &resp, &enc,
                                              &enc_len);
     /* The body came out of a stream capped at the message limit, so it
      * always fits again (the path or status adds a few bytes at most). */
@@ -102,11 +104,14 @@ static void check_reencode(const struct p2p_frame *f, enum p2p_frame_mode mode)
     /* Canonical: encoding the re-decoded frame gives the same bytes. */
     uint8_t *enc2 = NULL;
     size_t enc2_len = 0;
+    req = (struct p2p_frame_request){
+        .route = g.route, .body = g.body, .body_len = g.body_len};
+    resp = (struct p2p_frame_response){
+        .status = g.status, .body = g.body, .body_len = g.body_len};
     rc = mode == P2P_FRAME_REQUEST
-             ? p2p_frame_encode_request(&mem, P2P_MEM_OTHER, g.route, g.body,
-                                        g.body_len, &enc2, &enc2_len)
-             : p2p_frame_encode_response(&mem, P2P_MEM_OTHER, g.status,
-                                         g.body, g.body_len, &enc2,
+             ? p2p_frame_request_encode(&mem, P2P_MEM_OTHER, &req, &enc2,
+                                        &enc2_len)
+             : p2p_frame_response_encode(&mem, P2P_MEM_OTHER, &resp, &enc2,
                                          &enc2_len);
     FUZZ_CHECK(rc == 0);
     FUZZ_CHECK(enc2_len == enc_len && memcmp(enc2, enc, enc_len) == 0);

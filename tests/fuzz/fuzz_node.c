@@ -387,16 +387,28 @@ static int send_split(struct fz *f, struct input *in, p2p_node_id peer,
 {
     size_t cut = len ? u8(in) % (len + 1) : 0;
     if (cut > 0 && cut < len) {
-        int rc = p2p_node_on_stream_data(f->node, f->now, peer, stream_id,
-                                         inbound, bytes, cut, false);
+        int rc = p2p_node_on_stream_data(
+            f->node, f->now,
+            &(struct p2p_stream_bytes){.peer = peer,
+                                       .stream_id = stream_id,
+                                       .inbound = inbound,
+                                       .data = bytes,
+                                       .len = cut,
+                                       .fin = false});
         CHECK_RC(rc);
         if (rc != 0)
             return rc;
         bytes += cut;
         len -= cut;
     }
-    int rc = p2p_node_on_stream_data(f->node, f->now, peer, stream_id,
-                                     inbound, bytes, len, fin);
+    int rc = p2p_node_on_stream_data(
+        f->node, f->now,
+        &(struct p2p_stream_bytes){.peer = peer,
+                                   .stream_id = stream_id,
+                                   .inbound = inbound,
+                                   .data = bytes,
+                                   .len = len,
+                                   .fin = fin});
     CHECK_RC(rc);
     return rc;
 }
@@ -419,8 +431,11 @@ static void send_request(struct fz *f, struct input *in, p2p_node_id peer,
     p2p_mem_init(&mem);
     uint8_t *frame;
     size_t frame_len;
-    FUZZ_CHECK(p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route, body, len,
-                                        &frame, &frame_len) == 0);
+    FUZZ_CHECK(p2p_frame_request_encode(
+                   &mem, P2P_MEM_OTHER,
+                   &(struct p2p_frame_request){
+                       .route = route, .body = body, .body_len = len},
+                   &frame, &frame_len) == 0);
     uint64_t sid = f->next_stream++;
     bool fin = (u8(in) & 7) != 0; /* mostly complete requests */
     int rc = send_split(f, in, peer, sid, true, frame, frame_len, fin);
@@ -439,8 +454,11 @@ static void send_response(struct fz *f, struct input *in,
     p2p_mem_init(&mem);
     uint8_t *frame;
     size_t frame_len;
-    FUZZ_CHECK(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, status, body,
-                                         len, &frame, &frame_len) == 0);
+    FUZZ_CHECK(p2p_frame_response_encode(
+                   &mem, P2P_MEM_OTHER,
+                   &(struct p2p_frame_response){
+                       .status = status, .body = body, .body_len = len},
+                   &frame, &frame_len) == 0);
     p2p_node_id peer = o->peer;
     uint64_t sid = o->stream_id;
     if (fin)
@@ -470,8 +488,14 @@ static void op_raw_request(struct fz *f, struct input *in)
     size_t got;
     const uint8_t *p = take(in, u8(in), &got);
     bool fin = (sel & 4) != 0;
-    int rc = p2p_node_on_stream_data(f->node, f->now, peer, sid, true, p, got,
-                                     fin);
+    int rc =
+        p2p_node_on_stream_data(f->node, f->now,
+                                &(struct p2p_stream_bytes){.peer = peer,
+                                                           .stream_id = sid,
+                                                           .inbound = true,
+                                                           .data = p,
+                                                           .len = got,
+                                                           .fin = fin});
     CHECK_RC(rc);
     if (fin || rc != 0)
         in_forget(f, peer, sid);
@@ -611,8 +635,14 @@ static void op_respond_raw(struct fz *f, struct input *in)
     }
     if (fin)
         out_forget(f, o.peer, o.stream_id);
-    int rc = p2p_node_on_stream_data(f->node, f->now, o.peer, o.stream_id,
-                                     false, p, got, fin);
+    int rc = p2p_node_on_stream_data(
+        f->node, f->now,
+        &(struct p2p_stream_bytes){.peer = o.peer,
+                                   .stream_id = o.stream_id,
+                                   .inbound = false,
+                                   .data = p,
+                                   .len = got,
+                                   .fin = fin});
     CHECK_RC(rc);
 }
 
@@ -758,8 +788,12 @@ static void op_topology(struct fz *f, struct input *in)
         if (mask & (1u << id))
             m[count++].id = id;
     f->version++;
-    FUZZ_CHECK(p2p_node_on_topology(f->node, f->now, f->version, 1, m,
-                                    count) == 0);
+    FUZZ_CHECK(p2p_node_on_topology(
+                   f->node, f->now,
+                   &(struct p2p_topology_update){.version = f->version,
+                                                 .earliest_version = 1,
+                                                 .members = m,
+                                                 .count = count}) == 0);
 }
 
 /* (i) the transport answers a dial: connected, or failed. */

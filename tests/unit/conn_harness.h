@@ -53,8 +53,12 @@ static inline int ch_topology(struct harness *h, uint64_t version,
     struct p2p_member members[CH_MEMBERS_MAX];
     ck_assert_uint_le(count, CH_MEMBERS_MAX);
     ch_members(members, ids, count);
-    return p2p_node_on_topology(h->node, h->now, version, version, members,
-                                count);
+    return p2p_node_on_topology(
+        h->node, h->now,
+        &(struct p2p_topology_update){.version = version,
+                                      .earliest_version = version,
+                                      .members = members,
+                                      .count = count});
 }
 
 /* Actions of a type addressed to peer. */
@@ -124,9 +128,14 @@ static inline void ch_advance_to(struct harness *h, p2p_time at)
 static inline int ch_garbage(struct harness *h, p2p_node_id peer)
 {
     static const uint8_t garbage[] = {0x08, 0x01};
-    return p2p_node_on_stream_data(h->node, h->now, peer,
-                                   h->next_peer_stream++, true, garbage,
-                                   sizeof(garbage), false);
+    return p2p_node_on_stream_data(
+        h->node, h->now,
+        &(struct p2p_stream_bytes){.peer = peer,
+                                   .stream_id = h->next_peer_stream++,
+                                   .inbound = true,
+                                   .data = garbage,
+                                   .len = sizeof(garbage),
+                                   .fin = false});
 }
 
 /* Carries `from`'s stream actions addressed to `to` (requests as inbound
@@ -144,10 +153,15 @@ static inline size_t ch_deliver(struct harness *from, struct harness *to)
             continue;
         /* A response to a stream the receiver abandoned is NOT_FOUND;
          * suites check the outcome through metrics. */
-        (void)p2p_node_on_stream_data(to->node, to->now, from->cfg.self,
-                                      a->stream_id,
-                                      a->type == P2P_ACT_STREAM_OPEN, a->bytes,
-                                      a->len, true);
+        (void)p2p_node_on_stream_data(
+            to->node, to->now,
+            &(struct p2p_stream_bytes){.peer = from->cfg.self,
+                                       .stream_id = a->stream_id,
+                                       .inbound =
+                                           a->type == P2P_ACT_STREAM_OPEN,
+                                       .data = a->bytes,
+                                       .len = a->len,
+                                       .fin = true});
         carried++;
     }
     h_clear(from);

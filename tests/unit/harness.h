@@ -142,11 +142,21 @@ static inline int h_respond(struct harness *h, p2p_node_id peer,
         packed = malloc(packed_len ? packed_len : 1);
         protobuf_c_message_pack(body, packed);
     }
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, status,
-                                               packed, packed_len, &frame,
-                                               &frame_len), 0);
-    int rc = p2p_node_on_stream_data(h->node, h->now, peer, stream_id, false,
-                                     frame, frame_len, true);
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){.status = status,
+                                                      .body = packed,
+                                                      .body_len = packed_len},
+                         &frame, &frame_len),
+                     0);
+    int rc = p2p_node_on_stream_data(
+        h->node, h->now,
+        &(struct p2p_stream_bytes){.peer = peer,
+                                   .stream_id = stream_id,
+                                   .inbound = false,
+                                   .data = frame,
+                                   .len = frame_len,
+                                   .fin = true});
     p2p_mem_free(&mem, P2P_MEM_OTHER, frame);
     free(packed);
     return rc;
@@ -162,12 +172,21 @@ static inline int h_request(struct harness *h, p2p_node_id peer,
     uint8_t *packed = malloc(packed_len ? packed_len : 1), *frame;
     size_t frame_len;
     protobuf_c_message_pack(body, packed);
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route,
-                                              packed, packed_len, &frame,
-                                              &frame_len), 0);
-    int rc = p2p_node_on_stream_data(h->node, h->now, peer,
-                                     h->next_peer_stream++, true, frame,
-                                     frame_len, true);
+    ck_assert_int_eq(p2p_frame_request_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_request){.route = route,
+                                                     .body = packed,
+                                                     .body_len = packed_len},
+                         &frame, &frame_len),
+                     0);
+    int rc = p2p_node_on_stream_data(
+        h->node, h->now,
+        &(struct p2p_stream_bytes){.peer = peer,
+                                   .stream_id = h->next_peer_stream++,
+                                   .inbound = true,
+                                   .data = frame,
+                                   .len = frame_len,
+                                   .fin = true});
     p2p_mem_free(&mem, P2P_MEM_OTHER, frame);
     free(packed);
     return rc;

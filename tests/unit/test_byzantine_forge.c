@@ -260,8 +260,12 @@ START_TEST(oversize_declares_limit_plus_one)
     p2p_mem_init(&mem);
     uint8_t *path;
     size_t path_len;
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route, NULL,
-                                              0, &path, &path_len), 0);
+    ck_assert_int_eq(p2p_frame_request_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_request){
+                             .route = route, .body = NULL, .body_len = 0},
+                         &path, &path_len),
+                     0);
     ck_assert_uint_gt(n, path_len + 2);
     ck_assert_mem_eq(b, path, path_len);
     ck_assert_uint_eq(b[path_len], (2 << 3) | 2); /* field 2, bytes */
@@ -277,9 +281,13 @@ START_TEST(oversize_declares_limit_plus_one)
     if (limit + 1 <= 64 * 1024) {
         uint8_t *body = pattern(limit + 1, 1), *honest;
         size_t honest_len;
-        ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route,
-                                                  body, limit + 1, &honest,
-                                                  &honest_len), 0);
+        ck_assert_int_eq(p2p_frame_request_encode(
+                             &mem, P2P_MEM_OTHER,
+                             &(struct p2p_frame_request){.route = route,
+                                                         .body = body,
+                                                         .body_len = limit + 1},
+                             &honest, &honest_len),
+                         0);
         ck_assert_uint_ge(honest_len, n - 5);
         ck_assert_mem_eq(b, honest, n - 5);
         p2p_mem_free(&mem, P2P_MEM_OTHER, honest);
@@ -549,9 +557,13 @@ static uint8_t *honest_answer(uint32_t status, enum p2p_artifact_kind kind,
     size_t packed_len, frame_len;
     ck_assert_int_eq(p2p_wire_pack(&mem, P2P_MEM_WIRE, &art.base, &packed,
                                    &packed_len), 0);
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, status,
-                                               packed, packed_len, &frame,
-                                               &frame_len), 0);
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){.status = status,
+                                                      .body = packed,
+                                                      .body_len = packed_len},
+                         &frame, &frame_len),
+                     0);
     uint8_t *b = malloc(frame_len);
     ck_assert_ptr_nonnull(b);
     memcpy(b, frame, frame_len);
@@ -665,9 +677,13 @@ START_TEST(corrupt_without_a_body_returns_zero)
                                cases[i].body_len, cases[i].with_id, &n);
         } else {
             uint8_t *frame;
-            ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER,
-                                                       cases[i].status, NULL,
-                                                       0, &frame, &n), 0);
+            ck_assert_int_eq(
+                p2p_frame_response_encode(
+                    &mem, P2P_MEM_OTHER,
+                    &(struct p2p_frame_response){
+                        .status = cases[i].status, .body = NULL, .body_len = 0},
+                    &frame, &n),
+                0);
             in = malloc(n);
             memcpy(in, frame, n);
             p2p_mem_free(&mem, P2P_MEM_OTHER, frame);
@@ -783,9 +799,14 @@ START_TEST(node_refuses_a_corrupted_fetch_answer)
         ck_assert_ptr_nonnull(fetch);
         uint64_t stream = fetch->stream_id;
         h_clear(&client);
-        (void)p2p_node_on_stream_data(client.node, client.now, 1, stream,
-                                      false, corrupt ? bad : honest,
-                                      corrupt ? bad_len : n, true);
+        (void)p2p_node_on_stream_data(
+            client.node, client.now,
+            &(struct p2p_stream_bytes){.peer = 1,
+                                       .stream_id = stream,
+                                       .inbound = false,
+                                       .data = corrupt ? bad : honest,
+                                       .len = corrupt ? bad_len : n,
+                                       .fin = true});
         const struct p2p_metrics *m = p2p_node_metrics(client.node);
         ck_assert_uint_eq(m->id_mismatches, corrupt ? 1 : 0);
         ck_assert_uint_eq(m->fetches_succeeded, corrupt ? 0 : 1);
@@ -809,9 +830,15 @@ START_TEST(node_refuses_garbage_and_oversize)
         uint8_t *g;
         size_t n = 1 + (size_t)p2p_rng_below(&rng, 200);
         ck_assert_int_eq(sim_byzantine_forge_garbage(&rng, n, &g), 0);
-        ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 1, true, g,
-                                                 n, false),
-                         P2P_ERR_DECODE);
+        ck_assert_int_eq(
+            p2p_node_on_stream_data(h.node, h.now,
+                                    &(struct p2p_stream_bytes){.peer = 1,
+                                                               .stream_id = 1,
+                                                               .inbound = true,
+                                                               .data = g,
+                                                               .len = n,
+                                                               .fin = false}),
+            P2P_ERR_DECODE);
         free(g);
         h_clear(&h);
         h_fini(&h);
@@ -826,9 +853,15 @@ START_TEST(node_refuses_garbage_and_oversize)
         uint8_t *b;
         size_t n;
         ck_assert_int_eq(sim_byzantine_forge_oversize(r, l, filler, &b, &n), 0);
-        ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 1, true, b,
-                                                 n, false),
-                         P2P_ERR_OVERSIZE);
+        ck_assert_int_eq(
+            p2p_node_on_stream_data(h.node, h.now,
+                                    &(struct p2p_stream_bytes){.peer = 1,
+                                                               .stream_id = 1,
+                                                               .inbound = true,
+                                                               .data = b,
+                                                               .len = n,
+                                                               .fin = false}),
+            P2P_ERR_OVERSIZE);
         free(b);
         h_clear(&h);
         h_fini(&h);

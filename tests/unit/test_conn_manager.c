@@ -433,8 +433,15 @@ START_TEST(member_that_leaves_is_closed)
     uint64_t to2 = ch_find_to(&h, P2P_ACT_STREAM_OPEN, 2)->stream_id;
     h_clear(&h);
     static const uint8_t half[] = {0x0a, 0x10, '/'}; /* "/artifact/update" */
-    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 2, 77, true, half,
-                                             sizeof(half), false), 0);
+    ck_assert_int_eq(
+        p2p_node_on_stream_data(h.node, h.now,
+                                &(struct p2p_stream_bytes){.peer = 2,
+                                                           .stream_id = 77,
+                                                           .inbound = true,
+                                                           .data = half,
+                                                           .len = sizeof(half),
+                                                           .fin = false}),
+        0);
 
     static const p2p_node_id v2[] = {0, 1, 3};
     ck_assert_int_eq(ch_topology(&h, 2, v2, 3), 0);
@@ -586,8 +593,15 @@ static uint8_t *copy_update_to(struct harness *h, p2p_node_id peer,
 static void replay(struct harness *b, const uint8_t *update, size_t len,
                    uint64_t stream)
 {
-    ck_assert_int_eq(p2p_node_on_stream_data(b->node, b->now, 0, stream, true,
-                                             update, len, true), 0);
+    ck_assert_int_eq(
+        p2p_node_on_stream_data(b->node, b->now,
+                                &(struct p2p_stream_bytes){.peer = 0,
+                                                           .stream_id = stream,
+                                                           .inbound = true,
+                                                           .data = update,
+                                                           .len = len,
+                                                           .fin = true}),
+        0);
     ck_assert_uint_eq(h_count(b, P2P_ACT_STREAM_RESPOND, -1), 1);
     ck_assert_uint_eq(h_response_status(b, 0), 200);
     h_clear(b);

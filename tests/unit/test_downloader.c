@@ -136,8 +136,11 @@ static void answer(struct fx *f, p2p_time now, p2p_node_id peer, uint64_t id,
     size_t plen = p2p__v1__artifact__pack(&art, packed);
     uint8_t *frame;
     size_t flen;
-    ck_assert_int_eq(p2p_frame_encode_response(&f->mem, P2P_MEM_OTHER, 200,
-                                               packed, plen, &frame, &flen),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &f->mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){
+                             .status = 200, .body = packed, .body_len = plen},
+                         &frame, &flen),
                      0);
     struct p2p_stream_bytes in = {
         .peer = peer, .stream_id = id, .data = frame, .len = flen, .fin = true};

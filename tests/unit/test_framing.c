@@ -140,11 +140,15 @@ static void msg_make(struct p2p_mem *mem, enum p2p_frame_mode mode,
     m->mode = mode;
     m->route = route;
     m->status = status;
+    struct p2p_frame_request req = {
+        .route = route, .body = body, .body_len = body_len};
+    struct p2p_frame_response resp = {
+        .status = status, .body = body, .body_len = body_len};
     int rc = mode == P2P_FRAME_REQUEST
-                 ? p2p_frame_encode_request(mem, P2P_MEM_OTHER, route, body,
-                                            body_len, &m->bytes, &m->len)
-                 : p2p_frame_encode_response(mem, P2P_MEM_OTHER, status, body,
-                                             body_len, &m->bytes, &m->len);
+                 ? p2p_frame_request_encode(mem, P2P_MEM_OTHER, &req, &m->bytes,
+                                            &m->len)
+                 : p2p_frame_response_encode(mem, P2P_MEM_OTHER, &resp,
+                                             &m->bytes, &m->len);
     ck_assert_int_eq(rc, 0);
     m->want.route = route;
     m->want.status = mode == P2P_FRAME_REQUEST ? 0 : status;
@@ -257,8 +261,11 @@ START_TEST(default_limits_fit_their_messages)
     ack.slot_id = UINT64_MAX;
     ack.commit_id = UINT64_MAX;
     size_t n = p2p__v1__update_ack__pack(&ack, buf);
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, UINT32_MAX,
-                                               buf, n, &frame, &frame_len),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){
+                             .status = UINT32_MAX, .body = buf, .body_len = n},
+                         &frame, &frame_len),
                      0);
     ck_assert_uint_le(frame_len,
                       l.response_bytes_max[P2P_ROUTE_ARTIFACT_UPDATE]);
@@ -269,10 +276,13 @@ START_TEST(default_limits_fit_their_messages)
     fetch.id.data = id;
     fetch.id.len = sizeof(id);
     n = p2p__v1__fetch_request__pack(&fetch, buf);
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                              P2P_ROUTE_ARTIFACT_RPC, buf, n,
-                                              &frame, &frame_len),
-                     0);
+    ck_assert_int_eq(
+        p2p_frame_request_encode(
+            &mem, P2P_MEM_OTHER,
+            &(struct p2p_frame_request){
+                .route = P2P_ROUTE_ARTIFACT_RPC, .body = buf, .body_len = n},
+            &frame, &frame_len),
+        0);
     ck_assert_uint_le(frame_len, l.request_bytes_max[P2P_ROUTE_ARTIFACT_RPC]);
     p2p_mem_free(&mem, P2P_MEM_OTHER, frame);
     ck_assert_uint_eq(mem.bytes, 0);
@@ -564,26 +574,40 @@ START_TEST(encode_message_max_boundary)
     size_t frame_len = 0;
     /* status 0 is omitted; the body field costs 1 + 4 (varint) bytes. */
     size_t at_max = P2P_FRAME_MESSAGE_BYTES_MAX - 5;
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, 0, &small,
-                                               at_max + 1, &frame, &frame_len),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){.status = 0,
+                                                      .body = &small,
+                                                      .body_len = at_max + 1},
+                         &frame, &frame_len),
                      P2P_ERR_OVERSIZE);
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                              P2P_ROUTE_ARTIFACT_UPDATE, &small,
-                                              P2P_FRAME_MESSAGE_BYTES_MAX,
-                                              &frame, &frame_len),
-                     P2P_ERR_OVERSIZE);
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                              P2P_ROUTE_ARTIFACT_UPDATE, &small,
-                                              SIZE_MAX, &frame, &frame_len),
-                     P2P_ERR_OVERSIZE);
+    ck_assert_int_eq(
+        p2p_frame_request_encode(&mem, P2P_MEM_OTHER,
+                                 &(struct p2p_frame_request){
+                                     .route = P2P_ROUTE_ARTIFACT_UPDATE,
+                                     .body = &small,
+                                     .body_len = P2P_FRAME_MESSAGE_BYTES_MAX},
+                                 &frame, &frame_len),
+        P2P_ERR_OVERSIZE);
+    ck_assert_int_eq(
+        p2p_frame_request_encode(
+            &mem, P2P_MEM_OTHER,
+            &(struct p2p_frame_request){.route = P2P_ROUTE_ARTIFACT_UPDATE,
+                                        .body = &small,
+                                        .body_len = SIZE_MAX},
+            &frame, &frame_len),
+        P2P_ERR_OVERSIZE);
     ck_assert_ptr_null(frame);
     ck_assert_uint_eq(mem.bytes, 0);
 
     uint8_t *body = calloc(at_max, 1);
     ck_assert_ptr_nonnull(body);
     body[at_max - 1] = 0x5a;
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, 0, body,
-                                               at_max, &frame, &frame_len),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){
+                             .status = 0, .body = body, .body_len = at_max},
+                         &frame, &frame_len),
                      0);
     ck_assert_uint_eq(frame_len, P2P_FRAME_MESSAGE_BYTES_MAX);
     free(body);
@@ -775,22 +799,34 @@ START_TEST(invalid_arguments_are_errors)
 
     uint8_t *out = NULL;
     size_t out_len = 0;
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                              P2P_ROUTES_COUNT, NULL, 0, &out,
-                                              &out_len),
+    ck_assert_int_eq(p2p_frame_request_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_request){.route = P2P_ROUTES_COUNT,
+                                                     .body = NULL,
+                                                     .body_len = 0},
+                         &out, &out_len),
                      P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                              P2P_ROUTE_ARTIFACT_RPC, NULL, 3,
-                                              &out, &out_len),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, 200, NULL,
-                                               3, &out, &out_len),
+    ck_assert_int_eq(
+        p2p_frame_request_encode(
+            &mem, P2P_MEM_OTHER,
+            &(struct p2p_frame_request){
+                .route = P2P_ROUTE_ARTIFACT_RPC, .body = NULL, .body_len = 3},
+            &out, &out_len),
+        P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){
+                             .status = 200, .body = NULL, .body_len = 3},
+                         &out, &out_len),
                      P2P_ERR_INVALID_ARG);
     ck_assert_ptr_null(out);
     /* An all-default response is zero bytes, which no reader accepts. */
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, 0, NULL, 0,
-                                               &out, &out_len),
-                     0);
+    ck_assert_int_eq(
+        p2p_frame_response_encode(&mem, P2P_MEM_OTHER,
+                                  &(struct p2p_frame_response){
+                                      .status = 0, .body = NULL, .body_len = 0},
+                                  &out, &out_len),
+        0);
     ck_assert_uint_eq(out_len, 0);
     struct outcome got = read_steps(&mem, &l, P2P_FRAME_RESPONSE,
                                     P2P_ROUTE_ARTIFACT_RPC, out, out_len, 1);
@@ -873,13 +909,20 @@ START_TEST(allocation_failures_leak_nothing)
     mem.fail_at = 1;
     uint8_t *out = NULL;
     size_t out_len = 0;
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                              P2P_ROUTE_ARTIFACT_UPDATE, body,
-                                              100000, &out, &out_len),
-                     P2P_ERR_NOMEM);
+    ck_assert_int_eq(
+        p2p_frame_request_encode(
+            &mem, P2P_MEM_OTHER,
+            &(struct p2p_frame_request){.route = P2P_ROUTE_ARTIFACT_UPDATE,
+                                        .body = body,
+                                        .body_len = 100000},
+            &out, &out_len),
+        P2P_ERR_NOMEM);
     mem.fail_at = mem.allocs + 1;
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, 200, body,
-                                               10, &out, &out_len),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){
+                             .status = 200, .body = body, .body_len = 10},
+                         &out, &out_len),
                      P2P_ERR_NOMEM);
     ck_assert_ptr_null(out);
     ck_assert_uint_eq(mem.bytes, 0);

@@ -391,8 +391,24 @@ START_TEST(per_peer_inbound_stream_bound)
     h_init_cfg(&h, &c, 2);
     uint8_t partial[3] = {0x0a, 0x10, '/'}; /* a path, never finished */
     for (uint64_t s = 1; s <= 2; s++)
-        ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, s, true, partial, 3, false), 0);
-    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 3, true, partial, 3, false), P2P_ERR_LIMIT);
+        ck_assert_int_eq(
+            p2p_node_on_stream_data(h.node, h.now,
+                                    &(struct p2p_stream_bytes){.peer = 1,
+                                                               .stream_id = s,
+                                                               .inbound = true,
+                                                               .data = partial,
+                                                               .len = 3,
+                                                               .fin = false}),
+            0);
+    ck_assert_int_eq(
+        p2p_node_on_stream_data(h.node, h.now,
+                                &(struct p2p_stream_bytes){.peer = 1,
+                                                           .stream_id = 3,
+                                                           .inbound = true,
+                                                           .data = partial,
+                                                           .len = 3,
+                                                           .fin = false}),
+        P2P_ERR_LIMIT);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
     ck_assert_uint_eq(p2p_node_metrics(h.node)->streams_refused, 1);
     h_clear(&h);
@@ -401,7 +417,15 @@ START_TEST(per_peer_inbound_stream_bound)
     ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
     h_clear(&h);
     ck_assert_int_eq(p2p_node_on_stream_reset(h.node, h.now, 1, 1, true), 0);
-    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, 4, true, partial, 3, false), 0);
+    ck_assert_int_eq(
+        p2p_node_on_stream_data(h.node, h.now,
+                                &(struct p2p_stream_bytes){.peer = 1,
+                                                           .stream_id = 4,
+                                                           .inbound = true,
+                                                           .data = partial,
+                                                           .len = 3,
+                                                           .fin = false}),
+        0);
     ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_fini(&h);
@@ -515,9 +539,14 @@ START_TEST(fetch_answer_over_its_cap_is_refused_at_its_length)
     /* Response {status: 200, body: <1 MiB declared>}, header only. */
     const uint8_t head[] = {0x08, 0xc8, 0x01, 0x12, 0x80, 0x80, 0x40};
     size_t before = h.mem.module_bytes[P2P_MEM_STREAMS];
-    ck_assert_int_eq(p2p_node_on_stream_data(h.node, h.now, 1, f.stream_id,
-                                             false, head, sizeof(head),
-                                             false),
+    ck_assert_int_eq(p2p_node_on_stream_data(
+                         h.node, h.now,
+                         &(struct p2p_stream_bytes){.peer = 1,
+                                                    .stream_id = f.stream_id,
+                                                    .inbound = false,
+                                                    .data = head,
+                                                    .len = sizeof(head),
+                                                    .fin = false}),
                      P2P_ERR_OVERSIZE);
     ck_assert_uint_le(h.mem.module_bytes[P2P_MEM_STREAMS], before);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);

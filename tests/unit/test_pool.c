@@ -30,16 +30,24 @@ START_TEST(count_bound_limit_and_limit_plus_one)
     struct p2p_pool_limits l = limits(3, 1 << 20);
     p2p_pool_init(&p, &mem, &l, 99);
     uint8_t b[4] = {1, 2, 3, 4};
+    struct p2p_pool_item it = {.section = P2P_POOL_UNVALIDATED,
+                               .kind = P2P_KIND_PUSH,
+                               .body = b,
+                               .len = 4,
+                               .from = 1};
     for (uint8_t i = 0; i < 3; i++) {
         struct p2p_artifact_id id = id_n(i);
-        ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &id, P2P_KIND_PUSH, b, 4, 1, 0), 0);
+        it.id = &id;
+        ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), 0);
     }
     struct p2p_artifact_id extra = id_n(9);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &extra, P2P_KIND_PUSH, b, 4, 1, 0), P2P_ERR_LIMIT);
+    it.id = &extra;
+    ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), P2P_ERR_LIMIT);
     ck_assert_ptr_null(p2p_pool_get(&p, &extra));
     ck_assert_uint_eq(p.count[P2P_POOL_UNVALIDATED], 3);
     /* The validated section has its own bound. */
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_VALIDATED, &extra, P2P_KIND_PUSH, b, 4, 1, 0), 0);
+    it.section = P2P_POOL_VALIDATED;
+    ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), 0);
     p2p_pool_fini(&p);
     ck_assert_uint_eq(mem.bytes, 0);
 }
@@ -54,13 +62,22 @@ START_TEST(byte_bound_exact_fit_and_one_over)
     p2p_pool_init(&p, &mem, &l, 99);
     static uint8_t b[1001];
     struct p2p_artifact_id a = id_n(1), c = id_n(2);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_ADVERT, b, 1001, 1, 0), P2P_ERR_LIMIT);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_ADVERT, b, 1000, 1, 0), 0);
+    struct p2p_pool_item it = {.section = P2P_POOL_UNVALIDATED,
+                               .id = &a,
+                               .kind = P2P_KIND_ADVERT,
+                               .body = b,
+                               .len = 1001,
+                               .from = 1};
+    ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), P2P_ERR_LIMIT);
+    it.len = 1000;
+    ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), 0);
     ck_assert_uint_eq(p.bytes[P2P_POOL_UNVALIDATED], 1000);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &c, P2P_KIND_ADVERT, b, 1, 1, 0), P2P_ERR_LIMIT);
+    it.id = &c;
+    it.len = 1;
+    ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), P2P_ERR_LIMIT);
     ck_assert_int_eq(p2p_pool_remove(&p, &a), 0);
     ck_assert_uint_eq(p.bytes[P2P_POOL_UNVALIDATED], 0);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &c, P2P_KIND_ADVERT, b, 1, 1, 0), 0);
+    ck_assert_int_eq(p2p_pool_insert(&p, 0, &it), 0);
     p2p_pool_fini(&p);
     ck_assert_uint_eq(mem.bytes, 0);
 }
@@ -76,9 +93,18 @@ START_TEST(duplicates_promotion_and_removal)
     p2p_pool_init(&p, &mem, &l, 99);
     uint8_t b[8] = {0};
     struct p2p_artifact_id a = id_n(1), c = id_n(2), missing = id_n(3);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_PUSH, b, 8, 2, 5), 0);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_VALIDATED, &a, P2P_KIND_PUSH, b, 8, 2, 5), P2P_ERR_EXISTS);
-    ck_assert_int_eq(p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &c, P2P_KIND_PUSH, b, 8, 2, 5), 0);
+    struct p2p_pool_item it = {.section = P2P_POOL_UNVALIDATED,
+                               .id = &a,
+                               .kind = P2P_KIND_PUSH,
+                               .body = b,
+                               .len = 8,
+                               .from = 2};
+    ck_assert_int_eq(p2p_pool_insert(&p, 5, &it), 0);
+    it.section = P2P_POOL_VALIDATED;
+    ck_assert_int_eq(p2p_pool_insert(&p, 5, &it), P2P_ERR_EXISTS);
+    it.section = P2P_POOL_UNVALIDATED;
+    it.id = &c;
+    ck_assert_int_eq(p2p_pool_insert(&p, 5, &it), 0);
     ck_assert_int_eq(p2p_pool_promote(&p, &a), 0);
     ck_assert_int_eq(p2p_pool_promote(&p, &a), P2P_ERR_STATE);
     ck_assert_int_eq(p2p_pool_promote(&p, &c), P2P_ERR_LIMIT); /* validated full */
@@ -108,7 +134,13 @@ START_TEST(allocation_failures_leave_pool_unchanged)
         p2p_pool_init(&p, &mem, &l, 99);
         mem.fail_at = n;
         struct p2p_artifact_id a = id_n(1);
-        int rc = p2p_pool_insert(&p, P2P_POOL_UNVALIDATED, &a, P2P_KIND_PUSH, b, 16, 1, 0);
+        struct p2p_pool_item it = {.section = P2P_POOL_UNVALIDATED,
+                                   .id = &a,
+                                   .kind = P2P_KIND_PUSH,
+                                   .body = b,
+                                   .len = 16,
+                                   .from = 1};
+        int rc = p2p_pool_insert(&p, 0, &it);
         if (rc == 0) {
             ck_assert_ptr_nonnull(p2p_pool_get(&p, &a));
             p2p_pool_fini(&p);

@@ -29,8 +29,12 @@ static struct env request(enum p2p_route route, const ProtobufCMessage *m)
     size_t body_len = m == NULL ? 0 : protobuf_c_message_pack(m, body);
     ck_assert_uint_le(body_len, sizeof(body));
     struct env e;
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route,
-                                              body, body_len, &e.b, &e.len),
+    ck_assert_int_eq(p2p_frame_request_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_request){.route = route,
+                                                     .body = body,
+                                                     .body_len = body_len},
+                         &e.b, &e.len),
                      0);
     return e;
 }
@@ -39,8 +43,12 @@ static struct env response(uint32_t status, size_t body_len)
 {
     uint8_t *body = calloc(1, body_len + 1);
     struct env e;
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, status,
-                                               body, body_len, &e.b, &e.len),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){.status = status,
+                                                      .body = body,
+                                                      .body_len = body_len},
+                         &e.b, &e.len),
                      0);
     free(body);
     return e;

@@ -19,7 +19,9 @@
  * a peer going down in either phase; a newer state while fetching, while
  * in the manifest phase, and the own store reaching the sync height; a
  * store that fails to keep a chunk; a stalled sync revived by its peer's
- * re-advert (exclusions kept), by a new peer or by a newer state; lost
+ * re-advert (exclusions kept), by a new peer or by a newer state;
+ * advertisers that moved on to a newer state (204s) leaving the sync, which
+ * finishes from the others or, with none left, moves on at once; lost
  * chunks and a lost manifest (204, retried after 1 s); no store, and the
  * store removed and reinstalled mid-sync; topologies above the
  * scheduler's default 128 peers; serving (malformed requests, unknown
@@ -659,8 +661,14 @@ static void w_deliver(struct world *w, size_t k)
             note_closed(w, m.from, m.stream_id);
         /* NOT_FOUND for a stream the receiver abandoned, or a peer it
          * considers down: both normal here. */
-        (void)p2p_node_on_stream_data(t->node, w->now, m.from, m.stream_id,
-                                      m.inbound, m.bytes, m.len, true);
+        (void)p2p_node_on_stream_data(
+            t->node, w->now,
+            &(struct p2p_stream_bytes){.peer = m.from,
+                                       .stream_id = m.stream_id,
+                                       .inbound = m.inbound,
+                                       .data = m.bytes,
+                                       .len = m.len,
+                                       .fin = true});
         break;
     case M_RESET:
         (void)p2p_node_on_stream_reset(t->node, w->now, m.from, m.stream_id,
@@ -928,8 +936,13 @@ START_TEST(default_quorum_is_f_plus_one)
             memset(&ms[i], 0, sizeof(ms[i]));
             ms[i].id = i;
         }
-        ck_assert_int_eq(p2p_node_on_topology(node_of(&w, 0), w.now, 1, 1, ms,
-                                              members), 0);
+        ck_assert_int_eq(p2p_node_on_topology(node_of(&w, 0), w.now,
+                                              &(struct p2p_topology_update){
+                                                  .version = 1,
+                                                  .earliest_version = 1,
+                                                  .members = ms,
+                                                  .count = members}),
+                         0);
         w_drain(&w, 0); /* dials: the test brings the peers up itself */
     }
     for (p2p_node_id p = 1; p <= need; p++)
@@ -1240,9 +1253,14 @@ START_TEST(chunk_answer_over_its_cap_is_refused_at_its_length)
     const uint8_t head[] = {0x08, 0xc8, 0x01, 0x12, 0x80, 0x80, 0x40};
     struct p2p_mem *mem = &w.nodes[0].mem;
     size_t before = mem->module_bytes[P2P_MEM_STREAMS];
-    ck_assert_int_eq(p2p_node_on_stream_data(node_of(&w, 0), w.now, 1,
-                                             o->stream_id, false, head,
-                                             sizeof(head), false),
+    ck_assert_int_eq(p2p_node_on_stream_data(
+                         node_of(&w, 0), w.now,
+                         &(struct p2p_stream_bytes){.peer = 1,
+                                                    .stream_id = o->stream_id,
+                                                    .inbound = false,
+                                                    .data = head,
+                                                    .len = sizeof(head),
+                                                    .fin = false}),
                      P2P_ERR_OVERSIZE);
     ck_assert_uint_le(mem->module_bytes[P2P_MEM_STREAMS], before);
     w_drain(&w, 0);
@@ -1625,6 +1643,82 @@ START_TEST(manifest_not_held_is_asked_again_after_a_pause)
 }
 END_TEST
 
+/* Node 1 (and, with _i == 0, node 2 too) checkpoints ST_3 and drops
+ * ST_2 while node 0 fetches ST_2 from both: it advertises ST_3 and answers
+ * 204 for ST_2's chunks. Its first 204 takes it out of the sync (its other
+ * request in flight is abandoned), rather than one 204 per chunk with a
+ * growing backoff between its turns. With both gone nobody can serve ST_2:
+ * node 0 moves to ST_3 at once, not a minute of 204s later. With node 2
+ * still serving ST_2, ST_2 is finished from it first. */
+enum moved_on { MOVED_ON_BOTH, MOVED_ON_ONE };
+
+static void move_on_to_st3(struct world *w, p2p_node_id id)
+{
+    struct fstore *s = &w->nodes[id].store;
+    s->held_count = 0;
+    fs_hold(s, ST_3);
+    p2p_node_state_changed(node_of(w, id), w->now);
+    w_drain(w, id);
+}
+
+START_TEST(advertisers_moving_on_leave_the_sync)
+{
+    enum moved_on which = (enum moved_on)_i;
+    struct world w;
+    w_init(&w);
+    struct p2p_config c;
+    ss_config(&c, 0);
+    c.state_chunks_per_peer = 2;
+    w_add(&w, &c, NO_STATE);
+    w_add_default(&w, 1, ST_2);
+    w.nodes[1].delay_ns = 100 * MS;
+    w_add_default(&w, 2, ST_2);
+    w.nodes[2].delay_ns = 100 * MS;
+    w_connect(&w, 0, 1);
+    w_connect(&w, 0, 2);
+    ck_assert(w_run(&w, w.now + 10 * SEC, chunks_held_2));
+    ck_assert_uint_eq(w.inflight[1], 2);
+    ck_assert_uint_eq(w.inflight[2], 2);
+    const struct p2p_metrics *m0 = metrics_of(&w, 0);
+    uint32_t asked1 = w.chunk_reqs[1];
+    p2p_time moved = w.now;
+    move_on_to_st3(&w, 1);
+    if (which == MOVED_ON_BOTH)
+        move_on_to_st3(&w, 2);
+    /* Both gone: the adverts, then the 204s, each way 100.1 ms + 100 ms,
+     * well within 1 s. One gone: ST_2 from node 2. */
+    ck_assert(w_run(&w, moved + (which == MOVED_ON_BOTH ? 1 : 10) * SEC,
+                    which == MOVED_ON_BOTH ? syncing_height_3 : synced_once));
+    /* Of node 1's two requests in flight, one was served before it moved
+     * on (node 0 then asked it one more), the other got its first 204:
+     * that took node 1 out, its last request was reset, and it was asked
+     * for no ST_2 chunk again. One failure per peer that moved on. */
+    ck_assert_uint_eq(metrics_of(&w, 1)->state_chunks_served, asked1);
+    ck_assert_uint_eq(w.chunk_reqs[1], asked1 + 1);
+    ck_assert_uint_eq(w.resets_to[1], 1);
+    uint64_t failed = m0->state_chunks_failed;
+    ck_assert_uint_eq(failed, which == MOVED_ON_BOTH ? 2 : 1);
+    if (which == MOVED_ON_BOTH) {
+        ck_assert_uint_eq(m0->state_syncs_cancelled, 1);
+        ck_assert_uint_eq(w.events[P2P_EV_STATE_SYNC_CANCEL], 1);
+        run_until_synced(&w, synced_once, 30 * SEC);
+        assert_synced(&w, ST_3, 1);
+    } else {
+        /* ST_2 complete (ST_3 is synced next, from node 1). */
+        ck_assert(p2p_state_hash_eq(&w.nodes[0].store.completed_root,
+                                    &cat[ST_2].root));
+        run_until_synced(&w, synced_twice, 30 * SEC);
+        assert_synced(&w, ST_3, 2);
+        ck_assert_uint_eq(m0->state_syncs_cancelled, 0);
+    }
+    ck_assert_uint_eq(m0->state_chunks_failed, failed);
+    ck_assert_uint_eq(m0->state_bad_data, 0);
+    ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0);
+    ck_assert_uint_eq(peer_of(&w, 0, 2).penalty_total, 0);
+    w_fini(&w);
+}
+END_TEST
+
 /* A node without a store records adverts, advertises nothing and never
  * syncs; a store removed mid-sync cancels it, and installing it again
  * syncs, reusing the chunks put before. */
@@ -1683,11 +1777,20 @@ static int raw_respond(struct harness *h, p2p_node_id peer, uint64_t stream_id,
     p2p_mem_init(&mem);
     uint8_t *frame;
     size_t frame_len;
-    ck_assert_int_eq(p2p_frame_encode_response(&mem, P2P_MEM_OTHER, status,
-                                               body, len, &frame,
-                                               &frame_len), 0);
-    int rc = p2p_node_on_stream_data(h->node, h->now, peer, stream_id, false,
-                                     frame, frame_len, true);
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){
+                             .status = status, .body = body, .body_len = len},
+                         &frame, &frame_len),
+                     0);
+    int rc = p2p_node_on_stream_data(
+        h->node, h->now,
+        &(struct p2p_stream_bytes){.peer = peer,
+                                   .stream_id = stream_id,
+                                   .inbound = false,
+                                   .data = frame,
+                                   .len = frame_len,
+                                   .fin = true});
     p2p_mem_free(&mem, P2P_MEM_OTHER, frame);
     return rc;
 }
@@ -1719,7 +1822,13 @@ START_TEST(large_topology_uses_every_peer)
         ms[i].id = i;
         snprintf(ms[i].addr, sizeof(ms[i].addr), "10.0.%u:4100", i);
     }
-    ck_assert_int_eq(p2p_node_on_topology(h.node, h.now, 1, 1, ms, members), 0);
+    ck_assert_int_eq(p2p_node_on_topology(
+                         h.node, h.now,
+                         &(struct p2p_topology_update){.version = 1,
+                                                       .earliest_version = 1,
+                                                       .members = ms,
+                                                       .count = members}),
+                     0);
     free(ms);
     for (p2p_node_id p = 1; p <= peers; p++)
         ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, p), 0);
@@ -1810,11 +1919,20 @@ static int raw_request(struct harness *h, p2p_node_id peer,
     p2p_mem_init(&mem);
     uint8_t *frame;
     size_t frame_len;
-    ck_assert_int_eq(p2p_frame_encode_request(&mem, P2P_MEM_OTHER, route, body,
-                                              len, &frame, &frame_len), 0);
-    int rc = p2p_node_on_stream_data(h->node, h->now, peer,
-                                     h->next_peer_stream++, true, frame,
-                                     frame_len, true);
+    ck_assert_int_eq(p2p_frame_request_encode(
+                         &mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_request){
+                             .route = route, .body = body, .body_len = len},
+                         &frame, &frame_len),
+                     0);
+    int rc = p2p_node_on_stream_data(
+        h->node, h->now,
+        &(struct p2p_stream_bytes){.peer = peer,
+                                   .stream_id = h->next_peer_stream++,
+                                   .inbound = true,
+                                   .data = frame,
+                                   .len = frame_len,
+                                   .fin = true});
     p2p_mem_free(&mem, P2P_MEM_OTHER, frame);
     return rc;
 }
@@ -2138,6 +2256,7 @@ int main(void)
     tcase_add_test(tc, revived_sync_keeps_its_exclusions);
     tcase_add_test(tc, lost_chunks_come_from_another_peer);
     tcase_add_test(tc, manifest_not_held_is_asked_again_after_a_pause);
+    tcase_add_loop_test(tc, advertisers_moving_on_leave_the_sync, 0, 2);
     tcase_add_test(tc, store_absent_removed_and_reinstalled);
     tcase_add_loop_test(tc, large_topology_uses_every_peer, 0,
                         (int)COUNT_OF(wide));

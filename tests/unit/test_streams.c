@@ -116,8 +116,12 @@ static uint8_t *response(struct fx *f, uint32_t status, size_t body_len,
     ck_assert_uint_le(body_len, sizeof(body));
     memset(body, 'b', body_len);
     uint8_t *out;
-    ck_assert_int_eq(p2p_frame_encode_response(&f->mem, P2P_MEM_OTHER, status,
-                                               body, body_len, &out, len),
+    ck_assert_int_eq(p2p_frame_response_encode(
+                         &f->mem, P2P_MEM_OTHER,
+                         &(struct p2p_frame_response){.status = status,
+                                                      .body = body,
+                                                      .body_len = body_len},
+                         &out, len),
                      0);
     return out;
 }
@@ -129,10 +133,14 @@ static uint8_t *request_bytes(struct fx *f, size_t body_len, size_t *len)
     ck_assert_uint_le(body_len, sizeof(body));
     memset(body, 'r', body_len);
     uint8_t *out;
-    ck_assert_int_eq(p2p_frame_encode_request(&f->mem, P2P_MEM_OTHER,
-                                              P2P_ROUTE_ARTIFACT_UPDATE, body,
-                                              body_len, &out, len),
-                     0);
+    ck_assert_int_eq(
+        p2p_frame_request_encode(
+            &f->mem, P2P_MEM_OTHER,
+            &(struct p2p_frame_request){.route = P2P_ROUTE_ARTIFACT_UPDATE,
+                                        .body = body,
+                                        .body_len = body_len},
+            &out, len),
+        0);
     return out;
 }
 

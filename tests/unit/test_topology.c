@@ -16,7 +16,13 @@ static void set_base(struct p2p_topology *t, struct p2p_mem *mem)
     struct p2p_member m[3];
     ch_members(m, ids, 3);
     p2p_topology_init(t);
-    ck_assert_int_eq(p2p_topology_set(t, mem, 5, 2, m, 3, IDS_MAX), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(
+            t, mem,
+            &(struct p2p_topology_update){
+                .version = 5, .earliest_version = 2, .members = m, .count = 3},
+            IDS_MAX),
+        0);
 }
 
 /* The topology still is the one set_base installed. */
@@ -46,7 +52,13 @@ START_TEST(set_sorts_a_copy)
     static const p2p_node_id ids[] = {7, 2, 15, 0, 9};
     struct p2p_member m[5];
     ch_members(m, ids, 5);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 3, 1, m, 5, IDS_MAX), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(
+            &t, &mem,
+            &(struct p2p_topology_update){
+                .version = 3, .earliest_version = 1, .members = m, .count = 5},
+            IDS_MAX),
+        0);
     ck_assert_uint_eq(t.version, 3);
     ck_assert_uint_eq(t.earliest_version, 1);
     ck_assert_uint_eq(t.count, 5);
@@ -82,7 +94,13 @@ START_TEST(find_hits_members_only)
     static const p2p_node_id ids[] = {9, 1, 4, 15, 6, 0};
     struct p2p_member m[6];
     ch_members(m, ids, 6);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 1, 1, m, 6, IDS_MAX), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(
+            &t, &mem,
+            &(struct p2p_topology_update){
+                .version = 1, .earliest_version = 1, .members = m, .count = 6},
+            IDS_MAX),
+        0);
     for (p2p_node_id id = 0; id < IDS_MAX + 2; id++) {
         bool member = false;
         for (size_t i = 0; i < CH_COUNT(ids); i++)
@@ -142,8 +160,13 @@ START_TEST(refusal_keeps_installed_version)
     ch_members(m, r->ids, r->count);
     if (r->addr_without_nul_at >= 0)
         memset(m[r->addr_without_nul_at].addr, 'a', P2P_ADDR_BYTES_MAX);
-    int rc = p2p_topology_set(&t, &mem, r->version, r->earliest,
-                              r->null_members ? NULL : m, r->count, IDS_MAX);
+    int rc = p2p_topology_set(
+        &t, &mem,
+        &(struct p2p_topology_update){.version = r->version,
+                                      .earliest_version = r->earliest,
+                                      .members = r->null_members ? NULL : m,
+                                      .count = r->count},
+        IDS_MAX);
     ck_assert_msg(rc == r->rc, "%s: got %d, want %d", r->what, rc, r->rc);
     assert_base(&t, before);
     ck_assert_uint_eq(mem.bytes, bytes_before); /* nothing held or leaked */
@@ -166,7 +189,13 @@ START_TEST(accepted_boundaries)
     ch_members(m, ids, 2);
     memset(m[1].addr, 'a', P2P_ADDR_BYTES_MAX - 1);
     m[1].addr[P2P_ADDR_BYTES_MAX - 1] = '\0';
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 6, 6, m, 2, IDS_MAX), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(
+            &t, &mem,
+            &(struct p2p_topology_update){
+                .version = 6, .earliest_version = 6, .members = m, .count = 2},
+            IDS_MAX),
+        0);
     ck_assert_uint_eq(t.version, 6);
     ck_assert_uint_eq(t.earliest_version, 6);
     ck_assert_uint_eq(t.count, 2);
@@ -175,12 +204,24 @@ START_TEST(accepted_boundaries)
     ck_assert(p2p_topology_is_member(&t, IDS_MAX - 1));
     ck_assert(!p2p_topology_is_member(&t, 1)); /* the old members are gone */
     /* Versions may jump; earliest may stay far behind. */
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, UINT64_MAX, 0, m, 1, IDS_MAX),
-                     0);
+    ck_assert_int_eq(
+        p2p_topology_set(&t, &mem,
+                         &(struct p2p_topology_update){.version = UINT64_MAX,
+                                                       .earliest_version = 0,
+                                                       .members = m,
+                                                       .count = 1},
+                         IDS_MAX),
+        0);
     ck_assert_uint_eq(t.version, UINT64_MAX);
     /* Nothing is newer than UINT64_MAX. */
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, UINT64_MAX, 0, m, 1, IDS_MAX),
-                     P2P_ERR_STATE);
+    ck_assert_int_eq(
+        p2p_topology_set(&t, &mem,
+                         &(struct p2p_topology_update){.version = UINT64_MAX,
+                                                       .earliest_version = 0,
+                                                       .members = m,
+                                                       .count = 1},
+                         IDS_MAX),
+        P2P_ERR_STATE);
     p2p_topology_fini(&t, &mem);
     ck_assert_uint_eq(mem.bytes, 0);
 }
@@ -196,11 +237,22 @@ START_TEST(version_zero_is_never_installed)
     struct p2p_member m[1];
     static const p2p_node_id ids[] = {1};
     ch_members(m, ids, 1);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 0, 0, m, 1, IDS_MAX),
-                     P2P_ERR_STATE);
+    ck_assert_int_eq(
+        p2p_topology_set(
+            &t, &mem,
+            &(struct p2p_topology_update){
+                .version = 0, .earliest_version = 0, .members = m, .count = 1},
+            IDS_MAX),
+        P2P_ERR_STATE);
     ck_assert_uint_eq(t.count, 0);
     ck_assert_uint_eq(mem.bytes, 0);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 1, 0, m, 1, IDS_MAX), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(
+            &t, &mem,
+            &(struct p2p_topology_update){
+                .version = 1, .earliest_version = 0, .members = m, .count = 1},
+            IDS_MAX),
+        0);
     p2p_topology_fini(&t, &mem);
 }
 END_TEST
@@ -214,7 +266,14 @@ START_TEST(empty_version_frees_members)
     struct p2p_topology t;
     set_base(&t, &mem);
     ck_assert_uint_gt(mem.bytes, 0);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 6, 6, NULL, 0, IDS_MAX), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(&t, &mem,
+                         &(struct p2p_topology_update){.version = 6,
+                                                       .earliest_version = 6,
+                                                       .members = NULL,
+                                                       .count = 0},
+                         IDS_MAX),
+        0);
     ck_assert_uint_eq(t.count, 0);
     ck_assert_ptr_null(t.members);
     ck_assert_uint_eq(t.version, 6);
@@ -237,11 +296,24 @@ START_TEST(member_count_limit_both_sides)
     p2p_mem_init(&mem);
     struct p2p_topology t;
     p2p_topology_init(&t);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 1, 1, m, max + 1, max + 1),
-                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        p2p_topology_set(&t, &mem,
+                         &(struct p2p_topology_update){.version = 1,
+                                                       .earliest_version = 1,
+                                                       .members = m,
+                                                       .count = max + 1},
+                         max + 1),
+        P2P_ERR_INVALID_ARG);
     ck_assert_uint_eq(t.version, 0);
     ck_assert_uint_eq(mem.bytes, 0);
-    ck_assert_int_eq(p2p_topology_set(&t, &mem, 1, 1, m + 1, max, max), 0);
+    ck_assert_int_eq(
+        p2p_topology_set(&t, &mem,
+                         &(struct p2p_topology_update){.version = 1,
+                                                       .earliest_version = 1,
+                                                       .members = m + 1,
+                                                       .count = max},
+                         max),
+        0);
     ck_assert_uint_eq(t.count, max);
     for (uint32_t i = 0; i < max; i++)
         ck_assert_uint_eq(t.members[i].id, i);
@@ -269,7 +341,11 @@ START_TEST(allocation_failure_keeps_installed_version)
         const struct p2p_member *before = t.members;
         size_t bytes_before = mem.bytes;
         mem.fail_at = mem.allocs + n;
-        int rc = p2p_topology_set(&t, &mem, 6, 6, m, 3, IDS_MAX);
+        int rc = p2p_topology_set(
+            &t, &mem,
+            &(struct p2p_topology_update){
+                .version = 6, .earliest_version = 6, .members = m, .count = 3},
+            IDS_MAX);
         bool failed = mem.allocs >= mem.fail_at;
         if (failed) {
             ck_assert_int_eq(rc, P2P_ERR_NOMEM);
@@ -313,8 +389,12 @@ START_TEST(node_refusal_changes_nothing)
     ck_assert_int_eq(ch_topology(&h, 2, past_ids_max, 2), P2P_ERR_INVALID_ARG);
     ck_assert_int_eq(ch_topology(&h, 2, dup, 3), P2P_ERR_INVALID_ARG);
     ck_assert_int_eq(ch_topology(&h, 1, v1, 2), P2P_ERR_STATE);
-    ck_assert_int_eq(p2p_node_on_topology(h.node, h.now, 2, 3, m, 1),
-                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(
+        p2p_node_on_topology(
+            h.node, h.now,
+            &(struct p2p_topology_update){
+                .version = 2, .earliest_version = 3, .members = m, .count = 1}),
+        P2P_ERR_INVALID_ARG);
     ck_assert_uint_eq(p2p_outbox_count(h_out(&h)), 0);
     ck_assert_uint_eq(p2p_node_metrics(h.node)->topology_changes, 1);
     ck_assert_ptr_eq(t->members, before);
