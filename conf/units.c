@@ -39,12 +39,8 @@ static const struct family duration_family = {
     sizeof duration_units / sizeof duration_units[0]};
 
 static const struct unit size_units[] = {
-    {"B", 1ULL},
-    {"KiB", 1ULL << 10},
-    {"MiB", 1ULL << 20},
-    {"GiB", 1ULL << 30},
-    {"KB", 1000ULL},
-    {"MB", 1000000ULL},
+    {"B", 1ULL},           {"KiB", 1ULL << 10}, {"MiB", 1ULL << 20},
+    {"GiB", 1ULL << 30},   {"KB", 1000ULL},     {"MB", 1000000ULL},
     {"GB", 1000000000ULL},
 };
 static const struct family size_family = {
@@ -52,11 +48,8 @@ static const struct family size_family = {
     sizeof size_units / sizeof size_units[0]};
 
 static const struct unit bandwidth_units[] = {
-    {"bit", 1ULL},
-    {"kbit", 1000ULL},
-    {"Kbit", 1000ULL},
-    {"Mbit", 1000000ULL},
-    {"Gbit", 1000000000ULL},
+    {"bit", 1ULL},        {"kbit", 1000ULL},       {"Kbit", 1000ULL},
+    {"Mbit", 1000000ULL}, {"Gbit", 1000000000ULL},
 };
 static const struct family bandwidth_family = {
     "bandwidth", "bits per second", "bit, kbit, Mbit, Gbit", bandwidth_units,
@@ -81,13 +74,16 @@ static const struct family rate_family = {
 /* "<digits>[.<digits>]" split into its parts; value = ip + frac / pow. */
 struct decimal {
     bool negative;
-    uint64_t ip;   /* integer part */
-    uint64_t frac; /* fractional digits without trailing zeros */
-    uint64_t pow;  /* 10^(number of those digits); 1 when there are none */
+    uint64_t ip;      /* integer part */
+    uint64_t frac;    /* fractional digits without trailing zeros */
+    uint64_t pow;     /* 10^(number of those digits); 1 when there are none */
     const char *unit; /* what follows the number and any spaces; borrowed */
 };
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 {

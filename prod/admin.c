@@ -50,21 +50,21 @@ struct prod_admin {
     ev_timer timer;               /* MHD's next timeout */
     struct prod_admin_ops ops;
     struct prod_admin_limits limits;
-    size_t serving;               /* connections MHD has */
-    size_t buffered_bytes;        /* sum of every request's held */
+    size_t serving;        /* connections MHD has */
+    size_t buffered_bytes; /* sum of every request's held */
     uint64_t refused_buffer_total;
     uint16_t port;
-    bool starting;                /* MHD's first log message is kept */
+    bool starting; /* MHD's first log message is kept */
     char start_log[ERROR_BODY_BYTES_MAX];
     char json[PROD_ADMIN_JSON_BYTES_MAX]; /* state_json, health_json */
 };
 
 enum route {
-    ROUTE_ARTIFACTS,   /* /artifacts */
-    ROUTE_ARTIFACT,    /* /artifacts/<hex> */
-    ROUTE_STATE,       /* /state */
-    ROUTE_HEALTH,      /* /health */
-    ROUTE_METRICS,     /* /metrics */
+    ROUTE_ARTIFACTS, /* /artifacts */
+    ROUTE_ARTIFACT,  /* /artifacts/<hex> */
+    ROUTE_STATE,     /* /state */
+    ROUTE_HEALTH,    /* /health */
+    ROUTE_METRICS,   /* /metrics */
 };
 
 /* One request, from its headers to its completion (MHD's con_cls). */
@@ -79,13 +79,13 @@ struct request {
     enum p2p_artifact_kind kind; /* POST /artifacts */
     uint8_t *body;               /* owned; cap bytes */
     size_t len, cap;
-    size_t dropped;              /* body bytes read and not kept */
-    size_t held;                 /* bytes counted in a->buffered_bytes */
+    size_t dropped; /* body bytes read and not kept */
+    size_t held;    /* bytes counted in a->buffered_bytes */
 };
 
 /* An artifact's answer, read from the pool block by block. */
 struct artifact_read {
-    struct prod_admin *a;        /* borrowed */
+    struct prod_admin *a; /* borrowed */
     struct p2p_artifact_id id;
     size_t len;
 };
@@ -147,11 +147,11 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r,
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-        const char *allow = r->route == ROUTE_ARTIFACT ? "GET, HEAD"
-                            : r->route == ROUTE_ARTIFACTS ||
-                                    r->route == ROUTE_STATE
-                                ? "GET, HEAD, POST"
-                                : "GET, HEAD";
+        const char *allow =
+            r->route == ROUTE_ARTIFACT ? "GET, HEAD"
+            : r->route == ROUTE_ARTIFACTS || r->route == ROUTE_STATE
+                ? "GET, HEAD, POST"
+                : "GET, HEAD";
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     }
     enum MHD_Result ok = MHD_queue_response(c, status, resp);
@@ -161,9 +161,9 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r,
     return ok;
 }
 
-static enum MHD_Result respond_json(struct MHD_Connection *c,
-                                    struct request *r, unsigned status,
-                                    const char *json, size_t len)
+static enum MHD_Result respond_json(struct MHD_Connection *c, struct request *r,
+                                    unsigned status, const char *json,
+                                    size_t len)
 {
     return respond(c, r, status, CONTENT_TYPE_JSON, (void *)json, len,
                    MHD_RESPMEM_MUST_COPY);
@@ -185,7 +185,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *c,
  * One wording per failure whatever the route: a failed write (a full
  * disk, say) is "write failed" for an artifact and a state alike. */
 static enum MHD_Result respond_ops_error(struct MHD_Connection *c,
-                                        struct request *r, int err)
+                                         struct request *r, int err)
 {
     switch (err) {
     case P2P_ERR_EXISTS:
@@ -193,8 +193,7 @@ static enum MHD_Result respond_ops_error(struct MHD_Connection *c,
     case P2P_ERR_OVERSIZE:
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too large");
     case P2P_ERR_LIMIT:
-        return respond_error(c, r, MHD_HTTP_INSUFFICIENT_STORAGE,
-                             "pool full");
+        return respond_error(c, r, MHD_HTTP_INSUFFICIENT_STORAGE, "pool full");
     case P2P_ERR_NOT_FOUND:
         return respond_error(c, r, MHD_HTTP_NOT_FOUND, "not found");
     case P2P_ERR_NOMEM:
@@ -240,8 +239,10 @@ static bool route_of(const char *url, enum route *out)
         const char *path;
         enum route route;
     } exact[] = {
-        {"/artifacts", ROUTE_ARTIFACTS}, {"/state", ROUTE_STATE},
-        {"/health", ROUTE_HEALTH},       {"/metrics", ROUTE_METRICS},
+        {"/artifacts", ROUTE_ARTIFACTS},
+        {"/state", ROUTE_STATE},
+        {"/health", ROUTE_HEALTH},
+        {"/metrics", ROUTE_METRICS},
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
         if (strcmp(url, exact[i].path) == 0) {
@@ -279,8 +280,8 @@ static bool kind_of(struct MHD_Connection *c, enum p2p_artifact_kind *kind)
  * when malformed. A number past 2^64 - 1 is UINT64_MAX (too large). */
 static int content_length(struct MHD_Connection *c, uint64_t *len)
 {
-    const char *v = MHD_lookup_connection_value(
-        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (v == NULL)
         return 0;
     uint64_t n = 0;
@@ -300,8 +301,7 @@ static int content_length(struct MHD_Connection *c, uint64_t *len)
 
 /* Checks a POST's headers and sizes its buffer; answers on error. */
 static enum MHD_Result begin_post(struct prod_admin *a,
-                                  struct MHD_Connection *c,
-                                  struct request *r)
+                                  struct MHD_Connection *c, struct request *r)
 {
     if (r->route == ROUTE_ARTIFACTS && !kind_of(c, &r->kind))
         return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
@@ -309,8 +309,7 @@ static enum MHD_Result begin_post(struct prod_admin *a,
     uint64_t len = 0;
     int has = content_length(c, &len);
     if (has < 0)
-        return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
-                             "bad Content-Length");
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST, "bad Content-Length");
     if (has > 0 && len > a->limits.body_bytes_max)
         return respond_error(c, r, MHD_HTTP_CONTENT_TOO_LARGE, "too large");
     /* Known length: one buffer of that size. Chunked: grown on demand. */
@@ -394,9 +393,8 @@ static enum MHD_Result post_artifact(struct prod_admin *a,
     int err =
         a->ops.post_artifact(a->ops.ctx, r->kind, body_of(r), r->len, &id);
     if (err != 0)
-        return respond_ops_error(c, r, err == P2P_ERR_NOT_FOUND
-                                           ? P2P_ERR_INTERNAL
-                                           : err);
+        return respond_ops_error(
+            c, r, err == P2P_ERR_NOT_FOUND ? P2P_ERR_INTERNAL : err);
     char body[sizeof("{\"id\": \"\"}") + 2 * P2P_ID_BYTES];
     char hex[2 * P2P_ID_BYTES + 1];
     conf_hex_encode(id.b, P2P_ID_BYTES, hex, 2 * P2P_ID_BYTES + 1);
@@ -431,8 +429,8 @@ static int list_ids(struct prod_admin *a, struct p2p_artifact_id **ids,
     return P2P_ERR_INTERNAL;
 }
 
-static enum MHD_Result get_list(struct prod_admin *a,
-                                struct MHD_Connection *c, struct request *r)
+static enum MHD_Result get_list(struct prod_admin *a, struct MHD_Connection *c,
+                                struct request *r)
 {
     struct p2p_artifact_id *ids;
     size_t count = 0;
@@ -446,8 +444,7 @@ static enum MHD_Result get_list(struct prod_admin *a,
     size_t cap = sizeof("{\"artifacts\": []}") + count * LIST_ID_JSON_BYTES;
     if (!budget_take(a, r, cap)) {
         free(ids);
-        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                             BUSY_MESSAGE);
+        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_MESSAGE);
     }
     char *json = malloc(cap);
     if (json == NULL) {
@@ -493,8 +490,8 @@ static ssize_t read_artifact(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 static enum MHD_Result get_artifact(struct prod_admin *a,
-                                    struct MHD_Connection *c,
-                                    struct request *r, const char *url)
+                                    struct MHD_Connection *c, struct request *r,
+                                    const char *url)
 {
     struct p2p_artifact_id id;
     if (!parse_id(url + strlen("/artifacts/"), &id))
@@ -504,9 +501,8 @@ static enum MHD_Result get_artifact(struct prod_admin *a,
     size_t len = 0;
     int err = a->ops.get_artifact(a->ops.ctx, &id, &bytes, &len);
     if (err != 0)
-        return respond_ops_error(c, r, err == P2P_ERR_NOT_FOUND
-                                           ? err
-                                           : P2P_ERR_INTERNAL);
+        return respond_ops_error(
+            c, r, err == P2P_ERR_NOT_FOUND ? err : P2P_ERR_INTERNAL);
     if (len == 0)
         return respond(c, r, MHD_HTTP_OK, CONTENT_TYPE_BYTES, NULL, 0,
                        MHD_RESPMEM_PERSISTENT);
@@ -532,8 +528,7 @@ static enum MHD_Result post_state(struct prod_admin *a,
 {
     uint64_t height = 0;
     struct p2p_state_hash root;
-    int err =
-        a->ops.post_state(a->ops.ctx, body_of(r), r->len, &height, &root);
+    int err = a->ops.post_state(a->ops.ctx, body_of(r), r->len, &height, &root);
     if (err != 0)
         return respond_ops_error(c, r,
                                  err == P2P_ERR_OVERSIZE ||
@@ -546,9 +541,9 @@ static enum MHD_Result post_state(struct prod_admin *a,
               2 * P2P_STATE_HASH_BYTES];
     conf_hex_encode(root.b, P2P_STATE_HASH_BYTES, hex,
                     2 * P2P_STATE_HASH_BYTES + 1);
-    int n = snprintf(body, sizeof(body),
-                     "{\"height\": %" PRIu64 ", \"root\": \"%s\"}", height,
-                     hex);
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"height\": %" PRIu64 ", \"root\": \"%s\"}", height, hex);
     P2P_ASSERT(n > 0 && (size_t)n < sizeof(body));
     return respond_json(c, r, MHD_HTTP_CREATED, body, (size_t)n);
 }
@@ -571,8 +566,7 @@ static enum MHD_Result get_json(struct prod_admin *a, struct MHD_Connection *c,
 }
 
 static enum MHD_Result get_metrics(struct prod_admin *a,
-                                   struct MHD_Connection *c,
-                                   struct request *r)
+                                   struct MHD_Connection *c, struct request *r)
 {
     char *text = NULL;
     size_t len = 0;
@@ -583,8 +577,7 @@ static enum MHD_Result get_metrics(struct prod_admin *a,
     }
     if (!budget_take(a, r, len)) {
         free(text);
-        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                             BUSY_MESSAGE);
+        return respond_error(c, r, MHD_HTTP_SERVICE_UNAVAILABLE, BUSY_MESSAGE);
     }
     return respond(c, r, MHD_HTTP_OK, CONTENT_TYPE_METRICS, text, len,
                    MHD_RESPMEM_MUST_FREE);
@@ -618,8 +611,7 @@ static enum MHD_Result answer(struct prod_admin *a, struct MHD_Connection *c,
  * (*upload_size == 0). */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
 {
     struct prod_admin *a = cls;
@@ -743,14 +735,14 @@ static bool port_of(const struct sockaddr *addr, socklen_t addr_len,
 {
     if (addr->sa_family == AF_INET &&
         addr_len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        *port = ntohs(((const struct sockaddr_in *)(const void *)addr)
-                          ->sin_port);
+        *port =
+            ntohs(((const struct sockaddr_in *)(const void *)addr)->sin_port);
         return true;
     }
     if (addr->sa_family == AF_INET6 &&
         addr_len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-        *port = ntohs(((const struct sockaddr_in6 *)(const void *)addr)
-                          ->sin6_port);
+        *port =
+            ntohs(((const struct sockaddr_in6 *)(const void *)addr)->sin6_port);
         return true;
     }
     return false;
@@ -763,8 +755,8 @@ static bool port_of(const struct sockaddr *addr, socklen_t addr_len,
  * failure. */
 static int listen_socket(const struct sockaddr *addr, socklen_t addr_len)
 {
-    int fd = socket(addr->sa_family,
-                    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd =
+        socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     int one = 1;
@@ -801,9 +793,9 @@ static struct MHD_Daemon *start_daemon(struct prod_admin *a)
         MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)PROD_ADMIN_CONNECTION_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)PROD_ADMIN_CONNECTION_MEMORY_BYTES,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, a, MHD_OPTION_END);
+        (size_t)PROD_ADMIN_CONNECTION_MEMORY_BYTES, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+        MHD_OPTION_END);
 }
 
 /* ---- the gate's calls ---- */
@@ -839,8 +831,8 @@ static int start_gate(struct prod_admin *a, int fd)
 
 int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
                      socklen_t addr_len, const struct prod_admin_limits *limits,
-                     const struct prod_admin_ops *ops,
-                     struct prod_admin **out, char *err, size_t err_len)
+                     const struct prod_admin_ops *ops, struct prod_admin **out,
+                     char *err, size_t err_len)
 {
     P2P_ASSERT(loop != NULL && addr != NULL && out != NULL);
     conf_errmsg_set(err, err_len, "%s", "");
@@ -849,8 +841,7 @@ int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
         conf_errmsg_set(err, err_len, "admin: bad address or operations");
         return P2P_ERR_INVALID_ARG;
     }
-    if (limits == NULL ||
-        limits->buffered_bytes_max < limits->body_bytes_max) {
+    if (limits == NULL || limits->buffered_bytes_max < limits->body_bytes_max) {
         conf_errmsg_set(err, err_len,
                         "admin: the buffer budget is below the body limit");
         return P2P_ERR_INVALID_ARG;

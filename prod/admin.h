@@ -80,7 +80,7 @@ struct ev_loop;
 /* What the admin asks of the replica. Every call runs on the loop thread,
  * inside the admin's libev callbacks; none may re-enter the admin. */
 struct prod_admin_ops {
-    void *ctx;               /* borrowed; passed back to every call */
+    void *ctx; /* borrowed; passed back to every call */
     /* Adds an artifact made of body[0..len) (borrowed for the call): 0
      * with *id, or P2P_ERR_EXISTS (409), P2P_ERR_OVERSIZE (413),
      * P2P_ERR_LIMIT (507), P2P_ERR_WRITE or any other (500). */
@@ -121,8 +121,8 @@ struct prod_admin_limits {
 
 /* What the admin holds now, and the gate's counters. */
 struct prod_admin_stats {
-    size_t serving;            /* connections libmicrohttpd has */
-    size_t buffered_bytes;     /* of limits->buffered_bytes_max */
+    size_t serving;                /* connections libmicrohttpd has */
+    size_t buffered_bytes;         /* of limits->buffered_bytes_max */
     uint64_t refused_buffer_total; /* 503: the budget was spent */
     struct prod_admin_gate_stats gate;
 };
@@ -143,8 +143,8 @@ struct prod_admin;
  * message in err[0..err_len) (NUL-terminated, may be truncated). */
 int prod_admin_start(struct ev_loop *loop, const struct sockaddr *addr,
                      socklen_t addr_len, const struct prod_admin_limits *limits,
-                     const struct prod_admin_ops *ops,
-                     struct prod_admin **out, char *err, size_t err_len);
+                     const struct prod_admin_ops *ops, struct prod_admin **out,
+                     char *err, size_t err_len);
 
 void prod_admin_get_stats(const struct prod_admin *a,
                           struct prod_admin_stats *out);

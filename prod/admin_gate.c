@@ -25,30 +25,30 @@
 
 /* A socket the gate holds: waiting for its head, or lingering. */
 struct slot {
-    int fd;                      /* owned; -1 when the slot is free */
-    ev_tstamp deadline;          /* loop time */
-    size_t drained;              /* lingering: bytes read and dropped */
+    int fd;                       /* owned; -1 when the slot is free */
+    ev_tstamp deadline;           /* loop time */
+    size_t drained;               /* lingering: bytes read and dropped */
     struct sockaddr_storage addr; /* waiting: the client's address */
     socklen_t addr_len;
 };
 
 struct prod_admin_gate {
-    struct ev_loop *loop;        /* borrowed */
-    int listen_fd;               /* owned */
-    int epoll_fd;                /* owned: waiting and lingering sockets */
-    ev_io accept_io;             /* listen_fd readable */
-    ev_io events_io;             /* epoll_fd readable */
-    ev_timer timer;              /* the earliest deadline */
-    bool accept_paused;          /* accept failed for want of resources */
-    ev_tstamp accept_resume;     /* loop time */
+    struct ev_loop *loop;    /* borrowed */
+    int listen_fd;           /* owned */
+    int epoll_fd;            /* owned: waiting and lingering sockets */
+    ev_io accept_io;         /* listen_fd readable */
+    ev_io events_io;         /* epoll_fd readable */
+    ev_timer timer;          /* the earliest deadline */
+    bool accept_paused;      /* accept failed for want of resources */
+    ev_tstamp accept_resume; /* loop time */
     struct prod_admin_gate_opts opts;
     struct prod_admin_gate_ops ops;
-    struct slot *waiting;        /* owned; opts.connections_max slots */
+    struct slot *waiting; /* owned; opts.connections_max slots */
     size_t waiting_count;
     struct slot lingering[PROD_ADMIN_GATE_LINGER_MAX];
     size_t lingering_count;
     struct prod_admin_gate_stats stats;
-    char *scratch;               /* owned; opts.head.head_bytes_max bytes */
+    char *scratch; /* owned; opts.head.head_bytes_max bytes */
 };
 
 /* ---- request heads (pure) ---- */
@@ -127,8 +127,7 @@ static bool content_length(struct head_scan *s, const char *p, size_t n,
                            struct prod_admin_head_verdict *v)
 {
     if (s->content_length)
-        return !decide(v, MHD_HTTP_BAD_REQUEST,
-                       "more than one Content-Length");
+        return !decide(v, MHD_HTTP_BAD_REQUEST, "more than one Content-Length");
     s->content_length = true;
     if (n == 0)
         return !decide(v, MHD_HTTP_BAD_REQUEST, "bad Content-Length");
@@ -220,11 +219,11 @@ bool prod_admin_gate_head_check(const char *buf, size_t len,
         if (lf == NULL) {
             if (n < lim->head_bytes_max)
                 return false;
-            return line == 0 ? decide(v, MHD_HTTP_URI_TOO_LONG,
-                                      "request line too long")
-                             : decide(v,
-                                      MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
-                                      "request head too large");
+            return line == 0
+                       ? decide(v, MHD_HTTP_URI_TOO_LONG,
+                                "request line too long")
+                       : decide(v, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                                "request head too large");
         }
         size_t end = (size_t)(lf - buf);
         size_t line_len = end - pos;
@@ -254,19 +253,18 @@ size_t prod_admin_gate_answer(unsigned status, const char *message, char *buf,
     int body_len = snprintf(body, sizeof(body), "{\"error\": \"%s\"}", message);
     if (body_len < 0 || (size_t)body_len >= sizeof(body))
         return 0;
-    int n = snprintf(buf, cap,
-                     "HTTP/1.1 %u %s\r\n"
-                     "Content-Type: application/json\r\n"
-                     "Content-Length: %d\r\n"
-                     "Connection: close\r\n"
-                     "%s"
-                     "\r\n"
-                     "%s",
-                     status, reason[0] != '\0' ? reason : "Error", body_len,
-                     status == MHD_HTTP_SERVICE_UNAVAILABLE
-                         ? "Retry-After: 1\r\n"
-                         : "",
-                     body);
+    int n = snprintf(
+        buf, cap,
+        "HTTP/1.1 %u %s\r\n"
+        "Content-Type: application/json\r\n"
+        "Content-Length: %d\r\n"
+        "Connection: close\r\n"
+        "%s"
+        "\r\n"
+        "%s",
+        status, reason[0] != '\0' ? reason : "Error", body_len,
+        status == MHD_HTTP_SERVICE_UNAVAILABLE ? "Retry-After: 1\r\n" : "",
+        body);
     if (n < 0 || (size_t)n >= cap)
         return 0;
     return (size_t)n;
@@ -319,8 +317,8 @@ static void drain(struct prod_admin_gate *g, size_t i)
             return;
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0 || (s->drained += (size_t)n) >
-                          PROD_ADMIN_GATE_LINGER_BYTES_MAX)
+        if (n <= 0 ||
+            (s->drained += (size_t)n) > PROD_ADMIN_GATE_LINGER_BYTES_MAX)
             lingering_free(g, i);
     }
 }
@@ -345,8 +343,8 @@ static void refuse(struct prod_admin_gate *g, int fd, unsigned status,
                    const char *message)
 {
     char answer[PROD_ADMIN_GATE_ANSWER_BYTES_MAX];
-    size_t len = prod_admin_gate_answer(status, message, answer,
-                                        sizeof(answer));
+    size_t len =
+        prod_admin_gate_answer(status, message, answer, sizeof(answer));
     P2P_ASSERT(len > 0);
     /* A fresh socket's send buffer takes a few hundred bytes at once;
      * if not, the client gets no answer, only the close. */
@@ -462,8 +460,7 @@ static void pause_accept(struct prod_admin_gate *g)
 {
     ev_io_stop(g->loop, &g->accept_io);
     g->accept_paused = true;
-    g->accept_resume =
-        ev_now(g->loop) + PROD_ADMIN_GATE_ACCEPT_PAUSE_MS / 1e3;
+    g->accept_resume = ev_now(g->loop) + PROD_ADMIN_GATE_ACCEPT_PAUSE_MS / 1e3;
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
@@ -479,17 +476,16 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 break;
-            if (errno == EINTR || errno == ECONNABORTED ||
-                errno == EPROTO || errno == EPERM)
-                continue; /* that client only */
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO ||
+                errno == EPERM)
+                continue;    /* that client only */
             pause_accept(g); /* EMFILE, ENFILE, ENOBUFS, ENOMEM */
             break;
         }
         if (g->waiting_count + g->ops.serving(g->ops.ctx) >=
             g->opts.connections_max) {
             g->stats.refused_busy_total++;
-            refuse(g, fd, MHD_HTTP_SERVICE_UNAVAILABLE,
-                   "too many connections");
+            refuse(g, fd, MHD_HTTP_SERVICE_UNAVAILABLE, "too many connections");
             continue;
         }
         wait_head(g, fd, &addr, len);

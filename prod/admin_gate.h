@@ -106,18 +106,18 @@ struct prod_admin_gate_ops {
 
 struct prod_admin_gate_opts {
     struct prod_admin_head_limits head;
-    size_t connections_max;  /* waiting here + served by the admin */
+    size_t connections_max;   /* waiting here + served by the admin */
     uint32_t head_timeout_ms; /* from the accept to the head's end */
 };
 
 /* Counters since the start. */
 struct prod_admin_gate_stats {
-    size_t waiting;           /* admitted, head not complete yet */
-    size_t lingering;         /* refused, still draining */
-    uint64_t admitted_total;  /* handed to the admin */
+    size_t waiting;              /* admitted, head not complete yet */
+    size_t lingering;            /* refused, still draining */
+    uint64_t admitted_total;     /* handed to the admin */
     uint64_t refused_busy_total; /* 503: at connections_max */
     uint64_t refused_head_total; /* a bad head (4xx, 5xx) */
-    uint64_t timed_out_total; /* 408 */
+    uint64_t timed_out_total;    /* 408 */
 };
 
 struct prod_admin_gate;

@@ -21,7 +21,9 @@
  * not core's "waiting" (p2p_connections), which counts only peers this
  * node redials. */
 static const char *const peer_states[PROD_ADMIN_PEER_STATES_COUNT] = {
-    "up", "dialing", "idle",
+    "up",
+    "dialing",
+    "idle",
 };
 
 /* ---- the local writer: raw bytes with core's put semantics ---- */
@@ -103,7 +105,7 @@ struct peer_field {
     const char *name;
     enum p2p_metric_type type;
     const char *help;
-    size_t offset;           /* of a uint64_t in struct prod_peer_stats */
+    size_t offset; /* of a uint64_t in struct prod_peer_stats */
 };
 
 static const struct peer_field peer_fields[] = {
@@ -186,8 +188,8 @@ static void write_peer_states(struct p2p_metrics_text *t,
                             "Connection state of each peer: 1 for the "
                             "current state, 0 for the others.");
     for (uint32_t i = 0; i < count; i++) {
-        const char *cur = peers[i].conn_state != NULL ? peers[i].conn_state
-                                                      : "unknown";
+        const char *cur =
+            peers[i].conn_state != NULL ? peers[i].conn_state : "unknown";
         bool known = false;
         index_label(peers[i].index, idx);
         for (int s = 0; s < PROD_ADMIN_PEER_STATES_COUNT; s++) {
@@ -207,8 +209,7 @@ static void write_peer_counters(struct p2p_metrics_text *t,
                                 uint32_t count)
 {
     char idx[INDEX_LABEL_BYTES];
-    for (size_t f = 0; f < sizeof(peer_fields) / sizeof(peer_fields[0]);
-         f++) {
+    for (size_t f = 0; f < sizeof(peer_fields) / sizeof(peer_fields[0]); f++) {
         const struct peer_field *pf = &peer_fields[f];
         p2p_metrics_text_family(t, pf->name, pf->type, pf->help);
         for (uint32_t i = 0; i < count; i++) {
@@ -221,13 +222,11 @@ static void write_peer_counters(struct p2p_metrics_text *t,
 
 /* Only connected peers have an RTT: an absent sample means none. */
 static void write_peer_rtt(struct p2p_metrics_text *t,
-                           const struct prod_peer_stats *peers,
-                           uint32_t count)
+                           const struct prod_peer_stats *peers, uint32_t count)
 {
     char idx[INDEX_LABEL_BYTES];
     char secs[32];
-    p2p_metrics_text_family(t, "p2p_replica_peer_rtt_seconds",
-                            P2P_METRIC_GAUGE,
+    p2p_metrics_text_family(t, "p2p_replica_peer_rtt_seconds", P2P_METRIC_GAUGE,
                             "Smoothed RTT of the connection to the peer.");
     for (uint32_t i = 0; i < count; i++) {
         if (!is_up(&peers[i]))
@@ -243,8 +242,7 @@ static void write_peer_rtt(struct p2p_metrics_text *t,
 }
 
 static void single(struct p2p_metrics_text *t, const char *name,
-                   enum p2p_metric_type type, const char *help,
-                   uint64_t value)
+                   enum p2p_metric_type type, const char *help, uint64_t value)
 {
     p2p_metrics_text_family(t, name, type, help);
     p2p_metrics_text_sample(t, name, NULL, NULL, value);
@@ -327,12 +325,12 @@ static void write_totals(struct p2p_metrics_text *t,
            tot->conns_closed);
     single(t, "p2p_replica_udp_datagrams_in_total", C,
            "UDP datagrams received.", tot->udp_datagrams_in);
-    single(t, "p2p_replica_udp_datagrams_out_total", C,
-           "UDP datagrams sent.", tot->udp_datagrams_out);
+    single(t, "p2p_replica_udp_datagrams_out_total", C, "UDP datagrams sent.",
+           tot->udp_datagrams_out);
     single(t, "p2p_replica_udp_bytes_in_total", C,
            "UDP payload bytes received.", tot->udp_bytes_in);
-    single(t, "p2p_replica_udp_bytes_out_total", C,
-           "UDP payload bytes sent.", tot->udp_bytes_out);
+    single(t, "p2p_replica_udp_bytes_out_total", C, "UDP payload bytes sent.",
+           tot->udp_bytes_out);
 }
 
 void prod_admin_metrics_write(struct p2p_metrics_text *t,

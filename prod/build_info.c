@@ -34,6 +34,6 @@ void prod_build_info_print(FILE *f)
     struct prod_build_info b;
     prod_build_info_get(&b);
     fprintf(f, "p2p-replica %s (commit %s)\n", b.version, b.commit);
-    fprintf(f, "ngtcp2 %s, GnuTLS %s, libmicrohttpd %s, libev %s\n",
-            b.ngtcp2, b.gnutls, b.microhttpd, b.libev);
+    fprintf(f, "ngtcp2 %s, GnuTLS %s, libmicrohttpd %s, libev %s\n", b.ngtcp2,
+            b.gnutls, b.microhttpd, b.libev);
 }

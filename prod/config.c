@@ -18,13 +18,23 @@
 #define ENVELOPE_BYTES (P2P_FRAME_MESSAGE_BYTES_MAX - P2P_ARTIFACT_BYTES_MAX)
 
 enum root_key {
-    K_NODE_ID, K_KEY, K_CERT, K_LISTEN, K_REGISTRY, K_REGISTRY_POLL,
-    K_DATA_DIR, K_ADMIN, K_ADMIN_PUBLIC, K_LOG, K_LIMITS, K_TIMEOUTS,
+    K_NODE_ID,
+    K_KEY,
+    K_CERT,
+    K_LISTEN,
+    K_REGISTRY,
+    K_REGISTRY_POLL,
+    K_DATA_DIR,
+    K_ADMIN,
+    K_ADMIN_PUBLIC,
+    K_LOG,
+    K_LIMITS,
+    K_TIMEOUTS,
     K_COUNT
 };
 static const char *const root_keys[K_COUNT] = {
-    "node_id", "key", "cert", "listen", "registry", "registry_poll",
-    "data_dir", "admin", "admin_public", "log", "limits", "timeouts",
+    "node_id",  "key",   "cert",         "listen", "registry", "registry_poll",
+    "data_dir", "admin", "admin_public", "log",    "limits",   "timeouts",
 };
 static const char root_expected[] = "key, cert, listen, registry, data_dir, "
                                     "admin, ...";
@@ -36,8 +46,8 @@ enum field_kind { F_SIZE, F_COUNT, F_DURATION };
 struct field {
     const char *key;
     enum field_kind kind;
-    size_t offset;    /* into struct prod_config */
-    uint8_t width;    /* 4 or 8 bytes */
+    size_t offset; /* into struct prod_config */
+    uint8_t width; /* 4 or 8 bytes */
     uint64_t min, max;
 };
 
@@ -62,8 +72,12 @@ static const struct field limit_fields[] = {
     {"admin_buffer", F_SIZE, U64_FIELD(admin_buffered_bytes_max), 1,
      PROD_CONFIG_BYTES_MAX},
 };
-enum { LIMIT_STATE_CHUNK = 5, LIMIT_STATE_BYTES = 6, LIMIT_ADMIN_BODY = 7,
-       LIMIT_ADMIN_BUFFER = 8 };
+enum {
+    LIMIT_STATE_CHUNK = 5,
+    LIMIT_STATE_BYTES = 6,
+    LIMIT_ADMIN_BODY = 7,
+    LIMIT_ADMIN_BUFFER = 8
+};
 
 static const struct field timeout_fields[] = {
     {"keepalive", F_DURATION, U64_FIELD(keepalive_ns), 1,
@@ -215,7 +229,7 @@ static int check_cross(struct conf_yaml_doc *d, const yaml_node_t *root,
 static int parse_root(struct conf_yaml_doc *d, const yaml_node_t *root,
                       const char *base_dir, struct prod_config *out)
 {
-    static const enum root_key required[] = {K_KEY, K_CERT, K_LISTEN,
+    static const enum root_key required[] = {K_KEY,      K_CERT,     K_LISTEN,
                                              K_REGISTRY, K_DATA_DIR, K_ADMIN};
     static const struct conf_yaml_quantity poll_range = {
         NULL, P2P_NS_PER_MS, PROD_CONFIG_DURATION_MAX_NS};

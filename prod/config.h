@@ -23,7 +23,7 @@ struct p2p_config;
 /* Longest path (with its folder, NUL included). */
 #define PROD_PATH_BYTES_MAX 4096
 /* Upper bounds of the limits that core does not bound itself. */
-#define PROD_CONFIG_BYTES_MAX (1ULL << 40)           /* pool, state, admin body: 1 TiB */
+#define PROD_CONFIG_BYTES_MAX (1ULL << 40) /* pool, state, admin body: 1 TiB */
 #define PROD_CONFIG_DURATION_MAX_NS (86400ULL * 1000000000ULL) /* one day */
 
 enum prod_log_level {
@@ -34,32 +34,32 @@ enum prod_log_level {
 };
 
 struct prod_config {
-    char node_id_hex[65];          /* lowercase; "" when absent */
-    char key_path[PROD_PATH_BYTES_MAX];      /* Ed25519 key, PKCS#8 PEM */
-    char cert_path[PROD_PATH_BYTES_MAX];     /* its self-signed certificate */
+    char node_id_hex[65];                /* lowercase; "" when absent */
+    char key_path[PROD_PATH_BYTES_MAX];  /* Ed25519 key, PKCS#8 PEM */
+    char cert_path[PROD_PATH_BYTES_MAX]; /* its self-signed certificate */
     char registry_path[PROD_PATH_BYTES_MAX];
     char data_dir[PROD_PATH_BYTES_MAX];
     struct sockaddr_storage listen; /* QUIC over UDP */
     socklen_t listen_len;
     char listen_text[64];          /* as written */
-    struct sockaddr_storage admin;  /* HTTP admin API */
+    struct sockaddr_storage admin; /* HTTP admin API */
     socklen_t admin_len;
     char admin_text[64];
-    int admin_public;              /* 1: admin may be a non-loopback address */
-    uint64_t registry_poll_ns;     /* default 1 s */
-    int log_level;                 /* enum prod_log_level; default info */
+    int admin_public;          /* 1: admin may be a non-loopback address */
+    uint64_t registry_poll_ns; /* default 1 s */
+    int log_level;             /* enum prod_log_level; default info */
     /* limits: */
-    uint64_t artifact_bytes_max;   /* 1..P2P_ARTIFACT_BYTES_MAX (default) */
-    uint64_t pool_bytes_max;       /* validated pool; core's default */
-    uint64_t pool_artifacts_max;   /* validated pool; core's default */
-    uint64_t state_chunk_bytes;    /* 1..P2P_STATE_CHUNK_BYTES_MAX; 1 MiB */
-    uint64_t state_bytes_max;      /* largest state POSTed; 1 GiB */
-    uint64_t admin_body_bytes_max; /* largest admin request body; 128 MiB */
+    uint64_t artifact_bytes_max;       /* 1..P2P_ARTIFACT_BYTES_MAX (default) */
+    uint64_t pool_bytes_max;           /* validated pool; core's default */
+    uint64_t pool_artifacts_max;       /* validated pool; core's default */
+    uint64_t state_chunk_bytes;        /* 1..P2P_STATE_CHUNK_BYTES_MAX; 1 MiB */
+    uint64_t state_bytes_max;          /* largest state POSTed; 1 GiB */
+    uint64_t admin_body_bytes_max;     /* largest admin request body; 128 MiB */
     uint64_t admin_buffered_bytes_max; /* admin bodies and answers buffered
                                       at once, all connections; 256 MiB,
                                       at least admin_body_bytes_max */
-    uint32_t streams_max;          /* 1..P2P_CONFIG_TABLE_MAX; core's */
-    uint32_t streams_per_peer_max; /* inbound per peer; core's */
+    uint32_t streams_max;              /* 1..P2P_CONFIG_TABLE_MAX; core's */
+    uint32_t streams_per_peer_max;     /* inbound per peer; core's */
     /* timeouts (ns, > 0, at most PROD_CONFIG_DURATION_MAX_NS; core's
      * defaults; keepalive < idle): */
     uint64_t keepalive_ns, idle_timeout_ns, dial_timeout_ns,

@@ -14,8 +14,9 @@ struct disk_family {
     size_t offset; /* of a uint64_t in struct prod_disk_metrics */
 };
 
-#define STATE(field) (offsetof(struct prod_disk_metrics, state) + \
-                      offsetof(struct prod_disk_state_stats, field))
+#define STATE(field)                                                           \
+    (offsetof(struct prod_disk_metrics, state) +                               \
+     offsetof(struct prod_disk_state_stats, field))
 
 static const struct disk_family before_pool[] = {
     {"p2p_replica_artifacts_persisted_total", P2P_METRIC_COUNTER,

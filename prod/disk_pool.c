@@ -26,15 +26,14 @@ struct prod_disk_pool {
 
 /* Room left after the data directory for the longest path made:
  * "/quarantine/pool/<a listed name>.<copy>" and a NUL. */
-#define POOL_NAME_ROOM                                                     \
-    (sizeof("/" PROD_DISK_POOL_QUARANTINE "/") + PROD_DURABLE_NAME_MAX +   \
+#define POOL_NAME_ROOM                                                         \
+    (sizeof("/" PROD_DISK_POOL_QUARANTINE "/") + PROD_DURABLE_NAME_MAX +       \
      sizeof(".99"))
 _Static_assert(PROD_DISK_POOL_QUARANTINE_COPIES_MAX <= 100,
                "a copy number fits POOL_NAME_ROOM");
 
 int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
-                        struct prod_disk_pool **out, char *err,
-                        size_t err_len)
+                        struct prod_disk_pool **out, char *err, size_t err_len)
 {
     if (artifact_bytes_max == 0 ||
         strlen(data_dir) + POOL_NAME_ROOM > PROD_DURABLE_PATH_MAX) {
@@ -74,8 +73,7 @@ static void path_of(const struct prod_disk_pool *p,
 {
     char hex[HEX_CHARS + 1];
     p2p_id_hex(id, hex, HEX_CHARS);
-    (void)prod_durable_path(out, "%s/%s.%s", p->dir, hex,
-                            p2p_kind_name(kind));
+    (void)prod_durable_path(out, "%s/%s.%s", p->dir, hex, p2p_kind_name(kind));
 }
 
 int prod_disk_pool_put(struct prod_disk_pool *p,
@@ -96,8 +94,8 @@ int prod_disk_pool_put(struct prod_disk_pool *p,
 
 int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
                               const struct p2p_artifact_id *id,
-                              enum p2p_artifact_kind kind,
-                              const uint8_t *body, size_t len)
+                              enum p2p_artifact_kind kind, const uint8_t *body,
+                              size_t len)
 {
     if (kind != P2P_KIND_PUSH && kind != P2P_KIND_ADVERT)
         return P2P_ERR_INVALID_ARG;
@@ -210,8 +208,8 @@ struct walk {
  * text. */
 static enum prod_disk_pool_fate quarantine(struct prod_disk_pool *p,
                                            const char *path, const char *name,
-                                           mode_t mode, char *to,
-                                           char *detail, size_t detail_len)
+                                           mode_t mode, char *to, char *detail,
+                                           size_t detail_len)
 {
     if (prod_durable_mkdirs(p->quarantine, detail, detail_len) != 0)
         return PROD_DISK_POOL_LEFT;
@@ -269,12 +267,13 @@ static void drop(struct walk *w, const char *path, const char *name,
         return;
     char detail[2 * PROD_DISK_POOL_ERROR_MAX];
     if (fate == PROD_DISK_POOL_LEFT)
-        snprintf(detail, sizeof(detail), "%s; left in place: %s", why,
-                 failure);
+        snprintf(detail, sizeof(detail), "%s; left in place: %s", why, failure);
     else
         snprintf(detail, sizeof(detail), "%s", why);
-    struct prod_disk_pool_drop d = {.reason = reason, .fate = fate,
-                                    .path = path, .moved_to = to,
+    struct prod_disk_pool_drop d = {.reason = reason,
+                                    .fate = fate,
+                                    .path = path,
+                                    .moved_to = to,
                                     .detail = detail};
     w->on_drop(w->ctx, &d);
 }
@@ -283,9 +282,8 @@ static void drop(struct walk *w, const char *path, const char *name,
  * artifact id: 0 with *body (the caller frees it), 1 when it was dropped
  * or vanished, P2P_ERR_NOMEM. */
 static int read_checked(struct walk *w, const char *path, const char *name,
-                        const struct stat *st,
-                        const struct p2p_artifact_id *id, uint8_t **body,
-                        size_t *len)
+                        const struct stat *st, const struct p2p_artifact_id *id,
+                        uint8_t **body, size_t *len)
 {
     struct prod_disk_pool *p = w->p;
     char why[PROD_DISK_POOL_ERROR_MAX + 64];
@@ -345,8 +343,8 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
         *dropped = 0;
     char *names = NULL;
     size_t count = 0;
-    int rc = prod_durable_list(p->dir, PROD_DISK_POOL_FILES_MAX, &names,
-                               &count, p->error, sizeof(p->error));
+    int rc = prod_durable_list(p->dir, PROD_DISK_POOL_FILES_MAX, &names, &count,
+                               p->error, sizeof(p->error));
     if (rc != 0)
         return rc;
     struct p2p_artifact_id last;

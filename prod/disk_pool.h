@@ -20,7 +20,7 @@
  * limit. */
 #define PROD_DISK_POOL_FILES_MAX (1u << 24)
 
-struct prod_disk_pool;  /* DATA/pool/<64hex>.<push|advert> */
+struct prod_disk_pool; /* DATA/pool/<64hex>.<push|advert> */
 
 /* Opens (creating when missing) DATA/pool under data_dir. Artifacts above
  * artifact_bytes_max are refused by put and quarantined by load. *out is
@@ -28,8 +28,7 @@ struct prod_disk_pool;  /* DATA/pool/<64hex>.<push|advert> */
  * err: P2P_ERR_INVALID_ARG (data_dir too long, artifact_bytes_max 0),
  * P2P_ERR_WRITE (the folder cannot be made), P2P_ERR_NOMEM. */
 int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
-                        struct prod_disk_pool **out, char *err,
-                        size_t err_len);
+                        struct prod_disk_pool **out, char *err, size_t err_len);
 
 /* Frees p (NULL is allowed). Nothing is pending: every put is durable. */
 void prod_disk_pool_close(struct prod_disk_pool *p);
@@ -52,8 +51,8 @@ int prod_disk_pool_put(struct prod_disk_pool *p,
  * would still be caught (and the file dropped) at the next load. */
 int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
                               const struct p2p_artifact_id *id,
-                              enum p2p_artifact_kind kind,
-                              const uint8_t *body, size_t len);
+                              enum p2p_artifact_kind kind, const uint8_t *body,
+                              size_t len);
 
 /* Removes artifact id (of whichever kind), durably. Errors:
  * P2P_ERR_NOT_FOUND, P2P_ERR_WRITE. */
@@ -86,7 +85,7 @@ enum prod_disk_pool_drop_reason {
 enum prod_disk_pool_fate {
     PROD_DISK_POOL_DELETED = 0,
     PROD_DISK_POOL_QUARANTINED,
-    PROD_DISK_POOL_LEFT,   /* could be neither (an I/O error, or every
+    PROD_DISK_POOL_LEFT, /* could be neither (an I/O error, or every
                               quarantine name of it taken by a folder): in
                               place, dropped again at the next load */
 };
@@ -104,17 +103,17 @@ enum prod_disk_pool_fate {
 struct prod_disk_pool_drop {
     enum prod_disk_pool_drop_reason reason;
     enum prod_disk_pool_fate fate;
-    const char *path;      /* where it was: DATA/pool/NAME */
-    const char *moved_to;  /* QUARANTINED: where it is now; else "" */
-    const char *detail;    /* why, in words ("a symbolic link", sizes, the
+    const char *path;     /* where it was: DATA/pool/NAME */
+    const char *moved_to; /* QUARANTINED: where it is now; else "" */
+    const char *detail;   /* why, in words ("a symbolic link", sizes, the
                               errno text of a failed read or move) */
 };
 
 /* What the pool dropped since it was opened, for /metrics. */
 struct prod_disk_pool_stats {
     uint64_t dropped[PROD_DISK_POOL_DROP_REASONS_COUNT]; /* by reason */
-    uint64_t quarantined;   /* entries moved into the quarantine */
-    uint64_t left;          /* entries that could be neither deleted nor
+    uint64_t quarantined; /* entries moved into the quarantine */
+    uint64_t left;        /* entries that could be neither deleted nor
                                moved (fate LEFT) */
 };
 

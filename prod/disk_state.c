@@ -66,17 +66,17 @@ struct prod_disk_state {
     uint64_t hash_key;
     struct sync_dir syncs[PROD_DISK_STATE_SYNCS_MAX + 1];
     uint32_t syncs_count;
-    uint8_t *buf;                          /* chunk reads; owned (mem) */
+    uint8_t *buf; /* chunk reads; owned (mem) */
     size_t buf_cap;
     struct prod_disk_state_stats stats;
-    prod_disk_state_drop_fn on_drop;       /* may be NULL */
+    prod_disk_state_drop_fn on_drop; /* may be NULL */
     void *drop_ctx;
     char error[PROD_DISK_STATE_ERROR_MAX];
 };
 
 /* Keeps a message for prod_disk_state_error. */
-__attribute__((format(printf, 2, 3)))
-static void errorf(struct prod_disk_state *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void errorf(
+    struct prod_disk_state *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -141,8 +141,8 @@ static void ckpt_path(const struct prod_disk_state *s, uint64_t height,
 {
     char hex[HEX_CHARS + 1];
     hex_of(root, hex);
-    (void)prod_durable_path(out, "%s/%" PRIu64 "-%s", s->state_dir,
-             height, hex);
+    (void)prod_durable_path(out, "%s/%" PRIu64 "-%s", s->state_dir, height,
+                            hex);
 }
 
 static void sync_path(const struct prod_disk_state *s,
@@ -199,9 +199,8 @@ static uint8_t *buf_for(struct prod_disk_state *s, size_t n)
 }
 
 /* m's encoding in a new block of the store's mem (*len bytes). */
-static int encode(struct prod_disk_state *s,
-                  const struct p2p_state_manifest *m, uint8_t **out,
-                  size_t *len)
+static int encode(struct prod_disk_state *s, const struct p2p_state_manifest *m,
+                  uint8_t **out, size_t *len)
 {
     size_t n = p2p_state_manifest_encoded_len(m);
     uint8_t *b = p2p_mem_alloc_raw(&s->mem, MOD, n);
@@ -344,8 +343,8 @@ static void insert(struct prod_disk_state *s, struct ckpt *c)
 /* Removes path (a folder: first, when not NULL, first) because of why:
  * counts it and tells the hook, with the removal's error if it failed
  * (the entry is then found again at the next open). */
-static void drop(struct prod_disk_state *s, const char *path,
-                 const char *first, const char *why)
+static void drop(struct prod_disk_state *s, const char *path, const char *first,
+                 const char *why)
 {
     char err[PROD_DISK_STATE_ERROR_MAX] = "";
     int rc = prod_durable_remove_tree(path, first, err, sizeof(err));
@@ -386,8 +385,9 @@ static void clean_folder(struct prod_disk_state *s, const char *dir,
             continue;
         char path[PROD_DURABLE_PATH_MAX];
         join(dir, name, path);
-        drop(s, path, NULL, "not a file of the checkpoint or sync it is in "
-                            "(a leftover of an interrupted write)");
+        drop(s, path, NULL,
+             "not a file of the checkpoint or sync it is in "
+             "(a leftover of an interrupted write)");
     }
     free(names);
 }
@@ -402,8 +402,8 @@ static int read_manifest(struct prod_disk_state *s, const char *dir,
     manifest_path(dir, path);
     uint8_t *bytes = NULL;
     size_t len = 0;
-    int rc = prod_durable_read(path, P2P_STATE_MANIFEST_BYTES_MAX, &bytes,
-                               &len, s->error, sizeof(s->error));
+    int rc = prod_durable_read(path, P2P_STATE_MANIFEST_BYTES_MAX, &bytes, &len,
+                               s->error, sizeof(s->error));
     if (rc != 0)
         return rc;
     struct p2p_state_hash h;
@@ -418,8 +418,7 @@ static int read_manifest(struct prod_disk_state *s, const char *dir,
             rc = P2P_ERR_DECODE;
         }
         if (rc != 0)
-            errorf(s, "%s: %s", path,
-                     p2p_strerror(rc));
+            errorf(s, "%s: %s", path, p2p_strerror(rc));
     }
     free(bytes);
     return rc;
@@ -435,7 +434,8 @@ static bool chunks_present(struct prod_disk_state *s, const char *dir,
         struct stat st;
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
             (uint64_t)st.st_size != m->chunks[i].size) {
-            errorf(s, "chunk-%" PRIu32 " missing, not a regular file or "
+            errorf(s,
+                   "chunk-%" PRIu32 " missing, not a regular file or "
                    "not of the manifest's size (%" PRIu32 " bytes)",
                    i, m->chunks[i].size);
             return false;
@@ -454,8 +454,10 @@ static void open_ckpt(struct prod_disk_state *s, const char *name,
     p2p_state_manifest_init(&c.m);
     char why[PROD_DISK_STATE_ERROR_MAX + 128];
     if (!is_dir(dir)) {
-        snprintf(why, sizeof(why), "checkpoint %" PRIu64 " dropped: not a "
-                 "folder (a symbolic link is never followed)", height);
+        snprintf(why, sizeof(why),
+                 "checkpoint %" PRIu64 " dropped: not a "
+                 "folder (a symbolic link is never followed)",
+                 height);
         drop(s, dir, NULL, why);
         return;
     }
@@ -464,11 +466,11 @@ static void open_ckpt(struct prod_disk_state *s, const char *name,
         return; /* not the folder's fault: left for the next open */
     if (rc == P2P_ERR_NOT_FOUND)
         errorf(s, "no manifest (a checkpoint a crash interrupted before its "
-               "commit)");
+                  "commit)");
     if (rc != 0 || !chunks_present(s, dir, &c.m)) {
         p2p_state_manifest_fini(&c.m);
-        snprintf(why, sizeof(why), "checkpoint %" PRIu64 " dropped: %s",
-                 height, s->error);
+        snprintf(why, sizeof(why), "checkpoint %" PRIu64 " dropped: %s", height,
+                 s->error);
         drop(s, dir, MANIFEST_NAME, why);
         return;
     }
@@ -534,8 +536,8 @@ static void sync_add(struct prod_disk_state *s, uint64_t height,
                      const struct p2p_state_hash *root)
 {
     P2P_ASSERT(s->syncs_count <= PROD_DISK_STATE_SYNCS_MAX);
-    s->syncs[s->syncs_count++] = (struct sync_dir){.height = height,
-                                                   .root = *root};
+    s->syncs[s->syncs_count++] =
+        (struct sync_dir){.height = height, .root = *root};
     if (s->syncs_count <= PROD_DISK_STATE_SYNCS_MAX)
         return;
     uint32_t low = UINT32_MAX;
@@ -555,24 +557,27 @@ static void open_sync(struct prod_disk_state *s, const char *name)
     struct p2p_state_manifest m;
     p2p_state_manifest_init(&m);
     bool named = parse_root(name, &root), folder = is_dir(dir);
-    int rc = named && folder ? read_manifest(s, dir, &root, 0, &m)
-                             : P2P_ERR_DECODE;
+    int rc =
+        named && folder ? read_manifest(s, dir, &root, 0, &m) : P2P_ERR_DECODE;
     if (rc == P2P_ERR_NOMEM)
         return;
     char why[PROD_DISK_STATE_ERROR_MAX + 64];
     if (!named)
         snprintf(why, sizeof(why), "not a sync folder's name (<root hex>)");
     else if (!folder)
-        snprintf(why, sizeof(why), "not a folder (a symbolic link is never "
+        snprintf(why, sizeof(why),
+                 "not a folder (a symbolic link is never "
                  "followed)");
     else if (rc != 0)
         snprintf(why, sizeof(why), "sync dropped: %s", s->error);
     else if (m.height <= latest_height(s))
-        snprintf(why, sizeof(why), "sync of height %" PRIu64 " dropped: not "
-                 "above the newest checkpoint (%" PRIu64 ")", m.height,
-                 latest_height(s));
+        snprintf(why, sizeof(why),
+                 "sync of height %" PRIu64 " dropped: not "
+                 "above the newest checkpoint (%" PRIu64 ")",
+                 m.height, latest_height(s));
     else if (root_is_ckpt(s, &root))
-        snprintf(why, sizeof(why), "sync dropped: its root is a checkpoint "
+        snprintf(why, sizeof(why),
+                 "sync dropped: its root is a checkpoint "
                  "already");
     else
         why[0] = '\0';
@@ -618,8 +623,10 @@ int prod_disk_state_open(const char *data_dir, uint32_t keep_heights,
     if (keep_heights == 0 || keep_heights > PROD_DISK_STATE_KEEP_MAX ||
         strlen(data_dir) + PATH_ROOM > PROD_DURABLE_PATH_MAX) {
         if (err != NULL && err_len > 0)
-            snprintf(err, err_len, "state: keep_heights must be 1..%u and "
-                     "the data dir shorter", PROD_DISK_STATE_KEEP_MAX);
+            snprintf(err, err_len,
+                     "state: keep_heights must be 1..%u and "
+                     "the data dir shorter",
+                     PROD_DISK_STATE_KEEP_MAX);
         return P2P_ERR_INVALID_ARG;
     }
     struct prod_disk_state *s = calloc(1, sizeof(*s));
@@ -731,7 +738,8 @@ static int place_chunk(struct prod_disk_state *s, const char *dir,
                                             sizeof(s->error));
             if (rc == 0)
                 p2p_state_hash_of(b, len, &h);
-            if (rc == 0 && (len != c->size || !p2p_state_hash_eq(&h, &c->hash))) {
+            if (rc == 0 &&
+                (len != c->size || !p2p_state_hash_eq(&h, &c->hash))) {
                 s->stats.chunks_corrupt++;
                 errorf(s, "%s: corrupt", src);
                 rc = P2P_ERR_ID_MISMATCH;
@@ -781,8 +789,7 @@ int prod_disk_state_checkpoint(struct prod_disk_state *s, const uint8_t *bytes,
         rc = prod_durable_fsync_dir(dir, s->error, sizeof(s->error));
     manifest_path(dir, path);
     if (rc == 0)
-        rc = prod_durable_write(path, enc, enc_len, s->error,
-                                sizeof(s->error));
+        rc = prod_durable_write(path, enc, enc_len, s->error, sizeof(s->error));
     p2p_mem_free(&s->mem, MOD, enc);
     if (rc != 0) {
         remove_ckpt_dir(s, dir);
@@ -842,8 +849,7 @@ static int read_chunk(struct prod_disk_state *s, const char *path,
     if (rc == P2P_ERR_OVERSIZE || *len != c->size ||
         !p2p_state_hash_eq(&h, &c->hash)) {
         s->stats.chunks_corrupt++;
-        errorf(s, "%s: not the manifest's chunk",
-                 path);
+        errorf(s, "%s: not the manifest's chunk", path);
         return P2P_ERR_NOT_FOUND;
     }
     return 0;
@@ -913,8 +919,7 @@ static int sync_ensure(struct prod_disk_state *s,
     char dir[PROD_DURABLE_PATH_MAX], path[PROD_DURABLE_PATH_MAX];
     sync_path(s, root, dir);
     if (!p2p_state_hash_eq(&h, root)) {
-        errorf(s, "%s: manifest is not the root's",
-                 dir);
+        errorf(s, "%s: manifest is not the root's", dir);
         rc = P2P_ERR_ID_MISMATCH;
         goto done_free;
     }
@@ -922,8 +927,7 @@ static int sync_ensure(struct prod_disk_state *s,
     rc = prod_durable_mkdirs(dir, s->error, sizeof(s->error));
     manifest_path(dir, path);
     if (rc == 0)
-        rc = prod_durable_write(path, enc, enc_len, s->error,
-                                sizeof(s->error));
+        rc = prod_durable_write(path, enc, enc_len, s->error, sizeof(s->error));
     if (rc == 0)
         sync_add(s, m->height, root);
     else
@@ -1002,7 +1006,7 @@ static int copy_manifest(struct prod_disk_state *s,
     p2p_state_hash_of(enc, enc_len, &h);
     if (!p2p_state_hash_eq(&h, root)) {
         errorf(s, "complete: manifest is not the "
-                 "root's");
+                  "root's");
         rc = P2P_ERR_ID_MISMATCH;
     } else {
         rc = p2p_state_manifest_decode(out, &s->mem, MOD, enc, enc_len);

@@ -51,22 +51,23 @@
 /* The longest error message kept by prod_disk_state_error. */
 #define PROD_DISK_STATE_ERROR_MAX 512
 
-struct prod_disk_state;   /* DATA/state/<height>-<roothex>/{manifest,chunk-<i>}, DATA/state/sync/<roothex>/chunk-<i> */
+struct
+    prod_disk_state; /* DATA/state/<height>-<roothex>/{manifest,chunk-<i>}, DATA/state/sync/<roothex>/chunk-<i> */
 
 /* What the store did, for logs and /metrics. */
 struct prod_disk_state_stats {
-    uint64_t checkpoints_made;     /* prod_disk_state_checkpoint successes */
-    uint64_t syncs_completed;      /* complete calls that became checkpoints */
-    uint64_t complete_errors;      /* complete calls refused (I/O, a chunk
+    uint64_t checkpoints_made; /* prod_disk_state_checkpoint successes */
+    uint64_t syncs_completed;  /* complete calls that became checkpoints */
+    uint64_t complete_errors;  /* complete calls refused (I/O, a chunk
                                       missing, a root that is not m's) */
-    uint64_t chunks_linked;        /* chunk files shared with an older
+    uint64_t chunks_linked;    /* chunk files shared with an older
                                       checkpoint (hard link or copy) */
-    uint64_t chunks_corrupt;       /* files whose bytes did not match the
+    uint64_t chunks_corrupt;   /* files whose bytes did not match the
                                       manifest (not served, not reused) */
-    uint64_t dropped_at_open;      /* incomplete, damaged or stray folders
+    uint64_t dropped_at_open;  /* incomplete, damaged or stray folders
                                       and files removed (at open, or strays
                                       when a sync completes) */
-    uint64_t pruned;               /* checkpoints removed by keep_heights */
+    uint64_t pruned;           /* checkpoints removed by keep_heights */
 };
 
 /* Told of every folder or file the store removes as damaged, incomplete
@@ -86,7 +87,8 @@ typedef void (*prod_disk_state_drop_fn)(void *ctx, const char *path,
  * with a message in err: P2P_ERR_INVALID_ARG (keep_heights, data_dir too
  * long), P2P_ERR_WRITE / P2P_ERR_READ (the folders cannot be made or
  * listed), P2P_ERR_NOMEM. */
-int prod_disk_state_open(const char *data_dir, uint32_t keep_heights /* e.g. 4 */,
+int prod_disk_state_open(const char *data_dir,
+                         uint32_t keep_heights /* e.g. 4 */,
                          prod_disk_state_drop_fn on_drop, void *drop_ctx,
                          struct prod_disk_state **out, char *err,
                          size_t err_len);
@@ -96,7 +98,8 @@ void prod_disk_state_close(struct prod_disk_state *s);
 
 /* The store's calls for p2p_node_set_state_store; ctx = the
  * prod_disk_state. Static; see core/state_store.h and the file comment. */
-const struct p2p_state_store_ops *prod_disk_state_ops(void);  /* ctx = the prod_disk_state */
+const struct p2p_state_store_ops *prod_disk_state_ops(
+    void); /* ctx = the prod_disk_state */
 
 /* Makes a new checkpoint at latest height + 1 (1 when none) from
  * bytes[0..len) (borrowed) cut into chunk_bytes chunks

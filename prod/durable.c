@@ -34,8 +34,8 @@ static int io_code(int errnum, int otherwise)
 static int path_fits(const char *path, char *err, size_t err_len)
 {
     if (strlen(path) + sizeof(".tmp") > PROD_DURABLE_PATH_MAX)
-        return fail(err, err_len, P2P_ERR_INVALID_ARG, "path too long:",
-                    path, ENAMETOOLONG);
+        return fail(err, err_len, P2P_ERR_INVALID_ARG, "path too long:", path,
+                    ENAMETOOLONG);
     return 0;
 }
 
@@ -61,8 +61,8 @@ int prod_durable_fsync_dir(const char *dir, char *err, size_t err_len)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "open",
-                    dir, errno);
+        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "open", dir,
+                    errno);
     int rc = 0;
     if (fsync(fd) != 0)
         rc = fail(err, err_len, P2P_ERR_WRITE, "fsync", dir, errno);
@@ -74,8 +74,8 @@ static int fsync_parent(const char *path, char *err, size_t err_len)
 {
     char dir[PROD_DURABLE_PATH_MAX];
     if (prod_durable_parent(path, dir, sizeof(dir)) != 0)
-        return fail(err, err_len, P2P_ERR_INVALID_ARG, "path too long:",
-                    path, ENAMETOOLONG);
+        return fail(err, err_len, P2P_ERR_INVALID_ARG, "path too long:", path,
+                    ENAMETOOLONG);
     return prod_durable_fsync_dir(dir, err, err_len);
 }
 
@@ -163,8 +163,8 @@ static int read_exact(int fd, uint8_t *buf, size_t size, const char *path,
         if (n < 0)
             return fail(err, err_len, P2P_ERR_READ, "read", path, errno);
         if (n == 0)
-            return fail(err, err_len, P2P_ERR_READ, "read (file shrank)",
-                        path, EIO);
+            return fail(err, err_len, P2P_ERR_READ, "read (file shrank)", path,
+                        EIO);
         got += (size_t)n;
     }
     uint8_t extra;
@@ -216,8 +216,8 @@ int prod_durable_read(const char *path, size_t size_max, uint8_t **out,
         return fd;
     int rc;
     if (size > size_max) {
-        rc = fail(err, err_len, P2P_ERR_OVERSIZE, "file above its limit:",
-                  path, EFBIG);
+        rc = fail(err, err_len, P2P_ERR_OVERSIZE, "file above its limit:", path,
+                  EFBIG);
         goto fail_close;
     }
     uint8_t *buf = malloc(size > 0 ? size : 1);
@@ -299,8 +299,8 @@ int prod_durable_mkdirs(const char *path, char *err, size_t err_len)
 int prod_durable_remove(const char *path, char *err, size_t err_len)
 {
     if (unlink(path) != 0)
-        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "unlink",
-                    path, errno);
+        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "unlink", path,
+                    errno);
     return fsync_parent(path, err, err_len);
 }
 
@@ -310,8 +310,8 @@ static int remove_rec(const char *path, unsigned depth, char *err,
 {
     struct stat st;
     if (lstat(path, &st) != 0)
-        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "stat",
-                    path, errno);
+        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "stat", path,
+                    errno);
     if (!S_ISDIR(st.st_mode)) {
         if (unlink(path) != 0)
             return fail(err, err_len, P2P_ERR_WRITE, "unlink", path, errno);
@@ -329,8 +329,8 @@ static int remove_rec(const char *path, unsigned depth, char *err,
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         char child[PROD_DURABLE_PATH_MAX];
-        if ((size_t)snprintf(child, sizeof(child), "%s/%s", path,
-                             e->d_name) >= sizeof(child))
+        if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, e->d_name) >=
+            sizeof(child))
             rc = fail(err, err_len, P2P_ERR_WRITE, "path too long:", path,
                       ENAMETOOLONG);
         else
@@ -350,14 +350,14 @@ int prod_durable_remove_tree(const char *path, const char *first, char *err,
         return rc;
     struct stat st;
     if (lstat(path, &st) != 0)
-        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "stat",
-                    path, errno);
+        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "stat", path,
+                    errno);
     if (first != NULL && S_ISDIR(st.st_mode)) {
         char marker[PROD_DURABLE_PATH_MAX];
         if ((size_t)snprintf(marker, sizeof(marker), "%s/%s", path, first) >=
             sizeof(marker))
-            return fail(err, err_len, P2P_ERR_INVALID_ARG, "path too long:",
-                        path, ENAMETOOLONG);
+            return fail(err, err_len, P2P_ERR_INVALID_ARG,
+                        "path too long:", path, ENAMETOOLONG);
         rc = prod_durable_remove(marker, err, err_len);
         if (rc != 0 && rc != P2P_ERR_NOT_FOUND)
             return rc;
@@ -372,8 +372,8 @@ int prod_durable_rename(const char *from, const char *to, char *err,
                         size_t err_len)
 {
     if (rename(from, to) != 0)
-        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "rename",
-                    from, errno);
+        return fail(err, err_len, io_code(errno, P2P_ERR_WRITE), "rename", from,
+                    errno);
     char a[PROD_DURABLE_PATH_MAX], b[PROD_DURABLE_PATH_MAX];
     if (prod_durable_parent(from, a, sizeof(a)) != 0 ||
         prod_durable_parent(to, b, sizeof(b)) != 0)
@@ -423,12 +423,13 @@ int prod_durable_lock(const char *dir, int *fd, char *err, size_t err_len)
     int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
                  0644);
     if (f < 0)
-        return fail(err, err_len, P2P_ERR_WRITE, "open lock file", path,
-                    errno);
+        return fail(err, err_len, P2P_ERR_WRITE, "open lock file", path, errno);
     struct stat st;
     if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
-        rc = fail(err, err_len, P2P_ERR_WRITE, "lock file is not a regular "
-                  "file:", path, EINVAL);
+        rc = fail(err, err_len, P2P_ERR_WRITE,
+                  "lock file is not a regular "
+                  "file:",
+                  path, EINVAL);
         goto fail_close;
     }
     if (flock(f, LOCK_EX | LOCK_NB) != 0) {
@@ -474,8 +475,8 @@ int prod_durable_list(const char *dir, size_t names_max, char **names,
 {
     DIR *d = opendir(dir);
     if (d == NULL)
-        return fail(err, err_len, io_code(errno, P2P_ERR_READ), "opendir",
-                    dir, errno);
+        return fail(err, err_len, io_code(errno, P2P_ERR_READ), "opendir", dir,
+                    errno);
     char *table = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;

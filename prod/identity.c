@@ -209,14 +209,22 @@ out_key:
 const char *prod_identity_cert_problem_name(enum prod_cert_problem p)
 {
     switch (p) {
-    case PROD_CERT_OK: return "ok";
-    case PROD_CERT_UNREADABLE: return "unreadable";
-    case PROD_CERT_NOT_V3: return "not X.509 v3";
-    case PROD_CERT_NOT_ED25519: return "not Ed25519";
-    case PROD_CERT_NOT_SELF_ISSUED: return "issuer is not the subject";
-    case PROD_CERT_BAD_SIGNATURE: return "self-signature does not verify";
-    case PROD_CERT_NOT_YET_VALID: return "not yet valid";
-    case PROD_CERT_EXPIRED: return "expired";
+    case PROD_CERT_OK:
+        return "ok";
+    case PROD_CERT_UNREADABLE:
+        return "unreadable";
+    case PROD_CERT_NOT_V3:
+        return "not X.509 v3";
+    case PROD_CERT_NOT_ED25519:
+        return "not Ed25519";
+    case PROD_CERT_NOT_SELF_ISSUED:
+        return "issuer is not the subject";
+    case PROD_CERT_BAD_SIGNATURE:
+        return "self-signature does not verify";
+    case PROD_CERT_NOT_YET_VALID:
+        return "not yet valid";
+    case PROD_CERT_EXPIRED:
+        return "expired";
     }
     return "unknown";
 }
@@ -238,8 +246,7 @@ static bool self_signature_verifies(gnutls_x509_crt_t crt)
            status == 0;
 }
 
-static enum prod_cert_problem cert_problem(gnutls_x509_crt_t crt,
-                                           int64_t now_s)
+static enum prod_cert_problem cert_problem(gnutls_x509_crt_t crt, int64_t now_s)
 {
     if (crt == NULL)
         return PROD_CERT_UNREADABLE;

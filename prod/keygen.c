@@ -198,20 +198,25 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, const char **key,
                       const char **cert, bool *help)
 {
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"cert", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"key", required_argument, NULL, 'k'},
+                                         {"cert", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     *key = *cert = NULL;
     *help = false;
     conf_cli_begin();
     int ch;
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'k': *key = optarg; break;
-        case 'c': *cert = optarg; break;
-        case 'h': *help = true; break;
+        case 'k':
+            *key = optarg;
+            break;
+        case 'c':
+            *cert = optarg;
+            break;
+        case 'h':
+            *help = true;
+            break;
         default:
             conf_cli_bad_flag(stderr, "p2p-replica keygen", ch, argv, opts);
             usage(stderr);

@@ -18,30 +18,30 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: p2p-replica COMMAND [options]\n"
-            "       p2p-replica --version | --help\n"
-            "\n"
-            "The Internet Computer's subnet P2P layer as a replica: QUIC with\n"
-            "mutual TLS, gossip, state sync, an admin HTTP API.\n"
-            "\n"
-            "commands:\n"
-            "  run --config FILE      run one replica until SIGINT/SIGTERM\n"
-            "  testnet --nodes N --dir DIR [--detach | --stop]\n"
-            "                         make keys, a registry and configs for N\n"
-            "                         replicas on 127.0.0.1 and run them\n"
-            "  keygen --key K --cert C  make an identity; prints the node id\n"
-            "  probe --config FILE --peer INDEX [--anonymous]\n"
-            "        [--garbage B | --oversize]\n"
-            "                         try a handshake with a member\n"
-            "  --version              the version, the commit it was built\n"
-            "                         from and the libraries' versions\n"
-            "\n"
-            "testnet, keygen and probe run p2p-replica-tools, installed beside\n"
-            "this binary. Flags take their value as `--flag VALUE` or\n"
-            "`--flag=VALUE`. `p2p-replica COMMAND --help` explains each.\n"
-            "docs/replica.md has the config and registry formats and the\n"
-            "admin API.\n");
+    fprintf(
+        f, "usage: p2p-replica COMMAND [options]\n"
+           "       p2p-replica --version | --help\n"
+           "\n"
+           "The Internet Computer's subnet P2P layer as a replica: QUIC with\n"
+           "mutual TLS, gossip, state sync, an admin HTTP API.\n"
+           "\n"
+           "commands:\n"
+           "  run --config FILE      run one replica until SIGINT/SIGTERM\n"
+           "  testnet --nodes N --dir DIR [--detach | --stop]\n"
+           "                         make keys, a registry and configs for N\n"
+           "                         replicas on 127.0.0.1 and run them\n"
+           "  keygen --key K --cert C  make an identity; prints the node id\n"
+           "  probe --config FILE --peer INDEX [--anonymous]\n"
+           "        [--garbage B | --oversize]\n"
+           "                         try a handshake with a member\n"
+           "  --version              the version, the commit it was built\n"
+           "                         from and the libraries' versions\n"
+           "\n"
+           "testnet, keygen and probe run p2p-replica-tools, installed beside\n"
+           "this binary. Flags take their value as `--flag VALUE` or\n"
+           "`--flag=VALUE`. `p2p-replica COMMAND --help` explains each.\n"
+           "docs/replica.md has the config and registry formats and the\n"
+           "admin API.\n");
 }
 
 static void run_usage(FILE *f)
@@ -104,8 +104,9 @@ static int hand_to_tools(int argc, char **argv)
 {
     char path[PATH_MAX];
     if (prod_cli_sibling(PROD_CLI_TOOLS_NAME, path, sizeof(path)) != 0) {
-        fprintf(stderr, "p2p-replica %s: cannot find this binary's folder "
-                        "(/proc/self/exe) to run " PROD_CLI_TOOLS_NAME "\n",
+        fprintf(stderr,
+                "p2p-replica %s: cannot find this binary's folder "
+                "(/proc/self/exe) to run " PROD_CLI_TOOLS_NAME "\n",
                 argv[0]);
         return 1;
     }
@@ -146,10 +147,9 @@ static bool is_tools_command(const char *cmd)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
     keep_freed_memory();
     conf_cli_begin();
     int ch;
@@ -157,8 +157,12 @@ int main(int argc, char **argv)
      * are the command's. */
     while ((ch = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'h': usage(stdout); return 0;
-        case 'V': prod_build_info_print(stdout); return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            prod_build_info_print(stdout);
+            return 0;
         default:
             conf_cli_bad_flag(stderr, "p2p-replica", ch, argv, opts);
             usage(stderr);

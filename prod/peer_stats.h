@@ -11,17 +11,17 @@
 
 /* Why a handshake was refused before any protocol message was read. */
 enum prod_refusal {
-    PROD_REFUSE_NOT_MEMBER,  /* the peer's key is not in the registry */
-    PROD_REFUSE_NO_CERT,     /* no certificate, or one we cannot parse */
-    PROD_REFUSE_BANNED,      /* core refuses the peer: banned for
+    PROD_REFUSE_NOT_MEMBER,   /* the peer's key is not in the registry */
+    PROD_REFUSE_NO_CERT,      /* no certificate, or one we cannot parse */
+    PROD_REFUSE_BANNED,       /* core refuses the peer: banned for
                                 misbehaviour */
-    PROD_REFUSE_TLS,         /* any other TLS failure (ALPN, alert) */
-    PROD_REFUSE_LIMIT,       /* too many connections */
-    PROD_REFUSE_BAD_CERT,    /* a certificate the IC would refuse: not
+    PROD_REFUSE_TLS,          /* any other TLS failure (ALPN, alert) */
+    PROD_REFUSE_LIMIT,        /* too many connections */
+    PROD_REFUSE_BAD_CERT,     /* a certificate the IC would refuse: not
                                 Ed25519, not self-signed, a self-signature
                                 that does not verify, outside its validity
                                 period (prod_identity_check_cert) */
-    PROD_REFUSE_DUPLICATE,   /* the key already has a live connection from
+    PROD_REFUSE_DUPLICATE,    /* the key already has a live connection from
                                 another address: a second process with the
                                 same identity (docs/replica.md); also our
                                 own key from elsewhere */
@@ -52,14 +52,14 @@ bool prod_peer_stats_refusal_from_name(const char *phrase, size_t len,
  * made a connection ends as exactly one of: accepted (handshake done),
  * a refusal, or PROD_DROP_BAD_INITIAL / _TIMEOUT / _ABORTED. */
 enum prod_initial_drop {
-    PROD_DROP_MALFORMED,     /* not a QUIC packet header we can read */
-    PROD_DROP_VERSION,       /* a long header of a QUIC version we lack */
-    PROD_DROP_NOT_INITIAL,   /* a long header that is not a client Initial
+    PROD_DROP_MALFORMED,   /* not a QUIC packet header we can read */
+    PROD_DROP_VERSION,     /* a long header of a QUIC version we lack */
+    PROD_DROP_NOT_INITIAL, /* a long header that is not a client Initial
                                 (or one shorter than 1200 bytes) */
-    PROD_DROP_BAD_INITIAL,   /* an Initial whose first packet did not
+    PROD_DROP_BAD_INITIAL, /* an Initial whose first packet did not
                                 decrypt or parse */
-    PROD_DROP_TIMEOUT,       /* the handshake did not finish in time */
-    PROD_DROP_ABORTED,       /* the handshake ended otherwise (the client
+    PROD_DROP_TIMEOUT,     /* the handshake did not finish in time */
+    PROD_DROP_ABORTED,     /* the handshake ended otherwise (the client
                                 closed it, a protocol error, shutdown) */
     PROD_DROP_COUNT
 };
@@ -86,19 +86,19 @@ const char *prod_peer_stats_reset_unsent_name(enum prod_reset_unsent u);
 
 /* One registry member as the transport sees it. */
 struct prod_peer_stats {
-    uint32_t index;           /* core's node id */
-    char id_hex[65];          /* node id: SHA-256 of the SPKI, hex */
-    const char *conn_state;   /* "up", "dialing", "idle", "wait" */
-    uint64_t bytes_sent, bytes_received;       /* stream payload bytes */
+    uint32_t index;                      /* core's node id */
+    char id_hex[65];                     /* node id: SHA-256 of the SPKI, hex */
+    const char *conn_state;              /* "up", "dialing", "idle", "wait" */
+    uint64_t bytes_sent, bytes_received; /* stream payload bytes */
     uint64_t messages_sent, messages_received; /* streams (one RPC each) */
     /* Streams with the peer ended by a reset, while core still had them:
      * received (the peer reset or stopped them, or they closed under
      * core), sent (core abandoned them: a deadline, a refusal, an answer
      * past the send budget). */
     uint64_t streams_reset_received, streams_reset_sent;
-    uint64_t handshakes;      /* completed connections, both directions */
-    uint64_t duplicates;      /* handshakes refused as PROD_REFUSE_DUPLICATE */
-    uint64_t rtt_us;          /* smoothed RTT of the current connection */
+    uint64_t handshakes; /* completed connections, both directions */
+    uint64_t duplicates; /* handshakes refused as PROD_REFUSE_DUPLICATE */
+    uint64_t rtt_us;     /* smoothed RTT of the current connection */
     /* The reason phrase of the last CONNECTION_CLOSE the peer sent us
      * (a refusal's prod_peer_stats_refusal_name, "replaced", ...;
      * printable ASCII), "" when it sent none. */
@@ -114,7 +114,7 @@ struct prod_transport_totals {
     uint64_t resets_unsent[PROD_RESET_UNSENT_COUNT];
     uint64_t udp_datagrams_in, udp_datagrams_out;
     uint64_t udp_bytes_in, udp_bytes_out;
-    uint64_t conns_up;        /* gauge */
+    uint64_t conns_up; /* gauge */
     /* Stream payload bytes by traffic class (prod/stream_traffic.h), as
      * the simulator counts them; their sums equal the per-peer bytes. */
     uint64_t bytes_sent[P2P_TRAFFIC_COUNT], bytes_received[P2P_TRAFFIC_COUNT];

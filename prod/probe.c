@@ -42,17 +42,17 @@ enum {
                                 not_member */
     PROBE_EXIT_FAILURE = 1,
     PROBE_EXIT_USAGE = 2,
-    PROBE_EXIT_REFUSED = 3,  /* refused (--anonymous: for another reason) */
+    PROBE_EXIT_REFUSED = 3, /* refused (--anonymous: for another reason) */
     PROBE_EXIT_NO_ANSWER = 4,
-    PROBE_EXIT_CLOSED = 5,   /* accepted, then closed within the settle */
+    PROBE_EXIT_CLOSED = 5,        /* accepted, then closed within the settle */
     PROBE_EXIT_ANON_ACCEPTED = 6, /* --anonymous was let in */
 };
 
 enum probe_outcome {
     PROBE_WAITING,
-    PROBE_UP,          /* accepted (HANDSHAKE_DONE), still up */
-    PROBE_REFUSED,     /* the handshake failed: refused or cut */
-    PROBE_CLOSED,      /* up, then closed by the peer */
+    PROBE_UP,      /* accepted (HANDSHAKE_DONE), still up */
+    PROBE_REFUSED, /* the handshake failed: refused or cut */
+    PROBE_CLOSED,  /* up, then closed by the peer */
 };
 
 struct probe {
@@ -62,7 +62,7 @@ struct probe {
     enum probe_outcome outcome;
     int reason;
     ev_tstamp up_at, closed_at;
-    const uint8_t *send;      /* the bad stream, once up */
+    const uint8_t *send; /* the bad stream, once up */
     size_t send_len;
     bool stream_reset;
     size_t response_bytes;
@@ -105,16 +105,15 @@ static void failed_cb(void *ctx, uint32_t peer, int reason)
     ev_break(p->loop, EVBREAK_ALL);
 }
 
-static void data_cb(void *ctx, uint32_t peer, uint64_t stream_id,
-                    bool inbound, const uint8_t *data, size_t len, bool fin)
+static void data_cb(void *ctx, uint32_t peer, uint64_t stream_id, bool inbound,
+                    const uint8_t *data, size_t len, bool fin)
 {
     struct probe *p = ctx;
     p->response_bytes += len;
     p->response_fin |= fin;
 }
 
-static void reset_cb(void *ctx, uint32_t peer, uint64_t stream_id,
-                     bool inbound)
+static void reset_cb(void *ctx, uint32_t peer, uint64_t stream_id, bool inbound)
 {
     struct probe *p = ctx;
     p->stream_reset = true;
@@ -248,10 +247,11 @@ static int report(const struct probe *p, const struct prod_member *m,
                anonymous ? " (a key no registry lists was let in)" : "");
         if (p->send != NULL)
             printf("bad stream (%zu bytes): %s\n", p->send_len,
-                   p->stream_reset          ? "reset by the peer"
-                   : p->outcome == PROBE_CLOSED ? "connection closed by the peer"
-                   : p->response_fin        ? "answered"
-                                            : "no reaction");
+                   p->stream_reset ? "reset by the peer"
+                   : p->outcome == PROBE_CLOSED
+                       ? "connection closed by the peer"
+                   : p->response_fin ? "answered"
+                                     : "no reaction");
         return anonymous ? PROBE_EXIT_ANON_ACCEPTED : PROBE_EXIT_EXPECTED;
     case PROBE_REFUSED:
         if (p->reason == P2P_ERR_TIMEOUT)
@@ -293,9 +293,9 @@ static int make_oversize(uint8_t **out, size_t *len)
     p2p_mem_init(&mem);
     uint8_t *env = NULL;
     int rc = body == NULL ? P2P_ERR_NOMEM
-                          : p2p_frame_encode_request(
-                                &mem, P2P_MEM_OTHER, P2P_ROUTE_ARTIFACT_RPC,
-                                body, body_len, &env, len);
+                          : p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
+                                                     P2P_ROUTE_ARTIFACT_RPC,
+                                                     body, body_len, &env, len);
     free(body);
     if (rc != 0)
         return rc;
@@ -343,7 +343,9 @@ static int parse_args(int argc, char **argv, struct probe_args *a)
         char *end = NULL;
         bool ok = true;
         switch (ch) {
-        case 'c': a->config = optarg; break;
+        case 'c':
+            a->config = optarg;
+            break;
         case 'p':
             a->peer = strtol(optarg, &end, 10);
             ok = whole_number("peer", optarg, end);
@@ -352,13 +354,19 @@ static int parse_args(int argc, char **argv, struct probe_args *a)
             a->garbage = strtol(optarg, &end, 10);
             ok = whole_number("garbage", optarg, end);
             break;
-        case 'o': a->oversize = true; break;
-        case 'a': a->anonymous = true; break;
+        case 'o':
+            a->oversize = true;
+            break;
+        case 'a':
+            a->anonymous = true;
+            break;
         case 't':
             a->timeout = strtod(optarg, &end);
             ok = whole_number("timeout", optarg, end);
             break;
-        case 'h': a->help = true; break;
+        case 'h':
+            a->help = true;
+            break;
         default:
             conf_cli_bad_flag(stderr, "p2p-replica probe", ch, argv, opts);
             ok = false;
@@ -378,8 +386,9 @@ static int parse_args(int argc, char **argv, struct probe_args *a)
     if (a->config == NULL || a->peer < 0 || !(a->timeout > 0) ||
         a->garbage < 0 || (size_t)a->garbage > PROBE_GARBAGE_BYTES_MAX ||
         (a->garbage > 0 && a->oversize)) {
-        fprintf(stderr, "p2p-replica probe: need --config and --peer (and "
-                        "at most one of --garbage 1..%u, --oversize)\n",
+        fprintf(stderr,
+                "p2p-replica probe: need --config and --peer (and "
+                "at most one of --garbage 1..%u, --oversize)\n",
                 PROBE_GARBAGE_BYTES_MAX);
         usage(stderr);
         return PROBE_EXIT_USAGE;
@@ -448,17 +457,20 @@ int prod_probe_cmd(int argc, char **argv)
     struct prod_transport_limits lim;
     prod_transport_limits_default(&lim);
     lim.dial_timeout_ns = (uint64_t)(timeout * 1e9);
-    struct prod_transport_cbs cbs = {
-        .ctx = &p, .accept_key = refuse_all, .peer_up = up_cb,
-        .peer_down = down_cb, .dial_failed = failed_cb,
-        .stream_data = data_cb, .stream_reset = reset_cb};
+    struct prod_transport_cbs cbs = {.ctx = &p,
+                                     .accept_key = refuse_all,
+                                     .peer_up = up_cb,
+                                     .peer_down = down_cb,
+                                     .dial_failed = failed_cb,
+                                     .stream_data = data_cb,
+                                     .stream_reset = reset_cb};
     struct sockaddr_storage any;
     socklen_t any_len;
     (void)prod_udp_parse_addr(m->addr.ss_family == AF_INET6 ? "[::1]:0"
                                                             : "127.0.0.1:0",
                               &any, &any_len);
-    if (prod_transport_new(p.loop, (struct sockaddr *)&any, any_len, &lim,
-                           tls, &cbs, &p.t, err, sizeof(err)) != 0) {
+    if (prod_transport_new(p.loop, (struct sockaddr *)&any, any_len, &lim, tls,
+                           &cbs, &p.t, err, sizeof(err)) != 0) {
         fprintf(stderr, "p2p-replica probe: %s\n", err);
         return 1;
     }

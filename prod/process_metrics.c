@@ -141,8 +141,7 @@ int prod_process_metrics_stats_read(struct prod_process_stats *out)
     struct rlimit rl;
     struct timespec real, boot;
     if (hz <= 0 || page <= 0 || read_stat(&st) != 0 ||
-        count_fds(&out->open_fds) != 0 ||
-        getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+        count_fds(&out->open_fds) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
         clock_gettime(CLOCK_REALTIME, &real) != 0 ||
         clock_gettime(CLOCK_BOOTTIME, &boot) != 0)
         return P2P_ERR_READ;
@@ -150,8 +149,8 @@ int prod_process_metrics_stats_read(struct prod_process_stats *out)
     out->cpu_ms = (st.utime_ticks + st.stime_ticks) * 1000 / ticks;
     out->resident_bytes = st.rss_pages * (uint64_t)page;
     out->virtual_bytes = st.vsize_bytes;
-    out->max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
-                                                : (uint64_t)rl.rlim_cur;
+    out->max_fds =
+        rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
     /* The tick counts from boot; the boot's wall-clock time is now's
      * realtime less its boot time (what /proc/stat's btime says). */
     uint64_t tick_ns = NS_PER_S / ticks;
@@ -243,8 +242,7 @@ static void build_info(struct p2p_metrics_text *t,
 }
 
 static void seconds(struct p2p_metrics_text *t, const char *name,
-                    enum p2p_metric_type type, const char *help,
-                    uint64_t ms)
+                    enum p2p_metric_type type, const char *help, uint64_t ms)
 {
     p2p_metrics_text_family(t, name, type, help);
     put_str(t, name);
@@ -278,8 +276,8 @@ void prod_process_metrics_write(struct p2p_metrics_text *t,
           s->max_fds);
     gauge(t, "process_virtual_memory_bytes", "Virtual memory size in bytes.",
           s->virtual_bytes);
-    gauge(t, "process_resident_memory_bytes",
-          "Resident memory size in bytes.", s->resident_bytes);
+    gauge(t, "process_resident_memory_bytes", "Resident memory size in bytes.",
+          s->resident_bytes);
     seconds(t, "process_start_time_seconds", P2P_METRIC_GAUGE,
             "Start time of the process since unix epoch in seconds.",
             s->start_time_ms);
@@ -307,8 +305,8 @@ void prod_process_metrics_write_limits(struct p2p_metrics_text *t,
         "counts; the defaults when the file sets none). The pool limits "
         "are the validated section's.");
     for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
-        p2p_metrics_text_sample(t, "p2p_replica_limit", "limit",
-                                limits[i].name, limits[i].value);
+        p2p_metrics_text_sample(t, "p2p_replica_limit", "limit", limits[i].name,
+                                limits[i].value);
 }
 
 void prod_process_metrics_write_self(struct p2p_metrics_text *t,

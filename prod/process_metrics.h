@@ -17,11 +17,11 @@
 
 /* The fields of /proc/self/stat this module reads (proc(5)). */
 struct prod_proc_stat {
-    uint64_t utime_ticks;   /* user CPU, clock ticks */
-    uint64_t stime_ticks;   /* system CPU, clock ticks */
-    uint64_t start_ticks;   /* start, clock ticks after boot */
-    uint64_t vsize_bytes;   /* virtual memory */
-    uint64_t rss_pages;     /* resident set */
+    uint64_t utime_ticks; /* user CPU, clock ticks */
+    uint64_t stime_ticks; /* system CPU, clock ticks */
+    uint64_t start_ticks; /* start, clock ticks after boot */
+    uint64_t vsize_bytes; /* virtual memory */
+    uint64_t rss_pages;   /* resident set */
 };
 
 /* Parses the text of /proc/PID/stat (text[0..len), borrowed; no NUL
@@ -33,12 +33,12 @@ int prod_process_metrics_stat_parse(const char *text, size_t len,
 
 /* The process_* values, in the units the families are written in. */
 struct prod_process_stats {
-    uint64_t cpu_ms;             /* user + system CPU time */
+    uint64_t cpu_ms; /* user + system CPU time */
     uint64_t resident_bytes;
     uint64_t virtual_bytes;
-    uint64_t start_time_ms;      /* since the Unix epoch */
-    uint64_t open_fds;           /* entries of /proc/self/fd */
-    uint64_t max_fds;            /* RLIMIT_NOFILE's soft limit */
+    uint64_t start_time_ms; /* since the Unix epoch */
+    uint64_t open_fds;      /* entries of /proc/self/fd */
+    uint64_t max_fds;       /* RLIMIT_NOFILE's soft limit */
 };
 
 /* Reads the calling process's values: /proc/self/stat, /proc/self/fd,

@@ -17,8 +17,7 @@ enum root_key { K_VERSION, K_MEMBERS, K_COUNT };
 static const char *const root_keys[K_COUNT] = {"version", "members"};
 
 enum member_key { M_INDEX, M_ID, M_ADDR, M_CERT, M_COUNT };
-static const char *const member_keys[M_COUNT] = {"index", "id", "addr",
-                                                 "cert"};
+static const char *const member_keys[M_COUNT] = {"index", "id", "addr", "cert"};
 
 /* Where each member was in the file, for duplicate messages. */
 struct member_pos {
@@ -27,10 +26,10 @@ struct member_pos {
 };
 
 struct loader {
-    struct conf_yaml_doc *d;       /* borrowed */
-    const char *base_dir;          /* borrowed: the registry's folder */
-    char *cert_path;               /* owned: PROD_PATH_BYTES scratch */
-    struct member_pos *pos;        /* owned: one per member */
+    struct conf_yaml_doc *d; /* borrowed */
+    const char *base_dir;    /* borrowed: the registry's folder */
+    char *cert_path;         /* owned: PROD_PATH_BYTES scratch */
+    struct member_pos *pos;  /* owned: one per member */
     /* Position + 1 of the member holding each index (0: none). */
     uint16_t by_index[PROD_REGISTRY_INDEX_MAX];
 };
@@ -193,8 +192,7 @@ static int parse_root(struct loader *ld, const yaml_node_t *root,
 }
 
 int prod_registry_load_mem(const uint8_t *data, size_t len, const char *name,
-                           struct prod_registry *out, char *err,
-                           size_t err_len)
+                           struct prod_registry *out, char *err, size_t err_len)
 {
     struct conf_yaml_doc d;
     char base_dir[PATH_BYTES];
@@ -281,5 +279,5 @@ const struct prod_member *prod_registry_by_index(const struct prod_registry *r,
             hi = mid;
     }
     return lo < r->count && r->members[lo].index == index ? &r->members[lo]
-                                                           : NULL;
+                                                          : NULL;
 }

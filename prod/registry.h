@@ -25,18 +25,18 @@
 #define PROD_REGISTRY_CERT_BYTES_MAX (64u << 10)
 
 struct prod_member {
-    uint32_t index;                /* core's node id, < PROD_REGISTRY_INDEX_MAX */
-    uint8_t key_id[32];            /* SHA-256 of the SPKI */
-    char id_hex[65];               /* the same, 64 lowercase hex digits */
-    char addr_text[64];            /* "host:port" as written */
-    struct sockaddr_storage addr;  /* UDP; port 1..65535 */
+    uint32_t index;     /* core's node id, < PROD_REGISTRY_INDEX_MAX */
+    uint8_t key_id[32]; /* SHA-256 of the SPKI */
+    char id_hex[65];    /* the same, 64 lowercase hex digits */
+    char addr_text[64]; /* "host:port" as written */
+    struct sockaddr_storage addr; /* UDP; port 1..65535 */
     socklen_t addr_len;
 };
 
 /* About 300 KiB: callers allocate it on the heap. */
 struct prod_registry {
-    uint64_t version;              /* >= 1 */
-    uint32_t count;                /* 1..PROD_REGISTRY_MEMBERS_MAX */
+    uint64_t version; /* >= 1 */
+    uint32_t count;   /* 1..PROD_REGISTRY_MEMBERS_MAX */
     /* members[0..count), sorted by index; indexes and ids are unique. */
     struct prod_member members[PROD_REGISTRY_MEMBERS_MAX];
 };

@@ -73,8 +73,8 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
     int rc;
     switch (a->type) {
     case P2P_ACT_STREAM_OPEN:
-        rc = prod_transport_open(r->transport, a->peer, a->stream_id,
-                                 a->bytes, a->len);
+        rc = prod_transport_open(r->transport, a->peer, a->stream_id, a->bytes,
+                                 a->len);
         if (rc != 0 && r->feedback_count < PROD_REPLICA_FEEDBACK_MAX)
             r->feedback[r->feedback_count++] = (struct prod_feedback){
                 .dial = false, .peer = a->peer, .stream_id = a->stream_id};
@@ -87,8 +87,7 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
             prod_transport_reset(r->transport, a->peer, a->stream_id, true);
         break;
     case P2P_ACT_STREAM_RESET:
-        prod_transport_reset(r->transport, a->peer, a->stream_id,
-                             a->inbound);
+        prod_transport_reset(r->transport, a->peer, a->stream_id, a->inbound);
         break;
     case P2P_ACT_ARTIFACT_RECEIVED:
         if (r->validate_count < PROD_REPLICA_VALIDATE_MAX)
@@ -98,8 +97,7 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
                              "validation queue full: an artifact waits");
         break;
     case P2P_ACT_CONN_DIAL: {
-        const struct prod_member *m =
-            prod_registry_by_index(r->reg, a->peer);
+        const struct prod_member *m = prod_registry_by_index(r->reg, a->peer);
         rc = m == NULL ? P2P_ERR_NOT_FOUND
                        : prod_transport_dial(r->transport, a->peer,
                                              (const struct sockaddr *)&m->addr,
@@ -114,10 +112,10 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
         break;
     }
     case P2P_ACT_CONN_CLOSE:
-        prod_replica_log(r, a->value == P2P_ERR_MISBEHAVED ? PROD_LOG_WARN
-                                                            : PROD_LOG_INFO,
-                         "closing the connection to node %u: %s", a->peer,
-                         p2p_strerror((int)a->value));
+        prod_replica_log(
+            r, a->value == P2P_ERR_MISBEHAVED ? PROD_LOG_WARN : PROD_LOG_INFO,
+            "closing the connection to node %u: %s", a->peer,
+            p2p_strerror((int)a->value));
         prod_transport_close(r->transport, a->peer, (int)a->value);
         break;
     case P2P_ACT_EVENT:
@@ -126,8 +124,8 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
             p2p_id_hex(&a->id, hex, 16);
             prod_replica_log(r, PROD_LOG_DEBUG, "%s peer=%d id=%s value=%lld",
                              p2p_event_name(a->event),
-                             a->peer == P2P_NODE_NONE ? -1 : (int)a->peer,
-                             hex, (long long)a->value);
+                             a->peer == P2P_NODE_NONE ? -1 : (int)a->peer, hex,
+                             (long long)a->value);
         }
         break;
     }
@@ -146,8 +144,7 @@ static void validate_one(struct prod_replica *r,
     const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(r->node), id);
     if (e == NULL)
         return;
-    rc = prod_disk_pool_put_hashed(r->disk_pool, id, e->kind, e->body,
-                                   e->len);
+    rc = prod_disk_pool_put_hashed(r->disk_pool, id, e->kind, e->body, e->len);
     if (rc == 0) {
         r->artifacts_persisted++;
     } else {
@@ -299,8 +296,7 @@ static void dial_failed(void *ctx, uint32_t peer, int reason)
 }
 
 static void stream_data(void *ctx, uint32_t peer, uint64_t stream_id,
-                        bool inbound, const uint8_t *data, size_t len,
-                        bool fin)
+                        bool inbound, const uint8_t *data, size_t len, bool fin)
 {
     struct prod_replica *r = ctx;
     if (r->node == NULL)
@@ -314,8 +310,7 @@ static void stream_data(void *ctx, uint32_t peer, uint64_t stream_id,
     int rc = p2p_node_on_stream_data(r->node, prod_replica_now(), &in);
     if (rc != 0 && !p2p_err_is_fatal(rc))
         prod_replica_log(r, PROD_LOG_DEBUG, "stream %llu from node %u: %s",
-                         (unsigned long long)stream_id, peer,
-                         p2p_strerror(rc));
+                         (unsigned long long)stream_id, peer, p2p_strerror(rc));
     on_core_rc(r, rc);
     prod_replica_drain(r);
 }
@@ -326,8 +321,8 @@ static void stream_reset(void *ctx, uint32_t peer, uint64_t stream_id,
     struct prod_replica *r = ctx;
     if (r->node == NULL)
         return;
-    (void)p2p_node_on_stream_reset(r->node, prod_replica_now(), peer,
-                                   stream_id, inbound);
+    (void)p2p_node_on_stream_reset(r->node, prod_replica_now(), peer, stream_id,
+                                   inbound);
     prod_replica_drain(r);
 }
 
@@ -338,8 +333,8 @@ static int load_pool(void *ctx, const struct p2p_artifact_id *id,
                      size_t len)
 {
     struct prod_replica *r = ctx;
-    int rc = p2p_node_insert(r->node, prod_replica_now(), kind, body, len,
-                             NULL);
+    int rc =
+        p2p_node_insert(r->node, prod_replica_now(), kind, body, len, NULL);
     if (rc != 0 && rc != P2P_ERR_EXISTS)
         prod_replica_log(r, PROD_LOG_WARN,
                          "an artifact on disk was not loaded: %s",
@@ -353,23 +348,21 @@ static void pool_dropped(void *ctx, const struct prod_disk_pool_drop *d)
 {
     struct prod_replica *r = ctx;
     if (d->fate == PROD_DISK_POOL_QUARANTINED)
-        prod_replica_log(r, PROD_LOG_WARN,
-                         "pool: dropped %s (%s): %s; moved to %s", d->path,
-                         prod_disk_pool_drop_reason_name(d->reason),
-                         d->detail, d->moved_to);
+        prod_replica_log(
+            r, PROD_LOG_WARN, "pool: dropped %s (%s): %s; moved to %s", d->path,
+            prod_disk_pool_drop_reason_name(d->reason), d->detail, d->moved_to);
     else
-        prod_replica_log(r, PROD_LOG_WARN, "pool: dropped %s (%s): %s; %s",
-                         d->path, prod_disk_pool_drop_reason_name(d->reason),
-                         d->detail,
-                         d->fate == PROD_DISK_POOL_DELETED ? "deleted"
-                                                           : "left in place");
+        prod_replica_log(
+            r, PROD_LOG_WARN, "pool: dropped %s (%s): %s; %s", d->path,
+            prod_disk_pool_drop_reason_name(d->reason), d->detail,
+            d->fate == PROD_DISK_POOL_DELETED ? "deleted" : "left in place");
 }
 
 static int apply_topology(struct prod_replica *r)
 {
     const struct prod_registry *g = r->reg;
-    struct p2p_member *members = calloc(g->count ? g->count : 1,
-                                        sizeof(*members));
+    struct p2p_member *members =
+        calloc(g->count ? g->count : 1, sizeof(*members));
     if (members == NULL)
         return P2P_ERR_NOMEM;
     for (uint32_t i = 0; i < g->count; i++) {
@@ -403,7 +396,8 @@ static void notify_status(const struct prod_replica *r, bool ready)
     else
         snprintf(msg, sizeof(msg),
                  "%sSTATUS=waiting for a registry version that lists this "
-                 "node's key", ready ? "READY=1\n" : "");
+                 "node's key",
+                 ready ? "READY=1\n" : "");
     (void)sd_notify(0, msg);
 }
 
@@ -426,11 +420,11 @@ static int start_node(struct prod_replica *r, uint32_t self)
         return rc;
     }
     r->self = self;
-    p2p_node_set_state_store(r->node, prod_replica_now(),
-                             prod_disk_state_ops(), r->disk_state);
+    p2p_node_set_state_store(r->node, prod_replica_now(), prod_disk_state_ops(),
+                             r->disk_state);
     uint32_t dropped = 0;
-    rc = prod_disk_pool_load(r->disk_pool, load_pool, pool_dropped, r,
-                             &dropped);
+    rc =
+        prod_disk_pool_load(r->disk_pool, load_pool, pool_dropped, r, &dropped);
     if (rc != 0)
         prod_replica_log(r, PROD_LOG_ERROR, "pool: load stopped: %s (%s)",
                          p2p_strerror(rc), prod_disk_pool_error(r->disk_pool));
@@ -438,11 +432,12 @@ static int start_node(struct prod_replica *r, uint32_t self)
         prod_replica_log(r, PROD_LOG_WARN,
                          "pool: %u entries dropped at load (see above)",
                          dropped);
-    prod_replica_log(r, PROD_LOG_INFO,
-                     "started as node %u of registry version %llu (%u "
-                     "artifacts loaded)",
-                     self, (unsigned long long)r->reg->version,
-                     (unsigned)p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
+    prod_replica_log(
+        r, PROD_LOG_INFO,
+        "started as node %u of registry version %llu (%u "
+        "artifacts loaded)",
+        self, (unsigned long long)r->reg->version,
+        (unsigned)p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
     notify_status(r, false);
     return apply_topology(r);
 }
@@ -455,8 +450,7 @@ static int apply_registry(struct prod_replica *r)
             prod_replica_log(r, PROD_LOG_WARN,
                              "registry version %llu does not list this "
                              "node's key %.16s: waiting for one that does",
-                             (unsigned long long)r->reg->version,
-                             r->self_hex);
+                             (unsigned long long)r->reg->version, r->self_hex);
             return 0;
         }
         int rc = start_node(r, me->index);
@@ -475,8 +469,7 @@ static int apply_registry(struct prod_replica *r)
     int rc = apply_topology(r);
     if (rc != 0)
         prod_replica_log(r, PROD_LOG_ERROR, "registry version %llu: %s",
-                         (unsigned long long)r->reg->version,
-                         p2p_strerror(rc));
+                         (unsigned long long)r->reg->version, p2p_strerror(rc));
     return 0;
 }
 
@@ -498,8 +491,7 @@ static void drop_changed_members(struct prod_replica *r,
                          m->index);
         prod_transport_close(r->transport, m->index, P2P_ERR_REFUSED);
         if (r->node != NULL)
-            (void)p2p_node_on_peer_down(r->node, prod_replica_now(),
-                                        m->index);
+            (void)p2p_node_on_peer_down(r->node, prod_replica_now(), m->index);
     }
     prod_replica_drain(r);
 }
@@ -508,8 +500,8 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct prod_replica *r = w->data;
     char err[512];
-    if (prod_registry_load(r->cfg.registry_path, r->next, err,
-                           sizeof(err)) != 0) {
+    if (prod_registry_load(r->cfg.registry_path, r->next, err, sizeof(err)) !=
+        0) {
         prod_replica_log(r, PROD_LOG_WARN,
                          "registry not reloaded (keeping version %llu): %s",
                          (unsigned long long)r->reg->version, err);
@@ -568,10 +560,10 @@ static void state_dropped(void *ctx, const char *path, const char *why)
 static int open_disk(struct prod_replica *r, char *err, size_t err_len)
 {
     const struct prod_config *c = &r->cfg;
-    if (prod_disk_pool_open(c->data_dir, c->artifact_bytes_max,
-                            &r->disk_pool, err, err_len) != 0 ||
-        prod_disk_state_open(c->data_dir, 4, state_dropped, r,
-                             &r->disk_state, err, err_len) != 0)
+    if (prod_disk_pool_open(c->data_dir, c->artifact_bytes_max, &r->disk_pool,
+                            err, err_len) != 0 ||
+        prod_disk_state_open(c->data_dir, 4, state_dropped, r, &r->disk_state,
+                             err, err_len) != 0)
         return 1;
     struct prod_disk_state_stats st;
     prod_disk_state_get_stats(r->disk_state, &st);
@@ -593,8 +585,8 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     int rc = prod_durable_lock(c->data_dir, &r->datadir_lock, err, err_len);
     if (rc != 0)
         return rc == P2P_ERR_STATE ? 2 : 1;
-    rc = prod_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key,
-                          err, err_len);
+    rc = prod_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key, err,
+                      err_len);
     if (rc != 0)
         return 2;
     prod_identity_hex(r->self_key, r->self_hex);
@@ -614,11 +606,13 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     lim.idle_timeout_ns = c->idle_timeout_ns;
     lim.keepalive_ns = c->keepalive_ns;
     lim.dial_timeout_ns = c->dial_timeout_ns;
-    static const struct prod_transport_cbs CBS = {
-        .accept_key = accept_key, .peer_up = peer_up,
-        .peer_down = peer_down, .dial_failed = dial_failed,
-        .stream_data = stream_data, .stream_reset = stream_reset,
-        .warn = transport_warn};
+    static const struct prod_transport_cbs CBS = {.accept_key = accept_key,
+                                                  .peer_up = peer_up,
+                                                  .peer_down = peer_down,
+                                                  .dial_failed = dial_failed,
+                                                  .stream_data = stream_data,
+                                                  .stream_reset = stream_reset,
+                                                  .warn = transport_warn};
     struct prod_transport_cbs cbs = CBS;
     cbs.ctx = r;
     if (prod_transport_new(r->loop, (const struct sockaddr *)&c->listen,
@@ -683,10 +677,9 @@ int prod_replica_run(const char *config_path)
     ev_signal_init(&r->sigterm, stop_cb, SIGTERM);
     r->sigterm.data = r;
     ev_signal_start(r->loop, &r->sigterm);
-    prod_replica_log(r, PROD_LOG_INFO,
-                     "key %s, QUIC on %s, admin on http://%s, data in %s",
-                     r->self_hex, r->cfg.listen_text, r->cfg.admin_text,
-                     r->cfg.data_dir);
+    prod_replica_log(
+        r, PROD_LOG_INFO, "key %s, QUIC on %s, admin on http://%s, data in %s",
+        r->self_hex, r->cfg.listen_text, r->cfg.admin_text, r->cfg.data_dir);
     if (apply_registry(r) == 0) {
         notify_status(r, true);
         ev_run(r->loop, 0);

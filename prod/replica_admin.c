@@ -51,8 +51,7 @@ static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
     return 0;
 }
 
-static size_t list_artifacts(void *ctx, struct p2p_artifact_id *ids,
-                             size_t max)
+static size_t list_artifacts(void *ctx, struct p2p_artifact_id *ids, size_t max)
 {
     struct prod_replica *r = ctx;
     if (r->node == NULL)
@@ -109,8 +108,7 @@ static int state_json(void *ctx, char *buf, size_t cap)
     uint32_t chunks = 0;
     struct p2p_state_hash root;
     memset(&root, 0, sizeof(root));
-    prod_disk_state_latest_info(r->disk_state, &height, &root, &chunks,
-                                &bytes);
+    prod_disk_state_latest_info(r->disk_state, &height, &root, &chunks, &bytes);
     char root_hex[65];
     /* A state root and a node id are both SHA-256 digests. */
     _Static_assert(sizeof(root.b) == PROD_KEY_ID_BYTES, "digest sizes");

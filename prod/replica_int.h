@@ -26,7 +26,7 @@
 #define PROD_REPLICA_FEEDBACK_MAX 4096u
 
 struct prod_feedback {
-    bool dial;             /* a dial failed; else an open failed */
+    bool dial; /* a dial failed; else an open failed */
     uint32_t peer;
     uint64_t stream_id;
 };
@@ -34,30 +34,30 @@ struct prod_feedback {
 struct prod_replica {
     struct ev_loop *loop;
     struct prod_config cfg;
-    struct prod_registry *reg;   /* the version applied (heap: large) */
-    struct prod_registry *next;  /* scratch for polling */
+    struct prod_registry *reg;  /* the version applied (heap: large) */
+    struct prod_registry *next; /* scratch for polling */
     uint8_t self_key[PROD_KEY_ID_LEN];
     char self_hex[65];
-    uint32_t self;               /* registry index; UINT32_MAX: not yet */
+    uint32_t self; /* registry index; UINT32_MAX: not yet */
     struct prod_tls *tls;
     struct prod_transport *transport;
-    int datadir_lock;            /* prod_durable_lock's fd; -1: none */
+    int datadir_lock; /* prod_durable_lock's fd; -1: none */
     struct prod_disk_pool *disk_pool;
     struct prod_disk_state *disk_state;
     struct prod_admin *admin;
     struct p2p_mem mem;
-    struct p2p_node *node;       /* NULL until the registry lists us */
+    struct p2p_node *node; /* NULL until the registry lists us */
     ev_timer core_timer, poll_timer;
     ev_signal sigint, sigterm;
     struct p2p_artifact_id validate[PROD_REPLICA_VALIDATE_MAX];
     uint32_t validate_count;
     struct prod_feedback feedback[PROD_REPLICA_FEEDBACK_MAX];
     uint32_t feedback_count;
-    bool draining;               /* inside drain: no nested drains */
-    bool failed;                 /* a fatal error stopped the loop */
+    bool draining; /* inside drain: no nested drains */
+    bool failed;   /* a fatal error stopped the loop */
     uint64_t artifacts_persisted, persist_failures;
-    uint64_t refusal_logged_at;  /* when a refusal was last logged */
-    uint64_t refusals_unlogged;  /* refusals since then */
+    uint64_t refusal_logged_at; /* when a refusal was last logged */
+    uint64_t refusals_unlogged; /* refusals since then */
 };
 
 uint64_t prod_replica_now(void);

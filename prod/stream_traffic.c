@@ -12,10 +12,10 @@ enum { STATUS_OK = 200, STATUS_NO_CONTENT = 204 };
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 /* Tags: (field << 3) | wire type. */
-#define TAG_PATH ((1u << 3) | WT_LEN)   /* Request.path */
-#define TAG_BODY ((2u << 3) | WT_LEN)   /* Request.body */
+#define TAG_PATH ((1u << 3) | WT_LEN)      /* Request.path */
+#define TAG_BODY ((2u << 3) | WT_LEN)      /* Request.body */
 #define TAG_STATUS ((1u << 3) | WT_VARINT) /* Response.status */
-#define SLOT_FIELD_ARTIFACT 3u          /* SlotUpdate.artifact: a push */
+#define SLOT_FIELD_ARTIFACT 3u             /* SlotUpdate.artifact: a push */
 
 enum rd { RD_OK, RD_MORE, RD_BAD };
 

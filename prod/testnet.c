@@ -966,8 +966,7 @@ static int parse_opts(int argc, char **argv, struct testnet_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     char nodes_range[32], timeout_range[48];
-    snprintf(nodes_range, sizeof(nodes_range), "1..%d",
-             PROD_TESTNET_NODES_MAX);
+    snprintf(nodes_range, sizeof(nodes_range), "1..%d", PROD_TESTNET_NODES_MAX);
     snprintf(timeout_range, sizeof(timeout_range), "1..%d seconds",
              PROD_TESTNET_TIMEOUT_S_MAX);
     memset(o, 0, sizeof(*o));
@@ -979,9 +978,15 @@ static int parse_opts(int argc, char **argv, struct testnet_opts *o)
     while ((ch = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         long num = 0;
         switch (ch) {
-        case 'h': o->help = true; break;
-        case 'D': o->detach = true; break;
-        case 's': o->stop = true; break;
+        case 'h':
+            o->help = true;
+            break;
+        case 'D':
+            o->detach = true;
+            break;
+        case 's':
+            o->stop = true;
+            break;
         case 'd':
             if (optarg[0] == '\0') {
                 fprintf(stderr, "p2p-replica testnet: --dir needs a value\n");
@@ -1089,8 +1094,8 @@ static bool port_free(int type, unsigned port)
     a.sin_family = AF_INET;
     a.sin_port = htons((uint16_t)port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ||
-              errno != EADDRINUSE;
+    bool ok =
+        bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 || errno != EADDRINUSE;
     close(fd);
     return ok;
 }

@@ -123,8 +123,7 @@ void prod_tls_del(struct prod_tls *tls)
 }
 
 int prod_tls_session_new(struct prod_tls *tls, bool server, void *conn_ref,
-                         int (*verify)(gnutls_session_t),
-                         gnutls_session_t *out)
+                         int (*verify)(gnutls_session_t), gnutls_session_t *out)
 {
     gnutls_session_t s;
     int rc = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) |

@@ -47,8 +47,7 @@ static void version(FILE *f)
     const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
     fprintf(f, PROD_CLI_TOOLS_NAME " %s (commit %s)\n", b.version, b.commit);
     fprintf(f, "ngtcp2 %s, GnuTLS %s, libcurl %s\n", b.ngtcp2, b.gnutls,
-            curl != NULL && curl->version != NULL ? curl->version
-                                                  : "unknown");
+            curl != NULL && curl->version != NULL ? curl->version : "unknown");
 }
 
 /* Transparent huge pages for the heap make the remaining page faults 512x
@@ -85,17 +84,20 @@ static int testnet_cmd(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"version", no_argument, NULL, 'V'},
+                                         {NULL, 0, NULL, 0}};
     conf_cli_begin();
     int ch;
     /* '+': the options before the command are the program's. */
     while ((ch = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
         switch (ch) {
-        case 'h': usage(stdout); return 0;
-        case 'V': version(stdout); return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            version(stdout);
+            return 0;
         default:
             conf_cli_bad_flag(stderr, PROD_CLI_TOOLS_NAME, ch, argv, opts);
             usage(stderr);

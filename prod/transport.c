@@ -60,8 +60,7 @@ bool prod_transport_addr_eq(const struct sockaddr_storage *a,
         const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
         const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
         return x->sin6_port == y->sin6_port &&
-               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) ==
-                   0;
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
     }
     return false;
 }
@@ -642,9 +641,10 @@ static void handle_fatal(struct prod_transport_conn *c, int rv)
         c->drop = PROD_DROP_TIMEOUT;
     if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_DROP_CONN ||
         rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
-        conn_drop(c, rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ? P2P_ERR_TIMEOUT
-                     : rv == NGTCP2_ERR_DRAINING       ? remote_close(c)
-                                                       : P2P_ERR_CONN_LOST,
+        conn_drop(c,
+                  rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ? P2P_ERR_TIMEOUT
+                  : rv == NGTCP2_ERR_DRAINING        ? remote_close(c)
+                                                     : P2P_ERR_CONN_LOST,
                   true);
         return;
     }
@@ -663,13 +663,12 @@ static void handle_fatal(struct prod_transport_conn *c, int rv)
         ngtcp2_connection_close_error_set_transport_error_tls_alert(
             &e, alert, (const uint8_t *)why, strlen(why));
     } else {
-        ngtcp2_connection_close_error_set_transport_error_liberr(&e, rv,
-                                                                 NULL, 0);
+        ngtcp2_connection_close_error_set_transport_error_liberr(&e, rv, NULL,
+                                                                 0);
     }
-    conn_close_now(c, &e,
-                   rv == NGTCP2_ERR_CRYPTO ? P2P_ERR_REFUSED
-                                           : P2P_ERR_CONN_LOST,
-                   true);
+    conn_close_now(
+        c, &e, rv == NGTCP2_ERR_CRYPTO ? P2P_ERR_REFUSED : P2P_ERR_CONN_LOST,
+        true);
 }
 
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -699,8 +698,7 @@ static void flush_all(struct prod_transport *t)
      * peer down makes core dial another): a few passes settle it. */
     for (int pass = 0; pass < PROD_TRANSPORT_FLUSH_PASSES; pass++) {
         bool again = false;
-        for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX && !t->blocked;
-             i++) {
+        for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX && !t->blocked; i++) {
             struct prod_transport_conn *c = t->conns[i];
             if (c == NULL)
                 continue;
@@ -741,10 +739,12 @@ static void writable_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* ---- reading ---- */
 
-static struct prod_transport_conn *
-accept_conn(struct prod_transport *t, const struct sockaddr *local,
-            socklen_t local_len, const struct sockaddr *remote,
-            socklen_t remote_len, const uint8_t *pkt, size_t len)
+static struct prod_transport_conn *accept_conn(struct prod_transport *t,
+                                               const struct sockaddr *local,
+                                               socklen_t local_len,
+                                               const struct sockaddr *remote,
+                                               socklen_t remote_len,
+                                               const uint8_t *pkt, size_t len)
 {
     ngtcp2_pkt_hd hd;
     if (ngtcp2_accept(&hd, pkt, len) != 0) {
@@ -795,7 +795,7 @@ static bool conn_has_reset_token(struct prod_transport_conn *c,
     if (n == 0)
         return false; /* handshake not done: ngtcp2 takes no reset */
     if (n > PROD_TRANSPORT_DCID_TOKENS_MAX)
-        return true;  /* let ngtcp2 judge */
+        return true; /* let ngtcp2 judge */
     ngtcp2_cid_token ids[PROD_TRANSPORT_DCID_TOKENS_MAX];
     n = ngtcp2_conn_get_active_dcid(c->qc, ids);
     for (size_t i = 0; i < n && i < PROD_TRANSPORT_DCID_TOKENS_MAX; i++)
@@ -813,8 +813,8 @@ static bool take_reset(struct prod_transport *t, const ngtcp2_path *path,
                        const struct sockaddr_storage *remote,
                        const uint8_t *pkt, size_t len, uint64_t now)
 {
-    if (len < NGTCP2_MIN_STATELESS_RESET_RANDLEN +
-                  NGTCP2_STATELESS_RESET_TOKENLEN)
+    if (len <
+        NGTCP2_MIN_STATELESS_RESET_RANDLEN + NGTCP2_STATELESS_RESET_TOKENLEN)
         return false;
     for (uint32_t i = 0; i < PROD_TRANSPORT_CONNS_MAX; i++) {
         struct prod_transport_conn *c = t->conns[i];
@@ -952,8 +952,7 @@ int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
                        const struct prod_transport_limits *limits,
                        struct prod_tls *tls,
                        const struct prod_transport_cbs *cbs,
-                       struct prod_transport **out, char *err,
-                       size_t err_len)
+                       struct prod_transport **out, char *err, size_t err_len)
 {
     struct prod_transport *t = calloc(1, sizeof(*t));
     if (t == NULL) {
@@ -1059,9 +1058,8 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
         .local = {(ngtcp2_sockaddr *)&c->local, c->local_len},
         .remote = {(ngtcp2_sockaddr *)&c->remote, c->remote_len},
     };
-    if (ngtcp2_conn_client_new(&c->qc, &dcid, &scid, &path,
-                               NGTCP2_PROTO_VER_V1, &t->client_cb, &s, &p,
-                               NULL, c) != 0 ||
+    if (ngtcp2_conn_client_new(&c->qc, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1,
+                               &t->client_cb, &s, &p, NULL, c) != 0 ||
         conn_start_tls(c) != 0) {
         c->peer = PROD_TRANSPORT_PEER_NONE;
         conn_free(c);
@@ -1074,8 +1072,7 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
     return 0;
 }
 
-void prod_transport_close(struct prod_transport *t, uint32_t peer,
-                          int reason)
+void prod_transport_close(struct prod_transport *t, uint32_t peer, int reason)
 {
     if (peer >= PROD_TRANSPORT_PEERS_MAX || t->by_peer[peer] == NULL)
         return;
@@ -1145,8 +1142,7 @@ int prod_transport_open(struct prod_transport *t, uint32_t peer,
 }
 
 int prod_transport_respond(struct prod_transport *t, uint32_t peer,
-                           uint64_t stream_id, const uint8_t *bytes,
-                           size_t len)
+                           uint64_t stream_id, const uint8_t *bytes, size_t len)
 {
     struct prod_transport_conn *c = up_conn(t, peer);
     if (c == NULL)

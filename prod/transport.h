@@ -54,12 +54,12 @@
 #define PROD_TRANSPORT_WARN_INTERVAL_NS 1000000000ull
 
 struct prod_transport_limits {
-    uint32_t streams_per_peer;     /* bidi streams a peer may open at once */
-    uint64_t idle_timeout_ns;      /* silence after which a conn is lost */
-    uint64_t keepalive_ns;         /* a quiet conn is pinged */
-    uint64_t dial_timeout_ns;      /* a handshake must finish by then */
-    uint64_t stream_window_bytes;  /* flow control, per stream (initial) */
-    uint64_t conn_window_bytes;    /* flow control, per connection */
+    uint32_t streams_per_peer;    /* bidi streams a peer may open at once */
+    uint64_t idle_timeout_ns;     /* silence after which a conn is lost */
+    uint64_t keepalive_ns;        /* a quiet conn is pinged */
+    uint64_t dial_timeout_ns;     /* a handshake must finish by then */
+    uint64_t stream_window_bytes; /* flow control, per stream (initial) */
+    uint64_t conn_window_bytes;   /* flow control, per connection */
 };
 
 void prod_transport_limits_default(struct prod_transport_limits *l);
@@ -98,8 +98,7 @@ int prod_transport_new(struct ev_loop *loop, const struct sockaddr *addr,
                        const struct prod_transport_limits *limits,
                        struct prod_tls *tls,
                        const struct prod_transport_cbs *cbs,
-                       struct prod_transport **out, char *err,
-                       size_t err_len);
+                       struct prod_transport **out, char *err, size_t err_len);
 
 /* Closes every connection (without callbacks) and the socket. */
 void prod_transport_del(struct prod_transport *t);
@@ -116,8 +115,7 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
                         const uint8_t key_id[PROD_KEY_ID_LEN]);
 
 /* Closes the connection to peer (or abandons the dial) with no callback. */
-void prod_transport_close(struct prod_transport *t, uint32_t peer,
-                          int reason);
+void prod_transport_close(struct prod_transport *t, uint32_t peer, int reason);
 
 /* Opens a stream to peer, sends bytes (copied) and ends our half; the
  * response arrives through stream_data(peer, stream_id, inbound=false).

@@ -51,10 +51,10 @@ struct prod_transport_stream {
     bool fin_received;      /* the peer's half has ended */
     bool stop_read_pending; /* stop reading it at the next flush */
     bool fin_sent;
-    bool blocked;           /* flow control: off the send queue */
-    bool queued;            /* on a send queue */
-    bool large; /* on the large queue (see struct prod_transport_queue) */
-    uint8_t *buf;           /* what we send (owned), NULL once acked */
+    bool blocked; /* flow control: off the send queue */
+    bool queued;  /* on a send queue */
+    bool large;   /* on the large queue (see struct prod_transport_queue) */
+    uint8_t *buf; /* what we send (owned), NULL once acked */
     size_t len, sent;
     /* Traffic classes for the totals (prod/stream_traffic.h): of what we
      * send (decided when it is queued), of what we receive (decided from
@@ -87,38 +87,38 @@ enum prod_transport_conn_state { PROD_TRANSPORT_HANDSHAKE, PROD_TRANSPORT_UP };
 struct prod_transport_conn {
     ngtcp2_crypto_conn_ref conn_ref; /* the TLS session's pointer slot */
     struct prod_transport *t;
-    uint32_t slot;            /* index in t->conns */
+    uint32_t slot; /* index in t->conns */
     ngtcp2_conn *qc;
     gnutls_session_t tls;
     bool server;
     enum prod_transport_conn_state state;
     uint32_t peer; /* PROD_TRANSPORT_PEER_NONE until known */
     uint8_t expect_key[PROD_KEY_ID_LEN]; /* client: the peer's key id */
-    enum prod_refusal refusal; /* why the verify hook refused */
-    bool refused;             /* counted as a refusal */
-    bool completed;           /* server: counted as accepted */
-    enum prod_initial_drop drop; /* server: how it is counted if it ends
+    enum prod_refusal refusal;           /* why the verify hook refused */
+    bool refused;                        /* counted as a refusal */
+    bool completed;                      /* server: counted as accepted */
+    enum prod_initial_drop drop;         /* server: how it is counted if it ends
                                     before either of the above */
-    uint64_t last_rx_ns;      /* last packet ngtcp2 took */
-    uint64_t dial_deadline;   /* client: up (confirmed) by then, or the
+    uint64_t last_rx_ns;                 /* last packet ngtcp2 took */
+    uint64_t dial_deadline; /* client: up (confirmed) by then, or the
                                  dial fails */
     struct sockaddr_storage local, remote;
     socklen_t local_len, remote_len;
     ev_timer timer;
     bool dirty;
-    bool close_pending;       /* close at the next flush */
+    bool close_pending; /* close at the next flush */
     int close_reason;
     const char *close_phrase; /* static; the close's reason phrase */
     struct prod_transport_stream *streams;
     struct prod_transport_queue small, large; /* streams with bytes to send */
-    uint32_t opens_pending;   /* streams waiting for a stream id */
-    uint64_t send_bytes;      /* queued, not yet acknowledged */
-    uint8_t *pend;            /* packets the socket refused (EAGAIN) */
+    uint32_t opens_pending; /* streams waiting for a stream id */
+    uint64_t send_bytes;    /* queued, not yet acknowledged */
+    uint8_t *pend;          /* packets the socket refused (EAGAIN) */
     size_t pend_len, pend_seg;
 };
 
 struct prod_transport_cid_slot {
-    uint8_t len;              /* 0: empty */
+    uint8_t len; /* 0: empty */
     bool tomb;
     uint8_t data[NGTCP2_MAX_CIDLEN];
     struct prod_transport_conn *conn;
@@ -129,10 +129,10 @@ struct prod_transport {
     struct prod_udp *udp;
     struct sockaddr_storage local;
     socklen_t local_len;
-    bool wildcard;            /* bound to 0.0.0.0 or :: */
+    bool wildcard; /* bound to 0.0.0.0 or :: */
     ev_io rio, wio;
     ev_prepare prep;
-    ev_idle idle;             /* keeps the loop awake while conns are dirty */
+    ev_idle idle; /* keeps the loop awake while conns are dirty */
     struct prod_tls *tls;
     struct prod_transport_cbs cbs;
     struct prod_transport_limits limits;
@@ -141,9 +141,9 @@ struct prod_transport {
     uint32_t conns_count;
     struct prod_transport_conn *by_peer[PROD_TRANSPORT_PEERS_MAX];
     struct prod_transport_cid_slot cids[PROD_TRANSPORT_CID_SLOTS];
-    uint32_t cid_tombs;       /* removed slots not yet reused */
-    bool blocked;             /* the socket is full: wait for writable */
-    uint8_t *txbuf;           /* PROD_UDP_GSO_SEGMENTS_MAX packets */
+    uint32_t cid_tombs; /* removed slots not yet reused */
+    bool blocked;       /* the socket is full: wait for writable */
+    uint8_t *txbuf;     /* PROD_UDP_GSO_SEGMENTS_MAX packets */
     struct prod_peer_stats peers[PROD_TRANSPORT_PEERS_MAX];
     struct prod_transport_totals tot;
     uint8_t reset_secret[PROD_TLS_SECRET_LEN];
@@ -182,12 +182,10 @@ void prod_transport_stream_callbacks(ngtcp2_callbacks *client,
 /* The verify hook of every session (prod/transport_stream.c). */
 int prod_transport_stream_verify_peer(gnutls_session_t s);
 /* Streams (prod/transport_stream.c). */
-struct prod_transport_stream *
-prod_transport_stream_new(struct prod_transport_conn *c, bool inbound,
-                          uint64_t core_id);
-struct prod_transport_stream *
-prod_transport_stream_find(struct prod_transport_conn *c, bool inbound,
-                           uint64_t core_id);
+struct prod_transport_stream *prod_transport_stream_new(
+    struct prod_transport_conn *c, bool inbound, uint64_t core_id);
+struct prod_transport_stream *prod_transport_stream_find(
+    struct prod_transport_conn *c, bool inbound, uint64_t core_id);
 void prod_transport_stream_free(struct prod_transport_stream *s);
 void prod_transport_stream_enqueue(struct prod_transport_stream *s);
 /* Takes s (the head of its queue) off it; with rotate, a small stream

@@ -14,9 +14,8 @@
 
 /* ---- streams ---- */
 
-struct prod_transport_stream *
-prod_transport_stream_new(struct prod_transport_conn *c, bool inbound,
-                          uint64_t core_id)
+struct prod_transport_stream *prod_transport_stream_new(
+    struct prod_transport_conn *c, bool inbound, uint64_t core_id)
 {
     struct prod_transport_stream *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -36,9 +35,8 @@ prod_transport_stream_new(struct prod_transport_conn *c, bool inbound,
     return s;
 }
 
-struct prod_transport_stream *
-prod_transport_stream_find(struct prod_transport_conn *c, bool inbound,
-                           uint64_t core_id)
+struct prod_transport_stream *prod_transport_stream_find(
+    struct prod_transport_conn *c, bool inbound, uint64_t core_id)
 {
     for (struct prod_transport_stream *s = c->streams; s != NULL; s = s->next)
         if (s->inbound == inbound && s->core_id == core_id && !s->closing)
@@ -340,8 +338,8 @@ static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
 }
 
 static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
-                               uint64_t offset, const uint8_t *data,
-                               size_t len, void *user_data, void *sud)
+                               uint64_t offset, const uint8_t *data, size_t len,
+                               void *user_data, void *sud)
 {
     struct prod_transport_conn *c = conn_of(user_data);
     struct prod_transport_stream *s = sud;
@@ -364,13 +362,13 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
         if (!s->inbound)
             s->core_open = false;
     }
-    c->t->cbs.stream_data(c->t->cbs.ctx, c->peer, s->core_id, s->inbound,
-                          data, len, fin);
+    c->t->cbs.stream_data(c->t->cbs.ctx, c->peer, s->core_id, s->inbound, data,
+                          len, fin);
     return 0;
 }
 
-static int acked_cb(ngtcp2_conn *qc, int64_t sid, uint64_t offset,
-                    uint64_t len, void *user_data, void *sud)
+static int acked_cb(ngtcp2_conn *qc, int64_t sid, uint64_t offset, uint64_t len,
+                    void *user_data, void *sud)
 {
     struct prod_transport_stream *s = sud;
     if (s != NULL && s->buf != NULL && s->fin_sent && offset + len >= s->len)
@@ -385,8 +383,7 @@ static void peer_reset(struct prod_transport_stream *s)
     if (s->core_open && c->state == PROD_TRANSPORT_UP) {
         s->core_open = false;
         c->t->peers[c->peer].streams_reset_received++;
-        c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
-                               s->inbound);
+        c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id, s->inbound);
     }
     s->core_open = false;
     s->reset_pending = true;
@@ -416,8 +413,7 @@ static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
     if (s->core_open && c->state == PROD_TRANSPORT_UP) {
         s->core_open = false;
         c->t->peers[c->peer].streams_reset_received++;
-        c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id,
-                               s->inbound);
+        c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id, s->inbound);
     }
     prod_transport_stream_free(s);
     return 0;
@@ -460,10 +456,10 @@ static struct prod_transport_conn *duplicate_of(struct prod_transport_conn *c,
     if (old == NULL || old == c || old->state != PROD_TRANSPORT_UP ||
         old->close_pending || prod_transport_addr_eq(&old->remote, &c->remote))
         return NULL;
-    uint64_t live_ns = t->limits.keepalive_ns > 0
-                           ? t->limits.keepalive_ns *
-                                 PROD_TRANSPORT_LIVE_KEEPALIVES
-                           : t->limits.idle_timeout_ns;
+    uint64_t live_ns =
+        t->limits.keepalive_ns > 0
+            ? t->limits.keepalive_ns * PROD_TRANSPORT_LIVE_KEEPALIVES
+            : t->limits.idle_timeout_ns;
     return now - old->last_rx_ns <= live_ns ? old : NULL;
 }
 
@@ -494,8 +490,8 @@ int prod_transport_stream_verify_peer(gnutls_session_t session)
     uint8_t key[PROD_KEY_ID_LEN];
     enum prod_cert_problem problem;
     /* Certificates are judged by the wall clock (validity dates). */
-    int rc = prod_tls_peer_identity(session, (int64_t)time(NULL), key,
-                                    &problem);
+    int rc =
+        prod_tls_peer_identity(session, (int64_t)time(NULL), key, &problem);
     if (rc == P2P_ERR_REFUSED)
         return refuse(c, PROD_REFUSE_BAD_CERT);
     if (rc != 0)

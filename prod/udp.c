@@ -174,11 +174,10 @@ int prod_udp_open(const struct sockaddr *addr, socklen_t addr_len,
                   struct prod_udp **out, char *err, size_t err_len)
 {
     P2P_ASSERT(out != NULL);
-    if (addr == NULL ||
-        !((addr->sa_family == AF_INET &&
-           addr_len >= sizeof(struct sockaddr_in)) ||
-          (addr->sa_family == AF_INET6 &&
-           addr_len >= sizeof(struct sockaddr_in6)))) {
+    if (addr == NULL || !((addr->sa_family == AF_INET &&
+                           addr_len >= sizeof(struct sockaddr_in)) ||
+                          (addr->sa_family == AF_INET6 &&
+                           addr_len >= sizeof(struct sockaddr_in6)))) {
         set_err(err, err_len, "?", "address", "not an IPv4/IPv6 address");
         return P2P_ERR_INVALID_ARG;
     }
@@ -367,8 +366,7 @@ int prod_udp_recv(struct prod_udp *u, prod_udp_recv_fn fn, void *ctx,
         ssize_t n = recvmsg(u->fd, &m, MSG_DONTWAIT);
         if (n < 0) {
             int e = errno;
-            if (e == EAGAIN || e == EWOULDBLOCK || e == ENOMEM ||
-                e == ENOBUFS)
+            if (e == EAGAIN || e == EWOULDBLOCK || e == ENOMEM || e == ENOBUFS)
                 break; /* empty, or the kernel is short: next readiness */
             if (e == EINTR || is_icmp_errno(e))
                 continue;
@@ -384,8 +382,8 @@ int prod_udp_recv(struct prod_udp *u, prod_udp_recv_fn fn, void *ctx,
         socklen_t local_len;
         int gro_seg;
         local_from_cmsg(u, &m, &local, &local_len, &gro_seg);
-        delivered += deliver(u, (size_t)n, gro_seg, &local, local_len,
-                             &remote, remote_len, fn, ctx, bytes_in);
+        delivered += deliver(u, (size_t)n, gro_seg, &local, local_len, &remote,
+                             remote_len, fn, ctx, bytes_in);
     }
     return delivered;
 }

@@ -22,26 +22,32 @@
 #include "sim/byzantine_forge.h"
 #include "sim/world.h"
 
-#define SLOW_READER_BPS 8192ULL           /* 1 KiB/s */
+#define SLOW_READER_BPS 8192ULL /* 1 KiB/s */
 #define GARBAGE_EVERY_NS (100 * P2P_NS_PER_MS)
 #define OVERSIZE_EVERY_NS (200 * P2P_NS_PER_MS)
 #define FLOOD_EVERY_NS (20 * P2P_NS_PER_MS)
 #define STALE_EVERY_NS (100 * P2P_NS_PER_MS)
 #define OWN_ARTIFACT_EVERY_NS (200 * P2P_NS_PER_MS)
 #define OWN_ARTIFACT_BYTES 4096u
-#define FLOOD_SLOTS 100000u   /* past the honest per-peer slot limit */
-#define STALE_SLOTS 64u       /* the low slots an honest sender uses first */
+#define FLOOD_SLOTS 100000u /* past the honest per-peer slot limit */
+#define STALE_SLOTS 64u     /* the low slots an honest sender uses first */
 #define FORGED_STREAM_BASE (1ULL << 62) /* clear of the core's stream ids */
 
 static p2p_time period(enum sim_byzantine b)
 {
     switch (b) {
-    case SIM_BYZ_GARBAGE: return GARBAGE_EVERY_NS;
-    case SIM_BYZ_OVERSIZE: return OVERSIZE_EVERY_NS;
-    case SIM_BYZ_ADVERT_FLOOD: return FLOOD_EVERY_NS;
-    case SIM_BYZ_STALE_COMMIT: return STALE_EVERY_NS;
-    case SIM_BYZ_WRONG_BYTES: return OWN_ARTIFACT_EVERY_NS;
-    default: return 0;
+    case SIM_BYZ_GARBAGE:
+        return GARBAGE_EVERY_NS;
+    case SIM_BYZ_OVERSIZE:
+        return OVERSIZE_EVERY_NS;
+    case SIM_BYZ_ADVERT_FLOOD:
+        return FLOOD_EVERY_NS;
+    case SIM_BYZ_STALE_COMMIT:
+        return STALE_EVERY_NS;
+    case SIM_BYZ_WRONG_BYTES:
+        return OWN_ARTIFACT_EVERY_NS;
+    default:
+        return 0;
     }
 }
 
@@ -90,8 +96,8 @@ static void send_forged(struct sim_world *w, uint32_t node, uint32_t peer,
                         enum p2p_traffic traffic, uint8_t *bytes, size_t len)
 {
     struct sim_node *sn = &w->nodes[node];
-    struct sim_msg *m = new_msg(peer, sn->byz_next_stream++, traffic, bytes,
-                                len);
+    struct sim_msg *m =
+        new_msg(peer, sn->byz_next_stream++, traffic, bytes, len);
     if (m == NULL) {
         free(bytes);
         sim_world_violation(w, "out of memory forging a message");
@@ -249,4 +255,3 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
         return true;
     }
 }
-

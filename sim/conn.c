@@ -264,11 +264,11 @@ void sim_conn_paths_changed(struct sim_world *w)
             } else if (!cut && w->nodes[c->dialer].running) {
                 /* A dial in progress gets through once the path opens. */
                 uint32_t d = c->dialer, p = d == a ? b : a;
-                struct sim_event e = {
-                    .time = w->now + one_way(w, d, p) + one_way(w, p, d),
-                    .type = SIM_EV_CONN_ESTABLISH,
-                    .node = d,
-                    .arg = SIM_CONN_ARG(p, c->gen)};
+                struct sim_event e = {.time = w->now + one_way(w, d, p) +
+                                              one_way(w, p, d),
+                                      .type = SIM_EV_CONN_ESTABLISH,
+                                      .node = d,
+                                      .arg = SIM_CONN_ARG(p, c->gen)};
                 sim_world_push_event(w, &e);
             }
         }

@@ -59,7 +59,8 @@ int sim_event_queue_pop(struct sim_event_queue *q, struct sim_event *out)
         size_t l = 2 * i + 1;
         if (l >= n)
             break;
-        size_t m = (l + 1 < n && before(&q->items[l + 1], &q->items[l])) ? l + 1 : l;
+        size_t m =
+            (l + 1 < n && before(&q->items[l + 1], &q->items[l])) ? l + 1 : l;
         if (!before(&q->items[m], &last))
             break;
         q->items[i] = q->items[m];

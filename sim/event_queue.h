@@ -11,11 +11,11 @@
 
 struct sim_event {
     p2p_time time;
-    uint64_t seq;    /* set by the queue (sim_event_queue_push) */
-    uint32_t type;   /* enum sim_event_type (world.h) */
+    uint64_t seq;  /* set by the queue (sim_event_queue_push) */
+    uint32_t type; /* enum sim_event_type (world.h) */
     uint32_t node;
-    uint64_t arg;    /* type-specific */
-    void *ptr;       /* type-specific, owned by the event */
+    uint64_t arg; /* type-specific */
+    void *ptr;    /* type-specific, owned by the event */
 };
 
 struct sim_event_queue {

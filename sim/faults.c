@@ -18,7 +18,8 @@ static void trace_fault(struct sim_world *w, uint32_t node, const char *what,
 }
 
 /* The current registry version's members, in id order. */
-static struct p2p_member *members_now(const struct sim_world *w, uint32_t *count)
+static struct p2p_member *members_now(const struct sim_world *w,
+                                      uint32_t *count)
 {
     struct p2p_member *m = calloc(w->nodes_count, sizeof(*m));
     *count = 0;
@@ -184,7 +185,7 @@ static void crash(struct sim_world *w, uint32_t node)
             }
             sn->persisted[sn->persisted_count++] = (uint32_t)i;
         } else if (bit(a->delivered, node)) {
-            a->delivered[node / 8] &= (uint8_t)~(1u << (node % 8));
+            a->delivered[node / 8] &= (uint8_t) ~(1u << (node % 8));
             a->deliveries--;
         }
     }
@@ -353,7 +354,8 @@ int sim_faults_check(const struct sim_scenario *sc, FILE *err)
         const struct sim_fault *f = &sc->faults[k];
         if (f->kind == SIM_FAULT_BYZANTINE &&
             f->behaviour == SIM_BYZ_BAD_CHUNKS && !sc->state.present) {
-            fprintf(err, "%s:%d: byzantine behaviour 'bad-chunks' needs a "
+            fprintf(err,
+                    "%s:%d: byzantine behaviour 'bad-chunks' needs a "
                     "'state' section (it serves wrong state chunks)\n",
                     sc->path ? sc->path : "", f->line);
             rc = P2P_ERR_DECODE;

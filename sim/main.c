@@ -37,22 +37,25 @@ struct run_args {
     const char *trace_path;
     bool json;
     bool check_determinism;
-    const char *metrics_every; /* --metrics-every, as given */
+    const char *metrics_every;  /* --metrics-every, as given */
     const char *metrics_format; /* --metrics-format, as given */
-    const char *report_path;   /* --report FILE.html */
+    const char *report_path;    /* --report FILE.html */
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: p2p-sim run FILE.yaml [options]\n"
         "       p2p-sim trace FILE [filters]     (p2p-sim trace --help)\n"
         "       p2p-sim swarm --seeds N [...]    (p2p-sim swarm --help)\n"
         "       p2p-sim shrink FILE [...]        (p2p-sim shrink --help)\n"
         "       p2p-sim --version\n"
         "\n"
-        "Runs a scenario in the deterministic network simulator and judges its\n"
-        "expectations. Exit status: 0 all expectations hold, 1 one failed (the\n"
+        "Runs a scenario in the deterministic network simulator and judges "
+        "its\n"
+        "expectations. Exit status: 0 all expectations hold, 1 one failed "
+        "(the\n"
         "seed and the replay command are printed), 2 bad input (output paths\n"
         "are checked before the run), 130 interrupted by SIGINT (the summary\n"
         "so far is printed and the report marked incomplete).\n"
@@ -63,32 +66,38 @@ static void usage(FILE *out)
         "                        (docs/trace-format.md); '-' for stdout\n"
         "  --events              include core protocol events in the trace\n"
         "  --json                print the summary as one JSON object\n"
-        "  --metrics DIR         write each node's final metrics (DIR/node-<id>.prom,\n"
+        "  --metrics DIR         write each node's final metrics "
+        "(DIR/node-<id>.prom,\n"
         "                        Prometheus text format) and a time series\n"
-        "                        (DIR/timeseries.csv); DIR is created if missing.\n"
+        "                        (DIR/timeseries.csv); DIR is created if "
+        "missing.\n"
         "                        Changes nothing else: same seed, same trace.\n"
         "                        Formats: docs/metrics.md\n"
         "  --metrics-every T     time-series sampling period in virtual time\n"
         "                        (default 1s; units ns us ms s m h)\n"
         "  --metrics-format F    prometheus (default: the files above) or\n"
-        "                        openmetrics: also DIR/metrics.om, every sample\n"
+        "                        openmetrics: also DIR/metrics.om, every "
+        "sample\n"
         "                        of every node (label node, timestamps from\n"
         "                        2024-01-01T00:00:00Z at virtual time 0) for\n"
-        "                        promtool tsdb create-blocks-from openmetrics;\n"
+        "                        promtool tsdb create-blocks-from "
+        "openmetrics;\n"
         "                        needs --metrics-every of at least 1ms\n"
-        "  --report FILE.html    write a self-contained HTML report with plots\n"
-        "                        (latency CDF per kind, bytes sent and received\n"
+        "  --report FILE.html    write a self-contained HTML report with "
+        "plots\n"
+        "                        (latency CDF per kind, bytes sent and "
+        "received\n"
         "                        per node as the links carried them, a node x\n"
         "                        time heatmap of link use, delivery progress\n"
         "                        and the fault timeline, state-sync progress,\n"
         "                        expectations); needs gnuplot\n"
         "  --check-determinism   run twice in this process and compare every\n"
         "                        event; names the first divergence\n"
-        "  --invariants          check every node's invariants after every event\n"
+        "  --invariants          check every node's invariants after every "
+        "event\n"
         "  --quiet               no progress lines on stderr\n"
         "  -h, --help            this text\n");
 }
-
 
 /* Whether a new or existing file at path can be written: an existing one
  * must be a writable non-folder, a new one needs a writable folder. Checks
@@ -168,8 +177,8 @@ static int check_outputs(const struct run_args *a)
         }
         if (!in_path("gnuplot")) {
             fprintf(stderr, "p2p-sim run: --report draws its plots with "
-                    "gnuplot, which is not in PATH (Debian package "
-                    "gnuplot-nox)\n");
+                            "gnuplot, which is not in PATH (Debian package "
+                            "gnuplot-nox)\n");
             return EXIT_BAD_INPUT;
         }
     }
@@ -195,7 +204,8 @@ static int parse_metrics_args(struct run_args *a)
     if (a->metrics_every != NULL) {
         char msg[128];
         if (a->opt.metrics_dir == NULL) {
-            fprintf(stderr, "p2p-sim run: --metrics-every needs --metrics DIR\n");
+            fprintf(stderr,
+                    "p2p-sim run: --metrics-every needs --metrics DIR\n");
             return EXIT_BAD_INPUT;
         }
         if (conf_units_parse_duration(a->metrics_every,
@@ -207,21 +217,23 @@ static int parse_metrics_args(struct run_args *a)
         }
         if (a->opt.metrics_every_ns == 0) {
             fprintf(stderr, "p2p-sim run: --metrics-every: must be more "
-                    "than 0\n");
+                            "than 0\n");
             return EXIT_BAD_INPUT;
         }
     }
     if (a->metrics_format != NULL) {
         if (a->opt.metrics_dir == NULL) {
             fprintf(stderr, "p2p-sim run: --metrics-format needs --metrics "
-                    "DIR\n");
+                            "DIR\n");
             return EXIT_BAD_INPUT;
         }
         if (strcmp(a->metrics_format, "openmetrics") == 0) {
             a->opt.metrics_openmetrics = true;
         } else if (strcmp(a->metrics_format, "prometheus") != 0) {
-            fprintf(stderr, "p2p-sim run: --metrics-format: '%s': not "
-                    "prometheus or openmetrics\n", a->metrics_format);
+            fprintf(stderr,
+                    "p2p-sim run: --metrics-format: '%s': not "
+                    "prometheus or openmetrics\n",
+                    a->metrics_format);
             return EXIT_BAD_INPUT;
         }
         /* Prometheus keeps milliseconds: two samples of one series in the
@@ -229,7 +241,7 @@ static int parse_metrics_args(struct run_args *a)
         if (a->opt.metrics_openmetrics &&
             a->opt.metrics_every_ns < SIM_METRICS_OM_EVERY_MIN_NS) {
             fprintf(stderr, "p2p-sim run: --metrics-format openmetrics: "
-                    "--metrics-every must be at least 1ms\n");
+                            "--metrics-every must be at least 1ms\n");
             return EXIT_BAD_INPUT;
         }
     }
@@ -267,22 +279,46 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         switch (c) {
         case 's':
             if (conf_units_parse_u64(optarg, &a->opt.seed) != 0) {
-                fprintf(stderr, "p2p-sim: --seed: '%s' is not a non-negative integer\n", optarg);
+                fprintf(stderr,
+                        "p2p-sim: --seed: '%s' is not a non-negative integer\n",
+                        optarg);
                 return EXIT_BAD_INPUT;
             }
             a->opt.has_seed = true;
             break;
-        case 't': a->trace_path = optarg; break;
-        case 'e': a->opt.events = true; break;
-        case 'j': a->json = true; break;
-        case 'd': a->check_determinism = true; break;
-        case 'i': a->opt.invariants = true; break;
-        case 'q': a->opt.quiet = true; break;
-        case 'm': a->opt.metrics_dir = optarg; break;
-        case 'M': a->metrics_every = optarg; break;
-        case 'F': a->metrics_format = optarg; break;
-        case 'r': a->report_path = optarg; break;
-        case 'h': usage(stdout); exit(EXIT_OK);
+        case 't':
+            a->trace_path = optarg;
+            break;
+        case 'e':
+            a->opt.events = true;
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 'd':
+            a->check_determinism = true;
+            break;
+        case 'i':
+            a->opt.invariants = true;
+            break;
+        case 'q':
+            a->opt.quiet = true;
+            break;
+        case 'm':
+            a->opt.metrics_dir = optarg;
+            break;
+        case 'M':
+            a->metrics_every = optarg;
+            break;
+        case 'F':
+            a->metrics_format = optarg;
+            break;
+        case 'r':
+            a->report_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
         default:
             conf_cli_bad_flag(stderr, "p2p-sim run", c, argv, longopts);
             usage(stderr);
@@ -331,8 +367,9 @@ static void put(char *buf, size_t len, size_t *at, char c)
  * longer than len is cut (the caller's buffer holds any sane path). */
 static void append_word(char *buf, size_t len, size_t *at, const char *word)
 {
-    static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                "0123456789_-./=:,+@%";
+    static const char plain[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        "0123456789_-./=:,+@%";
     bool quote = word[0] == '\0' || strspn(word, plain) != strlen(word);
     if (*at > 0)
         put(buf, len, at, ' ');
@@ -378,8 +415,9 @@ static void print_replay(const struct run_args *a, uint64_t seed, FILE *out)
 }
 
 /* Runs the scenario again to recover the text of trace line `line`. */
-static void capture_line(const struct sim_scenario *sc, const struct run_args *a,
-                         uint64_t line, char *buf, size_t len)
+static void capture_line(const struct sim_scenario *sc,
+                         const struct run_args *a, uint64_t line, char *buf,
+                         size_t len)
 {
     struct sim_options opt = a->opt;
     opt.quiet = true;
@@ -390,8 +428,9 @@ static void capture_line(const struct sim_scenario *sc, const struct run_args *a
     struct sim_world w;
     buf[0] = '\0';
     if (sim_run_world(&w, sc, &opt) == 0)
-        snprintf(buf, len, "%s", w.trace.found_line[0] ? w.trace.found_line
-                                                       : "(no such event)");
+        snprintf(buf, len, "%s",
+                 w.trace.found_line[0] ? w.trace.found_line
+                                       : "(no such event)");
     sim_run_fini(&w);
 }
 
@@ -416,14 +455,16 @@ static int check_determinism(const struct sim_scenario *sc,
         return EXIT_BAD_INPUT;
     }
     size_t n = w1.trace.hashes_count < w2.trace.hashes_count
-                   ? w1.trace.hashes_count : w2.trace.hashes_count;
+                   ? w1.trace.hashes_count
+                   : w2.trace.hashes_count;
     size_t i = 0;
     while (i < n && w1.trace.hashes[i] == w2.trace.hashes[i])
         i++;
     int rc = EXIT_OK;
     if (i == n && w1.trace.hashes_count == w2.trace.hashes_count) {
         printf("deterministic: %zu events, trace hash %016" PRIx64 " in both "
-               "runs%s\n", n, w1.trace.hash,
+               "runs%s\n",
+               n, w1.trace.hash,
                opt.metrics_dir != NULL ? " (the first with --metrics)" : "");
     } else {
         char first[512], second[512];
@@ -492,10 +533,11 @@ static int cmd_run(int argc, char **argv)
     }
     FILE *trace = NULL;
     if (a.trace_path != NULL) {
-        trace = strcmp(a.trace_path, "-") == 0 ? stdout : fopen(a.trace_path, "w");
+        trace =
+            strcmp(a.trace_path, "-") == 0 ? stdout : fopen(a.trace_path, "w");
         if (trace == NULL) {
-            fprintf(stderr, "p2p-sim: cannot write trace %s: %s\n", a.trace_path,
-                    strerror(errno));
+            fprintf(stderr, "p2p-sim: cannot write trace %s: %s\n",
+                    a.trace_path, strerror(errno));
             sim_scenario_fini(&sc);
             return EXIT_BAD_INPUT;
         }

@@ -29,10 +29,10 @@
 
 /* One family of the exposition, for DIR/metrics.om. */
 struct om_family {
-    char *name;               /* owned; as written (counters end _total) */
-    char *help;               /* owned; escaped as written */
-    char type[16];            /* counter, gauge, histogram */
-    uint32_t first, count;    /* its sample lines: keys[first..+count) */
+    char *name;            /* owned; as written (counters end _total) */
+    char *help;            /* owned; escaped as written */
+    char type[16];         /* counter, gauge, histogram */
+    uint32_t first, count; /* its sample lines: keys[first..+count) */
 };
 
 /* A node's exposition at one sample: its values, in key order, each
@@ -49,32 +49,32 @@ struct om_record {
  * registry and the transport families are fixed), so the keys are kept
  * once, from the first, and each sample keeps only its values. */
 struct om_spool {
-    struct om_family *fams;   /* owned */
+    struct om_family *fams; /* owned */
     uint32_t fams_count, fams_cap;
-    char **keys;              /* owned: sample names with their labels */
+    char **keys; /* owned: sample names with their labels */
     uint32_t keys_count, keys_cap;
-    struct om_record *recs;   /* owned */
+    struct om_record *recs; /* owned */
     size_t recs_count, recs_cap;
-    char *vals;               /* owned */
+    char *vals; /* owned */
     size_t vals_len, vals_cap;
-    bool failed;              /* out of memory, or an exposition whose
+    bool failed; /* out of memory, or an exposition whose
                                  lines were not the first's */
 };
 
 struct sim_metrics_out {
-    char *dir;                /* owned copy of --metrics */
-    char *path;               /* owned scratch: dir + "/node-<id>.prom" */
-    FILE *series;             /* DIR/timeseries.csv */
+    char *dir;    /* owned copy of --metrics */
+    char *path;   /* owned scratch: dir + "/node-<id>.prom" */
+    FILE *series; /* DIR/timeseries.csv */
     p2p_time every_ns;
     uint64_t samples, rows;
-    bool series_failed;       /* a write to the series failed */
+    bool series_failed; /* a write to the series failed */
     /* Per node id: the exposition taken just before a crash stopped it
      * (owned), and its length. */
     char **last;
     size_t *last_len;
-    char *text;               /* owned scratch for one exposition */
+    char *text; /* owned scratch for one exposition */
     size_t text_cap;
-    struct om_spool *om;      /* owned; NULL without openmetrics */
+    struct om_spool *om; /* owned; NULL without openmetrics */
 };
 
 /* Columns of DIR/timeseries.csv, in order (docs/metrics.md). */
@@ -188,15 +188,13 @@ static void series_row(struct sim_world *w, uint32_t node, p2p_time t)
     }
     int rc = fprintf(
         w->metrics->series,
-        "%" PRIu64 ".%09" PRIu64 ",%" PRIu32 ",%" PRIu32 ",%" PRIu64
-        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-        ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32
-        ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-        ",%" PRIu64 ",%" PRIu64 "\n",
+        "%" PRIu64 ".%09" PRIu64 ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%" PRIu64
+        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32
+        ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",%" PRIu64
+        ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
         (uint64_t)(t / P2P_NS_PER_S), (uint64_t)(t % P2P_NS_PER_S), node,
-        sn->incarnation,
-        sn->deliveries, sent, received, sn->messages_sent,
+        sn->incarnation, sn->deliveries, sent, received, sn->messages_sent,
         sn->messages_received, m->artifacts_received, m->artifacts_validated,
         g.pool_artifacts[P2P_POOL_UNVALIDATED],
         g.pool_artifacts[P2P_POOL_VALIDATED],
@@ -268,8 +266,8 @@ static void write_transport(const struct sim_world *w, uint32_t node,
     p2p_metrics_text_family(t, "p2p_transport_messages_sent_total",
                             P2P_METRIC_COUNTER,
                             "Stream messages this node sent (whole run).");
-    p2p_metrics_text_sample(t, "p2p_transport_messages_sent_total", NULL,
-                            NULL, sn->messages_sent);
+    p2p_metrics_text_sample(t, "p2p_transport_messages_sent_total", NULL, NULL,
+                            sn->messages_sent);
     p2p_metrics_text_family(t, "p2p_transport_messages_received_total",
                             P2P_METRIC_COUNTER,
                             "Stream messages that reached this node (whole "
@@ -345,15 +343,13 @@ static char *dup_n(const char *s, size_t n)
 }
 
 /* The first exposition: its families and sample keys. */
-static bool om_template_line(struct om_spool *sp, const char *line,
-                             size_t n)
+static bool om_template_line(struct om_spool *sp, const char *line, size_t n)
 {
     if (n > 7 && memcmp(line, "# TYPE ", 7) == 0) {
         const char *name = line + 7, *sp1 = memchr(name, ' ', n - 7);
         size_t cap = sp->fams_cap;
-        if (sp1 == NULL ||
-            !grow((void **)&sp->fams, &cap, sp->fams_count + 1,
-                  sizeof(*sp->fams)))
+        if (sp1 == NULL || !grow((void **)&sp->fams, &cap, sp->fams_count + 1,
+                                 sizeof(*sp->fams)))
             return false;
         sp->fams_cap = (uint32_t)cap;
         struct om_family *f = &sp->fams[sp->fams_count];
@@ -380,8 +376,7 @@ static bool om_template_line(struct om_spool *sp, const char *line,
         }
     size_t cap = sp->keys_cap;
     if (value == NULL || sp->fams_count == 0 ||
-        !grow((void **)&sp->keys, &cap, sp->keys_count + 1,
-              sizeof(*sp->keys)))
+        !grow((void **)&sp->keys, &cap, sp->keys_count + 1, sizeof(*sp->keys)))
         return false;
     sp->keys_cap = (uint32_t)cap;
     sp->keys[sp->keys_count] = dup_n(line, (size_t)(value - 1 - line));
@@ -394,11 +389,11 @@ static bool om_template_line(struct om_spool *sp, const char *line,
 
 /* HELP lines come before their TYPE: a second pass gives each family its
  * text. */
-static bool om_template_help(struct om_spool *sp, const char *text,
-                             size_t len)
+static bool om_template_help(struct om_spool *sp, const char *text, size_t len)
 {
     uint32_t f = 0;
-    for (const char *p = text, *end = text + len; p < end && f < sp->fams_count;) {
+    for (const char *p = text, *end = text + len;
+         p < end && f < sp->fams_count;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
         size_t name_len = strlen(sp->fams[f].name);
@@ -422,8 +417,7 @@ static bool om_record(struct om_spool *sp, uint32_t node, p2p_time t,
 {
     bool first = sp->fams_count == 0;
     size_t cap = sp->recs_cap;
-    if (!grow((void **)&sp->recs, &cap, sp->recs_count + 1,
-              sizeof(*sp->recs)))
+    if (!grow((void **)&sp->recs, &cap, sp->recs_count + 1, sizeof(*sp->recs)))
         return false;
     sp->recs_cap = cap;
     size_t start = sp->vals_len;
@@ -588,8 +582,10 @@ void sim_metrics_out_before_fault(struct sim_world *w, uint64_t fault)
         size_t len;
         if (!w->nodes[node].running)
             continue;
-        if (format_node(w, node, w->now, "its last values, taken as it "
-                        "crashed", &len) != 0) {
+        if (format_node(w, node, w->now,
+                        "its last values, taken as it "
+                        "crashed",
+                        &len) != 0) {
             sim_world_violation(w, "out of memory keeping node %u's metrics",
                                 node);
             return;
@@ -649,7 +645,7 @@ int sim_metrics_out_finish(struct sim_world *w)
     }
     if (mo->om != NULL && mo->om->failed) {
         fprintf(stderr, "p2p-sim: --metrics: metrics.om: out of memory, or "
-                "a node's families changed between samples\n");
+                        "a node's families changed between samples\n");
         return -1;
     }
     if (mo->om != NULL && om_write(mo, w->nodes_count) != 0)
@@ -657,8 +653,10 @@ int sim_metrics_out_finish(struct sim_world *w)
     FILE *series = mo->series;
     mo->series = NULL;
     if (fclose(series) != 0 || mo->series_failed) {
-        fprintf(stderr, "p2p-sim: --metrics: writing %s/timeseries.csv "
-                "failed\n", mo->dir);
+        fprintf(stderr,
+                "p2p-sim: --metrics: writing %s/timeseries.csv "
+                "failed\n",
+                mo->dir);
         return -1;
     }
     char every[32];

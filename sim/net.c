@@ -20,9 +20,9 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
     net->downlink_busy_from = calloc(n, sizeof(p2p_time));
     net->small_up_free = calloc(n, sizeof(p2p_time));
     net->small_down_free = calloc(n, sizeof(p2p_time));
-    if (!net->downlink_busy_from || !net->links || !net->uplink_bps || !net->downlink_bps ||
-        !net->uplink_free || !net->downlink_free || !net->small_up_free ||
-        !net->small_down_free) {
+    if (!net->downlink_busy_from || !net->links || !net->uplink_bps ||
+        !net->downlink_bps || !net->uplink_free || !net->downlink_free ||
+        !net->small_up_free || !net->small_down_free) {
         sim_net_fini(net);
         return P2P_ERR_NOMEM;
     }
@@ -94,7 +94,8 @@ static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
     p2p_time delay = 0;
     for (int round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++, pk *= p) {
         double chance = 1.0 - pow(1.0 - pk, (double)packets);
-        uint32_t chance_ppm = chance >= 0.999999 ? 999999 : (uint32_t)(chance * 1e6);
+        uint32_t chance_ppm =
+            chance >= 0.999999 ? 999999 : (uint32_t)(chance * 1e6);
         if (!p2p_rng_chance_ppm(&net->rng, chance_ppm))
             break;
         delay += rto;
@@ -102,7 +103,10 @@ static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
     return delay;
 }
 
-static p2p_time later(p2p_time a, p2p_time b) { return a > b ? a : b; }
+static p2p_time later(p2p_time a, p2p_time b)
+{
+    return a > b ? a : b;
+}
 
 static p2p_time flight_ns(struct sim_net *net, const struct sim_link *l)
 {
@@ -140,8 +144,8 @@ p2p_time sim_net_uplink_free(const struct sim_net *net, uint32_t node)
     return net->uplink_free[node];
 }
 
-void sim_net_uplink_span(const struct sim_net *net, uint32_t from,
-                         uint64_t len, p2p_time *start, p2p_time *end)
+void sim_net_uplink_span(const struct sim_net *net, uint32_t from, uint64_t len,
+                         p2p_time *start, p2p_time *end)
 {
     /* Each class's free time is where sim_net_send just ended it. */
     *end = len <= SIM_NET_SMALL_BYTES ? net->small_up_free[from]
@@ -162,7 +166,8 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
     const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
     if (len <= SIM_NET_SMALL_BYTES)
         return send_small(net, l, now, from, to, len);
-    p2p_time start = now > net->uplink_free[from] ? now : net->uplink_free[from];
+    p2p_time start =
+        now > net->uplink_free[from] ? now : net->uplink_free[from];
     p2p_time sent = start + transfer_ns(len, net->uplink_bps[from]);
     net->uplink_free[from] = sent;
     p2p_time flight = flight_ns(net, l);
@@ -179,7 +184,8 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
         net->downlink_free[to] += down;
     } else {
         p2p_time queued = first_byte > net->downlink_free[to]
-                             ? first_byte : net->downlink_free[to];
+                              ? first_byte
+                              : net->downlink_free[to];
         if (first_byte > net->downlink_free[to])
             net->downlink_busy_from[to] = first_byte;
         done = queued + down;

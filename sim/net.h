@@ -31,9 +31,9 @@
 #include "core/types.h"
 #include "sim/scenario.h"
 
-#define SIM_NET_PACKET_BYTES 1200u  /* QUIC-sized packets, for loss */
+#define SIM_NET_PACKET_BYTES 1200u      /* QUIC-sized packets, for loss */
 #define SIM_NET_SMALL_BYTES (64u << 10) /* the replica's small streams */
-#define SIM_NET_LOSS_ROUNDS_MAX 16   /* retransmission rounds modelled */
+#define SIM_NET_LOSS_ROUNDS_MAX 16      /* retransmission rounds modelled */
 
 struct sim_link {
     uint64_t latency_ns, jitter_ns;
@@ -42,13 +42,13 @@ struct sim_link {
 
 struct sim_net {
     uint32_t nodes;
-    struct sim_link *links;       /* nodes x nodes, [from * nodes + to] */
+    struct sim_link *links; /* nodes x nodes, [from * nodes + to] */
     uint64_t *uplink_bps, *downlink_bps;
     p2p_time *uplink_free, *downlink_free;
     p2p_time *downlink_busy_from; /* start of the latest busy period */
     p2p_time *small_up_free, *small_down_free; /* the small class's */
-    uint32_t burst_loss_ppm;      /* extra loss on every link (a loss fault) */
-    struct p2p_rng rng;           /* the network's own stream */
+    uint32_t burst_loss_ppm; /* extra loss on every link (a loss fault) */
+    struct p2p_rng rng;      /* the network's own stream */
 };
 
 /* Builds the link matrix from the scenario; 0 or P2P_ERR_NOMEM. */
@@ -69,8 +69,8 @@ p2p_time sim_net_uplink_free(const struct sim_net *net, uint32_t node);
  * .., len): the interval [*start, *end) in which `from`'s uplink
  * serialised that message (a later small message cutting into a large
  * one's interval moves the large one's real end, not what this said). */
-void sim_net_uplink_span(const struct sim_net *net, uint32_t from,
-                         uint64_t len, p2p_time *start, p2p_time *end);
+void sim_net_uplink_span(const struct sim_net *net, uint32_t from, uint64_t len,
+                         p2p_time *start, p2p_time *end);
 /* How long `node`'s downlink takes to take in len bytes. */
 p2p_time sim_net_downlink_ns(const struct sim_net *net, uint32_t node,
                              uint64_t len);

@@ -85,7 +85,8 @@ static p2p_time deadline_of(const struct sim_world *w, p2p_time created,
                             p2p_time relayed)
 {
     p2p_time deadline = created + within;
-    if (relayed != 0 && relayed != P2P_TIME_NEVER && relayed + within > deadline)
+    if (relayed != 0 && relayed != P2P_TIME_NEVER &&
+        relayed + within > deadline)
         deadline = relayed + within;
     const struct sim_scenario *sc = w->sc;
     for (size_t k = 0; k < sc->faults_count; k++) { /* sorted by at */
@@ -186,7 +187,8 @@ static bool owed(const struct sim_world *w, const struct sim_artifact *a,
            deadline_of(w, a->created, a->creator, node, within, relayed);
 }
 
-static void judge_delivered(const struct sim_world *w, const struct sim_expect *e,
+static void judge_delivered(const struct sim_world *w,
+                            const struct sim_expect *e,
                             struct sim_expect_result *res)
 {
     uint64_t pairs = 0, missing = 0, late = 0;
@@ -195,8 +197,7 @@ static void judge_delivered(const struct sim_world *w, const struct sim_expect *
         const struct sim_artifact *a = &w->artifacts[i];
         bool held = held_by_honest(w, a);
         for (uint32_t n = 0; n < w->nodes_count; n++) {
-            if (!owed(w, a, n, e->within_ns, held,
-                      relay_start_of(relayed, i)))
+            if (!owed(w, a, n, e->within_ns, held, relay_start_of(relayed, i)))
                 continue;
             pairs++;
             missing += !delivered_to(a, n);
@@ -255,8 +256,8 @@ static void count_deliveries(const struct sim_world *w, struct sim_report *r)
 static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
 {
     r->honest_bans = w->stats.honest_bans; /* counted as they happen */
-    for (uint32_t b = 0; b < w->nodes_count && r->byz_count < SIM_REPORT_BYZ_MAX;
-         b++) {
+    for (uint32_t b = 0;
+         b < w->nodes_count && r->byz_count < SIM_REPORT_BYZ_MAX; b++) {
         const struct sim_node *bn = &w->nodes[b];
         if (!bn->byzantine)
             continue;
@@ -342,7 +343,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
     uint64_t *lat = w->stats.latencies_ns;
     size_t n = w->stats.latencies_count;
     if (n > 0) /* lat is NULL without deliveries, and qsort may not get it */
-        qsort(lat, n, sizeof(*lat), cmp_u64); /* deliveries no longer parallel */
+        qsort(lat, n, sizeof(*lat),
+              cmp_u64); /* deliveries no longer parallel */
     r->p50_ns = percentile(lat, n, 50);
     r->p90_ns = percentile(lat, n, 90);
     r->p99_ns = percentile(lat, n, 99);
@@ -364,7 +366,10 @@ static void json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
-static double ms(uint64_t ns) { return (double)ns / 1e6; }
+static double ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
 
 /* The simulator process's peak resident set, in bytes. */
 static uint64_t peak_rss_bytes(void)
@@ -422,7 +427,8 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
         json_string(out, r->expects[i].detail);
         fputc('}', out);
     }
-    fprintf(out, "], \"connections\": {\"established\": %llu, "
+    fprintf(out,
+            "], \"connections\": {\"established\": %llu, "
             "\"dials_failed\": %llu, \"broken\": %llu, "
             "\"messages_dropped\": %llu, \"honest_bans\": %llu}, "
             "\"byzantine\": [",

@@ -8,7 +8,8 @@
 
 #include "sim/world.h"
 
-#define SIM_REPORT_EXPECTS_MAX (SIM_SCENARIO_EXPECTS_MAX + 2) /* + invariants, bans */
+#define SIM_REPORT_EXPECTS_MAX                                                 \
+    (SIM_SCENARIO_EXPECTS_MAX + 2) /* + invariants, bans */
 
 struct sim_expect_result {
     char name[96];
@@ -21,12 +22,12 @@ struct sim_expect_result {
 struct sim_byz_result {
     uint32_t node;
     enum sim_byzantine behaviour;
-    uint64_t misdeeds;      /* forged or corrupted messages it sent */
-    uint64_t points;        /* penalty points the honest nodes gave it */
-    uint32_t penalised_by;  /* honest nodes that penalised it */
-    uint32_t honest;        /* live honest nodes asked */
-    uint32_t bans;          /* disconnections for misbehaviour, summed */
-    uint32_t banned_now;    /* honest nodes refusing it at the end */
+    uint64_t misdeeds;     /* forged or corrupted messages it sent */
+    uint64_t points;       /* penalty points the honest nodes gave it */
+    uint32_t penalised_by; /* honest nodes that penalised it */
+    uint32_t honest;       /* live honest nodes asked */
+    uint32_t bans;         /* disconnections for misbehaviour, summed */
+    uint32_t banned_now;   /* honest nodes refusing it at the end */
 };
 
 struct sim_report {
@@ -38,7 +39,7 @@ struct sim_report {
     size_t expects_count;
     struct sim_byz_result byz[SIM_REPORT_BYZ_MAX];
     size_t byz_count;
-    uint64_t honest_bans;   /* honest nodes banning honest peers */
+    uint64_t honest_bans; /* honest nodes banning honest peers */
     double wall_s;
     /* The run stopped before its end (SIGINT): the summary is what it had
      * so far, and the expectations are not judged (ok is false). */

@@ -14,8 +14,7 @@
 #include "sim/report_plots.h"
 #include "sim/world.h"
 
-#define SVG_BYTES_MAX (8u << 20)  /* one plot's SVG */
-
+#define SVG_BYTES_MAX (8u << 20) /* one plot's SVG */
 
 /* ---- data the report keeps before sim_report_build sorts ---- */
 
@@ -74,11 +73,20 @@ static void html_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '"':
+            fputs("&quot;", f);
+            break;
+        default:
+            fputc(*s, f);
         }
     }
 }
@@ -123,11 +131,12 @@ static void page_status(FILE *f, const struct sim_world *w,
         fprintf(f, " <span class=\"%s\">%s</span></h1>\n",
                 r->ok ? "ok" : "fail", r->ok ? "OK" : "FAILED");
     if (r->interrupted)
-        fprintf(f, "<p class=\"banner\" id=\"incomplete\">Incomplete: the run "
+        fprintf(f,
+                "<p class=\"banner\" id=\"incomplete\">Incomplete: the run "
                 "was interrupted at %.2f s of virtual time, before its end at "
                 "%.2f s (%.3g s + %.3g s drain). The plots stop there and the "
-                "expectations were not judged.</p>\n", (double)w->now / 1e9,
-                (double)r->end_ns / 1e9,
+                "expectations were not judged.</p>\n",
+                (double)w->now / 1e9, (double)r->end_ns / 1e9,
                 (double)(r->end_ns - r->drain_ns) / 1e9,
                 (double)r->drain_ns / 1e9);
 }
@@ -170,7 +179,8 @@ static void page_expectations(FILE *f, const struct sim_report *r)
         return;
     }
     fputs("<table><tr><th>result</th><th>expectation</th><th>detail</th>"
-          "</tr>\n", f);
+          "</tr>\n",
+          f);
     for (size_t i = 0; i < r->expects_count; i++) {
         fprintf(f, "<tr><td class=\"%s\">%s</td><td>",
                 r->expects[i].ok ? "ok" : "fail",
@@ -208,7 +218,8 @@ static void link_caption(const struct sim_report_plots *p, int dir, char *buf,
 {
     const struct sim_plot_link *l = &p->link[dir];
     const char *link = dir == 0 ? "uplink" : "downlink";
-    int n = snprintf(buf, len,
+    int n = snprintf(
+        buf, len,
         "Bytes each node %s per %.0f ms of virtual time, in MiB/s: the "
         "median, p90 and max across the %u nodes, and the %zu busiest "
         "nodes. Each message is counted over the time its %s carried it "
@@ -239,7 +250,8 @@ static void fault_table(FILE *f, const struct sim_world *w)
     if (sc->faults_count == 0)
         return;
     fputs("<table id=\"faults\"><tr><th>at</th><th>fault</th><th>nodes and "
-          "details</th><th>until</th></tr>\n", f);
+          "details</th><th>until</th></tr>\n",
+          f);
     for (size_t k = 0; k < sc->faults_count; k++) {
         const struct sim_fault *ft = &sc->faults[k];
         char label[256];
@@ -263,12 +275,12 @@ static void sync_table(FILE *f, const struct sim_world *w)
 {
     fputs("<table id=\"syncs\"><tr><th>node</th><th>height</th><th>started"
           "</th><th>took</th><th>chunks</th><th>reused</th><th>fetched</th>"
-          "<th>peers</th><th>outcome</th></tr>\n", f);
+          "<th>peers</th><th>outcome</th></tr>\n",
+          f);
     for (size_t i = 0; i < w->syncs_count; i++) {
         const struct sim_sync_record *r = &w->syncs[i];
-        fprintf(f, "<tr><td>n%u</td><td>%llu</td><td>%.3f s</td><td>",
-                r->node, (unsigned long long)r->height,
-                (double)r->started / 1e9);
+        fprintf(f, "<tr><td>n%u</td><td>%llu</td><td>%.3f s</td><td>", r->node,
+                (unsigned long long)r->height, (double)r->started / 1e9);
         if (r->ended != P2P_TIME_NEVER)
             fprintf(f, "%.3f s", (double)(r->ended - r->started) / 1e9);
         fprintf(f,
@@ -289,12 +301,14 @@ static int page_syncs(FILE *f, const struct sim_report_plots *p, FILE *err)
     fputs("<h2>State sync</h2>\n", f);
     if (!w->states_on) {
         fputs("<p id=\"state-sync\">The scenario has no state section: no "
-              "node syncs state.</p>\n", f);
+              "node syncs state.</p>\n",
+              f);
         return 0;
     }
     if (w->syncs_count == 0) {
         fputs("<p id=\"state-sync\">No node synced state in this run: every "
-              "node held the newest state.</p>\n", f);
+              "node held the newest state.</p>\n",
+              f);
         return 0;
     }
     char caption[512];
@@ -317,7 +331,8 @@ static int page_plots(FILE *f, const struct sim_report_plots *p, FILE *err)
     char caption[1024];
     int rc = figure(f, p->dir, "latency",
                     "Delivery latency per artifact kind (share of deliveries "
-                    "at or below a latency).", err);
+                    "at or below a latency).",
+                    err);
     for (int dir = 0; dir < 2 && rc == 0; dir++) {
         link_caption(p, dir, caption, sizeof(caption));
         rc = figure(f, p->dir, dir == 0 ? "bytes_sent" : "bytes_received",
@@ -339,7 +354,8 @@ static int page_plots(FILE *f, const struct sim_report_plots *p, FILE *err)
                     "(partitions until the heal, crashes until the restart, "
                     "loss bursts, byzantine behaviour from its start; short "
                     "bars: joins, leaves, skews). The table lists every "
-                    "fault.", err);
+                    "fault.",
+                    err);
     if (rc == 0)
         fault_table(f, p->w);
     return rc;
@@ -356,7 +372,8 @@ static int page(const char *path, const struct sim_report_plots *p,
         return -1;
     }
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-          "<title>p2p-sim report: ", f);
+          "<title>p2p-sim report: ",
+          f);
     html_text(f, w->sc->name ? w->sc->name : "");
     fputs("</title>\n<style>body{font-family:sans-serif;max-width:1000px;"
           "margin:2em auto;color:#222}table{border-collapse:collapse;"
@@ -366,7 +383,8 @@ static int page(const char *path, const struct sim_report_plots *p,
           "border:2px solid #c0392b;padding:0.6em}code{background:#f4f4f4;"
           "padding:2px 4px}figure{margin:1.5em 0}"
           "svg image{image-rendering:pixelated}</style></head><body>\n"
-          "<h1>", f);
+          "<h1>",
+          f);
     page_status(f, w, r);
     page_summary(f, w, r, replay);
     page_expectations(f, r);

@@ -86,9 +86,9 @@ void sim_report_series_fini(struct sim_report_series *s);
 
 /* What the page needs from the run that sim_report_build disturbs. */
 struct sim_report_html_data {
-    double *latency_ms[2];    /* owned; per artifact kind, sorted */
+    double *latency_ms[2]; /* owned; per artifact kind, sorted */
     size_t latency_count[2];
-    p2p_time *delivered_at;   /* owned; every delivery's time, sorted */
+    p2p_time *delivered_at; /* owned; every delivery's time, sorted */
     size_t delivered_count;
 };
 

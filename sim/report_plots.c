@@ -229,8 +229,8 @@ static int write_links(struct sim_report_plots *p)
                             SIM_REPORT_PLOTS_HEAT_ROWS_MAX;
     if (p->heat_nodes_per_row == 0)
         p->heat_nodes_per_row = 1;
-    p->heat_rows = (s->nodes + p->heat_nodes_per_row - 1) /
-                   p->heat_nodes_per_row;
+    p->heat_rows =
+        (s->nodes + p->heat_nodes_per_row - 1) / p->heat_nodes_per_row;
     P2P_ASSERT(p->heat_rows <= SIM_REPORT_PLOTS_HEAT_ROWS_MAX &&
                p->heat_rows * p->heat_nodes_per_row >= s->nodes);
     int rc = 0;
@@ -258,28 +258,42 @@ static int write_links(struct sim_report_plots *p)
 /* ---- faults ---- */
 
 /* Fault rows of the timeline: a bar per fault, on a row per kind. */
-enum { ROW_PARTITION = 1, ROW_CRASH, ROW_LOSS, ROW_MEMBERSHIP, ROW_BYZANTINE,
-       ROW_SKEW, ROWS };
+enum {
+    ROW_PARTITION = 1,
+    ROW_CRASH,
+    ROW_LOSS,
+    ROW_MEMBERSHIP,
+    ROW_BYZANTINE,
+    ROW_SKEW,
+    ROWS
+};
 static const char *const row_names[ROWS] = {
     "", "partition", "crash", "loss", "join/leave", "byzantine", "skew"};
 
 static int fault_row(enum sim_fault_kind kind)
 {
     switch (kind) {
-    case SIM_FAULT_PARTITION: return ROW_PARTITION;
-    case SIM_FAULT_CRASH: return ROW_CRASH;
-    case SIM_FAULT_LOSS: return ROW_LOSS;
+    case SIM_FAULT_PARTITION:
+        return ROW_PARTITION;
+    case SIM_FAULT_CRASH:
+        return ROW_CRASH;
+    case SIM_FAULT_LOSS:
+        return ROW_LOSS;
     case SIM_FAULT_JOIN:
-    case SIM_FAULT_LEAVE: return ROW_MEMBERSHIP;
-    case SIM_FAULT_BYZANTINE: return ROW_BYZANTINE;
-    case SIM_FAULT_SKEW: return ROW_SKEW;
-    default: return 0; /* heal, restart: the ends of bars */
+    case SIM_FAULT_LEAVE:
+        return ROW_MEMBERSHIP;
+    case SIM_FAULT_BYZANTINE:
+        return ROW_BYZANTINE;
+    case SIM_FAULT_SKEW:
+        return ROW_SKEW;
+    default:
+        return 0; /* heal, restart: the ends of bars */
     }
 }
 
 /* When node v of crash k is back, or end. */
-static p2p_time restart_of(const struct sim_scenario *sc, size_t k,
-                           uint32_t v, p2p_time end)
+static p2p_time restart_of(const struct sim_scenario *sc, size_t k, uint32_t v,
+                           p2p_time end)
 {
     for (size_t j = k + 1; j < sc->faults_count; j++) {
         const struct sim_fault *g = &sc->faults[j];
@@ -324,7 +338,8 @@ p2p_time sim_report_plots_fault_end(const struct sim_world *w, size_t k,
 #ifdef __GNUC__
 __attribute__((format(printf, 4, 5)))
 #endif
-static void add(char *buf, size_t len, size_t *at, const char *fmt, ...)
+static void
+add(char *buf, size_t len, size_t *at, const char *fmt, ...)
 {
     if (*at >= len)
         return;
@@ -489,8 +504,8 @@ int sim_report_plots_write_data(struct sim_report_plots *p)
 {
     const struct sim_report_html_data *d = p->d;
     uint64_t last = p->w->now / p->s->bucket_ns;
-    p->buckets_shown = last < p->s->buckets ? (uint32_t)last + 1
-                                            : p->s->buckets;
+    p->buckets_shown =
+        last < p->s->buckets ? (uint32_t)last + 1 : p->s->buckets;
     for (int k = 0; k < 2; k++) {
         char name[32];
         snprintf(name, sizeof(name), "latency_%d.dat", k);
@@ -517,8 +532,10 @@ int sim_report_plots_write_data(struct sim_report_plots *p)
 
 static void head(FILE *g, const char *dir, const char *name, int height)
 {
-    fprintf(g, "reset\nset terminal svg size 960,%d font 'sans,12' "
-            "background rgb 'white' noenhanced\n", height);
+    fprintf(g,
+            "reset\nset terminal svg size 960,%d font 'sans,12' "
+            "background rgb 'white' noenhanced\n",
+            height);
     fprintf(g, "set output '%s/%s.svg'\nset grid\n", dir, name);
 }
 
@@ -527,12 +544,12 @@ static void script_latency(const struct sim_report_plots *p, FILE *g)
     const struct sim_report_html_data *d = p->d;
     head(g, p->dir, "latency", 420);
     fprintf(g, "set title 'Delivery latency CDF per artifact kind'\n"
-            "set xlabel 'latency (ms, log scale)'\n"
-            "set ylabel 'share of deliveries'\nset logscale x\n"
-            "set yrange [0:1.02]\nset key bottom right\n");
+               "set xlabel 'latency (ms, log scale)'\n"
+               "set ylabel 'share of deliveries'\nset logscale x\n"
+               "set yrange [0:1.02]\nset key bottom right\n");
     if (d->latency_count[0] + d->latency_count[1] == 0) {
         fprintf(g, "set label 'no deliveries' at graph 0.5,0.5 center\n"
-                "set xrange [1:10]\nplot 2 notitle\n");
+                   "set xrange [1:10]\nplot 2 notitle\n");
         return;
     }
     fprintf(g, "plot ");
@@ -540,9 +557,10 @@ static void script_latency(const struct sim_report_plots *p, FILE *g)
     for (int k = 0; k < 2; k++) {
         if (d->latency_count[k] == 0)
             continue;
-        fprintf(g, "%s'%s/latency_%d.dat' using 1:2 with steps lw 2 "
-                "title '%s (%zu)'", sep, p->dir, k, k ? "advert" : "push",
-                d->latency_count[k]);
+        fprintf(g,
+                "%s'%s/latency_%d.dat' using 1:2 with steps lw 2 "
+                "title '%s (%zu)'",
+                sep, p->dir, k, k ? "advert" : "push", d->latency_count[k]);
         sep = ", ";
     }
     fputc('\n', g);
@@ -559,7 +577,8 @@ static void capacity_lines(const struct sim_report_plots *p, int dir, FILE *g,
         return;
     double top = sim_report_plots_mib_s(l->capacity_bps[0]);
     if (l->peak_rate < CAPACITY_DRAWN_MIN_USE * top) {
-        fprintf(g, "set yrange [0:*]\nset label 'the %s capacity, %.1f MiB/s, "
+        fprintf(g,
+                "set yrange [0:*]\nset label 'the %s capacity, %.1f MiB/s, "
                 "is off this scale' at graph 0.01,0.95 left font ',10'\n",
                 link, top);
         return;
@@ -586,7 +605,8 @@ static void script_rates(const struct sim_report_plots *p, int dir, FILE *g)
     const struct sim_plot_link *l = &p->link[dir];
     const char *file = dir == 0 ? "sent.dat" : "received.dat";
     head(g, p->dir, dir == 0 ? "bytes_sent" : "bytes_received", 440);
-    fprintf(g, "set title '%s: bytes %s per node, as the links carried them "
+    fprintf(g,
+            "set title '%s: bytes %s per node, as the links carried them "
             "(%u nodes)'\nset xlabel 'virtual time (s)'\n"
             "set ylabel 'MiB/s'\nset xrange [0:%.3f]\n"
             "set key outside right top vertical font ',10' width -4\n",
@@ -616,7 +636,8 @@ static void script_rates(const struct sim_report_plots *p, int dir, FILE *g)
 static void heat_panel(const struct sim_report_plots *p, int dir, FILE *g)
 {
     double secs = bucket_s(p);
-    fprintf(g, "set title '%s use per node, %% of its capacity'\n"
+    fprintf(g,
+            "set title '%s use per node, %% of its capacity'\n"
             "set yrange [%u.5:-0.5]\nset ytics (",
             dir == 0 ? "Uplink" : "Downlink", p->heat_rows - 1);
     uint32_t every = p->heat_rows > 16 ? (p->heat_rows + 15) / 16 : 1;
@@ -630,9 +651,10 @@ static void heat_panel(const struct sim_report_plots *p, int dir, FILE *g)
         else
             fprintf(g, "%s'n%u' %u", r ? ", " : "", lo, r);
     }
-    fprintf(g, ")\nplot '%s/%s' matrix using (($1+0.5)*%.6f):2:3 with image "
-            "notitle\n", p->dir, dir == 0 ? "heat_sent.dat" : "heat_received.dat",
-            secs);
+    fprintf(g,
+            ")\nplot '%s/%s' matrix using (($1+0.5)*%.6f):2:3 with image "
+            "notitle\n",
+            p->dir, dir == 0 ? "heat_sent.dat" : "heat_received.dat", secs);
 }
 
 static void script_heat(const struct sim_report_plots *p, FILE *g)
@@ -640,7 +662,8 @@ static void script_heat(const struct sim_report_plots *p, FILE *g)
     int panel = 60 + (int)p->heat_rows * 14;
     panel = panel < 200 ? 200 : panel > 480 ? 480 : panel;
     head(g, p->dir, "link_heatmap", 2 * panel + 40);
-    fprintf(g, "unset grid\nset multiplot layout 2,1\n"
+    fprintf(g,
+            "unset grid\nset multiplot layout 2,1\n"
             "set xrange [0:%.3f]\nset xlabel 'virtual time (s)'\n"
             "set palette defined (0 '#ffffff', 3 '#fff6c8', 25 '#fdb863', "
             "60 '#e66101', 100 '#67001f')\nset cbrange [0:100]\n"
@@ -655,27 +678,34 @@ static void script_heat(const struct sim_report_plots *p, FILE *g)
 static void script_progress(const struct sim_report_plots *p, FILE *g)
 {
     head(g, p->dir, "progress", 600);
-    fprintf(g, "set multiplot layout 2,1 title 'Delivery progress and "
+    fprintf(g,
+            "set multiplot layout 2,1 title 'Delivery progress and "
             "faults'\nset lmargin 12\nset rmargin 4\nset xrange [0:%.3f]\n",
             (double)p->w->now / 1e9);
-    fprintf(g, "set size 1,0.58\nset origin 0,0.40\n"
+    fprintf(g,
+            "set size 1,0.58\nset origin 0,0.40\n"
             "set ylabel 'deliveries'\nset format x ''\nset key top left\n"
             "plot '%s/progress.dat' using 1:2 with lines lw 2 "
-            "title 'deliveries so far'\n", p->dir);
-    fprintf(g, "set size 1,0.40\nset origin 0,0\nset format x '%%g'\n"
+            "title 'deliveries so far'\n",
+            p->dir);
+    fprintf(g,
+            "set size 1,0.40\nset origin 0,0\nset format x '%%g'\n"
             "set xlabel 'virtual time (s)'\nunset ylabel\n"
-            "set yrange [0.5:%d.9]\nset ytics (", ROWS - 1);
+            "set yrange [0.5:%d.9]\nset ytics (",
+            ROWS - 1);
     for (int row = 1; row < ROWS; row++)
         fprintf(g, "%s'%s' %d", row > 1 ? ", " : "", row_names[row], row);
     fprintf(g, ")\n");
     if (p->fault_bars == 0)
         fprintf(g, "set label 'no faults' at graph 0.5,0.5 center\n"
-                "plot 1/0 notitle\n");
+                   "plot 1/0 notitle\n");
     else
-        fprintf(g, "plot '%s/faults.dat' using 1:3:($2-$1):(0) with vectors "
+        fprintf(g,
+                "plot '%s/faults.dat' using 1:3:($2-$1):(0) with vectors "
                 "nohead lw 10 lc rgb '#c0392b' notitle, "
                 "'%s/fault_labels.dat' using 1:2:3 with labels left "
-                "font ',10' notitle\n", p->dir, p->dir);
+                "font ',10' notitle\n",
+                p->dir, p->dir);
     fprintf(g, "unset multiplot\n");
 }
 
@@ -685,8 +715,9 @@ static bool crashed_at(const struct sim_world *w, uint32_t node, p2p_time t)
     const struct sim_scenario *sc = w->sc;
     for (size_t k = 0; k < sc->faults_count; k++) {
         const struct sim_fault *f = &sc->faults[k];
-        for (size_t i = 0; f->kind == SIM_FAULT_CRASH && f->at_ns == t &&
-                           i < f->nodes_count; i++)
+        for (size_t i = 0;
+             f->kind == SIM_FAULT_CRASH && f->at_ns == t && i < f->nodes_count;
+             i++)
             if (f->nodes[i] == node)
                 return true;
     }
@@ -697,7 +728,8 @@ static void script_syncs(const struct sim_report_plots *p, FILE *g)
 {
     const struct sim_world *w = p->w;
     head(g, p->dir, "state_sync", 440);
-    fprintf(g, "set title 'State sync: chunks held per syncing node'\n"
+    fprintf(g,
+            "set title 'State sync: chunks held per syncing node'\n"
             "set xlabel 'virtual time (s)'\nset ylabel 'chunks held'\n"
             "set xrange [0:%.3f]\nset yrange [0:*]\n"
             "set key top left font ',10' opaque box\nplot ",
@@ -710,14 +742,15 @@ static void script_syncs(const struct sim_report_plots *p, FILE *g)
                      (double)(r->ended - r->started) / 1e9);
         else if (r->ended != P2P_TIME_NEVER)
             snprintf(how, sizeof(how), "%s at %.2f s",
-                     crashed_at(w, r->node, r->ended) ? "crashed"
-                                                       : "cancelled",
+                     crashed_at(w, r->node, r->ended) ? "crashed" : "cancelled",
                      (double)r->ended / 1e9);
         else
             snprintf(how, sizeof(how), "running at the end");
-        fprintf(g, "%s'%s/sync.dat' index %zu using 1:2 with linespoints "
+        fprintf(g,
+                "%s'%s/sync.dat' index %zu using 1:2 with linespoints "
                 "pt 7 ps 0.4 lw 2 title 'n%u height %llu: %u chunks, %u "
-                "reused, %s'", i ? ", " : "", p->dir, i, r->node,
+                "reused, %s'",
+                i ? ", " : "", p->dir, i, r->node,
                 (unsigned long long)r->height, r->chunks_total,
                 r->chunks_reused, how);
     }

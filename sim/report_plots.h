@@ -28,11 +28,11 @@ struct sim_plot_link {
     uint32_t top[SIM_REPORT_PLOTS_TOP_NODES];
     double top_bytes[SIM_REPORT_PLOTS_TOP_NODES];
     size_t top_count;
-    double peak_use;     /* the busiest bucket's rate over its capacity */
+    double peak_use; /* the busiest bucket's rate over its capacity */
     uint32_t peak_node;
-    double peak_t_s;     /* the middle of that bucket */
+    double peak_t_s; /* the middle of that bucket */
     double peak_rate;
-    double scale_max;    /* the highest rate drawn */
+    double scale_max; /* the highest rate drawn */
     /* Distinct capacities, largest first, and the nodes with each. */
     uint64_t capacity_bps[SIM_REPORT_PLOTS_CAPACITIES_MAX];
     uint32_t capacity_nodes[SIM_REPORT_PLOTS_CAPACITIES_MAX];
@@ -45,8 +45,8 @@ struct sim_report_plots {
     const struct sim_world *w;
     const struct sim_report_series *s;
     const struct sim_report_html_data *d;
-    const char *dir;            /* the temporary folder */
-    uint32_t buckets_shown;     /* buckets up to the end of the run */
+    const char *dir;              /* the temporary folder */
+    uint32_t buckets_shown;       /* buckets up to the end of the run */
     struct sim_plot_link link[2]; /* [0] uplinks, [1] downlinks */
     uint32_t heat_rows, heat_nodes_per_row;
     size_t fault_bars;

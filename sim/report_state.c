@@ -58,7 +58,8 @@ void sim_report_state_judge_synced(const struct sim_world *w,
         else if (sn->caught_up_at == P2P_TIME_NEVER)
             n = snprintf(res->detail + at, room,
                          "%snode %u never caught up (holds height %llu of "
-                         "%llu)", k ? "; " : "", id,
+                         "%llu)",
+                         k ? "; " : "", id,
                          (unsigned long long)sn->store.held_height,
                          (unsigned long long)w->state_height);
         else
@@ -99,7 +100,8 @@ void sim_report_state_text(const struct sim_world *w, FILE *out)
         fputc('\n', out);
     }
     double eff;
-    fprintf(out, "  state: height %llu, %zu syncs (%zu completed), %.1f MiB "
+    fprintf(out,
+            "  state: height %llu, %zu syncs (%zu completed), %.1f MiB "
             "of state traffic",
             (unsigned long long)w->state_height, w->syncs_count, done,
             (double)w->stats.bytes_by_traffic[P2P_TRAFFIC_STATE] / 1048576.0);
@@ -112,7 +114,8 @@ void sim_report_state_json(const struct sim_world *w, FILE *out)
 {
     double eff;
     bool has = sim_report_state_efficiency(w, &eff);
-    fprintf(out, ", \"bytes_state\": %llu, \"state_height\": %llu, "
+    fprintf(out,
+            ", \"bytes_state\": %llu, \"state_height\": %llu, "
             "\"state_sync_efficiency\": ",
             (unsigned long long)w->stats.bytes_by_traffic[P2P_TRAFFIC_STATE],
             (unsigned long long)w->state_height);

@@ -66,7 +66,8 @@ static void on_received(struct sim_world *w, uint32_t node,
         return;
     }
     struct sim_artifact *art = &w->artifacts[idx];
-    if (node == art->creator || (art->delivered[node / 8] & (1u << (node % 8)))) {
+    if (node == art->creator ||
+        (art->delivered[node / 8] & (1u << (node % 8)))) {
         sim_world_violation(w, "artifact %s delivered twice to node %u", hex,
                             node);
         return;
@@ -163,7 +164,8 @@ static void drain(struct sim_world *w, uint32_t node)
             if (TRACING(w)) {
                 char hex[17];
                 p2p_id_hex(&a->id, hex, 16);
-                sim_trace_line(&w->trace, w->now, node, p2p_event_name(a->event),
+                sim_trace_line(&w->trace, w->now, node,
+                               p2p_event_name(a->event),
                                "peer=%d id=%s value=%lld",
                                a->peer == P2P_NODE_NONE ? -1 : (int)a->peer,
                                hex, (long long)a->value);
@@ -464,7 +466,8 @@ static void set_horizon(struct sim_world *w)
         if (e->within_ns > drain)
             drain = e->within_ns;
         if (e->kind == SIM_EXPECT_DELIVERED &&
-            (w->delivered_within_ns == 0 || e->within_ns < w->delivered_within_ns))
+            (w->delivered_within_ns == 0 ||
+             e->within_ns < w->delivered_within_ns))
             w->delivered_within_ns = e->within_ns;
     }
     /* Drain until every `within` has passed, counted from the end of the
@@ -486,8 +489,8 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     w->sc = sc;
     w->opt = *opt;
     w->seed = opt->has_seed ? opt->seed : sc->seed;
-    w->nodes_count = sc->node_ids_count > sc->nodes ? sc->node_ids_count
-                                                    : sc->nodes;
+    w->nodes_count =
+        sc->node_ids_count > sc->nodes ? sc->node_ids_count : sc->nodes;
     w->validation_delay_ns = sc->protocol.has_validation_delay
                                  ? sc->protocol.validation_delay_ns
                                  : SIM_DEFAULT_VALIDATION_DELAY_NS;

@@ -27,8 +27,8 @@
 struct loader {
     struct conf_yaml_doc *d; /* borrowed */
     struct sim_scenario *sc; /* borrowed; being filled */
-    uint32_t id_cap;   /* nodes + SIM_SCENARIO_JOIN_IDS_MAX */
-    uint8_t *id_seen;  /* owned; id_cap flags, all 0 between id lists */
+    uint32_t id_cap;         /* nodes + SIM_SCENARIO_JOIN_IDS_MAX */
+    uint8_t *id_seen;        /* owned; id_cap flags, all 0 between id lists */
     uint8_t *joinable; /* owned; id_cap flags: ids >= nodes named by a join */
 };
 
@@ -194,8 +194,8 @@ static int get_duration(struct loader *ld, const yaml_node_t *n,
 {
     int rc = conf_yaml_duration(ld->d, n, what, &Q_DURATION, out);
     if (rc == 0 && *out > SIM_SCENARIO_TIME_MAX_NS)
-        return fail(ld, n, P2P_ERR_DECODE,
-                    "%s: more than the limit of 30 days", what);
+        return fail(ld, n, P2P_ERR_DECODE, "%s: more than the limit of 30 days",
+                    what);
     return rc;
 }
 
@@ -208,14 +208,14 @@ static int get_positive_duration(struct loader *ld, const yaml_node_t *n,
     return rc;
 }
 
-static int get_offset(struct loader *ld, const yaml_node_t *n,
-                      const char *what, int64_t *out)
+static int get_offset(struct loader *ld, const yaml_node_t *n, const char *what,
+                      int64_t *out)
 {
     int rc = conf_yaml_offset(ld->d, n, what, "a duration (e.g. -2s)", out);
     if (rc == 0 && (*out > (int64_t)SIM_SCENARIO_TIME_MAX_NS ||
                     *out < -(int64_t)SIM_SCENARIO_TIME_MAX_NS))
-        return fail(ld, n, P2P_ERR_DECODE,
-                    "%s: more than the limit of 30 days", what);
+        return fail(ld, n, P2P_ERR_DECODE, "%s: more than the limit of 30 days",
+                    what);
     return rc;
 }
 
@@ -351,7 +351,7 @@ static bool links_clash(const struct sim_link_override *a,
 static int parse_link(struct loader *ld, const yaml_node_t *n, size_t index,
                       struct sim_link_override *l)
 {
-    static const char *const keys[] = {"from", "to", "latency", "jitter",
+    static const char *const keys[] = {"from",      "to",   "latency", "jitter",
                                        "bandwidth", "loss", "both"};
     enum { FROM, TO, LATENCY, JITTER, BANDWIDTH, LOSS, BOTH, KEYS };
     yaml_node_t *v[KEYS];
@@ -416,9 +416,10 @@ static int parse_link(struct loader *ld, const yaml_node_t *n, size_t index,
                              &l->both_directions)) != 0)
         return rc;
     if (!l->has_latency && !l->has_jitter && !l->has_bandwidth && !l->has_loss)
-        return fail(ld, n, P2P_ERR_DECODE,
-                    "%s: sets nothing (give latency, jitter, bandwidth or loss)",
-                    where);
+        return fail(
+            ld, n, P2P_ERR_DECODE,
+            "%s: sets nothing (give latency, jitter, bandwidth or loss)",
+            where);
     return 0;
 }
 
@@ -465,10 +466,11 @@ static int parse_network(struct loader *ld, const yaml_node_t *n)
     if ((rc = conf_yaml_map(ld->d, n, "network", keys, KEYS, v)) != 0)
         return rc;
     if (v[LATENCY] != NULL &&
-        (rc = get_duration(ld, v[LATENCY], "network.latency", &net->latency_ns)) != 0)
+        (rc = get_duration(ld, v[LATENCY], "network.latency",
+                           &net->latency_ns)) != 0)
         return rc;
-    if (v[JITTER] != NULL &&
-        (rc = get_duration(ld, v[JITTER], "network.jitter", &net->jitter_ns)) != 0)
+    if (v[JITTER] != NULL && (rc = get_duration(ld, v[JITTER], "network.jitter",
+                                                &net->jitter_ns)) != 0)
         return rc;
     if (v[BANDWIDTH] != NULL) {
         if ((rc = conf_yaml_bandwidth(ld->d, v[BANDWIDTH], "network.bandwidth",
@@ -507,7 +509,8 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
                              &st->size_bytes)) != 0)
         return rc;
     if (st->size_bytes == 0)
-        return fail(ld, v[SIZE], P2P_ERR_DECODE, "state.size: must be greater than 0");
+        return fail(ld, v[SIZE], P2P_ERR_DECODE,
+                    "state.size: must be greater than 0");
     if ((rc = get_positive_duration(ld, v[EVERY], "state.checkpoint_every",
                                     &st->checkpoint_every_ns)) != 0)
         return rc;
@@ -589,8 +592,8 @@ static int parse_protocol(struct loader *ld, const yaml_node_t *n)
 static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
                                size_t index, struct sim_workload_item *w)
 {
-    static const char *const keys[] = {"kind", "every", "rate",  "size",
-                                       "size_max", "from", "start", "stop"};
+    static const char *const keys[] = {"kind",     "every", "rate",  "size",
+                                       "size_max", "from",  "start", "stop"};
     static const char *const kinds[] = {"push", "advert"};
     enum { KIND, EVERY, RATE, SIZE, SIZE_MAX_, FROM, START, STOP, KEYS };
     yaml_node_t *v[KEYS];
@@ -606,7 +609,8 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
     if (v[SIZE] == NULL)
         return conf_yaml_missing(ld->d, n, where, "size");
     if (v[EVERY] == NULL && v[RATE] == NULL)
-        return fail(ld, n, P2P_ERR_DECODE, "%s: needs 'every' or 'rate'", where);
+        return fail(ld, n, P2P_ERR_DECODE, "%s: needs 'every' or 'rate'",
+                    where);
     if (v[EVERY] != NULL && v[RATE] != NULL)
         return fail(ld, v[RATE], P2P_ERR_DECODE,
                     "%s: give 'every' or 'rate', not both", where);
@@ -648,7 +652,8 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
         if (w->size_max_bytes > SIM_SCENARIO_ARTIFACT_BYTES_MAX)
             return fail(ld, v[SIZE_MAX_], P2P_ERR_DECODE,
                         "%s: out of range (up to 131071KiB, 128MiB less "
-                        "1KiB)", what);
+                        "1KiB)",
+                        what);
     }
     w->from = SIM_FROM_ROUND_ROBIN;
     if (v[FROM] != NULL) {
@@ -659,7 +664,8 @@ static int parse_workload_item(struct loader *ld, const yaml_node_t *n,
             w->from = SIM_FROM_ANY;
         } else {
             w->from = SIM_FROM_NODE;
-            if ((rc = get_node_id(ld, v[FROM], what, false, &w->from_node)) != 0)
+            if ((rc = get_node_id(ld, v[FROM], what, false, &w->from_node)) !=
+                0)
                 return rc;
         }
     }
@@ -840,10 +846,9 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
                        struct sim_fault *f)
 {
     /* keys[1 + kind] is the key of fault kind `kind`. */
-    static const char *const keys[] = {"at",   "partition", "heal",
-                                       "crash", "restart",  "leave",
-                                       "join", "byzantine", "skew",
-                                       "loss"};
+    static const char *const keys[] = {
+        "at",    "partition", "heal",      "crash", "restart",
+        "leave", "join",      "byzantine", "skew",  "loss"};
     enum { AT, KEYS = 1 + SIM_FAULT_KINDS_COUNT };
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES], at[32], dur[32];
@@ -977,9 +982,10 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         if (v[k] == NULL)
             continue;
         if (kind >= 0)
-            return fail(ld, v[k], P2P_ERR_DECODE,
-                        "%s: has both '%s' and '%s' (one expectation per entry)",
-                        where, keys[kind], keys[k]);
+            return fail(
+                ld, v[k], P2P_ERR_DECODE,
+                "%s: has both '%s' and '%s' (one expectation per entry)", where,
+                keys[kind], keys[k]);
         kind = k;
     }
     if (kind < 0)
@@ -1106,12 +1112,22 @@ static int parse_name(struct loader *ld, const yaml_node_t *n)
 
 static int parse_root(struct loader *ld, const yaml_node_t *root)
 {
-    static const char *const keys[] = {"name",     "seed",  "duration",
-                                       "subnet",   "network", "workload",
-                                       "state",    "faults", "expect",
-                                       "protocol"};
-    enum { NAME, SEED, DURATION, SUBNET, NETWORK, WORKLOAD, STATE, FAULTS,
-           EXPECT, PROTOCOL, KEYS };
+    static const char *const keys[] = {
+        "name",     "seed",  "duration", "subnet", "network",
+        "workload", "state", "faults",   "expect", "protocol"};
+    enum {
+        NAME,
+        SEED,
+        DURATION,
+        SUBNET,
+        NETWORK,
+        WORKLOAD,
+        STATE,
+        FAULTS,
+        EXPECT,
+        PROTOCOL,
+        KEYS
+    };
     struct sim_scenario *sc = ld->sc;
     yaml_node_t *v[KEYS];
     int rc;
@@ -1234,9 +1250,8 @@ int sim_scenario_load_file(const char *path, struct sim_scenario *out,
         err = &local;
     memset(err, 0, sizeof *err);
     memset(out, 0, sizeof *out);
-    int rc =
-        conf_yaml_read_file(path, &SCENARIO_YAML, &buf, &len, err->message,
-                            sizeof err->message);
+    int rc = conf_yaml_read_file(path, &SCENARIO_YAML, &buf, &len, err->message,
+                                 sizeof err->message);
     if (rc != 0)
         return rc;
     rc = sim_scenario_load_string((const char *)buf, len, path, out, err);

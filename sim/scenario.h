@@ -18,14 +18,14 @@
 /* Limits: a file exceeding one is rejected with an error naming the limit. */
 #define SIM_SCENARIO_FILE_BYTES_MAX (16u * 1024u * 1024u)
 #define SIM_SCENARIO_YAML_NODES_MAX (1u << 20) /* values, lists and mappings */
-#define SIM_SCENARIO_YAML_DEPTH_MAX 16u         /* lists and mappings nested */
-#define SIM_SCENARIO_NODES_MAX 10000u      /* subnet.nodes */
-#define SIM_SCENARIO_JOIN_IDS_MAX 1000u    /* join ids are < nodes + this */
-#define SIM_SCENARIO_WORKLOAD_MAX 1024u    /* workload items */
-#define SIM_SCENARIO_FAULTS_MAX 65536u     /* fault entries */
-#define SIM_SCENARIO_LINKS_MAX 4096u       /* network.links entries */
-#define SIM_SCENARIO_EXPECTS_MAX 256u      /* expect entries */
-#define SIM_SCENARIO_NAME_BYTES_MAX 128u   /* name length */
+#define SIM_SCENARIO_YAML_DEPTH_MAX 16u        /* lists and mappings nested */
+#define SIM_SCENARIO_NODES_MAX 10000u          /* subnet.nodes */
+#define SIM_SCENARIO_JOIN_IDS_MAX 1000u        /* join ids are < nodes + this */
+#define SIM_SCENARIO_WORKLOAD_MAX 1024u        /* workload items */
+#define SIM_SCENARIO_FAULTS_MAX 65536u         /* fault entries */
+#define SIM_SCENARIO_LINKS_MAX 4096u           /* network.links entries */
+#define SIM_SCENARIO_EXPECTS_MAX 256u          /* expect entries */
+#define SIM_SCENARIO_NAME_BYTES_MAX 128u       /* name length */
 /* Every duration in a file (duration, latency, within, ...) is at most 30
  * days, so that sums of times can never overflow. */
 #define SIM_SCENARIO_TIME_MAX_NS (30ULL * 24 * 3600 * P2P_NS_PER_S)
@@ -34,14 +34,14 @@
  * in one message (P2P_ARTIFACT_BYTES_MAX, 128 MiB less 1 KiB). */
 #define SIM_SCENARIO_ARTIFACT_BYTES_MIN 16ULL
 #define SIM_SCENARIO_ARTIFACT_BYTES_MAX ((128ULL << 20) - 1024)
-#define SIM_SCENARIO_STATE_CHUNKS_MAX (1ULL << 20)   /* ceil(size / chunk) */
-#define SIM_SCENARIO_DRIFT_PPM_MAX 500000            /* |skew drift| */
+#define SIM_SCENARIO_STATE_CHUNKS_MAX (1ULL << 20) /* ceil(size / chunk) */
+#define SIM_SCENARIO_DRIFT_PPM_MAX 500000          /* |skew drift| */
 
 /* Defaults for keys that may be left out. */
 #define SIM_SCENARIO_DEFAULT_SEED 1u
 #define SIM_SCENARIO_DEFAULT_LATENCY_NS (40ULL * P2P_NS_PER_MS)
 #define SIM_SCENARIO_DEFAULT_BANDWIDTH_BPS 1000000000ULL /* 1Gbit */
-#define SIM_SCENARIO_DEFAULT_CHUNK_BYTES (1ULL << 20)     /* state.chunk */
+#define SIM_SCENARIO_DEFAULT_CHUNK_BYTES (1ULL << 20)    /* state.chunk */
 
 /* Which node creates a workload item's artifacts. */
 enum sim_from_mode {
@@ -53,8 +53,8 @@ enum sim_from_mode {
 /* One line of the workload: a stream of artifacts. */
 struct sim_workload_item {
     enum p2p_artifact_kind kind; /* 'kind: push|advert' (required) */
-    uint64_t interval_ns; /* 'every: T' (fixed) or from 'rate: N/s' (mean) */
-    bool poisson;         /* true for 'rate' (exponential gaps) */
+    uint64_t interval_ns;    /* 'every: T' (fixed) or from 'rate: N/s' (mean) */
+    bool poisson;            /* true for 'rate' (exponential gaps) */
     uint64_t size_bytes;     /* 'size' (required), ARTIFACT_BYTES_MIN..MAX */
     uint64_t size_max_bytes; /* 'size_max' (>= size) or = size_bytes; sizes
                                 are uniform in [size_bytes, size_max_bytes] */
@@ -150,10 +150,10 @@ enum sim_expect_kind {
 
 struct sim_expect {
     enum sim_expect_kind kind;
-    uint64_t within_ns;  /* delivered, state_synced: > 0; else 0 */
-    uint32_t *nodes;     /* state_synced: owned ids; else NULL */
+    uint64_t within_ns; /* delivered, state_synced: > 0; else 0 */
+    uint32_t *nodes;    /* state_synced: owned ids; else NULL */
     size_t nodes_count;
-    uint64_t bytes;      /* max_memory_per_node: > 0; else 0 */
+    uint64_t bytes; /* max_memory_per_node: > 0; else 0 */
     int line;
 };
 
@@ -162,21 +162,21 @@ struct sim_protocol {
     bool has_push_threshold;
     uint64_t push_threshold_bytes; /* 'push_threshold' (size, 0 allowed) */
     bool has_validation_delay;
-    uint64_t validation_delay_ns;  /* 'validation_delay' (duration) */
+    uint64_t validation_delay_ns; /* 'validation_delay' (duration) */
     bool has_artifact_ttl;
-    uint64_t artifact_ttl_ns;      /* 'artifact_ttl' (duration, > 0) */
+    uint64_t artifact_ttl_ns; /* 'artifact_ttl' (duration, > 0) */
     bool has_relay;
-    bool relay_advert;             /* 'relay: advert' true, 'relay: push' false */
+    bool relay_advert; /* 'relay: advert' true, 'relay: push' false */
     bool has_buggify;
-    bool buggify;                  /* 'buggify': core's fault points on */
+    bool buggify; /* 'buggify': core's fault points on */
 };
 
 struct sim_scenario {
-    char *name; /* owned; 'name', default the file's base name without
+    char *name;    /* owned; 'name', default the file's base name without
                    .yaml/.yml ("scenario" for strings without a name) */
-    char *path; /* owned; the path or name_for_errors given to the loader */
-    uint64_t seed;     /* 'seed', default 1 */
-    bool has_seed;     /* the file gave a seed (--seed still overrides) */
+    char *path;    /* owned; the path or name_for_errors given to the loader */
+    uint64_t seed; /* 'seed', default 1 */
+    bool has_seed; /* the file gave a seed (--seed still overrides) */
     uint64_t duration_ns; /* 'duration' (required), > 0 */
     uint32_t nodes;       /* 'subnet.nodes' (required), 1..NODES_MAX */
     /* Every node id in the scenario is < node_ids_count: nodes, or more when

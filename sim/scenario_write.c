@@ -64,8 +64,10 @@ static const char *bandwidth(uint64_t bps, char *buf)
     static const struct {
         const char *name;
         uint64_t mult;
-    } units[] = {{"Gbit", 1000000000ULL}, {"Mbit", 1000000ULL},
-                 {"kbit", 1000ULL}, {"bit", 1ULL}};
+    } units[] = {{"Gbit", 1000000000ULL},
+                 {"Mbit", 1000000ULL},
+                 {"kbit", 1000ULL},
+                 {"bit", 1ULL}};
     size_t i = 0;
     while (bps != 0 && bps % units[i].mult != 0)
         i++;
@@ -91,8 +93,8 @@ static void rate_text(uint64_t events, unsigned digits, const char *unit,
     if (digits == 0)
         snprintf(buf, len, "%" PRIu64 "%s", ip, unit);
     else
-        snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64 "%s", ip, (int)digits,
-                 frac, unit);
+        snprintf(buf, len, "%" PRIu64 ".%0*" PRIu64 "%s", ip, (int)digits, frac,
+                 unit);
 }
 
 int sim_scenario_write_rate(uint64_t interval_ns, char *buf, size_t len)
@@ -156,7 +158,8 @@ static void write_network(const struct sim_scenario *sc, FILE *out)
 {
     const struct sim_network *n = &sc->net;
     char a[VALUE_BYTES], b[VALUE_BYTES], c[VALUE_BYTES], d[VALUE_BYTES];
-    fprintf(out, "network:\n  latency: %s\n  jitter: %s\n  bandwidth: %s\n"
+    fprintf(out,
+            "network:\n  latency: %s\n  jitter: %s\n  bandwidth: %s\n"
             "  loss: %s\n",
             duration(n->latency_ns, a), duration(n->jitter_ns, b),
             bandwidth(n->bandwidth_bps, c), percent(n->loss_ppm, d));
@@ -220,7 +223,8 @@ static void write_state(const struct sim_scenario *sc, FILE *out)
     char a[VALUE_BYTES], b[VALUE_BYTES], c[VALUE_BYTES], d[VALUE_BYTES];
     if (!st->present)
         return;
-    fprintf(out, "state:\n  size: %s\n  chunk: %s\n  checkpoint_every: %s\n"
+    fprintf(out,
+            "state:\n  size: %s\n  chunk: %s\n  checkpoint_every: %s\n"
             "  churn: %s\n",
             size(st->size_bytes, a), size(st->chunk_bytes, b),
             duration(st->checkpoint_every_ns, c), percent(st->churn_ppm, d));
@@ -278,8 +282,8 @@ static void write_fault(const struct sim_fault *f, FILE *out)
                 offset(f->skew_offset_ns, b), f->drift_ppm);
         break;
     case SIM_FAULT_LOSS:
-        fprintf(out, "{links: all, rate: %s, for: %s}",
-                percent(f->loss_ppm, b), duration(f->for_ns, a));
+        fprintf(out, "{links: all, rate: %s, for: %s}", percent(f->loss_ppm, b),
+                duration(f->for_ns, a));
         break;
     default: /* crash, restart, leave, join */
         ids(out, f->nodes, f->nodes_count);
@@ -368,7 +372,8 @@ int sim_scenario_write_string(const struct sim_scenario *sc, char **text,
 #ifdef __GNUC__
 __attribute__((format(printf, 3, 4)))
 #endif
-static bool differ(char *why, size_t why_len, const char *fmt, ...)
+static bool
+differ(char *why, size_t why_len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -386,10 +391,8 @@ static bool same_link(const struct sim_link_override *a,
                       const struct sim_link_override *b)
 {
     return a->from == b->from && a->to == b->to &&
-           a->has_latency == b->has_latency &&
-           a->has_jitter == b->has_jitter &&
-           a->has_bandwidth == b->has_bandwidth &&
-           a->has_loss == b->has_loss &&
+           a->has_latency == b->has_latency && a->has_jitter == b->has_jitter &&
+           a->has_bandwidth == b->has_bandwidth && a->has_loss == b->has_loss &&
            (!a->has_latency || a->latency_ns == b->latency_ns) &&
            (!a->has_jitter || a->jitter_ns == b->jitter_ns) &&
            (!a->has_bandwidth || a->bandwidth_bps == b->bandwidth_bps) &&
@@ -459,11 +462,10 @@ static bool same_state(const struct sim_state_cfg *a,
                        const struct sim_state_cfg *b)
 {
     return a->present == b->present &&
-           (!a->present ||
-            (a->size_bytes == b->size_bytes &&
-             a->chunk_bytes == b->chunk_bytes &&
-             a->checkpoint_every_ns == b->checkpoint_every_ns &&
-             a->churn_ppm == b->churn_ppm));
+           (!a->present || (a->size_bytes == b->size_bytes &&
+                            a->chunk_bytes == b->chunk_bytes &&
+                            a->checkpoint_every_ns == b->checkpoint_every_ns &&
+                            a->churn_ppm == b->churn_ppm));
 }
 
 static bool same_header(const struct sim_scenario *a,

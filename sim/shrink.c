@@ -61,7 +61,7 @@ struct shrink_args {
 
 struct shrinker {
     const struct shrink_args *a;
-    struct sim_scenario cur;     /* owned: the smallest failing so far */
+    struct sim_scenario cur;       /* owned: the smallest failing so far */
     struct sim_swarm_outcome want; /* the original failure */
     unsigned runs, kept;
 };
@@ -155,8 +155,8 @@ static void describe_fault(const struct sim_fault *f, char *buf, size_t len)
     if (f->nodes_count > 0 && n > 0 && (size_t)n < len) {
         n += snprintf(buf + n, len - (size_t)n, " [");
         for (size_t i = 0; i < f->nodes_count && (size_t)n < len; i++)
-            n += snprintf(buf + n, len - (size_t)n, "%s%" PRIu32,
-                          i ? ", " : "", f->nodes[i]);
+            n += snprintf(buf + n, len - (size_t)n, "%s%" PRIu32, i ? ", " : "",
+                          f->nodes[i]);
         if ((size_t)n < len)
             snprintf(buf + n, len - (size_t)n, "]");
     }
@@ -168,13 +168,13 @@ static void cut_with_partners(struct sim_scenario *s, size_t k,
                               const char *what, char *desc, size_t len)
 {
     const struct sim_fault *f = &s->faults[k];
-    enum sim_fault_kind partner = f->kind == SIM_FAULT_CRASH ? SIM_FAULT_RESTART
-                                                             : SIM_FAULT_JOIN;
+    enum sim_fault_kind partner =
+        f->kind == SIM_FAULT_CRASH ? SIM_FAULT_RESTART : SIM_FAULT_JOIN;
     P2P_ASSERT(f->kind == SIM_FAULT_CRASH || f->kind == SIM_FAULT_LEAVE);
     bool paired = false;
     for (size_t i = 0; i < f->nodes_count; i++)
-        paired = paired ||
-                 next_naming(s, k, partner, f->nodes[i]) < s->faults_count;
+        paired =
+            paired || next_naming(s, k, partner, f->nodes[i]) < s->faults_count;
     snprintf(desc, len, "removed %s%s%s", what, paired ? " with its " : "",
              paired ? sim_scenario_fault_kind_name(partner) : "");
     /* Partners emptied are dropped from the last, so indexes hold. */
@@ -278,8 +278,10 @@ static bool cut_fault_node(struct sim_scenario *s, size_t k, size_t which,
                         (f->groups_count - g - 1) * sizeof f->group_sizes[0]);
                 f->groups_count--;
             }
-            snprintf(desc, len, "took node %" PRIu32 " out of the partition "
-                     "at fault %zu", v, k);
+            snprintf(desc, len,
+                     "took node %" PRIu32 " out of the partition "
+                     "at fault %zu",
+                     v, k);
             return f->groups_count > 0;
         }
         return false;
@@ -291,9 +293,9 @@ static bool cut_fault_node(struct sim_scenario *s, size_t k, size_t which,
     describe_fault(f, what, sizeof what);
     snprintf(desc, len, "dropped node %" PRIu32 " from %s", v, what);
     if (f->kind == SIM_FAULT_CRASH || f->kind == SIM_FAULT_LEAVE) {
-        size_t j = unpair(s, k, f->kind == SIM_FAULT_CRASH ? SIM_FAULT_RESTART
-                                                           : SIM_FAULT_JOIN,
-                          v);
+        size_t j = unpair(
+            s, k,
+            f->kind == SIM_FAULT_CRASH ? SIM_FAULT_RESTART : SIM_FAULT_JOIN, v);
         if (j < s->faults_count)
             drop_fault(s, j); /* after k: k's index holds */
     }
@@ -324,8 +326,7 @@ static void drop_expect(struct sim_scenario *s, size_t k)
     s->expects_count--;
 }
 
-static bool cut_expect(struct sim_scenario *s, size_t k, char *desc,
-                       size_t len)
+static bool cut_expect(struct sim_scenario *s, size_t k, char *desc, size_t len)
 {
     if (k >= s->expects_count)
         return false;
@@ -457,8 +458,7 @@ static void prune_synced(struct sim_scenario *s,
 
 /* Removes the state section, with the faults and expectations that need
  * it (bad-chunks byzantine nodes, state_synced). */
-static bool cut_state(struct sim_scenario *s, size_t k, char *desc,
-                      size_t len)
+static bool cut_state(struct sim_scenario *s, size_t k, char *desc, size_t len)
 {
     if (k != 0 || !s->state.present)
         return false;
@@ -608,7 +608,8 @@ static bool lighten(struct sim_scenario *s, size_t k, char *desc, size_t len)
         return false;
     w->size_bytes /= 2;
     w->size_max_bytes = w->size_max_bytes / 2 < w->size_bytes
-                            ? w->size_bytes : w->size_max_bytes / 2;
+                            ? w->size_bytes
+                            : w->size_max_bytes / 2;
     snprintf(desc, len, "halved workload[%zu]'s size", k / 2);
     return true;
 }
@@ -689,9 +690,9 @@ static int attempt(struct shrinker *sh, edit_fn edit, size_t k)
     sh->kept++;
     if (!sh->a->quiet)
         printf("shrink: %s: still fails (%zu faults, %" PRIu32 " nodes, %zu "
-               "workload items; run %u, %.2fs)\n", desc,
-               sh->cur.faults_count, sh->cur.nodes, sh->cur.workload_count,
-               sh->runs, o.wall_s);
+               "workload items; run %u, %.2fs)\n",
+               desc, sh->cur.faults_count, sh->cur.nodes,
+               sh->cur.workload_count, sh->runs, o.wall_s);
     fflush(stdout);
     return 1;
 }
@@ -724,11 +725,11 @@ static int pass(struct shrinker *sh, edit_fn edit,
 }
 
 /* How many edits of each kind a scenario admits (k = 0 .. n - 1). */
-#define COUNT_FN(name, expr)                                                 \
-    static size_t name(const struct sim_scenario *s)                          \
-    {                                                                         \
-        (void)s;                                                              \
-        return (expr);                                                        \
+#define COUNT_FN(name, expr)                                                   \
+    static size_t name(const struct sim_scenario *s)                           \
+    {                                                                          \
+        (void)s;                                                               \
+        return (expr);                                                         \
     }
 COUNT_FN(n_faults, s->faults_count)
 COUNT_FN(n_workload, s->workload_count)
@@ -751,8 +752,8 @@ static size_t n_fault_nodes(const struct sim_scenario *s)
 static bool cut_one_fault_node(struct sim_scenario *s, size_t k, char *desc,
                                size_t len)
 {
-    return cut_fault_node(s, k / FAULT_NODES_WIDTH, k % FAULT_NODES_WIDTH,
-                          desc, len);
+    return cut_fault_node(s, k / FAULT_NODES_WIDTH, k % FAULT_NODES_WIDTH, desc,
+                          len);
 }
 
 /* Node `which` exists in a fault that names two or more. */
@@ -831,7 +832,8 @@ static int shrink_rounds(struct shrinker *sh)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: p2p-sim shrink FILE.yaml [--out FILE2] [--seed N] [options]\n"
         "\n"
         "Runs the scenario to find how it fails (the first failed\n"
@@ -851,7 +853,6 @@ static void usage(FILE *out)
         "  -h, --help          this text\n",
         RUNS_MAX_DEFAULT, SIM_SWARM_TIMEOUT_DEFAULT_S);
 }
-
 
 static void default_out(const char *path, char *buf, size_t len)
 {
@@ -884,33 +885,46 @@ static int parse_args(int argc, char **argv, struct shrink_args *a)
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
+        case 'o':
+            out = optarg;
+            break;
         case 's':
             if (conf_units_parse_u64(optarg, &a->seed) != 0) {
-                fprintf(stderr, "p2p-sim shrink: --seed: '%s' is not a "
-                        "non-negative integer\n", optarg);
+                fprintf(stderr,
+                        "p2p-sim shrink: --seed: '%s' is not a "
+                        "non-negative integer\n",
+                        optarg);
                 return EXIT_BAD_INPUT;
             }
             a->has_seed = true;
             break;
         case 'r':
-            if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 1000000) {
-                fprintf(stderr, "p2p-sim shrink: --runs-max: '%s' is not in "
-                        "1..1000000\n", optarg);
+            if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 ||
+                v > 1000000) {
+                fprintf(stderr,
+                        "p2p-sim shrink: --runs-max: '%s' is not in "
+                        "1..1000000\n",
+                        optarg);
                 return EXIT_BAD_INPUT;
             }
             a->runs_max = (unsigned)v;
             break;
         case 't':
             if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > 86400) {
-                fprintf(stderr, "p2p-sim shrink: --timeout: '%s' is not in "
-                        "1..86400\n", optarg);
+                fprintf(stderr,
+                        "p2p-sim shrink: --timeout: '%s' is not in "
+                        "1..86400\n",
+                        optarg);
                 return EXIT_BAD_INPUT;
             }
             a->timeout_s = (unsigned)v;
             break;
-        case 'q': a->quiet = true; break;
-        case 'h': usage(stdout); exit(EXIT_OK);
+        case 'q':
+            a->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
         default:
             conf_cli_bad_flag(stderr, "p2p-sim shrink", c, argv, longopts);
             usage(stderr);
@@ -939,8 +953,10 @@ static int write_result(const struct shrinker *sh)
                 strerror(errno));
         return P2P_ERR_WRITE;
     }
-    fprintf(f, "# Shrunk by p2p-sim shrink from %s (%u steps kept in %u "
-            "runs).\n# It fails with: ", a->path, sh->kept, sh->runs);
+    fprintf(f,
+            "# Shrunk by p2p-sim shrink from %s (%u steps kept in %u "
+            "runs).\n# It fails with: ",
+            a->path, sh->kept, sh->runs);
     for (const char *p = sh->want.detail; *p; p++)
         fputc(*p == '\n' ? ' ' : *p, f);
     fprintf(f, "\n# replay: p2p-sim run %s\n", a->out);
@@ -987,7 +1003,8 @@ int sim_shrink_main(int argc, char **argv)
     sh.runs = 1;
     if (sh.want.status == SIM_SWARM_OK) {
         printf("shrink: %s does not fail with seed %" PRIu64 "; nothing to "
-               "shrink\n", a.path, sh.want.seed);
+               "shrink\n",
+               a.path, sh.want.seed);
         sim_scenario_fini(&sc);
         return EXIT_NO_FAILURE;
     }
@@ -996,10 +1013,11 @@ int sim_shrink_main(int argc, char **argv)
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;
     }
-    printf("shrink: %s fails with seed %" PRIu64 ": %s\n", a.path,
-           sh.want.seed, sh.want.detail);
+    printf("shrink: %s fails with seed %" PRIu64 ": %s\n", a.path, sh.want.seed,
+           sh.want.detail);
     printf("shrink: keeping the failure '%s' while removing what it does "
-           "not need\n", sh.want.signature);
+           "not need\n",
+           sh.want.signature);
     size_t faults0 = sc.faults_count, items0 = sc.workload_count;
     uint32_t nodes0 = sc.nodes;
     uint64_t duration0 = sc.duration_ns;
@@ -1009,7 +1027,7 @@ int sim_shrink_main(int argc, char **argv)
         printf("shrink: stopped after %u runs (--runs-max)\n", sh.runs);
     else if (rc < 0)
         fprintf(stderr, "p2p-sim shrink: out of memory; writing the "
-                "smallest so far\n");
+                        "smallest so far\n");
     rc = write_result(&sh);
     char d0[32], d1[32];
     conf_units_format_duration(duration0, d0, sizeof d0);

@@ -97,8 +97,7 @@ void sim_state_run_node_started(struct sim_world *w, uint32_t node)
         if (w->now == 0 && node < w->sc->nodes)
             sim_state_store_set_height(&sn->store, w->state_height);
     }
-    sn->store.corrupt =
-        sn->byzantine && sn->behaviour == SIM_BYZ_BAD_CHUNKS;
+    sn->store.corrupt = sn->byzantine && sn->behaviour == SIM_BYZ_BAD_CHUNKS;
     struct p2p_state_sync_info info;
     p2p_node_state_sync_info(sn->core, &info);
     sn->sync_gen = info.gen;
@@ -128,8 +127,8 @@ static void end_record(struct sim_world *w, uint32_t node, bool completed)
             p2p_node_metrics(sn->core)->state_chunks_reused - r->reused_base;
         r->chunks_total = m->chunks_count;
         r->bytes_total = m->total_bytes;
-        r->chunks_reused = reused < m->chunks_count ? (uint32_t)reused
-                                                    : m->chunks_count;
+        r->chunks_reused =
+            reused < m->chunks_count ? (uint32_t)reused : m->chunks_count;
     }
     if (completed)
         r->chunks_fetched = r->chunks_total - r->chunks_reused;
@@ -235,14 +234,15 @@ static void update_record(struct sim_world *w, uint32_t node)
     struct sim_sync_record *r = &w->syncs[sn->sync_record];
     r->chunks_total = pr.chunks_total;
     r->bytes_total = pr.bytes_total;
-    r->chunks_reused = (uint32_t)(p2p_node_metrics(sn->core)->state_chunks_reused -
-                                  r->reused_base);
+    r->chunks_reused =
+        (uint32_t)(p2p_node_metrics(sn->core)->state_chunks_reused -
+                   r->reused_base);
     r->chunks_fetched = pr.chunks_held - r->chunks_reused;
     if (w->opt.series)
         sim_report_series_sync(&w->series, (size_t)sn->sync_record, w->now,
                                pr.chunks_held, pr.chunks_total);
-    uint32_t decile = pr.chunks_total ? pr.chunks_held * 10 / pr.chunks_total
-                                      : 10;
+    uint32_t decile =
+        pr.chunks_total ? pr.chunks_held * 10 / pr.chunks_total : 10;
     if (decile > r->decile_printed && decile < 10 && !w->opt.quiet) {
         r->decile_printed = decile;
         double s = (double)(w->now - r->started) / 1e9;
@@ -261,7 +261,8 @@ void sim_state_run_observe(struct sim_world *w, uint32_t node)
     if (!w->states_on || !sn->running || !sn->store_ready)
         return;
     const struct p2p_metrics *mt = p2p_node_metrics(sn->core);
-    if (sn->sync_record >= 0 && mt->state_chunks_received != sn->sync_chunks_seen) {
+    if (sn->sync_record >= 0 &&
+        mt->state_chunks_received != sn->sync_chunks_seen) {
         struct sim_sync_record *r = &w->syncs[sn->sync_record];
         r->bytes_fetched = mt->state_chunk_bytes_received - r->bytes_base;
         update_record(w, node);
@@ -274,8 +275,9 @@ void sim_state_run_observe(struct sim_world *w, uint32_t node)
          * began: a completed one shows as the store's new height. */
         if (sn->sync_record >= 0) {
             uint64_t h = w->syncs[sn->sync_record].height;
-            end_record(w, node, sn->store.last_complete_height == h &&
-                                    sn->store.held_height >= h);
+            end_record(w, node,
+                       sn->store.last_complete_height == h &&
+                           sn->store.held_height >= h);
         }
         sn->sync_gen = info.gen;
         if (info.active)

@@ -91,8 +91,9 @@ static const struct p2p_state_manifest *op_manifest(
     return m;
 }
 
-static int op_chunk(void *ctx, uint64_t height, const struct p2p_state_hash *root,
-                    uint32_t index, const uint8_t **bytes, size_t *len)
+static int op_chunk(void *ctx, uint64_t height,
+                    const struct p2p_state_hash *root, uint32_t index,
+                    const uint8_t **bytes, size_t *len)
 {
     struct sim_state_store *st = ctx;
     const struct p2p_state_manifest *m = op_manifest(st, height, root);
@@ -108,7 +109,8 @@ static int op_chunk(void *ctx, uint64_t height, const struct p2p_state_hash *roo
     return 0;
 }
 
-static bool chunk_eq(const struct p2p_state_chunk *a, const struct p2p_state_chunk *b)
+static bool chunk_eq(const struct p2p_state_chunk *a,
+                     const struct p2p_state_chunk *b)
 {
     return a->size == b->size && p2p_state_hash_eq(&a->hash, &b->hash);
 }
@@ -126,7 +128,8 @@ static bool op_has_chunk(void *ctx, const struct p2p_state_manifest *m,
         return size == c->size;
     struct p2p_state_hash held_root;
     const struct p2p_state_manifest *h = op_latest(st, &held_root);
-    return h != NULL && index < h->chunks_count && chunk_eq(&h->chunks[index], c);
+    return h != NULL && index < h->chunks_count &&
+           chunk_eq(&h->chunks[index], c);
 }
 
 /* Whether partial entry e is m's chunk at the index it was put for. */
@@ -191,8 +194,8 @@ static int op_put_chunk(void *ctx, const struct p2p_state_manifest *m,
     int rc = p2p_keymap_put(&st->partial_by_hash, &key, c->size);
     if (rc != 0)
         return rc;
-    st->partials[st->partials_count++] =
-        (struct sim_state_partial){.hash = c->hash, .size = c->size, .index = index};
+    st->partials[st->partials_count++] = (struct sim_state_partial){
+        .hash = c->hash, .size = c->size, .index = index};
     st->chunks_put++;
     st->bytes_put += len;
     store_invariants(st);

@@ -84,7 +84,8 @@ int sim_states_init(struct sim_states *s, struct p2p_mem *mem,
     uint64_t count = size_bytes / chunk_bytes + (size_bytes % chunk_bytes != 0);
     if (chunk_bytes > P2P_STATE_CHUNK_BYTES_MAX || count > P2P_STATE_CHUNKS_MAX)
         return P2P_ERR_OVERSIZE;
-    s->chunk_len_max = size_bytes < chunk_bytes ? (uint32_t)size_bytes : chunk_bytes;
+    s->chunk_len_max =
+        size_bytes < chunk_bytes ? (uint32_t)size_bytes : chunk_bytes;
     s->scratch = p2p_mem_alloc_raw(mem, MOD, s->chunk_len_max);
     if (s->scratch == NULL)
         return P2P_ERR_NOMEM;
@@ -113,7 +114,8 @@ static struct sim_states_slot *slot_of(struct sim_states *s, uint64_t h)
 }
 
 /* The slot holding h, or NULL when h is not in the window. */
-static const struct sim_states_slot *find(const struct sim_states *s, uint64_t h)
+static const struct sim_states_slot *find(const struct sim_states *s,
+                                          uint64_t h)
 {
     if (h == 0 || h > s->newest || h + SIM_STATE_HEIGHTS_KEPT <= s->newest)
         return NULL;
@@ -134,8 +136,8 @@ static int slot_alloc(struct sim_states *s, struct sim_states_slot *slot)
         return P2P_ERR_NOMEM;
     m->mem = s->mem;
     m->module = MOD;
-    slot->versions = p2p_mem_alloc(s->mem, MOD,
-                                   (size_t)s->chunks_count * sizeof(*slot->versions));
+    slot->versions = p2p_mem_alloc(
+        s->mem, MOD, (size_t)s->chunks_count * sizeof(*slot->versions));
     if (slot->versions == NULL) {
         p2p_state_manifest_fini(m);
         return P2P_ERR_NOMEM;

@@ -46,7 +46,7 @@ struct sim_states_slot {
  * bytes (36 of manifest entry, 8 of version); at most
  * SIM_STATE_HEIGHTS_KEPT slots. */
 struct sim_states {
-    struct p2p_mem *mem;    /* borrowed; outlives this */
+    struct p2p_mem *mem; /* borrowed; outlives this */
     uint64_t seed;
     uint64_t size_bytes;    /* > 0 */
     uint32_t chunk_bytes;   /* the manifests' chunk_bytes */

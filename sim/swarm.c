@@ -50,12 +50,13 @@ static double wall_now(void)
 int sim_swarm_check(const struct sim_scenario *sc, FILE *err)
 {
     P2P_ASSERT(sc != NULL && err != NULL);
-    uint32_t ids = sc->node_ids_count > sc->nodes ? sc->node_ids_count
-                                                  : sc->nodes;
+    uint32_t ids =
+        sc->node_ids_count > sc->nodes ? sc->node_ids_count : sc->nodes;
     if (ids > SIM_CONN_NODE_IDS_MAX) {
-        fprintf(err, "%s: %u node ids; the simulator's connection model "
-                "supports at most %u\n", sc->path ? sc->path : "", ids,
-                SIM_CONN_NODE_IDS_MAX);
+        fprintf(err,
+                "%s: %u node ids; the simulator's connection model "
+                "supports at most %u\n",
+                sc->path ? sc->path : "", ids, SIM_CONN_NODE_IDS_MAX);
         return P2P_ERR_LIMIT;
     }
     return sim_faults_check(sc, err);
@@ -224,7 +225,8 @@ int sim_swarm_run_isolated(const struct sim_scenario *sc, const uint64_t *seed,
                  strsignal(WTERMSIG(st)));
         snprintf(out->detail, sizeof out->detail,
                  "crashed: signal %d (%s); run the replay command to see "
-                 "where", WTERMSIG(st), strsignal(WTERMSIG(st)));
+                 "where",
+                 WTERMSIG(st), strsignal(WTERMSIG(st)));
     } else {
         out->status = SIM_SWARM_ERROR;
         snprintf(out->signature, sizeof out->signature, "error");
@@ -256,7 +258,8 @@ _Static_assert(sizeof(struct seed_record) <= PIPE_BUF,
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: p2p-sim swarm --seeds N [--from S] [--jobs J] [options]\n"
         "\n"
         "Generates a random scenario for each seed S..S+N-1 (subnet, links,\n"
@@ -281,7 +284,6 @@ static void usage(FILE *out)
         "  -h, --help          this text\n",
         JOBS_MAX, SIM_SWARM_TIMEOUT_DEFAULT_S);
 }
-
 
 static int bad_flag(const char *flag, const char *value, const char *why)
 {
@@ -336,13 +338,27 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
                 return bad_flag("--timeout", optarg, "is not in 1..86400");
             a->timeout_s = (unsigned)v;
             break;
-        case 'o': a->out_dir = optarg; break;
-        case 's': a->stop_after_fail = true; break;
-        case 'k': a->stop_after_fail = false; break;
-        case 'p': a->print = true; break;
-        case 'v': a->verbose = true; break;
-        case 'q': a->quiet = true; break;
-        case 'h': usage(stdout); exit(EXIT_OK);
+        case 'o':
+            a->out_dir = optarg;
+            break;
+        case 's':
+            a->stop_after_fail = true;
+            break;
+        case 'k':
+            a->stop_after_fail = false;
+            break;
+        case 'p':
+            a->print = true;
+            break;
+        case 'v':
+            a->verbose = true;
+            break;
+        case 'q':
+            a->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            exit(EXIT_OK);
         default:
             conf_cli_bad_flag(stderr, "p2p-sim swarm", c, argv, longopts);
             usage(stderr);
@@ -360,8 +376,10 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
         return EXIT_BAD_INPUT;
     }
     if (a->seeds - 1 > UINT64_MAX - a->from) {
-        fprintf(stderr, "p2p-sim swarm: --from %" PRIu64 " --seeds %" PRIu64
-                " runs past the last seed (2^64-1)\n", a->from, a->seeds);
+        fprintf(stderr,
+                "p2p-sim swarm: --from %" PRIu64 " --seeds %" PRIu64
+                " runs past the last seed (2^64-1)\n",
+                a->from, a->seeds);
         return EXIT_BAD_INPUT;
     }
     if (a->jobs > a->seeds)
@@ -488,12 +506,12 @@ static int print_scenarios(const struct swarm_args *a)
 
 struct swarm_state {
     const struct swarm_args *a;
-    struct seed_record *recs;  /* owned; one per seed */
-    bool *have;                /* owned */
-    uint64_t next;             /* first seed index not yet printed */
+    struct seed_record *recs; /* owned; one per seed */
+    bool *have;               /* owned */
+    uint64_t next;            /* first seed index not yet printed */
     uint64_t done, failed;
-    double run_s;              /* the seeds' own wall time, summed */
-    bool stop;                 /* --stop-after-fail hit */
+    double run_s; /* the seeds' own wall time, summed */
+    bool stop;    /* --stop-after-fail hit */
 };
 
 /* Prints every record that is next in seed order; with `flush`, past the
@@ -559,9 +577,10 @@ static void gather(struct swarm_state *s, const int *fds, const pid_t *pids)
         double now = wall_now();
         if (!a->quiet && now - last >= PROGRESS_EVERY_S) {
             last = now;
-            fprintf(stderr, "swarm: %" PRIu64 " of %" PRIu64 " seeds done, %"
-                    PRIu64 " failed, %.0f s\n", s->done, a->seeds, s->failed,
-                    now - t0);
+            fprintf(stderr,
+                    "swarm: %" PRIu64 " of %" PRIu64 " seeds done, %" PRIu64
+                    " failed, %.0f s\n",
+                    s->done, a->seeds, s->failed, now - t0);
         }
     }
     for (unsigned k = 0; k < a->jobs; k++) {
@@ -576,8 +595,7 @@ static void gather(struct swarm_state *s, const int *fds, const pid_t *pids)
 /* Forks a.jobs workers, each in a process group of its own (so that it
  * and its current run can be stopped together), reading end of its pipe
  * in fds[k]. Returns how many started. */
-static unsigned start_workers(const struct swarm_args *a, int *fds,
-                              pid_t *pids)
+static unsigned start_workers(const struct swarm_args *a, int *fds, pid_t *pids)
 {
     unsigned started = 0;
     fflush(stdout);
@@ -614,10 +632,12 @@ static void print_summary(const struct swarm_state *s, double wall)
 {
     const struct swarm_args *a = s->a;
     if (s->done < a->seeds && !s->stop)
-        fprintf(stderr, "p2p-sim swarm: %" PRIu64 " seeds gave no result "
-                "(a worker died)\n", a->seeds - s->done);
-    printf("swarm: %" PRIu64 " of %" PRIu64 " seeds run (%" PRIu64 "..%"
-           PRIu64 "), %" PRIu64 " failed; %.1f s wall with %u job%s: %.1f "
+        fprintf(stderr,
+                "p2p-sim swarm: %" PRIu64 " seeds gave no result "
+                "(a worker died)\n",
+                a->seeds - s->done);
+    printf("swarm: %" PRIu64 " of %" PRIu64 " seeds run (%" PRIu64 "..%" PRIu64
+           "), %" PRIu64 " failed; %.1f s wall with %u job%s: %.1f "
            "seeds/minute, %.2f s per seed on one core\n",
            s->done, a->seeds, a->from, a->from + a->seeds - 1, s->failed, wall,
            a->jobs, a->jobs == 1 ? "" : "s",
@@ -641,15 +661,19 @@ int sim_swarm_main(int argc, char **argv)
     double t0 = wall_now();
     unsigned started = 0;
     if (s.recs == NULL || s.have == NULL) {
-        fprintf(stderr, "p2p-sim swarm: out of memory for %" PRIu64
-                " seeds (run fewer per call)\n", a.seeds);
+        fprintf(stderr,
+                "p2p-sim swarm: out of memory for %" PRIu64
+                " seeds (run fewer per call)\n",
+                a.seeds);
         rc = EXIT_BAD_INPUT;
         goto fail_free_state;
     }
     started = start_workers(&a, fds, pids);
     if (started < a.jobs) {
-        fprintf(stderr, "p2p-sim swarm: could only start %u of %u workers: "
-                "%s\n", started, a.jobs, strerror(errno));
+        fprintf(stderr,
+                "p2p-sim swarm: could only start %u of %u workers: "
+                "%s\n",
+                started, a.jobs, strerror(errno));
         for (unsigned k = 0; k < started; k++) {
             kill(-pids[k], SIGTERM);
             close(fds[k]);

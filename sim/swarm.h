@@ -15,12 +15,12 @@
 #include "sim/scenario.h"
 
 enum sim_swarm_status {
-    SIM_SWARM_OK = 0,     /* every expectation held */
-    SIM_SWARM_FAILED,     /* an expectation or an invariant failed */
-    SIM_SWARM_REFUSED,    /* refused before running (as `run` exits 2) */
-    SIM_SWARM_CRASHED,    /* the run died of a signal (an assertion) */
-    SIM_SWARM_TIMEOUT,    /* it ran past its wall-clock limit */
-    SIM_SWARM_ERROR       /* the simulator could not run it */
+    SIM_SWARM_OK = 0,  /* every expectation held */
+    SIM_SWARM_FAILED,  /* an expectation or an invariant failed */
+    SIM_SWARM_REFUSED, /* refused before running (as `run` exits 2) */
+    SIM_SWARM_CRASHED, /* the run died of a signal (an assertion) */
+    SIM_SWARM_TIMEOUT, /* it ran past its wall-clock limit */
+    SIM_SWARM_ERROR    /* the simulator could not run it */
 };
 
 #define SIM_SWARM_SIGNATURE_BYTES 128u
@@ -30,12 +30,12 @@ enum sim_swarm_status {
 /* The outcome of one run. Plain bytes, so that it crosses a pipe in one
  * write (smaller than PIPE_BUF). */
 struct sim_swarm_outcome {
-    int32_t status;                       /* enum sim_swarm_status */
-    uint64_t seed;                        /* the seed the run used */
+    int32_t status; /* enum sim_swarm_status */
+    uint64_t seed;  /* the seed the run used */
     double wall_s;
     uint64_t events;
     char signature[SIM_SWARM_SIGNATURE_BYTES]; /* "" when OK */
-    char detail[SIM_SWARM_DETAIL_BYTES];  /* "name: detail" of the first
+    char detail[SIM_SWARM_DETAIL_BYTES];       /* "name: detail" of the first
                                              failure; "" when OK */
 };
 

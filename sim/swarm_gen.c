@@ -27,12 +27,12 @@
 enum node_state { NODE_NEW, NODE_RUNNING, NODE_CRASHED };
 
 struct gen_node {
-    uint8_t state;        /* enum node_state */
+    uint8_t state; /* enum node_state */
     bool member;
     bool byzantine;
-    bool restart_owed;    /* crashed, and a restart is to come */
+    bool restart_owed; /* crashed, and a restart is to come */
     bool ever_crashed, ever_left;
-    bool late_start;      /* a join or a restart named it */
+    bool late_start;        /* a join or a restart named it */
     uint64_t live_since_ms; /* its latest join or restart */
     enum sim_byzantine behaviour;
 };
@@ -40,9 +40,9 @@ struct gen_node {
 struct gen_fault {
     enum sim_fault_kind kind;
     uint64_t at_ms;
-    uint32_t nodes[IDS_MAX];     /* crash ... skew */
+    uint32_t nodes[IDS_MAX]; /* crash ... skew */
     size_t nodes_count;
-    uint8_t group_of[IDS_MAX];   /* partition: 1-based group, 0 = implicit */
+    uint8_t group_of[IDS_MAX]; /* partition: 1-based group, 0 = implicit */
     size_t groups_count;
     enum sim_byzantine behaviour;
     int64_t offset_ms, drift_ppm; /* skew */
@@ -53,10 +53,10 @@ struct gen_fault {
 enum from_kind { FROM_ROUND_ROBIN, FROM_ANY, FROM_NODE };
 
 struct gen_item {
-    bool push;              /* kind push, else advert */
-    bool poisson;           /* 'rate: N/m', else 'every' */
-    uint64_t every_ms;      /* when !poisson */
-    uint64_t per_min;       /* when poisson */
+    bool push;         /* kind push, else advert */
+    bool poisson;      /* 'rate: N/m', else 'every' */
+    uint64_t every_ms; /* when !poisson */
+    uint64_t per_min;  /* when poisson */
     uint64_t size, size_max;
     enum from_kind from;
     uint32_t from_node;
@@ -66,9 +66,9 @@ struct gen_item {
 struct gen_link {
     uint32_t from, to;
     bool both;
-    uint64_t latency_ms;  /* 0: not overridden */
-    uint32_t loss_ppm;    /* 0: not overridden */
-    uint64_t bw_mbit;     /* 0: not overridden */
+    uint64_t latency_ms; /* 0: not overridden */
+    uint32_t loss_ppm;   /* 0: not overridden */
+    uint64_t bw_mbit;    /* 0: not overridden */
 };
 
 static const char *const profile_names[] = {"lan", "wan", "lossy", "slow",
@@ -78,7 +78,7 @@ enum { PROFILE_THIN = 4, PROFILES_COUNT = 5 };
 struct gen {
     struct p2p_rng rng;
     uint64_t seed;
-    uint32_t nodes, ids;         /* ids: nodes + join ids it may use */
+    uint32_t nodes, ids; /* ids: nodes + join ids it may use */
     uint64_t duration_ms, faults_end_ms;
     unsigned profile;
     uint64_t latency_us, jitter_us, bw_mbit;
@@ -88,7 +88,7 @@ struct gen {
     struct gen_item items[SIM_SWARM_ITEMS_MAX];
     size_t items_count;
     bool has_push_threshold, has_delay, has_ttl, has_relay, relay_advert;
-    bool buggify;                /* protocol.buggify: true */
+    bool buggify; /* protocol.buggify: true */
     uint64_t push_threshold, delay_ms, ttl_s;
     struct gen_node node[IDS_MAX];
     struct gen_fault faults[FAULTS_MAX];
@@ -100,8 +100,8 @@ struct gen {
     bool has_state;
     uint64_t state_size, state_chunk, state_every_ms;
     uint32_t state_churn_ppm;
-    uint32_t synced[IDS_MAX];    /* state_synced: [...] */
-    size_t synced_count;         /* 0: no such expectation */
+    uint32_t synced[IDS_MAX]; /* state_synced: [...] */
+    size_t synced_count;      /* 0: no such expectation */
     uint64_t synced_within_ms;
 };
 
@@ -119,7 +119,10 @@ static uint64_t range(struct gen *g, uint64_t lo, uint64_t hi)
     return lo + below(g, hi - lo + 1);
 }
 
-static bool one_in(struct gen *g, uint64_t n) { return below(g, n) == 0; }
+static bool one_in(struct gen *g, uint64_t n)
+{
+    return below(g, n) == 0;
+}
 
 /* ---- subnet, network, workload, protocol ----------------------------- */
 
@@ -214,8 +217,8 @@ static void fit_thin_advert(const struct gen *g, struct gen_item *it)
     uint64_t bytes = bw_min_mbit(g) * 1000000 / 8 * THIN_SERVE_S;
     while (it->size > THIN_ADVERT_MIN && (g->ids - 1) * it->size_max > bytes) {
         it->size /= 2;
-        it->size_max = it->size_max / 2 < it->size ? it->size
-                                                   : it->size_max / 2;
+        it->size_max =
+            it->size_max / 2 < it->size ? it->size : it->size_max / 2;
     }
 }
 
@@ -249,8 +252,7 @@ static void gen_item(struct gen *g, struct gen_item *it, unsigned type)
         break;
     }
     }
-    it->size_max = one_in(g, 3) ? it->size + below(g, it->size + 1)
-                                : it->size;
+    it->size_max = one_in(g, 3) ? it->size + below(g, it->size + 1) : it->size;
     if (type == 2 && g->profile == PROFILE_THIN)
         fit_thin_advert(g, it);
     /* Streams of small artifacts (the first item is one) come from many
@@ -299,8 +301,8 @@ static struct load item_load(const struct gen *g, const struct gen_item *it)
     bool pushed = it->push || it->size_max < threshold;
     /* A pushed body reaches each node once from every validator (the IC's
      * relay), unless relayers advertise instead. */
-    uint64_t copies = pushed && !(g->has_relay && g->relay_advert)
-                          ? g->nodes - 1 : 1;
+    uint64_t copies =
+        pushed && !(g->has_relay && g->relay_advert) ? g->nodes - 1 : 1;
     l.artifacts = (it->stop_ms - it->start_ms) * 1000 / gap + 1;
     l.pool_bytes = l.artifacts * avg;
     l.down_bps = avg * copies * 1000000 / gap;
@@ -319,8 +321,8 @@ static void fit_workload(struct gen *g)
     if (budget > SIM_SWARM_ARTIFACTS_MAX)
         budget = SIM_SWARM_ARTIFACTS_MAX;
     /* Thin links carry multi-MiB adverts: a third of the link. */
-    uint64_t down_max = bw_min_mbit(g) * 1000000 / 8 /
-                        (g->profile == PROFILE_THIN ? 3 : 5);
+    uint64_t down_max =
+        bw_min_mbit(g) * 1000000 / 8 / (g->profile == PROFILE_THIN ? 3 : 5);
     for (unsigned round = 0; round < SCALE_ROUNDS_MAX * SIM_SWARM_ITEMS_MAX;
          round++) {
         struct load sum = {0, 0, 0}, l[SIM_SWARM_ITEMS_MAX];
@@ -353,8 +355,8 @@ static void fit_workload(struct gen *g)
                  !(g->profile == PROFILE_THIN && it->size <= THIN_ADVERT_MIN &&
                    it->size_max >= THIN_ADVERT_MIN)) {
             it->size /= 2;
-            it->size_max = it->size_max / 2 < it->size ? it->size
-                                                       : it->size_max / 2;
+            it->size_max =
+                it->size_max / 2 < it->size ? it->size : it->size_max / 2;
         } else {
             return; /* as light as it gets */
         }
@@ -396,8 +398,9 @@ static void gen_protocol(struct gen *g)
     g->has_push_threshold = one_in(g, 2);
     g->push_threshold = thresholds[below(g, 5)];
     g->has_delay = one_in(g, 2);
-    g->delay_ms = one_in(g, 4) ? 0 : one_in(g, 10) ? range(g, 200, 1000)
-                                                   : range(g, 1, 200);
+    g->delay_ms = one_in(g, 4)    ? 0
+                  : one_in(g, 10) ? range(g, 200, 1000)
+                                  : range(g, 1, 200);
     g->has_ttl = one_in(g, 2);
     /* Mostly longer than the liveness bound, so that nothing is purged
      * before it is owed; sometimes short, which tests purging. */
@@ -436,8 +439,16 @@ static bool can_lose(const struct gen *g, uint32_t i)
 }
 
 enum step {
-    STEP_PARTITION, STEP_HEAL, STEP_CRASH, STEP_RESTART, STEP_LEAVE,
-    STEP_JOIN, STEP_BYZANTINE, STEP_SKEW, STEP_LOSS, STEPS_COUNT
+    STEP_PARTITION,
+    STEP_HEAL,
+    STEP_CRASH,
+    STEP_RESTART,
+    STEP_LEAVE,
+    STEP_JOIN,
+    STEP_BYZANTINE,
+    STEP_SKEW,
+    STEP_LOSS,
+    STEPS_COUNT
 };
 
 /* Node ids for which ok(g, i) holds; returns how many. */
@@ -487,16 +498,26 @@ static bool applicable(const struct gen *g, enum step s, uint64_t t_ms)
 {
     uint32_t ids[IDS_MAX];
     switch (s) {
-    case STEP_PARTITION: return candidates(g, started, ids) >= 2;
-    case STEP_HEAL: return g->partitioned;
-    case STEP_CRASH: return candidates(g, can_crash, ids) > 0;
-    case STEP_RESTART: return candidates(g, can_restart, ids) > 0;
-    case STEP_LEAVE: return candidates(g, can_leave, ids) > 0;
-    case STEP_JOIN: return candidates(g, can_join, ids) > 0;
-    case STEP_BYZANTINE: return candidates(g, can_turn, ids) > 0;
-    case STEP_SKEW: return true;
-    case STEP_LOSS: return g->faults_end_ms >= t_ms + 500;
-    default: return false;
+    case STEP_PARTITION:
+        return candidates(g, started, ids) >= 2;
+    case STEP_HEAL:
+        return g->partitioned;
+    case STEP_CRASH:
+        return candidates(g, can_crash, ids) > 0;
+    case STEP_RESTART:
+        return candidates(g, can_restart, ids) > 0;
+    case STEP_LEAVE:
+        return candidates(g, can_leave, ids) > 0;
+    case STEP_JOIN:
+        return candidates(g, can_join, ids) > 0;
+    case STEP_BYZANTINE:
+        return candidates(g, can_turn, ids) > 0;
+    case STEP_SKEW:
+        return true;
+    case STEP_LOSS:
+        return g->faults_end_ms >= t_ms + 500;
+    default:
+        return false;
     }
 }
 
@@ -610,8 +631,8 @@ static void step_join(struct gen *g, uint64_t t)
 static void step_byzantine(struct gen *g, uint64_t t)
 {
     static const enum sim_byzantine menu[BYZ_BEHAVIOURS] = {
-        SIM_BYZ_SILENT,       SIM_BYZ_SLOW_READER, SIM_BYZ_GARBAGE,
-        SIM_BYZ_OVERSIZE,     SIM_BYZ_ADVERT_FLOOD, SIM_BYZ_WRONG_BYTES,
+        SIM_BYZ_SILENT,      SIM_BYZ_SLOW_READER,  SIM_BYZ_GARBAGE,
+        SIM_BYZ_OVERSIZE,    SIM_BYZ_ADVERT_FLOOD, SIM_BYZ_WRONG_BYTES,
         SIM_BYZ_STALE_COMMIT};
     uint32_t ids[IDS_MAX];
     uint32_t c = candidates(g, can_turn, ids);
@@ -653,19 +674,36 @@ static void step_loss(struct gen *g, uint64_t t)
 static void do_step(struct gen *g, enum step s, uint64_t t)
 {
     switch (s) {
-    case STEP_PARTITION: step_partition(g, t); break;
+    case STEP_PARTITION:
+        step_partition(g, t);
+        break;
     case STEP_HEAL:
         new_fault(g, SIM_FAULT_HEAL, t);
         g->partitioned = false;
         break;
-    case STEP_CRASH: step_crash(g, t); break;
-    case STEP_RESTART: step_restart(g, t); break;
-    case STEP_LEAVE: step_leave(g, t); break;
-    case STEP_JOIN: step_join(g, t); break;
-    case STEP_BYZANTINE: step_byzantine(g, t); break;
-    case STEP_SKEW: step_skew(g, t); break;
-    case STEP_LOSS: step_loss(g, t); break;
-    default: P2P_UNREACHABLE();
+    case STEP_CRASH:
+        step_crash(g, t);
+        break;
+    case STEP_RESTART:
+        step_restart(g, t);
+        break;
+    case STEP_LEAVE:
+        step_leave(g, t);
+        break;
+    case STEP_JOIN:
+        step_join(g, t);
+        break;
+    case STEP_BYZANTINE:
+        step_byzantine(g, t);
+        break;
+    case STEP_SKEW:
+        step_skew(g, t);
+        break;
+    case STEP_LOSS:
+        step_loss(g, t);
+        break;
+    default:
+        P2P_UNREACHABLE();
     }
 }
 
@@ -713,8 +751,8 @@ static void gen_faults(struct gen *g)
     for (uint32_t i = 0; i < g->ids; i++) {
         if (!can_restart(g, i))
             continue;
-        struct gen_fault *f = new_fault(g, SIM_FAULT_RESTART,
-                                        range(g, from, to) * 100);
+        struct gen_fault *f =
+            new_fault(g, SIM_FAULT_RESTART, range(g, from, to) * 100);
         f->nodes[f->nodes_count++] = i;
         g->node[i].state = NODE_RUNNING;
         g->node[i].restart_owed = false;
@@ -799,7 +837,8 @@ static void gen_state(struct gen *g)
     if (p2p_rng_below(&g->srng, 3) == 0) /* a short last chunk */
         g->state_size += state_range(g, 1, chunk - 1);
     g->state_every_ms = state_range(g, SIM_SWARM_STATE_EVERY_MS_MIN / 100,
-                                    SIM_SWARM_STATE_EVERY_MS_MAX / 100) * 100;
+                                    SIM_SWARM_STATE_EVERY_MS_MAX / 100) *
+                        100;
     g->state_churn_ppm =
         p2p_rng_below(&g->srng, 4) == 0
             ? 0
@@ -1056,7 +1095,8 @@ int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
     g->nodes = (uint32_t)range(g, SIM_SWARM_NODES_MIN, SIM_SWARM_NODES_MAX);
     g->ids = g->nodes + (uint32_t)below(g, SIM_SWARM_JOIN_IDS_MAX + 1);
     g->duration_ms = range(g, SIM_SWARM_DURATION_MIN_MS / 100,
-                           SIM_SWARM_DURATION_MAX_MS / 100) * 100;
+                           SIM_SWARM_DURATION_MAX_MS / 100) *
+                     100;
     uint64_t window = g->duration_ms / 4 / 100 * 100;
     if (window < SIM_SWARM_LIVENESS_MIN_MS)
         window = SIM_SWARM_LIVENESS_MIN_MS;
@@ -1077,7 +1117,7 @@ int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
      * links the second is multi-MiB adverts). */
     for (size_t i = 0; i < g->items_count; i++)
         gen_item(g, &g->items[i],
-                 i == 0 ? (unsigned)below(g, 2)
+                 i == 0           ? (unsigned)below(g, 2)
                  : i == 1 && thin ? 2u
                                   : (unsigned)below(g, 3));
     fit_workload(g);

@@ -32,16 +32,16 @@
 
 #include "core/types.h"
 
-#define SIM_SWARM_NODES_MIN 4u        /* subnet.nodes */
+#define SIM_SWARM_NODES_MIN 4u /* subnet.nodes */
 #define SIM_SWARM_NODES_MAX 16u
-#define SIM_SWARM_JOIN_IDS_MAX 3u     /* new ids beyond subnet.nodes */
+#define SIM_SWARM_JOIN_IDS_MAX 3u /* new ids beyond subnet.nodes */
 #define SIM_SWARM_DURATION_MIN_MS 10000u
 #define SIM_SWARM_DURATION_MAX_MS 40000u
 #define SIM_SWARM_LIVENESS_MIN_MS 2000u /* fault-free tail, at least */
-#define SIM_SWARM_STEPS_MAX 8u        /* random fault steps, before closers */
-#define SIM_SWARM_HONEST_LIVE_MIN 3u  /* running honest members, always */
-#define SIM_SWARM_ITEMS_MAX 3u        /* workload items */
-#define SIM_SWARM_LINKS_MAX 4u        /* network.links overrides */
+#define SIM_SWARM_STEPS_MAX 8u          /* random fault steps, before closers */
+#define SIM_SWARM_HONEST_LIVE_MIN 3u    /* running honest members, always */
+#define SIM_SWARM_ITEMS_MAX 3u          /* workload items */
+#define SIM_SWARM_LINKS_MAX 4u          /* network.links overrides */
 /* Artifacts a run may make: the simulator's work grows with
  * artifacts x nodes^2 (every validator relays pushes to every peer), so the
  * budget is this divided by nodes^2, clamped to the two bounds below. */
@@ -59,7 +59,7 @@
 /* State sync: a state section in this share of the seeds. */
 #define SIM_SWARM_STATE_PERCENT 35u
 #define SIM_SWARM_STATE_RNG_STREAM 0x73746174ULL /* "stat" */
-#define SIM_SWARM_STATE_MIB_MIN 16u   /* state.size */
+#define SIM_SWARM_STATE_MIB_MIN 16u              /* state.size */
 #define SIM_SWARM_STATE_MIB_MAX 128u
 /* A full sync should take at most this long on the thinnest link. */
 #define SIM_SWARM_STATE_SYNC_S_MAX 8u

@@ -15,13 +15,13 @@
 #include "core/types.h"
 
 struct sim_trace {
-    FILE *file;              /* NULL: hash only */
+    FILE *file; /* NULL: hash only */
     uint64_t hash;
     uint64_t lines;
-    uint64_t *hashes;        /* when recording: hash after each line */
+    uint64_t *hashes; /* when recording: hash after each line */
     size_t hashes_count, hashes_capacity;
     bool record;
-    uint64_t stop_at_line;   /* when > 0: copy that line into found_line */
+    uint64_t stop_at_line; /* when > 0: copy that line into found_line */
     char found_line[512];
 };
 

@@ -32,7 +32,7 @@ struct fields {
     uint32_t node;
     struct span kind;
     bool has_peer;
-    int64_t peer; /* -1: the event has no peer */
+    int64_t peer;   /* -1: the event has no peer */
     struct span id; /* len 0: no id= */
 };
 
@@ -42,14 +42,20 @@ static int quoted_len(struct span v)
     return (int)(v.len < QUOTE_MAX ? v.len : QUOTE_MAX);
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 static bool is_hex(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static char lower(char c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+}
 
 static bool span_is(struct span v, const char *word)
 {
@@ -327,7 +333,7 @@ int sim_trace_filter_match_line(const struct sim_trace_filter *f,
 /* ---- the stream ------------------------------------------------------- */
 
 struct reader {
-    FILE *in; /* borrowed */
+    FILE *in;        /* borrowed */
     size_t pos, end; /* unread bytes: buf[pos..end) */
     bool eof;
     char buf[SIM_TRACE_FILTER_READ_BYTES];
@@ -392,7 +398,8 @@ static int filter_line(const struct sim_trace_filter *f, const char *line,
     if (!match)
         return 0;
     st->matched++;
-    if (fwrite(line, 1, len, out) != len || (newline && fputc('\n', out) == EOF)) {
+    if (fwrite(line, 1, len, out) != len ||
+        (newline && fputc('\n', out) == EOF)) {
         conf_errmsg_set(msg, msg_len, "writing the output failed: %s",
                         strerror(errno));
         return P2P_ERR_WRITE;
@@ -417,7 +424,8 @@ int sim_trace_filter_stream(const struct sim_trace_filter *f, FILE *in,
     r.in = in;
     r.pos = r.end = 0;
     r.eof = false;
-    while (rc == 0 && (res = read_line(&r, line, &len, &newline)) == READ_LINE) {
+    while (rc == 0 &&
+           (res = read_line(&r, line, &len, &newline)) == READ_LINE) {
         st.lines++;
         rc = filter_line(f, line, len, newline, out, &st, name, msg, msg_len);
     }
@@ -459,8 +467,8 @@ static bool full(const char *flag, size_t count, char *msg, size_t msg_len)
     return true;
 }
 
-static int add_node(struct sim_trace_filter *f, const char *flag,
-                    struct span v, char *msg, size_t msg_len)
+static int add_node(struct sim_trace_filter *f, const char *flag, struct span v,
+                    char *msg, size_t msg_len)
 {
     if (full(flag, f->nodes_count, msg, msg_len))
         return P2P_ERR_LIMIT;
@@ -473,8 +481,8 @@ static int add_node(struct sim_trace_filter *f, const char *flag,
     return 0;
 }
 
-static int add_peer(struct sim_trace_filter *f, const char *flag,
-                    struct span v, char *msg, size_t msg_len)
+static int add_peer(struct sim_trace_filter *f, const char *flag, struct span v,
+                    char *msg, size_t msg_len)
 {
     if (full(flag, f->peers_count, msg, msg_len))
         return P2P_ERR_LIMIT;
@@ -493,13 +501,12 @@ static int add_peer(struct sim_trace_filter *f, const char *flag,
 /* The simulator's own event kinds (docs/trace-format.md's table, in its
  * order); core's protocol events (--events) follow, by p2p_event_name. */
 static const char *const sim_kinds[] = {
-    "create",     "send",         "recv",         "reset",
-    "recv_reset", "deliver",      "validate",     "expire",
-    "loss_start", "loss_end",     "dial",         "conn_up",
-    "dial_refused", "dial_timeout", "conn_close", "conn_lost",
-    "conn_down",  "partition",    "heal",         "crash",
-    "restart",    "join",         "registry",     "byzantine",
-    "checkpoint", "skew",
+    "create",    "send",      "recv",         "reset",        "recv_reset",
+    "deliver",   "validate",  "expire",       "loss_start",   "loss_end",
+    "dial",      "conn_up",   "dial_refused", "dial_timeout", "conn_close",
+    "conn_lost", "conn_down", "partition",    "heal",         "crash",
+    "restart",   "join",      "registry",     "byzantine",    "checkpoint",
+    "skew",
 };
 #define SIM_KINDS_COUNT (sizeof(sim_kinds) / sizeof(sim_kinds[0]))
 /* Core's events are numbered from 0 up; p2p_event_name says "?" past the
@@ -581,8 +588,8 @@ static bool known_kind(struct span v)
     return false;
 }
 
-static int add_kind(struct sim_trace_filter *f, const char *flag,
-                    struct span v, char *msg, size_t msg_len)
+static int add_kind(struct sim_trace_filter *f, const char *flag, struct span v,
+                    char *msg, size_t msg_len)
 {
     if (full(flag, f->kinds_count, msg, msg_len))
         return P2P_ERR_LIMIT;
@@ -640,8 +647,8 @@ static int add_list(struct sim_trace_filter *f, const char *flag,
     size_t len = strlen(arg), pos = 0;
     for (;;) {
         const char *comma = memchr(arg + pos, ',', len - pos);
-        struct span v = {arg + pos, comma ? (size_t)(comma - arg) - pos
-                                          : len - pos};
+        struct span v = {arg + pos,
+                         comma ? (size_t)(comma - arg) - pos : len - pos};
         if (v.len == 0) {
             conf_errmsg_set(msg, msg_len, "%s: empty value in '%.*s'", flag,
                             (int)(len < QUOTE_MAX ? len : QUOTE_MAX), arg);
@@ -676,7 +683,8 @@ static int set_time(const char *flag, const char *arg, bool *has,
 static const char *bad_flag(int argc, char **argv)
 {
     static char short_flag[3] = "-?";
-    if (optind >= 1 && optind <= argc && strncmp(argv[optind - 1], "--", 2) == 0)
+    if (optind >= 1 && optind <= argc &&
+        strncmp(argv[optind - 1], "--", 2) == 0)
         return argv[optind - 1];
     short_flag[1] = optopt > 0 ? (char)optopt : '?';
     return short_flag;
@@ -689,9 +697,12 @@ static int take_option(int c, int argc, char **argv,
 {
     struct sim_trace_filter *f = &a->filter;
     switch (c) {
-    case 'n': return add_list(f, "--node", optarg, add_node, msg, msg_len);
-    case 'p': return add_list(f, "--peer", optarg, add_peer, msg, msg_len);
-    case 'k': return add_list(f, "--kind", optarg, add_kind, msg, msg_len);
+    case 'n':
+        return add_list(f, "--node", optarg, add_node, msg, msg_len);
+    case 'p':
+        return add_list(f, "--peer", optarg, add_peer, msg, msg_len);
+    case 'k':
+        return add_list(f, "--kind", optarg, add_kind, msg, msg_len);
     case 'a':
         return add_list(f, "--artifact", optarg, add_artifact, msg, msg_len);
     case 'f':
@@ -699,7 +710,9 @@ static int take_option(int c, int argc, char **argv,
                         msg_len);
     case 't':
         return set_time("--to", optarg, &f->has_to, &f->to_ns, msg, msg_len);
-    case 'h': a->help = true; return 0;
+    case 'h':
+        a->help = true;
+        return 0;
     case ':':
         conf_errmsg_set(msg, msg_len, "option '%s' needs a value",
                         bad_flag(argc, argv));
@@ -766,24 +779,32 @@ int sim_trace_filter_parse_args(int argc, char **argv,
 
 static void usage(FILE *out)
 {
-    fprintf(out,
+    fprintf(
+        out,
         "usage: p2p-sim trace FILE [options]\n"
         "\n"
-        "Prints the lines of a trace written by 'p2p-sim run --trace' (format in\n"
-        "docs/trace-format.md) that match every given filter, unchanged and in\n"
+        "Prints the lines of a trace written by 'p2p-sim run --trace' (format "
+        "in\n"
+        "docs/trace-format.md) that match every given filter, unchanged and "
+        "in\n"
         "order. FILE '-' reads standard input. A filter given several values\n"
         "(repeated, or as a comma list) keeps a line matching any of them.\n"
-        "Lines starting with '#' always pass. Exit status: 0 done (also when no\n"
-        "line matched), 2 bad option, unreadable FILE or malformed line (named\n"
+        "Lines starting with '#' always pass. Exit status: 0 done (also when "
+        "no\n"
+        "line matched), 2 bad option, unreadable FILE or malformed line "
+        "(named\n"
         "as FILE:LINE).\n"
         "\n"
         "options:\n"
         "  --node N[,N...]        events at node N (3 or n3)\n"
-        "  --peer N[,N...]        events whose peer= is N (-1: events without one)\n"
-        "  --artifact ID[,ID...]  events whose id= starts with ID (%u to %u hex\n"
+        "  --peer N[,N...]        events whose peer= is N (-1: events without "
+        "one)\n"
+        "  --artifact ID[,ID...]  events whose id= starts with ID (%u to %u "
+        "hex\n"
         "                         digits)\n"
         "  --kind K[,K...]        events of kind K (send, recv, deliver, ...)\n"
-        "  --from T               events at virtual time T or later (0, 10s, 250ms)\n"
+        "  --from T               events at virtual time T or later (0, 10s, "
+        "250ms)\n"
         "  --to T                 events before virtual time T\n"
         "  -h, --help             this text\n",
         SIM_TRACE_FILTER_ID_HEX_MIN, SIM_TRACE_FILTER_ID_HEX_MAX);
@@ -808,9 +829,11 @@ int sim_trace_filter_main(int argc, char **argv)
     struct sim_trace_filter_args a;
     char msg[512];
     if (sim_trace_filter_parse_args(argc, argv, &a, msg, sizeof(msg)) != 0) {
-        fprintf(stderr, "p2p-sim trace: %s\n"
+        fprintf(stderr,
+                "p2p-sim trace: %s\n"
                 "(p2p-sim trace --help lists the options and the event "
-                "kinds)\n", msg);
+                "kinds)\n",
+                msg);
         return EXIT_BAD_INPUT;
     }
     if (a.help) {

@@ -47,16 +47,18 @@
  * a filter that keeps every line. Each *_count is <= VALUES_MAX. */
 struct sim_trace_filter {
     uint32_t nodes[SIM_TRACE_FILTER_VALUES_MAX]; /* the line's n<node> */
-    size_t nodes_count;                           /* 0: any node */
-    int64_t peers[SIM_TRACE_FILTER_VALUES_MAX];   /* peer=; -1 is "none" */
-    size_t peers_count;                           /* 0: any line */
-    char kinds[SIM_TRACE_FILTER_VALUES_MAX][SIM_TRACE_FILTER_KIND_BYTES_MAX + 1];
-    size_t kinds_count;                           /* 0: any kind */
+    size_t nodes_count;                          /* 0: any node */
+    int64_t peers[SIM_TRACE_FILTER_VALUES_MAX];  /* peer=; -1 is "none" */
+    size_t peers_count;                          /* 0: any line */
+    char kinds[SIM_TRACE_FILTER_VALUES_MAX]
+              [SIM_TRACE_FILTER_KIND_BYTES_MAX + 1];
+    size_t kinds_count; /* 0: any kind */
     /* Lower-case hex prefixes of id=, each ID_HEX_MIN..ID_HEX_MAX digits. */
-    char artifacts[SIM_TRACE_FILTER_VALUES_MAX][SIM_TRACE_FILTER_ID_HEX_MAX + 1];
-    size_t artifacts_count;                       /* 0: any line */
-    uint64_t from_ns; /* keep t >= from_ns (0: from the start) */
-    uint64_t to_ns;   /* keep t < to_ns, when has_to; then to_ns > from_ns */
+    char artifacts[SIM_TRACE_FILTER_VALUES_MAX]
+                  [SIM_TRACE_FILTER_ID_HEX_MAX + 1];
+    size_t artifacts_count; /* 0: any line */
+    uint64_t from_ns;       /* keep t >= from_ns (0: from the start) */
+    uint64_t to_ns; /* keep t < to_ns, when has_to; then to_ns > from_ns */
     bool has_from, has_to;
 };
 

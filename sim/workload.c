@@ -18,7 +18,8 @@ int64_t sim_workload_artifact_find(const struct sim_world *w,
 }
 
 /* Gap to the item's next artifact: fixed, or exponential with that mean. */
-static p2p_time next_gap(struct sim_world *w, const struct sim_workload_item *it)
+static p2p_time next_gap(struct sim_world *w,
+                         const struct sim_workload_item *it)
 {
     if (!it->poisson)
         return it->interval_ns;
@@ -32,8 +33,8 @@ static p2p_time next_gap(struct sim_world *w, const struct sim_workload_item *it
 void sim_workload_start(struct sim_world *w)
 {
     const struct sim_scenario *sc = w->sc;
-    w->round_robin_next = calloc(sc->workload_count ? sc->workload_count : 1,
-                                 sizeof(uint32_t));
+    w->round_robin_next =
+        calloc(sc->workload_count ? sc->workload_count : 1, sizeof(uint32_t));
     for (size_t i = 0; i < sc->workload_count; i++) {
         const struct sim_workload_item *it = &sc->workload[i];
         p2p_time first = it->start_ns + next_gap(w, it);
@@ -130,8 +131,8 @@ static int record(struct sim_world *w, const struct p2p_artifact_id *id,
         return P2P_ERR_NOMEM;
     struct p2p_key key;
     memcpy(key.b, id->b, P2P_KEY_BYTES);
-    int rc = p2p_keymap_put(&w->artifact_by_id, &key,
-                            (uint32_t)w->artifacts_count);
+    int rc =
+        p2p_keymap_put(&w->artifact_by_id, &key, (uint32_t)w->artifacts_count);
     if (rc != 0) {
         free(art->delivered);
         return rc;
@@ -185,8 +186,8 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
     p2p_id_hex(&id, hex, 16);
     if (SIM_TRACING(w))
         sim_trace_line(&w->trace, w->now, creator, "create",
-                       "id=%s %s bytes=%llu rc=%d", hex, p2p_kind_name(it->kind),
-                       (unsigned long long)size, rc);
+                       "id=%s %s bytes=%llu rc=%d", hex,
+                       p2p_kind_name(it->kind), (unsigned long long)size, rc);
     if (rc != 0)
         sim_world_violation(w, "node %u refused its own artifact %s: %s",
                             creator, hex, p2p_strerror(rc));

@@ -28,23 +28,23 @@
 #include "sim/state_store.h"
 #include "sim/trace.h"
 
-#define SIM_EVENTS_QUEUED_MAX (64u << 20)  /* pending events, all kinds */
-#define SIM_ARTIFACTS_MAX (4u << 20)       /* artifacts one run may create */
-#define SIM_DEEP_CHECK_EVERY 1024u         /* --invariants: deep walk period */
-#define SIM_CONN_NODE_IDS_MAX 4096u        /* the pair matrix stays < 400 MiB */
+#define SIM_EVENTS_QUEUED_MAX (64u << 20) /* pending events, all kinds */
+#define SIM_ARTIFACTS_MAX (4u << 20)      /* artifacts one run may create */
+#define SIM_DEEP_CHECK_EVERY 1024u        /* --invariants: deep walk period */
+#define SIM_CONN_NODE_IDS_MAX 4096u       /* the pair matrix stays < 400 MiB */
 #define SIM_DEFAULT_VALIDATION_DELAY_NS (1 * P2P_NS_PER_MS)
 #define SIM_DEFAULT_ARTIFACT_TTL_NS (120 * P2P_NS_PER_S)
 #define SIM_AFTER_DRAIN_MAX 4u /* events one handler defers */
 
 enum sim_event_type {
-    SIM_EV_MESSAGE,     /* ptr: struct sim_msg arriving at node */
-    SIM_EV_TIMER,       /* node's core deadline */
-    SIM_EV_WORKLOAD,    /* arg: workload item index */
-    SIM_EV_VALIDATE,    /* arg: artifact index; node validates it */
-    SIM_EV_EXPIRE,      /* arg: artifact index; every pool purges it */
-    SIM_EV_LOSS_START,  /* arg: fault index */
-    SIM_EV_LOSS_END,    /* arg: fault index */
-    SIM_EV_FAULT,       /* arg: fault index (every kind but loss) */
+    SIM_EV_MESSAGE,        /* ptr: struct sim_msg arriving at node */
+    SIM_EV_TIMER,          /* node's core deadline */
+    SIM_EV_WORKLOAD,       /* arg: workload item index */
+    SIM_EV_VALIDATE,       /* arg: artifact index; node validates it */
+    SIM_EV_EXPIRE,         /* arg: artifact index; every pool purges it */
+    SIM_EV_LOSS_START,     /* arg: fault index */
+    SIM_EV_LOSS_END,       /* arg: fault index */
+    SIM_EV_FAULT,          /* arg: fault index (every kind but loss) */
     SIM_EV_CONN_ESTABLISH, /* node: dialer; arg: SIM_CONN_ARG(peer, gen) */
     SIM_EV_DIAL_TIMEOUT,   /* node: dialer; arg: SIM_CONN_ARG(peer, gen) */
     SIM_EV_CONN_IDLE,      /* node: one end; arg: SIM_CONN_ARG(other, gen) */
@@ -68,11 +68,11 @@ enum sim_event_type {
 enum sim_conn_state { SIM_CONN_NONE, SIM_CONN_DIALING, SIM_CONN_UP };
 
 struct sim_conn {
-    uint32_t gen;        /* bumped on every change: stale events and
+    uint32_t gen;       /* bumped on every change: stale events and
                             messages of an older connection are dropped */
-    uint8_t state;       /* enum sim_conn_state */
-    uint32_t dialer;     /* while DIALING */
-    p2p_time cut_since;  /* P2P_TIME_NEVER while the path is open */
+    uint8_t state;      /* enum sim_conn_state */
+    uint32_t dialer;    /* while DIALING */
+    p2p_time cut_since; /* P2P_TIME_NEVER while the path is open */
 };
 
 enum sim_msg_kind { SIM_MSG_DATA, SIM_MSG_RESET };
@@ -81,11 +81,11 @@ struct sim_msg {
     enum sim_msg_kind kind;
     uint32_t from;
     uint64_t stream_id;
-    bool inbound;        /* at the receiver: the sender opened the stream */
+    bool inbound; /* at the receiver: the sender opened the stream */
     uint32_t to;
-    uint32_t conn_gen;   /* the connection it travels on */
+    uint32_t conn_gen; /* the connection it travels on */
     enum p2p_traffic traffic;
-    uint8_t *bytes;      /* owned */
+    uint8_t *bytes; /* owned */
     size_t len;
     struct sim_msg *next; /* in its sender's queue of large messages */
 };
@@ -93,18 +93,18 @@ struct sim_msg {
 struct sim_node {
     struct p2p_node *core; /* NULL while not running */
     struct p2p_mem mem;
-    p2p_time armed;      /* deadline of the SIM_EV_TIMER in the queue */
-    uint64_t events;     /* events handled, for the invariant checker */
-    bool running;        /* started (or joined) and not crashed */
-    bool member;         /* in the current registry version */
-    bool byzantine;      /* misbehaves from byzantine_at on */
+    p2p_time armed;  /* deadline of the SIM_EV_TIMER in the queue */
+    uint64_t events; /* events handled, for the invariant checker */
+    bool running;    /* started (or joined) and not crashed */
+    bool member;     /* in the current registry version */
+    bool byzantine;  /* misbehaves from byzantine_at on */
     enum sim_byzantine behaviour;
-    uint32_t incarnation; /* restarts so far */
-    p2p_time live_since; /* last start, join or restart: it is owed what
+    uint32_t incarnation;   /* restarts so far */
+    p2p_time live_since;    /* last start, join or restart: it is owed what
                             was made before only from then on */
-    uint32_t group;      /* partition group; links across groups are cut */
+    uint32_t group;         /* partition group; links across groups are cut */
     struct sim_clock clock; /* the node's local clock (skew, drift) */
-    uint32_t *persisted; /* owned: artifact indexes its validated pool held
+    uint32_t *persisted;    /* owned: artifact indexes its validated pool held
                             when it crashed, re-inserted at restart */
     size_t persisted_count;
     uint64_t byz_next_stream; /* stream ids for forged requests */
@@ -117,22 +117,22 @@ struct sim_node {
      * a reset of their stream removes them, as the replica's transport
      * drops a reset stream's unsent data). */
     struct sim_msg *bulk_head, *bulk_tail;
-    bool bulk_busy;           /* a SIM_EV_UPLINK is queued for it */
+    bool bulk_busy; /* a SIM_EV_UPLINK is queued for it */
     /* What the network carried for this node id over the whole run (all
      * incarnations), for --metrics: data messages, not resets. */
     uint64_t bytes_sent[P2P_TRAFFIC_COUNT];
     uint64_t bytes_received[P2P_TRAFFIC_COUNT];
     uint64_t messages_sent, messages_received;
-    uint64_t deliveries;      /* artifacts delivered to it (run.c) */
+    uint64_t deliveries; /* artifacts delivered to it (run.c) */
     /* State sync (sim/state_run.c). The store is the node's disk: it
      * survives a crash. */
     struct sim_state_store store;
-    bool store_ready;         /* store initialised */
-    uint32_t sync_gen;        /* the core's sync gen last seen */
-    int64_t sync_record;      /* index in w->syncs of the sync under way,
+    bool store_ready;          /* store initialised */
+    uint32_t sync_gen;         /* the core's sync gen last seen */
+    int64_t sync_record;       /* index in w->syncs of the sync under way,
                                  or -1 */
     uint64_t sync_chunks_seen; /* state_chunks_received last seen */
-    p2p_time caught_up_at;    /* first time since live_since its state was
+    p2p_time caught_up_at;     /* first time since live_since its state was
                                  the subnet's newest; NEVER until then */
 };
 
@@ -140,15 +140,15 @@ struct sim_node {
 struct sim_sync_record {
     uint32_t node;
     uint64_t height;
-    p2p_time started, ended;  /* virtual time; ended NEVER while running */
-    bool completed;           /* false: cancelled, or the node crashed */
+    p2p_time started, ended; /* virtual time; ended NEVER while running */
+    bool completed;          /* false: cancelled, or the node crashed */
     uint32_t chunks_total, chunks_reused, chunks_fetched;
     uint64_t bytes_total, bytes_fetched;
-    uint64_t bytes_base;      /* the node's chunk bytes counter at start */
-    uint64_t reused_base;     /* and its reused chunks counter */
-    uint32_t peers;           /* peers serving it at the start */
-    uint64_t ideal_bps;       /* min(sum of their uplinks, own downlink) */
-    uint32_t decile_printed;  /* progress lines: the last tenth printed */
+    uint64_t bytes_base;     /* the node's chunk bytes counter at start */
+    uint64_t reused_base;    /* and its reused chunks counter */
+    uint32_t peers;          /* peers serving it at the start */
+    uint64_t ideal_bps;      /* min(sum of their uplinks, own downlink) */
+    uint32_t decile_printed; /* progress lines: the last tenth printed */
 };
 
 struct sim_artifact {
@@ -157,9 +157,9 @@ struct sim_artifact {
     uint64_t size;
     uint32_t creator;
     p2p_time created;
-    p2p_time expired;     /* P2P_TIME_NEVER while in the pools */
-    uint32_t deliveries;  /* nodes other than the creator that received it */
-    uint8_t *delivered;   /* owned bitmap over nodes */
+    p2p_time expired;    /* P2P_TIME_NEVER while in the pools */
+    uint32_t deliveries; /* nodes other than the creator that received it */
+    uint8_t *delivered;  /* owned bitmap over nodes */
 };
 
 struct sim_delivery {
@@ -170,16 +170,16 @@ struct sim_delivery {
 struct sim_options {
     uint64_t seed;
     bool has_seed;
-    FILE *trace_file;         /* borrowed; NULL: no trace file */
-    bool record_hashes;       /* keep every trace line's hash */
-    uint64_t capture_line;    /* > 0: keep that trace line's text */
-    bool invariants;          /* check every node after every event */
-    bool quiet;               /* no progress lines */
-    bool events;              /* core protocol events in the trace */
-    bool series;              /* record bytes per node over time (--report) */
-    const char *metrics_dir;  /* borrowed; NULL: no --metrics output */
+    FILE *trace_file;          /* borrowed; NULL: no trace file */
+    bool record_hashes;        /* keep every trace line's hash */
+    uint64_t capture_line;     /* > 0: keep that trace line's text */
+    bool invariants;           /* check every node after every event */
+    bool quiet;                /* no progress lines */
+    bool events;               /* core protocol events in the trace */
+    bool series;               /* record bytes per node over time (--report) */
+    const char *metrics_dir;   /* borrowed; NULL: no --metrics output */
     p2p_time metrics_every_ns; /* sampling period, virtual time (> 0) */
-    bool metrics_openmetrics; /* also DIR/metrics.om (--metrics-format) */
+    bool metrics_openmetrics;  /* also DIR/metrics.om (--metrics-format) */
     /* Borrowed; NULL: never. The loop stops before its next event once
      * this reads non-zero (sim/main.c's SIGINT handler sets it). */
     const volatile sig_atomic_t *interrupt;
@@ -190,17 +190,17 @@ struct sim_stats {
     uint64_t bytes_sent;
     uint64_t bytes_by_traffic[P2P_TRAFFIC_COUNT];
     uint64_t messages_sent;
-    uint64_t bytes_ideal;     /* each artifact's body once per receiver */
+    uint64_t bytes_ideal;      /* each artifact's body once per receiver */
     uint64_t messages_dropped; /* lost with their connection */
     uint64_t conns_established, dials_failed, conns_broken;
-    uint64_t honest_bans;     /* an honest node banned an honest peer */
-    uint64_t *latencies_ns;   /* owned; one per delivery */
+    uint64_t honest_bans;            /* an honest node banned an honest peer */
+    uint64_t *latencies_ns;          /* owned; one per delivery */
     struct sim_delivery *deliveries; /* owned; which artifact reached which
                                  node, parallel to latencies_ns until sorted */
     size_t latencies_count, latencies_capacity;
     size_t peak_memory_bytes; /* max over nodes of the core's peak */
     uint32_t peak_memory_node;
-    char violation[512];      /* first invariant violation, or "" */
+    char violation[512]; /* first invariant violation, or "" */
 };
 
 /* An event a handler schedules for after its nodes' actions are carried
@@ -214,26 +214,26 @@ struct sim_world {
     const struct sim_scenario *sc; /* borrowed */
     struct sim_options opt;
     uint64_t seed;
-    uint32_t nodes_count;          /* every id the run may use (joins too) */
-    struct sim_node *nodes;        /* owned */
-    struct sim_conn *conns;        /* owned; nodes_count^2, [lo * n + hi] */
-    struct sim_msg **held;         /* owned: messages waiting for a heal */
+    uint32_t nodes_count;   /* every id the run may use (joins too) */
+    struct sim_node *nodes; /* owned */
+    struct sim_conn *conns; /* owned; nodes_count^2, [lo * n + hi] */
+    struct sim_msg **held;  /* owned: messages waiting for a heal */
     size_t held_count, held_capacity;
     uint64_t registry_version;
-    struct p2p_rng fault_rng;      /* byzantine choices: its own stream */
+    struct p2p_rng fault_rng; /* byzantine choices: its own stream */
     struct sim_event_queue queue;
     struct sim_net net;
-    struct p2p_rng workload_rng;   /* its own stream (docs/scenario-format.md) */
+    struct p2p_rng workload_rng; /* its own stream (docs/scenario-format.md) */
     p2p_time now;
-    p2p_time end;                  /* duration + drain */
+    p2p_time end; /* duration + drain */
     p2p_time validation_delay_ns;
     p2p_time artifact_ttl_ns;
-    p2p_time delivered_within_ns;  /* the tightest delivered bound, or 0 */
+    p2p_time delivered_within_ns;   /* the tightest delivered bound, or 0 */
     struct sim_artifact *artifacts; /* owned */
     size_t artifacts_count, artifacts_capacity;
-    struct p2p_mem index_mem;      /* the sim's own lookup table memory */
+    struct p2p_mem index_mem; /* the sim's own lookup table memory */
     struct p2p_keymap artifact_by_id;
-    uint32_t *round_robin_next;    /* per workload item */
+    uint32_t *round_robin_next; /* per workload item */
     struct sim_trace trace;
     struct sim_stats stats;
     struct sim_report_series series; /* --report: bytes per node over time */
@@ -241,7 +241,7 @@ struct sim_world {
     /* State sync (sim/state_run.c); states_on when the scenario has a
      * 'state' section. */
     bool states_on;
-    struct p2p_mem state_mem;      /* the states' and stores' memory: the
+    struct p2p_mem state_mem; /* the states' and stores' memory: the
                                       nodes' disks, not core memory */
     struct sim_states states;
     uint64_t state_height;         /* the subnet's newest checkpoint */
@@ -254,11 +254,11 @@ struct sim_world {
     void (*drain)(struct sim_world *w, uint32_t node);
     struct sim_after_drain after[SIM_AFTER_DRAIN_MAX];
     size_t after_count;
-    bool stop;                     /* an invariant failed */
-    bool interrupted;              /* stopped at opt.interrupt, before end */
-    p2p_time drain_ns;             /* the part of end after the run: the
+    bool stop;                /* an invariant failed */
+    bool interrupted;         /* stopped at opt.interrupt, before end */
+    p2p_time drain_ns;        /* the part of end after the run: the
                                       longest 'within' (run.c) */
-    uint64_t progress_events;      /* events at the last progress line */
+    uint64_t progress_events; /* events at the last progress line */
 };
 
 struct sim_metrics_out;
@@ -275,7 +275,7 @@ void sim_workload_start(struct sim_world *w);
 void sim_workload_fire(struct sim_world *w, uint32_t item);
 /* Looks an artifact up by id; -1 when unknown. */
 int64_t sim_workload_artifact_find(const struct sim_world *w,
-                          const struct p2p_artifact_id *id);
+                                   const struct p2p_artifact_id *id);
 /* Artifact `index`'s body, made again from the seed (malloc'd). */
 uint8_t *sim_workload_artifact_body(const struct sim_world *w, size_t index);
 
@@ -376,7 +376,7 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
 bool sim_byzantine_reads(const struct sim_world *w, uint32_t node);
 
 /* state_run.c: state sync in the simulation. */
-#define SIM_SYNCS_MAX 65536u       /* sync records one run keeps */
+#define SIM_SYNCS_MAX 65536u /* sync records one run keeps */
 /* Before the first node starts: builds height 1 when the scenario has a
  * 'state' section. 0, or the P2P_ERR_* building it gave (message printed). */
 int sim_state_run_init(struct sim_world *w);
