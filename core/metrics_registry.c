@@ -253,6 +253,26 @@ static void put_escaped(struct p2p_metrics_text *t, const char *s, bool quotes)
     }
 }
 
+void p2p_metrics_text_put(struct p2p_metrics_text *t, const char *s, size_t n)
+{
+    put(t, s, n);
+}
+
+void p2p_metrics_text_put_str(struct p2p_metrics_text *t, const char *s)
+{
+    put_str(t, s);
+}
+
+void p2p_metrics_text_put_u64(struct p2p_metrics_text *t, uint64_t v)
+{
+    put_u64(t, v);
+}
+
+void p2p_metrics_text_put_label_value(struct p2p_metrics_text *t, const char *s)
+{
+    put_escaped(t, s, true);
+}
+
 #ifdef P2P_DEBUG
 /* [a-zA-Z_:][a-zA-Z0-9_:]* (label names: no colon). */
 static bool valid_name(const char *s, bool colon)

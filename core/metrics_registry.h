@@ -117,6 +117,17 @@ void p2p_metrics_text_comment(struct p2p_metrics_text *t, const char *text);
 void p2p_metrics_text_family(struct p2p_metrics_text *t, const char *name,
                              enum p2p_metric_type type, const char *help);
 
+/* Raw pieces for writers of samples the helpers here cannot express (two
+ * labels, fractional values), with the same contract: nothing is written
+ * past cap, len counts what is needed. put writes s[0..n), put_str a
+ * NUL-terminated string, put_u64 a decimal number, put_label_value a
+ * label value escaped (backslash, quote, newline). */
+void p2p_metrics_text_put(struct p2p_metrics_text *t, const char *s, size_t n);
+void p2p_metrics_text_put_str(struct p2p_metrics_text *t, const char *s);
+void p2p_metrics_text_put_u64(struct p2p_metrics_text *t, uint64_t v);
+void p2p_metrics_text_put_label_value(struct p2p_metrics_text *t,
+                                      const char *s);
+
 /* One sample line: `name value`, or `name{label="label_value"} value`
  * when label is not NULL (label_value is escaped: backslash, quote,
  * newline). */

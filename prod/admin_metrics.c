@@ -1,8 +1,8 @@
 /* The replica's Prometheus families (see admin_metrics.h). Single-label
  * samples go through core's writer; the few samples core's writer cannot
- * express (two labels, fractional seconds) go through a small local writer
- * that keeps the same contract: nothing past cap, len counts what is
- * needed. */
+ * express (two labels, fractional seconds) are written with core's raw
+ * writers (p2p_metrics_text_put_*), which keep the same contract: nothing
+ * past cap, len counts what is needed. */
 #include "prod/admin_metrics.h"
 
 #include <inttypes.h>
@@ -26,54 +26,25 @@ static const char *const peer_states[PROD_ADMIN_PEER_STATES_COUNT] = {
     "idle",
 };
 
-/* ---- the local writer: raw bytes with core's put semantics ---- */
-
-static void put(struct p2p_metrics_text *t, const char *s, size_t n)
-{
-    if (t->len < t->cap) {
-        size_t room = t->cap - t->len;
-        memcpy(t->buf + t->len, s, n < room ? n : room);
-    }
-    t->len += n;
-}
-
-static void put_str(struct p2p_metrics_text *t, const char *s)
-{
-    put(t, s, strlen(s));
-}
-
-/* A label value: backslash, quote and newline escaped. */
-static void put_label_value(struct p2p_metrics_text *t, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (*s == '\\')
-            put_str(t, "\\\\");
-        else if (*s == '"')
-            put_str(t, "\\\"");
-        else if (*s == '\n')
-            put_str(t, "\\n");
-        else
-            put(t, s, 1);
-    }
-}
+/* ---- two-label samples, through core's raw writers ---- */
 
 /* `name{l1="v1",l2="v2"} value` (value already formatted). */
 static void sample2(struct p2p_metrics_text *t, const char *name,
                     const char *l1, const char *v1, const char *l2,
                     const char *v2, const char *value)
 {
-    put_str(t, name);
-    put_str(t, "{");
-    put_str(t, l1);
-    put_str(t, "=\"");
-    put_label_value(t, v1);
-    put_str(t, "\",");
-    put_str(t, l2);
-    put_str(t, "=\"");
-    put_label_value(t, v2);
-    put_str(t, "\"} ");
-    put_str(t, value);
-    put_str(t, "\n");
+    p2p_metrics_text_put_str(t, name);
+    p2p_metrics_text_put_str(t, "{");
+    p2p_metrics_text_put_str(t, l1);
+    p2p_metrics_text_put_str(t, "=\"");
+    p2p_metrics_text_put_label_value(t, v1);
+    p2p_metrics_text_put_str(t, "\",");
+    p2p_metrics_text_put_str(t, l2);
+    p2p_metrics_text_put_str(t, "=\"");
+    p2p_metrics_text_put_label_value(t, v2);
+    p2p_metrics_text_put_str(t, "\"} ");
+    p2p_metrics_text_put_str(t, value);
+    p2p_metrics_text_put_str(t, "\n");
 }
 
 /* Microseconds as decimal seconds without trailing zeros: 1500 ->
@@ -233,11 +204,11 @@ static void write_peer_rtt(struct p2p_metrics_text *t,
             continue;
         index_label(peers[i].index, idx);
         format_us_as_seconds(peers[i].rtt_us, secs, sizeof(secs));
-        put_str(t, "p2p_replica_peer_rtt_seconds{peer=\"");
-        put_str(t, idx);
-        put_str(t, "\"} ");
-        put_str(t, secs);
-        put_str(t, "\n");
+        p2p_metrics_text_put_str(t, "p2p_replica_peer_rtt_seconds{peer=\"");
+        p2p_metrics_text_put_str(t, idx);
+        p2p_metrics_text_put_str(t, "\"} ");
+        p2p_metrics_text_put_str(t, secs);
+        p2p_metrics_text_put_str(t, "\n");
     }
 }
 

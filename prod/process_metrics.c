@@ -164,37 +164,10 @@ int prod_process_metrics_stats_read(struct prod_process_stats *out)
 
 /* ---- the text ---- */
 
-/* Appends to t as p2p_metrics_text's own writer does: nothing past cap,
- * len counting on. */
-static void put(struct p2p_metrics_text *t, const char *s, size_t n)
-{
-    if (t->len < t->cap) {
-        size_t room = t->cap - t->len;
-        memcpy(t->buf + t->len, s, n < room ? n : room);
-    }
-    t->len += n;
-}
-
-static void put_str(struct p2p_metrics_text *t, const char *s)
-{
-    put(t, s, strlen(s));
-}
-
-static void put_u64(struct p2p_metrics_text *t, uint64_t v)
-{
-    char digits[20];
-    size_t i = sizeof(digits);
-    do {
-        digits[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    put(t, digits + i, sizeof(digits) - i);
-}
-
 /* Milliseconds as decimal seconds without trailing zeros. */
 static void put_ms_as_seconds(struct p2p_metrics_text *t, uint64_t ms)
 {
-    put_u64(t, ms / 1000);
+    p2p_metrics_text_put_u64(t, ms / 1000);
     uint64_t frac = ms % 1000;
     if (frac == 0)
         return;
@@ -203,26 +176,17 @@ static void put_ms_as_seconds(struct p2p_metrics_text *t, uint64_t ms)
     size_t n = 4;
     while (d[n - 1] == '0')
         n--;
-    put(t, d, n);
+    p2p_metrics_text_put(t, d, n);
 }
 
 static void put_label(struct p2p_metrics_text *t, const char *name,
                       const char *value, bool first)
 {
-    put_str(t, first ? "{" : ",");
-    put_str(t, name);
-    put_str(t, "=\"");
-    for (const char *c = value; *c != '\0'; c++) {
-        if (*c == '\\')
-            put_str(t, "\\\\");
-        else if (*c == '"')
-            put_str(t, "\\\"");
-        else if (*c == '\n')
-            put_str(t, "\\n");
-        else
-            put(t, c, 1);
-    }
-    put_str(t, "\"");
+    p2p_metrics_text_put_str(t, first ? "{" : ",");
+    p2p_metrics_text_put_str(t, name);
+    p2p_metrics_text_put_str(t, "=\"");
+    p2p_metrics_text_put_label_value(t, value);
+    p2p_metrics_text_put_str(t, "\"");
 }
 
 static void build_info(struct p2p_metrics_text *t,
@@ -233,22 +197,22 @@ static void build_info(struct p2p_metrics_text *t,
         t, "p2p_build_info", P2P_METRIC_GAUGE,
         "Always 1: the replica's version, the git commit it was built "
         "from, and the versions of ngtcp2 and GnuTLS it runs with.");
-    put_str(t, "p2p_build_info");
+    p2p_metrics_text_put_str(t, "p2p_build_info");
     put_label(t, "version", b->version, true);
     put_label(t, "commit", b->commit, false);
     put_label(t, "ngtcp2", b->ngtcp2, false);
     put_label(t, "gnutls", b->gnutls, false);
-    put_str(t, "} 1\n");
+    p2p_metrics_text_put_str(t, "} 1\n");
 }
 
 static void seconds(struct p2p_metrics_text *t, const char *name,
                     enum p2p_metric_type type, const char *help, uint64_t ms)
 {
     p2p_metrics_text_family(t, name, type, help);
-    put_str(t, name);
-    put_str(t, " ");
+    p2p_metrics_text_put_str(t, name);
+    p2p_metrics_text_put_str(t, " ");
     put_ms_as_seconds(t, ms);
-    put_str(t, "\n");
+    p2p_metrics_text_put_str(t, "\n");
 }
 
 static void gauge(struct p2p_metrics_text *t, const char *name,
