@@ -84,18 +84,6 @@ int p2p_frame_request_encode(struct p2p_mem *mem, enum p2p_mem_module module,
                              const struct p2p_frame_request *req, uint8_t **out,
                              size_t *out_len);
 
-/* Transitional name for prod/probe.c until it uses the one above. */
-static inline int p2p_frame_encode_request(struct p2p_mem *mem,
-                                           enum p2p_mem_module module,
-                                           enum p2p_route route,
-                                           const uint8_t *body, size_t body_len,
-                                           uint8_t **out, size_t *out_len)
-{
-    struct p2p_frame_request req = {
-        .route = route, .body = body, .body_len = body_len};
-    return p2p_frame_request_encode(mem, module, &req, out, out_len);
-}
-
 /* Encodes Response {status, body} like p2p_frame_request_encode (same
  * ownership and errors, without the route check). An envelope with status 0
  * and an empty body encodes to zero bytes (*out_len = 0, *out still a

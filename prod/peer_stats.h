@@ -35,12 +35,6 @@ enum prod_refusal {
  * reason phrase of the CONNECTION_CLOSE that refuses the handshake, so
  * that the refused side (p2p-replica probe) can say why. */
 const char *prod_peer_stats_refusal_name(enum prod_refusal r);
-/* Transitional name for prod/probe.c until it uses the one above. */
-static inline const char *prod_refusal_name(enum prod_refusal r)
-{
-    return prod_peer_stats_refusal_name(r);
-}
-
 /* The reason named by phrase[0..len) (not NUL-terminated): true with *out,
  * false when no reason has that name. */
 bool prod_peer_stats_refusal_from_name(const char *phrase, size_t len,

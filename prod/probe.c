@@ -261,7 +261,7 @@ static int report(const struct probe *p, const struct prod_member *m,
                 printf("refused: node %u at %s: we refused its certificate "
                        "(%s: not the registry's key for it)\n",
                        p->peer, m->addr_text,
-                       prod_refusal_name((enum prod_refusal)r));
+                       prod_peer_stats_refusal_name((enum prod_refusal)r));
                 return PROBE_EXIT_REFUSED;
             }
         if (p->reason == P2P_ERR_REFUSED && said[0] != '\0') {
@@ -292,10 +292,11 @@ static int make_oversize(uint8_t **out, size_t *len)
     struct p2p_mem mem;
     p2p_mem_init(&mem);
     uint8_t *env = NULL;
+    struct p2p_frame_request req = {
+        .route = P2P_ROUTE_ARTIFACT_RPC, .body = body, .body_len = body_len};
     int rc = body == NULL ? P2P_ERR_NOMEM
-                          : p2p_frame_encode_request(&mem, P2P_MEM_OTHER,
-                                                     P2P_ROUTE_ARTIFACT_RPC,
-                                                     body, body_len, &env, len);
+                          : p2p_frame_request_encode(&mem, P2P_MEM_OTHER, &req,
+                                                     &env, len);
     free(body);
     if (rc != 0)
         return rc;
