@@ -9,7 +9,6 @@
 # measures the scheduler as much as the server; the failure this guards
 # against (an admin that never answers again) fails all 3.
 source "$(dirname "$0")/lib.sh"
-CLIENTS="$(dirname "$0")/admin_clients.py"
 make_net 1
 start_replica "$WORK/node1" >/dev/null
 PID=${PIDS[-1]}
@@ -42,36 +41,20 @@ health_within_1s() {
     fail "GET /health did not answer $* within 1 s"
 }
 
-# hold MODE COUNT: runs admin_clients.py in the background until it holds
-# its connections; sets HOLDER (its pid).
-hold() {
-    rm -f "$WORK/held"
-    python3 "$CLIENTS" "$PORT" "$1" "$2" "$WORK/held" "${@:3}" &
-    HOLDER=$!
-    PIDS+=("$HOLDER")
-    wait_until 30 "$2 $1 connections held" test -s "$WORK/held"
-    log "holding $1: $(cat "$WORK/held")"
-}
-
-release() {
-    kill -TERM "$HOLDER"
-    wait "$HOLDER" || fail "the client holder failed"
-}
-
 log "200 idle connections"
-hold idle 200
+hold 30 idle 200
 health_within_1s 200 503
 release
 health_within_1s 200
 
 log "70 keep-alive clients"
-hold keepalive 70
+hold 30 keepalive 70
 health_within_1s 200 503
 release
 health_within_1s 200
 
 log "again 200 idle connections: the limit recovers every time"
-hold idle 200
+hold 30 idle 200
 health_within_1s 200 503
 release
 health_within_1s 200

@@ -6,7 +6,6 @@
 # that never read a 16 MiB artifact cost no copy of it. The replica's RSS
 # (/proc/PID/status) is checked against each bound.
 source "$(dirname "$0")/lib.sh"
-CLIENTS="$(dirname "$0")/admin_clients.py"
 MIB=$((1 << 20))
 make_net 1
 printf 'limits:\n  admin_body: 16MiB\n  admin_buffer: 64MiB\n' >>"$WORK/node1/config.yaml"
@@ -24,20 +23,6 @@ rss_at_least() {
     [ "$(rss_kib)" -ge "$1" ]
 }
 
-# hold MODE COUNT ARGS...: see admin_clients.py; sets HOLDER.
-hold() {
-    rm -f "$WORK/held"
-    python3 "$CLIENTS" "$PORT" "$1" "$2" "$WORK/held" "${@:3}" &
-    HOLDER=$!
-    PIDS+=("$HOLDER")
-    wait_until 60 "$2 $1 clients" test -s "$WORK/held"
-    log "$1: $(cat "$WORK/held")"
-}
-release() {
-    kill -TERM "$HOLDER"
-    wait "$HOLDER" || fail "the client holder failed"
-}
-
 # below_for_2s KIB WHAT: the RSS stays below KIB over 2 s of samples.
 below_for_2s() {
     local i rss
@@ -51,7 +36,7 @@ below_for_2s() {
 
 base=$(rss_kib)
 log "16 uploads of 16 MiB, each stalling 1 MiB before its end (RSS at start $((base / 1024)) MiB)"
-hold slowpost 16 $((16 * MIB)) $((15 * MIB))
+hold 60 slowpost 16 $((16 * MIB)) $((15 * MIB))
 grep -q "statuses=503x12$" "$WORK/held" || fail "want 12 uploads refused with 503: $(cat "$WORK/held")"
 # The 4 admitted bodies arrive (4 x 15 MiB), and no more is kept.
 wait_until 30 "the admitted bodies in memory" rss_at_least $((base + 56 * 1024))
@@ -64,7 +49,7 @@ head -c $((16 * MIB)) /dev/urandom >"$WORK/art"
 id=$(post "$URL" push "$WORK/art")
 [ ${#id} -eq 64 ] || fail "POST of 16 MiB failed"
 base=$(rss_kib)
-hold unreadget 40 "/artifacts/$id"
+hold 60 unreadget 40 "/artifacts/$id"
 grep -q "answered=40 statuses=200x40$" "$WORK/held" || fail "want 40 answers under way: $(cat "$WORK/held")"
 below_for_2s $((base + 32 * 1024)) "40 unread GETs of 16 MiB"
 release

@@ -181,3 +181,24 @@ write_registry() {
       done; } >"$tmp"
     mv "$tmp" "$NET_REG"
 }
+
+# hold SECONDS MODE COUNT ARGS...: runs tests/e2e/admin_clients.py against
+# the admin port $PORT in the background (MODE, COUNT and ARGS as that
+# script takes them) and waits at most SECONDS until it holds its
+# clients; sets HOLDER (its pid). release stops it.
+hold() {
+    local limit=$1
+    shift
+    rm -f "$WORK/held"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/admin_clients.py" "$PORT" "$1" "$2" \
+        "$WORK/held" "${@:3}" &
+    HOLDER=$!
+    PIDS+=("$HOLDER")
+    wait_until "$limit" "$2 $1 clients held" test -s "$WORK/held"
+    log "holding $1: $(cat "$WORK/held")"
+}
+
+release() {
+    kill -TERM "$HOLDER"
+    wait "$HOLDER" || fail "the client holder failed"
+}
