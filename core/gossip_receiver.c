@@ -313,7 +313,7 @@ int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
     }
     P2p__V1__Artifact art = P2P__V1__ARTIFACT__INIT;
     art.kind = e->kind;
-    art.body.data = e->body;
+    art.body.data = (uint8_t *)e->body; /* packed, not changed */
     art.body.len = e->len;
     r->env->metrics->fetches_served++;
     return respond_packed(r, peer, stream_id, P2P_TRAFFIC_ARTIFACT,

@@ -134,7 +134,7 @@ static int encode_update(struct p2p_gossip_sender *s,
         const struct p2p_pool_entry *e = p2p_pool_get(s->env->pool, &slot->id);
         P2P_ASSERT(e != NULL);
         art.kind = slot->kind;
-        art.body.data = e->body;
+        art.body.data = (uint8_t *)e->body; /* packed, not changed */
         art.body.len = e->len;
         art.id.data = (uint8_t *)slot->id.b;
         art.id.len = P2P_ID_BYTES;

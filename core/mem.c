@@ -112,6 +112,22 @@ void *p2p_mem_dup(struct p2p_mem *mem, enum p2p_mem_module module,
     return p;
 }
 
+bool p2p_mem_charge(struct p2p_mem *mem, enum p2p_mem_module module, size_t n)
+{
+    P2P_ASSERT(module < P2P_MEM_MODULES_COUNT);
+    if (refuse(mem, n))
+        return false;
+    charge(mem, module, n, 0);
+    return true;
+}
+
+void p2p_mem_uncharge(struct p2p_mem *mem, enum p2p_mem_module module, size_t n)
+{
+    P2P_ASSERT(module < P2P_MEM_MODULES_COUNT);
+    P2P_ASSERT(mem->module_bytes[module] >= n);
+    charge(mem, module, 0, n);
+}
+
 const char *p2p_mem_module_name(enum p2p_mem_module module)
 {
     static const char *const names[P2P_MEM_MODULES_COUNT] = {

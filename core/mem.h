@@ -7,6 +7,7 @@
 #ifndef P2P_CORE_MEM_H
 #define P2P_CORE_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,15 @@ void p2p_mem_free(struct p2p_mem *mem, enum p2p_mem_module module, void *p);
 /* Duplicates n > 0 bytes; NULL when refused or n == 0. */
 void *p2p_mem_dup(struct p2p_mem *mem, enum p2p_mem_module module,
                   const void *src, size_t n);
+
+/* Counts n bytes held elsewhere (a shared block, core/body.h) against
+ * module as if allocated: subject to the budget and to injected failures.
+ * false when refused (nothing counted). n may be 0. */
+bool p2p_mem_charge(struct p2p_mem *mem, enum p2p_mem_module module, size_t n);
+
+/* Gives back what p2p_mem_charge counted. */
+void p2p_mem_uncharge(struct p2p_mem *mem, enum p2p_mem_module module,
+                      size_t n);
 
 /* Returns the module's short name, for reports. */
 const char *p2p_mem_module_name(enum p2p_mem_module module);

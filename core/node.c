@@ -470,16 +470,31 @@ int p2p_node_insert(struct p2p_node *n, p2p_time now,
 {
     if (kind >= P2P_KINDS_COUNT || (body == NULL && len > 0))
         return P2P_ERR_INVALID_ARG;
-    /* It must fit, with its envelope, in one message to be sent at all. */
     if (len > P2P_ARTIFACT_BYTES_MAX)
         return P2P_ERR_OVERSIZE;
-    struct p2p_artifact_id id;
-    p2p_id_of(body, len, &id);
+    /* Uncharged: the pool's own reference is what the node holds. */
+    struct p2p_body *b = p2p_body_copy(NULL, P2P_MEM_POOL, body, len);
+    if (b == NULL)
+        return P2P_ERR_NOMEM;
+    int rc = p2p_node_insert_body(n, now, kind, b, id_out);
+    p2p_body_release(b, NULL, P2P_MEM_POOL);
+    return rc;
+}
+
+int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
+                         enum p2p_artifact_kind kind, struct p2p_body *b,
+                         struct p2p_artifact_id *id_out)
+{
+    if (kind >= P2P_KINDS_COUNT || b == NULL)
+        return P2P_ERR_INVALID_ARG;
+    /* It must fit, with its envelope, in one message to be sent at all. */
+    if (b->len > P2P_ARTIFACT_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    struct p2p_artifact_id id = *p2p_body_id(b);
     struct p2p_pool_item item = {.section = P2P_POOL_VALIDATED,
                                  .id = &id,
                                  .kind = kind,
-                                 .body = body,
-                                 .len = len,
+                                 .shared = b,
                                  .from = P2P_NODE_NONE};
     int rc = p2p_pool_insert(&n->pool, now, &item);
     if (rc != 0)

@@ -27,7 +27,8 @@ void p2p_pool_init(struct p2p_pool *p, struct p2p_mem *mem,
 void p2p_pool_fini(struct p2p_pool *p)
 {
     for (uint32_t i = 0; i < p->capacity; i++)
-        p2p_mem_free(p->mem, P2P_MEM_POOL, p->entries[i].body);
+        if (p->entries[i].used)
+            p2p_body_release(p->entries[i].shared, p->mem, P2P_MEM_POOL);
     p2p_mem_free(p->mem, P2P_MEM_POOL, p->entries);
     p2p_keymap_fini(&p->by_id);
     memset(p, 0, sizeof(*p));
@@ -88,16 +89,17 @@ int p2p_pool_insert(struct p2p_pool *p, p2p_time now,
                     const struct p2p_pool_item *item)
 {
     P2P_ASSERT(item->section < P2P_POOL_SECTIONS);
-    P2P_ASSERT(item->id != NULL && (item->body != NULL || item->len == 0));
+    P2P_ASSERT(item->id != NULL &&
+               (item->shared != NULL || item->body != NULL || item->len == 0));
+    size_t len = item->shared != NULL ? item->shared->len : item->len;
     if (lookup(p, item->id, NULL) == 0)
         return P2P_ERR_EXISTS;
-    if (!fits(p, item->section, item->len))
+    if (!fits(p, item->section, len))
         return P2P_ERR_LIMIT;
-    /* An empty body (body may then be NULL) still gets a freeable block. */
-    uint8_t *copy =
-        item->len ? p2p_mem_dup(p->mem, P2P_MEM_POOL, item->body, item->len)
-                  : p2p_mem_alloc(p->mem, P2P_MEM_POOL, 1);
-    if (copy == NULL)
+    struct p2p_body *copy = item->shared;
+    if (copy != NULL ? !p2p_body_hold(copy, p->mem, P2P_MEM_POOL)
+                     : (copy = p2p_body_copy(p->mem, P2P_MEM_POOL, item->body,
+                                             len)) == NULL)
         return P2P_ERR_NOMEM;
     uint32_t index;
     int rc = take_entry(p, &index);
@@ -113,19 +115,20 @@ int p2p_pool_insert(struct p2p_pool *p, p2p_time now,
         .section = item->section,
         .id = *item->id,
         .kind = item->kind,
-        .body = copy,
-        .len = item->len,
+        .body = copy->bytes,
+        .len = len,
+        .shared = copy,
         .from = item->from,
         .inserted_ns = now,
     };
     p->count[item->section]++;
-    p->bytes[item->section] += item->len;
+    p->bytes[item->section] += len;
     return 0;
 
 fail_give_entry:
     give_entry(p, index);
 fail_free_copy:
-    p2p_mem_free(p->mem, P2P_MEM_POOL, copy);
+    p2p_body_release(copy, p->mem, P2P_MEM_POOL);
     return rc;
 }
 
@@ -156,7 +159,7 @@ int p2p_pool_remove(struct p2p_pool *p, const struct p2p_artifact_id *id)
     P2P_ASSERT(e->used);
     p->count[e->section]--;
     p->bytes[e->section] -= e->len;
-    p2p_mem_free(p->mem, P2P_MEM_POOL, e->body);
+    p2p_body_release(e->shared, p->mem, P2P_MEM_POOL);
     struct p2p_key key;
     key_of(id, &key);
     int rc = p2p_keymap_del(&p->by_id, &key);

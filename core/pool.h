@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/body.h"
 #include "core/keymap.h"
 #include "core/mem.h"
 #include "core/pool_limits.h"
@@ -22,9 +23,10 @@ struct p2p_pool_entry {
     enum p2p_pool_section section;
     struct p2p_artifact_id id;
     enum p2p_artifact_kind kind;
-    uint8_t *body; /* owned */
-    size_t len;
-    p2p_node_id from; /* P2P_NODE_NONE when made locally */
+    const uint8_t *body;     /* shared->bytes */
+    size_t len;              /* shared->len */
+    struct p2p_body *shared; /* one reference, charged to P2P_MEM_POOL */
+    p2p_node_id from;        /* P2P_NODE_NONE when made locally */
     p2p_time inserted_ns;
     uint32_t next_free;
 };
@@ -50,12 +52,16 @@ struct p2p_pool_item {
     enum p2p_pool_section section;
     const struct p2p_artifact_id *id; /* borrowed for the call */
     enum p2p_artifact_kind kind;
-    const uint8_t *body; /* borrowed for the call (copied); NULL if len 0 */
+    /* The bytes: either a shared body (borrowed; the pool takes its own
+     * reference, no copy), or body[0..len) (borrowed, copied into a new
+     * shared body; body NULL if len 0) when shared is NULL. */
+    struct p2p_body *shared;
+    const uint8_t *body;
     size_t len;
     p2p_node_id from; /* P2P_NODE_NONE when made locally */
 };
 
-/* Inserts a copy of item->body into item->section, inserted at now.
+/* Inserts item's body (shared, or a copy) into item->section at now.
  * Errors, changing nothing: P2P_ERR_EXISTS (the id is in either section),
  * P2P_ERR_LIMIT (section bound), P2P_ERR_NOMEM. */
 int p2p_pool_insert(struct p2p_pool *p, p2p_time now,

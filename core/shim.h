@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "core/backoff.h"
+#include "core/body.h"
 #include "core/bouncer.h"
 #include "core/mem.h"
 #include "core/metrics.h"
@@ -126,6 +127,13 @@ p2p_time p2p_node_next_deadline(const struct p2p_node *n);
 int p2p_node_insert(struct p2p_node *n, p2p_time now,
                     enum p2p_artifact_kind kind, const uint8_t *body,
                     size_t len, struct p2p_artifact_id *id_out);
+
+/* p2p_node_insert of a shared body (core/body.h; borrowed: the pool takes
+ * its own reference, no copy). Its id is hashed only if no holder has
+ * hashed it before. Errors as p2p_node_insert. */
+int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
+                         enum p2p_artifact_kind kind, struct p2p_body *b,
+                         struct p2p_artifact_id *id_out);
 
 /* The client judged an unvalidated artifact: accepted ones move to the
  * validated pool and are relayed, rejected ones are dropped. Errors:

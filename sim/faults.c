@@ -88,14 +88,14 @@ static void reinsert_persisted(struct sim_world *w, uint32_t node)
         const struct sim_artifact *a = &w->artifacts[sn->persisted[k]];
         if (a->expired <= w->now)
             continue;
-        uint8_t *body = sim_workload_artifact_body(w, sn->persisted[k]);
+        struct p2p_body *body = sim_workload_artifact_body(w, sn->persisted[k]);
         if (body == NULL) {
             sim_world_violation(w, "out of memory restoring node %u", node);
             break;
         }
-        int rc = p2p_node_insert(sn->core, sim_world_local_now(w, node),
-                                 a->kind, body, a->size, NULL);
-        free(body);
+        int rc = p2p_node_insert_body(sn->core, sim_world_local_now(w, node),
+                                      a->kind, body, NULL);
+        p2p_body_release(body, NULL, P2P_MEM_POOL);
         if (rc != 0)
             sim_world_violation(w, "node %u could not restore an artifact: %s",
                                 node, p2p_strerror(rc));

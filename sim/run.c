@@ -83,10 +83,8 @@ static void on_received(struct sim_world *w, uint32_t node,
         /* The pool's bytes are the artifact's: they hash to its id. */
         const struct p2p_pool_entry *e =
             p2p_pool_get(p2p_node_pool(w->nodes[node].core), &a->id);
-        struct p2p_artifact_id got;
-        if (e != NULL)
-            p2p_id_of(e->body, e->len, &got);
-        if (e == NULL || e->len != art->size || !p2p_id_eq(&got, &art->id)) {
+        if (e == NULL || e->len != art->size ||
+            !p2p_body_matches(e->shared, &art->id)) {
             sim_world_violation(
                 w,
                 "node %u took bytes for artifact %s that do not "

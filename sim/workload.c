@@ -88,12 +88,10 @@ static uint32_t live_honest_count(const struct sim_world *w)
 
 /* Unique content: the artifact's sequence number and the seed up front, the
  * rest from a PRNG stream of its own. */
-static uint8_t *make_body(const struct sim_world *w, uint64_t seq,
-                          uint64_t size)
+/* Fills body[0..size) with artifact seq's bytes. */
+static void fill_body(const struct sim_world *w, uint64_t seq, uint64_t size,
+                      uint8_t *body)
 {
-    uint8_t *body = malloc(size);
-    if (body == NULL)
-        return NULL;
     struct p2p_rng r;
     p2p_rng_init(&r, w->seed, 0x617274ULL + seq);
     size_t i = 0;
@@ -105,10 +103,21 @@ static uint8_t *make_body(const struct sim_world *w, uint64_t seq,
         body[i] = (uint8_t)p2p_rng_u32(&r);
     for (size_t k = 0; k < 8 && k < size; k++)
         body[k] = (uint8_t)(seq >> (8 * k));
-    return body;
 }
 
-uint8_t *sim_workload_artifact_body(const struct sim_world *w, size_t index)
+/* A shared body (core/body.h, uncharged: the pools that take it charge
+ * their nodes), so its id is hashed once however many nodes hold it. */
+static struct p2p_body *make_body(const struct sim_world *w, uint64_t seq,
+                                  uint64_t size)
+{
+    struct p2p_body *b = p2p_body_new(NULL, P2P_MEM_POOL, size);
+    if (b != NULL)
+        fill_body(w, seq, size, b->bytes);
+    return b;
+}
+
+struct p2p_body *sim_workload_artifact_body(const struct sim_world *w,
+                                            size_t index)
 {
     return make_body(w, index, w->artifacts[index].size);
 }
@@ -164,24 +173,23 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
     if (it->size_max_bytes > it->size_bytes)
         size += p2p_rng_below(&w->workload_rng,
                               it->size_max_bytes - it->size_bytes + 1);
-    uint8_t *body = make_body(w, w->artifacts_count, size);
+    struct p2p_body *body = make_body(w, w->artifacts_count, size);
     if (body == NULL) {
         sim_world_violation(w, "out of memory making a %llu-byte artifact",
                             (unsigned long long)size);
         return;
     }
-    struct p2p_artifact_id id;
-    p2p_id_of(body, size, &id);
+    struct p2p_artifact_id id = *p2p_body_id(body);
     if (record(w, &id, it->kind, size, creator) != 0) {
-        free(body);
+        p2p_body_release(body, NULL, P2P_MEM_POOL);
         sim_world_violation(w, "artifact table bound (%u) reached",
                             SIM_ARTIFACTS_MAX);
         return;
     }
-    int rc =
-        p2p_node_insert(w->nodes[creator].core, sim_world_local_now(w, creator),
-                        it->kind, body, size, NULL);
-    free(body);
+    int rc = p2p_node_insert_body(w->nodes[creator].core,
+                                  sim_world_local_now(w, creator), it->kind,
+                                  body, NULL);
+    p2p_body_release(body, NULL, P2P_MEM_POOL);
     char hex[17];
     p2p_id_hex(&id, hex, 16);
     if (SIM_TRACING(w))

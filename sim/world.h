@@ -276,8 +276,10 @@ void sim_workload_fire(struct sim_world *w, uint32_t item);
 /* Looks an artifact up by id; -1 when unknown. */
 int64_t sim_workload_artifact_find(const struct sim_world *w,
                                    const struct p2p_artifact_id *id);
-/* Artifact `index`'s body, made again from the seed (malloc'd). */
-uint8_t *sim_workload_artifact_body(const struct sim_world *w, size_t index);
+/* Artifact `index`'s body, made again from the seed: a new shared body
+ * (core/body.h, uncharged) the caller releases. */
+struct p2p_body *sim_workload_artifact_body(const struct sim_world *w,
+                                            size_t index);
 
 #define SIM_TRACING(w) ((w)->trace.file != NULL || (w)->trace.record)
 
