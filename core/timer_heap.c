@@ -33,21 +33,31 @@ static void swap(struct p2p_timer *a, struct p2p_timer *b)
     *b = t;
 }
 
+int p2p_timer_heap_grow(struct p2p_timer_heap *h)
+{
+    if (h->capacity >= h->entries_max)
+        return P2P_ERR_LIMIT;
+    size_t capacity = h->capacity ? h->capacity * 2 : 64;
+    if (capacity > h->entries_max)
+        capacity = h->entries_max;
+    struct p2p_timer *items = p2p_mem_realloc(h->mem, P2P_MEM_OTHER, h->items,
+                                              capacity * sizeof(*items));
+    if (items == NULL)
+        return P2P_ERR_NOMEM;
+    h->items = items;
+    h->capacity = capacity;
+    return 0;
+}
+
 int p2p_timer_heap_push(struct p2p_timer_heap *h, p2p_time deadline,
                         uint32_t kind, uint32_t index, uint32_t gen)
 {
     if (h->count >= h->entries_max)
         return P2P_ERR_LIMIT;
     if (h->count == h->capacity) {
-        size_t capacity = h->capacity ? h->capacity * 2 : 64;
-        if (capacity > h->entries_max)
-            capacity = h->entries_max;
-        struct p2p_timer *items = p2p_mem_realloc(
-            h->mem, P2P_MEM_OTHER, h->items, capacity * sizeof(*items));
-        if (items == NULL)
-            return P2P_ERR_NOMEM;
-        h->items = items;
-        h->capacity = capacity;
+        int rc = p2p_timer_heap_grow(h);
+        if (rc != 0)
+            return rc;
     }
     size_t i = h->count++;
     h->items[i] = (struct p2p_timer){deadline, h->next_seq++, kind, index, gen};

@@ -32,9 +32,15 @@ void p2p_timer_heap_init(struct p2p_timer_heap *h, struct p2p_mem *mem,
                          size_t entries_max);
 void p2p_timer_heap_fini(struct p2p_timer_heap *h);
 
-/* Schedules a timer. Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
+/* Schedules a timer, growing the array when it is full. Errors:
+ * P2P_ERR_LIMIT (entries_max timers held), P2P_ERR_NOMEM. */
 int p2p_timer_heap_push(struct p2p_timer_heap *h, p2p_time deadline,
                         uint32_t kind, uint32_t index, uint32_t gen);
+
+/* Doubles the array's capacity (to 64 at first), at most to entries_max,
+ * without changing the timers held. Errors: P2P_ERR_LIMIT (capacity is
+ * entries_max already), P2P_ERR_NOMEM (the array is unchanged). */
+int p2p_timer_heap_grow(struct p2p_timer_heap *h);
 
 /* Says whether a scheduled timer still matters to its owner. */
 typedef bool (*p2p_timer_live_fn)(const void *ctx, const struct p2p_timer *t);

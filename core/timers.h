@@ -3,7 +3,9 @@
  * record's generation; the router (node.c) pops due timers and hands each
  * to its module, which ignores a stale one. Before the heap grows, the
  * timers nobody waits for any more are dropped, as the router's liveness
- * callback says. Cross-file internal names carry p2p__timers_. */
+ * callback says; when that frees less than a quarter of the heap, the heap
+ * grows anyway, so that a heap of live timers is not passed over again at
+ * nearly every push. Cross-file internal names carry p2p__timers_. */
 #ifndef P2P_CORE_TIMERS_H
 #define P2P_CORE_TIMERS_H
 
@@ -32,6 +34,7 @@ struct p2p_timers {
     const void *live_ctx;        /* borrowed */
     struct p2p_metrics *metrics; /* borrowed: timers_refused */
     struct p2p_buggify *bug;     /* borrowed */
+    uint64_t compactions;        /* compaction passes run (for tests) */
 };
 
 /* At most entries_max timers; mem, metrics and bug are borrowed. */
