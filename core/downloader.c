@@ -3,15 +3,13 @@
 
 #include <string.h>
 
-#include "p2p.pb-c.h"
-
 #include "core/assert.h"
 #include "core/err.h"
 #include "core/histogram.h"
 #include "core/intake.h"
 #include "core/status.h"
-#include "core/wire.h"
-#include "core/wire_pack.h"
+#include "core/wire_view.h"
+#include "core/wire_write.h"
 
 enum drop_reason {
     DROP_UNWANTED = 1,
@@ -273,14 +271,8 @@ static int send_fetch(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                       p2p_node_id peer)
 {
     struct p2p_download *d = dl_at(dl, i);
-    P2p__V1__FetchRequest req = P2P__V1__FETCH_REQUEST__INIT;
-    req.id.data = d->id.b;
-    req.id.len = P2P_ID_BYTES;
-    uint8_t *body;
-    size_t len;
-    int rc = p2p_wire_pack(dl->env->mem, P2P_MEM_WIRE, &req.base, &body, &len);
-    if (rc != 0)
-        return rc;
+    uint8_t body[P2P_WIRE_FETCH_REQUEST_BYTES];
+    size_t len = p2p_wire_fetch_request(body, &d->id);
     uint32_t stream;
     /* The answer is the advertised artifact: a peer cannot make us buffer
      * more than its size (plus envelopes) whatever the route allows. */
@@ -295,8 +287,7 @@ static int send_fetch(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                                .timeout_ns = fetch_timeout(dl, d, peer),
                                .response_bytes_max =
                                    d->size + P2P_FETCH_ENVELOPE_BYTES};
-    rc = p2p__streams_request(dl->streams, now, &r, &stream);
-    p2p_mem_free(dl->env->mem, P2P_MEM_WIRE, body);
+    int rc = p2p__streams_request(dl->streams, now, &r, &stream);
     if (rc != 0)
         return rc;
     d = dl_at(dl, i);
@@ -537,22 +528,32 @@ static void mark_failed(struct p2p_download *d, p2p_node_id peer)
 /* A fetched artifact that matches its id (borrowed for the call): into
  * the pool, which ends the download, unless the bouncer turned against it
  * since the last refresh (an Unwanted artifact never reaches the pool). */
+/* A fetched artifact, decoded in place: its body is the frame's shared
+ * tail (not copied; hashed at most once in its life) or a view into the
+ * frame. */
+struct fetched {
+    struct p2p_artifact_view v;
+    struct p2p_body *shared;
+};
+
 static void keep(struct p2p_downloader *dl, p2p_time now, uint32_t i,
-                 p2p_node_id peer, const P2p__V1__Artifact *art)
+                 p2p_node_id peer, const struct fetched *art)
 {
     const struct p2p_download *d = dl_at(dl, i);
     struct p2p_artifact_id id = d->id;
-    if (dl->env->bouncer(dl->env->bouncer_ctx, &id, art->kind, art->body.len) ==
-        P2P_UNWANTED) {
+    if (dl->env->bouncer(dl->env->bouncer_ctx, &id, art->v.kind,
+                         art->v.body.len) == P2P_UNWANTED) {
         drop(dl, i, DROP_UNWANTED);
         return;
     }
     p2p_time created = d->created_ns;
     struct p2p_intake in = {.peer = peer,
                             .id = &id,
-                            .kind = art->kind,
-                            .body = art->body.data,
-                            .len = art->body.len};
+                            .kind = art->v.kind,
+                            .shared = art->shared,
+                            .body = art->shared != NULL ? art->shared->bytes
+                                                        : art->v.body.data,
+                            .len = art->v.body.len};
     if (p2p__intake_accept(dl->env, now, &in) == 0) {
         p2p__downloader_done(dl, &id); /* the download has ended */
         p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD],
@@ -563,32 +564,57 @@ static void keep(struct p2p_downloader *dl, p2p_time now, uint32_t i,
     }
 }
 
+/* Decodes an artifact in place: a tail is its body, kept shared. Bytes of
+ * any other shape are decoded whole from a copy in *flat (the caller
+ * frees it). */
+static int decode_fetched(struct p2p_downloader *dl, const struct p2p_frame *f,
+                          struct fetched *art, uint8_t **flat)
+{
+    *flat = NULL;
+    art->shared = NULL;
+    if (f->tail == NULL)
+        return p2p_wire_view_artifact(f->body, f->body_len, &art->v);
+    if (p2p_wire_view_artifact_tail(f->body, f->body_len, f->tail->len,
+                                    &art->v) == 0) {
+        art->shared = f->tail;
+        return 0;
+    }
+    size_t len;
+    int rc = p2p_frame_flatten(dl->env->mem, f, flat, &len);
+    return rc != 0 ? rc : p2p_wire_view_artifact(*flat, len, &art->v);
+}
+
+/* Whether the fetched body hashes to the id asked for. */
+static bool matches(const struct fetched *art, const struct p2p_artifact_id *id)
+{
+    if (art->shared != NULL)
+        return p2p_body_matches(art->shared, id);
+    struct p2p_artifact_id got;
+    p2p_id_of(art->v.body.data, art->v.body.len, &got);
+    return p2p_id_eq(&got, id);
+}
+
 /* Decodes a 200 response and checks the body against the id; on success
  * the artifact goes to the pool, which ends the download. */
 static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                          p2p_node_id peer, const struct p2p_frame *f)
 {
     struct p2p_download *d = dl_at(dl, i);
-    struct p2p_wire_unpacker ua;
-    p2p_wire_unpacker_init(&ua, dl->env->mem);
-    ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
-    P2p__V1__Artifact *art =
-        p2p__v1__artifact__unpack(&alloc, f->body_len, f->body);
-    if (art == NULL && ua.refused) {
+    struct fetched art;
+    uint8_t *flat;
+    int rc = decode_fetched(dl, f, &art, &flat);
+    if (rc == P2P_ERR_NOMEM) {
         /* Our own lack of memory: the attempt failed, the peer did not. */
         dl->env->metrics->requests_refused_nomem++;
         return P2P_ERR_NOMEM;
     }
-    if (art == NULL || art->kind >= P2P_KINDS_COUNT) {
-        if (art != NULL)
-            p2p__v1__artifact__free_unpacked(art, &alloc);
+    if (rc != 0 || art.v.kind >= P2P_KINDS_COUNT) {
+        p2p_mem_free(dl->env->mem, P2P_MEM_WIRE, flat);
         p2p__ledger_penalise(dl->env->ledger, now, peer, P2P_PENALTY_BAD_FRAME);
         return P2P_ERR_DECODE;
     }
-    struct p2p_artifact_id got;
-    p2p_id_of(art->body.data, art->body.len, &got);
-    if (!p2p_id_eq(&got, &d->id)) {
-        p2p__v1__artifact__free_unpacked(art, &alloc);
+    if (!matches(&art, &d->id)) {
+        p2p_mem_free(dl->env->mem, P2P_MEM_WIRE, flat);
         dl->env->metrics->id_mismatches++;
         p2p__ledger_penalise(dl->env->ledger, now, peer,
                              P2P_PENALTY_WRONG_BYTES);
@@ -596,8 +622,8 @@ static int take_artifact(struct p2p_downloader *dl, p2p_time now, uint32_t i,
         return P2P_ERR_ID_MISMATCH;
     }
     dl->env->metrics->fetches_succeeded++;
-    keep(dl, now, i, peer, art);
-    p2p__v1__artifact__free_unpacked(art, &alloc);
+    keep(dl, now, i, peer, &art);
+    p2p_mem_free(dl->env->mem, P2P_MEM_WIRE, flat);
     return 0;
 }
 

@@ -1,16 +1,15 @@
 /* Envelopes, routes and the stream reader. The reader decodes by hand so
  * that the body is borrowed from the reassembly buffer instead of copied (a
  * body can be 128 MiB), and so that every length is checked against what
- * actually arrived. Encoding uses protobuf-c. */
+ * actually arrived. Encoding is by hand too (core/wire_write.h), so an
+ * envelope can end in a shared body it does not copy. */
 #include "core/framing.h"
-#include "core/wire_pack.h"
 
 #include <string.h>
 
-#include "p2p.pb-c.h"
-
 #include "core/assert.h"
 #include "core/err.h"
+#include "core/wire_write.h"
 
 /* Protobuf wire types (the low three bits of a tag). */
 enum wire_type { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
@@ -77,21 +76,72 @@ void p2p_route_limits_default(struct p2p_route_limits *l)
 
 /* ---- encoding ---- */
 
-static int pack(struct p2p_mem *mem, enum p2p_mem_module module,
-                const ProtobufCMessage *msg, uint8_t **out, size_t *out_len)
-{
-    if (protobuf_c_message_get_packed_size(msg) > P2P_FRAME_MESSAGE_BYTES_MAX)
-        return P2P_ERR_OVERSIZE;
-    return p2p_wire_pack(mem, module, msg, out, out_len);
-}
-
-/* Rejects bodies that cannot fit before protobuf-c sizes them, so that no
- * size arithmetic can wrap. */
-static int check_body(const uint8_t *body, size_t body_len)
+/* Rejects bodies that cannot fit before any size arithmetic, so that none
+ * can wrap. */
+static int check_body(const uint8_t *body, size_t body_len, size_t tail_len)
 {
     if (body == NULL && body_len != 0)
         return P2P_ERR_INVALID_ARG;
-    return body_len > P2P_FRAME_MESSAGE_BYTES_MAX ? P2P_ERR_OVERSIZE : 0;
+    return body_len > P2P_FRAME_MESSAGE_BYTES_MAX ||
+                   tail_len > P2P_FRAME_MESSAGE_BYTES_MAX - body_len
+               ? P2P_ERR_OVERSIZE
+               : 0;
+}
+
+/* Writes an envelope: its first field (key first_key, then either a
+ * varint first_value, or first_len bytes of first_bytes), then the body
+ * field of body_len + tail_len bytes up to the tail. Fields with default
+ * values are left out, as protobuf-c does. */
+struct envelope {
+    unsigned first_key;
+    uint64_t first_value;       /* varint field, when first_bytes is NULL */
+    const uint8_t *first_bytes; /* length-delimited field, or NULL */
+    size_t first_len;
+    const uint8_t *body;
+    size_t body_len, tail_len;
+};
+
+static int write_envelope(struct p2p_mem *mem, enum p2p_mem_module module,
+                          const struct envelope *e, uint8_t **out,
+                          size_t *out_len)
+{
+    bool first = e->first_bytes != NULL ? e->first_len > 0 : e->first_value;
+    size_t whole = e->body_len + e->tail_len;
+    size_t head = 0;
+    if (first)
+        head += 1 + (e->first_bytes != NULL
+                         ? p2p_wire_varint_size(e->first_len) + e->first_len
+                         : p2p_wire_varint_size(e->first_value));
+    if (whole > 0)
+        head += 1 + p2p_wire_varint_size(whole) + e->body_len;
+    if (head + e->tail_len > P2P_FRAME_MESSAGE_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    /* An empty envelope still gets a freeable block. */
+    uint8_t *buf = p2p_mem_alloc_raw(mem, module, head ? head : 1);
+    if (buf == NULL)
+        return P2P_ERR_NOMEM;
+    size_t n = 0;
+    if (first) {
+        buf[n++] = (uint8_t)e->first_key;
+        if (e->first_bytes != NULL) {
+            n += p2p_wire_put_varint(buf + n, e->first_len);
+            memcpy(buf + n, e->first_bytes, e->first_len);
+            n += e->first_len;
+        } else {
+            n += p2p_wire_put_varint(buf + n, e->first_value);
+        }
+    }
+    if (whole > 0) {
+        buf[n++] = (FIELD_BODY << 3) | WT_LEN;
+        n += p2p_wire_put_varint(buf + n, whole);
+        if (e->body_len > 0)
+            memcpy(buf + n, e->body, e->body_len);
+        n += e->body_len;
+    }
+    P2P_ASSERT(n == head);
+    *out = buf;
+    *out_len = head;
+    return 0;
 }
 
 int p2p_frame_request_encode(struct p2p_mem *mem, enum p2p_mem_module module,
@@ -101,28 +151,31 @@ int p2p_frame_request_encode(struct p2p_mem *mem, enum p2p_mem_module module,
     const char *path = p2p_route_path(req->route);
     if (path == NULL)
         return P2P_ERR_INVALID_ARG;
-    int rc = check_body(req->body, req->body_len);
+    int rc = check_body(req->body, req->body_len, req->tail_len);
     if (rc != 0)
         return rc;
-    P2p__V1__Request msg = P2P__V1__REQUEST__INIT;
-    msg.path = (char *)path;              /* only read by pack */
-    msg.body.data = (uint8_t *)req->body; /* only read by pack */
-    msg.body.len = req->body_len;
-    return pack(mem, module, &msg.base, out, out_len);
+    struct envelope e = {.first_key = TAG_PATH,
+                         .first_bytes = (const uint8_t *)path,
+                         .first_len = strlen(path),
+                         .body = req->body,
+                         .body_len = req->body_len,
+                         .tail_len = req->tail_len};
+    return write_envelope(mem, module, &e, out, out_len);
 }
 
 int p2p_frame_response_encode(struct p2p_mem *mem, enum p2p_mem_module module,
                               const struct p2p_frame_response *resp,
                               uint8_t **out, size_t *out_len)
 {
-    int rc = check_body(resp->body, resp->body_len);
+    int rc = check_body(resp->body, resp->body_len, resp->tail_len);
     if (rc != 0)
         return rc;
-    P2p__V1__Response msg = P2P__V1__RESPONSE__INIT;
-    msg.status = resp->status;
-    msg.body.data = (uint8_t *)resp->body; /* only read by pack */
-    msg.body.len = resp->body_len;
-    return pack(mem, module, &msg.base, out, out_len);
+    struct envelope e = {.first_key = (FIELD_STATUS << 3) | WT_VARINT,
+                         .first_value = resp->status,
+                         .body = resp->body,
+                         .body_len = resp->body_len,
+                         .tail_len = resp->tail_len};
+    return write_envelope(mem, module, &e, out, out_len);
 }
 
 /* ---- wire scanning ---- */
@@ -276,6 +329,19 @@ void p2p_frame_reader_init(struct p2p_frame_reader *r, struct p2p_mem *mem,
 static int reserve(struct p2p_frame_reader *r, size_t need, size_t cap_max)
 {
     P2P_ASSERT(need <= cap_max);
+    if (r->borrowed) {
+        /* The caller's bytes become the reader's own. */
+        uint8_t *own =
+            p2p_mem_alloc_raw(r->mem, P2P_MEM_STREAMS, need ? need : 1);
+        if (own == NULL)
+            return P2P_ERR_NOMEM;
+        if (r->len > 0)
+            memcpy(own, r->buf, r->len);
+        r->buf = own;
+        r->cap = need ? need : 1;
+        r->borrowed = false;
+        return 0;
+    }
     if (need <= r->cap)
         return 0;
     size_t cap = r->cap != 0 ? r->cap : READER_BUF_BYTES_MIN;
@@ -380,6 +446,8 @@ static int check_declared(struct p2p_frame_reader *r)
         pos += used; /* <= len <= limit */
         if (n > r->limit - pos)
             return P2P_ERR_OVERSIZE;
+        if (r->tail_len != 0 && n == r->len - pos + r->tail_len)
+            return 0; /* it ends with the announced tail */
         if (n > r->len - pos) {
             /* Its bytes are still coming. An answer we asked for (its cap
              * is what we expect, e.g. the artifact's size) gets its whole
@@ -430,20 +498,106 @@ int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
     return 0;
 }
 
+/* Whether the route's consumer reads a frame with a tail. */
+static bool reads_tails(const struct p2p_frame_reader *r)
+{
+    return r->mode == P2P_FRAME_REQUEST ? r->route == P2P_ROUTE_ARTIFACT_UPDATE
+                                        : r->route == P2P_ROUTE_ARTIFACT_RPC;
+}
+
+/* Copies the tail into the buffer: the reader is then as if every byte
+ * had been fed. */
+static int flatten_tail(struct p2p_frame_reader *r)
+{
+    struct p2p_body *t = r->tail;
+    r->tail_len = 0;
+    if (t == NULL)
+        return 0;
+    r->tail = NULL;
+    int rc = t->len == 0 ? 0 : reserve(r, r->len + t->len, r->limit);
+    if (rc == 0 && t->len > 0) {
+        memcpy(r->buf + r->len, t->bytes, t->len);
+        r->len += t->len;
+    }
+    p2p_body_release(t, r->mem, P2P_MEM_STREAMS);
+    return rc;
+}
+
+int p2p_frame_reader_feed_tail(struct p2p_frame_reader *r, const uint8_t *data,
+                               size_t len, struct p2p_body *tail)
+{
+    if (tail == NULL || tail->len == 0)
+        return p2p_frame_reader_feed(r, data, len);
+    if (r->err != 0)
+        return r->err;
+    if (r->finished || r->tail != NULL)
+        return P2P_ERR_STATE;
+    /* Announced first, so that the head's declared length is read as
+     * ending with the tail rather than as bytes still to come. */
+    r->tail_len = tail->len;
+    int rc = p2p_frame_reader_feed(r, data, len);
+    if (rc != 0)
+        return rc;
+    if (!r->route_known || !reads_tails(r)) {
+        r->tail_len = 0;
+        return p2p_frame_reader_feed(r, tail->bytes, tail->len);
+    }
+    if (tail->len > r->limit - r->len)
+        return fail(r, P2P_ERR_OVERSIZE);
+    if (!p2p_body_hold(tail, r->mem, P2P_MEM_STREAMS))
+        return fail(r, P2P_ERR_NOMEM);
+    r->tail = tail;
+    invariants(r);
+    return 0;
+}
+
+/* scan_field, where the reader's tail follows buf[0..len): a
+ * length-delimited field may run into it, exactly to its end (*into_tail
+ * is then set and *pos moves to len). */
+static int scan_field_tail(const struct p2p_frame_reader *r, size_t *pos,
+                           struct field *f, bool *into_tail)
+{
+    *into_tail = false;
+    size_t at = *pos;
+    int rc = scan_field(r->buf, r->len, pos, f);
+    if (rc != MORE || r->tail == NULL)
+        return rc;
+    /* Re-read the header: does the field end exactly with the tail? */
+    *pos = at;
+    rc = scan_tag(r->buf, r->len, pos, f);
+    if (rc != 0 || f->wire != WT_LEN)
+        return rc != 0 ? rc : MORE;
+    uint64_t n;
+    size_t used;
+    rc = scan_varint(r->buf + *pos, r->len - *pos, VARINT32_BYTES_MAX, &n,
+                     &used);
+    if (rc != 0)
+        return rc;
+    if (n != r->len - *pos - used + r->tail->len)
+        return MORE;
+    f->data_off = *pos + used;
+    f->data_len = r->len - f->data_off; /* the part in buf */
+    *pos = r->len;
+    *into_tail = true;
+    return 0;
+}
+
 /* Decodes a request whose route is known; the path is the first field. */
 static int decode_request(const struct p2p_frame_reader *r,
                           struct p2p_frame *out)
 {
     size_t pos = 0;
     struct field f;
+    bool into_tail = false;
     int rc = scan_field(r->buf, r->len, &pos, &f);
     P2P_ASSERT(rc == 0 && f.number == FIELD_PATH); /* learn_route saw it */
     out->route = r->route;
     out->status = 0;
     out->body = r->buf + pos; /* any in-bounds pointer for an empty body */
     out->body_len = 0;
+    out->tail = NULL;
     while (pos < r->len) {
-        rc = scan_field(r->buf, r->len, &pos, &f);
+        rc = scan_field_tail(r, &pos, &f, &into_tail);
         if (rc != 0)
             return rc;
         if (f.number == FIELD_PATH)
@@ -454,8 +608,9 @@ static int decode_request(const struct p2p_frame_reader *r,
             return P2P_ERR_DECODE;
         out->body = r->buf + f.data_off;
         out->body_len = f.data_len;
+        out->tail = into_tail ? r->tail : NULL;
     }
-    return 0;
+    return into_tail || r->tail == NULL ? 0 : MORE;
 }
 
 static int decode_response(const struct p2p_frame_reader *r,
@@ -465,12 +620,16 @@ static int decode_response(const struct p2p_frame_reader *r,
     out->status = 0;
     out->body = r->buf;
     out->body_len = 0;
+    out->tail = NULL;
     size_t pos = 0;
+    bool into_tail = false;
     while (pos < r->len) {
         struct field f;
-        int rc = scan_field(r->buf, r->len, &pos, &f);
+        int rc = scan_field_tail(r, &pos, &f, &into_tail);
         if (rc != 0)
             return rc;
+        if (into_tail && f.number != FIELD_BODY)
+            return MORE; /* only the body may run into the tail */
         if (f.number == FIELD_STATUS) {
             if (f.wire != WT_VARINT)
                 return P2P_ERR_DECODE;
@@ -480,9 +639,71 @@ static int decode_response(const struct p2p_frame_reader *r,
                 return P2P_ERR_DECODE;
             out->body = r->buf + f.data_off;
             out->body_len = f.data_len;
+            out->tail = into_tail ? r->tail : NULL;
         }
     }
-    return 0;
+    return into_tail || r->tail == NULL ? 0 : MORE;
+}
+
+int p2p_frame_reader_whole(struct p2p_frame_reader *r, const uint8_t *data,
+                           size_t len, struct p2p_body *tail,
+                           struct p2p_frame *out)
+{
+    if (r->err != 0)
+        return r->err;
+    if (r->finished || r->len != 0 || r->tail != NULL)
+        return P2P_ERR_STATE;
+    if (data == NULL && len != 0)
+        return fail(r, P2P_ERR_INVALID_ARG);
+    if (tail != NULL && tail->len == 0)
+        tail = NULL;
+    /* The same steps as feed, on the caller's bytes instead of a copy. */
+    r->tail_len = tail != NULL ? tail->len : 0;
+    r->buf = (uint8_t *)data; /* only read while borrowed */
+    r->cap = len;
+    r->borrowed = true;
+    int rc = 0;
+    if (!r->route_known && len > 0) {
+        r->len = min_size(len, P2P_FRAME_PREFIX_BYTES_MAX);
+        rc = learn_route(r);
+        if (rc == MORE)
+            rc = 0; /* finish reports the unfinished path */
+    }
+    if (rc == 0 && len > r->limit)
+        rc = P2P_ERR_OVERSIZE;
+    if (rc == 0) {
+        r->len = len;
+        if (r->route_known)
+            rc = check_declared(r);
+    }
+    if (rc == 0 && tail != NULL) {
+        if (!r->route_known || !reads_tails(r)) {
+            r->tail_len = 0;
+            rc = tail->len > r->limit - r->len
+                     ? P2P_ERR_OVERSIZE
+                     : reserve(r, len + tail->len, r->limit);
+            if (rc == 0) {
+                memcpy(r->buf + r->len, tail->bytes, tail->len);
+                r->len += tail->len;
+                rc = r->route_known ? check_declared(r) : 0;
+            }
+        } else if (tail->len > r->limit - r->len) {
+            rc = P2P_ERR_OVERSIZE;
+        } else if (!p2p_body_hold(tail, r->mem, P2P_MEM_STREAMS)) {
+            rc = P2P_ERR_NOMEM;
+        } else {
+            r->tail = tail;
+        }
+    }
+    if (rc != 0) {
+        if (r->borrowed) { /* nothing of the caller's is kept */
+            r->buf = NULL;
+            r->len = r->cap = 0;
+            r->borrowed = false;
+        }
+        return fail(r, rc);
+    }
+    return p2p_frame_reader_finish(r, out);
 }
 
 int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out)
@@ -495,6 +716,13 @@ int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out)
     struct p2p_frame f;
     int rc = r->mode == P2P_FRAME_REQUEST ? decode_request(r, &f)
                                           : decode_response(r, &f);
+    if (rc == MORE && r->tail != NULL) {
+        /* Not the shape a tail can be kept in: decode the bytes whole. */
+        rc = flatten_tail(r);
+        if (rc == 0)
+            rc = r->mode == P2P_FRAME_REQUEST ? decode_request(r, &f)
+                                              : decode_response(r, &f);
+    }
     if (rc == MORE)
         rc = P2P_ERR_TRUNCATED;
     if (rc != 0)
@@ -506,10 +734,32 @@ int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out)
     return 0;
 }
 
+int p2p_frame_flatten(struct p2p_mem *mem, const struct p2p_frame *f,
+                      uint8_t **out, size_t *out_len)
+{
+    size_t tail = f->tail != NULL ? f->tail->len : 0;
+    size_t len = f->body_len + tail;
+    uint8_t *buf = p2p_mem_alloc_raw(mem, P2P_MEM_WIRE, len ? len : 1);
+    if (buf == NULL)
+        return P2P_ERR_NOMEM;
+    if (f->body_len > 0)
+        memcpy(buf, f->body, f->body_len);
+    if (tail > 0)
+        memcpy(buf + f->body_len, f->tail->bytes, tail);
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
 void p2p_frame_reader_fini(struct p2p_frame_reader *r)
 {
-    if (r->buf != NULL)
+    if (r->buf != NULL && !r->borrowed)
         p2p_mem_free(r->mem, P2P_MEM_STREAMS, r->buf);
+    r->borrowed = false;
+    if (r->tail != NULL)
+        p2p_body_release(r->tail, r->mem, P2P_MEM_STREAMS);
+    r->tail = NULL;
+    r->tail_len = 0;
     r->buf = NULL;
     r->len = 0;
     r->cap = 0;

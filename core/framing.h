@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/body.h"
 #include "core/mem.h"
 #include "core/routes.h"
 #include "core/state_manifest.h"
@@ -64,6 +65,10 @@ struct p2p_frame_request {
     enum p2p_route route; /* its path goes on the wire */
     const uint8_t *body;  /* borrowed for the call; NULL when body_len 0 */
     size_t body_len;
+    /* Bytes of the body that are not in body but follow the envelope on
+     * the wire (a shared body, core/outbox.h): the envelope is written up
+     * to them. 0 for a whole envelope. */
+    size_t tail_len;
 };
 
 /* A response envelope to encode (p2p_frame_response_encode's options). */
@@ -71,6 +76,7 @@ struct p2p_frame_response {
     uint32_t status;     /* HTTP-like, core/status.h */
     const uint8_t *body; /* borrowed for the call; NULL when body_len 0 */
     size_t body_len;
+    size_t tail_len; /* as in struct p2p_frame_request */
 };
 
 /* Encodes Request {path of req->route, body} into a new buffer allocated
@@ -107,6 +113,11 @@ struct p2p_frame {
     const uint8_t *body;  /* borrowed from the reader, valid until its
                             * fini; never NULL, even when body_len is 0 */
     size_t body_len;
+    /* NULL, or the body's last bytes, after body[0..body_len): a shared
+     * body the reader holds (p2p_frame_reader_feed_tail), valid until its
+     * fini. Only a frame whose consumer reads tails gets one: an
+     * ARTIFACT_UPDATE request or an ARTIFACT_RPC response. */
+    struct p2p_body *tail;
 };
 
 /* Reassembles one stream direction. Caller storage; treat the fields as
@@ -126,8 +137,15 @@ struct p2p_frame_reader {
     enum p2p_frame_mode mode;
     enum p2p_route route; /* valid once route_known */
     bool route_known;
-    bool finished; /* finish() succeeded */
-    int err;       /* sticky: 0, or the first error returned */
+    bool borrowed;         /* buf is the caller's (p2p_frame_reader_whole):
+                            * never freed or grown */
+    struct p2p_body *tail; /* held (charged to P2P_MEM_STREAMS): the
+                            * stream's last bytes, not copied; NULL when
+                            * none */
+    size_t tail_len;       /* its length, announced before the head is
+                            * fed */
+    bool finished;         /* finish() succeeded */
+    int err;               /* sticky: 0, or the first error returned */
 };
 
 /* Prepares r for one stream direction. mem and limits are borrowed and
@@ -159,6 +177,26 @@ void p2p_frame_reader_init(struct p2p_frame_reader *r, struct p2p_mem *mem,
 int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
                           size_t len);
 
+/* p2p_frame_reader_feed of data[0..len) followed by the bytes of a shared
+ * body (tail, borrowed; NULL: plain feed) that end the stream: nothing may
+ * be fed after them, only finish. The reader keeps a reference to tail
+ * instead of copying it when the envelope's body field runs exactly to its
+ * end and the route's consumer reads tails (struct p2p_frame); otherwise
+ * its bytes are copied as a plain feed would. Limits count tail bytes like
+ * fed ones; errors as p2p_frame_reader_feed. */
+int p2p_frame_reader_feed_tail(struct p2p_frame_reader *r, const uint8_t *data,
+                               size_t len, struct p2p_body *tail);
+
+/* A stream whose bytes all arrive at once (nothing fed before, and they
+ * end with FIN): feed_tail and finish in one call, with the same results
+ * and errors, except that data is not copied: the frame borrows it, so
+ * *out is valid only while data is (and until fini). r must not be fed
+ * afterwards; fini it as usual. Errors: those of feed and finish, and
+ * P2P_ERR_STATE when bytes were fed before. */
+int p2p_frame_reader_whole(struct p2p_frame_reader *r, const uint8_t *data,
+                           size_t len, struct p2p_body *tail,
+                           struct p2p_frame *out);
+
 /* Called at the stream's end (FIN): decodes the whole envelope into *out
  * (body borrowed from r, valid until fini). Accepts any valid protobuf
  * encoding (unknown fields skipped, non-minimal varints, last body wins)
@@ -173,6 +211,12 @@ int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
  * wire type, field number 0, overlong varint, a known field with the wrong
  * wire type, a second path), or the sticky error of an earlier call. */
 int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out);
+
+/* The frame's whole body (its bytes and its tail) in one new buffer
+ * charged to mem under P2P_MEM_WIRE (freed by the caller with
+ * p2p_mem_free; a one-byte block when empty). Errors: P2P_ERR_NOMEM. */
+int p2p_frame_flatten(struct p2p_mem *mem, const struct p2p_frame *f,
+                      uint8_t **out, size_t *out_len);
 
 /* Frees r's buffer; frames taken from r become invalid. Safe to call twice
  * and in any state; afterwards only init may be called. */

@@ -6,14 +6,12 @@
 
 #include <string.h>
 
-#include "p2p.pb-c.h"
-
 #include "core/assert.h"
 #include "core/err.h"
 #include "core/intake.h"
 #include "core/status.h"
-#include "core/wire.h"
-#include "core/wire_pack.h"
+#include "core/wire_view.h"
+#include "core/wire_write.h"
 
 void p2p__gossip_receiver_init(struct p2p_gossip_receiver *r,
                                const struct p2p_env *env,
@@ -56,61 +54,52 @@ int p2p__gossip_receiver_check(const struct p2p_gossip_receiver *r)
     return 0;
 }
 
-static int respond_packed(struct p2p_gossip_receiver *r, p2p_node_id peer,
-                          uint64_t stream_id, enum p2p_traffic traffic,
-                          uint32_t status, const ProtobufCMessage *msg)
+/* A decoded slot update and, for a push, where its body is: a view into
+ * the frame, or the frame's shared tail (then the body is not copied and
+ * its hash is computed at most once in its life). */
+struct update {
+    struct p2p_slot_update_view v;
+    struct p2p_body *shared; /* the body, when it came as the tail */
+};
+
+static const uint8_t *body_bytes(const struct update *u)
 {
-    uint8_t *body = NULL;
-    size_t len = 0;
-    int rc = 0;
-    if (msg != NULL)
-        rc = p2p_wire_pack(r->env->mem, P2P_MEM_WIRE, msg, &body, &len);
-    if (rc == 0) {
-        struct p2p_stream_resp resp = {.peer = peer,
-                                       .stream_id = stream_id,
-                                       .traffic = traffic,
-                                       .status = status,
-                                       .body = body,
-                                       .len = len};
-        rc = p2p__streams_respond(r->streams, &resp); /* resets on failure */
-    } else {
-        /* Never leave a requester waiting out its deadline. */
-        p2p__streams_reset(r->streams, peer, stream_id);
-    }
-    p2p_mem_free(r->env->mem, P2P_MEM_WIRE, body);
-    return rc;
+    return u->shared != NULL ? u->shared->bytes : u->v.artifact.body.data;
 }
 
 /* A pushed body the bouncer wants: into the unvalidated pool, which ends
  * its download if any. */
 static void accept(struct p2p_gossip_receiver *r, p2p_time now,
                    p2p_node_id peer, const struct p2p_artifact_id *id,
-                   enum p2p_artifact_kind kind, const uint8_t *body, size_t len)
+                   const struct update *u)
 {
-    struct p2p_intake in = {
-        .peer = peer, .id = id, .kind = kind, .body = body, .len = len};
+    struct p2p_intake in = {.peer = peer,
+                            .id = id,
+                            .kind = u->v.artifact.kind,
+                            .shared = u->shared,
+                            .body = body_bytes(u),
+                            .len = u->v.artifact.body.len};
     if (p2p__intake_accept(r->env, now, &in) == 0)
         p2p__downloader_done(r->dl, id);
 }
 
 /* Checks a decoded update's content before any state changes. */
 static int check_update(const struct p2p_gossip_receiver *r,
-                        const P2p__V1__SlotUpdate *u)
+                        const struct p2p_slot_update_view *u)
 {
     if (u->slot_id >= r->env->cfg->slots_per_peer_max)
         return P2P_ERR_LIMIT;
     switch (u->update_case) {
-    case P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT:
-        if (u->artifact == NULL || u->artifact->kind >= P2P_KINDS_COUNT ||
-            (u->artifact->id.len != 0 && u->artifact->id.len != P2P_ID_BYTES))
+    case P2P_SLOT_UPDATE_ARTIFACT:
+        if (u->artifact.kind >= P2P_KINDS_COUNT ||
+            (u->artifact.id.len != 0 && u->artifact.id.len != P2P_ID_BYTES))
             return P2P_ERR_DECODE;
         return 0;
-    case P2P__V1__SLOT_UPDATE__UPDATE_REF:
-        if (u->ref == NULL || u->ref->id.len != P2P_ID_BYTES ||
-            u->ref->kind >= P2P_KINDS_COUNT)
+    case P2P_SLOT_UPDATE_REF:
+        if (u->ref.id.len != P2P_ID_BYTES || u->ref.kind >= P2P_KINDS_COUNT)
             return P2P_ERR_DECODE;
         return 0;
-    case P2P__V1__SLOT_UPDATE__UPDATE_DELETED:
+    case P2P_SLOT_UPDATE_DELETED:
         return 0;
     default:
         return P2P_ERR_DECODE;
@@ -131,56 +120,60 @@ static void offer(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
  * advertised ids to the downloader. */
 static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now,
                           p2p_node_id peer, const struct p2p_slot_view *v,
-                          const P2p__V1__SlotUpdate *u,
+                          const struct update *u,
                           const struct p2p_artifact_id *id)
 {
-    if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT) {
+    if (u->v.update_case == P2P_SLOT_UPDATE_ARTIFACT) {
         r->env->metrics->pushes_received++;
         if (p2p_pool_get(r->env->pool, id) != NULL)
             return;
-        enum p2p_artifact_kind kind = u->artifact->kind;
-        uint64_t size = u->artifact->body.len;
+        enum p2p_artifact_kind kind = u->v.artifact.kind;
+        uint64_t size = u->v.artifact.body.len;
         switch (r->env->bouncer(r->env->bouncer_ctx, id, kind, size)) {
         case P2P_WANTS:
-            accept(r, now, peer, id, kind, u->artifact->body.data, size);
+            accept(r, now, peer, id, u);
             break;
         case P2P_MAYBE_WANTS_LATER:
             /* Drop the bytes; fetch from this peer when wanted. */
-            offer(r, now, peer, (uint32_t)u->slot_id, v, kind, size);
+            offer(r, now, peer, (uint32_t)u->v.slot_id, v, kind, size);
             break;
         case P2P_UNWANTED:
             break;
         }
-    } else if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF) {
+    } else if (u->v.update_case == P2P_SLOT_UPDATE_REF) {
         r->env->metrics->adverts_received++;
         if (p2p_pool_get(r->env->pool, id) == NULL)
-            offer(r, now, peer, (uint32_t)u->slot_id, v, u->ref->kind,
-                  u->ref->size);
+            offer(r, now, peer, (uint32_t)u->v.slot_id, v, u->v.ref.kind,
+                  u->v.ref.size);
     }
 }
 
 /* The id a slot update names. A push's claimed id is trusted only when we
  * already hold that artifact (its body is then ignored); otherwise the body
  * is hashed and must match the claim. */
-static int update_id(struct p2p_gossip_receiver *r,
-                     const P2p__V1__SlotUpdate *u, struct p2p_artifact_id *id)
+static int update_id(struct p2p_gossip_receiver *r, const struct update *u,
+                     struct p2p_artifact_id *id)
 {
     memset(id, 0, sizeof(*id));
-    if (u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_REF) {
-        memcpy(id->b, u->ref->id.data, P2P_ID_BYTES);
+    if (u->v.update_case == P2P_SLOT_UPDATE_REF) {
+        memcpy(id->b, u->v.ref.id.data, P2P_ID_BYTES);
         return 0;
     }
-    if (u->update_case != P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT)
+    if (u->v.update_case != P2P_SLOT_UPDATE_ARTIFACT)
         return 0;
-    const P2p__V1__Artifact *art = u->artifact;
-    if (art->id.len == P2P_ID_BYTES) {
+    const struct p2p_artifact_view *art = &u->v.artifact;
+    bool claimed = art->id.len == P2P_ID_BYTES;
+    if (claimed) {
         memcpy(id->b, art->id.data, P2P_ID_BYTES);
         if (p2p_pool_get(r->env->pool, id) != NULL)
             return 0;
     }
     struct p2p_artifact_id got;
-    p2p_id_of(art->body.data, art->body.len, &got);
-    if (art->id.len == P2P_ID_BYTES && !p2p_id_eq(&got, id)) {
+    if (u->shared != NULL)
+        got = *p2p_body_id(u->shared); /* hashed once in its life */
+    else
+        p2p_id_of(art->body.data, art->body.len, &got);
+    if (claimed && !p2p_id_eq(&got, id)) {
         r->env->metrics->id_mismatches++;
         return P2P_ERR_ID_MISMATCH;
     }
@@ -189,29 +182,29 @@ static int update_id(struct p2p_gossip_receiver *r,
 }
 
 static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
-                     p2p_node_id peer, const P2p__V1__SlotUpdate *u)
+                     p2p_node_id peer, const struct update *u)
 {
-    int rc = check_update(r, u);
+    int rc = check_update(r, &u->v);
     if (rc != 0)
         return rc;
     P2P_ASSERT(peer < r->peers_capacity);
     struct p2p_rx_peer *p = &r->peers[peer];
     rc = p2p__table_array_fit(r->env->mem, P2P_MEM_RECEIVER, (void **)&p->slots,
                               &p->slots_capacity, sizeof(*p->slots),
-                              (uint32_t)u->slot_id,
+                              (uint32_t)u->v.slot_id,
                               r->env->cfg->slots_per_peer_max);
     if (rc != 0)
         return rc;
     r->env->metrics->updates_received++;
-    struct p2p_slot_view *v = &p->slots[u->slot_id];
-    if (v->seen && u->commit_id <= v->commit_id) {
+    struct p2p_slot_view *v = &p->slots[u->v.slot_id];
+    if (v->seen && u->v.commit_id <= v->commit_id) {
         r->env->metrics->updates_stale++;
         /* A repeat of the same commit is a harmless retransmission. */
-        if (u->commit_id < v->commit_id)
+        if (u->v.commit_id < v->commit_id)
             p2p__ledger_penalise(r->env->ledger, now, peer,
                                  P2P_PENALTY_STALE_UPDATE);
         p2p_outbox_event(r->env->outbox, P2P_EV_UPDATE_STALE, peer, &v->id,
-                         (int64_t)u->commit_id);
+                         (int64_t)u->v.commit_id);
         return 0;
     }
     struct p2p_artifact_id id;
@@ -219,11 +212,11 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
     if (rc != 0)
         return rc;
     struct p2p_slot_view old = *v;
-    p2p__downloader_slot_changed(r->dl, peer, (uint32_t)u->slot_id);
-    bool deleted = u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
+    p2p__downloader_slot_changed(r->dl, peer, (uint32_t)u->v.slot_id);
+    bool deleted = u->v.update_case == P2P_SLOT_UPDATE_DELETED;
     v->used = !deleted;
     v->seen = true;
-    v->commit_id = u->commit_id;
+    v->commit_id = u->v.commit_id;
     v->id = id;
     p->slots_used += (uint32_t)v->used - (uint32_t)old.used;
     /* Advertise the new id before withdrawing the old one, so an id that
@@ -246,22 +239,53 @@ static int refuse_for_now(struct p2p_gossip_receiver *r, p2p_node_id peer,
     return P2P_ERR_NOMEM;
 }
 
+/* Answers a request with a status and no body. */
+static int respond_empty(struct p2p_gossip_receiver *r, p2p_node_id peer,
+                         uint64_t stream_id, enum p2p_traffic traffic,
+                         uint32_t status)
+{
+    struct p2p_stream_resp resp = {.peer = peer,
+                                   .stream_id = stream_id,
+                                   .traffic = traffic,
+                                   .status = status};
+    return p2p__streams_respond(r->streams, &resp); /* resets on failure */
+}
+
+/* Decodes an update in place: a tail is the pushed body, kept shared.
+ * Bytes of any other shape are decoded whole from a copy in *flat (the
+ * caller frees it). */
+static int decode_update(struct p2p_gossip_receiver *r,
+                         const struct p2p_frame *f, struct update *u,
+                         uint8_t **flat)
+{
+    *flat = NULL;
+    u->shared = NULL;
+    if (f->tail == NULL)
+        return p2p_wire_view_slot_update(f->body, f->body_len, &u->v);
+    if (p2p_wire_view_slot_update_tail(f->body, f->body_len, f->tail->len,
+                                       &u->v) == 0) {
+        u->shared = f->tail;
+        return 0;
+    }
+    size_t len;
+    int rc = p2p_frame_flatten(r->env->mem, f, flat, &len);
+    return rc != 0 ? rc : p2p_wire_view_slot_update(*flat, len, &u->v);
+}
+
 int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
                                    p2p_node_id peer, uint64_t stream_id,
                                    const struct p2p_frame *f)
 {
-    struct p2p_wire_unpacker ua;
-    p2p_wire_unpacker_init(&ua, r->env->mem);
-    ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
-    P2p__V1__SlotUpdate *u =
-        p2p__v1__slot_update__unpack(&alloc, f->body_len, f->body);
-    if (u == NULL && ua.refused)
+    struct update u;
+    uint8_t *flat;
+    int rc = decode_update(r, f, &u, &flat);
+    if (rc == P2P_ERR_NOMEM)
         return refuse_for_now(r, peer, stream_id); /* our memory, not them */
-    int rc = u == NULL ? P2P_ERR_DECODE : on_update(r, now, peer, u);
-    if (rc == P2P_ERR_NOMEM) { /* the slot table could not grow */
-        p2p__v1__slot_update__free_unpacked(u, &alloc);
+    if (rc == 0)
+        rc = on_update(r, now, peer, &u);
+    p2p_mem_free(r->env->mem, P2P_MEM_WIRE, flat);
+    if (rc == P2P_ERR_NOMEM) /* the slot table could not grow */
         return refuse_for_now(r, peer, stream_id);
-    }
     if (rc != 0) {
         r->env->metrics->updates_rejected++;
         if (rc == P2P_ERR_ID_MISMATCH)
@@ -270,54 +294,53 @@ int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
         else if (rc == P2P_ERR_DECODE || rc == P2P_ERR_LIMIT)
             p2p__ledger_penalise(r->env->ledger, now, peer,
                                  P2P_PENALTY_BAD_UPDATE);
-        if (u != NULL)
-            p2p__v1__slot_update__free_unpacked(u, &alloc);
-        (void)respond_packed(r, peer, stream_id, P2P_TRAFFIC_OTHER,
-                             P2P_STATUS_BAD_REQUEST, NULL);
+        (void)respond_empty(r, peer, stream_id, P2P_TRAFFIC_OTHER,
+                            P2P_STATUS_BAD_REQUEST);
         return rc;
     }
-    P2p__V1__UpdateAck ack = P2P__V1__UPDATE_ACK__INIT;
-    ack.slot_id = u->slot_id;
-    ack.commit_id = u->commit_id;
-    p2p__v1__slot_update__free_unpacked(u, &alloc);
-    return respond_packed(r, peer, stream_id, P2P_TRAFFIC_ACK, P2P_STATUS_OK,
-                          &ack.base);
+    uint8_t ack[P2P_WIRE_UPDATE_ACK_BYTES_MAX];
+    struct p2p_stream_resp resp = {
+        .peer = peer,
+        .stream_id = stream_id,
+        .traffic = P2P_TRAFFIC_ACK,
+        .status = P2P_STATUS_OK,
+        .body = ack,
+        .len = p2p_wire_update_ack(ack, u.v.slot_id, u.v.commit_id)};
+    return p2p__streams_respond(r->streams, &resp); /* resets on failure */
 }
 
 int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
                                   p2p_node_id peer, uint64_t stream_id,
                                   const struct p2p_frame *f)
 {
-    struct p2p_wire_unpacker ua;
-    p2p_wire_unpacker_init(&ua, r->env->mem);
-    ProtobufCAllocator alloc = ua.base; /* a copy: its data is still &ua */
-    P2p__V1__FetchRequest *req =
-        p2p__v1__fetch_request__unpack(&alloc, f->body_len, f->body);
-    if (req == NULL && ua.refused)
-        return refuse_for_now(r, peer, stream_id);
-    if (req == NULL || req->id.len != P2P_ID_BYTES) {
-        if (req != NULL)
-            p2p__v1__fetch_request__free_unpacked(req, &alloc);
-        (void)respond_packed(r, peer, stream_id, P2P_TRAFFIC_OTHER,
-                             P2P_STATUS_BAD_REQUEST, NULL);
+    struct p2p_fetch_request_view req;
+    if (p2p_wire_view_fetch_request(f->body, f->body_len, &req) != 0 ||
+        req.id.len != P2P_ID_BYTES) {
+        (void)respond_empty(r, peer, stream_id, P2P_TRAFFIC_OTHER,
+                            P2P_STATUS_BAD_REQUEST);
         return P2P_ERR_DECODE;
     }
     struct p2p_artifact_id id;
-    memcpy(id.b, req->id.data, P2P_ID_BYTES);
-    p2p__v1__fetch_request__free_unpacked(req, &alloc);
+    memcpy(id.b, req.id.data, P2P_ID_BYTES);
     const struct p2p_pool_entry *e = p2p_pool_get(r->env->pool, &id);
     if (e == NULL || e->section != P2P_POOL_VALIDATED) {
         r->env->metrics->fetches_not_found++;
-        return respond_packed(r, peer, stream_id, P2P_TRAFFIC_ARTIFACT,
-                              P2P_STATUS_NO_CONTENT, NULL);
+        return respond_empty(r, peer, stream_id, P2P_TRAFFIC_ARTIFACT,
+                             P2P_STATUS_NO_CONTENT);
     }
-    P2p__V1__Artifact art = P2P__V1__ARTIFACT__INIT;
-    art.kind = e->kind;
-    art.body.data = (uint8_t *)e->body; /* packed, not changed */
-    art.body.len = e->len;
+    /* Artifact {kind, body}: the body goes on the wire from the pool's
+     * shared copy, after the head. */
+    uint8_t head[P2P_WIRE_ARTIFACT_HEAD_BYTES_MAX];
+    struct p2p_stream_resp resp = {
+        .peer = peer,
+        .stream_id = stream_id,
+        .traffic = P2P_TRAFFIC_ARTIFACT,
+        .status = P2P_STATUS_OK,
+        .body = head,
+        .len = p2p_wire_artifact_head(head, e->kind, NULL, e->len),
+        .tail = e->len > 0 ? e->shared : NULL};
     r->env->metrics->fetches_served++;
-    return respond_packed(r, peer, stream_id, P2P_TRAFFIC_ARTIFACT,
-                          P2P_STATUS_OK, &art.base);
+    return p2p__streams_respond(r->streams, &resp); /* resets on failure */
 }
 
 void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,

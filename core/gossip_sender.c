@@ -10,6 +10,7 @@
 #include "core/histogram.h"
 #include "core/status.h"
 #include "core/wire_pack.h"
+#include "core/wire_write.h"
 
 static struct p2p_slot *slot_at(const struct p2p_gossip_sender *s, uint32_t i)
 {
@@ -44,13 +45,15 @@ void p2p__gossip_sender_init(struct p2p_gossip_sender *s,
         P2P_MEM_SENDER);
 }
 
+static void free_update(struct p2p_gossip_sender *s, struct p2p_slot *slot);
+
 void p2p__gossip_sender_fini(struct p2p_gossip_sender *s)
 {
     struct p2p_mem *mem = s->env->mem;
     for (uint32_t i = 0; i < s->slots.capacity; i++) {
         struct p2p_slot *slot = slot_at(s, i);
         if (slot->used)
-            p2p_mem_free(mem, P2P_MEM_SENDER, slot->update);
+            free_update(s, slot);
     }
     p2p__table_fini(&s->slots, mem);
     p2p_keymap_fini(&s->slot_by_id);
@@ -119,36 +122,78 @@ static bool should_push(const struct p2p_gossip_sender *s,
     return kind == P2P_KIND_PUSH || size < s->env->cfg->push_threshold_bytes;
 }
 
+/* A push's update written up to its body (core/wire_write.h): SlotUpdate
+ * {commit_id, slot_id, artifact {kind, id, body}}, the body last, so it
+ * goes on the wire from the pool's shared copy. */
+static int encode_push(struct p2p_gossip_sender *s, const struct p2p_slot *slot,
+                       uint32_t slot_index, const struct p2p_pool_entry *e,
+                       uint8_t **out, size_t *out_len)
+{
+    uint8_t art[P2P_WIRE_ARTIFACT_HEAD_BYTES_MAX];
+    size_t art_len = p2p_wire_artifact_head(art, slot->kind, &slot->id, e->len);
+    uint8_t *buf =
+        p2p_mem_alloc_raw(s->env->mem, P2P_MEM_SENDER,
+                          P2P_WIRE_SLOT_UPDATE_HEAD_BYTES_MAX + art_len);
+    if (buf == NULL)
+        return P2P_ERR_NOMEM;
+    size_t n = 0;
+    if (slot->commit_id != 0) {
+        buf[n++] = (1 << 3) | 0; /* commit_id, varint */
+        n += p2p_wire_put_varint(buf + n, slot->commit_id);
+    }
+    if (slot_index != 0) {
+        buf[n++] = (2 << 3) | 0; /* slot_id, varint */
+        n += p2p_wire_put_varint(buf + n, slot_index);
+    }
+    buf[n++] = (3 << 3) | 2; /* artifact, length-delimited */
+    n += p2p_wire_put_varint(buf + n, art_len + e->len);
+    memcpy(buf + n, art, art_len);
+    *out = buf;
+    *out_len = n + art_len;
+    return 0;
+}
+
 /* Packs the slot's update once; every peer gets the same bytes. Pushes
  * also carry the id, so a receiver holding it skips hashing the body. */
-static int encode_update(struct p2p_gossip_sender *s,
-                         const struct p2p_slot *slot, uint32_t slot_index,
-                         uint8_t **out, size_t *out_len)
+static int encode_update(struct p2p_gossip_sender *s, struct p2p_slot *slot,
+                         uint32_t slot_index)
 {
-    P2p__V1__SlotUpdate msg = P2P__V1__SLOT_UPDATE__INIT;
-    P2p__V1__Artifact art = P2P__V1__ARTIFACT__INIT;
-    P2p__V1__ArtifactRef ref = P2P__V1__ARTIFACT_REF__INIT;
-    msg.commit_id = slot->commit_id;
-    msg.slot_id = slot_index;
     if (slot->push) {
         const struct p2p_pool_entry *e = p2p_pool_get(s->env->pool, &slot->id);
         P2P_ASSERT(e != NULL);
-        art.kind = slot->kind;
-        art.body.data = (uint8_t *)e->body; /* packed, not changed */
-        art.body.len = e->len;
-        art.id.data = (uint8_t *)slot->id.b;
-        art.id.len = P2P_ID_BYTES;
-        msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT;
-        msg.artifact = &art;
-    } else {
-        ref.id.data = (uint8_t *)slot->id.b;
-        ref.id.len = P2P_ID_BYTES;
-        ref.kind = slot->kind;
-        ref.size = slot->size;
-        msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
-        msg.ref = &ref;
+        if (!p2p_body_hold(e->shared, s->env->mem, P2P_MEM_SENDER))
+            return P2P_ERR_NOMEM;
+        int rc = encode_push(s, slot, slot_index, e, &slot->update,
+                             &slot->update_len);
+        if (rc != 0) {
+            p2p_body_release(e->shared, s->env->mem, P2P_MEM_SENDER);
+            return rc;
+        }
+        slot->body = e->shared;
+        return 0;
     }
-    return p2p_wire_pack(s->env->mem, P2P_MEM_SENDER, &msg.base, out, out_len);
+    P2p__V1__SlotUpdate msg = P2P__V1__SLOT_UPDATE__INIT;
+    P2p__V1__ArtifactRef ref = P2P__V1__ARTIFACT_REF__INIT;
+    msg.commit_id = slot->commit_id;
+    msg.slot_id = slot_index;
+    ref.id.data = (uint8_t *)slot->id.b;
+    ref.id.len = P2P_ID_BYTES;
+    ref.kind = slot->kind;
+    ref.size = slot->size;
+    msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_REF;
+    msg.ref = &ref;
+    slot->body = NULL;
+    return p2p_wire_pack(s->env->mem, P2P_MEM_SENDER, &msg.base, &slot->update,
+                         &slot->update_len);
+}
+
+/* Frees what the slot's update holds. */
+static void free_update(struct p2p_gossip_sender *s, struct p2p_slot *slot)
+{
+    p2p_mem_free(s->env->mem, P2P_MEM_SENDER, slot->update);
+    p2p_body_release(slot->body, s->env->mem, P2P_MEM_SENDER);
+    slot->update = NULL;
+    slot->body = NULL;
 }
 
 static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index);
@@ -186,6 +231,7 @@ static void transmit(struct p2p_gossip_sender *s, p2p_time now,
         .traffic = slot->push ? P2P_TRAFFIC_PUSH : P2P_TRAFFIC_ADVERT,
         .body = slot->update,
         .len = slot->update_len,
+        .tail = slot->body,
         .owner = P2P_OWNER_SENDER,
         .owner_index = tx_index,
         .owner_gen = tx->gen,
@@ -248,7 +294,7 @@ int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
     slot->size = e->len;
     slot->commit_id = s->commit_id;
     slot->push = should_push(s, e->kind, e->len, relayed);
-    rc = encode_update(s, slot, index, &slot->update, &slot->update_len);
+    rc = encode_update(s, slot, index);
     if (rc != 0) {
         (void)p2p_keymap_del(&s->slot_by_id, &key);
         slot->used = false;
@@ -278,8 +324,7 @@ void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
     int rc = p2p_keymap_del(&s->slot_by_id, &key);
     P2P_ASSERT(rc == 0);
     struct p2p_slot *slot = slot_at(s, index);
-    p2p_mem_free(s->env->mem, P2P_MEM_SENDER, slot->update);
-    slot->update = NULL;
+    free_update(s, slot);
     slot->used = false;
     p2p__table_give(&s->slots, index);
     s->commit_id++;

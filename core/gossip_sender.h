@@ -31,9 +31,12 @@ struct p2p_slot {
     uint64_t commit_id;
     bool push;       /* the update carries the body */
     uint8_t *update; /* owned: the packed SlotUpdate, encoded once
-                                  and sent to every peer */
+                                  and sent to every peer; a push's
+                                  is written up to its body */
     size_t update_len;
-    uint32_t next_free; /* LIFO free list, as in the IC */
+    struct p2p_body *body; /* a push's: the update's last bytes (one
+                              reference, charged to P2P_MEM_SENDER) */
+    uint32_t next_free;    /* LIFO free list, as in the IC */
 };
 
 /* One slot update in flight to one peer, or waiting to be retried. */

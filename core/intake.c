@@ -7,12 +7,14 @@
 int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
                        const struct p2p_intake *a)
 {
-    P2P_ASSERT(a->id != NULL && (a->body != NULL || a->len == 0));
+    P2P_ASSERT(a->id != NULL &&
+               (a->shared != NULL || a->body != NULL || a->len == 0));
     if (p2p_pool_get(env->pool, a->id) != NULL)
         return P2P_ERR_EXISTS;
     struct p2p_pool_item item = {.section = P2P_POOL_UNVALIDATED,
                                  .id = a->id,
                                  .kind = a->kind,
+                                 .shared = a->shared,
                                  .body = a->body,
                                  .len = a->len,
                                  .from = a->peer};

@@ -15,7 +15,10 @@ struct p2p_intake {
     p2p_node_id peer;                 /* who sent it */
     const struct p2p_artifact_id *id; /* borrowed for the call */
     enum p2p_artifact_kind kind;
-    const uint8_t *body; /* borrowed for the call (copied) */
+    /* The body: shared (borrowed; the pool takes a reference), or
+     * body[0..len) (borrowed, copied) when shared is NULL. */
+    struct p2p_body *shared;
+    const uint8_t *body;
     size_t len;
 };
 

@@ -440,6 +440,8 @@ static void epilogue(struct p2p_node *n, p2p_time now)
 int p2p_node_on_stream_data(struct p2p_node *n, p2p_time now,
                             const struct p2p_stream_bytes *in)
 {
+    if (in->tail != NULL && !in->fin)
+        return P2P_ERR_INVALID_ARG; /* a tail ends the peer's half */
     if (!p2p__conn_manager_is_up(&n->conns, in->peer))
         return P2P_ERR_NOT_FOUND;
     struct p2p_stream_done d;

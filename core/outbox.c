@@ -1,5 +1,6 @@
 #include "core/outbox.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -38,13 +39,52 @@ static int reserve_one(struct p2p_outbox *o)
     return 0;
 }
 
+/* Without shared bodies: the body is copied onto the end of the bytes. */
+static int flatten(struct p2p_outbox *o, struct p2p_action *a)
+{
+    size_t tail = a->body->len;
+    if (tail == 0) {
+        a->body = NULL;
+        return 0;
+    }
+    if (a->len > SIZE_MAX - tail)
+        return P2P_ERR_NOMEM;
+    uint8_t *flat =
+        p2p_mem_realloc(o->mem, P2P_MEM_OUTBOX, a->bytes, a->len + tail);
+    if (flat == NULL)
+        return P2P_ERR_NOMEM;
+    memcpy(flat + a->len, a->body->bytes, tail);
+    a->bytes = flat;
+    a->len += tail;
+    a->body = NULL;
+    return 0;
+}
+
 int p2p_outbox_push(struct p2p_outbox *o, const struct p2p_action *a)
 {
     int rc = reserve_one(o);
     if (rc != 0)
         return rc;
-    o->items[o->count++] = *a;
+    struct p2p_action copy = *a;
+    if (copy.body != NULL) {
+        if (!o->shared_bodies) {
+            /* realloc keeps the caller's block valid when it fails */
+            rc = flatten(o, &copy);
+            if (rc != 0)
+                return rc;
+        } else if (!p2p_body_hold(copy.body, o->mem, P2P_MEM_OUTBOX)) {
+            return P2P_ERR_NOMEM;
+        }
+    }
+    o->items[o->count++] = copy;
     return 0;
+}
+
+uint8_t *p2p_outbox_take_bytes(struct p2p_outbox *o, size_t i)
+{
+    uint8_t *b = o->items[i].bytes;
+    o->items[i].bytes = NULL;
+    return b;
 }
 
 void p2p_outbox_event(struct p2p_outbox *o, enum p2p_event ev, p2p_node_id peer,
@@ -61,8 +101,10 @@ void p2p_outbox_event(struct p2p_outbox *o, enum p2p_event ev, p2p_node_id peer,
 
 void p2p_outbox_clear(struct p2p_outbox *o)
 {
-    for (size_t i = 0; i < o->count; i++)
+    for (size_t i = 0; i < o->count; i++) {
         p2p_mem_free(o->mem, P2P_MEM_OUTBOX, o->items[i].bytes);
+        p2p_body_release(o->items[i].body, o->mem, P2P_MEM_OUTBOX);
+    }
     o->count = 0;
 }
 

@@ -2,8 +2,16 @@
  *
  * Handlers append; the backend drains after every call into core (read
  * p2p_outbox_count()/p2p_outbox_at(), then p2p_outbox_clear()). Payload bytes
- * belong to the outbox until clear: a backend that keeps them copies them.
- * Bounded by actions_max; an append past it fails with P2P_ERR_LIMIT. */
+ * belong to the outbox until clear: a backend that keeps them copies them,
+ * or takes them (p2p_outbox_take_bytes), and takes its own reference to a
+ * shared body. Bounded by actions_max; an append past it fails with
+ * P2P_ERR_LIMIT.
+ *
+ * A message that carries an artifact body ends with it: the action holds
+ * the bytes before it and a reference to the shared body (core/body.h), so
+ * the body is never copied into the message. A backend that cannot send
+ * two pieces leaves shared_bodies off (the default) and gets every message
+ * flat, as one buffer. */
 #ifndef P2P_CORE_OUTBOX_H
 #define P2P_CORE_OUTBOX_H
 
@@ -11,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/body.h"
 #include "core/mem.h"
 #include "core/types.h"
 
@@ -86,6 +95,10 @@ struct p2p_action {
     bool inbound;             /* RESET: the peer opened the stream */
     uint8_t *bytes;           /* OPEN/RESPOND: owned by the outbox */
     size_t len;
+    /* OPEN/RESPOND: NULL, or the message's last body->len bytes, after
+     * bytes[0..len) (a reference held by the outbox, charged to its mem
+     * under P2P_MEM_OUTBOX; only with shared_bodies set). */
+    struct p2p_body *body;
     struct p2p_artifact_id id; /* RECEIVED, EVENT */
     enum p2p_artifact_kind kind;
     uint64_t size;        /* RECEIVED: body bytes */
@@ -98,6 +111,7 @@ struct p2p_outbox {
     struct p2p_action *items; /* owned */
     size_t count, capacity, actions_max;
     bool events_enabled; /* P2P_ACT_EVENT actions are only kept if set */
+    bool shared_bodies;  /* the backend takes bodies apart (see above) */
 };
 
 void p2p_outbox_init(struct p2p_outbox *o, struct p2p_mem *mem,
@@ -106,8 +120,11 @@ void p2p_outbox_init(struct p2p_outbox *o, struct p2p_mem *mem,
 void p2p_outbox_fini(struct p2p_outbox *o);
 
 /* Appends a copy of *a; on success the outbox owns a->bytes (allocated from
- * the outbox's mem under P2P_MEM_OUTBOX). On error nothing is appended and
- * the caller still owns a->bytes. Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
+ * the outbox's mem under P2P_MEM_OUTBOX) and holds its own reference to
+ * a->body (borrowed), or, without shared_bodies, has copied the body onto
+ * the end of bytes (the action's body is then NULL). On error nothing is
+ * appended and the caller still owns a->bytes.
+ * Errors: P2P_ERR_LIMIT, P2P_ERR_NOMEM. */
 int p2p_outbox_push(struct p2p_outbox *o, const struct p2p_action *a);
 
 /* Appends an event action; silently nothing when events are disabled or the
@@ -126,7 +143,19 @@ static inline const struct p2p_action *p2p_outbox_at(const struct p2p_outbox *o,
     return &o->items[i];
 }
 
-/* Drops every action and frees their bytes. */
+/* Bytes the action puts on the wire: its bytes and its body. */
+static inline size_t p2p_action_wire_len(const struct p2p_action *a)
+{
+    return a->len + (a->body != NULL ? a->body->len : 0);
+}
+
+/* Hands action i's bytes to the caller, who frees them with
+ * p2p_mem_free(o->mem, P2P_MEM_OUTBOX, bytes) (NULL when it has none);
+ * the action keeps its length. Saves a copy in a backend that keeps
+ * them. */
+uint8_t *p2p_outbox_take_bytes(struct p2p_outbox *o, size_t i);
+
+/* Drops every action, frees their bytes and lets go of their bodies. */
 void p2p_outbox_clear(struct p2p_outbox *o);
 
 #endif

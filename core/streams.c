@@ -154,8 +154,11 @@ int p2p__streams_request(struct p2p_streams *s, p2p_time now,
     const struct p2p_env *env = s->env;
     uint8_t *frame;
     size_t frame_len;
-    struct p2p_frame_request req = {
-        .route = r->route, .body = r->body, .body_len = r->len};
+    struct p2p_frame_request req = {.route = r->route,
+                                    .body = r->body,
+                                    .body_len = r->len,
+                                    .tail_len =
+                                        r->tail != NULL ? r->tail->len : 0};
     int rc = p2p_frame_request_encode(env->mem, P2P_MEM_OUTBOX, &req, &frame,
                                       &frame_len);
     if (rc != 0)
@@ -178,7 +181,8 @@ int p2p__streams_request(struct p2p_streams *s, p2p_time now,
                            .route = r->route,
                            .traffic = r->traffic,
                            .bytes = frame,
-                           .len = frame_len};
+                           .len = frame_len,
+                           .body = r->tail};
     rc = p2p_outbox_push(env->outbox, &a);
     if (rc != 0)
         goto fail_close_record;
@@ -221,8 +225,11 @@ int p2p__streams_respond(struct p2p_streams *s, const struct p2p_stream_resp *r)
 {
     uint8_t *frame;
     size_t frame_len;
-    struct p2p_frame_response resp = {
-        .status = r->status, .body = r->body, .body_len = r->len};
+    struct p2p_frame_response resp = {.status = r->status,
+                                      .body = r->body,
+                                      .body_len = r->len,
+                                      .tail_len =
+                                          r->tail != NULL ? r->tail->len : 0};
     int rc = p2p_frame_response_encode(s->env->mem, P2P_MEM_OUTBOX, &resp,
                                        &frame, &frame_len);
     if (rc == 0) {
@@ -232,7 +239,8 @@ int p2p__streams_respond(struct p2p_streams *s, const struct p2p_stream_resp *r)
                                .status = r->status,
                                .traffic = r->traffic,
                                .bytes = frame,
-                               .len = frame_len};
+                               .len = frame_len,
+                               .body = r->tail};
         rc = p2p_outbox_push(s->env->outbox, &a);
         if (rc != 0)
             p2p_mem_free(s->env->mem, P2P_MEM_OUTBOX, frame);
@@ -342,17 +350,18 @@ static int inbound_data(struct p2p_streams *s, p2p_time now,
     if (rc != 0)
         return rc;
     struct p2p_stream_peer *p = &s->peers[in->peer];
+    size_t len = in->len + (in->tail != NULL ? in->tail->len : 0);
     /* Nor buffer more than its share of bytes across its streams. */
-    rc = in->len > s->env->cfg->stream_bytes_in_per_peer_max - p->bytes_in
+    rc = len > s->env->cfg->stream_bytes_in_per_peer_max - p->bytes_in
              ? P2P_ERR_LIMIT
-             : p2p_frame_reader_feed(&stream_at(s, index)->reader, in->data,
-                                     in->len);
+             : p2p_frame_reader_feed_tail(&stream_at(s, index)->reader,
+                                          in->data, in->len, in->tail);
     if (rc != 0) {
         fail_inbound(s, now, index, rc);
         return rc;
     }
-    stream_at(s, index)->bytes_in += in->len;
-    p->bytes_in += in->len;
+    stream_at(s, index)->bytes_in += len;
+    p->bytes_in += len;
     if (!in->fin)
         return 0;
     rc = p2p_frame_reader_finish(&stream_at(s, index)->reader, &done->frame);
@@ -404,6 +413,14 @@ static void bad_response(struct p2p_streams *s, p2p_time now, uint32_t index,
     fail_outbound(s, index, err, reset, done);
 }
 
+/* Whether a response reader's error is one feed gives (the answer was
+ * refused while it arrived: the stream is reset) rather than finish (it
+ * ended malformed: nothing left to reset). */
+static bool refused_as_fed(int err)
+{
+    return err != P2P_ERR_TRUNCATED && err != P2P_ERR_DECODE;
+}
+
 static int outbound_data(struct p2p_streams *s, p2p_time now,
                          const struct p2p_stream_bytes *in,
                          struct p2p_stream_done *done)
@@ -413,8 +430,20 @@ static int outbound_data(struct p2p_streams *s, p2p_time now,
     if (!find(s, false, in->peer, in->stream_id, &index))
         return P2P_ERR_NOT_FOUND;
     answered(s, in->peer, stream_at(s, index)->opened_ns);
-    int rc =
-        p2p_frame_reader_feed(&stream_at(s, index)->reader, in->data, in->len);
+    struct p2p_frame_reader *reader = &stream_at(s, index)->reader;
+    if (in->fin && reader->len == 0) {
+        /* The whole answer at once: decoded from the caller's bytes. */
+        struct p2p_frame f;
+        int rc =
+            p2p_frame_reader_whole(reader, in->data, in->len, in->tail, &f);
+        if (rc != 0) {
+            bad_response(s, now, index, rc, refused_as_fed(rc), done);
+            return rc;
+        }
+        close_outbound(s, index, 0, &f, done);
+        return 0;
+    }
+    int rc = p2p_frame_reader_feed_tail(reader, in->data, in->len, in->tail);
     if (rc != 0) {
         bad_response(s, now, index, rc, true, done);
         return rc;

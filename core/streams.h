@@ -77,6 +77,9 @@ struct p2p_stream_req {
     enum p2p_traffic traffic;
     const uint8_t *body; /* borrowed for the call */
     size_t len;
+    /* NULL, or the request body's last bytes, after body[0..len): a shared
+     * body (borrowed) the message carries without a copy. */
+    struct p2p_body *tail;
     enum p2p_stream_owner owner; /* who gets the response */
     uint32_t owner_index, owner_gen;
     p2p_time timeout_ns; /* the stream's deadline, from now */
@@ -94,6 +97,7 @@ struct p2p_stream_resp {
     uint32_t status;     /* HTTP-like, core/status.h */
     const uint8_t *body; /* borrowed for the call; NULL when len 0 */
     size_t len;
+    struct p2p_body *tail; /* as in struct p2p_stream_req */
 };
 
 enum p2p_stream_end {

@@ -51,6 +51,8 @@ const char *p2p_kind_name(enum p2p_artifact_kind kind);
 /* Bytes that arrived on a stream: the backend's report to
  * p2p_node_on_stream_data (core/shim.h), which node.c hands to the stream
  * table. */
+struct p2p_body;
+
 struct p2p_stream_bytes {
     p2p_node_id peer;
     uint64_t stream_id;
@@ -59,6 +61,10 @@ struct p2p_stream_bytes {
     const uint8_t *data; /* borrowed for the call */
     size_t len;
     bool fin; /* the end of the peer's half */
+    /* NULL, or a shared body (core/body.h, borrowed) whose bytes follow
+     * data[0..len) and end the peer's half (fin set): a backend that
+     * carries bodies apart hands them over without a copy. */
+    struct p2p_body *tail;
 };
 
 #endif

@@ -28,21 +28,27 @@ struct field {
     const uint8_t *value; /* varint, 8 or 4 bytes, or prefix + payload */
     size_t value_len;
     const uint8_t *payload; /* WIRE_LEN: after the prefix */
-    size_t payload_len;
+    size_t payload_len;     /* tail included */
+    size_t payload_tail;    /* bytes of it in the reader's tail */
 };
 
 /* The unread rest of one message. */
 struct reader {
     const uint8_t *at; /* borrowed; NULL only when rem is 0 */
     size_t rem;
+    size_t tail;   /* message bytes after the rem readable ones, which are
+                      not in memory here: only a length-delimited payload
+                      may cover them, to their end */
     size_t fields; /* fields read so far */
 };
 
-static void reader_init(struct reader *r, const uint8_t *buf, size_t len)
+static void reader_init(struct reader *r, const uint8_t *buf, size_t len,
+                        size_t tail)
 {
     P2P_ASSERT(buf != NULL || len == 0);
     r->at = buf;
     r->rem = len;
+    r->tail = tail;
     r->fields = 0;
 }
 
@@ -84,14 +90,16 @@ static size_t varint_len(const uint8_t *p, size_t rem)
 /* The length prefix at p: sets *payload_len and returns the prefix's
  * length, or 0 when it is malformed, above INT_MAX or longer than the
  * bytes after it. */
-static size_t prefix_len(const uint8_t *p, size_t rem, size_t *payload_len)
+static size_t prefix_len(const uint8_t *p, size_t rem, size_t tail,
+                         size_t *payload_len)
 {
     size_t max = rem < PREFIX_BYTES_MAX ? rem : PREFIX_BYTES_MAX;
     uint64_t v = 0;
     for (size_t i = 0; i < max; i++) {
         v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
         if ((p[i] & 0x80) == 0) {
-            if (v > INT_MAX || v > rem - (i + 1))
+            /* Within the readable bytes, or exactly to the tail's end. */
+            if (v > INT_MAX || (v > rem - (i + 1) && v != rem - (i + 1) + tail))
                 return 0;
             *payload_len = (size_t)v;
             return i + 1;
@@ -112,6 +120,7 @@ static int next_field(struct reader *r, struct field *f)
     size_t n = 0, pre = 0;
     f->payload = NULL;
     f->payload_len = 0;
+    f->payload_tail = 0;
     switch (f->wire_type) {
     case WIRE_VARINT:
         n = varint_len(r->at, r->rem);
@@ -123,8 +132,14 @@ static int next_field(struct reader *r, struct field *f)
         n = r->rem >= 4 ? 4 : 0;
         break;
     case WIRE_LEN:
-        pre = prefix_len(r->at, r->rem, &f->payload_len);
-        if (pre != 0) {
+        pre = prefix_len(r->at, r->rem, r->tail, &f->payload_len);
+        if (pre != 0 && f->payload_len > r->rem - pre) {
+            /* It covers the tail: the message ends with it. */
+            f->payload = r->at + pre;
+            f->payload_tail = r->tail;
+            n = r->rem;
+            r->tail = 0;
+        } else if (pre != 0) {
             f->payload = r->at + pre;
             n = pre + f->payload_len;
         }
@@ -188,11 +203,17 @@ static int as_bytes(const struct field *f, struct p2p_bytes_view *out)
     return 0;
 }
 
-static int decode_artifact(const uint8_t *buf, size_t len,
+/* The readable part of a payload. */
+static size_t head_of(const struct field *f)
+{
+    return f->payload_len - f->payload_tail;
+}
+
+static int decode_artifact(const uint8_t *buf, size_t len, size_t tail,
                            struct p2p_artifact_view *a)
 {
     struct reader r;
-    reader_init(&r, buf, len);
+    reader_init(&r, buf, len, tail);
     memset(a, 0, sizeof(*a));
     while (r.rem > 0) {
         struct field f;
@@ -213,7 +234,7 @@ static int decode_artifact_ref(const uint8_t *buf, size_t len,
                                struct p2p_artifact_ref_view *ref)
 {
     struct reader r;
-    reader_init(&r, buf, len);
+    reader_init(&r, buf, len, 0);
     memset(ref, 0, sizeof(*ref));
     while (r.rem > 0) {
         struct field f;
@@ -239,8 +260,12 @@ static int slot_update_member(const struct field *f,
     int rc = 0;
     if (f->number != P2P_SLOT_UPDATE_DELETED && f->wire_type != WIRE_LEN)
         return P2P_ERR_DECODE;
+    /* Only an artifact's body may lie in the tail (not a ref, nor the
+     * bytes `deleted` is read from). */
+    if (f->payload_tail != 0 && f->number != P2P_SLOT_UPDATE_ARTIFACT)
+        return P2P_ERR_DECODE;
     if (f->number == P2P_SLOT_UPDATE_ARTIFACT)
-        rc = decode_artifact(f->payload, f->payload_len, &a);
+        rc = decode_artifact(f->payload, head_of(f), f->payload_tail, &a);
     else if (f->number == P2P_SLOT_UPDATE_REF)
         rc = decode_artifact_ref(f->payload, f->payload_len, &ref);
     if (rc != 0)
@@ -266,6 +291,13 @@ static int slot_update_member(const struct field *f,
     return 0;
 }
 
+/* Whether v is exactly the tail that follows buf[0..len). */
+static bool view_is_tail(struct p2p_bytes_view v, const uint8_t *buf,
+                         size_t len, size_t tail)
+{
+    return v.data == buf + len && v.len == tail;
+}
+
 /* Every view lies inside buf[0..len). */
 static bool view_inside(struct p2p_bytes_view v, const uint8_t *buf, size_t len)
 {
@@ -278,12 +310,21 @@ static bool view_inside(struct p2p_bytes_view v, const uint8_t *buf, size_t len)
 int p2p_wire_view_artifact(const uint8_t *buf, size_t len,
                            struct p2p_artifact_view *out)
 {
+    return p2p_wire_view_artifact_tail(buf, len, 0, out);
+}
+
+int p2p_wire_view_artifact_tail(const uint8_t *buf, size_t len, size_t tail,
+                                struct p2p_artifact_view *out)
+{
     P2P_ASSERT(out != NULL);
     struct p2p_artifact_view a;
-    int rc = decode_artifact(buf, len, &a);
+    int rc = decode_artifact(buf, len, tail, &a);
     if (rc != 0)
         return rc;
-    P2P_ASSERT(view_inside(a.body, buf, len) && view_inside(a.id, buf, len));
+    if (tail != 0 && !view_is_tail(a.body, buf, len, tail))
+        return P2P_ERR_DECODE; /* the tail is not exactly the body */
+    P2P_ASSERT(view_inside(a.body, buf, len + tail) &&
+               view_inside(a.id, buf, len));
     *out = a;
     return 0;
 }
@@ -304,10 +345,16 @@ int p2p_wire_view_artifact_ref(const uint8_t *buf, size_t len,
 int p2p_wire_view_slot_update(const uint8_t *buf, size_t len,
                               struct p2p_slot_update_view *out)
 {
+    return p2p_wire_view_slot_update_tail(buf, len, 0, out);
+}
+
+int p2p_wire_view_slot_update_tail(const uint8_t *buf, size_t len, size_t tail,
+                                   struct p2p_slot_update_view *out)
+{
     P2P_ASSERT(out != NULL);
     struct p2p_slot_update_view u;
     struct reader r;
-    reader_init(&r, buf, len);
+    reader_init(&r, buf, len, tail);
     memset(&u, 0, sizeof(u));
     while (r.rem > 0) {
         struct field f;
@@ -321,7 +368,10 @@ int p2p_wire_view_slot_update(const uint8_t *buf, size_t len,
         if (rc != 0)
             return rc;
     }
-    P2P_ASSERT(view_inside(u.artifact.body, buf, len) &&
+    if (tail != 0 && (u.update_case != P2P_SLOT_UPDATE_ARTIFACT ||
+                      !view_is_tail(u.artifact.body, buf, len, tail)))
+        return P2P_ERR_DECODE; /* the tail is not exactly the body */
+    P2P_ASSERT(view_inside(u.artifact.body, buf, len + tail) &&
                view_inside(u.artifact.id, buf, len) &&
                view_inside(u.ref.id, buf, len));
     *out = u;
@@ -334,7 +384,7 @@ int p2p_wire_view_update_ack(const uint8_t *buf, size_t len,
     P2P_ASSERT(out != NULL);
     struct p2p_update_ack_view ack = {0};
     struct reader r;
-    reader_init(&r, buf, len);
+    reader_init(&r, buf, len, 0);
     while (r.rem > 0) {
         struct field f;
         int rc = next_field(&r, &f);
@@ -355,7 +405,7 @@ int p2p_wire_view_fetch_request(const uint8_t *buf, size_t len,
     P2P_ASSERT(out != NULL);
     struct p2p_fetch_request_view req = {{NULL, 0}};
     struct reader r;
-    reader_init(&r, buf, len);
+    reader_init(&r, buf, len, 0);
     while (r.rem > 0) {
         struct field f;
         int rc = next_field(&r, &f);

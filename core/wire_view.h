@@ -102,6 +102,15 @@ struct p2p_fetch_request_view {
 int p2p_wire_view_artifact(const uint8_t *buf, size_t len,
                            struct p2p_artifact_view *out);
 
+/* p2p_wire_view_artifact of a message whose last tail bytes are not in
+ * buf: they follow buf[0..len) elsewhere (a shared body, core/body.h) and
+ * must be exactly the artifact's body, whose view is then {buf + len,
+ * tail}. Any other shape is P2P_ERR_DECODE here, though the whole bytes
+ * may decode: the caller then decodes them whole. tail 0 is
+ * p2p_wire_view_artifact. */
+int p2p_wire_view_artifact_tail(const uint8_t *buf, size_t len, size_t tail,
+                                struct p2p_artifact_view *out);
+
 /* Decodes an ArtifactRef, like p2p_wire_view_artifact.
  * Errors: P2P_ERR_DECODE. */
 int p2p_wire_view_artifact_ref(const uint8_t *buf, size_t len,
@@ -114,6 +123,11 @@ int p2p_wire_view_artifact_ref(const uint8_t *buf, size_t len,
  * even one a later member replaced, is not a valid message). */
 int p2p_wire_view_slot_update(const uint8_t *buf, size_t len,
                               struct p2p_slot_update_view *out);
+
+/* p2p_wire_view_slot_update with a tail, as p2p_wire_view_artifact_tail:
+ * the tail must be exactly the pushed artifact's body. */
+int p2p_wire_view_slot_update_tail(const uint8_t *buf, size_t len, size_t tail,
+                                   struct p2p_slot_update_view *out);
 
 /* Decodes an UpdateAck, like p2p_wire_view_artifact.
  * Errors: P2P_ERR_DECODE. */

@@ -88,7 +88,7 @@ static struct sim_msg *new_msg(uint32_t to, uint64_t stream_id,
     m->inbound = true;
     m->traffic = traffic;
     m->bytes = bytes;
-    m->len = len;
+    m->head_len = m->len = len;
     return m;
 }
 
@@ -242,11 +242,13 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
             return true;
         uint8_t *out = NULL;
         size_t len = 0;
-        if (sim_byzantine_forge_corrupt_response(m->bytes, m->len, &out,
+        /* Changed bytes are a body of their own: the shared one stays. */
+        if (sim_world_msg_flatten(m) &&
+            sim_byzantine_forge_corrupt_response(m->bytes, m->len, &out,
                                                  &len) == 1) {
             free(m->bytes);
             m->bytes = out;
-            m->len = len;
+            m->head_len = m->len = len;
             sn->byz_misdeeds++;
         }
         return true;

@@ -126,6 +126,8 @@ int sim_faults_node_start(struct sim_world *w, uint32_t node)
         fprintf(stderr, "p2p-sim: node %u: %s\n", node, p2p_strerror(rc));
         return rc;
     }
+    /* Messages carry artifact bodies by reference (sim/run.c). */
+    p2p_node_outbox(sn->core)->shared_bodies = true;
     sn->running = true;
     sn->armed = P2P_TIME_NEVER;
     sn->live_since = w->now;

@@ -44,9 +44,14 @@ static void send_msg(struct sim_world *w, uint32_t from,
     m->stream_id = a->stream_id;
     m->inbound = inbound;
     m->traffic = a->traffic;
-    m->len = a->len;
+    m->head_len = a->len;
+    m->len = p2p_action_wire_len(a);
     if (a->len > 0)
         memcpy(m->bytes, a->bytes, a->len);
+    if (a->body != NULL) {
+        (void)p2p_body_hold(a->body, NULL, P2P_MEM_OUTBOX); /* uncharged */
+        m->body = a->body;
+    }
     if (!sim_byzantine_outgoing(w, from, m, a)) {
         sim_world_msg_free(m);
         return;
@@ -210,7 +215,8 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
                                       .stream_id = m->stream_id,
                                       .inbound = m->inbound,
                                       .data = m->bytes,
-                                      .len = m->len,
+                                      .len = m->head_len,
+                                      .tail = m->body,
                                       .fin = true};
         (void)p2p_node_on_stream_data(core, now, &in);
     } else {

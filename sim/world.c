@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/assert.h"
 #include "sim/world.h"
@@ -48,8 +49,24 @@ void sim_world_msg_free(struct sim_msg *m)
 {
     if (m != NULL) {
         free(m->bytes);
+        p2p_body_release(m->body, NULL, P2P_MEM_OUTBOX);
         free(m);
     }
+}
+
+bool sim_world_msg_flatten(struct sim_msg *m)
+{
+    if (m->body == NULL)
+        return true;
+    uint8_t *flat = realloc(m->bytes, m->len ? m->len : 1);
+    if (flat == NULL)
+        return false;
+    memcpy(flat + m->head_len, m->body->bytes, m->body->len);
+    m->bytes = flat;
+    m->head_len = m->len;
+    p2p_body_release(m->body, NULL, P2P_MEM_OUTBOX);
+    m->body = NULL;
+    return true;
 }
 
 p2p_time sim_world_local_now(struct sim_world *w, uint32_t node)

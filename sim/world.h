@@ -85,9 +85,12 @@ struct sim_msg {
     uint32_t to;
     uint32_t conn_gen; /* the connection it travels on */
     enum p2p_traffic traffic;
-    uint8_t *bytes; /* owned */
-    size_t len;
-    struct sim_msg *next; /* in its sender's queue of large messages */
+    uint8_t *bytes;        /* owned: the message, or its head when body */
+    size_t head_len;       /* bytes in `bytes` */
+    struct p2p_body *body; /* a reference, or NULL: the message's last
+                               bytes (core/outbox.h), never copied */
+    size_t len;            /* on the wire: head_len + the body's */
+    struct sim_msg *next;  /* in its sender's queue of large messages */
 };
 
 struct sim_node {
@@ -307,6 +310,9 @@ void sim_world_push_event(struct sim_world *w, const struct sim_event *e);
 void sim_world_push_after_drain(struct sim_world *w, const struct sim_event *e,
                                 bool droppable);
 void sim_world_msg_free(struct sim_msg *m);
+/* Makes m one flat buffer (its body copied in and let go), for code that
+ * reads or changes its bytes; false when out of memory (m unchanged). */
+bool sim_world_msg_flatten(struct sim_msg *m);
 /* The node's local time now (its clock's reading of w->now). */
 p2p_time sim_world_local_now(struct sim_world *w, uint32_t node);
 /* Whether artifacts are made by, and judged at, this node: running, a
