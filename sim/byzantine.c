@@ -75,11 +75,11 @@ bool sim_byzantine_reads(const struct sim_world *w, uint32_t node)
     return !(sn->byzantine && sn->behaviour == SIM_BYZ_SILENT);
 }
 
-static struct sim_msg *new_msg(uint32_t to, uint64_t stream_id,
-                               enum p2p_traffic traffic, uint8_t *bytes,
-                               size_t len)
+static struct sim_msg *new_msg(struct sim_world *w, uint32_t to,
+                               uint64_t stream_id, enum p2p_traffic traffic,
+                               uint8_t *bytes, size_t len)
 {
-    struct sim_msg *m = calloc(1, sizeof(*m));
+    struct sim_msg *m = sim_world_msg_new(w, 0);
     if (m == NULL)
         return NULL;
     m->kind = SIM_MSG_DATA;
@@ -87,8 +87,8 @@ static struct sim_msg *new_msg(uint32_t to, uint64_t stream_id,
     m->stream_id = stream_id;
     m->inbound = true;
     m->traffic = traffic;
-    m->bytes = bytes;
-    m->head_len = m->len = len;
+    sim_world_msg_set_bytes(m, bytes, len);
+    m->len = len;
     return m;
 }
 
@@ -97,7 +97,7 @@ static void send_forged(struct sim_world *w, uint32_t node, uint32_t peer,
 {
     struct sim_node *sn = &w->nodes[node];
     struct sim_msg *m =
-        new_msg(peer, sn->byz_next_stream++, traffic, bytes, len);
+        new_msg(w, peer, sn->byz_next_stream++, traffic, bytes, len);
     if (m == NULL) {
         free(bytes);
         sim_world_violation(w, "out of memory forging a message");
@@ -246,9 +246,8 @@ bool sim_byzantine_outgoing(struct sim_world *w, uint32_t node,
         if (sim_world_msg_flatten(m) &&
             sim_byzantine_forge_corrupt_response(m->bytes, m->len, &out,
                                                  &len) == 1) {
-            free(m->bytes);
-            m->bytes = out;
-            m->head_len = m->len = len;
+            sim_world_msg_set_bytes(m, out, len);
+            m->len = len;
             sn->byz_misdeeds++;
         }
         return true;

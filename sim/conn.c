@@ -224,7 +224,7 @@ static void release_held(struct sim_world *w)
         struct sim_conn *c = sim_conn_of(w, m->from, m->to);
         if (c->gen != m->conn_gen || c->state != SIM_CONN_UP) {
             w->stats.messages_dropped++;
-            sim_world_msg_free(m);
+            sim_world_msg_free(w, m);
         } else if (!sim_conn_path_cut(w, m->from, m->to)) {
             sim_world_push_event(
                 w,
@@ -306,7 +306,7 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m)
     if (c->gen != m->conn_gen || c->state != SIM_CONN_UP ||
         !w->nodes[m->to].running) {
         w->stats.messages_dropped++;
-        sim_world_msg_free(m);
+        sim_world_msg_free(w, m);
         return false;
     }
     if (!sim_conn_path_cut(w, m->from, m->to))
@@ -318,7 +318,7 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m)
         if (h == NULL) {
             sim_world_violation(w, "more than %u messages held by partitions",
                                 HELD_MAX);
-            sim_world_msg_free(m);
+            sim_world_msg_free(w, m);
             return false;
         }
         w->held = h;

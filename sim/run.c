@@ -32,9 +32,8 @@ static void send_msg(struct sim_world *w, uint32_t from,
                      const struct p2p_action *a, enum sim_msg_kind kind,
                      bool inbound)
 {
-    struct sim_msg *m = calloc(1, sizeof(*m));
-    if (m == NULL || (a->len > 0 && (m->bytes = malloc(a->len)) == NULL)) {
-        free(m);
+    struct sim_msg *m = sim_world_msg_new(w, a->len);
+    if (m == NULL) {
         sim_world_violation(w, "out of memory carrying a message");
         return;
     }
@@ -44,7 +43,6 @@ static void send_msg(struct sim_world *w, uint32_t from,
     m->stream_id = a->stream_id;
     m->inbound = inbound;
     m->traffic = a->traffic;
-    m->head_len = a->len;
     m->len = p2p_action_wire_len(a);
     if (a->len > 0)
         memcpy(m->bytes, a->bytes, a->len);
@@ -53,7 +51,7 @@ static void send_msg(struct sim_world *w, uint32_t from,
         m->body = a->body;
     }
     if (!sim_byzantine_outgoing(w, from, m, a)) {
-        sim_world_msg_free(m);
+        sim_world_msg_free(w, m);
         return;
     }
     sim_uplink_send(w, from, m);
@@ -223,7 +221,7 @@ static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
         (void)p2p_node_on_stream_reset(core, now, m->from, m->stream_id,
                                        m->inbound);
     }
-    sim_world_msg_free(m);
+    sim_world_msg_free(w, m);
     sim_world_mark(w, node);
 }
 
@@ -282,10 +280,10 @@ static void on_loss(struct sim_world *w, uint64_t fault, bool start)
 
 /* Frees what an event owns once dispatched or discarded. Messages are
  * owned by their handler once dispatched. */
-static void free_event(struct sim_event *e)
+static void free_event(struct sim_world *w, struct sim_event *e)
 {
     if (e->type == SIM_EV_MESSAGE)
-        sim_world_msg_free(e->ptr);
+        sim_world_msg_free(w, e->ptr);
 }
 
 static void dispatch(struct sim_world *w, struct sim_event *e)
@@ -338,7 +336,7 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     case SIM_EV_METRICS:
         break; /* taken by the loop before dispatch */
     }
-    free_event(e);
+    free_event(w, e);
 }
 
 /* A core that waits for a dial's answer has a dial in progress in the
@@ -528,7 +526,7 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     struct sim_event e;
     while (!w->stop && !interrupted(w) && sim_event_queue_pop(&w->queue, &e)) {
         if (e.time > w->end) {
-            free_event(&e);
+            free_event(w, &e);
             break;
         }
         if (e.type == SIM_EV_METRICS) {
@@ -558,7 +556,7 @@ void sim_run_fini(struct sim_world *w)
 {
     struct sim_event e;
     while (sim_event_queue_pop(&w->queue, &e))
-        free_event(&e);
+        free_event(w, &e);
     sim_event_queue_fini(&w->queue);
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
@@ -570,8 +568,9 @@ void sim_run_fini(struct sim_world *w)
     free(w->dirty);
     free(w->conns);
     for (size_t i = 0; i < w->held_count; i++)
-        sim_world_msg_free(w->held[i]);
+        sim_world_msg_free(w, w->held[i]);
     free(w->held);
+    sim_world_msg_spares_fini(w);
     for (size_t i = 0; i < w->artifacts_count; i++)
         free(w->artifacts[i].delivered);
     free(w->artifacts);

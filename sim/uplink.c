@@ -60,7 +60,7 @@ void sim_uplink_next(struct sim_world *w, uint32_t node)
         const struct sim_conn *c = sim_conn_of(w, node, m->to);
         if (c->state != SIM_CONN_UP || c->gen != m->conn_gen) {
             w->stats.messages_dropped++;
-            sim_world_msg_free(m);
+            sim_world_msg_free(w, m);
             continue;
         }
         transmit(w, node, m);
@@ -85,7 +85,7 @@ void sim_uplink_cancel(struct sim_world *w, uint32_t node, uint32_t peer,
             *link = m->next;
             if (sn->bulk_tail == m)
                 sn->bulk_tail = prev;
-            sim_world_msg_free(m);
+            sim_world_msg_free(w, m);
             continue;
         }
         prev = m;
@@ -99,7 +99,7 @@ void sim_uplink_drop(struct sim_world *w, uint32_t node)
     while (sn->bulk_head != NULL) {
         struct sim_msg *m = sn->bulk_head;
         sn->bulk_head = m->next;
-        sim_world_msg_free(m);
+        sim_world_msg_free(w, m);
     }
     sn->bulk_tail = NULL;
 }
@@ -110,7 +110,7 @@ void sim_uplink_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
     if (c->state != SIM_CONN_UP) {
         /* The core has not yet heard that its connection is gone. */
         w->stats.messages_dropped++;
-        sim_world_msg_free(m);
+        sim_world_msg_free(w, m);
         return;
     }
     m->conn_gen = c->gen;

@@ -4,6 +4,7 @@
  * state_run.c, metrics_out.c): it calls none of them. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@ void sim_world_push_event(struct sim_world *w, const struct sim_event *e)
         sim_world_violation(w, "event queue bound (%u events) reached",
                             SIM_EVENTS_QUEUED_MAX);
         if (e->type == SIM_EV_MESSAGE)
-            sim_world_msg_free(e->ptr);
+            sim_world_msg_free(w, e->ptr);
     }
 }
 
@@ -45,25 +46,76 @@ void sim_world_push_after_drain(struct sim_world *w, const struct sim_event *e,
         (struct sim_after_drain){.event = *e, .droppable = droppable};
 }
 
-void sim_world_msg_free(struct sim_msg *m)
+struct sim_msg *sim_world_msg_new(struct sim_world *w, size_t head_len)
 {
+    struct sim_msg *m = w->spare_msgs;
     if (m != NULL) {
+        w->spare_msgs = m->next;
+        w->spare_count--;
+        memset(m, 0, offsetof(struct sim_msg, inline_bytes));
+    } else if ((m = calloc(1, sizeof(*m))) == NULL) {
+        return NULL;
+    }
+    m->bytes = m->inline_bytes;
+    if (head_len > SIM_MSG_INLINE_BYTES &&
+        (m->bytes = malloc(head_len)) == NULL) {
+        free(m);
+        return NULL;
+    }
+    m->head_len = head_len;
+    return m;
+}
+
+static void free_bytes(struct sim_msg *m)
+{
+    if (m->bytes != m->inline_bytes)
         free(m->bytes);
-        p2p_body_release(m->body, NULL, P2P_MEM_OUTBOX);
+    m->bytes = NULL;
+}
+
+void sim_world_msg_set_bytes(struct sim_msg *m, uint8_t *bytes, size_t len)
+{
+    free_bytes(m);
+    m->bytes = bytes;
+    m->head_len = len;
+}
+
+void sim_world_msg_free(struct sim_world *w, struct sim_msg *m)
+{
+    if (m == NULL)
+        return;
+    free_bytes(m);
+    p2p_body_release(m->body, NULL, P2P_MEM_OUTBOX);
+    if (w->spare_count >= SIM_MSG_SPARE_MAX) {
+        free(m);
+        return;
+    }
+    m->next = w->spare_msgs;
+    w->spare_msgs = m;
+    w->spare_count++;
+}
+
+void sim_world_msg_spares_fini(struct sim_world *w)
+{
+    while (w->spare_msgs != NULL) {
+        struct sim_msg *m = w->spare_msgs;
+        w->spare_msgs = m->next;
         free(m);
     }
+    w->spare_count = 0;
 }
 
 bool sim_world_msg_flatten(struct sim_msg *m)
 {
     if (m->body == NULL)
         return true;
-    uint8_t *flat = realloc(m->bytes, m->len ? m->len : 1);
+    uint8_t *flat = malloc(m->len ? m->len : 1);
     if (flat == NULL)
         return false;
+    if (m->head_len > 0)
+        memcpy(flat, m->bytes, m->head_len);
     memcpy(flat + m->head_len, m->body->bytes, m->body->len);
-    m->bytes = flat;
-    m->head_len = m->len;
+    sim_world_msg_set_bytes(m, flat, m->len);
     p2p_body_release(m->body, NULL, P2P_MEM_OUTBOX);
     m->body = NULL;
     return true;

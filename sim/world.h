@@ -35,6 +35,12 @@
 #define SIM_DEFAULT_VALIDATION_DELAY_NS (1 * P2P_NS_PER_MS)
 #define SIM_DEFAULT_ARTIFACT_TTL_NS (120 * P2P_NS_PER_S)
 #define SIM_AFTER_DRAIN_MAX 4u /* events one handler defers */
+/* Message heads up to this size live inside their struct sim_msg (every
+ * head core writes is smaller: bodies travel apart), and freed messages
+ * are kept for reuse, at most SIM_MSG_SPARE_MAX of them: the data path
+ * then allocates nothing per message. */
+#define SIM_MSG_INLINE_BYTES 128u
+#define SIM_MSG_SPARE_MAX 65536u
 
 enum sim_event_type {
     SIM_EV_MESSAGE,        /* ptr: struct sim_msg arriving at node */
@@ -90,7 +96,9 @@ struct sim_msg {
     struct p2p_body *body; /* a reference, or NULL: the message's last
                                bytes (core/outbox.h), never copied */
     size_t len;            /* on the wire: head_len + the body's */
-    struct sim_msg *next;  /* in its sender's queue of large messages */
+    struct sim_msg *next;  /* in its sender's queue of large messages, or
+                              in the world's spares */
+    uint8_t inline_bytes[SIM_MSG_INLINE_BYTES]; /* `bytes` when it fits */
 };
 
 struct sim_node {
@@ -222,6 +230,8 @@ struct sim_world {
     struct sim_conn *conns; /* owned; nodes_count^2, [lo * n + hi] */
     struct sim_msg **held;  /* owned: messages waiting for a heal */
     size_t held_count, held_capacity;
+    struct sim_msg *spare_msgs; /* owned: freed messages for reuse */
+    size_t spare_count;         /* at most SIM_MSG_SPARE_MAX */
     uint64_t registry_version;
     struct p2p_rng fault_rng; /* byzantine choices: its own stream */
     struct sim_event_queue queue;
@@ -309,7 +319,15 @@ void sim_world_push_event(struct sim_world *w, const struct sim_event *e);
  * SIM_AFTER_DRAIN_MAX per event. */
 void sim_world_push_after_drain(struct sim_world *w, const struct sim_event *e,
                                 bool droppable);
-void sim_world_msg_free(struct sim_msg *m);
+/* A zeroed message whose bytes hold head_len bytes (inline when they
+ * fit); NULL when out of memory. */
+struct sim_msg *sim_world_msg_new(struct sim_world *w, size_t head_len);
+/* Frees m's bytes and body and keeps m for reuse (NULL is allowed). */
+void sim_world_msg_free(struct sim_world *w, struct sim_msg *m);
+/* Gives m bytes it owns, malloc'd (freeing what it had). */
+void sim_world_msg_set_bytes(struct sim_msg *m, uint8_t *bytes, size_t len);
+/* Frees every spare message (at the run's end). */
+void sim_world_msg_spares_fini(struct sim_world *w);
 /* Makes m one flat buffer (its body copied in and let go), for code that
  * reads or changes its bytes; false when out of memory (m unchanged). */
 bool sim_world_msg_flatten(struct sim_msg *m);
