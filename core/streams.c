@@ -340,12 +340,54 @@ static int inbound_open(struct p2p_streams *s, p2p_time now,
     return rc;
 }
 
+/* A request whose bytes all arrive at once (the usual case: a slot update
+ * or a fetch fits in one read): decoded from the caller's bytes, with no
+ * record, no deadline and no copy. The same limits and penalties apply as
+ * to a stream that arrives in pieces. */
+static int inbound_whole(struct p2p_streams *s, p2p_time now,
+                         const struct p2p_stream_bytes *in,
+                         struct p2p_stream_done *done)
+{
+    const struct p2p_env *env = s->env;
+    struct p2p_stream_peer *p = &s->peers[in->peer];
+    if (p->streams_in >= env->cfg->streams_in_per_peer_max ||
+        s->table.count >= s->table.max) {
+        env->metrics->streams_refused++;
+        push_reset(s, in->peer, in->stream_id, true);
+        return P2P_ERR_LIMIT;
+    }
+    size_t len = in->len + (in->tail != NULL ? in->tail->len : 0);
+    p2p_frame_reader_init(&done->reader, env->mem, P2P_FRAME_REQUEST,
+                          &env->cfg->routes, 0);
+    int rc = len > env->cfg->stream_bytes_in_per_peer_max - p->bytes_in
+                 ? P2P_ERR_LIMIT
+                 : p2p_frame_reader_whole(&done->reader, in->data, in->len,
+                                          in->tail, &done->frame);
+    if (rc != 0) {
+        p2p_frame_reader_fini(&done->reader);
+        env->metrics->stream_errors++;
+        if (malformed(rc))
+            p2p__ledger_penalise(env->ledger, now, in->peer,
+                                 P2P_PENALTY_BAD_FRAME);
+        p2p_outbox_event(env->outbox, P2P_EV_STREAM_ERROR, in->peer, NULL, rc);
+        push_reset(s, in->peer, in->stream_id, true);
+        return rc;
+    }
+    done->has_reader = true;
+    done->end = P2P_STREAM_END_REQUEST;
+    done->peer = in->peer;
+    done->stream_id = in->stream_id;
+    return 0;
+}
+
 static int inbound_data(struct p2p_streams *s, p2p_time now,
                         const struct p2p_stream_bytes *in,
                         struct p2p_stream_done *done)
 {
     P2P_ASSERT(in->peer < s->peers_capacity);
     uint32_t index;
+    if (in->fin && !find(s, true, in->peer, in->stream_id, &index))
+        return inbound_whole(s, now, in, done);
     int rc = inbound_open(s, now, in, &index);
     if (rc != 0)
         return rc;
