@@ -20,9 +20,10 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
     net->downlink_busy_from = calloc(n, sizeof(p2p_time));
     net->small_up_free = calloc(n, sizeof(p2p_time));
     net->small_down_free = calloc(n, sizeof(p2p_time));
-    if (!net->downlink_busy_from || !net->links || !net->uplink_bps ||
-        !net->downlink_bps || !net->uplink_free || !net->downlink_free ||
-        !net->small_up_free || !net->small_down_free) {
+    net->loss_memo = calloc(SIM_NET_LOSS_MEMO, sizeof(*net->loss_memo));
+    if (!net->loss_memo || !net->downlink_busy_from || !net->links ||
+        !net->uplink_bps || !net->downlink_bps || !net->uplink_free ||
+        !net->downlink_free || !net->small_up_free || !net->small_down_free) {
         sim_net_fini(net);
         return P2P_ERR_NOMEM;
     }
@@ -63,6 +64,7 @@ void sim_net_fini(struct sim_net *net)
     free(net->downlink_busy_from);
     free(net->small_up_free);
     free(net->small_down_free);
+    free(net->loss_memo);
     memset(net, 0, sizeof(*net));
 }
 
@@ -70,6 +72,28 @@ static p2p_time transfer_ns(uint64_t len, uint64_t bps)
 {
     /* len * 8e9 fits in 64 bits for len up to ~2 GiB. */
     return bps ? (p2p_time)((len * 8 * P2P_NS_PER_S + bps - 1) / bps) : 0;
+}
+
+/* The chance, in ppm, that round k of loss recovery is needed for a
+ * message of `packets` packets each lost with rate ppm: some packet was
+ * lost k + 1 times, 1 - (1 - p^(k+1))^packets. */
+static const uint32_t *loss_chances(struct sim_net *net, uint32_t ppm,
+                                    uint64_t packets)
+{
+    uint64_t h =
+        (ppm * 0x9e3779b97f4a7c15ULL) ^ (packets * 0xff51afd7ed558ccdULL);
+    struct sim_loss_memo *m = &net->loss_memo[(h >> 32) % SIM_NET_LOSS_MEMO];
+    if (m->ppm == ppm && m->packets == packets)
+        return m->chance_ppm;
+    double p = (double)ppm / 1e6, pk = p;
+    for (int round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++, pk *= p) {
+        double chance = 1.0 - pow(1.0 - pk, (double)packets);
+        m->chance_ppm[round] =
+            chance >= 0.999999 ? 999999 : (uint32_t)(chance * 1e6);
+    }
+    m->ppm = ppm;
+    m->packets = packets;
+    return m->chance_ppm;
 }
 
 /* Recovery time of a message whose packets are each lost with rate ppm.
@@ -90,13 +114,10 @@ static p2p_time loss_delay(struct sim_net *net, const struct sim_link *l,
     p2p_time rto = 4 * l->latency_ns;
     if (rto < P2P_NS_PER_MS)
         rto = P2P_NS_PER_MS;
-    double p = (double)ppm / 1e6, pk = p;
+    const uint32_t *chance = loss_chances(net, (uint32_t)ppm, packets);
     p2p_time delay = 0;
-    for (int round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++, pk *= p) {
-        double chance = 1.0 - pow(1.0 - pk, (double)packets);
-        uint32_t chance_ppm =
-            chance >= 0.999999 ? 999999 : (uint32_t)(chance * 1e6);
-        if (!p2p_rng_chance_ppm(&net->rng, chance_ppm))
+    for (int round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++) {
+        if (!p2p_rng_chance_ppm(&net->rng, chance[round]))
             break;
         delay += rto;
     }

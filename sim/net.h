@@ -40,6 +40,16 @@ struct sim_link {
     uint32_t loss_ppm;
 };
 
+/* The loss model's chances for one (loss rate, packet count): worked out
+ * with pow() once and remembered, since most messages on a run repeat a
+ * few sizes and rates. Same inputs, same doubles: traces are unchanged. */
+#define SIM_NET_LOSS_MEMO 512u /* direct-mapped entries */
+struct sim_loss_memo {
+    uint32_t ppm; /* 0: empty (a rate of 0 never asks) */
+    uint64_t packets;
+    uint32_t chance_ppm[SIM_NET_LOSS_ROUNDS_MAX]; /* round k needed */
+};
+
 struct sim_net {
     uint32_t nodes;
     struct sim_link *links; /* nodes x nodes, [from * nodes + to] */
@@ -49,6 +59,7 @@ struct sim_net {
     p2p_time *small_up_free, *small_down_free; /* the small class's */
     uint32_t burst_loss_ppm; /* extra loss on every link (a loss fault) */
     struct p2p_rng rng;      /* the network's own stream */
+    struct sim_loss_memo *loss_memo; /* owned, SIM_NET_LOSS_MEMO entries */
 };
 
 /* Builds the link matrix from the scenario; 0 or P2P_ERR_NOMEM. */
