@@ -446,8 +446,10 @@ static int check_declared(struct p2p_frame_reader *r)
         pos += used; /* <= len <= limit */
         if (n > r->limit - pos)
             return P2P_ERR_OVERSIZE;
-        if (r->tail_len != 0 && n == r->len - pos + r->tail_len)
-            return 0; /* it ends with the announced tail */
+        if (r->tail_len != 0 && n == r->len - pos + r->tail_len) {
+            r->tail_fits = true; /* it ends with the announced tail */
+            return 0;
+        }
         if (n > r->len - pos) {
             /* Its bytes are still coming. An answer we asked for (its cap
              * is what we expect, e.g. the artifact's size) gets its whole
@@ -511,6 +513,7 @@ static int flatten_tail(struct p2p_frame_reader *r)
 {
     struct p2p_body *t = r->tail;
     r->tail_len = 0;
+    r->tail_fits = false;
     if (t == NULL)
         return 0;
     r->tail = NULL;
@@ -520,7 +523,8 @@ static int flatten_tail(struct p2p_frame_reader *r)
         r->len += t->len;
     }
     p2p_body_release(t, r->mem, P2P_MEM_STREAMS);
-    return rc;
+    /* The limits of fed bytes apply to them now, as if fed. */
+    return rc == 0 && r->route_known ? check_declared(r) : rc;
 }
 
 int p2p_frame_reader_feed_tail(struct p2p_frame_reader *r, const uint8_t *data,
@@ -536,10 +540,13 @@ int p2p_frame_reader_feed_tail(struct p2p_frame_reader *r, const uint8_t *data,
      * ending with the tail rather than as bytes still to come. */
     r->tail_len = tail->len;
     int rc = p2p_frame_reader_feed(r, data, len);
+    if (rc == 0 && r->route_known)
+        rc = check_declared(r); /* the head may have come before */
     if (rc != 0)
-        return rc;
-    if (!r->route_known || !reads_tails(r)) {
+        return r->err != 0 ? rc : fail(r, rc);
+    if (!r->route_known || !reads_tails(r) || !r->tail_fits) {
         r->tail_len = 0;
+        r->tail_fits = false;
         return p2p_frame_reader_feed(r, tail->bytes, tail->len);
     }
     if (tail->len > r->limit - r->len)
@@ -645,6 +652,26 @@ static int decode_response(const struct p2p_frame_reader *r,
     return into_tail || r->tail == NULL ? 0 : MORE;
 }
 
+/* Puts r back as it was before whole borrowed data (freeing what it may
+ * have allocated meanwhile). */
+static void whole_undo(struct p2p_frame_reader *r,
+                       const struct p2p_frame_reader *before)
+{
+    if (!r->borrowed && r->buf != NULL)
+        p2p_mem_free(r->mem, P2P_MEM_STREAMS, r->buf);
+    *r = *before;
+}
+
+/* whole's plain way: every byte fed, then finish. */
+static int whole_fed(struct p2p_frame_reader *r, const uint8_t *data,
+                     size_t len, struct p2p_body *tail, struct p2p_frame *out)
+{
+    int rc = p2p_frame_reader_feed(r, data, len);
+    if (rc == 0 && tail != NULL)
+        rc = p2p_frame_reader_feed(r, tail->bytes, tail->len);
+    return rc != 0 ? rc : p2p_frame_reader_finish(r, out);
+}
+
 int p2p_frame_reader_whole(struct p2p_frame_reader *r, const uint8_t *data,
                            size_t len, struct p2p_body *tail,
                            struct p2p_frame *out)
@@ -657,17 +684,25 @@ int p2p_frame_reader_whole(struct p2p_frame_reader *r, const uint8_t *data,
         return fail(r, P2P_ERR_INVALID_ARG);
     if (tail != NULL && tail->len == 0)
         tail = NULL;
+    if (r->buf != NULL || len == 0)
+        return whole_fed(r, data, len, tail, out);
     /* The same steps as feed, on the caller's bytes instead of a copy. */
+    struct p2p_frame_reader before = *r;
     r->tail_len = tail != NULL ? tail->len : 0;
     r->buf = (uint8_t *)data; /* only read while borrowed */
     r->cap = len;
     r->borrowed = true;
     int rc = 0;
-    if (!r->route_known && len > 0) {
+    if (!r->route_known) {
         r->len = min_size(len, P2P_FRAME_PREFIX_BYTES_MAX);
         rc = learn_route(r);
         if (rc == MORE)
             rc = 0; /* finish reports the unfinished path */
+    }
+    if (tail != NULL && (rc != 0 || !r->route_known || !reads_tails(r))) {
+        /* A tail this reader will not keep: read it all as fed bytes. */
+        whole_undo(r, &before);
+        return whole_fed(r, data, len, tail, out);
     }
     if (rc == 0 && len > r->limit)
         rc = P2P_ERR_OVERSIZE;
@@ -676,24 +711,17 @@ int p2p_frame_reader_whole(struct p2p_frame_reader *r, const uint8_t *data,
         if (r->route_known)
             rc = check_declared(r);
     }
+    if (rc == 0 && tail != NULL && !r->tail_fits) {
+        whole_undo(r, &before); /* not the body's end: read it as fed */
+        return whole_fed(r, data, len, tail, out);
+    }
     if (rc == 0 && tail != NULL) {
-        if (!r->route_known || !reads_tails(r)) {
-            r->tail_len = 0;
-            rc = tail->len > r->limit - r->len
-                     ? P2P_ERR_OVERSIZE
-                     : reserve(r, len + tail->len, r->limit);
-            if (rc == 0) {
-                memcpy(r->buf + r->len, tail->bytes, tail->len);
-                r->len += tail->len;
-                rc = r->route_known ? check_declared(r) : 0;
-            }
-        } else if (tail->len > r->limit - r->len) {
+        if (tail->len > r->limit - r->len)
             rc = P2P_ERR_OVERSIZE;
-        } else if (!p2p_body_hold(tail, r->mem, P2P_MEM_STREAMS)) {
+        else if (!p2p_body_hold(tail, r->mem, P2P_MEM_STREAMS))
             rc = P2P_ERR_NOMEM;
-        } else {
+        else
             r->tail = tail;
-        }
     }
     if (rc != 0) {
         if (r->borrowed) { /* nothing of the caller's is kept */
@@ -711,7 +739,7 @@ int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out)
     if (r->err != 0)
         return r->err;
     /* Nothing arrived, or a request ended before its path was complete. */
-    if (r->len == 0 || !r->route_known)
+    if ((r->len == 0 && r->tail == NULL) || !r->route_known)
         return fail(r, P2P_ERR_TRUNCATED);
     struct p2p_frame f;
     int rc = r->mode == P2P_FRAME_REQUEST ? decode_request(r, &f)

@@ -144,6 +144,8 @@ struct p2p_frame_reader {
                             * none */
     size_t tail_len;       /* its length, announced before the head is
                             * fed */
+    bool tail_fits;        /* the head's top-level fields were all checked
+                            * and the last one ends with the tail */
     bool finished;         /* finish() succeeded */
     int err;               /* sticky: 0, or the first error returned */
 };

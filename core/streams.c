@@ -25,7 +25,7 @@ static struct p2p_stream *stream_at(const struct p2p_streams *s, uint32_t index)
 /* The O(1) invariants, at the end of every entry point; the walk of
  * p2p__streams_check runs with the node's deep check. */
 #define CHECK(s)                                                               \
-    P2P_ASSERT((s)->by_key.count == (s)->table.count &&                        \
+    P2P_ASSERT((s)->by_key.count + (s)->out_ring_count == (s)->table.count &&  \
                (s)->table.count <= (s)->table.max)
 
 void p2p__streams_init(struct p2p_streams *s, const struct p2p_env *env,
@@ -51,6 +51,9 @@ void p2p__streams_fini(struct p2p_streams *s)
     }
     p2p__table_fini(&s->table, s->env->mem);
     p2p_keymap_fini(&s->by_key);
+    p2p_mem_free(s->env->mem, P2P_MEM_STREAMS, s->out_ring);
+    s->out_ring = NULL;
+    s->out_ring_count = 0;
     p2p_mem_free(s->env->mem, P2P_MEM_STREAMS, s->peers);
     s->peers = NULL;
     s->peers_capacity = 0;
@@ -63,9 +66,26 @@ int p2p__streams_peer_fit(struct p2p_streams *s, p2p_node_id peer)
         sizeof(*s->peers), peer, s->env->cfg->node_ids_max);
 }
 
+static uint32_t *ring_slot(const struct p2p_streams *s, uint64_t stream_id)
+{
+    return &s->out_ring[stream_id & (P2P_STREAMS_OUT_RING - 1)];
+}
+
 static bool find(const struct p2p_streams *s, bool inbound, p2p_node_id peer,
                  uint64_t stream_id, uint32_t *index)
 {
+    if (!inbound && s->out_ring != NULL) {
+        uint32_t at = *ring_slot(s, stream_id);
+        if (at != 0) {
+            const struct p2p_stream *st = stream_at(s, at - 1);
+            if (st->used && !st->inbound && st->stream_id == stream_id) {
+                if (st->peer != peer)
+                    return false; /* ids are ours: no other record has it */
+                *index = at - 1;
+                return true;
+            }
+        }
+    }
     struct p2p_key key;
     stream_key(inbound, peer, stream_id, &key);
     return p2p_keymap_get(&s->by_key, &key, index);
@@ -77,12 +97,21 @@ static int open_record(struct p2p_streams *s, bool inbound, p2p_node_id peer,
     int rc = p2p__table_take(&s->table, s->env->mem, index);
     if (rc != 0)
         return rc;
-    struct p2p_key key;
-    stream_key(inbound, peer, stream_id, &key);
-    rc = p2p_keymap_put(&s->by_key, &key, *index);
-    if (rc != 0) {
-        p2p__table_give(&s->table, *index);
-        return rc;
+    if (!inbound && s->out_ring == NULL)
+        s->out_ring =
+            p2p_mem_alloc(s->env->mem, P2P_MEM_STREAMS,
+                          P2P_STREAMS_OUT_RING * sizeof(*s->out_ring));
+    if (!inbound && s->out_ring != NULL && *ring_slot(s, stream_id) == 0) {
+        *ring_slot(s, stream_id) = *index + 1;
+        s->out_ring_count++;
+    } else {
+        struct p2p_key key;
+        stream_key(inbound, peer, stream_id, &key);
+        rc = p2p_keymap_put(&s->by_key, &key, *index);
+        if (rc != 0) {
+            p2p__table_give(&s->table, *index);
+            return rc;
+        }
     }
     struct p2p_stream *st = stream_at(s, *index);
     st->used = true;
@@ -104,10 +133,16 @@ static void close_record(struct p2p_streams *s, uint32_t index,
         p->streams_in--;
         p->bytes_in -= st->bytes_in;
     }
-    struct p2p_key key;
-    stream_key(st->inbound, st->peer, st->stream_id, &key);
-    int rc = p2p_keymap_del(&s->by_key, &key);
-    P2P_ASSERT(rc == 0);
+    if (!st->inbound && s->out_ring != NULL &&
+        *ring_slot(s, st->stream_id) == index + 1) {
+        *ring_slot(s, st->stream_id) = 0;
+        s->out_ring_count--;
+    } else {
+        struct p2p_key key;
+        stream_key(st->inbound, st->peer, st->stream_id, &key);
+        int rc = p2p_keymap_del(&s->by_key, &key);
+        P2P_ASSERT(rc == 0);
+    }
     if (reader_out != NULL)
         *reader_out = st->reader;
     else
@@ -386,7 +421,9 @@ static int inbound_data(struct p2p_streams *s, p2p_time now,
 {
     P2P_ASSERT(in->peer < s->peers_capacity);
     uint32_t index;
-    if (in->fin && !find(s, true, in->peer, in->stream_id, &index))
+    /* A peer with no request still arriving needs no lookup. */
+    if (in->fin && (s->peers[in->peer].streams_in == 0 ||
+                    !find(s, true, in->peer, in->stream_id, &index)))
         return inbound_whole(s, now, in, done);
     int rc = inbound_open(s, now, in, &index);
     if (rc != 0)
@@ -620,7 +657,7 @@ bool p2p__streams_timer_live(const struct p2p_streams *s, uint32_t index,
 
 int p2p__streams_check(const struct p2p_streams *s)
 {
-    if (s->by_key.count != s->table.count)
+    if (s->by_key.count + s->out_ring_count != s->table.count)
         return P2P_ERR_INTERNAL;
     uint32_t used = 0;
     for (uint32_t i = 0; i < s->table.capacity; i++) {

@@ -50,6 +50,9 @@ struct p2p_stream {
     uint32_t next_free;
 };
 
+/* Slots of the outbound id index (a power of two). */
+#define P2P_STREAMS_OUT_RING 4096u
+
 /* What the table knows of one peer. */
 struct p2p_stream_peer {
     /* The latest opened_ns of our requests to this peer that it answered
@@ -64,7 +67,14 @@ struct p2p_stream_peer {
 struct p2p_streams {
     const struct p2p_env *env; /* borrowed */
     struct p2p_table table;    /* of struct p2p_stream */
-    struct p2p_keymap by_key;
+    struct p2p_keymap by_key;  /* every record not in out_ring */
+    /* Our own streams by id: ids are handed out in sequence, so slot
+     * (id mod P2P_STREAMS_OUT_RING) names the record (index + 1; 0: none)
+     * without a hash lookup; an id whose slot is taken by a stream still
+     * open goes to by_key instead. Owned, allocated with the first
+     * request; NULL if that failed (by_key then holds everything). */
+    uint32_t *out_ring;
+    uint32_t out_ring_count;
     uint64_t next_stream_id;
     struct p2p_stream_peer *peers; /* owned; indexed by node id */
     uint32_t peers_capacity;
@@ -217,7 +227,7 @@ static inline uint32_t p2p__streams_count(const struct p2p_streams *s)
 /* The O(1) part of p2p__streams_check: the index and the table agree. */
 static inline bool p2p__streams_counts_ok(const struct p2p_streams *s)
 {
-    return s->by_key.count == s->table.count;
+    return s->by_key.count + s->out_ring_count == s->table.count;
 }
 /* 0, or P2P_ERR_INTERNAL when the index and the table disagree or a
  * peer's counts do not add up. O(streams + peers). */
