@@ -16,13 +16,7 @@
  * piece and in pieces: the same rc, route, status and body (bytes and
  * tail) as the plain way; a kept tail is the stream's own, held once; the
  * head is not written to; after fini every reference and every byte is
- * given back. Any failure aborts.
- *
- * Three deviations known in core/framing.c are let through (see
- * tests/unit/test_frame_tail.c, enum known_bug): whole with a request's
- * path running into the tail, an /artifact/rpc response whose every byte
- * is in the tail, and a held tail's declared lengths not checked against
- * the limit. Set P2P_TAIL_KNOWN_BUGS to have them abort too. */
+ * given back. Any failure aborts. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,65 +169,11 @@ static bool same(const struct outcome *a, const struct outcome *b)
              (a->body_len == 0 || memcmp(a->body, b->body, a->body_len) == 0)));
 }
 
-/* Whether the head holds a request's whole path (else *complete is false
- * when it ends inside it), and which route that path names. */
-static bool head_route(const uint8_t *head, size_t split, bool *complete,
-                       enum p2p_route *route)
+/* Aborts unless got is want; frees got's body. */
+static void expect(const struct outcome *want, struct outcome *got,
+                   size_t split, size_t len, const char *way)
 {
-    size_t pos = 0;
-    uint64_t v[2];
-    *complete = true;
-    for (int k = 0; k < 2; k++) {
-        v[k] = 0;
-        for (unsigned i = 0;; i++) {
-            if (i == 5)
-                return false;
-            if (pos == split) {
-                *complete = false;
-                return false;
-            }
-            v[k] |= (uint64_t)(head[pos] & 0x7f) << (7 * i);
-            if ((head[pos++] & 0x80) == 0)
-                break;
-        }
-        if (k == 0 && v[0] != 0x0a)
-            return false;
-    }
-    if (v[1] > P2P_FRAME_PATH_BYTES_MAX)
-        return false;
-    if (split - pos < v[1]) {
-        *complete = false;
-        return false;
-    }
-    return p2p_route_lookup(head + pos, (size_t)v[1], route) == 0;
-}
-
-/* Whether a known deviation explains got differing from want. */
-static bool known(const struct setup *s, const uint8_t *p, size_t len,
-                  size_t split, bool whole, const struct outcome *want,
-                  const struct outcome *got)
-{
-    if (getenv("P2P_TAIL_KNOWN_BUGS") != NULL || split == len)
-        return false;
-    bool complete = false;
-    enum p2p_route route = s->route;
-    bool route_known = s->mode == P2P_FRAME_RESPONSE ||
-                       head_route(p, split, &complete, &route);
-    if (whole && s->mode == P2P_FRAME_REQUEST && !route_known && !complete)
-        return true;
-    bool reads = route_known && (s->mode == P2P_FRAME_REQUEST
-                                     ? route == P2P_ROUTE_ARTIFACT_UPDATE
-                                     : route == P2P_ROUTE_ARTIFACT_RPC);
-    if (reads && split == 0 && got->rc == P2P_ERR_TRUNCATED)
-        return true;
-    return reads && want->rc == P2P_ERR_OVERSIZE && got->rc != 0;
-}
-
-static void expect(const struct setup *s, const uint8_t *p, size_t len,
-                   size_t split, bool whole, const struct outcome *want,
-                   struct outcome *got, const char *way)
-{
-    if (!same(want, got) && !known(s, p, len, split, whole, want, got)) {
+    if (!same(want, got)) {
         fprintf(stderr,
                 "%s: rc %d route %d status %u body %zu, plain way: rc %d "
                 "route %d status %u body %zu (split %zu of %zu)\n",
@@ -281,25 +221,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct outcome want, got;
     run_flat(&s, data, size, &want);
     run_whole(&s, data, size, NULL, &got);
-    expect(&s, data, size, size, true, &want, &got, "whole");
+    expect(&want, &got, size, size, "whole");
     run_pieces(&s, data, size, NULL, &rng, &got);
-    expect(&s, data, size, size, false, &want, &got, "pieces");
+    expect(&want, &got, size, size, "pieces");
     if (flags & 32) {
         size_t split = split_seed % (size + 1);
         struct p2p_body *tail =
             p2p_body_copy(NULL, P2P_MEM_OTHER, data + split, size - split);
         FUZZ_CHECK(tail != NULL);
-        /* Every way that gets the plain way's result keeps the tail or
-         * not alike. */
+        /* Every way keeps the tail or not alike. */
         run_pieces(&s, data, split, tail, NULL, &got);
-        bool kept = got.kept, kept_valid = got.rc == want.rc;
-        expect(&s, data, size, split, false, &want, &got, "feed_tail");
+        expect(&want, &got, split, size, "feed_tail");
+        bool kept = got.kept;
         run_whole(&s, data, split, tail, &got);
-        FUZZ_CHECK(!kept_valid || got.rc != want.rc || got.kept == kept);
-        expect(&s, data, size, split, true, &want, &got, "whole + tail");
+        expect(&want, &got, split, size, "whole + tail");
+        FUZZ_CHECK(got.kept == kept);
         run_pieces(&s, data, split, tail, &rng, &got);
-        FUZZ_CHECK(!kept_valid || got.rc != want.rc || got.kept == kept);
-        expect(&s, data, size, split, false, &want, &got, "pieces + feed_tail");
+        expect(&want, &got, split, size, "pieces + feed_tail");
+        FUZZ_CHECK(got.kept == kept);
         FUZZ_CHECK(tail->refs == 1);
         p2p_body_release(tail, NULL, P2P_MEM_OTHER);
     }

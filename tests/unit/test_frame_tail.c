@@ -634,113 +634,17 @@ static bool same(const struct outcome *want, const struct outcome *got)
              memcmp(want->body, got->body, want->body_len) == 0));
 }
 
-/* Deviations from feed + finish found by these tests in core/framing.c
- * and left for core to fix; each is tallied, and asserted by a test of
- * the "known_bugs" case, which runs (and the tallying stops, so that
- * every deviation fails) when P2P_TAIL_KNOWN_BUGS is set. */
-enum known_bug {
-    /* p2p_frame_reader_whole: a request whose path does not end inside
-     * the head (the tail holds the rest of it) is read without learning
-     * its route: TRUNCATED or OVERSIZE (the prefix cap applied to the
-     * tail) where feed + finish decodes or fails otherwise. */
-    BUG_WHOLE_PATH_IN_TAIL,
-    /* feed_tail and whole: an /artifact/rpc response whose every byte is
-     * in the tail (an empty head) is TRUNCATED at finish (r->len == 0). */
-    BUG_EMPTY_HEAD,
-    /* feed_tail and whole: a tail held by the reader that turns out not
-     * to end the body is copied in at finish without the declared-length
-     * check feed applies: a field declaring more than the limit is
-     * TRUNCATED (or DECODE) where feed + finish says OVERSIZE. */
-    BUG_TAIL_DECLARED_LENGTH,
-    BUGS_COUNT
-};
-
-static unsigned bug_tally[BUGS_COUNT];
-
-static bool known_bugs_fail(void)
+/* Asserts got is want. */
+static void expect_same(const struct outcome *want, const struct outcome *got,
+                        const char *way)
 {
-    return getenv("P2P_TAIL_KNOWN_BUGS") != NULL;
-}
-
-/* The route a request's head names, when the head holds the whole path
- * (and it is a route): true with *route set. *complete is false when the
- * head ends before the path does (its tag and length well formed so
- * far). */
-static bool head_route(const uint8_t *head, size_t split, bool *complete,
-                       enum p2p_route *route)
-{
-    size_t pos = 0;
-    uint64_t v[2];
-    *complete = true;
-    for (int k = 0; k < 2; k++) {
-        v[k] = 0;
-        for (unsigned i = 0;; i++) {
-            if (i == 5)
-                return false; /* overlong */
-            if (pos == split) {
-                *complete = false;
-                return false;
-            }
-            v[k] |= (uint64_t)(head[pos] & 0x7f) << (7 * i);
-            if ((head[pos++] & 0x80) == 0)
-                break;
-        }
-        if (k == 0 && v[0] != 0x0a)
-            return false; /* not a path first */
-    }
-    if (v[1] > P2P_FRAME_PATH_BYTES_MAX)
-        return false;
-    if (split - pos < v[1]) {
-        *complete = false;
-        return false;
-    }
-    return p2p_route_lookup(head + pos, (size_t)v[1], route) == 0;
-}
-
-/* Which known bug explains got (from a read split at split, whole or
- * not) differing from want; BUGS_COUNT when none does. */
-static enum known_bug classify(const struct setup *s, const uint8_t *flat,
-                               size_t len, size_t split, bool whole,
-                               const struct outcome *want,
-                               const struct outcome *got)
-{
-    if (split == len)
-        return BUGS_COUNT; /* no tail */
-    bool complete = false;
-    enum p2p_route route = P2P_ROUTES_COUNT;
-    bool known = s->mode == P2P_FRAME_RESPONSE
-                     ? (route = s->route, true)
-                     : head_route(flat, split, &complete, &route);
-    if (whole && s->mode == P2P_FRAME_REQUEST && !known && !complete)
-        return BUG_WHOLE_PATH_IN_TAIL;
-    bool reads_tails = known && (s->mode == P2P_FRAME_REQUEST
-                                     ? route == P2P_ROUTE_ARTIFACT_UPDATE
-                                     : route == P2P_ROUTE_ARTIFACT_RPC);
-    if (reads_tails && split == 0 && got->rc == P2P_ERR_TRUNCATED)
-        return BUG_EMPTY_HEAD;
-    if (reads_tails && want->rc == P2P_ERR_OVERSIZE && got->rc != 0)
-        return BUG_TAIL_DECLARED_LENGTH;
-    return BUGS_COUNT;
-}
-
-/* Asserts got is want, unless a known bug explains the difference (then
- * tallied, and true is returned). */
-static bool expect_same(const struct outcome *want, const struct outcome *got,
-                        const char *way, enum known_bug bug)
-{
-    if (same(want, got))
-        return false;
-    if (bug != BUGS_COUNT && !known_bugs_fail()) {
-        bug_tally[bug]++;
-        return true;
-    }
-    ck_abort_msg("%s differs from feed+finish: rc %d (%s) vs %d (%s), route "
-                 "%d/%d, status %u/%u, body %zu/%zu bytes; %s",
-                 way, got->rc, p2p_strerror(got->rc), want->rc,
-                 p2p_strerror(want->rc), (int)got->route, (int)want->route,
-                 got->status, want->status, got->body_len, want->body_len,
-                 context);
-    return false;
+    ck_assert_msg(same(want, got),
+                  "%s differs from feed+finish: rc %d (%s) vs %d (%s), route "
+                  "%d/%d, status %u/%u, body %zu/%zu bytes; %s",
+                  way, got->rc, p2p_strerror(got->rc), want->rc,
+                  p2p_strerror(want->rc), (int)got->route, (int)want->route,
+                  got->status, want->status, got->body_len, want->body_len,
+                  context);
 }
 
 /* Reads flat[0..len) split at `split` (the rest a shared tail) every
@@ -755,24 +659,18 @@ static bool check_split(const struct setup *s, const uint8_t *flat, size_t len,
     ck_assert_msg(!want.kept, "%s", context);
     struct p2p_body *tail = body_of(flat + split, len - split);
     run_pieces(s, flat, split, tail, NULL, &got);
-    bool bug = expect_same(&want, &got, "feed_tail",
-                           classify(s, flat, len, split, false, &want, &got));
+    expect_same(&want, &got, "feed_tail");
     bool kept = got.kept;
     outcome_free(&got);
     run_whole(s, flat, split, tail, &got);
-    bug = expect_same(&want, &got, "whole",
-                      classify(s, flat, len, split, true, &want, &got)) ||
-          bug;
-    ck_assert_msg(bug || got.kept == kept,
-                  "whole and feed_tail keep differently; %s", context);
+    expect_same(&want, &got, "whole");
+    ck_assert_msg(got.kept == kept, "whole and feed_tail keep differently; %s",
+                  context);
     outcome_free(&got);
     if (rng != NULL) {
         run_pieces(s, flat, split, tail, rng, &got);
-        bug = expect_same(&want, &got, "pieces + feed_tail",
-                          classify(s, flat, len, split, false, &want, &got)) ||
-              bug;
-        ck_assert_msg(bug || got.kept == kept, "pieces keep differently; %s",
-                      context);
+        expect_same(&want, &got, "pieces + feed_tail");
+        ck_assert_msg(got.kept == kept, "pieces keep differently; %s", context);
         outcome_free(&got);
     }
     ck_assert_uint_eq(tail->refs, 1);
@@ -1263,10 +1161,10 @@ START_TEST(whole_and_pieces_match_feed_finish)
         struct outcome want, got;
         run_flat(&s, b.p, b.len, &want);
         run_whole(&s, b.p, b.len, NULL, &got);
-        expect_same(&want, &got, "whole", BUGS_COUNT);
+        expect_same(&want, &got, "whole");
         outcome_free(&got);
         run_pieces(&s, b.p, b.len, NULL, &rng, &got);
-        expect_same(&want, &got, "pieces", BUGS_COUNT);
+        expect_same(&want, &got, "pieces");
         outcome_free(&got);
         t.ok += want.rc == 0;
         t.errors += want.rc != 0;
@@ -1283,12 +1181,8 @@ START_TEST(whole_and_pieces_match_feed_finish)
     }
     buf_free(&b);
     if (getenv("P2P_TAIL_VERBOSE") != NULL)
-        fprintf(stderr,
-                "slice %d: ok %u errors %u kept %u split at body %u; known "
-                "bugs so far: whole path %u, empty head %u, declared %u\n",
-                _i, t.ok, t.errors, t.kept, t.split_at_body,
-                bug_tally[BUG_WHOLE_PATH_IN_TAIL], bug_tally[BUG_EMPTY_HEAD],
-                bug_tally[BUG_TAIL_DECLARED_LENGTH]);
+        fprintf(stderr, "slice %d: ok %u errors %u kept %u split at body %u\n",
+                _i, t.ok, t.errors, t.kept, t.split_at_body);
     /* The mix is wide: successes, failures and kept tails in each slice. */
     ck_assert_uint_ge(t.ok, DIFF_PER_SLICE / 5);
     ck_assert_uint_ge(t.errors, DIFF_PER_SLICE / 10);
@@ -1297,32 +1191,34 @@ START_TEST(whole_and_pieces_match_feed_finish)
 }
 END_TEST
 
-/* ---- known bugs (see enum known_bug): the smallest inputs ---- */
-
 /* flat[0..len) split at `split` reads the same whole, with feed_tail and
- * flat; no known bug excuses a difference. */
-static void expect_split_reads_flat(const struct setup *s, const uint8_t *flat,
-                                    size_t len, size_t split, const char *what)
+ * flat; returns the flat read's rc. The tests below are the smallest
+ * inputs on which whole or feed_tail once read otherwise. */
+static int expect_split_reads_flat(const struct setup *s, const uint8_t *flat,
+                                   size_t len, size_t split, const char *what)
 {
     describe(what, s, flat, len, split);
     struct outcome want, got;
     run_flat(s, flat, len, &want);
     struct p2p_body *tail = body_of(flat + split, len - split);
     run_pieces(s, flat, split, tail, NULL, &got);
-    expect_same(&want, &got, "feed_tail", BUGS_COUNT);
+    expect_same(&want, &got, "feed_tail");
     outcome_free(&got);
     run_whole(s, flat, split, tail, &got);
-    expect_same(&want, &got, "whole", BUGS_COUNT);
+    expect_same(&want, &got, "whole");
     outcome_free(&got);
     p2p_body_release(tail, NULL, P2P_MEM_OTHER);
+    int rc = want.rc;
     outcome_free(&want);
+    return rc;
 }
 
-/* BUG_WHOLE_PATH_IN_TAIL: Request {"/artifact/update"} with the tail
- * starting after the path's tag and length. Flat: ok, empty body; whole:
- * TRUNCATED. With an 80-byte body after it the tail passes the prefix cap:
- * whole says OVERSIZE. */
-START_TEST(known_bug_whole_path_in_tail)
+/* whole() on a request whose path runs into the tail (the head ends
+ * after the path's tag and length): the route is not known from the
+ * head, so it must read the tail as fed. Request {"/artifact/update"}
+ * split at 2 reads ok (an empty body), not TRUNCATED; with an 80-byte
+ * body after it, past the prefix cap, not OVERSIZE. */
+START_TEST(whole_reads_path_that_runs_into_tail)
 {
     struct p2p_route_limits limits;
     p2p_route_limits_default(&limits);
@@ -1330,7 +1226,8 @@ START_TEST(known_bug_whole_path_in_tail)
         .mode = P2P_FRAME_REQUEST, .limits = &limits, .cap = SIZE_MAX};
     struct buf b = {0};
     buf_put(&b, "\x0a\x10/artifact/update", 18);
-    expect_split_reads_flat(&s, b.p, b.len, 2, "path in the tail");
+    ck_assert_int_eq(
+        expect_split_reads_flat(&s, b.p, b.len, 2, "path in the tail"), 0);
     buf_put(&b, "\x12\x50", 2);
     buf_random(&b, &(struct p2p_rng){5, 3}, 80);
     expect_split_reads_flat(&s, b.p, b.len, 2, "path and body in the tail");
@@ -1338,10 +1235,10 @@ START_TEST(known_bug_whole_path_in_tail)
 }
 END_TEST
 
-/* BUG_EMPTY_HEAD: Response {200} on /artifact/rpc, every byte in the tail
- * (08 c8 01, split 0). Flat: ok, status 200; feed_tail and whole:
- * TRUNCATED. */
-START_TEST(known_bug_empty_head)
+/* An /artifact/rpc response whose every byte is in the tail (an empty
+ * head): Response {200} (08 c8 01, split 0) reads ok with status 200
+ * through feed_tail and whole, not TRUNCATED. */
+START_TEST(empty_head_tail_read_as_fed)
 {
     struct p2p_route_limits limits;
     p2p_route_limits_default(&limits);
@@ -1349,16 +1246,19 @@ START_TEST(known_bug_empty_head)
                       .route = P2P_ROUTE_ARTIFACT_RPC,
                       .limits = &limits,
                       .cap = SIZE_MAX};
-    expect_split_reads_flat(&s, (const uint8_t *)"\x08\xc8\x01", 3, 0,
-                            "status alone, in the tail");
+    ck_assert_int_eq(expect_split_reads_flat(&s,
+                                             (const uint8_t *)"\x08\xc8\x01", 3,
+                                             0, "status alone, in the tail"),
+                     0);
 }
 END_TEST
 
-/* BUG_TAIL_DECLARED_LENGTH: on /artifact/rpc capped at 20 bytes,
- * 08 c8 01 22 01 | ff 12 64 00*12 (status 200, field 4 of one byte which
- * is the tail's first, then a body declaring 100 bytes). Flat: OVERSIZE
- * (the body cannot fit the cap); feed_tail and whole: TRUNCATED. */
-START_TEST(known_bug_tail_declared_length)
+/* A tail that turns out not to end the body is copied in at finish with
+ * the declared-length check feed applies. On /artifact/rpc capped at 20
+ * bytes, 08 c8 01 22 01 | ff 12 64 00*12 (status 200, field 4 of one
+ * byte which is the tail's first, then a body declaring 100 bytes) is
+ * OVERSIZE through feed_tail and whole, as flat, not TRUNCATED. */
+START_TEST(tail_copied_at_finish_checks_declared_length)
 {
     struct p2p_route_limits limits;
     p2p_route_limits_default(&limits);
@@ -1367,8 +1267,10 @@ START_TEST(known_bug_tail_declared_length)
                       .limits = &limits,
                       .cap = 20};
     uint8_t flat[20] = {0x08, 0xc8, 0x01, 0x22, 0x01, 0xff, 0x12, 0x64};
-    expect_split_reads_flat(&s, flat, sizeof(flat), 5,
-                            "body past the cap, declared in the tail");
+    ck_assert_int_eq(
+        expect_split_reads_flat(&s, flat, sizeof(flat), 5,
+                                "body past the cap, declared in the tail"),
+        P2P_ERR_OVERSIZE);
 }
 END_TEST
 
@@ -1946,13 +1848,11 @@ static Suite *frame_tail_suite(void)
     tcase_add_test(tc, kept_tail_is_the_same_body);
     tcase_add_loop_test(tc, whole_and_pieces_match_feed_finish, 0, DIFF_SLICES);
     suite_add_tcase(s, tc);
-    if (known_bugs_fail()) {
-        tc = tcase_create("known_bugs");
-        tcase_add_test(tc, known_bug_whole_path_in_tail);
-        tcase_add_test(tc, known_bug_empty_head);
-        tcase_add_test(tc, known_bug_tail_declared_length);
-        suite_add_tcase(s, tc);
-    }
+    tc = tcase_create("smallest");
+    tcase_add_test(tc, whole_reads_path_that_runs_into_tail);
+    tcase_add_test(tc, empty_head_tail_read_as_fed);
+    tcase_add_test(tc, tail_copied_at_finish_checks_declared_length);
+    suite_add_tcase(s, tc);
     tc = tcase_create("wire_view");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, artifact_tail_decoder_matches_flat);
