@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 
 void p2p_timer_heap_init(struct p2p_timer_heap *h, struct p2p_mem *mem,
@@ -10,6 +11,7 @@ void p2p_timer_heap_init(struct p2p_timer_heap *h, struct p2p_mem *mem,
     memset(h, 0, sizeof(*h));
     h->mem = mem;
     h->entries_max = entries_max;
+    h->next = P2P_TIME_NEVER;
 }
 
 void p2p_timer_heap_fini(struct p2p_timer_heap *h)
@@ -17,6 +19,7 @@ void p2p_timer_heap_fini(struct p2p_timer_heap *h)
     p2p_mem_free(h->mem, P2P_MEM_OTHER, h->items);
     h->items = NULL;
     h->count = h->capacity = 0;
+    h->next = P2P_TIME_NEVER;
 }
 
 static int before(const struct p2p_timer *a, const struct p2p_timer *b)
@@ -68,12 +71,15 @@ int p2p_timer_heap_push(struct p2p_timer_heap *h, p2p_time deadline,
         swap(&h->items[i], &h->items[parent]);
         i = parent;
     }
+    if (i == 0) /* the new earliest (items[0] is not read: it may be cold) */
+        h->next = deadline;
     return 0;
 }
 
 p2p_time p2p_timer_heap_next(const struct p2p_timer_heap *h)
 {
-    return h->count ? h->items[0].deadline : P2P_TIME_NEVER;
+    P2P_DASSERT(h->next == (h->count ? h->items[0].deadline : P2P_TIME_NEVER));
+    return h->next;
 }
 
 static void sift_down(struct p2p_timer_heap *h, size_t i)
@@ -102,16 +108,18 @@ size_t p2p_timer_heap_compact(struct p2p_timer_heap *h, p2p_timer_live_fn live,
     h->count = kept;
     for (size_t i = kept / 2; i-- > 0;)
         sift_down(h, i);
+    h->next = kept ? h->items[0].deadline : P2P_TIME_NEVER;
     return dropped;
 }
 
 int p2p_timer_heap_pop_due(struct p2p_timer_heap *h, p2p_time now,
                            struct p2p_timer *out)
 {
-    if (h->count == 0 || h->items[0].deadline > now)
+    if (h->count == 0 || h->next > now)
         return 0;
     *out = h->items[0];
     h->items[0] = h->items[--h->count];
     sift_down(h, 0);
+    h->next = h->count ? h->items[0].deadline : P2P_TIME_NEVER;
     return 1;
 }

@@ -26,6 +26,8 @@ struct p2p_timer_heap {
     struct p2p_timer *items; /* owned */
     size_t count, capacity, entries_max;
     uint64_t next_seq;
+    p2p_time next; /* items[0].deadline, P2P_TIME_NEVER when empty: asked
+                      after every event, answered without touching items */
 };
 
 void p2p_timer_heap_init(struct p2p_timer_heap *h, struct p2p_mem *mem,

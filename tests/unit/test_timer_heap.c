@@ -77,6 +77,48 @@ START_TEST(compaction_keeps_order_of_survivors)
 }
 END_TEST
 
+static bool drop_index_2(const void *ctx, const struct p2p_timer *t)
+{
+    (void)ctx;
+    return t->index != 2;
+}
+
+/* The earliest deadline, kept aside, follows pushes, pops and a compaction
+ * that drops the earliest timer; P2P_TIME_NEVER is a deadline like any. */
+START_TEST(next_follows_push_pop_compact)
+{
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_timer_heap h;
+    p2p_timer_heap_init(&h, &mem, 100);
+    struct p2p_timer t;
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER, &t), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 1, 0), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 30);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 2, 0), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 10);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 20, 0, 3, 0), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 10);
+    ck_assert_uint_eq(p2p_timer_heap_compact(&h, drop_index_2, NULL), 1);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 20);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 19, &t), 0);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 20, &t), 1);
+    ck_assert_uint_eq(t.index, 3);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 30);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, P2P_TIME_NEVER, 0, 4, 0), 0);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 30, &t), 1);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER - 1, &t), 0);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER, &t), 1);
+    ck_assert_uint_eq(t.index, 4);
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER, &t), 0);
+    ck_assert_uint_eq(p2p_timer_heap_compact(&h, drop_index_2, NULL), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
+    p2p_timer_heap_fini(&h);
+}
+END_TEST
+
 /* A node's timers whose owner waits only for the last `window` timers
  * pushed (index = push number): older ones went stale, as streams that
  * closed leave their deadlines behind. */
@@ -250,6 +292,7 @@ int main(void)
     tcase_add_test(tc, fires_in_deadline_then_sequence_order);
     tcase_add_test(tc, bound_limit_and_limit_plus_one);
     tcase_add_test(tc, compaction_keeps_order_of_survivors);
+    tcase_add_test(tc, next_follows_push_pop_compact);
     tcase_add_test(tc, live_timers_compact_log_n_times);
     tcase_add_test(tc, nearly_full_of_live_timers_grows_instead);
     tcase_add_test(tc, stale_timers_are_purged_memory_bounded);
