@@ -8,7 +8,9 @@
  * timeout, holding its messages, which are delivered after a heal as
  * QUIC's retransmissions would; past the idle timeout both ends are told
  * it is lost and its messages are dropped. A close by one end reaches the
- * other after the one-way latency. */
+ * other after the one-way latency. Before a pair's connection changes,
+ * both ends take their waiting acknowledgements (sim/inbox.c): whether
+ * one is accepted is decided as of its arrival. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +63,7 @@ static void trace_conn(struct sim_world *w, uint32_t node, const char *what,
 
 void sim_conn_dial(struct sim_world *w, uint32_t from, uint32_t to)
 {
+    sim_inbox_take_pair(w, from, to);
     struct sim_conn *c = sim_conn_of(w, from, to);
     /* A dial replaces whatever the pair had: the acceptor treats the new
      * connection as replacing an older one. */
@@ -92,6 +95,7 @@ static void tell_down(struct sim_world *w, uint32_t node, uint32_t peer)
 
 void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
 {
+    sim_inbox_take_pair(w, from, to);
     struct sim_conn *c = sim_conn_of(w, from, to);
     if (c->state == SIM_CONN_NONE)
         return;
@@ -113,6 +117,7 @@ void sim_conn_close(struct sim_world *w, uint32_t from, uint32_t to)
 static void fail_dial(struct sim_world *w, uint32_t dialer, uint32_t peer,
                       const char *what)
 {
+    sim_inbox_take_pair(w, dialer, peer);
     struct sim_conn *c = sim_conn_of(w, dialer, peer);
     c->gen++;
     c->state = SIM_CONN_NONE;
@@ -125,6 +130,7 @@ static void fail_dial(struct sim_world *w, uint32_t dialer, uint32_t peer,
 
 static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
 {
+    sim_inbox_take_pair(w, dialer, peer);
     struct sim_conn *c = sim_conn_of(w, dialer, peer);
     struct p2p_node *acceptor = w->nodes[peer].core;
     if (!p2p_node_accepts_peer(acceptor, sim_world_local_now(w, peer),
@@ -156,6 +162,7 @@ static void establish(struct sim_world *w, uint32_t dialer, uint32_t peer)
 /* Both ends lose the connection (idle timeout on a cut path). */
 static void break_conn(struct sim_world *w, uint32_t a, uint32_t b)
 {
+    sim_inbox_take_pair(w, a, b);
     struct sim_conn *c = sim_conn_of(w, a, b);
     c->gen++;
     c->state = SIM_CONN_NONE;
@@ -226,12 +233,7 @@ static void release_held(struct sim_world *w)
             w->stats.messages_dropped++;
             sim_world_msg_free(w, m);
         } else if (!sim_conn_path_cut(w, m->from, m->to)) {
-            sim_world_push_event(
-                w,
-                &(struct sim_event){.time = w->now + one_way(w, m->from, m->to),
-                                    .type = SIM_EV_MESSAGE,
-                                    .node = m->to,
-                                    .ptr = m});
+            sim_inbox_push(w, w->now + one_way(w, m->from, m->to), m);
         } else {
             w->held[kept++] = m;
         }

@@ -184,47 +184,6 @@ static void drain(struct sim_world *w, uint32_t node)
     rearm(w, node);
 }
 
-static void on_message(struct sim_world *w, uint32_t node, struct sim_msg *m)
-{
-    if (!sim_conn_accept_msg(w, m))
-        return; /* dropped with its connection, or held by a partition */
-    struct p2p_node *core = w->nodes[node].core;
-    p2p_time now = sim_world_local_now(w, node);
-    if (m->kind == SIM_MSG_DATA) {
-        w->nodes[node].bytes_received[m->traffic] += m->len;
-        w->nodes[node].messages_received++;
-    }
-    if (TRACING(w))
-        sim_trace_line(&w->trace, w->now, node,
-                       m->kind == SIM_MSG_RESET ? "recv_reset" : "recv",
-                       "peer=%u stream=%llu %s bytes=%zu", m->from,
-                       (unsigned long long)m->stream_id,
-                       p2p_traffic_name(m->traffic), m->len);
-    if (m->kind == SIM_MSG_DATA && w->opt.series)
-        sim_report_series_received(&w->series, &w->net, w->now, node, m->len);
-    /* The peer reset the stream: what this node still had queued for it
-     * is not sent. */
-    if (m->kind == SIM_MSG_RESET)
-        sim_uplink_cancel(w, node, m->from, m->stream_id, !m->inbound);
-    if (!sim_byzantine_reads(w, node)) {
-        ; /* a silent node swallows everything */
-    } else if (m->kind == SIM_MSG_DATA) {
-        struct p2p_stream_bytes in = {.peer = m->from,
-                                      .stream_id = m->stream_id,
-                                      .inbound = m->inbound,
-                                      .data = m->bytes,
-                                      .len = m->head_len,
-                                      .tail = m->body,
-                                      .fin = true};
-        (void)p2p_node_on_stream_data(core, now, &in);
-    } else {
-        (void)p2p_node_on_stream_reset(core, now, m->from, m->stream_id,
-                                       m->inbound);
-    }
-    sim_world_msg_free(w, m);
-    sim_world_mark(w, node);
-}
-
 static void on_validate(struct sim_world *w, uint32_t node, uint64_t idx)
 {
     const struct sim_artifact *art = &w->artifacts[idx];
@@ -286,12 +245,47 @@ static void free_event(struct sim_world *w, struct sim_event *e)
         sim_world_msg_free(w, e->ptr);
 }
 
-static void dispatch(struct sim_world *w, struct sim_event *e)
+/* The nodes an event may act on, or whose connections it may change,
+ * take their waiting acknowledgements first (sim/inbox.c). */
+static void take_acks(struct sim_world *w, const struct sim_event *e)
 {
     switch ((enum sim_event_type)e->type) {
     case SIM_EV_MESSAGE:
-        on_message(w, e->node, e->ptr);
-        return; /* on_message owns the message */
+    case SIM_EV_TIMER:
+    case SIM_EV_VALIDATE:
+    case SIM_EV_BYZANTINE:
+        sim_inbox_take(w, e->node);
+        return;
+    case SIM_EV_CONN_ESTABLISH:
+    case SIM_EV_DIAL_TIMEOUT:
+    case SIM_EV_CONN_IDLE:
+    case SIM_EV_CONN_CLOSED:
+        sim_inbox_take_pair(w, e->node, SIM_CONN_ARG_PEER(e->arg));
+        return;
+    case SIM_EV_UPLINK: /* no core is called, no connection changes */
+    case SIM_EV_METRICS:
+        return;
+    case SIM_EV_WORKLOAD:
+    case SIM_EV_EXPIRE:
+    case SIM_EV_LOSS_START:
+    case SIM_EV_LOSS_END:
+    case SIM_EV_FAULT:
+    case SIM_EV_CHECKPOINT:
+        /* Carried out now, as their own events would have been: the
+         * event then starts with no node marked. */
+        sim_inbox_take_all(w);
+        sim_world_settle(w);
+        return;
+    }
+}
+
+static void dispatch(struct sim_world *w, struct sim_event *e)
+{
+    take_acks(w, e);
+    switch ((enum sim_event_type)e->type) {
+    case SIM_EV_MESSAGE:
+        sim_inbox_deliver(w, e->node, e->ptr, e->time);
+        return; /* sim_inbox_deliver owns the message */
     case SIM_EV_TIMER:
         if (!w->nodes[e->node].running || w->nodes[e->node].armed != e->time)
             break; /* superseded by an earlier deadline, or crashed */
@@ -545,6 +539,8 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
         if (!w->opt.quiet && (w->stats.events % PROGRESS_EVERY_EVENTS) == 0)
             progress(w, &start, &last);
     }
+    if (!w->stop && !w->interrupted)
+        sim_inbox_finish(w, w->end);
     if (w->opt.invariants)
         check_all_deep(w);
     if (w->metrics != NULL && sim_metrics_out_finish(w) != 0)
@@ -558,6 +554,7 @@ void sim_run_fini(struct sim_world *w)
     while (sim_event_queue_pop(&w->queue, &e))
         free_event(w, &e);
     sim_event_queue_fini(&w->queue);
+    sim_inbox_fini(w);
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);

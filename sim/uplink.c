@@ -28,9 +28,7 @@ static void transmit(struct sim_world *w, uint32_t from, struct sim_msg *m)
                        "peer=%u stream=%llu %s bytes=%zu", m->to,
                        (unsigned long long)m->stream_id,
                        p2p_traffic_name(m->traffic), m->len);
-    sim_world_push_event(
-        w, &(struct sim_event){
-               .time = at, .type = SIM_EV_MESSAGE, .node = m->to, .ptr = m});
+    sim_inbox_push(w, at, m);
 }
 
 static bool large(const struct sim_msg *m)

@@ -41,6 +41,8 @@
  * then allocates nothing per message. */
 #define SIM_MSG_INLINE_BYTES 128u
 #define SIM_MSG_SPARE_MAX 65536u
+/* Acknowledgements one node may have waiting to be taken (sim/inbox.c). */
+#define SIM_ACKS_WAITING_MAX (4u << 20)
 
 enum sim_event_type {
     SIM_EV_MESSAGE,        /* ptr: struct sim_msg arriving at node */
@@ -101,6 +103,14 @@ struct sim_msg {
     uint8_t inline_bytes[SIM_MSG_INLINE_BYTES]; /* `bytes` when it fits */
 };
 
+/* An acknowledgement that arrived at (or will arrive at) its node, which
+ * takes it before it next acts (sim/inbox.c). */
+struct sim_waiting_ack {
+    p2p_time at;      /* arrival, global time */
+    uint64_t seq;     /* push order: ties are taken first-pushed first */
+    struct sim_msg *m; /* owned */
+};
+
 struct sim_node {
     struct p2p_node *core; /* NULL while not running */
     struct p2p_mem mem;
@@ -129,6 +139,10 @@ struct sim_node {
      * drops a reset stream's unsent data). */
     struct sim_msg *bulk_head, *bulk_tail;
     bool bulk_busy; /* a SIM_EV_UPLINK is queued for it */
+    /* Acknowledgements waiting to be taken: a heap by (at, seq), at most
+     * SIM_ACKS_WAITING_MAX (owned; sim/inbox.c). */
+    struct sim_waiting_ack *acks;
+    uint32_t acks_count, acks_capacity;
     /* What the network carried for this node id over the whole run (all
      * incarnations), for --metrics: data messages, not resets. */
     uint64_t bytes_sent[P2P_TRAFFIC_COUNT];
@@ -235,6 +249,7 @@ struct sim_world {
     uint64_t registry_version;
     struct p2p_rng fault_rng; /* byzantine choices: its own stream */
     struct sim_event_queue queue;
+    uint64_t acks_seq; /* numbers waiting acknowledgements (sim/inbox.c) */
     struct sim_net net;
     struct p2p_rng workload_rng; /* its own stream (docs/scenario-format.md) */
     p2p_time now;
@@ -346,6 +361,28 @@ void sim_world_mark(struct sim_world *w, uint32_t node);
 void sim_world_settle(struct sim_world *w);
 /* The end of an event (run.c): settles, then queues the deferred events. */
 void sim_world_end_event(struct sim_world *w);
+
+/* ---- inbox.c: what reaches a node ---- */
+
+/* m (owned by the callee from here on) arrives at m->to at global time
+ * at: an event then, or, for an acknowledgement, a wait in the node's
+ * inbox until the node next acts. */
+void sim_inbox_push(struct sim_world *w, p2p_time at, struct sim_msg *m);
+/* Hands m (owned by the callee) to its node's core as arrived at global
+ * time at (<= w->now): accepted by the connection model first. */
+void sim_inbox_deliver(struct sim_world *w, uint32_t node, struct sim_msg *m,
+                       p2p_time at);
+/* The node is about to act, or a connection of its is about to change:
+ * it takes its acknowledgements that arrived by w->now, in arrival order. */
+void sim_inbox_take(struct sim_world *w, uint32_t node);
+void sim_inbox_take_pair(struct sim_world *w, uint32_t a, uint32_t b);
+/* Every node takes them (before an event that may touch any node). */
+void sim_inbox_take_all(struct sim_world *w);
+/* At the run's end: the acknowledgements that arrive by end are taken in
+ * arrival order, the clock following them. */
+void sim_inbox_finish(struct sim_world *w, p2p_time end);
+/* Frees what still waits. */
+void sim_inbox_fini(struct sim_world *w);
 
 /* ---- uplink.c: sending ---- */
 

@@ -1,0 +1,199 @@
+/* What reaches a node: a message is an event at its arrival time, except
+ * an acknowledgement (the answer to a slot update), which waits in its
+ * node's inbox and is taken just before the node next acts (docs/
+ * simulator.md, "Acknowledgements"). An acknowledgement only ends a
+ * transmission, so taking it later, with its own arrival time, changes
+ * nothing the node does: every path by which the node could act, or by
+ * which the acceptance of the message could change, takes the waiting
+ * acknowledgements first. Below run.c, above uplink.c and conn.c. */
+#include <stdlib.h>
+
+#include "core/err.h"
+#include "sim/world.h"
+
+/* Whether m is taken lazily: a successful answer on a slot update's
+ * stream (the receiver's 400s and resets travel as other traffic). */
+static bool lazy(const struct sim_msg *m)
+{
+    return m->kind == SIM_MSG_DATA && !m->inbound &&
+           m->traffic == P2P_TRAFFIC_ACK;
+}
+
+static bool earlier(const struct sim_waiting_ack *a,
+                    const struct sim_waiting_ack *b)
+{
+    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void sift_up(struct sim_waiting_ack *h, uint32_t i)
+{
+    struct sim_waiting_ack x = h[i];
+    while (i > 0) {
+        uint32_t parent = (i - 1) / 2;
+        if (!earlier(&x, &h[parent]))
+            break;
+        h[i] = h[parent];
+        i = parent;
+    }
+    h[i] = x;
+}
+
+static void sift_down(struct sim_waiting_ack *h, uint32_t count, uint32_t i)
+{
+    struct sim_waiting_ack x = h[i];
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= count)
+            break;
+        if (c + 1 < count && earlier(&h[c + 1], &h[c]))
+            c++;
+        if (!earlier(&h[c], &x))
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
+void sim_inbox_push(struct sim_world *w, p2p_time at, struct sim_msg *m)
+{
+    if (!lazy(m)) {
+        sim_world_push_event(w, &(struct sim_event){.time = at,
+                                                    .type = SIM_EV_MESSAGE,
+                                                    .node = m->to,
+                                                    .ptr = m});
+        return;
+    }
+    struct sim_node *sn = &w->nodes[m->to];
+    if (sn->acks_count == sn->acks_capacity) {
+        uint32_t cap = sn->acks_capacity ? sn->acks_capacity * 2 : 64;
+        struct sim_waiting_ack *h =
+            cap > SIM_ACKS_WAITING_MAX
+                ? NULL
+                : realloc(sn->acks, (size_t)cap * sizeof(*h));
+        if (h == NULL) {
+            sim_world_violation(w,
+                                "more than %u acknowledgements waiting at "
+                                "node %u",
+                                SIM_ACKS_WAITING_MAX, m->to);
+            sim_world_msg_free(w, m);
+            return;
+        }
+        sn->acks = h;
+        sn->acks_capacity = cap;
+    }
+    sn->acks[sn->acks_count] =
+        (struct sim_waiting_ack){.at = at, .seq = w->acks_seq++, .m = m};
+    sift_up(sn->acks, sn->acks_count++);
+}
+
+void sim_inbox_deliver(struct sim_world *w, uint32_t node, struct sim_msg *m,
+                       p2p_time at)
+{
+    if (!sim_conn_accept_msg(w, m))
+        return; /* dropped with its connection, or held by a partition */
+    struct sim_node *sn = &w->nodes[node];
+    p2p_time now = sim_clock_local(&sn->clock, at);
+    bool waited = lazy(m);
+    if (m->kind == SIM_MSG_DATA) {
+        sn->bytes_received[m->traffic] += m->len;
+        sn->messages_received++;
+    }
+    /* A waiting acknowledgement has no line: it would be stamped with a
+     * time before lines already written. */
+    if (SIM_TRACING(w) && !waited)
+        sim_trace_line(&w->trace, w->now, node,
+                       m->kind == SIM_MSG_RESET ? "recv_reset" : "recv",
+                       "peer=%u stream=%llu %s bytes=%zu", m->from,
+                       (unsigned long long)m->stream_id,
+                       p2p_traffic_name(m->traffic), m->len);
+    if (m->kind == SIM_MSG_DATA && w->opt.series)
+        sim_report_series_received(&w->series, &w->net, at, node, m->len);
+    /* The peer reset the stream: what this node still had queued for it
+     * is not sent. */
+    if (m->kind == SIM_MSG_RESET)
+        sim_uplink_cancel(w, node, m->from, m->stream_id, !m->inbound);
+    if (!sim_byzantine_reads(w, node)) {
+        ; /* a silent node swallows everything */
+    } else if (m->kind == SIM_MSG_DATA) {
+        struct p2p_stream_bytes in = {.peer = m->from,
+                                      .stream_id = m->stream_id,
+                                      .inbound = m->inbound,
+                                      .data = m->bytes,
+                                      .len = m->head_len,
+                                      .tail = m->body,
+                                      .fin = true};
+        (void)p2p_node_on_stream_data(sn->core, now, &in);
+    } else {
+        (void)p2p_node_on_stream_reset(sn->core, now, m->from, m->stream_id,
+                                       m->inbound);
+    }
+    sim_world_msg_free(w, m);
+    sim_world_mark(w, node);
+}
+
+/* Pops node's earliest waiting acknowledgement. */
+static struct sim_waiting_ack pop(struct sim_node *sn)
+{
+    struct sim_waiting_ack top = sn->acks[0];
+    sn->acks[0] = sn->acks[--sn->acks_count];
+    if (sn->acks_count > 0)
+        sift_down(sn->acks, sn->acks_count, 0);
+    return top;
+}
+
+void sim_inbox_take(struct sim_world *w, uint32_t node)
+{
+    struct sim_node *sn = &w->nodes[node];
+    while (sn->acks_count > 0 && sn->acks[0].at <= w->now) {
+        struct sim_waiting_ack a = pop(sn);
+        sim_inbox_deliver(w, node, a.m, a.at);
+    }
+}
+
+void sim_inbox_take_all(struct sim_world *w)
+{
+    for (uint32_t i = 0; i < w->nodes_count; i++)
+        sim_inbox_take(w, i);
+}
+
+void sim_inbox_take_pair(struct sim_world *w, uint32_t a, uint32_t b)
+{
+    sim_inbox_take(w, a);
+    sim_inbox_take(w, b);
+}
+
+void sim_inbox_finish(struct sim_world *w, p2p_time end)
+{
+    /* In arrival order over all nodes, each at its own time, as the
+     * events they stand for would have run. */
+    for (;;) {
+        uint32_t next = UINT32_MAX;
+        for (uint32_t i = 0; i < w->nodes_count; i++) {
+            const struct sim_node *sn = &w->nodes[i];
+            if (sn->acks_count > 0 && sn->acks[0].at <= end &&
+                (next == UINT32_MAX ||
+                 earlier(&sn->acks[0], &w->nodes[next].acks[0])))
+                next = i;
+        }
+        if (next == UINT32_MAX || w->stop)
+            return;
+        struct sim_waiting_ack a = pop(&w->nodes[next]);
+        if (a.at > w->now)
+            w->now = a.at;
+        sim_inbox_deliver(w, next, a.m, a.at);
+        sim_world_end_event(w);
+    }
+}
+
+void sim_inbox_fini(struct sim_world *w)
+{
+    for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
+        struct sim_node *sn = &w->nodes[i];
+        for (uint32_t k = 0; k < sn->acks_count; k++)
+            sim_world_msg_free(w, sn->acks[k].m);
+        free(sn->acks);
+        sn->acks = NULL;
+        sn->acks_count = sn->acks_capacity = 0;
+    }
+}
