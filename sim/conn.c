@@ -14,26 +14,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/err.h"
+#include "sim/big_table.h"
 #include "sim/world.h"
 
 #define HELD_MAX (4u << 20) /* messages waiting for a heal */
 
 int sim_conn_init(struct sim_world *w)
 {
-    size_t n = w->nodes_count;
-    w->conns = calloc(n * n, sizeof(*w->conns));
+    size_t n = w->nodes_count, pairs = n * (n - 1) / 2;
+    w->conns = sim_big_table_new(pairs, sizeof(*w->conns));
     if (w->conns == NULL)
         return P2P_ERR_NOMEM;
-    for (size_t i = 0; i < n * n; i++)
+    for (size_t i = 0; i < pairs; i++)
         w->conns[i].cut_since = P2P_TIME_NEVER;
     return 0;
 }
 
+/* Pair (lo, hi), lo < hi, is at hi * (hi - 1) / 2 + lo: row hi holds the
+ * hi pairs with a lower node. */
+static size_t pair_index(uint32_t lo, uint32_t hi)
+{
+    return (size_t)hi * (hi - 1) / 2 + lo;
+}
+
 struct sim_conn *sim_conn_of(struct sim_world *w, uint32_t a, uint32_t b)
 {
+    P2P_ASSERT(a != b);
     uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
-    return &w->conns[(size_t)lo * w->nodes_count + hi];
+    return &w->conns[pair_index(lo, hi)];
 }
 
 bool sim_conn_path_cut(const struct sim_world *w, uint32_t a, uint32_t b)
@@ -246,7 +256,7 @@ void sim_conn_paths_changed(struct sim_world *w)
     uint32_t n = w->nodes_count;
     for (uint32_t a = 0; a < n; a++) {
         for (uint32_t b = a + 1; b < n; b++) {
-            struct sim_conn *c = &w->conns[(size_t)a * n + b];
+            struct sim_conn *c = &w->conns[pair_index(a, b)];
             if (c->state == SIM_CONN_NONE)
                 continue;
             bool cut = sim_conn_path_cut(w, a, b);

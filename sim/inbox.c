@@ -57,7 +57,7 @@ static void sift_down(struct sim_waiting_ack *h, uint32_t count, uint32_t i)
 
 void sim_inbox_push(struct sim_world *w, p2p_time at, struct sim_msg *m)
 {
-    if (!lazy(m)) {
+    if (!lazy(m) || w->opt.acks_as_events) {
         sim_world_push_event(w, &(struct sim_event){.time = at,
                                                     .type = SIM_EV_MESSAGE,
                                                     .node = m->to,
@@ -94,7 +94,7 @@ void sim_inbox_deliver(struct sim_world *w, uint32_t node, struct sim_msg *m,
         return; /* dropped with its connection, or held by a partition */
     struct sim_node *sn = &w->nodes[node];
     p2p_time now = sim_clock_local(&sn->clock, at);
-    bool waited = lazy(m);
+    bool waited = lazy(m) && !w->opt.acks_as_events;
     if (m->kind == SIM_MSG_DATA) {
         sn->bytes_received[m->traffic] += m->len;
         sn->messages_received++;

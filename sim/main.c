@@ -95,6 +95,12 @@ static void usage(FILE *out)
         "                        event; names the first divergence\n"
         "  --invariants          check every node's invariants after every "
         "event\n"
+        "  --acks-as-events      make every acknowledgement's arrival an "
+        "event\n"
+        "                        (by default its node takes it just before "
+        "it\n"
+        "                        next acts: same results, half the events);\n"
+        "                        traces then have its 'recv' line\n"
         "  --quiet               no progress lines on stderr\n"
         "  -h, --help            this text\n");
 }
@@ -264,6 +270,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
         {"json", no_argument, NULL, 'j'},
         {"check-determinism", no_argument, NULL, 'd'},
         {"invariants", no_argument, NULL, 'i'},
+        {"acks-as-events", no_argument, NULL, 'A'},
         {"quiet", no_argument, NULL, 'q'},
         {"metrics", required_argument, NULL, 'm'},
         {"metrics-every", required_argument, NULL, 'M'},
@@ -300,6 +307,9 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
             break;
         case 'i':
             a->opt.invariants = true;
+            break;
+        case 'A':
+            a->opt.acks_as_events = true;
             break;
         case 'q':
             a->opt.quiet = true;
@@ -389,8 +399,9 @@ static void append_word(char *buf, size_t len, size_t *at, const char *word)
 }
 
 /* The command line that replays the run: the program as invoked, the
- * scenario as given, the seed, and --invariants when given (it can stop a
- * run). Quoted for a POSIX shell. */
+ * scenario as given, the seed, and --invariants (it can stop a run) and
+ * --acks-as-events (another event order) when given. Quoted for a POSIX
+ * shell. */
 static void replay_command(const struct run_args *a, uint64_t seed, char *buf,
                            size_t len)
 {
@@ -405,6 +416,8 @@ static void replay_command(const struct run_args *a, uint64_t seed, char *buf,
     append_word(buf, len, &at, seed_text);
     if (a->opt.invariants)
         append_word(buf, len, &at, "--invariants");
+    if (a->opt.acks_as_events)
+        append_word(buf, len, &at, "--acks-as-events");
 }
 
 static void print_replay(const struct run_args *a, uint64_t seed, FILE *out)

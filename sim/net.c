@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "sim/big_table.h"
 
 int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
                  uint32_t nodes, uint64_t seed)
@@ -12,7 +13,7 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
     memset(net, 0, sizeof(*net));
     net->nodes = nodes;
     size_t n = nodes;
-    net->links = calloc(n * n, sizeof(*net->links));
+    net->links = sim_big_table_new(n * n, sizeof(*net->links));
     net->uplink_bps = calloc(n, sizeof(uint64_t));
     net->downlink_bps = calloc(n, sizeof(uint64_t));
     net->uplink_free = calloc(n, sizeof(p2p_time));

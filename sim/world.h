@@ -31,7 +31,7 @@
 #define SIM_EVENTS_QUEUED_MAX (64u << 20) /* pending events, all kinds */
 #define SIM_ARTIFACTS_MAX (4u << 20)      /* artifacts one run may create */
 #define SIM_DEEP_CHECK_EVERY 1024u        /* --invariants: deep walk period */
-#define SIM_CONN_NODE_IDS_MAX 4096u       /* the pair matrix stays < 400 MiB */
+#define SIM_CONN_NODE_IDS_MAX 4096u       /* the pair triangle stays ~200 MiB */
 #define SIM_DEFAULT_VALIDATION_DELAY_NS (1 * P2P_NS_PER_MS)
 #define SIM_DEFAULT_ARTIFACT_TTL_NS (120 * P2P_NS_PER_S)
 #define SIM_AFTER_DRAIN_MAX 4u /* events one handler defers */
@@ -199,6 +199,8 @@ struct sim_options {
     bool record_hashes;        /* keep every trace line's hash */
     uint64_t capture_line;     /* > 0: keep that trace line's text */
     bool invariants;           /* check every node after every event */
+    bool acks_as_events;       /* every acknowledgement's arrival is an
+                                  event, as before sim/inbox.c: to compare */
     bool quiet;                /* no progress lines */
     bool events;               /* core protocol events in the trace */
     bool series;               /* record bytes per node over time (--report) */
@@ -241,7 +243,7 @@ struct sim_world {
     uint64_t seed;
     uint32_t nodes_count;   /* every id the run may use (joins too) */
     struct sim_node *nodes; /* owned */
-    struct sim_conn *conns; /* owned; nodes_count^2, [lo * n + hi] */
+    struct sim_conn *conns; /* owned; one per pair lo < hi (conn.c) */
     struct sim_msg **held;  /* owned: messages waiting for a heal */
     size_t held_count, held_capacity;
     struct sim_msg *spare_msgs; /* owned: freed messages for reuse */

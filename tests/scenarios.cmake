@@ -19,3 +19,19 @@ add_test(NAME sim.determinism
 add_test(NAME sim.bad_scenario
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/bad-input.sh $<TARGET_FILE:p2p-sim>
                  ${CMAKE_CURRENT_SOURCE_DIR}/data)
+# Acknowledgements taken by their node before it next acts change nothing
+# but the missing arrival lines and the event count (sim/inbox.c): against
+# --acks-as-events, in scenarios with crashes, partitions, churn, byzantine
+# peers and state sync.
+add_test(NAME sim.acks_taken_lazily
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/acks-taken-lazily.sh $<TARGET_FILE:p2p-sim>
+                 ${CMAKE_CURRENT_SOURCE_DIR}/data/determinism.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/crash-restart.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/partition-heal.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/membership-churn.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/byzantine-silent.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/clock-skew.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/regressions/swarm-700920-byzantine-creator.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/state-sync-crash-resume.yaml
+                 ${CMAKE_SOURCE_DIR}/scenarios/state-sync-byzantine.yaml)
+set_tests_properties(sim.acks_taken_lazily PROPERTIES TIMEOUT 900)
