@@ -478,6 +478,34 @@ static void set_horizon(struct sim_world *w)
     w->drain_ns = drain;
 }
 
+/* Runs events until none is left before the end (or the run stops). */
+static void run_events(struct sim_world *w, const struct timespec *start,
+                       struct timespec *last)
+{
+    struct sim_event e;
+    while (!w->stop && !interrupted(w) && sim_event_queue_pop(&w->queue, &e)) {
+        if (e.time > w->end) {
+            free_event(w, &e);
+            break;
+        }
+        if (e.type == SIM_EV_METRICS) {
+            /* Observation only: the clock, the event count, the trace and
+             * the invariant checker never see it. */
+            sim_metrics_out_sample(w, e.time);
+            continue;
+        }
+        w->now = e.time;
+        uint32_t node = e.node;
+        dispatch(w, &e);
+        sim_world_end_event(w);
+        w->stats.events++;
+        if (w->opt.invariants && node < w->nodes_count)
+            check_invariants(w, node);
+        if (!w->opt.quiet && (w->stats.events % PROGRESS_EVERY_EVENTS) == 0)
+            progress(w, start, last);
+    }
+}
+
 int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
                   const struct sim_options *opt)
 {
@@ -517,30 +545,11 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     struct timespec start, last;
     clock_gettime(CLOCK_MONOTONIC, &start);
     last = start;
-    struct sim_event e;
-    while (!w->stop && !interrupted(w) && sim_event_queue_pop(&w->queue, &e)) {
-        if (e.time > w->end) {
-            free_event(w, &e);
-            break;
-        }
-        if (e.type == SIM_EV_METRICS) {
-            /* Observation only: the clock, the event count, the trace and
-             * the invariant checker never see it. */
-            sim_metrics_out_sample(w, e.time);
-            continue;
-        }
-        w->now = e.time;
-        uint32_t node = e.node;
-        dispatch(w, &e);
-        sim_world_end_event(w);
-        w->stats.events++;
-        if (w->opt.invariants && node < w->nodes_count)
-            check_invariants(w, node);
-        if (!w->opt.quiet && (w->stats.events % PROGRESS_EVERY_EVENTS) == 0)
-            progress(w, &start, &last);
-    }
-    if (!w->stop && !w->interrupted)
-        sim_inbox_finish(w, w->end);
+    /* The acknowledgements still waiting once no event is left before
+     * the end are taken last (and may, rarely, queue more events). */
+    do
+        run_events(w, &start, &last);
+    while (!w->stop && !w->interrupted && sim_inbox_finish(w, w->end));
     if (w->opt.invariants)
         check_all_deep(w);
     if (w->metrics != NULL && sim_metrics_out_finish(w) != 0)

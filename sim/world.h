@@ -380,9 +380,10 @@ void sim_inbox_take(struct sim_world *w, uint32_t node);
 void sim_inbox_take_pair(struct sim_world *w, uint32_t a, uint32_t b);
 /* Every node takes them (before an event that may touch any node). */
 void sim_inbox_take_all(struct sim_world *w);
-/* At the run's end: the acknowledgements that arrive by end are taken in
- * arrival order, the clock following them. */
-void sim_inbox_finish(struct sim_world *w, p2p_time end);
+/* When no event is left before end: the acknowledgements that arrive by
+ * end are taken in arrival order, the clock following them. True when
+ * that queued an event (the loop then goes on). */
+bool sim_inbox_finish(struct sim_world *w, p2p_time end);
 /* Frees what still waits. */
 void sim_inbox_fini(struct sim_world *w);
 
