@@ -1,10 +1,10 @@
 #include "sim/net.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "sim/draws.h"
 #include "sim/big_table.h"
 
 int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
@@ -86,12 +86,9 @@ static const uint32_t *loss_chances(struct sim_net *net, uint32_t ppm,
     struct sim_loss_memo *m = &net->loss_memo[(h >> 32) % SIM_NET_LOSS_MEMO];
     if (m->ppm == ppm && m->packets == packets)
         return m->chance_ppm;
-    double p = (double)ppm / 1e6, pk = p;
-    for (int round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++, pk *= p) {
-        double chance = 1.0 - pow(1.0 - pk, (double)packets);
+    for (uint32_t round = 0; round < SIM_NET_LOSS_ROUNDS_MAX; round++)
         m->chance_ppm[round] =
-            chance >= 0.999999 ? 999999 : (uint32_t)(chance * 1e6);
-    }
+            sim_draws_lost_times_ppm(ppm, round + 1, packets);
     m->ppm = ppm;
     m->packets = packets;
     return m->chance_ppm;

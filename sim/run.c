@@ -1,6 +1,5 @@
 /* The simulation loop: pops events in (time, seq) order, feeds them to the
  * nodes' cores, and carries out the actions the cores emit. */
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /* The workload: artifacts the nodes' clients make, from the scenario's
  * workload items, with sizes, senders and gaps drawn from the workload's
  * own PRNG stream. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "sim/draws.h"
 #include "sim/world.h"
 
 int64_t sim_workload_artifact_find(const struct sim_world *w,
@@ -23,11 +23,8 @@ static p2p_time next_gap(struct sim_world *w,
 {
     if (!it->poisson)
         return it->interval_ns;
-    /* u in (0, 1]: 53 random bits. */
-    double u = ((double)(p2p_rng_u64(&w->workload_rng) >> 11) + 1.0) /
-               9007199254740992.0;
-    double gap = -log(u) * (double)it->interval_ns;
-    return gap < 1.0 ? 1 : (p2p_time)gap;
+    return sim_draws_exponential_ns(p2p_rng_u64(&w->workload_rng),
+                                    it->interval_ns);
 }
 
 void sim_workload_start(struct sim_world *w)
