@@ -22,6 +22,88 @@ static struct p2p_tx *tx_at(const struct p2p_gossip_sender *s, uint32_t i)
     return p2p__table_at(&s->txs, i);
 }
 
+/* A transmission's two lists: its slot's and its peer's. */
+enum tx_list { BY_SLOT, BY_PEER };
+
+static struct p2p_tx_link *link_of(const struct p2p_gossip_sender *s,
+                                   uint32_t i, enum tx_list l)
+{
+    struct p2p_tx *tx = tx_at(s, i);
+    return l == BY_SLOT ? &tx->by_slot : &tx->by_peer;
+}
+
+/* The head of the list of tx's slot or peer. */
+static uint32_t *head_of(const struct p2p_gossip_sender *s,
+                         const struct p2p_tx *tx, enum tx_list l)
+{
+    if (l == BY_SLOT)
+        return &slot_at(s, tx->slot)->tx_head;
+    P2P_ASSERT(tx->peer < s->peers_capacity);
+    return &s->peers[tx->peer].tx_head;
+}
+
+static void list_push(struct p2p_gossip_sender *s, uint32_t i, enum tx_list l)
+{
+    uint32_t *head = head_of(s, tx_at(s, i), l);
+    struct p2p_tx_link *k = link_of(s, i, l);
+    k->prev = P2P_INDEX_NONE;
+    k->next = *head;
+    if (*head != P2P_INDEX_NONE)
+        link_of(s, *head, l)->prev = i;
+    *head = i;
+}
+
+static void list_unlink(struct p2p_gossip_sender *s, uint32_t i, enum tx_list l)
+{
+    struct p2p_tx_link *k = link_of(s, i, l);
+    if (k->prev != P2P_INDEX_NONE)
+        link_of(s, k->prev, l)->next = k->next;
+    else
+        *head_of(s, tx_at(s, i), l) = k->next;
+    if (k->next != P2P_INDEX_NONE)
+        link_of(s, k->next, l)->prev = k->prev;
+}
+
+/* Sorts the first n records of the chain from head (following l's next
+ * links) by index, ascending; returns the sorted chain's head, whose last
+ * record's next is P2P_INDEX_NONE. Only next links are kept: the caller
+ * frees the whole chain. A merge sort: O(n log n), recursion depth log n. */
+static uint32_t chain_sort(struct p2p_gossip_sender *s, uint32_t head,
+                           uint32_t n, enum tx_list l)
+{
+    if (n <= 1) {
+        if (n == 1)
+            link_of(s, head, l)->next = P2P_INDEX_NONE;
+        return n == 1 ? head : P2P_INDEX_NONE;
+    }
+    uint32_t mid = head;
+    for (uint32_t i = 0; i < n / 2; i++)
+        mid = link_of(s, mid, l)->next;
+    /* mid is read before the first half is sorted (which cuts its end). */
+    uint32_t a = chain_sort(s, head, n / 2, l);
+    uint32_t b = chain_sort(s, mid, n - n / 2, l);
+    uint32_t out = P2P_INDEX_NONE, *tail = &out;
+    while (a != P2P_INDEX_NONE && b != P2P_INDEX_NONE) {
+        uint32_t *from = a < b ? &a : &b;
+        *tail = *from;
+        tail = &link_of(s, *from, l)->next;
+        *from = *tail;
+    }
+    *tail = a != P2P_INDEX_NONE ? a : b;
+    return out;
+}
+
+/* The list from head (l's), sorted by index, ascending. */
+static uint32_t list_sorted(struct p2p_gossip_sender *s, uint32_t head,
+                            enum tx_list l)
+{
+    uint32_t n = 0;
+    for (uint32_t i = head; i != P2P_INDEX_NONE; i = link_of(s, i, l)->next)
+        n++;
+    P2P_ASSERT(n <= s->txs.count);
+    return chain_sort(s, head, n, l);
+}
+
 /* Push the body when it is small or latency sensitive, unless this node only
  * relays it and the relay policy says relayers advertise. */
 void p2p__gossip_sender_init(struct p2p_gossip_sender *s,
@@ -58,15 +140,15 @@ void p2p__gossip_sender_fini(struct p2p_gossip_sender *s)
     p2p__table_fini(&s->slots, mem);
     p2p_keymap_fini(&s->slot_by_id);
     p2p__table_fini(&s->txs, mem);
-    p2p_mem_free(mem, P2P_MEM_SENDER, s->up);
-    s->up = NULL;
-    s->up_capacity = 0;
+    p2p_mem_free(mem, P2P_MEM_SENDER, s->peers);
+    s->peers = NULL;
+    s->peers_capacity = 0;
 }
 
 int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s, p2p_node_id peer)
 {
-    return p2p__table_array_fit(s->env->mem, P2P_MEM_SENDER, (void **)&s->up,
-                                &s->up_capacity, sizeof(*s->up), peer,
+    return p2p__table_array_fit(s->env->mem, P2P_MEM_SENDER, (void **)&s->peers,
+                                &s->peers_capacity, sizeof(*s->peers), peer,
                                 s->env->cfg->node_ids_max);
 }
 
@@ -82,6 +164,51 @@ bool p2p__gossip_sender_timer_live(const struct p2p_gossip_sender *s,
         return false;
     const struct p2p_tx *t = tx_at(s, tx);
     return t->used && t->gen == gen && t->stream == P2P_INDEX_NONE;
+}
+
+/* The length of the list from head (l's) if every record on it is a used
+ * transmission whose slot or peer is owner and whose links agree both
+ * ways; UINT32_MAX if not (or if it is longer than the table holds). */
+static uint32_t list_check(const struct p2p_gossip_sender *s, uint32_t head,
+                           enum tx_list l, uint32_t owner)
+{
+    uint32_t n = 0, prev = P2P_INDEX_NONE;
+    for (uint32_t i = head; i != P2P_INDEX_NONE;
+         prev = i, i = link_of(s, i, l)->next) {
+        if (i >= s->txs.capacity || ++n > s->txs.count)
+            return UINT32_MAX;
+        const struct p2p_tx *tx = tx_at(s, i);
+        if (!tx->used || (l == BY_SLOT ? tx->slot : tx->peer) != owner ||
+            link_of(s, i, l)->prev != prev)
+            return UINT32_MAX;
+    }
+    return n;
+}
+
+/* Every transmission is on its slot's and its (up) peer's list: the lists
+ * hold only their own, and as many as the table. */
+static int lists_check(const struct p2p_gossip_sender *s)
+{
+    uint64_t on_slots = 0, on_peers = 0;
+    for (uint32_t i = 0; i < s->slots.capacity; i++) {
+        if (!slot_at(s, i)->used)
+            continue;
+        uint32_t n = list_check(s, slot_at(s, i)->tx_head, BY_SLOT, i);
+        if (n == UINT32_MAX)
+            return P2P_ERR_INTERNAL;
+        on_slots += n;
+    }
+    for (p2p_node_id p = 0; p < s->peers_capacity; p++) {
+        if (!s->peers[p].up)
+            continue;
+        uint32_t n = list_check(s, s->peers[p].tx_head, BY_PEER, p);
+        if (n == UINT32_MAX)
+            return P2P_ERR_INTERNAL;
+        on_peers += n;
+    }
+    return on_slots == s->txs.count && on_peers == s->txs.count
+               ? 0
+               : P2P_ERR_INTERNAL;
 }
 
 int p2p__gossip_sender_check(const struct p2p_gossip_sender *s)
@@ -108,9 +235,9 @@ int p2p__gossip_sender_check(const struct p2p_gossip_sender *s)
         if (t->slot >= s->slots.capacity || !slot_at(s, t->slot)->used)
             return P2P_ERR_INTERNAL;
     }
-    return slots_used == s->slots.count && txs_used == s->txs.count
-               ? 0
-               : P2P_ERR_INTERNAL;
+    if (slots_used != s->slots.count || txs_used != s->txs.count)
+        return P2P_ERR_INTERNAL;
+    return lists_check(s);
 }
 
 static bool should_push(const struct p2p_gossip_sender *s,
@@ -246,13 +373,37 @@ static void transmit(struct p2p_gossip_sender *s, p2p_time now,
     schedule_retry(s, now, tx_index);
 }
 
-static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index)
+/* Aborts the transmission's stream and returns its record (its lists are
+ * the caller's). */
+static void tx_release(struct p2p_gossip_sender *s, uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(s, tx_index);
     if (tx->stream != P2P_INDEX_NONE)
         p2p__streams_abort(s->streams, tx->stream);
     tx->used = false;
     p2p__table_give(&s->txs, tx_index);
+}
+
+static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index)
+{
+    list_unlink(s, tx_index, BY_SLOT);
+    list_unlink(s, tx_index, BY_PEER);
+    tx_release(s, tx_index);
+}
+
+/* Frees every transmission on the list from head (l's), in ascending
+ * index order, taking each off its other list. */
+static void tx_free_list(struct p2p_gossip_sender *s, uint32_t head,
+                         enum tx_list l)
+{
+    enum tx_list other = l == BY_SLOT ? BY_PEER : BY_SLOT;
+    uint32_t i = list_sorted(s, head, l);
+    while (i != P2P_INDEX_NONE) {
+        uint32_t next = link_of(s, i, l)->next;
+        list_unlink(s, i, other);
+        tx_release(s, i);
+        i = next;
+    }
 }
 
 static void tx_start(struct p2p_gossip_sender *s, p2p_time now,
@@ -267,6 +418,8 @@ static void tx_start(struct p2p_gossip_sender *s, p2p_time now,
     tx->peer = peer;
     tx->stream = P2P_INDEX_NONE;
     tx->started_ns = now;
+    list_push(s, tx_index, BY_SLOT);
+    list_push(s, tx_index, BY_PEER);
     transmit(s, now, tx_index);
 }
 
@@ -289,6 +442,7 @@ int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
     }
     struct p2p_slot *slot = slot_at(s, index);
     slot->used = true;
+    slot->tx_head = P2P_INDEX_NONE;
     slot->id = e->id;
     slot->kind = e->kind;
     slot->size = e->len;
@@ -302,8 +456,8 @@ int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
         return rc;
     }
     s->commit_id++;
-    for (p2p_node_id peer = 0; peer < s->up_capacity; peer++)
-        if (s->up[peer])
+    for (p2p_node_id peer = 0; peer < s->peers_capacity; peer++)
+        if (s->peers[peer].up)
             tx_start(s, now, index, peer);
     return 0;
 }
@@ -316,14 +470,11 @@ void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
     uint32_t index;
     if (!p2p_keymap_get(&s->slot_by_id, &key, &index))
         return;
-    for (uint32_t i = 0; i < s->txs.capacity; i++) {
-        struct p2p_tx *tx = tx_at(s, i);
-        if (tx->used && tx->slot == index)
-            tx_free(s, i);
-    }
+    struct p2p_slot *slot = slot_at(s, index);
+    tx_free_list(s, slot->tx_head, BY_SLOT);
+    slot->tx_head = P2P_INDEX_NONE;
     int rc = p2p_keymap_del(&s->slot_by_id, &key);
     P2P_ASSERT(rc == 0);
-    struct p2p_slot *slot = slot_at(s, index);
     free_update(s, slot);
     slot->used = false;
     p2p__table_give(&s->slots, index);
@@ -333,8 +484,9 @@ void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
 void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
                                 p2p_node_id peer)
 {
-    P2P_ASSERT(peer < s->up_capacity && !s->up[peer]);
-    s->up[peer] = true;
+    P2P_ASSERT(peer < s->peers_capacity && !s->peers[peer].up);
+    s->peers[peer].up = true;
+    s->peers[peer].tx_head = P2P_INDEX_NONE; /* a peer down has none */
     for (uint32_t i = 0; i < s->slots.capacity; i++)
         if (slot_at(s, i)->used)
             tx_start(s, now, i, peer);
@@ -342,13 +494,10 @@ void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
 
 void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s, p2p_node_id peer)
 {
-    P2P_ASSERT(peer < s->up_capacity && s->up[peer]);
-    s->up[peer] = false;
-    for (uint32_t i = 0; i < s->txs.capacity; i++) {
-        struct p2p_tx *tx = tx_at(s, i);
-        if (tx->used && tx->peer == peer)
-            tx_free(s, i);
-    }
+    P2P_ASSERT(peer < s->peers_capacity && s->peers[peer].up);
+    tx_free_list(s, s->peers[peer].tx_head, BY_PEER);
+    s->peers[peer].tx_head = P2P_INDEX_NONE;
+    s->peers[peer].up = false;
 }
 
 void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now,
@@ -383,7 +532,7 @@ void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
     struct p2p_tx *t = tx_at(s, tx);
     if (!t->used || t->gen != gen || t->stream != P2P_INDEX_NONE)
         return;
-    if (t->peer >= s->up_capacity || !s->up[t->peer]) {
+    if (t->peer >= s->peers_capacity || !s->peers[t->peer].up) {
         tx_free(s, tx);
         return;
     }

@@ -2,10 +2,17 @@
  * table of the artifacts in the validated pool; each slot's update is
  * packed once and sent to every connected peer, retransmitted with
  * backoff (cfg.update_backoff) until acknowledged; removing the artifact
- * frees the slot and aborts its transmissions. Every slot and
- * transmission table is bounded (cfg.slots_max, 64 transmissions per
- * slot); a transmission that finds no record or no timer is given up, and
- * the peer gets the slot again when it reconnects.
+ * frees the slot and aborts its transmissions. Both tables are bounded
+ * (cfg.slots_max slots, 64 times as many transmissions: a slot has one per
+ * peer up, and the table is sized for 64 on average); a transmission
+ * that finds no record or no timer is given up, and the peer gets the
+ * slot again when it reconnects.
+ *
+ * Each transmission is on two lists threaded through the table: its slot's
+ * and its peer's, so removing a slot or losing a peer touches only their
+ * own transmissions (and frees them in ascending index order, as a scan of
+ * the table would: the table's free list is LIFO, so that order decides
+ * which records later transmissions get).
  *
  * The sender keeps its own record of which peers are up (the router tells
  * it). Cross-file internal names carry p2p__gossip_sender_. */
@@ -37,6 +44,13 @@ struct p2p_slot {
     struct p2p_body *body; /* a push's: the update's last bytes (one
                               reference, charged to P2P_MEM_SENDER) */
     uint32_t next_free;    /* LIFO free list, as in the IC */
+    uint32_t tx_head;      /* its transmissions (struct p2p_tx.by_slot) */
+};
+
+/* A transmission's place on one of its lists (table indices,
+ * P2P_INDEX_NONE at the ends). */
+struct p2p_tx_link {
+    uint32_t prev, next;
 };
 
 /* One slot update in flight to one peer, or waiting to be retried. */
@@ -48,7 +62,15 @@ struct p2p_tx {
     uint32_t stream; /* P2P_INDEX_NONE while waiting to retry */
     uint32_t attempt;
     uint32_t next_free;
-    p2p_time started_ns; /* first transmission: P2P_HIST_UPDATE_ACK */
+    p2p_time started_ns;        /* first transmission: P2P_HIST_UPDATE_ACK */
+    struct p2p_tx_link by_slot; /* its slot's transmissions */
+    struct p2p_tx_link by_peer; /* its peer's transmissions */
+};
+
+/* What the sender knows of one peer. */
+struct p2p_sender_peer {
+    bool up;
+    uint32_t tx_head; /* while up: its transmissions (p2p_tx.by_peer) */
 };
 
 /* The module's state (caller storage; fields private to gossip_sender.c). */
@@ -57,10 +79,10 @@ struct p2p_gossip_sender {
     struct p2p_streams *streams; /* borrowed: updates go out on it */
     struct p2p_table slots;      /* of struct p2p_slot */
     struct p2p_keymap slot_by_id;
-    uint64_t commit_id;   /* the next update's */
-    struct p2p_table txs; /* of struct p2p_tx */
-    bool *up;             /* owned; indexed by node id: peers up */
-    uint32_t up_capacity;
+    uint64_t commit_id;            /* the next update's */
+    struct p2p_table txs;          /* of struct p2p_tx */
+    struct p2p_sender_peer *peers; /* owned; indexed by node id */
+    uint32_t peers_capacity;
 };
 
 /* An empty sender; env and streams are borrowed and outlive it. */
@@ -77,7 +99,8 @@ int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s, p2p_node_id peer);
  * a no-op. Errors: P2P_ERR_LIMIT (slot table full), P2P_ERR_NOMEM. */
 int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
                            const struct p2p_pool_entry *e, bool relayed);
-/* Frees id's slot, aborting its transmissions; none: a no-op. */
+/* Frees id's slot, aborting its transmissions (in ascending index order);
+ * none: a no-op. O(its transmissions x log). */
 void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
                                const struct p2p_artifact_id *id);
 /* Whether the slot table is full. */
@@ -85,7 +108,8 @@ bool p2p__gossip_sender_full(const struct p2p_gossip_sender *s);
 /* peer is up: every slot is sent to it. */
 void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
                                 p2p_node_id peer);
-/* peer is down: its transmissions are given up. */
+/* peer is down: its transmissions are given up (in ascending index
+ * order). O(its transmissions x log). */
 void p2p__gossip_sender_peer_down(struct p2p_gossip_sender *s,
                                   p2p_node_id peer);
 /* An update stream (tx, gen) ended: err 0 with its frame, or why not. */
@@ -115,8 +139,10 @@ static inline bool p2p__gossip_sender_counts_ok(
     return s->slot_by_id.count == s->slots.count;
 }
 /* 0, or P2P_ERR_INTERNAL: a slot whose artifact is not validated in the
- * pool, a transmission of a free slot, counts that disagree. O(slots +
- * transmissions). */
+ * pool, a transmission of a free slot, counts that disagree, a slot's or
+ * an up peer's list of transmissions that disagrees with the table (every
+ * transmission is on exactly its slot's and its peer's list). O(slots +
+ * peers + transmissions). */
 int p2p__gossip_sender_check(const struct p2p_gossip_sender *s);
 
 #endif

@@ -1,9 +1,14 @@
 /* The sender's slot table: push versus advert, commit ids, LIFO slot reuse,
  * retransmission with backoff until acknowledged, abort on removal, resend
- * to a peer that reconnects. */
+ * to a peer that reconnects; and the sender alone (core/gossip_sender.h,
+ * no node): removing a slot and losing a peer free exactly their own
+ * transmissions, in ascending index order, as a scan of the table does. */
 #include "harness.h"
+#include "core/gossip_sender.h"
 #include "core/ledger.h" /* P2P_PENALTY_SILENT */
 #include "core/pool.h"
+#include "core/rng.h"
+#include "core/status.h"
 
 static const uint8_t small_body[100] = {1, 2, 3};
 static uint8_t big_body[4096];
@@ -287,6 +292,298 @@ START_TEST(every_allocation_failure_is_survived)
 }
 END_TEST
 
+/* The sender alone, with a real stream table, pool and timers. */
+struct sfx {
+    struct p2p_config cfg;
+    struct p2p_mem mem;
+    struct p2p_outbox outbox;
+    struct p2p_metrics metrics;
+    struct p2p_histogram hists[P2P_HISTS_COUNT];
+    struct p2p_buggify bug;
+    struct p2p_timers timers;
+    struct p2p_ledger ledger;
+    struct p2p_pool pool;
+    struct p2p_rng rng;
+    struct p2p_env env;
+    struct p2p_streams streams;
+    struct p2p_gossip_sender s;
+    p2p_time now;
+};
+
+static void sfx_init(struct sfx *f)
+{
+    memset(f, 0, sizeof(*f));
+    p2p_config_default(&f->cfg, 0, 7);
+    f->cfg.node_ids_max = 16;
+    p2p_mem_init(&f->mem);
+    p2p_outbox_init(&f->outbox, &f->mem, 100000);
+    p2p__timers_init(&f->timers, &f->mem, 100000, &f->metrics, &f->bug);
+    p2p__ledger_init(&f->ledger, &f->cfg, &f->mem, &f->metrics);
+    p2p_pool_init(&f->pool, &f->mem, &f->cfg.pool, 99);
+    p2p_rng_init(&f->rng, 7, 1);
+    f->env = (struct p2p_env){.cfg = &f->cfg,
+                              .mem = &f->mem,
+                              .outbox = &f->outbox,
+                              .timers = &f->timers,
+                              .rng = &f->rng,
+                              .metrics = &f->metrics,
+                              .hists = f->hists,
+                              .bug = &f->bug,
+                              .ledger = &f->ledger,
+                              .pool = &f->pool,
+                              .bouncer = p2p_bouncer_wants_all};
+    p2p__streams_init(&f->streams, &f->env, 42);
+    p2p__gossip_sender_init(&f->s, &f->env, &f->streams, 43);
+    for (p2p_node_id p = 0; p < f->cfg.node_ids_max; p++) {
+        ck_assert_int_eq(p2p__streams_peer_fit(&f->streams, p), 0);
+        ck_assert_int_eq(p2p__ledger_fit(&f->ledger, p), 0);
+        ck_assert_int_eq(p2p__gossip_sender_peer_fit(&f->s, p), 0);
+    }
+    f->now = 1000;
+}
+
+static void sfx_fini(struct sfx *f)
+{
+    ck_assert_int_eq(p2p__gossip_sender_check(&f->s), 0);
+    ck_assert_int_eq(p2p__streams_check(&f->streams), 0);
+    p2p__gossip_sender_fini(&f->s);
+    p2p__streams_fini(&f->streams);
+    p2p_pool_fini(&f->pool);
+    p2p__ledger_fini(&f->ledger);
+    p2p__timers_fini(&f->timers);
+    p2p_outbox_fini(&f->outbox);
+    ck_assert_uint_eq(f->mem.bytes, 0);
+}
+
+/* Artifact k enters the validated pool and gets a slot; returns its id. */
+static struct p2p_artifact_id sfx_add(struct sfx *f, uint32_t k)
+{
+    uint8_t body[16] = "slot";
+    memcpy(body + 8, &k, sizeof(k));
+    struct p2p_artifact_id id;
+    p2p_id_of(body, sizeof(body), &id);
+    struct p2p_pool_item item = {.section = P2P_POOL_VALIDATED,
+                                 .id = &id,
+                                 .kind = P2P_KIND_PUSH,
+                                 .body = body,
+                                 .len = sizeof(body),
+                                 .from = P2P_NODE_NONE};
+    ck_assert_int_eq(p2p_pool_insert(&f->pool, f->now, &item), 0);
+    ck_assert_int_eq(
+        p2p__gossip_sender_add(&f->s, f->now, p2p_pool_get(&f->pool, &id),
+                               false),
+        0);
+    return id;
+}
+
+/* Artifact id's slot index. */
+static uint32_t sfx_slot(const struct sfx *f, const struct p2p_artifact_id *id)
+{
+    for (uint32_t i = 0; i < f->s.slots.capacity; i++) {
+        const struct p2p_slot *slot = p2p__table_at(&f->s.slots, i);
+        if (slot->used && memcmp(slot->id.b, id->b, P2P_ID_BYTES) == 0)
+            return i;
+    }
+    ck_abort_msg("no slot");
+    return 0;
+}
+
+/* Transmission i is acknowledged: its stream ends (as the stream table
+ * closes it before node.c reports the response) and the sender hears. */
+static void sfx_ack(struct sfx *f, uint32_t i)
+{
+    const struct p2p_tx *tx = p2p__table_at(&f->s.txs, i);
+    ck_assert(tx->used && tx->stream != P2P_INDEX_NONE);
+    p2p__streams_abort(&f->streams, tx->stream);
+    struct p2p_frame fr = {.route = P2P_ROUTE_ARTIFACT_UPDATE,
+                           .status = P2P_STATUS_OK};
+    p2p__gossip_sender_on_response(&f->s, f->now, i, tx->gen, 0, &fr);
+}
+
+/* What the table says before an operation that should free the used
+ * transmissions of slot (peer P2P_NODE_NONE) or of peer (slot
+ * P2P_INDEX_NONE): those, ascending (the model: a scan of the table);
+ * the stream ids they wait on, in that order; the free list's first
+ * entries; and a copy of every record. */
+struct tx_model {
+    uint32_t freed[256], freed_count;
+    uint64_t stream_ids[256];
+    uint32_t free_list[64], free_count;
+    struct p2p_tx before[1024];
+    uint32_t capacity, count;
+};
+
+static uint64_t stream_id_of(const struct sfx *f, uint32_t stream)
+{
+    const struct p2p_stream *st = p2p__table_at(&f->streams.table, stream);
+    ck_assert(st->used);
+    return st->stream_id;
+}
+
+static void model_before(const struct sfx *f, uint32_t slot, p2p_node_id peer,
+                         struct tx_model *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->capacity = f->s.txs.capacity;
+    m->count = f->s.txs.count;
+    ck_assert_uint_le(m->capacity, 1024);
+    for (uint32_t i = 0; i < m->capacity; i++) {
+        const struct p2p_tx *tx = p2p__table_at(&f->s.txs, i);
+        m->before[i] = *tx;
+        if (!tx->used || (slot != P2P_INDEX_NONE && tx->slot != slot) ||
+            (peer != P2P_NODE_NONE && tx->peer != peer))
+            continue;
+        ck_assert_uint_lt(m->freed_count, 256);
+        m->stream_ids[m->freed_count] =
+            tx->stream != P2P_INDEX_NONE ? stream_id_of(f, tx->stream) : 0;
+        m->freed[m->freed_count++] = i;
+    }
+    for (uint32_t i = f->s.txs.free_head;
+         i != P2P_INDEX_NONE && m->free_count < 64;
+         i = ((const struct p2p_tx *)p2p__table_at(&f->s.txs, i))->next_free)
+        m->free_list[m->free_count++] = i;
+}
+
+/* After the operation: exactly the model's records were freed, pushed on
+ * the free list in ascending order (so the list starts with them,
+ * descending, then the old list); their streams were reset in that order;
+ * every other record is untouched; the sender's lists agree with it. */
+static void model_after(const struct sfx *f, const struct tx_model *m)
+{
+    ck_assert_int_eq(p2p__gossip_sender_check(&f->s), 0);
+    ck_assert_uint_eq(f->s.txs.capacity, m->capacity);
+    ck_assert_uint_eq(f->s.txs.count, m->count - m->freed_count);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m->capacity; i++) {
+        const struct p2p_tx *tx = p2p__table_at(&f->s.txs, i);
+        if (k < m->freed_count && m->freed[k] == i) {
+            ck_assert(!tx->used);
+            k++;
+            continue;
+        }
+        ck_assert_int_eq(tx->used, m->before[i].used);
+        if (!tx->used)
+            continue;
+        ck_assert_uint_eq(tx->gen, m->before[i].gen);
+        ck_assert_uint_eq(tx->slot, m->before[i].slot);
+        ck_assert_uint_eq(tx->peer, m->before[i].peer);
+        ck_assert_uint_eq(tx->stream, m->before[i].stream);
+    }
+    uint32_t at = f->s.txs.free_head;
+    for (uint32_t j = m->freed_count; j-- > 0;) {
+        ck_assert_uint_eq(at, m->freed[j]);
+        at = ((const struct p2p_tx *)p2p__table_at(&f->s.txs, at))->next_free;
+    }
+    for (uint32_t j = 0; j < m->free_count; j++) {
+        ck_assert_uint_eq(at, m->free_list[j]);
+        at = ((const struct p2p_tx *)p2p__table_at(&f->s.txs, at))->next_free;
+    }
+    uint32_t resets = 0;
+    for (size_t i = 0; i < p2p_outbox_count(&f->outbox); i++) {
+        const struct p2p_action *a = p2p_outbox_at(&f->outbox, i);
+        if (a->type != P2P_ACT_STREAM_RESET)
+            continue;
+        while (resets < m->freed_count && m->stream_ids[resets] == 0)
+            resets++; /* waiting to retry: no stream */
+        ck_assert_uint_lt(resets, m->freed_count);
+        ck_assert_uint_eq(a->stream_id, m->stream_ids[resets]);
+        resets++;
+    }
+}
+
+/* Whether slot's list of transmissions, from its head, is in index
+ * order. */
+static bool slot_list_ascending(const struct sfx *f, uint32_t slot)
+{
+    const struct p2p_slot *sl = p2p__table_at(&f->s.slots, slot);
+    for (uint32_t i = sl->tx_head; i != P2P_INDEX_NONE;) {
+        uint32_t next =
+            ((const struct p2p_tx *)p2p__table_at(&f->s.txs, i))->by_slot.next;
+        if (next != P2P_INDEX_NONE && next < i)
+            return false;
+        i = next;
+    }
+    return true;
+}
+
+/* Slots with transmissions to several peers, whose records were taken
+ * from the free list out of order (acknowledgements, a peer down and up
+ * again): removing one frees exactly its transmissions, in ascending
+ * index order; a peer going down frees exactly its own the same way;
+ * later slots reuse the freed records LIFO. */
+START_TEST(remove_and_peer_down_free_their_own_in_index_order)
+{
+    enum { PEERS = 9, SLOTS = 12 };
+    struct sfx f;
+    sfx_init(&f);
+    for (p2p_node_id p = 1; p <= PEERS; p++)
+        p2p__gossip_sender_peer_up(&f.s, f.now, p);
+    struct p2p_artifact_id ids[SLOTS + 2];
+    struct p2p_rng rng;
+    p2p_rng_init(&rng, 11, 2);
+    for (uint32_t k = 0; k < SLOTS; k++) {
+        ids[k] = sfx_add(&f, k);
+        /* Acknowledge about a sixth of what is in flight. */
+        for (uint32_t i = 0; i < f.s.txs.capacity; i++) {
+            const struct p2p_tx *tx = p2p__table_at(&f.s.txs, i);
+            if (tx->used && tx->stream != P2P_INDEX_NONE &&
+                p2p_rng_below(&rng, 6) == 0)
+                sfx_ack(&f, i);
+        }
+        if (k % 4 == 3) { /* peer 3 reconnects: every slot again */
+            p2p__gossip_sender_peer_down(&f.s, 3);
+            p2p__gossip_sender_peer_up(&f.s, f.now, 3);
+        }
+        ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
+    }
+    /* The slot with the most transmissions left whose list is not in
+     * index order (so the order freed is the sender's doing). */
+    uint32_t best = 0, best_n = 0;
+    for (uint32_t k = 0; k < SLOTS; k++) {
+        uint32_t slot = sfx_slot(&f, &ids[k]), n = 0;
+        for (uint32_t i = 0; i < f.s.txs.capacity; i++) {
+            const struct p2p_tx *tx = p2p__table_at(&f.s.txs, i);
+            n += tx->used && tx->slot == slot;
+        }
+        if (n > best_n && !slot_list_ascending(&f, slot))
+            best = k, best_n = n;
+    }
+    ck_assert_uint_ge(best_n, 5);
+    static struct tx_model m;
+    model_before(&f, sfx_slot(&f, &ids[best]), P2P_NODE_NONE, &m);
+    ck_assert_uint_eq(m.freed_count, best_n);
+    p2p_outbox_clear(&f.outbox);
+    p2p__gossip_sender_remove(&f.s, &ids[best]);
+    model_after(&f, &m);
+    ck_assert_int_eq(p2p_pool_remove(&f.pool, &ids[best]), 0);
+
+    /* Peer 5 goes down: its own transmissions only. */
+    model_before(&f, P2P_INDEX_NONE, 5, &m);
+    ck_assert_uint_ge(m.freed_count, 3);
+    p2p_outbox_clear(&f.outbox);
+    p2p__gossip_sender_peer_down(&f.s, 5);
+    model_after(&f, &m);
+
+    /* A new slot takes the freed records LIFO: the lowest peer up gets
+     * the free list's head. */
+    uint32_t head = f.s.txs.free_head;
+    ids[SLOTS] = sfx_add(&f, SLOTS);
+    const struct p2p_tx *tx = p2p__table_at(&f.s.txs, head);
+    ck_assert(tx->used);
+    ck_assert_uint_eq(tx->peer, 1);
+    ck_assert_uint_eq(tx->slot, sfx_slot(&f, &ids[SLOTS]));
+
+    /* Everything goes: the lists empty with the table. */
+    for (p2p_node_id p = 1; p <= PEERS; p++)
+        if (p != 5)
+            p2p__gossip_sender_peer_down(&f.s, p);
+    ck_assert_uint_eq(f.s.txs.count, 0);
+    ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
+    p2p_outbox_clear(&f.outbox);
+    sfx_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
     memset(big_body, 7, sizeof(big_body));
@@ -304,6 +601,7 @@ int main(void)
     tcase_add_test(tc, config_and_insert_bounds);
     tcase_add_test(tc, every_allocation_failure_is_survived);
     tcase_add_loop_test(tc, update_timeout_penalises_silence_not_slowness, 0, 2);
+    tcase_add_test(tc, remove_and_peer_down_free_their_own_in_index_order);
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }
