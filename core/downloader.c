@@ -138,6 +138,7 @@ static void schedule_refresh(struct p2p_downloader *dl, p2p_time now)
 static void release(struct p2p_downloader *dl, uint32_t i)
 {
     struct p2p_download *d = dl_at(dl, i);
+    p2p__timers_cancel(dl->env->timers, &d->timer);
     if (d->state == DL_FETCHING) {
         p2p__streams_abort(dl->streams, d->stream);
         dl->peers[d->fetching_from].fetches_inflight--;
@@ -240,8 +241,9 @@ static void wait_until(struct p2p_downloader *dl, p2p_time now, uint32_t i,
     d->state = DL_BACKOFF;
     d->round_backoff = round_backoff;
     d->backoff_until = now + delay;
-    if (p2p__timers_add(dl->env->timers, d->backoff_until, P2P_TIMER_DOWNLOAD,
-                        i, d->gen) != 0)
+    p2p__timers_cancel(dl->env->timers, &d->timer); /* one wait at a time */
+    if (p2p__timers_arm(dl->env->timers, d->backoff_until, P2P_TIMER_DOWNLOAD,
+                        i, d->gen, &d->timer) != 0)
         drop(dl, i, DROP_NO_TIMER);
 }
 
@@ -334,6 +336,8 @@ static void attempt(struct p2p_downloader *dl, p2p_time now, uint32_t i)
 static void consult(struct p2p_downloader *dl, p2p_time now, uint32_t i)
 {
     struct p2p_download *d = dl_at(dl, i);
+    /* A wait that ends early (a new advertiser) needs no wake-up. */
+    p2p__timers_cancel(dl->env->timers, &d->timer);
     switch (dl->env->bouncer(dl->env->bouncer_ctx, &d->id, d->kind, d->size)) {
     case P2P_WANTS:
         attempt(dl, now, i);

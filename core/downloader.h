@@ -3,7 +3,9 @@
  * advertiser at a time (least loaded first, ties broken by the node's
  * PRNG), verified against its id, retried on another advertiser, and
  * backed off once every advertiser failed in a round. The bouncer is asked
- * before every attempt and on every refresh.
+ * before every attempt and on every refresh. A download waits on one
+ * timer at a time, cancelled when the wait ends early (a new advertiser)
+ * or the download ends.
  *
  * Adverts come from the receiver, one per peer's slot. An advert that
  * finds no room (the table or the peer's quota full), and the adverts of a
@@ -60,6 +62,7 @@ struct p2p_download {
     uint32_t advs_count, advs_capacity;
     uint32_t round;         /* rounds of every advertiser failing */
     p2p_time backoff_until; /* while DL_BACKOFF */
+    p2p_timer_handle timer; /* while DL_BACKOFF; cancelled when it leaves */
     bool round_backoff;     /* the wait is a round's backoff, not a
                                   wait for a free advertiser */
     uint32_t stream;        /* while fetching */

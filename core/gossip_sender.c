@@ -335,8 +335,8 @@ static void schedule_retry(struct p2p_gossip_sender *s, p2p_time now,
                                        tx->attempt, s->env->rng);
     tx->attempt++;
     tx->stream = P2P_INDEX_NONE;
-    if (p2p__timers_add(s->env->timers, now + delay, P2P_TIMER_TX_RETRY,
-                        tx_index, tx->gen) != 0)
+    if (p2p__timers_arm(s->env->timers, now + delay, P2P_TIMER_TX_RETRY,
+                        tx_index, tx->gen, &tx->retry_timer) != 0)
         tx_free(s, tx_index);
 }
 
@@ -373,13 +373,14 @@ static void transmit(struct p2p_gossip_sender *s, p2p_time now,
     schedule_retry(s, now, tx_index);
 }
 
-/* Aborts the transmission's stream and returns its record (its lists are
- * the caller's). */
+/* Aborts the transmission's stream, cancels its retry and returns its
+ * record (its lists are the caller's). */
 static void tx_release(struct p2p_gossip_sender *s, uint32_t tx_index)
 {
     struct p2p_tx *tx = tx_at(s, tx_index);
     if (tx->stream != P2P_INDEX_NONE)
         p2p__streams_abort(s->streams, tx->stream);
+    p2p__timers_cancel(s->env->timers, &tx->retry_timer);
     tx->used = false;
     p2p__table_give(&s->txs, tx_index);
 }

@@ -12,7 +12,8 @@
  * and its peer's, so removing a slot or losing a peer touches only their
  * own transmissions (and frees them in ascending index order, as a scan of
  * the table would: the table's free list is LIFO, so that order decides
- * which records later transmissions get).
+ * which records later transmissions get). A transmission freed while it
+ * waits to be retried cancels its retry timer.
  *
  * The sender keeps its own record of which peers are up (the router tells
  * it). Cross-file internal names carry p2p__gossip_sender_. */
@@ -59,7 +60,8 @@ struct p2p_tx {
     uint32_t gen;
     uint32_t slot;
     p2p_node_id peer;
-    uint32_t stream; /* P2P_INDEX_NONE while waiting to retry */
+    uint32_t stream;              /* P2P_INDEX_NONE while waiting to retry */
+    p2p_timer_handle retry_timer; /* while waiting; cancelled when freed */
     uint32_t attempt;
     uint32_t next_free;
     p2p_time started_ns;        /* first transmission: P2P_HIST_UPDATE_ACK */

@@ -607,6 +607,8 @@ int p2p_node_check_invariants_deep(const struct p2p_node *n)
         rc = p2p__gossip_receiver_check(&n->receiver);
     if (rc == 0)
         rc = p2p__state_sync_check(&n->state);
+    if (rc == 0)
+        rc = p2p_timer_heap_check(&n->timers.heap);
     return rc;
 }
 

@@ -143,6 +143,8 @@ static void close_record(struct p2p_streams *s, uint32_t index,
         int rc = p2p_keymap_del(&s->by_key, &key);
         P2P_ASSERT(rc == 0);
     }
+    /* Its deadline cannot matter any more: no wake-up for it. */
+    p2p__timers_cancel(s->env->timers, &st->deadline_timer);
     if (reader_out != NULL)
         *reader_out = st->reader;
     else
@@ -204,10 +206,10 @@ int p2p__streams_request(struct p2p_streams *s, p2p_time now,
     if (rc != 0)
         goto fail_free_frame;
     struct p2p_stream *st = set_outbound(s, now, r, index);
-    /* A stale deadline is harmless if the push below fails: the record's
-     * generation moves on when it is reused. */
-    rc = p2p__timers_add(env->timers, st->deadline_ns,
-                         P2P_TIMER_STREAM_DEADLINE, index, st->gen);
+    /* If the push below fails, closing the record cancels the deadline. */
+    rc =
+        p2p__timers_arm(env->timers, st->deadline_ns, P2P_TIMER_STREAM_DEADLINE,
+                        index, st->gen, &st->deadline_timer);
     if (rc != 0)
         goto fail_close_record;
     struct p2p_action a = {.type = P2P_ACT_STREAM_OPEN,
@@ -366,8 +368,9 @@ static int inbound_open(struct p2p_streams *s, p2p_time now,
                           &cfg->routes, 0);
     /* No stream stays open without its read deadline. */
     st->deadline_ns = now + cfg->stream_read_timeout_ns;
-    rc = p2p__timers_add(s->env->timers, st->deadline_ns,
-                         P2P_TIMER_STREAM_DEADLINE, *index, st->gen);
+    rc = p2p__timers_arm(s->env->timers, st->deadline_ns,
+                         P2P_TIMER_STREAM_DEADLINE, *index, st->gen,
+                         &st->deadline_timer);
     if (rc != 0) {
         close_record(s, *index, NULL);
         push_reset(s, in->peer, in->stream_id, true);
@@ -597,10 +600,15 @@ int p2p__streams_extend(struct p2p_streams *s, p2p_time now, uint32_t index,
 {
     struct p2p_stream *st = stream_at(s, index);
     P2P_ASSERT(st->used && !st->inbound && more_ns > 0);
-    int rc = p2p__timers_add(s->env->timers, now + more_ns,
-                             P2P_TIMER_STREAM_DEADLINE, index, st->gen);
-    if (rc == 0)
+    p2p_timer_handle timer;
+    int rc = p2p__timers_arm(s->env->timers, now + more_ns,
+                             P2P_TIMER_STREAM_DEADLINE, index, st->gen, &timer);
+    if (rc == 0) {
+        /* The old deadline's timer fired (it is why we are here). */
+        p2p__timers_cancel(s->env->timers, &st->deadline_timer);
         st->deadline_ns = now + more_ns;
+        st->deadline_timer = timer;
+    }
     return rc;
 }
 

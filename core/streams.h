@@ -9,8 +9,10 @@
  * request, or an outbound request's response or failure with the owner
  * that waits for it), and the router (node.c) dispatches it. A deadline
  * that passes is reported the same way, so the router may ask the owner
- * for more time first. Bytes no honest peer sends (a malformed or
- * oversized frame) and silence cost the peer points in the ledger.
+ * for more time first. A stream that ends cancels its deadline's timer
+ * (core/timers.h), so the node is not woken for it. Bytes no honest peer
+ * sends (a malformed or oversized frame) and silence cost the peer points
+ * in the ledger.
  * Cross-file internal names carry p2p__streams_. */
 #ifndef P2P_CORE_STREAMS_H
 #define P2P_CORE_STREAMS_H
@@ -43,10 +45,12 @@ struct p2p_stream {
     uint32_t owner_index;
     uint32_t owner_gen;
     struct p2p_frame_reader reader;
-    uint64_t bytes_in;    /* inbound: bytes fed so far */
-    p2p_time opened_ns;   /* outbound: when the request was sent */
-    p2p_time deadline_ns; /* the armed deadline; an earlier timer
-                                  naming this stream is stale */
+    uint64_t bytes_in;  /* inbound: bytes fed so far */
+    p2p_time opened_ns; /* outbound: when the request was sent */
+    /* The armed deadline (an earlier timer naming this stream is stale),
+     * and its timer, cancelled when the stream ends. */
+    p2p_time deadline_ns;
+    p2p_timer_handle deadline_timer;
     uint32_t next_free;
 };
 

@@ -42,15 +42,28 @@ static void compact(struct p2p_timers *t)
 int p2p__timers_add(struct p2p_timers *t, p2p_time deadline,
                     enum p2p_timer_kind kind, uint32_t index, uint32_t gen)
 {
+    return p2p__timers_arm(t, deadline, kind, index, gen, NULL);
+}
+
+void p2p__timers_cancel(struct p2p_timers *t, p2p_timer_handle *handle)
+{
+    (void)p2p_timer_heap_cancel(&t->heap, *handle);
+    *handle = P2P_TIMER_HANDLE_NONE;
+}
+
+int p2p__timers_arm(struct p2p_timers *t, p2p_time deadline,
+                    enum p2p_timer_kind kind, uint32_t index, uint32_t gen,
+                    p2p_timer_handle *handle)
+{
     P2P_ASSERT(t->heap.count <= t->heap.capacity);
-    /* Before the heap grows, drop timers nobody waits for any more: closed
-     * streams leave their deadlines behind, and at n peers that is most of
-     * the heap. */
+    /* Before the heap grows, drop timers nobody waits for any more: those
+     * of owners that keep no handle to cancel them with (redials, state
+     * sync). */
     if (t->live != NULL &&
         ((t->heap.count == t->heap.capacity && t->heap.count > 0) ||
          P2P_BUGGIFY_AT(t->bug, P2P_BUGGIFY_COMPACT_TIMERS)))
         compact(t);
-    int rc = p2p_timer_heap_push(&t->heap, deadline, kind, index, gen);
+    int rc = p2p_timer_heap_push(&t->heap, deadline, kind, index, gen, handle);
     if (rc != 0)
         t->metrics->timers_refused++;
     P2P_ASSERT(t->heap.count <= t->heap.capacity &&

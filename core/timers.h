@@ -1,7 +1,9 @@
 /* Internal: a node's timers (one heap for every module). A module
  * schedules a timer naming itself (kind), its record (index) and the
  * record's generation; the router (node.c) pops due timers and hands each
- * to its module, which ignores a stale one. Before the heap grows, the
+ * to its module, which ignores a stale one. A module that keeps the
+ * timer's handle cancels it when the record ends (streams, transmissions,
+ * downloads), so the node is not woken for it. Before the heap grows, the
  * timers nobody waits for any more are dropped, as the router's liveness
  * callback says; when that frees less than a quarter of the heap, the heap
  * grows anyway, so that a heap of live timers is not passed over again at
@@ -47,5 +49,16 @@ void p2p__timers_fini(struct p2p_timers *t);
  * what needed the timer. */
 int p2p__timers_add(struct p2p_timers *t, p2p_time deadline,
                     enum p2p_timer_kind kind, uint32_t index, uint32_t gen);
+/* p2p__timers_add that hands out the timer's handle in *handle (borrowed
+ * for the call; P2P_TIMER_HANDLE_NONE on an error), for an owner that
+ * cancels the timer when what it guards ends. Errors: those of
+ * p2p__timers_add. */
+int p2p__timers_arm(struct p2p_timers *t, p2p_time deadline,
+                    enum p2p_timer_kind kind, uint32_t index, uint32_t gen,
+                    p2p_timer_handle *handle);
+/* Cancels the timer *handle names if it is still scheduled (a timer that
+ * fired or was compacted away: nothing), and sets *handle to
+ * P2P_TIMER_HANDLE_NONE. */
+void p2p__timers_cancel(struct p2p_timers *t, p2p_timer_handle *handle);
 
 #endif

@@ -3,8 +3,9 @@
  * limit and one past it (advert kind and push kind), the bytes in flight
  * per peer at the limit and one past it, the per-peer download quota and
  * its retry list, the busy wait at its deadline - 1 and at it, the fetch
- * deadline's extensions up to their limit, wrong bytes, and a verified
- * artifact reaching the pool. */
+ * deadline's extensions up to their limit, wrong bytes, a verified
+ * artifact reaching the pool, and a wait that ends early taking its timer
+ * out of the node's timers. */
 #include <check.h>
 #include <string.h>
 
@@ -344,6 +345,38 @@ START_TEST(wrong_bytes_penalised_and_retried_elsewhere)
 }
 END_TEST
 
+/* A download that stops waiting before its timer (a new advertiser to
+ * try, the artifact arriving by another route) takes its timer out of the
+ * node's timers: the next deadline is the next one still wanted. */
+START_TEST(ended_wait_cancels_its_timer)
+{
+    struct fx f;
+    fx_init(&f);
+    for (uint32_t k = 0; k < 4; k++)
+        ck_assert_int_eq(advertise(&f, 0, A, k, k, P2P_KIND_ADVERT, 10), 0);
+    ck_assert_uint_eq(fetches_to(&f, A), 3);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap),
+                      P2P_DOWNLOAD_BUSY_RETRY_NS);
+    /* B advertises the waiting one: fetched from B at once. */
+    ck_assert_int_eq(advertise(&f, 1, B, 0, 3, P2P_KIND_ADVERT, 10), 0);
+    ck_assert_uint_eq(fetches_to(&f, B), 1);
+    ck_assert_uint_gt(p2p_timer_heap_next(&f.timers.heap),
+                      P2P_DOWNLOAD_BUSY_RETRY_NS);
+    /* Another waits, then arrives by another route. */
+    ck_assert_int_eq(advertise(&f, 2, A, 4, 4, P2P_KIND_ADVERT, 10), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap),
+                      2 + P2P_DOWNLOAD_BUSY_RETRY_NS);
+    uint8_t body[16];
+    struct p2p_artifact_id id;
+    artifact(4, body, &id);
+    p2p__downloader_done(&f.dl, &id);
+    ck_assert_uint_gt(p2p_timer_heap_next(&f.timers.heap),
+                      2 + P2P_DOWNLOAD_BUSY_RETRY_NS);
+    ck_assert_int_eq(p2p_timer_heap_check(&f.timers.heap), 0);
+    fx_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("downloader");
@@ -354,6 +387,7 @@ int main(void)
     tcase_add_test(tc, downloads_per_peer_quota_and_retry_list);
     tcase_add_test(tc, fetch_extensions_limit);
     tcase_add_test(tc, wrong_bytes_penalised_and_retried_elsewhere);
+    tcase_add_test(tc, ended_wait_cancels_its_timer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

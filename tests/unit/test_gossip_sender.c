@@ -2,7 +2,8 @@
  * retransmission with backoff until acknowledged, abort on removal, resend
  * to a peer that reconnects; and the sender alone (core/gossip_sender.h,
  * no node): removing a slot and losing a peer free exactly their own
- * transmissions, in ascending index order, as a scan of the table does. */
+ * transmissions, in ascending index order, as a scan of the table does,
+ * and take their retry timers out of the node's timers. */
 #include "harness.h"
 #include "core/gossip_sender.h"
 #include "core/ledger.h" /* P2P_PENALTY_SILENT */
@@ -584,6 +585,64 @@ START_TEST(remove_and_peer_down_free_their_own_in_index_order)
 }
 END_TEST
 
+/* The transmission of slot to peer. */
+static uint32_t sfx_tx(const struct sfx *f, uint32_t slot, p2p_node_id peer)
+{
+    for (uint32_t i = 0; i < f->s.txs.capacity; i++) {
+        const struct p2p_tx *tx = p2p__table_at(&f->s.txs, i);
+        if (tx->used && tx->slot == slot && tx->peer == peer)
+            return i;
+    }
+    ck_abort_msg("no transmission");
+    return 0;
+}
+
+/* Transmission i's stream fails (reset): it waits to be retried. */
+static void sfx_fail(struct sfx *f, uint32_t i)
+{
+    const struct p2p_tx *tx = p2p__table_at(&f->s.txs, i);
+    ck_assert(tx->used && tx->stream != P2P_INDEX_NONE);
+    p2p__streams_abort(&f->streams, tx->stream);
+    struct p2p_frame fr = {.route = P2P_ROUTE_ARTIFACT_UPDATE};
+    p2p__gossip_sender_on_response(&f->s, f->now, i, tx->gen, P2P_ERR_READ,
+                                   &fr);
+    ck_assert(p2p__gossip_sender_timer_live(&f->s, i, tx->gen));
+}
+
+/* A transmission freed while it waits to be retried (its peer lost, its
+ * slot removed) takes its retry timer with it: the node's next deadline
+ * is the next one still wanted. */
+START_TEST(freed_transmission_cancels_its_retry)
+{
+    struct sfx f;
+    sfx_init(&f);
+    p2p__gossip_sender_peer_up(&f.s, f.now, 1);
+    p2p__gossip_sender_peer_up(&f.s, f.now, 2);
+    struct p2p_artifact_id id = sfx_add(&f, 0);
+    uint32_t slot = sfx_slot(&f, &id);
+    p2p_time update_deadline = f.now + f.cfg.update_timeout_ns;
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap), update_deadline);
+    /* Peer 1's update fails: a retry within the first backoff. */
+    sfx_fail(&f, sfx_tx(&f, slot, 1));
+    p2p_time retry = p2p_timer_heap_next(&f.timers.heap);
+    ck_assert_uint_lt(retry, f.now + P2P_NS_PER_S);
+    p2p__gossip_sender_peer_down(&f.s, 1);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap), update_deadline);
+    /* Peer 2's fails too; its slot is removed. */
+    sfx_fail(&f, sfx_tx(&f, slot, 2));
+    ck_assert_uint_lt(p2p_timer_heap_next(&f.timers.heap),
+                      f.now + P2P_NS_PER_S);
+    p2p__gossip_sender_remove(&f.s, &id);
+    ck_assert_int_eq(p2p_pool_remove(&f.pool, &id), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap), P2P_TIME_NEVER);
+    ck_assert_uint_eq(f.s.txs.count, 0);
+    ck_assert_int_eq(p2p_timer_heap_check(&f.timers.heap), 0);
+    p2p__gossip_sender_peer_down(&f.s, 2);
+    p2p_outbox_clear(&f.outbox);
+    sfx_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
     memset(big_body, 7, sizeof(big_body));
@@ -602,6 +661,7 @@ int main(void)
     tcase_add_test(tc, every_allocation_failure_is_survived);
     tcase_add_loop_test(tc, update_timeout_penalises_silence_not_slowness, 0, 2);
     tcase_add_test(tc, remove_and_peer_down_free_their_own_in_index_order);
+    tcase_add_test(tc, freed_transmission_cancels_its_retry);
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }

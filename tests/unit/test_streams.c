@@ -2,7 +2,8 @@
  * node. Outbound requests and their reports, deadlines on both sides
  * (deadline - 1, deadline), the silence rule at P2P_SILENCE_NS - 1 and at
  * it, every per-peer and table limit at the limit and one past it, the
- * answer cap, resets, a lost peer, and the N-th allocation failing. */
+ * answer cap, resets, a lost peer, the N-th allocation failing, and a
+ * stream that ends taking its deadline out of the node's timers. */
 #include <check.h>
 #include <string.h>
 
@@ -531,6 +532,76 @@ START_TEST(request_allocation_failures)
 }
 END_TEST
 
+/* The earliest deadline among the timers. */
+static p2p_time next_deadline(const struct fx *f)
+{
+    return p2p_timer_heap_next(&f->timers.heap);
+}
+
+/* However a stream ends (answered, aborted, reset by the peer, its request
+ * read in full, its peer lost, after its deadline moved), its deadline
+ * leaves the node's timers at once: nothing wakes the node for it. */
+START_TEST(ended_streams_cancel_their_deadlines)
+{
+    struct fx f;
+    fx_init(&f);
+    struct p2p_stream_done d;
+    size_t len;
+    uint8_t *answer = response(&f, 200, 10, &len);
+    /* Answered. */
+    uint64_t id;
+    request(&f, 0, PEER, 1000, 0, &id);
+    ck_assert_uint_eq(next_deadline(&f), 1000);
+    ck_assert_int_eq(feed(&f, 150, PEER, id, false, answer, len, true, &d), 0);
+    ck_assert_int_eq(d.end, P2P_STREAM_END_RESPONSE);
+    p2p__streams_done_fini(&d);
+    ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
+    /* Aborted. */
+    uint32_t index = request(&f, 200, PEER, 1000, 0, NULL);
+    ck_assert_uint_eq(next_deadline(&f), 1200);
+    p2p__streams_abort(&f.s, index);
+    ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
+    /* Reset by the peer. */
+    request(&f, 300, PEER, 1000, 0, &id);
+    ck_assert_int_eq(p2p__streams_on_reset(&f.s, 320, PEER, id, false, &d), 0);
+    p2p__streams_done_fini(&d);
+    ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
+    /* An inbound request in two pieces: its read deadline from the first,
+     * gone with the last. */
+    size_t req_len;
+    uint8_t *req = request_bytes(&f, 10, &req_len);
+    ck_assert_int_eq(feed(&f, 400, PEER, 77, true, req, 4, false, &d), 0);
+    ck_assert_uint_eq(next_deadline(&f), 400 + f.cfg.stream_read_timeout_ns);
+    ck_assert_int_eq(
+        feed(&f, 410, PEER, 77, true, req + 4, req_len - 4, true, &d), 0);
+    ck_assert_int_eq(d.end, P2P_STREAM_END_REQUEST);
+    p2p__streams_done_fini(&d);
+    ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
+    /* Its deadline moved, then answered: the moved one goes. */
+    request(&f, 500, PEER, 100, 0, &id);
+    struct p2p_timer t;
+    struct p2p_stream_due due;
+    ck_assert(due_timer(&f, 600, &t));
+    ck_assert(p2p__streams_due(&f.s, 600, t.index, t.gen, &due));
+    ck_assert_int_eq(p2p__streams_extend(&f.s, 600, t.index, 50), 0);
+    ck_assert_uint_eq(next_deadline(&f), 650);
+    ck_assert_int_eq(feed(&f, 620, PEER, id, false, answer, len, true, &d), 0);
+    p2p__streams_done_fini(&d);
+    ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
+    /* The peer lost: both directions. */
+    request(&f, 700, PEER, 1000, 0, NULL);
+    ck_assert_int_eq(feed(&f, 700, PEER, 79, true, req, 4, false, &d), 0);
+    uint32_t cursor = 0;
+    while (p2p__streams_peer_down_next(&f.s, PEER, &cursor, &d))
+        p2p__streams_done_fini(&d);
+    ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
+    ck_assert_int_eq(p2p_timer_heap_check(&f.timers.heap), 0);
+    p2p_mem_free(&f.mem, P2P_MEM_OTHER, req);
+    p2p_mem_free(&f.mem, P2P_MEM_OTHER, answer);
+    fx_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("streams");
@@ -547,6 +618,7 @@ int main(void)
     tcase_add_test(tc, peer_down_reports_each_outbound);
     tcase_add_test(tc, malformed_inbound_penalised);
     tcase_add_test(tc, request_allocation_failures);
+    tcase_add_test(tc, ended_streams_cancel_their_deadlines);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,7 +1,9 @@
 /* The timer heap: (deadline, sequence) order, deadlines at t-1 and t, the
- * bound, and compaction keeping the survivors' order; a node's timers
- * (core/timers.c): how often they compact, and that stale timers cannot
- * grow the heap. */
+ * bound, and compaction keeping the survivors' order; cancellation by
+ * handle (at the top, in the middle, at a leaf; stale handles; the bound
+ * with cancelled timers held; a randomized differential against a plain
+ * list); a node's timers (core/timers.c): how often they compact, and that
+ * stale timers cannot grow the heap. */
 #include "harness.h"
 
 #include "core/timer_heap.h"
@@ -13,10 +15,10 @@ START_TEST(fires_in_deadline_then_sequence_order)
     p2p_mem_init(&mem);
     struct p2p_timer_heap h;
     p2p_timer_heap_init(&h, &mem, 100);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 1, 0), 0);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 2, 0), 0);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 3, 0), 0);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 4, 0), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 1, 0, NULL), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 2, 0, NULL), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 3, 0, NULL), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 4, 0, NULL), 0);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), 10);
     struct p2p_timer t;
     ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 9, &t), 0); /* deadline - 1 */
@@ -38,8 +40,8 @@ START_TEST(bound_limit_and_limit_plus_one)
     struct p2p_timer_heap h;
     p2p_timer_heap_init(&h, &mem, 3);
     for (uint32_t i = 0; i < 3; i++)
-        ck_assert_int_eq(p2p_timer_heap_push(&h, i, 0, i, 0), 0);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 9, 0, 9, 0), P2P_ERR_LIMIT);
+        ck_assert_int_eq(p2p_timer_heap_push(&h, i, 0, i, 0, NULL), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 9, 0, 9, 0, NULL), P2P_ERR_LIMIT);
     p2p_timer_heap_fini(&h);
 }
 END_TEST
@@ -60,7 +62,7 @@ START_TEST(compaction_keeps_order_of_survivors)
     p2p_rng_init(&rng, 5, 1);
     for (uint32_t i = 0; i < 500; i++)
         ck_assert_int_eq(
-            p2p_timer_heap_push(&h, p2p_rng_below(&rng, 50), 0, i, 0), 0);
+            p2p_timer_heap_push(&h, p2p_rng_below(&rng, 50), 0, i, 0, NULL), 0);
     ck_assert_uint_eq(p2p_timer_heap_compact(&h, keep_even, NULL), 250);
     struct p2p_timer prev = {0}, t;
     size_t n = 0;
@@ -94,11 +96,11 @@ START_TEST(next_follows_push_pop_compact)
     struct p2p_timer t;
     ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
     ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER, &t), 0);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 1, 0), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 30, 0, 1, 0, NULL), 0);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), 30);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 2, 0), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 10, 0, 2, 0, NULL), 0);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), 10);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, 20, 0, 3, 0), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 20, 0, 3, 0, NULL), 0);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), 10);
     ck_assert_uint_eq(p2p_timer_heap_compact(&h, drop_index_2, NULL), 1);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), 20);
@@ -106,7 +108,7 @@ START_TEST(next_follows_push_pop_compact)
     ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 20, &t), 1);
     ck_assert_uint_eq(t.index, 3);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), 30);
-    ck_assert_int_eq(p2p_timer_heap_push(&h, P2P_TIME_NEVER, 0, 4, 0), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, P2P_TIME_NEVER, 0, 4, 0, NULL), 0);
     ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 30, &t), 1);
     ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
     ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER - 1, &t), 0);
@@ -285,6 +287,256 @@ START_TEST(full_at_entries_max_compacts_then_refuses)
 }
 END_TEST
 
+/* Seven timers at 10, 20, ..., 70 pushed in that order sit in the array
+ * in that order too: 10 at the top, 20 and 30 below it, 40-70 the leaves.
+ * Cancelling the top moves the earliest deadline at once; cancelling a
+ * middle one and a leaf leaves the rest to fire in order. A cancelled
+ * timer's handle, a fired one's and NONE cancel nothing. */
+START_TEST(cancel_at_top_middle_and_leaf)
+{
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_timer_heap h;
+    p2p_timer_heap_init(&h, &mem, 100);
+    p2p_timer_handle hd[7];
+    for (uint32_t i = 0; i < 7; i++)
+        ck_assert_int_eq(
+            p2p_timer_heap_push(&h, 10 * (i + 1), 0, i, 0, &hd[i]), 0);
+    for (uint32_t i = 0; i < 7; i++)
+        ck_assert_uint_eq(h.items[i].index, i);
+    ck_assert(p2p_timer_heap_cancel(&h, hd[0])); /* the top */
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 20);
+    ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    ck_assert(p2p_timer_heap_cancel(&h, hd[2])); /* a middle one */
+    ck_assert(p2p_timer_heap_cancel(&h, hd[5])); /* a leaf */
+    ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    ck_assert(!p2p_timer_heap_cancel(&h, hd[2])); /* twice */
+    ck_assert(!p2p_timer_heap_cancel(&h, P2P_TIMER_HANDLE_NONE));
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 20);
+    struct p2p_timer t;
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 19, &t), 0); /* deadline-1 */
+    uint32_t want[] = {1, 3, 4, 6};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 70, &t), 1);
+        ck_assert_uint_eq(t.index, want[i]);
+        ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    }
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER, &t), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
+    ck_assert_uint_eq(h.count, 0); /* the cancelled ones left with them */
+    ck_assert(!p2p_timer_heap_cancel(&h, hd[1])); /* fired */
+    /* A reference reused by a new timer: the old handle still names
+     * nothing; the new one cancels its own. */
+    p2p_timer_handle fresh;
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 5, 0, 9, 0, &fresh), 0);
+    for (uint32_t i = 0; i < 7; i++)
+        ck_assert(!p2p_timer_heap_cancel(&h, hd[i]));
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), 5);
+    ck_assert(p2p_timer_heap_cancel(&h, fresh));
+    ck_assert_uint_eq(p2p_timer_heap_next(&h), P2P_TIME_NEVER);
+    ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    p2p_timer_heap_fini(&h);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
+/* Cancelled timers count against entries_max only until a push needs
+ * their room: at the limit, one cancelled makes room for one more, and
+ * the one after that is refused. */
+START_TEST(cancelled_timers_make_room_at_the_bound)
+{
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_timer_heap h;
+    p2p_timer_heap_init(&h, &mem, 3);
+    p2p_timer_handle hd[3];
+    for (uint32_t i = 0; i < 3; i++)
+        ck_assert_int_eq(p2p_timer_heap_push(&h, 50 - i, 0, i, 0, &hd[i]), 0);
+    p2p_timer_handle out = 1;
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 9, 0, 9, 0, &out), P2P_ERR_LIMIT);
+    ck_assert_uint_eq(out, P2P_TIMER_HANDLE_NONE);
+    ck_assert(p2p_timer_heap_cancel(&h, hd[0])); /* not the top: held */
+    ck_assert_uint_eq(h.count, 3);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 60, 0, 3, 0, NULL), 0);
+    ck_assert_int_eq(p2p_timer_heap_push(&h, 61, 0, 4, 0, NULL), P2P_ERR_LIMIT);
+    ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    struct p2p_timer t;
+    uint32_t want[] = {2, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 100, &t), 1);
+        ck_assert_uint_eq(t.index, want[i]);
+    }
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, 100, &t), 0);
+    p2p_timer_heap_fini(&h);
+}
+END_TEST
+
+/* Many timers with many equal deadlines; a random third cancelled: the
+ * rest pop in exactly the order a sort of them by (deadline, seq) gives,
+ * and the earliest deadline is always a live one's. */
+START_TEST(cancel_then_pop_order_is_sorted_live)
+{
+    enum { N = 3000 };
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_timer_heap h;
+    p2p_timer_heap_init(&h, &mem, N);
+    struct p2p_rng rng;
+    p2p_rng_init(&rng, 17, 4);
+    static p2p_timer_handle hd[N];
+    static struct p2p_timer pushed[N], want[N];
+    for (uint32_t i = 0; i < N; i++) {
+        p2p_time d = p2p_rng_below(&rng, 200);
+        pushed[i] = (struct p2p_timer){.deadline = d, .seq = h.next_seq,
+                                       .index = i};
+        ck_assert_int_eq(p2p_timer_heap_push(&h, d, 0, i, 0, &hd[i]), 0);
+    }
+    size_t live = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        if (p2p_rng_below(&rng, 3) == 0)
+            ck_assert(p2p_timer_heap_cancel(&h, hd[i]));
+        else
+            want[live++] = pushed[i];
+    }
+    qsort(want, live, sizeof(*want), timer_cmp);
+    ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    struct p2p_timer t;
+    for (size_t k = 0; k < live; k++) {
+        ck_assert_uint_eq(p2p_timer_heap_next(&h), want[k].deadline);
+        ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER - 1, &t), 1);
+        ck_assert_uint_eq(t.index, want[k].index);
+        ck_assert_uint_eq(t.seq, want[k].seq);
+    }
+    ck_assert_int_eq(p2p_timer_heap_pop_due(&h, P2P_TIME_NEVER - 1, &t), 0);
+    ck_assert_uint_eq(h.count, 0);
+    p2p_timer_heap_fini(&h);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
+/* The model: every timer ever pushed, with what became of it. */
+struct model_timer {
+    p2p_time deadline;
+    uint64_t seq;
+    p2p_timer_handle handle;
+    bool scheduled;
+};
+
+enum { MODEL_N = 20000, MODEL_MAX = 40 };
+
+struct model {
+    struct model_timer t[MODEL_N];
+    uint32_t n, scheduled;
+    uint32_t drop_mod; /* compaction's live fn: index % drop_mod != 0 */
+};
+
+static bool model_live(const void *ctx, const struct p2p_timer *t)
+{
+    const struct model *m = ctx;
+    return t->index % m->drop_mod != 0;
+}
+
+/* The model's earliest scheduled timer, or MODEL_N. */
+static uint32_t model_first(const struct model *m)
+{
+    uint32_t best = MODEL_N;
+    for (uint32_t i = 0; i < m->n; i++) {
+        if (!m->t[i].scheduled)
+            continue;
+        if (best == MODEL_N || m->t[i].deadline < m->t[best].deadline ||
+            (m->t[i].deadline == m->t[best].deadline &&
+             m->t[i].seq < m->t[best].seq))
+            best = i;
+    }
+    return best;
+}
+
+/* Random pushes, cancels (of scheduled timers and of stale handles), pops
+ * as time moves on and compactions, against a plain list: the same
+ * earliest deadline after every step, the same timer popped, the same
+ * answer to every cancel and push (the bound counts scheduled timers). */
+START_TEST(randomized_differential_against_a_list)
+{
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_timer_heap h;
+    p2p_timer_heap_init(&h, &mem, MODEL_MAX);
+    static struct model m;
+    memset(&m, 0, sizeof(m));
+    struct p2p_rng rng;
+    p2p_rng_init(&rng, 23, 5);
+    p2p_time now = 0;
+    uint32_t limits = 0, stale_cancels = 0, pops = 0;
+    for (uint32_t step = 0; step < 60000 && m.n < MODEL_N; step++) {
+        uint64_t op = p2p_rng_below(&rng, 100);
+        if (op < 45) { /* push */
+            p2p_time d = now + 10 * p2p_rng_below(&rng, 40); /* ties */
+            uint64_t seq = h.next_seq;
+            p2p_timer_handle hd;
+            int rc = p2p_timer_heap_push(&h, d, 0, m.n, 0, &hd);
+            if (m.scheduled == MODEL_MAX) {
+                ck_assert_int_eq(rc, P2P_ERR_LIMIT);
+                ck_assert_uint_eq(hd, P2P_TIMER_HANDLE_NONE);
+                limits++;
+            } else {
+                ck_assert_int_eq(rc, 0);
+                m.t[m.n] = (struct model_timer){d, seq, hd, true};
+                m.n++;
+                m.scheduled++;
+            }
+        } else if (op < 75 && m.n > 0) { /* cancel any handle ever given */
+            uint32_t i = (uint32_t)p2p_rng_below(&rng, m.n);
+            bool was = m.t[i].scheduled;
+            ck_assert_int_eq(p2p_timer_heap_cancel(&h, m.t[i].handle), was);
+            if (was) {
+                m.t[i].scheduled = false;
+                m.scheduled--;
+            }
+            stale_cancels += !was;
+        } else if (op < 97) { /* time moves on; everything due pops */
+            now += p2p_rng_below(&rng, 20);
+            struct p2p_timer t;
+            for (;;) {
+                uint32_t first = model_first(&m);
+                bool due = first != MODEL_N && m.t[first].deadline <= now;
+                ck_assert_int_eq(p2p_timer_heap_pop_due(&h, now, &t), due);
+                if (!due)
+                    break;
+                ck_assert_uint_eq(t.index, first);
+                ck_assert_uint_eq(t.seq, m.t[first].seq);
+                m.t[first].scheduled = false;
+                m.scheduled--;
+                pops++;
+            }
+        } else { /* a compaction dropping some scheduled ones */
+            m.drop_mod = 2 + (uint32_t)p2p_rng_below(&rng, 5);
+            size_t dropped = p2p_timer_heap_compact(&h, model_live, &m);
+            size_t gone = 0;
+            for (uint32_t i = 0; i < m.n; i++)
+                if (m.t[i].scheduled && i % m.drop_mod == 0) {
+                    m.t[i].scheduled = false;
+                    m.scheduled--;
+                    gone++;
+                }
+            ck_assert_uint_ge(dropped, gone); /* and the cancelled held */
+        }
+        uint32_t first = model_first(&m);
+        ck_assert_uint_eq(p2p_timer_heap_next(&h), first == MODEL_N
+                                                       ? P2P_TIME_NEVER
+                                                       : m.t[first].deadline);
+        ck_assert_uint_eq(h.count - h.cancelled, m.scheduled);
+        ck_assert_int_eq(p2p_timer_heap_check(&h), 0);
+    }
+    /* Every path was taken. */
+    ck_assert_uint_gt(m.n, 1000);
+    ck_assert_uint_gt(limits, 100);
+    ck_assert_uint_gt(stale_cancels, 1000);
+    ck_assert_uint_gt(pops, 1000);
+    p2p_timer_heap_fini(&h);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("timer_heap");
@@ -298,6 +550,10 @@ int main(void)
     tcase_add_test(tc, stale_timers_are_purged_memory_bounded);
     tcase_add_test(tc, compaction_and_growth_keep_firing_order);
     tcase_add_test(tc, full_at_entries_max_compacts_then_refuses);
+    tcase_add_test(tc, cancel_at_top_middle_and_leaf);
+    tcase_add_test(tc, cancelled_timers_make_room_at_the_bound);
+    tcase_add_test(tc, cancel_then_pop_order_is_sorted_live);
+    tcase_add_test(tc, randomized_differential_against_a_list);
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }
