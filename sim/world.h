@@ -106,8 +106,8 @@ struct sim_msg {
 /* An acknowledgement that arrived at (or will arrive at) its node, which
  * takes it before it next acts (sim/inbox.c). */
 struct sim_waiting_ack {
-    p2p_time at;      /* arrival, global time */
-    uint64_t seq;     /* push order: ties are taken first-pushed first */
+    p2p_time at;       /* arrival, global time */
+    uint64_t seq;      /* push order: ties are taken first-pushed first */
     struct sim_msg *m; /* owned */
 };
 
