@@ -16,12 +16,14 @@
 void p2p__gossip_receiver_init(struct p2p_gossip_receiver *r,
                                const struct p2p_env *env,
                                struct p2p_streams *streams,
-                               struct p2p_downloader *dl)
+                               struct p2p_downloader *dl, uint64_t key_seed)
 {
     memset(r, 0, sizeof(*r));
     r->env = env;
     r->streams = streams;
     r->dl = dl;
+    p2p__id_table_init(&r->ids, env->mem, P2P_MEM_RECEIVER,
+                       p2p__gossip_receiver_ids_max(env->cfg), key_seed);
 }
 
 void p2p__gossip_receiver_fini(struct p2p_gossip_receiver *r)
@@ -31,6 +33,7 @@ void p2p__gossip_receiver_fini(struct p2p_gossip_receiver *r)
     p2p_mem_free(r->env->mem, P2P_MEM_RECEIVER, r->peers);
     r->peers = NULL;
     r->peers_capacity = 0;
+    p2p__id_table_fini(&r->ids);
 }
 
 int p2p__gossip_receiver_peer_fit(struct p2p_gossip_receiver *r,
@@ -41,17 +44,49 @@ int p2p__gossip_receiver_peer_fit(struct p2p_gossip_receiver *r,
         sizeof(*r->peers), peer, r->env->cfg->node_ids_max);
 }
 
+/* Handles whose views check_refs counts in one pass (on the stack). */
+#define CHECK_HANDLES_PER_PASS 1024u
+
+/* Whether every handle in [first, first + CHECK_HANDLES_PER_PASS) has as
+ * many references as used views name it. */
+static bool check_refs(const struct p2p_gossip_receiver *r, uint32_t first)
+{
+    uint32_t named[CHECK_HANDLES_PER_PASS] = {0};
+    for (uint32_t i = 0; i < r->peers_capacity; i++) {
+        const struct p2p_rx_peer *p = &r->peers[i];
+        for (uint32_t s = 0; s < p->slots_capacity; s++) {
+            uint32_t h = p->slots[s].id_handle;
+            if (p->slots[s].used && h - first < CHECK_HANDLES_PER_PASS)
+                named[h - first]++;
+        }
+    }
+    uint32_t end = p2p__id_table_capacity(&r->ids);
+    for (uint32_t h = first; h < end && h - first < CHECK_HANDLES_PER_PASS;
+         h++)
+        if (p2p__id_table_refs(&r->ids, h) != named[h - first])
+            return false;
+    return true;
+}
+
 int p2p__gossip_receiver_check(const struct p2p_gossip_receiver *r)
 {
+    uint32_t handles = p2p__id_table_capacity(&r->ids);
     for (uint32_t i = 0; i < r->peers_capacity; i++) {
         const struct p2p_rx_peer *p = &r->peers[i];
         uint32_t used = 0;
-        for (uint32_t s = 0; s < p->slots_capacity; s++)
-            used += p->slots[s].used;
+        for (uint32_t s = 0; s < p->slots_capacity; s++) {
+            const struct p2p_slot_view *v = &p->slots[s];
+            used += v->used;
+            if (v->used && v->id_handle >= handles)
+                return P2P_ERR_INTERNAL;
+        }
         if (used != p->slots_used)
             return P2P_ERR_INTERNAL;
     }
-    return 0;
+    for (uint32_t first = 0; first < handles; first += CHECK_HANDLES_PER_PASS)
+        if (!check_refs(r, first))
+            return P2P_ERR_INTERNAL;
+    return p2p__id_table_check(&r->ids);
 }
 
 /* A decoded slot update and, for a push, where its body is: a view into
@@ -109,18 +144,16 @@ static int check_update(const struct p2p_gossip_receiver *r,
 /* Offers an advertised id to the downloader; when there is no room now,
  * the view remembers it. */
 static void offer(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
-                  uint32_t slot, const struct p2p_slot_view *v,
+                  uint32_t slot, const struct p2p_artifact_id *id,
                   enum p2p_artifact_kind kind, uint64_t size)
 {
-    (void)p2p__downloader_advertised(r->dl, now, peer, slot, &v->id, kind,
-                                     size);
+    (void)p2p__downloader_advertised(r->dl, now, peer, slot, id, kind, size);
 }
 
-/* Acts on the slot's new content: pushed bodies are offered to the pool,
- * advertised ids to the downloader. */
+/* Acts on the slot's new content (id, borrowed): pushed bodies are
+ * offered to the pool, advertised ids to the downloader. */
 static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now,
-                          p2p_node_id peer, const struct p2p_slot_view *v,
-                          const struct update *u,
+                          p2p_node_id peer, const struct update *u,
                           const struct p2p_artifact_id *id)
 {
     if (u->v.update_case == P2P_SLOT_UPDATE_ARTIFACT) {
@@ -135,7 +168,7 @@ static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now,
             break;
         case P2P_MAYBE_WANTS_LATER:
             /* Drop the bytes; fetch from this peer when wanted. */
-            offer(r, now, peer, (uint32_t)u->v.slot_id, v, kind, size);
+            offer(r, now, peer, (uint32_t)u->v.slot_id, id, kind, size);
             break;
         case P2P_UNWANTED:
             break;
@@ -143,7 +176,7 @@ static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now,
     } else if (u->v.update_case == P2P_SLOT_UPDATE_REF) {
         r->env->metrics->adverts_received++;
         if (p2p_pool_get(r->env->pool, id) == NULL)
-            offer(r, now, peer, (uint32_t)u->v.slot_id, v, u->v.ref.kind,
+            offer(r, now, peer, (uint32_t)u->v.slot_id, id, u->v.ref.kind,
                   u->v.ref.size);
     }
 }
@@ -203,7 +236,10 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
         if (u->v.commit_id < v->commit_id)
             p2p__ledger_penalise(r->env->ledger, now, peer,
                                  P2P_PENALTY_STALE_UPDATE);
-        p2p_outbox_event(r->env->outbox, P2P_EV_UPDATE_STALE, peer, &v->id,
+        struct p2p_artifact_id none = {{0}}; /* a deleted slot's */
+        p2p_outbox_event(r->env->outbox, P2P_EV_UPDATE_STALE, peer,
+                         v->used ? p2p__id_table_id(&r->ids, v->id_handle)
+                                 : &none,
                          (int64_t)u->v.commit_id);
         return 0;
     }
@@ -211,19 +247,26 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
     rc = update_id(r, u, &id);
     if (rc != 0)
         return rc;
+    bool deleted = u->v.update_case == P2P_SLOT_UPDATE_DELETED;
+    uint32_t handle = P2P_INDEX_NONE;
+    /* No room for the id is ours, as no room for the view is. */
+    if (!deleted && p2p__id_table_intern(&r->ids, &id, &handle) != 0)
+        return P2P_ERR_NOMEM;
     struct p2p_slot_view old = *v;
     p2p__downloader_slot_changed(r->dl, peer, (uint32_t)u->v.slot_id);
-    bool deleted = u->v.update_case == P2P_SLOT_UPDATE_DELETED;
     v->used = !deleted;
     v->seen = true;
     v->commit_id = u->v.commit_id;
-    v->id = id;
+    v->id_handle = handle;
     p->slots_used += (uint32_t)v->used - (uint32_t)old.used;
     /* Advertise the new id before withdrawing the old one, so an id that
      * stays in the slot keeps its download. */
-    act_on_update(r, now, peer, v, u, &id);
-    if (old.used)
-        p2p__downloader_unadvertised(r->dl, now, peer, &old.id);
+    act_on_update(r, now, peer, u, &id);
+    if (old.used) {
+        p2p__downloader_unadvertised(r->dl, now, peer,
+                                     p2p__id_table_id(&r->ids, old.id_handle));
+        p2p__id_table_release(&r->ids, old.id_handle);
+    }
     return 0;
 }
 
@@ -349,9 +392,14 @@ void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
     P2P_ASSERT(peer < r->peers_capacity);
     struct p2p_rx_peer *p = &r->peers[peer];
     p2p__downloader_peer_down(r->dl, peer);
-    for (uint32_t i = 0; i < p->slots_capacity; i++)
-        if (p->slots[i].used)
-            p2p__downloader_unadvertised(r->dl, now, peer, &p->slots[i].id);
+    for (uint32_t i = 0; i < p->slots_capacity; i++) {
+        const struct p2p_slot_view *v = &p->slots[i];
+        if (!v->used)
+            continue;
+        p2p__downloader_unadvertised(r->dl, now, peer,
+                                     p2p__id_table_id(&r->ids, v->id_handle));
+        p2p__id_table_release(&r->ids, v->id_handle);
+    }
     p2p_mem_free(r->env->mem, P2P_MEM_RECEIVER, p->slots);
     p->slots = NULL;
     p->slots_capacity = 0;

@@ -4,6 +4,8 @@
  * the unvalidated pool through the intake, adverts go to the downloader;
  * fetches of our validated artifacts are answered. A peer may use slot ids
  * below cfg.slots_per_peer_max; its view grows to the highest one used.
+ * Views name their ids through a per-node id table (core/id_table.h), so
+ * an artifact every peer relays is stored once, not once per peer.
  * Cross-file internal names carry p2p__gossip_receiver_. */
 #ifndef P2P_CORE_GOSSIP_RECEIVER_H
 #define P2P_CORE_GOSSIP_RECEIVER_H
@@ -14,15 +16,18 @@
 #include "core/downloader.h"
 #include "core/env.h"
 #include "core/framing.h"
+#include "core/id_table.h"
 #include "core/streams.h"
 
-/* What a peer's slot holds, as this node last heard it. */
+/* What a peer's slot holds, as this node last heard it (16 bytes: every
+ * node keeps one per slot id each peer has used). */
 struct p2p_slot_view {
-    bool used; /* names an artifact now */
-    bool seen; /* ever written: commit_id is meaningful,
-                                  also after a deletion */
     uint64_t commit_id;
-    struct p2p_artifact_id id;
+    uint32_t id_handle; /* while used: the id, one reference in the
+                           receiver's id table; else meaningless */
+    bool used;          /* names an artifact now */
+    bool seen;          /* ever written: commit_id is meaningful,
+                           also after a deletion */
 };
 
 struct p2p_rx_peer {
@@ -39,13 +44,30 @@ struct p2p_gossip_receiver {
     struct p2p_downloader *dl;   /* borrowed: adverts go to it */
     struct p2p_rx_peer *peers;   /* owned; indexed by node id */
     uint32_t peers_capacity;
+    struct p2p_id_table ids; /* the ids the used views name, one reference
+                                per used view */
 };
 
-/* An empty receiver; env, streams and dl are borrowed and outlive it. */
+/* The most ids the receiver's id table may hold: every id held is named
+ * by a used view, so the views' own bound (slots_per_peer_max for each of
+ * node_ids_max peers) bounds it, capped at P2P_CONFIG_TABLE_MAX. The
+ * table's memory grows with the distinct ids named, never past one record
+ * per used view. */
+static inline uint32_t
+p2p__gossip_receiver_ids_max(const struct p2p_config *c)
+{
+    uint64_t views = (uint64_t)c->node_ids_max * c->slots_per_peer_max;
+    return views < P2P_CONFIG_TABLE_MAX ? (uint32_t)views
+                                        : P2P_CONFIG_TABLE_MAX;
+}
+
+/* An empty receiver; env, streams and dl are borrowed and outlive it.
+ * key_seed keys its id table's hash (draw it from the node's key
+ * stream). */
 void p2p__gossip_receiver_init(struct p2p_gossip_receiver *r,
                                const struct p2p_env *env,
                                struct p2p_streams *streams,
-                               struct p2p_downloader *dl);
+                               struct p2p_downloader *dl, uint64_t key_seed);
 void p2p__gossip_receiver_fini(struct p2p_gossip_receiver *r);
 /* Makes room for peer's record (peer < cfg.node_ids_max). Errors:
  * P2P_ERR_NOMEM. */
@@ -53,7 +75,8 @@ int p2p__gossip_receiver_peer_fit(struct p2p_gossip_receiver *r,
                                   p2p_node_id peer);
 /* A slot update arrived on an inbound stream from peer (up); answered
  * 200 with an ack, 400 (malformed: points in the ledger), or reset (our
- * own lack of memory, P2P_ERR_NOMEM). */
+ * own lack of memory or room: the slot table could not grow or the id
+ * table is full, P2P_ERR_NOMEM). */
 int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
                                    p2p_node_id peer, uint64_t stream_id,
                                    const struct p2p_frame *f);
@@ -62,12 +85,13 @@ int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
 int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
                                   p2p_node_id peer, uint64_t stream_id,
                                   const struct p2p_frame *f);
-/* peer's connection is gone: its slot views are forgotten and their
- * adverts withdrawn. */
+/* peer's connection is gone: its slot views are forgotten, their
+ * adverts withdrawn and their ids released. */
 void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
                                     p2p_node_id peer);
 /* 0, or P2P_ERR_INTERNAL when a peer's slots_used disagrees with its
- * views. O(views). */
+ * views, or an id's reference count with the number of used views naming
+ * it. O(views * (1 + ids / 1024) + ids). */
 int p2p__gossip_receiver_check(const struct p2p_gossip_receiver *r);
 
 #endif

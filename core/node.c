@@ -64,7 +64,8 @@ int p2p_node_new(const struct p2p_config *c, struct p2p_mem *mem,
     p2p__gossip_sender_init(&n->sender, &n->env, &n->streams,
                             p2p_rng_u64(&keys));
     p2p__downloader_init(&n->dl, &n->env, &n->streams, p2p_rng_u64(&keys));
-    p2p__gossip_receiver_init(&n->receiver, &n->env, &n->streams, &n->dl);
+    p2p__gossip_receiver_init(&n->receiver, &n->env, &n->streams, &n->dl,
+                              p2p_rng_u64(&keys));
     p2p__state_sync_init(&n->state, &n->env, &n->streams,
                          p2p__conn_manager_topology(&n->conns));
     *out = n;
