@@ -13,6 +13,14 @@
 #include "core/wire_view.h"
 #include "core/wire_write.h"
 
+_Static_assert(sizeof(struct p2p_slot_view) == 12, "a view stays small");
+_Static_assert(P2P_CONFIG_TABLE_MAX <= (1u << 30), "handles fit a view");
+
+static uint64_t commit_of(const struct p2p_slot_view *v)
+{
+    return (uint64_t)v->commit_hi << 32 | v->commit_lo;
+}
+
 void p2p__gossip_receiver_init(struct p2p_gossip_receiver *r,
                                const struct p2p_env *env,
                                struct p2p_streams *streams,
@@ -230,10 +238,10 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
         return rc;
     r->env->metrics->updates_received++;
     struct p2p_slot_view *v = &p->slots[u->v.slot_id];
-    if (v->seen && u->v.commit_id <= v->commit_id) {
+    if (v->seen && u->v.commit_id <= commit_of(v)) {
         r->env->metrics->updates_stale++;
         /* A repeat of the same commit is a harmless retransmission. */
-        if (u->v.commit_id < v->commit_id)
+        if (u->v.commit_id < commit_of(v))
             p2p__ledger_penalise(r->env->ledger, now, peer,
                                  P2P_PENALTY_STALE_UPDATE);
         struct p2p_artifact_id none = {{0}}; /* a deleted slot's */
@@ -248,7 +256,7 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
     if (rc != 0)
         return rc;
     bool deleted = u->v.update_case == P2P_SLOT_UPDATE_DELETED;
-    uint32_t handle = P2P_INDEX_NONE;
+    uint32_t handle = 0;
     /* No room for the id is ours, as no room for the view is. */
     if (!deleted && p2p__id_table_intern(&r->ids, &id, &handle) != 0)
         return P2P_ERR_NOMEM;
@@ -256,7 +264,9 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
     p2p__downloader_slot_changed(r->dl, peer, (uint32_t)u->v.slot_id);
     v->used = !deleted;
     v->seen = true;
-    v->commit_id = u->v.commit_id;
+    v->commit_lo = (uint32_t)u->v.commit_id;
+    v->commit_hi = (uint32_t)(u->v.commit_id >> 32);
+    P2P_ASSERT(handle < P2P_CONFIG_TABLE_MAX);
     v->id_handle = handle;
     p->slots_used += (uint32_t)v->used - (uint32_t)old.used;
     /* Advertise the new id before withdrawing the old one, so an id that

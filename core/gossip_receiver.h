@@ -19,15 +19,18 @@
 #include "core/id_table.h"
 #include "core/streams.h"
 
-/* What a peer's slot holds, as this node last heard it (16 bytes: every
- * node keeps one per slot id each peer has used). */
+/* What a peer's slot holds, as this node last heard it. Every node keeps
+ * one per slot id each peer has used, so it is small (12 bytes): the id
+ * is a handle into the receiver's id table, and the commit id is kept in
+ * two 32-bit halves so the view needs only 4-byte alignment. */
 struct p2p_slot_view {
-    uint64_t commit_id;
-    uint32_t id_handle; /* while used: the id, one reference in the
-                           receiver's id table; else meaningless */
-    bool used;          /* names an artifact now */
-    bool seen;          /* ever written: commit_id is meaningful,
-                           also after a deletion */
+    uint32_t commit_lo, commit_hi; /* the commit id (meaningful if seen) */
+    uint32_t id_handle : 30;       /* while used: the id, one reference in
+                                      the receiver's id table (handles are
+                                      < P2P_CONFIG_TABLE_MAX = 2^28) */
+    uint32_t used : 1;             /* names an artifact now */
+    uint32_t seen : 1;             /* ever written: the commit id is
+                                      meaningful, also after a deletion */
 };
 
 struct p2p_rx_peer {
