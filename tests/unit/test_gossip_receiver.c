@@ -355,6 +355,76 @@ START_TEST(deleted_slot_keeps_its_commit)
 }
 END_TEST
 
+/* peer's slot is deleted at commit. */
+static int delete_slot(struct harness *h, p2p_node_id peer, uint64_t slot,
+                       uint64_t commit)
+{
+    P2p__V1__SlotUpdate u = P2P__V1__SLOT_UPDATE__INIT;
+    u.slot_id = slot;
+    u.commit_id = commit;
+    u.update_case = P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
+    u.deleted = 1;
+    return h_request(h, peer, P2P_ROUTE_ARTIFACT_UPDATE, &u.base);
+}
+
+/* Views name their ids through the receiver's id table: the same id in
+ * two peers' slots is stored once; replacing it in one slot and deleting
+ * it from the other releases it, the last id released gives the table's
+ * memory back, and so does a peer going down. The deep check (every id's
+ * references equal the used views naming it) holds at every step. */
+START_TEST(one_id_in_two_peers_slots_is_stored_once_and_released)
+{
+    struct harness h;
+    h_init(&h, 2);
+    const size_t *rx = &h.mem.module_bytes[P2P_MEM_RECEIVER];
+    size_t up = *rx;
+    /* The views (slot 3 of peer 1, slot 5 of peer 2) and the downloader's
+     * records of their adverts exist, naming nothing: the baseline. */
+    struct p2p_artifact_id x = {{1}}, y = {{2}}, z = {{3}};
+    ck_assert_int_eq(h_advert(&h, 1, 3, 1, &z, 100), 0);
+    ck_assert_int_eq(h_advert(&h, 2, 5, 1, &z, 100), 0);
+    ck_assert_int_eq(delete_slot(&h, 1, 3, 2), 0);
+    ck_assert_int_eq(delete_slot(&h, 2, 5, 2), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    size_t baseline = *rx;
+    ck_assert_uint_gt(baseline, up);
+    ck_assert_int_eq(h_advert(&h, 1, 3, 3, &x, 100), 0);
+    size_t one_id = *rx;
+    ck_assert_uint_gt(one_id, baseline);
+    ck_assert_int_eq(h_advert(&h, 2, 5, 3, &x, 100), 0);
+    ck_assert_uint_eq(*rx, one_id); /* stored once */
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    /* Peer 1 replaces it; peer 2 deletes it. */
+    ck_assert_int_eq(h_advert(&h, 1, 3, 4, &y, 100), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    ck_assert_int_eq(delete_slot(&h, 2, 5, 4), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    ck_assert_uint_eq(*rx, one_id);
+    h_clear(&h);
+    /* A stale update still names the slot's id (y) in its event. */
+    ck_assert_int_eq(h_advert(&h, 1, 3, 4, &x, 100), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_stale, 1);
+    h_clear(&h);
+    ck_assert_int_eq(delete_slot(&h, 1, 3, 5), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    ck_assert_uint_eq(*rx, baseline);
+    h_clear(&h);
+    /* Both name x again; both go down: back to the peers' records alone. */
+    ck_assert_int_eq(h_advert(&h, 1, 3, 6, &x, 100), 0);
+    ck_assert_int_eq(h_advert(&h, 2, 5, 6, &x, 100), 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 1), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 2), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    ck_assert_uint_eq(*rx, up);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* A peer re-advertising an id (another slot, a newer commit) cannot cut a
  * round's backoff short; a peer never tried can. */
 START_TEST(readvert_does_not_cut_backoff)
@@ -719,6 +789,7 @@ int main(void)
     tcase_add_test(tc, push_with_wrong_claimed_id_is_refused);
     tcase_add_test(tc, empty_push_is_survived);
     tcase_add_test(tc, deleted_slot_keeps_its_commit);
+    tcase_add_test(tc, one_id_in_two_peers_slots_is_stored_once_and_released);
     tcase_add_test(tc, readvert_does_not_cut_backoff);
     tcase_add_test(tc, per_peer_inbound_stream_bound);
     tcase_add_test(tc, quota_refused_advert_is_retried);
