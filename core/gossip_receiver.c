@@ -69,8 +69,7 @@ static bool check_refs(const struct p2p_gossip_receiver *r, uint32_t first)
         }
     }
     uint32_t end = p2p__id_table_capacity(&r->ids);
-    for (uint32_t h = first; h < end && h - first < CHECK_HANDLES_PER_PASS;
-         h++)
+    for (uint32_t h = first; h < end && h - first < CHECK_HANDLES_PER_PASS; h++)
         if (p2p__id_table_refs(&r->ids, h) != named[h - first])
             return false;
     return true;

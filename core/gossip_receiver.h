@@ -56,8 +56,7 @@ struct p2p_gossip_receiver {
  * node_ids_max peers) bounds it, capped at P2P_CONFIG_TABLE_MAX. The
  * table's memory grows with the distinct ids named, never past one record
  * per used view. */
-static inline uint32_t
-p2p__gossip_receiver_ids_max(const struct p2p_config *c)
+static inline uint32_t p2p__gossip_receiver_ids_max(const struct p2p_config *c)
 {
     uint64_t views = (uint64_t)c->node_ids_max * c->slots_per_peer_max;
     return views < P2P_CONFIG_TABLE_MAX ? (uint32_t)views

@@ -53,8 +53,8 @@ int p2p__id_table_intern(struct p2p_id_table *t,
 void p2p__id_table_release(struct p2p_id_table *t, uint32_t handle);
 /* The id handle names (it must have references). The pointer is
  * borrowed: valid until the next intern or the last release of handle. */
-const struct p2p_artifact_id *
-p2p__id_table_id(const struct p2p_id_table *t, uint32_t handle);
+const struct p2p_artifact_id *p2p__id_table_id(const struct p2p_id_table *t,
+                                               uint32_t handle);
 /* handle's reference count: 0 when it names nothing (also past the
  * records made so far). */
 uint32_t p2p__id_table_refs(const struct p2p_id_table *t, uint32_t handle);
