@@ -250,6 +250,11 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
                          (int64_t)u->v.commit_id);
         return 0;
     }
+    /* A copy: interning below may move the table's records (read early,
+     * so the access overlaps the work up to the intern). */
+    struct p2p_artifact_id old_id;
+    if (v->used)
+        old_id = *p2p__id_table_id(&r->ids, v->id_handle);
     struct p2p_artifact_id id;
     rc = update_id(r, u, &id);
     if (rc != 0)
@@ -272,8 +277,7 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
      * stays in the slot keeps its download. */
     act_on_update(r, now, peer, u, &id);
     if (old.used) {
-        p2p__downloader_unadvertised(r->dl, now, peer,
-                                     p2p__id_table_id(&r->ids, old.id_handle));
+        p2p__downloader_unadvertised(r->dl, now, peer, &old_id);
         p2p__id_table_release(&r->ids, old.id_handle);
     }
     return 0;
