@@ -14,7 +14,7 @@
 enum p2p_mem_module {
     P2P_MEM_POOL,       /* artifact bytes and pool tables */
     P2P_MEM_SENDER,     /* slot table and per-peer transmissions */
-    P2P_MEM_RECEIVER,   /* per-peer slot views */
+    P2P_MEM_RECEIVER,   /* per-peer slot views, the ids they name */
     P2P_MEM_DOWNLOADER, /* pending downloads */
     P2P_MEM_STREAMS,    /* stream reassembly buffers */
     P2P_MEM_OUTBOX,     /* actions and their payloads */
