@@ -261,11 +261,14 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
         return rc;
     bool deleted = u->v.update_case == P2P_SLOT_UPDATE_DELETED;
     uint32_t handle = 0;
+    bool held = !deleted && p2p__id_table_find(&r->ids, &id, &handle);
     /* No room for the id is ours, as no room for the view is. */
-    if (!deleted && p2p__id_table_intern(&r->ids, &id, &handle) != 0)
+    if (!deleted && !held && p2p__id_table_insert(&r->ids, &id, &handle) != 0)
         return P2P_ERR_NOMEM;
     struct p2p_slot_view old = *v;
     p2p__downloader_slot_changed(r->dl, peer, (uint32_t)u->v.slot_id);
+    if (held) /* here: its record and the downloader's are read together */
+        p2p__id_table_hold(&r->ids, handle);
     v->used = !deleted;
     v->seen = true;
     v->commit_lo = (uint32_t)u->v.commit_id;

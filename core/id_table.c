@@ -32,17 +32,27 @@ void p2p__id_table_fini(struct p2p_id_table *t)
     p2p__table_fini(&t->ents, t->mem);
 }
 
-int p2p__id_table_intern(struct p2p_id_table *t,
+bool p2p__id_table_find(const struct p2p_id_table *t,
+                        const struct p2p_artifact_id *id, uint32_t *handle)
+{
+    struct p2p_key key;
+    p2p__table_id_key(id, &key);
+    return p2p_keymap_get(&t->by_id, &key, handle);
+}
+
+void p2p__id_table_hold(struct p2p_id_table *t, uint32_t handle)
+{
+    P2P_ASSERT(handle < t->ents.capacity);
+    struct p2p_id_entry *e = entry_at(t, handle);
+    P2P_ASSERT(e->refs > 0 && e->refs < UINT32_MAX);
+    e->refs++;
+}
+
+int p2p__id_table_insert(struct p2p_id_table *t,
                          const struct p2p_artifact_id *id, uint32_t *handle)
 {
     struct p2p_key key;
     p2p__table_id_key(id, &key);
-    if (p2p_keymap_get(&t->by_id, &key, handle)) {
-        struct p2p_id_entry *e = entry_at(t, *handle);
-        P2P_ASSERT(e->refs > 0 && e->refs < UINT32_MAX);
-        e->refs++;
-        return 0;
-    }
     int rc = p2p__table_take(&t->ents, t->mem, handle);
     if (rc != 0)
         return rc;
@@ -54,6 +64,15 @@ int p2p__id_table_intern(struct p2p_id_table *t,
     struct p2p_id_entry *e = entry_at(t, *handle);
     e->id = *id;
     e->refs = 1;
+    return 0;
+}
+
+int p2p__id_table_intern(struct p2p_id_table *t,
+                         const struct p2p_artifact_id *id, uint32_t *handle)
+{
+    if (!p2p__id_table_find(t, id, handle))
+        return p2p__id_table_insert(t, id, handle);
+    p2p__id_table_hold(t, *handle);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #ifndef P2P_CORE_ID_TABLE_H
 #define P2P_CORE_ID_TABLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/keymap.h"
@@ -47,6 +48,16 @@ void p2p__id_table_fini(struct p2p_id_table *t);
  * until the reference is released. Errors: P2P_ERR_LIMIT (ids_max
  * distinct ids held), P2P_ERR_NOMEM; the table is then unchanged. */
 int p2p__id_table_intern(struct p2p_id_table *t,
+                         const struct p2p_artifact_id *id, uint32_t *handle);
+/* intern in two steps, for a caller that must not fail between them:
+ * find says whether id is held (and sets *handle; no reference is taken);
+ * hold takes one more reference to a held id's handle and cannot fail;
+ * insert adds an id that is not held, with one reference (errors as
+ * intern's, the table unchanged). */
+bool p2p__id_table_find(const struct p2p_id_table *t,
+                        const struct p2p_artifact_id *id, uint32_t *handle);
+void p2p__id_table_hold(struct p2p_id_table *t, uint32_t handle);
+int p2p__id_table_insert(struct p2p_id_table *t,
                          const struct p2p_artifact_id *id, uint32_t *handle);
 /* One reference less to handle's id (which must have one); the last one
  * frees the record, and the last id held frees the table's memory. */

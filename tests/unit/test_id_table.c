@@ -1,6 +1,7 @@
 /* The id table (core/id_table.h) alone: one record per distinct id with a
  * reference count, the last release freeing the record (its handle the
- * next one given out) and, with the last id, the table's memory; the
+ * next one given out) and, with the last id, the table's memory; intern
+ * in two steps (find, then hold or insert); the
  * bound at the limit and one past it; every allocation failing in turn;
  * and random interning and releasing against a reference model. */
 #include "harness.h"
@@ -86,6 +87,33 @@ START_TEST(last_release_frees_and_the_handle_is_reused)
     ck_assert_int_eq(p2p__id_table_check(&t), 0);
     p2p__id_table_fini(&t);
     ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
+/* intern in two steps: find takes no reference, hold takes one, insert
+ * adds an id with one. */
+START_TEST(find_hold_and_insert)
+{
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_id_table t;
+    p2p__id_table_init(&t, &mem, P2P_MEM_RECEIVER, 16, 0x77);
+    struct p2p_artifact_id x = id_n(1);
+    uint32_t h, found;
+    ck_assert(!p2p__id_table_find(&t, &x, &found));
+    ck_assert_int_eq(p2p__id_table_insert(&t, &x, &h), 0);
+    ck_assert_uint_eq(p2p__id_table_refs(&t, h), 1);
+    ck_assert(p2p__id_table_find(&t, &x, &found));
+    ck_assert_uint_eq(found, h);
+    ck_assert_uint_eq(p2p__id_table_refs(&t, h), 1);
+    p2p__id_table_hold(&t, h);
+    ck_assert_uint_eq(p2p__id_table_refs(&t, h), 2);
+    ck_assert_int_eq(p2p__id_table_check(&t), 0);
+    p2p__id_table_release(&t, h);
+    p2p__id_table_release(&t, h);
+    ck_assert(!p2p__id_table_find(&t, &x, &found));
+    ck_assert_uint_eq(mem.bytes, 0);
+    p2p__id_table_fini(&t);
 }
 END_TEST
 
@@ -212,6 +240,7 @@ int main(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, interning_twice_gives_one_handle_two_references);
     tcase_add_test(tc, last_release_frees_and_the_handle_is_reused);
+    tcase_add_test(tc, find_hold_and_insert);
     tcase_add_test(tc, bound_limit_and_limit_plus_one);
     tcase_add_test(tc, every_allocation_failure_is_survived);
     tcase_add_test(tc, matches_a_reference_model);
