@@ -63,7 +63,8 @@ int p2p__id_table_insert(struct p2p_id_table *t,
  * frees the record, and the last id held frees the table's memory. */
 void p2p__id_table_release(struct p2p_id_table *t, uint32_t handle);
 /* The id handle names (it must have references). The pointer is
- * borrowed: valid until the next intern or the last release of handle. */
+ * borrowed: valid until the next intern or insert, or the last release
+ * of handle. */
 const struct p2p_artifact_id *p2p__id_table_id(const struct p2p_id_table *t,
                                                uint32_t handle);
 /* handle's reference count: 0 when it names nothing (also past the
