@@ -19,42 +19,6 @@ static bool lazy(const struct sim_msg *m)
            m->traffic == P2P_TRAFFIC_ACK;
 }
 
-static bool earlier(const struct sim_waiting_ack *a,
-                    const struct sim_waiting_ack *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
-
-static void sift_up(struct sim_waiting_ack *h, uint32_t i)
-{
-    struct sim_waiting_ack x = h[i];
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (!earlier(&x, &h[parent]))
-            break;
-        h[i] = h[parent];
-        i = parent;
-    }
-    h[i] = x;
-}
-
-static void sift_down(struct sim_waiting_ack *h, uint32_t count, uint32_t i)
-{
-    struct sim_waiting_ack x = h[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= count)
-            break;
-        if (c + 1 < count && earlier(&h[c + 1], &h[c]))
-            c++;
-        if (!earlier(&h[c], &x))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = x;
-}
-
 void sim_inbox_push(struct sim_world *w, p2p_time at, struct sim_msg *m)
 {
     if (!lazy(m) || w->opt.acks_as_events) {
@@ -64,27 +28,14 @@ void sim_inbox_push(struct sim_world *w, p2p_time at, struct sim_msg *m)
                                                     .ptr = m});
         return;
     }
-    struct sim_node *sn = &w->nodes[m->to];
-    if (sn->acks_count == sn->acks_capacity) {
-        uint32_t cap = sn->acks_capacity ? sn->acks_capacity * 2 : 64;
-        struct sim_waiting_ack *h =
-            cap > SIM_ACKS_WAITING_MAX
-                ? NULL
-                : realloc(sn->acks, (size_t)cap * sizeof(*h));
-        if (h == NULL) {
-            sim_world_violation(w,
-                                "more than %u acknowledgements waiting at "
-                                "node %u",
-                                SIM_ACKS_WAITING_MAX, m->to);
-            sim_world_msg_free(w, m);
-            return;
-        }
-        sn->acks = h;
-        sn->acks_capacity = cap;
+    struct sim_waiting_ack a = {.at = at, .seq = w->acks_seq++, .m = m};
+    if (sim_ack_heap_push(&w->nodes[m->to].acks, &a) != 0) {
+        sim_world_violation(w,
+                            "more than %u acknowledgements waiting at node "
+                            "%u (or out of memory)",
+                            SIM_ACKS_WAITING_MAX, m->to);
+        sim_world_msg_free(w, m);
     }
-    sn->acks[sn->acks_count] =
-        (struct sim_waiting_ack){.at = at, .seq = w->acks_seq++, .m = m};
-    sift_up(sn->acks, sn->acks_count++);
 }
 
 void sim_inbox_deliver(struct sim_world *w, uint32_t node, struct sim_msg *m,
@@ -132,21 +83,12 @@ void sim_inbox_deliver(struct sim_world *w, uint32_t node, struct sim_msg *m,
     sim_world_mark(w, node);
 }
 
-/* Pops node's earliest waiting acknowledgement. */
-static struct sim_waiting_ack pop(struct sim_node *sn)
-{
-    struct sim_waiting_ack top = sn->acks[0];
-    sn->acks[0] = sn->acks[--sn->acks_count];
-    if (sn->acks_count > 0)
-        sift_down(sn->acks, sn->acks_count, 0);
-    return top;
-}
-
 void sim_inbox_take(struct sim_world *w, uint32_t node)
 {
-    struct sim_node *sn = &w->nodes[node];
-    while (sn->acks_count > 0 && sn->acks[0].at <= w->now) {
-        struct sim_waiting_ack a = pop(sn);
+    struct sim_ack_heap *h = &w->nodes[node].acks;
+    const struct sim_waiting_ack *top;
+    while ((top = sim_ack_heap_top(h)) != NULL && top->at <= w->now) {
+        struct sim_waiting_ack a = sim_ack_heap_pop(h);
         sim_inbox_deliver(w, node, a.m, a.at);
     }
 }
@@ -167,7 +109,8 @@ void sim_inbox_take_pair(struct sim_world *w, uint32_t a, uint32_t b)
  * have one). */
 static bool node_earlier(const struct sim_world *w, uint32_t a, uint32_t b)
 {
-    return earlier(&w->nodes[a].acks[0], &w->nodes[b].acks[0]);
+    return sim_ack_heap_earlier(sim_ack_heap_top(&w->nodes[a].acks),
+                                sim_ack_heap_top(&w->nodes[b].acks));
 }
 
 /* A heap of node ids by their earliest acknowledgement. */
@@ -199,7 +142,7 @@ bool sim_inbox_finish(struct sim_world *w, p2p_time end)
     }
     uint32_t count = 0;
     for (uint32_t i = 0; i < w->nodes_count; i++)
-        if (w->nodes[i].acks_count > 0)
+        if (w->nodes[i].acks.count > 0)
             h[count++] = i;
     for (uint32_t i = count / 2; i-- > 0;)
         nodes_sift_down(w, h, count, i);
@@ -211,12 +154,12 @@ bool sim_inbox_finish(struct sim_world *w, p2p_time end)
     bool queued = false;
     size_t queued_before = w->queue.count; /* any left are after end */
     while (count > 0 && !w->stop && !queued) {
-        struct sim_node *sn = &w->nodes[h[0]];
-        if (sn->acks[0].at > end)
+        struct sim_ack_heap *acks = &w->nodes[h[0]].acks;
+        if (sim_ack_heap_top(acks)->at > end)
             break;
         uint32_t node = h[0];
-        struct sim_waiting_ack a = pop(sn);
-        if (sn->acks_count == 0)
+        struct sim_waiting_ack a = sim_ack_heap_pop(acks);
+        if (acks->count == 0)
             h[0] = h[--count];
         if (count > 0)
             nodes_sift_down(w, h, count, 0);
@@ -233,11 +176,9 @@ bool sim_inbox_finish(struct sim_world *w, p2p_time end)
 void sim_inbox_fini(struct sim_world *w)
 {
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
-        struct sim_node *sn = &w->nodes[i];
-        for (uint32_t k = 0; k < sn->acks_count; k++)
-            sim_world_msg_free(w, sn->acks[k].m);
-        free(sn->acks);
-        sn->acks = NULL;
-        sn->acks_count = sn->acks_capacity = 0;
+        struct sim_ack_heap *acks = &w->nodes[i].acks;
+        while (acks->count > 0)
+            sim_world_msg_free(w, sim_ack_heap_pop(acks).m);
+        sim_ack_heap_fini(acks);
     }
 }

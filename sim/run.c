@@ -442,6 +442,7 @@ static int init_nodes(struct sim_world *w)
         sim_clock_init(&sn->clock);
         sn->armed = P2P_TIME_NEVER;
         sn->member = i < w->sc->nodes;
+        sim_ack_heap_init(&sn->acks, SIM_ACKS_WAITING_MAX);
     }
     w->registry_version = 1;
     for (uint32_t i = 0; i < w->sc->nodes; i++)

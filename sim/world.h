@@ -20,6 +20,7 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/shim.h"
+#include "sim/ack_heap.h"
 #include "sim/clock.h"
 #include "sim/event_queue.h"
 #include "sim/net.h"
@@ -103,14 +104,6 @@ struct sim_msg {
     uint8_t inline_bytes[SIM_MSG_INLINE_BYTES]; /* `bytes` when it fits */
 };
 
-/* An acknowledgement that arrived at (or will arrive at) its node, which
- * takes it before it next acts (sim/inbox.c). */
-struct sim_waiting_ack {
-    p2p_time at;       /* arrival, global time */
-    uint64_t seq;      /* push order: ties are taken first-pushed first */
-    struct sim_msg *m; /* owned */
-};
-
 struct sim_node {
     struct p2p_node *core; /* NULL while not running */
     struct p2p_mem mem;
@@ -139,10 +132,9 @@ struct sim_node {
      * drops a reset stream's unsent data). */
     struct sim_msg *bulk_head, *bulk_tail;
     bool bulk_busy; /* a SIM_EV_UPLINK is queued for it */
-    /* Acknowledgements waiting to be taken: a heap by (at, seq), at most
-     * SIM_ACKS_WAITING_MAX (owned; sim/inbox.c). */
-    struct sim_waiting_ack *acks;
-    uint32_t acks_count, acks_capacity;
+    /* Acknowledgements waiting to be taken, at most SIM_ACKS_WAITING_MAX
+     * (their messages owned; sim/inbox.c). */
+    struct sim_ack_heap acks;
     /* What the network carried for this node id over the whole run (all
      * incarnations), for --metrics: data messages, not resets. */
     uint64_t bytes_sent[P2P_TRAFFIC_COUNT];
