@@ -1,9 +1,9 @@
 /* What reaches a node: a message is an event at its arrival time, except
  * an acknowledgement (the answer to a slot update), which waits in its
- * node's inbox and is taken just before the node next acts (docs/
- * simulator.md, "Acknowledgements"). An acknowledgement only ends a
- * transmission, so taking it later, with its own arrival time, changes
- * nothing the node does: every path by which the node could act, or by
+ * node's inbox and is taken just before the node next acts (the model:
+ * docs/architecture.md and docs/trace-format.md). An acknowledgement only
+ * ends a transmission, so taking it later, with its own arrival time,
+ * changes nothing the node does: every path by which the node could act, or by
  * which the acceptance of the message could change, takes the waiting
  * acknowledgements first. Below run.c, above uplink.c and conn.c. */
 #include <stdlib.h>
