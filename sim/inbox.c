@@ -6,8 +6,7 @@
  * changes nothing the node does: every path by which the node could act, or by
  * which the acceptance of the message could change, takes the waiting
  * acknowledgements first. Below run.c, above uplink.c and conn.c. */
-#include <stdlib.h>
-
+#include "core/assert.h"
 #include "core/err.h"
 #include "sim/world.h"
 
@@ -105,72 +104,47 @@ void sim_inbox_take_pair(struct sim_world *w, uint32_t a, uint32_t b)
     sim_inbox_take(w, b);
 }
 
-/* Whether node a's earliest acknowledgement comes before node b's (both
- * have one). */
-static bool node_earlier(const struct sim_world *w, uint32_t a, uint32_t b)
-{
-    return sim_ack_heap_earlier(sim_ack_heap_top(&w->nodes[a].acks),
-                                sim_ack_heap_top(&w->nodes[b].acks));
-}
-
-/* A heap of node ids by their earliest acknowledgement. */
-static void nodes_sift_down(const struct sim_world *w, uint32_t *h,
-                            uint32_t count, uint32_t i)
-{
-    uint32_t x = h[i];
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= count)
-            break;
-        if (c + 1 < count && node_earlier(w, h[c + 1], h[c]))
-            c++;
-        if (!node_earlier(w, h[c], x))
-            break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = x;
-}
-
 bool sim_inbox_finish(struct sim_world *w, p2p_time end)
 {
-    uint32_t *h = malloc((size_t)w->nodes_count * sizeof(*h));
-    if (h == NULL) {
-        sim_world_violation(w, "out of memory taking the last "
-                               "acknowledgements");
-        return false;
+    /* Each node's earliest acknowledgement, copied into one more heap (an
+     * entry names its node: m->to), gives them all in arrival order. */
+    struct sim_ack_heap firsts;
+    sim_ack_heap_init(&firsts, w->nodes_count);
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        const struct sim_waiting_ack *top = sim_ack_heap_top(&w->nodes[i].acks);
+        if (top != NULL && sim_ack_heap_push(&firsts, top) != 0) {
+            sim_world_violation(w, "out of memory taking the last "
+                                   "acknowledgements");
+            sim_ack_heap_fini(&firsts);
+            return false;
+        }
     }
-    uint32_t count = 0;
-    for (uint32_t i = 0; i < w->nodes_count; i++)
-        if (w->nodes[i].acks.count > 0)
-            h[count++] = i;
-    for (uint32_t i = count / 2; i-- > 0;)
-        nodes_sift_down(w, h, count, i);
-    /* In arrival order over all nodes, the clock following them, as the
-     * events they stand for would have run; a node's taking queues no
-     * event unless its core answers a forged acknowledgement with a
-     * retry: then the loop goes on with it, and each node still takes
-     * its acknowledgements before it next acts. */
-    bool queued = false;
+    /* Taken as the events they stand for would have run, the clock
+     * following them. Taking one queues no event and sends nothing unless
+     * a core answers a forged acknowledgement with a retry: then the loop
+     * goes on with it (and this starts again from the nodes' heaps), each
+     * node still taking its acknowledgements before it next acts. */
+    bool more = false;
     size_t queued_before = w->queue.count; /* any left are after end */
-    while (count > 0 && !w->stop && !queued) {
-        struct sim_ack_heap *acks = &w->nodes[h[0]].acks;
-        if (sim_ack_heap_top(acks)->at > end)
-            break;
-        uint32_t node = h[0];
+    uint64_t pushed_before = w->acks_seq;
+    const struct sim_waiting_ack *first;
+    while (!w->stop && !more && (first = sim_ack_heap_top(&firsts)) != NULL &&
+           first->at <= end) {
+        uint32_t node = sim_ack_heap_pop(&firsts).m->to;
+        struct sim_ack_heap *acks = &w->nodes[node].acks;
         struct sim_waiting_ack a = sim_ack_heap_pop(acks);
-        if (acks->count == 0)
-            h[0] = h[--count];
-        if (count > 0)
-            nodes_sift_down(w, h, count, 0);
+        const struct sim_waiting_ack *next = sim_ack_heap_top(acks);
+        /* Cannot fail: an entry was just popped, so there is room. */
+        int rc = next != NULL ? sim_ack_heap_push(&firsts, next) : 0;
+        P2P_ASSERT(rc == 0);
         if (a.at > w->now)
             w->now = a.at;
         sim_inbox_deliver(w, node, a.m, a.at);
         sim_world_end_event(w);
-        queued = w->queue.count > queued_before;
+        more = w->queue.count > queued_before || w->acks_seq != pushed_before;
     }
-    free(h);
-    return queued;
+    sim_ack_heap_fini(&firsts);
+    return more;
 }
 
 void sim_inbox_fini(struct sim_world *w)
