@@ -11,6 +11,8 @@
 
 #include "p2p.pb-c.h"
 
+#include "env_harness.h"
+
 #include "core/downloader.h"
 #include "core/err.h"
 
@@ -18,52 +20,24 @@
 #define B 4u
 
 struct fx {
-    struct p2p_config cfg;
-    struct p2p_mem mem;
-    struct p2p_outbox outbox;
-    struct p2p_metrics metrics;
-    struct p2p_histogram hists[P2P_HISTS_COUNT];
-    struct p2p_buggify bug;
-    struct p2p_timers timers;
-    struct p2p_ledger ledger;
-    struct p2p_pool pool;
-    struct p2p_rng rng;
-    struct p2p_env env;
+    struct h_env e;
     struct p2p_streams s;
     struct p2p_downloader dl;
 };
 
 static void fx_init(struct fx *f)
 {
-    memset(f, 0, sizeof(*f));
-    p2p_config_default(&f->cfg, 1, 7);
-    f->cfg.node_ids_max = 16;
-    f->cfg.fetches_per_peer_max = 4; /* advert kind: 3, push kind: 4 */
-    f->cfg.fetch_bytes_per_peer_max = 1000;
-    f->cfg.downloads_per_peer_max = 5;
-    p2p_mem_init(&f->mem);
-    p2p_outbox_init(&f->outbox, &f->mem, 10000);
-    f->outbox.events_enabled = true;
-    p2p__timers_init(&f->timers, &f->mem, 10000, &f->metrics, &f->bug);
-    p2p__ledger_init(&f->ledger, &f->cfg, &f->mem, &f->metrics);
-    p2p_pool_init(&f->pool, &f->mem, &f->cfg.pool, 99);
-    p2p_rng_init(&f->rng, 7, 1);
-    f->env = (struct p2p_env){.cfg = &f->cfg,
-                              .mem = &f->mem,
-                              .outbox = &f->outbox,
-                              .timers = &f->timers,
-                              .rng = &f->rng,
-                              .metrics = &f->metrics,
-                              .hists = f->hists,
-                              .bug = &f->bug,
-                              .ledger = &f->ledger,
-                              .pool = &f->pool,
-                              .bouncer = p2p_bouncer_wants_all};
-    p2p__streams_init(&f->s, &f->env, 42);
-    p2p__downloader_init(&f->dl, &f->env, &f->s, 43);
-    for (p2p_node_id p = 0; p < f->cfg.node_ids_max; p++) {
+    h_env_start(&f->e, 1);
+    f->e.cfg.node_ids_max = 16;
+    f->e.cfg.fetches_per_peer_max = 4; /* advert kind: 3, push kind: 4 */
+    f->e.cfg.fetch_bytes_per_peer_max = 1000;
+    f->e.cfg.downloads_per_peer_max = 5;
+    h_env_init(&f->e, 10000, 10000);
+    f->e.outbox.events_enabled = true;
+    p2p__streams_init(&f->s, &f->e.env, 42);
+    p2p__downloader_init(&f->dl, &f->e.env, &f->s, 43);
+    for (p2p_node_id p = 0; p < f->e.cfg.node_ids_max; p++) {
         ck_assert_int_eq(p2p__streams_peer_fit(&f->s, p), 0);
-        ck_assert_int_eq(p2p__ledger_fit(&f->ledger, p), 0);
         ck_assert_int_eq(p2p__downloader_peer_fit(&f->dl, p), 0);
     }
 }
@@ -74,11 +48,7 @@ static void fx_fini(struct fx *f)
     ck_assert_int_eq(p2p__streams_check(&f->s), 0);
     p2p__downloader_fini(&f->dl);
     p2p__streams_fini(&f->s);
-    p2p_pool_fini(&f->pool);
-    p2p__ledger_fini(&f->ledger);
-    p2p__timers_fini(&f->timers);
-    p2p_outbox_fini(&f->outbox);
-    ck_assert_uint_eq(f->mem.bytes, 0);
+    h_env_fini(&f->e);
 }
 
 /* Artifact number k's body and id. */
@@ -104,8 +74,8 @@ static int advertise(struct fx *f, p2p_time now, p2p_node_id peer,
 static uint32_t fetches_to(const struct fx *f, p2p_node_id peer)
 {
     uint32_t n = 0;
-    for (size_t i = 0; i < p2p_outbox_count(&f->outbox); i++) {
-        const struct p2p_action *a = p2p_outbox_at(&f->outbox, i);
+    for (size_t i = 0; i < p2p_outbox_count(&f->e.outbox); i++) {
+        const struct p2p_action *a = p2p_outbox_at(&f->e.outbox, i);
         n += a->type == P2P_ACT_STREAM_OPEN && a->peer == peer &&
              a->route == P2P_ROUTE_ARTIFACT_RPC;
     }
@@ -115,8 +85,8 @@ static uint32_t fetches_to(const struct fx *f, p2p_node_id peer)
 /* The last fetch's stream id to peer. */
 static uint64_t last_fetch(const struct fx *f, p2p_node_id peer)
 {
-    for (size_t i = p2p_outbox_count(&f->outbox); i-- > 0;) {
-        const struct p2p_action *a = p2p_outbox_at(&f->outbox, i);
+    for (size_t i = p2p_outbox_count(&f->e.outbox); i-- > 0;) {
+        const struct p2p_action *a = p2p_outbox_at(&f->e.outbox, i);
         if (a->type == P2P_ACT_STREAM_OPEN && a->peer == peer)
             return a->stream_id;
     }
@@ -138,7 +108,7 @@ static void answer(struct fx *f, p2p_time now, p2p_node_id peer, uint64_t id,
     uint8_t *frame;
     size_t flen;
     ck_assert_int_eq(p2p_frame_response_encode(
-                         &f->mem, P2P_MEM_OTHER,
+                         &f->e.mem, P2P_MEM_OTHER,
                          &(struct p2p_frame_response){
                              .status = 200, .body = packed, .body_len = plen},
                          &frame, &flen),
@@ -151,7 +121,7 @@ static void answer(struct fx *f, p2p_time now, p2p_node_id peer, uint64_t id,
     p2p__downloader_on_response(&f->dl, now, d.owner_index, d.owner_gen, d.err,
                                 &d.frame);
     p2p__streams_done_fini(&d);
-    p2p_mem_free(&f->mem, P2P_MEM_OTHER, frame);
+    p2p_mem_free(&f->e.mem, P2P_MEM_OTHER, frame);
 }
 
 /* Advert-kind downloads may use fetches_per_peer_max - 1/4 of a peer's
@@ -160,7 +130,7 @@ START_TEST(fetch_slots_per_peer_limit)
 {
     struct fx f;
     fx_init(&f);
-    f.cfg.downloads_per_peer_max = 100;
+    f.e.cfg.downloads_per_peer_max = 100;
     for (uint32_t k = 0; k < 3; k++)
         ck_assert_int_eq(advertise(&f, 0, A, k, k, P2P_KIND_ADVERT, 10), 0);
     ck_assert_uint_eq(fetches_to(&f, A), 3);
@@ -189,7 +159,7 @@ START_TEST(fetch_bytes_per_peer_limit)
     for (int over = 0; over <= 1; over++) {
         struct fx f;
         fx_init(&f);
-        uint64_t max = f.cfg.fetch_bytes_per_peer_max;
+        uint64_t max = f.e.cfg.fetch_bytes_per_peer_max;
         ck_assert_int_eq(advertise(&f, 0, A, 0, 0, P2P_KIND_ADVERT, 400), 0);
         ck_assert_int_eq(
             advertise(&f, 0, A, 1, 1, P2P_KIND_ADVERT, max - 400 + over), 0);
@@ -216,16 +186,16 @@ START_TEST(busy_wait_both_sides)
     struct p2p_artifact_id id;
     artifact(0, body, &id);
     answer(&f, 5, A, last_fetch(&f, A) - 2, body, sizeof(body));
-    ck_assert_ptr_nonnull(p2p_pool_get(&f.pool, &id));
+    ck_assert_ptr_nonnull(p2p_pool_get(&f.e.pool, &id));
     ck_assert_uint_eq(p2p__downloader_fetches(&f.dl, A), 2);
     struct p2p_timer t;
     p2p_time at = P2P_DOWNLOAD_BUSY_RETRY_NS;
-    while (p2p_timer_heap_pop_due(&f.timers.heap, at - 1, &t) == 1)
+    while (p2p_timer_heap_pop_due(&f.e.timers.heap, at - 1, &t) == 1)
         if (t.kind == P2P_TIMER_DOWNLOAD)
             p2p__downloader_on_timer(&f.dl, at - 1, t.index, t.gen);
     ck_assert_uint_eq(fetches_to(&f, A), 3);
     bool fired = false;
-    while (p2p_timer_heap_pop_due(&f.timers.heap, at, &t) == 1) {
+    while (p2p_timer_heap_pop_due(&f.e.timers.heap, at, &t) == 1) {
         if (t.kind != P2P_TIMER_DOWNLOAD)
             continue;
         /* Early: nothing; at the deadline: the fetch. */
@@ -247,7 +217,7 @@ START_TEST(downloads_per_peer_quota_and_retry_list)
 {
     struct fx f;
     fx_init(&f);
-    uint32_t quota = f.cfg.downloads_per_peer_max;
+    uint32_t quota = f.e.cfg.downloads_per_peer_max;
     for (uint32_t k = 0; k < quota; k++)
         ck_assert_int_eq(advertise(&f, 0, A, k, k, P2P_KIND_ADVERT, 10), 0);
     ck_assert_uint_eq(p2p__downloader_count(&f.dl), quota);
@@ -257,7 +227,7 @@ START_TEST(downloads_per_peer_quota_and_retry_list)
         advertise(&f, 0, A, quota + 1, quota + 1, P2P_KIND_ADVERT, 10),
         P2P_ERR_LIMIT);
     ck_assert_uint_eq(f.dl.pending, 2);
-    ck_assert_uint_eq(f.metrics.downloads_refused, 2);
+    ck_assert_uint_eq(f.e.metrics.downloads_refused, 2);
     /* Slot quota + 1 changes: it leaves the list. */
     p2p__downloader_slot_changed(&f.dl, A, quota + 1);
     ck_assert_uint_eq(f.dl.pending, 1);
@@ -290,9 +260,9 @@ START_TEST(fetch_extensions_limit)
         struct p2p_stream_due due;
         struct p2p_timer t;
         do
-            ck_assert_int_eq(
-                p2p_timer_heap_pop_due(&f.timers.heap, P2P_TIME_NEVER - 1, &t),
-                1);
+            ck_assert_int_eq(p2p_timer_heap_pop_due(&f.e.timers.heap,
+                                                    P2P_TIME_NEVER - 1, &t),
+                             1);
         while (t.kind != P2P_TIMER_STREAM_DEADLINE);
         ck_assert(p2p__streams_due(&f.s, t.deadline, t.index, t.gen, &due));
         ck_assert_int_eq(due.owner, P2P_OWNER_DOWNLOADER);
@@ -332,15 +302,15 @@ START_TEST(wrong_bytes_penalised_and_retried_elsewhere)
     struct p2p_artifact_id id;
     artifact(1, body, &id); /* not artifact 0 */
     answer(&f, 5, first, last_fetch(&f, first), body, sizeof(body));
-    ck_assert_uint_eq(p2p__ledger_peer(&f.ledger, first)->penalty_total,
+    ck_assert_uint_eq(p2p__ledger_peer(&f.e.ledger, first)->penalty_total,
                       P2P_PENALTY_WRONG_BYTES);
-    ck_assert_uint_eq(f.pool.count[P2P_POOL_UNVALIDATED], 0);
+    ck_assert_uint_eq(f.e.pool.count[P2P_POOL_UNVALIDATED], 0);
     ck_assert_uint_eq(fetches_to(&f, second), 1);
     artifact(0, body, &id);
     answer(&f, 6, second, last_fetch(&f, second), body, sizeof(body));
-    ck_assert_ptr_nonnull(p2p_pool_get(&f.pool, &id));
+    ck_assert_ptr_nonnull(p2p_pool_get(&f.e.pool, &id));
     ck_assert_uint_eq(p2p__downloader_count(&f.dl), 0);
-    ck_assert_uint_eq(f.metrics.artifacts_received, 1);
+    ck_assert_uint_eq(f.e.metrics.artifacts_received, 1);
     fx_fini(&f);
 }
 END_TEST
@@ -355,24 +325,24 @@ START_TEST(ended_wait_cancels_its_timer)
     for (uint32_t k = 0; k < 4; k++)
         ck_assert_int_eq(advertise(&f, 0, A, k, k, P2P_KIND_ADVERT, 10), 0);
     ck_assert_uint_eq(fetches_to(&f, A), 3);
-    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap),
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap),
                       P2P_DOWNLOAD_BUSY_RETRY_NS);
     /* B advertises the waiting one: fetched from B at once. */
     ck_assert_int_eq(advertise(&f, 1, B, 0, 3, P2P_KIND_ADVERT, 10), 0);
     ck_assert_uint_eq(fetches_to(&f, B), 1);
-    ck_assert_uint_gt(p2p_timer_heap_next(&f.timers.heap),
+    ck_assert_uint_gt(p2p_timer_heap_next(&f.e.timers.heap),
                       P2P_DOWNLOAD_BUSY_RETRY_NS);
     /* Another waits, then arrives by another route. */
     ck_assert_int_eq(advertise(&f, 2, A, 4, 4, P2P_KIND_ADVERT, 10), 0);
-    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap),
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap),
                       2 + P2P_DOWNLOAD_BUSY_RETRY_NS);
     uint8_t body[16];
     struct p2p_artifact_id id;
     artifact(4, body, &id);
     p2p__downloader_done(&f.dl, &id);
-    ck_assert_uint_gt(p2p_timer_heap_next(&f.timers.heap),
+    ck_assert_uint_gt(p2p_timer_heap_next(&f.e.timers.heap),
                       2 + P2P_DOWNLOAD_BUSY_RETRY_NS);
-    ck_assert_int_eq(p2p_timer_heap_check(&f.timers.heap), 0);
+    ck_assert_int_eq(p2p_timer_heap_check(&f.e.timers.heap), 0);
     fx_fini(&f);
 }
 END_TEST

@@ -5,6 +5,7 @@
  * transmissions, in ascending index order, as a scan of the table does,
  * and take their retry timers out of the node's timers. */
 #include "harness.h"
+#include "env_harness.h"
 #include "core/gossip_sender.h"
 #include "core/ledger.h" /* P2P_PENALTY_SILENT */
 #include "core/pool.h"
@@ -20,18 +21,23 @@ START_TEST(push_carries_body_advert_carries_id)
     h_init(&h, 2);
     struct p2p_artifact_id id;
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
-                                     sizeof(small_body), &id), 0);
-    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 2);
-    P2p__V1__SlotUpdate *u = h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
+                                     sizeof(small_body), &id),
+                     0);
+    ck_assert_uint_eq(
+        h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 2);
+    P2p__V1__SlotUpdate *u =
+        h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
     ck_assert_int_eq(u->update_case, P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT);
     ck_assert_uint_eq(u->artifact->body.len, sizeof(small_body));
-    ck_assert_uint_eq(h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->traffic, P2P_TRAFFIC_PUSH);
+    ck_assert_uint_eq(h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->traffic,
+                      P2P_TRAFFIC_PUSH);
     uint64_t first_commit = u->commit_id;
     p2p__v1__slot_update__free_unpacked(u, NULL);
     h_clear(&h);
 
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, big_body,
-                                     sizeof(big_body), &id), 0);
+                                     sizeof(big_body), &id),
+                     0);
     u = h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
     ck_assert_int_eq(u->update_case, P2P__V1__SLOT_UPDATE__UPDATE_REF);
     ck_assert_mem_eq(u->ref->id.data, id.b, P2P_ID_BYTES);
@@ -50,8 +56,10 @@ START_TEST(small_advert_is_pushed_below_threshold)
     struct harness h;
     h_init(&h, 1);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, small_body,
-                                     sizeof(small_body), NULL), 0);
-    P2p__V1__SlotUpdate *u = h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
+                                     sizeof(small_body), NULL),
+                     0);
+    P2p__V1__SlotUpdate *u =
+        h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
     ck_assert_int_eq(u->update_case, P2P__V1__SLOT_UPDATE__UPDATE_ARTIFACT);
     p2p__v1__slot_update__free_unpacked(u, NULL);
     h_clear(&h);
@@ -65,13 +73,20 @@ START_TEST(freed_slot_is_reused_lifo)
     h_init(&h, 1);
     struct p2p_artifact_id a, b;
     uint8_t body_a[2000] = {1}, body_b[2000] = {2}, body_c[2000] = {3};
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body_a, sizeof(body_a), &a), 0);
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body_b, sizeof(body_b), &b), 0);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body_a,
+                                     sizeof(body_a), &a),
+                     0);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body_b,
+                                     sizeof(body_b), &b),
+                     0);
     h_clear(&h);
     ck_assert_int_eq(p2p_node_remove(h.node, h.now, &a), 0);
     h_clear(&h);
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body_c, sizeof(body_c), NULL), 0);
-    P2p__V1__SlotUpdate *u = h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, body_c,
+                                     sizeof(body_c), NULL),
+                     0);
+    P2p__V1__SlotUpdate *u =
+        h_update_of(&h, h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0));
     ck_assert_uint_eq(u->slot_id, 0); /* a's slot */
     p2p__v1__slot_update__free_unpacked(u, NULL);
     h_clear(&h);
@@ -84,7 +99,8 @@ START_TEST(acknowledged_update_is_not_resent)
     struct harness h;
     h_init(&h, 1);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
-                                     sizeof(small_body), NULL), 0);
+                                     sizeof(small_body), NULL),
+                     0);
     const struct p2p_action *open = h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0);
     uint64_t stream = open->stream_id;
     h_clear(&h);
@@ -116,12 +132,14 @@ START_TEST(update_timeout_penalises_silence_not_slowness)
     struct harness h;
     h_init(&h, 1);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
-                                     sizeof(small_body), NULL), 0);
+                                     sizeof(small_body), NULL),
+                     0);
     p2p_time first = h.now;
     h_clear(&h);
     h_advance(&h, 1 * P2P_NS_PER_S);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, big_body,
-                                     sizeof(big_body), NULL), 0);
+                                     sizeof(big_body), NULL),
+                     0);
     uint64_t second = h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->stream_id;
     h_clear(&h);
     if (answers) {
@@ -149,12 +167,14 @@ START_TEST(failed_update_is_retried_after_backoff)
     struct harness h;
     h_init_cfg(&h, &c, 1);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
-                                     sizeof(small_body), NULL), 0);
+                                     sizeof(small_body), NULL),
+                     0);
     uint64_t stream = h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->stream_id;
     h_clear(&h);
     ck_assert_int_eq(h_respond(&h, 1, stream, 400, NULL), 0);
     p2p_time failed_at = h.now;
-    ck_assert_uint_eq(p2p_node_next_deadline(h.node), failed_at + 250 * P2P_NS_PER_MS);
+    ck_assert_uint_eq(p2p_node_next_deadline(h.node),
+                      failed_at + 250 * P2P_NS_PER_MS);
     h_advance(&h, 250 * P2P_NS_PER_MS - 1);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
     h_advance(&h, 1);
@@ -162,7 +182,8 @@ START_TEST(failed_update_is_retried_after_backoff)
     /* A second failure (a transport reset) doubles the wait. */
     stream = h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->stream_id;
     h_clear(&h);
-    ck_assert_int_eq(p2p_node_on_stream_reset(h.node, h.now, 1, stream, false), 0);
+    ck_assert_int_eq(p2p_node_on_stream_reset(h.node, h.now, 1, stream, false),
+                     0);
     h_advance(&h, 500 * P2P_NS_PER_MS - 1);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
     h_advance(&h, 1);
@@ -179,7 +200,8 @@ START_TEST(unanswered_update_times_out)
     struct harness h;
     h_init(&h, 1);
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
-                                     sizeof(small_body), NULL), 0);
+                                     sizeof(small_body), NULL),
+                     0);
     h_clear(&h);
     h_advance(&h, h.cfg.update_timeout_ns);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
@@ -197,7 +219,8 @@ START_TEST(remove_aborts_transmissions)
     h_init(&h, 3);
     struct p2p_artifact_id id;
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
-                                     sizeof(small_body), &id), 0);
+                                     sizeof(small_body), &id),
+                     0);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 3);
     h_clear(&h);
     ck_assert_int_eq(p2p_node_remove(h.node, h.now, &id), 0);
@@ -216,12 +239,17 @@ START_TEST(reconnected_peer_gets_every_slot)
     struct harness h;
     h_init(&h, 1);
     uint8_t b1[2000] = {1}, b2[2000] = {2};
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, b1, sizeof(b1), NULL), 0);
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, b2, sizeof(b2), NULL), 0);
+    ck_assert_int_eq(
+        p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, b1, sizeof(b1), NULL),
+        0);
+    ck_assert_int_eq(
+        p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, b2, sizeof(b2), NULL),
+        0);
     h_clear(&h);
     ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 1), 0);
     ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, 1), 0);
-    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 2);
+    ck_assert_uint_eq(
+        h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 2);
     h_clear(&h);
     h_fini(&h);
 }
@@ -243,7 +271,8 @@ START_TEST(config_and_insert_bounds)
     h_init(&h, 1);
     static const uint8_t dummy[1];
     ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, dummy,
-                                     P2P_ARTIFACT_BYTES_MAX + 1, NULL), P2P_ERR_OVERSIZE);
+                                     P2P_ARTIFACT_BYTES_MAX + 1, NULL),
+                     P2P_ERR_OVERSIZE);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
     h_fini(&h);
 }
@@ -257,9 +286,13 @@ START_TEST(slot_table_bound)
     struct harness h;
     h_init_cfg(&h, &c, 1);
     uint8_t b[3][10] = {{1}, {2}, {3}};
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[0], 10, NULL), 0);
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[1], 10, NULL), 0);
-    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[2], 10, NULL), P2P_ERR_LIMIT);
+    ck_assert_int_eq(
+        p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[0], 10, NULL), 0);
+    ck_assert_int_eq(
+        p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[1], 10, NULL), 0);
+    ck_assert_int_eq(
+        p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, b[2], 10, NULL),
+        P2P_ERR_LIMIT);
     ck_assert_uint_eq(p2p_node_pool(h.node)->count[P2P_POOL_VALIDATED], 2);
     ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
@@ -295,17 +328,7 @@ END_TEST
 
 /* The sender alone, with a real stream table, pool and timers. */
 struct sfx {
-    struct p2p_config cfg;
-    struct p2p_mem mem;
-    struct p2p_outbox outbox;
-    struct p2p_metrics metrics;
-    struct p2p_histogram hists[P2P_HISTS_COUNT];
-    struct p2p_buggify bug;
-    struct p2p_timers timers;
-    struct p2p_ledger ledger;
-    struct p2p_pool pool;
-    struct p2p_rng rng;
-    struct p2p_env env;
+    struct h_env e;
     struct p2p_streams streams;
     struct p2p_gossip_sender s;
     p2p_time now;
@@ -313,31 +336,13 @@ struct sfx {
 
 static void sfx_init(struct sfx *f)
 {
-    memset(f, 0, sizeof(*f));
-    p2p_config_default(&f->cfg, 0, 7);
-    f->cfg.node_ids_max = 16;
-    p2p_mem_init(&f->mem);
-    p2p_outbox_init(&f->outbox, &f->mem, 100000);
-    p2p__timers_init(&f->timers, &f->mem, 100000, &f->metrics, &f->bug);
-    p2p__ledger_init(&f->ledger, &f->cfg, &f->mem, &f->metrics);
-    p2p_pool_init(&f->pool, &f->mem, &f->cfg.pool, 99);
-    p2p_rng_init(&f->rng, 7, 1);
-    f->env = (struct p2p_env){.cfg = &f->cfg,
-                              .mem = &f->mem,
-                              .outbox = &f->outbox,
-                              .timers = &f->timers,
-                              .rng = &f->rng,
-                              .metrics = &f->metrics,
-                              .hists = f->hists,
-                              .bug = &f->bug,
-                              .ledger = &f->ledger,
-                              .pool = &f->pool,
-                              .bouncer = p2p_bouncer_wants_all};
-    p2p__streams_init(&f->streams, &f->env, 42);
-    p2p__gossip_sender_init(&f->s, &f->env, &f->streams, 43);
-    for (p2p_node_id p = 0; p < f->cfg.node_ids_max; p++) {
+    h_env_start(&f->e, 0);
+    f->e.cfg.node_ids_max = 16;
+    h_env_init(&f->e, 100000, 100000);
+    p2p__streams_init(&f->streams, &f->e.env, 42);
+    p2p__gossip_sender_init(&f->s, &f->e.env, &f->streams, 43);
+    for (p2p_node_id p = 0; p < f->e.cfg.node_ids_max; p++) {
         ck_assert_int_eq(p2p__streams_peer_fit(&f->streams, p), 0);
-        ck_assert_int_eq(p2p__ledger_fit(&f->ledger, p), 0);
         ck_assert_int_eq(p2p__gossip_sender_peer_fit(&f->s, p), 0);
     }
     f->now = 1000;
@@ -349,11 +354,7 @@ static void sfx_fini(struct sfx *f)
     ck_assert_int_eq(p2p__streams_check(&f->streams), 0);
     p2p__gossip_sender_fini(&f->s);
     p2p__streams_fini(&f->streams);
-    p2p_pool_fini(&f->pool);
-    p2p__ledger_fini(&f->ledger);
-    p2p__timers_fini(&f->timers);
-    p2p_outbox_fini(&f->outbox);
-    ck_assert_uint_eq(f->mem.bytes, 0);
+    h_env_fini(&f->e);
 }
 
 /* Artifact k enters the validated pool and gets a slot; returns its id. */
@@ -369,11 +370,10 @@ static struct p2p_artifact_id sfx_add(struct sfx *f, uint32_t k)
                                  .body = body,
                                  .len = sizeof(body),
                                  .from = P2P_NODE_NONE};
-    ck_assert_int_eq(p2p_pool_insert(&f->pool, f->now, &item), 0);
-    ck_assert_int_eq(
-        p2p__gossip_sender_add(&f->s, f->now, p2p_pool_get(&f->pool, &id),
-                               false),
-        0);
+    ck_assert_int_eq(p2p_pool_insert(&f->e.pool, f->now, &item), 0);
+    ck_assert_int_eq(p2p__gossip_sender_add(
+                         &f->s, f->now, p2p_pool_get(&f->e.pool, &id), false),
+                     0);
     return id;
 }
 
@@ -480,8 +480,8 @@ static void model_after(const struct sfx *f, const struct tx_model *m)
         at = ((const struct p2p_tx *)p2p__table_at(&f->s.txs, at))->next_free;
     }
     uint32_t resets = 0;
-    for (size_t i = 0; i < p2p_outbox_count(&f->outbox); i++) {
-        const struct p2p_action *a = p2p_outbox_at(&f->outbox, i);
+    for (size_t i = 0; i < p2p_outbox_count(&f->e.outbox); i++) {
+        const struct p2p_action *a = p2p_outbox_at(&f->e.outbox, i);
         if (a->type != P2P_ACT_STREAM_RESET)
             continue;
         while (resets < m->freed_count && m->stream_ids[resets] == 0)
@@ -553,15 +553,15 @@ START_TEST(remove_and_peer_down_free_their_own_in_index_order)
     static struct tx_model m;
     model_before(&f, sfx_slot(&f, &ids[best]), P2P_NODE_NONE, &m);
     ck_assert_uint_eq(m.freed_count, best_n);
-    p2p_outbox_clear(&f.outbox);
+    p2p_outbox_clear(&f.e.outbox);
     p2p__gossip_sender_remove(&f.s, &ids[best]);
     model_after(&f, &m);
-    ck_assert_int_eq(p2p_pool_remove(&f.pool, &ids[best]), 0);
+    ck_assert_int_eq(p2p_pool_remove(&f.e.pool, &ids[best]), 0);
 
     /* Peer 5 goes down: its own transmissions only. */
     model_before(&f, P2P_INDEX_NONE, 5, &m);
     ck_assert_uint_ge(m.freed_count, 3);
-    p2p_outbox_clear(&f.outbox);
+    p2p_outbox_clear(&f.e.outbox);
     p2p__gossip_sender_peer_down(&f.s, 5);
     model_after(&f, &m);
 
@@ -580,7 +580,7 @@ START_TEST(remove_and_peer_down_free_their_own_in_index_order)
             p2p__gossip_sender_peer_down(&f.s, p);
     ck_assert_uint_eq(f.s.txs.count, 0);
     ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
-    p2p_outbox_clear(&f.outbox);
+    p2p_outbox_clear(&f.e.outbox);
     sfx_fini(&f);
 }
 END_TEST
@@ -620,25 +620,25 @@ START_TEST(freed_transmission_cancels_its_retry)
     p2p__gossip_sender_peer_up(&f.s, f.now, 2);
     struct p2p_artifact_id id = sfx_add(&f, 0);
     uint32_t slot = sfx_slot(&f, &id);
-    p2p_time update_deadline = f.now + f.cfg.update_timeout_ns;
-    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap), update_deadline);
+    p2p_time update_deadline = f.now + f.e.cfg.update_timeout_ns;
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap), update_deadline);
     /* Peer 1's update fails: a retry within the first backoff. */
     sfx_fail(&f, sfx_tx(&f, slot, 1));
-    p2p_time retry = p2p_timer_heap_next(&f.timers.heap);
+    p2p_time retry = p2p_timer_heap_next(&f.e.timers.heap);
     ck_assert_uint_lt(retry, f.now + P2P_NS_PER_S);
     p2p__gossip_sender_peer_down(&f.s, 1);
-    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap), update_deadline);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap), update_deadline);
     /* Peer 2's fails too; its slot is removed. */
     sfx_fail(&f, sfx_tx(&f, slot, 2));
-    ck_assert_uint_lt(p2p_timer_heap_next(&f.timers.heap),
+    ck_assert_uint_lt(p2p_timer_heap_next(&f.e.timers.heap),
                       f.now + P2P_NS_PER_S);
     p2p__gossip_sender_remove(&f.s, &id);
-    ck_assert_int_eq(p2p_pool_remove(&f.pool, &id), 0);
-    ck_assert_uint_eq(p2p_timer_heap_next(&f.timers.heap), P2P_TIME_NEVER);
+    ck_assert_int_eq(p2p_pool_remove(&f.e.pool, &id), 0);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap), P2P_TIME_NEVER);
     ck_assert_uint_eq(f.s.txs.count, 0);
-    ck_assert_int_eq(p2p_timer_heap_check(&f.timers.heap), 0);
+    ck_assert_int_eq(p2p_timer_heap_check(&f.e.timers.heap), 0);
     p2p__gossip_sender_peer_down(&f.s, 2);
-    p2p_outbox_clear(&f.outbox);
+    p2p_outbox_clear(&f.e.outbox);
     sfx_fini(&f);
 }
 END_TEST
@@ -659,7 +659,8 @@ int main(void)
     tcase_add_test(tc, slot_table_bound);
     tcase_add_test(tc, config_and_insert_bounds);
     tcase_add_test(tc, every_allocation_failure_is_survived);
-    tcase_add_loop_test(tc, update_timeout_penalises_silence_not_slowness, 0, 2);
+    tcase_add_loop_test(tc, update_timeout_penalises_silence_not_slowness, 0,
+                        2);
     tcase_add_test(tc, remove_and_peer_down_free_their_own_in_index_order);
     tcase_add_test(tc, freed_transmission_cancels_its_retry);
     suite_add_tcase(s, tc);
