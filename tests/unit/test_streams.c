@@ -9,78 +9,51 @@
 
 #include "core/err.h"
 #include "core/streams.h"
+#include "env_harness.h"
 
 #define PEER 3u
 #define OTHER 5u
 
 /* One stream table with a real environment. */
 struct fx {
-    struct p2p_config cfg;
-    struct p2p_mem mem;
-    struct p2p_outbox outbox;
-    struct p2p_metrics metrics;
-    struct p2p_histogram hists[P2P_HISTS_COUNT];
-    struct p2p_buggify bug;
-    struct p2p_timers timers;
-    struct p2p_ledger ledger;
-    struct p2p_rng rng;
-    struct p2p_env env;
+    struct h_env e;
     struct p2p_streams s;
 };
 
 static void fx_init(struct fx *f)
 {
-    memset(f, 0, sizeof(*f));
-    p2p_config_default(&f->cfg, 1, 7);
-    f->cfg.node_ids_max = 16;
-    f->cfg.streams_max = 8;
-    f->cfg.streams_in_per_peer_max = 3;
-    f->cfg.stream_bytes_in_per_peer_max = 64;
-    f->cfg.stream_read_timeout_ns = 1000;
-    p2p_mem_init(&f->mem);
-    p2p_outbox_init(&f->outbox, &f->mem, 1000);
-    f->outbox.events_enabled = true;
-    p2p__timers_init(&f->timers, &f->mem, 1000, &f->metrics, &f->bug);
-    p2p__ledger_init(&f->ledger, &f->cfg, &f->mem, &f->metrics);
-    p2p_rng_init(&f->rng, 7, 1);
-    f->env = (struct p2p_env){.cfg = &f->cfg,
-                              .mem = &f->mem,
-                              .outbox = &f->outbox,
-                              .timers = &f->timers,
-                              .rng = &f->rng,
-                              .metrics = &f->metrics,
-                              .hists = f->hists,
-                              .bug = &f->bug,
-                              .ledger = &f->ledger};
-    p2p__streams_init(&f->s, &f->env, 42);
-    for (p2p_node_id p = 0; p < f->cfg.node_ids_max; p++) {
+    h_env_start(&f->e, 1);
+    f->e.cfg.node_ids_max = 16;
+    f->e.cfg.streams_max = 8;
+    f->e.cfg.streams_in_per_peer_max = 3;
+    f->e.cfg.stream_bytes_in_per_peer_max = 64;
+    f->e.cfg.stream_read_timeout_ns = 1000;
+    h_env_init(&f->e, 1000, 1000);
+    f->e.outbox.events_enabled = true;
+    p2p__streams_init(&f->s, &f->e.env, 42);
+    for (p2p_node_id p = 0; p < f->e.cfg.node_ids_max; p++)
         ck_assert_int_eq(p2p__streams_peer_fit(&f->s, p), 0);
-        ck_assert_int_eq(p2p__ledger_fit(&f->ledger, p), 0);
-    }
 }
 
 static void fx_fini(struct fx *f)
 {
     ck_assert_int_eq(p2p__streams_check(&f->s), 0);
     p2p__streams_fini(&f->s);
-    p2p__ledger_fini(&f->ledger);
-    p2p__timers_fini(&f->timers);
-    p2p_outbox_fini(&f->outbox);
-    ck_assert_uint_eq(f->mem.bytes, 0);
+    h_env_fini(&f->e);
 }
 
 static const struct p2p_action *last(const struct fx *f)
 {
-    size_t n = p2p_outbox_count(&f->outbox);
+    size_t n = p2p_outbox_count(&f->e.outbox);
     ck_assert_uint_gt(n, 0);
-    return p2p_outbox_at(&f->outbox, n - 1);
+    return p2p_outbox_at(&f->e.outbox, n - 1);
 }
 
 static size_t count_of(const struct fx *f, enum p2p_action_type type)
 {
     size_t n = 0;
-    for (size_t i = 0; i < p2p_outbox_count(&f->outbox); i++)
-        n += p2p_outbox_at(&f->outbox, i)->type == type;
+    for (size_t i = 0; i < p2p_outbox_count(&f->e.outbox); i++)
+        n += p2p_outbox_at(&f->e.outbox, i)->type == type;
     return n;
 }
 
@@ -118,7 +91,7 @@ static uint8_t *response(struct fx *f, uint32_t status, size_t body_len,
     memset(body, 'b', body_len);
     uint8_t *out;
     ck_assert_int_eq(p2p_frame_response_encode(
-                         &f->mem, P2P_MEM_OTHER,
+                         &f->e.mem, P2P_MEM_OTHER,
                          &(struct p2p_frame_response){.status = status,
                                                       .body = body,
                                                       .body_len = body_len},
@@ -136,7 +109,7 @@ static uint8_t *request_bytes(struct fx *f, size_t body_len, size_t *len)
     uint8_t *out;
     ck_assert_int_eq(
         p2p_frame_request_encode(
-            &f->mem, P2P_MEM_OTHER,
+            &f->e.mem, P2P_MEM_OTHER,
             &(struct p2p_frame_request){.route = P2P_ROUTE_ARTIFACT_UPDATE,
                                         .body = body,
                                         .body_len = body_len},
@@ -161,7 +134,7 @@ static int feed(struct fx *f, p2p_time now, p2p_node_id peer, uint64_t id,
 /* Pops the next due stream deadline at now: true with its index, gen. */
 static bool due_timer(struct fx *f, p2p_time now, struct p2p_timer *t)
 {
-    return p2p_timer_heap_pop_due(&f->timers.heap, now, t) == 1;
+    return p2p_timer_heap_pop_due(&f->e.timers.heap, now, t) == 1;
 }
 
 START_TEST(response_reported_to_its_owner)
@@ -194,7 +167,7 @@ START_TEST(response_reported_to_its_owner)
     ck_assert_int_eq(feed(&f, 170, PEER, id, false, bytes, len, true, &d),
                      P2P_ERR_NOT_FOUND);
     ck_assert_int_eq(d.end, P2P_STREAM_END_NONE);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
     fx_fini(&f);
 }
 END_TEST
@@ -232,7 +205,7 @@ START_TEST(outbound_deadline_both_sides)
     ck_assert(!last(&f)->inbound);
     p2p__streams_done_fini(&d);
     /* Slow, not silent: 1.5 us is no P2P_SILENCE_NS. */
-    ck_assert_uint_eq(f.metrics.penalties, 0);
+    ck_assert_uint_eq(f.e.metrics.penalties, 0);
     /* The record moved on: the old generation is stale. */
     ck_assert(!p2p__streams_due(&f.s, 2000, t.index, t.gen, &due));
     fx_fini(&f);
@@ -276,7 +249,7 @@ START_TEST(silence_penalty_edges)
         p2p__streams_expire(&f.s, cases[i].expire_at, index, cases[i].blame,
                             &d);
         p2p__streams_done_fini(&d);
-        const struct p2p_ledger_peer *p = p2p__ledger_peer(&f.ledger, PEER);
+        const struct p2p_ledger_peer *p = p2p__ledger_peer(&f.e.ledger, PEER);
         ck_assert_msg(p->penalty_total == cases[i].points, "case %zu", i);
         fx_fini(&f);
     }
@@ -299,16 +272,16 @@ START_TEST(inbound_read_deadline_both_sides)
     ck_assert(!due_timer(&f, 999, &t));
     ck_assert(due_timer(&f, 1000, &t));
     ck_assert(!p2p__streams_due(&f.s, 999, t.index, t.gen, &due));
-    ck_assert_uint_eq(f.metrics.stream_errors, 0);
+    ck_assert_uint_eq(f.e.metrics.stream_errors, 0);
     /* Handled inside: nothing for the caller. */
     ck_assert(!p2p__streams_due(&f.s, 1000, t.index, t.gen, &due));
-    ck_assert_uint_eq(f.metrics.stream_errors, 1);
-    ck_assert_uint_eq(f.metrics.penalties, 0);
+    ck_assert_uint_eq(f.e.metrics.stream_errors, 1);
+    ck_assert_uint_eq(f.e.metrics.penalties, 0);
     ck_assert_int_eq(last(&f)->type, P2P_ACT_STREAM_RESET);
     ck_assert(last(&f)->inbound);
     ck_assert_uint_eq(f.s.peers[PEER].streams_in, 0);
     ck_assert_uint_eq(f.s.peers[PEER].bytes_in, 0);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
     fx_fini(&f);
 }
 END_TEST
@@ -336,9 +309,9 @@ START_TEST(inbound_request_reported)
                                 .status = 200};
     ck_assert_int_eq(p2p__streams_respond(&f.s, &r), 0);
     ck_assert_int_eq(last(&f)->type, P2P_ACT_STREAM_RESPOND);
-    f.outbox.actions_max = p2p_outbox_count(&f.outbox);
+    f.e.outbox.actions_max = p2p_outbox_count(&f.e.outbox);
     ck_assert_int_eq(p2p__streams_respond(&f.s, &r), P2P_ERR_LIMIT);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
     fx_fini(&f);
 }
 END_TEST
@@ -352,21 +325,21 @@ START_TEST(inbound_streams_per_peer_limit)
     size_t len;
     uint8_t *bytes = request_bytes(&f, 20, &len);
     struct p2p_stream_done d;
-    uint32_t limit = f.cfg.streams_in_per_peer_max;
+    uint32_t limit = f.e.cfg.streams_in_per_peer_max;
     for (uint32_t i = 0; i < limit; i++)
         ck_assert_int_eq(feed(&f, 0, PEER, 100 + i, true, bytes, 4, false, &d),
                          0);
     ck_assert_uint_eq(f.s.peers[PEER].streams_in, limit);
     ck_assert_int_eq(feed(&f, 0, PEER, 100 + limit, true, bytes, 4, false, &d),
                      P2P_ERR_LIMIT);
-    ck_assert_uint_eq(f.metrics.streams_refused, 1);
+    ck_assert_uint_eq(f.e.metrics.streams_refused, 1);
     ck_assert_int_eq(last(&f)->type, P2P_ACT_STREAM_RESET);
     ck_assert_uint_eq(last(&f)->stream_id, 100 + limit);
     ck_assert_uint_eq(f.s.peers[PEER].streams_in, limit);
     ck_assert_int_eq(feed(&f, 0, OTHER, 1, true, bytes, 4, false, &d), 0);
     /* A refusal is no misbehaviour. */
-    ck_assert_uint_eq(f.metrics.penalties, 0);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+    ck_assert_uint_eq(f.e.metrics.penalties, 0);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
     fx_fini(&f);
 }
 END_TEST
@@ -381,17 +354,17 @@ START_TEST(inbound_bytes_per_peer_limit)
     uint8_t *bytes = request_bytes(&f, 100, &len);
     ck_assert_uint_gt(len, 40);
     struct p2p_stream_done d;
-    uint64_t max = f.cfg.stream_bytes_in_per_peer_max;
+    uint64_t max = f.e.cfg.stream_bytes_in_per_peer_max;
     ck_assert_int_eq(feed(&f, 0, PEER, 1, true, bytes, 32, false, &d), 0);
     ck_assert_int_eq(feed(&f, 0, PEER, 2, true, bytes, max - 32, false, &d), 0);
     ck_assert_uint_eq(f.s.peers[PEER].bytes_in, max);
     ck_assert_int_eq(feed(&f, 0, PEER, 1, true, bytes + 32, 1, false, &d),
                      P2P_ERR_LIMIT);
-    ck_assert_uint_eq(f.metrics.stream_errors, 1);
-    ck_assert_uint_eq(f.metrics.penalties, 0);
+    ck_assert_uint_eq(f.e.metrics.stream_errors, 1);
+    ck_assert_uint_eq(f.e.metrics.penalties, 0);
     ck_assert_uint_eq(f.s.peers[PEER].streams_in, 1);
     ck_assert_uint_eq(f.s.peers[PEER].bytes_in, max - 32);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
     fx_fini(&f);
 }
 END_TEST
@@ -413,15 +386,16 @@ START_TEST(answer_cap_both_sides)
         if (over) {
             ck_assert_int_eq(rc, P2P_ERR_OVERSIZE);
             ck_assert_int_eq(d.err, P2P_ERR_OVERSIZE);
-            ck_assert_uint_eq(p2p__ledger_peer(&f.ledger, PEER)->penalty_total,
-                              P2P_PENALTY_BAD_FRAME);
+            ck_assert_uint_eq(
+                p2p__ledger_peer(&f.e.ledger, PEER)->penalty_total,
+                P2P_PENALTY_BAD_FRAME);
         } else {
             ck_assert_int_eq(rc, 0);
             ck_assert_int_eq(d.err, 0);
-            ck_assert_uint_eq(f.metrics.penalties, 0);
+            ck_assert_uint_eq(f.e.metrics.penalties, 0);
         }
         p2p__streams_done_fini(&d);
-        p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+        p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
         fx_fini(&f);
     }
 }
@@ -433,17 +407,17 @@ START_TEST(table_limit)
 {
     struct fx f;
     fx_init(&f);
-    for (uint32_t i = 0; i < f.cfg.streams_max; i++)
+    for (uint32_t i = 0; i < f.e.cfg.streams_max; i++)
         request(&f, 0, PEER, 1000, 0, NULL);
-    size_t actions = p2p_outbox_count(&f.outbox);
-    size_t bytes = f.mem.bytes;
+    size_t actions = p2p_outbox_count(&f.e.outbox);
+    size_t bytes = f.e.mem.bytes;
     struct p2p_stream_req r = {
         .peer = PEER, .route = P2P_ROUTE_ARTIFACT_RPC, .timeout_ns = 1000};
     uint32_t index;
     ck_assert_int_eq(p2p__streams_request(&f.s, 0, &r, &index), P2P_ERR_LIMIT);
-    ck_assert_uint_eq(p2p_outbox_count(&f.outbox), actions);
-    ck_assert_uint_eq(f.mem.bytes, bytes);
-    ck_assert_uint_eq(p2p__streams_count(&f.s), f.cfg.streams_max);
+    ck_assert_uint_eq(p2p_outbox_count(&f.e.outbox), actions);
+    ck_assert_uint_eq(f.e.mem.bytes, bytes);
+    ck_assert_uint_eq(p2p__streams_count(&f.s), f.e.cfg.streams_max);
     fx_fini(&f);
 }
 END_TEST
@@ -475,7 +449,7 @@ START_TEST(peer_down_reports_each_outbound)
     ck_assert_uint_eq(f.s.peers[PEER].streams_in, 0);
     /* No reset: the connection is gone. */
     ck_assert_uint_eq(count_of(&f, P2P_ACT_STREAM_RESET), 0);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, bytes);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, bytes);
     fx_fini(&f);
 }
 END_TEST
@@ -491,7 +465,7 @@ START_TEST(malformed_inbound_penalised)
     int rc = feed(&f, 0, PEER, 1, true, junk, sizeof(junk), true, &d);
     ck_assert_int_lt(rc, 0);
     ck_assert_int_eq(d.end, P2P_STREAM_END_NONE);
-    ck_assert_uint_eq(p2p__ledger_peer(&f.ledger, PEER)->penalty_total,
+    ck_assert_uint_eq(p2p__ledger_peer(&f.e.ledger, PEER)->penalty_total,
                       P2P_PENALTY_BAD_FRAME);
     ck_assert_int_eq(last(&f)->type, P2P_ACT_STREAM_RESET);
     ck_assert_uint_eq(p2p__streams_count(&f.s), 0);
@@ -506,8 +480,8 @@ START_TEST(request_allocation_failures)
     for (uint64_t n = 1;; n++) {
         struct fx f;
         fx_init(&f);
-        size_t bytes = f.mem.bytes;
-        f.mem.fail_at = f.mem.allocs + n;
+        size_t bytes = f.e.mem.bytes;
+        f.e.mem.fail_at = f.e.mem.allocs + n;
         static const uint8_t body[] = "x";
         struct p2p_stream_req r = {.peer = PEER,
                                    .route = P2P_ROUTE_ARTIFACT_RPC,
@@ -516,7 +490,7 @@ START_TEST(request_allocation_failures)
                                    .timeout_ns = 1000};
         uint32_t index;
         int rc = p2p__streams_request(&f.s, 0, &r, &index);
-        f.mem.fail_at = 0;
+        f.e.mem.fail_at = 0;
         if (rc == 0) {
             ck_assert_uint_eq(p2p__streams_count(&f.s), 1);
             fx_fini(&f);
@@ -524,9 +498,9 @@ START_TEST(request_allocation_failures)
             break;
         }
         ck_assert_int_eq(rc, P2P_ERR_NOMEM);
-        ck_assert_uint_eq(p2p_outbox_count(&f.outbox), 0);
+        ck_assert_uint_eq(p2p_outbox_count(&f.e.outbox), 0);
         ck_assert_uint_eq(p2p__streams_count(&f.s), 0);
-        ck_assert_uint_le(f.mem.bytes, bytes + 4096); /* grown tables */
+        ck_assert_uint_le(f.e.mem.bytes, bytes + 4096); /* grown tables */
         fx_fini(&f);
     }
 }
@@ -535,7 +509,7 @@ END_TEST
 /* The earliest deadline among the timers. */
 static p2p_time next_deadline(const struct fx *f)
 {
-    return p2p_timer_heap_next(&f->timers.heap);
+    return p2p_timer_heap_next(&f->e.timers.heap);
 }
 
 /* However a stream ends (answered, aborted, reset by the peer, its request
@@ -571,7 +545,7 @@ START_TEST(ended_streams_cancel_their_deadlines)
     size_t req_len;
     uint8_t *req = request_bytes(&f, 10, &req_len);
     ck_assert_int_eq(feed(&f, 400, PEER, 77, true, req, 4, false, &d), 0);
-    ck_assert_uint_eq(next_deadline(&f), 400 + f.cfg.stream_read_timeout_ns);
+    ck_assert_uint_eq(next_deadline(&f), 400 + f.e.cfg.stream_read_timeout_ns);
     ck_assert_int_eq(
         feed(&f, 410, PEER, 77, true, req + 4, req_len - 4, true, &d), 0);
     ck_assert_int_eq(d.end, P2P_STREAM_END_REQUEST);
@@ -595,9 +569,9 @@ START_TEST(ended_streams_cancel_their_deadlines)
     while (p2p__streams_peer_down_next(&f.s, PEER, &cursor, &d))
         p2p__streams_done_fini(&d);
     ck_assert_uint_eq(next_deadline(&f), P2P_TIME_NEVER);
-    ck_assert_int_eq(p2p_timer_heap_check(&f.timers.heap), 0);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, req);
-    p2p_mem_free(&f.mem, P2P_MEM_OTHER, answer);
+    ck_assert_int_eq(p2p_timer_heap_check(&f.e.timers.heap), 0);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, req);
+    p2p_mem_free(&f.e.mem, P2P_MEM_OTHER, answer);
     fx_fini(&f);
 }
 END_TEST
