@@ -13,7 +13,14 @@
  * takes a reference and gives them back when it lets go, so a node's
  * accounting and budget see every body it holds, as if it held a copy.
  * The block itself is freed with the last reference. Not thread-safe: a
- * body is shared within one thread (one simulator, one replica loop). */
+ * body is shared within one thread (one simulator, one replica loop).
+ *
+ * Bytes elsewhere: a backend may keep a body's bytes outside the heap (the
+ * replica keeps large artifacts in their file, mapped) by wrapping them
+ * (p2p_body_wrap) with a release hook; core reads such a body like any
+ * other and never learns where its bytes are. A body may also be written
+ * after it is made (struct p2p_body_store): its bytes are then NULL until
+ * the store seals it, and nobody but its writer holds it before that. */
 #ifndef P2P_CORE_BODY_H
 #define P2P_CORE_BODY_H
 
@@ -24,13 +31,48 @@
 #include "core/mem.h"
 #include "core/types.h"
 
+struct p2p_body;
+
+/* Who keeps the bytes of a wrapped body. */
+struct p2p_body_owner {
+    /* Called once, with the last reference: gives the bytes back and frees
+     * b (which the owner allocated, see p2p_body_wrap). */
+    void (*release)(struct p2p_body *b);
+};
+
 struct p2p_body {
     uint32_t refs;
     bool hashed;               /* id below is SHA-256(bytes) */
     struct p2p_artifact_id id; /* valid when hashed */
     size_t len;
-    uint8_t bytes[]; /* len bytes, never changed after p2p_body_new's
-                        caller filled them */
+    /* len bytes, never changed after the maker filled them (right after
+     * the header for p2p_body_new; NULL only while a store writes them) */
+    uint8_t *bytes;
+    const struct p2p_body_owner *owner; /* NULL: one malloc block */
+    void *owner_ctx;                    /* the owner's, for its release */
+};
+
+/* Where a backend assembles large bodies as they arrive (the replica: a
+ * file in its data directory), instead of in a reader's buffer. A stream
+ * reader that learns it is receiving an artifact body of at least
+ * bytes_min bytes opens one here and writes every byte of it in order, so
+ * the body is copied once from the wire (core/body_sink.h). The store's
+ * calls are the backend's I/O: core only calls them. */
+struct p2p_body_store {
+    size_t bytes_min; /* smaller bodies stay in the reader's buffer */
+    void *ctx;        /* the backend's, passed to every call */
+    /* A new body of len bytes, not yet written (bytes NULL), made with
+     * p2p_body_wrap with one uncharged reference; its release must also
+     * serve a body never sealed. NULL when the store cannot take it: the
+     * reader then buffers it in memory as if there were no store. */
+    struct p2p_body *(*open)(void *ctx, size_t len);
+    /* Appends data[0..len) (borrowed) to what b holds. 0, or P2P_ERR_WRITE
+     * (the stream fails; the peer is not blamed). */
+    int (*write)(void *ctx, struct p2p_body *b, const uint8_t *data,
+                 size_t len);
+    /* All b->len bytes are written: makes b->bytes readable. 0, or
+     * P2P_ERR_WRITE. */
+    int (*seal)(void *ctx, struct p2p_body *b);
 };
 
 /* A new body of len bytes (len may be 0), one reference, charged to mem
@@ -43,6 +85,15 @@ struct p2p_body *p2p_body_new(struct p2p_mem *mem, enum p2p_mem_module module,
  * len is 0). */
 struct p2p_body *p2p_body_copy(struct p2p_mem *mem, enum p2p_mem_module module,
                                const uint8_t *src, size_t len);
+
+/* Initialises *b, which the owner allocated, as a body of len bytes at
+ * bytes (NULL until written, see struct p2p_body_store) with one
+ * reference charged to mem under module (mem may be NULL). The owner's
+ * release gets b back with the last reference. false when mem refuses
+ * (then b is untouched and still the caller's). */
+bool p2p_body_wrap(struct p2p_body *b, struct p2p_mem *mem,
+                   enum p2p_mem_module module, uint8_t *bytes, size_t len,
+                   const struct p2p_body_owner *owner, void *owner_ctx);
 
 /* Takes one more reference, charged to mem under module (NULL mem:
  * uncharged). false when mem refuses (no reference taken). */

@@ -32,6 +32,9 @@ struct p2p_env {
     struct p2p_pool *pool;
     p2p_bouncer_fn bouncer; /* never NULL */
     void *bouncer_ctx;      /* borrowed */
+    /* Where large fetched bodies are written as they arrive (borrowed;
+     * NULL: in memory, as the simulator keeps them). */
+    const struct p2p_body_store *body_store;
 };
 
 #endif

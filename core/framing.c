@@ -16,6 +16,16 @@ enum wire_type { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 enum { FIELD_PATH = 1, FIELD_STATUS = 1, FIELD_BODY = 2 };
 
+/* Artifact {kind = 1, body = 2, id = 3} (proto/p2p.proto): the field a
+ * streaming reader writes to the store. */
+enum { ARTIFACT_FIELD_BODY = 2 };
+
+/* How far a streaming reader looks into the envelope's body for the
+ * Artifact's body field: past kind and id (at most 2 + 10 and 2 + 64
+ * bytes as ours write them) and the body's tag and length, with room for
+ * a few unknown small fields. A longer head is buffered as usual. */
+#define ARTIFACT_HEAD_BYTES_MAX 256
+
 /* The first tag of every request: field 1, length-delimited. */
 #define TAG_PATH ((FIELD_PATH << 3) | WT_LEN)
 
@@ -30,6 +40,8 @@ enum { FIELD_PATH = 1, FIELD_STATUS = 1, FIELD_BODY = 2 };
 /* A scan result meaning "the bytes end inside this item"; never returned
  * by a public function. */
 #define MORE 1
+/* try_stream's answer when the stream is not of a shape it streams. */
+#define NOT_STREAMED 2
 
 static const char *const route_paths[P2P_ROUTES_COUNT] = {
     [P2P_ROUTE_ARTIFACT_UPDATE] = "/artifact/update",
@@ -425,8 +437,12 @@ static int feed_prefix(struct p2p_frame_reader *r, const uint8_t *data,
  * before those bytes arrive (the limit is enforced as bytes
  * arrive, before buffering more). Other malformations are left for
  * finish, which reports them with the whole message in view. */
+static int try_stream(struct p2p_frame_reader *r, size_t at, size_t n);
+
 static int check_declared(struct p2p_frame_reader *r)
 {
+    if (r->sink != NULL)
+        return 0; /* the field being streamed was the last one checked */
     while (r->scan_pos < r->len) {
         size_t pos = r->scan_pos;
         struct field f;
@@ -456,13 +472,127 @@ static int check_declared(struct p2p_frame_reader *r)
              * buffer now rather than a doubling series of copies; a
              * request's buffer grows with what actually arrives, so that
              * declared lengths cost a peer nothing it has not sent. */
-            if (r->mode == P2P_FRAME_RESPONSE)
-                return reserve(r, pos + (size_t)n, r->limit);
-            return 0;
+            if (r->mode != P2P_FRAME_RESPONSE)
+                return 0;
+            if (f.number == FIELD_BODY) {
+                int rc = try_stream(r, pos, (size_t)n);
+                if (rc != NOT_STREAMED)
+                    return rc == MORE ? 0 : rc;
+            }
+            return reserve(r, pos + (size_t)n, r->limit);
         }
         r->scan_pos = pos + (size_t)n;
     }
     return 0;
+}
+
+void p2p_frame_reader_set_store(struct p2p_frame_reader *r,
+                                const struct p2p_body_store *store)
+{
+    P2P_ASSERT(r->len == 0 && r->sink == NULL);
+    r->store = store;
+}
+
+/* Whether r may still stream: a store, an answer carrying an artifact,
+ * bytes of its own (not a whole borrowed message, no tail given) and no
+ * judgement yet. */
+static bool may_stream(const struct p2p_frame_reader *r)
+{
+    return r->store != NULL && !r->stream_judged && !r->borrowed &&
+           r->tail_len == 0 && r->mode == P2P_FRAME_RESPONSE &&
+           r->route == P2P_ROUTE_ARTIFACT_RPC;
+}
+
+/* The Artifact's body starts at buf[at] with len bytes and, when it ends
+ * exactly where the envelope does (end), goes to the store from here on:
+ * what is buffered of it moves there. */
+static int start_stream(struct p2p_frame_reader *r, size_t at, uint64_t len,
+                        size_t end)
+{
+    r->stream_judged = true;
+    if (len != end - at || len < r->store->bytes_min)
+        return NOT_STREAMED;
+    int err;
+    struct p2p_body_sink *sink = p2p__body_sink_open(
+        r->mem, P2P_MEM_STREAMS, r->store, (size_t)len, &err);
+    if (sink == NULL)
+        return err != 0 ? err : NOT_STREAMED;
+    /* The envelope's end has not arrived (the caller saw its bytes still
+     * coming), so what is buffered past at is less than the body. */
+    int rc = p2p__body_sink_write(sink, r->buf + at, r->len - at);
+    if (rc != 0) {
+        p2p__body_sink_abort(sink);
+        return rc;
+    }
+    r->len = at;
+    r->sink = sink;
+    return 0;
+}
+
+/* The envelope's body field, n bytes from buf[at], is still arriving:
+ * looks inside it for an Artifact whose body runs to its end (kind, id,
+ * body, as ours encode it) and, when it finds one, streams. MORE while the
+ * Artifact's head is incomplete; NOT_STREAMED for any other shape (the
+ * bytes are then buffered, and finish judges them). */
+static int try_stream(struct p2p_frame_reader *r, size_t at, size_t n)
+{
+    if (!may_stream(r))
+        return NOT_STREAMED;
+    size_t end = at + n, pos = at;
+    for (;;) {
+        struct field f;
+        int rc = scan_tag(r->buf, r->len, &pos, &f);
+        if (rc == 0 && f.number == ARTIFACT_FIELD_BODY && f.wire == WT_LEN) {
+            uint64_t len;
+            size_t used;
+            rc = scan_varint(r->buf + pos, r->len - pos, VARINT32_BYTES_MAX,
+                             &len, &used);
+            if (rc == 0)
+                return start_stream(r, pos + used, len, end);
+        } else if (rc == 0) {
+            rc = scan_value(r->buf, r->len, &pos, &f);
+        }
+        if (rc == MORE && r->len - at <= ARTIFACT_HEAD_BYTES_MAX)
+            return MORE;
+        if (rc != 0 || pos >= end) {
+            r->stream_judged = true;
+            return NOT_STREAMED;
+        }
+    }
+}
+
+/* The store holds every byte of the body and more arrived after it: the
+ * body is read back into the buffer, which is then as if every byte had
+ * been fed. */
+static int unstream(struct p2p_frame_reader *r)
+{
+    struct p2p_body *b;
+    int rc = p2p__body_sink_seal(r->sink, &b);
+    r->sink = NULL;
+    if (rc != 0)
+        return rc;
+    rc = reserve(r, r->len + b->len, r->limit);
+    if (rc == 0) {
+        memcpy(r->buf + r->len, b->bytes, b->len);
+        r->len += b->len;
+    }
+    p2p_body_release(b, r->mem, P2P_MEM_STREAMS);
+    return rc;
+}
+
+/* Feeds a streaming reader: the body's bytes to the store, anything after
+ * them to the buffer. */
+static int feed_sink(struct p2p_frame_reader *r, const uint8_t *data,
+                     size_t len)
+{
+    size_t n = min_size(len, p2p__body_sink_missing(r->sink));
+    int rc = p2p__body_sink_write(r->sink, data, n);
+    if (rc != 0 || n == len)
+        return rc;
+    rc = unstream(r);
+    if (rc == 0)
+        rc = append(r, data + n, len - n);
+    return rc == 0 ? check_declared(r) : rc;
 }
 
 static int fail(struct p2p_frame_reader *r, int err)
@@ -491,9 +621,14 @@ int p2p_frame_reader_feed(struct p2p_frame_reader *r, const uint8_t *data,
         data += taken;
         len -= taken;
     }
-    int rc = append(r, data, len);
-    if (rc == 0 && r->route_known)
-        rc = check_declared(r);
+    int rc;
+    if (r->sink != NULL) {
+        rc = feed_sink(r, data, len);
+    } else {
+        rc = append(r, data, len);
+        if (rc == 0 && r->route_known)
+            rc = check_declared(r);
+    }
     if (rc != 0)
         return fail(r, rc);
     invariants(r);
@@ -738,6 +873,17 @@ int p2p_frame_reader_finish(struct p2p_frame_reader *r, struct p2p_frame *out)
 {
     if (r->err != 0)
         return r->err;
+    if (r->sink != NULL) {
+        /* The streamed body becomes the tail the envelope ends with. */
+        struct p2p_body *b;
+        int rc = p2p__body_sink_seal(r->sink, &b);
+        r->sink = NULL;
+        if (rc != 0)
+            return fail(r, rc);
+        r->tail = b;
+        r->tail_len = b->len;
+        r->tail_fits = true;
+    }
     /* Nothing arrived, or a request ended before its path was complete. */
     if ((r->len == 0 && r->tail == NULL) || !r->route_known)
         return fail(r, P2P_ERR_TRUNCATED);
@@ -787,6 +933,8 @@ void p2p_frame_reader_fini(struct p2p_frame_reader *r)
     if (r->tail != NULL)
         p2p_body_release(r->tail, r->mem, P2P_MEM_STREAMS);
     r->tail = NULL;
+    p2p__body_sink_abort(r->sink);
+    r->sink = NULL;
     r->tail_len = 0;
     r->buf = NULL;
     r->len = 0;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "core/body.h"
+#include "core/body_sink.h"
 #include "core/mem.h"
 #include "core/routes.h"
 #include "core/state_manifest.h"
@@ -148,6 +149,12 @@ struct p2p_frame_reader {
                             * and the last one ends with the tail */
     bool finished;         /* finish() succeeded */
     int err;               /* sticky: 0, or the first error returned */
+    /* Streaming (p2p_frame_reader_set_store): the artifact body that ends
+     * the stream goes to the store as it arrives, buf keeping only the
+     * bytes before it; at finish the sealed body becomes the tail. */
+    const struct p2p_body_store *store; /* borrowed; NULL: none */
+    struct p2p_body_sink *sink;         /* owned while streaming */
+    bool stream_judged;                 /* the shape was judged once */
 };
 
 /* Prepares r for one stream direction. mem and limits are borrowed and
@@ -228,6 +235,18 @@ void p2p_frame_reader_fini(struct p2p_frame_reader *r);
  * (e.g. to what an advertised artifact size needs); never raises it. Call
  * before the first feed. */
 void p2p_frame_reader_cap(struct p2p_frame_reader *r, size_t bytes_max);
+
+/* Lets a RESPONSE-mode reader of ARTIFACT_RPC write the artifact body
+ * that ends the stream into store (borrowed, outlives r; NULL: none) as it
+ * arrives, when it has at least store->bytes_min bytes: the envelope's
+ * body field and, inside it, the Artifact's body field both run to the
+ * stream's end, as every encoder of ours writes them (kind, id, body).
+ * Other shapes, routes and smaller bodies are buffered as usual; bytes
+ * after such a body (a valid but unusual encoding) are read back from the
+ * store and buffered too. The frame's tail is then the stored body, its id
+ * already known (hashed as it arrived). Call before the first feed. */
+void p2p_frame_reader_set_store(struct p2p_frame_reader *r,
+                                const struct p2p_body_store *store);
 
 /* Bytes of buffer r holds (allocated capacity, >= bytes received), for
  * per-stream memory accounting. */

@@ -561,6 +561,12 @@ void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
     p2p__downloader_refresh(&n->dl, now);
 }
 
+void p2p_node_set_body_store(struct p2p_node *n,
+                             const struct p2p_body_store *store)
+{
+    n->env.body_store = store;
+}
+
 struct p2p_outbox *p2p_node_outbox(struct p2p_node *n)
 {
     return &n->outbox;

@@ -151,6 +151,14 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
 void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,
                           void *ctx);
 
+/* Installs the backend's body store (borrowed, outlives the node; NULL:
+ * none, the default): fetched artifacts of at least store->bytes_min
+ * bytes are written into it as they arrive and hashed on the way
+ * (core/body.h), instead of buffered and copied. Streams already open
+ * keep what they had. */
+void p2p_node_set_body_store(struct p2p_node *n,
+                             const struct p2p_body_store *store);
+
 /* Installs the client's state store (ops and ctx borrowed; NULL ops: no
  * state sync, the default). The node advertises the store's newest state
  * and serves it, and syncs newer states advertised by enough peers. */

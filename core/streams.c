@@ -182,6 +182,8 @@ static struct p2p_stream *set_outbound(struct p2p_streams *s, p2p_time now,
      * refused when its length is read, before it is buffered. */
     if (r->response_bytes_max != 0)
         p2p_frame_reader_cap(&st->reader, r->response_bytes_max);
+    if (env->body_store != NULL)
+        p2p_frame_reader_set_store(&st->reader, env->body_store);
     return st;
 }
 
