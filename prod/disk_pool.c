@@ -12,6 +12,7 @@
 
 #include "conf/hex.h"
 #include "core/err.h"
+#include "prod/disk_body.h"
 #include "prod/durable.h"
 
 #define HEX_CHARS (2 * P2P_ID_BYTES)
@@ -20,6 +21,7 @@ struct prod_disk_pool {
     char dir[PROD_DURABLE_PATH_MAX];        /* DATA/pool */
     char quarantine[PROD_DURABLE_PATH_MAX]; /* DATA/quarantine/pool */
     uint64_t artifact_bytes_max;
+    struct prod_disk_bodies *bodies; /* large fetched bodies, in files */
     struct prod_disk_pool_stats stats;
     char error[PROD_DISK_POOL_ERROR_MAX];
 };
@@ -49,6 +51,8 @@ int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
                             data_dir);
     p->artifact_bytes_max = artifact_bytes_max;
     int rc = prod_durable_mkdirs(p->dir, err, err_len);
+    if (rc == 0)
+        rc = prod_disk_bodies_open(p->dir, &p->bodies);
     if (rc != 0) {
         free(p);
         return rc;
@@ -59,7 +63,15 @@ int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
 
 void prod_disk_pool_close(struct prod_disk_pool *p)
 {
+    if (p == NULL)
+        return;
+    prod_disk_bodies_close(p->bodies);
     free(p);
+}
+
+const struct p2p_body_store *prod_disk_pool_body_store(struct prod_disk_pool *p)
+{
+    return prod_disk_bodies_store(p->bodies);
 }
 
 const char *prod_disk_pool_error(const struct prod_disk_pool *p)
@@ -92,6 +104,10 @@ int prod_disk_pool_put(struct prod_disk_pool *p,
     return prod_disk_pool_put_hashed(p, id, kind, body, len);
 }
 
+static int remove_other_kind(struct prod_disk_pool *p,
+                             const struct p2p_artifact_id *id,
+                             enum p2p_artifact_kind kind);
+
 int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
                               const struct p2p_artifact_id *id,
                               enum p2p_artifact_kind kind, const uint8_t *body,
@@ -106,12 +122,38 @@ int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
     int rc = prod_durable_write(path, body, len, p->error, sizeof(p->error));
     if (rc != 0)
         return rc;
-    /* The same id under the other kind would be a second copy at load. */
+    return remove_other_kind(p, id, kind);
+}
+
+int prod_disk_pool_put_body(struct prod_disk_pool *p,
+                            const struct p2p_artifact_id *id,
+                            enum p2p_artifact_kind kind, struct p2p_body *b)
+{
+    if (!prod_disk_body_is_temporary(b))
+        return prod_disk_pool_put_hashed(p, id, kind, b->bytes, b->len);
+    if (kind != P2P_KIND_PUSH && kind != P2P_KIND_ADVERT)
+        return P2P_ERR_INVALID_ARG;
+    if (b->len > p->artifact_bytes_max)
+        return P2P_ERR_OVERSIZE;
+    char path[PROD_DURABLE_PATH_MAX];
+    path_of(p, id, kind, path);
+    int rc = prod_disk_body_persist(b, path, p->error, sizeof(p->error));
+    if (rc != 0)
+        return rc;
+    return remove_other_kind(p, id, kind);
+}
+
+/* The same id under the other kind would be a second copy at load. */
+static int remove_other_kind(struct prod_disk_pool *p,
+                             const struct p2p_artifact_id *id,
+                             enum p2p_artifact_kind kind)
+{
+    char path[PROD_DURABLE_PATH_MAX];
     enum p2p_artifact_kind other =
         kind == P2P_KIND_PUSH ? P2P_KIND_ADVERT : P2P_KIND_PUSH;
     path_of(p, id, other, path);
     char err[PROD_DISK_POOL_ERROR_MAX] = "";
-    rc = prod_durable_remove(path, err, sizeof(err));
+    int rc = prod_durable_remove(path, err, sizeof(err));
     if (rc == P2P_ERR_NOT_FOUND)
         return 0;
     if (rc != 0)
@@ -278,12 +320,29 @@ static void drop(struct walk *w, const char *path, const char *name,
     w->on_drop(w->ctx, &d);
 }
 
+/* The file at path (size bytes by lstat) as a body: mapped when large, else
+ * read into memory. Errors as prod_durable_read. */
+static int body_of_file(const char *path, size_t size, size_t cap,
+                        struct p2p_body **out, char *err, size_t err_len)
+{
+    if (size >= PROD_DISK_BODY_BYTES_MIN && size <= cap)
+        return prod_disk_body_map(path, size, out, err, err_len);
+    uint8_t *bytes;
+    size_t len;
+    int rc = prod_durable_read(path, cap, &bytes, &len, err, err_len);
+    if (rc != 0)
+        return rc;
+    *out = p2p_body_copy(NULL, P2P_MEM_POOL, bytes, len);
+    free(bytes);
+    return *out != NULL ? 0 : P2P_ERR_NOMEM;
+}
+
 /* Reads the regular file at path (size bytes by lstat) and checks it is
- * artifact id: 0 with *body (the caller frees it), 1 when it was dropped
- * or vanished, P2P_ERR_NOMEM. */
+ * artifact id: 0 with *body (one reference, the caller's, hashed), 1 when
+ * it was dropped or vanished, P2P_ERR_NOMEM. */
 static int read_checked(struct walk *w, const char *path, const char *name,
                         const struct stat *st, const struct p2p_artifact_id *id,
-                        uint8_t **body, size_t *len)
+                        struct p2p_body **body)
 {
     struct prod_disk_pool *p = w->p;
     char why[PROD_DISK_POOL_ERROR_MAX + 64];
@@ -298,7 +357,8 @@ static int read_checked(struct walk *w, const char *path, const char *name,
     size_t cap = p->artifact_bytes_max > SIZE_MAX
                      ? SIZE_MAX
                      : (size_t)p->artifact_bytes_max;
-    int rc = prod_durable_read(path, cap, body, len, err, sizeof(err));
+    int rc =
+        body_of_file(path, (size_t)st->st_size, cap, body, err, sizeof(err));
     if (rc == P2P_ERR_NOT_FOUND)
         return 1; /* gone since it was listed */
     if (rc == P2P_ERR_NOMEM) {
@@ -316,14 +376,13 @@ static int read_checked(struct walk *w, const char *path, const char *name,
         drop(w, path, name, st->st_mode, PROD_DISK_POOL_DROP_CORRUPT, why);
         return 1;
     }
-    struct p2p_artifact_id got;
-    p2p_id_of(*body, *len, &got);
-    if (!p2p_id_eq(&got, id)) {
-        free(*body);
+    if (!p2p_body_matches(*body, id)) {
+        size_t len = (*body)->len;
+        p2p_body_release(*body, NULL, P2P_MEM_POOL);
         *body = NULL;
         snprintf(why, sizeof(why),
                  "its %zu bytes do not hash to its name (torn or damaged)",
-                 *len);
+                 len);
         drop(w, path, name, st->st_mode, PROD_DISK_POOL_DROP_CORRUPT, why);
         return 1;
     }
@@ -333,7 +392,7 @@ static int read_checked(struct walk *w, const char *path, const char *name,
 int prod_disk_pool_load(struct prod_disk_pool *p,
                         int (*fn)(void *ctx, const struct p2p_artifact_id *id,
                                   enum p2p_artifact_kind kind,
-                                  const uint8_t *body, size_t len),
+                                  struct p2p_body *body),
                         void (*on_drop)(void *ctx,
                                         const struct prod_disk_pool_drop *d),
                         void *ctx, uint32_t *dropped)
@@ -380,9 +439,8 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
                  "a second file of an artifact already loaded");
             continue;
         }
-        uint8_t *body = NULL;
-        size_t len = 0;
-        int r = read_checked(&w, path, name, &st, &id, &body, &len);
+        struct p2p_body *body = NULL;
+        int r = read_checked(&w, path, name, &st, &id, &body);
         if (r == 1)
             continue;
         if (r != 0) {
@@ -391,8 +449,8 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
         }
         last = id;
         have_last = true;
-        rc = fn(ctx, &id, kind, body, len);
-        free(body);
+        rc = fn(ctx, &id, kind, body);
+        p2p_body_release(body, NULL, P2P_MEM_POOL);
     }
     free(names);
     if (dropped != NULL)

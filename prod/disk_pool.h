@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/body.h"
 #include "core/types.h"
 
 /* The longest error message kept by prod_disk_pool_error. */
@@ -53,6 +54,20 @@ int prod_disk_pool_put_hashed(struct prod_disk_pool *p,
                               const struct p2p_artifact_id *id,
                               enum p2p_artifact_kind kind, const uint8_t *body,
                               size_t len);
+
+/* As prod_disk_pool_put_hashed, for a shared body: one that is still in
+ * its temporary file (prod/disk_body.h: fetched into this pool's body
+ * store) is made durable and renamed to its pool name, without writing
+ * its bytes again; any other is written. */
+int prod_disk_pool_put_body(struct prod_disk_pool *p,
+                            const struct p2p_artifact_id *id,
+                            enum p2p_artifact_kind kind, struct p2p_body *b);
+
+/* The store large fetched bodies are written into as they arrive
+ * (prod/disk_body.h), for p2p_node_set_body_store; borrowed from p, which
+ * must outlive every body it made. */
+const struct p2p_body_store *prod_disk_pool_body_store(
+    struct prod_disk_pool *p);
 
 /* Removes artifact id (of whichever kind), durably. Errors:
  * P2P_ERR_NOT_FOUND, P2P_ERR_WRITE. */
@@ -122,7 +137,9 @@ struct prod_disk_pool_stats {
 const char *prod_disk_pool_drop_reason_name(enum prod_disk_pool_drop_reason r);
 
 /* Calls fn for every stored artifact whose bytes hash to its file name
- * (body borrowed for the call); every other entry with a name of ours is
+ * (body borrowed for the call: fn takes a reference to keep it; bodies of
+ * at least PROD_DISK_BODY_BYTES_MIN bytes are the file, mapped, the rest
+ * a copy in memory; either way already hashed); every other entry with a name of ours is
  * dropped (see enum prod_disk_pool_drop_reason: deleted or quarantined),
  * counted in *dropped (may be NULL) and in the stats, and reported to
  * on_drop (may be NULL) with its reason and path. "<id>.advert" sorts
@@ -136,7 +153,7 @@ const char *prod_disk_pool_drop_reason_name(enum prod_disk_pool_drop_reason r);
 int prod_disk_pool_load(struct prod_disk_pool *p,
                         int (*fn)(void *ctx, const struct p2p_artifact_id *id,
                                   enum p2p_artifact_kind kind,
-                                  const uint8_t *body, size_t len),
+                                  struct p2p_body *body),
                         void (*on_drop)(void *ctx,
                                         const struct prod_disk_pool_drop *d),
                         void *ctx, uint32_t *dropped);

@@ -144,7 +144,7 @@ static void validate_one(struct prod_replica *r,
     const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(r->node), id);
     if (e == NULL)
         return;
-    rc = prod_disk_pool_put_hashed(r->disk_pool, id, e->kind, e->body, e->len);
+    rc = prod_disk_pool_put_body(r->disk_pool, id, e->kind, e->shared);
     if (rc == 0) {
         r->artifacts_persisted++;
     } else {
@@ -329,12 +329,12 @@ static void stream_reset(void *ctx, uint32_t peer, uint64_t stream_id,
 /* ---- the registry ---- */
 
 static int load_pool(void *ctx, const struct p2p_artifact_id *id,
-                     enum p2p_artifact_kind kind, const uint8_t *body,
-                     size_t len)
+                     enum p2p_artifact_kind kind, struct p2p_body *body)
 {
     struct prod_replica *r = ctx;
+    (void)id; /* the body is hashed: the node reads the id from it */
     int rc =
-        p2p_node_insert(r->node, prod_replica_now(), kind, body, len, NULL);
+        p2p_node_insert_body(r->node, prod_replica_now(), kind, body, NULL);
     if (rc != 0 && rc != P2P_ERR_EXISTS)
         prod_replica_log(r, PROD_LOG_WARN,
                          "an artifact on disk was not loaded: %s",
@@ -422,6 +422,9 @@ static int start_node(struct prod_replica *r, uint32_t self)
     r->self = self;
     p2p_node_set_state_store(r->node, prod_replica_now(), prod_disk_state_ops(),
                              r->disk_state);
+    /* Large fetched artifacts are written into their pool files as they
+     * arrive, and persisting one renames its file (prod/disk_body.h). */
+    p2p_node_set_body_store(r->node, prod_disk_pool_body_store(r->disk_pool));
     uint32_t dropped = 0;
     rc =
         prod_disk_pool_load(r->disk_pool, load_pool, pool_dropped, r, &dropped);
