@@ -83,7 +83,7 @@ static void up_cb(void *ctx, uint32_t peer)
     p->outcome = PROBE_UP;
     p->up_at = ev_now(p->loop);
     if (p->send != NULL)
-        (void)prod_transport_open(p->t, peer, 1, p->send, p->send_len);
+        (void)prod_transport_open(p->t, peer, 1, p->send, p->send_len, NULL);
     ev_timer_start(p->loop, &p->settle);
 }
 

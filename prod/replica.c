@@ -74,7 +74,7 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
     switch (a->type) {
     case P2P_ACT_STREAM_OPEN:
         rc = prod_transport_open(r->transport, a->peer, a->stream_id, a->bytes,
-                                 a->len);
+                                 a->len, a->body);
         if (rc != 0 && r->feedback_count < PROD_REPLICA_FEEDBACK_MAX)
             r->feedback[r->feedback_count++] = (struct prod_feedback){
                 .dial = false, .peer = a->peer, .stream_id = a->stream_id};
@@ -83,7 +83,7 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
         /* Past the connection's send budget: the peer sees a reset and
          * asks again later (or elsewhere). */
         if (prod_transport_respond(r->transport, a->peer, a->stream_id,
-                                   a->bytes, a->len) != 0)
+                                   a->bytes, a->len, a->body) != 0)
             prod_transport_reset(r->transport, a->peer, a->stream_id, true);
         break;
     case P2P_ACT_STREAM_RESET:
@@ -425,6 +425,9 @@ static int start_node(struct prod_replica *r, uint32_t self)
     /* Large fetched artifacts are written into their pool files as they
      * arrive, and persisting one renames its file (prod/disk_body.h). */
     p2p_node_set_body_store(r->node, prod_disk_pool_body_store(r->disk_pool));
+    /* Messages that carry a body come as a head and a reference to it:
+     * the transport sends the body from where it lies. */
+    p2p_node_outbox(r->node)->shared_bodies = true;
     uint32_t dropped = 0;
     rc =
         prod_disk_pool_load(r->disk_pool, load_pool, pool_dropped, r, &dropped);

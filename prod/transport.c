@@ -486,6 +486,22 @@ static bool send_batch(struct prod_transport_conn *c, const uint8_t *buf,
 
 static void handle_fatal(struct prod_transport_conn *c, int rv);
 
+/* What s has not yet sent, as up to two pieces: the rest of its head and
+ * of its body. Returns how many. */
+static size_t unsent(const struct prod_transport_stream *s, ngtcp2_vec *vec)
+{
+    size_t body_len = s->body != NULL ? s->body->len : 0;
+    size_t head_len = s->len - body_len, n = 0;
+    if (s->sent < head_len)
+        vec[n++] =
+            (ngtcp2_vec){.base = s->buf + s->sent, .len = head_len - s->sent};
+    size_t body_sent = s->sent > head_len ? s->sent - head_len : 0;
+    if (body_sent < body_len)
+        vec[n++] = (ngtcp2_vec){.base = s->body->bytes + body_sent,
+                                .len = body_len - body_sent};
+    return n;
+}
+
 /* Writes what c has to send: at most one burst (the send quantum), as GSO
  * batches of equal-sized packets. */
 static void conn_write(struct prod_transport_conn *c)
@@ -508,22 +524,20 @@ static void conn_write(struct prod_transport_conn *c)
     for (;;) {
         struct prod_transport_stream *s =
             c->small.head != NULL ? c->small.head : c->large.head;
-        ngtcp2_vec vec;
+        ngtcp2_vec vec[2];
         size_t nvec = 0;
         int64_t sid = -1;
         uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
         if (s != NULL) {
             sid = s->sid;
-            vec.base = s->buf + s->sent;
-            vec.len = s->len - s->sent;
-            nvec = vec.len > 0 ? 1 : 0;
+            nvec = unsent(s, vec);
             flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
         }
         ngtcp2_ssize ndata = -1;
         ngtcp2_pkt_info pi = {0};
         ngtcp2_ssize n = ngtcp2_conn_writev_stream(
             c->qc, &ps.path, &pi, t->txbuf + off, maxpl, &ndata, flags, sid,
-            nvec ? &vec : NULL, nvec, ts);
+            nvec ? vec : NULL, nvec, ts);
         if (s != NULL && ndata >= 0) {
             s->sent += (size_t)ndata;
             if (c->peer != PROD_TRANSPORT_PEER_NONE) {
@@ -1103,22 +1117,27 @@ static struct prod_transport_conn *up_conn(struct prod_transport *t,
 
 static int queue_send(struct prod_transport_conn *c,
                       struct prod_transport_stream *s, const uint8_t *bytes,
-                      size_t len)
+                      size_t len, struct p2p_body *body)
 {
-    if (c->send_bytes + len > PROD_TRANSPORT_SEND_BYTES_MAX)
+    size_t total = len + (body != NULL ? body->len : 0);
+    if (total > PROD_TRANSPORT_SEND_BYTES_MAX - c->send_bytes)
         return P2P_ERR_LIMIT;
     s->buf = malloc(len > 0 ? len : 1);
     if (s->buf == NULL)
         return P2P_ERR_NOMEM;
     memcpy(s->buf, bytes, len);
-    s->len = len;
-    c->send_bytes += len;
+    if (body != NULL)
+        (void)p2p_body_hold(body, NULL, P2P_MEM_OUTBOX); /* uncharged */
+    s->body = body;
+    s->len = total;
+    c->send_bytes += total;
     prod_transport_stream_set_tx(s, bytes, len);
     return 0;
 }
 
 int prod_transport_open(struct prod_transport *t, uint32_t peer,
-                        uint64_t stream_id, const uint8_t *bytes, size_t len)
+                        uint64_t stream_id, const uint8_t *bytes, size_t len,
+                        struct p2p_body *body)
 {
     struct prod_transport_conn *c = up_conn(t, peer);
     if (c == NULL)
@@ -1127,7 +1146,7 @@ int prod_transport_open(struct prod_transport *t, uint32_t peer,
         prod_transport_stream_new(c, false, stream_id);
     if (s == NULL)
         return P2P_ERR_NOMEM;
-    int rc = queue_send(c, s, bytes, len);
+    int rc = queue_send(c, s, bytes, len, body);
     if (rc != 0) {
         s->core_open = false;
         prod_transport_stream_free(s);
@@ -1142,7 +1161,8 @@ int prod_transport_open(struct prod_transport *t, uint32_t peer,
 }
 
 int prod_transport_respond(struct prod_transport *t, uint32_t peer,
-                           uint64_t stream_id, const uint8_t *bytes, size_t len)
+                           uint64_t stream_id, const uint8_t *bytes, size_t len,
+                           struct p2p_body *body)
 {
     struct prod_transport_conn *c = up_conn(t, peer);
     if (c == NULL)
@@ -1151,7 +1171,7 @@ int prod_transport_respond(struct prod_transport *t, uint32_t peer,
         prod_transport_stream_find(c, true, stream_id);
     if (s == NULL || s->buf != NULL || s->fin_sent)
         return P2P_ERR_NOT_FOUND;
-    int rc = queue_send(c, s, bytes, len);
+    int rc = queue_send(c, s, bytes, len, body);
     if (rc != 0)
         return rc;
     /* Core is done with it once it answers; what the peer still sends on

@@ -34,6 +34,7 @@
 
 #include <ev.h>
 
+#include "core/body.h"
 #include "prod/peer_stats.h"
 #include "prod/tls.h"
 
@@ -117,17 +118,21 @@ int prod_transport_dial(struct prod_transport *t, uint32_t peer,
 /* Closes the connection to peer (or abandons the dial) with no callback. */
 void prod_transport_close(struct prod_transport *t, uint32_t peer, int reason);
 
-/* Opens a stream to peer, sends bytes (copied) and ends our half; the
- * response arrives through stream_data(peer, stream_id, inbound=false).
- * P2P_ERR_NOT_FOUND when peer is not up, P2P_ERR_LIMIT past the send
- * budget. */
+/* Opens a stream to peer, sends bytes (copied), then the bytes of body
+ * (a shared body, core/body.h, or NULL: the transport holds its own
+ * reference until the peer has them, so a large artifact is sent from
+ * where it lies, never copied) and ends our half; the response arrives
+ * through stream_data(peer, stream_id, inbound=false). P2P_ERR_NOT_FOUND
+ * when peer is not up, P2P_ERR_LIMIT past the send budget. */
 int prod_transport_open(struct prod_transport *t, uint32_t peer,
-                        uint64_t stream_id, const uint8_t *bytes, size_t len);
+                        uint64_t stream_id, const uint8_t *bytes, size_t len,
+                        struct p2p_body *body);
 
-/* Answers the inbound stream with bytes (copied) and ends our half. */
+/* Answers the inbound stream with bytes (copied) and body (as for open)
+ * and ends our half. */
 int prod_transport_respond(struct prod_transport *t, uint32_t peer,
-                           uint64_t stream_id, const uint8_t *bytes,
-                           size_t len);
+                           uint64_t stream_id, const uint8_t *bytes, size_t len,
+                           struct p2p_body *body);
 
 /* Abandons a stream (both halves); no stream_reset callback follows. */
 void prod_transport_reset(struct prod_transport *t, uint32_t peer,

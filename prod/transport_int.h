@@ -54,7 +54,11 @@ struct prod_transport_stream {
     bool blocked; /* flow control: off the send queue */
     bool queued;  /* on a send queue */
     bool large;   /* on the large queue (see struct prod_transport_queue) */
-    uint8_t *buf; /* what we send (owned), NULL once acked */
+    /* What we send: buf (owned; the message's head, or all of it), then
+     * body's bytes (a shared body, one uncharged reference, or NULL), len
+     * bytes in all; both dropped once acked. */
+    uint8_t *buf;
+    struct p2p_body *body;
     size_t len, sent;
     /* Traffic classes for the totals (prod/stream_traffic.h): of what we
      * send (decided when it is queued), of what we receive (decided from

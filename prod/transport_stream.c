@@ -100,6 +100,8 @@ static void drop_buf(struct prod_transport_stream *s)
     s->conn->send_bytes -= s->len;
     free(s->buf);
     s->buf = NULL;
+    p2p_body_release(s->body, NULL, P2P_MEM_OUTBOX);
+    s->body = NULL;
 }
 
 /* Decides the class of what s receives from its head, if it can (always
