@@ -502,8 +502,20 @@ static size_t unsent(const struct prod_transport_stream *s, ngtcp2_vec *vec)
     return n;
 }
 
-/* Writes what c has to send: at most one burst (the send quantum), as GSO
- * batches of equal-sized packets. */
+/* Whether pacing lets c send its next burst within the loop's timer
+ * resolution, after update_pkt_tx_time at ts: waiting for a timer would
+ * round a shorter gap up to a whole tick and leave the congestion window
+ * unused (and a window never used never grows). */
+static bool next_burst_due(struct prod_transport_conn *c, uint64_t ts)
+{
+    ngtcp2_conn_update_pkt_tx_time(c->qc, ts);
+    uint64_t next = ngtcp2_conn_get_expiry(c->qc);
+    return next <= ts + PROD_TRANSPORT_TIMER_TICK_NS;
+}
+
+/* Writes what c has to send: bursts of the send quantum, as GSO batches of
+ * equal-sized packets, back to back while pacing allows the next within a
+ * timer tick (at most PROD_TRANSPORT_BURSTS_PER_WRITE). */
 static void conn_write(struct prod_transport_conn *c)
 {
     struct prod_transport *t = c->t;
@@ -519,6 +531,7 @@ static void conn_write(struct prod_transport_conn *c)
     if (burst < 1)
         burst = 1;
     size_t off = 0, seg = 0, in_batch = 0, sent = 0;
+    unsigned bursts = 1;
     ngtcp2_path_storage ps;
     ngtcp2_path_storage_zero(&ps);
     for (;;) {
@@ -601,8 +614,14 @@ static void conn_write(struct prod_transport_conn *c)
             off = 0;
             in_batch = 0;
         }
-        if (sent >= burst)
-            break;
+        if (sent >= burst) {
+            bool handshake = ngtcp2_conn_get_handshake_completed(c->qc);
+            if (!handshake || bursts == PROD_TRANSPORT_BURSTS_PER_WRITE ||
+                !next_burst_due(c, ts))
+                break;
+            bursts++;
+            sent = 0;
+        }
     }
     if (in_batch > 0)
         (void)send_batch(c, t->txbuf, off, seg);

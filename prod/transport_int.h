@@ -22,6 +22,11 @@
 /* Bytes of one packet buffer. */
 #define PROD_TRANSPORT_PKT_BYTES 1500u
 #define PROD_TRANSPORT_PEER_NONE UINT32_MAX
+/* The event loop's timer resolution (libev's epoll backend: 1 ms), and
+ * how many send quanta one write may send back to back when pacing's
+ * gaps are shorter than that (conn_write): 16 x 64 KiB. */
+#define PROD_TRANSPORT_TIMER_TICK_NS 1000000u
+#define PROD_TRANSPORT_BURSTS_PER_WRITE 16u
 /* Passes of the flush over dirty connections per loop iteration. */
 #define PROD_TRANSPORT_FLUSH_PASSES 16
 /* Stateless resets are sent only for packets longer than

@@ -17,9 +17,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define PROD_UDP_GSO_SEGMENTS_MAX 64      /* packets per prod_udp_send call */
-#define PROD_UDP_RECV_BYTES 65536         /* one GRO buffer */
-#define PROD_UDP_SOCKBUF_BYTES (4u << 20) /* SO_RCVBUF, SO_SNDBUF asked */
+#define PROD_UDP_GSO_SEGMENTS_MAX 64       /* packets per prod_udp_send call */
+#define PROD_UDP_RECV_BYTES 65536          /* one GRO buffer */
+#define PROD_UDP_SOCKBUF_BYTES (16u << 20) /* SO_RCVBUF, SO_SNDBUF asked */
 /* Largest UDP payload of one datagram, and so of one GSO sendmsg (IPv4:
  * 65535 - 20 - 8; IPv6 allows 65527 but a dual-stack socket may be sending
  * IPv4, so the smaller bound is used for both). */
