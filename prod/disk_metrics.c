@@ -39,6 +39,21 @@ static const struct disk_family after_pool[] = {
      "(left in place; logged).",
      offsetof(struct prod_disk_metrics, pool) +
          offsetof(struct prod_disk_pool_stats, left)},
+    {"p2p_replica_bodies_fetched_into_files_total", P2P_METRIC_COUNTER,
+     "Fetched artifacts of 1 MiB and more written into their pool file as "
+     "they arrived (never copied into memory).",
+     offsetof(struct prod_disk_metrics, pool) +
+         offsetof(struct prod_disk_pool_stats, bodies_in_files)},
+    {"p2p_replica_body_file_failures_total", P2P_METRIC_COUNTER,
+     "Fetches whose pool file could not be created, written or mapped "
+     "(the fetch failed and is retried; the peer is not blamed).",
+     offsetof(struct prod_disk_metrics, pool) +
+         offsetof(struct prod_disk_pool_stats, body_file_failures)},
+    {"p2p_replica_body_files_open", P2P_METRIC_GAUGE,
+     "Artifact bodies held as mapped pool files (being fetched, or "
+     "whole).",
+     offsetof(struct prod_disk_metrics, pool) +
+         offsetof(struct prod_disk_pool_stats, body_files_open)},
     {"p2p_replica_state_checkpoints_made_total", P2P_METRIC_COUNTER,
      "Checkpoints made from POST /state.", STATE(checkpoints_made)},
     {"p2p_replica_state_syncs_completed_total", P2P_METRIC_COUNTER,

@@ -219,6 +219,11 @@ void prod_disk_pool_get_stats(const struct prod_disk_pool *p,
                               struct prod_disk_pool_stats *out)
 {
     *out = p->stats;
+    struct prod_disk_bodies_stats b;
+    prod_disk_bodies_get_stats(p->bodies, &b);
+    out->bodies_in_files = b.sealed;
+    out->body_file_failures = b.failed;
+    out->body_files_open = b.live;
 }
 
 static const char *type_name(mode_t mode)

@@ -130,6 +130,11 @@ struct prod_disk_pool_stats {
     uint64_t quarantined; /* entries moved into the quarantine */
     uint64_t left;        /* entries that could be neither deleted nor
                                moved (fate LEFT) */
+    /* Fetched bodies written into pool files as they arrived
+     * (prod/disk_body.h): whole and mapped, failed (a write or map error:
+     * the fetch failed, the peer not blamed), and open now (temporary or
+     * persisted bodies still held). */
+    uint64_t bodies_in_files, body_file_failures, body_files_open;
 };
 
 /* The reason's name as a metrics label: "leftover", "duplicate",

@@ -16,6 +16,7 @@ cleanup() {
     done
     for p in "${PIDS[@]}"; do
         kill -TERM "$p" 2>/dev/null || true
+        kill -CONT "$p" 2>/dev/null || true # a test may have frozen it
     done
     for p in "${PIDS[@]}"; do
         wait "$p" 2>/dev/null || true
