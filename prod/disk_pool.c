@@ -88,6 +88,21 @@ static void path_of(const struct prod_disk_pool *p,
     (void)prod_durable_path(out, "%s/%s.%s", p->dir, hex, p2p_kind_name(kind));
 }
 
+int prod_disk_pool_map(struct prod_disk_pool *p,
+                       const struct p2p_artifact_id *id,
+                       enum p2p_artifact_kind kind, size_t len,
+                       struct p2p_body **out)
+{
+    char path[PROD_DURABLE_PATH_MAX];
+    path_of(p, id, kind, path);
+    int rc = prod_disk_body_map(path, len, out, p->error, sizeof(p->error));
+    if (rc == 0) {
+        (*out)->id = *id;
+        (*out)->hashed = true;
+    }
+    return rc;
+}
+
 int prod_disk_pool_put(struct prod_disk_pool *p,
                        const struct p2p_artifact_id *id,
                        enum p2p_artifact_kind kind, const uint8_t *body,

@@ -63,6 +63,16 @@ int prod_disk_pool_put_body(struct prod_disk_pool *p,
                             const struct p2p_artifact_id *id,
                             enum p2p_artifact_kind kind, struct p2p_body *b);
 
+/* The pool file of artifact id (just put, len bytes, hashing to id) as a
+ * shared body mapped read-only (prod/disk_body.h): one uncharged
+ * reference, its id set. For a large POSTed artifact, so that the pool
+ * holds its file rather than a second copy on the heap. Errors:
+ * P2P_ERR_READ (with the text in prod_disk_pool_error). */
+int prod_disk_pool_map(struct prod_disk_pool *p,
+                       const struct p2p_artifact_id *id,
+                       enum p2p_artifact_kind kind, size_t len,
+                       struct p2p_body **out);
+
 /* The store large fetched bodies are written into as they arrive
  * (prod/disk_body.h), for p2p_node_set_body_store; borrowed from p, which
  * must outlive every body it made. */

@@ -10,6 +10,7 @@
 #include "core/metrics_registry.h"
 #include "prod/admin_api_metrics.h"
 #include "prod/admin_metrics.h"
+#include "prod/disk_body.h"
 #include "prod/disk_metrics.h"
 #include "prod/identity.h"
 #include "prod/process_metrics.h"
@@ -41,7 +42,19 @@ static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
                          p2p_strerror(rc));
         return P2P_ERR_WRITE;
     }
-    rc = p2p_node_insert(r->node, prod_replica_now(), kind, body, len, NULL);
+    /* A large one is held as its file, mapped, not as a copy on the heap
+     * (prod/disk_body.h); a small one, or one that cannot be mapped, is
+     * copied. */
+    struct p2p_body *b = NULL;
+    if (len >= PROD_DISK_BODY_BYTES_MIN &&
+        prod_disk_pool_map(r->disk_pool, id, kind, len, &b) != 0)
+        b = NULL;
+    if (b == NULL)
+        b = p2p_body_copy(NULL, P2P_MEM_POOL, body, len);
+    rc = b == NULL
+             ? P2P_ERR_NOMEM
+             : p2p_node_insert_body(r->node, prod_replica_now(), kind, b, NULL);
+    p2p_body_release(b, NULL, P2P_MEM_POOL);
     if (rc != 0) {
         (void)prod_disk_pool_remove(r->disk_pool, id);
         return rc;
