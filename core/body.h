@@ -61,6 +61,10 @@ struct p2p_body {
 struct p2p_body_store {
     size_t bytes_min; /* smaller bodies stay in the reader's buffer */
     void *ctx;        /* the backend's, passed to every call */
+    /* The store hashes what it is written (off the caller's thread, say):
+     * its seal sets b->id to SHA-256 of the bytes and b->hashed. When
+     * false the reader hashes the bytes as it writes them. */
+    bool hashes;
     /* A new body of len bytes, not yet written (bytes NULL), made with
      * p2p_body_wrap with one uncharged reference; its release must also
      * serve a body never sealed. NULL when the store cannot take it: the

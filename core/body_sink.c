@@ -61,7 +61,8 @@ int p2p__body_sink_write(struct p2p_body_sink *s, const uint8_t *data,
     int rc = s->store->write(s->store->ctx, s->body, data, len);
     if (rc != 0)
         return P2P_ERR_WRITE;
-    sha256_update(&s->sha, len, data);
+    if (!s->store->hashes)
+        sha256_update(&s->sha, len, data);
     s->written += len;
     return 0;
 }
@@ -82,8 +83,11 @@ int p2p__body_sink_seal(struct p2p_body_sink *s, struct p2p_body **out)
         return rc;
     }
     P2P_ASSERT(b->bytes != NULL || b->len == 0);
-    sha256_digest(&s->sha, P2P_ID_BYTES, b->id.b);
-    b->hashed = true;
+    if (!s->store->hashes) {
+        sha256_digest(&s->sha, P2P_ID_BYTES, b->id.b);
+        b->hashed = true;
+    }
+    P2P_ASSERT(b->hashed);
     *out = b;
     free_sink(s);
     return 0;

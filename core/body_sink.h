@@ -1,8 +1,9 @@
 /* A body written as its bytes arrive: a stream reader (core/framing.c)
  * opens one in the backend's body store when it learns that the rest of a
  * stream is one large artifact body, writes every byte into it as it is
- * fed, and hashes the bytes on the way, so the body is never copied again
- * and never hashed in a second pass (its id is known when it is sealed).
+ * fed, and hashes the bytes on the way (or lets a store that hashes do
+ * it), so the body is never copied again and never hashed in a second
+ * pass (its id is known when it is sealed).
  *
  * Owned by the reader that opened it; one body per sink. Pure: the store's
  * calls are the only I/O, and they are the backend's. */

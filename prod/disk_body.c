@@ -1,8 +1,24 @@
-/* Large artifact bodies in their files (prod/disk_body.h). */
+/* Large artifact bodies in their files (prod/disk_body.h).
+ *
+ * The loop copies a body's bytes into the body's stage buffer; a full
+ * stage goes to the store's writer thread, which writes it to the body's
+ * file and hashes it, while the loop fills a spare stage from the store's
+ * pool (waiting for the writer to give one back when every spare is out:
+ * the loop's back-pressure when the disk is slower than the network). The
+ * writer touches only jobs (a stage, the body's file and hash state), never
+ * a body's reference count or anything of core's. A body waits for its
+ * jobs before it is sealed or freed.
+ *
+ * Stages: each body being written holds one; the pool holds at most
+ * PROD_DISK_BODY_STAGES spares, and jobs the rest. Jobs never outnumber the
+ * spares by more than one (a seal's last stage: seals run one at a time,
+ * and wait for their jobs), so the job ring has one slot more. */
 #include "prod/disk_body.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <nettle/sha2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +29,30 @@
 #include "core/err.h"
 #include "prod/durable.h"
 
+struct disk_body;
+
+/* A stage buffer handed to the writer: len bytes for body's file at off. */
+struct job {
+    struct disk_body *body;
+    uint8_t *stage;
+    size_t len;
+    uint64_t off;
+};
+
 struct prod_disk_bodies {
     char dir[PROD_DURABLE_PATH_MAX];
     uint64_t next; /* names temporary files */
     struct p2p_body_store store;
-    struct prod_disk_bodies_stats stats;
+    struct prod_disk_bodies_stats stats; /* the loop's */
+    /* The writer: everything below is under lock. */
+    pthread_t writer;
+    bool writer_started, stopping;
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    struct job jobs[PROD_DISK_BODY_STAGES + 1]; /* a ring (see above) */
+    unsigned head, count;
+    uint8_t *free_stages[PROD_DISK_BODY_STAGES];
+    unsigned free_count;
 };
 
 /* One body whose bytes are a file's. */
@@ -26,10 +61,15 @@ struct disk_body {
     struct prod_disk_bodies *s;      /* NULL for a mapped pool file */
     int fd;                          /* the temporary file, until persisted */
     char tmp[PROD_DURABLE_PATH_MAX]; /* its name; "" once persisted */
-    uint8_t *stage;                  /* PROD_DISK_BODY_STAGE_BYTES, or NULL */
+    uint8_t *stage;                  /* being filled by the loop, or NULL */
     size_t staged;                   /* bytes in stage */
-    size_t written;                  /* bytes in the file */
+    uint64_t queued;                 /* bytes handed to the writer */
     void *map;                       /* the mapping, once sealed */
+    /* Under s->lock: jobs not yet done, and what they left. */
+    unsigned pending;
+    bool failed;
+    uint64_t written;
+    struct sha256_ctx sha;
 };
 
 static void release(struct p2p_body *b);
@@ -40,9 +80,121 @@ static struct disk_body *disk_body_of(const struct p2p_body *b)
     return b->owner == &owner ? (struct disk_body *)b : NULL;
 }
 
+/* ---- the writer thread ---- */
+
+#define JOB_SLOTS (PROD_DISK_BODY_STAGES + 1)
+
+/* A stage no longer used: a spare while the pool has room, else freed.
+ * Under s->lock. */
+static void give_back_locked(struct prod_disk_bodies *s, uint8_t *stage)
+{
+    if (s->free_count < PROD_DISK_BODY_STAGES)
+        s->free_stages[s->free_count++] = stage;
+    else
+        free(stage);
+}
+
+static void give_back(struct prod_disk_bodies *s, uint8_t *stage)
+{
+    pthread_mutex_lock(&s->lock);
+    give_back_locked(s, stage);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void run_job(const struct job *j)
+{
+    struct disk_body *d = j->body;
+    size_t done = 0;
+    bool failed = false;
+    while (done < j->len) {
+        ssize_t n = pwrite(d->fd, j->stage + done, j->len - done,
+                           (off_t)(j->off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            failed = true;
+            break;
+        }
+        done += (size_t)n;
+    }
+    /* Only this thread touches the hash while jobs are pending. */
+    if (!failed)
+        sha256_update(&d->sha, j->len, j->stage);
+    pthread_mutex_lock(&d->s->lock);
+    d->failed |= failed;
+    d->written += done;
+    d->pending--;
+    give_back_locked(d->s, j->stage);
+    pthread_cond_broadcast(&d->s->done);
+    pthread_mutex_unlock(&d->s->lock);
+}
+
+static void *writer_main(void *arg)
+{
+    struct prod_disk_bodies *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (s->count == 0 && !s->stopping)
+            pthread_cond_wait(&s->work, &s->lock);
+        if (s->count == 0)
+            break;
+        struct job j = s->jobs[s->head];
+        s->head = (s->head + 1) % JOB_SLOTS;
+        s->count--;
+        pthread_mutex_unlock(&s->lock);
+        run_job(&j);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Hands d's stage (staged bytes) to the writer and, unless it is the
+ * last, takes a spare in its place, waiting for one if none is free (the
+ * job just queued gives one back). */
+static void hand_over(struct disk_body *d, bool last)
+{
+    struct prod_disk_bodies *s = d->s;
+    pthread_mutex_lock(&s->lock);
+    if (s->count == JOB_SLOTS)
+        abort(); /* the bound above is broken: a bug, not an input */
+    s->jobs[(s->head + s->count) % JOB_SLOTS] = (struct job){
+        .body = d, .stage = d->stage, .len = d->staged, .off = d->queued};
+    s->count++;
+    d->pending++;
+    pthread_cond_signal(&s->work);
+    d->stage = NULL;
+    while (!last && s->free_count == 0)
+        pthread_cond_wait(&s->done, &s->lock);
+    if (!last)
+        d->stage = s->free_stages[--s->free_count];
+    pthread_mutex_unlock(&s->lock);
+    d->queued += d->staged;
+    d->staged = 0;
+}
+
+/* Waits until the writer has done every job of d. */
+static void wait_jobs(struct disk_body *d)
+{
+    struct prod_disk_bodies *s = d->s;
+    pthread_mutex_lock(&s->lock);
+    while (d->pending > 0)
+        pthread_cond_wait(&s->done, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- bodies ---- */
+
 static void release(struct p2p_body *b)
 {
     struct disk_body *d = (struct disk_body *)b;
+    struct prod_disk_bodies *s = d->s;
+    if (s != NULL) {
+        wait_jobs(d);
+        if (d->stage != NULL)
+            give_back(s, d->stage);
+        s->stats.live--;
+    }
     if (d->map != NULL)
         (void)munmap(d->map, b->len);
     if (d->fd >= 0)
@@ -50,9 +202,6 @@ static void release(struct p2p_body *b)
     /* Not durable: a leftover is deleted at the next load anyway. */
     if (d->tmp[0] != '\0')
         (void)unlink(d->tmp);
-    if (d->s != NULL)
-        d->s->stats.live--;
-    free(d->stage);
     free(d);
 }
 
@@ -62,9 +211,9 @@ static struct p2p_body *store_open(void *ctx, size_t len)
     struct disk_body *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
-    d->stage = malloc(PROD_DISK_BODY_STAGE_BYTES);
     d->fd = -1;
-    if (d->stage != NULL &&
+    d->stage = malloc(PROD_DISK_BODY_STAGE_BYTES);
+    if (d->stage != NULL && s->writer_started &&
         prod_durable_path(d->tmp, "%s/fetch-%llu.tmp", s->dir,
                           (unsigned long long)s->next++) == 0)
         d->fd = open(d->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -76,32 +225,17 @@ static struct p2p_body *store_open(void *ctx, size_t len)
         return NULL;
     }
     d->s = s;
+    sha256_init(&d->sha);
     (void)p2p_body_wrap(&d->b, NULL, P2P_MEM_OTHER, NULL, len, &owner, NULL);
     s->stats.opened++;
     s->stats.live++;
     return &d->b;
 }
 
-static int flush_stage(struct disk_body *d)
-{
-    size_t done = 0;
-    while (done < d->staged) {
-        ssize_t n = pwrite(d->fd, d->stage + done, d->staged - done,
-                           (off_t)(d->written + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return P2P_ERR_WRITE;
-        done += (size_t)n;
-    }
-    d->written += d->staged;
-    d->staged = 0;
-    return 0;
-}
-
 static int store_write(void *ctx, struct p2p_body *b, const uint8_t *data,
                        size_t len)
 {
+    (void)ctx;
     struct disk_body *d = (struct disk_body *)b;
     while (len > 0) {
         size_t n = PROD_DISK_BODY_STAGE_BYTES - d->staged;
@@ -111,10 +245,8 @@ static int store_write(void *ctx, struct p2p_body *b, const uint8_t *data,
         d->staged += n;
         data += n;
         len -= n;
-        if (d->staged == PROD_DISK_BODY_STAGE_BYTES && flush_stage(d) != 0) {
-            ((struct prod_disk_bodies *)ctx)->stats.failed++;
-            return P2P_ERR_WRITE;
-        }
+        if (d->staged == PROD_DISK_BODY_STAGE_BYTES)
+            hand_over(d, false);
     }
     return 0;
 }
@@ -123,12 +255,18 @@ static int store_seal(void *ctx, struct p2p_body *b)
 {
     struct prod_disk_bodies *s = ctx;
     struct disk_body *d = (struct disk_body *)b;
-    if (flush_stage(d) != 0 || d->written != b->len) {
+    if (d->staged > 0) {
+        hand_over(d, true);
+    } else {
+        give_back(s, d->stage);
+        d->stage = NULL;
+    }
+    wait_jobs(d);
+    /* The writer is done with d: its results are ours to read now. */
+    if (d->failed || d->written != b->len) {
         s->stats.failed++;
         return P2P_ERR_WRITE;
     }
-    free(d->stage);
-    d->stage = NULL;
     void *map = mmap(NULL, b->len, PROT_READ, MAP_SHARED, d->fd, 0);
     if (map == MAP_FAILED) {
         s->stats.failed++;
@@ -136,8 +274,19 @@ static int store_seal(void *ctx, struct p2p_body *b)
     }
     d->map = map;
     b->bytes = map;
+    sha256_digest(&d->sha, P2P_ID_BYTES, b->id.b);
+    b->hashed = true;
     s->stats.sealed++;
     return 0;
+}
+
+/* ---- the store ---- */
+
+static void free_stages(struct prod_disk_bodies *s)
+{
+    for (unsigned i = 0; i < s->free_count; i++)
+        free(s->free_stages[i]);
+    s->free_count = 0;
 }
 
 int prod_disk_bodies_open(const char *dir, struct prod_disk_bodies **out)
@@ -153,15 +302,44 @@ int prod_disk_bodies_open(const char *dir, struct prod_disk_bodies **out)
     }
     s->store = (struct p2p_body_store){.bytes_min = PROD_DISK_BODY_BYTES_MIN,
                                        .ctx = s,
+                                       .hashes = true,
                                        .open = store_open,
                                        .write = store_write,
                                        .seal = store_seal};
+    for (unsigned i = 0; i < PROD_DISK_BODY_STAGES; i++) {
+        uint8_t *stage = malloc(PROD_DISK_BODY_STAGE_BYTES);
+        if (stage == NULL) {
+            free_stages(s);
+            free(s);
+            return P2P_ERR_NOMEM;
+        }
+        s->free_stages[s->free_count++] = stage;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    /* Without its thread the store declines every body (they are then
+     * buffered in memory): the replica still works. */
+    s->writer_started = pthread_create(&s->writer, NULL, writer_main, s) == 0;
     *out = s;
     return 0;
 }
 
 void prod_disk_bodies_close(struct prod_disk_bodies *s)
 {
+    if (s == NULL)
+        return;
+    if (s->writer_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->lock);
+        (void)pthread_join(s->writer, NULL);
+    }
+    free_stages(s);
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 

@@ -1,7 +1,8 @@
 /* Large artifact bodies kept in their files (docs/replica.md, "Bulk
  * path"): a fetched body of at least PROD_DISK_BODY_BYTES_MIN bytes is
  * written, as it arrives, into a temporary file of DATA/pool (core's body
- * store, struct p2p_body_store), and then read through a read-only shared
+ * store, struct p2p_body_store), written and hashed by the store's own
+ * thread off the event loop, and then read through a read-only shared
  * mapping of that file. Accepting the artifact makes the file durable and
  * renames it to its pool name (prod_disk_body_persist): its bytes are
  * written once, never copied into the heap, and served to peers straight
@@ -27,11 +28,17 @@
 /* Bytes of a body gathered in memory before one write to its file: one
  * system call per this many bytes instead of one per packet. */
 #define PROD_DISK_BODY_STAGE_BYTES ((size_t)256 << 10)
+/* Spare stages the store keeps for its writer thread (which writes and
+ * hashes full stages while the loop fills the next): its memory is this
+ * many stages plus one per body being written. */
+#define PROD_DISK_BODY_STAGES 8u
 
 struct prod_disk_bodies;
 
-/* The store of dir (DATA/pool, which exists). *out is the caller's
- * (prod_disk_bodies_close, after every body it made is released).
+/* The store of dir (DATA/pool, which exists), and its writer thread (when
+ * the thread cannot start, the store declines every body: they are
+ * buffered in memory). *out is the caller's (prod_disk_bodies_close, after
+ * every body it made is released: it joins the thread).
  * Errors: P2P_ERR_INVALID_ARG (dir too long), P2P_ERR_NOMEM. */
 int prod_disk_bodies_open(const char *dir, struct prod_disk_bodies **out);
 void prod_disk_bodies_close(struct prod_disk_bodies *s);

@@ -27,6 +27,7 @@
 struct test_store {
     struct p2p_body_store ops;
     bool refuse_open;  /* open answers NULL */
+    bool wrong_id;     /* a hashing store's seal sets a wrong id */
     size_t fail_after; /* write fails once this many bytes were taken (0:
                           never) */
     unsigned opened, sealed, released, released_unsealed;
@@ -90,6 +91,11 @@ static int store_seal(void *ctx, struct p2p_body *b)
     struct test_body *t = (struct test_body *)b;
     ck_assert_uint_eq(t->written, b->len);
     b->bytes = t->bytes;
+    if (s->ops.hashes) {
+        p2p_id_of(b->bytes, b->len, &b->id);
+        b->id.b[0] ^= s->wrong_id ? 1 : 0;
+        b->hashed = true;
+    }
     s->sealed++;
     return 0;
 }
@@ -439,6 +445,34 @@ START_TEST(other_shapes_are_buffered)
 }
 END_TEST
 
+/* A store that hashes (off the loop, in the replica): the reader leaves
+ * the id to its seal and keeps what it says. */
+START_TEST(a_hashing_store_names_the_id)
+{
+    uint8_t *body = pattern(30000, 11);
+    size_t len;
+    uint8_t *m = response(body, 30000, 0, &len);
+    struct p2p_artifact_id want;
+    p2p_id_of(body, 30000, &want);
+    for (int wrong = 0; wrong < 2; wrong++) {
+        struct test_store s;
+        store_init(&s);
+        s.ops.hashes = true;
+        s.wrong_id = wrong;
+        struct p2p_frame_reader r;
+        reader_init(&r, &s);
+        struct p2p_frame f;
+        ck_assert_int_eq(feed_pieces(&r, m, len, 1200, &f), 0);
+        ck_assert_ptr_nonnull(f.tail);
+        ck_assert(f.tail->hashed);
+        ck_assert(p2p_id_eq(&f.tail->id, &want) == !wrong);
+        p2p_frame_reader_fini(&r);
+    }
+    free(m);
+    free(body);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("frame_stream");
@@ -453,6 +487,7 @@ static Suite *suite(void)
     tcase_add_test(tc, truncated_or_abandoned_streams_release_the_body);
     tcase_add_test(tc, limits_apply_before_the_store);
     tcase_add_test(tc, other_shapes_are_buffered);
+    tcase_add_test(tc, a_hashing_store_names_the_id);
     suite_add_tcase(s, tc);
     return s;
 }
