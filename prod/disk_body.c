@@ -39,11 +39,11 @@ struct job {
     uint64_t off;
 };
 
-struct prod_disk_bodies {
+struct prod_disk_body_store {
     char dir[PROD_DURABLE_PATH_MAX];
     uint64_t next; /* names temporary files */
     struct p2p_body_store store;
-    struct prod_disk_bodies_stats stats; /* the loop's */
+    struct prod_disk_body_stats stats; /* the loop's */
     /* The writer: everything below is under lock. */
     pthread_t writer;
     bool writer_started, stopping;
@@ -58,7 +58,7 @@ struct prod_disk_bodies {
 /* One body whose bytes are a file's. */
 struct disk_body {
     struct p2p_body b;               /* first: core hands it back as this */
-    struct prod_disk_bodies *s;      /* NULL for a mapped pool file */
+    struct prod_disk_body_store *s;  /* NULL for a mapped pool file */
     int fd;                          /* the temporary file, until persisted */
     char tmp[PROD_DURABLE_PATH_MAX]; /* its name; "" once persisted */
     uint8_t *stage;                  /* being filled by the loop, or NULL */
@@ -86,7 +86,7 @@ static struct disk_body *disk_body_of(const struct p2p_body *b)
 
 /* A stage no longer used: a spare while the pool has room, else freed.
  * Under s->lock. */
-static void give_back_locked(struct prod_disk_bodies *s, uint8_t *stage)
+static void give_back_locked(struct prod_disk_body_store *s, uint8_t *stage)
 {
     if (s->free_count < PROD_DISK_BODY_STAGES)
         s->free_stages[s->free_count++] = stage;
@@ -94,7 +94,7 @@ static void give_back_locked(struct prod_disk_bodies *s, uint8_t *stage)
         free(stage);
 }
 
-static void give_back(struct prod_disk_bodies *s, uint8_t *stage)
+static void give_back(struct prod_disk_body_store *s, uint8_t *stage)
 {
     pthread_mutex_lock(&s->lock);
     give_back_locked(s, stage);
@@ -131,7 +131,7 @@ static void run_job(const struct job *j)
 
 static void *writer_main(void *arg)
 {
-    struct prod_disk_bodies *s = arg;
+    struct prod_disk_body_store *s = arg;
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (s->count == 0 && !s->stopping)
@@ -154,7 +154,7 @@ static void *writer_main(void *arg)
  * job just queued gives one back). */
 static void hand_over(struct disk_body *d, bool last)
 {
-    struct prod_disk_bodies *s = d->s;
+    struct prod_disk_body_store *s = d->s;
     pthread_mutex_lock(&s->lock);
     if (s->count == JOB_SLOTS)
         abort(); /* the bound above is broken: a bug, not an input */
@@ -176,7 +176,7 @@ static void hand_over(struct disk_body *d, bool last)
 /* Waits until the writer has done every job of d. */
 static void wait_jobs(struct disk_body *d)
 {
-    struct prod_disk_bodies *s = d->s;
+    struct prod_disk_body_store *s = d->s;
     pthread_mutex_lock(&s->lock);
     while (d->pending > 0)
         pthread_cond_wait(&s->done, &s->lock);
@@ -188,7 +188,7 @@ static void wait_jobs(struct disk_body *d)
 static void release(struct p2p_body *b)
 {
     struct disk_body *d = (struct disk_body *)b;
-    struct prod_disk_bodies *s = d->s;
+    struct prod_disk_body_store *s = d->s;
     if (s != NULL) {
         wait_jobs(d);
         if (d->stage != NULL)
@@ -207,7 +207,7 @@ static void release(struct p2p_body *b)
 
 static struct p2p_body *store_open(void *ctx, size_t len)
 {
-    struct prod_disk_bodies *s = ctx;
+    struct prod_disk_body_store *s = ctx;
     struct disk_body *d = calloc(1, sizeof(*d));
     if (d == NULL)
         return NULL;
@@ -253,7 +253,7 @@ static int store_write(void *ctx, struct p2p_body *b, const uint8_t *data,
 
 static int store_seal(void *ctx, struct p2p_body *b)
 {
-    struct prod_disk_bodies *s = ctx;
+    struct prod_disk_body_store *s = ctx;
     struct disk_body *d = (struct disk_body *)b;
     if (d->staged > 0) {
         hand_over(d, true);
@@ -282,16 +282,17 @@ static int store_seal(void *ctx, struct p2p_body *b)
 
 /* ---- the store ---- */
 
-static void free_stages(struct prod_disk_bodies *s)
+static void free_stages(struct prod_disk_body_store *s)
 {
     for (unsigned i = 0; i < s->free_count; i++)
         free(s->free_stages[i]);
     s->free_count = 0;
 }
 
-int prod_disk_bodies_open(const char *dir, struct prod_disk_bodies **out)
+int prod_disk_body_store_open(const char *dir,
+                              struct prod_disk_body_store **out)
 {
-    struct prod_disk_bodies *s = calloc(1, sizeof(*s));
+    struct prod_disk_body_store *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return P2P_ERR_NOMEM;
     /* Room for "/fetch-<20 digits>.tmp" after dir. */
@@ -325,7 +326,7 @@ int prod_disk_bodies_open(const char *dir, struct prod_disk_bodies **out)
     return 0;
 }
 
-void prod_disk_bodies_close(struct prod_disk_bodies *s)
+void prod_disk_body_store_close(struct prod_disk_body_store *s)
 {
     if (s == NULL)
         return;
@@ -343,13 +344,14 @@ void prod_disk_bodies_close(struct prod_disk_bodies *s)
     free(s);
 }
 
-const struct p2p_body_store *prod_disk_bodies_store(struct prod_disk_bodies *s)
+const struct p2p_body_store *prod_disk_body_store_ops(
+    struct prod_disk_body_store *s)
 {
     return &s->store;
 }
 
-void prod_disk_bodies_get_stats(const struct prod_disk_bodies *s,
-                                struct prod_disk_bodies_stats *out)
+void prod_disk_body_store_stats(const struct prod_disk_body_store *s,
+                                struct prod_disk_body_stats *out)
 {
     *out = s->stats;
 }

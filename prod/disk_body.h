@@ -33,18 +33,20 @@
  * many stages plus one per body being written. */
 #define PROD_DISK_BODY_STAGES 8u
 
-struct prod_disk_bodies;
+struct prod_disk_body_store;
 
 /* The store of dir (DATA/pool, which exists), and its writer thread (when
  * the thread cannot start, the store declines every body: they are
- * buffered in memory). *out is the caller's (prod_disk_bodies_close, after
+ * buffered in memory). *out is the caller's (prod_disk_body_store_close, after
  * every body it made is released: it joins the thread).
  * Errors: P2P_ERR_INVALID_ARG (dir too long), P2P_ERR_NOMEM. */
-int prod_disk_bodies_open(const char *dir, struct prod_disk_bodies **out);
-void prod_disk_bodies_close(struct prod_disk_bodies *s);
+int prod_disk_body_store_open(const char *dir,
+                              struct prod_disk_body_store **out);
+void prod_disk_body_store_close(struct prod_disk_body_store *s);
 
 /* The core-facing store (borrowed from s, valid until close). */
-const struct p2p_body_store *prod_disk_bodies_store(struct prod_disk_bodies *s);
+const struct p2p_body_store *prod_disk_body_store_ops(
+    struct prod_disk_body_store *s);
 
 /* A body of the regular file at path (len bytes, as the caller's lstat
  * said), mapped read-only: one uncharged reference, its id not yet
@@ -65,14 +67,14 @@ int prod_disk_body_persist(struct p2p_body *b, const char *path, char *err,
                            size_t err_len);
 
 /* Counters for /metrics and tests. */
-struct prod_disk_bodies_stats {
+struct prod_disk_body_stats {
     uint64_t opened;    /* bodies started in a temporary file */
     uint64_t sealed;    /* of those, every byte written and mapped */
     uint64_t failed;    /* writes or maps that failed */
     uint64_t live;      /* bodies of the store not yet released */
     uint64_t persisted; /* temporary files renamed to their pool name */
 };
-void prod_disk_bodies_get_stats(const struct prod_disk_bodies *s,
-                                struct prod_disk_bodies_stats *out);
+void prod_disk_body_store_stats(const struct prod_disk_body_store *s,
+                                struct prod_disk_body_stats *out);
 
 #endif

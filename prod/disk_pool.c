@@ -21,7 +21,7 @@ struct prod_disk_pool {
     char dir[PROD_DURABLE_PATH_MAX];        /* DATA/pool */
     char quarantine[PROD_DURABLE_PATH_MAX]; /* DATA/quarantine/pool */
     uint64_t artifact_bytes_max;
-    struct prod_disk_bodies *bodies; /* large fetched bodies, in files */
+    struct prod_disk_body_store *bodies; /* large fetched bodies, in files */
     struct prod_disk_pool_stats stats;
     char error[PROD_DISK_POOL_ERROR_MAX];
 };
@@ -52,7 +52,7 @@ int prod_disk_pool_open(const char *data_dir, uint64_t artifact_bytes_max,
     p->artifact_bytes_max = artifact_bytes_max;
     int rc = prod_durable_mkdirs(p->dir, err, err_len);
     if (rc == 0)
-        rc = prod_disk_bodies_open(p->dir, &p->bodies);
+        rc = prod_disk_body_store_open(p->dir, &p->bodies);
     if (rc != 0) {
         free(p);
         return rc;
@@ -65,13 +65,13 @@ void prod_disk_pool_close(struct prod_disk_pool *p)
 {
     if (p == NULL)
         return;
-    prod_disk_bodies_close(p->bodies);
+    prod_disk_body_store_close(p->bodies);
     free(p);
 }
 
 const struct p2p_body_store *prod_disk_pool_body_store(struct prod_disk_pool *p)
 {
-    return prod_disk_bodies_store(p->bodies);
+    return prod_disk_body_store_ops(p->bodies);
 }
 
 const char *prod_disk_pool_error(const struct prod_disk_pool *p)
@@ -234,8 +234,8 @@ void prod_disk_pool_get_stats(const struct prod_disk_pool *p,
                               struct prod_disk_pool_stats *out)
 {
     *out = p->stats;
-    struct prod_disk_bodies_stats b;
-    prod_disk_bodies_get_stats(p->bodies, &b);
+    struct prod_disk_body_stats b;
+    prod_disk_body_store_stats(p->bodies, &b);
     out->bodies_in_files = b.sealed;
     out->body_file_failures = b.failed;
     out->body_files_open = b.live;

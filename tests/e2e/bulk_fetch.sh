@@ -7,8 +7,10 @@
 # after which the artifact is fetched whole.
 source "$(dirname "$0")/lib.sh"
 make_net 2
-P1=$(start_replica "$WORK/node1")
-P2=$(start_replica "$WORK/node2")
+start_replica "$WORK/node1" >/dev/null
+P1=${PIDS[-1]}
+start_replica "$WORK/node2" >/dev/null
+P2=${PIDS[-1]}
 for i in 1 2; do wait_until 20 "node $i healthy" healthy "${NET_ADMIN[$i]}"; done
 wait_until 20 "connected" bash -c "curl -sf ${NET_ADMIN[2]}/health | grep -q '\"peers_up\": 1'"
 POOL2=$WORK/node2/data/pool
@@ -39,7 +41,8 @@ cmp -s "$WORK/big" "$WORK/big.2" || fail "node 2 serves other bytes"
 log "SIGKILL node 2 at once, restart: the artifact is still there, served from its file"
 kill -KILL "$P2"
 wait_until 10 "node 2 gone" gone "$P2"
-P2=$(start_replica "$WORK/node2")
+start_replica "$WORK/node2" >/dev/null
+P2=${PIDS[-1]}
 wait_until 20 "node 2 healthy again" healthy "${NET_ADMIN[2]}"
 holds "${NET_ADMIN[2]}" "$id" || fail "node 2 lost the artifact it held"
 curl -sf "${NET_ADMIN[2]}/artifacts/$id" -o "$WORK/big.3" || fail "GET after restart"
@@ -68,7 +71,8 @@ log "node 1 frozen with the fetch midway; SIGKILL node 2"
 kill -KILL "$P2"
 wait_until 10 "node 2 gone" gone "$P2"
 [ "$(temporaries)" -ge 1 ] || fail "the interrupted fetch left no temporary file"
-P2=$(start_replica "$WORK/node2")
+start_replica "$WORK/node2" >/dev/null
+P2=${PIDS[-1]}
 wait_until 20 "node 2 healthy after the crash" healthy "${NET_ADMIN[2]}"
 [ "$(temporaries)" -eq 0 ] || fail "the temporary file survived the restart"
 [ "$(metric2 'p2p_replica_pool_files_dropped_total{reason="leftover"}')" -ge 1 ] ||
