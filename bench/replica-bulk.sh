@@ -90,11 +90,12 @@ if ! [ -x "$REPLICA" ] || ! [ -x "$BUILD/bin/p2p-replica-tools" ]; then
         "e.g. BUILD_TYPE=Release ./ci/build $BUILD" >&2
     exit 2
 fi
-for c in curl ss awk cmp timeout; do
+for c in curl ss ps awk cmp timeout; do
     command -v "$c" >/dev/null || { echo "$PROG: $c is needed and not installed" >&2; exit 2; }
 done
 if [ "$PERF" = 1 ]; then
     command -v perf >/dev/null || { echo "$PROG: --perf needs perf (apt-get install linux-perf)" >&2; exit 2; }
+    command -v pgrep >/dev/null || { echo "$PROG: --perf needs pgrep (apt-get install procps)" >&2; exit 2; }
 fi
 for p in ngtcp2-server ngtcp2-client; do
     dpkg -s "$p" >/dev/null 2>&1 || {
