@@ -174,7 +174,8 @@ static void on_drop(void *ctx, const struct prod_disk_pool_drop *d)
     l->reasons[l->drops] = d->reason;
     l->fates[l->drops] = d->fate;
     snprintf(l->paths[l->drops], sizeof(l->paths[0]), "%s", d->path);
-    snprintf(l->moved_to[l->drops], sizeof(l->moved_to[0]), "%s", d->moved_to);
+    snprintf(l->moved_to[l->drops], sizeof(l->moved_to[0]), "%s",
+             d->moved_to);
     l->drops++;
 }
 
@@ -238,8 +239,7 @@ START_TEST(pool_round_trip_in_name_order)
     p = pool_open(d, 1000);
     struct loaded l = {0};
     uint32_t dropped = 7;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(dropped, 0);
     ck_assert_uint_eq(l.count, 5);
     for (uint32_t i = 1; i < l.count; i++) /* file-name order */
@@ -250,7 +250,7 @@ START_TEST(pool_round_trip_in_name_order)
             if (!p2p_id_eq(&l.ids[j], &ids[i]))
                 continue;
             found = true;
-            ck_assert_int_eq(l.kinds[j], i == 4  ? P2P_KIND_ADVERT
+            ck_assert_int_eq(l.kinds[j], i == 4 ? P2P_KIND_ADVERT
                                          : i % 2 ? P2P_KIND_PUSH
                                                  : P2P_KIND_ADVERT);
             ck_assert_uint_eq(l.lens[j], i == 4 ? 0 : 10 * (i + 1));
@@ -259,8 +259,7 @@ START_TEST(pool_round_trip_in_name_order)
     }
     /* fn's non-zero stops the walk and is returned. */
     struct loaded stop = {.stop_after = 2};
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &stop, NULL),
-                     42);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &stop, NULL), 42);
     ck_assert_uint_eq(stop.count, 2);
     prod_disk_pool_close(p);
     tmpdir_del(d);
@@ -278,20 +277,19 @@ START_TEST(pool_torn_corrupt_and_tmp_files_dropped_at_load)
     uint8_t b[100];
     fill(b, 100, 2);
     pool_path(d, &torn, ".push", path);
-    write_raw(path, b, 60); /* torn: cut short */
+    write_raw(path, b, 60);                      /* torn: cut short */
     fill(b, 100, 3);
     b[17] ^= 1;
     pool_path(d, &flipped, ".advert", path);
-    write_raw(path, b, 100); /* a flipped bit */
+    write_raw(path, b, 100);                     /* a flipped bit */
     pool_path(d, &good, ".push.tmp", path);
-    write_raw(path, "x", 1); /* a crash's leftover */
+    write_raw(path, "x", 1);                     /* a crash's leftover */
     ck_assert_int_eq(prod_durable_path(path, "%s/pool/README", d), 0);
-    write_raw(path, "not ours", 8); /* ignored, kept */
+    write_raw(path, "not ours", 8);              /* ignored, kept */
 
     struct loaded l = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert(p2p_id_eq(&l.ids[0], &good));
     ck_assert_uint_eq(dropped, 3);
@@ -315,8 +313,8 @@ START_TEST(pool_torn_corrupt_and_tmp_files_dropped_at_load)
         ck_assert(strstr(l.moved_to[i], "/quarantine/pool/") != NULL);
         uint8_t *back = NULL;
         size_t len = 0;
-        ck_assert_int_eq(
-            prod_durable_read(l.moved_to[i], 1000, &back, &len, NULL, 0), 0);
+        ck_assert_int_eq(prod_durable_read(l.moved_to[i], 1000, &back, &len,
+                                           NULL, 0), 0);
         ck_assert_uint_eq(len, strstr(l.moved_to[i], ".push") ? 60 : 100);
         free(back);
     }
@@ -330,8 +328,7 @@ START_TEST(pool_torn_corrupt_and_tmp_files_dropped_at_load)
     ck_assert_uint_eq(st.left, 0);
     /* Set aside once: the next load finds nothing to drop. */
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(dropped, 0);
     prod_disk_pool_close(p);
@@ -343,8 +340,7 @@ START_TEST(pool_remove_kind_change_and_limits)
 {
     char *d = tmpdir_new();
     struct prod_disk_pool *p = pool_open(d, 100);
-    struct p2p_artifact_id a =
-        pool_put(p, 1, 100, P2P_KIND_PUSH); /* at limit */
+    struct p2p_artifact_id a = pool_put(p, 1, 100, P2P_KIND_PUSH); /* at limit */
     uint8_t b[101];
     fill(b, 101, 9);
     struct p2p_artifact_id big;
@@ -370,8 +366,7 @@ START_TEST(pool_remove_kind_change_and_limits)
     write_raw(path, b, 100);
     uint32_t dropped = 0;
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_int_eq(l.kinds[0], P2P_KIND_ADVERT);
     ck_assert_uint_eq(dropped, 1);
@@ -398,8 +393,7 @@ START_TEST(pool_files_above_the_limit_are_quarantined_once)
     p = pool_open(d, 50);
     struct loaded l = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(l.lens[0], 50);
     ck_assert_uint_eq(dropped, 1);
@@ -411,14 +405,12 @@ START_TEST(pool_files_above_the_limit_are_quarantined_once)
     ck_assert_str_eq(l.paths[0], path);
     char h[65];
     p2p_id_hex(&big, h, 64);
-    ck_assert_int_eq(prod_durable_path(q, "%s/quarantine/pool/%s.push", d, h),
-                     0);
+    ck_assert_int_eq(prod_durable_path(q, "%s/quarantine/pool/%s.push", d, h), 0);
     ck_assert_str_eq(l.moved_to[0], q);
     ck_assert(!exists(path));
     /* Not counted again at the next start. */
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(dropped, 0);
     prod_disk_pool_close(p);
@@ -426,14 +418,12 @@ START_TEST(pool_files_above_the_limit_are_quarantined_once)
     ck_assert_int_eq(rename(q, path), 0);
     p = pool_open(d, 100);
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 2);
     ck_assert_uint_eq(dropped, 0);
     prod_disk_pool_close(p);
     struct prod_disk_pool *bad = NULL;
-    ck_assert_int_eq(prod_disk_pool_open(d, 0, &bad, NULL, 0),
-                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(prod_disk_pool_open(d, 0, &bad, NULL, 0), P2P_ERR_INVALID_ARG);
     tmpdir_del(d);
 }
 END_TEST
@@ -464,8 +454,7 @@ START_TEST(pool_symbolic_links_are_never_followed)
 
     struct loaded l = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 0);
     ck_assert_uint_eq(dropped, 3);
     ck_assert_uint_eq(l.drops, 3);
@@ -484,9 +473,8 @@ START_TEST(pool_symbolic_links_are_never_followed)
     free(back);
     /* Reads refuse a link too. */
     char err[256] = "";
-    ck_assert_int_eq(
-        prod_durable_read(l.moved_to[0], 1000, &back, &len, err, sizeof(err)),
-        P2P_ERR_READ);
+    ck_assert_int_eq(prod_durable_read(l.moved_to[0], 1000, &back, &len, err,
+                                       sizeof(err)), P2P_ERR_READ);
     ck_assert(strstr(err, "not a regular file") != NULL);
     ck_assert_int_eq(prod_durable_path(target, "%s/pool", d), 0);
     ck_assert_uint_eq(count_entries(target), 0);
@@ -516,8 +504,7 @@ START_TEST(pool_folders_and_fifos_named_like_artifacts_are_quarantined)
 
     struct loaded l = {0};
     uint32_t dropped = 0;
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert(p2p_id_eq(&l.ids[0], &good));
     ck_assert_uint_eq(dropped, 2);
@@ -531,12 +518,11 @@ START_TEST(pool_folders_and_fifos_named_like_artifacts_are_quarantined)
     char moved[PROD_DURABLE_PATH_MAX];
     char h[65];
     p2p_id_hex(&a, h, 64);
-    ck_assert_int_eq(
-        prod_durable_path(moved, "%s/quarantine/pool/%s.advert/kept", d, h), 0);
+    ck_assert_int_eq(prod_durable_path(moved, "%s/quarantine/pool/%s.advert/kept",
+                                       d, h), 0);
     ck_assert(exists(moved));
     memset(&l, 0, sizeof(l));
-    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped),
-                     0);
+    ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, &dropped), 0);
     ck_assert_uint_eq(l.count, 1);
     ck_assert_uint_eq(dropped, 0);
     struct prod_disk_pool_stats st;
@@ -564,8 +550,7 @@ START_TEST(pool_quarantine_keeps_a_bounded_number_of_copies)
     for (unsigned i = 0; i <= PROD_DISK_POOL_QUARANTINE_COPIES_MAX; i++) {
         write_raw(path, b, 50 + i); /* torn */
         struct loaded l = {0};
-        ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, NULL),
-                         0);
+        ck_assert_int_eq(prod_disk_pool_load(p, on_artifact, on_drop, &l, NULL), 0);
         ck_assert_uint_eq(l.drops, 1);
         ck_assert_int_eq(l.reasons[0], PROD_DISK_POOL_DROP_CORRUPT);
         ck_assert_int_eq(l.fates[0], i < PROD_DISK_POOL_QUARANTINE_COPIES_MAX
@@ -589,9 +574,8 @@ START_TEST(pool_quarantine_keeps_a_bounded_number_of_copies)
     ck_assert_uint_eq(st.left, 1);
     ck_assert_uint_eq(st.dropped[PROD_DISK_POOL_DROP_CORRUPT],
                       PROD_DISK_POOL_QUARANTINE_COPIES_MAX + 1);
-    ck_assert_str_eq(
-        prod_disk_pool_drop_reason_name(PROD_DISK_POOL_DROP_OVERSIZE),
-        "oversize");
+    ck_assert_str_eq(prod_disk_pool_drop_reason_name(PROD_DISK_POOL_DROP_OVERSIZE),
+                     "oversize");
     prod_disk_pool_close(p);
     tmpdir_del(d);
 }
@@ -696,22 +680,14 @@ static const char *const DISK_FAMILIES[] = {
 START_TEST(disk_metrics_families)
 {
     struct prod_disk_metrics m = {
-        .artifacts_persisted = 11,
-        .persist_failures = 12,
+        .artifacts_persisted = 11, .persist_failures = 12,
         .state_height = 13,
-        .pool = {.dropped = {1, 2, 3, 4, 5},
-                 .quarantined = 6,
-                 .left = 7,
-                 .bodies_in_files = 8,
-                 .body_file_failures = 9,
+        .pool = {.dropped = {1, 2, 3, 4, 5}, .quarantined = 6, .left = 7,
+                 .bodies_in_files = 8, .body_file_failures = 9,
                  .body_files_open = 10},
-        .state = {.checkpoints_made = 21,
-                  .syncs_completed = 22,
-                  .complete_errors = 23,
-                  .chunks_linked = 24,
-                  .chunks_corrupt = 25,
-                  .dropped_at_open = 26,
-                  .pruned = 27},
+        .state = {.checkpoints_made = 21, .syncs_completed = 22,
+                  .complete_errors = 23, .chunks_linked = 24,
+                  .chunks_corrupt = 25, .dropped_at_open = 26, .pruned = 27},
     };
     char buf[16384];
     struct p2p_metrics_text t;
@@ -802,8 +778,7 @@ static uint64_t checkpoint(struct prod_disk_state *s, const uint8_t *bytes,
     uint64_t h = 0;
     struct p2p_state_hash r;
     ck_assert_int_eq(prod_disk_state_checkpoint(s, bytes, len, chunk, &h,
-                                                root != NULL ? root : &r),
-                     0);
+                                                root != NULL ? root : &r), 0);
     return h;
 }
 
@@ -891,10 +866,9 @@ START_TEST(state_checkpoint_survives_reopen)
                      P2P_ERR_OVERSIZE);
     check_latest(s, 2, &empty);
     prod_disk_state_close(s);
-    ck_assert_int_eq(prod_disk_state_open(d, 0, NULL, NULL, &s, NULL, 0),
-                     P2P_ERR_INVALID_ARG);
-    ck_assert_int_eq(prod_disk_state_open(d, PROD_DISK_STATE_KEEP_MAX + 1, NULL,
-                                          NULL, &s, NULL, 0),
+    ck_assert_int_eq(prod_disk_state_open(d, 0, NULL, NULL, &s, NULL, 0), P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(prod_disk_state_open(d, PROD_DISK_STATE_KEEP_MAX + 1, NULL, NULL, &s,
+                                          NULL, 0),
                      P2P_ERR_INVALID_ARG);
     s = state_open(d, PROD_DISK_STATE_KEEP_MAX);
     prod_disk_state_close(s);
@@ -908,8 +882,8 @@ static void ckpt_dir(const char *d, uint64_t height,
 {
     char h[65];
     hex(root, h);
-    ck_assert_int_eq(
-        prod_durable_path(out, "%s/state/%" PRIu64 "-%s", d, height, h), 0);
+    ck_assert_int_eq(prod_durable_path(out, "%s/state/%" PRIu64 "-%s", d,
+                                       height, h), 0);
 }
 
 /* A copy of the latest manifest of src (its borrowed one may change). */
@@ -1021,7 +995,7 @@ START_TEST(state_sync_reuses_older_chunks_and_resumes_after_restart)
     cur[4000] ^= 1; /* chunk 15 differs */
     struct p2p_state_hash b_old;
     checkpoint(b, old, sizeof(old), 256, &b_old); /* b holds the old state */
-    for (int i = 0; i < 4; i++)                   /* a is at height 4 */
+    for (int i = 0; i < 4; i++)                 /* a is at height 4 */
         checkpoint(a, i == 3 ? cur : old, sizeof(old), 256, NULL);
 
     struct p2p_mem mem;
@@ -1040,7 +1014,7 @@ START_TEST(state_sync_reuses_older_chunks_and_resumes_after_restart)
     ck_assert_uint_eq(sync_chunks(a, b, &m, &root, 1), 1);
     prod_disk_state_close(b);
     b = state_open(db, 2);
-    ck_assert(OPS->has_chunk(b, &m, &root, 0)); /* persisted: resumed */
+    ck_assert(OPS->has_chunk(b, &m, &root, 0));  /* persisted: resumed */
     ck_assert(!OPS->has_chunk(b, &m, &root, 15));
     ck_assert_uint_eq(sync_chunks(a, b, &m, &root, UINT32_MAX), 1);
     OPS->complete(b, &m, &root);
@@ -1171,8 +1145,7 @@ START_TEST(state_damaged_folders_dropped_at_open)
      * by its size before any allocation). */
     ckpt_dir(d, 2, &r[1], dir);
     ck_assert_int_eq(prod_durable_path(path, "%s/manifest", dir), 0);
-    ck_assert_int_eq(truncate(path, (off_t)P2P_STATE_MANIFEST_BYTES_MAX + 1),
-                     0);
+    ck_assert_int_eq(truncate(path, (off_t)P2P_STATE_MANIFEST_BYTES_MAX + 1), 0);
     /* Strays: a file, a folder with a bad name, a leftover in 1's folder. */
     ck_assert_int_eq(prod_durable_path(path, "%s/state/junk.tmp", d), 0);
     write_raw(path, "x", 1);
@@ -1254,8 +1227,7 @@ START_TEST(state_drops_at_open_are_reported_and_links_never_followed)
     ck_assert_int_eq(prod_durable_path(outside, "%s/copy/manifest", out), 0);
     uint8_t *b;
     size_t len;
-    ck_assert_int_eq(prod_durable_read(outside, 1u << 20, &b, &len, NULL, 0),
-                     0);
+    ck_assert_int_eq(prod_durable_read(outside, 1u << 20, &b, &len, NULL, 0), 0);
     b[len - 1] ^= 0x80;
     write_raw(outside, b, len);
     /* 4, the newest: a manifest not its own. */
@@ -1277,14 +1249,14 @@ START_TEST(state_drops_at_open_are_reported_and_links_never_followed)
     char sync_link[PROD_DURABLE_PATH_MAX];
     char hex_root[65];
     hex(&r[3], hex_root);
-    ck_assert_int_eq(
-        prod_durable_path(sync_link, "%s/state/sync/%s", d, hex_root), 0);
+    ck_assert_int_eq(prod_durable_path(sync_link, "%s/state/sync/%s", d,
+                                       hex_root), 0);
     ck_assert_int_eq(symlink(out, sync_link), 0);
 
     struct seen w = {0};
     char err[512] = "";
-    ck_assert_int_eq(
-        prod_disk_state_open(d, 8, on_state_drop, &w, &s, err, sizeof(err)), 0);
+    ck_assert_int_eq(prod_disk_state_open(d, 8, on_state_drop, &w, &s, err,
+                                          sizeof(err)), 0);
     check_latest(s, 1, &r[0]); /* fell back: and said so */
     struct prod_disk_state_stats st;
     prod_disk_state_get_stats(s, &st);
@@ -1300,9 +1272,11 @@ START_TEST(state_drops_at_open_are_reported_and_links_never_followed)
                   w.whys[i3]);
     ck_assert_msg(strstr(w.whys[i3], "not the folder's root") != NULL, "%s",
                   w.whys[i3]);
-    ck_assert_msg(strstr(w.whys[i2], "not a folder") != NULL, "%s", w.whys[i2]);
+    ck_assert_msg(strstr(w.whys[i2], "not a folder") != NULL, "%s",
+                  w.whys[i2]);
     ck_assert_msg(strstr(w.whys[i1], "chunk-0") != NULL, "%s", w.whys[i1]);
-    ck_assert_msg(strstr(w.whys[is], "not a folder") != NULL, "%s", w.whys[is]);
+    ck_assert_msg(strstr(w.whys[is], "not a folder") != NULL, "%s",
+                  w.whys[is]);
     /* Nothing outside was touched; the links are gone. */
     ck_assert(exists(outside));
     ck_assert(exists(path));
@@ -1458,7 +1432,7 @@ END_TEST
 /* What the writer acknowledges, one record per durable success, through a
  * pipe (records below PIPE_BUF are written whole). */
 struct ack {
-    uint8_t what; /* 'a' artifact, 'c' checkpoint, 's' the
+    uint8_t what;                 /* 'a' artifact, 'c' checkpoint, 's' the
                                      latest checkpoint synced into
                                      DATA/b through the ops */
     uint64_t height;
@@ -1521,8 +1495,7 @@ static void writer(const char *d, int fd, uint64_t seed)
         fill(body, len, seed * 1000003u + i);
         struct ack a = {.what = 'a'};
         p2p_id_of(body, len, &a.id);
-        if (prod_disk_pool_put(p, &a.id, p2p_rng_u32(&rng) % 2, body, len) !=
-                0 ||
+        if (prod_disk_pool_put(p, &a.id, p2p_rng_u32(&rng) % 2, body, len) != 0 ||
             write(fd, &a, sizeof(a)) != (ssize_t)sizeof(a))
             _exit(4);
         if (i % 4 != 0)
@@ -1532,8 +1505,8 @@ static void writer(const char *d, int fd, uint64_t seed)
             state[p2p_rng_u32(&rng) % sizeof(state)] ^= 0xff;
         struct ack c = {.what = 'c'};
         struct p2p_state_hash root;
-        if (prod_disk_state_checkpoint(s, state, sizeof(state), 4096, &c.height,
-                                       &root) != 0 ||
+        if (prod_disk_state_checkpoint(s, state, sizeof(state), 4096,
+                                       &c.height, &root) != 0 ||
             write(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
             _exit(5);
         struct ack y = {.what = 's'};
@@ -1706,11 +1679,9 @@ START_TEST(sigkill_at_random_moments_loses_nothing_acknowledged)
         ckpts += acks[i].what == 'c';
         syncs += acks[i].what == 's';
     }
-    fprintf(stderr,
-            "sigkill test: %zu artifacts, %zu checkpoints, %zu "
+    fprintf(stderr, "sigkill test: %zu artifacts, %zu checkpoints, %zu "
             "syncs acknowledged; %" PRIu64 " torn files or folders "
-            "dropped\n",
-            acks_count - ckpts - syncs, ckpts, syncs, dropped);
+            "dropped\n", acks_count - ckpts - syncs, ckpts, syncs, dropped);
     free(acks);
     tmpdir_del(d);
 }
@@ -1728,8 +1699,7 @@ static Suite *suite(void)
     tcase_add_test(t, pool_remove_kind_change_and_limits);
     tcase_add_test(t, pool_files_above_the_limit_are_quarantined_once);
     tcase_add_test(t, pool_symbolic_links_are_never_followed);
-    tcase_add_test(t,
-                   pool_folders_and_fifos_named_like_artifacts_are_quarantined);
+    tcase_add_test(t, pool_folders_and_fifos_named_like_artifacts_are_quarantined);
     tcase_add_test(t, pool_quarantine_keeps_a_bounded_number_of_copies);
     tcase_add_test(t, durable_lock_is_exclusive_and_names_the_holder);
     tcase_add_test(t, disk_metrics_families);
@@ -1741,8 +1711,7 @@ static Suite *suite(void)
     tcase_add_test(t, state_has_chunk_needs_the_older_file_still_there);
     tcase_add_test(t, state_complete_refuses_a_wrong_root_or_missing_chunks);
     tcase_add_test(t, state_damaged_folders_dropped_at_open);
-    tcase_add_test(t,
-                   state_drops_at_open_are_reported_and_links_never_followed);
+    tcase_add_test(t, state_drops_at_open_are_reported_and_links_never_followed);
     tcase_add_test(t, state_chunk_file_damaged_after_open_is_not_served);
     tcase_add_test(t, state_prune_keeps_keep_heights);
     tcase_add_test(t, state_sync_folder_rule);
