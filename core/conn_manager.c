@@ -214,6 +214,12 @@ int p2p__conn_manager_set_topology(struct p2p_conn_manager *cm,
     return rc;
 }
 
+int p2p__conn_manager_set_earliest(struct p2p_conn_manager *cm,
+                                   uint64_t earliest)
+{
+    return p2p_topology_set_earliest(&cm->topology, cm->env->mem, earliest);
+}
+
 void p2p__conn_manager_dial_member(struct p2p_conn_manager *cm, p2p_time now,
                                    p2p_node_id id)
 {
@@ -286,6 +292,8 @@ bool p2p__conn_manager_redial_live(const struct p2p_conn_manager *cm,
 
 int p2p__conn_manager_check(const struct p2p_conn_manager *cm)
 {
+    if (p2p_topology_check(&cm->topology) != 0)
+        return P2P_ERR_INTERNAL;
     for (uint32_t id = 0; id < cm->peers_capacity; id++) {
         const struct p2p_conn_peer *p = &cm->peers[id];
         if (p->up != (p->conn == P2P_CONN_UP))

@@ -1,6 +1,7 @@
 /* Internal: the peer manager and connection manager (the IC's QUIC transport and peer manager, rs/p2p/quic_transport and rs/p2p/peer_manager).
  *
- * The topology (one registry version) decides who is a member. Between
+ * The topology (the registry versions in use, core/topology.h) decides
+ * who is a member: a node listed in any of them. Between
  * two members the lower node id dials and the higher accepts; a connection
  * is only kept to members, and only while this node is one. A dial that
  * fails is retried after an exponential backoff with jitter from the
@@ -36,7 +37,7 @@ struct p2p_conn_peer {
 /* The module's state (caller storage; fields private to conn_manager.c). */
 struct p2p_conn_manager {
     const struct p2p_env *env;    /* borrowed */
-    struct p2p_topology topology; /* the latest registry version */
+    struct p2p_topology topology; /* the registry versions in use */
     struct p2p_conn_peer *peers;  /* owned; indexed by node id */
     uint32_t peers_capacity;
 };
@@ -81,6 +82,10 @@ const struct p2p_topology *p2p__conn_manager_topology(
  * Errors: those of p2p_topology_set (nothing changed). */
 int p2p__conn_manager_set_topology(struct p2p_conn_manager *cm,
                                    const struct p2p_topology_update *u);
+/* Moves the earliest registry version in use (members only leave).
+ * Errors: those of p2p_topology_set_earliest (nothing changed). */
+int p2p__conn_manager_set_earliest(struct p2p_conn_manager *cm,
+                                   uint64_t earliest);
 /* Dials member id if it is ours to dial and neither up nor being dialled
  * (or, while banned, when the ban ends). Its record exists. */
 void p2p__conn_manager_dial_member(struct p2p_conn_manager *cm, p2p_time now,
@@ -117,7 +122,8 @@ void p2p__conn_manager_on_redial(struct p2p_conn_manager *cm, p2p_time now,
 bool p2p__conn_manager_redial_live(const struct p2p_conn_manager *cm,
                                    p2p_node_id peer, uint32_t gen);
 /* 0, or P2P_ERR_INTERNAL when a record is inconsistent (up but not
- * P2P_CONN_UP, or the reverse). O(peers). */
+ * P2P_CONN_UP, or the reverse; up but not wanted) or the topology breaks
+ * its invariants. O(peers + p2p_topology_check). */
 int p2p__conn_manager_check(const struct p2p_conn_manager *cm);
 
 #endif

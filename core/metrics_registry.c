@@ -422,6 +422,13 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
           g->topology_version);
     gauge(t, "p2p_topology_members", "Members of the latest registry version.",
           g->topology_members);
+    gauge(t, "p2p_topology_earliest_version",
+          "Earliest registry version in use (the node's clients still "
+          "reference it).",
+          g->topology_earliest_version);
+    gauge(t, "p2p_topology_members_in_use",
+          "Members of any registry version in use: those connected to.",
+          g->topology_members_in_use);
     gauge(t, "p2p_state_sync_height",
           "Height of the state being synced; 0 when no sync runs.",
           g->state_sync_height);

@@ -81,6 +81,10 @@ struct p2p_gauges {
                                    retry, over every peer */
     uint32_t topology_members;  /* of the latest registry version */
     uint64_t topology_version;  /* 0 before the first one */
+    /* The earliest registry version in use, and the members of any
+     * version in use (earliest to latest). */
+    uint64_t topology_earliest_version;
+    uint32_t topology_members_in_use;
     uint64_t state_sync_height; /* of the sync under way, 0 = none */
     uint64_t state_sync_chunks_total, state_sync_chunks_held;
     uint64_t state_sync_bytes_total, state_sync_bytes_held;

@@ -219,6 +219,15 @@ bool p2p_node_accepts_peer(const struct p2p_node *n, p2p_time now,
     return p2p__conn_manager_accepts(&n->conns, now, peer);
 }
 
+/* Closes what is no longer wanted after a change of membership: ids that
+ * left, or all of them when this node itself left. */
+static void close_unwanted(struct p2p_node *n, p2p_time now)
+{
+    for (p2p_node_id id = 0; id < p2p__conn_manager_capacity(&n->conns); id++)
+        if (id != n->cfg.self && !p2p__conn_manager_wanted(&n->conns, id))
+            close_conn(n, now, id, P2P_ERR_STATE);
+}
+
 int p2p_node_on_topology(struct p2p_node *n, p2p_time now,
                          const struct p2p_topology_update *u)
 {
@@ -233,11 +242,7 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now,
     int rc = p2p__conn_manager_set_topology(&n->conns, u);
     if (rc != 0)
         return rc;
-    /* Close what is no longer wanted: ids that left, or all of them when
-     * this node itself left. */
-    for (p2p_node_id id = 0; id < p2p__conn_manager_capacity(&n->conns); id++)
-        if (id != n->cfg.self && !p2p__conn_manager_wanted(&n->conns, id))
-            close_conn(n, now, id, P2P_ERR_STATE);
+    close_unwanted(n, now);
     /* Dial the members that are ours to dial. */
     const struct p2p_topology *t = p2p__conn_manager_topology(&n->conns);
     for (uint32_t i = 0; i < t->count; i++) {
@@ -249,6 +254,17 @@ int p2p_node_on_topology(struct p2p_node *n, p2p_time now,
             return P2P_ERR_NOMEM;
         p2p__conn_manager_dial_member(&n->conns, now, id);
     }
+    epilogue(n, now);
+    return 0;
+}
+
+int p2p_node_on_registry_earliest(struct p2p_node *n, p2p_time now,
+                                  uint64_t earliest)
+{
+    int rc = p2p__conn_manager_set_earliest(&n->conns, earliest);
+    if (rc != 0)
+        return rc;
+    close_unwanted(n, now);
     epilogue(n, now);
     return 0;
 }
@@ -679,7 +695,10 @@ void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
     out->downloads_pending = p2p__downloader_count(&n->dl);
     out->slots_active = p2p__gossip_sender_slots(&n->sender);
     out->transmissions = p2p__gossip_sender_txs(&n->sender);
-    out->topology_members = p2p__conn_manager_topology(&n->conns)->count;
+    const struct p2p_topology_version *latest =
+        p2p_topology_latest(p2p__conn_manager_topology(&n->conns));
+    out->topology_members = latest != NULL ? latest->count : 0;
+    out->topology_members_in_use = p2p__conn_manager_topology(&n->conns)->count;
     struct p2p_chunk_progress pr;
     struct p2p_state_sync_info info;
     p2p_node_state_sync_info(n, &info);
@@ -692,6 +711,8 @@ void p2p_node_gauges(const struct p2p_node *n, p2p_time now,
         out->state_sync_bytes_held = pr.bytes_held;
     }
     out->topology_version = p2p__conn_manager_topology(&n->conns)->version;
+    out->topology_earliest_version =
+        p2p__conn_manager_topology(&n->conns)->earliest_version;
     for (int m = 0; m < P2P_MEM_MODULES_COUNT; m++)
         out->mem_bytes[m] = n->mem->module_bytes[m];
     out->mem_bytes_total = n->mem->bytes;

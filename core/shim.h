@@ -70,11 +70,21 @@ void p2p_node_del(struct p2p_node *n);
 /* ---- inputs from the backend ---- */
 
 /* A new registry version (u and its members borrowed for the call, copied;
- * core/topology.h). Connections to ids that are no longer members are
- * closed (all of them when self is not a member), members this node must
- * dial are dialled. Errors as p2p_topology_set. */
+ * core/topology.h), with the earliest version the node's clients still
+ * reference: the members are the union over those versions. Connections
+ * to ids that are no longer members are closed (all of them when self is
+ * not a member), members this node must dial are dialled. Errors as
+ * p2p_topology_set. */
 int p2p_node_on_topology(struct p2p_node *n, p2p_time now,
                          const struct p2p_topology_update *u);
+
+/* The node's clients now reference registry versions from `earliest` on
+ * (the consensus' oldest registry version in use; at most the latest
+ * version): the versions older than that stop counting, and connections
+ * to the members only they listed are closed (all of them when this node
+ * was one). Errors as p2p_topology_set_earliest, nothing changed. */
+int p2p_node_on_registry_earliest(struct p2p_node *n, p2p_time now,
+                                  uint64_t earliest);
 
 /* Whether an inbound connection from peer may be accepted now: both are
  * members, peer has the lower id, and peer is not banned. A backend asks

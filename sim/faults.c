@@ -35,7 +35,7 @@ static int give_topology(struct sim_world *w, uint32_t node,
                          const struct p2p_member *m, uint32_t count)
 {
     struct p2p_topology_update u = {.version = w->registry_version,
-                                    .earliest_version = 1,
+                                    .earliest_version = w->registry_version,
                                     .members = m,
                                     .count = count};
     int rc = p2p_node_on_topology(w->nodes[node].core,

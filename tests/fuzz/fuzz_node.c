@@ -120,6 +120,7 @@ struct fz {
     bool up[PEERS + 1];
     bool dialing[PEERS + 1];   /* a CONN_DIAL awaits the transport's answer */
     uint64_t version;          /* registry versions installed */
+    uint64_t earliest;         /* the earliest version in use */
     uint8_t bouncer_mode;
     struct out_stream out[OUT_OPEN_MAX];
     size_t out_count;
@@ -777,23 +778,41 @@ static void op_peer(struct fz *f, struct input *in)
 }
 
 /* (h) a new registry version: ids 0..PEERS whose bit is set are members
- * (node 0 itself may be left out, which closes everything). */
+ * (node 0 itself may be left out, which closes everything); bits 4-5 say
+ * how far the earliest version in use lags behind the latest (it never
+ * moves back). With bit 6 set there is no new version: only the earliest
+ * moves. */
 static void op_topology(struct fz *f, struct input *in)
 {
     uint8_t mask = u8(in);
+    uint64_t lag = (mask >> 4) & 3u;
+    bool only_earliest = (mask & 0x40u) != 0;
     struct p2p_member m[PEERS + 1];
     uint32_t count = 0;
     memset(m, 0, sizeof(m));
     for (p2p_node_id id = 0; id <= PEERS; id++)
         if (mask & (1u << id))
             m[count++].id = id;
-    f->version++;
-    FUZZ_CHECK(p2p_node_on_topology(
-                   f->node, f->now,
-                   &(struct p2p_topology_update){.version = f->version,
-                                                 .earliest_version = 1,
-                                                 .members = m,
-                                                 .count = count}) == 0);
+    if (!only_earliest)
+        f->version++;
+    uint64_t earliest = f->version > lag ? f->version - lag : 0;
+    if (earliest < f->earliest)
+        earliest = f->earliest;
+    if (only_earliest) {
+        int rc = p2p_node_on_registry_earliest(f->node, f->now, earliest);
+        FUZZ_CHECK(rc == (f->version == 0 ? P2P_ERR_STATE : 0));
+    } else {
+        FUZZ_CHECK(p2p_node_on_topology(
+                       f->node, f->now,
+                       &(struct p2p_topology_update){.version = f->version,
+                                                     .earliest_version =
+                                                         earliest,
+                                                     .members = m,
+                                                     .count = count}) == 0);
+    }
+    /* The node may have moved it further (versions past its bound). */
+    f->earliest = p2p_node_topology(f->node)->earliest_version;
+    FUZZ_CHECK(f->earliest >= earliest || f->version == 0);
 }
 
 /* (i) the transport answers a dial: connected, or failed. */

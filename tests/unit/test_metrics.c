@@ -392,6 +392,12 @@ static const char small_node_text[] =
     "# HELP p2p_topology_members Members of the latest registry version.\n"
     "# TYPE p2p_topology_members gauge\n"
     "p2p_topology_members 0\n"
+    "# HELP p2p_topology_earliest_version Earliest registry version in use (the node's clients still reference it).\n"
+    "# TYPE p2p_topology_earliest_version gauge\n"
+    "p2p_topology_earliest_version 0\n"
+    "# HELP p2p_topology_members_in_use Members of any registry version in use: those connected to.\n"
+    "# TYPE p2p_topology_members_in_use gauge\n"
+    "p2p_topology_members_in_use 0\n"
     "# HELP p2p_state_sync_height Height of the state being synced; 0 when no sync runs.\n"
     "# TYPE p2p_state_sync_height gauge\n"
     "p2p_state_sync_height 0\n"
@@ -735,7 +741,7 @@ START_TEST(exposition_is_well_formed)
             ck_assert(rest[0] == ' ' || rest[0] == '{');
         samples++;
     }
-    ck_assert_uint_eq(families, P2P_COUNTERS_COUNT + 18 + P2P_HISTS_COUNT);
+    ck_assert_uint_eq(families, P2P_COUNTERS_COUNT + 20 + P2P_HISTS_COUNT);
     ck_assert_uint_gt(samples, families);
     h_fini(&h);
 }
