@@ -31,16 +31,86 @@ static struct p2p_member *members_now(const struct sim_world *w,
     return m;
 }
 
-static int give_topology(struct sim_world *w, uint32_t node,
-                         const struct p2p_member *m, uint32_t count)
+/* Notes, for every node, whether a registry version in use still lists
+ * it, and when one that left stopped being listed. */
+static void note_registry_use(struct sim_world *w)
 {
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        struct sim_node *sn = &w->nodes[i];
+        bool in_use = p2p_topology_is_member(&w->registry, i);
+        if (sn->in_use && !in_use && sn->left_at != P2P_TIME_NEVER &&
+            sn->dropped_at == P2P_TIME_NEVER)
+            sn->dropped_at = w->now;
+        sn->in_use = in_use;
+    }
+}
+
+/* The current members as the next registry version into w->registry:
+ * the earliest in use stays where it is when the scenario moves it
+ * itself, else it is the new version. */
+static int registry_add_version(struct sim_world *w)
+{
+    uint32_t count;
+    struct p2p_member *m = members_now(w, &count);
+    if (m == NULL)
+        return P2P_ERR_NOMEM;
+    bool pinned = sim_scenario_registry_pinned(w->sc);
     struct p2p_topology_update u = {.version = w->registry_version,
-                                    .earliest_version = w->registry_version,
+                                    .earliest_version =
+                                        pinned && w->registry.version > 0
+                                            ? w->registry.earliest_version
+                                            : w->registry_version,
                                     .members = m,
                                     .count = count};
+    int rc =
+        p2p_topology_set(&w->registry, &w->registry_mem, &u, w->nodes_count);
+    free(m);
+    if (rc == 0)
+        note_registry_use(w);
+    return rc;
+}
+
+int sim_faults_registry_init(struct sim_world *w)
+{
+    p2p_mem_init(&w->registry_mem);
+    p2p_topology_init(&w->registry);
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        w->nodes[i].left_at = P2P_TIME_NEVER;
+        w->nodes[i].dropped_at = P2P_TIME_NEVER;
+    }
+    w->registry_version = 1;
+    return registry_add_version(w);
+}
+
+void sim_faults_registry_fini(struct sim_world *w)
+{
+    p2p_topology_fini(&w->registry, &w->registry_mem);
+}
+
+/* Kept version k of w->registry to the node, with the earliest in use
+ * (or k's own version, when the earliest lies past it: the oldest kept
+ * version is the one in force at the earliest). */
+static int give_version(struct sim_world *w, uint32_t node, uint32_t k)
+{
+    const struct p2p_topology_version *v = &w->registry.versions[k];
+    uint64_t earliest = w->registry.earliest_version;
+    struct p2p_topology_update u = {
+        .version = v->version,
+        .earliest_version = earliest < v->version ? earliest : v->version,
+        .members = v->members,
+        .count = v->count};
     int rc = p2p_node_on_topology(w->nodes[node].core,
                                   sim_world_local_now(w, node), &u);
     sim_world_mark(w, node);
+    return rc;
+}
+
+/* Every version in use, oldest first, to a node that starts. */
+static int give_registry(struct sim_world *w, uint32_t node)
+{
+    int rc = 0;
+    for (uint32_t k = 0; rc == 0 && k < w->registry.versions_count; k++)
+        rc = give_version(w, node, k);
     return rc;
 }
 
@@ -49,22 +119,52 @@ static int give_topology(struct sim_world *w, uint32_t node,
 static void publish_topology(struct sim_world *w)
 {
     w->registry_version++;
-    uint32_t count;
-    struct p2p_member *m = members_now(w, &count);
-    if (m == NULL) {
+    if (registry_add_version(w) != 0) {
         sim_world_violation(w, "out of memory publishing a topology");
         return;
     }
     trace_fault(w, 0, "registry", "version=%llu",
                 (unsigned long long)w->registry_version);
     for (uint32_t i = 0; i < w->nodes_count; i++)
-        if (w->nodes[i].running && give_topology(w, i, m, count) != 0)
+        if (w->nodes[i].running &&
+            give_version(w, i, w->registry.versions_count - 1) != 0)
             sim_world_violation(w, "node %u refused registry version %llu", i,
                                 (unsigned long long)w->registry_version);
-    free(m);
     /* The running nodes react before anything else happens (a join then
      * starts the new nodes). */
     sim_world_settle(w);
+}
+
+/* The nodes' clients stop referencing the versions before f's. */
+static void move_earliest(struct sim_world *w, const struct sim_fault *f)
+{
+    uint64_t earliest =
+        f->earliest_version == 0 ? w->registry.version : f->earliest_version;
+    /* Checked before the run (sim_faults_check); the registry's bound may
+     * have moved it further already. */
+    P2P_ASSERT(earliest <= w->registry.version);
+    if (earliest < w->registry.earliest_version)
+        earliest = w->registry.earliest_version;
+    if (p2p_topology_set_earliest(&w->registry, &w->registry_mem, earliest) !=
+        0) {
+        sim_world_violation(w, "out of memory moving the earliest version");
+        return;
+    }
+    trace_fault(w, 0, "registry_earliest", "version=%llu",
+                (unsigned long long)earliest);
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        if (!w->nodes[i].running)
+            continue;
+        int rc = p2p_node_on_registry_earliest(
+            w->nodes[i].core, sim_world_local_now(w, i), earliest);
+        sim_world_mark(w, i);
+        if (rc != 0)
+            sim_world_violation(w, "node %u refused earliest version %llu: %s",
+                                i, (unsigned long long)earliest,
+                                p2p_strerror(rc));
+    }
+    sim_world_settle(w);
+    note_registry_use(w);
 }
 
 static enum p2p_verdict sim_bouncer(void *ctx, const struct p2p_artifact_id *id,
@@ -134,10 +234,7 @@ int sim_faults_node_start(struct sim_world *w, uint32_t node)
     p2p_time now = sim_world_local_now(w, node);
     p2p_node_set_bouncer(sn->core, now, sim_bouncer, w);
     if (w->registry_version > 0) {
-        uint32_t count;
-        struct p2p_member *m = members_now(w, &count);
-        rc = m == NULL ? P2P_ERR_NOMEM : give_topology(w, node, m, count);
-        free(m);
+        rc = give_registry(w, node);
         /* Its dials go out before its persisted artifacts return. */
         sim_world_settle(w);
         if (rc != 0) {
@@ -252,8 +349,11 @@ void sim_faults_fire(struct sim_world *w, uint64_t fault)
         sim_conn_paths_changed(w);
         break;
     case SIM_FAULT_LEAVE:
-        for (size_t k = 0; k < f->nodes_count; k++)
+        for (size_t k = 0; k < f->nodes_count; k++) {
             w->nodes[f->nodes[k]].member = false;
+            w->nodes[f->nodes[k]].left_at = w->now;
+            w->nodes[f->nodes[k]].dropped_at = P2P_TIME_NEVER;
+        }
         publish_topology(w);
         break;
     case SIM_FAULT_JOIN:
@@ -299,6 +399,9 @@ void sim_faults_fire(struct sim_world *w, uint64_t fault)
                                (long long)f->drift_ppm);
         }
         break;
+    case SIM_FAULT_REGISTRY_EARLIEST:
+        move_earliest(w, f);
+        break;
     case SIM_FAULT_LOSS:
     case SIM_FAULT_KINDS_COUNT:
         break;
@@ -337,6 +440,71 @@ static int bad(FILE *err, const struct sim_scenario *sc,
     fprintf(err, "%s:%d: %s fault: node %u %s\n", sc->path ? sc->path : "",
             f->line, sim_scenario_fault_kind_name(f->kind), node, msg);
     return P2P_ERR_DECODE;
+}
+
+/* Each registry_earliest names a version that exists by then (1, plus
+ * one per leave or join before it) and does not move back. */
+static int check_registry(const struct sim_scenario *sc, FILE *err)
+{
+    uint64_t version = 1, earliest = 0;
+    for (size_t k = 0; k < sc->faults_count; k++) {
+        const struct sim_fault *f = &sc->faults[k];
+        if (f->kind == SIM_FAULT_LEAVE || f->kind == SIM_FAULT_JOIN)
+            version++;
+        if (f->kind != SIM_FAULT_REGISTRY_EARLIEST)
+            continue;
+        uint64_t v = f->earliest_version == 0 ? version : f->earliest_version;
+        const char *why = v > version    ? "is past the latest registry "
+                                           "version by then"
+                          : v < earliest ? "is older than the earliest "
+                                           "version already in use"
+                                         : NULL;
+        if (why != NULL) {
+            fprintf(err,
+                    "%s:%d: registry_earliest fault: version %llu %s "
+                    "(%llu)\n",
+                    sc->path ? sc->path : "", f->line, (unsigned long long)v,
+                    why,
+                    (unsigned long long)(v > version ? version : earliest));
+            return P2P_ERR_DECODE;
+        }
+        earliest = v;
+    }
+    return 0;
+}
+
+/* Each node a served_after_leave expectation lists leaves exactly once
+ * and does not join again after it. */
+static int check_served(const struct sim_scenario *sc, FILE *err)
+{
+    for (size_t x = 0; x < sc->expects_count; x++) {
+        const struct sim_expect *e = &sc->expects[x];
+        for (size_t j = 0;
+             e->kind == SIM_EXPECT_SERVED_AFTER_LEAVE && j < e->nodes_count;
+             j++) {
+            uint32_t v = e->nodes[j], leaves = 0;
+            bool back = false;
+            for (size_t k = 0; k < sc->faults_count; k++) {
+                const struct sim_fault *f = &sc->faults[k];
+                for (size_t i = 0; i < f->nodes_count; i++) {
+                    if (f->nodes[i] != v)
+                        continue;
+                    leaves += f->kind == SIM_FAULT_LEAVE;
+                    back |= f->kind == SIM_FAULT_JOIN && leaves > 0;
+                }
+            }
+            if (leaves != 1 || back) {
+                fprintf(err,
+                        "%s:%d: served_after_leave: node %u must leave "
+                        "exactly once and not join again (it leaves %u "
+                        "times%s)\n",
+                        sc->path ? sc->path : "", e->line, v, leaves,
+                        back ? " and joins again" : "");
+                return P2P_ERR_DECODE;
+            }
+        }
+    }
+    return 0;
 }
 
 int sim_faults_check(const struct sim_scenario *sc, FILE *err)
@@ -399,5 +567,9 @@ int sim_faults_check(const struct sim_scenario *sc, FILE *err)
     }
     free(state);
     free(member);
+    if (rc == 0)
+        rc = check_registry(sc, err);
+    if (rc == 0)
+        rc = check_served(sc, err);
     return rc;
 }

@@ -252,6 +252,59 @@ static void count_deliveries(const struct sim_world *w, struct sim_report *r)
     free(relayed);
 }
 
+/* Whether any node has a connection up to or from node v at the end. */
+static bool connected_at_end(const struct sim_world *w, uint32_t v)
+{
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        struct p2p_peer_info info;
+        if (i == v)
+            continue;
+        if (w->nodes[v].running &&
+            p2p_node_peer_info(w->nodes[v].core, i, &info) == 0 && info.up)
+            return true;
+        if (w->nodes[i].running &&
+            p2p_node_peer_info(w->nodes[i].core, v, &info) == 0 && info.up)
+            return true;
+    }
+    return false;
+}
+
+/* {served_after_leave: [ids]}: each listed node received an artifact made
+ * after its leave while a version in use still listed it, none made once
+ * none did, and has no connection at the end once dropped. */
+static void judge_served_after_leave(const struct sim_world *w,
+                                     const struct sim_expect *e,
+                                     struct sim_expect_result *res)
+{
+    uint32_t unserved = 0, late = 0, connected = 0;
+    uint64_t served = 0;
+    for (size_t j = 0; j < e->nodes_count; j++) {
+        uint32_t v = e->nodes[j];
+        const struct sim_node *sn = &w->nodes[v];
+        uint64_t got = 0;
+        for (size_t i = 0; i < w->artifacts_count; i++) {
+            const struct sim_artifact *a = &w->artifacts[i];
+            if (!delivered_to(a, v) || a->created < sn->left_at)
+                continue;
+            if (a->created < sn->dropped_at)
+                got++;
+            else
+                late++;
+        }
+        served += got;
+        unserved += sn->left_at == P2P_TIME_NEVER || got == 0;
+        connected += sn->dropped_at != P2P_TIME_NEVER && connected_at_end(w, v);
+    }
+    res->ok = unserved == 0 && late == 0 && connected == 0;
+    snprintf(res->name, sizeof(res->name), "served after leave");
+    snprintf(res->detail, sizeof(res->detail),
+             "%llu artifacts received after leaving; %u of %zu nodes got "
+             "none, %llu made after the drop reached them, %u still "
+             "connected at the end",
+             (unsigned long long)served, unserved, e->nodes_count,
+             (unsigned long long)late, connected);
+}
+
 /* How the honest nodes treated each byzantine node. */
 static void judge_byzantine(const struct sim_world *w, struct sim_report *r)
 {
@@ -338,6 +391,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
             judge_penalised(r, res);
         else if (e->kind == SIM_EXPECT_STATE_SYNCED)
             sim_report_state_judge_synced(w, e, res);
+        else if (e->kind == SIM_EXPECT_SERVED_AFTER_LEAVE)
+            judge_served_after_leave(w, e, res);
         r->ok = r->ok && res->ok;
     }
     uint64_t *lat = w->stats.latencies_ns;

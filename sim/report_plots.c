@@ -281,6 +281,7 @@ static int fault_row(enum sim_fault_kind kind)
         return ROW_LOSS;
     case SIM_FAULT_JOIN:
     case SIM_FAULT_LEAVE:
+    case SIM_FAULT_REGISTRY_EARLIEST:
         return ROW_MEMBERSHIP;
     case SIM_FAULT_BYZANTINE:
         return ROW_BYZANTINE;
@@ -408,6 +409,13 @@ void sim_report_plots_fault_label(const struct sim_world *w, size_t fault,
     case SIM_FAULT_LEAVE:
         add(buf, len, &at, "%s", f->kind == SIM_FAULT_JOIN ? "+" : "-");
         add_nodes(buf, len, &at, f->nodes, f->nodes_count);
+        break;
+    case SIM_FAULT_REGISTRY_EARLIEST:
+        if (f->earliest_version == 0)
+            add(buf, len, &at, "earliest version: the latest");
+        else
+            add(buf, len, &at, "earliest version %llu",
+                (unsigned long long)f->earliest_version);
         break;
     case SIM_FAULT_BYZANTINE:
         add_nodes(buf, len, &at, f->nodes, f->nodes_count);

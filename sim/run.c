@@ -444,7 +444,8 @@ static int init_nodes(struct sim_world *w)
         sn->member = i < w->sc->nodes;
         sim_ack_heap_init(&sn->acks, SIM_ACKS_WAITING_MAX);
     }
-    w->registry_version = 1;
+    if ((rc = sim_faults_registry_init(w)) != 0)
+        return rc;
     for (uint32_t i = 0; i < w->sc->nodes; i++)
         if ((rc = sim_faults_node_start(w, i)) != 0)
             return rc;
@@ -570,6 +571,7 @@ void sim_run_fini(struct sim_world *w)
         sim_uplink_drop(w, i);
     }
     sim_state_run_fini(w);
+    sim_faults_registry_fini(w);
     free(w->nodes);
     free(w->dirty);
     free(w->conns);

@@ -847,8 +847,8 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
 {
     /* keys[1 + kind] is the key of fault kind `kind`. */
     static const char *const keys[] = {
-        "at",    "partition", "heal",      "crash", "restart",
-        "leave", "join",      "byzantine", "skew",  "loss"};
+        "at",   "partition", "heal", "crash", "restart",          "leave",
+        "join", "byzantine", "skew", "loss",  "registry_earliest"};
     enum { AT, KEYS = 1 + SIM_FAULT_KINDS_COUNT };
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES], at[32], dur[32];
@@ -871,7 +871,7 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
     if (kind < 0)
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: needs one of partition, heal, crash, restart, leave, "
-                    "join, byzantine, skew, loss",
+                    "join, byzantine, skew, loss, registry_earliest",
                     where);
     f->kind = (enum sim_fault_kind)kind;
     conf_yaml_what(what, sizeof what, where, "at");
@@ -905,6 +905,14 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
         return parse_skew(ld, a, what, f);
     case SIM_FAULT_LOSS:
         return parse_loss_fault(ld, a, what, f);
+    case SIM_FAULT_REGISTRY_EARLIEST:
+        if (conf_yaml_scalar_is(a, "latest"))
+            return 0; /* earliest_version 0 */
+        if (a->type != YAML_SCALAR_NODE)
+            return fail(ld, a, P2P_ERR_DECODE,
+                        "%s: expected a registry version or 'latest'", what);
+        return conf_yaml_u64(ld->d, a, what, 1, UINT64_MAX,
+                             &f->earliest_version);
     default:
         P2P_UNREACHABLE();
         return P2P_ERR_INTERNAL;
@@ -967,10 +975,10 @@ static int parse_faults(struct loader *ld, const yaml_node_t *n)
 static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
                              size_t index, struct sim_expect *e)
 {
-    static const char *const keys[] = {"delivered", "state_synced",
+    static const char *const keys[] = {"delivered",           "state_synced",
                                        "max_memory_per_node", "penalised",
-                                       "within"};
-    enum { DELIVERED, SYNCED, MEMORY, PENALISED, WITHIN, KEYS };
+                                       "served_after_leave",  "within"};
+    enum { DELIVERED, SYNCED, MEMORY, PENALISED, SERVED, WITHIN, KEYS };
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES];
     int rc, kind = -1;
@@ -978,7 +986,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     e->line = conf_yaml_line(n);
     if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
-    for (int k = DELIVERED; k <= PENALISED; k++) {
+    for (int k = DELIVERED; k <= SERVED; k++) {
         if (v[k] == NULL)
             continue;
         if (kind >= 0)
@@ -991,7 +999,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     if (kind < 0)
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: needs one of delivered, state_synced, "
-                    "max_memory_per_node, penalised",
+                    "max_memory_per_node, penalised, served_after_leave",
                     where);
     conf_yaml_what(what, sizeof what, where, keys[kind]);
     switch (kind) {
@@ -1019,6 +1027,15 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
             return fail(ld, v[WITHIN], P2P_ERR_DECODE,
                         "%s: 'within' does not apply to penalised", where);
         return 0;
+    case SERVED:
+        e->kind = SIM_EXPECT_SERVED_AFTER_LEAVE;
+        if (v[WITHIN] != NULL)
+            return fail(ld, v[WITHIN], P2P_ERR_DECODE,
+                        "%s: 'within' does not apply to served_after_leave",
+                        where);
+        /* That each one leaves is the timeline check's (sim/faults.c). */
+        return get_id_list(ld, v[SERVED], what, false, false, &e->nodes,
+                           &e->nodes_count);
     default:
         e->kind = SIM_EXPECT_MAX_MEMORY;
         if ((rc = conf_yaml_size(ld->d, v[MEMORY], what, &Q_SIZE, &e->bytes)) !=
@@ -1296,9 +1313,9 @@ void sim_scenario_error_format(const struct sim_scenario_error *err,
 
 const char *sim_scenario_fault_kind_name(enum sim_fault_kind kind)
 {
-    static const char *const names[] = {"partition", "heal",  "crash",
-                                        "restart",   "leave", "join",
-                                        "byzantine", "skew",  "loss"};
+    static const char *const names[] = {
+        "partition", "heal",      "crash", "restart", "leave",
+        "join",      "byzantine", "skew",  "loss",    "registry_earliest"};
     return (unsigned)kind < SIM_FAULT_KINDS_COUNT ? names[kind] : "?";
 }
 
@@ -1321,8 +1338,18 @@ const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind)
         return "max_memory_per_node";
     case SIM_EXPECT_PENALISED:
         return "penalised";
+    case SIM_EXPECT_SERVED_AFTER_LEAVE:
+        return "served_after_leave";
     }
     return "?";
+}
+
+bool sim_scenario_registry_pinned(const struct sim_scenario *s)
+{
+    for (size_t k = 0; k < s->faults_count; k++)
+        if (s->faults[k].kind == SIM_FAULT_REGISTRY_EARLIEST)
+            return true;
+    return false;
 }
 
 const char *sim_scenario_from_mode_name(enum sim_from_mode from)

@@ -104,6 +104,7 @@ enum sim_fault_kind {
     SIM_FAULT_BYZANTINE,
     SIM_FAULT_SKEW,
     SIM_FAULT_LOSS,
+    SIM_FAULT_REGISTRY_EARLIEST, /* the clients' earliest registry version */
     SIM_FAULT_KINDS_COUNT
 };
 
@@ -138,20 +139,27 @@ struct sim_fault {
     bool loss_all_links;          /* loss 'links: all' (the only choice) */
     uint32_t loss_ppm;            /* loss 'rate', < 100% */
     uint64_t for_ns;              /* loss 'for', > 0; may end after duration */
+    /* registry_earliest: the version (>= 1), or 0 for 'latest' */
+    uint64_t earliest_version;
 };
 
 enum sim_expect_kind {
     SIM_EXPECT_DELIVERED,    /* {delivered: all, within: T} */
     SIM_EXPECT_STATE_SYNCED, /* {state_synced: [ids], within: T} */
     SIM_EXPECT_MAX_MEMORY,   /* {max_memory_per_node: SIZE} */
-    SIM_EXPECT_PENALISED     /* {penalised: byzantine}: every byzantine node
+    SIM_EXPECT_PENALISED,    /* {penalised: byzantine}: every byzantine node
                                 is penalised by every live honest member */
+    SIM_EXPECT_SERVED_AFTER_LEAVE /* {served_after_leave: [ids]}: each
+                                     receives artifacts after its leave
+                                     while a version in use lists it, and
+                                     none once none does */
 };
 
 struct sim_expect {
     enum sim_expect_kind kind;
     uint64_t within_ns; /* delivered, state_synced: > 0; else 0 */
-    uint32_t *nodes;    /* state_synced: owned ids; else NULL */
+    uint32_t *nodes;    /* state_synced, served_after_leave: owned ids;
+                           else NULL */
     size_t nodes_count;
     uint64_t bytes; /* max_memory_per_node: > 0; else 0 */
     int line;
@@ -238,5 +246,10 @@ const char *sim_scenario_fault_kind_name(enum sim_fault_kind kind);
 const char *sim_scenario_byzantine_name(enum sim_byzantine behaviour);
 const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind);
 const char *sim_scenario_from_mode_name(enum sim_from_mode from);
+
+/* Whether the scenario moves the earliest registry version in use itself
+ * (it has a registry_earliest fault): then a new version leaves the
+ * earliest where it is. Otherwise the earliest is always the latest. */
+bool sim_scenario_registry_pinned(const struct sim_scenario *s);
 
 #endif

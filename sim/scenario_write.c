@@ -285,6 +285,12 @@ static void write_fault(const struct sim_fault *f, FILE *out)
         fprintf(out, "{links: all, rate: %s, for: %s}", percent(f->loss_ppm, b),
                 duration(f->for_ns, a));
         break;
+    case SIM_FAULT_REGISTRY_EARLIEST:
+        if (f->earliest_version == 0)
+            fprintf(out, "latest");
+        else
+            fprintf(out, "%" PRIu64, f->earliest_version);
+        break;
     default: /* crash, restart, leave, join */
         ids(out, f->nodes, f->nodes_count);
         break;
@@ -310,6 +316,11 @@ static void write_expect(const struct sim_expect *e, FILE *out)
         break;
     case SIM_EXPECT_PENALISED:
         fprintf(out, "  - {penalised: byzantine}\n");
+        break;
+    case SIM_EXPECT_SERVED_AFTER_LEAVE:
+        fprintf(out, "  - {served_after_leave: ");
+        ids(out, e->nodes, e->nodes_count);
+        fprintf(out, "}\n");
         break;
     }
 }
@@ -429,6 +440,8 @@ static bool same_fault(const struct sim_fault *a, const struct sim_fault *b)
     case SIM_FAULT_LOSS:
         return a->loss_all_links == b->loss_all_links &&
                a->loss_ppm == b->loss_ppm && a->for_ns == b->for_ns;
+    case SIM_FAULT_REGISTRY_EARLIEST:
+        return a->earliest_version == b->earliest_version;
     default:
         return true;
     }

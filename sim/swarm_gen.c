@@ -19,8 +19,9 @@
 #include "sim/scenario.h"
 
 #define IDS_MAX (SIM_SWARM_NODES_MAX + SIM_SWARM_JOIN_IDS_MAX)
-/* Steps, then at most one heal and one restart per id to close them. */
-#define FAULTS_MAX (SIM_SWARM_STEPS_MAX + 1 + IDS_MAX)
+/* Steps, then at most one heal and one restart per id to close them, then
+ * at most one registry_earliest per step and a last one. */
+#define FAULTS_MAX (2 * SIM_SWARM_STEPS_MAX + 2 + IDS_MAX)
 #define BYZ_BEHAVIOURS 7 /* the menu without bad-chunks (gen_state's) */
 #define SCALE_ROUNDS_MAX 24
 
@@ -761,6 +762,47 @@ static void gen_faults(struct gen *g)
     }
 }
 
+/* ---- registry lag ------------------------------------------------------ */
+
+/* In one seed in SIM_SWARM_REGISTRY_LAG_ONE_IN with a leave or a join, the
+ * nodes' clients lag behind the registry: a new version leaves the
+ * earliest in use where it is, and after each leave or join, with one
+ * chance in two, they move to the latest at a random later time; they do
+ * so once more after the last one, by the end of the fault phase (so the
+ * liveness phase sees the latest version alone). From its own stream: the
+ * other draws stay as they were. */
+static void gen_registry(struct gen *g)
+{
+    struct p2p_rng r;
+    p2p_rng_init(&r, g->seed, SIM_SWARM_REGISTRY_RNG_STREAM);
+    uint64_t last = 0;
+    bool changes = false;
+    for (size_t k = 0; k < g->faults_count; k++) {
+        const struct gen_fault *f = &g->faults[k];
+        if (f->kind != SIM_FAULT_LEAVE && f->kind != SIM_FAULT_JOIN)
+            continue;
+        changes = true;
+        if (f->at_ms > last)
+            last = f->at_ms;
+    }
+    if (!changes || p2p_rng_below(&r, SIM_SWARM_REGISTRY_LAG_ONE_IN) != 0)
+        return;
+    uint64_t to = g->faults_end_ms / 100;
+    size_t n = g->faults_count;
+    for (size_t k = 0; k < n; k++) {
+        uint64_t from = g->faults[k].at_ms / 100;
+        if ((g->faults[k].kind != SIM_FAULT_LEAVE &&
+             g->faults[k].kind != SIM_FAULT_JOIN) ||
+            p2p_rng_below(&r, 2) != 0)
+            continue;
+        new_fault(g, SIM_FAULT_REGISTRY_EARLIEST,
+                  (from + p2p_rng_below(&r, to - from + 1)) * 100);
+    }
+    uint64_t from = last / 100;
+    new_fault(g, SIM_FAULT_REGISTRY_EARLIEST,
+              (from + p2p_rng_below(&r, to - from + 1)) * 100);
+}
+
 /* ---- state sync --------------------------------------------------------- */
 
 static uint64_t state_range(struct gen *g, uint64_t lo, uint64_t hi)
@@ -1040,6 +1082,9 @@ static void write_fault(const struct gen *g, const struct gen_fault *f,
         put_ms(out, "for: ", f->for_ms);
         fputc('}', out);
         break;
+    case SIM_FAULT_REGISTRY_EARLIEST:
+        fprintf(out, "latest");
+        break;
     default:
         put_ids(out, f->nodes, f->nodes_count);
         break;
@@ -1124,6 +1169,7 @@ int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
     fit_thin_creators(g);
     gen_faults(g);
     gen_state(g);
+    gen_registry(g);
     P2P_ASSERT(live_honest_count(g) >= SIM_SWARM_HONEST_LIVE_MIN);
     P2P_ASSERT(!g->partitioned);
 

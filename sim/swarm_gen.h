@@ -56,6 +56,11 @@
 #define SIM_SWARM_WITHIN_NS (40 * P2P_NS_PER_S)
 #define SIM_SWARM_MEMORY_BYTES (256ULL << 20)
 #define SIM_SWARM_RNG_STREAM 0x7377726dULL /* "swrm" */
+/* Registry lag: in one seed in this many whose registry changes, the
+ * nodes' clients lag behind it (registry_earliest faults), drawn from a
+ * stream of its own. */
+#define SIM_SWARM_REGISTRY_LAG_ONE_IN 3u
+#define SIM_SWARM_REGISTRY_RNG_STREAM 0x72656773ULL /* "regs" */
 /* State sync: a state section in this share of the seeds. */
 #define SIM_SWARM_STATE_PERCENT 35u
 #define SIM_SWARM_STATE_RNG_STREAM 0x73746174ULL /* "stat" */

@@ -111,7 +111,12 @@ struct sim_node {
     uint64_t events; /* events handled, for the invariant checker */
     bool running;    /* started (or joined) and not crashed */
     bool member;     /* in the current registry version */
+    bool in_use;     /* in a registry version in use (w->registry) */
     bool byzantine;  /* misbehaves from byzantine_at on */
+    /* Its last leave, and when after it no version in use listed it any
+     * more (P2P_TIME_NEVER: none, not yet). */
+    p2p_time left_at;
+    p2p_time dropped_at;
     enum sim_byzantine behaviour;
     uint32_t incarnation;   /* restarts so far */
     p2p_time live_since;    /* last start, join or restart: it is owed what
@@ -241,6 +246,12 @@ struct sim_world {
     struct sim_msg *spare_msgs; /* owned: freed messages for reuse */
     size_t spare_count;         /* at most SIM_MSG_SPARE_MAX */
     uint64_t registry_version;
+    /* The registry versions in use by the nodes' clients, as every node
+     * holds them (core/topology.h; members' addresses unused): the
+     * earliest is the latest unless the scenario moves it
+     * (sim_scenario_registry_pinned). Memory from registry_mem. */
+    struct p2p_topology registry;
+    struct p2p_mem registry_mem;
     struct p2p_rng fault_rng; /* byzantine choices: its own stream */
     struct sim_event_queue queue;
     uint64_t acks_seq; /* numbers waiting acknowledgements (sim/inbox.c) */
@@ -418,6 +429,10 @@ void sim_faults_schedule(struct sim_world *w);
 void sim_faults_fire(struct sim_world *w, uint64_t fault);
 /* Creates and starts node i's core (at the start, a join or a restart). */
 int sim_faults_node_start(struct sim_world *w, uint32_t node);
+/* Registry version 1 (the members set so far) into w->registry, before
+ * the first node starts. Errors: P2P_ERR_NOMEM. */
+int sim_faults_registry_init(struct sim_world *w);
+void sim_faults_registry_fini(struct sim_world *w);
 /* Checks the fault timeline (restart only of crashed nodes, ...); prints
  * "file:line: message" and returns P2P_ERR_DECODE on the first error
  * (P2P_ERR_NOMEM when it cannot check). */

@@ -477,6 +477,17 @@ static const struct bad_case bad_cases[] = {
     {"only comments", "# nothing\n", 1, "the file is empty", P2P_ERR_DECODE},
     {"non-scalar key", HEAD "? [a]\n: 1\n", 3, "a key must be a plain word",
      P2P_ERR_DECODE},
+    {"registry_earliest 0", HEAD "faults:\n  - {at: 1s, registry_earliest: 0}\n", 4,
+     "faults[0].registry_earliest", P2P_ERR_DECODE},
+    {"registry_earliest word", HEAD "faults:\n  - {at: 1s, registry_earliest: oldest}\n",
+     4, "faults[0].registry_earliest", P2P_ERR_DECODE},
+    {"registry_earliest list", HEAD "faults:\n  - {at: 1s, registry_earliest: [2]}\n",
+     4, "faults[0].registry_earliest: expected a registry version or 'latest'",
+     P2P_ERR_DECODE},
+    {"served_after_leave within", HEAD "expect:\n  - {served_after_leave: [1], within: 1s}\n",
+     4, "expect[0]: 'within' does not apply to served_after_leave", P2P_ERR_DECODE},
+    {"served_after_leave out of range", HEAD "expect:\n  - {served_after_leave: [4]}\n",
+     4, "expect[0].served_after_leave: node 4 is out of range", P2P_ERR_DECODE},
 };
 
 START_TEST(test_bad_scenarios)

@@ -135,11 +135,14 @@ static const char *const writer_cases[] = {
     "  - {at: 7s, skew: {nodes: [2], offset: -1.5s}}\n"
     "  - {at: 7s, skew: {nodes: [1], drift: -500000ppm}}\n"
     "  - {at: 8s, loss: {links: all, rate: 0.5%, for: 100ms}}\n"
+    "  - {at: 9s, registry_earliest: 2}\n"
+    "  - {at: 9s, registry_earliest: latest}\n"
     "expect:\n"
     "  - {delivered: all, within: 1ms}\n"
     "  - {state_synced: [5, 6], within: 30s}\n"
     "  - {max_memory_per_node: 3KB}\n"
-    "  - {penalised: byzantine}\n",
+    "  - {penalised: byzantine}\n"
+    "  - {served_after_leave: [0]}\n",
     "duration: 1s\nsubnet: {nodes: 2}\nprotocol: {buggify: True}\n",
     ("duration: 1s\nsubnet: {nodes: 1}\nnetwork:\nworkload:\nfaults:\n"
      "expect:\nprotocol:\nstate:\n"),
@@ -292,6 +295,75 @@ START_TEST(test_generate_loads_and_checks)
         ck_assert_msg(kinds[k] > 0, "no %s fault in %u seeds",
                       sim_scenario_fault_kind_name((enum sim_fault_kind)k),
                       SEEDS_CHECKED);
+}
+END_TEST
+
+/* ---- the timeline check of registry versions ------------------------- */
+
+#define TL_HEAD "duration: 60s\nsubnet: {nodes: 4}\n"
+
+/* Timelines the check refuses (with the line and words of its message)
+ * or accepts (msg NULL). Versions: 1 at the start, one more per leave or
+ * join. */
+static const struct {
+    const char *text;
+    const char *msg;
+} timeline_cases[] = {
+    {TL_HEAD "faults:\n  - {at: 1s, registry_earliest: 1}\n"
+             "  - {at: 2s, leave: [3]}\n  - {at: 3s, registry_earliest: 2}\n"
+             "expect:\n  - {served_after_leave: [3]}\n",
+     NULL},
+    {TL_HEAD "faults:\n  - {at: 1s, registry_earliest: latest}\n", NULL},
+    /* Version 2 exists only from the leave on (same time: file order). */
+    {TL_HEAD "faults:\n  - {at: 2s, registry_earliest: 2}\n"
+             "  - {at: 2s, leave: [3]}\n",
+     ":4: registry_earliest fault: version 2 is past the latest registry "
+     "version by then (1)"},
+    {TL_HEAD "faults:\n  - {at: 2s, leave: [3]}\n"
+             "  - {at: 2s, registry_earliest: 2}\n",
+     NULL},
+    {TL_HEAD "faults:\n  - {at: 1s, leave: [3]}\n  - {at: 2s, join: [3]}\n"
+             "  - {at: 3s, registry_earliest: 3}\n"
+             "  - {at: 4s, registry_earliest: 2}\n",
+     ":7: registry_earliest fault: version 2 is older than the earliest "
+     "version already in use (3)"},
+    {TL_HEAD "faults:\n  - {at: 1s, leave: [3]}\n"
+             "  - {at: 3s, registry_earliest: latest}\n"
+             "  - {at: 4s, registry_earliest: 1}\n",
+     ":6: registry_earliest fault: version 1 is older"},
+    {TL_HEAD "expect:\n  - {served_after_leave: [2]}\n",
+     ":4: served_after_leave: node 2 must leave exactly once and not join "
+     "again (it leaves 0 times)"},
+    {TL_HEAD "faults:\n  - {at: 1s, leave: [2]}\n  - {at: 2s, join: [2]}\n"
+             "expect:\n  - {served_after_leave: [1, 2]}\n",
+     ":7: served_after_leave: node 1 must leave"},
+    {TL_HEAD "faults:\n  - {at: 1s, leave: [2]}\n  - {at: 2s, join: [2]}\n"
+             "expect:\n  - {served_after_leave: [2]}\n",
+     "(it leaves 1 times and joins again)"},
+};
+
+START_TEST(test_timeline_registry)
+{
+    struct sim_scenario sc;
+    load_text(timeline_cases[_i].text, strlen(timeline_cases[_i].text),
+              "tl.yaml", &sc);
+    char *msg = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&msg, &len);
+    ck_assert_ptr_nonnull(err);
+    int rc = sim_swarm_check(&sc, err);
+    fclose(err);
+    if (timeline_cases[_i].msg == NULL) {
+        ck_assert_msg(rc == 0, "case %d refused: %s", _i, msg);
+    } else {
+        ck_assert_int_eq(rc, P2P_ERR_DECODE);
+        ck_assert_msg(strstr(msg, timeline_cases[_i].msg) != NULL,
+                      "case %d said '%s', want '%s'", _i, msg,
+                      timeline_cases[_i].msg);
+        ck_assert(strncmp(msg, "tl.yaml:", 8) == 0);
+    }
+    free(msg);
+    sim_scenario_fini(&sc);
 }
 END_TEST
 
@@ -537,6 +609,7 @@ static Suite *swarm_suite(void)
     tcase_add_test(g, test_generate_deterministic);
     tcase_add_test(g, test_generate_loads_and_checks);
     tcase_add_test(g, test_generate_state);
+    tcase_add_loop_test(g, test_timeline_registry, 0, COUNT(timeline_cases));
     suite_add_tcase(s, g);
     TCase *k = tcase_create("shrink");
     tcase_set_timeout(k, 120);
