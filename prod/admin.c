@@ -65,6 +65,8 @@ enum route {
     ROUTE_STATE,     /* /state */
     ROUTE_HEALTH,    /* /health */
     ROUTE_METRICS,   /* /metrics */
+    /* /registry/earliest */
+    ROUTE_REGISTRY_EARLIEST,
 };
 
 /* One request, from its headers to its completion (MHD's con_cls). */
@@ -147,11 +149,12 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r,
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
-        const char *allow =
-            r->route == ROUTE_ARTIFACT ? "GET, HEAD"
-            : r->route == ROUTE_ARTIFACTS || r->route == ROUTE_STATE
-                ? "GET, HEAD, POST"
-                : "GET, HEAD";
+        const char *allow = r->route == ROUTE_ARTIFACT ? "GET, HEAD"
+                            : r->route == ROUTE_ARTIFACTS ||
+                                    r->route == ROUTE_STATE ||
+                                    r->route == ROUTE_REGISTRY_EARLIEST
+                                ? "GET, HEAD, POST"
+                                : "GET, HEAD";
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     }
     enum MHD_Result ok = MHD_queue_response(c, status, resp);
@@ -243,6 +246,7 @@ static bool route_of(const char *url, enum route *out)
         {"/state", ROUTE_STATE},
         {"/health", ROUTE_HEALTH},
         {"/metrics", ROUTE_METRICS},
+        {"/registry/earliest", ROUTE_REGISTRY_EARLIEST},
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
         if (strcmp(url, exact[i].path) == 0) {
@@ -259,7 +263,8 @@ static bool route_of(const char *url, enum route *out)
 
 static bool route_allows_post(enum route route)
 {
-    return route == ROUTE_ARTIFACTS || route == ROUTE_STATE;
+    return route == ROUTE_ARTIFACTS || route == ROUTE_STATE ||
+           route == ROUTE_REGISTRY_EARLIEST;
 }
 
 /* X-Artifact-Kind: push or advert (any case), advert when absent. */
@@ -555,6 +560,8 @@ static enum MHD_Result get_json(struct prod_admin *a, struct MHD_Connection *c,
     bool healthy = true;
     int n = r->route == ROUTE_STATE
                 ? a->ops.state_json(a->ops.ctx, a->json, sizeof(a->json))
+            : r->route == ROUTE_REGISTRY_EARLIEST
+                ? a->ops.registry_json(a->ops.ctx, a->json, sizeof(a->json))
                 : a->ops.health_json(a->ops.ctx, a->json, sizeof(a->json),
                                      &healthy);
     if (n < 0 || (size_t)n >= sizeof(a->json))
@@ -563,6 +570,50 @@ static enum MHD_Result get_json(struct prod_admin *a, struct MHD_Connection *c,
     return respond_json(c, r,
                         healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
                         a->json, (size_t)n);
+}
+
+/* The body as a registry version: 1 to 20 decimal digits, >= 1, at most
+ * 2^64 - 1, then at most one newline. */
+static bool parse_version(const struct request *r, uint64_t *out)
+{
+    size_t len = r->len;
+    if (len > 0 && r->body[len - 1] == '\n')
+        len--;
+    if (len == 0 || len > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = r->body[i];
+        if (ch < '0' || ch > '9')
+            return false;
+        unsigned d = ch - '0';
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return v >= 1;
+}
+
+/* POST /registry/earliest: the clients' earliest registry version. */
+static enum MHD_Result post_registry_earliest(struct prod_admin *a,
+                                              struct MHD_Connection *c,
+                                              struct request *r)
+{
+    uint64_t version = 0;
+    if (!parse_version(r, &version))
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
+                             "the body must be a registry version (decimal "
+                             "digits, at least 1)");
+    int err = a->ops.set_registry_earliest(a->ops.ctx, version);
+    if (err == P2P_ERR_STATE)
+        return respond_error(c, r, MHD_HTTP_CONFLICT,
+                             "older than the earliest registry version in "
+                             "use");
+    if (err != 0)
+        return respond_ops_error(c, r,
+                                 err == P2P_ERR_NOMEM ? err : P2P_ERR_INTERNAL);
+    return get_json(a, c, r);
 }
 
 static enum MHD_Result get_metrics(struct prod_admin *a,
@@ -599,6 +650,8 @@ static enum MHD_Result answer(struct prod_admin *a, struct MHD_Connection *c,
         return get_json(a, c, r);
     case ROUTE_METRICS:
         return get_metrics(a, c, r);
+    case ROUTE_REGISTRY_EARLIEST:
+        return r->post ? post_registry_earliest(a, c, r) : get_json(a, c, r);
     }
     P2P_UNREACHABLE();
     return MHD_NO;
@@ -726,7 +779,8 @@ static bool ops_complete(const struct prod_admin_ops *ops)
     return ops != NULL && ops->post_artifact != NULL &&
            ops->list_artifacts != NULL && ops->get_artifact != NULL &&
            ops->post_state != NULL && ops->state_json != NULL &&
-           ops->health_json != NULL && ops->metrics_text != NULL;
+           ops->health_json != NULL && ops->metrics_text != NULL &&
+           ops->registry_json != NULL && ops->set_registry_earliest != NULL;
 }
 
 /* addr's port (network order in, host order out), or false. */

@@ -15,6 +15,11 @@
  *   GET  /state           200 what state_json writes
  *   GET  /health          200 (503 when unhealthy) what health_json writes
  *   GET  /metrics         200 Prometheus text (version 0.0.4)
+ *   GET  /registry/earliest  200 what registry_json writes
+ *   POST /registry/earliest  body: a registry version in decimal (a final
+ *                         newline allowed); 200 what registry_json writes
+ *                         after set_registry_earliest; 400 not a version,
+ *                         409 older than the earliest in use
  *
  * Other paths get 404, other methods 405 (with Allow); HEAD is answered as
  * GET without a body. Every error body is {"error": "..."}, also for a
@@ -109,6 +114,13 @@ struct prod_admin_ops {
     /* The whole /metrics text in *text (malloc'ed; the admin frees it),
      * *len bytes: 0, or a negative error (500). */
     int (*metrics_text)(void *ctx, char **text, size_t *len);
+    /* The registry versions in use, as state_json writes (GET
+     * /registry/earliest, and the answer to a POST). */
+    int (*registry_json)(void *ctx, char *buf, size_t cap);
+    /* The node's clients reference registry versions from `version` (>=
+     * 1) on (POST /registry/earliest): 0, or P2P_ERR_STATE (409: older
+     * than the earliest version already in use), others 500. */
+    int (*set_registry_earliest)(void *ctx, uint64_t version);
 };
 
 /* The admin's memory limits. */

@@ -281,3 +281,129 @@ const struct prod_member *prod_registry_by_index(const struct prod_registry *r,
     return lo < r->count && r->members[lo].index == index ? &r->members[lo]
                                                           : NULL;
 }
+
+/* ---- the registry versions in use ---- */
+
+void prod_registry_history_init(struct prod_registry_history *h)
+{
+    memset(h, 0, sizeof(*h));
+    p2p_mem_init(&h->mem);
+    p2p_topology_init(&h->topo);
+}
+
+void prod_registry_history_fini(struct prod_registry_history *h)
+{
+    for (uint32_t i = 0; i < h->count; i++)
+        free(h->versions[i].members);
+    p2p_topology_fini(&h->topo, &h->mem);
+    memset(h, 0, sizeof(*h));
+}
+
+/* Drops the kept versions the topology no longer holds (the others stay,
+ * in order). */
+static void prune(struct prod_registry_history *h)
+{
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < h->count; i++) {
+        bool in_use = false;
+        for (uint32_t k = 0; k < h->topo.versions_count && !in_use; k++)
+            in_use = h->topo.versions[k].version == h->versions[i].version;
+        if (in_use)
+            h->versions[kept++] = h->versions[i];
+        else
+            free(h->versions[i].members);
+    }
+    h->count = kept;
+}
+
+int prod_registry_history_add(struct prod_registry_history *h,
+                              const struct prod_registry *r, uint64_t earliest)
+{
+    P2P_ASSERT(r->count <= PROD_REGISTRY_MEMBERS_MAX);
+    size_t n = r->count ? r->count : 1;
+    struct prod_member *copy = malloc(n * sizeof(*copy));
+    struct p2p_member *m = calloc(n, sizeof(*m));
+    if (copy == NULL || m == NULL) {
+        free(copy);
+        free(m);
+        return P2P_ERR_NOMEM;
+    }
+    memcpy(copy, r->members, r->count * sizeof(*copy));
+    for (uint32_t i = 0; i < r->count; i++) {
+        m[i].id = r->members[i].index;
+        snprintf(m[i].addr, sizeof(m[i].addr), "%s", r->members[i].addr_text);
+    }
+    struct p2p_topology_update u = {.version = r->version,
+                                    .earliest_version = earliest,
+                                    .members = m,
+                                    .count = r->count};
+    int rc = p2p_topology_set(&h->topo, &h->mem, &u, PROD_REGISTRY_INDEX_MAX);
+    free(m);
+    if (rc != 0) {
+        free(copy);
+        return rc;
+    }
+    /* The topology keeps at most P2P_TOPOLOGY_VERSIONS_MAX, the new one
+     * among them: once the dropped ones are gone there is room for it. */
+    prune(h);
+    P2P_ASSERT(h->count < P2P_TOPOLOGY_VERSIONS_MAX);
+    h->versions[h->count++] = (struct prod_registry_version){
+        .version = r->version, .count = r->count, .members = copy};
+    P2P_ASSERT(h->count == h->topo.versions_count);
+    return 0;
+}
+
+int prod_registry_history_set_earliest(struct prod_registry_history *h,
+                                       uint64_t earliest)
+{
+    int rc = p2p_topology_set_earliest(&h->topo, &h->mem, earliest);
+    if (rc == 0)
+        prune(h);
+    P2P_ASSERT(h->count == h->topo.versions_count);
+    return rc;
+}
+
+static const struct prod_member *find_index(
+    const struct prod_registry_version *v, uint32_t index)
+{
+    uint32_t lo = 0, hi = v->count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v->members[mid].index < index)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < v->count && v->members[lo].index == index ? &v->members[lo]
+                                                          : NULL;
+}
+
+const struct prod_member *prod_registry_history_by_index(
+    const struct prod_registry_history *h, uint32_t index)
+{
+    for (uint32_t k = h->count; k-- > 0;) {
+        const struct prod_member *m = find_index(&h->versions[k], index);
+        if (m != NULL)
+            return m;
+    }
+    return NULL;
+}
+
+const struct prod_member *prod_registry_history_by_key(
+    const struct prod_registry_history *h, const uint8_t key_id[32])
+{
+    for (uint32_t k = h->count; k-- > 0;) {
+        const struct prod_registry_version *v = &h->versions[k];
+        for (uint32_t i = 0; i < v->count; i++) {
+            if (memcmp(v->members[i].key_id, key_id, 32) != 0)
+                continue;
+            /* Its index's newest record must be this key. */
+            const struct prod_member *newest =
+                prod_registry_history_by_index(h, v->members[i].index);
+            return newest != NULL && memcmp(newest->key_id, key_id, 32) == 0
+                       ? newest
+                       : NULL;
+        }
+    }
+    return NULL;
+}

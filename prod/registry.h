@@ -2,7 +2,8 @@
  * prod_registry: a version and the subnet's members, each with core's node
  * index, its node id (SHA-256 of its SubjectPublicKeyInfo) and its UDP
  * address. The replica re-reads the file every registry_poll and adopts a
- * higher version.
+ * higher version, keeping the older ones still in use
+ * (struct prod_registry_history).
  *
  *     version: 3
  *     members:
@@ -17,6 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "core/mem.h"
+#include "core/topology.h"
 
 #define PROD_REGISTRY_MEMBERS_MAX 1024u
 /* Member indexes are below this (core's default node_ids_max). */
@@ -67,5 +71,59 @@ const struct prod_member *prod_registry_by_key(const struct prod_registry *r,
 /* The member with that index, or NULL. Borrowed from r. O(log count). */
 const struct prod_member *prod_registry_by_index(const struct prod_registry *r,
                                                  uint32_t index);
+
+/* ---- the registry versions in use ----
+ *
+ * The replica keeps the versions it polled that the node's clients still
+ * reference: from the earliest in use (moved by the admin API's
+ * POST /registry/earliest, else always the latest) to the latest, as core
+ * keeps them (core/topology.h: the same rule and bound, computed by a
+ * p2p_topology of its own). Their members' keys and addresses are what
+ * the transport dials and accepts: the newest version listing an index
+ * gives its key and address. */
+
+/* One kept version's members (copied, exact size, sorted by index). */
+struct prod_registry_version {
+    uint64_t version;
+    uint32_t count;
+    struct prod_member *members; /* owned */
+};
+
+struct prod_registry_history {
+    struct p2p_mem mem;       /* the topology's */
+    struct p2p_topology topo; /* versions kept, earliest, the union */
+    /* Kept versions, oldest first: those of topo.versions[]. */
+    struct prod_registry_version versions[P2P_TOPOLOGY_VERSIONS_MAX];
+    uint32_t count;
+};
+
+void prod_registry_history_init(struct prod_registry_history *h);
+void prod_registry_history_fini(struct prod_registry_history *h);
+
+/* Adds r (borrowed; its members copied) as the latest version, with the
+ * earliest version in use `earliest` (<= r->version): the versions no
+ * longer in use go. Errors, h unchanged: those of p2p_topology_set
+ * (P2P_ERR_STATE: not newer than the latest kept, or earliest older
+ * than the one in use), P2P_ERR_NOMEM. */
+int prod_registry_history_add(struct prod_registry_history *h,
+                              const struct prod_registry *r, uint64_t earliest);
+
+/* Moves the earliest version in use (at most the latest): the versions
+ * it leaves behind go. Errors, h unchanged: those of
+ * p2p_topology_set_earliest. */
+int prod_registry_history_set_earliest(struct prod_registry_history *h,
+                                       uint64_t earliest);
+
+/* The member with that index in the newest kept version that lists it,
+ * or NULL. Borrowed from h until the next change. O(versions x log). */
+const struct prod_member *prod_registry_history_by_index(
+    const struct prod_registry_history *h, uint32_t index);
+
+/* The member whose node id is key_id, when the newest kept version that
+ * lists its index lists it with that key; else NULL (a key an index had
+ * in an older version only is not accepted). Borrowed as above.
+ * O(versions x count). */
+const struct prod_member *prod_registry_history_by_key(
+    const struct prod_registry_history *h, const uint8_t key_id[32]);
 
 #endif

@@ -12,6 +12,7 @@
 #include <gnutls/crypto.h>
 #include <systemd/sd-daemon.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "core/pool.h"
 #include "prod/durable.h"
@@ -97,7 +98,8 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
                              "validation queue full: an artifact waits");
         break;
     case P2P_ACT_CONN_DIAL: {
-        const struct prod_member *m = prod_registry_by_index(r->reg, a->peer);
+        const struct prod_member *m =
+            prod_registry_history_by_index(&r->hist, a->peer);
         rc = m == NULL ? P2P_ERR_NOT_FOUND
                        : prod_transport_dial(r->transport, a->peer,
                                              (const struct sockaddr *)&m->addr,
@@ -206,7 +208,8 @@ static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
                        uint32_t *peer, enum prod_refusal *why)
 {
     struct prod_replica *r = ctx;
-    const struct prod_member *m = prod_registry_by_key(r->reg, key_id);
+    const struct prod_member *m =
+        prod_registry_history_by_key(&r->hist, key_id);
     char hex[65];
     prod_identity_hex(key_id, hex);
     if (m == NULL || r->node == NULL) {
@@ -358,26 +361,53 @@ static void pool_dropped(void *ctx, const struct prod_disk_pool_drop *d)
             d->fate == PROD_DISK_POOL_DELETED ? "deleted" : "left in place");
 }
 
-static int apply_topology(struct prod_replica *r)
+/* Kept version k of the history to core, with the earliest in use (or
+ * k's own version when the earliest lies past it: the oldest kept version
+ * is the one in force at the earliest). */
+static int give_version(struct prod_replica *r, uint32_t k)
 {
-    const struct prod_registry *g = r->reg;
+    const struct prod_registry_version *v = &r->hist.versions[k];
     struct p2p_member *members =
-        calloc(g->count ? g->count : 1, sizeof(*members));
+        calloc(v->count ? v->count : 1, sizeof(*members));
     if (members == NULL)
         return P2P_ERR_NOMEM;
-    for (uint32_t i = 0; i < g->count; i++) {
-        members[i].id = g->members[i].index;
+    for (uint32_t i = 0; i < v->count; i++) {
+        members[i].id = v->members[i].index;
         snprintf(members[i].addr, sizeof(members[i].addr), "%s",
-                 g->members[i].addr_text);
+                 v->members[i].addr_text);
     }
-    struct p2p_topology_update u = {.version = g->version,
-                                    .earliest_version = g->version,
-                                    .members = members,
-                                    .count = g->count};
+    uint64_t earliest = r->hist.topo.earliest_version;
+    struct p2p_topology_update u = {
+        .version = v->version,
+        .earliest_version = earliest < v->version ? earliest : v->version,
+        .members = members,
+        .count = v->count};
     int rc = p2p_node_on_topology(r->node, prod_replica_now(), &u);
     free(members);
     prod_replica_drain(r);
     return rc;
+}
+
+/* The latest version to core; a node that starts gets every version in
+ * use, oldest first. */
+static int apply_topology(struct prod_replica *r, bool all)
+{
+    int rc = 0;
+    uint32_t k = all ? 0 : r->hist.count - 1;
+    P2P_ASSERT(r->hist.count > 0);
+    for (; rc == 0 && k < r->hist.count; k++)
+        rc = give_version(r, k);
+    return rc;
+}
+
+uint64_t prod_replica_earliest_for(const struct prod_replica *r,
+                                   uint64_t latest)
+{
+    uint64_t e = r->earliest_pin != 0 && r->earliest_pin < latest
+                     ? r->earliest_pin
+                     : latest;
+    return e < r->hist.topo.earliest_version ? r->hist.topo.earliest_version
+                                             : e;
 }
 
 /* Tells systemd (Type=notify) what the replica is doing; READY=1 the
@@ -445,12 +475,13 @@ static int start_node(struct prod_replica *r, uint32_t self)
         self, (unsigned long long)r->reg->version,
         (unsigned)p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
     notify_status(r, false);
-    return apply_topology(r);
+    return apply_topology(r, true);
 }
 
 static int apply_registry(struct prod_replica *r)
 {
-    const struct prod_member *me = prod_registry_by_key(r->reg, r->self_key);
+    const struct prod_member *me =
+        prod_registry_history_by_key(&r->hist, r->self_key);
     if (r->node == NULL) {
         if (me == NULL) {
             prod_replica_log(r, PROD_LOG_WARN,
@@ -472,7 +503,7 @@ static int apply_registry(struct prod_replica *r)
                          "%u to %u: restart the replica",
                          (unsigned long long)r->reg->version, r->self,
                          me->index);
-    int rc = apply_topology(r);
+    int rc = apply_topology(r, false);
     if (rc != 0)
         prod_replica_log(r, PROD_LOG_ERROR, "registry version %llu: %s",
                          (unsigned long long)r->reg->version, p2p_strerror(rc));
@@ -515,9 +546,20 @@ static void poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (r->next->version <= r->reg->version)
         return;
-    prod_replica_log(r, PROD_LOG_INFO, "registry version %llu -> %llu",
+    int rc = prod_registry_history_add(
+        &r->hist, r->next, prod_replica_earliest_for(r, r->next->version));
+    if (rc != 0) {
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "registry version %llu not taken (keeping %llu): %s",
+                         (unsigned long long)r->next->version,
+                         (unsigned long long)r->reg->version, p2p_strerror(rc));
+        return;
+    }
+    prod_replica_log(r, PROD_LOG_INFO,
+                     "registry version %llu -> %llu (earliest in use %llu)",
                      (unsigned long long)r->reg->version,
-                     (unsigned long long)r->next->version);
+                     (unsigned long long)r->next->version,
+                     (unsigned long long)r->hist.topo.earliest_version);
     struct prod_registry *old = r->reg;
     r->reg = r->next;
     r->next = old;
@@ -549,6 +591,7 @@ static void teardown(struct prod_replica *r)
         prod_disk_state_close(r->disk_state);
     free(r->reg);
     free(r->next);
+    prod_registry_history_fini(&r->hist);
     if (r->loop != NULL)
         ev_loop_destroy(r->loop);
     /* Last: nothing of the data directory is open any more. */
@@ -604,6 +647,10 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     }
     if (prod_registry_load(c->registry_path, r->reg, err, err_len) != 0)
         return 2;
+    if (prod_registry_history_add(&r->hist, r->reg, r->reg->version) != 0) {
+        snprintf(err, err_len, "out of memory");
+        return 1;
+    }
     if (open_disk(r, err, err_len) != 0)
         return 1;
     struct prod_transport_limits lim;
@@ -646,6 +693,7 @@ int prod_replica_run(const char *config_path)
     }
     r->self = UINT32_MAX;
     r->datadir_lock = -1;
+    prod_registry_history_init(&r->hist);
     r->cfg.log_level = PROD_LOG_INFO;
     p2p_mem_init(&r->mem);
     char err[1024];

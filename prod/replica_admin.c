@@ -152,12 +152,13 @@ static int state_json(void *ctx, char *buf, size_t cap)
     return n < 0 || (size_t)n >= cap ? P2P_ERR_LIMIT : n;
 }
 
+/* Over the members of every registry version in use. */
 static uint32_t peers_up(const struct prod_replica *r)
 {
     uint32_t up = 0;
-    for (uint32_t i = 0; i < r->reg->count; i++) {
+    for (uint32_t i = 0; i < r->hist.topo.count; i++) {
         struct p2p_peer_info pi;
-        uint32_t idx = r->reg->members[i].index;
+        uint32_t idx = r->hist.topo.members[i].id;
         if (idx != r->self && r->node != NULL &&
             p2p_node_peer_info(r->node, idx, &pi) == 0 && pi.up)
             up++;
@@ -168,7 +169,9 @@ static uint32_t peers_up(const struct prod_replica *r)
 static int health_json(void *ctx, char *buf, size_t cap, bool *healthy)
 {
     struct prod_replica *r = ctx;
-    bool listed = prod_registry_by_key(r->reg, r->self_key) != NULL;
+    /* Listed by a version in use: one that left stays healthy (and
+     * served) until the earliest version in use moves past it. */
+    bool listed = prod_registry_history_by_key(&r->hist, r->self_key) != NULL;
     *healthy = r->node != NULL && listed;
     int n;
     if (!*healthy)
@@ -181,10 +184,12 @@ static int health_json(void *ctx, char *buf, size_t cap, bool *healthy)
                      "{\"ok\": true, \"node\": %u, \"id\": \"%s\", "
                      "\"registry_version\": %" PRIu64
                      ", \"members\": %u, \"peers_up\": %u, "
-                     "\"artifacts\": %zu}",
+                     "\"artifacts\": %zu, \"earliest_version\": %" PRIu64
+                     ", \"members_in_use\": %u}",
                      r->self, r->self_hex, r->reg->version, r->reg->count,
                      peers_up(r),
-                     p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED]);
+                     p2p_node_pool(r->node)->count[P2P_POOL_VALIDATED],
+                     r->hist.topo.earliest_version, r->hist.topo.count);
     return n < 0 || (size_t)n >= cap ? P2P_ERR_LIMIT : n;
 }
 
@@ -194,11 +199,16 @@ static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
         p2p_node_metrics_write(r->node, prod_replica_now(), t);
     struct prod_transport_totals tot;
     prod_transport_totals(r->transport, &tot);
+    /* Every member of a version in use, with its newest record. */
+    uint32_t members = r->hist.topo.count;
     struct prod_peer_stats *peers =
-        calloc(r->reg->count ? r->reg->count : 1, sizeof(*peers));
+        calloc(members ? members : 1, sizeof(*peers));
     uint32_t n = 0;
-    for (uint32_t i = 0; peers != NULL && i < r->reg->count; i++) {
-        const struct prod_member *m = &r->reg->members[i];
+    for (uint32_t i = 0; peers != NULL && i < members; i++) {
+        const struct prod_member *m = prod_registry_history_by_index(
+            &r->hist, r->hist.topo.members[i].id);
+        if (m == NULL)
+            continue;
         if (m->index == r->self ||
             !prod_transport_peer_stats(r->transport, m->index, &peers[n]))
             continue;
@@ -248,6 +258,66 @@ static int metrics_text(void *ctx, char **text, size_t *len)
     }
 }
 
+static int registry_json(void *ctx, char *buf, size_t cap)
+{
+    const struct prod_replica *r = ctx;
+    const struct p2p_topology *t = &r->hist.topo;
+    int n =
+        snprintf(buf, cap,
+                 "{\"registry_version\": %" PRIu64
+                 ", \"earliest_version\": %" PRIu64 ", \"earliest_pinned\": ",
+                 t->version, t->earliest_version);
+    if (n >= 0 && (size_t)n < cap)
+        n += r->earliest_pin == 0 ? snprintf(buf + n, cap - (size_t)n, "null")
+                                  : snprintf(buf + n, cap - (size_t)n,
+                                             "%" PRIu64, r->earliest_pin);
+    if (n >= 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, ", \"versions\": [");
+    for (uint32_t k = 0; k < r->hist.count && n >= 0 && (size_t)n < cap; k++)
+        n += snprintf(buf + n, cap - (size_t)n, "%s%" PRIu64, k ? ", " : "",
+                      r->hist.versions[k].version);
+    if (n >= 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, "], \"members_in_use\": [");
+    for (uint32_t i = 0; i < t->count && n >= 0 && (size_t)n < cap; i++)
+        n += snprintf(buf + n, cap - (size_t)n, "%s%u", i ? ", " : "",
+                      t->members[i].id);
+    if (n >= 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, "]}");
+    return n < 0 || (size_t)n >= cap ? P2P_ERR_LIMIT : n;
+}
+
+/* The clients now reference versions from `version` on: the registry
+ * versions before it (at most the latest) stop counting. */
+static int set_registry_earliest(void *ctx, uint64_t version)
+{
+    struct prod_replica *r = ctx;
+    if (version < r->hist.topo.earliest_version ||
+        (r->earliest_pin != 0 && version < r->earliest_pin))
+        return P2P_ERR_STATE;
+    uint64_t pin_before = r->earliest_pin;
+    r->earliest_pin = version;
+    uint64_t e = prod_replica_earliest_for(r, r->hist.topo.version);
+    int rc = prod_registry_history_set_earliest(&r->hist, e);
+    if (rc != 0) {
+        r->earliest_pin = pin_before;
+        return rc;
+    }
+    prod_replica_log(r, PROD_LOG_INFO,
+                     "the node's clients reference registry versions from "
+                     "%llu on (earliest in use %llu, latest %llu)",
+                     (unsigned long long)version, (unsigned long long)e,
+                     (unsigned long long)r->hist.topo.version);
+    if (r->node != NULL) {
+        rc = p2p_node_on_registry_earliest(r->node, prod_replica_now(), e);
+        if (rc != 0)
+            prod_replica_log(r, PROD_LOG_ERROR,
+                             "core refused earliest registry version %llu: %s",
+                             (unsigned long long)e, p2p_strerror(rc));
+        prod_replica_drain(r);
+    }
+    return 0;
+}
+
 const struct prod_admin_ops *prod_replica_admin_ops(struct prod_replica *r,
                                                     struct prod_admin_ops *ops)
 {
@@ -260,6 +330,8 @@ const struct prod_admin_ops *prod_replica_admin_ops(struct prod_replica *r,
         .state_json = state_json,
         .health_json = health_json,
         .metrics_text = metrics_text,
+        .registry_json = registry_json,
+        .set_registry_earliest = set_registry_earliest,
     };
     return ops;
 }

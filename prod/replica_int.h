@@ -36,6 +36,12 @@ struct prod_replica {
     struct prod_config cfg;
     struct prod_registry *reg;  /* the version applied (heap: large) */
     struct prod_registry *next; /* scratch for polling */
+    /* The versions in use (reg the latest): whom to dial and accept. */
+    struct prod_registry_history hist;
+    /* The earliest registry version the node's clients reference, as
+     * POST /registry/earliest set it; 0: none set, the earliest in use is
+     * the latest. */
+    uint64_t earliest_pin;
     uint8_t self_key[PROD_KEY_ID_LEN];
     char self_hex[65];
     uint32_t self; /* registry index; UINT32_MAX: not yet */
@@ -66,6 +72,11 @@ void prod_replica_log(const struct prod_replica *r, enum prod_log_level level,
     __attribute__((format(printf, 3, 4)));
 /* Carries out core's outbox, validates what arrived, re-arms the timer. */
 void prod_replica_drain(struct prod_replica *r);
+/* The earliest registry version in use for a new latest version: the
+ * pinned one, at most the latest and at least the one in use; the latest
+ * without a pin. */
+uint64_t prod_replica_earliest_for(const struct prod_replica *r,
+                                   uint64_t latest);
 /* The admin API's operations (prod/replica_admin.c); ctx = r. */
 const struct prod_admin_ops *prod_replica_admin_ops(struct prod_replica *r,
                                                     struct prod_admin_ops *ops);

@@ -71,6 +71,10 @@ struct fake {
     size_t state_bytes;
     bool healthy;
     bool fail_reads;          /* state_json, health_json, metrics_text fail */
+    uint64_t earliest;        /* the registry version set_registry_earliest
+                                 took last */
+    uint64_t earliest_floor;  /* below it: P2P_ERR_STATE */
+    size_t earliest_calls;
     struct p2p_mem mem;
     struct p2p_node *node;    /* core's families for /metrics */
 };
@@ -169,6 +173,23 @@ static int fake_health_json(void *ctx, char *buf, size_t cap, bool *healthy)
                     f->healthy ? "true" : "false");
 }
 
+static int fake_registry_json(void *ctx, char *buf, size_t cap)
+{
+    struct fake *f = ctx;
+    return snprintf(buf, cap, "{\"earliest_version\": %llu}",
+                    (unsigned long long)f->earliest);
+}
+
+static int fake_set_earliest(void *ctx, uint64_t version)
+{
+    struct fake *f = ctx;
+    f->earliest_calls++;
+    if (version < f->earliest_floor)
+        return P2P_ERR_STATE;
+    f->earliest = version;
+    return 0;
+}
+
 /* Two peers in different states, one with an awkward state string. */
 static void sample_stats(struct prod_peer_stats peers[2],
                          struct prod_transport_totals *tot)
@@ -253,6 +274,8 @@ static const struct prod_admin_ops fake_ops_template = {
     .state_json = fake_state_json,
     .health_json = fake_health_json,
     .metrics_text = fake_metrics,
+    .registry_json = fake_registry_json,
+    .set_registry_earliest = fake_set_earliest,
 };
 
 static void loopback(struct sockaddr_in *sin, uint16_t port)
@@ -742,6 +765,51 @@ START_TEST(wrong_method_is_405)
     assert_error(r, 405);
     ck_assert_uint_eq(fk->count, 0);
     ck_assert_uint_eq(fk->height, 0);
+}
+END_TEST
+
+/* ---- /registry/earliest ---- */
+
+/* A POSTed version reaches the replica and the answer is its JSON; GET
+ * reads it; a body that is no version (empty, 0, a sign, a space, past
+ * 2^64 - 1, two newlines) is 400 without a call; the replica's refusal
+ * of an older version is 409; PUT is 405. */
+START_TEST(registry_earliest_post_and_get)
+{
+    struct reply *r = post("/registry/earliest", NULL, "3", 1);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->type, "application/json");
+    ck_assert_str_eq(r->body, "{\"earliest_version\": 3}");
+    r = post("/registry/earliest", NULL, "18446744073709551615\n", 21);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(fk->earliest, UINT64_MAX);
+    r = get("/registry/earliest");
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->body, "{\"earliest_version\": 18446744073709551615}");
+    ck_assert_uint_eq(fk->earliest_calls, 2);
+    static const char *const bad[] = {"", "0", "00", "+3", "-1", " 3", "3 ",
+                                      "3\n\n", "18446744073709551616",
+                                      "3a", "0x10"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = post("/registry/earliest", NULL, bad[i], strlen(bad[i]));
+        assert_error(r, 400);
+        ck_assert_msg(strstr(r->body, "registry version") != NULL, "%s",
+                      r->body);
+    }
+    ck_assert_uint_eq(fk->earliest_calls, 2);
+    fk->earliest_floor = 5;
+    r = post("/registry/earliest", NULL, "4", 1);
+    assert_error(r, 409);
+    ck_assert_uint_eq(fk->earliest_calls, 3);
+    ck_assert_uint_eq(fk->earliest, UINT64_MAX);
+    r = post("/registry/earliest", NULL, "5", 1);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(fk->earliest, 5);
+    r = request(&(struct request_opts){.method = "PUT",
+                                       .path = "/registry/earliest"});
+    assert_error(r, 405);
+    ck_assert_str_eq(r->allow, "GET, HEAD, POST");
+    assert_error(get("/registry"), 404);
 }
 END_TEST
 
@@ -1472,6 +1540,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, post_push_and_advert);
+    tcase_add_test(tc, registry_earliest_post_and_get);
     tcase_add_test(tc, post_bad_kind_is_400);
     tcase_add_test(tc, post_errors_map_to_status);
     tcase_add_test(tc, body_limit_with_content_length);

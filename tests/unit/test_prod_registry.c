@@ -4,7 +4,9 @@
  * "file:line: key: message" it must fail with (missing keys, ranges,
  * duplicate index and id, bad hex, addresses); certificates made here with
  * GnuTLS (match, mismatch, missing, not PEM, relative to the registry's
- * folder); the member count and file size caps on both sides. */
+ * folder); the member count and file size caps on both sides; the
+ * versions in use (the newest record of an index wins, a superseded key is
+ * refused, versions dropped as the earliest moves, refusals, the bound). */
 #include <check.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -523,6 +525,124 @@ START_TEST(test_yaml_nodes_cap)
 }
 END_TEST
 
+/* ---- the versions in use (struct prod_registry_history) ---- */
+
+/* Version `version` of reg: members index[i] with key byte key[i] (all 32
+ * bytes) at 127.0.0.1:(4100 + key[i]). */
+static void make_version(uint64_t version, const uint32_t *index,
+                         const uint8_t *key, uint32_t count)
+{
+    memset(reg, 0, sizeof *reg);
+    reg->version = version;
+    reg->count = count;
+    for (uint32_t i = 0; i < count; i++) {
+        struct prod_member *m = &reg->members[i];
+        m->index = index[i];
+        memset(m->key_id, key[i], sizeof m->key_id);
+        snprintf(m->addr_text, sizeof m->addr_text, "127.0.0.1:%u",
+                 4100u + key[i]);
+    }
+}
+
+static uint32_t index_of_key(const struct prod_registry_history *h,
+                             uint8_t key)
+{
+    uint8_t id[32];
+    memset(id, key, sizeof id);
+    const struct prod_member *m = prod_registry_history_by_key(h, id);
+    return m != NULL ? m->index : UINT32_MAX;
+}
+
+/* Versions 1 {0, 1, 2} and 2 {0, 1 with a new key}: index 2 is still
+ * served from version 1; index 1 has version 2's key and address, and its
+ * old key is refused. Moving the earliest to 2 drops version 1. */
+START_TEST(test_history_newest_wins)
+{
+    struct prod_registry_history h;
+    prod_registry_history_init(&h);
+    static const uint32_t idx1[] = {0, 1, 2}, idx2[] = {0, 1};
+    static const uint8_t key1[] = {0xa0, 0xb0, 0xc0}, key2[] = {0xa0, 0xb1};
+    make_version(1, idx1, key1, 3);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 1), 0);
+    make_version(2, idx2, key2, 2);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 1), 0);
+    memset(reg, 0x5a, sizeof *reg); /* copied: the caller's may go */
+    ck_assert_uint_eq(h.count, 2);
+    ck_assert_uint_eq(h.topo.count, 3);
+    ck_assert_str_eq(prod_registry_history_by_index(&h, 1)->addr_text,
+                     "127.0.0.1:4277");
+    ck_assert_str_eq(prod_registry_history_by_index(&h, 2)->addr_text,
+                     "127.0.0.1:4292");
+    ck_assert_ptr_null(prod_registry_history_by_index(&h, 3));
+    ck_assert_uint_eq(index_of_key(&h, 0xb1), 1);
+    ck_assert_uint_eq(index_of_key(&h, 0xb0), UINT32_MAX);
+    ck_assert_uint_eq(index_of_key(&h, 0xc0), 2);
+    ck_assert_uint_eq(index_of_key(&h, 0xa0), 0);
+    ck_assert_uint_eq(index_of_key(&h, 0xd0), UINT32_MAX);
+    ck_assert_int_eq(prod_registry_history_set_earliest(&h, 2), 0);
+    ck_assert_uint_eq(h.count, 1);
+    ck_assert_uint_eq(h.versions[0].version, 2);
+    ck_assert_ptr_null(prod_registry_history_by_index(&h, 2));
+    ck_assert_uint_eq(index_of_key(&h, 0xc0), UINT32_MAX);
+    ck_assert_uint_eq(index_of_key(&h, 0xb1), 1);
+    prod_registry_history_fini(&h);
+}
+END_TEST
+
+/* Refusals leave the versions as they were: a version not newer, an
+ * earliest moving back or past the latest. */
+START_TEST(test_history_refusals)
+{
+    struct prod_registry_history h;
+    prod_registry_history_init(&h);
+    static const uint32_t idx[] = {0, 1};
+    static const uint8_t key[] = {1, 2};
+    make_version(3, idx, key, 2);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 2), 0);
+    make_version(4, idx, key, 1);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 3), 0);
+    make_version(4, idx, key, 2);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 4), P2P_ERR_STATE);
+    make_version(5, idx, key, 2);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 2), P2P_ERR_STATE);
+    ck_assert_int_eq(prod_registry_history_add(&h, reg, 6),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(prod_registry_history_set_earliest(&h, 2),
+                     P2P_ERR_STATE);
+    ck_assert_int_eq(prod_registry_history_set_earliest(&h, 5),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_uint_eq(h.count, 2);
+    ck_assert_uint_eq(h.topo.version, 4);
+    ck_assert_uint_eq(h.topo.earliest_version, 3);
+    ck_assert_ptr_nonnull(prod_registry_history_by_index(&h, 1));
+    prod_registry_history_fini(&h);
+}
+END_TEST
+
+/* With the earliest held at 1, P2P_TOPOLOGY_VERSIONS_MAX versions are
+ * kept (version k lists index k alone); one more drops version 1. */
+START_TEST(test_history_bound)
+{
+    struct prod_registry_history h;
+    prod_registry_history_init(&h);
+    for (uint32_t k = 1; k <= P2P_TOPOLOGY_VERSIONS_MAX + 1; k++) {
+        uint8_t key = (uint8_t)k;
+        make_version(k, &k, &key, 1);
+        ck_assert_int_eq(prod_registry_history_add(&h, reg, 1), 0);
+        uint32_t want = k < P2P_TOPOLOGY_VERSIONS_MAX
+                            ? k
+                            : P2P_TOPOLOGY_VERSIONS_MAX;
+        ck_assert_uint_eq(h.count, want);
+        ck_assert_uint_eq(h.topo.versions_count, want);
+    }
+    ck_assert_ptr_null(prod_registry_history_by_index(&h, 1));
+    ck_assert_ptr_nonnull(prod_registry_history_by_index(&h, 2));
+    ck_assert_uint_eq(h.topo.earliest_version, 2);
+    ck_assert_uint_eq(h.versions[0].version, 2);
+    prod_registry_history_fini(&h);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
     Suite *s = suite_create("prod_registry");
@@ -537,6 +657,12 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, test_members_cap);
     tcase_add_test(tc, test_file_size_cap);
     tcase_add_test(tc, test_yaml_nodes_cap);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("history");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_history_newest_wins);
+    tcase_add_test(tc, test_history_refusals);
+    tcase_add_test(tc, test_history_bound);
     suite_add_tcase(s, tc);
     return s;
 }
