@@ -501,12 +501,13 @@ static int add_peer(struct sim_trace_filter *f, const char *flag, struct span v,
 /* The simulator's own event kinds (docs/trace-format.md's table, in its
  * order); core's protocol events (--events) follow, by p2p_event_name. */
 static const char *const sim_kinds[] = {
-    "create",    "send",      "recv",         "reset",        "recv_reset",
-    "deliver",   "validate",  "expire",       "loss_start",   "loss_end",
-    "dial",      "conn_up",   "dial_refused", "dial_timeout", "conn_close",
-    "conn_lost", "conn_down", "partition",    "heal",         "crash",
-    "restart",   "join",      "registry",     "byzantine",    "checkpoint",
-    "skew",
+    "create",       "send",         "recv",       "reset",
+    "recv_reset",   "deliver",      "validate",   "expire",
+    "loss_start",   "loss_end",     "dial",       "conn_up",
+    "dial_refused", "dial_timeout", "conn_close", "conn_lost",
+    "conn_down",    "partition",    "heal",       "crash",
+    "restart",      "join",         "registry",   "registry_earliest",
+    "byzantine",    "checkpoint",   "skew",
 };
 #define SIM_KINDS_COUNT (sizeof(sim_kinds) / sizeof(sim_kinds[0]))
 /* Core's events are numbered from 0 up; p2p_event_name says "?" past the
