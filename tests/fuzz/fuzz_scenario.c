@@ -82,6 +82,8 @@ static void check_fault(const struct sim_scenario *s, const struct sim_fault *f)
         FUZZ_CHECK(f->skew_offset_ns >= -(int64_t)SIM_SCENARIO_TIME_MAX_NS &&
                    f->skew_offset_ns <= (int64_t)SIM_SCENARIO_TIME_MAX_NS);
     }
+    if (f->kind == SIM_FAULT_REGISTRY_EARLIEST)
+        FUZZ_CHECK(f->nodes_count == 0 && f->nodes == NULL); /* 0: latest */
     if (f->kind == SIM_FAULT_LOSS) {
         FUZZ_CHECK(f->loss_all_links);
         FUZZ_CHECK(f->loss_ppm < 1000000);
@@ -175,6 +177,13 @@ static void check_loaded(const struct sim_scenario *s)
             break;
         case SIM_EXPECT_MAX_MEMORY:
             FUZZ_CHECK(e->bytes > 0 && e->within_ns == 0);
+            break;
+        case SIM_EXPECT_PENALISED:
+            FUZZ_CHECK(e->within_ns == 0 && e->nodes_count == 0);
+            break;
+        case SIM_EXPECT_SERVED_AFTER_LEAVE:
+            FUZZ_CHECK(e->within_ns == 0 && e->nodes_count >= 1);
+            check_ids(e->nodes, e->nodes_count, s->node_ids_count);
             break;
         default:
             FUZZ_CHECK(!"bad expect kind");
