@@ -38,13 +38,15 @@
 #define P2P_FRAME_ACK_BYTES_MAX 256
 #define P2P_FRAME_FETCH_REQUEST_BYTES_MAX 256
 /* State sync: an advert or a chunk request is under 70 bytes, and the
- * answers to an advert are empty. A chunk response carries at most a
- * whole manifest (the larger of a manifest and a chunk) and its envelope;
- * the sync manager checks the exact size against the manifest. */
+ * answers to an advert are empty. A chunk response carries an encoding
+ * byte and at most the largest chunk (8 MiB; manifests travel as manifest
+ * chunks of 1 MiB) and its envelope; the sync manager caps each answer at
+ * its chunk's size in the manifest. */
 #define P2P_FRAME_STATE_ADVERT_BYTES_MAX 256
 #define P2P_FRAME_STATE_ADVERT_RESPONSE_BYTES_MAX 64
 #define P2P_FRAME_CHUNK_REQUEST_BYTES_MAX 256
-#define P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX (P2P_STATE_MANIFEST_BYTES_MAX + 64u)
+#define P2P_FRAME_CHUNK_RESPONSE_BYTES_MAX                                     \
+    (1u + P2P_STATE_CHUNK_BYTES_MAX + 64u)
 
 /* Returns the route's path as a static NUL-terminated string, or NULL when
  * r is not a route. */

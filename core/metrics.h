@@ -54,13 +54,15 @@
     X(state_chunks_requested)                                                  \
     X(state_chunks_received) /* verified and handed to the store */            \
     X(state_chunk_bytes_received)                                              \
+    X(state_chunk_wire_bytes_received) /* as they arrived: zstd or raw */      \
     X(state_chunks_reused) /* already held at the start of a sync */           \
     X(state_chunks_failed) /* errors, timeouts, 204 */                         \
     X(state_chunks_slow)   /* failed early: far slower than the rest */        \
     X(state_bad_data)      /* manifests or chunks that did not match */        \
     X(state_chunks_served)                                                     \
-    X(state_chunks_not_served) /* answered 204 */                              \
-    X(requests_refused_nomem)  /* our own memory ran out unpacking a peer's \
+    X(state_chunks_served_compressed) /* of those, sent as zstd frames */      \
+    X(state_chunks_not_served)        /* answered 204 */                       \
+    X(requests_refused_nomem) /* our own memory ran out unpacking a peer's \
                                  message: reset, never blamed on it */
 
 struct p2p_metrics {

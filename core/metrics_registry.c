@@ -131,6 +131,10 @@ static const struct p2p_counter_spec counters[] = {
             "Chunks that matched the manifest and were handed to the store."),
     COUNTER(state_chunk_bytes_received, "p2p_state_chunk_bytes_received_total",
             "Bytes of the chunks counted by p2p_state_chunks_received_total."),
+    COUNTER(state_chunk_wire_bytes_received,
+            "p2p_state_chunk_wire_bytes_received_total",
+            "Bytes of the same chunks as they arrived: zstd frames, or the "
+            "bytes themselves when sent raw."),
     COUNTER(state_chunks_reused, "p2p_state_chunks_reused_total",
             "Chunks the store already held when a sync started (resume after "
             "a restart, or unchanged since an older state)."),
@@ -144,6 +148,10 @@ static const struct p2p_counter_spec counters[] = {
             "the manifest."),
     COUNTER(state_chunks_served, "p2p_state_chunks_served_total",
             "Chunk and manifest requests answered with the bytes."),
+    COUNTER(state_chunks_served_compressed,
+            "p2p_state_chunks_served_compressed_total",
+            "Of those, answers sent as a zstd frame (the others went raw: "
+            "compression would have saved under 1/32 of the chunk)."),
     COUNTER(state_chunks_not_served, "p2p_state_chunks_not_served_total",
             "Chunk and manifest requests answered 204 (state not held)."),
     COUNTER(requests_refused_nomem, "p2p_requests_refused_nomem_total",
@@ -455,6 +463,39 @@ static void write_gauges(struct p2p_metrics_text *t, const struct p2p_gauges *g)
           g->mem_peak_bytes);
 }
 
+/* The state chunks' compression ratio: bytes received over their bytes
+ * on the wire, with three decimals by integer arithmetic (0 before the
+ * first chunk). */
+static void write_compression_ratio(struct p2p_metrics_text *t,
+                                    const struct p2p_metrics *m)
+{
+    static const char name[] = "p2p_state_chunk_compression_ratio";
+    p2p_metrics_text_family(
+        t, name, P2P_METRIC_GAUGE,
+        "State chunks received: their bytes over their bytes on the wire "
+        "(1 when every chunk came raw; 0 before the first).");
+    uint64_t milli = p2p_metrics_ratio_milli(
+        m->state_chunk_bytes_received, m->state_chunk_wire_bytes_received);
+    char frac[5] = {'.', (char)('0' + milli / 100 % 10),
+                    (char)('0' + milli / 10 % 10), (char)('0' + milli % 10),
+                    '\0'};
+    p2p_metrics_text_put_str(t, name);
+    p2p_metrics_text_put_str(t, " ");
+    p2p_metrics_text_put_u64(t, milli / 1000);
+    p2p_metrics_text_put_str(t, frac);
+    p2p_metrics_text_put_str(t, "\n");
+}
+
+uint64_t p2p_metrics_ratio_milli(uint64_t num, uint64_t den)
+{
+    if (den == 0)
+        return 0;
+    /* num * 1000 / den, rounded, without overflow for any num < 2^54. */
+    if (num > UINT64_MAX / 1000)
+        return num / den * 1000;
+    return (num * 1000 + den / 2) / den;
+}
+
 void p2p_metrics_write_node(struct p2p_metrics_text *t,
                             const struct p2p_metrics *m,
                             const struct p2p_gauges *g,
@@ -467,6 +508,7 @@ void p2p_metrics_write_node(struct p2p_metrics_text *t,
                                 p2p_counter_value(m, i));
     }
     write_gauges(t, g);
+    write_compression_ratio(t, m);
     for (int h = 0; h < P2P_HISTS_COUNT; h++)
         p2p_metrics_text_histogram(t, p2p_hist_spec(h), &hists[h]);
 }

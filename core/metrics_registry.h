@@ -155,6 +155,10 @@ int p2p_metrics_text_finish(const struct p2p_metrics_text *t, size_t *len);
 void p2p_node_metrics_write(const struct p2p_node *n, p2p_time now,
                             struct p2p_metrics_text *t);
 
+/* num / den in thousandths, rounded (0 when den is 0): the fixed-point
+ * value of a ratio gauge such as p2p_state_chunk_compression_ratio. */
+uint64_t p2p_metrics_ratio_milli(uint64_t num, uint64_t den);
+
 /* Appends every family of one node, in registry order: counters m,
  * gauges g, histograms hists[0..P2P_HISTS_COUNT) (all borrowed for the
  * call). p2p_node_metrics_write is this for a node. */

@@ -245,20 +245,172 @@ int p2p_state_manifest_decode(struct p2p_state_manifest *m, struct p2p_mem *mem,
     return 0;
 }
 
+/* Writes bytes [offset, offset + len) of m's encoding (in range) to out. */
+static void encode_span(const struct p2p_state_manifest *m, size_t offset,
+                        uint8_t *out, size_t len)
+{
+    size_t pos = offset, end = offset + len;
+    if (pos < P2P_STATE_MANIFEST_HEADER_BYTES) {
+        uint8_t header[P2P_STATE_MANIFEST_HEADER_BYTES];
+        encode_header(m, header);
+        size_t stop = end < sizeof(header) ? end : sizeof(header);
+        memcpy(out, header + pos, stop - pos);
+        out += stop - pos;
+        pos = stop;
+    }
+    while (pos < end) {
+        size_t at = pos - P2P_STATE_MANIFEST_HEADER_BYTES;
+        size_t i = at / P2P_STATE_MANIFEST_ENTRY_BYTES;
+        size_t within = at % P2P_STATE_MANIFEST_ENTRY_BYTES;
+        size_t n = P2P_STATE_MANIFEST_ENTRY_BYTES - within;
+        n = n < end - pos ? n : end - pos;
+        if (within == 0 && n == P2P_STATE_MANIFEST_ENTRY_BYTES) {
+            encode_entry(&m->chunks[i], out);
+        } else {
+            uint8_t entry[P2P_STATE_MANIFEST_ENTRY_BYTES];
+            encode_entry(&m->chunks[i], entry);
+            memcpy(out, entry + within, n);
+        }
+        out += n;
+        pos += n;
+    }
+}
+
+int p2p_state_manifest_encode_range(const struct p2p_state_manifest *m,
+                                    size_t offset, uint8_t *out, size_t len)
+{
+    size_t total = p2p_state_manifest_encoded_len(m);
+    if (offset > total || len > total - offset || (out == NULL && len > 0))
+        return P2P_ERR_INVALID_ARG;
+    encode_span(m, offset, out, len);
+    return 0;
+}
+
+static uint32_t meta_chunks_for(size_t manifest_bytes)
+{
+    return (uint32_t)((manifest_bytes + P2P_STATE_MANIFEST_CHUNK_BYTES - 1) /
+                      P2P_STATE_MANIFEST_CHUNK_BYTES);
+}
+
+/* Bytes hashed per step while a manifest's encoding is produced. */
+#define SPAN_BYTES (64u * P2P_STATE_MANIFEST_ENTRY_BYTES)
+
+void p2p_state_meta_of(const struct p2p_state_manifest *m,
+                       struct p2p_state_meta *out)
+{
+    size_t total = p2p_state_manifest_encoded_len(m);
+    P2P_ASSERT(total <= P2P_STATE_MANIFEST_BYTES_MAX);
+    out->manifest_bytes = (uint32_t)total;
+    out->chunks_count = meta_chunks_for(total);
+    uint8_t span[SPAN_BYTES];
+    for (uint32_t k = 0; k < out->chunks_count; k++) {
+        size_t pos = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
+        size_t end = pos + p2p_state_meta_chunk_size(out, k);
+        struct sha256_ctx ctx;
+        sha256_init(&ctx);
+        while (pos < end) {
+            size_t n = end - pos < sizeof(span) ? end - pos : sizeof(span);
+            encode_span(m, pos, span, n);
+            sha256_update(&ctx, n, span);
+            pos += n;
+        }
+        sha256_digest(&ctx, P2P_STATE_HASH_BYTES, out->chunks[k].b);
+    }
+}
+
+uint32_t p2p_state_meta_chunk_size(const struct p2p_state_meta *meta,
+                                   uint32_t k)
+{
+    P2P_ASSERT(k < meta->chunks_count);
+    size_t pos = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
+    size_t left = meta->manifest_bytes - pos;
+    return left < P2P_STATE_MANIFEST_CHUNK_BYTES
+               ? (uint32_t)left
+               : P2P_STATE_MANIFEST_CHUNK_BYTES;
+}
+
+static const uint8_t META_MAGIC[4] = {'p', '2', 'm', 'm'};
+
+size_t p2p_state_meta_encoded_len(const struct p2p_state_meta *meta)
+{
+    return P2P_STATE_META_HEADER_BYTES +
+           (size_t)meta->chunks_count * P2P_STATE_HASH_BYTES;
+}
+
+int p2p_state_meta_encode(const struct p2p_state_meta *meta, uint8_t *out,
+                          size_t out_len)
+{
+    size_t need = p2p_state_meta_encoded_len(meta);
+    if (out == NULL || out_len < need)
+        return P2P_ERR_INVALID_ARG;
+    memcpy(out, META_MAGIC, sizeof(META_MAGIC));
+    out[4] = P2P_STATE_META_VERSION;
+    put_u32(out + 5, meta->manifest_bytes);
+    for (uint32_t k = 0; k < meta->chunks_count; k++)
+        memcpy(out + P2P_STATE_META_HEADER_BYTES + k * P2P_STATE_HASH_BYTES,
+               meta->chunks[k].b, P2P_STATE_HASH_BYTES);
+    return 0;
+}
+
+int p2p_state_meta_decode(struct p2p_state_meta *meta, const uint8_t *bytes,
+                          size_t len)
+{
+    if (len > P2P_STATE_META_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    if (len < P2P_STATE_META_HEADER_BYTES ||
+        memcmp(bytes, META_MAGIC, sizeof(META_MAGIC)) != 0 ||
+        bytes[4] != P2P_STATE_META_VERSION)
+        return P2P_ERR_DECODE;
+    uint32_t manifest_bytes = get_u32(bytes + 5);
+    if (manifest_bytes > P2P_STATE_MANIFEST_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    if (manifest_bytes < P2P_STATE_MANIFEST_HEADER_BYTES)
+        return P2P_ERR_DECODE;
+    uint32_t count = meta_chunks_for(manifest_bytes);
+    if (len !=
+        P2P_STATE_META_HEADER_BYTES + (size_t)count * P2P_STATE_HASH_BYTES)
+        return P2P_ERR_DECODE;
+    meta->manifest_bytes = manifest_bytes;
+    meta->chunks_count = count;
+    for (uint32_t k = 0; k < count; k++)
+        memcpy(meta->chunks[k].b,
+               bytes + P2P_STATE_META_HEADER_BYTES + k * P2P_STATE_HASH_BYTES,
+               P2P_STATE_HASH_BYTES);
+    return 0;
+}
+
+void p2p_state_meta_root(const struct p2p_state_meta *meta,
+                         struct p2p_state_hash *out)
+{
+    uint8_t enc[P2P_STATE_META_BYTES_MAX];
+    size_t len = p2p_state_meta_encoded_len(meta);
+    int rc = p2p_state_meta_encode(meta, enc, sizeof(enc));
+    P2P_ASSERT(rc == 0);
+    p2p_state_hash_of(enc, len, out);
+}
+
 void p2p_state_manifest_root(const struct p2p_state_manifest *m,
                              struct p2p_state_hash *out)
 {
-    struct sha256_ctx ctx;
-    uint8_t header[P2P_STATE_MANIFEST_HEADER_BYTES];
-    uint8_t entry[P2P_STATE_MANIFEST_ENTRY_BYTES];
-    sha256_init(&ctx);
-    encode_header(m, header);
-    sha256_update(&ctx, sizeof(header), header);
-    for (uint32_t i = 0; i < m->chunks_count; i++) {
-        encode_entry(&m->chunks[i], entry);
-        sha256_update(&ctx, sizeof(entry), entry);
+    struct p2p_state_meta meta;
+    p2p_state_meta_of(m, &meta);
+    p2p_state_meta_root(&meta, out);
+}
+
+int p2p_state_manifest_root_of_encoding(const uint8_t *bytes, size_t len,
+                                        struct p2p_state_hash *out)
+{
+    if (len > P2P_STATE_MANIFEST_BYTES_MAX)
+        return P2P_ERR_OVERSIZE;
+    struct p2p_state_meta meta = {.manifest_bytes = (uint32_t)len,
+                                  .chunks_count = meta_chunks_for(len)};
+    for (uint32_t k = 0; k < meta.chunks_count; k++) {
+        size_t pos = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
+        p2p_state_hash_of(bytes + pos, p2p_state_meta_chunk_size(&meta, k),
+                          &meta.chunks[k]);
     }
-    sha256_digest(&ctx, P2P_STATE_HASH_BYTES, out->b);
+    p2p_state_meta_root(&meta, out);
+    return 0;
 }
 
 int p2p_state_manifest_verify(const struct p2p_state_manifest *m,

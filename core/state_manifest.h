@@ -21,7 +21,25 @@
  *
  * Every field is checked, the length must be exactly 29 + 36 * n and no
  * byte is optional or ignored, so a decoded manifest re-encodes to the same
- * bytes and root(decode(b)) == SHA-256(b). */
+ * bytes.
+ *
+ * Manifest chunks and the meta-manifest (the IC's chunk ids 2^31.. and 0):
+ * a manifest's encoding is cut into manifest chunks of
+ * P2P_STATE_MANIFEST_CHUNK_BYTES (the last one shorter), fetched like the
+ * state's own chunks, so no answer carries a whole manifest of up to
+ * 37.7 MB. The meta-manifest names them (version 1, little-endian):
+ *
+ *   offset  bytes  field
+ *        0      4  magic "p2mm"
+ *        4      1  version = 1
+ *        5      4  manifest_bytes  29..P2P_STATE_MANIFEST_BYTES_MAX
+ *        9   32*k  SHA-256 of each manifest chunk,
+ *                  k = ceil(manifest_bytes / P2P_STATE_MANIFEST_CHUNK_BYTES)
+ *
+ * The root hash of a state is the SHA-256 of its meta-manifest's encoding
+ * (canonical too): the root names the meta-manifest, which names every
+ * manifest chunk, so each one is checked as it arrives, and the manifest
+ * names every state chunk. */
 #ifndef P2P_CORE_STATE_MANIFEST_H
 #define P2P_CORE_STATE_MANIFEST_H
 
@@ -47,6 +65,20 @@
 #define P2P_STATE_MANIFEST_BYTES_MAX                                           \
     ((size_t)P2P_STATE_MANIFEST_HEADER_BYTES +                                 \
      (size_t)P2P_STATE_CHUNKS_MAX * P2P_STATE_MANIFEST_ENTRY_BYTES)
+/* The manifest chunks: a manifest's encoding cut into pieces of this size
+ * (the IC's chunk size), at most P2P_STATE_MANIFEST_CHUNKS_MAX (37) of
+ * them. */
+#define P2P_STATE_MANIFEST_CHUNK_BYTES (1u << 20)
+#define P2P_STATE_MANIFEST_CHUNKS_MAX                                          \
+    ((uint32_t)((P2P_STATE_MANIFEST_BYTES_MAX +                                \
+                 P2P_STATE_MANIFEST_CHUNK_BYTES - 1) /                         \
+                P2P_STATE_MANIFEST_CHUNK_BYTES))
+#define P2P_STATE_META_VERSION 1u
+#define P2P_STATE_META_HEADER_BYTES 9u
+/* The longest meta-manifest: P2P_STATE_MANIFEST_CHUNKS_MAX hashes. */
+#define P2P_STATE_META_BYTES_MAX                                               \
+    ((size_t)P2P_STATE_META_HEADER_BYTES +                                     \
+     (size_t)P2P_STATE_MANIFEST_CHUNKS_MAX * P2P_STATE_HASH_BYTES)
 /* "No chunk" in chunk index arrays. */
 #define P2P_STATE_CHUNK_NONE UINT32_MAX
 
@@ -140,10 +172,60 @@ int p2p_state_manifest_decode(struct p2p_state_manifest *m, struct p2p_mem *mem,
                               enum p2p_mem_module module, const uint8_t *bytes,
                               size_t len);
 
-/* The root hash: SHA-256 of m's encoding, hashed as it is produced (no
- * allocation). */
+/* Writes bytes [offset, offset + len) of m's encoding to out[0..len): a
+ * manifest chunk without the whole encoding. Errors: P2P_ERR_INVALID_ARG
+ * (the range is not inside the encoding). */
+int p2p_state_manifest_encode_range(const struct p2p_state_manifest *m,
+                                    size_t offset, uint8_t *out, size_t len);
+
+/* The root hash: SHA-256 of the meta-manifest of m's encoding, hashed as
+ * the encoding is produced (no allocation). */
 void p2p_state_manifest_root(const struct p2p_state_manifest *m,
                              struct p2p_state_hash *out);
+
+/* The root hash of the manifest whose encoding is bytes[0..len) (as
+ * p2p_state_manifest_root of its decoding, without decoding it; any bytes
+ * up to P2P_STATE_MANIFEST_BYTES_MAX). Errors: P2P_ERR_OVERSIZE. */
+int p2p_state_manifest_root_of_encoding(const uint8_t *bytes, size_t len,
+                                        struct p2p_state_hash *out);
+
+/* A meta-manifest: the manifest chunks of one manifest's encoding. */
+struct p2p_state_meta {
+    uint32_t manifest_bytes; /* the encoding's length */
+    uint32_t chunks_count;   /* 1..P2P_STATE_MANIFEST_CHUNKS_MAX */
+    struct p2p_state_hash chunks[P2P_STATE_MANIFEST_CHUNKS_MAX];
+};
+
+/* The meta-manifest of m (its encoding hashed as it is produced, no
+ * allocation). */
+void p2p_state_meta_of(const struct p2p_state_manifest *m,
+                       struct p2p_state_meta *out);
+
+/* Manifest chunk k's size: P2P_STATE_MANIFEST_CHUNK_BYTES but for the
+ * last. k < meta->chunks_count. */
+uint32_t p2p_state_meta_chunk_size(const struct p2p_state_meta *meta,
+                                   uint32_t k);
+
+/* The length of meta's encoding: 9 + 32 * chunks_count. */
+size_t p2p_state_meta_encoded_len(const struct p2p_state_meta *meta);
+
+/* Writes meta's encoding to out[0..encoded_len). Errors:
+ * P2P_ERR_INVALID_ARG (out_len below p2p_state_meta_encoded_len). */
+int p2p_state_meta_encode(const struct p2p_state_meta *meta, uint8_t *out,
+                          size_t out_len);
+
+/* Decodes untrusted bytes[0..len) into *meta (caller storage; nothing is
+ * allocated). Errors, *meta then undefined: P2P_ERR_OVERSIZE (len above
+ * P2P_STATE_META_BYTES_MAX, manifest_bytes above
+ * P2P_STATE_MANIFEST_BYTES_MAX), P2P_ERR_DECODE (short or long input for
+ * its manifest_bytes, wrong magic or version, manifest_bytes below a
+ * manifest header). */
+int p2p_state_meta_decode(struct p2p_state_meta *meta, const uint8_t *bytes,
+                          size_t len);
+
+/* The root hash meta names: SHA-256 of its encoding. */
+void p2p_state_meta_root(const struct p2p_state_meta *meta,
+                         struct p2p_state_hash *out);
 
 /* Checks m against the root hash a peer advertised. Errors:
  * P2P_ERR_ID_MISMATCH. */

@@ -48,16 +48,24 @@
  * at the end of its entry points in debug builds. */
 static bool invariants_ok(const struct p2p_state_sync *st)
 {
+    bool phase_empty = st->sched == NULL && st->manifest.chunks == NULL &&
+                       st->parts.chunks == NULL && st->manifest_buf == NULL &&
+                       st->scratch == NULL;
     if (!st->active)
-        return st->sched == NULL && !st->have_manifest &&
-               !st->manifest_inflight && st->manifest.chunks == NULL &&
-               st->timer_at == P2P_TIME_NEVER;
+        return phase_empty && !st->have_meta && !st->have_manifest &&
+               !st->manifest_inflight && st->timer_at == P2P_TIME_NEVER;
     if (st->ops == NULL)
         return false;
     if (st->have_manifest)
-        return st->sched != NULL && !st->manifest_inflight &&
-               st->manifest.height == st->height;
-    return st->sched == NULL && st->manifest.chunks == NULL;
+        return st->have_meta && st->sched != NULL && st->scratch != NULL &&
+               !st->manifest_inflight && st->manifest_buf == NULL &&
+               st->parts.chunks == NULL && st->manifest.height == st->height;
+    if (st->have_meta)
+        return st->sched != NULL && st->scratch != NULL &&
+               st->manifest_buf != NULL && !st->manifest_inflight &&
+               st->manifest.chunks == NULL &&
+               st->parts.chunks_count == st->meta.chunks_count;
+    return phase_empty;
 }
 
 static void slow_sample(struct p2p_state_sync *st, p2p_time now,
@@ -120,20 +128,43 @@ static int respond(struct p2p_state_sync *st, p2p_node_id peer,
  * status, with room to spare. */
 #define STATE_ENVELOPE_BYTES 64u
 
-/* The longest honest answer to a request for chunk index (or the
- * manifest): the chunk's size in the manifest, or the manifest limit. A
- * peer cannot make this node buffer more than that per request. */
-static size_t response_bytes_max(const struct p2p_state_sync *st,
-                                 uint32_t index)
+/* What the sync's scheduler runs over: the manifest chunks until the
+ * manifest is held, then the state's chunks. */
+static const struct p2p_state_manifest *sched_manifest(
+    const struct p2p_state_sync *st)
 {
-    if (index == P2P_STATE_SYNC_MANIFEST || !st->have_manifest ||
-        index >= st->manifest.chunks_count)
-        return P2P_STATE_MANIFEST_BYTES_MAX + STATE_ENVELOPE_BYTES;
-    return (size_t)st->manifest.chunks[index].size + STATE_ENVELOPE_BYTES;
+    return st->have_manifest ? &st->manifest : &st->parts;
 }
 
-/* Sends one ChunkRequest (a chunk, or the manifest when index is
- * P2P_STATE_SYNC_MANIFEST) for the current sync. */
+/* The id a request of the scheduler's chunk index goes out with (and
+ * comes back under): manifest chunks from P2P_STATE_SYNC_MANIFEST_CHUNK. */
+static uint32_t wire_index(const struct p2p_state_sync *st, uint32_t index)
+{
+    return st->have_manifest ? index : P2P_STATE_SYNC_MANIFEST_CHUNK + index;
+}
+
+/* The longest honest answer to a request for id (a wire index, or
+ * P2P_STATE_SYNC_MANIFEST): the encoding byte and the chunk's size in the
+ * manifest (a zstd frame is sent only when shorter), or the meta-manifest
+ * limit. A peer cannot make this node buffer more than that per request. */
+static size_t response_bytes_max(const struct p2p_state_sync *st, uint32_t id)
+{
+    size_t body = 1 + P2P_STATE_CHUNK_BYTES_MAX;
+    if (id == P2P_STATE_SYNC_MANIFEST) {
+        body = 1 + P2P_STATE_META_BYTES_MAX;
+    } else if (id >= P2P_STATE_SYNC_MANIFEST_CHUNK) {
+        uint32_t k = id - P2P_STATE_SYNC_MANIFEST_CHUNK;
+        if (st->have_meta && k < st->meta.chunks_count)
+            body = 1 + (size_t)p2p_state_meta_chunk_size(&st->meta, k);
+    } else if (st->have_manifest && id < st->manifest.chunks_count) {
+        body = 1 + (size_t)st->manifest.chunks[id].size;
+    }
+    return body + STATE_ENVELOPE_BYTES;
+}
+
+/* Sends one ChunkRequest for the current sync: for the wire index `index`
+ * (a chunk, or manifest chunk index - P2P_STATE_SYNC_MANIFEST_CHUNK), or
+ * the meta-manifest when index is P2P_STATE_SYNC_MANIFEST. */
 static int send_request(struct p2p_state_sync *st, p2p_time now,
                         p2p_node_id peer, uint32_t index, p2p_time timeout_ns)
 {
@@ -189,13 +220,27 @@ static void arm_sync_timer(struct p2p_state_sync *st, p2p_time at)
 /* ---- lifecycle of a sync ---- */
 
 /* Frees what the sync holds; its streams and timers become stale. */
+/* Frees the scheduler, its scratch and the manifest-chunk phase's
+ * buffers (not the manifest). */
+static void free_phase(struct p2p_state_sync *st)
+{
+    p2p_chunk_scheduler_del(st->sched);
+    st->sched = NULL;
+    p2p_mem_free(st->env->mem, P2P_MEM_STATE_SYNC, st->scratch);
+    st->scratch = NULL;
+    st->scratch_len = 0;
+    p2p_mem_free(st->env->mem, P2P_MEM_STATE_SYNC, st->manifest_buf);
+    st->manifest_buf = NULL;
+    p2p_state_manifest_fini(&st->parts);
+}
+
 static void end_sync(struct p2p_state_sync *st)
 {
     abort_streams(st, P2P_NODE_NONE, ANY_INDEX);
-    p2p_chunk_scheduler_del(st->sched);
-    st->sched = NULL;
+    free_phase(st);
     p2p_state_manifest_fini(&st->manifest);
     st->active = false;
+    st->have_meta = false;
     st->have_manifest = false;
     st->manifest_inflight = false;
     st->gen++;
@@ -213,6 +258,7 @@ static void cancel(struct p2p_state_sync *st)
 }
 
 static void request_manifest(struct p2p_state_sync *st, p2p_time now);
+static void manifest_assembled(struct p2p_state_sync *st, p2p_time now);
 static void evaluate(struct p2p_state_sync *st, p2p_time now);
 static void advertise_all(struct p2p_state_sync *st, p2p_time now);
 
@@ -250,7 +296,7 @@ static void finish(struct p2p_state_sync *st, p2p_time now)
  * over, and arms the timer for the next deadline. */
 static void pump(struct p2p_state_sync *st, p2p_time now)
 {
-    if (!st->active || !st->have_manifest)
+    if (!st->active || !st->have_meta)
         return;
     struct p2p_chunk_request r;
     while (p2p_chunk_scheduler_next_request(st->sched, now, &r) == 1) {
@@ -264,9 +310,10 @@ static void pump(struct p2p_state_sync *st, p2p_time now)
             (p2p_time)(st->env->cfg->state_chunks_per_peer + 1) *
                 st->env->cfg->state_chunk_timeout_ns +
             P2P_TIMER_STALL_NS;
-        int rc = send_request(st, now, r.peer, r.index, backstop);
+        int rc =
+            send_request(st, now, r.peer, wire_index(st, r.index), backstop);
         if (rc == 0) {
-            st->env->metrics->state_chunks_requested++;
+            st->env->metrics->state_chunks_requested += st->have_manifest;
             continue;
         }
         /* Out of streams or memory: the peer backs off, the chunk waits. */
@@ -274,7 +321,10 @@ static void pump(struct p2p_state_sync *st, p2p_time now)
                                                   r.index, rc);
     }
     if (p2p_chunk_scheduler_take_complete(st->sched)) {
-        finish(st, now);
+        if (st->have_manifest)
+            finish(st, now);
+        else
+            manifest_assembled(st, now);
         return;
     }
     arm_sync_timer(st, p2p_chunk_scheduler_next_deadline(st->sched));
@@ -339,29 +389,35 @@ static void sched_config(const struct p2p_state_sync *st,
                                  : P2P_CHUNK_SCHED_ACTIVE_MAX;
 }
 
-/* A scheduler for the held manifest with every current advertiser of the
- * state. With prev (a stalled scheduler of the same sync), what prev holds
- * is held and the peers prev excluded stay out; without, what the store
- * already holds is held (counted as reused). Errors: P2P_ERR_NOMEM. */
+/* A scheduler for the phase's chunks (sched_manifest) with every current
+ * advertiser of the state (only `only` unless it is P2P_NODE_NONE; the
+ * others join with their next advert). With prev (a stalled scheduler of
+ * the same phase), what prev holds is held and the peers prev excluded
+ * stay out; without, in the chunk phase, what the store already holds is
+ * held (counted as reused). Errors: P2P_ERR_NOMEM. */
 static int new_sched(struct p2p_state_sync *st, p2p_time now,
-                     struct p2p_chunk_scheduler *prev,
+                     struct p2p_chunk_scheduler *prev, p2p_node_id only,
                      struct p2p_chunk_scheduler **out)
 {
     struct p2p_chunk_scheduler_config cfg;
     sched_config(st, &cfg);
-    int rc = p2p_chunk_scheduler_new(&cfg, &st->manifest, st->env->mem,
-                                     P2P_MEM_STATE_SYNC, &st->rng, out);
+    const struct p2p_state_manifest *m = sched_manifest(st);
+    int rc = p2p_chunk_scheduler_new(&cfg, m, st->env->mem, P2P_MEM_STATE_SYNC,
+                                     &st->rng, out);
     if (rc != 0)
         return rc;
-    for (uint32_t i = 0; i < st->manifest.chunks_count; i++) {
-        bool held = prev != NULL ? p2p_chunk_scheduler_is_held(prev, i)
-                                 : st->ops->has_chunk(st->ctx, &st->manifest,
-                                                      &st->root, i);
+    for (uint32_t i = 0; i < m->chunks_count; i++) {
+        bool held =
+            prev != NULL ? p2p_chunk_scheduler_is_held(prev, i)
+            : st->have_manifest
+                ? st->ops->has_chunk(st->ctx, &st->manifest, &st->root, i)
+                : false;
         if (held && p2p_chunk_scheduler_mark_held(*out, i) == 0 && prev == NULL)
             st->env->metrics->state_chunks_reused++;
     }
     for (uint32_t id = 0; id < st->peers_capacity; id++) {
-        if (!advertises(st, id, st->height, &st->root))
+        if (!advertises(st, id, st->height, &st->root) ||
+            (only != P2P_NODE_NONE && id != only))
             continue;
         /* add_peer tells an excluded peer (prev is discarded after). */
         if (prev != NULL &&
@@ -372,15 +428,41 @@ static int new_sched(struct p2p_state_sync *st, p2p_time now,
     return 0;
 }
 
-/* The manifest is held: start fetching chunks from every advertiser. */
+/* The phase's scheduler (peers as new_sched's `only`) and a scratch
+ * buffer for one decompressed chunk of up to scratch_len bytes. Errors:
+ * P2P_ERR_NOMEM (nothing made). */
+static int begin_phase(struct p2p_state_sync *st, p2p_time now,
+                       p2p_node_id only, size_t scratch_len)
+{
+    st->scratch =
+        p2p_mem_alloc_raw(st->env->mem, P2P_MEM_STATE_SYNC, scratch_len);
+    if (st->scratch == NULL)
+        return P2P_ERR_NOMEM;
+    st->scratch_len = scratch_len;
+    int rc = new_sched(st, now, NULL, only, &st->sched);
+    if (rc != 0) {
+        p2p_mem_free(st->env->mem, P2P_MEM_STATE_SYNC, st->scratch);
+        st->scratch = NULL;
+        st->scratch_len = 0;
+    }
+    return rc;
+}
+
+/* The manifest is held (decoded into st->manifest): the manifest-chunk
+ * phase's buffers go, and the chunks are fetched from every advertiser. */
 static void begin_chunks(struct p2p_state_sync *st, p2p_time now)
 {
-    if (new_sched(st, now, NULL, &st->sched) != 0) {
+    free_phase(st);
+    st->have_manifest = true;
+    st->env->metrics->state_manifests_fetched++;
+    size_t largest = 1;
+    for (uint32_t i = 0; i < st->manifest.chunks_count; i++)
+        if (st->manifest.chunks[i].size > largest)
+            largest = st->manifest.chunks[i].size;
+    if (begin_phase(st, now, P2P_NODE_NONE, largest) != 0) {
         cancel(st); /* out of memory: a later advert tries again */
         return;
     }
-    st->have_manifest = true;
-    st->env->metrics->state_manifests_fetched++;
     slow_start(st, now);
     pump(st, now);
 }
@@ -418,7 +500,7 @@ static void revive(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer)
 {
     struct p2p_chunk_scheduler *fresh;
     if (first_server(st, now) == peer && stalled(st) &&
-        new_sched(st, now, st->sched, &fresh) == 0) {
+        new_sched(st, now, st->sched, P2P_NODE_NONE, &fresh) == 0) {
         /* Stalled: nothing in flight, so no stream names the old one. */
         p2p_chunk_scheduler_del(st->sched);
         st->sched = fresh;
@@ -435,31 +517,86 @@ static void bad_data(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
     p2p__ledger_penalise(st->env->ledger, now, peer, P2P_PENALTY_BAD_STATE);
 }
 
-static void on_manifest(struct p2p_state_sync *st, p2p_time now,
-                        p2p_node_id peer, int err, const struct p2p_frame *f)
+/* The sizes and hashes of the meta-manifest's manifest chunks, as a
+ * manifest the scheduler can run over. Errors: P2P_ERR_NOMEM. */
+static int build_parts(struct p2p_state_sync *st)
+{
+    struct p2p_state_manifest *p = &st->parts;
+    p2p_state_manifest_init(p);
+    p->chunks = p2p_mem_alloc(st->env->mem, P2P_MEM_STATE_SYNC,
+                              st->meta.chunks_count * sizeof(*p->chunks));
+    if (p->chunks == NULL)
+        return P2P_ERR_NOMEM;
+    p->mem = st->env->mem;
+    p->module = P2P_MEM_STATE_SYNC;
+    p->height = st->height;
+    p->chunk_bytes = P2P_STATE_MANIFEST_CHUNK_BYTES;
+    p->chunks_count = st->meta.chunks_count;
+    p->total_bytes = st->meta.manifest_bytes;
+    for (uint32_t k = 0; k < p->chunks_count; k++) {
+        p->chunks[k].size = p2p_state_meta_chunk_size(&st->meta, k);
+        p->chunks[k].hash = st->meta.chunks[k];
+    }
+    return 0;
+}
+
+/* The meta-manifest is held: its manifest chunks are fetched from every
+ * advertiser. Errors (nothing kept): P2P_ERR_NOMEM. */
+static int begin_parts(struct p2p_state_sync *st, p2p_time now)
+{
+    int rc = build_parts(st);
+    if (rc == 0) {
+        st->manifest_buf = p2p_mem_alloc_raw(st->env->mem, P2P_MEM_STATE_SYNC,
+                                             st->meta.manifest_bytes);
+        rc = st->manifest_buf != NULL ? 0 : P2P_ERR_NOMEM;
+    }
+    if (rc == 0) {
+        st->have_meta = true;
+        /* The meta-manifest's server first: it just answered, while an
+         * advertiser that never answers would hold a manifest chunk for
+         * the whole chunk timeout (the slow-request rule needs the
+         * latencies of the chunk phase). The others join with their
+         * next advert. */
+        rc = begin_phase(st, now, st->manifest_peer,
+                         p2p_state_meta_chunk_size(&st->meta, 0));
+    }
+    if (rc != 0) {
+        free_phase(st);
+        st->have_meta = false;
+        return rc;
+    }
+    pump(st, now);
+    return 0;
+}
+
+/* The meta-manifest from peer: checked against the root before it is
+ * decoded (its encoding is canonical), so a wrong one costs nothing. */
+static int take_meta(struct p2p_state_sync *st, const struct p2p_frame *f)
+{
+    /* Tiny: always sent raw. */
+    if (f->body_len == 0 || f->body[0] != P2P_STATE_ENCODING_RAW)
+        return P2P_ERR_DECODE;
+    struct p2p_state_hash h;
+    p2p_state_hash_of(f->body + 1, f->body_len - 1, &h);
+    if (!p2p_state_hash_eq(&h, &st->root))
+        return P2P_ERR_ID_MISMATCH;
+    return p2p_state_meta_decode(&st->meta, f->body + 1, f->body_len - 1);
+}
+
+static void on_meta(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
+                    int err, const struct p2p_frame *f)
 {
     st->manifest_inflight = false;
     if (err == 0 && f->status == P2P_STATUS_OK) {
-        /* The encoding is canonical: hash the bytes before decoding them,
-         * so a wrong manifest costs no allocation. */
-        struct p2p_state_hash h;
-        p2p_state_hash_of(f->body, f->body_len, &h);
-        int rc = p2p_state_hash_eq(&h, &st->root)
-                     ? p2p_state_manifest_decode(&st->manifest, st->env->mem,
-                                                 P2P_MEM_STATE_SYNC, f->body,
-                                                 f->body_len)
-                     : P2P_ERR_ID_MISMATCH;
+        int rc = take_meta(st, f);
         if (rc == 0) {
-            if (st->manifest.height == st->height) {
-                begin_chunks(st, now);
+            rc = begin_parts(st, now);
+            if (rc == 0)
                 return;
-            }
-            p2p_state_manifest_fini(&st->manifest);
-            rc = P2P_ERR_DECODE;
+            cancel(st); /* out of memory: a later advert tries again */
+            return;
         }
-        /* Our own lack of memory is not the peer's fault. */
-        if (rc != P2P_ERR_NOMEM)
-            bad_data(st, now, peer, -1);
+        bad_data(st, now, peer, -1);
     }
     /* Another advertiser at once; the same one only after a pause. */
     if (pick_advertiser(st, peer) != peer)
@@ -468,17 +605,44 @@ static void on_manifest(struct p2p_state_sync *st, p2p_time now,
         arm_sync_timer(st, now + MANIFEST_RETRY_NS);
 }
 
-/* peer answered 204 ("not held") for a chunk and no longer advertises
- * the sync's state: it moved on and dropped the state, so every other
- * chunk would be refused too. It leaves the sync (its requests in flight
- * are abandoned and go to the other advertisers) instead of being ruled
- * out one chunk and one backoff at a time, and comes back if it
- * advertises the state again. True when it left. */
-static bool drop_moved_on(struct p2p_state_sync *st, p2p_time now,
-                          p2p_node_id peer)
+/* Every manifest chunk is held and matched the meta-manifest: the
+ * manifest is decoded (and, its root being the advertised one, the bytes
+ * are what the advertisers named). A manifest that does not decode, or of
+ * another height, is the meta-manifest's server's fault as much as
+ * anyone's: it is penalised and the meta-manifest asked again elsewhere. */
+static void manifest_assembled(struct p2p_state_sync *st, p2p_time now)
 {
-    if (advertises(st, peer, st->height, &st->root) ||
-        p2p_chunk_scheduler_remove_peer(st->sched, now, peer) != 0)
+    int rc = p2p_state_manifest_decode(&st->manifest, st->env->mem,
+                                       P2P_MEM_STATE_SYNC, st->manifest_buf,
+                                       st->meta.manifest_bytes);
+    if (rc == 0 && st->manifest.height == st->height) {
+        begin_chunks(st, now);
+        return;
+    }
+    p2p_state_manifest_fini(&st->manifest);
+    abort_streams(st, P2P_NODE_NONE, ANY_INDEX);
+    free_phase(st);
+    st->have_meta = false;
+    if (rc == P2P_ERR_NOMEM) {
+        cancel(st); /* our own lack of memory: a later advert tries again */
+        return;
+    }
+    bad_data(st, now, st->manifest_peer, -1);
+    request_manifest(st, now);
+    if (!st->manifest_inflight)
+        arm_sync_timer(st, now + MANIFEST_RETRY_NS);
+}
+
+/* peer answered 204 ("not held"): as in the IC, it leaves the sync (its
+ * requests in flight are abandoned and go to the other advertisers), and
+ * comes back with its next advert of the state (every
+ * state_advert_every_ns), still ruled out for the chunk it refused. A
+ * store holds a state whole or not at all, so a peer that refuses one
+ * chunk (it moved on to a newer checkpoint and dropped this one) would
+ * refuse the others too. True when it left. */
+static bool drop_peer(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer)
+{
+    if (p2p_chunk_scheduler_remove_peer(st->sched, now, peer) != 0)
         return false;
     abort_streams(st, peer, ANY_INDEX);
     return true;
@@ -490,8 +654,80 @@ static bool drop_moved_on(struct p2p_state_sync *st, p2p_time now,
 static void after_peer_left(struct p2p_state_sync *st, p2p_time now,
                             uint32_t gen)
 {
-    if (st->active && st->gen == gen && st->have_manifest && stalled(st))
+    if (st->active && st->gen == gen && st->have_meta && stalled(st))
         evaluate(st, now);
+}
+
+/* A chunk of the phase matched: a manifest chunk goes into the manifest's
+ * buffer, a state chunk to the store. False when the store refused it
+ * (the sync then started over). */
+static bool keep_chunk(struct p2p_state_sync *st, p2p_time now, uint32_t index,
+                       const struct p2p_state_decoded *d)
+{
+    if (!st->have_manifest) {
+        memcpy(st->manifest_buf +
+                   (size_t)index * P2P_STATE_MANIFEST_CHUNK_BYTES,
+               d->bytes, d->len);
+        return true;
+    }
+    if (st->ops->put_chunk(st->ctx, &st->manifest, &st->root, index, d->bytes,
+                           d->len) != 0) {
+        /* The scheduler counts it held but the store does not: start
+         * over, reusing what the store kept. */
+        cancel(st);
+        evaluate(st, now);
+        return false;
+    }
+    struct p2p_metrics *mt = st->env->metrics;
+    mt->state_chunks_received++;
+    mt->state_chunk_bytes_received += d->len;
+    mt->state_chunk_wire_bytes_received += d->wire_bytes;
+    return true;
+}
+
+/* A 200 answer for the phase's chunk index: decoded (a zstd frame checked
+ * and decompressed into the scratch buffer), then judged by the
+ * scheduler. An answer the scheduler no longer waits for is not decoded;
+ * one that does not decode is wrong bytes. False when the sync ended. */
+static bool on_chunk_bytes(struct p2p_state_sync *st, p2p_time now,
+                           p2p_node_id peer, uint32_t index,
+                           const struct p2p_frame *f)
+{
+    p2p_time issued;
+    if (!p2p_chunk_scheduler_request_issued(st->sched, peer, index, &issued))
+        return true; /* stale: a late answer, or its peer left */
+    const struct p2p_state_manifest *m = sched_manifest(st);
+    struct p2p_state_decoded d;
+    int rc = p2p__state_sync_codec_decode(&st->codec, f->body, f->body_len,
+                                          m->chunks[index].size, st->scratch,
+                                          st->scratch_len, &d);
+    if (rc == P2P_ERR_NOMEM) {
+        /* No decompression context: our fault; asked again (elsewhere). */
+        if (p2p_chunk_scheduler_on_chunk_failed(st->sched, now, peer, index,
+                                                rc) == 0)
+            st->env->metrics->state_chunks_failed++;
+        return true;
+    }
+    if (rc != 0)
+        d = (struct p2p_state_decoded){.bytes = NULL, .len = 0};
+    enum p2p_chunk_verdict v;
+    if (p2p_chunk_scheduler_on_chunk_ok(st->sched, now, peer, index, d.bytes,
+                                        d.len, &v) != 0)
+        return true;
+    int64_t id = (int64_t)wire_index(st, index);
+    switch (v) {
+    case P2P_CHUNK_ACCEPTED:
+        return keep_chunk(st, now, index, &d);
+    case P2P_CHUNK_STALE:
+        break;
+    case P2P_CHUNK_BAD_EXCLUDED:
+        abort_streams(st, peer, ANY_INDEX);
+        /* fall through */
+    case P2P_CHUNK_BAD:
+        bad_data(st, now, peer, id);
+        break;
+    }
+    return true;
 }
 
 static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
@@ -499,37 +735,16 @@ static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
 {
     uint32_t gen = st->gen;
     bool left = false;
+    if (index >= sched_manifest(st)->chunks_count)
+        return; /* not one of ours (owner_index is ours: never) */
     /* Any answer shows the peer working through our requests: the ones
      * behind this one are timed from now (after the latency sample). */
     if (err == 0 && f->status == P2P_STATUS_OK) {
-        slow_sample(st, now, peer, index);
+        if (st->have_manifest)
+            slow_sample(st, now, peer, index);
         p2p_chunk_scheduler_on_progress(st->sched, now, peer);
-        enum p2p_chunk_verdict v;
-        if (p2p_chunk_scheduler_on_chunk_ok(st->sched, now, peer, index,
-                                            f->body, f->body_len, &v) != 0)
+        if (!on_chunk_bytes(st, now, peer, index, f))
             return;
-        switch (v) {
-        case P2P_CHUNK_ACCEPTED:
-            if (st->ops->put_chunk(st->ctx, &st->manifest, &st->root, index,
-                                   f->body, f->body_len) != 0) {
-                /* The scheduler counts it held but the store does not:
-                 * start over, reusing what the store kept. */
-                cancel(st);
-                evaluate(st, now);
-                return;
-            }
-            st->env->metrics->state_chunks_received++;
-            st->env->metrics->state_chunk_bytes_received += f->body_len;
-            break;
-        case P2P_CHUNK_STALE:
-            break;
-        case P2P_CHUNK_BAD_EXCLUDED:
-            abort_streams(st, peer, ANY_INDEX);
-            /* fall through */
-        case P2P_CHUNK_BAD:
-            bad_data(st, now, peer, index);
-            break;
-        }
     } else {
         if (err == 0)
             p2p_chunk_scheduler_on_progress(st->sched, now, peer);
@@ -540,7 +755,7 @@ static void on_chunk(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer,
                                                 e) == 0)
             st->env->metrics->state_chunks_failed++;
         if (e == P2P_ERR_NOT_FOUND)
-            left = drop_moved_on(st, now, peer);
+            left = drop_peer(st, now, peer);
     }
     pump(st, now);
     if (left)
@@ -554,8 +769,12 @@ void p2p__state_sync_on_response(struct p2p_state_sync *st, p2p_time now,
     if (!st->active || gen != st->gen)
         return; /* an older sync's answer */
     if (index == P2P_STATE_SYNC_MANIFEST) {
-        if (st->manifest_inflight && !st->have_manifest)
-            on_manifest(st, now, peer, err, f);
+        if (st->manifest_inflight && !st->have_meta)
+            on_meta(st, now, peer, err, f);
+    } else if (index >= P2P_STATE_SYNC_MANIFEST_CHUNK) {
+        if (st->have_meta && !st->have_manifest)
+            on_chunk(st, now, peer, index - P2P_STATE_SYNC_MANIFEST_CHUNK, err,
+                     f);
     } else if (st->have_manifest) {
         on_chunk(st, now, peer, index, err, f);
     }
@@ -568,7 +787,7 @@ void p2p__state_sync_on_sync_timer(struct p2p_state_sync *st, p2p_time now,
     if (!st->active || gen != st->gen)
         return;
     st->timer_at = P2P_TIME_NEVER;
-    if (!st->have_manifest) {
+    if (!st->have_meta) {
         if (!st->manifest_inflight)
             request_manifest(st, now);
         CHECK(st);
@@ -582,7 +801,8 @@ void p2p__state_sync_on_sync_timer(struct p2p_state_sync *st, p2p_time now,
          * off; no points: a peer that answers nothing at all is
          * penalised by its other streams' deadlines (P2P_SILENCE_NS). */
         for (size_t i = 0; i < k; i++) {
-            abort_streams(st, expired[i].peer, expired[i].index);
+            abort_streams(st, expired[i].peer,
+                          wire_index(st, expired[i].index));
             st->env->metrics->state_chunks_failed++;
         }
     } while (k == EXPIRED_BATCH);
@@ -729,7 +949,7 @@ static void on_advert(struct p2p_state_sync *st, p2p_time now, p2p_node_id peer)
     const struct p2p_state_peer *p = &st->peers[peer];
     if (st->active && p->height == st->height &&
         p2p_state_hash_eq(&p->root, &st->root)) {
-        if (st->have_manifest) {
+        if (st->have_meta) {
             int rc = p2p_chunk_scheduler_add_peer(st->sched, now, peer);
             if (rc == 0)
                 pump(st, now);
@@ -788,24 +1008,90 @@ static int serve_advert(struct p2p_state_sync *st, p2p_time now,
     return 0;
 }
 
-/* Answers with the manifest's encoding (allocated for the call). */
-static int serve_manifest(struct p2p_state_sync *st, p2p_node_id peer,
-                          uint64_t stream_id,
-                          const struct p2p_state_manifest *m)
+/* The meta-manifest of the state `root`, whose manifest the store gave as
+ * m: the one served last when it names root, else computed (hashing all
+ * of m's encoding) into the one-entry cache, valid when it names root (a
+ * store that gives another state's manifest is served uncached). */
+static const struct p2p_state_meta *served_meta(
+    struct p2p_state_sync *st, const struct p2p_state_manifest *m,
+    const struct p2p_state_hash *root)
 {
-    size_t len = p2p_state_manifest_encoded_len(m);
-    uint8_t *buf = p2p_mem_alloc(st->env->mem, P2P_MEM_STATE_SYNC, len);
+    if (st->served_valid && p2p_state_hash_eq(&st->served_root, root))
+        return &st->served_meta;
+    struct p2p_state_hash r;
+    p2p_state_meta_of(m, &st->served_meta);
+    p2p_state_meta_root(&st->served_meta, &r);
+    st->served_root = *root;
+    st->served_valid = p2p_state_hash_eq(&r, root);
+    return &st->served_meta;
+}
+
+/* Answers with the meta-manifest, raw (a little over 1 KiB at most). */
+static int serve_meta(struct p2p_state_sync *st, p2p_node_id peer,
+                      uint64_t stream_id, const struct p2p_state_manifest *m,
+                      const struct p2p_state_hash *root)
+{
+    uint8_t body[1 + P2P_STATE_META_BYTES_MAX];
+    const struct p2p_state_meta *meta = served_meta(st, m, root);
+    body[0] = P2P_STATE_ENCODING_RAW;
+    int rc = p2p_state_meta_encode(meta, body + 1, sizeof(body) - 1);
+    P2P_ASSERT(rc == 0);
+    st->env->metrics->state_chunks_served++;
+    return respond(st, peer, stream_id, P2P_STATUS_OK, body,
+                   1 + p2p_state_meta_encoded_len(meta));
+}
+
+/* Answers with chunk bytes[0..len), compressed when that pays. Our own
+ * lack of memory resets the stream: the requester asks again, elsewhere
+ * or later, and blames no one (a 204 would drop us from its sync). */
+static int serve_bytes(struct p2p_state_sync *st, p2p_node_id peer,
+                       uint64_t stream_id, const uint8_t *bytes, size_t len)
+{
+    const uint8_t *body;
+    size_t body_len;
+    bool compressed;
+    int rc = p2p__state_sync_codec_encode(&st->codec, bytes, len, &body,
+                                          &body_len, &compressed);
+    if (rc != 0) {
+        p2p__streams_reset(st->streams, peer, stream_id);
+        return rc;
+    }
+    st->env->metrics->state_chunks_served++;
+    st->env->metrics->state_chunks_served_compressed += compressed;
+    return respond(st, peer, stream_id, P2P_STATUS_OK, body, body_len);
+}
+
+/* Answers with manifest chunk k of m's encoding (made for the call). */
+static int serve_manifest_chunk(struct p2p_state_sync *st, p2p_time now,
+                                p2p_node_id peer, uint64_t stream_id,
+                                const struct p2p_state_manifest *m, uint32_t k)
+{
+    size_t total = p2p_state_manifest_encoded_len(m);
+    size_t pos = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
+    if (pos >= total) {
+        /* No honest peer asks past the meta-manifest it checked. */
+        p2p__ledger_penalise(st->env->ledger, now, peer,
+                             P2P_PENALTY_BAD_UPDATE);
+        (void)respond(st, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
+        return P2P_ERR_INVALID_ARG;
+    }
+    size_t len = total - pos < P2P_STATE_MANIFEST_CHUNK_BYTES
+                     ? total - pos
+                     : P2P_STATE_MANIFEST_CHUNK_BYTES;
+    uint8_t *buf = p2p_mem_alloc_raw(st->env->mem, P2P_MEM_STATE_SYNC, len);
     if (buf == NULL) {
-        (void)respond(st, peer, stream_id, P2P_STATUS_NO_CONTENT, NULL, 0);
+        p2p__streams_reset(st->streams, peer, stream_id);
         return P2P_ERR_NOMEM;
     }
-    int rc = p2p_state_manifest_encode(m, buf, len);
+    int rc = p2p_state_manifest_encode_range(m, pos, buf, len);
     P2P_ASSERT(rc == 0);
-    rc = respond(st, peer, stream_id, P2P_STATUS_OK, buf, len);
+    rc = serve_bytes(st, peer, stream_id, buf, len);
     p2p_mem_free(st->env->mem, P2P_MEM_STATE_SYNC, buf);
     return rc;
 }
 
+/* A ChunkRequest: the meta-manifest (manifest: true), manifest chunk
+ * index - P2P_STATE_SYNC_MANIFEST_CHUNK, or state chunk index. */
 static int serve_chunk(struct p2p_state_sync *st, p2p_time now,
                        p2p_node_id peer, uint64_t stream_id,
                        const struct p2p_frame *f)
@@ -828,7 +1114,7 @@ static int serve_chunk(struct p2p_state_sync *st, p2p_time now,
     struct p2p_state_hash root;
     memcpy(root.b, req->root.data, sizeof(root.b));
     uint64_t height = req->height;
-    bool want_manifest = req->manifest;
+    bool want_meta = req->manifest;
     uint32_t index = req->index;
     p2p__v1__chunk_request__free_unpacked(req, alloc);
 
@@ -838,10 +1124,11 @@ static int serve_chunk(struct p2p_state_sync *st, p2p_time now,
         st->env->metrics->state_chunks_not_served++;
         return respond(st, peer, stream_id, P2P_STATUS_NO_CONTENT, NULL, 0);
     }
-    if (want_manifest) {
-        st->env->metrics->state_chunks_served++;
-        return serve_manifest(st, peer, stream_id, m);
-    }
+    if (want_meta)
+        return serve_meta(st, peer, stream_id, m, &root);
+    if (index >= P2P_STATE_SYNC_MANIFEST_CHUNK)
+        return serve_manifest_chunk(st, now, peer, stream_id, m,
+                                    index - P2P_STATE_SYNC_MANIFEST_CHUNK);
     if (index >= m->chunks_count) {
         /* No honest peer asks past the manifest it checked. */
         p2p__ledger_penalise(st->env->ledger, now, peer,
@@ -855,8 +1142,7 @@ static int serve_chunk(struct p2p_state_sync *st, p2p_time now,
         st->env->metrics->state_chunks_not_served++;
         return respond(st, peer, stream_id, P2P_STATUS_NO_CONTENT, NULL, 0);
     }
-    st->env->metrics->state_chunks_served++;
-    return respond(st, peer, stream_id, P2P_STATUS_OK, bytes, len);
+    return serve_bytes(st, peer, stream_id, bytes, len);
 }
 
 int p2p__state_sync_on_request(struct p2p_state_sync *st, p2p_time now,
@@ -890,7 +1176,7 @@ void p2p__state_sync_peer_down(struct p2p_state_sync *st, p2p_time now,
     P2P_ASSERT(peer < st->peers_capacity && st->peers[peer].up);
     st->peers[peer].up = false;
     st->peers[peer].advertised = false;
-    if (st->active && st->have_manifest &&
+    if (st->active && st->have_meta &&
         p2p_chunk_scheduler_remove_peer(st->sched, now, peer) == 0)
         pump(st, now);
     CHECK(st);
@@ -907,15 +1193,17 @@ void p2p__state_sync_init(struct p2p_state_sync *st, const struct p2p_env *env,
     p2p_rng_init(&st->rng, env->cfg->seed,
                  ((uint64_t)env->cfg->self << 32) | 0x73746174u /* "stat" */);
     p2p_state_manifest_init(&st->manifest);
+    p2p_state_manifest_init(&st->parts);
+    p2p__state_sync_codec_init(&st->codec, env->mem, P2P_MEM_OTHER);
     st->manifest_peer = P2P_NODE_NONE;
     st->timer_at = P2P_TIME_NEVER;
 }
 
 void p2p__state_sync_fini(struct p2p_state_sync *st)
 {
-    p2p_chunk_scheduler_del(st->sched);
-    st->sched = NULL;
+    free_phase(st);
     p2p_state_manifest_fini(&st->manifest);
+    p2p__state_sync_codec_fini(&st->codec);
     p2p_mem_free(st->env->mem, P2P_MEM_OTHER, st->peers);
     st->peers = NULL;
     st->peers_capacity = 0;
@@ -988,7 +1276,7 @@ static void slow_sample(struct p2p_state_sync *st, p2p_time now,
                         p2p_node_id peer, uint32_t index)
 {
     p2p_time issued;
-    if (st->sched == NULL ||
+    if (!st->have_manifest ||
         !p2p_chunk_scheduler_request_issued(st->sched, peer, index, &issued))
         return;
     p2p__state_sync_slow_sample(&st->slow, now > issued ? now - issued : 0);
@@ -1036,7 +1324,7 @@ static void fail_slow(struct p2p_state_sync *st, p2p_time now, p2p_time limit)
 void p2p__state_sync_on_slow_timer(struct p2p_state_sync *st, p2p_time now,
                                    uint32_t gen)
 {
-    if (!st->active || gen != st->gen || st->sched == NULL)
+    if (!st->active || gen != st->gen || !st->have_manifest)
         return;
     p2p_time limit;
     if (p2p__state_sync_slow_limit(&st->slow, &limit))

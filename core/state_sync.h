@@ -22,12 +22,16 @@
 #include "core/shim.h"
 #include "core/state_manifest.h"
 #include "core/state_store.h"
+#include "core/state_sync_codec.h"
 #include "core/state_sync_slow.h"
 #include "core/streams.h"
 #include "core/topology.h"
 
-/* owner_index of a manifest request. */
+/* owner_index of a meta-manifest request (ChunkRequest.manifest). */
 #define P2P_STATE_SYNC_MANIFEST UINT32_MAX
+/* owner_index and ChunkRequest.index of manifest chunk k: this + k, as
+ * the IC's chunk ids 2^31.. (state chunks are below P2P_STATE_CHUNKS_MAX). */
+#define P2P_STATE_SYNC_MANIFEST_CHUNK (1u << 31)
 
 /* What the manager knows of one peer. */
 struct p2p_state_peer {
@@ -51,12 +55,30 @@ struct p2p_state_sync {
     uint64_t height; /* the state being synced */
     struct p2p_state_hash root;
     p2p_time started_ns;
-    /* Manifest phase: one request at a time, to one advertiser. */
+    /* Manifest phase: the meta-manifest from one advertiser at a time
+     * (manifest_inflight), then its manifest chunks from every advertiser
+     * through sched over `parts` (have_meta), assembled in manifest_buf. */
+    bool have_meta;
     bool have_manifest;
     bool manifest_inflight;
-    p2p_node_id manifest_peer;          /* asked last */
+    p2p_node_id manifest_peer;          /* asked last for the meta */
+    struct p2p_state_meta meta;         /* valid once have_meta */
+    struct p2p_state_manifest parts;    /* owned once have_meta, until
+                                           have_manifest: the manifest
+                                           chunks' sizes and hashes */
+    uint8_t *manifest_buf;              /* owned likewise:
+                                           meta.manifest_bytes */
     struct p2p_state_manifest manifest; /* owned once have_manifest */
-    struct p2p_chunk_scheduler *sched;  /* owned once have_manifest */
+    struct p2p_chunk_scheduler *sched;  /* owned once have_meta: over
+                                           parts, then over manifest */
+    uint8_t *scratch; /* owned while sched is: one decompressed chunk */
+    size_t scratch_len;
+    struct p2p_state_codec codec; /* this node's zstd contexts */
+    /* The meta-manifest served last (computing one hashes the whole
+     * manifest): valid when served_root is its root. */
+    bool served_valid;
+    struct p2p_state_hash served_root;
+    struct p2p_state_meta served_meta;
     p2p_time timer_at;            /* the P2P_TIMER_STATE_SYNC armed last */
     struct p2p_state_slow slow;   /* the latencies of the last chunks */
     struct p2p_state_peer *peers; /* owned; indexed by node id */

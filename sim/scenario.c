@@ -491,8 +491,8 @@ static int parse_network(struct loader *ld, const yaml_node_t *n)
 static int parse_state(struct loader *ld, const yaml_node_t *n)
 {
     static const char *const keys[] = {"size", "chunk", "checkpoint_every",
-                                       "churn"};
-    enum { SIZE, CHUNK, EVERY, CHURN, KEYS };
+                                       "churn", "compressible"};
+    enum { SIZE, CHUNK, EVERY, CHURN, COMPRESSIBLE, KEYS };
     struct sim_state_cfg *st = &ld->sc->state;
     yaml_node_t *v[KEYS];
     int rc;
@@ -537,6 +537,10 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
                     (unsigned long long)SIM_SCENARIO_STATE_CHUNKS_MAX);
     if (v[CHURN] != NULL &&
         (rc = get_percent(ld, v[CHURN], "state.churn", &st->churn_ppm)) != 0)
+        return rc;
+    if (v[COMPRESSIBLE] != NULL &&
+        (rc = get_percent(ld, v[COMPRESSIBLE], "state.compressible",
+                          &st->compressible_ppm)) != 0)
         return rc;
     return 0;
 }

@@ -92,6 +92,8 @@ struct sim_state_cfg {
     uint64_t chunk_bytes;         /* 'chunk', default min(1MiB, size) */
     uint64_t checkpoint_every_ns; /* 'checkpoint_every' (required), > 0 */
     uint32_t churn_ppm;           /* 'churn', default 0%, up to 100% */
+    uint32_t compressible_ppm;    /* 'compressible', default 0%, up to 100%:
+                                     the zero share of each chunk */
 };
 
 enum sim_fault_kind {

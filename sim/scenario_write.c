@@ -228,6 +228,8 @@ static void write_state(const struct sim_scenario *sc, FILE *out)
             "  churn: %s\n",
             size(st->size_bytes, a), size(st->chunk_bytes, b),
             duration(st->checkpoint_every_ns, c), percent(st->churn_ppm, d));
+    if (st->compressible_ppm != 0)
+        fprintf(out, "  compressible: %s\n", percent(st->compressible_ppm, a));
 }
 
 static void write_protocol(const struct sim_scenario *sc, FILE *out)
@@ -478,7 +480,8 @@ static bool same_state(const struct sim_state_cfg *a,
            (!a->present || (a->size_bytes == b->size_bytes &&
                             a->chunk_bytes == b->chunk_bytes &&
                             a->checkpoint_every_ns == b->checkpoint_every_ns &&
-                            a->churn_ppm == b->churn_ppm));
+                            a->churn_ppm == b->churn_ppm &&
+                            a->compressible_ppm == b->compressible_ppm));
 }
 
 static bool same_header(const struct sim_scenario *a,

@@ -41,6 +41,7 @@ int sim_state_run_init(struct sim_world *w)
         .size_bytes = cfg->size_bytes,
         .chunk_bytes = (uint32_t)cfg->chunk_bytes,
         .churn_ppm = cfg->churn_ppm,
+        .compressible_ppm = cfg->compressible_ppm,
     };
     int rc = sim_states_init(&w->states, &w->state_mem, &states);
     const struct p2p_state_manifest *m;

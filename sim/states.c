@@ -8,7 +8,8 @@
 #include "core/err.h"
 
 #define MOD P2P_MEM_OTHER
-#define BLOCK_BYTES 64u
+/* The chunk's own header: its index, version and the seed. */
+#define HEAD_BYTES 24u
 /* Domain tags, so the churn draw and the content never share a hash. */
 #define DOMAIN_CHURN 0x636875726e000001ULL
 #define DOMAIN_CONTENT 0x636f6e74656e0002ULL
@@ -49,27 +50,35 @@ static uint32_t chunk_len(const struct sim_states *s, uint32_t i)
     return (uint32_t)(s->size_bytes - (uint64_t)i * s->chunk_bytes);
 }
 
-/* The bytes of chunk i at version: a 64-byte block (i, version, seed,
- * five hashed words) repeated by doubling copies. */
+/* The bytes of chunk i at version: i, version and seed, pseudo-random
+ * bytes (xorshift64, cheap at -O0), and the compressible share zeroed. */
 static void generate(const struct sim_states *s, uint32_t i, uint64_t version,
                      uint8_t *buf, size_t len)
 {
-    uint8_t block[BLOCK_BYTES];
-    put_u64(block, i);
-    put_u64(block + 8, version);
-    put_u64(block + 16, s->seed);
-    uint64_t x = hash3(DOMAIN_CONTENT, s->seed, i, version);
-    for (size_t k = 24; k < BLOCK_BYTES; k += 8) {
-        x = mix(x);
-        put_u64(block + k, x);
+    uint8_t head[HEAD_BYTES];
+    put_u64(head, i);
+    put_u64(head + 8, version);
+    put_u64(head + 16, s->seed);
+    size_t zeros =
+        (size_t)((uint64_t)len * s->compressible_ppm / SIM_STATE_CHURN_PPM_MAX);
+    size_t end = len - zeros; /* random up to here */
+    size_t k = len < HEAD_BYTES ? len : HEAD_BYTES;
+    memcpy(buf, head, k);
+    uint64_t x = hash3(DOMAIN_CONTENT, s->seed, i, version) | 1;
+    for (; k + 8 <= end; k += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        put_u64(buf + k, x);
     }
-    size_t done = len < BLOCK_BYTES ? len : BLOCK_BYTES;
-    memcpy(buf, block, done);
-    while (done < len) {
-        size_t n = done <= len - done ? done : len - done;
-        memcpy(buf + done, buf, n);
-        done += n;
+    for (; k < end; k++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[k] = (uint8_t)x;
     }
+    if (k < len)
+        memset(buf + k, 0, len - k);
 }
 
 int sim_states_init(struct sim_states *s, struct p2p_mem *mem,
@@ -79,7 +88,8 @@ int sim_states_init(struct sim_states *s, struct p2p_mem *mem,
     uint32_t chunk_bytes = cfg->chunk_bytes, churn_ppm = cfg->churn_ppm;
     memset(s, 0, sizeof(*s));
     if (size_bytes == 0 || chunk_bytes == 0 ||
-        churn_ppm > SIM_STATE_CHURN_PPM_MAX)
+        churn_ppm > SIM_STATE_CHURN_PPM_MAX ||
+        cfg->compressible_ppm > SIM_STATE_CHURN_PPM_MAX)
         return P2P_ERR_INVALID_ARG;
     uint64_t count = size_bytes / chunk_bytes + (size_bytes % chunk_bytes != 0);
     if (chunk_bytes > P2P_STATE_CHUNK_BYTES_MAX || count > P2P_STATE_CHUNKS_MAX)
@@ -94,6 +104,7 @@ int sim_states_init(struct sim_states *s, struct p2p_mem *mem,
     s->size_bytes = size_bytes;
     s->chunk_bytes = chunk_bytes;
     s->churn_ppm = churn_ppm;
+    s->compressible_ppm = cfg->compressible_ppm;
     s->chunks_count = (uint32_t)count;
     return 0;
 }

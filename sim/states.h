@@ -8,8 +8,11 @@
  * decided by a hash of (seed, h, i): no PRNG stream, so the answer does
  * not depend on who asked first. Chunk i's bytes are a function of
  * (seed, i, version), version being the last height at which it changed
- * (1 at genesis): a 64-byte block holding i, version, seed and hashed
- * words, repeated to the chunk's length (cheap to make at -O0). Chunks
+ * (1 at genesis): i, version and seed (24 bytes), then pseudo-random
+ * bytes (xorshift64 from a hash of the three: zstd cannot shrink them),
+ * then zeros for the last compressible_ppm / 10^6 of the chunk, the
+ * header aside (zstd shrinks them to almost nothing, like an idle
+ * canister's zero pages). Chunks
  * of at least 16 bytes with distinct (i, version) have distinct bytes.
  *
  * Every honest node's state at a height is the same, so struct sim_states
@@ -48,30 +51,32 @@ struct sim_states_slot {
 struct sim_states {
     struct p2p_mem *mem; /* borrowed; outlives this */
     uint64_t seed;
-    uint64_t size_bytes;    /* > 0 */
-    uint32_t chunk_bytes;   /* the manifests' chunk_bytes */
-    uint32_t chunk_len_max; /* min(chunk_bytes, size_bytes): largest chunk */
-    uint32_t churn_ppm;     /* 0..SIM_STATE_CHURN_PPM_MAX */
-    uint32_t chunks_count;  /* 1..P2P_STATE_CHUNKS_MAX */
-    uint64_t newest;        /* newest height built; 0 = none yet */
-    uint8_t *scratch;       /* owned; chunk_len_max bytes, for hashing */
-    uint64_t bytes_hashed;  /* counter: chunk bytes hashed by builds */
+    uint64_t size_bytes;       /* > 0 */
+    uint32_t chunk_bytes;      /* the manifests' chunk_bytes */
+    uint32_t chunk_len_max;    /* min(chunk_bytes, size_bytes): largest chunk */
+    uint32_t churn_ppm;        /* 0..SIM_STATE_CHURN_PPM_MAX */
+    uint32_t compressible_ppm; /* 0..SIM_STATE_CHURN_PPM_MAX: zero share */
+    uint32_t chunks_count;     /* 1..P2P_STATE_CHUNKS_MAX */
+    uint64_t newest;           /* newest height built; 0 = none yet */
+    uint8_t *scratch;          /* owned; chunk_len_max bytes, for hashing */
+    uint64_t bytes_hashed;     /* counter: chunk bytes hashed by builds */
     struct sim_states_slot slots[SIM_STATE_HEIGHTS_KEPT];
 };
 
 /* What the states are made of. */
 struct sim_states_cfg {
     uint64_t seed;
-    uint64_t size_bytes;  /* the state's size, > 0 */
-    uint32_t chunk_bytes; /* > 0, at most P2P_STATE_CHUNK_BYTES_MAX */
-    uint32_t churn_ppm;   /* chunks changed per height, 0..CHURN_PPM_MAX */
+    uint64_t size_bytes;       /* the state's size, > 0 */
+    uint32_t chunk_bytes;      /* > 0, at most P2P_STATE_CHUNK_BYTES_MAX */
+    uint32_t churn_ppm;        /* chunks changed per height, 0..CHURN_PPM_MAX */
+    uint32_t compressible_ppm; /* each chunk's zero share, 0..CHURN_PPM_MAX */
 };
 
 /* Prepares the states cfg (borrowed for the call) describes; builds
  * nothing yet. Allocates the scratch buffer from mem, which the caller
  * owns and keeps until sim_states_fini. Errors, leaving nothing
  * allocated: P2P_ERR_INVALID_ARG (size_bytes or chunk_bytes 0, churn_ppm
- * above SIM_STATE_CHURN_PPM_MAX), P2P_ERR_OVERSIZE (chunk_bytes above
+ * or compressible_ppm above SIM_STATE_CHURN_PPM_MAX), P2P_ERR_OVERSIZE (chunk_bytes above
  * P2P_STATE_CHUNK_BYTES_MAX, or more than P2P_STATE_CHUNKS_MAX chunks),
  * P2P_ERR_NOMEM. */
 int sim_states_init(struct sim_states *s, struct p2p_mem *mem,

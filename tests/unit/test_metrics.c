@@ -334,6 +334,9 @@ static const char small_node_text[] =
     "# HELP p2p_state_chunk_bytes_received_total Bytes of the chunks counted by p2p_state_chunks_received_total.\n"
     "# TYPE p2p_state_chunk_bytes_received_total counter\n"
     "p2p_state_chunk_bytes_received_total 0\n"
+    "# HELP p2p_state_chunk_wire_bytes_received_total Bytes of the same chunks as they arrived: zstd frames, or the bytes themselves when sent raw.\n"
+    "# TYPE p2p_state_chunk_wire_bytes_received_total counter\n"
+    "p2p_state_chunk_wire_bytes_received_total 0\n"
     "# HELP p2p_state_chunks_reused_total Chunks the store already held when a sync started (resume after a restart, or unchanged since an older state).\n"
     "# TYPE p2p_state_chunks_reused_total counter\n"
     "p2p_state_chunks_reused_total 0\n"
@@ -349,6 +352,9 @@ static const char small_node_text[] =
     "# HELP p2p_state_chunks_served_total Chunk and manifest requests answered with the bytes.\n"
     "# TYPE p2p_state_chunks_served_total counter\n"
     "p2p_state_chunks_served_total 0\n"
+    "# HELP p2p_state_chunks_served_compressed_total Of those, answers sent as a zstd frame (the others went raw: compression would have saved under 1/32 of the chunk).\n"
+    "# TYPE p2p_state_chunks_served_compressed_total counter\n"
+    "p2p_state_chunks_served_compressed_total 0\n"
     "# HELP p2p_state_chunks_not_served_total Chunk and manifest requests answered 204 (state not held).\n"
     "# TYPE p2p_state_chunks_not_served_total counter\n"
     "p2p_state_chunks_not_served_total 0\n"
@@ -427,6 +433,9 @@ static const char small_node_text[] =
     "# HELP p2p_core_memory_peak_bytes Highest live core bytes seen since the node started.\n"
     "# TYPE p2p_core_memory_peak_bytes gauge\n"
     "p2p_core_memory_peak_bytes %zu\n"
+    "# HELP p2p_state_chunk_compression_ratio State chunks received: their bytes over their bytes on the wire (1 when every chunk came raw; 0 before the first).\n"
+    "# TYPE p2p_state_chunk_compression_ratio gauge\n"
+    "p2p_state_chunk_compression_ratio 0.000\n"
     "# HELP p2p_download_duration_seconds Time from a download's creation (first advert) to its fetched artifact entering the unvalidated pool.\n"
     "# TYPE p2p_download_duration_seconds histogram\n"
     "p2p_download_duration_seconds_bucket{le=\"0.005\"} 0\n"
@@ -696,6 +705,48 @@ START_TEST(gauges_follow_node_state)
 }
 END_TEST
 
+/* The compression ratio gauge: bytes received over bytes on the wire, in
+ * thousandths rounded to nearest, printed with three decimals; 0 before
+ * any chunk. */
+static const struct {
+    uint64_t bytes, wire;
+    const char *text;
+} ratios[] = {
+    {0, 0, "p2p_state_chunk_compression_ratio 0.000\n"},
+    {4096, 4096, "p2p_state_chunk_compression_ratio 1.000\n"},
+    {2097152, 1000000, "p2p_state_chunk_compression_ratio 2.097\n"},
+    {1000, 3, "p2p_state_chunk_compression_ratio 333.333\n"},
+    {2000, 3, "p2p_state_chunk_compression_ratio 666.667\n"},
+    {1, 2000, "p2p_state_chunk_compression_ratio 0.001\n"},
+    {1, 2001, "p2p_state_chunk_compression_ratio 0.000\n"},
+};
+
+START_TEST(compression_ratio_has_three_decimals)
+{
+    struct p2p_metrics m;
+    memset(&m, 0, sizeof(m));
+    m.state_chunk_bytes_received = ratios[_i].bytes;
+    m.state_chunk_wire_bytes_received = ratios[_i].wire;
+    struct p2p_gauges g;
+    memset(&g, 0, sizeof(g));
+    struct p2p_histogram hists[P2P_HISTS_COUNT];
+    memset(hists, 0, sizeof(hists));
+    static char buf[TEXT_CAP];
+    struct p2p_metrics_text t;
+    p2p_metrics_text_init(&t, buf, sizeof(buf));
+    p2p_metrics_write_node(&t, &m, &g, hists);
+    size_t len;
+    ck_assert_int_eq(p2p_metrics_text_finish(&t, &len), 0);
+    ck_assert_msg(strstr(buf, ratios[_i].text) != NULL, "no \"%s\" in:\n%s",
+                  ratios[_i].text, buf);
+    ck_assert_uint_eq(
+        p2p_metrics_ratio_milli(ratios[_i].bytes, ratios[_i].wire),
+        ratios[_i].wire
+            ? (ratios[_i].bytes * 1000 + ratios[_i].wire / 2) / ratios[_i].wire
+            : 0);
+}
+END_TEST
+
 /* Structure of the whole exposition: a family's # HELP and # TYPE come
  * once, before its samples; every sample belongs to the family declared
  * last (histograms through _bucket, _sum, _count). */
@@ -741,7 +792,7 @@ START_TEST(exposition_is_well_formed)
             ck_assert(rest[0] == ' ' || rest[0] == '{');
         samples++;
     }
-    ck_assert_uint_eq(families, P2P_COUNTERS_COUNT + 20 + P2P_HISTS_COUNT);
+    ck_assert_uint_eq(families, P2P_COUNTERS_COUNT + 21 + P2P_HISTS_COUNT);
     ck_assert_uint_gt(samples, families);
     h_fini(&h);
 }
@@ -762,6 +813,8 @@ int main(void)
     tcase_add_test(tc, update_ack_is_observed_from_first_send);
     tcase_add_test(tc, gauges_follow_node_state);
     tcase_add_test(tc, exposition_is_well_formed);
+    tcase_add_loop_test(tc, compression_ratio_has_three_decimals, 0,
+                        (int)(sizeof(ratios) / sizeof(ratios[0])));
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }

@@ -1,5 +1,6 @@
 /* The simulator's synthetic states and node state store: determinism per
- * seed, churn at 0, 5 % and 100 %, chunk bytes against the manifest (short
+ * seed, churn at 0, 5 % and 100 %, the compressible share at 0, 50 and
+ * 100 %, chunk bytes against the manifest (short
  * last chunk, the largest chunk), a jump of many heights equal to single
  * steps, the window at its edge, init limits at limit and limit + 1; the
  * store's callbacks (latest, serving and corrupting chunks, a sync with a
@@ -16,7 +17,7 @@
 static void states_init(struct sim_states *s, struct p2p_mem *mem, uint64_t seed,
                         uint64_t size, uint32_t chunk, uint32_t churn_ppm)
 {
-    const struct sim_states_cfg cfg = {seed, size, chunk, churn_ppm};
+    const struct sim_states_cfg cfg = {seed, size, chunk, churn_ppm, 0};
     ck_assert_int_eq(sim_states_init(s, mem, &cfg), 0);
 }
 
@@ -188,6 +189,45 @@ START_TEST(chunk_bytes_hash_to_the_manifest)
 }
 END_TEST
 
+/* The compressible share of a chunk is zeros at its end, the rest is
+ * its header and random bytes: 0 % has no zero run, 50 % has the second
+ * half zero and a first half of distinct words, 100 % all but the
+ * header.
+ * Above 100 % is refused. */
+static const uint32_t compressible_cases[] = {0, 500000, 1000000};
+
+START_TEST(compressible_share_is_zeros)
+{
+    uint32_t ppm = compressible_cases[_i];
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct sim_states s;
+    const struct sim_states_cfg cfg = {9, 8192, 4096, 0, ppm};
+    ck_assert_int_eq(sim_states_init(&s, &mem, &cfg), 0);
+    check_chunks(&s, 1);
+    static uint8_t buf[4096];
+    size_t len;
+    ck_assert_int_eq(sim_states_chunk(&s, 1, 1, buf, sizeof(buf), &len), 0);
+    ck_assert_uint_eq(len, 4096);
+    /* The 24-byte header (index, version, seed) is never zeroed. */
+    size_t zeros = (size_t)len * ppm / 1000000;
+    zeros = zeros < len - 24 ? zeros : len - 24;
+    for (size_t k = len - zeros; k < len; k++)
+        ck_assert_uint_eq(buf[k], 0);
+    ck_assert_uint_eq(buf[0], 1); /* chunk index 1, little-endian */
+    /* Random words: no two adjacent 8-byte words alike, none all zero. */
+    for (size_t k = 24; k + 16 <= len - zeros; k += 8) {
+        ck_assert_int_ne(memcmp(buf + k, buf + k + 8, 8), 0);
+        static const uint8_t zero[8];
+        ck_assert_int_ne(memcmp(buf + k, zero, 8), 0);
+    }
+    sim_states_fini(&s);
+    const struct sim_states_cfg over = {9, 8192, 4096, 0, 1000001};
+    ck_assert_int_eq(sim_states_init(&s, &mem, &over), P2P_ERR_INVALID_ARG);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
 START_TEST(a_jump_equals_single_steps)
 {
     struct p2p_mem mem;
@@ -276,7 +316,7 @@ START_TEST(init_limits)
         p2p_mem_init(&mem);
         struct sim_states s;
         const struct sim_states_cfg cfg = {1, cases[t].size, cases[t].chunk,
-                                           cases[t].churn};
+                                           cases[t].churn, 0};
         int rc = sim_states_init(&s, &mem, &cfg);
         ck_assert_msg(rc == cases[t].rc, "case %zu: %d", t, rc);
         if (rc != 0)
@@ -497,7 +537,7 @@ static int alloc_pass(struct p2p_mem *mem)
     struct sim_state_store st;
     const struct p2p_state_manifest *m = NULL;
     struct p2p_state_hash r;
-    const struct sim_states_cfg cfg = {13, 300000, 1000, PPM_20};
+    const struct sim_states_cfg cfg = {13, 300000, 1000, PPM_20, 0};
     int rc = sim_states_init(&s, mem, &cfg);
     if (rc != 0)
         return rc;
@@ -548,6 +588,9 @@ int main(void)
     tcase_add_test(states, churn_full_changes_every_chunk);
     tcase_add_test(states, churn_5_percent_changes_about_5_percent);
     tcase_add_test(states, chunk_bytes_hash_to_the_manifest);
+    tcase_add_loop_test(
+        states, compressible_share_is_zeros, 0,
+        (int)(sizeof(compressible_cases) / sizeof(compressible_cases[0])));
     tcase_add_test(states, a_jump_equals_single_steps);
     tcase_add_test(states, window_drops_heights_below_it);
     tcase_add_test(states, init_limits);

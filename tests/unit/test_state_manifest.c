@@ -96,11 +96,29 @@ START_TEST(golden_encoding)
     static const uint8_t entry0[8] = {3, 0, 0, 0, 0xba, 0x78, 0x16, 0xbf};
     ck_assert_mem_eq(b + 29, entry0, sizeof(entry0));
     ck_assert_uint_eq(b[29 + 36], 2);
-    /* The root is the SHA-256 of exactly these bytes. */
-    struct p2p_state_hash root, want;
+    /* The meta-manifest: one manifest chunk, these 101 bytes. */
+    uint8_t meta[9 + 32];
+    static const uint8_t meta_head[9] = {'p', '2', 'm', 'm', 1, 101, 0, 0, 0};
+    memcpy(meta, meta_head, sizeof(meta_head));
+    struct p2p_state_hash h;
+    p2p_state_hash_of(b, len, &h);
+    memcpy(meta + 9, h.b, 32);
+    struct p2p_state_meta got;
+    p2p_state_meta_of(&m, &got);
+    ck_assert_uint_eq(got.manifest_bytes, 101);
+    ck_assert_uint_eq(got.chunks_count, 1);
+    ck_assert_uint_eq(p2p_state_meta_encoded_len(&got), sizeof(meta));
+    uint8_t enc[sizeof(meta)];
+    ck_assert_int_eq(p2p_state_meta_encode(&got, enc, sizeof(enc)), 0);
+    ck_assert_mem_eq(enc, meta, sizeof(meta));
+    /* The root is the SHA-256 of exactly the meta-manifest's bytes. */
+    struct p2p_state_hash root, want, of_encoding;
     p2p_state_manifest_root(&m, &root);
-    p2p_state_hash_of(b, len, &want);
+    p2p_state_hash_of(meta, sizeof(meta), &want);
     ck_assert(p2p_state_hash_eq(&root, &want));
+    ck_assert_int_eq(p2p_state_manifest_root_of_encoding(b, len, &of_encoding),
+                     0);
+    ck_assert(p2p_state_hash_eq(&root, &of_encoding));
     free(b);
     p2p_state_manifest_fini(&m);
     ck_assert_uint_eq(mem.bytes, 0);
@@ -129,7 +147,7 @@ START_TEST(round_trip_is_byte_identical)
     ck_assert_mem_eq(b2, b, len);
     struct p2p_state_hash root, of_bytes;
     p2p_state_manifest_root(&m, &root);
-    p2p_state_hash_of(b, len, &of_bytes);
+    ck_assert_int_eq(p2p_state_manifest_root_of_encoding(b, len, &of_bytes), 0);
     ck_assert(p2p_state_hash_eq(&root, &of_bytes));
     ck_assert_int_eq(p2p_state_manifest_verify(&d, &root), 0);
     free(b);

@@ -32,6 +32,7 @@
 
 #include "harness.h"
 #include "core/chunk_scheduler.h"
+#include "core/state_sync.h"
 
 #define SS_CHUNK_BYTES 4096u
 #define SS_STATE_BYTES (64u * 1024u)
@@ -352,8 +353,9 @@ struct world {
     uint32_t inflight_max[SS_NODES_MAX];
     uint32_t limit;                      /* inflight never above (0: off) */
     uint32_t chunk_reqs[SS_NODES_MAX];
-    uint32_t manifest_reqs[SS_NODES_MAX];
-    uint32_t requested[SS_CHUNKS];       /* per chunk index */
+    uint32_t manifest_reqs[SS_NODES_MAX];       /* meta-manifests */
+    uint32_t manifest_chunk_reqs[SS_NODES_MAX]; /* manifest chunks */
+    uint32_t requested[SS_CHUNKS];              /* per chunk index */
     p2p_time first_chunk_req_at[SS_NODES_MAX];
     uint32_t resets_to[SS_NODES_MAX];    /* node 0 abandoned a request */
     bool forbid[SS_NODES_MAX];           /* a request to it fails the test */
@@ -477,10 +479,16 @@ static void note_request(struct world *w, const struct p2p_action *a)
     ck_assert_msg(!w->forbid[peer], "node 0 asked peer %u after it was ruled out",
                   (unsigned)peer);
     ck_assert_uint_lt(w->open_count, SS_OPEN_MAX);
-    w->open[w->open_count++] = (struct wopen){
-        .stream_id = a->stream_id, .peer = peer, .manifest = req->manifest};
+    bool manifest_chunk =
+        !req->manifest && req->index >= P2P_STATE_SYNC_MANIFEST_CHUNK;
+    w->open[w->open_count++] =
+        (struct wopen){.stream_id = a->stream_id,
+                       .peer = peer,
+                       .manifest = req->manifest || manifest_chunk};
     if (req->manifest) {
         w->manifest_reqs[peer]++;
+    } else if (manifest_chunk) {
+        w->manifest_chunk_reqs[peer]++;
     } else {
         ck_assert_uint_lt(req->index, SS_CHUNKS);
         if (w->chunk_reqs[peer]++ == 0)
@@ -850,13 +858,18 @@ START_TEST(two_nodes_sync_every_chunk_once)
     ck_assert_uint_eq(m0->state_bad_data, 0);
     ck_assert_uint_eq(w.nodes[0].store.puts, SS_CHUNKS);
     ck_assert_uint_eq(w.manifest_reqs[1], 1);
+    ck_assert_uint_eq(w.manifest_chunk_reqs[1], 1); /* a 605-byte manifest */
     for (uint32_t i = 0; i < SS_CHUNKS; i++)
         ck_assert_uint_eq(w.requested[i], 1);
+    /* Random bytes: every chunk went raw. */
+    ck_assert_uint_eq(m0->state_chunk_wire_bytes_received, SS_STATE_BYTES);
     ck_assert_uint_eq(w.events[P2P_EV_STATE_SYNC_START], 1);
     ck_assert_uint_eq(w.events[P2P_EV_STATE_SYNC_DONE], 1);
     ck_assert_uint_eq(w.events[P2P_EV_STATE_SYNC_CANCEL], 0);
     const struct p2p_metrics *m1 = metrics_of(&w, 1);
-    ck_assert_uint_eq(m1->state_chunks_served, SS_CHUNKS + 1); /* + manifest */
+    /* + the meta-manifest and the manifest's one chunk */
+    ck_assert_uint_eq(m1->state_chunks_served, SS_CHUNKS + 2);
+    ck_assert_uint_eq(m1->state_chunks_served_compressed, 0);
     ck_assert_uint_eq(m1->state_chunks_not_served, 0);
     ck_assert_uint_eq(m1->state_syncs_started, 0);
     ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0);
@@ -1120,7 +1133,11 @@ START_TEST(wrong_manifest_asks_another_advertiser_at_once)
     ck_assert(w_run(&w, w.now + 10 * SEC, have_manifest));
     ck_assert_uint_lt(w.now - started, 100 * MS); /* no pause */
     uint32_t asked = sum_of(w.manifest_reqs, SS_NODES_MAX);
+    /* Each liar asked for the meta-manifest served a wrong one; node 3's
+     * manifest chunk came from node 3 (the meta-manifest's server). */
     ck_assert_uint_eq(metrics_of(&w, 0)->state_bad_data, asked - 1);
+    ck_assert_uint_eq(w.manifest_chunk_reqs[3], 1);
+    ck_assert_uint_eq(sum_of(w.manifest_chunk_reqs, SS_NODES_MAX), 1);
     ck_assert_uint_eq(w.manifest_reqs[3], 1);
     for (p2p_node_id p = 1; p <= 3; p++)
         ck_assert_uint_le(w.manifest_reqs[p], 1);
@@ -1503,11 +1520,13 @@ END_TEST
 
 /* ---- stalls and lost states ---- */
 
-/* Node 1 advertises ST_2 but answers 204 for every chunk: each chunk is
- * ruled out on it and the sync stalls. Then (_i) its store recovers (the
- * re-advert of the same state must revive the sync), a second advertiser
- * of ST_2 arrives, or a newer state is advertised (the stalled sync moves
- * to it at once). */
+/* Node 1 advertises ST_2 but answers 204 for every chunk: its first 204
+ * takes it out of the sync (its other requests are reset) and the sync
+ * stalls. Each later advert brings it back, for one more 204 each (the
+ * chunk it refused stays ruled out on it). Then (_i) its store recovers
+ * (a re-advert of the same state must revive the sync), a second
+ * advertiser of ST_2 arrives, or a newer state is advertised (the stalled
+ * sync moves to it at once). */
 enum stall_exit { STALL_PEER_RECOVERS, STALL_NEW_PEER, STALL_NEWER_STATE };
 
 START_TEST(stalled_sync_is_revived)
@@ -1524,14 +1543,19 @@ START_TEST(stalled_sync_is_revived)
     w_connect(&w, 0, 1);
     ck_assert(w_run(&w, w.now + 30 * SEC, stalled));
     const struct p2p_metrics *m0 = metrics_of(&w, 0);
-    ck_assert_uint_eq(m0->state_chunks_failed, SS_CHUNKS); /* one 204 each */
-    ck_assert_uint_eq(w.chunk_reqs[1], SS_CHUNKS);
+    const uint32_t per_peer = w.nodes[0].cfg.state_chunks_per_peer;
+    ck_assert_uint_eq(m0->state_chunks_failed, 1); /* one 204 */
+    ck_assert_uint_eq(w.chunk_reqs[1], per_peer);
+    ck_assert_uint_eq(w.resets_to[1], per_peer - 1);
     ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0); /* not a lie */
     ck_assert_uint_eq(m0->state_syncs_cancelled, 0);
-    /* Still stalled a while later: 204 rules a peer out for the chunk. */
+    struct p2p_chunk_progress pr;
+    ck_assert(p2p_node_state_sync_progress(node_of(&w, 0), &pr));
+    ck_assert_uint_eq(pr.peers_present, 0);
+    /* Still stalled 2 s later: node 1's next advert is 5 s away. */
     w_run(&w, w.now + 2 * SEC, NULL);
     ck_assert(stalled(&w));
-    ck_assert_uint_eq(w.chunk_reqs[1], SS_CHUNKS);
+    ck_assert_uint_eq(w.chunk_reqs[1], per_peer);
     switch (exit_by) {
     case STALL_PEER_RECOVERS:
         w.nodes[1].store.chunk_not_found = false;
@@ -1575,7 +1599,7 @@ START_TEST(revived_sync_keeps_its_exclusions)
     struct p2p_chunk_progress pr;
     ck_assert(p2p_node_state_sync_progress(node_of(&w, 0), &pr));
     ck_assert_uint_eq(pr.peers_excluded, 1);
-    ck_assert_uint_eq(pr.peers_present, 1);
+    ck_assert_uint_eq(pr.peers_present, 0); /* node 2 left at its 204 */
     ck_assert_uint_eq(metrics_of(&w, 0)->state_bad_data, 3);
     w.nodes[2].store.chunk_not_found = false;
     run_until_synced(&w, synced_once, 30 * SEC);
@@ -1587,8 +1611,9 @@ START_TEST(revived_sync_keeps_its_exclusions)
 }
 END_TEST
 
-/* A peer that lost some chunks answers 204 for them: they come from the
- * other advertiser, without a penalty. */
+/* A peer that lost its chunks answers 204 for them: each 204 takes it out
+ * of the sync until its next advert (its other requests are reset), the
+ * chunks come from the other advertiser, and nobody is penalised. */
 START_TEST(lost_chunks_come_from_another_peer)
 {
     struct world w;
@@ -1603,8 +1628,10 @@ START_TEST(lost_chunks_come_from_another_peer)
     run_until_synced(&w, synced_once, 30 * SEC);
     assert_synced(&w, ST_2, 1);
     const struct p2p_metrics *m0 = metrics_of(&w, 0);
-    ck_assert_uint_eq(m0->state_chunks_failed, w.chunk_reqs[1]);
-    ck_assert_uint_gt(w.chunk_reqs[1], 0);
+    /* Each request to node 1 was answered 204 or reset after one. */
+    ck_assert_uint_ge(m0->state_chunks_failed, 1);
+    ck_assert_uint_eq(m0->state_chunks_failed + w.resets_to[1],
+                      w.chunk_reqs[1]);
     ck_assert_uint_eq(m0->state_chunks_received, SS_CHUNKS);
     ck_assert_uint_eq(m0->state_bad_data, 0);
     ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0);
@@ -1681,6 +1708,8 @@ START_TEST(advertisers_moving_on_leave_the_sync)
     ck_assert_uint_eq(w.inflight[2], 2);
     const struct p2p_metrics *m0 = metrics_of(&w, 0);
     uint32_t asked1 = w.chunk_reqs[1];
+    /* It served the meta-manifest and the manifest chunk, if asked. */
+    uint32_t manifest_served1 = w.manifest_reqs[1] + w.manifest_chunk_reqs[1];
     p2p_time moved = w.now;
     move_on_to_st3(&w, 1);
     if (which == MOVED_ON_BOTH)
@@ -1693,7 +1722,8 @@ START_TEST(advertisers_moving_on_leave_the_sync)
      * on (node 0 then asked it one more), the other got its first 204:
      * that took node 1 out, its last request was reset, and it was asked
      * for no ST_2 chunk again. One failure per peer that moved on. */
-    ck_assert_uint_eq(metrics_of(&w, 1)->state_chunks_served, asked1);
+    ck_assert_uint_eq(metrics_of(&w, 1)->state_chunks_served,
+                      asked1 - 1 + manifest_served1);
     ck_assert_uint_eq(w.chunk_reqs[1], asked1 + 1);
     ck_assert_uint_eq(w.resets_to[1], 1);
     uint64_t failed = m0->state_chunks_failed;
@@ -1795,6 +1825,107 @@ static int raw_respond(struct harness *h, p2p_node_id peer, uint64_t stream_id,
     return rc;
 }
 
+/* As raw_respond with a 200 whose body is the encoding byte `encoding`
+ * and bytes[0..len). */
+static int respond_encoded(struct harness *h, p2p_node_id peer,
+                           uint64_t stream_id, uint8_t encoding,
+                           const uint8_t *bytes, size_t len)
+{
+    uint8_t *body = malloc(1 + len);
+    ck_assert_ptr_nonnull(body);
+    body[0] = encoding;
+    memcpy(body + 1, bytes, len);
+    int rc = raw_respond(h, peer, stream_id, 200, body, 1 + len);
+    free(body);
+    return rc;
+}
+
+/* The only chunk request the node sent since the last h_clear: its peer,
+ * stream and ChunkRequest fields. */
+static void only_chunk_request(struct harness *h, p2p_node_id *peer,
+                               uint64_t *stream, bool *manifest,
+                               uint32_t *index)
+{
+    ck_assert_uint_eq(h_count(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK),
+                      1);
+    const struct p2p_action *q =
+        h_find(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK, 0);
+    P2p__V1__ChunkRequest *req = chunk_request_of(q);
+    *peer = q->peer;
+    *stream = q->stream_id;
+    *manifest = req->manifest;
+    *index = req->index;
+    p2p__v1__chunk_request__free_unpacked(req, NULL);
+    h_clear(h);
+}
+
+/* Answers the node's meta-manifest request for m, then its requests for
+ * m's manifest chunks (which go to the meta-manifest's server, the only
+ * peer of that phase until other adverts come), all raw. The outbox then
+ * holds what the node did after the last answer. Returns that server. */
+static p2p_node_id serve_manifest_to(struct harness *h,
+                                     const struct p2p_state_manifest *m)
+{
+    p2p_node_id asked;
+    uint64_t stream;
+    bool manifest;
+    uint32_t index;
+    only_chunk_request(h, &asked, &stream, &manifest, &index);
+    ck_assert(manifest);
+    struct p2p_state_meta meta;
+    p2p_state_meta_of(m, &meta);
+    uint8_t enc[P2P_STATE_META_BYTES_MAX];
+    ck_assert_int_eq(p2p_state_meta_encode(&meta, enc, sizeof(enc)), 0);
+    ck_assert_int_eq(respond_encoded(h, asked, stream, P2P_STATE_ENCODING_RAW,
+                                     enc, p2p_state_meta_encoded_len(&meta)),
+                     0);
+    size_t total = p2p_state_manifest_encoded_len(m);
+    uint8_t *buf = malloc(total);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_int_eq(p2p_state_manifest_encode(m, buf, total), 0);
+    uint32_t answered = 0;
+    for (;;) {
+        struct {
+            uint64_t stream;
+            uint32_t k;
+        } got[P2P_STATE_MANIFEST_CHUNKS_MAX];
+        uint32_t n = 0;
+        const struct p2p_action *q;
+        for (size_t i = 0;
+             (q = h_find(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK, i));
+             i++) {
+            P2p__V1__ChunkRequest *req = chunk_request_of(q);
+            ck_assert(!req->manifest);
+            ck_assert_uint_ge(req->index, P2P_STATE_SYNC_MANIFEST_CHUNK);
+            ck_assert_uint_eq(q->peer, asked);
+            ck_assert_uint_lt(n, P2P_STATE_MANIFEST_CHUNKS_MAX);
+            got[n].stream = q->stream_id;
+            got[n++].k = req->index - P2P_STATE_SYNC_MANIFEST_CHUNK;
+            p2p__v1__chunk_request__free_unpacked(req, NULL);
+        }
+        if (n == 0)
+            break;
+        h_clear(h);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t k = got[i].k;
+            ck_assert_uint_lt(k, meta.chunks_count);
+            size_t at = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
+            ck_assert_int_eq(
+                respond_encoded(h, asked, got[i].stream, P2P_STATE_ENCODING_RAW,
+                                buf + at, p2p_state_meta_chunk_size(&meta, k)),
+                0);
+            answered++;
+            if (answered == meta.chunks_count)
+                break;
+        }
+        if (answered == meta.chunks_count)
+            break;
+    }
+    ck_assert_uint_eq(answered, meta.chunks_count);
+    free(buf);
+    return asked;
+}
+
 /* A topology larger than the scheduler's default 128 peers: every peer
  * gets its share of requests at once (the records of started chunks
  * follow the raised peers_max), and 1024 members x 1024 per peer stays
@@ -1854,9 +1985,6 @@ START_TEST(large_topology_uses_every_peer)
                                                    (uint64_t)chunks * 64), 0);
     struct p2p_state_hash root;
     p2p_state_manifest_root(&m, &root);
-    size_t enc_len = p2p_state_manifest_encoded_len(&m);
-    uint8_t *enc = malloc(enc_len);
-    ck_assert_int_eq(p2p_state_manifest_encode(&m, enc, enc_len), 0);
 
     P2p__V1__StateAdvert a = P2P__V1__STATE_ADVERT__INIT;
     a.height = 5;
@@ -1864,14 +1992,7 @@ START_TEST(large_topology_uses_every_peer)
     a.root.len = sizeof(root.b);
     for (p2p_node_id p = 1; p <= peers; p++)
         ck_assert_int_eq(h_request(&h, p, P2P_ROUTE_STATE_ADVERT, &a.base), 0);
-    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK),
-                      1);
-    const struct p2p_action *q =
-        h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK, 0);
-    p2p_node_id asked = q->peer;
-    uint64_t stream = q->stream_id;
-    h_clear(&h);
-    ck_assert_int_eq(raw_respond(&h, asked, stream, 200, enc, enc_len), 0);
+    serve_manifest_to(&h, &m);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK),
                       wide[_i].inflight);
     struct p2p_chunk_progress pr;
@@ -1882,7 +2003,6 @@ START_TEST(large_topology_uses_every_peer)
     ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_fini(&h);
-    free(enc);
     free(blob);
     p2p_state_manifest_fini(&m);
     ck_assert_uint_eq(mem.bytes, 0);
@@ -1977,10 +2097,18 @@ static const struct serve_case {
     {"last chunk", R_HELD, 2, false, SS_CHUNKS - 1, false, 200, 0, false},
     {"index = count", R_HELD, 2, false, SS_CHUNKS, false, 400,
      P2P_ERR_INVALID_ARG, true},
-    {"index max", R_HELD, 2, false, UINT32_MAX, false, 400,
-     P2P_ERR_INVALID_ARG, true},
-    {"manifest", R_HELD, 2, true, 0, false, 200, 0, false},
-    {"manifest, index ignored", R_HELD, 2, true, 99, false, 200, 0, false},
+    {"index max (a manifest chunk past the meta-manifest)", R_HELD, 2, false,
+     UINT32_MAX, false, 400, P2P_ERR_INVALID_ARG, true},
+    {"index below the manifest chunks", R_HELD, 2, false,
+     P2P_STATE_SYNC_MANIFEST_CHUNK - 1, false, 400, P2P_ERR_INVALID_ARG, true},
+    {"meta-manifest", R_HELD, 2, true, 0, false, 200, 0, false},
+    {"meta-manifest, index ignored", R_HELD, 2, true, 99, false, 200, 0, false},
+    {"manifest chunk 0", R_HELD, 2, false, P2P_STATE_SYNC_MANIFEST_CHUNK, false,
+     200, 0, false},
+    {"manifest chunk 1 (past the only one)", R_HELD, 2, false,
+     P2P_STATE_SYNC_MANIFEST_CHUNK + 1, false, 400, P2P_ERR_INVALID_ARG, true},
+    {"unknown root, manifest chunk", R_OTHER, 2, false,
+     P2P_STATE_SYNC_MANIFEST_CHUNK, false, 204, 0, false},
     {"unknown root", R_OTHER, 2, false, 0, false, 204, 0, false},
     {"unknown root, manifest", R_OTHER, 2, true, 0, false, 204, 0, false},
     {"held root, other height", R_HELD, 3, false, 0, false, 204, 0, false},
@@ -2008,22 +2136,36 @@ START_TEST(serving_chunk_requests)
     req.index = t->index;
     ck_assert_msg(h_request(&h, 1, P2P_ROUTE_STATE_CHUNK, &req.base) == t->rc,
                   "%s", t->name);
-    static uint8_t body[P2P_STATE_MANIFEST_HEADER_BYTES +
+    static uint8_t body[1 + P2P_STATE_MANIFEST_HEADER_BYTES +
                         SS_CHUNKS * P2P_STATE_MANIFEST_ENTRY_BYTES +
                         SS_CHUNK_BYTES];
     size_t len;
     ck_assert_uint_eq(only_response(&h, P2P_ROUTE_STATE_CHUNK, body,
                                     sizeof(body), &len), t->status);
     const struct p2p_metrics *m = p2p_node_metrics(h.node);
+    /* Random bytes and hashes: every 200 is raw. */
+    if (t->status == 200)
+        ck_assert_uint_eq(body[0], P2P_STATE_ENCODING_RAW);
     if (t->status == 200 && t->manifest) {
+        /* The meta-manifest, which the root names. */
         struct p2p_state_hash root;
-        p2p_state_hash_of(body, len, &root);
+        p2p_state_hash_of(body + 1, len - 1, &root);
         ck_assert(p2p_state_hash_eq(&root, &cat[ST_2].root));
+    } else if (t->status == 200 && t->index >= P2P_STATE_SYNC_MANIFEST_CHUNK) {
+        /* The whole encoding: it fits in one manifest chunk. */
+        uint8_t enc[P2P_STATE_MANIFEST_HEADER_BYTES +
+                    SS_CHUNKS * P2P_STATE_MANIFEST_ENTRY_BYTES];
+        ck_assert_int_eq(
+            p2p_state_manifest_encode(&cat[ST_2].m, enc, sizeof(enc)), 0);
+        ck_assert_uint_eq(len, 1 + sizeof(enc));
+        ck_assert_int_eq(memcmp(body + 1, enc, sizeof(enc)), 0);
     } else if (t->status == 200) {
-        ck_assert_uint_eq(len, SS_CHUNK_BYTES);
-        ck_assert_int_eq(memcmp(body, cat[ST_2].bytes +
-                                          (size_t)t->index * SS_CHUNK_BYTES,
-                                len), 0);
+        ck_assert_uint_eq(len, 1 + SS_CHUNK_BYTES);
+        ck_assert_int_eq(
+            memcmp(body + 1,
+                   cat[ST_2].bytes + (size_t)t->index * SS_CHUNK_BYTES,
+                   SS_CHUNK_BYTES),
+            0);
     } else {
         ck_assert_uint_eq(len, 0);
     }
