@@ -392,6 +392,15 @@ static void clean_folder(struct prod_disk_state *s, const char *dir,
     free(names);
 }
 
+/* The root hash of the manifest encoded in enc[0..len) (at most
+ * P2P_STATE_MANIFEST_BYTES_MAX bytes: read or encoded within it): the
+ * SHA-256 of its meta-manifest (core/state_manifest.h). */
+static void root_of(const uint8_t *enc, size_t len, struct p2p_state_hash *out)
+{
+    int rc = p2p_state_manifest_root_of_encoding(enc, len, out);
+    P2P_ASSERT(rc == 0);
+}
+
 /* Reads dir/manifest and checks it names root (and height, when not 0):
  * decoded into *m (the store's mem). */
 static int read_manifest(struct prod_disk_state *s, const char *dir,
@@ -407,7 +416,7 @@ static int read_manifest(struct prod_disk_state *s, const char *dir,
     if (rc != 0)
         return rc;
     struct p2p_state_hash h;
-    p2p_state_hash_of(bytes, len, &h);
+    root_of(bytes, len, &h);
     if (!p2p_state_hash_eq(&h, root)) {
         rc = P2P_ERR_ID_MISMATCH;
         errorf(s, "%s: not the folder's root", path);
@@ -774,7 +783,7 @@ int prod_disk_state_checkpoint(struct prod_disk_state *s, const uint8_t *bytes,
     rc = encode(s, &c.m, &enc, &enc_len);
     if (rc != 0)
         goto fail_fini;
-    p2p_state_hash_of(enc, enc_len, &c.root);
+    root_of(enc, enc_len, &c.root);
     char dir[PROD_DURABLE_PATH_MAX], path[PROD_DURABLE_PATH_MAX];
     ckpt_path(s, c.height, &c.root, dir);
     remove_ckpt_dir(s, dir); /* a leftover of a failed attempt */
@@ -915,7 +924,7 @@ static int sync_ensure(struct prod_disk_state *s,
     if (rc != 0)
         return rc;
     struct p2p_state_hash h;
-    p2p_state_hash_of(enc, enc_len, &h);
+    root_of(enc, enc_len, &h);
     char dir[PROD_DURABLE_PATH_MAX], path[PROD_DURABLE_PATH_MAX];
     sync_path(s, root, dir);
     if (!p2p_state_hash_eq(&h, root)) {
@@ -1003,7 +1012,7 @@ static int copy_manifest(struct prod_disk_state *s,
     if (rc != 0)
         return rc;
     struct p2p_state_hash h;
-    p2p_state_hash_of(enc, enc_len, &h);
+    root_of(enc, enc_len, &h);
     if (!p2p_state_hash_eq(&h, root)) {
         errorf(s, "complete: manifest is not the "
                   "root's");

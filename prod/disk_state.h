@@ -4,8 +4,9 @@
  *   DATA/state/<height>-<root hex>/manifest, chunk-<i>   a checkpoint
  *   DATA/state/sync/<root hex>/manifest, chunk-<i>       a sync under way
  *
- * A checkpoint folder is complete when it holds its manifest (whose SHA-256
- * is the root in the folder's name) and every chunk file of the size the
+ * A checkpoint folder is complete when it holds its manifest (whose root
+ * hash, the SHA-256 of its meta-manifest, core/state_manifest.h, is the
+ * root in the folder's name) and every chunk file of the size the
  * manifest names: chunks are written and fsynced first, the manifest last
  * and atomically, so a crash leaves either a complete checkpoint or a
  * folder without a manifest, removed at open. A checkpoint is removed
@@ -19,7 +20,8 @@
  * the folder is renamed to its checkpoint name, one atomic step.
  *
  * Rule for sync folders (what is resumed, what is cleaned): at open, a
- * sync folder without a valid manifest (SHA-256 = the root in its name),
+ * sync folder without a valid manifest (its root hash = the root in its
+ * name),
  * or whose height is not above the newest complete checkpoint's, or whose
  * root is already a checkpoint, is removed; of the rest, the
  * PROD_DISK_STATE_SYNCS_MAX highest (by height, then name) are kept and
