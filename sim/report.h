@@ -54,14 +54,17 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r);
 /* report_state.c: state sync. The ratio of the completed syncs' summed
  * durations to their summed ideal durations; false when none counts. */
 bool sim_report_state_efficiency(const struct sim_world *w, double *out);
+/* The completed syncs' chunk bytes over their bytes on the wire (zstd
+ * frames or raw): false (and 0) when they fetched nothing. */
+bool sim_report_state_compression(const struct sim_world *w, double *out);
 void sim_report_state_judge_synced(const struct sim_world *w,
                                    const struct sim_expect *e,
                                    struct sim_expect_result *res);
 /* Text lines (one per completed sync, then a total), nothing without a
  * 'state' section. */
 void sim_report_state_text(const struct sim_world *w, FILE *out);
-/* The JSON fields bytes_state, state_height, state_sync_efficiency and
- * state_syncs, each after ", ". */
+/* The JSON fields bytes_state, state_height, state_sync_efficiency,
+ * state_compression_ratio and state_syncs, each after ", ". */
 void sim_report_state_json(const struct sim_world *w, FILE *out);
 
 /* The run's planned end for people: "60 s + 5 s drain", and why the run

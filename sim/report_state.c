@@ -4,12 +4,29 @@
 
 #include "sim/report.h"
 
-/* Seconds a sync would take at the bottleneck of its path: bytes fetched
- * over min(sum of the serving peers' uplinks, the node's downlink). */
+/* Seconds a sync would take at the bottleneck of its path: the bytes it
+ * fetched as they crossed the wire (zstd frames or raw) over min(sum of
+ * the serving peers' uplinks, the node's downlink). */
 static double ideal_s(const struct sim_sync_record *r)
 {
-    return r->ideal_bps ? (double)r->bytes_fetched * 8.0 / (double)r->ideal_bps
+    return r->ideal_bps ? (double)r->wire_fetched * 8.0 / (double)r->ideal_bps
                         : 0.0;
+}
+
+/* The chunks' bytes over their bytes on the wire, over every completed
+ * sync (0 when none fetched anything). */
+bool sim_report_state_compression(const struct sim_world *w, double *out)
+{
+    uint64_t bytes = 0, wire = 0;
+    for (size_t i = 0; i < w->syncs_count; i++) {
+        const struct sim_sync_record *r = &w->syncs[i];
+        if (!r->completed)
+            continue;
+        bytes += r->bytes_fetched;
+        wire += r->wire_fetched;
+    }
+    *out = wire > 0 ? (double)bytes / (double)wire : 0.0;
+    return wire > 0;
 }
 
 static double took_s(const struct sim_sync_record *r)
@@ -19,7 +36,7 @@ static double took_s(const struct sim_sync_record *r)
 
 static bool counts(const struct sim_sync_record *r)
 {
-    return r->completed && r->bytes_fetched > 0 && r->ideal_bps > 0;
+    return r->completed && r->wire_fetched > 0 && r->ideal_bps > 0;
 }
 
 bool sim_report_state_efficiency(const struct sim_world *w, double *out)
@@ -90,10 +107,10 @@ void sim_report_state_text(const struct sim_world *w, FILE *out)
         shown++;
         fprintf(out,
                 "  state sync: node %u height %llu: %u chunks (%u reused), "
-                "%.1f MiB in %.2f s from %u peers",
+                "%.1f MiB (%.1f MiB on the wire) in %.2f s from %u peers",
                 r->node, (unsigned long long)r->height, r->chunks_total,
                 r->chunks_reused, (double)r->bytes_fetched / 1048576.0,
-                took_s(r), r->peers);
+                (double)r->wire_fetched / 1048576.0, took_s(r), r->peers);
         if (counts(r))
             fprintf(out, " = %.2fx ideal (%.2f s)", took_s(r) / ideal_s(r),
                     ideal_s(r));
@@ -107,6 +124,9 @@ void sim_report_state_text(const struct sim_world *w, FILE *out)
             (double)w->stats.bytes_by_traffic[P2P_TRAFFIC_STATE] / 1048576.0);
     if (sim_report_state_efficiency(w, &eff))
         fprintf(out, ", state_sync_efficiency %.3fx ideal", eff);
+    double ratio;
+    if (sim_report_state_compression(w, &ratio))
+        fprintf(out, ", chunk compression %.2fx", ratio);
     fputc('\n', out);
 }
 
@@ -123,17 +143,25 @@ void sim_report_state_json(const struct sim_world *w, FILE *out)
         fprintf(out, "%.4f", eff);
     else
         fprintf(out, "null");
+    double ratio;
+    fprintf(out, ", \"state_compression_ratio\": ");
+    if (sim_report_state_compression(w, &ratio))
+        fprintf(out, "%.4f", ratio);
+    else
+        fprintf(out, "null");
     fprintf(out, ", \"state_syncs\": [");
     for (size_t i = 0; i < w->syncs_count; i++) {
         const struct sim_sync_record *r = &w->syncs[i];
         fprintf(out,
                 "%s{\"node\": %u, \"height\": %llu, \"completed\": %s, "
                 "\"chunks\": %u, \"chunks_reused\": %u, \"bytes\": %llu, "
-                "\"peers\": %u, \"started_s\": %.3f, \"duration_s\": ",
+                "\"wire_bytes\": %llu, \"peers\": %u, \"started_s\": %.3f, "
+                "\"duration_s\": ",
                 i ? ", " : "", r->node, (unsigned long long)r->height,
                 r->completed ? "true" : "false", r->chunks_total,
                 r->chunks_reused, (unsigned long long)r->bytes_fetched,
-                r->peers, (double)r->started / 1e9);
+                (unsigned long long)r->wire_fetched, r->peers,
+                (double)r->started / 1e9);
         if (r->ended != P2P_TIME_NEVER)
             fprintf(out, "%.3f", took_s(r));
         else

@@ -11,8 +11,9 @@
  *
  * Each sync a core runs is recorded (start, chunks, bytes, serving peers,
  * end) for progress lines, the summary and the efficiency figure:
- * duration / ideal, where ideal = bytes fetched / min(sum of the serving
- * peers' uplinks, the node's downlink). */
+ * duration / ideal, where ideal = the chunks' bytes on the wire (zstd
+ * frames or raw) / min(sum of the serving peers' uplinks, the node's
+ * downlink). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -137,10 +138,12 @@ static void end_record(struct sim_world *w, uint32_t node, bool completed)
         double s = (double)(r->ended - r->started) / 1e9;
         fprintf(stderr,
                 "state sync: t=%.1fs node %u height %llu done: %u chunks "
-                "(%u reused), %.1f MiB in %.2f s from %u peers (%.1f MB/s)\n",
+                "(%u reused), %.1f MiB (%.1f MiB on the wire) in %.2f s "
+                "from %u peers (%.1f MB/s)\n",
                 (double)w->now / 1e9, node, (unsigned long long)r->height,
                 r->chunks_total, r->chunks_reused,
-                (double)r->bytes_fetched / 1048576.0, s, r->peers,
+                (double)r->bytes_fetched / 1048576.0,
+                (double)r->wire_fetched / 1048576.0, s, r->peers,
                 s > 0 ? (double)r->bytes_fetched / 1e6 / s : 0.0);
     }
 }
@@ -212,6 +215,7 @@ static void begin_record(struct sim_world *w, uint32_t node,
     r->started = w->now;
     r->ended = P2P_TIME_NEVER;
     r->bytes_base = p2p_node_metrics(sn->core)->state_chunk_bytes_received;
+    r->wire_base = p2p_node_metrics(sn->core)->state_chunk_wire_bytes_received;
     r->reused_base = p2p_node_metrics(sn->core)->state_chunks_reused;
     uint64_t up = 0;
     for (uint32_t i = 0; i < w->nodes_count; i++)
@@ -266,6 +270,7 @@ void sim_state_run_observe(struct sim_world *w, uint32_t node)
         mt->state_chunks_received != sn->sync_chunks_seen) {
         struct sim_sync_record *r = &w->syncs[sn->sync_record];
         r->bytes_fetched = mt->state_chunk_bytes_received - r->bytes_base;
+        r->wire_fetched = mt->state_chunk_wire_bytes_received - r->wire_base;
         update_record(w, node);
     }
     sn->sync_chunks_seen = mt->state_chunks_received;

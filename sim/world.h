@@ -166,7 +166,9 @@ struct sim_sync_record {
     bool completed;          /* false: cancelled, or the node crashed */
     uint32_t chunks_total, chunks_reused, chunks_fetched;
     uint64_t bytes_total, bytes_fetched;
+    uint64_t wire_fetched;   /* bytes_fetched as they arrived (zstd or raw) */
     uint64_t bytes_base;     /* the node's chunk bytes counter at start */
+    uint64_t wire_base;      /* and its chunk wire bytes counter */
     uint64_t reused_base;    /* and its reused chunks counter */
     uint32_t peers;          /* peers serving it at the start */
     uint64_t ideal_bps;      /* min(sum of their uplinks, own downlink) */

@@ -227,7 +227,7 @@ START_TEST(test_optional_keys)
         "workload:\n"
         "  - {kind: push, every: 100ms, size: 1KiB, size_max: 3KiB, from: 2,\n"
         "     start: 1s, stop: 9s}\n"
-        "state: {size: 100KiB, checkpoint_every: 5s}\n"
+        "state: {size: 100KiB, checkpoint_every: 5s, compressible: 25%}\n"
         "faults:\n"
         "  - {at: 1s, partition: [[0]]}\n"
         "  - {at: 1s, skew: {nodes: [1, 2], offset: -2s}}\n"
@@ -252,6 +252,7 @@ START_TEST(test_optional_keys)
     ck_assert_uint_eq(w->stop_ns, 9 * SEC);
     ck_assert_uint_eq(sc.state.chunk_bytes, 100 * 1024); /* min(1MiB, size) */
     ck_assert_uint_eq(sc.state.churn_ppm, 0);
+    ck_assert_uint_eq(sc.state.compressible_ppm, 250000);
     /* Stable: the two 1s faults keep their file order. */
     ck_assert_int_eq(sc.faults[0].kind, SIM_FAULT_JOIN);
     ck_assert_int_eq(sc.faults[1].kind, SIM_FAULT_PARTITION);
@@ -454,6 +455,8 @@ static const struct bad_case bad_cases[] = {
      3, "state: 2097152 chunks per checkpoint, more than the limit of 1048576", P2P_ERR_DECODE},
     {"state churn over 100%", HEAD "state: {size: 1MiB, checkpoint_every: 1s, churn: 101%}\n",
      3, "state.churn: percentage '101%' is more than 100%", P2P_ERR_DECODE},
+    {"state compressible over 100%", HEAD "state: {size: 1MiB, checkpoint_every: 1s, compressible: 101%}\n",
+     3, "state.compressible: percentage '101%' is more than 100%", P2P_ERR_DECODE},
     {"state_synced without state", HEAD "expect:\n  - {state_synced: [1], within: 1s}\n", 4,
      "expect[0].state_synced: needs a 'state' section", P2P_ERR_DECODE},
     {"delivered without within", HEAD "expect:\n  - {delivered: all}\n", 4,
