@@ -11,7 +11,8 @@
  * serve corrupted chunks, a wrong manifest, or NOT_FOUND; a deaf node
  * never answers.
  *
- * Covered: a two-node sync; the quorum (configured, and f + 1 of the
+ * Covered: a two-node sync (random chunks, sent raw; half-zero chunks,
+ * sent as zstd frames); the quorum (configured, and f + 1 of the
  * topology); parallel fetching within the per-peer limit; wrong chunk
  * bytes (penalty, retry elsewhere, exclusion after bad_chunks_max, a ban
  * with the default penalties); a wrong manifest; a silent peer timed out
@@ -21,11 +22,15 @@
  * store that fails to keep a chunk; a stalled sync revived by its peer's
  * re-advert (exclusions kept), by a new peer or by a newer state;
  * advertisers that moved on to a newer state (204s) leaving the sync, which
- * finishes from the others or, with none left, moves on at once; lost
- * chunks and a lost manifest (204, retried after 1 s); no store, and the
- * store removed and reinstalled mid-sync; topologies above the
- * scheduler's default 128 peers; serving (malformed requests, unknown
- * roots, indexes at and past the manifest); determinism; memory; an
+ * finishes from the others or, with none left, moves on at once; any 204
+ * taking its peer out of the sync until its next advert; lost chunks and
+ * a lost meta-manifest (204, retried after 1 s); chunk and manifest-chunk
+ * answers over their caps; a manifest in two manifest chunks, one of them
+ * wrong, reassembled; a compression bomb and a wrong frame as bad data;
+ * no store, and the store removed and reinstalled mid-sync; topologies
+ * above the scheduler's default 128 peers; serving (malformed requests,
+ * unknown roots, indexes at and past the manifest and the meta-manifest,
+ * a manifest in two manifest chunks); determinism; memory; an
  * allocation-failure walk on either side of a sync, in which no peer is
  * ever penalised for the failing node's lack of memory. */
 #include <stdio.h>
@@ -33,6 +38,8 @@
 #include "harness.h"
 #include "core/chunk_scheduler.h"
 #include "core/state_sync.h"
+
+#include <zstd.h>
 
 #define SS_CHUNK_BYTES 4096u
 #define SS_STATE_BYTES (64u * 1024u)
@@ -49,7 +56,8 @@
 
 /* ---- the catalogue of states ---- */
 
-enum { ST_1, ST_2, ST_2_ALT, ST_3, ST_COUNT };
+/* ST_HALF: height 4, every chunk's second half zeros (zstd halves it). */
+enum { ST_1, ST_2, ST_2_ALT, ST_3, ST_HALF, ST_COUNT };
 
 struct fstate {
     uint64_t height;
@@ -109,6 +117,19 @@ static void cat_setup(void)
     cat_build(&cat[ST_2], 2, 2, false);
     cat_build(&cat[ST_2_ALT], 2, 20, false);
     cat_build(&cat[ST_3], 3, 2, true);
+    struct fstate *h = &cat[ST_HALF];
+    h->height = 4;
+    for (uint32_t i = 0; i < SS_CHUNKS; i++) {
+        uint8_t *c = h->bytes + i * SS_CHUNK_BYTES;
+        fill_chunk(c, i, 4);
+        memset(c + SS_CHUNK_BYTES / 2, 0, SS_CHUNK_BYTES / 2);
+    }
+    p2p_state_manifest_init(&h->m);
+    ck_assert_int_eq(p2p_state_manifest_build_blob(&h->m, &cat_mem,
+                                                   P2P_MEM_OTHER, 4,
+                                                   SS_CHUNK_BYTES, h->bytes,
+                                                   SS_STATE_BYTES), 0);
+    p2p_state_manifest_root(&h->m, &h->root);
 }
 
 static void cat_teardown(void)
@@ -335,7 +356,8 @@ struct wnode {
 struct wopen {
     uint64_t stream_id;
     p2p_node_id peer;
-    bool manifest;
+    bool manifest; /* the meta-manifest or a manifest chunk */
+    uint32_t index; /* ChunkRequest.index (2^31 + k: manifest chunk k) */
 };
 
 struct world {
@@ -484,7 +506,8 @@ static void note_request(struct world *w, const struct p2p_action *a)
     w->open[w->open_count++] =
         (struct wopen){.stream_id = a->stream_id,
                        .peer = peer,
-                       .manifest = req->manifest || manifest_chunk};
+                       .manifest = req->manifest || manifest_chunk,
+                       .index = req->index};
     if (req->manifest) {
         w->manifest_reqs[peer]++;
     } else if (manifest_chunk) {
@@ -770,6 +793,21 @@ static bool bad_three(struct world *w)
 {
     return metrics_of(w, 0)->state_bad_data >= 3;
 }
+static bool first_failure(struct world *w)
+{
+    return p2p_node_metrics(w->nodes[0].node)->state_chunks_failed > 0;
+}
+
+static bool second_request_round(struct world *w) { return w->chunk_reqs[1] > 2; }
+
+static bool manifest_chunk_asked(struct world *w)
+{
+    for (p2p_node_id i = 0; i < SS_NODES_MAX; i++)
+        if (w->manifest_chunk_reqs[i] > 0)
+            return true;
+    return false;
+}
+
 static bool manifest_asked(struct world *w)
 {
     uint32_t n = 0;
@@ -818,6 +856,32 @@ static void assert_synced(struct world *w, int state, uint32_t completes)
 }
 
 /* ---- 1. two nodes ---- */
+
+/* Half of every chunk of ST_HALF is zeros: node 1 serves each as a zstd
+ * frame, node 0 checks and decompresses it (one decompressor, made once)
+ * and the state arrives whole, in about half the bytes on the wire. */
+START_TEST(compressible_state_travels_compressed)
+{
+    struct world w;
+    w_init(&w);
+    w_add_default(&w, 0, NO_STATE);
+    w_add_default(&w, 1, ST_HALF);
+    w_connect(&w, 0, 1);
+    run_until_synced(&w, synced_once, 30 * SEC);
+    assert_synced(&w, ST_HALF, 1);
+    const struct p2p_metrics *m0 = metrics_of(&w, 0), *m1 = metrics_of(&w, 1);
+    ck_assert_uint_eq(m1->state_chunks_served_compressed, SS_CHUNKS);
+    ck_assert_uint_eq(m0->state_chunks_received, SS_CHUNKS);
+    ck_assert_uint_eq(m0->state_chunk_bytes_received, SS_STATE_BYTES);
+    ck_assert_uint_lt(m0->state_chunk_wire_bytes_received,
+                      SS_STATE_BYTES * 6 / 10);
+    ck_assert_uint_gt(m0->state_chunk_wire_bytes_received,
+                      SS_STATE_BYTES * 4 / 10);
+    ck_assert_uint_eq(m0->state_bad_data, 0);
+    ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0);
+    w_fini(&w);
+}
+END_TEST
 
 START_TEST(two_nodes_sync_every_chunk_once)
 {
@@ -1287,6 +1351,46 @@ START_TEST(chunk_answer_over_its_cap_is_refused_at_its_length)
 }
 END_TEST
 
+/* As above for a manifest chunk: its cap is its size in the meta-manifest
+ * (605 bytes here) plus the encoding byte and the envelope, so an answer
+ * that announces 1 KiB is refused when its length is read. The chunk is
+ * asked again and the sync completes. */
+START_TEST(manifest_chunk_over_its_cap_is_refused_at_its_length)
+{
+    struct world w;
+    w_init(&w);
+    w_add_default(&w, 0, NO_STATE);
+    w_add_default(&w, 1, ST_2);
+    w.nodes[1].delay_ns = 100 * MS;
+    w_connect(&w, 0, 1);
+    ck_assert(w_run(&w, w.now + 10 * SEC, manifest_chunk_asked));
+    const struct wopen *o = NULL;
+    for (size_t i = 0; i < w.open_count && o == NULL; i++)
+        if (w.open[i].index == P2P_STATE_SYNC_MANIFEST_CHUNK)
+            o = &w.open[i];
+    ck_assert_ptr_nonnull(o);
+    /* Response {status: 200, body: <1 KiB declared>}, the header only. */
+    const uint8_t head[] = {0x08, 0xc8, 0x01, 0x12, 0x80, 0x08};
+    struct p2p_mem *mem = &w.nodes[0].mem;
+    size_t before = mem->module_bytes[P2P_MEM_STREAMS];
+    ck_assert_int_eq(p2p_node_on_stream_data(
+                         node_of(&w, 0), w.now,
+                         &(struct p2p_stream_bytes){.peer = 1,
+                                                    .stream_id = o->stream_id,
+                                                    .inbound = false,
+                                                    .data = head,
+                                                    .len = sizeof(head),
+                                                    .fin = false}),
+                     P2P_ERR_OVERSIZE);
+    ck_assert_uint_le(mem->module_bytes[P2P_MEM_STREAMS], before);
+    w_drain(&w, 0);
+    run_until_synced(&w, synced_once, 30 * SEC);
+    assert_synced(&w, ST_2, 1);
+    ck_assert_uint_eq(w.manifest_chunk_reqs[1], 2);
+    w_fini(&w);
+}
+END_TEST
+
 START_TEST(peer_down_mid_fetch_moves_its_chunks)
 {
     struct world w;
@@ -1637,6 +1741,55 @@ START_TEST(lost_chunks_come_from_another_peer)
     ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0);
     ck_assert_uint_eq(metrics_of(&w, 1)->state_chunks_not_served,
                       w.chunk_reqs[1]);
+    w_fini(&w);
+}
+END_TEST
+
+/* The IC's rule: a peer that answers 204 for a chunk leaves the sync at
+ * once. Node 1 answers 204 for every chunk, node 2 serves slowly (400 ms
+ * each way). Node 1's first 204 resets its other request in flight, and
+ * it is asked for nothing more until its next advert (5 s after its store
+ * was set, at t = 1 us); that advert brings it back, it is asked again,
+ * answers 204 again and leaves again. The state comes from node 2. */
+START_TEST(no_content_drops_the_peer_until_its_next_advert)
+{
+    struct world w;
+    w_init(&w);
+    struct p2p_config c;
+    ss_config(&c, 0);
+    c.state_chunks_per_peer = 2;
+    c.state_sync_quorum = 2; /* both in the sync from its start */
+    w_add(&w, &c, NO_STATE);
+    w_add_default(&w, 1, ST_2);
+    w.nodes[1].delay_ns = 10 * MS;
+    w.nodes[1].store.chunk_not_found = true;
+    w_add_default(&w, 2, ST_2);
+    w.nodes[2].delay_ns = 400 * MS;
+    w_connect(&w, 0, 1);
+    w_connect(&w, 0, 2);
+    const struct p2p_metrics *m0 = metrics_of(&w, 0);
+    ck_assert(w_run(&w, w.now + 10 * SEC, first_failure));
+    ck_assert_uint_eq(m0->state_chunks_failed, 1);
+    ck_assert_uint_eq(w.chunk_reqs[1], 2);
+    ck_assert_uint_eq(w.resets_to[1], 1); /* its other request */
+    ck_assert_uint_eq(w.inflight[1], 0);
+    struct p2p_chunk_progress pr;
+    ck_assert(p2p_node_state_sync_progress(node_of(&w, 0), &pr));
+    ck_assert_uint_eq(pr.peers_present, 1); /* node 2 only */
+    /* Out until its next advert: asking it is a failure. */
+    w.forbid[1] = true;
+    w_run(&w, 5 * SEC - 1, NULL);
+    ck_assert_uint_eq(w.chunk_reqs[1], 2);
+    ck_assert(info_of(&w, 0).active);
+    w.forbid[1] = false;
+    ck_assert(w_run(&w, 5 * SEC + 100 * MS, second_request_round));
+    ck_assert_uint_gt(w.chunk_reqs[1], 2);
+    run_until_synced(&w, synced_once, 30 * SEC);
+    assert_synced(&w, ST_2, 1);
+    ck_assert_uint_ge(m0->state_chunks_failed, 2);
+    ck_assert_uint_eq(m0->state_chunks_failed + w.resets_to[1],
+                      w.chunk_reqs[1]);
+    ck_assert_uint_eq(peer_of(&w, 0, 1).penalty_total, 0);
     w_fini(&w);
 }
 END_TEST
@@ -2009,6 +2162,7 @@ START_TEST(large_topology_uses_every_peer)
 }
 END_TEST
 
+
 /* ---- 10. serving ---- */
 
 static uint32_t penalty_of(struct harness *h, p2p_node_id peer)
@@ -2242,6 +2396,329 @@ START_TEST(serving_malformed_and_good_adverts)
 }
 END_TEST
 
+/* ---- manifest chunks and hostile chunk answers, hand-played ---- */
+
+/* Peer p advertises the state (m, root) to the node. */
+static void advertise_to(struct harness *h, p2p_node_id p,
+                         const struct p2p_state_manifest *m,
+                         const struct p2p_state_hash *root)
+{
+    P2p__V1__StateAdvert a = P2P__V1__STATE_ADVERT__INIT;
+    a.height = m->height;
+    a.root.data = (uint8_t *)root->b;
+    a.root.len = sizeof(root->b);
+    ck_assert_int_eq(h_request(h, p, P2P_ROUTE_STATE_ADVERT, &a.base), 0);
+}
+
+/* A node with a store (empty) and `peers` peers up, all advertising the
+ * state of manifest m at its height: the sync has started and asked one
+ * of them for the meta-manifest. */
+static void sync_setup(struct harness *h, struct fstore *s, unsigned peers,
+                       const struct p2p_state_manifest *m,
+                       struct p2p_state_hash *root)
+{
+    struct p2p_config c;
+    ss_config(&c, 0);
+    c.events = false;
+    h_init_cfg(h, &c, peers);
+    memset(s, 0, sizeof(*s));
+    p2p_node_set_state_store(h->node, h->now, &fs_ops, s);
+    h_clear(h);
+    p2p_state_manifest_root(m, root);
+    for (p2p_node_id p = 1; p <= peers; p++)
+        advertise_to(h, p, m, root);
+}
+
+/* The chunk requests in the outbox: peer, stream and index of each. */
+struct req_seen {
+    p2p_node_id peer;
+    uint64_t stream;
+    uint32_t index;
+};
+
+static size_t chunk_requests(struct harness *h, struct req_seen *out,
+                             size_t cap)
+{
+    size_t n = 0;
+    const struct p2p_action *q;
+    for (size_t i = 0;
+         (q = h_find(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK, i)); i++) {
+        P2p__V1__ChunkRequest *req = chunk_request_of(q);
+        ck_assert_uint_lt(n, cap);
+        out[n++] = (struct req_seen){q->peer, q->stream_id, req->index};
+        p2p__v1__chunk_request__free_unpacked(req, NULL);
+    }
+    return n;
+}
+
+/* A state of 40,000 one-byte chunks has a manifest of 1,440,029 bytes:
+ * two manifest chunks (1 MiB and 391,453 bytes), both asked of the
+ * meta-manifest's server at once. It serves manifest chunk 1's bytes as
+ * chunk 0: wrong bytes (34 points), and chunk 0 goes to another
+ * advertiser once they re-advertise; the pieces are reassembled, the
+ * manifest decoded, and every chunk asked of the three peers. */
+START_TEST(manifest_in_several_chunks_is_reassembled)
+{
+    enum { N = 40000 };
+    static uint8_t blob[N];
+    fill_chunk(blob, 7, 7); /* the first 4 KiB */
+    for (size_t i = SS_CHUNK_BYTES; i < N; i++)
+        blob[i] = (uint8_t)(blob[i - SS_CHUNK_BYTES] * 31 + i);
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_state_manifest m;
+    ck_assert_int_eq(p2p_state_manifest_build_blob(&m, &mem, P2P_MEM_OTHER, 5,
+                                                   1, blob, N),
+                     0);
+    size_t total = p2p_state_manifest_encoded_len(&m);
+    ck_assert_uint_eq(total, 1440029);
+    uint8_t *enc = malloc(total);
+    ck_assert_int_eq(p2p_state_manifest_encode(&m, enc, total), 0);
+    struct harness h;
+    struct fstore s;
+    struct p2p_state_hash root;
+    sync_setup(&h, &s, 3, &m, &root);
+
+    p2p_node_id asked;
+    uint64_t stream;
+    bool manifest;
+    uint32_t index;
+    only_chunk_request(&h, &asked, &stream, &manifest, &index);
+    ck_assert(manifest);
+    struct p2p_state_meta meta;
+    p2p_state_meta_of(&m, &meta);
+    ck_assert_uint_eq(meta.chunks_count, 2);
+    uint8_t menc[P2P_STATE_META_BYTES_MAX];
+    ck_assert_int_eq(p2p_state_meta_encode(&meta, menc, sizeof(menc)), 0);
+    ck_assert_int_eq(respond_encoded(&h, asked, stream, P2P_STATE_ENCODING_RAW,
+                                     menc, p2p_state_meta_encoded_len(&meta)),
+                     0);
+    struct req_seen r[4];
+    ck_assert_uint_eq(chunk_requests(&h, r, 4), 2);
+    h_clear(&h);
+    size_t piece1 = total - P2P_STATE_MANIFEST_CHUNK_BYTES;
+    for (int k = 0; k < 2; k++) {
+        ck_assert_uint_eq(r[k].peer, asked);
+        ck_assert_uint_eq(r[k].index, P2P_STATE_SYNC_MANIFEST_CHUNK + k);
+    }
+    /* Chunk 0 answered with chunk 1's bytes, chunk 1 rightly. */
+    ck_assert_int_eq(respond_encoded(&h, asked, r[0].stream,
+                                     P2P_STATE_ENCODING_RAW,
+                                     enc + P2P_STATE_MANIFEST_CHUNK_BYTES,
+                                     piece1),
+                     0);
+    ck_assert_int_eq(respond_encoded(&h, asked, r[1].stream,
+                                     P2P_STATE_ENCODING_RAW,
+                                     enc + P2P_STATE_MANIFEST_CHUNK_BYTES,
+                                     piece1),
+                     0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->state_bad_data, 1);
+    ck_assert_uint_eq(penalty_of(&h, asked), P2P_PENALTY_BAD_STATE);
+    struct p2p_chunk_progress pr;
+    ck_assert(!p2p_node_state_sync_progress(h.node, &pr)); /* no manifest */
+    h_clear(&h);
+    /* The others re-advertise and join; chunk 0 goes to one of them. */
+    for (p2p_node_id p = 1; p <= 3; p++)
+        if (p != asked)
+            advertise_to(&h, p, &m, &root);
+    ck_assert_uint_eq(chunk_requests(&h, r, 4), 1);
+    ck_assert_uint_ne(r[0].peer, asked);
+    ck_assert_uint_eq(r[0].index, P2P_STATE_SYNC_MANIFEST_CHUNK);
+    h_clear(&h);
+    ck_assert_int_eq(respond_encoded(&h, r[0].peer, r[0].stream,
+                                     P2P_STATE_ENCODING_RAW, enc,
+                                     P2P_STATE_MANIFEST_CHUNK_BYTES),
+                     0);
+    ck_assert(p2p_node_state_sync_progress(h.node, &pr));
+    ck_assert_uint_eq(pr.chunks_total, N);
+    ck_assert_uint_eq(pr.peers_present, 3);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_STATE_CHUNK),
+                      3 * h.cfg.state_chunks_per_peer);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->state_manifests_fetched, 1);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+    free(enc);
+    p2p_state_manifest_fini(&m);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
+/* A zstd frame of `len` zero bytes that declares its size. */
+static uint8_t *zero_frame(size_t len, size_t *out_len)
+{
+    uint8_t *zeros = calloc(1, len);
+    size_t cap = ZSTD_compressBound(len);
+    uint8_t *out = malloc(1 + cap);
+    ck_assert_ptr_nonnull(zeros);
+    ck_assert_ptr_nonnull(out);
+    out[0] = P2P_STATE_ENCODING_ZSTD;
+    size_t n = ZSTD_compress(out + 1, cap, zeros, len, 1);
+    ck_assert(!ZSTD_isError(n));
+    free(zeros);
+    *out_len = 1 + n;
+    return out;
+}
+
+/* A chunk answered with a compression bomb (a frame of 8 MiB + 1 zero
+ * bytes, a few hundred bytes on the wire, for a chunk of 4 KiB), or with
+ * a frame of 4 KiB of zeros (the right size, the wrong bytes): wrong
+ * bytes from the peer, penalised; the bomb's declared size is refused
+ * before anything is allocated for it. */
+START_TEST(compression_bomb_is_bad_data_from_the_peer)
+{
+    bool bomb = _i == 0;
+    struct harness h;
+    struct fstore s;
+    struct p2p_state_hash root;
+    sync_setup(&h, &s, 1, &cat[ST_2].m, &root);
+    serve_manifest_to(&h, &cat[ST_2].m);
+    struct req_seen r[16];
+    size_t n = chunk_requests(&h, r, 16);
+    ck_assert_uint_eq(n, h.cfg.state_chunks_per_peer);
+    h_clear(&h);
+    size_t flen;
+    uint8_t *frame = zero_frame(bomb ? P2P_STATE_CODEC_DECOMPRESSED_MAX + 1
+                                     : SS_CHUNK_BYTES,
+                                &flen);
+    ck_assert_uint_lt(flen, 1024);
+    size_t peak = h.mem.bytes_peak;
+    ck_assert_int_eq(raw_respond(&h, 1, r[0].stream, 200, frame, flen), 0);
+    const struct p2p_metrics *mt = p2p_node_metrics(h.node);
+    ck_assert_uint_eq(mt->state_bad_data, 1);
+    ck_assert_uint_eq(mt->state_chunks_received, 0);
+    ck_assert_uint_eq(penalty_of(&h, 1), P2P_PENALTY_BAD_STATE);
+    /* The bomb is refused from its header, before the decompressor is
+     * even made; the honest-looking frame makes it once (about 160 KiB),
+     * far below the 8 MiB a bomb would want. */
+    ck_assert_uint_lt(h.mem.bytes_peak, peak + (bomb ? 64 : 512) * 1024);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    free(frame);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* A store with one state whose manifest needs two manifest chunks: the
+ * meta-manifest hashes to its root, manifest chunks 0 and 1 are the
+ * encoding's two pieces (sent as zstd frames: the sizes, all 1, shrink),
+ * and chunk 2 is past the meta-manifest: 400 and a penalty. */
+static const struct p2p_state_manifest *big_m;
+static struct p2p_state_hash big_root;
+
+static const struct p2p_state_manifest *big_latest(void *ctx,
+                                                   struct p2p_state_hash *root)
+{
+    *root = big_root;
+    return big_m;
+}
+
+static const struct p2p_state_manifest *
+big_manifest(void *ctx, uint64_t height, const struct p2p_state_hash *root)
+{
+    return height == big_m->height && p2p_state_hash_eq(root, &big_root)
+               ? big_m
+               : NULL;
+}
+
+static int big_chunk(void *ctx, uint64_t height,
+                     const struct p2p_state_hash *root, uint32_t index,
+                     const uint8_t **bytes, size_t *len)
+{
+    return P2P_ERR_NOT_FOUND;
+}
+
+static const struct p2p_state_store_ops big_ops = {
+    .latest = big_latest,
+    .manifest = big_manifest,
+    .chunk = big_chunk,
+    .has_chunk = fs_has_chunk,
+    .put_chunk = fs_put_chunk,
+    .complete = fs_complete,
+};
+
+START_TEST(serving_a_manifest_in_several_chunks)
+{
+    enum { N = 40000 };
+    static uint8_t blob[N];
+    for (size_t i = 0; i < N; i++)
+        blob[i] = (uint8_t)(i * 2654435761u >> 13);
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_state_manifest m;
+    ck_assert_int_eq(p2p_state_manifest_build_blob(&m, &mem, P2P_MEM_OTHER, 9,
+                                                   1, blob, N),
+                     0);
+    big_m = &m;
+    p2p_state_manifest_root(&m, &big_root);
+    size_t total = p2p_state_manifest_encoded_len(&m);
+    uint8_t *enc = malloc(total), *got = malloc(total);
+    ck_assert_int_eq(p2p_state_manifest_encode(&m, enc, total), 0);
+    struct p2p_config c;
+    ss_config(&c, 0);
+    c.events = false;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    p2p_node_set_state_store(h.node, h.now, &big_ops, NULL);
+    h_clear(&h);
+    struct p2p_mem dm;
+    p2p_mem_init(&dm);
+    struct p2p_state_codec codec;
+    p2p__state_sync_codec_init(&codec, &dm, P2P_MEM_OTHER);
+    static uint8_t body[1 + P2P_STATE_MANIFEST_CHUNK_BYTES + 64];
+    size_t at = 0;
+    for (uint32_t k = 0; k <= 3; k++) {
+        P2p__V1__ChunkRequest req = P2P__V1__CHUNK_REQUEST__INIT;
+        req.height = 9;
+        req.root.data = big_root.b;
+        req.root.len = sizeof(big_root.b);
+        req.manifest = k == 0;
+        req.index = k == 0 ? 0 : P2P_STATE_SYNC_MANIFEST_CHUNK + k - 1;
+        int rc = h_request(&h, 1, P2P_ROUTE_STATE_CHUNK, &req.base);
+        size_t len;
+        uint32_t status = only_response(&h, P2P_ROUTE_STATE_CHUNK, body,
+                                        sizeof(body), &len);
+        h_clear(&h);
+        if (k == 0) {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_eq(status, 200);
+            ck_assert_uint_eq(body[0], P2P_STATE_ENCODING_RAW);
+            struct p2p_state_hash hh;
+            p2p_state_hash_of(body + 1, len - 1, &hh);
+            ck_assert(p2p_state_hash_eq(&hh, &big_root));
+            continue;
+        }
+        if (k == 3) { /* past the two */
+            ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
+            ck_assert_uint_eq(status, 400);
+            ck_assert_uint_eq(penalty_of(&h, 1), P2P_PENALTY_BAD_UPDATE);
+            continue;
+        }
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(status, 200);
+        ck_assert_uint_eq(body[0], P2P_STATE_ENCODING_ZSTD);
+        size_t want = k == 1 ? P2P_STATE_MANIFEST_CHUNK_BYTES
+                             : total - P2P_STATE_MANIFEST_CHUNK_BYTES;
+        struct p2p_state_decoded d;
+        ck_assert_int_eq(p2p__state_sync_codec_decode(&codec, body, len, want,
+                                                      got + at, total - at,
+                                                      &d),
+                         0);
+        at += d.len;
+    }
+    ck_assert_uint_eq(at, total);
+    ck_assert_int_eq(memcmp(got, enc, total), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->state_chunks_served_compressed,
+                      2);
+    p2p__state_sync_codec_fini(&codec);
+    h_fini(&h);
+    free(enc);
+    free(got);
+    p2p_state_manifest_fini(&m);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
 /* ---- 11. determinism ---- */
 
 /* Four peers: honest, lying about chunks, deaf, lying about the manifest;
@@ -2371,6 +2848,7 @@ int main(void)
     TCase *tc = tcase_create("sync");
     tcase_add_checked_fixture(tc, cat_setup, cat_teardown);
     tcase_add_test(tc, two_nodes_sync_every_chunk_once);
+    tcase_add_test(tc, compressible_state_travels_compressed);
     tcase_add_test(tc, quorum_counts_advertisers_of_one_state);
     tcase_add_loop_test(tc, default_quorum_is_f_plus_one, 0,
                         (int)COUNT_OF(quorums));
@@ -2388,6 +2866,7 @@ int main(void)
     tcase_add_loop_test(tc, silent_peer_times_out_at_the_deadline, 0, 2);
     tcase_add_test(tc, peer_down_mid_fetch_moves_its_chunks);
     tcase_add_test(tc, chunk_answer_over_its_cap_is_refused_at_its_length);
+    tcase_add_test(tc, manifest_chunk_over_its_cap_is_refused_at_its_length);
     tcase_add_test(tc, peer_down_with_the_manifest_request_asks_another);
     tcase_add_test(tc, store_refusing_a_chunk_restarts_the_sync);
     suite_add_tcase(s, tc);
@@ -2397,11 +2876,19 @@ int main(void)
     tcase_add_loop_test(tc, stalled_sync_is_revived, 0, 3);
     tcase_add_test(tc, revived_sync_keeps_its_exclusions);
     tcase_add_test(tc, lost_chunks_come_from_another_peer);
+    tcase_add_test(tc, no_content_drops_the_peer_until_its_next_advert);
     tcase_add_test(tc, manifest_not_held_is_asked_again_after_a_pause);
     tcase_add_loop_test(tc, advertisers_moving_on_leave_the_sync, 0, 2);
     tcase_add_test(tc, store_absent_removed_and_reinstalled);
     tcase_add_loop_test(tc, large_topology_uses_every_peer, 0,
                         (int)COUNT_OF(wide));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("manifest_chunks_and_frames");
+    tcase_add_checked_fixture(tc, cat_setup, cat_teardown);
+    tcase_add_test(tc, manifest_in_several_chunks_is_reassembled);
+    tcase_add_loop_test(tc, compression_bomb_is_bad_data_from_the_peer, 0, 2);
+    tcase_add_test(tc, serving_a_manifest_in_several_chunks);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("newer_states");
