@@ -1,7 +1,8 @@
 /* State manifests: build, the canonical encoding (a golden vector, round
  * trips), decoding of hostile bytes (every truncation, a table of
  * mutations, every single-byte flip, limits at limit and limit + 1, no
- * allocation before the length is known), the root hash, chunk
+ * allocation before the length is known), the root hash (of the
+ * meta-manifest), manifest chunks and the meta-manifest's decoder, chunk
  * verification, the diff, and allocation failures. */
 #include "harness.h"
 
@@ -450,6 +451,128 @@ START_TEST(chunk_bytes_at_limit_and_limit_plus_one)
 }
 END_TEST
 
+/* ---- manifest chunks and the meta-manifest ---- */
+
+/* 40,000 chunks of one byte: an encoding of 1,440,029 bytes, cut into
+ * two manifest chunks (1 MiB and 391,453 bytes). encode_range gives each
+ * piece without the whole encoding; their hashes are the meta-manifest's;
+ * the meta-manifest round-trips byte for byte and its SHA-256 is the root,
+ * with or without the decoded manifest. */
+START_TEST(manifest_cut_into_manifest_chunks)
+{
+    enum { N = 40000 };
+    static uint8_t blob[N];
+    fill(blob, N, 3);
+    struct p2p_mem mem;
+    p2p_mem_init(&mem);
+    struct p2p_state_manifest m;
+    ck_assert_int_eq(p2p_state_manifest_build_blob(&m, &mem, MOD, 8, 1, blob,
+                                                   N),
+                     0);
+    size_t len;
+    uint8_t *b = encode(&m, &len);
+    ck_assert_uint_eq(len, 1440029);
+    struct p2p_state_meta meta;
+    p2p_state_meta_of(&m, &meta);
+    ck_assert_uint_eq(meta.manifest_bytes, len);
+    ck_assert_uint_eq(meta.chunks_count, 2);
+    ck_assert_uint_eq(p2p_state_meta_chunk_size(&meta, 0), 1u << 20);
+    ck_assert_uint_eq(p2p_state_meta_chunk_size(&meta, 1), len - (1u << 20));
+    uint8_t *piece = malloc(1u << 20);
+    for (uint32_t k = 0; k < 2; k++) {
+        size_t at = (size_t)k << 20, n = p2p_state_meta_chunk_size(&meta, k);
+        ck_assert_int_eq(p2p_state_manifest_encode_range(&m, at, piece, n), 0);
+        ck_assert_mem_eq(piece, b + at, n);
+        struct p2p_state_hash h;
+        p2p_state_hash_of(piece, n, &h);
+        ck_assert(p2p_state_hash_eq(&h, &meta.chunks[k]));
+    }
+    /* Any slice, across the header and entries. */
+    ck_assert_int_eq(p2p_state_manifest_encode_range(&m, 17, piece, 100), 0);
+    ck_assert_mem_eq(piece, b + 17, 100);
+    ck_assert_int_eq(p2p_state_manifest_encode_range(&m, len, piece, 0), 0);
+    ck_assert_int_eq(p2p_state_manifest_encode_range(&m, len - 1, piece, 2),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(p2p_state_manifest_encode_range(&m, len + 1, piece, 0),
+                     P2P_ERR_INVALID_ARG);
+    uint8_t menc[P2P_STATE_META_BYTES_MAX];
+    size_t mlen = p2p_state_meta_encoded_len(&meta);
+    ck_assert_uint_eq(mlen, 9 + 2 * 32);
+    ck_assert_int_eq(p2p_state_meta_encode(&meta, menc, mlen - 1),
+                     P2P_ERR_INVALID_ARG);
+    ck_assert_int_eq(p2p_state_meta_encode(&meta, menc, mlen), 0);
+    struct p2p_state_meta back;
+    ck_assert_int_eq(p2p_state_meta_decode(&back, menc, mlen), 0);
+    ck_assert_uint_eq(back.manifest_bytes, meta.manifest_bytes);
+    ck_assert_uint_eq(back.chunks_count, 2);
+    ck_assert_mem_eq(back.chunks, meta.chunks, 2 * sizeof(meta.chunks[0]));
+    struct p2p_state_hash root, want, of_enc;
+    p2p_state_manifest_root(&m, &root);
+    p2p_state_hash_of(menc, mlen, &want);
+    ck_assert(p2p_state_hash_eq(&root, &want));
+    ck_assert_int_eq(p2p_state_manifest_root_of_encoding(b, len, &of_enc), 0);
+    ck_assert(p2p_state_hash_eq(&root, &of_enc));
+    ck_assert_int_eq(p2p_state_manifest_root_of_encoding(
+                         b, P2P_STATE_MANIFEST_BYTES_MAX + 1, &of_enc),
+                     P2P_ERR_OVERSIZE);
+    free(piece);
+    free(b);
+    p2p_state_manifest_fini(&m);
+    ck_assert_uint_eq(mem.bytes, 0);
+}
+END_TEST
+
+/* A meta-manifest of manifest_bytes with its chunk hashes all 0x11 (a
+ * valid shape), into buf; returns its length. */
+static size_t meta_bytes(uint8_t *buf, uint32_t manifest_bytes)
+{
+    uint32_t k = (uint32_t)((manifest_bytes + (1u << 20) - 1) >> 20);
+    memcpy(buf, "p2mm", 4);
+    buf[4] = 1;
+    put32(buf + 5, manifest_bytes);
+    memset(buf + 9, 0x11, (size_t)k * 32);
+    return 9 + (size_t)k * 32;
+}
+
+/* The meta-manifest decoder (nothing allocated, ever): the smallest and
+ * largest manifests at the limit and one past it, every truncation and
+ * one byte more, wrong magic and version. */
+START_TEST(meta_manifest_decode_limits)
+{
+    static uint8_t buf[P2P_STATE_META_BYTES_MAX + 64];
+    struct p2p_state_meta meta;
+    size_t n = meta_bytes(buf, 29); /* an empty state's manifest */
+    ck_assert_uint_eq(n, 41);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), 0);
+    ck_assert_uint_eq(meta.chunks_count, 1);
+    n = meta_bytes(buf, 28);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), P2P_ERR_DECODE);
+    n = meta_bytes(buf, (uint32_t)P2P_STATE_MANIFEST_BYTES_MAX);
+    ck_assert_uint_eq(n, P2P_STATE_META_BYTES_MAX);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), 0);
+    ck_assert_uint_eq(meta.chunks_count, P2P_STATE_MANIFEST_CHUNKS_MAX);
+    ck_assert_uint_eq(P2P_STATE_MANIFEST_CHUNKS_MAX, 37);
+    n = meta_bytes(buf, (uint32_t)P2P_STATE_MANIFEST_BYTES_MAX + 1);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), P2P_ERR_OVERSIZE);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf,
+                                           P2P_STATE_META_BYTES_MAX + 1),
+                     P2P_ERR_OVERSIZE);
+    /* Two manifest chunks: every truncation, one byte more. */
+    n = meta_bytes(buf, (1u << 20) + 1);
+    ck_assert_uint_eq(n, 9 + 64);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), 0);
+    for (size_t cut = 0; cut < n; cut++)
+        ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, cut),
+                         P2P_ERR_DECODE);
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n + 1), P2P_ERR_DECODE);
+    buf[0] = 'q';
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), P2P_ERR_DECODE);
+    buf[0] = 'p';
+    buf[4] = 2;
+    ck_assert_int_eq(p2p_state_meta_decode(&meta, buf, n), P2P_ERR_DECODE);
+}
+END_TEST
+
 START_TEST(root_changes_with_any_chunk_hash)
 {
     static const uint32_t sizes[] = {32, 32, 32, 32, 5};
@@ -640,6 +763,8 @@ int main(void)
     tcase_add_test(dec, chunk_bytes_at_limit_and_limit_plus_one);
     suite_add_tcase(s, dec);
     TCase *ver = tcase_create("verify_and_diff");
+    tcase_add_test(ver, manifest_cut_into_manifest_chunks);
+    tcase_add_test(ver, meta_manifest_decode_limits);
     tcase_add_test(ver, root_changes_with_any_chunk_hash);
     tcase_add_test(ver, chunk_verification);
     tcase_add_test(ver, diff_finds_identical_chunks);
