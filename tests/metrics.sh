@@ -12,7 +12,8 @@ trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 # Checks one .prom file: a TYPE for every family before its samples,
-# integer values, cumulative histogram buckets ending in +Inf == _count,
+# integer values (a *_ratio gauge: three decimals), cumulative histogram
+# buckets ending in +Inf == _count,
 # and p2p_artifacts_delivered_total present.
 check_prom() {
   awk '
@@ -23,7 +24,8 @@ check_prom() {
       name = $1; sub(/\{.*/, "", name); fam = name
       if (!(fam in type)) { fam = name; sub(/_(bucket|sum|count)$/, "", fam) }
       if (!(fam in type)) { print FILENAME ": no TYPE for " name; bad = 1 }
-      if (type[fam] != "histogram" && $2 !~ /^[0-9]+$/) {
+      if (type[fam] != "histogram" && $2 !~ /^[0-9]+$/ &&
+          !(fam ~ /_ratio$/ && $2 ~ /^[0-9]+\.[0-9][0-9][0-9]$/)) {
         print FILENAME ": not an integer: " $0; bad = 1
       }
       if (type[fam] == "histogram" && name ~ /_bucket$/) {
