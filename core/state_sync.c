@@ -5,20 +5,24 @@
  * hash) to every peer every cfg.state_advert_every_ns, when a connection
  * comes up and when the store changes. When enough peers (the quorum,
  * f + 1 by default) advertise the same newer state, the node syncs it: the
- * manifest from one advertiser, checked against the root hash before it is
- * decoded, then the chunks from every advertiser through the chunk
+ * meta-manifest from one advertiser, checked against the root hash before
+ * it is decoded, then the manifest chunks it names (the IC's chunk ids
+ * 2^31 + k), each checked against its hash and assembled into the
+ * manifest, then the chunks from every advertiser through the chunk
  * scheduler (core/chunk_scheduler.h), each checked against the manifest
- * before the store keeps it. Chunks the store already holds (persisted by
- * an interrupted sync, or unchanged since an older state) are not fetched.
+ * before the store keeps it. Answers are zstd frames or raw
+ * (core/state_sync_codec.h); a frame is checked before it is
+ * decompressed. Chunks the store already holds (persisted by an
+ * interrupted sync, or unchanged since an older state) are not fetched.
  *
  * At most one sync runs. A newer state advertised mid-sync does not cancel
  * a sync that is fetching chunks: its requests in flight would be wasted,
  * and peers keep serving recent states. The sync finishes, and the newer
  * state is synced next, reusing every unchanged chunk. A sync that has no
  * manifest yet, or is stalled (no peer can serve what is missing), moves
- * to the newer state at once. A peer that answers 204 and no longer
- * advertises the sync's state has dropped it: it leaves the sync, and a
- * sync left without a peer moves at once. A stalled sync whose peers still
+ * to the newer state at once. A peer that answers 204 leaves the sync
+ * until its next advert (as in the IC), and a sync left without a peer
+ * moves at once. A stalled sync whose peers still
  * advertise its state asks them again on their next advert (their 204s or
  * failures may have passed). A sync is cancelled when the store reaches
  * its height by itself.
@@ -1067,14 +1071,16 @@ static int serve_manifest_chunk(struct p2p_state_sync *st, p2p_time now,
                                 const struct p2p_state_manifest *m, uint32_t k)
 {
     size_t total = p2p_state_manifest_encoded_len(m);
-    size_t pos = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
-    if (pos >= total) {
+    size_t count = (total + P2P_STATE_MANIFEST_CHUNK_BYTES - 1) /
+                   P2P_STATE_MANIFEST_CHUNK_BYTES;
+    if (k >= count) {
         /* No honest peer asks past the meta-manifest it checked. */
         p2p__ledger_penalise(st->env->ledger, now, peer,
                              P2P_PENALTY_BAD_UPDATE);
         (void)respond(st, peer, stream_id, P2P_STATUS_BAD_REQUEST, NULL, 0);
         return P2P_ERR_INVALID_ARG;
     }
+    size_t pos = (size_t)k * P2P_STATE_MANIFEST_CHUNK_BYTES;
     size_t len = total - pos < P2P_STATE_MANIFEST_CHUNK_BYTES
                      ? total - pos
                      : P2P_STATE_MANIFEST_CHUNK_BYTES;

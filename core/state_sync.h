@@ -1,11 +1,13 @@
 /* Internal: the state sync manager (docs/state-sync.md;
- * the IC's rs/p2p/state_sync_manager). At most one sync at a time:
- * the manifest from one advertiser, checked against the advertised root
- * hash, then the chunks from every advertiser through the chunk scheduler
- * (core/chunk_scheduler.h), each checked against the manifest. It also
- * advertises the store's newest state to every peer and serves manifests
- * and chunks. Its requests far slower than the sync's recent chunks fail
- * early (core/state_sync_slow.h).
+ * the IC's rs/p2p/state_sync_manager). At most one sync at a time: the
+ * meta-manifest from one advertiser, checked against the advertised root
+ * hash, the manifest chunks it names, then the chunks from every
+ * advertiser through the chunk scheduler (core/chunk_scheduler.h), each
+ * checked against the manifest; answers travel raw or as zstd frames
+ * (core/state_sync_codec.h). It also advertises the store's newest state
+ * to every peer and serves meta-manifests, manifest chunks and chunks.
+ * Its requests far slower than the sync's recent chunks fail early
+ * (core/state_sync_slow.h).
  *
  * The manager keeps its own record of which peers are up and what each
  * advertised (the router tells it of connections). Cross-file internal
