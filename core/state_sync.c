@@ -544,8 +544,8 @@ static int build_parts(struct p2p_state_sync *st)
     return 0;
 }
 
-/* The meta-manifest is held: its manifest chunks are fetched from every
- * advertiser. Errors (nothing kept): P2P_ERR_NOMEM. */
+/* The meta-manifest is held: its manifest chunks are fetched, from its
+ * server first. Errors (nothing kept): P2P_ERR_NOMEM. */
 static int begin_parts(struct p2p_state_sync *st, p2p_time now)
 {
     int rc = build_parts(st);
