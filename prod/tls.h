@@ -23,7 +23,7 @@
 #define PROD_KEY_ID_LEN 32
 /* The protocol version, negotiated by ALPN: a peer speaking another one is
  * refused in the handshake (alert no_application_protocol). */
-#define PROD_ALPN "ic-p2p/1"
+#define PROD_ALPN "ic-p2p/2"
 /* Bytes of the static secret derived from the node's private key. */
 #define PROD_TLS_SECRET_LEN 32
 
