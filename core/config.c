@@ -35,6 +35,7 @@ void p2p_config_default(struct p2p_config *c, p2p_node_id self, uint64_t seed)
     c->update_backoff =
         (struct p2p_backoff){250 * P2P_NS_PER_MS, 60 * P2P_NS_PER_S, 2000, 50};
     c->update_timeout_ns = 30 * P2P_NS_PER_S;
+    c->slot_deletion_hold_ns = 200 * P2P_NS_PER_MS;
     c->fetch_backoff =
         (struct p2p_backoff){5 * P2P_NS_PER_S, 120 * P2P_NS_PER_S, 1500, 50};
     c->fetch_bytes_per_s_min = 1000000;
@@ -89,7 +90,8 @@ int p2p_config_check(const struct p2p_config *c)
         c->update_backoff.initial_ns == 0 || c->fetch_backoff.initial_ns == 0)
         return P2P_ERR_INVALID_ARG;
     if (c->update_timeout_ns == 0 || c->stream_read_timeout_ns == 0 ||
-        c->bouncer_refresh_ns == 0)
+        c->bouncer_refresh_ns == 0 ||
+        c->slot_deletion_hold_ns > P2P_CONFIG_DELETION_HOLD_MAX_NS)
         return P2P_ERR_INVALID_ARG;
     if (c->state_advert_every_ns == 0 || c->state_advert_timeout_ns == 0 ||
         c->state_chunk_timeout_ns == 0 || c->state_chunks_per_peer == 0 ||

@@ -13,6 +13,8 @@
 
 /* Every table bound must stay at or below this. */
 #define P2P_CONFIG_TABLE_MAX (1u << 28)
+/* The longest hold of a slot deletion (slot_deletion_hold_ns). */
+#define P2P_CONFIG_DELETION_HOLD_MAX_NS (60 * P2P_NS_PER_S)
 /* The largest artifact body: a slot update or fetch response carrying it,
  * with its envelope, must fit in one message. */
 #define P2P_ARTIFACT_BYTES_MAX (P2P_FRAME_MESSAGE_BYTES_MAX - 1024u)
@@ -45,7 +47,11 @@ struct p2p_config {
     bool relay_advert;                 /* relayers advertise ids, never push */
     struct p2p_backoff update_backoff; /* slot update retransmission */
     p2p_time update_timeout_ns;        /* an unacknowledged update is retried */
-    struct p2p_backoff fetch_backoff;  /* fetch attempt deadline growth */
+    /* A freed slot's deletion waits this long before it is sent; a new
+     * artifact taking the slot meanwhile replaces it (0: sent at once;
+     * at most P2P_CONFIG_DELETION_HOLD_MAX_NS). Ours: the IC sends none. */
+    p2p_time slot_deletion_hold_ns;
+    struct p2p_backoff fetch_backoff; /* fetch attempt deadline growth */
     /* A fetch's deadline also allows size / this rate, so that a large
      * artifact from a busy uplink is not abandoned half-way (0 = off, the
      * IC's behaviour). */

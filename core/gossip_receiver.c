@@ -148,6 +148,23 @@ static int check_update(const struct p2p_gossip_receiver *r,
     }
 }
 
+/* One used view less names handle's id. The last one is the last peer
+ * advertising it: an artifact the client has not taken yet leaves the
+ * unvalidated pool (core/intake.h), as the IC drops an artifact once its
+ * last advertiser left (its download, if any, ended with its last
+ * advertiser: core/downloader.c). */
+static void release_id(struct p2p_gossip_receiver *r, p2p_time now,
+                       uint32_t handle)
+{
+    if (p2p__id_table_refs(&r->ids, handle) > 1) {
+        p2p__id_table_release(&r->ids, handle);
+        return;
+    }
+    struct p2p_artifact_id id = *p2p__id_table_id(&r->ids, handle);
+    p2p__id_table_release(&r->ids, handle);
+    (void)p2p__intake_withdrawn(r->env, now, &id);
+}
+
 /* Offers an advertised id to the downloader; when there is no room now,
  * the view remembers it. */
 static void offer(struct p2p_gossip_receiver *r, p2p_time now, p2p_node_id peer,
@@ -185,6 +202,8 @@ static void act_on_update(struct p2p_gossip_receiver *r, p2p_time now,
         if (p2p_pool_get(r->env->pool, id) == NULL)
             offer(r, now, peer, (uint32_t)u->v.slot_id, id, u->v.ref.kind,
                   u->v.ref.size);
+    } else {
+        r->env->metrics->deletions_received++; /* withdrawn by the caller */
     }
 }
 
@@ -281,7 +300,7 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
     act_on_update(r, now, peer, u, &id);
     if (old.used) {
         p2p__downloader_unadvertised(r->dl, now, peer, &old_id);
-        p2p__id_table_release(&r->ids, old.id_handle);
+        release_id(r, now, old.id_handle);
     }
     return 0;
 }
@@ -414,10 +433,19 @@ void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
             continue;
         p2p__downloader_unadvertised(r->dl, now, peer,
                                      p2p__id_table_id(&r->ids, v->id_handle));
-        p2p__id_table_release(&r->ids, v->id_handle);
+        release_id(r, now, v->id_handle);
     }
     p2p_mem_free(r->env->mem, P2P_MEM_RECEIVER, p->slots);
     p->slots = NULL;
     p->slots_capacity = 0;
     p->slots_used = 0;
+}
+
+uint32_t p2p__gossip_receiver_views_of(const struct p2p_gossip_receiver *r,
+                                       const struct p2p_artifact_id *id)
+{
+    uint32_t handle;
+    return p2p__id_table_find(&r->ids, id, &handle)
+               ? p2p__id_table_refs(&r->ids, handle)
+               : 0;
 }

@@ -1,7 +1,10 @@
 /* Internal: the consensus manager's receiver and the artifact RPC server
  * (the IC's consensus manager receiver and its artifact assembler). Per-peer slot views (a newer commit id
- * replaces an older one, an older one is stale), pushed artifacts go to
- * the unvalidated pool through the intake, adverts go to the downloader;
+ * replaces an older one, an older one is stale; a deletion empties the
+ * view and withdraws its advert at once, keeping the commit id), pushed
+ * artifacts go to the unvalidated pool through the intake, adverts go to
+ * the downloader; an id whose last view is gone leaves the unvalidated
+ * pool if the client has not taken it (core/intake.h);
  * fetches of our validated artifacts are answered. A peer may use slot ids
  * below cfg.slots_per_peer_max; its view grows to the highest one used.
  * Views name their ids through a per-node id table (core/id_table.h), so
@@ -88,9 +91,15 @@ int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
                                   p2p_node_id peer, uint64_t stream_id,
                                   const struct p2p_frame *f);
 /* peer's connection is gone: its slot views are forgotten, their
- * adverts withdrawn and their ids released. */
+ * adverts withdrawn and their ids released (an id no peer advertises any
+ * more is withdrawn from the unvalidated pool: core/intake.h). */
 void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
                                     p2p_node_id peer);
+/* The peers' slots (used views) that name id now: 0 once every peer
+ * that advertised it has withdrawn it (reused or deleted the slot, or
+ * gone down). O(1). */
+uint32_t p2p__gossip_receiver_views_of(const struct p2p_gossip_receiver *r,
+                                       const struct p2p_artifact_id *id);
 /* 0, or P2P_ERR_INTERNAL when a peer's slots_used disagrees with its
  * views, or an id's reference count with the number of used views naming
  * it. O(views * (1 + ids / 1024) + ids). */

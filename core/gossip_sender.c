@@ -134,7 +134,7 @@ void p2p__gossip_sender_fini(struct p2p_gossip_sender *s)
     struct p2p_mem *mem = s->env->mem;
     for (uint32_t i = 0; i < s->slots.capacity; i++) {
         struct p2p_slot *slot = slot_at(s, i);
-        if (slot->used)
+        if (slot->used || slot->deleting)
             free_update(s, slot);
     }
     p2p__table_fini(&s->slots, mem);
@@ -166,6 +166,16 @@ bool p2p__gossip_sender_timer_live(const struct p2p_gossip_sender *s,
     return t->used && t->gen == gen && t->stream == P2P_INDEX_NONE;
 }
 
+bool p2p__gossip_sender_delete_timer_live(const struct p2p_gossip_sender *s,
+                                          uint32_t slot, uint32_t gen)
+{
+    if (slot >= s->slots.capacity)
+        return false;
+    const struct p2p_slot *sl = slot_at(s, slot);
+    return !sl->used && sl->deleting && sl->gen == gen &&
+           sl->hold_timer != P2P_TIMER_HANDLE_NONE;
+}
+
 /* The length of the list from head (l's) if every record on it is a used
  * transmission whose slot or peer is owner and whose links agree both
  * ways; UINT32_MAX if not (or if it is longer than the table holds). */
@@ -191,7 +201,7 @@ static int lists_check(const struct p2p_gossip_sender *s)
 {
     uint64_t on_slots = 0, on_peers = 0;
     for (uint32_t i = 0; i < s->slots.capacity; i++) {
-        if (!slot_at(s, i)->used)
+        if (!slot_at(s, i)->used && !slot_at(s, i)->deleting)
             continue;
         uint32_t n = list_check(s, slot_at(s, i)->tx_head, BY_SLOT, i);
         if (n == UINT32_MAX)
@@ -215,11 +225,24 @@ int p2p__gossip_sender_check(const struct p2p_gossip_sender *s)
 {
     if (s->slot_by_id.count != s->slots.count)
         return P2P_ERR_INTERNAL;
-    uint32_t slots_used = 0;
+    uint32_t slots_used = 0, deleting = 0;
     for (uint32_t i = 0; i < s->slots.capacity; i++) {
         const struct p2p_slot *slot = slot_at(s, i);
-        if (!slot->used)
+        if (slot->deleting) {
+            /* Free, and either held (no update yet, nothing sent) or in
+             * transmission (its update packed, on its way to peers). */
+            bool held = slot->hold_timer != P2P_TIMER_HANDLE_NONE;
+            if (slot->used || held == (slot->tx_head != P2P_INDEX_NONE) ||
+                held == (slot->update != NULL))
+                return P2P_ERR_INTERNAL;
+            deleting++;
             continue;
+        }
+        if (!slot->used) {
+            if (slot->update != NULL) /* a free slot holds nothing */
+                return P2P_ERR_INTERNAL;
+            continue;
+        }
         slots_used++;
         const struct p2p_pool_entry *e = p2p_pool_get(s->env->pool, &slot->id);
         /* Every slot broadcasts something the validated pool holds. */
@@ -232,10 +255,12 @@ int p2p__gossip_sender_check(const struct p2p_gossip_sender *s)
         if (!t->used)
             continue;
         txs_used++;
-        if (t->slot >= s->slots.capacity || !slot_at(s, t->slot)->used)
+        if (t->slot >= s->slots.capacity ||
+            (!slot_at(s, t->slot)->used && !slot_at(s, t->slot)->deleting))
             return P2P_ERR_INTERNAL;
     }
-    if (slots_used != s->slots.count || txs_used != s->txs.count)
+    if (slots_used != s->slots.count || txs_used != s->txs.count ||
+        deleting != s->deleting)
         return P2P_ERR_INTERNAL;
     return lists_check(s);
 }
@@ -368,6 +393,8 @@ static void transmit(struct p2p_gossip_sender *s, p2p_time now,
     if (rc == 0) {
         tx->stream = stream;
         s->env->metrics->updates_sent++;
+        if (!slot->used)
+            s->env->metrics->deletions_sent++;
         return;
     }
     schedule_retry(s, now, tx_index);
@@ -392,8 +419,11 @@ static void tx_free(struct p2p_gossip_sender *s, uint32_t tx_index)
     tx_release(s, tx_index);
 }
 
+static void settle(struct p2p_gossip_sender *s, uint32_t slot_index);
+
 /* Frees every transmission on the list from head (l's), in ascending
- * index order, taking each off its other list. */
+ * index order, taking each off its other list; a peer's list may hold
+ * the last transmission of a slot's deletion, which then is over. */
 static void tx_free_list(struct p2p_gossip_sender *s, uint32_t head,
                          enum tx_list l)
 {
@@ -401,8 +431,11 @@ static void tx_free_list(struct p2p_gossip_sender *s, uint32_t head,
     uint32_t i = list_sorted(s, head, l);
     while (i != P2P_INDEX_NONE) {
         uint32_t next = link_of(s, i, l)->next;
+        uint32_t slot = tx_at(s, i)->slot;
         list_unlink(s, i, other);
         tx_release(s, i);
+        if (l == BY_PEER)
+            settle(s, slot);
         i = next;
     }
 }
@@ -424,6 +457,117 @@ static void tx_start(struct p2p_gossip_sender *s, p2p_time now,
     transmit(s, now, tx_index);
 }
 
+/* ---- deletions: a freed slot tells the peers that may hold it ---- */
+
+/* The deletion is over: the slot is a plain free one. */
+static void end_deletion(struct p2p_gossip_sender *s, struct p2p_slot *slot)
+{
+    P2P_ASSERT(slot->deleting && s->deleting > 0);
+    p2p__timers_cancel(s->env->timers, &slot->hold_timer);
+    free_update(s, slot);
+    slot->deleting = false;
+    s->deleting--;
+}
+
+/* A deletion in transmission is over once every transmission of it ended
+ * (acknowledged, its peer gone, or given up). */
+static void settle(struct p2p_gossip_sender *s, uint32_t slot_index)
+{
+    struct p2p_slot *slot = slot_at(s, slot_index);
+    if (slot->deleting && slot->hold_timer == P2P_TIMER_HANDLE_NONE &&
+        slot->tx_head == P2P_INDEX_NONE)
+        end_deletion(s, slot);
+}
+
+/* A new artifact takes the free slot: a deletion still held is never sent
+ * (superseded); one in transmission is aborted (the new update's commit id
+ * replaces it at every peer, whether it arrived or not). */
+static void supersede(struct p2p_gossip_sender *s, uint32_t slot_index)
+{
+    struct p2p_slot *slot = slot_at(s, slot_index);
+    if (!slot->deleting)
+        return;
+    if (slot->hold_timer != P2P_TIMER_HANDLE_NONE)
+        s->env->metrics->deletions_superseded++;
+    tx_free_list(s, slot->tx_head, BY_SLOT);
+    slot->tx_head = P2P_INDEX_NONE;
+    end_deletion(s, slot);
+}
+
+/* Whether some peer is up that may hold the slot removed at commit. */
+static bool anyone_to_tell(const struct p2p_gossip_sender *s, uint64_t commit)
+{
+    for (p2p_node_id peer = 0; peer < s->peers_capacity; peer++)
+        if (s->peers[peer].up && s->peers[peer].up_commit <= commit)
+            return true;
+    return false;
+}
+
+static void send_deletion(struct p2p_gossip_sender *s, p2p_time now,
+                          uint32_t slot_index);
+
+/* The slot was just freed: its deletion waits out the hold, unless a new
+ * artifact takes the slot first. Without a timer it is given up. */
+static void hold_deletion(struct p2p_gossip_sender *s, p2p_time now,
+                          uint32_t slot_index)
+{
+    struct p2p_slot *slot = slot_at(s, slot_index);
+    if (!anyone_to_tell(s, slot->commit_id))
+        return;
+    slot->deleting = true;
+    slot->tx_head = P2P_INDEX_NONE;
+    s->deleting++;
+    p2p_time hold = s->env->cfg->slot_deletion_hold_ns;
+    if (hold == 0) {
+        send_deletion(s, now, slot_index);
+        return;
+    }
+    if (p2p__timers_arm(s->env->timers, now + hold, P2P_TIMER_SLOT_DELETE,
+                        slot_index, slot->gen, &slot->hold_timer) != 0)
+        end_deletion(s, slot);
+}
+
+/* SlotUpdate {commit_id, slot_id, deleted}, packed once for every peer. */
+static int encode_deletion(struct p2p_gossip_sender *s, struct p2p_slot *slot,
+                           uint32_t slot_index)
+{
+    P2p__V1__SlotUpdate msg = P2P__V1__SLOT_UPDATE__INIT;
+    msg.commit_id = slot->commit_id;
+    msg.slot_id = slot_index;
+    msg.update_case = P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
+    msg.deleted = true;
+    slot->body = NULL;
+    return p2p_wire_pack(s->env->mem, P2P_MEM_SENDER, &msg.base, &slot->update,
+                         &slot->update_len);
+}
+
+/* The hold is over: the deletion goes to every peer up that may hold the
+ * slot, and is retransmitted until each acknowledges it. Out of memory,
+ * it is given up. */
+static void send_deletion(struct p2p_gossip_sender *s, p2p_time now,
+                          uint32_t slot_index)
+{
+    struct p2p_slot *slot = slot_at(s, slot_index);
+    slot->hold_timer = P2P_TIMER_HANDLE_NONE; /* fired (or never armed) */
+    if (encode_deletion(s, slot, slot_index) != 0) {
+        end_deletion(s, slot);
+        return;
+    }
+    for (p2p_node_id peer = 0; peer < s->peers_capacity; peer++)
+        if (s->peers[peer].up && s->peers[peer].up_commit <= slot->commit_id)
+            tx_start(s, now, slot_index, peer);
+    settle(s, slot_index); /* no transmission could start: over */
+}
+
+void p2p__gossip_sender_on_delete_timer(struct p2p_gossip_sender *s,
+                                        p2p_time now, uint32_t slot,
+                                        uint32_t gen)
+{
+    if (!p2p__gossip_sender_delete_timer_live(s, slot, gen))
+        return;
+    send_deletion(s, now, slot);
+}
+
 int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
                            const struct p2p_pool_entry *e, bool relayed)
 {
@@ -432,6 +576,10 @@ int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
     p2p__table_id_key(&e->id, &key);
     if (p2p_keymap_get(&s->slot_by_id, &key, NULL))
         return 0; /* a duplicate Deliver is a no-op */
+    /* The slot taken next (LIFO) may still be deleting: the new update
+     * replaces the deletion, as a newer update replaces any stale one. */
+    if (s->slots.free_head != P2P_INDEX_NONE)
+        supersede(s, s->slots.free_head);
     uint32_t index;
     int rc = p2p__table_take(&s->slots, s->env->mem, &index);
     if (rc != 0)
@@ -463,7 +611,7 @@ int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
     return 0;
 }
 
-void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
+void p2p__gossip_sender_remove(struct p2p_gossip_sender *s, p2p_time now,
                                const struct p2p_artifact_id *id)
 {
     struct p2p_key key;
@@ -478,8 +626,10 @@ void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
     P2P_ASSERT(rc == 0);
     free_update(s, slot);
     slot->used = false;
+    slot->push = false;
     p2p__table_give(&s->slots, index);
-    s->commit_id++;
+    slot->commit_id = s->commit_id++; /* the deletion's */
+    hold_deletion(s, now, index);
 }
 
 void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
@@ -488,6 +638,7 @@ void p2p__gossip_sender_peer_up(struct p2p_gossip_sender *s, p2p_time now,
     P2P_ASSERT(peer < s->peers_capacity && !s->peers[peer].up);
     s->peers[peer].up = true;
     s->peers[peer].tx_head = P2P_INDEX_NONE; /* a peer down has none */
+    s->peers[peer].up_commit = s->commit_id;
     for (uint32_t i = 0; i < s->slots.capacity; i++)
         if (slot_at(s, i)->used)
             tx_start(s, now, i, peer);
@@ -516,13 +667,17 @@ void p2p__gossip_sender_on_response(struct p2p_gossip_sender *s, p2p_time now,
         p2p_histogram_observe(&s->env->hists[P2P_HIST_UPDATE_ACK],
                               P2P_HIST_UPDATE_ACK,
                               now > t->started_ns ? now - t->started_ns : 0);
+        uint32_t slot = t->slot;
         tx_free(s, tx);
+        settle(s, slot);
         return;
     }
     s->env->metrics->updates_retried++;
+    uint32_t slot = t->slot;
     p2p_outbox_event(s->env->outbox, P2P_EV_UPDATE_RETRY, t->peer,
-                     &slot_at(s, t->slot)->id, err ? err : (int64_t)f->status);
+                     &slot_at(s, slot)->id, err ? err : (int64_t)f->status);
     schedule_retry(s, now, tx);
+    settle(s, slot); /* given up for want of a timer: maybe the last */
 }
 
 void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
@@ -533,9 +688,10 @@ void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
     struct p2p_tx *t = tx_at(s, tx);
     if (!t->used || t->gen != gen || t->stream != P2P_INDEX_NONE)
         return;
-    if (t->peer >= s->peers_capacity || !s->peers[t->peer].up) {
+    uint32_t slot = t->slot;
+    if (t->peer >= s->peers_capacity || !s->peers[t->peer].up)
         tx_free(s, tx);
-        return;
-    }
-    transmit(s, now, tx);
+    else
+        transmit(s, now, tx);
+    settle(s, slot);
 }

@@ -2,7 +2,12 @@
  * table of the artifacts in the validated pool; each slot's update is
  * packed once and sent to every connected peer, retransmitted with
  * backoff (cfg.update_backoff) until acknowledged; removing the artifact
- * frees the slot and aborts its transmissions. Both tables are bounded
+ * frees the slot and aborts its transmissions. A freed slot then tells
+ * the peers that may hold it (a `deleted` update, sent like any other and
+ * retransmitted until acknowledged), after a hold of
+ * cfg.slot_deletion_hold_ns: the free list is LIFO, so the next artifact
+ * usually takes the slot within the hold, and its update replaces the
+ * deletion, which is then never sent. Both tables are bounded
  * (cfg.slots_max slots, 64 times as many transmissions: a slot has one per
  * peer up, and the table is sized for 64 on average); a transmission
  * that finds no record or no timer is given up, and the peer gets the
@@ -29,23 +34,29 @@
 #include "core/streams.h"
 #include "core/table.h"
 
-/* The sender's per-artifact slot. */
+/* The sender's per-artifact slot. A free slot whose artifact was removed
+ * stays `deleting` until its deletion is over: held (hold_timer), then in
+ * transmission to the peers that may have its artifact (tx_head, update),
+ * until each acknowledged it or went down; a new artifact taking the slot
+ * ends it at once (superseded). */
 struct p2p_slot {
     bool used;
+    bool deleting; /* free (on the free list), its deletion not over */
     uint32_t gen;
     struct p2p_artifact_id id;
     enum p2p_artifact_kind kind;
     uint64_t size;
-    uint64_t commit_id;
-    bool push;       /* the update carries the body */
-    uint8_t *update; /* owned: the packed SlotUpdate, encoded once
+    uint64_t commit_id; /* its update's; while deleting, the deletion's */
+    bool push;          /* the update carries the body */
+    uint8_t *update;    /* owned: the packed SlotUpdate, encoded once
                                   and sent to every peer; a push's
                                   is written up to its body */
     size_t update_len;
-    struct p2p_body *body; /* a push's: the update's last bytes (one
+    struct p2p_body *body;       /* a push's: the update's last bytes (one
                               reference, charged to P2P_MEM_SENDER) */
-    uint32_t next_free;    /* LIFO free list, as in the IC */
-    uint32_t tx_head;      /* its transmissions (struct p2p_tx.by_slot) */
+    uint32_t next_free;          /* LIFO free list, as in the IC */
+    uint32_t tx_head;            /* its transmissions (struct p2p_tx.by_slot) */
+    p2p_timer_handle hold_timer; /* while its deletion is held back */
 };
 
 /* A transmission's place on one of its lists (table indices,
@@ -72,7 +83,11 @@ struct p2p_tx {
 /* What the sender knows of one peer. */
 struct p2p_sender_peer {
     bool up;
-    uint32_t tx_head; /* while up: its transmissions (p2p_tx.by_peer) */
+    uint32_t tx_head;   /* while up: its transmissions (p2p_tx.by_peer) */
+    uint64_t up_commit; /* the sender's commit id when it came up: it may
+                           hold a slot removed at this commit or later,
+                           never one removed before (its view of us was
+                           new then) */
 };
 
 /* The module's state (caller storage; fields private to gossip_sender.c). */
@@ -85,6 +100,7 @@ struct p2p_gossip_sender {
     struct p2p_table txs;          /* of struct p2p_tx */
     struct p2p_sender_peer *peers; /* owned; indexed by node id */
     uint32_t peers_capacity;
+    uint32_t deleting; /* slots whose deletion is not over */
 };
 
 /* An empty sender; env and streams are borrowed and outlive it. */
@@ -101,9 +117,12 @@ int p2p__gossip_sender_peer_fit(struct p2p_gossip_sender *s, p2p_node_id peer);
  * a no-op. Errors: P2P_ERR_LIMIT (slot table full), P2P_ERR_NOMEM. */
 int p2p__gossip_sender_add(struct p2p_gossip_sender *s, p2p_time now,
                            const struct p2p_pool_entry *e, bool relayed);
-/* Frees id's slot, aborting its transmissions (in ascending index order);
- * none: a no-op. O(its transmissions x log). */
-void p2p__gossip_sender_remove(struct p2p_gossip_sender *s,
+/* Frees id's slot, aborting its transmissions (in ascending index order),
+ * and holds its deletion for cfg.slot_deletion_hold_ns (0: sent now) when
+ * some peer is up; without a timer the deletion is given up (peers learn
+ * when the slot is reused). id not held: a no-op. O(its transmissions x
+ * log). */
+void p2p__gossip_sender_remove(struct p2p_gossip_sender *s, p2p_time now,
                                const struct p2p_artifact_id *id);
 /* Whether the slot table is full. */
 bool p2p__gossip_sender_full(const struct p2p_gossip_sender *s);
@@ -124,11 +143,26 @@ void p2p__gossip_sender_on_retry(struct p2p_gossip_sender *s, p2p_time now,
 /* Whether a P2P_TIMER_TX_RETRY (tx, gen) still matters. */
 bool p2p__gossip_sender_timer_live(const struct p2p_gossip_sender *s,
                                    uint32_t tx, uint32_t gen);
-/* Slots in use, and transmissions in flight or waiting. */
+/* A P2P_TIMER_SLOT_DELETE (slot, gen) fired: the slot's deletion goes to
+ * every peer up that may hold the slot (none: the deletion is over). A
+ * stale timer (the slot was taken since) is ignored. */
+void p2p__gossip_sender_on_delete_timer(struct p2p_gossip_sender *s,
+                                        p2p_time now, uint32_t slot,
+                                        uint32_t gen);
+/* Whether a P2P_TIMER_SLOT_DELETE (slot, gen) still matters. */
+bool p2p__gossip_sender_delete_timer_live(const struct p2p_gossip_sender *s,
+                                          uint32_t slot, uint32_t gen);
+/* Slots in use, slots whose deletion is held or in transmission, and
+ * transmissions in flight or waiting. */
 static inline uint32_t p2p__gossip_sender_slots(
     const struct p2p_gossip_sender *s)
 {
     return s->slots.count;
+}
+static inline uint32_t p2p__gossip_sender_deleting(
+    const struct p2p_gossip_sender *s)
+{
+    return s->deleting;
 }
 static inline uint32_t p2p__gossip_sender_txs(const struct p2p_gossip_sender *s)
 {
@@ -141,7 +175,9 @@ static inline bool p2p__gossip_sender_counts_ok(
     return s->slot_by_id.count == s->slots.count;
 }
 /* 0, or P2P_ERR_INTERNAL: a slot whose artifact is not validated in the
- * pool, a transmission of a free slot, counts that disagree, a slot's or
+ * pool, a transmission of a free slot that is not deleting, a deleting
+ * slot neither held nor in transmission (or both), counts that
+ * disagree, a slot's or
  * an up peer's list of transmissions that disagrees with the table (every
  * transmission is on exactly its slot's and its peer's list). O(slots +
  * peers + transmissions). */

@@ -40,3 +40,23 @@ int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
     env->metrics->artifacts_received++;
     return 0;
 }
+
+bool p2p__intake_withdrawn(const struct p2p_env *env, p2p_time now,
+                           const struct p2p_artifact_id *id)
+{
+    (void)now;
+    const struct p2p_pool_entry *e = p2p_pool_get(env->pool, id);
+    if (e == NULL || e->section != P2P_POOL_UNVALIDATED)
+        return false; /* not held, or the client's already */
+    struct p2p_action act = {.type = P2P_ACT_ARTIFACT_WITHDRAWN,
+                             .peer = e->from,
+                             .id = *id,
+                             .kind = e->kind,
+                             .size = e->len};
+    if (p2p_outbox_push(env->outbox, &act) != 0)
+        return false; /* the client would validate what is gone: keep it */
+    int rc = p2p_pool_remove(env->pool, id);
+    P2P_ASSERT(rc == 0);
+    env->metrics->artifacts_withdrawn++;
+    return true;
+}

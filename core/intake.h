@@ -1,10 +1,13 @@
 /* Internal: the intake, where an artifact body from a peer (pushed, or
  * fetched by the downloader) enters the unvalidated pool and the client
- * hears of it. A leaf: it borrows the pool, the outbox and the counters
- * from the environment. Cross-file internal names carry p2p__intake_. */
+ * hears of it, and where it leaves again if every advertiser withdraws it
+ * before the client takes it. A leaf: it borrows the pool, the outbox and
+ * the counters from the environment. Cross-file internal names carry
+ * p2p__intake_. */
 #ifndef P2P_CORE_INTAKE_H
 #define P2P_CORE_INTAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +32,17 @@ struct p2p_intake {
  * download on success. */
 int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
                        const struct p2p_intake *a);
+
+/* Every peer that advertised id withdrew it (the receiver's last slot
+ * view naming id is gone: its slot overwritten or deleted, or its peer
+ * down), as the IC's receiver removes an artifact once its last
+ * advertiser left. An artifact the client has not taken yet (still in
+ * the unvalidated pool: p2p_node_validate not called for it) leaves the
+ * pool, with a P2P_ACT_ARTIFACT_WITHDRAWN for the client; one the client
+ * took (validated, or rejected and gone) stays its own. Returns whether
+ * it was dropped; an artifact the client could not be told of (outbox
+ * full) is kept. */
+bool p2p__intake_withdrawn(const struct p2p_env *env, p2p_time now,
+                           const struct p2p_artifact_id *id);
 
 #endif

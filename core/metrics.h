@@ -13,11 +13,14 @@
     X(updates_sent) /* slot updates sent (incl. retries) */                    \
     X(updates_acked)                                                           \
     X(updates_retried)                                                         \
+    X(deletions_sent)       /* slot deletions sent (in updates_sent too) */    \
+    X(deletions_superseded) /* held deletions a reused slot replaced */        \
     X(updates_received)                                                        \
     X(updates_stale)    /* older commit than held: ignored */                  \
     X(updates_rejected) /* bad slot id or body: answered 400 */                \
     X(pushes_received)                                                         \
     X(adverts_received)                                                        \
+    X(deletions_received) /* slot updates that deleted a slot */               \
     X(fetches_started)                                                         \
     X(fetches_succeeded)                                                       \
     X(fetches_failed)                                                          \
@@ -28,8 +31,9 @@
     X(artifacts_validated)                                                     \
     X(artifacts_rejected)                                                      \
     X(artifacts_removed)                                                       \
-    X(downloads_dropped) /* unwanted, no advertiser left, or full */           \
-    X(downloads_refused) /* downloads_max reached */                           \
+    X(artifacts_withdrawn) /* unvalidated, every advertiser withdrew it */     \
+    X(downloads_dropped)   /* unwanted, no advertiser left, or full */         \
+    X(downloads_refused)   /* downloads_max reached */                         \
     X(pool_full)                                                               \
     X(streams_refused)  /* streams_max reached */                              \
     X(timers_refused)   /* timer table full or out of memory */                \

@@ -29,6 +29,9 @@ static const struct p2p_counter_spec counters[] = {
             "Unvalidated artifacts the client rejected."),
     COUNTER(artifacts_removed, "p2p_artifacts_removed_total",
             "Artifacts purged from the pools by the client."),
+    COUNTER(artifacts_withdrawn, "p2p_artifacts_withdrawn_total",
+            "Unvalidated artifacts dropped before the client took them: "
+            "every peer that advertised them withdrew them."),
     COUNTER(pool_full, "p2p_pool_full_total",
             "Artifacts refused because the unvalidated pool was at its "
             "bound."),
@@ -40,6 +43,12 @@ static const struct p2p_counter_spec counters[] = {
     COUNTER(updates_retried, "p2p_slot_updates_retried_total",
             "Slot updates scheduled for retransmission after a failure or "
             "an error answer."),
+    COUNTER(deletions_sent, "p2p_slot_deletions_sent_total",
+            "Slot deletions sent to peers, retransmissions included (also "
+            "counted as slot updates sent)."),
+    COUNTER(deletions_superseded, "p2p_slot_deletions_superseded_total",
+            "Slot deletions never sent: a new artifact took the slot while "
+            "the deletion was held."),
     /* the receiver */
     COUNTER(updates_received, "p2p_slot_updates_received_total",
             "Slot updates received from peers."),
@@ -53,6 +62,8 @@ static const struct p2p_counter_spec counters[] = {
             "Received slot updates that carried an artifact body."),
     COUNTER(adverts_received, "p2p_adverts_received_total",
             "Received slot updates that carried only an artifact id."),
+    COUNTER(deletions_received, "p2p_slot_deletions_received_total",
+            "Received slot updates that deleted a slot."),
     /* the downloader and the fetch server */
     COUNTER(fetches_started, "p2p_fetches_started_total",
             "Fetch requests sent to an advertiser."),

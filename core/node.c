@@ -103,6 +103,9 @@ static bool timer_live(const void *ctx, const struct p2p_timer *t)
                                        t->deadline);
     case P2P_TIMER_TX_RETRY:
         return p2p__gossip_sender_timer_live(&n->sender, t->index, t->gen);
+    case P2P_TIMER_SLOT_DELETE:
+        return p2p__gossip_sender_delete_timer_live(&n->sender, t->index,
+                                                    t->gen);
     case P2P_TIMER_DOWNLOAD:
         return p2p__downloader_timer_live(&n->dl, t->index, t->gen,
                                           t->deadline);
@@ -138,6 +141,9 @@ int p2p_node_on_timer(struct p2p_node *n, p2p_time now)
             break;
         case P2P_TIMER_TX_RETRY:
             p2p__gossip_sender_on_retry(&n->sender, now, t.index, t.gen);
+            break;
+        case P2P_TIMER_SLOT_DELETE:
+            p2p__gossip_sender_on_delete_timer(&n->sender, now, t.index, t.gen);
             break;
         case P2P_TIMER_DOWNLOAD:
             p2p__downloader_on_timer(&n->dl, now, t.index, t.gen);
@@ -560,11 +566,10 @@ int p2p_node_validate(struct p2p_node *n, p2p_time now,
 int p2p_node_remove(struct p2p_node *n, p2p_time now,
                     const struct p2p_artifact_id *id)
 {
-    (void)now;
     int rc = p2p_pool_remove(&n->pool, id);
     if (rc != 0)
         return rc;
-    p2p__gossip_sender_remove(&n->sender, id);
+    p2p__gossip_sender_remove(&n->sender, now, id);
     n->metrics.artifacts_removed++;
     return 0;
 }
@@ -598,6 +603,11 @@ const struct p2p_metrics *p2p_node_metrics(const struct p2p_node *n)
 const struct p2p_config *p2p_node_config(const struct p2p_node *n)
 {
     return &n->cfg;
+}
+uint32_t p2p_node_slot_views(const struct p2p_node *n,
+                             const struct p2p_artifact_id *id)
+{
+    return p2p__gossip_receiver_views_of(&n->receiver, id);
 }
 
 int p2p_node_check_invariants(const struct p2p_node *n)

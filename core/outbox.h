@@ -44,6 +44,12 @@ enum p2p_action_type {
      * the reason (a P2P_ERR_*). Core already treats the peer as down: the
      * backend does not call p2p_node_on_peer_down for it. */
     P2P_ACT_CONN_CLOSE,
+    /* An artifact handed over with P2P_ACT_ARTIFACT_RECEIVED (`id`) left
+     * the unvalidated pool before the client took it (called
+     * p2p_node_validate for it): every peer that advertised it withdrew
+     * it. The client forgets it; p2p_node_validate would answer
+     * P2P_ERR_NOT_FOUND. */
+    P2P_ACT_ARTIFACT_WITHDRAWN,
 };
 
 /* Protocol events reported for traces and debugging (P2P_ACT_EVENT). */
@@ -99,7 +105,7 @@ struct p2p_action {
      * bytes[0..len) (a reference held by the outbox, charged to its mem
      * under P2P_MEM_OUTBOX; only with shared_bodies set). */
     struct p2p_body *body;
-    struct p2p_artifact_id id; /* RECEIVED, EVENT */
+    struct p2p_artifact_id id; /* RECEIVED, WITHDRAWN, EVENT */
     enum p2p_artifact_kind kind;
     uint64_t size;        /* RECEIVED: body bytes */
     enum p2p_event event; /* EVENT */

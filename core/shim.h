@@ -146,13 +146,18 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
                          struct p2p_artifact_id *id_out);
 
 /* The client judged an unvalidated artifact: accepted ones move to the
- * validated pool and are relayed, rejected ones are dropped. Errors:
- * P2P_ERR_NOT_FOUND, P2P_ERR_STATE, P2P_ERR_LIMIT. */
+ * validated pool and are relayed, rejected ones are dropped. This call is
+ * the client taking the artifact: until it, an artifact every advertiser
+ * withdraws leaves the unvalidated pool (P2P_ACT_ARTIFACT_WITHDRAWN) and
+ * this call then answers P2P_ERR_NOT_FOUND. Errors: P2P_ERR_NOT_FOUND,
+ * P2P_ERR_STATE, P2P_ERR_LIMIT. */
 int p2p_node_validate(struct p2p_node *n, p2p_time now,
                       const struct p2p_artifact_id *id, bool accept);
 
-/* Purges an artifact from the pools; its broadcast is aborted.
- * P2P_ERR_NOT_FOUND when absent. */
+/* Purges an artifact from the pools; its broadcast is aborted and, after
+ * cfg.slot_deletion_hold_ns, its slot's deletion is sent to the peers
+ * (unless a new artifact took the slot first). P2P_ERR_NOT_FOUND when
+ * absent. */
 int p2p_node_remove(struct p2p_node *n, p2p_time now,
                     const struct p2p_artifact_id *id);
 
@@ -216,6 +221,10 @@ int p2p_node_metrics_format(const struct p2p_node *n, p2p_time now, char *buf,
 
 const struct p2p_config *p2p_node_config(const struct p2p_node *n);
 const struct p2p_topology *p2p_node_topology(const struct p2p_node *n);
+/* How many peers' slots name id, as this node last heard them (0 once
+ * every advertiser reused or deleted its slot, or went down). O(1). */
+uint32_t p2p_node_slot_views(const struct p2p_node *n,
+                             const struct p2p_artifact_id *id);
 /* P2P_ERR_INVALID_ARG for an id >= cfg.node_ids_max. */
 int p2p_node_peer_info(const struct p2p_node *n, p2p_node_id peer,
                        struct p2p_peer_info *out);

@@ -25,6 +25,8 @@ enum p2p_timer_kind {
     P2P_TIMER_STATE_ADVERT,    /* the periodic state advert */
     P2P_TIMER_STATE_SYNC,      /* gen: the sync's gen */
     P2P_TIMER_STATE_SLOW,      /* gen: the sync's gen; slow requests */
+    P2P_TIMER_SLOT_DELETE,     /* index, gen: a slot's held deletion
+                                  (sender) */
 };
 
 /* How late a timer may fire before core assumes it stalled itself. */

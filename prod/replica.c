@@ -97,6 +97,8 @@ static void carry_out(struct prod_replica *r, const struct p2p_action *a)
             prod_replica_log(r, PROD_LOG_WARN,
                              "validation queue full: an artifact waits");
         break;
+    case P2P_ACT_ARTIFACT_WITHDRAWN:
+        break; /* validate_one finds it gone */
     case P2P_ACT_CONN_DIAL: {
         const struct prod_member *m =
             prod_registry_history_by_index(&r->hist, a->peer);

@@ -129,6 +129,32 @@ static void on_received(struct sim_world *w, uint32_t node,
                                .arg = (uint64_t)idx});
 }
 
+/* Every advertiser withdrew an artifact the node's client had not taken
+ * yet: the node no longer holds it, so it is not delivered (as a crash
+ * loses what was not validated) and may arrive again. The VALIDATE event
+ * already scheduled for it still fires: it finds nothing (rc
+ * P2P_ERR_NOT_FOUND), or a copy that arrived again since, which it then
+ * validates early. */
+static void on_withdrawn(struct sim_world *w, uint32_t node,
+                         const struct p2p_action *a)
+{
+    int64_t idx = sim_workload_artifact_find(w, &a->id);
+    char hex[17];
+    p2p_id_hex(&a->id, hex, 16);
+    if (idx < 0) {
+        sim_world_violation(w, "node %u withdrew artifact %s that no node made",
+                            node, hex);
+        return;
+    }
+    struct sim_artifact *art = &w->artifacts[idx];
+    if (art->delivered[node / 8] & (1u << (node % 8))) {
+        art->delivered[node / 8] &= (uint8_t) ~(1u << (node % 8));
+        art->deliveries--;
+    }
+    if (TRACING(w))
+        sim_trace_line(&w->trace, w->now, node, "withdrawn", "id=%s", hex);
+}
+
 /* Carries out the node's actions and re-arms its timer: after every call
  * into its core (the end of an event, or sim_world_settle). */
 static void drain(struct sim_world *w, uint32_t node)
@@ -149,6 +175,9 @@ static void drain(struct sim_world *w, uint32_t node)
             break;
         case P2P_ACT_ARTIFACT_RECEIVED:
             on_received(w, node, a);
+            break;
+        case P2P_ACT_ARTIFACT_WITHDRAWN:
+            on_withdrawn(w, node, a);
             break;
         case P2P_ACT_CONN_DIAL:
             sim_conn_dial(w, node, a->peer);

@@ -353,6 +353,8 @@ static void drain(struct fz *f)
         case P2P_ACT_ARTIFACT_RECEIVED:
             remember_id(f, &a->id);
             break;
+        case P2P_ACT_ARTIFACT_WITHDRAWN:
+            break;
         case P2P_ACT_EVENT:
             break;
         case P2P_ACT_CONN_CLOSE:

@@ -213,6 +213,9 @@ START_TEST(unanswered_update_times_out)
 }
 END_TEST
 
+/* Removal aborts the slot's transmissions at once (RESET); the slot's
+ * deletion follows after the hold (nothing at hold - 1), and nothing more
+ * once it is acknowledged. */
 START_TEST(remove_aborts_transmissions)
 {
     struct harness h;
@@ -225,10 +228,26 @@ START_TEST(remove_aborts_transmissions)
     h_clear(&h);
     ck_assert_int_eq(p2p_node_remove(h.node, h.now, &id), 0);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 3);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
     ck_assert_int_eq(p2p_node_remove(h.node, h.now, &id), P2P_ERR_NOT_FOUND);
+    h_clear(&h);
+    h_advance(&h, h.cfg.slot_deletion_hold_ns - 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(
+        h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 3);
+    P2p__V1__UpdateAck ack = P2P__V1__UPDATE_ACK__INIT;
+    for (size_t k = 0; k < 3; k++) {
+        const struct p2p_action *open = h_find(&h, P2P_ACT_STREAM_OPEN, -1, k);
+        ck_assert_uint_eq(open->peer, k + 1);
+        ck_assert_int_eq(
+            h_respond(&h, open->peer, open->stream_id, 200, &ack.base), 0);
+    }
     h_clear(&h);
     h_advance(&h, 120 * P2P_NS_PER_S);
     ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->deletions_sent, 3);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_fini(&h);
 }
 END_TEST
@@ -554,7 +573,7 @@ START_TEST(remove_and_peer_down_free_their_own_in_index_order)
     model_before(&f, sfx_slot(&f, &ids[best]), P2P_NODE_NONE, &m);
     ck_assert_uint_eq(m.freed_count, best_n);
     p2p_outbox_clear(&f.e.outbox);
-    p2p__gossip_sender_remove(&f.s, &ids[best]);
+    p2p__gossip_sender_remove(&f.s, f.now, &ids[best]);
     model_after(&f, &m);
     ck_assert_int_eq(p2p_pool_remove(&f.e.pool, &ids[best]), 0);
 
@@ -628,13 +647,15 @@ START_TEST(freed_transmission_cancels_its_retry)
     ck_assert_uint_lt(retry, f.now + P2P_NS_PER_S);
     p2p__gossip_sender_peer_down(&f.s, 1);
     ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap), update_deadline);
-    /* Peer 2's fails too; its slot is removed. */
+    /* Peer 2's fails too; its slot is removed: the only timer left is
+     * the hold of the slot's deletion. */
     sfx_fail(&f, sfx_tx(&f, slot, 2));
     ck_assert_uint_lt(p2p_timer_heap_next(&f.e.timers.heap),
                       f.now + P2P_NS_PER_S);
-    p2p__gossip_sender_remove(&f.s, &id);
+    p2p__gossip_sender_remove(&f.s, f.now, &id);
     ck_assert_int_eq(p2p_pool_remove(&f.e.pool, &id), 0);
-    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap), P2P_TIME_NEVER);
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap),
+                      f.now + f.e.cfg.slot_deletion_hold_ns);
     ck_assert_uint_eq(f.s.txs.count, 0);
     ck_assert_int_eq(p2p_timer_heap_check(&f.e.timers.heap), 0);
     p2p__gossip_sender_peer_down(&f.s, 2);
