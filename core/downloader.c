@@ -134,16 +134,27 @@ static void schedule_refresh(struct p2p_downloader *dl, p2p_time now)
                         P2P_TIMER_BOUNCER_REFRESH, 0, 0) == 0;
 }
 
+/* Aborts the download's fetch in flight (its stream reset, its peer's
+ * load given back): the download is ready for its next attempt. */
+static void abandon_fetch(struct p2p_downloader *dl, uint32_t i)
+{
+    struct p2p_download *d = dl_at(dl, i);
+    P2P_ASSERT(d->state == DL_FETCHING);
+    p2p__streams_abort(dl->streams, d->stream);
+    dl->peers[d->fetching_from].fetches_inflight--;
+    dl->peers[d->fetching_from].fetch_bytes_inflight -= d->fetch_bytes;
+    d->state = DL_READY;
+    d->stream = P2P_INDEX_NONE;
+    d->fetching_from = P2P_NODE_NONE;
+}
+
 /* Frees the record; aborts a fetch in flight. */
 static void release(struct p2p_downloader *dl, uint32_t i)
 {
     struct p2p_download *d = dl_at(dl, i);
     p2p__timers_cancel(dl->env->timers, &d->timer);
-    if (d->state == DL_FETCHING) {
-        p2p__streams_abort(dl->streams, d->stream);
-        dl->peers[d->fetching_from].fetches_inflight--;
-        dl->peers[d->fetching_from].fetch_bytes_inflight -= d->fetch_bytes;
-    }
+    if (d->state == DL_FETCHING)
+        abandon_fetch(dl, i);
     for (uint32_t k = 0; k < d->advs_count; k++)
         dl->peers[d->advs[k].peer].advertising--;
     struct p2p_key key;
@@ -493,11 +504,11 @@ void p2p__downloader_unadvertised(struct p2p_downloader *dl, p2p_time now,
                                   p2p_node_id peer,
                                   const struct p2p_artifact_id *id)
 {
-    (void)now;
     uint32_t i;
     if (!find(dl, id, &i))
         return;
     struct p2p_download *d = dl_at(dl, i);
+    bool withdrawn = false;
     for (uint32_t k = 0; k < d->advs_count; k++) {
         if (d->advs[k].peer != peer)
             continue;
@@ -506,12 +517,23 @@ void p2p__downloader_unadvertised(struct p2p_downloader *dl, p2p_time now,
             memmove(&d->advs[k], &d->advs[k + 1],
                     (d->advs_count - k - 1) * sizeof(d->advs[0]));
             d->advs_count--;
+            withdrawn = true;
         }
         break;
     }
-    /* No peer offers it any more: abort without inserting (as the IC's receiver does). */
-    if (d->advs_count == 0)
+    /* No peer offers it any more: abort without inserting (as the IC's
+     * receiver does). */
+    if (d->advs_count == 0) {
         drop(dl, i, DROP_NO_ADVERTISER);
+        return;
+    }
+    /* The peer being fetched from withdrew its advert (it deleted or
+     * reused the slot: it purged the artifact): its answer would be a
+     * 204, so ask another advertiser now, with no penalty. */
+    if (withdrawn && d->state == DL_FETCHING && d->fetching_from == peer) {
+        abandon_fetch(dl, i);
+        consult(dl, now, i);
+    }
 }
 
 void p2p__downloader_done(struct p2p_downloader *dl,

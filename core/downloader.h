@@ -123,7 +123,10 @@ int p2p__downloader_advertised(struct p2p_downloader *d, p2p_time now,
 /* peer's slot changed: its advert, if any, leaves the retry list. */
 void p2p__downloader_slot_changed(struct p2p_downloader *d, p2p_node_id peer,
                                   uint32_t slot);
-/* One of peer's slots no longer advertises id (one reference less). */
+/* One of peer's slots no longer advertises id (one reference less). When
+ * that was peer's last, a fetch in flight to it is abandoned (reset, no
+ * failure counted, no penalty) and another advertiser asked at once;
+ * with no advertiser left the download is dropped. */
 void p2p__downloader_unadvertised(struct p2p_downloader *d, p2p_time now,
                                   p2p_node_id peer,
                                   const struct p2p_artifact_id *id);

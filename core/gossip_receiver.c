@@ -258,8 +258,12 @@ static int on_update(struct p2p_gossip_receiver *r, p2p_time now,
     struct p2p_slot_view *v = &p->slots[u->v.slot_id];
     if (v->seen && u->v.commit_id <= commit_of(v)) {
         r->env->metrics->updates_stale++;
-        /* A repeat of the same commit is a harmless retransmission. */
-        if (u->v.commit_id < commit_of(v))
+        /* A repeat of the same commit is a harmless retransmission; so is
+         * an older deletion: an honest sender that reuses the slot just
+         * after deleting it may see the new update overtake the deletion
+         * on the way (they travel on separate streams). */
+        if (u->v.commit_id < commit_of(v) &&
+            u->v.update_case != P2P_SLOT_UPDATE_DELETED)
             p2p__ledger_penalise(r->env->ledger, now, peer,
                                  P2P_PENALTY_STALE_UPDATE);
         struct p2p_artifact_id none = {{0}}; /* a deleted slot's */

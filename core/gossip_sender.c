@@ -548,7 +548,8 @@ static void send_deletion(struct p2p_gossip_sender *s, p2p_time now,
                           uint32_t slot_index)
 {
     struct p2p_slot *slot = slot_at(s, slot_index);
-    slot->hold_timer = P2P_TIMER_HANDLE_NONE; /* fired (or never armed) */
+    /* The hold is over: its timer fired (a no-op then) or never was. */
+    p2p__timers_cancel(s->env->timers, &slot->hold_timer);
     if (encode_deletion(s, slot, slot_index) != 0) {
         end_deletion(s, slot);
         return;

@@ -3,6 +3,8 @@
  * another advertiser, backoff once all failed, the bouncer's three answers,
  * and every cancellation path. */
 #include "harness.h"
+#include "core/ledger.h" /* P2P_PENALTY_STALE_UPDATE */
+#include "core/pool.h"
 
 static uint8_t body[5000];
 static struct p2p_artifact_id body_id;
@@ -367,6 +369,177 @@ static int delete_slot(struct harness *h, p2p_node_id peer, uint64_t slot,
     return h_request(h, peer, P2P_ROUTE_ARTIFACT_UPDATE, &u.base);
 }
 
+/* The penalty points peer holds at h's node. */
+static uint64_t points_of(struct harness *h, p2p_node_id peer)
+{
+    struct p2p_peer_info pi;
+    ck_assert_int_eq(p2p_node_peer_info(h->node, peer, &pi), 0);
+    return pi.penalty_total;
+}
+
+/* A deletion drops the peer's view at once, and what hangs off it: the
+ * advert (the id table's reference), the downloader's interest in that
+ * peer (its fetch in flight to it is reset and the other advertiser asked
+ * at once, with no penalty). The deleted slot keeps its commit: an older
+ * advert is stale. An older deletion, which an honest sender's reuse of
+ * the slot can overtake, is stale too but costs no point. When the last
+ * advertiser deletes its slot, the download is dropped. */
+START_TEST(deletion_drops_the_view_and_its_advert)
+{
+    struct harness h;
+    h_init(&h, 2);
+    ck_assert_int_eq(h_advert(&h, 1, 3, 1, &body_id, sizeof(body)), 0);
+    const struct p2p_action *f1 =
+        h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_uint_eq(f1->peer, 1);
+    uint64_t to1 = f1->stream_id;
+    ck_assert_int_eq(h_advert(&h, 2, 5, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &body_id), 2);
+    h_clear(&h);
+
+    ck_assert_int_eq(delete_slot(&h, 1, 3, 2), 0);
+    ck_assert_uint_eq(h_response_status(&h, 0), 200);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &body_id), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->deletions_received, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    ck_assert_uint_eq(h_find(&h, P2P_ACT_STREAM_RESET, -1, 0)->stream_id, to1);
+    const struct p2p_action *f2 =
+        h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+    ck_assert_ptr_nonnull(f2);
+    ck_assert_uint_eq(f2->peer, 2);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->fetches_failed, 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 0);
+    ck_assert_uint_eq(points_of(&h, 1), 0);
+    h_clear(&h);
+
+    ck_assert_int_eq(h_advert(&h, 1, 3, 1, &body_id, sizeof(body)), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_stale, 1);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &body_id), 1);
+    ck_assert_uint_eq(points_of(&h, 1), P2P_PENALTY_STALE_UPDATE);
+    h_clear(&h);
+
+    ck_assert_int_eq(h_advert(&h, 2, 5, 4, &body_id, sizeof(body)), 0);
+    ck_assert_int_eq(delete_slot(&h, 2, 5, 3), 0); /* overtaken */
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->updates_stale, 2);
+    ck_assert_uint_eq(points_of(&h, 2), 0);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &body_id), 1);
+    h_clear(&h);
+
+    ck_assert_int_eq(delete_slot(&h, 2, 5, 5), 0);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &body_id), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->downloads_dropped, 1);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_advance(&h, 300 * P2P_NS_PER_S);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_fini(&h);
+}
+END_TEST
+
+/* How peer withdraws its advert of slot: 0 deletes the slot, 1 reuses it
+ * for another artifact, 2 goes down. */
+static void withdraw(struct harness *h, p2p_node_id peer, uint64_t slot,
+                     uint64_t commit, int how)
+{
+    struct p2p_artifact_id other = {{0xee}};
+    switch (how) {
+    case 0:
+        ck_assert_int_eq(delete_slot(h, peer, slot, commit), 0);
+        break;
+    case 1:
+        ck_assert_int_eq(h_advert(h, peer, slot, commit, &other, 10), 0);
+        break;
+    default:
+        ck_assert_int_eq(p2p_node_on_peer_down(h->node, h->now, peer), 0);
+        break;
+    }
+}
+
+/* An artifact that reached the unvalidated pool, pushed (_i / 3 == 0) or
+ * fetched (_i / 3 == 1), stays while some peer still advertises it; when
+ * the last one withdraws (deletion, slot reused or peer down: _i % 3)
+ * before the client took it, it leaves the pool with a
+ * P2P_ACT_ARTIFACT_WITHDRAWN, and p2p_node_validate then answers
+ * P2P_ERR_NOT_FOUND. */
+START_TEST(withdrawn_before_taken_is_dropped)
+{
+    int how = _i % 3;
+    bool fetched = _i / 3 == 1;
+    struct harness h;
+    h_init(&h, 2);
+    const uint8_t *b = fetched ? body : body + 1000;
+    size_t len = fetched ? sizeof(body) : 500;
+    struct p2p_artifact_id id;
+    p2p_id_of(b, len, &id);
+    if (fetched) {
+        ck_assert_int_eq(h_advert(&h, 1, 0, 1, &id, len), 0);
+        struct p2p_action f =
+            *h_find(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_RPC, 0);
+        h_clear(&h);
+        ck_assert_int_eq(h_serve(&h, &f, b, len), 0);
+    } else {
+        ck_assert_int_eq(h_push(&h, 1, 0, 1, b, len), 0);
+    }
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    h_clear(&h);
+    ck_assert_int_eq(h_advert(&h, 2, 4, 1, &id, len), 0); /* held: no fetch */
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_clear(&h);
+
+    withdraw(&h, 1, 0, 2, how); /* peer 2 still advertises it */
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_WITHDRAWN, -1), 0);
+    ck_assert_ptr_nonnull(p2p_pool_get(p2p_node_pool(h.node), &id));
+    h_clear(&h);
+
+    withdraw(&h, 2, 4, 2, how);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_WITHDRAWN, -1), 1);
+    const struct p2p_action *w = h_find(&h, P2P_ACT_ARTIFACT_WITHDRAWN, -1, 0);
+    ck_assert(p2p_id_eq(&w->id, &id));
+    ck_assert_uint_eq(w->peer, 1); /* it came from peer 1 */
+    ck_assert_ptr_null(p2p_pool_get(p2p_node_pool(h.node), &id));
+    ck_assert_uint_eq(p2p_node_pool(h.node)->count[P2P_POOL_UNVALIDATED], 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->artifacts_withdrawn, 1);
+    ck_assert_int_eq(p2p_node_validate(h.node, h.now, &id, true),
+                     P2P_ERR_NOT_FOUND);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* The client took the artifact (p2p_node_validate called): accepted, it
+ * is validated and stays when its last advertiser withdraws (_i = 0);
+ * rejected, it is gone already and nothing is withdrawn (_i = 1). */
+START_TEST(taken_artifact_is_not_withdrawn)
+{
+    bool accept = _i == 0;
+    struct harness h;
+    h_init(&h, 1);
+    struct p2p_artifact_id id;
+    p2p_id_of(body, 500, &id);
+    ck_assert_int_eq(h_push(&h, 1, 0, 1, body, 500), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_RECEIVED, -1), 1);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_validate(h.node, h.now, &id, accept), 0);
+    h_clear(&h);
+    ck_assert_int_eq(delete_slot(&h, 1, 0, 2), 0);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &id), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_WITHDRAWN, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->artifacts_withdrawn, 0);
+    const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(h.node), &id);
+    if (accept) {
+        ck_assert_ptr_nonnull(e);
+        ck_assert_int_eq(e->section, P2P_POOL_VALIDATED);
+    } else {
+        ck_assert_ptr_null(e);
+    }
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* Views name their ids through the receiver's id table: the same id in
  * two peers' slots is stored once; replacing it in one slot and deleting
  * it from the other releases it, the last id released gives the table's
@@ -521,14 +694,6 @@ START_TEST(fetch_answer_past_advertised_size_is_refused)
     h_fini(&h);
 }
 END_TEST
-
-/* The penalty points peer holds at h's node. */
-static uint64_t points_of(struct harness *h, p2p_node_id peer)
-{
-    struct p2p_peer_info pi;
-    ck_assert_int_eq(p2p_node_peer_info(h->node, peer, &pi), 0);
-    return pi.penalty_total;
-}
 
 /* Our own memory running out while unpacking a peer's push or fetch
  * request is ours, not the peer's: for every allocation failing in turn,
@@ -789,6 +954,9 @@ int main(void)
     tcase_add_test(tc, push_with_wrong_claimed_id_is_refused);
     tcase_add_test(tc, empty_push_is_survived);
     tcase_add_test(tc, deleted_slot_keeps_its_commit);
+    tcase_add_test(tc, deletion_drops_the_view_and_its_advert);
+    tcase_add_loop_test(tc, withdrawn_before_taken_is_dropped, 0, 6);
+    tcase_add_loop_test(tc, taken_artifact_is_not_withdrawn, 0, 2);
     tcase_add_test(tc, one_id_in_two_peers_slots_is_stored_once_and_released);
     tcase_add_test(tc, readvert_does_not_cut_backoff);
     tcase_add_test(tc, per_peer_inbound_stream_bound);

@@ -252,6 +252,228 @@ START_TEST(remove_aborts_transmissions)
 }
 END_TEST
 
+/* The k-th slot update opened (any peer), decoded; the caller frees it. */
+static P2p__V1__SlotUpdate *nth_update(struct harness *h, size_t k)
+{
+    const struct p2p_action *open =
+        h_find(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE, k);
+    ck_assert_ptr_nonnull(open);
+    return h_update_of(h, open);
+}
+
+/* How many of the slot updates opened are deletions. */
+static size_t deletions_opened(struct harness *h)
+{
+    size_t n = 0;
+    size_t all = h_count(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE);
+    for (size_t k = 0; k < all; k++) {
+        P2p__V1__SlotUpdate *u = nth_update(h, k);
+        n += u->update_case == P2P__V1__SLOT_UPDATE__UPDATE_DELETED;
+        p2p__v1__slot_update__free_unpacked(u, NULL);
+    }
+    return n;
+}
+
+/* Acknowledges every slot update in the outbox, then clears it. */
+static void ack_all(struct harness *h)
+{
+    P2p__V1__UpdateAck ack = P2P__V1__UPDATE_ACK__INIT;
+    size_t all = h_count(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE);
+    struct p2p_action opens[16];
+    ck_assert_uint_le(all, 16);
+    for (size_t k = 0; k < all; k++)
+        opens[k] =
+            *h_find(h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE, k);
+    h_clear(h);
+    for (size_t k = 0; k < all; k++)
+        ck_assert_int_eq(
+            h_respond(h, opens[k].peer, opens[k].stream_id, 200, &ack.base),
+            0);
+    h_clear(h);
+}
+
+/* The deletion a removal holds: SlotUpdate{commit > the artifact's, the
+ * same slot, deleted}, to every peer, an advert-class message; one
+ * refused is retried after the backoff (deadline - 1: nothing) until
+ * acknowledged, then nothing more. */
+START_TEST(deletion_names_the_slot_and_is_retried_until_acknowledged)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 42);
+    c.update_backoff.jitter_pct = 0;
+    struct harness h;
+    h_init_cfg(&h, &c, 2);
+    struct p2p_artifact_id keep, gone;
+    uint8_t b1[2000] = {1}, b2[2000] = {2};
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, b1,
+                                     sizeof(b1), &keep),
+                     0);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, b2,
+                                     sizeof(b2), &gone),
+                     0);
+    P2p__V1__SlotUpdate *u = nth_update(&h, 2); /* gone's, to peer 1 */
+    ck_assert_uint_eq(u->slot_id, 1);
+    uint64_t commit = u->commit_id;
+    p2p__v1__slot_update__free_unpacked(u, NULL);
+    ack_all(&h);
+    ck_assert_int_eq(p2p_node_remove(h.node, h.now, &gone), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, c.slot_deletion_hold_ns);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 2);
+    for (size_t k = 0; k < 2; k++) {
+        const struct p2p_action *open = h_find(&h, P2P_ACT_STREAM_OPEN, -1, k);
+        ck_assert_uint_eq(open->peer, k + 1);
+        ck_assert_uint_eq(open->traffic, P2P_TRAFFIC_ADVERT);
+        u = h_update_of(&h, open);
+        ck_assert_int_eq(u->update_case, P2P__V1__SLOT_UPDATE__UPDATE_DELETED);
+        ck_assert(u->deleted);
+        ck_assert_uint_eq(u->slot_id, 1);
+        ck_assert_uint_gt(u->commit_id, commit);
+        p2p__v1__slot_update__free_unpacked(u, NULL);
+    }
+    struct p2p_action to1 = *h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0);
+    struct p2p_action to2 = *h_find(&h, P2P_ACT_STREAM_OPEN, -1, 1);
+    h_clear(&h);
+    P2p__V1__UpdateAck ack = P2P__V1__UPDATE_ACK__INIT;
+    ck_assert_int_eq(h_respond(&h, 1, to1.stream_id, 200, &ack.base), 0);
+    ck_assert_int_eq(h_respond(&h, 2, to2.stream_id, 400, NULL), 0);
+    h_advance(&h, 250 * P2P_NS_PER_MS - 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    h_advance(&h, 1);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 1);
+    ck_assert_uint_eq(h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->peer, 2);
+    ck_assert_uint_eq(deletions_opened(&h), 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->deletions_sent, 3);
+    ack_all(&h);
+    h_advance(&h, 120 * P2P_NS_PER_S);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_fini(&h);
+}
+END_TEST
+
+/* The free list is LIFO: a new artifact takes the slot just freed. While
+ * the deletion is held (here at hold - 1), the new artifact's update
+ * replaces it: only that update goes out, with a newer commit id, and no
+ * deletion ever follows (_i = 0). Once the deletion is in flight
+ * (_i = 1), the new update replaces it too: its streams are reset and
+ * the new update follows in the same slot. */
+START_TEST(reused_slot_supersedes_the_deletion)
+{
+    bool in_flight = _i == 1;
+    struct harness h;
+    h_init(&h, 2);
+    struct p2p_artifact_id a;
+    uint8_t ba[2000] = {1}, bb[2000] = {2};
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, ba,
+                                     sizeof(ba), &a),
+                     0);
+    ack_all(&h);
+    ck_assert_int_eq(p2p_node_remove(h.node, h.now, &a), 0);
+    h_advance(&h, h.cfg.slot_deletion_hold_ns - (in_flight ? 0 : 1));
+    ck_assert_uint_eq(deletions_opened(&h), in_flight ? 2 : 0);
+    P2p__V1__SlotUpdate *d = in_flight ? nth_update(&h, 0) : NULL;
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, bb,
+                                     sizeof(bb), NULL),
+                     0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_RESET, -1), in_flight ? 2 : 0);
+    ck_assert_uint_eq(
+        h_count(&h, P2P_ACT_STREAM_OPEN, P2P_ROUTE_ARTIFACT_UPDATE), 2);
+    ck_assert_uint_eq(deletions_opened(&h), 0);
+    P2p__V1__SlotUpdate *u = nth_update(&h, 0);
+    ck_assert_uint_eq(u->slot_id, 0); /* a's */
+    ck_assert_int_eq(u->update_case, P2P__V1__SLOT_UPDATE__UPDATE_REF);
+    if (d != NULL) {
+        ck_assert_uint_gt(u->commit_id, d->commit_id);
+        p2p__v1__slot_update__free_unpacked(d, NULL);
+    }
+    p2p__v1__slot_update__free_unpacked(u, NULL);
+    ack_all(&h);
+    h_advance(&h, 120 * P2P_NS_PER_S);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->deletions_superseded,
+                      in_flight ? 0 : 1);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->deletions_sent,
+                      in_flight ? 2 : 0);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_fini(&h);
+}
+END_TEST
+
+/* A deletion goes only to the peers that may hold the slot: those up
+ * since before the removal. Peer 2 comes up during the hold (it was
+ * never sent the artifact), peer 3 reconnects during it (it forgot its
+ * views of us): only peer 1 gets the deletion. With no peer at all up at
+ * the removal, no deletion is held (no timer). */
+START_TEST(deletion_goes_to_peers_that_may_hold_the_slot)
+{
+    struct harness h;
+    h_init(&h, 1);
+    ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, 3), 0);
+    struct p2p_artifact_id a, b;
+    uint8_t ba[2000] = {1}, bb[2000] = {2};
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, ba,
+                                     sizeof(ba), &a),
+                     0);
+    ack_all(&h);
+    ck_assert_int_eq(p2p_node_remove(h.node, h.now, &a), 0);
+    ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, 2), 0);
+    ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 3), 0);
+    ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, 3), 0);
+    h_clear(&h);
+    h_advance(&h, h.cfg.slot_deletion_hold_ns);
+    ck_assert_uint_eq(deletions_opened(&h), 1);
+    ck_assert_uint_eq(h_find(&h, P2P_ACT_STREAM_OPEN, -1, 0)->peer, 1);
+    ack_all(&h);
+
+    /* Nobody up: nothing held, nothing sent when peers come back. */
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_ADVERT, bb,
+                                     sizeof(bb), &b),
+                     0);
+    ack_all(&h);
+    for (p2p_node_id p = 1; p <= 3; p++)
+        ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, p), 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_remove(h.node, h.now, &b), 0);
+    for (p2p_node_id p = 1; p <= 3; p++)
+        ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, p), 0);
+    h_clear(&h);
+    h_advance(&h, 120 * P2P_NS_PER_S);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_STREAM_OPEN, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->deletions_sent, 1);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_fini(&h);
+}
+END_TEST
+
+/* slot_deletion_hold_ns 0: the deletion goes out with the removal; the
+ * config refuses a hold past P2P_CONFIG_DELETION_HOLD_MAX_NS (at the
+ * limit: accepted). */
+START_TEST(zero_hold_sends_the_deletion_at_once)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 42);
+    c.slot_deletion_hold_ns = P2P_CONFIG_DELETION_HOLD_MAX_NS;
+    ck_assert_int_eq(p2p_config_check(&c), 0);
+    c.slot_deletion_hold_ns = P2P_CONFIG_DELETION_HOLD_MAX_NS + 1;
+    ck_assert_int_eq(p2p_config_check(&c), P2P_ERR_INVALID_ARG);
+    c.slot_deletion_hold_ns = 0;
+    struct harness h;
+    h_init_cfg(&h, &c, 2);
+    struct p2p_artifact_id a;
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, small_body,
+                                     sizeof(small_body), &a),
+                     0);
+    ack_all(&h);
+    ck_assert_int_eq(p2p_node_remove(h.node, h.now, &a), 0);
+    ck_assert_uint_eq(deletions_opened(&h), 2);
+    ack_all(&h);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_fini(&h);
+}
+END_TEST
+
 /* A peer that reconnects gets every active slot again. */
 START_TEST(reconnected_peer_gets_every_slot)
 {
@@ -319,8 +541,8 @@ START_TEST(slot_table_bound)
 }
 END_TEST
 
-/* Fail the N-th allocation of insert -> failed update -> retry -> remove,
- * for N = 1, 2, ... until nothing fails: no crash, invariants hold, nothing
+/* Fail the N-th allocation of insert -> failed update -> retry -> remove
+ * -> deletion, for N = 1, 2, ... until nothing fails: no crash, invariants hold, nothing
  * leaks. */
 static void insert_fail_retry_remove(struct harness *h)
 {
@@ -337,6 +559,7 @@ static void insert_fail_retry_remove(struct harness *h)
     h_advance(h, 2 * P2P_NS_PER_S);
     if (rc == 0)
         ck_assert_int_eq(p2p_node_remove(h->node, h->now, &id), 0);
+    h_advance(h, 2 * P2P_NS_PER_S); /* the deletion goes out */
 }
 
 START_TEST(every_allocation_failure_is_survived)
@@ -664,6 +887,80 @@ START_TEST(freed_transmission_cancels_its_retry)
 }
 END_TEST
 
+/* A deletion's life in the sender's tables: held (its timer armed, no
+ * update packed, no transmission), then in transmission (its update
+ * packed, one transmission per peer up), then over once the last is
+ * acknowledged: a plain free slot, and the sender's memory what it was
+ * while the deletion was held. A second removal's held deletion is
+ * superseded when a new artifact takes the slot: its timer is stale,
+ * nothing is sent. */
+START_TEST(deletion_states_in_the_tables)
+{
+    struct sfx f;
+    sfx_init(&f);
+    p2p__gossip_sender_peer_up(&f.s, f.now, 1);
+    p2p__gossip_sender_peer_up(&f.s, f.now, 2);
+    struct p2p_artifact_id id = sfx_add(&f, 0);
+    uint32_t slot = sfx_slot(&f, &id);
+    sfx_ack(&f, sfx_tx(&f, slot, 1));
+    sfx_ack(&f, sfx_tx(&f, slot, 2));
+    p2p__gossip_sender_remove(&f.s, f.now, &id);
+    ck_assert_int_eq(p2p_pool_remove(&f.e.pool, &id), 0);
+    const struct p2p_slot *sl = p2p__table_at(&f.s.slots, slot);
+    ck_assert(!sl->used && sl->deleting);
+    ck_assert_uint_ne(sl->hold_timer, P2P_TIMER_HANDLE_NONE);
+    ck_assert_ptr_null(sl->update);
+    ck_assert_uint_eq(f.s.txs.count, 0);
+    ck_assert_uint_eq(p2p__gossip_sender_deleting(&f.s), 1);
+    ck_assert_uint_eq(f.s.slots.free_head, slot);
+    ck_assert(p2p__gossip_sender_delete_timer_live(&f.s, slot, sl->gen));
+    ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
+    size_t held_bytes = f.e.mem.module_bytes[P2P_MEM_SENDER];
+
+    f.now += f.e.cfg.slot_deletion_hold_ns;
+    p2p__gossip_sender_on_delete_timer(&f.s, f.now, slot, sl->gen);
+    ck_assert(sl->deleting);
+    ck_assert_uint_eq(sl->hold_timer, P2P_TIMER_HANDLE_NONE);
+    ck_assert_ptr_nonnull(sl->update);
+    ck_assert_uint_eq(f.s.txs.count, 2);
+    ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
+    sfx_ack(&f, sfx_tx(&f, slot, 1));
+    ck_assert(sl->deleting); /* peer 2 has not acknowledged yet */
+    sfx_ack(&f, sfx_tx(&f, slot, 2));
+    ck_assert(!sl->deleting);
+    ck_assert_ptr_null(sl->update);
+    ck_assert_uint_eq(p2p__gossip_sender_deleting(&f.s), 0);
+    ck_assert_uint_eq(f.e.mem.module_bytes[P2P_MEM_SENDER], held_bytes);
+    ck_assert_uint_eq(f.e.metrics.deletions_sent, 2);
+    ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
+
+    /* Superseded while held. */
+    id = sfx_add(&f, 1);
+    ck_assert_uint_eq(sfx_slot(&f, &id), slot);
+    sfx_ack(&f, sfx_tx(&f, slot, 1));
+    sfx_ack(&f, sfx_tx(&f, slot, 2));
+    p2p__gossip_sender_remove(&f.s, f.now, &id);
+    ck_assert_int_eq(p2p_pool_remove(&f.e.pool, &id), 0);
+    uint32_t gen = sl->gen;
+    ck_assert(p2p__gossip_sender_delete_timer_live(&f.s, slot, gen));
+    id = sfx_add(&f, 2);
+    ck_assert_uint_eq(sfx_slot(&f, &id), slot);
+    ck_assert(!p2p__gossip_sender_delete_timer_live(&f.s, slot, gen));
+    p2p__gossip_sender_on_delete_timer(&f.s, f.now, slot, gen); /* stale */
+    ck_assert_uint_eq(p2p__gossip_sender_deleting(&f.s), 0);
+    ck_assert_uint_eq(f.e.metrics.deletions_superseded, 1);
+    ck_assert_uint_eq(f.e.metrics.deletions_sent, 2);
+    ck_assert_uint_eq(f.s.txs.count, 2); /* the new artifact's */
+    ck_assert_uint_eq(p2p_timer_heap_next(&f.e.timers.heap),
+                      f.now + f.e.cfg.update_timeout_ns);
+    ck_assert_int_eq(p2p__gossip_sender_check(&f.s), 0);
+    p2p__gossip_sender_peer_down(&f.s, 1);
+    p2p__gossip_sender_peer_down(&f.s, 2);
+    p2p_outbox_clear(&f.e.outbox);
+    sfx_fini(&f);
+}
+END_TEST
+
 int main(void)
 {
     memset(big_body, 7, sizeof(big_body));
@@ -677,6 +974,11 @@ int main(void)
     tcase_add_test(tc, unanswered_update_times_out);
     tcase_add_test(tc, remove_aborts_transmissions);
     tcase_add_test(tc, reconnected_peer_gets_every_slot);
+    tcase_add_test(tc,
+                   deletion_names_the_slot_and_is_retried_until_acknowledged);
+    tcase_add_loop_test(tc, reused_slot_supersedes_the_deletion, 0, 2);
+    tcase_add_test(tc, deletion_goes_to_peers_that_may_hold_the_slot);
+    tcase_add_test(tc, zero_hold_sends_the_deletion_at_once);
     tcase_add_test(tc, slot_table_bound);
     tcase_add_test(tc, config_and_insert_bounds);
     tcase_add_test(tc, every_allocation_failure_is_survived);
@@ -684,6 +986,7 @@ int main(void)
                         2);
     tcase_add_test(tc, remove_and_peer_down_free_their_own_in_index_order);
     tcase_add_test(tc, freed_transmission_cancels_its_retry);
+    tcase_add_test(tc, deletion_states_in_the_tables);
     suite_add_tcase(s, tc);
     return h_run_suite(s);
 }
