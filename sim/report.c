@@ -223,6 +223,51 @@ static void judge_delivered(const struct sim_world *w,
              (double)e->within_ns / 1e9);
 }
 
+/* Every artifact purged at least `within` before the end is named by no
+ * peer's slot in any live honest node's receiver: each sender told its
+ * peers (a slot deletion) or reused the slot. Slots of byzantine peers
+ * count too. */
+static void judge_slots_cleared(const struct sim_world *w,
+                                const struct sim_expect *e,
+                                struct sim_expect_result *res)
+{
+    uint64_t judged = 0, stale = 0;
+    int64_t first = -1;
+    uint32_t first_node = 0;
+    for (size_t i = 0; i < w->artifacts_count; i++) {
+        const struct sim_artifact *a = &w->artifacts[i];
+        if (a->expired == P2P_TIME_NEVER || a->expired + e->within_ns > w->end)
+            continue;
+        judged++;
+        for (uint32_t n = 0; n < w->nodes_count; n++) {
+            if (!sim_world_live_honest(w, n))
+                continue;
+            uint32_t views = p2p_node_slot_views(w->nodes[n].core, &a->id);
+            if (views > 0 && first < 0) {
+                first = (int64_t)i;
+                first_node = n;
+            }
+            stale += views;
+        }
+    }
+    res->ok = stale == 0;
+    snprintf(res->name, sizeof(res->name), "slots_cleared within %.3gs",
+             (double)e->within_ns / 1e9);
+    if (first < 0) {
+        snprintf(res->detail, sizeof(res->detail),
+                 "%llu artifacts purged, no peer's slot names one",
+                 (unsigned long long)judged);
+        return;
+    }
+    char hex[17];
+    p2p_id_hex(&w->artifacts[first].id, hex, 16);
+    snprintf(res->detail, sizeof(res->detail),
+             "%llu artifacts purged, %llu slots still name them (first: %s "
+             "at node %u)",
+             (unsigned long long)judged, (unsigned long long)stale, hex,
+             first_node);
+}
+
 static void judge_memory(const struct sim_world *w, const struct sim_expect *e,
                          struct sim_expect_result *res)
 {
@@ -393,6 +438,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
             sim_report_state_judge_synced(w, e, res);
         else if (e->kind == SIM_EXPECT_SERVED_AFTER_LEAVE)
             judge_served_after_leave(w, e, res);
+        else if (e->kind == SIM_EXPECT_SLOTS_CLEARED)
+            judge_slots_cleared(w, e, res);
         r->ok = r->ok && res->ok;
     }
     uint64_t *lat = w->stats.latencies_ns;

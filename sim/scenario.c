@@ -979,10 +979,20 @@ static int parse_faults(struct loader *ld, const yaml_node_t *n)
 static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
                              size_t index, struct sim_expect *e)
 {
-    static const char *const keys[] = {"delivered",           "state_synced",
-                                       "max_memory_per_node", "penalised",
-                                       "served_after_leave",  "within"};
-    enum { DELIVERED, SYNCED, MEMORY, PENALISED, SERVED, WITHIN, KEYS };
+    static const char *const keys[] = {
+        "delivered", "state_synced",       "max_memory_per_node",
+        "penalised", "served_after_leave", "slots_cleared",
+        "within"};
+    enum {
+        DELIVERED,
+        SYNCED,
+        MEMORY,
+        PENALISED,
+        SERVED,
+        CLEARED,
+        WITHIN,
+        KEYS
+    };
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES];
     int rc, kind = -1;
@@ -990,7 +1000,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     e->line = conf_yaml_line(n);
     if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
-    for (int k = DELIVERED; k <= SERVED; k++) {
+    for (int k = DELIVERED; k <= CLEARED; k++) {
         if (v[k] == NULL)
             continue;
         if (kind >= 0)
@@ -1003,7 +1013,8 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     if (kind < 0)
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: needs one of delivered, state_synced, "
-                    "max_memory_per_node, penalised, served_after_leave",
+                    "max_memory_per_node, penalised, served_after_leave, "
+                    "slots_cleared",
                     where);
     conf_yaml_what(what, sizeof what, where, keys[kind]);
     switch (kind) {
@@ -1011,6 +1022,12 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         e->kind = SIM_EXPECT_DELIVERED;
         if (!conf_yaml_scalar_is(v[DELIVERED], "all"))
             return fail(ld, v[DELIVERED], P2P_ERR_DECODE, "%s: expected 'all'",
+                        what);
+        break;
+    case CLEARED:
+        e->kind = SIM_EXPECT_SLOTS_CLEARED;
+        if (!conf_yaml_scalar_is(v[CLEARED], "purged"))
+            return fail(ld, v[CLEARED], P2P_ERR_DECODE, "%s: expected 'purged'",
                         what);
         break;
     case SYNCED:
@@ -1344,6 +1361,8 @@ const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind)
         return "penalised";
     case SIM_EXPECT_SERVED_AFTER_LEAVE:
         return "served_after_leave";
+    case SIM_EXPECT_SLOTS_CLEARED:
+        return "slots_cleared";
     }
     return "?";
 }

@@ -151,15 +151,19 @@ enum sim_expect_kind {
     SIM_EXPECT_MAX_MEMORY,   /* {max_memory_per_node: SIZE} */
     SIM_EXPECT_PENALISED,    /* {penalised: byzantine}: every byzantine node
                                 is penalised by every live honest member */
-    SIM_EXPECT_SERVED_AFTER_LEAVE /* {served_after_leave: [ids]}: each
-                                     receives artifacts after its leave
-                                     while a version in use lists it, and
-                                     none once none does */
+    SIM_EXPECT_SERVED_AFTER_LEAVE, /* {served_after_leave: [ids]}: each
+                                      receives artifacts after its leave
+                                      while a version in use lists it, and
+                                      none once none does */
+    SIM_EXPECT_SLOTS_CLEARED /* {slots_cleared: purged, within: T}: no peer's
+                                slot names an artifact purged T before the
+                                end */
 };
 
 struct sim_expect {
     enum sim_expect_kind kind;
-    uint64_t within_ns; /* delivered, state_synced: > 0; else 0 */
+    uint64_t within_ns; /* delivered, state_synced, slots_cleared: > 0;
+                           else 0 */
     uint32_t *nodes;    /* state_synced, served_after_leave: owned ids;
                            else NULL */
     size_t nodes_count;

@@ -324,6 +324,10 @@ static void write_expect(const struct sim_expect *e, FILE *out)
         ids(out, e->nodes, e->nodes_count);
         fprintf(out, "}\n");
         break;
+    case SIM_EXPECT_SLOTS_CLEARED:
+        fprintf(out, "  - {slots_cleared: purged, within: %s}\n",
+                duration(e->within_ns, a));
+        break;
     }
 }
 

@@ -463,6 +463,10 @@ static const struct bad_case bad_cases[] = {
      "expect[0]: missing required key 'within'", P2P_ERR_DECODE},
     {"delivered not all", HEAD "expect:\n  - {delivered: some, within: 1s}\n", 4,
      "expect[0].delivered: expected 'all'", P2P_ERR_DECODE},
+    {"slots_cleared not purged", HEAD "expect:\n  - {slots_cleared: all, within: 1s}\n", 4,
+     "expect[0].slots_cleared: expected 'purged'", P2P_ERR_DECODE},
+    {"slots_cleared without within", HEAD "expect:\n  - {slots_cleared: purged}\n", 4,
+     "expect[0]: missing required key 'within'", P2P_ERR_DECODE},
     {"max memory with within", HEAD "expect:\n  - {max_memory_per_node: 1MiB, within: 1s}\n",
      4, "'within' does not apply", P2P_ERR_DECODE},
     {"unknown expectation", HEAD "expect:\n  - {delivred: all, within: 1s}\n", 4,
@@ -773,6 +777,8 @@ START_TEST(test_fini_zeroed)
                      "slow-reader");
     ck_assert_str_eq(sim_scenario_expect_kind_name(SIM_EXPECT_STATE_SYNCED),
                      "state_synced");
+    ck_assert_str_eq(sim_scenario_expect_kind_name(SIM_EXPECT_SLOTS_CLEARED),
+                     "slots_cleared");
     ck_assert_str_eq(sim_scenario_from_mode_name(SIM_FROM_ROUND_ROBIN),
                      "round-robin");
 }

@@ -142,7 +142,8 @@ static const char *const writer_cases[] = {
     "  - {state_synced: [5, 6], within: 30s}\n"
     "  - {max_memory_per_node: 3KB}\n"
     "  - {penalised: byzantine}\n"
-    "  - {served_after_leave: [0]}\n",
+    "  - {served_after_leave: [0]}\n"
+    "  - {slots_cleared: purged, within: 2s}\n",
     "duration: 1s\nsubnet: {nodes: 2}\nprotocol: {buggify: True}\n",
     ("duration: 1s\nsubnet: {nodes: 1}\nnetwork:\nworkload:\nfaults:\n"
      "expect:\nprotocol:\nstate:\n"),
