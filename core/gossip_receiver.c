@@ -148,11 +148,12 @@ static int check_update(const struct p2p_gossip_receiver *r,
     }
 }
 
-/* One used view less names handle's id. The last one is the last peer
- * advertising it: an artifact the client has not taken yet leaves the
- * unvalidated pool (core/intake.h), as the IC drops an artifact once its
- * last advertiser left (its download, if any, ended with its last
- * advertiser: core/downloader.c). */
+/* One used view less names handle's id (its slot changed, or its peer
+ * left the subnet). The last one is the last peer advertising it: an
+ * artifact the client has not taken yet leaves the unvalidated pool
+ * (core/intake.h), as the IC drops an artifact once its last advertiser
+ * left (its download, if any, ended with its last advertiser:
+ * core/downloader.c). */
 static void release_id(struct p2p_gossip_receiver *r, p2p_time now,
                        uint32_t handle)
 {
@@ -426,7 +427,7 @@ int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
 }
 
 void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
-                                    p2p_node_id peer)
+                                    p2p_node_id peer, bool left)
 {
     P2P_ASSERT(peer < r->peers_capacity);
     struct p2p_rx_peer *p = &r->peers[peer];
@@ -437,7 +438,10 @@ void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
             continue;
         p2p__downloader_unadvertised(r->dl, now, peer,
                                      p2p__id_table_id(&r->ids, v->id_handle));
-        release_id(r, now, v->id_handle);
+        if (left)
+            release_id(r, now, v->id_handle);
+        else
+            p2p__id_table_release(&r->ids, v->id_handle);
     }
     p2p_mem_free(r->env->mem, P2P_MEM_RECEIVER, p->slots);
     p->slots = NULL;

@@ -3,8 +3,9 @@
  * replaces an older one, an older one is stale; a deletion empties the
  * view and withdraws its advert at once, keeping the commit id), pushed
  * artifacts go to the unvalidated pool through the intake, adverts go to
- * the downloader; an id whose last view is gone leaves the unvalidated
- * pool if the client has not taken it (core/intake.h);
+ * the downloader; an id whose last view is gone (its slot reused or
+ * deleted, or its peer left the subnet) leaves the unvalidated pool if
+ * the client has not taken it (core/intake.h);
  * fetches of our validated artifacts are answered. A peer may use slot ids
  * below cfg.slots_per_peer_max; its view grows to the highest one used.
  * Views name their ids through a per-node id table (core/id_table.h), so
@@ -90,11 +91,14 @@ int p2p__gossip_receiver_on_update(struct p2p_gossip_receiver *r, p2p_time now,
 int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
                                   p2p_node_id peer, uint64_t stream_id,
                                   const struct p2p_frame *f);
-/* peer's connection is gone: its slot views are forgotten, their
- * adverts withdrawn and their ids released (an id no peer advertises any
- * more is withdrawn from the unvalidated pool: core/intake.h). */
+/* peer's connection is gone: its slot views are forgotten, their adverts
+ * withdrawn from the downloader and their ids released. When the peer
+ * left the subnet (`left`), an id no peer advertises any more is
+ * withdrawn from the unvalidated pool too (core/intake.h); a peer that
+ * only lost its connection (or was banned) is still a member, as in the
+ * IC, whose receiver keeps a member's entries across reconnections. */
 void p2p__gossip_receiver_peer_down(struct p2p_gossip_receiver *r, p2p_time now,
-                                    p2p_node_id peer);
+                                    p2p_node_id peer, bool left);
 /* The peers' slots (used views) that name id now: 0 once every peer
  * that advertised it has withdrawn it (reused or deleted the slot, or
  * gone down). O(1). */

@@ -35,8 +35,8 @@ int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
 
 /* Every peer that advertised id withdrew it (the receiver's last slot
  * view naming id is gone: its slot overwritten or deleted, or its peer
- * down), as the IC's receiver removes an artifact once its last
- * advertiser left. An artifact the client has not taken yet (still in
+ * left the subnet), as the IC's receiver removes an artifact once its
+ * last advertiser left. An artifact the client has not taken yet (still in
  * the unvalidated pool: p2p_node_validate not called for it) leaves the
  * pool, with a P2P_ACT_ARTIFACT_WITHDRAWN for the client; one the client
  * took (validated, or rejected and gone) stays its own. Returns whether

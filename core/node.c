@@ -195,15 +195,19 @@ static int peer_fit(struct p2p_node *n, p2p_node_id peer)
 
 /* The connection to id is gone: its streams fail, its slot views and
  * adverts are forgotten; the sender will resend every slot when it comes
- * back. The peer counts as up until the end. */
-static void connection_gone(struct p2p_node *n, p2p_time now, p2p_node_id id)
+ * back. Only a peer that left the subnet (`left`) withdraws its adverts
+ * from the unvalidated pool, as the IC purges a peer from its receiver
+ * only when it leaves the topology. The peer counts as up until the
+ * end. */
+static void connection_gone(struct p2p_node *n, p2p_time now, p2p_node_id id,
+                            bool left)
 {
     /* State sync first, so that the failures of the peer's streams below
      * cannot send its requests back to it. */
     p2p__state_sync_peer_down(&n->state, now, id);
     streams_peer_down(n, now, id);
     p2p__gossip_sender_peer_down(&n->sender, id);
-    p2p__gossip_receiver_peer_down(&n->receiver, now, id);
+    p2p__gossip_receiver_peer_down(&n->receiver, now, id, left);
     p2p__conn_manager_gone(&n->conns, id);
 }
 
@@ -215,7 +219,7 @@ static void close_conn(struct p2p_node *n, p2p_time now, p2p_node_id id,
     if (c == P2P_CONN_CLOSE_NOTHING)
         return;
     if (c == P2P_CONN_CLOSE_WAS_UP)
-        connection_gone(n, now, id);
+        connection_gone(n, now, id, reason == P2P_ERR_STATE);
     p2p__conn_manager_closed(&n->conns, id);
 }
 
@@ -285,7 +289,7 @@ int p2p_node_on_peer_up(struct p2p_node *n, p2p_time now, p2p_node_id peer)
         return P2P_ERR_REFUSED;
     /* A newer connection replaces the older one (the IC's peer manager). */
     if (p2p__conn_manager_is_up(&n->conns, peer)) {
-        connection_gone(n, now, peer);
+        connection_gone(n, now, peer, false);
         n->metrics.conns_replaced++;
     }
     p2p__conn_manager_up(&n->conns, peer);
@@ -299,7 +303,7 @@ int p2p_node_on_peer_down(struct p2p_node *n, p2p_time now, p2p_node_id peer)
 {
     if (!p2p__conn_manager_is_up(&n->conns, peer))
         return P2P_ERR_NOT_FOUND;
-    connection_gone(n, now, peer);
+    connection_gone(n, now, peer, false);
     n->metrics.conns_lost++;
     /* The IC redials at once after a loss. */
     p2p__conn_manager_after_close(&n->conns, now, peer);

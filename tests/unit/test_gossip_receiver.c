@@ -3,6 +3,7 @@
  * another advertiser, backoff once all failed, the bouncer's three answers,
  * and every cancellation path. */
 #include "harness.h"
+#include "conn_harness.h"
 #include "core/ledger.h" /* P2P_PENALTY_STALE_UPDATE */
 #include "core/pool.h"
 
@@ -438,7 +439,8 @@ START_TEST(deletion_drops_the_view_and_its_advert)
 END_TEST
 
 /* How peer withdraws its advert of slot: 0 deletes the slot, 1 reuses it
- * for another artifact, 2 goes down. */
+ * for another artifact, 2 leaves the subnet (peer 1 first, then peer 2:
+ * registry versions 1 and 2). */
 static void withdraw(struct harness *h, p2p_node_id peer, uint64_t slot,
                      uint64_t commit, int how)
 {
@@ -450,15 +452,22 @@ static void withdraw(struct harness *h, p2p_node_id peer, uint64_t slot,
     case 1:
         ck_assert_int_eq(h_advert(h, peer, slot, commit, &other, 10), 0);
         break;
-    default:
-        ck_assert_int_eq(p2p_node_on_peer_down(h->node, h->now, peer), 0);
+    default: {
+        static const p2p_node_id without_1[] = {0, 2}, without_both[] = {0};
+        if (peer == 1)
+            ck_assert_int_eq(ch_topology(h, 1, without_1, 2), 0);
+        else
+            ck_assert_int_eq(ch_topology(h, 2, without_both, 1), 0);
+        ck_assert_uint_eq(p2p_node_metrics(h->node)->conns_closed,
+                          peer == 1 ? 1 : 2);
         break;
+    }
     }
 }
 
 /* An artifact that reached the unvalidated pool, pushed (_i / 3 == 0) or
  * fetched (_i / 3 == 1), stays while some peer still advertises it; when
- * the last one withdraws (deletion, slot reused or peer down: _i % 3)
+ * the last one withdraws (deletion, slot reused or peer left: _i % 3)
  * before the client took it, it leaves the pool with a
  * P2P_ACT_ARTIFACT_WITHDRAWN, and p2p_node_validate then answers
  * P2P_ERR_NOT_FOUND. */
@@ -502,6 +511,32 @@ START_TEST(withdrawn_before_taken_is_dropped)
     ck_assert_uint_eq(p2p_node_metrics(h.node)->artifacts_withdrawn, 1);
     ck_assert_int_eq(p2p_node_validate(h.node, h.now, &id, true),
                      P2P_ERR_NOT_FOUND);
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
+/* A peer that only lost its connection (or was replaced by a newer one)
+ * is still a member: its views are forgotten, but the artifact it alone
+ * advertised stays in the unvalidated pool for the client (the IC keeps a
+ * member's entries across reconnections). */
+START_TEST(disconnected_peer_withdraws_nothing)
+{
+    struct harness h;
+    h_init(&h, 1);
+    struct p2p_artifact_id id;
+    p2p_id_of(body, 500, &id);
+    ck_assert_int_eq(h_push(&h, 1, 0, 1, body, 500), 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_on_peer_up(h.node, h.now, 1), 0); /* newer */
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->conns_replaced, 1);
+    ck_assert_int_eq(p2p_node_on_peer_down(h.node, h.now, 1), 0);
+    ck_assert_uint_eq(p2p_node_slot_views(h.node, &id), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_WITHDRAWN, -1), 0);
+    ck_assert_uint_eq(p2p_node_metrics(h.node)->artifacts_withdrawn, 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_validate(h.node, h.now, &id, true), 0);
     ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
     h_clear(&h);
     h_fini(&h);
@@ -957,6 +992,7 @@ int main(void)
     tcase_add_test(tc, deletion_drops_the_view_and_its_advert);
     tcase_add_loop_test(tc, withdrawn_before_taken_is_dropped, 0, 6);
     tcase_add_loop_test(tc, taken_artifact_is_not_withdrawn, 0, 2);
+    tcase_add_test(tc, disconnected_peer_withdraws_nothing);
     tcase_add_test(tc, one_id_in_two_peers_slots_is_stored_once_and_released);
     tcase_add_test(tc, readvert_does_not_cut_backoff);
     tcase_add_test(tc, per_peer_inbound_stream_bound);
