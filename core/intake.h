@@ -37,8 +37,8 @@ int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
  * view naming id is gone: its slot overwritten or deleted, or its peer
  * left the subnet), as the IC's receiver removes an artifact once its
  * last advertiser left. An artifact the client has not taken yet (still in
- * the unvalidated pool: p2p_node_validate not called for it) leaves the
- * pool, with a P2P_ACT_ARTIFACT_WITHDRAWN for the client; one the client
+ * the unvalidated pool: no p2p_node_validate call for it succeeded)
+ * leaves the pool, with a P2P_ACT_ARTIFACT_WITHDRAWN for the client; one the client
  * took (validated, or rejected and gone) stays its own. Returns whether
  * it was dropped; an artifact the client could not be told of (outbox
  * full) is kept. */

@@ -45,8 +45,8 @@ enum p2p_action_type {
      * backend does not call p2p_node_on_peer_down for it. */
     P2P_ACT_CONN_CLOSE,
     /* An artifact handed over with P2P_ACT_ARTIFACT_RECEIVED (`id`) left
-     * the unvalidated pool before the client took it (called
-     * p2p_node_validate for it): every peer that advertised it withdrew
+     * the unvalidated pool before the client took it (a p2p_node_validate
+     * call for it succeeded): every peer that advertised it withdrew
      * it. The client forgets it; p2p_node_validate would answer
      * P2P_ERR_NOT_FOUND. */
     P2P_ACT_ARTIFACT_WITHDRAWN,

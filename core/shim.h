@@ -146,10 +146,12 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
                          struct p2p_artifact_id *id_out);
 
 /* The client judged an unvalidated artifact: accepted ones move to the
- * validated pool and are relayed, rejected ones are dropped. This call is
- * the client taking the artifact: until it, an artifact every advertiser
- * withdraws leaves the unvalidated pool (P2P_ACT_ARTIFACT_WITHDRAWN) and
- * this call then answers P2P_ERR_NOT_FOUND. Errors: P2P_ERR_NOT_FOUND,
+ * validated pool and are relayed, rejected ones are dropped. This call,
+ * when it succeeds, is the client taking the artifact: until then, an
+ * artifact every advertiser withdraws leaves the unvalidated pool
+ * (P2P_ACT_ARTIFACT_WITHDRAWN) and this call then answers
+ * P2P_ERR_NOT_FOUND; one refused for P2P_ERR_LIMIT stays unvalidated, not
+ * taken. Errors: P2P_ERR_NOT_FOUND,
  * P2P_ERR_STATE, P2P_ERR_LIMIT. */
 int p2p_node_validate(struct p2p_node *n, p2p_time now,
                       const struct p2p_artifact_id *id, bool accept);

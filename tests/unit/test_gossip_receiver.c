@@ -517,6 +517,38 @@ START_TEST(withdrawn_before_taken_is_dropped)
 }
 END_TEST
 
+/* A validation refused for lack of room (the slot table full: the
+ * artifact stays unvalidated) does not take the artifact: withdrawn by
+ * its last advertiser, it leaves the pool. */
+START_TEST(refused_validation_does_not_take)
+{
+    struct p2p_config c;
+    p2p_config_default(&c, 0, 42);
+    c.slots_max = 1;
+    struct harness h;
+    h_init_cfg(&h, &c, 1);
+    static const uint8_t mine[100] = {7};
+    ck_assert_int_eq(p2p_node_insert(h.node, h.now, P2P_KIND_PUSH, mine,
+                                     sizeof(mine), NULL),
+                     0);
+    h_clear(&h);
+    struct p2p_artifact_id id;
+    p2p_id_of(body, 500, &id);
+    ck_assert_int_eq(h_push(&h, 1, 0, 1, body, 500), 0);
+    h_clear(&h);
+    ck_assert_int_eq(p2p_node_validate(h.node, h.now, &id, true),
+                     P2P_ERR_LIMIT);
+    ck_assert_int_eq(p2p_pool_get(p2p_node_pool(h.node), &id)->section,
+                     P2P_POOL_UNVALIDATED);
+    ck_assert_int_eq(delete_slot(&h, 1, 0, 2), 0);
+    ck_assert_uint_eq(h_count(&h, P2P_ACT_ARTIFACT_WITHDRAWN, -1), 1);
+    ck_assert_ptr_null(p2p_pool_get(p2p_node_pool(h.node), &id));
+    ck_assert_int_eq(p2p_node_check_invariants_deep(h.node), 0);
+    h_clear(&h);
+    h_fini(&h);
+}
+END_TEST
+
 /* A peer that only lost its connection (or was replaced by a newer one)
  * is still a member: its views are forgotten, but the artifact it alone
  * advertised stays in the unvalidated pool for the client (the IC keeps a
@@ -993,6 +1025,7 @@ int main(void)
     tcase_add_loop_test(tc, withdrawn_before_taken_is_dropped, 0, 6);
     tcase_add_loop_test(tc, taken_artifact_is_not_withdrawn, 0, 2);
     tcase_add_test(tc, disconnected_peer_withdraws_nothing);
+    tcase_add_test(tc, refused_validation_does_not_take);
     tcase_add_test(tc, one_id_in_two_peers_slots_is_stored_once_and_released);
     tcase_add_test(tc, readvert_does_not_cut_backoff);
     tcase_add_test(tc, per_peer_inbound_stream_bound);
