@@ -185,6 +185,9 @@ static void check_loaded(const struct sim_scenario *s)
             FUZZ_CHECK(e->within_ns == 0 && e->nodes_count >= 1);
             check_ids(e->nodes, e->nodes_count, s->node_ids_count);
             break;
+        case SIM_EXPECT_SLOTS_CLEARED:
+            FUZZ_CHECK(e->within_ns > 0 && e->nodes_count == 0);
+            break;
         default:
             FUZZ_CHECK(!"bad expect kind");
         }
