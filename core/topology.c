@@ -231,18 +231,25 @@ int p2p_topology_set_earliest(struct p2p_topology *t, struct p2p_mem *mem,
     return apply(t, mem, NULL, earliest);
 }
 
-const struct p2p_member *p2p_topology_find(const struct p2p_topology *t,
-                                           p2p_node_id id)
+/* The member id of members[0..count), sorted by id, or NULL. */
+static const struct p2p_member *find_sorted(const struct p2p_member *members,
+                                            uint32_t count, p2p_node_id id)
 {
-    uint32_t lo = 0, hi = t->count;
+    uint32_t lo = 0, hi = count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (t->members[mid].id < id)
+        if (members[mid].id < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < t->count && t->members[lo].id == id ? &t->members[lo] : NULL;
+    return lo < count && members[lo].id == id ? &members[lo] : NULL;
+}
+
+const struct p2p_member *p2p_topology_find(const struct p2p_topology *t,
+                                           p2p_node_id id)
+{
+    return find_sorted(t->members, t->count, id);
 }
 
 const struct p2p_topology_version *p2p_topology_latest(
@@ -254,15 +261,7 @@ const struct p2p_topology_version *p2p_topology_latest(
 static const struct p2p_member *find_in(const struct p2p_topology_version *v,
                                         p2p_node_id id)
 {
-    uint32_t lo = 0, hi = v->count;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (v->members[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < v->count && v->members[lo].id == id ? &v->members[lo] : NULL;
+    return find_sorted(v->members, v->count, id);
 }
 
 static bool sorted_unique(const struct p2p_member *m, uint32_t count)
