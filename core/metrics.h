@@ -32,6 +32,7 @@
     X(artifacts_rejected)                                                      \
     X(artifacts_removed)                                                       \
     X(artifacts_withdrawn) /* unvalidated, every advertiser withdrew it */     \
+    X(artifacts_purged)    /* below the purge height */                        \
     X(downloads_dropped)   /* unwanted, no advertiser left, or full */         \
     X(downloads_refused)   /* downloads_max reached */                         \
     X(pool_full)                                                               \

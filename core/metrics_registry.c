@@ -32,6 +32,9 @@ static const struct p2p_counter_spec counters[] = {
     COUNTER(artifacts_withdrawn, "p2p_artifacts_withdrawn_total",
             "Unvalidated artifacts dropped before the client took them: "
             "every peer that advertised them withdrew them."),
+    COUNTER(artifacts_purged, "p2p_artifacts_purged_total",
+            "Artifacts purged from the pools for a height below the purge "
+            "height."),
     COUNTER(pool_full, "p2p_pool_full_total",
             "Artifacts refused because the unvalidated pool was at its "
             "bound."),

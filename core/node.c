@@ -514,8 +514,23 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
                          enum p2p_artifact_kind kind, struct p2p_body *b,
                          struct p2p_artifact_id *id_out)
 {
+    return p2p_node_insert_at_height(n, now, kind, b, 0, id_out);
+}
+
+/* Whether an artifact at height is below the purge height. */
+static bool below_purge(const struct p2p_node *n, uint64_t height)
+{
+    return height > 0 && height < n->purge_height;
+}
+
+int p2p_node_insert_at_height(struct p2p_node *n, p2p_time now,
+                              enum p2p_artifact_kind kind, struct p2p_body *b,
+                              uint64_t height, struct p2p_artifact_id *id_out)
+{
     if (kind >= P2P_KINDS_COUNT || b == NULL)
         return P2P_ERR_INVALID_ARG;
+    if (below_purge(n, height))
+        return P2P_ERR_STATE;
     /* It must fit, with its envelope, in one message to be sent at all. */
     if (b->len > P2P_ARTIFACT_BYTES_MAX)
         return P2P_ERR_OVERSIZE;
@@ -524,7 +539,8 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
                                  .id = &id,
                                  .kind = kind,
                                  .shared = b,
-                                 .from = P2P_NODE_NONE};
+                                 .from = P2P_NODE_NONE,
+                                 .height = height};
     int rc = p2p_pool_insert(&n->pool, now, &item);
     if (rc != 0)
         return rc;
@@ -543,6 +559,13 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
 int p2p_node_validate(struct p2p_node *n, p2p_time now,
                       const struct p2p_artifact_id *id, bool accept)
 {
+    return p2p_node_validate_at_height(n, now, id, accept, 0);
+}
+
+int p2p_node_validate_at_height(struct p2p_node *n, p2p_time now,
+                                const struct p2p_artifact_id *id, bool accept,
+                                uint64_t height)
+{
     const struct p2p_pool_entry *e = p2p_pool_get(&n->pool, id);
     if (e == NULL)
         return P2P_ERR_NOT_FOUND;
@@ -552,6 +575,11 @@ int p2p_node_validate(struct p2p_node *n, p2p_time now,
         n->metrics.artifacts_rejected++;
         return p2p_pool_remove(&n->pool, id);
     }
+    if (below_purge(n, height)) {
+        n->metrics.artifacts_purged++;
+        (void)p2p_pool_remove(&n->pool, id);
+        return P2P_ERR_UNWANTED;
+    }
     /* Check the slot table first, so a refusal leaves the artifact
      * unvalidated rather than validated but never relayed. */
     if (p2p__gossip_sender_full(&n->sender))
@@ -559,6 +587,7 @@ int p2p_node_validate(struct p2p_node *n, p2p_time now,
     int rc = p2p_pool_promote(&n->pool, id);
     if (rc != 0)
         return rc;
+    (void)p2p_pool_set_height(&n->pool, id, height);
     rc = p2p__gossip_sender_add(&n->sender, now, p2p_pool_get(&n->pool, id),
                                 true);
     if (rc != 0)
@@ -576,6 +605,29 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
     p2p__gossip_sender_remove(&n->sender, now, id);
     n->metrics.artifacts_removed++;
     return 0;
+}
+
+int p2p_node_purge_below(struct p2p_node *n, p2p_time now, uint64_t height)
+{
+    if (height < n->purge_height)
+        return P2P_ERR_STATE;
+    n->purge_height = height;
+    /* Removing frees slots but takes none: the walk sees every entry. */
+    for (uint32_t i = 0; i < n->pool.capacity; i++) {
+        const struct p2p_pool_entry *e = p2p_pool_at(&n->pool, i);
+        if (!e->used || !below_purge(n, e->height))
+            continue;
+        struct p2p_artifact_id id = e->id;
+        (void)p2p_pool_remove(&n->pool, &id);
+        p2p__gossip_sender_remove(&n->sender, now, &id);
+        n->metrics.artifacts_purged++;
+    }
+    return 0;
+}
+
+uint64_t p2p_node_purge_height(const struct p2p_node *n)
+{
+    return n->purge_height;
 }
 
 void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,

@@ -120,6 +120,7 @@ int p2p_pool_insert(struct p2p_pool *p, p2p_time now,
         .shared = copy,
         .from = item->from,
         .inserted_ns = now,
+        .height = item->height,
     };
     p->count[item->section]++;
     p->bytes[item->section] += len;
@@ -165,6 +166,16 @@ int p2p_pool_remove(struct p2p_pool *p, const struct p2p_artifact_id *id)
     int rc = p2p_keymap_del(&p->by_id, &key);
     P2P_ASSERT(rc == 0);
     give_entry(p, index);
+    return 0;
+}
+
+int p2p_pool_set_height(struct p2p_pool *p, const struct p2p_artifact_id *id,
+                        uint64_t height)
+{
+    uint32_t index;
+    if (lookup(p, id, &index) != 0)
+        return P2P_ERR_NOT_FOUND;
+    p->entries[index].height = height;
     return 0;
 }
 

@@ -27,8 +27,9 @@ struct p2p_pool_entry {
     size_t len;              /* shared->len */
     struct p2p_body *shared; /* one reference, charged to P2P_MEM_POOL */
     p2p_node_id from;        /* P2P_NODE_NONE when made locally */
+    uint32_t next_free;      /* here: fills the padding after from */
     p2p_time inserted_ns;
-    uint32_t next_free;
+    uint64_t height; /* the client's; 0: none, never purged by height */
 };
 
 struct p2p_pool {
@@ -59,6 +60,7 @@ struct p2p_pool_item {
     const uint8_t *body;
     size_t len;
     p2p_node_id from; /* P2P_NODE_NONE when made locally */
+    uint64_t height;  /* 0: none */
 };
 
 /* Inserts item's body (shared, or a copy) into item->section at now.
@@ -73,6 +75,10 @@ int p2p_pool_promote(struct p2p_pool *p, const struct p2p_artifact_id *id);
 
 /* Removes the entry from whichever section holds it; P2P_ERR_NOT_FOUND. */
 int p2p_pool_remove(struct p2p_pool *p, const struct p2p_artifact_id *id);
+
+/* Sets the height of id's entry (0: none); P2P_ERR_NOT_FOUND. */
+int p2p_pool_set_height(struct p2p_pool *p, const struct p2p_artifact_id *id,
+                        uint64_t height);
 
 /* The entry for id, or NULL. Borrowed; valid until the next change. */
 const struct p2p_pool_entry *p2p_pool_get(const struct p2p_pool *p,

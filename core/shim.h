@@ -145,6 +145,15 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
                          enum p2p_artifact_kind kind, struct p2p_body *b,
                          struct p2p_artifact_id *id_out);
 
+/* p2p_node_insert_body of an artifact at a height (the client's: in the
+ * IC, the consensus height the artifact belongs to; 0: none, never purged
+ * by height, which is what p2p_node_insert_body does). Errors as
+ * p2p_node_insert, and P2P_ERR_STATE when 0 < height < the purge height
+ * (p2p_node_purge_below). */
+int p2p_node_insert_at_height(struct p2p_node *n, p2p_time now,
+                              enum p2p_artifact_kind kind, struct p2p_body *b,
+                              uint64_t height, struct p2p_artifact_id *id_out);
+
 /* The client judged an unvalidated artifact: accepted ones move to the
  * validated pool and are relayed, rejected ones are dropped. This call,
  * when it succeeds, is the client taking the artifact: until then, an
@@ -156,12 +165,34 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
 int p2p_node_validate(struct p2p_node *n, p2p_time now,
                       const struct p2p_artifact_id *id, bool accept);
 
+/* p2p_node_validate with the height the client found in the artifact
+ * (0: none; p2p_node_validate gives 0). An artifact from a peer has no
+ * height until then: the purge keeps it while unvalidated. One accepted
+ * at 0 < height < the purge height is purged instead of validated
+ * (counted in artifacts_purged): P2P_ERR_UNWANTED, it is gone. */
+int p2p_node_validate_at_height(struct p2p_node *n, p2p_time now,
+                                const struct p2p_artifact_id *id, bool accept,
+                                uint64_t height);
+
 /* Purges an artifact from the pools; its broadcast is aborted and, after
  * cfg.slot_deletion_hold_ns, its slot's deletion is sent to the peers
  * (unless a new artifact took the slot first). P2P_ERR_NOT_FOUND when
  * absent. */
 int p2p_node_remove(struct p2p_node *n, p2p_time now,
                     const struct p2p_artifact_id *id);
+
+/* Raises the purge height to `height` (as the IC's consensus purges its
+ * pools below the finalized height): every entry, validated or not, with
+ * 0 < height < the purge height is removed as by p2p_node_remove (its
+ * broadcast aborted, its slot's deletion sent later), counted in
+ * artifacts_purged, not artifacts_removed. Entries without a height stay.
+ * Later inserts and validations below it are refused. The purge height
+ * only moves forward: P2P_ERR_STATE for a lower one, nothing changed; the
+ * same one purges nothing new. O(pool entries). */
+int p2p_node_purge_below(struct p2p_node *n, p2p_time now, uint64_t height);
+
+/* The purge height: 0 until p2p_node_purge_below is called. */
+uint64_t p2p_node_purge_height(const struct p2p_node *n);
 
 /* Installs the client's bouncer (borrowed ctx); re-evaluates pending
  * downloads at once. */
