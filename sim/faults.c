@@ -193,8 +193,9 @@ static void reinsert_persisted(struct sim_world *w, uint32_t node)
             sim_world_violation(w, "out of memory restoring node %u", node);
             break;
         }
-        int rc = p2p_node_insert_body(sn->core, sim_world_local_now(w, node),
-                                      a->kind, body, NULL);
+        int rc =
+            p2p_node_insert_at_height(sn->core, sim_world_local_now(w, node),
+                                      a->kind, body, a->height, NULL);
         p2p_body_release(body, NULL, P2P_MEM_POOL);
         if (rc != 0)
             sim_world_violation(w, "node %u could not restore an artifact: %s",
@@ -242,6 +243,10 @@ int sim_faults_node_start(struct sim_world *w, uint32_t node)
             return rc;
         }
     }
+    /* The purge height is the client's: a new core learns it first. */
+    if (w->purge_height > 0 &&
+        (rc = p2p_node_purge_below(sn->core, now, w->purge_height)) != 0)
+        return rc;
     reinsert_persisted(w, node);
     sim_state_run_node_started(w, node);
     /* Started as a whole before the fault moves on to the next node. */

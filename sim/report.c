@@ -4,6 +4,8 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "core/pool.h"
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -268,6 +270,66 @@ static void judge_slots_cleared(const struct sim_world *w,
              first_node);
 }
 
+/* The purge height in force at t (sim/workload.c: height 1 at 0, one
+ * more every protocol.heights.every up to the duration). */
+static uint64_t purge_height_at(const struct sim_world *w, p2p_time t)
+{
+    const struct sim_protocol *pr = &w->sc->protocol;
+    p2p_time last = t < w->sc->duration_ns ? t : w->sc->duration_ns;
+    uint64_t height = 1 + last / pr->height_every_ns;
+    return height >= pr->height_keep ? height + 1 - pr->height_keep : 0;
+}
+
+/* No live honest node holds, validated or not, an artifact below the
+ * purge height in force `within` before the end. */
+static void judge_heights_purged(const struct sim_world *w,
+                                 const struct sim_expect *e,
+                                 struct sim_expect_result *res)
+{
+    p2p_time t = w->end > e->within_ns ? w->end - e->within_ns : 0;
+    uint64_t purge = purge_height_at(w, t), held = 0, stale = 0;
+    int64_t first = -1;
+    uint32_t first_node = 0;
+    for (uint32_t n = 0; n < w->nodes_count; n++) {
+        if (!sim_world_live_honest(w, n))
+            continue;
+        const struct p2p_pool *pool = p2p_node_pool(w->nodes[n].core);
+        for (uint32_t i = 0; i < pool->capacity; i++) {
+            const struct p2p_pool_entry *pe = p2p_pool_at(pool, i);
+            if (!pe->used)
+                continue;
+            held++;
+            int64_t idx = sim_workload_artifact_find(w, &pe->id);
+            if (idx < 0 || w->artifacts[idx].height >= purge)
+                continue;
+            if (first < 0) {
+                first = idx;
+                first_node = n;
+            }
+            stale++;
+        }
+    }
+    res->ok = stale == 0;
+    snprintf(res->name, sizeof(res->name), "heights_purged within %.3gs",
+             (double)e->within_ns / 1e9);
+    if (first < 0) {
+        snprintf(res->detail, sizeof(res->detail),
+                 "purge height %llu at %.3fs: none of the %llu artifacts "
+                 "held at the end is below it",
+                 (unsigned long long)purge, (double)t / 1e9,
+                 (unsigned long long)held);
+        return;
+    }
+    char hex[17];
+    p2p_id_hex(&w->artifacts[first].id, hex, 16);
+    snprintf(res->detail, sizeof(res->detail),
+             "purge height %llu at %.3fs: %llu held entries are below it "
+             "(first: %s, height %llu, at node %u)",
+             (unsigned long long)purge, (double)t / 1e9,
+             (unsigned long long)stale, hex,
+             (unsigned long long)w->artifacts[first].height, first_node);
+}
+
 static void judge_memory(const struct sim_world *w, const struct sim_expect *e,
                          struct sim_expect_result *res)
 {
@@ -440,6 +502,8 @@ void sim_report_build(struct sim_world *w, double wall_s, struct sim_report *r)
             judge_served_after_leave(w, e, res);
         else if (e->kind == SIM_EXPECT_SLOTS_CLEARED)
             judge_slots_cleared(w, e, res);
+        else if (e->kind == SIM_EXPECT_HEIGHTS_PURGED)
+            judge_heights_purged(w, e, res);
         r->ok = r->ok && res->ok;
     }
     uint64_t *lat = w->stats.latencies_ns;

@@ -217,8 +217,9 @@ static void on_validate(struct sim_world *w, uint32_t node, uint64_t idx)
     const struct sim_artifact *art = &w->artifacts[idx];
     if (!w->nodes[node].running)
         return; /* crashed before validating: lost with its memory */
-    int rc = p2p_node_validate(w->nodes[node].core,
-                               sim_world_local_now(w, node), &art->id, true);
+    int rc = p2p_node_validate_at_height(w->nodes[node].core,
+                                         sim_world_local_now(w, node), &art->id,
+                                         true, art->height);
     if (TRACING(w)) {
         char hex[17];
         p2p_id_hex(&art->id, hex, 16);
@@ -231,6 +232,8 @@ static void on_validate(struct sim_world *w, uint32_t node, uint64_t idx)
 static void on_expire(struct sim_world *w, uint64_t idx)
 {
     struct sim_artifact *art = &w->artifacts[idx];
+    if (art->expired != P2P_TIME_NEVER)
+        return; /* purged by height already (sim/workload.c) */
     art->expired = w->now;
     if (TRACING(w)) {
         char hex[17];
@@ -299,6 +302,7 @@ static void take_acks(struct sim_world *w, const struct sim_event *e)
     case SIM_EV_LOSS_END:
     case SIM_EV_FAULT:
     case SIM_EV_CHECKPOINT:
+    case SIM_EV_HEIGHT:
         /* Carried out now, as their own events would have been: the
          * event then starts with no node marked. */
         sim_inbox_take_all(w);
@@ -354,6 +358,9 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         break;
     case SIM_EV_UPLINK:
         sim_uplink_next(w, e->node);
+        break;
+    case SIM_EV_HEIGHT:
+        sim_workload_height_tick(w);
         break;
     case SIM_EV_METRICS:
         break; /* taken by the loop before dispatch */
@@ -569,6 +576,7 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     sim_faults_schedule(w);
     sim_state_run_schedule(w);
     sim_workload_start(w);
+    sim_workload_heights_start(w);
     if (opt->metrics_dir != NULL && sim_metrics_out_start(w) != 0)
         return P2P_ERR_WRITE;
 

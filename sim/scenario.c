@@ -545,12 +545,35 @@ static int parse_state(struct loader *ld, const yaml_node_t *n)
     return 0;
 }
 
+/* protocol.heights: {every: DURATION, keep: INTEGER}, both required. */
+static int parse_heights(struct loader *ld, const yaml_node_t *n,
+                         struct sim_protocol *pr)
+{
+    static const char *const keys[] = {"every", "keep"};
+    enum { EVERY, KEEP, KEYS };
+    yaml_node_t *v[KEYS];
+    int rc;
+    if ((rc = conf_yaml_map(ld->d, n, "protocol.heights", keys, KEYS, v)) != 0)
+        return rc;
+    if (v[EVERY] == NULL)
+        return conf_yaml_missing(ld->d, n, "protocol.heights", "every");
+    if (v[KEEP] == NULL)
+        return conf_yaml_missing(ld->d, n, "protocol.heights", "keep");
+    pr->has_heights = true;
+    if ((rc = get_positive_duration(ld, v[EVERY], "protocol.heights.every",
+                                    &pr->height_every_ns)) != 0)
+        return rc;
+    return conf_yaml_u64(ld->d, v[KEEP], "protocol.heights.keep", 1,
+                         SIM_SCENARIO_HEIGHT_KEEP_MAX, &pr->height_keep);
+}
+
 static int parse_protocol(struct loader *ld, const yaml_node_t *n)
 {
     static const char *const keys[] = {"push_threshold", "validation_delay",
-                                       "artifact_ttl", "relay", "buggify"};
+                                       "artifact_ttl",   "relay",
+                                       "buggify",        "heights"};
     static const char *const relays[] = {"push", "advert"};
-    enum { PUSH, DELAY, TTL, RELAY, BUGGIFY, KEYS };
+    enum { PUSH, DELAY, TTL, RELAY, BUGGIFY, HEIGHTS, KEYS };
     struct sim_protocol *pr = &ld->sc->protocol;
     yaml_node_t *v[KEYS];
     int rc;
@@ -590,6 +613,8 @@ static int parse_protocol(struct loader *ld, const yaml_node_t *n)
                                  &pr->buggify)) != 0)
             return rc;
     }
+    if (v[HEIGHTS] != NULL)
+        return parse_heights(ld, v[HEIGHTS], pr);
     return 0;
 }
 
@@ -979,10 +1004,10 @@ static int parse_faults(struct loader *ld, const yaml_node_t *n)
 static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
                              size_t index, struct sim_expect *e)
 {
-    static const char *const keys[] = {
-        "delivered", "state_synced",       "max_memory_per_node",
-        "penalised", "served_after_leave", "slots_cleared",
-        "within"};
+    static const char *const keys[] = {"delivered",           "state_synced",
+                                       "max_memory_per_node", "penalised",
+                                       "served_after_leave",  "slots_cleared",
+                                       "heights_purged",      "within"};
     enum {
         DELIVERED,
         SYNCED,
@@ -990,6 +1015,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         PENALISED,
         SERVED,
         CLEARED,
+        HEIGHTS,
         WITHIN,
         KEYS
     };
@@ -1000,7 +1026,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
     e->line = conf_yaml_line(n);
     if ((rc = conf_yaml_map(ld->d, n, where, keys, KEYS, v)) != 0)
         return rc;
-    for (int k = DELIVERED; k <= CLEARED; k++) {
+    for (int k = DELIVERED; k <= HEIGHTS; k++) {
         if (v[k] == NULL)
             continue;
         if (kind >= 0)
@@ -1014,7 +1040,7 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: needs one of delivered, state_synced, "
                     "max_memory_per_node, penalised, served_after_leave, "
-                    "slots_cleared",
+                    "slots_cleared, heights_purged",
                     where);
     conf_yaml_what(what, sizeof what, where, keys[kind]);
     switch (kind) {
@@ -1029,6 +1055,15 @@ static int parse_expect_item(struct loader *ld, const yaml_node_t *n,
         if (!conf_yaml_scalar_is(v[CLEARED], "purged"))
             return fail(ld, v[CLEARED], P2P_ERR_DECODE, "%s: expected 'purged'",
                         what);
+        break;
+    case HEIGHTS:
+        e->kind = SIM_EXPECT_HEIGHTS_PURGED;
+        if (!conf_yaml_scalar_is(v[HEIGHTS], "all"))
+            return fail(ld, v[HEIGHTS], P2P_ERR_DECODE, "%s: expected 'all'",
+                        what);
+        if (!ld->sc->protocol.has_heights)
+            return fail(ld, v[HEIGHTS], P2P_ERR_DECODE,
+                        "%s: needs protocol.heights", what);
         break;
     case SYNCED:
         e->kind = SIM_EXPECT_STATE_SYNCED;
@@ -1363,6 +1398,8 @@ const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind)
         return "served_after_leave";
     case SIM_EXPECT_SLOTS_CLEARED:
         return "slots_cleared";
+    case SIM_EXPECT_HEIGHTS_PURGED:
+        return "heights_purged";
     }
     return "?";
 }

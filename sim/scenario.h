@@ -36,6 +36,7 @@
 #define SIM_SCENARIO_ARTIFACT_BYTES_MAX ((128ULL << 20) - 1024)
 #define SIM_SCENARIO_STATE_CHUNKS_MAX (1ULL << 20) /* ceil(size / chunk) */
 #define SIM_SCENARIO_DRIFT_PPM_MAX 500000          /* |skew drift| */
+#define SIM_SCENARIO_HEIGHT_KEEP_MAX 1000000u      /* protocol.heights.keep */
 
 /* Defaults for keys that may be left out. */
 #define SIM_SCENARIO_DEFAULT_SEED 1u
@@ -155,15 +156,18 @@ enum sim_expect_kind {
                                       receives artifacts after its leave
                                       while a version in use lists it, and
                                       none once none does */
-    SIM_EXPECT_SLOTS_CLEARED /* {slots_cleared: purged, within: T}: no peer's
-                                slot names an artifact purged T before the
-                                end */
+    SIM_EXPECT_SLOTS_CLEARED,      /* {slots_cleared: purged, within: T}: no
+                                 peer's slot names an artifact purged T
+                                 before the end */
+    SIM_EXPECT_HEIGHTS_PURGED      /* {heights_purged: all, within: T}: no live
+                                 honest node holds an artifact below the
+                                 purge height of T before the end */
 };
 
 struct sim_expect {
     enum sim_expect_kind kind;
-    uint64_t within_ns; /* delivered, state_synced, slots_cleared: > 0;
-                           else 0 */
+    uint64_t within_ns; /* delivered, state_synced, slots_cleared,
+                           heights_purged: > 0; else 0 */
     uint32_t *nodes;    /* state_synced, served_after_leave: owned ids;
                            else NULL */
     size_t nodes_count;
@@ -182,7 +186,10 @@ struct sim_protocol {
     bool has_relay;
     bool relay_advert; /* 'relay: advert' true, 'relay: push' false */
     bool has_buggify;
-    bool buggify; /* 'buggify': core's fault points on */
+    bool buggify;             /* 'buggify': core's fault points on */
+    bool has_heights;         /* 'heights: {every, keep}' */
+    uint64_t height_every_ns; /* 'every' (duration, > 0) */
+    uint64_t height_keep;     /* 'keep' (integer, >= 1) */
 };
 
 struct sim_scenario {

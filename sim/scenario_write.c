@@ -237,7 +237,8 @@ static void write_protocol(const struct sim_scenario *sc, FILE *out)
     const struct sim_protocol *p = &sc->protocol;
     char a[VALUE_BYTES];
     if (!p->has_push_threshold && !p->has_validation_delay &&
-        !p->has_artifact_ttl && !p->has_relay && !p->has_buggify)
+        !p->has_artifact_ttl && !p->has_relay && !p->has_buggify &&
+        !p->has_heights)
         return;
     fprintf(out, "protocol:\n");
     if (p->has_push_threshold)
@@ -252,6 +253,10 @@ static void write_protocol(const struct sim_scenario *sc, FILE *out)
         fprintf(out, "  relay: %s\n", p->relay_advert ? "advert" : "push");
     if (p->has_buggify)
         fprintf(out, "  buggify: %s\n", p->buggify ? "true" : "false");
+    if (p->has_heights)
+        fprintf(out, "  heights: {every: %s, keep: %llu}\n",
+                duration(p->height_every_ns, a),
+                (unsigned long long)p->height_keep);
 }
 
 static void write_fault(const struct sim_fault *f, FILE *out)
@@ -326,6 +331,10 @@ static void write_expect(const struct sim_expect *e, FILE *out)
         break;
     case SIM_EXPECT_SLOTS_CLEARED:
         fprintf(out, "  - {slots_cleared: purged, within: %s}\n",
+                duration(e->within_ns, a));
+        break;
+    case SIM_EXPECT_HEIGHTS_PURGED:
+        fprintf(out, "  - {heights_purged: all, within: %s}\n",
                 duration(e->within_ns, a));
         break;
     }
@@ -474,7 +483,10 @@ static bool same_protocol(const struct sim_protocol *a,
            a->has_relay == b->has_relay &&
            (!a->has_relay || a->relay_advert == b->relay_advert) &&
            a->has_buggify == b->has_buggify &&
-           (!a->has_buggify || a->buggify == b->buggify);
+           (!a->has_buggify || a->buggify == b->buggify) &&
+           a->has_heights == b->has_heights &&
+           (!a->has_heights || (a->height_every_ns == b->height_every_ns &&
+                                a->height_keep == b->height_keep));
 }
 
 static bool same_state(const struct sim_state_cfg *a,

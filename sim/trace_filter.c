@@ -528,6 +528,7 @@ static const char *const sim_kinds[] = {
     "registry_earliest",
     "byzantine",
     "checkpoint",
+    "height",
     "skew",
 };
 #define SIM_KINDS_COUNT (sizeof(sim_kinds) / sizeof(sim_kinds[0]))

@@ -149,6 +149,7 @@ static int record(struct sim_world *w, const struct p2p_artifact_id *id,
     art->creator = creator;
     art->created = w->now;
     art->expired = P2P_TIME_NEVER;
+    art->height = w->height;
     w->artifacts_count++;
     w->stats.bytes_ideal += size * (live_honest_count(w) - 1);
     return 0;
@@ -183,9 +184,9 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
                             SIM_ARTIFACTS_MAX);
         return;
     }
-    int rc = p2p_node_insert_body(w->nodes[creator].core,
-                                  sim_world_local_now(w, creator), it->kind,
-                                  body, NULL);
+    int rc = p2p_node_insert_at_height(w->nodes[creator].core,
+                                       sim_world_local_now(w, creator),
+                                       it->kind, body, w->height, NULL);
     p2p_body_release(body, NULL, P2P_MEM_POOL);
     char hex[17];
     p2p_id_hex(&id, hex, 16);
@@ -204,4 +205,60 @@ void sim_workload_fire(struct sim_world *w, uint32_t item)
                                .arg = w->artifacts_count - 1};
     if (expire.time <= w->end)
         sim_world_push_after_drain(w, &expire, true);
+}
+
+void sim_workload_heights_start(struct sim_world *w)
+{
+    if (!w->sc->protocol.has_heights)
+        return;
+    w->height = 1;
+    p2p_time first = w->sc->protocol.height_every_ns;
+    if (first <= w->sc->duration_ns)
+        sim_world_push_event(
+            w, &(struct sim_event){.time = first, .type = SIM_EV_HEIGHT});
+}
+
+void sim_workload_height_tick(struct sim_world *w)
+{
+    const struct sim_protocol *pr = &w->sc->protocol;
+    w->height++;
+    uint64_t purge =
+        w->height >= pr->height_keep ? w->height + 1 - pr->height_keep : 0;
+    uint64_t purged = 0;
+    if (purge > w->purge_height) {
+        w->purge_height = purge;
+        /* The clients no longer want them (sim_bouncer); a TTL expiry
+         * later finds them gone. */
+        for (; w->height_purge_next < w->artifacts_count &&
+               w->artifacts[w->height_purge_next].height < purge;
+             w->height_purge_next++) {
+            struct sim_artifact *a = &w->artifacts[w->height_purge_next];
+            if (a->expired == P2P_TIME_NEVER) {
+                a->expired = w->now;
+                purged++;
+            }
+        }
+        for (uint32_t i = 0; i < w->nodes_count; i++) {
+            if (!w->nodes[i].running)
+                continue;
+            int rc = p2p_node_purge_below(w->nodes[i].core,
+                                          sim_world_local_now(w, i), purge);
+            if (rc != 0)
+                sim_world_violation(w, "node %u refused purge height %llu: %s",
+                                    i, (unsigned long long)purge,
+                                    p2p_strerror(rc));
+            sim_world_mark(w, i);
+        }
+    }
+    if (SIM_TRACING(w))
+        sim_trace_line(&w->trace, w->now, 0, "height",
+                       "height=%llu purge_below=%llu purged=%llu",
+                       (unsigned long long)w->height,
+                       (unsigned long long)w->purge_height,
+                       (unsigned long long)purged);
+    /* Queued after what the nodes send now. */
+    struct sim_event next = {.time = w->now + pr->height_every_ns,
+                             .type = SIM_EV_HEIGHT};
+    if (next.time <= w->sc->duration_ns)
+        sim_world_push_after_drain(w, &next, false);
 }

@@ -66,6 +66,9 @@ enum sim_event_type {
                               event count (sim/metrics_out.c) */
     SIM_EV_UPLINK,         /* node: its uplink may take the next large
                               message of its queue (run.c) */
+    SIM_EV_HEIGHT,         /* protocol.heights: the subnet's next height,
+                              every node purges below height + 1 - keep
+                              (sim/workload.c) */
 };
 
 /* Connection events carry the other end and the connection's generation. */
@@ -182,6 +185,8 @@ struct sim_artifact {
     uint32_t creator;
     p2p_time created;
     p2p_time expired;    /* P2P_TIME_NEVER while in the pools */
+    uint64_t height;     /* protocol.heights: the subnet's height at its
+                            creation; else 0 */
     uint32_t deliveries; /* nodes other than the creator that received it */
     uint8_t *delivered;  /* owned bitmap over nodes */
 };
@@ -263,6 +268,12 @@ struct sim_world {
     p2p_time end; /* duration + drain */
     p2p_time validation_delay_ns;
     p2p_time artifact_ttl_ns;
+    /* protocol.heights (sim/workload.c): the subnet's height (1 from the
+     * start, 0 without the key), the purge height every node has, and the
+     * first artifact not yet purged by height (heights only grow with
+     * the artifacts' indexes). */
+    uint64_t height, purge_height;
+    size_t height_purge_next;
     p2p_time delivered_within_ns;   /* the tightest delivered bound, or 0 */
     struct sim_artifact *artifacts; /* owned */
     size_t artifacts_count, artifacts_capacity;
@@ -308,6 +319,13 @@ void sim_run_fini(struct sim_world *w);
 /* workload.c */
 void sim_workload_start(struct sim_world *w);
 void sim_workload_fire(struct sim_world *w, uint32_t item);
+/* protocol.heights: height 1 and the first SIM_EV_HEIGHT; nothing
+ * without the key. */
+void sim_workload_heights_start(struct sim_world *w);
+/* SIM_EV_HEIGHT: the next height; artifacts below the new purge height
+ * are purged (the bouncer calls them Unwanted) and every running node
+ * purges its pools below it. */
+void sim_workload_height_tick(struct sim_world *w);
 /* Looks an artifact up by id; -1 when unknown. */
 int64_t sim_workload_artifact_find(const struct sim_world *w,
                                    const struct p2p_artifact_id *id);

@@ -188,11 +188,18 @@ static void check_loaded(const struct sim_scenario *s)
         case SIM_EXPECT_SLOTS_CLEARED:
             FUZZ_CHECK(e->within_ns > 0 && e->nodes_count == 0);
             break;
+        case SIM_EXPECT_HEIGHTS_PURGED:
+            FUZZ_CHECK(e->within_ns > 0 && e->nodes_count == 0 &&
+                       s->protocol.has_heights);
+            break;
         default:
             FUZZ_CHECK(!"bad expect kind");
         }
     }
     FUZZ_CHECK(!s->protocol.has_artifact_ttl || s->protocol.artifact_ttl_ns > 0);
+    FUZZ_CHECK(!s->protocol.has_heights ||
+               (s->protocol.height_every_ns > 0 && s->protocol.height_keep >= 1 &&
+                s->protocol.height_keep <= SIM_SCENARIO_HEIGHT_KEEP_MAX));
 }
 
 static bool all_zero(const void *p, size_t n)

@@ -272,6 +272,28 @@ START_TEST(test_optional_keys)
 }
 END_TEST
 
+/* protocol.heights and the heights_purged expectation. */
+START_TEST(test_heights)
+{
+    struct sim_scenario sc;
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\n"
+            "protocol:\n  heights: {every: 250ms, keep: 3}\n"
+            "expect:\n  - {heights_purged: all, within: 2s}\n",
+            &sc);
+    ck_assert(sc.protocol.has_heights);
+    ck_assert_uint_eq(sc.protocol.height_every_ns, 250 * MS);
+    ck_assert_uint_eq(sc.protocol.height_keep, 3);
+    ck_assert_int_eq(sc.expects[0].kind, SIM_EXPECT_HEIGHTS_PURGED);
+    ck_assert_uint_eq(sc.expects[0].within_ns, 2 * SEC);
+    sim_scenario_fini(&sc);
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\n", &sc);
+    ck_assert(!sc.protocol.has_heights);
+    sim_scenario_fini(&sc);
+    ck_assert_str_eq(sim_scenario_expect_kind_name(SIM_EXPECT_HEIGHTS_PURGED),
+                     "heights_purged");
+}
+END_TEST
+
 /* Many faults at equal times stay in file order after sorting. */
 START_TEST(test_fault_sort_stable)
 {
@@ -465,6 +487,20 @@ static const struct bad_case bad_cases[] = {
      "expect[0].delivered: expected 'all'", P2P_ERR_DECODE},
     {"slots_cleared not purged", HEAD "expect:\n  - {slots_cleared: all, within: 1s}\n", 4,
      "expect[0].slots_cleared: expected 'purged'", P2P_ERR_DECODE},
+    {"heights_purged without heights", HEAD "expect:\n  - {heights_purged: all, within: 1s}\n", 4,
+     "expect[0].heights_purged: needs protocol.heights", P2P_ERR_DECODE},
+    {"heights_purged not all", HEAD "protocol: {heights: {every: 1s, keep: 2}}\nexpect:\n  - {heights_purged: some, within: 1s}\n", 5,
+     "expect[0].heights_purged: expected 'all'", P2P_ERR_DECODE},
+    {"heights_purged without within", HEAD "protocol: {heights: {every: 1s, keep: 2}}\nexpect:\n  - {heights_purged: all}\n", 5,
+     "expect[0]: missing required key 'within'", P2P_ERR_DECODE},
+    {"heights without keep", HEAD "protocol: {heights: {every: 1s}}\n", 3,
+     "protocol.heights: missing required key 'keep'", P2P_ERR_DECODE},
+    {"heights without every", HEAD "protocol: {heights: {keep: 1}}\n", 3,
+     "protocol.heights: missing required key 'every'", P2P_ERR_DECODE},
+    {"heights keep 0", HEAD "protocol: {heights: {every: 1s, keep: 0}}\n", 3,
+     "protocol.heights.keep", P2P_ERR_DECODE},
+    {"heights every 0", HEAD "protocol: {heights: {every: 0s, keep: 1}}\n", 3,
+     "protocol.heights.every", P2P_ERR_DECODE},
     {"slots_cleared without within", HEAD "expect:\n  - {slots_cleared: purged}\n", 4,
      "expect[0]: missing required key 'within'", P2P_ERR_DECODE},
     {"max memory with within", HEAD "expect:\n  - {max_memory_per_node: 1MiB, within: 1s}\n",
@@ -794,6 +830,7 @@ static Suite *scenario_suite(void)
     tcase_add_test(load, test_defaults);
     tcase_add_test(load, test_optional_keys);
     tcase_add_test(load, test_fault_sort_stable);
+    tcase_add_test(load, test_heights);
     tcase_add_loop_test(load, test_bad_scenarios, 0, COUNT(bad_cases));
     tcase_add_loop_test(load, test_edges, 0, COUNT(edge_cases));
     tcase_add_loop_test(load, test_limits, 0, COUNT(limit_cases));
