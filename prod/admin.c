@@ -67,6 +67,7 @@ enum route {
     ROUTE_METRICS,   /* /metrics */
     /* /registry/earliest */
     ROUTE_REGISTRY_EARLIEST,
+    ROUTE_PURGE, /* /purge: POST only */
 };
 
 /* One request, from its headers to its completion (MHD's con_cls). */
@@ -79,6 +80,7 @@ struct request {
                                     500 no memory): answered so */
     const char *fail_message;    /* static */
     enum p2p_artifact_kind kind; /* POST /artifacts */
+    uint64_t height;             /* POST /artifacts: 0 when none */
     uint8_t *body;               /* owned; cap bytes */
     size_t len, cap;
     size_t dropped; /* body bytes read and not kept */
@@ -150,6 +152,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct request *r,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) {
         const char *allow = r->route == ROUTE_ARTIFACT ? "GET, HEAD"
+                            : r->route == ROUTE_PURGE  ? "POST"
                             : r->route == ROUTE_ARTIFACTS ||
                                     r->route == ROUTE_STATE ||
                                     r->route == ROUTE_REGISTRY_EARLIEST
@@ -247,6 +250,7 @@ static bool route_of(const char *url, enum route *out)
         {"/health", ROUTE_HEALTH},
         {"/metrics", ROUTE_METRICS},
         {"/registry/earliest", ROUTE_REGISTRY_EARLIEST},
+        {"/purge", ROUTE_PURGE},
     };
     for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
         if (strcmp(url, exact[i].path) == 0) {
@@ -264,7 +268,34 @@ static bool route_of(const char *url, enum route *out)
 static bool route_allows_post(enum route route)
 {
     return route == ROUTE_ARTIFACTS || route == ROUTE_STATE ||
-           route == ROUTE_REGISTRY_EARLIEST;
+           route == ROUTE_REGISTRY_EARLIEST || route == ROUTE_PURGE;
+}
+
+/* s as a decimal number: 1 to 20 digits, at most 2^64 - 1. */
+static bool parse_decimal(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* X-Artifact-Height: decimal digits, 0 (none) when absent. */
+static bool height_of(struct MHD_Connection *c, uint64_t *height)
+{
+    const char *v =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Artifact-Height");
+    *height = 0;
+    return v == NULL || parse_decimal(v, strlen(v), height);
 }
 
 /* X-Artifact-Kind: push or advert (any case), advert when absent. */
@@ -311,6 +342,10 @@ static enum MHD_Result begin_post(struct prod_admin *a,
     if (r->route == ROUTE_ARTIFACTS && !kind_of(c, &r->kind))
         return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
                              "X-Artifact-Kind must be push or advert");
+    if (r->route == ROUTE_ARTIFACTS && !height_of(c, &r->height))
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
+                             "X-Artifact-Height must be a height (decimal "
+                             "digits)");
     uint64_t len = 0;
     int has = content_length(c, &len);
     if (has < 0)
@@ -340,7 +375,8 @@ static enum MHD_Result begin(struct prod_admin *a, struct MHD_Connection *c,
     bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     r->post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    if (!get && !(r->post && route_allows_post(r->route)))
+    if ((!get && !(r->post && route_allows_post(r->route))) ||
+        (get && r->route == ROUTE_PURGE))
         return respond_error(c, r, MHD_HTTP_METHOD_NOT_ALLOWED,
                              "method not allowed");
     if (r->post)
@@ -395,8 +431,10 @@ static enum MHD_Result post_artifact(struct prod_admin *a,
                                      struct request *r)
 {
     struct p2p_artifact_id id;
-    int err =
-        a->ops.post_artifact(a->ops.ctx, r->kind, body_of(r), r->len, &id);
+    int err = a->ops.post_artifact(a->ops.ctx, r->kind, body_of(r), r->len,
+                                   r->height, &id);
+    if (err == P2P_ERR_STATE)
+        return respond_error(c, r, MHD_HTTP_CONFLICT, "below the purge height");
     if (err != 0)
         return respond_ops_error(
             c, r, err == P2P_ERR_NOT_FOUND ? P2P_ERR_INTERNAL : err);
@@ -616,6 +654,32 @@ static enum MHD_Result post_registry_earliest(struct prod_admin *a,
     return get_json(a, c, r);
 }
 
+/* POST /purge: the purge height. */
+static enum MHD_Result post_purge(struct prod_admin *a,
+                                  struct MHD_Connection *c, struct request *r)
+{
+    uint64_t height = 0, purged = 0;
+    if (!parse_version(r, &height))
+        return respond_error(c, r, MHD_HTTP_BAD_REQUEST,
+                             "the body must be a height (decimal digits, at "
+                             "least 1)");
+    int err = a->ops.purge(a->ops.ctx, height, &purged);
+    if (err == P2P_ERR_STATE)
+        return respond_error(c, r, MHD_HTTP_CONFLICT,
+                             "below the purge height already set");
+    if (err != 0)
+        return respond_ops_error(c, r,
+                                 err == P2P_ERR_NOMEM || err == P2P_ERR_WRITE
+                                     ? err
+                                     : P2P_ERR_INTERNAL);
+    char body[96];
+    int n = snprintf(body, sizeof(body),
+                     "{\"purge_height\": %" PRIu64 ", \"purged\": %" PRIu64 "}",
+                     height, purged);
+    P2P_ASSERT(n > 0 && (size_t)n < sizeof(body));
+    return respond_json(c, r, MHD_HTTP_OK, body, (size_t)n);
+}
+
 static enum MHD_Result get_metrics(struct prod_admin *a,
                                    struct MHD_Connection *c, struct request *r)
 {
@@ -652,6 +716,8 @@ static enum MHD_Result answer(struct prod_admin *a, struct MHD_Connection *c,
         return get_metrics(a, c, r);
     case ROUTE_REGISTRY_EARLIEST:
         return r->post ? post_registry_earliest(a, c, r) : get_json(a, c, r);
+    case ROUTE_PURGE:
+        return post_purge(a, c, r);
     }
     P2P_UNREACHABLE();
     return MHD_NO;
@@ -780,7 +846,8 @@ static bool ops_complete(const struct prod_admin_ops *ops)
            ops->list_artifacts != NULL && ops->get_artifact != NULL &&
            ops->post_state != NULL && ops->state_json != NULL &&
            ops->health_json != NULL && ops->metrics_text != NULL &&
-           ops->registry_json != NULL && ops->set_registry_earliest != NULL;
+           ops->registry_json != NULL && ops->set_registry_earliest != NULL &&
+           ops->purge != NULL;
 }
 
 /* addr's port (network order in, host order out), or false. */

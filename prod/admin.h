@@ -6,8 +6,10 @@
  * the node.
  *
  *   POST /artifacts       201 {"id": "<hex>"}; header X-Artifact-Kind:
- *                         push|advert (default advert), else 400; 413 too
- *                         large, 409 exists, 507 pool full
+ *                         push|advert (default advert), else 400; header
+ *                         X-Artifact-Height: decimal (default 0: none),
+ *                         else 400; 413 too large, 409 exists or below
+ *                         the purge height, 507 pool full
  *   GET  /artifacts       200 {"artifacts": ["<hex>", ...]}
  *   GET  /artifacts/<hex> 200 the bytes; 400 not 64 hex digits, 404
  *   POST /state           201 {"height": H, "root": "<hex>"}; 413; 500
@@ -20,6 +22,10 @@
  *                         newline allowed); 200 what registry_json writes
  *                         after set_registry_earliest; 400 not a version,
  *                         409 older than the earliest in use
+ *   POST /purge           body: a height in decimal (a final newline
+ *                         allowed); 200 {"purge_height": H, "purged": N}
+ *                         after purge; 400 not a height, 409 below the
+ *                         purge height already set
  *
  * Other paths get 404, other methods 405 (with Allow); HEAD is answered as
  * GET without a body. Every error body is {"error": "..."}, also for a
@@ -86,11 +92,13 @@ struct ev_loop;
  * inside the admin's libev callbacks; none may re-enter the admin. */
 struct prod_admin_ops {
     void *ctx; /* borrowed; passed back to every call */
-    /* Adds an artifact made of body[0..len) (borrowed for the call): 0
-     * with *id, or P2P_ERR_EXISTS (409), P2P_ERR_OVERSIZE (413),
-     * P2P_ERR_LIMIT (507), P2P_ERR_WRITE or any other (500). */
+    /* Adds an artifact made of body[0..len) (borrowed for the call) at
+     * height (0: none): 0 with *id, or P2P_ERR_EXISTS (409),
+     * P2P_ERR_STATE (409: height below the purge height),
+     * P2P_ERR_OVERSIZE (413), P2P_ERR_LIMIT (507), P2P_ERR_WRITE or any
+     * other (500). */
     int (*post_artifact)(void *ctx, enum p2p_artifact_kind kind,
-                         const uint8_t *body, size_t len,
+                         const uint8_t *body, size_t len, uint64_t height,
                          struct p2p_artifact_id *id);
     /* Fills ids[0..max) with the validated pool's ids; returns the count,
      * which may be > max (the admin calls again with more room). */
@@ -121,6 +129,11 @@ struct prod_admin_ops {
      * 1) on (POST /registry/earliest): 0, or P2P_ERR_STATE (409: older
      * than the earliest version already in use), others 500. */
     int (*set_registry_earliest)(void *ctx, uint64_t version);
+    /* POST /purge: the purge height becomes `height` (>= 1); what has a
+     * height below it leaves the pool: 0 with *purged (how many), or
+     * P2P_ERR_STATE (409: below the purge height already set), others
+     * 500. */
+    int (*purge)(void *ctx, uint64_t height, uint64_t *purged);
 };
 
 /* The admin's memory limits. */

@@ -477,3 +477,135 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
         *dropped = w.dropped;
     return rc;
 }
+
+/* ---- heights ---- */
+
+/* A height file's bytes: digits and a newline. */
+#define HEIGHT_FILE_BYTES_MAX 24u
+
+static void heights_path(const struct prod_disk_pool *p, const char *name,
+                         char *out)
+{
+    /* p->dir is DATA/pool. */
+    (void)prod_durable_path(out, "%s-heights/%s", p->dir, name);
+}
+
+static int write_height(struct prod_disk_pool *p, const char *name,
+                        uint64_t height)
+{
+    char dir[PROD_DURABLE_PATH_MAX], path[PROD_DURABLE_PATH_MAX];
+    (void)prod_durable_path(dir, "%s-heights", p->dir);
+    int rc = prod_durable_mkdirs(dir, p->error, sizeof(p->error));
+    if (rc != 0)
+        return P2P_ERR_WRITE;
+    heights_path(p, name, path);
+    char text[HEIGHT_FILE_BYTES_MAX];
+    int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", height);
+    rc = prod_durable_write(path, text, (size_t)n, p->error, sizeof(p->error));
+    return rc == 0 ? 0 : P2P_ERR_WRITE;
+}
+
+/* 0 with *height (0 when the file is absent), P2P_ERR_DECODE,
+ * P2P_ERR_READ. */
+static int read_height(struct prod_disk_pool *p, const char *name,
+                       uint64_t *height)
+{
+    char path[PROD_DURABLE_PATH_MAX];
+    heights_path(p, name, path);
+    uint8_t buf[HEIGHT_FILE_BYTES_MAX];
+    size_t len = 0;
+    *height = 0;
+    int rc = prod_durable_read_into(path, buf, sizeof(buf), &len, p->error,
+                                    sizeof(p->error));
+    if (rc == P2P_ERR_NOT_FOUND)
+        return 0;
+    if (rc == P2P_ERR_OVERSIZE)
+        return P2P_ERR_DECODE;
+    if (rc != 0)
+        return P2P_ERR_READ;
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len == 0 || len > 20)
+        return P2P_ERR_DECODE;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] < '0' || buf[i] > '9')
+            return P2P_ERR_DECODE;
+        unsigned d = (unsigned)(buf[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return P2P_ERR_DECODE;
+        v = v * 10 + d;
+    }
+    *height = v;
+    return 0;
+}
+
+int prod_disk_pool_put_height(struct prod_disk_pool *p,
+                              const struct p2p_artifact_id *id, uint64_t height)
+{
+    char hex[HEX_CHARS + 1];
+    p2p_id_hex(id, hex, HEX_CHARS);
+    if (height > 0)
+        return write_height(p, hex, height);
+    char path[PROD_DURABLE_PATH_MAX];
+    heights_path(p, hex, path);
+    int rc = prod_durable_remove(path, p->error, sizeof(p->error));
+    return rc == 0 || rc == P2P_ERR_NOT_FOUND ? 0 : P2P_ERR_WRITE;
+}
+
+int prod_disk_pool_get_height(struct prod_disk_pool *p,
+                              const struct p2p_artifact_id *id,
+                              uint64_t *height)
+{
+    char hex[HEX_CHARS + 1];
+    p2p_id_hex(id, hex, HEX_CHARS);
+    return read_height(p, hex, height);
+}
+
+int prod_disk_pool_set_purge_height(struct prod_disk_pool *p, uint64_t height)
+{
+    return write_height(p, PROD_DISK_POOL_PURGE_HEIGHT_NAME, height);
+}
+
+int prod_disk_pool_get_purge_height(struct prod_disk_pool *p, uint64_t *height)
+{
+    return read_height(p, PROD_DISK_POOL_PURGE_HEIGHT_NAME, height);
+}
+
+int prod_disk_pool_purge_below(struct prod_disk_pool *p, uint64_t height,
+                               uint64_t *removed)
+{
+    char dir[PROD_DURABLE_PATH_MAX];
+    (void)prod_durable_path(dir, "%s-heights", p->dir);
+    char *names = NULL;
+    size_t count = 0;
+    if (removed != NULL)
+        *removed = 0;
+    int rc = prod_durable_list(dir, PROD_DISK_POOL_FILES_MAX, &names, &count,
+                               p->error, sizeof(p->error));
+    if (rc == P2P_ERR_NOT_FOUND)
+        return 0; /* no height was ever stored */
+    if (rc != 0)
+        return rc == P2P_ERR_NOMEM ? rc : P2P_ERR_READ;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        const char *name = names + i * PROD_DURABLE_NAME_MAX;
+        struct p2p_artifact_id id;
+        if (strlen(name) != HEX_CHARS ||
+            conf_hex_decode(name, HEX_CHARS, id.b, P2P_ID_BYTES, NULL) != 0)
+            continue; /* the purge height, a *.tmp: not an artifact's */
+        uint64_t h = 0;
+        if (read_height(p, name, &h) != 0 || h == 0 || h >= height)
+            continue;
+        /* The artifact first: a crash between leaves a height file,
+         * removed by the next purge. */
+        rc = prod_disk_pool_remove(p, &id);
+        if (rc == 0 && removed != NULL)
+            (*removed)++;
+        if (rc == P2P_ERR_NOT_FOUND)
+            rc = 0;
+        if (rc == 0)
+            rc = prod_disk_pool_put_height(p, &id, 0);
+    }
+    free(names);
+    return rc;
+}

@@ -173,6 +173,44 @@ int prod_disk_pool_load(struct prod_disk_pool *p,
                                         const struct prod_disk_pool_drop *d),
                         void *ctx, uint32_t *dropped);
 
+/* Heights (docs/replica.md, "Data directory"): the client's height of an
+ * artifact is DATA/pool-heights/<64 hex id> (its decimal digits and a
+ * newline), the purge height DATA/pool-heights/purge-height; both written
+ * atomically and durably. An artifact without a file has no height. The
+ * replica writes the purge height before it removes anything, so a crash
+ * in the middle of a purge is finished by prod_disk_pool_purge_below at
+ * the next start. */
+#define PROD_DISK_POOL_HEIGHTS_DIR "pool-heights"
+#define PROD_DISK_POOL_PURGE_HEIGHT_NAME "purge-height"
+
+/* Stores id's height durably (0: removes its file). Errors: P2P_ERR_WRITE
+ * (text in prod_disk_pool_error). */
+int prod_disk_pool_put_height(struct prod_disk_pool *p,
+                              const struct p2p_artifact_id *id,
+                              uint64_t height);
+
+/* id's height into *height: 0 when it has none. Errors: P2P_ERR_DECODE (a
+ * file that is not a height), P2P_ERR_READ. */
+int prod_disk_pool_get_height(struct prod_disk_pool *p,
+                              const struct p2p_artifact_id *id,
+                              uint64_t *height);
+
+/* Stores the purge height durably. Errors: P2P_ERR_WRITE. */
+int prod_disk_pool_set_purge_height(struct prod_disk_pool *p, uint64_t height);
+
+/* The purge height stored (0 when none). Errors: P2P_ERR_DECODE,
+ * P2P_ERR_READ. */
+int prod_disk_pool_get_purge_height(struct prod_disk_pool *p, uint64_t *height);
+
+/* Durably removes every artifact (either kind) whose height file says
+ * 0 < height < `height`, then its height file; *removed (may be NULL)
+ * counts the artifacts' files removed. Height files of artifacts already
+ * gone are removed too; a height file that is not a height is left (and
+ * counted nowhere). Errors: P2P_ERR_READ (the folder cannot be listed),
+ * P2P_ERR_WRITE, P2P_ERR_NOMEM; what was removed before stays removed. */
+int prod_disk_pool_purge_below(struct prod_disk_pool *p, uint64_t height,
+                               uint64_t *removed);
+
 /* The counters (see struct prod_disk_pool_stats). */
 void prod_disk_pool_get_stats(const struct prod_disk_pool *p,
                               struct prod_disk_pool_stats *out);

@@ -337,15 +337,48 @@ static int load_pool(void *ctx, const struct p2p_artifact_id *id,
                      enum p2p_artifact_kind kind, struct p2p_body *body)
 {
     struct prod_replica *r = ctx;
-    (void)id; /* the body is hashed: the node reads the id from it */
-    int rc =
-        p2p_node_insert_body(r->node, prod_replica_now(), kind, body, NULL);
+    /* The body is hashed: the node reads the id from it. Its height, if
+     * the client gave one, is in its height file. */
+    uint64_t height = 0;
+    if (prod_disk_pool_get_height(r->disk_pool, id, &height) != 0)
+        prod_replica_log(r, PROD_LOG_WARN,
+                         "pool: an artifact's height file is unreadable, "
+                         "loaded without a height: %s",
+                         prod_disk_pool_error(r->disk_pool));
+    int rc = p2p_node_insert_at_height(r->node, prod_replica_now(), kind, body,
+                                       height, NULL);
     if (rc != 0 && rc != P2P_ERR_EXISTS)
         prod_replica_log(r, PROD_LOG_WARN,
                          "an artifact on disk was not loaded: %s",
                          p2p_strerror(rc));
     prod_replica_drain(r);
     return 0;
+}
+
+/* The purge height persisted by POST /purge: core learns it, and a purge
+ * a crash interrupted is finished on disk before the pool is loaded. */
+static void load_purge_height(struct prod_replica *r)
+{
+    uint64_t height = 0, removed = 0;
+    int rc = prod_disk_pool_get_purge_height(r->disk_pool, &height);
+    if (rc != 0) {
+        prod_replica_log(r, PROD_LOG_ERROR,
+                         "pool: the purge height is unreadable, none used: %s",
+                         prod_disk_pool_error(r->disk_pool));
+        return;
+    }
+    if (height == 0)
+        return;
+    (void)p2p_node_purge_below(r->node, prod_replica_now(), height);
+    rc = prod_disk_pool_purge_below(r->disk_pool, height, &removed);
+    if (rc != 0)
+        prod_replica_log(r, PROD_LOG_ERROR,
+                         "pool: purge below height %llu stopped: %s (%s)",
+                         (unsigned long long)height, p2p_strerror(rc),
+                         prod_disk_pool_error(r->disk_pool));
+    prod_replica_log(r, PROD_LOG_INFO,
+                     "pool: purge height %llu (%llu artifacts removed now)",
+                     (unsigned long long)height, (unsigned long long)removed);
 }
 
 /* Every pool entry the loader set aside, with its reason and fate. */
@@ -460,6 +493,7 @@ static int start_node(struct prod_replica *r, uint32_t self)
     /* Messages that carry a body come as a head and a reference to it:
      * the transport sends the body from where it lies. */
     p2p_node_outbox(r->node)->shared_bodies = true;
+    load_purge_height(r);
     uint32_t dropped = 0;
     rc =
         prod_disk_pool_load(r->disk_pool, load_pool, pool_dropped, r, &dropped);

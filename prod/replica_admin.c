@@ -22,19 +22,25 @@
 #define PROD_METRICS_TEXT_BYTES_MAX (16u << 20)
 
 static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
-                         const uint8_t *body, size_t len,
+                         const uint8_t *body, size_t len, uint64_t height,
                          struct p2p_artifact_id *id)
 {
     struct prod_replica *r = ctx;
     if (r->node == NULL)
-        return P2P_ERR_STATE;
+        return P2P_ERR_INTERNAL;
     if (len > r->cfg.artifact_bytes_max || len > P2P_ARTIFACT_BYTES_MAX)
         return P2P_ERR_OVERSIZE;
+    if (height > 0 && height < p2p_node_purge_height(r->node))
+        return P2P_ERR_STATE;
     p2p_id_of(body, len, id);
     if (p2p_pool_get(p2p_node_pool(r->node), id) != NULL)
         return P2P_ERR_EXISTS;
-    /* Durable first: once the client hears 201, a SIGKILL loses nothing. */
-    int rc = prod_disk_pool_put_hashed(r->disk_pool, id, kind, body, len);
+    /* Durable first: once the client hears 201, a SIGKILL loses nothing.
+     * The height before the artifact: an artifact on disk never lacks
+     * the height it was acknowledged with. */
+    int rc = prod_disk_pool_put_height(r->disk_pool, id, height);
+    if (rc == 0)
+        rc = prod_disk_pool_put_hashed(r->disk_pool, id, kind, body, len);
     if (rc != 0) {
         r->persist_failures++;
         prod_replica_log(r, PROD_LOG_ERROR,
@@ -51,12 +57,13 @@ static int post_artifact(void *ctx, enum p2p_artifact_kind kind,
         b = NULL;
     if (b == NULL)
         b = p2p_body_copy(NULL, P2P_MEM_POOL, body, len);
-    rc = b == NULL
-             ? P2P_ERR_NOMEM
-             : p2p_node_insert_body(r->node, prod_replica_now(), kind, b, NULL);
+    rc = b == NULL ? P2P_ERR_NOMEM
+                   : p2p_node_insert_at_height(r->node, prod_replica_now(),
+                                               kind, b, height, NULL);
     p2p_body_release(b, NULL, P2P_MEM_POOL);
     if (rc != 0) {
         (void)prod_disk_pool_remove(r->disk_pool, id);
+        (void)prod_disk_pool_put_height(r->disk_pool, id, 0);
         return rc;
     }
     r->artifacts_persisted++;
@@ -318,6 +325,41 @@ static int set_registry_earliest(void *ctx, uint64_t version)
     return 0;
 }
 
+/* POST /purge: the purge height is made durable first, then core purges
+ * its pools and the files of what had a height below it go (a crash in
+ * between is finished at the next start, prod/replica.c). */
+static int purge(void *ctx, uint64_t height, uint64_t *purged)
+{
+    struct prod_replica *r = ctx;
+    if (r->node == NULL)
+        return P2P_ERR_INTERNAL;
+    if (height < p2p_node_purge_height(r->node))
+        return P2P_ERR_STATE;
+    int rc = prod_disk_pool_set_purge_height(r->disk_pool, height);
+    if (rc != 0) {
+        r->persist_failures++;
+        prod_replica_log(
+            r, PROD_LOG_ERROR, "cannot persist purge height %llu: %s",
+            (unsigned long long)height, prod_disk_pool_error(r->disk_pool));
+        return P2P_ERR_WRITE;
+    }
+    uint64_t before = p2p_node_metrics(r->node)->artifacts_purged;
+    rc = p2p_node_purge_below(r->node, prod_replica_now(), height);
+    if (rc != 0)
+        return rc;
+    *purged = p2p_node_metrics(r->node)->artifacts_purged - before;
+    prod_replica_drain(r);
+    uint64_t removed = 0;
+    rc = prod_disk_pool_purge_below(r->disk_pool, height, &removed);
+    prod_replica_log(r, rc == 0 ? PROD_LOG_INFO : PROD_LOG_ERROR,
+                     "purge below height %llu: %llu artifacts purged, %llu "
+                     "files removed%s%s",
+                     (unsigned long long)height, (unsigned long long)*purged,
+                     (unsigned long long)removed, rc == 0 ? "" : "; stopped: ",
+                     rc == 0 ? "" : prod_disk_pool_error(r->disk_pool));
+    return rc == 0 ? 0 : P2P_ERR_WRITE;
+}
+
 const struct prod_admin_ops *prod_replica_admin_ops(struct prod_replica *r,
                                                     struct prod_admin_ops *ops)
 {
@@ -332,6 +374,7 @@ const struct prod_admin_ops *prod_replica_admin_ops(struct prod_replica *r,
         .metrics_text = metrics_text,
         .registry_json = registry_json,
         .set_registry_earliest = set_registry_earliest,
+        .purge = purge,
     };
     return ops;
 }

@@ -75,6 +75,9 @@ struct fake {
                                  took last */
     uint64_t earliest_floor;  /* below it: P2P_ERR_STATE */
     size_t earliest_calls;
+    uint64_t post_height;     /* the height post_artifact took last */
+    uint64_t purge_height;    /* the height purge took last */
+    size_t purge_calls;
     struct p2p_mem mem;
     struct p2p_node *node;    /* core's families for /metrics */
 };
@@ -86,12 +89,15 @@ static void hex(const uint8_t *b, size_t n, char *out)
 }
 
 static int fake_post(void *ctx, enum p2p_artifact_kind kind,
-                     const uint8_t *body, size_t len,
+                     const uint8_t *body, size_t len, uint64_t height,
                      struct p2p_artifact_id *id)
 {
     struct fake *f = ctx;
     if (f->post_err != 0)
         return f->post_err;
+    f->post_height = height;
+    if (height > 0 && height < f->purge_height)
+        return P2P_ERR_STATE;
     p2p_id_of(body, len, id);
     for (size_t i = 0; i < f->count; i++)
         if (p2p_id_eq(&f->items[i].id, id))
@@ -190,6 +196,17 @@ static int fake_set_earliest(void *ctx, uint64_t version)
     return 0;
 }
 
+static int fake_purge(void *ctx, uint64_t height, uint64_t *purged)
+{
+    struct fake *f = ctx;
+    f->purge_calls++;
+    if (height < f->purge_height)
+        return P2P_ERR_STATE;
+    f->purge_height = height;
+    *purged = 7;
+    return 0;
+}
+
 /* Two peers in different states, one with an awkward state string. */
 static void sample_stats(struct prod_peer_stats peers[2],
                          struct prod_transport_totals *tot)
@@ -276,6 +293,7 @@ static const struct prod_admin_ops fake_ops_template = {
     .metrics_text = fake_metrics,
     .registry_json = fake_registry_json,
     .set_registry_earliest = fake_set_earliest,
+    .purge = fake_purge,
 };
 
 static void loopback(struct sockaddr_in *sin, uint16_t port)
@@ -549,6 +567,65 @@ START_TEST(post_bad_kind_is_400)
 }
 END_TEST
 
+/* X-Artifact-Height reaches post_artifact (0 without it); one that is
+ * not decimal digits is 400 without a call; below the purge height, 409. */
+START_TEST(post_height_header)
+{
+    struct reply *r = post("/artifacts", "X-Artifact-Height: 42", "h42", 3);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_uint_eq(fk->post_height, 42);
+    r = post("/artifacts", NULL, "none", 4);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_uint_eq(fk->post_height, 0);
+    r = post("/artifacts", "X-Artifact-Height: 18446744073709551615", "max", 3);
+    ck_assert_int_eq(r->status, 201);
+    ck_assert_uint_eq(fk->post_height, UINT64_MAX);
+    static const char *const bad[] = {
+        "X-Artifact-Height: -1", "X-Artifact-Height: 1x",
+        "X-Artifact-Height: 0x10", "X-Artifact-Height;",
+        "X-Artifact-Height: 18446744073709551616", "X-Artifact-Height: 1 2"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = post("/artifacts", bad[i], "bad", 3);
+        assert_error(r, 400);
+        ck_assert_msg(strstr(r->body, "X-Artifact-Height") != NULL, "%s",
+                      r->body);
+    }
+    ck_assert_uint_eq(fk->count, 3);
+    fk->purge_height = 10;
+    r = post("/artifacts", "X-Artifact-Height: 9", "old", 3);
+    assert_error(r, 409);
+    ck_assert_msg(strstr(r->body, "purge height") != NULL, "%s", r->body);
+    ck_assert_int_eq(post("/artifacts", "X-Artifact-Height: 10", "new", 3)->status,
+                     201);
+}
+END_TEST
+
+/* POST /purge: the height reaches the replica, the answer names it and
+ * the count; not a height is 400 without a call; moving back is 409; GET
+ * is 405 with Allow: POST. */
+START_TEST(purge_route)
+{
+    struct reply *r = post("/purge", NULL, "5\n", 2);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(r->type, "application/json");
+    ck_assert_str_eq(r->body, "{\"purge_height\": 5, \"purged\": 7}");
+    ck_assert_uint_eq(fk->purge_height, 5);
+    static const char *const bad[] = {"", "0", "-1", "x", " 5", "5\n\n",
+                                      "18446744073709551616"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_error(post("/purge", NULL, bad[i], strlen(bad[i])), 400);
+    ck_assert_uint_eq(fk->purge_calls, 1);
+    r = post("/purge", NULL, "4", 1);
+    assert_error(r, 409);
+    ck_assert_uint_eq(fk->purge_height, 5);
+    ck_assert_int_eq(post("/purge", NULL, "5", 1)->status, 200);
+    r = get("/purge");
+    assert_error(r, 405);
+    ck_assert_str_eq(r->allow, "POST");
+    ck_assert_uint_eq(fk->purge_calls, 3);
+}
+END_TEST
+
 /* Each error of post_artifact has its status. */
 START_TEST(post_errors_map_to_status)
 {
@@ -675,7 +752,7 @@ START_TEST(list_many_artifacts)
     for (uint32_t i = 0; i < FAKE_ARTIFACTS_MAX; i++) {
         struct p2p_artifact_id id;
         ck_assert_int_eq(fake_post(fk, P2P_KIND_PUSH, (const uint8_t *)&i,
-                                   sizeof(i), &id), 0);
+                                   sizeof(i), 0, &id), 0);
     }
     fk->list_calls = 0;
     struct reply *r = get("/artifacts");
@@ -1398,7 +1475,7 @@ START_TEST(artifact_sent_in_blocks)
     for (size_t i = 0; i < len; i++)
         bytes[i] = (uint8_t)(i * 7 + i / 251);
     struct p2p_artifact_id id;
-    ck_assert_int_eq(fake_post(fk, P2P_KIND_PUSH, bytes, len, &id), 0);
+    ck_assert_int_eq(fake_post(fk, P2P_KIND_PUSH, bytes, len, 0, &id), 0);
     char path[128], hex_id[65];
     hex(id.b, P2P_ID_BYTES, hex_id);
     snprintf(path, sizeof(path), "/artifacts/%s", hex_id);
@@ -1424,7 +1501,7 @@ START_TEST(artifact_sent_in_blocks)
     fk->get_found_max = 0;
     ck_assert_int_eq(get("/health")->status, 200);
     /* An empty artifact. */
-    ck_assert_int_eq(fake_post(fk, P2P_KIND_PUSH, NULL, 0, &id), 0);
+    ck_assert_int_eq(fake_post(fk, P2P_KIND_PUSH, NULL, 0, 0, &id), 0);
     hex(id.b, P2P_ID_BYTES, hex_id);
     snprintf(path, sizeof(path), "/artifacts/%s", hex_id);
     r = get(path);
@@ -1541,6 +1618,8 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, post_push_and_advert);
     tcase_add_test(tc, registry_earliest_post_and_get);
+    tcase_add_test(tc, post_height_header);
+    tcase_add_test(tc, purge_route);
     tcase_add_test(tc, post_bad_kind_is_400);
     tcase_add_test(tc, post_errors_map_to_status);
     tcase_add_test(tc, body_limit_with_content_length);

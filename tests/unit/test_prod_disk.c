@@ -336,6 +336,75 @@ START_TEST(pool_torn_corrupt_and_tmp_files_dropped_at_load)
 }
 END_TEST
 
+/* Heights: stored and read back across a reopen (none: 0), the purge
+ * height too; purge_below removes the artifacts with 0 < height < the
+ * bound and their height files, keeps those without a height or at it,
+ * removes a height file whose artifact is gone (a crash between the two
+ * writes), and leaves a damaged one (P2P_ERR_DECODE when read). */
+START_TEST(pool_heights_persist_and_purge_below)
+{
+    char *d = tmpdir_new();
+    struct prod_disk_pool *p = pool_open(d, 1000);
+    struct p2p_artifact_id low = pool_put(p, 1, 10, P2P_KIND_PUSH);
+    struct p2p_artifact_id at = pool_put(p, 2, 10, P2P_KIND_ADVERT);
+    struct p2p_artifact_id none = pool_put(p, 3, 10, P2P_KIND_PUSH);
+    struct p2p_artifact_id orphan;
+    uint8_t b[10];
+    fill(b, 10, 4);
+    p2p_id_of(b, 10, &orphan);
+    ck_assert_int_eq(prod_disk_pool_put_height(p, &low, 4), 0);
+    ck_assert_int_eq(prod_disk_pool_put_height(p, &at, 5), 0);
+    ck_assert_int_eq(prod_disk_pool_put_height(p, &orphan, 1), 0);
+    uint64_t h = 99;
+    ck_assert_int_eq(prod_disk_pool_get_purge_height(p, &h), 0);
+    ck_assert_uint_eq(h, 0);
+    ck_assert_int_eq(prod_disk_pool_set_purge_height(p, 5), 0);
+    prod_disk_pool_close(p);
+
+    p = pool_open(d, 1000);
+    ck_assert_int_eq(prod_disk_pool_get_height(p, &low, &h), 0);
+    ck_assert_uint_eq(h, 4);
+    ck_assert_int_eq(prod_disk_pool_get_height(p, &none, &h), 0);
+    ck_assert_uint_eq(h, 0);
+    ck_assert_int_eq(prod_disk_pool_get_purge_height(p, &h), 0);
+    ck_assert_uint_eq(h, 5);
+    uint64_t removed = 0;
+    ck_assert_int_eq(prod_disk_pool_purge_below(p, 5, &removed), 0);
+    ck_assert_uint_eq(removed, 1);
+    char path[PROD_DURABLE_PATH_MAX];
+    pool_path(d, &low, ".push", path);
+    ck_assert(!exists(path));
+    pool_path(d, &at, ".advert", path);
+    ck_assert(exists(path));
+    pool_path(d, &none, ".push", path);
+    ck_assert(exists(path));
+    ck_assert_int_eq(prod_disk_pool_get_height(p, &low, &h), 0);
+    ck_assert_uint_eq(h, 0); /* its height file went too */
+    ck_assert_int_eq(prod_disk_pool_get_height(p, &orphan, &h), 0);
+    ck_assert_uint_eq(h, 0);
+    ck_assert_int_eq(prod_durable_path(path, "%s/" PROD_DISK_POOL_HEIGHTS_DIR,
+                                       d),
+                     0);
+    ck_assert_uint_eq(count_entries(path), 2); /* at's and the purge height */
+    /* A damaged height file. */
+    char hex[65];
+    p2p_id_hex(&none, hex, 64);
+    ck_assert_int_eq(prod_durable_path(path,
+                                       "%s/" PROD_DISK_POOL_HEIGHTS_DIR "/%s",
+                                       d, hex),
+                     0);
+    write_raw(path, (const uint8_t *)"x1\n", 3);
+    ck_assert_int_eq(prod_disk_pool_get_height(p, &none, &h), P2P_ERR_DECODE);
+    ck_assert_int_eq(prod_disk_pool_purge_below(p, 100, &removed), 0);
+    ck_assert_uint_eq(removed, 1); /* at */
+    ck_assert(exists(path));
+    pool_path(d, &none, ".push", path);
+    ck_assert(exists(path));
+    prod_disk_pool_close(p);
+    tmpdir_del(d);
+}
+END_TEST
+
 START_TEST(pool_remove_kind_change_and_limits)
 {
     char *d = tmpdir_new();
@@ -1697,6 +1766,7 @@ static Suite *suite(void)
     tcase_add_test(t, pool_round_trip_in_name_order);
     tcase_add_test(t, pool_torn_corrupt_and_tmp_files_dropped_at_load);
     tcase_add_test(t, pool_remove_kind_change_and_limits);
+    tcase_add_test(t, pool_heights_persist_and_purge_below);
     tcase_add_test(t, pool_files_above_the_limit_are_quarantined_once);
     tcase_add_test(t, pool_symbolic_links_are_never_followed);
     tcase_add_test(t, pool_folders_and_fifos_named_like_artifacts_are_quarantined);
