@@ -579,7 +579,8 @@ static void keep(struct p2p_downloader *dl, p2p_time now, uint32_t i,
                             .shared = art->shared,
                             .body = art->shared != NULL ? art->shared->bytes
                                                         : art->v.body.data,
-                            .len = art->v.body.len};
+                            .len = art->v.body.len,
+                            .height = art->v.height};
     if (p2p__intake_accept(dl->env, now, &in) == 0) {
         p2p__downloader_done(dl, &id); /* the download has ended */
         p2p_histogram_observe(&dl->env->hists[P2P_HIST_DOWNLOAD],

@@ -120,8 +120,10 @@ static void accept(struct p2p_gossip_receiver *r, p2p_time now,
                             .kind = u->v.artifact.kind,
                             .shared = u->shared,
                             .body = body_bytes(u),
-                            .len = u->v.artifact.body.len};
-    if (p2p__intake_accept(r->env, now, &in) == 0)
+                            .len = u->v.artifact.body.len,
+                            .height = u->v.artifact.height};
+    int rc = p2p__intake_accept(r->env, now, &in);
+    if (rc == 0 || rc == P2P_ERR_UNWANTED) /* below the purge height */
         p2p__downloader_done(r->dl, id);
 }
 
@@ -414,14 +416,14 @@ int p2p__gossip_receiver_on_fetch(struct p2p_gossip_receiver *r,
     /* Artifact {kind, body}: the body goes on the wire from the pool's
      * shared copy, after the head. */
     uint8_t head[P2P_WIRE_ARTIFACT_HEAD_BYTES_MAX];
-    struct p2p_stream_resp resp = {
-        .peer = peer,
-        .stream_id = stream_id,
-        .traffic = P2P_TRAFFIC_ARTIFACT,
-        .status = P2P_STATUS_OK,
-        .body = head,
-        .len = p2p_wire_artifact_head(head, e->kind, NULL, e->len),
-        .tail = e->len > 0 ? e->shared : NULL};
+    struct p2p_stream_resp resp = {.peer = peer,
+                                   .stream_id = stream_id,
+                                   .traffic = P2P_TRAFFIC_ARTIFACT,
+                                   .status = P2P_STATUS_OK,
+                                   .body = head,
+                                   .len = p2p_wire_artifact_head_at(
+                                       head, e->kind, NULL, e->len, e->height),
+                                   .tail = e->len > 0 ? e->shared : NULL};
     r->env->metrics->fetches_served++;
     return p2p__streams_respond(r->streams, &resp); /* resets on failure */
 }

@@ -282,7 +282,8 @@ static int encode_push(struct p2p_gossip_sender *s, const struct p2p_slot *slot,
                        uint8_t **out, size_t *out_len)
 {
     uint8_t art[P2P_WIRE_ARTIFACT_HEAD_BYTES_MAX];
-    size_t art_len = p2p_wire_artifact_head(art, slot->kind, &slot->id, e->len);
+    size_t art_len = p2p_wire_artifact_head_at(art, slot->kind, &slot->id,
+                                               e->len, e->height);
     uint8_t *buf =
         p2p_mem_alloc_raw(s->env->mem, P2P_MEM_SENDER,
                           P2P_WIRE_SLOT_UPDATE_HEAD_BYTES_MAX + art_len);

@@ -11,13 +11,18 @@ int p2p__intake_accept(const struct p2p_env *env, p2p_time now,
                (a->shared != NULL || a->body != NULL || a->len == 0));
     if (p2p_pool_get(env->pool, a->id) != NULL)
         return P2P_ERR_EXISTS;
+    if (a->height > 0 && a->height < env->pool->purge_height) {
+        env->metrics->artifacts_purged++; /* purged on arrival */
+        return P2P_ERR_UNWANTED;
+    }
     struct p2p_pool_item item = {.section = P2P_POOL_UNVALIDATED,
                                  .id = a->id,
                                  .kind = a->kind,
                                  .shared = a->shared,
                                  .body = a->body,
                                  .len = a->len,
-                                 .from = a->peer};
+                                 .from = a->peer,
+                                 .height = a->height};
     int rc = p2p_pool_insert(env->pool, now, &item);
     if (rc == P2P_ERR_LIMIT) {
         env->metrics->pool_full++;

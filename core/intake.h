@@ -23,6 +23,7 @@ struct p2p_intake {
     struct p2p_body *shared;
     const uint8_t *body;
     size_t len;
+    uint64_t height; /* as the artifact carried it; 0: none */
 };
 
 /* Into the unvalidated pool, with a P2P_ACT_ARTIFACT_RECEIVED for the

@@ -520,7 +520,7 @@ int p2p_node_insert_body(struct p2p_node *n, p2p_time now,
 /* Whether an artifact at height is below the purge height. */
 static bool below_purge(const struct p2p_node *n, uint64_t height)
 {
-    return height > 0 && height < n->purge_height;
+    return height > 0 && height < n->pool.purge_height;
 }
 
 int p2p_node_insert_at_height(struct p2p_node *n, p2p_time now,
@@ -575,6 +575,8 @@ int p2p_node_validate_at_height(struct p2p_node *n, p2p_time now,
         n->metrics.artifacts_rejected++;
         return p2p_pool_remove(&n->pool, id);
     }
+    if (height == 0)
+        height = e->height; /* as it came on the wire, or none */
     if (below_purge(n, height)) {
         n->metrics.artifacts_purged++;
         (void)p2p_pool_remove(&n->pool, id);
@@ -609,9 +611,9 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
 
 int p2p_node_purge_below(struct p2p_node *n, p2p_time now, uint64_t height)
 {
-    if (height < n->purge_height)
+    if (height < n->pool.purge_height)
         return P2P_ERR_STATE;
-    n->purge_height = height;
+    n->pool.purge_height = height;
     /* Removing frees slots but takes none: the walk sees every entry. */
     for (uint32_t i = 0; i < n->pool.capacity; i++) {
         const struct p2p_pool_entry *e = p2p_pool_at(&n->pool, i);
@@ -627,7 +629,7 @@ int p2p_node_purge_below(struct p2p_node *n, p2p_time now, uint64_t height)
 
 uint64_t p2p_node_purge_height(const struct p2p_node *n)
 {
-    return n->purge_height;
+    return n->pool.purge_height;
 }
 
 void p2p_node_set_bouncer(struct p2p_node *n, p2p_time now, p2p_bouncer_fn fn,

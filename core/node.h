@@ -32,7 +32,6 @@ struct p2p_node {
     struct p2p_ledger ledger;
     struct p2p_pool pool;
     struct p2p_metrics metrics;
-    uint64_t purge_height; /* p2p_node_purge_below's; 0 at first */
     struct p2p_histogram hists[P2P_HISTS_COUNT]; /* core/histogram.h */
     /* The modules, lowest layer first. */
     struct p2p_streams streams;

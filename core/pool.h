@@ -41,6 +41,9 @@ struct p2p_pool {
     struct p2p_keymap by_id;
     size_t count[P2P_POOL_SECTIONS];
     uint64_t bytes[P2P_POOL_SECTIONS];
+    /* The client's purge height (p2p_node_purge_below): what has a height
+     * below it is not kept. 0 at first. */
+    uint64_t purge_height;
 };
 
 /* hash_key seeds the id index (see p2p_keymap_init). */

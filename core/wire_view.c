@@ -224,6 +224,8 @@ static int decode_artifact(const uint8_t *buf, size_t len, size_t tail,
             rc = as_bytes(&f, &a->body);
         else if (rc == 0 && f.number == 3)
             rc = as_bytes(&f, &a->id);
+        else if (rc == 0 && f.number == 4)
+            rc = as_u64(&f, &a->height);
         if (rc != 0)
             return rc;
     }

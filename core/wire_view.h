@@ -54,6 +54,7 @@ struct p2p_artifact_view {
     uint32_t kind;
     struct p2p_bytes_view body; /* body.data - buf: offset of the body */
     struct p2p_bytes_view id;
+    uint64_t height; /* 0 when absent */
 };
 
 /* ArtifactRef {id = 1, kind = 2, size = 3}. */

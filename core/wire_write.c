@@ -4,7 +4,12 @@
 #include <string.h>
 
 enum { WT_VARINT = 0, WT_LEN = 2 };
-enum { ARTIFACT_KIND = 1, ARTIFACT_BODY = 2, ARTIFACT_ID = 3 };
+enum {
+    ARTIFACT_KIND = 1,
+    ARTIFACT_BODY = 2,
+    ARTIFACT_ID = 3,
+    ARTIFACT_HEIGHT = 4
+};
 
 size_t p2p_wire_varint_size(uint64_t v)
 {
@@ -35,6 +40,13 @@ static size_t put_key(uint8_t *out, unsigned field, unsigned wire_type)
 size_t p2p_wire_artifact_head(uint8_t *out, uint32_t kind,
                               const struct p2p_artifact_id *id, size_t body_len)
 {
+    return p2p_wire_artifact_head_at(out, kind, id, body_len, 0);
+}
+
+size_t p2p_wire_artifact_head_at(uint8_t *out, uint32_t kind,
+                                 const struct p2p_artifact_id *id,
+                                 size_t body_len, uint64_t height)
+{
     size_t n = 0;
     if (kind != 0) {
         n += put_key(out + n, ARTIFACT_KIND, WT_VARINT);
@@ -45,6 +57,10 @@ size_t p2p_wire_artifact_head(uint8_t *out, uint32_t kind,
         n += p2p_wire_put_varint(out + n, P2P_ID_BYTES);
         memcpy(out + n, id->b, P2P_ID_BYTES);
         n += P2P_ID_BYTES;
+    }
+    if (height != 0) {
+        n += put_key(out + n, ARTIFACT_HEIGHT, WT_VARINT);
+        n += p2p_wire_put_varint(out + n, height);
     }
     if (body_len != 0) {
         n += put_key(out + n, ARTIFACT_BODY, WT_LEN);

@@ -14,9 +14,11 @@
 
 /* The most bytes a varint takes. */
 #define P2P_WIRE_VARINT_BYTES_MAX 10
-/* The most bytes p2p_wire_artifact_head writes: kind (key and a 5-byte
- * varint), the id (key, length, 32 bytes), the body's key and length. */
-#define P2P_WIRE_ARTIFACT_HEAD_BYTES_MAX (1 + 5 + 2 + P2P_ID_BYTES + 1 + 5)
+/* The most bytes p2p_wire_artifact_head_at writes: kind (key and a 5-byte
+ * varint), the id (key, length, 32 bytes), the height (key and a 10-byte
+ * varint), the body's key and length. */
+#define P2P_WIRE_ARTIFACT_HEAD_BYTES_MAX                                       \
+    (1 + 5 + 2 + P2P_ID_BYTES + 1 + 10 + 1 + 5)
 /* The most a SlotUpdate's head adds before its artifact: two uint64 fields
  * and the artifact's key and length. */
 #define P2P_WIRE_SLOT_UPDATE_HEAD_BYTES_MAX (2 * (1 + 10) + 1 + 5)
@@ -41,6 +43,12 @@ size_t p2p_wire_put_varint(uint8_t *out, uint64_t v);
 size_t p2p_wire_artifact_head(uint8_t *out, uint32_t kind,
                               const struct p2p_artifact_id *id,
                               size_t body_len);
+
+/* p2p_wire_artifact_head with the artifact's height (field 4) when
+ * non-zero, before the body's key: without one, the same bytes. */
+size_t p2p_wire_artifact_head_at(uint8_t *out, uint32_t kind,
+                                 const struct p2p_artifact_id *id,
+                                 size_t body_len, uint64_t height);
 
 /* Writes UpdateAck {slot_id, commit_id} whole (zero fields left out);
  * returns the bytes written (at most P2P_WIRE_UPDATE_ACK_BYTES_MAX). */

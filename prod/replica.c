@@ -148,7 +148,11 @@ static void validate_one(struct prod_replica *r,
     const struct p2p_pool_entry *e = p2p_pool_get(p2p_node_pool(r->node), id);
     if (e == NULL)
         return;
-    rc = prod_disk_pool_put_body(r->disk_pool, id, e->kind, e->shared);
+    /* Its height (as it came on the wire) before it, as for a POST. */
+    rc = e->height > 0 ? prod_disk_pool_put_height(r->disk_pool, id, e->height)
+                       : 0;
+    if (rc == 0)
+        rc = prod_disk_pool_put_body(r->disk_pool, id, e->kind, e->shared);
     if (rc == 0) {
         r->artifacts_persisted++;
     } else {

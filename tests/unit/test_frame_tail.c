@@ -1304,7 +1304,7 @@ static size_t gen_artifact(struct p2p_rng *rng, struct buf *b, size_t n,
             break;
         }
         default:
-            buf_unknown(b, rng, 4);
+            buf_unknown(b, rng, 5); /* 4 is the height */
         }
     }
     buf_key(b, 2, 2, chance(rng, 10) ? 1 + (unsigned)below(rng, 5) : 0);
@@ -1316,7 +1316,7 @@ static size_t gen_artifact(struct p2p_rng *rng, struct buf *b, size_t n,
             buf_key(b, 1, 0, 0);
             buf_varint(b, below(rng, 3), 0);
         } else {
-            buf_unknown(b, rng, 4);
+            buf_unknown(b, rng, 5);
         }
     }
     return off;

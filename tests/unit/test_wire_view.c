@@ -335,7 +335,10 @@ static const struct edge_case edges[] = {
      "1a 05 0d 01 00 00 00", P2P_ERR_DECODE},
     {"artifact inner field 0", MSG_SLOT_UPDATE, "1a 02 00 01", P2P_ERR_DECODE},
     {"artifact inner unknowns", MSG_SLOT_UPDATE,
-     "1a 0b 25 01 02 03 04 42 00 12 02 aa bb", 0},
+     "1a 0b 2d 01 02 03 04 42 00 12 02 aa bb", 0},
+    {"artifact height", MSG_SLOT_UPDATE, "1a 06 20 07 12 02 aa bb", 0},
+    {"artifact height of a wrong wire type", MSG_SLOT_UPDATE,
+     "1a 09 25 01 02 03 04 12 02 aa bb", P2P_ERR_DECODE},
     {"artifact inner length past its end", MSG_SLOT_UPDATE,
      "1a 02 12 05 01 02 03", P2P_ERR_DECODE},
 };
