@@ -165,11 +165,13 @@ int p2p_node_insert_at_height(struct p2p_node *n, p2p_time now,
 int p2p_node_validate(struct p2p_node *n, p2p_time now,
                       const struct p2p_artifact_id *id, bool accept);
 
-/* p2p_node_validate with the height the client found in the artifact
- * (0: none; p2p_node_validate gives 0). An artifact from a peer has no
- * height until then: the purge keeps it while unvalidated. One accepted
- * at 0 < height < the purge height is purged instead of validated
- * (counted in artifacts_purged): P2P_ERR_UNWANTED, it is gone. */
+/* p2p_node_validate with the height the client found in the artifact;
+ * 0 (what p2p_node_validate gives) keeps the height it came with
+ * (Artifact.height on the wire), or none. An artifact that came without
+ * one has none until then: a purge keeps it while unvalidated. One
+ * accepted at 0 < height < the purge height is purged instead of
+ * validated (counted in artifacts_purged): P2P_ERR_UNWANTED, it is
+ * gone. */
 int p2p_node_validate_at_height(struct p2p_node *n, p2p_time now,
                                 const struct p2p_artifact_id *id, bool accept,
                                 uint64_t height);
@@ -185,7 +187,10 @@ int p2p_node_remove(struct p2p_node *n, p2p_time now,
  * pools below the finalized height): every entry, validated or not, with
  * 0 < height < the purge height is removed as by p2p_node_remove (its
  * broadcast aborted, its slot's deletion sent later), counted in
- * artifacts_purged, not artifacts_removed. Entries without a height stay.
+ * artifacts_purged, not artifacts_removed. Entries without a height stay
+ * (a peer's artifact has the height it came with, Artifact.height, if
+ * any). An artifact from a peer that arrives below it is not kept
+ * (artifacts_purged; no P2P_ACT_ARTIFACT_RECEIVED).
  * Later inserts and validations below it are refused. The purge height
  * only moves forward: P2P_ERR_STATE for a lower one, nothing changed; the
  * same one purges nothing new. O(pool entries). */
