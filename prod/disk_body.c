@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <nettle/sha2.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,6 +209,21 @@ static void release(struct p2p_body *b)
     free(d);
 }
 
+/* Starts the writer with every signal blocked (signals stay the loop's,
+ * as before there was a thread). Started by the first large body, so a
+ * replica that never fetches one never has a second thread. */
+static bool start_writer(struct prod_disk_body_store *s)
+{
+    if (s->writer_started)
+        return true;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    s->writer_started = pthread_create(&s->writer, NULL, writer_main, s) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return s->writer_started;
+}
+
 static struct p2p_body *store_open(void *ctx, size_t len)
 {
     struct prod_disk_body_store *s = ctx;
@@ -216,7 +232,9 @@ static struct p2p_body *store_open(void *ctx, size_t len)
         return NULL;
     d->fd = -1;
     d->stage = malloc(PROD_DISK_BODY_STAGE_BYTES);
-    if (d->stage != NULL && s->writer_started &&
+    /* Without its thread the store declines every body (they are then
+     * buffered in memory): the replica still works. */
+    if (d->stage != NULL && start_writer(s) &&
         prod_durable_path(d->tmp, "%s/fetch-%llu.tmp", s->dir,
                           (unsigned long long)s->next++) == 0)
         d->fd = open(d->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -322,9 +340,6 @@ int prod_disk_body_store_open(const char *dir,
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
-    /* Without its thread the store declines every body (they are then
-     * buffered in memory): the replica still works. */
-    s->writer_started = pthread_create(&s->writer, NULL, writer_main, s) == 0;
     *out = s;
     return 0;
 }

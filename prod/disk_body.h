@@ -35,9 +35,9 @@
 
 struct prod_disk_body_store;
 
-/* The store of dir (DATA/pool, which exists), and its writer thread (when
- * the thread cannot start, the store declines every body: they are
- * buffered in memory). *out is the caller's (prod_disk_body_store_close, after
+/* The store of dir (DATA/pool, which exists). Its writer thread starts
+ * with the first body (when it cannot start, the store declines every
+ * body: they are buffered in memory). *out is the caller's (prod_disk_body_store_close, after
  * every body it made is released: it joins the thread).
  * Errors: P2P_ERR_INVALID_ARG (dir too long), P2P_ERR_NOMEM. */
 int prod_disk_body_store_open(const char *dir,
