@@ -22,10 +22,15 @@ dropped() {
     body "${NET_ADMIN[2]}/metrics" |
         awk '$1 ~ /^p2p_replica_initials_dropped_total/ {s += $2} END {print s + 0}'
 }
+# Node 1's handshakes: on a loaded machine a slow handshake can make node 1
+# dial again, and node 2 then accepts it twice; every accepted connection
+# must be node 1's.
+handshakes() { metric 'p2p_replica_peer_handshakes_total{peer="1"}'; }
 accepted_before=$(metric p2p_replica_connections_accepted_total)
+hs_before=$(handshakes)
 dropped_before=$(dropped)
-log "accepted before the flood: $accepted_before; dropped: $dropped_before"
-[ "$accepted_before" -eq 1 ] || fail "node 2 should have accepted node 1 once"
+log "accepted before the flood: $accepted_before (node 1's handshakes: $hs_before); dropped: $dropped_before"
+[ "$accepted_before" -ge 1 ] || fail "node 2 should have accepted node 1"
 
 b=$(base_port)
 log "flooding node 2 with $FLOOD datagrams"
@@ -42,8 +47,9 @@ wait_until 10 "short packets answered with stateless resets" resets_answered
 accepted_after=$(metric p2p_replica_connections_accepted_total)
 body "${NET_ADMIN[2]}/metrics" | grep -E '^p2p_replica_(initials_dropped|stateless_resets|connections_accepted)' || true
 log "accepted after the flood: $accepted_after; dropped: $(( $(dropped) - dropped_before ))"
-[ "$accepted_after" -eq "$accepted_before" ] ||
-    fail "the flood raised connections_accepted_total from $accepted_before to $accepted_after"
+hs_after=$(handshakes)
+[ $((accepted_after - accepted_before)) -eq $((hs_after - hs_before)) ] ||
+    fail "the flood raised connections_accepted_total from $accepted_before to $accepted_after (node 1's handshakes: $hs_before to $hs_after)"
 [ "$(metric 'p2p_connections{state="up"}')" -eq 1 ] || fail "node 2 lost its peer"
 healthy "${NET_ADMIN[2]}" || fail "node 2 stopped answering"
 log "PASS: $FLOOD garbage datagrams, no connection accepted"
