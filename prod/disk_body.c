@@ -48,7 +48,6 @@ struct prod_disk_body_store {
     struct prod_disk_body_stats stats; /* the loop's */
     /* The writer: everything below is under lock. */
     pthread_t writer;
-    pid_t writer_tid; /* its kernel id, once it runs */
     bool writer_started, stopping;
     pthread_mutex_t lock;
     pthread_cond_t work, done;
@@ -136,7 +135,6 @@ static void *writer_main(void *arg)
 {
     struct prod_disk_body_store *s = arg;
     pthread_mutex_lock(&s->lock);
-    s->writer_tid = gettid();
     for (;;) {
         while (s->count == 0 && !s->stopping)
             pthread_cond_wait(&s->work, &s->lock);
@@ -344,19 +342,6 @@ int prod_disk_body_store_open(const char *dir,
     return 0;
 }
 
-/* pthread_join returns when the kernel clears the thread's id, a moment
- * before the task leaves /proc/self/task. LeakSanitizer's exit check stops
- * every task listed there, and one caught exiting hangs it (seen in the
- * sanitizer build); so close waits until the task is gone, at most a
- * second. */
-static void wait_task_gone(pid_t tid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
-    for (int i = 0; i < 1000 && tid > 0 && access(path, F_OK) == 0; i++)
-        (void)nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
-}
-
 void prod_disk_body_store_close(struct prod_disk_body_store *s)
 {
     if (s == NULL)
@@ -367,7 +352,6 @@ void prod_disk_body_store_close(struct prod_disk_body_store *s)
         pthread_cond_signal(&s->work);
         pthread_mutex_unlock(&s->lock);
         (void)pthread_join(s->writer, NULL);
-        wait_task_gone(s->writer_tid);
     }
     free_stages(s);
     pthread_cond_destroy(&s->done);

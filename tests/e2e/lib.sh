@@ -15,8 +15,12 @@ cleanup() {
         "$REPLICA" testnet --stop --dir "$d" >/dev/null 2>&1 || true
     done
     for p in "${PIDS[@]}"; do
+        # A test may have frozen it (SIGSTOP): thawed first. Never after
+        # the TERM: a SIGCONT discards a pending stop, and the stop that
+        # LeakSanitizer's exit check sends (sanitizer builds) would be lost
+        # and the check would wait forever.
+        kill -CONT "$p" 2>/dev/null || true
         kill -TERM "$p" 2>/dev/null || true
-        kill -CONT "$p" 2>/dev/null || true # a test may have frozen it
     done
     for p in "${PIDS[@]}"; do
         wait "$p" 2>/dev/null || true
