@@ -100,8 +100,3 @@ void p2p__body_sink_abort(struct p2p_body_sink *s)
     p2p_body_release(s->body, s->mem, s->module);
     free_sink(s);
 }
-
-struct p2p_body *p2p__body_sink_body(const struct p2p_body_sink *s)
-{
-    return s->body;
-}

@@ -44,8 +44,4 @@ int p2p__body_sink_seal(struct p2p_body_sink *s, struct p2p_body **out);
  * sink. NULL is allowed. */
 void p2p__body_sink_abort(struct p2p_body_sink *s);
 
-/* The body being written, for a reader that must read back what arrived
- * (the bytes are readable only after seal). */
-struct p2p_body *p2p__body_sink_body(const struct p2p_body_sink *s);
-
 #endif

@@ -245,7 +245,6 @@ static struct p2p_body *store_open(void *ctx, size_t len)
     d->s = s;
     sha256_init(&d->sha);
     (void)p2p_body_wrap(&d->b, NULL, P2P_MEM_OTHER, NULL, len, &owner, NULL);
-    s->stats.opened++;
     s->stats.live++;
     return &d->b;
 }
@@ -431,7 +430,5 @@ int prod_disk_body_persist(struct p2p_body *b, const char *path, char *err,
     d->tmp[0] = '\0';
     (void)close(d->fd);
     d->fd = -1;
-    if (d->s != NULL)
-        d->s->stats.persisted++;
     return 0;
 }

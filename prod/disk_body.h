@@ -68,11 +68,9 @@ int prod_disk_body_persist(struct p2p_body *b, const char *path, char *err,
 
 /* Counters for /metrics and tests. */
 struct prod_disk_body_stats {
-    uint64_t opened;    /* bodies started in a temporary file */
-    uint64_t sealed;    /* of those, every byte written and mapped */
-    uint64_t failed;    /* writes or maps that failed */
-    uint64_t live;      /* bodies of the store not yet released */
-    uint64_t persisted; /* temporary files renamed to their pool name */
+    uint64_t sealed; /* of those, every byte written and mapped */
+    uint64_t failed; /* writes or maps that failed */
+    uint64_t live;   /* bodies of the store not yet released */
 };
 void prod_disk_body_store_stats(const struct prod_disk_body_store *s,
                                 struct prod_disk_body_stats *out);
