@@ -76,32 +76,32 @@ struct peer_field {
     const char *name;
     enum p2p_metric_type type;
     const char *help;
-    size_t offset; /* of a uint64_t in struct prod_peer_stats */
+    size_t offset; /* of a uint64_t in struct quic_peer_stats */
 };
 
 static const struct peer_field peer_fields[] = {
     {"p2p_replica_peer_bytes_sent_total", P2P_METRIC_COUNTER,
      "Stream payload bytes sent to the peer.",
-     offsetof(struct prod_peer_stats, bytes_sent)},
+     offsetof(struct quic_peer_stats, bytes_sent)},
     {"p2p_replica_peer_bytes_received_total", P2P_METRIC_COUNTER,
      "Stream payload bytes received from the peer.",
-     offsetof(struct prod_peer_stats, bytes_received)},
+     offsetof(struct quic_peer_stats, bytes_received)},
     {"p2p_replica_peer_messages_sent_total", P2P_METRIC_COUNTER,
      "Messages (streams, one RPC each) sent to the peer.",
-     offsetof(struct prod_peer_stats, messages_sent)},
+     offsetof(struct quic_peer_stats, messages_sent)},
     {"p2p_replica_peer_messages_received_total", P2P_METRIC_COUNTER,
      "Messages (streams, one RPC each) received from the peer.",
-     offsetof(struct prod_peer_stats, messages_received)},
+     offsetof(struct quic_peer_stats, messages_received)},
     {"p2p_replica_peer_handshakes_total", P2P_METRIC_COUNTER,
      "Completed QUIC handshakes with the peer, either direction.",
-     offsetof(struct prod_peer_stats, handshakes)},
+     offsetof(struct quic_peer_stats, handshakes)},
     {"p2p_replica_duplicate_identity_total", P2P_METRIC_COUNTER,
      "Handshakes refused because the peer's key already had a live "
      "connection from another address (two processes, one identity).",
-     offsetof(struct prod_peer_stats, duplicates)},
+     offsetof(struct quic_peer_stats, duplicates)},
 };
 
-static uint64_t peer_value(const struct prod_peer_stats *p, size_t offset)
+static uint64_t peer_value(const struct quic_peer_stats *p, size_t offset)
 {
     uint64_t v;
     memcpy(&v, (const char *)p + offset, sizeof(v));
@@ -110,7 +110,7 @@ static uint64_t peer_value(const struct prod_peer_stats *p, size_t offset)
 
 /* Streams reset per peer, by who reset them. */
 static void write_peer_resets(struct p2p_metrics_text *t,
-                              const struct prod_peer_stats *peers,
+                              const struct quic_peer_stats *peers,
                               uint32_t count)
 {
     static const char *const name = "p2p_replica_peer_streams_reset_total";
@@ -128,13 +128,13 @@ static void write_peer_resets(struct p2p_metrics_text *t,
     }
 }
 
-static bool is_up(const struct prod_peer_stats *p)
+static bool is_up(const struct quic_peer_stats *p)
 {
     return p->conn_state != NULL && strcmp(p->conn_state, "up") == 0;
 }
 
 static void write_peer_identity(struct p2p_metrics_text *t,
-                                const struct prod_peer_stats *peers,
+                                const struct quic_peer_stats *peers,
                                 uint32_t count)
 {
     char idx[INDEX_LABEL_BYTES];
@@ -151,7 +151,7 @@ static void write_peer_identity(struct p2p_metrics_text *t,
 }
 
 static void write_peer_states(struct p2p_metrics_text *t,
-                              const struct prod_peer_stats *peers,
+                              const struct quic_peer_stats *peers,
                               uint32_t count)
 {
     char idx[INDEX_LABEL_BYTES];
@@ -176,7 +176,7 @@ static void write_peer_states(struct p2p_metrics_text *t,
 }
 
 static void write_peer_counters(struct p2p_metrics_text *t,
-                                const struct prod_peer_stats *peers,
+                                const struct quic_peer_stats *peers,
                                 uint32_t count)
 {
     char idx[INDEX_LABEL_BYTES];
@@ -193,7 +193,7 @@ static void write_peer_counters(struct p2p_metrics_text *t,
 
 /* Only connected peers have an RTT: an absent sample means none. */
 static void write_peer_rtt(struct p2p_metrics_text *t,
-                           const struct prod_peer_stats *peers, uint32_t count)
+                           const struct quic_peer_stats *peers, uint32_t count)
 {
     char idx[INDEX_LABEL_BYTES];
     char secs[32];
@@ -222,7 +222,7 @@ static void single(struct p2p_metrics_text *t, const char *name,
 /* The families the simulator writes too (docs/metrics.md, "Shared
  * vocabulary"): same names, labels and meaning. */
 static void write_shared(struct p2p_metrics_text *t,
-                         const struct prod_transport_totals *tot)
+                         const struct quic_endpoint_totals *tot)
 {
     static const struct {
         const char *name, *help;
@@ -230,10 +230,10 @@ static void write_shared(struct p2p_metrics_text *t,
     } bytes[] = {
         {"p2p_transport_bytes_sent_total",
          "Stream payload bytes this node sent, by what they carry.",
-         offsetof(struct prod_transport_totals, bytes_sent)},
+         offsetof(struct quic_endpoint_totals, bytes_sent)},
         {"p2p_transport_bytes_received_total",
          "Stream payload bytes that reached this node, by what they carry.",
-         offsetof(struct prod_transport_totals, bytes_received)},
+         offsetof(struct quic_endpoint_totals, bytes_received)},
     };
     for (size_t b = 0; b < sizeof(bytes) / sizeof(bytes[0]); b++) {
         const uint64_t *v =
@@ -255,23 +255,23 @@ static void write_shared(struct p2p_metrics_text *t,
 }
 
 static void write_totals(struct p2p_metrics_text *t,
-                         const struct prod_transport_totals *tot)
+                         const struct quic_endpoint_totals *tot)
 {
     const enum p2p_metric_type C = P2P_METRIC_COUNTER;
     p2p_metrics_text_family(t, "p2p_replica_handshake_refusals_total", C,
                             "Handshakes refused before any protocol "
                             "message, by reason.");
-    for (int r = 0; r < PROD_REFUSE_COUNT; r++)
+    for (int r = 0; r < QUIC_REFUSE_COUNT; r++)
         p2p_metrics_text_sample(t, "p2p_replica_handshake_refusals_total",
-                                "reason", prod_peer_stats_refusal_name(r),
+                                "reason", quic_peer_stats_refusal_name(r),
                                 tot->refusals[r]);
     p2p_metrics_text_family(t, "p2p_replica_initials_dropped_total", C,
                             "Packets of unknown connections that made no "
                             "accepted connection (refusals apart), by "
                             "reason.");
-    for (int d = 0; d < PROD_DROP_COUNT; d++)
+    for (int d = 0; d < QUIC_DROP_COUNT; d++)
         p2p_metrics_text_sample(t, "p2p_replica_initials_dropped_total",
-                                "reason", prod_peer_stats_initial_drop_name(d),
+                                "reason", quic_peer_stats_initial_drop_name(d),
                                 tot->initials_dropped[d]);
     single(t, "p2p_replica_stateless_resets_sent_total", C,
            "Stateless resets sent for packets of unknown connections.",
@@ -282,9 +282,9 @@ static void write_totals(struct p2p_metrics_text *t,
     p2p_metrics_text_family(t, "p2p_replica_stateless_resets_unsent_total", C,
                             "Short packets of unknown connections not "
                             "answered with a stateless reset, by reason.");
-    for (int u = 0; u < PROD_RESET_UNSENT_COUNT; u++)
+    for (int u = 0; u < QUIC_RESET_UNSENT_COUNT; u++)
         p2p_metrics_text_sample(t, "p2p_replica_stateless_resets_unsent_total",
-                                "reason", prod_peer_stats_reset_unsent_name(u),
+                                "reason", quic_peer_stats_reset_unsent_name(u),
                                 tot->resets_unsent[u]);
     single(t, "p2p_replica_connections_accepted_total", C,
            "Inbound QUIC connections whose handshake completed.",
@@ -305,9 +305,9 @@ static void write_totals(struct p2p_metrics_text *t,
 }
 
 void prod_admin_metrics_write(struct p2p_metrics_text *t,
-                              const struct prod_peer_stats *peers,
+                              const struct quic_peer_stats *peers,
                               uint32_t count,
-                              const struct prod_transport_totals *tot)
+                              const struct quic_endpoint_totals *tot)
 {
     P2P_ASSERT(t != NULL && tot != NULL);
     P2P_ASSERT(peers != NULL || count == 0);

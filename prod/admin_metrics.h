@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "core/metrics_registry.h"
-#include "prod/peer_stats.h"
+#include "quic/peer_stats.h"
 
 /* The peer states p2p_replica_peer_state always lists (one sample each,
  * 1 for the peer's current state, 0 for the others); a conn_state outside
@@ -27,8 +27,8 @@
  * Like every p2p_metrics_text writer, a too-small buffer only makes
  * p2p_metrics_text_finish report the size needed. */
 void prod_admin_metrics_write(struct p2p_metrics_text *t,
-                              const struct prod_peer_stats *peers,
+                              const struct quic_peer_stats *peers,
                               uint32_t count,
-                              const struct prod_transport_totals *tot);
+                              const struct quic_endpoint_totals *tot);
 
 #endif

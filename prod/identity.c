@@ -80,32 +80,6 @@ static int read_pem(const char *path, gnutls_datum_t *out, char *err,
     return 0;
 }
 
-/* ---- ids ------------------------------------------------------------ */
-
-int prod_identity_crt_key_id(gnutls_x509_crt_t crt,
-                             uint8_t key_id[PROD_KEY_ID_BYTES])
-{
-    uint8_t buf[64];
-    size_t size = sizeof(buf);
-    if (crt == NULL ||
-        gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA256, buf, &size) <
-            0 ||
-        size != PROD_KEY_ID_BYTES)
-        return P2P_ERR_DECODE;
-    memcpy(key_id, buf, PROD_KEY_ID_BYTES);
-    return 0;
-}
-
-int prod_identity_spki_key_id(const uint8_t *spki_der, size_t len,
-                              uint8_t key_id[PROD_KEY_ID_BYTES])
-{
-    if (spki_der == NULL || len == 0)
-        return P2P_ERR_INVALID_ARG;
-    if (gnutls_hash_fast(GNUTLS_DIG_SHA256, spki_der, len, key_id) < 0)
-        return P2P_ERR_INTERNAL;
-    return 0;
-}
-
 /* Loads a PEM certificate file into *crt (caller deinits). */
 static int load_crt(const char *path, gnutls_x509_crt_t *crt, char *err,
                     size_t err_len)
@@ -131,14 +105,14 @@ static int load_crt(const char *path, gnutls_x509_crt_t *crt, char *err,
 }
 
 int prod_identity_cert_file_key_id(const char *cert_path,
-                                   uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                                   uint8_t key_id[QUIC_KEY_ID_BYTES], char *err,
                                    size_t err_len)
 {
     gnutls_x509_crt_t crt;
     int rc = load_crt(cert_path, &crt, err, err_len);
     if (rc != 0)
         return rc;
-    rc = prod_identity_crt_key_id(crt, key_id);
+    rc = quic_cert_key_id(crt, key_id);
     gnutls_x509_crt_deinit(crt);
     if (rc != 0)
         conf_errmsg_set(err, err_len, "%s: cannot compute the key id",
@@ -147,10 +121,10 @@ int prod_identity_cert_file_key_id(const char *cert_path,
 }
 
 int prod_identity_check_pair(const char *key_path, const char *cert_path,
-                             uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                             uint8_t key_id[QUIC_KEY_ID_BYTES], char *err,
                              size_t err_len)
 {
-    uint8_t cert_id[PROD_KEY_ID_BYTES];
+    uint8_t cert_id[QUIC_KEY_ID_BYTES];
     int rc = prod_identity_cert_file_key_id(cert_path, cert_id, err, err_len);
     if (rc != 0)
         return rc;
@@ -185,113 +159,46 @@ int prod_identity_check_pair(const char *key_path, const char *cert_path,
     size_t size = sizeof(buf);
     if (gnutls_x509_privkey_get_key_id(key, GNUTLS_KEYID_USE_SHA256, buf,
                                        &size) < 0 ||
-        size != PROD_KEY_ID_BYTES) {
+        size != QUIC_KEY_ID_BYTES) {
         conf_errmsg_set(err, err_len, "%s: cannot compute the key id",
                         key_path);
         rc = P2P_ERR_DECODE;
         goto out_key;
     }
-    if (memcmp(buf, cert_id, PROD_KEY_ID_BYTES) != 0) {
+    if (memcmp(buf, cert_id, QUIC_KEY_ID_BYTES) != 0) {
         conf_errmsg_set(err, err_len, "%s is not the key of %s", key_path,
                         cert_path);
         rc = P2P_ERR_ID_MISMATCH;
         goto out_key;
     }
-    memcpy(key_id, cert_id, PROD_KEY_ID_BYTES);
+    memcpy(key_id, cert_id, QUIC_KEY_ID_BYTES);
     rc = 0;
 out_key:
     gnutls_x509_privkey_deinit(key);
     return rc;
 }
 
-/* ---- checking a peer's certificate ---------------------------------- */
+/* ---- TLS credentials ------------------------------------------------ */
 
-const char *prod_identity_cert_problem_name(enum prod_cert_problem p)
+int prod_identity_tls_new(const char *key_path, const char *cert_path,
+                          struct quic_tls **out,
+                          uint8_t self_key_id[QUIC_KEY_ID_LEN], char *err,
+                          size_t err_len)
 {
-    switch (p) {
-    case PROD_CERT_OK:
-        return "ok";
-    case PROD_CERT_UNREADABLE:
-        return "unreadable";
-    case PROD_CERT_NOT_V3:
-        return "not X.509 v3";
-    case PROD_CERT_NOT_ED25519:
-        return "not Ed25519";
-    case PROD_CERT_NOT_SELF_ISSUED:
-        return "issuer is not the subject";
-    case PROD_CERT_BAD_SIGNATURE:
-        return "self-signature does not verify";
-    case PROD_CERT_NOT_YET_VALID:
-        return "not yet valid";
-    case PROD_CERT_EXPIRED:
-        return "expired";
+    gnutls_datum_t key = {NULL, 0}, cert = {NULL, 0};
+    int rc = read_pem(key_path, &key, err, err_len);
+    if (rc == 0)
+        rc = read_pem(cert_path, &cert, err, err_len);
+    if (rc == 0) {
+        char name[512];
+        snprintf(name, sizeof(name), "%s / %s", cert_path, key_path);
+        rc = quic_tls_new(key.data, key.size, cert.data, cert.size, name, out,
+                          self_key_id, err, err_len);
     }
-    return "unknown";
-}
-
-/* Whether crt's signature verifies with crt's own public key. GnuTLS
- * takes a certificate found in the trusted list as trusted without
- * checking its signature: DO_NOT_ALLOW_SAME makes it verify crt as issued
- * by the anchor crt. Our certificates are not CAs (DISABLE_CA_SIGN), and
- * the validity period is checked against the caller's clock, not
- * GnuTLS's. */
-static bool self_signature_verifies(gnutls_x509_crt_t crt)
-{
-    unsigned status = 0;
-    unsigned flags = GNUTLS_VERIFY_DO_NOT_ALLOW_SAME |
-                     GNUTLS_VERIFY_DISABLE_CA_SIGN |
-                     GNUTLS_VERIFY_DISABLE_TIME_CHECKS |
-                     GNUTLS_VERIFY_DISABLE_TRUSTED_TIME_CHECKS;
-    return gnutls_x509_crt_verify(crt, &crt, 1, flags, &status) == 0 &&
-           status == 0;
-}
-
-static enum prod_cert_problem cert_problem(gnutls_x509_crt_t crt, int64_t now_s)
-{
-    if (crt == NULL)
-        return PROD_CERT_UNREADABLE;
-    if (gnutls_x509_crt_get_version(crt) != 3)
-        return PROD_CERT_NOT_V3;
-    if (gnutls_x509_crt_get_pk_algorithm(crt, NULL) !=
-            GNUTLS_PK_EDDSA_ED25519 ||
-        gnutls_x509_crt_get_signature_algorithm(crt) !=
-            GNUTLS_SIGN_EDDSA_ED25519)
-        return PROD_CERT_NOT_ED25519;
-    if (gnutls_x509_crt_check_issuer(crt, crt) != 1)
-        return PROD_CERT_NOT_SELF_ISSUED;
-    if (!self_signature_verifies(crt))
-        return PROD_CERT_BAD_SIGNATURE;
-    time_t not_before = gnutls_x509_crt_get_activation_time(crt);
-    time_t not_after = gnutls_x509_crt_get_expiration_time(crt);
-    if (not_before == (time_t)-1 || not_after == (time_t)-1)
-        return PROD_CERT_UNREADABLE;
-    if (now_s < (int64_t)not_before)
-        return PROD_CERT_NOT_YET_VALID;
-    if ((int64_t)not_after != PROD_CERT_NO_EXPIRY_S &&
-        now_s > (int64_t)not_after)
-        return PROD_CERT_EXPIRED;
-    return PROD_CERT_OK;
-}
-
-int prod_identity_check_cert(gnutls_x509_crt_t crt, int64_t now_s,
-                             enum prod_cert_problem *problem)
-{
-    *problem = cert_problem(crt, now_s);
-    return *problem == PROD_CERT_OK ? 0 : P2P_ERR_REFUSED;
-}
-
-/* ---- hex ------------------------------------------------------------ */
-
-void prod_identity_hex(const uint8_t key_id[PROD_KEY_ID_BYTES],
-                       char out[PROD_KEY_ID_HEX_LEN + 1])
-{
-    conf_hex_encode(key_id, PROD_KEY_ID_BYTES, out, PROD_KEY_ID_HEX_LEN + 1);
-}
-
-int prod_identity_parse_hex(const char *hex, uint8_t key_id[PROD_KEY_ID_BYTES])
-{
-    if (hex == NULL)
-        return P2P_ERR_DECODE;
-    return conf_hex_decode(hex, strnlen(hex, PROD_KEY_ID_HEX_LEN + 1), key_id,
-                           PROD_KEY_ID_BYTES, NULL);
+    if (key.data != NULL) {
+        gnutls_memset(key.data, 0, key.size);
+        gnutls_free(key.data);
+    }
+    gnutls_free(cert.data);
+    return rc;
 }

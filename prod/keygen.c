@@ -132,7 +132,7 @@ static int build_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
 }
 
 int prod_keygen_generate(const char *key_path, const char *cert_path,
-                         uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                         uint8_t key_id[QUIC_KEY_ID_BYTES], char *err,
                          size_t err_len)
 {
     int rc = P2P_ERR_INTERNAL;
@@ -154,7 +154,7 @@ int prod_keygen_generate(const char *key_path, const char *cert_path,
                                           GNUTLS_PKCS_PLAIN, &key_pem) < 0 ||
         gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cert_pem) < 0)
         goto fail_gnutls;
-    if (prod_identity_crt_key_id(crt, key_id) != 0)
+    if (quic_cert_key_id(crt, key_id) != 0)
         goto fail_gnutls;
 
     rc = prod_keygen_write_atomic(key_path, key_pem.data, key_pem.size, 0600,
@@ -262,14 +262,14 @@ int prod_keygen_cmd(int argc, char **argv)
                 key);
         return 1;
     }
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     char err[PATH_MAX + 128];
     if (prod_keygen_generate(key, cert, id, err, sizeof(err)) != 0) {
         fprintf(stderr, "p2p-replica keygen: %s\n", err);
         return 1;
     }
-    char hex[PROD_KEY_ID_HEX_LEN + 1];
-    prod_identity_hex(id, hex);
+    char hex[QUIC_KEY_ID_HEX_LEN + 1];
+    quic_cert_hex(id, hex);
     printf("%s\n", hex);
     return 0;
 }

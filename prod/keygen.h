@@ -24,7 +24,7 @@
  * files are replaced. Returns 0, or P2P_ERR_INTERNAL (GnuTLS failed) /
  * P2P_ERR_WRITE (a file could not be written), with a message in err. */
 int prod_keygen_generate(const char *key_path, const char *cert_path,
-                         uint8_t key_id[PROD_KEY_ID_BYTES], char *err,
+                         uint8_t key_id[QUIC_KEY_ID_BYTES], char *err,
                          size_t err_len);
 
 /* Writes len bytes to path atomically: path.tmp is written with the given

@@ -70,10 +70,10 @@ struct probe {
     ev_timer settle, deadline;
 };
 
-static bool refuse_all(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
-                       uint32_t *peer, enum prod_refusal *why)
+static bool refuse_all(void *ctx, const uint8_t key_id[QUIC_KEY_ID_LEN],
+                       uint32_t *peer, enum quic_refusal *why)
 {
-    *why = PROD_REFUSE_NOT_MEMBER;
+    *why = QUIC_REFUSE_NOT_MEMBER;
     return false;
 }
 
@@ -199,7 +199,7 @@ static const char *refusal_meaning(const char *reason)
 
 /* A fresh identity in a private temporary folder, loaded and deleted at
  * once: only the TLS object keeps it. */
-static int anonymous_tls(struct prod_tls **tls, uint8_t key_id[PROD_KEY_ID_LEN],
+static int anonymous_tls(struct quic_tls **tls, uint8_t key_id[QUIC_KEY_ID_LEN],
                          char *err, size_t err_len)
 {
     const char *tmp = getenv("TMPDIR");
@@ -215,7 +215,7 @@ static int anonymous_tls(struct prod_tls **tls, uint8_t key_id[PROD_KEY_ID_LEN],
     snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
     int rc = prod_keygen_generate(key, cert, key_id, err, err_len);
     if (rc == 0)
-        rc = prod_tls_new(key, cert, tls, key_id, err, err_len);
+        rc = prod_identity_tls_new(key, cert, tls, key_id, err, err_len);
     (void)unlink(key);
     (void)unlink(cert);
     (void)rmdir(dir);
@@ -224,8 +224,8 @@ static int anonymous_tls(struct prod_tls **tls, uint8_t key_id[PROD_KEY_ID_LEN],
 
 /* Prints the answer; returns the exit code. */
 static int report(const struct probe *p, const struct prod_member *m,
-                  const struct prod_transport_totals *tot,
-                  const struct prod_peer_stats *st, bool anonymous,
+                  const struct quic_endpoint_totals *tot,
+                  const struct quic_peer_stats *st, bool anonymous,
                   double timeout)
 {
     const char *said = st->remote_close;
@@ -237,7 +237,7 @@ static int report(const struct probe *p, const struct prod_member *m,
                    "connection after %.2f s (%s%s%s)\n",
                    p->peer, m->addr_text, p->closed_at - p->up_at,
                    said[0] != '\0' ? said : p2p_strerror(p->reason),
-                   strcmp(said, PROD_CLOSE_REPLACED) == 0
+                   strcmp(said, QUIC_CLOSE_REPLACED) == 0
                        ? ": a newer connection with this key took its place"
                        : "",
                    anonymous ? "; a key no registry lists was let in" : "");
@@ -256,12 +256,12 @@ static int report(const struct probe *p, const struct prod_member *m,
     case PROBE_REFUSED:
         if (p->reason == P2P_ERR_TIMEOUT)
             break;
-        for (int r = 0; r < PROD_REFUSE_COUNT; r++)
+        for (int r = 0; r < QUIC_REFUSE_COUNT; r++)
             if (tot->refusals[r] > 0) {
                 printf("refused: node %u at %s: we refused its certificate "
                        "(%s: not the registry's key for it)\n",
                        p->peer, m->addr_text,
-                       prod_peer_stats_refusal_name((enum prod_refusal)r));
+                       quic_peer_stats_refusal_name((enum quic_refusal)r));
                 return PROBE_EXIT_REFUSED;
             }
         if (p->reason == P2P_ERR_REFUSED && said[0] != '\0') {
@@ -429,11 +429,11 @@ int prod_probe_cmd(int argc, char **argv)
         free(reg);
         return 2;
     }
-    uint8_t self_key[PROD_KEY_ID_LEN];
-    struct prod_tls *tls = NULL;
+    uint8_t self_key[QUIC_KEY_ID_LEN];
+    struct quic_tls *tls = NULL;
     if (anonymous ? anonymous_tls(&tls, self_key, err, sizeof(err)) != 0
-                  : prod_tls_new(cfg.key_path, cfg.cert_path, &tls, self_key,
-                                 err, sizeof(err)) != 0) {
+                  : prod_identity_tls_new(cfg.key_path, cfg.cert_path, &tls,
+                                          self_key, err, sizeof(err)) != 0) {
         fprintf(stderr, "p2p-replica probe: %s\n", err);
         free(reg);
         return anonymous ? PROBE_EXIT_FAILURE : PROBE_EXIT_USAGE;
@@ -455,16 +455,16 @@ int prod_probe_cmd(int argc, char **argv)
     }
     p.send = bad;
     p.send_len = bad_len;
-    struct prod_transport_limits lim;
-    prod_transport_limits_default(&lim);
+    struct quic_endpoint_limits lim;
+    quic_endpoint_limits_default(&lim);
     lim.dial_timeout_ns = (uint64_t)(timeout * 1e9);
-    struct prod_transport_cbs cbs = {.ctx = &p,
-                                     .accept_key = refuse_all,
-                                     .peer_up = up_cb,
-                                     .peer_down = down_cb,
-                                     .dial_failed = failed_cb,
-                                     .stream_data = data_cb,
-                                     .stream_reset = reset_cb};
+    struct quic_endpoint_cbs cbs = {.ctx = &p,
+                                    .accept_key = refuse_all,
+                                    .peer_up = up_cb,
+                                    .peer_down = down_cb,
+                                    .dial_failed = failed_cb,
+                                    .stream_data = data_cb,
+                                    .stream_reset = reset_cb};
     struct sockaddr_storage any;
     socklen_t any_len;
     (void)prod_udp_parse_addr(m->addr.ss_family == AF_INET6 ? "[::1]:0"
@@ -483,15 +483,15 @@ int prod_probe_cmd(int argc, char **argv)
                              m->addr_len, m->key_id);
     if (rc == 0)
         ev_run(p.loop, 0);
-    struct prod_transport_totals tot;
-    struct prod_peer_stats st;
+    struct quic_endpoint_totals tot;
+    struct quic_peer_stats st;
     prod_transport_totals(p.t, &tot);
     if (!prod_transport_peer_stats(p.t, p.peer, &st))
         memset(&st, 0, sizeof(st));
     int code = report(&p, m, &tot, &st, anonymous, timeout);
     prod_transport_del(p.t);
     ev_loop_destroy(p.loop);
-    prod_tls_del(tls);
+    quic_tls_del(tls);
     free(bad);
     free(reg);
     return code;

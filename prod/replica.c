@@ -210,16 +210,16 @@ static void core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- transport events ---- */
 
-static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
-                       uint32_t *peer, enum prod_refusal *why)
+static bool accept_key(void *ctx, const uint8_t key_id[QUIC_KEY_ID_LEN],
+                       uint32_t *peer, enum quic_refusal *why)
 {
     struct prod_replica *r = ctx;
     const struct prod_member *m =
         prod_registry_history_by_key(&r->hist, key_id);
     char hex[65];
-    prod_identity_hex(key_id, hex);
+    quic_cert_hex(key_id, hex);
     if (m == NULL || r->node == NULL) {
-        *why = PROD_REFUSE_NOT_MEMBER;
+        *why = QUIC_REFUSE_NOT_MEMBER;
         /* Anyone who reaches the port can cause this: one line a second
          * at most (the metric counts them all). */
         uint64_t now = prod_replica_now();
@@ -241,13 +241,13 @@ static bool accept_key(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
         /* Our own key from elsewhere is a second process with our
          * identity; a higher id is one we dial (the lower id dials), not
          * a ban. */
-        *why = m->index == r->self ? PROD_REFUSE_DUPLICATE
+        *why = m->index == r->self ? QUIC_REFUSE_DUPLICATE
                : p2p_conn_should_dial(r->self, m->index)
-                   ? PROD_REFUSE_OURS_TO_DIAL
-                   : PROD_REFUSE_BANNED;
+                   ? QUIC_REFUSE_OURS_TO_DIAL
+                   : QUIC_REFUSE_BANNED;
         prod_replica_log(r, PROD_LOG_INFO,
                          "refused a handshake from node %u (%s)", m->index,
-                         prod_peer_stats_refusal_name(*why));
+                         quic_peer_stats_refusal_name(*why));
         return false;
     }
     *peer = m->index;
@@ -560,7 +560,7 @@ static void drop_changed_members(struct prod_replica *r,
         const struct prod_member *m = &r->reg->members[i];
         const struct prod_member *was = prod_registry_by_index(old, m->index);
         if (was == NULL || m->index == r->self ||
-            (memcmp(was->key_id, m->key_id, PROD_KEY_ID_LEN) == 0 &&
+            (memcmp(was->key_id, m->key_id, QUIC_KEY_ID_LEN) == 0 &&
              strcmp(was->addr_text, m->addr_text) == 0))
             continue;
         prod_replica_log(r, PROD_LOG_INFO,
@@ -624,7 +624,7 @@ static void teardown(struct prod_replica *r)
         prod_transport_del(r->transport);
     if (r->node != NULL)
         p2p_node_del(r->node);
-    prod_tls_del(r->tls);
+    quic_tls_del(r->tls);
     if (r->disk_pool != NULL)
         prod_disk_pool_close(r->disk_pool);
     if (r->disk_state != NULL)
@@ -674,11 +674,11 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     int rc = prod_durable_lock(c->data_dir, &r->datadir_lock, err, err_len);
     if (rc != 0)
         return rc == P2P_ERR_STATE ? 2 : 1;
-    rc = prod_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key, err,
-                      err_len);
+    rc = prod_identity_tls_new(c->key_path, c->cert_path, &r->tls, r->self_key,
+                               err, err_len);
     if (rc != 0)
         return 2;
-    prod_identity_hex(r->self_key, r->self_hex);
+    quic_cert_hex(r->self_key, r->self_hex);
     if (c->node_id_hex[0] != '\0' && strcmp(c->node_id_hex, r->self_hex) != 0) {
         snprintf(err, err_len,
                  "node_id %.64s does not match the key of %.512s (%.64s)",
@@ -693,20 +693,20 @@ static int open_parts(struct prod_replica *r, char *err, size_t err_len)
     }
     if (open_disk(r, err, err_len) != 0)
         return 1;
-    struct prod_transport_limits lim;
-    prod_transport_limits_default(&lim);
+    struct quic_endpoint_limits lim;
+    quic_endpoint_limits_default(&lim);
     lim.streams_per_peer = c->streams_per_peer_max;
     lim.idle_timeout_ns = c->idle_timeout_ns;
     lim.keepalive_ns = c->keepalive_ns;
     lim.dial_timeout_ns = c->dial_timeout_ns;
-    static const struct prod_transport_cbs CBS = {.accept_key = accept_key,
-                                                  .peer_up = peer_up,
-                                                  .peer_down = peer_down,
-                                                  .dial_failed = dial_failed,
-                                                  .stream_data = stream_data,
-                                                  .stream_reset = stream_reset,
-                                                  .warn = transport_warn};
-    struct prod_transport_cbs cbs = CBS;
+    static const struct quic_endpoint_cbs CBS = {.accept_key = accept_key,
+                                                 .peer_up = peer_up,
+                                                 .peer_down = peer_down,
+                                                 .dial_failed = dial_failed,
+                                                 .stream_data = stream_data,
+                                                 .stream_reset = stream_reset,
+                                                 .warn = transport_warn};
+    struct quic_endpoint_cbs cbs = CBS;
     cbs.ctx = r;
     if (prod_transport_new(r->loop, (const struct sockaddr *)&c->listen,
                            c->listen_len, &lim, r->tls, &cbs, &r->transport,

@@ -131,8 +131,8 @@ static int state_json(void *ctx, char *buf, size_t cap)
     prod_disk_state_latest_info(r->disk_state, &height, &root, &chunks, &bytes);
     char root_hex[65];
     /* A state root and a node id are both SHA-256 digests. */
-    _Static_assert(sizeof(root.b) == PROD_KEY_ID_BYTES, "digest sizes");
-    prod_identity_hex(root.b, root_hex);
+    _Static_assert(sizeof(root.b) == QUIC_KEY_ID_BYTES, "digest sizes");
+    quic_cert_hex(root.b, root_hex);
     struct p2p_state_sync_info si;
     memset(&si, 0, sizeof(si));
     struct p2p_chunk_progress pr;
@@ -204,11 +204,11 @@ static void write_all(struct prod_replica *r, struct p2p_metrics_text *t)
 {
     if (r->node != NULL)
         p2p_node_metrics_write(r->node, prod_replica_now(), t);
-    struct prod_transport_totals tot;
+    struct quic_endpoint_totals tot;
     prod_transport_totals(r->transport, &tot);
     /* Every member of a version in use, with its newest record. */
     uint32_t members = r->hist.topo.count;
-    struct prod_peer_stats *peers =
+    struct quic_peer_stats *peers =
         calloc(members ? members : 1, sizeof(*peers));
     uint32_t n = 0;
     for (uint32_t i = 0; peers != NULL && i < members; i++) {

@@ -16,7 +16,7 @@
 #include "prod/disk_pool.h"
 #include "prod/disk_state.h"
 #include "prod/registry.h"
-#include "prod/tls.h"
+#include "quic/tls.h"
 #include "prod/transport.h"
 
 /* Received artifacts validated after one drain of the outbox. */
@@ -42,10 +42,10 @@ struct prod_replica {
      * POST /registry/earliest set it; 0: none set, the earliest in use is
      * the latest. */
     uint64_t earliest_pin;
-    uint8_t self_key[PROD_KEY_ID_LEN];
+    uint8_t self_key[QUIC_KEY_ID_LEN];
     char self_hex[65];
     uint32_t self; /* registry index; UINT32_MAX: not yet */
-    struct prod_tls *tls;
+    struct quic_tls *tls;
     struct prod_transport *transport;
     int datadir_lock; /* prod_durable_lock's fd; -1: none */
     struct prod_disk_pool *disk_pool;

@@ -110,7 +110,7 @@ static int make_dirs(const char *path, char *err, size_t err_len)
 }
 
 /* Reuses node_dir's key.pem and cert.pem when both exist, else makes them. */
-static int node_identity(const char *node_dir, uint8_t id[PROD_KEY_ID_BYTES],
+static int node_identity(const char *node_dir, uint8_t id[QUIC_KEY_ID_BYTES],
                          char *err, size_t err_len)
 {
     char key[PATH_MAX], cert[PATH_MAX];
@@ -137,8 +137,8 @@ static int write_node_config(const char *node_dir,
                              const struct prod_testnet_node *n, char *err,
                              size_t err_len)
 {
-    char hex[PROD_KEY_ID_HEX_LEN + 1], text[TEXT_BYTES_MAX], path[PATH_MAX];
-    prod_identity_hex(n->id, hex);
+    char hex[QUIC_KEY_ID_HEX_LEN + 1], text[TEXT_BYTES_MAX], path[PATH_MAX];
+    quic_cert_hex(n->id, hex);
     int len = snprintf(text, sizeof(text),
                        "# Written by p2p-replica testnet. Paths are relative "
                        "to this folder.\n"
@@ -176,8 +176,8 @@ static int write_registry(const char *dir,
     fprintf(f, "# Written by p2p-replica testnet. Paths are relative to "
                "this folder.\nversion: 1\nmembers:\n");
     for (unsigned i = 0; i < n; i++) {
-        char hex[PROD_KEY_ID_HEX_LEN + 1];
-        prod_identity_hex(nodes[i].id, hex);
+        char hex[QUIC_KEY_ID_HEX_LEN + 1];
+        quic_cert_hex(nodes[i].id, hex);
         fprintf(f,
                 "  - index: %u\n    id: %s\n    addr: 127.0.0.1:%u\n"
                 "    cert: node%u/cert.pem\n",
@@ -282,8 +282,8 @@ int prod_testnet_write_json(const char *dir,
     }
     fprintf(f, "{\"nodes\": [");
     for (unsigned i = 0; i < n; i++) {
-        char hex[PROD_KEY_ID_HEX_LEN + 1];
-        prod_identity_hex(nodes[i].id, hex);
+        char hex[QUIC_KEY_ID_HEX_LEN + 1];
+        quic_cert_hex(nodes[i].id, hex);
         fprintf(f, "%s\n  {\"id\": \"%s\", \"index\": %u, \"admin\": ",
                 i == 0 ? "" : ",", hex, (unsigned)nodes[i].index);
         json_string(f, nodes[i].admin_url);
@@ -411,7 +411,7 @@ static int read_json_node(yaml_document_t *doc, yaml_node_t *map,
         long num = 0;
         switch (which) {
         case JK_ID:
-            ok = ok && quoted && prod_identity_parse_hex(val, n->id) == 0;
+            ok = ok && quoted && quic_cert_parse_hex(val, n->id) == 0;
             break;
         case JK_INDEX:
             ok = ok && !quoted &&
@@ -1122,8 +1122,8 @@ static int check_ports(const struct testnet_opts *o)
 static void print_nodes(const struct prod_testnet_node *nodes, unsigned count)
 {
     for (unsigned i = 0; i < count; i++) {
-        char hex[PROD_KEY_ID_HEX_LEN + 1];
-        prod_identity_hex(nodes[i].id, hex);
+        char hex[QUIC_KEY_ID_HEX_LEN + 1];
+        quic_cert_hex(nodes[i].id, hex);
         printf("node %u id %s admin %s pid %ld config %s\n",
                (unsigned)nodes[i].index, hex, nodes[i].admin_url,
                (long)nodes[i].pid, nodes[i].config);

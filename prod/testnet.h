@@ -39,7 +39,7 @@
 /* One replica of the testnet. */
 struct prod_testnet_node {
     uint32_t index;                /* registry index = core's id */
-    uint8_t id[PROD_KEY_ID_BYTES]; /* node id */
+    uint8_t id[QUIC_KEY_ID_BYTES]; /* node id */
     uint16_t port;                 /* QUIC, UDP, 127.0.0.1 */
     uint16_t admin_port;           /* admin HTTP, TCP, 127.0.0.1 */
     /* 0 until launched; a launched child that has been reaped keeps its

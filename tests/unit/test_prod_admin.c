@@ -208,8 +208,8 @@ static int fake_purge(void *ctx, uint64_t height, uint64_t *purged)
 }
 
 /* Two peers in different states, one with an awkward state string. */
-static void sample_stats(struct prod_peer_stats peers[2],
-                         struct prod_transport_totals *tot)
+static void sample_stats(struct quic_peer_stats peers[2],
+                         struct quic_endpoint_totals *tot)
 {
     memset(peers, 0, 2 * sizeof(peers[0]));
     memset(tot, 0, sizeof(*tot));
@@ -228,7 +228,7 @@ static void sample_stats(struct prod_peer_stats peers[2],
     memset(peers[1].id_hex, 'b', 64);
     peers[1].conn_state = "we\"ird\\";
     peers[1].rtt_us = 7;
-    tot->refusals[PROD_REFUSE_NOT_MEMBER] = 2;
+    tot->refusals[QUIC_REFUSE_NOT_MEMBER] = 2;
     tot->conns_dialled = 8;
     tot->conns_accepted = 9;
     tot->conns_closed = 10;
@@ -246,8 +246,8 @@ static void sample_stats(struct prod_peer_stats peers[2],
 /* Core's families of a fresh node, then the replica's: malloc'ed. */
 static char *full_metrics(struct p2p_node *node, size_t *len)
 {
-    struct prod_peer_stats peers[2];
-    struct prod_transport_totals tot;
+    struct quic_peer_stats peers[2];
+    struct quic_endpoint_totals tot;
     sample_stats(peers, &tot);
     struct p2p_metrics_text t;
     p2p_metrics_text_init(&t, NULL, 0);
@@ -1034,8 +1034,8 @@ START_TEST(metrics_pass_promtool)
     free(text);
     ck_assert_msg(v.status == 0, "promtool %d: %s", v.status, v.output);
 
-    struct prod_peer_stats peers[2];
-    struct prod_transport_totals tot;
+    struct quic_peer_stats peers[2];
+    struct quic_endpoint_totals tot;
     sample_stats(peers, &tot);
     static char buf[16384];
     struct p2p_metrics_text t;
@@ -1052,8 +1052,8 @@ END_TEST
 /* The replica's families, line by line. */
 START_TEST(metrics_writer_lines)
 {
-    struct prod_peer_stats peers[2];
-    struct prod_transport_totals tot;
+    struct quic_peer_stats peers[2];
+    struct quic_endpoint_totals tot;
     sample_stats(peers, &tot);
     static char buf[16384];
     struct p2p_metrics_text t;
@@ -1135,9 +1135,9 @@ START_TEST(metrics_rtt_formatting)
         {0, "0"}, {1, "0.000001"}, {1000, "0.001"}, {1000000, "1"},
         {2500000, "2.5"}, {123456789, "123.456789"},
     };
-    struct prod_transport_totals tot = {0};
+    struct quic_endpoint_totals tot = {0};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct prod_peer_stats p = {.index = 0, .conn_state = "up",
+        struct quic_peer_stats p = {.index = 0, .conn_state = "up",
                                     .rtt_us = cases[i].us};
         char buf[8192], want[96];
         struct p2p_metrics_text t;

@@ -74,13 +74,13 @@ static gnutls_x509_crt_t load_crt(const char *path)
 START_TEST(generate_writes_pkcs8_key_and_cert_with_its_id)
 {
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
-    uint8_t id[PROD_KEY_ID_BYTES], file_id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES], file_id[QUIC_KEY_ID_BYTES];
     char err[256] = "";
     ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
 
     ck_assert_int_eq(
         prod_identity_cert_file_key_id(cert, file_id, err, sizeof(err)), 0);
-    ck_assert_mem_eq(id, file_id, PROD_KEY_ID_BYTES);
+    ck_assert_mem_eq(id, file_id, QUIC_KEY_ID_BYTES);
 
     struct stat st;
     ck_assert_int_eq(stat(key, &st), 0);
@@ -97,25 +97,25 @@ START_TEST(generate_writes_pkcs8_key_and_cert_with_its_id)
     ck_assert_ptr_eq(strstr(text, "-----BEGIN CERTIFICATE-----"), text);
 
     /* Two identities differ. */
-    uint8_t id2[PROD_KEY_ID_BYTES];
+    uint8_t id2[QUIC_KEY_ID_BYTES];
     ck_assert_int_eq(prod_keygen_generate(path_of("k2.pem"), path_of("c2.pem"),
                                           id2, err, sizeof(err)),
                      0);
-    ck_assert_mem_ne(id, id2, PROD_KEY_ID_BYTES);
+    ck_assert_mem_ne(id, id2, QUIC_KEY_ID_BYTES);
 }
 END_TEST
 
 START_TEST(certificate_fields)
 {
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
-    uint8_t id[PROD_KEY_ID_BYTES], crt_id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES], crt_id[QUIC_KEY_ID_BYTES];
     char err[256];
     time_t before = time(NULL);
     ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
     gnutls_x509_crt_t crt = load_crt(cert);
 
-    ck_assert_int_eq(prod_identity_crt_key_id(crt, crt_id), 0);
-    ck_assert_mem_eq(id, crt_id, PROD_KEY_ID_BYTES);
+    ck_assert_int_eq(quic_cert_key_id(crt, crt_id), 0);
+    ck_assert_mem_eq(id, crt_id, QUIC_KEY_ID_BYTES);
     ck_assert_int_eq(gnutls_x509_crt_get_version(crt), 3);
     ck_assert_int_eq(gnutls_x509_crt_get_pk_algorithm(crt, NULL),
                      GNUTLS_PK_EDDSA_ED25519);
@@ -152,11 +152,11 @@ START_TEST(certificate_fields)
     ck_assert_int_ge(gnutls_pubkey_import_x509(pub, crt, 0), 0);
     gnutls_datum_t spki;
     ck_assert_int_ge(gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &spki), 0);
-    uint8_t spki_id[PROD_KEY_ID_BYTES];
-    ck_assert_int_eq(prod_identity_spki_key_id(spki.data, spki.size, spki_id),
+    uint8_t spki_id[QUIC_KEY_ID_BYTES];
+    ck_assert_int_eq(quic_cert_spki_key_id(spki.data, spki.size, spki_id),
                      0);
-    ck_assert_mem_eq(spki_id, id, PROD_KEY_ID_BYTES);
-    ck_assert_int_eq(prod_identity_spki_key_id(spki.data, 0, spki_id),
+    ck_assert_mem_eq(spki_id, id, QUIC_KEY_ID_BYTES);
+    ck_assert_int_eq(quic_cert_spki_key_id(spki.data, 0, spki_id),
                      P2P_ERR_INVALID_ARG);
     gnutls_free(spki.data);
     gnutls_pubkey_deinit(pub);
@@ -169,7 +169,7 @@ START_TEST(pem_reloads_into_gnutls)
     /* The PKCS#8 pitfall: a legacy Ed25519 PEM does not load back. Check
      * both the plain import and the credential loader tls.c will use. */
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     char err[256];
     ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
 
@@ -194,7 +194,7 @@ END_TEST
 
 START_TEST(check_pair_accepts_own_key_and_refuses_others)
 {
-    uint8_t a[PROD_KEY_ID_BYTES], b[PROD_KEY_ID_BYTES], got[PROD_KEY_ID_BYTES];
+    uint8_t a[QUIC_KEY_ID_BYTES], b[QUIC_KEY_ID_BYTES], got[QUIC_KEY_ID_BYTES];
     char err[512];
     ck_assert_int_eq(prod_keygen_generate(path_of("ka.pem"), path_of("ca.pem"),
                                           a, err, sizeof(err)),
@@ -206,12 +206,12 @@ START_TEST(check_pair_accepts_own_key_and_refuses_others)
                                               path_of("ca.pem"), got, err,
                                               sizeof(err)),
                      0);
-    ck_assert_mem_eq(got, a, PROD_KEY_ID_BYTES);
+    ck_assert_mem_eq(got, a, QUIC_KEY_ID_BYTES);
     ck_assert_int_eq(prod_identity_check_pair(path_of("kb.pem"),
                                               path_of("cb.pem"), got, err,
                                               sizeof(err)),
                      0);
-    ck_assert_mem_eq(got, b, PROD_KEY_ID_BYTES);
+    ck_assert_mem_eq(got, b, QUIC_KEY_ID_BYTES);
 
     memset(got, 0xee, sizeof(got));
     ck_assert_int_eq(prod_identity_check_pair(path_of("ka.pem"),
@@ -275,7 +275,7 @@ START_TEST(check_pair_refuses_non_ed25519_keys)
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_privkey_deinit(k);
 
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     ck_assert_int_eq(prod_identity_check_pair(path_of("ek.pem"),
                                               path_of("ec.pem"), id, err,
                                               sizeof(err)),
@@ -287,7 +287,7 @@ END_TEST
 START_TEST(oversized_and_garbage_files)
 {
     char err[256];
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     static char big[PROD_IDENTITY_PEM_BYTES_MAX + 1];
     memset(big, 'A', sizeof(big));
     /* At the limit: read, but not a certificate. One more byte: refused. */
@@ -315,11 +315,11 @@ END_TEST
 
 START_TEST(hex_round_trip_and_bad_input)
 {
-    uint8_t id[PROD_KEY_ID_BYTES], back[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES], back[QUIC_KEY_ID_BYTES];
     for (size_t i = 0; i < sizeof(id); i++)
         id[i] = (uint8_t)(i * 37 + 5);
-    char hex[PROD_KEY_ID_HEX_LEN + 1];
-    prod_identity_hex(id, hex);
+    char hex[QUIC_KEY_ID_HEX_LEN + 1];
+    quic_cert_hex(id, hex);
     ck_assert_uint_eq(strlen(hex), 64);
     ck_assert_str_eq(hex, "052a4f74"
                           "99bee308"
@@ -329,29 +329,29 @@ START_TEST(hex_round_trip_and_bad_input)
                           "e90e3358"
                           "7da2c7ec"
                           "11365b80");
-    ck_assert_int_eq(prod_identity_parse_hex(hex, back), 0);
+    ck_assert_int_eq(quic_cert_parse_hex(hex, back), 0);
     ck_assert_mem_eq(id, back, sizeof(id));
 
-    char upper[PROD_KEY_ID_HEX_LEN + 1];
-    for (size_t i = 0; i <= PROD_KEY_ID_HEX_LEN; i++)
+    char upper[QUIC_KEY_ID_HEX_LEN + 1];
+    for (size_t i = 0; i <= QUIC_KEY_ID_HEX_LEN; i++)
         upper[i] = (char)(hex[i] >= 'a' ? hex[i] - 32 : hex[i]);
     memset(back, 0, sizeof(back));
-    ck_assert_int_eq(prod_identity_parse_hex(upper, back), 0);
+    ck_assert_int_eq(quic_cert_parse_hex(upper, back), 0);
     ck_assert_mem_eq(id, back, sizeof(id));
 
     char bad[80];
     memset(back, 0x5a, sizeof(back));
     snprintf(bad, sizeof(bad), "%.63s", hex); /* 63 digits */
-    ck_assert_int_eq(prod_identity_parse_hex(bad, back), P2P_ERR_DECODE);
+    ck_assert_int_eq(quic_cert_parse_hex(bad, back), P2P_ERR_DECODE);
     snprintf(bad, sizeof(bad), "%s0", hex); /* 65 digits */
-    ck_assert_int_eq(prod_identity_parse_hex(bad, back), P2P_ERR_DECODE);
+    ck_assert_int_eq(quic_cert_parse_hex(bad, back), P2P_ERR_DECODE);
     snprintf(bad, sizeof(bad), "%s", hex);
     bad[10] = 'g';
-    ck_assert_int_eq(prod_identity_parse_hex(bad, back), P2P_ERR_DECODE);
+    ck_assert_int_eq(quic_cert_parse_hex(bad, back), P2P_ERR_DECODE);
     bad[10] = ' ';
-    ck_assert_int_eq(prod_identity_parse_hex(bad, back), P2P_ERR_DECODE);
-    ck_assert_int_eq(prod_identity_parse_hex("", back), P2P_ERR_DECODE);
-    ck_assert_int_eq(prod_identity_parse_hex(NULL, back), P2P_ERR_DECODE);
+    ck_assert_int_eq(quic_cert_parse_hex(bad, back), P2P_ERR_DECODE);
+    ck_assert_int_eq(quic_cert_parse_hex("", back), P2P_ERR_DECODE);
+    ck_assert_int_eq(quic_cert_parse_hex(NULL, back), P2P_ERR_DECODE);
     ck_assert_uint_eq(back[0], 0x5a); /* unchanged on failure */
     ck_assert_uint_eq(back[31], 0x5a);
 }
@@ -364,7 +364,7 @@ START_TEST(matches_certtool_public_key_id)
         return;
     }
     const char *key = path_of("key.pem"), *cert = path_of("cert.pem");
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     char err[256];
     ck_assert_int_eq(prod_keygen_generate(key, cert, id, err, sizeof(err)), 0);
     char cmd[PATH_MAX + 64];
@@ -381,8 +381,8 @@ START_TEST(matches_certtool_public_key_id)
             sscanf(s + 7, "%127[0-9a-fA-F]", found);
     }
     ck_assert_int_eq(pclose(p), 0);
-    char hex[PROD_KEY_ID_HEX_LEN + 1];
-    prod_identity_hex(id, hex);
+    char hex[QUIC_KEY_ID_HEX_LEN + 1];
+    quic_cert_hex(id, hex);
     ck_assert_str_eq(found, hex);
 }
 END_TEST
@@ -411,7 +411,7 @@ START_TEST(write_atomic_replaces_and_fails_cleanly)
                      P2P_ERR_WRITE);
     ck_assert_ptr_nonnull(strstr(err, "no/such/dir/f.tmp"));
     /* Generation into a missing folder fails the same way. */
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     ck_assert_int_eq(prod_keygen_generate(path_of("nope/k.pem"),
                                           path_of("nope/c.pem"), id, err,
                                           sizeof(err)),
@@ -459,13 +459,13 @@ START_TEST(keygen_flags)
     ck_assert_int_ne(access(key, F_OK), 0);
 
     ck_assert_int_eq(run_keygen(kflag, "--cert", cert, NULL), 0);
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     char err[512];
     ck_assert_int_eq(prod_identity_check_pair(key, cert, id, err, sizeof(err)),
                      0);
     /* An existing key is never replaced. */
     ck_assert_int_eq(run_keygen("--key", key, "--cert", cert), 1);
-    uint8_t again[PROD_KEY_ID_BYTES];
+    uint8_t again[QUIC_KEY_ID_BYTES];
     ck_assert_int_eq(
         prod_identity_check_pair(key, cert, again, err, sizeof(err)), 0);
     ck_assert_mem_eq(id, again, sizeof(id));
@@ -483,50 +483,50 @@ static const struct cert_check_case {
     const char *name;
     struct cert_opts opts;
     int64_t now_s;
-    enum prod_cert_problem want;
+    enum quic_cert_problem want;
 } cert_cases[] = {
     {"good", {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S},
-     NOW_S, PROD_CERT_OK},
+     NOW_S, QUIC_CERT_OK},
     {"bad signature (one bit)",
      {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
       .flip_signature = true},
-     NOW_S, PROD_CERT_BAD_SIGNATURE},
+     NOW_S, QUIC_CERT_BAD_SIGNATURE},
     {"signed by another key",
      {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
       .other_signer = true},
-     NOW_S, PROD_CERT_BAD_SIGNATURE},
+     NOW_S, QUIC_CERT_BAD_SIGNATURE},
     {"issuer is not the subject",
      {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
       .other_issuer = true},
-     NOW_S, PROD_CERT_NOT_SELF_ISSUED},
+     NOW_S, QUIC_CERT_NOT_SELF_ISSUED},
     {"expired in 2001", {.not_before = CERT_2000_S, .not_after = CERT_2001_S},
-     NOW_S, PROD_CERT_EXPIRED},
+     NOW_S, QUIC_CERT_EXPIRED},
     {"not yet valid",
      {.not_before = NOW_S + DAY_S, .not_after = NOW_S + 9 * DAY_S}, NOW_S,
-     PROD_CERT_NOT_YET_VALID},
+     QUIC_CERT_NOT_YET_VALID},
     /* notBefore <= now: valid from its first second, not one before. */
     {"notBefore = now", {.not_before = NOW_S, .not_after = NOW_S + DAY_S},
-     NOW_S, PROD_CERT_OK},
+     NOW_S, QUIC_CERT_OK},
     {"notBefore = now + 1",
      {.not_before = NOW_S + 1, .not_after = NOW_S + DAY_S}, NOW_S,
-     PROD_CERT_NOT_YET_VALID},
+     QUIC_CERT_NOT_YET_VALID},
     /* notAfter >= now: valid through its last second, not one after. */
     {"notAfter = now", {.not_before = NOW_S - DAY_S, .not_after = NOW_S},
-     NOW_S, PROD_CERT_OK},
+     NOW_S, QUIC_CERT_OK},
     {"notAfter = now - 1",
      {.not_before = NOW_S - DAY_S, .not_after = NOW_S - 1}, NOW_S,
-     PROD_CERT_EXPIRED},
+     QUIC_CERT_EXPIRED},
     {"no expiry (99991231235959Z), now in year 9999",
      {.not_before = CERT_2000_S, .no_expiry = true},
-     PROD_CERT_NO_EXPIRY_S, PROD_CERT_OK},
+     QUIC_CERT_NO_EXPIRY_S, QUIC_CERT_OK},
     {"no expiry, now past it", {.not_before = CERT_2000_S, .no_expiry = true},
-     PROD_CERT_NO_EXPIRY_S + 1, PROD_CERT_OK},
+     QUIC_CERT_NO_EXPIRY_S + 1, QUIC_CERT_OK},
     {"ECDSA key", {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
                    .ecdsa = true},
-     NOW_S, PROD_CERT_NOT_ED25519},
+     NOW_S, QUIC_CERT_NOT_ED25519},
     {"X.509 v1", {.not_before = NOW_S - DAY_S, .not_after = NOW_S + DAY_S,
                   .version = 1},
-     NOW_S, PROD_CERT_NOT_V3},
+     NOW_S, QUIC_CERT_NOT_V3},
 };
 
 START_TEST(check_cert_as_the_ic_does)
@@ -534,12 +534,12 @@ START_TEST(check_cert_as_the_ic_does)
     const struct cert_check_case *c = &cert_cases[_i];
     gnutls_x509_privkey_t key = cert_new_key(c->opts.ecdsa);
     gnutls_x509_crt_t crt = cert_make(key, &c->opts);
-    enum prod_cert_problem got = PROD_CERT_UNREADABLE;
-    int rc = prod_identity_check_cert(crt, c->now_s, &got);
+    enum quic_cert_problem got = QUIC_CERT_UNREADABLE;
+    int rc = quic_cert_check(crt, c->now_s, &got);
     ck_assert_msg(got == c->want, "%s: %s, expected %s", c->name,
-                  prod_identity_cert_problem_name(got),
-                  prod_identity_cert_problem_name(c->want));
-    ck_assert_int_eq(rc, c->want == PROD_CERT_OK ? 0 : P2P_ERR_REFUSED);
+                  quic_cert_problem_name(got),
+                  quic_cert_problem_name(c->want));
+    ck_assert_int_eq(rc, c->want == QUIC_CERT_OK ? 0 : P2P_ERR_REFUSED);
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_privkey_deinit(key);
 }
@@ -548,7 +548,7 @@ END_TEST
 /* What keygen makes passes from its first second on, for ten years. */
 START_TEST(generated_certificate_passes_the_checks)
 {
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     char err[256];
     ck_assert_int_eq(prod_keygen_generate(path_of("key.pem"),
                                           path_of("cert.pem"), id, err,
@@ -557,18 +557,18 @@ START_TEST(generated_certificate_passes_the_checks)
     gnutls_x509_crt_t crt = load_crt(path_of("cert.pem"));
     int64_t from = (int64_t)gnutls_x509_crt_get_activation_time(crt);
     int64_t to = (int64_t)gnutls_x509_crt_get_expiration_time(crt);
-    enum prod_cert_problem p;
-    ck_assert_int_eq(prod_identity_check_cert(crt, from, &p), 0);
-    ck_assert_int_eq(prod_identity_check_cert(crt, to, &p), 0);
-    ck_assert_int_eq(prod_identity_check_cert(crt, from - 1, &p),
+    enum quic_cert_problem p;
+    ck_assert_int_eq(quic_cert_check(crt, from, &p), 0);
+    ck_assert_int_eq(quic_cert_check(crt, to, &p), 0);
+    ck_assert_int_eq(quic_cert_check(crt, from - 1, &p),
                      P2P_ERR_REFUSED);
-    ck_assert_int_eq(p, PROD_CERT_NOT_YET_VALID);
-    ck_assert_int_eq(prod_identity_check_cert(crt, to + 1, &p),
+    ck_assert_int_eq(p, QUIC_CERT_NOT_YET_VALID);
+    ck_assert_int_eq(quic_cert_check(crt, to + 1, &p),
                      P2P_ERR_REFUSED);
-    ck_assert_int_eq(p, PROD_CERT_EXPIRED);
-    ck_assert_int_eq(prod_identity_check_cert(NULL, from, &p),
+    ck_assert_int_eq(p, QUIC_CERT_EXPIRED);
+    ck_assert_int_eq(quic_cert_check(NULL, from, &p),
                      P2P_ERR_REFUSED);
-    ck_assert_int_eq(p, PROD_CERT_UNREADABLE);
+    ck_assert_int_eq(p, QUIC_CERT_UNREADABLE);
     gnutls_x509_crt_deinit(crt);
 }
 END_TEST

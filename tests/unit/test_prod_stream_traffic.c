@@ -11,7 +11,7 @@
 #include "core/framing.h"
 #include "core/mem.h"
 #include "p2p.pb-c.h"
-#include "prod/stream_traffic.h"
+#include "quic/stream_traffic.h"
 
 enum { OK = 200, NO_CONTENT = 204, BAD_REQUEST = 400 };
 
@@ -69,7 +69,7 @@ static void check_request(const struct env *e, enum p2p_traffic want,
         enum p2p_traffic t;
         uint8_t route;
         bool d =
-            prod_stream_traffic_of_request(e->b, k, k == e->len, &t, &route);
+            quic_stream_traffic_of_request(e->b, k, k == e->len, &t, &route);
         ck_assert_msg(!decided || d, "undecided again at %zu bytes", k);
         if (d) {
             ck_assert_msg(t == want, "%s at %zu of %zu bytes, want %s",
@@ -79,7 +79,7 @@ static void check_request(const struct env *e, enum p2p_traffic want,
             decided = true;
         }
         /* A prefix declared complete always decides. */
-        ck_assert(prod_stream_traffic_of_request(e->b, k, true, &t, &route));
+        ck_assert(quic_stream_traffic_of_request(e->b, k, true, &t, &route));
     }
     ck_assert(decided);
 }
@@ -91,14 +91,14 @@ static void check_response(uint8_t route, const struct env *e,
     for (size_t k = 0; k <= e->len; k++) {
         enum p2p_traffic t;
         bool d =
-            prod_stream_traffic_of_response(route, e->b, k, k == e->len, &t);
+            quic_stream_traffic_of_response(route, e->b, k, k == e->len, &t);
         ck_assert(!decided || d);
         if (d) {
             ck_assert_msg(t == want, "%s at %zu bytes, want %s",
                           p2p_traffic_name(t), k, p2p_traffic_name(want));
             decided = true;
         }
-        ck_assert(prod_stream_traffic_of_response(route, e->b, k, true, &t));
+        ck_assert(quic_stream_traffic_of_response(route, e->b, k, true, &t));
     }
     ck_assert(decided);
 }
@@ -179,14 +179,14 @@ START_TEST(malformed_requests)
         uint8_t route;
     } cases[] = {
         /* Not a path first: decided at the first byte. */
-        {"\x12\x01x", 3, P2P_TRAFFIC_OTHER, PROD_TRAFFIC_ROUTE_NONE},
+        {"\x12\x01x", 3, P2P_TRAFFIC_OTHER, QUIC_TRAFFIC_ROUTE_NONE},
         /* A path that is no route. */
-        {"\x0a\x04/xyz", 6, P2P_TRAFFIC_OTHER, PROD_TRAFFIC_ROUTE_NONE},
+        {"\x0a\x04/xyz", 6, P2P_TRAFFIC_OTHER, QUIC_TRAFFIC_ROUTE_NONE},
         /* A path longer than any route. */
-        {"\x0a\x7f", 2, P2P_TRAFFIC_OTHER, PROD_TRAFFIC_ROUTE_NONE},
+        {"\x0a\x7f", 2, P2P_TRAFFIC_OTHER, QUIC_TRAFFIC_ROUTE_NONE},
         /* A varint that never ends. */
         {"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11,
-         P2P_TRAFFIC_OTHER, PROD_TRAFFIC_ROUTE_NONE},
+         P2P_TRAFFIC_OTHER, QUIC_TRAFFIC_ROUTE_NONE},
         /* The update route, then garbage: an advert. */
         {"\x0a\x10/artifact/update\x1a\x00", 20, P2P_TRAFFIC_ADVERT,
          P2P_ROUTE_ARTIFACT_UPDATE},
@@ -201,8 +201,8 @@ START_TEST(malformed_requests)
     /* Empty and complete: other. */
     enum p2p_traffic t;
     uint8_t route;
-    ck_assert(!prod_stream_traffic_of_request(NULL, 0, false, &t, &route));
-    ck_assert(prod_stream_traffic_of_request(NULL, 0, true, &t, &route));
+    ck_assert(!quic_stream_traffic_of_request(NULL, 0, false, &t, &route));
+    ck_assert(quic_stream_traffic_of_request(NULL, 0, true, &t, &route));
     ck_assert_int_eq(t, P2P_TRAFFIC_OTHER);
 }
 END_TEST
@@ -224,8 +224,8 @@ START_TEST(responses)
         {P2P_ROUTE_STATE_ADVERT, OK, 0, P2P_TRAFFIC_STATE},
         {P2P_ROUTE_STATE_CHUNK, NO_CONTENT, 0, P2P_TRAFFIC_STATE},
         {P2P_ROUTE_STATE_CHUNK, BAD_REQUEST, 0, P2P_TRAFFIC_STATE},
-        {PROD_TRAFFIC_ROUTE_NONE, BAD_REQUEST, 0, P2P_TRAFFIC_OTHER},
-        {PROD_TRAFFIC_ROUTE_NONE, OK, 4, P2P_TRAFFIC_OTHER},
+        {QUIC_TRAFFIC_ROUTE_NONE, BAD_REQUEST, 0, P2P_TRAFFIC_OTHER},
+        {QUIC_TRAFFIC_ROUTE_NONE, OK, 4, P2P_TRAFFIC_OTHER},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct env e = response(cases[i].status, cases[i].body);

@@ -189,8 +189,8 @@ static void check_config(unsigned i, const struct prod_testnet_node *n)
     struct yfile y;
     y_load(&y, n->config);
     ck_assert_uint_eq(y_len(y.root), 7);
-    char hex[PROD_KEY_ID_HEX_LEN + 1];
-    prod_identity_hex(n->id, hex);
+    char hex[QUIC_KEY_ID_HEX_LEN + 1];
+    quic_cert_hex(n->id, hex);
     ck_assert_str_eq(y_str(&y, y.root, "node_id"), hex);
     ck_assert_str_eq(y_str(&y, y.root, "key"), "key.pem");
     ck_assert_str_eq(y_str(&y, y.root, "cert"), "cert.pem");
@@ -215,7 +215,7 @@ static void check_config(unsigned i, const struct prod_testnet_node *n)
     snprintf(key, sizeof(key), "node%u/key.pem", i);
     snprintf(cert, sizeof(cert), "node%u/cert.pem", i);
     snprintf(data, sizeof(data), "node%u/data", i);
-    uint8_t id[PROD_KEY_ID_BYTES];
+    uint8_t id[QUIC_KEY_ID_BYTES];
     char err[512];
     ck_assert_int_eq(prod_identity_check_pair(path_of(key), path_of(cert), id,
                                               err, sizeof(err)),
@@ -244,17 +244,17 @@ static void check_registry(unsigned count)
         yaml_node_t *m = yaml_document_get_node(
             &y.doc, members->data.sequence.items.start[i]);
         ck_assert_uint_eq(y_len(m), 4);
-        char text[64], hex[PROD_KEY_ID_HEX_LEN + 1];
+        char text[64], hex[QUIC_KEY_ID_HEX_LEN + 1];
         snprintf(text, sizeof(text), "%u", i);
         ck_assert_str_eq(y_str(&y, m, "index"), text);
-        prod_identity_hex(nodes[i].id, hex);
+        quic_cert_hex(nodes[i].id, hex);
         ck_assert_str_eq(y_str(&y, m, "id"), hex);
         snprintf(text, sizeof(text), "127.0.0.1:%u", test_base_port + i);
         ck_assert_str_eq(y_str(&y, m, "addr"), text);
         snprintf(text, sizeof(text), "node%u/cert.pem", i);
         ck_assert_str_eq(y_str(&y, m, "cert"), text);
         /* The registry's cert path, relative to its folder, has that id. */
-        uint8_t id[PROD_KEY_ID_BYTES];
+        uint8_t id[QUIC_KEY_ID_BYTES];
         char err[256];
         ck_assert_int_eq(
             prod_identity_cert_file_key_id(path_of(text), id, err, sizeof(err)),
@@ -279,8 +279,8 @@ START_TEST(generate_writes_registry_configs_and_identities)
         ck_assert_uint_eq(nodes[i].index, i);
         check_config(i, &nodes[i]);
     }
-    ck_assert_mem_ne(nodes[0].id, nodes[1].id, PROD_KEY_ID_BYTES);
-    ck_assert_mem_ne(nodes[1].id, nodes[2].id, PROD_KEY_ID_BYTES);
+    ck_assert_mem_ne(nodes[0].id, nodes[1].id, QUIC_KEY_ID_BYTES);
+    ck_assert_mem_ne(nodes[1].id, nodes[2].id, QUIC_KEY_ID_BYTES);
     check_registry(3);
     ck_assert_int_ne(access(path_of("node3"), F_OK), 0);
     ck_assert_int_ne(access(path_of("registry.yaml.tmp"), F_OK), 0);
@@ -312,8 +312,8 @@ START_TEST(generated_files_load_in_the_replica)
         ck_assert_msg(
             prod_config_load(nodes[i].config, cfg, err, sizeof(err)) == 0, "%s",
             err);
-        char want[PATH_MAX], hex[PROD_KEY_ID_HEX_LEN + 1], rel[64];
-        prod_identity_hex(nodes[i].id, hex);
+        char want[PATH_MAX], hex[QUIC_KEY_ID_HEX_LEN + 1], rel[64];
+        quic_cert_hex(nodes[i].id, hex);
         ck_assert_str_eq(cfg->node_id_hex, hex);
         snprintf(rel, sizeof(rel), "node%u/key.pem", i);
         ck_assert_str_eq(cfg->key_path, path_of(rel));
@@ -326,7 +326,7 @@ START_TEST(generated_files_load_in_the_replica)
         ck_assert_str_eq(want, path_of("registry.yaml"));
         ck_assert_str_eq(cfg->listen_text, m->addr_text);
         /* The key and certificate the config names are a pair. */
-        uint8_t id[PROD_KEY_ID_BYTES];
+        uint8_t id[QUIC_KEY_ID_BYTES];
         ck_assert_int_eq(prod_identity_check_pair(cfg->key_path, cfg->cert_path,
                                                   id, err, sizeof(err)),
                          0);
@@ -343,9 +343,9 @@ START_TEST(generate_reuses_identities)
     ck_assert_int_eq(prod_testnet_generate(tmp_dir, 2, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
-    uint8_t first[2][PROD_KEY_ID_BYTES];
-    memcpy(first[0], nodes[0].id, PROD_KEY_ID_BYTES);
-    memcpy(first[1], nodes[1].id, PROD_KEY_ID_BYTES);
+    uint8_t first[2][QUIC_KEY_ID_BYTES];
+    memcpy(first[0], nodes[0].id, QUIC_KEY_ID_BYTES);
+    memcpy(first[1], nodes[1].id, QUIC_KEY_ID_BYTES);
     char key0[4096], key0_again[4096];
     read_text(path_of("node0/key.pem"), key0, sizeof(key0));
 
@@ -353,9 +353,9 @@ START_TEST(generate_reuses_identities)
     ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
-    ck_assert_mem_eq(nodes[0].id, first[0], PROD_KEY_ID_BYTES);
-    ck_assert_mem_eq(nodes[1].id, first[1], PROD_KEY_ID_BYTES);
-    ck_assert_mem_ne(nodes[2].id, first[0], PROD_KEY_ID_BYTES);
+    ck_assert_mem_eq(nodes[0].id, first[0], QUIC_KEY_ID_BYTES);
+    ck_assert_mem_eq(nodes[1].id, first[1], QUIC_KEY_ID_BYTES);
+    ck_assert_mem_ne(nodes[2].id, first[0], QUIC_KEY_ID_BYTES);
     read_text(path_of("node0/key.pem"), key0_again, sizeof(key0_again));
     ck_assert_str_eq(key0, key0_again);
     check_registry(3);
@@ -364,12 +364,12 @@ START_TEST(generate_reuses_identities)
 
     /* A lone key (crash before its certificate) is replaced by a new pair. */
     ck_assert_int_eq(unlink(path_of("node2/cert.pem")), 0);
-    uint8_t old2[PROD_KEY_ID_BYTES];
+    uint8_t old2[QUIC_KEY_ID_BYTES];
     memcpy(old2, nodes[2].id, sizeof(old2));
     ck_assert_int_eq(prod_testnet_generate(tmp_dir, 3, test_base_port, nodes,
                                            err, sizeof(err)),
                      0);
-    ck_assert_mem_ne(nodes[2].id, old2, PROD_KEY_ID_BYTES);
+    ck_assert_mem_ne(nodes[2].id, old2, QUIC_KEY_ID_BYTES);
     check_config(2, &nodes[2]);
 }
 END_TEST
@@ -438,7 +438,7 @@ START_TEST(json_round_trip)
                               "/tmp/caf\xc3\xa9 tab\there/config.yaml"};
     for (unsigned i = 0; i < 3; i++) {
         out[i].index = 2 - i;
-        for (unsigned b = 0; b < PROD_KEY_ID_BYTES; b++)
+        for (unsigned b = 0; b < QUIC_KEY_ID_BYTES; b++)
             out[i].id[b] = (uint8_t)(i * 31 + b);
         out[i].pid = (pid_t)(1000 + i);
         snprintf(out[i].admin_url, sizeof(out[i].admin_url),
@@ -463,7 +463,7 @@ START_TEST(json_round_trip)
     ck_assert_uint_eq(n, 3);
     for (unsigned i = 0; i < 3; i++) {
         ck_assert_uint_eq(back[i].index, out[i].index);
-        ck_assert_mem_eq(back[i].id, out[i].id, PROD_KEY_ID_BYTES);
+        ck_assert_mem_eq(back[i].id, out[i].id, QUIC_KEY_ID_BYTES);
         ck_assert_int_eq(back[i].pid, out[i].pid);
         ck_assert_str_eq(back[i].admin_url, out[i].admin_url);
         ck_assert_str_eq(back[i].config, out[i].config);

@@ -25,9 +25,9 @@
 #include "core/err.h"
 #include "prod/identity.h"
 #include "prod/keygen.h"
-#include "prod/tls.h"
+#include "quic/tls.h"
 #include "prod/transport.h"
-#include "prod/transport_int.h" /* its socket, to crash it silently */
+#include "prod/udp.h"
 #include "prod/udp.h"
 
 /* Long enough for a handshake on a loaded machine; only a bound. */
@@ -42,8 +42,8 @@ static struct ev_loop *loop;
 
 struct side {
     struct prod_transport *t;
-    struct prod_tls *tls;
-    uint8_t key_id[PROD_KEY_ID_LEN];
+    struct quic_tls *tls;
+    uint8_t key_id[QUIC_KEY_ID_LEN];
     uint32_t ups, downs, dial_fails, warns;
 };
 
@@ -89,7 +89,7 @@ static void make_identity(const char *name, const struct cert_opts *opts)
     snprintf(crt, sizeof(crt), "%s", path_of(name));
     strcat(crt, ".crt");
     if (opts == NULL) {
-        uint8_t id[PROD_KEY_ID_BYTES];
+        uint8_t id[QUIC_KEY_ID_BYTES];
         ck_assert_int_eq(prod_keygen_generate(key, crt, id, err, sizeof(err)),
                          0);
         return;
@@ -118,14 +118,14 @@ static void load_tls(struct side *s, const char *name)
     char key[PATH_MAX], crt[PATH_MAX], err[512];
     snprintf(key, sizeof(key), "%s.key", path_of(name));
     snprintf(crt, sizeof(crt), "%s.crt", path_of(name));
-    int rc = prod_tls_new(key, crt, &s->tls, s->key_id, err, sizeof(err));
+    int rc = prod_identity_tls_new(key, crt, &s->tls, s->key_id, err, sizeof(err));
     ck_assert_msg(rc == 0, "%s: %s", name, err);
 }
 
 /* ---- transports ---- */
 
-static bool accept_any(void *ctx, const uint8_t key_id[PROD_KEY_ID_LEN],
-                       uint32_t *peer, enum prod_refusal *why)
+static bool accept_any(void *ctx, const uint8_t key_id[QUIC_KEY_ID_LEN],
+                       uint32_t *peer, enum quic_refusal *why)
 {
     (void)ctx, (void)key_id, (void)why;
     *peer = CLIENT_INDEX;
@@ -165,10 +165,10 @@ static void on_warn(void *ctx, const char *msg)
 static void start_at(struct side *s, const char *name, const char *addr)
 {
     load_tls(s, name);
-    struct prod_transport_limits lim;
-    prod_transport_limits_default(&lim);
+    struct quic_endpoint_limits lim;
+    quic_endpoint_limits_default(&lim);
     lim.keepalive_ns = 1000000000ull;
-    struct prod_transport_cbs cbs = {
+    struct quic_endpoint_cbs cbs = {
         .ctx = s, .accept_key = accept_any, .peer_up = on_up,
         .peer_down = on_down, .dial_failed = on_dial_failed,
         .stream_data = on_data, .stream_reset = on_reset, .warn = on_warn};
@@ -189,7 +189,7 @@ static void start(struct side *s, const char *name)
 static void stop(struct side *s)
 {
     prod_transport_del(s->t);
-    prod_tls_del(s->tls);
+    quic_tls_del(s->tls);
 }
 
 static void dial(struct side *client, struct side *server)
@@ -203,9 +203,9 @@ static void dial(struct side *client, struct side *server)
                      0);
 }
 
-static struct prod_transport_totals totals(const struct side *s)
+static struct quic_endpoint_totals totals(const struct side *s)
 {
-    struct prod_transport_totals tot;
+    struct quic_endpoint_totals tot;
     prod_transport_totals(s->t, &tot);
     return tot;
 }
@@ -241,7 +241,7 @@ static bool both_up(struct side *client, struct side *server)
 static bool client_refused(struct side *client, struct side *judge)
 {
     return client->dial_fails == 1 &&
-           totals(judge).refusals[PROD_REFUSE_BAD_CERT] == 1;
+           totals(judge).refusals[QUIC_REFUSE_BAD_CERT] == 1;
 }
 
 /* ---- tests ---- */
@@ -255,13 +255,13 @@ START_TEST(good_handshake_is_accepted_once)
     start(&client, "client");
     dial(&client, &server);
     ck_assert(run_until(both_up, &client, &server));
-    struct prod_transport_totals st = totals(&server), ct = totals(&client);
+    struct quic_endpoint_totals st = totals(&server), ct = totals(&client);
     ck_assert_uint_eq(st.conns_accepted, 1);
     ck_assert_uint_eq(ct.conns_accepted, 0);
     ck_assert_uint_eq(ct.conns_dialled, 1);
-    for (int r = 0; r < PROD_REFUSE_COUNT; r++)
+    for (int r = 0; r < QUIC_REFUSE_COUNT; r++)
         ck_assert_uint_eq(st.refusals[r] + ct.refusals[r], 0);
-    for (int d = 0; d < PROD_DROP_COUNT; d++)
+    for (int d = 0; d < QUIC_DROP_COUNT; d++)
         ck_assert_uint_eq(st.initials_dropped[d], 0);
     stop(&client);
     stop(&server);
@@ -294,7 +294,7 @@ START_TEST(server_refuses_a_bad_client_certificate)
     dial(&client, &server);
     ck_assert_msg(run_until(client_refused, &client, &server),
                   "%s: not refused as bad_cert", bad_certs[_i].name);
-    struct prod_transport_totals st = totals(&server);
+    struct quic_endpoint_totals st = totals(&server);
     ck_assert_uint_eq(st.conns_accepted, 0);
     ck_assert_uint_eq(server.ups, 0);
     ck_assert_uint_eq(client.ups, 0);
@@ -324,7 +324,7 @@ END_TEST
 static bool dup_refused(struct side *second, struct side *server)
 {
     return second->dial_fails == 1 &&
-           totals(server).refusals[PROD_REFUSE_DUPLICATE] == 1;
+           totals(server).refusals[QUIC_REFUSE_DUPLICATE] == 1;
 }
 
 /* A second process with the first one's key, from another port, while
@@ -338,7 +338,7 @@ START_TEST(second_process_with_the_same_key_is_refused)
     start(&server, "server");
     start(&first, "twin");
     start(&second, "twin");
-    ck_assert_mem_eq(first.key_id, second.key_id, PROD_KEY_ID_LEN);
+    ck_assert_mem_eq(first.key_id, second.key_id, QUIC_KEY_ID_LEN);
     dial(&first, &server);
     ck_assert(run_until(both_up, &first, &server));
     dial(&second, &server);
@@ -347,7 +347,7 @@ START_TEST(second_process_with_the_same_key_is_refused)
     ck_assert_uint_eq(first.downs, 0);
     ck_assert_uint_eq(server.downs, 0);
     ck_assert_uint_ge(server.warns, 1);
-    struct prod_peer_stats ps;
+    struct quic_peer_stats ps;
     ck_assert(prod_transport_peer_stats(server.t, CLIENT_INDEX, &ps));
     ck_assert_str_eq(ps.conn_state, "up");
     ck_assert_uint_eq(ps.duplicates, 1);
@@ -382,15 +382,15 @@ START_TEST(restarted_server_resets_the_old_connection)
     socklen_t len;
     prod_transport_local(server.t, &addr, &len);
     char text[64];
-    prod_transport_addr_text(&addr, text, sizeof(text));
+    quic_endpoint_addr_text(&addr, text, sizeof(text));
     struct prod_udp__test_hooks mute = {.send_budget_packets = 0};
-    prod_udp__set_test_hooks(server.t->udp, &mute);
+    prod_udp__set_test_hooks(prod_transport__udp(server.t), &mute);
     stop(&server);
     start_at(&again, "server", text);
     ck_assert(run_until(client_reset, &client, &again));
     ck_assert_uint_ge(totals(&again).resets_sent, 1);
     ck_assert_uint_eq(client.dial_fails, 0);
-    struct prod_peer_stats ps;
+    struct quic_peer_stats ps;
     ck_assert(prod_transport_peer_stats(client.t, SERVER_INDEX, &ps));
     ck_assert_str_eq(ps.conn_state, "idle");
     stop(&again);
@@ -408,17 +408,17 @@ START_TEST(reset_secret_depends_on_the_key_only)
     load_tls(&a, "a");
     load_tls(&a2, "a");
     load_tls(&b, "b");
-    uint8_t sa[PROD_TLS_SECRET_LEN], sa2[PROD_TLS_SECRET_LEN],
-        sb[PROD_TLS_SECRET_LEN], zero[PROD_TLS_SECRET_LEN] = {0};
-    prod_tls_reset_secret(a.tls, sa);
-    prod_tls_reset_secret(a2.tls, sa2);
-    prod_tls_reset_secret(b.tls, sb);
-    ck_assert_mem_eq(sa, sa2, PROD_TLS_SECRET_LEN);
-    ck_assert_mem_ne(sa, sb, PROD_TLS_SECRET_LEN);
-    ck_assert_mem_ne(sa, zero, PROD_TLS_SECRET_LEN);
-    prod_tls_del(a.tls);
-    prod_tls_del(a2.tls);
-    prod_tls_del(b.tls);
+    uint8_t sa[QUIC_TLS_SECRET_LEN], sa2[QUIC_TLS_SECRET_LEN],
+        sb[QUIC_TLS_SECRET_LEN], zero[QUIC_TLS_SECRET_LEN] = {0};
+    quic_tls_reset_secret(a.tls, sa);
+    quic_tls_reset_secret(a2.tls, sa2);
+    quic_tls_reset_secret(b.tls, sb);
+    ck_assert_mem_eq(sa, sa2, QUIC_TLS_SECRET_LEN);
+    ck_assert_mem_ne(sa, sb, QUIC_TLS_SECRET_LEN);
+    ck_assert_mem_ne(sa, zero, QUIC_TLS_SECRET_LEN);
+    quic_tls_del(a.tls);
+    quic_tls_del(a2.tls);
+    quic_tls_del(b.tls);
 }
 END_TEST
 

@@ -1,23 +1,22 @@
-/* The transport's ngtcp2 callbacks and stream table (see
- * prod/transport_int.h). Callbacks run inside ngtcp2_conn_read_pkt,
+/* The endpoint's ngtcp2 callbacks and stream table (see
+ * quic/endpoint_int.h). Callbacks run inside ngtcp2_conn_read_pkt,
  * _writev_stream or _handle_expiry: they only record what happened, call
  * the owner's callbacks, and leave every write to the next flush. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gnutls/crypto.h>
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "core/err.h"
-#include "prod/transport_int.h"
+#include "quic/endpoint_int.h"
 
 /* ---- streams ---- */
 
-struct prod_transport_stream *prod_transport_stream_new(
-    struct prod_transport_conn *c, bool inbound, uint64_t core_id)
+struct quic_endpoint_stream *quic_endpoint_stream_new(
+    struct quic_endpoint_conn *c, bool inbound, uint64_t core_id)
 {
-    struct prod_transport_stream *s = calloc(1, sizeof(*s));
+    struct quic_endpoint_stream *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->conn = c;
@@ -25,7 +24,7 @@ struct prod_transport_stream *prod_transport_stream_new(
     s->core_id = core_id;
     s->inbound = inbound;
     s->core_open = true;
-    s->route = PROD_TRAFFIC_ROUTE_NONE;
+    s->route = QUIC_TRAFFIC_ROUTE_NONE;
     s->tx_traffic = P2P_TRAFFIC_OTHER;
     s->rx_traffic = P2P_TRAFFIC_OTHER;
     s->next = c->streams;
@@ -35,26 +34,26 @@ struct prod_transport_stream *prod_transport_stream_new(
     return s;
 }
 
-struct prod_transport_stream *prod_transport_stream_find(
-    struct prod_transport_conn *c, bool inbound, uint64_t core_id)
+struct quic_endpoint_stream *quic_endpoint_stream_find(
+    struct quic_endpoint_conn *c, bool inbound, uint64_t core_id)
 {
-    for (struct prod_transport_stream *s = c->streams; s != NULL; s = s->next)
+    for (struct quic_endpoint_stream *s = c->streams; s != NULL; s = s->next)
         if (s->inbound == inbound && s->core_id == core_id && !s->closing)
             return s;
     return NULL;
 }
 
-static struct prod_transport_queue *queue_of(struct prod_transport_stream *s)
+static struct quic_endpoint_queue *queue_of(struct quic_endpoint_stream *s)
 {
     return s->large ? &s->conn->large : &s->conn->small;
 }
 
-static void unqueue(struct prod_transport_stream *s)
+static void unqueue(struct quic_endpoint_stream *s)
 {
     if (!s->queued)
         return;
-    struct prod_transport_queue *q = queue_of(s);
-    struct prod_transport_stream **p = &q->head, *prev = NULL;
+    struct quic_endpoint_queue *q = queue_of(s);
+    struct quic_endpoint_stream **p = &q->head, *prev = NULL;
     while (*p != NULL && *p != s) {
         prev = *p;
         p = &(*p)->send_next;
@@ -68,9 +67,9 @@ static void unqueue(struct prod_transport_stream *s)
     s->queued = false;
 }
 
-void prod_transport_stream_dequeue_head(struct prod_transport_stream *s)
+void quic_endpoint_stream_dequeue_head(struct quic_endpoint_stream *s)
 {
-    struct prod_transport_queue *q = queue_of(s);
+    struct quic_endpoint_queue *q = queue_of(s);
     if (q->head != s) {
         unqueue(s);
         return;
@@ -82,9 +81,9 @@ void prod_transport_stream_dequeue_head(struct prod_transport_stream *s)
     s->queued = false;
 }
 
-void prod_transport_stream_rotate(struct prod_transport_stream *s)
+void quic_endpoint_stream_rotate(struct quic_endpoint_stream *s)
 {
-    struct prod_transport_queue *q = queue_of(s);
+    struct quic_endpoint_queue *q = queue_of(s);
     if (s->large || q->head != s || s->send_next == NULL)
         return;
     q->head = s->send_next;
@@ -93,7 +92,7 @@ void prod_transport_stream_rotate(struct prod_transport_stream *s)
     q->tail = s;
 }
 
-static void drop_buf(struct prod_transport_stream *s)
+static void drop_buf(struct quic_endpoint_stream *s)
 {
     if (s->buf == NULL)
         return;
@@ -106,18 +105,18 @@ static void drop_buf(struct prod_transport_stream *s)
 
 /* Decides the class of what s receives from its head, if it can (always
  * when complete), and counts the bytes that waited for it. */
-static void rx_decide(struct prod_transport_stream *s, bool complete)
+static void rx_decide(struct quic_endpoint_stream *s, bool complete)
 {
     enum p2p_traffic tr;
     bool decided;
     if (s->inbound) {
         uint8_t route;
-        decided = prod_stream_traffic_of_request(s->head, s->head_len, complete,
+        decided = quic_stream_traffic_of_request(s->head, s->head_len, complete,
                                                  &tr, &route);
         if (decided)
             s->route = route;
     } else {
-        decided = prod_stream_traffic_of_response(s->route, s->head,
+        decided = quic_stream_traffic_of_response(s->route, s->head,
                                                   s->head_len, complete, &tr);
     }
     if (!decided)
@@ -128,10 +127,10 @@ static void rx_decide(struct prod_transport_stream *s, bool complete)
     s->rx_pending = 0;
 }
 
-void prod_transport_stream_count_rx(struct prod_transport_stream *s,
-                                    const uint8_t *data, size_t len, bool fin)
+void quic_endpoint_stream_count_rx(struct quic_endpoint_stream *s,
+                                   const uint8_t *data, size_t len, bool fin)
 {
-    struct prod_transport *t = s->conn->t;
+    struct quic_endpoint *t = s->conn->t;
     if (s->rx_known) {
         t->tot.bytes_received[s->rx_traffic] += len;
         return;
@@ -145,24 +144,24 @@ void prod_transport_stream_count_rx(struct prod_transport_stream *s,
     rx_decide(s, fin || s->head_len == sizeof(s->head));
 }
 
-void prod_transport_stream_set_tx(struct prod_transport_stream *s,
-                                  const uint8_t *bytes, size_t len)
+void quic_endpoint_stream_set_tx(struct quic_endpoint_stream *s,
+                                 const uint8_t *bytes, size_t len)
 {
     enum p2p_traffic tr;
     if (!s->inbound) {
-        (void)prod_stream_traffic_of_request(bytes, len, true, &tr, &s->route);
+        (void)quic_stream_traffic_of_request(bytes, len, true, &tr, &s->route);
     } else {
         /* An answer before the request's end: judge what came. */
         if (!s->rx_known)
             rx_decide(s, true);
-        (void)prod_stream_traffic_of_response(s->route, bytes, len, true, &tr);
+        (void)quic_stream_traffic_of_response(s->route, bytes, len, true, &tr);
     }
     s->tx_traffic = (uint8_t)tr;
 }
 
-void prod_transport_stream_free(struct prod_transport_stream *s)
+void quic_endpoint_stream_free(struct quic_endpoint_stream *s)
 {
-    struct prod_transport_conn *c = s->conn;
+    struct quic_endpoint_conn *c = s->conn;
     if (!s->rx_known && s->rx_pending > 0)
         rx_decide(s, true);
     unqueue(s);
@@ -180,13 +179,13 @@ void prod_transport_stream_free(struct prod_transport_stream *s)
     free(s);
 }
 
-void prod_transport_stream_enqueue(struct prod_transport_stream *s)
+void quic_endpoint_stream_enqueue(struct quic_endpoint_stream *s)
 {
     if (s->queued || s->sid < 0 || s->blocked || s->closing)
         return;
-    struct prod_transport_conn *c = s->conn;
-    s->large = s->len - s->sent > PROD_TRANSPORT_SMALL_STREAM_BYTES;
-    struct prod_transport_queue *q = queue_of(s);
+    struct quic_endpoint_conn *c = s->conn;
+    s->large = s->len - s->sent > QUIC_ENDPOINT_SMALL_STREAM_BYTES;
+    struct quic_endpoint_queue *q = queue_of(s);
     s->send_next = NULL;
     if (q->tail != NULL)
         q->tail->send_next = s;
@@ -194,16 +193,16 @@ void prod_transport_stream_enqueue(struct prod_transport_stream *s)
         q->head = s;
     q->tail = s;
     s->queued = true;
-    prod_transport_mark_dirty(c);
+    quic_endpoint_mark_dirty(c);
 }
 
-void prod_transport_stream_prepare(struct prod_transport_conn *c)
+void quic_endpoint_stream_prepare(struct quic_endpoint_conn *c)
 {
-    struct prod_transport_stream *s = c->streams;
+    struct quic_endpoint_stream *s = c->streams;
     while (s != NULL) {
-        struct prod_transport_stream *next = s->next;
+        struct quic_endpoint_stream *next = s->next;
         if (s->reset_pending && s->sid < 0) {
-            prod_transport_stream_free(s); /* never reached the wire */
+            quic_endpoint_stream_free(s); /* never reached the wire */
         } else if (s->reset_pending) {
             /* ngtcp2 0.12 may still resend lost STREAM frames of a reset
              * stream from our buffer (fixed upstream in 1.3): the buffer
@@ -223,7 +222,7 @@ void prod_transport_stream_prepare(struct prod_transport_conn *c)
                 s->sid = sid;
                 s->waiting_id = false;
                 c->opens_pending--;
-                prod_transport_stream_enqueue(s);
+                quic_endpoint_stream_enqueue(s);
             }
             /* NGTCP2_ERR_STREAM_ID_BLOCKED: wait for more credit
              * (extend_max_local_streams_bidi marks the conn dirty). */
@@ -234,58 +233,66 @@ void prod_transport_stream_prepare(struct prod_transport_conn *c)
 
 /* ---- callbacks ---- */
 
-static struct prod_transport_conn *conn_of(void *user_data)
+static struct quic_endpoint_conn *conn_of(void *user_data)
 {
     return user_data;
 }
 
+/* ngtcp2's draws come from the owner's randomness (settings.rand_ctx). */
 static void rand_cb(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
 {
-    (void)ctx;
-    (void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+    quic_endpoint_rand(ctx->native_handle, dest, len);
+}
+
+static int path_challenge_cb(ngtcp2_conn *qc, uint8_t *data, void *user_data)
+{
+    quic_endpoint_rand(((struct quic_endpoint_conn *)user_data)->t, data,
+                       NGTCP2_PATH_CHALLENGE_DATALEN);
+    return 0;
 }
 
 static int new_cid_cb(ngtcp2_conn *qc, ngtcp2_cid *cid, uint8_t *token,
                       size_t cidlen, void *user_data)
 {
-    struct prod_transport_conn *c = conn_of(user_data);
+    struct quic_endpoint_conn *c = conn_of(user_data);
     /* The token is derived from the id, so a restarted process (same key)
-     * can reset the connection (prod/transport.h). */
-    if (cidlen != PROD_TRANSPORT_CID_LEN ||
-        gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
-        prod_transport_reset_token(c->t, cid->data, cidlen, token) != 0)
+     * can reset the connection (quic/endpoint.h). */
+    if (cidlen != QUIC_ENDPOINT_CID_LEN)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+    quic_endpoint_rand(c->t, cid->data, cidlen);
+    if (quic_endpoint_reset_token(c->t, cid->data, cidlen, token) != 0)
         return NGTCP2_ERR_CALLBACK_FAILURE;
     cid->datalen = cidlen;
-    prod_transport_cid_add(c->t, cid->data, cid->datalen, c);
+    quic_endpoint_cid_add(c->t, cid->data, cid->datalen, c);
     return 0;
 }
 
 static int remove_cid_cb(ngtcp2_conn *qc, const ngtcp2_cid *cid,
                          void *user_data)
 {
-    prod_transport_cid_remove(conn_of(user_data)->t, cid->data, cid->datalen);
+    quic_endpoint_cid_remove(conn_of(user_data)->t, cid->data, cid->datalen);
     return 0;
 }
 
 /* The connection is up: the peer accepted us and we accepted it. */
-static int conn_up(struct prod_transport_conn *c)
+static int conn_up(struct quic_endpoint_conn *c)
 {
-    struct prod_transport *t = c->t;
-    if (c->peer == PROD_TRANSPORT_PEER_NONE)
+    struct quic_endpoint *t = c->t;
+    if (c->peer == QUIC_ENDPOINT_PEER_NONE)
         return NGTCP2_ERR_CALLBACK_FAILURE; /* verify hook never ran */
-    c->state = PROD_TRANSPORT_UP;
-    struct prod_transport_conn *old = t->by_peer[c->peer];
+    c->state = QUIC_ENDPOINT_UP;
+    struct quic_endpoint_conn *old = t->by_peer[c->peer];
     if (old != NULL && old != c) {
         /* A newer connection replaces the old one; core hears of the new
          * one only (p2p_node_on_peer_up). */
-        if (old->state == PROD_TRANSPORT_UP && t->tot.conns_up > 0)
+        if (old->state == QUIC_ENDPOINT_UP && t->tot.conns_up > 0)
             t->tot.conns_up--;
-        old->peer = PROD_TRANSPORT_PEER_NONE;
-        old->state = PROD_TRANSPORT_HANDSHAKE;
+        old->peer = QUIC_ENDPOINT_PEER_NONE;
+        old->state = QUIC_ENDPOINT_HANDSHAKE;
         old->close_pending = true;
         old->close_reason = P2P_ERR_CONN_LOST;
-        old->close_phrase = PROD_CLOSE_REPLACED;
-        prod_transport_mark_dirty(old);
+        old->close_phrase = QUIC_CLOSE_REPLACED;
+        quic_endpoint_mark_dirty(old);
     }
     t->by_peer[c->peer] = c;
     t->peers[c->peer].handshakes++;
@@ -305,13 +312,13 @@ static int conn_up(struct prod_transport_conn *c)
  * connection that came up and went down. */
 static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
 {
-    struct prod_transport_conn *c = conn_of(user_data);
+    struct quic_endpoint_conn *c = conn_of(user_data);
     return c->server ? conn_up(c) : 0;
 }
 
 static int handshake_confirmed_cb(ngtcp2_conn *qc, void *user_data)
 {
-    struct prod_transport_conn *c = conn_of(user_data);
+    struct quic_endpoint_conn *c = conn_of(user_data);
     return c->server ? 0 : conn_up(c);
 }
 
@@ -327,11 +334,11 @@ static int recv_reset_cb(ngtcp2_conn *qc, const ngtcp2_pkt_stateless_reset *sr,
 
 static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
 {
-    struct prod_transport_conn *c = conn_of(user_data);
+    struct quic_endpoint_conn *c = conn_of(user_data);
     if (!ngtcp2_is_bidi_stream(sid) || ngtcp2_conn_is_local_stream(qc, sid))
         return 0;
-    struct prod_transport_stream *s =
-        prod_transport_stream_new(c, true, (uint64_t)sid);
+    struct quic_endpoint_stream *s =
+        quic_endpoint_stream_new(c, true, (uint64_t)sid);
     if (s == NULL)
         return NGTCP2_ERR_CALLBACK_FAILURE;
     s->sid = sid;
@@ -343,8 +350,8 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
                                uint64_t offset, const uint8_t *data, size_t len,
                                void *user_data, void *sud)
 {
-    struct prod_transport_conn *c = conn_of(user_data);
-    struct prod_transport_stream *s = sud;
+    struct quic_endpoint_conn *c = conn_of(user_data);
+    struct quic_endpoint_stream *s = sud;
     /* Core copies what it keeps (and bounds it), so the credit goes back
      * at once. */
     ngtcp2_conn_extend_max_stream_offset(qc, sid, len);
@@ -352,11 +359,11 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
     bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
     if (s != NULL && fin)
         s->fin_received = true;
-    if (s == NULL || !s->core_open || c->state != PROD_TRANSPORT_UP)
+    if (s == NULL || !s->core_open || c->state != QUIC_ENDPOINT_UP)
         return 0;
-    struct prod_peer_stats *ps = &c->t->peers[c->peer];
+    struct quic_peer_stats *ps = &c->t->peers[c->peer];
     ps->bytes_received += len;
-    prod_transport_stream_count_rx(s, data, len, fin);
+    quic_endpoint_stream_count_rx(s, data, len, fin);
     if (fin) {
         ps->messages_received++;
         c->t->tot.messages_received++;
@@ -372,24 +379,24 @@ static int recv_stream_data_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
 static int acked_cb(ngtcp2_conn *qc, int64_t sid, uint64_t offset, uint64_t len,
                     void *user_data, void *sud)
 {
-    struct prod_transport_stream *s = sud;
+    struct quic_endpoint_stream *s = sud;
     if (s != NULL && s->buf != NULL && s->fin_sent && offset + len >= s->len)
         drop_buf(s);
     return 0;
 }
 
 /* The peer abandoned the stream: core forgets it, and we stop too. */
-static void peer_reset(struct prod_transport_stream *s)
+static void peer_reset(struct quic_endpoint_stream *s)
 {
-    struct prod_transport_conn *c = s->conn;
-    if (s->core_open && c->state == PROD_TRANSPORT_UP) {
+    struct quic_endpoint_conn *c = s->conn;
+    if (s->core_open && c->state == QUIC_ENDPOINT_UP) {
         s->core_open = false;
         c->t->peers[c->peer].streams_reset_received++;
         c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id, s->inbound);
     }
     s->core_open = false;
     s->reset_pending = true;
-    prod_transport_mark_dirty(c);
+    quic_endpoint_mark_dirty(c);
 }
 
 static int stream_reset_cb(ngtcp2_conn *qc, int64_t sid, uint64_t final_size,
@@ -408,39 +415,39 @@ static int stream_close_cb(ngtcp2_conn *qc, uint32_t flags, int64_t sid,
      * connection's lifetime. (Core bounds the streams open at once.) */
     if (ngtcp2_is_bidi_stream(sid) && !ngtcp2_conn_is_local_stream(qc, sid))
         ngtcp2_conn_extend_max_streams_bidi(qc, 1);
-    struct prod_transport_stream *s = sud;
+    struct quic_endpoint_stream *s = sud;
     if (s == NULL)
         return 0;
-    struct prod_transport_conn *c = s->conn;
-    if (s->core_open && c->state == PROD_TRANSPORT_UP) {
+    struct quic_endpoint_conn *c = s->conn;
+    if (s->core_open && c->state == QUIC_ENDPOINT_UP) {
         s->core_open = false;
         c->t->peers[c->peer].streams_reset_received++;
         c->t->cbs.stream_reset(c->t->cbs.ctx, c->peer, s->core_id, s->inbound);
     }
-    prod_transport_stream_free(s);
+    quic_endpoint_stream_free(s);
     return 0;
 }
 
 static int extend_streams_cb(ngtcp2_conn *qc, uint64_t max, void *user_data)
 {
-    prod_transport_mark_dirty(conn_of(user_data));
+    quic_endpoint_mark_dirty(conn_of(user_data));
     return 0;
 }
 
 static int extend_data_cb(ngtcp2_conn *qc, int64_t sid, uint64_t max,
                           void *user_data, void *sud)
 {
-    struct prod_transport_stream *s = sud;
+    struct quic_endpoint_stream *s = sud;
     if (s != NULL && s->blocked) {
         s->blocked = false;
-        prod_transport_stream_enqueue(s);
+        quic_endpoint_stream_enqueue(s);
     }
     return 0;
 }
 
 /* Counted here, where the decision is made: however the handshake's
  * failure surfaces afterwards. */
-static int refuse(struct prod_transport_conn *c, enum prod_refusal why)
+static int refuse(struct quic_endpoint_conn *c, enum quic_refusal why)
 {
     c->refused = true;
     c->refusal = why;
@@ -449,76 +456,76 @@ static int refuse(struct prod_transport_conn *c, enum prod_refusal why)
 }
 
 /* The live connection of peer whose place c would take, if it comes from
- * another address: then two processes hold one key (prod/transport.h). */
-static struct prod_transport_conn *duplicate_of(struct prod_transport_conn *c,
-                                                uint32_t peer, uint64_t now)
+ * another address: then two processes hold one key (quic/endpoint.h). */
+static struct quic_endpoint_conn *duplicate_of(struct quic_endpoint_conn *c,
+                                               uint32_t peer, uint64_t now)
 {
-    struct prod_transport *t = c->t;
-    struct prod_transport_conn *old = t->by_peer[peer];
-    if (old == NULL || old == c || old->state != PROD_TRANSPORT_UP ||
-        old->close_pending || prod_transport_addr_eq(&old->remote, &c->remote))
+    struct quic_endpoint *t = c->t;
+    struct quic_endpoint_conn *old = t->by_peer[peer];
+    if (old == NULL || old == c || old->state != QUIC_ENDPOINT_UP ||
+        old->close_pending || quic_endpoint_addr_eq(&old->remote, &c->remote))
         return NULL;
     uint64_t live_ns =
         t->limits.keepalive_ns > 0
-            ? t->limits.keepalive_ns * PROD_TRANSPORT_LIVE_KEEPALIVES
+            ? t->limits.keepalive_ns * QUIC_ENDPOINT_LIVE_KEEPALIVES
             : t->limits.idle_timeout_ns;
     return now - old->last_rx_ns <= live_ns ? old : NULL;
 }
 
-static int refuse_duplicate(struct prod_transport_conn *c,
-                            struct prod_transport_conn *old, uint32_t peer,
-                            const uint8_t key[PROD_KEY_ID_LEN], uint64_t now)
+static int refuse_duplicate(struct quic_endpoint_conn *c,
+                            struct quic_endpoint_conn *old, uint32_t peer,
+                            const uint8_t key[QUIC_KEY_ID_LEN], uint64_t now)
 {
-    struct prod_transport *t = c->t;
+    struct quic_endpoint *t = c->t;
     t->peers[peer].duplicates++;
-    char live[64], from[64], hex[PROD_KEY_ID_HEX_LEN + 1];
-    prod_identity_hex(key, hex);
-    prod_transport_addr_text(&old->remote, live, sizeof(live));
-    prod_transport_addr_text(&c->remote, from, sizeof(from));
-    prod_transport_warn(
+    char live[64], from[64], hex[QUIC_KEY_ID_HEX_LEN + 1];
+    quic_cert_hex(key, hex);
+    quic_endpoint_addr_text(&old->remote, live, sizeof(live));
+    quic_endpoint_addr_text(&c->remote, from, sizeof(from));
+    quic_endpoint_warn(
         t, now,
         "duplicate identity: node %u (key %.16s) is connected from %s "
         "and a handshake with its key came from %s: two processes share "
         "one key? Refused the newcomer (%llu so far)",
         peer, hex, live, from, (unsigned long long)t->peers[peer].duplicates);
-    return refuse(c, PROD_REFUSE_DUPLICATE);
+    return refuse(c, QUIC_REFUSE_DUPLICATE);
 }
 
-int prod_transport_stream_verify_peer(gnutls_session_t session)
+int quic_endpoint_stream_verify_peer(gnutls_session_t session)
 {
     ngtcp2_crypto_conn_ref *ref = gnutls_session_get_ptr(session);
-    struct prod_transport_conn *c = ref->user_data;
-    struct prod_transport *t = c->t;
-    uint8_t key[PROD_KEY_ID_LEN];
-    enum prod_cert_problem problem;
-    /* Certificates are judged by the wall clock (validity dates). */
-    int rc =
-        prod_tls_peer_identity(session, (int64_t)time(NULL), key, &problem);
+    struct quic_endpoint_conn *c = ref->user_data;
+    struct quic_endpoint *t = c->t;
+    uint8_t key[QUIC_KEY_ID_LEN];
+    enum quic_cert_problem problem;
+    /* Certificates are judged by the owner's wall clock (validity). */
+    int rc = quic_tls_peer_identity(session, t->env.wall_s(t->env.ctx), key,
+                                    &problem);
     if (rc == P2P_ERR_REFUSED)
-        return refuse(c, PROD_REFUSE_BAD_CERT);
+        return refuse(c, QUIC_REFUSE_BAD_CERT);
     if (rc != 0)
-        return refuse(c, PROD_REFUSE_NO_CERT);
+        return refuse(c, QUIC_REFUSE_NO_CERT);
     if (!c->server) {
         /* We dialled a member: its certificate must carry its key. */
-        if (memcmp(key, c->expect_key, PROD_KEY_ID_LEN) != 0)
-            return refuse(c, PROD_REFUSE_NOT_MEMBER);
+        if (memcmp(key, c->expect_key, QUIC_KEY_ID_LEN) != 0)
+            return refuse(c, QUIC_REFUSE_NOT_MEMBER);
         return 0;
     }
-    uint32_t peer = PROD_TRANSPORT_PEER_NONE;
-    enum prod_refusal why = PROD_REFUSE_NOT_MEMBER;
+    uint32_t peer = QUIC_ENDPOINT_PEER_NONE;
+    enum quic_refusal why = QUIC_REFUSE_NOT_MEMBER;
     if (!t->cbs.accept_key(t->cbs.ctx, key, &peer, &why) ||
-        peer >= PROD_TRANSPORT_PEERS_MAX)
+        peer >= QUIC_ENDPOINT_PEERS_MAX)
         return refuse(c, why);
-    uint64_t now = prod_transport_now();
-    struct prod_transport_conn *old = duplicate_of(c, peer, now);
+    uint64_t now = t->now;
+    struct quic_endpoint_conn *old = duplicate_of(c, peer, now);
     if (old != NULL)
         return refuse_duplicate(c, old, peer, key, now);
     c->peer = peer;
     return 0;
 }
 
-void prod_transport_stream_callbacks(ngtcp2_callbacks *client,
-                                     ngtcp2_callbacks *server)
+void quic_endpoint_stream_callbacks(ngtcp2_callbacks *client,
+                                    ngtcp2_callbacks *server)
 {
     ngtcp2_callbacks cb;
     memset(&cb, 0, sizeof(cb));
@@ -529,7 +536,7 @@ void prod_transport_stream_callbacks(ngtcp2_callbacks *client,
     cb.update_key = ngtcp2_crypto_update_key_cb;
     cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
     cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-    cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    cb.get_path_challenge_data = path_challenge_cb;
     cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
     cb.rand = rand_cb;
     cb.get_new_connection_id = new_cid_cb;

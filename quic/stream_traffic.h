@@ -30,23 +30,23 @@
 /* Bytes of a stream's start that are enough to decide, whatever the
  * route: the path's tag and length and the longest path, the body's tag
  * and length, a SlotUpdate's two varint fields and the tag after them. */
-#define PROD_TRAFFIC_HEAD_BYTES 128u
+#define QUIC_TRAFFIC_HEAD_BYTES 128u
 
 /* A route no request named (core's enum p2p_route has fewer values). */
-#define PROD_TRAFFIC_ROUTE_NONE 0xffu
+#define QUIC_TRAFFIC_ROUTE_NONE 0xffu
 
 /* The class of a request envelope whose first len bytes are b. True with
- * *traffic and *route (PROD_TRAFFIC_ROUTE_NONE when the path is not a
+ * *traffic and *route (QUIC_TRAFFIC_ROUTE_NONE when the path is not a
  * route) when decided; false when more bytes could still decide. With
  * complete (the envelope ends at b + len, or no more bytes will be
  * looked at) it always decides. */
-bool prod_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
+bool quic_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
                                     enum p2p_traffic *traffic, uint8_t *route);
 
 /* The class of a response envelope to a request on route (as
- * prod_stream_traffic_of_request found it), from its first len bytes b; same
+ * quic_stream_traffic_of_request found it), from its first len bytes b; same
  * contract. */
-bool prod_stream_traffic_of_response(uint8_t route, const uint8_t *b,
+bool quic_stream_traffic_of_response(uint8_t route, const uint8_t *b,
                                      size_t len, bool complete,
                                      enum p2p_traffic *traffic);
 

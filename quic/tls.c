@@ -1,5 +1,5 @@
 /* GnuTLS sessions for the QUIC transport (see prod/tls.h). */
-#include "prod/tls.h"
+#include "quic/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +24,14 @@ static const char PRIORITY[] =
 /* The label of the static secret: changing it changes every token. */
 static const char SECRET_LABEL[] = "p2p-replica stateless reset secret v1";
 
-struct prod_tls {
+struct quic_tls {
     gnutls_certificate_credentials_t cred;
     gnutls_priority_t priority;
-    uint8_t secret[PROD_TLS_SECRET_LEN];
+    uint8_t secret[QUIC_TLS_SECRET_LEN];
 };
 
 /* HMAC-SHA256(key = the Ed25519 private key's 32 bytes, SECRET_LABEL). */
-static int derive_secret(struct prod_tls *tls)
+static int derive_secret(struct quic_tls *tls)
 {
     gnutls_x509_privkey_t key = NULL;
     if (gnutls_certificate_get_x509_key(tls->cred, 0, &key) < 0)
@@ -54,48 +54,50 @@ static int derive_secret(struct prod_tls *tls)
     return rc < 0 ? P2P_ERR_INVALID_ARG : 0;
 }
 
-int prod_tls_new(const char *key_path, const char *cert_path,
-                 struct prod_tls **out, uint8_t self_key_id[PROD_KEY_ID_LEN],
+int quic_tls_new(const uint8_t *key_pem, size_t key_len,
+                 const uint8_t *cert_pem, size_t cert_len, const char *name,
+                 struct quic_tls **out, uint8_t self_key_id[QUIC_KEY_ID_LEN],
                  char *err, size_t err_len)
 {
-    struct prod_tls *tls = calloc(1, sizeof(*tls));
+    struct quic_tls *tls = calloc(1, sizeof(*tls));
     if (tls == NULL) {
         snprintf(err, err_len, "out of memory");
         return P2P_ERR_NOMEM;
     }
     int rc = gnutls_certificate_allocate_credentials(&tls->cred);
+    const gnutls_datum_t key = {(unsigned char *)key_pem, (unsigned)key_len};
+    const gnutls_datum_t cert = {(unsigned char *)cert_pem, (unsigned)cert_len};
     if (rc >= 0)
-        rc = gnutls_certificate_set_x509_key_file2(
-            tls->cred, cert_path, key_path, GNUTLS_X509_FMT_PEM, NULL, 0);
+        rc = gnutls_certificate_set_x509_key_mem2(tls->cred, &cert, &key,
+                                                  GNUTLS_X509_FMT_PEM, NULL, 0);
     if (rc < 0) {
-        snprintf(err, err_len, "%s / %s: %s", cert_path, key_path,
-                 gnutls_strerror(rc));
-        prod_tls_del(tls);
+        snprintf(err, err_len, "%s: %s", name, gnutls_strerror(rc));
+        quic_tls_del(tls);
         return P2P_ERR_INVALID_ARG;
     }
     gnutls_x509_crt_t *crts = NULL;
     unsigned crts_count = 0;
     rc = gnutls_certificate_get_x509_crt(tls->cred, 0, &crts, &crts_count);
     if (rc < 0 || crts_count == 0) {
-        snprintf(err, err_len, "%s: no certificate: %s", cert_path,
+        snprintf(err, err_len, "%s: no certificate: %s", name,
                  gnutls_strerror(rc));
-        prod_tls_del(tls);
+        quic_tls_del(tls);
         return P2P_ERR_INVALID_ARG;
     }
-    size_t len = PROD_KEY_ID_LEN;
+    size_t len = QUIC_KEY_ID_LEN;
     rc = gnutls_x509_crt_get_key_id(crts[0], GNUTLS_KEYID_USE_SHA256,
                                     self_key_id, &len);
     for (unsigned i = 0; i < crts_count; i++)
         gnutls_x509_crt_deinit(crts[i]);
     gnutls_free(crts);
-    if (rc < 0 || len != PROD_KEY_ID_LEN) {
-        snprintf(err, err_len, "%s: cannot read its key id", cert_path);
-        prod_tls_del(tls);
+    if (rc < 0 || len != QUIC_KEY_ID_LEN) {
+        snprintf(err, err_len, "%s: cannot read its key id", name);
+        quic_tls_del(tls);
         return P2P_ERR_INVALID_ARG;
     }
     if (derive_secret(tls) != 0) {
-        snprintf(err, err_len, "%s: not an Ed25519 key", key_path);
-        prod_tls_del(tls);
+        snprintf(err, err_len, "%s: not an Ed25519 key", name);
+        quic_tls_del(tls);
         return P2P_ERR_INVALID_ARG;
     }
     const char *where = NULL;
@@ -103,14 +105,14 @@ int prod_tls_new(const char *key_path, const char *cert_path,
     if (rc < 0) {
         snprintf(err, err_len, "TLS priority string at \"%s\": %s",
                  where ? where : "?", gnutls_strerror(rc));
-        prod_tls_del(tls);
+        quic_tls_del(tls);
         return P2P_ERR_INTERNAL;
     }
     *out = tls;
     return 0;
 }
 
-void prod_tls_del(struct prod_tls *tls)
+void quic_tls_del(struct quic_tls *tls)
 {
     if (tls == NULL)
         return;
@@ -122,7 +124,7 @@ void prod_tls_del(struct prod_tls *tls)
     free(tls);
 }
 
-int prod_tls_session_new(struct prod_tls *tls, bool server, void *conn_ref,
+int quic_tls_session_new(struct quic_tls *tls, bool server, void *conn_ref,
                          int (*verify)(gnutls_session_t), gnutls_session_t *out)
 {
     gnutls_session_t s;
@@ -136,8 +138,8 @@ int prod_tls_session_new(struct prod_tls *tls, bool server, void *conn_ref,
         rc = gnutls_priority_set(s, tls->priority);
     if (rc == 0)
         rc = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, tls->cred);
-    gnutls_datum_t alpn = {(unsigned char *)PROD_ALPN,
-                           (unsigned)strlen(PROD_ALPN)};
+    gnutls_datum_t alpn = {(unsigned char *)QUIC_ALPN,
+                           (unsigned)strlen(QUIC_ALPN)};
     if (rc == 0)
         rc = gnutls_alpn_set_protocols(s, &alpn, 1, GNUTLS_ALPN_MANDATORY);
     if (rc != 0) {
@@ -152,17 +154,17 @@ int prod_tls_session_new(struct prod_tls *tls, bool server, void *conn_ref,
     return 0;
 }
 
-void prod_tls_reset_secret(const struct prod_tls *tls,
-                           uint8_t out[PROD_TLS_SECRET_LEN])
+void quic_tls_reset_secret(const struct quic_tls *tls,
+                           uint8_t out[QUIC_TLS_SECRET_LEN])
 {
-    memcpy(out, tls->secret, PROD_TLS_SECRET_LEN);
+    memcpy(out, tls->secret, QUIC_TLS_SECRET_LEN);
 }
 
-int prod_tls_peer_identity(gnutls_session_t s, int64_t now_s,
-                           uint8_t key_id[PROD_KEY_ID_LEN],
-                           enum prod_cert_problem *problem)
+int quic_tls_peer_identity(gnutls_session_t s, int64_t now_s,
+                           uint8_t key_id[QUIC_KEY_ID_LEN],
+                           enum quic_cert_problem *problem)
 {
-    *problem = PROD_CERT_UNREADABLE;
+    *problem = QUIC_CERT_UNREADABLE;
     unsigned n = 0;
     const gnutls_datum_t *certs = gnutls_certificate_get_peers(s, &n);
     if (certs == NULL || n == 0 ||
@@ -173,8 +175,8 @@ int prod_tls_peer_identity(gnutls_session_t s, int64_t now_s,
         return P2P_ERR_NOMEM;
     int rc = P2P_ERR_DECODE;
     if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
-        prod_identity_crt_key_id(crt, key_id) == 0)
-        rc = prod_identity_check_cert(crt, now_s, problem);
+        quic_cert_key_id(crt, key_id) == 0)
+        rc = quic_cert_check(crt, now_s, problem);
     gnutls_x509_crt_deinit(crt);
     return rc;
 }

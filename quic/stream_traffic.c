@@ -1,7 +1,7 @@
 /* Traffic classes of stream envelopes (prod/stream_traffic.h). A tiny
  * protobuf walk over the first bytes: the envelope's fields come in
  * field order (path or status first), and so do a SlotUpdate's. */
-#include "prod/stream_traffic.h"
+#include "quic/stream_traffic.h"
 
 #include "core/assert.h"
 #include "core/framing.h"
@@ -97,12 +97,12 @@ static bool slot_update(const uint8_t *b, size_t len, size_t pos,
     return true;
 }
 
-bool prod_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
+bool quic_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
                                     enum p2p_traffic *traffic, uint8_t *route)
 {
     P2P_ASSERT(b != NULL || len == 0);
     P2P_ASSERT(traffic != NULL && route != NULL);
-    *route = PROD_TRAFFIC_ROUTE_NONE;
+    *route = QUIC_TRAFFIC_ROUTE_NONE;
     *traffic = P2P_TRAFFIC_OTHER;
     size_t pos = 0;
     uint64_t tag, path_len;
@@ -152,7 +152,7 @@ bool prod_stream_traffic_of_request(const uint8_t *b, size_t len, bool complete,
     return slot_update(b, len, pos, body_len, complete, traffic);
 }
 
-bool prod_stream_traffic_of_response(uint8_t route, const uint8_t *b,
+bool quic_stream_traffic_of_response(uint8_t route, const uint8_t *b,
                                      size_t len, bool complete,
                                      enum p2p_traffic *traffic)
 {
