@@ -408,6 +408,8 @@ void sim_faults_fire(struct sim_world *w, uint64_t fault)
         move_earliest(w, f);
         break;
     case SIM_FAULT_LOSS:
+    case SIM_FAULT_BLACKHOLE:  /* quic model only (sim_scenario_check_model) */
+    case SIM_FAULT_NAT_REBIND: /* quic model only */
     case SIM_FAULT_KINDS_COUNT:
         break;
     }

@@ -40,6 +40,8 @@ struct run_args {
     const char *metrics_every;  /* --metrics-every, as given */
     const char *metrics_format; /* --metrics-format, as given */
     const char *report_path;    /* --report FILE.html */
+    bool has_model;             /* --model given: overrides network.model */
+    enum sim_net_model model;
 };
 
 static void usage(FILE *out)
@@ -62,6 +64,10 @@ static void usage(FILE *out)
         "\n"
         "options:\n"
         "  --seed N              override the scenario's seed\n"
+        "  --model M             run on network model M, message or quic\n"
+        "                        (overrides network.model): whole messages\n"
+        "                        over links, or the replica's QUIC and TLS\n"
+        "                        over a simulated packet network\n"
         "  --trace FILE          write the trace, one event a line\n"
         "                        (docs/trace-format.md); '-' for stdout\n"
         "  --events              include core protocol events in the trace\n"
@@ -265,6 +271,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 {
     static const struct option longopts[] = {
         {"seed", required_argument, NULL, 's'},
+        {"model", required_argument, NULL, 'N'},
         {"trace", required_argument, NULL, 't'},
         {"events", no_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
@@ -292,6 +299,15 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
                 return EXIT_BAD_INPUT;
             }
             a->opt.has_seed = true;
+            break;
+        case 'N':
+            if (sim_scenario_model_parse(optarg, &a->model) != 0) {
+                fprintf(stderr,
+                        "p2p-sim run: --model: '%s' is not message or quic\n",
+                        optarg);
+                return EXIT_BAD_INPUT;
+            }
+            a->has_model = true;
             break;
         case 't':
             a->trace_path = optarg;
@@ -346,7 +362,8 @@ static int parse_run_args(int argc, char **argv, struct run_args *a)
 }
 
 /* Scenario features whose simulation later issues add are refused, and
- * so is a fault timeline that cannot happen (the swarm refuses the same). */
+ * so are a fault timeline that cannot happen and a fault or behaviour the
+ * network model lacks (the swarm refuses the same). */
 static int check_supported(const struct sim_scenario *sc)
 {
     return sim_swarm_check(sc, stderr);
@@ -399,9 +416,9 @@ static void append_word(char *buf, size_t len, size_t *at, const char *word)
 }
 
 /* The command line that replays the run: the program as invoked, the
- * scenario as given, the seed, and --invariants (it can stop a run) and
- * --acks-as-events (another event order) when given. Quoted for a POSIX
- * shell. */
+ * scenario as given, the seed, and --model (another network), --invariants
+ * (it can stop a run) and --acks-as-events (another event order) when
+ * given. Quoted for a POSIX shell. */
 static void replay_command(const struct run_args *a, uint64_t seed, char *buf,
                            size_t len)
 {
@@ -414,6 +431,10 @@ static void replay_command(const struct run_args *a, uint64_t seed, char *buf,
     append_word(buf, len, &at, a->path);
     append_word(buf, len, &at, "--seed");
     append_word(buf, len, &at, seed_text);
+    if (a->has_model) {
+        append_word(buf, len, &at, "--model");
+        append_word(buf, len, &at, sim_scenario_model_name(a->model));
+    }
     if (a->opt.invariants)
         append_word(buf, len, &at, "--invariants");
     if (a->opt.acks_as_events)
@@ -532,6 +553,8 @@ static int cmd_run(int argc, char **argv)
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;
     }
+    if (a.has_model)
+        sc.net.model = a.model; /* before the checks: they depend on it */
     if (check_supported(&sc) != 0) {
         sim_scenario_fini(&sc);
         return EXIT_BAD_INPUT;

@@ -225,15 +225,23 @@ static int get_percent(struct loader *ld, const yaml_node_t *n,
     return conf_yaml_percent(ld->d, n, what, "a percentage (e.g. 0.5%)", out);
 }
 
-/* A loss rate: 0% up to but excluding 100%. */
-static int get_loss(struct loader *ld, const yaml_node_t *n, const char *what,
-                    uint32_t *out)
+/* A rate of events per packet or message: 0% up to but excluding 100%;
+ * noun names it in the message ("a loss rate"). */
+static int get_rate_below_all(struct loader *ld, const yaml_node_t *n,
+                              const char *what, const char *noun, uint32_t *out)
 {
     int rc = get_percent(ld, n, what, out);
     if (rc == 0 && *out >= 1000000)
         return fail(ld, n, P2P_ERR_DECODE,
-                    "%s: out of range (a loss rate must be below 100%%)", what);
+                    "%s: out of range (%s must be below 100%%)", what, noun);
     return rc;
+}
+
+/* A loss rate: 0% up to but excluding 100%. */
+static int get_loss(struct loader *ld, const yaml_node_t *n, const char *what,
+                    uint32_t *out)
+{
+    return get_rate_below_all(ld, n, what, "a loss rate", out);
 }
 
 /* ---- node id lists --------------------------------------------------- */
@@ -453,17 +461,83 @@ static int parse_links(struct loader *ld, const yaml_node_t *n)
     return 0;
 }
 
+/* network.packet: every key optional, the defaults already in place. */
+static int parse_packet(struct loader *ld, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"mtu",           "queue",     "reorder",
+                                       "reorder_delay", "duplicate", "corrupt"};
+    enum { MTU, QUEUE, REORDER, REORDER_DELAY, DUPLICATE, CORRUPT, KEYS };
+    struct sim_packet_cfg *p = &ld->sc->net.packet;
+    yaml_node_t *v[KEYS];
+    uint64_t mtu;
+    int rc;
+    if (conf_yaml_is_null(n))
+        return 0;
+    if ((rc = conf_yaml_map(ld->d, n, "network.packet", keys, KEYS, v)) != 0)
+        return rc;
+    if (v[MTU] != NULL) {
+        if ((rc = get_u64(ld, v[MTU], "network.packet.mtu", &mtu)) != 0)
+            return rc;
+        if (mtu < SIM_SCENARIO_MTU_BYTES_MIN ||
+            mtu > SIM_SCENARIO_MTU_BYTES_MAX)
+            return fail(ld, v[MTU], P2P_ERR_DECODE,
+                        "network.packet.mtu: %llu is out of range (%u..%u, "
+                        "in bytes)",
+                        (unsigned long long)mtu, SIM_SCENARIO_MTU_BYTES_MIN,
+                        SIM_SCENARIO_MTU_BYTES_MAX);
+        p->mtu_bytes = (uint32_t)mtu;
+    }
+    if (v[QUEUE] != NULL) {
+        if ((rc = conf_yaml_size(ld->d, v[QUEUE], "network.packet.queue",
+                                 &Q_SIZE, &p->queue_bytes)) != 0)
+            return rc;
+        if (p->queue_bytes < SIM_SCENARIO_QUEUE_BYTES_MIN)
+            return fail(ld, v[QUEUE], P2P_ERR_DECODE,
+                        "network.packet.queue: must be at least %uB (one "
+                        "full-size packet)",
+                        SIM_SCENARIO_QUEUE_BYTES_MIN);
+    }
+    if (v[REORDER] != NULL &&
+        (rc = get_rate_below_all(ld, v[REORDER], "network.packet.reorder",
+                                 "a reorder rate", &p->reorder_ppm)) != 0)
+        return rc;
+    if (v[REORDER_DELAY] != NULL &&
+        (rc = get_positive_duration(ld, v[REORDER_DELAY],
+                                    "network.packet.reorder_delay",
+                                    &p->reorder_ns)) != 0)
+        return rc;
+    if (v[DUPLICATE] != NULL &&
+        (rc = get_rate_below_all(ld, v[DUPLICATE], "network.packet.duplicate",
+                                 "a duplicate rate", &p->duplicate_ppm)) != 0)
+        return rc;
+    if (v[CORRUPT] != NULL &&
+        (rc = get_rate_below_all(ld, v[CORRUPT], "network.packet.corrupt",
+                                 "a corrupt rate", &p->corrupt_ppm)) != 0)
+        return rc;
+    return 0;
+}
+
 static int parse_network(struct loader *ld, const yaml_node_t *n)
 {
     static const char *const keys[] = {"latency", "jitter", "bandwidth", "loss",
-                                       "links"};
-    enum { LATENCY, JITTER, BANDWIDTH, LOSS, LINKS, KEYS };
+                                       "links",   "model",  "packet"};
+    static const char *const models[] = {"message", "quic"};
+    enum { LATENCY, JITTER, BANDWIDTH, LOSS, LINKS, MODEL, PACKET, KEYS };
     struct sim_network *net = &ld->sc->net;
     yaml_node_t *v[KEYS];
+    size_t model = 0;
     int rc;
     if (conf_yaml_is_null(n))
         return 0;
     if ((rc = conf_yaml_map(ld->d, n, "network", keys, KEYS, v)) != 0)
+        return rc;
+    if (v[MODEL] != NULL) {
+        if ((rc = conf_yaml_word(ld->d, v[MODEL], "network.model", models, 2,
+                                 "message or quic", &model)) != 0)
+            return rc;
+        net->model = model == 1 ? SIM_MODEL_QUIC : SIM_MODEL_MESSAGE;
+    }
+    if (v[PACKET] != NULL && (rc = parse_packet(ld, v[PACKET])) != 0)
         return rc;
     if (v[LATENCY] != NULL &&
         (rc = get_duration(ld, v[LATENCY], "network.latency",
@@ -784,8 +858,12 @@ static int parse_byzantine(struct loader *ld, const yaml_node_t *n,
 {
     static const char *const keys[] = {"nodes", "behaviour"};
     static const char *const names[] = {
-        "silent",       "slow-reader", "garbage",      "oversize",
-        "advert-flood", "wrong-bytes", "stale-commit", "bad-chunks"};
+        "silent",         "slow-reader",  "garbage",
+        "oversize",       "advert-flood", "wrong-bytes",
+        "stale-commit",   "bad-chunks",   "garbage-datagrams",
+        "handshake-flood"};
+    _Static_assert(sizeof names / sizeof names[0] == SIM_BYZ_COUNT,
+                   "a name for every behaviour");
     char sub[WHAT_BYTES];
     yaml_node_t *v[2];
     size_t i = 0;
@@ -804,7 +882,8 @@ static int parse_byzantine(struct loader *ld, const yaml_node_t *n,
              ld->d, v[1], conf_yaml_what(sub, sizeof sub, what, "behaviour"),
              names, SIM_BYZ_COUNT,
              "silent, slow-reader, garbage, oversize, advert-flood, "
-             "wrong-bytes, stale-commit or bad-chunks",
+             "wrong-bytes, stale-commit, bad-chunks, garbage-datagrams or "
+             "handshake-flood",
              &i)) != 0)
         return rc;
     f->behaviour = (enum sim_byzantine)i;
@@ -871,14 +950,41 @@ static int parse_loss_fault(struct loader *ld, const yaml_node_t *n,
         ld, v[2], conf_yaml_what(sub, sizeof sub, what, "for"), &f->for_ns);
 }
 
+/* blackhole: {nodes: [ids], for: T}, both required. */
+static int parse_blackhole(struct loader *ld, const yaml_node_t *n,
+                           const char *what, struct sim_fault *f)
+{
+    static const char *const keys[] = {"nodes", "for"};
+    char sub[WHAT_BYTES];
+    yaml_node_t *v[2];
+    int rc;
+    if ((rc = conf_yaml_map(ld->d, n, what, keys, 2, v)) != 0)
+        return rc;
+    for (size_t i = 0; i < 2; i++) {
+        if (v[i] == NULL)
+            return conf_yaml_missing(ld->d, n, what, keys[i]);
+    }
+    if ((rc = get_id_list(ld, v[0],
+                          conf_yaml_what(sub, sizeof sub, what, "nodes"), false,
+                          false, &f->nodes, &f->nodes_count)) != 0)
+        return rc;
+    return get_positive_duration(
+        ld, v[1], conf_yaml_what(sub, sizeof sub, what, "for"), &f->for_ns);
+}
+
 static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
                        struct sim_fault *f)
 {
     /* keys[1 + kind] is the key of fault kind `kind`. */
     static const char *const keys[] = {
-        "at",   "partition", "heal", "crash", "restart",          "leave",
-        "join", "byzantine", "skew", "loss",  "registry_earliest"};
+        "at",        "partition",         "heal",
+        "crash",     "restart",           "leave",
+        "join",      "byzantine",         "skew",
+        "loss",      "registry_earliest", "blackhole",
+        "nat_rebind"};
     enum { AT, KEYS = 1 + SIM_FAULT_KINDS_COUNT };
+    _Static_assert(sizeof keys / sizeof keys[0] == KEYS,
+                   "a key for every fault kind");
     yaml_node_t *v[KEYS];
     char where[WHAT_BYTES], what[WHAT_BYTES], at[32], dur[32];
     int rc, kind = -1;
@@ -900,7 +1006,8 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
     if (kind < 0)
         return fail(ld, n, P2P_ERR_DECODE,
                     "%s: needs one of partition, heal, crash, restart, leave, "
-                    "join, byzantine, skew, loss, registry_earliest",
+                    "join, byzantine, skew, loss, registry_earliest, "
+                    "blackhole, nat_rebind",
                     where);
     f->kind = (enum sim_fault_kind)kind;
     conf_yaml_what(what, sizeof what, where, "at");
@@ -926,6 +1033,7 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
     case SIM_FAULT_RESTART:
     case SIM_FAULT_LEAVE:
     case SIM_FAULT_JOIN:
+    case SIM_FAULT_NAT_REBIND:
         return get_id_list(ld, a, what, f->kind == SIM_FAULT_JOIN, false,
                            &f->nodes, &f->nodes_count);
     case SIM_FAULT_BYZANTINE:
@@ -934,6 +1042,8 @@ static int parse_fault(struct loader *ld, const yaml_node_t *n, size_t index,
         return parse_skew(ld, a, what, f);
     case SIM_FAULT_LOSS:
         return parse_loss_fault(ld, a, what, f);
+    case SIM_FAULT_BLACKHOLE:
+        return parse_blackhole(ld, a, what, f);
     case SIM_FAULT_REGISTRY_EARLIEST:
         if (conf_yaml_scalar_is(a, "latest"))
             return 0; /* earliest_version 0 */
@@ -1237,6 +1347,12 @@ static int parse_root(struct loader *ld, const yaml_node_t *root)
     collect_joins(ld, v[FAULTS]);
     sc->net.latency_ns = SIM_SCENARIO_DEFAULT_LATENCY_NS;
     sc->net.bandwidth_bps = SIM_SCENARIO_DEFAULT_BANDWIDTH_BPS;
+    sc->net.model = SIM_MODEL_MESSAGE;
+    sc->net.packet = (struct sim_packet_cfg){
+        .mtu_bytes = SIM_SCENARIO_DEFAULT_MTU_BYTES,
+        .queue_bytes = SIM_SCENARIO_DEFAULT_QUEUE_BYTES,
+        .reorder_ns = SIM_SCENARIO_DEFAULT_REORDER_NS,
+    };
     if (v[NETWORK] != NULL && (rc = parse_network(ld, v[NETWORK])) != 0)
         return rc;
     if (v[STATE] != NULL && (rc = parse_state(ld, v[STATE])) != 0)
@@ -1371,16 +1487,89 @@ const char *sim_scenario_fault_kind_name(enum sim_fault_kind kind)
 {
     static const char *const names[] = {
         "partition", "heal",      "crash", "restart", "leave",
-        "join",      "byzantine", "skew",  "loss",    "registry_earliest"};
+        "join",      "byzantine", "skew",  "loss",    "registry_earliest",
+        "blackhole", "nat_rebind"};
+    _Static_assert(sizeof names / sizeof names[0] == SIM_FAULT_KINDS_COUNT,
+                   "a name for every fault kind");
     return (unsigned)kind < SIM_FAULT_KINDS_COUNT ? names[kind] : "?";
 }
 
 const char *sim_scenario_byzantine_name(enum sim_byzantine behaviour)
 {
     static const char *const names[] = {
-        "silent",       "slow-reader", "garbage",      "oversize",
-        "advert-flood", "wrong-bytes", "stale-commit", "bad-chunks"};
+        "silent",         "slow-reader",  "garbage",
+        "oversize",       "advert-flood", "wrong-bytes",
+        "stale-commit",   "bad-chunks",   "garbage-datagrams",
+        "handshake-flood"};
+    _Static_assert(sizeof names / sizeof names[0] == SIM_BYZ_COUNT,
+                   "a name for every behaviour");
     return (unsigned)behaviour < SIM_BYZ_COUNT ? names[behaviour] : "?";
+}
+
+bool sim_scenario_fault_quic_only(enum sim_fault_kind kind)
+{
+    return kind == SIM_FAULT_BLACKHOLE || kind == SIM_FAULT_NAT_REBIND;
+}
+
+bool sim_scenario_byzantine_quic_only(enum sim_byzantine behaviour)
+{
+    return behaviour == SIM_BYZ_GARBAGE_DATAGRAMS ||
+           behaviour == SIM_BYZ_HANDSHAKE_FLOOD;
+}
+
+const char *sim_scenario_model_name(enum sim_net_model model)
+{
+    switch (model) {
+    case SIM_MODEL_MESSAGE:
+        return "message";
+    case SIM_MODEL_QUIC:
+        return "quic";
+    }
+    return "?";
+}
+
+int sim_scenario_model_parse(const char *name, enum sim_net_model *out)
+{
+    P2P_ASSERT(name != NULL && out != NULL);
+    if (strcmp(name, "message") == 0)
+        *out = SIM_MODEL_MESSAGE;
+    else if (strcmp(name, "quic") == 0)
+        *out = SIM_MODEL_QUIC;
+    else
+        return P2P_ERR_INVALID_ARG;
+    return 0;
+}
+
+int sim_scenario_check_model(const struct sim_scenario *sc, char *err,
+                             size_t err_len)
+{
+    P2P_ASSERT(sc != NULL);
+    P2P_ASSERT(err != NULL || err_len == 0);
+    if (err_len > 0)
+        err[0] = '\0';
+    if (sc->net.model == SIM_MODEL_QUIC)
+        return 0;
+    for (size_t k = 0; k < sc->faults_count; k++) {
+        const struct sim_fault *f = &sc->faults[k];
+        if (sim_scenario_fault_quic_only(f->kind)) {
+            if (err_len > 0)
+                snprintf(err, err_len,
+                         "line %d: fault '%s' needs network.model: quic (or "
+                         "--model quic)",
+                         f->line, sim_scenario_fault_kind_name(f->kind));
+            return P2P_ERR_INVALID_ARG;
+        }
+        if (f->kind == SIM_FAULT_BYZANTINE &&
+            sim_scenario_byzantine_quic_only(f->behaviour)) {
+            if (err_len > 0)
+                snprintf(err, err_len,
+                         "line %d: byzantine behaviour '%s' needs "
+                         "network.model: quic (or --model quic)",
+                         f->line, sim_scenario_byzantine_name(f->behaviour));
+            return P2P_ERR_INVALID_ARG;
+        }
+    }
+    return 0;
 }
 
 const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind)

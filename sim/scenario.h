@@ -43,6 +43,15 @@
 #define SIM_SCENARIO_DEFAULT_LATENCY_NS (40ULL * P2P_NS_PER_MS)
 #define SIM_SCENARIO_DEFAULT_BANDWIDTH_BPS 1000000000ULL /* 1Gbit */
 #define SIM_SCENARIO_DEFAULT_CHUNK_BYTES (1ULL << 20)    /* state.chunk */
+/* network.packet: defaults and bounds. An MTU of 1200 B is the least QUIC
+ * runs on; 65527 B is the largest UDP payload over IPv4 (65535 less the
+ * 8-byte UDP header). A queue holds at least one full-size packet. */
+#define SIM_SCENARIO_DEFAULT_MTU_BYTES 1500u
+#define SIM_SCENARIO_MTU_BYTES_MIN 1200u
+#define SIM_SCENARIO_MTU_BYTES_MAX 65527u
+#define SIM_SCENARIO_DEFAULT_QUEUE_BYTES (1ULL << 20)
+#define SIM_SCENARIO_QUEUE_BYTES_MIN 1500u
+#define SIM_SCENARIO_DEFAULT_REORDER_NS (10ULL * P2P_NS_PER_MS)
 
 /* Which node creates a workload item's artifacts. */
 enum sim_from_mode {
@@ -77,13 +86,37 @@ struct sim_link_override {
     int line;
 };
 
+/* network.model: how the simulator carries the nodes' traffic. */
+enum sim_net_model {
+    SIM_MODEL_MESSAGE, /* 'message' (the default): whole messages over links
+                          with latency, bandwidth and loss */
+    SIM_MODEL_QUIC     /* 'quic': the replica's QUIC + TLS stack over a
+                          simulated packet network (network.packet) */
+};
+
+/* network.packet: the quic model's packet network (ignored by the message
+ * model). Every key has a default, filled even when the section is absent;
+ * percentages are parts per million, each below 100%. */
+struct sim_packet_cfg {
+    uint32_t mtu_bytes;     /* 'mtu' (bytes, a plain number), default 1500,
+                               1200..65527: the largest datagram */
+    uint64_t queue_bytes;   /* 'queue' (a size), default 1 MiB, >= 1500, each
+                               node's uplink and downlink, drop-tail */
+    uint32_t reorder_ppm;   /* 'reorder' (a percentage like loss), default 0 */
+    uint64_t reorder_ns;    /* 'reorder_delay' (duration), default 10ms, > 0 */
+    uint32_t duplicate_ppm; /* 'duplicate', default 0 */
+    uint32_t corrupt_ppm;   /* 'corrupt', default 0 */
+};
+
 struct sim_network {
-    uint64_t latency_ns;    /* default 40ms, one-way */
-    uint64_t jitter_ns;     /* default 0 */
+    enum sim_net_model model; /* 'model: message|quic', default message */
+    uint64_t latency_ns;      /* default 40ms, one-way */
+    uint64_t jitter_ns;       /* default 0 */
     uint64_t bandwidth_bps; /* default 1Gbit; each node's uplink and downlink */
     uint32_t loss_ppm;      /* default 0; < 1,000,000 */
     struct sim_link_override *links; /* owned; links_count entries */
     size_t links_count;
+    struct sim_packet_cfg packet; /* 'packet', defaults when absent */
 };
 
 /* The 'state' section: replicated state for state sync. */
@@ -108,6 +141,8 @@ enum sim_fault_kind {
     SIM_FAULT_SKEW,
     SIM_FAULT_LOSS,
     SIM_FAULT_REGISTRY_EARLIEST, /* the clients' earliest registry version */
+    SIM_FAULT_BLACKHOLE,  /* quic only: datagrams to nodes vanish for_ns */
+    SIM_FAULT_NAT_REBIND, /* quic only: nodes' flows get new public ports */
     SIM_FAULT_KINDS_COUNT
 };
 
@@ -120,6 +155,10 @@ enum sim_byzantine {
     SIM_BYZ_WRONG_BYTES,
     SIM_BYZ_STALE_COMMIT,
     SIM_BYZ_BAD_CHUNKS,
+    SIM_BYZ_GARBAGE_DATAGRAMS, /* quic only: random datagrams to its peers'
+                                  addresses */
+    SIM_BYZ_HANDSHAKE_FLOOD,   /* quic only: QUIC Initial handshakes with a
+                                  key that is not a member */
     SIM_BYZ_COUNT
 };
 
@@ -128,7 +167,8 @@ struct sim_fault {
     enum sim_fault_kind kind;
     uint64_t at_ns; /* 'at', <= duration */
     int line;
-    /* crash/restart/leave/join/byzantine/skew: owned, nodes_count >= 1 */
+    /* crash/restart/leave/join/byzantine/skew/blackhole/nat_rebind: owned,
+     * nodes_count >= 1 */
     uint32_t *nodes;
     size_t nodes_count;
     /* partition: groups_count >= 1 disjoint, non-empty groups (all owned);
@@ -141,7 +181,8 @@ struct sim_fault {
     int64_t drift_ppm;            /* skew 'drift', default 0, may be < 0 */
     bool loss_all_links;          /* loss 'links: all' (the only choice) */
     uint32_t loss_ppm;            /* loss 'rate', < 100% */
-    uint64_t for_ns;              /* loss 'for', > 0; may end after duration */
+    uint64_t for_ns; /* loss and blackhole 'for', > 0; may end after
+                        duration */
     /* registry_earliest: the version (>= 1), or 0 for 'latest' */
     uint64_t earliest_version;
 };
@@ -259,6 +300,28 @@ const char *sim_scenario_fault_kind_name(enum sim_fault_kind kind);
 const char *sim_scenario_byzantine_name(enum sim_byzantine behaviour);
 const char *sim_scenario_expect_kind_name(enum sim_expect_kind kind);
 const char *sim_scenario_from_mode_name(enum sim_from_mode from);
+
+/* Whether the fault kind or the byzantine behaviour exists only in the quic
+ * network model (the message model has no datagrams, ports or handshakes). */
+bool sim_scenario_fault_quic_only(enum sim_fault_kind kind);
+bool sim_scenario_byzantine_quic_only(enum sim_byzantine behaviour);
+
+/* Names as written in scenario files and on the command line ("message",
+ * "quic"); a static string, never NULL. */
+const char *sim_scenario_model_name(enum sim_net_model model);
+
+/* Parses a model name as --model takes it ("message" or "quic") into *out.
+ * Returns 0, or P2P_ERR_INVALID_ARG for anything else (*out unchanged). */
+int sim_scenario_model_parse(const char *name, enum sim_net_model *out);
+
+/* Checks that every fault and byzantine behaviour of sc (borrowed) exists
+ * in its network model, sc->net.model, which the caller sets first when a
+ * command line overrides it (--model). Returns 0, or P2P_ERR_INVALID_ARG
+ * with "line 12: fault 'blackhole' needs network.model: quic (or --model
+ * quic)" (the first offending fault) in err[0..err_len) when err is not
+ * NULL. */
+int sim_scenario_check_model(const struct sim_scenario *sc, char *err,
+                             size_t err_len);
 
 /* Whether the scenario moves the earliest registry version in use itself
  * (it has a registry_earliest fault): then a new version leaves the

@@ -154,6 +154,40 @@ static void quoted(FILE *out, const char *s)
 
 /* ---- sections -------------------------------------------------------- */
 
+/* network.packet, its keys that are not at their defaults; nothing when
+ * all are. */
+static void write_packet(const struct sim_packet_cfg *p, FILE *out)
+{
+    char a[VALUE_BYTES];
+    const char *sep = "  packet: {";
+    if (p->mtu_bytes != SIM_SCENARIO_DEFAULT_MTU_BYTES) {
+        fprintf(out, "%smtu: %" PRIu32, sep, p->mtu_bytes);
+        sep = ", ";
+    }
+    if (p->queue_bytes != SIM_SCENARIO_DEFAULT_QUEUE_BYTES) {
+        fprintf(out, "%squeue: %s", sep, size(p->queue_bytes, a));
+        sep = ", ";
+    }
+    if (p->reorder_ppm != 0) {
+        fprintf(out, "%sreorder: %s", sep, percent(p->reorder_ppm, a));
+        sep = ", ";
+    }
+    if (p->reorder_ns != SIM_SCENARIO_DEFAULT_REORDER_NS) {
+        fprintf(out, "%sreorder_delay: %s", sep, duration(p->reorder_ns, a));
+        sep = ", ";
+    }
+    if (p->duplicate_ppm != 0) {
+        fprintf(out, "%sduplicate: %s", sep, percent(p->duplicate_ppm, a));
+        sep = ", ";
+    }
+    if (p->corrupt_ppm != 0) {
+        fprintf(out, "%scorrupt: %s", sep, percent(p->corrupt_ppm, a));
+        sep = ", ";
+    }
+    if (sep[0] == ',')
+        fprintf(out, "}\n");
+}
+
 static void write_network(const struct sim_scenario *sc, FILE *out)
 {
     const struct sim_network *n = &sc->net;
@@ -163,6 +197,9 @@ static void write_network(const struct sim_scenario *sc, FILE *out)
             "  loss: %s\n",
             duration(n->latency_ns, a), duration(n->jitter_ns, b),
             bandwidth(n->bandwidth_bps, c), percent(n->loss_ppm, d));
+    if (n->model != SIM_MODEL_MESSAGE)
+        fprintf(out, "  model: %s\n", sim_scenario_model_name(n->model));
+    write_packet(&n->packet, out);
     if (n->links_count == 0)
         return;
     fprintf(out, "  links:\n");
@@ -292,13 +329,18 @@ static void write_fault(const struct sim_fault *f, FILE *out)
         fprintf(out, "{links: all, rate: %s, for: %s}", percent(f->loss_ppm, b),
                 duration(f->for_ns, a));
         break;
+    case SIM_FAULT_BLACKHOLE:
+        fprintf(out, "{nodes: ");
+        ids(out, f->nodes, f->nodes_count);
+        fprintf(out, ", for: %s}", duration(f->for_ns, a));
+        break;
     case SIM_FAULT_REGISTRY_EARLIEST:
         if (f->earliest_version == 0)
             fprintf(out, "latest");
         else
             fprintf(out, "%" PRIu64, f->earliest_version);
         break;
-    default: /* crash, restart, leave, join */
+    default: /* crash, restart, leave, join, nat_rebind */
         ids(out, f->nodes, f->nodes_count);
         break;
     }
@@ -457,6 +499,8 @@ static bool same_fault(const struct sim_fault *a, const struct sim_fault *b)
                a->loss_ppm == b->loss_ppm && a->for_ns == b->for_ns;
     case SIM_FAULT_REGISTRY_EARLIEST:
         return a->earliest_version == b->earliest_version;
+    case SIM_FAULT_BLACKHOLE:
+        return a->for_ns == b->for_ns;
     default:
         return true;
     }
@@ -500,6 +544,15 @@ static bool same_state(const struct sim_state_cfg *a,
                             a->compressible_ppm == b->compressible_ppm));
 }
 
+static bool same_packet(const struct sim_packet_cfg *a,
+                        const struct sim_packet_cfg *b)
+{
+    return a->mtu_bytes == b->mtu_bytes && a->queue_bytes == b->queue_bytes &&
+           a->reorder_ppm == b->reorder_ppm && a->reorder_ns == b->reorder_ns &&
+           a->duplicate_ppm == b->duplicate_ppm &&
+           a->corrupt_ppm == b->corrupt_ppm;
+}
+
 static bool same_header(const struct sim_scenario *a,
                         const struct sim_scenario *b, char *why, size_t len)
 {
@@ -517,6 +570,10 @@ static bool same_header(const struct sim_scenario *a,
         a->net.bandwidth_bps != b->net.bandwidth_bps ||
         a->net.loss_ppm != b->net.loss_ppm)
         return differ(why, len, "network");
+    if (a->net.model != b->net.model)
+        return differ(why, len, "network.model");
+    if (!same_packet(&a->net.packet, &b->net.packet))
+        return differ(why, len, "network.packet");
     if (!same_state(&a->state, &b->state))
         return differ(why, len, "state");
     if (!same_protocol(&a->protocol, &b->protocol))

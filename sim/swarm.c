@@ -59,6 +59,11 @@ int sim_swarm_check(const struct sim_scenario *sc, FILE *err)
                 sc->path ? sc->path : "", ids, SIM_CONN_NODE_IDS_MAX);
         return P2P_ERR_LIMIT;
     }
+    char msg[256];
+    if (sim_scenario_check_model(sc, msg, sizeof msg) != 0) {
+        fprintf(err, "%s: %s\n", sc->path ? sc->path : "", msg);
+        return P2P_ERR_INVALID_ARG;
+    }
     return sim_faults_check(sc, err);
 }
 
@@ -244,6 +249,7 @@ struct swarm_args {
     unsigned jobs, timeout_s;
     const char *out_dir;
     bool stop_after_fail, quiet, verbose, print;
+    enum sim_net_model model; /* --model, default message */
 };
 
 /* One seed's result, as a worker sends it: one write, so that records
@@ -272,6 +278,10 @@ static void usage(FILE *out)
         "options:\n"
         "  --seeds N           how many seeds to run (required, >= 1)\n"
         "  --from S            first seed (default 1)\n"
+        "  --model M           network model of every scenario: message\n"
+        "                      (default) or quic, which adds packet\n"
+        "                      reordering, duplication and corruption and\n"
+        "                      blackhole and nat_rebind faults\n"
         "  --jobs J            worker processes (default 1, at most %u);\n"
         "                      worker k runs the seeds S+i with i %% J = k\n"
         "  --out DIR           where failing scenarios go (default\n"
@@ -296,6 +306,7 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
     static const struct option longopts[] = {
         {"seeds", required_argument, NULL, 'n'},
         {"from", required_argument, NULL, 'f'},
+        {"model", required_argument, NULL, 'm'},
         {"jobs", required_argument, NULL, 'j'},
         {"out", required_argument, NULL, 'o'},
         {"stop-after-fail", no_argument, NULL, 's'},
@@ -314,6 +325,7 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
     a->jobs = 1;
     a->timeout_s = SIM_SWARM_TIMEOUT_DEFAULT_S;
     a->out_dir = "swarm-failures";
+    a->model = SIM_MODEL_MESSAGE;
     conf_cli_begin();
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -327,6 +339,10 @@ static int parse_args(int argc, char **argv, struct swarm_args *a)
             if (conf_units_parse_u64(optarg, &a->from) != 0)
                 return bad_flag("--from", optarg,
                                 "is not a non-negative integer");
+            break;
+        case 'm':
+            if (sim_scenario_model_parse(optarg, &a->model) != 0)
+                return bad_flag("--model", optarg, "is not message or quic");
             break;
         case 'j':
             if (conf_units_parse_u64(optarg, &v) != 0 || v == 0 || v > JOBS_MAX)
@@ -441,7 +457,7 @@ static void run_seed(const struct swarm_args *a, uint64_t seed,
     memset(rec, 0, sizeof *rec);
     rec->o.seed = seed;
     failure_path(a, seed, path, sizeof path);
-    if (sim_swarm_gen_scenario(seed, &text, &len) != 0) {
+    if (sim_swarm_gen_scenario(seed, a->model, &text, &len) != 0) {
         rec->o.status = SIM_SWARM_ERROR;
         snprintf(rec->o.detail, sizeof rec->o.detail, "out of memory");
         return;
@@ -492,7 +508,7 @@ static int print_scenarios(const struct swarm_args *a)
     for (uint64_t i = 0; i < a->seeds; i++) {
         char *text = NULL;
         size_t len = 0;
-        if (sim_swarm_gen_scenario(a->from + i, &text, &len) != 0) {
+        if (sim_swarm_gen_scenario(a->from + i, a->model, &text, &len) != 0) {
             fprintf(stderr, "p2p-sim swarm: out of memory\n");
             return EXIT_BAD_INPUT;
         }

@@ -40,10 +40,12 @@ struct sim_swarm_outcome {
 };
 
 /* What `p2p-sim run` refuses before running (exit 2): more node ids than
- * the connection model holds, or a fault
- * timeline that cannot happen (sim_faults_check). Prints the reason to err
- * (borrowed) and returns P2P_ERR_LIMIT (too many ids) or P2P_ERR_DECODE (the
- * timeline); 0 when sc (borrowed) can run. */
+ * the connection model holds, a fault or byzantine behaviour its network
+ * model lacks (sim_scenario_check_model, on sc->net.model as the command
+ * line left it), or a fault timeline that cannot happen
+ * (sim_faults_check). Prints the reason to err (borrowed) and returns
+ * P2P_ERR_LIMIT (too many ids), P2P_ERR_INVALID_ARG (the model) or
+ * P2P_ERR_DECODE (the timeline); 0 when sc (borrowed) can run. */
 int sim_swarm_check(const struct sim_scenario *sc, FILE *err);
 
 /* Runs sc (borrowed, checked) in this process with the invariant checker

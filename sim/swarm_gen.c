@@ -20,8 +20,10 @@
 
 #define IDS_MAX (SIM_SWARM_NODES_MAX + SIM_SWARM_JOIN_IDS_MAX)
 /* Steps, then at most one heal and one restart per id to close them, then
- * at most one registry_earliest per step and a last one. */
-#define FAULTS_MAX (2 * SIM_SWARM_STEPS_MAX + 2 + IDS_MAX)
+ * at most one registry_earliest per step and a last one, then the quic
+ * model's own. */
+#define FAULTS_MAX                                                             \
+    (2 * SIM_SWARM_STEPS_MAX + 2 + IDS_MAX + SIM_SWARM_QUIC_FAULTS_MAX)
 #define BYZ_BEHAVIOURS 7 /* the menu without bad-chunks (gen_state's) */
 #define SCALE_ROUNDS_MAX 24
 
@@ -48,7 +50,7 @@ struct gen_fault {
     enum sim_byzantine behaviour;
     int64_t offset_ms, drift_ppm; /* skew */
     uint32_t loss_pct;            /* loss */
-    uint64_t for_ms;
+    uint64_t for_ms;              /* loss, blackhole */
 };
 
 enum from_kind { FROM_ROUND_ROBIN, FROM_ANY, FROM_NODE };
@@ -104,6 +106,10 @@ struct gen {
     uint32_t synced[IDS_MAX]; /* state_synced: [...] */
     size_t synced_count;      /* 0: no such expectation */
     uint64_t synced_within_ms;
+    /* The quic model's extras, all drawn from their own stream. */
+    enum sim_net_model model;
+    uint32_t reorder_ppm, duplicate_ppm, corrupt_ppm; /* network.packet */
+    uint64_t reorder_delay_ms;                        /* 0: the default */
 };
 
 /* ---- random helpers -------------------------------------------------- */
@@ -898,6 +904,65 @@ static void gen_state(struct gen *g)
     gen_state_synced(g);
 }
 
+/* ---- the quic model --------------------------------------------------- */
+
+/* On the quic model, from a stream of its own after everything else:
+ * each network.packet rate in half of the seeds, and 0 to
+ * SIM_SWARM_QUIC_FAULTS_MAX blackhole (one node, two in a quarter, for
+ * 100 ms up to SIM_SWARM_BLACKHOLE_MS_MAX, over by the end of the fault
+ * phase) or nat_rebind (one to three nodes) faults, at random times of
+ * the fault phase, on nodes the subnet starts with. */
+static void gen_quic(struct gen *g)
+{
+    struct p2p_rng r;
+    if (g->model != SIM_MODEL_QUIC)
+        return;
+    p2p_rng_init(&r, g->seed, SIM_SWARM_QUIC_RNG_STREAM);
+    if (p2p_rng_below(&r, 2) == 0) {
+        g->reorder_ppm =
+            (uint32_t)(1 + p2p_rng_below(&r, SIM_SWARM_REORDER_PERMILLE_MAX)) *
+            1000;
+        g->reorder_delay_ms =
+            1 + p2p_rng_below(&r, SIM_SWARM_REORDER_DELAY_MS_MAX);
+    }
+    if (p2p_rng_below(&r, 2) == 0)
+        g->duplicate_ppm =
+            (uint32_t)(1 +
+                       p2p_rng_below(&r, SIM_SWARM_DUPLICATE_PERMILLE_MAX)) *
+            1000;
+    if (p2p_rng_below(&r, 2) == 0)
+        g->corrupt_ppm =
+            (uint32_t)(1 + p2p_rng_below(&r, SIM_SWARM_CORRUPT_PERMILLE_MAX)) *
+            1000;
+    uint64_t lo = 5, hi = (g->faults_end_ms - 200) / 100; /* 100 ms units */
+    uint64_t n = p2p_rng_below(&r, SIM_SWARM_QUIC_FAULTS_MAX + 1);
+    for (uint64_t k = 0; k < n; k++) {
+        uint64_t t = (lo + p2p_rng_below(&r, hi - lo + 1)) * 100;
+        bool blackhole = p2p_rng_below(&r, 2) == 0;
+        struct gen_fault *f = new_fault(
+            g, blackhole ? SIM_FAULT_BLACKHOLE : SIM_FAULT_NAT_REBIND, t);
+        size_t want = blackhole ? (p2p_rng_below(&r, 4) == 0 ? 2 : 1)
+                                : 1 + (size_t)p2p_rng_below(&r, 3);
+        uint32_t ids[IDS_MAX];
+        for (uint32_t i = 0; i < g->nodes; i++)
+            ids[i] = i;
+        for (size_t j = 0; j < want; j++) { /* a partial shuffle */
+            uint32_t pick = (uint32_t)(j + p2p_rng_below(&r, g->nodes - j));
+            uint32_t x = ids[j];
+            ids[j] = ids[pick];
+            ids[pick] = x;
+            f->nodes[f->nodes_count++] = ids[j];
+        }
+        if (blackhole) {
+            uint64_t room = g->faults_end_ms - t;
+            uint64_t max = room < SIM_SWARM_BLACKHOLE_MS_MAX
+                               ? room
+                               : SIM_SWARM_BLACKHOLE_MS_MAX;
+            f->for_ms = (1 + p2p_rng_below(&r, max / 100)) * 100;
+        }
+    }
+}
+
 /* {penalised: byzantine} must hold when every byzantine node keeps
  * sending malformed frames (garbage, oversize: 25 points each, several a
  * second, to every connected peer) and stays a running member: every live
@@ -951,6 +1016,33 @@ static void put_ids(FILE *out, const uint32_t *v, size_t n)
     fputc(']', out);
 }
 
+/* network.model and network.packet on the quic model. */
+static void write_quic_network(const struct gen *g, FILE *out)
+{
+    if (g->model != SIM_MODEL_QUIC)
+        return;
+    fprintf(out, "  model: quic\n");
+    if (g->reorder_ppm == 0 && g->duplicate_ppm == 0 && g->corrupt_ppm == 0)
+        return;
+    const char *sep = "";
+    fprintf(out, "  packet: {");
+    if (g->reorder_ppm != 0) {
+        put_ppm(out, "reorder: ", g->reorder_ppm);
+        put_ms(out, ", reorder_delay: ", g->reorder_delay_ms);
+        sep = ", ";
+    }
+    if (g->duplicate_ppm != 0) {
+        fprintf(out, "%s", sep);
+        put_ppm(out, "duplicate: ", g->duplicate_ppm);
+        sep = ", ";
+    }
+    if (g->corrupt_ppm != 0) {
+        fprintf(out, "%s", sep);
+        put_ppm(out, "corrupt: ", g->corrupt_ppm);
+    }
+    fprintf(out, "}\n");
+}
+
 static void write_network(const struct gen *g, FILE *out)
 {
     char buf[32];
@@ -963,6 +1055,7 @@ static void write_network(const struct gen *g, FILE *out)
             g->bw_mbit);
     put_ppm(out, "  loss: ", g->loss_ppm);
     fputc('\n', out);
+    write_quic_network(g, out);
     if (g->links_count == 0)
         return;
     fprintf(out, "  links:\n");
@@ -1082,10 +1175,16 @@ static void write_fault(const struct gen *g, const struct gen_fault *f,
         put_ms(out, "for: ", f->for_ms);
         fputc('}', out);
         break;
+    case SIM_FAULT_BLACKHOLE:
+        fprintf(out, "{nodes: ");
+        put_ids(out, f->nodes, f->nodes_count);
+        put_ms(out, ", for: ", f->for_ms);
+        fputc('}', out);
+        break;
     case SIM_FAULT_REGISTRY_EARLIEST:
         fprintf(out, "latest");
         break;
-    default:
+    default: /* crash, restart, leave, join, nat_rebind */
         put_ids(out, f->nodes, f->nodes_count);
         break;
     }
@@ -1127,7 +1226,8 @@ static void write_scenario(const struct gen *g, FILE *out)
     }
 }
 
-int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
+int sim_swarm_gen_scenario(uint64_t seed, enum sim_net_model model, char **text,
+                           size_t *len)
 {
     P2P_ASSERT(text != NULL && len != NULL);
     *text = NULL;
@@ -1137,6 +1237,7 @@ int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
         return P2P_ERR_NOMEM;
     p2p_rng_init(&g->rng, seed, SIM_SWARM_RNG_STREAM);
     g->seed = seed;
+    g->model = model;
     g->nodes = (uint32_t)range(g, SIM_SWARM_NODES_MIN, SIM_SWARM_NODES_MAX);
     g->ids = g->nodes + (uint32_t)below(g, SIM_SWARM_JOIN_IDS_MAX + 1);
     g->duration_ms = range(g, SIM_SWARM_DURATION_MIN_MS / 100,
@@ -1170,6 +1271,7 @@ int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len)
     gen_faults(g);
     gen_state(g);
     gen_registry(g);
+    gen_quic(g);
     P2P_ASSERT(live_honest_count(g) >= SIM_SWARM_HONEST_LIVE_MIN);
     P2P_ASSERT(!g->partitioned);
 

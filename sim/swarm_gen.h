@@ -23,7 +23,14 @@
  * p2p_rng streams, so the same seed gives the same text on every machine.
  * Everything about state sync is drawn from the second stream, after the
  * rest: a seed's scenario without its state section is the one it gave
- * before state sync was generated. */
+ * before state sync was generated.
+ *
+ * On the quic network model (`--model quic`) the scenario also says
+ * `network.model: quic`, and a third stream, drawn after everything else,
+ * adds what only that model has: network.packet knobs (reordering,
+ * duplication, corruption at small rates) and blackhole and nat_rebind
+ * faults within the fault phase. A seed's quic scenario less those is its
+ * message scenario, which is what it was before the quic model existed. */
 #ifndef P2P_SIM_SWARM_GEN_H
 #define P2P_SIM_SWARM_GEN_H
 
@@ -31,6 +38,7 @@
 #include <stdint.h>
 
 #include "core/types.h"
+#include "sim/scenario.h"
 
 #define SIM_SWARM_NODES_MIN 4u /* subnet.nodes */
 #define SIM_SWARM_NODES_MAX 16u
@@ -82,11 +90,23 @@
 #define SIM_SWARM_STATE_CHURN_PERMILLE_MAX 100u /* state.churn, 0..10 % */
 /* One byzantine turn in this many serves bad chunks when state is on. */
 #define SIM_SWARM_BAD_CHUNKS_ONE_IN 4u
+/* The quic model's extras, all drawn from their own stream. */
+#define SIM_SWARM_QUIC_RNG_STREAM 0x71756963ULL /* "quic" */
+#define SIM_SWARM_QUIC_FAULTS_MAX 3u     /* blackhole and nat_rebind faults */
+#define SIM_SWARM_BLACKHOLE_MS_MAX 5000u /* blackhole 'for', at most */
+/* network.packet rates, each in half of the quic seeds, in 0.1 % steps up
+ * to these many tenths of a percent. */
+#define SIM_SWARM_REORDER_PERMILLE_MAX 20u   /* 2 % */
+#define SIM_SWARM_DUPLICATE_PERMILLE_MAX 10u /* 1 % */
+#define SIM_SWARM_CORRUPT_PERMILLE_MAX 10u   /* 1 % */
+#define SIM_SWARM_REORDER_DELAY_MS_MAX 20u   /* reorder_delay, 1 ms up */
 
-/* Writes the scenario of `seed` as YAML into a new NUL-terminated malloc'd
- * buffer: *text (owned by the caller, free()) of length *len. The scenario
- * is named "swarm-<seed>" and carries `seed: <seed>`, so the text replays
- * on its own. Returns 0, or P2P_ERR_NOMEM (then *text is NULL). */
-int sim_swarm_gen_scenario(uint64_t seed, char **text, size_t *len);
+/* Writes the scenario of `seed` on network model `model` as YAML into a
+ * new NUL-terminated malloc'd buffer: *text (owned by the caller, free())
+ * of length *len. The scenario is named "swarm-<seed>" and carries
+ * `seed: <seed>` (and `network.model: quic` on that model), so the text
+ * replays on its own. Returns 0, or P2P_ERR_NOMEM (then *text is NULL). */
+int sim_swarm_gen_scenario(uint64_t seed, enum sim_net_model model, char **text,
+                           size_t *len);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "sim/scenario.h"
+#include "sim/scenario_write.h"
 
 #define MS P2P_NS_PER_MS
 #define SEC P2P_NS_PER_S
@@ -202,6 +203,13 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(sc.net.bandwidth_bps, 1000000000ULL);
     ck_assert_uint_eq(sc.net.loss_ppm, 0);
     ck_assert_uint_eq(sc.net.links_count, 0);
+    ck_assert_int_eq(sc.net.model, SIM_MODEL_MESSAGE);
+    ck_assert_uint_eq(sc.net.packet.mtu_bytes, 1500);
+    ck_assert_uint_eq(sc.net.packet.queue_bytes, 1 << 20);
+    ck_assert_uint_eq(sc.net.packet.reorder_ppm, 0);
+    ck_assert_uint_eq(sc.net.packet.reorder_ns, 10 * MS);
+    ck_assert_uint_eq(sc.net.packet.duplicate_ppm, 0);
+    ck_assert_uint_eq(sc.net.packet.corrupt_ppm, 0);
     ck_assert_uint_eq(sc.workload_count, 0);
     ck_assert(!sc.state.present);
     ck_assert_uint_eq(sc.faults_count, 0);
@@ -317,6 +325,267 @@ START_TEST(test_fault_sort_stable)
 }
 END_TEST
 
+/* ---- the quic model --------------------------------------------------- */
+
+/* network.model and network.packet, every key set. */
+START_TEST(test_packet_keys)
+{
+    struct sim_scenario sc;
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\n"
+            "network:\n"
+            "  model: quic\n"
+            "  packet:\n"
+            "    mtu: 1200\n"
+            "    queue: 64KiB\n"
+            "    reorder: 1.5%\n"
+            "    reorder_delay: 3ms\n"
+            "    duplicate: 0.25%\n"
+            "    corrupt: 99.9999%\n",
+            &sc);
+    ck_assert_int_eq(sc.net.model, SIM_MODEL_QUIC);
+    ck_assert_uint_eq(sc.net.packet.mtu_bytes, 1200);
+    ck_assert_uint_eq(sc.net.packet.queue_bytes, 64 << 10);
+    ck_assert_uint_eq(sc.net.packet.reorder_ppm, 15000);
+    ck_assert_uint_eq(sc.net.packet.reorder_ns, 3 * MS);
+    ck_assert_uint_eq(sc.net.packet.duplicate_ppm, 2500);
+    ck_assert_uint_eq(sc.net.packet.corrupt_ppm, 999999);
+    /* The other network keys keep their defaults. */
+    ck_assert_uint_eq(sc.net.latency_ns, 40 * MS);
+    ck_assert_uint_eq(sc.net.loss_ppm, 0);
+    sim_scenario_fini(&sc);
+
+    /* Keys left out keep their defaults; 'message' may be written. */
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\n"
+            "network: {model: message, packet: {duplicate: 1%}}\n",
+            &sc);
+    ck_assert_int_eq(sc.net.model, SIM_MODEL_MESSAGE);
+    ck_assert_uint_eq(sc.net.packet.duplicate_ppm, 10000);
+    ck_assert_uint_eq(sc.net.packet.mtu_bytes, SIM_SCENARIO_DEFAULT_MTU_BYTES);
+    ck_assert_uint_eq(sc.net.packet.queue_bytes, SIM_SCENARIO_DEFAULT_QUEUE_BYTES);
+    ck_assert_uint_eq(sc.net.packet.reorder_ns, SIM_SCENARIO_DEFAULT_REORDER_NS);
+    ck_assert_uint_eq(sc.net.packet.reorder_ppm, 0);
+    ck_assert_uint_eq(sc.net.packet.corrupt_ppm, 0);
+    sim_scenario_fini(&sc);
+
+    /* An empty packet section is all defaults; a network section without
+     * a packet one fills them too. */
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\nnetwork:\n  packet:\n", &sc);
+    ck_assert_uint_eq(sc.net.packet.mtu_bytes, 1500);
+    ck_assert_uint_eq(sc.net.packet.reorder_ns, 10 * MS);
+    sim_scenario_fini(&sc);
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\nnetwork: {latency: 1ms}\n", &sc);
+    ck_assert_uint_eq(sc.net.packet.queue_bytes, 1 << 20);
+    ck_assert_int_eq(sc.net.model, SIM_MODEL_MESSAGE);
+    sim_scenario_fini(&sc);
+}
+END_TEST
+
+/* The quic model's faults and behaviours, and their names. */
+START_TEST(test_quic_faults)
+{
+    struct sim_scenario sc;
+    load_ok("duration: 10s\nsubnet: {nodes: 4}\n"
+            "network: {model: quic}\n"
+            "faults:\n"
+            "  - {at: 2s, blackhole: {nodes: [1, 3], for: 11s}}\n"
+            "  - {at: 1s, nat_rebind: [0, 2]}\n"
+            "  - {at: 3s, byzantine: {nodes: [1], behaviour: garbage-datagrams}}\n"
+            "  - {at: 4s, byzantine: {nodes: [2], behaviour: handshake-flood}}\n",
+            &sc);
+    ck_assert_uint_eq(sc.faults_count, 4);
+    const struct sim_fault *f = sc.faults;
+    static const uint32_t n02[] = {0, 2}, n13[] = {1, 3};
+    ck_assert_int_eq(f[0].kind, SIM_FAULT_NAT_REBIND);
+    ck_assert_uint_eq(f[0].at_ns, SEC);
+    ck_assert_int_eq(f[0].line, 6);
+    check_ids(f[0].nodes, f[0].nodes_count, n02, 2);
+    ck_assert_int_eq(f[1].kind, SIM_FAULT_BLACKHOLE);
+    ck_assert_uint_eq(f[1].at_ns, 2 * SEC);
+    ck_assert_uint_eq(f[1].for_ns, 11 * SEC); /* may end after the duration */
+    ck_assert_int_eq(f[1].line, 5);
+    check_ids(f[1].nodes, f[1].nodes_count, n13, 2);
+    ck_assert_int_eq(f[2].kind, SIM_FAULT_BYZANTINE);
+    ck_assert_int_eq(f[2].behaviour, SIM_BYZ_GARBAGE_DATAGRAMS);
+    ck_assert_int_eq(f[3].behaviour, SIM_BYZ_HANDSHAKE_FLOOD);
+    char err[160];
+    ck_assert_int_eq(sim_scenario_check_model(&sc, err, sizeof err), 0);
+    ck_assert_str_eq(err, "");
+    sim_scenario_fini(&sc);
+
+    ck_assert_str_eq(sim_scenario_fault_kind_name(SIM_FAULT_BLACKHOLE), "blackhole");
+    ck_assert_str_eq(sim_scenario_fault_kind_name(SIM_FAULT_NAT_REBIND), "nat_rebind");
+    ck_assert_str_eq(sim_scenario_fault_kind_name(SIM_FAULT_KINDS_COUNT), "?");
+    ck_assert_str_eq(sim_scenario_byzantine_name(SIM_BYZ_GARBAGE_DATAGRAMS),
+                     "garbage-datagrams");
+    ck_assert_str_eq(sim_scenario_byzantine_name(SIM_BYZ_HANDSHAKE_FLOOD),
+                     "handshake-flood");
+    ck_assert_str_eq(sim_scenario_byzantine_name(SIM_BYZ_COUNT), "?");
+    ck_assert_str_eq(sim_scenario_model_name(SIM_MODEL_MESSAGE), "message");
+    ck_assert_str_eq(sim_scenario_model_name(SIM_MODEL_QUIC), "quic");
+    /* Which kinds are the quic model's alone. */
+    for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++)
+        ck_assert(sim_scenario_fault_quic_only((enum sim_fault_kind)k) ==
+                  (k == SIM_FAULT_BLACKHOLE || k == SIM_FAULT_NAT_REBIND));
+    for (int b = 0; b < SIM_BYZ_COUNT; b++)
+        ck_assert(sim_scenario_byzantine_quic_only((enum sim_byzantine)b) ==
+                  (b == SIM_BYZ_GARBAGE_DATAGRAMS || b == SIM_BYZ_HANDSHAKE_FLOOD));
+}
+END_TEST
+
+START_TEST(test_model_parse)
+{
+    enum sim_net_model m = SIM_MODEL_MESSAGE;
+    ck_assert_int_eq(sim_scenario_model_parse("quic", &m), 0);
+    ck_assert_int_eq(m, SIM_MODEL_QUIC);
+    ck_assert_int_eq(sim_scenario_model_parse("message", &m), 0);
+    ck_assert_int_eq(m, SIM_MODEL_MESSAGE);
+    static const char *const bad[] = {"", "QUIC", "quic ", "udp", "messages"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        m = SIM_MODEL_QUIC;
+        ck_assert_int_eq(sim_scenario_model_parse(bad[i], &m), P2P_ERR_INVALID_ARG);
+        ck_assert_int_eq(m, SIM_MODEL_QUIC); /* unchanged */
+    }
+}
+END_TEST
+
+/* sim_scenario_check_model: on the message model, the first quic-only
+ * fault or behaviour is named with its line; on the quic model (from the
+ * file, or set by the caller as --model does), all pass. */
+static const struct {
+    const char *text;
+    const char *msg; /* NULL: passes on the message model too */
+} model_cases[] = {
+    {"duration: 10s\nsubnet: {nodes: 4}\nfaults:\n  - {at: 1s, crash: [1]}\n"
+     "  - {at: 2s, byzantine: {nodes: [2], behaviour: garbage}}\n"
+     "network: {packet: {reorder: 1%}}\n",
+     NULL},
+    {"duration: 10s\nsubnet: {nodes: 4}\nfaults:\n  - {at: 1s, crash: [1]}\n"
+     "  - {at: 2s, blackhole: {nodes: [2], for: 1s}}\n"
+     "  - {at: 0s, nat_rebind: [3]}\n",
+     "line 6: fault 'nat_rebind' needs network.model: quic (or --model quic)"},
+    {"duration: 10s\nsubnet: {nodes: 4}\nfaults:\n\n  - {at: 2s, blackhole: {nodes: [2], "
+     "for: 1s}}\n",
+     "line 5: fault 'blackhole' needs network.model: quic (or --model quic)"},
+    {"duration: 10s\nsubnet: {nodes: 4}\nnetwork: {model: message}\nfaults:\n"
+     "  - {at: 2s, byzantine: {nodes: [2], behaviour: garbage-datagrams}}\n",
+     "line 5: byzantine behaviour 'garbage-datagrams' needs network.model: quic (or "
+     "--model quic)"},
+    {"duration: 10s\nsubnet: {nodes: 4}\nfaults:\n"
+     "  - {at: 2s, byzantine: {nodes: [2], behaviour: silent}}\n"
+     "  - {at: 3s, byzantine: {nodes: [1], behaviour: handshake-flood}}\n",
+     "line 5: byzantine behaviour 'handshake-flood' needs network.model: quic"},
+};
+
+START_TEST(test_check_model)
+{
+    struct sim_scenario sc;
+    char err[160];
+    load_ok(model_cases[_i].text, &sc);
+    ck_assert_int_eq(sc.net.model, SIM_MODEL_MESSAGE);
+    int rc = sim_scenario_check_model(&sc, err, sizeof err);
+    if (model_cases[_i].msg == NULL) {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_str_eq(err, "");
+    } else {
+        ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
+        ck_assert_msg(strncmp(err, model_cases[_i].msg, strlen(model_cases[_i].msg)) == 0,
+                      "case %d said '%s', want '%s'", _i, err, model_cases[_i].msg);
+        /* No buffer: the same verdict. */
+        ck_assert_int_eq(sim_scenario_check_model(&sc, NULL, 0), P2P_ERR_INVALID_ARG);
+        /* A short buffer: cut, terminated. */
+        char small[8];
+        ck_assert_int_eq(sim_scenario_check_model(&sc, small, sizeof small),
+                         P2P_ERR_INVALID_ARG);
+        ck_assert_uint_eq(strlen(small), sizeof small - 1);
+        ck_assert(strncmp(small, model_cases[_i].msg, sizeof small - 1) == 0);
+    }
+    /* What --model quic does: every case passes. */
+    sc.net.model = SIM_MODEL_QUIC;
+    ck_assert_int_eq(sim_scenario_check_model(&sc, err, sizeof err), 0);
+    sim_scenario_fini(&sc);
+}
+END_TEST
+
+/* The writer keeps the quic model's keys: network.model when quic,
+ * network.packet when a key is not at its default (only those keys), the
+ * blackhole and nat_rebind faults and the new behaviours; a message
+ * scenario with default packet settings gets neither key. Loading the
+ * text gives the same scenario back, and writing that the same text. */
+static const struct {
+    const char *text;
+    const char *has[4]; /* lines the written text has */
+    const char *lacks[2]; /* strings it must not have */
+} write_cases[] = {
+    {"duration: 10s\nsubnet: {nodes: 4}\n"
+     "network:\n  model: quic\n"
+     "  packet: {mtu: 9000, queue: 1500B, reorder: 0.0001%, reorder_delay: 1ns,\n"
+     "           duplicate: 2.5%, corrupt: 99.9999%}\n"
+     "faults:\n"
+     "  - {at: 1s, blackhole: {nodes: [3, 1], for: 1500ms}}\n"
+     "  - {at: 2s, nat_rebind: [0]}\n"
+     "  - {at: 3s, byzantine: {nodes: [1], behaviour: garbage-datagrams}}\n"
+     "  - {at: 3s, byzantine: {nodes: [2], behaviour: handshake-flood}}\n",
+     {"  model: quic\n",
+      "  packet: {mtu: 9000, queue: 1500B, reorder: 0.0001%, reorder_delay: 1ns, "
+      "duplicate: 2.5%, corrupt: 99.9999%}\n",
+      "  - {at: 1s, blackhole: {nodes: [3, 1], for: 1500ms}}\n",
+      "  - {at: 2s, nat_rebind: [0]}\n"},
+     {NULL, NULL}},
+    {"duration: 10s\nsubnet: {nodes: 4}\nnetwork: {packet: {corrupt: 1%}}\n",
+     {"  packet: {corrupt: 1%}\n", NULL, NULL, NULL},
+     {"model", NULL}},
+    {"duration: 10s\nsubnet: {nodes: 4}\nnetwork: {model: quic, packet: {}}\n"
+     "faults: [{at: 1s, byzantine: {nodes: [0], behaviour: handshake-flood}}]\n",
+     {"  model: quic\n", "behaviour: handshake-flood}}\n", NULL, NULL},
+     {"packet", NULL}},
+    {"duration: 10s\nsubnet: {nodes: 4}\n"
+     "network: {model: message, packet: {mtu: 1500, queue: 1MiB, reorder_delay: 10ms}}\n",
+     {NULL, NULL, NULL, NULL},
+     {"model", "packet"}},
+};
+
+START_TEST(test_write_round_trip)
+{
+    struct sim_scenario sc, back;
+    char *text = NULL, *again = NULL, why[128];
+    size_t len = 0, again_len = 0;
+    load_ok(write_cases[_i].text, &sc);
+    ck_assert_int_eq(sim_scenario_write_string(&sc, &text, &len), 0);
+    for (size_t k = 0; k < 4 && write_cases[_i].has[k] != NULL; k++)
+        ck_assert_msg(strstr(text, write_cases[_i].has[k]) != NULL, "case %d lacks '%s':\n%s",
+                      _i, write_cases[_i].has[k], text);
+    for (size_t k = 0; k < 2 && write_cases[_i].lacks[k] != NULL; k++)
+        ck_assert_msg(strstr(text, write_cases[_i].lacks[k]) == NULL, "case %d has '%s':\n%s",
+                      _i, write_cases[_i].lacks[k], text);
+    load_ok(text, &back);
+    ck_assert_msg(sim_scenario_write_equal(&sc, &back, why, sizeof why),
+                  "case %d: %s differs:\n%s", _i, why, text);
+    ck_assert_int_eq(sim_scenario_write_string(&back, &again, &again_len), 0);
+    ck_assert_str_eq(text, again);
+    /* Each new field takes part in the comparison. */
+    back.net.model = back.net.model == SIM_MODEL_QUIC ? SIM_MODEL_MESSAGE : SIM_MODEL_QUIC;
+    ck_assert(!sim_scenario_write_equal(&sc, &back, why, sizeof why));
+    ck_assert_str_eq(why, "network.model");
+    back.net.model = sc.net.model;
+    back.net.packet.reorder_ns++;
+    ck_assert(!sim_scenario_write_equal(&sc, &back, why, sizeof why));
+    ck_assert_str_eq(why, "network.packet");
+    back.net.packet.reorder_ns--;
+    for (size_t k = 0; k < back.faults_count; k++) {
+        if (back.faults[k].kind != SIM_FAULT_BLACKHOLE)
+            continue;
+        back.faults[k].for_ns++;
+        ck_assert(!sim_scenario_write_equal(&sc, &back, why, sizeof why));
+        back.faults[k].for_ns--;
+    }
+    ck_assert(sim_scenario_write_equal(&sc, &back, why, sizeof why));
+    free(text);
+    free(again);
+    sim_scenario_fini(&back);
+    sim_scenario_fini(&sc);
+}
+END_TEST
+
 /* ---- malformed scenarios --------------------------------------------- */
 
 #define HEAD "duration: 10s\nsubnet: {nodes: 4}\n" /* lines 1 and 2 */
@@ -331,7 +600,8 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     {"typo key", HEAD "network:\n  latncy: 40ms\n", 4,
-     "unknown key 'latncy' in network (expected latency, jitter, bandwidth, loss, links)",
+     "unknown key 'latncy' in network (expected latency, jitter, bandwidth, loss, links, "
+     "model, packet)",
      P2P_ERR_DECODE},
     {"typo top-level key", HEAD "\n\nduratoin: 5s\n", 5,
      "unknown key 'duratoin' in the scenario (expected name, seed, duration",
@@ -531,6 +801,69 @@ static const struct bad_case bad_cases[] = {
      4, "expect[0]: 'within' does not apply to served_after_leave", P2P_ERR_DECODE},
     {"served_after_leave out of range", HEAD "expect:\n  - {served_after_leave: [4]}\n",
      4, "expect[0].served_after_leave: node 4 is out of range", P2P_ERR_DECODE},
+    /* network.model and network.packet */
+    {"model unknown", HEAD "network:\n  model: udp\n", 4,
+     "network.model: unknown value 'udp' (expected message or quic)", P2P_ERR_DECODE},
+    {"model a list", HEAD "network: {model: [quic]}\n", 3, "network.model", P2P_ERR_DECODE},
+    {"packet a list", HEAD "network: {packet: [1]}\n", 3,
+     "network.packet: expected a mapping, got a list", P2P_ERR_DECODE},
+    {"packet typo", HEAD "network:\n  packet:\n    reorder_dealy: 1ms\n", 5,
+     "unknown key 'reorder_dealy' in network.packet (expected mtu, queue, reorder, "
+     "reorder_delay, duplicate, corrupt)", P2P_ERR_DECODE},
+    {"mtu below", HEAD "network: {packet: {mtu: 1199}}\n", 3,
+     "network.packet.mtu: 1199 is out of range (1200..65527, in bytes)", P2P_ERR_DECODE},
+    {"mtu above", HEAD "network: {packet: {mtu: 65528}}\n", 3,
+     "network.packet.mtu: 65528 is out of range (1200..65527, in bytes)", P2P_ERR_DECODE},
+    {"mtu with a unit", HEAD "network: {packet: {mtu: 1500B}}\n", 3,
+     "network.packet.mtu: '1500B' is not a whole number", P2P_ERR_DECODE},
+    {"queue below", HEAD "network: {packet: {queue: 1499B}}\n", 3,
+     "network.packet.queue: must be at least 1500B (one full-size packet)", P2P_ERR_DECODE},
+    {"queue unit", HEAD "network: {packet: {queue: 1Mbit}}\n", 3,
+     "network.packet.queue: unknown unit", P2P_ERR_DECODE},
+    {"reorder 100%", HEAD "network: {packet: {reorder: 100%}}\n", 3,
+     "network.packet.reorder: out of range (a reorder rate must be below 100%)",
+     P2P_ERR_DECODE},
+    {"reorder no percent", HEAD "network: {packet: {reorder: 5}}\n", 3,
+     "network.packet.reorder", P2P_ERR_DECODE},
+    {"duplicate 100%", HEAD "network: {packet: {duplicate: 100%}}\n", 3,
+     "network.packet.duplicate: out of range (a duplicate rate must be below 100%)",
+     P2P_ERR_DECODE},
+    {"corrupt 100%", HEAD "network: {packet: {corrupt: 100%}}\n", 3,
+     "network.packet.corrupt: out of range (a corrupt rate must be below 100%)",
+     P2P_ERR_DECODE},
+    {"corrupt over 100%", HEAD "network: {packet: {corrupt: 101%}}\n", 3,
+     "network.packet.corrupt: percentage '101%' is more than 100%", P2P_ERR_DECODE},
+    {"reorder_delay 0", HEAD "network: {packet: {reorder_delay: 0ms}}\n", 3,
+     "network.packet.reorder_delay: must be greater than 0", P2P_ERR_DECODE},
+    {"reorder_delay over 30 days", HEAD "network: {packet: {reorder_delay: 721h}}\n", 3,
+     "network.packet.reorder_delay: more than the limit of 30 days", P2P_ERR_DECODE},
+    /* blackhole and nat_rebind */
+    {"blackhole without for", HEAD "faults:\n  - {at: 1s, blackhole: {nodes: [1]}}\n", 4,
+     "faults[0].blackhole: missing required key 'for'", P2P_ERR_DECODE},
+    {"blackhole without nodes", HEAD "faults:\n  - {at: 1s, blackhole: {for: 1s}}\n", 4,
+     "faults[0].blackhole: missing required key 'nodes'", P2P_ERR_DECODE},
+    {"blackhole for 0", HEAD "faults:\n  - {at: 1s, blackhole: {nodes: [1], for: 0s}}\n", 4,
+     "faults[0].blackhole.for: must be greater than 0", P2P_ERR_DECODE},
+    {"blackhole a list", HEAD "faults:\n  - {at: 1s, blackhole: [1]}\n", 4,
+     "faults[0].blackhole: expected a mapping, got a list", P2P_ERR_DECODE},
+    {"blackhole node out of range",
+     HEAD "faults:\n  - {at: 1s, blackhole: {nodes: [4], for: 1s}}\n", 4,
+     "faults[0].blackhole.nodes: node 4 is out of range", P2P_ERR_DECODE},
+    {"blackhole unknown key",
+     HEAD "faults:\n  - {at: 1s, blackhole: {nodes: [1], for: 1s, rate: 5%}}\n", 4,
+     "unknown key 'rate' in faults[0].blackhole (expected nodes, for)", P2P_ERR_DECODE},
+    {"nat_rebind empty", HEAD "faults:\n  - {at: 1s, nat_rebind: []}\n", 4,
+     "faults[0].nat_rebind: the list of nodes is empty", P2P_ERR_DECODE},
+    {"nat_rebind twice the same node", HEAD "faults:\n  - {at: 1s, nat_rebind: [2, 2]}\n",
+     4, "faults[0].nat_rebind: node 2 is listed more than once", P2P_ERR_DECODE},
+    {"nat_rebind and blackhole",
+     HEAD "faults:\n  - {at: 1s, blackhole: {nodes: [1], for: 1s},\n     nat_rebind: [2]}\n",
+     5, "faults[0]: has both 'blackhole' and 'nat_rebind'", P2P_ERR_DECODE},
+    {"fault list names the new kinds", HEAD "faults:\n  - {at: 1s}\n", 4,
+     "registry_earliest, blackhole, nat_rebind", P2P_ERR_DECODE},
+    {"behaviour list names the new ones",
+     HEAD "faults:\n  - {at: 1s, byzantine: {nodes: [1], behaviour: garbage_datagrams}}\n",
+     4, "bad-chunks, garbage-datagrams or handshake-flood)", P2P_ERR_DECODE},
 };
 
 START_TEST(test_bad_scenarios)
@@ -639,6 +972,19 @@ static const struct edge_case edge_cases[] = {
      HEAD "state: {size: 1073741825B, chunk: 1KiB, checkpoint_every: 1s}\n"},
     {HEAD "faults: [{at: 1s, skew: {nodes: [0], drift: -500000ppm}}]\n",
      HEAD "faults: [{at: 1s, skew: {nodes: [0], drift: -500001ppm}}]\n"},
+    {HEAD "network: {packet: {mtu: 1200}}\n", HEAD "network: {packet: {mtu: 1199}}\n"},
+    {HEAD "network: {packet: {mtu: 65527}}\n", HEAD "network: {packet: {mtu: 65528}}\n"},
+    {HEAD "network: {packet: {queue: 1500B}}\n", HEAD "network: {packet: {queue: 1499B}}\n"},
+    {HEAD "network: {packet: {reorder: 99.9999%}}\n",
+     HEAD "network: {packet: {reorder: 100%}}\n"},
+    {HEAD "network: {packet: {reorder_delay: 1ns}}\n",
+     HEAD "network: {packet: {reorder_delay: 0ns}}\n"},
+    {HEAD "network: {packet: {duplicate: 99.9999%}}\n",
+     HEAD "network: {packet: {duplicate: 100%}}\n"},
+    {HEAD "network: {packet: {corrupt: 99.9999%}}\n",
+     HEAD "network: {packet: {corrupt: 100%}}\n"},
+    {HEAD "faults: [{at: 1s, blackhole: {nodes: [3], for: 1ns}}]\n",
+     HEAD "faults: [{at: 1s, blackhole: {nodes: [3], for: 0ns}}]\n"},
     {HEAD "name: " "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
      HEAD "name: " "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
@@ -672,7 +1018,8 @@ START_TEST(test_file_typo)
     ck_assert_int_eq(err.column, 3);
     sim_scenario_error_format(&err, "tests/data/bad-typo.yaml", buf, sizeof buf);
     ck_assert_str_eq(buf, "tests/data/bad-typo.yaml:7: unknown key 'latncy' in network "
-                          "(expected latency, jitter, bandwidth, loss, links)");
+                          "(expected latency, jitter, bandwidth, loss, links, model, "
+                          "packet)");
 }
 END_TEST
 
@@ -831,6 +1178,11 @@ static Suite *scenario_suite(void)
     tcase_add_test(load, test_optional_keys);
     tcase_add_test(load, test_fault_sort_stable);
     tcase_add_test(load, test_heights);
+    tcase_add_test(load, test_packet_keys);
+    tcase_add_test(load, test_quic_faults);
+    tcase_add_test(load, test_model_parse);
+    tcase_add_loop_test(load, test_check_model, 0, COUNT(model_cases));
+    tcase_add_loop_test(load, test_write_round_trip, 0, COUNT(write_cases));
     tcase_add_loop_test(load, test_bad_scenarios, 0, COUNT(bad_cases));
     tcase_add_loop_test(load, test_edges, 0, COUNT(edge_cases));
     tcase_add_loop_test(load, test_limits, 0, COUNT(limit_cases));

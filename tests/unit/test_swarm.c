@@ -216,8 +216,8 @@ START_TEST(test_generate_deterministic)
     for (uint64_t seed = 1; seed <= 50; seed++) {
         char *a = NULL, *b = NULL;
         size_t la = 0, lb = 0;
-        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &a, &la), 0);
-        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &b, &lb), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, SIM_MODEL_MESSAGE, &a, &la), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, SIM_MODEL_MESSAGE, &b, &lb), 0);
         ck_assert_uint_eq(la, lb);
         ck_assert_str_eq(a, b);
         free(a);
@@ -226,8 +226,8 @@ START_TEST(test_generate_deterministic)
     /* Different seeds, different scenarios. */
     char *x = NULL, *y = NULL;
     size_t lx, ly;
-    ck_assert_int_eq(sim_swarm_gen_scenario(1, &x, &lx), 0);
-    ck_assert_int_eq(sim_swarm_gen_scenario(2, &y, &ly), 0);
+    ck_assert_int_eq(sim_swarm_gen_scenario(1, SIM_MODEL_MESSAGE, &x, &lx), 0);
+    ck_assert_int_eq(sim_swarm_gen_scenario(2, SIM_MODEL_MESSAGE, &y, &ly), 0);
     ck_assert_str_ne(x, y);
     free(x);
     free(y);
@@ -249,7 +249,9 @@ static void check_generated(uint64_t seed, const struct sim_scenario *sc,
     bool open = false;
     for (size_t i = 0; i < sc->faults_count; i++) {
         const struct sim_fault *f = &sc->faults[i];
-        uint64_t end = f->kind == SIM_FAULT_LOSS ? f->at_ns + f->for_ns : f->at_ns;
+        uint64_t end = f->kind == SIM_FAULT_LOSS || f->kind == SIM_FAULT_BLACKHOLE
+                           ? f->at_ns + f->for_ns
+                           : f->at_ns;
         ck_assert_msg(end + window <= sc->duration_ns,
                       "seed %" PRIu64 ": fault %zu ends in the liveness phase",
                       seed, i);
@@ -280,7 +282,7 @@ START_TEST(test_generate_loads_and_checks)
         char *text = NULL, name[64];
         size_t len = 0;
         snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
-        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &text, &len), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, SIM_MODEL_MESSAGE, &text, &len), 0);
         struct sim_scenario sc;
         load_text(text, len, name, &sc);
         ck_assert_msg(sim_swarm_check(&sc, devnull) == 0,
@@ -291,11 +293,125 @@ START_TEST(test_generate_loads_and_checks)
         free(text);
     }
     fclose(devnull);
-    /* 200 seeds use every fault kind. */
+    /* 200 seeds use every fault kind of the message model, and none of
+     * the quic model's own. */
+    for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++) {
+        bool quic = sim_scenario_fault_quic_only((enum sim_fault_kind)k);
+        ck_assert_msg(quic ? kinds[k] == 0 : kinds[k] > 0, "%u %s faults in %u seeds",
+                      kinds[k], sim_scenario_fault_kind_name((enum sim_fault_kind)k),
+                      SEEDS_CHECKED);
+    }
+}
+END_TEST
+
+/* Whether text has line (a whole line, with its newline). */
+static bool has_line(const char *text, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+        if ((p == text || p[-1] == '\n') && p[n] == '\n')
+            return true;
+    return false;
+}
+
+/* Whether line[0..n) is one the quic model adds to a generated scenario. */
+static bool quic_line(const char *line, size_t n)
+{
+    char buf[512];
+    ck_assert_uint_lt(n, sizeof buf);
+    memcpy(buf, line, n);
+    buf[n] = '\0';
+    return strcmp(buf, "  model: quic\n") == 0 || strncmp(buf, "  packet: {", 11) == 0 ||
+           (strncmp(buf, "  - {at: ", 9) == 0 &&
+            (strstr(buf, ", blackhole: {") != NULL || strstr(buf, ", nat_rebind: [") != NULL));
+}
+
+/* A copy of text (owned by the caller) without the lines quic_line names
+ * and without 'faults:' lines. */
+static char *without_quic_lines(const char *text)
+{
+    char *left = malloc(strlen(text) + 1);
+    ck_assert_ptr_nonnull(left);
+    size_t used = 0;
+    for (const char *p = text; *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) + 1 : strlen(p);
+        if (!quic_line(p, n) && !(n == 8 && strncmp(p, "faults:\n", 8) == 0)) {
+            memcpy(left + used, p, n);
+            used += n;
+        }
+        p += n;
+    }
+    left[used] = '\0';
+    return left;
+}
+
+/* The quic model: every seed's scenario is its message scenario plus
+ * `model: quic`, packet knobs and blackhole and nat_rebind faults (taking
+ * those lines out of its text gives the message text back); each loads,
+ * passes the checks, round-trips, keeps its faults in the fault phase, and
+ * 200 seeds use every fault kind and every packet knob within its bounds. */
+START_TEST(test_generate_quic)
+{
+    uint32_t kinds[SIM_FAULT_KINDS_COUNT] = {0};
+    unsigned reorder = 0, duplicate = 0, corrupt = 0;
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_ptr_nonnull(devnull);
+    for (uint64_t seed = 1; seed <= SEEDS_CHECKED; seed++) {
+        char *text = NULL, *msg = NULL, name[64];
+        size_t len = 0, msg_len = 0;
+        snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, SIM_MODEL_QUIC, &text, &len), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, SIM_MODEL_MESSAGE, &msg, &msg_len),
+                         0);
+        ck_assert(has_line(text, "  model: quic"));
+        ck_assert(!has_line(msg, "  model: quic"));
+        /* The quic text less its own lines is the message text (but for
+         * the 'faults:' line a message scenario without faults lacks). */
+        char *a = without_quic_lines(text), *b = without_quic_lines(msg);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+        struct sim_scenario sc;
+        load_text(text, len, name, &sc);
+        ck_assert_int_eq(sc.net.model, SIM_MODEL_QUIC);
+        ck_assert_msg(sim_swarm_check(&sc, devnull) == 0, "seed %" PRIu64 " is refused:\n%s",
+                      seed, text);
+        check_generated(seed, &sc, kinds);
+        check_round_trip(&sc, name);
+        const struct sim_packet_cfg *p = &sc.net.packet;
+        ck_assert_uint_eq(p->mtu_bytes, SIM_SCENARIO_DEFAULT_MTU_BYTES);
+        ck_assert_uint_eq(p->queue_bytes, SIM_SCENARIO_DEFAULT_QUEUE_BYTES);
+        ck_assert_uint_le(p->reorder_ppm, SIM_SWARM_REORDER_PERMILLE_MAX * 1000);
+        ck_assert_uint_le(p->duplicate_ppm, SIM_SWARM_DUPLICATE_PERMILLE_MAX * 1000);
+        ck_assert_uint_le(p->corrupt_ppm, SIM_SWARM_CORRUPT_PERMILLE_MAX * 1000);
+        ck_assert_uint_le(p->reorder_ns, SIM_SWARM_REORDER_DELAY_MS_MAX * P2P_NS_PER_MS);
+        reorder += p->reorder_ppm != 0;
+        duplicate += p->duplicate_ppm != 0;
+        corrupt += p->corrupt_ppm != 0;
+        size_t own = 0;
+        for (size_t i = 0; i < sc.faults_count; i++) {
+            const struct sim_fault *f = &sc.faults[i];
+            if (!sim_scenario_fault_quic_only(f->kind))
+                continue;
+            own++;
+            for (size_t j = 0; j < f->nodes_count; j++)
+                ck_assert_uint_lt(f->nodes[j], sc.nodes);
+            if (f->kind == SIM_FAULT_BLACKHOLE)
+                ck_assert_uint_le(f->for_ns, SIM_SWARM_BLACKHOLE_MS_MAX * P2P_NS_PER_MS);
+        }
+        ck_assert_uint_le(own, SIM_SWARM_QUIC_FAULTS_MAX);
+        sim_scenario_fini(&sc);
+        free(text);
+        free(msg);
+    }
+    fclose(devnull);
     for (int k = 0; k < SIM_FAULT_KINDS_COUNT; k++)
         ck_assert_msg(kinds[k] > 0, "no %s fault in %u seeds",
-                      sim_scenario_fault_kind_name((enum sim_fault_kind)k),
-                      SEEDS_CHECKED);
+                      sim_scenario_fault_kind_name((enum sim_fault_kind)k), SEEDS_CHECKED);
+    ck_assert_uint_gt(reorder, 0);
+    ck_assert_uint_gt(duplicate, 0);
+    ck_assert_uint_gt(corrupt, 0);
 }
 END_TEST
 
@@ -447,7 +563,7 @@ START_TEST(test_generate_state)
         char *text = NULL, name[64];
         size_t len = 0;
         snprintf(name, sizeof name, "swarm-%" PRIu64 ".yaml", seed);
-        ck_assert_int_eq(sim_swarm_gen_scenario(seed, &text, &len), 0);
+        ck_assert_int_eq(sim_swarm_gen_scenario(seed, SIM_MODEL_MESSAGE, &text, &len), 0);
         struct sim_scenario sc;
         load_text(text, len, name, &sc);
         bool synced = false;
@@ -609,6 +725,7 @@ static Suite *swarm_suite(void)
     TCase *g = tcase_create("generator");
     tcase_add_test(g, test_generate_deterministic);
     tcase_add_test(g, test_generate_loads_and_checks);
+    tcase_add_test(g, test_generate_quic);
     tcase_add_test(g, test_generate_state);
     tcase_add_loop_test(g, test_timeline_registry, 0, COUNT(timeline_cases));
     suite_add_tcase(s, g);
