@@ -28,22 +28,23 @@
  *    path, reaching the downlink 1 ns to reorder_ns (or 1 ms when
  *    reorder_ns is 0) after the first, uniformly; each copy has its own
  *    downlink reservation and its own corruption draw.
- * 6. Downlink. Each copy occupies `to`'s downlink for len * 8 / bps from
- *    its arrival from the link, or from when the downlink is free, and
- *    arrives when its last byte has left the downlink (an idle path costs
- *    uplink time + link time + downlink time). Drop-tail as on the
- *    uplink, with the bytes queued at the copy's link arrival
- *    (SIM_PNET_DROP_DOWNLINK_QUEUE).
+ * 6. Downlink. Each copy is taken in by `to`'s downlink at its
+ *    bandwidth, len * 8 / bps, in the downlink's idle time from its
+ *    arrival from the link on, and arrives when its last byte has left
+ *    the downlink (an idle path costs uplink time + link time + downlink
+ *    time; a busy downlink queues it). Drop-tail as on the uplink, the
+ *    bytes queued at the copy's link arrival being the rest of the busy
+ *    span that arrival falls in (SIM_PNET_DROP_DOWNLINK_QUEUE).
  *    Simplification: downlink time is reserved when the datagram is sent,
- *    in send order, not in order of arrival. A copy reaching the downlink
- *    at or after the start of its latest busy period queues behind every
- *    reservation of that period; one arriving before that period begins
- *    (reserved by a datagram sent earlier over a longer or reordered
- *    path) fills the gap before it, queueing behind the earlier busy
- *    period only, and if it runs into the latest period, pushes that
- *    period's end back by the overlap, so the downlink's capacity holds
- *    for later datagrams (reservations already made do not move). Only
- *    those two busy periods are remembered.
+ *    in send order, not in order of arrival: a copy reaching the downlink
+ *    before one sent earlier over a longer (or jittered, or reordered)
+ *    path does not push that one back, whose time was given out already,
+ *    but fills the idle time around it. So the downlink never carries
+ *    more than its bandwidth and is never idle while a copy that has
+ *    reached it waits, but such a copy may come out later than in a FIFO
+ *    by arrival. Each downlink remembers at most
+ *    SIM_PNET_DOWNLINK_SPANS_MAX busy spans not yet over; past that, the
+ *    two nearest merge and the idle time between them counts as busy.
  * 7. Corruption. With corrupt_ppm a copy is corrupt: bit `bit`, uniform
  *    in [0, len * 8), is to be flipped (never for len 0).
  *
@@ -76,6 +77,8 @@
 #define SIM_PNET_MTU_DEFAULT 1500u /* largest datagram payload carried */
 #define SIM_PNET_MTU_MAX 65527u    /* the largest UDP payload (IPv6) */
 #define SIM_PNET_PPM 1000000u      /* a rate of 100 % */
+/* Busy spans each downlink remembers (the header comment's step 6). */
+#define SIM_PNET_DOWNLINK_SPANS_MAX 32u
 /* The longest latency, jitter or reorder delay (one hour): with times
  * below 2^62 ns, no sum of them overflows. */
 #define SIM_PNET_DELAY_NS_MAX (3600ull * P2P_NS_PER_S)
@@ -141,13 +144,20 @@ struct sim_pnet_path {
     p2p_time last_ns; /* latest arrival from the link, before reordering */
 };
 
-/* A node's access links. The downlink's busy periods: the latest one is
- * [down_busy_from, down_free); the one before it ended at down_gap_free. */
+/* A time span [from, to) in which a downlink is busy. */
+struct sim_pnet_span {
+    p2p_time from, to;
+};
+
+/* A node's access links. */
 struct sim_pnet_node {
     uint64_t uplink_bps, downlink_bps; /* 0: infinite */
     p2p_time uplink_free;              /* its last reserved byte is sent */
-    p2p_time down_busy_from, down_free, down_gap_free;
-    bool blackhole; /* every datagram to it vanishes */
+    bool blackhole;                    /* every datagram to it vanishes */
+    uint32_t spans_count;
+    /* The downlink's reservations not yet over, in order, apart (one
+     * more entry for the one being merged in). */
+    struct sim_pnet_span spans[SIM_PNET_DOWNLINK_SPANS_MAX + 1];
 };
 
 struct sim_pnet {
