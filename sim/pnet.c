@@ -289,14 +289,13 @@ static void spans_add(struct sim_pnet_node *n, p2p_time from, p2p_time to)
         from = s[j].from < from ? s[j].from : from;
         to = s[j].to > to ? s[j].to : to;
     }
-    /* [i, j) become one span, or a new one goes in at i. */
-    uint32_t keep = j > i ? j - i - 1 : 0;
+    /* A new span goes in at i, or spans [i, j) become one. */
     if (j == i) {
         memmove(&s[i + 1], &s[i], (n->spans_count - i) * sizeof(*s));
         n->spans_count++;
     } else {
         memmove(&s[i + 1], &s[j], (n->spans_count - j) * sizeof(*s));
-        n->spans_count -= keep;
+        n->spans_count -= j - i - 1;
     }
     s[i] = (struct sim_pnet_span){from, to};
     spans_bound(n);
@@ -382,9 +381,10 @@ static void counters_invariants(const struct sim_pnet_counters *c)
 }
 
 /* sim_pnet_send but for its checks. */
-static size_t send(struct sim_pnet *p, p2p_time now, uint32_t from, uint32_t to,
-                   size_t len, struct sim_pnet_arrival out[2],
-                   enum sim_pnet_drop *why)
+static size_t send_datagram(struct sim_pnet *p, p2p_time now, uint32_t from,
+                            uint32_t to, size_t len,
+                            struct sim_pnet_arrival out[2],
+                            enum sim_pnet_drop *why)
 {
     p->counters.sent++;
     p->counters.sent_bytes += len;
@@ -429,7 +429,7 @@ size_t sim_pnet_send(struct sim_pnet *p, p2p_time now, uint32_t from,
                      enum sim_pnet_drop *why)
 {
     P2P_ASSERT(from < p->nodes && to < p->nodes);
-    size_t n = send(p, now, from, to, len, out, why);
+    size_t n = send_datagram(p, now, from, to, len, out, why);
     P2P_ASSERT(n <= 2 && (n > 0) == (*why == SIM_PNET_DELIVERED));
     P2P_ASSERT(n < 2 || out[0].at <= out[1].at);
 #ifdef P2P_DEBUG
