@@ -56,8 +56,11 @@ void sim_byzantine_start(struct sim_world *w, uint32_t node)
     struct sim_node *sn = &w->nodes[node];
     if (sn->byz_next_stream == 0)
         sn->byz_next_stream = FORGED_STREAM_BASE;
-    if (sn->behaviour == SIM_BYZ_SLOW_READER)
+    if (sn->behaviour == SIM_BYZ_SLOW_READER) {
         w->net.downlink_bps[node] = SLOW_READER_BPS;
+        if (w->quic != NULL)
+            sim_quic_model_byzantine_start(w, node);
+    }
     if (sn->behaviour == SIM_BYZ_BAD_CHUNKS && sn->store_ready)
         sn->store.corrupt = true;
     p2p_time p = period(sn->behaviour);
@@ -205,10 +208,15 @@ void sim_byzantine_tick(struct sim_world *w, uint32_t node)
     }
     if (sn->behaviour == SIM_BYZ_WRONG_BYTES) {
         make_own_artifact(w, node);
+    } else if (sn->behaviour == SIM_BYZ_GARBAGE_DATAGRAMS ||
+               sn->behaviour == SIM_BYZ_HANDSHAKE_FLOOD) {
+        sim_quic_model_byzantine_tick(w, node);
     } else {
         for (uint32_t p = 0; p < w->nodes_count && !w->stop; p++)
             if (p != node && w->nodes[p].running &&
-                sim_conn_of(w, node, p)->state == SIM_CONN_UP)
+                (w->quic != NULL
+                     ? sim_quic_model_up(w, node, p)
+                     : sim_conn_of(w, node, p)->state == SIM_CONN_UP))
                 misdeed(w, node, p);
     }
     p2p_time p = period(sn->behaviour);

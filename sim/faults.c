@@ -229,6 +229,8 @@ int sim_faults_node_start(struct sim_world *w, uint32_t node)
     }
     /* Messages carry artifact bodies by reference (sim/run.c). */
     p2p_node_outbox(sn->core)->shared_bodies = true;
+    if (w->quic != NULL && (rc = sim_quic_model_node_start(w, node)) != 0)
+        return rc;
     sn->running = true;
     sn->armed = P2P_TIME_NEVER;
     sn->live_since = w->now;
@@ -296,6 +298,8 @@ static void crash(struct sim_world *w, uint32_t node)
     P2P_ASSERT(!sn->dirty); /* nothing called its core in this event */
     sim_state_run_node_crashed(w, node);
     sim_uplink_drop(w, node); /* its unsent messages die with it */
+    if (w->quic != NULL)
+        sim_quic_model_node_crash(w, node);
     p2p_node_del(sn->core);
     sn->core = NULL;
     sn->running = false;
@@ -397,6 +401,8 @@ void sim_faults_fire(struct sim_world *w, uint64_t fault)
                                  f->drift_ppm);
             if (sn->running)
                 sim_world_mark(w, f->nodes[k]); /* re-arms on the new clock */
+            if (sn->running && w->quic != NULL)
+                sim_quic_model_touch(w, f->nodes[k]);
             if (SIM_TRACING(w))
                 sim_trace_line(&w->trace, w->now, f->nodes[k], "skew",
                                "offset_ns=%lld drift_ppm=%lld",
@@ -407,11 +413,35 @@ void sim_faults_fire(struct sim_world *w, uint64_t fault)
     case SIM_FAULT_REGISTRY_EARLIEST:
         move_earliest(w, f);
         break;
+    case SIM_FAULT_BLACKHOLE:
+        for (size_t k = 0; k < f->nodes_count; k++) {
+            sim_quic_model_blackhole(w, f->nodes[k], true);
+            trace_fault(w, f->nodes[k], "blackhole", "for_ns=%llu",
+                        (unsigned long long)f->for_ns);
+        }
+        sim_world_push_event(w,
+                             &(struct sim_event){.time = w->now + f->for_ns,
+                                                 .type = SIM_EV_BLACKHOLE_END,
+                                                 .arg = fault});
+        break;
+    case SIM_FAULT_NAT_REBIND:
+        for (size_t k = 0; k < f->nodes_count; k++) {
+            sim_quic_model_nat_rebind(w, f->nodes[k]);
+            trace_fault(w, f->nodes[k], "nat_rebind", "fault=%llu", fault);
+        }
+        break;
     case SIM_FAULT_LOSS:
-    case SIM_FAULT_BLACKHOLE:  /* quic model only (sim_scenario_check_model) */
-    case SIM_FAULT_NAT_REBIND: /* quic model only */
     case SIM_FAULT_KINDS_COUNT:
         break;
+    }
+}
+
+void sim_faults_blackhole_end(struct sim_world *w, uint64_t fault)
+{
+    const struct sim_fault *f = &w->sc->faults[fault];
+    for (size_t k = 0; k < f->nodes_count; k++) {
+        sim_quic_model_blackhole(w, f->nodes[k], false);
+        trace_fault(w, f->nodes[k], "blackhole_end", "fault=%llu", fault);
     }
 }
 

@@ -616,6 +616,27 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
                 b->penalised_by, b->honest, b->bans, b->banned_now);
     }
     fputc(']', out);
+    fprintf(out, ", \"model\": \"%s\"", w->quic != NULL ? "quic" : "message");
+    if (w->quic != NULL) {
+        struct sim_quic_model_totals q;
+        sim_quic_model_totals(w, &q);
+        fprintf(out,
+                ", \"quic\": {\"datagrams\": %llu, \"datagram_bytes\": %llu, "
+                "\"delivered\": %llu, \"dropped\": %llu, "
+                "\"dropped_partition\": %llu, \"dropped_network\": %llu, "
+                "\"dropped_nat\": %llu, \"dropped_down\": %llu, "
+                "\"handshakes\": %llu, \"refusals\": %llu}",
+                (unsigned long long)q.datagrams_sent,
+                (unsigned long long)q.datagram_bytes_sent,
+                (unsigned long long)q.datagrams_delivered,
+                (unsigned long long)q.datagrams_dropped,
+                (unsigned long long)q.dropped_partition,
+                (unsigned long long)q.dropped_network,
+                (unsigned long long)q.dropped_nat,
+                (unsigned long long)q.dropped_down,
+                (unsigned long long)q.handshakes,
+                (unsigned long long)q.refusals);
+    }
     sim_report_state_json(w, out);
     fprintf(out, "}\n");
 }
@@ -681,6 +702,23 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
             (unsigned long long)st->conns_broken,
             (unsigned long long)st->messages_dropped,
             (unsigned long long)r->honest_bans);
+    if (w->quic != NULL) {
+        struct sim_quic_model_totals q;
+        sim_quic_model_totals(w, &q);
+        fprintf(out,
+                "  quic model: %llu datagrams (%.1f MiB, the bytes sent "
+                "above), %llu dropped (partition %llu, network %llu, nat "
+                "%llu, node down %llu), %llu handshakes, %llu refused\n",
+                (unsigned long long)q.datagrams_sent,
+                (double)q.datagram_bytes_sent / 1048576.0,
+                (unsigned long long)q.datagrams_dropped,
+                (unsigned long long)q.dropped_partition,
+                (unsigned long long)q.dropped_network,
+                (unsigned long long)q.dropped_nat,
+                (unsigned long long)q.dropped_down,
+                (unsigned long long)q.handshakes,
+                (unsigned long long)q.refusals);
+    }
     for (size_t i = 0; i < r->byz_count; i++) {
         const struct sim_byz_result *b = &r->byz[i];
         fprintf(out,

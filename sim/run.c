@@ -180,14 +180,20 @@ static void drain(struct sim_world *w, uint32_t node)
             on_withdrawn(w, node, a);
             break;
         case P2P_ACT_CONN_DIAL:
-            sim_conn_dial(w, node, a->peer);
+            if (w->quic != NULL)
+                sim_quic_model_dial(w, node, a->peer);
+            else
+                sim_conn_dial(w, node, a->peer);
             break;
         case P2P_ACT_CONN_CLOSE:
             /* Honest nodes must never ban each other. */
             if (a->value == P2P_ERR_MISBEHAVED && !w->nodes[node].byzantine &&
                 !w->nodes[a->peer].byzantine)
                 w->stats.honest_bans++;
-            sim_conn_close(w, node, a->peer);
+            if (w->quic != NULL)
+                sim_quic_model_close(w, node, a->peer, (int)a->value);
+            else
+                sim_conn_close(w, node, a->peer);
             break;
         case P2P_ACT_EVENT:
             if (TRACING(w)) {
@@ -263,6 +269,8 @@ static void on_loss(struct sim_world *w, uint64_t fault, bool start)
         w->net.burst_loss_ppm += f->loss_ppm;
     else
         w->net.burst_loss_ppm -= f->loss_ppm;
+    if (w->quic != NULL)
+        sim_quic_model_set_extra_loss(w, w->net.burst_loss_ppm);
     if (TRACING(w))
         sim_trace_line(&w->trace, w->now, 0, start ? "loss_start" : "loss_end",
                        "rate_ppm=%u", f->loss_ppm);
@@ -274,6 +282,8 @@ static void free_event(struct sim_world *w, struct sim_event *e)
 {
     if (e->type == SIM_EV_MESSAGE)
         sim_world_msg_free(w, e->ptr);
+    else if (e->type == SIM_EV_DATAGRAM)
+        sim_quic_model_free_datagram(w, e->ptr);
 }
 
 /* The nodes an event may act on, or whose connections it may change,
@@ -285,6 +295,8 @@ static void take_acks(struct sim_world *w, const struct sim_event *e)
     case SIM_EV_TIMER:
     case SIM_EV_VALIDATE:
     case SIM_EV_BYZANTINE:
+    case SIM_EV_DATAGRAM:
+    case SIM_EV_QUIC_TIMER:
         sim_inbox_take(w, e->node);
         return;
     case SIM_EV_CONN_ESTABLISH:
@@ -303,6 +315,7 @@ static void take_acks(struct sim_world *w, const struct sim_event *e)
     case SIM_EV_FAULT:
     case SIM_EV_CHECKPOINT:
     case SIM_EV_HEIGHT:
+    case SIM_EV_BLACKHOLE_END:
         /* Carried out now, as their own events would have been: the
          * event then starts with no node marked. */
         sim_inbox_take_all(w);
@@ -362,6 +375,15 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
     case SIM_EV_HEIGHT:
         sim_workload_height_tick(w);
         break;
+    case SIM_EV_DATAGRAM:
+        sim_quic_model_on_datagram(w, e);
+        break;
+    case SIM_EV_QUIC_TIMER:
+        sim_quic_model_on_timer(w, e->node, e->time);
+        break;
+    case SIM_EV_BLACKHOLE_END:
+        sim_faults_blackhole_end(w, e->arg);
+        break;
     case SIM_EV_METRICS:
         break; /* taken by the loop before dispatch */
     }
@@ -372,6 +394,8 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
  * connection model, or no answer would ever come. */
 static void check_dials(struct sim_world *w, uint32_t node)
 {
+    if (w->quic != NULL)
+        return; /* the endpoint answers every dial by its deadline */
     for (uint32_t p = 0; p < w->nodes_count && !w->stop; p++) {
         struct p2p_peer_info info;
         if (p == node ||
@@ -472,6 +496,8 @@ static int init_nodes(struct sim_world *w)
     if (rc != 0)
         return rc;
     w->drain = drain;
+    if (w->quic != NULL)
+        w->flush = sim_quic_model_flush;
     for (uint32_t i = 0; i < w->nodes_count; i++) {
         struct sim_node *sn = &w->nodes[i];
         p2p_mem_init(&sn->mem);
@@ -571,6 +597,8 @@ int sim_run_world(struct sim_world *w, const struct sim_scenario *sc,
     if ((w->opt.series &&
          sim_report_series_init(&w->series, w->nodes_count, w->end) != 0) ||
         (rc = sim_net_init(&w->net, sc, w->nodes_count, w->seed)) != 0 ||
+        (sc->net.model == SIM_MODEL_QUIC &&
+         (rc = sim_quic_model_new(w)) != 0) ||
         (rc = sim_state_run_init(w)) != 0 || (rc = init_nodes(w)) != 0)
         return rc != 0 ? rc : P2P_ERR_NOMEM;
     sim_faults_schedule(w);
@@ -602,6 +630,8 @@ void sim_run_fini(struct sim_world *w)
         free_event(w, &e);
     sim_event_queue_fini(&w->queue);
     sim_inbox_fini(w);
+    /* Endpoints let go of the bodies they send before the cores go. */
+    sim_quic_model_del(w);
     for (uint32_t i = 0; w->nodes != NULL && i < w->nodes_count; i++) {
         p2p_node_del(w->nodes[i].core);
         free(w->nodes[i].persisted);

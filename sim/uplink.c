@@ -104,6 +104,10 @@ void sim_uplink_drop(struct sim_world *w, uint32_t node)
 
 void sim_uplink_send(struct sim_world *w, uint32_t from, struct sim_msg *m)
 {
+    if (w->quic != NULL) {
+        sim_quic_model_send_msg(w, from, m);
+        return;
+    }
     struct sim_conn *c = sim_conn_of(w, from, m->to);
     if (c->state != SIM_CONN_UP) {
         /* The core has not yet heard that its connection is gone. */

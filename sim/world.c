@@ -146,14 +146,17 @@ void sim_world_mark(struct sim_world *w, uint32_t node)
 void sim_world_settle(struct sim_world *w)
 {
     P2P_ASSERT(w->drain != NULL || w->dirty_count == 0);
-    /* A drain marks no node; the loop still takes any marked meanwhile. */
-    for (size_t i = 0; i < w->dirty_count; i++) {
-        uint32_t node = w->dirty[i];
-        w->nodes[node].dirty = false;
-        if (w->nodes[node].running)
-            w->drain(w, node);
-    }
-    w->dirty_count = 0;
+    /* A drain marks no node; the loop still takes any marked meanwhile.
+     * The quic model's flush may mark nodes again: then another round. */
+    do {
+        for (size_t i = 0; i < w->dirty_count; i++) {
+            uint32_t node = w->dirty[i];
+            w->nodes[node].dirty = false;
+            if (w->nodes[node].running)
+                w->drain(w, node);
+        }
+        w->dirty_count = 0;
+    } while (w->flush != NULL && w->flush(w));
 }
 
 void sim_world_end_event(struct sim_world *w)

@@ -24,6 +24,7 @@
 #include "sim/clock.h"
 #include "sim/event_queue.h"
 #include "sim/net.h"
+#include "sim/quic_model.h"
 #include "sim/report_html.h"
 #include "sim/scenario.h"
 #include "sim/state_store.h"
@@ -69,6 +70,11 @@ enum sim_event_type {
     SIM_EV_HEIGHT,         /* protocol.heights: the subnet's next height,
                               every node purges below height + 1 - keep
                               (sim/workload.c) */
+    SIM_EV_DATAGRAM,       /* quic model: ptr: a datagram arriving at node
+                              (sim/quic_model.c) */
+    SIM_EV_QUIC_TIMER,     /* quic model: node's endpoint timer */
+    SIM_EV_BLACKHOLE_END,  /* arg: fault index; its nodes get datagrams
+                              again */
 };
 
 /* Connection events carry the other end and the connection's generation. */
@@ -298,6 +304,11 @@ struct sim_world {
     uint32_t *dirty;
     size_t dirty_count;
     void (*drain)(struct sim_world *w, uint32_t node);
+    /* The quic model (sim/quic_model.h), NULL on the message model, and
+     * what flushes its endpoints after the drains (true: it marked nodes,
+     * settle again). */
+    struct sim_quic_model *quic;
+    bool (*flush)(struct sim_world *w);
     struct sim_after_drain after[SIM_AFTER_DRAIN_MAX];
     size_t after_count;
     bool stop;                /* an invariant failed */
@@ -447,6 +458,8 @@ bool sim_conn_accept_msg(struct sim_world *w, struct sim_msg *m);
 /* faults.c */
 void sim_faults_schedule(struct sim_world *w);
 void sim_faults_fire(struct sim_world *w, uint64_t fault);
+/* A blackhole fault's time is up (SIM_EV_BLACKHOLE_END). */
+void sim_faults_blackhole_end(struct sim_world *w, uint64_t fault);
 /* Creates and starts node i's core (at the start, a join or a restart). */
 int sim_faults_node_start(struct sim_world *w, uint32_t node);
 /* Registry version 1 (the members set so far) into w->registry, before
