@@ -283,6 +283,27 @@ static void conn_drop(struct quic_endpoint_conn *c, int reason, bool notify)
         t->cbs.dial_failed(t->cbs.ctx, peer, reason);
 }
 
+/* Whether path is c's current one. */
+static bool path_is(const struct quic_endpoint_conn *c, const ngtcp2_path *path)
+{
+    return path->remote.addrlen == c->remote_len &&
+           path->local.addrlen == c->local_len &&
+           memcmp(path->remote.addr, &c->remote, c->remote_len) == 0 &&
+           memcmp(path->local.addr, &c->local, c->local_len) == 0;
+}
+
+/* c's packets go along path from now on. */
+static void set_path(struct quic_endpoint_conn *c, const ngtcp2_path *path)
+{
+    if (path->remote.addrlen > sizeof(c->remote) ||
+        path->local.addrlen > sizeof(c->local) || path->remote.addrlen == 0)
+        return;
+    memcpy(&c->remote, path->remote.addr, path->remote.addrlen);
+    c->remote_len = (socklen_t)path->remote.addrlen;
+    memcpy(&c->local, path->local.addr, path->local.addrlen);
+    c->local_len = (socklen_t)path->local.addrlen;
+}
+
 /* The path c's packets take. */
 static struct quic_path path_of(const struct quic_endpoint_conn *c)
 {
@@ -315,8 +336,11 @@ static void conn_close_now(struct quic_endpoint_conn *c,
         ngtcp2_pkt_info pi = {0};
         ngtcp2_ssize n = ngtcp2_conn_write_connection_close(
             c->qc, &ps.path, &pi, buf, sizeof(buf), e, c->t->now);
-        if (n > 0)
+        if (n > 0) {
+            if (!path_is(c, &ps.path))
+                set_path(c, &ps.path);
             send_raw(c, buf, (size_t)n, (size_t)n);
+        }
     }
     conn_drop(c, reason, notify);
 }
@@ -535,6 +559,19 @@ static void conn_write(struct quic_endpoint_conn *c)
         if (s != NULL && s->queued)
             quic_endpoint_stream_rotate(s);
         size_t plen = (size_t)n;
+        /* ngtcp2 names each packet's path: after the peer's address
+         * changed (a NAT rebinding it validated) it is the new one, and
+         * path validation probes go where they probe. */
+        if (!path_is(c, &ps.path)) {
+            if (in_batch > 0) {
+                if (!send_batch(c, t->txbuf, off, seg))
+                    goto out;
+                memmove(t->txbuf, t->txbuf + off, plen);
+                off = 0;
+                in_batch = 0;
+            }
+            set_path(c, &ps.path);
+        }
         if (in_batch == 0) {
             seg = plen;
         } else if (plen > seg) {
