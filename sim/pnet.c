@@ -12,6 +12,9 @@ typedef unsigned __int128 u128;
 #define BITS_NS (8 * P2P_NS_PER_S) /* bits x ns per second */
 #define STREAM 0x706e6574          /* "pnet" */
 
+/* The header's memory figure. */
+_Static_assert(sizeof(struct sim_pnet_path) == 32, "a link is 32 bytes");
+
 /* The random values one datagram draws, all before any outcome. */
 struct draws {
     uint64_t jitter;       /* in [0, 2 * jitter_ns] */

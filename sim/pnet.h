@@ -60,7 +60,8 @@
  *
  * Arithmetic is integer only (128-bit products where needed); no floating
  * point. Bounded: at most SIM_PNET_NODES_MAX nodes; the links matrix is
- * nodes x nodes. */
+ * nodes x nodes of struct sim_pnet_path (32 bytes: 512 MiB at 4096
+ * nodes), plus one struct sim_pnet_node per node. */
 #ifndef P2P_SIM_PNET_H
 #define P2P_SIM_PNET_H
 
@@ -201,7 +202,9 @@ void sim_pnet_set_extra_loss(struct sim_pnet *p, uint32_t ppm);
 /* While on, every datagram to `node` vanishes after its uplink time. */
 void sim_pnet_set_blackhole(struct sim_pnet *p, uint32_t node, bool on);
 
-/* A datagram of len bytes sent by `from` to `to` (both < nodes) at `now`.
+/* A datagram of len bytes sent by `from` to `to` (both < nodes) at `now`,
+ * which never goes back from one call to the next (a downlink forgets
+ * its reservations over by `now`).
  * Returns how many copies arrive (0, 1 or 2), their arrivals in out[0..n)
  * in order of arrival (a second copy never arrives before the first),
  * and in *why SIM_PNET_DELIVERED when one or more arrive, else the reason
