@@ -496,16 +496,29 @@ static int parse_packet(struct loader *ld, const yaml_node_t *n)
                         "network.packet.queue: must be at least %uB (one "
                         "full-size packet)",
                         SIM_SCENARIO_QUEUE_BYTES_MIN);
+        if (p->queue_bytes > SIM_SCENARIO_QUEUE_BYTES_MAX)
+            return fail(ld, v[QUEUE], P2P_ERR_DECODE,
+                        "network.packet.queue: more than the limit of 1GiB");
     }
+    if (p->queue_bytes < p->mtu_bytes)
+        return fail(ld, v[QUEUE] != NULL ? v[QUEUE] : v[MTU], P2P_ERR_DECODE,
+                    "network.packet.queue: %lluB is less than network.packet."
+                    "mtu (%uB): a queue holds at least one full-size packet",
+                    (unsigned long long)p->queue_bytes, p->mtu_bytes);
     if (v[REORDER] != NULL &&
         (rc = get_rate_below_all(ld, v[REORDER], "network.packet.reorder",
                                  "a reorder rate", &p->reorder_ppm)) != 0)
         return rc;
-    if (v[REORDER_DELAY] != NULL &&
-        (rc = get_positive_duration(ld, v[REORDER_DELAY],
-                                    "network.packet.reorder_delay",
-                                    &p->reorder_ns)) != 0)
-        return rc;
+    if (v[REORDER_DELAY] != NULL) {
+        if ((rc = get_positive_duration(ld, v[REORDER_DELAY],
+                                        "network.packet.reorder_delay",
+                                        &p->reorder_ns)) != 0)
+            return rc;
+        if (p->reorder_ns > SIM_SCENARIO_QUIC_DELAY_NS_MAX)
+            return fail(ld, v[REORDER_DELAY], P2P_ERR_DECODE,
+                        "network.packet.reorder_delay: more than the limit "
+                        "of 1h");
+    }
     if (v[DUPLICATE] != NULL &&
         (rc = get_rate_below_all(ld, v[DUPLICATE], "network.packet.duplicate",
                                  "a duplicate rate", &p->duplicate_ppm)) != 0)
@@ -1540,6 +1553,55 @@ int sim_scenario_model_parse(const char *name, enum sim_net_model *out)
     return 0;
 }
 
+/* One delay of the quic model: 0, or P2P_ERR_INVALID_ARG with "WHERE: 2h
+ * is longer than the quic model's limit of 1h" (where names the key, with
+ * its line when it has one). */
+static int check_quic_delay(uint64_t ns, int line, const char *where, char *err,
+                            size_t err_len)
+{
+    char text[32];
+    if (ns <= SIM_SCENARIO_QUIC_DELAY_NS_MAX)
+        return 0;
+    if (err_len > 0) {
+        conf_units_format_duration(ns, text, sizeof text);
+        if (line > 0)
+            snprintf(err, err_len,
+                     "line %d: %s: %s is longer than the quic model's limit "
+                     "of 1h",
+                     line, where, text);
+        else
+            snprintf(err, err_len,
+                     "%s: %s is longer than the quic model's limit of 1h",
+                     where, text);
+    }
+    return P2P_ERR_INVALID_ARG;
+}
+
+/* The quic model's packet network delays a datagram by each of latency
+ * and jitter up to SIM_SCENARIO_QUIC_DELAY_NS_MAX. */
+static int check_quic_delays(const struct sim_network *net, char *err,
+                             size_t err_len)
+{
+    char where[WHAT_BYTES];
+    if (check_quic_delay(net->latency_ns, 0, "network.latency", err, err_len) !=
+            0 ||
+        check_quic_delay(net->jitter_ns, 0, "network.jitter", err, err_len) !=
+            0)
+        return P2P_ERR_INVALID_ARG;
+    for (size_t i = 0; i < net->links_count; i++) {
+        const struct sim_link_override *l = &net->links[i];
+        snprintf(where, sizeof where, "network.links[%zu].latency", i);
+        if (l->has_latency &&
+            check_quic_delay(l->latency_ns, l->line, where, err, err_len) != 0)
+            return P2P_ERR_INVALID_ARG;
+        snprintf(where, sizeof where, "network.links[%zu].jitter", i);
+        if (l->has_jitter &&
+            check_quic_delay(l->jitter_ns, l->line, where, err, err_len) != 0)
+            return P2P_ERR_INVALID_ARG;
+    }
+    return 0;
+}
+
 int sim_scenario_check_model(const struct sim_scenario *sc, char *err,
                              size_t err_len)
 {
@@ -1548,7 +1610,7 @@ int sim_scenario_check_model(const struct sim_scenario *sc, char *err,
     if (err_len > 0)
         err[0] = '\0';
     if (sc->net.model == SIM_MODEL_QUIC)
-        return 0;
+        return check_quic_delays(&sc->net, err, err_len);
     for (size_t k = 0; k < sc->faults_count; k++) {
         const struct sim_fault *f = &sc->faults[k];
         if (sim_scenario_fault_quic_only(f->kind)) {

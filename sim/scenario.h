@@ -44,13 +44,18 @@
 #define SIM_SCENARIO_DEFAULT_BANDWIDTH_BPS 1000000000ULL /* 1Gbit */
 #define SIM_SCENARIO_DEFAULT_CHUNK_BYTES (1ULL << 20)    /* state.chunk */
 /* network.packet: defaults and bounds. An MTU of 1200 B is the least QUIC
- * runs on; 65527 B is the largest UDP payload over IPv4 (65535 less the
- * 8-byte UDP header). A queue holds at least one full-size packet. */
+ * runs on; 65527 B is the largest UDP payload (65535 less the 8-byte UDP
+ * header). A queue holds at least one full-size packet (1500 B, and the
+ * mtu) and at most 1 GiB. */
 #define SIM_SCENARIO_DEFAULT_MTU_BYTES 1500u
 #define SIM_SCENARIO_MTU_BYTES_MIN 1200u
 #define SIM_SCENARIO_MTU_BYTES_MAX 65527u
 #define SIM_SCENARIO_DEFAULT_QUEUE_BYTES (1ULL << 20)
 #define SIM_SCENARIO_QUEUE_BYTES_MIN 1500u
+#define SIM_SCENARIO_QUEUE_BYTES_MAX (1ULL << 30)
+/* The quic model's packet network delays each datagram by at most this
+ * much per cause: network (and link) latency, jitter, reorder_delay. */
+#define SIM_SCENARIO_QUIC_DELAY_NS_MAX (3600ULL * P2P_NS_PER_S)
 #define SIM_SCENARIO_DEFAULT_REORDER_NS (10ULL * P2P_NS_PER_MS)
 
 /* Which node creates a workload item's artifacts. */
@@ -100,10 +105,12 @@ enum sim_net_model {
 struct sim_packet_cfg {
     uint32_t mtu_bytes;     /* 'mtu' (bytes, a plain number), default 1500,
                                1200..65527: the largest datagram */
-    uint64_t queue_bytes;   /* 'queue' (a size), default 1 MiB, >= 1500, each
-                               node's uplink and downlink, drop-tail */
+    uint64_t queue_bytes;   /* 'queue' (a size), default 1 MiB, >= 1500 and
+                               >= mtu, <= 1 GiB, each node's uplink and
+                               downlink, drop-tail */
     uint32_t reorder_ppm;   /* 'reorder' (a percentage like loss), default 0 */
-    uint64_t reorder_ns;    /* 'reorder_delay' (duration), default 10ms, > 0 */
+    uint64_t reorder_ns;    /* 'reorder_delay' (duration), default 10ms, > 0,
+                               <= 1 h */
     uint32_t duplicate_ppm; /* 'duplicate', default 0 */
     uint32_t corrupt_ppm;   /* 'corrupt', default 0 */
 };
@@ -314,12 +321,15 @@ const char *sim_scenario_model_name(enum sim_net_model model);
  * Returns 0, or P2P_ERR_INVALID_ARG for anything else (*out unchanged). */
 int sim_scenario_model_parse(const char *name, enum sim_net_model *out);
 
-/* Checks that every fault and byzantine behaviour of sc (borrowed) exists
- * in its network model, sc->net.model, which the caller sets first when a
- * command line overrides it (--model). Returns 0, or P2P_ERR_INVALID_ARG
- * with "line 12: fault 'blackhole' needs network.model: quic (or --model
- * quic)" (the first offending fault) in err[0..err_len) when err is not
- * NULL. */
+/* Checks sc (borrowed) against its network model, sc->net.model, which the
+ * caller sets first when a command line overrides it (--model): on the
+ * message model, that no fault or byzantine behaviour is the quic model's
+ * alone; on the quic model, that no latency or jitter (of the network or
+ * of a link) is longer than SIM_SCENARIO_QUIC_DELAY_NS_MAX. Returns 0, or
+ * P2P_ERR_INVALID_ARG with the first problem in err[0..err_len) (when
+ * err_len > 0): "line 12: fault 'blackhole' needs network.model: quic (or
+ * --model quic)", "network.latency: 2h is longer than the quic model's
+ * limit of 1h". */
 int sim_scenario_check_model(const struct sim_scenario *sc, char *err,
                              size_t err_len);
 

@@ -518,7 +518,7 @@ static const struct {
 } write_cases[] = {
     {"duration: 10s\nsubnet: {nodes: 4}\n"
      "network:\n  model: quic\n"
-     "  packet: {mtu: 9000, queue: 1500B, reorder: 0.0001%, reorder_delay: 1ns,\n"
+     "  packet: {mtu: 9000, queue: 9000B, reorder: 0.0001%, reorder_delay: 1ns,\n"
      "           duplicate: 2.5%, corrupt: 99.9999%}\n"
      "faults:\n"
      "  - {at: 1s, blackhole: {nodes: [3, 1], for: 1500ms}}\n"
@@ -526,7 +526,7 @@ static const struct {
      "  - {at: 3s, byzantine: {nodes: [1], behaviour: garbage-datagrams}}\n"
      "  - {at: 3s, byzantine: {nodes: [2], behaviour: handshake-flood}}\n",
      {"  model: quic\n",
-      "  packet: {mtu: 9000, queue: 1500B, reorder: 0.0001%, reorder_delay: 1ns, "
+      "  packet: {mtu: 9000, queue: 9000B, reorder: 0.0001%, reorder_delay: 1ns, "
       "duplicate: 2.5%, corrupt: 99.9999%}\n",
       "  - {at: 1s, blackhole: {nodes: [3, 1], for: 1500ms}}\n",
       "  - {at: 2s, nat_rebind: [0]}\n"},
@@ -582,6 +582,46 @@ START_TEST(test_write_round_trip)
     free(text);
     free(again);
     sim_scenario_fini(&back);
+    sim_scenario_fini(&sc);
+}
+END_TEST
+
+/* On the quic model no latency or jitter may pass 1 h (its packet
+ * network's bound), network-wide or on a link (named with its line); the
+ * message model takes them. */
+static const struct {
+    const char *network;
+    const char *msg; /* NULL: passes on the quic model */
+} quic_delay_cases[] = {
+    {"network: {latency: 1h, jitter: 1h, links: [{from: 0, to: 1, latency: 1h, jitter: 1h}]}\n",
+     NULL},
+    {"network: {latency: 3600000000001ns}\n",
+     "network.latency: 3600000000001ns is longer than the quic model's limit of 1h"},
+    {"network: {jitter: 2h}\n", "network.jitter: 2h is longer than the quic model's limit of 1h"},
+    {"network:\n  links:\n    - {from: 0, to: 1, loss: 1%}\n"
+     "    - {from: 1, to: 2, latency: 61m}\n",
+     "line 6: network.links[1].latency: 61m is longer than the quic model's limit of 1h"},
+    {"network:\n  links:\n    - {from: 0, to: 1, jitter: 90m, both: true}\n",
+     "line 5: network.links[0].jitter: 90m is longer than the quic model's limit of 1h"},
+};
+
+START_TEST(test_check_quic_delays)
+{
+    struct sim_scenario sc;
+    char text[512], err[160];
+    snprintf(text, sizeof text, "duration: 10s\nsubnet: {nodes: 4}\n%s",
+             quic_delay_cases[_i].network);
+    load_ok(text, &sc);
+    ck_assert_int_eq(sim_scenario_check_model(&sc, err, sizeof err), 0);
+    sc.net.model = SIM_MODEL_QUIC;
+    int rc = sim_scenario_check_model(&sc, err, sizeof err);
+    if (quic_delay_cases[_i].msg == NULL) {
+        ck_assert_int_eq(rc, 0);
+    } else {
+        ck_assert_int_eq(rc, P2P_ERR_INVALID_ARG);
+        ck_assert_str_eq(err, quic_delay_cases[_i].msg);
+        ck_assert_int_eq(sim_scenario_check_model(&sc, NULL, 0), P2P_ERR_INVALID_ARG);
+    }
     sim_scenario_fini(&sc);
 }
 END_TEST
@@ -818,6 +858,13 @@ static const struct bad_case bad_cases[] = {
      "network.packet.mtu: '1500B' is not a whole number", P2P_ERR_DECODE},
     {"queue below", HEAD "network: {packet: {queue: 1499B}}\n", 3,
      "network.packet.queue: must be at least 1500B (one full-size packet)", P2P_ERR_DECODE},
+    {"queue above", HEAD "network: {packet: {queue: 1025MiB}}\n", 3,
+     "network.packet.queue: more than the limit of 1GiB", P2P_ERR_DECODE},
+    {"queue below mtu", HEAD "network:\n  packet: {mtu: 9000,\n    queue: 8KiB}\n", 5,
+     "network.packet.queue: 8192B is less than network.packet.mtu (9000B): a queue holds "
+     "at least one full-size packet", P2P_ERR_DECODE},
+    {"default queue below mtu", HEAD "network:\n  packet: {queue: 1500B, mtu: 1501}\n", 4,
+     "network.packet.queue: 1500B is less than network.packet.mtu (1501B)", P2P_ERR_DECODE},
     {"queue unit", HEAD "network: {packet: {queue: 1Mbit}}\n", 3,
      "network.packet.queue: unknown unit", P2P_ERR_DECODE},
     {"reorder 100%", HEAD "network: {packet: {reorder: 100%}}\n", 3,
@@ -837,6 +884,8 @@ static const struct bad_case bad_cases[] = {
      "network.packet.reorder_delay: must be greater than 0", P2P_ERR_DECODE},
     {"reorder_delay over 30 days", HEAD "network: {packet: {reorder_delay: 721h}}\n", 3,
      "network.packet.reorder_delay: more than the limit of 30 days", P2P_ERR_DECODE},
+    {"reorder_delay over 1h", HEAD "network: {packet: {reorder_delay: 61m}}\n", 3,
+     "network.packet.reorder_delay: more than the limit of 1h", P2P_ERR_DECODE},
     /* blackhole and nat_rebind */
     {"blackhole without for", HEAD "faults:\n  - {at: 1s, blackhole: {nodes: [1]}}\n", 4,
      "faults[0].blackhole: missing required key 'for'", P2P_ERR_DECODE},
@@ -975,6 +1024,12 @@ static const struct edge_case edge_cases[] = {
     {HEAD "network: {packet: {mtu: 1200}}\n", HEAD "network: {packet: {mtu: 1199}}\n"},
     {HEAD "network: {packet: {mtu: 65527}}\n", HEAD "network: {packet: {mtu: 65528}}\n"},
     {HEAD "network: {packet: {queue: 1500B}}\n", HEAD "network: {packet: {queue: 1499B}}\n"},
+    {HEAD "network: {packet: {queue: 1GiB}}\n",
+     HEAD "network: {packet: {queue: 1073741825B}}\n"},
+    {HEAD "network: {packet: {mtu: 9000, queue: 9000B}}\n",
+     HEAD "network: {packet: {mtu: 9000, queue: 8999B}}\n"},
+    {HEAD "network: {packet: {reorder_delay: 1h}}\n",
+     HEAD "network: {packet: {reorder_delay: 3600000000001ns}}\n"},
     {HEAD "network: {packet: {reorder: 99.9999%}}\n",
      HEAD "network: {packet: {reorder: 100%}}\n"},
     {HEAD "network: {packet: {reorder_delay: 1ns}}\n",
@@ -1182,6 +1237,7 @@ static Suite *scenario_suite(void)
     tcase_add_test(load, test_quic_faults);
     tcase_add_test(load, test_model_parse);
     tcase_add_loop_test(load, test_check_model, 0, COUNT(model_cases));
+    tcase_add_loop_test(load, test_check_quic_delays, 0, COUNT(quic_delay_cases));
     tcase_add_loop_test(load, test_write_round_trip, 0, COUNT(write_cases));
     tcase_add_loop_test(load, test_bad_scenarios, 0, COUNT(bad_cases));
     tcase_add_loop_test(load, test_edges, 0, COUNT(edge_cases));
