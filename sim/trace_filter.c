@@ -499,7 +499,8 @@ static int add_peer(struct sim_trace_filter *f, const char *flag, struct span v,
 /* ---- event kinds -------------------------------------------------------- */
 
 /* The simulator's own event kinds (docs/trace-format.md's table, in its
- * order); core's protocol events (--events) follow, by p2p_event_name. */
+ * order), then those of the quic network model (sim/quic_model.c and its
+ * faults); core's protocol events (--events) follow, by p2p_event_name. */
 static const char *const sim_kinds[] = {
     "create",
     "send",
@@ -530,6 +531,12 @@ static const char *const sim_kinds[] = {
     "checkpoint",
     "height",
     "skew",
+    "dgram",
+    "dgram_drop",
+    "dial_failed",
+    "blackhole",
+    "blackhole_end",
+    "nat_rebind",
 };
 #define SIM_KINDS_COUNT (sizeof(sim_kinds) / sizeof(sim_kinds[0]))
 /* Core's events are numbered from 0 up; p2p_event_name says "?" past the

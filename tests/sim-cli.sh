@@ -48,8 +48,13 @@ expect_bad "$tmp/quic.yaml: line 4: fault 'blackhole' needs network.model: quic 
     run "$tmp/quic.yaml"
 expect_bad "$tmp/quic.yaml: line 4: fault 'blackhole' needs network.model: quic (or --model quic)" \
     run "$tmp/quic.yaml" --model message
-"$sim" run "$tmp/quic.yaml" --quiet --model quic >/dev/null 2>"$tmp/err" ||
-    fail "run --model quic: exit $?: $(cat "$tmp/err")"
+"$sim" run "$tmp/quic.yaml" --quiet --model quic --trace "$tmp/quic.trace" \
+    >/dev/null 2>"$tmp/err" || fail "run --model quic: exit $?: $(cat "$tmp/err")"
+# The quic model's fault lines are kinds `p2p-sim trace` knows.
+for kind in blackhole blackhole_end; do
+    [ "$("$sim" trace "$tmp/quic.trace" --kind "$kind" | wc -l)" -eq 1 ] ||
+        fail "trace --kind $kind: not the one line the fault made"
+done
 grep -q -- "replay: .* --seed 1 --model quic" "$tmp/err" ||
     fail "the replay command lacks --model quic: $(cat "$tmp/err")"
 "$sim" run "$scenario" --quiet --seed 3 >/dev/null 2>"$tmp/err" || true
