@@ -636,6 +636,8 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
                 (unsigned long long)q.dropped_down,
                 (unsigned long long)q.handshakes,
                 (unsigned long long)q.refusals);
+    } else {
+        fprintf(out, ", \"quic\": null");
     }
     sim_report_state_json(w, out);
     fprintf(out, "}\n");
