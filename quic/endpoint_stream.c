@@ -319,7 +319,20 @@ static int handshake_completed_cb(ngtcp2_conn *qc, void *user_data)
 static int handshake_confirmed_cb(ngtcp2_conn *qc, void *user_data)
 {
     struct quic_endpoint_conn *c = conn_of(user_data);
-    return c->server ? 0 : conn_up(c);
+    return c->server || c->state == QUIC_ENDPOINT_UP ? 0 : conn_up(c);
+}
+
+/* A server opens streams only once it has accepted us: its first stream
+ * is as good a confirmation as HANDSHAKE_DONE, which may come after it
+ * (lost, or overtaken). Without this the stream's first bytes were
+ * dropped, and core read the rest as a malformed message and penalised
+ * an honest peer (found by the simulator's quic model, with reordering). */
+static int confirm_by_stream(struct quic_endpoint_conn *c)
+{
+    if (c->server || c->state == QUIC_ENDPOINT_UP ||
+        !ngtcp2_conn_get_handshake_completed(c->qc))
+        return 0;
+    return conn_up(c);
 }
 
 /* The peer reset the connection (it lost its state: a restart). ngtcp2
@@ -337,6 +350,8 @@ static int stream_open_cb(ngtcp2_conn *qc, int64_t sid, void *user_data)
     struct quic_endpoint_conn *c = conn_of(user_data);
     if (!ngtcp2_is_bidi_stream(sid) || ngtcp2_conn_is_local_stream(qc, sid))
         return 0;
+    if (confirm_by_stream(c) != 0)
+        return NGTCP2_ERR_CALLBACK_FAILURE;
     struct quic_endpoint_stream *s =
         quic_endpoint_stream_new(c, true, (uint64_t)sid);
     if (s == NULL)

@@ -417,8 +417,18 @@ static int endpoint_new(struct sim_world *w, struct qnode *qn, struct qep *qe,
         quic_tls_new((const uint8_t *)id->key_pem, id->key_pem_len,
                      (const uint8_t *)id->cert_pem, id->cert_pem_len,
                      "simulated identity", &qe->tls, key_id, err, sizeof(err));
+    /* The replica's limits: its defaults, with core's connection
+     * settings (as prod/replica.c sets them). */
     struct quic_endpoint_limits lim;
     quic_endpoint_limits_default(&lim);
+    const struct p2p_node *core = w->nodes[qn->node].core;
+    if (core != NULL) {
+        const struct p2p_config *cfg = p2p_node_config(core);
+        lim.streams_per_peer = cfg->streams_in_per_peer_max;
+        lim.idle_timeout_ns = cfg->idle_timeout_ns;
+        lim.keepalive_ns = cfg->keepalive_ns;
+        lim.dial_timeout_ns = cfg->dial_timeout_ns;
+    }
     const struct quic_endpoint_env env = {
         .ctx = qe, .send = env_send, .rand = env_rand, .wall_s = env_wall_s};
     struct quic_endpoint_cbs cbs = CBS;
@@ -610,7 +620,9 @@ void sim_quic_model_close(struct sim_world *w, uint32_t node, uint32_t peer,
     struct qnode *qn = &model(w)->nodes[node];
     if (qn->main.ep == NULL || peer >= w->nodes_count)
         return;
-    trace_conn(w, node, "conn_close", peer);
+    if (SIM_TRACING(w))
+        sim_trace_line(&w->trace, w->now, node, "conn_close", "peer=%u why=%s",
+                       peer, p2p_strerror(reason));
     set_up(qn, peer, false);
     quic_endpoint_close(qn->main.ep, peer, reason);
     touch(w, qn);
