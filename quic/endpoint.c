@@ -709,7 +709,11 @@ bool quic_endpoint_flush(struct quic_endpoint *t, uint64_t now)
      * peer down makes core dial another): a few passes settle it. */
     for (int pass = 0; pass < QUIC_ENDPOINT_FLUSH_PASSES; pass++) {
         bool again = false;
-        for (uint32_t i = 0; i < QUIC_ENDPOINT_CONNS_MAX && !t->blocked; i++) {
+        /* Round robin from where the owner last said "full": the
+         * connections after it write first, so that a thin uplink is
+         * shared and no peer is starved into its idle timeout. */
+        for (uint32_t k = 0; k < QUIC_ENDPOINT_CONNS_MAX && !t->blocked; k++) {
+            uint32_t i = (t->flush_from + k) % QUIC_ENDPOINT_CONNS_MAX;
             struct quic_endpoint_conn *c = t->conns[i];
             if (c == NULL)
                 continue;
@@ -719,6 +723,8 @@ bool quic_endpoint_flush(struct quic_endpoint *t, uint64_t now)
             } else if (c->dirty) {
                 conn_write(c);
                 again = true;
+                if (t->blocked)
+                    t->flush_from = (i + 1) % QUIC_ENDPOINT_CONNS_MAX;
             }
         }
         if (!again || t->blocked)
@@ -736,7 +742,10 @@ uint64_t quic_endpoint_next_expiry(const struct quic_endpoint *t)
         if (c == NULL)
             continue;
         seen++;
-        if (c->expiry < next)
+        /* A connection whose packets the owner refused waits for
+         * quic_endpoint_writable, not for its timers: they would find it
+         * unable to write, again and again (a busy loop). */
+        if (c->pend_len == 0 && c->expiry < next)
             next = c->expiry;
     }
     return next;
@@ -747,7 +756,7 @@ void quic_endpoint_on_expiry(struct quic_endpoint *t, uint64_t now)
     t->now = now;
     for (uint32_t i = 0; i < QUIC_ENDPOINT_CONNS_MAX; i++) {
         struct quic_endpoint_conn *c = t->conns[i];
-        if (c != NULL && c->expiry <= now)
+        if (c != NULL && c->pend_len == 0 && c->expiry <= now)
             conn_on_expiry(c, now); /* may free c */
     }
 }

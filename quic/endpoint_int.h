@@ -142,9 +142,10 @@ struct quic_endpoint {
     uint32_t conns_count;
     struct quic_endpoint_conn *by_peer[QUIC_ENDPOINT_PEERS_MAX];
     struct quic_endpoint_cid_slot cids[QUIC_ENDPOINT_CID_SLOTS];
-    uint32_t cid_tombs; /* removed slots not yet reused */
-    bool blocked;       /* the owner takes no datagrams: wait for writable */
-    uint8_t *txbuf;     /* QUIC_ENDPOINT_SEND_SEGMENTS_MAX packets */
+    uint32_t cid_tombs;  /* removed slots not yet reused */
+    bool blocked;        /* the owner takes no datagrams: wait for writable */
+    uint32_t flush_from; /* the flush's first slot (round robin) */
+    uint8_t *txbuf;      /* QUIC_ENDPOINT_SEND_SEGMENTS_MAX packets */
     struct quic_peer_stats peers[QUIC_ENDPOINT_PEERS_MAX];
     struct quic_endpoint_totals tot;
     uint8_t reset_secret[QUIC_TLS_SECRET_LEN];

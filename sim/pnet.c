@@ -168,6 +168,22 @@ static bool overflows(const struct sim_pnet *p, uint64_t queued, size_t len)
     return queued > p->params.queue_bytes - len;
 }
 
+bool sim_pnet_uplink_takes(const struct sim_pnet *p, p2p_time now,
+                           uint32_t node, size_t len, p2p_time *room_at)
+{
+    P2P_ASSERT(node < p->nodes);
+    const struct sim_pnet_node *up = &p->node[node];
+    if (len > p->params.mtu_bytes ||
+        !overflows(p, queued_bytes(up->uplink_free, now, up->uplink_bps), len))
+        return true;
+    /* Room for len once the queue holds queue_bytes - len: that many
+     * bytes before the uplink is free. */
+    uint64_t keep = p->params.queue_bytes - len;
+    p2p_time at = up->uplink_free - transfer_ns(keep, up->uplink_bps);
+    *room_at = at > now ? at : now + 1;
+    return false;
+}
+
 static bool chance(struct p2p_rng *rng, uint32_t ppm)
 {
     return p2p_rng_below(rng, SIM_PNET_PPM) < ppm;

@@ -216,6 +216,12 @@ size_t sim_pnet_send(struct sim_pnet *p, p2p_time now, uint32_t from,
 
 /* When `node`'s uplink has sent every datagram reserved on it. */
 p2p_time sim_pnet_uplink_free(const struct sim_pnet *p, uint32_t node);
+/* Whether node's uplink queue has room for a datagram of len bytes at now
+ * (sim_pnet_send would not drop it as SIM_PNET_DROP_UPLINK_QUEUE); if not,
+ * *room_at is when it will have (> now). Draws nothing. A datagram over
+ * the MTU counts as taken (the send drops it as such). */
+bool sim_pnet_uplink_takes(const struct sim_pnet *p, p2p_time now,
+                           uint32_t node, size_t len, p2p_time *room_at);
 
 /* Asserts every node's and the counters' invariants: O(nodes). */
 void sim_pnet_invariants(const struct sim_pnet *p);

@@ -53,6 +53,7 @@ struct qnode {
     p2p_time armed;            /* the SIM_EV_QUIC_TIMER queued, or NEVER */
     uint32_t rebinds;          /* NAT: the public client port's index */
     bool touched;              /* in m->touched: flush it */
+    bool writable_armed;       /* a SIM_EV_QUIC_WRITABLE is queued for it */
     uint8_t *up;               /* owned bitmap over peers: connection up */
     struct feedback *feedback; /* owned, SIM_QUIC_FEEDBACK_MAX */
     uint32_t feedback_count;
@@ -221,14 +222,32 @@ static void send_one(struct qep *qe, const struct quic_path *path,
     }
 }
 
+/* Takes the datagrams the node's uplink queue has room for; the endpoint
+ * keeps the rest until SIM_EV_QUIC_WRITABLE. */
 static ssize_t env_send(void *ctx, const struct quic_path *path,
                         const uint8_t *buf, size_t len, size_t seg)
 {
     struct qep *qe = ctx;
     if (qe->muted || seg == 0)
         return (ssize_t)len;
-    for (size_t off = 0; off < len; off += seg)
-        send_one(qe, path, buf + off, len - off < seg ? len - off : seg);
+    struct sim_world *w = qe->w;
+    struct qnode *qn = qe->qn;
+    for (size_t off = 0; off < len; off += seg) {
+        size_t n = len - off < seg ? len - off : seg;
+        p2p_time room_at;
+        if (!sim_pnet_uplink_takes(&model(w)->pnet, w->now, qn->node, n,
+                                   &room_at)) {
+            if (!qn->writable_armed) {
+                qn->writable_armed = true;
+                sim_world_push_event(
+                    w, &(struct sim_event){.time = room_at,
+                                           .type = SIM_EV_QUIC_WRITABLE,
+                                           .node = qn->node});
+            }
+            return (ssize_t)off;
+        }
+        send_one(qe, path, buf + off, n);
+    }
     return (ssize_t)len;
 }
 
@@ -751,6 +770,18 @@ void sim_quic_model_on_timer(struct sim_world *w, uint32_t node, p2p_time at)
     quic_endpoint_on_expiry(qn->main.ep, now);
     if (qn->flood.ep != NULL)
         quic_endpoint_on_expiry(qn->flood.ep, now);
+    touch(w, qn);
+}
+
+void sim_quic_model_on_writable(struct sim_world *w, uint32_t node)
+{
+    struct qnode *qn = &model(w)->nodes[node];
+    qn->writable_armed = false;
+    if (qn->main.ep == NULL)
+        return;
+    quic_endpoint_writable(qn->main.ep);
+    if (qn->flood.ep != NULL)
+        quic_endpoint_writable(qn->flood.ep);
     touch(w, qn);
 }
 

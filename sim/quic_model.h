@@ -12,6 +12,11 @@
  * the run (workload, faults, expectations, state sync, byzantine
  * behaviours at the stream level, the trace) is the message model's.
  *
+ * A node's own uplink is its network card: when its queue is full it
+ * takes no more (the endpoint keeps the rest and waits, as the replica
+ * waits for a socket that said EAGAIN) rather than dropping them; the
+ * receiver's downlink drops at its queue's tail, as a router does.
+ *
  * Addresses: node n is 10.0.0.0 + n; its endpoint listens on port
  * SIM_QUIC_SERVER_PORT (the registry's address) and dials from
  * SIM_QUIC_CLIENT_PORT behind a NAT that maps it to public port
@@ -94,6 +99,8 @@ bool sim_quic_model_flush(struct sim_world *w);
  * timer (SIM_EV_QUIC_TIMER). */
 void sim_quic_model_on_datagram(struct sim_world *w, struct sim_event *e);
 void sim_quic_model_on_timer(struct sim_world *w, uint32_t node, p2p_time at);
+/* The node's uplink queue has room again (SIM_EV_QUIC_WRITABLE). */
+void sim_quic_model_on_writable(struct sim_world *w, uint32_t node);
 /* Frees a SIM_EV_DATAGRAM's datagram. */
 void sim_quic_model_free_datagram(struct sim_world *w, void *ptr);
 

@@ -297,6 +297,7 @@ static void take_acks(struct sim_world *w, const struct sim_event *e)
     case SIM_EV_BYZANTINE:
     case SIM_EV_DATAGRAM:
     case SIM_EV_QUIC_TIMER:
+    case SIM_EV_QUIC_WRITABLE:
         sim_inbox_take(w, e->node);
         return;
     case SIM_EV_CONN_ESTABLISH:
@@ -380,6 +381,9 @@ static void dispatch(struct sim_world *w, struct sim_event *e)
         break;
     case SIM_EV_QUIC_TIMER:
         sim_quic_model_on_timer(w, e->node, e->time);
+        break;
+    case SIM_EV_QUIC_WRITABLE:
+        sim_quic_model_on_writable(w, e->node);
         break;
     case SIM_EV_BLACKHOLE_END:
         sim_faults_blackhole_end(w, e->arg);

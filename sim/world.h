@@ -73,6 +73,8 @@ enum sim_event_type {
     SIM_EV_DATAGRAM,       /* quic model: ptr: a datagram arriving at node
                               (sim/quic_model.c) */
     SIM_EV_QUIC_TIMER,     /* quic model: node's endpoint timer */
+    SIM_EV_QUIC_WRITABLE,  /* quic model: node's uplink queue has room
+                              again for the datagrams it refused */
     SIM_EV_BLACKHOLE_END,  /* arg: fault index; its nodes get datagrams
                               again */
 };
