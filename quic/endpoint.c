@@ -936,6 +936,12 @@ void quic_endpoint_recv(struct quic_endpoint *t, uint64_t now,
     t->now = now;
     t->tot.udp_datagrams_in++;
     t->tot.udp_bytes_in += len;
+    /* An empty datagram is legal UDP, and ngtcp2 asserts a non-empty
+     * packet. */
+    if (len == 0) {
+        t->tot.initials_dropped[QUIC_DROP_MALFORMED]++;
+        return;
+    }
     ngtcp2_version_cid vc;
     int rv =
         ngtcp2_pkt_decode_version_cid(&vc, pkt, len, QUIC_ENDPOINT_CID_LEN);

@@ -147,7 +147,8 @@ int quic_endpoint_new(const struct quic_endpoint_limits *limits,
  * callbacks) and frees the endpoint. */
 void quic_endpoint_del(struct quic_endpoint *t, uint64_t now);
 
-/* A datagram arrived on local from remote (all borrowed for the call). */
+/* A datagram arrived on local from remote (all borrowed for the call): any
+ * bytes of any length, an empty one included (counted as malformed). */
 void quic_endpoint_recv(struct quic_endpoint *t, uint64_t now,
                         const struct quic_path *path, const uint8_t *pkt,
                         size_t len);

@@ -13,7 +13,8 @@
  * resets the old connection, whose client sees it down at once (and can
  * dial again); the same seeds give the same datagrams on the wire (times,
  * sizes, header types); a connection whose datagrams are all lost is down
- * on both sides at the idle timeout, not before.
+ * on both sides at the idle timeout, not before; empty and tiny datagrams
+ * are dropped as malformed.
  *
  * Addresses: node i is 10.0.0.(i+1); servers listen on SERVER_PORT;
  * clients dial from CLIENT_PORT, which a NAT shows the world as
@@ -920,6 +921,35 @@ START_TEST(idle_connection_is_down_at_the_idle_timeout)
 }
 END_TEST
 
+/* Datagrams no QUIC packet fits in, an empty one first (legal UDP; ngtcp2
+ * asserts a non-empty packet): each is counted as malformed and dropped,
+ * nothing is sent, and the endpoint still accepts a handshake. */
+START_TEST(empty_and_tiny_datagrams_are_dropped)
+{
+    struct net *n = net_new(2, 8);
+    struct node *b = &n->nodes[1];
+    struct sockaddr_in local = addr_of(1, SERVER_PORT);
+    struct sockaddr_in remote = addr_of(0, NAT_PORT_BASE);
+    const struct quic_path path = {
+        (const struct sockaddr *)&local, sizeof(local),
+        (const struct sockaddr *)&remote, sizeof(remote)};
+    static const uint8_t tiny[][4] = {{0}, {0x40}, {0xc0, 0, 0, 0}};
+    static const size_t lens[] = {0, 1, 4};
+    for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+        quic_endpoint_recv(b->ep, n->now, &path, tiny[i], lens[i]);
+        flush(b);
+    }
+    struct quic_endpoint_totals tb = totals(b);
+    ck_assert_uint_eq(tb.udp_datagrams_in, 3);
+    ck_assert_uint_eq(tb.initials_dropped[QUIC_DROP_MALFORMED], 3);
+    ck_assert_uint_eq(tb.udp_datagrams_out, 0);
+    ck_assert_uint_eq(n->q[1].count, 0);
+    ck_assert_uint_eq(quic_endpoint_next_expiry(b->ep), UINT64_MAX);
+    handshake(n, 0, 1);
+    net_del(n);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("quic_endpoint");
@@ -932,6 +962,7 @@ int main(void)
     tcase_add_test(tc, restarted_server_resets_the_old_connection);
     tcase_add_test(tc, same_seeds_same_wire);
     tcase_add_test(tc, idle_connection_is_down_at_the_idle_timeout);
+    tcase_add_test(tc, empty_and_tiny_datagrams_are_dropped);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
