@@ -11,7 +11,7 @@
  * (its public port changes and the old one is dead) a request still gets
  * its response within 2 s; a server that restarts with the same key
  * resets the old connection, whose client sees it down at once (and can
- * dial again); the same seeds give the same datagrams on the wire (times,
+ * dial again); a client that restarts replaces its old connection; the same seeds give the same datagrams on the wire (times,
  * sizes, header types); a connection whose datagrams are all lost is down
  * on both sides at the idle timeout, not before; empty and tiny datagrams
  * are dropped as malformed.
@@ -841,6 +841,30 @@ START_TEST(restarted_server_resets_the_old_connection)
 }
 END_TEST
 
+/* The dialler crashes and restarts with the same key and address: its new
+ * connection replaces the old one on the server, silently (no peer_down
+ * for the old one), and a request on it is answered. */
+START_TEST(restarted_client_replaces_its_connection)
+{
+    struct net *n = net_new(2, 9);
+    handshake(n, 0, 1);
+    struct node *a = &n->nodes[0], *b = &n->nodes[1];
+    node_stop(a, true);
+    node_start(a, 9);
+    handshake(n, 0, 1);
+    ck_assert_uint_eq(b->ups, 2);
+    ck_assert_uint_eq(b->downs, 0);
+    ck_assert_uint_eq(totals(b).conns_up, 1);
+    ck_assert_uint_eq(totals(b).conns_accepted, 2);
+    ck_assert_uint_eq(totals(b).refusals[QUIC_REFUSE_DUPLICATE], 0);
+    const struct exchange x = {1000, 1000, S};
+    request(n, 0, 1, &x);
+    ck_assert_uint_eq(b->downs, 0);
+    ck_assert_uint_eq(a->downs, 0);
+    net_del(n);
+}
+END_TEST
+
 /* The handshake and one request under seed; the wire log in out. */
 static uint32_t wire_run(uint64_t seed, struct wire_entry *out)
 {
@@ -960,6 +984,7 @@ int main(void)
     tcase_add_test(tc, refused_dial_fails_and_is_counted);
     tcase_add_test(tc, request_survives_nat_rebinding);
     tcase_add_test(tc, restarted_server_resets_the_old_connection);
+    tcase_add_test(tc, restarted_client_replaces_its_connection);
     tcase_add_test(tc, same_seeds_same_wire);
     tcase_add_test(tc, idle_connection_is_down_at_the_idle_timeout);
     tcase_add_test(tc, empty_and_tiny_datagrams_are_dropped);
