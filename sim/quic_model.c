@@ -192,6 +192,10 @@ static void send_one(struct qep *qe, const struct quic_path *path,
         return;
     }
     trace_dgram(w, from, to, len, buf, NULL);
+    if (w->opt.series) /* --report: over the uplink's time for it */
+        sim_report_series_add_span(&w->series, w->now,
+                                   sim_pnet_uplink_free(&m->pnet, from), from,
+                                   true, len);
     uint16_t src_port = port_of(path->local);
     if (src_port == SIM_QUIC_CLIENT_PORT)
         src_port = nat_port(qe->qn);
@@ -751,6 +755,8 @@ void sim_quic_model_on_datagram(struct sim_world *w, struct sim_event *e)
         return;
     }
     m->tot.datagrams_delivered++;
+    if (w->opt.series) /* --report: over its downlink time, ending now */
+        sim_report_series_received(&w->series, &w->net, w->now, to, d->len);
     struct sockaddr_in local = addr_of(to, local_port);
     struct sockaddr_in remote = addr_of(d->from, d->from_port);
     const struct quic_path path = {(struct sockaddr *)&local, sizeof(local),
