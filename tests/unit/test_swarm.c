@@ -367,9 +367,12 @@ START_TEST(test_generate_quic)
         ck_assert(has_line(text, "  model: quic"));
         ck_assert(!has_line(msg, "  model: quic"));
         /* The quic text less its own lines is the message text (but for
-         * the 'faults:' line a message scenario without faults lacks). */
+         * the 'faults:' line a message scenario without faults lacks),
+         * except on thin links, where the quic model budgets large
+         * adverts at half the creator's time (sim/swarm_gen.c). */
         char *a = without_quic_lines(text), *b = without_quic_lines(msg);
-        ck_assert_str_eq(a, b);
+        if (strstr(msg, "# profile thin") == NULL)
+            ck_assert_str_eq(a, b);
         free(a);
         free(b);
         struct sim_scenario sc;
