@@ -28,6 +28,9 @@
 #define FLOOD_EVERY_NS (20 * P2P_NS_PER_MS)
 #define STALE_EVERY_NS (100 * P2P_NS_PER_MS)
 #define OWN_ARTIFACT_EVERY_NS (200 * P2P_NS_PER_MS)
+/* The quic model's packet-level misdeeds (sim/quic_model.c). */
+#define GARBAGE_DATAGRAMS_EVERY_NS (50 * P2P_NS_PER_MS)
+#define HANDSHAKE_FLOOD_EVERY_NS (100 * P2P_NS_PER_MS)
 #define OWN_ARTIFACT_BYTES 4096u
 #define FLOOD_SLOTS 100000u /* past the honest per-peer slot limit */
 #define STALE_SLOTS 64u     /* the low slots an honest sender uses first */
@@ -46,6 +49,10 @@ static p2p_time period(enum sim_byzantine b)
         return STALE_EVERY_NS;
     case SIM_BYZ_WRONG_BYTES:
         return OWN_ARTIFACT_EVERY_NS;
+    case SIM_BYZ_GARBAGE_DATAGRAMS:
+        return GARBAGE_DATAGRAMS_EVERY_NS;
+    case SIM_BYZ_HANDSHAKE_FLOOD:
+        return HANDSHAKE_FLOOD_EVERY_NS;
     default:
         return 0;
     }
