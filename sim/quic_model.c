@@ -48,12 +48,15 @@ struct qnode {
     uint32_t node;
     struct sim_quic_identity id;
     struct qep main, flood;
-    struct p2p_rng rng;        /* the endpoints' randomness */
-    p2p_time last_now;         /* the endpoint's clock never goes back */
-    p2p_time armed;            /* the SIM_EV_QUIC_TIMER queued, or NEVER */
-    uint32_t rebinds;          /* NAT: the public client port's index */
-    bool touched;              /* in m->touched: flush it */
-    bool writable_armed;       /* a SIM_EV_QUIC_WRITABLE is queued for it */
+    struct p2p_rng rng;  /* the endpoints' randomness */
+    p2p_time last_now;   /* the endpoint's clock never goes back */
+    p2p_time armed;      /* the SIM_EV_QUIC_TIMER queued, or NEVER */
+    uint32_t rebinds;    /* NAT: the public client port's index */
+    bool touched;        /* in m->touched: flush it */
+    bool writable_armed; /* a SIM_EV_QUIC_WRITABLE is queued for it */
+    /* The endpoint's received stream bytes by traffic class already
+     * added to the node's counters (--metrics). */
+    uint64_t rx_seen[P2P_TRAFFIC_COUNT];
     uint8_t *up;               /* owned bitmap over peers: connection up */
     struct feedback *feedback; /* owned, SIM_QUIC_FEEDBACK_MAX */
     uint32_t feedback_count;
@@ -589,6 +592,7 @@ int sim_quic_model_node_start(struct sim_world *w, uint32_t node)
                      ((uint64_t)w->nodes[node].incarnation << 32) ^
                      ((uint64_t)node << 40));
     memset(qn->up, 0, (w->nodes_count + 7) / 8);
+    memset(qn->rx_seen, 0, sizeof(qn->rx_seen));
     qn->feedback_count = 0;
     return endpoint_new(w, qn, &qn->main, &qn->id, false);
 }
@@ -704,6 +708,19 @@ static void pay_feedback(struct sim_world *w, struct qnode *qn)
     sim_world_mark(w, qn->node);
 }
 
+/* What qn's endpoint received since the last look, into the node's
+ * per-class counters (the endpoint classifies stream bytes). */
+static void count_received(struct sim_world *w, struct qnode *qn)
+{
+    struct quic_endpoint_totals tot;
+    quic_endpoint_totals(qn->main.ep, &tot);
+    struct sim_node *sn = &w->nodes[qn->node];
+    for (int c = 0; c < P2P_TRAFFIC_COUNT; c++) {
+        sn->bytes_received[c] += tot.bytes_received[c] - qn->rx_seen[c];
+        qn->rx_seen[c] = tot.bytes_received[c];
+    }
+}
+
 bool sim_quic_model_flush(struct sim_world *w)
 {
     struct sim_quic_model *m = model(w);
@@ -717,6 +734,7 @@ bool sim_quic_model_flush(struct sim_world *w)
         pay_feedback(w, qn);
         p2p_time now = local_now(w, qn);
         (void)quic_endpoint_flush(qn->main.ep, now);
+        count_received(w, qn);
         if (qn->flood.ep != NULL)
             (void)quic_endpoint_flush(qn->flood.ep, now);
         rearm(w, qn);
