@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/assert.h"
 #include "core/err.h"
 #include "sim/draws.h"
 #include "sim/big_table.h"
@@ -17,14 +18,11 @@ int sim_net_init(struct sim_net *net, const struct sim_scenario *s,
     net->uplink_bps = calloc(n, sizeof(uint64_t));
     net->downlink_bps = calloc(n, sizeof(uint64_t));
     net->uplink_free = calloc(n, sizeof(p2p_time));
-    net->downlink_free = calloc(n, sizeof(p2p_time));
-    net->downlink_busy_from = calloc(n, sizeof(p2p_time));
     net->small_up_free = calloc(n, sizeof(p2p_time));
-    net->small_down_free = calloc(n, sizeof(p2p_time));
+    net->down = calloc(n, sizeof(*net->down));
     net->loss_memo = calloc(SIM_NET_LOSS_MEMO, sizeof(*net->loss_memo));
-    if (!net->loss_memo || !net->downlink_busy_from || !net->links ||
-        !net->uplink_bps || !net->downlink_bps || !net->uplink_free ||
-        !net->downlink_free || !net->small_up_free || !net->small_down_free) {
+    if (!net->loss_memo || !net->down || !net->links || !net->uplink_bps ||
+        !net->downlink_bps || !net->uplink_free || !net->small_up_free) {
         sim_net_fini(net);
         return P2P_ERR_NOMEM;
     }
@@ -61,10 +59,8 @@ void sim_net_fini(struct sim_net *net)
     free(net->uplink_bps);
     free(net->downlink_bps);
     free(net->uplink_free);
-    free(net->downlink_free);
-    free(net->downlink_busy_from);
     free(net->small_up_free);
-    free(net->small_down_free);
+    free(net->down);
     free(net->loss_memo);
     memset(net, 0, sizeof(*net));
 }
@@ -136,8 +132,21 @@ static p2p_time flight_ns(struct sim_net *net, const struct sim_link *l)
     return flight < 0 ? 0 : (p2p_time)flight;
 }
 
-/* A small message: it queues behind small ones only, and the large
- * class's busy periods that it cuts into last its transfer time longer. */
+/* Reserves `took` ns of the large class's downlink time (every message's
+ * list) from `at` on; returns when they have passed, *start when they
+ * began. */
+static p2p_time reserve_all(struct sim_net_downlink *d, p2p_time at,
+                            p2p_time took, p2p_time *start)
+{
+    p2p_time done = sim_busy_spans_fill(d->all, d->all_count, at, took, start);
+    sim_busy_spans_add(d->all, &d->all_count, SIM_NET_DOWNLINK_SPANS_MAX,
+                       *start, done);
+    return done;
+}
+
+/* A small message: it queues behind small ones only, filling the small
+ * class's idle time from its first byte on, and its transfer time comes
+ * out of the large class's idle time from its start on. */
 static p2p_time send_small(struct sim_net *net, const struct sim_link *l,
                            p2p_time now, uint32_t from, uint32_t to,
                            uint64_t len)
@@ -151,10 +160,16 @@ static p2p_time send_small(struct sim_net *net, const struct sim_link *l,
     p2p_time flight = flight_ns(net, l);
     p2p_time first_byte = start + flight;
     p2p_time down = transfer_ns(len, net->downlink_bps[to]);
-    p2p_time done = later(first_byte, net->small_down_free[to]) + down;
-    net->small_down_free[to] = done;
-    if (net->downlink_free[to] > first_byte)
-        net->downlink_free[to] += down;
+    p2p_time done = first_byte;
+    if (down > 0) {
+        struct sim_net_downlink *d = &net->down[to];
+        p2p_time took_from, ignored;
+        done = sim_busy_spans_fill(d->small, d->small_count, first_byte, down,
+                                   &took_from);
+        sim_busy_spans_add(d->small, &d->small_count,
+                           SIM_NET_DOWNLINK_SPANS_MAX, took_from, done);
+        reserve_all(d, took_from, down, &ignored);
+    }
     return later(done, sent + flight) + loss_delay(net, l, len);
 }
 
@@ -179,12 +194,12 @@ p2p_time sim_net_downlink_ns(const struct sim_net *net, uint32_t node,
     return transfer_ns(len, net->downlink_bps[node]);
 }
 
-p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
-                      uint32_t to, uint64_t len)
+/* A large message: after the large ones before it on the uplink, in the
+ * downlink's idle time (both classes') from its first byte on. */
+static p2p_time send_large(struct sim_net *net, const struct sim_link *l,
+                           p2p_time now, uint32_t from, uint32_t to,
+                           uint64_t len)
 {
-    const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
-    if (len <= SIM_NET_SMALL_BYTES)
-        return send_small(net, l, now, from, to, len);
     p2p_time start =
         now > net->uplink_free[from] ? now : net->uplink_free[from];
     p2p_time sent = start + transfer_ns(len, net->uplink_bps[from]);
@@ -193,26 +208,43 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
     p2p_time first_byte = start + (p2p_time)flight;
     p2p_time last_byte = sent + (p2p_time)flight;
     p2p_time down = transfer_ns(len, net->downlink_bps[to]);
-    p2p_time done;
-    if (first_byte < net->downlink_busy_from[to]) {
-        /* It arrives before the downlink's latest busy period begins (that
-         * was reserved by a message sent earlier over a longer link): it
-         * goes first, and the period's end moves by its transfer time so
-         * the downlink's capacity is still respected. */
-        done = first_byte + down;
-        net->downlink_free[to] += down;
-    } else {
-        p2p_time queued = first_byte > net->downlink_free[to]
-                              ? first_byte
-                              : net->downlink_free[to];
-        if (first_byte > net->downlink_free[to])
-            net->downlink_busy_from[to] = first_byte;
-        done = queued + down;
-        net->downlink_free[to] = done;
-    }
+    p2p_time done = first_byte, ignored;
+    if (down > 0)
+        done = reserve_all(&net->down[to], first_byte, down, &ignored);
     if (done < last_byte)
         done = last_byte;
     /* Recovery from loss delays this message, not the links: QUIC keeps
      * sending other streams' data while it resends lost packets. */
     return done + loss_delay(net, l, len);
+}
+
+void sim_net_invariants(const struct sim_net *net)
+{
+    for (uint32_t i = 0; i < net->nodes; i++) {
+        const struct sim_net_downlink *d = &net->down[i];
+        sim_busy_spans_check(d->small, d->small_count,
+                             SIM_NET_DOWNLINK_SPANS_MAX);
+        sim_busy_spans_check(d->all, d->all_count, SIM_NET_DOWNLINK_SPANS_MAX);
+    }
+}
+
+p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
+                      uint32_t to, uint64_t len)
+{
+    P2P_ASSERT(from < net->nodes && to < net->nodes);
+    P2P_ASSERT(now >= net->last_send);
+    net->last_send = now;
+    /* Every reservation from here on starts at or after now. */
+    struct sim_net_downlink *d = &net->down[to];
+    sim_busy_spans_prune(d->small, &d->small_count, now);
+    sim_busy_spans_prune(d->all, &d->all_count, now);
+    const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
+    p2p_time at = len <= SIM_NET_SMALL_BYTES
+                      ? send_small(net, l, now, from, to, len)
+                      : send_large(net, l, now, from, to, len);
+#ifdef P2P_DEBUG
+    sim_busy_spans_check(d->small, d->small_count, SIM_NET_DOWNLINK_SPANS_MAX);
+    sim_busy_spans_check(d->all, d->all_count, SIM_NET_DOWNLINK_SPANS_MAX);
+#endif
+    return at;
 }
