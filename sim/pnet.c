@@ -233,93 +233,6 @@ static p2p_time flight_ns(const struct sim_pnet_link *l, uint64_t jitter)
     return l->latency_ns + jitter - l->jitter_ns;
 }
 
-/* Forgets the busy spans over by `now`: every later copy reaches the
- * downlink at or after it. */
-static void spans_prune(struct sim_pnet_node *n, p2p_time now)
-{
-    uint32_t gone = 0;
-    while (gone < n->spans_count && n->spans[gone].to <= now)
-        gone++;
-    n->spans_count -= gone;
-    memmove(n->spans, n->spans + gone, n->spans_count * sizeof(n->spans[0]));
-}
-
-/* The end of the busy span `at` falls in; `at` when the downlink is idle
- * then. */
-static p2p_time busy_until(const struct sim_pnet_node *n, p2p_time at)
-{
-    for (uint32_t i = 0; i < n->spans_count && n->spans[i].from <= at; i++)
-        if (at < n->spans[i].to)
-            return n->spans[i].to;
-    return at;
-}
-
-/* When `took` ns (> 0) of the downlink's idle time from `at` on have
- * passed; *start is the first idle moment. */
-static p2p_time fill(const struct sim_pnet_node *n, p2p_time at, p2p_time took,
-                     p2p_time *start)
-{
-    p2p_time t = at, left = took;
-    bool started = false;
-    for (uint32_t i = 0; i < n->spans_count; i++) {
-        const struct sim_pnet_span *s = &n->spans[i];
-        if (s->to <= t)
-            continue;
-        if (s->from > t) { /* idle in [t, s->from) */
-            if (!started)
-                *start = t;
-            started = true;
-            if (left <= s->from - t)
-                return t + left;
-            left -= s->from - t;
-        }
-        t = s->to;
-    }
-    if (!started)
-        *start = t;
-    return t + left;
-}
-
-/* Merges the two spans with the least idle time between them (counting
- * it busy) while there are more than SIM_PNET_DOWNLINK_SPANS_MAX. */
-static void spans_bound(struct sim_pnet_node *n)
-{
-    while (n->spans_count > SIM_PNET_DOWNLINK_SPANS_MAX) {
-        uint32_t best = 0;
-        for (uint32_t i = 1; i + 1 < n->spans_count; i++)
-            if (n->spans[i + 1].from - n->spans[i].to <
-                n->spans[best + 1].from - n->spans[best].to)
-                best = i;
-        n->spans[best].to = n->spans[best + 1].to;
-        n->spans_count--;
-        memmove(&n->spans[best + 1], &n->spans[best + 2],
-                (n->spans_count - best - 1) * sizeof(n->spans[0]));
-    }
-}
-
-/* Marks [from, to) busy: the spans it overlaps or adjoins merge with it. */
-static void spans_add(struct sim_pnet_node *n, p2p_time from, p2p_time to)
-{
-    struct sim_pnet_span *s = n->spans;
-    uint32_t i = 0, j;
-    while (i < n->spans_count && s[i].to < from)
-        i++;
-    for (j = i; j < n->spans_count && s[j].from <= to; j++) {
-        from = s[j].from < from ? s[j].from : from;
-        to = s[j].to > to ? s[j].to : to;
-    }
-    /* A new span goes in at i, or spans [i, j) become one. */
-    if (j == i) {
-        memmove(&s[i + 1], &s[i], (n->spans_count - i) * sizeof(*s));
-        n->spans_count++;
-    } else {
-        memmove(&s[i + 1], &s[j], (n->spans_count - j) * sizeof(*s));
-        n->spans_count -= j - i - 1;
-    }
-    s[i] = (struct sim_pnet_span){from, to};
-    spans_bound(n);
-}
-
 /* Reserves `to`'s downlink for a copy of len bytes, sent at `now`,
  * reaching it from the link at `at` (the header's step 6). False: dropped
  * at the queue, and nothing reserved; else *done is when its last byte
@@ -329,16 +242,19 @@ static bool downlink_reserve(const struct sim_pnet *p, struct sim_pnet_node *n,
                              p2p_time *done)
 {
     uint64_t bps = n->downlink_bps;
-    spans_prune(n, now);
-    if (overflows(p, queued_bytes(busy_until(n, at), at, bps), len))
+    sim_busy_spans_prune(n->spans, &n->spans_count, now);
+    uint64_t queued = queued_bytes(
+        sim_busy_spans_until(n->spans, n->spans_count, at), at, bps);
+    if (overflows(p, queued, len))
         return false;
     p2p_time took = transfer_ns(len, bps), start;
     if (took == 0) {
         *done = at;
         return true;
     }
-    *done = fill(n, at, took, &start);
-    spans_add(n, start, *done);
+    *done = sim_busy_spans_fill(n->spans, n->spans_count, at, took, &start);
+    sim_busy_spans_add(n->spans, &n->spans_count, SIM_PNET_DOWNLINK_SPANS_MAX,
+                       start, *done);
     return true;
 }
 
@@ -381,11 +297,7 @@ static enum sim_pnet_drop uplink_and_link(struct sim_pnet *p, p2p_time now,
  * non-empty, in order, and apart. */
 static void node_invariants(const struct sim_pnet_node *n)
 {
-    P2P_ASSERT(n->spans_count <= SIM_PNET_DOWNLINK_SPANS_MAX);
-    for (uint32_t i = 0; i < n->spans_count; i++) {
-        P2P_ASSERT(n->spans[i].from < n->spans[i].to);
-        P2P_ASSERT(i == 0 || n->spans[i - 1].to < n->spans[i].from);
-    }
+    sim_busy_spans_check(n->spans, n->spans_count, SIM_PNET_DOWNLINK_SPANS_MAX);
 }
 
 static void counters_invariants(const struct sim_pnet_counters *c)

@@ -71,6 +71,7 @@
 
 #include "core/rng.h"
 #include "core/types.h"
+#include "sim/busy_spans.h"
 
 #define SIM_PNET_NODES_MAX 4096u
 #define SIM_PNET_QUEUE_BYTES_DEFAULT (1u << 20)
@@ -145,11 +146,6 @@ struct sim_pnet_path {
     p2p_time last_ns; /* latest arrival from the link, before reordering */
 };
 
-/* A time span [from, to) in which a downlink is busy. */
-struct sim_pnet_span {
-    p2p_time from, to;
-};
-
 /* A node's access links. */
 struct sim_pnet_node {
     uint64_t uplink_bps, downlink_bps; /* 0: infinite */
@@ -158,7 +154,7 @@ struct sim_pnet_node {
     uint32_t spans_count;
     /* The downlink's reservations not yet over, in order, apart (one
      * more entry for the one being merged in). */
-    struct sim_pnet_span spans[SIM_PNET_DOWNLINK_SPANS_MAX + 1];
+    struct sim_busy_span spans[SIM_PNET_DOWNLINK_SPANS_MAX + 1];
 };
 
 struct sim_pnet {
