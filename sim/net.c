@@ -168,7 +168,9 @@ static p2p_time send_small(struct sim_net *net, const struct sim_link *l,
                                    &took_from);
         sim_busy_spans_add(d->small, &d->small_count,
                            SIM_NET_DOWNLINK_SPANS_MAX, took_from, done);
-        reserve_all(d, took_from, down, &ignored);
+        /* Equal lists: the same fill from took_from, the same add. */
+        if (d->apart)
+            reserve_all(d, took_from, down, &ignored);
     }
     return later(done, sent + flight) + loss_delay(net, l, len);
 }
@@ -209,8 +211,14 @@ static p2p_time send_large(struct sim_net *net, const struct sim_link *l,
     p2p_time last_byte = sent + (p2p_time)flight;
     p2p_time down = transfer_ns(len, net->downlink_bps[to]);
     p2p_time done = first_byte, ignored;
+    struct sim_net_downlink *d = &net->down[to];
+    if (down > 0 && !d->apart) {
+        memcpy(d->all, d->small, d->small_count * sizeof(d->small[0]));
+        d->all_count = d->small_count;
+        d->apart = true;
+    }
     if (down > 0)
-        done = reserve_all(&net->down[to], first_byte, down, &ignored);
+        done = reserve_all(d, first_byte, down, &ignored);
     if (done < last_byte)
         done = last_byte;
     /* Recovery from loss delays this message, not the links: QUIC keeps
@@ -218,14 +226,30 @@ static p2p_time send_large(struct sim_net *net, const struct sim_link *l,
     return done + loss_delay(net, l, len);
 }
 
+static void downlink_invariants(const struct sim_net_downlink *d)
+{
+    sim_busy_spans_check(d->small, d->small_count, SIM_NET_DOWNLINK_SPANS_MAX);
+    if (d->apart)
+        sim_busy_spans_check(d->all, d->all_count, SIM_NET_DOWNLINK_SPANS_MAX);
+}
+
+/* Forgets what is over by now (every later reservation starts at or after
+ * it); the lists are one again once the large class's time is over. */
+static void downlink_prune(struct sim_net_downlink *d, p2p_time now)
+{
+    sim_busy_spans_prune(d->small, &d->small_count, now);
+    if (!d->apart)
+        return;
+    sim_busy_spans_prune(d->all, &d->all_count, now);
+    if (d->all_count == d->small_count &&
+        memcmp(d->all, d->small, d->small_count * sizeof(d->small[0])) == 0)
+        d->apart = false;
+}
+
 void sim_net_invariants(const struct sim_net *net)
 {
-    for (uint32_t i = 0; i < net->nodes; i++) {
-        const struct sim_net_downlink *d = &net->down[i];
-        sim_busy_spans_check(d->small, d->small_count,
-                             SIM_NET_DOWNLINK_SPANS_MAX);
-        sim_busy_spans_check(d->all, d->all_count, SIM_NET_DOWNLINK_SPANS_MAX);
-    }
+    for (uint32_t i = 0; i < net->nodes; i++)
+        downlink_invariants(&net->down[i]);
 }
 
 p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
@@ -234,17 +258,14 @@ p2p_time sim_net_send(struct sim_net *net, p2p_time now, uint32_t from,
     P2P_ASSERT(from < net->nodes && to < net->nodes);
     P2P_ASSERT(now >= net->last_send);
     net->last_send = now;
-    /* Every reservation from here on starts at or after now. */
     struct sim_net_downlink *d = &net->down[to];
-    sim_busy_spans_prune(d->small, &d->small_count, now);
-    sim_busy_spans_prune(d->all, &d->all_count, now);
+    downlink_prune(d, now);
     const struct sim_link *l = &net->links[(size_t)from * net->nodes + to];
     p2p_time at = len <= SIM_NET_SMALL_BYTES
                       ? send_small(net, l, now, from, to, len)
                       : send_large(net, l, now, from, to, len);
 #ifdef P2P_DEBUG
-    sim_busy_spans_check(d->small, d->small_count, SIM_NET_DOWNLINK_SPANS_MAX);
-    sim_busy_spans_check(d->all, d->all_count, SIM_NET_DOWNLINK_SPANS_MAX);
+    downlink_invariants(d);
 #endif
     return at;
 }

@@ -34,6 +34,7 @@
 #ifndef P2P_SIM_NET_H
 #define P2P_SIM_NET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/rng.h"
@@ -63,8 +64,11 @@ struct sim_loss_memo {
 };
 
 /* A node's downlink: its reservations not yet over, in order, apart (one
- * more entry each for the one being merged in). */
+ * more entry each for the one being merged in). While no large message's
+ * time is among them the two lists are equal, and only small[] is kept:
+ * the same results for half the work. */
 struct sim_net_downlink {
+    bool apart; /* all[] holds every message's list; else small[] does */
     uint32_t small_count, all_count;
     struct sim_busy_span small[SIM_NET_DOWNLINK_SPANS_MAX + 1]; /* small */
     struct sim_busy_span all[SIM_NET_DOWNLINK_SPANS_MAX + 1];   /* every */

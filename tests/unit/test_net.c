@@ -170,7 +170,8 @@ START_TEST(large_message_fills_gaps_without_overlap)
 END_TEST
 
 /* Small messages go ahead of large ones, whose later reservations their
- * transfer time pushes back, as before. */
+ * transfer time pushes back, as before. The downlink keeps the two lists
+ * apart while a large message's time is not over, and one list after. */
 START_TEST(small_goes_ahead_of_large_and_pushes_it_back)
 {
     struct sim_scenario s = scenario(20 * MS, SLOW_BPS, 0);
@@ -180,6 +181,15 @@ START_TEST(small_goes_ahead_of_large_and_pushes_it_back)
     ck_assert_uint_eq(sim_net_send(&net, 0, 1, 3, 100000), 120 * MS);
     ck_assert_uint_eq(sim_net_send(&net, 0, 2, 3, 10000), 30 * MS);
     ck_assert_uint_eq(sim_net_send(&net, 0, 4, 3, 100000), 230 * MS);
+    ck_assert(net.down[3].apart);
+    ck_assert_uint_eq(net.down[3].small_count, 1);
+    ck_assert_uint_eq(net.down[3].all_count, 1); /* [20, 230) */
+    sim_net_invariants(&net);
+    ck_assert_uint_eq(sim_net_send(&net, 229 * MS, 2, 3, 10000), 259 * MS);
+    ck_assert(net.down[3].apart);
+    /* The large class's time is over: queued behind [249, 259) alone. */
+    ck_assert_uint_eq(sim_net_send(&net, 230 * MS, 1, 3, 10000), 269 * MS);
+    ck_assert(!net.down[3].apart);
     sim_net_fini(&net);
 }
 END_TEST
@@ -243,7 +253,7 @@ static p2p_time spans_probe(uint32_t far_sends)
                          ? far_sends
                          : SIM_NET_DOWNLINK_SPANS_MAX;
     ck_assert_uint_eq(net.down[3].small_count, spans);
-    ck_assert_uint_eq(net.down[3].all_count, spans);
+    ck_assert(!net.down[3].apart); /* small messages only: one list */
     /* Its first byte at 1001 ms. */
     p2p_time at = sim_net_send(&net, 64 * MS, 1, 3, 1000);
     ck_assert_uint_le(net.down[3].small_count, SIM_NET_DOWNLINK_SPANS_MAX);
