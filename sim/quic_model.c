@@ -110,6 +110,24 @@ static uint16_t port_of(const struct sockaddr *sa)
     return ntohs(((const struct sockaddr_in *)sa)->sin_port);
 }
 
+/* A path between two simulated addresses, with its own storage. */
+struct sim_path {
+    struct sockaddr_in local, remote;
+    struct quic_path path;
+};
+
+static const struct quic_path *path_between(struct sim_path *sp, uint32_t local,
+                                            uint16_t lport, uint32_t remote,
+                                            uint16_t rport)
+{
+    sp->local = addr_of(local, lport);
+    sp->remote = addr_of(remote, rport);
+    sp->path =
+        (struct quic_path){(struct sockaddr *)&sp->local, sizeof(sp->local),
+                           (struct sockaddr *)&sp->remote, sizeof(sp->remote)};
+    return &sp->path;
+}
+
 static uint16_t nat_port(const struct qnode *qn)
 {
     return (uint16_t)(SIM_QUIC_NAT_PORT_BASE +
@@ -630,11 +648,10 @@ void sim_quic_model_dial(struct sim_world *w, uint32_t node, uint32_t peer)
         return;
     }
     trace_conn(w, node, "dial", peer);
-    struct sockaddr_in local = addr_of(node, SIM_QUIC_CLIENT_PORT);
-    struct sockaddr_in remote = addr_of(peer, SIM_QUIC_SERVER_PORT);
-    const struct quic_path path = {(struct sockaddr *)&local, sizeof(local),
-                                   (struct sockaddr *)&remote, sizeof(remote)};
-    int rc = quic_endpoint_dial(qn->main.ep, local_now(w, qn), peer, &path,
+    struct sim_path sp;
+    const struct quic_path *path = path_between(&sp, node, SIM_QUIC_CLIENT_PORT,
+                                                peer, SIM_QUIC_SERVER_PORT);
+    int rc = quic_endpoint_dial(qn->main.ep, local_now(w, qn), peer, path,
                                 m->nodes[peer].id.key_id);
     if (rc != 0 && rc != P2P_ERR_EXISTS)
         owe(w, qn, FEEDBACK_DIAL_FAILED, peer, 0);
@@ -724,7 +741,6 @@ static void count_received(struct sim_world *w, struct qnode *qn)
 bool sim_quic_model_flush(struct sim_world *w)
 {
     struct sim_quic_model *m = model(w);
-    bool marked = false;
     while (m->touched_count > 0) {
         uint32_t node = m->touched[--m->touched_count];
         struct qnode *qn = &m->nodes[node];
@@ -738,9 +754,8 @@ bool sim_quic_model_flush(struct sim_world *w)
         if (qn->flood.ep != NULL)
             (void)quic_endpoint_flush(qn->flood.ep, now);
         rearm(w, qn);
-        marked = marked || w->dirty_count > 0;
     }
-    return marked || w->dirty_count > 0;
+    return w->dirty_count > 0;
 }
 
 void sim_quic_model_on_datagram(struct sim_world *w, struct sim_event *e)
@@ -775,11 +790,10 @@ void sim_quic_model_on_datagram(struct sim_world *w, struct sim_event *e)
     m->tot.datagrams_delivered++;
     if (w->opt.series) /* --report: over its downlink time, ending now */
         sim_report_series_received(&w->series, &w->net, w->now, to, d->len);
-    struct sockaddr_in local = addr_of(to, local_port);
-    struct sockaddr_in remote = addr_of(d->from, d->from_port);
-    const struct quic_path path = {(struct sockaddr *)&local, sizeof(local),
-                                   (struct sockaddr *)&remote, sizeof(remote)};
-    quic_endpoint_recv(qe->ep, local_now(w, qn), &path, d->bytes, d->len);
+    struct sim_path sp;
+    const struct quic_path *path =
+        path_between(&sp, to, local_port, d->from, d->from_port);
+    quic_endpoint_recv(qe->ep, local_now(w, qn), path, d->bytes, d->len);
     free(d);
     touch(w, qn);
 }
@@ -857,12 +871,10 @@ static void send_garbage(struct sim_world *w, struct qnode *qn, uint32_t peer)
                                   GARBAGE_BYTES_MAX - GARBAGE_BYTES_MIN + 1);
         for (size_t i = 0; i < len; i++)
             buf[i] = (uint8_t)p2p_rng_u32(&m->garbage_rng);
-        struct sockaddr_in local = addr_of(qn->node, SIM_QUIC_SERVER_PORT);
-        struct sockaddr_in remote = addr_of(peer, SIM_QUIC_SERVER_PORT);
-        const struct quic_path path = {(struct sockaddr *)&local, sizeof(local),
-                                       (struct sockaddr *)&remote,
-                                       sizeof(remote)};
-        send_one(&qn->main, &path, buf, len);
+        struct sim_path sp;
+        const struct quic_path *path = path_between(
+            &sp, qn->node, SIM_QUIC_SERVER_PORT, peer, SIM_QUIC_SERVER_PORT);
+        send_one(&qn->main, path, buf, len);
     }
 }
 
@@ -878,12 +890,10 @@ static void flood(struct sim_world *w, struct qnode *qn)
     for (uint32_t p = 0; p < w->nodes_count; p++) {
         if (p == qn->node || !w->nodes[p].running)
             continue;
-        struct sockaddr_in local = addr_of(qn->node, SIM_QUIC_FLOOD_PORT);
-        struct sockaddr_in remote = addr_of(p, SIM_QUIC_SERVER_PORT);
-        const struct quic_path path = {(struct sockaddr *)&local, sizeof(local),
-                                       (struct sockaddr *)&remote,
-                                       sizeof(remote)};
-        (void)quic_endpoint_dial(qn->flood.ep, now, p, &path,
+        struct sim_path sp;
+        const struct quic_path *path = path_between(
+            &sp, qn->node, SIM_QUIC_FLOOD_PORT, p, SIM_QUIC_SERVER_PORT);
+        (void)quic_endpoint_dial(qn->flood.ep, now, p, path,
                                  m->nodes[p].id.key_id);
     }
 }
