@@ -294,6 +294,11 @@ static void write_totals(struct p2p_metrics_text *t,
            "completed included (core's p2p_connections_closed_total counts "
            "only the closes core decided).",
            tot->conns_closed);
+    single(t, "p2p_replica_connections_stalled_total", C,
+           "QUIC connections closed because they stalled: data waiting, "
+           "congestion window full and no loss-detection timer (core dials "
+           "again).",
+           tot->conns_stalled);
     single(t, "p2p_replica_udp_datagrams_in_total", C,
            "UDP datagrams received.", tot->udp_datagrams_in);
     single(t, "p2p_replica_udp_datagrams_out_total", C, "UDP datagrams sent.",

@@ -236,6 +236,7 @@ static struct quic_endpoint_conn *conn_alloc(struct quic_endpoint *t,
     c->conn_ref.user_data = c;
     c->drop = QUIC_DROP_BAD_INITIAL;
     c->expiry = UINT64_MAX;
+    c->stalled_since = UINT64_MAX;
     return c;
 }
 
@@ -396,11 +397,41 @@ static int conn_start_tls(struct quic_endpoint_conn *c)
 
 /* ---- writing ---- */
 
+/* Whether c is stalled: data waits to be sent, the congestion window is
+ * full and ngtcp2 has no loss-detection timer, so nothing of ours will
+ * ever retransmit or probe; only an ACK from the peer could move it.
+ * ngtcp2 0.12 gets there after a server's peer changes address (a NAT
+ * rebinding) while the server's packets are being lost: it validates the
+ * new path with a new path's congestion window, smaller than the lost
+ * packets it still counts in flight, and the timer it cancelled at the
+ * new path's anti-amplification limit is re-armed only by sending an
+ * ack-eliciting packet, which the full window forbids. The connection
+ * still looks alive (the peer's packets arrive and are acknowledged)
+ * while every message to the peer waits until it times out. */
+static bool conn_stalled(struct quic_endpoint_conn *c)
+{
+    if (c->state != QUIC_ENDPOINT_UP ||
+        (c->small.head == NULL && c->large.head == NULL) ||
+        ngtcp2_conn_get_cwnd_left(c->qc) > 0)
+        return false;
+    ngtcp2_conn_stat st;
+    ngtcp2_conn_get_conn_stat(c->qc, &st);
+    return st.loss_detection_timer == UINT64_MAX;
+}
+
 static void rearm(struct quic_endpoint_conn *c)
 {
     ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(c->qc);
     if (!c->server && c->state != QUIC_ENDPOINT_UP && c->dial_deadline < expiry)
         expiry = c->dial_deadline;
+    if (!conn_stalled(c)) {
+        c->stalled_since = UINT64_MAX;
+    } else {
+        if (c->stalled_since == UINT64_MAX)
+            c->stalled_since = c->t->now;
+        if (c->stalled_since + QUIC_ENDPOINT_STALL_NS < expiry)
+            expiry = c->stalled_since + QUIC_ENDPOINT_STALL_NS;
+    }
     c->expiry = expiry;
 }
 
@@ -690,6 +721,19 @@ static void conn_on_expiry(struct quic_endpoint_conn *c, uint64_t now)
         /* Not accepted in time (ngtcp2's own handshake timeout stops at
          * our side's completion, before the server has judged us). */
         conn_close_app(c, P2P_ERR_TIMEOUT, true);
+        return;
+    }
+    if (c->stalled_since != UINT64_MAX &&
+        now >= c->stalled_since + QUIC_ENDPOINT_STALL_NS && conn_stalled(c)) {
+        /* Closing is the only way out (see conn_stalled): core dials
+         * again and sends what failed on a fresh connection. */
+        c->t->tot.conns_stalled++;
+        quic_endpoint_warn(c->t, now,
+                           "connection to peer %" PRIu32
+                           " stalled (window full, no loss timer): closed",
+                           c->peer);
+        c->close_phrase = "stalled";
+        conn_close_app(c, P2P_ERR_CONN_LOST, true);
         return;
     }
     int rv = ngtcp2_conn_handle_expiry(c->qc, now);

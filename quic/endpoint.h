@@ -60,8 +60,16 @@
  * (the idle timeout when keepalives are off) is live: a handshake with its
  * key from another address is a duplicate identity. */
 #define QUIC_ENDPOINT_LIVE_KEEPALIVES 2u
-/* Duplicate-identity warnings logged per second at most. */
+/* Warnings (duplicate identity, stalled connection) logged per second at
+ * most. */
 #define QUIC_ENDPOINT_WARN_INTERVAL_NS 1000000000ull
+/* A connection stalled this long is closed (and dialled again by core):
+ * data waits, its congestion window is full and no timer of its own will
+ * ever retransmit or probe (see conn_stalled in endpoint.c). Only an ACK
+ * from the peer could end it, and an honest peer acknowledges within
+ * its max_ack_delay (25 ms), so this is many round trips of any real
+ * path; a slow reader is flow-control blocked, which is not a stall. */
+#define QUIC_ENDPOINT_STALL_NS (3ull * 1000000000ull)
 
 struct quic_endpoint_limits {
     uint32_t streams_per_peer;    /* bidi streams a peer may open at once */

@@ -110,8 +110,9 @@ struct quic_endpoint_conn {
                                  dial fails */
     struct sockaddr_storage local, remote;
     socklen_t local_len, remote_len;
-    uint64_t expiry; /* its next timer work (ngtcp2's, the dial's
-                        deadline), UINT64_MAX: none */
+    uint64_t expiry;        /* its next timer work (ngtcp2's, the dial's
+                        deadline, the stall's), UINT64_MAX: none */
+    uint64_t stalled_since; /* see conn_stalled; UINT64_MAX: not stalled */
     bool dirty;
     bool close_pending; /* close at the next flush */
     int close_reason;

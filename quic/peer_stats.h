@@ -104,6 +104,8 @@ struct quic_endpoint_totals {
     uint64_t initials_dropped[QUIC_DROP_COUNT];
     /* conns_accepted: inbound connections whose handshake completed. */
     uint64_t conns_dialled, conns_accepted, conns_closed;
+    /* Connections closed because they stalled (quic/endpoint.c). */
+    uint64_t conns_stalled;
     uint64_t resets_sent, resets_received;
     uint64_t resets_unsent[QUIC_RESET_UNSENT_COUNT];
     uint64_t udp_datagrams_in, udp_datagrams_out;

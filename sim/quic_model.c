@@ -440,6 +440,10 @@ static const struct quic_endpoint_cbs CBS = {
 static void endpoint_del(struct sim_world *w, struct qep *qe, bool muted)
 {
     if (qe->ep != NULL) {
+        /* Its counts outlive it (a crash, a restart). */
+        struct quic_endpoint_totals tot;
+        quic_endpoint_totals(qe->ep, &tot);
+        model(w)->tot.stalls += tot.conns_stalled;
         qe->muted = muted;
         quic_endpoint_del(qe->ep, qe->qn->last_now);
         qe->muted = false;
@@ -918,5 +922,14 @@ void sim_quic_model_byzantine_tick(struct sim_world *w, uint32_t node)
 void sim_quic_model_totals(const struct sim_world *w,
                            struct sim_quic_model_totals *out)
 {
-    *out = model(w)->tot;
+    const struct sim_quic_model *m = model(w);
+    *out = m->tot;
+    for (uint32_t i = 0; i < w->nodes_count; i++) {
+        const struct qep *qe = &m->nodes[i].main;
+        if (qe->ep != NULL) {
+            struct quic_endpoint_totals tot;
+            quic_endpoint_totals(qe->ep, &tot);
+            out->stalls += tot.conns_stalled;
+        }
+    }
 }

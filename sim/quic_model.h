@@ -122,6 +122,7 @@ struct sim_quic_model_totals {
     uint64_t datagrams_delivered, datagrams_dropped;
     uint64_t dropped_partition, dropped_network, dropped_nat, dropped_down;
     uint64_t handshakes, refusals;
+    uint64_t stalls; /* connections the endpoints closed as stalled */
 };
 void sim_quic_model_totals(const struct sim_world *w,
                            struct sim_quic_model_totals *out);

@@ -625,7 +625,7 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
                 "\"delivered\": %llu, \"dropped\": %llu, "
                 "\"dropped_partition\": %llu, \"dropped_network\": %llu, "
                 "\"dropped_nat\": %llu, \"dropped_down\": %llu, "
-                "\"handshakes\": %llu, \"refusals\": %llu}",
+                "\"handshakes\": %llu, \"refusals\": %llu, \"stalls\": %llu}",
                 (unsigned long long)q.datagrams_sent,
                 (unsigned long long)q.datagram_bytes_sent,
                 (unsigned long long)q.datagrams_delivered,
@@ -635,7 +635,7 @@ static void print_json(const struct sim_world *w, const struct sim_report *r,
                 (unsigned long long)q.dropped_nat,
                 (unsigned long long)q.dropped_down,
                 (unsigned long long)q.handshakes,
-                (unsigned long long)q.refusals);
+                (unsigned long long)q.refusals, (unsigned long long)q.stalls);
     } else {
         fprintf(out, ", \"quic\": null");
     }
@@ -697,11 +697,13 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
             (double)st->peak_memory_bytes / 1048576.0, st->peak_memory_node);
     fprintf(out,
             "  connections: %llu established, %llu dials failed, %llu broken "
-            "by idle timeout, %llu messages lost with them, %llu bans of "
+            "by %s, %llu messages lost with them, %llu bans of "
             "honest peers\n",
             (unsigned long long)st->conns_established,
             (unsigned long long)st->dials_failed,
             (unsigned long long)st->conns_broken,
+            /* On QUIC a connection also ends by a stall or a reset. */
+            w->quic != NULL ? "the transport" : "idle timeout",
             (unsigned long long)st->messages_dropped,
             (unsigned long long)r->honest_bans);
     if (w->quic != NULL) {
@@ -710,7 +712,8 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
         fprintf(out,
                 "  quic model: %llu datagrams (%.1f MiB, the bytes sent "
                 "above), %llu dropped (partition %llu, network %llu, nat "
-                "%llu, node down %llu), %llu handshakes, %llu refused\n",
+                "%llu, node down %llu), %llu handshakes, %llu refused, "
+                "%llu connections closed as stalled\n",
                 (unsigned long long)q.datagrams_sent,
                 (double)q.datagram_bytes_sent / 1048576.0,
                 (unsigned long long)q.datagrams_dropped,
@@ -719,7 +722,7 @@ static void print_text(const struct sim_world *w, const struct sim_report *r,
                 (unsigned long long)q.dropped_nat,
                 (unsigned long long)q.dropped_down,
                 (unsigned long long)q.handshakes,
-                (unsigned long long)q.refusals);
+                (unsigned long long)q.refusals, (unsigned long long)q.stalls);
     }
     for (size_t i = 0; i < r->byz_count; i++) {
         const struct sim_byz_result *b = &r->byz[i];

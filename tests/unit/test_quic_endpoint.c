@@ -118,6 +118,7 @@ struct net {
     struct node nodes[NODES_MAX];
     struct queue q[NODES_MAX]; /* per sender */
     bool drop_all;             /* every datagram is lost */
+    bool drop_to[NODES_MAX];   /* datagrams to the node are lost */
     uint64_t delivered, dropped_all, dropped_port, overflow;
     struct wire_entry wire[WIRE_MAX];
     uint32_t wire_count;
@@ -429,7 +430,8 @@ static void deliver(struct net *n, struct dgram *d)
 {
     struct sockaddr_in local;
     struct node *nd = route(n, d, &local);
-    if (n->drop_all) {
+    uint32_t to = node_of(&d->dst);
+    if (n->drop_all || (to < NODES_MAX && n->drop_to[to])) {
         n->dropped_all++;
     } else if (nd == NULL) {
         n->dropped_port++;
@@ -945,6 +947,74 @@ START_TEST(idle_connection_is_down_at_the_idle_timeout)
 }
 END_TEST
 
+/* A request of body_len bytes from a to b on core's stream core_id. */
+static void open_body(struct net *n, uint32_t a, uint32_t b, uint64_t core_id,
+                      size_t body_len)
+{
+    static uint8_t bytes[4096];
+    ck_assert_uint_le(body_len, sizeof(bytes));
+    fill(bytes, body_len, core_id);
+    struct p2p_body *body =
+        p2p_body_copy(NULL, P2P_MEM_OUTBOX, bytes, body_len);
+    ck_assert_ptr_nonnull(body);
+    ck_assert_int_eq(quic_endpoint_open(n->nodes[a].ep, b, core_id, NULL, 0,
+                                        body),
+                     0);
+    p2p_body_release(body, NULL, P2P_MEM_OUTBOX);
+    flush(&n->nodes[a]);
+}
+
+/* The wedge ngtcp2 0.12 cannot leave (see conn_stalled in endpoint.c): the
+ * server's packets to the client are lost while it sends, the client's
+ * NAT rebinds meanwhile and its requests reach the server from the new
+ * address. After the loss ends the server still receives and
+ * acknowledges, but it never sends again: its window is full of the lost
+ * packets and no timer probes. The endpoint closes the connection as
+ * stalled QUIC_ENDPOINT_STALL_NS after it stopped, and counts it; the
+ * client hears of the close. */
+START_TEST(stalled_connection_is_closed)
+{
+    struct net *n = net_new(2, 12);
+    handshake(n, 0, 1);
+    struct node *a = &n->nodes[0], *b = &n->nodes[1];
+    uint64_t cut = n->now + 300 * MS, rebind = cut + 1300 * MS,
+             heal = cut + 2600 * MS;
+    uint64_t a_id = 1, b_id = 1;
+    uint32_t tick = 0;
+    /* Every 100 ms the client sends a short request, every 500 ms the
+     * server a 1,400-byte one; from cut the client hears nothing, at
+     * rebind its NAT rebinds, at heal the loss ends. */
+    while (b->downs == 0 && n->now < heal + QUIC_ENDPOINT_STALL_NS + 5 * S) {
+        if (n->now >= cut && n->now < heal)
+            n->drop_to[0] = true;
+        else
+            n->drop_to[0] = false;
+        if (n->now >= rebind && a->rebinds == 0)
+            a->rebinds++;
+        open_body(n, 0, 1, a_id++, 60);
+        if (tick++ % 5 == 0)
+            open_body(n, 1, 0, b_id++, 1400);
+        (void)run(n, n->now + 100 * MS, node_down, &(uint32_t){1});
+        for (uint32_t k = 0; k < 2; k++)
+            for (uint32_t i = 0; i < RX_STREAMS_MAX; i++) {
+                struct rx_stream *r = &n->nodes[k].rx[i];
+                if (r->used && r->fin) {
+                    free(r->buf);
+                    *r = (struct rx_stream){0};
+                }
+            }
+    }
+    ck_assert_msg(b->downs == 1, "the server is still up %llu ms after the "
+                                 "loss ended",
+                  (unsigned long long)((n->now - heal) / MS));
+    ck_assert_int_eq(b->down_reason, P2P_ERR_CONN_LOST);
+    ck_assert_uint_eq(totals(b).conns_stalled, 1);
+    ck_assert(run(n, n->now + 2 * S, node_down, &(uint32_t){0}));
+    ck_assert_uint_eq(totals(a).conns_stalled, 0);
+    net_del(n);
+}
+END_TEST
+
 /* Datagrams no QUIC packet fits in, an empty one first (legal UDP; ngtcp2
  * asserts a non-empty packet): each is counted as malformed and dropped,
  * nothing is sent, and the endpoint still accepts a handshake. */
@@ -988,6 +1058,7 @@ int main(void)
     tcase_add_test(tc, same_seeds_same_wire);
     tcase_add_test(tc, idle_connection_is_down_at_the_idle_timeout);
     tcase_add_test(tc, empty_and_tiny_datagrams_are_dropped);
+    tcase_add_test(tc, stalled_connection_is_closed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
