@@ -352,9 +352,9 @@ static int page_plots(FILE *f, const struct sim_report_plots *p, FILE *err)
                     "Deliveries so far, with the faults of the scenario "
                     "under them, each bar named by its nodes or groups "
                     "(partitions until the heal, crashes until the restart, "
-                    "loss bursts, byzantine behaviour from its start; short "
-                    "bars: joins, leaves, skews). The table lists every "
-                    "fault.",
+                    "loss bursts and blackholes, byzantine behaviour from "
+                    "its start; short bars: joins, leaves, skews, NAT "
+                    "rebindings). The table lists every fault.",
                     err);
     if (rc == 0)
         fault_table(f, p->w);

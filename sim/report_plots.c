@@ -265,10 +265,12 @@ enum {
     ROW_MEMBERSHIP,
     ROW_BYZANTINE,
     ROW_SKEW,
+    ROW_PACKET, /* the quic model's blackholes and NAT rebindings */
     ROWS
 };
-static const char *const row_names[ROWS] = {
-    "", "partition", "crash", "loss", "join/leave", "byzantine", "skew"};
+static const char *const row_names[ROWS] = {"",     "partition",    "crash",
+                                            "loss", "join/leave",   "byzantine",
+                                            "skew", "blackhole/NAT"};
 
 static int fault_row(enum sim_fault_kind kind)
 {
@@ -287,6 +289,9 @@ static int fault_row(enum sim_fault_kind kind)
         return ROW_BYZANTINE;
     case SIM_FAULT_SKEW:
         return ROW_SKEW;
+    case SIM_FAULT_BLACKHOLE:
+    case SIM_FAULT_NAT_REBIND:
+        return ROW_PACKET;
     default:
         return 0; /* heal, restart: the ends of bars */
     }
@@ -313,6 +318,7 @@ p2p_time sim_report_plots_fault_end(const struct sim_world *w, size_t k,
     const struct sim_fault *f = &sc->faults[k];
     switch (f->kind) {
     case SIM_FAULT_LOSS:
+    case SIM_FAULT_BLACKHOLE:
         return f->at_ns + f->for_ns;
     case SIM_FAULT_PARTITION:
         for (size_t j = k + 1; j < sc->faults_count; j++)
@@ -425,6 +431,14 @@ void sim_report_plots_fault_label(const struct sim_world *w, size_t fault,
         add_nodes(buf, len, &at, f->nodes, f->nodes_count);
         add(buf, len, &at, " %+.3g s, %+lld ppm",
             (double)f->skew_offset_ns / 1e9, (long long)f->drift_ppm);
+        break;
+    case SIM_FAULT_BLACKHOLE:
+        add_nodes(buf, len, &at, f->nodes, f->nodes_count);
+        add(buf, len, &at, " blackholed %.3g s", (double)f->for_ns / 1e9);
+        break;
+    case SIM_FAULT_NAT_REBIND:
+        add_nodes(buf, len, &at, f->nodes, f->nodes_count);
+        add(buf, len, &at, " NAT rebinding");
         break;
     default: /* crash, restart */
         add_nodes(buf, len, &at, f->nodes, f->nodes_count);
