@@ -401,8 +401,8 @@ void sim_faults_fire(struct sim_world *w, uint64_t fault)
                                  f->drift_ppm);
             if (sn->running)
                 sim_world_mark(w, f->nodes[k]); /* re-arms on the new clock */
-            if (sn->running && w->quic != NULL)
-                sim_quic_model_touch(w, f->nodes[k]);
+            if (w->quic != NULL)
+                sim_quic_model_skew(w, f->nodes[k], f->drift_ppm);
             if (SIM_TRACING(w))
                 sim_trace_line(&w->trace, w->now, f->nodes[k], "skew",
                                "offset_ns=%lld drift_ppm=%lld",

@@ -48,8 +48,15 @@ struct qnode {
     uint32_t node;
     struct sim_quic_identity id;
     struct qep main, flood;
-    struct p2p_rng rng;  /* the endpoints' randomness */
-    p2p_time last_now;   /* the endpoint's clock never goes back */
+    struct p2p_rng rng; /* the endpoints' randomness */
+    /* The endpoint's clock: the node's rate (a skew's drift) but none of
+     * its jumps, as the replica's transport runs on CLOCK_MONOTONIC, which
+     * a wall-clock step does not move. A skew's offset is the node's
+     * notion of time (core's clock, sim_world_local_now): jumping the
+     * transport's clock by an hour would feed ngtcp2 an hour-long round
+     * trip and stall its connections, something no running replica sees. */
+    struct sim_clock clock;
+    p2p_time last_now;   /* what clock last read */
     p2p_time armed;      /* the SIM_EV_QUIC_TIMER queued, or NEVER */
     uint32_t rebinds;    /* NAT: the public client port's index */
     bool touched;        /* in m->touched: flush it */
@@ -136,13 +143,17 @@ static uint16_t nat_port(const struct qnode *qn)
 
 /* ---- the endpoint's clock and time ---- */
 
-static p2p_time local_now(struct sim_world *w, struct qnode *qn)
+/* The endpoint's time now (see struct qnode's clock). */
+static p2p_time ep_now(struct sim_world *w, struct qnode *qn)
 {
-    p2p_time t = sim_world_local_now(w, qn->node);
-    if (t < qn->last_now)
-        t = qn->last_now;
-    qn->last_now = t;
-    return t;
+    qn->last_now = sim_clock_local(&qn->clock, w->now);
+    return qn->last_now;
+}
+
+/* Core's time now: the node's clock, skew offsets included. */
+static p2p_time core_now(struct sim_world *w, const struct qnode *qn)
+{
+    return sim_world_local_now(w, qn->node);
 }
 
 static struct sim_quic_model *model(const struct sim_world *w)
@@ -288,8 +299,11 @@ static void env_rand(void *ctx, uint8_t *out, size_t n)
 
 static int64_t env_wall_s(void *ctx)
 {
+    /* Certificates are judged by the wall clock, which follows the
+     * node's skew (CLOCK_REALTIME in the replica). */
     struct qep *qe = ctx;
-    return SIM_QUIC_WALL_EPOCH_S + (int64_t)(qe->qn->last_now / P2P_NS_PER_S);
+    return SIM_QUIC_WALL_EPOCH_S +
+           (int64_t)(core_now(qe->w, qe->qn) / P2P_NS_PER_S);
 }
 
 /* ---- the endpoint's callbacks: core inputs ---- */
@@ -333,7 +347,7 @@ static bool cb_accept_key(void *ctx, const uint8_t key_id[QUIC_KEY_ID_LEN],
         m->tot.refusals++;
         return false;
     }
-    if (!p2p_node_accepts_peer(core_of(qe), local_now(w, qe->qn), found)) {
+    if (!p2p_node_accepts_peer(core_of(qe), core_now(w, qe->qn), found)) {
         *why = found == self                       ? QUIC_REFUSE_DUPLICATE
                : p2p_conn_should_dial(self, found) ? QUIC_REFUSE_OURS_TO_DIAL
                                                    : QUIC_REFUSE_BANNED;
@@ -356,7 +370,7 @@ static void cb_peer_up(void *ctx, uint32_t peer)
     if (p2p_conn_should_dial(node, peer))
         w->stats.conns_established++;
     trace_conn(w, node, "conn_up", peer);
-    (void)p2p_node_on_peer_up(core_of(qe), local_now(w, qe->qn), peer);
+    (void)p2p_node_on_peer_up(core_of(qe), core_now(w, qe->qn), peer);
     sim_world_mark(w, node);
 }
 
@@ -373,7 +387,7 @@ static void cb_peer_down(void *ctx, uint32_t peer, int reason)
     if (SIM_TRACING(w))
         sim_trace_line(&w->trace, w->now, node, "conn_down", "peer=%u why=%s",
                        peer, p2p_strerror(reason));
-    (void)p2p_node_on_peer_down(core_of(qe), local_now(w, qe->qn), peer);
+    (void)p2p_node_on_peer_down(core_of(qe), core_now(w, qe->qn), peer);
     sim_world_mark(w, node);
 }
 
@@ -388,7 +402,7 @@ static void cb_dial_failed(void *ctx, uint32_t peer, int reason)
     if (SIM_TRACING(w))
         sim_trace_line(&w->trace, w->now, node, "dial_failed", "peer=%u why=%s",
                        peer, p2p_strerror(reason));
-    (void)p2p_node_on_dial_failed(core_of(qe), local_now(w, qe->qn), peer);
+    (void)p2p_node_on_dial_failed(core_of(qe), core_now(w, qe->qn), peer);
     sim_world_mark(w, node);
 }
 
@@ -410,7 +424,7 @@ static void cb_stream_data(void *ctx, uint32_t peer, uint64_t stream_id,
                                   .data = data,
                                   .len = len,
                                   .fin = fin};
-    (void)p2p_node_on_stream_data(core_of(qe), local_now(w, qe->qn), &in);
+    (void)p2p_node_on_stream_data(core_of(qe), core_now(w, qe->qn), &in);
     sim_world_mark(w, node);
 }
 
@@ -421,7 +435,7 @@ static void cb_stream_reset(void *ctx, uint32_t peer, uint64_t stream_id,
     struct sim_world *w = qe->w;
     if (qe->flood)
         return;
-    (void)p2p_node_on_stream_reset(core_of(qe), local_now(w, qe->qn), peer,
+    (void)p2p_node_on_stream_reset(core_of(qe), core_now(w, qe->qn), peer,
                                    stream_id, inbound);
     sim_world_mark(w, qe->qn->node);
 }
@@ -482,7 +496,7 @@ static int endpoint_new(struct sim_world *w, struct qnode *qn, struct qep *qe,
     struct quic_endpoint_cbs cbs = CBS;
     cbs.ctx = qe;
     if (rc == 0)
-        rc = quic_endpoint_new(&lim, qe->tls, &cbs, &env, local_now(w, qn),
+        rc = quic_endpoint_new(&lim, qe->tls, &cbs, &env, ep_now(w, qn),
                                &qe->ep, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "p2p-sim: node %u's QUIC endpoint: %s\n", qn->node,
@@ -504,7 +518,7 @@ static void rearm(struct sim_world *w, struct qnode *qn)
     }
     if (next == UINT64_MAX)
         return;
-    p2p_time at = sim_clock_global(&w->nodes[qn->node].clock, w->now, next);
+    p2p_time at = sim_clock_global(&qn->clock, w->now, next);
     /* Work due now runs at the next nanosecond: the endpoint has just
      * done what it could at this instant. */
     if (at <= w->now)
@@ -568,6 +582,7 @@ int sim_quic_model_new(struct sim_world *w)
     for (uint32_t i = 0; i < w->nodes_count; i++) {
         struct qnode *qn = &m->nodes[i];
         qn->node = i;
+        sim_clock_init(&qn->clock);
         qn->armed = P2P_TIME_NEVER;
         qn->up = calloc((w->nodes_count + 7) / 8, 1);
         qn->feedback = calloc(SIM_QUIC_FEEDBACK_MAX, sizeof(*qn->feedback));
@@ -629,6 +644,14 @@ void sim_quic_model_node_crash(struct sim_world *w, uint32_t node)
     qn->armed = P2P_TIME_NEVER;
 }
 
+void sim_quic_model_skew(struct sim_world *w, uint32_t node, int64_t drift_ppm)
+{
+    struct qnode *qn = &model(w)->nodes[node];
+    (void)sim_clock_skew(&qn->clock, w->now, 0, drift_ppm);
+    if (qn->main.ep != NULL)
+        touch(w, qn);
+}
+
 void sim_quic_model_touch(struct sim_world *w, uint32_t node)
 {
     touch(w, &model(w)->nodes[node]);
@@ -655,7 +678,7 @@ void sim_quic_model_dial(struct sim_world *w, uint32_t node, uint32_t peer)
     struct sim_path sp;
     const struct quic_path *path = path_between(&sp, node, SIM_QUIC_CLIENT_PORT,
                                                 peer, SIM_QUIC_SERVER_PORT);
-    int rc = quic_endpoint_dial(qn->main.ep, local_now(w, qn), peer, path,
+    int rc = quic_endpoint_dial(qn->main.ep, ep_now(w, qn), peer, path,
                                 m->nodes[peer].id.key_id);
     if (rc != 0 && rc != P2P_ERR_EXISTS)
         owe(w, qn, FEEDBACK_DIAL_FAILED, peer, 0);
@@ -717,7 +740,7 @@ static void pay_feedback(struct sim_world *w, struct qnode *qn)
     qn->feedback_count = 0;
     if (core == NULL || n == 0)
         return;
-    p2p_time now = local_now(w, qn);
+    p2p_time now = core_now(w, qn);
     for (uint32_t i = 0; i < n; i++) {
         const struct feedback *f = &qn->feedback[i];
         if (f->kind == FEEDBACK_DIAL_FAILED)
@@ -752,7 +775,7 @@ bool sim_quic_model_flush(struct sim_world *w)
         if (qn->main.ep == NULL)
             continue;
         pay_feedback(w, qn);
-        p2p_time now = local_now(w, qn);
+        p2p_time now = ep_now(w, qn);
         (void)quic_endpoint_flush(qn->main.ep, now);
         count_received(w, qn);
         if (qn->flood.ep != NULL)
@@ -797,7 +820,7 @@ void sim_quic_model_on_datagram(struct sim_world *w, struct sim_event *e)
     struct sim_path sp;
     const struct quic_path *path =
         path_between(&sp, to, local_port, d->from, d->from_port);
-    quic_endpoint_recv(qe->ep, local_now(w, qn), path, d->bytes, d->len);
+    quic_endpoint_recv(qe->ep, ep_now(w, qn), path, d->bytes, d->len);
     free(d);
     touch(w, qn);
 }
@@ -808,7 +831,7 @@ void sim_quic_model_on_timer(struct sim_world *w, uint32_t node, p2p_time at)
     if (qn->armed != at || qn->main.ep == NULL)
         return; /* superseded, or crashed */
     qn->armed = P2P_TIME_NEVER;
-    p2p_time now = local_now(w, qn);
+    p2p_time now = ep_now(w, qn);
     quic_endpoint_on_expiry(qn->main.ep, now);
     if (qn->flood.ep != NULL)
         quic_endpoint_on_expiry(qn->flood.ep, now);
@@ -890,7 +913,7 @@ static void flood(struct sim_world *w, struct qnode *qn)
     if (qn->flood.ep == NULL &&
         endpoint_new(w, qn, &qn->flood, &m->flood_id, true) != 0)
         return;
-    p2p_time now = local_now(w, qn);
+    p2p_time now = ep_now(w, qn);
     for (uint32_t p = 0; p < w->nodes_count; p++) {
         if (p == qn->node || !w->nodes[p].running)
             continue;

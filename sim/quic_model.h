@@ -90,6 +90,9 @@ void sim_quic_model_send_msg(struct sim_world *w, uint32_t from,
 
 /* node's endpoint has work (its clock changed: re-arm its timer). */
 void sim_quic_model_touch(struct sim_world *w, uint32_t node);
+/* A skew fault on node: its endpoint's clock takes the new drift, not the
+ * offset (see struct qnode in quic_model.c), and re-arms its timer. */
+void sim_quic_model_skew(struct sim_world *w, uint32_t node, int64_t drift_ppm);
 
 /* Flushes every endpoint with work and gives core what its endpoint owes
  * it. True when that marked some node (settle again). */
