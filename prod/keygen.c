@@ -107,28 +107,15 @@ static int build_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
         return P2P_ERR_INTERNAL;
     /* Positive, and a nonzero top byte so the DER INTEGER is minimal. */
     serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x40);
-    time_t now = time(NULL);
-    const char *cn = PROD_KEYGEN_CN;
-    if (gnutls_x509_crt_set_version(crt, 3) < 0 ||
-        gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)) < 0 ||
-        gnutls_x509_crt_set_activation_time(crt, now) < 0 ||
-        gnutls_x509_crt_set_expiration_time(
-            crt, now + (time_t)(PROD_KEYGEN_VALID_YEARS * SECONDS_PER_YEAR)) <
-            0 ||
-        gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                      (unsigned)strlen(cn)) < 0 ||
-        gnutls_x509_crt_set_key(crt, key) < 0 ||
-        gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
-        gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
-        gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) <
-            0 ||
-        gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) <
-            0)
-        return P2P_ERR_INTERNAL;
-    /* Ed25519 fixes its own hash: GNUTLS_DIG_UNKNOWN lets GnuTLS choose. */
-    if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_UNKNOWN, 0) < 0)
-        return P2P_ERR_INTERNAL;
-    return 0;
+    int64_t now = (int64_t)time(NULL);
+    const struct quic_cert_fields f = {
+        .serial = serial,
+        .serial_len = sizeof(serial),
+        .common_name = PROD_KEYGEN_CN,
+        .not_before_s = now,
+        .not_after_s = now + PROD_KEYGEN_VALID_YEARS * SECONDS_PER_YEAR,
+    };
+    return quic_cert_build(crt, key, &f);
 }
 
 int prod_keygen_generate(const char *key_path, const char *cert_path,

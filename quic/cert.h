@@ -58,6 +58,24 @@ const char *quic_cert_problem_name(enum quic_cert_problem p);
 int quic_cert_check(gnutls_x509_crt_t crt, int64_t now_s,
                     enum quic_cert_problem *problem);
 
+/* What a node certificate says besides its key (quic_cert_build). */
+struct quic_cert_fields {
+    const uint8_t *serial; /* a positive DER INTEGER's bytes, minimal */
+    size_t serial_len;
+    const char *common_name; /* the subject's (and issuer's) CN */
+    int64_t not_before_s;    /* seconds since the epoch */
+    int64_t not_after_s;     /* or -1: 99991231235959Z, no expiry */
+};
+
+/* Fills crt (initialised, empty) as a node certificate that passes
+ * quic_cert_check: X.509 v3, the fields f names, key's public key, not a
+ * CA, digital signature only, for TLS servers and clients; then signs it
+ * with key (self-signed: the issuer is its own subject). Signing adds no
+ * key identifiers and no time, so the same inputs give the same bytes.
+ * Returns 0 or P2P_ERR_INTERNAL (a GnuTLS call failed). */
+int quic_cert_build(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
+                    const struct quic_cert_fields *f);
+
 /* Writes key_id as 64 lowercase hex digits and a NUL. */
 void quic_cert_hex(const uint8_t key_id[QUIC_KEY_ID_BYTES],
                    char out[QUIC_KEY_ID_HEX_LEN + 1]);

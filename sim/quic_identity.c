@@ -15,6 +15,7 @@
 
 #include "conf/errmsg.h"
 #include "core/err.h"
+#include "quic/cert.h"
 
 _Static_assert(sizeof(SIM_QUIC_IDENTITY_LABEL) - 1 ==
                    SIM_QUIC_IDENTITY_LABEL_BYTES,
@@ -66,33 +67,18 @@ static int build_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
                       uint32_t node)
 {
     uint8_t serial[SERIAL_BYTES_MAX];
-    size_t serial_len = serial_der((uint64_t)node + 1, serial);
     char cn[CN_BYTES_MAX];
     int cn_len = snprintf(cn, sizeof(cn), "sim-node-%u", (unsigned)node);
     if (cn_len <= 0 || (size_t)cn_len >= sizeof(cn))
         return P2P_ERR_INTERNAL;
-    /* (time_t)-1 is GnuTLS's "no well-defined expiration": 99991231235959Z. */
-    if (gnutls_x509_crt_set_version(crt, 3) < 0 ||
-        gnutls_x509_crt_set_serial(crt, serial, serial_len) < 0 ||
-        gnutls_x509_crt_set_activation_time(
-            crt, (time_t)SIM_QUIC_IDENTITY_NOT_BEFORE_S) < 0 ||
-        gnutls_x509_crt_set_expiration_time(crt, (time_t)-1) < 0 ||
-        gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn,
-                                      (unsigned)cn_len) < 0 ||
-        gnutls_x509_crt_set_key(crt, key) < 0 ||
-        gnutls_x509_crt_set_basic_constraints(crt, 0, -1) < 0 ||
-        gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE) < 0 ||
-        gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_SERVER, 0) <
-            0 ||
-        gnutls_x509_crt_set_key_purpose_oid(crt, GNUTLS_KP_TLS_WWW_CLIENT, 0) <
-            0)
-        return P2P_ERR_INTERNAL;
-    /* Signing copies the issuer's subject (crt's own) into the issuer
-     * field and adds nothing else (no key identifiers, no time). Ed25519
-     * fixes its own hash: GNUTLS_DIG_UNKNOWN lets GnuTLS choose. */
-    if (gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_UNKNOWN, 0) < 0)
-        return P2P_ERR_INTERNAL;
-    return 0;
+    const struct quic_cert_fields f = {
+        .serial = serial,
+        .serial_len = serial_der((uint64_t)node + 1, serial),
+        .common_name = cn,
+        .not_before_s = SIM_QUIC_IDENTITY_NOT_BEFORE_S,
+        .not_after_s = -1,
+    };
+    return quic_cert_build(crt, key, &f);
 }
 
 /* Copies a PEM datum into dst (SIM_QUIC_IDENTITY_PEM_BYTES_MAX bytes) with
