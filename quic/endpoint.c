@@ -1160,7 +1160,8 @@ static int queue_send(struct quic_endpoint_conn *c,
     s->buf = malloc(len > 0 ? len : 1);
     if (s->buf == NULL)
         return P2P_ERR_NOMEM;
-    memcpy(s->buf, bytes, len);
+    if (len > 0) /* bytes may be NULL then: a message that is all body */
+        memcpy(s->buf, bytes, len);
     if (body != NULL)
         (void)p2p_body_hold(body, NULL, P2P_MEM_OUTBOX); /* uncharged */
     s->body = body;
