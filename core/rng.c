@@ -47,6 +47,15 @@ int p2p_rng_chance_ppm(struct p2p_rng *rng, uint32_t ppm)
     return p2p_rng_below(rng, 1000000) < ppm;
 }
 
+void p2p_rng_fill(struct p2p_rng *rng, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i += 8) {
+        uint64_t v = p2p_rng_u64(rng);
+        for (size_t k = 0; k < 8 && i + k < n; k++)
+            out[i + k] = (uint8_t)(v >> (8 * k));
+    }
+}
+
 uint64_t p2p_rng_jitter(struct p2p_rng *rng, uint64_t value,
                         uint32_t jitter_pct)
 {

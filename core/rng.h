@@ -6,6 +6,7 @@
 #ifndef P2P_CORE_RNG_H
 #define P2P_CORE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct p2p_rng {
@@ -21,6 +22,10 @@ uint32_t p2p_rng_u32(struct p2p_rng *rng);
 
 /* Next 64 bits. */
 uint64_t p2p_rng_u64(struct p2p_rng *rng);
+
+/* Fills out[0..n) with the next ceil(n / 8) 64-bit draws, each written
+ * little-endian (the last one cut short). */
+void p2p_rng_fill(struct p2p_rng *rng, uint8_t *out, size_t n);
 
 /* Uniform integer in [0, bound), bound > 0, without modulo bias. */
 uint64_t p2p_rng_below(struct p2p_rng *rng, uint64_t bound);

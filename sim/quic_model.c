@@ -290,11 +290,7 @@ static ssize_t env_send(void *ctx, const struct quic_path *path,
 static void env_rand(void *ctx, uint8_t *out, size_t n)
 {
     struct qep *qe = ctx;
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t v = p2p_rng_u64(&qe->qn->rng);
-        size_t k = n - i < 8 ? n - i : 8;
-        memcpy(out + i, &v, k);
-    }
+    p2p_rng_fill(&qe->qn->rng, out, n);
 }
 
 static int64_t env_wall_s(void *ctx)

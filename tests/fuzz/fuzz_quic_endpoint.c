@@ -245,10 +245,7 @@ static ssize_t env_send(void *ctx, const struct quic_path *path,
 static void env_rand(void *ctx, uint8_t *out, size_t n)
 {
     struct side *s = ctx;
-    for (size_t i = 0; i < n; i += 8) {
-        uint64_t v = p2p_rng_u64(&s->rng);
-        memcpy(out + i, &v, n - i < 8 ? n - i : 8);
-    }
+    p2p_rng_fill(&s->rng, out, n);
 }
 
 static int64_t env_wall_s(void *ctx)

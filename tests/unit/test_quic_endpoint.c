@@ -202,10 +202,7 @@ static ssize_t env_send(void *ctx, const struct quic_path *path,
 static void env_rand(void *ctx, uint8_t *out, size_t len)
 {
     struct node *nd = ctx;
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t v = p2p_rng_u64(&nd->rng);
-        memcpy(out + i, &v, len - i < 8 ? len - i : 8);
-    }
+    p2p_rng_fill(&nd->rng, out, len);
 }
 
 static int64_t env_wall_s(void *ctx)
@@ -957,9 +954,8 @@ static void open_body(struct net *n, uint32_t a, uint32_t b, uint64_t core_id,
     struct p2p_body *body =
         p2p_body_copy(NULL, P2P_MEM_OUTBOX, bytes, body_len);
     ck_assert_ptr_nonnull(body);
-    ck_assert_int_eq(quic_endpoint_open(n->nodes[a].ep, b, core_id, NULL, 0,
-                                        body),
-                     0);
+    ck_assert_int_eq(
+        quic_endpoint_open(n->nodes[a].ep, b, core_id, NULL, 0, body), 0);
     p2p_body_release(body, NULL, P2P_MEM_OUTBOX);
     flush(&n->nodes[a]);
 }
@@ -1004,8 +1000,9 @@ START_TEST(stalled_connection_is_closed)
                 }
             }
     }
-    ck_assert_msg(b->downs == 1, "the server is still up %llu ms after the "
-                                 "loss ended",
+    ck_assert_msg(b->downs == 1,
+                  "the server is still up %llu ms after the "
+                  "loss ended",
                   (unsigned long long)((n->now - heal) / MS));
     ck_assert_int_eq(b->down_reason, P2P_ERR_CONN_LOST);
     ck_assert_uint_eq(totals(b).conns_stalled, 1);
