@@ -6,7 +6,7 @@
 # ./ci/test leaves out (run them with ctest -L quic-long).
 set(QUIC_SHORT quickstart byzantine-slow-reader partition-heal crash-restart
     membership-churn registry-earliest slot-deletions
-    state-sync-manifest-chunks state-sync-thin-downlink)
+    state-sync-manifest-chunks state-sync-thin-downlink state-sync-1gib)
 # thin-links and state-sync-crash-resume are not here: their bounds hold
 # on the message model only (docs/limitations.md says why).
 set(QUIC_LONG byzantine-advert-flood byzantine-garbage byzantine-oversize
