@@ -41,21 +41,13 @@
 #include "core/mem.h"
 #include "core/rng.h"
 #include "core/state_manifest.h"
+#include "fuzz_check.h"
 
 #ifdef FUZZ_SCHED_TRACE /* -DFUZZ_SCHED_TRACE: print every step */
 #define TRACE(...) fprintf(stderr, __VA_ARGS__)
 #else
 #define TRACE(...) ((void)0)
 #endif
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
 
 #define OPS_MAX 512
 /* Chunks of the fuzzed state: five 64-bit words of bits, enough for the

@@ -21,15 +21,7 @@
 #include "core/state_manifest.h"
 #include "prod/config.h"
 #include "prod/yaml_doc.h"
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "fuzz_check.h"
 
 #define NAME "fuzzdir/node.yaml"
 #define ERR_BYTES 512

@@ -29,15 +29,7 @@
 #include "core/framing.h"
 #include "core/mem.h"
 #include "core/rng.h"
-
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 struct setup {
     enum p2p_frame_mode mode;

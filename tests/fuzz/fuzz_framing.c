@@ -26,15 +26,7 @@
 #include "core/err.h"
 #include "core/framing.h"
 #include "core/mem.h"
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "fuzz_check.h"
 
 #define SPLITS_MAX 7
 

@@ -24,15 +24,7 @@
 #include "core/framing.h"
 #include "core/pool.h"
 #include "core/shim.h"
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "fuzz_check.h"
 
 /* No call into the node may fail fatally: there is no byte budget. */
 #define CHECK_RC(rc)                                                          \

@@ -66,15 +66,7 @@
 #include "core/types.h"
 #include "quic/endpoint.h"
 #include "sim/quic_identity.h"
-
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 #define MS P2P_NS_PER_MS
 #define T0 (1000 * P2P_NS_PER_S)

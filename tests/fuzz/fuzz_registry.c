@@ -18,15 +18,7 @@
 #include "core/err.h"
 #include "prod/registry.h"
 #include "prod/yaml_doc.h"
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "fuzz_check.h"
 
 #define NAME "/nonexistent-p2p-fuzz/registry.yaml"
 #define ERR_BYTES 512

@@ -14,15 +14,7 @@
 
 #include "core/err.h"
 #include "sim/scenario.h"
-
-#define FUZZ_CHECK(cond)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,       \
-                    __LINE__, #cond);                                         \
-            abort();                                                          \
-        }                                                                     \
-    } while (0)
+#include "fuzz_check.h"
 
 #define NAME_FOR_ERRORS "fuzz.yaml"
 

@@ -18,15 +18,7 @@
 
 #include "core/err.h"
 #include "core/wire_view.h"
-
-#define FUZZ_CHECK(cond)                                                       \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: fuzz check failed: %s\n", __FILE__,        \
-                    __LINE__, #cond);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
+#include "fuzz_check.h"
 
 /* The input being decoded (for the inside-the-input checks). */
 struct input {
