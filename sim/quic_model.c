@@ -56,7 +56,6 @@ struct qnode {
      * transport's clock by an hour would feed ngtcp2 an hour-long round
      * trip and stall its connections, something no running replica sees. */
     struct sim_clock clock;
-    p2p_time last_now;   /* what clock last read */
     p2p_time armed;      /* the SIM_EV_QUIC_TIMER queued, or NEVER */
     uint32_t rebinds;    /* NAT: the public client port's index */
     bool touched;        /* in m->touched: flush it */
@@ -146,8 +145,7 @@ static uint16_t nat_port(const struct qnode *qn)
 /* The endpoint's time now (see struct qnode's clock). */
 static p2p_time ep_now(struct sim_world *w, struct qnode *qn)
 {
-    qn->last_now = sim_clock_local(&qn->clock, w->now);
-    return qn->last_now;
+    return sim_clock_local(&qn->clock, w->now);
 }
 
 /* Core's time now: the node's clock, skew offsets included. */
@@ -455,7 +453,7 @@ static void endpoint_del(struct sim_world *w, struct qep *qe, bool muted)
         quic_endpoint_totals(qe->ep, &tot);
         model(w)->tot.stalls += tot.conns_stalled;
         qe->muted = muted;
-        quic_endpoint_del(qe->ep, qe->qn->last_now);
+        quic_endpoint_del(qe->ep, ep_now(w, qe->qn));
         qe->muted = false;
         qe->ep = NULL;
     }
