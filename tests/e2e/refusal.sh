@@ -46,6 +46,11 @@ log "registry version 3 removes member 3"
 mv "$NET_REG.tmp" "$NET_REG"
 wait_until 20 "node 1 connected to exactly members 2 and 4" bash -c \
     "curl -sf ${NET_ADMIN[1]}/health | grep -q '\"members\": 3, \"peers_up\": 2'"
+# The probe asks member 4, which reads the registry file on its own
+# schedule: wait until it too uses version 3 alone (until then it still
+# accepts member 3, as version 2 is in use).
+wait_until 20 "member 4 on registry version 3 alone" bash -c \
+    "curl -sf ${NET_ADMIN[0]}/health | grep '\"registry_version\": 3,' | grep -q '\"earliest_version\": 3,'"
 set +e
 "$REPLICA" probe --config "$WORK/node3/config.yaml" --peer 4 --timeout 5 >"$WORK/probe3.out" 2>&1
 rc=$?
